@@ -1,0 +1,230 @@
+"""The one policy module: "may this principal do this action on this account / virtual account?"
+
+It implements the table in ``shared/RBAC.md``. Every view, API permission and command asks
+``can(...)`` (or filters with ``visible_accounts`` / ``visible_virtual_accounts``); nothing
+else decides access. A principal is a user (local, LDAP, ADFS) — with the grants of the user
+groups it belongs to — and, once the API issue lands, an OAuth client-credentials grant.
+"""
+from enum import StrEnum
+
+from django.db.models import Q
+
+from .roles import AccountRole, SystemRole
+
+
+class Action(StrEnum):
+    # Administration workspace
+    OPEN_ADMIN_WORKSPACE = "open_admin_workspace"
+    MANAGE_USERS = "manage_users"
+    CHANGE_SYSTEM_ROLE = "change_system_role"
+    VIEW_SYSTEM_CONFIG = "view_system_config"
+    CHANGE_SYSTEM_CONFIG = "change_system_config"
+    MANAGE_ACCOUNTS = "manage_accounts"
+    MANAGE_SYNC = "manage_sync"
+    TOGGLE_API_CONSOLE = "toggle_api_console"
+    MANAGE_API_GRANTS = "manage_api_grants"
+    VIEW_LOGS = "view_logs"
+    VIEW_HEALTH = "view_health"
+    REQUEST_ACCOUNT = "request_account"  # also "request access": any signed-in user
+    # Licensing workspace and API, per local account
+    VIEW_ACCOUNT = "view_account"
+    MANAGE_VIRTUAL_ACCOUNTS = "manage_virtual_accounts"
+    MANAGE_ACCOUNT_USERS = "manage_account_users"
+    MANAGE_CUSTOM_TAGS = "manage_custom_tags"
+    MANAGE_TOKENS = "manage_tokens"
+    CREATE_EXPORT_TOKENS = "create_export_tokens"
+    MANAGE_LICENSE_TAGS = "manage_license_tags"
+    SET_PREFERENCES = "set_preferences"
+    TRANSFER = "transfer"
+    REMOVE_PRODUCT_INSTANCES = "remove_product_instances"
+    MANAGE_DLC_SETTINGS = "manage_dlc_settings"
+
+
+_ADMINS = frozenset({SystemRole.ADMIN, SystemRole.OPERATOR})
+_EVERYONE = frozenset(SystemRole)
+
+SYSTEM_MATRIX = {
+    Action.OPEN_ADMIN_WORKSPACE: _ADMINS,
+    Action.MANAGE_USERS: _ADMINS,
+    Action.CHANGE_SYSTEM_ROLE: frozenset({SystemRole.ADMIN}),
+    Action.VIEW_SYSTEM_CONFIG: _ADMINS,
+    Action.CHANGE_SYSTEM_CONFIG: frozenset({SystemRole.ADMIN}),
+    Action.MANAGE_ACCOUNTS: _ADMINS,
+    Action.MANAGE_SYNC: _ADMINS,
+    Action.TOGGLE_API_CONSOLE: frozenset({SystemRole.ADMIN}),
+    Action.MANAGE_API_GRANTS: _ADMINS,
+    Action.VIEW_LOGS: _ADMINS,
+    Action.VIEW_HEALTH: _ADMINS,
+    Action.REQUEST_ACCOUNT: _EVERYONE,
+}
+
+# How far an account role reaches for an action:
+ALL = "all"  # every virtual account of the account
+OWN = "own"  # only the virtual account(s) the role is held on
+BOTH = "both"  # a role on the source and on the destination virtual account
+
+_AA, _AU = AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_USER
+_VAA, _VAU = AccountRole.VA_ADMIN, AccountRole.VA_USER
+_EVERY_ROLE_OWN = {_AA: ALL, _AU: ALL, _VAA: OWN, _VAU: OWN}
+
+ACCOUNT_MATRIX = {
+    Action.VIEW_ACCOUNT: _EVERY_ROLE_OWN,
+    Action.MANAGE_VIRTUAL_ACCOUNTS: {_AA: ALL},
+    Action.MANAGE_ACCOUNT_USERS: {_AA: ALL, _VAA: OWN},
+    Action.MANAGE_CUSTOM_TAGS: {_AA: ALL},
+    Action.MANAGE_TOKENS: _EVERY_ROLE_OWN,
+    Action.CREATE_EXPORT_TOKENS: _EVERY_ROLE_OWN,
+    Action.MANAGE_LICENSE_TAGS: _EVERY_ROLE_OWN,
+    Action.SET_PREFERENCES: _EVERY_ROLE_OWN,
+    Action.TRANSFER: {_AA: ALL, _AU: ALL, _VAA: BOTH, _VAU: BOTH},
+    # Our decision (RBAC.md): a VA User may not remove product instances.
+    Action.REMOVE_PRODUCT_INSTANCES: {_AA: ALL, _AU: ALL, _VAA: OWN},
+    Action.MANAGE_DLC_SETTINGS: {_AA: ALL},
+}
+
+
+class Principal:
+    """Who is asking, with their role grants loaded once per local account."""
+
+    def __init__(self, user):
+        self.user = user
+        self._grants = {}
+
+    @property
+    def system_role(self):
+        user = self.user
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        return user.system_role
+
+    @property
+    def is_system_wide_admin(self):
+        """System Admins and Operators act as Account Administrator on every local account."""
+        return self.system_role in _ADMINS
+
+    def grant_filter(self):
+        """The grants this principal holds, directly or through its user groups."""
+        return Q(user=self.user) | Q(group__memberships__user=self.user)
+
+    def grants(self, account):
+        """``(account_wide_roles, {virtual_account_id: roles})`` on one local account."""
+        if account.pk not in self._grants:
+            from .models import RoleGrant
+
+            account_roles, va_roles = set(), {}
+            rows = RoleGrant.objects.filter(self.grant_filter(), account=account).values_list(
+                "virtual_account_id", "role"
+            )
+            for va_id, role in rows:
+                if va_id is None:
+                    account_roles.add(role)
+                else:
+                    va_roles.setdefault(va_id, set()).add(role)
+            self._grants[account.pk] = (account_roles, va_roles)
+        return self._grants[account.pk]
+
+
+def principal_for(obj):
+    """A Principal for a user or a request (cached on the request for its lifetime)."""
+    if isinstance(obj, Principal):
+        return obj
+    if hasattr(obj, "user") and hasattr(obj, "META"):
+        if not hasattr(obj, "_onprem_principal"):
+            obj._onprem_principal = Principal(obj.user)
+        return obj._onprem_principal
+    return Principal(obj)
+
+
+def can(who, action, account=None, virtual_account=None, to_virtual_account=None):
+    """May ``who`` (a user, request or Principal) do ``action``?
+
+    System actions ignore the account arguments. Account actions need ``account`` (or a
+    ``virtual_account``, whose account is used); naming a ``virtual_account`` asks about that
+    one, naming none asks "anywhere in this account". A local account that is not Active is
+    closed to everyone in the Licensing workspace.
+    """
+    principal = principal_for(who)
+    system_role = principal.system_role
+    if system_role is None:
+        return False
+    action = Action(action)
+    if action in SYSTEM_MATRIX:
+        return system_role in SYSTEM_MATRIX[action]
+
+    if account is None and virtual_account is not None:
+        account = virtual_account.account
+    if account is None:
+        raise ValueError(f"{action} is decided per local account; pass account or virtual_account")
+    for va in (virtual_account, to_virtual_account):
+        if va is not None and va.account_id != account.pk:
+            return False  # nothing crosses local account boundaries
+    if not account.is_active:
+        return False
+    if principal.is_system_wide_admin:
+        return True
+
+    reach = ACCOUNT_MATRIX[action]
+    account_roles, va_roles = principal.grants(account)
+    if any(reach.get(role) == ALL for role in account_roles):
+        return True
+
+    def holds_reaching_role(va):
+        roles = va_roles.get(va.pk, ())
+        return any(reach.get(role) in (OWN, BOTH) for role in roles)
+
+    if virtual_account is None:
+        return any(reach.get(role) in (OWN, BOTH) for roles in va_roles.values() for role in roles)
+    if not holds_reaching_role(virtual_account):
+        return False
+    if to_virtual_account is not None and any(reach.get(role) == BOTH for role in va_roles[virtual_account.pk]):
+        return holds_reaching_role(to_virtual_account)
+    return True
+
+
+def visible_accounts(who):
+    """The Active local accounts this principal may open in the Licensing workspace."""
+    from licensing.models import LocalAccount
+
+    principal = principal_for(who)
+    active = LocalAccount.objects.filter(status=LocalAccount.Status.ACTIVE)
+    if principal.system_role is None:
+        return active.none()
+    if principal.is_system_wide_admin:
+        return active
+    from .models import RoleGrant
+
+    account_ids = RoleGrant.objects.filter(principal.grant_filter()).values("account_id")
+    return active.filter(pk__in=account_ids)
+
+
+def visible_virtual_accounts(who, account):
+    """The local virtual accounts of ``account`` this principal may see."""
+    principal = principal_for(who)
+    vas = account.virtual_accounts.all()
+    if not can(principal, Action.VIEW_ACCOUNT, account=account):
+        return vas.none()
+    if principal.is_system_wide_admin:
+        return vas
+    account_roles, va_roles = principal.grants(account)
+    if account_roles:
+        return vas
+    return vas.filter(pk__in=list(va_roles))
+
+
+def grantable_roles(who, account, virtual_account=None):
+    """The account roles ``who`` may hand out on ``account`` (or on one of its VAs)."""
+    if virtual_account is None:
+        if can(who, Action.MANAGE_ACCOUNT_USERS, account=account) and _holds_account_admin(who, account):
+            return [AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_USER, AccountRole.VA_ADMIN, AccountRole.VA_USER]
+        return []
+    if can(who, Action.MANAGE_ACCOUNT_USERS, virtual_account=virtual_account):
+        return [AccountRole.VA_ADMIN, AccountRole.VA_USER]
+    return []
+
+
+def _holds_account_admin(who, account):
+    principal = principal_for(who)
+    if principal.is_system_wide_admin:
+        return True
+    account_roles, _ = principal.grants(account)
+    return AccountRole.ACCOUNT_ADMIN in account_roles

@@ -1,0 +1,1 @@
+"""Business rules for people and access: users, grants, sign-in."""

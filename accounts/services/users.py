@@ -1,0 +1,156 @@
+"""Users: create, change system role, disable / enable / remove, passwords, the first-login wizard.
+
+The guide's rules: a new local user is a System User; only a disabled user can be removed;
+nobody disables or removes themselves; only a System Admin changes system roles.
+"""
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from onprem import events
+from onprem.errors import NotAllowed, ServiceError
+
+from ..rbac import Action, can
+from ..roles import SystemRole
+
+User = get_user_model()
+
+
+def _require(actor, action):
+    if actor is not None and not can(actor, action):
+        raise NotAllowed(f"You are not allowed to {action.replace('_', ' ')}.")
+
+
+def _check_password(password, user):
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ServiceError(" ".join(error.messages), field="password") from error
+
+
+@transaction.atomic
+def create_user(
+    *, actor, username, password, email="", first_name="", last_name="", description="",
+    system_role=SystemRole.USER, needs_first_login_wizard=True,
+):
+    """Add a local user (System User unless a System Admin chooses otherwise)."""
+    _require(actor, Action.MANAGE_USERS)
+    if system_role != SystemRole.USER:
+        _require(actor, Action.CHANGE_SYSTEM_ROLE)
+    if system_role not in SystemRole.values:
+        raise ServiceError(f"Unknown system role “{system_role}”.", field="system_role")
+    username = username.strip()
+    if User.objects.filter(username__iexact=username).exists():
+        raise ServiceError(f"A user named “{username}” already exists.", field="username")
+    user = User(
+        username=username, email=email, first_name=first_name, last_name=last_name,
+        description=description, system_role=system_role, needs_first_login_wizard=needs_first_login_wizard,
+    )
+    _check_password(password, user)
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    user.full_clean()
+    user.save()
+    events.record("user.added", actor=actor, user_name=user.username)
+    return user
+
+
+@transaction.atomic
+def change_system_role(*, actor, user, system_role):
+    _require(actor, Action.CHANGE_SYSTEM_ROLE)
+    if system_role not in SystemRole.values:
+        raise ServiceError(f"Unknown system role “{system_role}”.", field="system_role")
+    if actor is not None and actor.pk == user.pk:
+        raise ServiceError("You cannot change your own system role.")
+    user.system_role = system_role
+    user.save(update_fields=["system_role"])
+    events.record(
+        "user.system_role_changed", actor=actor, user_name=user.username, role_name=SystemRole(system_role).label
+    )
+    return user
+
+
+def _refuse_self(actor, user, verb):
+    if actor is not None and actor.pk == user.pk:
+        raise ServiceError(f"You cannot {verb} yourself.")
+
+
+@transaction.atomic
+def disable_user(*, actor, user):
+    _require(actor, Action.MANAGE_USERS)
+    _refuse_self(actor, user, "disable")
+    if not user.is_active:
+        raise ServiceError(f"The user “{user.username}” is already disabled.")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    # Existing sessions die with it: Django's ModelBackend refuses inactive users on every request.
+    events.record("user.disabled", actor=actor, user_name=user.username)
+    return user
+
+
+@transaction.atomic
+def enable_user(*, actor, user):
+    _require(actor, Action.MANAGE_USERS)
+    if user.is_active:
+        raise ServiceError(f"The user “{user.username}” is already enabled.")
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    events.record("user.enabled", actor=actor, user_name=user.username)
+    return user
+
+
+@transaction.atomic
+def remove_user(*, actor, user):
+    """Remove a user. The guide: "You must first disable a user before you can remove them." """
+    _require(actor, Action.MANAGE_USERS)
+    _refuse_self(actor, user, "remove")
+    if user.is_active:
+        raise ServiceError("You must first disable a user before you can remove them.")
+    username = user.username
+    user.delete()
+    events.record("user.removed", actor=actor, user_name=username)
+
+
+@transaction.atomic
+def change_password(*, user, new_password, actor=None):
+    """Set a new password after the strength rules; the user's own or by an administrator."""
+    if actor is not None and actor.pk != user.pk:
+        _require(actor, Action.MANAGE_USERS)
+    _check_password(new_password, user)
+    user.set_password(new_password)
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password", "password_changed_at"])
+    events.record("user.password_changed", actor=actor or user, user_name=user.username)
+    return user
+
+
+def check_new_password(user, new_password):
+    """Validate a password the user chose for themselves (strength rules, differs from the current)."""
+    if user.check_password(new_password):
+        raise ServiceError("The new password must differ from the current one.", field="new_password")
+    _check_password(new_password, user)
+
+
+@transaction.atomic
+def complete_first_login(*, user, language, password_hash):
+    """Finish the initial login wizard: the language and the new password (already validated by
+    ``check_new_password`` and kept only as a hash between the wizard's steps)."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import identify_hasher
+
+    if language not in dict(settings.LANGUAGES):
+        raise ServiceError(f"Unknown language “{language}”.", field="language")
+    try:
+        identify_hasher(password_hash)
+    except ValueError as error:
+        raise ServiceError("Choose your new password again.", field="new_password") from error
+    user.password = password_hash
+    user.password_changed_at = timezone.now()
+    user.language = language
+    user.needs_first_login_wizard = False
+    user.save(update_fields=["password", "password_changed_at", "language", "needs_first_login_wizard"])
+    events.record("user.password_changed", actor=user, user_name=user.username)
+    events.record("user.first_login_completed", actor=user, user_name=user.username)
+    return user

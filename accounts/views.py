@@ -1,0 +1,103 @@
+"""Sign-in, sign-out and the initial login wizard."""
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.hashers import make_password
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from onprem import events
+from onprem.errors import ServiceError
+
+from .forms import CertificateStepForm, LanguageStepForm, LoginForm, PasswordStepForm
+from .services.users import check_new_password, complete_first_login
+from .tls_info import server_certificate_summary
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+@require_http_methods(["POST"])
+def logout_view(request):
+    if request.user.is_authenticated:
+        events.record("auth.logout", actor=request.user, user_name=request.user.username)
+    logout(request)
+    messages.info(request, _("You have been logged out."))
+    return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+WIZARD_STEPS = ["language", "password", "certificate", "review"]
+WIZARD_SESSION_KEY = "onprem_first_login"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def first_login(request, step):
+    """The 4-step initial login wizard: language, new password, SSL certificate, review.
+
+    Choices are kept in the session between steps (the new password only as a salted hash);
+    nothing about the user changes until "Next" on the review step.
+    """
+    if step not in WIZARD_STEPS:
+        raise Http404
+    if not request.user.needs_first_login_wizard:
+        return redirect("home")
+    state = request.session.setdefault(WIZARD_SESSION_KEY, {})
+    # A step can be reached only after the ones before it are done.
+    for earlier in WIZARD_STEPS[: WIZARD_STEPS.index(step)]:
+        if earlier not in state:
+            return redirect("first_login", step=earlier)
+    index = WIZARD_STEPS.index(step)
+    previous = WIZARD_STEPS[index - 1] if index else None
+    context = {"step": step, "step_number": index + 1, "steps": WIZARD_STEPS, "previous": previous}
+
+    if step == "review":
+        return _review_step(request, state, context)
+
+    form_class = {"language": LanguageStepForm, "password": PasswordStepForm, "certificate": CertificateStepForm}[step]
+    initial = {"language": state.get("language", request.user.language)} if step == "language" else None
+    form = form_class(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            state[step] = _step_value(request.user, step, form.cleaned_data)
+        except ServiceError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            request.session.modified = True
+            return redirect("first_login", step=WIZARD_STEPS[index + 1])
+    context["form"] = form
+    if step == "certificate":
+        context["certificate"] = server_certificate_summary()
+    return render(request, "accounts/first_login.html", context)
+
+
+def _step_value(user, step, data):
+    if step == "language":
+        return data["language"]
+    if step == "password":
+        check_new_password(user, data["new_password"])
+        return make_password(data["new_password"])
+    return True
+
+
+def _review_step(request, state, context):
+    if request.method == "POST":
+        user = request.user
+        try:
+            complete_first_login(user=user, language=state["language"], password_hash=state["password"])
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return redirect("first_login", step="password")
+        # The guide: "The Wizard returns you to the Logon screen", to sign in with the new password.
+        logout(request)
+        messages.success(request, _("Your settings were saved. Log in with your new password."))
+        return redirect("login")
+    context["language_label"] = dict(settings.LANGUAGES).get(state["language"])
+    return render(request, "accounts/first_login.html", context)

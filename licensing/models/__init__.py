@@ -1,0 +1,3 @@
+from .accounts import AccessRequest, LocalAccount, VirtualAccount
+
+__all__ = ["LocalAccount", "VirtualAccount", "AccessRequest"]

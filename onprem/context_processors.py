@@ -1,0 +1,12 @@
+from django.conf import settings
+
+import onprem
+
+
+def product(request):
+    """Values every page shows: the product name, version and the idle timeout for the client timer."""
+    return {
+        "PRODUCT_NAME": "Smart Software Manager On-Prem",
+        "PRODUCT_VERSION": onprem.__version__,
+        "IDLE_TIMEOUT_SECONDS": settings.IDLE_TIMEOUT_SECONDS,
+    }

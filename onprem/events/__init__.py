@@ -1,0 +1,45 @@
+"""The event log: one ``record()`` that every service calls inside its transaction.
+
+Events are append-only rows (``onprem.models.Event``). Fan-out to syslog and email is
+scheduled with ``transaction.on_commit`` so nothing is sent for a change that rolled back;
+the Settings widget's syslog/email senders subscribe through ``on_recorded``.
+"""
+from django.db import transaction
+
+from .messages import CATALOGUE, render
+
+_subscribers = []
+
+
+def on_recorded(callback):
+    """Register ``callback(event)`` to run after the transaction that recorded an event commits."""
+    _subscribers.append(callback)
+    return callback
+
+
+def record(code, *, actor=None, account=None, virtual_account=None, **params):
+    """Append one event of type ``code`` (a key of the catalogue) and return it.
+
+    ``actor`` is the user who acted (None for the system or a device); the message text is
+    rendered now from ``params`` so later renames do not rewrite history.
+    """
+    from onprem.models import Event
+
+    event_type = CATALOGUE[code]
+    if account is None and virtual_account is not None:
+        account = virtual_account.account
+    event = Event.objects.create(
+        event_type=code,
+        severity=event_type.severity,
+        message=render(code, **params),
+        account=account,
+        virtual_account=virtual_account,
+        user=actor if getattr(actor, "pk", None) else None,
+        username=getattr(actor, "username", "") or "",
+    )
+    if _subscribers:
+        transaction.on_commit(lambda: [callback(event) for callback in _subscribers])
+    return event
+
+
+__all__ = ["record", "on_recorded", "CATALOGUE"]

@@ -1,0 +1,71 @@
+"""The event catalogue: one entry per event type, with its severity and message text.
+
+Texts marked ``guide`` are the vendor guide's ("Related SYSLOG Message Text") with its
+``%{name}`` placeholders turned into ``{name}``; the others are ours, written in the same voice
+for events the guide does not list. Severities map to the syslog levels the Settings widget
+sends (INFO / WARN / ALERT).
+"""
+from dataclasses import dataclass
+
+INFO, WARN, ALERT = "INFO", "WARN", "ALERT"
+
+
+@dataclass(frozen=True)
+class EventType:
+    code: str
+    severity: str
+    text: str
+    from_guide: bool = False
+
+
+def _catalogue(*types):
+    return {event_type.code: event_type for event_type in types}
+
+
+CATALOGUE = _catalogue(
+    # Users and sign-in
+    EventType("user.added", INFO, "A new user “{user_name}” was added.", from_guide=True),
+    EventType("user.role_added", INFO, "The user “{user_name}” was assigned the role “{role_name}”.", from_guide=True),
+    EventType("user.role_removed", INFO, "The role “{role_name}” was removed from the user “{user_name}”."),
+    EventType(
+        "user.va_role_removed_on_delete",
+        INFO,
+        "User “{user_ccoid}” was removed as virtual account admin when “{pool_name}” was deleted.",
+        from_guide=True,
+    ),
+    EventType("user.system_role_changed", INFO, "The system role of the user “{user_name}” was changed to “{role_name}”."),
+    EventType("user.disabled", WARN, "The user “{user_name}” was disabled."),
+    EventType("user.enabled", INFO, "The user “{user_name}” was enabled."),
+    EventType("user.removed", WARN, "The user “{user_name}” was removed."),
+    EventType("user.password_changed", INFO, "The password of the user “{user_name}” was changed."),
+    EventType("user.first_login_completed", INFO, "The user “{user_name}” completed the initial login wizard."),
+    EventType("auth.login", INFO, "The user “{user_name}” logged in."),
+    EventType("auth.login_failed", WARN, "A login attempt for the user “{user_name}” failed."),
+    EventType("auth.logout", INFO, "The user “{user_name}” logged out."),
+    EventType("auth.idle_timeout", INFO, "The session of the user “{user_name}” ended after 10 minutes without activity."),
+    # Local accounts and their requests
+    EventType("account.requested", INFO, "The user “{user_name}” requested the local account “{account_name}”."),
+    EventType("account.created", INFO, "The local account “{account_name}” was created."),
+    EventType("account.request_approved", INFO, "The request for the local account “{account_name}” was approved by “{user_name}”."),
+    EventType("account.request_rejected", WARN, "The request for the local account “{account_name}” was rejected by “{user_name}”."),
+    EventType("account.activated", INFO, "The local account “{account_name}” was activated."),
+    EventType("account.deactivated", WARN, "The local account “{account_name}” was deactivated."),
+    EventType("access.requested", INFO, "The user “{user_name}” requested access to the local account “{account_name}”."),
+    EventType("access.approved", INFO, "The access request of the user “{user_name}” to the local account “{account_name}” was approved."),
+    EventType("access.declined", INFO, "The access request of the user “{user_name}” to the local account “{account_name}” was declined."),
+    # Local virtual accounts
+    EventType("va.created", INFO, "The Virtual Account “{pool_name}” was created", from_guide=True),
+    EventType("va.renamed", INFO, "The Virtual Account “{old_pool_name}” was renamed to “{new_pool_name}”", from_guide=True),
+    EventType("va.removed", WARN, "The Virtual Account “{pool_name}” has been deleted", from_guide=True),
+    # User groups
+    EventType("group.added", INFO, "User group “{user_group_name}” was created.", from_guide=True),
+    EventType("group.updated", INFO, "User group “{user_group_name}” was updated.", from_guide=True),
+    EventType("group.removed", INFO, "User group “{user_group_name}” was removed.", from_guide=True),
+    EventType("group.user_added", INFO, "User “{uid}” was added to user group “{user_group_name}”.", from_guide=True),
+    EventType("group.user_removed", INFO, "User “{uid}” was removed from group “{user_group_name}”.", from_guide=True),
+)
+
+
+def render(code, **params):
+    """The message text of an event type with its placeholders filled in."""
+    return CATALOGUE[code].text.format(**params)
