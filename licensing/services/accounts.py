@@ -61,8 +61,7 @@ def request_account(*, actor, name, cisco_smart_account, cisco_virtual_account, 
 @transaction.atomic
 def create_account(*, actor, name, cisco_smart_account, cisco_virtual_account, description=""):
     """An administrator's "New Account": approved at once, waiting for registration with CSSM."""
-    if not can(actor, Action.MANAGE_ACCOUNTS):
-        raise NotAllowed("You are not allowed to create local accounts.")
+    _require_admin(actor)
     account = _new_account(
         actor=actor, name=name, cisco_smart_account=cisco_smart_account, cisco_virtual_account=cisco_virtual_account,
         status=Status.PENDING_REGISTRATION, requested_by=actor, description=description,
@@ -89,6 +88,7 @@ def _transition(account, allowed_from, to, *, actor, reason=""):
 
 
 def _require_admin(actor):
+    """``actor`` None is the system itself (sync, commands, seeding); a person needs the role."""
     if actor is not None and not can(actor, Action.MANAGE_ACCOUNTS):
         raise NotAllowed("You are not allowed to manage local accounts.")
 

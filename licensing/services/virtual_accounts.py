@@ -9,7 +9,7 @@ from ..models import VirtualAccount
 
 
 def _require(actor, account):
-    if not can(actor, Action.MANAGE_VIRTUAL_ACCOUNTS, account=account):
+    if actor is not None and not can(actor, Action.MANAGE_VIRTUAL_ACCOUNTS, account=account):
         raise NotAllowed("You are not allowed to manage local virtual accounts of this account.")
 
 
