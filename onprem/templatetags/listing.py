@@ -1,0 +1,24 @@
+"""Template helpers for ``onprem.listing.Listing``: ``{{ table|sort_url:"name" }}``, ``{{ table|page_url:n }}``."""
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def sort_url(table, column):
+    return table.sort_url(column)
+
+
+@register.filter
+def page_url(table, number):
+    return table.page_url(number)
+
+
+@register.filter
+def sort_mark(table, column):
+    """▲ / ▼ beside the column the table is sorted by."""
+    if table.sort == column:
+        return "▲"
+    if table.sort == f"-{column}":
+        return "▼"
+    return ""
