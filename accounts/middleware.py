@@ -51,10 +51,15 @@ class UserLanguageMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.language:
-            translation.activate(user.language)
+        if user is None or not user.is_authenticated or not user.language:
+            return self.get_response(request)
+        # override(), not activate(): the language must not leak into whatever this thread
+        # serves next (another user's request, a task, a test).
+        with translation.override(user.language):
             request.LANGUAGE_CODE = translation.get_language()
-        return self.get_response(request)
+            response = self.get_response(request)
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        return response
 
 
 class FirstLoginWizardMiddleware:
