@@ -1,0 +1,30 @@
+"""Make sure the web server's TLS certificate exists (``manage.py serve`` does this by itself).
+
+For setups that start gunicorn directly (the containers in ``docker/``): with ONPREM_TLS_CERT and
+ONPREM_TLS_KEY set the admin's files are only checked, otherwise a self-signed certificate for
+ONPREM_HOST is made or renewed under ``DATA_DIR/tls/``. Prints the certificate's paths and its
+SHA-256 fingerprint (what the first-login wizard asks users to compare).
+"""
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from django.core.management.base import BaseCommand, CommandError
+
+from onprem.tls import TLSError, ensure_tls_certificate
+
+
+class Command(BaseCommand):
+    help = "Create or renew the self-signed TLS certificate (or check the one in ONPREM_TLS_CERT/KEY)."
+
+    def handle(self, *args, **options):
+        try:
+            result = ensure_tls_certificate()
+        except TLSError as error:
+            raise CommandError(str(error)) from error
+        cert = x509.load_pem_x509_certificate(result.cert_file.read_bytes())
+        what = {"generated": "Made a new", "kept": "Kept the", "supplied": "Using the supplied"}[result.action]
+        line = f"{what} TLS certificate {result.cert_file} (key {result.key_file})"
+        if result.reason:
+            line += f": {result.reason}"
+        self.stdout.write(line + ".")
+        self.stdout.write(f"SHA-256 fingerprint: {cert.fingerprint(hashes.SHA256()).hex(':').upper()}")
+        self.stdout.write(f"Valid until {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC.")

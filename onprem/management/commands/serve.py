@@ -1,0 +1,402 @@
+"""Run the whole server in the foreground: the HTTPS web server, the Celery worker and Celery beat.
+
+``make run`` ends with this command. It
+
+1. refuses to start while migrations are unapplied,
+2. makes sure the TLS certificate exists (``onprem.tls``; self-signed unless ONPREM_TLS_CERT/KEY),
+3. starts three children with the same Python interpreter, all in this process's process group:
+   gunicorn (HTTPS), ``celery worker`` and ``celery beat`` (``--no-worker`` / ``--no-beat`` leave
+   the last two out, for example when they run in containers of their own),
+4. prints the URLs once the web server answers, then watches the children.
+
+Ctrl-C (SIGINT), SIGTERM or SIGHUP stops everything: SIGTERM goes to every child, and whatever
+still runs 10 seconds later is killed. The command then exits 0. If a child dies on its own, the
+others are stopped the same way and the command exits 1 naming the one that died.
+
+Knobs (environment): ONPREM_BIND (default ``0.0.0.0:$ONPREM_PORT``), ONPREM_WEB_WORKERS (2),
+ONPREM_CELERY_CONCURRENCY (2); logs go to ``DATA_DIR/logs/``, run-time files to ``DATA_DIR/run/``.
+"""
+import http.client
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
+
+from onprem.env import env_int, env_str
+from onprem.tls import TLSError, ensure_tls_certificate
+
+STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL
+POLL_INTERVAL = 0.25
+
+
+@dataclass
+class Child:
+    name: str  # "web server", "Celery worker", "Celery beat"
+    argv: list
+    log_file: Path
+    proc: object = field(default=None, repr=False)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+def bind_addresses():
+    """ONPREM_BIND: one address or several separated by commas (default 0.0.0.0:$ONPREM_PORT)."""
+    value = env_str("ONPREM_BIND") or f"0.0.0.0:{settings.ONPREM_PORT}"
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def probe_address(bind):
+    """Where to knock to see whether the web server answers: (host, port), or None for a unix socket."""
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]") if host else "127.0.0.1"
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return host, int(port)
+
+
+def web_answers(address, timeout=2.0):
+    """True once an HTTPS request to ``address`` gets any HTTP response back."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # only "is it up?": the certificate is checked by clients
+    connection = http.client.HTTPSConnection(*address, timeout=timeout, context=context)
+    try:
+        connection.request("GET", "/login/", headers={"Host": _url_host()})
+        connection.getresponse().read()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
+def _url_host():
+    host = settings.ONPREM_HOST
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    return f"{host}:{settings.ONPREM_PORT}"
+
+
+def base_url():
+    return f"https://{_url_host()}/"
+
+
+def certificate_fingerprint(path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def gunicorn_has_setting(name):
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(setting.name == name for setting in KNOWN_SETTINGS)
+
+
+def _descendants(pid):
+    """Process ids below ``pid`` (gunicorn's workers, Celery's pool), from /proc; [] elsewhere."""
+    parents = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1:
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Command(BaseCommand):
+    help = "Serve https://ONPREM_HOST:ONPREM_PORT/ with gunicorn, a Celery worker and Celery beat (Ctrl-C stops)."
+    # The command checks migrations itself and refuses to start, instead of only warning.
+    requires_migrations_checks = False
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-worker", action="store_true", help="do not start the Celery worker")
+        parser.add_argument("--no-beat", action="store_true", help="do not start Celery beat")
+
+    # --- preparation ---------------------------------------------------------------------
+    def check_migrations(self):
+        connection = connections[DEFAULT_DB_ALIAS]
+        try:
+            executor = MigrationExecutor(connection)
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError as error:
+            raise CommandError(f"Cannot read the database ({settings.DATABASES['default']['NAME']}): {error}") from error
+        if plan:
+            names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, _backwards in plan[:5])
+            more = f" and {len(plan) - 5} more" if len(plan) > 5 else ""
+            raise CommandError(
+                f"The database has {len(plan)} unapplied migration(s): {names}{more}.\n"
+                "Run `python manage.py migrate` first (`make run` does it for you)."
+            )
+
+    def sync_periodic_tasks(self):
+        """Apply the current ONPREM_HEARTBEAT_SECONDS to beat's schedule (migrate set it once)."""
+        from onprem.signals import ensure_periodic_tasks
+
+        ensure_periodic_tasks(sender=apps.get_app_config("onprem"))
+
+    def gunicorn_logging_config(self, run_dir, log_dir):
+        """gunicorn's error log to the console and to logs/gunicorn.log; the access log to a file."""
+        config = {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {
+                "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+                            "datefmt": "[%Y-%m-%d %H:%M:%S %z]"},
+                "access": {"format": "%(message)s"},
+            },
+            "root": {"level": "INFO", "handlers": ["console"]},
+            "handlers": {
+                "console": {"class": "logging.StreamHandler", "formatter": "generic", "stream": "ext://sys.stdout"},
+                "error_console": {"class": "logging.StreamHandler", "formatter": "generic",
+                                  "stream": "ext://sys.stderr"},
+                "error_file": {"class": "logging.FileHandler", "formatter": "generic",
+                               "filename": str(log_dir / "gunicorn.log")},
+                "access_file": {"class": "logging.FileHandler", "formatter": "access",
+                                "filename": str(log_dir / "access.log")},
+            },
+            "loggers": {
+                "gunicorn.error": {"level": "INFO", "handlers": ["error_console", "error_file"], "propagate": False},
+                "gunicorn.access": {"level": "INFO", "handlers": ["access_file"], "propagate": False},
+            },
+        }
+        path = run_dir / "gunicorn-logging.json"
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
+    def build_children(self, tls, *, worker=True, beat=True):
+        data_dir = Path(settings.DATA_DIR)
+        log_dir = Path(settings.LOG_DIR)
+        run_dir = data_dir / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        python = sys.executable
+
+        web = [
+            python, "-m", "gunicorn", "onprem.wsgi:application",
+            "--name", "onprem-web",
+            "--workers", str(env_int("ONPREM_WEB_WORKERS", 2)),
+            "--certfile", str(tls.cert_file),
+            "--keyfile", str(tls.key_file),
+            "--access-logfile", str(log_dir / "access.log"),
+            "--error-logfile", str(log_dir / "gunicorn.log"),
+            "--log-config-json", str(self.gunicorn_logging_config(run_dir, log_dir)),
+            # Let the workers finish their requests, but within serve's own stop timeout.
+            "--graceful-timeout", str(STOP_TIMEOUT - 2),
+        ]
+        if gunicorn_has_setting("control_socket_disable"):
+            # gunicorn >= 25.1 opens a control socket at one per-user path ($HOME/.gunicorn/): two
+            # instances would fight over it, and nothing here uses it.
+            web.append("--no-control-socket")
+        for bind in bind_addresses():
+            web += ["--bind", bind]
+        children = [Child("web server", web, log_dir / "gunicorn.log")]
+
+        if worker:
+            argv = [
+                python, "-m", "celery", "--quiet", "-A", "onprem", "worker",
+                "--concurrency", str(env_int("ONPREM_CELERY_CONCURRENCY", 2)),
+                "--loglevel", "INFO",
+                "--logfile", str(log_dir / "worker.log"),
+            ]
+            if settings.CELERY_BROKER_URL.startswith("filesystem:"):
+                # One worker per data dir: the cluster chatter (gossip, mingle, worker heartbeats)
+                # has nobody to talk to, and on the folder broker it would leave message files
+                # behind for the fan-out queues of workers that are gone.
+                argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+            children.append(Child("Celery worker", argv, log_dir / "worker.log"))
+
+        if beat:
+            pidfile = run_dir / "celerybeat.pid"
+            self.clear_stale_pidfile(pidfile)
+            children.append(Child("Celery beat", [
+                python, "-m", "celery", "--quiet", "-A", "onprem", "beat",
+                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                "--pidfile", str(pidfile),
+                "--schedule", str(run_dir / "celerybeat-schedule"),
+                "--loglevel", "INFO",
+                "--logfile", str(log_dir / "beat.log"),
+            ], log_dir / "beat.log"))
+        return children
+
+    def clear_stale_pidfile(self, pidfile):
+        """Beat refuses to start over a pid file of a live process; after a crash the pid may have
+        been reused by something else, so only a live ``celery beat`` keeps the file."""
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (OSError, ValueError):
+            pidfile.unlink(missing_ok=True)
+            return
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            cmdline = None
+        if cmdline is not None and b"celery" in b" ".join(cmdline) and b"beat" in cmdline:
+            raise CommandError(
+                f"Celery beat already runs for this data dir (pid {pid}, {pidfile}). "
+                "Is another `manage.py serve` using the same ONPREM_DATA_DIR?"
+            )
+        if cmdline is None and _pid_alive(pid):
+            return  # not Linux: let Celery decide
+        pidfile.unlink(missing_ok=True)
+
+    # --- running -------------------------------------------------------------------------
+    def handle(self, *args, no_worker=False, no_beat=False, **options):
+        self.check_migrations()
+        try:
+            tls = ensure_tls_certificate()
+        except TLSError as error:
+            raise CommandError(str(error)) from error
+        if tls.action == "generated":
+            self.say(f"Made a self-signed TLS certificate for {settings.ONPREM_HOST}: {tls.cert_file} ({tls.reason}).")
+        elif tls.action == "supplied" and tls.reason:
+            self.say(f"Warning: the TLS certificate {tls.cert_file}: {tls.reason}.", self.style.WARNING)
+        if not no_beat:
+            self.sync_periodic_tasks()
+        self.tls = tls
+        children = self.build_children(tls, worker=not no_worker, beat=not no_beat)
+        connections.close_all()
+
+        self.stop_signal = None
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        died = None
+        try:
+            for child in children:
+                if self.stop_signal:
+                    break
+                child.proc = subprocess.Popen(
+                    child.argv, cwd=str(settings.BASE_DIR), stdin=subprocess.DEVNULL,
+                )
+            died = self.watch(children)
+        finally:
+            self.stop(children)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        if died is not None:
+            raise CommandError(
+                f"The {died.name} (pid {died.pid}) exited unexpectedly with {self.describe_exit(died.proc.returncode)}; "
+                f"stopped the others. See {died.log_file} and the output above."
+            )
+        self.say("Stopped.")
+
+    def _on_signal(self, signum, frame):
+        if self.stop_signal is None:
+            self.stop_signal = signum
+
+    def watch(self, children):
+        """Wait for a stop signal (return None) or for a child to die (return it)."""
+        probes = [address for address in map(probe_address, bind_addresses()) if address]
+        announced = False
+        while self.stop_signal is None:
+            for child in children:
+                if child.proc is not None and child.proc.poll() is not None:
+                    # A Ctrl-C at the terminal reaches the children too: not a crash then.
+                    time.sleep(POLL_INTERVAL)
+                    return None if self.stop_signal else child
+            if not announced and (not probes or any(web_answers(address) for address in probes)):
+                announced = True
+                self.announce()
+                continue
+            time.sleep(POLL_INTERVAL)
+        return None
+
+    def announce(self):
+        url = base_url()
+        log_dir = Path(settings.LOG_DIR)
+        self.say("")
+        self.say(f"The license server is up at {url}", self.style.SUCCESS)
+        self.say(f"  Licensing workspace:      {url}")
+        self.say(f"  Administration workspace: {url}admin/")
+        self.say(f"  TLS certificate:          {self.tls.cert_file}")
+        self.say(f"  SHA-256 fingerprint:      {certificate_fingerprint(self.tls.cert_file)}")
+        self.say(f"  Listening on {', '.join(bind_addresses())}; logs in {log_dir}/; Ctrl-C stops it.")
+        self.say("")
+
+    def stop(self, children):
+        running = [child for child in children if child.alive()]
+        if not running:
+            return
+        self.say(f"Stopping {', '.join(child.name for child in running)} ...")
+        for child in running:
+            try:
+                child.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in running:
+            remaining = deadline - time.monotonic()
+            try:
+                child.proc.wait(timeout=max(remaining, 0.01))
+            except subprocess.TimeoutExpired:
+                pass
+        for child in running:
+            if child.alive():
+                self.say(f"The {child.name} did not stop within {STOP_TIMEOUT} s: killing it.", self.style.WARNING)
+                for pid in _descendants(child.pid) + [child.pid]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                child.proc.wait()
+
+    @staticmethod
+    def describe_exit(returncode):
+        if returncode is not None and returncode < 0:
+            try:
+                return f"signal {signal.Signals(-returncode).name}"
+            except ValueError:
+                return f"signal {-returncode}"
+        return f"status {returncode}"
+
+    def say(self, message, style=None):
+        self.stdout.write(style(message) if style else message)
+        self.stdout.flush()

@@ -1,0 +1,306 @@
+"""`manage.py serve` for real: gunicorn over HTTPS, a Celery worker and beat, on loopback only.
+
+Every test runs the server in a fresh ONPREM_DATA_DIR on a free port, the way `make run` does
+(migrate, ensure_admin, serve), and always kills what it started.
+"""
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from onprem.management.commands.serve import _descendants
+
+requests = pytest.importorskip("requests")
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
+# Settings the test controls: nothing of the caller's configuration may leak into the server.
+CONTROLLED = {
+    "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
+    "CELERY_TASK_ALWAYS_EAGER", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS", "DB_CONN_MAX_AGE", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE",
+}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pid_alive(pid):
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != b"Z"
+
+
+class Server:
+    """One installation in ``tmp_path``: runs the manage.py commands and the `serve` process."""
+
+    def __init__(self, tmp_path, **extra_env):
+        self.data_dir = tmp_path / "data"
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in CONTROLLED and not k.startswith("ONPREM_")}
+        env.update(
+            DJANGO_SETTINGS_MODULE="onprem.settings",
+            ONPREM_DATA_DIR=str(self.data_dir),
+            ONPREM_PORT=str(self.port),
+            ONPREM_BIND=f"127.0.0.1:{self.port}",
+            ONPREM_HEARTBEAT_SECONDS="2",
+            ONPREM_WEB_WORKERS="2",
+            ONPREM_CELERY_CONCURRENCY="1",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra_env)
+        self.env = env
+        self.proc = None
+        self.log = tmp_path / "serve.out"
+        self.url = f"https://localhost:{self.port}"
+        self.cert = self.data_dir / "tls" / "server.crt"
+
+    def manage(self, *args, check=True):
+        done = subprocess.run([*MANAGE, *args], cwd=BASE_DIR, env=self.env, capture_output=True,
+                              text=True, timeout=120)
+        if check:
+            assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout}\n{done.stderr}"
+        return done
+
+    def start(self, *args):
+        self.output = open(self.log, "w")
+        self.proc = subprocess.Popen(
+            [*MANAGE, "serve", *args], cwd=BASE_DIR, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def printed(self):
+        return self.log.read_text() if self.log.exists() else ""
+
+    def wait_until_up(self, timeout=45):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"serve exited with {self.proc.returncode}:\n{self.printed()}"
+            if self.cert.exists():
+                try:
+                    with requests.Session() as session:
+                        session.trust_env = False  # loopback, and only the generated certificate
+                        session.get(f"{self.url}/login/", verify=str(self.cert), timeout=5)
+                    return
+                except requests.exceptions.SSLError:
+                    raise  # the certificate itself is wrong: waiting will not help
+                except (requests.ConnectionError, requests.Timeout):
+                    pass
+            time.sleep(0.3)
+        pytest.fail(f"the server did not answer within {timeout} s:\n{self.printed()}")
+
+    def wait_for_heartbeat(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        database = self.data_dir / "onprem.sqlite3"
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"serve exited with {self.proc.returncode}:\n{self.printed()}"
+            connection = sqlite3.connect(database, timeout=5)
+            try:
+                rows = connection.execute("SELECT hostname, last_seen FROM onprem_workerheartbeat").fetchall()
+            finally:
+                connection.close()
+            if rows:
+                return rows
+            time.sleep(0.5)
+        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in (self.data_dir / "logs").glob("*.log"))
+        pytest.fail(f"no worker heartbeat within {timeout} s:\n{self.printed()}\n{logs}")
+
+    def stop_with(self, signum, timeout=20):
+        """Send ``signum`` to serve only; return (exit status, the pids that were its descendants)."""
+        family = _descendants(self.proc.pid)
+        assert family, "serve has no child processes"
+        os.kill(self.proc.pid, signum)
+        try:
+            status = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"serve did not exit within {timeout} s after {signal.Signals(signum).name}")
+        return status, family
+
+    def cleanup(self):
+        if self.proc is not None:
+            family = _descendants(self.proc.pid)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            for pid in family:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.proc.wait(timeout=10)
+        if getattr(self, "output", None):
+            self.output.close()
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    servers = []
+
+    def make(name="a", **extra_env):
+        (tmp_path / name).mkdir()
+        servers.append(Server(tmp_path / name, **extra_env))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.cleanup()
+
+
+def install(server):
+    """What `make run` does before `serve`: migrate, then create the first System Admin."""
+    server.manage("migrate", "--noinput")
+    output = server.manage("ensure_admin").stdout
+    found = re.findall(r"password: (\S+)", output)
+    assert len(found) == 1, output
+    return found[0]
+
+
+def assert_children_gone(family):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(map(pid_alive, family)):
+        time.sleep(0.1)
+    assert not [pid for pid in family if pid_alive(pid)], "processes of serve survived it"
+
+
+@pytest.mark.live
+def test_make_run_sequence_embedded(server_factory):
+    server = server_factory()
+    password = install(server)
+    server.start()
+    server.wait_until_up()
+
+    session = requests.Session()
+    # Only the generated certificate is trusted; REQUESTS_CA_BUNDLE & co. (and proxies) are ignored.
+    session.trust_env = False
+    session.verify = str(server.cert)
+    login = session.get(f"{server.url}/login/", timeout=10)
+    assert login.status_code == 200
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    response = session.post(
+        f"{server.url}/login/",
+        data={"csrfmiddlewaretoken": token, "username": "admin", "password": password},
+        headers={"Referer": f"{server.url}/login/"}, timeout=20,
+    )
+    assert response.history and response.history[0].status_code == 302, response.text[:500]
+    assert urlsplit(response.url).path == "/welcome/language/"
+    assert response.status_code == 200
+
+    css = session.get(f"{server.url}/static/onprem/onprem.css", timeout=10)
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    assert css.content == (BASE_DIR / "static" / "onprem" / "onprem.css").read_bytes()
+
+    assert server.wait_for_heartbeat()
+    assert f"https://localhost:{server.port}/admin/" in server.printed()
+
+    status, family = server.stop_with(signal.SIGINT)
+    assert status == 0, server.printed()
+    assert_children_gone(family)
+    assert "Stopped." in server.printed()
+    for name in ("access.log", "gunicorn.log", "worker.log", "beat.log"):
+        assert (server.data_dir / "logs" / name).stat().st_size > 0, name
+    assert "GET /static/onprem/onprem.css" in (server.data_dir / "logs" / "access.log").read_text()
+    assert not (BASE_DIR / "control").exists(), "the folder broker wrote outside the data dir"
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="set REDIS_URL to test the Redis broker")
+def test_heartbeat_through_redis(server_factory):
+    redis = pytest.importorskip("redis")
+    parts = urlsplit(os.environ["REDIS_URL"])
+    redis_url = urlunsplit(parts._replace(path="/15"))  # a database of its own; nothing else is touched
+    redis.Redis.from_url(redis_url).flushdb()
+    try:
+        server = server_factory(REDIS_URL=redis_url)
+        install(server)
+        server.start()
+        server.wait_until_up()
+        assert server.wait_for_heartbeat()
+        assert not (server.data_dir / "broker").exists(), "the folder broker was set up although Redis is used"
+        status, family = server.stop_with(signal.SIGTERM)
+        assert status == 0, server.printed()
+        assert_children_gone(family)
+    finally:
+        redis.Redis.from_url(redis_url).flushdb()
+
+
+@pytest.mark.live
+def test_refuses_to_start_with_unapplied_migrations(server_factory):
+    server = server_factory()
+    done = server.manage("serve", check=False)
+    assert done.returncode != 0
+    assert "unapplied migration" in done.stderr and "migrate" in done.stderr
+    assert not server.cert.exists()
+
+
+@pytest.mark.live
+def test_a_dying_child_stops_everything(server_factory):
+    server = server_factory()
+    server.manage("migrate", "--noinput")
+    # Something else holds the port: gunicorn cannot bind and gives up.
+    with socket.socket() as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(("127.0.0.1", server.port))
+        blocker.listen()
+        server.start("--no-beat")
+        try:
+            status = server.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"serve kept running after gunicorn died:\n{server.printed()}")
+    assert status == 1, server.printed()
+    assert "The web server" in server.printed() and "exited unexpectedly" in server.printed()
+
+
+# --- the command lines serve builds (no processes started) ------------------------------------
+def test_children_command_lines(settings, tmp_path, monkeypatch):
+    from onprem.management.commands.serve import Command, probe_address
+    from onprem.tls import TLSResult
+
+    settings.DATA_DIR, settings.LOG_DIR, settings.ONPREM_PORT = tmp_path, tmp_path / "logs", 9443
+    settings.CELERY_BROKER_URL = "filesystem://"
+    monkeypatch.delenv("ONPREM_BIND", raising=False)
+    monkeypatch.setenv("ONPREM_WEB_WORKERS", "3")
+    monkeypatch.setenv("ONPREM_CELERY_CONCURRENCY", "4")
+    tls = TLSResult(tmp_path / "tls" / "server.crt", tmp_path / "tls" / "server.key", "kept")
+    web, worker, beat = Command().build_children(tls)
+
+    def option(child, name):
+        return child.argv[child.argv.index(name) + 1]
+
+    assert web.argv[:4] == [sys.executable, "-m", "gunicorn", "onprem.wsgi:application"]
+    assert option(web, "--bind") == "0.0.0.0:9443"
+    assert option(web, "--workers") == "3"
+    assert option(web, "--certfile") == str(tls.cert_file) and option(web, "--keyfile") == str(tls.key_file)
+    assert option(web, "--access-logfile") == str(tmp_path / "logs" / "access.log")
+    assert option(web, "--error-logfile") == str(tmp_path / "logs" / "gunicorn.log")
+    assert worker.argv[:6] == [sys.executable, "-m", "celery", "--quiet", "-A", "onprem"]
+    assert worker.argv[6] == "worker" and option(worker, "--concurrency") == "4"
+    assert option(worker, "--logfile") == str(tmp_path / "logs" / "worker.log")
+    assert "--without-gossip" in worker.argv
+    assert beat.argv[6] == "beat"
+    assert option(beat, "--scheduler") == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert option(beat, "--pidfile") == str(tmp_path / "run" / "celerybeat.pid")
+    assert option(beat, "--schedule") == str(tmp_path / "run" / "celerybeat-schedule")
+    assert option(beat, "--logfile") == str(tmp_path / "logs" / "beat.log")
+
+    monkeypatch.setenv("ONPREM_BIND", "127.0.0.1:8001,[::1]:8001")
+    (web,) = Command().build_children(tls, worker=False, beat=False)
+    assert [web.argv[i + 1] for i, arg in enumerate(web.argv) if arg == "--bind"] == ["127.0.0.1:8001", "[::1]:8001"]
+    assert probe_address("0.0.0.0:8443") == ("127.0.0.1", 8443)
+    assert probe_address("[::]:8443") == ("::1", 8443)
+    assert probe_address("unix:/run/onprem.sock") is None
