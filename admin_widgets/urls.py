@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
     path("", views.workspace, name="admin_home"),
+    path("users/", include("admin_widgets.users.urls")),
 ]

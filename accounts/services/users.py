@@ -154,3 +154,31 @@ def complete_first_login(*, user, language, password_hash):
     events.record("user.password_changed", actor=user, user_name=user.username)
     events.record("user.first_login_completed", actor=user, user_name=user.username)
     return user
+
+
+@transaction.atomic
+def reset_password(*, actor, user, new_password):
+    """An administrator sets a new password for another local user (the Users widget).
+
+    The user must run the initial login wizard again at their next login, so the password the
+    administrator knows is replaced by one only the user knows. Changing the password also ends
+    the user's existing sessions (Django checks the password hash kept in each session).
+    Resetting a System Admin's password takes a System Admin: otherwise a System Operator could
+    sign in as one.
+    """
+    _require(actor, Action.MANAGE_USERS)
+    if actor is not None and actor.pk == user.pk:
+        raise ServiceError("You cannot reset your own password.")
+    if user.source != User.Source.LOCAL:
+        raise ServiceError(
+            f"The password of “{user.username}” is kept by its {user.get_source_display()} server, not here."
+        )
+    if user.system_role == SystemRole.ADMIN:
+        _require(actor, Action.CHANGE_SYSTEM_ROLE)
+    _check_password(new_password, user)
+    user.set_password(new_password)
+    user.password_changed_at = timezone.now()
+    user.needs_first_login_wizard = True
+    user.save(update_fields=["password", "password_changed_at", "needs_first_login_wizard"])
+    events.record("user.password_reset", actor=actor, user_name=user.username)
+    return user

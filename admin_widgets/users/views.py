@@ -1,0 +1,136 @@
+"""Users widget pages. Each view checks the input, calls one service of
+``accounts.services.users`` and reports the outcome; a refused change (ServiceError) writes
+nothing and is shown, a forbidden one (NotAllowed) answers 403."""
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.decorators import requires
+from accounts.rbac import Action, can
+from accounts.roles import SystemRole
+from accounts.services import users as user_service
+from onprem.errors import ServiceError
+from onprem.listing import Listing
+
+from .forms import PasswordResetForm, UserCreateForm
+
+User = get_user_model()
+
+SEARCH_FIELDS = ["username", "first_name", "last_name", "email", "description"]
+SORTS = {
+    "username": "username",
+    "name": "last_name",
+    "email": "email",
+    "role": "system_role",
+    "source": "source",
+    "status": "is_active",
+    "last_login": "last_login",
+}
+
+
+@requires(Action.MANAGE_USERS)
+@require_GET
+def user_list(request):
+    table = Listing(request, User.objects.all(), search=SEARCH_FIELDS, sorts=SORTS, default_sort="username")
+    return render(request, "admin_widgets/users/list.html", {
+        "workspace": "admin",
+        "table": table,
+        "roles": SystemRole.choices,
+        "may_change_roles": can(request, Action.CHANGE_SYSTEM_ROLE),
+    })
+
+
+@requires(Action.MANAGE_USERS)
+@require_http_methods(["GET", "POST"])
+def user_create(request):
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = user_service.create_user(
+                actor=request.user, username=data["username"], password=data["password"], email=data["email"],
+                first_name=data["first_name"], last_name=data["last_name"], description=data["description"],
+            )
+        except ServiceError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("The user “%(name)s” was added.") % {"name": user.username})
+            return redirect("admin_users")
+    return render(request, "admin_widgets/users/create.html", {"workspace": "admin", "form": form})
+
+
+@requires(Action.MANAGE_USERS)
+@requires(Action.CHANGE_SYSTEM_ROLE)
+@require_POST
+def user_role(request, pk):
+    user = get_object_or_404(User, pk=pk)
+    role = request.POST.get("system_role", "")
+    return _act(request, lambda: user_service.change_system_role(actor=request.user, user=user, system_role=role),
+                lambda: _("The system role of “%(name)s” is now %(role)s.")
+                % {"name": user.username, "role": user.get_system_role_display()})
+
+
+@requires(Action.MANAGE_USERS)
+@require_POST
+def user_disable(request, pk):
+    user = get_object_or_404(User, pk=pk)
+    return _act(request, lambda: user_service.disable_user(actor=request.user, user=user),
+                lambda: _("The user “%(name)s” was disabled.") % {"name": user.username})
+
+
+@requires(Action.MANAGE_USERS)
+@require_POST
+def user_enable(request, pk):
+    user = get_object_or_404(User, pk=pk)
+    return _act(request, lambda: user_service.enable_user(actor=request.user, user=user),
+                lambda: _("The user “%(name)s” was enabled.") % {"name": user.username})
+
+
+@requires(Action.MANAGE_USERS)
+@require_POST
+def user_remove(request, pk):
+    user = get_object_or_404(User, pk=pk)
+    username = user.username
+    return _act(request, lambda: user_service.remove_user(actor=request.user, user=user),
+                lambda: _("The user “%(name)s” was removed.") % {"name": username})
+
+
+@requires(Action.MANAGE_USERS)
+@require_http_methods(["GET", "POST"])
+def user_password(request, pk):
+    user = get_object_or_404(User, pk=pk)
+    form = PasswordResetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_service.reset_password(actor=request.user, user=user, new_password=form.cleaned_data["new_password"])
+        except ServiceError as error:
+            form.add_error("new_password" if error.field == "password" else None, error.message)
+        else:
+            messages.success(request, _("The password of “%(name)s” was reset. They choose their own at their next login.")
+                             % {"name": user.username})
+            return redirect("admin_users")
+    return render(request, "admin_widgets/users/password.html", {"workspace": "admin", "form": form, "target": user})
+
+
+def _act(request, change, success_message):
+    """Run one service call for a row action and go back to the table where the user was."""
+    try:
+        change()
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success_message())
+    return redirect(_back_to_table(request))
+
+
+def _back_to_table(request):
+    """The users table with the search, sort and page the action was started from."""
+    table = reverse("admin_users")
+    target = request.POST.get("next", "")
+    if target.split("?")[0] == table and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+        return target
+    return table
