@@ -217,7 +217,9 @@ def grantable_roles(who, account, virtual_account=None):
         if can(who, Action.MANAGE_ACCOUNT_USERS, account=account) and _holds_account_admin(who, account):
             return [AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_USER, AccountRole.VA_ADMIN, AccountRole.VA_USER]
         return []
-    if can(who, Action.MANAGE_ACCOUNT_USERS, virtual_account=virtual_account):
+    # Pass the account too: a virtual account of another local account then gets no roles (can()
+    # refuses crossings), and can() need not load virtual_account.account (a query per call).
+    if can(who, Action.MANAGE_ACCOUNT_USERS, account=account, virtual_account=virtual_account):
         return [AccountRole.VA_ADMIN, AccountRole.VA_USER]
     return []
 

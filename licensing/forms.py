@@ -1,0 +1,137 @@
+"""Forms of the Licensing workspace: they check the shape of the input; the services decide."""
+import datetime
+import re
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import AccountRole
+from onprem.events import CATALOGUE
+
+
+class RequestAccountForm(forms.Form):
+    """Request an Account: who to contact, then the account itself (guide steps 3 and 4)."""
+
+    email = forms.EmailField(label=_("Email Address"), required=False, max_length=254,
+                             help_text=_("Your company email address; your profile's address if left empty."))
+    message = forms.CharField(label=_("Message to Creator"), required=False, max_length=2000, widget=forms.Textarea)
+    name = forms.CharField(label=_("Local Account Name"), max_length=100)
+    cisco_smart_account = forms.CharField(label=_("Cisco Smart Account"), max_length=255)
+    cisco_virtual_account = forms.CharField(label=_("Cisco Virtual Account"), max_length=255)
+
+
+class RequestAccessForm(forms.Form):
+    account_name = forms.CharField(label=_("Account Name"), max_length=100,
+                                   help_text=_("The exact name of the local account."))
+    company = forms.CharField(label=_("Company"), required=False, max_length=255)
+
+
+class VirtualAccountForm(forms.Form):
+    """New Virtual Account, and the rename dialog (the Default's Star icon and the others')."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    description = forms.CharField(label=_("Description"), required=False, max_length=255)
+
+
+SPECIFIC_VIRTUAL_ACCOUNTS = "virtual_accounts"
+VA_ROLE_CHOICES = [("", _("No role")), (AccountRole.VA_ADMIN, AccountRole.VA_ADMIN.label),
+                   (AccountRole.VA_USER, AccountRole.VA_USER.label)]
+
+
+class AddUserForm(forms.Form):
+    """Manage Account > Users > New User: the user, then an account-wide role or roles on
+    specific local virtual accounts. Only the roles ``grantable`` to the signed-in principal
+    and the virtual accounts it manages are offered; anything else in the POST is ignored."""
+
+    user = forms.CharField(label=_("User ID or Email Address"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), widget=forms.RadioSelect)
+
+    def __init__(self, *args, account_roles, virtual_accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(role.value, role.label) for role in (AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_USER)
+                   if role in account_roles]
+        choices.append((SPECIFIC_VIRTUAL_ACCOUNTS, _("Assign roles to specific local Virtual Accounts only")))
+        self.fields["role"].choices = choices
+        if len(choices) == 1:
+            self.fields["role"].initial = SPECIFIC_VIRTUAL_ACCOUNTS
+        self.virtual_accounts = list(virtual_accounts)
+        for va in self.virtual_accounts:
+            self.fields[self.va_field(va)] = forms.ChoiceField(label=va.name, required=False, choices=VA_ROLE_CHOICES)
+
+    @staticmethod
+    def va_field(va):
+        return f"va_{va.pk}"
+
+    def va_fields(self):
+        return [self[self.va_field(va)] for va in self.virtual_accounts]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("role") == SPECIFIC_VIRTUAL_ACCOUNTS and not self.virtual_account_roles():
+            raise forms.ValidationError(_("Choose a role on at least one local virtual account."))
+        return data
+
+    def account_role(self):
+        role = self.cleaned_data["role"]
+        return None if role == SPECIFIC_VIRTUAL_ACCOUNTS else role
+
+    def virtual_account_roles(self):
+        if self.cleaned_data.get("role") != SPECIFIC_VIRTUAL_ACCOUNTS:
+            return []
+        return [(va, self.cleaned_data[self.va_field(va)]) for va in self.virtual_accounts
+                if self.cleaned_data.get(self.va_field(va))]
+
+
+class ApproveAccessForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=[
+        (AccountRole.ACCOUNT_USER.value, AccountRole.ACCOUNT_USER.label),
+        (AccountRole.ACCOUNT_ADMIN.value, AccountRole.ACCOUNT_ADMIN.label),
+    ])
+
+
+def _event_type_label(event_type):
+    """The message text with its placeholders shown as "…", e.g. The Virtual Account “…” was created."""
+    return re.sub(r"\{[a-z_]+\}", "…", event_type.text)
+
+
+class EventLogFilterForm(forms.Form):
+    """Manage Account > Event Log: Date Range, Event Type, User, and a text search."""
+
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    event_type = forms.ChoiceField(label=_("Event Type"), required=False)
+    user = forms.CharField(label=_("User"), required=False, max_length=150)
+    q = forms.CharField(label=_("Search"), required=False, max_length=200,
+                        widget=forms.TextInput(attrs={"type": "search"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        types = sorted(CATALOGUE.values(), key=lambda event_type: _event_type_label(event_type).lower())
+        self.fields["event_type"].choices = [("", _("All event types"))] + [
+            (event_type.code, _event_type_label(event_type)) for event_type in types
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", _("The end of the date range is before its start."))
+        return data
+
+    def filter(self, events):
+        """``events`` narrowed by the valid filters (an invalid one is reported and left out)."""
+        data = self.cleaned_data if self.is_bound else {}
+        if data.get("date_from"):
+            events = events.filter(created_at__gte=_start_of(data["date_from"]))
+        if data.get("date_to"):
+            events = events.filter(created_at__lt=_start_of(data["date_to"] + datetime.timedelta(days=1)))
+        if data.get("event_type"):
+            events = events.filter(event_type=data["event_type"])
+        if data.get("user"):
+            events = events.filter(username__iexact=data["user"].strip())
+        return events
+
+
+def _start_of(day):
+    """Midnight at the start of ``day`` in the displayed time zone, so ranges match what is shown."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))

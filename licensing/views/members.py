@@ -1,0 +1,125 @@
+"""Manage Account: Users and Access Requests tabs."""
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.rbac import Action, grantable_roles, principal_for, visible_virtual_accounts
+from accounts.services import grants as grant_service
+from licensing.models import AccessRequest
+from licensing.services import access as access_service
+from onprem.errors import NotAllowed, ServiceError
+from onprem.listing import Listing
+
+from ..forms import AddUserForm, ApproveAccessForm
+from .manage import render_tab, require
+from .requests import add_service_error
+from .workspace import account_page, decides_access_requests
+
+
+def _sees_whole_account(request, account):
+    """Account-wide roles see every role on the account; a role held only on some local virtual
+    accounts sees the roles on those (RBAC.md)."""
+    principal = principal_for(request)
+    account_roles, _va_roles = principal.grants(account)
+    return principal.is_system_wide_admin or bool(account_roles)
+
+
+def _manageable_virtual_accounts(request, account):
+    """The local virtual accounts on which this principal may hand out roles."""
+    return [va for va in visible_virtual_accounts(request, account) if grantable_roles(request, account, va)]
+
+
+@account_page
+def users(request, account):
+    whole = _sees_whole_account(request, account)
+    members = grant_service.account_members(
+        account, virtual_accounts=None if whole else visible_virtual_accounts(request, account)
+    )
+    table = Listing(request, members, search=["username", "email", "first_name", "last_name"],
+                    sorts={"user": "username", "email": "email"}, default_sort="user")
+    account_grantable = grantable_roles(request, account)
+    manageable_va_ids = {va.pk for va in _manageable_virtual_accounts(request, account)}
+    for user in table.page:
+        for grant in user.account_grants:
+            grant.removable = (grant.role in account_grantable if grant.virtual_account_id is None
+                               else grant.virtual_account_id in manageable_va_ids)
+    return render_tab(request, account, "users", "licensing/manage/users.html", {
+        "table": table,
+        "may_add": bool(account_grantable or manageable_va_ids),
+    })
+
+
+@account_page
+@require_http_methods(["GET", "POST"])
+def user_add(request, account):
+    require(request, Action.MANAGE_ACCOUNT_USERS, account)
+    form = AddUserForm(request.POST or None, account_roles=grantable_roles(request, account),
+                       virtual_accounts=_manageable_virtual_accounts(request, account))
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = grant_service.find_user(form.cleaned_data["user"])
+            grant_service.assign_roles(actor=request.user, account=account, user=user, role=form.account_role(),
+                                       virtual_account_roles=form.virtual_account_roles())
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("The roles of the user “%(user)s” on this account were saved.")
+                             % {"user": user.username})
+            return redirect("licensing_manage_users", account_id=account.pk)
+    return render_tab(request, account, "users", "licensing/manage/user_add.html", {"form": form})
+
+
+@account_page
+@require_POST
+def grant_remove(request, account, grant_id):
+    grant = get_object_or_404(account.role_grants.select_related("user", "group", "virtual_account"), pk=grant_id)
+    require(request, Action.MANAGE_ACCOUNT_USERS, account)
+    grant_service.revoke_grant(actor=request.user, grant=grant)
+    messages.success(request, _("The role “%(role)s” was removed from “%(holder)s”.")
+                     % {"role": grant.get_role_display(), "holder": grant.user or grant.group})
+    return redirect("licensing_manage_users", account_id=account.pk)
+
+
+# --- Access Requests ----------------------------------------------------------------------
+
+
+def _require_decider(request, account):
+    if not decides_access_requests(request, account):
+        raise NotAllowed()
+
+
+@account_page
+def access_requests(request, account):
+    _require_decider(request, account)
+    rows = account.access_requests.select_related("user", "decided_by")
+    table = Listing(
+        request, rows,
+        search=["user__username", "user__email", "user__first_name", "user__last_name", "company", "status"],
+        sorts={"user": "user__username", "date": "created_at", "status": "status"}, default_sort="-date",
+    )
+    return render_tab(request, account, "access_requests", "licensing/manage/access_requests.html",
+                      {"table": table, "approve_form": ApproveAccessForm(), "pending": AccessRequest.Status.PENDING})
+
+
+@account_page
+@require_POST
+def access_request_decide(request, account, request_id, decision):
+    access_request = get_object_or_404(account.access_requests.select_related("user"), pk=request_id)
+    _require_decider(request, account)
+    try:
+        if decision == "approve":
+            form = ApproveAccessForm(request.POST)
+            if not form.is_valid():
+                raise ServiceError(_("Choose Account User or Account Administrator."))
+            access_service.approve_access_request(actor=request.user, access_request=access_request,
+                                                  role=form.cleaned_data["role"])
+            messages.success(request, _("The access request of “%(user)s” was approved.")
+                             % {"user": access_request.user.username})
+        else:
+            access_service.decline_access_request(actor=request.user, access_request=access_request)
+            messages.success(request, _("The access request of “%(user)s” was declined.")
+                             % {"user": access_request.user.username})
+    except ServiceError as error:
+        messages.error(request, error.message)
+    return redirect("licensing_manage_access_requests", account_id=account.pk)
