@@ -63,6 +63,56 @@ CATALOGUE = _catalogue(
     EventType("group.removed", INFO, "User group “{user_group_name}” was removed.", from_guide=True),
     EventType("group.user_added", INFO, "User “{uid}” was added to user group “{user_group_name}”.", from_guide=True),
     EventType("group.user_removed", INFO, "User “{uid}” was removed from group “{user_group_name}”.", from_guide=True),
+    # Users widget
+    EventType("user.password_reset", WARN, "The password of the user “{user_name}” was reset by an administrator."),
+    # Registration tokens (licensing engine). The guide's revoke/remove texts break off after
+    # "was"; the last word is the action's own.
+    EventType(
+        "token.created_export",
+        INFO,
+        "A new Token “{token_string}” allowing export-controlled functionality was generated for the "
+        "Virtual Account “{pool_name}”.",
+        from_guide=True,
+    ),
+    EventType(
+        "token.created",
+        INFO,
+        "A new Token “{token_string}” not allowing export-controlled functionality was generated for the "
+        "Virtual Account “{pool_name}”.",
+        from_guide=True,
+    ),
+    EventType("token.revoked", INFO, "The Token “{token_string}” in the Virtual Account “{pool_name}” was revoked.",
+              from_guide=True),
+    EventType("token.removed", INFO, "The Token “{token_string}” in the Virtual Account “{pool_name}” was removed.",
+              from_guide=True),
+    # Licenses Expired (licensing engine): one event per expired line, singular and plural,
+    # with and without a subscription ID.
+    EventType(
+        "license.expired_one",
+        WARN,
+        "1 “{tag}” {type} license in the Virtual Account “{pool_name}” expired on {end_date}",
+        from_guide=True,
+    ),
+    EventType(
+        "license.expired",
+        WARN,
+        "{count} “{tag}” {type} licenses in the Virtual Account “{pool_name}” expired on {end_date}",
+        from_guide=True,
+    ),
+    EventType(
+        "license.expired_subscription_one",
+        WARN,
+        "1 “{tag}” {type} license associated with Subscription ID “{sub_ref_id}” in the Virtual Account "
+        "“{pool_name}” expired on {end_date}",
+        from_guide=True,
+    ),
+    EventType(
+        "license.expired_subscription",
+        WARN,
+        "{count} “{tag}” {type} licenses associated with Subscription ID “{sub_ref_id}” in the Virtual "
+        "Account “{pool_name}” expired on {end_date}",
+        from_guide=True,
+    ),
 )
 
 

@@ -1,0 +1,137 @@
+"""The license catalogue and the lines of licenses a local virtual account holds.
+
+Licenses are counts, never one row per seat: an ``Entitlement`` line says "this virtual
+account holds N of this license, of this type, valid from .. to ..". Balances and compliance
+are computed from these lines by aggregate queries (``licensing.services.compliance``).
+"""
+import datetime
+
+from django.db import models
+from django.db.models import F, Q
+
+# "Demo Licenses must be renewed after 60 days" (guide, "About Licenses"); the guide's API
+# example shows a demo line from 2017-05-22 to 2017-07-21, i.e. end = start + 60 days.
+DEMO_PERIOD = datetime.timedelta(days=60)
+
+
+class LicenseDefinition(models.Model):
+    """One license of the catalogue (e.g. "Network Advantage"), identified by its entitlement tag.
+
+    ``substitutes_for`` is the tier hierarchy: a license stands in for the licenses listed
+    there ("if a Network Advantage license (parent) exists, it can be used (borrowed) to
+    satisfy a request for a Network Essentials license (child)"). A license may have several
+    parents and several children.
+    """
+
+    class Billing(models.TextChoices):
+        PREPAID = "prepaid", "Prepaid"
+        USAGE = "usage", "Usage"
+
+    name = models.CharField(max_length=255, db_index=True)
+    # Case-sensitive, matched exactly (ARCHITECTURE.md: names users type are matched exactly).
+    entitlement_tag = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    product_family = models.CharField(max_length=255, blank=True)
+    export_restricted = models.BooleanField(default=False)
+    billing_type = models.CharField(max_length=10, choices=Billing.choices, default=Billing.PREPAID)
+    substitutes_for = models.ManyToManyField(
+        "self",
+        through="LicenseHierarchy",
+        through_fields=("higher", "lower"),
+        symmetrical=False,
+        related_name="substituted_by",
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ["name", "entitlement_tag"]
+
+    def __str__(self):
+        return self.name
+
+
+class LicenseHierarchy(models.Model):
+    """One edge of the tier hierarchy: ``higher`` can stand in for ``lower``."""
+
+    higher = models.ForeignKey(LicenseDefinition, on_delete=models.CASCADE, related_name="+")
+    lower = models.ForeignKey(LicenseDefinition, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["higher", "lower"], name="license_hierarchy_unique_edge"),
+            models.CheckConstraint(condition=~Q(higher=F("lower")), name="license_hierarchy_not_self"),
+        ]
+
+    def __str__(self):
+        return f"{self.higher_id} > {self.lower_id}"
+
+
+class Entitlement(models.Model):
+    """A line of licenses in a local virtual account: a quantity of one license, one type, one period."""
+
+    class LicenseType(models.TextChoices):
+        PERPETUAL = "perpetual", "Perpetual"
+        TERM = "term", "Term"
+        DEMO = "demo", "Demo"
+        SUBSCRIPTION = "subscription", "Subscription"
+
+    class Source(models.TextChoices):
+        PAK = "pak", "PAK"
+        EA = "ea", "Enterprise Agreement"
+        ORDER = "order", "Order"
+        DEVICE_MIGRATION = "device_migration", "Device Led Conversion"
+        OTHER = "other", "Other"
+
+    license = models.ForeignKey(LicenseDefinition, on_delete=models.PROTECT, related_name="entitlements")
+    virtual_account = models.ForeignKey(
+        "licensing.VirtualAccount", on_delete=models.CASCADE, related_name="entitlements"
+    )
+    license_type = models.CharField(max_length=12, choices=LicenseType.choices)
+    quantity = models.PositiveIntegerField()
+    start_date = models.DateField(null=True, blank=True)
+    # Inclusive: the line counts on its end date and leaves the pool the day after.
+    end_date = models.DateField(null=True, blank=True)
+    subscription_id = models.CharField(max_length=100, blank=True)
+    sku = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.OTHER)
+    pending_quantity = models.PositiveIntegerField(
+        default=0, help_text="Licenses of this line pending an upgrade (the API's pendingQuantity)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set once by expire_entitlements(): the "expired" event was recorded for this line.
+    expired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["virtual_account", "license", "end_date", "id"]
+        indexes = [
+            models.Index(fields=["virtual_account", "license"], name="entitlement_va_license"),
+            models.Index(fields=["end_date"], name="entitlement_end_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="entitlement_quantity_positive"),
+            # Perpetual licenses do not expire; every other type has an end date.
+            models.CheckConstraint(
+                condition=(Q(license_type="perpetual", end_date__isnull=True)
+                           | (~Q(license_type="perpetual") & Q(end_date__isnull=False))),
+                name="entitlement_end_date_by_type",
+            ),
+            models.CheckConstraint(
+                condition=Q(start_date__isnull=True) | Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="entitlement_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.license_id} ({self.license_type})"
+
+    def save(self, *args, **kwargs):
+        if self.license_type == self.LicenseType.DEMO and self.end_date is None and self.start_date is not None:
+            self.end_date = self.start_date + DEMO_PERIOD
+        super().save(*args, **kwargs)
+
+
+def valid_on_q(day, prefix=""):
+    """A filter for lines that count on ``day``: started, and not past their end date."""
+    return (Q(**{f"{prefix}start_date__isnull": True}) | Q(**{f"{prefix}start_date__lte": day})) & (
+        Q(**{f"{prefix}end_date__isnull": True}) | Q(**{f"{prefix}end_date__gte": day})
+    )

@@ -1,0 +1,290 @@
+"""License compliance: purchased, in use, borrowed / lent between tiers, balance and status.
+
+``license_positions`` answers for every (local virtual account, license) of a local account in
+a fixed number of aggregate queries, whatever the number of product instances:
+
+1. the virtual accounts (names);
+2. purchased: SUM(quantity) of the lines valid on ``as_of``, GROUP BY virtual account, license;
+3. in use: SUM(count) of usage rows, GROUP BY virtual account, license, leaving out a STANDBY
+   peer's row while an ACTIVE peer of its redundancy group uses the same license (one
+   correlated EXISTS, so application-redundant pairs are not counted twice);
+4. the licenses met in 2 and 3 (names, tags);
+5. the tier hierarchy edges.
+
+Substitution ("About License Hierarchy") then runs in memory, per virtual account, over these
+few numbers: a license short of licenses borrows the surplus of a license that can stand in
+for it (directly or through intermediate tiers). The highest tier short of licenses borrows
+first (it has the fewest licenses that can stand in for it); each borrower takes from the
+nearest higher tier first — which reproduces the guide's API example, where "UC Manager
+Essential" and "UC Manager Basic" borrow from "Enhanced" and "Enhanced Plus" from "CUWL".
+"""
+import datetime
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef, Q, Sum
+from django.utils import timezone
+
+from ..models import Entitlement, LicenseDefinition, LicenseHierarchy, LicenseUsage, ProductInstance, VirtualAccount
+from ..models.licenses import valid_on_q
+
+IN_COMPLIANCE = "In Compliance"
+OUT_OF_COMPLIANCE = "Out Of Compliance"
+FROM_HIGHER_TIER = "Substitution From Higher Tier"
+TO_LOWER_TIER = "Substitution To Lower Tier"
+
+
+@dataclass(frozen=True)
+class Substitution:
+    """``quantity`` licenses of ``substituted_license`` (higher tier) standing in for ``license``.
+
+    The same substitution appears on both positions: on the lower tier's as "From Higher Tier",
+    on the higher tier's as "To Lower Tier" (the API's ``licenseSubstitutions``).
+    """
+
+    license_id: int
+    license: str
+    substituted_license_id: int
+    substituted_license: str
+    quantity: int
+    substitution_type: str
+
+
+@dataclass
+class LicensePosition:
+    """One license in one local virtual account on ``as_of``."""
+
+    virtual_account_id: int
+    virtual_account: str
+    license_id: int
+    license: str
+    entitlement_tag: str
+    purchased: int = 0
+    pending_quantity: int = 0
+    in_use: int = 0
+    borrowed: int = 0
+    lent: int = 0
+    substitutions: list = field(default_factory=list)
+
+    @property
+    def available(self):
+        """The balance: purchased + borrowed - lent - in use (the API's ``available``)."""
+        return self.purchased + self.borrowed - self.lent - self.in_use
+
+    @property
+    def shortage(self):
+        return max(0, -self.available)
+
+    @property
+    def status(self):
+        return OUT_OF_COMPLIANCE if self.available < 0 else IN_COMPLIANCE
+
+
+@dataclass
+class LicenseTotal:
+    """One license summed over the local virtual accounts of a local account."""
+
+    license_id: int
+    license: str
+    entitlement_tag: str
+    purchased: int = 0
+    in_use: int = 0
+    borrowed: int = 0
+    lent: int = 0
+    available: int = 0
+    shortage: int = 0
+    out_of_compliance_virtual_accounts: list = field(default_factory=list)
+
+    @property
+    def status(self):
+        return OUT_OF_COMPLIANCE if self.out_of_compliance_virtual_accounts else IN_COMPLIANCE
+
+
+@dataclass
+class AccountCompliance:
+    as_of: datetime.date
+    licenses: list
+
+    @property
+    def status(self):
+        return OUT_OF_COMPLIANCE if any(t.status == OUT_OF_COMPLIANCE for t in self.licenses) else IN_COMPLIANCE
+
+    @property
+    def out_of_compliance(self):
+        return [t for t in self.licenses if t.status == OUT_OF_COMPLIANCE]
+
+
+def today():
+    return timezone.now().date()
+
+
+def license_positions(account, *, as_of=None, virtual_accounts=None):
+    """The license positions of ``account`` on ``as_of`` (default: today, UTC).
+
+    ``virtual_accounts`` limits the answer to some of the account's local virtual accounts
+    (e.g. those a user may see). Returns positions ordered by virtual account name, then
+    license name; a license appears in a virtual account when it has valid lines or usage there.
+    """
+    as_of = as_of or today()
+    vas = VirtualAccount.objects.filter(account=account)
+    if virtual_accounts is not None:
+        vas = vas.filter(pk__in=[getattr(va, "pk", va) for va in virtual_accounts])
+    va_names = dict(vas.values_list("pk", "name"))
+    if not va_names:
+        return []
+
+    purchased = _purchased(va_names, as_of)
+    in_use = _in_use(va_names)
+    license_ids = {key[1] for key in purchased} | {key[1] for key in in_use}
+    licenses = {
+        row["pk"]: row
+        for row in LicenseDefinition.objects.filter(pk__in=license_ids).values("pk", "name", "entitlement_tag")
+    }
+
+    by_va = defaultdict(dict)
+    for key in purchased.keys() | in_use.keys():
+        va_id, license_id = key
+        lic = licenses[license_id]
+        bought, pending = purchased.get(key, (0, 0))
+        by_va[va_id][license_id] = LicensePosition(
+            virtual_account_id=va_id, virtual_account=va_names[va_id], license_id=license_id,
+            license=lic["name"], entitlement_tag=lic["entitlement_tag"],
+            purchased=bought, pending_quantity=pending, in_use=in_use.get(key, 0),
+        )
+
+    hierarchy = _Hierarchy(LicenseHierarchy.objects.values_list("higher_id", "lower_id")) if by_va else None
+    for positions in by_va.values():
+        hierarchy.substitute(positions)
+
+    return sorted(
+        (position for positions in by_va.values() for position in positions.values()),
+        key=lambda p: (p.virtual_account, p.virtual_account_id, p.license, p.license_id),
+    )
+
+
+def virtual_account_positions(virtual_account, *, as_of=None):
+    """The license positions of one local virtual account."""
+    return license_positions(virtual_account.account, as_of=as_of, virtual_accounts=[virtual_account])
+
+
+def account_compliance(account, *, as_of=None, virtual_accounts=None):
+    """The account-level summary: each license summed over the local virtual accounts.
+
+    Borrowing happens inside a virtual account only (licenses are pooled per virtual account),
+    so a shortage in one virtual account is not covered by a surplus in another: the account
+    is out of compliance for a license when any of its virtual accounts is.
+    """
+    as_of = as_of or today()
+    totals = {}
+    for position in license_positions(account, as_of=as_of, virtual_accounts=virtual_accounts):
+        total = totals.get(position.license_id)
+        if total is None:
+            total = totals[position.license_id] = LicenseTotal(
+                license_id=position.license_id, license=position.license, entitlement_tag=position.entitlement_tag
+            )
+        total.purchased += position.purchased
+        total.in_use += position.in_use
+        total.borrowed += position.borrowed
+        total.lent += position.lent
+        total.available += position.available
+        total.shortage += position.shortage
+        if position.status == OUT_OF_COMPLIANCE:
+            total.out_of_compliance_virtual_accounts.append(position.virtual_account)
+    return AccountCompliance(
+        as_of=as_of, licenses=sorted(totals.values(), key=lambda t: (t.license, t.license_id))
+    )
+
+
+def _purchased(va_ids, as_of):
+    """{(va_id, license_id): (purchased, pending)} from the lines valid on ``as_of``."""
+    rows = (
+        Entitlement.objects.filter(valid_on_q(as_of), virtual_account_id__in=list(va_ids))
+        .values("virtual_account_id", "license_id")
+        .annotate(purchased=Sum("quantity"), pending=Sum("pending_quantity"))
+        .order_by()
+    )
+    return {(r["virtual_account_id"], r["license_id"]): (r["purchased"], r["pending"]) for r in rows}
+
+
+def _in_use(va_ids):
+    """{(va_id, license_id): in use}, counting an ACTIVE/STANDBY pair's shared license once."""
+    Role = ProductInstance.RedundancyRole
+    active_peer_uses_it = LicenseUsage.objects.filter(
+        license_id=OuterRef("license_id"),
+        product_instance__account_id=OuterRef("product_instance__account_id"),
+        product_instance__redundancy_group=OuterRef("product_instance__redundancy_group"),
+        product_instance__redundancy_role=Role.ACTIVE,
+    )
+    rows = (
+        LicenseUsage.objects.filter(product_instance__virtual_account_id__in=list(va_ids))
+        .filter(
+            ~Q(product_instance__redundancy_role=Role.STANDBY)
+            | Q(product_instance__redundancy_group="")
+            | ~Exists(active_peer_uses_it)
+        )
+        .values("product_instance__virtual_account_id", "license_id")
+        .annotate(in_use=Sum("count"))
+        .order_by()
+    )
+    return {(r["product_instance__virtual_account_id"], r["license_id"]): r["in_use"] for r in rows}
+
+
+class _Hierarchy:
+    """The tier hierarchy (edges higher -> lower), walked to find who can stand in for whom."""
+
+    def __init__(self, edges):
+        self.parents = defaultdict(set)
+        for higher, lower in edges:
+            if higher != lower:
+                self.parents[lower].add(higher)
+        self._ancestors = {}
+
+    def ancestors(self, license_id):
+        """{higher tier: distance} for every license that can stand in for ``license_id``.
+
+        Breadth-first, so a cycle in bad catalogue data cannot loop and the nearest tier has
+        the smallest distance.
+        """
+        if license_id not in self._ancestors:
+            found, queue = {}, deque([(license_id, 0)])
+            while queue:
+                node, distance = queue.popleft()
+                for parent in self.parents.get(node, ()):
+                    if parent != license_id and parent not in found:
+                        found[parent] = distance + 1
+                        queue.append((parent, distance + 1))
+            self._ancestors[license_id] = found
+        return self._ancestors[license_id]
+
+    def substitute(self, positions):
+        """Cover shortfalls in one virtual account ({license_id: LicensePosition}) with surpluses."""
+        surplus = {lid: p.purchased - p.in_use for lid, p in positions.items() if p.purchased > p.in_use}
+        if not surplus:
+            return
+        borrowers = [p for p in positions.values() if p.in_use > p.purchased and self.ancestors(p.license_id)]
+        borrowers.sort(key=lambda p: (len(self.ancestors(p.license_id)), p.license, p.license_id))
+        for borrower in borrowers:
+            need = borrower.in_use - borrower.purchased
+            lenders = sorted(
+                (lid for lid in self.ancestors(borrower.license_id) if surplus.get(lid, 0) > 0),
+                key=lambda lid: (self.ancestors(borrower.license_id)[lid], positions[lid].license, lid),
+            )
+            for lender_id in lenders:
+                if need == 0:
+                    break
+                quantity = min(need, surplus[lender_id])
+                surplus[lender_id] -= quantity
+                need -= quantity
+                lender = positions[lender_id]
+                borrower.borrowed += quantity
+                lender.lent += quantity
+                borrower.substitutions.append(_substitution(borrower, lender, quantity, FROM_HIGHER_TIER))
+                lender.substitutions.append(_substitution(borrower, lender, quantity, TO_LOWER_TIER))
+
+
+def _substitution(lower, higher, quantity, substitution_type):
+    return Substitution(
+        license_id=lower.license_id, license=lower.license,
+        substituted_license_id=higher.license_id, substituted_license=higher.license,
+        quantity=quantity, substitution_type=substitution_type,
+    )
