@@ -135,3 +135,28 @@ class EventLogFilterForm(forms.Form):
 def _start_of(day):
     """Midnight at the start of ``day`` in the displayed time zone, so ranges match what is shown."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class NewTokenForm(forms.Form):
+    """Inventory > General > New Token (the "Create Registration Token" dialog).
+
+    Only the shape is checked here (whole numbers, text length); the ranges — Expire After from
+    1 to 365 days, Max. Number of Uses at least 1 — and the export-control rule are the token
+    service's, which answers with the message shown on the field.
+    """
+
+    description = forms.CharField(label=_("Description"), required=False, max_length=255)
+    expires_after_days = forms.IntegerField(
+        label=_("Expire After (days)"), initial=30,
+        widget=forms.NumberInput(attrs={"min": 1, "max": 365, "step": 1}),
+        help_text=_("Between 1 and 365 days."),
+    )
+    max_uses = forms.IntegerField(
+        label=_("Max. Number of Uses"), required=False,
+        widget=forms.NumberInput(attrs={"min": 1, "step": 1}),
+        help_text=_("Optional: leave empty for no limit before the expiration date."),
+    )
+    export_controlled = forms.BooleanField(
+        label=_("Allow export-controlled functionality on the products registered with this token"),
+        required=False,
+    )

@@ -2,6 +2,7 @@
 from django.urls import include, path
 
 from . import views
+from .views import inventory
 
 manage_patterns = [
     path("", views.manage, name="licensing_manage"),
@@ -22,11 +23,25 @@ manage_patterns = [
     path("event-log/", views.event_log, name="licensing_manage_event_log"),
 ]
 
+inventory_patterns = [
+    path("", inventory.general, name="licensing_inventory"),
+    path("licenses/", inventory.licenses, name="licensing_inventory_licenses"),
+    path("licenses/export.csv", inventory.licenses_csv, name="licensing_inventory_licenses_csv"),
+    path("product-instances/", inventory.product_instances, name="licensing_inventory_product_instances"),
+    path("product-instances/export.csv", inventory.product_instances_csv,
+         name="licensing_inventory_product_instances_csv"),
+    path("virtual-accounts/<int:va_id>/tokens/new/", inventory.token_new, name="licensing_token_new"),
+    path("tokens/<int:token_id>/revoke/", inventory.token_revoke, name="licensing_token_revoke"),
+    path("tokens/<int:token_id>/remove/", inventory.token_remove, name="licensing_token_remove"),
+    path("tokens/<int:token_id>/download/", inventory.token_download, name="licensing_token_download"),
+]
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/choose/", views.choose_account, name="licensing_choose_account"),
     path("accounts/<int:account_id>/", views.account_home, name="licensing_account_home"),
     path("accounts/<int:account_id>/manage/", include(manage_patterns)),
+    path("accounts/<int:account_id>/inventory/", include(inventory_patterns)),
     path("requests/account/", views.request_account, name="licensing_request_account"),
     path("requests/access/", views.request_access, name="licensing_request_access"),
 ]

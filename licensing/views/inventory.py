@@ -1,0 +1,382 @@
+"""Smart Licensing > Inventory: the General, Licenses and Product Instances tabs of one local
+virtual account.
+
+The virtual account is chosen with ``?va=<id>`` among those the principal may see
+(``visible_virtual_accounts``); without it the Default one (or the first visible one) is shown.
+A virtual account the principal may not see, or one of another local account, answers 404 like
+an invisible account does (see ``workspace``); 403 is kept for a visible virtual account on
+which the action is not allowed.
+"""
+import csv
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.rbac import Action, can, visible_virtual_accounts
+from licensing.models import LicenseDefinition, ProductInstance, RegistrationToken
+from licensing.services import compliance
+from licensing.services import tokens as token_service
+from onprem.errors import NotAllowed, ServiceError
+from onprem.listing import DEFAULT_PAGE_SIZE, Listing
+
+from ..forms import NewTokenForm
+from .requests import add_service_error
+from .workspace import account_page, render_workspace
+
+NEW_TOKEN_SESSION_KEY = "licensing_new_token_id"
+
+INVENTORY_TABS = [
+    ("general", gettext_lazy("General"), "licensing_inventory"),
+    ("licenses", gettext_lazy("Licenses"), "licensing_inventory_licenses"),
+    ("product_instances", gettext_lazy("Product Instances"), "licensing_inventory_product_instances"),
+]
+
+
+def require(request, action, virtual_account):
+    if not can(request, action, account=virtual_account.account, virtual_account=virtual_account):
+        raise NotAllowed()
+
+
+def chosen_virtual_account(request, account, vas):
+    """The virtual account of ``?va=``, among ``vas`` (the visible ones); 404 if it is not one of them."""
+    requested = request.GET.get("va", "").strip()
+    if requested:
+        if not requested.isdigit():
+            raise Http404("No such local virtual account.")
+        for va in vas:
+            if va.pk == int(requested):
+                return va
+        raise Http404("No such local virtual account.")
+    return next((va for va in vas if va.is_default), vas[0] if vas else None)
+
+
+def visible_virtual_account_or_404(request, account, va_id):
+    """A virtual account of ``account`` that the principal may see, by id; 404 otherwise."""
+    va = get_object_or_404(visible_virtual_accounts(request, account), pk=va_id)
+    va.account = account  # the same object: no query to load it again
+    return va
+
+
+def inventory_url(url_name, account, va):
+    return f"{reverse(url_name, args=[account.pk])}?va={va.pk}"
+
+
+def render_inventory(request, account, tab, template, context=None):
+    """Inventory page: the virtual account chooser, the sub-tab bar, then the tab's content."""
+    vas = list(visible_virtual_accounts(request, account))
+    va = chosen_virtual_account(request, account, vas)
+    if va is not None:
+        va.account = account
+    page = {
+        "virtual_accounts": vas,
+        "virtual_account": va,
+        "inventory_tab": tab,
+        "inventory_tabs": [
+            {"key": key, "label": label, "url": inventory_url(url_name, account, va) if va else "",
+             "current": key == tab}
+            for key, label, url_name in INVENTORY_TABS
+        ],
+    }
+    if va is not None:
+        page.update(context(va) if callable(context) else (context or {}))
+    return render_workspace(request, template, page, account=account, section="inventory")
+
+
+def csv_url(request, url_name, account, va):
+    """The CSV export of the table as shown: same virtual account, search and sort, every page."""
+    params = request.GET.copy()
+    params["va"] = va.pk
+    params.pop("page", None)
+    return f"{reverse(url_name, args=[account.pk])}?{params.urlencode()}"
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell; text a spreadsheet would run as a formula (a device-chosen hostname such as
+    ``=HYPERLINK(...)``) is prefixed with an apostrophe. Numbers are written as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_response(filename, header, rows):
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
+    return response
+
+
+def csv_name(prefix, va):
+    return get_valid_filename(f"{prefix}_{va.name}_{timezone.now():%Y%m%d%H%M%S}.csv")
+
+
+# --- General ------------------------------------------------------------------------------------
+
+
+@account_page
+@require_GET
+def general(request, account):
+    def context(va):
+        now = timezone.now()
+        tokens = RegistrationToken.objects.filter(virtual_account=va).with_status(now)
+        table = Listing(request, tokens, search=["description", "created_by_name"],
+                        sorts={"expires": "expires_at", "uses": "uses", "description": "description",
+                               "created_by": "created_by_name", "status": "current_status",
+                               "created": "created_at"},
+                        default_sort="-created")
+        new_token = None
+        new_token_id = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
+        if new_token_id is not None:
+            new_token = RegistrationToken.objects.filter(pk=new_token_id, virtual_account=va).first()
+        return {
+            "table": table,
+            "new_token": new_token,
+            "may_manage_tokens": can(request, Action.MANAGE_TOKENS, account=account, virtual_account=va),
+            "export_allowed": account.export_control_allowed,
+            "statuses": RegistrationToken.Status,
+        }
+
+    return render_inventory(request, account, "general", "licensing/inventory/general.html", context)
+
+
+@account_page
+@require_http_methods(["GET", "POST"])
+def token_new(request, account, va_id):
+    va = visible_virtual_account_or_404(request, account, va_id)
+    require(request, Action.MANAGE_TOKENS, va)
+    export_allowed = account.export_control_allowed and can(
+        request, Action.CREATE_EXPORT_TOKENS, account=account, virtual_account=va)
+    form = NewTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["export_controlled"]:
+                require(request, Action.CREATE_EXPORT_TOKENS, va)
+            token = token_service.create_token(
+                actor=request.user, virtual_account=va, description=data["description"],
+                expires_after_days=data["expires_after_days"], max_uses=data["max_uses"],
+                export_controlled=data["export_controlled"],
+            )
+        except ServiceError as error:
+            if error.field == "export_controlled" and not export_allowed:
+                form.add_error(None, error.message)  # the checkbox is not on the page
+            else:
+                add_service_error(form, error)
+        else:
+            request.session[NEW_TOKEN_SESSION_KEY] = token.pk
+            messages.success(request, _("The registration token was created in the local virtual account "
+                                        "“%(name)s”.") % {"name": va.name})
+            return redirect(inventory_url("licensing_inventory", account, va))
+    return render_workspace(request, "licensing/inventory/token_form.html", {
+        "form": form, "virtual_account": va, "export_allowed": export_allowed,
+        "back_url": inventory_url("licensing_inventory", account, va),
+    }, account=account, section="inventory")
+
+
+def _token_or_404(request, account, token_id):
+    """A token of a virtual account of ``account`` that the principal may see; 404 otherwise."""
+    vas = visible_virtual_accounts(request, account)
+    token = get_object_or_404(RegistrationToken.objects.select_related("virtual_account"),
+                              pk=token_id, virtual_account__in=vas)
+    token.virtual_account.account = account
+    return token
+
+
+@account_page
+@require_POST
+def token_revoke(request, account, token_id):
+    token = _token_or_404(request, account, token_id)
+    require(request, Action.MANAGE_TOKENS, token.virtual_account)
+    try:
+        token_service.revoke_token(actor=request.user, token=token)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The registration token was revoked."))
+    return redirect(inventory_url("licensing_inventory", account, token.virtual_account))
+
+
+@account_page
+@require_POST
+def token_remove(request, account, token_id):
+    token = _token_or_404(request, account, token_id)
+    require(request, Action.MANAGE_TOKENS, token.virtual_account)
+    try:
+        token_service.remove_token(actor=request.user, token=token)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The registration token was removed."))
+    return redirect(inventory_url("licensing_inventory", account, token.virtual_account))
+
+
+@account_page
+@require_GET
+def token_download(request, account, token_id):
+    token = _token_or_404(request, account, token_id)
+    require(request, Action.MANAGE_TOKENS, token.virtual_account)
+    response = HttpResponse(token_service.token_as_text(actor=request.user, token=token),
+                            content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{token_service.token_file_name(token)}"'
+    return response
+
+
+# --- Licenses -----------------------------------------------------------------------------------
+
+
+class RowListing(Listing):
+    """``Listing`` for rows already in memory (the compliance table): search by one text
+    attribute, sort by whitelisted key functions, paginate; the same URLs as ``Listing``."""
+
+    def __init__(self, request, rows, *, search=None, sorts=None, default_sort=None, page_size=DEFAULT_PAGE_SIZE):
+        self.request = request
+        self.sorts = sorts or {}
+        self.query = request.GET.get("q", "").strip()[:200]
+        if self.query and search:
+            needle = self.query.casefold()
+            rows = [row for row in rows if needle in search(row).casefold()]
+        requested = request.GET.get("sort", "")
+        self.sort = requested if requested.lstrip("-") in self.sorts else (default_sort or "")
+        key = self.sort.lstrip("-")
+        if key in self.sorts:
+            # Stable sorts: ties keep the service's order (by license name).
+            rows = sorted(rows, key=self.sorts[key], reverse=self.sort.startswith("-"))
+        self.rows = list(rows)
+        self.paginator = Paginator(self.rows, page_size)
+        self.page = self.paginator.get_page(request.GET.get("page"))
+
+
+def license_rows(va):
+    """The compliance rows of ``va``: the positions, each with its license's billing type.
+
+    Two steps whatever the number of product instances: the compliance service's fixed
+    number of queries, then one query for the billing types of the licenses it names.
+    """
+    positions = compliance.virtual_account_positions(va)
+    billing = dict(LicenseDefinition.objects.filter(pk__in={p.license_id for p in positions})
+                   .values_list("pk", "billing_type")) if positions else {}
+    labels = dict(LicenseDefinition.Billing.choices)
+    rows = []
+    for position in positions:
+        substitutions = [
+            {"type": s.substitution_type, "quantity": s.quantity,
+             "license": s.substituted_license if s.substitution_type == compliance.FROM_HIGHER_TIER else s.license}
+            for s in position.substitutions
+        ]
+        rows.append({
+            "license": position.license,
+            "entitlement_tag": position.entitlement_tag,
+            "billing": labels.get(billing.get(position.license_id), ""),
+            "purchased": position.purchased,
+            "pending": position.pending_quantity,
+            "in_use": position.in_use,
+            "borrowed": position.borrowed,
+            "lent": position.lent,
+            "substitutions": substitutions,
+            "balance": position.available,
+            "status": position.status,
+            "in_compliance": position.status == compliance.IN_COMPLIANCE,
+        })
+    return rows
+
+
+LICENSE_SORTS = {
+    "license": lambda r: r["license"].casefold(),
+    "billing": lambda r: r["billing"],
+    "purchased": lambda r: r["purchased"],
+    "in_use": lambda r: r["in_use"],
+    "balance": lambda r: r["balance"],
+    "status": lambda r: r["status"],
+}
+
+
+def license_table(request, va):
+    return RowListing(request, license_rows(va), search=lambda r: r["license"], sorts=LICENSE_SORTS,
+                      default_sort="license")
+
+
+def substitution_text(row):
+    return "; ".join(f"{s['type']}: {s['quantity']} × {s['license']}" for s in row["substitutions"])
+
+
+@account_page
+@require_GET
+def licenses(request, account):
+    return render_inventory(request, account, "licenses", "licensing/inventory/licenses.html",
+                            lambda va: {"table": license_table(request, va),
+                                        "csv_url": csv_url(request, "licensing_inventory_licenses_csv", account, va)})
+
+
+@account_page
+@require_GET
+def licenses_csv(request, account):
+    vas = list(visible_virtual_accounts(request, account))
+    va = chosen_virtual_account(request, account, vas)
+    if va is None:
+        raise Http404("No local virtual account.")
+    va.account = account
+    table = license_table(request, va)
+    return csv_response(csv_name("licenses", va), [
+        "License", "Entitlement Tag", "Billing", "Purchased", "Pending", "In Use", "Borrowed", "Lent",
+        "Substitution", "Balance", "Status",
+    ], ([r["license"], r["entitlement_tag"], r["billing"], r["purchased"], r["pending"], r["in_use"],
+         r["borrowed"], r["lent"], substitution_text(r), r["balance"], r["status"]] for r in table.rows))
+
+
+# --- Product Instances ----------------------------------------------------------------------------
+
+
+PRODUCT_INSTANCE_SORTS = {
+    "name": "hostname", "product": "product_name", "pid": "udi_pid", "sn": "udi_serial_number",
+    "last_contact": "last_contact_at", "registered": "registered_at", "role": "redundancy_role",
+}
+
+
+def product_instance_table(request, va):
+    instances = ProductInstance.objects.filter(virtual_account=va)
+    return Listing(request, instances, search=["hostname", "product_name", "udi_pid", "udi_serial_number"],
+                   sorts=PRODUCT_INSTANCE_SORTS, default_sort="name")
+
+
+@account_page
+@require_GET
+def product_instances(request, account):
+    return render_inventory(request, account, "product_instances", "licensing/inventory/product_instances.html",
+                            lambda va: {
+                                "table": product_instance_table(request, va),
+                                "csv_url": csv_url(request, "licensing_inventory_product_instances_csv", account, va),
+                            })
+
+
+@account_page
+@require_GET
+def product_instances_csv(request, account):
+    vas = list(visible_virtual_accounts(request, account))
+    va = chosen_virtual_account(request, account, vas)
+    if va is None:
+        raise Http404("No local virtual account.")
+    table = product_instance_table(request, va)
+    queryset = table.paginator.object_list
+    roles = dict(ProductInstance.RedundancyRole.choices)
+
+    def when(value):
+        return value.isoformat() if value else ""
+
+    return csv_response(csv_name("product_instances", va), [
+        "Name", "Hostname", "Product", "UDI PID", "UDI SN", "Last Contact", "Registration Date", "Redundancy Role",
+        "Redundancy Group",
+    ], ([pi.display_name, pi.hostname, pi.product_name, pi.udi_pid, pi.udi_serial_number, when(pi.last_contact_at),
+         when(pi.registered_at), roles.get(pi.redundancy_role, pi.redundancy_role), pi.redundancy_group]
+        for pi in queryset.iterator(chunk_size=500)))
