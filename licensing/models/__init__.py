@@ -8,3 +8,7 @@ from .tokens import RegistrationToken  # noqa: E402
 
 __all__ += ["LicenseDefinition", "LicenseHierarchy", "Entitlement", "ProductInstance", "LicenseUsage",
             "RegistrationToken"]
+from .alerts import Alert  # noqa: E402
+from .tags import LicenseTag  # noqa: E402
+
+__all__ += ["Alert", "LicenseTag"]

@@ -119,3 +119,74 @@ CATALOGUE = _catalogue(
 def render(code, **params):
     """The message text of an event type with its placeholders filled in."""
     return CATALOGUE[code].text.format(**params)
+
+
+# -- Licensing engine, second half: transfers, product instances, alerts ---------------------
+# Licenses Transferred: the guide gives each text twice, "from A to B" (recorded on the source
+# virtual account) and "to B from A" (recorded on the destination).
+def _transferred(code, sub, one):
+    count = "1" if one else "{count}"
+    noun, verb = ("license", "was") if one else ("licenses", "were")
+    sub_text = " associated with Subscription ID “{sub_ref_id}”" if sub else ""
+    head = f"{count} “{{tag}}” {{type}} {noun}{sub_text} {verb} transferred"
+    return (
+        EventType(code, INFO, f"{head} from the Virtual Account “{{old_pool_name}}” to the Virtual Account "
+                              "“{new_pool_name}”.", from_guide=True),
+        EventType(f"{code}_in", INFO, f"{head} to the Virtual Account “{{new_pool_name}}” from the Virtual "
+                                      "Account “{old_pool_name}”.", from_guide=True),
+    )
+
+
+# Licenses Expiring: the guide leaves the quotes off the tag in the Subscription ID variants.
+def _expiring(code, sub, one, when):
+    count = "1" if one else "{count}"
+    noun, verb = ("license", "is") if one else ("licenses", "are")
+    tag = "{tag}" if sub else "“{tag}”"
+    sub_text = " associated with Subscription ID {sub_ref_id}" if sub else ""
+    return EventType(code, WARN, f"{count} {tag} {{type}} {noun}{sub_text} in the Virtual Account “{{pool_name}}” "
+                                 f"{verb} set to expire {when} on {{end_date}}", from_guide=True)
+
+
+_FAILED_TO_CONNECT = (
+    "The product instance “{identifier}” in the Virtual Account “{pool_name}” has not connected for its renewal "
+    "period. The product instance may run in a degraded state if it does not connect %s. If the product "
+    "instance is not going to connect, you can remove it to immediately release the non-restricted licenses it "
+    "is consuming. Please have the product instance connect to Smart Software Manager or open a support case to "
+    "have it removed."
+)
+
+CATALOGUE.update(_catalogue(
+    *_transferred("license.transferred_one", False, True),
+    *_transferred("license.transferred", False, False),
+    *_transferred("license.transferred_subscription_one", True, True),
+    *_transferred("license.transferred_subscription", True, False),
+    EventType("pi.transferred", INFO, "The product instance “{identifier}” was transferred from the Virtual Account "
+                                      "“{old_pool_name}” to the Virtual Account “{new_pool_name}”.", from_guide=True),
+    EventType("pi.transferred_in", INFO, "The product instance “{identifier}” was transferred to the Virtual Account "
+                                         "“{new_pool_name}” from the Virtual Account “{old_pool_name}”.",
+              from_guide=True),
+    EventType("pi.removed", WARN, "The product instance “{identifier}” was removed from Smart Software Manager.",
+              from_guide=True),
+    EventType("pi.failed_to_connect_today", WARN, _FAILED_TO_CONNECT % "today", from_guide=True),
+    EventType("pi.failed_to_connect_one", WARN, _FAILED_TO_CONNECT % "within the next 1 day", from_guide=True),
+    EventType("pi.failed_to_connect", WARN, _FAILED_TO_CONNECT % "within the next {count} days", from_guide=True),
+    EventType(
+        "pi.failed_to_renew", ALERT,
+        "The product instance “{identifier}” in the Virtual Account “{pool_name}” failed to connect during its "
+        "renewal period and may be running in a degraded state. The non-restricted licenses it was consuming have "
+        "been released for use by other product instances. Please have the product instance connect to Smart "
+        "Software Manager or open a support case to have it removed.",
+        from_guide=True,
+    ),
+    EventType("license.insufficient_one", WARN, "The Virtual Account “{pool_name}” has a shortage of “{tag}” "
+                                                "licenses. 1 license is required to return to compliance.",
+              from_guide=True),
+    EventType("license.insufficient", WARN, "The Virtual Account “{pool_name}” has a shortage of “{tag}” licenses. "
+                                            "{count} licenses are required to return to compliance.",
+              from_guide=True),
+    *(
+        _expiring(f"license.expiring{'_subscription' if sub else ''}{'_one' if one else ''}_{suffix}", sub, one, when)
+        for sub in (False, True) for one in (True, False)
+        for suffix, when in (("today", "today"), ("1day", "in 1 day"), ("days", "in {days} days"))
+    ),
+))

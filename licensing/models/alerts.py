@@ -1,0 +1,79 @@
+"""Alerts of a local account and its local virtual accounts (the Alerts tab).
+
+An alert is opened by ``licensing.services.alerts.recompute_alerts`` when its cause exists and
+auto-cleared when the cause is gone. ``key`` names the cause (e.g. the shortage of one license
+in one virtual account, or one warning period of one expiring line group): at most one alert
+per key is live (open or dismissed) in an account, which makes recomputing idempotent.
+"""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class AlertQuerySet(models.QuerySet):
+    def live(self):
+        """Open or dismissed: the cause still exists."""
+        return self.exclude(status=Alert.Status.CLEARED)
+
+    def visible(self, now):
+        """What the Alerts tab lists at ``now``: open, and not hidden by Remind Later."""
+        return self.filter(status=Alert.Status.OPEN).filter(Q(remind_until__isnull=True) | Q(remind_until__lte=now))
+
+
+class Alert(models.Model):
+    class Type(models.TextChoices):
+        INSUFFICIENT_LICENSES = "insufficient_licenses", "Insufficient Licenses"
+        LICENSES_EXPIRING = "licenses_expiring", "Licenses Expiring"
+        PI_FAILED_TO_CONNECT = "pi_failed_to_connect", "Product Instance Failed to Connect"
+        PI_FAILED_TO_RENEW = "pi_failed_to_renew", "Product Instance Failed to Renew"
+
+    class Severity(models.TextChoices):
+        MAJOR = "major", "Major"
+        MINOR = "minor", "Minor"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DISMISSED = "dismissed", "Dismissed"
+        CLEARED = "cleared", "Cleared"
+
+    account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="alerts")
+    virtual_account = models.ForeignKey(
+        "licensing.VirtualAccount", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    license = models.ForeignKey(
+        "licensing.LicenseDefinition", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    product_instance = models.ForeignKey(
+        "licensing.ProductInstance", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    alert_type = models.CharField(max_length=24, choices=Type.choices)
+    severity = models.CharField(max_length=5, choices=Severity.choices)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.OPEN, db_index=True)
+    key = models.CharField(max_length=255)
+    # The warning period this alert belongs to (days), for the ladders; 0 when there is none.
+    stage = models.PositiveIntegerField(default=0)
+    message = models.TextField()
+    # When the alert must be addressed; None is "Now".
+    action_due = models.DateTimeField(null=True, blank=True)
+    # Remind Later: hidden until then.
+    remind_until = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["severity", "action_due", "id"]  # "Severity, and then Action Due" (major < minor)
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], condition=~Q(status="cleared"),
+                                    name="alert_one_live_per_key"),
+        ]
+        indexes = [models.Index(fields=["account", "status"], name="alert_account_status")]
+
+    def __str__(self):
+        return f"{self.get_severity_display()}: {self.message}"

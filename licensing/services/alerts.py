@@ -1,0 +1,231 @@
+"""Alerts: opened from what the data says, auto-cleared when the cause is gone.
+
+``recompute_alerts(account, as_of)`` works out the causes that exist now and brings the
+account's alerts in line, under a lock on the account row (two runs never both open):
+
+* **Insufficient Licenses** (Major): a license short in a virtual account. "The alert cannot be
+  dismissed. It is automatically dismissed when the licenses are brought back into compliance."
+* **Licenses Expiring** (Minor): valid lines ending within 90 days, grouped by virtual account,
+  license, type, subscription ID and end date; one alert per warning period (90, 60, 30, 14, 7,
+  3, 2, 1 days, then "today"). "If a previous warning has not been dismissed, it will be
+  automatically dismissed when a new alert is generated": entering a new period clears the old
+  period's alert and opens a new one. Remind Later hides it until the next period begins.
+* **Product Instance Failed to Connect** (Minor, 30 and 60 days without contact) and **Failed
+  to Renew** (Major, 90 days): see ``product_instances.renewal_state``. Failed to Connect takes
+  Remind Later; Failed to Renew can be dismissed.
+
+Running it twice opens nothing new: a cause has a ``key``, and an alert that is live for that
+key (open or dismissed) is kept (its message and action due are refreshed).
+"""
+import datetime
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.rbac import Action, can
+from onprem import events
+from onprem.errors import NotAllowed, ServiceError
+
+from ..models import Alert, Entitlement, LocalAccount, ProductInstance
+from ..models.licenses import valid_on_q
+from .compliance import license_positions
+from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
+
+EXPIRY_WARNING_DAYS = (90, 60, 30, 14, 7, 3, 2, 1, 0)  # the guide's "90, 60, 30, 14, 7, 3, 2, 1" and today
+CONNECT_STAGES = (30, 60, 90)
+
+DISMISSIBLE = {Alert.Type.PI_FAILED_TO_RENEW}
+REMINDABLE = {Alert.Type.LICENSES_EXPIRING, Alert.Type.PI_FAILED_TO_CONNECT}
+
+
+@dataclass
+class _Cause:
+    key: str
+    alert_type: str
+    severity: str
+    message: str
+    virtual_account_id: int | None = None
+    license_id: int | None = None
+    product_instance_id: int | None = None
+    stage: int = 0
+    action_due: datetime.datetime | None = None
+    event_code: str = ""
+    event_params: dict | None = None
+
+
+def _start_of(day):
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.timezone.utc)
+
+
+def expiry_stage(days_left):
+    """The warning period a line ending in ``days_left`` days is in (None beyond 90 days)."""
+    stages = [d for d in EXPIRY_WARNING_DAYS if d >= days_left]
+    return min(stages) if stages and days_left >= 0 else None
+
+
+def _shortages(account, as_of):
+    for p in license_positions(account, as_of=as_of):
+        if p.shortage > 0:
+            code = "license.insufficient_one" if p.shortage == 1 else "license.insufficient"
+            params = {"pool_name": p.virtual_account, "tag": p.license, "count": p.shortage}
+            yield _Cause(
+                key=f"insufficient:{p.virtual_account_id}:{p.license_id}",
+                alert_type=Alert.Type.INSUFFICIENT_LICENSES, severity=Alert.Severity.MAJOR,
+                message=events.render(code, **params), virtual_account_id=p.virtual_account_id,
+                license_id=p.license_id, event_code=code, event_params=params,
+            )
+
+
+def _expiring(account, as_of):
+    groups = {}
+    lines = (Entitlement.objects.filter(valid_on_q(as_of), virtual_account__account=account,
+                                        end_date__lte=as_of + datetime.timedelta(days=EXPIRY_WARNING_DAYS[0]))
+             .select_related("license", "virtual_account").order_by("pk"))
+    for line in lines:
+        key = (line.virtual_account_id, line.license_id, line.license_type, line.subscription_id, line.end_date)
+        if key in groups:
+            groups[key][1] += line.quantity
+        else:
+            groups[key] = [line, line.quantity]
+    for (va_id, license_id, license_type, sub, end_date), (line, count) in groups.items():
+        days_left = (end_date - as_of).days
+        stage = expiry_stage(days_left)
+        suffix = "today" if days_left == 0 else "1day" if days_left == 1 else "days"
+        code = f"license.expiring{'_subscription' if sub else ''}{'_one' if count == 1 else ''}_{suffix}"
+        params = {"count": count, "tag": line.license.name, "type": line.get_license_type_display().lower(),
+                  "pool_name": line.virtual_account.name, "days": days_left, "end_date": end_date.isoformat()}
+        if sub:
+            params["sub_ref_id"] = sub
+        yield _Cause(
+            key=f"expiring:{va_id}:{license_id}:{license_type}:{sub}:{end_date.isoformat()}:{stage}",
+            alert_type=Alert.Type.LICENSES_EXPIRING, severity=Alert.Severity.MINOR,
+            message=events.render(code, **params), virtual_account_id=va_id, license_id=license_id,
+            stage=stage, action_due=_start_of(end_date), event_code=code, event_params=params,
+        )
+
+
+def _renewals(account, now):
+    for pi in ProductInstance.objects.filter(account=account).select_related("virtual_account"):
+        state = renewal_state(pi, now)
+        if state.state not in (FAILED_TO_CONNECT, FAILED_TO_RENEW):
+            continue
+        params = {"identifier": pi.display_name, "pool_name": pi.virtual_account.name, "count": state.days_left}
+        if state.state == FAILED_TO_RENEW:
+            code, alert_type, severity, due = ("pi.failed_to_renew", Alert.Type.PI_FAILED_TO_RENEW,
+                                               Alert.Severity.MAJOR, None)
+        else:
+            code = {0: "pi.failed_to_connect_today", 1: "pi.failed_to_connect_one"}.get(
+                state.days_left, "pi.failed_to_connect")
+            alert_type, severity, due = Alert.Type.PI_FAILED_TO_CONNECT, Alert.Severity.MINOR, state.deadline
+        yield _Cause(
+            key=f"renewal:{pi.pk}:{state.stage}", alert_type=alert_type, severity=severity,
+            message=events.render(code, **params), virtual_account_id=pi.virtual_account_id,
+            product_instance_id=pi.pk, stage=state.stage, action_due=due, event_code=code, event_params=params,
+        )
+
+
+def recompute_alerts(account, as_of=None):
+    """Open the alerts whose cause exists at ``as_of`` (a datetime; default now), clear the others.
+
+    Returns ``(opened, cleared)`` lists of alerts. Events of the same text are recorded when an
+    alert opens (the guide's Insufficient Licenses, Licenses Expiring, Failed to Connect/Renew).
+    """
+    now = as_of or timezone.now()
+    if isinstance(now, datetime.date) and not isinstance(now, datetime.datetime):
+        now = _start_of(now)
+    day = now.astimezone(datetime.timezone.utc).date()
+    opened, cleared = [], []
+    with transaction.atomic():
+        account = LocalAccount.objects.select_for_update().get(pk=account.pk)
+        causes = {}
+        for cause in (*_shortages(account, day), *_expiring(account, day), *_renewals(account, now)):
+            causes[cause.key] = cause
+        live = {alert.key: alert for alert in Alert.objects.select_for_update().filter(account=account).live()}
+        for key, alert in live.items():
+            if key not in causes:
+                alert.status, alert.cleared_at, alert.updated_at = Alert.Status.CLEARED, now, now
+                alert.save(update_fields=["status", "cleared_at", "updated_at"])
+                cleared.append(alert)
+                continue
+            cause = causes[key]
+            if (alert.message, alert.action_due) != (cause.message, cause.action_due):
+                alert.message, alert.action_due, alert.updated_at = cause.message, cause.action_due, now
+                alert.save(update_fields=["message", "action_due", "updated_at"])
+        for key, cause in causes.items():
+            if key in live:
+                continue
+            alert = Alert.objects.create(
+                account=account, virtual_account_id=cause.virtual_account_id, license_id=cause.license_id,
+                product_instance_id=cause.product_instance_id, alert_type=cause.alert_type, severity=cause.severity,
+                key=key, stage=cause.stage, message=cause.message, action_due=cause.action_due,
+                opened_at=now, updated_at=now,
+            )
+            opened.append(alert)
+            if cause.event_code:
+                va = alert.virtual_account if cause.virtual_account_id else None
+                events.record(cause.event_code, account=account, virtual_account=va, **cause.event_params)
+    return opened, cleared
+
+
+def _require(actor, alert):
+    if actor is not None and not can(actor, Action.VIEW_ACCOUNT, account=alert.account,
+                                     virtual_account=alert.virtual_account):
+        raise NotAllowed("You are not allowed to act on this alert.")
+
+
+@transaction.atomic
+def dismiss_alert(*, actor, alert, now=None):
+    """Dismiss an alert the guide lets people dismiss (Failed to Renew); the others clear themselves."""
+    _require(actor, alert)
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.alert_type not in DISMISSIBLE:
+        raise ServiceError(f"A “{alert.get_alert_type_display()}” alert cannot be dismissed; it is dismissed "
+                           "automatically when its cause is resolved.")
+    if alert.status != Alert.Status.OPEN:
+        raise ServiceError("This alert is no longer open.")
+    now = now or timezone.now()
+    alert.status, alert.dismissed_at, alert.updated_at = Alert.Status.DISMISSED, now, now
+    alert.dismissed_by = actor if getattr(actor, "pk", None) else None
+    alert.save(update_fields=["status", "dismissed_at", "dismissed_by", "updated_at"])
+    return alert
+
+
+def next_warning_at(alert):
+    """When the warning period after ``alert``'s begins (Remind Later hides it until then)."""
+    if alert.alert_type == Alert.Type.LICENSES_EXPIRING:
+        later = [d for d in EXPIRY_WARNING_DAYS if d < alert.stage]
+        end = alert.action_due
+        return end - datetime.timedelta(days=max(later)) if later else end
+    # Failed to Connect: stages 30 and 60 days of silence, then Failed to Renew at 90.
+    deadline = alert.action_due  # last contact + 90 days
+    later = [d for d in CONNECT_STAGES if d > alert.stage]
+    return deadline - datetime.timedelta(days=CONNECT_STAGES[-1] - min(later))
+
+
+@transaction.atomic
+def remind_later(*, actor, alert, now=None):
+    """"Remind Later": hide the alert until the next warning period."""
+    _require(actor, alert)
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.alert_type not in REMINDABLE:
+        raise ServiceError(f"A “{alert.get_alert_type_display()}” alert has no Remind Later.")
+    if alert.status != Alert.Status.OPEN:
+        raise ServiceError("This alert is no longer open.")
+    now = now or timezone.now()
+    alert.remind_until, alert.updated_at = max(next_warning_at(alert), now), now
+    alert.save(update_fields=["remind_until", "updated_at"])
+    return alert
+
+
+def recompute_all(as_of=None):
+    """Recompute the alerts of every active local account; returns {account id: (opened, cleared)} counts."""
+    done = {}
+    for account in LocalAccount.objects.filter(status=LocalAccount.Status.ACTIVE).order_by("pk"):
+        opened, cleared = recompute_alerts(account, as_of)
+        done[account.pk] = (len(opened), len(cleared))
+    return done
+
+
+__all__ = ["recompute_alerts", "recompute_all", "dismiss_alert", "remind_later", "next_warning_at", "expiry_stage",
+           "EXPIRY_WARNING_DAYS"]

@@ -1,0 +1,286 @@
+"""License transfers between local virtual accounts of one local account ("Transfer Licenses").
+
+Rules (guide, "Product Instance and License Transfer Behaviors" and the transfer API):
+
+* Only purchased quantity moves, never usage. Non export-restricted licenses: the whole
+  purchased quantity of the chosen lines may move, even if that leaves the source out of
+  compliance ("you transfer all the purchased quantity (maximum allowed), it will render the
+  'From local VA' OOC"), but "You cannot transfer licenses if the VA is already OOC".
+* Export-restricted licenses: only the available quantity (balance) may move. Case 1 (nothing
+  in use) and case 2 (some in use) are allowed up to the balance, case 2 with the guide's
+  export-control notice; case 3 (all in use) is refused, since OOC is not allowed for export control.
+* Precedence among the lines of one license: LONGEST_TERM_FIRST (default) or LONGEST_TERM_LAST.
+  A line's term is its remaining term (its end date); a perpetual line is the longest term of
+  all, so it goes first with LONGEST_TERM_FIRST and last with LONGEST_TERM_LAST. The API's
+  licenseType TERM means every non-perpetual type (Demo, Subscription are "treated as TERM").
+* A line that moves in part is split: the moved part is a new line in the destination, the
+  source line keeps the rest. A line that moves whole changes virtual account (it keeps its id).
+
+Both virtual accounts are locked (``SELECT ... FOR UPDATE``, in id order) before anything is
+read, so concurrent transfers touching the same virtual accounts run one after the other and
+every check sees the balances the move starts from.
+"""
+import datetime
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+
+from accounts.rbac import Action, can
+from onprem import events
+from onprem.errors import NotAllowed, ServiceError
+
+from ..models import Entitlement, LicenseDefinition, VirtualAccount
+from ..models.licenses import valid_on_q
+from .compliance import today, virtual_account_positions
+
+LONGEST_TERM_FIRST = "LONGEST_TERM_FIRST"
+LONGEST_TERM_LAST = "LONGEST_TERM_LAST"
+PRECEDENCES = (LONGEST_TERM_FIRST, LONGEST_TERM_LAST)
+PERPETUAL, TERM = "PERPETUAL", "TERM"
+
+ALREADY_OUT_OF_COMPLIANCE = (
+    "You cannot transfer licenses if the VA is already OOC: the Virtual Account “{pool_name}” is Out Of "
+    "Compliance for “{tag}”."
+)
+# Export-restricted, case 2 (guide's verbiage, shown with the transfer).
+EXPORT_RESTRICTED_IN_USE_NOTICE = (
+    "Because this license restricted encryption technology, instances of the license that are currently assigned "
+    "to product instances cannot be transferred. Those licenses must be removed from the product instances before "
+    "they will be available for transfer."
+)
+# Export-restricted, case 3.
+EXPORT_RESTRICTED_ALL_IN_USE = (
+    "The “{tag}” licenses of the Virtual Account “{pool_name}” contain restricted encryption technology and are all "
+    "in use: transferring them would render the Virtual Account Out Of Compliance, which is not allowed for Export "
+    "Control."
+)
+
+
+@dataclass
+class Balance:
+    purchased: int
+    in_use: int
+    available: int
+
+
+@dataclass
+class TransferResult:
+    quantity: int
+    # (source line id, destination line id, quantity moved) for each line touched
+    moves: list = field(default_factory=list)
+    notice: str = ""
+
+
+@dataclass
+class TransferPreview:
+    quantity: int
+    notice: str
+    from_before: Balance
+    from_after: Balance
+    to_before: Balance
+    to_after: Balance
+
+
+def _strict_positive_int(value, what="Quantity"):
+    if isinstance(value, bool):
+        value = None
+    elif isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int) or value <= 0:
+        raise ServiceError(f"{what} must be a whole number of at least 1.", field="quantity")
+    return value
+
+
+def _license_type_q(license_type):
+    if license_type is None or license_type == "":
+        return Q()
+    kind = str(license_type).upper()
+    if kind == PERPETUAL:
+        return Q(license_type=Entitlement.LicenseType.PERPETUAL)
+    if kind in (TERM, "DEMO", "SUBSCRIPTION"):
+        return ~Q(license_type=Entitlement.LicenseType.PERPETUAL)
+    raise ServiceError("License type must be TERM or PERPETUAL.", field="license_type")
+
+
+def order_lines(lines, precedence=LONGEST_TERM_FIRST):
+    """The lines in the order they are taken: perpetual (the longest term) first with LONGEST_TERM_FIRST."""
+    if precedence not in PRECEDENCES:
+        raise ServiceError("Precedence must be LONGEST_TERM_FIRST or LONGEST_TERM_LAST.", field="precedence")
+    far = datetime.date.max
+    lines = sorted(lines, key=lambda line: ((line.end_date or far), line.pk))
+    if precedence == LONGEST_TERM_FIRST:
+        lines = sorted(lines, key=lambda line: (line.end_date or far), reverse=True)  # stable: ids ascend in ties
+    return lines
+
+
+def lock_virtual_accounts(*vas):
+    """Lock the virtual accounts' rows in id order (no deadlock between opposite transfers)."""
+    ids = sorted({va.pk for va in vas})
+    return {va.pk: va for va in VirtualAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+
+
+def move_lines(lines, quantity, to_va):
+    """Move ``quantity`` from ``lines`` (already locked, in order) to ``to_va``; returns the moves."""
+    moves = []
+    for line in lines:
+        if quantity == 0:
+            break
+        take = min(quantity, line.quantity)
+        quantity -= take
+        if take == line.quantity:
+            line.virtual_account = to_va
+            line.save(update_fields=["virtual_account"])
+            moves.append((line, line, take))
+            continue
+        moved = Entitlement.objects.create(
+            license_id=line.license_id, virtual_account=to_va, license_type=line.license_type, quantity=take,
+            start_date=line.start_date, end_date=line.end_date, subscription_id=line.subscription_id, sku=line.sku,
+            source=line.source,
+        )
+        line.quantity -= take
+        line.save(update_fields=["quantity"])
+        moves.append((line, moved, take))
+    if quantity:
+        raise ServiceError("Not enough licenses to transfer.", field="quantity")
+    return moves
+
+
+def record_transfer_events(actor, moves, from_va, to_va):
+    """"Licenses Transferred", once per (type, subscription) group moved, on both virtual accounts."""
+    groups = OrderedDict()
+    for _source, moved, take in moves:
+        key = (moved.license_id, moved.license_type, moved.subscription_id)
+        if key not in groups:
+            groups[key] = [moved, 0]
+        groups[key][1] += take
+    for (_lid, _type, subscription_id), (line, count) in groups.items():
+        code = "license.transferred_subscription" if subscription_id else "license.transferred"
+        if count == 1:
+            code += "_one"
+        params = {"count": count, "tag": line.license.name, "type": line.get_license_type_display().lower(),
+                  "old_pool_name": from_va.name, "new_pool_name": to_va.name}
+        if subscription_id:
+            params["sub_ref_id"] = subscription_id
+        events.record(code, actor=actor, virtual_account=from_va, **params)
+        events.record(f"{code}_in", actor=actor, virtual_account=to_va, **params)
+
+
+def _position(va, license_id, as_of):
+    for position in virtual_account_positions(va, as_of=as_of):
+        if position.license_id == license_id:
+            return position
+    return None
+
+
+def _balance(va, license_id, as_of):
+    position = _position(va, license_id, as_of)
+    if position is None:
+        return Balance(0, 0, 0)
+    return Balance(position.purchased, position.in_use, position.available)
+
+
+def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of):
+    """Check everything and lock; returns (license_id, ordered locked lines, quantity, notice)."""
+    if from_va.account_id != to_va.account_id:
+        raise ServiceError("Licenses can only be transferred between virtual accounts of the same local account.",
+                           field="to_virtual_account")
+    if from_va.pk == to_va.pk:
+        raise ServiceError("Choose a different virtual account to transfer the licenses to.",
+                           field="to_virtual_account")
+    if actor is not None and not can(actor, Action.TRANSFER, account=from_va.account, virtual_account=from_va,
+                                     to_virtual_account=to_va):
+        raise NotAllowed("You are not allowed to transfer licenses between these virtual accounts.")
+    quantity = _strict_positive_int(quantity)
+    if precedence not in PRECEDENCES:
+        raise ServiceError("Precedence must be LONGEST_TERM_FIRST or LONGEST_TERM_LAST.", field="precedence")
+    type_q = _license_type_q(license_type)
+
+    locked = lock_virtual_accounts(from_va, to_va)
+    from_va, to_va = locked[from_va.pk], locked[to_va.pk]
+    lines = Entitlement.objects.select_for_update().filter(valid_on_q(as_of), virtual_account=from_va)
+    if entitlement is not None:
+        lines = list(lines.filter(pk=entitlement.pk))
+        if not lines:
+            raise ServiceError("This license line is not in the virtual account, or is not valid today.",
+                               field="entitlement")
+        license_id = lines[0].license_id
+        if license is not None and getattr(license, "pk", license) != license_id:
+            raise ServiceError("This license line is of another license.", field="entitlement")
+    else:
+        if license is None:
+            raise ServiceError("Choose the license to transfer.", field="license")
+        license_id = getattr(license, "pk", license)
+        lines = order_lines(lines.filter(type_q, license_id=license_id).order_by("pk"), precedence)
+    lines = list(lines)
+
+    position = _position(from_va, license_id, as_of)
+    definition = LicenseDefinition.objects.get(pk=license_id)
+    if position is not None and position.available < 0:
+        raise ServiceError(ALREADY_OUT_OF_COMPLIANCE.format(pool_name=from_va.name, tag=definition.name))
+    transferable = sum(line.quantity for line in lines)
+    notice = ""
+    if definition.export_restricted:
+        available = position.available if position is not None else 0
+        in_use = position.in_use if position is not None else 0
+        if available <= 0 and in_use > 0:
+            raise ServiceError(EXPORT_RESTRICTED_ALL_IN_USE.format(pool_name=from_va.name, tag=definition.name))
+        transferable = min(transferable, max(available, 0))
+        if in_use > 0:
+            notice = EXPORT_RESTRICTED_IN_USE_NOTICE
+    if quantity > transferable:
+        raise ServiceError(
+            f"Only {transferable} “{definition.name}” licenses can be transferred from the Virtual Account "
+            f"“{from_va.name}”.", field="quantity",
+        )
+    return from_va, to_va, lines, quantity, notice
+
+
+def transfer_licenses(*, actor, from_va, to_va, license=None, quantity, license_type=None,
+                      precedence=LONGEST_TERM_FIRST, entitlement=None, as_of=None):
+    """Transfer ``quantity`` licenses from ``from_va`` to ``to_va``; returns a TransferResult.
+
+    Summary level: ``license`` (and optionally ``license_type`` TERM / PERPETUAL and
+    ``precedence``). Transaction-detail level: ``entitlement``, one line of ``from_va``.
+    """
+    as_of = as_of or today()
+    with transaction.atomic():
+        from_va, to_va, lines, quantity, notice = _plan(
+            actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of)
+        moves = move_lines(lines, quantity, to_va)
+        record_transfer_events(actor, moves, from_va, to_va)
+    return TransferResult(quantity=quantity, moves=[(s.pk, m.pk, q) for s, m, q in moves], notice=notice)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def preview_transfer(*, actor, from_va, to_va, license=None, quantity, license_type=None,
+                     precedence=LONGEST_TERM_FIRST, entitlement=None, as_of=None):
+    """"Show Preview": the before/after balances of both virtual accounts, nothing kept.
+
+    The transfer is made inside a transaction (or savepoint) that is always rolled back, so the
+    "after" balances are the compliance computation's own, substitution included.
+    """
+    as_of = as_of or today()
+    result = {}
+    try:
+        with transaction.atomic():
+            from_va, to_va, lines, quantity, notice = _plan(
+                actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of)
+            license_id = lines[0].license_id
+            result.update(from_before=_balance(from_va, license_id, as_of),
+                          to_before=_balance(to_va, license_id, as_of))
+            move_lines(lines, quantity, to_va)
+            result.update(from_after=_balance(from_va, license_id, as_of),
+                          to_after=_balance(to_va, license_id, as_of))
+            raise _Rollback
+    except _Rollback:
+        pass
+    return TransferPreview(quantity=quantity, notice=notice, **result)
+
+
+__all__ = ["transfer_licenses", "preview_transfer", "TransferResult", "TransferPreview", "Balance",
+           "LONGEST_TERM_FIRST", "LONGEST_TERM_LAST", "order_lines", "move_lines"]
