@@ -27,6 +27,12 @@ WIDGETS = [
         "admin_users",
         Action.MANAGE_USERS,
     ),
+    Widget(
+        _("Accounts"),
+        _("Add new accounts, manage existing accounts and account requests, and view event logs for accounts."),
+        "admin_accounts",
+        Action.MANAGE_ACCOUNTS,
+    ),
 ]
 
 

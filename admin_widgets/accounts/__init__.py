@@ -1,0 +1,1 @@
+"""The Accounts widget: local accounts, account requests and their event log."""

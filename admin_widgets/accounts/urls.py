@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.account_list, name="admin_accounts"),
+    path("export.csv", views.account_csv, name="admin_accounts_csv"),
+    path("new/", views.account_create, name="admin_account_create"),
+    path("<int:pk>/deactivate/", views.account_deactivate, name="admin_account_deactivate"),
+    path("<int:pk>/activate/", views.account_activate, name="admin_account_activate"),
+    path("requests/", views.request_list, name="admin_account_requests"),
+    path("requests/export.csv", views.request_csv, name="admin_account_requests_csv"),
+    path("requests/<int:pk>/approve/", views.request_approve, name="admin_account_request_approve"),
+    path("requests/<int:pk>/reject/", views.request_reject, name="admin_account_request_reject"),
+    path("events/", views.event_list, name="admin_account_events"),
+    path("events/export.csv", views.event_csv, name="admin_account_events_csv"),
+]
