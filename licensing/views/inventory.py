@@ -7,7 +7,6 @@ A virtual account the principal may not see, or one of another local account, an
 an invisible account does (see ``workspace``); 403 is kept for a visible virtual account on
 which the action is not allowed.
 """
-import csv
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -24,6 +23,7 @@ from accounts.rbac import Action, can, visible_virtual_accounts
 from licensing.models import LicenseDefinition, ProductInstance, RegistrationToken
 from licensing.services import compliance
 from licensing.services import tokens as token_service
+from onprem.csv_export import csv_response
 from onprem.errors import NotAllowed, ServiceError
 from onprem.listing import DEFAULT_PAGE_SIZE, Listing
 
@@ -97,25 +97,6 @@ def csv_url(request, url_name, account, va):
     params.pop("page", None)
     return f"{reverse(url_name, args=[account.pk])}?{params.urlencode()}"
 
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value):
-    """A CSV cell; text a spreadsheet would run as a formula (a device-chosen hostname such as
-    ``=HYPERLINK(...)``) is prefixed with an apostrophe. Numbers are written as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def csv_response(filename, header, rows):
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows([csv_cell(value) for value in row] for row in rows)
-    return response
 
 
 def csv_name(prefix, va):

@@ -79,7 +79,7 @@ def rows_of(response):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith('attachment; filename="licenses_')
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
 HEADER = ["License", "Entitlement Tag", "Billing", "Purchased", "Pending", "In Use", "Borrowed", "Lent",

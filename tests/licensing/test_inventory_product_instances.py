@@ -53,7 +53,7 @@ def csv_rows(response):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith('attachment; filename="product_instances_')
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
 def test_table_shows_the_devices_of_the_chosen_virtual_account(acme, acme_user, browser, fleet):
