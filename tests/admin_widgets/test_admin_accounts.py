@@ -22,16 +22,6 @@ EVENTS = "/admin/accounts/events/"
 
 
 @pytest.fixture
-def admin_client(sysadmin, login):
-    return login(sysadmin)
-
-
-@pytest.fixture
-def op_client(sysop, login):
-    return login(sysop)
-
-
-@pytest.fixture
 def make_request(make_user):
     """make_request("Beta") -> a local account in status Requested, asked for by a System User."""
     counter = {"n": 0}

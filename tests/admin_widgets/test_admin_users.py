@@ -15,16 +15,6 @@ USERS = "/admin/users/"
 GOOD_PASSWORD = "Blue-Kettle-Orbit-93"
 
 
-@pytest.fixture
-def admin_client(sysadmin, login):
-    return login(sysadmin)
-
-
-@pytest.fixture
-def op_client(sysop, login):
-    return login(sysop)
-
-
 def _messages(response):
     return [str(m) for m in response.context["messages"]] if response.context else []
 
