@@ -34,6 +34,12 @@ inventory_patterns = [
     path("tokens/<int:token_id>/revoke/", inventory.token_revoke, name="licensing_token_revoke"),
     path("tokens/<int:token_id>/remove/", inventory.token_remove, name="licensing_token_remove"),
     path("tokens/<int:token_id>/download/", inventory.token_download, name="licensing_token_download"),
+    path("product-instances/<int:pi_id>/transfer/", inventory.product_instance_transfer,
+         name="licensing_product_instance_transfer"),
+    path("product-instances/<int:pi_id>/remove/", inventory.product_instance_remove,
+         name="licensing_product_instance_remove"),
+    path("virtual-accounts/<int:va_id>/licenses/<int:license_id>/transfer/", inventory.license_transfer,
+         name="licensing_license_transfer"),
 ]
 
 urlpatterns = [
@@ -44,4 +50,15 @@ urlpatterns = [
     path("accounts/<int:account_id>/inventory/", include(inventory_patterns)),
     path("requests/account/", views.request_account, name="licensing_request_account"),
     path("requests/access/", views.request_access, name="licensing_request_access"),
+]
+
+# Smart Licensing > Alerts.
+from .views import alerts  # noqa: E402
+
+urlpatterns += [
+    path("accounts/<int:account_id>/alerts/", alerts.alerts, name="licensing_alerts"),
+    path("accounts/<int:account_id>/alerts/<int:alert_id>/dismiss/", alerts.alert_dismiss,
+         name="licensing_alert_dismiss"),
+    path("accounts/<int:account_id>/alerts/<int:alert_id>/remind-later/", alerts.alert_remind_later,
+         name="licensing_alert_remind_later"),
 ]

@@ -49,6 +49,7 @@ class Tab:
 # and appears at once in the tab bar and on the home page; while the list is empty the
 # section is not shown at all.
 SMART_LICENSING_TABS: list[Tab] = []
+SMART_LICENSING_TABS.append(Tab("alerts", _("Alerts"), "licensing_alerts"))
 SMART_LICENSING_TABS.append(Tab("inventory", _("Inventory"), "licensing_inventory"))
 
 # Manage Account. User Groups and Custom Tags join this list when they are built.

@@ -136,8 +136,11 @@ def test_account_home_has_administration_links_and_no_unbuilt_tabs(world, browse
     html = browser(world["account_user"]).get(f"/accounts/{acme.pk}/").content.decode()
     assert 'href="/requests/account/"' in html and 'href="/requests/access/"' in html
     assert f'href="/accounts/{acme.pk}/manage/general/"' in html
-    for unbuilt in ("Alerts", "Convert to Smart Licensing", "Reports", "Preferences", "Activity"):
+    for unbuilt in ("Convert to Smart Licensing", "Reports", "Preferences", "Activity"):
         assert unbuilt not in html
+    # Alerts is built: first in the tab bar, and on the home page.
+    assert html.count(f'href="/accounts/{acme.pk}/alerts/"') == 2
+    assert html.index(f'href="/accounts/{acme.pk}/alerts/"') < html.index(f'href="/accounts/{acme.pk}/inventory/"')
     # Inventory is built: it is the one Smart Licensing tab, in the tab bar and on the home page.
     assert html.count(f'href="/accounts/{acme.pk}/inventory/"') == 2
 
