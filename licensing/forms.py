@@ -160,3 +160,43 @@ class NewTokenForm(forms.Form):
         label=_("Allow export-controlled functionality on the products registered with this token"),
         required=False,
     )
+
+
+class _ToVirtualAccountMixin:
+    """A destination virtual account chosen among ``targets`` (those the principal may transfer to)."""
+
+    def set_targets(self, targets):
+        self.targets = {str(va.pk): va for va in targets}
+        self.fields["to_virtual_account"].choices = [("", _("Choose…"))] + [
+            (str(va.pk), va.name) for va in targets]
+
+    def clean_to_virtual_account(self):
+        return self.targets[self.cleaned_data["to_virtual_account"]]
+
+
+class ProductInstanceTransferForm(_ToVirtualAccountMixin, forms.Form):
+    """Inventory > Product Instances > Transfer: only the destination; the service decides."""
+
+    to_virtual_account = forms.ChoiceField(label=_("Transfer to Local Virtual Account"))
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_targets(targets)
+
+
+class LicenseTransferForm(_ToVirtualAccountMixin, forms.Form):
+    """Inventory > Licenses > Transfer: destination, quantity and precedence. A whole number of
+    at least 1 is checked here; how many may move is the transfer service's answer."""
+
+    PRECEDENCE_CHOICES = [("LONGEST_TERM_FIRST", _("Longest term first")),
+                          ("LONGEST_TERM_LAST", _("Longest term last"))]
+
+    to_virtual_account = forms.ChoiceField(label=_("Transfer to Local Virtual Account"))
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1,
+                                  widget=forms.NumberInput(attrs={"min": 1, "step": 1}))
+    precedence = forms.ChoiceField(label=_("Precedence"), choices=PRECEDENCE_CHOICES, initial="LONGEST_TERM_FIRST",
+                                   help_text=_("Which license lines go first when several can move."))
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_targets(targets)

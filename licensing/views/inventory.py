@@ -22,12 +22,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.rbac import Action, can, visible_virtual_accounts
 from licensing.models import LicenseDefinition, ProductInstance, RegistrationToken
 from licensing.services import compliance
+from licensing.services import product_instances as pi_service
+from licensing.services import transfers as transfer_service
 from licensing.services import tokens as token_service
 from onprem.csv_export import csv_response
 from onprem.errors import NotAllowed, ServiceError
 from onprem.listing import DEFAULT_PAGE_SIZE, Listing
 
-from ..forms import NewTokenForm
+from ..forms import LicenseTransferForm, NewTokenForm, ProductInstanceTransferForm
 from .requests import add_service_error
 from .workspace import account_page, render_workspace
 
@@ -86,6 +88,8 @@ def render_inventory(request, account, tab, template, context=None):
         ],
     }
     if va is not None:
+        # In memory (the grants are loaded once per request): where this VA may transfer to.
+        page["transfer_targets"] = transfer_targets(request, account, va, vas)
         page.update(context(va) if callable(context) else (context or {}))
     return render_workspace(request, template, page, account=account, section="inventory")
 
@@ -258,6 +262,7 @@ def license_rows(va):
         ]
         rows.append({
             "license": position.license,
+            "license_id": position.license_id,
             "entitlement_tag": position.entitlement_tag,
             "billing": labels.get(billing.get(position.license_id), ""),
             "purchased": position.purchased,
@@ -337,6 +342,8 @@ def product_instances(request, account):
     return render_inventory(request, account, "product_instances", "licensing/inventory/product_instances.html",
                             lambda va: {
                                 "table": product_instance_table(request, va),
+                                "may_remove": can(request, Action.REMOVE_PRODUCT_INSTANCES, account=account,
+                                                  virtual_account=va),
                                 "csv_url": csv_url(request, "licensing_inventory_product_instances_csv", account, va),
                             })
 
@@ -361,3 +368,125 @@ def product_instances_csv(request, account):
     ], ([pi.display_name, pi.hostname, pi.product_name, pi.udi_pid, pi.udi_serial_number, when(pi.last_contact_at),
          when(pi.registered_at), roles.get(pi.redundancy_role, pi.redundancy_role), pi.redundancy_group]
         for pi in queryset.iterator(chunk_size=500)))
+
+
+# --- Actions: transfer and remove -----------------------------------------------------------------
+#
+# The destination of a transfer is chosen among ``transfer_targets``: the other visible virtual
+# accounts that ``can(TRANSFER, from, to)`` allows (a VA role needs a role on both); with none,
+# the page is 403. Any other id is an invalid choice of the form. The services check the permission again and answer
+# NotAllowed (403) or ServiceError (shown, nothing written: each runs in one transaction).
+
+
+def transfer_targets(request, account, va, vas=None):
+    """The virtual accounts, other than ``va``, this principal may transfer from ``va`` to."""
+    if vas is None:
+        vas = list(visible_virtual_accounts(request, account))
+    targets = []
+    for other in vas:
+        if other.pk != va.pk and can(request, Action.TRANSFER, account=account, virtual_account=va,
+                                     to_virtual_account=other):
+            other.account = account
+            targets.append(other)
+    return targets
+
+
+def transfer_targets_or_403(request, account, va):
+    """The transfer targets of ``va``; none at all (no role on any other VA) is 403: the page
+    offers nothing to do, and the tables show no Transfer button then."""
+    targets = transfer_targets(request, account, va)
+    if not targets:
+        raise NotAllowed()
+    return targets
+
+
+def _product_instance_or_404(request, account, pi_id):
+    """A product instance of a virtual account of ``account`` that the principal may see; 404 otherwise."""
+    vas = visible_virtual_accounts(request, account)
+    pi = get_object_or_404(ProductInstance.objects.select_related("virtual_account"),
+                           pk=pi_id, virtual_account__in=vas)
+    pi.virtual_account.account = account
+    return pi
+
+
+@account_page
+@require_http_methods(["GET", "POST"])
+def product_instance_transfer(request, account, pi_id):
+    pi = _product_instance_or_404(request, account, pi_id)
+    va = pi.virtual_account
+    back_url = inventory_url("licensing_inventory_product_instances", account, va)
+    form = ProductInstanceTransferForm(request.POST or None, targets=transfer_targets_or_403(request, account, va))
+    if request.method == "POST" and form.is_valid():
+        to_va = form.cleaned_data["to_virtual_account"]
+        try:
+            result = pi_service.transfer_product_instance(actor=request.user, pi=pi, to_va=to_va)
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("The product instance “%(pi)s” was transferred to the local virtual account "
+                                        "“%(to)s”.") % {"pi": pi.display_name, "to": to_va.name})
+            for name, quantity in result.restricted_moved:
+                messages.info(request, _("%(quantity)s export-restricted “%(license)s” licenses moved with it.")
+                              % {"quantity": quantity, "license": name})
+            if result.shortages:
+                messages.warning(request, _("License shortage: the local virtual account “%(to)s” is now Out Of "
+                                            "Compliance for %(licenses)s.")
+                                 % {"to": to_va.name, "licenses": ", ".join(f"“{n}”" for n in result.shortages)})
+            return redirect(back_url)
+    return render_workspace(request, "licensing/inventory/product_instance_transfer.html", {
+        "form": form, "virtual_account": va, "product_instance": pi, "back_url": back_url,
+    }, account=account, section="inventory")
+
+
+@account_page
+@require_POST
+def product_instance_remove(request, account, pi_id):
+    pi = _product_instance_or_404(request, account, pi_id)
+    va = pi.virtual_account
+    require(request, Action.REMOVE_PRODUCT_INSTANCES, va)
+    name = pi.display_name
+    try:
+        pi_service.remove_product_instance(actor=request.user, pi=pi)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The product instance “%(pi)s” was removed; its licenses were released.")
+                         % {"pi": name})
+    return redirect(inventory_url("licensing_inventory_product_instances", account, va))
+
+
+@account_page
+@require_http_methods(["GET", "POST"])
+def license_transfer(request, account, va_id, license_id):
+    """Transfer licenses of one license: "Preview" shows the before/after balances (nothing kept),
+    "Transfer" moves them."""
+    va = visible_virtual_account_or_404(request, account, va_id)
+    license = get_object_or_404(LicenseDefinition, pk=license_id)
+    back_url = inventory_url("licensing_inventory_licenses", account, va)
+    form = LicenseTransferForm(request.POST or None, targets=transfer_targets_or_403(request, account, va))
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        arguments = {"actor": request.user, "from_va": va, "to_va": data["to_virtual_account"], "license": license,
+                     "quantity": data["quantity"], "precedence": data["precedence"]}
+        try:
+            if "preview" in request.POST:
+                preview = transfer_service.preview_transfer(**arguments)
+            else:
+                result = transfer_service.transfer_licenses(**arguments)
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            if preview is None:
+                messages.success(request, _("%(quantity)s “%(license)s” licenses were transferred to the local "
+                                            "virtual account “%(to)s”.")
+                                 % {"quantity": result.quantity, "license": license.name,
+                                    "to": data["to_virtual_account"].name})
+                if result.notice:
+                    messages.info(request, result.notice)
+                return redirect(back_url)
+    return render_workspace(request, "licensing/inventory/license_transfer.html", {
+        "form": form, "virtual_account": va, "license": license, "preview": preview,
+        "to_virtual_account": form.cleaned_data.get("to_virtual_account") if preview else None,
+        "back_url": back_url,
+    }, account=account, section="inventory")
