@@ -7,7 +7,10 @@ a fixed number of aggregate queries, whatever the number of product instances:
 2. purchased: SUM(quantity) of the lines valid on ``as_of``, GROUP BY virtual account, license;
 3. in use: SUM(count) of usage rows, GROUP BY virtual account, license, leaving out a STANDBY
    peer's row while an ACTIVE peer of its redundancy group uses the same license (one
-   correlated EXISTS, so application-redundant pairs are not counted twice);
+   correlated EXISTS, so application-redundant pairs are not counted twice), and leaving out
+   the non-restricted licenses of product instances that failed to renew (no contact for
+   ``RENEWAL_PERIOD_DAYS``): the guide's Failed to Renew alert says they "have been released
+   for use by other product instances";
 4. the licenses met in 2 and 3 (names, tags);
 5. the tier hierarchy edges.
 
@@ -23,6 +26,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Entitlement, LicenseDefinition, LicenseHierarchy, LicenseUsage, ProductInstance, VirtualAccount
@@ -114,6 +118,10 @@ class AccountCompliance:
         return [t for t in self.licenses if t.status == OUT_OF_COMPLIANCE]
 
 
+# A product instance that has not connected for this many days has Failed to Renew.
+RENEWAL_PERIOD_DAYS = 90
+
+
 def today():
     return timezone.now().date()
 
@@ -134,7 +142,7 @@ def license_positions(account, *, as_of=None, virtual_accounts=None):
         return []
 
     purchased = _purchased(va_names, as_of)
-    in_use = _in_use(va_names)
+    in_use = _in_use(va_names, as_of)
     license_ids = {key[1] for key in purchased} | {key[1] for key in in_use}
     licenses = {
         row["pk"]: row
@@ -206,8 +214,17 @@ def _purchased(va_ids, as_of):
     return {(r["virtual_account_id"], r["license_id"]): (r["purchased"], r["pending"]) for r in rows}
 
 
-def _in_use(va_ids):
-    """{(va_id, license_id): in use}, counting an ACTIVE/STANDBY pair's shared license once."""
+def _renewal_cutoff(as_of):
+    """Last contact at or before this moment means Failed to Renew on ``as_of``."""
+    moment = timezone.now() if as_of == today() else datetime.datetime.combine(
+        as_of, datetime.time.max, tzinfo=datetime.timezone.utc
+    )
+    return moment - datetime.timedelta(days=RENEWAL_PERIOD_DAYS)
+
+
+def _in_use(va_ids, as_of):
+    """{(va_id, license_id): in use}, counting an ACTIVE/STANDBY pair's shared license once and
+    not counting the non-restricted licenses of product instances that failed to renew."""
     Role = ProductInstance.RedundancyRole
     active_peer_uses_it = LicenseUsage.objects.filter(
         license_id=OuterRef("license_id"),
@@ -222,6 +239,8 @@ def _in_use(va_ids):
             | Q(product_instance__redundancy_group="")
             | ~Exists(active_peer_uses_it)
         )
+        .alias(last_seen=Coalesce("product_instance__last_contact_at", "product_instance__registered_at"))
+        .exclude(Q(last_seen__lte=_renewal_cutoff(as_of)) & Q(license__export_restricted=False))
         .values("product_instance__virtual_account_id", "license_id")
         .annotate(in_use=Sum("count"))
         .order_by()

@@ -22,12 +22,11 @@ from onprem.errors import NotAllowed, ServiceError
 
 from ..models import Entitlement, LicenseUsage, ProductInstance
 from ..models.licenses import valid_on_q
-from .compliance import OUT_OF_COMPLIANCE, today, virtual_account_positions
+from .compliance import OUT_OF_COMPLIANCE, RENEWAL_PERIOD_DAYS, today, virtual_account_positions
 from .transfers import LONGEST_TERM_FIRST, lock_virtual_accounts, move_lines, order_lines, record_transfer_events
 
 OK, FAILED_TO_CONNECT, FAILED_TO_RENEW = "ok", "failed_to_connect", "failed_to_renew"
 CONNECT_WARNING_DAYS = (30, 60)  # Minor alerts
-RENEWAL_PERIOD_DAYS = 90  # then Major: Failed to Renew
 
 
 @dataclass(frozen=True)

@@ -439,3 +439,33 @@ def test_a_product_instance_stays_in_its_own_local_account(make_account):
     with pytest.raises(ValueError):
         ProductInstance(account=one, virtual_account=two.virtual_accounts.get(), udi_pid="P", udi_serial_number="S",
                         registered_at=timezone.now()).save()
+
+
+# -- Failed to Renew releases non-restricted licenses ----------------------------------------
+
+
+def test_failed_to_renew_releases_non_restricted_licenses(acme, default_va, firewall, license_def, add_line,
+                                                          add_pi, use):
+    import datetime
+
+    from django.utils import timezone
+
+    hseck9 = license_def("HSECK9", export_restricted=True)
+    add_line(default_va, firewall, 1)
+    add_line(default_va, hseck9, 1)
+    now = timezone.now()
+    silent = add_pi(default_va, "OLD", last_contact_at=now - datetime.timedelta(days=90, hours=1))
+    use(silent, firewall, 1)
+    use(silent, hseck9, 1)
+    fresh = add_pi(default_va, "NEW", last_contact_at=now - datetime.timedelta(days=89))
+    use(fresh, firewall, 1)
+
+    positions = _by_license(virtual_account_positions(default_va))
+    # The silent device's firewall license is released, so the fresh one is in compliance ...
+    assert (positions["Zone-Based Firewall"].in_use, positions["Zone-Based Firewall"].status) == (1, IN_COMPLIANCE)
+    # ... but an export-restricted license stays with the device that holds it.
+    assert positions["HSECK9"].in_use == 1
+    # Looking back to a day when the device was still renewing, both counted.
+    earlier = (now - datetime.timedelta(days=2)).date()
+    positions = _by_license(virtual_account_positions(default_va, as_of=earlier))
+    assert positions["Zone-Based Firewall"].in_use == 2
