@@ -62,3 +62,38 @@ urlpatterns += [
     path("accounts/<int:account_id>/alerts/<int:alert_id>/remind-later/", alerts.alert_remind_later,
          name="licensing_alert_remind_later"),
 ]
+
+# Smart Licensing > Activity (License Transactions, Event Log).
+from .views import activity  # noqa: E402
+
+urlpatterns += [
+    path("accounts/<int:account_id>/activity/", activity.transactions, name="licensing_activity"),
+    path("accounts/<int:account_id>/activity/export.csv", activity.transactions_csv,
+         name="licensing_activity_transactions_csv"),
+    path("accounts/<int:account_id>/activity/event-log/", activity.event_log, name="licensing_activity_event_log"),
+    path("accounts/<int:account_id>/activity/event-log/export.csv", activity.event_log_csv,
+         name="licensing_activity_event_log_csv"),
+]
+
+# Manage Account > User Groups.
+from .views import groups  # noqa: E402
+
+_groups = "accounts/<int:account_id>/manage/user-groups/"
+urlpatterns += [
+    path(_groups, groups.user_groups, name="licensing_manage_user_groups"),
+    path(_groups + "new/", groups.user_group_new, name="licensing_user_group_new"),
+    path(_groups + "template.csv", groups.user_group_template, name="licensing_user_group_template"),
+    path(_groups + "<int:group_id>/", groups.user_group, name="licensing_user_group"),
+    path(_groups + "<int:group_id>/edit/", groups.user_group_edit, name="licensing_user_group_edit"),
+    path(_groups + "<int:group_id>/delete/", groups.user_group_delete, name="licensing_user_group_delete"),
+    path(_groups + "<int:group_id>/members/add/", groups.user_group_member_add,
+         name="licensing_user_group_member_add"),
+    path(_groups + "<int:group_id>/members/<int:membership_id>/remove/", groups.user_group_member_remove,
+         name="licensing_user_group_member_remove"),
+    path(_groups + "<int:group_id>/members/<int:membership_id>/owner/", groups.user_group_member_owner,
+         name="licensing_user_group_member_owner"),
+    path(_groups + "<int:group_id>/upload/", groups.user_group_upload, name="licensing_user_group_upload"),
+    path(_groups + "<int:group_id>/download.csv", groups.user_group_download,
+         name="licensing_user_group_download"),
+    path(_groups + "<int:group_id>/role/", groups.user_group_role, name="licensing_user_group_role"),
+]
