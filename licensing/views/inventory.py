@@ -179,32 +179,31 @@ def _token_or_404(request, account, token_id):
     return token
 
 
-@account_page
-@require_POST
-def token_revoke(request, account, token_id):
+def _act_on_token(request, account, token_id, service, done_message):
+    """Revoke / Remove: the service decides (e.g. Remove only after Revoke); its refusal is shown."""
     token = _token_or_404(request, account, token_id)
     require(request, Action.MANAGE_TOKENS, token.virtual_account)
     try:
-        token_service.revoke_token(actor=request.user, token=token)
+        service(actor=request.user, token=token)
     except ServiceError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("The registration token was revoked."))
+        messages.success(request, done_message)
     return redirect(inventory_url("licensing_inventory", account, token.virtual_account))
+
+
+@account_page
+@require_POST
+def token_revoke(request, account, token_id):
+    return _act_on_token(request, account, token_id, token_service.revoke_token,
+                         _("The registration token was revoked."))
 
 
 @account_page
 @require_POST
 def token_remove(request, account, token_id):
-    token = _token_or_404(request, account, token_id)
-    require(request, Action.MANAGE_TOKENS, token.virtual_account)
-    try:
-        token_service.remove_token(actor=request.user, token=token)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("The registration token was removed."))
-    return redirect(inventory_url("licensing_inventory", account, token.virtual_account))
+    return _act_on_token(request, account, token_id, token_service.remove_token,
+                         _("The registration token was removed."))
 
 
 @account_page
