@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	bin/system-deps test
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
