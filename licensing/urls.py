@@ -96,4 +96,37 @@ urlpatterns += [
     path(_groups + "<int:group_id>/download.csv", groups.user_group_download,
          name="licensing_user_group_download"),
     path(_groups + "<int:group_id>/role/", groups.user_group_role, name="licensing_user_group_role"),
+    path(_groups + "<int:group_id>/va-role/", groups.user_group_va_role, name="licensing_user_group_va_role"),
+    path(_groups + "<int:group_id>/grants/<int:grant_id>/remove/", groups.user_group_grant_remove,
+         name="licensing_user_group_grant_remove"),
+]
+
+# Smart Licensing > Convert to Smart Licensing and Preferences; Manage Account > Custom Tags (issue #3).
+from .views import conversion, custom_tags, preferences  # noqa: E402
+
+_tags = "accounts/<int:account_id>/manage/custom-tags/"
+urlpatterns += [
+    path("accounts/<int:account_id>/conversion/", conversion.history, name="licensing_conversion"),
+    path("accounts/<int:account_id>/conversion/export.csv", conversion.history_csv, name="licensing_conversion_csv"),
+    path("accounts/<int:account_id>/conversion/settings/", conversion.settings, name="licensing_conversion_settings"),
+    path("accounts/<int:account_id>/preferences/", preferences.preferences, name="licensing_preferences"),
+    path(_tags, custom_tags.custom_tags, name="licensing_manage_custom_tags"),
+    path(_tags + "new/", custom_tags.custom_tag_new, name="licensing_custom_tag_new"),
+    path(_tags + "<int:tag_id>/", custom_tags.custom_tag, name="licensing_custom_tag"),
+    path(_tags + "<int:tag_id>/delete/", custom_tags.custom_tag_delete, name="licensing_custom_tag_delete"),
+]
+
+# Smart Licensing > Reports, and the Inventory's License / Product Instance detail pages (issue #3).
+from .views import details, reports  # noqa: E402
+
+_reports = "accounts/<int:account_id>/reports/"
+urlpatterns += [
+    path(_reports, reports.reports, name="licensing_reports"),
+    path(_reports + "<slug:kind>/", reports.report, name="licensing_report"),
+    path(_reports + "<slug:kind>/export.csv", reports.report_csv, name="licensing_report_csv"),
+    path(_reports + "<slug:kind>/export.xlsx", reports.report_xlsx, name="licensing_report_xlsx"),
+    path("accounts/<int:account_id>/inventory/virtual-accounts/<int:va_id>/licenses/<int:license_id>/",
+         details.license_detail, name="licensing_license_detail"),
+    path("accounts/<int:account_id>/inventory/product-instances/<int:pi_id>/", details.product_instance_detail,
+         name="licensing_product_instance_detail"),
 ]

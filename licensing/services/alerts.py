@@ -14,8 +14,23 @@ account's alerts in line, under a lock on the account row (two runs never both o
   to Renew** (Major, 90 days): see ``product_instances.renewal_state``. Failed to Connect takes
   Remind Later; Failed to Renew can be dismissed.
 
+* **Licenses Expired** (Minor, dismissible): lines that ended within the last
+  ``EXPIRED_ALERT_DAYS`` days, grouped like the expiring ones; cleared when the window passes or
+  the lines leave the virtual account.
+* **Duplicate Licenses** (Minor): "the same entitlement is present from different subscriptions
+  within the same Virtual Account"; cleared when either line is gone (transferred, expired).
+* **Synchronization Required** (Major) for pending Device Led Conversion requests and pending
+  export-control requests (derived from the pending conversions and device requests; the device
+  protocol also raises it at once through the hooks below, the synchronization clears it).
+
 Running it twice opens nothing new: a cause has a ``key``, and an alert that is live for that
 key (open or dismissed) is kept (its message and action due are refreshed).
+
+Hooks for the device protocol and the synchronization engine:
+``raise_sync_required(account, SYNC_EXPORT | SYNC_DLC)`` / ``clear_sync_required(...)`` and
+``sync_overdue(account, last_synced_at)`` (Synchronization Overdue, Minor at 30-89 days, Major at
+90-364, then Re-registration Required). ``recompute_alerts`` leaves the alerts of ``HOOK_KEYS``
+to their hooks.
 """
 import datetime
 from dataclasses import dataclass
@@ -27,7 +42,7 @@ from accounts.rbac import Action, can
 from onprem import events
 from onprem.errors import NotAllowed, ServiceError
 
-from ..models import Alert, Entitlement, LocalAccount, ProductInstance
+from ..models import Alert, Conversion, Entitlement, LocalAccount, ProductInstance
 from ..models.licenses import valid_on_q
 from .compliance import license_positions
 from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
@@ -35,7 +50,13 @@ from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
 EXPIRY_WARNING_DAYS = (90, 60, 30, 14, 7, 3, 2, 1, 0)  # the guide's "90, 60, 30, 14, 7, 3, 2, 1" and today
 CONNECT_STAGES = (30, 60, 90)
 
-DISMISSIBLE = {Alert.Type.PI_FAILED_TO_RENEW}
+DISMISSIBLE = {Alert.Type.PI_FAILED_TO_RENEW, Alert.Type.LICENSES_EXPIRED}
+EXPIRED_ALERT_DAYS = 30  # how long a Licenses Expired alert stays after the lines ended (our decision)
+SYNC_DLC, SYNC_EXPORT = "dlc", "export"
+SYNC_REQUIRED_EVENTS = {SYNC_DLC: "device.sync_required_dlc", SYNC_EXPORT: "device.sync_required_export"}
+SYNC_OVERDUE_KEY = "sync_overdue"
+# Alerts whose cause is not in this app's data: opened and cleared by their hooks only.
+HOOK_KEYS = {SYNC_OVERDUE_KEY}
 REMINDABLE = {Alert.Type.LICENSES_EXPIRING, Alert.Type.PI_FAILED_TO_CONNECT}
 
 
@@ -139,10 +160,14 @@ def recompute_alerts(account, as_of=None):
     with transaction.atomic():
         account = LocalAccount.objects.select_for_update().get(pk=account.pk)
         causes = {}
-        for cause in (*_shortages(account, day), *_expiring(account, day), *_renewals(account, now)):
+        for cause in (*_shortages(account, day), *_expiring(account, day), *_renewals(account, now),
+                      *_expired(account, day), *_duplicates(account, day), *_dlc_pending(account),
+                      *_export_pending(account)):
             causes[cause.key] = cause
         live = {alert.key: alert for alert in Alert.objects.select_for_update().filter(account=account).live()}
         for key, alert in live.items():
+            if key in HOOK_KEYS:
+                continue
             if key not in causes:
                 alert.status, alert.cleared_at, alert.updated_at = Alert.Status.CLEARED, now, now
                 alert.save(update_fields=["status", "cleared_at", "updated_at"])
@@ -155,17 +180,166 @@ def recompute_alerts(account, as_of=None):
         for key, cause in causes.items():
             if key in live:
                 continue
-            alert = Alert.objects.create(
-                account=account, virtual_account_id=cause.virtual_account_id, license_id=cause.license_id,
-                product_instance_id=cause.product_instance_id, alert_type=cause.alert_type, severity=cause.severity,
-                key=key, stage=cause.stage, message=cause.message, action_due=cause.action_due,
-                opened_at=now, updated_at=now,
-            )
-            opened.append(alert)
-            if cause.event_code:
-                va = alert.virtual_account if cause.virtual_account_id else None
-                events.record(cause.event_code, account=account, virtual_account=va, **cause.event_params)
+            opened.append(_open(account, cause, now))
     return opened, cleared
+
+
+def _open(account, cause, now):
+    alert = Alert.objects.create(
+        account=account, virtual_account_id=cause.virtual_account_id, license_id=cause.license_id,
+        product_instance_id=cause.product_instance_id, alert_type=cause.alert_type, severity=cause.severity,
+        key=cause.key, stage=cause.stage, message=cause.message, action_due=cause.action_due,
+        opened_at=now, updated_at=now,
+    )
+    if cause.event_code:
+        va = alert.virtual_account if cause.virtual_account_id else None
+        events.record(cause.event_code, account=account, virtual_account=va, **cause.event_params)
+    return alert
+
+
+def _expired(account, as_of):
+    groups = {}
+    lines = (Entitlement.objects.filter(virtual_account__account=account, end_date__lt=as_of,
+                                        end_date__gte=as_of - datetime.timedelta(days=EXPIRED_ALERT_DAYS))
+             .select_related("license", "virtual_account").order_by("pk"))
+    for line in lines:
+        key = (line.virtual_account_id, line.license_id, line.license_type, line.subscription_id, line.end_date)
+        if key in groups:
+            groups[key][1] += line.quantity
+        else:
+            groups[key] = [line, line.quantity]
+    for (va_id, license_id, license_type, sub, end_date), (line, count) in groups.items():
+        code = f"license.expired{'_subscription' if sub else ''}{'_one' if count == 1 else ''}"
+        params = {"count": count, "tag": line.license.name, "type": line.get_license_type_display().lower(),
+                  "pool_name": line.virtual_account.name, "end_date": end_date.isoformat(), "sub_ref_id": sub}
+        # No event: expire_entitlements() records the same text when the lines leave the pool.
+        yield _Cause(
+            key=f"expired:{va_id}:{license_id}:{license_type}:{sub}:{end_date.isoformat()}",
+            alert_type=Alert.Type.LICENSES_EXPIRED, severity=Alert.Severity.MINOR,
+            message=events.render(code, **params), virtual_account_id=va_id, license_id=license_id,
+        )
+
+
+def _duplicates(account, as_of):
+    subscriptions = {}
+    lines = (Entitlement.objects.filter(valid_on_q(as_of), virtual_account__account=account)
+             .exclude(subscription_id="").select_related("license", "virtual_account").order_by("pk"))
+    for line in lines:
+        entry = subscriptions.setdefault((line.virtual_account_id, line.license_id), [line, set()])
+        entry[1].add(line.subscription_id)
+    for (va_id, license_id), (line, subs) in subscriptions.items():
+        if len(subs) < 2:
+            continue
+        params = {"pool_name": line.virtual_account.name, "tag": line.license.name,
+                  "subscriptions": ", ".join(f"“{s}”" for s in sorted(subs))}
+        yield _Cause(
+            key=f"duplicate:{va_id}:{license_id}", alert_type=Alert.Type.DUPLICATE_LICENSES,
+            severity=Alert.Severity.MINOR, message=events.render("license.duplicate", **params),
+            virtual_account_id=va_id, license_id=license_id, event_code="license.duplicate", event_params=params,
+        )
+
+
+def _sync_required_cause(reason):
+    code = SYNC_REQUIRED_EVENTS[reason]
+    return _Cause(key=f"sync_required:{reason}", alert_type=Alert.Type.SYNC_REQUIRED, severity=Alert.Severity.MAJOR,
+                  message=events.render(code), event_code=code, event_params={})
+
+
+def _dlc_pending(account):
+    if Conversion.objects.filter(account=account, status=Conversion.Status.PENDING).exists():
+        yield _sync_required_cause(SYNC_DLC)
+
+
+def _export_pending(account):
+    from ..models import DeviceRequest
+
+    kinds = (DeviceRequest.Kind.EXPORT_AUTHORIZE, DeviceRequest.Kind.EXPORT_RETURN)
+    if DeviceRequest.objects.filter(account=account, status=DeviceRequest.Status.PENDING, kind__in=kinds).exists():
+        yield _sync_required_cause(SYNC_EXPORT)
+
+
+# --- Hooks: alerts whose cause the device protocol or the synchronization engine knows -------------
+
+
+def _raise(account, cause, now):
+    """Open ``cause``'s alert unless one is live for its key; returns the live alert."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        LocalAccount.objects.select_for_update().filter(pk=account.pk).first()
+        alert = Alert.objects.filter(account=account, key=cause.key).live().first()
+        if alert is None:
+            return _open(account, cause, now)
+        if (alert.message, alert.severity) != (cause.message, cause.severity):
+            alert.message, alert.severity, alert.updated_at = cause.message, cause.severity, now
+            alert.save(update_fields=["message", "severity", "updated_at"])
+        return alert
+
+
+def _clear(account, key, now=None):
+    """Auto-clear the live alert of ``key``; returns it, or None when there was none."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().filter(account=account, key=key).live().first()
+        if alert is not None:
+            alert.status, alert.cleared_at, alert.updated_at = Alert.Status.CLEARED, now, now
+            alert.save(update_fields=["status", "cleared_at", "updated_at"])
+        return alert
+
+
+def raise_sync_required(account, reason, now=None):
+    """"Synchronization Required": ``SYNC_DLC`` (Device Led Conversion requests are pending) or
+    ``SYNC_EXPORT`` (an Export Controlled license request needs authorization from CSSM)."""
+    if reason not in SYNC_REQUIRED_EVENTS:
+        raise ValueError(f"unknown synchronization reason {reason!r}")
+    return _raise(account, _sync_required_cause(reason), now)
+
+
+def clear_sync_required(account, reason, now=None):
+    """The synchronization brought the answers: the "Synchronization Required" alert clears."""
+    if reason not in SYNC_REQUIRED_EVENTS:
+        raise ValueError(f"unknown synchronization reason {reason!r}")
+    return _clear(account, f"sync_required:{reason}", now)
+
+
+SYNC_OVERDUE_MINOR_DAYS, SYNC_OVERDUE_MAJOR_DAYS, REREGISTRATION_DAYS = 30, 90, 365
+
+
+def sync_overdue(account, last_synced_at, now=None):
+    """Bring the account's Synchronization Overdue alert in line with its last synchronization.
+
+    The guide's "Synchronization Alerts": Minor at 30 to 89 days, Major at 90 to 364 days,
+    "Re-registration Required" (Major) at 365 days. A synchronization (fewer than 30 days)
+    clears it. Called by the sync engine after each synchronization and by its daily check;
+    returns the live alert or None.
+    """
+    now = now or timezone.now()
+    days = (now - last_synced_at).days
+    if days < SYNC_OVERDUE_MINOR_DAYS:
+        _clear(account, SYNC_OVERDUE_KEY, now)
+        return None
+    if days >= REREGISTRATION_DAYS:
+        code, alert_type, severity, stage = ("alert.reregistration_required", Alert.Type.REREGISTRATION_REQUIRED,
+                                             Alert.Severity.MAJOR, REREGISTRATION_DAYS)
+    elif days >= SYNC_OVERDUE_MAJOR_DAYS:
+        code, alert_type, severity, stage = ("alert.sync_overdue", Alert.Type.SYNC_OVERDUE, Alert.Severity.MAJOR,
+                                             SYNC_OVERDUE_MAJOR_DAYS)
+    else:
+        code, alert_type, severity, stage = ("alert.sync_overdue_minor", Alert.Type.SYNC_OVERDUE, Alert.Severity.MINOR,
+                                             SYNC_OVERDUE_MINOR_DAYS)
+    with transaction.atomic():
+        live = Alert.objects.select_for_update().filter(account=account, key=SYNC_OVERDUE_KEY).live().first()
+        if live is not None and (live.alert_type, live.stage) != (alert_type, stage):
+            # A new stage is a new alert (and a new event); the previous stage's one clears.
+            live = None
+            _clear(account, SYNC_OVERDUE_KEY, now)
+        cause = _Cause(key=SYNC_OVERDUE_KEY, alert_type=alert_type, severity=severity, stage=stage,
+                       message=events.render(code, days=days), event_code=code, event_params={"days": days})
+        if live is None:
+            return _open(account, cause, now)
+        if live.message != cause.message:
+            live.message, live.updated_at = cause.message, now
+            live.save(update_fields=["message", "updated_at"])
+        return live
 
 
 def _require(actor, alert):
@@ -228,4 +402,5 @@ def recompute_all(as_of=None):
 
 
 __all__ = ["recompute_alerts", "recompute_all", "dismiss_alert", "remind_later", "next_warning_at", "expiry_stage",
-           "EXPIRY_WARNING_DAYS"]
+           "EXPIRY_WARNING_DAYS", "raise_sync_required", "clear_sync_required", "sync_overdue", "SYNC_DLC",
+           "SYNC_EXPORT"]

@@ -48,6 +48,20 @@ class GroupRoleForm(forms.Form):
     ])
 
 
+class GroupVirtualAccountRoleForm(forms.Form):
+    """A role on one local virtual account for every member of the group (issue #3)."""
+
+    virtual_account = forms.ModelChoiceField(label=gettext_lazy("Local Virtual Account"), queryset=None)
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=[
+        (AccountRole.VA_ADMIN, AccountRole.VA_ADMIN.label),
+        (AccountRole.VA_USER, AccountRole.VA_USER.label),
+    ])
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["virtual_account"].queryset = account.virtual_accounts.all()
+
+
 def _require_manager(request, account):
     if not group_service.may_manage_groups(request, account):
         raise NotAllowed()
@@ -97,7 +111,8 @@ def user_group_new(request, account):
     return _render_list(request, account, form, status=400)
 
 
-def _render_group(request, group, *, edit_form=None, member_form=None, upload_errors=(), status=200):
+def _render_group(request, group, *, edit_form=None, member_form=None, upload_errors=(), va_role_form=None,
+                  status=200):
     account = group.account
     memberships = group.memberships.select_related("user").order_by("user__username")
     table = Listing(request, memberships, search=["user__username", "user__email"],
@@ -111,6 +126,7 @@ def _render_group(request, group, *, edit_form=None, member_form=None, upload_er
         "upload_form": UploadForm(),
         "upload_errors": upload_errors,
         "role_form": GroupRoleForm(),
+        "va_role_form": va_role_form or GroupVirtualAccountRoleForm(account=account),
     }, status=status)
 
 
@@ -247,4 +263,38 @@ def user_group_role(request, account, group_id):
     else:
         messages.success(request, _("The members of “%(group)s” now have the role “%(role)s”.")
                          % {"group": group.name, "role": grant.get_role_display()})
+    return _group_url(group)
+
+
+@account_page
+@require_POST
+def user_group_va_role(request, account, group_id):
+    """"Assign roles to specific local Virtual Accounts" for a group: VA Administrator or VA User on one VA."""
+    group = _group_or_404(account, group_id)
+    _require_manager(request, account)
+    form = GroupVirtualAccountRoleForm(request.POST, account=account)
+    if form.is_valid():
+        va = form.cleaned_data["virtual_account"]
+        try:
+            grant = grant_service.set_virtual_account_role(actor=request.user, virtual_account=va,
+                                                           role=form.cleaned_data["role"], group=group)
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("The members of “%(group)s” now have the role “%(role)s” on the local "
+                                        "virtual account “%(va)s”.")
+                             % {"group": group.name, "role": grant.get_role_display(), "va": va.name})
+            return _group_url(group)
+    return _render_group(request, group, va_role_form=form, status=400)
+
+
+@account_page
+@require_POST
+def user_group_grant_remove(request, account, group_id, grant_id):
+    group = _group_or_404(account, group_id)
+    grant = get_object_or_404(group.role_grants.select_related("virtual_account", "account"), pk=grant_id)
+    _require_manager(request, account)
+    grant_service.revoke_grant(actor=request.user, grant=grant)
+    messages.success(request, _("The role “%(role)s” was removed from “%(group)s”.")
+                     % {"role": grant.get_role_display(), "group": group.name})
     return _group_url(group)

@@ -8,8 +8,10 @@ an invisible account does (see ``workspace``); 403 is kept for a visible virtual
 which the action is not allowed.
 """
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -20,7 +22,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.rbac import Action, can, visible_virtual_accounts
-from licensing.models import LicenseDefinition, ProductInstance, RegistrationToken
+from licensing.models import (Entitlement, LicenseDefinition, LicenseTag, ProductInstance, RegistrationToken,
+                              VirtualAccountTagValue)
 from licensing.services import compliance
 from licensing.services import product_instances as pi_service
 from licensing.services import transfers as transfer_service
@@ -30,6 +33,7 @@ from onprem.errors import NotAllowed, ServiceError
 from onprem.listing import DEFAULT_PAGE_SIZE, Listing
 
 from ..forms import LicenseTransferForm, NewTokenForm, ProductInstanceTransferForm
+from .preferences import transaction_details_enabled
 from .requests import add_service_error
 from .workspace import account_page, render_workspace
 
@@ -71,14 +75,35 @@ def inventory_url(url_name, account, va):
     return f"{reverse(url_name, args=[account.pk])}?va={va.pk}"
 
 
+def chooser_virtual_accounts(request, account, vas):
+    """The chooser's options: "search local Virtual Accounts By Name or By Tag" (``va_search``,
+    ``va_by=name|tag``; a tag matches by its name or one of its values). One query for By Tag."""
+    text = request.GET.get("va_search", "").strip()[:100]
+    if not text:
+        return vas, ""
+    if request.GET.get("va_by") == "tag":
+        tagged = set(VirtualAccountTagValue.objects.filter(tag__account=account)
+                     .filter(Q(value__icontains=text) | Q(tag__name__icontains=text))
+                     .values_list("virtual_accounts", flat=True))
+        return [va for va in vas if va.pk in tagged], text
+    return [va for va in vas if text.casefold() in va.name.casefold()], text
+
+
 def render_inventory(request, account, tab, template, context=None):
     """Inventory page: the virtual account chooser, the sub-tab bar, then the tab's content."""
     vas = list(visible_virtual_accounts(request, account))
     va = chosen_virtual_account(request, account, vas)
+    options, va_search = chooser_virtual_accounts(request, account, vas)
+    if va_search and not request.GET.get("va") and options:
+        va = options[0]  # searching picks the first match
     if va is not None:
         va.account = account
+        if va not in options:
+            options = [va, *options]
     page = {
-        "virtual_accounts": vas,
+        "virtual_accounts": options,
+        "va_search": va_search,
+        "va_by": request.GET.get("va_by", "name"),
         "virtual_account": va,
         "inventory_tab": tab,
         "inventory_tabs": [
@@ -287,9 +312,74 @@ LICENSE_SORTS = {
 }
 
 
-def license_table(request, va):
-    return RowListing(request, license_rows(va), search=lambda r: r["license"], sorts=LICENSE_SORTS,
-                      default_sort="license")
+class AdvancedSearchForm(forms.Form):
+    """The guide's Advanced Search: Product Family (type ahead), License or Product SKU (exact match),
+    Expires By ("any license that has an expiration date on or before the selected" date)."""
+
+    family = forms.CharField(label=gettext_lazy("Product Family"), max_length=255, required=False)
+    sku = forms.CharField(label=gettext_lazy("License or Product SKU"), max_length=100, required=False)
+    expires_by = forms.DateField(label=gettext_lazy("Expires By"), required=False,
+                                 widget=forms.DateInput(attrs={"type": "date"}))
+
+    def criteria(self):
+        return {k: v for k, v in self.cleaned_data.items() if v} if self.is_valid() else {}
+
+
+def transaction_lines(va, criteria, today):
+    """{license id: [lines]} of ``va``'s current and future lines that meet ``criteria`` (one query)."""
+    lines = (Entitlement.objects.filter(virtual_account=va).exclude(end_date__lt=today)
+             .select_related("license").order_by("license_id", "end_date", "pk"))
+    if criteria.get("family"):
+        lines = lines.filter(license__product_family__icontains=criteria["family"])
+    if criteria.get("sku"):
+        lines = lines.filter(sku=criteria["sku"])
+    if criteria.get("expires_by"):
+        lines = lines.filter(end_date__lte=criteria["expires_by"])
+    by_license = {}
+    for line in lines:
+        by_license.setdefault(line.license_id, []).append(line)
+    return by_license
+
+
+def license_tags(account, license_ids):
+    """{license id: [tag names]} of the account's license tags on those licenses (one query)."""
+    tags = {}
+    rows = LicenseTag.objects.filter(account=account, licenses__in=license_ids).values_list("licenses", "name")
+    for license_id, name in rows.order_by("name"):
+        tags.setdefault(license_id, []).append(name)
+    return tags
+
+
+def license_table(request, va, *, show_transactions=False, advanced=None):
+    """The Licenses table: search "By Name" (default) or "By Tag" (``by=tag``); with transaction
+    details on, each row carries its lines and tags, and the Advanced Search filters by its lines."""
+    rows = license_rows(va)
+    search = lambda r: r["license"]  # noqa: E731
+    query = request.GET.get("q", "").strip()[:200]
+    if request.GET.get("by") == "tag":
+        search = None
+        if query:
+            tagged = set(LicenseTag.objects.filter(account_id=va.account_id, name__icontains=query)
+                         .values_list("licenses", flat=True))
+            rows = [r for r in rows if r["license_id"] in tagged]
+    if show_transactions:
+        criteria = advanced.criteria() if advanced is not None else {}
+        lines = transaction_lines(va, criteria, timezone.now().date())
+        if criteria:
+            rows = [r for r in rows if r["license_id"] in lines]
+        tags = license_tags(va.account, [r["license_id"] for r in rows]) if rows else {}
+        for row in rows:
+            row["lines"] = lines.get(row["license_id"], [])
+            row["tags"] = tags.get(row["license_id"], [])
+    return RowListing(request, rows, search=search, sorts=LICENSE_SORTS, default_sort="license")
+
+
+def licenses_view_options(request, account):
+    """(transaction details allowed by the preference, shown now, the Advanced Search form or None)."""
+    allowed = transaction_details_enabled(request, account)
+    shown = allowed and request.GET.get("tx") == "1"
+    advanced = AdvancedSearchForm(request.GET) if shown else None
+    return allowed, shown, advanced
 
 
 def substitution_text(row):
@@ -299,8 +389,12 @@ def substitution_text(row):
 @account_page
 @require_GET
 def licenses(request, account):
+    allowed, shown, advanced = licenses_view_options(request, account)
     return render_inventory(request, account, "licenses", "licensing/inventory/licenses.html",
-                            lambda va: {"table": license_table(request, va),
+                            lambda va: {"table": license_table(request, va, show_transactions=shown,
+                                                               advanced=advanced),
+                                        "transactions_allowed": allowed, "show_transactions": shown,
+                                        "advanced": advanced, "search_by": request.GET.get("by", "name"),
                                         "csv_url": csv_url(request, "licensing_inventory_licenses_csv", account, va)})
 
 
@@ -312,7 +406,8 @@ def licenses_csv(request, account):
     if va is None:
         raise Http404("No local virtual account.")
     va.account = account
-    table = license_table(request, va)
+    _, shown, advanced = licenses_view_options(request, account)
+    table = license_table(request, va, show_transactions=shown, advanced=advanced)
     return csv_response(csv_name("licenses", va), [
         "License", "Entitlement Tag", "Billing", "Purchased", "Pending", "In Use", "Borrowed", "Lent",
         "Substitution", "Balance", "Status",

@@ -51,6 +51,9 @@ class Tab:
 SMART_LICENSING_TABS: list[Tab] = []
 SMART_LICENSING_TABS.append(Tab("alerts", _("Alerts"), "licensing_alerts"))
 SMART_LICENSING_TABS.append(Tab("inventory", _("Inventory"), "licensing_inventory"))
+SMART_LICENSING_TABS.append(Tab("conversion", _("Convert to Smart Licensing"), "licensing_conversion"))
+SMART_LICENSING_TABS.append(Tab("reports", _("Reports"), "licensing_reports"))
+SMART_LICENSING_TABS.append(Tab("preferences", _("Preferences"), "licensing_preferences", may(Action.SET_PREFERENCES)))
 SMART_LICENSING_TABS.append(Tab("activity", _("Activity"), "licensing_activity"))
 
 # Manage Account. User Groups and Custom Tags join this list when they are built.
@@ -58,6 +61,7 @@ MANAGE_ACCOUNT_TABS: list[Tab] = [
     Tab("general", _("General"), "licensing_manage_general"),
     Tab("virtual_accounts", _("Local Virtual Accounts"), "licensing_manage_virtual_accounts"),
     Tab("users", _("Users"), "licensing_manage_users"),
+    Tab("custom_tags", _("Custom Tags"), "licensing_manage_custom_tags", may(Action.MANAGE_CUSTOM_TAGS)),
     Tab("access_requests", _("Access Requests"), "licensing_manage_access_requests", decides_access_requests),
     Tab("user_groups", _("User Groups"), "licensing_manage_user_groups", decides_access_requests),
     Tab("event_log", _("Event Log"), "licensing_manage_event_log"),

@@ -136,8 +136,10 @@ def test_account_home_has_administration_links_and_no_unbuilt_tabs(world, browse
     html = browser(world["account_user"]).get(f"/accounts/{acme.pk}/").content.decode()
     assert 'href="/requests/account/"' in html and 'href="/requests/access/"' in html
     assert f'href="/accounts/{acme.pk}/manage/general/"' in html
-    for unbuilt in ("Convert to Smart Licensing", "Reports", "Preferences"):
-        assert unbuilt not in html
+    # Convert to Smart Licensing and Preferences are built (issue #3), in the guide's order.
+    order = [html.index(f'href="/accounts/{acme.pk}/{path}/"') for path in ("inventory", "conversion", "preferences",
+                                                                             "activity")]
+    assert order == sorted(order)
     # Activity is built: in the tab bar and on the home page.
     assert html.count(f'href="/accounts/{acme.pk}/activity/"') == 2
     # Alerts is built: first in the tab bar, and on the home page.
