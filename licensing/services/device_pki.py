@@ -1,0 +1,151 @@
+"""The server's signing authorities and the ID certificates it issues to product instances.
+
+A local account's authority is generated on first need (its first REGISTER) and replaced by
+``install_signing_authority`` when the synchronization with CSSM brings a CSSM-signed one.
+Private keys are decrypted from the database only when a key is not yet in this process's
+cache (keyed by the authority's primary key and certificate serial: a replaced authority is a
+new row, so a cached key can never sign in the name of a different certificate).
+"""
+import datetime
+import threading
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from onprem import pki
+
+from ..models import DeviceCertificate, SigningAuthority
+
+# A certificate replaced by RENEW_ID is still accepted this long (the device may have lost the reply).
+SUPERSEDED_GRACE = datetime.timedelta(hours=24)
+
+_keys = {}
+_keys_lock = threading.Lock()
+
+
+def host_common_name():
+    """The Host Common Name devices are told to trust (the Security widget will set ONPREM_HOST)."""
+    return getattr(settings, "ONPREM_HOST", "") or "localhost"
+
+
+def _authority_label(account):
+    return f"{account.name} #{account.pk}" if account is not None else "Device protocol"
+
+
+def _create_authority(account, now):
+    key, cert = pki.new_signing_authority(common_name=host_common_name(),
+                                          organizational_unit=_authority_label(account), now=now)
+    return SigningAuthority.objects.create(
+        account=account, source=SigningAuthority.Source.LOCAL, certificate_pem=pki.certificate_pem(cert),
+        chain_pem="", private_key=pki.private_key_pem(key), serial_hex=pki.serial_hex(cert.serial_number),
+        not_after=cert.not_valid_after_utc, is_current=True, created_at=now,
+    )
+
+
+def current_authority(account=None, now=None):
+    """The current signing authority of ``account`` (None: the server's), generated when missing.
+
+    Two first registrations racing each other: the partial unique constraint lets one row in,
+    the other creator's savepoint rolls back and it reads the winner's row.
+    """
+    # The key is not loaded here (it is decrypted once per process, by authority_key).
+    found = SigningAuthority.objects.filter(account=account, is_current=True).defer("private_key").first()
+    if found is not None:
+        return found
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            return _create_authority(account, now)
+    except IntegrityError:
+        return SigningAuthority.objects.get(account=account, is_current=True)
+
+
+def authority_key(authority):
+    """The authority's private key object, decrypted once per process."""
+    cache_key = (authority.pk, authority.serial_hex)  # a rolled-back test database reuses primary keys
+    key = _keys.get(cache_key)
+    if key is None:
+        pem = SigningAuthority.objects.values_list("private_key", flat=True).get(pk=authority.pk)
+        # values_list applies the field's converter: this is the decrypted PEM.
+        key = pki.load_private_key(pem)
+        with _keys_lock:
+            _keys[cache_key] = key
+    return key
+
+
+@transaction.atomic
+def install_signing_authority(*, account, certificate_pem, private_key_pem, chain_pem="",
+                              source=SigningAuthority.Source.CSSM, now=None):
+    """Make a new (e.g. CSSM-signed) signing certificate + key the account's current authority.
+
+    The key must be ECDSA P-256 and match the certificate, and the certificate must be a CA;
+    the previous authority is retired, not deleted (its certificates stay valid until renewed).
+    """
+    from cryptography import x509
+
+    now = now or timezone.now()
+    cert = pki.load_certificate(certificate_pem)
+    try:
+        key = pki.load_private_key(private_key_pem)
+    except (ValueError, TypeError) as exc:
+        raise pki.PkiError("The private key is not a valid unencrypted PEM key.") from exc
+    if not pki.is_p256(cert.public_key()):
+        raise pki.PkiError("The signing key must be ECDSA P-256 (devices verify ecdsa-p256-sha256 replies).")
+    if pki.public_key_fingerprint(key.public_key()) != pki.public_key_fingerprint(cert.public_key()):
+        raise pki.PkiError("The private key does not belong to the certificate.")
+    try:
+        if not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            raise pki.PkiError("The signing certificate is not a CA certificate.")
+        cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound as exc:
+        raise pki.PkiError("The signing certificate lacks basicConstraints or subjectKeyIdentifier.") from exc
+    for block in pki.split_pem_chain(chain_pem or ""):
+        pki.load_certificate(block)
+    SigningAuthority.objects.select_for_update().filter(account=account, is_current=True).update(
+        is_current=False, retired_at=now)
+    return SigningAuthority.objects.create(
+        account=account, source=source, certificate_pem=pki.certificate_pem(cert), chain_pem=chain_pem or "",
+        private_key=private_key_pem, serial_hex=pki.serial_hex(cert.serial_number),
+        not_after=cert.not_valid_after_utc, is_current=True, created_at=now,
+    )
+
+
+def issue_certificate(*, pi, public_key, authority, now):
+    """Issue and store an ID certificate for ``pi`` (whose virtual account and account are loaded)."""
+    cert = pki.issue_device_certificate(
+        authority_key=authority_key(authority), authority_cert=pki.load_certificate(authority.certificate_pem),
+        public_key=public_key, common_name=f"{pi.udi_pid}:{pi.udi_serial_number}",
+        serial_number_attr=f"PID:{pi.udi_pid} SN:{pi.udi_serial_number}",
+        organizational_unit=pi.account.name, now=now,
+    )
+    return DeviceCertificate.objects.create(
+        product_instance=pi, authority=authority, serial_hex=pki.serial_hex(cert.serial_number),
+        certificate_pem=pki.certificate_pem(cert), public_key_sha256=pki.public_key_fingerprint(public_key),
+        issued_at=now, not_after=cert.not_valid_after_utc,
+        renew_after=now + datetime.timedelta(days=pki.RENEW_AFTER_DAYS),
+    )
+
+
+def find_certificate(serial_hex):
+    """The certificate named by ``signature.key`` with its product instance, VA, account and
+    authority (one query; the authority's private key is not loaded), or None."""
+    if not isinstance(serial_hex, str) or not 1 <= len(serial_hex) <= 40:
+        return None
+    return (
+        DeviceCertificate.objects.select_related(
+            "product_instance__virtual_account__account", "product_instance__device", "authority")
+        .defer("authority__private_key", "authority__chain_pem")
+        .filter(serial_hex=serial_hex)
+        .first()
+    )
+
+
+def certificate_usable(cert, now):
+    if cert.revoked_at is not None or cert.not_after <= now:
+        return False
+    return cert.superseded_at is None or now - cert.superseded_at <= SUPERSEDED_GRACE
+
+
+__all__ = ["current_authority", "authority_key", "install_signing_authority", "issue_certificate",
+           "find_certificate", "certificate_usable", "host_common_name", "SUPERSEDED_GRACE"]

@@ -1,0 +1,135 @@
+"""Product instances registering, renewing their identity and deregistering (device protocol).
+
+Called by ``licensing.transport`` once a message's signature, timestamp and nonce passed,
+inside the transaction that spent the nonce. Each function returns the reply fields.
+"""
+from django.db import IntegrityError, transaction
+
+from onprem import events
+
+from ..models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance
+from .device_errors import FROM_TOKEN_REFUSAL, TOKEN_UNKNOWN, DeviceError
+from .device_pki import current_authority, host_common_name, issue_certificate
+from .product_instances import remove_product_instance, transfer_product_instance
+from .tokens import TokenError, use_token
+
+
+def epoch_ms(moment):
+    return int(moment.timestamp() * 1000)
+
+
+def certificate_reply(cert, authority):
+    return {
+        "id_certificate": cert.certificate_pem,
+        "id_certificate_serial": cert.serial_hex,
+        "certificate_chain": authority.chain(),
+        "renew_id_after": epoch_ms(cert.renew_after),
+    }
+
+
+def identity_fields(message, transport, now):
+    sudi, f = message.sudi, message.fields
+    values = {name: sudi.get(name, "")[:field_max] for name, field_max in (
+        ("udi_vid", 64), ("uuid", 64), ("suvi", 255), ("host_identifier", 255), ("mac_address", 64))}
+    values.update(software_tag=message.software_tag, transport=transport, updated_at=now)
+    for name, field_max in (("ip_address", 64), ("product_type", 64), ("agent_version", 64)):
+        if f.get(name):
+            values[name] = f[name][:field_max]
+    return values
+
+
+def find_or_create_pi(account, va, message, now):
+    """(product instance locked for update, created?) for the message's UDI in ``account``."""
+    udi = {"udi_pid": message.sudi["udi_pid"], "udi_serial_number": message.sudi["udi_serial_number"]}
+    locked = ProductInstance.objects.select_for_update().select_related("virtual_account__account")
+    pi = locked.filter(account=account, **udi).first()
+    if pi is not None:
+        return pi, False
+    pi = ProductInstance(account=account, virtual_account=va, registered_at=now, last_contact_at=now,
+                         hostname=message.fields.get("hostname", ""),
+                         product_name=message.fields.get("product_name", ""),
+                         **udi)
+    try:
+        with transaction.atomic():  # a concurrent first registration of the same UDI
+            pi.save()
+        return pi, True
+    except IntegrityError:
+        return locked.get(account=account, **udi), False
+
+
+def register(message, *, transport, now):
+    """REGISTER: use the token, add or re-register the product instance, issue its ID certificate."""
+    f = message.fields
+    try:
+        token = use_token(f["id_token"], now=now)
+    except TokenError as error:
+        raise DeviceError(FROM_TOKEN_REFUSAL.get(error.code, TOKEN_UNKNOWN)) from error
+    va = token.virtual_account
+    account = va.account
+    authority = current_authority(account, now)
+    pi, created = find_or_create_pi(account, va, message, now)
+    if not created:
+        if pi.virtual_account_id != va.pk and f["force"]:
+            transfer_product_instance(actor=None, pi=pi, to_va=va, as_of=now.date())
+            pi.virtual_account = va
+        updates = {"registered_at": now, "last_contact_at": now}
+        for name in ("hostname", "product_name"):
+            if f.get(name):
+                updates[name] = f[name]
+        ProductInstance.objects.filter(pk=pi.pk).update(**updates)
+        for name, value in updates.items():
+            setattr(pi, name, value)
+        DeviceCertificate.objects.filter(product_instance=pi, revoked_at__isnull=True).update(revoked_at=now)
+    identity = identity_fields(message, transport, now)
+    identity.update(registration_token=token, export_controlled=token.export_controlled)
+    if created:
+        DeviceIdentity.objects.create(product_instance=pi, **identity)
+    else:  # it may have been added by other means (a synchronization, an SLP push) and have none yet
+        DeviceIdentity.objects.update_or_create(product_instance=pi, defaults=identity)
+    cert = issue_certificate(pi=pi, public_key=f["csr"].public_key(), authority=authority, now=now)
+    events.record("device.registered", virtual_account=pi.virtual_account, identifier=pi.display_name,
+                  pool_name=pi.virtual_account.name)
+    return authority, {
+        "status": "SUCCESS",
+        **certificate_reply(cert, authority),
+        "product_instance_id": pi.pk,
+        "virtual_account": pi.virtual_account.name,
+        "local_account": account.name,
+        "export_controlled": token.export_controlled,
+        "host_common_name": host_common_name(),
+    }
+
+
+def renew_id(cert, message, *, now):
+    """RENEW_ID: a new ID certificate from the account's current authority; the old one superseded."""
+    pi = cert.product_instance
+    authority = current_authority(pi.account, now)
+    touch(pi, now)
+    DeviceCertificate.objects.filter(product_instance=pi, revoked_at__isnull=True, superseded_at__isnull=True).update(
+        superseded_at=now)
+    new = issue_certificate(pi=pi, public_key=message.fields["csr"].public_key(), authority=authority, now=now)
+    events.record("device.id_renewed", virtual_account=pi.virtual_account, identifier=pi.display_name,
+                  pool_name=pi.virtual_account.name)
+    # Signed by the authority the device trusts now: that is what makes the new chain in it trustworthy.
+    return cert.authority, {"status": "SUCCESS", **certificate_reply(new, authority)}
+
+
+def deregister(cert, message, *, now):
+    """DEREGISTER: release the licenses and remove the product instance (its certificates go with it)."""
+    pi = cert.product_instance
+    released = [{"tag": tag, "count": count} for tag, count in
+                LicenseUsage.objects.filter(product_instance=pi).order_by("license__entitlement_tag")
+                .values_list("license__entitlement_tag", "count")]
+    remove_product_instance(actor=None, pi=pi, now=now)
+    return cert.authority, {"status": "SUCCESS", "released": released}
+
+
+def touch(pi, now, **fields):
+    """Record the contact (one UPDATE, which also locks the row: messages of one device serialise)."""
+    ProductInstance.objects.filter(pk=pi.pk).update(last_contact_at=now, **fields)
+    pi.last_contact_at = now
+    for name, value in fields.items():
+        setattr(pi, name, value)
+
+
+__all__ = ["register", "renew_id", "deregister", "touch", "epoch_ms", "find_or_create_pi", "identity_fields"]

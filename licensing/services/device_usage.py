@@ -1,0 +1,181 @@
+"""License consumption reported by product instances: AUTHORIZE and SLP usage (RUM) reports.
+
+Usage is one ``LicenseUsage`` row per (product instance, license) with a count; a message
+changes a product instance's rows with at most one DELETE, one bulk UPDATE and one bulk
+INSERT, whatever the number of licenses, and compliance is read with the compliance
+service's aggregate queries (tier substitution and application redundancy included).
+"""
+import datetime
+import hashlib
+
+from onprem import events
+
+from ..models import DeviceIdentity, LicenseDefinition, LicenseUsage, ProductInstance, RumReport
+from .compliance import IN_COMPLIANCE, virtual_account_positions
+from .device_registration import epoch_ms, touch
+
+RENEW_AUTH_AFTER = datetime.timedelta(days=30)
+AUTH_EXPIRES = datetime.timedelta(days=90)
+Role = ProductInstance.RedundancyRole
+
+
+def _export_allowed(pi):
+    try:
+        return pi.device.export_controlled
+    except DeviceIdentity.DoesNotExist:
+        return False
+
+
+def _current_usage(pi):
+    """{license_id: (LicenseUsage, export_restricted)} of ``pi``."""
+    rows = LicenseUsage.objects.filter(product_instance=pi).select_related("license").only(
+        "pk", "count", "license_id", "product_instance_id", "license__export_restricted")
+    return {row.license_id: row for row in rows}
+
+
+def apply_usage(pi, current, desired, now):
+    """Bring ``pi``'s usage rows from ``current`` ({license_id: LicenseUsage}) to ``desired``
+    ({license_id: count}); licenses missing from ``desired`` keep their rows."""
+    gone = [row.pk for lid, row in current.items() if lid in desired and desired[lid] <= 0]
+    changed = []
+    for lid, row in current.items():
+        if desired.get(lid, 0) > 0 and row.count != desired[lid]:
+            row.count, row.updated_at = desired[lid], now
+            changed.append(row)
+    new = [LicenseUsage(product_instance=pi, license_id=lid, count=count, updated_at=now)
+           for lid, count in desired.items() if count > 0 and lid not in current]
+    if gone:
+        LicenseUsage.objects.filter(pk__in=gone).delete()
+    if changed:
+        LicenseUsage.objects.bulk_update(changed, ["count", "updated_at"])
+    if new:
+        LicenseUsage.objects.bulk_create(new)
+
+
+def _group_key(ids):
+    key = "app:" + ",".join(sorted(ids))
+    return key if len(key) <= 255 else "app:sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _redundancy(pi, redundancy):
+    """(role, group, fail-over?) from the message's ``app_redundancy`` (see docs/protocol.md)."""
+    if redundancy is None:
+        return Role.NONE, "", False
+    role = Role.ACTIVE if redundancy["app_role"] == "ACTIVE" else Role.STANDBY
+    if redundancy["peers"]:
+        return role, _group_key({redundancy["app_id"], *(peer["id"] for peer in redundancy["peers"])}), False
+    # No peers: an application that declares itself ACTIVE after being STANDBY took over (fail-over).
+    group = pi.redundancy_group or _group_key({redundancy["app_id"]})
+    failover = role == Role.ACTIVE and pi.redundancy_role == Role.STANDBY and bool(pi.redundancy_group)
+    return role, group, failover
+
+
+def authorize(cert, message, *, now):
+    """AUTHORIZE: set the product instance's usage to what it asks for; answer per license."""
+    pi = cert.product_instance
+    va = pi.virtual_account
+    f = message.fields
+    redundancy = f["app_redundancy"]
+    role, group, failover = _redundancy(pi, redundancy)
+    was_redundant_active = (pi.redundancy_role, pi.redundancy_group) == (Role.ACTIVE, group)
+    touch(pi, now, redundancy_role=role, redundancy_group=group)
+    if failover:
+        ProductInstance.objects.filter(account_id=pi.account_id, redundancy_group=group,
+                                       redundancy_role=Role.ACTIVE).exclude(pk=pi.pk).update(
+            redundancy_role=Role.STANDBY)
+    requested = f["entitlements"]
+    licenses = {lic.entitlement_tag: lic for lic in LicenseDefinition.objects.filter(
+        entitlement_tag__in=[e["tag"] for e in requested]).only("pk", "entitlement_tag", "export_restricted")}
+    current = _current_usage(pi)
+    export_ok = _export_allowed(pi)
+    desired, answers = {}, []
+    for entry in requested:
+        lic = licenses.get(entry["tag"])
+        answer = {"tag": entry["tag"], "count": entry["count"]}
+        answers.append(answer)
+        if lic is None:
+            answer.update(status="NOT_AUTHORIZED", reason="UNKNOWN_TAG")
+            continue
+        answer["license_id"] = lic.pk
+        if lic.export_restricted and not export_ok:
+            granted = current[lic.pk].count if lic.pk in current else 0
+            if entry["count"] > granted:
+                answer.update(status="NOT_AUTHORIZED", reason="EXPORT_NOT_ALLOWED")
+            continue
+        desired[lic.pk] = desired.get(lic.pk, 0) + entry["count"]
+    for lid, row in current.items():
+        if lid not in desired and not (row.license.export_restricted and not export_ok):
+            desired[lid] = 0  # not asked for any more: released
+    apply_usage(pi, current, desired, now)
+    positions = {p.license_id: p for p in virtual_account_positions(va, as_of=now.date())}
+    for answer in answers:
+        lid = answer.pop("license_id", None)
+        if "status" in answer:
+            continue
+        position = positions.get(lid)
+        in_compliance = answer["count"] == 0 or (position is not None and position.status == IN_COMPLIANCE)
+        answer["status"] = "AUTHORIZED" if in_compliance else "OUT_OF_COMPLIANCE"
+    if role == Role.ACTIVE and redundancy and redundancy["peers"] and not was_redundant_active:
+        standbys = [peer["name"] or peer["id"] for peer in redundancy["peers"] if peer["role"] == "STANDBY"]
+        if standbys:
+            events.record("device.added_redundant", virtual_account=va, identifier=pi.display_name,
+                          pool_name=va.name, ha_list=", ".join(standbys))
+    events.record("device.connected", virtual_account=va, identifier=pi.display_name, pool_name=va.name)
+    compliant = all(answer["status"] == "AUTHORIZED" for answer in answers)
+    return cert.authority, {
+        "status": "SUCCESS",
+        "authorizations": answers,
+        "compliance": "IN_COMPLIANCE" if compliant else "OUT_OF_COMPLIANCE",
+        "renew_auth_after": epoch_ms(now + RENEW_AUTH_AFTER),
+        "auth_expires": epoch_ms(now + AUTH_EXPIRES),
+    }
+
+
+def store_reports(pi, message, *, now):
+    """Store the message's RUM reports (each once per device) and apply their usage; returns the acks."""
+    reports = message.fields["reports"]
+    ids = [report["report_id"] for report in reports]
+    seen = set(RumReport.objects.filter(account_id=pi.account_id, device_key=message.device_key,
+                                        report_id__in=ids).values_list("report_id", flat=True))
+    acks, new = [], []
+    for report in reports:
+        if report["report_id"] in seen:
+            acks.append({"report_id": report["report_id"], "status": "DUPLICATE"})
+            continue
+        seen.add(report["report_id"])
+        acks.append({"report_id": report["report_id"], "status": "ACK"})
+        new.append(report)
+    if new:
+        RumReport.objects.bulk_create([
+            RumReport(account_id=pi.account_id, product_instance=pi, device_key=message.device_key,
+                      report_id=r["report_id"], header=r["header"], payload=r["payload"],
+                      signing_type=r["signing_type"], signature_key=r["key"], signature_value=r["value"],
+                      received_at=now)
+            for r in new
+        ])
+        tags = {line["tag"] for r in new for line in r["usage"]}
+        export_ok = _export_allowed(pi)
+        # export-restricted usage changes only through export authorization (unless the token allowed it)
+        licenses = {tag: pk for tag, pk, restricted in LicenseDefinition.objects.filter(entitlement_tag__in=tags)
+                    .values_list("entitlement_tag", "pk", "export_restricted") if export_ok or not restricted}
+        desired = {}
+        for r in new:  # in the order sent: a later report's count wins
+            for line in r["usage"]:
+                lid = licenses.get(line["tag"])
+                if lid is not None:
+                    desired[lid] = line["count"]
+        if desired:
+            apply_usage(pi, _current_usage(pi), desired, now)
+        events.record("device.usage_reported", virtual_account=pi.virtual_account, identifier=pi.display_name,
+                      pool_name=pi.virtual_account.name, count=len(new))
+    return acks
+
+
+def report_usage(cert, message, *, now):
+    """REPORT_USAGE from a registered product instance."""
+    pi = cert.product_instance
+    touch(pi, now)
+    return cert.authority, {"status": "SUCCESS", "acks": store_reports(pi, message, now=now)}
+
+
+__all__ = ["authorize", "report_usage", "store_reports", "apply_usage", "RENEW_AUTH_AFTER", "AUTH_EXPIRES"]

@@ -1,0 +1,124 @@
+"""The signed envelope of the device protocol (docs/protocol.md): parse the body, build replies.
+
+Parsing is pure (no database): a body that is not a well-formed envelope raises
+``Unparseable`` (HTTP 400); a body over the size limit never gets here (HTTP 413, see views).
+The XML wrapper of the legacy Call Home path is read with the standard library after a hard
+refusal of any DTD or entity declaration, so no entity can be expanded.
+"""
+import json
+import secrets
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from onprem import pki
+
+VERSION = "1"
+XML_ROOT, XML_MESSAGE = "smartLicense", "message"
+
+
+class Unparseable(ValueError):
+    """The body is not a signed envelope at all (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    type: str
+    version: str
+    payload_text: str  # the exact string the signature covers
+    payload: dict
+    signing_type: str
+    key: str
+    signature: str
+    xml: bool = False  # came in the XML wrapper: answer in it too
+
+    @property
+    def signed_bytes(self):
+        return self.payload_text.encode("utf-8")
+
+
+def _strict_json(text):
+    def no_constants(name):
+        raise ValueError(f"{name} is not JSON")
+
+    def unique_object(pairs):
+        keys = [key for key, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    return json.loads(text, parse_constant=no_constants, object_pairs_hook=unique_object)
+
+
+def unwrap_xml(body: bytes) -> str:
+    """The JSON text inside ``<smartLicense><message><![CDATA[...]]></message></smartLicense>``."""
+    lowered = body.lower()
+    if b"<!doctype" in lowered or b"<!entity" in lowered:
+        raise Unparseable("DTDs and entity declarations are not accepted.")
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise Unparseable("The XML wrapper is not well-formed.") from exc
+    message = root.find(XML_MESSAGE) if root.tag == XML_ROOT else None
+    if message is None or len(root) != 1 or len(message) or not (message.text or "").strip():
+        raise Unparseable("Expected <smartLicense><message><![CDATA[JSON]]></message></smartLicense>.")
+    return message.text.strip()
+
+
+def parse(body: bytes, *, allow_xml=False) -> Envelope:
+    """The envelope in ``body`` (JSON, or the XML wrapper when ``allow_xml``); Unparseable if none."""
+    is_xml = allow_xml and body.lstrip()[:1] == b"<"
+    try:
+        text = unwrap_xml(body) if is_xml else body.decode("utf-8")
+        document = _strict_json(text)
+    except UnicodeDecodeError as exc:
+        raise Unparseable("The body is not UTF-8.") from exc
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, Unparseable):
+            raise
+        raise Unparseable("The body is not a JSON document.") from exc
+    if not isinstance(document, dict):
+        raise Unparseable("The envelope must be a JSON object.")
+    header, payload_text, signature = document.get("header"), document.get("payload"), document.get("signature")
+    if not (isinstance(header, dict) and isinstance(payload_text, str) and isinstance(signature, dict)):
+        raise Unparseable("The envelope needs header (object), payload (string) and signature (object).")
+    fields = (header.get("type"), header.get("version"), signature.get("signing_type"), signature.get("key"),
+              signature.get("value"))
+    if not all(isinstance(value, str) for value in fields):
+        raise Unparseable("header.type, header.version and signature.signing_type/key/value must be strings.")
+    try:
+        payload = _strict_json(payload_text)
+    except (ValueError, RecursionError) as exc:
+        raise Unparseable("The payload is not a JSON document.") from exc
+    if not isinstance(payload, dict):
+        raise Unparseable("The payload must be a JSON object.")
+    return Envelope(type=fields[0], version=fields[1], payload_text=payload_text, payload=payload,
+                    signing_type=fields[2], key=fields[3], signature=fields[4], xml=is_xml)
+
+
+def new_nonce():
+    return secrets.token_urlsafe(18)
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def build_reply(message_type, payload: dict, *, key, key_serial_hex) -> str:
+    """A signed reply envelope (JSON text). ``payload`` is serialised once; the signature covers it."""
+    payload = {"timestamp": now_ms(), "nonce": new_nonce(), **payload}
+    payload_text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
+    envelope = {
+        "header": {"type": f"{message_type}_RESPONSE", "version": VERSION},
+        "payload": payload_text,
+        "signature": {"signing_type": pki.SIGNING_TYPE, "key": key_serial_hex,
+                      "value": pki.sign(key, payload_text.encode("utf-8"))},
+    }
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+
+
+def wrap_xml(text: str) -> str:
+    # "]]>" cannot occur in a CDATA section: split it across two sections.
+    safe = text.replace("]]>", "]]]]><![CDATA[>")
+    return (f'<?xml version="1.0" encoding="UTF-8"?><{XML_ROOT}><{XML_MESSAGE}><![CDATA[{safe}]]>'
+            f"</{XML_MESSAGE}></{XML_ROOT}>")

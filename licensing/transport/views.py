@@ -1,0 +1,68 @@
+"""The device endpoints: thin wrappers that read the body within the size limit and run the pipeline.
+
+No session, no CSRF token: a device message is authorized by its token or certificate
+signature (RBAC.md, "Devices"), never by a cookie.
+"""
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from ..models import DeviceIdentity, LocalAccount
+from .processing import process, too_large
+
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+def max_message_bytes():
+    return getattr(settings, "ONPREM_DEVICE_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)
+
+
+def _read_body(request):
+    """The body, or None when it is over the limit (checked before and while reading)."""
+    limit = max_message_bytes()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    body = request.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+def _run(request, **kwargs):
+    body = _read_body(request)
+    outcome = too_large(max_message_bytes()) if body is None else process(body, **kwargs)
+    return HttpResponse(outcome.body, status=outcome.status, content_type=f"{outcome.content_type}; charset=utf-8")
+
+
+@csrf_exempt
+@require_POST
+def smart_transport(request):
+    return _run(request, transport=DeviceIdentity.Transport.SMART_TRANSPORT)
+
+
+@csrf_exempt
+@require_POST
+def call_home(request):
+    return _run(request, transport=DeviceIdentity.Transport.CALL_HOME, allow_xml=True)
+
+
+@csrf_exempt
+@require_POST
+def cslu_push(request, slug):
+    """``/cslu/v1/pi/{LocalAccountName}-{n}``: ``n`` is the local account's id, the name matched exactly."""
+    name, _, number = slug.rpartition("-")
+    account = LocalAccount.objects.filter(pk=int(number)).first() if number.isdigit() and len(number) < 18 else None
+    if account is None or account.name != name:
+        return JsonResponse({"status": "FAILED", "error_code": "MALFORMED",
+                             "message": "No local account answers at this URL."}, status=404)
+    return _run(request, transport=DeviceIdentity.Transport.CSLU, cslu_account=account)
+
+
+def cslu_url_path(account):
+    """The path an SLP product instance pushes to (Inventory > General shows it)."""
+    from urllib.parse import quote
+
+    return f"/cslu/v1/pi/{quote(account.name, safe='')}-{account.pk}"
