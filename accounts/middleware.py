@@ -65,7 +65,10 @@ class UserLanguageMiddleware:
 class FirstLoginWizardMiddleware:
     """Until a user has finished the initial login wizard, every page leads to the wizard."""
 
-    EXEMPT_PREFIXES = ("/welcome/", "/logout/", "/static/", "/login/")
+    EXEMPT_PREFIXES = ("/welcome/", "/logout/", "/static/", "/login/",
+                       # Machine endpoints answer machines, whatever session cookie comes along.
+                       "/healthz", "/readyz", "/metrics", "/api/", "/backend/", "/oauth/", "/SmartTransport",
+                       "/Transportgateway/", "/cslu/")
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -128,3 +128,110 @@ class RoleGrant(models.Model):
         holder = self.user or self.group
         scope = self.virtual_account or self.account
         return f"{holder}: {self.get_role_display()} on {scope}"
+
+
+# API Toolkit models live in their own module; importing them here registers them with the app.
+from .api_clients import ApiAccessEntry, ApiConsole, ApiGrant  # noqa: E402,F401
+from .rate_limit_models import FailureCounter  # noqa: E402,F401
+
+
+# --- Access Management (LDAP, OAuth2 ADFS, SSO client) -------------------------------------------
+# The Administration workspace's Access Management widget keeps its configuration here; the
+# authentication backends (accounts/ldap_backend.py, accounts/oidc/) read it on every login, so a
+# saved change applies at once, without a restart.
+
+from onprem.crypto import EncryptedTextField  # noqa: E402  (kept beside the models that use it)
+
+
+class LdapConfig(models.Model):
+    """The one LDAP configuration record (pk 1): the guide's "LDAP Configuration" tab."""
+
+    class Encryption(models.TextChoices):
+        PLAIN = "plain", "plain (Plain Text Authentication)"
+        SIMPLE_TLS = "simple-tls", "simple-tls (Transport Layer Security)"
+
+    class LdapType(models.TextChoices):
+        ACTIVE_DIRECTORY = "ad", "ActiveDirectory"
+        OPENLDAP = "openldap", "OpenLDAP"
+
+    enabled = models.BooleanField(default=False)
+    title = models.CharField(max_length=100, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(default=389)
+    user_base_dn = models.CharField(max_length=500, blank=True)
+    uid_attribute = models.CharField(max_length=100, default="uid")
+    encryption = models.CharField(max_length=12, choices=Encryption.choices, default=Encryption.PLAIN)
+    bind_dn = models.CharField(max_length=500, blank=True)
+    bind_password = EncryptedTextField(blank=True, default="")
+    # simple-tls: the CA certificate(s), PEM, that signed the server's certificate when it is not
+    # one the system trusts (an internal CA); empty = the system's trusted CAs only.
+    ca_certificate = models.TextField(blank=True, default="")
+    group_base_dn = models.CharField(max_length=500, blank=True)
+    ldap_type = models.CharField(max_length=10, choices=LdapType.choices, default=LdapType.OPENLDAP)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.title or "LDAP"
+
+
+class LdapGroup(models.Model):
+    """A group imported from the LDAP server by "Update LDAP Data" (at most 1000, the guide)."""
+
+    dn = models.CharField(max_length=500, unique=True)
+    name = models.CharField(max_length=255)
+    description = models.CharField(max_length=255, blank=True)
+    # The members' user ids (lower case) as the server listed them at the last import.
+    member_uids = models.JSONField(default=list, blank=True)
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class LdapGroupLink(models.Model):
+    """The user group of one local account that stands for an LDAP group there.
+
+    Roles an administrator gives an LDAP group on an account are role grants of this user group,
+    and its members are kept equal to the LDAP group's at every LDAP login, so the one RBAC
+    policy (``accounts.rbac``) needs to know nothing about LDAP.
+    """
+
+    ldap_group = models.ForeignKey(LdapGroup, on_delete=models.CASCADE, related_name="links")
+    user_group = models.OneToOneField(UserGroup, on_delete=models.CASCADE, related_name="ldap_link")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ldap_group", "user_group"], name="ldap_link_once")]
+
+
+class ExternalIdentityProvider(models.Model):
+    """The OAuth2 ADFS configuration and the SSO client configuration (one row per kind)."""
+
+    class Kind(models.TextChoices):
+        ADFS = "adfs", "OAuth2 ADFS"
+        SSO = "sso", "SSO Client"
+
+    class AdfsMode(models.TextChoices):
+        V3 = "v3", "ADFS V3 Mode"
+        V4 = "v4", "ADFS V4 Mode"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, unique=True)
+    enabled = models.BooleanField(default=False)
+    server_url = models.CharField(max_length=500, blank=True)
+    adfs_mode = models.CharField(max_length=2, choices=AdfsMode.choices, default=AdfsMode.V4)
+    import_claims = models.BooleanField(default=True)
+    resource_name = models.CharField(max_length=255, blank=True)
+    client_id = models.CharField(max_length=255, blank=True)
+    client_secret = EncryptedTextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.get_kind_display()
+
+
+# Security widget models (password policy, lockout, sessions, CSR key) live in their own module.
+from .security_models import (  # noqa: E402,F401
+    LoginFailure, PasswordHistory, PendingCsr, SecurityPolicy, UserLock, UserSession,
+)

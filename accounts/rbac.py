@@ -3,7 +3,7 @@
 It implements the table in ``shared/RBAC.md``. Every view, API permission and command asks
 ``can(...)`` (or filters with ``visible_accounts`` / ``visible_virtual_accounts``); nothing
 else decides access. A principal is a user (local, LDAP, ADFS) — with the grants of the user
-groups it belongs to — and, once the API issue lands, an OAuth client-credentials grant.
+groups it belongs to — or an OAuth client-credentials grant (``ApiGrantPrincipal``).
 """
 from enum import StrEnum
 
@@ -106,16 +106,23 @@ class Principal:
         """The grants this principal holds, directly or through its user groups."""
         return Q(user=self.user) | Q(group__memberships__user=self.user)
 
+    def role_rows(self, account):
+        """``(virtual_account_id, role)`` pairs this principal holds on ``account`` (one query)."""
+        from .models import RoleGrant
+
+        return RoleGrant.objects.filter(self.grant_filter(), account=account).values_list("virtual_account_id", "role")
+
+    def granted_account_ids(self):
+        """A subquery of the ids of the local accounts this principal holds any role on."""
+        from .models import RoleGrant
+
+        return RoleGrant.objects.filter(self.grant_filter()).values("account_id")
+
     def grants(self, account):
         """``(account_wide_roles, {virtual_account_id: roles})`` on one local account."""
         if account.pk not in self._grants:
-            from .models import RoleGrant
-
             account_roles, va_roles = set(), {}
-            rows = RoleGrant.objects.filter(self.grant_filter(), account=account).values_list(
-                "virtual_account_id", "role"
-            )
-            for va_id, role in rows:
+            for va_id, role in self.role_rows(account):
                 if va_id is None:
                     account_roles.add(role)
                 else:
@@ -124,15 +131,55 @@ class Principal:
         return self._grants[account.pk]
 
 
+class ApiGrantPrincipal(Principal):
+    """An OAuth client-credentials grant (guide "Setting API Access Control").
+
+    Its system role is System User, never a system-wide admin; its account roles are the
+    grant's API access-control entries. A Resource Owner (password) grant is not this: those
+    calls act as the user, with the user's own Principal.
+    """
+
+    def __init__(self, api_grant):
+        super().__init__(None)
+        self.api_grant = api_grant
+
+    @property
+    def system_role(self):
+        return None if self.api_grant.is_expired() else SystemRole.USER
+
+    @property
+    def is_system_wide_admin(self):
+        return False
+
+    def grant_filter(self):
+        # No user or group holds this principal's roles: RoleGrant rows never apply to it.
+        return Q(pk__in=[])
+
+    def role_rows(self, account):
+        return self.api_grant.access_entries.filter(account=account).values_list("virtual_account_id", "role")
+
+    def granted_account_ids(self):
+        return self.api_grant.access_entries.values("account_id")
+
+
 def principal_for(obj):
-    """A Principal for a user or a request (cached on the request for its lifetime)."""
+    """A Principal for a user or a request (cached on the request for its lifetime).
+
+    A user object that carries its own ``principal`` (the REST API's ``ApiCaller``) is asked
+    for it, so API views call ``can(request, ...)`` like the workspace views do.
+    """
     if isinstance(obj, Principal):
         return obj
     if hasattr(obj, "user") and hasattr(obj, "META"):
         if not hasattr(obj, "_onprem_principal"):
-            obj._onprem_principal = Principal(obj.user)
+            obj._onprem_principal = _carried_principal(obj.user) or Principal(obj.user)
         return obj._onprem_principal
-    return Principal(obj)
+    return _carried_principal(obj) or Principal(obj)
+
+
+def _carried_principal(user):
+    principal = getattr(user, "principal", None)
+    return principal if isinstance(principal, Principal) else None
 
 
 def can(who, action, account=None, virtual_account=None, to_virtual_account=None):
@@ -191,10 +238,7 @@ def visible_accounts(who):
         return active.none()
     if principal.is_system_wide_admin:
         return active
-    from .models import RoleGrant
-
-    account_ids = RoleGrant.objects.filter(principal.grant_filter()).values("account_id")
-    return active.filter(pk__in=account_ids)
+    return active.filter(pk__in=principal.granted_account_ids())
 
 
 def visible_virtual_accounts(who, account):

@@ -10,10 +10,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from onprem import events
+from onprem import events, ratelimit
 from onprem.errors import ServiceError
 
 from .forms import CertificateStepForm, LanguageStepForm, LoginForm, PasswordStepForm
+from .services import lockout, password_policy, sessions  # noqa: F401  (sessions: signal receivers)
 from .services.users import check_new_password, complete_first_login
 from .tls_info import server_certificate_summary
 
@@ -22,6 +23,82 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        limited = login_rate_limit_error(request)
+        if limited is None:
+            response = super().post(request, *args, **kwargs)
+            if response.status_code != 302:  # the form came back: a failed sign-in
+                ratelimit.record_failure("login", request, ratelimit.normalise(request.POST.get("username")))
+            return response
+        form, retry_after = limited
+        response = self.render_to_response(self.get_context_data(form=form), status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
+
+    # Security widget hooks (accounts/services/lockout.py, sessions.py, password_policy.py): a locked
+    # user is refused before the password is checked, failures count towards the auto lock, a
+    # login registers its session under the session limit and applies password expiration.
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["forgot_password_enabled"] = password_policy.current().forgot_password_enabled
+        return context
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        if self.request.method == "POST":
+            refusal = lockout.refusal_before_password(self.request.POST.get("username", "")[:150])
+            if refusal:
+                _refuse_login(form, refusal)
+        return form
+
+    def form_invalid(self, form):
+        if not getattr(form, "security_refused", False) and _is_failed_login(form):
+            _refuse_login(form, lockout.failed_login_message(
+                form.data.get("username", "")[:150], form.data.get("password", ""), form.non_field_errors()[0]))
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        user = form.get_user()
+        refusal = password_policy.refusal_at_login(user)
+        if refusal:
+            _refuse_login(form, refusal)
+            return super().form_invalid(form)
+        lockout.login_succeeded(user)
+        response = super().form_valid(form)  # login(): sessions.py registers the session (signal)
+        password_policy.at_login(self.request, user)
+        return response
+
+
+def _is_failed_login(form):
+    errors = form.errors.as_data().get("__all__", [])
+    return any(error.code == "invalid_login" for error in errors)
+
+
+def _refuse_login(form, message):
+    from django.forms.utils import ErrorDict
+
+    form.cleaned_data, form._errors = {}, ErrorDict()  # refused as it stands: no authenticate() call
+    form.add_error(None, message)
+    form.security_refused = True
+
+
+def login_rate_limit_error(request):
+    """The sign-in rate limit (onprem/ratelimit.py), checked before any password is: over it,
+    ``(form with the error, retry_after)``, else None."""
+    from django.forms.utils import ErrorDict
+
+    username = request.POST.get("username", "")[:150]
+    verdict = ratelimit.check("login", request, ratelimit.normalise(username))
+    if verdict.allowed:
+        return None
+    events.record("auth.login_rate_limited", ip=ratelimit.client_ip(request) or "an unknown address",
+                  user_name=username)
+    form = LoginForm(request, data=request.POST)
+    form.cleaned_data, form._errors = {}, ErrorDict()  # validated as refused: no authenticate() call
+    form.add_error(None, _("Too many sign-in attempts. Try again in %(seconds)s seconds.")
+                   % {"seconds": verdict.retry_after})
+    return form, verdict.retry_after
 
 
 @require_http_methods(["POST"])

@@ -164,6 +164,19 @@ def _problem(cert_file, key_file, host, now):
     return ""
 
 
+def host_common_name():
+    """The Host Common Name (Security widget, Certificates tab): the name product instances use in
+    their call-home URL and the device endpoints answer as; ONPREM_HOST until one is saved."""
+    from django.db import DatabaseError
+
+    from accounts.services.password_policy import current
+
+    try:
+        return current().host_common_name or settings.ONPREM_HOST
+    except DatabaseError:  # no table yet (a first start before migrate): the setting
+        return settings.ONPREM_HOST
+
+
 def tls_files_supplied():
     """True when the administrator points ONPREM_TLS_CERT and ONPREM_TLS_KEY at their own files."""
     cert_env, key_env = os.environ.get("ONPREM_TLS_CERT"), os.environ.get("ONPREM_TLS_KEY")
@@ -190,6 +203,22 @@ def ensure_tls_certificate(*, host=None, cert_file=None, key_file=None, supplied
         if not covers_host(cert, host):
             notes.append(f"it does not name the host {host}")
         return TLSResult(cert_file, key_file, "supplied", "; ".join(notes))
+
+    # A certificate imported on the Security widget's Certificates tab is the administrator's:
+    # kept while it loads and is valid (its host name is theirs to choose), else the default returns.
+    imported = cert_file.with_name(cert_file.name + ".imported.json")
+    if imported.exists():
+        try:
+            cert, _key = load_pair(cert_file, key_file)
+        except TLSError as error:
+            problem = f"the imported certificate cannot be used: {error}"
+        else:
+            if cert.not_valid_after_utc > now:
+                return TLSResult(cert_file, key_file, "kept", "the certificate imported on the Security widget")
+            problem = f"the imported certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+        generate_self_signed(host, cert_file, key_file, now=now)
+        imported.unlink(missing_ok=True)
+        return TLSResult(cert_file, key_file, "generated", problem)
 
     problem = _problem(cert_file, key_file, host, now)
     if not problem:

@@ -14,6 +14,7 @@ from onprem.errors import NotAllowed, ServiceError
 
 from ..rbac import Action, can
 from ..roles import SystemRole
+from . import password_policy
 
 User = get_user_model()
 
@@ -53,6 +54,7 @@ def create_user(
     user.password_changed_at = timezone.now()
     user.full_clean()
     user.save()
+    password_policy.remember(user)
     events.record("user.added", actor=actor, user_name=user.username)
     return user
 
@@ -122,6 +124,7 @@ def change_password(*, user, new_password, actor=None):
     user.set_password(new_password)
     user.password_changed_at = timezone.now()
     user.save(update_fields=["password", "password_changed_at"])
+    password_policy.remember(user)
     events.record("user.password_changed", actor=actor or user, user_name=user.username)
     return user
 
@@ -151,6 +154,7 @@ def complete_first_login(*, user, language, password_hash):
     user.language = language
     user.needs_first_login_wizard = False
     user.save(update_fields=["password", "password_changed_at", "language", "needs_first_login_wizard"])
+    password_policy.remember(user)
     events.record("user.password_changed", actor=user, user_name=user.username)
     events.record("user.first_login_completed", actor=user, user_name=user.username)
     return user
@@ -178,7 +182,9 @@ def reset_password(*, actor, user, new_password):
     _check_password(new_password, user)
     user.set_password(new_password)
     user.password_changed_at = timezone.now()
-    user.needs_first_login_wizard = True
+    # The Security widget's "Force users to change password after the administrator resets it".
+    user.needs_first_login_wizard = password_policy.current().force_change_after_reset
     user.save(update_fields=["password", "password_changed_at", "needs_first_login_wizard"])
+    password_policy.remember(user)
     events.record("user.password_reset", actor=actor, user_name=user.username)
     return user

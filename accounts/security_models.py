@@ -1,0 +1,118 @@
+"""Security widget records (guide "Security Widget": Account, Password and Certificates tabs).
+
+``SecurityPolicy`` is the one row (pk 1) of settings the widget edits; the login flow, the
+password validator and the certificate pages read it. The other models are the state those
+rules need: failed logins in the lock window, locks, the live sessions per user, the
+password-hash history, and the key of the last generated CSR (encrypted at rest).
+"""
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from onprem.crypto import EncryptedTextField
+
+
+class SecurityPolicy(models.Model):
+    # Account tab
+    auto_lock_enabled = models.BooleanField(default=False)
+    auto_lock_attempts = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(99)])
+    auto_lock_window_minutes = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(1), MaxValueValidator(1440)])
+    lock_expiration_enabled = models.BooleanField(default=False)
+    # The guide: "greater than 1 minute".
+    lock_expiration_minutes = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(2), MaxValueValidator(525600)])
+    session_limit_enabled = models.BooleanField(default=False)
+    session_limit = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(999)])
+    # Password tab: settings (guide defaults)
+    login_error_hints = models.BooleanField(default=True)
+    forgot_password_enabled = models.BooleanField(default=False)
+    force_change_after_reset = models.BooleanField(default=True)
+    strength_rules_enabled = models.BooleanField(default=True)
+    rule_not_username = models.BooleanField(default=True)
+    # The character-class rules start off: the guide gives no defaults, and with them off the
+    # rules equal what the project enforced before this widget existed (length, common, name).
+    rule_mixed_case = models.BooleanField(default=False)
+    rule_digit = models.BooleanField(default=False)
+    rule_special = models.BooleanField(default=False)
+    rule_not_common = models.BooleanField(default=True)
+    min_length = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(15)])
+    history_enabled = models.BooleanField(default=False)
+    history_count = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(99)])
+    # Password tab: expiration
+    expiration_enabled = models.BooleanField(default=False)
+    expiration_days = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(3650)])
+    expiration_warning_enabled = models.BooleanField(default=True)
+    expiration_warning_days = models.PositiveIntegerField(
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(365)])
+    change_after_expiry_allowed = models.BooleanField(default=True)
+    expiration_email_enabled = models.BooleanField(default=False)
+    expiration_email_days = models.PositiveIntegerField(
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(365)])
+    # Certificates tab
+    host_common_name = models.CharField(max_length=253, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="security_policy_single_row")]
+
+    def __str__(self):
+        return "Security policy"
+
+
+class LoginFailure(models.Model):
+    """One failed login of a known user; only those inside the auto-lock window matter."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"], name="login_failure_user_at")]
+
+
+class UserLock(models.Model):
+    """A user locked by the auto-lock rule until an administrator unlocks them or the lock expires."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="security_lock")
+    locked_at = models.DateTimeField()
+
+
+class UserSession(models.Model):
+    """A signed-in session of a user, so the session limit can count and end them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40, unique=True)
+    started_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "started_at"], name="user_session_started")]
+
+
+class PasswordHistory(models.Model):
+    """A hash of a password the user had, for "must not use previously used password"."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="password_history_user")]
+
+
+class PendingCsr(models.Model):
+    """The private key of the last certificate signing request (pk 1), kept until its certificate
+    is imported, so the administrator never has to handle the key file."""
+
+    common_name = models.CharField(max_length=253)
+    csr_pem = models.TextField()
+    private_key = EncryptedTextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="pending_csr_single_row")]

@@ -1,0 +1,19 @@
+"""Periodic housekeeping of the embedded OAuth2 server."""
+from celery import shared_task
+
+
+@shared_task(name="accounts.clear_expired_tokens")
+def clear_expired_tokens():
+    """Delete expired access tokens (django-oauth-toolkit's ``clear_expired``): an API token
+    lives one hour, so without this the table grows by one row per client per hour forever."""
+    from oauth2_provider.models import clear_expired
+
+    clear_expired()
+
+
+@shared_task(name="accounts.password_expiration_notices")
+def password_expiration_notices():
+    """Daily: mail local users whose password expires soon (Security widget, Password tab)."""
+    from accounts.services.password_policy import send_expiration_notices
+
+    return send_expiration_notices()
