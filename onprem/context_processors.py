@@ -2,6 +2,8 @@ from django.conf import settings
 
 import onprem
 
+from .system_settings import current
+
 
 def product(request):
     """Values every page shows: the product name, version and the idle timeout for the client timer."""
@@ -9,4 +11,6 @@ def product(request):
         "PRODUCT_NAME": "Smart Software Manager On-Prem",
         "PRODUCT_VERSION": onprem.__version__,
         "IDLE_TIMEOUT_SECONDS": settings.IDLE_TIMEOUT_SECONDS,
+        # Banner, login-page and before-login messages of the Settings widget (cached, no query).
+        "SITE": current(),
     }

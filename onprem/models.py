@@ -41,3 +41,65 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.hostname} @ {self.last_seen}"
+
+
+# --- Settings widget (Administration workspace) -----------------------------------------
+def _hex_colour(value):
+    from django.core.exceptions import ValidationError
+
+    if not (len(value) == 7 and value.startswith("#") and all(c in "0123456789abcdefABCDEF" for c in value[1:])):
+        raise ValidationError("Enter a colour as #rrggbb.")
+
+
+class SystemSettings(models.Model):
+    """The one row of system-wide settings the Settings widget edits (guide "Settings Widget").
+
+    Read through ``onprem.system_settings.current()``, which caches it: every page shows the
+    banner, so reading it must not cost a query per request.
+    """
+
+    # Messaging tab
+    banner_text = models.CharField(max_length=500, blank=True)
+    banner_on_login = models.BooleanField(default=False)
+    banner_text_color = models.CharField(max_length=7, default="#000000", validators=[_hex_colour])
+    # The guide: "Default is black text with red" background.
+    banner_background_color = models.CharField(max_length=7, default="#e2231a", validators=[_hex_colour])
+    login_message = models.TextField(max_length=2000, blank=True)
+    # Syslog tab
+    syslog_enabled = models.BooleanField(default=False)
+    syslog_host = models.CharField(max_length=255, blank=True)
+    syslog_port = models.PositiveIntegerField(default=514)
+    # Language tab: the language of the login page and of users who chose none
+    default_language = models.CharField(max_length=10, default="en")
+    # Email tab
+    smtp_host = models.CharField(max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField(default=25)
+    smtp_helo_domain = models.CharField(max_length=255, blank=True)
+    smtp_from = models.EmailField(blank=True)
+    smtp_auth_required = models.BooleanField(default=False)
+    smtp_username = models.CharField(max_length=255, blank=True)
+    smtp_password = models.TextField(blank=True)  # an onprem.crypto token, never the clear value
+    smtp_starttls = models.BooleanField(default=False)
+    # Time Settings tab: display only; storage stays UTC
+    time_zone = models.CharField(max_length=64, default="UTC")
+    # Message of the Day tab
+    message_of_the_day = models.TextField(max_length=2000, blank=True)
+    before_login_message = models.TextField(max_length=2000, blank=True)
+    # Network widget: the SSM On-Prem Name (General tab) and the explicit HTTPS proxy (Proxy
+    # tab) that registration and synchronization with CSSM go through.
+    onprem_name = models.CharField(max_length=255, blank=True)
+    proxy_enabled = models.BooleanField(default=False)
+    proxy_host = models.CharField(max_length=255, blank=True)
+    proxy_port = models.PositiveIntegerField(default=3128)
+    proxy_username = models.CharField(max_length=255, blank=True)
+    proxy_password = models.TextField(blank=True)  # an onprem.crypto token, never the clear value
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "system settings"
+        verbose_name_plural = "system settings"
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="system_settings_single_row")]
+
+    def __str__(self):
+        return "System settings"

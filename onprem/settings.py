@@ -46,9 +46,12 @@ INSTALLED_APPS = [
     "licensing",
     "sync",
     "admin_widgets",
+    "drf_spectacular",  # the REST API's OpenAPI 3 schema (licensing/api)
 ]
 
 MIDDLEWARE = [
+    "onprem.observability.RequestIdMiddleware",
+    "onprem.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "onprem.middleware.SystemSettingsMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
     "accounts.middleware.FirstLoginWizardMiddleware",
@@ -140,12 +144,9 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
+# The Security widget's Password tab decides (length, character classes, user name, common
+# passwords, history); the validator reads its settings at each change (accounts/password_validators.py).
+AUTH_PASSWORD_VALIDATORS = [{"NAME": "accounts.password_validators.SecurityPolicyValidator"}]
 # The guide: "a non-configurable timeout ... if there has been no activity for 10 minutes".
 IDLE_TIMEOUT_SECONDS = 600
 SESSION_COOKIE_AGE = 12 * 3600  # an absolute ceiling; the idle timeout logs out much sooner
@@ -192,11 +193,31 @@ TLS_CERT_FILE = env_str("ONPREM_TLS_CERT", str(DATA_DIR / "tls" / "server.crt"))
 TLS_KEY_FILE = env_str("ONPREM_TLS_KEY", str(DATA_DIR / "tls" / "server.key"))
 
 # --- REST framework and OAuth2 (the API issue fills these in) -------------------------------
+# Every API view: a Bearer token of the embedded OAuth2 server (accounts/api_auth.py), the API
+# Console on, and refusals as 403 {"status": "ERROR", "statusMessage": ...} (never 401).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api_auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api_auth.IsApiCaller", "accounts.api_auth.ApiConsoleEnabled"],
+    "EXCEPTION_HANDLER": "accounts.api_auth.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The REST API's OpenAPI 3 description (/api/v1/schema, licensing/api).
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SSM On-Prem REST API",
+    "DESCRIPTION": "The 14 APIs of the guide's chapter \"Using Smart Software Manager On-Prem APIs\", "
+                   "and the local accounts list. Every path is also served under /backend/api/v1/.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ReplyStatusEnum": "licensing.api.schemas.STATUSES",
+        "ItemStatusEnum": "licensing.api.schemas.ITEM_STATUSES",
+        "ComplianceStatusEnum": "licensing.api.schemas.COMPLIANCE",
+        "SubscriptionStatusEnum": "licensing.api.schemas.SUBSCRIPTION_STATUSES",
+        "ExportControlEnum": "licensing.api.schemas.EXPORT_CONTROL",
+    },
 }
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,  # the guide: API tokens are valid one hour
@@ -209,7 +230,22 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    # API grants: client_credentials and password only, no refresh tokens (the guide: "a new
+    # client secret is needed after this time"), grant expiry and the API Console enforced.
+    # The guide's Resource Owner Grant is the password grant: kept on past DOT 4's default.
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": False,
+    "OAUTH2_VALIDATOR_CLASS": "accounts.oauth_validator.ApiGrantValidator",
+    "OAUTH2_SERVER_CLASS": "accounts.oauth_validator.ApiTokenServer",
+    "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": 0,
 }
+# Named so migrations that point at DOT's application model resolve (DOT's default model).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# Failed token requests and failed sign-ins, counted per client id / username and per client
+# IP in a fixed window (onprem/ratelimit.py); over a limit: 429 + Retry-After / a form error.
+ONPREM_RATE_LIMIT_FAILURES = env_int("ONPREM_RATE_LIMIT_FAILURES", 20)  # per client id or username
+ONPREM_RATE_LIMIT_FAILURES_PER_IP = env_int("ONPREM_RATE_LIMIT_FAILURES_PER_IP", 100)
+ONPREM_RATE_LIMIT_WINDOW_SECONDS = env_int("ONPREM_RATE_LIMIT_WINDOW_SECONDS", 60)
+ONPREM_CLEAR_TOKENS_SECONDS = env_int("ONPREM_CLEAR_TOKENS_SECONDS", 3600)
 SILENCED_SYSTEM_CHECKS = [
     # The guide's API Toolkit has "Resource Owner Grants": the password grant is a product
     # feature, kept deliberately (issued only to grants an administrator creates).
@@ -222,15 +258,19 @@ SILENCED_SYSTEM_CHECKS = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # The file is JSON lines with the request id (onprem/observability.py); the console is for people.
+    "filters": {"request_id": {"()": "onprem.observability.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d [%(request_id)s] %(message)s"},
+        "json": {"()": "onprem.observability.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
         "file": {
             "class": "logging.handlers.WatchedFileHandler",
             "filename": str(LOG_DIR / "onprem.log"),
-            "formatter": "plain",
+            "formatter": "json",
+            "filters": ["request_id"],
         },
     },
     "root": {"handlers": ["console", "file"], "level": env_str("LOG_LEVEL", "INFO")},
@@ -238,3 +278,41 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Email (the Settings widget's Email tab; EMAIL_HOST/PORT apply until it is saved) ------
+EMAIL_BACKEND = "onprem.mail.SettingsEmailBackend"
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ssm-onprem@localhost")
+
+# --- Access Management: LDAP sign-in (configured at run time from the database) -----------------
+# Local passwords first (the guide: local authentication is primary), then the LDAP directory
+# configured in the Access Management widget. OAuth2 ADFS / SSO users sign in through their
+# provider's callback and keep their session through the model backend.
+AUTHENTICATION_BACKENDS = [
+    *globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"]),
+    "accounts.ldap_backend.LDAPBackend",
+]
+LOGGING["loggers"]["django_auth_ldap"] = {"level": env_str("LDAP_LOG_LEVEL", "WARNING")}
+
+# --- Device protocol (licensing/transport, docs/protocol.md) ---------------------------------
+# Largest device message accepted (bytes); larger ones get 413 before the body is read.
+ONPREM_DEVICE_MAX_MESSAGE_BYTES = env_int("ONPREM_DEVICE_MAX_MESSAGE_BYTES", 1024 * 1024)
+# The guide's device URLs include plain http://; device messages are signed, so those paths
+# are answered over HTTP too instead of being redirected (a redirected POST loses its body).
+SECURE_REDIRECT_EXEMPT = [
+    *globals().get("SECURE_REDIRECT_EXEMPT", []),
+    r"^SmartTransport$", r"^Transportgateway/services/DeviceRequestHandler$", r"^cslu/v1/pi/",
+]
+
+# --- Synchronization with CSSM (sync/, docs/synchronization.md) ----------------------------
+# Where CSSM answers (default: the CSSM emulator, `manage.py cssm_emulator`), the CA file its
+# HTTPS certificate is verified with (empty: the system's trust store; verification is never off),
+# an optional PEM file with the CSSM root every document must chain to (else pinned on first use),
+# and how often the scheduler looks for accounts that are due.
+ONPREM_CSSM_URL = env_str("ONPREM_CSSM_URL", "https://127.0.0.1:18443")
+ONPREM_CSSM_CA_FILE = env_str("ONPREM_CSSM_CA_FILE", "")
+ONPREM_CSSM_ROOT_FILE = env_str("ONPREM_CSSM_ROOT_FILE", "")
+ONPREM_CSSM_TIMEOUT = env_int("ONPREM_CSSM_TIMEOUT", 120)
+ONPREM_SYNC_CHECK_SECONDS = env_int("ONPREM_SYNC_CHECK_SECONDS", 300)

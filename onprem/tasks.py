@@ -13,3 +13,12 @@ def heartbeat():
     WorkerHeartbeat.objects.update_or_create(
         hostname=socket.gethostname(), defaults={"last_seen": timezone.now()}
     )
+
+
+@shared_task(name="onprem.send_mail", autoretry_for=(OSError,), retry_backoff=60, retry_backoff_max=3600,
+             max_retries=8)
+def send_mail(subject, body, recipients):
+    """Send one notification mail; a mail server that is down is retried with backoff."""
+    from onprem.mail import send
+
+    return send(subject, body, recipients)

@@ -4,7 +4,23 @@ Django's own admin site is not installed: /admin is the product's Administration
 """
 from django.urls import include, path
 
+from onprem import health_views, metrics
+from onprem.oauth_views import ApiTokenView
+
 urlpatterns = [
+    # Liveness and readiness probes (docs/operations.md): no login, no session.
+    path("healthz", health_views.healthz, name="healthz"),
+    path("readyz", health_views.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    # The embedded OAuth2 server's token endpoint (guide "API Call for Access Tokens"); the
+    # /backend prefix is the path some SSM On-Prem clients use for it.
+    path("oauth/token", ApiTokenView.as_view(), name="oauth_token"),
+    path("backend/oauth/token", ApiTokenView.as_view(), name="oauth_token_backend"),
+    # The REST API v1 (licensing/api), at both prefixes real clients use.
+    path("api/v1/", include("licensing.api.urls")),
+    path("backend/api/v1/", include("licensing.api.urls")),
+    # The device protocol (licensing/transport): /SmartTransport, the Call Home handler, the CSLU push.
+    path("", include("licensing.transport.urls")),
     path("", include("accounts.urls")),
     path("admin/", include("admin_widgets.urls")),
     path("", include("licensing.urls")),

@@ -13,6 +13,17 @@ def _test_settings(settings, tmp_path):
     settings.SECURE_SSL_REDIRECT = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Each test gets its own empty cache: the configured one (a file or Redis) lives outside the
+    # test transaction and is shared with other runs, so it would carry rows between tests.
+    import uuid
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"test-{uuid.uuid4().hex}"}}
+    # ...starting from the default system settings, as the test's fresh database holds them.
+    from onprem.models import SystemSettings
+    from onprem.system_settings import prime_cache
+
+    prime_cache(SystemSettings(pk=1))
 
 
 @pytest.fixture

@@ -113,3 +113,17 @@ def test_a_non_admin_named_admin_is_not_promoted(data_dir, make_user):
         run()
     assert not User.objects.filter(system_role=SystemRole.ADMIN).exists()
     assert not (data_dir / "initial_admin_password").exists()
+
+
+def test_generated_passwords_meet_every_strength_rule():
+    import string
+
+    from onprem.management.commands.ensure_admin import generate_password
+
+    for _ in range(500):
+        password = generate_password()
+        assert len(password) == 16
+        assert any(c in string.ascii_lowercase for c in password)
+        assert any(c in string.ascii_uppercase for c in password)
+        assert any(c in string.digits for c in password)
+        assert any(c in string.punctuation for c in password)

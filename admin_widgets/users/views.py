@@ -3,8 +3,10 @@
 nothing and is shown, a forbidden one (NotAllowed) answers 403."""
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -12,7 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import requires
 from accounts.rbac import Action, can
 from accounts.roles import SystemRole
+from accounts.security_models import UserLock
+from accounts.services import lockout
 from accounts.services import users as user_service
+from onprem.csv_export import csv_response
 from onprem.errors import ServiceError
 from onprem.listing import Listing
 
@@ -35,13 +40,29 @@ SORTS = {
 @requires(Action.MANAGE_USERS)
 @require_GET
 def user_list(request):
-    table = Listing(request, User.objects.all(), search=SEARCH_FIELDS, sorts=SORTS, default_sort="username")
+    # Whether each row is locked by the Security widget's auto lock, in the same query.
+    users = User.objects.annotate(is_locked=Exists(UserLock.objects.filter(user=OuterRef("pk"))))
+    table = Listing(request, users, search=SEARCH_FIELDS, sorts=SORTS, default_sort="username")
     return render(request, "admin_widgets/users/list.html", {
         "workspace": "admin",
         "table": table,
         "roles": SystemRole.choices,
         "may_change_roles": can(request, Action.CHANGE_SYSTEM_ROLE),
     })
+
+
+@requires(Action.MANAGE_USERS)
+@require_GET
+def user_csv(request):
+    """The users table as CSV, with the same search and sort as the page."""
+    table = Listing(request, User.objects.all(), search=SEARCH_FIELDS, sorts=SORTS, default_sort="username")
+    rows = ((u.username, u.first_name, u.last_name, u.email, u.get_system_role_display(), u.get_source_display(),
+             _("Active") if u.is_active else _("Disabled"),
+             f"{timezone.localtime(u.last_login):%Y-%m-%d %H:%M:%S}" if u.last_login else "", u.description)
+            for u in table.paginator.object_list.iterator())
+    return csv_response(f"users_{timezone.now():%Y%m%d_%H%M%S}.csv",
+                        [_("User Name"), _("First Name"), _("Last Name"), _("Email"), _("Role"), _("Source"),
+                         _("Status"), _("Last Login"), _("Description")], rows)
 
 
 @requires(Action.MANAGE_USERS)
@@ -88,6 +109,14 @@ def user_enable(request, pk):
     user = get_object_or_404(User, pk=pk)
     return _act(request, lambda: user_service.enable_user(actor=request.user, user=user),
                 lambda: _("The user “%(name)s” was enabled.") % {"name": user.username})
+
+
+@requires(Action.MANAGE_USERS)
+@require_POST
+def user_unlock(request, pk):
+    user = get_object_or_404(User, pk=pk)
+    return _act(request, lambda: lockout.unlock_user(actor=request.user, user=user),
+                lambda: _("The user “%(name)s” was unlocked.") % {"name": user.username})
 
 
 @requires(Action.MANAGE_USERS)

@@ -28,6 +28,7 @@ from licensing.services import compliance
 from licensing.services import product_instances as pi_service
 from licensing.services import transfers as transfer_service
 from licensing.services import tokens as token_service
+from licensing.transport.views import cslu_url_path
 from onprem.csv_export import csv_response
 from onprem.errors import NotAllowed, ServiceError
 from onprem.listing import DEFAULT_PAGE_SIZE, Listing
@@ -156,6 +157,12 @@ def general(request, account):
             "may_manage_tokens": can(request, Action.MANAGE_TOKENS, account=account, virtual_account=va),
             "export_allowed": account.export_control_allowed,
             "statuses": RegistrationToken.Status,
+            # Where this account's products send their messages (docs/protocol.md).
+            "transport_urls": [
+                (_("Smart Transport URL"), request.build_absolute_uri("/SmartTransport")),
+                (_("Call Home URL"), request.build_absolute_uri("/Transportgateway/services/DeviceRequestHandler")),
+                (_("CSLU Transport URL"), request.build_absolute_uri(cslu_url_path(account))),
+            ],
         }
 
     return render_inventory(request, account, "general", "licensing/inventory/general.html", context)

@@ -4,10 +4,13 @@ Events are append-only rows (``onprem.models.Event``). Fan-out to syslog and ema
 scheduled with ``transaction.on_commit`` so nothing is sent for a change that rolled back;
 the Settings widget's syslog/email senders subscribe through ``on_recorded``.
 """
+import logging
+
 from django.db import transaction
 
 from .messages import CATALOGUE, render
 
+logger = logging.getLogger(__name__)
 _subscribers = []
 
 
@@ -17,11 +20,13 @@ def on_recorded(callback):
     return callback
 
 
-def record(code, *, actor=None, account=None, virtual_account=None, **params):
+def record(code, *, actor=None, account=None, virtual_account=None, notify=None, **params):
     """Append one event of type ``code`` (a key of the catalogue) and return it.
 
     ``actor`` is the user who acted (None for the system or a device); the message text is
-    rendered now from ``params`` so later renames do not rewrite history.
+    rendered now from ``params`` so later renames do not rewrite history. ``notify`` names the
+    users (or addresses) an email-notified event is about (``onprem.notifications``); it is
+    not stored.
     """
     from onprem.models import Event
 
@@ -37,9 +42,20 @@ def record(code, *, actor=None, account=None, virtual_account=None, **params):
         user=actor if getattr(actor, "pk", None) else None,
         username=getattr(actor, "username", "") or "",
     )
+    event.notify = list(notify or ())
     if _subscribers:
-        transaction.on_commit(lambda: [callback(event) for callback in _subscribers])
+        transaction.on_commit(lambda: _fan_out(event))
     return event
+
+
+def _fan_out(event):
+    # The change is committed and its event stored: a subscriber that fails (syslog host gone,
+    # broker down) is logged and must not turn the user's successful change into an error.
+    for callback in _subscribers:
+        try:
+            callback(event)
+        except Exception:  # noqa: BLE001 - any subscriber failure is contained here
+            logger.exception("event subscriber %r failed for %s", callback, event.event_type)
 
 
 __all__ = ["record", "on_recorded", "CATALOGUE"]

@@ -23,6 +23,18 @@ def _catalogue(*types):
 
 
 CATALOGUE = _catalogue(
+    # Backup and restore
+    EventType("system.restored", WARN, "The server was restored from a backup made at {created_at}."),
+    # Settings widget
+    EventType("settings.messaging_changed", INFO, "The messaging settings were changed by “{user_name}”."),
+    EventType("settings.syslog_changed", INFO, "The syslog settings were changed by “{user_name}”."),
+    EventType("settings.language_changed", INFO, "The default language was changed by “{user_name}”."),
+    EventType("settings.email_changed", INFO, "The email settings were changed by “{user_name}”."),
+    EventType("settings.time_changed", INFO, "The time settings were changed by “{user_name}”."),
+    EventType("settings.motd_changed", INFO, "The message of the day was changed by “{user_name}”."),
+    # Network widget
+    EventType("network.general_changed", INFO, "The SSM On-Prem name was changed by “{user_name}”."),
+    EventType("network.proxy_changed", INFO, "The proxy settings were changed by “{user_name}”."),
     # Users and sign-in
     EventType("user.added", INFO, "A new user “{user_name}” was added.", from_guide=True),
     EventType("user.role_added", INFO, "The user “{user_name}” was assigned the role “{role_name}”.", from_guide=True),
@@ -189,4 +201,167 @@ CATALOGUE.update(_catalogue(
         for sub in (False, True) for one in (True, False)
         for suffix, when in (("today", "today"), ("1day", "in 1 day"), ("days", "in {days} days"))
     ),
+))
+
+# -- API Toolkit and the embedded OAuth2 server (issue #4): the guide lists no texts for these --
+CATALOGUE.update(_catalogue(
+    EventType("api.console_enabled", INFO, "The API Console was enabled."),
+    EventType("api.console_disabled", WARN, "The API Console was disabled."),
+    EventType("api.grant_created", INFO, "The {grant_type} “{grant_name}” was created."),
+    EventType("api.grant_updated", INFO, "The {grant_type} “{grant_name}” was updated."),
+    EventType("api.grant_deleted", WARN, "The {grant_type} “{grant_name}” was deleted."),
+    EventType("api.secret_regenerated", INFO, "The client secret of the {grant_type} “{grant_name}” was regenerated."),
+    EventType("api.access_added", INFO, "The Client Credentials Grant “{grant_name}” was given the role “{role_name}” "
+                                        "on “{scope_name}”."),
+    EventType("api.access_removed", INFO, "The role “{role_name}” on “{scope_name}” was removed from the Client "
+                                          "Credentials Grant “{grant_name}”."),
+    EventType("api.token_issued", INFO, "An API access token was issued to the client “{client_id}” ({grant_name}) "
+                                        "for {who}."),
+    EventType("api.token_failed", WARN, "An API access token request from {ip} failed: {reason} (client “{client_id}”, "
+                                        "grant type “{grant_type}”{user_part})."),
+    EventType("api.token_rate_limited", WARN, "API access token requests from {ip} (client “{client_id}”) exceeded "
+                                              "the rate limit."),
+    EventType("auth.login_rate_limited", WARN, "Sign-in attempts from {ip} for the user “{user_name}” exceeded the "
+                                               "rate limit."),
+))
+
+# Access Management widget (LDAP, OAuth2 ADFS, SSO client)
+CATALOGUE.update(_catalogue(
+    EventType("access.ldap_config_saved", INFO, "The LDAP configuration “{title}” was saved ({state})."),
+    EventType("access.ldap_groups_imported", INFO, "{count} LDAP groups were imported from the LDAP server."),
+    EventType("access.provider_saved", INFO, "The {method} configuration was saved ({state})."),
+    EventType("auth.external_login_failed", WARN, "A login attempt through {method} failed: {reason}."),
+))
+
+
+# -- Device protocol (issue #5): registration, renewal, usage, export control, DLC ------------
+CATALOGUE.update(_catalogue(
+    EventType("device.registered", INFO, "The product instance “{identifier}” was registered to the Virtual Account "
+                                         "“{pool_name}”."),
+    EventType("device.added_redundant", INFO, "The product instance “{identifier}” was added to the Virtual Account "
+                                              "“{pool_name}” and configured for redundancy with the following "
+                                              "Standbys “{ha_list}”", from_guide=True),
+    EventType("device.connected", INFO, "The product instance “{identifier}” in the Virtual Account “{pool_name}” "
+                                        "connected and successfully renewed.", from_guide=True),
+    EventType("device.id_renewed", INFO, "The product instance “{identifier}” in the Virtual Account “{pool_name}” "
+                                         "connected and successfully renewed its identity certificate.",
+              from_guide=True),
+    EventType("device.usage_reported", INFO, "Usage report from product instance “{identifier}” in the Virtual "
+                                             "Account “{pool_name}”: {count} new report(s)."),
+    EventType("device.export_pending", INFO,
+              "The product instance “{device_name}” in the Virtual Account “{pool_name}” requested a license with "
+              "restricted encryption technology which is pending authorization via synchronization with Cisco "
+              "Smart Software Manager.", from_guide=True),
+    EventType("device.export_return_pending", INFO,
+              "The product instance “{device_name}” in the Virtual Account “{pool_name}” requested a return of a "
+              "license with restricted encryption technology which is pending authorization via synchronization "
+              "with Cisco Smart Software Manager.", from_guide=True),
+    EventType("device.sync_required_export", WARN, "Synchronization Required: An Export Controlled license request "
+                                                   "from a product instance needs authorization from Cisco Smart "
+                                                   "Software Manager.", from_guide=True),
+    EventType("device.sync_required_dlc", WARN, "Synchronization Required: Device Led Conversion requests are "
+                                                "pending. Conversion results will be displayed when synchronization "
+                                                "with CSSM is complete.", from_guide=True),
+    EventType("device.export_keys_consumed", INFO, "Export restricted licenses were assigned to product instance "
+                                                   "“{display_name}” in Virtual Account “{pool_name}”.",
+              from_guide=True),
+    EventType("device.export_keys_returned", INFO,
+              "Export restricted licenses were removed from product instance “{pi_display_name}” in Virtual Account "
+              "“{pool_name}” and were released back to the inventory for use by other product instances. "
+              "Licenses: {licenses}.", from_guide=True),
+    EventType("device.export_not_available", WARN,
+              "The product instance “{display_name}” in Virtual Account “{pool_name}” has requested export "
+              "restricted licenses that are not available. You must add these licenses to this Virtual Account or "
+              "transfer the product instance to a Virtual Account that contains these licenses. Licenses: "
+              "{licenses}.", from_guide=True),
+    EventType("device.dlc_complete", INFO, "Conversion Successful", from_guide=True),
+    EventType("device.dlc_failed", WARN, "Conversion Failed error for product “{product}”", from_guide=True),
+))
+
+# -- Security widget (issue #7): auto lock, sessions, password policy, certificates. The guide lists
+# no texts for these; they follow its voice.
+CATALOGUE.update(_catalogue(
+    EventType("security.account_settings_changed", INFO, "The security account settings were changed by "
+                                                         "“{user_name}”."),
+    EventType("security.password_settings_changed", INFO, "The password settings were changed by “{user_name}”."),
+    EventType("security.user_locked", WARN, "The user “{user_name}” was locked after {attempts} failed login "
+                                            "attempts within {minutes} minutes."),
+    EventType("security.user_unlocked", INFO, "The user “{user_name}” was unlocked by “{by}”."),
+    EventType("security.lock_expired", INFO, "The lock of the user “{user_name}” expired."),
+    EventType("security.login_refused_locked", WARN, "A login attempt of the locked user “{user_name}” was refused."),
+    EventType("security.session_ended", WARN, "{count} session(s) of the user “{user_name}” were ended: the "
+                                              "session limit is {limit}."),
+    EventType("security.password_expired", WARN, "The password of the user “{user_name}” expired; a new one is "
+                                                 "required."),
+    EventType("security.login_refused_expired", WARN, "A login attempt of the user “{user_name}” was refused: "
+                                                      "the password expired."),
+    EventType("security.password_expiry_notice", INFO, "The user “{user_name}” was told that their password "
+                                                       "expires on {date}."),
+    EventType("security.password_reset_requested", INFO, "A password reset link was sent to the user "
+                                                         "“{user_name}”."),
+    EventType("security.password_reset_done", INFO, "The user “{user_name}” set a new password with a password "
+                                                    "reset link."),
+    EventType("security.host_common_name_changed", INFO, "The Host Common Name was changed to “{common_name}” by "
+                                                         "“{user_name}”."),
+    EventType("security.csr_generated", INFO, "A certificate signing request for “{common_name}” ({key_size} bit) "
+                                              "was generated by “{user_name}”."),
+    EventType("security.certificate_imported", INFO, "The certificate “{subject}” (valid until {expires}) was "
+                                                     "imported by “{user_name}”; it is served after the next "
+                                                     "restart."),
+    EventType("security.certificate_reverted", WARN, "The default self-signed certificate was restored by "
+                                                     "“{user_name}”; it is served after the next restart."),
+))
+
+# -- Preferences, Convert to Smart Licensing, custom VA tags, remaining alert types (issue #3) --
+# The guide lists no texts for preferences, DLC settings or custom tags; the Synchronization
+# Overdue / Re-registration Required texts are the guide's ("Synchronization Alerts").
+CATALOGUE.update(_catalogue(
+    EventType("preferences.changed", INFO, "The preference “{preference}” of the user “{user_name}” was changed from "
+                                           "“{old_value}” to “{new_value}”."),
+    EventType("conversion.settings_changed", INFO, "The Device Led Conversion settings were changed by "
+                                                   "“{user_name}”: {summary}."),
+    EventType("conversion.requested", INFO, "The product instance “{identifier}” in the Virtual Account "
+                                            "“{pool_name}” requested a Device Led Conversion of {licenses}."),
+    EventType("custom_tag.created", INFO, "The virtual account custom tag “{tag_name}” was created."),
+    EventType("custom_tag.updated", INFO, "The virtual account custom tag “{tag_name}” was updated."),
+    EventType("custom_tag.deleted", WARN, "The virtual account custom tag “{tag_name}” was deleted."),
+    EventType("license.duplicate", WARN, "The Virtual Account “{pool_name}” holds duplicate “{tag}” licenses from the "
+                                         "Subscription IDs {subscriptions}."),
+    EventType("alert.sync_overdue_minor", WARN,
+              "Synchronization Overdue: local Account has not synchronized in {days} days.", from_guide=True),
+    EventType("alert.sync_overdue", ALERT,
+              "Synchronization Overdue: On-Prem has not synchronized in {days} days.", from_guide=True),
+    EventType("alert.reregistration_required", ALERT,
+              "Re-registration Required: On-Prem was not synchronized for 365 days and must be re-registered with "
+              "Cisco Smart Software Manager", from_guide=True),
+))
+
+# -- Registration and synchronization with CSSM (issue #6, part 2: sync/). The guide's texts are
+# marked; the others follow its voice.
+CATALOGUE.update(_catalogue(
+    EventType("sync.registered", INFO, "The On-Prem “{account_name}” was registered to Smart Account "
+                                       "“{smart_account_name}” and Virtual Account “{virtual_account_name}” by User "
+                                       "“{user_name}”."),
+    EventType("sync.registration_file", INFO, "Registration file generated for account {account_name}"),
+    EventType("sync.reregistration_file", INFO, "Re-registration file generated for account {logical_account_name}",
+              from_guide=True),
+    EventType("sync.reregistered", INFO, "The On-Prem “{logical_account_name}” was Re-Registered to Smart Account "
+                                         "“{smart_account_name}” and Virtual Account “{virtual_account_name}” by User "
+                                         "“{user_name}” at “{time}”", from_guide=True),
+    EventType("sync.registration_failed", ALERT, "The registration of the local account “{account_name}” with Cisco "
+                                                 "Smart Software Manager failed: {reason}"),
+    EventType("sync.succeeded", INFO, "Synchronization Successful", from_guide=True),
+    EventType("sync.failed", ALERT, "Synchronization Failed: The Smart Software Manager On-Prem account "
+                                    "“{display_name}” synchronization to Cisco has failed. Please go to the "
+                                    "synchronization log for more details.", from_guide=True),
+    EventType("sync.request_file", INFO, "A {sync_type} synchronization request file was generated for the local "
+                                         "account “{account_name}” by “{user_name}”."),
+    EventType("sync.entitlements_failed", WARN, "One or more entitlements failed to synchronize with CSSM",
+              from_guide=True),
+    EventType("sync.onprem_renamed", INFO, "Cisco Smart Software Manager renamed the SSM On-Prem of the local account "
+                                           "“{account_name}” from “{old_name}” to “{new_name}”."),
+    EventType("sync.settings_changed", INFO, "The synchronization settings were changed by “{user_name}”: {summary}."),
+    EventType("sync.account_settings_changed", INFO, "The synchronization settings of the local account "
+                                                     "“{account_name}” were changed by “{user_name}”: {summary}."),
+    EventType("account.deleted", WARN, "The local account “{account_name}” was deleted."),
 ))

@@ -426,3 +426,39 @@ def test_operator_cannot_reset_a_system_admins_password(op_client, make_user):
     before = _snapshot()
     assert _reset(op_client, boss).status_code == 403
     assert _snapshot() == before
+
+
+def test_users_csv_follows_the_search_and_neutralises_formulas(admin_client, make_user):
+    import csv
+    import io
+
+    make_user("alice", SystemRole.USER, email="alice@example.com", description="=HYPERLINK(\"x\")")
+    make_user("bob", SystemRole.OPERATOR)
+    response = admin_client.get("/admin/users/export.csv?q=alice")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:5] == ["User Name", "First Name", "Last Name", "Email", "Role"]
+    assert [row[0] for row in rows[1:]] == ["alice"]
+    assert rows[1][3] == "alice@example.com" and rows[1][6] == "Active" and rows[1][8].startswith("'=")
+
+
+def test_users_csv_is_for_administrators_only(make_user, login):
+    client = login(make_user("plain", SystemRole.USER))
+    assert client.get("/admin/users/export.csv").status_code == 403
+
+
+def test_a_locked_user_is_shown_and_unlocked_from_the_users_widget(admin_client, make_user):
+    from django.utils import timezone
+
+    from accounts.security_models import UserLock
+
+    alice = make_user("alice", SystemRole.USER)
+    UserLock.objects.create(user=alice, locked_at=timezone.now())
+    html = admin_client.get("/admin/users/").content.decode()
+    assert "Locked" in html and f"/admin/users/{alice.pk}/unlock/" in html
+    response = admin_client.post(f"/admin/users/{alice.pk}/unlock/", {"next": "/admin/users/"})
+    assert response.status_code == 302 and not UserLock.objects.filter(user=alice).exists()
+    assert Event.objects.filter(event_type="security.user_unlocked").exists()
+    # Unlocking someone who is not locked says so and changes nothing.
+    admin_client.post(f"/admin/users/{alice.pk}/unlock/")
+    assert Event.objects.filter(event_type="security.user_unlocked").count() == 1

@@ -306,3 +306,15 @@ def test_token_table_search_and_sort(world, browser):
     assert html.index("bravo") < html.index("charlie") < html.index("alpha")
     html = client.get(url(world["acme"]), {"va": sales.pk, "sort": "-description"}).content.decode()
     assert html.index("charlie") < html.index("bravo") < html.index("alpha")
+
+
+def test_general_shows_where_products_send_their_messages(world, browser):
+    html = browser(world["aa"]).get(url(world["acme"])).content.decode()
+    assert "<dt>Smart Transport URL</dt><dd><code>http://testserver/SmartTransport</code></dd>" in html
+    assert "http://testserver/Transportgateway/services/DeviceRequestHandler" in html
+    # The CSLU push URL carries the account's name and id, and that URL really takes pushes.
+    cslu = f"http://testserver/cslu/v1/pi/Acme-{world['acme'].pk}"
+    assert f"<dt>CSLU Transport URL</dt><dd><code>{cslu}</code></dd>" in html
+    from django.urls import resolve
+
+    assert resolve(f"/cslu/v1/pi/Acme-{world['acme'].pk}")

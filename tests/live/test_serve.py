@@ -208,10 +208,23 @@ def test_make_run_sequence_embedded(server_factory):
     assert server.wait_for_heartbeat()
     assert f"https://localhost:{server.port}/admin/" in server.printed()
 
+    # Probes and metrics of the real process group: the counters of both gunicorn workers add up.
+    assert session.get(f"{server.url}/readyz", timeout=10).json()["status"] == "ready"
+    for _ in range(6):
+        session.get(f"{server.url}/healthz", timeout=10)
+    metrics = session.get(f"{server.url}/metrics", timeout=10)
+    assert metrics.status_code == 200, metrics.text[:300]
+    served = re.search(r'^onprem_http_requests_total\{method="GET",status="2xx"\} (\d+)', metrics.text, re.M)
+    assert served and float(served.group(1)) >= 8
+    assert 'onprem_local_accounts' in metrics.text and "onprem_celery_queue_depth" in metrics.text
+    rid = session.get(f"{server.url}/healthz", headers={"X-Request-ID": "live-probe-1"}, timeout=10)
+    assert rid.headers["X-Request-ID"] == "live-probe-1"
+
     status, family = server.stop_with(signal.SIGINT)
     assert status == 0, server.printed()
     assert_children_gone(family)
     assert "Stopped." in server.printed()
+    assert "rid=live-probe-1" in (server.data_dir / "logs" / "access.log").read_text()
     for name in ("access.log", "gunicorn.log", "worker.log", "beat.log"):
         assert (server.data_dir / "logs" / name).stat().st_size > 0, name
     assert "GET /static/onprem/onprem.css" in (server.data_dir / "logs" / "access.log").read_text()

@@ -10,6 +10,7 @@ that an administrator exists: the password is never printed again.
 neither printed nor copied into the data dir.
 """
 import secrets
+import string
 from pathlib import Path
 
 from django.conf import settings
@@ -29,9 +30,15 @@ def initial_password_path():
     return Path(settings.DATA_DIR) / PASSWORD_FILE_NAME
 
 
-def generate_password():
-    # 16 URL-safe characters, about 96 bits of randomness: no validator can refuse it in practice.
-    return secrets.token_urlsafe(12)
+def generate_password(length=16):
+    """A random password that meets any password policy the Security widget can set: every
+    character class (lower, upper, digit, special) is present, the rest is random."""
+    lower, upper, digits, special = string.ascii_lowercase, string.ascii_uppercase, string.digits, "!?-#%+"
+    chars = [secrets.choice(pool) for pool in (lower, upper, digits, special)]
+    everything = lower + upper + digits + special
+    chars += [secrets.choice(everything) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
 
 
 def password_box(username, password, path):

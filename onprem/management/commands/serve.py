@@ -19,6 +19,7 @@ ONPREM_CELERY_CONCURRENCY (2); logs go to ``DATA_DIR/logs/``, run-time files to 
 import http.client
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -218,6 +219,12 @@ class Command(BaseCommand):
         run_dir = data_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         log_dir.mkdir(parents=True, exist_ok=True)
+        # Prometheus counters of the web workers and the Celery worker, added up at /metrics
+        # (onprem/metrics.py). Emptied at each start: counters begin at zero with the processes.
+        metrics_dir = run_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         python = sys.executable
 
         web = [
@@ -227,6 +234,9 @@ class Command(BaseCommand):
             "--certfile", str(tls.cert_file),
             "--keyfile", str(tls.key_file),
             "--access-logfile", str(log_dir / "access.log"),
+            # gunicorn's default line plus the response's X-Request-ID (onprem/observability.py).
+            "--access-logformat",
+            '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms rid=%({x-request-id}o)s',
             "--error-logfile", str(log_dir / "gunicorn.log"),
             "--log-config-json", str(self.gunicorn_logging_config(run_dir, log_dir)),
             # Let the workers finish their requests, but within serve's own stop timeout.

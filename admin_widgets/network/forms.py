@@ -1,0 +1,39 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from onprem.models import SystemSettings
+from onprem.system_settings import TAB_FIELDS
+
+
+class _ReadOnlyable(forms.ModelForm):
+    def __init__(self, *args, read_only=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if read_only:
+            for form_field in self.fields.values():
+                form_field.disabled = True
+
+
+class GeneralForm(_ReadOnlyable):
+    class Meta:
+        model = SystemSettings
+        fields = TAB_FIELDS["network"]
+        labels = {"onprem_name": _("SSM On-Prem Name")}
+        help_texts = {"onprem_name": _("A DNS resolvable hostname or IP address. Empty: the host name.")}
+
+
+class ProxyForm(_ReadOnlyable):
+    proxy_password = forms.CharField(
+        label=_("Proxy Password"), required=False, strip=False, max_length=512,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave empty to keep the saved password."),
+    )
+
+    class Meta:
+        model = SystemSettings
+        fields = TAB_FIELDS["proxy"]
+        labels = {
+            "proxy_enabled": _("Use A Proxy Server"),
+            "proxy_host": _("Proxy IP Address"),
+            "proxy_port": _("Port"),
+            "proxy_username": _("Proxy Username"),
+        }

@@ -1,0 +1,68 @@
+"""Email (Settings widget, Email tab): the SMTP backend and the guide's notification mails.
+
+``SettingsEmailBackend`` is the project's EMAIL_BACKEND: it connects with what the Email tab
+saved (server, port, HELO domain, optional STARTTLS and authentication) and, while nothing is
+saved there, with Django's EMAIL_* settings. Mail goes out from a Celery task, so a slow or
+absent mail server never holds up the request that caused it.
+"""
+import smtplib
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.core.mail.backends.smtp import EmailBackend
+
+from . import crypto
+
+
+class SettingsEmailBackend(EmailBackend):
+    def __init__(self, **kwargs):
+        from .system_settings import current
+
+        config = current()
+        self.helo = ""
+        if config.smtp_host:
+            kwargs.setdefault("host", config.smtp_host)
+            kwargs.setdefault("port", config.smtp_port)
+            kwargs.setdefault("use_tls", config.smtp_starttls)
+            if config.smtp_auth_required and config.smtp_password:
+                kwargs.setdefault("username", config.smtp_username)
+                kwargs.setdefault("password", crypto.decrypt(config.smtp_password))
+            self.helo = config.smtp_helo_domain
+        kwargs.setdefault("timeout", getattr(settings, "EMAIL_TIMEOUT", None) or 30)
+        super().__init__(**kwargs)
+
+    @property
+    def connection_class(self):
+        # Django always passes its own FQDN as local_hostname; the Email tab's HELO Domain wins.
+        base = smtplib.SMTP_SSL if self.use_ssl else smtplib.SMTP
+        helo = self.helo
+
+        def connect(host, port, **params):
+            if helo:
+                params["local_hostname"] = helo
+            return base(host, port, **params)
+
+        return connect
+
+
+def from_address():
+    from .system_settings import current
+
+    return current().smtp_from or settings.DEFAULT_FROM_EMAIL
+
+
+def send(subject, body, recipients):
+    """Send one plain-text mail now (callers on a request path use ``send_later``)."""
+    recipients = sorted({address for address in recipients if address})
+    if not recipients:
+        return 0
+    return EmailMessage(subject=subject, body=body, from_email=from_address(), to=recipients).send()
+
+
+def send_later(subject, body, recipients):
+    """Queue a mail for the Celery worker (retried there if the server does not answer)."""
+    from .tasks import send_mail
+
+    recipients = sorted({address for address in recipients if address})
+    if recipients:
+        send_mail.delay(subject, body, recipients)
