@@ -8,6 +8,10 @@ from onprem.errors import NotAllowed, ServiceError
 from ..models import VirtualAccount
 
 
+class NameTaken(ServiceError):
+    """The name is already used by another virtual account of the account (the API words it its own way)."""
+
+
 def _require(actor, account):
     if actor is not None and not can(actor, Action.MANAGE_VIRTUAL_ACCOUNTS, account=account):
         raise NotAllowed("You are not allowed to manage local virtual accounts of this account.")
@@ -21,7 +25,7 @@ def _clean_name(account, name, exclude_pk=None):
         raise ServiceError("Name must be at most 100 characters.", field="name")
     taken = VirtualAccount.objects.filter(account=account, name=name).exclude(pk=exclude_pk)
     if taken.exists():
-        raise ServiceError(f"A virtual account named “{name}” already exists in this account.", field="name")
+        raise NameTaken(f"A virtual account named “{name}” already exists in this account.", field="name")
     return name
 
 

@@ -1,0 +1,248 @@
+"""Reply bodies, described for the OpenAPI schema (``/api/v1/schema``) and nothing else.
+
+The views build plain dicts; these serializers only tell drf-spectacular (and schemathesis,
+which checks every reply against them) what the guide's replies look like.
+"""
+from rest_framework import serializers
+
+STATUSES = ["SUCCESS", "WARNING", "ERROR"]
+ITEM_STATUSES = ["SUCCESS", "ERROR"]
+COMPLIANCE = ["In Compliance", "Out Of Compliance"]
+SUBSCRIPTION_STATUSES = ["Active", "Canceled", "Expired"]
+EXPORT_CONTROL = ["Allowed", "Not Allowed"]
+
+
+class StatusReply(serializers.Serializer):
+    status = serializers.ChoiceField(choices=STATUSES)
+    statusMessage = serializers.CharField(allow_blank=True)
+
+
+class ErrorReply(serializers.Serializer):
+    """403 / 422: the guide's body; a refused bearer token gets the framework's ``detail``."""
+
+    status = serializers.ChoiceField(choices=STATUSES, required=False)
+    statusMessage = serializers.CharField(required=False, allow_blank=True)
+    detail = serializers.CharField(required=False)
+
+
+class AnyErrorReply(ErrorReply):
+    statusMessage = serializers.JSONField(required=False)
+
+
+def responses(ok, error=ErrorReply):
+    return {200: ok, 403: error, 422: error}
+
+
+class PagedReply(StatusReply):
+    totalRecords = serializers.IntegerField(min_value=0)
+
+
+# 2
+class VirtualAccountRecord(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    isDefault = serializers.BooleanField()
+
+
+class VirtualAccountsReply(StatusReply):
+    virtualAccounts = VirtualAccountRecord(many=True)
+
+
+# 4, 5, 6
+class TokenInfo(serializers.Serializer):
+    token = serializers.CharField()
+    expirationDate = serializers.CharField(help_text="UTC, e.g. 2026-03-01T12:00:00Z")
+    description = serializers.CharField(allow_blank=True)
+    exportControlled = serializers.ChoiceField(choices=EXPORT_CONTROL)
+    numberOfUses = serializers.IntegerField(allow_null=True)
+    createdBy = serializers.CharField(allow_blank=True)
+
+
+class TokenCreatedReply(StatusReply):
+    tokenInfo = TokenInfo()
+
+
+class TokenRecord(serializers.Serializer):
+    token = serializers.CharField()
+    expirationDate = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    exportControl = serializers.ChoiceField(choices=EXPORT_CONTROL)
+    createdBy = serializers.CharField(allow_blank=True)
+    numberOfUses = serializers.IntegerField(allow_null=True)
+    uses = serializers.IntegerField()
+
+
+class TokensReply(StatusReply):
+    tokens = TokenRecord(many=True)
+
+
+class ItemStatus(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ITEM_STATUSES)
+    statusMessage = serializers.CharField()
+
+
+class TokenRevokeStatus(ItemStatus):
+    token = serializers.CharField()
+
+
+class TokensRevokeReply(StatusReply):
+    tokensRevokeStatus = TokenRevokeStatus(many=True)
+
+
+# 7
+class LicenseDetail(serializers.Serializer):
+    licenseType = serializers.CharField()
+    quantity = serializers.IntegerField()
+    startDate = serializers.CharField(allow_blank=True)
+    endDate = serializers.CharField(allow_blank=True)
+    subscriptionId = serializers.CharField(allow_blank=True)
+
+
+class LicenseSubstitution(serializers.Serializer):
+    license = serializers.CharField()
+    substitutedLicense = serializers.CharField()
+    substitutedQuantity = serializers.IntegerField()
+    substitutionType = serializers.ChoiceField(choices=["Substitution From Higher Tier", "Substitution To Lower Tier"])
+
+
+class LicenseRecord(serializers.Serializer):
+    license = serializers.CharField()
+    virtualAccount = serializers.CharField()
+    quantity = serializers.IntegerField()
+    inUse = serializers.IntegerField()
+    available = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=COMPLIANCE)
+    ahaApps = serializers.BooleanField()
+    pendingQuantity = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    isPortable = serializers.BooleanField()
+    licenseDetails = LicenseDetail(many=True)
+    licenseSubstitutions = LicenseSubstitution(many=True)
+
+
+class LicenseUsageReply(PagedReply):
+    licenses = LicenseRecord(many=True)
+
+
+# 8
+class SubscriptionRecord(serializers.Serializer):
+    subscriptionId = serializers.CharField()
+    license = serializers.CharField()
+    virtualAccount = serializers.CharField()
+    quantity = serializers.IntegerField()
+    licenseType = serializers.CharField()
+    startDate = serializers.CharField(allow_blank=True)
+    endDate = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=SUBSCRIPTION_STATUSES)
+
+
+class SubscriptionsReply(PagedReply):
+    subscriptions = SubscriptionRecord(many=True)
+
+
+# 9
+class LicenseTransferStatus(ItemStatus):
+    license = serializers.CharField(required=False)
+    licenseType = serializers.CharField(required=False)
+    quantity = serializers.IntegerField(required=False)
+    precedence = serializers.CharField(required=False)
+    targetVirtualAccount = serializers.CharField(required=False)
+
+
+class LicenseTransferReply(StatusReply):
+    licensesTransferStatus = LicenseTransferStatus(many=True)
+
+
+# 10, 11
+class Sudi(serializers.Serializer):
+    suvi = serializers.CharField(allow_null=True)
+    uuid = serializers.CharField(allow_null=True)
+    hostIdentifier = serializers.CharField(allow_null=True)
+    udiPid = serializers.CharField(allow_null=True)
+    udiSerialNumber = serializers.CharField(allow_null=True)
+    udiVid = serializers.CharField(allow_null=True)
+    macAddress = serializers.CharField(allow_null=True)
+
+
+class LicenseUse(serializers.Serializer):
+    license = serializers.CharField()
+    quantity = serializers.IntegerField()
+
+
+class DeviceUsageRecord(serializers.Serializer):
+    virtualAccount = serializers.CharField()
+    hostName = serializers.CharField(allow_blank=True)
+    sudi = Sudi()
+    productName = serializers.CharField(allow_blank=True)
+    productDescription = serializers.CharField(allow_blank=True)
+    productTagName = serializers.CharField(allow_blank=True)
+    productType = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=COMPLIANCE)
+    registrationDate = serializers.CharField(allow_blank=True)
+    lastContactDate = serializers.CharField(allow_blank=True)
+    licenseUsage = LicenseUse(many=True)
+
+
+class DeviceUsageReply(PagedReply):
+    devices = DeviceUsageRecord(many=True)
+
+
+class DeviceSearchRecord(serializers.Serializer):
+    instanceName = serializers.CharField(allow_blank=True)
+    sudi = Sudi()
+    productTagName = serializers.CharField(allow_blank=True)
+
+
+class DeviceSearchReply(PagedReply):
+    devices = DeviceSearchRecord(many=True)
+
+
+# 12, 13
+class DeviceTransferReply(StatusReply):
+    productsTransferStatus = ItemStatus(many=True)
+
+
+class DeviceRemoveStatus(ItemStatus):
+    device = serializers.CharField(allow_blank=True)
+
+
+class DeviceRemoveResult(serializers.Serializer):
+    statusMessage = serializers.CharField()
+    removeProductInstancesStatus = DeviceRemoveStatus(many=True)
+
+
+class DeviceRemoveReply(serializers.Serializer):
+    status = serializers.ChoiceField(choices=STATUSES)
+    statusMessage = DeviceRemoveResult()
+
+
+# 14
+class AlertRecord(serializers.Serializer):
+    virtualAccount = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+    severity = serializers.ChoiceField(choices=["Major", "Minor"])
+    messageType = serializers.CharField()
+    actionDue = serializers.CharField()
+    source = serializers.CharField()
+    sourceType = serializers.CharField()
+    license = serializers.CharField(required=False)
+    productInstanceHostName = serializers.CharField(required=False)
+
+
+class AlertsReply(PagedReply):
+    alerts = AlertRecord(many=True)
+
+
+# local accounts
+class LocalAccountRecord(serializers.Serializer):
+    account_id = serializers.IntegerField()
+    domain = serializers.CharField()
+    name = serializers.CharField()
+    cslu_tenant_url = serializers.CharField()
+    cssm_smart_account_id = serializers.CharField(allow_blank=True)
+    cssm_smart_account_name = serializers.CharField()
+    status = serializers.CharField()
+
+
+class LocalAccountsReply(StatusReply):
+    accounts = LocalAccountRecord(many=True)

@@ -1,0 +1,65 @@
+"""14. Alerts of a local account, for the virtual accounts the caller may see."""
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+
+from ...models import Alert
+from ...views.alerts import visible_alerts
+from .. import schemas
+from ..lookups import account_named, chosen_virtual_accounts, left_out_message
+from ..pagination import page
+from ..replies import SUCCESS, ApiView, reply, validate
+from ..serializers import AlertsSerializer
+
+# "If the limit is set to -1, the first 1000 alerts matching the request criteria will be fetched."
+ALL_ALERTS_CAP = 1000
+SEVERITIES = {AlertsSerializer.MAJOR: Alert.Severity.MAJOR, AlertsSerializer.MINOR: Alert.Severity.MINOR}
+
+
+def action_due(alert, now):
+    if alert.action_due is None or alert.action_due <= now:
+        return "Now"
+    days = (alert.action_due - now).days
+    return "1 day" if days == 1 else f"{days} days"
+
+
+def alert_record(alert, now):
+    va = alert.virtual_account
+    record = {
+        "virtualAccount": va.name if va else "",
+        "message": alert.message,
+        "severity": alert.get_severity_display(),
+        "messageType": alert.get_alert_type_display(),
+        "actionDue": action_due(alert, now),
+        "source": va.name if va else alert.account.name,
+        "sourceType": "Virtual Account" if va else "Account",
+    }
+    if alert.license is not None:
+        record["license"] = alert.license.name
+    if alert.product_instance is not None:
+        record["productInstanceHostName"] = alert.product_instance.display_name
+    return record
+
+
+class AlertsView(ApiView):
+    @extend_schema(operation_id="alerts", summary="Alerts", request=AlertsSerializer,
+                   responses=schemas.responses(schemas.AlertsReply))
+    def post(self, request, account):
+        account = account_named(request, account,
+                                refusal=f"Not Authorized to access alerts for local Account '{account}'")
+        data = validate(AlertsSerializer, request.data)
+        vas, left_out = chosen_virtual_accounts(
+            request, account, data.get("virtualAccounts"),
+            refusal="Not Authorized to access alerts for specified local Virtual Accounts")
+        now = timezone.now()
+        # The alerts the Alerts tab shows (open, not postponed), with the same visibility rule.
+        alerts = visible_alerts(request, account, vas).visible(now)
+        if data.get("virtualAccounts"):
+            alerts = alerts.filter(virtual_account__in=vas)
+        if data.get("severity"):
+            alerts = alerts.filter(severity__in=[SEVERITIES[s] for s in data["severity"]])
+        alerts = alerts.select_related("account", "virtual_account", "license", "product_instance").order_by(
+            "severity", "action_due", "pk")
+        total = alerts.count()
+        shown = page(alerts, data["limit"], data["offset"], cap=ALL_ALERTS_CAP)
+        return reply(left_out_message(account, left_out), result=SUCCESS, totalRecords=total,
+                     alerts=[alert_record(alert, now) for alert in shown])

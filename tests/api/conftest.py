@@ -1,0 +1,256 @@
+"""REST API fixtures: real bearer tokens from /oauth/token, and a small licensed estate.
+
+Acme has the Default VA plus Physics and Zoology; licenses, lines and product instances are
+written plainly (as tests/engine does) since they arrive by sync and the device protocol.
+"""
+import datetime
+import json
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.api_clients import ApiGrant
+from accounts.roles import AccountRole, SystemRole
+from accounts.services import api_grants
+from tests.conftest import PASSWORD
+
+PREFIXES = ["/api/v1", "/backend/api/v1"]
+
+
+@pytest.fixture(autouse=True)
+def _api_settings(settings, request):
+    """A private cache (rate-limit counters) and a token rate limit that many callers fit in."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
+    }
+    settings.ONPREM_TOKEN_RATE_LIMIT = 10_000
+    from django.core.cache import cache
+
+    cache.clear()
+    from onprem.models import SystemSettings
+    from onprem.system_settings import prime_cache
+
+    prime_cache(SystemSettings(pk=1))
+
+
+@pytest.fixture
+def console_on(db):
+    api_grants.set_api_console(actor=None, enabled=True)
+
+
+@pytest.fixture
+def password_grant(console_on):
+    return api_grants.create_grant(actor=None, grant_type=ApiGrant.GrantType.PASSWORD, name="people")
+
+
+def body_of(response):
+    """The JSON of a reply, streamed or not."""
+    if getattr(response, "streaming", False):
+        return json.loads(b"".join(response.streaming_content))
+    return json.loads(response.content)
+
+
+class Api:
+    """An API client holding one bearer token; ``post``/``get``/``delete`` return (status, json)."""
+
+    def __init__(self, token, prefix="/api/v1"):
+        self.client = APIClient()
+        self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        self.prefix = prefix
+        self.token = token
+
+    def call(self, method, path, body=None, **kwargs):
+        url = path if path.startswith("/") and path.startswith(("/api/", "/backend/")) else self.prefix + path
+        if body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        response = getattr(self.client, method)(url, **kwargs)
+        return response.status_code, body_of(response)
+
+    def post(self, path, body=None, **kwargs):
+        return self.call("post", path, body, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.call("get", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.call("delete", path, **kwargs)
+
+
+@pytest.fixture
+def token_for(client, password_grant):
+    """token_for(user) -> an access token of the Resource Owner (password) grant, from /oauth/token."""
+    grant, secret = password_grant
+
+    def _token(user):
+        response = client.post("/oauth/token", {"grant_type": "password", "client_id": grant.client_id,
+                                                "client_secret": secret, "username": user.username,
+                                                "password": PASSWORD}, content_type="application/json")
+        assert response.status_code == 200, response.content
+        return response.json()["access_token"]
+
+    return _token
+
+
+@pytest.fixture
+def api_as(token_for):
+    """api_as(user) -> an Api calling as ``user`` (password grant)."""
+
+    def _api(user, prefix="/api/v1"):
+        return Api(token_for(user), prefix)
+
+    return _api
+
+
+@pytest.fixture
+def cc_api(client, console_on):
+    """cc_api([(account_or_va, role), ...]) -> an Api of a Client Credentials grant with those roles."""
+    from licensing.models import VirtualAccount
+
+    names = iter(range(1000))
+
+    def _api(entries, prefix="/api/v1"):
+        grant, secret = api_grants.create_grant(actor=None, grant_type=ApiGrant.GrantType.CLIENT_CREDENTIALS,
+                                                name=f"machine-{next(names)}")
+        for scope, role in entries:
+            if isinstance(scope, VirtualAccount):
+                api_grants.add_access(actor=None, grant=grant, account=scope.account, role=role,
+                                      virtual_account=scope)
+            else:
+                api_grants.add_access(actor=None, grant=grant, account=scope, role=role)
+        response = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id,
+                                                "client_secret": secret}, content_type="application/json")
+        assert response.status_code == 200, response.content
+        return Api(response.json()["access_token"], prefix)
+
+    return _api
+
+
+# -- the estate ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def grant_role():
+    from accounts.services.grants import set_account_role, set_virtual_account_role
+    from licensing.models import VirtualAccount
+
+    def _grant(user, scope, role):
+        if isinstance(scope, VirtualAccount):
+            return set_virtual_account_role(actor=None, virtual_account=scope, role=role, user=user)
+        return set_account_role(actor=None, account=scope, role=role, user=user)
+
+    return _grant
+
+
+@pytest.fixture
+def acme(make_account):
+    return make_account("Acme")
+
+
+@pytest.fixture
+def globex(make_account):
+    account = make_account("Globex")
+    return account
+
+
+@pytest.fixture
+def vas(acme):
+    """{"Default": va, "Physics": va, "Zoology": va} of Acme."""
+    from licensing.services.virtual_accounts import create_virtual_account
+
+    create_virtual_account(actor=None, account=acme, name="Physics", description="Physics dept")
+    create_virtual_account(actor=None, account=acme, name="Zoology")
+    return {va.name: va for va in acme.virtual_accounts.all()}
+
+
+@pytest.fixture
+def people(make_user, grant_role, acme, vas):
+    """One user per role: sysadmin, sysop, account admin/user, VA admin/user on Physics, nobody."""
+    users = {
+        "sysadmin": make_user("root", SystemRole.ADMIN),
+        "sysop": make_user("op", SystemRole.OPERATOR),
+        "account_admin": make_user("alice"),
+        "account_user": make_user("bob"),
+        "va_admin": make_user("carol"),
+        "va_user": make_user("dave"),
+        "nobody": make_user("eve"),
+    }
+    grant_role(users["account_admin"], acme, AccountRole.ACCOUNT_ADMIN)
+    grant_role(users["account_user"], acme, AccountRole.ACCOUNT_USER)
+    grant_role(users["va_admin"], vas["Physics"], AccountRole.VA_ADMIN)
+    grant_role(users["va_user"], vas["Physics"], AccountRole.VA_USER)
+    return users
+
+
+@pytest.fixture
+def admin_api(api_as, people):
+    return api_as(people["account_admin"])
+
+
+@pytest.fixture
+def license_def(db):
+    from licensing.models import LicenseDefinition, LicenseHierarchy
+
+    def _make(name, *, substitutes_for=(), **fields):
+        lic = LicenseDefinition.objects.create(name=name, entitlement_tag=f"regid.test.{name}", **fields)
+        for lower in substitutes_for:
+            LicenseHierarchy.objects.create(higher=lic, lower=lower)
+        return lic
+
+    return _make
+
+
+@pytest.fixture
+def add_line(db):
+    from licensing.models import Entitlement
+
+    def _add(va, lic, quantity, license_type="perpetual", start=None, end=None, **fields):
+        return Entitlement.objects.create(virtual_account=va, license=lic, quantity=quantity,
+                                          license_type=license_type, start_date=start, end_date=end, **fields)
+
+    return _add
+
+
+@pytest.fixture
+def add_pi(db):
+    """add_pi(va, "SN1", hostname=..., uuid=..., uses={license: n}) -> a ProductInstance with its identity."""
+    from licensing.models import DeviceIdentity, LicenseUsage, ProductInstance
+
+    def _add(va, serial, *, pid="CSR1000V", hostname=None, uses=None, identity=True, **details):
+        now = timezone.now()
+        pi = ProductInstance.objects.create(
+            virtual_account=va, udi_pid=pid, udi_serial_number=serial,
+            hostname=serial.lower() if hostname is None else hostname, product_name="Cloud Services Router",
+            registered_at=now - datetime.timedelta(days=2), last_contact_at=now - datetime.timedelta(hours=1))
+        if identity:
+            DeviceIdentity.objects.create(product_instance=pi, updated_at=now,
+                                          software_tag=details.pop("software_tag", ",1.0_csr-tag"),
+                                          product_type=details.pop("product_type", "CSR1KV"), **details)
+        for lic, count in (uses or {}).items():
+            LicenseUsage.objects.create(product_instance=pi, license=lic, count=count)
+        return pi
+
+    return _add
+
+
+@pytest.fixture
+def estate(vas, license_def, add_line, add_pi):
+    """Licenses in Physics (one short) and Zoology, two product instances using them."""
+    today = timezone.now().date()
+    enhanced = license_def("UC Manager Enhanced License (12.x)")
+    basic = license_def("UC Manager Basic License (12.x)")
+    enhanced.substitutes_for.add(basic)
+    security = license_def("CSR 1KV SECURITY 1G")
+    add_line(vas["Physics"], basic, 4, "term", start=today - datetime.timedelta(days=10),
+             end=today + datetime.timedelta(days=300), subscription_id="Sub905308")
+    add_line(vas["Physics"], basic, 10)
+    add_line(vas["Physics"], enhanced, 10, "term", start=today - datetime.timedelta(days=10),
+             end=today + datetime.timedelta(days=100))
+    add_line(vas["Zoology"], security, 5)
+    add_line(vas["Zoology"], security, 2, "term", start=today - datetime.timedelta(days=400),
+             end=today - datetime.timedelta(days=35), subscription_id="SubOld")  # expired
+    pi1 = add_pi(vas["Physics"], "97N1PAGTEOZ", hostname="local.lab", uses={basic: 16},
+                 uuid="062f582e30844ed2b8d005c14c425b06", mac_address="00:11:22:33:44:55", ip_address="10.0.0.7")
+    pi2 = add_pi(vas["Zoology"], "JPG3032006T", pid="N77-C7710", hostname="infy-lm05", uses={security: 7},
+                 suvi="SUVI-1", host_identifier="HID-9")
+    return {"basic": basic, "enhanced": enhanced, "security": security, "pi1": pi1, "pi2": pi2}

@@ -1,0 +1,50 @@
+"""The OpenAPI schema and its doc page: public, served at both prefixes, no external assets."""
+import json
+
+import pytest
+
+from tests.api.conftest import PREFIXES
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_schema_is_openapi_3_with_every_operation(client, prefix):
+    response = client.get(f"{prefix}/schema?format=json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["openapi"].startswith("3.")
+    assert schema["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer",
+        "description": "An access token from POST /oauth/token (client_credentials or password grant)."}
+    ids = {op["operationId"] for methods in schema["paths"].values() for op in methods.values()}
+    assert ids == {
+        "create_virtual_account", "list_virtual_accounts", "delete_virtual_account", "delete_virtual_account_by_method",
+        "create_token", "list_tokens", "revoke_tokens", "license_usage", "license_subscriptions", "license_transfer",
+        "device_usage", "device_search", "device_transfer", "device_remove", "alerts", "list_local_accounts",
+        "list_local_accounts_upstream",
+    }
+    search = schema["paths"]["/api/v1/accounts/{account}/virtual-accounts/{va}/devices"]["get"]
+    assert {p["name"] for p in search["parameters"] if p["in"] == "query"} == {
+        "hostName", "udiSerialNumber", "hostIdentifier", "macAddress", "ipAddress", "suvi", "uuid", "limit", "offset"}
+    revoke = schema["components"]["schemas"]["TokenRevokeRequest"]["properties"]["tokens"]
+    assert (revoke["minItems"], revoke["maxItems"]) == (1, 10)
+
+
+def test_yaml_schema(client):
+    response = client.get("/api/v1/schema")
+    assert response.status_code == 200
+    assert response.content.startswith(b"openapi: 3.")
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_docs_page_uses_only_its_own_assets(client, prefix):
+    page = client.get(f"{prefix}/docs")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    html = page.content.decode()
+    assert '<script src="docs/docs.js"></script>' in html
+    assert "http://" not in html and "https://" not in html  # no CDN
+    script = client.get(f"{prefix}/docs/docs.js")
+    assert script.status_code == 200 and script["Content-Type"].startswith("text/javascript")
+    assert b'fetch("schema?format=json"' in script.content
+    assert b"http" not in script.content
