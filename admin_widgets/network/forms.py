@@ -1,19 +1,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from admin_widgets.settings.forms import ReadOnlyableForm
 from onprem.models import SystemSettings
 from onprem.system_settings import TAB_FIELDS
 
 
-class _ReadOnlyable(forms.ModelForm):
-    def __init__(self, *args, read_only=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        if read_only:
-            for form_field in self.fields.values():
-                form_field.disabled = True
-
-
-class GeneralForm(_ReadOnlyable):
+class GeneralForm(ReadOnlyableForm):
     class Meta:
         model = SystemSettings
         fields = TAB_FIELDS["network"]
@@ -21,7 +14,7 @@ class GeneralForm(_ReadOnlyable):
         help_texts = {"onprem_name": _("A DNS resolvable hostname or IP address. Empty: the host name.")}
 
 
-class ProxyForm(_ReadOnlyable):
+class ProxyForm(ReadOnlyableForm):
     proxy_password = forms.CharField(
         label=_("Proxy Password"), required=False, strip=False, max_length=512,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),

@@ -7,7 +7,9 @@ from onprem.models import SystemSettings
 from onprem.system_settings import TAB_FIELDS, time_zones
 
 
-class _TabForm(forms.ModelForm):
+class ReadOnlyableForm(forms.ModelForm):
+    """A settings form that renders every field disabled for those who may only look."""
+
     tab = None
 
     def __init__(self, *args, read_only=False, **kwargs):
@@ -17,7 +19,7 @@ class _TabForm(forms.ModelForm):
                 field.disabled = True
 
 
-class MessagingForm(_TabForm):
+class MessagingForm(ReadOnlyableForm):
     tab = "messaging"
 
     class Meta:
@@ -38,7 +40,7 @@ class MessagingForm(_TabForm):
         }
 
 
-class SyslogForm(_TabForm):
+class SyslogForm(ReadOnlyableForm):
     tab = "syslog"
 
     class Meta:
@@ -51,7 +53,7 @@ class SyslogForm(_TabForm):
         }
 
 
-class LanguageForm(_TabForm):
+class LanguageForm(ReadOnlyableForm):
     tab = "language"
     default_language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
 
@@ -60,7 +62,7 @@ class LanguageForm(_TabForm):
         fields = TAB_FIELDS["language"]
 
 
-class EmailForm(_TabForm):
+class EmailForm(ReadOnlyableForm):
     tab = "email"
     smtp_password = forms.CharField(
         label=_("Password"), required=False, strip=False, max_length=512,
@@ -89,7 +91,7 @@ class EmailForm(_TabForm):
         self.initial.pop("smtp_password", None)
 
 
-class TimeForm(_TabForm):
+class TimeForm(ReadOnlyableForm):
     tab = "time"
     time_zone = forms.ChoiceField(label=_("Time Zone"))
 
@@ -102,7 +104,7 @@ class TimeForm(_TabForm):
         self.fields["time_zone"].choices = [(name, name) for name in time_zones()]
 
 
-class MotdForm(_TabForm):
+class MotdForm(ReadOnlyableForm):
     tab = "motd"
 
     class Meta:
