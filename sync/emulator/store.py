@@ -1,0 +1,279 @@
+"""The emulated CSSM's own state: a SQLite file in its state directory (never the project's database).
+
+The emulator stands in for a different system (Cisco's cloud), so it keeps its smart
+accounts, users, entitlements and registered On-Prems apart from the On-Prem's data, in
+``<state dir>/cssm.sqlite3``, with the stdlib ``sqlite3`` only.
+"""
+import datetime
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+PASSWORD_ITERATIONS = 100_000
+LICENSE_TYPES = ("perpetual", "term", "demo", "subscription")
+SOURCES = ("pak", "ea", "order", "device_migration", "other")
+DEMO_DAYS = 60  # "Demo Licenses must be renewed after 60 days"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS smart_accounts (
+    name TEXT PRIMARY KEY, export_allowed INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS virtual_accounts (
+    smart_account TEXT NOT NULL REFERENCES smart_accounts(name), name TEXT NOT NULL,
+    PRIMARY KEY (smart_account, name));
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY, salt TEXT NOT NULL, password_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS user_smart_accounts (
+    username TEXT NOT NULL REFERENCES users(username), smart_account TEXT NOT NULL,
+    PRIMARY KEY (username, smart_account));
+CREATE TABLE IF NOT EXISTS licenses (
+    tag TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+    product_family TEXT NOT NULL DEFAULT '', export_restricted INTEGER NOT NULL DEFAULT 0,
+    billing_type TEXT NOT NULL DEFAULT 'prepaid', parents TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS entitlements (
+    line_id TEXT PRIMARY KEY, smart_account TEXT NOT NULL, virtual_account TEXT NOT NULL,
+    tag TEXT NOT NULL REFERENCES licenses(tag), license_type TEXT NOT NULL, quantity INTEGER NOT NULL,
+    start_date TEXT, end_date TEXT, subscription_id TEXT NOT NULL DEFAULT '', sku TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT 'order');
+CREATE TABLE IF NOT EXISTS onprems (
+    uid TEXT PRIMARY KEY, name TEXT NOT NULL, smart_account TEXT NOT NULL, virtual_account TEXT NOT NULL,
+    id_key_sha256 TEXT NOT NULL, registered_at TEXT NOT NULL, last_response_id TEXT,
+    last_sync_at TEXT);
+CREATE TABLE IF NOT EXISTS product_instances (
+    uid TEXT NOT NULL, identifier TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (uid, identifier));
+CREATE TABLE IF NOT EXISTS license_usage (
+    uid TEXT NOT NULL, tag TEXT NOT NULL, virtual_account TEXT NOT NULL, in_use INTEGER NOT NULL,
+    PRIMARY KEY (uid, tag, virtual_account));
+CREATE TABLE IF NOT EXISTS conversions (
+    device_identifier TEXT NOT NULL, tag TEXT NOT NULL, uid TEXT NOT NULL, converted_at TEXT NOT NULL,
+    PRIMARY KEY (device_identifier, tag));
+CREATE TABLE IF NOT EXISTS export_decisions (
+    request_id TEXT PRIMARY KEY, uid TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rum_reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, report TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS answered (
+    request_id TEXT PRIMARY KEY, uid TEXT NOT NULL, kind TEXT NOT NULL, response TEXT NOT NULL,
+    answered_at TEXT NOT NULL);
+"""
+
+
+class SeedError(ValueError):
+    """The seed file is not valid (the message names the entry)."""
+
+
+def hash_password(password, salt=None):
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), PASSWORD_ITERATIONS).hex()
+    return salt, digest
+
+
+class Store:
+    def __init__(self, state_dir):
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.state_dir / "cssm.sqlite3"
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.executescript(SCHEMA)
+        finally:
+            db.close()
+
+    @contextmanager
+    def connect(self):
+        """One write transaction (BEGIN IMMEDIATE: its reads and writes see no other writer, even
+        the ``--process-file`` command running beside the server); committed on success, rolled
+        back on any error."""
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys = ON")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def is_empty(self):
+        with self.connect() as db:
+            return db.execute("SELECT COUNT(*) FROM smart_accounts").fetchone()[0] == 0
+
+    # ---- users ---------------------------------------------------------------------------
+    def check_credentials(self, db, username, password):
+        """Whether the CCO-style credentials are right (constant-time; same cost for unknown users)."""
+        row = db.execute("SELECT salt, password_hash FROM users WHERE username = ?", (username or "",)).fetchone()
+        salt, expected = (row["salt"], row["password_hash"]) if row else ("0" * 32, "0" * 64)
+        _, digest = hash_password(password or "", salt)
+        return hmac.compare_digest(digest, expected) and row is not None
+
+    def user_can_use(self, db, username, smart_account):
+        return db.execute("SELECT 1 FROM user_smart_accounts WHERE username = ? AND smart_account = ?",
+                          (username, smart_account)).fetchone() is not None
+
+    # ---- seed ----------------------------------------------------------------------------
+    def apply_seed(self, path):
+        """Load (upsert) a seed YAML file: licenses, smart accounts with their entitlements, users."""
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise SeedError(f"cannot read seed file {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise SeedError("the seed file must be a YAML mapping")
+        with self.connect() as db:
+            for entry in _items(data, "licenses"):
+                self._seed_license(db, entry)
+            for entry in _items(data, "smart_accounts"):
+                self._seed_smart_account(db, entry)
+            for entry in _items(data, "users"):
+                self._seed_user(db, entry)
+
+    def _seed_license(self, db, entry):
+        tag, name = _text(entry, "tag"), _text(entry, "name")
+        parents = entry.get("parents") or []
+        if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+            raise SeedError(f"license {tag}: parents must be a list of tags")
+        billing = entry.get("billing_type", "prepaid")
+        if billing not in ("prepaid", "usage"):
+            raise SeedError(f"license {tag}: billing_type must be prepaid or usage")
+        db.execute(
+            "INSERT INTO licenses (tag, name, description, product_family, export_restricted, billing_type, parents)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(tag) DO UPDATE SET name=excluded.name,"
+            " description=excluded.description, product_family=excluded.product_family,"
+            " export_restricted=excluded.export_restricted, billing_type=excluded.billing_type,"
+            " parents=excluded.parents",
+            (tag, name, str(entry.get("description", "")), str(entry.get("product_family", "")),
+             int(bool(entry.get("export_restricted", False))), billing, json.dumps(parents)),
+        )
+
+    def _seed_smart_account(self, db, entry):
+        name = _text(entry, "name")
+        db.execute("INSERT INTO smart_accounts (name, export_allowed) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
+                   " SET export_allowed=excluded.export_allowed", (name, int(bool(entry.get("export_allowed")))))
+        for va in _items(entry, "virtual_accounts"):
+            va_name = _text(va, "name")
+            self.ensure_virtual_account(db, name, va_name)
+            for index, line in enumerate(_items(va, "entitlements")):
+                self._seed_entitlement(db, name, va_name, index, line)
+
+    def _seed_entitlement(self, db, smart_account, va_name, index, line):
+        tag = _text(line, "tag")
+        if not db.execute("SELECT 1 FROM licenses WHERE tag = ?", (tag,)).fetchone():
+            raise SeedError(f"{smart_account}/{va_name}: entitlement of unknown license {tag}")
+        license_type = line.get("type", "term")
+        if license_type not in LICENSE_TYPES:
+            raise SeedError(f"{smart_account}/{va_name}/{tag}: type must be one of {', '.join(LICENSE_TYPES)}")
+        quantity = line.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise SeedError(f"{smart_account}/{va_name}/{tag}: quantity must be a positive integer")
+        start, end = _date(line.get("start")), _date(line.get("end"))
+        if license_type == "perpetual":
+            end = None
+        elif license_type == "demo" and end is None:
+            start = start or datetime.date.today()
+            end = start + datetime.timedelta(days=DEMO_DAYS)
+        elif end is None:
+            raise SeedError(f"{smart_account}/{va_name}/{tag}: a {license_type} line needs an end date")
+        source = line.get("source", "order")
+        if source not in SOURCES:
+            raise SeedError(f"{smart_account}/{va_name}/{tag}: source must be one of {', '.join(SOURCES)}")
+        # A stable line id, so re-applying the seed updates the line instead of adding one.
+        line_id = str(line.get("line_id") or uuid.uuid5(uuid.NAMESPACE_URL,
+                                                         f"cssm-emulator:{smart_account}/{va_name}/{index}/{tag}"))
+        db.execute(
+            "INSERT INTO entitlements (line_id, smart_account, virtual_account, tag, license_type, quantity,"
+            " start_date, end_date, subscription_id, sku, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(line_id) DO UPDATE SET tag=excluded.tag, license_type=excluded.license_type,"
+            " quantity=excluded.quantity, start_date=excluded.start_date, end_date=excluded.end_date,"
+            " subscription_id=excluded.subscription_id, sku=excluded.sku, source=excluded.source",
+            (line_id, smart_account, va_name, tag, license_type, quantity,
+             start.isoformat() if start else None, end.isoformat() if end else None,
+             str(line.get("subscription_id", "")), str(line.get("sku", "")), source),
+        )
+
+    def _seed_user(self, db, entry):
+        username, password = _text(entry, "username"), _text(entry, "password")
+        salt, digest = hash_password(password)
+        db.execute("INSERT INTO users (username, salt, password_hash) VALUES (?, ?, ?) ON CONFLICT(username)"
+                   " DO UPDATE SET salt=excluded.salt, password_hash=excluded.password_hash",
+                   (username, salt, digest))
+        for smart_account in entry.get("smart_accounts") or []:
+            if not db.execute("SELECT 1 FROM smart_accounts WHERE name = ?", (smart_account,)).fetchone():
+                raise SeedError(f"user {username}: unknown smart account {smart_account}")
+            db.execute("INSERT OR IGNORE INTO user_smart_accounts (username, smart_account) VALUES (?, ?)",
+                       (username, smart_account))
+
+    # ---- accounts ------------------------------------------------------------------------
+    @staticmethod
+    def ensure_virtual_account(db, smart_account, name):
+        db.execute("INSERT OR IGNORE INTO virtual_accounts (smart_account, name) VALUES (?, ?)",
+                   (smart_account, name))
+
+    @staticmethod
+    def smart_account(db, name):
+        return db.execute("SELECT * FROM smart_accounts WHERE name = ?", (name,)).fetchone()
+
+    @staticmethod
+    def onprem(db, uid):
+        return db.execute("SELECT * FROM onprems WHERE uid = ?", (uid,)).fetchone()
+
+    def rename_onprem(self, uid, name):
+        """What a CSSM user renaming the SSM On-Prem does (the next response carries the new name)."""
+        with self.connect() as db:
+            if db.execute("UPDATE onprems SET name = ? WHERE uid = ?", (name, uid)).rowcount != 1:
+                raise KeyError(uid)
+
+    def remove_onprem(self, uid):
+        """"Remove" on CSSM's SSM On-Prems pane (a later re-registration may reuse the uid)."""
+        with self.connect() as db:
+            if db.execute("DELETE FROM onprems WHERE uid = ?", (uid,)).rowcount != 1:
+                raise KeyError(uid)
+            db.execute("DELETE FROM product_instances WHERE uid = ?", (uid,))
+            db.execute("DELETE FROM license_usage WHERE uid = ?", (uid,))
+
+    def summary(self):
+        with self.connect() as db:
+            return {
+                "smart_accounts": [dict(r) for r in db.execute(
+                    "SELECT s.name, s.export_allowed, (SELECT COUNT(*) FROM virtual_accounts v"
+                    " WHERE v.smart_account = s.name) AS virtual_accounts FROM smart_accounts s ORDER BY s.name")],
+                "onprems": [dict(r) for r in db.execute(
+                    "SELECT o.uid, o.name, o.smart_account, o.virtual_account, o.registered_at, o.last_sync_at,"
+                    " (SELECT COUNT(*) FROM product_instances p WHERE p.uid = o.uid) AS product_instances"
+                    " FROM onprems o ORDER BY o.name")],
+            }
+
+
+def _items(data, key):
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise SeedError(f"{key} must be a list of mappings")
+    return value
+
+
+def _text(entry, key):
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SeedError(f"missing or empty {key!r} in {entry!r}"[:300])
+    return value.strip()
+
+
+def _date(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError:
+        raise SeedError(f"not a date (YYYY-MM-DD): {value!r}") from None

@@ -1,0 +1,94 @@
+"""Run the CSSM emulator (a stand-in for Cisco's cloud), or answer one request file offline.
+
+    manage.py cssm_emulator [--host H] [--port P] [--seed FILE] [--state-dir DIR]
+    manage.py cssm_emulator --process-file REQUEST.yml --output RESPONSE.yml [--state-dir DIR]
+    manage.py cssm_emulator --rename-onprem UID NAME | --remove-onprem UID [--state-dir DIR]
+
+The emulator keeps its own state in ``--state-dir`` (default ``DATA_DIR/cssm-emulator``),
+never in the project's database. See docs/cssm-emulator.md.
+"""
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from onprem.tls import generate_self_signed
+from sync.emulator.server import BANNER, make_server
+from sync.emulator.service import Emulator, EmulatorError
+from sync.emulator.store import SeedError
+
+EXAMPLE_SEED = Path(__file__).resolve().parents[2] / "emulator" / "seed-example.yml"
+
+
+class Command(BaseCommand):
+    help = "Run the CSSM emulator over HTTPS, or turn a request file into a response file (--process-file)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=18443)
+        parser.add_argument("--seed", help="YAML seed (smart accounts, licenses, users); applied at start. "
+                                           "Without it an empty state gets sync/emulator/seed-example.yml.")
+        parser.add_argument("--state-dir", help="the emulator's own state (default DATA_DIR/cssm-emulator)")
+        parser.add_argument("--process-file", metavar="REQUEST.yml",
+                            help="answer this RegistrationRequest / SyncRequest file and exit")
+        parser.add_argument("--output", metavar="RESPONSE.yml", help="where --process-file writes the response")
+        parser.add_argument("--rename-onprem", nargs=2, metavar=("UID", "NAME"),
+                            help="rename a registered SSM On-Prem on the CSSM side and exit")
+        parser.add_argument("--remove-onprem", metavar="UID", help="remove a registered SSM On-Prem and exit")
+
+    def handle(self, *args, **options):
+        state_dir = Path(options["state_dir"] or Path(settings.DATA_DIR) / "cssm-emulator")
+        emulator = Emulator(state_dir)
+        seed = options["seed"] or (EXAMPLE_SEED if emulator.store.is_empty() else None)
+        if seed:
+            try:
+                emulator.store.apply_seed(seed)
+            except SeedError as exc:
+                raise CommandError(str(exc)) from exc
+        if options["rename_onprem"]:
+            return self._admin(emulator.store.rename_onprem, *options["rename_onprem"])
+        if options["remove_onprem"]:
+            return self._admin(emulator.store.remove_onprem, options["remove_onprem"])
+        if options["process_file"]:
+            return self._process_file(emulator, options["process_file"], options["output"])
+        self._serve(emulator, state_dir, options["host"], options["port"])
+
+    def _admin(self, action, *args):
+        try:
+            action(*args)
+        except KeyError:
+            raise CommandError(f"No SSM On-Prem with UID {args[0]}.") from None
+        self.stdout.write("Done.")
+
+    def _process_file(self, emulator, request_path, output):
+        if not output:
+            raise CommandError("--process-file needs --output RESPONSE.yml")
+        try:
+            data = Path(request_path).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {request_path}: {exc.strerror}") from exc
+        try:
+            # The operator of the emulator acts as the logged-in CSSM user: no credentials asked.
+            text, name = emulator.process(data, name=Path(request_path).name, mode="manual",
+                                          require_credentials=False)
+        except EmulatorError as exc:
+            raise CommandError(exc.message) from exc
+        Path(output).write_text(text, encoding="utf-8")
+        self.stdout.write(f"Wrote {output} (suggested name {name}).")
+
+    def _serve(self, emulator, state_dir, host, port):
+        cert_file, key_file = state_dir / "tls" / "server.crt", state_dir / "tls" / "server.key"
+        if not cert_file.exists() or not key_file.exists():
+            generate_self_signed(host if host not in ("0.0.0.0", "::") else "localhost", cert_file, key_file)
+        httpd = make_server(emulator, host, port, cert_file, key_file)
+        actual_port = httpd.server_address[1]
+        self.stdout.write(BANNER)
+        self.stdout.write(f"CSSM emulator listening on https://{host}:{actual_port}/ "
+                          f"(state {state_dir}; TLS certificate {cert_file}; root CA {state_dir / 'ca' / 'root.crt'})")
+        self.stdout.flush()
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            httpd.server_close()
