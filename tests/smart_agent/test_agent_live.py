@@ -211,3 +211,27 @@ def test_fleet_of_50_devices(live, tmp_path, capsys):
     pairs = query(live, "SELECT redundancy_role, COUNT(*) FROM licensing_productinstance "
                         "WHERE redundancy_group != '' GROUP BY redundancy_role")
     assert dict(pairs) == {"active": 5, "standby": 5}
+
+
+def test_bounded_soak_reports_errors_and_memory_of_the_server_tree(live, tmp_path):
+    # manage.py soak (onprem/soak.py): 15 s of steady reporting by 10 devices against the real server.
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "soak", "--server", live.url, "--ca-file", str(live.cert),
+         "--token", live.token, "--minutes", "0.25", "--devices", "10", "--report-interval", "2",
+         "--server-pid", str(live.proc.pid), "--json", "--licenses", f"{live.tags['NE']}=1"],
+        cwd=ROOT, env=live.env, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["failed"] == 0 and result["ok"] == result["requests"] > 10  # registers plus repeated reports
+    assert 14 <= result["elapsed_s"] < 120
+    processes = " ".join(row["process"] for row in result["memory"])
+    assert "gunicorn" in processes and "celery" in processes
+    for row in result["memory"]:
+        assert row["samples"] >= 2 and row["rss_end_mb"] > 0 and row["growth_percent"] is not None
+
+
+def test_soak_refuses_an_unbounded_run(live):
+    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "soak", "--server", live.url, "--token", "x",
+                           "--minutes", "0"], cwd=ROOT, env=live.env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "--minutes must be more than 0" in done.stderr
