@@ -5,6 +5,7 @@ saved (server, port, HELO domain, optional STARTTLS and authentication) and, whi
 saved there, with Django's EMAIL_* settings. Mail goes out from a Celery task, so a slow or
 absent mail server never holds up the request that caused it.
 """
+import logging
 import smtplib
 
 from django.conf import settings
@@ -12,6 +13,8 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend
 
 from . import crypto
+
+logger = logging.getLogger(__name__)
 
 
 class SettingsEmailBackend(EmailBackend):
@@ -60,9 +63,26 @@ def send(subject, body, recipients):
 
 
 def send_later(subject, body, recipients):
-    """Queue a mail for the Celery worker (retried there if the server does not answer)."""
+    """Queue a mail for the Celery worker (retried there if the server does not answer).
+
+    When the broker cannot take the task (Redis down: ``delay`` raises after kombu's publish
+    retries), the mail is sent now instead of being dropped; only if the mail server fails too
+    is it lost, and then the log says so (tests/faults/test_redis_down.py).
+    """
+    from kombu.exceptions import OperationalError
+
     from .tasks import send_mail
 
     recipients = sorted({address for address in recipients if address})
-    if recipients:
+    if not recipients:
+        return
+    try:
         send_mail.delay(subject, body, recipients)
+    except (OperationalError, OSError) as error:
+        logger.warning("The task broker is unavailable (%s); sending the mail “%s” now.", type(error).__name__,
+                       subject)
+        try:
+            send(subject, body, recipients)
+        except (OSError, smtplib.SMTPException) as mail_error:
+            logger.error("The mail “%s” to %d recipient(s) was not sent: the task broker and the mail server "
+                         "are both unavailable (%s).", subject, len(recipients), type(mail_error).__name__)

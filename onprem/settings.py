@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "onprem.observability.RequestIdMiddleware",
     "onprem.metrics.MetricsMiddleware",
+    "onprem.db_unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -90,6 +91,9 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'onprem.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+# A persistent connection the database dropped (restart, failover) is replaced at the next request,
+# not reused into an error (docs/operations.md, tests/faults/test_postgres_restart.py).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web workers and the Celery worker write side by side: WAL lets readers go on while
     # one writer writes, IMMEDIATE transactions take the write lock up front (no deadlocking
@@ -316,3 +320,34 @@ ONPREM_CSSM_CA_FILE = env_str("ONPREM_CSSM_CA_FILE", "")
 ONPREM_CSSM_ROOT_FILE = env_str("ONPREM_CSSM_ROOT_FILE", "")
 ONPREM_CSSM_TIMEOUT = env_int("ONPREM_CSSM_TIMEOUT", 120)
 ONPREM_SYNC_CHECK_SECONDS = env_int("ONPREM_SYNC_CHECK_SECONDS", 300)
+
+# --- Fault tolerance of background work (docs/operations.md, tests/faults/) ----------------------
+# Tasks are acknowledged after they ran (CELERY_TASK_ACKS_LATE above); a task whose pool process
+# died under it (killed, out of memory) is handed back to the broker instead of being acknowledged
+# as done. Every task is idempotent (alerts are recomputed in one transaction, a sync claims its
+# account, housekeeping deletes what is expired); a mail may go out twice rather than never.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A Redis that is down or unreachable must fail a cache call quickly (the system settings then come
+# from the database, onprem/system_settings.py), not hold a request for the OS's connect timeout.
+if REDIS_URL:
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=2, socket_timeout=2)
+
+# --- Reliability: request size limits and security headers (docs/reliability.md) ------------
+# The size middleware answers 413 from the declared Content-Length before anything is parsed
+# (per-path limits in onprem/limits.py; the device endpoints keep ONPREM_DEVICE_MAX_MESSAGE_BYTES).
+# The headers middleware adds Content-Security-Policy and Permissions-Policy to every response.
+_security_index = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
+MIDDLEWARE[_security_index + 1:_security_index + 1] = [
+    "onprem.security_headers.SecurityHeadersMiddleware",
+    "onprem.limits.RequestSizeLimitMiddleware",
+]
+ONPREM_MAX_REQUEST_BYTES = env_int("ONPREM_MAX_REQUEST_BYTES", 1024 * 1024)  # any other path
+DATA_UPLOAD_MAX_MEMORY_SIZE = ONPREM_MAX_REQUEST_BYTES  # request.body and form fields (not files)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads (sync files) spool to a temp file
+# oauthlib logs every issued access token at DEBUG ("Issuing token ... {'access_token': ...}"):
+# kept at INFO whatever LOG_LEVEL says (tests/reliability/test_reliability_secrets_in_logs.py).
+LOGGING["loggers"]["oauthlib"] = {"level": "INFO"}
+# drf-spectacular's deploy check builds the schema from the root URLconf, where the API is mounted
+# twice on purpose (/api/v1 and /backend/api/v1), and warns about every operationId twice over;
+# the served schema comes from licensing.api.schema_urls and is tested in tests/api.
+SPECTACULAR_SETTINGS["ENABLE_DJANGO_DEPLOY_CHECK"] = False

@@ -1,11 +1,13 @@
 """The Settings widget's services: read the system settings (cached) and change them tab by tab.
 
 Every page reads the settings (banner, time zone), so ``current()`` serves them from Django's
-cache and only the first request after a change reads the row. The cached copy never holds a
+cache and only the first request after a change (or after CACHE_SECONDS) reads the row; when the
+cache server is down they come from the database. The cached copy never holds a
 clear secret: the SMTP password column stores an ``onprem.crypto`` token, decrypted only by
 the mail backend at the moment it connects.
 """
 import ipaddress
+import logging
 import re
 import zoneinfo
 
@@ -18,6 +20,10 @@ from django.db import transaction
 from . import crypto
 from .errors import ServiceError
 from .events import record
+
+logger = logging.getLogger(__name__)
+# How long a cached copy may live: bounds the staleness left by an invalidation the cache missed.
+CACHE_SECONDS = 300
 
 def _cache_key():
     # Named after the database: two servers sharing one Redis (a test run and a live server it
@@ -75,20 +81,33 @@ def proxy_url():
     return {"https": url, "http": url}
 
 
+def _cache_call(operation, *args, **kwargs):
+    """``cache.<operation>(...)``, or None when the cache server is down (Redis stopped): the
+    settings then come from the database, so pages and device endpoints keep answering."""
+    try:
+        return getattr(cache, operation)(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - redis.ConnectionError, OSError, ...: any cache failure
+        logger.warning("The cache is unavailable (%s); reading the system settings from the database.",
+                       type(error).__name__)
+        return None
+
+
 def current():
     """The system settings (a saved or default, unsaved row), from the cache when possible."""
     from .models import SystemSettings
 
     key = _cache_key()
-    row = cache.get(key)
+    row = _cache_call("get", key)
     if row is None:
         row = SystemSettings.objects.filter(pk=1).first() or SystemSettings(pk=1)
-        cache.set(key, row, timeout=None)
+        _cache_call("set", key, row, timeout=CACHE_SECONDS)
     return row
 
 
 def forget_cached():
-    cache.delete(_cache_key())
+    # A delete that fails (cache unreachable during a change) cannot leave a stale copy for long:
+    # cached rows expire after CACHE_SECONDS.
+    _cache_call("delete", _cache_key())
 
 
 def prime_cache(row):

@@ -1,0 +1,43 @@
+"""A database that cannot be reached answers 503 with Retry-After, not a bare 500.
+
+During a Postgres restart or fail-over, every request fails on its connection. "Retry later"
+is the truthful answer: the reference agent (and load balancers) retry 503 with Retry-After,
+while a 500 means "this request is broken" and is not retried. Django reconnects by itself on
+the next request (CONN_HEALTH_CHECKS), so the outage lasts only as long as the database's.
+"""
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
+MACHINE_PREFIXES = ("/api/", "/backend/", "/oauth/", "/SmartTransport", "/Transportgateway/", "/cslu/",
+                    "/readyz", "/healthz", "/metrics")
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            return self.get_response(request)
+        except (OperationalError, InterfaceError) as error:
+            return self.unavailable(request, error)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            return self.unavailable(request, exception)
+        return None
+
+    def unavailable(self, request, error):
+        logger.error("database unavailable for %s %s: %s", request.method, request.path, type(error).__name__)
+        message = "The database is not available right now. Retry later."
+        if request.path.startswith(MACHINE_PREFIXES):
+            response = JsonResponse({"status": "ERROR", "statusMessage": message}, status=503)
+        else:
+            response = HttpResponse(f"<!DOCTYPE html><title>503</title><h1>Service Unavailable</h1><p>{message}</p>",
+                                    status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

@@ -1,0 +1,162 @@
+"""The private Redis (cache and Celery broker) stopped under a running server: pages and device
+endpoints keep answering (the system settings come from the database), /readyz says 503 naming the
+cache and the broker, a mail sent meanwhile is not lost (``send_later`` sends it at once), and once
+Redis is back the server is ready again and background work flows through the worker again.
+Also, without processes: the two fallbacks themselves."""
+import logging
+import re
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.faults.harness import port_in_range, run_fleet
+
+requests = pytest.importorskip("requests")
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+        return "250 OK"
+
+    def wait_for(self, subject, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(f"Subject: {subject}" in content for _, content in self.messages):
+                return True
+            time.sleep(0.2)
+        return False
+
+
+@pytest.fixture
+def smtp_inbox():
+    inbox = Inbox()
+    inbox.port = port_in_range()
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    yield inbox
+    controller.stop()
+
+
+SEND_LATER = """
+from onprem.mail import send_later
+send_later(%r, "Sent while the broker was %s.", ["ops@example.com"])
+print("QUEUED")
+"""
+
+
+def _session(server):
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(server.cert)
+    return session
+
+
+@pytest.mark.live
+@pytest.mark.faults
+def test_redis_down_and_back(private_postgres, private_redis, fault_server, smtp_inbox, tmp_path):
+    server = fault_server("redis", DATABASE_URL=private_postgres.createdb("faults_redis_down"),
+                          REDIS_URL=private_redis.url, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_inbox.port))
+    server.manage("migrate", "--noinput")
+    seeded = server.seed(max_uses=150)
+    server.start()
+    server.wait_until_up()
+    session = _session(server)
+    assert session.get(f"{server.url}/readyz", timeout=20).json()["status"] == "ready"
+    # Through the worker while Redis is up: the broker path works.
+    server.manage("shell", "-c", SEND_LATER % ("Before the fault", "up"))
+    assert smtp_inbox.wait_for("Before the fault"), server.printed()
+
+    private_redis.stop()
+
+    # Pages and device endpoints keep answering.
+    assert session.get(f"{server.url}/login/", timeout=20).status_code == 200
+    fleet = run_fleet(server, seeded["token"], devices=10, seed=31, state_dir=tmp_path / "devices",
+                      licenses=f"{seeded['tags']['NE']}=1", concurrency=4)
+    assert fleet["by_type"]["REGISTER"]["ok"] == 10 and fleet["failed"] == 0, fleet
+    # Readiness names what is missing.
+    ready = session.get(f"{server.url}/readyz", timeout=30)
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert checks["database"] == "ok" and checks["migrations"] == "ok"
+    assert checks["cache"].startswith("failed: ") and checks["broker"].startswith("failed: "), checks
+    # A mail sent now is not lost: with no broker to queue it, send_later sends it at once.
+    done = server.manage("shell", "-c", SEND_LATER % ("During the fault", "down"))
+    assert "QUEUED" in done.stdout
+    assert smtp_inbox.wait_for("During the fault", timeout=10)
+    # The worker and beat ride it out: serve still runs all three.
+    assert server.proc.poll() is None, server.printed()
+
+    private_redis.start()  # same port, empty (no persistence)
+    deadline = time.monotonic() + 60
+    while session.get(f"{server.url}/readyz", timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, "not ready again within 60 s of Redis coming back"
+        time.sleep(0.5)
+    # Background work flows through the (reconnected) worker again.
+    server.manage("shell", "-c", SEND_LATER % ("After the fault", "back"))
+    assert smtp_inbox.wait_for("After the fault", timeout=90), (server.data_dir / "logs" / "worker.log").read_text()[-3000:]
+    assert server.proc.poll() is None, server.printed()
+    worker_log = (server.data_dir / "logs" / "worker.log").read_text()
+    assert re.search(r"[Cc]onnect", worker_log), "the worker did not log losing the broker"
+
+
+# --- the fallbacks without processes -----------------------------------------------------------
+def _closed_port():
+    return port_in_range()  # reserved for this session and nothing listens on it
+
+
+@pytest.mark.django_db
+def test_system_settings_fall_back_to_the_database_when_the_cache_fails(settings, caplog):
+    from onprem.models import SystemSettings
+    from onprem.system_settings import current, forget_cached
+
+    SystemSettings.objects.create(pk=1, banner_text="From the database")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+    with caplog.at_level(logging.WARNING, logger="onprem.system_settings"):
+        assert current().banner_text == "From the database"
+        forget_cached()  # no exception either
+    assert "The cache is unavailable (ConnectionError)" in caplog.text
+
+
+@pytest.mark.django_db
+def test_send_later_sends_now_when_the_broker_is_down(settings, caplog, mailoutbox, monkeypatch):
+    from onprem import mail
+    from onprem.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    saved = {"task_always_eager": app.conf.task_always_eager, "broker_url": app.conf.broker_url}
+    app.conf.update(task_always_eager=False, broker_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    monkeypatch.setattr(app, "_pool", None)  # the producer pool of the broken URL goes with the test
+    try:
+        with caplog.at_level(logging.WARNING, logger="onprem.mail"):
+            mail.send_later("Broker down", "body", ["b@example.com", "a@example.com", ""])
+    finally:
+        app.conf.update(saved)
+    assert [(m.subject, m.to) for m in mailoutbox] == [("Broker down", ["a@example.com", "b@example.com"])]
+    assert "The task broker is unavailable" in caplog.text
+
+
+@pytest.mark.django_db
+def test_send_later_logs_a_mail_it_could_not_send_at_all(settings, caplog, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from onprem import mail
+    from onprem.tasks import send_mail
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    def smtp_down(*args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(send_mail, "delay", broker_down)
+    monkeypatch.setattr(mail, "send", smtp_down)
+    with caplog.at_level(logging.WARNING, logger="onprem.mail"):
+        mail.send_later("Nowhere to go", "body", ["a@example.com"])
+    assert "The mail “Nowhere to go” to 1 recipient(s) was not sent" in caplog.text
