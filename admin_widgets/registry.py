@@ -43,6 +43,13 @@ WIDGETS = [
         Action.MANAGE_ACCOUNTS,
     ),
     Widget(
+        _("Synchronization"),
+        _("Synchronize local accounts with Cisco Smart Software Manager now or manually, set the schedules and "
+          "the data privacy, and view the synchronization history."),
+        "admin_sync",
+        Action.MANAGE_SYNC,
+    ),
+    Widget(
         _("Access Management"),
         _("Configure LDAP, LDAP users and groups, OAuth2 ADFS and the SSO client."),
         "access_management",

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.workspace, name="admin_home"),
     path("users/", include("admin_widgets.users.urls")),
     path("accounts/", include("admin_widgets.accounts.urls")),
+    path("sync/", include("admin_widgets.synchronization.urls")),
     path("access/", include("admin_widgets.access_management.urls")),
     path("settings/", include("admin_widgets.settings.urls")),
     path("security/", include("admin_widgets.security.urls")),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import registration, views
 
 urlpatterns = [
     path("", views.account_list, name="admin_accounts"),
@@ -8,6 +8,13 @@ urlpatterns = [
     path("new/", views.account_create, name="admin_account_create"),
     path("<int:pk>/deactivate/", views.account_deactivate, name="admin_account_deactivate"),
     path("<int:pk>/activate/", views.account_activate, name="admin_account_activate"),
+    # Registration with CSSM (sync issue, admin_widgets/accounts/registration.py)
+    path("<int:pk>/register/", registration.account_register, name="admin_account_register"),
+    path("<int:pk>/reregister/", registration.account_register, {"reregister": True}, name="admin_account_reregister"),
+    path("<int:pk>/manual-registration/", registration.manual_registration, name="admin_account_manual_registration"),
+    path("<int:pk>/delete/", registration.account_delete, name="admin_account_delete"),
+    path("requests/<int:pk>/approve-register/", registration.request_approve_register,
+         name="admin_account_request_approve_register"),
     path("requests/", views.request_list, name="admin_account_requests"),
     path("requests/export.csv", views.request_csv, name="admin_account_requests_csv"),
     path("requests/<int:pk>/approve/", views.request_approve, name="admin_account_request_approve"),

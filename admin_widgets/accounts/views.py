@@ -137,8 +137,9 @@ def account_activate(request, pk):
         messages.error(request, _("Only a deactivated local account can be activated here; “%(name)s” is %(status)s.")
                        % {"name": account.name, "status": account.get_status_display()})
         return redirect(_back_to(request, "admin_accounts"))
+    reason = request.POST.get("reason", "").strip()[:ReasonForm.base_fields["reason"].max_length]
     return _act(request, "admin_accounts",
-                lambda: account_service.activate_account(actor=request.user, account=account),
+                lambda: account_service.activate_account(actor=request.user, account=account, reason=reason),
                 lambda: _("The local account “%(name)s” was activated.") % {"name": account.name})
 
 

@@ -112,10 +112,14 @@ def reject_account_request(*, actor, account, reason=""):
 
 
 @transaction.atomic
-def activate_account(*, actor, account):
-    """Active: after registration with CSSM (sync issue) or re-activation of a deactivated account."""
+def activate_account(*, actor, account, reason=""):
+    """Active: after registration with CSSM (sync issue) or re-activation of a deactivated account.
+
+    ``reason`` (optional) goes into the email to the requester, like a deactivation's.
+    """
     _require_admin(actor)
-    account = _transition(account, {Status.PENDING_REGISTRATION, Status.DEACTIVATED}, Status.ACTIVE, actor=actor)
+    account = _transition(account, {Status.PENDING_REGISTRATION, Status.DEACTIVATED}, Status.ACTIVE, actor=actor,
+                          reason=reason)
     events.record("account.activated", actor=actor, account=account, account_name=account.name)
     return account
 
@@ -126,3 +130,20 @@ def deactivate_account(*, actor, account, reason=""):
     account = _transition(account, {Status.ACTIVE}, Status.DEACTIVATED, actor=actor, reason=reason)
     events.record("account.deactivated", actor=actor, account=account, account_name=account.name)
     return account
+
+
+@transaction.atomic
+def delete_account(*, actor, account):
+    """"Delete" of a deactivated local account (guide, "Deleting a Local Account").
+
+    Its product instances must have been removed first (and, when it was registered, CSSM told
+    so by a synchronization: ``sync.services.registration.delete_account`` checks that part).
+    """
+    _require_admin(actor)
+    account = LocalAccount.objects.select_for_update().get(pk=account.pk)
+    if account.status != Status.DEACTIVATED:
+        raise ServiceError(f"The local account “{account.name}” must be deactivated before it can be deleted.")
+    if account.product_instances.exists():
+        raise ServiceError(f"Remove all product instances of the local account “{account.name}” before deleting it.")
+    events.record("account.deleted", actor=actor, account_name=account.name)
+    account.delete()

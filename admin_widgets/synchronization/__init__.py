@@ -1,0 +1,1 @@
+"""The Synchronization widget: per-account synchronization with CSSM, schedules, data privacy, history."""

@@ -1,0 +1,1 @@
+"""Registration and synchronization with CSSM: the On-Prem side (docs/synchronization.md)."""

@@ -1,0 +1,502 @@
+"""Synchronization with CSSM: build the request, send it (online) or hand it out (manual), apply the response.
+
+* The request (``create_sync_request``): standard = the product instances added or changed
+  since the last acknowledged sync (their digest differs from ``SyncedProductInstance``) and
+  the identifiers removed since; full = all of them. With the data-privacy settings applied
+  (hostname / IP / MAC left out), license consumption per license and local VA, application
+  redundancy peers, pending export-control and DLC requests, RUM reports not yet synced. What
+  was sent is kept on the ``SyncRecord``; it becomes the watermark only when the response that
+  answers it is applied, so a lost response changes nothing.
+* The response (``apply_response``): verified (every rejection of the guide), then applied in
+  ONE transaction with the account's sync state row locked: entitlements of the account's
+  Default local VA (CSSM is their source of truth: removals first, from the Default VA, then
+  additions), the CSSM-side On-Prem name, the renewed ID certificate, export-control and DLC
+  decisions (released to the polling devices), the full-sync-required flag and the watermark.
+  A process killed mid-apply leaves nothing half-applied.
+* A restored database has an older watermark than CSSM: CSSM then answers
+  ``full_sync_required`` and the next synchronization is full.
+"""
+import datetime
+import hashlib
+import logging
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from licensing.models import (
+    DeviceRequest,
+    Entitlement,
+    LicenseDefinition,
+    LicenseHierarchy,
+    LicenseUsage,
+    LocalAccount,
+    ProductInstance,
+    RumReport,
+    VirtualAccount,
+)
+from licensing.services import alerts as alert_service
+from licensing.services import conversion as conversion_service
+from licensing.services import device_requests
+from onprem import events, metrics, pki
+from onprem.errors import ServiceError
+from sync import documents as d
+
+from ..models import AccountSync, SyncedProductInstance, SyncRecord
+from . import client
+from .common import (
+    SyncFailed,
+    certificate_not_after,
+    fail_record,
+    is_processed,
+    lock_state,
+    new_record,
+    onprem_of,
+    privacy,
+    require_sync_admin,
+    state_of,
+)
+
+logger = logging.getLogger(__name__)
+STANDARD, FULL = "standard", "full"
+# An online request whose answer never arrived (a worker killed after posting it) is sent again,
+# unchanged, within this time: CSSM answers a request id it has seen with the same response.
+RESEND_WITHIN = datetime.timedelta(hours=1)
+MAX_RUM_REPORTS = 100_000
+SYNCABLE = (LocalAccount.Status.ACTIVE, LocalAccount.Status.DEACTIVATED)
+
+
+def _ts(value):
+    return d.format_timestamp(value) if value else None
+
+
+def identifier(pi):
+    return conversion_service.device_identifier(pi)
+
+
+def _digest(entry):
+    return hashlib.sha256(d.canonical_bytes(entry)).hexdigest()
+
+
+# --- Building the request -------------------------------------------------------------------------
+
+def product_instance_entries(account, hidden):
+    """Every product instance of ``account`` as a request entry, with its digest: ``{identifier: (entry, digest)}``.
+
+    Four queries whatever the number of product instances. ``last_contact_at`` is sent but not
+    part of the digest: a device's hourly contact alone does not make it "changed".
+    """
+    pis = list(ProductInstance.objects.filter(account=account).select_related("virtual_account", "device")
+               .order_by("pk"))
+    usage = defaultdict(list)
+    for pi_id, tag, count in LicenseUsage.objects.filter(product_instance__account=account).values_list(
+            "product_instance_id", "license__entitlement_tag", "count").order_by("license__entitlement_tag"):
+        usage[pi_id].append({"tag": tag, "count": count})
+    groups = defaultdict(list)
+    for pi in pis:
+        if pi.redundancy_group and pi.redundancy_role != ProductInstance.RedundancyRole.NONE:
+            groups[pi.redundancy_group].append(pi)
+    entries = {}
+    for pi in pis:
+        device = getattr(pi, "device", None)
+        ident = identifier(pi)
+        entry = {"identifier": ident, "virtual_account": pi.virtual_account.name, "udi_pid": pi.udi_pid,
+                 "udi_serial_number": pi.udi_serial_number, "registered_at": _ts(pi.registered_at),
+                 "licenses": usage.get(pi.pk, [])}
+        if pi.product_name:
+            entry["product_name"] = pi.product_name
+        if device is not None:
+            if device.product_type:
+                entry["product_type"] = device.product_type
+            if device.software_tag:
+                entry["software_tag"] = device.software_tag
+            if device.ip_address and not hidden["ip_address"]:
+                entry["ip_address"] = device.ip_address
+            if device.mac_address and not hidden["mac_address"]:
+                entry["mac_address"] = device.mac_address
+        if pi.hostname and not hidden["hostname"]:
+            entry["hostname"] = pi.hostname
+        if pi in groups.get(pi.redundancy_group, ()):
+            entry["redundancy"] = {
+                "application": pi.redundancy_group[:255], "role": pi.redundancy_role.upper(),
+                "peers": [{"name": (peer.hostname if peer.hostname and not hidden["hostname"] else identifier(peer)),
+                           "role": peer.redundancy_role.upper(), "id": str(peer.pk),
+                           "product_instance_identifier": identifier(peer)}
+                          for peer in groups[pi.redundancy_group] if peer.pk != pi.pk][:64],
+            }
+        digest = _digest(entry)
+        entry["last_contact_at"] = _ts(pi.last_contact_at)
+        entries[ident] = (entry, digest)
+    return entries
+
+
+def _license_usage(account):
+    rows = (LicenseUsage.objects.filter(product_instance__account=account)
+            .values_list("license__entitlement_tag", "product_instance__virtual_account__name", "count"))
+    totals = defaultdict(int)
+    for tag, va_name, count in rows:
+        totals[(tag, va_name)] += count
+    return [{"tag": tag, "virtual_account": va, "in_use": total} for (tag, va), total in sorted(totals.items())]
+
+
+def _export_requests(account):
+    out = []
+    for request in device_requests.pending_requests(account):
+        action = "authorize" if request.kind == DeviceRequest.Kind.EXPORT_AUTHORIZE else "return"
+        for index, item in enumerate(request.items):
+            out.append({"request_id": f"{request.poll_id}#{index}", "product_instance": identifier(request.product_instance),
+                        "tag": str(item.get("tag", ""))[:512] or "-", "count": max(1, int(item.get("count", 1))),
+                        "action": action})
+    return out
+
+
+def _dlc_requests(account):
+    conversions = list(conversion_service.pending_conversions(account).select_related("virtual_account"))
+    names = {item["name"] for c in conversions for item in c.licenses if not item.get("tag")}
+    tag_by_name = dict(LicenseDefinition.objects.filter(name__in=names).values_list("name", "entitlement_tag"))
+    out = []
+    for c in conversions:
+        licenses = []
+        for item in c.licenses:
+            line = {"name": item["name"][:255], "tag": item.get("tag") or tag_by_name.get(item["name"]) or item["name"],
+                    "count": item["count"]}
+            if item.get("pak"):
+                line["pak"] = item["pak"]
+            licenses.append(line)
+        out.append({"request_id": f"dlc-{c.pk}", "product_instance": c.device_identifier,
+                    "device_identifier": c.device_identifier, "product_family": c.product_family,
+                    "virtual_account": c.virtual_account.name, "licenses": licenses})
+    return out, [c.pk for c in conversions]
+
+
+def signer_certificates(state):
+    """The ID certificate, then CSSM's issuers (the root left out: CSSM has it)."""
+    root = pki.fingerprint(pki.load_certificate(state.root_pem)) if state.root_pem else None
+    issuers = [pem for pem in pki.split_pem_chain(state.chain_pem)
+               if root is None or pki.fingerprint(pki.load_certificate(pem)) != root]
+    return [state.id_certificate_pem, *issuers]
+
+
+def _check_can_sync(account, state):
+    if state is None or not state.is_registered:
+        raise ServiceError(f"The local account “{account.name}” is not registered with Cisco Smart Software Manager.")
+    if account.status not in SYNCABLE:
+        raise ServiceError(f"The local account “{account.name}” is {account.get_status_display()}; it cannot be "
+                           "synchronized.")
+    if state.id_certificate_not_after and state.id_certificate_not_after <= timezone.now():
+        raise ServiceError("Re-registration Required: On-Prem was not synchronized for 365 days and must be "
+                           "re-registered with Cisco Smart Software Manager")
+
+
+@transaction.atomic
+def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANUAL, now=None):
+    """A new signed SyncRequest: ``(document, text, record)``. Full when asked or when CSSM demanded it."""
+    require_sync_admin(actor)
+    now = now or timezone.now()
+    account = LocalAccount.objects.get(pk=account.pk)
+    state = state_of(account)
+    _check_can_sync(account, state)
+    sync_type = FULL if full or state.full_sync_required else STANDARD
+    hidden = privacy(state)
+    entries = product_instance_entries(account, hidden)
+    if sync_type == FULL:
+        sent_pis, removed = entries, []
+    else:
+        acknowledged = dict(SyncedProductInstance.objects.filter(account=account).values_list("identifier", "digest"))
+        sent_pis = {ident: pair for ident, pair in entries.items() if acknowledged.get(ident) != pair[1]}
+        removed = sorted(set(acknowledged) - set(entries))
+    rum = list(RumReport.objects.filter(account=account, synced_at__isnull=True).order_by("pk")
+               .values_list("pk", "payload")[:MAX_RUM_REPORTS])
+    dlc, conversion_ids = _dlc_requests(account)
+    body = {
+        "last_response_id": state.last_response_id or None,
+        "data_privacy": hidden,
+        "product_instances": [entry for entry, _digest in sent_pis.values()],
+        "removed_product_instances": removed,
+        "license_usage": _license_usage(account),
+        "export_requests": _export_requests(account),
+        "dlc_requests": dlc,
+        "rum_reports": [payload for _pk, payload in rum],
+    }
+    try:
+        document = d.build("SyncRequest", onprem_of(account, state), body, sync_type=sync_type, now=now)
+        d.sign(document, pki.load_private_key(state.id_private_key), signer_certificates(state))
+    except d.SchemaError as exc:
+        raise ServiceError(f"The synchronization request cannot be built: {exc}") from None
+    text = d.serialize(document)
+    sent = {"pis": {ident: digest for ident, (_entry, digest) in sent_pis.items()}, "removed": removed,
+            "rum": [pk for pk, _payload in rum], "dlc": conversion_ids}
+    record = new_record(account, kind=SyncRecord.Kind.SYNC, mode=mode, sync_type=sync_type,
+                        request_id=document.document_id, actor=actor, sent=sent, request_text=text, now=now)
+    conversion_service.mark_sent(conversion_service.pending_conversions(account).filter(pk__in=conversion_ids), now)
+    if mode == SyncRecord.Mode.MANUAL:
+        events.record("sync.request_file", actor=actor, account=account, sync_type=sync_type,
+                      account_name=account.name, user_name=getattr(actor, "username", "") or "system")
+    return document, text, record
+
+
+def request_file(account, *, actor, full=False):
+    """Manual Synchronization > Download File: ``(file name, YAML text)``."""
+    document, text, _record = create_sync_request(account, actor=actor, full=full)
+    return d.filename(document), text
+
+
+# --- Applying the response ------------------------------------------------------------------------
+
+def _failed(account, record, message, *, mode, actor, detail=""):
+    """History, event, metric for a failed synchronization (in their own transaction)."""
+    logger.warning("synchronization of %s failed: %s (%s)", account.name, message, detail)
+    with transaction.atomic():
+        if record is None:
+            record = new_record(account, kind=SyncRecord.Kind.SYNC, mode=mode, request_id=d.new_id(), actor=actor)
+        fail_record(record, message)
+        AccountSync.objects.filter(account=account).update(last_sync_result=SyncRecord.Result.FAILED)
+        events.record("sync.failed", actor=actor, account=account, display_name=account.name)
+    metrics.sync_result(mode, "failed")
+
+
+def apply_response(account, data, *, actor, name=None, mode=d.MANUAL, now=None):
+    """Verify a SyncResponse (YAML bytes) and apply it in one transaction; returns the record.
+
+    A rejection raises ``SyncFailed`` with the guide's message for ``mode`` and changes nothing
+    but the history (a failed entry) and the event log.
+    """
+    require_sync_admin(actor)
+    now = now or timezone.now()
+    record_mode = SyncRecord.Mode.MANUAL if mode == d.MANUAL else SyncRecord.Mode.ONLINE
+    account = LocalAccount.objects.get(pk=account.pk)
+    state = state_of(account)
+    _check_can_sync(account, state)
+    record = None
+    try:
+        document = d.parse(data, name=name, mode=mode, expected_kinds=("SyncResponse",))
+        record = SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC,
+                                           request_id=document.in_reply_to).first()
+        d.verify(document, trusted_roots=[state.root_pem], mode=mode, now=now, expected_uid=state.uid,
+                 is_processed=is_processed,
+                 expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
+        if record is None:
+            raise d.WrongAccount("the response answers no request of this local account", mode=mode)
+        if record.result != SyncRecord.Result.PENDING:
+            raise d.AlreadyProcessed("the request was answered before", mode=mode)
+        if record.sync_type != document.sync_type:
+            raise d.Corrupted("the response's type is not the request's", mode=mode)
+        with transaction.atomic():
+            _apply(account, document, record.pk, now=now, mode=mode)
+    except d.Rejection as exc:
+        # Online, the request is spent; a rejected upload leaves it pending (the right file may follow).
+        spent = mode == d.NETWORK and record is not None and record.result == SyncRecord.Result.PENDING
+        _failed(account, record if spent else None, exc.message, mode=record_mode, actor=actor, detail=exc.detail)
+        raise SyncFailed(exc.message, code=exc.code, detail=exc.detail) from None
+    metrics.sync_result(record_mode, "success")
+    return SyncRecord.objects.get(pk=record.pk)
+
+
+def _apply(account, document, record_pk, *, now, mode):
+    state = lock_state(account)
+    record = SyncRecord.objects.select_for_update().get(pk=record_pk)
+    if record.result != SyncRecord.Result.PENDING or is_processed(document.document_id):
+        raise d.AlreadyProcessed("applied by another process meanwhile", mode=mode)
+    body = document.body
+    entitlement_problems = apply_entitlements(account, body["entitlements"])
+    _apply_export_decisions(account, body["export_decisions"], now)
+    _apply_dlc_decisions(account, body["dlc_decisions"], now)
+    _advance_watermark(account, record, now)
+    if body["onprem_name"] != (state.onprem_name or account.name):
+        events.record("sync.onprem_renamed", account=account, account_name=account.name,
+                      old_name=state.onprem_name or account.name, new_name=body["onprem_name"])
+    state.onprem_name = body["onprem_name"]
+    state.id_certificate_pem = body["id_certificate"]
+    state.chain_pem = "".join(pem if pem.endswith("\n") else pem + "\n" for pem in body["certificate_chain"])
+    state.id_certificate_not_after = certificate_not_after(body["id_certificate"])
+    state.last_response_id = document.document_id
+    state.last_sync_at = now
+    state.last_sync_result = SyncRecord.Result.SUCCESS
+    state.last_sync_mode = record.mode
+    state.last_sync_type = record.sync_type
+    state.full_sync_required = body["full_sync_required"]
+    state.product_instances_on_cssm = body["product_instances_on_cssm"]
+    state.save()
+    LocalAccount.objects.filter(pk=account.pk).update(export_control_allowed=body["export_control_allowed"])
+    record.result, record.response_id, record.finished_at = SyncRecord.Result.SUCCESS, document.document_id, now
+    record.message = "Synchronization Successful" + (
+        "; Cisco Smart Software Manager asks for a full synchronization next." if body["full_sync_required"] else "")
+    record.save(update_fields=["result", "response_id", "finished_at", "message"])
+    if entitlement_problems:
+        events.record("sync.entitlements_failed", account=account)
+    events.record("sync.succeeded", account=account)
+    alert_service.sync_overdue(account, now, now=now)
+    alert_service.recompute_alerts(account, as_of=now)
+
+
+def _line_key(license_id, line):
+    return (license_id, line["license_type"], line["start_date"] or None,
+            None if line["license_type"] == "perpetual" else line["end_date"], line["subscription_id"], line["sku"],
+            line["source"])
+
+
+def _row_key(row):
+    return (row.license_id, row.license_type, row.start_date.isoformat() if row.start_date else None,
+            row.end_date.isoformat() if row.end_date else None, row.subscription_id, row.sku, row.source)
+
+
+def _upsert_licenses(lines):
+    tags = {line["tag"] for line in lines}
+    known = {lic.entitlement_tag: lic for lic in LicenseDefinition.objects.filter(entitlement_tag__in=tags)}
+    for line in lines:
+        values = {"name": line["name"][:255], "description": line["description"],
+                  "product_family": line["product_family"][:255], "export_restricted": line["export_restricted"],
+                  "billing_type": line["billing_type"]}
+        lic = known.get(line["tag"])
+        if lic is None:
+            known[line["tag"]] = LicenseDefinition.objects.create(entitlement_tag=line["tag"][:255], **values)
+        elif any(getattr(lic, field) != value for field, value in values.items()):
+            for field, value in values.items():
+                setattr(lic, field, value)
+            lic.save(update_fields=list(values))
+    parents = {p for line in lines for p in line["parents"]} - set(known)
+    known.update({lic.entitlement_tag: lic for lic in LicenseDefinition.objects.filter(entitlement_tag__in=parents)})
+    edges = {(known[p].pk, known[line["tag"]].pk) for line in lines for p in line["parents"]
+             if p in known and p != line["tag"]}
+    existing = set(LicenseHierarchy.objects.filter(lower_id__in=[known[t].pk for t in tags])
+                   .values_list("higher_id", "lower_id"))
+    LicenseHierarchy.objects.bulk_create([LicenseHierarchy(higher_id=h, lower_id=lo) for h, lo in edges - existing])
+    return known
+
+
+def apply_entitlements(account, lines):
+    """Make the account's entitlements what CSSM says (CSSM is their source of truth).
+
+    Lines are compared by what identifies a purchase (license, type, dates, subscription id,
+    SKU, source), summed over all the account's local VAs (a transfer splits a line between
+    VAs). Less than before: the difference is removed, first from the Default local VA, then
+    from the other VAs. More: the difference is added to the Default local VA. Returns the
+    lines that could not be applied (reported with the guide's "One or more entitlements
+    failed to synchronize with CSSM").
+    """
+    default_va = VirtualAccount.objects.select_for_update().get(account=account, is_default=True)
+    licenses = _upsert_licenses(lines)
+    desired = defaultdict(int)
+    problems = []
+    for line in lines:
+        if line["license_type"] != "perpetual" and not line["end_date"] and line["license_type"] != "demo":
+            problems.append(line["line_id"])
+            continue
+        desired[_line_key(licenses[line["tag"]].pk, line)] += line["quantity"]
+    rows = defaultdict(list)
+    for row in Entitlement.objects.select_for_update().filter(virtual_account__account=account).order_by("pk"):
+        rows[_row_key(row)].append(row)
+    # Removals first, from the Default local VA, then the others.
+    for key, held in rows.items():
+        excess = sum(row.quantity for row in held) - desired.get(key, 0)
+        for row in sorted(held, key=lambda r: (r.virtual_account_id != default_va.pk, r.pk)):
+            if excess <= 0:
+                break
+            if row.quantity <= excess:
+                excess -= row.quantity
+                row.delete()
+            else:
+                Entitlement.objects.filter(pk=row.pk).update(quantity=F("quantity") - excess)
+                excess = 0
+    for key, quantity in desired.items():
+        missing = quantity - sum(row.quantity for row in rows.get(key, []))
+        if missing <= 0:
+            continue
+        existing = next((row for row in rows.get(key, []) if row.virtual_account_id == default_va.pk and row.pk), None)
+        if existing is not None and Entitlement.objects.filter(pk=existing.pk).exists():
+            Entitlement.objects.filter(pk=existing.pk).update(quantity=F("quantity") + missing)
+            continue
+        license_id, license_type, start, end, subscription_id, sku, source = key
+        Entitlement(license_id=license_id, virtual_account=default_va, license_type=license_type, quantity=missing,
+                    start_date=datetime.date.fromisoformat(start) if start else None,
+                    end_date=datetime.date.fromisoformat(end) if end else None,
+                    subscription_id=subscription_id, sku=sku, source=source).save()
+    return problems
+
+
+def _apply_export_decisions(account, decisions, now):
+    by_request = defaultdict(list)
+    for decision in decisions:
+        poll_id, _sep, _index = decision["request_id"].partition("#")
+        by_request[poll_id].append(decision)
+    pending = {r.poll_id: r for r in DeviceRequest.objects.filter(
+        account=account, status=DeviceRequest.Status.PENDING, poll_id__in=list(by_request))}
+    for poll_id, parts in by_request.items():
+        request = pending.get(poll_id)
+        if request is None or len(parts) < len(request.items):
+            continue  # already decided, or not every line answered: it stays pending
+        granted = all(part["status"] == "authorized" for part in parts)
+        result = device_requests.RESULTS[request.kind][0 if granted else 1]
+        reason = "; ".join(sorted({part["reason"] for part in parts if part["reason"]}))
+        device_requests.decide_request(request, result=result, message=reason[:2000], now=now)
+
+
+def _apply_dlc_decisions(account, decisions, now):
+    ids = {}
+    for decision in decisions:
+        prefix, _sep, pk = decision["request_id"].partition("-")
+        if prefix == "dlc" and pk.isdigit():
+            ids[int(pk)] = decision
+    for conversion in conversion_service.pending_conversions(account).filter(pk__in=list(ids)):
+        decision = ids[conversion.pk]
+        conversion_service.decide_conversion(
+            conversion, decision["status"] == "migrate-success", reason=decision["reason"],
+            already_converted=decision["status"] == "already-converted", now=now)
+
+
+def _advance_watermark(account, record, now):
+    """What the answered request carried is now what CSSM holds."""
+    sent = record.sent or {}
+    pis = sent.get("pis", {})
+    if record.sync_type == FULL:
+        SyncedProductInstance.objects.filter(account=account).delete()
+    else:
+        SyncedProductInstance.objects.filter(account=account, identifier__in=list(sent.get("removed", [])) + list(pis)
+                                             ).delete()
+    SyncedProductInstance.objects.bulk_create(
+        [SyncedProductInstance(account=account, identifier=ident, digest=digest) for ident, digest in pis.items()],
+        batch_size=2000)
+    if sent.get("rum"):
+        RumReport.objects.filter(pk__in=sent["rum"], synced_at__isnull=True).update(synced_at=now)
+
+
+# --- Online -----------------------------------------------------------------------------------------
+
+def _resendable(account, sync_type, now):
+    return (SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC, mode=SyncRecord.Mode.ONLINE,
+                                      result=SyncRecord.Result.PENDING, sync_type=sync_type,
+                                      started_at__gte=now - RESEND_WITHIN)
+            .exclude(request_text="").order_by("-started_at").first())
+
+
+def synchronize(account, *, actor, full=False, now=None):
+    """Standard / Full Synchronization Now (online). Returns the record; raises SyncFailed."""
+    require_sync_admin(actor)
+    now = now or timezone.now()
+    account = LocalAccount.objects.get(pk=account.pk)
+    state = state_of(account)
+    _check_can_sync(account, state)
+    sync_type = FULL if full or state.full_sync_required else STANDARD
+    record = _resendable(account, sync_type, now)
+    if record is not None:
+        text = record.request_text
+    else:
+        # Online requests whose answer never came and that are too old to send again are spent.
+        SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC, mode=SyncRecord.Mode.ONLINE,
+                                  result=SyncRecord.Result.PENDING).exclude(
+            started_at__gte=now - RESEND_WITHIN, sync_type=sync_type).update(
+            result=SyncRecord.Result.FAILED, finished_at=now,
+            message="No response from Cisco Smart Software Manager was applied for this request.")
+        _document, text, record = create_sync_request(account, actor=actor, full=full, mode=SyncRecord.Mode.ONLINE,
+                                                      now=now)
+    try:
+        content = client.post_document(client.SYNC_PATH, text)
+    except client.CssmUnavailable as exc:
+        _failed(account, record, exc.message, mode=SyncRecord.Mode.ONLINE, actor=actor, detail=exc.code)
+        raise SyncFailed(exc.message, code=exc.code or "unavailable") from None
+    return apply_response(account, content, actor=actor, mode=d.NETWORK)
+
+
+__all__ = ["create_sync_request", "request_file", "apply_response", "apply_entitlements", "synchronize",
+           "product_instance_entries", "STANDARD", "FULL"]
