@@ -1,0 +1,42 @@
+"""Security headers Django 5.2 does not set by itself: Content-Security-Policy and Permissions-Policy.
+
+HSTS, ``X-Content-Type-Options`` and ``Referrer-Policy`` come from ``SecurityMiddleware``
+(settings ``SECURE_*``), ``X-Frame-Options`` from ``XFrameOptionsMiddleware``. Responses made
+before those run (e.g. the 413 of ``onprem.limits``) get the same values here, so every response
+carries the full set.
+
+The policy is strict: no inline script, no inline style, nothing from another origin. The
+templates keep to it (tests/reliability/test_security_headers.py greps them): dynamic values
+such as the banner colours and meter widths travel in ``data-`` attributes and
+``static/onprem/onprem.js`` applies them through the CSSOM, which CSP allows.
+``form-action`` is deliberately absent: the ADFS / SSO sign-in forms POST to this server, which
+redirects to the identity provider, and browsers apply ``form-action`` to that redirect too.
+"""
+from django.conf import settings
+
+DEFAULT_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+DEFAULT_PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "magnetometer=(), gyroscope=(), accelerometer=()"
+)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", getattr(settings, "ONPREM_CSP", DEFAULT_CSP))
+        response.headers.setdefault("Permissions-Policy",
+                                    getattr(settings, "ONPREM_PERMISSIONS_POLICY", DEFAULT_PERMISSIONS_POLICY))
+        response.headers.setdefault("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY"))
+        if getattr(settings, "SECURE_CONTENT_TYPE_NOSNIFF", True):
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        referrer = getattr(settings, "SECURE_REFERRER_POLICY", None)
+        if referrer:
+            response.headers.setdefault("Referrer-Policy", referrer)
+        return response

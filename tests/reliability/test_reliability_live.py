@@ -1,0 +1,75 @@
+"""The size limit and the headers through a real gunicorn: a client that declares 50 MB and sends
+64 KB gets the 413 at once (the server never waits for the rest of the body)."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.live
+ROOT = Path(__file__).resolve().parents[2]
+PORTS = range(19150, 19199)
+
+
+def _free_port():
+    for port in PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.skip("no free port in 19150-19198")
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = _free_port()
+    env = dict(os.environ, ONPREM_DATA_DIR=str(tmp_path / "data"), SECURE_SSL_REDIRECT="0", DEBUG="0",
+               SECRET_KEY="reliability-live-test-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+    env.pop("DATABASE_URL", None)
+    (tmp_path / "data").mkdir()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen([str(gunicorn), "onprem.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("gunicorn did not start")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _raw_post(port, path, declared, sent):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\n"
+                           f"Content-Length: {declared}\r\n\r\n".encode() + b"a" * sent)
+        started = time.monotonic()
+        reply = b""
+        while b"bytes were sent" not in reply:  # the server closes after the reply (Connection: close)
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        return reply.decode("latin-1"), time.monotonic() - started
+
+
+@pytest.mark.parametrize("path", ["/login/", "/accounts/1/manage/user-groups/1/upload/", "/api/v1/accounts"])
+def test_a_declared_oversize_body_gets_413_without_being_sent(server, path):
+    reply, seconds = _raw_post(server, path, declared=50 * 1024 * 1024, sent=64 * 1024)
+    status_line, _, rest = reply.partition("\r\n")
+    assert status_line.startswith("HTTP/1.1 413"), reply[:300]
+    assert "Content-Security-Policy: default-src 'self'" in rest
+    assert "too large: 52428800 bytes were sent" in rest
+    assert seconds < 5  # answered at once, not after a read timeout
