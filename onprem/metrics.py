@@ -13,6 +13,7 @@ Who may scrape: with ``ONPREM_METRICS_TOKEN`` set, a request bearing that token
 (``Authorization: Bearer ...``, compared in constant time); without it, loopback only.
 """
 import hmac
+import logging
 import os
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY
+
+logger = logging.getLogger(__name__)
 
 HTTP_REQUESTS = Counter("onprem_http_requests_total", "HTTP requests answered", ["method", "status"])
 DEVICE_MESSAGES = Counter("onprem_device_messages_total", "Device protocol messages handled", ["type", "result"])
@@ -88,8 +91,8 @@ class StateCollector:
         try:
             yield GaugeMetricFamily("onprem_celery_queue_depth", "Tasks waiting for a Celery worker",
                                     value=queue_depth())
-        except Exception:  # noqa: BLE001 - a broker that is down must not hide the other metrics
-            pass
+        except Exception as error:  # noqa: BLE001 - a broker that is down must not hide the other metrics
+            logger.warning("celery queue depth unavailable: %s: %s", type(error).__name__, error)
 
 
 def _allowed(request):

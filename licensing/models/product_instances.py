@@ -42,6 +42,13 @@ class ProductInstance(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "redundancy_group"], name="pi_redundancy_group"),
+            # The lists' order: per local account as the API device list sorts (Meta.ordering + pk),
+            # per virtual account as the workspace page does (name, pk): a page, deep ones too,
+            # walks the index instead of sorting every product instance (docs/performance.md).
+            models.Index(fields=["account", "hostname", "udi_pid", "udi_serial_number", "id"],
+                         name="pi_account_list_order"),
+            models.Index(fields=["virtual_account", "hostname", "id"],
+                         name="pi_va_list_order"),
         ]
 
     def __str__(self):

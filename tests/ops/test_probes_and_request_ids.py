@@ -2,7 +2,6 @@
 import json
 import logging
 
-from django.test import override_settings
 
 from onprem import health_views
 from onprem.observability import JsonFormatter, RequestIdFilter
@@ -33,7 +32,6 @@ def test_readyz_names_the_failed_check_without_its_text(client, db, monkeypatch)
     assert "hunter2" not in response.content.decode()
 
 
-@override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
 def test_readyz_fails_when_the_broker_is_unreachable(client, db):
     from onprem.celery import app
 

@@ -1,0 +1,223 @@
+"""The server under test, in its production shape: ``manage.py serve`` (gunicorn workers over
+HTTPS, a Celery worker) on PostgreSQL and Redis — or, for the smoke test, on SQLite and the
+folder broker — in a private ONPREM_DATA_DIR under /tmp, on a port of 18900-18999.
+
+Only what this module created is removed or stopped: the ``onprem_bench`` database (or another
+``onprem_bench_*`` one; dropped and recreated at start, dropped at the end), Redis database 15
+(flushed before and after), the data dir, and the ``serve`` process group it started.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+PORTS = range(18900, 19000)
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_URL = "postgres://postgres@127.0.0.1:5432/{name}"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+# Nothing of the caller's configuration may leak into the server under test.
+CONTROLLED = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
+              "CELERY_TASK_ALWAYS_EAGER", "DB_CONN_MAX_AGE", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE"}
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def free_port():
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise BenchError("no free port in 18900-18999")
+
+
+def _pg(sql):
+    import psycopg2
+
+    connection = psycopg2.connect(PG_ADMIN_URL)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        connection.close()
+
+
+def _flush_redis():
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+class BenchServer:
+    def __init__(self, *, database="postgres", web_workers=4, celery_concurrency=1, db_name="onprem_bench",
+                 redis=True, log=print):
+        if database not in ("postgres", "sqlite"):
+            raise ValueError("database is postgres or sqlite")
+        if not re.fullmatch(r"onprem_bench\w*", db_name):
+            raise ValueError("the bench only creates and drops databases named onprem_bench...")
+        self.database = database
+        self.redis = redis and database == "postgres"
+        self.db_name = db_name
+        self.pg_url = PG_URL.format(name=db_name)
+        self.log = log
+        self.root = Path(tempfile.mkdtemp(prefix="onprem-bench-"))
+        self.data_dir = self.root / "data"
+        self.port = free_port()
+        self.url = f"https://localhost:{self.port}"
+        self.cert = self.data_dir / "tls" / "server.crt"
+        self.web_workers = web_workers
+        env = {k: v for k, v in os.environ.items() if k not in CONTROLLED and not k.startswith("ONPREM_")}
+        env.update(DJANGO_SETTINGS_MODULE="onprem.settings", ONPREM_DATA_DIR=str(self.data_dir),
+                   ONPREM_PORT=str(self.port), ONPREM_BIND=f"127.0.0.1:{self.port}",
+                   ONPREM_WEB_WORKERS=str(web_workers), ONPREM_CELERY_CONCURRENCY=str(celery_concurrency),
+                   PYTHONUNBUFFERED="1")
+        if database == "postgres":
+            env.update(DATABASE_URL=self.pg_url)
+        if self.redis:
+            env.update(REDIS_URL=REDIS_URL)
+        self.env = env
+        self.proc = None
+        self.output = None
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def prepare(self):
+        """A fresh database: drop and recreate ``onprem_bench`` (and flush Redis db 15), migrate."""
+        if self.database == "postgres":
+            _pg(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
+            _pg(f"CREATE DATABASE {self.db_name}")
+        if self.redis:
+            _flush_redis()
+        self.manage("migrate", "--noinput", timeout=900)
+
+    def manage(self, *args, timeout=1800):
+        return self.python(str(ROOT / "manage.py"), *args, timeout=timeout)
+
+    def python(self, *args, timeout=1800):
+        done = subprocess.run([sys.executable, *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+        if done.returncode != 0:
+            raise BenchError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
+                             f"{done.stderr[-3000:]}")
+        return done.stdout
+
+    def seed(self, product_instances):
+        out = self.python("-m", "bench.seed", "--product-instances", str(product_instances))
+        line = next(line for line in out.splitlines() if line.startswith("BENCH_SEED "))
+        if self.database == "postgres":
+            # A settled database: the planner's statistics are current (autovacuum would get there
+            # on its own after a while; bulk-created rows would otherwise be planned as a handful).
+            self.analyze()
+        return json.loads(line[len("BENCH_SEED "):])
+
+    def analyze(self):
+        import psycopg2
+
+        connection = psycopg2.connect(self.pg_url)
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
+        finally:
+            connection.close()
+
+    def api_credentials(self, account):
+        """Turn the API Console on and make a Client Credentials grant (Account Admin of ``account``)."""
+        self.manage("api_console", "enable")
+        out = self.manage("api_client", "create", "--name", "bench", "--account", account, "--role", "account_admin")
+        data = json.loads(out[out.index("{"):])
+        return data["client_id"], data["client_secret"]
+
+    # -- the serve process group -------------------------------------------------------------
+
+    def start(self, timeout=90):
+        self.output = open(self.root / "serve.out", "w")
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--no-beat"], cwd=ROOT,
+                                     env=self.env, stdin=subprocess.DEVNULL, stdout=self.output,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"serve exited with {self.proc.returncode}:\n{self.printed()}")
+            if self.cert.exists():
+                try:
+                    with requests.Session() as session:
+                        session.trust_env = False
+                        if session.get(f"{self.url}/healthz", verify=str(self.cert), timeout=5).status_code == 200:
+                            return
+                except (requests.ConnectionError, requests.Timeout):
+                    pass
+            time.sleep(0.3)
+        raise BenchError(f"the server did not answer within {timeout} s:\n{self.printed()}")
+
+    def printed(self):
+        path = self.root / "serve.out"
+        return path.read_text()[-4000:] if path.exists() else ""
+
+    def web_pids(self):
+        """The gunicorn worker processes (children of the gunicorn master), for profiling."""
+        from onprem.management.commands.serve import _descendants
+
+        pids = []
+        for pid in _descendants(self.proc.pid):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue
+            if b"gunicorn" in b" ".join(cmdline):
+                pids.append(pid)
+        return pids
+
+    def access_times(self, rid_prefix):
+        """Server-side milliseconds of the requests whose X-Request-ID starts with ``rid_prefix``
+        (gunicorn's access log: ``... <ms>ms rid=<id>``)."""
+        path = self.data_dir / "logs" / "access.log"
+        pattern = re.compile(r" (\d+)ms rid=" + re.escape(rid_prefix))
+        if not path.exists():
+            return []
+        return [int(m.group(1)) for m in map(pattern.search, path.read_text().splitlines()) if m]
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        if self.output:
+            self.output.close()
+            self.output = None
+
+    def cleanup(self, keep=False):
+        self.stop()
+        if self.database == "postgres":
+            try:
+                if self.redis:
+                    _flush_redis()
+                _pg(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
+            except Exception as exc:  # noqa: BLE001 - cleanup reports, never hides the run's result
+                self.log(f"cleanup: {exc}")
+        if not keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def describe(self):
+        parts = urlsplit(self.url)
+        return {"url": self.url, "port": parts.port, "database": self.database, "web_workers": self.web_workers,
+                "data_dir": str(self.data_dir)}
