@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from onprem import pki
+from onprem import metrics, pki
 
 from ..services import device_registration, device_requests, device_slp, device_usage
 from ..services.device_errors import (
@@ -135,6 +135,7 @@ def process(body, *, transport, allow_xml=False, cslu_account=None):
     try:
         env = envelope.parse(body, allow_xml=allow_xml)
     except envelope.Unparseable as exc:
+        metrics.device_message("UNPARSEABLE", MALFORMED)
         return _plain(400, MALFORMED, str(exc))
     now = timezone.now()
     cert = None
@@ -151,4 +152,6 @@ def process(body, *, transport, allow_xml=False, cslu_account=None):
         # A refusal is signed by the authority of the certificate the device named, when there is one.
         signer = cert.authority if cert is not None else current_authority(None, now)
         payload = {"status": "FAILED", "error_code": error.code, "message": error.message}
+    # Counted by type and result: the status, or the error code of a refusal (onprem/metrics.py).
+    metrics.device_message(reply_type, payload.get("error_code") or payload.get("status", "?"))
     return _reply(env, signer, payload, message_type=reply_type)

@@ -155,3 +155,16 @@ def test_messages_of_a_deactivated_account_are_refused(registered, acme):
     reply = dev.send("AUTHORIZE", entitlements=[])
     assert reply["error_code"] == "ACCOUNT_INACTIVE"
     assert row_counts() == before
+
+
+def test_device_messages_are_counted_by_type_and_result(device, token):
+    from onprem.metrics import DEVICE_MESSAGES
+
+    def count(kind, result):
+        return DEVICE_MESSAGES.labels(type=kind, result=result)._value.get()
+
+    ok_before, refused_before = count("REGISTER", "SUCCESS"), count("REGISTER", "TOKEN_UNKNOWN")
+    assert device("SN-METRIC-1").register(token(max_uses=5))["status"] == "SUCCESS"
+    assert device("SN-METRIC-2").register("bm90LWEtdG9rZW4=")["error_code"] == "TOKEN_UNKNOWN"
+    assert count("REGISTER", "SUCCESS") == ok_before + 1
+    assert count("REGISTER", "TOKEN_UNKNOWN") == refused_before + 1
