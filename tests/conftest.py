@@ -13,6 +13,11 @@ def _test_settings(settings, tmp_path):
     settings.SECURE_SSL_REDIRECT = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Celery reads Django's settings once, when its config is first touched: set the app itself
+    # too, so no test that touched it first (with other values) changes how the next ones run.
+    from onprem.celery import app
+
+    app.conf.task_always_eager = True
     # Each test gets its own empty cache: the configured one (a file or Redis) lives outside the
     # test transaction and is shared with other runs, so it would carry rows between tests.
     import uuid
