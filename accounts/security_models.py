@@ -27,6 +27,12 @@ class SecurityPolicy(models.Model):
     session_limit_enabled = models.BooleanField(default=False)
     session_limit = models.PositiveSmallIntegerField(
         default=5, validators=[MinValueValidator(1), MaxValueValidator(999)])
+    # Account tab, Registration (issue #11): new product instances a registration token / a virtual
+    # account may add per hour, so a leaked token cannot mint unbounded instances; 0 = unlimited.
+    registration_limit_per_token = models.PositiveIntegerField(
+        default=1000, validators=[MinValueValidator(0), MaxValueValidator(1000000)])
+    registration_limit_per_va = models.PositiveIntegerField(
+        default=5000, validators=[MinValueValidator(0), MaxValueValidator(1000000)])
     # Password tab: settings (guide defaults)
     login_error_hints = models.BooleanField(default=True)
     forgot_password_enabled = models.BooleanField(default=False)

@@ -30,6 +30,7 @@ SPECIAL_CHARACTERS = set(string.punctuation) | {" "}
 ACCOUNT_FIELDS = [
     "auto_lock_enabled", "auto_lock_attempts", "auto_lock_window_minutes",
     "lock_expiration_enabled", "lock_expiration_minutes", "session_limit_enabled", "session_limit",
+    "registration_limit_per_token", "registration_limit_per_va",  # issue #11, registration limits
 ]
 PASSWORD_FIELDS = [
     "login_error_hints", "forgot_password_enabled", "force_change_after_reset",

@@ -16,6 +16,24 @@ class _PolicyForm(forms.ModelForm):
 
 
 class AccountTabForm(_PolicyForm):
+    # Registration limits (issue #11): left empty, a limit keeps its current value (0 is "unlimited").
+    KEEP_WHEN_EMPTY = ("registration_limit_per_token", "registration_limit_per_va")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.KEEP_WHEN_EMPTY:
+            self.fields[name].required = False
+
+    def _keep(self, name):
+        value = self.cleaned_data.get(name)
+        return getattr(self.instance, name) if value is None else value
+
+    def clean_registration_limit_per_token(self):
+        return self._keep("registration_limit_per_token")
+
+    def clean_registration_limit_per_va(self):
+        return self._keep("registration_limit_per_va")
+
     class Meta:
         model = SecurityPolicy
         fields = ACCOUNT_FIELDS
@@ -27,10 +45,16 @@ class AccountTabForm(_PolicyForm):
             "lock_expiration_minutes": _("Lock expires after (minutes)"),
             "session_limit_enabled": _("Enable session limit"),
             "session_limit": _("Sessions per user (1-999)"),
+            "registration_limit_per_token": _("New product instances per token per hour"),
+            "registration_limit_per_va": _("New product instances per virtual account per hour"),
         }
         help_texts = {
             "session_limit": _("When a user opens one session more, their oldest session is ended."),
             "lock_expiration_minutes": _("Greater than 1 minute. Without lock expiration, an administrator unlocks."),
+            "registration_limit_per_token": _("0 = unlimited. Re-registering a known product instance does not "
+                                              "count. Over the limit, devices are told to retry later."),
+            "registration_limit_per_va": _("0 = unlimited. Counts new product instances from all tokens of the "
+                                           "virtual account."),
         }
 
 

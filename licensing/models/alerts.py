@@ -32,6 +32,8 @@ class Alert(models.Model):
         SYNC_REQUIRED = "synchronization_required", "Synchronization Required"
         SYNC_OVERDUE = "synchronization_overdue", "Synchronization Overdue"
         REREGISTRATION_REQUIRED = "reregistration_required", "Re-registration Required"
+        # Issue #11: a token or virtual account reached its hourly limit of new product instances.
+        REGISTRATION_LIMITED = "registration_limited", "Registration Limit Reached"
 
     class Severity(models.TextChoices):
         MAJOR = "major", "Major"

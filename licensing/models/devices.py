@@ -28,6 +28,13 @@ class DeviceIdentity(models.Model):
                                            on_delete=models.SET_NULL, related_name="+")
     # From the registration token: may this instance turn on export-controlled functionality.
     export_controlled = models.BooleanField(default=False)
+    # Set once, when a REGISTER created the product instance (issue #11, registration limits):
+    # the token and virtual account it was created with and when, counted per hour.
+    created_with_token = models.ForeignKey("licensing.RegistrationToken", null=True, blank=True,
+                                           on_delete=models.SET_NULL, related_name="+")
+    created_in_virtual_account = models.ForeignKey("licensing.VirtualAccount", null=True, blank=True,
+                                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(null=True, blank=True)
     # SLP devices push usage without a registration token: their key is pinned at the first push.
     pinned_key_sha256 = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField()
@@ -36,6 +43,8 @@ class DeviceIdentity(models.Model):
         indexes = [
             models.Index(fields=["mac_address"], name="device_mac"),
             models.Index(fields=["uuid"], name="device_uuid"),
+            models.Index(fields=["created_with_token", "created_at"], name="device_created_token"),
+            models.Index(fields=["created_in_virtual_account", "created_at"], name="device_created_va"),
         ]
 
     def __str__(self):

@@ -50,13 +50,15 @@ from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
 EXPIRY_WARNING_DAYS = (90, 60, 30, 14, 7, 3, 2, 1, 0)  # the guide's "90, 60, 30, 14, 7, 3, 2, 1" and today
 CONNECT_STAGES = (30, 60, 90)
 
-DISMISSIBLE = {Alert.Type.PI_FAILED_TO_RENEW, Alert.Type.LICENSES_EXPIRED}
+DISMISSIBLE = {Alert.Type.PI_FAILED_TO_RENEW, Alert.Type.LICENSES_EXPIRED, Alert.Type.REGISTRATION_LIMITED}
 EXPIRED_ALERT_DAYS = 30  # how long a Licenses Expired alert stays after the lines ended (our decision)
 SYNC_DLC, SYNC_EXPORT = "dlc", "export"
 SYNC_REQUIRED_EVENTS = {SYNC_DLC: "device.sync_required_dlc", SYNC_EXPORT: "device.sync_required_export"}
 SYNC_OVERDUE_KEY = "sync_overdue"
 # Alerts whose cause is not in this app's data: opened and cleared by their hooks only.
 HOOK_KEYS = {SYNC_OVERDUE_KEY}
+# Registration Limit Reached (issue #11, licensing.services.registration_limits) keys start with this.
+HOOK_PREFIXES = ("registration_limited:",)
 REMINDABLE = {Alert.Type.LICENSES_EXPIRING, Alert.Type.PI_FAILED_TO_CONNECT}
 
 
@@ -166,7 +168,7 @@ def recompute_alerts(account, as_of=None):
             causes[cause.key] = cause
         live = {alert.key: alert for alert in Alert.objects.select_for_update().filter(account=account).live()}
         for key, alert in live.items():
-            if key in HOOK_KEYS:
+            if key in HOOK_KEYS or key.startswith(HOOK_PREFIXES):
                 continue
             if key not in causes:
                 alert.status, alert.cleared_at, alert.updated_at = Alert.Status.CLEARED, now, now

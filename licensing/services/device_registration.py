@@ -11,6 +11,7 @@ from ..models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductIns
 from .device_errors import FROM_TOKEN_REFUSAL, TOKEN_UNKNOWN, DeviceError
 from .device_pki import current_authority, host_common_name, issue_certificate
 from .product_instances import remove_product_instance, transfer_product_instance
+from .registration_limits import check as check_registration_limits
 from .tokens import TokenError, use_token
 
 
@@ -38,13 +39,18 @@ def identity_fields(message, transport, now):
     return values
 
 
-def find_or_create_pi(account, va, message, now):
-    """(product instance locked for update, created?) for the message's UDI in ``account``."""
+def find_or_create_pi(account, va, message, now, *, before_create=None):
+    """(product instance locked for update, created?) for the message's UDI in ``account``.
+
+    ``before_create()`` runs before a new one is created (the registration limits) and may refuse.
+    """
     udi = {"udi_pid": message.sudi["udi_pid"], "udi_serial_number": message.sudi["udi_serial_number"]}
     locked = ProductInstance.objects.select_for_update().select_related("virtual_account__account")
     pi = locked.filter(account=account, **udi).first()
     if pi is not None:
         return pi, False
+    if before_create is not None:
+        before_create()
     pi = ProductInstance(account=account, virtual_account=va, registered_at=now, last_contact_at=now,
                          hostname=message.fields.get("hostname", ""),
                          product_name=message.fields.get("product_name", ""),
@@ -67,7 +73,9 @@ def register(message, *, transport, now):
     va = token.virtual_account
     account = va.account
     authority = current_authority(account, now)
-    pi, created = find_or_create_pi(account, va, message, now)
+    # A new UDI counts against the hourly registration limits (issue #11); a known one does not.
+    pi, created = find_or_create_pi(account, va, message, now,
+                                    before_create=lambda: check_registration_limits(token, now))
     if not created:
         if pi.virtual_account_id != va.pk and f["force"]:
             transfer_product_instance(actor=None, pi=pi, to_va=va, as_of=now.date())
@@ -83,7 +91,8 @@ def register(message, *, transport, now):
     identity = identity_fields(message, transport, now)
     identity.update(registration_token=token, export_controlled=token.export_controlled)
     if created:
-        DeviceIdentity.objects.create(product_instance=pi, **identity)
+        DeviceIdentity.objects.create(product_instance=pi, created_with_token=token, created_in_virtual_account=va,
+                                      created_at=now, **identity)
     else:  # it may have been added by other means (a synchronization, an SLP push) and have none yet
         DeviceIdentity.objects.update_or_create(product_instance=pi, defaults=identity)
     cert = issue_certificate(pi=pi, public_key=f["csr"].public_key(), authority=authority, now=now)

@@ -2,13 +2,14 @@
 
 parse (400) -> fields (MALFORMED) -> key + signature (NOT_REGISTERED, BAD_SIGNATURE) ->
 timestamp (TIME_SKEW) -> nonce (REPLAY) -> handler, in one transaction with the nonce.
+A REGISTER over a registration limit is the one refusal that is not HTTP 200: 429 + Retry-After.
 Nothing is written before the nonce is spent; a handler's refusal rolls its writes back and
 keeps only the nonce spent.
 """
 import datetime
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,6 +22,7 @@ from ..services.device_errors import (
 )
 from ..services.device_nonces import spend_nonce
 from ..services.device_pki import authority_key, certificate_usable, current_authority, find_certificate
+from ..services.registration_limits import RegistrationLimited, record_refusal
 from . import envelope, validation
 
 CLOCK_WINDOW = datetime.timedelta(hours=24)  # guide A.3: "within 24-hours ... either ahead or behind"
@@ -42,6 +44,7 @@ class Outcome:
     status: int
     body: str
     content_type: str
+    headers: dict = field(default_factory=dict)
 
 
 class _Replay(Exception):
@@ -62,13 +65,13 @@ def too_large(limit):
     return _plain(413, MALFORMED, f"The message is larger than {limit} bytes.")
 
 
-def _reply(env, signer, payload, *, message_type):
+def _reply(env, signer, payload, *, message_type, status=200, headers=None):
     if isinstance(env.payload.get("nonce"), str):
         payload = {"in_reply_to": env.payload["nonce"][:128], **payload}
     text = envelope.build_reply(message_type, payload, key=authority_key(signer), key_serial_hex=signer.serial_hex)
     if env.xml:
-        return Outcome(200, envelope.wrap_xml(text), "application/xml")
-    return Outcome(200, text, "application/json")
+        return Outcome(status, envelope.wrap_xml(text), "application/xml", headers or {})
+    return Outcome(status, text, "application/json", headers or {})
 
 
 def _message_time(message):
@@ -120,13 +123,15 @@ def _verify_and_handle(env, message, cert, *, transport, cslu_account, now):
             return HANDLERS[message.type](cert, message, now=now)
     except _Replay:
         raise DeviceError(REPLAY) from None
-    except DeviceError:
+    except DeviceError as error:
         # The handler refused: its writes were rolled back, but the nonce stays spent.
         try:
             with transaction.atomic():
                 spend_nonce(device_key=message.device_key, nonce=message.nonce, message_time=_message_time(message))
         except IntegrityError:
             pass
+        if isinstance(error, RegistrationLimited):
+            record_refusal(error, now)  # the alert and event, once per hour: outside the rolled-back work
         raise
 
 
@@ -140,6 +145,7 @@ def process(body, *, transport, allow_xml=False, cslu_account=None):
     now = timezone.now()
     cert = None
     reply_type = env.type if env.type in validation.TYPES else "MESSAGE"
+    status, headers = 200, None
     try:
         if env.key != "csr":
             # first, so that even a malformed message's refusal is signed by the device's own authority
@@ -152,6 +158,10 @@ def process(body, *, transport, allow_xml=False, cslu_account=None):
         # A refusal is signed by the authority of the certificate the device named, when there is one.
         signer = cert.authority if cert is not None else current_authority(None, now)
         payload = {"status": "FAILED", "error_code": error.code, "message": error.message}
+        if isinstance(error, RegistrationLimited):
+            # Over a registration limit: HTTP 429 and Retry-After, which devices honour (docs/protocol.md).
+            payload["retry_after"] = error.retry_after
+            status, headers = 429, {"Retry-After": str(error.retry_after)}
     # Counted by type and result: the status, or the error code of a refusal (onprem/metrics.py).
     metrics.device_message(reply_type, payload.get("error_code") or payload.get("status", "?"))
-    return _reply(env, signer, payload, message_type=reply_type)
+    return _reply(env, signer, payload, message_type=reply_type, status=status, headers=headers)

@@ -34,7 +34,8 @@ def _read_body(request):
 def _run(request, **kwargs):
     body = _read_body(request)
     outcome = too_large(max_message_bytes()) if body is None else process(body, **kwargs)
-    return HttpResponse(outcome.body, status=outcome.status, content_type=f"{outcome.content_type}; charset=utf-8")
+    return HttpResponse(outcome.body, status=outcome.status, content_type=f"{outcome.content_type}; charset=utf-8",
+                        headers=outcome.headers)
 
 
 @csrf_exempt

@@ -365,3 +365,15 @@ CATALOGUE.update(_catalogue(
                                                      "“{account_name}” were changed by “{user_name}”: {summary}."),
     EventType("account.deleted", WARN, "The local account “{account_name}” was deleted."),
 ))
+
+# -- Registration limits (issue #11): hourly limits of new product instances per token / per
+# virtual account (Security widget, Account tab). Recorded once per hour per token / VA.
+CATALOGUE.update(_catalogue(
+    EventType("device.registration_limited_token", ALERT,
+              "Registration Limit Reached: the registration token “{token_name}” of the Virtual Account "
+              "“{pool_name}” added {limit} new product instances within an hour; further new product instances "
+              "are refused for now. If the token has leaked, revoke it."),
+    EventType("device.registration_limited_va", ALERT,
+              "Registration Limit Reached: {limit} new product instances were added to the Virtual Account "
+              "“{pool_name}” within an hour; further new product instances are refused for now."),
+))

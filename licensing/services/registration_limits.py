@@ -1,0 +1,136 @@
+"""Registration limits (issue #11): how many new product instances a registration token and a
+virtual account may add per hour, so a leaked token cannot mint unbounded product instances.
+
+The limits are the Security widget's (``SecurityPolicy.registration_limit_per_token`` and
+``registration_limit_per_va``, 0 = unlimited). ``check`` runs in the REGISTER handler after the
+token's use was counted -- that conditional UPDATE holds the token's row lock to the end of the
+transaction, so two registrations with one token count one after the other -- and before a new
+product instance is created; it locks the virtual account's row too, so new instances from
+different tokens of one VA count one after the other (limits and counts are one query).
+Re-registering a known UDI never gets here. A refused device gets HTTP 429 with ``Retry-After``
+(``RegistrationLimited``); ``record_refusal`` then opens the account's "Registration Limit
+Reached" alert and records its event, once per hour per token / VA, so a storm of refused devices does not flood the log.
+"""
+import datetime
+import math
+
+from django.db import connection, transaction
+from django.db.models import F, Func, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from accounts.security_models import SecurityPolicy
+from onprem import events
+
+from ..models import Alert, DeviceIdentity, LocalAccount, VirtualAccount
+from .device_errors import DeviceError
+
+WINDOW = datetime.timedelta(hours=1)
+RATE_LIMITED = "RATE_LIMITED"
+KEY_PREFIX = "registration_limited:"
+FIELDS = ("registration_limit_per_token", "registration_limit_per_va")
+
+
+class RegistrationLimited(DeviceError):
+    """REGISTER of a new product instance over a limit: HTTP 429, retry after ``retry_after`` seconds."""
+
+    def __init__(self, *, scope, token, limit, retry_after):
+        self.scope, self.token, self.limit, self.retry_after = scope, token, limit, retry_after
+        what = "registration token" if scope == "token" else "virtual account"
+        super().__init__(RATE_LIMITED, f"Too many new product instances for this {what} within an hour "
+                                       f"(limit {limit}). Retry after {retry_after} seconds.")
+
+
+def _count(queryset):
+    """COUNT(*) of ``queryset`` as a scalar subquery (a plain function, so no GROUP BY)."""
+    return Coalesce(Subquery(queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1]),
+                    Value(0))
+
+
+def _state(token, now):
+    """One query: both limits and both counts of the last hour.
+
+    Every instance created with ``token`` was created in its virtual account (a token never moves),
+    so both counts walk the (virtual account, created_at) / (token, created_at) indexes.
+    """
+    if connection.features.has_select_for_update:
+        # Its own statement, before the counts: under READ COMMITTED a statement that waited for a
+        # lock still reads with the snapshot it started with, so a count in it could be stale.
+        # (SQLite has no row locks and needs none: the token's UPDATE already serialised writers.)
+        VirtualAccount.objects.select_for_update().filter(pk=token.virtual_account_id).order_by().values_list(
+            "pk").get()
+    since = now - WINDOW
+    policy = SecurityPolicy.objects.filter(pk=1)
+    columns = {name: Coalesce(Subquery(policy.values(name)[:1]), Value(SecurityPolicy._meta.get_field(name).default))
+               for name in FIELDS}
+    return (VirtualAccount.objects.filter(pk=token.virtual_account_id).order_by()
+            .annotate(**columns,
+                      token_count=_count(DeviceIdentity.objects.filter(created_with_token=token, created_at__gt=since)),
+                      va_count=_count(DeviceIdentity.objects.filter(
+                          created_in_virtual_account_id=token.virtual_account_id, created_at__gt=since)))
+            .values(*FIELDS, "token_count", "va_count").get())
+
+
+def _retry_after(created, count, limit, now):
+    """Seconds until ``created`` (``count`` instances in the window) is under ``limit`` again."""
+    # Under the limit again once this many of the oldest have left the window: the last of them decides.
+    oldest = (created.filter(created_at__gt=now - WINDOW).order_by("created_at")
+              .values_list("created_at", flat=True)[count - limit])
+    return max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
+
+
+def check(token, now):
+    """Refuse (``RegistrationLimited``) one more new product instance from ``token`` at ``now``.
+
+    Locks the virtual account's row: registrations with different tokens of one virtual account
+    count one after the other (the token's own row is already locked by its use).
+    """
+    state = _state(token, now)
+    per_token, per_va = state["registration_limit_per_token"], state["registration_limit_per_va"]
+    if per_token and state["token_count"] >= per_token:
+        wait = _retry_after(DeviceIdentity.objects.filter(created_with_token=token), state["token_count"],
+                            per_token, now)
+        raise RegistrationLimited(scope="token", token=token, limit=per_token, retry_after=wait)
+    if per_va and state["va_count"] >= per_va:
+        wait = _retry_after(DeviceIdentity.objects.filter(created_in_virtual_account_id=token.virtual_account_id),
+                            state["va_count"], per_va, now)
+        raise RegistrationLimited(scope="va", token=token, limit=per_va, retry_after=wait)
+
+
+def token_name(token):
+    """How events name a token: its description, else the start of the token string (not all of it)."""
+    return token.description or f"{token.token[:12]}…"
+
+
+def record_refusal(error, now):
+    """Open (or re-open) the alert and record the event, at most once per hour per token / VA.
+
+    Called after the refused registration was rolled back, in a transaction of its own.
+    """
+    token, va = error.token, error.token.virtual_account
+    account = va.account
+    if error.scope == "token":
+        key, code = f"{KEY_PREFIX}token:{token.pk}", "device.registration_limited_token"
+        params = {"token_name": token_name(token), "pool_name": va.name, "limit": error.limit}
+    else:
+        key, code = f"{KEY_PREFIX}va:{va.pk}", "device.registration_limited_va"
+        params = {"pool_name": va.name, "limit": error.limit}
+    with transaction.atomic():
+        LocalAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
+        alert = Alert.objects.select_for_update().filter(account=account, key=key).live().first()
+        if alert is not None and alert.updated_at > now - WINDOW:
+            return alert  # already told within this window
+        message = events.render(code, **params)
+        if alert is None:
+            alert = Alert.objects.create(account=account, virtual_account=va,
+                                         alert_type=Alert.Type.REGISTRATION_LIMITED, severity=Alert.Severity.MAJOR,
+                                         key=key, message=message, opened_at=now, updated_at=now)
+        else:
+            alert.status, alert.message, alert.updated_at = Alert.Status.OPEN, message, now
+            alert.dismissed_at = alert.dismissed_by = alert.remind_until = None
+            alert.save(update_fields=["status", "message", "updated_at", "dismissed_at", "dismissed_by",
+                                      "remind_until"])
+        events.record(code, virtual_account=va, **params)
+        return alert
+
+
+__all__ = ["RegistrationLimited", "RATE_LIMITED", "WINDOW", "check", "record_refusal"]

@@ -1,0 +1,281 @@
+"""Registration limits (issue #11): new product instances per token / per virtual account per hour.
+
+Over a limit REGISTER gets HTTP 429 + Retry-After and writes nothing but its spent nonce; the
+account gets one event and one "Registration Limit Reached" alert per window; re-registering a
+known UDI is never limited; the Security widget's Account tab sets the two limits.
+"""
+import datetime
+import json
+
+import pytest
+from django.utils import timezone
+
+from accounts.security_models import SecurityPolicy
+from licensing.models import Alert, DeviceIdentity, ProductInstance
+from licensing.services.alerts import recompute_alerts
+from licensing.transport import processing
+from onprem.models import Event
+
+from devicesim import make_csr, row_counts, verify_reply
+
+pytestmark = pytest.mark.django_db
+LIMIT_EVENTS = ("device.registration_limited_token", "device.registration_limited_va")
+
+
+class _Clock:
+    """The transport's "now" (the device's own timestamps stay real: well within the 24-hour window)."""
+
+    def __init__(self):
+        self.moment = timezone.now().replace(microsecond=0)
+
+    def now(self):
+        return self.moment
+
+    def advance(self, **delta):
+        self.moment += datetime.timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = _Clock()
+    monkeypatch.setattr(processing, "timezone", fake)
+    return fake
+
+
+def _limits(per_token, per_va):
+    SecurityPolicy.objects.update_or_create(pk=1, defaults={"registration_limit_per_token": per_token,
+                                                            "registration_limit_per_va": per_va})
+
+
+def _register(dev, tok):
+    """POST a REGISTER; (HTTP status, decoded reply payload)."""
+    response = dev.post(dev.envelope("REGISTER", dev.payload(id_token=tok.token, csr=make_csr(dev.key))))
+    reply = json.loads(response.content)
+    verify_reply(reply)
+    return response, json.loads(reply["payload"])
+
+
+def _success(dev, tok):
+    response, payload = _register(dev, tok)
+    assert (response.status_code, payload["status"]) == (200, "SUCCESS"), payload
+    return payload
+
+
+def _without(counts, *names):
+    return {key: value for key, value in counts.items() if key not in names}
+
+
+def test_n_new_devices_per_token_then_429_and_nothing_written(device, token, clock):
+    _limits(3, 0)
+    tok = token()
+    for _ in range(3):
+        _success(device(), tok)
+    clock.advance(minutes=10)
+    before = row_counts()
+    response, payload = _register(device(), tok)
+    assert response.status_code == 429
+    assert response["Retry-After"] == str(50 * 60)  # the oldest of the three leaves the window in 50 minutes
+    assert (payload["status"], payload["error_code"], payload["retry_after"]) == ("FAILED", "RATE_LIMITED", 3000)
+    assert "Retry after 3000 seconds" in payload["message"]
+    after = row_counts()
+    # Only the nonce (spent, as for every refusal) and the one event of this window.
+    assert _without(after, "DeviceNonce", "Event") == _without(before, "DeviceNonce", "Event")
+    assert after["DeviceNonce"] == before["DeviceNonce"] + 1
+    assert after["Event"] == before["Event"] + 1
+    assert ProductInstance.objects.count() == 3 and tok.__class__.objects.get(pk=tok.pk).uses == 3
+
+
+def test_re_registration_at_the_limit_still_succeeds(device, token, clock):
+    _limits(2, 0)
+    tok = token()
+    first = device()
+    _success(first, tok)
+    _success(device(), tok)
+    assert _register(device(), tok)[0].status_code == 429
+    reply = _success(first, tok)  # the same UDI again: not a new product instance
+    assert ProductInstance.objects.count() == 2
+    assert DeviceIdentity.objects.get(product_instance_id=reply["product_instance_id"]).created_with_token == tok
+
+
+def test_the_per_va_limit_counts_every_token_of_the_virtual_account(device, token, default_va, make_account, clock):
+    _limits(100, 2)
+    tok_a, tok_b = token(), token()
+    _success(device(), tok_a)
+    _success(device(), tok_b)
+    response, payload = _register(device(), tok_b)
+    assert response.status_code == 429 and payload["error_code"] == "RATE_LIMITED"
+    assert "virtual account" in payload["message"]
+    alert = Alert.objects.get(alert_type=Alert.Type.REGISTRATION_LIMITED)
+    assert alert.key == f"registration_limited:va:{default_va.pk}"
+    # Another virtual account (here of another local account) has its own count.
+    other_va = make_account("Globex").virtual_accounts.get(is_default=True)
+    _success(device(), token(va=other_va))
+
+
+def test_the_window_frees_after_an_hour(device, token, clock):
+    _limits(2, 0)
+    tok = token()
+    _success(device(), tok)
+    clock.advance(minutes=30)
+    _success(device(), tok)
+    response, _payload = _register(device(), tok)
+    assert response["Retry-After"] == str(30 * 60)
+    clock.advance(minutes=29, seconds=59)
+    assert _register(device(), tok)[0]["Retry-After"] == "1"
+    clock.advance(seconds=1)  # the first registration is now an hour old
+    _success(device(), tok)
+    assert _register(device(), tok)[0].status_code == 429  # the second one still counts, and the third
+
+
+def test_one_event_and_one_alert_per_window(device, token, default_va, clock):
+    _limits(1, 0)
+    tok = token(description="Branch routers")
+    _success(device(), tok)
+    for _ in range(5):
+        assert _register(device(), tok)[0].status_code == 429
+    events = Event.objects.filter(event_type__in=LIMIT_EVENTS)
+    assert events.count() == 1
+    event = events.get()
+    assert event.virtual_account == default_va and event.severity == "ALERT"
+    assert "“Branch routers”" in event.message and "revoke it" in event.message
+    alert = Alert.objects.get(alert_type=Alert.Type.REGISTRATION_LIMITED)
+    assert (alert.status, alert.severity, alert.account_id) == ("open", "major", default_va.account_id)
+    assert alert.message == event.message
+    recompute_alerts(default_va.account)  # the alert's cause is not in the licensing data: it stays
+    alert.refresh_from_db()
+    assert alert.status == "open"
+    clock.advance(hours=1, seconds=1)
+    _success(device(), tok)
+    assert _register(device(), tok)[0].status_code == 429
+    assert events.count() == 2  # a new window, a new event; still the one alert
+    assert Alert.objects.filter(alert_type=Alert.Type.REGISTRATION_LIMITED).count() == 1
+
+
+def test_zero_is_unlimited_and_defaults_apply_without_a_policy_row(device, token, clock):
+    assert not SecurityPolicy.objects.exists()
+    policy = SecurityPolicy()
+    assert (policy.registration_limit_per_token, policy.registration_limit_per_va) == (1000, 5000)
+    _limits(0, 0)
+    tok = token()
+    for _ in range(4):
+        _success(device(), tok)
+    _limits(4, 0)
+    assert _register(device(), tok)[0].status_code == 429
+
+
+def test_a_refused_register_over_xml_is_429_too(device, token, clock):
+    _limits(1, 0)
+    tok = token()
+    _success(device(), tok)
+    dev = device()
+    text = json.dumps(dev.envelope("REGISTER", dev.payload(id_token=tok.token, csr=make_csr(dev.key))))
+    body = f"<smartLicense><message><![CDATA[{text}]]></message></smartLicense>"
+    response = dev.client.post("/Transportgateway/services/DeviceRequestHandler", data=body,
+                               content_type="application/xml")
+    assert response.status_code == 429 and response["Retry-After"] == "3600"
+    assert response["Content-Type"].startswith("application/xml")
+
+
+# --- The Security widget's two settings ------------------------------------------------------------
+
+BASE = "/admin/security/"
+
+
+def _account_form(**overrides):
+    data = {"auto_lock_attempts": "5", "auto_lock_window_minutes": "15", "lock_expiration_minutes": "30",
+            "session_limit": "5", "registration_limit_per_token": "25", "registration_limit_per_va": "200"}
+    data.update(overrides)
+    return data
+
+
+def test_system_admin_saves_the_limits(sysadmin, login):
+    client = login(sysadmin)
+    page = client.get(BASE).content.decode()
+    assert "New product instances per token per hour" in page
+    assert 'name="registration_limit_per_va"' in page
+    assert client.post(BASE, _account_form()).status_code == 302
+    policy = SecurityPolicy.objects.get()
+    assert (policy.registration_limit_per_token, policy.registration_limit_per_va) == (25, 200)
+    assert client.post(BASE, _account_form(registration_limit_per_token="0")).status_code == 302
+    assert SecurityPolicy.objects.get().registration_limit_per_token == 0
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("registration_limit_per_token", "-1", "greater than or equal to 0"),
+    ("registration_limit_per_va", "-5", "greater than or equal to 0"),
+    ("registration_limit_per_token", "ten", "Enter a whole number"),
+    ("registration_limit_per_va", "1.5", "Enter a whole number"),
+    ("registration_limit_per_va", "1000001", "less than or equal to 1000000"),
+])
+def test_bad_limits_change_nothing(sysadmin, login, field, value, message):
+    client = login(sysadmin)
+    before = Event.objects.count()
+    response = client.post(BASE, _account_form(**{field: value}))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not SecurityPolicy.objects.exists() and Event.objects.count() == before
+
+
+def test_operator_sees_the_limits_read_only(sysop, login):
+    client = login(sysop)
+    page = client.get(BASE).content.decode()
+    assert 'name="registration_limit_per_token"' in page
+    field = page.split('name="registration_limit_per_token"')[0].rsplit("<input", 1)[1] + \
+        page.split('name="registration_limit_per_token"')[1].split(">", 1)[0]
+    assert "disabled" in field
+    assert client.post(BASE, _account_form()).status_code == 403
+    assert not SecurityPolicy.objects.exists()
+
+
+# --- Races (PostgreSQL): the token's and the virtual account's row locks make the counts exact ----
+
+def _race(envelopes):
+    """POST every REGISTER envelope at once, each from its own thread and connection; HTTP statuses."""
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    start, statuses, lock = threading.Barrier(len(envelopes)), [], threading.Lock()
+
+    def run(envelope):
+        try:
+            client = Client()
+            start.wait(timeout=30)
+            response = client.post("/SmartTransport", data=json.dumps(envelope), content_type="application/json")
+            with lock:
+                statuses.append(response.status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(envelope,)) for envelope in envelopes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(statuses) == len(envelopes)
+    return statuses
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_registrations_never_pass_the_limits(make_account):
+    from django.db import connection
+
+    from devicesim import Device
+    from licensing.services.tokens import create_token
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises all writers, so there is no race to lose")
+    _limits(4, 6)
+    va = make_account("Storm").virtual_accounts.get()
+    tokens = [create_token(actor=None, virtual_account=va) for _ in range(2)]
+    envelopes = []
+    for i in range(24):
+        dev, tok = Device(None, f"STORM-{i}"), tokens[i % 2]
+        envelopes.append(dev.envelope("REGISTER", dev.payload(id_token=tok.token, csr=make_csr(dev.key))))
+    statuses = _race(envelopes)
+    assert sorted(statuses) == [200] * 6 + [429] * 18, statuses
+    assert ProductInstance.objects.count() == 6
+    assert Event.objects.filter(event_type__in=LIMIT_EVENTS).count() <= 3  # at most one per token and VA
+    assert Alert.objects.filter(alert_type=Alert.Type.REGISTRATION_LIMITED).count() >= 1
