@@ -1,0 +1,162 @@
+"""Synchronization files under hypothesis: the sync-file parser and verifier on their own, then the
+Synchronization widget's upload for a REALLY registered account (registered with the CSSM
+emulator's service in this process, a real request pending), so every junk file goes all the way
+through parse and verify.
+
+What must hold for any input: the parser raises one of the guide's rejections and nothing else
+(never a stray exception, i.e. never a 500); an upload never answers 5xx, shows the rejection, and
+changes no license data, no acknowledged product instance and no sync state beyond the failed
+history entry the guide shows; the pending request stays pending, so the right file still applies
+afterwards."""
+import pytest
+import yaml
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+
+from sync import documents as d
+from tests.reliability.conftest import table_snapshot
+from tests.reliability.inprocess_cssm import registered_with_emulator, sync_response_for
+
+pytestmark = pytest.mark.django_db
+PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                           HealthCheck.data_too_large])
+UPLOADS = settings(PROPERTY, max_examples=60)
+
+
+@st.composite
+def mutated(draw, original):
+    """``original`` (bytes) cut, flipped, spliced or with one line replaced: close enough to pass some checks."""
+    data = bytearray(original)
+    how = draw(st.sampled_from(["truncate", "flip", "insert", "line", "swap-lines", "retype"]))
+    if how == "truncate":
+        return bytes(data[:draw(st.integers(0, len(data) - 1))])
+    if how == "flip":
+        for _ in range(draw(st.integers(1, 8))):
+            index = draw(st.integers(0, len(data) - 1))
+            data[index] ^= draw(st.integers(1, 255))
+        return bytes(data)
+    if how == "insert":
+        index = draw(st.integers(0, len(data)))
+        return bytes(data[:index]) + draw(st.binary(min_size=1, max_size=64)) + bytes(data[index:])
+    lines = bytes(data).split(b"\n")
+    index = draw(st.integers(0, len(lines) - 1))
+    if how == "line":
+        lines[index] = draw(st.sampled_from([b"", b"  x: 1", b"body: null", b"- [", b"&a [*a]", b"kind: SyncRequest",
+                                             b"version: 2", b"!!python/object:os.system ls", b"\t\t"]))
+    elif how == "swap-lines":
+        other = draw(st.integers(0, len(lines) - 1))
+        lines[index], lines[other] = lines[other], lines[index]
+    else:  # a value's type changed: a quoted scalar unquoted, a number quoted
+        lines[index] = lines[index].replace(b"'", b"").replace(b": 1", b": '1'")
+    return b"\n".join(lines)
+
+
+JUNK = st.one_of(
+    st.binary(max_size=2048),
+    st.text(max_size=400).map(lambda text: text.encode("utf-8")),
+    st.text(max_size=200).map(lambda text: text.encode("utf-16")),
+    st.sampled_from([b"", b"\xef\xbb\xbf", b"- 1\n- 2\n", b"kind: SyncResponse\n", b"{}", b"a: &x [*x]",
+                     b"kind: SyncResponse\nversion: 1\nbody: {}\nsignature: {}\n", b"x: " + b"[" * 5000]),
+)
+
+
+def _differs(original, data):
+    """False when ``data`` still loads to the same YAML as the original (then it is not a bad file)."""
+    try:
+        return yaml.safe_load(data) != yaml.safe_load(original)
+    except Exception:  # noqa: BLE001 - not loadable at all: certainly a different file
+        return True
+
+
+@pytest.fixture
+def pending(tmp_path, sysadmin):
+    """A registered account with one manual SyncRequest waiting, and the emulator's good answer to it."""
+    account, emulator = registered_with_emulator(tmp_path, sysadmin)
+    good, name = sync_response_for(account, emulator, sysadmin)
+    return account, good, name
+
+
+def test_the_parser_rejects_junk_with_the_guides_rejections_only(pending):
+    account, good, _name = pending
+
+    @PROPERTY
+    @given(data=st.one_of(JUNK, mutated(good)))
+    def check(data):
+        assume(_differs(good, data))
+        try:
+            d.parse(data, name="response.yml", mode=d.MANUAL, expected_kinds=("SyncResponse",))
+        except d.Rejection as rejection:
+            assert rejection.message in MESSAGES, rejection.message
+        # A mutation that still parses must then fail verification (below), never crash here.
+
+    check()
+
+
+def test_the_verifier_rejects_every_changed_response(pending):
+    from onprem import pki
+    from sync.services.common import is_processed
+
+    account, good, _name = pending
+    state = account.sync_state
+    checks = dict(trusted_roots=[state.root_pem], expected_uid=state.uid, is_processed=is_processed,
+                  expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
+    assert d.parse_and_verify(good, name="r.yml", expected_kinds=("SyncResponse",), **checks)  # the control
+
+    @PROPERTY
+    @given(data=mutated(good))
+    def check(data):
+        assume(_differs(good, data))
+        with pytest.raises(d.Rejection) as caught:
+            d.parse_and_verify(data, name="r.yml", expected_kinds=("SyncResponse",), **checks)
+        assert caught.value.message in MESSAGES
+
+    check()
+
+
+def test_uploads_of_junk_change_nothing_and_the_right_file_still_applies(pending, sysadmin, login):
+    from django.apps import apps
+
+    from sync.models import AccountSync, SyncRecord
+
+    account, good, name = pending
+    path = reverse("admin_sync_response", args=[account.pk])
+    client = login(sysadmin)
+    licensing = list(apps.get_app_config("licensing").get_models())
+    untouched = [m for m in apps.get_app_config("sync").get_models() if m not in (AccountSync, SyncRecord)]
+    data_before = table_snapshot(*licensing, *untouched)
+    state_fields = [f.attname for f in AccountSync._meta.concrete_fields if f.attname != "last_sync_result"]
+    state_before = AccountSync.objects.filter(pk=account.sync_state.pk).values(*state_fields).get()
+    pending_record = SyncRecord.objects.get(account=account, kind=SyncRecord.Kind.SYNC, result=SyncRecord.Result.PENDING)
+    records_before = set(SyncRecord.objects.values_list("pk", flat=True))
+    seen = {"uploads": 0}
+
+    @UPLOADS
+    @given(data=st.one_of(JUNK, mutated(good)))
+    def check(data):
+        assume(_differs(good, data))
+        response = client.post(path, {"file": SimpleUploadedFile(name, data, "application/yaml")}, follow=True)
+        seen["uploads"] += 1
+        assert response.status_code == 200, response.status_code  # back on the account's page, never a 5xx
+        page = response.content.decode()
+        assert "Synchronization Failed" in page or "errorlist" in page or "The submitted file is empty" in page, \
+            page[:2000]
+        assert table_snapshot(*licensing, *untouched) == data_before
+        assert AccountSync.objects.filter(pk=account.sync_state.pk).values(*state_fields).get() == state_before
+        new = SyncRecord.objects.exclude(pk__in=records_before)
+        assert set(new.values_list("result", flat=True)) <= {SyncRecord.Result.FAILED}
+        pending_record.refresh_from_db()
+        assert pending_record.result == SyncRecord.Result.PENDING
+
+    check()
+    assert seen["uploads"] >= 30
+    # The pending request was not spent by the junk: CSSM's real answer still applies.
+    response = client.post(path, {"file": SimpleUploadedFile(name, good, "application/yaml")}, follow=True)
+    assert response.status_code == 200
+    pending_record.refresh_from_db()
+    assert pending_record.result == SyncRecord.Result.SUCCESS, response.content.decode()[:2000]
+    assert table_snapshot(*licensing, *untouched) != data_before  # the entitlements arrived
+
+
+MESSAGES = {getattr(d, name) for name in dir(d) if name.startswith("MSG_")}
