@@ -2,8 +2,8 @@
 
 Counters are counted where things happen (``http_request`` from the middleware, and
 ``device_message`` / ``sync_result`` hooks for the device protocol and the CSSM sync); gauges
-that describe stored state (Celery queue depth, open alerts, accounts, product instances) are
-read when Prometheus scrapes, so they are never stale.
+that describe stored state (Celery queue depth, open alerts, accounts, product instances, license
+compliance) are read when Prometheus scrapes, so they are never stale.
 
 Under ``manage.py serve`` the gunicorn workers are separate processes: ``serve`` points
 ``PROMETHEUS_MULTIPROC_DIR`` at an emptied ``DATA_DIR/run/metrics`` and each worker writes its
@@ -88,11 +88,49 @@ class StateCollector:
         for alert_type, severity, count in open_alerts.annotate(n=Count("pk")).order_by():
             alerts.add_metric([alert_type, severity], count)
         yield alerts
+        yield from compliance_gauges()
         try:
             yield GaugeMetricFamily("onprem_celery_queue_depth", "Tasks waiting for a Celery worker",
                                     value=queue_depth())
         except Exception as error:  # noqa: BLE001 - a broker that is down must not hide the other metrics
             logger.warning("celery queue depth unavailable: %s: %s", type(error).__name__, error)
+
+
+def compliance_gauges():
+    """License compliance of every active local account, as the Licenses tab computes it.
+
+    ``onprem_license_positions{status}`` counts (local virtual account, license) positions in and
+    out of compliance, ``onprem_license_shortage`` the licenses missing over all of them, and
+    ``onprem_local_accounts_compliance{status}`` the accounts with at least one position out of
+    compliance. ``license_positions`` answers in a fixed number of aggregate queries per account,
+    whatever the number of product instances, so a scrape costs a few queries per account.
+    """
+    from licensing.models import LocalAccount
+    from licensing.services import compliance
+
+    positions = {"in_compliance": 0, "out_of_compliance": 0}
+    accounts = {"in_compliance": 0, "out_of_compliance": 0}
+    shortage = 0
+    for account in LocalAccount.objects.filter(status=LocalAccount.Status.ACTIVE).order_by():
+        out = 0
+        for position in compliance.license_positions(account):
+            bad = position.status == compliance.OUT_OF_COMPLIANCE
+            positions["out_of_compliance" if bad else "in_compliance"] += 1
+            shortage += position.shortage
+            out += bad
+        accounts["out_of_compliance" if out else "in_compliance"] += 1
+    gauge = GaugeMetricFamily("onprem_license_positions", "License positions (virtual account x license) "
+                              "of active local accounts by compliance", labels=["status"])
+    for status, count in positions.items():
+        gauge.add_metric([status], count)
+    yield gauge
+    yield GaugeMetricFamily("onprem_license_shortage", "Licenses missing over all out-of-compliance positions",
+                            value=shortage)
+    gauge = GaugeMetricFamily("onprem_local_accounts_compliance", "Active local accounts by compliance",
+                              labels=["status"])
+    for status, count in accounts.items():
+        gauge.add_metric([status], count)
+    yield gauge
 
 
 def _allowed(request):
