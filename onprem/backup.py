@@ -15,7 +15,8 @@ Beside the archive, ``<archive>.sha256`` holds the checksum of the whole file.
 Restore checks everything before it touches anything: the archive checksum, every member's
 checksum, the database vendor, and that the backup's schema is exactly this release's (a
 backup from another version is refused with a clear message). Then it replaces the
-database and the files.
+database and the files, and flags every registered local account for a full synchronization
+with CSSM (the restored state is older than CSSM's).
 """
 import hashlib
 import io
@@ -277,9 +278,27 @@ def restore_backup(archive):
     return manifest
 
 
+def flag_accounts_for_full_sync():
+    """Mark every registered local account for a full synchronization; returns how many.
+
+    A restored database is older than what CSSM knows: product instances registered, licenses
+    transferred and synchronizations applied after the backup are missing here. A standard
+    (delta) request would be computed from the restored acknowledgements and leave CSSM and this
+    server disagreeing, so the next synchronization of each account sends everything.
+    """
+    from django.apps import apps
+
+    if not apps.is_installed("sync"):
+        return 0
+    account_sync = apps.get_model("sync", "AccountSync")
+    return account_sync.objects.filter(registered_at__isnull=False).update(full_sync_required=True)
+
+
 def _after_restore(manifest):
     from .events import record
     from .system_settings import forget_cached
 
     forget_cached()
-    record("system.restored", created_at=manifest.get("created_at", "?"))
+    flagged = flag_accounts_for_full_sync()
+    record("system.restored", created_at=manifest.get("created_at", "?"), flagged=flagged)
+    manifest["accounts_flagged_for_full_sync"] = flagged

@@ -24,7 +24,8 @@ def _catalogue(*types):
 
 CATALOGUE = _catalogue(
     # Backup and restore
-    EventType("system.restored", WARN, "The server was restored from a backup made at {created_at}."),
+    EventType("system.restored", WARN, "The server was restored from a backup made at {created_at}; {flagged} registered "
+              "local account(s) will send a full synchronization next."),
     # Settings widget
     EventType("settings.messaging_changed", INFO, "The messaging settings were changed by “{user_name}”."),
     EventType("settings.syslog_changed", INFO, "The syslog settings were changed by “{user_name}”."),

@@ -43,6 +43,32 @@ print(crypto.decrypt(SystemSettings.objects.get().smtp_password))
 """
 
 
+# One registered local account (as registration leaves it) and one still waiting for its
+# Authorization: after a restore only the registered one must be flagged for a full sync.
+SYNC_STATES = """
+from django.utils import timezone
+from licensing.models import LocalAccount
+from licensing.services.accounts import create_account
+from sync.models import AccountSync
+registered = LocalAccount.objects.order_by("pk").first()
+waiting = create_account(actor=None, name="Waiting Co", cisco_smart_account="w.example", cisco_virtual_account="W")
+AccountSync.objects.create(account=registered, uid="uid-registered", registered_at=timezone.now(),
+                           id_certificate_pem="(certificate)", last_response_id="response-41", last_sync_result="success")
+AccountSync.objects.create(account=waiting, uid="uid-waiting", pending_request_id="request-1")
+"""
+READ_SYNC_STATES = """
+import json
+from sync.models import AccountSync
+print(json.dumps({s["uid"]: {k: str(v) for k, v in s.items()} for s in AccountSync.objects.values()}))
+"""
+
+LAST_EVENT = """
+from onprem.models import Event
+event = Event.objects.filter(event_type="system.restored").get()
+print(event.severity, event.message)
+"""
+
+
 class Site:
     def __init__(self, data_dir, database_url=None):
         self.data_dir = data_dir
@@ -58,6 +84,9 @@ class Site:
         if check:
             assert done.returncode == 0, f"manage.py {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done
+
+    def sync_states(self):
+        return json.loads(self.manage("shell", "-v", "0", "-c", READ_SYNC_STATES).stdout.strip().splitlines()[-1])
 
     def tables(self):
         return json.loads(self.manage("shell", "-v", "0", "-c", TABLE_DUMP).stdout.strip().splitlines()[-1])
@@ -97,6 +126,7 @@ def _fill(site):
     site.manage("ensure_tls")
     # A secret encrypted at rest: the restored server must still read it with the restored keys.
     site.manage("shell", "-v", "0", "-c", SAVE_SECRET)
+    site.manage("shell", "-v", "0", "-c", SYNC_STATES)
 
 
 def _round_trip(tmp_path, source_url=None, target_url=None):
@@ -113,11 +143,21 @@ def _round_trip(tmp_path, source_url=None, target_url=None):
     assert target.tables() != before
     out = target.manage("restore", str(archive), "--yes").stdout
     assert "Restored the backup" in out
+    assert "1 registered local account(s) will send a full synchronization" in out
     after = target.tables()
-    event_table = "onprem_event"
-    # Identical, table by table, except the one "restored from a backup" event the restore adds.
-    assert {t: v for t, v in after.items() if t != event_table} == {t: v for t, v in before.items() if t != event_table}
-    assert after[event_table][0] == before[event_table][0] + 1
+    changed = ("onprem_event", "sync_accountsync")
+    # Identical, table by table (every table of the database, row by row), except the two the
+    # restore itself writes: its event, and the full-sync flag of the registered accounts.
+    assert {t: v for t, v in after.items() if t not in changed} == {t: v for t, v in before.items() if t not in changed}
+    assert len(after) == len(before) > 50
+    assert after["onprem_event"][0] == before["onprem_event"][0] + 1
+    assert after["sync_accountsync"][0] == before["sync_accountsync"][0] == 2
+    states_before, states_after = source.sync_states(), target.sync_states()
+    assert states_before["uid-registered"]["full_sync_required"] == "False"
+    expected = {**states_before, "uid-registered": {**states_before["uid-registered"], "full_sync_required": "True"}}
+    assert states_after == expected  # the waiting account is not flagged: it has nothing to sync yet
+    restored_event = target.manage("shell", "-v", "0", "-c", LAST_EVENT).stdout.strip().splitlines()[-1]
+    assert "1 registered local account(s) will send a full synchronization next" in restored_event
     for name in ("field_keys", "secret_key", "tls/server.crt", "tls/server.key"):
         assert (target.data_dir / name).read_bytes() == (source.data_dir / name).read_bytes(), name
     assert oct((target.data_dir / "field_keys").stat().st_mode & 0o777) == "0o600"

@@ -23,4 +23,6 @@ class Command(BaseCommand):
         except BackupError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Restored the backup made at {manifest['created_at']} "
-                          f"(product {manifest['product_version']}). Start the server again.\n")
+                          f"(product {manifest['product_version']}). "
+                          f"{manifest['accounts_flagged_for_full_sync']} registered local account(s) will send "
+                          "a full synchronization with CSSM next. Start the server again.\n")
