@@ -17,15 +17,62 @@ logger = logging.getLogger(__name__)
 STALE_AFTER = datetime.timedelta(minutes=15)
 
 
+# The status message of an account whose task could not be handed to the broker (Redis down):
+# the request is kept in the database and ``run_scheduled`` hands it over when the broker is back.
+# The two texts are the marker (no extra column), one per synchronization type.
+WAITING_FOR_QUEUE = {
+    False: "Waiting for the task queue (unavailable): the standard synchronization starts when it is back…",
+    True: "Waiting for the task queue (unavailable): the full synchronization starts when it is back…",
+}
+
+
 def queue_sync(account, *, full=False, actor=None):
-    """Synchronization Now: mark the account queued (the page shows it) and hand it to a worker."""
+    """Synchronization Now: mark the account queued (the page shows it) and hand it to a worker.
+
+    When the broker cannot take the task (``delay`` raises after kombu's publish retries), the
+    account stays queued with ``WAITING_FOR_QUEUE`` as its status: nothing is lost, and the next
+    ``run_scheduled`` after the broker is back dispatches it. Returns True when it was dispatched.
+    """
+    from kombu.exceptions import OperationalError
+
     from .models import AccountSync
 
     now = timezone.now()
     AccountSync.objects.filter(account=account).exclude(
         status=AccountSync.Status.RUNNING, status_changed_at__gte=now - STALE_AFTER).update(
         status=AccountSync.Status.QUEUED, status_message="Waiting for a worker…", status_changed_at=now)
-    synchronize_account.delay(account.pk, full=full, actor_id=getattr(actor, "pk", None))
+    try:
+        synchronize_account.delay(account.pk, full=full, actor_id=getattr(actor, "pk", None))
+    except (OperationalError, OSError) as error:
+        logger.warning("The task broker is unavailable (%s); the synchronization of account %s waits in the "
+                       "database until it is back.", type(error).__name__, account.pk)
+        AccountSync.objects.filter(account=account, status=AccountSync.Status.QUEUED).update(
+            status_message=WAITING_FOR_QUEUE[bool(full)])
+        return False
+    return True
+
+
+def dispatch_waiting():
+    """Hand over the synchronizations ``queue_sync`` could not queue; returns the account ids sent."""
+    from kombu.exceptions import OperationalError
+
+    from .models import AccountSync
+
+    sent = []
+    for full, message in WAITING_FOR_QUEUE.items():
+        for account_id in AccountSync.objects.filter(status=AccountSync.Status.QUEUED, status_message=message
+                                                     ).values_list("account_id", flat=True):
+            # Claimed first (one conditional UPDATE), so two beats or a retry do not send it twice.
+            if AccountSync.objects.filter(account_id=account_id, status=AccountSync.Status.QUEUED,
+                                          status_message=message).update(status_message="Waiting for a worker…"):
+                try:
+                    synchronize_account.delay(account_id, full=full)
+                except (OperationalError, OSError):
+                    AccountSync.objects.filter(account_id=account_id, status=AccountSync.Status.QUEUED).update(
+                        status_message=message)  # still waiting: the next run tries again
+                    raise
+                sent.append(account_id)
+    return sent
 
 
 @shared_task(name="sync.synchronize_account")
@@ -64,13 +111,14 @@ def synchronize_account(account_id, full=False, actor_id=None):
 
 @shared_task(name="sync.run_scheduled")
 def run_scheduled():
-    """Hand every account that is due (Schedules tab) to ``synchronize_account``."""
+    """Hand every account that is due (Schedules tab) to ``synchronize_account``, after the
+    Synchronization Now requests that waited for the broker (``dispatch_waiting``)."""
     from .models import AccountSync
     from .services.common import sync_settings
     from .services.schedule import due_states
 
     now = timezone.now()
-    queued = []
+    queued = dispatch_waiting()
     for state in due_states(sync_settings(), now):
         AccountSync.objects.filter(pk=state.pk).update(last_attempt_at=now)
         synchronize_account.delay(state.account_id, full=state.full_sync_required)
