@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import machine
-from .scenarios import api, devices, sync, trivial, workspace
+from .scenarios import api, devices, storm, sync, trivial, workspace
 from .server import BenchServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -88,6 +88,8 @@ def build_rows(results, config):
             out["met"] = (row["seconds"] < SYNC_TARGET[1] and row["peak_rss_mib"] < SYNC_TARGET[2]) \
                 if "seconds" in row else None
         rows.append(out)
+    if "storm" in results:  # --storm N: the reconnect storm's rows (bench/scenarios/storm.py)
+        rows.extend(storm.rows(results["storm"]))
     return rows
 
 
@@ -179,6 +181,10 @@ def run(args):
                               "runs_rps": [first["throughput_rps"], second["throughput_rps"]]}
         log(f"bench: synchronization at {', '.join(map(str, config['sync_sizes']))} product instances ...")
         results["sync"] = sync.run(server, sizes=config["sync_sizes"], log=log)
+        if args.storm:
+            log(f"bench: reconnect storm, {args.storm} devices ...")
+            results["storm"] = storm.run(server, seeded, devices=args.storm, window=args.storm_window,
+                                         concurrency=args.storm_concurrency, log=log)
     finally:
         server.cleanup(keep=args.keep)
     results["machine"]["load_average_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
@@ -199,6 +205,11 @@ def main(argv=None):
                         help="postgres (127.0.0.1:5432, database onprem_bench, Redis db 15) or sqlite")
     parser.add_argument("--output", default=str(RESULTS), help=f"JSON file (default {RESULTS})")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (logs) under /tmp")
+    parser.add_argument("--storm", type=int, default=0, metavar="N",
+                        help="also run the reconnect storm with N registered devices (0: none; full size 50000)")
+    parser.add_argument("--storm-window", type=float, default=storm.DEFAULTS["window"], help="seconds (10)")
+    parser.add_argument("--storm-concurrency", type=int, default=storm.DEFAULTS["concurrency"],
+                        help="storm requests in flight (256)")
     args = parser.parse_args(argv)
     results = run(args)
     print_table(results["rows"])

@@ -40,7 +40,14 @@ class TransportError(Exception):
 
 
 class ServerBusy(TransportError):
-    """Still 429/503 after the allowed retries, or asked to wait longer than allowed."""
+    """Still 429/503 after the allowed retries, or asked to wait longer than allowed.
+
+    ``retry_after``: the seconds the last answer asked for (None without a readable header), so
+    a caller that schedules its own retries (the storm simulator) can honour it too."""
+
+    def __init__(self, message, *, status=None, body=b"", retry_after=None):
+        super().__init__(message, status=status, body=body)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -176,9 +183,10 @@ class Transport:
                 raise error
             retry_after = parse_retry_after(retry_after_header)
             if attempt >= self.retry.max_retries:
-                raise ServerBusy(f"The server is busy (HTTP {status}) after {attempt + 1} attempts.", status=status)
+                raise ServerBusy(f"The server is busy (HTTP {status}) after {attempt + 1} attempts.", status=status,
+                                 body=data, retry_after=retry_after)
             if retry_after is not None and retry_after > self.retry.max_delay:
                 raise ServerBusy(f"The server is busy (HTTP {status}) and asks to retry after {retry_after:.0f} s.",
-                                 status=status)
+                                 status=status, body=data, retry_after=retry_after)
             self.sleep(self.retry.delay(attempt, retry_after))
             attempt += 1

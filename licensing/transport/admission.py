@@ -1,0 +1,185 @@
+"""Load shedding on the device endpoints: answer "retry later" at once instead of queueing to timeouts.
+
+When every device reconnects at once (after an outage, a fail-over, a synchronization) the
+server gets far more messages than it can answer. Without shedding they queue, every device
+waits longer and longer, the slowest time out and retry on top of the queue, and nobody is
+served well. With it, a message that arrives while the server is over capacity is answered
+immediately with HTTP 503 and ``Retry-After`` (no database, no signature work); the reference
+agent waits that long plus random jitter and retries, so the load is spread over time and every
+device is served in the end (docs/running.md, "Load shedding"; docs/performance.md, the
+reconnect storm).
+
+"Over capacity" is measured where the requests actually wait:
+
+* **The listen queue** (``ONPREM_DEVICE_SHED_QUEUE``, default 64; 0 turns it off): gunicorn's
+  sync workers (what ``manage.py serve`` runs) take one connection at a time, so the excess
+  waits in the kernel's accept queue of the shared listening socket, invisible to Django. Linux
+  reports that queue's length for a listening socket in ``TCP_INFO`` (``tcpi_unacked``), the
+  same number ``ss -lt`` shows as Recv-Q. Every worker process inherits the listening socket,
+  so each one reads the one queue all workers share: a cross-process signal for one
+  ``getsockopt`` per message. More connections waiting than the limit means the newest ones
+  would wait more than a few seconds: shed.
+* **Messages in progress in this process** (``ONPREM_DEVICE_MAX_IN_FLIGHT``, default 0 = off):
+  for threaded workers (gunicorn ``gthread``), which accept connections eagerly and queue them in
+  the process; with sync workers it is always 1.
+
+``Retry-After`` grows with the overload (``ONPREM_DEVICE_SHED_RETRY_AFTER`` seconds at the limit,
+proportionally more above it, at most ``ONPREM_DEVICE_SHED_MAX_RETRY_AFTER``), so a deeper queue
+sends devices further away. Where ``TCP_INFO`` is not available (another OS, the Django test
+client, runserver without a listening socket in the process) the queue signal is absent and
+nothing is shed on its account.
+"""
+import json
+import math
+import os
+import socket
+import struct
+import threading
+from contextlib import contextmanager
+
+from django.conf import settings
+
+from onprem.env import env_int
+
+SERVER_BUSY = "SERVER_BUSY"
+DEFAULTS = {
+    "ONPREM_DEVICE_SHED_QUEUE": 64,
+    "ONPREM_DEVICE_MAX_IN_FLIGHT": 0,
+    "ONPREM_DEVICE_SHED_RETRY_AFTER": 5,
+    "ONPREM_DEVICE_SHED_MAX_RETRY_AFTER": 30,
+}
+_TCP_LISTEN = 10  # linux/tcp_states.h
+_TCP_INFO_LEN = 104
+_UNACKED_OFFSET = 24  # struct tcp_info: 8 one-byte fields, then __u32 rto, ato, snd_mss, rcv_mss, unacked
+
+
+def setting(name):
+    """A Django setting when one is set (tests), else the environment, else the default."""
+    value = getattr(settings, name, None)
+    if value is None:
+        value = env_int(name, DEFAULTS[name])
+    return int(value)
+
+
+# -- the listen queue ---------------------------------------------------------------------
+
+_listeners = {"pid": None, "sockets": []}
+_listeners_lock = threading.Lock()
+
+
+def _find_listeners():
+    """This process's listening TCP sockets (duplicated descriptors, kept for the process's life).
+
+    Found once per process by walking its descriptors, so it works whatever started the workers
+    (``serve``, the container entrypoint, a bare gunicorn) without hooks in their configuration.
+    """
+    found = []
+    if not hasattr(socket, "TCP_INFO"):
+        return found
+    try:
+        descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return found
+    for fd in descriptors:
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        try:
+            listening = (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM
+                         and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1)
+        except OSError:
+            listening = False
+        if listening:
+            found.append(sock)
+        else:
+            sock.close()
+    return found
+
+
+def listeners():
+    pid = os.getpid()
+    if _listeners["pid"] != pid:  # gunicorn forks its workers after binding: look again in each one
+        with _listeners_lock:
+            if _listeners["pid"] != pid:
+                _listeners["sockets"] = _find_listeners()
+                _listeners["pid"] = pid
+    return _listeners["sockets"]
+
+
+def listen_queue_depth():
+    """Connections accepted by the kernel and waiting for a worker, over every listening socket
+    of this process; None when the operating system does not say."""
+    total, known = 0, False
+    for sock in listeners():
+        try:
+            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN)
+        except OSError:
+            continue
+        if len(info) < _UNACKED_OFFSET + 4 or info[0] != _TCP_LISTEN:
+            continue
+        total += struct.unpack_from("I", info, _UNACKED_OFFSET)[0]
+        known = True
+    return total if known else None
+
+
+# -- messages in progress in this process ---------------------------------------------------
+
+_in_flight = {"count": 0}
+_in_flight_lock = threading.Lock()
+
+
+@contextmanager
+def in_flight():
+    """Count one device message in progress in this process while the block runs."""
+    with _in_flight_lock:
+        _in_flight["count"] += 1
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight["count"] -= 1
+
+
+def in_flight_count():
+    return _in_flight["count"]
+
+
+# -- the decision ---------------------------------------------------------------------------
+
+def retry_after_seconds(observed, limit):
+    """Seconds to tell a device to wait: the base at the limit, proportionally more above it."""
+    base = max(1, setting("ONPREM_DEVICE_SHED_RETRY_AFTER"))
+    ceiling = max(base, setting("ONPREM_DEVICE_SHED_MAX_RETRY_AFTER"))
+    return int(min(ceiling, max(base, math.ceil(base * observed / max(1, limit)))))
+
+
+def over_capacity():
+    """None when the message may be handled, else ``(reason, observed, limit)``.
+
+    Call it while the message is counted (inside ``in_flight()``): the count includes it.
+    """
+    limit = setting("ONPREM_DEVICE_MAX_IN_FLIGHT")
+    if limit > 0 and in_flight_count() > limit:
+        return "in_flight", in_flight_count(), limit
+    limit = setting("ONPREM_DEVICE_SHED_QUEUE")
+    if limit > 0:
+        depth = listen_queue_depth()
+        if depth is not None and depth > limit:
+            return "listen_queue", depth, limit
+    return None
+
+
+def refusal(reason, observed, limit):
+    """(status, body, headers) of the answer to a shed message: the protocol's small unsigned
+    document (docs/protocol.md, as for 400/413), HTTP 503 and Retry-After. Unsigned on purpose:
+    signing needs the device's authority from the database, the work shedding exists to avoid."""
+    seconds = retry_after_seconds(observed, limit)
+    body = json.dumps({"status": "FAILED", "error_code": SERVER_BUSY, "retry_after": seconds,
+                       "message": f"The server is busy. Retry after {seconds} seconds."})
+    return 503, body, {"Retry-After": str(seconds), "X-Onprem-Shed": reason}
+
+
+__all__ = ["over_capacity", "refusal", "in_flight", "listen_queue_depth", "retry_after_seconds", "SERVER_BUSY"]

@@ -1,0 +1,109 @@
+"""Load shedding on the device endpoints (licensing/transport/admission.py), in process: the refusal's
+form, that a shed message changes nothing, the in-flight limit, the listen-queue reading of a real
+listening socket, and Retry-After scaling. The live test (test_device_shedding_live.py) sheds for
+real under gunicorn."""
+import json
+import socket
+import threading
+
+import pytest
+from devicesim import row_counts
+
+from licensing.transport import admission
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fresh_listeners():
+    """Forget the process's listening sockets, so the next reading looks again (and again after)."""
+    admission._listeners["pid"] = None
+    yield
+    admission._listeners["pid"] = None
+
+
+def test_a_message_over_the_in_flight_limit_gets_503_with_retry_after_and_changes_nothing(registered, settings):
+    dev = registered()
+    before = row_counts()
+    settings.ONPREM_DEVICE_MAX_IN_FLIGHT = 1
+    settings.ONPREM_DEVICE_SHED_RETRY_AFTER = 4
+    with admission.in_flight():  # another message of this process in progress
+        response = dev.post(dev.envelope("AUTHORIZE", dev.payload(entitlements=[])))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "8"  # 2 in flight against a limit of 1: twice the base
+    assert response["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    assert body == {"status": "FAILED", "error_code": "SERVER_BUSY", "retry_after": 8,
+                    "message": "The server is busy. Retry after 8 seconds."}
+    assert row_counts() == before  # not even the nonce: the message was not looked at
+    assert admission.in_flight_count() == 0
+    # Within the limit the same kind of message is handled as usual.
+    reply = dev.send("AUTHORIZE", entitlements=[])
+    assert dev.last_response.status_code == 200 and reply["status"] == "SUCCESS"
+
+
+def test_concurrent_messages_beyond_the_limit_are_shed(settings):
+    settings.ONPREM_DEVICE_MAX_IN_FLIGHT = 3
+    inside, release = threading.Barrier(4), threading.Event()
+    decisions = []
+
+    def message():
+        with admission.in_flight():
+            decisions.append(admission.over_capacity())
+            inside.wait(timeout=10)
+            release.wait(timeout=10)
+
+    threads = [threading.Thread(target=message) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    inside.wait(timeout=10)  # three in progress now
+    with admission.in_flight():
+        fourth = admission.over_capacity()
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert decisions == [None, None, None]
+    assert fourth == ("in_flight", 4, 3)
+
+
+def test_the_listen_queue_of_a_real_listening_socket_is_read(settings, fresh_listeners):
+    settings.ONPREM_DEVICE_SHED_QUEUE = 3
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    clients = []
+    try:
+        assert admission.over_capacity() is None  # nobody waiting
+        for _ in range(5):  # connected by the kernel, never accepted
+            clients.append(socket.create_connection(listener.getsockname()))
+        depth = admission.listen_queue_depth()
+        assert depth is not None and depth >= 5
+        assert admission.over_capacity() == ("listen_queue", depth, 3)
+        settings.ONPREM_DEVICE_SHED_QUEUE = 0  # off
+        assert admission.over_capacity() is None
+        settings.ONPREM_DEVICE_SHED_QUEUE = 3
+        for _ in range(5):
+            listener.accept()[0].close()
+        assert admission.listen_queue_depth() < 3 and admission.over_capacity() is None
+    finally:
+        for client in clients:
+            client.close()
+        listener.close()
+
+
+def test_retry_after_grows_with_the_overload_within_bounds(settings):
+    settings.ONPREM_DEVICE_SHED_RETRY_AFTER = 5
+    settings.ONPREM_DEVICE_SHED_MAX_RETRY_AFTER = 30
+    assert admission.retry_after_seconds(65, 64) == 6
+    assert admission.retry_after_seconds(128, 64) == 10
+    assert admission.retry_after_seconds(10_000, 64) == 30
+    assert admission.retry_after_seconds(1, 64) == 5
+
+
+def test_settings_come_from_the_environment_when_not_set(monkeypatch, settings):
+    for name in admission.DEFAULTS:
+        if hasattr(settings, name):
+            delattr(settings, name)
+    assert admission.setting("ONPREM_DEVICE_SHED_QUEUE") == 64
+    monkeypatch.setenv("ONPREM_DEVICE_SHED_QUEUE", "12")
+    assert admission.setting("ONPREM_DEVICE_SHED_QUEUE") == 12
