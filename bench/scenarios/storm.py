@@ -79,11 +79,22 @@ def main(argv=None):
     parser.add_argument("--product-instances", type=int, default=300, help="bench.seed's account size (300)")
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--db-name", default="onprem_bench_storm",
+                        help="PostgreSQL database (dropped and created; onprem_bench...; default onprem_bench_storm)")
+    parser.add_argument("--redis-db", type=int, default=14,
+                        help="Redis database number on 127.0.0.1:6379, flushed before and after (14)")
     parser.add_argument("--output", help="JSON file for the result")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (logs) under /tmp")
     args = parser.parse_args(argv)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    server = BenchServer(database=args.db, web_workers=args.web_workers, log=log)
+    # Its own database and Redis db, so that it can run beside bench.run (onprem_bench, Redis db 15).
+    server = BenchServer(database=args.db, web_workers=args.web_workers, db_name=args.db_name, redis=False, log=log)
+    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+    if args.db == "postgres":
+        import redis
+
+        server.env["REDIS_URL"] = redis_url
+        redis.Redis.from_url(redis_url).flushdb()
     started = time.perf_counter()
     try:
         server.prepare()
@@ -92,6 +103,8 @@ def main(argv=None):
         result = run(server, seeded, devices=args.devices, window=args.window, concurrency=args.concurrency, log=log)
     finally:
         server.cleanup(keep=args.keep)
+        if args.db == "postgres":
+            redis.Redis.from_url(redis_url).flushdb()
     result["elapsed_total_s"] = round(time.perf_counter() - started, 1)
     table = rows(result)
     print_table(table)

@@ -18,7 +18,7 @@ reconnect storm).
   same number ``ss -lt`` shows as Recv-Q. Every worker process inherits the listening socket,
   so each one reads the one queue all workers share: a cross-process signal for one
   ``getsockopt`` per message. More connections waiting than the limit means the newest ones
-  would wait more than a few seconds: shed.
+  would wait more than a few seconds: the excess share is shed (see ``over_capacity``).
 * **Messages in progress in this process** (``ONPREM_DEVICE_MAX_IN_FLIGHT``, default 0 = off):
   for threaded workers (gunicorn ``gthread``), which accept connections eagerly and queue them in
   the process; with sync workers it is always 1.
@@ -32,6 +32,7 @@ nothing is shed on its account.
 import json
 import math
 import os
+import random
 import socket
 import struct
 import threading
@@ -156,10 +157,17 @@ def retry_after_seconds(observed, limit):
     return int(min(ceiling, max(base, math.ceil(base * observed / max(1, limit)))))
 
 
-def over_capacity():
+def over_capacity(chance=random.random):
     """None when the message may be handled, else ``(reason, observed, limit)``.
 
     Call it while the message is counted (inside ``in_flight()``): the count includes it.
+
+    Over the queue limit only the excess share is shed, at random (``1 - limit/depth``: at twice
+    the limit, half of the messages), as RED does in routers. Shedding everything while the queue
+    is long would livelock: a refusal is not free (a TLS handshake and the middleware, several ms),
+    so with enough devices coming back the workers would spend all their time refusing, the queue
+    would never shrink and nobody would be served. This way the server keeps serving at about its
+    capacity however deep the queue, and the rest are told when to come back.
     """
     limit = setting("ONPREM_DEVICE_MAX_IN_FLIGHT")
     if limit > 0 and in_flight_count() > limit:
@@ -167,7 +175,7 @@ def over_capacity():
     limit = setting("ONPREM_DEVICE_SHED_QUEUE")
     if limit > 0:
         depth = listen_queue_depth()
-        if depth is not None and depth > limit:
+        if depth is not None and depth > limit and chance() < 1 - limit / depth:
             return "listen_queue", depth, limit
     return None
 
