@@ -293,8 +293,9 @@ class Storm:
                 served = sum(d.done for d in self.devices)
                 refused = sum(sum(r.values()) for r in self.refused.values())
                 errors = sum(sum(e.values()) for e in self.errors.values())
-            print(f"[storm {self._now():7.1f}s] {served}/{len(self.devices)} served, {refused} refused (429/503), "
-                  f"{errors} errors", file=self.out, flush=True)
+                done = ", ".join(f"{step} {count}" for step, count in self.ok.items())
+            print(f"[storm {self._now():7.1f}s] {served}/{len(self.devices)} served ({done}), {refused} refused "
+                  f"(429/503), {errors} errors", file=self.out, flush=True)
 
     def run(self):
         config = self.config
