@@ -42,6 +42,8 @@ AREAS = [
     # test_metrics first: after test_probes_and_request_ids in one process, its queue-depth gauge is
     # missing (an order dependence inside tests/ops, reported; each file passes on its own).
     ("Probes and metrics", ["tests/ops/test_metrics.py", "tests/ops/test_probes_and_request_ids.py"]),
+    ("Lossless usage ingest (worker killed before/after commit, fail-over replay)",
+     ["tests/faults/test_usage_ingest_kill.py"]),
 ]
 
 
