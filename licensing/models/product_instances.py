@@ -49,6 +49,10 @@ class ProductInstance(models.Model):
                          name="pi_account_list_order"),
             models.Index(fields=["virtual_account", "hostname", "id"],
                          name="pi_va_list_order"),
+            # The few product instances that failed to renew (no contact for the renewal period),
+            # whose usage compliance leaves out: found by index, not by reading them all
+            # (licensing/services/compliance.py, _in_use).
+            models.Index(fields=["virtual_account", "last_contact_at"], name="pi_va_last_contact"),
         ]
 
     def __str__(self):

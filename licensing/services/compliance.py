@@ -5,12 +5,15 @@ a fixed number of aggregate queries, whatever the number of product instances:
 
 1. the virtual accounts (names);
 2. purchased: SUM(quantity) of the lines valid on ``as_of``, GROUP BY virtual account, license;
-3. in use: SUM(count) of usage rows, GROUP BY virtual account, license, leaving out a STANDBY
-   peer's row while an ACTIVE peer of its redundancy group uses the same license (one
-   correlated EXISTS, so application-redundant pairs are not counted twice), and leaving out
-   the non-restricted licenses of product instances that failed to renew (no contact for
+3. in use: the running totals of the usage rows per virtual account and license, less what
+   two rules leave out — a STANDBY peer's row while an ACTIVE peer of its redundancy group
+   uses the same license (so application-redundant pairs are not counted twice), and the
+   non-restricted licenses of product instances that failed to renew (no contact for
    ``RENEWAL_PERIOD_DAYS``): the guide's Failed to Renew alert says they "have been released
-   for use by other product instances";
+   for use by other product instances". Database triggers keep the totals and the left-out
+   redundancy usage (``UsageTotal``, ``RedundancyExclusion``: migration 0008); the few
+   product instances that failed to renew are found by index. One query, whose cost does not
+   grow with the number of product instances;
 4. the licenses met in 2 and 3 (names, tags);
 5. the tier hierarchy edges.
 
@@ -26,11 +29,13 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import Entitlement, LicenseDefinition, LicenseHierarchy, LicenseUsage, ProductInstance, VirtualAccount
+from ..models import (
+    Entitlement, LicenseDefinition, LicenseHierarchy, LicenseUsage, ProductInstance, RedundancyExclusion, VirtualAccount,
+)
 from ..models.licenses import valid_on_q
+from . import usage_totals
 
 IN_COMPLIANCE = "In Compliance"
 OUT_OF_COMPLIANCE = "Out Of Compliance"
@@ -224,28 +229,39 @@ def _renewal_cutoff(as_of):
 
 def _in_use(va_ids, as_of):
     """{(va_id, license_id): in use}, counting an ACTIVE/STANDBY pair's shared license once and
-    not counting the non-restricted licenses of product instances that failed to renew."""
+    not counting the non-restricted licenses of product instances that failed to renew.
+
+    One query, whose cost does not grow with the number of product instances: the running
+    totals of every usage row, less the STANDBY usage the redundancy rule leaves out (both kept
+    by triggers: ``UsageTotal``, ``RedundancyExclusion``), less the usage of the product
+    instances that failed to renew (found by index: few) that the first rule did not already
+    leave out.
+    """
+    va_ids = list(va_ids)
     Role = ProductInstance.RedundancyRole
-    active_peer_uses_it = LicenseUsage.objects.filter(
+    cutoff = _renewal_cutoff(as_of)
+    redundancy = (RedundancyExclusion.objects.filter(virtual_account_id__in=va_ids)
+                  .values("virtual_account_id", "license_id").annotate(left_out=-Sum("count"))
+                  .values_list("virtual_account_id", "license_id", "left_out").order_by())
+    left_by_redundancy = RedundancyExclusion.objects.filter(
+        account_id=OuterRef("product_instance__account_id"),
+        redundancy_group=OuterRef("product_instance__redundancy_group"),
         license_id=OuterRef("license_id"),
-        product_instance__account_id=OuterRef("product_instance__account_id"),
-        product_instance__redundancy_group=OuterRef("product_instance__redundancy_group"),
-        product_instance__redundancy_role=Role.ACTIVE,
     )
-    rows = (
-        LicenseUsage.objects.filter(product_instance__virtual_account_id__in=list(va_ids))
-        .filter(
-            ~Q(product_instance__redundancy_role=Role.STANDBY)
-            | Q(product_instance__redundancy_group="")
-            | ~Exists(active_peer_uses_it)
-        )
-        .alias(last_seen=Coalesce("product_instance__last_contact_at", "product_instance__registered_at"))
-        .exclude(Q(last_seen__lte=_renewal_cutoff(as_of)) & Q(license__export_restricted=False))
-        .values("product_instance__virtual_account_id", "license_id")
-        .annotate(in_use=Sum("count"))
-        .order_by()
+    failed_to_renew = (
+        LicenseUsage.objects.filter(product_instance__virtual_account_id__in=va_ids, license__export_restricted=False)
+        # the two halves of Coalesce(last contact, registration) <= cutoff, as pi_va_last_contact can serve them
+        .filter(Q(product_instance__last_contact_at__lte=cutoff)
+                | Q(product_instance__last_contact_at__isnull=True, product_instance__registered_at__lte=cutoff))
+        .exclude(Q(product_instance__redundancy_role=Role.STANDBY) & ~Q(product_instance__redundancy_group="")
+                 & Exists(left_by_redundancy))
+        .values("product_instance__virtual_account_id", "license_id").annotate(left_out=-Sum("count"))
+        .values_list("product_instance__virtual_account_id", "license_id", "left_out").order_by()
     )
-    return {(r["product_instance__virtual_account_id"], r["license_id"]): r["in_use"] for r in rows}
+    in_use = defaultdict(int)
+    for va_id, license_id, count in usage_totals.totals_query(va_ids).union(redundancy, failed_to_renew, all=True):
+        in_use[(va_id, license_id)] += count
+    return {key: count for key, count in in_use.items() if count > 0}
 
 
 class _Hierarchy:

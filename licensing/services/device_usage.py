@@ -2,8 +2,10 @@
 
 Usage is one ``LicenseUsage`` row per (product instance, license) with a count; a message
 changes a product instance's rows with at most one DELETE, one bulk UPDATE and one bulk
-INSERT, whatever the number of licenses, and compliance is read with the compliance
-service's aggregate queries (tier substitution and application redundancy included).
+INSERT, whatever the number of licenses (database triggers keep the virtual account's running
+totals: licensing/migrations/0008_usage_totals.py), and compliance is read with the compliance
+service's queries (tier substitution and application redundancy included), whose cost does not
+grow with the number of product instances.
 """
 import datetime
 import hashlib
@@ -42,8 +44,11 @@ def apply_usage(pi, current, desired, now):
         if desired.get(lid, 0) > 0 and row.count != desired[lid]:
             row.count, row.updated_at = desired[lid], now
             changed.append(row)
+    # In license order: the usage triggers lock counter rows (licensing_usagetotal) as they go, and
+    # one order for every writer keeps two devices of one shard from waiting on each other in a cycle.
     new = [LicenseUsage(product_instance=pi, license_id=lid, count=count, updated_at=now)
-           for lid, count in desired.items() if count > 0 and lid not in current]
+           for lid, count in sorted(desired.items()) if count > 0 and lid not in current]
+    changed.sort(key=lambda row: row.license_id)
     if gone:
         LicenseUsage.objects.filter(pk__in=gone).delete()
     if changed:
