@@ -11,8 +11,8 @@ from ..models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductIns
 from .device_errors import FROM_TOKEN_REFUSAL, TOKEN_UNKNOWN, DeviceError
 from .device_pki import current_authority, host_common_name, issue_certificate
 from .product_instances import remove_product_instance, transfer_product_instance
-from .registration_limits import check as check_registration_limits
-from .tokens import TokenError, use_token
+from . import registration_limits
+from .tokens import TokenError, count_use, find_usable_token
 
 
 def epoch_ms(moment):
@@ -64,10 +64,15 @@ def find_or_create_pi(account, va, message, now, *, before_create=None):
 
 
 def register(message, *, transport, now):
-    """REGISTER: use the token, add or re-register the product instance, issue its ID certificate."""
+    """REGISTER: use the token, add or re-register the product instance, issue its ID certificate.
+
+    The shared rows that registrations wait for — the virtual account's (registration limits)
+    and the token's (its uses) — are locked last, just before the commit: registrations with one
+    token overlap in everything else (docs/performance.md).
+    """
     f = message.fields
     try:
-        token = use_token(f["id_token"], now=now)
+        token = find_usable_token(f["id_token"], now=now)
     except TokenError as error:
         raise DeviceError(FROM_TOKEN_REFUSAL.get(error.code, TOKEN_UNKNOWN)) from error
     va = token.virtual_account
@@ -75,7 +80,7 @@ def register(message, *, transport, now):
     authority = current_authority(account, now)
     # A new UDI counts against the hourly registration limits (issue #11); a known one does not.
     pi, created = find_or_create_pi(account, va, message, now,
-                                    before_create=lambda: check_registration_limits(token, now))
+                                    before_create=lambda: registration_limits.precheck(token, now))
     if not created:
         if pi.virtual_account_id != va.pk and f["force"]:
             transfer_product_instance(actor=None, pi=pi, to_va=va, as_of=now.date())
@@ -98,6 +103,12 @@ def register(message, *, transport, now):
     cert = issue_certificate(pi=pi, public_key=f["csr"].public_key(), authority=authority, now=now)
     events.record("device.registered", virtual_account=pi.virtual_account, identifier=pi.display_name,
                   pool_name=pi.virtual_account.name)
+    if created:
+        registration_limits.check(token, now)  # counts the identity written above
+    try:
+        count_use(token, now)
+    except TokenError as error:
+        raise DeviceError(FROM_TOKEN_REFUSAL.get(error.code, TOKEN_UNKNOWN)) from error
     return authority, {
         "status": "SUCCESS",
         **certificate_reply(cert, authority),

@@ -2,12 +2,12 @@
 virtual account may add per hour, so a leaked token cannot mint unbounded product instances.
 
 The limits are the Security widget's (``SecurityPolicy.registration_limit_per_token`` and
-``registration_limit_per_va``, 0 = unlimited). ``check`` runs in the REGISTER handler after the
-token's use was counted -- that conditional UPDATE holds the token's row lock to the end of the
-transaction, so two registrations with one token count one after the other -- and before a new
-product instance is created; it locks the virtual account's row too, so new instances from
-different tokens of one VA count one after the other (limits and counts are one query).
-Re-registering a known UDI never gets here. A refused device gets HTTP 429 with ``Retry-After``
+``registration_limit_per_va``, 0 = unlimited). The REGISTER handler calls ``precheck`` (no lock)
+before it creates a new product instance, so a device already over a limit is refused before any
+work, and ``check`` at the end of its transaction, after the instance and its identity were
+written: ``check`` locks the virtual account's row, so new instances of one VA count one after
+the other, and the lock is held only from there to the commit (limits and counts are one query).
+A refusal rolls the new instance back. Re-registering a known UDI never gets here. A refused device gets HTTP 429 with ``Retry-After``
 (``RegistrationLimited``); ``record_refusal`` then opens the account's "Registration Limit
 Reached" alert and records its event, once per hour per token / VA, so a storm of refused devices does not flood the log.
 """
@@ -46,16 +46,16 @@ def _count(queryset):
                     Value(0))
 
 
-def _state(token, now):
-    """One query: both limits and both counts of the last hour.
+def _state(token, now, *, lock):
+    """One query: both limits and both counts of the last hour (after locking the VA's row when ``lock``).
 
     Every instance created with ``token`` was created in its virtual account (a token never moves),
     so both counts walk the (virtual account, created_at) / (token, created_at) indexes.
     """
-    if connection.features.has_select_for_update:
+    if lock and connection.features.has_select_for_update:
         # Its own statement, before the counts: under READ COMMITTED a statement that waited for a
         # lock still reads with the snapshot it started with, so a count in it could be stale.
-        # (SQLite has no row locks and needs none: the token's UPDATE already serialised writers.)
+        # (SQLite has no row locks and needs none: it has one writer at a time.)
         VirtualAccount.objects.select_for_update().filter(pk=token.virtual_account_id).order_by().values_list(
             "pk").get()
     since = now - WINDOW
@@ -78,22 +78,38 @@ def _retry_after(created, count, limit, now):
     return max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
 
 
-def check(token, now):
-    """Refuse (``RegistrationLimited``) one more new product instance from ``token`` at ``now``.
-
-    Locks the virtual account's row: registrations with different tokens of one virtual account
-    count one after the other (the token's own row is already locked by its use).
-    """
-    state = _state(token, now)
+def _refuse_over(token, state, now, already_counted):
+    """Raise ``RegistrationLimited`` when one more new instance is over a limit; ``already_counted``
+    is 1 when the counts include the new instance (created earlier in this transaction)."""
     per_token, per_va = state["registration_limit_per_token"], state["registration_limit_per_va"]
-    if per_token and state["token_count"] >= per_token:
-        wait = _retry_after(DeviceIdentity.objects.filter(created_with_token=token), state["token_count"],
-                            per_token, now)
+    token_count, va_count = state["token_count"] - already_counted, state["va_count"] - already_counted
+    if per_token and token_count >= per_token:
+        wait = _retry_after(DeviceIdentity.objects.filter(created_with_token=token), token_count, per_token, now)
         raise RegistrationLimited(scope="token", token=token, limit=per_token, retry_after=wait)
-    if per_va and state["va_count"] >= per_va:
+    if per_va and va_count >= per_va:
         wait = _retry_after(DeviceIdentity.objects.filter(created_in_virtual_account_id=token.virtual_account_id),
-                            state["va_count"], per_va, now)
+                            va_count, per_va, now)
         raise RegistrationLimited(scope="va", token=token, limit=per_va, retry_after=wait)
+
+
+def precheck(token, now):
+    """Refuse early, without locking, a new product instance that is already over a limit.
+
+    Spares a device that will be refused (a leaked token hammering the server, say) the work of
+    a registration; ``check`` decides, at the end of the transaction.
+    """
+    _refuse_over(token, _state(token, now, lock=False), now, already_counted=0)
+
+
+def check(token, now):
+    """Refuse (``RegistrationLimited``) the new product instance that this transaction created.
+
+    Locks the virtual account's row, so new instances of one virtual account (whatever their
+    token) count one after the other; the REGISTER handler calls it at the end of the
+    transaction, after the instance and its identity were written, so the lock is held briefly.
+    The counts include that new identity (``created_at`` = now).
+    """
+    _refuse_over(token, _state(token, now, lock=True), now, already_counted=1)
 
 
 def token_name(token):
@@ -133,4 +149,4 @@ def record_refusal(error, now):
         return alert
 
 
-__all__ = ["RegistrationLimited", "RATE_LIMITED", "WINDOW", "check", "record_refusal"]
+__all__ = ["RegistrationLimited", "RATE_LIMITED", "WINDOW", "precheck", "check", "record_refusal"]

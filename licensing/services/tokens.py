@@ -213,14 +213,12 @@ def token_file_name(token):
     return get_valid_filename(f"token_{token.virtual_account.name}_{token.created_at:%Y%m%d%H%M%S}.txt")
 
 
-def use_token(token_string, now=None):
-    """Count one use of a token by a registering product instance; returns the token.
+def find_usable_token(token_string, now=None):
+    """The token a registering product instance presents, checked but not yet used (no write).
 
     Refuses an unknown, revoked, expired, used-up token or one of a local account that is not
-    active, each with its own ``TokenError.code``. The use is counted by one conditional
-    UPDATE (``uses = uses + 1 WHERE uses < max_uses AND not revoked AND not expired``), which
-    the database serialises on the row, so concurrent registrations never exceed ``max_uses``.
-    Call it inside the registration's transaction so a failed registration gives the use back.
+    active, each with its own ``TokenError.code``. Whether a use is still left is decided by
+    ``count_use``; the answer here only spares a doomed registration its work.
     """
     now = now or timezone.now()
     canonical = canonical_token(token_string)
@@ -235,6 +233,29 @@ def use_token(token_string, now=None):
         _refuse("token_unknown")
     if not token.virtual_account.account.is_active:
         _refuse("account_inactive")
+    _refuse_unusable(token, now)
+    return token
+
+
+def _refuse_unusable(token, now):
+    if token.revoked_at is not None:
+        _refuse("token_revoked")
+    if token.expires_at <= now:
+        _refuse("token_expired")
+    if token.max_uses is not None and token.uses >= token.max_uses:
+        _refuse("token_exhausted")
+
+
+def count_use(token, now):
+    """Count one use of ``token`` or refuse (``TokenError``): the arbiter under concurrency.
+
+    One conditional UPDATE (``uses = uses + 1 WHERE uses < max_uses AND not revoked AND not
+    expired``), which the database serialises on the row, so concurrent registrations never
+    exceed ``max_uses``. It holds the row's lock to the end of the transaction: the REGISTER
+    handler calls it last, just before the commit, so registrations with one token wait for each
+    other as briefly as possible. Call it inside the registration's transaction so a failed
+    registration gives the use back.
+    """
     counted = (
         RegistrationToken.objects.filter(pk=token.pk, revoked_at__isnull=True, expires_at__gt=now)
         .filter(Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses")))
@@ -242,16 +263,21 @@ def use_token(token_string, now=None):
     )
     if not counted:
         token.refresh_from_db(fields=["revoked_at", "expires_at", "uses", "max_uses"])
-        if token.revoked_at is not None:
-            _refuse("token_revoked")
-        if token.expires_at <= now:
-            _refuse("token_expired")
-        _refuse("token_exhausted")
+        _refuse_unusable(token, now)
+        _refuse("token_exhausted")  # used up between the check and the count
+
+
+def use_token(token_string, now=None):
+    """Check and count one use of a token (``find_usable_token`` then ``count_use``); returns the
+    token with its ``uses`` read back."""
+    now = now or timezone.now()
+    token = find_usable_token(token_string, now)
+    count_use(token, now)
     token.refresh_from_db(fields=["uses"])
     return token
 
 
 __all__ = [
     "TokenError", "REFUSALS", "create_token", "revoke_token", "remove_token", "token_as_text", "token_file_name",
-    "use_token", "generate_token_string", "canonical_token", "token_digest",
+    "use_token", "find_usable_token", "count_use", "generate_token_string", "canonical_token", "token_digest",
 ]
