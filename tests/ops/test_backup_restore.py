@@ -219,3 +219,32 @@ def test_sqlite_round_trip_then_every_refusal_changes_nothing(tmp_path):
     Path(f"{tampered}.sha256").write_text(Path(f"{archive}.sha256").read_text())
     assert "does not match its .sha256 checksum" in refused(tampered, "--yes")
     assert target.tables() == before
+
+
+@pytest.mark.django_db
+def test_a_flagged_account_sends_a_full_synchronization_next_and_the_flag_clears(tmp_path, sysadmin):
+    # What the flag set by restore does, on a really registered account (the CSSM emulator's service in
+    # this process, the manual file exchange): the next request is full although none was asked for.
+    from onprem.backup import flag_accounts_for_full_sync
+    from sync import documents as d
+    from sync.models import AccountSync, SyncRecord
+    from sync.services.synchronization import apply_response, create_sync_request
+    from tests.reliability.inprocess_cssm import registered_with_emulator, sync_response_for
+
+    account, emulator = registered_with_emulator(tmp_path, sysadmin)
+    for _ in range(2):  # the first after registration (full: CSSM asks for it), then a standard one
+        response, name = sync_response_for(account, emulator, sysadmin)
+        apply_response(account, response, actor=sysadmin, name=name, mode=d.MANUAL)
+    assert list(SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC).order_by("pk")
+                .values_list("sync_type", "result")) == [("full", "success"), ("standard", "success")]
+    assert not AccountSync.objects.get(account=account).full_sync_required
+
+    assert flag_accounts_for_full_sync() == 1
+    _document, text, record = create_sync_request(account, actor=sysadmin)  # full=False: not asked for
+    assert record.sync_type == "full"
+    answer, file_name = emulator.process(text.encode(), name="sync-request.yml", mode=d.MANUAL,
+                                         require_credentials=False)
+    apply_response(account, answer.encode(), actor=sysadmin, name=file_name, mode=d.MANUAL)
+    assert not AccountSync.objects.get(account=account).full_sync_required  # CSSM had everything: cleared
+    _document, _text, record = create_sync_request(account, actor=sysadmin)
+    assert record.sync_type == "standard"
