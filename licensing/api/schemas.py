@@ -34,7 +34,12 @@ def responses(ok, error=ErrorReply):
 
 
 class PagedReply(StatusReply):
-    totalRecords = serializers.IntegerField(min_value=0)
+    totalRecords = serializers.IntegerField(
+        min_value=0, help_text="Every matching record, whatever the page (in cursor mode too).")
+    next_cursor = serializers.CharField(
+        required=False, allow_null=True,
+        help_text="Cursor mode only (the request sent cursor): send it as cursor for the next page; "
+                  "null on the last page. Opaque and signed; bound to this list, account and filters.")
 
 
 # 2

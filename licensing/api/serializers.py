@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from ..services import tokens as token_service
 from ..services import transfers as transfer_service
+from .cursors import INVALID_CURSOR, MAX_LENGTH as CURSOR_LENGTH, WITH_OFFSET
 from .pagination import INVALID_LIMIT_OR_OFFSET, StrictIntegerField, check_limit, limit_field, offset_field
 
 MAX_BATCH = 10  # "The maximum tokens you can revoke per request are 10", "a threshold of 10 ..."
@@ -30,10 +31,32 @@ def names_field(help_text):
                                  required=False, max_length=1000, help_text=help_text)
 
 
-class PagedSerializer(serializers.Serializer):
+CURSOR_HELP = ('Cursor pagination (not in the guide): "" for the first page, then the reply\'s next_cursor '
+               "for the next one (null: no more). Pages stay stable while records are added or removed; "
+               "offset must be left out (or 0). Leave cursor out for limit/offset paging.")
+
+
+def cursor_field(strict=True):
+    field = StrictCharField if strict else serializers.CharField
+    return field(required=False, allow_blank=True, trim_whitespace=False, max_length=CURSOR_LENGTH,
+                 help_text=CURSOR_HELP)
+
+
+class CursorMixin:
+    """``cursor`` pages from where the last page ended: an offset there would be ambiguous."""
+
+    def validate(self, attrs):
+        if "cursor" in attrs and attrs.get("offset"):
+            raise serializers.ValidationError(WITH_OFFSET)
+        return attrs
+
+
+class PagedSerializer(CursorMixin, serializers.Serializer):
     limit = limit_field()
     offset = offset_field()
-    messages_by_field = {"limit": INVALID_LIMIT_OR_OFFSET, "offset": INVALID_LIMIT_OR_OFFSET}
+    cursor = cursor_field()
+    messages_by_field = {"limit": INVALID_LIMIT_OR_OFFSET, "offset": INVALID_LIMIT_OR_OFFSET,
+                         "cursor": INVALID_CURSOR}
 
     def validate_limit(self, value):
         return check_limit(value)
@@ -86,7 +109,8 @@ class AlertsSerializer(UsageSerializer):
     MAJOR, MINOR = "Major", "Minor"
     severity = serializers.ListField(child=serializers.ChoiceField(choices=[MAJOR, MINOR]), required=False,
                                      max_length=2)
-    messages_by_field = {f: "Invalid limit, offset or severity value" for f in ("limit", "offset", "severity")}
+    messages_by_field = {**{f: "Invalid limit, offset or severity value" for f in ("limit", "offset", "severity")},
+                         "cursor": INVALID_CURSOR}
 
 
 # 9. license transfer
@@ -157,7 +181,7 @@ class DeviceRemoveDocSerializer(serializers.Serializer):
 SEARCH_PARAMETERS = ("hostName", "udiSerialNumber", "hostIdentifier", "macAddress", "ipAddress", "suvi", "uuid")
 
 
-class DeviceSearchSerializer(serializers.Serializer):
+class DeviceSearchSerializer(CursorMixin, serializers.Serializer):
     hostName = serializers.CharField(required=False, max_length=255, trim_whitespace=False)
     udiSerialNumber = serializers.CharField(required=False, max_length=255, trim_whitespace=False)
     hostIdentifier = serializers.CharField(required=False, max_length=255, trim_whitespace=False)
@@ -167,7 +191,9 @@ class DeviceSearchSerializer(serializers.Serializer):
     uuid = serializers.CharField(required=False, max_length=255, trim_whitespace=False)
     limit = limit_field(strict=False)
     offset = offset_field(strict=False)
-    messages_by_field = {"limit": INVALID_LIMIT_OR_OFFSET, "offset": INVALID_LIMIT_OR_OFFSET}
+    cursor = cursor_field(strict=False)
+    messages_by_field = {"limit": INVALID_LIMIT_OR_OFFSET, "offset": INVALID_LIMIT_OR_OFFSET,
+                         "cursor": INVALID_CURSOR}
 
     def validate_limit(self, value):
         return check_limit(value)

@@ -3,7 +3,8 @@
 The reply head (``status``, ``statusMessage``, ``totalRecords``) is written first, then the
 records one by one as the database cursor yields them in chunks (``QuerySet.iterator``;
 ``prefetch_related`` lookups are fetched per chunk), so memory stays flat and the number of
-queries depends on the number of chunks, not on per-row lookups.
+queries depends on the number of chunks, not on per-row lookups. Fields known only once the
+records are written (a cursor page's ``next_cursor``) follow the list, from ``tail()``.
 """
 import json
 
@@ -15,7 +16,7 @@ CHUNK_SIZE = 1000
 _encoder = DjangoJSONEncoder(ensure_ascii=False)
 
 
-def _chunks(head, key, records):
+def _chunks(head, key, records, tail):
     head_json = _encoder.encode(head)
     # ``head`` is a non-empty object: reopen it to append the list.
     yield f"{head_json[:-1]}, {json.dumps(key)}: [".encode()
@@ -23,12 +24,16 @@ def _chunks(head, key, records):
     for record in records:
         yield (("" if first else ", ") + _encoder.encode(record)).encode()
         first = False
-    yield b"]}"
+    trailer = "".join(f", {json.dumps(name)}: {_encoder.encode(value)}"
+                      for name, value in (tail() if tail else {}).items())
+    yield f"]{trailer}}}".encode()
 
 
-def streamed_reply(head, key, records, status=200):
-    """A 200 JSON reply ``{**head, key: [records...]}`` written as ``records`` (an iterator) yields."""
-    response = StreamingHttpResponse(_chunks(head, key, records), status=status, content_type="application/json")
+def streamed_reply(head, key, records, status=200, tail=None):
+    """A 200 JSON reply ``{**head, key: [records...], **tail()}`` written as ``records`` (an
+    iterator) yields; ``tail``, if given, is called once the records are written."""
+    response = StreamingHttpResponse(_chunks(head, key, records, tail), status=status,
+                                     content_type="application/json")
     response["Cache-Control"] = "no-store"
     return response
 

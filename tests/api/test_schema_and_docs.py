@@ -26,7 +26,8 @@ def test_schema_is_openapi_3_with_every_operation(client, prefix):
     }
     search = schema["paths"]["/api/v1/accounts/{account}/virtual-accounts/{va}/devices"]["get"]
     assert {p["name"] for p in search["parameters"] if p["in"] == "query"} == {
-        "hostName", "udiSerialNumber", "hostIdentifier", "macAddress", "ipAddress", "suvi", "uuid", "limit", "offset"}
+        "hostName", "udiSerialNumber", "hostIdentifier", "macAddress", "ipAddress", "suvi", "uuid", "limit", "offset",
+        "cursor"}
     revoke = schema["components"]["schemas"]["TokenRevokeRequest"]["properties"]["tokens"]
     assert (revoke["minItems"], revoke["maxItems"]) == (1, 10)
 
@@ -48,3 +49,19 @@ def test_docs_page_uses_only_its_own_assets(client, prefix):
     assert script.status_code == 200 and script["Content-Type"].startswith("text/javascript")
     assert b'fetch("schema?format=json"' in script.content
     assert b"http" not in script.content
+
+
+def test_schema_describes_cursor_pagination(client):
+    """Every paged list takes ``cursor`` and answers ``next_cursor`` (nullable) beside ``totalRecords``."""
+    schema = json.loads(client.get("/api/v1/schema?format=json").content)
+    components = schema["components"]["schemas"]
+    for request in ("UsageRequest", "SubscriptionsRequest", "AlertsRequest"):
+        cursor = components[request]["properties"]["cursor"]
+        assert cursor["type"] == "string" and "next_cursor" in cursor["description"], request
+    search = schema["paths"]["/api/v1/accounts/{account}/virtual-accounts/{va}/devices"]["get"]
+    assert [p["schema"]["type"] for p in search["parameters"] if p["name"] == "cursor"] == ["string"]
+    for reply in ("LicenseUsageReply", "SubscriptionsReply", "DeviceUsageReply", "DeviceSearchReply", "AlertsReply"):
+        properties, required = components[reply]["properties"], components[reply]["required"]
+        assert properties["next_cursor"]["type"] == "string" and properties["next_cursor"]["nullable"] is True
+        assert "next_cursor" not in required and "totalRecords" in required, reply
+        assert "cursor mode too" in properties["totalRecords"]["description"]

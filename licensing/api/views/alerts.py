@@ -1,10 +1,13 @@
 """14. Alerts of a local account, for the virtual accounts the caller may see."""
+import datetime
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 
 from ...models import Alert
 from ...views.alerts import visible_alerts
 from .. import schemas
+from ..cursors import Keyset, cursor_page
 from ..lookups import account_named, chosen_virtual_accounts, left_out_message
 from ..pagination import page
 from ..replies import SUCCESS, ApiView, reply, validate
@@ -13,6 +16,10 @@ from ..serializers import AlertsSerializer
 # "If the limit is set to -1, the first 1000 alerts matching the request criteria will be fetched."
 ALL_ALERTS_CAP = 1000
 SEVERITIES = {AlertsSerializer.MAJOR: Alert.Severity.MAJOR, AlertsSerializer.MINOR: Alert.Severity.MINOR}
+# The Alerts tab's order, "Severity, and then Action Due" (None is "Now"), the id breaking ties.
+ORDER = ("severity", "action_due", "pk")
+KEYSET = Keyset("alerts", ORDER, (str, datetime.datetime, int), nullable={"action_due"},
+                key_of=lambda alert: (alert.severity, alert.action_due, alert.pk))
 
 
 def action_due(alert, now):
@@ -57,9 +64,15 @@ class AlertsView(ApiView):
             alerts = alerts.filter(virtual_account__in=vas)
         if data.get("severity"):
             alerts = alerts.filter(severity__in=[SEVERITIES[s] for s in data["severity"]])
-        alerts = alerts.select_related("account", "virtual_account", "license", "product_instance").order_by(
-            "severity", "action_due", "pk")
+        cursor = cursor_page(KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"),
+                             severity=data.get("severity"))
+        alerts = alerts.select_related("account", "virtual_account", "license", "product_instance").order_by(*ORDER)
         total = alerts.count()
-        shown = page(alerts, data["limit"], data["offset"], cap=ALL_ALERTS_CAP)
+        if cursor is None:
+            shown, extra = page(alerts, data["limit"], data["offset"], cap=ALL_ALERTS_CAP), {}
+        else:
+            # limit -1 is the first 1000 from the cursor on; next_cursor goes on from there.
+            shown = list(cursor.rows(alerts, data["limit"], cap=ALL_ALERTS_CAP))
+            extra = {"next_cursor": cursor.next_cursor}
         return reply(left_out_message(account, left_out), result=SUCCESS, totalRecords=total,
-                     alerts=[alert_record(alert, now) for alert in shown])
+                     alerts=[alert_record(alert, now) for alert in shown], **extra)

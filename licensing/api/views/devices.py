@@ -13,10 +13,12 @@ from ...models import LicenseUsage, ProductInstance, VirtualAccount
 from ...services import compliance
 from ...services import product_instances as pi_service
 from .. import schemas
+from ..cursors import Keyset, cursor_page, tail_of
 from ..lookups import account_named, chosen_virtual_accounts, left_out_message, require, virtual_account_named
 from ..pagination import page
 from ..replies import ERROR, SUCCESS, ApiError, ApiView, actor, batch_result, reply, validate
 from ..serializers import (
+    CURSOR_HELP,
     SEARCH_PARAMETERS,
     DeviceRemoveDocSerializer,
     DeviceRemoveItemSerializer,
@@ -74,9 +76,26 @@ def instance_name(row):
     return next((row[field] for field in SEARCH_FIELDS.values() if row[field]), "")
 
 
-def rows_of(devices, limit, offset):
-    """The page of ``devices`` as rows, read from the database in chunks."""
-    return iterate(page(devices.values(*ROW_FIELDS), limit, offset))
+# Both device lists' order: the product-instance list-order index (account, hostname, udi_pid,
+# udi_serial_number, id), which a cursor page enters at its cursor (``cursors.RowAfter``).
+LIST_ORDER = ("hostname", "udi_pid", "udi_serial_number", "pk")
+
+
+def _row_key(row):
+    return tuple(row[column] for column in LIST_ORDER)
+
+
+USAGE_KEYSET = Keyset("device_usage", LIST_ORDER, (str, str, str, int), key_of=_row_key)
+SEARCH_KEYSET = Keyset("device_search", LIST_ORDER, (str, str, str, int), key_of=_row_key)
+
+
+def rows_of(devices, data, cursor=None):
+    """The page of ``devices`` (ordered by LIST_ORDER) as rows, read from the database in chunks:
+    by ``limit``/``offset``, or from ``cursor`` on (a ``cursors.CursorPage``)."""
+    rows = devices.values(*ROW_FIELDS)
+    if cursor is None:
+        return iterate(page(rows, data["limit"], data["offset"]))
+    return cursor.rows(rows, data["limit"])
 
 
 def chunks(rows, size=None):
@@ -115,6 +134,7 @@ class DeviceUsageView(ApiView):
         vas, left_out = chosen_virtual_accounts(
             request, account, data.get("virtualAccounts"),
             refusal="Not Authorized to access devices for specified local Virtual Accounts")
+        cursor = cursor_page(USAGE_KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"))
         # A product instance is Out Of Compliance when a license it uses is, in its virtual
         # account: known from the aggregate positions, not per device.
         short = {(p.virtual_account_id, p.license_id)
@@ -122,11 +142,12 @@ class DeviceUsageView(ApiView):
                  if p.status == compliance.OUT_OF_COMPLIANCE}
         names = {va.pk: va.name for va in vas}
         devices = ProductInstance.objects.filter(account=account, virtual_account__in=list(names)).order_by(
-            "hostname", "udi_pid", "udi_serial_number", "pk")
+            *LIST_ORDER)
         total = devices.count()
-        rows = with_usage(rows_of(devices, data["limit"], data["offset"]))
+        rows = with_usage(rows_of(devices, data, cursor))
         head = {"status": SUCCESS, "statusMessage": left_out_message(account, left_out), "totalRecords": total}
-        return streamed_reply(head, "devices", (_usage_record(row, names, short) for row in rows))
+        return streamed_reply(head, "devices", (_usage_record(row, names, short) for row in rows),
+                              tail=tail_of(cursor))
 
 
 def _usage_record(row, va_names, short):
@@ -153,21 +174,24 @@ class DeviceSearchView(ApiView):
         parameters=[OpenApiParameter(name, str, description="Exact match") for name in SEARCH_PARAMETERS] + [
             OpenApiParameter("limit", int, description="Records to return; -1 for all. Default 50."),
             OpenApiParameter("offset", int, description="Records to skip. Default 0."),
+            OpenApiParameter("cursor", str, description=CURSOR_HELP),
         ],
         responses=schemas.responses(schemas.DeviceSearchReply))
     def get(self, request, account, va):
         refusal = f"Not Authorized to access Virtual Account '{va}'."
         va = virtual_account_named(request, account_named(request, account, refusal=refusal), va, refusal=refusal)
         data = validate(DeviceSearchSerializer, request.query_params)
+        filters = {parameter: data[parameter] for parameter in SEARCH_FIELDS if parameter in data}
+        cursor = cursor_page(SEARCH_KEYSET, data, va.account, virtualAccount=va.pk, **filters)
         devices = ProductInstance.objects.filter(account=va.account, virtual_account=va)
-        for parameter, field in SEARCH_FIELDS.items():
-            if parameter in data:
-                devices = devices.filter(**{field: data[parameter]})  # exact match, on an indexed column
-        devices = devices.order_by("hostname", "udi_pid", "udi_serial_number", "pk")
+        for parameter, value in filters.items():
+            devices = devices.filter(**{SEARCH_FIELDS[parameter]: value})  # exact match, on an indexed column
+        devices = devices.order_by(*LIST_ORDER)
         total = devices.count()
         records = ({"instanceName": instance_name(row), "sudi": sudi(row), "productTagName": product_tag(row)}
-                   for row in rows_of(devices, data["limit"], data["offset"]))
-        return streamed_reply({"status": SUCCESS, "statusMessage": "", "totalRecords": total}, "devices", records)
+                   for row in rows_of(devices, data, cursor))
+        return streamed_reply({"status": SUCCESS, "statusMessage": "", "totalRecords": total}, "devices", records,
+                              tail=tail_of(cursor))
 
 
 def _find_device(va, item):

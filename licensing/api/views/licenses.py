@@ -12,6 +12,7 @@ from ...models.licenses import valid_on_q
 from ...services import compliance
 from ...services import transfers as transfer_service
 from .. import schemas
+from ..cursors import Keyset, cursor_page, tail_of
 from ..lookups import account_named, chosen_virtual_accounts, left_out_message, require, virtual_account_named
 from ..pagination import page
 from ..replies import ERROR, SUCCESS, ApiError, ApiView, actor, batch_result, reply, validate
@@ -73,6 +74,19 @@ def _license_record(position, details):
     }
 
 
+# The positions' own order (compliance.license_positions): VA name, VA id, license name, license
+# id: the ids make it total, so a cursor names one place in it. Positions are aggregates made in
+# Python (a fixed number of queries), so the cursor is applied to that list.
+LICENSE_KEYSET = Keyset("license_usage", ("virtual_account", "virtual_account_id", "license", "license_id"),
+                        (str, int, str, int),
+                        key_of=lambda p: (p.virtual_account, p.virtual_account_id, p.license, p.license_id))
+# The subscriptions' order; the line's id breaks ties.
+SUBSCRIPTION_ORDER = ("subscription_id", "virtual_account__name", "license__name", "pk")
+SUBSCRIPTION_KEYSET = Keyset("license_subscriptions", SUBSCRIPTION_ORDER, (str, str, str, int),
+                             key_of=lambda line: (line.subscription_id, line.virtual_account.name, line.license.name,
+                                                  line.pk))
+
+
 class LicenseUsageView(ApiView):
     @extend_schema(operation_id="license_usage", summary="Smart License usage", request=UsageSerializer,
                    responses=schemas.responses(schemas.LicenseUsageReply))
@@ -83,14 +97,19 @@ class LicenseUsageView(ApiView):
         vas, left_out = chosen_virtual_accounts(
             request, account, data.get("virtualAccounts"),
             refusal="Not Authorized to access licenses for specified local Virtual Accounts")
+        cursor = cursor_page(LICENSE_KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"))
         as_of = compliance.today()
         # The positions are aggregates (one per virtual account and license), computed in a
         # fixed number of queries whatever the number of product instances.
         positions = compliance.license_positions(account, as_of=as_of, virtual_accounts=vas) if vas else []
-        shown = page(positions, data["limit"], data["offset"])
+        if cursor is None:
+            shown = page(positions, data["limit"], data["offset"])
+        else:
+            shown = list(cursor.page(cursor.items(positions, data["limit"]), data["limit"]))
         details = _details_by_position(shown, as_of)
+        extra = {} if cursor is None else {"next_cursor": cursor.next_cursor}
         return reply(left_out_message(account, left_out), totalRecords=len(positions),
-                     licenses=[_license_record(p, details) for p in shown])
+                     licenses=[_license_record(p, details) for p in shown], **extra)
 
 
 def _subscription_status(line, today):
@@ -120,12 +139,17 @@ class LicenseSubscriptionsView(ApiView):
             if SubscriptionsSerializer.EXPIRED in wanted:
                 condition |= Q(end_date__lt=today)
             lines = lines.filter(condition)
-        lines = lines.select_related("license", "virtual_account").order_by(
-            "subscription_id", "virtual_account__name", "license__name", "pk")
+        cursor = cursor_page(SUBSCRIPTION_KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"),
+                             status=data.get("status"))
+        lines = lines.select_related("license", "virtual_account").order_by(*SUBSCRIPTION_ORDER)
         total = lines.count()
-        records = (_subscription_record(line, today) for line in iterate(page(lines, data["limit"], data["offset"])))
+        if cursor is None:
+            shown = iterate(page(lines, data["limit"], data["offset"]))
+        else:
+            shown = cursor.rows(lines, data["limit"])
+        records = (_subscription_record(line, today) for line in shown)
         head = {"status": SUCCESS, "statusMessage": left_out_message(account, left_out), "totalRecords": total}
-        return streamed_reply(head, "subscriptions", records)
+        return streamed_reply(head, "subscriptions", records, tail=tail_of(cursor))
 
 
 def _subscription_record(line, today):
