@@ -209,7 +209,7 @@ def main(argv=None):
                         help="also run the reconnect storm with N registered devices (0: none; full size 50000)")
     parser.add_argument("--storm-window", type=float, default=storm.DEFAULTS["window"], help="seconds (10)")
     parser.add_argument("--storm-concurrency", type=int, default=storm.DEFAULTS["concurrency"],
-                        help="storm requests in flight (256)")
+                        help="storm requests in flight (128)")
     args = parser.parse_args(argv)
     results = run(args)
     print_table(results["rows"])

@@ -18,7 +18,7 @@ import time
 
 from smart_agent.fleet.storm import StormConfig, run_storm
 
-DEFAULTS = {"window": 10.0, "concurrency": 256}
+DEFAULTS = {"window": 10.0, "concurrency": 128}
 
 
 def run(server, seeded, *, devices, window=DEFAULTS["window"], concurrency=DEFAULTS["concurrency"], seed=3,
@@ -75,7 +75,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.scenarios.storm", description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=50_000, help="registered devices released (50000)")
     parser.add_argument("--window", type=float, default=DEFAULTS["window"], help="seconds (10)")
-    parser.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="requests in flight (256)")
+    parser.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="requests in flight (128)")
     parser.add_argument("--product-instances", type=int, default=300, help="bench.seed's account size (300)")
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
