@@ -76,6 +76,8 @@ def main(argv=None):
     parser.add_argument("--devices", type=int, default=50_000, help="registered devices released (50000)")
     parser.add_argument("--window", type=float, default=DEFAULTS["window"], help="seconds (10)")
     parser.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="requests in flight (128)")
+    parser.add_argument("--max-duration", type=float, default=4 * 3600,
+                        help="seconds before devices not yet served count as never served (14400)")
     parser.add_argument("--product-instances", type=int, default=300, help="bench.seed's account size (300)")
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
@@ -100,7 +102,8 @@ def main(argv=None):
         server.prepare()
         seeded = server.seed(args.product_instances)
         server.start()
-        result = run(server, seeded, devices=args.devices, window=args.window, concurrency=args.concurrency, log=log)
+        result = run(server, seeded, devices=args.devices, window=args.window, concurrency=args.concurrency,
+                     max_duration=args.max_duration, log=log)
     finally:
         server.cleanup(keep=args.keep)
         if args.db == "postgres":
