@@ -2,7 +2,9 @@
 dialog, as server-rendered pages (they work without JavaScript; the tables link to them).
 
 * License detail, per (local virtual account, license): Overview (purchased, in use, balance,
-  substitutions, a usage chart drawn here as inline SVG, the license types of the valid lines),
+  substitutions, a usage pie drawn here as inline SVG, the license's usage in each visible local
+  virtual account as bars, its reported usage over the last 7 / 30 / 90 days (``?days=``, from
+  the usage reports: ``licensing.services.usage_history``), the license types of the valid lines),
   Product Instances using the license, the license's Event Log, Transaction History (every
   entitlement line of the license in the virtual account, expired ones included).
 * Product instance detail: Overview (identity, registration, renewal state, redundancy peers,
@@ -35,10 +37,11 @@ from licensing.models import (
     ProductInstance,
 )
 from licensing.models.licenses import valid_on_q
-from licensing.services import compliance
+from licensing.services import compliance, usage_history
 from licensing.services.event_log import visible_events
 from onprem.listing import Listing
 
+from . import charts
 from .inventory import inventory_url, visible_virtual_account_or_404
 from .workspace import account_page, render_workspace
 
@@ -67,7 +70,8 @@ def quoted(name):
 
 def _event_table(request, account, va, name):
     events = visible_events(request, account).filter(virtual_account=va, message__contains=quoted(name))
-    return Listing(request, events, sorts={"date": "created_at"}, default_sort="-date", page_size=PAGE_SIZE)
+    return Listing(request, events, search=["message", "username"], sorts={"date": "created_at"}, default_sort="-date",
+                   page_size=PAGE_SIZE)
 
 
 # --- The usage chart ------------------------------------------------------------------------------
@@ -79,17 +83,13 @@ CHART_CENTRE = 70
 def usage_chart(position):
     """The Overview's pie of the license in the virtual account, as SVG path data.
 
-    Slices: In Use (covered by purchased or borrowed licenses), Lent to lower tiers, Available,
-    Shortage (in use beyond what the virtual account holds). Drawn on the server so the page
-    needs no script; an empty pie (nothing bought, nothing used) has no slices.
+    Slices: In Use (covered by what the virtual account holds), Lent to lower tiers, Available,
+    Shortage (in use beyond what it holds) — the same parts as the bars (``charts.usage_segments``).
+    Drawn on the server so the page needs no script; an empty pie (nothing bought, nothing used)
+    has no slices.
     """
-    covered = min(position.in_use, position.purchased + position.borrowed)
-    slices = [
-        ("in_use", _("In Use"), covered),
-        ("lent", _("Lent to lower tiers"), position.lent),
-        ("available", _("Available"), max(position.available, 0)),
-        ("shortage", _("Shortage"), position.shortage),
-    ]
+    values = charts.usage_segments(position)
+    slices = [(key, label, values[key]) for key, label in charts.SEGMENTS]
     total = sum(value for _key, _label, value in slices)
     drawn, angle = [], -math.pi / 2  # start at twelve o'clock
     for key, label, value in slices:
@@ -118,13 +118,20 @@ def _slice_path(start, end):
 # --- License detail -------------------------------------------------------------------------------
 
 
-def _position(va, license):
-    """The compliance position of ``license`` in ``va`` (zeros when it has no line and no usage)."""
-    for position in compliance.virtual_account_positions(va):
-        if position.license_id == license.pk:
-            return position
-    return compliance.LicensePosition(virtual_account_id=va.pk, virtual_account=va.name, license_id=license.pk,
-                                      license=license.name, entitlement_tag=license.entitlement_tag)
+def _positions(request, account, va, license):
+    """(the position of ``license`` in ``va``, its positions in every visible virtual account).
+
+    One ``license_positions`` call over the visible virtual accounts (the same fixed number of
+    queries as for one); a virtual account without a line or usage of the license is left out,
+    ``va`` itself gets zeros then.
+    """
+    vas = list(visible_virtual_accounts(request, account))
+    positions = [p for p in compliance.license_positions(account, virtual_accounts=vas) if p.license_id == license.pk]
+    own = next((p for p in positions if p.virtual_account_id == va.pk), None)
+    if own is None:
+        own = compliance.LicensePosition(virtual_account_id=va.pk, virtual_account=va.name, license_id=license.pk,
+                                         license=license.name, entitlement_tag=license.entitlement_tag)
+    return own, positions
 
 
 def _license_types(va, license):
@@ -150,7 +157,18 @@ def license_detail(request, account, va_id, license_id):
         "back_url": inventory_url("licensing_inventory_licenses", account, va),
     }
     if tab == "overview":
-        position = _position(va, license)
+        position, positions = _positions(request, account, va, license)
+        days = usage_history.clamp_days(request.GET.get("days"))
+        history = usage_history.reported_usage(va, license, days=days)
+        held_today = position.purchased + position.borrowed - position.lent
+        context.update(
+            va_bars=charts.usage_bars([
+                (p.virtual_account, reverse("licensing_license_detail", args=[account.pk, p.virtual_account_id,
+                                                                              license.pk]), p)
+                for p in positions]),
+            history=history, history_chart=charts.history_chart(history, held_today), held_today=held_today,
+            history_days=[{"days": n, "url": f"{url}?tab=overview&days={n}#usage-history", "current": n == days}
+                          for n in usage_history.DAY_CHOICES])
         types = dict(Entitlement.LicenseType.choices)
         context.update(position=position, chart=usage_chart(position), license_types=[
             dict(row, type_label=types.get(row["license_type"], row["license_type"]))
@@ -173,7 +191,7 @@ def license_detail(request, account, va_id, license_id):
         context["table"] = _event_table(request, account, va, license.name)
     else:
         lines = Entitlement.objects.filter(virtual_account=va, license=license)
-        context["table"] = Listing(request, lines, sorts={
+        context["table"] = Listing(request, lines, search=["sku", "subscription_id"], sorts={
             "date": "created_at", "source": "source", "type": "license_type", "quantity": "quantity",
             "start": "start_date", "end": "end_date", "sku": "sku", "subscription": "subscription_id",
         }, default_sort="-date", page_size=PAGE_SIZE)

@@ -34,6 +34,7 @@ from onprem.errors import NotAllowed, ServiceError
 from onprem.listing import DEFAULT_PAGE_SIZE, Listing
 
 from ..forms import LicenseTransferForm, NewTokenForm, ProductInstanceTransferForm
+from . import charts
 from .preferences import transaction_details_enabled
 from .requests import add_service_error
 from .workspace import account_page, render_workspace
@@ -393,16 +394,30 @@ def substitution_text(row):
     return "; ".join(f"{s['type']}: {s['quantity']} × {s['license']}" for s in row["substitutions"])
 
 
+def license_bars(account, va, rows):
+    """The Licenses tab's chart: one usage bar per license of the table's current page (in memory)."""
+    return charts.usage_bars([
+        (row["license"], reverse("licensing_license_detail", args=[account.pk, va.pk, row["license_id"]]),
+         compliance.LicensePosition(virtual_account_id=va.pk, virtual_account=va.name, license_id=row["license_id"],
+                                    license=row["license"], entitlement_tag=row["entitlement_tag"],
+                                    purchased=row["purchased"], in_use=row["in_use"], borrowed=row["borrowed"],
+                                    lent=row["lent"]))
+        for row in rows])
+
+
 @account_page
 @require_GET
 def licenses(request, account):
     allowed, shown, advanced = licenses_view_options(request, account)
-    return render_inventory(request, account, "licenses", "licensing/inventory/licenses.html",
-                            lambda va: {"table": license_table(request, va, show_transactions=shown,
-                                                               advanced=advanced),
-                                        "transactions_allowed": allowed, "show_transactions": shown,
-                                        "advanced": advanced, "search_by": request.GET.get("by", "name"),
-                                        "csv_url": csv_url(request, "licensing_inventory_licenses_csv", account, va)})
+
+    def tab(va):
+        table = license_table(request, va, show_transactions=shown, advanced=advanced)
+        return {"table": table, "bars": license_bars(account, va, table.page),
+                "transactions_allowed": allowed, "show_transactions": shown,
+                "advanced": advanced, "search_by": request.GET.get("by", "name"),
+                "csv_url": csv_url(request, "licensing_inventory_licenses_csv", account, va)}
+
+    return render_inventory(request, account, "licenses", "licensing/inventory/licenses.html", tab)
 
 
 @account_page

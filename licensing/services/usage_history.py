@@ -1,0 +1,119 @@
+"""A license's usage in a local virtual account over time, from the history the server really keeps.
+
+The server stores no daily snapshot of usage: ``LicenseUsage`` is one row per (product instance,
+license) holding the count *now*. What it keeps with dates is:
+
+* the SLP usage (RUM) reports (``RumReport``), byte-for-byte, each with ``received_at`` and a
+  payload listing ``{tag, count}`` — the counts a device measured;
+* the license lines (``Entitlement``), changed in place by transfers, so they cannot tell the
+  purchased quantity of a past day (the Transaction History tab shows them as they are);
+* the event log, whose usage events (``device.connected``, ``device.usage_reported``) carry no
+  counts.
+
+So the honest "usage over time" is the reported one: for each day, the sum over product
+instances of the count in the last report each of them sent (up to that day's end) that lists
+the license — the rule ``store_reports`` applies (a later report's count wins; a report that
+does not list a license leaves its count alone). Product instances that only ever AUTHORIZE
+(Smart Licensing without usage reports) are not in it, and the answer says how many of those
+use the license now, so the chart never pretends to cover them.
+
+Cost: one query over the reports of the virtual account's product instances whose payload
+names the license's tag (``payload LIKE``), one over the current usage rows; the payloads are
+parsed in Python.
+"""
+import datetime
+import json
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from ..models import LicenseUsage, RumReport
+
+DAY_CHOICES = (7, 30, 90)
+DEFAULT_DAYS = 30
+
+
+@dataclass
+class UsageHistory:
+    days: int
+    # [(date, reported count or None before the first report that lists the license)]
+    points: list = field(default_factory=list)
+    reports: int = 0  # reports that list the license (up to the last day)
+    reporting_instances: int = 0  # product instances that sent at least one of them
+    first_report_at: datetime.datetime = None
+    last_report_at: datetime.datetime = None
+    # Product instances using the license now that never reported it: not in the chart.
+    unreported_instances: int = 0
+
+    @property
+    def has_data(self):
+        return any(value is not None for _day, value in self.points)
+
+    @property
+    def values(self):
+        return [value for _day, value in self.points if value is not None]
+
+
+def clamp_days(value):
+    """A ``?days=`` value: one of DAY_CHOICES, anything else the default."""
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_DAYS
+    return days if days in DAY_CHOICES else DEFAULT_DAYS
+
+
+def _counts(payload, tag):
+    """The count of ``tag`` in one report's payload (the last line naming it wins), or None."""
+    try:
+        usage = json.loads(payload).get("usage") or []
+    except (ValueError, AttributeError):
+        return None  # stored byte-for-byte; a payload that is not an object has no usage to read
+    found = None
+    for line in usage:
+        if isinstance(line, dict) and line.get("tag") == tag and isinstance(line.get("count"), int):
+            found = line["count"]
+    return found
+
+
+def reported_usage(virtual_account, license, *, days=DEFAULT_DAYS, today=None):
+    """The reported usage of ``license`` in ``virtual_account`` on each of the last ``days`` days."""
+    today = today or timezone.localdate()
+    first_day = today - datetime.timedelta(days=days - 1)
+    zone = timezone.get_current_timezone()
+
+    def day_end(day):
+        return datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(), tzinfo=zone)
+
+    history = UsageHistory(days=days)
+    rows = (RumReport.objects.filter(account_id=virtual_account.account_id,
+                                     product_instance__virtual_account=virtual_account,
+                                     received_at__lt=day_end(today), payload__contains=license.entitlement_tag)
+            .order_by("received_at", "id").values_list("product_instance_id", "received_at", "payload"))
+    latest = {}  # product instance -> its last reported count so far
+    reports = []
+    for pi_id, received_at, payload in rows.iterator():
+        count = _counts(payload, license.entitlement_tag)
+        if count is not None:
+            reports.append((pi_id, received_at, count))
+    history.reports = len(reports)
+    if reports:
+        history.first_report_at, history.last_report_at = reports[0][1], reports[-1][1]
+    index = 0
+    for offset in range(days):
+        day = first_day + datetime.timedelta(days=offset)
+        end = day_end(day)
+        while index < len(reports) and reports[index][1] < end:
+            pi_id, _received, count = reports[index]
+            latest[pi_id] = count
+            index += 1
+        history.points.append((day, sum(latest.values()) if latest else None))
+    reporting = {pi_id for pi_id, _r, _c in reports}
+    history.reporting_instances = len(reporting)
+    using_now = set(LicenseUsage.objects.filter(license=license, product_instance__virtual_account=virtual_account)
+                    .values_list("product_instance_id", flat=True))
+    history.unreported_instances = len(using_now - reporting)
+    return history
+
+
+__all__ = ["reported_usage", "UsageHistory", "clamp_days", "DAY_CHOICES", "DEFAULT_DAYS"]
