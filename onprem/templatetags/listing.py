@@ -22,3 +22,17 @@ def sort_mark(table, column):
     if table.sort == f"-{column}":
         return "▼"
     return ""
+
+
+@register.filter
+def aria_sort(table, column):
+    """`` aria-sort="ascending"`` / ``"descending"`` for the header of the column the table is sorted
+    by (nothing for the others), so a screen reader says how the table is ordered:
+    ``<th scope="col"{{ table|aria_sort:"name" }}>``."""
+    from django.utils.safestring import mark_safe
+
+    if table.sort == column:
+        return mark_safe(' aria-sort="ascending"')
+    if table.sort == f"-{column}":
+        return mark_safe(' aria-sort="descending"')
+    return ""
