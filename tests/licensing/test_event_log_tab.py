@@ -20,7 +20,7 @@ def log(client, account, query=""):
 def rows(response):
     """The message column of the table, top to bottom."""
     body = response.content.decode().split("<tbody>")[1].split("</tbody>")[0]
-    return [re.sub(r"\s+", " ", cell).strip() for cell in re.findall(r"<tr>\s*<td[^>]*>[^<]*</td>\s*<td>(.*?)</td>",
+    return [re.sub(r"\s+", " ", cell).strip() for cell in re.findall(r"<tr>\s*<td[^>]*>[^<]*</td>\s*<td[^>]*>(.*?)</td>",
                                                                      body, re.S)]
 
 
