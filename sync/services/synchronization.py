@@ -22,7 +22,7 @@ import logging
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from licensing.models import (
@@ -75,69 +75,99 @@ def identifier(pi):
     return conversion_service.device_identifier(pi)
 
 
-def _digest(entry):
-    return hashlib.sha256(d.canonical_bytes(entry)).hexdigest()
-
-
 # --- Building the request -------------------------------------------------------------------------
 
-def product_instance_entries(account, hidden):
-    """Every product instance of ``account`` as a request entry, with its digest: ``{identifier: (entry, digest)}``.
+_PI_COLUMNS = ("pk", "udi_pid", "udi_serial_number", "registered_at", "last_contact_at", "product_name", "hostname",
+               "redundancy_group", "redundancy_role", "virtual_account__name", "device__product_type",
+               "device__software_tag", "device__ip_address", "device__mac_address")
+CHUNK = 5000  # rows per round trip of the server-side cursors
 
-    Four queries whatever the number of product instances. ``last_contact_at`` is sent but not
-    part of the digest: a device's hourly contact alone does not make it "changed".
-    """
-    pis = list(ProductInstance.objects.filter(account=account).select_related("virtual_account", "device")
-               .order_by("pk"))
-    usage = defaultdict(list)
-    for pi_id, tag, count in LicenseUsage.objects.filter(product_instance__account=account).values_list(
-            "product_instance_id", "license__entitlement_tag", "count").order_by("license__entitlement_tag"):
-        usage[pi_id].append({"tag": tag, "count": count})
+
+def _redundancy_groups(account):
+    """{group: [(pk, hostname, identifier, role), ...]} of the peers with a redundancy role (a few rows)."""
     groups = defaultdict(list)
-    for pi in pis:
-        if pi.redundancy_group and pi.redundancy_role != ProductInstance.RedundancyRole.NONE:
-            groups[pi.redundancy_group].append(pi)
-    entries = {}
-    for pi in pis:
-        device = getattr(pi, "device", None)
-        ident = identifier(pi)
-        entry = {"identifier": ident, "virtual_account": pi.virtual_account.name, "udi_pid": pi.udi_pid,
-                 "udi_serial_number": pi.udi_serial_number, "registered_at": _ts(pi.registered_at),
-                 "licenses": usage.get(pi.pk, [])}
-        if pi.product_name:
-            entry["product_name"] = pi.product_name
-        if device is not None:
-            if device.product_type:
-                entry["product_type"] = device.product_type
-            if device.software_tag:
-                entry["software_tag"] = device.software_tag
-            if device.ip_address and not hidden["ip_address"]:
-                entry["ip_address"] = device.ip_address
-            if device.mac_address and not hidden["mac_address"]:
-                entry["mac_address"] = device.mac_address
-        if pi.hostname and not hidden["hostname"]:
-            entry["hostname"] = pi.hostname
-        if pi in groups.get(pi.redundancy_group, ()):
+    for pk, hostname, pid, serial, group, role in (
+            ProductInstance.objects.filter(account=account).exclude(redundancy_group="")
+            .exclude(redundancy_role=ProductInstance.RedundancyRole.NONE).order_by("pk")
+            .values_list("pk", "hostname", "udi_pid", "udi_serial_number", "redundancy_group", "redundancy_role")):
+        groups[group].append((pk, hostname, f"PID:{pid} SN:{serial}", role))
+    return groups
+
+
+def _usage_by_instance(account):
+    """``(product instance pk, [{tag, count}, ...])`` in pk order, streamed."""
+    rows = (LicenseUsage.objects.filter(product_instance__account=account)
+            .order_by("product_instance_id", "license__entitlement_tag")
+            .values_list("product_instance_id", "license__entitlement_tag", "count").iterator(chunk_size=CHUNK))
+    current, lines = None, []
+    for pi_id, tag, count in rows:
+        if pi_id != current:
+            if current is not None:
+                yield current, lines
+            current, lines = pi_id, []
+        lines.append({"tag": tag, "count": count})
+    if current is not None:
+        yield current, lines
+
+
+def iter_product_instance_entries(account, hidden):
+    """Every product instance of ``account`` as a request entry: ``(identifier, entry, digest)``, in pk order.
+
+    Streamed (two server-side cursors merged by pk, plain rows rather than model instances) so
+    that a 250,000-instance account is never held in memory whole. ``last_contact_at`` is in
+    the entry but not in the digest: a device's hourly contact alone does not make it "changed".
+    """
+    groups = _redundancy_groups(account)
+    usage = _usage_by_instance(account)
+    next_usage = next(usage, None)
+    rows = (ProductInstance.objects.filter(account=account).order_by("pk").values_list(*_PI_COLUMNS)
+            .iterator(chunk_size=CHUNK))
+    none = ProductInstance.RedundancyRole.NONE
+    for (pk, pid, serial, registered_at, last_contact_at, product_name, hostname, group, role, va_name,
+         product_type, software_tag, ip_address, mac_address) in rows:
+        while next_usage is not None and next_usage[0] < pk:
+            next_usage = next(usage, None)
+        licenses = []
+        if next_usage is not None and next_usage[0] == pk:
+            licenses = next_usage[1]
+        ident = f"PID:{pid} SN:{serial}"  # conversion_service.device_identifier, from the row
+        entry = {"identifier": ident, "virtual_account": va_name, "udi_pid": pid, "udi_serial_number": serial,
+                 "registered_at": _ts(registered_at), "licenses": licenses}
+        if product_name:
+            entry["product_name"] = product_name
+        if product_type:
+            entry["product_type"] = product_type
+        if software_tag:
+            entry["software_tag"] = software_tag
+        if ip_address and not hidden["ip_address"]:
+            entry["ip_address"] = ip_address
+        if mac_address and not hidden["mac_address"]:
+            entry["mac_address"] = mac_address
+        if hostname and not hidden["hostname"]:
+            entry["hostname"] = hostname
+        if group and role != none:
             entry["redundancy"] = {
-                "application": pi.redundancy_group[:255], "role": pi.redundancy_role.upper(),
-                "peers": [{"name": (peer.hostname if peer.hostname and not hidden["hostname"] else identifier(peer)),
-                           "role": peer.redundancy_role.upper(), "id": str(peer.pk),
-                           "product_instance_identifier": identifier(peer)}
-                          for peer in groups[pi.redundancy_group] if peer.pk != pi.pk][:64],
+                "application": group[:255], "role": role.upper(),
+                "peers": [{"name": (peer_host if peer_host and not hidden["hostname"] else peer_ident),
+                           "role": peer_role.upper(), "id": str(peer_pk), "product_instance_identifier": peer_ident}
+                          for peer_pk, peer_host, peer_ident, peer_role in groups[group] if peer_pk != pk][:64],
             }
-        digest = _digest(entry)
-        entry["last_contact_at"] = _ts(pi.last_contact_at)
-        entries[ident] = (entry, digest)
-    return entries
+        digest = hashlib.sha256(d.canonical_text(entry).encode("utf-8")).hexdigest()
+        entry["last_contact_at"] = _ts(last_contact_at)
+        yield ident, entry, digest
+
+
+def product_instance_entries(account, hidden):
+    """``{identifier: (entry, digest)}`` of every product instance (small accounts, tests)."""
+    return {ident: (entry, digest) for ident, entry, digest in iter_product_instance_entries(account, hidden)}
 
 
 def _license_usage(account):
+    """In use per (license, local VA), summed by the database."""
     rows = (LicenseUsage.objects.filter(product_instance__account=account)
-            .values_list("license__entitlement_tag", "product_instance__virtual_account__name", "count"))
-    totals = defaultdict(int)
-    for tag, va_name, count in rows:
-        totals[(tag, va_name)] += count
-    return [{"tag": tag, "virtual_account": va, "in_use": total} for (tag, va), total in sorted(totals.items())]
+            .values_list("license__entitlement_tag", "product_instance__virtual_account__name")
+            .annotate(total=Sum("count")).order_by())
+    return [{"tag": tag, "virtual_account": va, "in_use": total} for tag, va, total in sorted(rows)]
 
 
 def _export_requests(account):
@@ -199,20 +229,31 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
     _check_can_sync(account, state)
     sync_type = FULL if full or state.full_sync_required else STANDARD
     hidden = privacy(state)
-    entries = product_instance_entries(account, hidden)
-    if sync_type == FULL:
-        sent_pis, removed = entries, []
-    else:
-        acknowledged = dict(SyncedProductInstance.objects.filter(account=account).values_list("identifier", "digest"))
-        sent_pis = {ident: pair for ident, pair in entries.items() if acknowledged.get(ident) != pair[1]}
-        removed = sorted(set(acknowledged) - set(entries))
+    acknowledged = {} if sync_type == FULL else dict(
+        SyncedProductInstance.objects.filter(account=account).values_list("identifier", "digest"))
+    # Each entry is checked and kept only as its canonical JSON text (d.CanonicalList): the
+    # signature and the YAML are made from those texts; what CSSM will hold is {identifier: digest}.
+    instances = d.CanonicalList(d.PRODUCT_INSTANCE, "body.product_instances")
+    sent_pis, present = {}, set()
+    try:
+        for ident, entry, digest in iter_product_instance_entries(account, hidden):
+            if sync_type != FULL:
+                present.add(ident)
+                if acknowledged.get(ident) == digest:
+                    continue
+            instances.append(entry)
+            sent_pis[ident] = digest
+    except d.SchemaError as exc:
+        raise ServiceError(f"The synchronization request cannot be built: {exc}") from None
+    removed = sorted(set(acknowledged) - present)
+    del acknowledged, present
     rum = list(RumReport.objects.filter(account=account, synced_at__isnull=True).order_by("pk")
                .values_list("pk", "payload")[:MAX_RUM_REPORTS])
     dlc, conversion_ids = _dlc_requests(account)
     body = {
         "last_response_id": state.last_response_id or None,
         "data_privacy": hidden,
-        "product_instances": [entry for entry, _digest in sent_pis.values()],
+        "product_instances": instances,
         "removed_product_instances": removed,
         "license_usage": _license_usage(account),
         "export_requests": _export_requests(account),
@@ -225,8 +266,7 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
     except d.SchemaError as exc:
         raise ServiceError(f"The synchronization request cannot be built: {exc}") from None
     text = d.serialize(document)
-    sent = {"pis": {ident: digest for ident, (_entry, digest) in sent_pis.items()}, "removed": removed,
-            "rum": [pk for pk, _payload in rum], "dlc": conversion_ids}
+    sent = {"pis": sent_pis, "removed": removed, "rum": [pk for pk, _payload in rum], "dlc": conversion_ids}
     record = new_record(account, kind=SyncRecord.Kind.SYNC, mode=mode, sync_type=sync_type,
                         request_id=document.document_id, actor=actor, sent=sent, request_text=text, now=now)
     conversion_service.mark_sent(conversion_service.pending_conversions(account).filter(pk__in=conversion_ids), now)
@@ -499,4 +539,4 @@ def synchronize(account, *, actor, full=False, now=None):
 
 
 __all__ = ["create_sync_request", "request_file", "apply_response", "apply_entitlements", "synchronize",
-           "product_instance_entries", "STANDARD", "FULL"]
+           "product_instance_entries", "iter_product_instance_entries", "STANDARD", "FULL"]
