@@ -2,7 +2,8 @@
 
 Runs in the server's environment (DATABASE_URL, ONPREM_DATA_DIR of the bench) and prints one
 line ``BENCH_SEED {json}``: the account, the unlimited registration token the fleet registers
-with, the license tags it authorizes, and a user who may sign in to the workspace.
+with, the license tags it authorizes, and a user who may sign in to the workspace. The hourly
+registration limits are turned off (a mass roll-out).
 """
 import argparse
 import json
@@ -28,6 +29,7 @@ def main(argv=None):
     from django.db import transaction
 
     from accounts.roles import AccountRole, SystemRole
+    from accounts.security_models import SecurityPolicy
     from accounts.services.grants import set_account_role
     from accounts.services.users import create_user
     from licensing.demo import seed_demo
@@ -43,6 +45,12 @@ def main(argv=None):
         user = create_user(actor=None, username=USERNAME, password=password, description="made by bench.seed",
                            system_role=SystemRole.USER, needs_first_login_wizard=False)
         set_account_role(actor=None, account=result.account, role=AccountRole.ACCOUNT_ADMIN, user=user)
+        # The fleet registers tens of thousands of devices with one token within minutes: the
+        # Security widget's hourly registration limits (1,000 per token, 5,000 per VA by default)
+        # would refuse most of them with 429. 0 = unlimited, as an administrator would set it
+        # before a planned mass roll-out (Security > Account > Registration).
+        SecurityPolicy.objects.update_or_create(pk=1, defaults={"registration_limit_per_token": 0,
+                                                                "registration_limit_per_va": 0})
     token = next(t for t in result.tokens if t.max_uses is None and t.virtual_account_id == campus.pk)
     print("BENCH_SEED " + json.dumps({
         "account": ACCOUNT, "account_id": result.account.pk, "token": token.token,
