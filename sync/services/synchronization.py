@@ -18,10 +18,11 @@
 """
 import datetime
 import hashlib
+import itertools
 import logging
 from collections import defaultdict
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -268,12 +269,43 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
     text = d.serialize(document)
     sent = {"pis": sent_pis, "removed": removed, "rum": [pk for pk, _payload in rum], "dlc": conversion_ids}
     record = new_record(account, kind=SyncRecord.Kind.SYNC, mode=mode, sync_type=sync_type,
-                        request_id=document.document_id, actor=actor, sent=sent, request_text=text, now=now)
+                        request_id=document.document_id, actor=actor, sent=sent, now=now)
+    _store_request_text(record, text)
     conversion_service.mark_sent(conversion_service.pending_conversions(account).filter(pk__in=conversion_ids), now)
     if mode == SyncRecord.Mode.MANUAL:
         events.record("sync.request_file", actor=actor, account=account, sync_type=sync_type,
                       account_name=account.name, user_name=getattr(actor, "username", "") or "system")
     return document, text, record
+
+
+LARGE_TEXT = 8 * 1024 * 1024  # characters; also the size of the pieces a large request text is sent in
+
+
+def _store_request_text(record, text):
+    """``record.request_text = text``, saved (kept for resending an online request unchanged).
+
+    A full request for 250,000 PIs is ~100 MB: as one query parameter the driver holds three
+    or four copies of it at once (encoded, escaped, the query), ~400 MB. On PostgreSQL a large
+    text goes in pieces into a temporary large object, turned into the column's text by the
+    server, then unlinked, all in the caller's transaction.
+    """
+    if connection.vendor != "postgresql" or len(text) <= LARGE_TEXT:
+        SyncRecord.objects.filter(pk=record.pk).update(request_text=text)
+    else:
+        table, column, pk = (connection.ops.quote_name(name) for name in (SyncRecord._meta.db_table, "request_text",
+                                                                        SyncRecord._meta.pk.column))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT lo_from_bytea(0, %s)", [text[:LARGE_TEXT].encode("utf-8")])
+            oid = cursor.fetchone()[0]
+            offset = len(text[:LARGE_TEXT].encode("utf-8"))
+            for start in range(LARGE_TEXT, len(text), LARGE_TEXT):
+                piece = text[start:start + LARGE_TEXT].encode("utf-8")
+                cursor.execute("SELECT lo_put(%s, %s, %s)", [oid, offset, piece])
+                offset += len(piece)
+            cursor.execute(f"UPDATE {table} SET {column} = convert_from(lo_get(%s), 'UTF8') WHERE {pk} = %s",
+                           [oid, record.pk])
+            cursor.execute("SELECT lo_unlink(%s)", [oid])
+    record.request_text = text
 
 
 def request_file(account, *, actor, full=False):
@@ -311,8 +343,9 @@ def apply_response(account, data, *, actor, name=None, mode=d.MANUAL, now=None):
     record = None
     try:
         document = d.parse(data, name=name, mode=mode, expected_kinds=("SyncResponse",))
+        # Not the request's text nor what it sent (a full request for 250,000 PIs: ~100 + ~25 MB).
         record = SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC,
-                                           request_id=document.in_reply_to).first()
+                                           request_id=document.in_reply_to).defer("request_text", "sent").first()
         d.verify(document, trusted_roots=[state.root_pem], mode=mode, now=now, expected_uid=state.uid,
                  is_processed=is_processed,
                  expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
@@ -335,7 +368,7 @@ def apply_response(account, data, *, actor, name=None, mode=d.MANUAL, now=None):
 
 def _apply(account, document, record_pk, *, now, mode):
     state = lock_state(account)
-    record = SyncRecord.objects.select_for_update().get(pk=record_pk)
+    record = SyncRecord.objects.select_for_update().defer("request_text").get(pk=record_pk)
     if record.result != SyncRecord.Result.PENDING or is_processed(document.document_id):
         raise d.AlreadyProcessed("applied by another process meanwhile", mode=mode)
     body = document.body
@@ -494,9 +527,11 @@ def _advance_watermark(account, record, now):
     else:
         SyncedProductInstance.objects.filter(account=account, identifier__in=list(sent.get("removed", [])) + list(pis)
                                              ).delete()
-    SyncedProductInstance.objects.bulk_create(
-        [SyncedProductInstance(account=account, identifier=ident, digest=digest) for ident, digest in pis.items()],
-        batch_size=2000)
+    # In batches built as they go: 250,000 model instances at once would be ~250 MB.
+    rows = iter(pis.items())
+    while batch := [SyncedProductInstance(account=account, identifier=ident, digest=digest)
+                    for ident, digest in itertools.islice(rows, 2000)]:
+        SyncedProductInstance.objects.bulk_create(batch)
     if sent.get("rum"):
         RumReport.objects.filter(pk__in=sent["rum"], synced_at__isnull=True).update(synced_at=now)
 

@@ -225,10 +225,31 @@ def test_a_5000_instance_request_goes_through_cssm_and_back(large_account, sysad
 def test_a_bad_product_instance_stops_the_request_with_its_path(registered_account, sysadmin):
     account = registered_account()
     va = account.virtual_accounts.get(is_default=True)
-    ProductInstance.objects.create(account=account, virtual_account=va, udi_pid="P", udi_serial_number="S" * 600,
+    ProductInstance.objects.create(account=account, virtual_account=va, udi_pid="P" * 255, udi_serial_number="S" * 255,
                                    registered_at=datetime.datetime.now(datetime.timezone.utc))
     before = SyncRecord.objects.filter(account=account).count()
     with pytest.raises(ServiceError) as caught:
         synchronization.create_sync_request(account, actor=sysadmin, full=True)
-    assert str(caught.value).startswith("The synchronization request cannot be built: body.product_instances[0].")
+    assert str(caught.value) == ("The synchronization request cannot be built: body.product_instances[0].identifier: "
+                                 "must be at most 512 characters")
     assert SyncRecord.objects.filter(account=account).count() == before
+
+
+def test_a_large_request_text_is_stored_exactly_in_pieces(registered_account, sysadmin, monkeypatch):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: the piecewise large-object path is PostgreSQL's")
+    monkeypatch.setattr(synchronization, "LARGE_TEXT", 1000)  # pieces of 1,000 characters, split inside UTF-8
+    account = registered_account()
+    va = account.virtual_accounts.get(is_default=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ProductInstance.objects.bulk_create(
+        ProductInstance(account=account, virtual_account=va, udi_pid="P", udi_serial_number=f"S{i}", registered_at=now,
+                        hostname=f"中文-é-😀-{i}") for i in range(300))
+    _doc, text, record = synchronization.create_sync_request(account, actor=sysadmin, full=True)
+    assert len(text) > 20 * 1000
+    assert SyncRecord.objects.get(pk=record.pk).request_text == text
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_largeobject_metadata")
+        assert cursor.fetchone()[0] == 0  # the temporary large object is gone
