@@ -109,7 +109,7 @@ def test_queue_depth_counts_the_messages_really_waiting(client, db, settings, tm
     if (app.conf.broker_url or "").startswith("redis"):
         # A queue of this test's own on the run's Redis, removed afterwards.
         queue = f"onprem-test-{uuid.uuid4().hex[:8]}"
-        monkeypatch.setattr(app.conf, "task_default_queue", queue)
+        monkeypatch.setitem(app.conf, "task_default_queue", queue)  # a mapping: restored afterwards
         with app.connection_for_write() as conn:
             redis = conn.default_channel.client
             assert _value(_scrape(client), "onprem_celery_queue_depth") == 0
