@@ -234,7 +234,7 @@ def _renewal_cutoff(as_of):
 # In use per (virtual account, license): the totals, less the STANDBY usage left out, less the
 # usage of product instances that failed to renew that the redundancy rule did not leave out
 # already. Written as SQL because it runs for every AUTHORIZE: the ORM spent more time building
-# this query than the database spends answering it. {vas} is a list of placeholders.
+# this query than the database spends answering it. {vas} becomes one %s per virtual account.
 _IN_USE_SQL = """
 SELECT va, lic, SUM(n) FROM (
     SELECT virtual_account_id AS va, license_id AS lic, count AS n

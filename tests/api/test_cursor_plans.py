@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from licensing.models import ProductInstance
+from tests.query_plans import plan_of
 
 pytestmark = pytest.mark.django_db
 INDEX = "pi_account_list_order"
@@ -27,17 +28,6 @@ def many(vas):
                         udi_pid="C9300-24T", udi_serial_number=f"FOC{i:08d}", hostname=f"sw-{(i * 37) % 90:03d}",
                         registered_at=now - datetime.timedelta(minutes=i))
         for i in range(90))
-
-
-def plan_of(sql):
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_sort = off")
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + sql)
-            return "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("EXPLAIN QUERY PLAN " + sql)
-        return "\n".join(str(row[-1]) for row in cursor.fetchall())
 
 
 def the_page_query(captured):

@@ -20,6 +20,7 @@ from accounts.roles import AccountRole
 from accounts.services import api_grants
 from licensing.models import ProductInstance, VirtualAccount
 from licensing.views.inventory import product_instance_table
+from tests.query_plans import plan_of
 
 pytestmark = pytest.mark.django_db
 
@@ -38,17 +39,6 @@ def estate(make_account):
                         registered_at=now - datetime.timedelta(minutes=i))
         for i in range(90))
     return account, vas
-
-
-def plan_of(sql):
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_sort = off")
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + sql)
-            return "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("EXPLAIN QUERY PLAN " + sql)
-        return "\n".join(str(row[-1]) for row in cursor.fetchall())
 
 
 def assert_walks(plan, index):
