@@ -160,7 +160,7 @@ def recompute_alerts(account, as_of=None):
     day = now.astimezone(datetime.timezone.utc).date()
     opened, cleared = [], []
     with transaction.atomic():
-        account = LocalAccount.objects.select_for_update().get(pk=account.pk)
+        account = LocalAccount.objects.select_for_update(no_key=True).get(pk=account.pk)
         causes = {}
         for cause in (*_shortages(account, day), *_expiring(account, day), *_renewals(account, now),
                       *_expired(account, day), *_duplicates(account, day), *_dlc_pending(account),
@@ -267,7 +267,7 @@ def _raise(account, cause, now):
     """Open ``cause``'s alert unless one is live for its key; returns the live alert."""
     now = now or timezone.now()
     with transaction.atomic():
-        LocalAccount.objects.select_for_update().filter(pk=account.pk).first()
+        LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
         alert = Alert.objects.filter(account=account, key=cause.key).live().first()
         if alert is None:
             return _open(account, cause, now)

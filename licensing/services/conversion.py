@@ -64,7 +64,7 @@ def set_conversion_settings(*, actor, account, mode, virtual_accounts=()):
     if any(va.account_id != account.pk for va in vas):
         raise ServiceError("A local Virtual Account of another local account cannot be selected.",
                            field="virtual_accounts")
-    LocalAccount.objects.select_for_update().filter(pk=account.pk).first()
+    LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
     settings, _ = ConversionSettings.objects.get_or_create(account=account)
     settings.mode = mode
     settings.save(update_fields=["mode", "updated_at"])
@@ -120,7 +120,7 @@ def request_conversion(product_instance, licenses, *, product_family="", poll_id
     names = {item["name"] for item in clean}
     with transaction.atomic():
         # One request at a time per account: a device retrying must not queue a second one.
-        LocalAccount.objects.select_for_update().filter(pk=pi.account_id).first()
+        LocalAccount.objects.select_for_update(no_key=True).filter(pk=pi.account_id).first()
         mine = Conversion.objects.filter(account_id=pi.account_id, device_identifier=identifier)
         pending = mine.filter(status=Conversion.Status.PENDING).first()
         if pending is not None:

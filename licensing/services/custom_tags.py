@@ -151,7 +151,7 @@ def _write_values(tag, draft):
 def create_custom_tag(*, actor, account, draft):
     """"Add Virtual Account Custom Tag": the tag, its values and their virtual accounts, or nothing."""
     _require(actor, account)
-    LocalAccount.objects.select_for_update().filter(pk=account.pk).first()
+    LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
     check_tag(account, draft)
     tag = VirtualAccountTag.objects.create(account=account, name=draft.name, description=draft.description,
                                            required=draft.required, multiple_values=draft.multiple_values)
@@ -165,7 +165,7 @@ def update_custom_tag(*, actor, tag, draft):
     """"Tag Values Management" > Save: new values, removed values, changed associations."""
     account = tag.account
     _require(actor, account)
-    LocalAccount.objects.select_for_update().filter(pk=account.pk).first()
+    LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
     check_tag(account, draft, tag=tag)
     tag.name, tag.description = draft.name, draft.description
     tag.required, tag.multiple_values = draft.required, draft.multiple_values

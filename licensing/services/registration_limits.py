@@ -56,7 +56,11 @@ def _state(token, now, *, lock):
         # Its own statement, before the counts: under READ COMMITTED a statement that waited for a
         # lock still reads with the snapshot it started with, so a count in it could be stale.
         # (SQLite has no row locks and needs none: it has one writer at a time.)
-        VirtualAccount.objects.select_for_update().filter(pk=token.virtual_account_id).order_by().values_list(
+        # FOR NO KEY UPDATE, not FOR UPDATE: the new product instance and identity of every racing
+        # registration reference this row, and PostgreSQL checks those (deferred) foreign keys at
+        # COMMIT with FOR KEY SHARE, which FOR UPDATE blocks and FOR NO KEY UPDATE does not. With
+        # FOR UPDATE two committing registrations (or one and a refusal's alert) deadlocked.
+        VirtualAccount.objects.select_for_update(no_key=True).filter(pk=token.virtual_account_id).order_by().values_list(
             "pk").get()
     since = now - WINDOW
     policy = SecurityPolicy.objects.filter(pk=1)
@@ -131,7 +135,7 @@ def record_refusal(error, now):
         key, code = f"{KEY_PREFIX}va:{va.pk}", "device.registration_limited_va"
         params = {"pool_name": va.name, "limit": error.limit}
     with transaction.atomic():
-        LocalAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
+        LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).values_list("pk").first()
         alert = Alert.objects.select_for_update().filter(account=account, key=key).live().first()
         if alert is not None and alert.updated_at > now - WINDOW:
             return alert  # already told within this window

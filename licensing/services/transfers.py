@@ -118,7 +118,7 @@ def order_lines(lines, precedence=LONGEST_TERM_FIRST):
 def lock_virtual_accounts(*vas):
     """Lock the virtual accounts' rows in id order (no deadlock between opposite transfers)."""
     ids = sorted({va.pk for va in vas})
-    return {va.pk: va for va in VirtualAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    return {va.pk: va for va in VirtualAccount.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")}
 
 
 def move_lines(lines, quantity, to_va):

@@ -43,7 +43,7 @@ def create_virtual_account(*, actor, account, name, description=""):
 def rename_virtual_account(*, actor, virtual_account, name, description=None):
     """Rename a virtual account; the guide allows it for the Default one too (the Star icon)."""
     _require(actor, virtual_account.account)
-    va = VirtualAccount.objects.select_for_update().get(pk=virtual_account.pk)
+    va = VirtualAccount.objects.select_for_update(no_key=True).get(pk=virtual_account.pk)
     old_name, new_name = va.name, _clean_name(va.account, name, exclude_pk=va.pk)
     va.name = new_name
     fields = ["name"]

@@ -279,3 +279,76 @@ def test_racing_registrations_never_pass_the_limits(make_account):
     assert ProductInstance.objects.count() == 6
     assert Event.objects.filter(event_type__in=LIMIT_EVENTS).count() <= 3  # at most one per token and VA
     assert Alert.objects.filter(alert_type=Alert.Type.REGISTRATION_LIMITED).count() >= 1
+
+
+def _key_share_while_held(hold, table, pk):
+    """Run ``hold(release)`` in a thread (it takes its locks, then waits on ``release``); meanwhile
+    take ``FOR KEY SHARE`` on ``table``'s row ``pk`` — what PostgreSQL's foreign-key check of a
+    concurrent registration does at COMMIT — with a 3 s lock timeout. True when it was granted."""
+    import threading
+
+    from django.db import OperationalError, connection, connections, transaction
+
+    locked, release, errors = threading.Event(), threading.Event(), []
+
+    def run():
+        try:
+            with transaction.atomic():
+                hold(locked, release)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+            locked.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert locked.wait(30)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '3s'")
+            try:
+                cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE", [pk])
+                granted = True
+            except OperationalError:
+                granted = False
+    finally:
+        release.set()
+        thread.join(30)
+    assert not errors, errors
+    return granted
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_limit_locks_never_block_a_concurrent_registrations_foreign_key_checks(make_account, monkeypatch):
+    """The deadlock CI once met: registration A holds the VA's limit lock and, at COMMIT, checks its
+    new rows' foreign key to the account; B (a refusal's alert) holds the account's lock and checks
+    its alert's foreign key to the VA. Both locks must let FOR KEY SHARE through (FOR NO KEY UPDATE)."""
+    from django.db import connection
+
+    from licensing.services import registration_limits
+    from licensing.services.tokens import create_token
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    va = make_account("Locks").virtual_accounts.get()
+    tok = create_token(actor=None, virtual_account=va)
+    now = timezone.now()
+
+    def hold_va(locked, release):
+        registration_limits.check(tok, now + datetime.timedelta(hours=2))  # locks the VA row, refuses nothing
+        locked.set()
+        release.wait(30)
+
+    assert _key_share_while_held(hold_va, "licensing_virtualaccount", va.pk)
+
+    def hold_account(locked, release):
+        def record(*args, **kwargs):  # the alert's event: by now the account's row is locked
+            locked.set()
+            release.wait(30)
+        monkeypatch.setattr(registration_limits.events, "record", record)
+        error = registration_limits.RegistrationLimited(scope="va", token=tok, limit=1, retry_after=1)
+        registration_limits.record_refusal(error, now)
+
+    assert _key_share_while_held(hold_account, "licensing_localaccount", va.account_id)
