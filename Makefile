@@ -29,8 +29,11 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py serve
 
 ## make test: install the test dependencies and run the suite (PYTEST_ARGS to pass more)
+## Two pytest-xdist workers: the tests that start real processes run one at a time on one of
+## them (the "processes" group, tests/conftest.py), the in-process tests share both.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## make bench: the server in its production shape under load; one table + bench/results/latest.json (BENCH_ARGS to pass more)
 bench: $(VENV)/.installed-test

@@ -83,3 +83,18 @@ def login(client):
 
 def on_postgres():
     return connection.vendor == "postgresql"
+
+
+# Tests that start real processes (servers, workers, private PostgreSQL and Redis, Chromium) or
+# take machine-wide resources (the bench's database and Redis db, port ranges) form one group:
+# under pytest-xdist (`make test` runs two workers with --dist loadgroup) they run one after the
+# other on one worker, while the other worker takes the in-process tests. Two such tests at once
+# would fight over the 2 cores their timeouts were set for.
+PROCESS_MARKERS = ("live", "faults", "e2e")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(name) for name in PROCESS_MARKERS) or item.nodeid.startswith("tests/bench/"):
+            item.add_marker(pytest.mark.xdist_group("processes"))

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from ports import claim_port
 
 SLAPD = shutil.which("slapd") or ("/usr/sbin/slapd" if Path("/usr/sbin/slapd").exists() else None)
 LDAPADD = shutil.which("ldapadd")
@@ -63,14 +64,10 @@ ou: groups
 
 
 def free_port():
-    for port in PORT_RANGE:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18300-18399")
+    port = claim_port(PORT_RANGE)  # locked for this process: other test processes skip it
+    if port is None:
+        raise RuntimeError("no free port in 18300-18399")
+    return port
 
 
 class Slapd:

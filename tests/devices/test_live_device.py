@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from devicesim import Device, make_csr, verify_reply
+from ports import claim_port_or_any
 
 requests = pytest.importorskip("requests")
 
@@ -31,17 +32,8 @@ print("TOKEN=" + create_token(actor=None, virtual_account=va, max_uses=2).token)
 
 
 def _port():
-    # The task's live-test range first (18500-18599), any free port otherwise.
-    for port in range(18540, 18600):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    # The task's live-test range first (18500-18599), any free port otherwise; locked for this process.
+    return claim_port_or_any(range(18540, 18600))
 
 
 class LiveClient:

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from onprem.management.commands.serve import _descendants
+from ports import claim_port_or_any
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
@@ -48,24 +48,10 @@ def browser_missing():
     return None
 
 
-_handed_out = set()
-
-
 def free_port():
-    """A free loopback port of the range, never the same twice in one run (the server binds later)."""
-    for port in PORT_RANGE:
-        if port in _handed_out:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            _handed_out.add(port)
-            return port
-    with socket.socket() as sock:  # the whole range is busy: any free port will do
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free loopback port of the range, never the same twice in one run (the server binds later),
+    locked for this process (tests/ports.py); any free port when the range is used up."""
+    return claim_port_or_any(PORT_RANGE, reuse=False)
 
 
 class Server:

@@ -7,7 +7,6 @@ this suite's range (19200-19299) and lives in a directory under /tmp that the te
 Postgres refuses to run as root, so when the tests run as root its commands run as the
 ``postgres`` OS user (``runuser``). Missing binaries skip the tests with a message saying which.
 """
-import fcntl
 import json
 import os
 import shutil
@@ -22,47 +21,21 @@ from pathlib import Path
 import pytest
 
 from onprem.management.commands.serve import _descendants
+from ports import claim_port
 from tests.live.test_serve import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(19200, 19300)
 PG_BIN = Path(os.environ.get("ONPREM_FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin"))
-PORT_LOCKS = Path(tempfile.gettempdir()) / "onprem-faults-ports"
-_handed_out = {}  # port -> the open lock file that keeps it ours until this process exits
-
-
-def _claim(port):
-    """An exclusive lock on ``port`` for this process's lifetime. A free port is not enough when
-    several test sessions run on one machine: two could both find a port free and both start a
-    server on it, each then talking to the other's (seen as a certificate that does not verify)."""
-    PORT_LOCKS.mkdir(exist_ok=True)
-    handle = open(PORT_LOCKS / f"{port}.lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
 
 
 def port_in_range():
-    """A free loopback port of this suite's range, never the same one twice in a session, nor one
-    another session on the machine has (see ``_claim``)."""
-    for port in PORTS:
-        if port in _handed_out:
-            continue
-        lock = _claim(port)
-        if lock is None:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                lock.close()
-                continue
-        _handed_out[port] = lock
-        return port
-    pytest.skip("no free port in 19200-19299")
+    """A free loopback port of this suite's range, never the same one twice in a session (a killed
+    server's orphans may still hold it), nor one another test process holds (tests/ports.py)."""
+    port = claim_port(PORTS, reuse=False)
+    if port is None:
+        pytest.skip("no free port in 19200-19299")
+    return port
 
 
 def _wait_port(port, up, timeout=30):

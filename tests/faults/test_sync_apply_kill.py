@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from ports import claim_port
 
 pytestmark = [pytest.mark.live, pytest.mark.faults]
 
@@ -33,14 +34,10 @@ LICENSES, LINES = 150, 6000
 
 
 def _free_port():
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 19300-19399")
+    port = claim_port(PORTS)  # locked for this process: other test processes skip it
+    if port is None:
+        pytest.skip("no free port in 19300-19399")
+    return port
 
 
 def _seed(path):

@@ -122,7 +122,8 @@ def test_queue_depth_counts_the_messages_really_waiting(client, db, settings, tm
         return
     folder = tmp_path / "queue"
     folder.mkdir()
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    # control_folder too: kombu's default is a relative "control" folder in the working directory.
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(tmp_path / "control")}
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
     assert _value(_scrape(client), "onprem_celery_queue_depth") == 0
     with Connection("filesystem://", transport_options=options) as conn:  # the transport the embedded mode uses

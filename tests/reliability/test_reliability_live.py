@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ports import claim_port
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,14 +22,10 @@ WAIT = 25
 
 
 def _free_port():
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 19150-19198")
+    port = claim_port(PORTS)  # locked for this process: other test processes skip it
+    if port is None:
+        pytest.skip("no free port in 19150-19198")
+    return port
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 temporary directory, a real SMTP listener (aiosmtpd) and signing authorities made by openssl."""
 import datetime
 import email
-import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import PASSWORD  # noqa: F401  (re-exported for the tests)
+from ports import claim_port
 
 PORTS = range(18600, 18700)
 
@@ -78,14 +78,10 @@ def tls_files(settings, tmp_path, monkeypatch):
 
 
 def _free_port():
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18600-18699")
+    port = claim_port(PORTS)  # locked for this process: other test processes skip it
+    if port is None:
+        raise RuntimeError("no free port in 18600-18699")
+    return port
 
 
 class Mailbox:

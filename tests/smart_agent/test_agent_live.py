@@ -6,7 +6,6 @@ before it starts. Everything the devices do is checked in the server's SQLite da
 """
 import importlib.util
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 
 from smart_agent import Agent, Failed, Identity
 from smart_agent.fleet.__main__ import main as fleet_main
+from ports import claim_port
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,14 +44,10 @@ def _load_server_class():
 
 
 def _port_in_range():
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 18200-18299")
+    port = claim_port(PORTS)  # locked for this process: other test processes skip it
+    if port is None:
+        pytest.skip("no free port in 18200-18299")
+    return port
 
 
 @pytest.fixture(scope="module")

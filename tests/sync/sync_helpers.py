@@ -1,9 +1,9 @@
 """Helpers of the sync tests (a module of its own name: ``conftest`` is ambiguous across test folders)."""
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+from ports import claim_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SEED = BASE_DIR / "sync" / "emulator" / "seed-example.yml"
@@ -15,14 +15,10 @@ sys.path.insert(0, str(BASE_DIR / "tests" / "devices"))  # devicesim
 
 
 def free_port():
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18800-18899")
+    port = claim_port(PORTS)  # locked for this process: other test processes skip it
+    if port is None:
+        raise RuntimeError("no free port in 18800-18899")
+    return port
 
 
 def child_env(data_dir, **extra):
