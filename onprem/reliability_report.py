@@ -2,6 +2,7 @@
 
     .venv/bin/python -m onprem.reliability_report            # print the table
     .venv/bin/python -m onprem.reliability_report --write    # and replace it in docs/reliability.md
+    .venv/bin/python -m onprem.reliability_report --junit junit.xml --write   # from a whole-suite run
 
 One pytest run over the selections below (``--junitxml``), counted per area; then
 ``manage.py check --deploy --fail-level WARNING`` (with a throwaway SECRET_KEY, DEBUG=0) and, if
@@ -67,10 +68,19 @@ def _python():
 
 
 def run_tests(workdir):
+    """Run the selections in one pytest process; the rows of the table."""
     files = [path for _area, paths in AREAS for path in paths if (ROOT / path).exists()]
     junit = Path(workdir) / "junit.xml"
     subprocess.run([_python(), "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"],
                    cwd=ROOT, check=False)
+    return count(junit)
+
+
+def count(junit):
+    """The rows of the table from a JUnit XML file: this module's own run, or a whole-suite run
+    (``--junit``: CI's ``pytest --junitxml``), of which only the selections' test cases count."""
+    junit = Path(junit)
+    files = [path for _area, paths in AREAS for path in paths if (ROOT / path).exists()]
     counts = {}
     if junit.exists():
         for case in ET.parse(junit).getroot().iter("testcase"):
@@ -127,9 +137,15 @@ def run_pip_audit():
     return verdict, summary
 
 
-def render(rows, deploy, audit):
+def database_in_use():
+    """What the tests ran against, as the environment says (CI sets DATABASE_URL and REDIS_URL)."""
+    db = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+    return f"{db}, Redis" if os.environ.get("REDIS_URL") else db
+
+
+def render(rows, deploy, audit, source="the selections run by this module"):
     lines = [f"Generated {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by "
-             "`python -m onprem.reliability_report --write`.", "",
+             f"`python -m onprem.reliability_report --write`, counting {source}.", "",
              "| area | tests | passed | failed | skipped | seconds | result |", "|---|---|---|---|---|---|---|"]
     for area, paths, total, verdict in rows:
         lines.append(f"| {area} | {paths} | {total['passed']} | {total['failed']} | {total['skipped']} "
@@ -149,10 +165,18 @@ def write(table):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace the table in docs/reliability.md")
+    parser.add_argument("--junit", metavar="FILE",
+                        help="count an existing JUnit XML (e.g. a whole-suite run) instead of running the selections")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as workdir:
-        rows = run_tests(workdir)
-    table = render(rows, run_deploy_check(), run_pip_audit())
+    if args.junit:
+        if not Path(args.junit).is_file():
+            parser.error(f"no such file: {args.junit}")
+        rows = count(args.junit)
+    else:
+        with tempfile.TemporaryDirectory() as workdir:
+            rows = run_tests(workdir)
+    source = f"a whole-suite run's JUnit XML ({database_in_use()})" if args.junit else "the selections run by this module"
+    table = render(rows, run_deploy_check(), run_pip_audit(), source)
     print(table)
     if args.write:
         write(table)
