@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+
+from .ports import claim_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTS = range(18900, 19000)
@@ -36,14 +37,12 @@ class BenchError(RuntimeError):
 
 
 def free_port():
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise BenchError("no free port in 18900-18999")
+    # Locked for this process (bench/ports.py): the server binds it only after the database is
+    # prepared and seeded, and meanwhile no other test or bench process may take it.
+    port = claim_port(PORTS)
+    if port is None:
+        raise BenchError("no free port in 18900-18999")
+    return port
 
 
 def _pg(sql):
