@@ -1,21 +1,21 @@
 """License compliance: purchased, in use, borrowed / lent between tiers, balance and status.
 
 ``license_positions`` answers for every (local virtual account, license) of a local account in
-a fixed number of aggregate queries, whatever the number of product instances:
+two queries, whatever the number of product instances: the virtual accounts (names), then one
+statement (``_NUMBERS_SQL``) with
 
-1. the virtual accounts (names);
-2. purchased: SUM(quantity) of the lines valid on ``as_of``, GROUP BY virtual account, license;
-3. in use: the running totals of the usage rows per virtual account and license, less what
+1. purchased: SUM(quantity) of the lines valid on ``as_of``, per virtual account and license;
+2. in use: the running totals of the usage rows per virtual account and license, less what
    two rules leave out — a STANDBY peer's row while an ACTIVE peer of its redundancy group
    uses the same license (so application-redundant pairs are not counted twice), and the
    non-restricted licenses of product instances that failed to renew (no contact for
    ``RENEWAL_PERIOD_DAYS``): the guide's Failed to Renew alert says they "have been released
    for use by other product instances". Database triggers keep the totals and the left-out
    redundancy usage (``UsageTotal``, ``RedundancyExclusion``: migration 0008); the few
-   product instances that failed to renew are found by index. One query, whose cost does not
-   grow with the number of product instances;
-4. the licenses met in 2 and 3 (names, tags);
-5. the tier hierarchy edges.
+   product instances that failed to renew are found by index, so its cost does not grow with
+   the number of product instances;
+3. the names and tags of the licenses met in 1 and 2;
+4. the tier hierarchy edges.
 
 Substitution ("About License Hierarchy") then runs in memory, per virtual account, over these
 few numbers: a license short of licenses borrows the surplus of a license that can stand in
@@ -29,13 +29,10 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Sum
 from django.utils import timezone
 
-from ..models import (
-    Entitlement, LicenseDefinition, LicenseHierarchy, ProductInstance, VirtualAccount,
-)
-from ..models.licenses import valid_on_q
+from ..models import ProductInstance, VirtualAccount
+from . import prepared
 
 IN_COMPLIANCE = "In Compliance"
 OUT_OF_COMPLIANCE = "Out Of Compliance"
@@ -150,26 +147,20 @@ def _positions(va_names, as_of):
     if not va_names:
         return []
 
-    purchased = _purchased(va_names, as_of)
-    in_use = _in_use(va_names, as_of)
-    license_ids = {key[1] for key in purchased} | {key[1] for key in in_use}
-    licenses = {
-        row["pk"]: row
-        for row in LicenseDefinition.objects.filter(pk__in=license_ids).values("pk", "name", "entitlement_tag")
-    }
-
-    by_va = defaultdict(dict)
-    for key in purchased.keys() | in_use.keys():
-        va_id, license_id = key
-        lic = licenses[license_id]
-        bought, pending = purchased.get(key, (0, 0))
+    by_va, edges = defaultdict(dict), []
+    for kind, va_id, license_id, name, tag, lines, bought, pending, used in _numbers(va_names, as_of):
+        if kind == "h":
+            edges.append((va_id, license_id))
+            continue
+        used = int(used) if used > 0 else 0  # the rules can leave a (virtual account, license) below zero
+        if not lines and not used:
+            continue  # neither valid lines nor usage: not a position
         by_va[va_id][license_id] = LicensePosition(
             virtual_account_id=va_id, virtual_account=va_names[va_id], license_id=license_id,
-            license=lic["name"], entitlement_tag=lic["entitlement_tag"],
-            purchased=bought, pending_quantity=pending, in_use=in_use.get(key, 0),
+            license=name, entitlement_tag=tag, purchased=int(bought), pending_quantity=int(pending), in_use=used,
         )
 
-    hierarchy = _Hierarchy(LicenseHierarchy.objects.values_list("higher_id", "lower_id")) if by_va else None
+    hierarchy = _Hierarchy(edges) if by_va else None
     for positions in by_va.values():
         hierarchy.substitute(positions)
 
@@ -212,17 +203,6 @@ def account_compliance(account, *, as_of=None, virtual_accounts=None):
     )
 
 
-def _purchased(va_ids, as_of):
-    """{(va_id, license_id): (purchased, pending)} from the lines valid on ``as_of``."""
-    rows = (
-        Entitlement.objects.filter(valid_on_q(as_of), virtual_account_id__in=list(va_ids))
-        .values("virtual_account_id", "license_id")
-        .annotate(purchased=Sum("quantity"), pending=Sum("pending_quantity"))
-        .order_by()
-    )
-    return {(r["virtual_account_id"], r["license_id"]): (r["purchased"], r["pending"]) for r in rows}
-
-
 def _renewal_cutoff(as_of):
     """Last contact at or before this moment means Failed to Renew on ``as_of``."""
     moment = timezone.now() if as_of == today() else datetime.datetime.combine(
@@ -236,7 +216,7 @@ def _renewal_cutoff(as_of):
 # already. Written as SQL because it runs for every AUTHORIZE: the ORM spent more time building
 # this query than the database spends answering it. {vas} becomes one %s per virtual account.
 _IN_USE_SQL = """
-SELECT va, lic, SUM(n) FROM (
+SELECT va, lic, SUM(n) AS n FROM (
     SELECT virtual_account_id AS va, license_id AS lic, count AS n
     FROM licensing_usagetotal WHERE virtual_account_id IN ({vas})
     UNION ALL
@@ -259,6 +239,35 @@ SELECT va, lic, SUM(n) FROM (
 GROUP BY va, lic
 """
 
+# Everything the positions need, in one statement (it runs for every AUTHORIZE): per (virtual
+# account, license) the number of lines valid on the day, their purchased and pending quantities,
+# the in-use of _IN_USE_SQL, and the license's name and tag (rows of kind 'p'); then the tier
+# hierarchy's edges (kind 'h': higher id, lower id in the second and third columns).
+_NUMBERS_SQL = """
+SELECT 'p', g.va, g.lic, l.name, l.entitlement_tag, g.lines, g.purchased, g.pending, g.in_use FROM (
+    SELECT va, lic, SUM(lines) AS lines, SUM(purchased) AS purchased, SUM(pending) AS pending,
+           SUM(in_use) AS in_use
+    FROM (
+        SELECT virtual_account_id AS va, license_id AS lic, 1 AS lines, quantity AS purchased,
+               pending_quantity AS pending, 0 AS in_use
+        FROM licensing_entitlement
+        WHERE virtual_account_id IN ({vas})
+          AND (start_date IS NULL OR start_date <= %s) AND (end_date IS NULL OR end_date >= %s)
+        UNION ALL
+        SELECT va, lic, 0, 0, 0, n FROM ({in_use}) in_use_parts
+    ) numbers
+    GROUP BY va, lic
+) g
+JOIN licensing_licensedefinition l ON l.id = g.lic
+UNION ALL
+SELECT 'h', higher_id, lower_id, NULL, NULL, NULL, NULL, NULL, NULL FROM licensing_licensehierarchy
+"""
+
+
+def _in_use_params(va_ids, as_of):
+    cutoff = connection.ops.adapt_datetimefield_value(_renewal_cutoff(as_of))
+    return [*va_ids, *va_ids, *va_ids, cutoff, cutoff, ProductInstance.RedundancyRole.STANDBY]
+
 
 def _in_use(va_ids, as_of):
     """{(va_id, license_id): in use}, counting an ACTIVE/STANDBY pair's shared license once and
@@ -271,11 +280,22 @@ def _in_use(va_ids, as_of):
     leave out.
     """
     va_ids = [int(va_id) for va_id in va_ids]
-    cutoff = connection.ops.adapt_datetimefield_value(_renewal_cutoff(as_of))
     sql = _IN_USE_SQL.format(vas=", ".join(["%s"] * len(va_ids)))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*va_ids, *va_ids, *va_ids, cutoff, cutoff, ProductInstance.RedundancyRole.STANDBY])
+        cursor.execute(sql, _in_use_params(va_ids, as_of))
         return {(va_id, license_id): int(count) for va_id, license_id, count in cursor.fetchall() if count > 0}
+
+
+def _numbers(va_ids, as_of):
+    """The rows of _NUMBERS_SQL for ``va_ids`` on ``as_of``: (kind, va, license, name, tag, lines,
+    purchased, pending, in use) per position, ("h", higher, lower, None...) per hierarchy edge."""
+    va_ids = [int(va_id) for va_id in va_ids]
+    vas = ", ".join(["%s"] * len(va_ids))
+    sql = _NUMBERS_SQL.format(vas=vas, in_use=_IN_USE_SQL.format(vas=vas))
+    day = connection.ops.adapt_datefield_value(as_of)
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [*va_ids, day, day, *_in_use_params(va_ids, as_of)])
+        return cursor.fetchall()
 
 
 class _Hierarchy:

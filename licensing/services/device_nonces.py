@@ -4,6 +4,7 @@ import datetime
 from django.utils import timezone
 
 from ..models import DeviceNonce
+from .prepared import insert_row
 
 # A message is accepted up to 24 hours after its timestamp; keep its nonce a little longer.
 KEEP_FOR = datetime.timedelta(hours=25)
@@ -15,7 +16,7 @@ def spend_nonce(*, device_key, nonce, message_time):
     A plain INSERT under a unique constraint: of two copies of a message racing each other,
     the database lets exactly one in (the second waits for the first's commit, then fails).
     """
-    DeviceNonce.objects.create(device_key=device_key, nonce=nonce, expires_at=message_time + KEEP_FOR)
+    insert_row(DeviceNonce, device_key=device_key, nonce=nonce, expires_at=message_time + KEEP_FOR)
 
 
 def purge_expired_nonces(now=None):

@@ -3,7 +3,7 @@
 Called by ``licensing.transport`` once a message's signature, timestamp and nonce passed,
 inside the transaction that spent the nonce. Each function returns the reply fields.
 """
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from onprem import events
 
@@ -11,7 +11,8 @@ from ..models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductIns
 from .device_errors import FROM_TOKEN_REFUSAL, TOKEN_UNKNOWN, DeviceError
 from .device_pki import current_authority, host_common_name, issue_certificate
 from .product_instances import remove_product_instance, transfer_product_instance
-from . import registration_limits
+from . import prepared, registration_limits
+from .prepared import update_row
 from .tokens import TokenError, count_use, find_usable_token
 
 
@@ -39,14 +40,75 @@ def identity_fields(message, transport, now):
     return values
 
 
+class _ProductInstanceLookup:
+    """The product instance of a UDI in a local account, with its virtual account and local
+    account; the product instance's row locked (messages of one device serialise), the other two
+    only read. ``FOR NO KEY UPDATE OF p``: locking the virtual account and account rows too (what
+    ``select_for_update()`` over ``select_related`` does) would block the foreign-key checks of
+    every concurrent registration in them at COMMIT — the deadlock of the registration limits'
+    locks (docs/licensing-engine.md, "Locking"). One statement written once per process."""
+
+    def __init__(self):
+        from ..models import LocalAccount, VirtualAccount
+
+        self.pi = prepared.Columns(ProductInstance, "p")
+        self.va = prepared.Columns(VirtualAccount, "v")
+        self.account = prepared.Columns(LocalAccount, "a")
+        self.sql = (
+            f"SELECT {self.pi.select}, {self.va.select}, {self.account.select} "
+            "FROM licensing_productinstance p "
+            "JOIN licensing_virtualaccount v ON v.id = p.virtual_account_id "
+            "JOIN licensing_localaccount a ON a.id = v.account_id "
+            "WHERE p.account_id = %s AND p.udi_pid = %s AND p.udi_serial_number = %s"
+            # SQLite has no row locks and needs none: it has one writer at a time.
+            + (" FOR NO KEY UPDATE OF p" if connection.features.has_select_for_update else "")
+        )
+
+    def __call__(self, account, udi):
+        with connection.cursor() as cursor:
+            prepared.execute(cursor, self.sql, [account.pk, udi["udi_pid"], udi["udi_serial_number"]])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        pi, va, owner = (part.build(values) for part, values in
+                         zip((self.pi, self.va, self.account), prepared.split(row, self.pi, self.va, self.account)))
+        prepared.cache_related(pi, "virtual_account", va)
+        prepared.cache_related(va, "account", owner)
+        return pi
+
+
+_pi_lookup = None
+
+
+def _locked_pi(account, udi):
+    global _pi_lookup
+    if _pi_lookup is None:
+        _pi_lookup = _ProductInstanceLookup()
+    return _pi_lookup(account, udi)
+
+
+def _insert_pi(pi):
+    """Insert the new ``pi``; False when a concurrent first registration of its UDI got there first."""
+    if pi.account_id != pi.virtual_account.account_id:  # what ProductInstance.save() refuses
+        raise ValueError("A product instance belongs to a virtual account of its own local account.")
+    if prepared.returning_supported():
+        # ON CONFLICT DO NOTHING: no error to roll back, so no savepoint around it.
+        return prepared.insert(pi, ignore_conflicts=True)
+    try:
+        with transaction.atomic():
+            pi.save()
+        return True
+    except IntegrityError:
+        return False
+
+
 def find_or_create_pi(account, va, message, now, *, before_create=None):
     """(product instance locked for update, created?) for the message's UDI in ``account``.
 
     ``before_create()`` runs before a new one is created (the registration limits) and may refuse.
     """
     udi = {"udi_pid": message.sudi["udi_pid"], "udi_serial_number": message.sudi["udi_serial_number"]}
-    locked = ProductInstance.objects.select_for_update().select_related("virtual_account__account")
-    pi = locked.filter(account=account, **udi).first()
+    pi = _locked_pi(account, udi)
     if pi is not None:
         return pi, False
     if before_create is not None:
@@ -55,12 +117,9 @@ def find_or_create_pi(account, va, message, now, *, before_create=None):
                          hostname=message.fields.get("hostname", ""),
                          product_name=message.fields.get("product_name", ""),
                          **udi)
-    try:
-        with transaction.atomic():  # a concurrent first registration of the same UDI
-            pi.save()
+    if _insert_pi(pi):
         return pi, True
-    except IntegrityError:
-        return locked.get(account=account, **udi), False
+    return _locked_pi(account, udi), False
 
 
 def register(message, *, transport, now):
@@ -96,8 +155,8 @@ def register(message, *, transport, now):
     identity = identity_fields(message, transport, now)
     identity.update(registration_token=token, export_controlled=token.export_controlled)
     if created:
-        DeviceIdentity.objects.create(product_instance=pi, created_with_token=token, created_in_virtual_account=va,
-                                      created_at=now, **identity)
+        prepared.insert(DeviceIdentity(product_instance=pi, created_with_token=token, created_in_virtual_account=va,
+                                       created_at=now, **identity))
     else:  # it may have been added by other means (a synchronization, an SLP push) and have none yet
         DeviceIdentity.objects.update_or_create(product_instance=pi, defaults=identity)
     cert = issue_certificate(pi=pi, public_key=f["csr"].public_key(), authority=authority, now=now)
@@ -146,7 +205,7 @@ def deregister(cert, message, *, now):
 
 def touch(pi, now, **fields):
     """Record the contact (one UPDATE, which also locks the row: messages of one device serialise)."""
-    ProductInstance.objects.filter(pk=pi.pk).update(last_contact_at=now, **fields)
+    update_row(ProductInstance, pi.pk, last_contact_at=now, **fields)
     pi.last_contact_at = now
     for name, value in fields.items():
         setattr(pi, name, value)

@@ -148,7 +148,9 @@ def decide_request(request, *, result, message="", detail=None, now=None):
     ``result`` is one of ``RESULTS[request.kind]``; the first of each is the success.
     """
     now = now or timezone.now()
-    request = DeviceRequest.objects.select_for_update().select_related(
+    # Only the request's own row is locked: the joined account rows are read (locking them would
+    # block concurrent registrations' foreign-key checks; docs/licensing-engine.md, "Locking").
+    request = DeviceRequest.objects.select_for_update(of=("self",), no_key=True).select_related(
         "product_instance__virtual_account__account").get(pk=request.pk)
     if request.status != DeviceRequest.Status.PENDING:
         raise ServiceError("This device request has already been decided.")

@@ -10,11 +10,15 @@ grow with the number of product instances.
 import datetime
 import hashlib
 
+from django.db import connection
+
 from onprem import events
 
 from ..models import DeviceIdentity, LicenseDefinition, LicenseUsage, ProductInstance, RumReport
 from .compliance import IN_COMPLIANCE, virtual_account_positions
 from .device_registration import epoch_ms, touch
+from . import prepared
+from .prepared import cache_related
 
 RENEW_AUTH_AFTER = datetime.timedelta(days=30)
 AUTH_EXPIRES = datetime.timedelta(days=90)
@@ -33,6 +37,46 @@ def _current_usage(pi):
     rows = LicenseUsage.objects.filter(product_instance=pi).select_related("license").only(
         "pk", "count", "license_id", "product_instance_id", "license__export_restricted")
     return {row.license_id: row for row in rows}
+
+
+# The licenses a message names (by tag) and the usage rows the product instance holds, in one
+# statement (it runs for every AUTHORIZE and REPORT_USAGE). {tags} becomes one %s per tag.
+_LICENSES_AND_USAGE_SQL = """
+SELECT l.id, l.entitlement_tag, l.export_restricted, NULL, NULL
+FROM licensing_licensedefinition l WHERE l.entitlement_tag IN ({tags})
+UNION ALL
+SELECT u.license_id, NULL, l.export_restricted, u.id, u.count
+FROM licensing_licenseusage u JOIN licensing_licensedefinition l ON l.id = u.license_id
+WHERE u.product_instance_id = %s
+"""
+
+
+def _licenses_and_usage(pi, tags):
+    """({tag: LicenseDefinition}, {license_id: LicenseUsage}) for the licenses tagged ``tags`` and
+    ``pi``'s usage rows, in one query.
+
+    As ``LicenseDefinition.objects.filter(entitlement_tag__in=tags).only("pk", "entitlement_tag",
+    "export_restricted")`` and ``_current_usage(pi)`` give them (each usage row's license loaded
+    with its ``export_restricted``).
+    """
+    tags = sorted(set(tags))
+    sql = _LICENSES_AND_USAGE_SQL.format(tags=", ".join(["%s"] * len(tags)) if tags else "NULL")
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [*tags, pi.pk])
+        rows = cursor.fetchall()
+    licenses, current = {}, {}
+    for license_id, tag, restricted, usage_id, count in rows:
+        restricted = bool(restricted)  # SQLite answers 0 / 1
+        if usage_id is None:
+            licenses[tag] = LicenseDefinition.from_db(
+                connection.alias, ["id", "entitlement_tag", "export_restricted"], [license_id, tag, restricted])
+            continue
+        row = LicenseUsage.from_db(connection.alias, ["id", "product_instance_id", "license_id", "count"],
+                                   [usage_id, pi.pk, license_id, count])
+        cache_related(row, "license", LicenseDefinition.from_db(
+            connection.alias, ["id", "export_restricted"], [license_id, restricted]))
+        current[license_id] = row
+    return licenses, current
 
 
 def apply_usage(pi, current, desired, now):
@@ -54,7 +98,7 @@ def apply_usage(pi, current, desired, now):
     if changed:
         LicenseUsage.objects.bulk_update(changed, ["count", "updated_at"])
     if new:
-        LicenseUsage.objects.bulk_create(new)
+        prepared.insert_rows(new)
 
 
 def _group_key(ids):
@@ -89,9 +133,7 @@ def authorize(cert, message, *, now):
                                        redundancy_role=Role.ACTIVE).exclude(pk=pi.pk).update(
             redundancy_role=Role.STANDBY)
     requested = f["entitlements"]
-    licenses = {lic.entitlement_tag: lic for lic in LicenseDefinition.objects.filter(
-        entitlement_tag__in=[e["tag"] for e in requested]).only("pk", "entitlement_tag", "export_restricted")}
-    current = _current_usage(pi)
+    licenses, current = _licenses_and_usage(pi, [e["tag"] for e in requested])
     export_ok = _export_allowed(pi)
     desired, answers = {}, []
     for entry in requested:
@@ -136,12 +178,21 @@ def authorize(cert, message, *, now):
     }
 
 
+def _seen_reports(account_id, device_key, report_ids):
+    """The report ids of ``report_ids`` this device already sent (one query, written once per arity)."""
+    ids = sorted(set(report_ids))
+    sql = ("SELECT report_id FROM licensing_rumreport WHERE account_id = %s AND device_key = %s "
+           f"AND report_id IN ({', '.join(['%s'] * len(ids))})")
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [account_id, device_key, *ids])
+        return {report_id for (report_id,) in cursor.fetchall()}
+
+
 def store_reports(pi, message, *, now):
     """Store the message's RUM reports (each once per device) and apply their usage; returns the acks."""
     reports = message.fields["reports"]
     ids = [report["report_id"] for report in reports]
-    seen = set(RumReport.objects.filter(account_id=pi.account_id, device_key=message.device_key,
-                                        report_id__in=ids).values_list("report_id", flat=True))
+    seen = _seen_reports(pi.account_id, message.device_key, ids)
     acks, new = [], []
     for report in reports:
         if report["report_id"] in seen:
@@ -151,26 +202,25 @@ def store_reports(pi, message, *, now):
         acks.append({"report_id": report["report_id"], "status": "ACK"})
         new.append(report)
     if new:
-        RumReport.objects.bulk_create([
+        prepared.insert_rows([
             RumReport(account_id=pi.account_id, product_instance=pi, device_key=message.device_key,
                       report_id=r["report_id"], header=r["header"], payload=r["payload"],
                       signing_type=r["signing_type"], signature_key=r["key"], signature_value=r["value"],
                       received_at=now)
             for r in new
         ])
-        tags = {line["tag"] for r in new for line in r["usage"]}
-        export_ok = _export_allowed(pi)
+        licenses, current = _licenses_and_usage(pi, {line["tag"] for r in new for line in r["usage"]})
         # export-restricted usage changes only through export authorization (unless the token allowed it)
-        licenses = {tag: pk for tag, pk, restricted in LicenseDefinition.objects.filter(entitlement_tag__in=tags)
-                    .values_list("entitlement_tag", "pk", "export_restricted") if export_ok or not restricted}
+        if not _export_allowed(pi):
+            licenses = {tag: lic for tag, lic in licenses.items() if not lic.export_restricted}
         desired = {}
         for r in new:  # in the order sent: a later report's count wins
             for line in r["usage"]:
-                lid = licenses.get(line["tag"])
-                if lid is not None:
-                    desired[lid] = line["count"]
+                lic = licenses.get(line["tag"])
+                if lic is not None:
+                    desired[lic.pk] = line["count"]
         if desired:
-            apply_usage(pi, _current_usage(pi), desired, now)
+            apply_usage(pi, current, desired, now)
         events.record("device.usage_reported", virtual_account=pi.virtual_account, identifier=pi.display_name,
                       pool_name=pi.virtual_account.name, count=len(new))
     return acks

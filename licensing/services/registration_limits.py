@@ -15,13 +15,12 @@ import datetime
 import math
 
 from django.db import connection, transaction
-from django.db.models import F, Func, Subquery, Value
-from django.db.models.functions import Coalesce
 
 from accounts.security_models import SecurityPolicy
 from onprem import events
 
-from ..models import Alert, DeviceIdentity, LocalAccount, VirtualAccount
+from ..models import Alert, DeviceIdentity, LocalAccount
+from . import prepared
 from .device_errors import DeviceError
 
 WINDOW = datetime.timedelta(hours=1)
@@ -40,17 +39,30 @@ class RegistrationLimited(DeviceError):
                                        f"(limit {limit}). Retry after {retry_after} seconds.")
 
 
-def _count(queryset):
-    """COUNT(*) of ``queryset`` as a scalar subquery (a plain function, so no GROUP BY)."""
-    return Coalesce(Subquery(queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1]),
-                    Value(0))
+# Both limits (the Security widget's policy row, or the defaults while it was never saved) and
+# both counts of the last hour, in one statement written once (it runs twice per registration).
+# A count is only taken when its limit is on (CASE does not evaluate the branch it does not take):
+# with the limits off, as for a planned mass roll-out, no index is walked at all. Every instance
+# created with a token was created in its virtual account (a token never moves), so both counts
+# walk the (token, created_at) / (virtual account, created_at) indexes.
+_STATE_SQL = """
+SELECT per_token, per_va,
+       CASE WHEN per_token > 0 THEN (SELECT COUNT(*) FROM licensing_deviceidentity
+                                     WHERE created_with_token_id = %s AND created_at > %s) ELSE 0 END,
+       CASE WHEN per_va > 0 THEN (SELECT COUNT(*) FROM licensing_deviceidentity
+                                  WHERE created_in_virtual_account_id = %s AND created_at > %s) ELSE 0 END
+FROM (SELECT COALESCE((SELECT registration_limit_per_token FROM accounts_securitypolicy WHERE id = 1), %s)
+                 AS per_token,
+             COALESCE((SELECT registration_limit_per_va FROM accounts_securitypolicy WHERE id = 1), %s)
+                 AS per_va) policy
+"""
+_LOCK_VA_SQL = "SELECT id FROM licensing_virtualaccount WHERE id = %s FOR NO KEY UPDATE"
 
 
 def _state(token, now, *, lock):
     """One query: both limits and both counts of the last hour (after locking the VA's row when ``lock``).
 
-    Every instance created with ``token`` was created in its virtual account (a token never moves),
-    so both counts walk the (virtual account, created_at) / (token, created_at) indexes.
+    A count is 0 when its limit is off (0 = unlimited): nothing compares it then.
     """
     if lock and connection.features.has_select_for_update:
         # Its own statement, before the counts: under READ COMMITTED a statement that waited for a
@@ -60,18 +72,15 @@ def _state(token, now, *, lock):
         # registration reference this row, and PostgreSQL checks those (deferred) foreign keys at
         # COMMIT with FOR KEY SHARE, which FOR UPDATE blocks and FOR NO KEY UPDATE does not. With
         # FOR UPDATE two committing registrations (or one and a refusal's alert) deadlocked.
-        VirtualAccount.objects.select_for_update(no_key=True).filter(pk=token.virtual_account_id).order_by().values_list(
-            "pk").get()
-    since = now - WINDOW
-    policy = SecurityPolicy.objects.filter(pk=1)
-    columns = {name: Coalesce(Subquery(policy.values(name)[:1]), Value(SecurityPolicy._meta.get_field(name).default))
-               for name in FIELDS}
-    return (VirtualAccount.objects.filter(pk=token.virtual_account_id).order_by()
-            .annotate(**columns,
-                      token_count=_count(DeviceIdentity.objects.filter(created_with_token=token, created_at__gt=since)),
-                      va_count=_count(DeviceIdentity.objects.filter(
-                          created_in_virtual_account_id=token.virtual_account_id, created_at__gt=since)))
-            .values(*FIELDS, "token_count", "va_count").get())
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_VA_SQL, [token.virtual_account_id])
+    since = connection.ops.adapt_datetimefield_value(now - WINDOW)
+    defaults = [SecurityPolicy._meta.get_field(name).default for name in FIELDS]
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, _STATE_SQL, [token.pk, since, token.virtual_account_id, since, *defaults])
+        per_token, per_va, token_count, va_count = cursor.fetchone()
+    return {"registration_limit_per_token": per_token, "registration_limit_per_va": per_va,
+            "token_count": token_count, "va_count": va_count}
 
 
 def _retry_after(created, count, limit, now):

@@ -15,8 +15,7 @@ import secrets
 import urllib.parse
 import uuid
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -224,17 +223,55 @@ def find_usable_token(token_string, now=None):
     canonical = canonical_token(token_string)
     if not canonical:
         _refuse("token_unknown")
-    token = (
-        RegistrationToken.objects.select_related("virtual_account__account")
-        .filter(token_digest=hashlib.sha256(canonical.encode()).hexdigest())
-        .first()
-    )
+    token = _token_by_digest(hashlib.sha256(canonical.encode()).hexdigest())
     if token is None or not hmac.compare_digest(canonical_token(token.token).encode(), canonical.encode()):
         _refuse("token_unknown")
     if not token.virtual_account.account.is_active:
         _refuse("account_inactive")
     _refuse_unusable(token, now)
     return token
+
+
+class _TokenLookup:
+    """A token by its digest with its virtual account and local account: one statement written
+    once per process (``prepared``), as it runs for every REGISTER."""
+
+    def __init__(self):
+        from ..models import LocalAccount, VirtualAccount
+        from .prepared import Columns
+
+        self.parts = (Columns(RegistrationToken, "t"), Columns(VirtualAccount, "v"), Columns(LocalAccount, "a"))
+        self.sql = (
+            f"SELECT {', '.join(part.select for part in self.parts)} "
+            "FROM licensing_registrationtoken t "
+            "JOIN licensing_virtualaccount v ON v.id = t.virtual_account_id "
+            "JOIN licensing_localaccount a ON a.id = v.account_id "
+            "WHERE t.token_digest = %s"
+        )
+
+    def __call__(self, digest):
+        from .prepared import cache_related, execute, split
+
+        with connection.cursor() as cursor:
+            execute(cursor, self.sql, [digest])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        token, va, account = (part.build(values) for part, values in zip(self.parts, split(row, *self.parts)))
+        cache_related(token, "virtual_account", va)
+        cache_related(va, "account", account)
+        return token
+
+
+_token_lookup = None
+
+
+def _token_by_digest(digest):
+    """The token whose ``token_digest`` is ``digest`` (its virtual account and account loaded), or None."""
+    global _token_lookup
+    if _token_lookup is None:
+        _token_lookup = _TokenLookup()
+    return _token_lookup(digest)
 
 
 def _refuse_unusable(token, now):
@@ -244,6 +281,13 @@ def _refuse_unusable(token, now):
         _refuse("token_expired")
     if token.max_uses is not None and token.uses >= token.max_uses:
         _refuse("token_exhausted")
+
+
+# Written once rather than built by the ORM for every REGISTER.
+_COUNT_USE_SQL = (
+    "UPDATE licensing_registrationtoken SET uses = uses + 1 "
+    "WHERE id = %s AND revoked_at IS NULL AND expires_at > %s AND (max_uses IS NULL OR uses < max_uses)"
+)
 
 
 def count_use(token, now):
@@ -256,11 +300,9 @@ def count_use(token, now):
     other as briefly as possible. Call it inside the registration's transaction so a failed
     registration gives the use back.
     """
-    counted = (
-        RegistrationToken.objects.filter(pk=token.pk, revoked_at__isnull=True, expires_at__gt=now)
-        .filter(Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses")))
-        .update(uses=F("uses") + 1)
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_USE_SQL, [token.pk, connection.ops.adapt_datetimefield_value(now)])
+        counted = cursor.rowcount
     if not counted:
         token.refresh_from_db(fields=["revoked_at", "expires_at", "uses", "max_uses"])
         _refuse_unusable(token, now)

@@ -13,9 +13,9 @@ from licensing.models import Entitlement, LicenseDefinition, LicenseHierarchy, L
 pytestmark = pytest.mark.django_db
 
 # session, user, account, the reader's grants, picker, visible VAs (chooser), then the
-# compliance service's 4 queries for one virtual account (its name is known: no query for it)
+# compliance service's one query for one virtual account (its name is known: no query for it)
 # and the billing types: the same for 20 or 500 devices.
-PINNED_LICENSES_QUERIES = 11
+PINNED_LICENSES_QUERIES = 8
 
 
 def url(account, rest=""):
