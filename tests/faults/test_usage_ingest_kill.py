@@ -138,12 +138,19 @@ class Database:
             cur.execute(f"LOCK TABLE {table} IN SHARE MODE")
         return conn
 
-    def waiting(self, query_like, timeout=60, proc=None):
-        """The backend (pid, client port) whose statement (``LIKE query_like``) waits on a lock."""
+    def waiting(self, query_like=None, timeout=60, proc=None, *, table=None):
+        """The backend (pid, client port) whose statement (``LIKE query_like``) waits on a lock, or
+        (``table``) that waits for a lock on that table, whatever its statement's text: the hot
+        path's statements are prepared and show as ``EXECUTE onprem_…`` (licensing/services/prepared.py)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = self.rows("SELECT pid, client_port FROM pg_stat_activity WHERE datname = current_database() "
-                              "AND wait_event_type = 'Lock' AND query LIKE %s", query_like)
+            if table is not None:
+                found = self.rows("SELECT DISTINCT a.pid, a.client_port FROM pg_stat_activity a JOIN pg_locks l "
+                                  "ON l.pid = a.pid WHERE a.datname = current_database() AND NOT l.granted "
+                                  "AND l.relation = %s::regclass", table)
+            else:
+                found = self.rows("SELECT pid, client_port FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND wait_event_type = 'Lock' AND query LIKE %s", query_like)
             if found:
                 assert len(found) == 1, found
                 return found[0]
@@ -294,7 +301,7 @@ def test_kill_worker_before_and_after_commit_of_a_usage_report(private_postgres,
         #     the message's nonce is already written in the same transaction.
         lock = db.lock("licensing_rumreport")
         agent = device.start(server, "report", f"{tags['NE']}=5", f"{tags['DE']}=1")
-        backend, client_port = db.waiting('INSERT INTO "licensing_rumreport"%', proc=agent)
+        backend, client_port = db.waiting(table="licensing_rumreport", proc=agent)
         assert db.holds(backend, "licensing_devicenonce"), "the nonce is not in the report's transaction"
         assert db.holds(backend, "licensing_productinstance"), "the contact is not in the report's transaction"
         (report_a,) = device.pending().values()  # kept by the agent before it sent it
@@ -377,7 +384,7 @@ def test_replay_after_failover_to_a_second_web_node(private_postgres, fault_serv
         #    instance's row, then sees A's committed report: ACK from A, DUPLICATE from B.
         lock = db.lock("licensing_licenseusage")
         on_a = device.start(node_a, "report", f"{tags['NE']}=4", f"{tags['DE']}=1")
-        backend_a, _ = db.waiting('% "licensing_licenseusage"%', proc=on_a)
+        backend_a, _ = db.waiting(table="licensing_licenseusage", proc=on_a)
         assert db.holds(backend_a, "licensing_rumreport")  # its report row is written, not committed
         (report_1,) = device.pending().values()
         rid_1 = json.loads(report_1["payload"])["report_id"]
