@@ -12,7 +12,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -65,17 +65,32 @@ def test_served_schema_is_the_fuzzed_one(client):
     assert all(path.startswith("/api/v1/") for path, _ in operations)
 
 
-@schema.parametrize()
-# Generated cases only (no "explicit" phase: schemathesis' coverage phase alone would take
-# minutes), derandomized so a run is repeatable, both valid and invalid data (its default).
-@settings(max_examples=15, deadline=None, derandomize=True, phases=[Phase.generate, Phase.shrink],
-          suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_schema(case, caller):
+# One pytest item per operation, each with its own id ("POST /api/v1/accounts/{account}/devices"):
+# schemathesis' own ``schema.parametrize()`` gives all 17 the same node id, and pytest-xdist's
+# group scheduling (``make test``) keeps one item per node id — it ran one operation in 17.
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[operation.label for operation in OPERATIONS])
+def test_api_conforms_to_its_schema(operation, caller):
     app, headers = caller
-    case.call_and_validate(app=app, headers=headers, checks=CHECKS)
-    if case.path_parameters:
-        if "account" in case.path_parameters:
-            case.path_parameters["account"] = "Acme"
-        if "va" in case.path_parameters:
-            case.path_parameters["va"] = "Zoology"
+
+    # Generated cases only (no "explicit" phase: schemathesis' coverage phase alone would take
+    # minutes), derandomized so a run is repeatable, both valid and invalid data (its default).
+    @given(case=operation.as_strategy())
+    @settings(max_examples=15, deadline=None, derandomize=True, phases=[Phase.generate, Phase.shrink],
+              suppress_health_check=list(HealthCheck))
+    def check(case):
         case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+        if case.path_parameters:
+            if "account" in case.path_parameters:
+                case.path_parameters["account"] = "Acme"
+            if "va" in case.path_parameters:
+                case.path_parameters["va"] = "Zoology"
+            case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+
+    check()
+
+
+def test_every_operation_is_fuzzed():
+    assert len({operation.label for operation in OPERATIONS}) == len(OPERATIONS) == 17
