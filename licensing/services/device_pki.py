@@ -68,7 +68,9 @@ class _CurrentAuthorityLookup:
         return found
 
 
-_authority_lookup = None
+@functools.cache  # built on first use: the SQL needs the database's quoting, unknown at import
+def _authority_lookup():
+    return _CurrentAuthorityLookup()
 
 
 def current_authority(account=None, now=None):
@@ -77,11 +79,8 @@ def current_authority(account=None, now=None):
     Two first registrations racing each other: the partial unique constraint lets one row in,
     the other creator's savepoint rolls back and it reads the winner's row.
     """
-    global _authority_lookup
-    if _authority_lookup is None:
-        _authority_lookup = _CurrentAuthorityLookup()
     # The key is not loaded here (it is decrypted once per process, by authority_key).
-    found = _authority_lookup(account)
+    found = _authority_lookup()(account)
     if found is not None:
         return found
     now = now or timezone.now()
@@ -213,7 +212,9 @@ class _CertificateLookup:
         return cert
 
 
-_certificate_lookup = None
+@functools.cache  # built on first use, as _authority_lookup
+def _certificate_lookup():
+    return _CertificateLookup()
 
 
 def find_certificate(serial_hex):
@@ -223,12 +224,9 @@ def find_certificate(serial_hex):
     Read from the database for every message, never cached: a certificate revoked a moment ago
     (re-registration, deregistration) must be refused at once.
     """
-    global _certificate_lookup
     if not isinstance(serial_hex, str) or not 1 <= len(serial_hex) <= 40:
         return None
-    if _certificate_lookup is None:
-        _certificate_lookup = _CertificateLookup()
-    return _certificate_lookup(serial_hex)
+    return _certificate_lookup()(serial_hex)
 
 
 def certificate_usable(cert, now):

@@ -3,6 +3,8 @@
 Called by ``licensing.transport`` once a message's signature, timestamp and nonce passed,
 inside the transaction that spent the nonce. Each function returns the reply fields.
 """
+import functools
+
 from django.db import IntegrityError, connection, transaction
 
 from onprem import events
@@ -77,14 +79,13 @@ class _ProductInstanceLookup:
         return pi
 
 
-_pi_lookup = None
+@functools.cache  # built on first use: the SQL needs the database's quoting, unknown at import
+def _pi_lookup():
+    return _ProductInstanceLookup()
 
 
 def _locked_pi(account, udi):
-    global _pi_lookup
-    if _pi_lookup is None:
-        _pi_lookup = _ProductInstanceLookup()
-    return _pi_lookup(account, udi)
+    return _pi_lookup()(account, udi)
 
 
 def _insert_pi(pi):

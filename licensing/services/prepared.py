@@ -105,7 +105,9 @@ def execute(cursor, sql, params):
     Statements are named by their text: one text, one name, whichever process prepared it.
     """
     conn = cursor.db
-    if conn.vendor != "postgresql":
+    # "%%" (a literal percent) would reach PREPARE doubled: psycopg2 un-doubles it only when it
+    # interpolates parameters, which the raw PREPARE below does not. Such a statement runs plainly.
+    if conn.vendor != "postgresql" or "%%" in sql:
         cursor.execute(sql, params)
         return
     name = "onprem_" + hashlib.blake2s(sql.encode(), digest_size=8).hexdigest()

@@ -8,6 +8,7 @@ text alone — and then compared in constant time.
 """
 import base64
 import datetime
+import functools
 import hashlib
 import hmac
 import re
@@ -263,15 +264,14 @@ class _TokenLookup:
         return token
 
 
-_token_lookup = None
+@functools.cache  # built on first use: the SQL needs the database's quoting, unknown at import
+def _token_lookup():
+    return _TokenLookup()
 
 
 def _token_by_digest(digest):
     """The token whose ``token_digest`` is ``digest`` (its virtual account and account loaded), or None."""
-    global _token_lookup
-    if _token_lookup is None:
-        _token_lookup = _TokenLookup()
-    return _token_lookup(digest)
+    return _token_lookup()(digest)
 
 
 def _refuse_unusable(token, now):
