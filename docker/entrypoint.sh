@@ -22,6 +22,7 @@ case "$role" in
     python manage.py ensure_tls
     data_dir="$(python -c 'from onprem.env import data_dir; print(data_dir())')"
     exec python -m gunicorn onprem.wsgi:application \
+      --config python:onprem.gunicorn_conf \
       --name onprem-web \
       --bind "${ONPREM_BIND:-0.0.0.0:8443}" \
       --workers "${ONPREM_WEB_WORKERS:-2}" \

@@ -298,6 +298,7 @@ def test_children_command_lines(settings, tmp_path, monkeypatch):
     assert web.argv[:4] == [sys.executable, "-m", "gunicorn", "onprem.wsgi:application"]
     assert option(web, "--bind") == "0.0.0.0:9443"
     assert option(web, "--workers") == "3"
+    assert option(web, "--config") == "python:onprem.gunicorn_conf"  # one TLS context per worker
     assert option(web, "--certfile") == str(tls.cert_file) and option(web, "--keyfile") == str(tls.key_file)
     assert option(web, "--access-logfile") == str(tmp_path / "logs" / "access.log")
     assert option(web, "--error-logfile") == str(tmp_path / "logs" / "gunicorn.log")

@@ -229,6 +229,7 @@ class Command(BaseCommand):
 
         web = [
             python, "-m", "gunicorn", "onprem.wsgi:application",
+            "--config", "python:onprem.gunicorn_conf",  # one TLS context per worker (the module says why)
             "--name", "onprem-web",
             "--workers", str(env_int("ONPREM_WEB_WORKERS", 2)),
             "--certfile", str(tls.cert_file),

@@ -1,0 +1,50 @@
+"""gunicorn settings the command line cannot express (``-c python:onprem.gunicorn_conf``).
+
+``manage.py serve`` and the container's ``web`` role load it; the bind, workers, certificate and
+logs stay on their command lines.
+
+**One TLS context per worker, not one per connection.** gunicorn builds a new ``SSLContext`` for
+every connection it accepts (``gunicorn.sock.ssl_context``): it loads the trust store, reads
+and parses the certificate and private key from disk, 1.3 ms of CPU on the benchmark machine,
+more than the TLS handshake itself. In a reconnect storm, where most answers are a short "retry
+later", that was the largest cost of a refusal (docs/performance.md, "The reconnect storm").
+The hook below builds the context with gunicorn's own factory (same options, ciphers, client
+certificate settings) and keeps it while the files stay the same: each connection costs a
+``stat`` of the certificate and key files instead, so a certificate replaced on disk (the
+Security widget, ``ensure_tls``, an operator's renewal) is served from the next connection on,
+as before.
+"""
+import os
+import threading
+
+_cached = {"stamp": None, "context": None}
+_lock = threading.Lock()
+
+
+def _file_stamp(path):
+    """What changes when a file is rewritten in place or replaced by a rename; None when absent."""
+    if not path:
+        return None
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def ssl_context(config, default_ssl_context_factory):
+    """gunicorn's ``ssl_context`` server hook: the worker's context, rebuilt when a file changed.
+
+    Keyed by the process id too: a context is never shared across a fork. A factory that fails
+    (a key that does not match a certificate being replaced) raises for that connection, as
+    gunicorn's default does, and nothing is cached, so the next connection tries again.
+    """
+    stamp = (os.getpid(), _file_stamp(config.certfile), _file_stamp(config.keyfile), _file_stamp(config.ca_certs))
+    context = _cached["context"]
+    if _cached["stamp"] != stamp or context is None:
+        with _lock:  # threaded workers: build it once
+            if _cached["stamp"] != stamp or _cached["context"] is None:
+                _cached["context"] = default_ssl_context_factory()
+                _cached["stamp"] = stamp
+            context = _cached["context"]
+    return context
