@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "onprem.observability.RequestIdMiddleware",
     "onprem.metrics.MetricsMiddleware",
+    # Device messages over capacity get 503 + Retry-After here, before the rest of the stack.
+    "licensing.transport.admission.DeviceAdmissionMiddleware",
     "onprem.db_unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -263,7 +265,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # The file is JSON lines with the request id (onprem/observability.py); the console is for people.
-    "filters": {"request_id": {"()": "onprem.observability.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "onprem.observability.RequestIdFilter"},
+                "not_shed": {"()": "licensing.transport.admission.NotShedFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d [%(request_id)s] %(message)s"},
         "json": {"()": "onprem.observability.JsonFormatter"},
@@ -280,6 +283,8 @@ LOGGING = {
     "root": {"handlers": ["console", "file"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A shed device message is not a server error (licensing/transport/admission.py).
+        "django.request": {"filters": ["not_shed"]},
     },
 }
 

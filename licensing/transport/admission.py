@@ -30,17 +30,23 @@ client, runserver without a listening socket in the process) the queue signal is
 nothing is shed on its account.
 """
 import json
+import logging
 import math
 import os
 import random
 import socket
 import struct
 import threading
+import time
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.http import HttpResponse
 
+from onprem import metrics
 from onprem.env import env_int
+
+logger = logging.getLogger(__name__)
 
 SERVER_BUSY = "SERVER_BUSY"
 DEFAULTS = {
@@ -190,4 +196,84 @@ def refusal(reason, observed, limit):
     return 503, body, {"Retry-After": str(seconds), "X-Onprem-Shed": reason}
 
 
-__all__ = ["over_capacity", "refusal", "in_flight", "listen_queue_depth", "retry_after_seconds", "SERVER_BUSY"]
+# -- where it runs: first in the middleware stack -------------------------------------------
+
+# The device endpoints (licensing/transport/urls.py). A path test, not URL resolution: the
+# decision must come before the rest of the stack, and resolving happens after it.
+DEVICE_PATHS = ("/SmartTransport", "/Transportgateway/services/DeviceRequestHandler")
+DEVICE_PATH_PREFIXES = ("/cslu/v1/pi/",)
+REPORT_EVERY_SECONDS = 60
+
+
+def is_device_message(request):
+    path = request.path_info
+    return request.method == "POST" and (path in DEVICE_PATHS or path.startswith(DEVICE_PATH_PREFIXES))
+
+
+class DeviceAdmissionMiddleware:
+    """Count device messages in progress and refuse the ones over capacity, before anything else.
+
+    It sits right after the request id and the metrics (onprem/settings.py), so a refusal costs
+    neither the session, authentication, system-settings (a cache round trip) and security
+    middleware nor URL resolution: in a reconnect storm most answers are refusals, and every
+    millisecond a refusal spends is taken from the devices being served. Anything else passes
+    straight through.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not is_device_message(request):
+            return self.get_response(request)
+        with in_flight():
+            busy = over_capacity()
+            if busy is None:
+                return self.get_response(request)
+            return refuse(request, *busy)
+
+
+_shed_report = {"since": None, "count": 0, "pid": None}
+_shed_report_lock = threading.Lock()
+
+
+def _report_shedding(reason, observed, limit):
+    """One WARNING per process per minute while shedding, with the count: the log says that the
+    server is shedding and how much without a line per refusal (thousands a minute in a storm)."""
+    now = time.monotonic()
+    with _shed_report_lock:
+        if _shed_report["pid"] != os.getpid():
+            _shed_report.update(pid=os.getpid(), since=None, count=0)
+        _shed_report["count"] += 1
+        if _shed_report["since"] is not None and now - _shed_report["since"] < REPORT_EVERY_SECONDS:
+            return
+        count, _shed_report["count"], _shed_report["since"] = _shed_report["count"], 0, now
+    logger.warning("Over capacity (%s %s > %s): %s device message(s) answered 503 with Retry-After by this "
+                   "process since the last report.", reason.replace("_", " "), observed, limit, count)
+
+
+def refuse(request, reason, observed, limit):
+    """The HTTP answer to a shed message. The body (within the size limit) is read first so that a
+    kept-alive connection stays in step; an oversized one is left to the view's 413, unread."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    size_limit = getattr(settings, "ONPREM_DEVICE_MAX_MESSAGE_BYTES", 1024 * 1024)
+    if not declared.isdigit() or int(declared) <= size_limit:
+        request.read(size_limit + 1)
+    status, text, headers = refusal(reason, observed, limit)
+    metrics.device_message("MESSAGE", SERVER_BUSY)
+    _report_shedding(reason, observed, limit)
+    request.onprem_shed = True  # django.request does not log it as a server error (onprem/settings.py)
+    return HttpResponse(text, status=status, content_type="application/json; charset=utf-8", headers=headers)
+
+
+class NotShedFilter(logging.Filter):
+    """Keeps django.request's "Service Unavailable" ERROR line out of the logs for shed messages:
+    a refusal is the server working as designed, and ``_report_shedding`` summarises them."""
+
+    def filter(self, record):
+        request = getattr(record, "request", None)
+        return not getattr(request, "onprem_shed", False)
+
+
+__all__ = ["over_capacity", "refusal", "refuse", "in_flight", "listen_queue_depth", "retry_after_seconds",
+           "DeviceAdmissionMiddleware", "NotShedFilter", "SERVER_BUSY"]

@@ -2,17 +2,15 @@
 
 No session, no CSRF token: a device message is authorized by its token or certificate
 signature (RBAC.md, "Devices"), never by a cookie. Over capacity, a message is answered at once
-with 503 + Retry-After before any database or signature work (admission.py).
+with 503 + Retry-After before any database or signature work, by admission.py's middleware.
 """
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from onprem import metrics
 
 from ..models import DeviceIdentity, LocalAccount
-from . import admission
 from .processing import process, too_large
 
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
@@ -36,19 +34,13 @@ def _read_body(request):
 
 
 def _run(request, **kwargs):
-    body = _read_body(request)  # read first even when shedding: a kept-alive connection stays in step
+    # Over capacity, the message never got here: admission.DeviceAdmissionMiddleware answered it.
+    body = _read_body(request)
     if body is None:
         outcome = too_large(max_message_bytes())
         return HttpResponse(outcome.body, status=outcome.status,
                             content_type=f"{outcome.content_type}; charset=utf-8", headers=outcome.headers)
-    with admission.in_flight():
-        busy = admission.over_capacity()
-        if busy is not None:
-            status, text, headers = admission.refusal(*busy)
-            metrics.device_message("MESSAGE", admission.SERVER_BUSY)
-            return HttpResponse(text, status=status, content_type="application/json; charset=utf-8",
-                                headers=headers)
-        outcome = process(body, **kwargs)
+    outcome = process(body, **kwargs)
     return HttpResponse(outcome.body, status=outcome.status, content_type=f"{outcome.content_type}; charset=utf-8",
                         headers=outcome.headers)
 

@@ -5,6 +5,7 @@ real under gunicorn."""
 import json
 import socket
 import threading
+from contextlib import contextmanager
 
 import pytest
 from devicesim import row_counts
@@ -112,3 +113,67 @@ def test_settings_come_from_the_environment_when_not_set(monkeypatch, settings):
     assert admission.setting("ONPREM_DEVICE_SHED_QUEUE") == 64
     monkeypatch.setenv("ONPREM_DEVICE_SHED_QUEUE", "12")
     assert admission.setting("ONPREM_DEVICE_SHED_QUEUE") == 12
+
+
+@contextmanager
+def overloaded(settings):
+    """Every device message of this process is over capacity: one more is always in progress."""
+    settings.ONPREM_DEVICE_MAX_IN_FLIGHT = 1
+    admission._shed_report.update(pid=None, since=None, count=0)
+    try:
+        with admission.in_flight():
+            yield
+    finally:
+        admission._shed_report.update(pid=None, since=None, count=0)
+
+
+@pytest.fixture
+def busy(settings):
+    with overloaded(settings):
+        yield
+
+
+def test_a_refusal_comes_before_the_rest_of_the_stack(registered, settings, monkeypatch):
+    """No database query, no cache round trip (the system settings), no session: the admission
+    middleware answers before them, which is what makes a refusal cheap in a storm."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    dev = registered()
+
+    def not_now():
+        raise AssertionError("the system settings were read for a shed message")
+
+    monkeypatch.setattr("onprem.middleware.current", not_now)
+    with overloaded(settings), CaptureQueriesContext(connection) as queries:
+        response = dev.post(dev.envelope("AUTHORIZE", dev.payload(entitlements=[])))
+    assert response.status_code == 503 and response["Retry-After"]
+    assert len(queries) == 0
+    assert "sessionid" not in response.cookies and "Set-Cookie" not in response
+
+
+def test_only_device_messages_are_shed(client, busy):
+    assert client.get("/SmartTransport", secure=True).status_code == 405  # not a device message
+    assert client.get("/healthz", secure=True).status_code == 200
+    for path in ("/SmartTransport", "/Transportgateway/services/DeviceRequestHandler", "/cslu/v1/pi/Any-1"):
+        assert client.post(path, data=b"{}", content_type="application/json", secure=True).status_code == 503
+
+
+def test_shedding_is_summarised_in_the_log_not_logged_per_message(client, busy, caplog, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(admission.time, "monotonic", lambda: clock[0])
+
+    def shed():
+        response = client.post("/SmartTransport", data=b"{}", content_type="application/json", secure=True)
+        assert response.status_code == 503
+
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            shed()
+        clock[0] += admission.REPORT_EVERY_SECONDS + 1
+        shed()
+    # Not django.request's "Service Unavailable" ERROR per refusal: a refusal is not a server error.
+    assert [r for r in caplog.records if r.name == "django.request"] == []
+    reports = [r.getMessage() for r in caplog.records if r.name == "licensing.transport.admission"]
+    assert len(reports) == 2 and all(r.startswith("Over capacity (in flight 2 > 1): ") for r in reports)
+    assert "1 device message(s)" in reports[0] and "3 device message(s)" in reports[1]

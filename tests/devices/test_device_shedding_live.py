@@ -43,6 +43,9 @@ def test_a_storm_is_shed_with_503_and_retry_after_and_every_device_is_served_onc
     access = (server.data_dir / "logs" / "access.log").read_text().splitlines()
     shed = [line for line in access if '"POST /SmartTransport' in line and '" 503 ' in line]
     assert len(shed) == result["refusals"]
+    # Summarised in the server's log, not an ERROR line per refusal.
+    log = (server.data_dir / "logs" / "onprem.log").read_text()
+    assert "Over capacity (listen queue " in log and "Service Unavailable" not in log
 
     # Every device authorized its licenses and its one usage report was stored once.
     db = sqlite3.connect(f"file:{server.data_dir / 'onprem.sqlite3'}?mode=ro", uri=True, timeout=10)
