@@ -220,6 +220,7 @@ class Storm:
         return device.agent.report(usage={} if device.agent.state.get("pending_reports") else None)
 
     def _attempt(self, index):
+        """One message of one device; True when it was served and has another step to send now."""
         device = self.devices[index]
         step = self.steps[device.step]
         now = self._now()
@@ -247,7 +248,7 @@ class Storm:
                 moment = self._now()  # one reading: the wait is measured from the moment it was scheduled
                 device.refused_at, device.asked_wait = moment, busy.retry_after
                 self._push(moment + delay, index)
-            return
+            return False
         except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the storm
             code = _error_code(exc)
             with self._lock:
@@ -258,11 +259,11 @@ class Storm:
                     device.given_up = code
                     self._active -= 1
                     self._lock.notify_all()
-                    return
+                    return False
                 delay = self.config.retry.delay(device.attempt, None, rng=self.rng)
                 device.attempt += 1
                 self._push(self._now() + delay, index)
-            return
+            return False
         answered = time.perf_counter()
         with self._lock:
             self.attempts += 1
@@ -277,15 +278,18 @@ class Storm:
                 device.done = True
                 self._active -= 1
                 self._lock.notify_all()
-            else:
-                self._push(self._now(), index)
+                return False
+            return True  # its next message goes at once, as a device sends it
 
     def _worker(self):
         while True:
             index = self._take()
             if index is None:
                 return
-            self._attempt(index)
+            # A served device goes straight on with its next step (REPORT_USAGE right after its
+            # AUTHORIZE) instead of queueing behind the devices released before it.
+            while self._attempt(index) and self._now() <= self.config.max_duration:
+                pass
 
     def _progress(self, stop):
         while not stop.wait(5.0):
