@@ -80,7 +80,7 @@ def _find_listeners():
     Found once per process by walking its descriptors, so it works whatever started the workers
     (``serve``, the container entrypoint, a bare gunicorn) without hooks in their configuration.
     """
-    found = []
+    found, seen = [], set()
     if not hasattr(socket, "TCP_INFO"):
         return found
     try:
@@ -89,8 +89,12 @@ def _find_listeners():
         return found
     for fd in descriptors:
         try:
-            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+            target = os.readlink(f"/proc/self/fd/{fd}")  # "socket:[inode]"
+            # One socket often has several descriptors (gunicorn under `serve` holds its listener
+            # twice): each socket is read once, or its queue would count two or three times over.
+            if not target.startswith("socket:") or target in seen:
                 continue
+            seen.add(target)
             sock = socket.socket(fileno=os.dup(fd))
         except OSError:
             continue

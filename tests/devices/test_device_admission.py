@@ -3,6 +3,7 @@ form, that a shed message changes nothing, the in-flight limit, the listen-queue
 listening socket, and Retry-After scaling. The live test (test_device_shedding_live.py) sheds for
 real under gunicorn."""
 import json
+import os
 import socket
 import threading
 from contextlib import contextmanager
@@ -92,6 +93,27 @@ def test_the_listen_queue_of_a_real_listening_socket_is_read(settings, fresh_lis
             listener.accept()[0].close()
         assert admission.listen_queue_depth() < 3 and admission.over_capacity(chance=lambda: 0.0) is None
     finally:
+        for client in clients:
+            client.close()
+        listener.close()
+
+
+def test_a_listener_held_under_several_descriptors_is_counted_once(fresh_listeners):
+    """gunicorn under `manage.py serve` holds its listening socket under two descriptors: its queue
+    once, not twice (counted twice, twice as many messages were shed as the limit meant)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(6)]
+    extra = []
+    try:
+        once = admission.listen_queue_depth()
+        extra = [os.dup(listener.fileno()) for _ in range(2)]
+        admission._listeners["pid"] = None
+        assert admission.listen_queue_depth() == once and once >= 6
+    finally:
+        for fd in extra:
+            os.close(fd)
         for client in clients:
             client.close()
         listener.close()
