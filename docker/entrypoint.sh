@@ -21,8 +21,13 @@ case "$role" in
     python manage.py ensure_admin
     python manage.py ensure_tls
     data_dir="$(python -c 'from onprem.env import data_dir; print(data_dir())')"
+    # onprem/gunicorn_conf.py (one TLS context per worker), unless GUNICORN_CMD_ARGS names a
+    # configuration of the operator's own: gunicorn would silently prefer ours to it.
+    case " ${GUNICORN_CMD_ARGS:-} " in
+      *" --config"* | *" -c"*) ;;
+      *) set -- --config python:onprem.gunicorn_conf "$@" ;;
+    esac
     exec python -m gunicorn onprem.wsgi:application \
-      --config python:onprem.gunicorn_conf \
       --name onprem-web \
       --bind "${ONPREM_BIND:-0.0.0.0:8443}" \
       --workers "${ONPREM_WEB_WORKERS:-2}" \

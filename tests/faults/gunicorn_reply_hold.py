@@ -6,8 +6,9 @@ server it starts, and only there, through gunicorn's own environment variable::
 
     GUNICORN_CMD_ARGS="--config tests/faults/gunicorn_reply_hold.py"  ONPREM_FAULTS_HOLD_DIR=/tmp/...
 
-(``manage.py serve`` passes its environment to gunicorn; the project ships no gunicorn config
-file, so nothing else is replaced.) It is inert unless both are set, and even then until the test
+(``manage.py serve`` passes its environment to gunicorn and then leaves its own configuration,
+onprem/gunicorn_conf.py, out; its one setting is imported below, so nothing else changes.) It is
+inert unless both are set, and even then until the test
 writes an ``arm`` file into the hold directory naming the reply type to hold, e.g.
 ``REPORT_USAGE_RESPONSE``. The first worker whose reply has that type claims the file (an atomic
 rename, so exactly one reply is held), writes ``held.json`` (its pid, the reply's bytes) and
@@ -23,6 +24,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+from onprem.gunicorn_conf import ssl_context  # noqa: F401 - the production server's TLS contexts
 
 HOLD_SECONDS = 25  # below gunicorn's worker timeout (30 s): the master never kills a held worker first
 

@@ -312,6 +312,12 @@ def test_children_command_lines(settings, tmp_path, monkeypatch):
     assert option(beat, "--schedule") == str(tmp_path / "run" / "celerybeat-schedule")
     assert option(beat, "--logfile") == str(tmp_path / "logs" / "beat.log")
 
+    # An operator's own gunicorn configuration (GUNICORN_CMD_ARGS) is not overridden by serve's.
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--config /etc/onprem/gunicorn.conf.py --timeout 60")
+    (web,) = Command().build_children(tls, worker=False, beat=False)
+    assert "--config" not in web.argv
+    monkeypatch.delenv("GUNICORN_CMD_ARGS")
+
     monkeypatch.setenv("ONPREM_BIND", "127.0.0.1:8001,[::1]:8001")
     (web,) = Command().build_children(tls, worker=False, beat=False)
     assert [web.argv[i + 1] for i, arg in enumerate(web.argv) if arg == "--bind"] == ["127.0.0.1:8001", "[::1]:8001"]

@@ -116,6 +116,26 @@ def gunicorn_has_setting(name):
     return any(setting.name == name for setting in KNOWN_SETTINGS)
 
 
+OWN_GUNICORN_CONFIG = "python:onprem.gunicorn_conf"
+
+
+def operator_gunicorn_config():
+    """The gunicorn configuration file ``GUNICORN_CMD_ARGS`` names (an operator's own), or None.
+
+    gunicorn lets a ``--config`` on its command line win over one in that variable without a word,
+    so ``serve`` gives its own only when the operator gave none; theirs can keep the TLS context
+    per worker with ``from onprem.gunicorn_conf import ssl_context``.
+    """
+    import shlex
+
+    from gunicorn.config import Config
+
+    try:
+        return Config().parser().parse_args(shlex.split(os.environ.get("GUNICORN_CMD_ARGS", ""))).config
+    except (ValueError, SystemExit):  # unreadable: gunicorn itself will say so
+        return None
+
+
 def _descendants(pid):
     """Process ids below ``pid`` (gunicorn's workers, Celery's pool), from /proc; [] elsewhere."""
     parents = {}
@@ -229,7 +249,6 @@ class Command(BaseCommand):
 
         web = [
             python, "-m", "gunicorn", "onprem.wsgi:application",
-            "--config", "python:onprem.gunicorn_conf",  # one TLS context per worker (the module says why)
             "--name", "onprem-web",
             "--workers", str(env_int("ONPREM_WEB_WORKERS", 2)),
             "--certfile", str(tls.cert_file),
@@ -243,6 +262,8 @@ class Command(BaseCommand):
             # Let the workers finish their requests, but within serve's own stop timeout.
             "--graceful-timeout", str(STOP_TIMEOUT - 2),
         ]
+        if operator_gunicorn_config() is None:
+            web[4:4] = ["--config", OWN_GUNICORN_CONFIG]  # one TLS context per worker (the module says why)
         if gunicorn_has_setting("control_socket_disable"):
             # gunicorn >= 25.1 opens a control socket at one per-user path ($HOME/.gunicorn/): two
             # instances would fight over it, and nothing here uses it.
