@@ -1,15 +1,14 @@
 """onprem/gunicorn_conf.py through gunicorn's own code: one TLS context per worker, a new one
 as soon as the certificate files change on disk."""
 import os
-import socket
 import ssl
-import threading
 
 import pytest
 from gunicorn.config import Config
 from gunicorn.sock import ssl_context
 
 from onprem.tls import generate_self_signed
+from tests.tls_probe import peer_certificate
 
 
 def _config(cert, key):
@@ -25,26 +24,7 @@ def _config(cert, key):
 
 def _served_certificate(context):
     """The DER certificate a client sees from a server using ``context``."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve():
-        conn, _ = listener.accept()
-        try:
-            with context.wrap_socket(conn, server_side=True) as tls:
-                tls.recv(1)
-        except (ssl.SSLError, OSError):
-            pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    client = ssl.create_default_context()
-    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection(listener.getsockname()) as raw, client.wrap_socket(raw) as tls:
-        der = tls.getpeercert(binary_form=True)
-        tls.sendall(b"x")
-    thread.join(5)
-    listener.close()
-    return der
+    return peer_certificate(context)[1]
 
 
 @pytest.fixture
@@ -55,23 +35,22 @@ def pair(tmp_path):
 
 
 def test_the_config_module_sets_gunicorns_ssl_context_hook():
-    config = Config()
-    config.set("config", "python:onprem.gunicorn_conf")
+    """What `--config python:onprem.gunicorn_conf` makes of it: gunicorn's own loader."""
     from gunicorn.app.base import Application
+
+    from onprem import gunicorn_conf
 
     class App(Application):
         def init(self, parser, opts, args):
             return None
 
+        def load_config(self):  # instead of reading sys.argv: just the module, as --config names it
+            self.load_config_from_module_name_or_filename("python:onprem.gunicorn_conf")
+
         def load(self):
             return None
 
-    app = App.__new__(App)
-    app.cfg = config
-    app.load_config_from_module_name_or_filename("python:onprem.gunicorn_conf")
-    from onprem import gunicorn_conf
-
-    assert app.cfg.ssl_context is gunicorn_conf.ssl_context
+    assert App().cfg.ssl_context is gunicorn_conf.ssl_context
 
 
 def test_one_context_while_the_files_stay_the_same(pair):

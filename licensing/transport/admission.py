@@ -259,10 +259,9 @@ def _report_shedding(reason, observed, limit):
 def refuse(request, reason, observed, limit):
     """The HTTP answer to a shed message. The body (within the size limit) is read first so that a
     kept-alive connection stays in step; an oversized one is not read at all (refused all the same)."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    size_limit = getattr(settings, "ONPREM_DEVICE_MAX_MESSAGE_BYTES", 1024 * 1024)
-    if not declared.isdigit() or int(declared) <= size_limit:
-        request.read(size_limit + 1)
+    from .views import read_body  # not at import: the logging configuration imports this module early
+
+    read_body(request)
     status, text, headers = refusal(reason, observed, limit)
     metrics.device_message("MESSAGE", SERVER_BUSY)
     _report_shedding(reason, observed, limit)

@@ -9,7 +9,6 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-
 from ..models import DeviceIdentity, LocalAccount
 from .processing import process, too_large
 
@@ -20,7 +19,7 @@ def max_message_bytes():
     return getattr(settings, "ONPREM_DEVICE_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)
 
 
-def _read_body(request):
+def read_body(request):
     """The body, or None when it is over the limit (checked before and while reading)."""
     limit = max_message_bytes()
     try:
@@ -35,7 +34,7 @@ def _read_body(request):
 
 def _run(request, **kwargs):
     # Over capacity, the message never got here: admission.DeviceAdmissionMiddleware answered it.
-    body = _read_body(request)
+    body = read_body(request)
     if body is None:
         outcome = too_large(max_message_bytes())
         return HttpResponse(outcome.body, status=outcome.status,

@@ -2,11 +2,9 @@
 openssl CA (with its intermediate), every bad input leaving the files alone, revert to default."""
 import datetime
 import os
-import socket
 import ssl
 import stat
 import subprocess
-import threading
 
 import pytest
 from cryptography import x509
@@ -20,6 +18,7 @@ from onprem.models import Event
 from onprem.tls import ensure_tls_certificate, host_common_name
 
 from tests.security.conftest import openssl
+from tests.tls_probe import peer_certificate
 
 pytestmark = pytest.mark.django_db
 HOST = "onprem.example.com"
@@ -169,26 +168,9 @@ def test_imported_files_serve_tls_with_the_chain(admin_client, tls_files, author
     assert _import(admin_client, authority.sign(csr_pem), authority.intermediate.read_bytes()).status_code == 302
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(cert_file, key_file)
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def serve():
-        conn, _ = listener.accept()
-        try:
-            with server_context.wrap_socket(conn, server_side=True) as tls:
-                tls.recv(1)
-        except (ssl.SSLError, OSError):
-            pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
     client_context = ssl.create_default_context(cafile=str(authority.root))
-    with socket.create_connection(("127.0.0.1", port)) as raw:
-        with client_context.wrap_socket(raw, server_hostname=HOST) as tls:
-            assert tls.getpeercert()["subject"][-1][0] == ("commonName", HOST)
-            tls.sendall(b"x")
-    thread.join(5)
-    listener.close()
+    seen, _der = peer_certificate(server_context, client_context, server_hostname=HOST)
+    assert seen["subject"][-1][0] == ("commonName", HOST)
 
 
 def test_import_with_an_uploaded_key(admin_client, tls_files, authority, host):

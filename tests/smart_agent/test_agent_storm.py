@@ -56,6 +56,19 @@ def test_refused_devices_wait_out_retry_after_with_jitter_and_are_all_served(fak
     assert sum(sum(row["refused"].values()) for row in summary["by_type"].values()) == 8
 
 
+def test_a_served_device_sends_its_report_right_after_its_authorization(fake_server, tmp_path):
+    """As a device does: not queued behind every device released before it (with one connection and
+    every device released at once, that would be all the AUTHORIZEs first, then the reports)."""
+    state_dir = registered_fleet(fake_server, tmp_path, devices=4)
+    summary = run_storm(StormConfig(server=fake_server.url, window=0, concurrency=1, seed=2, progress=False),
+                        state_dir=state_dir)
+    assert summary["served"] == 4
+    sequence = [(document["header"]["type"], json.loads(document["payload"])["sudi"]["udi_serial_number"])
+                for _path, document in fake_server.received]
+    assert [step for step, _serial in sequence] == ["AUTHORIZE", "REPORT_USAGE"] * 4
+    assert all(sequence[i][1] == sequence[i + 1][1] for i in range(0, 8, 2))
+
+
 def test_errors_are_counted_and_retried_with_backoff(fake_server, tmp_path):
     state_dir = registered_fleet(fake_server, tmp_path, devices=3)
     fake_server.script = [(500, {}, b"oops"), (502, {}, b"bad gateway")]
