@@ -86,7 +86,7 @@ def _prepared_names(conn):
     time (one query per connection), so a PREPARE can never meet a name the session already has."""
     state = getattr(conn, "_onprem_prepared", None)
     if state is None or state[0] is not conn.connection:
-        with conn.connection.cursor() as raw:
+        with conn.wrap_database_errors, conn.connection.cursor() as raw:
             raw.execute("SELECT name FROM pg_prepared_statements WHERE left(name, 7) = 'onprem_'")
             state = (conn.connection, {name for (name,) in raw.fetchall()})
         conn._onprem_prepared = state
@@ -118,7 +118,10 @@ def execute(cursor, sql, params):
             cursor.execute(sql, params)
             return
         numbered = iter(range(1, len(params) + 1))
-        with conn.connection.cursor() as raw:
+        # Django's error classes, as its own cursors raise them: a session the database dropped
+        # (a restart) is an OperationalError the 503 of onprem/db_unavailable.py answers, and
+        # Django learns that the connection is broken.
+        with conn.wrap_database_errors, conn.connection.cursor() as raw:
             raw.execute(f"PREPARE {name} AS {_PLACEHOLDER.sub(lambda _: f'${next(numbered)}', sql)}")
         names.add(name)
     cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)

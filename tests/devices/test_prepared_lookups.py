@@ -97,3 +97,27 @@ def test_prepared_statements_survive_a_rollback_and_a_forgotten_list(registered)
     connection._onprem_prepared = None
     assert find_certificate(dev.cert_serial) is not None
     assert prepared._prepared_names(connection) == names
+
+
+def test_a_session_the_database_dropped_raises_djangos_error_not_the_drivers():
+    """The PREPARE and the session's statement list go over the raw connection: a database restart
+    there must still raise django.db's OperationalError/InterfaceError, which
+    onprem/db_unavailable.py answers with 503 + Retry-After (psycopg2's own class gave a 500)."""
+    from django.db import DatabaseError, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        with connection.cursor() as cursor:  # what a restart does to every session
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        with pytest.raises(DatabaseError) as raised:
+            with other.cursor() as cursor:
+                prepared.execute(cursor, "SELECT %s + 41 AS dropped_session_probe", [1])
+        assert type(raised.value).__module__ == "django.db.utils", type(raised.value)
+        assert other.errors_occurred  # Django knows: the connection is replaced, not reused
+    finally:
+        other.close()
