@@ -12,7 +12,10 @@ the short version:
   only the body) is deliberate: otherwise anyone could re-date or re-number a response and
   replay it past the "already processed" check.
 * ``signature.certificates`` carries the signer's certificate first, then its issuers (the
-  root may be omitted); the verifier chains it to a root it already trusts. A
+  root may be omitted); the verifier accepts it only in the role that signs that kind of
+  document (``sync.certificate_roles``: CSSM's document signer for an Authorization or
+  SyncResponse, the On-Prem's ID certificate for a SyncRequest), under a root it already
+  trusts. Chaining to the root is not enough: a device's ID certificate chains there too. A
   ``RegistrationRequest`` has no certificate yet: it is signed with the key of its ``id_csr``
   (``signer: id_csr``).
 
@@ -39,6 +42,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from onprem import pki
+
+from . import certificate_roles as roles
 
 VERSION = 1
 KINDS = ("RegistrationRequest", "Authorization", "SyncRequest", "SyncResponse")
@@ -944,43 +949,6 @@ def _roots(trusted_roots):
     return [pki.load_certificate(r) if isinstance(r, (str, bytes)) else r for r in trusted_roots]
 
 
-def _is_ca(cert):
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        return False
-
-
-def chain_to_root(certs, trusted_roots, intermediates=()):
-    """Whether ``certs`` (leaf first; objects or PEM) chains by signatures to one of ``trusted_roots``.
-
-    ``intermediates``: issuing CAs the verifier already knows, used when ``certs`` stops short
-    of one the root issued (a sender that left its issuing CA out).
-    Validity periods are checked separately (``check_validity``) so that an expired or
-    not-yet-valid certificate is reported as the guide's timestamp error, not as invalid.
-    """
-    roots = _roots(trusted_roots)
-    certs = _roots(certs)
-    if not certs:
-        return False
-    root_prints = {pki.fingerprint(r) for r in roots}
-    for child, parent in zip(certs, certs[1:]):
-        if pki.fingerprint(child) in root_prints:
-            return True
-        if not _is_ca(parent) or not _directly_issued(child, parent):
-            return False
-    last = certs[-1]
-    if pki.fingerprint(last) in root_prints:
-        return True
-    if any(_is_ca(root) and _directly_issued(last, root) for root in roots):
-        return True
-    known = _roots(intermediates)
-    for index, issuer in enumerate(known):
-        if _is_ca(issuer) and _directly_issued(last, issuer):
-            return chain_to_root([*certs, issuer], roots, known[:index] + known[index + 1:])
-    return False
-
-
 def _directly_issued(child, parent):
     try:
         child.verify_directly_issued_by(parent)
@@ -991,6 +959,22 @@ def _directly_issued(child, parent):
 
 def check_validity(cert, now):
     return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
+
+
+def _validated_signer(document, chain, trusted_roots, intermediates, mode, now):
+    """The signer's validated path ``[signer, issuing CA, root]`` in the role that signs this kind.
+
+    The path's shape is checked at a time when its certificates overlap; whether they are valid
+    *now* is the later timestamp check (the guide's "Invalid Certificate timestamp").
+    """
+    role = roles.SIGNER_OF[document.kind]
+    roots = _roots(trusted_roots)
+    untrusted = [*chain[1:], *_roots(intermediates)]
+    at = roles.common_validity_time([*chain, *roots], now)
+    try:
+        return roles.validate(role, chain[0], untrusted, roots, at=at)
+    except roles.NotInRole as exc:
+        raise InvalidSigningCertificate(str(exc), mode=mode) from None
 
 
 def _verify_signature(public_key, algorithm, data, value):
@@ -1012,15 +996,16 @@ def verify(document: Document, *, trusted_roots, mode=MANUAL, now=None, expected
            expected_id_public_key=None, max_skew=MAX_SKEW, intermediates=()) -> Verified:
     """Check a parsed document; return ``Verified`` or raise the guide's ``Rejection``.
 
-    Order (first failure wins): signer certificate chains to ``trusted_roots``
-    (InvalidSigningCertificate) -> signature over the canonical form (Modified) -> the document
+    Order (first failure wins): the signer certificate is, under ``trusted_roots``, the one whose
+    role is to sign this kind of document (``certificate_roles.SIGNER_OF``; InvalidSigningCertificate) -> signature over the canonical form (Modified) -> the document
     is about this On-Prem: ``expected_uid`` / ``expected_onprem`` uid and smart account, and
     answers ``in_reply_to`` (WrongAccount) -> ``created_at`` within ``max_skew`` of ``now`` and
     the signer certificate valid at ``now`` (TimestampSkew) -> not seen before:
     ``is_processed(document_id)`` (AlreadyProcessed) -> for Authorization / SyncResponse, the
-    ID certificate in the body: chains to the roots and is valid (InvalidCertificate), and
-    certifies ``expected_id_public_key`` for this uid (InvalidIdCertificate); for an
-    Authorization also the signing certificate (InvalidSigningCertificate).
+    ID certificate in the body: an On-Prem ID certificate under the roots, valid now
+    (InvalidCertificate), certifying ``expected_id_public_key`` for this uid
+    (InvalidIdCertificate); for an Authorization also the signing certificate, a signing
+    authority for this uid (InvalidSigningCertificate).
     """
     now = now or utcnow()
     signature = document.signature or {}
@@ -1037,10 +1022,9 @@ def verify(document: Document, *, trusted_roots, mode=MANUAL, now=None, expected
     else:
         if not signature.get("certificates"):
             raise CertificatesMissing("no signature certificates", mode=mode)
-        chain = _load_pems(signature["certificates"], mode, InvalidSigningCertificate)
+        presented = _load_pems(signature["certificates"], mode, InvalidSigningCertificate)
+        chain = _validated_signer(document, presented, trusted_roots, intermediates, mode, now)
         signer_cert = chain[0]
-        if not chain_to_root(chain, trusted_roots, intermediates):
-            raise InvalidSigningCertificate("the signer does not chain to a trusted root", mode=mode)
         public_key = signer_cert.public_key()
     if not _verify_signature(public_key, signature.get("algorithm"), data, signature.get("value", "")):
         raise Modified("the signature does not verify", mode=mode)
@@ -1068,16 +1052,17 @@ def verify(document: Document, *, trusted_roots, mode=MANUAL, now=None, expected
 
 
 def _verify_issued_certificates(document, trusted_roots, mode, now, expected_id_public_key):
+    """The certificates CSSM hands the On-Prem: each in its role, under the root, valid now."""
     body = document.body
     issuers = _load_pems(body["certificate_chain"], mode, InvalidCertificate)
     if not issuers:
         raise CertificatesMissing("the certificate chain is empty", mode=mode)
+    roots = _roots(trusted_roots)
     try:
         id_cert = pki.load_certificate(body["id_certificate"])
-    except pki.PkiError:
-        raise InvalidCertificate("the ID certificate is not valid PEM", mode=mode) from None
-    if not chain_to_root([id_cert, *issuers], trusted_roots) or not check_validity(id_cert, now):
-        raise InvalidCertificate("the ID certificate does not chain to the root or is not valid now", mode=mode)
+        roles.validate(roles.ONPREM_ID, id_cert, issuers, roots, at=now)
+    except (pki.PkiError, roles.NotInRole) as exc:
+        raise InvalidCertificate(f"the ID certificate: {exc}", mode=mode) from None
     if certificate_uid(id_cert) != document.onprem.uid or (
         expected_id_public_key is not None
         and pki.public_key_fingerprint(id_cert.public_key()) != pki.public_key_fingerprint(expected_id_public_key)
@@ -1086,11 +1071,11 @@ def _verify_issued_certificates(document, trusted_roots, mode, now, expected_id_
     if document.kind == "Authorization":
         try:
             signing = pki.load_certificate(body["signing_certificate"])
-        except pki.PkiError:
-            raise InvalidSigningCertificate("the signing certificate is not valid PEM", mode=mode) from None
-        if (not _is_ca(signing) or not chain_to_root([signing, *issuers], trusted_roots)
-                or not check_validity(signing, now) or certificate_uid(signing) != document.onprem.uid):
-            raise InvalidSigningCertificate("the signing certificate is not valid for this On-Prem", mode=mode)
+            roles.validate(roles.DEVICE_SIGNING_AUTHORITY, signing, issuers, roots, at=now)
+        except (pki.PkiError, roles.NotInRole) as exc:
+            raise InvalidSigningCertificate(f"the signing certificate: {exc}", mode=mode) from None
+        if certificate_uid(signing) != document.onprem.uid:
+            raise InvalidSigningCertificate("the signing certificate is not this On-Prem's", mode=mode)
 
 
 def certificate_uid(cert) -> str | None:
@@ -1142,6 +1127,6 @@ __all__ = [
     "InvalidSigningCertificate", "AlreadyProcessed", "CertificatesMissing", "InvalidCertificate", "REJECTIONS",
     "SchemaError", "build", "sign", "serialize", "filename", "parse", "verify", "parse_and_verify",
     "canonical_bytes", "format_timestamp", "parse_timestamp", "validate_body", "new_csr", "certificate_uid",
-    "chain_to_root", "chain_root", "new_id", "utcnow", "CanonicalList", "canonical_text", "canonical_digest",
+    "chain_root", "new_id", "utcnow", "CanonicalList", "canonical_text", "canonical_digest",
     "flow_line",
 ]

@@ -14,18 +14,28 @@ SMART_ACCOUNT, CISCO_VA = "acme.example", "Lab"  # an account of the emulator's 
 
 def registered_with_emulator(tmp_path, actor, name="Acme Lab"):
     """``(account, emulator)``: a new local account registered through the manual file exchange."""
+    emulator = seeded_emulator(tmp_path)
+    return register_with(emulator, actor, name), emulator
+
+
+def seeded_emulator(tmp_path):
+    emulator = Emulator(tmp_path / "cssm")
+    emulator.store.apply_seed(SEED)
+    return emulator
+
+
+def register_with(emulator, actor, name):
+    """A new local account ``name`` registered with ``emulator`` through the manual file exchange."""
     from licensing.services.accounts import create_account
     from sync.services.registration import apply_authorization, create_registration_request
 
-    emulator = Emulator(tmp_path / "cssm")
-    emulator.store.apply_seed(SEED)
     account = create_account(actor=None, name=name, cisco_smart_account=SMART_ACCOUNT, cisco_virtual_account=CISCO_VA)
     _document, text, _record = create_registration_request(account, actor=actor)
     authorization, file_name = emulator.process(text.encode(), name="request.yml", mode=d.MANUAL,
                                                 require_credentials=False)
     apply_authorization(account, authorization.encode(), actor=actor, name=file_name, mode=d.MANUAL)
     account.refresh_from_db()
-    return account, emulator
+    return account
 
 
 def sync_response_for(account, emulator, actor, *, full=False):

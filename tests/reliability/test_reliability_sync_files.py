@@ -115,6 +115,70 @@ def test_the_verifier_rejects_every_changed_response(pending):
     check()
 
 
+@st.composite
+def resigned_outside_the_signer_role(draw, good, account):
+    """``good`` changed (quantities, ids) and signed CORRECTLY, by a certificate that chains to the CSSM
+    root but whose role is not to sign responses: a device's ID certificate issued by the account's
+    signing authority, the On-Prem's own ID certificate, or one the authority minted with any EKU."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from licensing.models import SigningAuthority
+    from onprem import pki
+    from sync import certificate_roles as roles
+
+    authority = SigningAuthority.objects.get(account=account, is_current=True)
+    authority_cert, authority_key = pki.load_certificate(authority.certificate_pem), pki.load_private_key(authority.private_key)
+    state = account.sync_state
+    how = draw(st.sampled_from(["device", "onprem-id", "minted"]))
+    if how == "onprem-id":
+        key, cert = pki.load_private_key(state.id_private_key), pki.load_certificate(state.id_certificate_pem)
+    else:
+        key = pki.new_private_key()
+        now = d.utcnow()
+        eku = draw(st.sampled_from([None, ExtendedKeyUsageOID.CLIENT_AUTH, roles.OID_CSSM_DOCUMENT_SIGNER,
+                                    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE]))
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, draw(st.text("abc", min_size=1)))]))
+                   .issuer_name(authority_cert.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=9))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_cert.public_key()),
+                                  critical=False))
+        if eku is not None:
+            builder = builder.add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+        cert = builder.sign(authority_key, hashes.SHA256())
+    chain = [cert, *authority.chain()] if how != "onprem-id" else [cert, *pki.split_pem_chain(state.chain_pem)]
+    presented = chain[:draw(st.integers(1, len(chain)))]
+    document = d.parse(good)
+    document.document_id = d.new_id()
+    for line in document.body["entitlements"]:
+        line["quantity"] = draw(st.integers(1, 999_999))
+    return d.serialize(d.sign(document, key, presented)).encode()
+
+
+def test_the_verifier_refuses_responses_signed_outside_the_signer_role(pending):
+    from onprem import pki
+    from sync.services.common import is_processed
+
+    account, good, _name = pending
+    state = account.sync_state
+    checks = dict(trusted_roots=[state.root_pem], expected_uid=state.uid, is_processed=is_processed,
+                  expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
+
+    @PROPERTY
+    @given(data=resigned_outside_the_signer_role(good, account))
+    def check(data):
+        with pytest.raises(d.InvalidSigningCertificate):
+            d.parse_and_verify(data, name="r.yml", expected_kinds=("SyncResponse",), **checks)
+
+    check()
+
+
 def test_uploads_of_junk_change_nothing_and_the_right_file_still_applies(pending, sysadmin, login):
     from django.apps import apps
 

@@ -8,13 +8,9 @@ import random
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from licensing.models import LicenseDefinition, LicenseUsage, ProductInstance
-from onprem import pki
 from onprem.errors import ServiceError
 from sync import documents as d
 from sync.models import SyncedProductInstance, SyncRecord
@@ -97,17 +93,6 @@ def test_the_new_writer_and_the_yaml_dumper_give_the_same_data_and_canonical_byt
     assert fast_loaded == slow_loaded
 
 
-def _self_signed(key):
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signer")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return pki.certificate_pem(cert)
-
-
 def _entry(i, hostname):
     return {"identifier": f"PID:C9300 SN:{i:08d}", "virtual_account": "Default", "udi_pid": "C9300",
             "udi_serial_number": f"{i:08d}", "registered_at": "2026-11-23T13:04:05Z", "hostname": hostname,
@@ -117,9 +102,11 @@ def _entry(i, hostname):
 @pytest.mark.parametrize("make_key", [lambda: ec.generate_private_key(ec.SECP256R1()),
                                       lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)],
                          ids=["ecdsa", "rsa"])
-def test_a_piecewise_signature_verifies_on_the_parsed_text_and_tampering_is_caught(make_key):
+def test_a_piecewise_signature_verifies_on_the_parsed_text_and_tampering_is_caught(make_key, tmp_path):
+    from sync.emulator.ca import CertificateAuthority
+
     key = make_key()
-    cert = _self_signed(key)
+    ca = CertificateAuthority(tmp_path / "ca").ensure()
     instances = d.CanonicalList(d.PRODUCT_INSTANCE, "body.product_instances")
     for i, host in enumerate(h for h in TRICKY if len(h) <= 255 and "\x00" not in h):
         instances.append(_entry(i, host))
@@ -127,15 +114,16 @@ def test_a_piecewise_signature_verifies_on_the_parsed_text_and_tampering_is_caug
             "product_instances": instances, "removed_product_instances": [], "license_usage": [],
             "export_requests": [], "dlc_requests": [], "rum_reports": []}
     onprem = d.OnPrem(name="Lab", uid="u" * 32, smart_account="acme.example", virtual_account="Lab")
-    document = d.sign(d.build("SyncRequest", onprem, body, sync_type="full"), key, [cert])
+    cert = ca.issue_id_certificate(key.public_key(), name=onprem.name, uid=onprem.uid, now=d.utcnow())
+    document = d.sign(d.build("SyncRequest", onprem, body, sync_type="full"), key, [cert, ca.issuing_cert])
     text = d.serialize(document)
     parsed = d.parse(text, expected_kinds=("SyncRequest",))
     assert parsed.body["product_instances"] == list(instances)
-    d.verify(parsed, trusted_roots=[cert])  # raises on a bad signature
+    d.verify(parsed, trusted_roots=[ca.root_cert])  # raises on a bad signature
     tampered = text.replace('"count":1,', '"count":7,', 1)
     assert tampered != text
     with pytest.raises(d.Modified):
-        d.verify(d.parse(tampered), trusted_roots=[cert])
+        d.verify(d.parse(tampered), trusted_roots=[ca.root_cert])
 
 
 def test_a_bad_entry_is_refused_with_its_path_before_anything_is_written():

@@ -6,6 +6,7 @@ import pytest
 from cssm_helpers import ACME_USER, GLOBEX_USER, HSEC, NW_ADV, SEED, OnPremSide, product_instance
 
 from onprem import pki
+from sync import certificate_roles as roles
 from sync import documents as d
 from sync.emulator.service import Emulator, EmulatorError
 from sync.emulator.store import SeedError, Store
@@ -42,7 +43,12 @@ def test_registration_issues_id_and_signing_certificates(emulator):
     device_cert = pki.issue_device_certificate(
         authority_key=side.signing_key, authority_cert=signing, public_key=device_key.public_key(),
         common_name="dev", serial_number_attr="FOC1", organizational_unit="Acme Lab", now=d.utcnow())
-    assert d.chain_to_root([device_cert, signing, *body["certificate_chain"][:1]], [emulator.ca.root_cert])
+    issuers = [signing, pki.load_certificate(body["certificate_chain"][0])]
+    path = roles.validate(roles.DEVICE_ID, device_cert, issuers, [emulator.ca.root_cert], at=d.utcnow())
+    assert path[-1] == emulator.ca.root_cert
+    # ...and its certificate, though it chains to the CSSM root, signs no synchronization document.
+    with pytest.raises(roles.NotInRole):
+        roles.validate(roles.CSSM_DOCUMENT_SIGNER, device_cert, issuers, [emulator.ca.root_cert], at=d.utcnow())
     # "If the Cisco Virtual Account does not exist, Cisco Smart Software Manager creates it."
     with emulator.store.connect() as db:
         assert db.execute("SELECT 1 FROM virtual_accounts WHERE smart_account='acme.example' AND name=?",
