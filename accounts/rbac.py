@@ -228,6 +228,22 @@ def can(who, action, account=None, virtual_account=None, to_virtual_account=None
     return True
 
 
+def token_delegates(token, action, *, virtual_account, to_virtual_account=None):
+    """May a device that presents registration ``token`` do ``action`` beyond registering into the
+    token's own virtual account? Only what the token's creator may do, as of now.
+
+    A token is a delegation of its creator's rights, bounded by them (the RBAC table, "Devices"):
+    the device channel asks this where a REGISTER would touch a product instance of another
+    virtual account (``Action.TRANSFER`` from its virtual account to the token's). A token with
+    no recorded creator — made by the system or by an API client, or whose creator was deleted —
+    delegates nothing more; nor does one whose creator was disabled or lost the role.
+    """
+    if token.created_by_id is None:
+        return False
+    return can(token.created_by, action, account=virtual_account.account, virtual_account=virtual_account,
+               to_virtual_account=to_virtual_account)
+
+
 def visible_accounts(who):
     """The Active local accounts this principal may open in the Licensing workspace."""
     from licensing.models import LocalAccount

@@ -34,6 +34,9 @@ class Alert(models.Model):
         REREGISTRATION_REQUIRED = "reregistration_required", "Re-registration Required"
         # Issue #11: a token or virtual account reached its hourly limit of new product instances.
         REGISTRATION_LIMITED = "registration_limited", "Registration Limit Reached"
+        # A REGISTER tried to take over or move a product instance of this virtual account and was
+        # refused (licensing.services.device_reregistration).
+        REREGISTRATION_REFUSED = "reregistration_refused", "Re-registration Refused"
 
     class Severity(models.TextChoices):
         MAJOR = "major", "Major"

@@ -50,15 +50,18 @@ from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
 EXPIRY_WARNING_DAYS = (90, 60, 30, 14, 7, 3, 2, 1, 0)  # the guide's "90, 60, 30, 14, 7, 3, 2, 1" and today
 CONNECT_STAGES = (30, 60, 90)
 
-DISMISSIBLE = {Alert.Type.PI_FAILED_TO_RENEW, Alert.Type.LICENSES_EXPIRED, Alert.Type.REGISTRATION_LIMITED}
+DISMISSIBLE = {Alert.Type.PI_FAILED_TO_RENEW, Alert.Type.LICENSES_EXPIRED, Alert.Type.REGISTRATION_LIMITED,
+               Alert.Type.REREGISTRATION_REFUSED}
 EXPIRED_ALERT_DAYS = 30  # how long a Licenses Expired alert stays after the lines ended (our decision)
 SYNC_DLC, SYNC_EXPORT = "dlc", "export"
 SYNC_REQUIRED_EVENTS = {SYNC_DLC: "device.sync_required_dlc", SYNC_EXPORT: "device.sync_required_export"}
 SYNC_OVERDUE_KEY = "sync_overdue"
 # Alerts whose cause is not in this app's data: opened and cleared by their hooks only.
 HOOK_KEYS = {SYNC_OVERDUE_KEY}
-# Registration Limit Reached (issue #11, licensing.services.registration_limits) keys start with this.
-HOOK_PREFIXES = ("registration_limited:",)
+# Keys of the device refusals' alerts (``raise_refusal_alert``): Registration Limit Reached
+# (licensing.services.registration_limits) and Re-registration Refused
+# (licensing.services.device_reregistration).
+HOOK_PREFIXES = ("registration_limited:", "reregistration_refused:")
 REMINDABLE = {Alert.Type.LICENSES_EXPIRING, Alert.Type.PI_FAILED_TO_CONNECT}
 
 
@@ -277,6 +280,35 @@ def _raise(account, cause, now):
         return alert
 
 
+def raise_refusal_alert(account, *, key, alert_type, virtual_account, code, params, now, quiet_for,
+                        product_instance=None):
+    """Open (or re-open) the alert of a refused device message and record its event, at most once
+    per ``quiet_for`` per ``key``: a storm of refused messages does not flood the log.
+
+    Called after the refused message's work was rolled back, in a transaction of its own. The
+    account's row is locked (``NO KEY UPDATE``, see "Locking") so two refusals never both open.
+    Returns the live alert.
+    """
+    with transaction.atomic():
+        LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).values_list("pk").first()
+        alert = Alert.objects.select_for_update().filter(account=account, key=key).live().first()
+        if alert is not None and alert.updated_at > now - quiet_for:
+            return alert  # already told within this window
+        message = events.render(code, **params)
+        if alert is None:
+            alert = Alert.objects.create(account=account, virtual_account=virtual_account,
+                                         product_instance=product_instance, alert_type=alert_type,
+                                         severity=Alert.Severity.MAJOR, key=key, message=message, opened_at=now,
+                                         updated_at=now)
+        else:
+            alert.status, alert.message, alert.updated_at = Alert.Status.OPEN, message, now
+            alert.dismissed_at = alert.dismissed_by = alert.remind_until = None
+            alert.save(update_fields=["status", "message", "updated_at", "dismissed_at", "dismissed_by",
+                                      "remind_until"])
+        events.record(code, virtual_account=virtual_account, **params)
+        return alert
+
+
 def _clear(account, key, now=None):
     """Auto-clear the live alert of ``key``; returns it, or None when there was none."""
     now = now or timezone.now()
@@ -405,4 +437,4 @@ def recompute_all(as_of=None):
 
 __all__ = ["recompute_alerts", "recompute_all", "dismiss_alert", "remind_later", "next_warning_at", "expiry_stage",
            "EXPIRY_WARNING_DAYS", "raise_sync_required", "clear_sync_required", "sync_overdue", "SYNC_DLC",
-           "SYNC_EXPORT"]
+           "SYNC_EXPORT", "raise_refusal_alert"]

@@ -14,6 +14,7 @@ NOT_REGISTERED = "NOT_REGISTERED"
 ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
 MALFORMED = "MALFORMED"
 EXPORT_NOT_ALLOWED = "EXPORT_NOT_ALLOWED"
+REREGISTRATION_REFUSED = "REREGISTRATION_REFUSED"
 
 MESSAGES = {
     TOKEN_UNKNOWN: REFUSALS["token_unknown"],
@@ -29,6 +30,11 @@ MESSAGES = {
     NOT_REGISTERED: "The product instance is not registered. Register it with a registration token.",
     MALFORMED: "The message is malformed.",
     EXPORT_NOT_ALLOWED: "The request is not allowed for export-restricted licenses.",
+    # Says neither where the product instance is nor who may move it: the sender may not see either.
+    REREGISTRATION_REFUSED: "This UDI is already registered in another virtual account with another ID key. "
+                            "Re-register it with a token of its own virtual account, or sign the REGISTER with "
+                            "its current ID key; moving it (force) needs a token created by someone who may "
+                            "transfer product instances between the two virtual accounts.",
 }
 
 # licensing.services.tokens.TokenError codes -> protocol codes
@@ -45,3 +51,7 @@ class DeviceError(ServiceError):
         super().__init__(message or MESSAGES[code])
         self.code = code
         self.message = message or MESSAGES[code]
+
+    def after_rollback(self, now):
+        """What the refusal leaves behind once the message's work was rolled back (an alert and
+        an event, say), in a transaction of its own; nothing by default."""

@@ -10,10 +10,10 @@ from django.db import IntegrityError, connection, transaction
 from onprem import events
 
 from ..models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance
-from .device_errors import FROM_TOKEN_REFUSAL, TOKEN_UNKNOWN, DeviceError
+from .device_errors import FROM_TOKEN_REFUSAL, NOT_REGISTERED, TOKEN_UNKNOWN, DeviceError
 from .device_pki import current_authority, host_common_name, issue_certificate
 from .product_instances import remove_product_instance, transfer_product_instance
-from . import prepared, registration_limits
+from . import device_reregistration, prepared, registration_limits
 from .prepared import update_row
 from .tokens import TokenError, count_use, find_usable_token
 
@@ -126,6 +126,9 @@ def find_or_create_pi(account, va, message, now, *, before_create=None):
 def register(message, *, transport, now):
     """REGISTER: use the token, add or re-register the product instance, issue its ID certificate.
 
+    A UDI the local account already has is re-registered (in place, or moved with ``force``) only
+    as ``device_reregistration.authorize`` allows.
+
     The shared rows that registrations wait for — the virtual account's (registration limits)
     and the token's (its uses) — are locked last, just before the commit: registrations with one
     token overlap in everything else (docs/performance.md).
@@ -142,7 +145,8 @@ def register(message, *, transport, now):
     pi, created = find_or_create_pi(account, va, message, now,
                                     before_create=lambda: registration_limits.precheck(token, now))
     if not created:
-        if pi.virtual_account_id != va.pk and f["force"]:
+        # Before anything of the instance is written: a refusal must leave it exactly as it was.
+        if device_reregistration.authorize(pi, token, message, now):
             transfer_product_instance(actor=None, pi=pi, to_va=va, as_of=now.date())
             pi.virtual_account = va
         updates = {"registered_at": now, "last_contact_at": now}
@@ -195,7 +199,15 @@ def renew_id(cert, message, *, now):
 
 
 def deregister(cert, message, *, now):
-    """DEREGISTER: release the licenses and remove the product instance (its certificates go with it)."""
+    """DEREGISTER: release the licenses and remove the product instance (its certificates go with it).
+
+    Only with the instance's current ID certificate: one that RENEW_ID replaced is still accepted
+    for a while (a lost reply), but a removal needs the key the instance holds now. (A revoked
+    one — the instance was re-registered since — never gets here.)
+    """
+    if cert.superseded_at is not None:
+        raise DeviceError(NOT_REGISTERED, "This ID certificate was replaced by RENEW_ID; a DEREGISTER must be "
+                                          "signed with the product instance's current ID certificate.")
     pi = cert.product_instance
     released = [{"tag": tag, "count": count} for tag, count in
                 LicenseUsage.objects.filter(product_instance=pi).order_by("license__entitlement_tag")

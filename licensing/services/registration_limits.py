@@ -14,13 +14,12 @@ Reached" alert and records its event, once per hour per token / VA, so a storm o
 import datetime
 import math
 
-from django.db import connection, transaction
+from django.db import connection
 
 from accounts.security_models import SecurityPolicy
-from onprem import events
 
-from ..models import Alert, DeviceIdentity, LocalAccount
-from . import prepared
+from ..models import Alert, DeviceIdentity
+from . import alerts, prepared
 from .device_errors import DeviceError
 
 WINDOW = datetime.timedelta(hours=1)
@@ -37,6 +36,9 @@ class RegistrationLimited(DeviceError):
         what = "registration token" if scope == "token" else "virtual account"
         super().__init__(RATE_LIMITED, f"Too many new product instances for this {what} within an hour "
                                        f"(limit {limit}). Retry after {retry_after} seconds.")
+
+    def after_rollback(self, now):
+        record_refusal(self, now)
 
 
 # Both limits (the Security widget's policy row, or the defaults while it was never saved) and
@@ -143,23 +145,8 @@ def record_refusal(error, now):
     else:
         key, code = f"{KEY_PREFIX}va:{va.pk}", "device.registration_limited_va"
         params = {"pool_name": va.name, "limit": error.limit}
-    with transaction.atomic():
-        LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).values_list("pk").first()
-        alert = Alert.objects.select_for_update().filter(account=account, key=key).live().first()
-        if alert is not None and alert.updated_at > now - WINDOW:
-            return alert  # already told within this window
-        message = events.render(code, **params)
-        if alert is None:
-            alert = Alert.objects.create(account=account, virtual_account=va,
-                                         alert_type=Alert.Type.REGISTRATION_LIMITED, severity=Alert.Severity.MAJOR,
-                                         key=key, message=message, opened_at=now, updated_at=now)
-        else:
-            alert.status, alert.message, alert.updated_at = Alert.Status.OPEN, message, now
-            alert.dismissed_at = alert.dismissed_by = alert.remind_until = None
-            alert.save(update_fields=["status", "message", "updated_at", "dismissed_at", "dismissed_by",
-                                      "remind_until"])
-        events.record(code, virtual_account=va, **params)
-        return alert
+    return alerts.raise_refusal_alert(account, key=key, alert_type=Alert.Type.REGISTRATION_LIMITED,
+                                      virtual_account=va, code=code, params=params, now=now, quiet_for=WINDOW)
 
 
 __all__ = ["RegistrationLimited", "RATE_LIMITED", "WINDOW", "precheck", "check", "record_refusal"]

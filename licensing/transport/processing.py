@@ -22,7 +22,7 @@ from ..services.device_errors import (
 )
 from ..services.device_nonces import spend_nonce
 from ..services.device_pki import authority_key, certificate_usable, current_authority, find_certificate
-from ..services.registration_limits import RegistrationLimited, record_refusal
+from ..services.registration_limits import RegistrationLimited
 from . import envelope, validation
 
 CLOCK_WINDOW = datetime.timedelta(hours=24)  # guide A.3: "within 24-hours ... either ahead or behind"
@@ -130,8 +130,9 @@ def _verify_and_handle(env, message, cert, *, transport, cslu_account, now):
                 spend_nonce(device_key=message.device_key, nonce=message.nonce, message_time=_message_time(message))
         except IntegrityError:
             pass
-        if isinstance(error, RegistrationLimited):
-            record_refusal(error, now)  # the alert and event, once per hour: outside the rolled-back work
+        # The refusal's alert and event (a registration limit, a refused re-registration), outside
+        # the rolled-back work.
+        error.after_rollback(now)
         raise
 
 

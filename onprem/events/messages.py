@@ -378,3 +378,23 @@ CATALOGUE.update(_catalogue(
               "Registration Limit Reached: {limit} new product instances were added to the Virtual Account "
               "“{pool_name}” within an hour; further new product instances are refused for now."),
 ))
+
+# -- Re-registration of an existing UDI (licensing/services/device_reregistration.py): a REGISTER
+# that would take over or move a product instance and may not. Recorded in the product instance's
+# virtual account, at most once per hour per product instance and token.
+CATALOGUE.update(_catalogue(
+    EventType("device.reregistration_refused", ALERT,
+              "Re-registration Refused: a REGISTER with the registration token “{token_name}” of the Virtual "
+              "Account “{token_pool_name}” (created by “{creator}”) tried to re-register the product instance "
+              "“{identifier}” of the Virtual Account “{pool_name}” under a new ID key and was refused: the device "
+              "did not prove it holds the instance's current ID key, and the token's creator may not transfer "
+              "product instances between the two virtual accounts. Nothing was changed. If the token has "
+              "leaked, revoke it."),
+    EventType("device.move_refused", ALERT,
+              "Re-registration Refused: a REGISTER with the registration token “{token_name}” of the Virtual "
+              "Account “{token_pool_name}” (created by “{creator}”) tried to move (force) the product instance "
+              "“{identifier}” from the Virtual Account “{pool_name}” to “{token_pool_name}” and was refused: "
+              "the device did not prove it holds the instance's current ID key, and the token's creator may "
+              "not transfer product instances between the two virtual accounts. Nothing was changed. If the "
+              "token has leaked, revoke it."),
+))
