@@ -36,7 +36,8 @@ def _require_over(actor, user):
 def _lock(user):
     """Lock ``user``'s row and reload the columns the rules read."""
     try:
-        user.refresh_from_db(fields=["system_role", "is_active", "source"], from_queryset=User.objects.select_for_update())
+        user.refresh_from_db(fields=["system_role", "is_active", "source"],
+                             from_queryset=User.objects.select_for_update())
     except User.DoesNotExist:
         raise ServiceError(f"The user “{user.username}” no longer exists.") from None
     return user

@@ -123,7 +123,8 @@ def test_va_roles_see_only_their_virtual_accounts_in_the_settings(acme, new_va, 
 
 
 def test_account_admins_see_every_virtual_account_in_the_settings(acme, new_va, acme_admin, browser):
-    sales, lab = new_va("Sales"), new_va("Secret Lab")
+    new_va("Sales")
+    lab = new_va("Secret Lab")
     conversion_service.set_conversion_settings(actor=None, account=acme, mode="selected", virtual_accounts=[lab])
     choices = browser(acme_admin).get(settings_url(acme)).context["form"]["virtual_accounts"]
     assert sorted((str(c.choice_label), c.data["selected"]) for c in choices) == [
