@@ -17,6 +17,7 @@ class Action(StrEnum):
     OPEN_ADMIN_WORKSPACE = "open_admin_workspace"
     MANAGE_USERS = "manage_users"
     CHANGE_SYSTEM_ROLE = "change_system_role"
+    MANAGE_SYSTEM_ADMINS = "manage_system_admins"  # disable, enable, remove, reset, unlock a System Admin
     VIEW_SYSTEM_CONFIG = "view_system_config"
     CHANGE_SYSTEM_CONFIG = "change_system_config"
     MANAGE_ACCOUNTS = "manage_accounts"
@@ -47,6 +48,9 @@ SYSTEM_MATRIX = {
     Action.OPEN_ADMIN_WORKSPACE: _ADMINS,
     Action.MANAGE_USERS: _ADMINS,
     Action.CHANGE_SYSTEM_ROLE: frozenset({SystemRole.ADMIN}),
+    # Our decision: a System Operator may not act on a System Admin at all, or an Operator could
+    # disable every System Admin and keep the installation to themselves.
+    Action.MANAGE_SYSTEM_ADMINS: frozenset({SystemRole.ADMIN}),
     Action.VIEW_SYSTEM_CONFIG: _ADMINS,
     Action.CHANGE_SYSTEM_CONFIG: frozenset({SystemRole.ADMIN}),
     Action.MANAGE_ACCOUNTS: _ADMINS,
@@ -242,6 +246,16 @@ def token_delegates(token, action, *, virtual_account, to_virtual_account=None):
         return False
     return can(token.created_by, action, account=virtual_account.account, virtual_account=virtual_account,
                to_virtual_account=to_virtual_account)
+
+
+def may_manage_user(who, user):
+    """May ``who`` disable, enable, remove, unlock or reset the password of ``user``?
+
+    The Users widget's actions on another user; a System Admin is acted on by System Admins only.
+    """
+    if not can(who, Action.MANAGE_USERS):
+        return False
+    return user.system_role != SystemRole.ADMIN or can(who, Action.MANAGE_SYSTEM_ADMINS)
 
 
 def visible_accounts(who):

@@ -17,3 +17,12 @@ def password_expiration_notices():
     from accounts.services.password_policy import send_expiration_notices
 
     return send_expiration_notices()
+
+
+@shared_task(name="accounts.send_password_reset_link")
+def send_password_reset_link(username, site_url, language):
+    """Forgot Password: the lookup, the link and the mail, off the request (the page answers the
+    same, in the same time, whatever name was typed)."""
+    from accounts.services.password_reset import send_link
+
+    return send_link(username, site_url, language)

@@ -1,36 +1,27 @@
 """Forgot Password (Security widget, Password tab: "Allow all local users to recover and reset
 their password by clicking Forgot Password option on the Login Screen").
 
-The user gives their user name; a local, enabled user with an email address gets a link made by
-Django's password-reset token generator. The token is tied to the password hash and the last
-login, so it works once: setting the new password (or logging in) invalidates it. The page
-answers the same whether or not the user exists, so it tells nobody which names are valid.
+The user gives their user name; ``accounts.services.password_reset`` mails a local, enabled user
+with an email address a link that works once. The page answers the same, after the same work,
+whether or not the user exists, so it tells nobody which names are valid.
 """
-import datetime
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from onprem import events, mail
 from onprem.errors import ServiceError
-from onprem.models import Event
 
 from .forms import PasswordStepForm
-from .services import password_policy
+from .services import password_policy, password_reset
 from .services.users import change_password
-
-# One link per user per this many minutes, so the form cannot be used to flood a mailbox.
-RESEND_AFTER = datetime.timedelta(minutes=5)
 
 
 def _enabled():
@@ -44,36 +35,12 @@ def forgot_password(request):
     if request.method == "POST":
         username = request.POST.get("username", "").strip()[:150]
         if username:
-            _send_link(request, username)
+            password_reset.request_link(username, request.build_absolute_uri("/"), get_language())
             messages.info(request, _("If “%(name)s” is a local user with an email address, a link to reset "
                                      "the password was sent to it.") % {"name": username})
             return redirect("login")
         messages.error(request, _("Enter your user name."))
     return render(request, "accounts/forgot_password.html", {})
-
-
-def _send_link(request, username):
-    User = get_user_model()
-    user = User.objects.filter(username=username, is_active=True, source=User.Source.LOCAL).exclude(email="").first()
-    if user is None:
-        return
-    recent = Event.objects.filter(event_type="security.password_reset_requested", user=user,
-                                  created_at__gte=timezone.now() - RESEND_AFTER)
-    if recent.exists():
-        return
-    link = request.build_absolute_uri(reverse("password_reset_confirm", kwargs={
-        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
-    }))
-    with transaction.atomic():
-        events.record("security.password_reset_requested", actor=user, user_name=user.username)
-    mail.send_later(
-        _("Reset your password"),
-        _("Hello %(name)s,\n\nsomeone (hopefully you) asked to reset your password for the license server. "
-          "Open this link to choose a new password; it works once:\n\n%(link)s\n\n"
-          "If you did not ask for it, ignore this mail: your password stays as it is.\n")
-        % {"name": user.username, "link": link},
-        [user.email],
-    )
 
 
 def _user_for(uidb64, token):

@@ -1,4 +1,5 @@
-"""Security headers Django 5.2 does not set by itself: Content-Security-Policy and Permissions-Policy.
+"""Security headers Django 5.2 does not set by itself: Content-Security-Policy, Permissions-Policy
+and ``Cache-Control: no-store``.
 
 HSTS, ``X-Content-Type-Options`` and ``Referrer-Policy`` come from ``SecurityMiddleware``
 (settings ``SECURE_*``), ``X-Frame-Options`` from ``XFrameOptionsMiddleware``. Responses made
@@ -11,6 +12,13 @@ such as the banner colours and meter widths travel in ``data-`` attributes and
 ``static/onprem/onprem.js`` applies them through the CSSOM, which CSP allows.
 ``form-action`` is deliberately absent: the ADFS / SSO sign-in forms POST to this server, which
 redirects to the identity provider, and browsers apply ``form-action`` to that redirect too.
+
+Nothing this server makes is for a cache to keep: workspace and administration pages, CSV
+exports, API replies and device replies all carry account data, names or secrets, and a shared
+proxy or the browser's disk cache (and its back button after logout) would hand them to the next
+person. So every response gets ``Cache-Control: no-store`` unless its view chose its own (the
+API docs script, ``never_cache`` on the probes); static files (WhiteNoise, under ``STATIC_URL``)
+keep their cache lifetimes.
 """
 from django.conf import settings
 
@@ -30,6 +38,8 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        if "Cache-Control" not in response.headers and not request.path.startswith(settings.STATIC_URL):
+            response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("Content-Security-Policy", getattr(settings, "ONPREM_CSP", DEFAULT_CSP))
         response.headers.setdefault("Permissions-Policy",
                                     getattr(settings, "ONPREM_PERMISSIONS_POLICY", DEFAULT_PERMISSIONS_POLICY))

@@ -8,6 +8,7 @@ and finds or creates the user the claims describe.
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from urllib.parse import urlencode
@@ -20,7 +21,10 @@ from django.db import transaction
 from onprem import events
 
 from ..roles import SystemRole
+from ..services import last_admin
 from . import provider, tokens
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "onprem_oidc_flow"
 FLOW_MAX_AGE = 600
@@ -166,6 +170,13 @@ def user_for_claims(config, claims):
     username = username_from(claims)
     takes_roles = config.kind == "sso" or config.import_claims
     role = system_role_from(claims.get("_onprem_roles", []))
+    # When the claims may change the role, lock the enabled System Admins first (in the order every
+    # such change locks them) and learn whether this user is the last one.
+    is_last_admin = False
+    if takes_roles:
+        existing = User.objects.filter(username__iexact=username, source=source).first()
+        if existing is not None:
+            is_last_admin = last_admin.lock(existing)
     user = User.objects.select_for_update().filter(username__iexact=username).first()
     if user is None:
         user = User(username=username, source=source, needs_first_login_wizard=False,
@@ -182,6 +193,12 @@ def user_for_claims(config, claims):
         if isinstance(value, str):
             setattr(user, field, value[:254 if field == "email" else 150])
     role_changed = not created and takes_roles and user.system_role != role
+    if role_changed and is_last_admin:
+        # The directory would leave no enabled System Admin: keep this one, and say so.
+        logger.warning("Kept %s a System Admin: the role claims name %s, and no other System Admin is enabled.",
+                       user.username, SystemRole(role).label)
+        events.record("user.last_admin_kept", user_name=user.username, role_name=SystemRole(role).label)
+        role_changed = False
     if role_changed:
         user.system_role = role
     user.save()

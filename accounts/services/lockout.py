@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from onprem import events
 from onprem.errors import NotAllowed, ServiceError
 
-from ..rbac import Action, can
+from ..rbac import Action, can, may_manage_user
 from ..security_models import LoginFailure, UserLock
 from . import password_policy
 
@@ -123,6 +123,8 @@ def unlock_user(*, actor, user):
     """An administrator unlocks ``user`` (the Security widget, or the Users widget)."""
     if actor is not None and not can(actor, Action.MANAGE_USERS):
         raise NotAllowed(_("You are not allowed to unlock users."))
+    if actor is not None and not may_manage_user(actor, user):
+        raise NotAllowed(_("Only a System Admin can unlock the System Admin “%(name)s”.") % {"name": user.username})
     deleted, _rows = UserLock.objects.filter(user=user).delete()
     if not deleted:
         raise ServiceError(_("The user “%(name)s” is not locked.") % {"name": user.username})

@@ -1,7 +1,9 @@
 """Users: create, change system role, disable / enable / remove, passwords, the first-login wizard.
 
 The guide's rules: a new local user is a System User; only a disabled user can be removed;
-nobody disables or removes themselves; only a System Admin changes system roles.
+nobody disables or removes themselves; only a System Admin changes system roles. Ours: only a
+System Admin acts on another System Admin (``rbac.may_manage_user``), and the last enabled System
+Admin is never disabled, removed or given another role (``last_admin``).
 """
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -12,9 +14,9 @@ from django.utils import timezone
 from onprem import events
 from onprem.errors import NotAllowed, ServiceError
 
-from ..rbac import Action, can
+from ..rbac import Action, can, may_manage_user
 from ..roles import SystemRole
-from . import password_policy
+from . import last_admin, password_policy
 
 User = get_user_model()
 
@@ -22,6 +24,23 @@ User = get_user_model()
 def _require(actor, action):
     if actor is not None and not can(actor, action):
         raise NotAllowed(f"You are not allowed to {action.replace('_', ' ')}.")
+
+
+def _require_over(actor, user):
+    """``actor`` may act on ``user`` in the Users widget (``user`` as stored now: lock it first)."""
+    _require(actor, Action.MANAGE_USERS)
+    if actor is not None and not may_manage_user(actor, user):
+        raise NotAllowed(f"Only a System Admin can change the System Admin “{user.username}”.")
+
+
+def _lock(user):
+    """Lock ``user``'s row and reload the columns the rules read."""
+    try:
+        user.refresh_from_db(fields=["system_role", "is_active", "source"],
+                             from_queryset=User.objects.select_for_update())
+    except User.DoesNotExist:
+        raise ServiceError(f"The user “{user.username}” no longer exists.") from None
+    return user
 
 
 def _check_password(password, user):
@@ -66,6 +85,8 @@ def change_system_role(*, actor, user, system_role):
         raise ServiceError(f"Unknown system role “{system_role}”.", field="system_role")
     if actor is not None and actor.pk == user.pk:
         raise ServiceError("You cannot change your own system role.")
+    if last_admin.lock(user) and system_role != SystemRole.ADMIN:
+        raise last_admin.refusal(user, "change their system role")
     user.system_role = system_role
     user.save(update_fields=["system_role"])
     events.record(
@@ -83,8 +104,12 @@ def _refuse_self(actor, user, verb):
 def disable_user(*, actor, user):
     _require(actor, Action.MANAGE_USERS)
     _refuse_self(actor, user, "disable")
+    is_last_admin = last_admin.lock(user)
+    _require_over(actor, user)
     if not user.is_active:
         raise ServiceError(f"The user “{user.username}” is already disabled.")
+    if is_last_admin:
+        raise last_admin.refusal(user, "disable them")
     user.is_active = False
     user.save(update_fields=["is_active"])
     # Existing sessions die with it: Django's ModelBackend refuses inactive users on every request.
@@ -95,6 +120,7 @@ def disable_user(*, actor, user):
 @transaction.atomic
 def enable_user(*, actor, user):
     _require(actor, Action.MANAGE_USERS)
+    _require_over(actor, _lock(user))
     if user.is_active:
         raise ServiceError(f"The user “{user.username}” is already enabled.")
     user.is_active = True
@@ -108,6 +134,9 @@ def remove_user(*, actor, user):
     """Remove a user. The guide: "You must first disable a user before you can remove them." """
     _require(actor, Action.MANAGE_USERS)
     _refuse_self(actor, user, "remove")
+    # Locked so a concurrent "enable" cannot slip in between the check below and the delete: only
+    # a disabled user is removed, so never the last enabled System Admin.
+    _require_over(actor, _lock(user))
     if user.is_active:
         raise ServiceError("You must first disable a user before you can remove them.")
     username = user.username
@@ -173,12 +202,11 @@ def reset_password(*, actor, user, new_password):
     _require(actor, Action.MANAGE_USERS)
     if actor is not None and actor.pk == user.pk:
         raise ServiceError("You cannot reset your own password.")
+    _require_over(actor, _lock(user))
     if user.source != User.Source.LOCAL:
         raise ServiceError(
             f"The password of “{user.username}” is kept by its {user.get_source_display()} server, not here."
         )
-    if user.system_role == SystemRole.ADMIN:
-        _require(actor, Action.CHANGE_SYSTEM_ROLE)
     _check_password(new_password, user)
     user.set_password(new_password)
     user.password_changed_at = timezone.now()

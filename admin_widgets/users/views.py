@@ -48,6 +48,8 @@ def user_list(request):
         "table": table,
         "roles": SystemRole.choices,
         "may_change_roles": can(request, Action.CHANGE_SYSTEM_ROLE),
+        # Rows of System Admins carry no actions for a System Operator (rbac.may_manage_user).
+        "may_manage_admins": can(request, Action.MANAGE_SYSTEM_ADMINS),
     })
 
 

@@ -1,7 +1,7 @@
 """Smart Licensing > Convert to Smart Licensing: Conversion History and Conversion Settings.
 
-Everyone who sees the account sees the history of the local virtual accounts they see, and the
-settings; only an Account Administrator (or a System Admin / Operator) applies settings
+Everyone who sees the account sees the history and the settings of the local virtual accounts
+they see; only an Account Administrator (or a System Admin / Operator) applies settings
 (``Action.MANAGE_DLC_SETTINGS``), anyone else gets 403 on Apply.
 """
 from django import forms
@@ -38,9 +38,9 @@ class SettingsForm(forms.Form):
         label=gettext_lazy("Local Virtual Accounts"), queryset=None, required=False,
         widget=forms.CheckboxSelectMultiple)
 
-    def __init__(self, *args, account, **kwargs):
+    def __init__(self, *args, virtual_accounts, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["virtual_accounts"].queryset = account.virtual_accounts.all()
+        self.fields["virtual_accounts"].queryset = virtual_accounts
 
 
 def render_conversion(request, account, tab, template, context, status=200):
@@ -95,8 +95,12 @@ def history_csv(request, account):
 def settings(request, account):
     may_apply = can(request, Action.MANAGE_DLC_SETTINGS, account=account)
     current = conversion_service.settings_of(account)
-    form = SettingsForm(request.POST if request.method == "POST" else None, account=account, initial={
-        "mode": current.mode, "virtual_accounts": sorted(conversion_service.enabled_virtual_account_ids(current))})
+    # The checkboxes list only the local virtual accounts the viewer may see (all of them for
+    # those who may apply): a VA User learns nothing of the others, not even their names.
+    vas = visible_virtual_accounts(request, account)
+    enabled = conversion_service.enabled_virtual_account_ids(current) & {va.pk for va in vas}
+    form = SettingsForm(request.POST if request.method == "POST" else None, virtual_accounts=vas, initial={
+        "mode": current.mode, "virtual_accounts": sorted(enabled)})
     if request.method == "POST":
         if not may_apply:
             raise NotAllowed()

@@ -50,6 +50,8 @@ CATALOGUE = _catalogue(
     EventType("user.disabled", WARN, "The user “{user_name}” was disabled."),
     EventType("user.enabled", INFO, "The user “{user_name}” was enabled."),
     EventType("user.removed", WARN, "The user “{user_name}” was removed."),
+    EventType("user.last_admin_kept", WARN, "The identity provider's role claims give the user “{user_name}” the role "
+              "“{role_name}”; the user stays System Admin because no other System Admin is enabled."),
     EventType("user.password_changed", INFO, "The password of the user “{user_name}” was changed."),
     EventType("user.first_login_completed", INFO, "The user “{user_name}” completed the initial login wizard."),
     EventType("auth.login", INFO, "The user “{user_name}” logged in."),

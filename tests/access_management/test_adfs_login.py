@@ -74,7 +74,8 @@ def test_the_authorization_request_carries_state_nonce_pkce_and_resource(client,
     assert query["redirect_uri"] == ["http://testserver/login/adfs/callback/"]
 
 
-def test_claims_follow_the_provider_at_every_login(client, adfs_configured, oidc_provider):
+def test_claims_follow_the_provider_at_every_login(client, adfs_configured, oidc_provider, sysadmin):
+    # Another enabled System Admin exists: the last one is never demoted (test_last_system_admin.py).
     adfs_configured()
     oidc_provider.next_user("kim@corp.example", roles=["ONPREM-SYSADMIN"])
     _sign_in(client)
@@ -82,6 +83,19 @@ def test_claims_follow_the_provider_at_every_login(client, adfs_configured, oidc
     oidc_provider.next_user("kim@corp.example", roles=["ONPREM-SYSUSER"])
     _sign_in(client)
     assert User.objects.get(username="kim@corp.example").system_role == SystemRole.USER
+
+
+def test_claims_never_demote_the_last_enabled_system_admin(client, adfs_configured, oidc_provider):
+    adfs_configured()
+    oidc_provider.next_user("kim@corp.example", roles=["ONPREM-SYSADMIN"])
+    _sign_in(client)
+    client.post("/logout/")
+    oidc_provider.next_user("kim@corp.example", roles=["ONPREM-SYSUSER"])
+    response, _params = _sign_in(client)
+    assert response.status_code == 302 and _signed_in(client)
+    assert User.objects.get(username="kim@corp.example").system_role == SystemRole.ADMIN
+    assert Event.objects.filter(event_type="user.last_admin_kept").count() == 1
+    assert client.get("/admin/").status_code == 200
 
 
 def test_without_import_claims_role_claims_are_ignored(client, adfs_configured, oidc_provider):

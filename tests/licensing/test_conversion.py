@@ -3,6 +3,7 @@ interface for the device protocol and the sync engine, and the Conversion Histor
 import csv
 import datetime
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -103,6 +104,31 @@ def test_only_account_admins_apply_settings(acme, make_user, grant, browser, rol
     with pytest.raises(NotAllowed):
         conversion_service.set_conversion_settings(actor=user, account=acme, mode="all")
     assert not ConversionSettings.objects.exists()
+
+
+@pytest.mark.parametrize("role", [AccountRole.VA_USER, AccountRole.VA_ADMIN])
+def test_va_roles_see_only_their_virtual_accounts_in_the_settings(acme, new_va, make_user, grant, browser, role):
+    sales, lab = new_va("Sales"), new_va("Secret Lab")
+    conversion_service.set_conversion_settings(actor=None, account=acme, mode="selected",
+                                               virtual_accounts=[sales, lab])
+    user = make_user("carol")
+    grant(user, sales, role)
+    response = browser(user).get(settings_url(acme))
+    assert response.status_code == 200
+    choices = response.context["form"]["virtual_accounts"]
+    assert [(str(c.choice_label), c.data["selected"]) for c in choices] == [("Sales", True)]
+    html = response.content.decode()
+    assert re.findall(r'name="virtual_accounts" value="(\d+)"', html) == [str(sales.pk)]
+    assert "Secret Lab" not in html
+
+
+def test_account_admins_see_every_virtual_account_in_the_settings(acme, new_va, acme_admin, browser):
+    new_va("Sales")
+    lab = new_va("Secret Lab")
+    conversion_service.set_conversion_settings(actor=None, account=acme, mode="selected", virtual_accounts=[lab])
+    choices = browser(acme_admin).get(settings_url(acme)).context["form"]["virtual_accounts"]
+    assert sorted((str(c.choice_label), c.data["selected"]) for c in choices) == [
+        ("Default", False), ("Sales", False), ("Secret Lab", True)]
 
 
 def test_system_operator_applies_settings(acme, sysop, browser):

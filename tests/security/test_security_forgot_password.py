@@ -99,3 +99,96 @@ def test_forms_need_csrf(alice, forgot_on, smtp_server):
     client = Client(enforce_csrf_checks=True)
     assert client.post("/password/forgot/", {"username": "alice"}).status_code == 403
     assert smtp_server.wait_for(1, timeout=1) == []
+
+
+# --- Known and unknown names cost the request the same work ---------------------------------------
+
+@pytest.fixture
+def spies(monkeypatch):
+    """What the request itself does: queued link tasks, tokens made, mails queued or sent, password hashes."""
+    from django.contrib.auth.hashers import get_hasher
+    from django.contrib.auth.tokens import default_token_generator
+
+    from accounts import tasks
+    from onprem import mail
+
+    calls = {"queued": [], "tokens": [], "mails": [], "hashes": []}
+
+    def spy(owner, name, key):
+        real = getattr(owner, name)
+
+        def recorded(*args, **kwargs):
+            calls[key].append(args)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, recorded)
+
+    # The task is only recorded, not run: what it does happens in the worker, after the answer.
+    monkeypatch.setattr(tasks.send_password_reset_link, "delay", lambda *args: calls["queued"].append(args))
+    spy(default_token_generator, "make_token", "tokens")
+    spy(mail, "send_later", "mails")
+    spy(mail, "send", "mails")
+    hasher = get_hasher()  # the configured one (the tests' fast hasher)
+    spy(type(hasher), "encode", "hashes")
+    spy(type(hasher), "verify", "hashes")
+    return calls
+
+
+def _ask(username):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = Client().post("/password/forgot/", {"username": username})
+    return response, [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.parametrize("other", ["nobody", "noemail", "off", "lara"])
+def test_a_known_and_any_other_name_cost_the_request_the_same_work(alice, make_user, forgot_on, spies, other):
+    make_user("noemail")
+    make_user("off", is_active=False, email="off@example.com")
+    make_user("lara", source="ldap", email="lara@example.com")
+    spies["hashes"].clear()
+    known, known_queries = _ask("alice")
+    unknown, unknown_queries = _ask(other)
+    # The same queries (none of them about the user), the same answer, one queued task each, and
+    # no token, hash or mail made while the user waits.
+    assert known_queries == unknown_queries
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"]) == (302, "/login/")
+    assert spies["queued"] == [("alice", "http://testserver/", "en"), (other, "http://testserver/", "en")]
+    assert spies["tokens"] == spies["mails"] == spies["hashes"] == []
+    assert not Event.objects.filter(event_type="security.password_reset_requested").exists()
+
+
+def test_the_task_mails_only_real_local_users(alice, make_user, forgot_on, smtp_server):
+    from accounts.tasks import send_password_reset_link
+
+    make_user("noemail")
+    assert send_password_reset_link("nobody", "https://onprem.example/", "en") is False
+    assert send_password_reset_link("noemail", "https://onprem.example/", "en") is False
+    assert send_password_reset_link("alice", "https://onprem.example/", "en") is True
+    (recipients, message), = smtp_server.wait_for(1)
+    assert recipients == ["alice@example.com"]
+    assert _link(message).startswith("https://onprem.example/password/reset/")
+
+
+def test_the_mail_speaks_the_language_of_the_page(alice, forgot_on, smtp_server):
+    from accounts.tasks import send_password_reset_link
+
+    send_password_reset_link("alice", "https://onprem.example/", "ja")
+    (_recipients, message), = smtp_server.wait_for(1)
+    assert message["Subject"] != "Reset your password"
+
+
+def test_with_the_broker_down_the_link_is_made_now(alice, forgot_on, smtp_server, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from accounts import tasks
+
+    def broker_down(*args):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.send_password_reset_link, "delay", broker_down)
+    assert Client().post("/password/forgot/", {"username": "alice"}).status_code == 302
+    (recipients, _message), = smtp_server.wait_for(1)
+    assert recipients == ["alice@example.com"]
