@@ -6,6 +6,7 @@ The XML wrapper of the legacy Call Home path is read with the standard library a
 refusal of any DTD or entity declaration, so no entity can be expanded.
 """
 import json
+import re
 import secrets
 import time
 import xml.etree.ElementTree as ET
@@ -37,7 +38,30 @@ class Envelope:
         return self.payload_text.encode("utf-8")
 
 
-def _strict_json(text):
+class UnstorableText(ValueError):
+    """A JSON string holds NUL or an unpaired surrogate: no database column can store it."""
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_storable(value):
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            raise UnstorableText("Strings must not contain NUL (\\u0000) or unpaired surrogates (\\ud800-\\udfff).")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key)
+            _check_storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item)
+
+
+def strict_json(text):
+    """``text`` decoded as JSON: no NaN/Infinity, no duplicate keys, no NUL or unpaired surrogate
+    in any string (PostgreSQL refuses NUL and UTF-8 cannot encode a lone surrogate, so either
+    would fail a write or a lookup with a 500 far from here)."""
     def no_constants(name):
         raise ValueError(f"{name} is not JSON")
 
@@ -47,7 +71,12 @@ def _strict_json(text):
             raise ValueError("duplicate key")
         return dict(pairs)
 
-    return json.loads(text, parse_constant=no_constants, object_pairs_hook=unique_object)
+    document = json.loads(text, parse_constant=no_constants, object_pairs_hook=unique_object)
+    # Only a \u escape can put NUL or a surrogate into decoded JSON (a raw control character is a
+    # JSON error, and decoded UTF-8 holds no surrogates): text without one needs no walk.
+    if "\\u" in text:
+        _check_storable(document)
+    return document
 
 
 def unwrap_xml(body: bytes) -> str:
@@ -70,12 +99,14 @@ def parse(body: bytes, *, allow_xml=False) -> Envelope:
     is_xml = allow_xml and body.lstrip()[:1] == b"<"
     try:
         text = unwrap_xml(body) if is_xml else body.decode("utf-8")
-        document = _strict_json(text)
+        document = strict_json(text)
+    except Unparseable:
+        raise
     except UnicodeDecodeError as exc:
         raise Unparseable("The body is not UTF-8.") from exc
+    except UnstorableText as exc:
+        raise Unparseable(str(exc)) from exc
     except (ValueError, RecursionError) as exc:
-        if isinstance(exc, Unparseable):
-            raise
         raise Unparseable("The body is not a JSON document.") from exc
     if not isinstance(document, dict):
         raise Unparseable("The envelope must be a JSON object.")
@@ -87,7 +118,9 @@ def parse(body: bytes, *, allow_xml=False) -> Envelope:
     if not all(isinstance(value, str) for value in fields):
         raise Unparseable("header.type, header.version and signature.signing_type/key/value must be strings.")
     try:
-        payload = _strict_json(payload_text)
+        payload = strict_json(payload_text)
+    except UnstorableText as exc:
+        raise Unparseable(f"The payload is refused: {exc}") from exc
     except (ValueError, RecursionError) as exc:
         raise Unparseable("The payload is not a JSON document.") from exc
     if not isinstance(payload, dict):
