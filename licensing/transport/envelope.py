@@ -2,15 +2,19 @@
 
 Parsing is pure (no database): a body that is not a well-formed envelope raises
 ``Unparseable`` (HTTP 400); a body over the size limit never gets here (HTTP 413, see views).
-The XML wrapper of the legacy Call Home path is read with the standard library after a hard
-refusal of any DTD or entity declaration, so no entity can be expanded.
+The XML wrapper of the legacy Call Home path is read with defusedxml with DTDs forbidden: the
+parser itself refuses any document type declaration, so no entity is ever declared or expanded,
+whatever the body's encoding.
 """
+import codecs
 import json
 import re
 import secrets
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
 
 from onprem import pki
 
@@ -79,14 +83,27 @@ def strict_json(text):
     return document
 
 
+# How an XML document can begin: "<" in UTF-8 (or UTF-16LE/UTF-32LE without a byte order mark,
+# whose first byte is "<" too), UTF-16BE/UTF-32BE without one, or any byte order mark before "<".
+_XML_STARTS = (b"\x00<", b"\x00\x00\x00<", codecs.BOM_UTF8 + b"<", codecs.BOM_UTF16_LE + b"<\x00",
+               codecs.BOM_UTF16_BE + b"\x00<", codecs.BOM_UTF32_LE + b"<\x00\x00\x00",
+               codecs.BOM_UTF32_BE + b"\x00\x00\x00<")
+
+
+def looks_like_xml(body: bytes) -> bool:
+    """Whether ``body`` starts like an XML document in any encoding an XML parser detects."""
+    return body.lstrip()[:1] == b"<" or body.startswith(_XML_STARTS)
+
+
 def unwrap_xml(body: bytes) -> str:
     """The JSON text inside ``<smartLicense><message><![CDATA[...]]></message></smartLicense>``."""
-    lowered = body.lower()
-    if b"<!doctype" in lowered or b"<!entity" in lowered:
-        raise Unparseable("DTDs and entity declarations are not accepted.")
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
+        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DefusedXmlException as exc:
+        raise Unparseable("DTDs and entity declarations are not accepted.") from exc
+    except LookupError as exc:  # the XML declaration names an encoding Python has no codec for
+        raise Unparseable("The XML declaration names an unknown encoding.") from exc
+    except (SafeET.ParseError, ValueError) as exc:
         raise Unparseable("The XML wrapper is not well-formed.") from exc
     message = root.find(XML_MESSAGE) if root.tag == XML_ROOT else None
     if message is None or len(root) != 1 or len(message) or not (message.text or "").strip():
@@ -96,7 +113,7 @@ def unwrap_xml(body: bytes) -> str:
 
 def parse(body: bytes, *, allow_xml=False) -> Envelope:
     """The envelope in ``body`` (JSON, or the XML wrapper when ``allow_xml``); Unparseable if none."""
-    is_xml = allow_xml and body.lstrip()[:1] == b"<"
+    is_xml = allow_xml and looks_like_xml(body)
     try:
         text = unwrap_xml(body) if is_xml else body.decode("utf-8")
         document = strict_json(text)
