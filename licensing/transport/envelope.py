@@ -83,16 +83,22 @@ def strict_json(text):
     return document
 
 
-# How an XML document can begin: "<" in UTF-8 (or UTF-16LE/UTF-32LE without a byte order mark,
-# whose first byte is "<" too), UTF-16BE/UTF-32BE without one, or any byte order mark before "<".
-_XML_STARTS = (b"\x00<", b"\x00\x00\x00<", codecs.BOM_UTF8 + b"<", codecs.BOM_UTF16_LE + b"<\x00",
-               codecs.BOM_UTF16_BE + b"\x00<", codecs.BOM_UTF32_LE + b"<\x00\x00\x00",
-               codecs.BOM_UTF32_BE + b"\x00\x00\x00<")
+def _xml_start(encoding, bom):
+    space = b"|".join(re.escape(c.encode(encoding)) for c in " \t\r\n")
+    return b"(?:" + re.escape(bom) + b")?(?:" + space + b")*" + re.escape("<".encode(encoding))
+
+
+# How an XML document begins in each encoding an XML parser detects: an optional byte order mark,
+# XML whitespace, then "<". Everything that begins so goes to the XML parser, which refuses a DTD
+# in any of them, rather than to the JSON decoder with a vaguer refusal.
+_XML_START = re.compile(b"|".join(_xml_start(encoding, bom) for encoding, bom in (
+    ("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE),
+    ("utf-32-le", codecs.BOM_UTF32_LE), ("utf-32-be", codecs.BOM_UTF32_BE))))
 
 
 def looks_like_xml(body: bytes) -> bool:
-    """Whether ``body`` starts like an XML document in any encoding an XML parser detects."""
-    return body.lstrip()[:1] == b"<" or body.startswith(_XML_STARTS)
+    """Whether ``body`` starts like an XML document in UTF-8, UTF-16 or UTF-32, with or without a BOM."""
+    return _XML_START.match(body) is not None
 
 
 def unwrap_xml(body: bytes) -> str:
