@@ -14,27 +14,52 @@ import base64
 import binascii
 import datetime
 import hashlib
+import string
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 SIGNING_TYPE = "ecdsa-p256-sha256"
 DEVICE_CERT_DAYS = 365  # "id_certificate (PEM, 1 year)"
 RENEW_AFTER_DAYS = 182  # "renew_id_after (6 months)"
 CA_DAYS = 10 * 365
-MAX_NAME = 64  # X.520 upper bound for CN / OU / O
+MAX_NAME = 64  # X.520 upper bound for CN / OU / O / serialNumber; cryptography counts it in UTF-8 bytes for CN
+# X.680's PrintableString alphabet: the only characters a PrintableString attribute may hold.
+PRINTABLE_STRING = frozenset(string.ascii_letters + string.digits + " '()+,-./:=?")
+# Attributes whose standard type (RFC 5280) is PrintableString; every other one is a UTF8String already.
+_PRINTABLE_BY_DEFAULT = frozenset({NameOID.SERIAL_NUMBER, NameOID.DN_QUALIFIER})
 
 
 class PkiError(ValueError):
     """Bad key or certificate material (the message says what, for the device's error reply)."""
 
 
-def _clip(text):
-    text = (text or "").strip() or "-"
-    return text[:MAX_NAME]
+def clip_name(text):
+    """``text`` cut to at most MAX_NAME UTF-8 bytes at a character boundary (empty: ``-``).
+
+    Bytes, not characters: cryptography refuses a longer common name in UTF-8 bytes, and a cut by
+    characters let 64 non-ASCII characters through to that refusal.
+    """
+    encoded = (text or "-").encode("utf-8")[:MAX_NAME]
+    return encoded.decode("utf-8", "ignore") or "-"
+
+
+def name_attribute(oid, text):
+    """An X.509 name attribute carrying ``text`` (clipped by ``clip_name``) whatever its characters.
+
+    serialNumber is a PrintableString by default, which cannot hold ``_``, ``@``, non-ASCII...:
+    such a value is encoded as a UTF8String instead (X.520 DirectoryString allows it), so a
+    device's serial number is carried exactly rather than refused by the DER encoder.
+    """
+    value = clip_name(text)
+    if oid in _PRINTABLE_BY_DEFAULT and not PRINTABLE_STRING.issuperset(value):
+        # cryptography takes the string type only through this underscored argument.
+        return x509.NameAttribute(oid, value, _type=_ASN1Type.UTF8String)
+    return x509.NameAttribute(oid, value)
 
 
 def serial_hex(serial_number: int) -> str:
@@ -96,9 +121,9 @@ def new_signing_authority(*, common_name, organizational_unit, now, days=CA_DAYS
     """
     key = new_private_key()
     name = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, _clip(common_name)),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _clip(organizational_unit)),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Smart Software Manager On-Prem"),
+        name_attribute(NameOID.COMMON_NAME, common_name),
+        name_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, organizational_unit),
+        name_attribute(NameOID.ORGANIZATION_NAME, "Smart Software Manager On-Prem"),
     ])
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
@@ -148,9 +173,9 @@ def issue_device_certificate(*, authority_key, authority_cert, public_key, commo
     if not is_p256(public_key):
         raise PkiError("The device key must be ECDSA P-256.")
     subject = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, _clip(common_name)),
-        x509.NameAttribute(NameOID.SERIAL_NUMBER, _clip(serial_number_attr)),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _clip(organizational_unit)),
+        name_attribute(NameOID.COMMON_NAME, common_name),
+        name_attribute(NameOID.SERIAL_NUMBER, serial_number_attr),
+        name_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, organizational_unit),
     ])
     issuer_ski = authority_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return (
@@ -195,6 +220,6 @@ def verify(public_key, data: bytes, signature_b64) -> bool:
 __all__ = [
     "SIGNING_TYPE", "DEVICE_CERT_DAYS", "RENEW_AFTER_DAYS", "PkiError", "serial_hex", "new_private_key",
     "private_key_pem", "load_private_key", "certificate_pem", "load_certificate", "split_pem_chain",
-    "fingerprint", "public_key_fingerprint", "is_p256", "new_signing_authority", "load_csr", "issue_device_certificate",
+    "fingerprint", "public_key_fingerprint", "is_p256", "clip_name", "name_attribute", "new_signing_authority", "load_csr", "issue_device_certificate",
     "sign", "verify",
 ]

@@ -6,11 +6,13 @@ encoding (``signing_type: ecdsa-p256-sha256``), the same on both sides of the pr
 import base64
 import binascii
 import datetime
+import string
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 SIGNING_TYPE = "ecdsa-p256-sha256"
@@ -41,11 +43,27 @@ def is_p256(public_key):
     return isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(public_key.curve, ec.SECP256R1)
 
 
+# X.680's PrintableString alphabet, serialNumber's standard type; anything else goes as a UTF8String.
+PRINTABLE_STRING = frozenset(string.ascii_letters + string.digits + " '()+,-./:=?")
+MAX_NAME = 64  # X.520 upper bound of a name attribute; cryptography counts a common name's in UTF-8 bytes
+
+
+def name_attribute(oid, text):
+    """A name attribute holding ``text`` cut to 64 UTF-8 bytes at a character boundary, whatever
+    its characters: a serial number PrintableString cannot hold (``_``, ``@``, non-ASCII) is a
+    UTF8String (the server encodes its certificates' names the same way: onprem/pki.py)."""
+    value = text.encode("utf-8")[:MAX_NAME].decode("utf-8", "ignore") or "-"
+    if oid == NameOID.SERIAL_NUMBER and not PRINTABLE_STRING.issuperset(value):
+        # cryptography takes the string type only through this underscored argument.
+        return x509.NameAttribute(oid, value, _type=_ASN1Type.UTF8String)
+    return x509.NameAttribute(oid, value)
+
+
 def make_csr(key, *, common_name, serial_number) -> str:
     """A PEM CSR for ``key`` naming the device (CN = PID, serialNumber = UDI serial number)."""
     subject = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, (common_name or "device")[:64]),
-        x509.NameAttribute(NameOID.SERIAL_NUMBER, (serial_number or "-")[:64]),
+        name_attribute(NameOID.COMMON_NAME, common_name or "device"),
+        name_attribute(NameOID.SERIAL_NUMBER, serial_number or "-"),
     ])
     csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM).decode()

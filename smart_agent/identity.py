@@ -4,6 +4,7 @@ import uuid
 from dataclasses import asdict, dataclass, fields
 
 SUDI_FIELDS = ("udi_pid", "udi_serial_number", "udi_vid", "uuid", "suvi", "host_identifier", "mac_address")
+MAX_UDI = 255
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 # One stable namespace: the same PID always gets the same software tag suffix.
 TAG_NAMESPACE = uuid.UUID("6f1c1a52-0c3e-4a55-9a1b-3d6c2a6e7c11")
@@ -30,6 +31,10 @@ class Identity:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"The device identity needs {name}.")
+            # The server's rule (docs/protocol.md): refused here, the device learns it without a round trip.
+            if len(value) > MAX_UDI or not value.isprintable():
+                raise ValueError(f"{name} must be at most {MAX_UDI} printable characters (no control or format "
+                                 f"characters): {value[:80]!r}.")
         if self.mac_address and not MAC.match(self.mac_address):
             raise ValueError(f"The MAC address {self.mac_address!r} is not like 00:1b:54:0a:0b:0c.")
         if not self.software_tag:

@@ -1112,8 +1112,8 @@ def parse_and_verify(data, *, name=None, expected_kinds=None, mode=MANUAL, **che
 def new_csr(private_key, *, common_name, uid):
     """A CSR (PEM) for an On-Prem key: CN the On-Prem name, serialNumber its UID."""
     name = x509.Name([
-        x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, (common_name or "-")[:64]),
-        x509.NameAttribute(x509.oid.NameOID.SERIAL_NUMBER, uid[:64]),
+        pki.name_attribute(x509.oid.NameOID.COMMON_NAME, common_name),
+        pki.name_attribute(x509.oid.NameOID.SERIAL_NUMBER, uid),
     ])
     csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(private_key, hashes.SHA256())
     from cryptography.hazmat.primitives import serialization

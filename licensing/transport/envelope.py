@@ -2,14 +2,19 @@
 
 Parsing is pure (no database): a body that is not a well-formed envelope raises
 ``Unparseable`` (HTTP 400); a body over the size limit never gets here (HTTP 413, see views).
-The XML wrapper of the legacy Call Home path is read with the standard library after a hard
-refusal of any DTD or entity declaration, so no entity can be expanded.
+The XML wrapper of the legacy Call Home path is read with defusedxml with DTDs forbidden: the
+parser itself refuses any document type declaration, so no entity is ever declared or expanded,
+whatever the body's encoding.
 """
+import codecs
 import json
+import re
 import secrets
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
 
 from onprem import pki
 
@@ -37,7 +42,30 @@ class Envelope:
         return self.payload_text.encode("utf-8")
 
 
-def _strict_json(text):
+class UnstorableText(ValueError):
+    """A JSON string holds NUL or an unpaired surrogate: no database column can store it."""
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_storable(value):
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            raise UnstorableText("Strings must not contain NUL (\\u0000) or unpaired surrogates (\\ud800-\\udfff).")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key)
+            _check_storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item)
+
+
+def strict_json(text):
+    """``text`` decoded as JSON: no NaN/Infinity, no duplicate keys, no NUL or unpaired surrogate
+    in any string (PostgreSQL refuses NUL and UTF-8 cannot encode a lone surrogate, so either
+    would fail a write or a lookup with a 500 far from here)."""
     def no_constants(name):
         raise ValueError(f"{name} is not JSON")
 
@@ -47,17 +75,41 @@ def _strict_json(text):
             raise ValueError("duplicate key")
         return dict(pairs)
 
-    return json.loads(text, parse_constant=no_constants, object_pairs_hook=unique_object)
+    document = json.loads(text, parse_constant=no_constants, object_pairs_hook=unique_object)
+    # Only a \u escape can put NUL or a surrogate into decoded JSON (a raw control character is a
+    # JSON error, and decoded UTF-8 holds no surrogates): text without one needs no walk.
+    if "\\u" in text:
+        _check_storable(document)
+    return document
+
+
+def _xml_start(encoding, bom):
+    space = b"|".join(re.escape(c.encode(encoding)) for c in " \t\r\n")
+    return b"(?:" + re.escape(bom) + b")?(?:" + space + b")*" + re.escape("<".encode(encoding))
+
+
+# How an XML document begins in each encoding an XML parser detects: an optional byte order mark,
+# XML whitespace, then "<". Everything that begins so goes to the XML parser, which refuses a DTD
+# in any of them, rather than to the JSON decoder with a vaguer refusal.
+_XML_START = re.compile(b"|".join(_xml_start(encoding, bom) for encoding, bom in (
+    ("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE),
+    ("utf-32-le", codecs.BOM_UTF32_LE), ("utf-32-be", codecs.BOM_UTF32_BE))))
+
+
+def looks_like_xml(body: bytes) -> bool:
+    """Whether ``body`` starts like an XML document in UTF-8, UTF-16 or UTF-32, with or without a BOM."""
+    return _XML_START.match(body) is not None
 
 
 def unwrap_xml(body: bytes) -> str:
     """The JSON text inside ``<smartLicense><message><![CDATA[...]]></message></smartLicense>``."""
-    lowered = body.lower()
-    if b"<!doctype" in lowered or b"<!entity" in lowered:
-        raise Unparseable("DTDs and entity declarations are not accepted.")
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
+        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DefusedXmlException as exc:
+        raise Unparseable("DTDs and entity declarations are not accepted.") from exc
+    except LookupError as exc:  # the XML declaration names an encoding Python has no codec for
+        raise Unparseable("The XML declaration names an unknown encoding.") from exc
+    except (SafeET.ParseError, ValueError) as exc:
         raise Unparseable("The XML wrapper is not well-formed.") from exc
     message = root.find(XML_MESSAGE) if root.tag == XML_ROOT else None
     if message is None or len(root) != 1 or len(message) or not (message.text or "").strip():
@@ -67,15 +119,17 @@ def unwrap_xml(body: bytes) -> str:
 
 def parse(body: bytes, *, allow_xml=False) -> Envelope:
     """The envelope in ``body`` (JSON, or the XML wrapper when ``allow_xml``); Unparseable if none."""
-    is_xml = allow_xml and body.lstrip()[:1] == b"<"
+    is_xml = allow_xml and looks_like_xml(body)
     try:
         text = unwrap_xml(body) if is_xml else body.decode("utf-8")
-        document = _strict_json(text)
+        document = strict_json(text)
+    except Unparseable:
+        raise
     except UnicodeDecodeError as exc:
         raise Unparseable("The body is not UTF-8.") from exc
+    except UnstorableText as exc:
+        raise Unparseable(str(exc)) from exc
     except (ValueError, RecursionError) as exc:
-        if isinstance(exc, Unparseable):
-            raise
         raise Unparseable("The body is not a JSON document.") from exc
     if not isinstance(document, dict):
         raise Unparseable("The envelope must be a JSON object.")
@@ -87,7 +141,9 @@ def parse(body: bytes, *, allow_xml=False) -> Envelope:
     if not all(isinstance(value, str) for value in fields):
         raise Unparseable("header.type, header.version and signature.signing_type/key/value must be strings.")
     try:
-        payload = _strict_json(payload_text)
+        payload = strict_json(payload_text)
+    except UnstorableText as exc:
+        raise Unparseable(f"The payload is refused: {exc}") from exc
     except (ValueError, RecursionError) as exc:
         raise Unparseable("The payload is not a JSON document.") from exc
     if not isinstance(payload, dict):

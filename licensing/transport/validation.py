@@ -4,12 +4,11 @@
 ``MALFORMED`` (or ``BAD_SIGNATURE`` for a wrong ``signing_type``), naming what is wrong.
 """
 import hashlib
-import json
 from dataclasses import dataclass, field
 
 from onprem import pki
 
-from .envelope import VERSION
+from .envelope import VERSION, UnstorableText, strict_json
 from ..services.device_errors import BAD_SIGNATURE, MALFORMED, DeviceError
 
 TYPES = ("REGISTER", "RENEW_ID", "AUTHORIZE", "DEREGISTER", "REPORT_USAGE", "EXPORT_AUTHORIZE", "EXPORT_RETURN",
@@ -41,6 +40,17 @@ def _text(payload, name, *, required=False, max_length=MAX_TEXT, allow_empty=Fal
         return ""
     if not isinstance(value, str) or len(value) > max_length or (not value and not allow_empty):
         _bad(f"“{name}” must be a non-empty string of at most {max_length} characters.")
+    return value
+
+
+def _udi_text(sudi, name):
+    """A UDI part (PID, serial number): it names the device in its certificate's subject, the
+    inventory and the event log, so only printable characters (``str.isprintable``: letters,
+    digits, punctuation, symbols, marks and the space, in any script) — no control, format or
+    unassigned code points that would hide or disguise what the name says."""
+    value = _text(sudi, name, required=True)
+    if not value.isprintable():
+        _bad(f"“{name}” must hold printable characters only (no control or format characters).")
     return value
 
 
@@ -104,7 +114,9 @@ def _rum_reports(payload):
         if not all(isinstance(part, str) and len(part) <= 4096 for part in signing):
             _bad("A report signature needs signing_type, key and value strings.")
         try:
-            document = json.loads(inner)
+            document = strict_json(inner)
+        except UnstorableText as exc:
+            _bad(f"A report payload is refused: {exc}")
         except (ValueError, RecursionError):
             document = None
         if not isinstance(document, dict):
@@ -167,8 +179,7 @@ def check(envelope, *, allowed_types=TYPES):
     sudi = p.get("sudi")
     if not isinstance(sudi, dict):
         _bad("“sudi” must be an object with udi_pid and udi_serial_number.")
-    clean_sudi = {"udi_pid": _text(sudi, "udi_pid", required=True),
-                  "udi_serial_number": _text(sudi, "udi_serial_number", required=True)}
+    clean_sudi = {"udi_pid": _udi_text(sudi, "udi_pid"), "udi_serial_number": _udi_text(sudi, "udi_serial_number")}
     for name in SUDI_OPTIONAL:
         clean_sudi[name] = _text(sudi, name, allow_empty=True)
     software_tag = _text(p, "software_tag", required=True)

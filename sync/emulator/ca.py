@@ -29,10 +29,11 @@ BACKDATE = datetime.timedelta(minutes=5)
 
 
 def _name(common_name, **extra):
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
-             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "CSSM emulator (not Cisco)")]
+    # The name and uid come from the On-Prem's registration document: any text, fitted by pki.
+    attrs = [pki.name_attribute(NameOID.COMMON_NAME, common_name),
+             pki.name_attribute(NameOID.ORGANIZATION_NAME, "CSSM emulator (not Cisco)")]
     if extra.get("uid"):
-        attrs.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, extra["uid"][:64]))
+        attrs.append(pki.name_attribute(NameOID.SERIAL_NUMBER, extra["uid"]))
     return x509.Name(attrs)
 
 

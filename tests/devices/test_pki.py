@@ -159,3 +159,64 @@ def test_csr_checks():
     with pytest.raises(pki.PkiError, match="P-256"):
         pki.load_csr(make_csr(ec.generate_private_key(ec.SECP384R1())))
     assert pki.load_csr(make_csr(ec.generate_private_key(ec.SECP256R1())))
+
+
+def _subject_with_types(tmp_path, cert_pem):
+    """The subject as openssl prints it with each attribute's ASN.1 string type (UTF-8 kept)."""
+    (tmp_path / "subject.pem").write_text(cert_pem)
+    result = subprocess.run([OPENSSL, "x509", "-in", str(tmp_path / "subject.pem"), "-noout", "-subject",
+                             "-nameopt", "RFC2253,show_type,-esc_msb"],
+                            capture_output=True, encoding="utf-8", timeout=30, check=True)
+    return result.stdout.strip().removeprefix("subject=")
+
+
+@needs_openssl
+@pytest.mark.parametrize("serial", ["ABCé1", "ABC_1", "ABC@1", "序列号-7"])
+def test_a_serial_printablestring_cannot_hold_gets_a_utf8string_certificate_openssl_verifies(
+        registered, tmp_path, serial):
+    dev = registered(serial)
+    result = openssl_verify(tmp_path, dev.chain, dev.cert_pem)
+    assert result.returncode == 0, result.stderr
+    subject = _subject_with_types(tmp_path, dev.cert_pem).split(",")
+    assert f"serialNumber=UTF8STRING:PID:CSR1000V SN:{serial}" in subject
+    assert f"CN=UTF8STRING:CSR1000V:{serial}" in subject
+    cert = x509.load_pem_x509_certificate(dev.cert_pem.encode())
+    assert cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == f"PID:CSR1000V SN:{serial}"
+    # and the device goes on with it
+    assert dev.send("AUTHORIZE", entitlements=[])["status"] == "SUCCESS"
+
+
+@needs_openssl
+def test_a_plain_serial_stays_a_printablestring(registered, tmp_path):
+    dev = registered("FOC2412X0AB")
+    assert "serialNumber=PRINTABLESTRING:PID:CSR1000V SN:FOC2412X0AB" in _subject_with_types(tmp_path, dev.cert_pem)
+
+
+@needs_openssl
+def test_long_non_ascii_names_are_cut_to_64_bytes_not_refused(registered, make_account, token, device, settings,
+                                                             tmp_path):
+    """Host Common Name, local account name and UDI all longer than a name attribute holds."""
+    settings.ONPREM_HOST = "сервер-лицензий-" * 5 + ".example"
+    account = make_account("ライセンス管理アカウント" * 3)  # 36 characters, 108 bytes
+    from licensing.services.tokens import create_token
+
+    dev = device("é" * 200)
+    reply = dev.register(create_token(actor=None, virtual_account=account.virtual_accounts.get()))
+    assert reply["status"] == "SUCCESS", reply
+    assert openssl_verify(tmp_path, dev.chain, dev.cert_pem).returncode == 0
+    for pem in (dev.cert_pem, *dev.chain):
+        for attribute in x509.load_pem_x509_certificate(pem.encode()).subject:
+            assert 1 <= len(attribute.value.encode()) <= 64
+    cert = x509.load_pem_x509_certificate(dev.cert_pem.encode())
+    serial_attribute = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value
+    assert serial_attribute == "PID:CSR1000V SN:" + "é" * 24  # cut at a character boundary
+
+
+def test_name_attribute_keeps_the_standard_type_where_it_fits():
+    from cryptography.x509.name import _ASN1Type
+
+    assert pki.name_attribute(NameOID.SERIAL_NUMBER, "PID:X SN:9A-1")._type == _ASN1Type.PrintableString
+    assert pki.name_attribute(NameOID.SERIAL_NUMBER, "PID:X SN:9A_1")._type == _ASN1Type.UTF8String
+    assert pki.name_attribute(NameOID.COMMON_NAME, "x")._type == _ASN1Type.UTF8String
+    assert pki.name_attribute(NameOID.COMMON_NAME, "").value == "-"
+    assert pki.clip_name("a" * 63 + "é") == "a" * 63  # é would be bytes 64 and 65

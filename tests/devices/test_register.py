@@ -168,3 +168,42 @@ def test_device_messages_are_counted_by_type_and_result(device, token):
     assert device("SN-METRIC-2").register("bm90LWEtdG9rZW4=")["error_code"] == "TOKEN_UNKNOWN"
     assert count("REGISTER", "SUCCESS") == ok_before + 1
     assert count("REGISTER", "TOKEN_UNKNOWN") == refused_before + 1
+
+
+@pytest.mark.parametrize("serial", ["ABC_1", "ABC@1", "ABCé1", "FOC 2412", "序列号-7", "A" * 255])
+def test_register_accepts_any_printable_serial_and_keeps_it_exactly(device, token, serial):
+    dev = device(serial)
+    reply = dev.register(token())
+    assert reply["status"] == "SUCCESS", reply
+    assert ProductInstance.objects.get(pk=reply["product_instance_id"]).udi_serial_number == serial
+    assert dev.send("AUTHORIZE", entitlements=[])["status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("udi_serial_number", "A\nB"), ("udi_serial_number", "A\tB"), ("udi_serial_number", "A\x7fB"),
+    ("udi_serial_number", "A\x1b[31mB"), ("udi_serial_number", "ABC\u202e1"), ("udi_serial_number", "A\u200bB"),
+    ("udi_serial_number", "A\u2028B"), ("udi_pid", "CSR\x01"),
+])
+def test_register_refuses_a_udi_with_control_or_format_characters(device, token, field, value):
+    tok = token()
+    dev = device()
+    dev.sudi[field] = value
+    before = row_counts()
+    reply = dev.register(tok)
+    assert (reply["status"], reply["error_code"]) == ("FAILED", "MALFORMED"), reply
+    assert field in reply["message"] and "printable" in reply["message"]
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("field, value", [
+    ("udi_serial_number", ""), ("udi_serial_number", "A" * 256), ("udi_pid", ""), ("udi_serial_number", 7),
+])
+def test_register_refuses_an_empty_or_too_long_udi(device, token, field, value):
+    tok = token()
+    dev = device()
+    dev.sudi[field] = value
+    before = row_counts()
+    reply = dev.register(tok)
+    assert (reply["status"], reply["error_code"]) == ("FAILED", "MALFORMED"), reply
+    assert field in reply["message"]
+    assert row_counts() == before

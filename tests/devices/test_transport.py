@@ -289,3 +289,80 @@ def test_register_query_count_is_pinned(device, token, django_assert_max_num_que
     with django_assert_max_num_queries(16 if connection.features.has_select_for_update else 15):
         response = dev.post(envelope)
     assert _reply(response)["status"] == "SUCCESS"
+
+
+# -- hostile XML: DTDs and entities in every encoding an XML parser reads --------------------------
+
+DTD_REFUSED = "DTDs and entity declarations are not accepted."
+XML_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16-le", "utf-16-be", "utf-16", "utf-32-le", "utf-32-be", "utf-32"]
+
+
+def _entity_wrapped(envelope):
+    """The XML wrapper whose message is an internal entity holding ``envelope``: expanded, a valid message."""
+    text = json.dumps(envelope).replace("&", "&#38;#38;").replace('"', "&#34;").replace("%", "&#37;")
+    return (f'<!DOCTYPE smartLicense [<!ENTITY envelope "{text}">]>'
+            "<smartLicense><message>&envelope;</message></smartLicense>")
+
+
+def _post_xml(client, body):
+    before = row_counts()
+    response = client.post(CALL_HOME, data=body, content_type="application/xml")
+    assert row_counts() == before
+    assert response.status_code == 400, response.content[:300]
+    document = json.loads(response.content)
+    assert document["error_code"] == "MALFORMED"
+    return document["message"]
+
+
+@pytest.mark.parametrize("encoding", XML_ENCODINGS)
+def test_an_entity_holding_a_valid_envelope_is_refused_in_any_encoding(device, token, encoding):
+    tok = token()
+    dev = device()
+    envelope = dev.envelope("REGISTER", dev.payload(id_token=tok.token, csr=make_csr(dev.key)))
+    message = _post_xml(dev.client, _entity_wrapped(envelope).encode(encoding))
+    # expat reads no UTF-32: such a body is not XML to it at all
+    assert message == ("The XML wrapper is not well-formed." if "32" in encoding else DTD_REFUSED)
+    tok.refresh_from_db()
+    assert tok.uses == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16-le", "utf-16-be", "utf-16"])
+def test_the_xml_wrapper_is_read_in_utf16_and_with_a_byte_order_mark(device, token, encoding):
+    """Without a DTD, the same wrapper is read in whatever encoding the parser detects."""
+    dev = device()
+    envelope = dev.envelope("REGISTER", dev.payload(id_token=token().token, csr=make_csr(dev.key)))
+    response = dev.client.post(CALL_HOME, data=_xml(envelope).decode().encode(encoding),
+                               content_type="application/xml")
+    assert response.status_code == 200, response.content[:300]
+    text = response.content.decode()
+    assert json.loads(json.loads(text.split("<![CDATA[", 1)[1].rsplit("]]>", 1)[0])["payload"])["status"] == "SUCCESS"
+
+
+LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+          + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1 if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+          + ']><smartLicense><message>&lol9;</message></smartLicense>')
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(LAUGHS, id="billion-laughs"),
+    pytest.param('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><smartLicense><message>&e;</message>'
+                 "</smartLicense>", id="external-file-entity"),
+    pytest.param('<!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:9/x">]><smartLicense><message>&e;</message>'
+                 "</smartLicense>", id="external-url-entity"),
+    pytest.param('<!DOCTYPE smartLicense SYSTEM "http://127.0.0.1:9/x.dtd"><smartLicense><message>x</message>'
+                 "</smartLicense>", id="external-dtd"),
+    pytest.param('<!DOCTYPE x [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><smartLicense><message>x</message>'
+                 "</smartLicense>", id="parameter-entity"),
+    pytest.param("<!DOCTYPE smartLicense><smartLicense><message>x</message></smartLicense>", id="bare-doctype"),
+    pytest.param('<!DOCTYPE x [<!ENTITY e "x">]><smartLicense><message>y</message></smartLicense>',
+                 id="unused-entity"),
+])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be", "utf-16"])
+def test_billion_laughs_external_entities_and_any_dtd_are_refused(client, body, encoding):
+    assert _post_xml(client, body.encode(encoding)) == DTD_REFUSED
+
+
+@pytest.mark.parametrize("declared", ["bogus", "rot13", "hex", "zlib_codec", "mbcs"])
+def test_an_xml_declaration_naming_an_unknown_encoding_is_400(client, declared):
+    body = f'<?xml version="1.0" encoding="{declared}"?><smartLicense><message>x</message></smartLicense>'
+    assert _post_xml(client, body.encode()) == "The XML declaration names an unknown encoding."

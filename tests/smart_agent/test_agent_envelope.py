@@ -141,3 +141,18 @@ def test_chain_checks(authority):
     _, leaf = self_signed("not issued by the authority", ca=False, key=device_key)
     with pytest.raises(crypto.ChainError):
         crypto.check_issued(leaf, [cert], device_key.public_key())
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be", "utf-16", "utf-8-sig"])
+def test_an_xml_reply_with_a_dtd_is_refused_in_any_encoding(authority, encoding):
+    """An entity holding a whole reply, in a body a byte search for <!DOCTYPE does not see through."""
+    key, cert = authority
+    body, _ = _reply(key, cert, {"status": "SUCCESS"})
+    value = body.decode().replace("&", "&#38;#38;").replace('"', "&#34;")
+    evil = (f'<!DOCTYPE smartLicense [<!ENTITY e "{value}">]><smartLicense><message>&e;</message></smartLicense>'
+            .encode(encoding))
+    with pytest.raises(InvalidReply):
+        envelope.parse_reply(evil, expected_type="AUTHORIZE", chain=[cert])
+    if encoding in ("utf-8", "utf-16-le"):  # the ones read as XML at all: refused by the parser, for its DTD
+        with pytest.raises(InvalidReply, match="DTD"):
+            envelope.unwrap_xml(evil)

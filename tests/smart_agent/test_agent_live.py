@@ -231,3 +231,21 @@ def test_soak_refuses_an_unbounded_run(live):
     done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "soak", "--server", live.url, "--token", "x",
                            "--minutes", "0"], cwd=ROOT, env=live.env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "--minutes must be more than 0" in done.stderr
+
+
+def test_an_odd_serial_registers_and_works_over_https(live, tmp_path):
+    """A serial PrintableString cannot hold, through the agent's CSR, the server's certificate and back."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    serial = "ABCé_@1"
+    agent = Agent(live.url, tmp_path / "odd", Identity("C9300-24T", serial), ca_file=str(live.cert))
+    registered = agent.register(live.token)
+    assert registered["status"] == "SUCCESS"
+    subject = x509.load_pem_x509_certificate(registered["id_certificate"].encode()).subject
+    assert subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == f"PID:C9300-24T SN:{serial}"
+    assert query(live, "SELECT udi_serial_number FROM licensing_productinstance WHERE udi_serial_number = ?",
+                 serial) == [(serial,)]
+    assert agent.authorize({live.tags["NE"]: 1})["compliance"] == "IN_COMPLIANCE"
+    agent.renew_id()
+    assert agent.deregister()["status"] == "SUCCESS"

@@ -197,3 +197,27 @@ def test_identity_is_validated():
     with pytest.raises(ValueError, match="MAC"):
         Identity("C9300-24T", "FOC1", mac_address="zz")
     assert Agent(None, None, Identity("A", "B")).status()["registered"] is False
+
+
+@pytest.mark.parametrize("serial", ["ABCé1", "ABC_1", "ABC@1", "序列号-7", "A" * 255])
+def test_an_odd_serial_registers_and_goes_into_the_csr_exactly(make_agent, fake_server, serial):
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    agent = make_agent(identity=Identity("C9300-24T", serial))
+    assert agent.register("GOOD-TOKEN")["status"] == "SUCCESS"
+    _, _, request = sent(fake_server)
+    assert request["sudi"]["udi_serial_number"] == serial
+    subject = x509.load_pem_x509_csr(request["csr"].encode()).subject
+    assert subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == serial[:64]
+    assert agent.renew_id()["status"] == "SUCCESS"  # the renewal's CSR too
+
+
+@pytest.mark.parametrize("field, value", [
+    ("udi_serial_number", "A\nB"), ("udi_serial_number", "A\x00B"), ("udi_serial_number", "ABC\u202e1"),
+    ("udi_serial_number", "A\ud800"), ("udi_serial_number", "A" * 256), ("udi_pid", "C9300\t24T"),
+])
+def test_identity_refuses_a_udi_the_server_would(field, value):
+    parts = {"udi_pid": "C9300-24T", "udi_serial_number": "FOC2412X0AB", field: value}
+    with pytest.raises(ValueError, match=field):
+        Identity(**parts)

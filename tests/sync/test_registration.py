@@ -146,3 +146,28 @@ def test_delete_needs_deactivation_and_no_product_instances_on_cssm(registered_a
     registration.delete_account(account, actor=sysadmin)
     assert not LocalAccount.objects.filter(pk=account.pk).exists()
     assert Event.objects.filter(event_type="account.deleted").exists()
+
+
+def test_an_account_whose_name_is_long_outside_ascii_registers(use_cssm, pending_account, sysadmin):
+    """Its name is the CN of both CSRs and of the certificates CSSM issues: 64 characters outside
+    ASCII are well over the 64 bytes a common name holds (a ValueError, a 500, before)."""
+    import uuid
+
+    from cryptography.x509.oid import NameOID
+
+    account = pending_account("ライセンス管理アカウント" * 3 + uuid.uuid4().hex[:8])  # 44 characters, 116 bytes
+    registration.register_online(account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD)
+    account.refresh_from_db()
+    assert account.status == LocalAccount.Status.ACTIVE
+    certificate = d.pki.load_certificate(SigningAuthority.objects.get(account=account, is_current=True).certificate_pem)
+    common_name = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert common_name == d.pki.clip_name(account.name) and account.name.startswith(common_name)
+
+
+def test_csrs_name_any_account_and_uid():
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    csr = x509.load_pem_x509_csr(d.new_csr(d.pki.new_private_key(), common_name="é" * 64, uid="on_prem@1").encode())
+    assert csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "é" * 32
+    assert csr.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == "on_prem@1"
