@@ -14,6 +14,9 @@ NOT_REGISTERED = "NOT_REGISTERED"
 ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
 MALFORMED = "MALFORMED"
 EXPORT_NOT_ALLOWED = "EXPORT_NOT_ALLOWED"
+TOKEN_REQUIRED = "TOKEN_REQUIRED"
+IMPLAUSIBLE_USAGE = "IMPLAUSIBLE_USAGE"
+SOURCE_NOT_ALLOWED = "SOURCE_NOT_ALLOWED"
 
 MESSAGES = {
     TOKEN_UNKNOWN: REFUSALS["token_unknown"],
@@ -29,6 +32,10 @@ MESSAGES = {
     NOT_REGISTERED: "The product instance is not registered. Register it with a registration token.",
     MALFORMED: "The message is malformed.",
     EXPORT_NOT_ALLOWED: "The request is not allowed for export-restricted licenses.",
+    TOKEN_REQUIRED: "This server adds product instances from CSLU pushes only with a registration token: "
+                    "send it as “id_token” in the push, or register the product instance with it first.",
+    IMPLAUSIBLE_USAGE: "The usage in this message is implausible. Nothing was changed.",
+    SOURCE_NOT_ALLOWED: "CSLU pushes are not accepted from this address.",
 }
 
 # licensing.services.tokens.TokenError codes -> protocol codes

@@ -2,7 +2,8 @@
 
 parse (400) -> fields (MALFORMED) -> key + signature (NOT_REGISTERED, BAD_SIGNATURE) ->
 timestamp (TIME_SKEW) -> nonce (REPLAY) -> handler, in one transaction with the nonce.
-A REGISTER over a registration limit is the one refusal that is not HTTP 200: 429 + Retry-After.
+A new product instance over a registration limit (a REGISTER, or a CSLU push that would add one)
+is the one refusal that is not HTTP 200: 429 + Retry-After.
 Nothing is written before the nonce is spent; a handler's refusal rolls its writes back and
 keeps only the nonce spent.
 """
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from onprem import metrics, pki
 
-from ..services import device_registration, device_requests, device_slp, device_usage
+from ..services import device_registration, device_requests, device_slp, device_usage, usage_bounds
 from ..services.device_errors import (
     ACCOUNT_INACTIVE, BAD_SIGNATURE, MALFORMED, NOT_REGISTERED, REPLAY, TIME_SKEW, DeviceError,
 )
@@ -130,8 +131,11 @@ def _verify_and_handle(env, message, cert, *, transport, cslu_account, now):
                 spend_nonce(device_key=message.device_key, nonce=message.nonce, message_time=_message_time(message))
         except IntegrityError:
             pass
+        # The alert and events of these refusals, once per hour: outside the rolled-back work.
         if isinstance(error, RegistrationLimited):
-            record_refusal(error, now)  # the alert and event, once per hour: outside the rolled-back work
+            record_refusal(error, now)
+        elif isinstance(error, usage_bounds.ImplausibleUsage):
+            usage_bounds.record_refusal(error)
         raise
 
 

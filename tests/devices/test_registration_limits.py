@@ -16,7 +16,7 @@ from licensing.services.alerts import recompute_alerts
 from licensing.transport import processing
 from onprem.models import Event
 
-from devicesim import make_csr, row_counts, verify_reply
+from devicesim import cslu_path, make_csr, row_counts, rum, verify_reply
 
 pytestmark = pytest.mark.django_db
 LIMIT_EVENTS = ("device.registration_limited_token", "device.registration_limited_va")
@@ -174,6 +174,57 @@ def test_a_refused_register_over_xml_is_429_too(device, token, clock):
                                content_type="application/xml")
     assert response.status_code == 429 and response["Retry-After"] == "3600"
     assert response["Content-Type"].startswith("application/xml")
+
+
+# --- CSLU pushes that add product instances count against the same limits -----------------------
+
+def _push(dev, account):
+    """POST a tokenless CSLU push (signed with the device's own key); (HTTP status, decoded reply payload)."""
+    payload = dev.payload(csr=make_csr(dev.key), reports=[rum(dev.key, dev.payload()["nonce"], [])])
+    response = dev.post(dev.envelope("REPORT_USAGE", payload), cslu_path(account))
+    reply = json.loads(response.content)
+    verify_reply(reply)
+    return response, json.loads(reply["payload"])
+
+
+def test_cslu_pushes_that_add_product_instances_count_against_the_per_va_limit(device, token, acme, default_va,
+                                                                               clock):
+    """The finding: with 2 new instances per VA per hour, 6 of 6 tokenless pushes added instances."""
+    _limits(100, 2)
+    known = device()
+    assert _push(known, acme)[1]["status"] == "SUCCESS"
+    assert _push(device(), acme)[1]["status"] == "SUCCESS"
+    clock.advance(minutes=15)
+    before = row_counts()
+    for _ in range(4):
+        response, payload = _push(device(), acme)
+        assert response.status_code == 429 and response["Retry-After"] == str(45 * 60)
+        assert (payload["status"], payload["error_code"], payload["retry_after"]) == ("FAILED", "RATE_LIMITED", 2700)
+        assert "virtual account" in payload["message"]
+    after = row_counts()
+    assert _without(after, "DeviceNonce", "Event") == _without(before, "DeviceNonce", "Event")
+    assert after["Event"] == before["Event"] + 1  # one event (and one alert) per window
+    alert = Alert.objects.get(alert_type=Alert.Type.REGISTRATION_LIMITED)
+    assert alert.key == f"registration_limited:va:{default_va.pk}"
+    assert ProductInstance.objects.count() == 2
+    identity = DeviceIdentity.objects.get(product_instance__udi_serial_number=known.sudi["udi_serial_number"])
+    assert (identity.created_in_virtual_account, identity.created_with_token) == (default_va, None)
+    # A product instance the account already has is never limited ...
+    assert _push(known, acme)[1]["status"] == "SUCCESS"
+    # ... and REGISTER with a token of the virtual account shares its count.
+    assert _register(device(), token())[0].status_code == 429
+    clock.advance(minutes=45)
+    assert _push(device(), acme)[1]["status"] == "SUCCESS"
+
+
+def test_registrations_count_against_cslu_pushes(device, token, acme, clock):
+    _limits(100, 2)
+    tok = token()
+    _success(device(), tok)
+    _success(device(), tok)
+    response, payload = _push(device(), acme)
+    assert response.status_code == 429 and payload["error_code"] == "RATE_LIMITED"
+    assert ProductInstance.objects.count() == 2
 
 
 # --- The Security widget's two settings ------------------------------------------------------------
