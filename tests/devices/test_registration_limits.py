@@ -280,8 +280,8 @@ def test_operator_sees_the_limits_read_only(sysop, login):
 
 # --- Races (PostgreSQL): the token's and the virtual account's row locks make the counts exact ----
 
-def _race(envelopes):
-    """POST every REGISTER envelope at once, each from its own thread and connection; HTTP statuses."""
+def _race(envelopes, path="/SmartTransport"):
+    """POST every envelope at once (to ``path``), each from its own thread and connection; HTTP statuses."""
     import threading
 
     from django.db import connections
@@ -293,7 +293,7 @@ def _race(envelopes):
         try:
             client = Client()
             start.wait(timeout=30)
-            response = client.post("/SmartTransport", data=json.dumps(envelope), content_type="application/json")
+            response = client.post(path, data=json.dumps(envelope), content_type="application/json")
             with lock:
                 statuses.append(response.status_code)
         finally:
@@ -330,6 +330,27 @@ def test_racing_registrations_never_pass_the_limits(make_account):
     assert ProductInstance.objects.count() == 6
     assert Event.objects.filter(event_type__in=LIMIT_EVENTS).count() <= 3  # at most one per token and VA
     assert Alert.objects.filter(alert_type=Alert.Type.REGISTRATION_LIMITED).count() >= 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_cslu_pushes_never_pass_the_per_va_limit(make_account):
+    from django.db import connection
+
+    from devicesim import Device
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises all writers, so there is no race to lose")
+    _limits(100, 5)
+    account = make_account("Push storm")
+    envelopes = []
+    for i in range(16):
+        dev = Device(None, f"PUSH-{i}")
+        envelopes.append(dev.envelope("REPORT_USAGE", dev.payload(csr=make_csr(dev.key),
+                                                                  reports=[rum(dev.key, "1", [])])))
+    statuses = _race(envelopes, cslu_path(account))
+    assert sorted(statuses) == [200] * 5 + [429] * 11, statuses
+    assert ProductInstance.objects.count() == 5
 
 
 def _key_share_while_held(hold, table, pk):
