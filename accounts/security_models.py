@@ -6,11 +6,29 @@ rules need: failed logins in the lock window, locks, the live sessions per user,
 password-hash history, and the key of the last generated CSR (encrypted at rest).
 """
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
+from onprem import networks
 from onprem.crypto import EncryptedTextField
+
+# The most one product instance may report of one license: far above what real devices count (a
+# big chassis reports thousands; a collaboration cluster counts up to some 80,000 users), far
+# below what takes a virtual account's usage out of all proportion. The device protocol's own
+# bound (licensing/transport/validation.py) is the top of the range.
+DEFAULT_MAX_LICENSE_COUNT = 100_000
+MAX_LICENSE_COUNT = 1_000_000
+# The most licenses one message may name: devices use a few dozen; AUTHORIZE carries 500 at most.
+DEFAULT_MAX_LICENSES_PER_MESSAGE = 100
+MAX_LICENSES_PER_MESSAGE = 500
+MAX_NETWORKS_TEXT = 4000
+
+
+def validate_networks(text):
+    networks.parse(text)
 
 
 class SecurityPolicy(models.Model):
@@ -33,6 +51,24 @@ class SecurityPolicy(models.Model):
         default=1000, validators=[MinValueValidator(0), MaxValueValidator(1000000)])
     registration_limit_per_va = models.PositiveIntegerField(
         default=5000, validators=[MinValueValidator(0), MaxValueValidator(1000000)])
+
+    class CsluAccess(models.TextChoices):
+        OPEN = "open", _("Open: any source, no token (as the guide describes CSLU)")
+        TOKEN = "token", _("Require a registration token to add a product instance")
+        NETWORKS = "networks", _("Only from the listed source networks")
+
+    # Account tab, device channel: who may push to the CSLU endpoint (docs/security.md, "CSLU
+    # pushes"). The default keeps the guide's tokenless pushes for devices on the private networks
+    # an on-premises server serves, and refuses them from anywhere else.
+    cslu_access = models.CharField(max_length=16, choices=CsluAccess.choices, default=CsluAccess.NETWORKS)
+    cslu_networks = models.TextField(max_length=MAX_NETWORKS_TEXT, blank=True, default="\n".join(networks.PRIVATE),
+                                     validators=[MaxLengthValidator(MAX_NETWORKS_TEXT), validate_networks])
+    # The usage bounds (licensing/services/usage_bounds.py): a message over them is refused whole.
+    device_max_license_count = models.PositiveIntegerField(
+        default=DEFAULT_MAX_LICENSE_COUNT, validators=[MinValueValidator(1), MaxValueValidator(MAX_LICENSE_COUNT)])
+    device_max_licenses_per_message = models.PositiveIntegerField(
+        default=DEFAULT_MAX_LICENSES_PER_MESSAGE,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_LICENSES_PER_MESSAGE)])
     # Password tab: settings (guide defaults)
     login_error_hints = models.BooleanField(default=True)
     forgot_password_enabled = models.BooleanField(default=False)
@@ -70,6 +106,16 @@ class SecurityPolicy(models.Model):
 
     def __str__(self):
         return "Security policy"
+
+    def clean(self):
+        # The field's validator already named a bad entry; only a valid list is rewritten here.
+        try:
+            self.cslu_networks = networks.canonical(self.cslu_networks)
+        except ValidationError:
+            return
+        if self.cslu_access == self.CsluAccess.NETWORKS and not self.cslu_networks:
+            raise ValidationError({"cslu_networks": _(
+                "List at least one network, or choose another way to accept CSLU pushes.")})
 
 
 class LoginFailure(models.Model):

@@ -31,6 +31,8 @@ ACCOUNT_FIELDS = [
     "auto_lock_enabled", "auto_lock_attempts", "auto_lock_window_minutes",
     "lock_expiration_enabled", "lock_expiration_minutes", "session_limit_enabled", "session_limit",
     "registration_limit_per_token", "registration_limit_per_va",  # issue #11, registration limits
+    # the device channel: who may push to the CSLU endpoint, and the usage bounds
+    "cslu_access", "cslu_networks", "device_max_license_count", "device_max_licenses_per_message",
 ]
 PASSWORD_FIELDS = [
     "login_error_hints", "forgot_password_enabled", "force_change_after_reset",

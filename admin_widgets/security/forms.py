@@ -16,23 +16,32 @@ class _PolicyForm(forms.ModelForm):
 
 
 class AccountTabForm(_PolicyForm):
-    # Registration limits (issue #11): left empty, a limit keeps its current value (0 is "unlimited").
-    KEEP_WHEN_EMPTY = ("registration_limit_per_token", "registration_limit_per_va")
+    # Left empty (a radio button left unset is not posted at all), these keep their current value:
+    # the registration limits (issue #11; 0 is "unlimited"), the usage bounds, the CSLU access mode.
+    KEEP_WHEN_EMPTY = ("registration_limit_per_token", "registration_limit_per_va", "device_max_license_count",
+                       "device_max_licenses_per_message", "cslu_access")
+    # Kept when not posted at all (a page opened before the setting existed); an empty list posted is
+    # a value, refused in "networks" mode by the model's clean().
+    KEEP_WHEN_ABSENT = ("cslu_networks",)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in self.KEEP_WHEN_EMPTY:
+        for name in self.KEEP_WHEN_EMPTY + self.KEEP_WHEN_ABSENT:
             self.fields[name].required = False
+        self.fields["cslu_networks"].widget.attrs["rows"] = 4
 
-    def _keep(self, name):
-        value = self.cleaned_data.get(name)
-        return getattr(self.instance, name) if value is None else value
-
-    def clean_registration_limit_per_token(self):
-        return self._keep("registration_limit_per_token")
-
-    def clean_registration_limit_per_va(self):
-        return self._keep("registration_limit_per_va")
+    def clean(self):
+        data = super().clean()
+        for name in self.KEEP_WHEN_EMPTY + self.KEEP_WHEN_ABSENT:
+            if name not in data:
+                continue  # refused by its field: the error stands
+            if name in self.KEEP_WHEN_ABSENT:
+                keep = self.add_prefix(name) not in self.data
+            else:
+                keep = data[name] in (None, "")
+            if keep:
+                data[name] = getattr(self.instance, name)
+        return data
 
     class Meta:
         model = SecurityPolicy
@@ -47,6 +56,10 @@ class AccountTabForm(_PolicyForm):
             "session_limit": _("Sessions per user (1-999)"),
             "registration_limit_per_token": _("New product instances per token per hour"),
             "registration_limit_per_va": _("New product instances per virtual account per hour"),
+            "cslu_access": _("Accept CSLU pushes"),
+            "cslu_networks": _("Source networks of CSLU pushes"),
+            "device_max_license_count": _("Most of one license a product instance may report"),
+            "device_max_licenses_per_message": _("Most licenses in one usage report"),
         }
         help_texts = {
             "session_limit": _("When a user opens one session more, their oldest session is ended."),
@@ -54,7 +67,13 @@ class AccountTabForm(_PolicyForm):
             "registration_limit_per_token": _("0 = unlimited. Re-registering a known product instance does not "
                                               "count. Over the limit, devices are told to retry later."),
             "registration_limit_per_va": _("0 = unlimited. Counts new product instances from all tokens of the "
-                                           "virtual account."),
+                                           "virtual account, and those CSLU pushes add."),
+            "cslu_networks": _("CIDRs such as 10.0.0.0/8 or 2001:db8::/32, one per line (or separated by commas). "
+                               "Used when CSLU pushes are accepted only from the listed networks. The default lists "
+                               "the loopback and private networks."),
+            "device_max_license_count": _("1-1000000. A usage report or AUTHORIZE with more of one license is "
+                                          "refused whole, and nothing changes."),
+            "device_max_licenses_per_message": _("1-500. A message naming more licenses is refused whole."),
         }
 
 

@@ -15,6 +15,9 @@ ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
 MALFORMED = "MALFORMED"
 EXPORT_NOT_ALLOWED = "EXPORT_NOT_ALLOWED"
 REREGISTRATION_REFUSED = "REREGISTRATION_REFUSED"
+TOKEN_REQUIRED = "TOKEN_REQUIRED"
+IMPLAUSIBLE_USAGE = "IMPLAUSIBLE_USAGE"
+SOURCE_NOT_ALLOWED = "SOURCE_NOT_ALLOWED"
 
 MESSAGES = {
     TOKEN_UNKNOWN: REFUSALS["token_unknown"],
@@ -35,6 +38,10 @@ MESSAGES = {
                             "Re-register it with a token of its own virtual account, or sign the REGISTER with "
                             "its current ID key; moving it (force) needs a token created by someone who may "
                             "transfer product instances between the two virtual accounts.",
+    TOKEN_REQUIRED: "This server adds product instances from CSLU pushes only with a registration token: "
+                    "send it as “id_token” in the push, or register the product instance with it first.",
+    IMPLAUSIBLE_USAGE: "The usage in this message is implausible. Nothing was changed.",
+    SOURCE_NOT_ALLOWED: "CSLU pushes are not accepted from this address.",
 }
 
 # licensing.services.tokens.TokenError codes -> protocol codes

@@ -1,5 +1,8 @@
 """License consumption reported by product instances: AUTHORIZE and SLP usage (RUM) reports.
 
+Both are held to the usage bounds first (``usage_bounds.check``): an implausible message is
+refused whole before anything is written.
+
 Usage is one ``LicenseUsage`` row per (product instance, license) with a count; a message
 changes a product instance's rows with at most one DELETE, one bulk UPDATE and one bulk
 INSERT, whatever the number of licenses (database triggers keep the virtual account's running
@@ -17,7 +20,7 @@ from onprem import events
 from ..models import DeviceIdentity, LicenseDefinition, LicenseUsage, ProductInstance, RumReport
 from .compliance import IN_COMPLIANCE, virtual_account_positions
 from .device_registration import epoch_ms, touch
-from . import prepared
+from . import prepared, usage_bounds
 from .prepared import cache_related
 
 RENEW_AUTH_AFTER = datetime.timedelta(days=30)
@@ -123,6 +126,7 @@ def authorize(cert, message, *, now):
     """AUTHORIZE: set the product instance's usage to what it asks for; answer per license."""
     pi = cert.product_instance
     va = pi.virtual_account
+    usage_bounds.check(message, account=pi.account, virtual_account=va, identifier=pi.display_name)
     f = message.fields
     redundancy = f["app_redundancy"]
     role, group, failover = _redundancy(pi, redundancy)
@@ -229,6 +233,7 @@ def store_reports(pi, message, *, now):
 def report_usage(cert, message, *, now):
     """REPORT_USAGE from a registered product instance."""
     pi = cert.product_instance
+    usage_bounds.check(message, account=pi.account, virtual_account=pi.virtual_account, identifier=pi.display_name)
     touch(pi, now)
     return cert.authority, {"status": "SUCCESS", "acks": store_reports(pi, message, now=now)}
 

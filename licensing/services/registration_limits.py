@@ -1,5 +1,7 @@
 """Registration limits (issue #11): how many new product instances a registration token and a
 virtual account may add per hour, so a leaked token cannot mint unbounded product instances.
+A CSLU push that adds a product instance counts too (``device_slp.push``): against its virtual
+account's limit, and its token's when it carries one.
 
 The limits are the Security widget's (``SecurityPolicy.registration_limit_per_token`` and
 ``registration_limit_per_va``, 0 = unlimited). The REGISTER handler calls ``precheck`` (no lock)
@@ -29,10 +31,14 @@ FIELDS = ("registration_limit_per_token", "registration_limit_per_va")
 
 
 class RegistrationLimited(DeviceError):
-    """REGISTER of a new product instance over a limit: HTTP 429, retry after ``retry_after`` seconds."""
+    """A new product instance over a limit: HTTP 429, retry after ``retry_after`` seconds.
 
-    def __init__(self, *, scope, token, limit, retry_after):
+    ``token`` is None for a CSLU push without one; ``virtual_account`` defaults to the token's.
+    """
+
+    def __init__(self, *, scope, token, limit, retry_after, virtual_account=None):
         self.scope, self.token, self.limit, self.retry_after = scope, token, limit, retry_after
+        self.virtual_account = virtual_account or token.virtual_account
         what = "registration token" if scope == "token" else "virtual account"
         super().__init__(RATE_LIMITED, f"Too many new product instances for this {what} within an hour "
                                        f"(limit {limit}). Retry after {retry_after} seconds.")
@@ -61,10 +67,11 @@ FROM (SELECT COALESCE((SELECT registration_limit_per_token FROM accounts_securit
 _LOCK_VA_SQL = "SELECT id FROM licensing_virtualaccount WHERE id = %s FOR NO KEY UPDATE"
 
 
-def _state(token, now, *, lock):
+def _state(token, va_id, now, *, lock):
     """One query: both limits and both counts of the last hour (after locking the VA's row when ``lock``).
 
-    A count is 0 when its limit is off (0 = unlimited): nothing compares it then.
+    A count is 0 when its limit is off (0 = unlimited): nothing compares it then; the token's count
+    is 0 without a token (no row has a NULL ``created_with_token_id`` equal to it).
     """
     if lock and connection.features.has_select_for_update:
         # Its own statement, before the counts: under READ COMMITTED a statement that waited for a
@@ -75,11 +82,11 @@ def _state(token, now, *, lock):
         # COMMIT with FOR KEY SHARE, which FOR UPDATE blocks and FOR NO KEY UPDATE does not. With
         # FOR UPDATE two committing registrations (or one and a refusal's alert) deadlocked.
         with connection.cursor() as cursor:
-            cursor.execute(_LOCK_VA_SQL, [token.virtual_account_id])
+            cursor.execute(_LOCK_VA_SQL, [va_id])
     since = connection.ops.adapt_datetimefield_value(now - WINDOW)
     defaults = [SecurityPolicy._meta.get_field(name).default for name in FIELDS]
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _STATE_SQL, [token.pk, since, token.virtual_account_id, since, *defaults])
+        prepared.execute(cursor, _STATE_SQL, [getattr(token, "pk", None), since, va_id, since, *defaults])
         per_token, per_va, token_count, va_count = cursor.fetchone()
     return {"registration_limit_per_token": per_token, "registration_limit_per_va": per_va,
             "token_count": token_count, "va_count": va_count}
@@ -93,38 +100,40 @@ def _retry_after(created, count, limit, now):
     return max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
 
 
-def _refuse_over(token, state, now, already_counted):
+def _refuse_over(token, va, state, now, already_counted):
     """Raise ``RegistrationLimited`` when one more new instance is over a limit; ``already_counted``
     is 1 when the counts include the new instance (created earlier in this transaction)."""
     per_token, per_va = state["registration_limit_per_token"], state["registration_limit_per_va"]
     token_count, va_count = state["token_count"] - already_counted, state["va_count"] - already_counted
-    if per_token and token_count >= per_token:
+    if token is not None and per_token and token_count >= per_token:
         wait = _retry_after(DeviceIdentity.objects.filter(created_with_token=token), token_count, per_token, now)
-        raise RegistrationLimited(scope="token", token=token, limit=per_token, retry_after=wait)
+        raise RegistrationLimited(scope="token", token=token, limit=per_token, retry_after=wait, virtual_account=va)
     if per_va and va_count >= per_va:
-        wait = _retry_after(DeviceIdentity.objects.filter(created_in_virtual_account_id=token.virtual_account_id),
-                            va_count, per_va, now)
-        raise RegistrationLimited(scope="va", token=token, limit=per_va, retry_after=wait)
+        wait = _retry_after(DeviceIdentity.objects.filter(created_in_virtual_account_id=va.pk), va_count, per_va, now)
+        raise RegistrationLimited(scope="va", token=token, limit=per_va, retry_after=wait, virtual_account=va)
 
 
-def precheck(token, now):
+def precheck(token, now, *, virtual_account=None):
     """Refuse early, without locking, a new product instance that is already over a limit.
 
     Spares a device that will be refused (a leaked token hammering the server, say) the work of
-    a registration; ``check`` decides, at the end of the transaction.
+    a registration; ``check`` decides, at the end of the transaction. ``token`` may be None (a
+    CSLU push without one): then only ``virtual_account``'s limit applies.
     """
-    _refuse_over(token, _state(token, now, lock=False), now, already_counted=0)
+    va = virtual_account or token.virtual_account
+    _refuse_over(token, va, _state(token, va.pk, now, lock=False), now, already_counted=0)
 
 
-def check(token, now):
+def check(token, now, *, virtual_account=None):
     """Refuse (``RegistrationLimited``) the new product instance that this transaction created.
 
     Locks the virtual account's row, so new instances of one virtual account (whatever their
-    token) count one after the other; the REGISTER handler calls it at the end of the
-    transaction, after the instance and its identity were written, so the lock is held briefly.
-    The counts include that new identity (``created_at`` = now).
+    token, or none) count one after the other; the REGISTER and CSLU push handlers call it at the
+    end of the transaction, after the instance and its identity were written, so the lock is held
+    briefly. The counts include that new identity (``created_at`` = now).
     """
-    _refuse_over(token, _state(token, now, lock=True), now, already_counted=1)
+    va = virtual_account or token.virtual_account
+    _refuse_over(token, va, _state(token, va.pk, now, lock=True), now, already_counted=1)
 
 
 def token_name(token):
@@ -137,7 +146,7 @@ def record_refusal(error, now):
 
     Called after the refused registration was rolled back, in a transaction of its own.
     """
-    token, va = error.token, error.token.virtual_account
+    token, va = error.token, error.virtual_account
     account = va.account
     if error.scope == "token":
         key, code = f"{KEY_PREFIX}token:{token.pk}", "device.registration_limited_token"

@@ -2,7 +2,8 @@
 
 parse (400) -> fields (MALFORMED) -> key + signature (NOT_REGISTERED, BAD_SIGNATURE) ->
 timestamp (TIME_SKEW) -> nonce (REPLAY) -> handler, in one transaction with the nonce.
-A REGISTER over a registration limit is the one refusal that is not HTTP 200: 429 + Retry-After.
+A new product instance over a registration limit (a REGISTER, or a CSLU push that would add one)
+is the one refusal that is not HTTP 200: 429 + Retry-After.
 Nothing is written before the nonce is spent; a handler's refusal rolls its writes back and
 keeps only the nonce spent.
 """

@@ -152,6 +152,13 @@ def _conversions(payload):
     return items
 
 
+def _id_token(payload):
+    token = payload.get("id_token")
+    if not isinstance(token, str) or not 1 <= len(token) <= 2048:
+        _bad("“id_token” must be the registration token (a string).")
+    return token
+
+
 def _csr(payload):
     try:
         return pki.load_csr(payload.get("csr"))
@@ -189,10 +196,7 @@ def check(envelope, *, allowed_types=TYPES):
     f = message.fields
     t = envelope.type
     if t == "REGISTER":
-        token = p.get("id_token")
-        if not isinstance(token, str) or not 1 <= len(token) <= 2048:
-            _bad("“id_token” must be the registration token (a string).")
-        f["id_token"] = token
+        f["id_token"] = _id_token(p)
         f["csr"] = _csr(p)
         for name in DETAILS:
             f[name] = _text(p, name, allow_empty=True)
@@ -209,6 +213,9 @@ def check(envelope, *, allowed_types=TYPES):
         f["reports"] = _rum_reports(p)
         if envelope.key == "csr":
             f["csr"] = _csr(p)
+            # A CSLU push may carry a registration token: used when the push adds a product instance.
+            if "id_token" in p:
+                f["id_token"] = _id_token(p)
     elif t in ("EXPORT_AUTHORIZE", "EXPORT_RETURN"):
         f["entitlements"] = _entitlements(p, minimum=1, maximum=50)
     elif t == "CONVERT":

@@ -9,7 +9,12 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from onprem import metrics
+from onprem.ratelimit import client_ip
+
 from ..models import DeviceIdentity, LocalAccount
+from ..services import cslu_access
+from ..services.device_errors import SOURCE_NOT_ALLOWED
 from .processing import process, too_large
 
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
@@ -59,7 +64,16 @@ def call_home(request):
 @csrf_exempt
 @require_POST
 def cslu_push(request, slug):
-    """``/cslu/v1/pi/{LocalAccountName}-{n}``: ``n`` is the local account's id, the name matched exactly."""
+    """``/cslu/v1/pi/{LocalAccountName}-{n}``: ``n`` is the local account's id, the name matched exactly.
+
+    A source the Security widget does not accept pushes from is refused first (403, before the
+    account is looked up or the message read), so it learns nothing of the accounts either.
+    """
+    refusal = cslu_access.source_refusal(client_ip(request))
+    if refusal is not None:
+        read_body(request)  # so that a kept-alive connection stays in step
+        metrics.device_message("MESSAGE", SOURCE_NOT_ALLOWED)
+        return JsonResponse({"status": "FAILED", "error_code": SOURCE_NOT_ALLOWED, "message": refusal}, status=403)
     name, _, number = slug.rpartition("-")
     account = LocalAccount.objects.filter(pk=int(number)).first() if number.isdigit() and len(number) < 18 else None
     if account is None or account.name != name:

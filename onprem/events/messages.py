@@ -400,3 +400,12 @@ CATALOGUE.update(_catalogue(
               "not transfer product instances between the two virtual accounts. Nothing was changed. If the "
               "token has leaked, revoke it."),
 ))
+
+# -- Usage bounds: a device message whose usage no real product instance would report (Security
+# widget, Account tab). Recorded once per hour per local account.
+CATALOGUE.update(_catalogue(
+    EventType("device.usage_refused", WARN,
+              "Implausible usage refused: a message from the product instance “{identifier}” of the local account "
+              "“{account_name}” was refused. {reason} Further refusals in this local account within the hour are "
+              "not logged."),
+))

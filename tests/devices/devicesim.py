@@ -7,6 +7,7 @@ import base64
 import json
 import secrets
 import time
+from urllib.parse import quote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,6 +26,19 @@ def make_csr(key, cn="device"):
     csr = x509.CertificateSigningRequestBuilder().subject_name(
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])).sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def rum(key, report_id, usage):
+    """One SLP RUM report (docs/protocol.md, REPORT_USAGE) listing ``usage`` ([{tag, count}])."""
+    payload = json.dumps({"report_id": report_id, "start_time": 1, "end_time": 2, "usage": usage},
+                         separators=(", ", ": "))
+    return {"header": {"type": "rum", "version": "1"}, "payload": payload,
+            "signature": {"signing_type": "ecdsa-p256-sha256", "key": "device-trust", "value": sign(key, payload.encode())}}
+
+
+def cslu_path(account):
+    """The CSLU push URL of a local account: ``/cslu/v1/pi/{LocalAccountName}-{n}``."""
+    return f"/cslu/v1/pi/{quote(account.name, safe='')}-{account.pk}"
 
 
 def verify_reply(envelope, chain_pems=None, *, use_db=True):
@@ -59,6 +73,7 @@ class Device:
         self.cert_serial = None
         self.chain = None
         self.last_response = None
+        self.environ = {}  # extra WSGI environ for every request (REMOTE_ADDR, HTTP_X_FORWARDED_FOR)
 
     def payload(self, **fields):
         body = {"timestamp": int(time.time() * 1000), "nonce": secrets.token_urlsafe(16), "sudi": dict(self.sudi),
@@ -75,7 +90,7 @@ class Device:
 
     def post(self, envelope, path=SMART_TRANSPORT):
         body = envelope if isinstance(envelope, (bytes, str)) else json.dumps(envelope)
-        self.last_response = self.client.post(path, data=body, content_type="application/json")
+        self.last_response = self.client.post(path, data=body, content_type="application/json", **self.environ)
         return self.last_response
 
     def send(self, message_type, path=SMART_TRANSPORT, **fields):

@@ -16,7 +16,7 @@ from licensing.services.alerts import recompute_alerts
 from licensing.transport import processing
 from onprem.models import Event
 
-from devicesim import make_csr, row_counts, verify_reply
+from devicesim import cslu_path, make_csr, row_counts, rum, verify_reply
 
 pytestmark = pytest.mark.django_db
 LIMIT_EVENTS = ("device.registration_limited_token", "device.registration_limited_va")
@@ -176,6 +176,57 @@ def test_a_refused_register_over_xml_is_429_too(device, token, clock):
     assert response["Content-Type"].startswith("application/xml")
 
 
+# --- CSLU pushes that add product instances count against the same limits -----------------------
+
+def _push(dev, account):
+    """POST a tokenless CSLU push (signed with the device's own key); (HTTP status, decoded reply payload)."""
+    payload = dev.payload(csr=make_csr(dev.key), reports=[rum(dev.key, dev.payload()["nonce"], [])])
+    response = dev.post(dev.envelope("REPORT_USAGE", payload), cslu_path(account))
+    reply = json.loads(response.content)
+    verify_reply(reply)
+    return response, json.loads(reply["payload"])
+
+
+def test_cslu_pushes_that_add_product_instances_count_against_the_per_va_limit(device, token, acme, default_va,
+                                                                               clock):
+    """The finding: with 2 new instances per VA per hour, 6 of 6 tokenless pushes added instances."""
+    _limits(100, 2)
+    known = device()
+    assert _push(known, acme)[1]["status"] == "SUCCESS"
+    assert _push(device(), acme)[1]["status"] == "SUCCESS"
+    clock.advance(minutes=15)
+    before = row_counts()
+    for _ in range(4):
+        response, payload = _push(device(), acme)
+        assert response.status_code == 429 and response["Retry-After"] == str(45 * 60)
+        assert (payload["status"], payload["error_code"], payload["retry_after"]) == ("FAILED", "RATE_LIMITED", 2700)
+        assert "virtual account" in payload["message"]
+    after = row_counts()
+    assert _without(after, "DeviceNonce", "Event") == _without(before, "DeviceNonce", "Event")
+    assert after["Event"] == before["Event"] + 1  # one event (and one alert) per window
+    alert = Alert.objects.get(alert_type=Alert.Type.REGISTRATION_LIMITED)
+    assert alert.key == f"registration_limited:va:{default_va.pk}"
+    assert ProductInstance.objects.count() == 2
+    identity = DeviceIdentity.objects.get(product_instance__udi_serial_number=known.sudi["udi_serial_number"])
+    assert (identity.created_in_virtual_account, identity.created_with_token) == (default_va, None)
+    # A product instance the account already has is never limited ...
+    assert _push(known, acme)[1]["status"] == "SUCCESS"
+    # ... and REGISTER with a token of the virtual account shares its count.
+    assert _register(device(), token())[0].status_code == 429
+    clock.advance(minutes=45)
+    assert _push(device(), acme)[1]["status"] == "SUCCESS"
+
+
+def test_registrations_count_against_cslu_pushes(device, token, acme, clock):
+    _limits(100, 2)
+    tok = token()
+    _success(device(), tok)
+    _success(device(), tok)
+    response, payload = _push(device(), acme)
+    assert response.status_code == 429 and payload["error_code"] == "RATE_LIMITED"
+    assert ProductInstance.objects.count() == 2
+
+
 # --- The Security widget's two settings ------------------------------------------------------------
 
 BASE = "/admin/security/"
@@ -229,8 +280,8 @@ def test_operator_sees_the_limits_read_only(sysop, login):
 
 # --- Races (PostgreSQL): the token's and the virtual account's row locks make the counts exact ----
 
-def _race(envelopes):
-    """POST every REGISTER envelope at once, each from its own thread and connection; HTTP statuses."""
+def _race(envelopes, path="/SmartTransport"):
+    """POST every envelope at once (to ``path``), each from its own thread and connection; HTTP statuses."""
     import threading
 
     from django.db import connections
@@ -242,7 +293,7 @@ def _race(envelopes):
         try:
             client = Client()
             start.wait(timeout=30)
-            response = client.post("/SmartTransport", data=json.dumps(envelope), content_type="application/json")
+            response = client.post(path, data=json.dumps(envelope), content_type="application/json")
             with lock:
                 statuses.append(response.status_code)
         finally:
@@ -279,6 +330,27 @@ def test_racing_registrations_never_pass_the_limits(make_account):
     assert ProductInstance.objects.count() == 6
     assert Event.objects.filter(event_type__in=LIMIT_EVENTS).count() <= 3  # at most one per token and VA
     assert Alert.objects.filter(alert_type=Alert.Type.REGISTRATION_LIMITED).count() >= 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_cslu_pushes_never_pass_the_per_va_limit(make_account):
+    from django.db import connection
+
+    from devicesim import Device
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises all writers, so there is no race to lose")
+    _limits(100, 5)
+    account = make_account("Push storm")
+    envelopes = []
+    for i in range(16):
+        dev = Device(None, f"PUSH-{i}")
+        envelopes.append(dev.envelope("REPORT_USAGE", dev.payload(csr=make_csr(dev.key),
+                                                                  reports=[rum(dev.key, "1", [])])))
+    statuses = _race(envelopes, cslu_path(account))
+    assert sorted(statuses) == [200] * 5 + [429] * 11, statuses
+    assert ProductInstance.objects.count() == 5
 
 
 def _key_share_while_held(hold, table, pk):

@@ -1,10 +1,10 @@
 """REPORT_USAGE (SLP RUM reports), the CSLU push, export-control and DLC requests, POLL."""
 import json
-from urllib.parse import quote
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from devicesim import make_csr, row_counts, sign
+from devicesim import cslu_path as _cslu_path
+from devicesim import make_csr, row_counts, rum
 
 from licensing.models import DeviceRequest, LicenseUsage, ProductInstance, RumReport
 from licensing.services.device_requests import decide_request
@@ -12,13 +12,6 @@ from onprem.errors import ServiceError
 from onprem.models import Event
 
 pytestmark = pytest.mark.django_db
-
-
-def rum(key, report_id, usage):
-    payload = json.dumps({"report_id": report_id, "start_time": 1, "end_time": 2, "usage": usage},
-                         separators=(", ", ": "))
-    return {"header": {"type": "rum", "version": "1"}, "payload": payload,
-            "signature": {"signing_type": "ecdsa-p256-sha256", "key": "device-trust", "value": sign(key, payload.encode())}}
 
 
 def _usage(dev):
@@ -59,10 +52,6 @@ def test_malformed_rum_report_writes_nothing(registered):
     assert dev.send("REPORT_USAGE", reports=[bad])["error_code"] == "MALFORMED"
     assert dev.send("REPORT_USAGE", reports=[])["error_code"] == "MALFORMED"
     assert row_counts() == before
-
-
-def _cslu_path(account):
-    return f"/cslu/v1/pi/{quote(account.name, safe='')}-{account.pk}"
 
 
 def test_cslu_push_adds_an_slp_device_and_pins_its_key(device, acme, license_def, default_va):
