@@ -127,7 +127,7 @@ def _reason(response, client_id):
         return "the grant has expired"
     return {
         "invalid_client": "unknown client or wrong client secret",
-        "invalid_grant": "wrong username or password, or a disabled user",
+        "invalid_grant": "wrong username or password, or the sign-in policy refused the user",
         "unauthorized_client": "the grant type is not allowed for this client",
         "unsupported_grant_type": "unsupported grant type",
         "invalid_request": "malformed request",
