@@ -5,6 +5,7 @@ The user gives their user name; a local, enabled user with an email address gets
 Django's password-reset token generator. The token is tied to the password hash and the last
 login, so it works once: setting the new password (or logging in) invalidates it. The page
 answers the same whether or not the user exists, so it tells nobody which names are valid.
+Opening the link moves its token into the session (``reset_password_confirm``).
 """
 import datetime
 
@@ -31,6 +32,10 @@ from .services.users import change_password
 
 # One link per user per this many minutes, so the form cannot be used to flood a mailbox.
 RESEND_AFTER = datetime.timedelta(minutes=5)
+# Where the link's token is kept once opened, and what stands in its place in the URL after
+# (the names Django's PasswordResetConfirmView uses).
+RESET_SESSION_KEY = "_password_reset_token"
+RESET_URL_TOKEN = "set-password"
 
 
 def _enabled():
@@ -90,10 +95,22 @@ def _user_for(uidb64, token):
 
 @require_http_methods(["GET", "POST"])
 def reset_password_confirm(request, uidb64, token):
+    """The mailed link, then the form it leads to (Django's ``PasswordResetConfirmView`` pattern).
+
+    The link's token is checked, kept in the session and the browser sent on to the same URL
+    with ``set-password`` in its place: the token leaves the address bar and the history at once,
+    and no later request, Referer header or log line carries it (the request for the link itself
+    is logged with the token scrubbed, ``onprem/log_scrub.py``).
+    """
     _enabled()
-    user = _user_for(uidb64, token)
+    if token != RESET_URL_TOKEN:
+        if _user_for(uidb64, token) is None:
+            return _invalid_link(request)
+        request.session[RESET_SESSION_KEY] = token
+        return redirect("password_reset_confirm", uidb64=uidb64, token=RESET_URL_TOKEN)
+    user = _user_for(uidb64, request.session.get(RESET_SESSION_KEY, ""))
     if user is None:
-        return render(request, "accounts/reset_password.html", {"invalid": True}, status=400)
+        return _invalid_link(request)
     form = PasswordStepForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -103,6 +120,7 @@ def reset_password_confirm(request, uidb64, token):
         except ServiceError as error:
             form.add_error("new_password", error.message)
         else:
+            del request.session[RESET_SESSION_KEY]
             mail.send_later(_("Your password was changed"),
                             _("Hello %(name)s,\n\nthe password of your account on the license server was just "
                               "changed with a password reset link. If it was not you, tell your administrator.\n")
@@ -111,3 +129,8 @@ def reset_password_confirm(request, uidb64, token):
             return redirect("login")
     return render(request, "accounts/reset_password.html", {"form": form,
                                                             "rules": password_policy.help_text()})
+
+
+def _invalid_link(request):
+    request.session.pop(RESET_SESSION_KEY, None)
+    return render(request, "accounts/reset_password.html", {"invalid": True}, status=400)
