@@ -129,7 +129,11 @@ def revoke_user_tokens(user):
     revoked, as DOT's own ``RefreshToken.revoke()`` does, so a replayed one is recognised.
     Returns how many tokens stopped working."""
     from django.utils import timezone
-    from oauth2_provider.models import get_access_token_model, get_id_token_model, get_refresh_token_model
+    from oauth2_provider.models import (
+        get_access_token_model,
+        get_id_token_model,
+        get_refresh_token_model,
+    )
 
     if user is None or user.pk is None:
         return 0

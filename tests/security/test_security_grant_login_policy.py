@@ -6,6 +6,7 @@ import datetime
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
 from accounts.api_clients import ApiGrant
@@ -104,7 +105,7 @@ def test_forced_change_after_an_admin_reset_gets_no_token_with_the_admin_set_pas
 
 def test_locked_user(people, alice, policy):
     policy(auto_lock_enabled=True, auto_lock_attempts=3, auto_lock_window_minutes=10)
-    UserLock.objects.create(user=alice, locked_at=datetime.datetime.now(datetime.timezone.utc))
+    UserLock.objects.create(user=alice, locked_at=timezone.now())
     assert not _form()[0]
     _refused(_token(people), "locked")
 

@@ -2,6 +2,7 @@
 password stops working at once, whichever way the password was set (an administrator's reset, the
 forgot-password link, the initial login wizard, the change service, Django's changepassword
 command). Other users' tokens and client-credentials tokens stay."""
+import io
 import re
 from pathlib import Path
 
@@ -116,14 +117,14 @@ def test_djangos_changepassword_command(tokens, monkeypatch):
     alice, held = tokens
     monkeypatch.setattr("django.contrib.auth.management.commands.changepassword.getpass.getpass",
                         lambda prompt="": NEW_PASSWORD)
-    call_command("changepassword", "alice", stdout=open("/dev/null", "w"))
+    call_command("changepassword", "alice", stdout=io.StringIO())
     alice.refresh_from_db()
     assert alice.check_password(NEW_PASSWORD)
     _only_alice_lost_hers(held)
 
 
 def test_refresh_tokens_are_revoked_too(tokens, grants):
-    alice, held = tokens
+    alice, _held = tokens
     people, _machine = grants
     access = AccessToken.objects.get(user=alice)
     refresh = RefreshToken.objects.create(user=alice, application=people[0].application, token="r-alice",
@@ -138,7 +139,7 @@ def test_refresh_tokens_are_revoked_too(tokens, grants):
 
 
 def test_a_new_token_with_the_new_password_works(tokens, grants):
-    alice, held = tokens
+    alice, _held = tokens
     user_service.change_password(user=alice, new_password=NEW_PASSWORD)
     assert _works(_token(grants, alice, NEW_PASSWORD))
 
