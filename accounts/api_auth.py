@@ -14,7 +14,7 @@ Refusals are 403 with the guide's body, never 401: clients probe liveness with a
 """
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.utils.functional import cached_property
-from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.oauth2_backends import OAuthLibCore
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -73,6 +73,19 @@ def _bearer_token(request):
     return token.strip()
 
 
+class HeaderTokenOAuthLibCore(OAuthLibCore):
+    """Checks the ``Authorization: Bearer`` header and nothing else of the request.
+
+    DOT's core hands oauthlib the form body too (``request.POST``), where RFC 6750 allows a token
+    as well. Here the body is the API call's own: under DRF it is already parsed by the view's
+    parsers (a JSON object under the form content type is a dict, not a QueryDict), and an
+    ``access_token`` in a body is no credential of this API, which reads the header only.
+    """
+
+    def extract_body(self, request):
+        return []
+
+
 class BearerTokenAuthentication(BaseAuthentication):
     """Validate a django-oauth-toolkit access token; returns ``(ApiCaller, AccessToken)``.
 
@@ -87,7 +100,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             return None
         if not token:
             raise exceptions.AuthenticationFailed(ACCESS_RESTRICTED)
-        valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=[])
+        valid, oauth_request = HeaderTokenOAuthLibCore().verify_request(request, scopes=[])
         if not valid:
             raise exceptions.AuthenticationFailed(ACCESS_RESTRICTED)
         access_token = oauth_request.access_token

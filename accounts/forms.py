@@ -5,10 +5,25 @@ from django.utils.translation import gettext_lazy as _
 
 
 class LoginForm(AuthenticationForm):
+    """The login form: the sign-in policy (``accounts.services.login_policy``) in place of
+    Django's bare ``authenticate()``, the same rules the OAuth2 password grant applies."""
+
     username = forms.CharField(label=_("Username"), max_length=150,
                                widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
     password = forms.CharField(label=_("Password"), strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+    def clean(self):
+        from .services import login_policy
+
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is not None and password:
+            invalid = self.error_messages["invalid_login"] % {"username": self.username_field.verbose_name}
+            verdict = login_policy.check(self.request, username, password, web=True, invalid_message=invalid)
+            if not verdict.allowed:
+                raise forms.ValidationError(verdict.message, code=verdict.rule)
+            self.user_cache = verdict.user
+        return self.cleaned_data
 
 
 class LanguageStepForm(forms.Form):

@@ -1,15 +1,17 @@
 """The embedded OAuth2 server's rules for API grants (django-oauth-toolkit hooks).
 
-DOT authenticates the client (client id + hashed secret, constant-time) and, for the
-password grant, the user through Django's ``authenticate()`` (local, LDAP, ... backends,
-inactive users refused). On top of that an OAuth application is only a credential while it
-belongs to an API grant that has not expired.
+DOT authenticates the client (client id + hashed secret, constant-time). The password grant's
+user passes the sign-in policy of the login form (``accounts.services.login_policy``: lock,
+credentials through the backend of the user's source, disabled users, password expiry, the
+first-login wizard). On top of that an OAuth application is only a credential while it belongs
+to an API grant that has not expired.
 """
-from oauthlib.oauth2 import Server
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2 import Server
+from oauthlib.oauth2.rfc6749 import errors
 
 from .api_clients import ApiGrant
-from .services import lockout
+from .services import login_policy
 
 
 class ApiGrantValidator(OAuth2Validator):
@@ -26,16 +28,13 @@ class ApiGrantValidator(OAuth2Validator):
         return client
 
     def validate_user(self, username, password, client, request, *args, **kwargs):
-        # The password grant is a login like any other: the Security widget's auto lock refuses
-        # a locked user before the password is tried, and counts every failure.
-        if lockout.check_before_login(username):
-            return False
-        valid = super().validate_user(username, password, client, request, *args, **kwargs)
-        if valid:
-            lockout.login_succeeded(request.user)
-        else:
-            lockout.login_failed(username)
-        return valid
+        # The password grant is a sign-in like the login form's, under the same rules; a refusal
+        # is oauthlib's invalid_grant with the reason as the form would give it.
+        verdict = login_policy.check(self.build_http_request(request), username, password, web=False)
+        if not verdict.allowed:
+            raise errors.InvalidGrantError(description=verdict.message, request=request)
+        request.user = verdict.user
+        return True
 
 
 class ApiTokenServer(Server):

@@ -14,7 +14,7 @@ from onprem import events, ratelimit
 from onprem.errors import ServiceError
 
 from .forms import CertificateStepForm, LanguageStepForm, LoginForm, PasswordStepForm
-from .services import lockout, password_policy, sessions  # noqa: F401  (sessions: signal receivers)
+from .services import password_policy, sessions  # noqa: F401  (sessions: signal receivers)
 from .services.users import check_new_password, complete_first_login
 from .tls_info import server_certificate_summary
 
@@ -36,51 +36,18 @@ class LoginView(auth_views.LoginView):
         response["Retry-After"] = str(retry_after)
         return response
 
-    # Security widget hooks (accounts/services/lockout.py, sessions.py, password_policy.py): a locked
-    # user is refused before the password is checked, failures count towards the auto lock, a
-    # login registers its session under the session limit and applies password expiration.
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["forgot_password_enabled"] = password_policy.current().forgot_password_enabled
         return context
 
-    def get_form(self, form_class=None):
-        form = super().get_form(form_class)
-        if self.request.method == "POST":
-            refusal = lockout.refusal_before_password(self.request.POST.get("username", "")[:150])
-            if refusal:
-                _refuse_login(form, refusal)
-        return form
-
-    def form_invalid(self, form):
-        if not getattr(form, "security_refused", False) and _is_failed_login(form):
-            _refuse_login(form, lockout.failed_login_message(
-                form.data.get("username", "")[:150], form.data.get("password", ""), form.non_field_errors()[0]))
-        return super().form_invalid(form)
-
     def form_valid(self, form):
-        user = form.get_user()
-        refusal = password_policy.refusal_at_login(user)
-        if refusal:
-            _refuse_login(form, refusal)
-            return super().form_invalid(form)
-        lockout.login_succeeded(user)
-        response = super().form_valid(form)  # login(): sessions.py registers the session (signal)
-        password_policy.at_login(self.request, user)
+        # The form has applied the sign-in policy (accounts/services/login_policy.py); what is
+        # left is the web's own continuation: login() registers the session under the session
+        # limit (sessions.py, a signal), and an expired password leads into the wizard.
+        response = super().form_valid(form)
+        password_policy.at_login(self.request, form.get_user())
         return response
-
-
-def _is_failed_login(form):
-    errors = form.errors.as_data().get("__all__", [])
-    return any(error.code == "invalid_login" for error in errors)
-
-
-def _refuse_login(form, message):
-    from django.forms.utils import ErrorDict
-
-    form.cleaned_data, form._errors = {}, ErrorDict()  # refused as it stands: no authenticate() call
-    form.add_error(None, message)
-    form.security_refused = True
 
 
 def login_rate_limit_error(request):

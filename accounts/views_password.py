@@ -3,7 +3,8 @@ their password by clicking Forgot Password option on the Login Screen").
 
 The user gives their user name; ``accounts.services.password_reset`` mails a local, enabled user
 with an email address a link that works once. The page answers the same, after the same work,
-whether or not the user exists, so it tells nobody which names are valid.
+whether or not the user exists, so it tells nobody which names are valid. Opening the link moves
+its token into the session (``reset_password_confirm``), so no later URL carries it.
 """
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -22,6 +23,11 @@ from onprem.errors import ServiceError
 from .forms import PasswordStepForm
 from .services import password_policy, password_reset
 from .services.users import change_password
+
+# Where the link's token is kept once opened, and what stands in its place in the URL after
+# (the names Django's PasswordResetConfirmView uses).
+RESET_SESSION_KEY = "_password_reset_token"
+RESET_URL_TOKEN = "set-password"
 
 
 def _enabled():
@@ -57,10 +63,22 @@ def _user_for(uidb64, token):
 
 @require_http_methods(["GET", "POST"])
 def reset_password_confirm(request, uidb64, token):
+    """The mailed link, then the form it leads to (Django's ``PasswordResetConfirmView`` pattern).
+
+    The link's token is checked, kept in the session and the browser sent on to the same URL
+    with ``set-password`` in its place: the token leaves the address bar and the history at once,
+    and no later request, Referer header or log line carries it (the request for the link itself
+    is logged with the token scrubbed, ``onprem/log_scrub.py``).
+    """
     _enabled()
-    user = _user_for(uidb64, token)
+    if token != RESET_URL_TOKEN:
+        if _user_for(uidb64, token) is None:
+            return _invalid_link(request)
+        request.session[RESET_SESSION_KEY] = token
+        return redirect("password_reset_confirm", uidb64=uidb64, token=RESET_URL_TOKEN)
+    user = _user_for(uidb64, request.session.get(RESET_SESSION_KEY, ""))
     if user is None:
-        return render(request, "accounts/reset_password.html", {"invalid": True}, status=400)
+        return _invalid_link(request)
     form = PasswordStepForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -70,6 +88,7 @@ def reset_password_confirm(request, uidb64, token):
         except ServiceError as error:
             form.add_error("new_password", error.message)
         else:
+            del request.session[RESET_SESSION_KEY]
             mail.send_later(_("Your password was changed"),
                             _("Hello %(name)s,\n\nthe password of your account on the license server was just "
                               "changed with a password reset link. If it was not you, tell your administrator.\n")
@@ -78,3 +97,8 @@ def reset_password_confirm(request, uidb64, token):
             return redirect("login")
     return render(request, "accounts/reset_password.html", {"form": form,
                                                             "rules": password_policy.help_text()})
+
+
+def _invalid_link(request):
+    request.session.pop(RESET_SESSION_KEY, None)
+    return render(request, "accounts/reset_password.html", {"invalid": True}, status=400)

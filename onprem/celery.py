@@ -2,9 +2,20 @@
 import os
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onprem.settings")
 
 app = Celery("onprem")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _scrub_secrets(logger, **kwargs):
+    """The worker's and beat's own handlers (``--logfile``: worker.log, beat.log, read in the
+    Support Center) get the filter that keeps secrets out of log lines (onprem/log_scrub.py)."""
+    from .log_scrub import attach
+
+    attach(logger)

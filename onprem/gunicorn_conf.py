@@ -13,9 +13,19 @@ certificate settings) and keeps it while the files stay the same: each connectio
 ``stat`` of the certificate and key files instead, so a certificate replaced on disk (the
 Security widget, ``ensure_tls``, an operator's renewal) is served from the next connection on,
 as before.
+
+**No secret in gunicorn's log lines.** The access log records each request line, which can hold
+a password-reset link's token or a query string's ``access_token``; ``logger_class`` puts the
+project's scrubbing filter (``onprem/log_scrub.py``) on every handler of gunicorn's loggers,
+whether they come from a logging config (``manage.py serve``) or from gunicorn's own
+``--access-logfile`` / ``--error-logfile`` (the container's ``web`` role).
 """
 import os
 import threading
+
+from gunicorn.glogging import Logger
+
+from onprem import log_scrub
 
 _cached = {"stamp": None, "context": None}
 _lock = threading.Lock()
@@ -48,3 +58,15 @@ def ssl_context(config, default_ssl_context_factory):
                 _cached["stamp"] = stamp
             context = _cached["context"]
     return context
+
+
+class ScrubbingLogger(Logger):
+    """gunicorn's logger with ``log_scrub.ScrubSecretsFilter`` on every handler of its two loggers,
+    set again at each (re)configuration: gunicorn rebuilds the handlers on a reload."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        log_scrub.attach(self.error_log, self.access_log)
+
+
+logger_class = ScrubbingLogger

@@ -1,7 +1,8 @@
 """``POST /oauth/token``: the embedded OAuth2 server's token endpoint (guide "API Call for Access Tokens").
 
 django-oauth-toolkit issues the tokens; this wrapper adds what the product needs around it:
-JSON bodies as well as form bodies (the guide's curl example posts JSON), the API Console
+JSON bodies as well as form bodies (the guide's curl example posts JSON; a JSON object sent
+under the form content type is read as JSON too), the API Console
 gate, a rate limit per client IP / client id / username (429 with Retry-After), and an event
 for every issued token and every refusal (never with a secret in it).
 """
@@ -40,6 +41,15 @@ def _oauth_error(status, error, description, **headers):
     return response
 
 
+def _is_json_body(request):
+    """A JSON body: declared so, or a JSON object under the form content type, which is what
+    ``curl -d '{...}'`` sends without ``-H 'Content-Type: application/json'`` (no form body starts
+    with a brace: a form key would have to be percent-encoded to hold one)."""
+    if request.content_type == "application/json":
+        return True
+    return request.content_type == "application/x-www-form-urlencoded" and request.body.lstrip().startswith(b"{")
+
+
 def _json_params(request):
     """The JSON body as a flat dict of strings, or raise ValueError with what is wrong."""
     try:
@@ -74,7 +84,7 @@ class ApiTokenView(TokenView):
     def post(self, request, *args, **kwargs):
         if len(request.body) > MAX_BODY_BYTES:
             return _oauth_error(400, "invalid_request", "The request body is too large.")
-        if request.content_type == "application/json":
+        if _is_json_body(request):
             try:
                 request.onprem_json_params = _json_params(request)
             except ValueError as error:
@@ -117,7 +127,7 @@ def _reason(response, client_id):
         return "the grant has expired"
     return {
         "invalid_client": "unknown client or wrong client secret",
-        "invalid_grant": "wrong username or password, or a disabled user",
+        "invalid_grant": "wrong username or password, or the sign-in policy refused the user",
         "unauthorized_client": "the grant type is not allowed for this client",
         "unsupported_grant_type": "unsupported grant type",
         "invalid_request": "malformed request",

@@ -61,6 +61,8 @@ class JsonFormatter(logging.Formatter):
         status = getattr(record, "status_code", None)
         if status is not None:
             entry["status"] = status
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:  # rendered (and scrubbed) by onprem.log_scrub's filter when it ran first
+            entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False, default=str)

@@ -265,8 +265,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # The file is JSON lines with the request id (onprem/observability.py); the console is for people.
+    # scrub_secrets is put on every handler at the end of this module (onprem/log_scrub.py).
     "filters": {"request_id": {"()": "onprem.observability.RequestIdFilter"},
-                "not_shed": {"()": "licensing.transport.admission.NotShedFilter"}},
+                "not_shed": {"()": "licensing.transport.admission.NotShedFilter"},
+                "scrub_secrets": {"()": "onprem.log_scrub.ScrubSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d [%(request_id)s] %(message)s"},
         "json": {"()": "onprem.observability.JsonFormatter"},
@@ -282,6 +284,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console", "file"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own default handlers (a DEBUG-only console and mail_admins on "django", the
+        # runserver request log on "django.server") are replaced by these, so every handler that
+        # writes a line is one of this config (and carries scrub_secrets, below).
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # A shed device message is not a server error (licensing/transport/admission.py).
         "django.request": {"filters": ["not_shed"]},
@@ -356,3 +363,7 @@ LOGGING["loggers"]["oauthlib"] = {"level": "INFO"}
 # twice on purpose (/api/v1 and /backend/api/v1), and warns about every operationId twice over;
 # the served schema comes from licensing.api.schema_urls and is tested in tests/api.
 SPECTACULAR_SETTINGS["ENABLE_DJANGO_DEPLOY_CHECK"] = False
+# No secret in any log line (onprem/log_scrub.py): the filter goes on every handler, last of all
+# so a handler added above is covered too; on handlers, records of every logger pass it.
+for _handler in LOGGING["handlers"].values():
+    _handler["filters"] = ["scrub_secrets", *(f for f in _handler.get("filters", []) if f != "scrub_secrets")]

@@ -50,7 +50,10 @@ def test_the_config_module_sets_gunicorns_ssl_context_hook():
         def load(self):
             return None
 
-    assert App().cfg.ssl_context is gunicorn_conf.ssl_context
+    config = App().cfg
+    assert config.ssl_context is gunicorn_conf.ssl_context
+    # and its logger, whose handlers scrub secrets (tests/reliability/test_reliability_secrets_in_logs.py)
+    assert config.logger_class is gunicorn_conf.ScrubbingLogger
 
 
 def test_one_context_while_the_files_stay_the_same(pair):

@@ -123,6 +123,31 @@ def regenerate_secret(*, actor, grant):
 
 
 @transaction.atomic
+def revoke_user_tokens(user):
+    """End every OAuth2 token issued to ``user`` (their password changed: a token got with the
+    old password must not outlive it). Access tokens are deleted; refresh tokens are marked
+    revoked, as DOT's own ``RefreshToken.revoke()`` does, so a replayed one is recognised.
+    Returns how many tokens stopped working."""
+    from django.utils import timezone
+    from oauth2_provider.models import (
+        get_access_token_model,
+        get_id_token_model,
+        get_refresh_token_model,
+    )
+
+    if user is None or user.pk is None:
+        return 0
+    now = timezone.now()  # ``updated`` is auto_now, which a queryset update does not set
+    refresh = get_refresh_token_model().objects.filter(user=user, revoked__isnull=True).update(
+        revoked=now, updated=now, access_token=None)
+    access, _by_model = get_access_token_model().objects.filter(user=user).delete()
+    get_id_token_model().objects.filter(user=user).delete()
+    if access or refresh:
+        events.record("security.api_tokens_revoked", actor=None, user_name=user.username, count=access + refresh)
+    return access + refresh
+
+
+@transaction.atomic
 def delete_grant(*, actor, grant):
     """Delete a grant: its OAuth application, access tokens and access-control entries go with it."""
     _check(actor, Action.MANAGE_API_GRANTS, "You are not allowed to delete API grants.")

@@ -6,6 +6,7 @@ System Admin acts on another System Admin (``rbac.may_manage_user``), and the la
 Admin is never disabled, removed or given another role (``last_admin``).
 """
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -50,6 +51,28 @@ def _check_password(password, user):
         raise ServiceError(" ".join(error.messages), field="password") from error
 
 
+def store_password(user, *, raw=None, encoded=None, also=()):
+    """Set and save the password of an existing ``user``: the one place a password changes.
+
+    ``raw`` (already validated by the caller) is hashed here, or ``encoded`` is a hash made
+    earlier (the wizard keeps only that between its steps); ``also`` names other fields the
+    caller changed on ``user``, saved with it. The new hash joins the password history, the
+    expiry clock starts again, and every API token the user got with the old password is
+    revoked. (Django's own ``set_password()`` followed by ``save()``, as its ``changepassword``
+    command does, revokes the tokens through ``SecurityPolicyValidator.password_changed``.)
+    """
+    from .api_grants import revoke_user_tokens
+
+    # make_password, not set_password: the latter would have save() call the validators'
+    # password_changed hook, revoking the tokens a second time.
+    user.password = make_password(raw) if encoded is None else encoded
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password", "password_changed_at", *also])
+    password_policy.remember(user)
+    revoke_user_tokens(user)
+    return user
+
+
 @transaction.atomic
 def create_user(
     *, actor, username, password, email="", first_name="", last_name="", description="",
@@ -69,7 +92,7 @@ def create_user(
         description=description, system_role=system_role, needs_first_login_wizard=needs_first_login_wizard,
     )
     _check_password(password, user)
-    user.set_password(password)
+    user.password = make_password(password)  # a new row: no history yet, no tokens to revoke
     user.password_changed_at = timezone.now()
     user.full_clean()
     user.save()
@@ -150,10 +173,7 @@ def change_password(*, user, new_password, actor=None):
     if actor is not None and actor.pk != user.pk:
         _require(actor, Action.MANAGE_USERS)
     _check_password(new_password, user)
-    user.set_password(new_password)
-    user.password_changed_at = timezone.now()
-    user.save(update_fields=["password", "password_changed_at"])
-    password_policy.remember(user)
+    store_password(user, raw=new_password)
     events.record("user.password_changed", actor=actor or user, user_name=user.username)
     return user
 
@@ -178,12 +198,9 @@ def complete_first_login(*, user, language, password_hash):
         identify_hasher(password_hash)
     except ValueError as error:
         raise ServiceError("Choose your new password again.", field="new_password") from error
-    user.password = password_hash
-    user.password_changed_at = timezone.now()
     user.language = language
     user.needs_first_login_wizard = False
-    user.save(update_fields=["password", "password_changed_at", "language", "needs_first_login_wizard"])
-    password_policy.remember(user)
+    store_password(user, encoded=password_hash, also=["language", "needs_first_login_wizard"])
     events.record("user.password_changed", actor=user, user_name=user.username)
     events.record("user.first_login_completed", actor=user, user_name=user.username)
     return user
@@ -197,7 +214,8 @@ def reset_password(*, actor, user, new_password):
     administrator knows is replaced by one only the user knows. Changing the password also ends
     the user's existing sessions (Django checks the password hash kept in each session).
     Resetting a System Admin's password takes a System Admin: otherwise a System Operator could
-    sign in as one.
+    sign in as one. The user's API tokens are revoked (``store_password``), so a token got with
+    the old password does not outlive it.
     """
     _require(actor, Action.MANAGE_USERS)
     if actor is not None and actor.pk == user.pk:
@@ -208,11 +226,8 @@ def reset_password(*, actor, user, new_password):
             f"The password of “{user.username}” is kept by its {user.get_source_display()} server, not here."
         )
     _check_password(new_password, user)
-    user.set_password(new_password)
-    user.password_changed_at = timezone.now()
     # The Security widget's "Force users to change password after the administrator resets it".
     user.needs_first_login_wizard = password_policy.current().force_change_after_reset
-    user.save(update_fields=["password", "password_changed_at", "needs_first_login_wizard"])
-    password_policy.remember(user)
+    store_password(user, raw=new_password, also=["needs_first_login_wizard"])
     events.record("user.password_reset", actor=actor, user_name=user.username)
     return user

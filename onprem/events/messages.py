@@ -298,6 +298,10 @@ CATALOGUE.update(_catalogue(
                                                  "required."),
     EventType("security.login_refused_expired", WARN, "A login attempt of the user “{user_name}” was refused: "
                                                       "the password expired."),
+    EventType("security.login_refused_web_first", WARN, "A token request of the user “{user_name}” was refused: "
+                                                        "they must sign in to the web UI first to {task}."),
+    EventType("security.api_tokens_revoked", INFO, "{count} API token(s) of the user “{user_name}” were revoked: "
+                                                   "the password changed."),
     EventType("security.password_expiry_notice", INFO, "The user “{user_name}” was told that their password "
                                                        "expires on {date}."),
     EventType("security.password_reset_requested", INFO, "A password reset link was sent to the user "

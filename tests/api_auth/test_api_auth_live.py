@@ -11,13 +11,15 @@ requests_oauthlib = pytest.importorskip("requests_oauthlib")
 oauthlib_oauth2 = pytest.importorskip("oauthlib.oauth2")
 
 USER_PASSWORD = "Api-Live-Test-7!"
-# One local account and one System Admin (made by the services, as the widgets would).
+# One local account and one System Admin who has finished the initial login wizard (made by the
+# services, as the widgets would): the password grant refuses a user whose wizard is pending.
 SETUP = (
     "from licensing.services.accounts import activate_account, create_account; "
     "from accounts.services.users import create_user; "
     "activate_account(actor=None, account=create_account(actor=None, name='Acme', "
     "cisco_smart_account='Acme SA', cisco_virtual_account='Acme VA')); "
-    f"create_user(actor=None, username='apiadmin', password='{USER_PASSWORD}', system_role='system_admin')"
+    f"create_user(actor=None, username='apiadmin', password='{USER_PASSWORD}', system_role='system_admin', "
+    "needs_first_login_wizard=False)"
 )
 
 

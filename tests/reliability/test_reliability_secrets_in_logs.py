@@ -1,6 +1,7 @@
 """No secret in any log record or event: every logger at DEBUG (SQL included) while flows that
 handle secrets run, then the captured text is searched for each secret."""
 import logging
+import time
 
 import pytest
 from django.db import connection
@@ -169,3 +170,253 @@ def test_oauthlib_stays_above_debug_whatever_log_level_says():
         assert not child.isEnabledFor(logging.DEBUG) and child.isEnabledFor(logging.INFO)
     finally:
         logging.root.setLevel(root_level)
+
+
+# --- The log files Operators read: secrets scrubbed by the handlers (onprem/log_scrub.py) -------
+
+RESET_TOKEN = "cdx7pk-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
+def test_every_handler_carries_the_scrub_filter():
+    """Every handler of LOGGING has the filter, and so does every handler now on the root logger
+    and on each logger LOGGING configures (Django's own defaults included: they are replaced)."""
+    from django.conf import settings
+
+    from onprem.log_scrub import ScrubSecretsFilter
+
+    assert all("scrub_secrets" in handler["filters"] for handler in settings.LOGGING["handlers"].values())
+    loggers = [logging.root] + [logging.getLogger(name) for name in settings.LOGGING["loggers"]]
+    handlers = [(lg.name, handler) for lg in loggers for handler in lg.handlers
+                if not isinstance(handler, logging.NullHandler) and not type(handler).__module__.startswith("_pytest")]
+    assert len(handlers) >= 3  # the console and onprem.log on the root, the console on django.server
+    for name, handler in handlers:
+        assert any(isinstance(f, ScrubSecretsFilter) for f in handler.filters), (name, handler)
+
+
+@pytest.fixture
+def onprem_log(tmp_path):
+    """The configured onprem.log handler itself (settings.LOGGING's "file": its JSON formatter and
+    filters), writing to a file of this test while it runs."""
+    handler = next(h for h in logging.root.handlers if getattr(h, "baseFilename", "").endswith("onprem.log"))
+    original = handler.baseFilename
+    path = tmp_path / "onprem.log"
+    handler.acquire()
+    try:
+        handler.close()
+        handler.baseFilename = str(path)
+        handler.stream = handler._open()
+        handler._statstream()
+    finally:
+        handler.release()
+    yield path
+    handler.acquire()
+    try:
+        handler.close()
+        handler.baseFilename = original
+        handler.stream = handler._open()
+        handler._statstream()
+    finally:
+        handler.release()
+
+
+def _assert_scrubbed(text, secrets, *expected):
+    """None of ``secrets`` (nor their URL encodings) in ``text``; each of ``expected`` is."""
+    for secret in secrets:
+        for fragment in _secret_fragments(secret):
+            assert fragment not in text, f"{secret!r} appears in: {[l for l in text.splitlines() if fragment in l][:1]}"
+    for line in expected:
+        assert line in text, f"{line!r} is not in the log:\n{text[-3000:]}"
+
+
+def test_no_secret_reaches_onprem_log(onprem_log, make_user):
+    """Requests and records that carry a reset token, an access token, a client secret, a password
+    or a bearer header, written through the real handler to a real file: the file holds none."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from accounts.security_models import SecurityPolicy
+
+    SecurityPolicy.objects.update_or_create(pk=1, defaults={"forgot_password_enabled": True})
+    alice = make_user("alice", email="alice@example.com")
+    uid = urlsafe_base64_encode(force_bytes(alice.pk))
+    real_token = default_token_generator.make_token(alice)
+    secrets = [real_token, RESET_TOKEN]
+
+    # The reset link, then a forged one: Django logs the refused one's path ("Bad Request: ...").
+    assert Client().get(f"/password/reset/{uid}/{real_token}/").status_code == 302
+    assert Client().get(f"/password/reset/{uid}/{RESET_TOKEN}/").status_code == 400
+    # An access token in a query string (refused: the API reads the header only), a bearer header.
+    access_token, client_secret = "AcCeSs-T0ken-9f8e7d6c5b4a39281706", "Cl1ent-S3cret-a1b2c3d4e5f6a7b8c9"
+    secrets += [access_token, client_secret, USER_PASSWORD]
+    assert Client().get(f"/api/v1/accounts?access_token={access_token}").status_code == 403
+    # What third-party loggers write: oauthlib's token dict, a request's headers, a form body.
+    logging.getLogger("oauthlib.oauth2.rfc6749").info(
+        "Issuing token %r to client id %r", {"access_token": access_token, "token_type": "Bearer"}, "cid")
+    logging.getLogger("requests_oauthlib").warning("headers %s", {"Authorization": f"Bearer {access_token}"})
+    logging.getLogger("urllib3.connectionpool").warning("sent Authorization: Bearer %s", access_token)
+    logging.getLogger("django.request").warning("body: grant_type=password&password=%s&client_secret=%s",
+                                                USER_PASSWORD, client_secret)
+    # A traceback whose text holds secrets (an exception's message, the URL being served).
+    try:
+        raise ValueError(f"refused {{'client_secret': '{client_secret}'}} at /password/reset/{uid}/{RESET_TOKEN}/")
+    except ValueError:
+        logging.getLogger("django.request").exception("Internal Server Error: /oauth/token")
+
+    for handler in logging.root.handlers:
+        handler.flush()
+    text = onprem_log.read_text()
+    _assert_scrubbed(text, secrets,
+                     f"Bad Request: /password/reset/{uid}/[REDACTED]/",
+                     "'access_token': '[REDACTED]'", "'Authorization': '[REDACTED]'",
+                     "Authorization: Bearer [REDACTED]", "password=[REDACTED]",
+                     "client_secret=[REDACTED]", "Traceback (most recent call last)",
+                     "'client_secret': '[REDACTED]'")
+
+
+def test_the_scrubbing_can_fail(onprem_log):
+    """The check above can fail: a secret the patterns do not know is found in the file."""
+    logging.getLogger("onprem.somewhere").warning("connecting with %s", LDAP_SECRET)
+    for handler in logging.root.handlers:
+        handler.flush()
+    with pytest.raises(AssertionError, match="Ldap-Bind"):
+        _assert_scrubbed(onprem_log.read_text(), [LDAP_SECRET])
+
+
+# gunicorn's and Celery's loggers are configured in their own processes (their configs replace
+# the root logger's handlers), so these run in a child process, as the server runs them.
+GUNICORN_CHILD = r"""
+import datetime, sys
+from gunicorn.config import Config
+from onprem.gunicorn_conf import logger_class
+from onprem.management.commands.serve import ACCESS_LOG_FORMAT
+
+mode, log_dir, logging_json, url, secret = sys.argv[1:]
+cfg = Config()
+cfg.set("access_log_format", ACCESS_LOG_FORMAT)
+cfg.set("accesslog", f"{log_dir}/access.log")
+cfg.set("errorlog", f"{log_dir}/gunicorn.log")
+if mode == "serve":  # manage.py serve: its logging config, the handlers it names
+    cfg.set("logconfig_json", logging_json)
+log = logger_class(cfg)  # what `--config python:onprem.gunicorn_conf` makes gunicorn use
+
+class Response:
+    status, sent, headers = "302 Found", 0, [("X-Request-ID", "rid-1")]
+
+path, _, query = url.partition("?")
+environ = {"REQUEST_METHOD": "GET", "RAW_URI": url, "PATH_INFO": path, "QUERY_STRING": query,
+           "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "HTTP_REFERER": "https://h" + url,
+           "HTTP_USER_AGENT": "curl/8"}
+log.access(Response(), [("AUTHORIZATION", "Bearer " + secret)], environ, datetime.timedelta(milliseconds=3))
+try:
+    raise RuntimeError("client_secret=" + secret)
+except RuntimeError:
+    log.exception("Error handling request " + url)
+"""
+
+CELERY_CHILD = r"""
+import logging, sys
+import django
+django.setup()
+from celery.utils.log import get_task_logger
+from onprem.celery import app
+
+logfile, secret = sys.argv[1:]
+app.log.setup(loglevel="INFO", logfile=logfile)  # what `celery worker --logfile` does
+logging.getLogger("celery.worker.strategy").info("Task received: {'password': '%s'}", secret)
+get_task_logger("onprem.tasks").warning("mail failed: %s/password/reset/MQ/%s/", "https://h", secret)
+"""
+
+
+def _child(code, *args, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "ONPREM_DATA_DIR": str(tmp_path / "data"), "DJANGO_SETTINGS_MODULE": "onprem.settings"}
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.mark.parametrize("mode", ["serve", "container"])
+def test_no_secret_reaches_gunicorns_access_and_error_logs(tmp_path, mode):
+    """manage.py serve (its logging config) and the container (gunicorn's own file handlers): the
+    request line, the Referer, the error log's traceback hold no reset token or access token."""
+    from onprem.management.commands.serve import Command
+
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    logging_json = Command().gunicorn_logging_config(tmp_path, log_dir)
+    access_token = "AcCeSs-T0ken-9f8e7d6c5b4a39281706"
+    url = f"/password/reset/MQ/{RESET_TOKEN}/?access_token={access_token}"
+    _child(GUNICORN_CHILD, mode, str(log_dir), str(logging_json), url, access_token, tmp_path=tmp_path)
+    access = (log_dir / "access.log").read_text()
+    _assert_scrubbed(access, [RESET_TOKEN, access_token],
+                     '"GET /password/reset/MQ/[REDACTED]/?access_token=[REDACTED] HTTP/1.1" 302', "rid=rid-1")
+    _assert_scrubbed((log_dir / "gunicorn.log").read_text(), [RESET_TOKEN, access_token],
+                     "Error handling request /password/reset/MQ/[REDACTED]/", "client_secret=[REDACTED]")
+
+
+def test_no_secret_reaches_the_celery_logs(tmp_path):
+    logfile = tmp_path / "worker.log"
+    _child(CELERY_CHILD, str(logfile), RESET_TOKEN, tmp_path=tmp_path)
+    _assert_scrubbed(logfile.read_text(), [RESET_TOKEN], "'password': '[REDACTED]'",
+                     "/password/reset/MQ/[REDACTED]/")
+
+
+# What an Operator reads in the Support Center, for real: `manage.py serve` (gunicorn with serve's
+# logging config, the Django app, the Celery worker) writes its log files; a reset link is opened,
+# a forged one refused and a token sent in a query string; no log file holds any of the secrets.
+LIVE_SETUP = (
+    "from django.contrib.auth.tokens import default_token_generator as g; "
+    "from django.utils.http import urlsafe_base64_encode as e; "
+    "from accounts.security_models import SecurityPolicy; "
+    "from accounts.services.users import create_user; "
+    "SecurityPolicy.objects.update_or_create(pk=1, defaults={'forgot_password_enabled': True}); "
+    "u = create_user(actor=None, username='alice', password='Correct-Horse-42', email='alice@example.com'); "
+    "print(e(str(u.pk).encode()), g.make_token(u))"
+)
+
+
+@pytest.mark.live
+def test_no_secret_reaches_the_servers_log_files(tmp_path):
+    import requests
+
+    from tests.live.test_serve import Server
+
+    server = Server(tmp_path)
+    try:
+        server.manage("migrate", "--noinput")
+        uid, token = server.manage("shell", "-c", LIVE_SETUP).stdout.splitlines()[-1].split()
+        server.start()
+        server.wait_until_up()
+        access_token = "AcCeSs-T0ken-9f8e7d6c5b4a39281706"
+        with requests.Session() as session:
+            session.trust_env = False
+            session.verify = str(server.cert)
+            opened = session.get(f"{server.url}/password/reset/{uid}/{token}/", allow_redirects=False, timeout=20)
+            assert opened.status_code == 302 and opened.headers["Location"].endswith("/set-password/")
+            assert session.get(server.url + opened.headers["Location"], timeout=20).status_code == 200
+            forged = session.get(f"{server.url}/password/reset/{uid}/{RESET_TOKEN}/", timeout=20)
+            assert forged.status_code == 400
+            query = session.get(f"{server.url}/api/v1/accounts?access_token={access_token}", timeout=20)
+            assert query.status_code == 403
+        logs = server.data_dir / "logs"
+        deadline = time.monotonic() + 10  # gunicorn writes the access line after the reply
+        while "/api/v1/accounts" not in (logs / "access.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        texts = {path.name: path.read_text() for path in logs.glob("*.log")}
+        _assert_scrubbed(texts["access.log"], [token, RESET_TOKEN, access_token],
+                         f"GET /password/reset/{uid}/[REDACTED]/ HTTP/1.1\" 302",
+                         f"GET /password/reset/{uid}/set-password/ HTTP/1.1\" 200",
+                         "/api/v1/accounts?access_token=[REDACTED]")
+        _assert_scrubbed(texts["onprem.log"], [token, RESET_TOKEN, access_token],
+                         f"Bad Request: /password/reset/{uid}/[REDACTED]/")
+        for text in texts.values():
+            _assert_scrubbed(text, [token, RESET_TOKEN, access_token])
+    finally:
+        server.cleanup()

@@ -23,6 +23,17 @@ def forgot_on(policy):
     return policy(forgot_password_enabled=True)
 
 
+def _open_link(client, path):
+    """Open the mailed link as a browser does: its token goes into the session and the browser
+    is sent on to the form's own address, which holds no token. Returns that address."""
+    uidb64, token = path.split("/")[-3:-1]
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"] == f"/password/reset/{uidb64}/set-password/"
+    assert token not in response["Location"]
+    return response["Location"]
+
+
 def _link(message):
     body = message.get_payload(decode=True).decode()
     return re.search(r"https?://\S+/password/reset/\S+/", body).group(0)
@@ -43,7 +54,7 @@ def test_link_is_mailed_and_works_once(alice, forgot_on, smtp_server):
     assert recipients == ["alice@example.com"]
     assert message["Subject"] == "Reset your password"
     link = _link(message)
-    path = link.split("testserver", 1)[1]
+    path = _open_link(client, link.split("testserver", 1)[1])
     assert client.get(path).status_code == 200
     # The strength rules apply here too.
     response = client.post(path, {"new_password": "weak", "confirm_password": "weak"})
@@ -52,8 +63,9 @@ def test_link_is_mailed_and_works_once(alice, forgot_on, smtp_server):
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.check_password(NEW_PASSWORD)
-    # Used once: the link is dead now.
-    assert Client().get(path).status_code == 400
+    # Used once: the link is dead now, and so is the page it led to.
+    assert Client().get(link.split("testserver", 1)[1]).status_code == 400
+    assert client.get(path).status_code == 400
     response = Client().post(path, {"new_password": "Other-Kettle-88", "confirm_password": "Other-Kettle-88"})
     assert response.status_code == 400
     alice.refresh_from_db()
@@ -192,3 +204,34 @@ def test_with_the_broker_down_the_link_is_made_now(alice, forgot_on, smtp_server
     assert Client().post("/password/forgot/", {"username": "alice"}).status_code == 302
     (recipients, _message), = smtp_server.wait_for(1)
     assert recipients == ["alice@example.com"]
+
+
+def test_the_token_leaves_the_url_at_once(alice, forgot_on, smtp_server):
+    """Django's PasswordResetConfirmView pattern: the link's token is kept in the session and the
+    form lives at a URL without it, so no later request, page, Referer or log line carries it."""
+    client = Client()
+    client.post("/password/forgot/", {"username": "alice"})
+    (_recipients, message), = smtp_server.wait_for(1)
+    link = _link(message).split("testserver", 1)[1]
+    token = link.split("/")[-2]
+    form_url = _open_link(client, link)
+    page = client.get(form_url)
+    assert page.status_code == 200 and token not in page.content.decode()
+    assert page.wsgi_request.get_full_path() == form_url
+    # The form's address is no credential by itself: without the session that opened the link it is refused.
+    assert Client().get(form_url).status_code == 400
+    response = Client().post(form_url, {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert response.status_code == 400
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+    # With it, the password is set and the token leaves the session too.
+    response = client.post(form_url, {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert response.status_code == 302
+    assert token not in str(dict(client.session))
+    alice.refresh_from_db()
+    assert alice.check_password(NEW_PASSWORD)
+
+
+def test_set_password_is_not_a_token(alice, forgot_on):
+    client = Client()
+    assert client.get("/password/reset/MQ/set-password/").status_code == 400

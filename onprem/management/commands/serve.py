@@ -37,6 +37,8 @@ from django.db.migrations.executor import MigrationExecutor
 from onprem.env import env_int, env_str
 from onprem.tls import TLSError, ensure_tls_certificate
 
+# gunicorn's default access line plus the response's X-Request-ID (onprem/observability.py).
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms rid=%({x-request-id}o)s'
 STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL
 POLL_INTERVAL = 0.25
 
@@ -214,6 +216,9 @@ class Command(BaseCommand):
                             "datefmt": "[%Y-%m-%d %H:%M:%S %z]"},
                 "access": {"format": "%(message)s"},
             },
+            # No secret in any line (onprem/log_scrub.py): the request line of a reset link or a
+            # query string with a token, a traceback; the filter is on every handler below.
+            "filters": {"scrub_secrets": {"()": "onprem.log_scrub.ScrubSecretsFilter"}},
             "root": {"level": "INFO", "handlers": ["console"]},
             "handlers": {
                 "console": {"class": "logging.StreamHandler", "formatter": "generic", "stream": "ext://sys.stdout"},
@@ -229,6 +234,8 @@ class Command(BaseCommand):
                 "gunicorn.access": {"level": "INFO", "handlers": ["access_file"], "propagate": False},
             },
         }
+        for handler in config["handlers"].values():
+            handler["filters"] = ["scrub_secrets"]
         path = run_dir / "gunicorn-logging.json"
         path.write_text(json.dumps(config, indent=2))
         return path
@@ -254,9 +261,7 @@ class Command(BaseCommand):
             "--certfile", str(tls.cert_file),
             "--keyfile", str(tls.key_file),
             "--access-logfile", str(log_dir / "access.log"),
-            # gunicorn's default line plus the response's X-Request-ID (onprem/observability.py).
-            "--access-logformat",
-            '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms rid=%({x-request-id}o)s',
+            "--access-logformat", ACCESS_LOG_FORMAT,
             "--error-logfile", str(log_dir / "gunicorn.log"),
             "--log-config-json", str(self.gunicorn_logging_config(run_dir, log_dir)),
             # Let the workers finish their requests, but within serve's own stop timeout.
