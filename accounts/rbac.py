@@ -1,6 +1,6 @@
 """The one policy module: "may this principal do this action on this account / virtual account?"
 
-It implements the table in ``shared/RBAC.md``. Every view, API permission and command asks
+It implements the tables of ``docs/rbac.md``. Every view, API permission and command asks
 ``can(...)`` (or filters with ``visible_accounts`` / ``visible_virtual_accounts``); nothing
 else decides access. A principal is a user (local, LDAP, ADFS) — with the grants of the user
 groups it belongs to — or an OAuth client-credentials grant (``ApiGrantPrincipal``).
@@ -81,7 +81,7 @@ ACCOUNT_MATRIX = {
     Action.MANAGE_LICENSE_TAGS: _EVERY_ROLE_OWN,
     Action.SET_PREFERENCES: _EVERY_ROLE_OWN,
     Action.TRANSFER: {_AA: ALL, _AU: ALL, _VAA: BOTH, _VAU: BOTH},
-    # Our decision (RBAC.md): a VA User may not remove product instances.
+    # Our decision (docs/rbac.md): a VA User may not remove product instances.
     Action.REMOVE_PRODUCT_INSTANCES: {_AA: ALL, _AU: ALL, _VAA: OWN},
     Action.MANAGE_DLC_SETTINGS: {_AA: ALL},
 }

@@ -1,5 +1,5 @@
 """Access Management widget pages. A System Admin changes the configuration; a System Operator
-sees every tab read-only (RBAC.md: "view only"); everybody else gets 403."""
+sees every tab read-only (docs/rbac.md); everybody else gets 403."""
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render

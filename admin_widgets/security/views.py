@@ -1,6 +1,6 @@
 """Security widget: the Account, Password, Certificates and Event Log tabs (guide "Security Widget").
 
-System Admins change the settings; System Operators see them read-only (RBAC.md). Each POST
+System Admins change the settings; System Operators see them read-only (docs/rbac.md). Each POST
 checks its form, calls one service (``accounts.services.password_policy``, ``lockout``,
 ``onprem.certificates``) and reports the outcome; a refused change writes nothing.
 """

@@ -1,6 +1,6 @@
 """Settings widget: the tabs Messaging, Syslog, Language, Email, Time Settings, Message of the Day.
 
-System Admins change the settings; System Operators see them read-only (RBAC.md). The SMTP
+System Admins change the settings; System Operators see them read-only (docs/rbac.md). The SMTP
 password is never sent back to the browser: the page only says whether one is saved.
 """
 from django.contrib import messages

@@ -1,5 +1,5 @@
 """Support Center widget: the server's logs, viewed live, searched and downloaded (guide
-"Support Center Widget"). Open to System Admins and Operators (RBAC.md: view and download logs)."""
+"Support Center Widget"). Open to System Admins and Operators (docs/rbac.md, ``view_logs``)."""
 from django.http import FileResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone

@@ -1,6 +1,6 @@
 """Smart Licensing > Preferences: a user's own preferences on one local account, and their change log.
 
-RBAC.md: "license tags, preferences (own)" — every role may set preferences, and they are the
+docs/rbac.md (``set_preferences``): every role may set preferences, and they are the
 user's own: Alice enabling License Transaction Details changes Alice's Licenses tab only.
 Each change is kept (who, when, old -> new, the user's note) for the tab's "View Change Log".
 """

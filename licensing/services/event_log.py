@@ -6,7 +6,7 @@ from onprem.models import Event
 def visible_events(who, account):
     """The events of ``account`` that ``who`` may read, newest first.
 
-    RBAC.md: account-wide roles (and System Admins / Operators) read the whole log; a role held
+    docs/rbac.md: account-wide roles (and System Admins / Operators) read the whole log; a role held
     only on some local virtual accounts reads only the events of those virtual accounts.
     """
     if not can(who, Action.VIEW_ACCOUNT, account=account):

@@ -3,7 +3,7 @@
 One preference exists in the guide: "Show License Transaction Details in Inventory Tab",
 Disabled (the default) or Enabled. When Enabled, the Licenses tab offers the "Show License
 Transactions" check box, which shows the transaction detail level and the Advanced Search.
-Preferences are the user's own (RBAC.md "preferences (own)"): every role that sees the account
+Preferences are the user's own (docs/rbac.md, ``set_preferences``): every role that sees the account
 may set them, and they change only that user's view.
 """
 from dataclasses import dataclass

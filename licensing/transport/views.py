@@ -1,7 +1,7 @@
 """The device endpoints: thin wrappers that read the body within the size limit and run the pipeline.
 
 No session, no CSRF token: a device message is authorized by its token or certificate
-signature (RBAC.md, "Devices"), never by a cookie. Over capacity, a message is answered at once
+signature (docs/rbac.md, "Device channel"), never by a cookie. Over capacity, a message is answered at once
 with 503 + Retry-After before any database or signature work, by admission.py's middleware.
 """
 from django.conf import settings

@@ -19,7 +19,7 @@ from .workspace import account_page, decides_access_requests
 
 def _sees_whole_account(request, account):
     """Account-wide roles see every role on the account; a role held only on some local virtual
-    accounts sees the roles on those (RBAC.md)."""
+    accounts sees the roles on those (docs/rbac.md)."""
     principal = principal_for(request)
     account_roles, _va_roles = principal.grants(account)
     return principal.is_system_wide_admin or bool(account_roles)

@@ -61,7 +61,7 @@ def test_grid_lists_only_what_the_user_may_open(make_user):
     # No HA cluster in the test database: the High Availability widget is the one not shown.
     built = [w.url_name for w in WIDGETS if w.url_name != "admin_ha"]
     assert [w.url_name for w in widgets_for(make_user("a", SystemRole.ADMIN))] == built
-    # Operators open the configuration widgets too, read-only (RBAC.md: "view only").
+    # Operators open the configuration widgets too, read-only (docs/rbac.md).
     assert [w.url_name for w in widgets_for(make_user("o", SystemRole.OPERATOR))] == built
     assert widgets_for(make_user("u", SystemRole.USER)) == []
 

@@ -1,4 +1,4 @@
-"""The API's RBAC matrix (shared RBAC.md): every principal x every endpoint, on the caller's own
+"""The API's RBAC matrix (docs/rbac.md): every principal x every endpoint, on the caller's own
 virtual account (Physics), on another one (Zoology) and on another local account (Globex);
 for people (password grant) and for Client Credentials grants holding the same roles; and the
 API Console switched off.

@@ -252,7 +252,7 @@ def test_device_remove_failures(admin_api, estate):
 
 
 def test_device_remove_refusals(api_as, people, estate):
-    """RBAC.md: a VA User may not remove product instances; a VA Admin may, on their VA."""
+    """docs/rbac.md: a VA User may not remove product instances; a VA Admin may, on their VA."""
     item = {"sudi": {"udiPid": "CSR1000V", "udiSerialNumber": "97N1PAGTEOZ"}}
     assert api_as(people["va_user"]).post(f"{VA}/devices/remove", {"productInstanceRemoveRequests": [item]}) == (
         403, {"status": "ERROR",

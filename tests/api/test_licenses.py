@@ -225,7 +225,7 @@ def test_transfer_refusals(api_as, people, estate, vas):
 
 
 def test_va_role_on_both_vas_may_transfer(api_as, make_user, grant_role, estate, vas):
-    """RBAC.md: VA Admin / VA User "needs a role on both VAs" to transfer between them."""
+    """docs/rbac.md: VA Admin / VA User need a role on "both VAs" to transfer between them."""
     from accounts.roles import AccountRole
 
     user = make_user("frank")

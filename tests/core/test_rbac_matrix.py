@@ -1,7 +1,8 @@
-"""The RBAC table of shared/RBAC.md, cell by cell.
+"""The RBAC tables of docs/rbac.md, cell by cell.
 
-The expectations are written out here by hand from RBAC.md (not derived from
-accounts/rbac.py), so a change to the policy that disagrees with the table fails a test.
+The expectations are written out here by hand (not derived from accounts/rbac.py), so a
+change to the policy that disagrees with them fails a test; tests/core/test_rbac_doc.py keeps
+the page itself equal to the code.
 """
 import pytest
 

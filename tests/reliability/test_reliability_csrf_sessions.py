@@ -15,7 +15,7 @@ from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-# Views that are exempt from CSRF on purpose, each for a reason (RBAC.md): the device endpoints
+# Views that are exempt from CSRF on purpose, each for a reason (docs/rbac.md): the device endpoints
 # are authorized by message signatures, the OAuth token endpoint and the REST API by client
 # secrets / bearer tokens, never by a session cookie.
 EXEMPT = re.compile(r"^/(SmartTransport|Transportgateway/|cslu/|(backend/)?oauth/token|(backend/)?api/v1/)")
