@@ -239,3 +239,21 @@ class _false_cssm:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+def test_once_a_root_is_pinned_an_authorization_under_another_root_is_refused(world, sysadmin,
+                                                                                pending_registration, tmp_path):
+    """Trust on first use: the first Authorization pinned the CSSM root (or ONPREM_CSSM_ROOT_FILE names
+    it); a CSSM of another root, however well formed its answer, is not CSSM."""
+    from sync.services.common import SyncFailed, configured_root
+    from sync.services.registration import apply_authorization
+
+    account, request = pending_registration
+    impostor = seeded_emulator(tmp_path / "impostor")
+    answer, name = impostor.process(d.serialize(request).encode(), name="request.yml", mode=d.MANUAL,
+                                    require_credentials=False)
+    assert configured_root() == world["emulator"].ca.root_pem != impostor.ca.root_pem
+    with pytest.raises(SyncFailed) as refused:
+        apply_authorization(account, answer.encode(), actor=sysadmin, name=name, mode=d.MANUAL)
+    assert refused.value.message == d.MSG_INVALID_SIGNING_CERTIFICATE
+    assert not SigningAuthority.objects.filter(account=account, source=SigningAuthority.Source.CSSM).exists()
