@@ -171,7 +171,7 @@ def remove_user(*, actor, user):
 def change_password(*, user, new_password, actor=None):
     """Set a new password after the strength rules; the user's own or by an administrator."""
     if actor is not None and actor.pk != user.pk:
-        _require(actor, Action.MANAGE_USERS)
+        _require_over(actor, user)
     _check_password(new_password, user)
     store_password(user, raw=new_password)
     events.record("user.password_changed", actor=actor or user, user_name=user.username)

@@ -44,6 +44,7 @@ OPERATOR_ACTIONS = {
     "remove": lambda actor, user: users.remove_user(actor=actor, user=user),
     "reset password": lambda actor, user: users.reset_password(actor=actor, user=user, new_password=GOOD_PASSWORD),
     "unlock": lambda actor, user: lockout.unlock_user(actor=actor, user=user),
+    "change password": lambda actor, user: users.change_password(actor=actor, user=user, new_password=GOOD_PASSWORD),
 }
 
 
