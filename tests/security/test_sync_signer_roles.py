@@ -47,26 +47,28 @@ def world(tmp_path, sysadmin, client):
 
 
 def _pending_request(account, actor, mode=SyncRecord.Mode.MANUAL):
+    """The account's new pending SyncRequest (a standard one: the account synchronized in full once)."""
     from sync.services.synchronization import create_sync_request
 
     document, _text, _record = create_sync_request(account, actor=actor, mode=mode)
-    return document.document_id
+    return document
 
 
-def _forged_response(genuine, request_id, signer_key, signer_pems):
-    """B's last genuine SyncResponse, answering ``request_id``, every quantity 999,999, re-signed."""
+def _forged_response(genuine, request, signer_key, signer_pems):
+    """B's last genuine SyncResponse, answering ``request``, every quantity 999,999, re-signed."""
     document = d.parse(genuine)
     document.document_id = d.new_id()
     document.created_at = d.utcnow()
-    document.body["in_reply_to"] = request_id
+    document.sync_type = request.sync_type
+    document.body["in_reply_to"] = request.document_id
     for line in document.body["entitlements"]:
         line["quantity"] = FORGED_QUANTITY
     return d.serialize(d.sign(document, signer_key, signer_pems)).encode()
 
 
-def _device_signed(world, request_id):
+def _device_signed(world, request):
     device = world["device"]
-    return _forged_response(world["genuine"], request_id, device.key, [device.cert_pem, *device.chain[:-1]])
+    return _forged_response(world["genuine"], request, device.key, [device.cert_pem, *device.chain[:-1]])
 
 
 def _ledger(account):
@@ -83,20 +85,20 @@ def test_a_device_signed_sync_response_uploaded_in_the_widget_is_refused(world, 
     account = world["b"]
     assert _ledger(account), "the genuine synchronization brought licenses"
     before, state_before = _ledger(account), _state(account)
-    request_id = _pending_request(account, sysadmin)
-    forged = _device_signed(world, request_id)
+    request = _pending_request(account, sysadmin)
+    forged = _device_signed(world, request)
 
     client = login(sysadmin)
     response = client.post(reverse("admin_sync_response", args=[account.pk]),
                            {"file": SimpleUploadedFile("response.yml", forged, "application/yaml")}, follow=True)
 
     assert response.status_code == 200
-    assert d.MSG_INVALID_SIGNING_CERTIFICATE in response.content.decode()
-    assert _ledger(account) == before
     assert not Entitlement.objects.filter(quantity=FORGED_QUANTITY).exists()
+    assert _ledger(account) == before
+    assert d.MSG_INVALID_SIGNING_CERTIFICATE in response.content.decode()
     assert _state(account) == state_before
     # The request stays pending: CSSM's genuine answer still applies.
-    assert SyncRecord.objects.get(request_id=request_id).result == SyncRecord.Result.PENDING
+    assert SyncRecord.objects.get(request_id=request.document_id).result == SyncRecord.Result.PENDING
 
 
 def test_the_verifier_names_the_role_the_device_certificate_lacks(world, sysadmin):
@@ -172,7 +174,7 @@ def test_the_online_path_refuses_a_device_signed_response_from_a_false_cssm(worl
 
     account = world["b"]
     before, state_before = _ledger(account), _state(account)
-    with _false_cssm(tmp_path, lambda request: _device_signed(world, d.parse(request).document_id)) as url:
+    with _false_cssm(tmp_path, lambda request: _device_signed(world, d.parse(request))) as url:
         settings.ONPREM_CSSM_URL, settings.ONPREM_CSSM_CA_FILE = url, str(tmp_path / "cssm-tls.crt")
         with pytest.raises(SyncFailed) as refused:
             synchronize(account, actor=sysadmin)
