@@ -36,7 +36,8 @@ def record(code, *, actor=None, account=None, virtual_account=None, notify=None,
     event = Event.objects.create(
         event_type=code,
         severity=event_type.severity,
-        message=render(code, **params),
+        # A name someone typed can carry NUL, which no PostgreSQL text column stores.
+        message=render(code, **params).replace("\x00", "\ufffd"),
         account=account,
         virtual_account=virtual_account,
         user=actor if getattr(actor, "pk", None) else None,

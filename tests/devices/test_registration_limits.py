@@ -401,6 +401,7 @@ def test_the_limit_locks_never_block_a_concurrent_registrations_foreign_key_chec
 
     from licensing.services import registration_limits
     from licensing.services.tokens import create_token
+    from onprem import events
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks")
@@ -419,7 +420,7 @@ def test_the_limit_locks_never_block_a_concurrent_registrations_foreign_key_chec
         def record(*args, **kwargs):  # the alert's event: by now the account's row is locked
             locked.set()
             release.wait(30)
-        monkeypatch.setattr(registration_limits.events, "record", record)
+        monkeypatch.setattr(events, "record", record)
         error = registration_limits.RegistrationLimited(scope="va", token=tok, limit=1, retry_after=1)
         registration_limits.record_refusal(error, now)
 

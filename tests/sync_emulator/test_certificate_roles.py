@@ -17,7 +17,13 @@ from sync import certificate_roles as roles
 from sync import documents as d
 from sync.emulator.ca import CertificateAuthority
 
-NOW = d.utcnow()
+NOW = d.utcnow()  # the moment every certificate of these tests is made and checked at
+
+
+@pytest.fixture
+def ca(tmp_path):
+    """The emulator's CA, made at NOW (the module may be imported long before a test runs)."""
+    return CertificateAuthority(tmp_path / "ca").ensure(now=NOW)
 
 
 def _cert(issuer_cert, issuer_key, public_key, *, ca=False, path_length=None, eku=None, key_cert_sign=None,
