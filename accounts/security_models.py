@@ -45,7 +45,7 @@ class SecurityPolicy(models.Model):
     session_limit_enabled = models.BooleanField(default=False)
     session_limit = models.PositiveSmallIntegerField(
         default=5, validators=[MinValueValidator(1), MaxValueValidator(999)])
-    # Account tab, Registration (issue #11): new product instances a registration token / a virtual
+    # Account tab, Registration: new product instances a registration token / a virtual
     # account may add per hour, so a leaked token cannot mint unbounded instances; 0 = unlimited.
     registration_limit_per_token = models.PositiveIntegerField(
         default=1000, validators=[MinValueValidator(0), MaxValueValidator(1000000)])
@@ -75,8 +75,8 @@ class SecurityPolicy(models.Model):
     force_change_after_reset = models.BooleanField(default=True)
     strength_rules_enabled = models.BooleanField(default=True)
     rule_not_username = models.BooleanField(default=True)
-    # The character-class rules start off: the guide gives no defaults, and with them off the
-    # rules equal what the project enforced before this widget existed (length, common, name).
+    # The character-class rules start off: the guide gives no defaults, so a fresh installation
+    # checks only length, common passwords and the user name.
     rule_mixed_case = models.BooleanField(default=False)
     rule_digit = models.BooleanField(default=False)
     rule_special = models.BooleanField(default=False)

@@ -7,7 +7,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("welcome/<slug:step>/", views.first_login, name="first_login"),
-    # Language: each signed-in user's own UI language (issue #7)
+    # Language: each signed-in user's own UI language
     path("language/", views_language.language, name="language"),
     # Security widget, Password tab: Forgot Password
     path("password/forgot/", views_password.forgot_password, name="forgot_password"),

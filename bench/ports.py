@@ -4,8 +4,8 @@ run at once.
 `make test` runs two pytest-xdist workers, and CI, a developer or `make bench` may run beside
 them. "The first port of the range that binds" is not enough then: two processes probe the same
 range in the same order, both find the same port free, both start a server on it, and each test
-then talks to the other's server (seen as certificates that do not verify, or a server that does
-not start). So a port is handed out only with an exclusive ``flock`` on a file named after it,
+then talks to the other's server (certificates that do not verify, or a server that does not
+start). So a port is handed out only with an exclusive ``flock`` on a file named after it,
 held until this process exits; a port is still probed for being free, for servers outside the
 tests.
 """

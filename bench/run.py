@@ -24,7 +24,7 @@ MODES = {
     "quick": {"product_instances": 300, "devices": 40, "concurrency": 4, "trivial_seconds": 3,
               "api_requests": 8, "page_requests": 4, "sync_sizes": [200]},
 }
-# Issue #8's targets.
+# The targets the table's verdicts are given against (docs/performance.md).
 TARGETS = {"REGISTER": 0.50, "AUTHORIZE": 0.60}
 REGISTRATIONS_TARGET = (50_000, 60.0)  # devices, seconds
 API_P95_TARGET_MS = 150
@@ -149,7 +149,7 @@ def run(args):
         results["seed_s"] = round(time.perf_counter() - t0, 1)
         try:
             client_id, client_secret = server.api_credentials(seeded["account"])
-        except Exception as exc:  # noqa: BLE001 - the API is optional until it lands
+        except Exception as exc:  # noqa: BLE001 - the API rows then say why
             client_id, client_secret, api_reason = None, None, f"no API credentials: {exc}"
         log(f"bench: starting manage.py serve ({args.web_workers} gunicorn workers) on {server.url} ...")
         server.start()

@@ -1,8 +1,8 @@
 """N registered devices, fast, for the reconnect storm: ``python -m bench.storm_seed --devices N --token T
 --licenses 'TAG|TAG' --output FILE``.
 
-Registering 50,000 devices through REGISTER takes most of an hour on the bench machine, and the
-storm is about what comes *after* registration. So this makes, in bulk, what REGISTER leaves
+Registering 50,000 devices through REGISTER is slow (a key, a CSR and a signed certificate each),
+and the storm is about what comes *after* registration. So this makes, in bulk, what REGISTER leaves
 behind, with the server's own PKI: for each device of a seeded fleet
 (``smart_agent.fleet.identities``) a P-256 key of its own, an ID certificate for that key
 issued by the local account's signing authority (``device_pki.current_authority`` and

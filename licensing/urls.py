@@ -101,7 +101,7 @@ urlpatterns += [
          name="licensing_user_group_grant_remove"),
 ]
 
-# Smart Licensing > Convert to Smart Licensing and Preferences; Manage Account > Custom Tags (issue #3).
+# Smart Licensing > Convert to Smart Licensing and Preferences; Manage Account > Custom Tags.
 from .views import conversion, custom_tags, preferences  # noqa: E402
 
 _tags = "accounts/<int:account_id>/manage/custom-tags/"
@@ -116,7 +116,7 @@ urlpatterns += [
     path(_tags + "<int:tag_id>/delete/", custom_tags.custom_tag_delete, name="licensing_custom_tag_delete"),
 ]
 
-# Smart Licensing > Reports, and the Inventory's License / Product Instance detail pages (issue #3).
+# Smart Licensing > Reports, and the Inventory's License / Product Instance detail pages.
 from .views import details, reports  # noqa: E402
 
 _reports = "accounts/<int:account_id>/reports/"

@@ -1,22 +1,10 @@
 """Backup and restore (guide appendix A1): the database, keys and certificates in one archive.
 
-A backup is a ``.tar.gz`` holding:
-
-- ``manifest.json``: format, product version, time, database vendor, the applied migrations
-  (the schema version) and the SHA-256 of every other member;
-- ``database.sqlite3`` (SQLite's online backup API: a consistent copy while the server runs)
-  or ``database.pgdump`` (``pg_dump --format=custom``: one consistent snapshot);
-- ``files/...``: what lives beside the database and is needed to read it: the field
-  encryption keys (secrets and private keys in the database are encrypted with them), the
-  Django secret key, and the server's TLS certificate and key.
-
-Beside the archive, ``<archive>.sha256`` holds the checksum of the whole file.
-
-Restore checks everything before it touches anything: the archive checksum, every member's
-checksum, the database vendor, and that the backup's schema is exactly this release's (a
-backup from another version is refused with a clear message). Then it replaces the
-database and the files, and flags every registered local account for a full synchronization
-with CSSM (the restored state is older than CSSM's).
+``backup`` writes a ``.tar.gz`` (a manifest with every member's checksum, the database as a
+consistent online copy, the field encryption keys, the Django secret key, the TLS certificate
+and key) and its ``.sha256``. ``restore`` checks everything before it touches anything, then
+replaces the database and the files and flags every registered local account for a full
+synchronization. The archive's members and every check: docs/backup-restore.md.
 """
 import hashlib
 import io

@@ -4,21 +4,15 @@
 logs stay on their command lines.
 
 **One TLS context per worker, not one per connection.** gunicorn builds a new ``SSLContext`` for
-every connection it accepts (``gunicorn.sock.ssl_context``): it loads the trust store, reads
-and parses the certificate and private key from disk, 1.3 ms of CPU on the benchmark machine,
-more than the TLS handshake itself. In a reconnect storm, where most answers are a short "retry
-later", that was the largest cost of a refusal (docs/performance.md, "The reconnect storm").
-The hook below builds the context with gunicorn's own factory (same options, ciphers, client
-certificate settings) and keeps it while the files stay the same: each connection costs a
-``stat`` of the certificate and key files instead, so a certificate replaced on disk (the
-Security widget, ``ensure_tls``, an operator's renewal) is served from the next connection on,
-as before.
+every connection it accepts (trust store, certificate and key read and parsed), which costs more
+than the handshake itself (docs/performance.md, run 5). The hook below builds it with gunicorn's
+own factory and keeps it while the certificate and key files stay the same, so a certificate
+replaced on disk is still served from the next connection on (docs/running.md).
 
-**No secret in gunicorn's log lines.** The access log records each request line, which can hold
-a password-reset link's token or a query string's ``access_token``; ``logger_class`` puts the
-project's scrubbing filter (``onprem/log_scrub.py``) on every handler of gunicorn's loggers,
-whether they come from a logging config (``manage.py serve``) or from gunicorn's own
-``--access-logfile`` / ``--error-logfile`` (the container's ``web`` role).
+**No secret in gunicorn's log lines.** ``logger_class`` puts the project's scrubbing filter
+(``onprem/log_scrub.py``) on every handler of gunicorn's loggers, whether they come from a
+logging config (``manage.py serve``) or from gunicorn's own ``--access-logfile`` /
+``--error-logfile`` (the container's ``web`` role).
 """
 import os
 import threading

@@ -42,7 +42,7 @@ def _certificate_import_limit():
 def _sync_response_limit():
     try:
         from sync.documents import MAX_DOCUMENT_BYTES
-    except ImportError:  # the sync app's document module is optional while it is being built
+    except ImportError:  # without sync.documents: a fixed bound
         MAX_DOCUMENT_BYTES = 64 * MIB
     return MAX_DOCUMENT_BYTES + ENVELOPE
 

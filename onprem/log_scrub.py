@@ -1,21 +1,10 @@
 """Secrets out of every log line: one ``logging.Filter`` on every handler.
 
-Operators read the log files in the Support Center (and download them in support bundles), so a
-secret in a log line is a secret handed to everyone who may read logs. The filter sits on the
-handlers, not on loggers, so it sees the records of every logger that reaches a file or the
-console — Django's, gunicorn's, oauthlib's, Celery's — not only the project's own. It is on
-every handler of ``LOGGING`` (``onprem/settings.py``), of gunicorn's logging config
-(``manage.py serve``; ``onprem/gunicorn_conf.py`` for the container) and of the Celery worker
-and beat (``onprem/celery.py``).
-
-What it replaces with ``[REDACTED]``, in the message, a traceback's text and a stack:
-
-- a password-reset token in a URL: ``/reset/<uidb64>/<token>/`` keeps the uid;
-- the value of any parameter whose name ends in ``token``, ``secret``, ``password`` or
-  ``authorization`` (``password``, ``new_password``, ``client_secret``, ``access_token``,
-  ``refresh_token``, ``csrfmiddlewaretoken``, ``HTTP_AUTHORIZATION``, ...) written ``name=value``
-  (query strings, form bodies) or ``"name": "value"`` (JSON, a Python dict's repr);
-- the credentials after ``Bearer`` or ``Basic`` (an ``Authorization`` header in any other form).
+Operators read the log files in the Support Center, so a secret in a log line is a secret handed
+to everyone who may read logs. The filter sits on the handlers, not on loggers, so it sees the
+records of every logger that reaches a file or the console, not only the project's own. Where it
+is installed and what it replaces with ``[REDACTED]``: docs/operations-widgets.md, "No secret
+reaches these files"; the patterns are below.
 """
 import logging
 import re

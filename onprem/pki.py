@@ -42,7 +42,7 @@ def clip_name(text):
     """``text`` cut to at most MAX_NAME UTF-8 bytes at a character boundary (empty: ``-``).
 
     Bytes, not characters: cryptography refuses a longer common name in UTF-8 bytes, and a cut by
-    characters let 64 non-ASCII characters through to that refusal.
+    characters would let 64 non-ASCII characters through to that refusal.
     """
     encoded = (text or "-").encode("utf-8")[:MAX_NAME]
     return encoded.decode("utf-8", "ignore") or "-"

@@ -1,24 +1,11 @@
 """Security headers Django 5.2 does not set by itself: Content-Security-Policy, Permissions-Policy
 and ``Cache-Control: no-store``.
 
-HSTS, ``X-Content-Type-Options`` and ``Referrer-Policy`` come from ``SecurityMiddleware``
-(settings ``SECURE_*``), ``X-Frame-Options`` from ``XFrameOptionsMiddleware``. Responses made
-before those run (e.g. the 413 of ``onprem.limits``) get the same values here, so every response
-carries the full set.
-
-The policy is strict: no inline script, no inline style, nothing from another origin. The
-templates keep to it (tests/reliability/test_security_headers.py greps them): dynamic values
-such as the banner colours and meter widths travel in ``data-`` attributes and
-``static/onprem/onprem.js`` applies them through the CSSOM, which CSP allows.
-``form-action`` is deliberately absent: the ADFS / SSO sign-in forms POST to this server, which
-redirects to the identity provider, and browsers apply ``form-action`` to that redirect too.
-
-Nothing this server makes is for a cache to keep: workspace and administration pages, CSV
-exports, API replies and device replies all carry account data, names or secrets, and a shared
-proxy or the browser's disk cache (and its back button after logout) would hand them to the next
-person. So every response gets ``Cache-Control: no-store`` unless its view chose its own (the
-API docs script, ``never_cache`` on the probes); static files (WhiteNoise, under ``STATIC_URL``)
-keep their cache lifetimes.
+HSTS, ``X-Content-Type-Options`` and ``Referrer-Policy`` come from ``SecurityMiddleware``,
+``X-Frame-Options`` from ``XFrameOptionsMiddleware``; responses made before those run (e.g. the
+413 of ``onprem.limits``) get the same values here, so every response carries the full set. The
+policy, why ``form-action`` is absent, and why nothing is for a cache to keep:
+docs/reliability.md, "Security headers".
 """
 from django.conf import settings
 

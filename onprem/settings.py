@@ -198,7 +198,7 @@ WHITENOISE_USE_FINDERS = True
 TLS_CERT_FILE = env_str("ONPREM_TLS_CERT", str(DATA_DIR / "tls" / "server.crt"))
 TLS_KEY_FILE = env_str("ONPREM_TLS_KEY", str(DATA_DIR / "tls" / "server.key"))
 
-# --- REST framework and OAuth2 (the API issue fills these in) -------------------------------
+# --- REST framework and OAuth2 ----------------------------------------------------------------
 # Every API view: a Bearer token of the embedded OAuth2 server (accounts/api_auth.py), the API
 # Console on, and refusals as 403 {"status": "ERROR", "statusMessage": ...} (never 401).
 REST_FRAMEWORK = {

@@ -1,4 +1,4 @@
-"""The signed envelope (PROTOCOL.md section 2): build requests, verify and read replies.
+"""The signed envelope (docs/protocol.md, "The envelope"): build requests, verify and read replies.
 
 The payload is serialised to a string exactly once; that string travels as ``payload`` and its
 UTF-8 bytes are what the signature covers, so nothing is ever re-serialised before verifying.

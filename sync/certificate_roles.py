@@ -1,23 +1,11 @@
 """Which certificate may sign what: the roles of the certificates CSSM issues, and path validation.
 
-Every certificate under the CSSM root chains to it, a device's ID certificate included (device ->
-local account's signing authority -> CSSM issuing CA -> root). Chaining to the root therefore says
-nothing about what a certificate may do; its *role* does. A role is:
-
-* an extended key usage (EKU) naming it: CSSM's document signer and an On-Prem's ID certificate
-  carry private OIDs of this project (``2.25.<uuid>``, ITU-T X.667: no registry needed); a local
-  account's signing authority carries ``id-kp-clientAuth``, the only purpose of the device ID
-  certificates it issues, so any certificate below it is confined to that purpose;
-* whether it is a CA (the signing authority, ``path_length=0``) or an end entity;
-* how far below the root it sits: every role here is issued by the CSSM issuing CA itself, so
-  its path has exactly one intermediate. A certificate issued by a local account's signing
-  authority (a device's, or one that authority minted with any EKU it likes) is one step too
-  deep and never takes a CSSM role.
-
-Path validation is ``cryptography.x509.verification`` (RFC 5280 path building with the WebPKI
-profile for CAs: basic constraints, path length, key usage, critical extensions at every step),
-with an end-entity policy per role. docs/sync-protocol.md describes the profile; the emulator
-(``sync.emulator.ca``) issues certificates to it.
+Every certificate under the CSSM root chains to it, a device's ID certificate included, so
+chaining to the root says nothing about what a certificate may do; its *role* does: the extended
+key usage naming it, whether it is a CA, and that it is issued by the CSSM issuing CA itself.
+Path validation is ``cryptography.x509.verification`` with an end-entity policy per role. The
+roles and what they rule out: docs/sync-protocol.md, "Certificate roles"; the emulator
+(``sync.emulator.ca``) issues certificates to that profile.
 """
 from __future__ import annotations
 

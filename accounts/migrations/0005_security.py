@@ -1,4 +1,4 @@
-# Filled in by hand as the models of this change land (see the commit that fills it).
+# Written by hand: the Security widget's models.
 from django.conf import settings
 import django.core.validators
 import django.db.models.deletion
@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # --- Security widget (issue #7): policy, lockout, sessions, password history, CSR key ---
+        # --- Security widget: policy, lockout, sessions, password history, CSR key ---
         migrations.CreateModel(
             name='PendingCsr',
             fields=[

@@ -1,4 +1,4 @@
-"""Registration limits (issue #11): new product instances per token / per virtual account per hour."""
+"""Registration limits: new product instances per token / per virtual account per hour."""
 import django.core.validators
 from django.db import migrations, models
 

@@ -2,25 +2,9 @@
 
 Two ways in take a password: the login form (``accounts/views.py``, ``LoginForm``) and the OAuth2
 password grant of the token endpoint (``accounts/oauth_validator.py``). Both call ``check``, so a
-rule added here holds for both. The rules, in the order ``RULES`` applies them:
-
-1. ``not_locked`` — the Security widget's auto lock (``lockout.py``): a locked user is refused
-   before the password is even tried.
-2. ``credentials`` — Django's ``authenticate()`` over ``AUTHENTICATION_BACKENDS``, and:
-   - a disabled user (``is_active`` False) is refused (both backends refuse them);
-   - the account source: a local user signs in with the password kept here (the model backend),
-     an LDAP user only with the directory's (the LDAP backend; a local hash left on the row never
-     opens it), an OAuth2 ADFS or SSO user never with a password (they sign in at their provider).
-   A failure counts towards the auto lock; the message says as much as the "login error message
-   notification" setting allows.
-3. ``password_not_expired`` — an expired password while "allow change after expiry" is off.
-4. ``no_password_change_due`` — an expired password the user may still change: the web sign-in
-   goes on into the wizard's password step (``password_policy.at_login``); a channel without
-   pages (the grant) is refused and told to sign in to the web UI.
-5. ``first_login_done`` — the initial login wizard is pending (a new user, a forced change after
-   an administrator reset): the web sign-in goes on into it; the grant is refused likewise.
-
-Only when every rule passes does the failure count start again from zero.
+rule added to ``RULES`` holds for both; only when every rule passes does the failure count start
+again from zero. The rules in order, and what each way in answers: docs/security.md, "Sign-in
+policy: the login form and the password grant".
 """
 from dataclasses import dataclass
 

@@ -30,7 +30,7 @@ SPECIAL_CHARACTERS = set(string.punctuation) | {" "}
 ACCOUNT_FIELDS = [
     "auto_lock_enabled", "auto_lock_attempts", "auto_lock_window_minutes",
     "lock_expiration_enabled", "lock_expiration_minutes", "session_limit_enabled", "session_limit",
-    "registration_limit_per_token", "registration_limit_per_va",  # issue #11, registration limits
+    "registration_limit_per_token", "registration_limit_per_va",  # registration limits
     # the device channel: who may push to the CSLU endpoint, and the usage bounds
     "cslu_access", "cslu_networks", "device_max_license_count", "device_max_licenses_per_message",
 ]

@@ -8,7 +8,7 @@ urlpatterns = [
     path("new/", views.account_create, name="admin_account_create"),
     path("<int:pk>/deactivate/", views.account_deactivate, name="admin_account_deactivate"),
     path("<int:pk>/activate/", views.account_activate, name="admin_account_activate"),
-    # Registration with CSSM (sync issue, admin_widgets/accounts/registration.py)
+    # Registration with CSSM (admin_widgets/accounts/registration.py)
     path("<int:pk>/register/", registration.account_register, name="admin_account_register"),
     path("<int:pk>/reregister/", registration.account_register, {"reregister": True}, name="admin_account_reregister"),
     path("<int:pk>/manual-registration/", registration.manual_registration, name="admin_account_manual_registration"),

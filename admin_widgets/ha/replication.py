@@ -1,9 +1,9 @@
 """High Availability status: what PostgreSQL replication the server's database is part of.
 
-In this product HA is the database's replication (ARCHITECTURE.md: Postgres replication with
-several stateless web nodes). The widget exists only when replication is configured: the
-database is a standby, or a primary with at least one standby connected or known. SQLite
-(the embedded mode) has no HA.
+In this product HA is the database's replication under several stateless web nodes
+(docs/operations.md, "High availability"). The widget exists only when replication is
+configured: the database is a standby, or a primary with at least one standby connected or
+known. SQLite (the embedded mode) has no HA.
 """
 from dataclasses import dataclass, field
 

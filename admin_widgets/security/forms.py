@@ -17,7 +17,7 @@ class _PolicyForm(forms.ModelForm):
 
 class AccountTabForm(_PolicyForm):
     # Left empty (a radio button left unset is not posted at all), these keep their current value:
-    # the registration limits (issue #11; 0 is "unlimited"), the usage bounds, the CSLU access mode.
+    # the registration limits (0 is "unlimited"), the usage bounds, the CSLU access mode.
     KEEP_WHEN_EMPTY = ("registration_limit_per_token", "registration_limit_per_va", "device_max_license_count",
                        "device_max_licenses_per_message", "cslu_access")
     # Kept when not posted at all (a page opened before the setting existed); an empty list posted is

@@ -1,4 +1,4 @@
-# Preferences, Convert to Smart Licensing (DLC) and custom virtual account tags (issue #3),
+# Preferences, Convert to Smart Licensing (DLC) and custom virtual account tags,
 # and the Alert types the rest of the guide's Alerts tab list needs.
 import django.db.models.deletion
 from django.conf import settings

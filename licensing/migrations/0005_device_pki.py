@@ -1,4 +1,4 @@
-# Device protocol (issue #5): signing authorities, device ID certificates, device details,
+# Device protocol: signing authorities, device ID certificates, device details,
 # nonces, RUM reports, requests pending a synchronization. Filled in by hand.
 import django.db.models.deletion
 from django.conf import settings

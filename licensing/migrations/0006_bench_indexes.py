@@ -1,4 +1,4 @@
-"""Indexes in the order of the product-instance lists (found by the benchmark, docs/performance.md)."""
+"""Indexes in the order of the product-instance lists, so a page walks an index (docs/performance.md)."""
 from django.db import migrations, models
 
 

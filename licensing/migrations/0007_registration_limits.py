@@ -1,4 +1,4 @@
-"""Registration limits (issue #11): what created a product instance, and its alert type."""
+"""Registration limits: what created a product instance, and its alert type."""
 import django.db.models.deletion
 from django.db import migrations, models
 

@@ -1,8 +1,7 @@
-"""Running usage totals and left-out redundancy usage, kept by triggers (issue #8).
+"""Running usage totals and left-out redundancy usage, kept by triggers.
 
-The compliance service summed every product instance's usage, and paired every STANDBY peer
-with its ACTIVE one, for each AUTHORIZE (~20-110 ms at 25,000 product instances, growing with
-the fleet). The triggers below keep
+So that compliance need not sum every product instance's usage, nor pair every STANDBY peer
+with its ACTIVE one, for each AUTHORIZE (docs/performance.md), the triggers below keep
 
 - ``licensing_usagetotal``: the sum of the usage counts per (virtual account, license, shard),
   on every insert, update and delete of ``licensing_licenseusage`` and when a product instance

@@ -12,12 +12,12 @@ from .alerts import Alert  # noqa: E402
 from .tags import LicenseTag  # noqa: E402
 
 __all__ += ["Alert", "LicenseTag"]
-# Device protocol (issue #5): PKI, device details, nonces, RUM reports, pending requests.
+# Device protocol: PKI, device details, nonces, RUM reports, pending requests.
 from .pki import DeviceCertificate, SigningAuthority  # noqa: E402
 from .devices import DeviceIdentity, DeviceNonce, DeviceRequest, RumReport  # noqa: E402
 
 __all__ += ["SigningAuthority", "DeviceCertificate", "DeviceIdentity", "DeviceNonce", "RumReport", "DeviceRequest"]
-# Preferences, Convert to Smart Licensing (DLC), custom virtual account tags (issue #3).
+# Preferences, Convert to Smart Licensing (DLC), custom virtual account tags.
 from .preferences import PreferenceChange, UserPreference  # noqa: E402
 from .conversion import Conversion, ConversionSettings  # noqa: E402
 from .custom_tags import VirtualAccountTag, VirtualAccountTagValue  # noqa: E402

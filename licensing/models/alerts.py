@@ -26,13 +26,13 @@ class Alert(models.Model):
         LICENSES_EXPIRING = "licenses_expiring", "Licenses Expiring"
         PI_FAILED_TO_CONNECT = "pi_failed_to_connect", "Product Instance Failed to Connect"
         PI_FAILED_TO_RENEW = "pi_failed_to_renew", "Product Instance Failed to Renew"
-        # Issue #3: the rest of the guide's Alerts tab list that the server itself can raise.
+        # The rest of the guide's Alerts tab list that the server itself can raise.
         LICENSES_EXPIRED = "licenses_expired", "Licenses Expired"
         DUPLICATE_LICENSES = "duplicate_licenses", "Duplicate Licenses"
         SYNC_REQUIRED = "synchronization_required", "Synchronization Required"
         SYNC_OVERDUE = "synchronization_overdue", "Synchronization Overdue"
         REREGISTRATION_REQUIRED = "reregistration_required", "Re-registration Required"
-        # Issue #11: a token or virtual account reached its hourly limit of new product instances.
+        # A token or virtual account reached its hourly limit of new product instances.
         REGISTRATION_LIMITED = "registration_limited", "Registration Limit Reached"
         # A REGISTER tried to take over or move a product instance of this virtual account and was
         # refused (licensing.services.device_reregistration).

@@ -28,7 +28,7 @@ class DeviceIdentity(models.Model):
                                            on_delete=models.SET_NULL, related_name="+")
     # From the registration token: may this instance turn on export-controlled functionality.
     export_controlled = models.BooleanField(default=False)
-    # Set once, when a REGISTER created the product instance (issue #11, registration limits):
+    # Set once, when a REGISTER created the product instance (for the registration limits):
     # the token and virtual account it was created with and when, counted per hour.
     created_with_token = models.ForeignKey("licensing.RegistrationToken", null=True, blank=True,
                                            on_delete=models.SET_NULL, related_name="+")

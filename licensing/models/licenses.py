@@ -28,7 +28,7 @@ class LicenseDefinition(models.Model):
         USAGE = "usage", "Usage"
 
     name = models.CharField(max_length=255, db_index=True)
-    # Case-sensitive, matched exactly (ARCHITECTURE.md: names users type are matched exactly).
+    # Case-sensitive, matched exactly, as every name users type (docs/protocol.md).
     entitlement_tag = models.CharField(max_length=255, unique=True)
     description = models.TextField(blank=True)
     product_family = models.CharField(max_length=255, blank=True)

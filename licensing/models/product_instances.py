@@ -1,7 +1,8 @@
 """Product instances: the devices registered to a local virtual account.
 
-Small on purpose: what license compliance needs now. The device-registration work extends it
-(ID certificate, renewal, the registration token used, SmartTransport details).
+Small on purpose: what license compliance and the lists need. What the device protocol keeps
+beside a product instance (identity details, ID certificates, nonces, usage reports) is in
+``devices.py`` and ``pki.py``.
 """
 from django.db import models
 

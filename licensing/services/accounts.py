@@ -113,7 +113,7 @@ def reject_account_request(*, actor, account, reason=""):
 
 @transaction.atomic
 def activate_account(*, actor, account, reason=""):
-    """Active: after registration with CSSM (sync issue) or re-activation of a deactivated account.
+    """Active: after registration with CSSM (``sync``) or re-activation of a deactivated account.
 
     ``reason`` (optional) goes into the email to the requester, like a deactivation's.
     """

@@ -1,36 +1,11 @@
 """Alerts: opened from what the data says, auto-cleared when the cause is gone.
 
 ``recompute_alerts(account, as_of)`` works out the causes that exist now and brings the
-account's alerts in line, under a lock on the account row (two runs never both open):
-
-* **Insufficient Licenses** (Major): a license short in a virtual account. "The alert cannot be
-  dismissed. It is automatically dismissed when the licenses are brought back into compliance."
-* **Licenses Expiring** (Minor): valid lines ending within 90 days, grouped by virtual account,
-  license, type, subscription ID and end date; one alert per warning period (90, 60, 30, 14, 7,
-  3, 2, 1 days, then "today"). "If a previous warning has not been dismissed, it will be
-  automatically dismissed when a new alert is generated": entering a new period clears the old
-  period's alert and opens a new one. Remind Later hides it until the next period begins.
-* **Product Instance Failed to Connect** (Minor, 30 and 60 days without contact) and **Failed
-  to Renew** (Major, 90 days): see ``product_instances.renewal_state``. Failed to Connect takes
-  Remind Later; Failed to Renew can be dismissed.
-
-* **Licenses Expired** (Minor, dismissible): lines that ended within the last
-  ``EXPIRED_ALERT_DAYS`` days, grouped like the expiring ones; cleared when the window passes or
-  the lines leave the virtual account.
-* **Duplicate Licenses** (Minor): "the same entitlement is present from different subscriptions
-  within the same Virtual Account"; cleared when either line is gone (transferred, expired).
-* **Synchronization Required** (Major) for pending Device Led Conversion requests and pending
-  export-control requests (derived from the pending conversions and device requests; the device
-  protocol also raises it at once through the hooks below, the synchronization clears it).
-
-Running it twice opens nothing new: a cause has a ``key``, and an alert that is live for that
-key (open or dismissed) is kept (its message and action due are refreshed).
-
-Hooks for the device protocol and the synchronization engine:
-``raise_sync_required(account, SYNC_EXPORT | SYNC_DLC)`` / ``clear_sync_required(...)`` and
-``sync_overdue(account, last_synced_at)`` (Synchronization Overdue, Minor at 30-89 days, Major at
-90-364, then Re-registration Required). ``recompute_alerts`` leaves the alerts of ``HOOK_KEYS``
-to their hooks.
+account's alerts in line, under a lock on the account row. A cause has a ``key`` and an alert
+live for that key is kept, so running it twice opens nothing new. Alerts whose cause is not in
+the licensing data (``HOOK_KEYS``, ``HOOK_PREFIXES``) are left to the hooks below, which the
+device protocol and the synchronization call. Each type's cause, severity and actions:
+docs/licensing-engine.md, "Alerts", and docs/licensing-preferences-conversion-tags.md, "Alert types".
 """
 import datetime
 from dataclasses import dataclass

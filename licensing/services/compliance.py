@@ -1,28 +1,11 @@
 """License compliance: purchased, in use, borrowed / lent between tiers, balance and status.
 
 ``license_positions`` answers for every (local virtual account, license) of a local account in
-two queries, whatever the number of product instances: the virtual accounts (names), then one
-statement (``_NUMBERS_SQL``) with
-
-1. purchased: SUM(quantity) of the lines valid on ``as_of``, per virtual account and license;
-2. in use: the running totals of the usage rows per virtual account and license, less what
-   two rules leave out — a STANDBY peer's row while an ACTIVE peer of its redundancy group
-   uses the same license (so application-redundant pairs are not counted twice), and the
-   non-restricted licenses of product instances that failed to renew (no contact for
-   ``RENEWAL_PERIOD_DAYS``): the guide's Failed to Renew alert says they "have been released
-   for use by other product instances". Database triggers keep the totals and the left-out
-   redundancy usage (``UsageTotal``, ``RedundancyExclusion``: migration 0008); the few
-   product instances that failed to renew are found by index, so its cost does not grow with
-   the number of product instances;
-3. the names and tags of the licenses met in 1 and 2;
-4. the tier hierarchy edges.
-
-Substitution ("About License Hierarchy") then runs in memory, per virtual account, over these
-few numbers: a license short of licenses borrows the surplus of a license that can stand in
-for it (directly or through intermediate tiers). The highest tier short of licenses borrows
-first (it has the fewest licenses that can stand in for it); each borrower takes from the
-nearest higher tier first — which reproduces the guide's API example, where "UC Manager
-Essential" and "UC Manager Basic" borrow from "Enhanced" and "Enhanced Plus" from "CUWL".
+two queries, whatever the number of product instances: the virtual accounts, then one statement
+(``_NUMBERS_SQL``) with purchased, in use (from the trigger-kept totals), the license names and
+the tier hierarchy. Substitution between tiers then runs in memory over these few numbers. The
+rules (application redundancy, Failed to Renew, the order of substitution): docs/licensing-engine.md,
+"Compliance".
 """
 import datetime
 from collections import defaultdict, deque

@@ -1,20 +1,9 @@
 """Convert to Smart Licensing: Device Led Conversion (DLC) settings, requests and decisions.
 
-The interface the device protocol and the synchronization engine call (docs/licensing-preferences-
-conversion-tags.md):
-
-* ``request_conversion(product_instance, licenses, product_family="", poll_id="", now=None)`` —
-  a CONVERT message of a registered product instance: refused unless DLC is enabled on its
-  local virtual account; a retry while a request is pending returns that request; licenses the
-  device already converted answer "License Already Converted" at once; otherwise a pending
-  conversion is stored and the account gets the guide's alert "Synchronization Required: Device
-  Led Conversion requests are pending ...".
-* ``pending_conversions(account)`` / ``mark_sent(conversions, now)`` — what the next
-  synchronization sends to CSSM.
-* ``decide_conversion(conversion, success, reason="", already_converted=False, now=None)`` — the
-  result CSSM returned; the history shows it, the event log gets "Conversion Successful" or
-  "Conversion Failed error for product ...", and the alert clears with the last pending request.
-* ``conversion_for_poll(account, poll_id)`` — what a device's POLL asks about.
+The device protocol calls ``request_conversion`` (CONVERT) and ``conversion_for_poll`` (POLL);
+the synchronization calls ``pending_conversions`` / ``mark_sent`` and ``decide_conversion``.
+What each answers, records and raises: docs/licensing-preferences-conversion-tags.md,
+"Interface for the device protocol and the sync engine".
 """
 from django.db import transaction
 from django.db.models import Q

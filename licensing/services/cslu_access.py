@@ -3,7 +3,7 @@
 * ``open``: any source, no token: what the guide describes for Smart Licensing Using Policy.
 * ``token``: a push that would add a product instance must carry a registration token
   (``id_token``, see ``device_slp.push``); pushes of product instances the account already has
-  are authenticated as before (the pinned key, or an ID certificate).
+  are authenticated as in the other modes (the pinned key, or an ID certificate).
 * ``networks`` (the default): only from sources in the listed networks (the default list: the
   loopback and private networks), whatever the push.
 

@@ -1,19 +1,10 @@
 """Manage Account > Custom Tags: virtual account custom tags, their values, and which local
 virtual accounts hold which values (the guide's "Adding Custom Tags to a Local Virtual Account").
 
-Rules (validated before anything is written; every change is one transaction):
-
-* a tag has a name (required, unique in the local account, case-sensitive like license tags),
-  an optional description, Required or Optional, and One Tag Value Only or Allow Multiple Tag
-  Values;
-* values are entered separated by commas, so a value never contains a comma; at least one value;
-* "One Tag Value Only": several values may exist, "but only one from the group can be assigned to
-  a given virtual account at a time";
-* "Required": every local virtual account holds at least one value of the tag ("you are prompted
-  ... to select the tag values to associate with each currently unassociated virtual account").
-
-Only an Account Administrator (or a System Admin / Operator) manages custom tags
-(``Action.MANAGE_CUSTOM_TAGS``).
+Every rule (Required / Optional, One Tag Value Only / Allow Multiple, no commas in values) is
+checked before anything is written, and every change is one transaction; only
+``Action.MANAGE_CUSTOM_TAGS`` may manage them. The rules: docs/licensing-preferences-conversion-tags.md,
+"Custom Tags".
 """
 from dataclasses import dataclass, field
 

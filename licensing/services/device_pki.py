@@ -27,7 +27,7 @@ _keys_lock = threading.Lock()
 
 
 def host_common_name():
-    """The Host Common Name devices are told to trust (the Security widget will set ONPREM_HOST)."""
+    """The common name of the signing authorities' certificates: ``ONPREM_HOST``, else localhost."""
     return getattr(settings, "ONPREM_HOST", "") or "localhost"
 
 
@@ -169,7 +169,8 @@ class _CertificateLookup:
     """The statement ``find_certificate`` runs for every message signed with an ID certificate:
     the certificate, its product instance (with its identity, virtual account and local account)
     and its authority (neither the private key nor the chain), in one query. Written once per
-    process (``prepared``): the ORM spent about a fifth of an AUTHORIZE's time building it."""
+    process (``prepared``): building it through the ORM for every message was costly
+    (docs/performance.md, "Where a device message's time went")."""
 
     def __init__(self):
         from ..models import DeviceIdentity, LocalAccount, ProductInstance, VirtualAccount
@@ -206,7 +207,7 @@ class _CertificateLookup:
         if pi.account_id == account.pk:  # always (ProductInstance.save keeps them in step): no query for it
             prepared.cache_related(pi, "account", account)
         prepared.cache_related(va, "account", account)
-        prepared.cache_related(pi, "device", device)  # None: pi.device raises DoesNotExist, as before
+        prepared.cache_related(pi, "device", device)  # None: pi.device raises DoesNotExist, as with the ORM
         if device is not None:
             prepared.cache_related(device, "product_instance", pi)
         return cert

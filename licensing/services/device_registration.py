@@ -141,7 +141,7 @@ def register(message, *, transport, now):
     va = token.virtual_account
     account = va.account
     authority = current_authority(account, now)
-    # A new UDI counts against the hourly registration limits (issue #11); a known one does not.
+    # A new UDI counts against the hourly registration limits; a known one does not.
     pi, created = find_or_create_pi(account, va, message, now,
                                     before_create=lambda: registration_limits.precheck(token, now))
     if not created:

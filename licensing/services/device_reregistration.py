@@ -1,21 +1,11 @@
 """A REGISTER for a UDI that already has a product instance in the token's local account: may it
-re-register, take over or move that instance? (docs/protocol.md, "Re-registration of an existing UDI")
+re-register, take over or move that instance?
 
-A registration token lets devices into its own virtual account; it is no right over a product
-instance of another virtual account. A re-registration is allowed when
-
-1. the token is of the instance's own virtual account (re-registration in place), or
-2. the REGISTER proves possession of the instance's current ID key: the envelope is signed with
-   the key of its CSR (``key: "csr"``, verified before the handler runs), and that key is the
-   key of one of the instance's current ID certificates (not revoked, not expired, not
-   superseded by RENEW_ID) or the key an SLP device pinned at its first push, or
-3. the token's creator may transfer product instances between the instance's virtual account
-   and the token's (``accounts.rbac.token_delegates``): the token delegates that right.
-
-Allowed, a REGISTER with ``force`` moves the instance to the token's virtual account; without, it
-is re-registered where it is. Anything else is refused with ``REREGISTRATION_REFUSED``: the
-handler's work rolls back (nothing of the instance changes) and the refusal leaves an event and
-an alert in the instance's virtual account.
+Allowed for a token of the instance's own virtual account, for a REGISTER signed with the
+instance's current ID key, or for a token whose creator may transfer the instance
+(``accounts.rbac.token_delegates``); anything else is refused with ``REREGISTRATION_REFUSED``,
+rolled back, and leaves an event and an alert in the instance's virtual account. The rules in
+full: docs/protocol.md, "Re-registration of an existing UDI".
 """
 import datetime
 

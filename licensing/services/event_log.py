@@ -1,4 +1,4 @@
-"""Reading a local account's event log (Manage Account > Event Log; later the Activity tab)."""
+"""Reading a local account's event log (Manage Account > Event Log, Smart Licensing > Activity)."""
 from accounts.rbac import Action, can, principal_for, visible_virtual_accounts
 from onprem.models import Event
 

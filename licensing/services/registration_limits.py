@@ -1,4 +1,4 @@
-"""Registration limits (issue #11): how many new product instances a registration token and a
+"""Registration limits: how many new product instances a registration token and a
 virtual account may add per hour, so a leaked token cannot mint unbounded product instances.
 A CSLU push that adds a product instance counts too (``device_slp.push``): against its virtual
 account's limit, and its token's when it carries one.
@@ -79,8 +79,8 @@ def _state(token, va_id, now, *, lock):
         # (SQLite has no row locks and needs none: it has one writer at a time.)
         # FOR NO KEY UPDATE, not FOR UPDATE: the new product instance and identity of every racing
         # registration reference this row, and PostgreSQL checks those (deferred) foreign keys at
-        # COMMIT with FOR KEY SHARE, which FOR UPDATE blocks and FOR NO KEY UPDATE does not. With
-        # FOR UPDATE two committing registrations (or one and a refusal's alert) deadlocked.
+        # COMMIT with FOR KEY SHARE, which FOR UPDATE blocks and FOR NO KEY UPDATE does not: with
+        # FOR UPDATE two committing registrations (or one and a refusal's alert) deadlock.
         with connection.cursor() as cursor:
             cursor.execute(_LOCK_VA_SQL, [va_id])
     since = connection.ops.adapt_datetimefield_value(now - WINDOW)

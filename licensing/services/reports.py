@@ -2,18 +2,9 @@
 
 Every report is computed for a list of local virtual accounts the caller has already limited to
 what the principal may see (``accounts.rbac.visible_virtual_accounts``); nothing here widens it.
-
-* Licenses — one row per (local virtual account, license): the compliance service's positions
-  (``compliance.license_positions``, a fixed number of aggregate queries however many product
-  instances there are), so the report and the Inventory agree to the licence.
-* License Subscriptions — one row per time-bound entitlement line (Term or Subscription, or any
-  line carrying a subscription ID), with its status on ``as_of`` computed in the database.
-* Product Instances — one row per product instance, with the number of licenses it uses summed
-  by a correlated subquery (one query for the whole report).
-
-The two queryset reports are returned unevaluated: the page paginates them, the exports stream
-them with ``.iterator(chunk_size=EXPORT_CHUNK_SIZE)``, so a 25,000-row export holds one chunk in
-memory at a time and runs the same number of queries as a 10-row one.
+The Licenses report is the compliance service's positions, so it agrees with the Inventory; the
+two others are returned as unevaluated querysets, which the page paginates and the exports read
+in chunks (docs/reports.md, "Scale").
 """
 import datetime
 from dataclasses import dataclass, field

@@ -1,24 +1,9 @@
 """License transfers between local virtual accounts of one local account ("Transfer Licenses").
 
-Rules (guide, "Product Instance and License Transfer Behaviors" and the transfer API):
-
-* Only purchased quantity moves, never usage. Non export-restricted licenses: the whole
-  purchased quantity of the chosen lines may move, even if that leaves the source out of
-  compliance ("you transfer all the purchased quantity (maximum allowed), it will render the
-  'From local VA' OOC"), but "You cannot transfer licenses if the VA is already OOC".
-* Export-restricted licenses: only the available quantity (balance) may move. Case 1 (nothing
-  in use) and case 2 (some in use) are allowed up to the balance, case 2 with the guide's
-  export-control notice; case 3 (all in use) is refused, since OOC is not allowed for export control.
-* Precedence among the lines of one license: LONGEST_TERM_FIRST (default) or LONGEST_TERM_LAST.
-  A line's term is its remaining term (its end date); a perpetual line is the longest term of
-  all, so it goes first with LONGEST_TERM_FIRST and last with LONGEST_TERM_LAST. The API's
-  licenseType TERM means every non-perpetual type (Demo, Subscription are "treated as TERM").
-* A line that moves in part is split: the moved part is a new line in the destination, the
-  source line keeps the rest. A line that moves whole changes virtual account (it keeps its id).
-
-Both virtual accounts are locked (``SELECT ... FOR UPDATE``, in id order) before anything is
-read, so concurrent transfers touching the same virtual accounts run one after the other and
-every check sees the balances the move starts from.
+Only purchased quantity moves, never usage; export-restricted licenses move at most their
+balance; lines are taken by precedence and split when they move in part; both virtual accounts
+are locked in id order before anything is read. The guide's rules and how each is applied:
+docs/licensing-engine.md, "License transfers".
 """
 import datetime
 from collections import OrderedDict

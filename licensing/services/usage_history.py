@@ -1,25 +1,10 @@
 """A license's usage in a local virtual account over time, from the history the server really keeps.
 
-The server stores no daily snapshot of usage: ``LicenseUsage`` is one row per (product instance,
-license) holding the count *now*. What it keeps with dates is:
-
-* the SLP usage (RUM) reports (``RumReport``), byte-for-byte, each with ``received_at`` and a
-  payload listing ``{tag, count}`` — the counts a device measured;
-* the license lines (``Entitlement``), changed in place by transfers, so they cannot tell the
-  purchased quantity of a past day (the Transaction History tab shows them as they are);
-* the event log, whose usage events (``device.connected``, ``device.usage_reported``) carry no
-  counts.
-
-So the honest "usage over time" is the reported one: for each day, the sum over product
-instances of the count in the last report each of them sent (up to that day's end) that lists
-the license — the rule ``store_reports`` applies (a later report's count wins; a report that
-does not list a license leaves its count alone). Product instances that only ever AUTHORIZE
-(Smart Licensing without usage reports) are not in it, and the answer says how many of those
-use the license now, so the chart never pretends to cover them.
-
-Cost: one query over the reports of the virtual account's product instances whose payload
-names the license's tag (``payload LIKE``), one over the current usage rows; the payloads are
-parsed in Python.
+The server stores no daily snapshot of usage, so the history is the reported one: for each day,
+the sum over product instances of the count in the last usage (RUM) report each of them sent that
+lists the license. Product instances that only AUTHORIZE are not in it, and the answer says how
+many of them use the license now. Why, and what it costs: docs/licensing-workspace.md, "Where the
+usage history comes from".
 """
 import datetime
 import json

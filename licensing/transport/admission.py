@@ -1,33 +1,10 @@
 """Load shedding on the device endpoints: answer "retry later" at once instead of queueing to timeouts.
 
-When every device reconnects at once (after an outage, a fail-over, a synchronization) the
-server gets far more messages than it can answer. Without shedding they queue, every device
-waits longer and longer, the slowest time out and retry on top of the queue, and nobody is
-served well. With it, a message that arrives while the server is over capacity is answered
-immediately with HTTP 503 and ``Retry-After`` (no database, no signature work); the reference
-agent waits that long plus random jitter and retries, so the load is spread over time and every
-device is served in the end (docs/running.md, "Load shedding"; docs/performance.md, the
-reconnect storm).
-
-"Over capacity" is measured where the requests actually wait:
-
-* **The listen queue** (``ONPREM_DEVICE_SHED_QUEUE``, default 64; 0 turns it off): gunicorn's
-  sync workers (what ``manage.py serve`` runs) take one connection at a time, so the excess
-  waits in the kernel's accept queue of the shared listening socket, invisible to Django. Linux
-  reports that queue's length for a listening socket in ``TCP_INFO`` (``tcpi_unacked``), the
-  same number ``ss -lt`` shows as Recv-Q. Every worker process inherits the listening socket,
-  so each one reads the one queue all workers share: a cross-process signal for one
-  ``getsockopt`` per message. More connections waiting than the limit means the newest ones
-  would wait more than a few seconds: the excess share is shed (see ``over_capacity``).
-* **Messages in progress in this process** (``ONPREM_DEVICE_MAX_IN_FLIGHT``, default 0 = off):
-  for threaded workers (gunicorn ``gthread``), which accept connections eagerly and queue them in
-  the process; with sync workers it is always 1.
-
-``Retry-After`` grows with the overload (``ONPREM_DEVICE_SHED_RETRY_AFTER`` seconds at the limit,
-proportionally more above it, at most ``ONPREM_DEVICE_SHED_MAX_RETRY_AFTER``), so a deeper queue
-sends devices further away. Where ``TCP_INFO`` is not available (another OS, the Django test
-client, runserver without a listening socket in the process) the queue signal is absent and
-nothing is shed on its account.
+Over capacity (more connections waiting in the listen queue than ``ONPREM_DEVICE_SHED_QUEUE``,
+read from Linux ``TCP_INFO``, or more device messages in progress in this process than
+``ONPREM_DEVICE_MAX_IN_FLIGHT``) a device message is answered with HTTP 503 and ``Retry-After``
+before any database or signature work. How it decides, and why: docs/running.md, "Load shedding
+on the device endpoints".
 """
 import json
 import logging

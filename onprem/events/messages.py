@@ -136,7 +136,7 @@ def render(code, **params):
     return CATALOGUE[code].text.format(**params)
 
 
-# -- Licensing engine, second half: transfers, product instances, alerts ---------------------
+# -- Licensing engine: transfers, product instances, alerts ----------------------------------
 # Licenses Transferred: the guide gives each text twice, "from A to B" (recorded on the source
 # virtual account) and "to B from A" (recorded on the destination).
 def _transferred(code, sub, one):
@@ -206,7 +206,7 @@ CATALOGUE.update(_catalogue(
     ),
 ))
 
-# -- API Toolkit and the embedded OAuth2 server (issue #4): the guide lists no texts for these --
+# -- API Toolkit and the embedded OAuth2 server: the guide lists no texts for these -----------
 CATALOGUE.update(_catalogue(
     EventType("api.console_enabled", INFO, "The API Console was enabled."),
     EventType("api.console_disabled", WARN, "The API Console was disabled."),
@@ -237,7 +237,7 @@ CATALOGUE.update(_catalogue(
 ))
 
 
-# -- Device protocol (issue #5): registration, renewal, usage, export control, DLC ------------
+# -- Device protocol: registration, renewal, usage, export control, DLC -----------------------
 CATALOGUE.update(_catalogue(
     EventType("device.registered", INFO, "The product instance “{identifier}” was registered to the Virtual Account "
                                          "“{pool_name}”."),
@@ -281,7 +281,7 @@ CATALOGUE.update(_catalogue(
     EventType("device.dlc_failed", WARN, "Conversion Failed error for product “{product}”", from_guide=True),
 ))
 
-# -- Security widget (issue #7): auto lock, sessions, password policy, certificates. The guide lists
+# -- Security widget: auto lock, sessions, password policy, certificates. The guide lists
 # no texts for these; they follow its voice.
 CATALOGUE.update(_catalogue(
     EventType("security.account_settings_changed", INFO, "The security account settings were changed by "
@@ -319,7 +319,7 @@ CATALOGUE.update(_catalogue(
                                                      "“{user_name}”; it is served after the next restart."),
 ))
 
-# -- Preferences, Convert to Smart Licensing, custom VA tags, remaining alert types (issue #3) --
+# -- Preferences, Convert to Smart Licensing, custom VA tags, remaining alert types -----------
 # The guide lists no texts for preferences, DLC settings or custom tags; the Synchronization
 # Overdue / Re-registration Required texts are the guide's ("Synchronization Alerts").
 CATALOGUE.update(_catalogue(
@@ -343,7 +343,7 @@ CATALOGUE.update(_catalogue(
               "Cisco Smart Software Manager", from_guide=True),
 ))
 
-# -- Registration and synchronization with CSSM (issue #6, part 2: sync/). The guide's texts are
+# -- Registration and synchronization with CSSM (sync/). The guide's texts are
 # marked; the others follow its voice.
 CATALOGUE.update(_catalogue(
     EventType("sync.registered", INFO, "The On-Prem “{account_name}” was registered to Smart Account "
@@ -373,7 +373,7 @@ CATALOGUE.update(_catalogue(
     EventType("account.deleted", WARN, "The local account “{account_name}” was deleted."),
 ))
 
-# -- Registration limits (issue #11): hourly limits of new product instances per token / per
+# -- Registration limits: hourly limits of new product instances per token / per
 # virtual account (Security widget, Account tab). Recorded once per hour per token / VA.
 CATALOGUE.update(_catalogue(
     EventType("device.registration_limited_token", ALERT,

@@ -1,18 +1,11 @@
 """Reconnect storm: N already-registered devices all come back within a short window.
 
-Each device is released at a random moment of the window (``--window``, default 10 s) and then
-sends AUTHORIZE (its licenses, the complete set) and REPORT_USAGE (one RUM report of them), with
-at most ``--concurrency`` requests in flight at once (the simulator's connections). A device the
-server turns away (HTTP 429/503) waits what ``Retry-After`` asked plus the agent's random jitter
-(``RetryPolicy.delay``, the same code a single agent uses) and tries again, *without* holding a
-connection while it waits, as a real device would. A timeout, a dropped connection or another
-HTTP error is an error: counted, and retried with exponential backoff (the device is still
-owed service); a ``FAILED`` reply is an error that is not retried. The run ends when every
-device is served or after ``--max-duration`` seconds; devices not served by then are reported
-as ``never_served`` (the storm's one hard requirement: 0).
-
-Devices come from a devices file (JSON lines, ``write_devices_file``: bench/storm_seed.py makes
-one for 50,000 devices without 50,000 REGISTERs) or from a fleet run's ``--state-dir``.
+Each device is released at a random moment of the window and sends AUTHORIZE then REPORT_USAGE,
+with at most ``--concurrency`` requests in flight. A device turned away with 429/503 waits what
+``Retry-After`` asked plus the agent's jitter (``RetryPolicy.delay``) *without* holding a
+connection, as a real device would; errors are counted and retried with backoff. The run ends
+when every device is served or after ``--max-duration``; the rest are ``never_served`` (which
+must be 0). Options, devices files and the summary: docs/smart-agent.md, "Storm mode".
 """
 import heapq
 import json

@@ -38,7 +38,7 @@
     }
   });
 })();
-// Browser tests and accessibility (issue #10): a table wider than the screen scrolls in its own
+// Accessibility: a table wider than the screen scrolls in its own
 // box; keyboard users must be able to reach that box to scroll it, so it becomes focusable then.
 (function () {
   var mark = function () {
@@ -66,7 +66,7 @@
   var main = document.getElementById("main");
   if (main && !main.hasAttribute("tabindex")) { main.setAttribute("tabindex", "-1"); }
 })();
-// Progress of long operations (issue #10). A download control — a link, a submit button (its
+// Progress of long operations. A download control — a link, a submit button (its
 // formaction) or a form, marked data-progress-download="<id of a progress box>" — is fetched here
 // instead of navigated to: the control is disabled while it runs, the box (templates/includes/
 // progress_status.html) shows a <progress> (with the size when the server sends Content-Length)

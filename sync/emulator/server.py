@@ -1,18 +1,9 @@
 """The emulated CSSM over HTTPS (stdlib ``http.server`` + ``ssl``): online endpoints and the file page.
 
-Endpoints (docs/cssm-emulator.md):
-
-* ``POST /api/onprem/register`` — body: a RegistrationRequest (YAML); the user's CCO-style
-  credentials as HTTP Basic auth -> 200 an Authorization (YAML).
-* ``POST /api/onprem/sync`` — body: a SyncRequest (YAML), authenticated by its signature
-  (credentials optional; checked when sent) -> 200 a SyncResponse (YAML).
-* ``GET /file`` / ``POST /file`` — the "file mode" page: upload a request file with the
-  credentials, download the response file.
-* ``GET /`` (what this is, the state), ``GET /root-ca.pem``, ``GET /health``.
-
-Refusals are JSON ``{"code", "message"}`` with a 4xx status (the page shows the message).
-The file form carries the credentials in every post and sets no cookie, so there is no
-ambient authority for a cross-site request to ride on (hence no CSRF token).
+Registration and synchronization documents are posted as YAML; the file page takes a request
+file and hands back the response file. The file form carries the credentials in every post and
+sets no cookie, so there is no ambient authority for a cross-site request to ride on (hence no
+CSRF token). The endpoints and their refusals: docs/cssm-emulator.md, "Endpoints".
 """
 import base64
 import binascii

@@ -1,20 +1,11 @@
 """Synchronization with CSSM: build the request, send it (online) or hand it out (manual), apply the response.
 
-* The request (``create_sync_request``): standard = the product instances added or changed
-  since the last acknowledged sync (their digest differs from ``SyncedProductInstance``) and
-  the identifiers removed since; full = all of them. With the data-privacy settings applied
-  (hostname / IP / MAC left out), license consumption per license and local VA, application
-  redundancy peers, pending export-control and DLC requests, RUM reports not yet synced. What
-  was sent is kept on the ``SyncRecord``; it becomes the watermark only when the response that
-  answers it is applied, so a lost response changes nothing.
-* The response (``apply_response``): verified (every rejection of the guide), then applied in
-  ONE transaction with the account's sync state row locked: entitlements of the account's
-  Default local VA (CSSM is their source of truth: removals first, from the Default VA, then
-  additions), the CSSM-side On-Prem name, the renewed ID certificate, export-control and DLC
-  decisions (released to the polling devices), the full-sync-required flag and the watermark.
-  A process killed mid-apply leaves nothing half-applied.
-* A restored database has an older watermark than CSSM: CSSM then answers
-  ``full_sync_required`` and the next synchronization is full.
+``create_sync_request`` builds a standard (delta) or full request and keeps what it sent on the
+``SyncRecord``: it becomes the watermark only when the response that answers it is applied, so a
+lost response changes nothing. ``apply_response`` verifies the response (every rejection of the
+guide), then applies it in ONE transaction with the account's sync state row locked, so a
+process killed mid-apply leaves nothing half-applied. What a request carries and what applying a
+response changes: docs/synchronization.md, "Synchronization".
 """
 import datetime
 import hashlib
@@ -284,10 +275,10 @@ LARGE_TEXT = 8 * 1024 * 1024  # characters; also the size of the pieces a large 
 def _store_request_text(record, text):
     """``record.request_text = text``, saved (kept for resending an online request unchanged).
 
-    A full request for 250,000 PIs is ~100 MB: as one query parameter the driver holds three
-    or four copies of it at once (encoded, escaped, the query), ~400 MB. On PostgreSQL a large
-    text goes in pieces into a temporary large object, turned into the column's text by the
-    server, then unlinked, all in the caller's transaction.
+    A full request for a large account is ~100 MB, and as one query parameter the driver would
+    hold three or four copies of it at once (docs/synchronization.md, "Large accounts"). On
+    PostgreSQL a large text goes in pieces into a temporary large object, turned into the
+    column's text by the server, then unlinked, all in the caller's transaction.
     """
     if connection.vendor != "postgresql" or len(text) <= LARGE_TEXT:
         SyncRecord.objects.filter(pk=record.pk).update(request_text=text)

@@ -106,7 +106,7 @@ def test_accounts_tab_offers_the_actions_each_status_allows(admin_client, make_a
     assert f'/admin/accounts/{active.pk}/activate/"' not in html
     assert f'/admin/accounts/{gone.pk}/activate/"' in html
     assert f'/admin/accounts/{gone.pk}/deactivate/"' not in html
-    # a Pending Registration account is registered with CSSM (sync issue), never activated by hand
+    # a Pending Registration account is registered with CSSM, never activated by hand
     assert f'/admin/accounts/{pending.pk}/activate/"' not in html
     assert f'/admin/accounts/{pending.pk}/deactivate/"' not in html
     assert f'/admin/accounts/{pending.pk}/register/"' in html

@@ -67,7 +67,7 @@ def test_served_schema_is_the_fuzzed_one(client):
 
 # One pytest item per operation, each with its own id ("POST /api/v1/accounts/{account}/devices"):
 # schemathesis' own ``schema.parametrize()`` gives all 17 the same node id, and pytest-xdist's
-# group scheduling (``make test``) keeps one item per node id — it ran one operation in 17.
+# group scheduling (``make test``) keeps one item per node id — it would run one operation in 17.
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]
 
 

@@ -38,7 +38,7 @@ def test_every_endpoint_over_https(server_factory):  # noqa: F811
     server = server_factory("api")
     server.manage("migrate", "--noinput")
     # A System Admin for the password grant, made directly (ensure_admin's generated password
-    # is another issue's concern).
+    # has its own tests: tests/test_ensure_admin.py).
     admin_password = "Api-Live-Test-Password-1!"
     server.manage("shell", "-c", (
         "from accounts.models import User; from accounts.roles import SystemRole; "

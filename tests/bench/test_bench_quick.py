@@ -44,7 +44,7 @@ def test_quick_bench_end_to_end(tmp_path):
             assert isinstance(value, (int, float)) and value >= 0, (row_id, field, value)
         assert rows[row_id]["errors"] == 0, rows[row_id]
     engine_missing = sync.availability()
-    for row_id in sync_rows:  # numbers once the sync engine exists; until then "not measured" and why
+    for row_id in sync_rows:  # numbers, or "not measured" and why when the sync engine cannot be measured
         row = rows[row_id]
         if engine_missing:
             assert row["status"] == "not measured" and row["reason"] == engine_missing
@@ -73,7 +73,7 @@ def test_percentiles_are_nearest_rank():
 
 
 def test_rows_mark_targets():
-    """The table's verdicts follow issue #8's targets from the numbers it is given."""
+    """The table's verdicts follow bench/run.py's targets from the numbers it is given."""
     trivial = {"throughput_rps": 100.0, "latency_ms": {"p50": 1, "p95": 2, "p99": 3}, "errors": 0, "requests": 10,
                "runs_rps": [100.0, 100.0]}
 

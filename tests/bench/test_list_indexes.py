@@ -1,8 +1,8 @@
 """The product-instance lists walk an index in their own order (licensing 0006_bench_indexes).
 
-Found by the benchmark (docs/performance.md): a page of the API device list or of the workspace
-Product Instances page, deep pages included, sorted every product instance of the account or
-virtual account first. The test takes the SQL the real code runs and asks the database for its
+Without them a page of the API device list or of the workspace Product Instances page, deep
+pages included, sorts every product instance of the account or virtual account first
+(docs/performance.md). The test takes the SQL the real code runs and asks the database for its
 plan: no sort step, the index in use. On PostgreSQL sorting and sequential scans are switched off
 for the EXPLAIN, so the plan shows whether an index *can* give the order — with few rows the
 planner would rightly prefer to sort.

@@ -1,6 +1,6 @@
 """A small simulated device for the tests: builds and signs envelopes with ``cryptography``.
 
-Deliberately independent of ``smart_agent`` (written concurrently against the same contract):
+Deliberately independent of ``smart_agent`` (a second implementation of the same contract):
 only ``cryptography`` and the Django test client, following docs/protocol.md.
 """
 import base64

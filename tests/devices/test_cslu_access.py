@@ -136,7 +136,7 @@ def test_token_mode_adds_the_product_instance_to_the_tokens_virtual_account(devi
     # Its later pushes are authenticated by the pinned key: no token needed, none used.
     assert _reply(_push(dev, acme, report_id="2"))["status"] == "SUCCESS"
     assert RegistrationToken.objects.get(pk=tok.pk).uses == 1
-    # A device registered with a token (REGISTER) pushes with its certificate, as before.
+    # A device registered with a token (REGISTER) pushes with its certificate, as in every mode.
     reg = registered()
     assert reg.send("REPORT_USAGE", path=cslu_path(acme), reports=[rum(reg.key, "1", [])])["status"] == "SUCCESS"
 

@@ -100,7 +100,7 @@ def test_the_listen_queue_of_a_real_listening_socket_is_read(settings, fresh_lis
 
 def test_a_listener_held_under_several_descriptors_is_counted_once(fresh_listeners):
     """gunicorn under `manage.py serve` holds its listening socket under two descriptors: its queue
-    once, not twice (counted twice, twice as many messages were shed as the limit meant)."""
+    once, not twice (counted twice, twice as many messages would be shed as the limit means)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)

@@ -32,7 +32,7 @@ print("TOKEN=" + create_token(actor=None, virtual_account=va, max_uses=2).token)
 
 
 def _port():
-    # The task's live-test range first (18500-18599), any free port otherwise; locked for this process.
+    # This file's share of the live-test range first, any free port otherwise; locked for this process.
     return claim_port_or_any(range(18540, 18600))
 
 

@@ -1,4 +1,4 @@
-"""Registration limits (issue #11): new product instances per token / per virtual account per hour.
+"""Registration limits: new product instances per token / per virtual account per hour.
 
 Over a limit REGISTER gets HTTP 429 + Retry-After and writes nothing but its spent nonce; the
 account gets one event and one "Registration Limit Reached" alert per window; re-registering a
@@ -189,7 +189,8 @@ def _push(dev, account):
 
 def test_cslu_pushes_that_add_product_instances_count_against_the_per_va_limit(device, token, acme, default_va,
                                                                                clock):
-    """The finding: with 2 new instances per VA per hour, 6 of 6 tokenless pushes added instances."""
+    """Tokenless pushes count against the per-VA limit: with 2 new instances per VA per hour, the
+    third and later new devices are refused."""
     _limits(100, 2)
     known = device()
     assert _push(known, acme)[1]["status"] == "SUCCESS"
@@ -394,7 +395,7 @@ def _key_share_while_held(hold, table, pk):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_limit_locks_never_block_a_concurrent_registrations_foreign_key_checks(make_account, monkeypatch):
-    """The deadlock CI once met: registration A holds the VA's limit lock and, at COMMIT, checks its
+    """The deadlock these locks must avoid: registration A holds the VA's limit lock and, at COMMIT, checks its
     new rows' foreign key to the account; B (a refusal's alert) holds the account's lock and checks
     its alert's foreign key to the VA. Both locks must let FOR KEY SHARE through (FOR NO KEY UPDATE)."""
     from django.db import connection

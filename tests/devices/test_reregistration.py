@@ -326,8 +326,8 @@ def test_re_registration_costs_no_extra_query_with_a_token_of_the_instances_own_
     dev = placed("Campus", "CAMPUS-3")
     tok = _token(estate, "va_user", "Campus")
     envelope = dev.envelope("REGISTER", dev.payload(id_token=tok.token, csr=make_csr(dev.key)), key="csr")
-    # As many statements as before the rule (the test's savepoints included): a token of the
-    # instance's own virtual account is decided without reading anything.
+    # A token of the instance's own virtual account is decided without reading anything: the rule
+    # adds no statement (the test's savepoints included).
     with django_assert_max_num_queries(16):
         response = dev.post(envelope)
     assert json.loads(json.loads(response.content)["payload"])["status"] == "SUCCESS"

@@ -41,7 +41,7 @@ def _push(dev, account, usage, report_id="1"):
 
 
 def test_pushes_of_a_million_licenses_add_nothing(device, acme, default_va, license_def, add_line):
-    """The finding: three fresh keys pushing 1,000,000 DNA Advantage each took the VA from 4 to 3,000,004."""
+    """Three fresh keys pushing 1,000,000 DNA Advantage each are refused: the VA stays at 4 in use."""
     dna = license_def("DNA Advantage")
     add_line(default_va, dna, 10)
     _push(device(), acme, [{"tag": dna.entitlement_tag, "count": 4}])

@@ -1,4 +1,4 @@
-"""The rest of the guide's Alerts tab list (issue #3): Licenses Expired, Duplicate Licenses,
+"""The rest of the guide's Alerts tab list: Licenses Expired, Duplicate Licenses,
 Synchronization Required (DLC and export control, derived and through the hooks) and Synchronization
 Overdue / Re-registration Required (the sync engine's hook), each with its lifecycle, on a
 controlled clock."""

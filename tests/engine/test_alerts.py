@@ -94,7 +94,7 @@ def test_expiring_licenses_ladder(acme, default_va, license_def, add_line):
     assert _open(acme)[-1][2].endswith("are set to expire in 1 day on 2025-04-13")
     recompute_alerts(acme, at(43))
     assert _open(acme)[-1][2].endswith("are set to expire today on 2025-04-13")
-    # Gone the next day: no Licenses Expiring left open; Licenses Expired takes over (issue #3).
+    # Gone the next day: no Licenses Expiring left open; Licenses Expired takes over.
     recompute_alerts(acme, at(44))
     assert [a[0] for a in _open(acme)] == ["licenses_expired"]
 

@@ -89,7 +89,7 @@ def test_seed_demo_fills_one_living_account():
 
     # Alerts: shortage, expiring lines, failed to connect and failed to renew.
     types = set(Alert.objects.filter(account=account, status=Alert.Status.OPEN).values_list("alert_type", flat=True))
-    # (The alert types of issue #3 — expired, duplicates, synchronization — are not seeded.)
+    # (Licenses Expired, Duplicate Licenses and the synchronization alerts are not seeded.)
     assert types >= {Alert.Type.INSUFFICIENT_LICENSES, Alert.Type.LICENSES_EXPIRING, Alert.Type.PI_FAILED_TO_CONNECT,
                      Alert.Type.PI_FAILED_TO_RENEW}
 

@@ -6,8 +6,8 @@ usage row. These tests drive every kind of write that can change what those tabl
 made stale, removed; bulk loads) in a random order, and after each step compare
 
 - both tables with what the rows say (``usage_totals.drift``), and
-- ``_in_use`` with the rule computed from scratch by the aggregate the engine used before
-  (``reference_in_use`` below: every row, the correlated EXISTS for the redundancy rule).
+- ``_in_use`` with the rule computed from scratch by a plain aggregate (``reference_in_use``
+  below: every row, the correlated EXISTS for the redundancy rule).
 
 They run on SQLite and on PostgreSQL (each has its own trigger code).
 """
@@ -29,7 +29,7 @@ Role = ProductInstance.RedundancyRole
 
 
 def reference_in_use(va_ids, as_of):
-    """The pre-0008 aggregate: in use per (VA, license) summed over every usage row."""
+    """The rule as a plain aggregate: in use per (VA, license) summed over every usage row."""
     active_peer_uses_it = LicenseUsage.objects.filter(
         license_id=OuterRef("license_id"),
         product_instance__account_id=OuterRef("product_instance__account_id"),

@@ -1,23 +1,12 @@
-"""Lossless usage ingest: kill -9 the gunicorn worker serving a REPORT_USAGE (a) after the request
-was received, inside its transaction, before the commit, and (b) after the commit, before the reply
-reaches the device (counted, not acknowledged); then the reference agent resends the same reports
-byte-for-byte and the server counts each exactly once. And a replay after a fail-over: the same
-report sent to a second web node on the same database (an HA pair) is a DUPLICATE, also when both
-nodes get it at the same moment.
+"""Lossless usage ingest: kill -9 the gunicorn worker serving a REPORT_USAGE (a) inside its
+transaction, before the commit, and (b) after the commit, before the reply reaches the device;
+the reference agent then resends the same reports byte-for-byte and the server counts each
+exactly once. And a replay after a fail-over: the same report sent to a second web node on the
+same database is a DUPLICATE, also when both nodes get it at the same moment.
 
-Real processes on loopback: `manage.py serve` (gunicorn) on a private PostgreSQL
-(tests/faults/harness.py), the real `python -m smart_agent` as the device. The moments are reached
-without hooks in the product:
-
-* inside the transaction: the test holds ``LOCK TABLE licensing_rumreport IN SHARE MODE``; the
-  worker's INSERT of the report waits for it, which PostgreSQL shows in ``pg_stat_activity``, with
-  the message's nonce already inserted in the same transaction (its lock in ``pg_locks``). The
-  worker is found by its connection's client port and killed there; a transaction whose client is
-  gone never commits (the COMMIT would have to come from the dead client);
-* after the commit, before the reply: tests/faults/gunicorn_reply_hold.py, a test-only gunicorn
-  config whose ``post_worker_init`` hook wraps the WSGI app: once Django returned the reply (the
-  transaction committed, which the test sees in the database) the worker sleeps instead of writing
-  it, and the test kills it.
+Real processes on loopback (`manage.py serve` on a private PostgreSQL, the real
+`python -m smart_agent`); how each moment is reached without a hook in the product:
+docs/reliability.md, "Lossless usage ingest".
 """
 import json
 import os

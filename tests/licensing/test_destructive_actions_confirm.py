@@ -1,6 +1,6 @@
 """Every destructive action of both workspaces asks first, and sortable headers say their order.
 
-A static audit of the templates (issue #10): a POST form whose action or submit button deletes,
+A static audit of the templates: a POST form whose action or submit button deletes,
 removes, revokes, rejects, declines, deactivates, disables, dismisses or regenerates carries
 ``data-confirm`` (static/onprem/onprem.js asks with the browser's modal, keyboard-operable
 confirm()). A button that submits another form (``form="…"``) is checked on that form.

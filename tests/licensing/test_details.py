@@ -270,7 +270,7 @@ def test_other_account_is_404(acme, make_account, make_user, grant, browser, dat
 # --- Query counts -----------------------------------------------------------------------------------
 
 # session, user, account, the reader's grants, the VA, the license, the tab's own queries (Overview:
-# the visible VAs, the compliance service's 5 over them, the usage reports and the usage rows of
+# the visible VAs, the compliance service's 2 over them, the usage reports and the usage rows of
 # the usage history, the license types; a table: its count and its page), the picker.
 PINNED_LICENSE_QUERIES = {"overview": 16, "product_instances": 9, "event_log": 9, "transactions": 9}
 # session, user, account, grants, the instance (with its VA and device), the tab's own queries

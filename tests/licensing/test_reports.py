@@ -447,7 +447,7 @@ def test_anonymous_is_sent_to_login(acme, client, data):
 # --- Query counts -----------------------------------------------------------------------------------
 
 # session, user, account, the reader's grants, the chosen VAs, the report's own queries (Licenses:
-# the compliance service's 5 and the billing types; the others: a page and its count), the account
+# the compliance service's 2 and the billing types; the others: a page and its count), the account
 # picker: the same for 8 or 130 devices.
 PINNED_REPORT_QUERIES = {"licenses": 12, "subscriptions": 8, "product_instances": 9}
 

@@ -1,5 +1,5 @@
 """Manage Account > User Groups: roles on specific local virtual accounts for a group's members
-(issue #3) — assign, replace, remove, what the members then see, refusals and RBAC."""
+— assign, replace, remove, what the members then see, refusals and RBAC."""
 import pytest
 
 from accounts.models import RoleGrant

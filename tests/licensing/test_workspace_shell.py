@@ -1,5 +1,5 @@
 """The Licensing workspace shell: the account picker, ``/``, the account home page, 404 for what
-one may not see, and the Smart Licensing tabs that are not built yet being absent."""
+one may not see, and the Smart Licensing tabs (one registry for the tab bar and the home page)."""
 import re
 
 import pytest
@@ -136,21 +136,21 @@ def test_account_home_has_administration_links_and_no_unbuilt_tabs(world, browse
     html = browser(world["account_user"]).get(f"/accounts/{acme.pk}/").content.decode()
     assert 'href="/requests/account/"' in html and 'href="/requests/access/"' in html
     assert f'href="/accounts/{acme.pk}/manage/general/"' in html
-    # Convert to Smart Licensing and Preferences are built (issue #3), in the guide's order.
+    # The Smart Licensing tabs, in the guide's order.
     order = [html.index(f'href="/accounts/{acme.pk}/{path}/"') for path in ("inventory", "conversion", "preferences",
                                                                              "activity")]
     assert order == sorted(order)
-    # Activity is built: in the tab bar and on the home page.
+    # Activity: in the tab bar and on the home page.
     assert html.count(f'href="/accounts/{acme.pk}/activity/"') == 2
-    # Alerts is built: first in the tab bar, and on the home page.
+    # Alerts: first in the tab bar, and on the home page.
     assert html.count(f'href="/accounts/{acme.pk}/alerts/"') == 2
     assert html.index(f'href="/accounts/{acme.pk}/alerts/"') < html.index(f'href="/accounts/{acme.pk}/inventory/"')
-    # Inventory is built: it is the one Smart Licensing tab, in the tab bar and on the home page.
+    # Inventory: in the tab bar and on the home page.
     assert html.count(f'href="/accounts/{acme.pk}/inventory/"') == 2
 
 
 def test_a_registered_smart_licensing_tab_appears_in_tab_bar_and_home(world, browser):
-    """The licensing issue adds its tabs in one place: the registry."""
+    """A tab is added in one place, the registry, and shows in the tab bar and on the home page."""
     from licensing.views.workspace import SMART_LICENSING_TABS, Tab
 
     SMART_LICENSING_TABS.append(Tab("demo", "Demo Tab", "licensing_manage_users"))

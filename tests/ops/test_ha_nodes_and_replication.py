@@ -1,19 +1,10 @@
-"""High availability as docs/operations.md sets it up, with real processes on loopback:
+"""High availability as docs/operations.md sets it up, with real processes on loopback: a PRIVATE
+PostgreSQL primary and a streaming standby (``pg_basebackup -R``; tests/faults/harness.py's
+PrivatePostgres, never the machine's own Postgres), a TCP forwarder standing in for the virtual IP
+that ``DATABASE_URL`` points at, a private Redis, and two web nodes (``serve`` and
+``serve --no-beat``) sharing ``SECRET_KEY``, ``ONPREM_FIELD_KEYS`` and the TLS certificate.
 
-* a PRIVATE PostgreSQL primary and a streaming standby made from it with ``pg_basebackup -R``
-  (tests/faults/harness.py's PrivatePostgres; never the machine's own Postgres);
-* a TCP forwarder standing in for the virtual IP / proxy that ``DATABASE_URL`` points at;
-* a private Redis shared by the nodes (broker and cache);
-* two web nodes: ``serve`` (gunicorn, worker, beat) and ``serve --no-beat``, each with its own data
-  directory, sharing ``SECRET_KEY`` and ``ONPREM_FIELD_KEYS`` from the environment and the first
-  node's TLS certificate copied to the second.
-
-What is checked: a session signed in on one node is valid on the other; a device registered through
-one node authorizes and reports through the other (signed with the certificate the first issued); a secret saved through one node is read by the other;
-beat runs on one node only; the workers of both nodes take tasks from the one queue; the High Availability widget shows the primary with its streaming
-standby; the standby holds what the nodes wrote. Then the failover: the primary is killed, the
-standby promoted and the forwarder switched to it; both nodes, not restarted, are ready again by
-themselves, nothing that was replicated is missing, and devices register through the new primary.
+What it proves, then the failover it runs: docs/operations.md, "High availability".
 """
 import json
 import os

@@ -151,4 +151,4 @@ def test_ldap_ca_certificate_garbage_is_a_form_error_and_saves_nothing(sysadmin,
 
 # Synchronization response files: tests/reliability/test_reliability_sync_files.py (a REALLY registered
 # account with a pending request, so the junk goes through the parser and the verifier; an unregistered
-# account, as this file once used, refuses the upload before reading it).
+# account would refuse the upload before reading it).

@@ -16,8 +16,8 @@ PORTS = range(19150, 19199)
 # A server that waited for the 50 MB (the client never sends them) would not answer at all: gunicorn's
 # worker timeout (30 s) would kill the request first, without a 413. So the 413 arriving within less
 # than that, while the client sends nothing more, proves the refusal came before the body was read.
-# (Not a tighter wall-clock bound: the first request on a freshly booted worker of a loaded CI machine
-# took 6-8 s here, all of it start-up, none of it waiting for the body.)
+# (Not a tighter wall-clock bound: on a loaded machine the first request of a freshly booted worker
+# can take several seconds of start-up alone.)
 WAIT = 25
 
 

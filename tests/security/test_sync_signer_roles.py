@@ -1,7 +1,7 @@
 """Forged synchronization documents: a document is applied only when CSSM's document signer signed it.
 
 Every certificate under the CSSM root chains to it, a device's ID certificate too (device -> local
-account's signing authority -> CSSM issuing CA -> root). The attack, as reproduced against the real
+account's signing authority -> CSSM issuing CA -> root). The attack, run against the real
 services: register one device to local account A, take account B's pending SyncRequest, build a
 SyncResponse from B's last genuine one answering it with 999,999 licenses, sign it with the device's
 key and chain, and upload it in the Synchronization widget (or serve it as CSSM to the online

@@ -150,7 +150,7 @@ def test_delete_needs_deactivation_and_no_product_instances_on_cssm(registered_a
 
 def test_an_account_whose_name_is_long_outside_ascii_registers(use_cssm, pending_account, sysadmin):
     """Its name is the CN of both CSRs and of the certificates CSSM issues: 64 characters outside
-    ASCII are well over the 64 bytes a common name holds (a ValueError, a 500, before)."""
+    ASCII are well over the 64 bytes a common name holds (unclipped: cryptography's ValueError)."""
     import uuid
 
     from cryptography.x509.oid import NameOID

@@ -196,7 +196,7 @@ def test_a_5000_instance_request_goes_through_cssm_and_back(large_account, sysad
     with pytest.raises(synchronization.SyncFailed):
         synchronization.apply_response(account, response, name="response.yml", actor=sysadmin)
     assert SyncedProductInstance.objects.filter(account=account).count() == LARGE
-    # The digests the new path stored are the ones it computes next time: a standard sync is empty...
+    # The digests stored are the ones computed next time: a standard sync is empty...
     _doc, text, record = synchronization.create_sync_request(account, actor=sysadmin)
     body = d.parse(text).body
     assert body["product_instances"] == [] and body["removed_product_instances"] == []

@@ -9,7 +9,7 @@ from ..replies import ApiView, reply
 
 
 def cslu_tenant_url(request, account):
-    """Where product instances push their usage reports for this account (PROTOCOL.md 2)."""
+    """Where product instances push their usage reports for this account (docs/protocol.md)."""
     return request.build_absolute_uri(cslu_url_path(account))
 
 
@@ -19,7 +19,7 @@ def account_record(request, account):
         "domain": account.cisco_smart_account,
         "name": account.name,
         "cslu_tenant_url": cslu_tenant_url(request, account),
-        # CSSM's id of the Smart Account, once synchronization stores one (empty until then).
+        # CSSM's id of the Smart Account: no model keeps one (the sync documents do not carry it).
         "cssm_smart_account_id": getattr(account, "cssm_smart_account_id", "") or "",
         "cssm_smart_account_name": account.cisco_smart_account,
         "status": account.get_status_display(),

@@ -1,20 +1,11 @@
 """Run the whole server in the foreground: the HTTPS web server, the Celery worker and Celery beat.
 
-``make run`` ends with this command. It
-
-1. refuses to start while migrations are unapplied,
-2. makes sure the TLS certificate exists (``onprem.tls``; self-signed unless ONPREM_TLS_CERT/KEY),
-3. starts three children with the same Python interpreter, all in this process's process group:
-   gunicorn (HTTPS), ``celery worker`` and ``celery beat`` (``--no-worker`` / ``--no-beat`` leave
-   the last two out, for example when they run in containers of their own),
-4. prints the URLs once the web server answers, then watches the children.
-
-Ctrl-C (SIGINT), SIGTERM or SIGHUP stops everything: SIGTERM goes to every child, and whatever
-still runs 10 seconds later is killed. The command then exits 0. If a child dies on its own, the
-others are stopped the same way and the command exits 1 naming the one that died.
-
-Knobs (environment): ONPREM_BIND (default ``0.0.0.0:$ONPREM_PORT``), ONPREM_WEB_WORKERS (2),
-ONPREM_CELERY_CONCURRENCY (2); logs go to ``DATA_DIR/logs/``, run-time files to ``DATA_DIR/run/``.
+``make run`` ends with this command. It refuses to start while migrations are unapplied, makes
+sure the TLS certificate exists (``onprem.tls``), starts gunicorn, ``celery worker`` and
+``celery beat`` as children in its own process group, prints the URLs once the web server
+answers, then watches the children: a stop signal, or a child dying on its own, stops them all.
+The children, their logs and the exit codes: docs/running.md, "What ``serve`` runs"; its
+environment variables: docs/running.md, "Configuration".
 """
 import http.client
 import json
