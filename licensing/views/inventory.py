@@ -30,13 +30,13 @@ from licensing.services import transfers as transfer_service
 from licensing.services import tokens as token_service
 from licensing.transport.views import cslu_url_path
 from onprem.csv_export import csv_response
-from onprem.errors import NotAllowed, ServiceError
+from onprem.errors import NotAllowed
 from onprem.listing import DEFAULT_PAGE_SIZE, Listing
+from onprem.service_views import service_errors
 
 from ..forms import LicenseTransferForm, NewTokenForm, ProductInstanceTransferForm
 from . import charts
 from .preferences import transaction_details_enabled
-from .requests import add_service_error
 from .workspace import account_page, render_workspace
 
 NEW_TOKEN_SESSION_KEY = "licensing_new_token_id"
@@ -179,7 +179,8 @@ def token_new(request, account, va_id):
     form = NewTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        # Without export permission the checkbox is not on the page: its refusal goes above the form.
+        with service_errors(request, form, fields=None if export_allowed else {"export_controlled": None}):
             if data["export_controlled"]:
                 require(request, Action.CREATE_EXPORT_TOKENS, va)
             token = token_service.create_token(
@@ -187,12 +188,6 @@ def token_new(request, account, va_id):
                 expires_after_days=data["expires_after_days"], max_uses=data["max_uses"],
                 export_controlled=data["export_controlled"],
             )
-        except ServiceError as error:
-            if error.field == "export_controlled" and not export_allowed:
-                form.add_error(None, error.message)  # the checkbox is not on the page
-            else:
-                add_service_error(form, error)
-        else:
             request.session[NEW_TOKEN_SESSION_KEY] = token.pk
             messages.success(request, _("The registration token was created in the local virtual account "
                                         "“%(name)s”.") % {"name": va.name})
@@ -212,31 +207,27 @@ def _token_or_404(request, account, token_id):
     return token
 
 
-def _act_on_token(request, account, token_id, service, done_message):
-    """Revoke / Remove: the service decides (e.g. Remove only after Revoke); its refusal is shown."""
+@account_page
+@require_POST
+def token_revoke(request, account, token_id):
     token = _token_or_404(request, account, token_id)
     require(request, Action.MANAGE_TOKENS, token.virtual_account)
-    try:
-        service(actor=request.user, token=token)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, done_message)
+    with service_errors(request):
+        token_service.revoke_token(actor=request.user, token=token)
+        messages.success(request, _("The registration token was revoked."))
     return redirect(inventory_url("licensing_inventory", account, token.virtual_account))
 
 
 @account_page
 @require_POST
-def token_revoke(request, account, token_id):
-    return _act_on_token(request, account, token_id, token_service.revoke_token,
-                         _("The registration token was revoked."))
-
-
-@account_page
-@require_POST
 def token_remove(request, account, token_id):
-    return _act_on_token(request, account, token_id, token_service.remove_token,
-                         _("The registration token was removed."))
+    """Refused by the service until the token is revoked; the refusal is shown."""
+    token = _token_or_404(request, account, token_id)
+    require(request, Action.MANAGE_TOKENS, token.virtual_account)
+    with service_errors(request):
+        token_service.remove_token(actor=request.user, token=token)
+        messages.success(request, _("The registration token was removed."))
+    return redirect(inventory_url("licensing_inventory", account, token.virtual_account))
 
 
 @account_page
@@ -534,11 +525,8 @@ def product_instance_transfer(request, account, pi_id):
     form = ProductInstanceTransferForm(request.POST or None, targets=transfer_targets_or_403(request, account, va))
     if request.method == "POST" and form.is_valid():
         to_va = form.cleaned_data["to_virtual_account"]
-        try:
+        with service_errors(request, form):
             result = pi_service.transfer_product_instance(actor=request.user, pi=pi, to_va=to_va)
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("The product instance “%(pi)s” was transferred to the local virtual account "
                                         "“%(to)s”.") % {"pi": pi.display_name, "to": to_va.name})
             for name, quantity in result.restricted_moved:
@@ -561,11 +549,8 @@ def product_instance_remove(request, account, pi_id):
     va = pi.virtual_account
     require(request, Action.REMOVE_PRODUCT_INSTANCES, va)
     name = pi.display_name
-    try:
+    with service_errors(request):
         pi_service.remove_product_instance(actor=request.user, pi=pi)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("The product instance “%(pi)s” was removed; its licenses were released.")
                          % {"pi": name})
     return redirect(inventory_url("licensing_inventory_product_instances", account, va))
@@ -585,15 +570,11 @@ def license_transfer(request, account, va_id, license_id):
         data = form.cleaned_data
         arguments = {"actor": request.user, "from_va": va, "to_va": data["to_virtual_account"], "license": license,
                      "quantity": data["quantity"], "precedence": data["precedence"]}
-        try:
+        with service_errors(request, form):
             if "preview" in request.POST:
                 preview = transfer_service.preview_transfer(**arguments)
             else:
                 result = transfer_service.transfer_licenses(**arguments)
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
-            if preview is None:
                 messages.success(request, _("%(quantity)s “%(license)s” licenses were transferred to the local "
                                             "virtual account “%(to)s”.")
                                  % {"quantity": result.quantity, "license": license.name,
