@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from onprem import events, ratelimit
-from onprem.errors import ServiceError
+from onprem.service_views import service_errors
 
 from .forms import CertificateStepForm, LanguageStepForm, LoginForm, PasswordStepForm
 from .services import password_policy, sessions  # noqa: F401  (sessions: signal receivers)
@@ -109,11 +109,8 @@ def first_login(request, step):
     initial = {"language": state.get("language", request.user.language)} if step == "language" else None
     form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(request, form):
             state[step] = _step_value(request.user, step, form.cleaned_data)
-        except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             request.session.modified = True
             return redirect("first_login", step=WIZARD_STEPS[index + 1])
     context["form"] = form
@@ -134,14 +131,12 @@ def _step_value(user, step, data):
 def _review_step(request, state, context):
     if request.method == "POST":
         user = request.user
-        try:
+        with service_errors(request):
             complete_first_login(user=user, language=state["language"], password_hash=state["password"])
-        except ServiceError as error:
-            messages.error(request, error.message)
-            return redirect("first_login", step="password")
-        # The guide: "The Wizard returns you to the Logon screen", to sign in with the new password.
-        logout(request)
-        messages.success(request, _("Your settings were saved. Log in with your new password."))
-        return redirect("login")
+            # The guide: "The Wizard returns you to the Logon screen", to sign in with the new password.
+            logout(request)
+            messages.success(request, _("Your settings were saved. Log in with your new password."))
+            return redirect("login")
+        return redirect("first_login", step="password")
     context["language_label"] = dict(settings.LANGUAGES).get(state["language"])
     return render(request, "accounts/first_login.html", context)

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from onprem import events, mail
-from onprem.errors import ServiceError
+from onprem.service_views import service_errors
 
 from .forms import PasswordStepForm
 from .services import password_policy, password_reset
@@ -81,13 +81,10 @@ def reset_password_confirm(request, uidb64, token):
         return _invalid_link(request)
     form = PasswordStepForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(request, form, field="new_password"):
             with transaction.atomic():
                 change_password(user=user, new_password=form.cleaned_data["new_password"])
                 events.record("security.password_reset_done", actor=user, user_name=user.username)
-        except ServiceError as error:
-            form.add_error("new_password", error.message)
-        else:
             del request.session[RESET_SESSION_KEY]
             mail.send_later(_("Your password was changed"),
                             _("Hello %(name)s,\n\nthe password of your account on the license server was just "

@@ -16,6 +16,7 @@ from accounts.rbac import Action, can
 from licensing.models import LocalAccount
 from onprem.errors import NotAllowed, ServiceError
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
 from . import services
 from .forms import (
@@ -52,10 +53,6 @@ def _require_change(request):
         raise NotAllowed()
 
 
-def _report(form, error):
-    form.add_error(error.field if error.field in form.fields else None, error.message)
-
-
 @requires(Action.VIEW_SYSTEM_CONFIG)
 @require_GET
 def index(request):
@@ -81,15 +78,13 @@ def ldap_config(request):
         _require_change(request)
         form = LdapConfigForm(request.POST)
         if form.is_valid():
-            try:
+            with service_errors(request, form):
                 if request.POST.get("action") == "test":
                     test_result = services.try_ldap_config(data=form.cleaned_data)
                 else:
                     services.save_ldap_config(actor=request.user, data=form.cleaned_data)
                     messages.success(request, _("The LDAP configuration was saved."))
                     return redirect("access_ldap")
-            except ServiceError as error:
-                _report(form, error)
     else:
         form = LdapConfigForm(initial=_ldap_initial(config))
     context = _context(request, "ldap", form=form, password_set=bool(config.bind_password), test_result=test_result)
@@ -127,13 +122,10 @@ def ldap_groups(request):
 @requires(Action.CHANGE_SYSTEM_CONFIG)
 @require_POST
 def ldap_groups_update(request):
-    try:
+    with service_errors(request):
         if services.adfs_enabled():
             raise ServiceError(services.ADFS_ON)
         count = ldap_directory.import_groups(actor=request.user)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("%(count)s LDAP groups were imported.") % {"count": count})
     return redirect("access_ldap_groups")
 
@@ -164,7 +156,7 @@ def _assign(request, group, account):
         messages.error(request, _("Select the local account."))
         return
     role = request.POST.get("role", "")
-    try:
+    with service_errors(request):
         if role == "per_va":
             chosen = []
             for va in account.virtual_accounts.all():
@@ -175,9 +167,6 @@ def _assign(request, group, account):
                                              virtual_account_roles=chosen)
         else:
             services.assign_ldap_group_roles(actor=request.user, ldap_group=group, account=account, role=role)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("All the users in the group “%(name)s” have the role on “%(account)s”.")
                          % {"name": group.name, "account": account.name})
 
@@ -187,11 +176,8 @@ def _assign(request, group, account):
 def ldap_group_remove_grant(request, pk, grant_pk):
     group = get_object_or_404(LdapGroup, pk=pk)
     grant = get_object_or_404(RoleGrant, pk=grant_pk, group__ldap_link__ldap_group=group)
-    try:
+    with service_errors(request):
         services.remove_ldap_group_grant(actor=request.user, ldap_group=group, grant=grant)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("The role was removed."))
     return redirect("access_ldap_group", pk=group.pk)
 
@@ -205,11 +191,8 @@ def _provider_page(request, kind, form_class, template):
         _require_change(request)
         form = form_class(request.POST)
         if form.is_valid():
-            try:
+            with service_errors(request, form):
                 services.save_provider(actor=request.user, kind=kind, data=form.cleaned_data)
-            except ServiceError as error:
-                _report(form, error)
-            else:
                 messages.success(request, _("The %(method)s configuration was saved.")
                                  % {"method": config.get_kind_display()})
                 return redirect(f"access_{kind}")

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.decorators import requires
 from accounts.rbac import Action
 from licensing.models import LocalAccount
-from onprem.errors import ServiceError
+from onprem.service_views import service_errors
 from sync import documents as d
 from sync.models import AccountSync
 from sync.services import registration as registration_service
@@ -58,16 +58,16 @@ def request_approve_register(request, pk):
     credentials = _credentials_or_error(request)
     if credentials is None:
         return redirect("admin_account_requests")
-    try:
+
+    def approved_but_failed(message):
+        return _("The request for “%(name)s” was approved, but the registration with Cisco Smart Software Manager "
+                 "failed: %(message)s") % {"name": account.name, "message": message}
+
+    with service_errors(request, message=approved_but_failed):
         registration_service.approve_and_register(account, actor=request.user, username=credentials[0],
                                                   password=credentials[1])
-    except ServiceError as error:
-        messages.error(request, _("The request for “%(name)s” was approved, but the registration with Cisco Smart "
-                                  "Software Manager failed: %(message)s") % {"name": account.name,
-                                                                              "message": error.message})
-        return redirect("admin_accounts")
-    messages.success(request, _("The local account “%(name)s” was created successfully and is registered as "
-                                "Active.") % {"name": account.name})
+        messages.success(request, _("The local account “%(name)s” was created successfully and is registered as "
+                                    "Active.") % {"name": account.name})
     return redirect("admin_accounts")
 
 
@@ -79,12 +79,9 @@ def account_register(request, pk, reregister=False):
     credentials = _credentials_or_error(request)
     if credentials is None:
         return redirect("admin_accounts")
-    try:
+    with service_errors(request):
         registration_service.register_online(account, actor=request.user, username=credentials[0],
                                              password=credentials[1], reregistration=reregister)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, (_("Account was successfully re-registered: “%(name)s” is Active; a full "
                                      "synchronization was scheduled.") if reregister else
                                    _("The local account “%(name)s” is registered and Active.")) % {"name": account.name})
@@ -100,25 +97,20 @@ def manual_registration(request, pk):
     reregister = account.status == Status.DEACTIVATED
     upload_form = AuthorizationUploadForm()
     if request.method == "POST" and request.POST.get("action") == "generate":
-        try:
+        with service_errors(request):
             name, text = registration_service.registration_file(account, actor=request.user, reregistration=reregister)
-        except ServiceError as error:
-            messages.error(request, error.message)
-            return redirect("admin_account_manual_registration", pk=account.pk)
-        response = HttpResponse(text.encode("utf-8"), content_type="application/yaml; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+            response = HttpResponse(text.encode("utf-8"), content_type="application/yaml; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            response["X-Content-Type-Options"] = "nosniff"
+            return response
+        return redirect("admin_account_manual_registration", pk=account.pk)
     if request.method == "POST":
         upload_form = AuthorizationUploadForm(request.POST, request.FILES)
         if upload_form.is_valid():
             upload = upload_form.cleaned_data["file"]
-            try:
+            with service_errors(request, upload_form, field="file"):
                 registration_service.apply_authorization(account, upload.read(), name=upload.name, actor=request.user,
                                                          mode=d.MANUAL)
-            except ServiceError as error:
-                upload_form.add_error("file", error.message)
-            else:
                 messages.success(request, (_("Account was successfully re-registered. A full synchronization must be "
                                              "performed to complete the re-registration.") if reregister
                                            else _("The local account “%(name)s” is registered and Active."))
@@ -135,11 +127,8 @@ def manual_registration(request, pk):
 def account_delete(request, pk):
     account = get_object_or_404(LocalAccount, pk=pk)
     name = account.name
-    try:
+    with service_errors(request):
         registration_service.delete_account(account, actor=request.user)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("The local account “%(name)s” was deleted. Remove the SSM On-Prem representing it "
                                     "in Cisco Smart Software Manager too.") % {"name": name})
     return redirect("admin_accounts")

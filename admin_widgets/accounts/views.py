@@ -20,9 +20,9 @@ from accounts.rbac import Action
 from licensing.models import LocalAccount
 from licensing.services import accounts as account_service
 from onprem.csv_export import csv_response
-from onprem.errors import ServiceError
 from onprem.listing import Listing
 from onprem.models import Event
+from onprem.service_views import service_errors
 
 from .forms import AccountEventFilterForm, NewAccountForm, ReasonForm, RequestFilterForm
 
@@ -103,14 +103,11 @@ def account_create(request):
     form = NewAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with service_errors(request, form):
             account = account_service.create_account(
                 actor=request.user, name=data["name"], cisco_smart_account=data["cisco_smart_account"],
                 cisco_virtual_account=data["cisco_virtual_account"], description=data["description"],
             )
-        except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             messages.success(request, _("The local account “%(name)s” was created and is ready to be registered "
                                         "with Cisco Smart Software Manager.") % {"name": account.name})
             return redirect("admin_accounts")
@@ -121,11 +118,12 @@ def account_create(request):
 @require_POST
 def account_deactivate(request, pk):
     account = get_object_or_404(LocalAccount, pk=pk)
-    return _act_with_reason(
-        request, "admin_accounts",
-        lambda reason: account_service.deactivate_account(actor=request.user, account=account, reason=reason),
-        lambda: _("The local account “%(name)s” was deactivated.") % {"name": account.name},
-    )
+    reason = _reason(request)
+    if reason is not None:
+        with service_errors(request):
+            account_service.deactivate_account(actor=request.user, account=account, reason=reason)
+            messages.success(request, _("The local account “%(name)s” was deactivated.") % {"name": account.name})
+    return redirect(_back_to(request, "admin_accounts"))
 
 
 @requires(Action.MANAGE_ACCOUNTS)
@@ -138,9 +136,10 @@ def account_activate(request, pk):
                        % {"name": account.name, "status": account.get_status_display()})
         return redirect(_back_to(request, "admin_accounts"))
     reason = request.POST.get("reason", "").strip()[:ReasonForm.base_fields["reason"].max_length]
-    return _act(request, "admin_accounts",
-                lambda: account_service.activate_account(actor=request.user, account=account, reason=reason),
-                lambda: _("The local account “%(name)s” was activated.") % {"name": account.name})
+    with service_errors(request):
+        account_service.activate_account(actor=request.user, account=account, reason=reason)
+        messages.success(request, _("The local account “%(name)s” was activated.") % {"name": account.name})
+    return redirect(_back_to(request, "admin_accounts"))
 
 
 # --- Account Requests tab ----------------------------------------------------------------------
@@ -176,21 +175,23 @@ def request_csv(request):
 @require_POST
 def request_approve(request, pk):
     account = get_object_or_404(LocalAccount, pk=pk)
-    return _act(request, "admin_account_requests",
-                lambda: account_service.approve_account_request(actor=request.user, account=account),
-                lambda: _("The request for “%(name)s” was approved; the local account is waiting for registration "
-                          "with Cisco Smart Software Manager.") % {"name": account.name})
+    with service_errors(request):
+        account_service.approve_account_request(actor=request.user, account=account)
+        messages.success(request, _("The request for “%(name)s” was approved; the local account is waiting for "
+                                    "registration with Cisco Smart Software Manager.") % {"name": account.name})
+    return redirect(_back_to(request, "admin_account_requests"))
 
 
 @requires(Action.MANAGE_ACCOUNTS)
 @require_POST
 def request_reject(request, pk):
     account = get_object_or_404(LocalAccount, pk=pk)
-    return _act_with_reason(
-        request, "admin_account_requests",
-        lambda reason: account_service.reject_account_request(actor=request.user, account=account, reason=reason),
-        lambda: _("The request for “%(name)s” was rejected.") % {"name": account.name},
-    )
+    reason = _reason(request)
+    if reason is not None:
+        with service_errors(request):
+            account_service.reject_account_request(actor=request.user, account=account, reason=reason)
+            messages.success(request, _("The request for “%(name)s” was rejected.") % {"name": account.name})
+    return redirect(_back_to(request, "admin_account_requests"))
 
 
 # --- Event Log tab ----------------------------------------------------------------------------------
@@ -225,25 +226,14 @@ def event_csv(request):
 
 # --- Shared ----------------------------------------------------------------------------------------
 
-def _act(request, table, change, success_message):
-    """Run one service call for a row action and go back to the tab where the user was."""
-    try:
-        change()
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, success_message())
-    return redirect(_back_to(request, table))
-
-
-def _act_with_reason(request, table, change, success_message):
-    """Like ``_act`` for the actions that need a reason; a missing or too long one writes nothing."""
+def _reason(request):
+    """The reason the action needs; None (and its errors as messages) if missing or too long."""
     form = ReasonForm(request.POST)
     if not form.is_valid():
         for error in form.errors["reason"]:
             messages.error(request, _("Reason: %(error)s") % {"error": error})
-        return redirect(_back_to(request, table))
-    return _act(request, table, lambda: change(form.cleaned_data["reason"].strip()), success_message)
+        return None
+    return form.cleaned_data["reason"].strip()
 
 
 def _back_to(request, table):

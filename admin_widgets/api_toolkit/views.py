@@ -17,8 +17,8 @@ from accounts.api_clients import ApiAccessEntry, ApiConsole, ApiGrant
 from accounts.decorators import requires
 from accounts.rbac import Action, can
 from accounts.services import api_grants
-from onprem.errors import ServiceError
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
 from .forms import AccessForm, GrantCreateForm, GrantForm
 
@@ -66,14 +66,11 @@ def grant_create(request):
     form = GrantCreateForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with service_errors(request, form):
             grant, secret = api_grants.create_grant(
                 actor=request.user, grant_type=data["grant_type"], name=data["name"],
                 description=data["description"], expires_at=form.expires_at(),
             )
-        except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             return _show_secret(request, grant, secret, created=True)
     return render(request, "admin_widgets/api_toolkit/create.html", {"workspace": "admin", "form": form})
 
@@ -87,12 +84,9 @@ def grant_edit(request, pk):
     form = GrantForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with service_errors(request, form):
             api_grants.update_grant(actor=request.user, grant=grant, name=data["name"],
                                     description=data["description"], expires_at=form.expires_at())
-        except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             messages.success(request, _("The grant “%(name)s” was saved.") % {"name": grant.name})
             return redirect("admin_api_toolkit")
     return render(request, "admin_widgets/api_toolkit/edit.html", {"workspace": "admin", "form": form, "grant": grant})
@@ -127,12 +121,9 @@ def grant_access(request, pk):
     form = AccessForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with service_errors(request, form):
             api_grants.add_access(actor=request.user, grant=grant, account=data["account"], role=data["role"],
                                   virtual_account=data["virtual_account"])
-        except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             messages.success(request, _("The access was created."))
             return redirect("admin_api_grant_access", pk=grant.pk)
     entries = grant.access_entries.select_related("account", "virtual_account")

@@ -18,7 +18,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.decorators import requires
 from accounts.rbac import Action, can
 from onprem import system_settings
-from onprem.errors import NotAllowed, ServiceError
+from onprem.errors import NotAllowed
+from onprem.service_views import service_errors
 
 from . import host
 from .forms import GeneralForm, ProxyForm
@@ -48,11 +49,8 @@ def network_tab(request, tab="general"):
             if form.is_valid():
                 values = {name: form.cleaned_data[name] for name in system_settings.TAB_FIELDS[settings_tab]}
                 extra = {"proxy_password": form.cleaned_data.get("proxy_password") or None} if tab == "proxy" else {}
-                try:
+                with service_errors(request, form):
                     system_settings.update(settings_tab, actor=request.user, **values, **extra)
-                except ServiceError as error:
-                    form.add_error(error.field if error.field in form.fields else None, error.message)
-                else:
                     messages.success(request, _("Your settings are saved."))
                     return redirect("admin_network_tab", tab=tab)
         else:

@@ -20,9 +20,10 @@ from accounts.rbac import Action, can
 from accounts.services import lockout, password_policy
 from onprem import certificates
 from onprem.csv_export import csv_response
-from onprem.errors import NotAllowed, ServiceError
+from onprem.errors import NotAllowed
 from onprem.listing import Listing
 from onprem.models import Event
+from onprem.service_views import service_errors
 from onprem.tls import host_common_name
 
 from .forms import AccountTabForm, CsrForm, HostNameForm, ImportForm, PasswordTabForm
@@ -65,11 +66,8 @@ def _policy_tab(request, tab, form_class, template, **extra):
         form = form_class(request.POST, instance=password_policy.current())
         if form.is_valid():
             values = {name: form.cleaned_data[name] for name in password_policy.TAB_FIELDS[tab]}
-            try:
+            with service_errors(request, form):
                 password_policy.update(tab, actor=request.user, **values)
-            except ServiceError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
-            else:
                 messages.success(request, _("Your settings are saved."))
                 return redirect(request.path)
     else:
@@ -107,11 +105,8 @@ def reset_tab(request, tab):
 @require_POST
 def unlock(request, pk):
     user = get_object_or_404(get_user_model(), pk=pk)
-    try:
+    with service_errors(request):
         lockout.unlock_user(actor=request.user, user=user)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("The user “%(name)s” is unlocked.") % {"name": user.username})
     return redirect("admin_security")
 
@@ -150,12 +145,9 @@ def certificates_tab(request):
 def host_name(request):
     form = HostNameForm(request.POST)
     if form.is_valid():
-        try:
+        with service_errors(request, form, field="host_common_name"):
             value = certificates.set_host_common_name(actor=request.user,
                                                       common_name=form.cleaned_data["host_common_name"])
-        except ServiceError as error:
-            form.add_error("host_common_name", error.message)
-        else:
             messages.success(request, _("The Host Common Name is updated to “%(name)s”. Synchronize your local "
                                         "accounts so their certificates are re-generated with it.") % {"name": value})
             return redirect("admin_security_certificates")
@@ -168,12 +160,9 @@ def generate_csr(request):
     form = CsrForm(request.POST)
     if form.is_valid():
         data = dict(form.cleaned_data)
-        try:
+        with service_errors(request, form):
             alt_names = certificates.parse_alt_names(data.pop("subject_alt_names"))
             csr_pem = certificates.create_csr(actor=request.user, alt_names=alt_names, **data)
-        except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             return _csr_download(csr_pem, data["common_name"])
     return _certificates_page(request, csr_form=form, status=400)
 
@@ -201,15 +190,12 @@ def _csr_download(csr_pem, common_name):
 def import_certificate(request):
     form = ImportForm(request.POST, request.FILES)
     if form.is_valid():
-        try:
+        with service_errors(request, form):
             checked = certificates.import_certificate(
                 actor=request.user, certificate_pem=form.read("certificate"),
                 intermediate_pem=form.read("intermediate"), key_pem=form.read("private_key"),
                 description=form.cleaned_data["description"],
             )
-        except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             messages.success(request, _(
                 "The certificate “%(subject)s” is imported. The server uses it after its next restart.")
                 % {"subject": checked.certificate.subject.rfc4514_string()})
@@ -220,11 +206,8 @@ def import_certificate(request):
 @requires(Action.CHANGE_SYSTEM_CONFIG)
 @require_POST
 def restore_default(request):
-    try:
+    with service_errors(request):
         certificates.restore_default(actor=request.user)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("A new default self-signed certificate replaces the imported one. "
                                     "The server uses it after its next restart."))
     return redirect("admin_security_certificates")

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.decorators import requires
 from accounts.rbac import Action, can
 from onprem import system_settings
-from onprem.errors import NotAllowed, ServiceError
+from onprem.errors import NotAllowed
+from onprem.service_views import service_errors
 
 from .forms import FORMS
 
@@ -44,11 +45,8 @@ def settings_tab(request, tab="messaging"):
         if form.is_valid():
             values = {name: form.cleaned_data[name] for name in system_settings.TAB_FIELDS[tab]}
             extra = {"smtp_password": form.cleaned_data.get("smtp_password") or None} if tab == "email" else {}
-            try:
+            with service_errors(request, form):
                 system_settings.update(tab, actor=request.user, **values, **extra)
-            except ServiceError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
-            else:
                 messages.success(request, _("Your settings are saved."))
                 return redirect("admin_settings_tab", tab=tab)
     else:

@@ -18,8 +18,8 @@ from accounts.decorators import requires
 from accounts.rbac import Action
 from licensing.models import LocalAccount
 from onprem.csv_export import csv_response
-from onprem.errors import ServiceError
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 from sync import documents as d
 from sync.models import SyncRecord
 from sync.services import sync_settings as settings_service
@@ -133,12 +133,10 @@ def download_request(request, pk):
     account = _account(pk)
     form = SyncTypeForm(request.POST)
     full = form.is_valid() and form.cleaned_data["sync_type"] == "full"
-    try:
+    with service_errors(request):
         name, text = sync_service.request_file(account, actor=request.user, full=full)
-    except ServiceError as error:
-        messages.error(request, error.message)
-        return redirect("admin_sync_account", pk=account.pk)
-    return _yaml_download(name, text)
+        return _yaml_download(name, text)
+    return redirect("admin_sync_account", pk=account.pk)
 
 
 @requires(Action.MANAGE_SYNC)
@@ -151,12 +149,13 @@ def upload_response(request, pk):
             messages.error(request, error)
         return redirect("admin_sync_account", pk=account.pk)
     upload = form.cleaned_data["file"]
-    try:
+
+    def failed(message):
+        return _("Synchronization Failed: %(message)s") % {"message": message}
+
+    with service_errors(request, message=failed):
         record = sync_service.apply_response(account, upload.read(), name=upload.name, actor=request.user,
                                              mode=d.MANUAL)
-    except ServiceError as error:
-        messages.error(request, _("Synchronization Failed: %(message)s") % {"message": error.message})
-    else:
         messages.success(request, record.message)
     return redirect("admin_sync_account", pk=account.pk)
 
@@ -167,12 +166,9 @@ def account_privacy(request, pk):
     account = _account(pk)
     form = AccountPrivacyForm(request.POST)
     if form.is_valid():
-        try:
+        with service_errors(request):
             settings_service.update_account_privacy(actor=request.user, account=account,
                                                     **{k: v for k, v in form.cleaned_data.items()})
-        except ServiceError as error:
-            messages.error(request, error.message)
-        else:
             messages.success(request, _("The data privacy settings of “%(name)s” were saved.") % {"name": account.name})
     return redirect("admin_sync_account", pk=account.pk)
 
@@ -182,11 +178,8 @@ def account_privacy(request, pk):
 def account_scheduled(request, pk):
     account = _account(pk)
     enabled = request.POST.get("enabled") == "1"
-    try:
+    with service_errors(request):
         settings_service.set_scheduled_sync(actor=request.user, account=account, enabled=enabled)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("Scheduled synchronization of “%(name)s” is %(state)s.")
                          % {"name": account.name, "state": _("enabled") if enabled else _("disabled")})
     return redirect("admin_sync_account", pk=account.pk)
@@ -210,12 +203,8 @@ def schedules(request):
         else:
             schedule_form = ScheduleForm(request.POST)
             if schedule_form.is_valid():
-                try:
+                with service_errors(request, schedule_form):
                     settings_service.update_schedule(actor=request.user, **schedule_form.cleaned_data)
-                except ServiceError as error:
-                    schedule_form.add_error(error.field if error.field in schedule_form.fields else None,
-                                            error.message)
-                else:
                     messages.success(request, _("The synchronization schedule was saved."))
                     return redirect("admin_sync_schedules")
     return _page(request, "schedules.html", "schedules", schedule_form=schedule_form, privacy_form=privacy_form,

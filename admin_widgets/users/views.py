@@ -18,8 +18,8 @@ from accounts.security_models import UserLock
 from accounts.services import lockout
 from accounts.services import users as user_service
 from onprem.csv_export import csv_response
-from onprem.errors import ServiceError
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
 from .forms import PasswordResetForm, UserCreateForm
 
@@ -73,14 +73,11 @@ def user_create(request):
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with service_errors(request, form):
             user = user_service.create_user(
                 actor=request.user, username=data["username"], password=data["password"], email=data["email"],
                 first_name=data["first_name"], last_name=data["last_name"], description=data["description"],
             )
-        except ServiceError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
             messages.success(request, _("The user “%(name)s” was added.") % {"name": user.username})
             return redirect("admin_users")
     return render(request, "admin_widgets/users/create.html", {"workspace": "admin", "form": form})
@@ -92,33 +89,41 @@ def user_create(request):
 def user_role(request, pk):
     user = get_object_or_404(User, pk=pk)
     role = request.POST.get("system_role", "")
-    return _act(request, lambda: user_service.change_system_role(actor=request.user, user=user, system_role=role),
-                lambda: _("The system role of “%(name)s” is now %(role)s.")
-                % {"name": user.username, "role": user.get_system_role_display()})
+    with service_errors(request):
+        user_service.change_system_role(actor=request.user, user=user, system_role=role)
+        messages.success(request, _("The system role of “%(name)s” is now %(role)s.")
+                         % {"name": user.username, "role": user.get_system_role_display()})
+    return redirect(_back_to_table(request))
 
 
 @requires(Action.MANAGE_USERS)
 @require_POST
 def user_disable(request, pk):
     user = get_object_or_404(User, pk=pk)
-    return _act(request, lambda: user_service.disable_user(actor=request.user, user=user),
-                lambda: _("The user “%(name)s” was disabled.") % {"name": user.username})
+    with service_errors(request):
+        user_service.disable_user(actor=request.user, user=user)
+        messages.success(request, _("The user “%(name)s” was disabled.") % {"name": user.username})
+    return redirect(_back_to_table(request))
 
 
 @requires(Action.MANAGE_USERS)
 @require_POST
 def user_enable(request, pk):
     user = get_object_or_404(User, pk=pk)
-    return _act(request, lambda: user_service.enable_user(actor=request.user, user=user),
-                lambda: _("The user “%(name)s” was enabled.") % {"name": user.username})
+    with service_errors(request):
+        user_service.enable_user(actor=request.user, user=user)
+        messages.success(request, _("The user “%(name)s” was enabled.") % {"name": user.username})
+    return redirect(_back_to_table(request))
 
 
 @requires(Action.MANAGE_USERS)
 @require_POST
 def user_unlock(request, pk):
     user = get_object_or_404(User, pk=pk)
-    return _act(request, lambda: lockout.unlock_user(actor=request.user, user=user),
-                lambda: _("The user “%(name)s” was unlocked.") % {"name": user.username})
+    with service_errors(request):
+        lockout.unlock_user(actor=request.user, user=user)
+        messages.success(request, _("The user “%(name)s” was unlocked.") % {"name": user.username})
+    return redirect(_back_to_table(request))
 
 
 @requires(Action.MANAGE_USERS)
@@ -126,8 +131,10 @@ def user_unlock(request, pk):
 def user_remove(request, pk):
     user = get_object_or_404(User, pk=pk)
     username = user.username
-    return _act(request, lambda: user_service.remove_user(actor=request.user, user=user),
-                lambda: _("The user “%(name)s” was removed.") % {"name": username})
+    with service_errors(request):
+        user_service.remove_user(actor=request.user, user=user)
+        messages.success(request, _("The user “%(name)s” was removed.") % {"name": username})
+    return redirect(_back_to_table(request))
 
 
 @requires(Action.MANAGE_USERS)
@@ -136,26 +143,12 @@ def user_password(request, pk):
     user = get_object_or_404(User, pk=pk)
     form = PasswordResetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(request, form, fields={"password": "new_password"}):
             user_service.reset_password(actor=request.user, user=user, new_password=form.cleaned_data["new_password"])
-        except ServiceError as error:
-            form.add_error("new_password" if error.field == "password" else None, error.message)
-        else:
             messages.success(request, _("The password of “%(name)s” was reset. They choose their own at their next login.")
                              % {"name": user.username})
             return redirect("admin_users")
     return render(request, "admin_widgets/users/password.html", {"workspace": "admin", "form": form, "target": user})
-
-
-def _act(request, change, success_message):
-    """Run one service call for a row action and go back to the table where the user was."""
-    try:
-        change()
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, success_message())
-    return redirect(_back_to_table(request))
 
 
 def _back_to_table(request):

@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.rbac import principal_for, visible_virtual_accounts
-from onprem.errors import ServiceError
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
 from ..models import Alert
 from ..services import alerts as alert_service
@@ -96,28 +96,27 @@ def _back(request, account):
     return redirect(f"{url}?{query}" if query else url)
 
 
-def _act(request, account, alert_id, service, done):
-    alert = get_object_or_404(visible_alerts(request, account).select_related("account", "virtual_account"),
-                              pk=alert_id)
-    try:
-        alert = service(actor=request.user, alert=alert)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, done(alert))
-    return _back(request, account)
+def _alert_or_404(request, account, alert_id):
+    return get_object_or_404(visible_alerts(request, account).select_related("account", "virtual_account"),
+                             pk=alert_id)
 
 
 @account_page
 @require_POST
 def alert_dismiss(request, account, alert_id):
-    return _act(request, account, alert_id, alert_service.dismiss_alert,
-                lambda alert: _("The alert was dismissed."))
+    alert = _alert_or_404(request, account, alert_id)
+    with service_errors(request):
+        alert_service.dismiss_alert(actor=request.user, alert=alert)
+        messages.success(request, _("The alert was dismissed."))
+    return _back(request, account)
 
 
 @account_page
 @require_POST
 def alert_remind_later(request, account, alert_id):
-    return _act(request, account, alert_id, alert_service.remind_later,
-                lambda alert: _("The alert is hidden until %(date)s.")
-                % {"date": date_format(timezone.localtime(alert.remind_until), "DATETIME_FORMAT")})
+    alert = _alert_or_404(request, account, alert_id)
+    with service_errors(request):
+        alert = alert_service.remind_later(actor=request.user, alert=alert)
+        messages.success(request, _("The alert is hidden until %(date)s.")
+                         % {"date": date_format(timezone.localtime(alert.remind_until), "DATETIME_FORMAT")})
+    return _back(request, account)

@@ -17,10 +17,10 @@ from accounts.rbac import Action, can, visible_virtual_accounts
 from licensing.models import Conversion, ConversionSettings
 from licensing.services import conversion as conversion_service
 from onprem.csv_export import csv_response
-from onprem.errors import NotAllowed, ServiceError
+from onprem.errors import NotAllowed
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
-from .requests import add_service_error
 from .workspace import account_page, render_workspace
 
 CONVERSION_TABS = [
@@ -105,13 +105,10 @@ def settings(request, account):
         if not may_apply:
             raise NotAllowed()
         if form.is_valid():
-            try:
+            with service_errors(request, form):
                 conversion_service.set_conversion_settings(
                     actor=request.user, account=account, mode=form.cleaned_data["mode"],
                     virtual_accounts=form.cleaned_data["virtual_accounts"])
-            except ServiceError as error:
-                add_service_error(form, error)
-            else:
                 messages.success(request, _("The conversion settings were applied."))
                 return redirect("licensing_conversion_settings", account_id=account.pk)
     return render_conversion(request, account, "settings", "licensing/conversion/settings.html", {

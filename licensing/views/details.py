@@ -42,7 +42,7 @@ from licensing.services.event_log import visible_events
 from onprem.listing import Listing
 
 from . import charts
-from .inventory import inventory_url, visible_virtual_account_or_404
+from .inventory.page import inventory_url, visible_virtual_account_or_404
 from .workspace import account_page, render_workspace
 
 PAGE_SIZE = 25

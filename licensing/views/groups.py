@@ -16,11 +16,11 @@ from accounts.roles import AccountRole
 from accounts.services import grants as grant_service
 from accounts.services import groups as group_service
 from onprem.csv_export import csv_response
-from onprem.errors import NotAllowed, ServiceError
+from onprem.errors import NotAllowed
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
 from .manage import render_tab
-from .requests import add_service_error
 from .workspace import account_page
 
 TAB = "user_groups"
@@ -101,11 +101,8 @@ def user_group_new(request, account):
     _require_manager(request, account)
     form = GroupForm(request.POST)
     if form.is_valid():
-        try:
+        with service_errors(request, form):
             group = group_service.create_group(actor=request.user, account=account, **form.cleaned_data)
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("The user group “%(name)s” was created.") % {"name": group.name})
             return _group_url(group)
     return _render_list(request, account, form, status=400)
@@ -145,11 +142,8 @@ def user_group_edit(request, account, group_id):
     _require_manager(request, account)
     form = GroupForm(request.POST)
     if form.is_valid():
-        try:
+        with service_errors(request, form):
             group_service.update_group(actor=request.user, group=group, **form.cleaned_data)
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("The user group “%(name)s” was saved.") % {"name": group.name})
             return _group_url(group)
     group.refresh_from_db()
@@ -174,13 +168,10 @@ def user_group_member_add(request, account, group_id):
     _require_manager(request, account)
     form = AddMemberForm(request.POST)
     if form.is_valid():
-        try:
+        with service_errors(request, form):
             user = grant_service.find_user(form.cleaned_data["user"])
             group_service.add_member(actor=request.user, group=group, user=user,
                                      is_owner=form.cleaned_data["is_owner"])
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("The user “%(user)s” was added to the group.") % {"user": user.username})
             return _group_url(group)
     return _render_group(request, group, member_form=form, status=400)
@@ -255,12 +246,9 @@ def user_group_role(request, account, group_id):
     if not form.is_valid():
         messages.error(request, _("Choose Account Administrator or Account User."))
         return _group_url(group)
-    try:
+    with service_errors(request):
         grant = grant_service.set_account_role(actor=request.user, account=account, role=form.cleaned_data["role"],
                                                group=group)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("The members of “%(group)s” now have the role “%(role)s”.")
                          % {"group": group.name, "role": grant.get_role_display()})
     return _group_url(group)
@@ -275,12 +263,9 @@ def user_group_va_role(request, account, group_id):
     form = GroupVirtualAccountRoleForm(request.POST, account=account)
     if form.is_valid():
         va = form.cleaned_data["virtual_account"]
-        try:
+        with service_errors(request, form):
             grant = grant_service.set_virtual_account_role(actor=request.user, virtual_account=va,
                                                            role=form.cleaned_data["role"], group=group)
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("The members of “%(group)s” now have the role “%(role)s” on the local "
                                         "virtual account “%(va)s”.")
                              % {"group": group.name, "role": grant.get_role_display(), "va": va.name})

@@ -7,11 +7,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.rbac import Action, can, visible_virtual_accounts
 from licensing.services import virtual_accounts as va_service
 from licensing.services.event_log import visible_events
-from onprem.errors import NotAllowed, ServiceError
+from onprem.errors import NotAllowed
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
 from ..forms import EventLogFilterForm, VirtualAccountForm
-from .requests import add_service_error
 from .workspace import MANAGE_ACCOUNT_TABS, account_page, render_workspace, tab_bar
 
 
@@ -57,11 +57,8 @@ def virtual_account_new(request, account):
     require(request, Action.MANAGE_VIRTUAL_ACCOUNTS, account)
     form = VirtualAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(request, form):
             va = va_service.create_virtual_account(actor=request.user, account=account, **form.cleaned_data)
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("The local virtual account “%(name)s” was created.") % {"name": va.name})
             return redirect("licensing_manage_virtual_accounts", account_id=account.pk)
     return render_tab(request, account, "virtual_accounts", "licensing/manage/virtual_account_form.html",
@@ -83,11 +80,8 @@ def virtual_account_edit(request, account, va_id):
     form.fields["name"].label = _("New Name")
     if request.method == "POST" and form.is_valid():
         old_name = va.name
-        try:
+        with service_errors(request, form):
             va = va_service.rename_virtual_account(actor=request.user, virtual_account=va, **form.cleaned_data)
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("The local virtual account “%(old)s” was saved as “%(new)s”.")
                              % {"old": old_name, "new": va.name})
             return redirect("licensing_manage_virtual_accounts", account_id=account.pk)
@@ -101,11 +95,8 @@ def virtual_account_delete(request, account, va_id):
     va = _virtual_account_or_404(account, va_id)
     require(request, Action.MANAGE_VIRTUAL_ACCOUNTS, account)
     name = va.name
-    try:
+    with service_errors(request):
         va_service.delete_virtual_account(actor=request.user, virtual_account=va)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, _("The local virtual account “%(name)s” was deleted.") % {"name": name})
     return redirect("licensing_manage_virtual_accounts", account_id=account.pk)
 

@@ -10,10 +10,10 @@ from licensing.models import AccessRequest
 from licensing.services import access as access_service
 from onprem.errors import NotAllowed, ServiceError
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
 from ..forms import AddUserForm, ApproveAccessForm
 from .manage import render_tab, require
-from .requests import add_service_error
 from .workspace import account_page, decides_access_requests
 
 
@@ -57,13 +57,10 @@ def user_add(request, account):
     form = AddUserForm(request.POST or None, account_roles=grantable_roles(request, account),
                        virtual_accounts=_manageable_virtual_accounts(request, account))
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(request, form):
             user = grant_service.find_user(form.cleaned_data["user"])
             grant_service.assign_roles(actor=request.user, account=account, user=user, role=form.account_role(),
                                        virtual_account_roles=form.virtual_account_roles())
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("The roles of the user “%(user)s” on this account were saved.")
                              % {"user": user.username})
             return redirect("licensing_manage_users", account_id=account.pk)
@@ -107,7 +104,7 @@ def access_requests(request, account):
 def access_request_decide(request, account, request_id, decision):
     access_request = get_object_or_404(account.access_requests.select_related("user"), pk=request_id)
     _require_decider(request, account)
-    try:
+    with service_errors(request):
         if decision == "approve":
             form = ApproveAccessForm(request.POST)
             if not form.is_valid():
@@ -120,6 +117,4 @@ def access_request_decide(request, account, request_id, decision):
             access_service.decline_access_request(actor=request.user, access_request=access_request)
             messages.success(request, _("The access request of “%(user)s” was declined.")
                              % {"user": access_request.user.username})
-    except ServiceError as error:
-        messages.error(request, error.message)
     return redirect("licensing_manage_access_requests", account_id=account.pk)

@@ -9,10 +9,10 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.rbac import Action, can
 from licensing.services import preferences as preference_service
-from onprem.errors import NotAllowed, ServiceError
+from onprem.errors import NotAllowed
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
-from .requests import add_service_error
 from .workspace import account_page, render_workspace
 
 
@@ -35,13 +35,10 @@ def preferences(request, account):
     form = PreferencesForm(request.POST if request.method == "POST" else None, initial={
         "license_transaction_details": "true" if current.license_transaction_details else "false"})
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(request, form):
             change = preference_service.set_preference(
                 actor=request.user, account=account, name="license_transaction_details",
                 value=form.cleaned_data["license_transaction_details"], note=form.cleaned_data["note"])
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             remember_preference(request, account, form.cleaned_data["license_transaction_details"])
             messages.success(request, _("The preference is saved.") if change else _("Nothing changed."))
             return redirect("licensing_preferences", account_id=account.pk)

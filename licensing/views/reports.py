@@ -32,7 +32,7 @@ from licensing.services import reports as report_service
 from onprem.csv_export import csv_response
 from onprem.listing import Listing
 
-from .inventory import RowListing
+from .row_listing import RowListing
 from .workspace import account_page, render_workspace
 
 PAGE_SIZE = 50

@@ -8,16 +8,12 @@ from django.views.decorators.http import require_http_methods
 from accounts.rbac import Action, can
 from licensing.models import AccessRequest, LocalAccount
 from licensing.services import access, accounts
-from onprem.errors import NotAllowed, ServiceError
+from onprem.errors import NotAllowed
 from onprem.listing import Listing
+from onprem.service_views import service_errors
 
 from ..forms import RequestAccessForm, RequestAccountForm
 from .workspace import render_workspace
-
-
-def add_service_error(form, error):
-    """Show a refused change on the field it is about (or above the form)."""
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 @login_required
@@ -28,14 +24,11 @@ def request_account(request):
     form = RequestAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with service_errors(request, form):
             account = accounts.request_account(
                 actor=request.user, name=data["name"], cisco_smart_account=data["cisco_smart_account"],
                 cisco_virtual_account=data["cisco_virtual_account"], email=data["email"], message=data["message"],
             )
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("Your request for the local account “%(name)s” was submitted. A System "
                                         "Administrator or System Operator will review it.") % {"name": account.name})
             return redirect("licensing_request_account")
@@ -51,14 +44,11 @@ def request_access(request):
         raise NotAllowed()
     form = RequestAccessForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(request, form):
             access_request = access.request_access(
                 actor=request.user, account_name=form.cleaned_data["account_name"],
                 company=form.cleaned_data["company"],
             )
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
             messages.success(request, _("Your request for access to “%(name)s” was submitted. An Account "
                                         "Administrator will review it.") % {"name": access_request.account.name})
             return redirect("licensing_request_access")

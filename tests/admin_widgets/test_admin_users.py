@@ -421,6 +421,15 @@ def test_reset_refusals(admin_client, sysadmin, make_user):
     assert _snapshot() == before
 
 
+def test_reset_refusals_land_on_the_password_field_or_above_the_form(admin_client, sysadmin, make_user):
+    # The service names the field "password"; the form calls it "new_password".
+    form = _reset(admin_client, make_user("alice"), "short").context["form"]
+    assert list(form.errors) == ["new_password"] and "too short" in str(form.errors["new_password"])
+    form = _reset(admin_client, sysadmin).context["form"]
+    assert form.non_field_errors() == ["You cannot reset your own password."]
+    assert "new_password" not in form.errors
+
+
 def test_operator_cannot_reset_a_system_admins_password(op_client, make_user):
     boss = make_user("boss", SystemRole.ADMIN)
     before = _snapshot()

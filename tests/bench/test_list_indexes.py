@@ -19,7 +19,7 @@ from accounts.api_clients import ApiGrant
 from accounts.roles import AccountRole
 from accounts.services import api_grants
 from licensing.models import ProductInstance, VirtualAccount
-from licensing.views.inventory import product_instance_table
+from licensing.views.inventory.product_instances_tab import product_instance_table
 from tests.query_plans import plan_of
 
 pytestmark = pytest.mark.django_db

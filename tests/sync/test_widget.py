@@ -165,6 +165,34 @@ def test_accounts_widget_delete_and_request_approval(use_cssm, make_user, login,
     assert not LocalAccount.objects.filter(pk=requested.pk).exists()
 
 
+def test_approve_with_a_failed_registration_says_the_request_stands(use_cssm, make_user, login, sysadmin,
+                                                                     pending_account, tmp_path):
+    from licensing.services.accounts import request_account
+
+    client = login(sysadmin)
+    requested = request_account(actor=make_user("asker"), name=f"Req {uuid.uuid4().hex[:6]}",
+                                cisco_smart_account="acme.example", cisco_virtual_account="Lab")
+    response = client.post(f"/admin/accounts/requests/{requested.pk}/approve-register/",
+                           {"username": CCO_USER, "password": "nope"}, follow=True)
+    assert response.redirect_chain == [("/admin/accounts/", 302)]
+    shown = [(m.level_tag, m.message) for m in response.context["messages"]]
+    assert len(shown) == 1 and shown[0][0] == "error", shown
+    assert shown[0][1].startswith(f"The request for “{requested.name}” was approved, but the registration with "
+                                  "Cisco Smart Software Manager failed: Invalid username or password"), shown
+    requested.refresh_from_db()
+    assert requested.status == LocalAccount.Status.PENDING_REGISTRATION
+
+    # A refused authorization file is shown on the upload field, whatever the refusal is about.
+    other = pending_account()
+    response = client.post(f"/admin/accounts/{other.pk}/manual-registration/",
+                           {"action": "upload", "file": SimpleUploadedFile("auth.yml", b"not: a document")})
+    assert response.status_code == 200
+    errors = response.context["upload_form"].errors
+    assert list(errors) == ["file"] and errors["file"], errors
+    other.refresh_from_db()
+    assert other.status == LocalAccount.Status.PENDING_REGISTRATION
+
+
 def test_sysuser_cannot_use_the_registration_actions(make_user, login, pending_account):
     account = pending_account()
     client = login(make_user("plain", SystemRole.USER))

@@ -1,0 +1,133 @@
+"""What the Inventory tabs read (Smart Licensing > Inventory): the querysets and rows the views
+paginate, export and render. Nothing here writes.
+
+Callers pass local virtual accounts they have already limited to what the principal may see
+(``accounts.rbac.visible_virtual_accounts``); nothing here widens them. Each function runs a
+fixed number of queries whatever the number of rows: the pages' query counts are pinned in
+tests.
+"""
+from django.db.models import Q
+
+from ..models import (
+    Entitlement,
+    LicenseDefinition,
+    LicenseTag,
+    ProductInstance,
+    RegistrationToken,
+    VirtualAccountTagValue,
+)
+from . import compliance
+
+# --- The virtual account chooser ---------------------------------------------------------------
+
+
+def virtual_account_ids_tagged(account, text):
+    """Ids of the local virtual accounts of ``account`` holding a tag value that contains ``text``
+    or a value of a tag whose name contains it (one query)."""
+    return set(VirtualAccountTagValue.objects.filter(tag__account=account)
+               .filter(Q(value__icontains=text) | Q(tag__name__icontains=text))
+               .values_list("virtual_accounts", flat=True))
+
+
+# --- General: registration tokens ---------------------------------------------------------------
+
+
+def tokens_of(va, now):
+    """The registration tokens of ``va``, each with its status at ``now`` (``current_status``)."""
+    return RegistrationToken.objects.filter(virtual_account=va).with_status(now)
+
+
+def token_of(va, token_id):
+    """The token ``token_id`` if it belongs to ``va``; None otherwise."""
+    return RegistrationToken.objects.filter(pk=token_id, virtual_account=va).first()
+
+
+def tokens_in(vas):
+    """The tokens of the virtual accounts ``vas``, each with its virtual account."""
+    return RegistrationToken.objects.select_related("virtual_account").filter(virtual_account__in=vas)
+
+
+# --- Licenses -------------------------------------------------------------------------------------
+
+
+def license_rows(va):
+    """The compliance rows of ``va``: the positions, each with its license's billing type.
+
+    Two steps whatever the number of product instances: the compliance service's fixed
+    number of queries, then one query for the billing types of the licenses it names.
+    """
+    positions = compliance.virtual_account_positions(va)
+    billing = dict(LicenseDefinition.objects.filter(pk__in={p.license_id for p in positions})
+                   .values_list("pk", "billing_type")) if positions else {}
+    labels = dict(LicenseDefinition.Billing.choices)
+    rows = []
+    for position in positions:
+        substitutions = [
+            {"type": s.substitution_type, "quantity": s.quantity,
+             "license": s.substituted_license if s.substitution_type == compliance.FROM_HIGHER_TIER else s.license}
+            for s in position.substitutions
+        ]
+        rows.append({
+            "license": position.license,
+            "license_id": position.license_id,
+            "entitlement_tag": position.entitlement_tag,
+            "billing": labels.get(billing.get(position.license_id), ""),
+            "purchased": position.purchased,
+            "pending": position.pending_quantity,
+            "in_use": position.in_use,
+            "borrowed": position.borrowed,
+            "lent": position.lent,
+            "substitutions": substitutions,
+            "balance": position.available,
+            "status": position.status,
+            "in_compliance": position.status == compliance.IN_COMPLIANCE,
+        })
+    return rows
+
+
+def license_ids_tagged(account_id, text):
+    """Ids of the licenses carrying a license tag of the account whose name contains ``text`` (one query)."""
+    return set(LicenseTag.objects.filter(account_id=account_id, name__icontains=text)
+               .values_list("licenses", flat=True))
+
+
+def transaction_lines(va, criteria, today):
+    """{license id: [lines]} of ``va``'s current and future lines that meet ``criteria`` (one query).
+
+    ``criteria`` is the Advanced Search: ``family`` (contains), ``sku`` (exact), ``expires_by``
+    (an end date on or before it); a criterion left out does not filter.
+    """
+    lines = (Entitlement.objects.filter(virtual_account=va).exclude(end_date__lt=today)
+             .select_related("license").order_by("license_id", "end_date", "pk"))
+    if criteria.get("family"):
+        lines = lines.filter(license__product_family__icontains=criteria["family"])
+    if criteria.get("sku"):
+        lines = lines.filter(sku=criteria["sku"])
+    if criteria.get("expires_by"):
+        lines = lines.filter(end_date__lte=criteria["expires_by"])
+    by_license = {}
+    for line in lines:
+        by_license.setdefault(line.license_id, []).append(line)
+    return by_license
+
+
+def license_tags(account, license_ids):
+    """{license id: [tag names]} of the account's license tags on those licenses (one query)."""
+    tags = {}
+    rows = LicenseTag.objects.filter(account=account, licenses__in=license_ids).values_list("licenses", "name")
+    for license_id, name in rows.order_by("name"):
+        tags.setdefault(license_id, []).append(name)
+    return tags
+
+
+# --- Product Instances ----------------------------------------------------------------------------
+
+
+def product_instances_of(va):
+    """The product instances of ``va`` (the page's ``Listing`` sorts and pages them)."""
+    return ProductInstance.objects.filter(virtual_account=va)
+
+
+def product_instances_in(vas):
+    """The product instances of the virtual accounts ``vas``, each with its virtual account."""
+    return ProductInstance.objects.select_related("virtual_account").filter(virtual_account__in=vas)

@@ -1,0 +1,24 @@
+"""Smart Licensing > Inventory: the General, Licenses and Product Instances tabs of one local
+virtual account, a module each (``general_tab``, ``licenses_tab``, ``product_instances_tab``);
+``page`` is what they share. What the tabs read comes from ``licensing.services.inventory_queries``.
+
+The virtual account is chosen with ``?va=<id>`` among those the principal may see
+(``visible_virtual_accounts``); without it the Default one (or the first visible one) is shown.
+A virtual account the principal may not see, or one of another local account, answers 404 like
+an invisible account does (see ``workspace``); 403 is kept for a visible virtual account on
+which the action is not allowed.
+"""
+from .general_tab import general, token_download, token_new, token_remove, token_revoke
+from .licenses_tab import license_transfer, licenses, licenses_csv
+from .product_instances_tab import (
+    product_instance_remove,
+    product_instance_transfer,
+    product_instances,
+    product_instances_csv,
+)
+
+__all__ = [
+    "general", "license_transfer", "licenses", "licenses_csv", "product_instance_remove",
+    "product_instance_transfer", "product_instances", "product_instances_csv", "token_download", "token_new",
+    "token_remove", "token_revoke",
+]

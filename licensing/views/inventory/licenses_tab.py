@@ -1,0 +1,167 @@
+"""Inventory > Licenses: the compliance table of the virtual account (search by name or by tag,
+the transaction details and their Advanced Search, the usage chart, CSV export) and the
+transfer of licenses to another virtual account."""
+from django import forms
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.rbac import visible_virtual_accounts
+from licensing.models import LicenseDefinition
+from licensing.services import compliance, inventory_queries
+from licensing.services import transfers as transfer_service
+from onprem.csv_export import csv_response
+from onprem.service_views import service_errors
+
+from ...forms import LicenseTransferForm
+from .. import charts
+from ..preferences import transaction_details_enabled
+from ..row_listing import RowListing
+from ..workspace import account_page, render_workspace
+from .page import (
+    chosen_virtual_account,
+    csv_name,
+    csv_url,
+    inventory_url,
+    render_inventory,
+    transfer_targets_or_403,
+    visible_virtual_account_or_404,
+)
+
+LICENSE_SORTS = {
+    "license": lambda r: r["license"].casefold(),
+    "billing": lambda r: r["billing"],
+    "purchased": lambda r: r["purchased"],
+    "in_use": lambda r: r["in_use"],
+    "balance": lambda r: r["balance"],
+    "status": lambda r: r["status"],
+}
+
+
+class AdvancedSearchForm(forms.Form):
+    """The guide's Advanced Search: Product Family (type ahead), License or Product SKU (exact match),
+    Expires By ("any license that has an expiration date on or before the selected" date)."""
+
+    family = forms.CharField(label=gettext_lazy("Product Family"), max_length=255, required=False)
+    sku = forms.CharField(label=gettext_lazy("License or Product SKU"), max_length=100, required=False)
+    expires_by = forms.DateField(label=gettext_lazy("Expires By"), required=False,
+                                 widget=forms.DateInput(attrs={"type": "date"}))
+
+    def criteria(self):
+        return {k: v for k, v in self.cleaned_data.items() if v} if self.is_valid() else {}
+
+
+def license_table(request, va, *, show_transactions=False, advanced=None):
+    """The Licenses table: search "By Name" (default) or "By Tag" (``by=tag``); with transaction
+    details on, each row carries its lines and tags, and the Advanced Search filters by its lines."""
+    rows = inventory_queries.license_rows(va)
+    search = lambda r: r["license"]  # noqa: E731
+    query = request.GET.get("q", "").strip()[:200]
+    if request.GET.get("by") == "tag":
+        search = None
+        if query:
+            tagged = inventory_queries.license_ids_tagged(va.account_id, query)
+            rows = [r for r in rows if r["license_id"] in tagged]
+    if show_transactions:
+        criteria = advanced.criteria() if advanced is not None else {}
+        lines = inventory_queries.transaction_lines(va, criteria, timezone.now().date())
+        if criteria:
+            rows = [r for r in rows if r["license_id"] in lines]
+        tags = inventory_queries.license_tags(va.account, [r["license_id"] for r in rows]) if rows else {}
+        for row in rows:
+            row["lines"] = lines.get(row["license_id"], [])
+            row["tags"] = tags.get(row["license_id"], [])
+    return RowListing(request, rows, search=search, sorts=LICENSE_SORTS, default_sort="license")
+
+
+def licenses_view_options(request, account):
+    """(transaction details allowed by the preference, shown now, the Advanced Search form or None)."""
+    allowed = transaction_details_enabled(request, account)
+    shown = allowed and request.GET.get("tx") == "1"
+    advanced = AdvancedSearchForm(request.GET) if shown else None
+    return allowed, shown, advanced
+
+
+def substitution_text(row):
+    return "; ".join(f"{s['type']}: {s['quantity']} × {s['license']}" for s in row["substitutions"])
+
+
+def license_bars(account, va, rows):
+    """The Licenses tab's chart: one usage bar per license of the table's current page (in memory)."""
+    return charts.usage_bars([
+        (row["license"], reverse("licensing_license_detail", args=[account.pk, va.pk, row["license_id"]]),
+         compliance.LicensePosition(virtual_account_id=va.pk, virtual_account=va.name, license_id=row["license_id"],
+                                    license=row["license"], entitlement_tag=row["entitlement_tag"],
+                                    purchased=row["purchased"], in_use=row["in_use"], borrowed=row["borrowed"],
+                                    lent=row["lent"]))
+        for row in rows])
+
+
+@account_page
+@require_GET
+def licenses(request, account):
+    allowed, shown, advanced = licenses_view_options(request, account)
+
+    def tab(va):
+        table = license_table(request, va, show_transactions=shown, advanced=advanced)
+        return {"table": table, "bars": license_bars(account, va, table.page),
+                "transactions_allowed": allowed, "show_transactions": shown,
+                "advanced": advanced, "search_by": request.GET.get("by", "name"),
+                "csv_url": csv_url(request, "licensing_inventory_licenses_csv", account, va)}
+
+    return render_inventory(request, account, "licenses", "licensing/inventory/licenses.html", tab)
+
+
+@account_page
+@require_GET
+def licenses_csv(request, account):
+    vas = list(visible_virtual_accounts(request, account))
+    va = chosen_virtual_account(request, account, vas)
+    if va is None:
+        raise Http404("No local virtual account.")
+    va.account = account
+    _, shown, advanced = licenses_view_options(request, account)
+    table = license_table(request, va, show_transactions=shown, advanced=advanced)
+    return csv_response(csv_name("licenses", va), [
+        "License", "Entitlement Tag", "Billing", "Purchased", "Pending", "In Use", "Borrowed", "Lent",
+        "Substitution", "Balance", "Status",
+    ], ([r["license"], r["entitlement_tag"], r["billing"], r["purchased"], r["pending"], r["in_use"],
+         r["borrowed"], r["lent"], substitution_text(r), r["balance"], r["status"]] for r in table.rows))
+
+
+@account_page
+@require_http_methods(["GET", "POST"])
+def license_transfer(request, account, va_id, license_id):
+    """Transfer licenses of one license: "Preview" shows the before/after balances (nothing kept),
+    "Transfer" moves them."""
+    va = visible_virtual_account_or_404(request, account, va_id)
+    license = get_object_or_404(LicenseDefinition, pk=license_id)
+    back_url = inventory_url("licensing_inventory_licenses", account, va)
+    form = LicenseTransferForm(request.POST or None, targets=transfer_targets_or_403(request, account, va))
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        arguments = {"actor": request.user, "from_va": va, "to_va": data["to_virtual_account"], "license": license,
+                     "quantity": data["quantity"], "precedence": data["precedence"]}
+        with service_errors(request, form):
+            if "preview" in request.POST:
+                preview = transfer_service.preview_transfer(**arguments)
+            else:
+                result = transfer_service.transfer_licenses(**arguments)
+                messages.success(request, _("%(quantity)s “%(license)s” licenses were transferred to the local "
+                                            "virtual account “%(to)s”.")
+                                 % {"quantity": result.quantity, "license": license.name,
+                                    "to": data["to_virtual_account"].name})
+                if result.notice:
+                    messages.info(request, result.notice)
+                return redirect(back_url)
+    return render_workspace(request, "licensing/inventory/license_transfer.html", {
+        "form": form, "virtual_account": va, "license": license, "preview": preview,
+        "to_virtual_account": form.cleaned_data.get("to_virtual_account") if preview else None,
+        "back_url": back_url,
+    }, account=account, section="inventory")
