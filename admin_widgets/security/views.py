@@ -96,8 +96,9 @@ def reset_tab(request, tab):
     fields = password_policy.TAB_FIELDS.get(tab)
     if fields is None:
         raise Http404
-    password_policy.update(tab, actor=request.user, **{name: getattr(defaults, name) for name in fields})
-    messages.success(request, _("The default settings are restored."))
+    with service_errors(request):
+        password_policy.update(tab, actor=request.user, **{name: getattr(defaults, name) for name in fields})
+        messages.success(request, _("The default settings are restored."))
     return redirect("admin_security" if tab == "account" else "admin_security_password")
 
 
