@@ -20,7 +20,7 @@ from licensing.models import LocalAccount
 from onprem.csv_export import csv_response
 from onprem.errors import ServiceError
 from onprem.listing import Listing
-from sync import documents as d
+from sync.documents.rejections import MANUAL
 from sync.models import SyncRecord
 from sync.services import sync_settings as settings_service
 from sync.services import synchronization as sync_service
@@ -153,7 +153,7 @@ def upload_response(request, pk):
     upload = form.cleaned_data["file"]
     try:
         record = sync_service.apply_response(account, upload.read(), name=upload.name, actor=request.user,
-                                             mode=d.MANUAL)
+                                             mode=MANUAL)
     except ServiceError as error:
         messages.error(request, _("Synchronization Failed: %(message)s") % {"message": error.message})
     else:
