@@ -104,7 +104,7 @@ class Emulator:
             if onprem is None or onprem["smart_account"] != document.onprem.smart_account:
                 raise WrongAccount("this On-Prem is not registered here", mode=mode)
             verified = verify(document, trusted_roots=[self.ca.root_cert], mode=mode, now=now,
-                                expected_uid=onprem["uid"], intermediates=[self.ca.issuing_cert])
+                              expected_uid=onprem["uid"], intermediates=[self.ca.issuing_cert])
         except Rejection as exc:
             raise EmulatorError(400, exc.code, exc.message) from None
         signer_key = pki.public_key_fingerprint(verified.signer_certificate.public_key())

@@ -60,7 +60,7 @@ def lock_state(account):
 def onprem_of(account, state):
     """How documents name this local account (the SSM On-Prem record CSSM holds)."""
     return OnPrem(name=(state.onprem_name or account.name)[:100], uid=state.uid,
-                    smart_account=account.cisco_smart_account, virtual_account=account.cisco_virtual_account)
+                  smart_account=account.cisco_smart_account, virtual_account=account.cisco_virtual_account)
 
 
 def configured_root():

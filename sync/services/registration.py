@@ -78,7 +78,7 @@ def create_registration_request(account, *, actor, reregistration=False, mode=Sy
     state = lock_state(account)
     id_key, signing_key = pki.new_private_key(), pki.new_private_key()
     onprem = OnPrem(name=account.name, uid=state.uid, smart_account=account.cisco_smart_account,
-                      virtual_account=account.cisco_virtual_account)
+                    virtual_account=account.cisco_virtual_account)
     body = {
         "account_name": account.name,
         "reregistration": reregistration,
@@ -169,8 +169,8 @@ def apply_authorization(account, data, *, actor, name=None, mode=MANUAL, now=Non
             exc.mode = mode
             raise
         verify(document, trusted_roots=roots, mode=mode, now=now, expected_uid=state.uid,
-                 in_reply_to=state.pending_request_id, is_processed=is_processed,
-                 expected_id_public_key=pki.load_private_key(state.pending_id_private_key).public_key())
+               in_reply_to=state.pending_request_id, is_processed=is_processed,
+               expected_id_public_key=pki.load_private_key(state.pending_id_private_key).public_key())
         with transaction.atomic():
             _register(account, document, root, actor=actor, now=now, mode=mode)
     except (Rejection, pki.PkiError) as exc:

@@ -363,8 +363,8 @@ def apply_response(account, data, *, actor, name=None, mode=MANUAL, now=None):
         record = SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC,
                                            request_id=document.in_reply_to).defer("request_text", "sent").first()
         verify(document, trusted_roots=[state.root_pem], mode=mode, now=now, expected_uid=state.uid,
-                 is_processed=is_processed,
-                 expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
+               is_processed=is_processed,
+               expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
         if record is None:
             raise WrongAccount("the response answers no request of this local account", mode=mode)
         if record.result != SyncRecord.Result.PENDING:

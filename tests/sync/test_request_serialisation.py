@@ -48,14 +48,14 @@ def _round_trip_loaders():
 
 def _document(body, kind="SyncRequest"):
     return Document(kind=kind, onprem=OnPrem(name="Ünïcode \"On-Prem\"", uid="u" * 32, smart_account="acme.example",
-                                                 virtual_account="Lab"),
-                      document_id=new_id(), created_at=utcnow().replace(microsecond=0), body=body,
-                      sync_type="full")
+                                             virtual_account="Lab"),
+                    document_id=new_id(), created_at=utcnow().replace(microsecond=0), body=body,
+                    sync_type="full")
 
 
 def _loose_list(items):
     schema = Obj({"value": Str(1_000_000), "n": Int(minimum=-2**63, maximum=2**63), "flag": Bool(),
-                    "none": Str(nullable=True), "nested": List(Obj({"k": Str(1_000_000)}))})
+                  "none": Str(nullable=True), "nested": List(Obj({"k": Str(1_000_000)}))})
     listed = CanonicalList(schema, "body.items")
     for item in items:
         listed.append(item)
@@ -154,7 +154,7 @@ def test_schema_messages_keep_their_paths():
     assert str(caught.value) == "body.product_instances[1].licenses[0].count: must be between 0 and 2147483647"
     with pytest.raises(SchemaError) as caught:
         ONPREM.check({"name": "x", "uid": "y", "smart_account": "z", "virtual_account": "w", "extra": 1, "b": 2},
-                       "onprem")
+                     "onprem")
     assert str(caught.value) == "onprem: unknown field(s): b, extra"
 
 

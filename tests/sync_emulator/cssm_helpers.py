@@ -31,7 +31,7 @@ class OnPremSide:
         self.id_key = pki.new_private_key()
         self.signing_key = pki.new_private_key()
         self.onprem = OnPrem(name=name, uid=uid or str(uuid.uuid4()), smart_account=smart_account,
-                               virtual_account=virtual_account)
+                             virtual_account=virtual_account)
         self.id_certificate = None
         self.chain = []
         self.last_response_id = None

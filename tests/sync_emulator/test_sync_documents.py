@@ -65,7 +65,7 @@ def response_for(ca, side, request, *, now=None, signer_key=None, signer_certs=N
     }
     full.update(body)
     response = build("SyncResponse", onprem or side.onprem, full, sync_type=request.sync_type,
-                       now=created_at or now)
+                     now=created_at or now)
     return sign(response, signer_key or ca.signer_key, ca.signer_pems() if signer_certs is None else signer_certs)
 
 
