@@ -41,7 +41,7 @@ def _certificate_import_limit():
 
 def _sync_response_limit():
     try:
-        from sync.documents import MAX_DOCUMENT_BYTES
+        from sync.documents.parse import MAX_DOCUMENT_BYTES
     except ImportError:  # without sync.documents: a fixed bound
         MAX_DOCUMENT_BYTES = 64 * MIB
     return MAX_DOCUMENT_BYTES + ENVELOPE

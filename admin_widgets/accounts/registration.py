@@ -19,7 +19,8 @@ from accounts.decorators import requires
 from accounts.rbac import Action
 from licensing.models import LocalAccount
 from onprem.service_views import service_errors
-from sync import documents as d
+from sync.documents.parse import MAX_DOCUMENT_BYTES
+from sync.documents.rejections import MANUAL, Corrupted
 from sync.models import AccountSync
 from sync.services import registration as registration_service
 
@@ -37,8 +38,8 @@ class AuthorizationUploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > d.MAX_DOCUMENT_BYTES:
-            raise forms.ValidationError(d.Corrupted().message)
+        if upload.size > MAX_DOCUMENT_BYTES:
+            raise forms.ValidationError(Corrupted().message)
         return upload
 
 
@@ -110,7 +111,7 @@ def manual_registration(request, pk):
             upload = upload_form.cleaned_data["file"]
             with service_errors(request, upload_form, field="file"):
                 registration_service.apply_authorization(account, upload.read(), name=upload.name, actor=request.user,
-                                                         mode=d.MANUAL)
+                                                         mode=MANUAL)
                 messages.success(request, (_("Account was successfully re-registered. A full synchronization must be "
                                              "performed to complete the re-registration.") if reregister
                                            else _("The local account “%(name)s” is registered and Active."))

@@ -2,7 +2,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from sync import documents as d
+from sync.documents.parse import MAX_DOCUMENT_BYTES
+from sync.documents.rejections import Corrupted
 from sync.models import SyncSettings
 
 WEEKDAYS = [(0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")), (4, _("Friday")),
@@ -41,6 +42,6 @@ class ResponseUploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > d.MAX_DOCUMENT_BYTES:
-            raise forms.ValidationError(d.Corrupted().message)
+        if upload.size > MAX_DOCUMENT_BYTES:
+            raise forms.ValidationError(Corrupted().message)
         return upload

@@ -20,7 +20,7 @@ from licensing.models import LocalAccount
 from onprem.csv_export import csv_response
 from onprem.listing import Listing
 from onprem.service_views import service_errors
-from sync import documents as d
+from sync.documents.rejections import MANUAL
 from sync.models import SyncRecord
 from sync.services import sync_settings as settings_service
 from sync.services import synchronization as sync_service
@@ -155,7 +155,7 @@ def upload_response(request, pk):
 
     with service_errors(request, message=failed):
         record = sync_service.apply_response(account, upload.read(), name=upload.name, actor=request.user,
-                                             mode=d.MANUAL)
+                                             mode=MANUAL)
         messages.success(request, record.message)
     return redirect("admin_sync_account", pk=account.pk)
 

@@ -3,7 +3,7 @@
 The issuing CA certifies, at registration, the On-Prem's ID key (an end-entity certificate,
 364 days, renewed at every synchronization) and the local account's signing key (a CA with
 ``path_length=0``: it signs device ID certificates and nothing above them). Both carry the
-On-Prem UID as subject ``serialNumber``, which ``sync.documents.certificate_uid`` reads.
+On-Prem UID as subject ``serialNumber``, which ``sync.documents.verify.certificate_uid`` reads.
 The issuing CA also signs the emulator's own document-signing certificate. Each certificate
 carries the extended key usage of its role (``sync.certificate_roles``): verifiers accept a
 document only from the certificate whose role is to sign it.

@@ -14,7 +14,8 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from sync import documents as d
+from sync.documents.parse import MAX_DOCUMENT_BYTES
+from sync.documents.rejections import MANUAL, NETWORK, NotYaml
 
 from .service import EmulatorError
 
@@ -49,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
             length = -1
         if length < 0:
             raise EmulatorError(400, "bad_request", "A Content-Length is required.")
-        if length > d.MAX_DOCUMENT_BYTES:
+        if length > MAX_DOCUMENT_BYTES:
             raise EmulatorError(413, "too_large", "The file is too large.")
         return self.rfile.read(length)
 
@@ -96,17 +97,17 @@ class Handler(BaseHTTPRequestHandler):
         credentials = self._basic_credentials()
         body = self._read_body()
         kinds = ("RegistrationRequest",) if path.endswith("register") else ("SyncRequest",)
-        text, _ = self.emulator.process(body, mode=d.NETWORK, credentials=credentials, expected_kinds=kinds)
+        text, _ = self.emulator.process(body, mode=NETWORK, credentials=credentials, expected_kinds=kinds)
         self._send(200, text, YAML_TYPE)
 
     def _file_post(self):
         fields = self._multipart(self._read_body())
         upload = fields.get("file")
         if upload is None or not upload[1]:
-            raise EmulatorError(400, d.NotYaml.code, d.NotYaml().message)
+            raise EmulatorError(400, NotYaml.code, NotYaml().message)
         credentials = (fields.get("username", (None, b""))[1].decode("utf-8", "replace"),
                        fields.get("password", (None, b""))[1].decode("utf-8", "replace"))
-        text, name = self.emulator.process(upload[1], name=upload[0] or "", mode=d.MANUAL,
+        text, name = self.emulator.process(upload[1], name=upload[0] or "", mode=MANUAL,
                                            credentials=credentials)
         self._send(200, text, YAML_TYPE, [("Content-Disposition", f'attachment; filename="{name}"')])
 

@@ -17,7 +17,20 @@ import json
 import threading
 
 from onprem import pki
-from sync import documents as d
+from sync.documents.build import build
+from sync.documents.document import REQUEST_KINDS, format_timestamp, new_id, utcnow
+from sync.documents.parse import parse
+from sync.documents.rejections import (
+    NETWORK,
+    AlreadyProcessed,
+    Corrupted,
+    InvalidIdCertificate,
+    Rejection,
+    WrongAccount,
+)
+from sync.documents.serialize import filename, serialize
+from sync.documents.signing import sign
+from sync.documents.verify import certificate_uid, verify
 
 from .ca import CertificateAuthority
 from .store import Store
@@ -40,13 +53,13 @@ class Emulator:
         self.ca = CertificateAuthority(self.store.state_dir / "ca").ensure()
 
     # ---- entry point ---------------------------------------------------------------------
-    def process(self, data, *, name=None, mode=d.NETWORK, credentials=None, require_credentials=True,
-                expected_kinds=d.REQUEST_KINDS, now=None):
+    def process(self, data, *, name=None, mode=NETWORK, credentials=None, require_credentials=True,
+                expected_kinds=REQUEST_KINDS, now=None):
         """Answer a request document (YAML bytes); return the response's YAML text and file name."""
-        now = now or d.utcnow()
+        now = now or utcnow()
         try:
-            document = d.parse(data, name=name, mode=mode, expected_kinds=expected_kinds)
-        except d.Rejection as exc:
+            document = parse(data, name=name, mode=mode, expected_kinds=expected_kinds)
+        except Rejection as exc:
             raise EmulatorError(400, exc.code, exc.message) from None
         with _LOCK, self.store.connect() as db:
             answered = db.execute("SELECT uid, kind, response FROM answered WHERE request_id = ?",
@@ -54,10 +67,10 @@ class Emulator:
             if answered is not None and answered["uid"] == document.onprem.uid:
                 # Still verified: only the holder of the key can get its old answer again.
                 self._verify(db, document, mode, now)
-                response = d.parse(answered["response"], mode=mode)
-                return answered["response"], d.filename(response)
+                response = parse(answered["response"], mode=mode)
+                return answered["response"], filename(response)
             if answered is not None:
-                raise EmulatorError(409, d.AlreadyProcessed.code, d.AlreadyProcessed(mode=mode).message)
+                raise EmulatorError(409, AlreadyProcessed.code, AlreadyProcessed(mode=mode).message)
             if document.kind == "RegistrationRequest":
                 self._check_credentials(db, credentials, document.onprem.smart_account, require_credentials)
                 response = self._register(db, document, mode, now)
@@ -65,10 +78,10 @@ class Emulator:
                 if credentials is not None:
                     self._check_credentials(db, credentials, document.onprem.smart_account, True)
                 response = self._sync(db, document, mode, now)
-            text = d.serialize(response)
+            text = serialize(response)
             db.execute("INSERT INTO answered (request_id, uid, kind, response, answered_at) VALUES (?,?,?,?,?)",
-                       (document.document_id, document.onprem.uid, response.kind, text, d.format_timestamp(now)))
-        return text, d.filename(response)
+                       (document.document_id, document.onprem.uid, response.kind, text, format_timestamp(now)))
+        return text, filename(response)
 
     def _check_credentials(self, db, credentials, smart_account, required):
         if credentials is None:
@@ -86,17 +99,17 @@ class Emulator:
     def _verify(self, db, document, mode, now):
         try:
             if document.kind == "RegistrationRequest":
-                return d.verify(document, trusted_roots=[self.ca.root_cert], mode=mode, now=now)
+                return verify(document, trusted_roots=[self.ca.root_cert], mode=mode, now=now)
             onprem = self.store.onprem(db, document.onprem.uid)
             if onprem is None or onprem["smart_account"] != document.onprem.smart_account:
-                raise d.WrongAccount("this On-Prem is not registered here", mode=mode)
-            verified = d.verify(document, trusted_roots=[self.ca.root_cert], mode=mode, now=now,
-                                expected_uid=onprem["uid"], intermediates=[self.ca.issuing_cert])
-        except d.Rejection as exc:
+                raise WrongAccount("this On-Prem is not registered here", mode=mode)
+            verified = verify(document, trusted_roots=[self.ca.root_cert], mode=mode, now=now,
+                              expected_uid=onprem["uid"], intermediates=[self.ca.issuing_cert])
+        except Rejection as exc:
             raise EmulatorError(400, exc.code, exc.message) from None
         signer_key = pki.public_key_fingerprint(verified.signer_certificate.public_key())
-        if signer_key != onprem["id_key_sha256"] or d.certificate_uid(verified.signer_certificate) != onprem["uid"]:
-            raise EmulatorError(400, d.InvalidIdCertificate.code, d.InvalidIdCertificate(mode=mode).message)
+        if signer_key != onprem["id_key_sha256"] or certificate_uid(verified.signer_certificate) != onprem["uid"]:
+            raise EmulatorError(400, InvalidIdCertificate.code, InvalidIdCertificate(mode=mode).message)
         return verified
 
     # ---- registration --------------------------------------------------------------------
@@ -127,7 +140,7 @@ class Emulator:
             id_csr = pki.load_csr(body["id_csr"])
             signing_csr = pki.load_csr(body["signing_csr"])
         except pki.PkiError as exc:
-            raise EmulatorError(400, d.Corrupted.code, str(exc)) from None
+            raise EmulatorError(400, Corrupted.code, str(exc)) from None
         # "If the Cisco Virtual Account does not exist, Cisco Smart Software Manager creates it."
         self.store.ensure_virtual_account(db, header.smart_account, header.virtual_account)
         id_cert = self.ca.issue_id_certificate(id_csr.public_key(), name=header.name, uid=header.uid, now=now)
@@ -136,14 +149,14 @@ class Emulator:
         response_body = {
             "in_reply_to": document.document_id,
             "onprem_name": header.name,
-            "registered_at": d.format_timestamp(now),
+            "registered_at": format_timestamp(now),
             "id_certificate": pki.certificate_pem(id_cert),
             "signing_certificate": pki.certificate_pem(signing_cert),
             "certificate_chain": self.ca.chain_pems(),
             "export_control_allowed": bool(account["export_allowed"]),
             "full_sync_required": True,
         }
-        response = d.build("Authorization", header, response_body, now=now)
+        response = build("Authorization", header, response_body, now=now)
         db.execute(
             "INSERT INTO onprems (uid, name, smart_account, virtual_account, id_key_sha256, registered_at,"
             " last_response_id) VALUES (?,?,?,?,?,?,?) ON CONFLICT(uid) DO UPDATE SET name=excluded.name,"
@@ -151,9 +164,9 @@ class Emulator:
             " id_key_sha256=excluded.id_key_sha256, registered_at=excluded.registered_at,"
             " last_response_id=excluded.last_response_id",
             (header.uid, header.name, header.smart_account, header.virtual_account,
-             pki.public_key_fingerprint(id_csr.public_key()), d.format_timestamp(now), response.document_id),
+             pki.public_key_fingerprint(id_csr.public_key()), format_timestamp(now), response.document_id),
         )
-        return d.sign(response, self.ca.signer_key, self.ca.signer_pems())
+        return sign(response, self.ca.signer_key, self.ca.signer_pems())
 
     # ---- synchronization -----------------------------------------------------------------
     def _sync(self, db, document, mode, now):
@@ -166,7 +179,7 @@ class Emulator:
         db.executemany("INSERT OR REPLACE INTO license_usage (uid, tag, virtual_account, in_use) VALUES (?,?,?,?)",
                        [(uid, u["tag"], u["virtual_account"], u["in_use"]) for u in body["license_usage"]])
         db.executemany("INSERT INTO rum_reports (uid, report, received_at) VALUES (?,?,?)",
-                       [(uid, report, d.format_timestamp(now)) for report in body["rum_reports"]])
+                       [(uid, report, format_timestamp(now)) for report in body["rum_reports"]])
         account = self.store.smart_account(db, onprem["smart_account"])
         export_decisions = [self._decide_export(db, uid, account, r) for r in body["export_requests"]]
         dlc_decisions = [self._decide_dlc(db, onprem, r, now) for r in body["dlc_requests"]]
@@ -185,10 +198,10 @@ class Emulator:
             "full_sync_required": lost_track,
             "product_instances_on_cssm": count,
         }
-        response = d.build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)
+        response = build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)
         db.execute("UPDATE onprems SET last_response_id = ?, last_sync_at = ? WHERE uid = ?",
-                   (response.document_id, d.format_timestamp(now), uid))
-        return d.sign(response, self.ca.signer_key, self.ca.signer_pems())
+                   (response.document_id, format_timestamp(now), uid))
+        return sign(response, self.ca.signer_key, self.ca.signer_pems())
 
     @staticmethod
     def _apply_product_instances(db, uid, sync_type, body):
@@ -231,11 +244,11 @@ class Emulator:
                     "reason": "License(s) already converted: " + ", ".join(done)}
         for line in request["licenses"]:
             db.execute("INSERT INTO conversions (device_identifier, tag, uid, converted_at) VALUES (?,?,?,?)",
-                       (request["device_identifier"], line["tag"], onprem["uid"], d.format_timestamp(now)))
+                       (request["device_identifier"], line["tag"], onprem["uid"], format_timestamp(now)))
             db.execute(
                 "INSERT INTO entitlements (line_id, smart_account, virtual_account, tag, license_type, quantity,"
                 " start_date, end_date, subscription_id, sku, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (d.new_id(), onprem["smart_account"], onprem["virtual_account"], line["tag"], "perpetual",
+                (new_id(), onprem["smart_account"], onprem["virtual_account"], line["tag"], "perpetual",
                  line["count"], now.date().isoformat(), None, "", line.get("pak", ""), "device_migration"),
             )
         return {"request_id": request["request_id"], "status": "migrate-success",

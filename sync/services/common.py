@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.rbac import Action, can
 from onprem import pki
 from onprem.errors import NotAllowed, ServiceError
-from sync import documents as d
+from sync.documents.document import OnPrem
 
 from ..models import AccountSync, SyncRecord, SyncSettings
 
@@ -17,7 +17,7 @@ from ..models import AccountSync, SyncRecord, SyncSettings
 class SyncFailed(ServiceError):
     """A registration or synchronization that failed; ``message`` is the guide's text where it has one.
 
-    ``code`` is the rejection's stable code (``sync.documents``) or the CSSM client's, ``detail``
+    ``code`` is the rejection's stable code (``sync.documents.rejections``) or the CSSM client's, ``detail``
     the technical reason (logged and kept in the history, never shown instead of the message).
     """
 
@@ -59,8 +59,8 @@ def lock_state(account):
 
 def onprem_of(account, state):
     """How documents name this local account (the SSM On-Prem record CSSM holds)."""
-    return d.OnPrem(name=(state.onprem_name or account.name)[:100], uid=state.uid,
-                    smart_account=account.cisco_smart_account, virtual_account=account.cisco_virtual_account)
+    return OnPrem(name=(state.onprem_name or account.name)[:100], uid=state.uid,
+                  smart_account=account.cisco_smart_account, virtual_account=account.cisco_virtual_account)
 
 
 def configured_root():

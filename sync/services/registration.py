@@ -19,7 +19,22 @@ from licensing.services import accounts as account_service
 from licensing.services.device_pki import install_signing_authority
 from onprem import events, metrics, pki
 from onprem.errors import ServiceError
-from sync import documents as d
+from sync.documents.build import build
+from sync.documents.document import OnPrem, parse_timestamp
+from sync.documents.parse import parse
+from sync.documents.rejections import (
+    MANUAL,
+    NETWORK,
+    AlreadyProcessed,
+    CertificatesMissing,
+    InvalidSigningCertificate,
+    Rejection,
+    WrongAccount,
+)
+from sync.documents.schema import SchemaError
+from sync.documents.serialize import filename, serialize
+from sync.documents.signing import new_csr, sign
+from sync.documents.verify import verify
 
 from ..models import AccountSync, SyncedProductInstance, SyncRecord
 from . import client
@@ -62,23 +77,23 @@ def create_registration_request(account, *, actor, reregistration=False, mode=Sy
     state_of(account, create=True)
     state = lock_state(account)
     id_key, signing_key = pki.new_private_key(), pki.new_private_key()
-    onprem = d.OnPrem(name=account.name, uid=state.uid, smart_account=account.cisco_smart_account,
-                      virtual_account=account.cisco_virtual_account)
+    onprem = OnPrem(name=account.name, uid=state.uid, smart_account=account.cisco_smart_account,
+                    virtual_account=account.cisco_virtual_account)
     body = {
         "account_name": account.name,
         "reregistration": reregistration,
-        "id_csr": d.new_csr(id_key, common_name=account.name, uid=state.uid),
-        "signing_csr": d.new_csr(signing_key, common_name=account.name, uid=state.uid),
+        "id_csr": new_csr(id_key, common_name=account.name, uid=state.uid),
+        "signing_csr": new_csr(signing_key, common_name=account.name, uid=state.uid),
         "requested_by": actor_name(actor)[:255],
         "product_version": PRODUCT_VERSION,
     }
     if account.message_to_creator:
         body["message_to_approver"] = account.message_to_creator[:2000]
     try:
-        document = d.sign(d.build("RegistrationRequest", onprem, body, now=now), id_key, [])
-    except d.SchemaError as exc:
+        document = sign(build("RegistrationRequest", onprem, body, now=now), id_key, [])
+    except SchemaError as exc:
         raise ServiceError(f"The registration request cannot be built: {exc}") from None
-    text = d.serialize(document)
+    text = serialize(document)
     state.pending_request_id = document.document_id
     state.pending_reregistration = reregistration
     state.pending_id_private_key = pki.private_key_pem(id_key)
@@ -99,7 +114,7 @@ def create_registration_request(account, *, actor, reregistration=False, mode=Sy
 def registration_file(account, *, actor, reregistration=False):
     """"Generate Registration File" / "Generate Re-Registration File": ``(file name, YAML text)``."""
     document, text, _record = create_registration_request(account, actor=actor, reregistration=reregistration)
-    return d.filename(document), text
+    return filename(document), text
 
 
 def _trusted_roots(document):
@@ -109,14 +124,14 @@ def _trusted_roots(document):
         return [root], root
     chain = document.body.get("certificate_chain") or []
     if not chain:
-        raise d.CertificatesMissing("the certificate chain is empty")
+        raise CertificatesMissing("the certificate chain is empty")
     candidate = chain[-1]
     try:
         cert = pki.load_certificate(candidate)
     except pki.PkiError:
-        raise d.InvalidSigningCertificate("the chain's root is not a certificate") from None
+        raise InvalidSigningCertificate("the chain's root is not a certificate") from None
     if cert.issuer != cert.subject:
-        raise d.InvalidSigningCertificate("the chain does not end with a root certificate")
+        raise InvalidSigningCertificate("the chain does not end with a root certificate")
     return [candidate], candidate
 
 
@@ -133,7 +148,7 @@ def _fail(account, record, exc, actor, mode):
     return SyncFailed(message, code=getattr(exc, "code", ""), detail=detail)
 
 
-def apply_authorization(account, data, *, actor, name=None, mode=d.MANUAL, now=None):
+def apply_authorization(account, data, *, actor, name=None, mode=MANUAL, now=None):
     """Verify an ``Authorization`` (YAML bytes) and register the account with it; returns the record.
 
     Any rejection (the guide's messages) writes nothing but the failed history entry and event.
@@ -146,24 +161,24 @@ def apply_authorization(account, data, *, actor, name=None, mode=d.MANUAL, now=N
         record = SyncRecord.objects.filter(request_id=state.pending_request_id).first()
     try:
         if state is None or not state.pending_request_id:
-            raise d.WrongAccount("no registration request is waiting for an authorization", mode=mode)
-        document = d.parse(data, name=name, mode=mode, expected_kinds=("Authorization",))
+            raise WrongAccount("no registration request is waiting for an authorization", mode=mode)
+        document = parse(data, name=name, mode=mode, expected_kinds=("Authorization",))
         try:
             roots, root = _trusted_roots(document)
-        except d.Rejection as exc:
+        except Rejection as exc:
             exc.mode = mode
             raise
-        d.verify(document, trusted_roots=roots, mode=mode, now=now, expected_uid=state.uid,
-                 in_reply_to=state.pending_request_id, is_processed=is_processed,
-                 expected_id_public_key=pki.load_private_key(state.pending_id_private_key).public_key())
+        verify(document, trusted_roots=roots, mode=mode, now=now, expected_uid=state.uid,
+               in_reply_to=state.pending_request_id, is_processed=is_processed,
+               expected_id_public_key=pki.load_private_key(state.pending_id_private_key).public_key())
         with transaction.atomic():
             _register(account, document, root, actor=actor, now=now, mode=mode)
-    except (d.Rejection, pki.PkiError) as exc:
+    except (Rejection, pki.PkiError) as exc:
         # A rejected upload leaves the request pending (the right file may follow); online, it is spent.
-        raise _fail(account, record if mode == d.NETWORK else None, exc, actor,
-                    "manual" if mode == d.MANUAL else "online") from None
-    metrics.sync_result("manual" if mode == d.MANUAL else "online", "registered")
-    if mode == d.NETWORK and record is not None and record.kind == SyncRecord.Kind.REREGISTRATION:
+        raise _fail(account, record if mode == NETWORK else None, exc, actor,
+                    "manual" if mode == MANUAL else "online") from None
+    metrics.sync_result("manual" if mode == MANUAL else "online", "registered")
+    if mode == NETWORK and record is not None and record.kind == SyncRecord.Kind.REREGISTRATION:
         # "Once you have completed re-registering a local Account, a full synchronization will
         # automatically be scheduled that runs in the background for the Account."
         from ..tasks import queue_sync
@@ -176,7 +191,7 @@ def _register(account, document, root, *, actor, now, mode):
     state = lock_state(account)
     body = document.body
     if state.pending_request_id != body["in_reply_to"]:
-        raise d.AlreadyProcessed("the registration was completed by another upload", mode=mode)
+        raise AlreadyProcessed("the registration was completed by another upload", mode=mode)
     record = SyncRecord.objects.select_for_update().get(request_id=state.pending_request_id)
     reregistration = state.pending_reregistration
     install_signing_authority(account=account, certificate_pem=body["signing_certificate"],
@@ -188,7 +203,7 @@ def _register(account, document, root, *, actor, now, mode):
     state.id_certificate_not_after = certificate_not_after(body["id_certificate"])
     state.root_pem = root
     state.chain_pem = "".join(pem if pem.endswith("\n") else pem + "\n" for pem in body["certificate_chain"])
-    state.registered_at = d.parse_timestamp(body["registered_at"])
+    state.registered_at = parse_timestamp(body["registered_at"])
     state.onprem_name = body["onprem_name"]
     state.last_response_id = document.document_id
     state.full_sync_required = body["full_sync_required"]
@@ -229,7 +244,7 @@ def register_online(account, *, actor, username, password, reregistration=False,
         content = client.post_document(client.REGISTER_PATH, text, credentials=(username, password))
     except client.CssmUnavailable as exc:
         raise _fail(account, record, exc, actor, "online") from None
-    return apply_authorization(account, content, actor=actor, mode=d.NETWORK, now=now)
+    return apply_authorization(account, content, actor=actor, mode=NETWORK, now=now)
 
 
 def approve_and_register(account, *, actor, username, password):

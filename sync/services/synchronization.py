@@ -33,7 +33,23 @@ from licensing.services import conversion as conversion_service
 from licensing.services import device_requests
 from onprem import events, metrics, pki
 from onprem.errors import ServiceError
-from sync import documents as d
+from sync.documents.bodies import PRODUCT_INSTANCE
+from sync.documents.build import build
+from sync.documents.canonical import CanonicalList, canonical_text
+from sync.documents.document import format_timestamp, new_id
+from sync.documents.parse import parse
+from sync.documents.rejections import (
+    MANUAL,
+    NETWORK,
+    AlreadyProcessed,
+    Corrupted,
+    Rejection,
+    WrongAccount,
+)
+from sync.documents.schema import SchemaError
+from sync.documents.serialize import filename, serialize
+from sync.documents.signing import sign
+from sync.documents.verify import verify
 
 from ..models import AccountSync, SyncedProductInstance, SyncRecord
 from . import client
@@ -60,7 +76,7 @@ SYNCABLE = (LocalAccount.Status.ACTIVE, LocalAccount.Status.DEACTIVATED)
 
 
 def _ts(value):
-    return d.format_timestamp(value) if value else None
+    return format_timestamp(value) if value else None
 
 
 def identifier(pi):
@@ -144,7 +160,7 @@ def iter_product_instance_entries(account, hidden):
                            "role": peer_role.upper(), "id": str(peer_pk), "product_instance_identifier": peer_ident}
                           for peer_pk, peer_host, peer_ident, peer_role in groups[group] if peer_pk != pk][:64],
             }
-        digest = hashlib.sha256(d.canonical_text(entry).encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(canonical_text(entry).encode("utf-8")).hexdigest()
         entry["last_contact_at"] = _ts(last_contact_at)
         yield ident, entry, digest
 
@@ -223,9 +239,9 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
     hidden = privacy(state)
     acknowledged = {} if sync_type == FULL else dict(
         SyncedProductInstance.objects.filter(account=account).values_list("identifier", "digest"))
-    # Each entry is checked and kept only as its canonical JSON text (d.CanonicalList): the
+    # Each entry is checked and kept only as its canonical JSON text (CanonicalList): the
     # signature and the YAML are made from those texts; what CSSM will hold is {identifier: digest}.
-    instances = d.CanonicalList(d.PRODUCT_INSTANCE, "body.product_instances")
+    instances = CanonicalList(PRODUCT_INSTANCE, "body.product_instances")
     sent_pis, present = {}, set()
     try:
         for ident, entry, digest in iter_product_instance_entries(account, hidden):
@@ -235,7 +251,7 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
                     continue
             instances.append(entry)
             sent_pis[ident] = digest
-    except d.SchemaError as exc:
+    except SchemaError as exc:
         raise ServiceError(f"The synchronization request cannot be built: {exc}") from None
     removed = sorted(set(acknowledged) - present)
     del acknowledged, present
@@ -253,11 +269,11 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
         "rum_reports": [payload for _pk, payload in rum],
     }
     try:
-        document = d.build("SyncRequest", onprem_of(account, state), body, sync_type=sync_type, now=now)
-        d.sign(document, pki.load_private_key(state.id_private_key), signer_certificates(state))
-    except d.SchemaError as exc:
+        document = build("SyncRequest", onprem_of(account, state), body, sync_type=sync_type, now=now)
+        sign(document, pki.load_private_key(state.id_private_key), signer_certificates(state))
+    except SchemaError as exc:
         raise ServiceError(f"The synchronization request cannot be built: {exc}") from None
-    text = d.serialize(document)
+    text = serialize(document)
     sent = {"pis": sent_pis, "removed": removed, "rum": [pk for pk, _payload in rum], "dlc": conversion_ids}
     record = new_record(account, kind=SyncRecord.Kind.SYNC, mode=mode, sync_type=sync_type,
                         request_id=document.document_id, actor=actor, sent=sent, now=now)
@@ -302,7 +318,7 @@ def _store_request_text(record, text):
 def request_file(account, *, actor, full=False):
     """Manual Synchronization > Download File: ``(file name, YAML text)``."""
     document, text, _record = create_sync_request(account, actor=actor, full=full)
-    return d.filename(document), text
+    return filename(document), text
 
 
 # --- Applying the response ------------------------------------------------------------------------
@@ -312,14 +328,14 @@ def _failed(account, record, message, *, mode, actor, detail=""):
     logger.warning("synchronization of %s failed: %s (%s)", account.name, message, detail)
     with transaction.atomic():
         if record is None:
-            record = new_record(account, kind=SyncRecord.Kind.SYNC, mode=mode, request_id=d.new_id(), actor=actor)
+            record = new_record(account, kind=SyncRecord.Kind.SYNC, mode=mode, request_id=new_id(), actor=actor)
         fail_record(record, message)
         AccountSync.objects.filter(account=account).update(last_sync_result=SyncRecord.Result.FAILED)
         events.record("sync.failed", actor=actor, account=account, display_name=account.name)
     metrics.sync_result(mode, "failed")
 
 
-def apply_response(account, data, *, actor, name=None, mode=d.MANUAL, now=None):
+def apply_response(account, data, *, actor, name=None, mode=MANUAL, now=None):
     """Verify a SyncResponse (YAML bytes) and apply it in one transaction; returns the record.
 
     A rejection raises ``SyncFailed`` with the guide's message for ``mode`` and changes nothing
@@ -327,30 +343,30 @@ def apply_response(account, data, *, actor, name=None, mode=d.MANUAL, now=None):
     """
     require_sync_admin(actor)
     now = now or timezone.now()
-    record_mode = SyncRecord.Mode.MANUAL if mode == d.MANUAL else SyncRecord.Mode.ONLINE
+    record_mode = SyncRecord.Mode.MANUAL if mode == MANUAL else SyncRecord.Mode.ONLINE
     account = LocalAccount.objects.get(pk=account.pk)
     state = state_of(account)
     _check_can_sync(account, state)
     record = None
     try:
-        document = d.parse(data, name=name, mode=mode, expected_kinds=("SyncResponse",))
+        document = parse(data, name=name, mode=mode, expected_kinds=("SyncResponse",))
         # Not the request's text nor what it sent (a full request for 250,000 PIs: ~100 + ~25 MB).
         record = SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC,
                                            request_id=document.in_reply_to).defer("request_text", "sent").first()
-        d.verify(document, trusted_roots=[state.root_pem], mode=mode, now=now, expected_uid=state.uid,
-                 is_processed=is_processed,
-                 expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
+        verify(document, trusted_roots=[state.root_pem], mode=mode, now=now, expected_uid=state.uid,
+               is_processed=is_processed,
+               expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
         if record is None:
-            raise d.WrongAccount("the response answers no request of this local account", mode=mode)
+            raise WrongAccount("the response answers no request of this local account", mode=mode)
         if record.result != SyncRecord.Result.PENDING:
-            raise d.AlreadyProcessed("the request was answered before", mode=mode)
+            raise AlreadyProcessed("the request was answered before", mode=mode)
         if record.sync_type != document.sync_type:
-            raise d.Corrupted("the response's type is not the request's", mode=mode)
+            raise Corrupted("the response's type is not the request's", mode=mode)
         with transaction.atomic():
             _apply(account, document, record.pk, now=now, mode=mode)
-    except d.Rejection as exc:
+    except Rejection as exc:
         # Online, the request is spent; a rejected upload leaves it pending (the right file may follow).
-        spent = mode == d.NETWORK and record is not None and record.result == SyncRecord.Result.PENDING
+        spent = mode == NETWORK and record is not None and record.result == SyncRecord.Result.PENDING
         _failed(account, record if spent else None, exc.message, mode=record_mode, actor=actor, detail=exc.detail)
         raise SyncFailed(exc.message, code=exc.code, detail=exc.detail) from None
     metrics.sync_result(record_mode, "success")
@@ -361,7 +377,7 @@ def _apply(account, document, record_pk, *, now, mode):
     state = lock_state(account)
     record = SyncRecord.objects.select_for_update().defer("request_text").get(pk=record_pk)
     if record.result != SyncRecord.Result.PENDING or is_processed(document.document_id):
-        raise d.AlreadyProcessed("applied by another process meanwhile", mode=mode)
+        raise AlreadyProcessed("applied by another process meanwhile", mode=mode)
     body = document.body
     entitlement_problems = apply_entitlements(account, body["entitlements"])
     _apply_export_decisions(account, body["export_decisions"], now)
@@ -561,7 +577,7 @@ def synchronize(account, *, actor, full=False, now=None):
     except client.CssmUnavailable as exc:
         _failed(account, record, exc.message, mode=SyncRecord.Mode.ONLINE, actor=actor, detail=exc.code)
         raise SyncFailed(exc.message, code=exc.code or "unavailable") from None
-    return apply_response(account, content, actor=actor, mode=d.NETWORK)
+    return apply_response(account, content, actor=actor, mode=NETWORK)
 
 
 __all__ = ["create_sync_request", "request_file", "apply_response", "apply_entitlements", "synchronize",

@@ -226,7 +226,7 @@ def test_a_flagged_account_sends_a_full_synchronization_next_and_the_flag_clears
     # What the flag set by restore does, on a really registered account (the CSSM emulator's service in
     # this process, the manual file exchange): the next request is full although none was asked for.
     from onprem.backup import flag_accounts_for_full_sync
-    from sync import documents as d
+    from sync.documents.rejections import MANUAL
     from sync.models import AccountSync, SyncRecord
     from sync.services.synchronization import apply_response, create_sync_request
     from tests.reliability.inprocess_cssm import registered_with_emulator, sync_response_for
@@ -234,7 +234,7 @@ def test_a_flagged_account_sends_a_full_synchronization_next_and_the_flag_clears
     account, emulator = registered_with_emulator(tmp_path, sysadmin)
     for _ in range(2):  # the first after registration (full: CSSM asks for it), then a standard one
         response, name = sync_response_for(account, emulator, sysadmin)
-        apply_response(account, response, actor=sysadmin, name=name, mode=d.MANUAL)
+        apply_response(account, response, actor=sysadmin, name=name, mode=MANUAL)
     assert list(SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC).order_by("pk")
                 .values_list("sync_type", "result")) == [("full", "success"), ("standard", "success")]
     assert not AccountSync.objects.get(account=account).full_sync_required
@@ -242,9 +242,9 @@ def test_a_flagged_account_sends_a_full_synchronization_next_and_the_flag_clears
     assert flag_accounts_for_full_sync() == 1
     _document, text, record = create_sync_request(account, actor=sysadmin)  # full=False: not asked for
     assert record.sync_type == "full"
-    answer, file_name = emulator.process(text.encode(), name="sync-request.yml", mode=d.MANUAL,
+    answer, file_name = emulator.process(text.encode(), name="sync-request.yml", mode=MANUAL,
                                          require_credentials=False)
-    apply_response(account, answer.encode(), actor=sysadmin, name=file_name, mode=d.MANUAL)
+    apply_response(account, answer.encode(), actor=sysadmin, name=file_name, mode=MANUAL)
     assert not AccountSync.objects.get(account=account).full_sync_required  # CSSM had everything: cleared
     _document, _text, record = create_sync_request(account, actor=sysadmin)
     assert record.sync_type == "standard"

@@ -77,7 +77,7 @@ def test_real_device_messages_are_counted_by_type_and_result(client, make_accoun
 
 def test_real_synchronizations_are_counted_by_mode_and_result(client, sysadmin, tmp_path):
     from sync.services.synchronization import apply_response
-    from sync import documents as d
+    from sync.documents.rejections import MANUAL
     from onprem.errors import ServiceError
     from tests.reliability.inprocess_cssm import registered_with_emulator, sync_response_for
 
@@ -90,10 +90,10 @@ def test_real_synchronizations_are_counted_by_mode_and_result(client, sysadmin, 
     account, emulator = registered_with_emulator(tmp_path, sysadmin)
     good, name = sync_response_for(account, emulator, sysadmin)
     try:
-        apply_response(account, b"not: [a sync file", actor=sysadmin, name=name, mode=d.MANUAL)
+        apply_response(account, b"not: [a sync file", actor=sysadmin, name=name, mode=MANUAL)
     except ServiceError:
         pass
-    apply_response(account, good, actor=sysadmin, name=name, mode=d.MANUAL)
+    apply_response(account, good, actor=sysadmin, name=name, mode=MANUAL)
     after = counts()
     assert after == {"registered": before["registered"] + 1, "success": before["success"] + 1,
                      "failed": before["failed"] + 1}

@@ -4,7 +4,7 @@ other, exchanging the same files an operator carries by hand ("manual" mode). No
 property tests can run hundreds of examples against a registered account's real parser path."""
 from pathlib import Path
 
-from sync import documents as d
+from sync.documents.rejections import MANUAL
 from sync.emulator.service import Emulator
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -31,9 +31,9 @@ def register_with(emulator, actor, name):
 
     account = create_account(actor=None, name=name, cisco_smart_account=SMART_ACCOUNT, cisco_virtual_account=CISCO_VA)
     _document, text, _record = create_registration_request(account, actor=actor)
-    authorization, file_name = emulator.process(text.encode(), name="request.yml", mode=d.MANUAL,
+    authorization, file_name = emulator.process(text.encode(), name="request.yml", mode=MANUAL,
                                                 require_credentials=False)
-    apply_authorization(account, authorization.encode(), actor=actor, name=file_name, mode=d.MANUAL)
+    apply_authorization(account, authorization.encode(), actor=actor, name=file_name, mode=MANUAL)
     account.refresh_from_db()
     return account
 
@@ -43,6 +43,6 @@ def sync_response_for(account, emulator, actor, *, full=False):
     from sync.services.synchronization import create_sync_request
 
     _document, text, _record = create_sync_request(account, actor=actor, full=full)
-    response, file_name = emulator.process(text.encode(), name="sync-request.yml", mode=d.MANUAL,
+    response, file_name = emulator.process(text.encode(), name="sync-request.yml", mode=MANUAL,
                                            require_credentials=False)
     return response.encode(), file_name

@@ -95,9 +95,9 @@ def test_sync_response_file_over_the_limit_is_413(admin_client, make_account, mo
         path = reverse("admin_sync_response", args=[account.pk])
     except NoReverseMatch:
         path = f"/admin/sync/{account.pk}/response/"  # the route is not mounted: the policy still holds
-    import sync.documents
+    import sync.documents.parse
 
-    monkeypatch.setattr(sync.documents, "MAX_DOCUMENT_BYTES", 256 * 1024)  # a smaller limit, a smaller test body
+    monkeypatch.setattr(sync.documents.parse, "MAX_DOCUMENT_BYTES", 256 * 1024)  # a smaller limit, a smaller test body
     before = table_snapshot(LocalAccount, Event)
     response = admin_client.post(path, {"file": SimpleUploadedFile("r.yml", b"a: b\n" * 80_000, "application/yaml")})
     assert response.status_code == 413

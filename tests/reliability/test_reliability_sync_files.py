@@ -14,7 +14,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from sync import documents as d
+from sync.documents import rejections
+from sync.documents.document import new_id, utcnow
+from sync.documents.parse import parse
+from sync.documents.rejections import MANUAL, InvalidSigningCertificate, Rejection
+from sync.documents.serialize import serialize
+from sync.documents.signing import sign
+from sync.documents.verify import parse_and_verify
 from tests.reliability.conftest import table_snapshot
 from tests.reliability.inprocess_cssm import registered_with_emulator, sync_response_for
 
@@ -86,8 +92,8 @@ def test_the_parser_rejects_junk_with_the_guides_rejections_only(pending):
     def check(data):
         assume(_differs(good, data))
         try:
-            d.parse(data, name="response.yml", mode=d.MANUAL, expected_kinds=("SyncResponse",))
-        except d.Rejection as rejection:
+            parse(data, name="response.yml", mode=MANUAL, expected_kinds=("SyncResponse",))
+        except Rejection as rejection:
             assert rejection.message in MESSAGES, rejection.message
         # A mutation that still parses must then fail verification (below), never crash here.
 
@@ -102,14 +108,14 @@ def test_the_verifier_rejects_every_changed_response(pending):
     state = account.sync_state
     checks = dict(trusted_roots=[state.root_pem], expected_uid=state.uid, is_processed=is_processed,
                   expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
-    assert d.parse_and_verify(good, name="r.yml", expected_kinds=("SyncResponse",), **checks)  # the control
+    assert parse_and_verify(good, name="r.yml", expected_kinds=("SyncResponse",), **checks)  # the control
 
     @PROPERTY
     @given(data=mutated(good))
     def check(data):
         assume(_differs(good, data))
-        with pytest.raises(d.Rejection) as caught:
-            d.parse_and_verify(data, name="r.yml", expected_kinds=("SyncResponse",), **checks)
+        with pytest.raises(Rejection) as caught:
+            parse_and_verify(data, name="r.yml", expected_kinds=("SyncResponse",), **checks)
         assert caught.value.message in MESSAGES
 
     check()
@@ -138,7 +144,7 @@ def resigned_outside_the_signer_role(draw, good, account):
         key, cert = pki.load_private_key(state.id_private_key), pki.load_certificate(state.id_certificate_pem)
     else:
         key = pki.new_private_key()
-        now = d.utcnow()
+        now = utcnow()
         eku = draw(st.sampled_from([None, ExtendedKeyUsageOID.CLIENT_AUTH, roles.OID_CSSM_DOCUMENT_SIGNER,
                                     ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE]))
         builder = (x509.CertificateBuilder()
@@ -154,11 +160,11 @@ def resigned_outside_the_signer_role(draw, good, account):
         cert = builder.sign(authority_key, hashes.SHA256())
     chain = [cert, *authority.chain()] if how != "onprem-id" else [cert, *pki.split_pem_chain(state.chain_pem)]
     presented = chain[:draw(st.integers(1, len(chain)))]
-    document = d.parse(good)
-    document.document_id = d.new_id()
+    document = parse(good)
+    document.document_id = new_id()
     for line in document.body["entitlements"]:
         line["quantity"] = draw(st.integers(1, 999_999))
-    return d.serialize(d.sign(document, key, presented)).encode()
+    return serialize(sign(document, key, presented)).encode()
 
 
 def test_the_verifier_refuses_responses_signed_outside_the_signer_role(pending):
@@ -173,8 +179,8 @@ def test_the_verifier_refuses_responses_signed_outside_the_signer_role(pending):
     @PROPERTY
     @given(data=resigned_outside_the_signer_role(good, account))
     def check(data):
-        with pytest.raises(d.InvalidSigningCertificate):
-            d.parse_and_verify(data, name="r.yml", expected_kinds=("SyncResponse",), **checks)
+        with pytest.raises(InvalidSigningCertificate):
+            parse_and_verify(data, name="r.yml", expected_kinds=("SyncResponse",), **checks)
 
     check()
 
@@ -223,4 +229,4 @@ def test_uploads_of_junk_change_nothing_and_the_right_file_still_applies(pending
     assert table_snapshot(*licensing, *untouched) != data_before  # the entitlements arrived
 
 
-MESSAGES = {getattr(d, name) for name in dir(d) if name.startswith("MSG_")}
+MESSAGES = {getattr(rejections, name) for name in dir(rejections) if name.startswith("MSG_")}

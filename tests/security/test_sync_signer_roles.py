@@ -20,7 +20,15 @@ from django.urls import reverse
 from licensing.models import Entitlement, SigningAuthority
 from onprem import pki
 from sync import certificate_roles as roles
-from sync import documents as d
+from sync.documents.build import build
+from sync.documents.document import format_timestamp, new_id, utcnow
+from sync.documents.parse import parse
+from sync.documents.rejections import (
+    MANUAL, MSG_INVALID_SIGNING_CERTIFICATE, MSG_NET_INVALID_SIGNING_CERTIFICATE, InvalidSigningCertificate,
+)
+from sync.documents.serialize import serialize
+from sync.documents.signing import sign
+from sync.documents.verify import parse_and_verify
 from sync.models import AccountSync, SyncRecord
 from tests.devices.devicesim import Device
 from tests.reliability.inprocess_cssm import register_with, seeded_emulator, sync_response_for
@@ -42,7 +50,7 @@ def world(tmp_path, sysadmin, client):
     device = Device(client, "FOC2412X0AB", pid="C9300-24T")
     assert device.register(token)["status"] == "SUCCESS"
     genuine, name = sync_response_for(account_b, emulator, sysadmin, full=True)
-    apply_response(account_b, genuine, name=name, actor=sysadmin, mode=d.MANUAL)
+    apply_response(account_b, genuine, name=name, actor=sysadmin, mode=MANUAL)
     return {"emulator": emulator, "a": account_a, "b": account_b, "device": device, "genuine": genuine}
 
 
@@ -56,14 +64,14 @@ def _pending_request(account, actor, mode=SyncRecord.Mode.MANUAL):
 
 def _forged_response(genuine, request, signer_key, signer_pems):
     """B's last genuine SyncResponse, answering ``request``, every quantity 999,999, re-signed."""
-    document = d.parse(genuine)
-    document.document_id = d.new_id()
-    document.created_at = d.utcnow()
+    document = parse(genuine)
+    document.document_id = new_id()
+    document.created_at = utcnow()
     document.sync_type = request.sync_type
     document.body["in_reply_to"] = request.document_id
     for line in document.body["entitlements"]:
         line["quantity"] = FORGED_QUANTITY
-    return d.serialize(d.sign(document, signer_key, signer_pems)).encode()
+    return serialize(sign(document, signer_key, signer_pems)).encode()
 
 
 def _device_signed(world, request):
@@ -95,7 +103,7 @@ def test_a_device_signed_sync_response_uploaded_in_the_widget_is_refused(world, 
     assert response.status_code == 200
     assert not Entitlement.objects.filter(quantity=FORGED_QUANTITY).exists()
     assert _ledger(account) == before
-    assert d.MSG_INVALID_SIGNING_CERTIFICATE in response.content.decode()
+    assert MSG_INVALID_SIGNING_CERTIFICATE in response.content.decode()
     assert _state(account) == state_before
     # The request stays pending: CSSM's genuine answer still applies.
     assert SyncRecord.objects.get(request_id=request.document_id).result == SyncRecord.Result.PENDING
@@ -105,8 +113,8 @@ def test_the_verifier_names_the_role_the_device_certificate_lacks(world, sysadmi
     account = world["b"]
     state = account.sync_state
     forged = _device_signed(world, _pending_request(account, sysadmin))
-    with pytest.raises(d.InvalidSigningCertificate) as refused:
-        d.parse_and_verify(forged, trusted_roots=[state.root_pem], expected_uid=state.uid)
+    with pytest.raises(InvalidSigningCertificate) as refused:
+        parse_and_verify(forged, trusted_roots=[state.root_pem], expected_uid=state.uid)
     assert "CSSM document signer" in refused.value.detail
 
 
@@ -121,8 +129,8 @@ def test_a_signer_minted_by_a_local_accounts_signing_authority_is_refused(world,
     state = account.sync_state
     forged = _forged_response(world["genuine"], _pending_request(account, sysadmin), minted_key,
                               [pki.certificate_pem(minted), *authority.chain()[:-1]])
-    with pytest.raises(d.InvalidSigningCertificate):
-        d.parse_and_verify(forged, trusted_roots=[state.root_pem], expected_uid=state.uid)
+    with pytest.raises(InvalidSigningCertificate):
+        parse_and_verify(forged, trusted_roots=[state.root_pem], expected_uid=state.uid)
 
 
 def test_a_device_signed_authorization_is_refused(world, sysadmin, pending_registration):
@@ -138,18 +146,18 @@ def test_a_device_signed_authorization_is_refused(world, sysadmin, pending_regis
     minted_id = _issue(authority_cert, authority_key, id_key, uid=request.onprem.uid)
     minted_signing = _issue(authority_cert, authority_key, pki.load_csr(request.body["signing_csr"]).public_key(),
                             uid=request.onprem.uid)
-    now = d.utcnow()
+    now = utcnow()
     body = {"in_reply_to": request.document_id, "onprem_name": request.onprem.name,
-            "registered_at": d.format_timestamp(now), "id_certificate": pki.certificate_pem(minted_id),
+            "registered_at": format_timestamp(now), "id_certificate": pki.certificate_pem(minted_id),
             "signing_certificate": pki.certificate_pem(minted_signing),
             "certificate_chain": authority.chain(), "export_control_allowed": True, "full_sync_required": True}
     device = world["device"]
-    forged = d.sign(d.build("Authorization", request.onprem, body, now=now), device.key,
+    forged = sign(build("Authorization", request.onprem, body, now=now), device.key,
                     [device.cert_pem, *device.chain[:-1]])
 
     with pytest.raises(SyncFailed) as refused:
-        apply_authorization(account, d.serialize(forged).encode(), actor=sysadmin, name="auth.yml", mode=d.MANUAL)
-    assert refused.value.message == d.MSG_INVALID_SIGNING_CERTIFICATE
+        apply_authorization(account, serialize(forged).encode(), actor=sysadmin, name="auth.yml", mode=MANUAL)
+    assert refused.value.message == MSG_INVALID_SIGNING_CERTIFICATE
     account.refresh_from_db()
     assert account.status != "active"
     assert not SigningAuthority.objects.filter(account=account, source=SigningAuthority.Source.CSSM).exists()
@@ -174,11 +182,11 @@ def test_the_online_path_refuses_a_device_signed_response_from_a_false_cssm(worl
 
     account = world["b"]
     before, state_before = _ledger(account), _state(account)
-    with _false_cssm(tmp_path, lambda request: _device_signed(world, d.parse(request))) as url:
+    with _false_cssm(tmp_path, lambda request: _device_signed(world, parse(request))) as url:
         settings.ONPREM_CSSM_URL, settings.ONPREM_CSSM_CA_FILE = url, str(tmp_path / "cssm-tls.crt")
         with pytest.raises(SyncFailed) as refused:
             synchronize(account, actor=sysadmin)
-    assert refused.value.message == d.MSG_NET_INVALID_SIGNING_CERTIFICATE
+    assert refused.value.message == MSG_NET_INVALID_SIGNING_CERTIFICATE
     assert _ledger(account) == before and _state(account) == state_before
 
 
@@ -188,7 +196,7 @@ def _issue(issuer_cert, issuer_key, public_key, *, eku=None, uid="forged"):
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
-    now = d.utcnow()
+    now = utcnow()
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "forged"),
@@ -252,10 +260,10 @@ def test_once_a_root_is_pinned_an_authorization_under_another_root_is_refused(wo
 
     account, request = pending_registration
     impostor = seeded_emulator(tmp_path / "impostor")
-    answer, name = impostor.process(d.serialize(request).encode(), name="request.yml", mode=d.MANUAL,
+    answer, name = impostor.process(serialize(request).encode(), name="request.yml", mode=MANUAL,
                                     require_credentials=False)
     assert configured_root() == world["emulator"].ca.root_pem != impostor.ca.root_pem
     with pytest.raises(SyncFailed) as refused:
-        apply_authorization(account, answer.encode(), actor=sysadmin, name=name, mode=d.MANUAL)
-    assert refused.value.message == d.MSG_INVALID_SIGNING_CERTIFICATE
+        apply_authorization(account, answer.encode(), actor=sysadmin, name=name, mode=MANUAL)
+    assert refused.value.message == MSG_INVALID_SIGNING_CERTIFICATE
     assert not SigningAuthority.objects.filter(account=account, source=SigningAuthority.Source.CSSM).exists()

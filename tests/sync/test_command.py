@@ -6,7 +6,7 @@ from sync_helpers import CCO_PASSWORD, CCO_USER
 from django.core.management import CommandError, call_command
 
 from licensing.models import LocalAccount
-from sync import documents as d
+from sync.documents.rejections import MSG_NOT_YAML
 from sync.models import AccountSync
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +44,7 @@ def test_manual_registration_files(use_cssm, pending_account, tmp_path):
     (tmp_path / "auth.txt").write_bytes((tmp_path / "auth.yml").read_bytes())
     with pytest.raises(CommandError) as excinfo:
         _run("import-authorization", account.name, str(tmp_path / "auth.txt"))
-    assert str(excinfo.value) == d.MSG_NOT_YAML
+    assert str(excinfo.value) == MSG_NOT_YAML
     assert "registered and Active" in _run("import-authorization", account.name, str(tmp_path / "auth.yml"))
 
 

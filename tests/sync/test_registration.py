@@ -4,9 +4,12 @@ import pytest
 from sync_helpers import CCO_PASSWORD, CCO_USER
 
 from licensing.models import LocalAccount, SigningAuthority
+from onprem import pki
 from onprem.errors import ServiceError
 from onprem.models import Event
-from sync import documents as d
+from sync.documents.rejections import MSG_WRONG_ACCOUNT
+from sync.documents.signing import new_csr
+from sync.documents.verify import certificate_uid
 from sync.models import AccountSync, SyncRecord
 from sync.services import registration, synchronization
 from sync.services.common import sync_settings
@@ -29,7 +32,7 @@ def test_online_registration_installs_the_cssm_chain_and_activates(use_cssm, pen
     assert state.last_response_id == record.response_id and not state.pending_request_id
     authority = SigningAuthority.objects.get(account=account, is_current=True)
     assert authority.source == SigningAuthority.Source.CSSM
-    assert d.certificate_uid(d.pki.load_certificate(authority.certificate_pem)) == state.uid
+    assert certificate_uid(pki.load_certificate(authority.certificate_pem)) == state.uid
     assert "BEGIN CERTIFICATE" in authority.chain_pem
     # the CSSM root is pinned on first use; the TLS certificate was verified with the CA file
     assert sync_settings().cssm_root_pem == state.root_pem
@@ -90,7 +93,7 @@ def test_an_older_registration_file_no_longer_fits(use_cssm, pending_account, sy
     registration.registration_file(account, actor=sysadmin)  # regenerated: new keys, new request id
     with pytest.raises(ServiceError) as excinfo:
         registration.apply_authorization(account, authorization, name="auth.yml", actor=sysadmin)
-    assert excinfo.value.message == d.MSG_WRONG_ACCOUNT
+    assert excinfo.value.message == MSG_WRONG_ACCOUNT
     account.refresh_from_db()
     assert account.status == LocalAccount.Status.PENDING_REGISTRATION
 
@@ -159,15 +162,15 @@ def test_an_account_whose_name_is_long_outside_ascii_registers(use_cssm, pending
     registration.register_online(account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD)
     account.refresh_from_db()
     assert account.status == LocalAccount.Status.ACTIVE
-    certificate = d.pki.load_certificate(SigningAuthority.objects.get(account=account, is_current=True).certificate_pem)
+    certificate = pki.load_certificate(SigningAuthority.objects.get(account=account, is_current=True).certificate_pem)
     common_name = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-    assert common_name == d.pki.clip_name(account.name) and account.name.startswith(common_name)
+    assert common_name == pki.clip_name(account.name) and account.name.startswith(common_name)
 
 
 def test_csrs_name_any_account_and_uid():
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    csr = x509.load_pem_x509_csr(d.new_csr(d.pki.new_private_key(), common_name="é" * 64, uid="on_prem@1").encode())
+    csr = x509.load_pem_x509_csr(new_csr(pki.new_private_key(), common_name="é" * 64, uid="on_prem@1").encode())
     assert csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "é" * 32
     assert csr.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == "on_prem@1"

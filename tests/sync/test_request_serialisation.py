@@ -1,4 +1,4 @@
-"""The fast writer of large sync requests (``d.CanonicalList``: each product instance one JSON flow
+"""The fast writer of large sync requests (``CanonicalList``: each product instance one JSON flow
 mapping a line) and the piecewise signature: the text must load back, with the same safe loaders
 the receivers use, into exactly the data that was signed; a 5,000-instance request must go through
 the CSSM emulator and back, and the watermark it leaves must make the next standard sync empty.
@@ -12,7 +12,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from licensing.models import LicenseDefinition, LicenseUsage, ProductInstance
 from onprem.errors import ServiceError
-from sync import documents as d
+from sync.documents.bodies import ONPREM, PRODUCT_INSTANCE, SYNC_REQUEST_BODY
+from sync.documents.build import build
+from sync.documents.canonical import CanonicalList, canonical_bytes, canonical_digest
+from sync.documents.document import Document, OnPrem, new_id, utcnow
+from sync.documents.parse import Loader, parse
+from sync.documents.rejections import Modified
+from sync.documents.schema import Bool, Int, List, Obj, SchemaError, Str
+from sync.documents.serialize import serialize
+from sync.documents.signing import sign
+from sync.documents.verify import verify
 from sync.models import SyncedProductInstance, SyncRecord
 from sync.services import synchronization
 
@@ -38,16 +47,16 @@ def _round_trip_loaders():
 
 
 def _document(body, kind="SyncRequest"):
-    return d.Document(kind=kind, onprem=d.OnPrem(name="Ünïcode \"On-Prem\"", uid="u" * 32, smart_account="acme.example",
-                                                 virtual_account="Lab"),
-                      document_id=d.new_id(), created_at=d.utcnow().replace(microsecond=0), body=body,
-                      sync_type="full")
+    return Document(kind=kind, onprem=OnPrem(name="Ünïcode \"On-Prem\"", uid="u" * 32, smart_account="acme.example",
+                                             virtual_account="Lab"),
+                    document_id=new_id(), created_at=utcnow().replace(microsecond=0), body=body,
+                    sync_type="full")
 
 
 def _loose_list(items):
-    schema = d.Obj({"value": d.Str(1_000_000), "n": d.Int(minimum=-2**63, maximum=2**63), "flag": d.Bool(),
-                    "none": d.Str(nullable=True), "nested": d.List(d.Obj({"k": d.Str(1_000_000)}))})
-    listed = d.CanonicalList(schema, "body.items")
+    schema = Obj({"value": Str(1_000_000), "n": Int(minimum=-2**63, maximum=2**63), "flag": Bool(),
+                  "none": Str(nullable=True), "nested": List(Obj({"k": Str(1_000_000)}))})
+    listed = CanonicalList(schema, "body.items")
     for item in items:
         listed.append(item)
     return listed
@@ -61,8 +70,8 @@ def _items(strings):
 @pytest.mark.parametrize("loader", _round_trip_loaders(), ids=lambda loader: loader.__name__)
 def test_flow_lines_load_back_as_exactly_the_same_strings(loader):
     items = _items(TRICKY)
-    document = _document({"items": _loose_list(items), "after": "kept", "empty": d.CanonicalList(d.Str(), "body.empty")})
-    text = d.serialize(document)
+    document = _document({"items": _loose_list(items), "after": "kept", "empty": CanonicalList(Str(), "body.empty")})
+    text = serialize(document)
     loaded = yaml.load(text, Loader=loader)  # noqa: S506 - safe loaders only
     assert loaded["body"] == {"items": items, "after": "kept", "empty": []}
     assert loaded["onprem"]["name"] == "Ünïcode \"On-Prem\""
@@ -77,7 +86,7 @@ def test_random_strings_of_every_plane_round_trip(loader):
     strings = ["".join(chr(rng.choice(alphabet if i % 3 else range(0x00, 0x300))) for _ in range(rng.randint(0, 80)))
                for i in range(3000)]
     items = _items(strings)
-    loaded = yaml.load(d.serialize(_document({"items": _loose_list(items)})), Loader=loader)  # noqa: S506
+    loaded = yaml.load(serialize(_document({"items": _loose_list(items)})), Loader=loader)  # noqa: S506
     assert loaded["body"]["items"] == items
 
 
@@ -86,10 +95,10 @@ def test_the_new_writer_and_the_yaml_dumper_give_the_same_data_and_canonical_byt
     fast = _document({"items": _loose_list(items)})
     slow = _document({"items": items})
     slow.document_id, slow.created_at = fast.document_id, fast.created_at
-    assert d.canonical_bytes(fast.unsigned_dict()) == d.canonical_bytes(slow.unsigned_dict())
-    assert d.canonical_digest(fast.unsigned_dict()) == d.canonical_digest(slow.unsigned_dict())
-    fast_loaded = yaml.load(d.serialize(fast), Loader=d._Loader)  # noqa: S506
-    slow_loaded = yaml.load(d.serialize(slow), Loader=d._Loader)  # noqa: S506
+    assert canonical_bytes(fast.unsigned_dict()) == canonical_bytes(slow.unsigned_dict())
+    assert canonical_digest(fast.unsigned_dict()) == canonical_digest(slow.unsigned_dict())
+    fast_loaded = yaml.load(serialize(fast), Loader=Loader)  # noqa: S506
+    slow_loaded = yaml.load(serialize(slow), Loader=Loader)  # noqa: S506
     assert fast_loaded == slow_loaded
 
 
@@ -107,45 +116,45 @@ def test_a_piecewise_signature_verifies_on_the_parsed_text_and_tampering_is_caug
 
     key = make_key()
     ca = CertificateAuthority(tmp_path / "ca").ensure()
-    instances = d.CanonicalList(d.PRODUCT_INSTANCE, "body.product_instances")
+    instances = CanonicalList(PRODUCT_INSTANCE, "body.product_instances")
     for i, host in enumerate(h for h in TRICKY if len(h) <= 255 and "\x00" not in h):
         instances.append(_entry(i, host))
     body = {"last_response_id": None, "data_privacy": {"hostname": False, "ip_address": False, "mac_address": False},
             "product_instances": instances, "removed_product_instances": [], "license_usage": [],
             "export_requests": [], "dlc_requests": [], "rum_reports": []}
-    onprem = d.OnPrem(name="Lab", uid="u" * 32, smart_account="acme.example", virtual_account="Lab")
-    cert = ca.issue_id_certificate(key.public_key(), name=onprem.name, uid=onprem.uid, now=d.utcnow())
-    document = d.sign(d.build("SyncRequest", onprem, body, sync_type="full"), key, [cert, ca.issuing_cert])
-    text = d.serialize(document)
-    parsed = d.parse(text, expected_kinds=("SyncRequest",))
+    onprem = OnPrem(name="Lab", uid="u" * 32, smart_account="acme.example", virtual_account="Lab")
+    cert = ca.issue_id_certificate(key.public_key(), name=onprem.name, uid=onprem.uid, now=utcnow())
+    document = sign(build("SyncRequest", onprem, body, sync_type="full"), key, [cert, ca.issuing_cert])
+    text = serialize(document)
+    parsed = parse(text, expected_kinds=("SyncRequest",))
     assert parsed.body["product_instances"] == list(instances)
-    d.verify(parsed, trusted_roots=[ca.root_cert])  # raises on a bad signature
+    verify(parsed, trusted_roots=[ca.root_cert])  # raises on a bad signature
     tampered = text.replace('"count":1,', '"count":7,', 1)
     assert tampered != text
-    with pytest.raises(d.Modified):
-        d.verify(d.parse(tampered), trusted_roots=[ca.root_cert])
+    with pytest.raises(Modified):
+        verify(parse(tampered), trusted_roots=[ca.root_cert])
 
 
 def test_a_bad_entry_is_refused_with_its_path_before_anything_is_written():
-    instances = d.CanonicalList(d.PRODUCT_INSTANCE, "body.product_instances")
+    instances = CanonicalList(PRODUCT_INSTANCE, "body.product_instances")
     instances.append(_entry(0, "ok"))
-    with pytest.raises(d.SchemaError) as caught:
+    with pytest.raises(SchemaError) as caught:
         instances.append(_entry(1, "h" * 256))
     assert str(caught.value) == "body.product_instances[1].hostname: must be at most 255 characters"
     assert len(instances) == 1
-    other = d.CanonicalList(d.Str(), "body.product_instances")
-    with pytest.raises(d.SchemaError, match="checked against another schema"):
-        d.SYNC_REQUEST_BODY.fields["product_instances"].check(other, "body.product_instances")
+    other = CanonicalList(Str(), "body.product_instances")
+    with pytest.raises(SchemaError, match="checked against another schema"):
+        SYNC_REQUEST_BODY.fields["product_instances"].check(other, "body.product_instances")
 
 
 def test_schema_messages_keep_their_paths():
     bad = {"product_instances": [_entry(0, "ok"), {**_entry(1, "ok"), "licenses": [{"tag": "t", "count": -1}]}]}
-    with pytest.raises(d.SchemaError) as caught:
-        d.SYNC_REQUEST_BODY.fields["product_instances"].check(bad["product_instances"], "body.product_instances")
+    with pytest.raises(SchemaError) as caught:
+        SYNC_REQUEST_BODY.fields["product_instances"].check(bad["product_instances"], "body.product_instances")
     assert str(caught.value) == "body.product_instances[1].licenses[0].count: must be between 0 and 2147483647"
-    with pytest.raises(d.SchemaError) as caught:
-        d.ONPREM.check({"name": "x", "uid": "y", "smart_account": "z", "virtual_account": "w", "extra": 1, "b": 2},
-                       "onprem")
+    with pytest.raises(SchemaError) as caught:
+        ONPREM.check({"name": "x", "uid": "y", "smart_account": "z", "virtual_account": "w", "extra": 1, "b": 2},
+                     "onprem")
     assert str(caught.value) == "onprem: unknown field(s): b, extra"
 
 
@@ -179,7 +188,7 @@ def test_a_5000_instance_request_goes_through_cssm_and_back(large_account, sysad
     expected = synchronization.product_instance_entries(account, {"hostname": False, "ip_address": False,
                                                                   "mac_address": False})
     name, text = synchronization.request_file(account, actor=sysadmin, full=True)
-    parsed = d.parse(text, name=name, expected_kinds=("SyncRequest",))
+    parsed = parse(text, name=name, expected_kinds=("SyncRequest",))
     instances = parsed.body["product_instances"]
     assert len(instances) == LARGE
     assert instances == [entry for entry, _digest in expected.values()]
@@ -198,14 +207,14 @@ def test_a_5000_instance_request_goes_through_cssm_and_back(large_account, sysad
     assert SyncedProductInstance.objects.filter(account=account).count() == LARGE
     # The digests stored are the ones computed next time: a standard sync is empty...
     _doc, text, record = synchronization.create_sync_request(account, actor=sysadmin)
-    body = d.parse(text).body
+    body = parse(text).body
     assert body["product_instances"] == [] and body["removed_product_instances"] == []
     SyncRecord.objects.filter(pk=record.pk).delete()
     # ...until a product instance changes (and one is removed).
     ProductInstance.objects.filter(account=account, udi_serial_number="FBS00000010").update(hostname="changed\u2028")
     ProductInstance.objects.filter(account=account, udi_serial_number="FBS00000011").delete()
     _doc, text, _record = synchronization.create_sync_request(account, actor=sysadmin)
-    body = d.parse(text).body
+    body = parse(text).body
     assert [pi["hostname"] for pi in body["product_instances"]] == ["changed\u2028"]
     assert body["removed_product_instances"] == ["PID:C9300-24T SN:FBS00000011"]
 

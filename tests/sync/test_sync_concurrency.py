@@ -5,7 +5,8 @@ import pytest
 from django.db import connection, connections
 
 from licensing.models import Entitlement
-from sync import documents as d
+from sync.documents.parse import parse
+from sync.documents.rejections import MANUAL
 from sync.models import SyncRecord
 from sync.services import synchronization
 from sync.services.common import SyncFailed
@@ -28,7 +29,7 @@ def test_one_response_uploaded_twice_at_once_is_applied_once(registered_account,
             start.wait(timeout=30)
             try:
                 record = synchronization.apply_response(account, response, name="response.yml", actor=sysadmin,
-                                                        mode=d.MANUAL)
+                                                        mode=MANUAL)
                 outcome = record.result
             except SyncFailed as exc:
                 outcome = exc.code
@@ -45,6 +46,6 @@ def test_one_response_uploaded_twice_at_once_is_applied_once(registered_account,
     assert sorted(outcomes) == ["already_processed"] * 3 + ["success"], outcomes
     # Exactly the response's lines, once (the emulator's smart account is shared by the module's
     # tests, so the count comes from the response, not from a constant).
-    expected = len(d.parse(response).body["entitlements"])
+    expected = len(parse(response).body["entitlements"])
     assert expected and Entitlement.objects.filter(virtual_account__account=account).count() == expected
     assert SyncRecord.objects.filter(account=account, kind="sync", result="success").count() == 1

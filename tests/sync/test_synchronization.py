@@ -9,7 +9,7 @@ from licensing.services.conversion import set_conversion_settings
 from licensing.services.tokens import create_token
 from onprem.errors import ServiceError
 from onprem.models import Event
-from sync import documents as d
+from sync.documents.verify import parse_and_verify
 from sync.models import AccountSync, SyncedProductInstance, SyncRecord
 from sync.services import sync_settings as settings_service
 from sync.services import synchronization
@@ -218,5 +218,5 @@ def test_documents_signed_by_the_onprem_verify_with_its_id_certificate(registere
     account = registered_account()
     _doc, text, _record = synchronization.create_sync_request(account, actor=sysadmin)
     state = AccountSync.objects.get(account=account)
-    verified = d.parse_and_verify(text.encode(), trusted_roots=[state.root_pem], expected_uid=state.uid)
+    verified = parse_and_verify(text.encode(), trusted_roots=[state.root_pem], expected_uid=state.uid)
     assert verified.document.kind == "SyncRequest"

@@ -10,7 +10,7 @@ from accounts.roles import SystemRole
 from licensing.models import LocalAccount
 from onprem import pki
 from onprem.models import Event
-from sync import documents as d
+from sync.documents.rejections import MSG_NOT_YAML
 from sync.models import AccountSync, SyncRecord, SyncSettings
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +94,7 @@ def test_manual_sync_download_and_upload(registered_account, login, sysadmin, us
     answer = use_cssm.process_file(tmp_path / name, tmp_path / "answer.yml")
     bad = client.post(f"{LIST}{account.pk}/response/", {"file": SimpleUploadedFile("answer.txt", answer)},
                       follow=True)
-    assert d.MSG_NOT_YAML in bad.content.decode()
+    assert MSG_NOT_YAML in bad.content.decode()
     good = client.post(f"{LIST}{account.pk}/response/", {"file": SimpleUploadedFile("answer.yml", answer)},
                        follow=True)
     assert "Synchronization Successful" in good.content.decode()

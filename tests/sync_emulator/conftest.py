@@ -7,7 +7,7 @@ import time
 import pytest
 from cssm_helpers import ACME_USER, BASE_DIR, SEED, OnPremSide, child_env, free_port
 
-from sync import documents as d
+from sync.documents.serialize import serialize
 from sync.emulator.ca import CertificateAuthority
 from sync.emulator.service import Emulator
 
@@ -29,7 +29,7 @@ def registered(emulator):
     """An On-Prem registered with the in-process emulator: (side, emulator)."""
     side = OnPremSide()
     request = side.registration_request()
-    text, _ = emulator.process(d.serialize(request).encode(), credentials=ACME_USER)
+    text, _ = emulator.process(serialize(request).encode(), credentials=ACME_USER)
     side.accept(text, request, emulator.ca.root_pem)
     return side
 

@@ -12,7 +12,11 @@ import uuid
 from pathlib import Path
 
 from onprem import pki
-from sync import documents as d
+from sync.documents.build import build
+from sync.documents.document import OnPrem
+from sync.documents.rejections import MANUAL
+from sync.documents.signing import new_csr, sign
+from sync.documents.verify import parse_and_verify
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SEED = BASE_DIR / "sync" / "emulator" / "seed-example.yml"
@@ -26,8 +30,8 @@ class OnPremSide:
     def __init__(self, name="Acme Lab", smart_account="acme.example", virtual_account="Lab", uid=None):
         self.id_key = pki.new_private_key()
         self.signing_key = pki.new_private_key()
-        self.onprem = d.OnPrem(name=name, uid=uid or str(uuid.uuid4()), smart_account=smart_account,
-                               virtual_account=virtual_account)
+        self.onprem = OnPrem(name=name, uid=uid or str(uuid.uuid4()), smart_account=smart_account,
+                             virtual_account=virtual_account)
         self.id_certificate = None
         self.chain = []
         self.last_response_id = None
@@ -38,15 +42,15 @@ class OnPremSide:
         body = {
             "account_name": self.onprem.name,
             "reregistration": reregistration,
-            "id_csr": d.new_csr(self.id_key, common_name=self.onprem.name, uid=self.onprem.uid),
-            "signing_csr": d.new_csr(self.signing_key, common_name=self.onprem.name, uid=self.onprem.uid),
+            "id_csr": new_csr(self.id_key, common_name=self.onprem.name, uid=self.onprem.uid),
+            "signing_csr": new_csr(self.signing_key, common_name=self.onprem.name, uid=self.onprem.uid),
             "requested_by": "sysadmin",
         }
-        return d.sign(d.build("RegistrationRequest", self.onprem, body, now=now), self.id_key, [])
+        return sign(build("RegistrationRequest", self.onprem, body, now=now), self.id_key, [])
 
-    def accept(self, text, request, root, *, mode=d.MANUAL, name=None, now=None):
+    def accept(self, text, request, root, *, mode=MANUAL, name=None, now=None):
         kinds = ("Authorization",) if request.kind == "RegistrationRequest" else ("SyncResponse",)
-        verified = d.parse_and_verify(
+        verified = parse_and_verify(
             text, name=name, mode=mode, expected_kinds=kinds, trusted_roots=[root], expected_uid=self.onprem.uid,
             in_reply_to=request.document_id, is_processed=self.processed.__contains__,
             expected_id_public_key=self.id_key.public_key(), now=now,
@@ -72,9 +76,9 @@ class OnPremSide:
             "rum_reports": [],
         }
         full.update(body)
-        document = d.build("SyncRequest", self.onprem, full, sync_type=sync_type, now=now)
+        document = build("SyncRequest", self.onprem, full, sync_type=sync_type, now=now)
         signer_chain = certificates if certificates is not None else [self.id_certificate, self.chain[0]]
-        return d.sign(document, key or self.id_key, signer_chain)
+        return sign(document, key or self.id_key, signer_chain)
 
 
 def product_instance(serial, *, licenses=(), virtual_account="Default", **extra):

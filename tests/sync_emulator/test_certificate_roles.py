@@ -1,6 +1,6 @@
 """sync.certificate_roles: each certificate under the CSSM root signs only what its role allows.
 
-A matrix of signers x document kinds through ``documents.verify``, then the profile checks of the
+A matrix of signers x document kinds through ``sync.documents.verify``, then the profile checks of the
 path (CA flags, path length, key usage, EKU on an issuing CA) on certificates made to break one
 rule each, and the emulator's upgrade of a signer issued before roles existed.
 """
@@ -14,10 +14,15 @@ from cssm_helpers import OnPremSide
 
 from onprem import pki
 from sync import certificate_roles as roles
-from sync import documents as d
+from sync.documents.build import build
+from sync.documents.document import format_timestamp, utcnow
+from sync.documents.rejections import InvalidIdCertificate, InvalidSigningCertificate
+from sync.documents.serialize import serialize
+from sync.documents.signing import sign
+from sync.documents.verify import parse_and_verify
 from sync.emulator.ca import CertificateAuthority
 
-NOW = d.utcnow()  # the moment every certificate of these tests is made and checked at
+NOW = utcnow()  # the moment every certificate of these tests is made and checked at
 
 
 @pytest.fixture
@@ -81,12 +86,12 @@ def _signed(world, kind, signer):
             "id_certificate": pki.certificate_pem(world["onprem_id"][0]), "certificate_chain": ca.chain_pems(),
             "full_sync_required": False}
     if kind == "Authorization":
-        body.update(registered_at=d.format_timestamp(NOW), signing_certificate=pki.certificate_pem(world["authority"]))
-        document = d.build(kind, side.onprem, body)
+        body.update(registered_at=format_timestamp(NOW), signing_certificate=pki.certificate_pem(world["authority"]))
+        document = build(kind, side.onprem, body)
     else:
         body.update(entitlements=[], export_decisions=[], dlc_decisions=[], product_instances_on_cssm=0)
-        document = d.build(kind, side.onprem, body, sync_type="standard")
-    return d.sign(document, key, [cert, *issuers])
+        document = build(kind, side.onprem, body, sync_type="standard")
+    return sign(document, key, [cert, *issuers])
 
 
 # An end entity with no EKU straight from the issuing CA is what an On-Prem ID certificate looked
@@ -98,13 +103,13 @@ ALLOWED = {("Authorization", "signer"), ("SyncResponse", "signer"), ("SyncReques
 @pytest.mark.parametrize("kind", ["Authorization", "SyncResponse", "SyncRequest"])
 @pytest.mark.parametrize("signer", ["signer", "onprem_id", "device", "minted_signer", "legacy_signer"])
 def test_only_the_certificate_whose_role_it_is_signs_each_kind(pki_world, kind, signer):
-    text = d.serialize(_signed(pki_world, kind, signer))
+    text = serialize(_signed(pki_world, kind, signer))
     verify = dict(trusted_roots=[pki_world["ca"].root_cert], now=NOW, intermediates=[pki_world["ca"].issuing_cert])
     if (kind, signer) in ALLOWED:
-        assert d.parse_and_verify(text, **verify).signer_certificate == pki_world[signer][0]
+        assert parse_and_verify(text, **verify).signer_certificate == pki_world[signer][0]
     else:
-        with pytest.raises(d.InvalidSigningCertificate):
-            d.parse_and_verify(text, **verify)
+        with pytest.raises(InvalidSigningCertificate):
+            parse_and_verify(text, **verify)
 
 
 def _refused(role, leaf, issuers, roots):
@@ -169,7 +174,7 @@ def test_the_emulator_replaces_a_signer_issued_before_roles_under_the_same_root(
     assert upgraded.root_pem == root_before
     assert upgraded.signer_cert != legacy
     roles.validate(roles.CSSM_DOCUMENT_SIGNER, upgraded.signer_cert, [upgraded.issuing_cert], [upgraded.root_cert],
-                   at=d.utcnow())
+                   at=utcnow())
 
 
 def test_cssm_takes_a_sync_request_only_from_the_registered_id_key(registered, emulator):
@@ -178,8 +183,8 @@ def test_cssm_takes_a_sync_request_only_from_the_registered_id_key(registered, e
 
     impostor_key = pki.new_private_key()
     impostor = emulator.ca.issue_id_certificate(impostor_key.public_key(), name=registered.onprem.name,
-                                                uid=registered.onprem.uid, now=d.utcnow())
+                                                uid=registered.onprem.uid, now=utcnow())
     request = registered.sync_request(key=impostor_key, certificates=[impostor, emulator.ca.issuing_cert])
     with pytest.raises(EmulatorError) as refused:
-        emulator.process(d.serialize(request).encode())
-    assert refused.value.code == d.InvalidIdCertificate.code
+        emulator.process(serialize(request).encode())
+    assert refused.value.code == InvalidIdCertificate.code

@@ -2,7 +2,8 @@
 import pytest
 from cssm_helpers import ACME_USER, NW_ADV, SEED, OnPremSide, child_env, manage, product_instance
 
-from sync import documents as d
+from sync.documents.rejections import MSG_MODIFIED, NETWORK
+from sync.documents.serialize import filename, serialize
 
 requests = pytest.importorskip("requests")
 pytestmark = pytest.mark.live
@@ -10,7 +11,7 @@ YAML = {"Content-Type": "application/yaml"}
 
 
 def post(base, path, document, cert, **kwargs):
-    return requests.post(base + path, data=d.serialize(document).encode(), headers=YAML, verify=cert, timeout=30,
+    return requests.post(base + path, data=serialize(document).encode(), headers=YAML, verify=cert, timeout=30,
                          **kwargs)
 
 
@@ -36,18 +37,18 @@ def test_online_registration_and_sync(live_emulator):
     answer = post(base, "/api/onprem/register", registration, cert, auth=ACME_USER)
     assert answer.status_code == 200, answer.text
     assert answer.headers["Content-Type"].startswith("application/yaml")
-    side.accept(answer.content, registration, root, mode=d.NETWORK)
+    side.accept(answer.content, registration, root, mode=NETWORK)
 
     request = side.sync_request("full", product_instances=[product_instance("FOC1", licenses=[(NW_ADV, 2)])],
                                 license_usage=[{"tag": NW_ADV, "virtual_account": "Default", "in_use": 2}])
     answer = post(base, "/api/onprem/sync", request, cert)
     assert answer.status_code == 200, answer.text
-    response = side.accept(answer.content, request, root, mode=d.NETWORK)
+    response = side.accept(answer.content, request, root, mode=NETWORK)
     assert response.body["product_instances_on_cssm"] == 1
     assert any(line["tag"] == NW_ADV for line in response.body["entitlements"])
 
     # A tampered request: the guide's network text, HTTP 400, nothing applied.
-    tampered = d.serialize(side.sync_request(product_instances=[])).replace("hostname: false", "hostname: true")
+    tampered = serialize(side.sync_request(product_instances=[])).replace("hostname: false", "hostname: true")
     answer = requests.post(base + "/api/onprem/sync", data=tampered.encode(), headers=YAML, verify=cert, timeout=30)
     assert answer.status_code == 400
     assert answer.json() == {"code": "modified", "message": "The file being processed for this On-Prem is invalid."}
@@ -66,7 +67,7 @@ def test_file_page_turns_a_request_file_into_a_response_file(live_emulator):
 
     side = OnPremSide()
     registration = side.registration_request()
-    upload = {"file": (d.filename(registration), d.serialize(registration).encode(), "application/yaml")}
+    upload = {"file": (filename(registration), serialize(registration).encode(), "application/yaml")}
     bad = requests.post(base + "/file", data={"username": ACME_USER[0], "password": "nope"}, files=upload,
                         verify=cert, timeout=30)
     assert bad.status_code == 401 and "Invalid username or password." in bad.text
@@ -89,8 +90,8 @@ def test_process_file_command(tmp_path):
     env = child_env(tmp_path)
     side = OnPremSide()
     registration = side.registration_request()
-    request_file = tmp_path / d.filename(registration)
-    request_file.write_text(d.serialize(registration))
+    request_file = tmp_path / filename(registration)
+    request_file.write_text(serialize(registration))
     out = tmp_path / "authorization.yml"
     result = manage("cssm_emulator", "--state-dir", str(state), "--seed", str(SEED),
                     "--process-file", str(request_file), "--output", str(out), env=env)
@@ -99,8 +100,8 @@ def test_process_file_command(tmp_path):
     side.accept(out.read_bytes(), registration, root, name=out.name)
 
     request = side.sync_request("full")
-    request_file = tmp_path / d.filename(request)
-    request_file.write_text(d.serialize(request))
+    request_file = tmp_path / filename(request)
+    request_file.write_text(serialize(request))
     out = tmp_path / "response.yml"
     result = manage("cssm_emulator", "--state-dir", str(state), "--process-file", str(request_file),
                     "--output", str(out), env=env)
@@ -109,17 +110,17 @@ def test_process_file_command(tmp_path):
 
     # A modified request file: the guide's manual text, non-zero exit, no output.
     modified = tmp_path / "modified.yml"
-    modified.write_text(d.serialize(side.sync_request()).replace("ip_address: true", "ip_address: false"))
+    modified.write_text(serialize(side.sync_request()).replace("ip_address: true", "ip_address: false"))
     result = manage("cssm_emulator", "--state-dir", str(state), "--process-file", str(modified),
                     "--output", str(tmp_path / "never.yml"), env=env)
-    assert result.returncode != 0 and d.MSG_MODIFIED in " ".join(result.stderr.split())
+    assert result.returncode != 0 and MSG_MODIFIED in " ".join(result.stderr.split())
     assert not (tmp_path / "never.yml").exists()
 
     result = manage("cssm_emulator", "--state-dir", str(state), "--rename-onprem", side.onprem.uid, "Renamed",
                     env=env)
     assert result.returncode == 0, result.stderr
     request = side.sync_request()
-    request_file.write_text(d.serialize(request))
+    request_file.write_text(serialize(request))
     result = manage("cssm_emulator", "--state-dir", str(state), "--process-file", str(request_file),
                     "--output", str(out), env=env)
     assert result.returncode == 0, result.stderr

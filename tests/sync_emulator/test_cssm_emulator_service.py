@@ -7,19 +7,27 @@ from cssm_helpers import ACME_USER, GLOBEX_USER, HSEC, NW_ADV, SEED, OnPremSide,
 
 from onprem import pki
 from sync import certificate_roles as roles
-from sync import documents as d
+from sync.documents.document import utcnow
+from sync.documents.parse import parse
+from sync.documents.rejections import (
+    MANUAL, MSG_NET_INVALID_FILE, MSG_NET_INVALID_SIGNING_CERTIFICATE, MSG_NOT_YAML, MSG_TIMESTAMP, NETWORK,
+    AlreadyProcessed,
+)
+from sync.documents.serialize import serialize
+from sync.documents.signing import sign
+from sync.documents.verify import certificate_uid, chain_root
 from sync.emulator.service import Emulator, EmulatorError
 from sync.emulator.store import SeedError, Store
 
 
 def process(emulator, document, **kwargs):
-    return emulator.process(d.serialize(document).encode(), **kwargs)
+    return emulator.process(serialize(document).encode(), **kwargs)
 
 
 def sync(side, emulator, sync_type="standard", **body):
     request = side.sync_request(sync_type, **body)
     text, name = process(emulator, request)
-    return side.accept(text, request, emulator.ca.root_pem, mode=d.NETWORK), request, text
+    return side.accept(text, request, emulator.ca.root_pem, mode=NETWORK), request, text
 
 
 def test_registration_issues_id_and_signing_certificates(emulator):
@@ -31,7 +39,7 @@ def test_registration_issues_id_and_signing_certificates(emulator):
     body = auth.body
     id_cert = pki.load_certificate(body["id_certificate"])
     assert (id_cert.not_valid_after_utc - id_cert.not_valid_before_utc).days == 364
-    assert d.certificate_uid(id_cert) == side.onprem.uid
+    assert certificate_uid(id_cert) == side.onprem.uid
     signing = pki.load_certificate(body["signing_certificate"])
     constraints = signing.extensions.get_extension_for_class(pki.x509.BasicConstraints).value
     assert constraints.ca and constraints.path_length == 0
@@ -42,13 +50,13 @@ def test_registration_issues_id_and_signing_certificates(emulator):
     device_key = pki.new_private_key()
     device_cert = pki.issue_device_certificate(
         authority_key=side.signing_key, authority_cert=signing, public_key=device_key.public_key(),
-        common_name="dev", serial_number_attr="FOC1", organizational_unit="Acme Lab", now=d.utcnow())
+        common_name="dev", serial_number_attr="FOC1", organizational_unit="Acme Lab", now=utcnow())
     issuers = [signing, pki.load_certificate(body["certificate_chain"][0])]
-    path = roles.validate(roles.DEVICE_ID, device_cert, issuers, [emulator.ca.root_cert], at=d.utcnow())
+    path = roles.validate(roles.DEVICE_ID, device_cert, issuers, [emulator.ca.root_cert], at=utcnow())
     assert path[-1] == emulator.ca.root_cert
     # ...and its certificate, though it chains to the CSSM root, signs no synchronization document.
     with pytest.raises(roles.NotInRole):
-        roles.validate(roles.CSSM_DOCUMENT_SIGNER, device_cert, issuers, [emulator.ca.root_cert], at=d.utcnow())
+        roles.validate(roles.CSSM_DOCUMENT_SIGNER, device_cert, issuers, [emulator.ca.root_cert], at=utcnow())
     # "If the Cisco Virtual Account does not exist, Cisco Smart Software Manager creates it."
     with emulator.store.connect() as db:
         assert db.execute("SELECT 1 FROM virtual_accounts WHERE smart_account='acme.example' AND name=?",
@@ -172,7 +180,7 @@ def test_rename_and_a_repeated_request_gets_the_same_answer(emulator, registered
     second, _ = process(emulator, request)
     assert first == second
     assert registered.accept(first, request, emulator.ca.root_pem).body["onprem_name"] == "Acme Lab (renamed in CSSM)"
-    with pytest.raises(d.AlreadyProcessed):
+    with pytest.raises(AlreadyProcessed):
         registered.accept(second, request, emulator.ca.root_pem)
 
 
@@ -182,28 +190,28 @@ def test_sync_rejections_use_the_guides_network_texts(emulator, registered, tmp_
     stranger.id_certificate, stranger.chain = registered.id_certificate, registered.chain
     with pytest.raises(EmulatorError) as exc:
         process(emulator, stranger.sync_request(key=registered.id_key))
-    assert exc.value.message == d.MSG_NET_INVALID_FILE
+    assert exc.value.message == MSG_NET_INVALID_FILE
     # Modified in transit.
-    text = d.serialize(registered.sync_request()).replace("mac_address: true", "mac_address: false")
+    text = serialize(registered.sync_request()).replace("mac_address: true", "mac_address: false")
     with pytest.raises(EmulatorError) as exc:
         emulator.process(text.encode())
-    assert exc.value.message == d.MSG_NET_INVALID_FILE and exc.value.code == "modified"
+    assert exc.value.message == MSG_NET_INVALID_FILE and exc.value.code == "modified"
     # Signed by a certificate the emulator never issued.
     other = Emulator(tmp_path / "other")
     rogue_key = pki.new_private_key()
     rogue = pki.certificate_pem(other.ca.issue_id_certificate(
-        rogue_key.public_key(), name="x", uid=registered.onprem.uid, now=d.utcnow()))
+        rogue_key.public_key(), name="x", uid=registered.onprem.uid, now=utcnow()))
     with pytest.raises(EmulatorError) as exc:
         process(emulator, registered.sync_request(key=rogue_key, certificates=[rogue]))
-    assert exc.value.message == d.MSG_NET_INVALID_SIGNING_CERTIFICATE
+    assert exc.value.message == MSG_NET_INVALID_SIGNING_CERTIFICATE
     # A clock a day and a half off.
     with pytest.raises(EmulatorError) as exc:
-        process(emulator, registered.sync_request(now=d.utcnow() - datetime.timedelta(hours=36)))
-    assert exc.value.message == d.MSG_TIMESTAMP
+        process(emulator, registered.sync_request(now=utcnow() - datetime.timedelta(hours=36)))
+    assert exc.value.message == MSG_TIMESTAMP
     # Manual mode: the file texts.
     with pytest.raises(EmulatorError) as exc:
-        emulator.process(b"\x00\x01", name="request.yml", mode=d.MANUAL)
-    assert exc.value.message == d.MSG_NOT_YAML
+        emulator.process(b"\x00\x01", name="request.yml", mode=MANUAL)
+    assert exc.value.message == MSG_NOT_YAML
 
 
 def test_state_is_the_emulators_own_sqlite_file(emulator, tmp_path):
@@ -232,8 +240,8 @@ def test_chain_root_is_what_an_onprem_pins_at_registration(emulator):
     side = OnPremSide()
     request = side.registration_request()
     text, _ = process(emulator, request, credentials=ACME_USER)
-    unverified = d.parse(text, name="auth.yml")
-    pinned = d.chain_root(unverified)
+    unverified = parse(text, name="auth.yml")
+    pinned = chain_root(unverified)
     assert pinned == emulator.ca.root_pem
     side.accept(text, request, pinned)
 
@@ -244,7 +252,7 @@ def test_a_request_id_answered_for_another_onprem_is_refused(emulator, registere
     thief = OnPremSide(name="Thief")
     stolen = thief.registration_request()
     stolen.document_id = request.document_id
-    d.sign(stolen, thief.id_key, [])
+    sign(stolen, thief.id_key, [])
     with pytest.raises(EmulatorError) as exc:
         process(emulator, stolen, credentials=ACME_USER)
     assert (exc.value.status, exc.value.code) == (409, "already_processed")

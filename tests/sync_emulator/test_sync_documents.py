@@ -10,7 +10,21 @@ from hypothesis import strategies as st
 from cssm_helpers import NW_ADV, OnPremSide, product_instance
 
 from onprem import pki
-from sync import documents as d
+from sync.documents import rejections
+from sync.documents.build import build
+from sync.documents.canonical import canonical_bytes
+from sync.documents.document import new_id, utcnow
+from sync.documents.parse import parse
+from sync.documents.rejections import (
+    MSG_ALREADY_PROCESSED, MSG_CERTIFICATES_MISSING, MSG_CORRUPTED, MSG_INVALID_CERTIFICATE,
+    MSG_INVALID_ID_CERTIFICATE, MSG_INVALID_SIGNING_CERTIFICATE, MSG_MODIFIED, MSG_NET_INVALID_SIGNING_CERTIFICATE,
+    MSG_NOT_YAML, MSG_TIMESTAMP, NETWORK, AlreadyProcessed, CertificatesMissing, Corrupted, InvalidCertificate,
+    InvalidIdCertificate, InvalidSigningCertificate, Modified, NotYaml, TimestampSkew, WrongAccount,
+)
+from sync.documents.schema import SchemaError
+from sync.documents.serialize import filename, serialize
+from sync.documents.signing import sign
+from sync.documents.verify import parse_and_verify, verify
 from sync.emulator.ca import CertificateAuthority
 
 GUIDE = Path("/work/shared/spec/ssm-onprem-user-guide-v7.txt")
@@ -20,7 +34,7 @@ GUIDE = Path("/work/shared/spec/ssm-onprem-user-guide-v7.txt")
 def side(ca):
     """An On-Prem holding an ID certificate from ``ca`` (as after registration)."""
     side = OnPremSide()
-    now = d.utcnow()
+    now = utcnow()
     side.id_certificate = pki.certificate_pem(
         ca.issue_id_certificate(side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=now))
     side.chain = ca.chain_pems()
@@ -40,7 +54,7 @@ def entitlement(**overrides):
 
 def response_for(ca, side, request, *, now=None, signer_key=None, signer_certs=None, id_cert=None, chain=None,
                  onprem=None, created_at=None, **body):
-    now = now or d.utcnow()
+    now = now or utcnow()
     full = {
         "in_reply_to": request.document_id, "onprem_name": side.onprem.name, "export_control_allowed": True,
         "entitlements": [entitlement()],
@@ -50,9 +64,9 @@ def response_for(ca, side, request, *, now=None, signer_key=None, signer_certs=N
         "export_decisions": [], "dlc_decisions": [], "full_sync_required": False, "product_instances_on_cssm": 1,
     }
     full.update(body)
-    response = d.build("SyncResponse", onprem or side.onprem, full, sync_type=request.sync_type,
-                       now=created_at or now)
-    return d.sign(response, signer_key or ca.signer_key, ca.signer_pems() if signer_certs is None else signer_certs)
+    response = build("SyncResponse", onprem or side.onprem, full, sync_type=request.sync_type,
+                     now=created_at or now)
+    return sign(response, signer_key or ca.signer_key, ca.signer_pems() if signer_certs is None else signer_certs)
 
 
 def accept(side, ca, text, request, **kwargs):
@@ -64,11 +78,11 @@ def accept(side, ca, text, request, **kwargs):
 def test_registration_request_round_trip_signed_by_its_csr(ca):
     side = OnPremSide(name="Acme Lab / Köln")
     request = side.registration_request()
-    text = d.serialize(request)
+    text = serialize(request)
     assert "-----BEGIN CERTIFICATE REQUEST-----" in text and "Köln" in text
-    name = d.filename(request)
+    name = filename(request)
     assert re.fullmatch(r"Acme-Lab-K-ln_RegistrationRequest_\d{8}T\d{6}Z\.yml", name)
-    verified = d.parse_and_verify(text, name=name, trusted_roots=[ca.root_cert])
+    verified = parse_and_verify(text, name=name, trusted_roots=[ca.root_cert])
     assert verified.document.to_dict() == request.to_dict()
     assert verified.document.signature["signer"] == "id_csr" and verified.signer_certificate is None
     assert verified.document.signature["algorithm"] == "ecdsa-p256-sha256"
@@ -78,35 +92,35 @@ def test_sync_request_and_rsa_signed_response_round_trip(ca, side):
     request = side.sync_request("full", product_instances=[product_instance("FOC1", licenses=[(NW_ADV, 2)])],
                                 license_usage=[{"tag": NW_ADV, "virtual_account": "Default", "in_use": 2}],
                                 rum_reports=['{"header":{"type":"rum"},"payload":"{}"}'])
-    parsed = d.parse(d.serialize(request), name=d.filename(request))
+    parsed = parse(serialize(request), name=filename(request))
     assert parsed.to_dict() == request.to_dict() and parsed.sync_type == "full"
-    assert d.filename(request).startswith("Acme-Lab_SyncRequest_full_")
-    d.verify(parsed, trusted_roots=[ca.root_pem], expected_uid=side.onprem.uid)
+    assert filename(request).startswith("Acme-Lab_SyncRequest_full_")
+    verify(parsed, trusted_roots=[ca.root_pem], expected_uid=side.onprem.uid)
 
     response = response_for(ca, side, request)
     assert response.signature["algorithm"] == "rsa-pkcs1v15-sha256"
-    document = accept(side, ca, d.serialize(response), request)
+    document = accept(side, ca, serialize(response), request)
     assert document.body["entitlements"][0]["end_date"] == "2027-12-31"
     assert document.document_id in side.processed
 
 
 def test_canonical_form_is_sorted_compact_json():
-    assert d.canonical_bytes({"b": [1, "ü"], "a": None}) == '{"a":null,"b":[1,"ü"]}'.encode()
+    assert canonical_bytes({"b": [1, "ü"], "a": None}) == '{"a":null,"b":[1,"ü"]}'.encode()
 
 
 def test_build_refuses_an_invalid_body_with_the_path_named(side):
-    with pytest.raises(d.SchemaError, match=r"body\.product_instances\[0\]\.licenses\[0\]\.count: must be an integer"):
+    with pytest.raises(SchemaError, match=r"body\.product_instances\[0\]\.licenses\[0\]\.count: must be an integer"):
         side.sync_request(product_instances=[product_instance("X", licenses=[(NW_ADV, "2")])])
-    with pytest.raises(d.SchemaError, match="unknown field"):
+    with pytest.raises(SchemaError, match="unknown field"):
         side.sync_request(surprise=True)
     with pytest.raises(ValueError):
-        d.build("SyncRequest", side.onprem, {}, sync_type=None)
+        build("SyncRequest", side.onprem, {}, sync_type=None)
 
 
 def test_sign_refuses_a_key_that_is_not_the_certificates(ca, side):
-    request = d.build("SyncRequest", side.onprem, side.sync_request().body, sync_type="standard")
+    request = build("SyncRequest", side.onprem, side.sync_request().body, sync_type="standard")
     with pytest.raises(ValueError, match="does not match"):
-        d.sign(request, pki.new_private_key(), [side.id_certificate])
+        sign(request, pki.new_private_key(), [side.id_certificate])
 
 
 # ---- the guide's texts ----------------------------------------------------------------------
@@ -121,10 +135,10 @@ def test_messages_are_the_guides_verbatim():
                  "MSG_INVALID_ID_CERTIFICATE", "MSG_INVALID_SIGNING_CERTIFICATE", "MSG_CERTIFICATES_MISSING",
                  "MSG_INVALID_CERTIFICATE", "MSG_NET_INVALID_FILE", "MSG_NET_INVALID_ID_CERTIFICATE",
                  "MSG_NET_INVALID_CERTIFICATE"):
-        assert f'"{getattr(d, name)}"' in guide, name
+        assert f'"{getattr(rejections, name)}"' in guide, name
     # The two lines the guide breaks off at a page end: what it prints is our text's beginning.
-    assert '"' + d.MSG_ALREADY_PROCESSED[:-len(" synchronization response file.")] in guide
-    assert '"' + d.MSG_NET_INVALID_SIGNING_CERTIFICATE[:-len(" certificate.")] in guide
+    assert '"' + MSG_ALREADY_PROCESSED[:-len(" synchronization response file.")] in guide
+    assert '"' + MSG_NET_INVALID_SIGNING_CERTIFICATE[:-len(" certificate.")] in guide
 
 
 # ---- rejections -----------------------------------------------------------------------------
@@ -132,13 +146,13 @@ def test_wrong_account(ca, side):
     request = side.sync_request()
     other = OnPremSide(name="Other")
     other_response = response_for(ca, other, request, onprem=other.onprem)
-    with pytest.raises(d.WrongAccount) as exc:
-        accept(side, ca, d.serialize(other_response), request)
+    with pytest.raises(WrongAccount) as exc:
+        accept(side, ca, serialize(other_response), request)
     assert exc.value.message == "Please ensure the file being uploaded corresponds to this On-Prem."
     # A response to another request of this On-Prem.
     stale = response_for(ca, side, side.sync_request())
-    with pytest.raises(d.WrongAccount) as exc:
-        accept(side, ca, d.serialize(stale), request, mode=d.NETWORK)
+    with pytest.raises(WrongAccount) as exc:
+        accept(side, ca, serialize(stale), request, mode=NETWORK)
     assert exc.value.message == "The file being processed for this On-Prem is invalid."
 
 
@@ -149,13 +163,13 @@ def test_wrong_account(ca, side):
     (b"kind: SyncResponse\n", "response.txt"),
 ])
 def test_not_yaml(data, name, ca, side):
-    with pytest.raises(d.NotYaml) as exc:
+    with pytest.raises(NotYaml) as exc:
         accept(side, ca, data, side.sync_request(), name=name)
-    assert exc.value.message == d.MSG_NOT_YAML and "“.yml”" in exc.value.message
+    assert exc.value.message == MSG_NOT_YAML and "“.yml”" in exc.value.message
 
 
 def _signed_dict(ca, side, request, **kwargs):
-    return yaml.safe_load(d.serialize(response_for(ca, side, request, **kwargs)))
+    return yaml.safe_load(serialize(response_for(ca, side, request, **kwargs)))
 
 
 @pytest.mark.parametrize("mutate", [
@@ -169,49 +183,49 @@ def test_corrupted(mutate, ca, side):
     request = side.sync_request()
     doc = _signed_dict(ca, side, request)
     mutate(doc)
-    with pytest.raises(d.Corrupted) as exc:
+    with pytest.raises(Corrupted) as exc:
         accept(side, ca, yaml.safe_dump(doc), request)
-    assert exc.value.message == d.MSG_CORRUPTED
+    assert exc.value.message == MSG_CORRUPTED
 
 
 def test_corrupted_unquoted_dates_aliases_truncation_and_size(ca, side):
     request = side.sync_request()
-    text = d.serialize(response_for(ca, side, request))
+    text = serialize(response_for(ca, side, request))
     unquoted = text.replace("start_date: '2026-01-01'", "start_date: 2026-01-01")
     assert unquoted != text
     truncated = text[: len(text) // 2]
     truncated = truncated[: truncated.rfind("\n")]
     aliased = "kind: SyncResponse\na: &x [1, 2]\nb: *x\n"
     for data in (unquoted, truncated, aliased):
-        with pytest.raises((d.Corrupted, d.NotYaml)) as exc:
+        with pytest.raises((Corrupted, NotYaml)) as exc:
             accept(side, ca, data, request)
         assert exc.value.code in ("corrupted", "not_yaml")
-    with pytest.raises(d.Corrupted):
-        d.parse(text, max_bytes=100)
-    with pytest.raises(d.Corrupted):
+    with pytest.raises(Corrupted):
+        parse(text, max_bytes=100)
+    with pytest.raises(Corrupted):
         accept(side, ca, unquoted, request)
 
 
 def test_modified_after_signing(ca, side):
     request = side.sync_request()
-    text = d.serialize(response_for(ca, side, request))
+    text = serialize(response_for(ca, side, request))
     for before, after in (("quantity: 50", "quantity: 500"), ("full_sync_required: false", "full_sync_required: true")):
         assert before in text
-        with pytest.raises(d.Modified) as exc:
+        with pytest.raises(Modified) as exc:
             accept(side, ca, text.replace(before, after), request)
-        assert exc.value.message == d.MSG_MODIFIED
+        assert exc.value.message == MSG_MODIFIED
     # Re-numbering the response (to get past the replay check) breaks the signature too.
     doc = yaml.safe_load(text)
-    doc["response_id"] = d.new_id()
-    with pytest.raises(d.Modified):
+    doc["response_id"] = new_id()
+    with pytest.raises(Modified):
         accept(side, ca, yaml.safe_dump(doc), request)
 
 
 def test_already_processed(ca, side):
     request = side.sync_request()
-    text = d.serialize(response_for(ca, side, request))
+    text = serialize(response_for(ca, side, request))
     accept(side, ca, text, request)
-    with pytest.raises(d.AlreadyProcessed) as exc:
+    with pytest.raises(AlreadyProcessed) as exc:
         accept(side, ca, text, request)
     assert exc.value.message.startswith(
         "The synchronization response file you selected has already been processed by this On-Prem.")
@@ -221,42 +235,42 @@ def test_missing_certificates(ca, side):
     request = side.sync_request()
     doc = _signed_dict(ca, side, request)
     doc["signature"]["certificates"] = []
-    with pytest.raises(d.CertificatesMissing) as exc:
+    with pytest.raises(CertificatesMissing) as exc:
         accept(side, ca, yaml.safe_dump(doc), request)
-    assert exc.value.message == d.MSG_CERTIFICATES_MISSING
+    assert exc.value.message == MSG_CERTIFICATES_MISSING
     doc.pop("signature")
-    with pytest.raises(d.CertificatesMissing):
+    with pytest.raises(CertificatesMissing):
         accept(side, ca, yaml.safe_dump(doc), request)
     no_chain = response_for(ca, side, request, chain=[])
-    with pytest.raises(d.CertificatesMissing):
-        accept(side, ca, d.serialize(no_chain), request)
+    with pytest.raises(CertificatesMissing):
+        accept(side, ca, serialize(no_chain), request)
 
 
 def test_invalid_signing_certificate(ca, side, tmp_path):
     request = side.sync_request()
     impostor = CertificateAuthority(tmp_path / "impostor").ensure()
     forged = response_for(ca, side, request, signer_key=impostor.signer_key, signer_certs=impostor.signer_pems())
-    with pytest.raises(d.InvalidSigningCertificate) as exc:
-        accept(side, ca, d.serialize(forged), request)
-    assert exc.value.message == d.MSG_INVALID_SIGNING_CERTIFICATE
+    with pytest.raises(InvalidSigningCertificate) as exc:
+        accept(side, ca, serialize(forged), request)
+    assert exc.value.message == MSG_INVALID_SIGNING_CERTIFICATE
     doc = _signed_dict(ca, side, request)
     doc["signature"]["certificates"][0] = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
-    with pytest.raises(d.InvalidSigningCertificate):
-        accept(side, ca, yaml.safe_dump(doc), request, mode=d.NETWORK)
+    with pytest.raises(InvalidSigningCertificate):
+        accept(side, ca, yaml.safe_dump(doc), request, mode=NETWORK)
 
 
 def test_invalid_id_certificate_of_another_onprem(ca, side):
     request = side.sync_request()
     stranger = pki.new_private_key()
     wrong_key = pki.certificate_pem(ca.issue_id_certificate(stranger.public_key(), name=side.onprem.name,
-                                                            uid=side.onprem.uid, now=d.utcnow()))
-    with pytest.raises(d.InvalidIdCertificate) as exc:
-        accept(side, ca, d.serialize(response_for(ca, side, request, id_cert=wrong_key)), request)
-    assert exc.value.message == d.MSG_INVALID_ID_CERTIFICATE
+                                                            uid=side.onprem.uid, now=utcnow()))
+    with pytest.raises(InvalidIdCertificate) as exc:
+        accept(side, ca, serialize(response_for(ca, side, request, id_cert=wrong_key)), request)
+    assert exc.value.message == MSG_INVALID_ID_CERTIFICATE
     wrong_uid = pki.certificate_pem(ca.issue_id_certificate(side.id_key.public_key(), name="x", uid="another-uid",
-                                                            now=d.utcnow()))
-    with pytest.raises(d.InvalidIdCertificate) as exc:
-        accept(side, ca, d.serialize(response_for(ca, side, request, id_cert=wrong_uid)), request, mode=d.NETWORK)
+                                                            now=utcnow()))
+    with pytest.raises(InvalidIdCertificate) as exc:
+        accept(side, ca, serialize(response_for(ca, side, request, id_cert=wrong_uid)), request, mode=NETWORK)
     assert exc.value.message == "Invalid ID Certificate. The file being processed has an invalid certificate."
 
 
@@ -264,27 +278,27 @@ def test_invalid_certificate_needs_a_full_sync(ca, side, tmp_path):
     request = side.sync_request()
     other_ca = CertificateAuthority(tmp_path / "other").ensure()
     foreign = pki.certificate_pem(other_ca.issue_id_certificate(
-        side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=d.utcnow()))
+        side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=utcnow()))
     expired = pki.certificate_pem(ca.issue_id_certificate(
         side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid,
-        now=d.utcnow() - datetime.timedelta(days=400)))
+        now=utcnow() - datetime.timedelta(days=400)))
     for id_cert in (foreign, expired):
-        with pytest.raises(d.InvalidCertificate) as exc:
-            accept(side, ca, d.serialize(response_for(ca, side, request, id_cert=id_cert)), request)
-        assert exc.value.message == d.MSG_INVALID_CERTIFICATE
+        with pytest.raises(InvalidCertificate) as exc:
+            accept(side, ca, serialize(response_for(ca, side, request, id_cert=id_cert)), request)
+        assert exc.value.message == MSG_INVALID_CERTIFICATE
 
 
 def test_timestamp_skew(ca, side):
     request = side.sync_request()
-    old = response_for(ca, side, request, created_at=d.utcnow() - datetime.timedelta(hours=25))
-    with pytest.raises(d.TimestampSkew) as exc:
-        accept(side, ca, d.serialize(old), request)
-    assert exc.value.message == d.MSG_TIMESTAMP
+    old = response_for(ca, side, request, created_at=utcnow() - datetime.timedelta(hours=25))
+    with pytest.raises(TimestampSkew) as exc:
+        accept(side, ca, serialize(old), request)
+    assert exc.value.message == MSG_TIMESTAMP
     # An On-Prem clock years ahead: the CSSM signer certificate is no longer valid "now".
-    future = d.utcnow() + datetime.timedelta(days=3 * 365)
+    future = utcnow() + datetime.timedelta(days=3 * 365)
     fresh = response_for(ca, side, request, created_at=future)
-    with pytest.raises(d.TimestampSkew):
-        accept(side, ca, d.serialize(fresh), request, now=future)
+    with pytest.raises(TimestampSkew):
+        accept(side, ca, serialize(fresh), request, now=future)
 
 
 # ---- YAML quoting: any string survives the trip with its signature intact --------------------
@@ -299,6 +313,6 @@ def test_any_strings_round_trip_and_still_verify(ca, side, hostname, product_nam
     request = side.sync_request(product_instances=[product_instance("FOC1", hostname=hostname[:255],
                                                                     product_name=product_name[:255])],
                                 rum_reports=[report])
-    parsed = d.parse(d.serialize(request), name="x.yml")
+    parsed = parse(serialize(request), name="x.yml")
     assert parsed.body == request.body
-    d.verify(parsed, trusted_roots=[ca.root_pem], expected_uid=side.onprem.uid)
+    verify(parsed, trusted_roots=[ca.root_pem], expected_uid=side.onprem.uid)

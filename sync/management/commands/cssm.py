@@ -18,7 +18,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from licensing.models import LocalAccount
 from onprem.errors import ServiceError
-from sync import documents as d
+from sync.documents.parse import MAX_DOCUMENT_BYTES
+from sync.documents.rejections import MANUAL, Corrupted
 from sync.models import AccountSync
 
 
@@ -70,7 +71,7 @@ class Command(BaseCommand):
                 self._write(options["file"], text)
             elif action == "import-authorization":
                 path = Path(options["file"])
-                registration.apply_authorization(account, self._read(path), name=path.name, actor=None, mode=d.MANUAL)
+                registration.apply_authorization(account, self._read(path), name=path.name, actor=None, mode=MANUAL)
                 self.stdout.write(f"The local account “{account.name}” is registered and Active.")
             elif action == "sync":
                 record = synchronization.synchronize(account, actor=None, full=options["full"])
@@ -81,7 +82,7 @@ class Command(BaseCommand):
             elif action == "import-response":
                 path = Path(options["file"])
                 record = synchronization.apply_response(account, self._read(path), name=path.name, actor=None,
-                                                        mode=d.MANUAL)
+                                                        mode=MANUAL)
                 self.stdout.write(f"{record.message} ({record.sync_type}).")
         except ServiceError as exc:
             raise CommandError(exc.message) from None
@@ -97,8 +98,8 @@ class Command(BaseCommand):
             data = Path(path).read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
-        if len(data) > d.MAX_DOCUMENT_BYTES:
-            raise CommandError(d.Corrupted().message)
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise CommandError(Corrupted().message)
         return data
 
     def _write(self, path, text):
