@@ -6,7 +6,8 @@ beforehand through ``POST /_control``), the token endpoint (one-use codes, redir
 and PKCE S256 checks) and the JWKS, and signs RS256 tokens with ``cryptography`` alone, so the
 server's validation is tested against an independent implementation. ``/_control`` can also
 make the next tokens bad: a forged signature, another audience, expired, not yet valid, without
-an expiry, a wrong nonce or issuer, ``alg: none``, or HS256 keyed with the provider's public key;
+an expiry, an ID token without ``sub`` or with an ``at_hash`` of another access token, a wrong
+nonce or issuer, ``alg: none``, or HS256 keyed with the provider's public key;
 or sign them without a ``kid`` while the JWKS publishes two keys (as during a key rollover).
 """
 import base64
@@ -110,6 +111,10 @@ class Provider:
             id_claims["nbf"] = access_claims["nbf"] = now + 3600
         elif mode == "no_expiry":
             del id_claims["exp"], access_claims["exp"]
+        elif mode == "no_sub":
+            del id_claims["sub"]
+        elif mode == "bad_at_hash":
+            id_claims["at_hash"] = b64(hashlib.sha256(b"another access token").digest()[:16])
         elif mode == "alg_none":
             alg = "none"
         elif mode == "hs256_public_key":

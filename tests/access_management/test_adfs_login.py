@@ -133,6 +133,8 @@ def test_v3_mode_uses_the_access_token(client, adfs_configured, oidc_provider):
     ("hs256_public_key", "signature is not valid"),
     ("not_yet_valid", "not valid yet"),
     ("no_expiry", "has no expiry"),
+    ("no_sub", "lacks “sub” claim"),
+    ("bad_at_hash", "invalid “at_hash” claim"),
 ])
 def test_bad_tokens_are_refused(client, adfs_configured, oidc_provider, mode, reason):
     adfs_configured()
