@@ -131,9 +131,9 @@ def exchange_code(config, token_endpoint, *, code, redirect_uri, code_verifier):
         with session:
             return dict(session.fetch_token(token_endpoint, grant_type="authorization_code", code=code,
                                             code_verifier=code_verifier, **extra))
+    except requests.RequestException as error:  # before ValueError: some of them are ValueErrors too
+        raise ProviderError(f"the token endpoint cannot be reached ({type(error).__name__})") from None
     except OAuthError as error:
         raise ProviderError(f"the token endpoint refused the code (HTTP 200, {error.error})") from None
-    except ValueError:
+    except ValueError:  # authlib: the answer is not a JSON object
         raise ProviderError("the token endpoint refused the code (HTTP 200)") from None
-    except requests.RequestException as error:
-        raise ProviderError(f"the token endpoint cannot be reached ({type(error).__name__})") from None

@@ -8,7 +8,8 @@ server's validation is tested against an independent implementation. ``/_control
 make the next tokens bad: a forged signature, another audience, expired, not yet valid, without
 an expiry, an ID token without ``sub`` or with an ``at_hash`` of another access token, a wrong
 nonce or issuer, ``alg: none``, or HS256 keyed with the provider's public key;
-or sign them without a ``kid`` while the JWKS publishes two keys (as during a key rollover).
+or sign them without a ``kid`` while the JWKS publishes two keys (as during a key rollover); or
+answer the token request with HTTP 200 and an error, or with HTML.
 """
 import base64
 import hashlib
@@ -197,6 +198,15 @@ class Handler(BaseHTTPRequestHandler):
         verifier = form.get("code_verifier", "")
         if not grant["challenge"] or b64(hashlib.sha256(verifier.encode()).digest()) != grant["challenge"]:
             return self._json(400, {"error": "invalid_grant", "error_description": "PKCE verification failed"})
+        if grant["user"]["mode"] == "token_error_in_200":
+            return self._json(200, {"error": "server_error"})
+        if grant["user"]["mode"] == "token_not_json":
+            body = b"<p>not JSON</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return self.wfile.write(body)
         return self._json(200, p.tokens(grant, prefix))
 
 

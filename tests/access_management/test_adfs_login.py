@@ -135,6 +135,8 @@ def test_v3_mode_uses_the_access_token(client, adfs_configured, oidc_provider):
     ("no_expiry", "has no expiry"),
     ("no_sub", "lacks “sub” claim"),
     ("bad_at_hash", "invalid “at_hash” claim"),
+    ("token_error_in_200", "the token endpoint refused the code (HTTP 200, server_error)"),
+    ("token_not_json", "the token endpoint refused the code (HTTP 200)"),
 ])
 def test_bad_tokens_are_refused(client, adfs_configured, oidc_provider, mode, reason):
     adfs_configured()
