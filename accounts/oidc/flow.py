@@ -1,17 +1,15 @@
 """The authorization-code flow with an identity provider, start to finish.
 
 ``begin`` stores a fresh state, nonce and PKCE verifier in the session and returns the
-provider's authorization URL; ``complete`` checks the returned state (constant time, once
-only, within 10 minutes), trades the code for tokens with the verifier, validates the tokens,
-and finds or creates the user the claims describe.
+provider's authorization URL (built by authlib's OAuth2Session, ``provider.client``);
+``complete`` checks the returned state (constant time, once only, within 10 minutes), trades the
+code for tokens with the verifier, validates the tokens (``tokens``), and finds or creates the
+user the claims describe.
 """
-import base64
-import hashlib
 import hmac
 import logging
 import secrets
 import time
-from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -44,10 +42,6 @@ class SignInFailed(Exception):
     """The external sign-in did not succeed; the message is safe to show and to log."""
 
 
-def _b64(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def begin(request, config, redirect_uri, next_url=""):
     """The URL of the provider's sign-in page for this browser."""
     endpoints = provider.endpoints(config)
@@ -56,22 +50,15 @@ def begin(request, config, redirect_uri, next_url=""):
         "kind": config.kind, "state": state, "nonce": nonce, "verifier": verifier,
         "redirect_uri": redirect_uri, "next": next_url, "started": time.time(),
     }
-    params = {
-        "response_type": "code",
-        "client_id": config.client_id,
-        "redirect_uri": redirect_uri,
-        "state": state,
-        "code_challenge": _b64(hashlib.sha256(verifier.encode()).digest()),
-        "code_challenge_method": "S256",
-    }
-    if endpoints.scope:
-        params["scope"] = endpoints.scope
+    extra = {}
     if endpoints.uses_id_token:
-        params["nonce"] = nonce
+        extra["nonce"] = nonce
     if config.kind == "adfs" and config.resource_name:
-        params["resource"] = config.resource_name
-    separator = "&" if "?" in endpoints.authorization else "?"
-    return endpoints.authorization + separator + urlencode(params)
+        extra["resource"] = config.resource_name
+    with provider.client(config, redirect_uri, endpoints.scope) as session:
+        url, _state = session.create_authorization_url(endpoints.authorization, state=state, code_verifier=verifier,
+                                                       **extra)
+    return url
 
 
 def complete(request, config, params):
@@ -110,16 +97,17 @@ def _claims(config, endpoints, keys, body, nonce):
         elif not _looks_like_jwt(access_token):
             raise tokens.TokenInvalid("the identity provider returned no access token")
         if access_token:
-            access = tokens.validate(access_token, keys, issuers=endpoints.access_token_issuers,
-                                     audiences=provider.access_token_audiences(config))
+            access = tokens.validate_access_token(access_token, keys, issuers=endpoints.access_token_issuers,
+                                                  audiences=provider.access_token_audiences(config))
             claims.update(access)
             roles += _role_values(access)
     if endpoints.uses_id_token:
         id_token = body.get("id_token")
         if not isinstance(id_token, str):
             raise tokens.TokenInvalid("the identity provider returned no ID token")
-        identity = tokens.validate(id_token, keys, issuers=endpoints.id_token_issuers,
-                                   audiences=[config.client_id], nonce=nonce)
+        identity = tokens.validate_id_token(id_token, keys, issuers=endpoints.id_token_issuers,
+                                            client_id=config.client_id, nonce=nonce,
+                                            access_token=body.get("access_token"))
         claims.update(identity)
         roles += _role_values(identity)
     claims["_onprem_roles"] = roles

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
 HTTP_TIMEOUT = 10
 
@@ -98,30 +99,41 @@ def access_token_audiences(config):
     return [name, f"microsoft:identityserver:{name}"] if name else []
 
 
+def client(config, redirect_uri, scope=""):
+    """An authlib OAuth 2.0 client of the provider ``config`` describes: PKCE S256, and the client
+    secret (when there is one) sent in the token request's body, as ADFS accepts it."""
+    return OAuth2Session(
+        client_id=config.client_id, client_secret=config.client_secret or None,
+        token_endpoint_auth_method="client_secret_post" if config.client_secret else "none",
+        scope=scope or None, redirect_uri=redirect_uri, code_challenge_method="S256",
+        default_timeout=HTTP_TIMEOUT,
+    )
+
+
+def _only_success(response):
+    """RFC 6749 5.1: tokens come with HTTP 200 only; any other answer is a refusal, whatever its body."""
+    if response.status_code == 200:
+        return response
+    try:
+        reason = response.json().get("error")
+    except (ValueError, AttributeError):
+        reason = None
+    raise ProviderError(f"the token endpoint refused the code (HTTP {response.status_code}"
+                        + (f", {reason}" if isinstance(reason, str) else "") + ")")
+
+
 def exchange_code(config, token_endpoint, *, code, redirect_uri, code_verifier):
-    """POST the authorization code to the token endpoint; the token response (a dict)."""
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": redirect_uri,
-        "client_id": config.client_id,
-        "code_verifier": code_verifier,
-    }
-    if config.client_secret:
-        data["client_secret"] = config.client_secret
-    if config.kind == "adfs" and config.resource_name:
-        data["resource"] = config.resource_name
+    """Trade the authorization code for the token response (a dict), with the PKCE verifier."""
+    session = client(config, redirect_uri)
+    session.register_compliance_hook("access_token_response", _only_success)
+    extra = {"resource": config.resource_name} if config.kind == "adfs" and config.resource_name else {}
     try:
-        response = requests.post(token_endpoint, data=data, timeout=HTTP_TIMEOUT,
-                                 headers={"Accept": "application/json"})
-    except requests.RequestException as error:
+        with session:
+            return dict(session.fetch_token(token_endpoint, grant_type="authorization_code", code=code,
+                                            code_verifier=code_verifier, **extra))
+    except requests.RequestException as error:  # before ValueError: some of them are ValueErrors too
         raise ProviderError(f"the token endpoint cannot be reached ({type(error).__name__})") from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code != 200 or not isinstance(body, dict):
-        reason = body.get("error") if isinstance(body, dict) else None
-        raise ProviderError(f"the token endpoint refused the code (HTTP {response.status_code}"
-                            + (f", {reason}" if isinstance(reason, str) else "") + ")")
-    return body
+    except OAuthError as error:
+        raise ProviderError(f"the token endpoint refused the code (HTTP 200, {error.error})") from None
+    except ValueError:  # authlib: the answer is not a JSON object
+        raise ProviderError("the token endpoint refused the code (HTTP 200)") from None

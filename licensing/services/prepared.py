@@ -103,6 +103,8 @@ def execute(cursor, sql, params):
     statement of the message, like Django's own ``SET TIME ZONE``); it outlives transactions,
     rolled back ones included, and ends with the session, which the names are tracked by.
     Statements are named by their text: one text, one name, whichever process prepared it.
+    psycopg2 prepares nothing itself; psycopg 3's automatic preparation was measured against this
+    and is not clearly faster (docs/performance.md, "psycopg 3's automatic preparation").
     """
     conn = cursor.db
     # "%%" (a literal percent) would reach PREPARE doubled: psycopg2 un-doubles it only when it

@@ -5,8 +5,11 @@ Run as its own process: ``python oidc_provider.py PORT CLIENT_ID CLIENT_SECRET``
 beforehand through ``POST /_control``), the token endpoint (one-use codes, redirect URI, client
 and PKCE S256 checks) and the JWKS, and signs RS256 tokens with ``cryptography`` alone, so the
 server's validation is tested against an independent implementation. ``/_control`` can also
-make the next tokens bad: a forged signature, another audience, expired, a wrong nonce or
-issuer, or ``alg: none``.
+make the next tokens bad: a forged signature, another audience, expired, not yet valid, without
+an expiry, an ID token without ``sub`` or with an ``at_hash`` of another access token, a wrong
+nonce or issuer, ``alg: none``, or HS256 keyed with the provider's public key;
+or sign them without a ``kid`` while the JWKS publishes two keys (as during a key rollover); or
+answer the token request with HTTP 200 and an error, or with HTML.
 """
 import base64
 import hashlib
@@ -19,7 +22,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 KID = "test-key-1"
@@ -49,18 +52,26 @@ class Provider:
         self.token_requests = []
         self.lock = threading.Lock()
 
-    def sign(self, claims, key=None, alg="RS256"):
-        header = {"alg": alg, "typ": "JWT", "kid": KID}
+    def sign(self, claims, key=None, alg="RS256", kid=KID):
+        header = {"alg": alg, "typ": "JWT", **({"kid": kid} if kid else {})}
         signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
         if alg == "none":
             return signing_input + "."
+        if alg == "HS256":
+            # The classic forgery: the verifier's public key, which anyone can fetch, as an HMAC secret.
+            public_pem = self.key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+            return f"{signing_input}.{b64(hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest())}"
         signature = (key or self.key).sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{b64(signature)}"
 
     def jwks(self):
-        numbers = self.key.public_key().public_numbers()
-        return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
-                          "n": int_b64(numbers.n), "e": int_b64(numbers.e)}]}
+        keys = [(KID, self.key)]
+        if self.next_user["mode"] == "rollover_no_kid":
+            keys.insert(0, ("retired-key", self.other_key))
+        return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+                          "n": int_b64(key.public_key().public_numbers().n),
+                          "e": int_b64(key.public_key().public_numbers().e)} for kid, key in keys]}
 
     def discovery(self, prefix):
         issuer = self.base + prefix
@@ -86,7 +97,7 @@ class Provider:
         resource = grant["resource"] or user["resource"]
         access_claims = dict(claims, iss=self.discovery(prefix)["access_token_issuer"],
                              aud=f"microsoft:identityserver:{resource}")
-        key, alg = None, "RS256"
+        key, alg, kid = None, "RS256", KID
         if mode == "bad_signature":
             key = self.other_key
         elif mode == "wrong_aud":
@@ -97,10 +108,22 @@ class Provider:
             id_claims["nonce"] = "not-the-nonce"
         elif mode == "wrong_iss":
             id_claims["iss"] = access_claims["iss"] = "http://evil.example/adfs"
+        elif mode == "not_yet_valid":
+            id_claims["nbf"] = access_claims["nbf"] = now + 3600
+        elif mode == "no_expiry":
+            del id_claims["exp"], access_claims["exp"]
+        elif mode == "no_sub":
+            del id_claims["sub"]
+        elif mode == "bad_at_hash":
+            id_claims["at_hash"] = b64(hashlib.sha256(b"another access token").digest()[:16])
         elif mode == "alg_none":
             alg = "none"
-        return {"access_token": self.sign(access_claims, key, alg), "token_type": "bearer", "expires_in": 300,
-                "id_token": self.sign(id_claims, key, alg)}
+        elif mode == "hs256_public_key":
+            alg = "HS256"
+        elif mode == "rollover_no_kid":
+            kid = None
+        return {"access_token": self.sign(access_claims, key, alg, kid), "token_type": "bearer", "expires_in": 300,
+                "id_token": self.sign(id_claims, key, alg, kid)}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -175,6 +198,15 @@ class Handler(BaseHTTPRequestHandler):
         verifier = form.get("code_verifier", "")
         if not grant["challenge"] or b64(hashlib.sha256(verifier.encode()).digest()) != grant["challenge"]:
             return self._json(400, {"error": "invalid_grant", "error_description": "PKCE verification failed"})
+        if grant["user"]["mode"] == "token_error_in_200":
+            return self._json(200, {"error": "server_error"})
+        if grant["user"]["mode"] == "token_not_json":
+            body = b"<p>not JSON</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return self.wfile.write(body)
         return self._json(200, p.tokens(grant, prefix))
 
 

@@ -74,6 +74,13 @@ def test_the_authorization_request_carries_state_nonce_pkce_and_resource(client,
     assert query["redirect_uri"] == ["http://testserver/login/adfs/callback/"]
 
 
+def test_the_token_request_carries_the_code_verifier_client_and_resource(client, adfs_configured, oidc_provider):
+    adfs_configured()
+    _sign_in(client)
+    sent = requests.get(f"{oidc_provider.url}/_control", timeout=5).json()["token_requests"][-1]
+    assert sent == ["client_id", "client_secret", "code", "code_verifier", "grant_type", "redirect_uri", "resource"]
+
+
 def test_claims_follow_the_provider_at_every_login(client, adfs_configured, oidc_provider, sysadmin):
     # Another enabled System Admin exists: the last one is never demoted (test_last_system_admin.py).
     adfs_configured()
@@ -123,6 +130,13 @@ def test_v3_mode_uses_the_access_token(client, adfs_configured, oidc_provider):
     ("wrong_nonce", "nonce does not match"),
     ("wrong_iss", "unexpected issuer"),
     ("alg_none", "signature is not valid"),
+    ("hs256_public_key", "signature is not valid"),
+    ("not_yet_valid", "not valid yet"),
+    ("no_expiry", "has no expiry"),
+    ("no_sub", "lacks “sub” claim"),
+    ("bad_at_hash", "invalid “at_hash” claim"),
+    ("token_error_in_200", "the token endpoint refused the code (HTTP 200, server_error)"),
+    ("token_not_json", "the token endpoint refused the code (HTTP 200)"),
 ])
 def test_bad_tokens_are_refused(client, adfs_configured, oidc_provider, mode, reason):
     adfs_configured()
@@ -136,6 +150,19 @@ def test_bad_tokens_are_refused(client, adfs_configured, oidc_provider, mode, re
     assert not User.objects.filter(username="mallory@corp.example").exists()
     event = Event.objects.get(event_type="auth.external_login_failed")
     assert reason in event.message
+
+
+@pytest.mark.parametrize("mode", ["v4", "v3"])
+def test_tokens_without_a_kid_are_checked_against_every_published_key(client, adfs_configured, oidc_provider, mode):
+    # During a signing-key rollover the JWKS has two keys, and ADFS V3's tokens name neither by kid.
+    adfs_configured(mode=mode)
+    oidc_provider.next_user("rolled@corp.example", roles=["ONPREM-SYSOP"], mode="rollover_no_kid")
+    try:
+        response, _ = _sign_in(client)
+    finally:
+        oidc_provider.next_user()
+    assert response.status_code == 302 and response["Location"] == "/" and _signed_in(client)
+    assert User.objects.get(username="rolled@corp.example").system_role == SystemRole.OPERATOR
 
 
 def test_bad_state_is_refused(client, adfs_configured, oidc_provider):
