@@ -10,12 +10,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from cssm_helpers import OnPremSide
 
 from onprem import pki
 from sync import certificate_roles as roles
 from sync import documents as d
 from sync.emulator.ca import CertificateAuthority
+from tests.sync_emulator.cssm_helpers import OnPremSide
 
 NOW = d.utcnow()  # the moment every certificate of these tests is made and checked at
 

@@ -7,11 +7,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from cssm_helpers import NW_ADV, OnPremSide, product_instance
 
 from onprem import pki
 from sync import documents as d
 from sync.emulator.ca import CertificateAuthority
+from tests.sync_emulator.cssm_helpers import NW_ADV, OnPremSide, product_instance
 
 GUIDE = Path("/work/shared/spec/ssm-onprem-user-guide-v7.txt")
 

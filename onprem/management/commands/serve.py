@@ -11,7 +11,10 @@
 
 Ctrl-C (SIGINT), SIGTERM or SIGHUP stops everything: SIGTERM goes to every child, and whatever
 still runs 10 seconds later is killed. The command then exits 0. If a child dies on its own, the
-others are stopped the same way and the command exits 1 naming the one that died.
+others are stopped the same way and the command exits 1 naming the one that died. If the command
+itself is killed (SIGKILL, the OOM killer), each child gets SIGTERM from the kernel and stops as
+it would on Ctrl-C (Linux: ``onprem/child_processes.py``), so no orphan keeps the port or the
+beat pid file.
 
 Knobs (environment): ONPREM_BIND (default ``0.0.0.0:$ONPREM_PORT``), ONPREM_WEB_WORKERS (2),
 ONPREM_CELERY_CONCURRENCY (2); logs go to ``DATA_DIR/logs/``, run-time files to ``DATA_DIR/run/``.
@@ -34,6 +37,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from onprem.child_processes import descendants, die_with_parent
 from onprem.env import env_int, env_str
 from onprem.tls import TLSError, ensure_tls_certificate
 
@@ -136,33 +140,6 @@ def operator_gunicorn_config():
         return Config().parser().parse_args(shlex.split(os.environ.get("GUNICORN_CMD_ARGS", ""))).config
     except (ValueError, SystemExit):  # unreadable: gunicorn itself will say so
         return None
-
-
-def _descendants(pid):
-    """Process ids below ``pid`` (gunicorn's workers, Celery's pool), from /proc; [] elsewhere."""
-    parents = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1:
-            parents.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _pid_alive(pid):
@@ -351,6 +328,7 @@ class Command(BaseCommand):
                     break
                 child.proc = subprocess.Popen(
                     child.argv, cwd=str(settings.BASE_DIR), stdin=subprocess.DEVNULL,
+                    preexec_fn=die_with_parent(signal.SIGTERM),
                 )
             died = self.watch(children)
         finally:
@@ -418,7 +396,7 @@ class Command(BaseCommand):
         for child in running:
             if child.alive():
                 self.say(f"The {child.name} did not stop within {STOP_TIMEOUT} s: killing it.", self.style.WARNING)
-                for pid in _descendants(child.pid) + [child.pid]:
+                for pid in descendants(child.pid) + [child.pid]:
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except (ProcessLookupError, PermissionError):
