@@ -38,8 +38,12 @@ def _bindable(port):
     return True
 
 
+class NoFreePort(RuntimeError):
+    pass
+
+
 def claim_port(ports, *, reuse=True):
-    """A free loopback port of ``ports`` that no other process holds, or None when there is none.
+    """A free loopback port of ``ports`` that no other process holds; ``NoFreePort`` when there is none.
 
     ``reuse``: a port this process was handed before may come again once it is free (a server
     that was stopped); ``reuse=False`` never hands the same port twice (a killed server's
@@ -58,15 +62,5 @@ def claim_port(ports, *, reuse=True):
             continue
         _held[port] = lock
         return port
-    return None
-
-
-def claim_port_or_any(ports, *, reuse=True):
-    """``claim_port``, else any port the kernel gives (unlikely to be taken by another process
-    before the server binds it: the kernel spreads ephemeral ports)."""
-    port = claim_port(ports, reuse=reuse)
-    if port is not None:
-        return port
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    raise NoFreePort(f"no free port in {ports.start}-{ports.stop - 1}: other test processes hold them, "
+                     "or servers of an earlier run still listen there")

@@ -7,42 +7,26 @@ Only what this module created is removed or stopped: the ``onprem_bench`` databa
 (flushed before and after), the data dir, and the ``serve`` process group it started.
 """
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
+from onprem.child_processes import descendants
 
+from .harness import Installation, ProcessError, run
 from .ports import claim_port
 
-ROOT = Path(__file__).resolve().parents[1]
 PORTS = range(18900, 19000)
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgres://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = "redis://127.0.0.1:6379/15"
-# Nothing of the caller's configuration may leak into the server under test.
-CONTROLLED = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
-              "CELERY_TASK_ALWAYS_EAGER", "DB_CONN_MAX_AGE", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE"}
 
 
-class BenchError(RuntimeError):
+class BenchError(ProcessError):
     pass
-
-
-def free_port():
-    # Locked for this process (bench/ports.py): the server binds it only after the database is
-    # prepared and seeded, and meanwhile no other test or bench process may take it.
-    port = claim_port(PORTS)
-    if port is None:
-        raise BenchError("no free port in 18900-18999")
-    return port
 
 
 def _pg(sql):
@@ -63,7 +47,7 @@ def _flush_redis():
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-class BenchServer:
+class BenchServer(Installation):
     def __init__(self, *, database="postgres", web_workers=4, celery_concurrency=1, db_name="onprem_bench",
                  redis=True, log=print):
         if database not in ("postgres", "sqlite"):
@@ -75,24 +59,15 @@ class BenchServer:
         self.db_name = db_name
         self.pg_url = PG_URL.format(name=db_name)
         self.log = log
-        self.root = Path(tempfile.mkdtemp(prefix="onprem-bench-"))
-        self.data_dir = self.root / "data"
-        self.port = free_port()
-        self.url = f"https://localhost:{self.port}"
-        self.cert = self.data_dir / "tls" / "server.crt"
         self.web_workers = web_workers
-        env = {k: v for k, v in os.environ.items() if k not in CONTROLLED and not k.startswith("ONPREM_")}
-        env.update(DJANGO_SETTINGS_MODULE="onprem.settings", ONPREM_DATA_DIR=str(self.data_dir),
-                   ONPREM_PORT=str(self.port), ONPREM_BIND=f"127.0.0.1:{self.port}",
-                   ONPREM_WEB_WORKERS=str(web_workers), ONPREM_CELERY_CONCURRENCY=str(celery_concurrency),
-                   PYTHONUNBUFFERED="1")
+        env = {"ONPREM_WEB_WORKERS": str(web_workers), "ONPREM_CELERY_CONCURRENCY": str(celery_concurrency)}
         if database == "postgres":
-            env.update(DATABASE_URL=self.pg_url)
+            env["DATABASE_URL"] = self.pg_url
         if self.redis:
-            env.update(REDIS_URL=REDIS_URL)
-        self.env = env
-        self.proc = None
-        self.output = None
+            env["REDIS_URL"] = REDIS_URL
+        # Locked for this process (bench/ports.py): the server binds it only after the database is
+        # prepared and seeded, and meanwhile no other test or bench process may take it.
+        super().__init__(tempfile.mkdtemp(prefix="onprem-bench-"), port=claim_port(PORTS), **env)
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -106,11 +81,14 @@ class BenchServer:
         self.manage("migrate", "--noinput", timeout=900)
 
     def manage(self, *args, timeout=1800):
-        return self.python(str(ROOT / "manage.py"), *args, timeout=timeout)
+        """What the installation's manage prints; BenchError when it fails."""
+        try:
+            return super().manage(*args, timeout=timeout).stdout
+        except ProcessError as error:
+            raise BenchError(str(error)) from None
 
     def python(self, *args, timeout=1800):
-        done = subprocess.run([sys.executable, *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        done = run([sys.executable, *args], env=self.env, timeout=timeout)
         if done.returncode != 0:
             raise BenchError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
                              f"{done.stderr[-3000:]}")
@@ -146,35 +124,19 @@ class BenchServer:
     # -- the serve process group -------------------------------------------------------------
 
     def start(self, timeout=90):
-        self.output = open(self.root / "serve.out", "w")
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--no-beat"], cwd=ROOT,
-                                     env=self.env, stdin=subprocess.DEVNULL, stdout=self.output,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"serve exited with {self.proc.returncode}:\n{self.printed()}")
-            if self.cert.exists():
-                try:
-                    with requests.Session() as session:
-                        session.trust_env = False
-                        if session.get(f"{self.url}/healthz", verify=str(self.cert), timeout=5).status_code == 200:
-                            return
-                except (requests.ConnectionError, requests.Timeout):
-                    pass
-            time.sleep(0.3)
-        raise BenchError(f"the server did not answer within {timeout} s:\n{self.printed()}")
+        super().start("--no-beat")
+        try:
+            self.wait_until_up(timeout=timeout)
+        except ProcessError as error:
+            raise BenchError(str(error)) from None
 
     def printed(self):
-        path = self.root / "serve.out"
-        return path.read_text()[-4000:] if path.exists() else ""
+        return self.serve.printed() if self.serve else ""
 
     def web_pids(self):
         """The gunicorn worker processes (children of the gunicorn master), for profiling."""
-        from onprem.management.commands.serve import _descendants
-
         pids = []
-        for pid in _descendants(self.proc.pid):
+        for pid in descendants(self.proc.pid):
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except FileNotFoundError:
@@ -192,20 +154,8 @@ class BenchServer:
             return []
         return [int(m.group(1)) for m in map(pattern.search, path.read_text().splitlines()) if m]
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        if self.output:
-            self.output.close()
-            self.output = None
-
     def cleanup(self, keep=False):
-        self.stop()
+        self.stop(timeout=30)
         if self.database == "postgres":
             try:
                 if self.redis:

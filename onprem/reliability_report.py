@@ -56,8 +56,6 @@ AREAS = [
     ("Backup and restore (round trip, refusals, full-sync flag)", ["tests/ops/test_backup_restore.py"]),
     ("Upgrade from an older release", ["tests/ops/test_upgrade.py"]),
     ("`check --deploy` clean, and failing when it should", ["tests/reliability/test_reliability_deploy_check.py"]),
-    # test_metrics first: after test_probes_and_request_ids in one process, its queue-depth gauge is
-    # missing (an order dependence inside tests/ops; each file passes on its own).
     ("Probes and metrics", ["tests/ops/test_metrics.py", "tests/ops/test_probes_and_request_ids.py"]),
     ("Soak reports failures and memory growth", ["tests/ops/test_soak_reports.py"]),
     # The fault runs: real processes killed, restarted or stopped (private Postgres and Redis).

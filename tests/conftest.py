@@ -1,10 +1,21 @@
-"""Shared fixtures: users of every system role, active local accounts built by the real services."""
+"""The suite's settings for every test and its collection rules; the factories (people, accounts,
+tokens, licenses, product instances, servers) are in tests/factories.py, loaded here as a plugin."""
+import os
+import signal
+
 import pytest
 from django.db import connection
 
-from accounts.roles import SystemRole
+from onprem.child_processes import follow_parent
 
-PASSWORD = "Correct-Horse-42"
+pytest_plugins = ["tests.factories"]
+
+
+def pytest_configure(config):
+    # A pytest-xdist worker outlives a killed controller (a CI timeout) for as long as its test
+    # runs; it goes with it instead, and the servers its tests started go with the worker.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        follow_parent(signal.SIGKILL)
 
 
 @pytest.fixture(autouse=True)
@@ -29,56 +40,6 @@ def _test_settings(settings, tmp_path):
     from onprem.system_settings import prime_cache
 
     prime_cache(SystemSettings(pk=1))
-
-
-@pytest.fixture
-def make_user(db):
-    """make_user("alice", SystemRole.USER) -> a user who has finished the first-login wizard."""
-    from django.contrib.auth import get_user_model
-
-    def _make(username="user", system_role=SystemRole.USER, *, wizard_done=True, **fields):
-        user = get_user_model()(username=username, system_role=system_role,
-                                needs_first_login_wizard=not wizard_done, **fields)
-        user.set_password(PASSWORD)
-        user.save()
-        return user
-
-    return _make
-
-
-@pytest.fixture
-def sysadmin(make_user):
-    return make_user("sysadmin", SystemRole.ADMIN)
-
-
-@pytest.fixture
-def sysop(make_user):
-    return make_user("sysop", SystemRole.OPERATOR)
-
-
-@pytest.fixture
-def make_account(db):
-    """make_account("Acme") -> an Active local account (with its Default VA), made by the services."""
-    from licensing.services.accounts import activate_account, create_account
-
-    def _make(name="Acme", *, active=True):
-        account = create_account(actor=None, name=name, cisco_smart_account=f"{name} SA",
-                                 cisco_virtual_account=f"{name} VA")
-        return activate_account(actor=None, account=account) if active else account
-
-    return _make
-
-
-@pytest.fixture
-def login(client):
-    """login(user) -> the Django test client signed in as ``user`` through the login form."""
-
-    def _login(user, password=PASSWORD):
-        response = client.post("/login/", {"username": user.username, "password": password})
-        assert response.status_code == 302, response.content[:500]
-        return client
-
-    return _login
 
 
 def on_postgres():

@@ -8,13 +8,12 @@ with the reason — never numbers.
 """
 import importlib.util
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 
-from ..server import ROOT, BenchError, free_port
+from ..harness import ROOT, ProcessError, cssm_emulator, manage, run as run_process
+from ..server import PORTS, BenchError
+from ..ports import claim_port
 
 SIZES = (25_000, 250_000)
 SEED = ROOT / "sync" / "emulator" / "seed-example.yml"
@@ -42,49 +41,25 @@ class Emulator:
         self.state_dir = root / "cssm-state"
         self.env = {k: v for k, v in env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         self.env["ONPREM_DATA_DIR"] = str(root / "cssm-data")
-        self.port = free_port()
-        self.proc = None
+        self.port = claim_port(PORTS)
+        self.process = None
 
     def start(self, log):
-        self.log = open(log, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "cssm_emulator", "--port", str(self.port), "--state-dir",
-             str(self.state_dir), "--seed", str(SEED)], cwd=ROOT, env=self.env, stdout=self.log,
-            stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise BenchError(f"the CSSM emulator exited ({self.proc.returncode}); see {log}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise BenchError("the CSSM emulator did not start") from None
-                time.sleep(0.2)
+        self.process = cssm_emulator(self.state_dir, port=self.port, env=self.env, log=log, seed=SEED)
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None:
-            self.log.close()
+        if self.process is not None:
+            self.process.stop()
 
     def process_file(self, request, response):
-        done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "cssm_emulator", "--state-dir",
-                               str(self.state_dir), "--process-file", str(request), "--output", str(response)],
-                              cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=3600)
+        done = manage("cssm_emulator", "--state-dir", self.state_dir, "--process-file", request, "--output",
+                      response, env=self.env, timeout=3600)
         if done.returncode != 0:
             raise BenchError(f"the emulator could not answer {request}: {done.stderr[-2000:]}")
 
 
 def _step(server, env, *args):
-    done = subprocess.run([sys.executable, "-m", "bench.sync_measure", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=3600)
+    done = run_process([sys.executable, "-m", "bench.sync_measure", *args], env=env, timeout=3600)
     if done.returncode != 0:
         # The exception's own line (last of the traceback) first: the reason is cut to fit the table.
         last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "")
@@ -118,7 +93,7 @@ def run(server, *, sizes=SIZES, log=print):
             applied = _step(server, env, "apply", "--file", str(response))
             log(f"  sync: response applied in {applied['seconds']} s, peak RSS {applied['peak_rss_mib']} MiB")
             rows[f"response_apply_{size}"] = applied
-    except (BenchError, OSError, subprocess.SubprocessError) as exc:
+    except (ProcessError, OSError, subprocess.SubprocessError) as exc:
         for key, value in not_measured(f"failed: {str(exc)[:500]}", sizes).items():
             rows.setdefault(key, value)
     return rows

@@ -1,15 +1,15 @@
 """Fixtures of the Access Management tests: a real slapd, a real OIDC provider process, and
 helpers that configure them through the widget's own services."""
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
-from oidc_provider import CLIENT_ID, CLIENT_SECRET, RESOURCE
-from slapd_server import READER_DN, READER_PASSWORD, SLAPD, SUFFIX, Slapd, free_port, make_tls_files
+
+from bench.harness import Process
+from tests import ports
+from tests.access_management.oidc_provider import CLIENT_ID, CLIENT_SECRET, RESOURCE
+from tests.access_management.slapd_server import READER_DN, READER_PASSWORD, SLAPD, SUFFIX, Slapd, make_tls_files
 
 HERE = Path(__file__).parent
 
@@ -60,14 +60,11 @@ def ldap_configured(db, ldap_data):
 
 
 @pytest.fixture(scope="session")
-def oidc_provider():
-    port = free_port()
-    process = subprocess.Popen([sys.executable, str(HERE / "oidc_provider.py"), str(port), CLIENT_ID, CLIENT_SECRET],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
-    line = process.stdout.readline().decode().strip()
-    if line != "READY":
-        process.kill()
-        raise RuntimeError(f"the test OIDC provider did not start: {process.stderr.read().decode()[:500]}")
+def oidc_provider(tmp_path_factory):
+    port = ports.claim_port(ports.DIRECTORY)
+    provider = Process([sys.executable, HERE / "oidc_provider.py", port, CLIENT_ID, CLIENT_SECRET],
+                       log=tmp_path_factory.mktemp("oidc") / "provider.log", port=port, name="oidc_provider.py")
+    provider.start().wait_for_port(timeout=30)
     base = f"http://127.0.0.1:{port}"
 
     class Handle:
@@ -78,16 +75,8 @@ def oidc_provider():
             requests.post(f"{base}/_control", json={"username": username, "roles": list(roles), "email": email,
                                                     "mode": mode}, timeout=5).raise_for_status()
 
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        try:
-            requests.get(f"{base}/.well-known/openid-configuration", timeout=1)
-            break
-        except requests.RequestException:
-            time.sleep(0.05)
     yield Handle
-    process.terminate()
-    process.wait(timeout=10)
+    provider.stop()
 
 
 @pytest.fixture
@@ -109,15 +98,3 @@ def client_factory(db):
     from django.test import Client
 
     return Client
-
-
-@pytest.fixture
-def admin_client(sysadmin, login):
-    """The test client signed in as a System Admin."""
-    return login(sysadmin)
-
-
-@pytest.fixture
-def op_client(sysop, login):
-    """The test client signed in as a System Operator."""
-    return login(sysop)

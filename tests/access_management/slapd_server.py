@@ -2,11 +2,11 @@
 with its own slapd.conf and mdb database in a temporary folder, on a loopback port."""
 import os
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
-from ports import claim_port
+
+from bench.harness import Process
+from tests import ports
 
 SLAPD = shutil.which("slapd") or ("/usr/sbin/slapd" if Path("/usr/sbin/slapd").exists() else None)
 LDAPADD = shutil.which("ldapadd")
@@ -16,7 +16,6 @@ ROOT_DN = f"cn=admin,{SUFFIX}"
 ROOT_PASSWORD = "root-secret-1"
 READER_DN = f"cn=reader,{SUFFIX}"
 READER_PASSWORD = "Reader-Bind-Secret-77"
-PORT_RANGE = range(18300, 18400)
 
 CONFIG = """\
 include /etc/ldap/schema/core.schema
@@ -63,13 +62,6 @@ ou: groups
 """
 
 
-def free_port():
-    port = claim_port(PORT_RANGE)  # locked for this process: other test processes skip it
-    if port is None:
-        raise RuntimeError("no free port in 18300-18399")
-    return port
-
-
 class Slapd:
     def __init__(self, workdir, tls=None):
         """``tls``: ``(ca_file, cert_file, key_file)`` to serve LDAP over TLS (ldaps://) only."""
@@ -90,30 +82,13 @@ class Slapd:
             ca, cert, key = self.tls
             text = f"TLSCACertificateFile {ca}\nTLSCertificateFile {cert}\nTLSCertificateKeyFile {key}\n" + text
         conf.write_text(text)
-        for _attempt in range(5):
-            self.port = free_port()
-            # -d 0: stay in the foreground (a child we can stop), log nothing.
-            self.process = subprocess.Popen(
-                [SLAPD, "-f", str(conf), "-h", self.uri + "/", "-d", "0"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )
-            if self._wait_ready():
-                self.add(SEED.format(suffix=SUFFIX, reader_password=READER_PASSWORD))
-                return self
-            self.stop()
-        raise RuntimeError("slapd did not start")
-
-    def _wait_ready(self, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return True
-            except OSError:
-                time.sleep(0.05)
-        return False
+        self.port = ports.claim_port(ports.DIRECTORY)
+        # -d 0: stay in the foreground (a child that dies with the tests), log nothing.
+        self.process = Process([SLAPD, "-f", conf, "-h", self.uri + "/", "-d", "0"], log=self.dir / "slapd.log",
+                               port=self.port, name="slapd").start()
+        self.process.wait_for_port(timeout=10)
+        self.add(SEED.format(suffix=SUFFIX, reader_password=READER_PASSWORD))
+        return self
 
     def _run(self, tool, ldif):
         result = subprocess.run(
@@ -154,13 +129,8 @@ class Slapd:
         self.modify(f"dn: cn={cn},ou=groups,{SUFFIX}\nchangetype: modify\ndelete: memberUid\nmemberUid: {uid}\n")
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            self.process.stop()
 
 
 def make_tls_files(folder):

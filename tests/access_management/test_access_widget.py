@@ -3,11 +3,11 @@ User nothing), CSRF, secrets encrypted at rest and never rendered, Test connecti
 import pytest
 from django.db import connection
 from django.test import Client
-from slapd_server import READER_PASSWORD
 
 from accounts.models import ExternalIdentityProvider, LdapConfig
 from accounts.roles import SystemRole
 from onprem import crypto
+from tests.access_management.slapd_server import READER_PASSWORD
 
 PAGES = ["/admin/access/ldap/", "/admin/access/ldap/users/", "/admin/access/ldap/groups/", "/admin/access/adfs/",
          "/admin/access/sso/"]
@@ -23,7 +23,7 @@ def test_widget_is_on_the_admin_grid(admin_client, op_client):
 
 @pytest.mark.parametrize("path", PAGES)
 def test_every_tab_opens_for_admin_and_operator(admin_client, make_user, path):
-    from tests.conftest import PASSWORD
+    from tests.factories import PASSWORD
 
     page = admin_client.get(path)
     assert page.status_code == 200
@@ -99,7 +99,7 @@ def test_test_connection_reports_success_and_failure(admin_client, ldap_data):
 
 
 def test_forms_need_the_csrf_token(sysadmin, ldap_data):
-    from tests.conftest import PASSWORD
+    from tests.factories import PASSWORD
 
     browser = Client(enforce_csrf_checks=True)
     login_page = browser.get("/login/")

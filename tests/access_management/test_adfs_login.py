@@ -5,13 +5,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from oidc_provider import CLIENT_ID, CLIENT_SECRET
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.roles import SystemRole
 from admin_widgets.access_management.services import save_provider
 from onprem.models import Event
+from tests import ports
+from tests.access_management.oidc_provider import CLIENT_ID, CLIENT_SECRET
 
 User = get_user_model()
 
@@ -217,9 +218,8 @@ def test_disabled_adfs_answers_404(client, db):
 
 
 def test_unreachable_provider_shows_an_error(client, db):
-    from slapd_server import free_port
-
-    save_provider(actor=None, kind="adfs", data={"enabled": True, "server_url": f"http://127.0.0.1:{free_port()}",
+    closed = ports.claim_port(ports.DIRECTORY)  # nothing listens there
+    save_provider(actor=None, kind="adfs", data={"enabled": True, "server_url": f"http://127.0.0.1:{closed}",
                                                  "adfs_mode": "v4", "resource_name": "r", "client_id": "c"})
     response = client.post("/login/adfs/", follow=True)
     assert b"cannot be reached" in response.content

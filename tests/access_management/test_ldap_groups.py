@@ -142,7 +142,7 @@ def test_more_groups_than_allowed_are_refused(admin_client, ldap_configured, mon
 def test_operator_sees_a_group_but_cannot_give_roles(admin_client, make_user, ldap_configured, make_account):
     from django.test import Client
 
-    from tests.conftest import PASSWORD
+    from tests.factories import PASSWORD
 
     acme = make_account("Acme")
     admin_client.post("/admin/access/ldap/groups/update/")

@@ -2,10 +2,11 @@
 configuration applies to the next login without a restart, local users cannot be taken over."""
 import pytest
 from django.contrib.auth import get_user_model
-from slapd_server import SUFFIX
 
 from admin_widgets.access_management.services import save_ldap_config
 from onprem.models import Event
+from tests import ports
+from tests.access_management.slapd_server import SUFFIX
 
 User = get_user_model()
 
@@ -56,7 +57,7 @@ def test_an_ldap_entry_never_opens_a_local_user_of_the_same_name(client, ldap_co
 
 
 def test_local_login_still_works_with_ldap_on(client, ldap_configured, sysadmin):
-    from tests.conftest import PASSWORD
+    from tests.factories import PASSWORD
 
     assert _login(client, "sysadmin", PASSWORD).status_code == 302
 
@@ -92,9 +93,7 @@ def test_wrong_bind_password_fails_login(client, ldap_data, db):
 
 
 def test_unreachable_server_fails_login_cleanly(client, ldap_data, db):
-    from slapd_server import free_port
-
-    save_ldap_config(actor=None, data=dict(ldap_data, port=free_port()))
+    save_ldap_config(actor=None, data=dict(ldap_data, port=ports.claim_port(ports.DIRECTORY)))
     assert _login(client, "alice", "Alice-Pass-1").status_code == 200
 
 

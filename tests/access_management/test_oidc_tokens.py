@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from oidc_provider import CLIENT_ID, KID, Provider, b64
+from tests.access_management.oidc_provider import CLIENT_ID, KID, Provider, b64
 
 from accounts.oidc import tokens
 

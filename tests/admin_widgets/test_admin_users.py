@@ -8,7 +8,7 @@ from django.test import Client
 
 from accounts.roles import SystemRole
 from onprem.models import Event
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 User = get_user_model()
 USERS = "/admin/users/"

@@ -113,7 +113,7 @@ def test_workspace_answers_get_only(sysadmin, login):
 def test_readout_lists_other_connected_users_but_not_idle_ones(sysadmin, make_user, login):
     from django.test import Client
 
-    from tests.conftest import PASSWORD
+    from tests.factories import PASSWORD
 
     operator = make_user("olga", SystemRole.OPERATOR, first_name="Olga", last_name="Ops")
     other = Client()

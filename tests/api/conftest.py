@@ -1,7 +1,7 @@
 """REST API fixtures: real bearer tokens from /oauth/token, and a small licensed estate.
 
-Acme has the Default VA plus Physics and Zoology; licenses, lines and product instances are
-written plainly (as tests/engine does) since they arrive by sync and the device protocol.
+Acme has the Default VA plus Physics and Zoology; licenses, lines and product instances come
+from tests/factories.py.
 """
 import datetime
 import json
@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from accounts.api_clients import ApiGrant
 from accounts.roles import AccountRole, SystemRole
 from accounts.services import api_grants
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 PREFIXES = ["/api/v1", "/backend/api/v1"]
 
@@ -32,16 +32,6 @@ def _api_settings(settings, request):
     from onprem.system_settings import prime_cache
 
     prime_cache(SystemSettings(pk=1))
-
-
-@pytest.fixture
-def console_on(db):
-    api_grants.set_api_console(actor=None, enabled=True)
-
-
-@pytest.fixture
-def password_grant(console_on):
-    return api_grants.create_grant(actor=None, grant_type=ApiGrant.GrantType.PASSWORD, name="people")
 
 
 def body_of(response):
@@ -130,36 +120,16 @@ def cc_api(client, console_on):
 
 
 @pytest.fixture
-def grant_role():
-    from accounts.services.grants import set_account_role, set_virtual_account_role
-    from licensing.models import VirtualAccount
-
-    def _grant(user, scope, role):
-        if isinstance(scope, VirtualAccount):
-            return set_virtual_account_role(actor=None, virtual_account=scope, role=role, user=user)
-        return set_account_role(actor=None, account=scope, role=role, user=user)
-
-    return _grant
-
-
-@pytest.fixture
-def acme(make_account):
-    return make_account("Acme")
-
-
-@pytest.fixture
 def globex(make_account):
     account = make_account("Globex")
     return account
 
 
 @pytest.fixture
-def vas(acme):
+def vas(acme, new_va):
     """{"Default": va, "Physics": va, "Zoology": va} of Acme."""
-    from licensing.services.virtual_accounts import create_virtual_account
-
-    create_virtual_account(actor=None, account=acme, name="Physics", description="Physics dept")
-    create_virtual_account(actor=None, account=acme, name="Zoology")
+    new_va("Physics", description="Physics dept")
+    new_va("Zoology")
     return {va.name: va for va in acme.virtual_accounts.all()}
 
 
@@ -188,52 +158,6 @@ def admin_api(api_as, people):
 
 
 @pytest.fixture
-def license_def(db):
-    from licensing.models import LicenseDefinition, LicenseHierarchy
-
-    def _make(name, *, substitutes_for=(), **fields):
-        lic = LicenseDefinition.objects.create(name=name, entitlement_tag=f"regid.test.{name}", **fields)
-        for lower in substitutes_for:
-            LicenseHierarchy.objects.create(higher=lic, lower=lower)
-        return lic
-
-    return _make
-
-
-@pytest.fixture
-def add_line(db):
-    from licensing.models import Entitlement
-
-    def _add(va, lic, quantity, license_type="perpetual", start=None, end=None, **fields):
-        return Entitlement.objects.create(virtual_account=va, license=lic, quantity=quantity,
-                                          license_type=license_type, start_date=start, end_date=end, **fields)
-
-    return _add
-
-
-@pytest.fixture
-def add_pi(db):
-    """add_pi(va, "SN1", hostname=..., uuid=..., uses={license: n}) -> a ProductInstance with its identity."""
-    from licensing.models import DeviceIdentity, LicenseUsage, ProductInstance
-
-    def _add(va, serial, *, pid="CSR1000V", hostname=None, uses=None, identity=True, **details):
-        now = timezone.now()
-        pi = ProductInstance.objects.create(
-            virtual_account=va, udi_pid=pid, udi_serial_number=serial,
-            hostname=serial.lower() if hostname is None else hostname, product_name="Cloud Services Router",
-            registered_at=now - datetime.timedelta(days=2), last_contact_at=now - datetime.timedelta(hours=1))
-        if identity:
-            DeviceIdentity.objects.create(product_instance=pi, updated_at=now,
-                                          software_tag=details.pop("software_tag", ",1.0_csr-tag"),
-                                          product_type=details.pop("product_type", "CSR1KV"), **details)
-        for lic, count in (uses or {}).items():
-            LicenseUsage.objects.create(product_instance=pi, license=lic, count=count)
-        return pi
-
-    return _add
-
-
-@pytest.fixture
 def estate(vas, license_def, add_line, add_pi):
     """Licenses in Physics (one short) and Zoology, two product instances using them."""
     today = timezone.now().date()
@@ -250,7 +174,8 @@ def estate(vas, license_def, add_line, add_pi):
     add_line(vas["Zoology"], security, 2, "term", start=today - datetime.timedelta(days=400),
              end=today - datetime.timedelta(days=35), subscription_id="SubOld")  # expired
     pi1 = add_pi(vas["Physics"], "97N1PAGTEOZ", hostname="local.lab", uses={basic: 16},
-                 uuid="062f582e30844ed2b8d005c14c425b06", mac_address="00:11:22:33:44:55", ip_address="10.0.0.7")
+                 identity={"uuid": "062f582e30844ed2b8d005c14c425b06", "mac_address": "00:11:22:33:44:55",
+                           "ip_address": "10.0.0.7"})
     pi2 = add_pi(vas["Zoology"], "JPG3032006T", pid="N77-C7710", hostname="infy-lm05", uses={security: 7},
-                 suvi="SUVI-1", host_identifier="HID-9")
+                 identity={"suvi": "SUVI-1", "host_identifier": "HID-9"})
     return {"basic": basic, "enhanced": enhanced, "security": security, "pi1": pi1, "pi2": pi2}

@@ -8,8 +8,6 @@ import urllib.parse
 
 import pytest
 
-from tests.live.test_serve import server_factory  # noqa: F401  (fixture)
-
 requests = pytest.importorskip("requests")
 requests_oauthlib = pytest.importorskip("requests_oauthlib")
 from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient  # noqa: E402
@@ -34,7 +32,7 @@ def _session(server, client, client_id, secret, **extra):
 
 
 @pytest.mark.live
-def test_every_endpoint_over_https(server_factory):  # noqa: F811
+def test_every_endpoint_over_https(server_factory):
     server = server_factory("api")
     server.manage("migrate", "--noinput")
     # A System Admin for the password grant, made directly (ensure_admin's generated password

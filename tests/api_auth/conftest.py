@@ -3,23 +3,7 @@ import base64
 
 import pytest
 
-from accounts.api_clients import ApiGrant
 from accounts.services import api_grants
-
-
-@pytest.fixture
-def console_on(db):
-    api_grants.set_api_console(actor=None, enabled=True)
-
-
-@pytest.fixture
-def make_grant(console_on):
-    """make_grant("ci", ApiGrant.GrantType.CLIENT_CREDENTIALS) -> (grant, client_secret)."""
-
-    def _make(name="ci", grant_type=ApiGrant.GrantType.CLIENT_CREDENTIALS, **fields):
-        return api_grants.create_grant(actor=None, grant_type=grant_type, name=name, **fields)
-
-    return _make
 
 
 @pytest.fixture
@@ -29,11 +13,6 @@ def cc_grant(make_grant, make_account):
     grant, secret = make_grant("machine")
     api_grants.add_access(actor=None, grant=grant, account=account, role="account_admin")
     return grant, secret, account
-
-
-@pytest.fixture
-def password_grant(make_grant):
-    return make_grant("people", ApiGrant.GrantType.PASSWORD)
 
 
 def basic_auth(client_id, secret):

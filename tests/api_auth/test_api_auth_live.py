@@ -4,8 +4,6 @@ import json
 
 import pytest
 
-from tests.live.test_serve import Server
-
 requests = pytest.importorskip("requests")
 requests_oauthlib = pytest.importorskip("requests_oauthlib")
 oauthlib_oauth2 = pytest.importorskip("oauthlib.oauth2")
@@ -24,10 +22,8 @@ SETUP = (
 
 
 @pytest.fixture
-def server(tmp_path):
-    started = Server(tmp_path)
-    yield started
-    started.cleanup()
+def server(server_factory):
+    return server_factory()
 
 
 def _session(server, client):

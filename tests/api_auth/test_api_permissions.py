@@ -20,7 +20,7 @@ from accounts.services import api_grants
 from licensing.models import LocalAccount
 from licensing.services.virtual_accounts import create_virtual_account
 from onprem.errors import NotAllowed
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 
 class Probe(APIView):

@@ -11,7 +11,7 @@ from django.test import Client
 from oauth2_provider.models import AccessToken
 
 from accounts.api_clients import ApiGrant
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ import pytest
 from oauth2_provider.models import AccessToken
 
 from onprem.models import Event
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from django.test import Client
 from accounts import middleware
 from accounts.roles import SystemRole
 from onprem.models import Event
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 NEW_PASSWORD = "Brand-New-Passw0rd"
 

@@ -88,7 +88,7 @@ def test_only_system_admin_changes_system_roles(sysadmin, sysop, make_user):
 
 
 def test_disabled_user_cannot_log_in(client, sysadmin, make_user):
-    from tests.conftest import PASSWORD
+    from tests.factories import PASSWORD
 
     target = make_user("target")
     users.disable_user(actor=sysadmin, user=target)

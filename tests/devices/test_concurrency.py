@@ -3,13 +3,13 @@ import json
 import threading
 
 import pytest
-from devicesim import Device, make_csr
 from django.db import connection, connections
 from django.test import Client
 
 from licensing.models import DeviceNonce, LicenseUsage, ProductInstance
 from licensing.services.compliance import virtual_account_positions
 from licensing.services.tokens import create_token
+from tests.devices.devicesim import Device, make_csr
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -6,11 +6,11 @@ token (a push that would add a product instance must carry a registration token)
 import json
 
 import pytest
-from devicesim import cslu_path, make_csr, row_counts, rum
 
 from accounts.security_models import SecurityPolicy
 from licensing.models import DeviceIdentity, LicenseUsage, ProductInstance, RegistrationToken
 from onprem.models import Event
+from tests.devices.devicesim import cslu_path, make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from devicesim import row_counts
 
 from licensing.transport import admission
+from tests.devices.devicesim import row_counts
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,10 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from devicesim import CALL_HOME, SMART_TRANSPORT, row_counts, sign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.devices.devicesim import CALL_HOME, SMART_TRANSPORT, row_counts, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +101,7 @@ def _storable(text):
 def test_register_with_an_odd_udi_never_5xx(device, token, value, field):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
-    from devicesim import make_csr
+    from tests.devices.devicesim import make_csr
     from onprem import pki
 
     tok = token()
@@ -177,7 +178,7 @@ def hostile_xml(draw, envelope_text):
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_xml_with_a_dtd_is_400_in_any_encoding_and_writes_nothing(device, token, data):
-    from devicesim import make_csr
+    from tests.devices.devicesim import make_csr
 
     tok = token()
     dev = device()

@@ -8,13 +8,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from devicesim import make_csr
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from licensing.models import DeviceCertificate, SigningAuthority
 from licensing.services.device_pki import current_authority, install_signing_authority
 from onprem import pki
+from tests.devices.devicesim import make_csr
 
 pytestmark = pytest.mark.django_db
 OPENSSL = shutil.which("openssl")

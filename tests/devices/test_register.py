@@ -8,7 +8,7 @@ from django.utils import timezone
 from licensing.models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance, RegistrationToken
 from onprem.models import Event
 
-from devicesim import make_csr, row_counts
+from tests.devices.devicesim import make_csr, row_counts
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from licensing.services.alerts import recompute_alerts
 from licensing.transport import processing
 from onprem.models import Event
 
-from devicesim import cslu_path, make_csr, row_counts, rum, verify_reply
+from tests.devices.devicesim import cslu_path, make_csr, row_counts, rum, verify_reply
 
 pytestmark = pytest.mark.django_db
 LIMIT_EVENTS = ("device.registration_limited_token", "device.registration_limited_va")
@@ -314,7 +314,7 @@ def _race(envelopes, path="/SmartTransport"):
 def test_racing_registrations_never_pass_the_limits(make_account):
     from django.db import connection
 
-    from devicesim import Device
+    from tests.devices.devicesim import Device
     from licensing.services.tokens import create_token
 
     if connection.vendor != "postgresql":
@@ -338,7 +338,7 @@ def test_racing_registrations_never_pass_the_limits(make_account):
 def test_racing_cslu_pushes_never_pass_the_per_va_limit(make_account):
     from django.db import connection
 
-    from devicesim import Device
+    from tests.devices.devicesim import Device
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite serialises all writers, so there is no race to lose")

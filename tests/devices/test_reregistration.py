@@ -12,7 +12,6 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.utils import timezone
-from devicesim import make_csr, row_counts
 
 from accounts.rbac import Action, token_delegates
 from accounts.roles import AccountRole
@@ -23,6 +22,7 @@ from licensing.services.alerts import dismiss_alert, recompute_alerts
 from licensing.services.device_errors import MESSAGES
 from licensing.services.tokens import create_token
 from onprem.models import Event
+from tests.devices.devicesim import make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db
 
@@ -264,8 +264,6 @@ def test_a_token_whose_creator_may_transfer_moves_or_re_registers_the_product_in
 
 def test_an_slp_device_proves_its_pinned_key(device, estate, acme, default_va):
     from urllib.parse import quote
-
-    from test_usage_and_requests import rum
 
     dev = device("SLP-RE-1")
     path = f"/cslu/v1/pi/{quote(acme.name, safe='')}-{acme.pk}"

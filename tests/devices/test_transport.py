@@ -4,7 +4,8 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from devicesim import CALL_HOME, SMART_TRANSPORT, make_csr, row_counts, sign
+
+from tests.devices.devicesim import CALL_HOME, SMART_TRANSPORT, make_csr, row_counts, sign
 
 pytestmark = pytest.mark.django_db
 

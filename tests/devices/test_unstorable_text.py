@@ -4,7 +4,8 @@ surrogate. They are refused where the JSON is read, before any lookup or write."
 import json
 
 import pytest
-from devicesim import make_csr, row_counts, sign
+
+from tests.devices.devicesim import make_csr, row_counts, sign
 
 pytestmark = pytest.mark.django_db
 

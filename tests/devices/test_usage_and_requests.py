@@ -3,13 +3,13 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from devicesim import cslu_path as _cslu_path
-from devicesim import make_csr, row_counts, rum
 
 from licensing.models import DeviceRequest, LicenseUsage, ProductInstance, RumReport
 from licensing.services.device_requests import decide_request
 from onprem.errors import ServiceError
 from onprem.models import Event
+from tests.devices.devicesim import cslu_path as _cslu_path
+from tests.devices.devicesim import make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db
 

@@ -6,12 +6,12 @@ The same bound applies wherever a device sets its usage: a CSLU push, REPORT_USA
 over /SmartTransport (one service function, licensing/services/usage_bounds.py).
 """
 import pytest
-from devicesim import cslu_path, make_csr, row_counts, rum
 
 from accounts.security_models import SecurityPolicy
 from licensing.models import LicenseUsage, ProductInstance, RumReport
 from licensing.services.compliance import virtual_account_positions
 from onprem.models import Event
+from tests.devices.devicesim import cslu_path, make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db
 REFUSED_EVENT = "device.usage_refused"

@@ -68,21 +68,21 @@ def server(tmp_path_factory):
 
     _finishers.append(finish)
     try:
-        if server.cssm.wait_until_up():
+        if server.cssm.start():
             server.env.update(ONPREM_CSSM_URL=server.cssm.url,
                               ONPREM_CSSM_CA_FILE=str(server.cssm.state_dir / "tls" / "server.crt"),
                               ONPREM_CSSM_ROOT_FILE=str(server.cssm.state_dir / "ca" / "root.crt"))
         else:
             server.cssm_problem = server.cssm.problem
         server.manage("migrate", "--noinput")
-        found = re.findall(r"password: (\S+)", server.manage("ensure_admin"))
+        found = re.findall(r"password: (\S+)", server.manage("ensure_admin").stdout)
         assert len(found) == 1
         server.admin_password = found[0]
-        seeded = server.manage("seed_demo", "--product-instances", "60", "--with-users", "--seed", "7")
+        seeded = server.manage("seed_demo", "--product-instances", "60", "--with-users", "--seed", "7").stdout
         assert "Done in" in seeded, seeded
         assert "users ok" in server.shell(CREATE_USERS.format(users=E2E_USERS, password=PASSWORD))
         server.start()
-        server.wait_until_up()
+        server.wait_until_up(path="/readyz")
         yield server
     finally:
         finish()

@@ -8,34 +8,18 @@ Python package: nothing is downloaded at test time. See docs/e2e.md.
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
+from bench.harness import ROOT, Installation, ProcessError, cssm_emulator
+from tests import ports
 
-from onprem.management.commands.serve import _descendants
-from ports import claim_port_or_any
-
-BASE_DIR = Path(__file__).resolve().parents[2]
-MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", BASE_DIR / "artifacts"))
+ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", ROOT / "artifacts"))
 SCREENSHOTS = ARTIFACTS / "screenshots"
 # Every user the fixture creates by hand gets this password (it satisfies the default policy).
 PASSWORD = "E2e-Passw0rd!x"
 DESKTOP = {"width": 1280, "height": 800}
 NARROW = {"width": 390, "height": 844}
-# Settings the fixture controls: nothing of the caller's configuration may leak into the server.
-CONTROLLED = {
-    "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
-    "CELERY_TASK_ALWAYS_EAGER", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-    "SECURE_HSTS_SECONDS", "DB_CONN_MAX_AGE", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE",
-}
-# Ports this suite may bind (the task's range); the first free one is used.
-PORT_RANGE = range(19000, 19100)
 
 
 def browser_missing():
@@ -48,91 +32,15 @@ def browser_missing():
     return None
 
 
-def free_port():
-    """A free loopback port of the range, never the same twice in one run (the server binds later),
-    locked for this process (tests/ports.py); any free port when the range is used up."""
-    return claim_port_or_any(PORT_RANGE, reuse=False)
-
-
-class Server:
-    """One installation: the manage.py commands, the `serve` process group and what it printed."""
+class Server(Installation):
+    """The installation under test (bench/harness.py), and Python run inside its Django."""
 
     def __init__(self, root):
-        self.root = root
-        self.data_dir = root / "data"
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in CONTROLLED and not k.startswith("ONPREM_")}
-        env.update(
-            DJANGO_SETTINGS_MODULE="onprem.settings",
-            ONPREM_DATA_DIR=str(self.data_dir),
-            ONPREM_PORT=str(self.port),
-            ONPREM_BIND=f"127.0.0.1:{self.port}",
-            ONPREM_WEB_WORKERS="2",
-            ONPREM_CELERY_CONCURRENCY="1",
-            PYTHONUNBUFFERED="1",
-        )
-        self.env = env
-        self.url = f"https://localhost:{self.port}"
-        self.cert = self.data_dir / "tls" / "server.crt"
-        self.log = root / "serve.out"
-        self.proc = None
-        self.output = None
-
-    def manage(self, *args, timeout=300):
-        done = subprocess.run([*MANAGE, *args], cwd=BASE_DIR, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
-        assert done.returncode == 0, f"manage.py {' '.join(args[:2])}: {done.stdout}\n{done.stderr}"
-        return done.stdout
+        super().__init__(root, port=ports.claim_port(ports.E2E, reuse=False))
 
     def shell(self, code):
         """Run Python inside the server's Django (its database, its keys); returns what it printed."""
-        return self.manage("shell", "-c", code)
-
-    def start(self):
-        self.output = open(self.log, "w")
-        self.proc = subprocess.Popen([*MANAGE, "serve"], cwd=BASE_DIR, env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def printed(self):
-        return self.log.read_text() if self.log.exists() else ""
-
-    def wait_until_up(self, timeout=60):
-        import ssl
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"serve exited with {self.proc.returncode}:\n{self.printed()}"
-            if self.cert.exists():
-                context = ssl.create_default_context(cafile=str(self.cert))
-                try:
-                    with urllib.request.urlopen(f"{self.url}/readyz", context=context, timeout=5) as answer:
-                        if answer.status == 200:
-                            return
-                except ssl.SSLCertVerificationError:
-                    raise
-                except OSError:
-                    pass
-            time.sleep(0.3)
-        pytest.fail(f"the server did not answer within {timeout} s:\n{self.printed()}")
-
-    def stop(self):
-        if self.proc is None:
-            return
-        family = _descendants(self.proc.pid)
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        for pid in [self.proc.pid, *family]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait(timeout=10)
-        if self.output:
-            self.output.close()
+        return self.manage("shell", "-c", code).stdout
 
 
 # Users made next to seed_demo's: name -> system role. All have finished the first-login wizard.
@@ -160,29 +68,21 @@ class Emulator:
 
     def __init__(self, root, env):
         self.state_dir = root / "cssm"
-        self.port = free_port()
+        self.port = ports.claim_port(ports.E2E, reuse=False)
         self.url = f"https://127.0.0.1:{self.port}"
         self.log = root / "cssm.out"
-        self.output = open(self.log, "w")
-        self.proc = subprocess.Popen(
-            [*MANAGE, "cssm_emulator", "--host", "127.0.0.1", "--port", str(self.port),
-             "--state-dir", str(self.state_dir)],
-            cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=self.output, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        self.env = env
+        self.process = None
+        self.problem = None
 
-    def wait_until_up(self, timeout=60):
-        """True once it prints that it listens; False (with the reason in .problem) otherwise."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log.read_text()
-            if "listening on" in text:
-                return True
-            if self.proc.poll() is not None:
-                self.problem = f"manage.py cssm_emulator exited with {self.proc.returncode}: {text[-1500:]}"
-                return False
-            time.sleep(0.3)
-        self.problem = f"manage.py cssm_emulator did not listen within {timeout} s: {self.log.read_text()[-1500:]}"
-        return False
+    def start(self):
+        """True once it listens; False (with the reason in .problem) otherwise."""
+        try:
+            self.process = cssm_emulator(self.state_dir, port=self.port, env=self.env, log=self.log)
+        except ProcessError as error:
+            self.problem = str(error)[-1500:]
+            return False
+        return True
 
     def page(self):
         """Its status page (smart accounts and the On-Prems registered with them)."""
@@ -194,16 +94,8 @@ class Emulator:
             return answer.read().decode("utf-8")
 
     def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(timeout=10)
-        self.output.close()
+        if self.process is not None:
+            self.process.stop()
 
 
 def spki_pin(cert_file):

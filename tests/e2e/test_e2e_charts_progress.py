@@ -22,9 +22,9 @@ import zipfile
 
 import pytest
 
+from bench.harness import ROOT
 from tests.e2e.harness import (
-    BASE_DIR, NARROW, account_id, axe_violations, blocking, choose_virtual_account, describe, login, messages, shoot,
-    table_row,
+    NARROW, account_id, axe_violations, blocking, choose_virtual_account, describe, login, messages, shoot, table_row,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.e2e]
@@ -75,7 +75,7 @@ def test_usage_charts_from_real_usage_reports(server, new_page):
     fleet = subprocess.run(
         [sys.executable, "-m", "smart_agent.fleet", "--server", server.url, "--ca-file", str(server.cert),
          "--token", token, "--devices", "3", "--licenses", f"{ASR_AE}=2", "--seed", "23", "--json", "--quiet"],
-        cwd=BASE_DIR, capture_output=True, text=True, timeout=300)
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert fleet.returncode == 0, fleet.stdout[-2000:] + fleet.stderr[-2000:]
     assert json.loads(fleet.stdout)["failed"] == 0, fleet.stdout[-2000:]
 

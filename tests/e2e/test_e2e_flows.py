@@ -12,8 +12,9 @@ import sys
 
 import pytest
 
+from bench.harness import ROOT
 from tests.e2e.harness import (
-    BASE_DIR, PASSWORD, account_id, choose_virtual_account, item_count, login, messages, number, shoot, table_row,
+    PASSWORD, account_id, choose_virtual_account, item_count, login, messages, number, shoot, table_row,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.e2e]
@@ -155,7 +156,7 @@ def test_token_fleet_usage_and_compliance(server, admin_page):
     fleet = subprocess.run(
         [sys.executable, "-m", "smart_agent.fleet", "--server", server.url, "--ca-file", str(server.cert),
          "--token", token, "--devices", "20", "--licenses", f"{ASR_AE}=2", "--seed", "11", "--json", "--quiet"],
-        cwd=BASE_DIR, capture_output=True, text=True, timeout=300)
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert fleet.returncode == 0, fleet.stdout[-2000:] + fleet.stderr[-2000:]
     summary = json.loads(fleet.stdout)
     assert summary["failed"] == 0, summary["failures"]

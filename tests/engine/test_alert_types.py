@@ -77,7 +77,7 @@ def test_duplicate_licenses_from_two_subscriptions(acme, default_va, new_va, lic
         dismiss_alert(actor=None, alert=alert, now=NOW)
     assert recompute_alerts(acme, at(1)) == ([], [])  # idempotent
     # "Transfer the entitlement to another Virtual Account": the alert is removed.
-    Entitlement.objects.filter(pk=second.pk).update(virtual_account=new_va(acme, "Lab"))
+    Entitlement.objects.filter(pk=second.pk).update(virtual_account=new_va("Lab"))
     _, cleared = recompute_alerts(acme, at(2))
     assert [a.pk for a in cleared] == [alert.pk]
 

@@ -156,7 +156,7 @@ def test_removing_the_instance_clears_its_alerts(acme, default_va, add_pi):
 
 
 def test_alert_actions_need_to_see_the_virtual_account(acme, default_va, new_va, add_pi, make_user):
-    lab = new_va(acme, "Lab")
+    lab = new_va("Lab")
     add_pi(default_va, "SN1", last_contact_at=NOW)
     (alert,), _ = recompute_alerts(acme, at(31))
     vic = make_user("vic")

@@ -41,7 +41,7 @@ CUWL = "UC Manager CUWL License (12.x)"
 @pytest.fixture
 def guide_example(acme, new_va, license_def, add_line, use_many):
     """The guide's example: CUWL > Enhanced Plus > Enhanced > Basic > Essential, each tier the next one's parent."""
-    physics, zoology = new_va(acme, "Physics"), new_va(acme, "Zoology")
+    physics, zoology = new_va("Physics"), new_va("Zoology")
     essential = license_def(ESSENTIAL)
     basic = license_def(BASIC, substitutes_for=[essential])
     enhanced = license_def(ENHANCED, substitutes_for=[basic])
@@ -228,7 +228,7 @@ def test_the_higher_tier_short_of_licenses_borrows_first(acme, default_va, licen
 
 def test_borrowing_stays_inside_a_virtual_account(acme, default_va, new_va, dna, add_line, use_many):
     essentials, advantage = dna
-    lab = new_va(acme, "Lab")
+    lab = new_va("Lab")
     add_line(lab, advantage, 10)
     use_many(default_va, essentials, 2)
 
@@ -323,7 +323,7 @@ def test_redundancy_groups_do_not_cross_local_accounts(make_account, firewall, a
 
 def test_account_summary_across_virtual_accounts(acme, default_va, new_va, dna, add_line, use_many):
     essentials, advantage = dna
-    lab = new_va(acme, "Lab")
+    lab = new_va("Lab")
     add_line(default_va, essentials, 5)
     use_many(default_va, essentials, 2)
     add_line(lab, essentials, 1)
@@ -343,7 +343,7 @@ def test_account_summary_across_virtual_accounts(acme, default_va, new_va, dna, 
 
 def test_positions_can_be_limited_to_some_virtual_accounts(acme, default_va, new_va, dna, add_line):
     essentials, _ = dna
-    lab = new_va(acme, "Lab")
+    lab = new_va("Lab")
     add_line(default_va, essentials, 5)
     add_line(lab, essentials, 7)
 
@@ -389,7 +389,7 @@ def _fleet(va, licenses, size):
 @pytest.mark.parametrize("size", [20, 2000])
 def test_query_count_does_not_grow_with_product_instances(acme, default_va, new_va, dna, add_line, size):
     essentials, advantage = dna
-    lab = new_va(acme, "Lab")
+    lab = new_va("Lab")
     add_line(default_va, advantage, 2 * size)
     add_line(lab, essentials, 1)
     _fleet(default_va, [essentials, advantage], size)

@@ -73,7 +73,7 @@ def test_expiry_leaves_the_virtual_account_out_of_compliance(default_va, advanta
 
 def test_expire_entitlements_records_the_guides_text_once_per_line(acme, default_va, new_va, advantage, license_def,
                                                                    add_line):
-    lab = new_va(acme, "Lab")
+    lab = new_va("Lab")
     dna = license_def("DNA Essentials")
     sub = add_line(default_va, advantage, 5, "subscription", D(2024, 1, 1), D(2024, 6, 30), subscription_id="Sub1")
     one_sub = add_line(default_va, dna, 1, "term", D(2024, 1, 1), D(2024, 6, 29), subscription_id="Sub2")

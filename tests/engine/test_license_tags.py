@@ -92,7 +92,7 @@ def test_rename_and_delete_change_every_license(acme, held):
 
 
 def test_rbac_needs_a_role_on_the_virtual_account(acme, default_va, new_va, held, make_user, add_line):
-    lab = new_va(acme, "Lab")
+    lab = new_va("Lab")
     vic = make_user("vic")
     with pytest.raises(NotAllowed):
         add_license_tags(actor=vic, account=acme, licenses=held, names="x")

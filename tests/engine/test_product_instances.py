@@ -20,7 +20,7 @@ UTC = datetime.timezone.utc
 
 @pytest.fixture
 def lab(acme, new_va):
-    return new_va(acme, "Lab")
+    return new_va("Lab")
 
 
 def _position(va, lic):

@@ -26,8 +26,8 @@ def _token_events():
 
 
 @pytest.fixture
-def token(default_va):
-    return create_token(actor=None, virtual_account=default_va, description="lab routers", now=NOW)
+def lab_token(token):
+    return token(description="lab routers", now=NOW)
 
 
 # -- create ---------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_no_export_controlled_token_where_the_account_does_not_allow_it(acme, de
 
 
 def test_rbac_tokens_need_a_role_on_that_virtual_account(acme, default_va, new_va, make_user):
-    lab = new_va(acme, "Lab")
+    lab = new_va("Lab")
     outsider = make_user("mallory")
     va_user = make_user("vic")
     set_virtual_account_role(actor=None, virtual_account=lab, role=AccountRole.VA_USER, user=va_user)
@@ -167,51 +167,51 @@ def test_nobody_manages_tokens_of_a_deactivated_account(acme, default_va, sysadm
 # -- revoke, remove, download -----------------------------------------------------------------
 
 
-def test_revoke_then_remove(sysadmin, token):
-    revoked = revoke_token(actor=sysadmin, token=token, now=NOW)
+def test_revoke_then_remove(sysadmin, lab_token):
+    revoked = revoke_token(actor=sysadmin, token=lab_token, now=NOW)
     assert revoked.status_at(NOW) == RegistrationToken.Status.REVOKED
     assert (revoked.revoked_at, revoked.revoked_by) == (NOW, sysadmin)
     with pytest.raises(TokenError, match="has already been revoked") as error:
-        revoke_token(actor=sysadmin, token=token)
+        revoke_token(actor=sysadmin, token=lab_token)
     assert error.value.code == "token_already_revoked"
 
-    remove_token(actor=sysadmin, token=token)
+    remove_token(actor=sysadmin, token=lab_token)
     assert not RegistrationToken.objects.exists()
     assert _token_events()[:2] == [
-        ("token.removed", f"The Token “{token.token}” in the Virtual Account “Default” was removed."),
-        ("token.revoked", f"The Token “{token.token}” in the Virtual Account “Default” was revoked."),
+        ("token.removed", f"The Token “{lab_token.token}” in the Virtual Account “Default” was removed."),
+        ("token.revoked", f"The Token “{lab_token.token}” in the Virtual Account “Default” was revoked."),
     ]
 
 
-def test_remove_only_after_revoke(sysadmin, token):
+def test_remove_only_after_revoke(sysadmin, lab_token):
     with pytest.raises(TokenError, match="Revoke the token first") as error:
-        remove_token(actor=sysadmin, token=token)
+        remove_token(actor=sysadmin, token=lab_token)
     assert error.value.code == "token_not_revoked"
-    assert RegistrationToken.objects.filter(pk=token.pk).exists()
+    assert RegistrationToken.objects.filter(pk=lab_token.pk).exists()
     assert [code for code, _ in _token_events()] == ["token.created"]
 
 
-def test_an_expired_token_can_be_revoked_and_removed(token):
+def test_an_expired_token_can_be_revoked_and_removed(lab_token):
     later = NOW + datetime.timedelta(days=31)
-    assert token.status_at(later) == RegistrationToken.Status.EXPIRED
-    revoke_token(actor=None, token=token, now=later)
-    remove_token(actor=None, token=token)
+    assert lab_token.status_at(later) == RegistrationToken.Status.EXPIRED
+    revoke_token(actor=None, token=lab_token, now=later)
+    remove_token(actor=None, token=lab_token)
     assert not RegistrationToken.objects.exists()
 
 
-def test_token_as_text_for_download(sysadmin, token):
-    assert tokens.token_as_text(actor=sysadmin, token=token) == token.token + "\n"
-    assert tokens.token_file_name(token) == "token_Default_20250301120000.txt"
+def test_token_as_text_for_download(sysadmin, lab_token):
+    assert tokens.token_as_text(actor=sysadmin, token=lab_token) == lab_token.token + "\n"
+    assert tokens.token_file_name(lab_token) == "token_Default_20250301120000.txt"
 
 
-def test_status_in_queries_matches_status_at(default_va, token):
+def test_status_in_queries_matches_status_at(default_va, lab_token):
     spent = create_token(actor=None, virtual_account=default_va, max_uses=1, now=NOW)
     revoked = revoke_token(actor=None, token=create_token(actor=None, virtual_account=default_va, now=NOW))
     use_token(spent.token, now=NOW)
     later = NOW + datetime.timedelta(days=1)
     annotated = {t.pk: t.current_status for t in RegistrationToken.objects.with_status(later)}
-    assert annotated == {token.pk: "active", spent.pk: "expired", revoked.pk: "revoked"}
-    assert list(RegistrationToken.objects.active(later)) == [token]
+    assert annotated == {lab_token.pk: "active", spent.pk: "expired", revoked.pk: "revoked"}
+    assert list(RegistrationToken.objects.active(later)) == [lab_token]
     for t in RegistrationToken.objects.all():
         assert t.status_at(later) == annotated[t.pk]
 
@@ -219,50 +219,50 @@ def test_status_in_queries_matches_status_at(default_va, token):
 # -- use at registration -----------------------------------------------------------------------
 
 
-def test_use_counts_one_use(token):
-    used = use_token(token.token, now=NOW)
-    assert used.pk == token.pk and used.uses == 1
-    assert use_token(token.token, now=NOW).uses == 2
+def test_use_counts_one_use(lab_token):
+    used = use_token(lab_token.token, now=NOW)
+    assert used.pk == lab_token.pk and used.uses == 1
+    assert use_token(lab_token.token, now=NOW).uses == 2
 
 
-def test_use_accepts_the_token_in_any_spelling(token):
-    decoded = urllib.parse.unquote(token.token)  # real line breaks, "=" instead of %3D
-    for spelling in (decoded, "".join(decoded.split()), f"  {token.token}\n"):
+def test_use_accepts_the_token_in_any_spelling(lab_token):
+    decoded = urllib.parse.unquote(lab_token.token)  # real line breaks, "=" instead of %3D
+    for spelling in (decoded, "".join(decoded.split()), f"  {lab_token.token}\n"):
         use_token(spelling, now=NOW)
-    token.refresh_from_db()
-    assert token.uses == 3
+    lab_token.refresh_from_db()
+    assert lab_token.uses == 3
 
 
 GUIDE_TOKEN = "NW5ObVd0L1BGZmFvOWZYenJiaGJyRVE4T0R5NFJheW90V2hq%0AQkRSND0%3D%0A"  # the guide's example
 
 
 @pytest.mark.parametrize("bad", ["", "   ", None, 42, "not-a-token", GUIDE_TOKEN])
-def test_an_unknown_token_is_refused(token, bad):
+def test_an_unknown_token_is_refused(lab_token, bad):
     with pytest.raises(TokenError, match="not valid") as error:
         use_token(bad, now=NOW)
     assert error.value.code == "token_unknown"
 
 
-def test_an_almost_right_token_is_refused(token):
+def test_an_almost_right_token_is_refused(lab_token):
     with pytest.raises(TokenError) as error:
-        use_token(token.token[:-4] + ("A" if token.token[-4] != "A" else "B") + token.token[-3:], now=NOW)
+        use_token(lab_token.token[:-4] + ("A" if lab_token.token[-4] != "A" else "B") + lab_token.token[-3:], now=NOW)
     assert error.value.code == "token_unknown"
 
 
-def test_an_expired_token_is_refused(token):
+def test_an_expired_token_is_refused(lab_token):
     with pytest.raises(TokenError, match="has expired") as error:
-        use_token(token.token, now=token.expires_at)
+        use_token(lab_token.token, now=lab_token.expires_at)
     assert error.value.code == "token_expired"
-    use_token(token.token, now=token.expires_at - datetime.timedelta(seconds=1))
+    use_token(lab_token.token, now=lab_token.expires_at - datetime.timedelta(seconds=1))
 
 
-def test_a_revoked_token_is_refused(token):
-    revoke_token(actor=None, token=token)
+def test_a_revoked_token_is_refused(lab_token):
+    revoke_token(actor=None, token=lab_token)
     with pytest.raises(TokenError, match="has been revoked") as error:
-        use_token(token.token, now=NOW)
+        use_token(lab_token.token, now=NOW)
     assert error.value.code == "token_revoked"
-    token.refresh_from_db()
-    assert token.uses == 0
+    lab_token.refresh_from_db()
+    assert lab_token.uses == 0
 
 
 def test_a_used_up_token_is_refused(default_va):
@@ -276,10 +276,10 @@ def test_a_used_up_token_is_refused(default_va):
     assert token.uses == 2
 
 
-def test_a_token_of_an_inactive_account_is_refused(acme, token):
+def test_a_token_of_an_inactive_account_is_refused(acme, lab_token):
     deactivate_account(actor=None, account=acme)
     with pytest.raises(TokenError, match="not active") as error:
-        use_token(token.token, now=NOW)
+        use_token(lab_token.token, now=NOW)
     assert error.value.code == "account_inactive"
 
 

@@ -21,7 +21,7 @@ TODAY = D(2025, 3, 1)
 
 @pytest.fixture
 def lab(acme, new_va):
-    return new_va(acme, "Lab")
+    return new_va("Lab")
 
 
 @pytest.fixture

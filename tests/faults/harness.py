@@ -3,7 +3,8 @@ PRIVATE Redis started here, then something is killed, restarted or stopped under
 
 The machine's own Postgres (5432) and Redis (6379) are shared with other people and CI: these
 tests never touch them. Every server, database and Redis here listens on 127.0.0.1 on a port of
-this suite's range (19200-19299) and lives in a directory under /tmp that the test removes.
+this suite's range (tests/ports.py's FAULTS) and lives in a directory under /tmp that the test
+removes; each is a child process that dies with the tests (bench/harness.py).
 Postgres refuses to run as root, so when the tests run as root its commands run as the
 ``postgres`` OS user (``runuser``). Missing binaries skip the tests with a message saying which.
 """
@@ -11,47 +12,30 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from onprem.management.commands.serve import _descendants
-from ports import claim_port
-from tests.live.test_serve import Server
+from bench.harness import ROOT, Installation, Process, port_open
+from onprem.child_processes import descendants, die_with_parent
+from tests import ports
 
-ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(19200, 19300)
 PG_BIN = Path(os.environ.get("ONPREM_FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 def port_in_range():
     """A free loopback port of this suite's range, never the same one twice in a session (a killed
     server's orphans may still hold it), nor one another test process holds (tests/ports.py)."""
-    port = claim_port(PORTS, reuse=False)
-    if port is None:
-        pytest.skip("no free port in 19200-19299")
-    return port
-
-
-def _wait_port(port, up, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            answered = sock.connect_ex(("127.0.0.1", port)) == 0
-        if answered == up:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"port {port} did not {'open' if up else 'close'} within {timeout} s")
+    return ports.claim_port(ports.FAULTS, reuse=False)
 
 
 # --- a private PostgreSQL ---------------------------------------------------------------------
 class PrivatePostgres:
+    """``postgres`` itself as a child process (not daemonized by pg_ctl), so it dies with the tests."""
+
     def __init__(self):
         for tool in ("initdb", "pg_ctl", "postgres"):
             if not (PG_BIN / tool).exists():
@@ -59,25 +43,25 @@ class PrivatePostgres:
                             "install postgresql-15 or set ONPREM_FAULTS_PG_BIN")
         if shutil.which("createdb") is None:
             pytest.skip("the PostgreSQL client tools (createdb) are not installed")
-        self.as_user = []
+        self.as_user, self.user = [], None
         if os.geteuid() == 0:
             if shutil.which("runuser") is None:
                 pytest.skip("running as root and `runuser` is missing: cannot start postgres as its own user")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
+            self.as_user, self.user = ["runuser", "-u", "postgres", "--"], "postgres"
         self.port = port_in_range()
         self.home = Path(tempfile.mkdtemp(prefix="onprem-faults-pg-"))
         self.data = self.home / "data"
         self.log = self.home / "postgres.log"
+        self.server = None
         if self.as_user:
             shutil.chown(self.home, "postgres", "postgres")
 
     def _run(self, *argv, timeout=120):
-        # Output to a file, not a pipe: a postmaster that pg_ctl starts inherits it and would keep
-        # a pipe open (and this call waiting) for as long as it runs.
         with open(self.home / "pg_ctl.out", "a+") as out:
             start = out.seek(0, 2)
             done = subprocess.run([*self.as_user, *argv], stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
-                                  cwd=self.home, stdin=subprocess.DEVNULL)
+                                  cwd=self.home, stdin=subprocess.DEVNULL,
+                                  preexec_fn=die_with_parent(signal.SIGKILL))
             out.seek(start)
             printed = out.read()
         assert done.returncode == 0, f"{' '.join(map(str, argv))}: {printed}"
@@ -89,19 +73,31 @@ class PrivatePostgres:
         return self
 
     def start(self):
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.home} -c max_connections=200"
-        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-o", options, "start")
-        _wait_port(self.port, up=True)
+        # SIGINT is PostgreSQL's fast shutdown: every session is cut, nothing waits for clients.
+        self.server = Process(
+            [PG_BIN / "postgres", "-D", self.data, "-c", "listen_addresses=127.0.0.1", "-p", self.port,
+             "-k", self.home, "-c", "max_connections=200"],
+            log=self.log, cwd=self.home, port=self.port, name="postgres", stop_signal=signal.SIGINT,
+            user=self.user, group=self.user).start()
+        self.server.wait_until(self.ready, timeout=60, what="accept connections")
+
+    def ready(self):
+        """What ``pg_ctl -w`` waits for: the status line of postmaster.pid, and the port open."""
+        try:
+            lines = (self.data / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return False
+        return len(lines) >= 8 and lines[7].strip() in ("ready", "standby") and port_open(self.port)
 
     def restart(self):
-        """``pg_ctl restart -m fast``: every session is cut, the server comes back on the same port."""
-        return self._run(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-m", "fast", "-w", "-t", "60",
-                         "restart")
+        """A fast shutdown, then a start: every session is cut, the server comes back on the same port."""
+        self.server.stop(timeout=60)
+        self.start()
 
     def stop(self):
-        if (self.data / "postmaster.pid").exists():
-            subprocess.run([*self.as_user, PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"],
-                           capture_output=True, timeout=60, cwd=self.home)
+        if self.server is not None:
+            self.server.stop_signal = signal.SIGQUIT  # immediate shutdown
+            self.server.stop(timeout=30)
         shutil.rmtree(self.home, ignore_errors=True)
 
     def createdb(self, name):
@@ -128,31 +124,28 @@ class PrivateRedis:
             pytest.skip("redis-server is not installed")
         self.port = port_in_range()
         self.home = Path(tempfile.mkdtemp(prefix="onprem-faults-redis-"))
-        self.proc = None
+        self.server = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.home)],
-            stdout=open(self.home / "redis.log", "a"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _wait_port(self.port, up=True)
+        self.server = Process(
+            [self.binary, "--port", self.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.home], log=self.home / "redis.log", port=self.port, name="redis-server").start()
+        self.server.wait_for_port(timeout=30)
         return self
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        _wait_port(self.port, up=False)
+        """Stop it (SIGTERM, as an operator would) and wait until its port is closed."""
+        self.server.stop(timeout=20)
+        assert not port_open(self.port), f"redis-server still listens on {self.port}"
 
     def client(self):
         redis = pytest.importorskip("redis")
         return redis.Redis.from_url(self.url, socket_timeout=5)
 
     def cleanup(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.server is not None:
+            self.server.stop(timeout=0)
         shutil.rmtree(self.home, ignore_errors=True)
 
 
@@ -218,19 +211,16 @@ def manage_json(server, script, marker):
     return json.loads(line[len(marker) + 1:])
 
 
-class FaultServer(Server):
-    """tests/live/test_serve.py's Server on a port of this suite's range, with helpers to hurt it."""
+class FaultServer(Installation):
+    """An installation (bench/harness.py) on a port of this suite's range, with helpers to hurt it."""
 
-    def __init__(self, tmp_path, **extra_env):
-        super().__init__(tmp_path, **extra_env)
-        self.port = port_in_range()
-        self.env.update(ONPREM_PORT=str(self.port), ONPREM_BIND=f"127.0.0.1:{self.port}")
-        self.url = f"https://localhost:{self.port}"
+    def __init__(self, root, **env):
+        super().__init__(root, port=port_in_range(), **{"ONPREM_HEARTBEAT_SECONDS": "2", **env})
 
     def child_pids(self, needle):
         """Pids of serve's children whose command line contains ``needle`` ("gunicorn", "worker")."""
         found = []
-        for pid in _descendants(self.proc.pid):
+        for pid in descendants(self.proc.pid):
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
@@ -245,7 +235,7 @@ class FaultServer(Server):
         return masters[0]
 
     def gunicorn_workers(self):
-        return [pid for pid in _descendants(self.gunicorn_master())]
+        return descendants(self.gunicorn_master())
 
     def state(self):
         return manage_json(self, STATE, "STATE")
@@ -263,9 +253,8 @@ def _parent(pid):
 def fault_server(tmp_path):
     servers = []
 
-    def make(name="a", **extra_env):
-        (tmp_path / name).mkdir()
-        servers.append(FaultServer(tmp_path / name, **extra_env))
+    def make(name="a", **env):
+        servers.append(FaultServer(tmp_path / name, **env))
         return servers[-1]
 
     yield make
@@ -282,7 +271,8 @@ def run_fleet(server, token, *, devices, seed, state_dir, concurrency=10, licens
     if licenses:
         argv += ["--licenses", licenses]
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=die_with_parent(signal.SIGKILL))
     if background:
         return proc
     return fleet_result(proc)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from onprem.management.commands.serve import _descendants
+from bench.harness import survivors
+from onprem.child_processes import descendants
 from tests.faults.harness import _parent, manage_json
-from tests.live.test_serve import assert_children_gone
 
 pytestmark = [pytest.mark.live, pytest.mark.faults]
 TASKS = 300
@@ -63,7 +63,7 @@ def test_kill_celery_worker_during_a_task_burst(private_postgres, private_redis,
         time.sleep(0.05)
     workers = [pid for pid, cmd in server.child_pids("celery") if " worker " in cmd and _parent(pid) == server.proc.pid]
     assert len(workers) == 1, server.child_pids("celery")
-    family = _descendants(server.proc.pid)
+    family = descendants(server.proc.pid)
     os.kill(workers[0], signal.SIGKILL)
     try:
         status = server.proc.wait(timeout=30)
@@ -74,7 +74,7 @@ def test_kill_celery_worker_during_a_task_burst(private_postgres, private_redis,
     assert status == 1, server.printed()
     assert f"The Celery worker (pid {workers[0]}) exited unexpectedly with signal SIGKILL" in server.printed()
     assert "stopped the others" in server.printed()
-    assert_children_gone(family)  # the web server, and the dead worker's pool processes too
+    assert not survivors(family), "processes of serve survived it"  # the web server, the dead worker's pool too
 
     # What was not run is still queued; what the worker had taken is unacked, not lost.
     waiting, unacked = redis.llen("celery"), redis.hlen("unacked")
@@ -89,7 +89,6 @@ def test_kill_celery_worker_during_a_task_burst(private_postgres, private_redis,
     assert alerts["opened"] == alerts["cleared"] == 0
 
     # A new serve on the same data dir works off the queue.
-    server.output.close()
     server.log = Path(str(server.log) + ".2")
     server.start("--no-beat")
     server.wait_until_up()
@@ -119,7 +118,7 @@ def test_kill_celery_pool_processes_hands_their_tasks_back(private_postgres, pri
         assert time.monotonic() < deadline, (server.data_dir / "logs" / "worker.log").read_text()[-3000:]
         time.sleep(0.02)
     (master,) = [pid for pid, cmd in server.child_pids("celery") if " worker " in cmd and _parent(pid) == server.proc.pid]
-    pool = _descendants(master)
+    pool = descendants(master)
     assert len(pool) == 2, pool
     for pid in pool:  # both at once: with tasks back to back, at least one is running one
         os.kill(pid, signal.SIGKILL)
@@ -135,4 +134,4 @@ def test_kill_celery_pool_processes_hands_their_tasks_back(private_postgres, pri
     print("\n".join(line for line in log.splitlines() if "SIGKILL" in line or "WorkerLost" in line))
     assert "exited with 'signal 9 (SIGKILL)'" in log
     assert _succeeded(server) == tasks
-    assert len(_descendants(master)) == 2  # replaced
+    assert len(descendants(master)) == 2  # replaced

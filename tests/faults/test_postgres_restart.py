@@ -1,4 +1,4 @@
-"""The private Postgres restarted (``pg_ctl restart -m fast``) while a fleet of devices registers,
+"""The private Postgres restarted (a fast shutdown, then a start) while a fleet of devices registers,
 authorizes and reports: the server is not restarted and recovers by itself (CONN_HEALTH_CHECKS
 replaces the dropped persistent connections), requests during the outage fail with a clean 5xx,
 and nothing is lost or half-applied: the agent's retry registers the devices that failed."""

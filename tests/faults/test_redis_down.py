@@ -12,38 +12,10 @@ import sys
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.faults.harness import ROOT, port_in_range, run_fleet
 
 requests = pytest.importorskip("requests")
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
-        return "250 OK"
-
-    def wait_for(self, subject, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(f"Subject: {subject}" in content for _, content in self.messages):
-                return True
-            time.sleep(0.2)
-        return False
-
-
-@pytest.fixture
-def smtp_inbox():
-    inbox = Inbox()
-    inbox.port = port_in_range()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    yield inbox
-    controller.stop()
 
 
 SEND_LATER = """
@@ -88,9 +60,9 @@ def _session(server):
 
 @pytest.mark.live
 @pytest.mark.faults
-def test_redis_down_and_back(private_postgres, private_redis, fault_server, smtp_inbox, tmp_path):
+def test_redis_down_and_back(private_postgres, private_redis, fault_server, smtp_server, tmp_path):
     server = fault_server("redis", DATABASE_URL=private_postgres.createdb("faults_redis_down"),
-                          REDIS_URL=private_redis.url, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_inbox.port),
+                          REDIS_URL=private_redis.url, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_server.port),
                           ONPREM_SYNC_CHECK_SECONDS="5")  # the scheduled-sync check every 5 s (created at migrate)
     _migrate(server)
     seeded = server.seed(max_uses=150)
@@ -100,7 +72,7 @@ def test_redis_down_and_back(private_postgres, private_redis, fault_server, smtp
     assert session.get(f"{server.url}/readyz", timeout=20).json()["status"] == "ready"
     # Through the worker while Redis is up: the broker path works.
     server.manage("shell", "-c", SEND_LATER % ("Before the fault", "up"))
-    assert smtp_inbox.wait_for("Before the fault"), server.printed()
+    assert smtp_server.wait_for_subject("Before the fault"), server.printed()
 
     private_redis.stop()
 
@@ -119,7 +91,7 @@ def test_redis_down_and_back(private_postgres, private_redis, fault_server, smtp
     # A mail sent now is not lost: with no broker to queue it, send_later sends it at once.
     done = server.manage("shell", "-c", SEND_LATER % ("During the fault", "down"))
     assert "QUEUED" in done.stdout
-    assert smtp_inbox.wait_for("During the fault", timeout=10)
+    assert smtp_server.wait_for_subject("During the fault", timeout=10)
     # A synchronization asked for now waits in the database instead of being lost.
     queued = server.manage("shell", "-c", QUEUE_SYNC).stdout
     assert "DISPATCHED False" in queued and "Waiting for the task queue (unavailable)" in queued, queued
@@ -133,7 +105,8 @@ def test_redis_down_and_back(private_postgres, private_redis, fault_server, smtp
         time.sleep(0.5)
     # Background work flows through the (reconnected) worker again.
     server.manage("shell", "-c", SEND_LATER % ("After the fault", "back"))
-    assert smtp_inbox.wait_for("After the fault", timeout=90), (server.data_dir / "logs" / "worker.log").read_text()[-3000:]
+    worker_log = server.data_dir / "logs" / "worker.log"
+    assert smtp_server.wait_for_subject("After the fault", timeout=90), worker_log.read_text()[-3000:]
     # The synchronization that waited is handed to the worker by the next scheduled check, and runs.
     deadline = time.monotonic() + 120
     while True:

@@ -13,7 +13,6 @@ the On-Prem writes nothing until the answer is verified).
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,22 +21,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ports import claim_port
+
+from bench.harness import ROOT, cssm_emulator, manage, server_env
+from onprem.child_processes import die_with_parent
+from tests import ports
 
 pytestmark = [pytest.mark.live, pytest.mark.faults]
 
-ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(19300, 19400)
 SMART_ACCOUNT, CISCO_VA, ACCOUNT = "bulk.example", "Bulk", "Faults Sync"
 USER, PASSWORD = "admin@bulk.example", "bulk-cssm-demo-1"
 LICENSES, LINES = 150, 6000
-
-
-def _free_port():
-    port = claim_port(PORTS)  # locked for this process: other test processes skip it
-    if port is None:
-        pytest.skip("no free port in 19300-19399")
-    return port
 
 
 def _seed(path):
@@ -74,50 +67,25 @@ class Site:
         self.data_dir = tmp_path / "data"
         self.db = self.data_dir / "onprem.sqlite3"
         self.state_dir = tmp_path / "cssm"
-        self.port = _free_port()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("ONPREM_") and k != "DATABASE_URL" and not k.lower().endswith("_proxy")}
-        env.update(DJANGO_SETTINGS_MODULE="onprem.settings", ONPREM_DATA_DIR=str(self.data_dir),
-                   ONPREM_CSSM_URL=f"https://127.0.0.1:{self.port}",
-                   ONPREM_CSSM_CA_FILE=str(self.state_dir / "tls" / "server.crt"))
-        self.env = env
+        self.port = ports.claim_port(ports.SYNC_KILL)
+        env = server_env(self.data_dir, ONPREM_CSSM_URL=f"https://127.0.0.1:{self.port}",
+                         ONPREM_CSSM_CA_FILE=str(self.state_dir / "tls" / "server.crt"))
+        self.env = {k: v for k, v in env.items() if not k.lower().endswith("_proxy")}
         self.emulator = None
 
     def manage(self, *args, check=True, timeout=180):
-        done = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = manage(*args, env=self.env, timeout=timeout)
         if check:
             assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout}{done.stderr}"
         return done
 
     def start_emulator(self, seed):
-        self.log = open(self.tmp / "emulator.log", "w+")
-        self.emulator = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "cssm_emulator", "--port", str(self.port), "--state-dir",
-             str(self.state_dir), "--seed", str(seed)], cwd=ROOT, env=self.env, stdout=self.log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.emulator.poll() is not None:
-                self.log.seek(0)
-                pytest.fail("the CSSM emulator exited: " + self.log.read())
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                assert time.monotonic() < deadline, "the CSSM emulator did not start"
-                time.sleep(0.1)
+        self.emulator = cssm_emulator(self.state_dir, port=self.port, env=self.env, log=self.tmp / "emulator.log",
+                                      seed=seed)
 
     def stop(self):
-        if self.emulator is not None and self.emulator.poll() is None:
-            self.emulator.terminate()
-            try:
-                self.emulator.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.emulator.kill()
-                self.emulator.wait()
         if self.emulator is not None:
-            self.log.close()
+            self.emulator.stop()
 
     # --- reading the database from outside (a WAL reader never waits for the writer) -------------
     def query(self, sql, *params):
@@ -206,7 +174,7 @@ def _run_sync(site, *extra, kill_after=None):
     resend = site.pending(sync_type) > 0
     proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "cssm", "sync", ACCOUNT, *extra], cwd=ROOT,
                             env=site.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGKILL))
     deadline = time.monotonic() + 60
     while not resend and site.sync_records() == records:
         assert proc.poll() is None, proc.communicate()

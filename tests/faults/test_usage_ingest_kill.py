@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from onprem.child_processes import die_with_parent
 from tests.faults.invariants import assert_invariants
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -65,12 +66,13 @@ class Device:
 
     def start(self, server, *args):
         return subprocess.Popen(self._argv(server, *args), cwd=ROOT, env=_agent_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                                preexec_fn=die_with_parent(signal.SIGKILL))
 
     def start_resend(self, server):
         return subprocess.Popen([sys.executable, "-c", RESEND, server.url, str(self.state_dir), self.ca_file],
                                 cwd=ROOT, env=_agent_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGKILL))
 
     def resend(self, server):
         return finished(self.start_resend(server))

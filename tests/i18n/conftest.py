@@ -1,6 +1,7 @@
 """Fixtures of the i18n tests: the shipped catalogues, and a cache of our own."""
 import pytest
-from i18n_po import CATALOGUES, parse_po, po_path
+
+from tests.i18n.i18n_po import CATALOGUES, parse_po, po_path
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from i18n_po import CATALOGUES, header, parse_po, po_path
 from django.core.management import call_command
+
+from tests.i18n.i18n_po import CATALOGUES, header, parse_po, po_path
 
 # The directories docs/i18n.md tells makemessages to ignore.
 SKIPPED_TOP_LEVEL = (".venv", "tests", "smart_agent", "var", "bench", "locale")

@@ -93,13 +93,13 @@ def test_approving_a_disabled_user_writes_nothing(acme, acme_admin, carol, pendi
 
 
 @pytest.mark.parametrize("who", ["account_user", "va_admin", "va_user"])
-def test_only_account_or_system_administrators_decide(acme, acme_user, make_user, grant, new_va, pending, browser,
+def test_only_account_or_system_administrators_decide(acme, acme_user, make_user, grant_role, new_va, pending, browser,
                                                       who):
     if who == "account_user":
         person = acme_user
     else:
         person = make_user(who)
-        grant(person, new_va("Sales"), AccountRole.VA_ADMIN if who == "va_admin" else AccountRole.VA_USER)
+        grant_role(person, new_va("Sales"), AccountRole.VA_ADMIN if who == "va_admin" else AccountRole.VA_USER)
     client = browser(person)
     before = state()
     assert client.get(tab(acme)).status_code == 403
@@ -108,9 +108,9 @@ def test_only_account_or_system_administrators_decide(acme, acme_user, make_user
     assert state() == before
 
 
-def test_a_request_of_another_account_is_not_found(acme, acme_admin, make_account, carol, grant, browser):
+def test_a_request_of_another_account_is_not_found(acme, acme_admin, make_account, carol, grant_role, browser):
     globex = make_account("Globex")
-    grant(acme_admin, globex, AccountRole.ACCOUNT_ADMIN)
+    grant_role(acme_admin, globex, AccountRole.ACCOUNT_ADMIN)
     theirs = request_access(actor=carol, account_name="Globex")
     client = browser(acme_admin)
     before = state()

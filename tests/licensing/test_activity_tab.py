@@ -23,7 +23,7 @@ def transfer(actor, source, dest, tag="DNA Advantage", count=5):
 
 
 @pytest.fixture
-def world(acme, new_va, make_user, grant, make_account, acme_admin):
+def world(acme, new_va, make_user, grant_role, make_account, acme_admin):
     default = acme.virtual_accounts.get(is_default=True)
     sales = new_va("Sales")
     globex = make_account("Globex")
@@ -38,7 +38,7 @@ def world(acme, new_va, make_user, grant, make_account, acme_admin):
         "foreign": transfer(None, globex_default, globex_default, tag="Globex Secret"),
     }
     sales_user = make_user("carol", SystemRole.USER)
-    grant(sales_user, sales, AccountRole.VA_USER)
+    grant_role(sales_user, sales, AccountRole.VA_USER)
     return {"acme": acme, "default": default, "sales": sales, "events": events, "sales_user": sales_user,
             "globex": globex}
 

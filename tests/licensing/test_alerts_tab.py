@@ -38,7 +38,7 @@ def make_alert():
 
 
 @pytest.fixture
-def world(acme, new_va, make_alert, make_user, grant, make_account):
+def world(acme, new_va, make_alert, make_user, grant_role, make_account):
     default = acme.virtual_accounts.get(is_default=True)
     sales = new_va("Sales")
     due = timezone.now() + datetime.timedelta(days=20)
@@ -53,7 +53,7 @@ def world(acme, new_va, make_alert, make_user, grant, make_account):
     alerts["foreign"] = make_alert(globex.virtual_accounts.get(is_default=True), T.PI_FAILED_TO_RENEW,
                                    "Globex switch failed to renew")
     sales_user = make_user("carol", SystemRole.USER)
-    grant(sales_user, sales, AccountRole.VA_USER)
+    grant_role(sales_user, sales, AccountRole.VA_USER)
     return {"acme": acme, "default": default, "sales": sales, "alerts": alerts, "sales_user": sales_user}
 
 

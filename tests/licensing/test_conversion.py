@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import AccountRole
-from licensing.models import Alert, Conversion, ConversionSettings, ProductInstance
+from licensing.models import Alert, Conversion, ConversionSettings
 from licensing.services import conversion as conversion_service
 from onprem.errors import NotAllowed, ServiceError
 from onprem.models import Event
@@ -30,16 +30,10 @@ def settings_url(account):
 
 
 @pytest.fixture
-def default_va(acme):
-    return acme.virtual_accounts.get(is_default=True)
-
-
-@pytest.fixture
-def device(default_va):
+def device(default_va, add_pi):
     def _device(serial="FXS1", va=None, product="ASR1001-X"):
-        return ProductInstance.objects.create(virtual_account=va or default_va, udi_pid="ASR1001-X",
-                                              udi_serial_number=serial, hostname=f"asr-{serial.lower()}",
-                                              product_name=product, registered_at=NOW)
+        return add_pi(va or default_va, serial, pid="ASR1001-X", hostname=f"asr-{serial.lower()}", identity=False,
+                      product_name=product, registered_at=NOW, last_contact_at=None)
     return _device
 
 
@@ -94,9 +88,9 @@ def test_another_accounts_virtual_account_is_refused(acme, make_account):
 
 @pytest.mark.parametrize("role, on_va", [(AccountRole.ACCOUNT_USER, False), (AccountRole.VA_ADMIN, True),
                                          (AccountRole.VA_USER, True)])
-def test_only_account_admins_apply_settings(acme, make_user, grant, browser, role, on_va):
+def test_only_account_admins_apply_settings(acme, make_user, grant_role, browser, role, on_va):
     user = make_user("carol")
-    grant(user, acme.virtual_accounts.get() if on_va else acme, role)
+    grant_role(user, acme.virtual_accounts.get() if on_va else acme, role)
     client = browser(user)
     html = client.get(settings_url(acme)).content.decode()
     assert "Only an Account Administrator can change the conversion settings." in html
@@ -107,12 +101,12 @@ def test_only_account_admins_apply_settings(acme, make_user, grant, browser, rol
 
 
 @pytest.mark.parametrize("role", [AccountRole.VA_USER, AccountRole.VA_ADMIN])
-def test_va_roles_see_only_their_virtual_accounts_in_the_settings(acme, new_va, make_user, grant, browser, role):
+def test_va_roles_see_only_their_virtual_accounts_in_the_settings(acme, new_va, make_user, grant_role, browser, role):
     sales, lab = new_va("Sales"), new_va("Secret Lab")
     conversion_service.set_conversion_settings(actor=None, account=acme, mode="selected",
                                                virtual_accounts=[sales, lab])
     user = make_user("carol")
-    grant(user, sales, role)
+    grant_role(user, sales, role)
     response = browser(user).get(settings_url(acme))
     assert response.status_code == 200
     choices = response.context["form"]["virtual_accounts"]
@@ -231,12 +225,12 @@ def test_history_lists_filters_and_exports(acme, device, dlc_on, acme_user, brow
     assert rows[1][5] == "Conversion Successful"
 
 
-def test_va_user_sees_only_their_virtual_accounts_history(acme, new_va, device, dlc_on, make_user, grant, browser):
+def test_va_user_sees_only_their_virtual_accounts_history(acme, new_va, device, dlc_on, make_user, grant_role, browser):
     sales = new_va("Sales")
     conversion_service.request_conversion(device("D1"), LICENSES, now=NOW)
     conversion_service.request_conversion(device("S1", va=sales), LICENSES, now=NOW)
     user = make_user("carol")
-    grant(user, sales, AccountRole.VA_USER)
+    grant_role(user, sales, AccountRole.VA_USER)
     page = browser(user).get(history_url(acme)).context["table"].page
     assert [c.virtual_account.name for c in page] == ["Sales"]
 

@@ -161,10 +161,10 @@ def test_delete(acme, vas, acme_admin, browser):
 
 @pytest.mark.parametrize("role, on_va", [(AccountRole.ACCOUNT_USER, False), (AccountRole.VA_ADMIN, True),
                                          (AccountRole.VA_USER, True)])
-def test_only_account_admins_manage_custom_tags(acme, vas, make_user, grant, browser, role, on_va):
+def test_only_account_admins_manage_custom_tags(acme, vas, make_user, grant_role, browser, role, on_va):
     tag = tag_service.create_custom_tag(actor=None, account=acme, draft=TagDraft(name="Region", values=["EMEA"]))
     user = make_user("carol")
-    grant(user, vas["default"] if on_va else acme, role)
+    grant_role(user, vas["default"] if on_va else acme, role)
     client = browser(user)
     assert "Custom Tags" not in client.get(f"/accounts/{acme.pk}/manage/general/").content.decode()
     for path in ("", "new/", f"{tag.pk}/"):

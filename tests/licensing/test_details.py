@@ -1,6 +1,5 @@
 """Inventory detail pages: License Detailed Information and Product Instance Details."""
 import datetime
-import time
 import types
 
 import pytest
@@ -16,17 +15,9 @@ from onprem import events
 
 from tests.licensing.test_reports import data, devices, line  # noqa: F401 - the same catalogue as the reports
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("steady_session")]
 
 TODAY = datetime.date.today()
-
-
-@pytest.fixture(autouse=True)
-def steady_session(monkeypatch):
-    """The idle-timeout middleware rewrites the session at most every 15 s: a slow test must not
-    count that write as a query of the page it measures. Its clock stands still here."""
-    start = time.time()
-    monkeypatch.setattr("accounts.middleware.now", lambda: start, raising=False)
 
 
 def license_url(account, va, lic, tab=None):
@@ -230,9 +221,9 @@ def test_inventory_product_instances_table_links_to_the_detail(acme, acme_user, 
 
 
 @pytest.fixture
-def sales_user(make_user, grant, data):
+def sales_user(make_user, grant_role, data):
     user = make_user("vera", SystemRole.USER)
-    grant(user, data["sales"], AccountRole.VA_USER)
+    grant_role(user, data["sales"], AccountRole.VA_USER)
     return user
 
 
@@ -255,10 +246,10 @@ def test_peer_in_an_invisible_virtual_account_is_not_shown(acme, sales_user, bro
     assert "adv-000000" not in html
 
 
-def test_other_account_is_404(acme, make_account, make_user, grant, browser, data, router):
+def test_other_account_is_404(acme, make_account, make_user, grant_role, browser, data, router):
     other = make_account("Globex")
     outsider = make_user("olga", SystemRole.USER)
-    grant(outsider, other, AccountRole.ACCOUNT_ADMIN)
+    grant_role(outsider, other, AccountRole.ACCOUNT_ADMIN)
     client = browser(outsider)
     assert client.get(license_url(acme, data["default"], data["advantage"])).status_code == 404
     assert client.get(pi_url(acme, router)).status_code == 404

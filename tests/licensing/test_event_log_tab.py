@@ -96,9 +96,9 @@ def test_event_types_are_offered_in_words(acme, acme_admin, browser):
     assert '<option value="va.created">The Virtual Account “…” was created</option>' in html
 
 
-def test_a_va_only_user_reads_only_their_virtual_accounts_events(acme, make_user, grant, history, browser):
+def test_a_va_only_user_reads_only_their_virtual_accounts_events(acme, make_user, grant_role, history, browser):
     person = make_user("vau")
-    grant(person, history["sales"], AccountRole.VA_USER)
+    grant_role(person, history["sales"], AccountRole.VA_USER)
     assert rows(log(browser(person), acme)) == [
         "The user “vau” was assigned the role “Virtual Account User (Sales)”.",
         "The Virtual Account “Sales” was renamed to “Sales EMEA”",

@@ -25,7 +25,7 @@ def snapshot():
 
 
 @pytest.fixture
-def world(acme, new_va, make_user, make_account, grant):
+def world(acme, new_va, make_user, make_account, grant_role):
     sales, lab = new_va("Sales"), new_va("Lab")
     default = acme.virtual_accounts.get(is_default=True)
     globex = make_account("Globex")
@@ -35,7 +35,7 @@ def world(acme, new_va, make_user, make_account, grant):
         ("vaa", sales, AccountRole.VA_ADMIN), ("vau", sales, AccountRole.VA_USER),
     ]:
         people[name] = make_user(name, SystemRole.USER)
-        grant(people[name], scope, role)
+        grant_role(people[name], scope, role)
     dna = LicenseDefinition.objects.create(name="DNA Advantage", entitlement_tag="regid.test.dna")
     Entitlement.objects.create(virtual_account=sales, license=dna, quantity=10, license_type="perpetual")
     now = timezone.now()
@@ -105,7 +105,7 @@ def test_transfer_to_the_same_or_an_unknown_virtual_account_writes_nothing(world
     assert snapshot() == before
 
 
-def test_va_admin_transfer_needs_a_role_on_both_virtual_accounts(world, browser, grant):
+def test_va_admin_transfer_needs_a_role_on_both_virtual_accounts(world, browser, grant_role):
     w = world
     client = browser(w["vaa"])  # VA Admin of Sales only
     listing = client.get(url(w["acme"], "product-instances/"), {"va": w["sales"].pk}).content.decode()
@@ -122,7 +122,7 @@ def test_va_admin_transfer_needs_a_role_on_both_virtual_accounts(world, browser,
         assert response.status_code == 403
     assert snapshot() == before
 
-    grant(w["vaa"], w["lab"], AccountRole.VA_USER)  # now a role on both
+    grant_role(w["vaa"], w["lab"], AccountRole.VA_USER)  # now a role on both
     client = browser(w["vaa"])
     listing = client.get(url(w["acme"], "product-instances/"), {"va": w["sales"].pk}).content.decode()
     assert pi_transfer_url(w, w["router"]) in listing
@@ -156,9 +156,9 @@ def test_remove_a_product_instance(world, browser):
     assert (event.user, event.virtual_account) == (w["vaa"], w["sales"])
 
 
-def test_va_user_cannot_remove(world, browser, grant):
+def test_va_user_cannot_remove(world, browser, grant_role):
     w = world
-    grant(w["vau"], w["lab"], AccountRole.VA_USER)  # so the row has an action: Transfer, not Remove
+    grant_role(w["vau"], w["lab"], AccountRole.VA_USER)  # so the row has an action: Transfer, not Remove
     client = browser(w["vau"])
     listing = client.get(url(w["acme"], "product-instances/"), {"va": w["sales"].pk}).content.decode()
     assert pi_transfer_url(w, w["router"]) in listing

@@ -32,7 +32,7 @@ def chooser(html):
 
 
 @pytest.fixture
-def world(acme, new_va, make_user, make_account, grant):
+def world(acme, new_va, make_user, make_account, grant_role):
     sales, lab = new_va("Sales"), new_va("Lab")
     globex = make_account("Globex")
     people = {}
@@ -41,7 +41,7 @@ def world(acme, new_va, make_user, make_account, grant):
         ("vaa", sales, AccountRole.VA_ADMIN), ("vau", sales, AccountRole.VA_USER),
     ]:
         people[name] = make_user(name, SystemRole.USER)
-        grant(people[name], scope, role)
+        grant_role(people[name], scope, role)
     people["nobody"] = make_user("nobody", SystemRole.USER)
     return {"acme": acme, "default": acme.virtual_accounts.get(is_default=True), "sales": sales, "lab": lab,
             "globex": globex, **people}
@@ -222,57 +222,57 @@ def test_new_token_needs_the_csrf_token(world):
 
 
 @pytest.fixture
-def token(world):
-    return create_token(actor=None, virtual_account=world["sales"], description="Branch", expires_after_days=7)
+def branch_token(world, token):
+    return token(world["sales"], description="Branch", expires_after_days=7)
 
 
-def test_revoke_then_remove(world, browser, token):
+def test_revoke_then_remove(world, browser, branch_token):
     client = browser(world["vaa"])
     acme = world["acme"]
     listing = client.get(url(acme), {"va": world["sales"].pk}).content.decode()
-    assert f"/tokens/{token.pk}/revoke/" in listing and f"/tokens/{token.pk}/remove/" not in listing
+    assert f"/tokens/{branch_token.pk}/revoke/" in listing and f"/tokens/{branch_token.pk}/remove/" not in listing
     assert "data-confirm=" in listing
 
     # Only a revoked token can be removed.
-    response = client.post(url(acme, f"tokens/{token.pk}/remove/"), follow=True)
+    response = client.post(url(acme, f"tokens/{branch_token.pk}/remove/"), follow=True)
     assert "Only a revoked token can be removed." in response.content.decode()
-    assert RegistrationToken.objects.filter(pk=token.pk).exists()
+    assert RegistrationToken.objects.filter(pk=branch_token.pk).exists()
 
-    response = client.post(url(acme, f"tokens/{token.pk}/revoke/"))
+    response = client.post(url(acme, f"tokens/{branch_token.pk}/revoke/"))
     assert response.status_code == 302 and response["Location"] == url(acme) + f"?va={world['sales'].pk}"
-    token.refresh_from_db()
-    assert token.revoked_at is not None and token.revoked_by == world["vaa"]
+    branch_token.refresh_from_db()
+    assert branch_token.revoked_at is not None and branch_token.revoked_by == world["vaa"]
     revoked = Event.objects.get(event_type="token.revoked")
     assert (revoked.user, revoked.virtual_account) == (world["vaa"], world["sales"])
     listing = client.get(url(acme), {"va": world["sales"].pk}).content.decode()
-    assert "Revoked" in listing and f"/tokens/{token.pk}/remove/" in listing
+    assert "Revoked" in listing and f"/tokens/{branch_token.pk}/remove/" in listing
 
-    response = client.post(url(acme, f"tokens/{token.pk}/revoke/"), follow=True)
+    response = client.post(url(acme, f"tokens/{branch_token.pk}/revoke/"), follow=True)
     assert "has already been revoked" in response.content.decode()
     assert Event.objects.filter(event_type="token.revoked").count() == 1
 
-    client.post(url(acme, f"tokens/{token.pk}/remove/"))
-    assert not RegistrationToken.objects.filter(pk=token.pk).exists()
+    client.post(url(acme, f"tokens/{branch_token.pk}/remove/"))
+    assert not RegistrationToken.objects.filter(pk=branch_token.pk).exists()
     assert Event.objects.get(event_type="token.removed").user == world["vaa"]
 
 
-def test_download_is_a_text_attachment(world, browser, token):
-    response = browser(world["vau"]).get(url(world["acme"], f"tokens/{token.pk}/download/"))
+def test_download_is_a_text_attachment(world, browser, branch_token):
+    response = browser(world["vau"]).get(url(world["acme"], f"tokens/{branch_token.pk}/download/"))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     assert response["Content-Disposition"].startswith('attachment; filename="token_Sales_')
-    assert response.content.decode() == f"{token.token}\n"
+    assert response.content.decode() == f"{branch_token.token}\n"
 
 
-def test_revoke_and_remove_are_post_only(world, browser, token):
+def test_revoke_and_remove_are_post_only(world, browser, branch_token):
     client = browser(world["aa"])
-    assert client.get(url(world["acme"], f"tokens/{token.pk}/revoke/")).status_code == 405
-    assert client.get(url(world["acme"], f"tokens/{token.pk}/remove/")).status_code == 405
-    token.refresh_from_db()
-    assert token.revoked_at is None
+    assert client.get(url(world["acme"], f"tokens/{branch_token.pk}/revoke/")).status_code == 405
+    assert client.get(url(world["acme"], f"tokens/{branch_token.pk}/remove/")).status_code == 405
+    branch_token.refresh_from_db()
+    assert branch_token.revoked_at is None
 
 
-def test_tokens_of_invisible_or_foreign_virtual_accounts_are_not_found(world, browser, token):
+def test_tokens_of_invisible_or_foreign_virtual_accounts_are_not_found(world, browser, branch_token):
     lab_token = create_token(actor=None, virtual_account=world["lab"], expires_after_days=7)
     foreign = create_token(actor=None, virtual_account=world["globex"].virtual_accounts.get(is_default=True),
                            expires_after_days=7)
@@ -287,12 +287,12 @@ def test_tokens_of_invisible_or_foreign_virtual_accounts_are_not_found(world, br
     assert snapshot() == before
 
 
-def test_revoke_needs_the_csrf_token(world, token):
+def test_revoke_needs_the_csrf_token(world, branch_token):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world["aa"])
-    assert client.post(url(world["acme"], f"tokens/{token.pk}/revoke/")).status_code == 403
-    token.refresh_from_db()
-    assert token.revoked_at is None
+    assert client.post(url(world["acme"], f"tokens/{branch_token.pk}/revoke/")).status_code == 403
+    branch_token.refresh_from_db()
+    assert branch_token.revoked_at is None
 
 
 def test_token_table_search_and_sort(world, browser):

@@ -142,9 +142,9 @@ def test_sortable_columns(acme, acme_user, browser, catalogue, sort, order):
     assert positions == sorted(positions)
 
 
-def test_va_user_sees_only_their_virtual_account(acme, make_user, grant, browser, catalogue):
+def test_va_user_sees_only_their_virtual_account(acme, make_user, grant_role, browser, catalogue):
     vau = make_user("vau", SystemRole.USER)
-    grant(vau, catalogue["sales"], AccountRole.VA_USER)
+    grant_role(vau, catalogue["sales"], AccountRole.VA_USER)
     client = browser(vau)
     assert client.get(url(acme), {"va": catalogue["sales"].pk}).status_code == 200
     assert client.get(url(acme), {"va": catalogue["default"].pk}).status_code == 404
@@ -153,10 +153,10 @@ def test_va_user_sees_only_their_virtual_account(acme, make_user, grant, browser
     assert [r[0] for r in rows[1:]] == ["DNA Premier"] and rows[1][3] == "7"
 
 
-def test_other_account_users_get_404(acme, make_account, make_user, grant, browser, catalogue):
+def test_other_account_users_get_404(acme, make_account, make_user, grant_role, browser, catalogue):
     globex = make_account("Globex")
     outsider = make_user("outsider", SystemRole.USER)
-    grant(outsider, globex, AccountRole.ACCOUNT_ADMIN)
+    grant_role(outsider, globex, AccountRole.ACCOUNT_ADMIN)
     client = browser(outsider)
     assert client.get(url(acme)).status_code == 404
     assert client.get(url(acme, "export.csv")).status_code == 404

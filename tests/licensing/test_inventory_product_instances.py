@@ -136,17 +136,17 @@ def test_pagination(acme, acme_user, browser, fleet):
     (AccountRole.ACCOUNT_ADMIN, "default", 200), (AccountRole.ACCOUNT_USER, "sales", 200),
     (AccountRole.VA_ADMIN, "sales", 200), (AccountRole.VA_USER, "sales", 200),
 ])
-def test_roles_on_their_scope(acme, make_user, grant, browser, fleet, role, va, status):
+def test_roles_on_their_scope(acme, make_user, grant_role, browser, fleet, role, va, status):
     user = make_user("someone", SystemRole.USER)
     scope = acme if role in (AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_USER) else fleet["sales"]
-    grant(user, scope, role)
+    grant_role(user, scope, role)
     assert browser(user).get(url(acme), {"va": fleet[va].pk}).status_code == status
 
 
 @pytest.mark.parametrize("role", [AccountRole.VA_ADMIN, AccountRole.VA_USER])
-def test_va_roles_get_404_on_another_virtual_account(acme, make_user, grant, browser, fleet, role):
+def test_va_roles_get_404_on_another_virtual_account(acme, make_user, grant_role, browser, fleet, role):
     user = make_user("someone", SystemRole.USER)
-    grant(user, fleet["sales"], role)
+    grant_role(user, fleet["sales"], role)
     client = browser(user)
     assert client.get(url(acme), {"va": fleet["default"].pk}).status_code == 404
     assert client.get(url(acme, "export.csv"), {"va": fleet["default"].pk}).status_code == 404

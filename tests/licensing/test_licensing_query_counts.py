@@ -26,7 +26,7 @@ PINNED = {
 
 
 @pytest.fixture
-def populate(acme, make_user, new_va, grant):
+def populate(acme, make_user, new_va, grant_role):
     """populate(n): n more VAs, n users holding roles (directly, on VAs and through a group),
     n access requests and n events on VAs, so every kind of row and prefetch is exercised."""
     group = UserGroup.objects.create(account=acme, name="Ops")
@@ -38,9 +38,9 @@ def populate(acme, make_user, new_va, grant):
             i = made["n"] = made["n"] + 1
             va = new_va(f"VA {i:03d}")
             direct, on_va, member, requester = (make_user(f"u{i:03d}{kind}") for kind in ("d", "v", "m", "r"))
-            grant(direct, acme, AccountRole.ACCOUNT_USER)
-            grant(on_va, va, AccountRole.VA_USER)
-            grant(member, va, AccountRole.VA_ADMIN)
+            grant_role(direct, acme, AccountRole.ACCOUNT_USER)
+            grant_role(on_va, va, AccountRole.VA_USER)
+            grant_role(member, va, AccountRole.VA_ADMIN)
             UserGroupMembership.objects.create(group=group, user=member)
             request_access(actor=requester, account_name=acme.name, company=f"Co {i}")
             events.record("va.renamed", virtual_account=va, old_pool_name="x", new_pool_name=va.name)

@@ -70,11 +70,12 @@ def test_the_same_name_is_fine_in_another_account(acme, acme_admin, make_account
 
 
 @pytest.mark.parametrize("who", ["acme_user", "va_admin"])
-def test_only_account_administrators_manage_virtual_accounts(acme, acme_user, make_user, grant, new_va, browser, who):
+def test_only_account_administrators_manage_virtual_accounts(acme, acme_user, make_user, grant_role, new_va, browser,
+                                                              who):
     sales = new_va("Sales")
     if who == "va_admin":
         person = make_user("vaa")
-        grant(person, sales, AccountRole.VA_ADMIN)
+        grant_role(person, sales, AccountRole.VA_ADMIN)
     else:
         person = acme_user
     client = browser(person)
@@ -128,9 +129,9 @@ def test_renaming_to_a_taken_or_bad_name_writes_nothing(acme, acme_admin, new_va
     assert snapshot() == before and one_default_each()
 
 
-def test_deleting_a_virtual_account(acme, acme_admin, make_user, grant, new_va, browser):
+def test_deleting_a_virtual_account(acme, acme_admin, make_user, grant_role, new_va, browser):
     sales = new_va("Sales")
-    grant(make_user("vaa"), sales, AccountRole.VA_ADMIN)
+    grant_role(make_user("vaa"), sales, AccountRole.VA_ADMIN)
     response = browser(acme_admin).post(url(acme, f"virtual-accounts/{sales.pk}/delete/"), follow=True)
     assert not VirtualAccount.objects.filter(pk=sales.pk).exists()
     assert not RoleGrant.objects.filter(virtual_account_id=sales.pk).exists()
@@ -160,9 +161,9 @@ def test_delete_asks_for_confirmation_and_only_by_post(acme, acme_admin, new_va,
     assert VirtualAccount.objects.filter(pk=sales.pk).exists()
 
 
-def test_a_virtual_account_of_another_account_is_not_found(acme, acme_admin, make_account, new_va, grant, browser):
+def test_a_virtual_account_of_another_account_is_not_found(acme, acme_admin, make_account, new_va, grant_role, browser):
     globex = make_account("Globex")
-    grant(acme_admin, globex, AccountRole.ACCOUNT_ADMIN)  # even an admin of both cannot cross in one URL
+    grant_role(acme_admin, globex, AccountRole.ACCOUNT_ADMIN)  # even an admin of both cannot cross in one URL
     theirs = new_va("Theirs", account=globex)
     client = browser(acme_admin)
     before = snapshot()
@@ -182,11 +183,11 @@ def test_garbage_ids_answer_404(acme, acme_admin, browser, rest):
     assert snapshot() == before
 
 
-def test_a_va_only_user_lists_only_their_virtual_accounts(acme, make_user, grant, new_va, browser):
+def test_a_va_only_user_lists_only_their_virtual_accounts(acme, make_user, grant_role, new_va, browser):
     sales = new_va("Sales")
     new_va("Support")
     person = make_user("vau")
-    grant(person, sales, AccountRole.VA_USER)
+    grant_role(person, sales, AccountRole.VA_USER)
     body = browser(person).get(url(acme, "virtual-accounts/")).content.decode().split("<tbody>")[1]
     assert "<td>Sales" in body and "Support" not in body and "<td>Default" not in body
 
@@ -199,10 +200,10 @@ def carol(make_user):
     return make_user("carol", email="carol@example.com", first_name="Carol", last_name="Danvers")
 
 
-def test_users_tab_lists_direct_and_group_roles(acme, acme_admin, acme_user, make_user, new_va, grant, browser):
+def test_users_tab_lists_direct_and_group_roles(acme, acme_admin, acme_user, make_user, new_va, grant_role, browser):
     sales = new_va("Sales")
     vau = make_user("vau")
-    grant(vau, sales, AccountRole.VA_USER)
+    grant_role(vau, sales, AccountRole.VA_USER)
     group = UserGroup.objects.create(account=acme, name="Ops")
     member = make_user("member")
     UserGroupMembership.objects.create(group=group, user=member)
@@ -232,8 +233,8 @@ def test_account_admin_adds_a_user_as_account_user(acme, acme_admin, carol, brow
     assert browser(carol).get(f"/accounts/{acme.pk}/").status_code == 200
 
 
-def test_a_user_is_found_by_email_and_a_new_role_replaces_the_old(acme, acme_admin, carol, browser, grant):
-    grant(carol, acme, AccountRole.ACCOUNT_USER)
+def test_a_user_is_found_by_email_and_a_new_role_replaces_the_old(acme, acme_admin, carol, browser, grant_role):
+    grant_role(carol, acme, AccountRole.ACCOUNT_USER)
     browser(acme_admin).post(url(acme, "users/add/"), {"user": "CAROL@example.com", "role": "account_admin"})
     assert list(RoleGrant.objects.filter(user=carol).values_list("role", flat=True)) == [AccountRole.ACCOUNT_ADMIN]
 
@@ -279,9 +280,9 @@ def test_an_email_shared_by_two_users_asks_for_the_user_id(acme, acme_admin, mak
 
 
 def test_a_virtual_account_of_another_account_in_the_post_is_ignored(acme, acme_admin, carol, make_account,
-                                                                       new_va, grant, browser):
+                                                                       new_va, grant_role, browser):
     globex = make_account("Globex")
-    grant(acme_admin, globex, AccountRole.ACCOUNT_ADMIN)
+    grant_role(acme_admin, globex, AccountRole.ACCOUNT_ADMIN)
     theirs = new_va("Theirs", account=globex)
     client = browser(acme_admin)
     before = snapshot()
@@ -303,11 +304,11 @@ def test_an_account_user_cannot_grant_roles(acme, acme_user, carol, browser):
 
 
 def test_a_va_administrator_manages_only_roles_on_their_own_virtual_accounts(
-        acme, acme_admin, carol, make_user, new_va, grant, browser):
+        acme, acme_admin, carol, make_user, new_va, grant_role, browser):
     sales, support = new_va("Sales"), new_va("Support")
     vaa = make_user("vaa")
-    grant(vaa, sales, AccountRole.VA_ADMIN)
-    grant(make_user("supporter"), support, AccountRole.VA_USER)
+    grant_role(vaa, sales, AccountRole.VA_ADMIN)
+    grant_role(make_user("supporter"), support, AccountRole.VA_USER)
     client = browser(vaa)
     users_html = client.get(url(acme, "users/")).content.decode()
     assert "vaa" in users_html and "supporter" not in users_html and "alice" not in users_html
@@ -343,10 +344,10 @@ def test_removing_a_role(acme, acme_admin, acme_user, browser):
     assert browser(acme_user).get(f"/accounts/{acme.pk}/").status_code == 404
 
 
-def test_a_grant_of_another_account_is_not_found(acme, acme_admin, make_account, make_user, grant, browser):
+def test_a_grant_of_another_account_is_not_found(acme, acme_admin, make_account, make_user, grant_role, browser):
     globex = make_account("Globex")
-    grant(acme_admin, globex, AccountRole.ACCOUNT_ADMIN)
-    theirs = grant(make_user("gus"), globex, AccountRole.ACCOUNT_USER)
+    grant_role(acme_admin, globex, AccountRole.ACCOUNT_ADMIN)
+    theirs = grant_role(make_user("gus"), globex, AccountRole.ACCOUNT_USER)
     client = browser(acme_admin)
     before = snapshot()
     assert client.post(url(acme, f"users/grants/{theirs.pk}/remove/")).status_code == 404

@@ -78,9 +78,9 @@ def test_service_refuses_unknown_names_values_and_outsiders(acme, acme_user, mak
 
 @pytest.mark.parametrize("role, on_va", [(AccountRole.ACCOUNT_ADMIN, False), (AccountRole.ACCOUNT_USER, False),
                                          (AccountRole.VA_ADMIN, True), (AccountRole.VA_USER, True)])
-def test_every_role_sets_its_own_preferences(acme, make_user, grant, browser, role, on_va):
+def test_every_role_sets_its_own_preferences(acme, make_user, grant_role, browser, role, on_va):
     user = make_user("carol")
-    grant(user, acme.virtual_accounts.get() if on_va else acme, role)
+    grant_role(user, acme.virtual_accounts.get() if on_va else acme, role)
     client = browser(user)
     assert client.post(url(acme), {"license_transaction_details": "true"}).status_code == 302
     assert pref_service.transaction_details_enabled(user, acme)

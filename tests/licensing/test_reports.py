@@ -2,7 +2,6 @@
 import csv
 import datetime
 import io
-import time
 
 import pytest
 from django.db import connection
@@ -23,17 +22,9 @@ from licensing.models import (
 from licensing.services import compliance
 from licensing.services import reports as report_service
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("steady_session")]
 
 TODAY = datetime.date.today()
-
-
-@pytest.fixture(autouse=True)
-def steady_session(monkeypatch):
-    """The idle-timeout middleware rewrites the session at most every 15 s: a slow test must not
-    count that write as a query of the page it measures. Its clock stands still here."""
-    start = time.time()
-    monkeypatch.setattr("accounts.middleware.now", lambda: start, raising=False)
 
 
 def url(account, kind="", rest=""):
@@ -404,9 +395,9 @@ def test_bad_sort_or_page_falls_back(acme, acme_user, browser, data, params):
 
 
 @pytest.fixture
-def sales_user(make_user, grant, data):
+def sales_user(make_user, grant_role, data):
     user = make_user("vera", SystemRole.USER)
-    grant(user, data["sales"], AccountRole.VA_USER)
+    grant_role(user, data["sales"], AccountRole.VA_USER)
     return user
 
 
@@ -426,10 +417,10 @@ def test_va_user_sees_only_their_virtual_account(acme, sales_user, browser, data
     assert ">Sales</option>" in form and ">Default</option>" not in form
 
 
-def test_other_account_is_404(acme, make_account, make_user, grant, browser, data):
+def test_other_account_is_404(acme, make_account, make_user, grant_role, browser, data):
     other = make_account("Globex")
     outsider = make_user("olga", SystemRole.USER)
-    grant(outsider, other, AccountRole.ACCOUNT_ADMIN)
+    grant_role(outsider, other, AccountRole.ACCOUNT_ADMIN)
     client = browser(outsider)
     for rest in ("", "licenses/", "licenses/export.csv", "product_instances/export.xlsx"):
         assert client.get(url(acme) + rest, criteria()).status_code == 404

@@ -129,9 +129,9 @@ def test_a_second_pending_request_is_refused(carol, browser, make_account):
     assert snapshot() == before
 
 
-def test_requesting_access_one_already_has_is_refused(carol, browser, make_account, grant):
+def test_requesting_access_one_already_has_is_refused(carol, browser, make_account, grant_role):
     acme = make_account("Acme")
-    grant(carol, acme, AccountRole.ACCOUNT_USER)
+    grant_role(carol, acme, AccountRole.ACCOUNT_USER)
     client = browser(carol)
     before = snapshot()
     response = client.post("/requests/access/", {"account_name": "Acme"})

@@ -71,10 +71,10 @@ def test_another_accounts_virtual_account_is_refused(acme, make_account, acme_ad
 
 @pytest.mark.parametrize("role, on_va", [(AccountRole.ACCOUNT_USER, False), (AccountRole.VA_ADMIN, True),
                                          (AccountRole.VA_USER, True)])
-def test_only_account_admins_manage_group_roles(acme, make_user, grant, team, browser, role, on_va):
+def test_only_account_admins_manage_group_roles(acme, make_user, grant_role, team, browser, role, on_va):
     va = acme.virtual_accounts.get()
     user = make_user("carol")
-    grant(user, va if on_va else acme, role)
+    grant_role(user, va if on_va else acme, role)
     client = browser(user)
     assert client.post(gurl(team, "va-role/"), {"virtual_account": va.pk, "role": AccountRole.VA_USER}).status_code \
         == 403

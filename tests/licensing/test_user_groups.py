@@ -249,17 +249,17 @@ def _all_requests(acme, team, membership):
 
 
 @pytest.mark.parametrize("who, status", [("acme_user", 403), ("va_admin", 403), ("outsider", 404)])
-def test_only_account_administrators_manage_groups(acme, acme_user, make_user, make_account, grant, new_va, team,
+def test_only_account_administrators_manage_groups(acme, acme_user, make_user, make_account, grant_role, new_va, team,
                                                    people, browser, who, status):
     membership = group_service.add_member(actor=None, group=team, user=people[0])
     if who == "acme_user":
         person = acme_user
     elif who == "va_admin":
         person = make_user("vaa")
-        grant(person, new_va("Sales"), AccountRole.VA_ADMIN)
+        grant_role(person, new_va("Sales"), AccountRole.VA_ADMIN)
     else:
         person = make_user("globex_admin")
-        grant(person, make_account("Globex"), AccountRole.ACCOUNT_ADMIN)
+        grant_role(person, make_account("Globex"), AccountRole.ACCOUNT_ADMIN)
     client = browser(person)
     before = snapshot()
     for method, address, data in _all_requests(acme, team, membership):

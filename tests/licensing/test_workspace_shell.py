@@ -20,7 +20,7 @@ def picker_names(response):
 
 
 @pytest.fixture
-def world(make_account, make_user, grant, sysadmin, sysop):
+def world(make_account, make_user, grant_role, sysadmin, sysop):
     """Three active accounts, a deactivated one, a requested one and people with every kind of role."""
     acme, globex, initech = make_account("Acme"), make_account("Globex"), make_account("Initech")
     deactivate_account(actor=None, account=make_account("Oldco"))
@@ -37,8 +37,8 @@ def world(make_account, make_user, grant, sysadmin, sysop):
         "group_member": make_user("gm"),
         "nobody": make_user("nobody"),
     }
-    grant(people["account_user"], acme, AccountRole.ACCOUNT_USER)
-    grant(people["va_admin"], sales, AccountRole.VA_ADMIN)
+    grant_role(people["account_user"], acme, AccountRole.ACCOUNT_USER)
+    grant_role(people["va_admin"], sales, AccountRole.VA_ADMIN)
     group = UserGroup.objects.create(account=initech, name="Ops")
     UserGroupMembership.objects.create(group=group, user=people["group_member"])
     from accounts.services.grants import set_account_role

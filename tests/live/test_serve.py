@@ -16,150 +16,42 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from onprem.management.commands.serve import _descendants
+from bench.harness import survivors
+from onprem.child_processes import descendants
 
 requests = pytest.importorskip("requests")
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
-# Settings the test controls: nothing of the caller's configuration may leak into the server.
-CONTROLLED = {
-    "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
-    "CELERY_TASK_ALWAYS_EAGER", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-    "SECURE_HSTS_SECONDS", "DB_CONN_MAX_AGE", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE",
-}
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def pid_alive(pid):
-    """Alive and not a zombie waiting to be reaped."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            state = handle.read().rsplit(b")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != b"Z"
-
-
-class Server:
-    """One installation in ``tmp_path``: runs the manage.py commands and the `serve` process."""
-
-    def __init__(self, tmp_path, **extra_env):
-        self.data_dir = tmp_path / "data"
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in CONTROLLED and not k.startswith("ONPREM_")}
-        env.update(
-            DJANGO_SETTINGS_MODULE="onprem.settings",
-            ONPREM_DATA_DIR=str(self.data_dir),
-            ONPREM_PORT=str(self.port),
-            ONPREM_BIND=f"127.0.0.1:{self.port}",
-            ONPREM_HEARTBEAT_SECONDS="2",
-            ONPREM_WEB_WORKERS="2",
-            ONPREM_CELERY_CONCURRENCY="1",
-            PYTHONUNBUFFERED="1",
-        )
-        env.update(extra_env)
-        self.env = env
-        self.proc = None
-        self.log = tmp_path / "serve.out"
-        self.url = f"https://localhost:{self.port}"
-        self.cert = self.data_dir / "tls" / "server.crt"
-
-    def manage(self, *args, check=True):
-        done = subprocess.run([*MANAGE, *args], cwd=BASE_DIR, env=self.env, capture_output=True,
-                              text=True, timeout=120)
-        if check:
-            assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout}\n{done.stderr}"
-        return done
-
-    def start(self, *args):
-        self.output = open(self.log, "w")
-        self.proc = subprocess.Popen(
-            [*MANAGE, "serve", *args], cwd=BASE_DIR, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def printed(self):
-        return self.log.read_text() if self.log.exists() else ""
-
-    def wait_until_up(self, timeout=45):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"serve exited with {self.proc.returncode}:\n{self.printed()}"
-            if self.cert.exists():
-                try:
-                    with requests.Session() as session:
-                        session.trust_env = False  # loopback, and only the generated certificate
-                        session.get(f"{self.url}/login/", verify=str(self.cert), timeout=5)
-                    return
-                except requests.exceptions.SSLError:
-                    raise  # the certificate itself is wrong: waiting will not help
-                except (requests.ConnectionError, requests.Timeout):
-                    pass
-            time.sleep(0.3)
-        pytest.fail(f"the server did not answer within {timeout} s:\n{self.printed()}")
-
-    def wait_for_heartbeat(self, timeout=60):
-        deadline = time.monotonic() + timeout
-        database = self.data_dir / "onprem.sqlite3"
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"serve exited with {self.proc.returncode}:\n{self.printed()}"
-            connection = sqlite3.connect(database, timeout=5)
-            try:
-                rows = connection.execute("SELECT hostname, last_seen FROM onprem_workerheartbeat").fetchall()
-            finally:
-                connection.close()
-            if rows:
-                return rows
-            time.sleep(0.5)
-        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in (self.data_dir / "logs").glob("*.log"))
-        pytest.fail(f"no worker heartbeat within {timeout} s:\n{self.printed()}\n{logs}")
-
-    def stop_with(self, signum, timeout=20):
-        """Send ``signum`` to serve only; return (exit status, the pids that were its descendants)."""
-        family = _descendants(self.proc.pid)
-        assert family, "serve has no child processes"
-        os.kill(self.proc.pid, signum)
+def wait_for_heartbeat(server, timeout=60):
+    """The Celery worker's heartbeat rows, once beat has had it write one."""
+    deadline = time.monotonic() + timeout
+    database = server.data_dir / "onprem.sqlite3"
+    while time.monotonic() < deadline:
+        assert server.proc.poll() is None, f"serve exited with {server.proc.returncode}:\n{server.printed()}"
+        connection = sqlite3.connect(database, timeout=5)
         try:
-            status = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"serve did not exit within {timeout} s after {signal.Signals(signum).name}")
-        return status, family
-
-    def cleanup(self):
-        if self.proc is not None:
-            family = _descendants(self.proc.pid)
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            for pid in family:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self.proc.wait(timeout=10)
-        if getattr(self, "output", None):
-            self.output.close()
+            rows = connection.execute("SELECT hostname, last_seen FROM onprem_workerheartbeat").fetchall()
+        finally:
+            connection.close()
+        if rows:
+            return rows
+        time.sleep(0.5)
+    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in (server.data_dir / "logs").glob("*.log"))
+    pytest.fail(f"no worker heartbeat within {timeout} s:\n{server.printed()}\n{logs}")
 
 
-@pytest.fixture
-def server_factory(tmp_path):
-    servers = []
-
-    def make(name="a", **extra_env):
-        (tmp_path / name).mkdir()
-        servers.append(Server(tmp_path / name, **extra_env))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.cleanup()
+def stop_with(server, signum, timeout=20):
+    """Send ``signum`` to serve only; return (exit status, the pids that were its descendants)."""
+    family = descendants(server.proc.pid)
+    assert family, "serve has no child processes"
+    os.kill(server.proc.pid, signum)
+    try:
+        status = server.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"serve did not exit within {timeout} s after {signal.Signals(signum).name}")
+    return status, family
 
 
 def install(server):
@@ -171,19 +63,12 @@ def install(server):
     return found[0]
 
 
-def assert_children_gone(family):
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(map(pid_alive, family)):
-        time.sleep(0.1)
-    assert not [pid for pid in family if pid_alive(pid)], "processes of serve survived it"
-
-
 @pytest.mark.live
 def test_make_run_sequence_embedded(server_factory):
     server = server_factory()
     password = install(server)
     server.start()
-    server.wait_until_up()
+    server.wait_until_up(path="/login/")
 
     session = requests.Session()
     # Only the generated certificate is trusted; REQUESTS_CA_BUNDLE & co. (and proxies) are ignored.
@@ -205,7 +90,7 @@ def test_make_run_sequence_embedded(server_factory):
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     assert css.content == (BASE_DIR / "static" / "onprem" / "onprem.css").read_bytes()
 
-    assert server.wait_for_heartbeat()
+    assert wait_for_heartbeat(server)
     assert f"https://localhost:{server.port}/admin/" in server.printed()
 
     # Probes and metrics of the real process group: the counters of both gunicorn workers add up.
@@ -220,9 +105,9 @@ def test_make_run_sequence_embedded(server_factory):
     rid = session.get(f"{server.url}/healthz", headers={"X-Request-ID": "live-probe-1"}, timeout=10)
     assert rid.headers["X-Request-ID"] == "live-probe-1"
 
-    status, family = server.stop_with(signal.SIGINT)
+    status, family = stop_with(server, signal.SIGINT)
     assert status == 0, server.printed()
-    assert_children_gone(family)
+    assert not survivors(family), "processes of serve survived it"
     assert "Stopped." in server.printed()
     assert "rid=live-probe-1" in (server.data_dir / "logs" / "access.log").read_text()
     for name in ("access.log", "gunicorn.log", "worker.log", "beat.log"):
@@ -242,12 +127,12 @@ def test_heartbeat_through_redis(server_factory):
         server = server_factory(REDIS_URL=redis_url)
         install(server)
         server.start()
-        server.wait_until_up()
-        assert server.wait_for_heartbeat()
+        server.wait_until_up(path="/login/")
+        assert wait_for_heartbeat(server)
         assert not (server.data_dir / "broker").exists(), "the folder broker was set up although Redis is used"
-        status, family = server.stop_with(signal.SIGTERM)
+        status, family = stop_with(server, signal.SIGTERM)
         assert status == 0, server.printed()
-        assert_children_gone(family)
+        assert not survivors(family), "processes of serve survived it"
     finally:
         redis.Redis.from_url(redis_url).flushdb()
 
@@ -289,6 +174,9 @@ def test_children_command_lines(settings, tmp_path, monkeypatch):
     monkeypatch.delenv("ONPREM_BIND", raising=False)
     monkeypatch.setenv("ONPREM_WEB_WORKERS", "3")
     monkeypatch.setenv("ONPREM_CELERY_CONCURRENCY", "4")
+    # build_children points this process's environment at the metrics folder (for the children it
+    # starts): restored after the test, or every later /metrics in this process would read that folder.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
     tls = TLSResult(tmp_path / "tls" / "server.crt", tmp_path / "tls" / "server.key", "kept")
     web, worker, beat = Command().build_children(tls)
 

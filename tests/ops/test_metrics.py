@@ -50,11 +50,7 @@ def _scrape(client):
 
 
 def test_real_device_messages_are_counted_by_type_and_result(client, make_account):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "devices"))
-    from devicesim import Device
+    from tests.devices.devicesim import Device
 
     from licensing.services.tokens import create_token
 

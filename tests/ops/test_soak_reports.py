@@ -5,12 +5,15 @@ every request failed, by operation and error code, exit non-zero, and show the g
 that process. (Against the real server and a clean run: tests/smart_agent/test_agent_live.py::
 test_bounded_soak_reports_errors_and_memory_of_the_server_tree.)"""
 import json
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from onprem.child_processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 LEAKY_SERVER = r"""
@@ -38,7 +41,8 @@ server.serve_forever()
 
 @pytest.fixture
 def leaky_server():
-    proc = subprocess.Popen([sys.executable, "-c", LEAKY_SERVER], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", LEAKY_SERVER], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=die_with_parent(signal.SIGKILL))
     try:
         port = int(proc.stdout.readline())
         yield proc.pid, f"http://127.0.0.1:{port}"

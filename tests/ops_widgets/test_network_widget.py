@@ -8,7 +8,7 @@ from admin_widgets.network import host
 from onprem import crypto
 from onprem.models import SystemSettings
 from onprem.system_settings import proxy_url
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 
 def test_dns_servers_from_resolv_conf(tmp_path):
@@ -48,47 +48,44 @@ def test_loopback_interface_is_connected():
     assert ("127.0.0.1", "255.0.0.0") in loopback.ipv4
 
 
-@pytest.fixture
-def admin(sysadmin, login):
-    return login(sysadmin)
-
-
-def test_general_and_interface_tabs_show_the_host_read_only(admin):
-    html = admin.get("/admin/network/").content.decode()
+def test_general_and_interface_tabs_show_the_host_read_only(admin_client):
+    html = admin_client.get("/admin/network/").content.decode()
     assert host.hostname() in html and "shown here read-only" in html
     for server in host.dns_servers():
         assert server in html
-    html = admin.get("/admin/network/interfaces/").content.decode()
+    html = admin_client.get("/admin/network/interfaces/").content.decode()
     assert "<th scope=\"row\">lo</th>" in html and "127.0.0.1" in html
-    assert admin.post("/admin/network/interfaces/", {}).status_code == 404
+    assert admin_client.post("/admin/network/interfaces/", {}).status_code == 404
 
 
-def test_onprem_name_is_validated(admin):
-    response = admin.post("/admin/network/general/", {"onprem_name": "bad name!"})
+def test_onprem_name_is_validated(admin_client):
+    response = admin_client.post("/admin/network/general/", {"onprem_name": "bad name!"})
     assert "Enter a DNS resolvable hostname or an IP address." in response.content.decode()
     assert not SystemSettings.objects.exists()
-    assert admin.post("/admin/network/general/", {"onprem_name": "licensing.example.com"}).status_code == 302
+    assert admin_client.post("/admin/network/general/", {"onprem_name": "licensing.example.com"}).status_code == 302
     assert SystemSettings.objects.get().onprem_name == "licensing.example.com"
 
 
-def test_proxy_password_is_encrypted_never_shown_and_used_for_cssm(admin):
-    response = admin.post("/admin/network/proxy/", {"proxy_enabled": "on", "proxy_host": "10.1.1.1",
-                                                    "proxy_port": "8080", "proxy_username": "svc",
-                                                    "proxy_password": "p@ss:word/1"})
+def test_proxy_password_is_encrypted_never_shown_and_used_for_cssm(admin_client):
+    response = admin_client.post("/admin/network/proxy/", {"proxy_enabled": "on", "proxy_host": "10.1.1.1",
+                                                           "proxy_port": "8080", "proxy_username": "svc",
+                                                           "proxy_password": "p@ss:word/1"})
     assert response.status_code == 302
     stored = SystemSettings.objects.get().proxy_password
     assert "p@ss" not in stored and crypto.decrypt(stored) == "p@ss:word/1"
-    html = admin.get("/admin/network/proxy/").content.decode()
+    html = admin_client.get("/admin/network/proxy/").content.decode()
     assert "p@ss" not in html and stored not in html and "A password is saved." in html
     assert proxy_url() == {"https": "http://svc:p%40ss%3Aword%2F1@10.1.1.1:8080",
                            "http": "http://svc:p%40ss%3Aword%2F1@10.1.1.1:8080"}
-    admin.post("/admin/network/proxy/", {"proxy_host": "10.1.1.1", "proxy_port": "8080", "proxy_username": "svc"})
+    admin_client.post("/admin/network/proxy/",
+                      {"proxy_host": "10.1.1.1", "proxy_port": "8080", "proxy_username": "svc"})
     assert proxy_url() is None  # switched off; the password is kept for when it is switched on again
     assert crypto.decrypt(SystemSettings.objects.get().proxy_password) == "p@ss:word/1"
 
 
-def test_proxy_needs_an_address_when_on(admin):
-    response = admin.post("/admin/network/proxy/", {"proxy_enabled": "on", "proxy_host": "", "proxy_port": "8080"})
+def test_proxy_needs_an_address_when_on(admin_client):
+    response = admin_client.post("/admin/network/proxy/",
+                                 {"proxy_enabled": "on", "proxy_host": "", "proxy_port": "8080"})
     assert "Enter the Proxy IP Address." in response.content.decode()
     assert not SystemSettings.objects.exists()
 

@@ -8,7 +8,7 @@ import pytest
 from accounts.roles import SystemRole
 from admin_widgets.support_center import logs
 from onprem.errors import ServiceError
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 
 @pytest.fixture
@@ -23,11 +23,6 @@ def log_dir(settings, tmp_path):
     secret.write_text("do not serve\n")
     os.symlink(secret, directory / "linked.log")
     return directory
-
-
-@pytest.fixture
-def admin(sysadmin, login):
-    return login(sysadmin)
 
 
 def test_only_real_log_files_of_the_log_directory_are_offered(log_dir):
@@ -74,24 +69,24 @@ def test_search_uses_extended_regular_expressions(log_dir):
     assert logs.search("onprem.log", "--version") == []
 
 
-def test_pages_and_downloads(admin, log_dir):
-    html = admin.get("/admin/support/").content.decode()
+def test_pages_and_downloads(admin_client, log_dir):
+    html = admin_client.get("/admin/support/").content.decode()
     assert "onprem.log" in html and "access.log" in html and "notes.txt" not in html and "linked.log" not in html
-    html = admin.get("/admin/support/?log=onprem.log&pattern=ERROR").content.decode()
+    html = admin_client.get("/admin/support/?log=onprem.log&pattern=ERROR").content.decode()
     assert "2026 ERROR database gone" in html and "1 matching line" in html
-    html = admin.get("/admin/support/?log=onprem.log&pattern=(bad").content.decode()
+    html = admin_client.get("/admin/support/?log=onprem.log&pattern=(bad").content.decode()
     assert "Invalid regular expression" in html
 
-    tail = admin.get("/admin/support/logs/onprem.log/tail/?offset=0&filter=INFO").json()
+    tail = admin_client.get("/admin/support/logs/onprem.log/tail/?offset=0&filter=INFO").json()
     assert tail["lines"] == ["2026 INFO started", "2026 INFO back"]
-    assert admin.get("/admin/support/logs/onprem.log/tail/?offset=x").status_code == 400
-    assert admin.get("/admin/support/logs/linked.log/tail/").status_code == 404
-    assert admin.get("/admin/support/logs/..%2Fsecret.log/download/").status_code == 404
+    assert admin_client.get("/admin/support/logs/onprem.log/tail/?offset=x").status_code == 400
+    assert admin_client.get("/admin/support/logs/linked.log/tail/").status_code == 404
+    assert admin_client.get("/admin/support/logs/..%2Fsecret.log/download/").status_code == 404
 
-    download = admin.get("/admin/support/logs/onprem.log/download/")
+    download = admin_client.get("/admin/support/logs/onprem.log/download/")
     assert b"".join(download.streaming_content).startswith(b"2026 INFO started")
     assert 'filename="onprem.log"' in download["Content-Disposition"]
-    bundle = admin.get("/admin/support/logs.zip")
+    bundle = admin_client.get("/admin/support/logs.zip")
     archive = zipfile.ZipFile(io.BytesIO(b"".join(bundle.streaming_content)))
     assert sorted(archive.namelist()) == ["access.log", "onprem.log"]
     assert archive.read("access.log").startswith(b"127.0.0.1")

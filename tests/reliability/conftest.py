@@ -1,7 +1,5 @@
-"""Reliability fixtures: a signed-in System Admin, TLS files in a temporary directory, table snapshots."""
+"""Reliability fixtures: no rate limits, and snapshots of TLS files and tables."""
 import pytest
-
-from tests.conftest import PASSWORD  # noqa: F401  (re-exported for the tests)
 
 
 @pytest.fixture(autouse=True)
@@ -10,27 +8,6 @@ def _no_rate_limit(settings):
     settings.ONPREM_RATE_LIMIT_FAILURES = 10**6
     settings.ONPREM_RATE_LIMIT_FAILURES_PER_IP = 10**6
     settings.ONPREM_TOKEN_RATE_LIMIT = 10**6
-
-
-@pytest.fixture
-def admin_client(sysadmin, login):
-    """The test client signed in as a System Admin through the login form."""
-    return login(sysadmin)
-
-
-@pytest.fixture
-def tls_files(settings, tmp_path, monkeypatch):
-    """TLS_CERT_FILE / TLS_KEY_FILE in a temporary directory, holding a default self-signed pair."""
-    from onprem.tls import generate_self_signed
-
-    monkeypatch.delenv("ONPREM_TLS_CERT", raising=False)
-    monkeypatch.delenv("ONPREM_TLS_KEY", raising=False)
-    directory = tmp_path / "tls"
-    cert, key = directory / "server.crt", directory / "server.key"
-    settings.TLS_CERT_FILE, settings.TLS_KEY_FILE = str(cert), str(key)
-    settings.ONPREM_HOST = "localhost"
-    generate_self_signed("localhost", cert, key)
-    return cert, key
 
 
 def tls_snapshot(tls_files):

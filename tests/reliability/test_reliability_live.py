@@ -2,17 +2,16 @@
 64 KB gets the 413 at once (the server never waits for the rest of the body)."""
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from ports import claim_port
+
+from bench.harness import Process
+from tests import ports
 
 pytestmark = pytest.mark.live
-ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(19150, 19199)
 # A server that waited for the 50 MB (the client never sends them) would not answer at all: gunicorn's
 # worker timeout (30 s) would kill the request first, without a 413. So the 413 arriving within less
 # than that, while the client sends nothing more, proves the refusal came before the body was read.
@@ -21,37 +20,21 @@ PORTS = range(19150, 19199)
 WAIT = 25
 
 
-def _free_port():
-    port = claim_port(PORTS)  # locked for this process: other test processes skip it
-    if port is None:
-        pytest.skip("no free port in 19150-19198")
-    return port
-
-
 @pytest.fixture
 def server(tmp_path):
-    port = _free_port()
+    port = ports.claim_port(ports.RELIABILITY)
     env = dict(os.environ, ONPREM_DATA_DIR=str(tmp_path / "data"), SECURE_SSL_REDIRECT="0", DEBUG="0",
                SECRET_KEY="reliability-live-test-key-0123456789-abcdefghijklmnopqrstuvwxyz")
     env.pop("DATABASE_URL", None)
     (tmp_path / "data").mkdir()
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen([str(gunicorn), "onprem.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = Process([gunicorn, "onprem.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"], log=tmp_path / "gunicorn.log",
+                      env=env, port=port, name="gunicorn").start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("gunicorn did not start")
+        process.wait_for_port(timeout=30)
         yield port
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.stop()
 
 
 def _raw_post(port, path, declared, sent):

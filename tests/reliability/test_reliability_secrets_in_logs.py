@@ -13,7 +13,7 @@ from accounts.security_models import PendingCsr
 from accounts.services import api_grants
 from onprem import crypto
 from onprem.models import Event, SystemSettings
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -383,40 +383,35 @@ LIVE_SETUP = (
 
 
 @pytest.mark.live
-def test_no_secret_reaches_the_servers_log_files(tmp_path):
+def test_no_secret_reaches_the_servers_log_files(server_factory):
     import requests
 
-    from tests.live.test_serve import Server
-
-    server = Server(tmp_path)
-    try:
-        server.manage("migrate", "--noinput")
-        uid, token = server.manage("shell", "-c", LIVE_SETUP).stdout.splitlines()[-1].split()
-        server.start()
-        server.wait_until_up()
-        access_token = "AcCeSs-T0ken-9f8e7d6c5b4a39281706"
-        with requests.Session() as session:
-            session.trust_env = False
-            session.verify = str(server.cert)
-            opened = session.get(f"{server.url}/password/reset/{uid}/{token}/", allow_redirects=False, timeout=20)
-            assert opened.status_code == 302 and opened.headers["Location"].endswith("/set-password/")
-            assert session.get(server.url + opened.headers["Location"], timeout=20).status_code == 200
-            forged = session.get(f"{server.url}/password/reset/{uid}/{RESET_TOKEN}/", timeout=20)
-            assert forged.status_code == 400
-            query = session.get(f"{server.url}/api/v1/accounts?access_token={access_token}", timeout=20)
-            assert query.status_code == 403
-        logs = server.data_dir / "logs"
-        deadline = time.monotonic() + 10  # gunicorn writes the access line after the reply
-        while "/api/v1/accounts" not in (logs / "access.log").read_text() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        texts = {path.name: path.read_text() for path in logs.glob("*.log")}
-        _assert_scrubbed(texts["access.log"], [token, RESET_TOKEN, access_token],
-                         f"GET /password/reset/{uid}/[REDACTED]/ HTTP/1.1\" 302",
-                         f"GET /password/reset/{uid}/set-password/ HTTP/1.1\" 200",
-                         "/api/v1/accounts?access_token=[REDACTED]")
-        _assert_scrubbed(texts["onprem.log"], [token, RESET_TOKEN, access_token],
-                         f"Bad Request: /password/reset/{uid}/[REDACTED]/")
-        for text in texts.values():
-            _assert_scrubbed(text, [token, RESET_TOKEN, access_token])
-    finally:
-        server.cleanup()
+    server = server_factory()
+    server.manage("migrate", "--noinput")
+    uid, token = server.manage("shell", "-c", LIVE_SETUP).stdout.splitlines()[-1].split()
+    server.start()
+    server.wait_until_up()
+    access_token = "AcCeSs-T0ken-9f8e7d6c5b4a39281706"
+    with requests.Session() as session:
+        session.trust_env = False
+        session.verify = str(server.cert)
+        opened = session.get(f"{server.url}/password/reset/{uid}/{token}/", allow_redirects=False, timeout=20)
+        assert opened.status_code == 302 and opened.headers["Location"].endswith("/set-password/")
+        assert session.get(server.url + opened.headers["Location"], timeout=20).status_code == 200
+        forged = session.get(f"{server.url}/password/reset/{uid}/{RESET_TOKEN}/", timeout=20)
+        assert forged.status_code == 400
+        query = session.get(f"{server.url}/api/v1/accounts?access_token={access_token}", timeout=20)
+        assert query.status_code == 403
+    logs = server.data_dir / "logs"
+    deadline = time.monotonic() + 10  # gunicorn writes the access line after the reply
+    while "/api/v1/accounts" not in (logs / "access.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    texts = {path.name: path.read_text() for path in logs.glob("*.log")}
+    _assert_scrubbed(texts["access.log"], [token, RESET_TOKEN, access_token],
+                     f"GET /password/reset/{uid}/[REDACTED]/ HTTP/1.1\" 302",
+                     f"GET /password/reset/{uid}/set-password/ HTTP/1.1\" 200",
+                     "/api/v1/accounts?access_token=[REDACTED]")
+    _assert_scrubbed(texts["onprem.log"], [token, RESET_TOKEN, access_token],
+                     f"Bad Request: /password/reset/{uid}/[REDACTED]/")
+    for text in texts.values():
+        _assert_scrubbed(text, [token, RESET_TOKEN, access_token])

@@ -1,18 +1,11 @@
-"""Fixtures of the Security widget tests: a clock the rules read, the policy row, TLS files in a
-temporary directory, a real SMTP listener (aiosmtpd) and signing authorities made by openssl."""
+"""Fixtures of the Security widget tests: a clock the rules read, the policy row, a real SMTP
+listener (aiosmtpd) and signing authorities made by openssl."""
 import datetime
-import email
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
-
-from tests.conftest import PASSWORD  # noqa: F401  (re-exported for the tests)
-from ports import claim_port
-
-PORTS = range(18600, 18700)
 
 
 @pytest.fixture(autouse=True)
@@ -63,59 +56,11 @@ def policy(db):
 
 
 @pytest.fixture
-def tls_files(settings, tmp_path, monkeypatch):
-    """TLS_CERT_FILE / TLS_KEY_FILE in a temporary directory, holding a default self-signed pair."""
-    from onprem.tls import generate_self_signed
-
-    monkeypatch.delenv("ONPREM_TLS_CERT", raising=False)
-    monkeypatch.delenv("ONPREM_TLS_KEY", raising=False)
-    directory = tmp_path / "tls"
-    cert, key = directory / "server.crt", directory / "server.key"
-    settings.TLS_CERT_FILE, settings.TLS_KEY_FILE = str(cert), str(key)
-    settings.ONPREM_HOST = "localhost"
-    generate_self_signed("localhost", cert, key)
-    return cert, key
-
-
-def _free_port():
-    port = claim_port(PORTS)  # locked for this process: other test processes skip it
-    if port is None:
-        raise RuntimeError("no free port in 18600-18699")
-    return port
-
-
-class Mailbox:
-    def __init__(self):
-        self.messages = []
-        self._arrived = threading.Condition()
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        with self._arrived:
-            self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
-            self._arrived.notify_all()
-        return "250 Message accepted for delivery"
-
-    def wait_for(self, count, timeout=10):
-        with self._arrived:
-            self._arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
-        return self.messages
-
-
-@pytest.fixture
-def smtp_server(settings):
-    """A real SMTP server on loopback; Django's mail goes to it through the project's backend."""
-    from aiosmtpd.controller import Controller
-
-    mailbox = Mailbox()
-    port = _free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
+def smtp_server(smtp_server, settings):
+    """tests/factories.py's SMTP server, where Django's mail goes through the project's backend."""
     settings.EMAIL_BACKEND = "onprem.mail.SettingsEmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    try:
-        yield mailbox
-    finally:
-        controller.stop()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    return smtp_server
 
 
 def openssl(*args, cwd):
@@ -160,15 +105,3 @@ class Authority:
 @pytest.fixture(scope="session")
 def authority(tmp_path_factory):
     return Authority(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture
-def admin_client(sysadmin, login):
-    """The test client signed in as a System Admin (not pytest-django's superuser fixture)."""
-    return login(sysadmin)
-
-
-@pytest.fixture
-def op_client(sysop, login):
-    """The test client signed in as a System Operator."""
-    return login(sysop)

@@ -13,7 +13,7 @@ from accounts.api_clients import ApiGrant
 from accounts.security_models import UserLock
 from accounts.services import api_grants, login_policy
 from onprem.models import Event
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

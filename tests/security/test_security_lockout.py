@@ -6,7 +6,7 @@ from accounts.security_models import LoginFailure, UserLock
 from accounts.services import lockout
 from onprem.errors import NotAllowed, ServiceError
 from onprem.models import Event
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from accounts.services import password_policy
 from accounts.services import users as user_service
 from onprem.errors import ServiceError
 from onprem.models import Event
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -179,7 +179,8 @@ def test_expiration_notice_emails_once(expiring, clock, policy, smtp_server):
     clock.advance(days=6)
     assert password_policy.send_expiration_notices() == 1
     assert password_policy.send_expiration_notices() == 0
-    (recipients, message), = smtp_server.wait_for(1)
+    (mail,) = smtp_server.wait_for(1)
+    recipients, message = mail.recipients, mail.message
     assert recipients == ["alice@example.com"]
     assert "expires on" in message.get_payload(decode=True).decode()
 

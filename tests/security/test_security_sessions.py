@@ -4,7 +4,7 @@ from django.test import Client
 
 from accounts.security_models import UserSession
 from onprem.models import Event
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

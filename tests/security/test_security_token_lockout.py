@@ -7,7 +7,7 @@ from django.test import Client
 from accounts.api_clients import ApiGrant
 from accounts.security_models import UserLock
 from accounts.services import api_grants
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from accounts.api_clients import ApiGrant
 from accounts.services import api_grants
 from accounts.services import users as user_service
 from onprem.models import Event
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "Blue-Kettle-Orbit-77"
@@ -79,7 +79,8 @@ def test_the_forgot_password_link(tokens, policy, smtp_server):
     policy(forgot_password_enabled=True)
     client = Client()
     client.post("/password/forgot/", {"username": "alice"})
-    (_rcpt, message), = smtp_server.wait_for(1)
+    (mail,) = smtp_server.wait_for(1)
+    message = mail.message
     link = re.search(r"https?://testserver(/password/reset/\S+/)", message.get_payload(decode=True).decode()).group(1)
     form = client.get(link, follow=True)
     assert form.status_code == 200

@@ -10,7 +10,7 @@ from accounts.security_models import SecurityPolicy, UserLock
 from accounts.services import password_policy
 from onprem import events
 from onprem.models import Event
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 BASE = "/admin/security/"

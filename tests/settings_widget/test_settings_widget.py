@@ -5,23 +5,17 @@ import socket
 from datetime import datetime, timezone as dt_timezone
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from accounts.roles import SystemRole
 from onprem import crypto, events
 from onprem.models import Event, SystemSettings
 from onprem.system_settings import current
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 EMAIL_POST = {
     "smtp_host": "127.0.0.1", "smtp_port": "25", "smtp_helo_domain": "onprem.example.com",
     "smtp_from": "license-server@example.com", "smtp_username": "", "smtp_password": "",
 }
-
-
-@pytest.fixture
-def admin(sysadmin, login):
-    return login(sysadmin)
 
 
 @pytest.mark.parametrize("tab", ["messaging", "syslog", "language", "email", "time", "motd"])
@@ -48,23 +42,23 @@ def test_operator_cannot_save_and_system_user_cannot_open(sysop, make_user, clie
     assert client.get("/admin/settings/").status_code == 403
 
 
-def test_unknown_tab_is_404(admin):
-    assert admin.get("/admin/settings/ntp-magic/").status_code == 404
+def test_unknown_tab_is_404(admin_client):
+    assert admin_client.get("/admin/settings/ntp-magic/").status_code == 404
 
 
-def test_banner_on_every_page_and_on_login_only_when_chosen(admin, client):
-    response = admin.post("/admin/settings/messaging/", {
+def test_banner_on_every_page_and_on_login_only_when_chosen(admin_client, client):
+    response = admin_client.post("/admin/settings/messaging/", {
         "banner_text": "Lab server: licenses here are not for production",
         "banner_text_color": "#ffffff", "banner_background_color": "#0000aa",
         "login_message": "Authorised staff only.",
     })
     assert response.status_code == 302
-    html = admin.get("/").content.decode()
+    html = admin_client.get("/").content.decode()
     assert "Lab server: licenses here are not for production" in html
     # The colours travel in data- attributes (strict CSP, no inline style; static/onprem/onprem.js applies them).
     assert 'data-text-color="#ffffff" data-background-color="#0000aa"' in html
     assert Event.objects.filter(event_type="settings.messaging_changed").count() == 1
-    admin.post("/logout/")
+    admin_client.post("/logout/")
     login_page = client.get("/login/").content.decode()
     assert "Authorised staff only." in login_page
     assert "Lab server" not in login_page  # "Display Message?" was not chosen
@@ -75,24 +69,25 @@ def test_banner_on_every_page_and_on_login_only_when_chosen(admin, client):
     assert "Lab server" in client.get("/login/").content.decode()
 
 
-def test_bad_colour_is_refused_and_nothing_is_written(admin):
-    response = admin.post("/admin/settings/messaging/", {
+def test_bad_colour_is_refused_and_nothing_is_written(admin_client):
+    response = admin_client.post("/admin/settings/messaging/", {
         "banner_text": "Hello", "banner_text_color": "#12345g", "banner_background_color": "#000000",
     })
     assert response.status_code == 200
     assert "Enter a colour as #rrggbb." in response.content.decode()
-    response = admin.post("/admin/settings/messaging/", {
+    response = admin_client.post("/admin/settings/messaging/", {
         "banner_text": "Hello", "banner_text_color": "red;background:url(x)", "banner_background_color": "#000000",
     })
     assert response.status_code == 200
     assert not SystemSettings.objects.exists() and current().banner_text == ""
 
 
-def test_bad_ports_are_refused(admin):
-    response = admin.post("/admin/settings/syslog/", {"syslog_enabled": "on", "syslog_host": "127.0.0.1",
-                                                      "syslog_port": "70000"})
+def test_bad_ports_are_refused(admin_client):
+    response = admin_client.post("/admin/settings/syslog/", {"syslog_enabled": "on", "syslog_host": "127.0.0.1",
+                                                             "syslog_port": "70000"})
     assert response.status_code == 200 and not SystemSettings.objects.exists()
-    response = admin.post("/admin/settings/syslog/", {"syslog_enabled": "on", "syslog_host": "", "syslog_port": "514"})
+    response = admin_client.post("/admin/settings/syslog/",
+                                 {"syslog_enabled": "on", "syslog_host": "", "syslog_port": "514"})
     assert "Enter the Syslog Server Address." in response.content.decode()
     assert not SystemSettings.objects.exists()
 
@@ -106,12 +101,12 @@ def udp_collector():
     sock.close()
 
 
-def test_events_reach_a_real_syslog_collector_with_the_guide_severities(admin, sysadmin, udp_collector,
+def test_events_reach_a_real_syslog_collector_with_the_guide_severities(admin_client, sysadmin, udp_collector,
                                                                          django_capture_on_commit_callbacks):
     port = udp_collector.getsockname()[1]
     with django_capture_on_commit_callbacks(execute=True):
-        assert admin.post("/admin/settings/syslog/", {"syslog_enabled": "on", "syslog_host": "127.0.0.1",
-                                                      "syslog_port": str(port)}).status_code == 302
+        assert admin_client.post("/admin/settings/syslog/", {"syslog_enabled": "on", "syslog_host": "127.0.0.1",
+                                                             "syslog_port": str(port)}).status_code == 302
     first, _ = udp_collector.recvfrom(9000)  # the change itself is an event (INFO)
     assert first.startswith(b"<134>1 ") and b"INFO: The syslog settings were changed by" in first
 
@@ -129,43 +124,22 @@ def test_events_reach_a_real_syslog_collector_with_the_guide_severities(admin, s
     assert b"ALERT: The product instance \xe2\x80\x9cedge-7\xe2\x80\x9d in the Virtual Account" in datagram
 
 
-def test_nothing_is_sent_while_remote_logging_is_off(admin, sysadmin, udp_collector,
+def test_nothing_is_sent_while_remote_logging_is_off(admin_client, sysadmin, udp_collector,
                                                     django_capture_on_commit_callbacks):
     port = udp_collector.getsockname()[1]
     with django_capture_on_commit_callbacks(execute=True):
-        admin.post("/admin/settings/syslog/", {"syslog_host": "127.0.0.1", "syslog_port": str(port)})
+        admin_client.post("/admin/settings/syslog/", {"syslog_host": "127.0.0.1", "syslog_port": str(port)})
         events.record("user.disabled", actor=sysadmin, user_name="mallory")
     udp_collector.settimeout(0.5)
     with pytest.raises(socket.timeout):
         udp_collector.recvfrom(9000)
 
 
-class _Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((session.host_name, envelope.mail_from, list(envelope.rcpt_tos),
-                              envelope.content.decode("utf-8", "replace")))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = _Inbox()
-    with socket.socket() as probe:  # a free loopback port (the controller's self-check needs a real one)
-        probe.bind(("127.0.0.1", 0))
-        inbox.port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    yield inbox
-    controller.stop()
-
-
-def test_a5_events_mail_the_requester_through_a_real_smtp_server(admin, sysadmin, make_user, smtp_server,
+def test_a5_events_mail_the_requester_through_a_real_smtp_server(admin_client, sysadmin, make_user, smtp_server,
                                                                  settings, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "onprem.mail.SettingsEmailBackend"
-    assert admin.post("/admin/settings/email/", {**EMAIL_POST, "smtp_port": str(smtp_server.port)}).status_code == 302
+    response = admin_client.post("/admin/settings/email/", {**EMAIL_POST, "smtp_port": str(smtp_server.port)})
+    assert response.status_code == 302
     from licensing.services.accounts import reject_account_request, request_account
 
     requester = make_user("rita", SystemRole.USER, email="rita@example.com")
@@ -173,62 +147,63 @@ def test_a5_events_mail_the_requester_through_a_real_smtp_server(admin, sysadmin
                               cisco_virtual_account="Rita VA")
     with django_capture_on_commit_callbacks(execute=True):
         reject_account_request(actor=sysadmin, account=account, reason="Duplicate of Acme")
-    helo, sender, rcpts, content = smtp_server.messages[-1]
-    assert helo == "onprem.example.com"  # the Email tab's HELO Domain
-    assert sender == "license-server@example.com" and rcpts == ["rita@example.com"]
+    mail = smtp_server.messages[-1]
+    assert mail.helo == "onprem.example.com"  # the Email tab's HELO Domain
+    assert mail.sender == "license-server@example.com" and mail.recipients == ["rita@example.com"]
+    content = mail.text
     assert "Subject: Smart Software Manager On-Prem: Account Request Rejected" in content
     assert "The request for the local account “Rita Corp” was rejected by “sysadmin”." in content
     assert "Reason: Duplicate of Acme" in content
 
 
-def test_smtp_password_is_encrypted_and_never_shown(admin):
-    response = admin.post("/admin/settings/email/", {**EMAIL_POST, "smtp_auth_required": "on",
-                                                     "smtp_username": "mailer", "smtp_password": "Tr0ub4dor&3"})
+def test_smtp_password_is_encrypted_and_never_shown(admin_client):
+    response = admin_client.post("/admin/settings/email/", {**EMAIL_POST, "smtp_auth_required": "on",
+                                                            "smtp_username": "mailer", "smtp_password": "Tr0ub4dor&3"})
     assert response.status_code == 302
     stored = SystemSettings.objects.get().smtp_password
     assert stored and "Tr0ub4dor" not in stored and crypto.decrypt(stored) == "Tr0ub4dor&3"
-    html = admin.get("/admin/settings/email/").content.decode()
+    html = admin_client.get("/admin/settings/email/").content.decode()
     assert "Tr0ub4dor" not in html and stored not in html and "A password is saved." in html
     # Saving again with the field empty keeps the password.
-    admin.post("/admin/settings/email/", {**EMAIL_POST, "smtp_auth_required": "on", "smtp_username": "mailer"})
+    admin_client.post("/admin/settings/email/", {**EMAIL_POST, "smtp_auth_required": "on", "smtp_username": "mailer"})
     assert crypto.decrypt(SystemSettings.objects.get().smtp_password) == "Tr0ub4dor&3"
 
 
-def test_authentication_needs_username_and_password(admin):
-    response = admin.post("/admin/settings/email/", {**EMAIL_POST, "smtp_auth_required": "on",
-                                                     "smtp_username": "mailer"})
+def test_authentication_needs_username_and_password(admin_client):
+    response = admin_client.post("/admin/settings/email/", {**EMAIL_POST, "smtp_auth_required": "on",
+                                                            "smtp_username": "mailer"})
     assert response.status_code == 200
     assert "needs a username and a password" in response.content.decode()
     assert not SystemSettings.objects.exists()
 
 
-def test_email_from_must_be_an_address(admin):
-    response = admin.post("/admin/settings/email/", {**EMAIL_POST, "smtp_from": "not-an-address"})
+def test_email_from_must_be_an_address(admin_client):
+    response = admin_client.post("/admin/settings/email/", {**EMAIL_POST, "smtp_from": "not-an-address"})
     assert response.status_code == 200 and not SystemSettings.objects.exists()
 
 
-def test_time_zone_changes_display_only(admin, sysadmin):
+def test_time_zone_changes_display_only(admin_client, sysadmin):
     event = events.record("account.created", actor=sysadmin, account_name="tz-check")
     Event.objects.filter(pk=event.pk).update(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt_timezone.utc))
-    assert admin.post("/admin/settings/time/", {"time_zone": "Asia/Tokyo"}).status_code == 302
-    html = admin.get("/admin/accounts/events/").content.decode()
+    assert admin_client.post("/admin/settings/time/", {"time_zone": "Asia/Tokyo"}).status_code == 302
+    html = admin_client.get("/admin/accounts/events/").content.decode()
     assert "2026-01-02 12:04" in html  # 03:04 UTC shown as 12:04 in Tokyo
     assert Event.objects.get(pk=event.pk).created_at.hour == 3  # storage unchanged
-    assert admin.post("/admin/settings/time/", {"time_zone": "Mars/Olympus"}).status_code == 200
+    assert admin_client.post("/admin/settings/time/", {"time_zone": "Mars/Olympus"}).status_code == 200
     assert current().time_zone == "Asia/Tokyo"
 
 
-def test_default_language_applies_to_the_login_page(admin, client):
-    assert admin.post("/admin/settings/language/", {"default_language": "ja"}).status_code == 302
-    admin.post("/logout/")
+def test_default_language_applies_to_the_login_page(admin_client, client):
+    assert admin_client.post("/admin/settings/language/", {"default_language": "ja"}).status_code == 302
+    admin_client.post("/logout/")
     assert '<html lang="ja">' in client.get("/login/").content.decode()
-    assert admin.post("/admin/settings/language/", {"default_language": "xx"}).status_code in (200, 302)
+    assert admin_client.post("/admin/settings/language/", {"default_language": "xx"}).status_code in (200, 302)
 
 
-def test_message_of_the_day_after_login_and_before_login(admin, sysadmin, client):
-    admin.post("/admin/settings/motd/", {"message_of_the_day": "Maintenance on Friday 18:00",
-                                         "before_login_message": "Welcome to the lab license server"})
-    admin.post("/logout/")
+def test_message_of_the_day_after_login_and_before_login(admin_client, sysadmin, client):
+    admin_client.post("/admin/settings/motd/", {"message_of_the_day": "Maintenance on Friday 18:00",
+                                                "before_login_message": "Welcome to the lab license server"})
+    admin_client.post("/logout/")
     assert "Welcome to the lab license server" in client.get("/login/").content.decode()
     response = client.post("/login/", {"username": sysadmin.username, "password": PASSWORD}, follow=True)
     assert "Maintenance on Friday 18:00" in response.content.decode()

@@ -2,7 +2,7 @@ import pytest
 
 from smart_agent import Agent, Identity
 
-from agent_fake_server import FakeServer
+from tests.smart_agent.agent_fake_server import FakeServer
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from smart_agent import crypto, envelope
 from smart_agent.envelope import InvalidReply
 
-from agent_fake_server import self_signed
+from tests.smart_agent.agent_fake_server import self_signed
 
 
 def test_request_envelope_signs_the_exact_payload_string():

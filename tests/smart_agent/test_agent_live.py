@@ -1,10 +1,9 @@
 """End to end: the agent, its CLI and the fleet simulator against the real `manage.py serve` over HTTPS.
 
 One server for the module, in a private ONPREM_DATA_DIR, on a port of this suite's range
-(18200-18299), seeded with a demo local account (active without CSSM) through `manage.py shell`
-before it starts. Everything the devices do is checked in the server's SQLite database too.
+(tests/ports.py's AGENT_LIVE), seeded with a demo local account (active without CSSM) through
+`manage.py shell` before it starts. Everything the devices do is checked in the server's SQLite database too.
 """
-import importlib.util
 import json
 import sqlite3
 import subprocess
@@ -13,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness import Installation
 from smart_agent import Agent, Failed, Identity
 from smart_agent.fleet.__main__ import main as fleet_main
-from ports import claim_port
+from tests import ports
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(18200, 18300)
 
 SEED = """
 import json
@@ -35,31 +34,12 @@ print("SEEDED " + json.dumps({"token": result.tokens[0].token,
 """
 
 
-def _load_server_class():
-    # The harness that starts `manage.py serve` for real (tests/live/test_serve.py), reused as is.
-    spec = importlib.util.spec_from_file_location("onprem_live_serve", ROOT / "tests" / "live" / "test_serve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Server
-
-
-def _port_in_range():
-    port = claim_port(PORTS)  # locked for this process: other test processes skip it
-    if port is None:
-        pytest.skip("no free port in 18200-18299")
-    return port
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     if not (ROOT / "licensing" / "transport" / "urls.py").exists():
         pytest.skip("the device endpoints (licensing/transport) are not there yet")
-    Server = _load_server_class()
-    server = Server(tmp_path_factory.mktemp("agent-live"))
-    server.port = _port_in_range()
-    server.env.update(ONPREM_PORT=str(server.port), ONPREM_BIND=f"127.0.0.1:{server.port}",
-                      ONPREM_WEB_WORKERS="4")
-    server.url = f"https://localhost:{server.port}"
+    server = Installation(tmp_path_factory.mktemp("agent-live"), port=ports.claim_port(ports.AGENT_LIVE),
+                          ONPREM_HEARTBEAT_SECONDS="2", ONPREM_WEB_WORKERS="4")
     try:
         server.manage("migrate", "--noinput")
         output = server.manage("shell", "-c", SEED).stdout

@@ -181,7 +181,7 @@ def test_bad_entitlements_are_refused_before_sending(make_agent, fake_server):
 
 
 def test_trust_anchor_must_match(make_agent, fake_server):
-    from agent_fake_server import self_signed
+    from tests.smart_agent.agent_fake_server import self_signed
 
     _, stranger = self_signed("stranger")
     agent = make_agent(trust_anchors=[stranger])

@@ -8,7 +8,7 @@ import pytest
 from smart_agent import RetryPolicy, ServerBusy, Transport, TransportError
 from smart_agent.transport import parse_retry_after
 
-from agent_fake_server import FakeServer
+from tests.smart_agent.agent_fake_server import FakeServer
 
 
 def test_retry_after_is_honoured_on_a_real_socket(fake_server):

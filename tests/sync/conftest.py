@@ -1,54 +1,32 @@
 """Fixtures for the On-Prem side of registration and synchronization.
 
-The CSSM emulator runs as a SEPARATE process (``manage.py cssm_emulator``) on a free port of
-18800-18899 with its own state directory; the server under test is pointed at it with
-``ONPREM_CSSM_URL`` / ``ONPREM_CSSM_CA_FILE`` (its self-signed TLS certificate). One emulator
+The CSSM emulator runs as a SEPARATE process (``manage.py cssm_emulator``, started by
+bench/harness.py) on a port of tests/ports.py's CSSM range with its own state directory; the
+server under test is pointed at it with ``ONPREM_CSSM_URL`` / ``ONPREM_CSSM_CA_FILE`` (its
+self-signed TLS certificate). One emulator
 serves the whole session; every test registers accounts under names of its own, so tests do
 not see each other's On-Prems on the CSSM side.
 """
-import socket
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
 
-from sync_helpers import BASE_DIR, CCO_PASSWORD, CCO_USER, CISCO_VA, SEED, SMART_ACCOUNT, Cssm, child_env, free_port
+from bench.harness import cssm_emulator, server_env
+from tests import ports
+from tests.sync.sync_helpers import CCO_PASSWORD, CCO_USER, CISCO_VA, SEED, SMART_ACCOUNT, Cssm
 
 
 @pytest.fixture(scope="session")
 def cssm(tmp_path_factory):
     base = tmp_path_factory.mktemp("cssm")
     state_dir = base / "state"
-    env = child_env(base / "data")
-    port = free_port()
-    log = open(base / "emulator.log", "w+")
-    process = subprocess.Popen(
-        [sys.executable, str(BASE_DIR / "manage.py"), "cssm_emulator", "--port", str(port), "--state-dir",
-         str(state_dir), "--seed", str(SEED)], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = server_env(base / "data")
+    port = ports.claim_port(ports.CSSM)
+    emulator = cssm_emulator(state_dir, port=port, env=env, log=base / "emulator.log", seed=SEED)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                pytest.fail("the CSSM emulator exited: " + log.read())
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("the CSSM emulator did not start")
-                time.sleep(0.2)
         yield Cssm(f"https://127.0.0.1:{port}", str(state_dir / "tls" / "server.crt"), state_dir, env)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        emulator.stop()
 
 
 @pytest.fixture

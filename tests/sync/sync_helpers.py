@@ -1,35 +1,12 @@
-"""Helpers of the sync tests (a module of its own name: ``conftest`` is ambiguous across test folders)."""
-import os
-import subprocess
-import sys
+"""Helpers of the sync tests: the emulator's CCO credentials and accounts, and its admin commands."""
 from pathlib import Path
-from ports import claim_port
+
+from bench.harness import manage
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SEED = BASE_DIR / "sync" / "emulator" / "seed-example.yml"
 SMART_ACCOUNT, CISCO_VA = "acme.example", "Lab"
 CCO_USER, CCO_PASSWORD = "admin@acme.example", "acme-cssm-demo-1"
-PORTS = range(18800, 18900)
-
-sys.path.insert(0, str(BASE_DIR / "tests" / "devices"))  # devicesim
-
-
-def free_port():
-    port = claim_port(PORTS)  # locked for this process: other test processes skip it
-    if port is None:
-        raise RuntimeError("no free port in 18800-18899")
-    return port
-
-
-def child_env(data_dir, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONPREM_") and k != "DATABASE_URL"}
-    env.update(DJANGO_SETTINGS_MODULE="onprem.settings", ONPREM_DATA_DIR=str(data_dir), **extra)
-    return env
-
-
-def manage(*args, env, timeout=120):
-    return subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], cwd=BASE_DIR, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 class Cssm:

@@ -6,12 +6,12 @@ transport in that directory (or Redis db 9 when REDIS_URL is set), the CSSM emul
 session's. The beat schedule's task (``sync.run_scheduled``) is sent as beat would send it.
 """
 import os
-import subprocess
 import sys
 import time
 import uuid
 
-from sync_helpers import BASE_DIR, CCO_PASSWORD, CCO_USER, CISCO_VA, SMART_ACCOUNT, child_env, manage
+from bench.harness import Process, manage, server_env
+from tests.sync.sync_helpers import CCO_PASSWORD, CCO_USER, CISCO_VA, SMART_ACCOUNT
 
 SETUP = """
 import datetime
@@ -43,7 +43,7 @@ def _shell(code, env):
 
 def test_a_real_worker_runs_the_scheduled_sync(cssm, tmp_path):
     extra = {"ONPREM_CSSM_URL": cssm.url, "ONPREM_CSSM_CA_FILE": cssm.cert, "CELERY_TASK_ALWAYS_EAGER": "false"}
-    env = child_env(tmp_path / "data", **extra)
+    env = server_env(tmp_path / "data", **extra)
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9"
     result = manage("migrate", "--noinput", env=env, timeout=300)
@@ -51,33 +51,25 @@ def test_a_real_worker_runs_the_scheduled_sync(cssm, tmp_path):
     name = f"Worker {uuid.uuid4().hex[:8]}"
     assert "ready" in _shell(SETUP.format(name=name, sa=SMART_ACCOUNT, va=CISCO_VA, user=CCO_USER,
                                           password=CCO_PASSWORD), env)
-    log = open(tmp_path / "worker.log", "w+")
-    worker = subprocess.Popen(
+    worker = Process(
         [sys.executable, "-m", "celery", "-A", "onprem", "worker", "--pool=solo", "--loglevel=INFO",
          "--without-gossip", "--without-mingle", "--hostname", f"sync-test-{uuid.uuid4().hex[:6]}@%h"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log=tmp_path / "worker.log", env=env, name="celery worker").start()
     try:
         _shell("from sync.tasks import run_scheduled; run_scheduled.delay()", env)
         deadline = time.monotonic() + 120
         state = ""
         while time.monotonic() < deadline:
-            if worker.poll() is not None:
+            if not worker.running():
                 break
             state = _shell(STATE.format(name=name), env)
             if "state success" in state:
                 break
             time.sleep(1)
-        log.seek(0)
-        output = log.read()
+        output = worker.printed(tail=None)
         assert "state success full idle" in state, state + output[-4000:]
         assert "sync.run_scheduled" in output and "sync.synchronize_account" in output
         # the next check finds nothing due: idempotent
         assert "[]" in _shell("from sync.tasks import run_scheduled; print(run_scheduled())", env)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        log.close()
+        worker.stop(timeout=20)

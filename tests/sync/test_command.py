@@ -2,12 +2,12 @@
 import io
 
 import pytest
-from sync_helpers import CCO_PASSWORD, CCO_USER
 from django.core.management import CommandError, call_command
 
 from licensing.models import LocalAccount
 from sync.documents.rejections import MSG_NOT_YAML
 from sync.models import AccountSync
+from tests.sync.sync_helpers import CCO_PASSWORD, CCO_USER
 
 pytestmark = pytest.mark.django_db
 

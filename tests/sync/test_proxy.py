@@ -5,10 +5,11 @@ import socket
 import threading
 
 import pytest
-from sync_helpers import CCO_PASSWORD, CCO_USER, free_port
 
 from onprem import system_settings
 from sync.services import registration, synchronization
+from tests import ports
+from tests.sync.sync_helpers import CCO_PASSWORD, CCO_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ class ConnectProxy:
     """A minimal explicit HTTPS proxy: answers CONNECT, then relays bytes; records what it was asked."""
 
     def __init__(self):
-        self.port = free_port()
+        self.port = ports.claim_port(ports.CSSM)
         self.requests = []
         self.sock = socket.create_server(("127.0.0.1", self.port))
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -84,7 +85,7 @@ def test_registration_and_sync_go_through_the_configured_proxy(use_cssm, pending
 
 def test_a_proxy_that_is_down_fails_the_registration(use_cssm, pending_account, sysadmin):
     system_settings.update("proxy", actor=sysadmin, proxy_enabled=True, proxy_host="127.0.0.1",
-                           proxy_port=free_port(), proxy_username="")
+                           proxy_port=ports.claim_port(ports.CSSM), proxy_username="")
     account = pending_account()
     with pytest.raises(Exception, match="cannot be reached"):
         registration.register_online(account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD)

@@ -1,7 +1,6 @@
 """Registration of local accounts with the CSSM emulator (a separate process): online, manual,
 re-registration online and manual, delete preconditions."""
 import pytest
-from sync_helpers import CCO_PASSWORD, CCO_USER
 
 from licensing.models import LocalAccount, SigningAuthority
 from onprem import pki
@@ -13,6 +12,7 @@ from sync.documents.verify import certificate_uid
 from sync.models import AccountSync, SyncRecord
 from sync.services import registration, synchronization
 from sync.services.common import sync_settings
+from tests.sync.sync_helpers import CCO_PASSWORD, CCO_USER
 
 pytestmark = pytest.mark.django_db
 

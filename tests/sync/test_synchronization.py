@@ -2,7 +2,6 @@
 files, entitlements, deltas, data privacy, export-control and DLC requests, renames, restores."""
 import pytest
 import yaml
-from devicesim import Device
 
 from licensing.models import DeviceRequest, Entitlement, LicenseDefinition, RumReport
 from licensing.services.conversion import set_conversion_settings
@@ -13,6 +12,7 @@ from sync.documents.verify import parse_and_verify
 from sync.models import AccountSync, SyncedProductInstance, SyncRecord
 from sync.services import sync_settings as settings_service
 from sync.services import synchronization
+from tests.devices.devicesim import Device
 
 pytestmark = pytest.mark.django_db
 HSEC = "regid.2019-03.com.cisco.DNA_HSEC,1.0_509c41ab-05a8-431f-95fe-ec28086e8844"

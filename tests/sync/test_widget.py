@@ -2,7 +2,6 @@
 import uuid
 
 import pytest
-from sync_helpers import CCO_PASSWORD, CCO_USER
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -12,6 +11,7 @@ from onprem import pki
 from onprem.models import Event
 from sync.documents.rejections import MSG_NOT_YAML
 from sync.models import AccountSync, SyncRecord, SyncSettings
+from tests.sync.sync_helpers import CCO_PASSWORD, CCO_USER
 
 pytestmark = pytest.mark.django_db
 LIST = "/admin/sync/"

@@ -1,11 +1,9 @@
 """Fixtures for the synchronization documents and the CSSM emulator (helpers: cssm_helpers.py)."""
-import socket
-import subprocess
-import sys
-import time
-
 import pytest
-from cssm_helpers import ACME_USER, BASE_DIR, SEED, OnPremSide, child_env, free_port
+
+from bench.harness import cssm_emulator, server_env
+from tests import ports
+from tests.sync_emulator.cssm_helpers import ACME_USER, SEED, OnPremSide
 
 from sync.documents.serialize import serialize
 from sync.emulator.ca import CertificateAuthority
@@ -38,32 +36,10 @@ def registered(emulator):
 def live_emulator(tmp_path):
     """`manage.py cssm_emulator` as a separate process on loopback: yields (base_url, state_dir, cert)."""
     state_dir = tmp_path / "cssm-state"
-    port = free_port()
-    log = open(tmp_path / "emulator.log", "w+")
-    process = subprocess.Popen(
-        [sys.executable, str(BASE_DIR / "manage.py"), "cssm_emulator", "--port", str(port),
-         "--state-dir", str(state_dir), "--seed", str(SEED)],
-        cwd=BASE_DIR, env=child_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
-    )
+    port = ports.claim_port(ports.CSSM)
+    emulator = cssm_emulator(state_dir, port=port, env=server_env(tmp_path / "onprem-data"),
+                             log=tmp_path / "emulator.log", seed=SEED)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                log.seek(0)
-                pytest.fail("the emulator exited: " + log.read())
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the emulator did not start")
         yield f"https://127.0.0.1:{port}", state_dir, str(state_dir / "tls" / "server.crt")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        emulator.stop()

@@ -1,13 +1,9 @@
-"""Helpers for the sync-emulator tests (a uniquely named module: the test dirs are not packages).
+"""Helpers for the sync-emulator tests.
 
 ``OnPremSide`` plays a minimal On-Prem with the documents module only (keys, registration,
 sync requests, verifying answers), so these tests do not depend on the sync engine.
 """
 import datetime
-import os
-import socket
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -88,23 +84,6 @@ def product_instance(serial, *, licenses=(), virtual_account="Default", **extra)
         "registered_at": "2026-11-01T10:00:00Z", "last_contact_at": None,
         "licenses": [{"tag": tag, "count": count} for tag, count in licenses], **extra,
     }
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def manage(*args, env=None, timeout=120, **kwargs):
-    return subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], cwd=BASE_DIR, env=env,
-                          capture_output=True, text=True, timeout=timeout, **kwargs)
-
-
-def child_env(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONPREM_") and k != "DATABASE_URL"}
-    env.update(DJANGO_SETTINGS_MODULE="onprem.settings", ONPREM_DATA_DIR=str(tmp_path / "onprem-data"))
-    return env
 
 
 def utc(*args):

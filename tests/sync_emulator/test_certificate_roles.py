@@ -10,7 +10,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from cssm_helpers import OnPremSide
 
 from onprem import pki
 from sync import certificate_roles as roles
@@ -21,6 +20,7 @@ from sync.documents.serialize import serialize
 from sync.documents.signing import sign
 from sync.documents.verify import parse_and_verify
 from sync.emulator.ca import CertificateAuthority
+from tests.sync_emulator.cssm_helpers import OnPremSide
 
 NOW = utcnow()  # the moment every certificate of these tests is made and checked at
 

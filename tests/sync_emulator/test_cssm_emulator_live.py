@@ -1,6 +1,8 @@
 """The CSSM emulator as a real separate process on loopback (HTTPS), and its file-mode command."""
 import pytest
-from cssm_helpers import ACME_USER, NW_ADV, SEED, OnPremSide, child_env, manage, product_instance
+
+from bench.harness import manage, server_env
+from tests.sync_emulator.cssm_helpers import ACME_USER, NW_ADV, SEED, OnPremSide, product_instance
 
 from sync.documents.rejections import MSG_MODIFIED, NETWORK
 from sync.documents.serialize import filename, serialize
@@ -87,7 +89,7 @@ def test_file_page_turns_a_request_file_into_a_response_file(live_emulator):
 
 def test_process_file_command(tmp_path):
     state = tmp_path / "state"
-    env = child_env(tmp_path)
+    env = server_env(tmp_path / "onprem-data")
     side = OnPremSide()
     registration = side.registration_request()
     request_file = tmp_path / filename(registration)

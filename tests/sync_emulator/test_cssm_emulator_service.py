@@ -3,7 +3,6 @@ import datetime
 import sqlite3
 
 import pytest
-from cssm_helpers import ACME_USER, GLOBEX_USER, HSEC, NW_ADV, SEED, OnPremSide, product_instance
 
 from onprem import pki
 from sync import certificate_roles as roles
@@ -18,6 +17,7 @@ from sync.documents.signing import sign
 from sync.documents.verify import certificate_uid, chain_root
 from sync.emulator.service import Emulator, EmulatorError
 from sync.emulator.store import SeedError, Store
+from tests.sync_emulator.cssm_helpers import ACME_USER, GLOBEX_USER, HSEC, NW_ADV, SEED, OnPremSide, product_instance
 
 
 def process(emulator, document, **kwargs):

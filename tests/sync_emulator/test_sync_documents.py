@@ -7,7 +7,6 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from cssm_helpers import NW_ADV, OnPremSide, product_instance
 
 from onprem import pki
 from sync.documents import rejections
@@ -26,6 +25,7 @@ from sync.documents.serialize import filename, serialize
 from sync.documents.signing import sign
 from sync.documents.verify import parse_and_verify, verify
 from sync.emulator.ca import CertificateAuthority
+from tests.sync_emulator.cssm_helpers import NW_ADV, OnPremSide, product_instance
 
 GUIDE = Path("/work/shared/spec/ssm-onprem-user-guide-v7.txt")
 

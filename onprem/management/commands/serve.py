@@ -3,7 +3,9 @@
 ``make run`` ends with this command. It refuses to start while migrations are unapplied, makes
 sure the TLS certificate exists (``onprem.tls``), starts gunicorn, ``celery worker`` and
 ``celery beat`` as children in its own process group, prints the URLs once the web server
-answers, then watches the children: a stop signal, or a child dying on its own, stops them all.
+answers, then watches the children: a stop signal, or a child dying on its own, stops them all;
+if the command itself is killed, each child gets SIGTERM from the kernel
+(``onprem/child_processes.py``), so no orphan keeps the port.
 The children, their logs and the exit codes: docs/running.md, "What ``serve`` runs"; its
 environment variables: docs/running.md, "Configuration".
 """
@@ -25,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from onprem.child_processes import descendants, die_with_parent
 from onprem.env import env_int, env_str
 from onprem.tls import TLSError, ensure_tls_certificate
 
@@ -127,33 +130,6 @@ def operator_gunicorn_config():
         return Config().parser().parse_args(shlex.split(os.environ.get("GUNICORN_CMD_ARGS", ""))).config
     except (ValueError, SystemExit):  # unreadable: gunicorn itself will say so
         return None
-
-
-def _descendants(pid):
-    """Process ids below ``pid`` (gunicorn's workers, Celery's pool), from /proc; [] elsewhere."""
-    parents = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1:
-            parents.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _pid_alive(pid):
@@ -342,6 +318,7 @@ class Command(BaseCommand):
                     break
                 child.proc = subprocess.Popen(
                     child.argv, cwd=str(settings.BASE_DIR), stdin=subprocess.DEVNULL,
+                    preexec_fn=die_with_parent(signal.SIGTERM),
                 )
             died = self.watch(children)
         finally:
@@ -409,7 +386,7 @@ class Command(BaseCommand):
         for child in running:
             if child.alive():
                 self.say(f"The {child.name} did not stop within {STOP_TIMEOUT} s: killing it.", self.style.WARNING)
-                for pid in _descendants(child.pid) + [child.pid]:
+                for pid in descendants(child.pid) + [child.pid]:
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except (ProcessLookupError, PermissionError):
