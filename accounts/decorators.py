@@ -3,7 +3,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 
-from onprem.errors import NotAllowed
+from core.errors import NotAllowed
 
 from .rbac import can
 

@@ -20,7 +20,7 @@ from django_auth_ldap.config import (
     PosixGroupType,
 )
 
-from onprem import events
+from core import events
 
 from . import ldap_directory
 

@@ -14,8 +14,8 @@ import ldap.dn
 from django.db import transaction
 from django.utils import timezone
 
-from onprem import events
-from onprem.errors import ServiceError
+from core import events
+from core.errors import ServiceError
 
 MAX_GROUPS = 1000  # the guide: "You can only add up to 1000 LDAP Groups for each SSM On-Prem."
 NETWORK_TIMEOUT = 5

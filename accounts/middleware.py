@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from onprem import events
+from core import events
 
 LAST_ACTIVITY_KEY = "onprem_last_activity"
 # Refresh the stored activity time at most this often, so a busy page does not write the

@@ -140,7 +140,7 @@ from .rate_limit_models import FailureCounter  # noqa: E402,F401
 # authentication backends (accounts/ldap_backend.py, accounts/oidc/) read it on every login, so a
 # saved change applies at once, without a restart.
 
-from onprem.crypto import EncryptedTextField  # noqa: E402  (kept beside the models that use it)
+from core.crypto import EncryptedTextField  # noqa: E402  (kept beside the models that use it)
 
 
 class LdapConfig(models.Model):

@@ -1,4 +1,4 @@
-"""Counters of failed credential checks, for ``onprem/ratelimit.py``.
+"""Counters of failed credential checks, for ``accounts/services/ratelimit.py``.
 
 Kept in the database rather than the cache: every process of a deployment shares it (SQLite
 in the embedded mode, PostgreSQL in production), increments are atomic (``F() + 1``), and a

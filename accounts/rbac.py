@@ -258,19 +258,6 @@ def may_manage_user(who, user):
     return user.system_role != SystemRole.ADMIN or can(who, Action.MANAGE_SYSTEM_ADMINS)
 
 
-def visible_accounts(who):
-    """The Active local accounts this principal may open in the Licensing workspace."""
-    from licensing.models import LocalAccount
-
-    principal = principal_for(who)
-    active = LocalAccount.objects.filter(status=LocalAccount.Status.ACTIVE)
-    if principal.system_role is None:
-        return active.none()
-    if principal.is_system_wide_admin:
-        return active
-    return active.filter(pk__in=principal.granted_account_ids())
-
-
 def visible_virtual_accounts(who, account):
     """The local virtual accounts of ``account`` this principal may see."""
     principal = principal_for(who)

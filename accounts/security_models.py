@@ -12,8 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from onprem import networks
-from onprem.crypto import EncryptedTextField
+from core import networks
+from core.crypto import EncryptedTextField
 
 # The most one product instance may report of one license: far above what real devices count (a
 # big chassis reports thousands; a collaboration cluster counts up to some 80,000 users), far

@@ -10,8 +10,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from onprem import events, ratelimit
-from onprem.service_views import service_errors
+from accounts.services import ratelimit
+from core import events
+from core.service_views import service_errors
 
 from .forms import CertificateStepForm, LanguageStepForm, LoginForm, PasswordStepForm
 from .services import password_policy, sessions  # noqa: F401  (sessions: signal receivers)
@@ -51,7 +52,7 @@ class LoginView(auth_views.LoginView):
 
 
 def login_rate_limit_error(request):
-    """The sign-in rate limit (onprem/ratelimit.py), checked before any password is: over it,
+    """The sign-in rate limit (accounts/services/ratelimit.py), checked before any password is: over it,
     ``(form with the error, retry_after)``, else None."""
     from django.forms.utils import ErrorDict
 

@@ -17,8 +17,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from onprem import events, mail
-from onprem.service_views import service_errors
+from core import events, mail
+from core.service_views import service_errors
 
 from .forms import PasswordStepForm
 from .services import password_policy, password_reset
@@ -68,7 +68,7 @@ def reset_password_confirm(request, uidb64, token):
     The link's token is checked, kept in the session and the browser sent on to the same URL
     with ``set-password`` in its place: the token leaves the address bar and the history at once,
     and no later request, Referer header or log line carries it (the request for the link itself
-    is logged with the token scrubbed, ``onprem/log_scrub.py``).
+    is logged with the token scrubbed, ``core/log_scrub.py``).
     """
     _enabled()
     if token != RESET_URL_TOKEN:

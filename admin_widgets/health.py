@@ -19,7 +19,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-import onprem
+import core
 
 DISK_LIMIT = 90.0
 MEMORY_LIMIT = 90.0
@@ -198,13 +198,13 @@ def sample(read=read_proc, sleep=time.sleep, seconds=CPU_SAMPLE_SECONDS):
 # --- Readings from the database ---------------------------------------------------------------
 
 def recent_alerts(limit=RECENT_ALERTS):
-    from onprem.models import Event
+    from core.models import Event
 
     return list(Event.objects.filter(severity__in=ALERT_SEVERITIES).order_by("-created_at", "-id")[:limit])
 
 
 def last_heartbeat():
-    from onprem.models import WorkerHeartbeat
+    from core.models import WorkerHeartbeat
 
     return WorkerHeartbeat.objects.order_by("-last_seen").first()
 
@@ -279,7 +279,7 @@ def gather(*, read=read_proc, sleep=time.sleep, disk_usage=shutil.disk_usage, no
     return Readout(
         problems=problems,
         server_name=socket.gethostname(),
-        version=onprem.__version__,
+        version=core.__version__,
         machine_started=booted,
         process_started=booted + timedelta(seconds=process_start) if booted and process_start is not None else None,
         cpu=cpu,

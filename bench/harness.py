@@ -2,7 +2,7 @@
 its own, its output in a log file, waited for until it answers, stopped at the end.
 
 Every process started here dies with the process that started it, even when that one is killed
-(``kill -9``, a CI timeout): it gets a parent-death signal (``onprem/child_processes.py``), and
+(``kill -9``, a CI timeout): it gets a parent-death signal (``core/child_processes.py``), and
 ``manage.py serve`` passes the same on to gunicorn and Celery. Ports come from ``bench/ports.py``
 (``tests/ports.py`` for the tests' ranges).
 
@@ -30,8 +30,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from onprem import child_processes
-from onprem.child_processes import descendants, die_with_parent
+from core import child_processes
+from core.child_processes import descendants, die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]

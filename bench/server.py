@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from onprem.child_processes import descendants
+from core.child_processes import descendants
 
 from .harness import Installation, ProcessError, run
 from .ports import claim_port

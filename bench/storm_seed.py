@@ -6,7 +6,7 @@ and the storm is about what comes *after* registration. So this makes, in bulk, 
 behind, with the server's own PKI: for each device of a seeded fleet
 (``smart_agent.fleet.identities``) a P-256 key of its own, an ID certificate for that key
 issued by the local account's signing authority (``device_pki.current_authority`` and
-``device_pki.authority_key``, the certificate built by ``onprem.pki.issue_device_certificate``
+``device_pki.authority_key``, the certificate built by ``core.pki.issue_device_certificate``
 with exactly the subject, OU and dates ``device_pki.issue_certificate`` gives it), the
 product instance in the token's virtual account, its DeviceIdentity (created with that token,
 one use counted each) and its DeviceCertificate row — ``bulk_create`` in batches, the
@@ -33,7 +33,7 @@ _pool_state = {}  # the authority, handed to forked pool processes
 
 def _issue(batch):
     """(key PEM, certificate PEM, serial hex, public-key fingerprint, not_after) per (pid, serial)."""
-    from onprem import pki
+    from core import pki
 
     out = []
     authority_key, authority_cert, ou, now = (_pool_state[k] for k in ("key", "cert", "ou", "now"))
@@ -67,7 +67,7 @@ def seed(*, devices, token_string, licenses, output, seed=11, processes=None, lo
     from licensing.models import DeviceCertificate, DeviceIdentity, ProductInstance, RegistrationToken
     from licensing.services.device_pki import authority_key, current_authority
     from licensing.services.tokens import canonical_token
-    from onprem import pki
+    from core import pki
     from smart_agent.fleet.identities import generate
     from smart_agent.fleet.storm import write_devices_file
 

@@ -20,7 +20,7 @@ case "$role" in
     python manage.py migrate --noinput
     python manage.py ensure_admin
     python manage.py ensure_tls
-    data_dir="$(python -c 'from onprem.env import data_dir; print(data_dir())')"
+    data_dir="$(python -c 'from core.env import data_dir; print(data_dir())')"
     # onprem/gunicorn_conf.py (one TLS context per worker), unless GUNICORN_CMD_ARGS names a
     # configuration of the operator's own: gunicorn would silently prefer ours to it.
     case " ${GUNICORN_CMD_ARGS:-} " in

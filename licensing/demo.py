@@ -16,7 +16,7 @@ from collections import defaultdict
 from django.db import transaction
 from django.utils import timezone
 
-from onprem.errors import ServiceError
+from core.errors import ServiceError
 
 from .models import Entitlement, LicenseDefinition, LicenseHierarchy, LicenseUsage, LocalAccount, ProductInstance
 

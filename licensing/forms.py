@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import AccountRole
-from onprem.events import CATALOGUE
+from core.events import CATALOGUE
 
 
 class RequestAccountForm(forms.Form):

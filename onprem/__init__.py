@@ -1,5 +1,6 @@
-"""The onprem project package: settings, URLs, the Celery app and cross-cutting pieces."""
+"""The project package, wiring only: settings, URLs, the Celery app, the management commands."""
+from core import __version__
+
 from .celery import app as celery_app
 
-__all__ = ["celery_app"]
-__version__ = "0.1.0"
+__all__ = ["celery_app", "__version__"]

@@ -15,7 +15,7 @@ app.autodiscover_tasks()
 @after_setup_task_logger.connect
 def _scrub_secrets(logger, **kwargs):
     """The worker's and beat's own handlers (``--logfile``: worker.log, beat.log, read in the
-    Support Center) get the filter that keeps secrets out of log lines (onprem/log_scrub.py)."""
-    from .log_scrub import attach
+    Support Center) get the filter that keeps secrets out of log lines (core/log_scrub.py)."""
+    from core.log_scrub import attach
 
     attach(logger)

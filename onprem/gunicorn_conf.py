@@ -10,7 +10,7 @@ own factory and keeps it while the certificate and key files stay the same, so a
 replaced on disk is still served from the next connection on (docs/running.md).
 
 **No secret in gunicorn's log lines.** ``logger_class`` puts the project's scrubbing filter
-(``onprem/log_scrub.py``) on every handler of gunicorn's loggers, whether they come from a
+(``core/log_scrub.py``) on every handler of gunicorn's loggers, whether they come from a
 logging config (``manage.py serve``) or from gunicorn's own ``--access-logfile`` /
 ``--error-logfile`` (the container's ``web`` role).
 """
@@ -19,7 +19,7 @@ import threading
 
 from gunicorn.glogging import Logger
 
-from onprem import log_scrub
+from core import log_scrub
 
 _cached = {"stamp": None, "context": None}
 _lock = threading.Lock()

@@ -1,12 +1,12 @@
 """Settings for the onprem license server.
 
 Everything that differs between installations is read from the environment (see
-``onprem/env.py`` and the README's "Configuration" table). With nothing set, the server runs
+``core/env.py`` and the README's "Configuration" table). With nothing set, the server runs
 in the embedded mode: SQLite under ``ONPREM_DATA_DIR``, a filesystem Celery broker, no Redis.
 """
 import dj_database_url
 
-from .env import (
+from core.env import (
     BASE_DIR,
     data_dir,
     env_bool,
@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "oauth2_provider",
     "django_celery_beat",
+    "core",
     "onprem",
     "accounts",
     "licensing",
@@ -50,11 +51,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "onprem.observability.RequestIdMiddleware",
-    "onprem.metrics.MetricsMiddleware",
+    "core.observability.RequestIdMiddleware",
+    "core.metrics.MetricsMiddleware",
     # Device messages over capacity get 503 + Retry-After here, before the rest of the stack.
     "licensing.transport.admission.DeviceAdmissionMiddleware",
-    "onprem.db_unavailable.DatabaseUnavailableMiddleware",
+    "core.db_unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -63,7 +64,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "onprem.middleware.SystemSettingsMiddleware",
+    "core.middleware.SystemSettingsMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
     "accounts.middleware.FirstLoginWizardMiddleware",
@@ -84,7 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "onprem.context_processors.product",
+                "core.context_processors.product",
             ],
         },
     },
@@ -247,7 +248,7 @@ OAUTH2_PROVIDER = {
 # Named so migrations that point at DOT's application model resolve (DOT's default model).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # Failed token requests and failed sign-ins, counted per client id / username and per client
-# IP in a fixed window (onprem/ratelimit.py); over a limit: 429 + Retry-After / a form error.
+# IP in a fixed window (accounts/services/ratelimit.py); over a limit: 429 + Retry-After / a form error.
 ONPREM_RATE_LIMIT_FAILURES = env_int("ONPREM_RATE_LIMIT_FAILURES", 20)  # per client id or username
 ONPREM_RATE_LIMIT_FAILURES_PER_IP = env_int("ONPREM_RATE_LIMIT_FAILURES_PER_IP", 100)
 ONPREM_RATE_LIMIT_WINDOW_SECONDS = env_int("ONPREM_RATE_LIMIT_WINDOW_SECONDS", 60)
@@ -264,14 +265,14 @@ SILENCED_SYSTEM_CHECKS = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # The file is JSON lines with the request id (onprem/observability.py); the console is for people.
-    # scrub_secrets is put on every handler at the end of this module (onprem/log_scrub.py).
-    "filters": {"request_id": {"()": "onprem.observability.RequestIdFilter"},
+    # The file is JSON lines with the request id (core/observability.py); the console is for people.
+    # scrub_secrets is put on every handler at the end of this module (core/log_scrub.py).
+    "filters": {"request_id": {"()": "core.observability.RequestIdFilter"},
                 "not_shed": {"()": "licensing.transport.admission.NotShedFilter"},
-                "scrub_secrets": {"()": "onprem.log_scrub.ScrubSecretsFilter"}},
+                "scrub_secrets": {"()": "core.log_scrub.ScrubSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d [%(request_id)s] %(message)s"},
-        "json": {"()": "onprem.observability.JsonFormatter"},
+        "json": {"()": "core.observability.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
@@ -296,7 +297,7 @@ LOGGING = {
 }
 
 # --- Email (the Settings widget's Email tab; EMAIL_HOST/PORT apply until it is saved) ------
-EMAIL_BACKEND = "onprem.mail.SettingsEmailBackend"
+EMAIL_BACKEND = "core.mail.SettingsEmailBackend"
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_TIMEOUT = 30
@@ -340,18 +341,18 @@ ONPREM_SYNC_CHECK_SECONDS = env_int("ONPREM_SYNC_CHECK_SECONDS", 300)
 # account, housekeeping deletes what is expired); a mail may go out twice rather than never.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # A Redis that is down or unreachable must fail a cache call quickly (the system settings then come
-# from the database, onprem/system_settings.py), not hold a request for the OS's connect timeout.
+# from the database, core/system_settings.py), not hold a request for the OS's connect timeout.
 if REDIS_URL:
     CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=2, socket_timeout=2)
 
 # --- Reliability: request size limits and security headers (docs/reliability.md) ------------
 # The size middleware answers 413 from the declared Content-Length before anything is parsed
-# (per-path limits in onprem/limits.py; the device endpoints keep ONPREM_DEVICE_MAX_MESSAGE_BYTES).
+# (per-path limits in core/limits.py; the device endpoints keep ONPREM_DEVICE_MAX_MESSAGE_BYTES).
 # The headers middleware adds Content-Security-Policy and Permissions-Policy to every response.
 _security_index = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
 MIDDLEWARE[_security_index + 1:_security_index + 1] = [
-    "onprem.security_headers.SecurityHeadersMiddleware",
-    "onprem.limits.RequestSizeLimitMiddleware",
+    "core.security_headers.SecurityHeadersMiddleware",
+    "core.limits.RequestSizeLimitMiddleware",
 ]
 ONPREM_MAX_REQUEST_BYTES = env_int("ONPREM_MAX_REQUEST_BYTES", 1024 * 1024)  # any other path
 DATA_UPLOAD_MAX_MEMORY_SIZE = ONPREM_MAX_REQUEST_BYTES  # request.body and form fields (not files)
@@ -363,7 +364,7 @@ LOGGING["loggers"]["oauthlib"] = {"level": "INFO"}
 # twice on purpose (/api/v1 and /backend/api/v1), and warns about every operationId twice over;
 # the served schema comes from licensing.api.schema_urls and is tested in tests/api.
 SPECTACULAR_SETTINGS["ENABLE_DJANGO_DEPLOY_CHECK"] = False
-# No secret in any log line (onprem/log_scrub.py): the filter goes on every handler, last of all
+# No secret in any log line (core/log_scrub.py): the filter goes on every handler, last of all
 # so a handler added above is covered too; on handlers, records of every logger pass it.
 for _handler in LOGGING["handlers"].values():
     _handler["filters"] = ["scrub_secrets", *(f for f in _handler.get("filters", []) if f != "scrub_secrets")]

@@ -51,7 +51,7 @@ MAX_NAME = 64  # X.520 upper bound of a name attribute; cryptography counts a co
 def name_attribute(oid, text):
     """A name attribute holding ``text`` cut to 64 UTF-8 bytes at a character boundary, whatever
     its characters: a serial number PrintableString cannot hold (``_``, ``@``, non-ASCII) is a
-    UTF8String (the server encodes its certificates' names the same way: onprem/pki.py)."""
+    UTF8String (the server encodes its certificates' names the same way: core/pki.py)."""
     value = text.encode("utf-8")[:MAX_NAME].decode("utf-8", "ignore") or "-"
     if oid == NameOID.SERIAL_NUMBER and not PRINTABLE_STRING.issuperset(value):
         # cryptography takes the string type only through this underscored argument.

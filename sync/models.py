@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from onprem.crypto import EncryptedTextField
+from core.crypto import EncryptedTextField
 
 
 class SyncSettings(models.Model):

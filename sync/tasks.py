@@ -80,7 +80,7 @@ def synchronize_account(account_id, full=False, actor_id=None):
     from django.contrib.auth import get_user_model
 
     from licensing.models import LocalAccount
-    from onprem.errors import ServiceError
+    from core.errors import ServiceError
 
     from .models import AccountSync
     from .services.synchronization import synchronize

@@ -6,7 +6,7 @@ import signal
 import pytest
 from django.db import connection
 
-from onprem.child_processes import follow_parent
+from core.child_processes import follow_parent
 
 pytest_plugins = ["tests.factories"]
 
@@ -36,8 +36,8 @@ def _test_settings(settings, tmp_path):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": f"test-{uuid.uuid4().hex}"}}
     # ...starting from the default system settings, as the test's fresh database holds them.
-    from onprem.models import SystemSettings
-    from onprem.system_settings import prime_cache
+    from core.models import SystemSettings
+    from core.system_settings import prime_cache
 
     prime_cache(SystemSettings(pk=1))
 

@@ -240,7 +240,7 @@ def password_grant(make_grant):
 @pytest.fixture
 def tls_files(settings, tmp_path, monkeypatch):
     """TLS_CERT_FILE / TLS_KEY_FILE in a temporary directory, holding a default self-signed pair."""
-    from onprem.tls import generate_self_signed
+    from core.tls import generate_self_signed
 
     monkeypatch.delenv("ONPREM_TLS_CERT", raising=False)
     monkeypatch.delenv("ONPREM_TLS_KEY", raising=False)

@@ -7,7 +7,7 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.sock import ssl_context
 
-from onprem.tls import generate_self_signed
+from core.tls import generate_self_signed
 from tests.tls_probe import peer_certificate
 
 

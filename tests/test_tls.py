@@ -1,4 +1,4 @@
-"""The embedded server's TLS certificate (onprem.tls): SANs, key mode, reuse and renewal, openssl."""
+"""The embedded server's TLS certificate (core.tls): SANs, key mode, reuse and renewal, openssl."""
 import datetime
 import ipaddress
 import shutil
@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from accounts.tls_info import server_certificate_summary
-from onprem.tls import TLSError, ensure_tls_certificate, generate_self_signed
+from core.tls import TLSError, ensure_tls_certificate, generate_self_signed
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 

@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('role__in', ['account_admin', 'account_user']), ('virtual_account__isnull', True)), models.Q(('role__in', ['va_admin', 'va_user']), ('virtual_account__isnull', False)), _connector='OR'), name='api_access_role_matches_scope'), models.UniqueConstraint(condition=models.Q(('virtual_account__isnull', True)), fields=('grant', 'account'), name='api_access_account_once'), models.UniqueConstraint(condition=models.Q(('virtual_account__isnull', False)), fields=('grant', 'virtual_account'), name='api_access_va_once')],
             },
         ),
-        # Failed credential checks per window, for onprem/ratelimit.py (token endpoint, sign-in).
+        # Failed credential checks per window, for accounts/services/ratelimit.py (token endpoint, sign-in).
         migrations.CreateModel(
             name='FailureCounter',
             fields=[

@@ -3,7 +3,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import onprem.crypto
+import core.crypto
 
 
 class Migration(migrations.Migration):
@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
                              ("simple-tls", "simple-tls (Transport Layer Security)")],
                     default="plain", max_length=12)),
                 ("bind_dn", models.CharField(blank=True, max_length=500)),
-                ("bind_password", onprem.crypto.EncryptedTextField(blank=True, default="")),
+                ("bind_password", core.crypto.EncryptedTextField(blank=True, default="")),
                 ("ca_certificate", models.TextField(blank=True, default="")),
                 ("group_base_dn", models.CharField(blank=True, max_length=500)),
                 ("ldap_type", models.CharField(choices=[("ad", "ActiveDirectory"), ("openldap", "OpenLDAP")],
@@ -74,7 +74,7 @@ class Migration(migrations.Migration):
                 ("import_claims", models.BooleanField(default=True)),
                 ("resource_name", models.CharField(blank=True, max_length=255)),
                 ("client_id", models.CharField(blank=True, max_length=255)),
-                ("client_secret", onprem.crypto.EncryptedTextField(blank=True, default="")),
+                ("client_secret", core.crypto.EncryptedTextField(blank=True, default="")),
                 ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),

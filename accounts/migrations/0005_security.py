@@ -4,7 +4,7 @@ import django.core.validators
 import django.db.models.deletion
 from django.db import migrations, models
 
-import onprem.crypto
+import core.crypto
 
 
 class Migration(migrations.Migration):
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('common_name', models.CharField(max_length=253)),
                 ('csr_pem', models.TextField()),
-                ('private_key', onprem.crypto.EncryptedTextField()),
+                ('private_key', core.crypto.EncryptedTextField()),
                 ('created_at', models.DateTimeField()),
             ],
             options={

@@ -16,7 +16,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from onprem import events
+from core import events
 
 from ..roles import SystemRole
 from ..services import last_admin

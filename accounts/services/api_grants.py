@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..api_clients import ApiAccessEntry, ApiConsole, ApiGrant, api_console_enabled
 from ..rbac import Action, can

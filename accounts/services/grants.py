@@ -1,8 +1,8 @@
 """Granting and withdrawing account roles (Manage Account > Users / User Groups)."""
 from django.db import transaction
 
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import RoleGrant
 from ..rbac import grantable_roles

@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.functions import Lower
 
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import UserGroup, UserGroupMembership
 from ..rbac import Action, can, grantable_roles

@@ -14,7 +14,7 @@ changes never deadlock.
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from onprem.errors import ServiceError
+from core.errors import ServiceError
 
 from ..roles import SystemRole
 

@@ -12,7 +12,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
 from django.utils.translation import gettext as _
 
-from onprem import events
+from core import events
 
 from . import lockout, password_policy
 

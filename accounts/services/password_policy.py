@@ -17,8 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..rbac import Action, can
 from ..security_models import PasswordHistory, SecurityPolicy
@@ -181,8 +181,8 @@ def send_expiration_notices():
     """
     from django.contrib.auth import get_user_model
 
-    from onprem import mail
-    from onprem.models import Event
+    from core import mail
+    from core.models import Event
 
     policy = current()
     if not policy.expiration_enabled or not policy.expiration_email_enabled:

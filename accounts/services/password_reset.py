@@ -20,8 +20,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from onprem import events, mail
-from onprem.models import Event
+from core import events, mail
+from core.models import Event
 
 logger = logging.getLogger(__name__)
 

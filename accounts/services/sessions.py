@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from onprem import events
+from core import events
 
 from ..security_models import UserSession
 from . import password_policy

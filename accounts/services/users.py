@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..rbac import Action, can, may_manage_user
 from ..roles import SystemRole

@@ -14,8 +14,8 @@ from accounts.models import ExternalIdentityProvider, LdapConfig, LdapGroupLink,
 from accounts.oidc.config import get_provider
 from accounts.roles import ACCOUNT_WIDE_ROLES, VIRTUAL_ACCOUNT_ROLES
 from accounts.services import grants, groups
-from onprem import events
-from onprem.errors import ServiceError
+from core import events
+from core.errors import ServiceError
 
 ADFS_ON = ("OAuth2 ADFS is enabled. To use any other authentication process, OAuth2 ADFS authentication "
            "must be disabled.")

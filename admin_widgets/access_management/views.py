@@ -14,9 +14,11 @@ from accounts.oidc.config import get_provider
 from accounts.oidc.views import redirect_uri
 from accounts.rbac import Action, can
 from licensing.models import LocalAccount
-from onprem.errors import NotAllowed, ServiceError
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.errors import NotAllowed, ServiceError
+from core.listing import Listing
+from core.service_views import service_errors
+from core import limits
+from core.limits import request_limit
 
 from . import services
 from .forms import (
@@ -69,6 +71,8 @@ def _ldap_initial(config):
         "group_base_dn", "ldap_type")}
 
 
+# The LDAP CA certificate is a text area (64 KB of PEM, percent-encoded in the form).
+@request_limit(limits.setting("ONPREM_MAX_LDAP_FORM_BYTES", 512 * limits.KIB), "LDAP settings form")
 @requires(Action.VIEW_SYSTEM_CONFIG)
 @require_http_methods(["GET", "POST"])
 def ldap_config(request):

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.decorators import requires
 from accounts.rbac import Action
 from licensing.models import LocalAccount
-from onprem.service_views import service_errors
+from core.service_views import service_errors
 from sync.documents.parse import MAX_DOCUMENT_BYTES
 from sync.documents.rejections import MANUAL, Corrupted
 from sync.models import AccountSync

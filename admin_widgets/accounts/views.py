@@ -19,10 +19,10 @@ from accounts.decorators import requires
 from accounts.rbac import Action
 from licensing.models import LocalAccount
 from licensing.services import accounts as account_service
-from onprem.csv_export import csv_response
-from onprem.listing import Listing
-from onprem.models import Event
-from onprem.service_views import service_errors
+from core.csv_export import csv_response
+from core.listing import Listing
+from core.models import Event
+from core.service_views import service_errors
 
 from .forms import AccountEventFilterForm, NewAccountForm, ReasonForm, RequestFilterForm
 

@@ -17,8 +17,8 @@ from accounts.api_clients import ApiAccessEntry, ApiConsole, ApiGrant
 from accounts.decorators import requires
 from accounts.rbac import Action, can
 from accounts.services import api_grants
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.listing import Listing
+from core.service_views import service_errors
 
 from .forms import AccessForm, GrantCreateForm, GrantForm
 

@@ -8,11 +8,11 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-import onprem
+import core
 from accounts.decorators import requires
 from accounts.rbac import Action
-from onprem.listing import Listing
-from onprem.models import Event
+from core.listing import Listing
+from core.models import Event
 
 from .replication import cluster_status
 
@@ -30,7 +30,7 @@ def ha_status(request, tab="host"):
                                    default_sort="-time")
     else:
         context.update(
-            version=onprem.__version__, python=platform.python_version(),
+            version=core.__version__, python=platform.python_version(),
             memory=psutil.virtual_memory().total, disk=psutil.disk_usage(str(settings.DATA_DIR)).total,
         )
     return render(request, "admin_widgets/ha/status.html", context)

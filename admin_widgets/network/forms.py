@@ -2,8 +2,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from admin_widgets.settings.forms import ReadOnlyableForm
-from onprem.models import SystemSettings
-from onprem.system_settings import TAB_FIELDS
+from core.models import SystemSettings
+from core.system_settings import TAB_FIELDS
 
 
 class GeneralForm(ReadOnlyableForm):

@@ -1,10 +1,10 @@
-"""Forms of the Security widget's tabs; the services (``password_policy``, ``onprem.certificates``) decide."""
+"""Forms of the Security widget's tabs; the services (``password_policy``, ``accounts.services.certificate_actions``) decide."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.security_models import SecurityPolicy
 from accounts.services.password_policy import ACCOUNT_FIELDS, PASSWORD_FIELDS
-from onprem.certificates import KEY_SIZES, MAX_PEM_BYTES
+from core.certificates import KEY_SIZES, MAX_PEM_BYTES
 
 
 class _PolicyForm(forms.ModelForm):

@@ -2,7 +2,7 @@
 
 System Admins change the settings; System Operators see them read-only (docs/rbac.md). Each POST
 checks its form, calls one service (``accounts.services.password_policy``, ``lockout``,
-``onprem.certificates``) and reports the outcome; a refused change writes nothing.
+``accounts.services.certificate_actions``) and reports the outcome; a refused change writes nothing.
 """
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -17,14 +17,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import requires
 from accounts.rbac import Action, can
-from accounts.services import lockout, password_policy
-from onprem import certificates
-from onprem.csv_export import csv_response
-from onprem.errors import NotAllowed
-from onprem.listing import Listing
-from onprem.models import Event
-from onprem.service_views import service_errors
-from onprem.tls import host_common_name
+from accounts.services import certificate_actions, lockout, password_policy
+from core import certificates
+from core.csv_export import csv_response
+from core.errors import NotAllowed
+from core.listing import Listing
+from core.models import Event
+from core.service_views import service_errors
+from core.certificates import MAX_PEM_BYTES
+from core.limits import ENVELOPE, request_limit
 
 from .forms import AccountTabForm, CsrForm, HostNameForm, ImportForm, PasswordTabForm
 
@@ -116,7 +117,7 @@ def unlock(request, pk):
 
 def _certificates_page(request, *, host_form=None, csr_form=None, import_form=None, status=200):
     may_change = can(request, Action.CHANGE_SYSTEM_CONFIG)
-    host = host_common_name()
+    host = certificate_actions.host_common_name()
     host_form = host_form or HostNameForm(initial={"host_common_name": host})
     if not may_change:
         for form in (host_form,):
@@ -128,7 +129,7 @@ def _certificates_page(request, *, host_form=None, csr_form=None, import_form=No
         csr_form=csr_form or CsrForm(initial={"common_name": host, "key_size": 2048}),
         import_form=import_form or ImportForm(),
         certificate=certificates.current_certificate(),
-        pending=certificates.pending_csr(),
+        pending=certificate_actions.pending_csr(),
         now=timezone.now(),
     )
     response.status_code = status
@@ -147,8 +148,8 @@ def host_name(request):
     form = HostNameForm(request.POST)
     if form.is_valid():
         with service_errors(request, form, field="host_common_name"):
-            value = certificates.set_host_common_name(actor=request.user,
-                                                      common_name=form.cleaned_data["host_common_name"])
+            value = certificate_actions.set_host_common_name(actor=request.user,
+                                                             common_name=form.cleaned_data["host_common_name"])
             messages.success(request, _("The Host Common Name is updated to “%(name)s”. Synchronize your local "
                                         "accounts so their certificates are re-generated with it.") % {"name": value})
             return redirect("admin_security_certificates")
@@ -163,7 +164,7 @@ def generate_csr(request):
         data = dict(form.cleaned_data)
         with service_errors(request, form):
             alt_names = certificates.parse_alt_names(data.pop("subject_alt_names"))
-            csr_pem = certificates.create_csr(actor=request.user, alt_names=alt_names, **data)
+            csr_pem = certificate_actions.create_csr(actor=request.user, alt_names=alt_names, **data)
             return _csr_download(csr_pem, data["common_name"])
     return _certificates_page(request, csr_form=form, status=400)
 
@@ -171,7 +172,7 @@ def generate_csr(request):
 @requires(Action.VIEW_SYSTEM_CONFIG)
 @require_GET
 def download_csr(request):
-    pending = certificates.pending_csr()
+    pending = certificate_actions.pending_csr()
     if pending is None:
         messages.error(request, _("No certificate signing request is waiting for its certificate."))
         return redirect("admin_security_certificates")
@@ -186,13 +187,15 @@ def _csr_download(csr_pem, common_name):
     return response
 
 
+# The certificate, its intermediates and a key.
+@request_limit(3 * MAX_PEM_BYTES + ENVELOPE, "certificate import")
 @requires(Action.CHANGE_SYSTEM_CONFIG)
 @require_POST
 def import_certificate(request):
     form = ImportForm(request.POST, request.FILES)
     if form.is_valid():
         with service_errors(request, form):
-            checked = certificates.import_certificate(
+            checked = certificate_actions.import_certificate(
                 actor=request.user, certificate_pem=form.read("certificate"),
                 intermediate_pem=form.read("intermediate"), key_pem=form.read("private_key"),
                 description=form.cleaned_data["description"],
@@ -208,7 +211,7 @@ def import_certificate(request):
 @require_POST
 def restore_default(request):
     with service_errors(request):
-        certificates.restore_default(actor=request.user)
+        certificate_actions.restore_default(actor=request.user)
         messages.success(request, _("A new default self-signed certificate replaces the imported one. "
                                     "The server uses it after its next restart."))
     return redirect("admin_security_certificates")

@@ -1,10 +1,10 @@
-"""One form per tab of the Settings widget; the service (``onprem.system_settings``) decides."""
+"""One form per tab of the Settings widget; the service (``core.system_settings``) decides."""
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from onprem.models import SystemSettings
-from onprem.system_settings import TAB_FIELDS, time_zones
+from core.models import SystemSettings
+from core.system_settings import TAB_FIELDS, time_zones
 
 
 class ReadOnlyableForm(forms.ModelForm):

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import requires
 from accounts.rbac import Action, can
-from onprem import system_settings
-from onprem.errors import NotAllowed
-from onprem.service_views import service_errors
+from core import system_settings
+from core.errors import NotAllowed
+from core.service_views import service_errors
 
 from .forms import FORMS
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from onprem.errors import ServiceError
+from core.errors import ServiceError
 
 LOG_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.log(\.\d+)?$")
 TAIL_BYTES = 64 * 1024  # what opening a log shows, and the most one poll returns

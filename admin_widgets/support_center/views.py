@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.decorators import requires
 from accounts.rbac import Action
-from onprem.errors import ServiceError
+from core.errors import ServiceError
 
 from . import logs
 

@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import requires
 from accounts.rbac import Action
 from licensing.models import LocalAccount
-from onprem.csv_export import csv_response
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.csv_export import csv_response
+from core.listing import Listing
+from core.service_views import service_errors
+from core.limits import ENVELOPE, request_limit
 from sync.documents.rejections import MANUAL
 from sync.models import SyncRecord
 from sync.services import sync_settings as settings_service
@@ -27,6 +28,7 @@ from sync.services import synchronization as sync_service
 from sync.services.common import sync_settings
 from sync.services.schedule import due_at
 from sync.tasks import queue_sync
+from sync.documents import parse as document_parse
 
 from .forms import AccountPrivacyForm, PrivacyForm, ResponseUploadForm, ScheduleForm, SyncTypeForm
 
@@ -139,6 +141,7 @@ def download_request(request, pk):
     return redirect("admin_sync_account", pk=account.pk)
 
 
+@request_limit(lambda: document_parse.MAX_DOCUMENT_BYTES + ENVELOPE, "synchronization response file")
 @requires(Action.MANAGE_SYNC)
 @require_POST
 def upload_response(request, pk):

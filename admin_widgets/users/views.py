@@ -17,9 +17,9 @@ from accounts.roles import SystemRole
 from accounts.security_models import UserLock
 from accounts.services import lockout
 from accounts.services import users as user_service
-from onprem.csv_export import csv_response
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.csv_export import csv_response
+from core.listing import Listing
+from core.service_views import service_errors
 
 from .forms import PasswordResetForm, UserCreateForm
 

@@ -9,7 +9,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from onprem.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 
 SUCCESS, WARNING, ERROR = "SUCCESS", "WARNING", "ERROR"
 

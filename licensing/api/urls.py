@@ -7,8 +7,12 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import schema_extensions  # noqa: F401  (registers the Bearer scheme with drf-spectacular)
+from core import limits
+
 from .views import alerts, devices, docs, licenses, local_accounts, tokens, virtual_accounts
 
+API_LIMIT = limits.RequestLimit(limits.setting("ONPREM_MAX_API_REQUEST_BYTES", limits.MIB), "API request",
+                                reply="api")
 ACCOUNT = "accounts/<str:account>"
 VA = f"{ACCOUNT}/virtual-accounts/<str:va>"
 
@@ -34,3 +38,4 @@ urlpatterns = [
     path("docs", docs.docs_page, name="api_v1_docs"),
     path("docs/docs.js", docs.docs_script, name="api_v1_docs_script"),
 ]
+limits.limit_patterns(urlpatterns, API_LIMIT)

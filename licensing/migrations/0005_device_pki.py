@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import onprem.crypto
+import core.crypto
 
 
 class Migration(migrations.Migration):
@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
                 ('source', models.CharField(choices=[('local', 'Generated locally'), ('cssm', 'Signed by CSSM')], default='local', max_length=8)),
                 ('certificate_pem', models.TextField()),
                 ('chain_pem', models.TextField(blank=True)),
-                ('private_key', onprem.crypto.EncryptedTextField()),
+                ('private_key', core.crypto.EncryptedTextField()),
                 ('serial_hex', models.CharField(max_length=40)),
                 ('not_after', models.DateTimeField()),
                 ('is_current', models.BooleanField(default=True)),

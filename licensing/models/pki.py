@@ -12,7 +12,7 @@ tied to a local account (unknown token, unknown certificate).
 from django.db import models
 from django.db.models import Q
 
-from onprem.crypto import EncryptedTextField
+from core.crypto import EncryptedTextField
 
 
 class SigningAuthority(models.Model):
@@ -25,7 +25,7 @@ class SigningAuthority(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.LOCAL)
     certificate_pem = models.TextField()
     chain_pem = models.TextField(blank=True)
-    # PKCS#8 PEM, Fernet-encrypted in the database (onprem.crypto).
+    # PKCS#8 PEM, Fernet-encrypted in the database (core.crypto).
     private_key = EncryptedTextField()
     serial_hex = models.CharField(max_length=40)
     not_after = models.DateTimeField()
@@ -46,7 +46,7 @@ class SigningAuthority(models.Model):
 
     def chain(self):
         """The PEM certificates devices are told to trust: the signing certificate first, then its issuers."""
-        from onprem.pki import split_pem_chain
+        from core.pki import split_pem_chain
 
         return [self.certificate_pem.strip() + "\n", *split_pem_chain(self.chain_pem or "")]
 

@@ -5,8 +5,8 @@ from django.utils import timezone
 from accounts.rbac import Action, can
 from accounts.roles import AccountRole
 from accounts.services.grants import set_account_role
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import AccessRequest, LocalAccount
 

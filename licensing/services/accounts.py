@@ -6,9 +6,10 @@ so "exactly one Default VA per account" holds from the first row on.
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import rbac
 from accounts.rbac import Action, can
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import LocalAccount, VirtualAccount
 from ..models.accounts import DEFAULT_VIRTUAL_ACCOUNT_NAME
@@ -147,3 +148,14 @@ def delete_account(*, actor, account):
         raise ServiceError(f"Remove all product instances of the local account “{account.name}” before deleting it.")
     events.record("account.deleted", actor=actor, account_name=account.name)
     account.delete()
+
+
+def visible_accounts(who):
+    """The Active local accounts this principal may open in the Licensing workspace."""
+    principal = rbac.principal_for(who)
+    active = LocalAccount.objects.filter(status=LocalAccount.Status.ACTIVE)
+    if principal.system_role is None:
+        return active.none()
+    if principal.is_system_wide_admin:
+        return active
+    return active.filter(pk__in=principal.granted_account_ids())

@@ -11,11 +11,12 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts.rbac import Action, can
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from accounts.rbac import Action, can, principal_for, visible_virtual_accounts
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import Alert, Conversion, Entitlement, LocalAccount, ProductInstance
 from ..models.licenses import valid_on_q
@@ -413,3 +414,18 @@ def recompute_all(as_of=None):
 __all__ = ["recompute_alerts", "recompute_all", "dismiss_alert", "remind_later", "next_warning_at", "expiry_stage",
            "EXPIRY_WARNING_DAYS", "raise_sync_required", "clear_sync_required", "sync_overdue", "SYNC_DLC",
            "SYNC_EXPORT", "raise_refusal_alert"]
+
+
+def _sees_whole_account(who, account):
+    principal = principal_for(who)
+    return principal.is_system_wide_admin or bool(principal.grants(account)[0])
+
+
+def visible_alerts(who, account, virtual_accounts=None):
+    """Every alert of ``account`` ``who`` may see (any status): all of them for an
+    account-wide role; otherwise those of the user's virtual accounts (not the account-level ones)."""
+    alerts = Alert.objects.filter(account=account)
+    if _sees_whole_account(who, account):
+        return alerts
+    vas = virtual_accounts if virtual_accounts is not None else visible_virtual_accounts(who, account)
+    return alerts.filter(Q(virtual_account__in=vas))

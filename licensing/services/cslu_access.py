@@ -7,12 +7,12 @@
 * ``networks`` (the default): only from sources in the listed networks (the default list: the
   loopback and private networks), whatever the push.
 
-The source is the caller's address as the rest of the server sees it (``onprem.ratelimit.client_ip``:
+The source is the caller's address as the rest of the server sees it (``accounts.services.ratelimit.client_ip``:
 ``X-Forwarded-For`` counts only behind the TLS proxy, ``ONPREM_BEHIND_PROXY``).
 """
 from accounts.security_models import SecurityPolicy
 from accounts.services import password_policy
-from onprem import networks
+from core import networks
 
 Mode = SecurityPolicy.CsluAccess
 
@@ -33,3 +33,10 @@ def token_required():
 
 
 __all__ = ["source_refusal", "token_required", "Mode"]
+
+
+def cslu_url_path(account):
+    """The path an SLP product instance pushes to (Inventory > General shows it)."""
+    from urllib.parse import quote
+
+    return f"/cslu/v1/pi/{quote(account.name, safe='')}-{account.pk}"

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from accounts.rbac import Action, can
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import LocalAccount, VirtualAccountTag, VirtualAccountTagValue
 

@@ -1,5 +1,5 @@
 """Error codes of the device protocol (docs/protocol.md, "Error codes") and their messages."""
-from onprem.errors import ServiceError
+from core.errors import ServiceError
 
 from .tokens import REFUSALS
 

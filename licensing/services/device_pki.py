@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from onprem import pki
+from core import pki
 
 from ..models import DeviceCertificate, SigningAuthority
 from . import prepared

@@ -7,7 +7,7 @@ import functools
 
 from django.db import IntegrityError, connection, transaction
 
-from onprem import events
+from core import events
 
 from ..models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance
 from .device_errors import FROM_TOKEN_REFUSAL, NOT_REGISTERED, TOKEN_UNKNOWN, DeviceError

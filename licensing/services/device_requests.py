@@ -14,8 +14,8 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
-from onprem import events
-from onprem.errors import ServiceError
+from core import events
+from core.errors import ServiceError
 
 from ..models import Conversion, DeviceRequest, LicenseDefinition
 from . import alerts as alert_service

@@ -10,7 +10,7 @@ full: docs/protocol.md, "Re-registration of an existing UDI".
 import datetime
 
 from accounts.rbac import Action, token_delegates
-from onprem import pki
+from core import pki
 
 from ..models import Alert, DeviceCertificate, DeviceIdentity
 from . import alerts

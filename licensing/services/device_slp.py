@@ -11,7 +11,7 @@ limits (its virtual account's, and its token's when the push carries one), and i
 (``id_token``), whose virtual account it joins. Without one it joins the Default virtual
 account. Every push's usage is held to the usage bounds (``usage_bounds``).
 """
-from onprem import pki
+from core import pki
 
 from ..models import DeviceIdentity, ProductInstance
 from .device_errors import ACCOUNT_INACTIVE, BAD_SIGNATURE, FROM_TOKEN_REFUSAL, TOKEN_REQUIRED, TOKEN_UNKNOWN, \

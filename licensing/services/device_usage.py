@@ -15,7 +15,7 @@ import hashlib
 
 from django.db import connection
 
-from onprem import events
+from core import events
 
 from ..models import DeviceIdentity, LicenseDefinition, LicenseUsage, ProductInstance, RumReport
 from .compliance import IN_COMPLIANCE, virtual_account_positions

@@ -1,6 +1,6 @@
 """Reading a local account's event log (Manage Account > Event Log, Smart Licensing > Activity)."""
 from accounts.rbac import Action, can, principal_for, visible_virtual_accounts
-from onprem.models import Event
+from core.models import Event
 
 
 def visible_events(who, account):

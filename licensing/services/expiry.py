@@ -8,7 +8,7 @@ line and marks the line (``expired_at``) so a second run records nothing new.
 from django.db import transaction
 from django.utils import timezone
 
-from onprem import events
+from core import events
 
 from ..models import Entitlement
 from .compliance import today

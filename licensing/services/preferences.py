@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.rbac import Action, can
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import PreferenceChange, UserPreference
 

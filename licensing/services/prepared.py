@@ -121,7 +121,7 @@ def execute(cursor, sql, params):
             return
         numbered = iter(range(1, len(params) + 1))
         # Django's error classes, as its own cursors raise them: a session the database dropped
-        # (a restart) is an OperationalError the 503 of onprem/db_unavailable.py answers, and
+        # (a restart) is an OperationalError the 503 of core/db_unavailable.py answers, and
         # Django learns that the connection is broken.
         with conn.wrap_database_errors, conn.connection.cursor() as raw:
             raw.execute(f"PREPARE {name} AS {_PLACEHOLDER.sub(lambda _: f'${next(numbered)}', sql)}")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from accounts.rbac import Action, can
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import Entitlement, LicenseUsage, ProductInstance
 from ..models.licenses import valid_on_q

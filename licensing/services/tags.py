@@ -8,7 +8,7 @@ changes every license of the account that carries it ("you modify ALL the licens
 from django.db import transaction
 
 from accounts.rbac import Action, can
-from onprem.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 
 from ..models import Entitlement, LicenseTag
 

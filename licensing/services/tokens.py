@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from accounts.rbac import Action, can
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import RegistrationToken
 

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts.rbac import Action, can
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import Entitlement, LicenseDefinition, VirtualAccount
 from ..models.licenses import valid_on_q

@@ -16,8 +16,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.security_models import SecurityPolicy
-from onprem import events
-from onprem.models import Event
+from core import events
+from core.models import Event
 
 from . import prepared
 from .device_errors import IMPLAUSIBLE_USAGE, DeviceError

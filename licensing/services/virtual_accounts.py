@@ -2,8 +2,8 @@
 from django.db import transaction
 
 from accounts.rbac import Action, can
-from onprem import events
-from onprem.errors import NotAllowed, ServiceError
+from core import events
+from core.errors import NotAllowed, ServiceError
 
 from ..models import VirtualAccount
 

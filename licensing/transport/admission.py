@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.http import HttpResponse
 
-from onprem import metrics
-from onprem.env import env_int
+from licensing import metrics
+from core.env import env_int
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
-from onprem import pki
+from core import pki
 
 VERSION = "1"
 XML_ROOT, XML_MESSAGE = "smartLicense", "message"

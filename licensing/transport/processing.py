@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from onprem import metrics, pki
+from core import pki
+from licensing import metrics
 
 from ..services import device_registration, device_requests, device_slp, device_usage
 from ..services.device_errors import (
@@ -164,6 +165,6 @@ def process(body, *, transport, allow_xml=False, cslu_account=None):
             # Over a registration limit: HTTP 429 and Retry-After, which devices honour (docs/protocol.md).
             payload["retry_after"] = error.retry_after
             status, headers = 429, {"Retry-After": str(error.retry_after)}
-    # Counted by type and result: the status, or the error code of a refusal (onprem/metrics.py).
+    # Counted by type and result: the status, or the error code of a refusal (core/metrics.py).
     metrics.device_message(reply_type, payload.get("error_code") or payload.get("status", "?"))
     return _reply(env, signer, payload, message_type=reply_type, status=status, headers=headers)

@@ -6,7 +6,7 @@
 import hashlib
 from dataclasses import dataclass, field
 
-from onprem import pki
+from core import pki
 
 from .envelope import VERSION, UnstorableText, strict_json
 from ..services.device_errors import BAD_SIGNATURE, MALFORMED, DeviceError

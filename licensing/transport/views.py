@@ -9,8 +9,9 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from onprem import metrics
-from onprem.ratelimit import client_ip
+from licensing import metrics
+from core.networks import client_ip
+from core.limits import own_request_limit
 
 from ..models import DeviceIdentity, LocalAccount
 from ..services import cslu_access
@@ -49,18 +50,21 @@ def _run(request, **kwargs):
                         headers=outcome.headers)
 
 
+@own_request_limit  # ONPREM_DEVICE_MAX_MESSAGE_BYTES, answered in the protocol's format
 @csrf_exempt
 @require_POST
 def smart_transport(request):
     return _run(request, transport=DeviceIdentity.Transport.SMART_TRANSPORT)
 
 
+@own_request_limit  # ONPREM_DEVICE_MAX_MESSAGE_BYTES, answered in the protocol's format
 @csrf_exempt
 @require_POST
 def call_home(request):
     return _run(request, transport=DeviceIdentity.Transport.CALL_HOME, allow_xml=True)
 
 
+@own_request_limit  # ONPREM_DEVICE_MAX_MESSAGE_BYTES, answered in the protocol's format
 @csrf_exempt
 @require_POST
 def cslu_push(request, slug):
@@ -80,10 +84,3 @@ def cslu_push(request, slug):
         return JsonResponse({"status": "FAILED", "error_code": "MALFORMED",
                              "message": "No local account answers at this URL."}, status=404)
     return _run(request, transport=DeviceIdentity.Transport.CSLU, cslu_account=account)
-
-
-def cslu_url_path(account):
-    """The path an SLP product instance pushes to (Inventory > General shows it)."""
-    from urllib.parse import quote
-
-    return f"/cslu/v1/pi/{quote(account.name, safe='')}-{account.pk}"

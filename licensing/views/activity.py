@@ -20,9 +20,9 @@ from django.views.decorators.http import require_GET
 
 from accounts.rbac import visible_virtual_accounts
 from licensing.services.event_log import visible_events
-from onprem.csv_export import csv_response
-from onprem.events.messages import CATALOGUE
-from onprem.listing import Listing
+from core.csv_export import csv_response
+from core.events.messages import CATALOGUE
+from core.listing import Listing
 
 from ..forms import EventLogFilterForm
 from .workspace import account_page, render_workspace

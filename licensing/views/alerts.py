@@ -8,7 +8,6 @@ of a virtual account the user may not see, is not found (404).
 """
 from django import forms
 from django.contrib import messages
-from django.db.models import Q
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -18,9 +17,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts.rbac import principal_for, visible_virtual_accounts
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from accounts.rbac import visible_virtual_accounts
+from core.listing import Listing
+from core.service_views import service_errors
 
 from ..models import Alert
 from ..services import alerts as alert_service
@@ -53,28 +52,13 @@ class AlertFilterForm(forms.Form):
         return alerts
 
 
-def _sees_whole_account(request, account):
-    principal = principal_for(request)
-    return principal.is_system_wide_admin or bool(principal.grants(account)[0])
-
-
-def visible_alerts(request, account, virtual_accounts=None):
-    """Every alert of ``account`` this user may see (any status): all of them for an
-    account-wide role; otherwise those of the user's virtual accounts (not the account-level ones)."""
-    alerts = Alert.objects.filter(account=account)
-    if _sees_whole_account(request, account):
-        return alerts
-    vas = virtual_accounts if virtual_accounts is not None else visible_virtual_accounts(request, account)
-    return alerts.filter(Q(virtual_account__in=vas))
-
-
 @account_page
 def alerts(request, account):
     now = timezone.now()
     vas = visible_virtual_accounts(request, account)
     form = AlertFilterForm(request.GET or None, virtual_accounts=vas)
     form.is_valid()  # an invalid filter is shown with its error and not applied
-    rows = form.filter(visible_alerts(request, account, vas), now).select_related("virtual_account")
+    rows = form.filter(alert_service.visible_alerts(request, account, vas), now).select_related("virtual_account")
     # No default sort: the model's order is the guide's "Severity, and then Action Due".
     table = Listing(request, rows, search=["message", "virtual_account__name"], sorts={
         "message": "message", "severity": "severity", "va": "virtual_account__name",
@@ -97,7 +81,7 @@ def _back(request, account):
 
 
 def _alert_or_404(request, account, alert_id):
-    return get_object_or_404(visible_alerts(request, account).select_related("account", "virtual_account"),
+    return get_object_or_404(alert_service.visible_alerts(request, account).select_related("account", "virtual_account"),
                              pk=alert_id)
 
 

@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.rbac import Action, can, visible_virtual_accounts
 from licensing.models import Conversion, ConversionSettings
 from licensing.services import conversion as conversion_service
-from onprem.csv_export import csv_response
-from onprem.errors import NotAllowed
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.csv_export import csv_response
+from core.errors import NotAllowed
+from core.listing import Listing
+from core.service_views import service_errors
 
 from .workspace import account_page, render_workspace
 

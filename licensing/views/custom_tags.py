@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.rbac import Action, can
 from licensing.services import custom_tags as tag_service
-from onprem.errors import NotAllowed, ServiceError
-from onprem.listing import Listing
+from core.errors import NotAllowed, ServiceError
+from core.listing import Listing
 
 from .manage import render_tab
 from .workspace import account_page

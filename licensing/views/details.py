@@ -39,7 +39,7 @@ from licensing.models import (
 from licensing.models.licenses import valid_on_q
 from licensing.services import compliance, usage_history
 from licensing.services.event_log import visible_events
-from onprem.listing import Listing
+from core.listing import Listing
 
 from . import charts
 from .inventory.page import inventory_url, visible_virtual_account_or_404

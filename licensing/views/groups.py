@@ -15,10 +15,11 @@ from accounts.models import UserGroupMembership
 from accounts.roles import AccountRole
 from accounts.services import grants as grant_service
 from accounts.services import groups as group_service
-from onprem.csv_export import csv_response
-from onprem.errors import NotAllowed
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.csv_export import csv_response
+from core.errors import NotAllowed
+from core.listing import Listing
+from core.service_views import service_errors
+from core.limits import ENVELOPE, request_limit
 
 from .manage import render_tab
 from .workspace import account_page
@@ -204,6 +205,7 @@ def user_group_member_owner(request, account, group_id, membership_id):
     return _group_url(group)
 
 
+@request_limit(lambda: group_service.MAX_UPLOAD_BYTES + ENVELOPE, "user list (CSV)")
 @account_page
 @require_POST
 def user_group_upload(request, account, group_id):

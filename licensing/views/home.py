@@ -5,7 +5,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from accounts.rbac import Action, can, visible_accounts
+from accounts.rbac import Action, can
+from licensing.services.accounts import visible_accounts
 
 from .workspace import (
     SESSION_ACCOUNT_KEY,

@@ -8,9 +8,9 @@ from accounts.rbac import Action, grantable_roles, principal_for, visible_virtua
 from accounts.services import grants as grant_service
 from licensing.models import AccessRequest
 from licensing.services import access as access_service
-from onprem.errors import NotAllowed, ServiceError
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.errors import NotAllowed, ServiceError
+from core.listing import Listing
+from core.service_views import service_errors
 
 from ..forms import AddUserForm, ApproveAccessForm
 from .manage import render_tab, require

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.rbac import Action, can
 from licensing.services import preferences as preference_service
-from onprem.errors import NotAllowed
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.errors import NotAllowed
+from core.listing import Listing
+from core.service_views import service_errors
 
 from .workspace import account_page, render_workspace
 

@@ -8,9 +8,9 @@ from django.views.decorators.http import require_http_methods
 from accounts.rbac import Action, can
 from licensing.models import AccessRequest, LocalAccount
 from licensing.services import access, accounts
-from onprem.errors import NotAllowed
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.errors import NotAllowed
+from core.listing import Listing
+from core.service_views import service_errors
 
 from ..forms import RequestAccessForm, RequestAccountForm
 from .workspace import render_workspace

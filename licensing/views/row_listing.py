@@ -1,7 +1,7 @@
 """``RowListing``: the ``Listing`` of a table whose rows are already in memory."""
 from django.core.paginator import Paginator
 
-from onprem.listing import DEFAULT_PAGE_SIZE, Listing
+from core.listing import DEFAULT_PAGE_SIZE, Listing
 
 
 class RowListing(Listing):

@@ -18,7 +18,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts.rbac import Action, can, grantable_roles, visible_accounts
+from accounts.rbac import Action, can, grantable_roles
+from licensing.services.accounts import visible_accounts
 from accounts.roles import AccountRole
 from licensing.models import LocalAccount
 

@@ -9,7 +9,7 @@ import datetime
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from onprem import pki
+from core import pki
 
 from .. import certificate_roles as roles
 from .canonical import canonical_bytes

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from onprem import pki
-from onprem.env import write_private_file
+from core import pki
+from core.env import write_private_file
 from sync import certificate_roles as roles
 
 ROOT_DAYS = 20 * 365

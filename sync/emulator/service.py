@@ -16,7 +16,7 @@ check then decides. Decisions (docs/cssm-emulator.md):
 import json
 import threading
 
-from onprem import pki
+from core import pki
 from sync.documents.build import build
 from sync.documents.document import REQUEST_KINDS, format_timestamp, new_id, utcnow
 from sync.documents.parse import parse

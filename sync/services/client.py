@@ -8,7 +8,7 @@ self-signed certificate), else the system's trust store. Verification is never t
 import requests
 from django.conf import settings
 
-from onprem.system_settings import proxy_url
+from core.system_settings import proxy_url
 
 from .common import cssm_url
 

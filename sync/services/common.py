@@ -7,8 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.rbac import Action, can
-from onprem import pki
-from onprem.errors import NotAllowed, ServiceError
+from core import pki
+from core.errors import NotAllowed, ServiceError
 from sync.documents.document import OnPrem
 
 from ..models import AccountSync, SyncRecord, SyncSettings

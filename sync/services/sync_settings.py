@@ -3,8 +3,8 @@ disabling scheduled synchronization of one account. Every change is checked firs
 one writes nothing) and recorded in the event log."""
 from django.db import transaction
 
-from onprem import events
-from onprem.errors import ServiceError
+from core import events
+from core.errors import ServiceError
 
 from ..models import AccountSync, SyncSettings
 from .common import actor_name, require_sync_admin, state_of, sync_settings

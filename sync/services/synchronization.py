@@ -31,8 +31,9 @@ from licensing.models import (
 from licensing.services import alerts as alert_service
 from licensing.services import conversion as conversion_service
 from licensing.services import device_requests
-from onprem import events, metrics, pki
-from onprem.errors import ServiceError
+from core import events, pki
+from sync import metrics
+from core.errors import ServiceError
 from sync.documents.bodies import PRODUCT_INSTANCE
 from sync.documents.build import build
 from sync.documents.canonical import CanonicalList, canonical_text

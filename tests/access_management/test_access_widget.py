@@ -6,7 +6,7 @@ from django.test import Client
 
 from accounts.models import ExternalIdentityProvider, LdapConfig
 from accounts.roles import SystemRole
-from onprem import crypto
+from core import crypto
 from tests.access_management.slapd_server import READER_PASSWORD
 
 PAGES = ["/admin/access/ldap/", "/admin/access/ldap/users/", "/admin/access/ldap/groups/", "/admin/access/adfs/",

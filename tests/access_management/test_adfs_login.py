@@ -10,7 +10,7 @@ from django.test import Client
 
 from accounts.roles import SystemRole
 from admin_widgets.access_management.services import save_provider
-from onprem.models import Event
+from core.models import Event
 from tests import ports
 from tests.access_management.oidc_provider import CLIENT_ID, CLIENT_SECRET
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from admin_widgets.access_management.services import save_ldap_config
-from onprem.models import Event
+from core.models import Event
 from tests import ports
 from tests.access_management.slapd_server import SUFFIX
 
@@ -103,7 +103,7 @@ def test_unreachable_server_fails_login_cleanly(client, ldap_data, db):
     ("group_base_dn", "=="), ("encryption", "starttls"), ("ldap_type", "novell"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(ldap_data, db, field, value):
-    from onprem.errors import ServiceError
+    from core.errors import ServiceError
 
     with pytest.raises(ServiceError):
         save_ldap_config(actor=None, data=dict(ldap_data, **{field: value}))

@@ -19,7 +19,7 @@ def test_simple_tls_login_with_the_ca_certificate(client, db, ldap_data, slapd_t
 
 
 def test_an_untrusted_certificate_is_refused(client, db, ldap_data, slapd_tls_server):
-    from onprem.errors import ServiceError
+    from core.errors import ServiceError
 
     data = _tls_data(ldap_data, slapd_tls_server)
     save_ldap_config(actor=None, data=data)
@@ -40,7 +40,7 @@ def test_plain_against_a_tls_port_fails(client, db, ldap_data, slapd_tls_server)
 def test_a_bad_ca_certificate_is_refused(ldap_data, db):
     import pytest
 
-    from onprem.errors import ServiceError
+    from core.errors import ServiceError
 
     with pytest.raises(ServiceError, match="not a PEM X.509 certificate"):
         save_ldap_config(actor=None, data=dict(ldap_data, encryption="simple-tls",

@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts.roles import SystemRole
 from licensing.models import LocalAccount, VirtualAccount
 from licensing.services.accounts import deactivate_account, request_account
-from onprem import events
-from onprem.models import Event
+from core import events
+from core.models import Event
 
 Status = LocalAccount.Status
 ACCOUNTS = "/admin/accounts/"

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.middleware import LAST_ACTIVITY_KEY
 from admin_widgets import health
-from onprem import events
-from onprem.models import WorkerHeartbeat
+from core import events
+from core.models import WorkerHeartbeat
 
 STAT_BEFORE = "cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 100 0 100 700 100 0 0 0 0 0\nintr 1 2 3\n"
 # 200 more jiffies, 50 of them idle or waiting: 75 % busy.

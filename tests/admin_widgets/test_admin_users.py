@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.roles import SystemRole
-from onprem.models import Event
+from core.models import Event
 from tests.factories import PASSWORD
 
 User = get_user_model()

@@ -6,12 +6,12 @@ import pytest
 from django.urls import resolve, reverse
 from django.utils import timezone
 
-import onprem
+import core
 from accounts.roles import SystemRole
 from admin_widgets import health
 from admin_widgets.registry import WIDGETS, widgets_for
-from onprem import events
-from onprem.models import WorkerHeartbeat
+from core import events
+from core.models import WorkerHeartbeat
 
 # The widgets of the guide's Administration workspace.
 GUIDE_WIDGETS = ["Users", "Access Management", "Accounts", "Settings", "Security", "Network", "Synchronization",
@@ -71,7 +71,7 @@ def test_readout_shows_real_numbers(sysadmin, login):
     events.record("user.disabled", actor=sysadmin, user_name="mallory")
     html = client.get("/admin/").content.decode()
     assert socket.gethostname() in html
-    assert f"<dd>{onprem.__version__}</dd>" in html
+    assert f"<dd>{core.__version__}</dd>" in html
     # The bars carry the measured percentages, and nothing is made up where /proc is missing.
     for key in ("cpu", "ram", "disk"):
         assert f'id="meter-{key}"' in html

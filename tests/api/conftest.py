@@ -28,8 +28,8 @@ def _api_settings(settings, request):
     from django.core.cache import cache
 
     cache.clear()
-    from onprem.models import SystemSettings
-    from onprem.system_settings import prime_cache
+    from core.models import SystemSettings
+    from core.system_settings import prime_cache
 
     prime_cache(SystemSettings(pk=1))
 

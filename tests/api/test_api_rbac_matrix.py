@@ -126,7 +126,7 @@ def test_session_login_is_no_api_credential(client, people, console_on):
 
 
 def test_client_credentials_actor_in_event_log(cc_api, acme, vas):
-    from onprem.models import Event
+    from core.models import Event
 
     api = cc_api([(acme, AA)])
     assert api.post("/accounts/Acme/virtual-accounts", {"name": "Made by machine"})[0] == 200

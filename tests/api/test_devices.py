@@ -4,7 +4,7 @@ import datetime
 import pytest
 
 from licensing.models import Alert, ProductInstance
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 VA = "/accounts/Acme/virtual-accounts/Physics"

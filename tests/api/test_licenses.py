@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from licensing.models import Entitlement
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

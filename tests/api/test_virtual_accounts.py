@@ -2,7 +2,7 @@
 import pytest
 
 from licensing.models import VirtualAccount
-from onprem.models import Event
+from core.models import Event
 from tests.api.conftest import PREFIXES
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from oauth2_provider.models import Application
 
 from accounts.api_clients import ApiAccessEntry, ApiConsole, ApiGrant
 from licensing.services.virtual_accounts import create_virtual_account
-from onprem.models import Event
+from core.models import Event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

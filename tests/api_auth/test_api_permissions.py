@@ -14,12 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_auth import ApiCaller
-from accounts.rbac import Action, ApiGrantPrincipal, Principal, can, visible_accounts, visible_virtual_accounts
+from accounts.rbac import Action, ApiGrantPrincipal, Principal, can, visible_virtual_accounts
+from licensing.services.accounts import visible_accounts
 from accounts.roles import SystemRole
 from accounts.services import api_grants
 from licensing.models import LocalAccount
 from licensing.services.virtual_accounts import create_virtual_account
-from onprem.errors import NotAllowed
+from core.errors import NotAllowed
 from tests.factories import PASSWORD
 
 
@@ -196,7 +197,7 @@ def test_a_service_refusal_is_403_with_the_guide_body(client, cc_grant, get_toke
 
 
 def test_caller_as_event_actor(cc_grant, password_grant, make_user):
-    from onprem import events
+    from core import events
 
     grant, _, _ = cc_grant
     alice = make_user("alice")

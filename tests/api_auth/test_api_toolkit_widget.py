@@ -11,7 +11,7 @@ from accounts.roles import SystemRole
 from accounts.services import api_grants
 from admin_widgets.registry import WIDGETS, widgets_for
 from licensing.services.virtual_accounts import create_virtual_account
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from oauth2_provider.models import AccessToken, RefreshToken
 
 from accounts.api_clients import ApiGrant
 from accounts.services import api_grants
-from onprem.models import Event
+from core.models import Event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 import pytest
 from oauth2_provider.models import AccessToken
 
-from onprem.models import Event
+from core.models import Event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +90,7 @@ def test_successful_logins_do_not_count(client, make_user):
 
 
 def test_behind_proxy_the_forwarded_address_counts(settings, rf):
-    from onprem.ratelimit import client_ip
+    from core.networks import client_ip
 
     request = rf.get("/", REMOTE_ADDR="172.16.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 5.6.7.8")
     assert client_ip(request) == "172.16.0.1"
@@ -106,7 +106,7 @@ def test_parallel_failures_are_all_counted(rf, settings):
     from django.db import connection, connections
 
     from accounts.models import FailureCounter
-    from onprem import ratelimit
+    from accounts.services import ratelimit
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite serialises all writers, so there is no race to lose")

@@ -1,7 +1,7 @@
 """Secrets at rest: Fernet tokens in the database, plain values in Python, key rotation."""
 from cryptography.fernet import Fernet
 
-from onprem import crypto
+from core import crypto
 
 
 def test_round_trip_and_ciphertext_differs(monkeypatch):

@@ -4,8 +4,8 @@ from django.db import IntegrityError, transaction
 
 from licensing.models import LocalAccount, VirtualAccount
 from licensing.services import accounts, virtual_accounts
-from onprem.errors import ServiceError
-from onprem.models import Event
+from core.errors import ServiceError
+from core.models import Event
 
 
 def _defaults(account):
@@ -90,7 +90,7 @@ def test_rejected_request_frees_the_name(sysadmin, make_user):
 def test_system_user_cannot_approve(make_user):
     requester = make_user("req")
     account = accounts.request_account(actor=requester, name="Acme", cisco_smart_account="SA", cisco_virtual_account="VA")
-    from onprem.errors import NotAllowed
+    from core.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
         accounts.approve_account_request(actor=requester, account=account)

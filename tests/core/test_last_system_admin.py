@@ -16,8 +16,8 @@ from accounts.roles import SystemRole
 from accounts.security_models import UserLock
 from accounts.services import lockout, users
 from accounts.services.last_admin import LastSystemAdmin
-from onprem.errors import NotAllowed
-from onprem.models import Event
+from core.errors import NotAllowed
+from core.models import Event
 
 User = get_user_model()
 GOOD_PASSWORD = "Blue-Kettle-Orbit-93"

@@ -4,10 +4,10 @@ from django.db import transaction
 from django.test import RequestFactory
 
 from accounts.models import User
-from onprem import events
-from onprem.events.messages import CATALOGUE
-from onprem.listing import Listing
-from onprem.models import Event
+from core import events
+from core.events.messages import CATALOGUE
+from core.listing import Listing
+from core.models import Event
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from django.test import Client
 
 from accounts import middleware
 from accounts.roles import SystemRole
-from onprem.models import Event
+from core.models import Event
 from tests.factories import PASSWORD
 
 NEW_PASSWORD = "Brand-New-Passw0rd"

@@ -7,7 +7,8 @@ the page itself equal to the code.
 import pytest
 
 from accounts.models import UserGroup, UserGroupMembership
-from accounts.rbac import Action, can, visible_accounts, visible_virtual_accounts
+from accounts.rbac import Action, can, visible_virtual_accounts
+from licensing.services.accounts import visible_accounts
 from accounts.roles import AccountRole, SystemRole
 from accounts.services.grants import set_account_role, set_virtual_account_role
 from licensing.services.accounts import deactivate_account

@@ -1,12 +1,12 @@
-"""``onprem.service_views.service_errors``: where a refused change is shown, and what goes on."""
+"""``core.service_views.service_errors``: where a refused change is shown, and what goes on."""
 import pytest
 from django import forms
 from django.contrib.messages import get_messages
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.test import RequestFactory
 
-from onprem.errors import NotAllowed, ServiceError
-from onprem.service_views import service_errors
+from core.errors import NotAllowed, ServiceError
+from core.service_views import service_errors
 
 
 class NameForm(forms.Form):

@@ -4,8 +4,8 @@ from django.contrib.auth import get_user_model
 
 from accounts.roles import SystemRole
 from accounts.services import users
-from onprem.errors import NotAllowed, ServiceError
-from onprem.models import Event
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 
 User = get_user_model()
 

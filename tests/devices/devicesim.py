@@ -117,7 +117,7 @@ def row_counts():
         DeviceCertificate, DeviceIdentity, DeviceNonce, DeviceRequest, LicenseUsage, ProductInstance,
         RegistrationToken, RumReport,
     )
-    from onprem.models import Event
+    from core.models import Event
 
     counts = {model.__name__: model.objects.count() for model in (
         DeviceCertificate, DeviceIdentity, DeviceNonce, DeviceRequest, LicenseUsage, ProductInstance, RumReport,

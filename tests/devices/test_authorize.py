@@ -3,7 +3,7 @@ import pytest
 
 from licensing.models import LicenseUsage, ProductInstance
 from licensing.services.compliance import virtual_account_positions
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

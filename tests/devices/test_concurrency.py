@@ -108,7 +108,7 @@ def test_first_slp_pushes_of_one_udi_with_two_keys_pin_one_key(make_account):
     from urllib.parse import quote
 
     from licensing.models import DeviceIdentity, RumReport
-    from onprem import pki
+    from core import pki
 
     account = make_account("Slp Race")
     path = f"/cslu/v1/pi/{quote(account.name, safe='')}-{account.pk}"

@@ -9,7 +9,7 @@ import pytest
 
 from accounts.security_models import SecurityPolicy
 from licensing.models import DeviceIdentity, LicenseUsage, ProductInstance, RegistrationToken
-from onprem.models import Event
+from core.models import Event
 from tests.devices.devicesim import cslu_path, make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db
@@ -233,7 +233,7 @@ def test_bad_cslu_settings_change_nothing(sysadmin, login, field, value, message
 
 def test_the_service_refuses_bad_networks_too(sysadmin):
     from accounts.services import password_policy
-    from onprem.errors import ServiceError
+    from core.errors import ServiceError
 
     with pytest.raises(ServiceError) as error:
         password_policy.update("account", actor=sysadmin, cslu_access="networks", cslu_networks="300.1.1.1/8")

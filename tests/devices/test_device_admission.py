@@ -166,7 +166,7 @@ def test_a_refusal_comes_before_the_rest_of_the_stack(registered, settings, monk
     def not_now():
         raise AssertionError("the system settings were read for a shed message")
 
-    monkeypatch.setattr("onprem.middleware.current", not_now)
+    monkeypatch.setattr("core.middleware.current", not_now)
     with overloaded(settings), CaptureQueriesContext(connection) as queries:
         response = dev.post(dev.envelope("AUTHORIZE", dev.payload(entitlements=[])))
     assert response.status_code == 503 and response["Retry-After"]

@@ -102,7 +102,7 @@ def test_register_with_an_odd_udi_never_5xx(device, token, value, field):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
     from tests.devices.devicesim import make_csr
-    from onprem import pki
+    from core import pki
 
     tok = token()
     dev = device()

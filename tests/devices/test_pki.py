@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from licensing.models import DeviceCertificate, SigningAuthority
 from licensing.services.device_pki import current_authority, install_signing_authority
-from onprem import pki
+from core import pki
 from tests.devices.devicesim import make_csr
 
 pytestmark = pytest.mark.django_db

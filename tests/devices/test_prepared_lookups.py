@@ -102,7 +102,7 @@ def test_prepared_statements_survive_a_rollback_and_a_forgotten_list(registered)
 def test_a_session_the_database_dropped_raises_djangos_error_not_the_drivers():
     """The PREPARE and the session's statement list go over the raw connection: a database restart
     there must still raise django.db's OperationalError/InterfaceError, which
-    onprem/db_unavailable.py answers with 503 + Retry-After (psycopg2's own class would be a 500)."""
+    core/db_unavailable.py answers with 503 + Retry-After (psycopg2's own class would be a 500)."""
     from django.db import DatabaseError, connections
 
     if connection.vendor != "postgresql":

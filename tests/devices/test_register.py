@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.utils import timezone
 
 from licensing.models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance, RegistrationToken
-from onprem.models import Event
+from core.models import Event
 
 from tests.devices.devicesim import make_csr, row_counts
 
@@ -158,7 +158,7 @@ def test_messages_of_a_deactivated_account_are_refused(registered, acme):
 
 
 def test_device_messages_are_counted_by_type_and_result(device, token):
-    from onprem.metrics import DEVICE_MESSAGES
+    from licensing.metrics import DEVICE_MESSAGES
 
     def count(kind, result):
         return DEVICE_MESSAGES.labels(type=kind, result=result)._value.get()

@@ -14,7 +14,7 @@ from accounts.security_models import SecurityPolicy
 from licensing.models import Alert, DeviceIdentity, ProductInstance
 from licensing.services.alerts import recompute_alerts
 from licensing.transport import processing
-from onprem.models import Event
+from core.models import Event
 
 from tests.devices.devicesim import cslu_path, make_csr, row_counts, rum, verify_reply
 
@@ -402,7 +402,7 @@ def test_the_limit_locks_never_block_a_concurrent_registrations_foreign_key_chec
 
     from licensing.services import registration_limits
     from licensing.services.tokens import create_token
-    from onprem import events
+    from core import events
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks")

@@ -21,7 +21,7 @@ from licensing.models import (
 from licensing.services.alerts import dismiss_alert, recompute_alerts
 from licensing.services.device_errors import MESSAGES
 from licensing.services.tokens import create_token
-from onprem.models import Event
+from core.models import Event
 from tests.devices.devicesim import make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db

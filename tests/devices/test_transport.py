@@ -249,7 +249,7 @@ def test_smart_transport_does_not_take_xml(device, token):
 
 def test_signature_helper_is_real():
     key = ec.generate_private_key(ec.SECP256R1())
-    from onprem import pki
+    from core import pki
 
     assert pki.verify(key.public_key(), b"abc", sign(key, b"abc"))
     assert not pki.verify(key.public_key(), b"abd", sign(key, b"abc"))

@@ -6,8 +6,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from licensing.models import DeviceRequest, LicenseUsage, ProductInstance, RumReport
 from licensing.services.device_requests import decide_request
-from onprem.errors import ServiceError
-from onprem.models import Event
+from core.errors import ServiceError
+from core.models import Event
 from tests.devices.devicesim import cslu_path as _cslu_path
 from tests.devices.devicesim import make_csr, row_counts, rum
 

@@ -10,7 +10,7 @@ import pytest
 from accounts.security_models import SecurityPolicy
 from licensing.models import LicenseUsage, ProductInstance, RumReport
 from licensing.services.compliance import virtual_account_positions
-from onprem.models import Event
+from core.models import Event
 from tests.devices.devicesim import cslu_path, make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 from licensing.models import Alert, Entitlement
 from licensing.services import alerts as alert_service
 from licensing.services.alerts import dismiss_alert, recompute_alerts, remind_later
-from onprem.errors import ServiceError
-from onprem.models import Event
+from core.errors import ServiceError
+from core.models import Event
 
 D = datetime.date
 UTC = datetime.timezone.utc

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from licensing.models import Entitlement
 from licensing.services.compliance import OUT_OF_COMPLIANCE, virtual_account_positions
 from licensing.services.expiry import expire_entitlements
-from onprem.models import Event
+from core.models import Event
 
 D = datetime.date
 

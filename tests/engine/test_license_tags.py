@@ -8,7 +8,7 @@ from licensing.models import LicenseTag
 from licensing.services.tags import (
     add_license_tags, delete_license_tag, parse_tag_names, remove_license_tags, rename_license_tag,
 )
-from onprem.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 
 
 @pytest.fixture

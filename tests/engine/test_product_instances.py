@@ -10,8 +10,8 @@ from licensing.services.compliance import virtual_account_positions
 from licensing.services.product_instances import (
     FAILED_TO_CONNECT, FAILED_TO_RENEW, OK, remove_product_instance, renewal_state, transfer_product_instance,
 )
-from onprem.errors import NotAllowed, ServiceError
-from onprem.models import Event
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 
 D = datetime.date
 TODAY = D(2025, 3, 1)

@@ -15,8 +15,8 @@ from licensing.models import LocalAccount, RegistrationToken
 from licensing.services import tokens
 from licensing.services.accounts import deactivate_account
 from licensing.services.tokens import TokenError, create_token, remove_token, revoke_token, use_token
-from onprem.errors import NotAllowed
-from onprem.models import Event
+from core.errors import NotAllowed
+from core.models import Event
 
 NOW = datetime.datetime(2025, 3, 1, 12, 0, tzinfo=datetime.timezone.utc)
 

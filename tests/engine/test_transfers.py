@@ -12,8 +12,8 @@ from licensing.services.compliance import virtual_account_positions
 from licensing.services.transfers import (
     EXPORT_RESTRICTED_IN_USE_NOTICE, LONGEST_TERM_LAST, preview_transfer, transfer_licenses,
 )
-from onprem.errors import NotAllowed, ServiceError
-from onprem.models import Event
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 
 D = datetime.date
 TODAY = D(2025, 3, 1)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from bench.harness import ROOT, Installation, Process, port_open
-from onprem.child_processes import descendants, die_with_parent
+from core.child_processes import descendants, die_with_parent
 from tests import ports
 
 PG_BIN = Path(os.environ.get("ONPREM_FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -182,7 +182,7 @@ import json
 from django.db.models import Count, Sum
 from licensing.models import DeviceIdentity, LicenseUsage, LocalAccount, ProductInstance, RegistrationToken
 from licensing.services.compliance import license_positions
-from onprem.models import Event
+from core.models import Event
 account = LocalAccount.objects.get(name="Faults")
 tokens = {t.token: {"uses": t.uses, "max_uses": t.max_uses,
                     "pis": DeviceIdentity.objects.filter(registration_token=t).count()}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.harness import survivors
-from onprem.child_processes import descendants
+from core.child_processes import descendants
 from tests.faults.harness import _parent, manage_json
 
 pytestmark = [pytest.mark.live, pytest.mark.faults]

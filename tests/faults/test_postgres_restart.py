@@ -78,7 +78,7 @@ def test_postgres_restart_under_load(private_postgres, fault_server, tmp_path):
     # ... and answered 200 again by itself shortly after the database was back.
     recovered = [status for at, status in prober.seen if at > up_at + 1.0]
     assert recovered and set(recovered) == {200}, prober.seen
-    # The devices saw "retry later" at worst (503 + Retry-After from onprem/db_unavailable.py, which
+    # The devices saw "retry later" at worst (503 + Retry-After from core/db_unavailable.py, which
     # the agent retries; BUSY when its retries ran out), never a 500 and never a wrong answer.
     allowed = {"HTTP_502", "HTTP_503", "BUSY", "CONNECTION"}
     for operation, row in first["by_type"].items():

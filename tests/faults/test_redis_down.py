@@ -19,7 +19,7 @@ requests = pytest.importorskip("requests")
 
 
 SEND_LATER = """
-from onprem.mail import send_later
+from core.mail import send_later
 send_later(%r, "Sent while the broker was %s.", ["ops@example.com"])
 print("QUEUED")
 """
@@ -128,14 +128,14 @@ def _closed_port():
 
 @pytest.mark.django_db
 def test_system_settings_fall_back_to_the_database_when_the_cache_fails(settings, caplog):
-    from onprem.models import SystemSettings
-    from onprem.system_settings import current, forget_cached
+    from core.models import SystemSettings
+    from core.system_settings import current, forget_cached
 
     SystemSettings.objects.create(pk=1, banner_text="From the database")
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
                                    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
-    with caplog.at_level(logging.WARNING, logger="onprem.system_settings"):
+    with caplog.at_level(logging.WARNING, logger="core.system_settings"):
         assert current().banner_text == "From the database"
         forget_cached()  # no exception either
     assert "The cache is unavailable (ConnectionError)" in caplog.text
@@ -147,14 +147,14 @@ def test_send_later_sends_now_when_the_broker_is_down(caplog, mailoutbox, monkey
     # stops a real Redis); reconfiguring the shared Celery app here would leak into other tests.
     from kombu.exceptions import OperationalError
 
-    from onprem import mail
-    from onprem.tasks import send_mail
+    from core import mail
+    from core.tasks import send_mail
 
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
     monkeypatch.setattr(send_mail, "delay", broker_down)
-    with caplog.at_level(logging.WARNING, logger="onprem.mail"):
+    with caplog.at_level(logging.WARNING, logger="core.mail"):
         mail.send_later("Broker down", "body", ["b@example.com", "a@example.com", ""])
     assert [(m.subject, m.to) for m in mailoutbox] == [("Broker down", ["a@example.com", "b@example.com"])]
     assert "The task broker is unavailable" in caplog.text
@@ -164,8 +164,8 @@ def test_send_later_sends_now_when_the_broker_is_down(caplog, mailoutbox, monkey
 def test_send_later_logs_a_mail_it_could_not_send_at_all(settings, caplog, monkeypatch):
     from kombu.exceptions import OperationalError
 
-    from onprem import mail
-    from onprem.tasks import send_mail
+    from core import mail
+    from core.tasks import send_mail
 
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
@@ -175,6 +175,6 @@ def test_send_later_logs_a_mail_it_could_not_send_at_all(settings, caplog, monke
 
     monkeypatch.setattr(send_mail, "delay", broker_down)
     monkeypatch.setattr(mail, "send", smtp_down)
-    with caplog.at_level(logging.WARNING, logger="onprem.mail"):
+    with caplog.at_level(logging.WARNING, logger="core.mail"):
         mail.send_later("Nowhere to go", "body", ["a@example.com"])
     assert "The mail “Nowhere to go” to 1 recipient(s) was not sent" in caplog.text

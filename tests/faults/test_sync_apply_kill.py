@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bench.harness import ROOT, cssm_emulator, manage, server_env
-from onprem.child_processes import die_with_parent
+from core.child_processes import die_with_parent
 from tests import ports
 
 pytestmark = [pytest.mark.live, pytest.mark.faults]

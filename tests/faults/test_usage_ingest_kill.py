@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from onprem.child_processes import die_with_parent
+from core.child_processes import die_with_parent
 from tests.faults.invariants import assert_invariants
 
 psycopg2 = pytest.importorskip("psycopg2")

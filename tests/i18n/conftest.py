@@ -13,8 +13,8 @@ def _private_cache(settings):
                                    "LOCATION": "tests-i18n"}}
     from django.core.cache import cache
 
-    from onprem.models import SystemSettings
-    from onprem.system_settings import prime_cache
+    from core.models import SystemSettings
+    from core.system_settings import prime_cache
 
     cache.clear()
     prime_cache(SystemSettings(pk=1))

@@ -75,7 +75,7 @@ def test_each_user_keeps_their_own_language(client, make_user, account):
 
 
 def set_default_language(code):
-    from onprem import system_settings
+    from core import system_settings
 
     system_settings.update("language", actor=None, default_language=code)
 

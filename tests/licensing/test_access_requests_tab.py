@@ -5,7 +5,7 @@ from accounts.models import RoleGrant
 from accounts.roles import AccountRole
 from licensing.models import AccessRequest
 from licensing.services.access import request_access
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

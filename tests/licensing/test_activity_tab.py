@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import AccountRole, SystemRole
-from onprem.events import record
-from onprem.models import Event
+from core.events import record
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from accounts.roles import AccountRole
 from licensing.models import Alert, Conversion, ConversionSettings
 from licensing.services import conversion as conversion_service
-from onprem.errors import NotAllowed, ServiceError
-from onprem.models import Event
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 
 NOW = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.timezone.utc)
 PINNED_HISTORY = 10  # session, user, account, grants, picker, tabs' grants, visible VAs, count, rows, +1 slack

@@ -8,8 +8,8 @@ from accounts.roles import AccountRole
 from licensing.models import VirtualAccountTag, VirtualAccountTagValue
 from licensing.services import custom_tags as tag_service
 from licensing.services.custom_tags import TagDraft
-from onprem.errors import NotAllowed, ServiceError
-from onprem.models import Event
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 
 PINNED_LIST = 10  # session, user, account, grants, picker, manage tabs' grants, required tags, count, rows (+1)
 

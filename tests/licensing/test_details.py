@@ -11,7 +11,7 @@ from accounts.roles import AccountRole, SystemRole
 from licensing.models import DeviceIdentity, Entitlement, LicenseUsage, ProductInstance
 from licensing.services import compliance
 from licensing.views.details import renewal_state, usage_chart
-from onprem import events
+from core import events
 
 from tests.licensing.test_reports import data, devices, line  # noqa: F401 - the same catalogue as the reports
 

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.roles import AccountRole
-from onprem import events
-from onprem.models import Event
+from core import events
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

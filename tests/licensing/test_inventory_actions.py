@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts.roles import AccountRole, SystemRole
 from licensing.models import Entitlement, LicenseDefinition, LicenseUsage, ProductInstance
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.roles import AccountRole, SystemRole
 from licensing.models import RegistrationToken
 from licensing.services.tokens import create_token, revoke_token
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from accounts.models import UserGroup, UserGroupMembership
 from accounts.roles import AccountRole
 from accounts.services.grants import set_account_role
 from licensing.services.access import request_access
-from onprem import events
+from core import events
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 from accounts.models import RoleGrant, UserGroup, UserGroupMembership
 from accounts.roles import AccountRole
 from licensing.models import VirtualAccount
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

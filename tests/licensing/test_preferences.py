@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from accounts.roles import AccountRole
 from licensing.models import Entitlement, LicenseDefinition, LicenseTag, PreferenceChange, UserPreference
 from licensing.services import preferences as pref_service
-from onprem.errors import NotAllowed, ServiceError
-from onprem.models import Event
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 
 PINNED_PREFERENCES = 9  # session, user, account, grants, picker, preference, tabs' grants, count, rows
 

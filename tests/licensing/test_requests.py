@@ -3,7 +3,7 @@ import pytest
 
 from accounts.roles import AccountRole
 from licensing.models import AccessRequest, LocalAccount
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

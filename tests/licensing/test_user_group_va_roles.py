@@ -6,7 +6,7 @@ from accounts.models import RoleGrant
 from accounts.rbac import Action, can, visible_virtual_accounts
 from accounts.roles import AccountRole
 from accounts.services import groups as group_service
-from onprem.models import Event
+from core.models import Event
 
 
 def gurl(group, rest=""):

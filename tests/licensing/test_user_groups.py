@@ -5,10 +5,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import RoleGrant, UserGroup, UserGroupMembership
-from accounts.rbac import visible_accounts
+from licensing.services.accounts import visible_accounts
 from accounts.roles import AccountRole
 from accounts.services import groups as group_service
-from onprem.models import Event
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

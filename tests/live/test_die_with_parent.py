@@ -11,7 +11,7 @@ import time
 import pytest
 
 from bench.harness import ROOT, Installation, survivors
-from onprem.child_processes import descendants, die_with_parent
+from core.child_processes import descendants, die_with_parent
 from tests import ports
 
 pytestmark = pytest.mark.live
@@ -43,7 +43,7 @@ WORKER = """
 import signal, sys, time
 from pathlib import Path
 from bench.harness import Process
-from onprem.child_processes import follow_parent
+from core.child_processes import follow_parent
 follow_parent(signal.SIGKILL)
 Process([sys.executable, "-c", "import time; time.sleep(600)"], log=Path(sys.argv[1])).start()
 time.sleep(600)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from bench.harness import survivors
-from onprem.child_processes import descendants
+from core.child_processes import descendants
 
 requests = pytest.importorskip("requests")
 
@@ -167,7 +167,7 @@ def test_a_dying_child_stops_everything(server_factory):
 # --- the command lines serve builds (no processes started) ------------------------------------
 def test_children_command_lines(settings, tmp_path, monkeypatch):
     from onprem.management.commands.serve import Command, probe_address
-    from onprem.tls import TLSResult
+    from core.tls import TLSResult
 
     settings.DATA_DIR, settings.LOG_DIR, settings.ONPREM_PORT = tmp_path, tmp_path / "logs", 9443
     settings.CELERY_BROKER_URL = "filesystem://"

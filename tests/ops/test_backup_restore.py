@@ -31,14 +31,14 @@ print(json.dumps(out))
 
 
 SAVE_SECRET = """
-from onprem.system_settings import update
+from core.system_settings import update
 update("email", actor=None, smtp_host="mail.example.com", smtp_port=25, smtp_helo_domain="example.com",
        smtp_from="ssm@example.com", smtp_auth_required=True, smtp_username="mailer", smtp_starttls=False,
        smtp_password="kept-secret-42")
 """
 READ_SECRET = """
-from onprem import crypto
-from onprem.models import SystemSettings
+from core import crypto
+from core.models import SystemSettings
 print(crypto.decrypt(SystemSettings.objects.get().smtp_password))
 """
 
@@ -63,7 +63,7 @@ print(json.dumps({s["uid"]: {k: str(v) for k, v in s.items()} for s in AccountSy
 """
 
 LAST_EVENT = """
-from onprem.models import Event
+from core.models import Event
 event = Event.objects.filter(event_type="system.restored").get()
 print(event.severity, event.message)
 """
@@ -225,7 +225,7 @@ def test_sqlite_round_trip_then_every_refusal_changes_nothing(tmp_path):
 def test_a_flagged_account_sends_a_full_synchronization_next_and_the_flag_clears(tmp_path, sysadmin):
     # What the flag set by restore does, on a really registered account (the CSSM emulator's service in
     # this process, the manual file exchange): the next request is full although none was asked for.
-    from onprem.backup import flag_accounts_for_full_sync
+    from core.backup import flag_accounts_for_full_sync
     from sync.documents.rejections import MANUAL
     from sync.models import AccountSync, SyncRecord
     from sync.services.synchronization import apply_response, create_sync_request

@@ -6,7 +6,7 @@ from django.db import OperationalError
 
 
 def test_middleware_turns_connection_errors_into_503(rf):
-    from onprem.db_unavailable import DatabaseUnavailableMiddleware
+    from core.db_unavailable import DatabaseUnavailableMiddleware
 
     def view(request):
         raise OperationalError("could not connect to server: Connection refused")
@@ -22,7 +22,7 @@ def test_middleware_turns_connection_errors_into_503(rf):
 def test_other_errors_are_not_hidden(rf):
     import pytest
 
-    from onprem.db_unavailable import DatabaseUnavailableMiddleware
+    from core.db_unavailable import DatabaseUnavailableMiddleware
 
     def view(request):
         raise ValueError("a bug")

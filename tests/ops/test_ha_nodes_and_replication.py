@@ -147,14 +147,14 @@ user.set_password({PASSWORD!r})
 user.save()
 """
 SAVE_SECRET = """
-from onprem.system_settings import update
+from core.system_settings import update
 update("email", actor=None, smtp_host="mail.example.com", smtp_port=25, smtp_helo_domain="example.com",
        smtp_from="ssm@example.com", smtp_auth_required=True, smtp_username="mailer", smtp_starttls=False,
        smtp_password="node-a-secret-7")
 """
 READ_SECRET = """
-from onprem import crypto
-from onprem.models import SystemSettings
+from core import crypto
+from core.models import SystemSettings
 print("SECRET", crypto.decrypt(SystemSettings.objects.get().smtp_password))
 """
 CLUSTER = """

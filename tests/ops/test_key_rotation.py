@@ -4,10 +4,10 @@ from django.core.management import call_command
 
 import pytest
 
-from onprem import crypto
-from onprem.key_rotation import encrypted_fields
-from onprem.models import SystemSettings
-from onprem.system_settings import update
+from core import crypto
+from core.key_rotation import encrypted_fields
+from core.models import SystemSettings
+from core.system_settings import update
 
 
 @pytest.fixture

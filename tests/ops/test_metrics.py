@@ -1,7 +1,8 @@
 """/metrics: who may scrape, and that the numbers are the real ones."""
 import re
 
-from onprem import metrics
+from licensing import metrics as licensing_metrics
+from sync import metrics as sync_metrics
 
 
 def _value(text, name, **labels):
@@ -26,9 +27,9 @@ def test_loopback_scrape_counts_requests_and_reads_state(client, make_account):
 
 
 def test_device_and_sync_hooks(client, db):
-    metrics.device_message("REGISTER", "SUCCESS")
-    metrics.device_message("REGISTER", "TOKEN_EXPIRED")
-    metrics.sync_result("online", "success")
+    licensing_metrics.device_message("REGISTER", "SUCCESS")
+    licensing_metrics.device_message("REGISTER", "TOKEN_EXPIRED")
+    sync_metrics.sync_result("online", "success")
     text = client.get("/metrics").content.decode()
     assert _value(text, "onprem_device_messages_total", result="SUCCESS", type="REGISTER") >= 1
     assert _value(text, "onprem_device_messages_total", result="TOKEN_EXPIRED", type="REGISTER") >= 1
@@ -74,7 +75,7 @@ def test_real_device_messages_are_counted_by_type_and_result(client, make_accoun
 def test_real_synchronizations_are_counted_by_mode_and_result(client, sysadmin, tmp_path):
     from sync.services.synchronization import apply_response
     from sync.documents.rejections import MANUAL
-    from onprem.errors import ServiceError
+    from core.errors import ServiceError
     from tests.reliability.inprocess_cssm import registered_with_emulator, sync_response_for
 
     def counts():

@@ -3,8 +3,8 @@ import json
 import logging
 
 
-from onprem import health_views
-from onprem.observability import JsonFormatter, RequestIdFilter
+from core import health_views
+from core.observability import JsonFormatter, RequestIdFilter
 
 
 def test_healthz_needs_nothing(client):

@@ -1,4 +1,4 @@
-"""`manage.py soak` reports what went wrong and how the server's memory grew: against a stand-in
+"""`python -m bench.soak` reports what went wrong and how the server's memory grew: against a stand-in
 server process (a separate process on loopback) that answers every device message with a reply that
 is not the protocol's and holds on to 16 MB more memory at each request. The soak must say that
 every request failed, by operation and error code, exit non-zero, and show the growth of exactly
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from onprem.child_processes import die_with_parent
+from core.child_processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 LEAKY_SERVER = r"""
@@ -55,7 +55,7 @@ def leaky_server():
 def test_soak_reports_failures_by_code_and_the_servers_memory_growth(leaky_server):
     pid, url = leaky_server
     time.sleep(0.5)  # the stand-in's starting size settles before the first sample
-    done = subprocess.run([sys.executable, "manage.py", "soak", "--server", url, "--token", "any", "--minutes", "0.1",
+    done = subprocess.run([sys.executable, "-m", "bench.soak", "--server", url, "--token", "any", "--minutes", "0.1",
                            "--devices", "6", "--concurrency", "2", "--server-pid", str(pid), "--json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "6 request(s) failed during the soak" in done.stderr, done.stderr

@@ -24,7 +24,7 @@ OLD_RELEASE = "0734048"
 READYZ = """
 import json
 from django.test import RequestFactory
-from onprem.health_views import readyz
+from core.health_views import readyz
 response = readyz(RequestFactory().get("/readyz"))
 print("READYZ", response.status_code, response.content.decode())
 """

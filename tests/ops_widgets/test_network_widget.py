@@ -5,9 +5,9 @@ import pytest
 
 from accounts.roles import SystemRole
 from admin_widgets.network import host
-from onprem import crypto
-from onprem.models import SystemSettings
-from onprem.system_settings import proxy_url
+from core import crypto
+from core.models import SystemSettings
+from core.system_settings import proxy_url
 from tests.factories import PASSWORD
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.roles import SystemRole
 from admin_widgets.support_center import logs
-from onprem.errors import ServiceError
+from core.errors import ServiceError
 from tests.factories import PASSWORD
 
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from accounts.models import LdapConfig, RoleGrant, UserGroup, UserGroupMembership
 from accounts.services import groups as group_service
-from onprem.models import Event
+from core.models import Event
 from tests.reliability.conftest import table_snapshot, tls_snapshot
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from onprem.security_headers import DEFAULT_CSP
+from core.security_headers import DEFAULT_CSP
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(django_settings.BASE_DIR)
@@ -100,8 +100,8 @@ def test_hsts_over_https(client, settings):
 
 
 def test_the_settings_banner_keeps_its_colours_without_inline_style(admin_client, sysadmin):
-    from onprem.models import SystemSettings
-    from onprem.system_settings import prime_cache
+    from core.models import SystemSettings
+    from core.system_settings import prime_cache
 
     row = SystemSettings.objects.filter(pk=1).first() or SystemSettings(pk=1)
     row.banner_text, row.banner_text_color, row.banner_background_color = "TEST SYSTEM", "#ffffff", "#123456"

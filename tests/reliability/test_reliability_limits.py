@@ -9,7 +9,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, resolve, reverse
 from oauth2_provider.models import AccessToken
 
 from accounts.models import LdapConfig, UserGroup, UserGroupMembership
@@ -18,9 +18,9 @@ from accounts.roles import SystemRole
 from accounts.services import api_grants
 from accounts.services import groups as group_service
 from licensing.models import LocalAccount, VirtualAccount
-from onprem import limits
-from onprem.certificates import MAX_PEM_BYTES
-from onprem.models import Event
+from core import limits
+from core.certificates import MAX_PEM_BYTES
+from core.models import Event
 from tests.reliability.conftest import table_snapshot, tls_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -177,9 +177,11 @@ def test_the_limit_is_checked_before_the_body_is_read(path):
         raise AssertionError("the request reached the view")
 
     middleware = limits.RequestSizeLimitMiddleware(view)
-    limit, _label = limits.limit_for(path)
-    assert middleware(_request(path, limit + 1)).status_code == 413
-    assert middleware(_request(path, 10**15)).status_code == 413
+    resolved = resolve(path)
+    limit = limits.limit_for(resolved.func).limit()
+    for length in (limit + 1, 10**15):
+        refused = middleware.process_view(_request(path, length), resolved.func, resolved.args, resolved.kwargs)
+        assert refused.status_code == 413
 
 
 @pytest.mark.parametrize("declared", ["abc", "-1", "1e9"])
@@ -193,8 +195,8 @@ def test_django_body_limits_are_set(settings):
     """Behind the middleware, Django's own limit guards request.body and the non-file form fields."""
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == settings.ONPREM_MAX_REQUEST_BYTES == MIB
     assert settings.FILE_UPLOAD_MAX_MEMORY_SIZE >= group_service.MAX_UPLOAD_BYTES
-    assert "onprem.limits.RequestSizeLimitMiddleware" in settings.MIDDLEWARE
-    assert settings.MIDDLEWARE.index("onprem.limits.RequestSizeLimitMiddleware") < settings.MIDDLEWARE.index(
+    assert "core.limits.RequestSizeLimitMiddleware" in settings.MIDDLEWARE
+    assert settings.MIDDLEWARE.index("core.limits.RequestSizeLimitMiddleware") < settings.MIDDLEWARE.index(
         "django.contrib.sessions.middleware.SessionMiddleware")
 
 
@@ -203,11 +205,13 @@ def test_django_body_limits_are_set(settings):
     ("/admin/security/certificates/import/", "certificate import"),
     ("/admin/access/ldap/", "LDAP settings form"),
     ("/admin/sync/7/response/", "synchronization response file"),
-    ("/admin/users/7/response/", "request"),  # only the sync widget's upload gets the large limit
+    ("/admin/users/", "request"),  # only the sync widget's upload gets the large limit
     ("/oauth/token", "token request"), ("/backend/oauth/token", "token request"),
     ("/api/v1/accounts", "API request"), ("/backend/api/v1/accounts", "API request"),
+    ("/api/v1/schema", "API request"),
     ("/login/", "request"),
 ])
 def test_each_path_gets_its_own_limit(path, label):
-    assert limits.limit_for(path)[1] == label
-    assert limits.limit_for("/SmartTransport") is None and limits.limit_for("/cslu/v1/pi/Acme-1") is None
+    assert limits.limit_for(resolve(path).func).label == label
+    for device_path in ("/SmartTransport", "/Transportgateway/services/DeviceRequestHandler", "/cslu/v1/pi/Acme-1"):
+        assert limits.limit_for(resolve(device_path).func) is None

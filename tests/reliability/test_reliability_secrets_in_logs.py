@@ -11,8 +11,8 @@ from accounts.api_clients import ApiGrant
 from accounts.models import LdapConfig
 from accounts.security_models import PendingCsr
 from accounts.services import api_grants
-from onprem import crypto
-from onprem.models import Event, SystemSettings
+from core import crypto
+from core.models import Event, SystemSettings
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -172,7 +172,7 @@ def test_oauthlib_stays_above_debug_whatever_log_level_says():
         logging.root.setLevel(root_level)
 
 
-# --- The log files Operators read: secrets scrubbed by the handlers (onprem/log_scrub.py) -------
+# --- The log files Operators read: secrets scrubbed by the handlers (core/log_scrub.py) -------
 
 RESET_TOKEN = "cdx7pk-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
@@ -182,7 +182,7 @@ def test_every_handler_carries_the_scrub_filter():
     and on each logger LOGGING configures (Django's own defaults included: they are replaced)."""
     from django.conf import settings
 
-    from onprem.log_scrub import ScrubSecretsFilter
+    from core.log_scrub import ScrubSecretsFilter
 
     assert all("scrub_secrets" in handler["filters"] for handler in settings.LOGGING["handlers"].values())
     loggers = [logging.root] + [logging.getLogger(name) for name in settings.LOGGING["loggers"]]
@@ -324,7 +324,7 @@ from onprem.celery import app
 logfile, secret = sys.argv[1:]
 app.log.setup(loglevel="INFO", logfile=logfile)  # what `celery worker --logfile` does
 logging.getLogger("celery.worker.strategy").info("Task received: {'password': '%s'}", secret)
-get_task_logger("onprem.tasks").warning("mail failed: %s/password/reset/MQ/%s/", "https://h", secret)
+get_task_logger("core.tasks").warning("mail failed: %s/password/reset/MQ/%s/", "https://h", secret)
 """
 
 

@@ -101,7 +101,7 @@ def test_the_parser_rejects_junk_with_the_guides_rejections_only(pending):
 
 
 def test_the_verifier_rejects_every_changed_response(pending):
-    from onprem import pki
+    from core import pki
     from sync.services.common import is_processed
 
     account, good, _name = pending
@@ -133,7 +133,7 @@ def resigned_outside_the_signer_role(draw, good, account):
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     from licensing.models import SigningAuthority
-    from onprem import pki
+    from core import pki
     from sync import certificate_roles as roles
 
     authority = SigningAuthority.objects.get(account=account, is_current=True)
@@ -168,7 +168,7 @@ def resigned_outside_the_signer_role(draw, good, account):
 
 
 def test_the_verifier_refuses_responses_signed_outside_the_signer_role(pending):
-    from onprem import pki
+    from core import pki
     from sync.services.common import is_processed
 
     account, good, _name = pending

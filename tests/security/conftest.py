@@ -10,7 +10,7 @@ from django.utils import timezone
 
 @pytest.fixture(autouse=True)
 def _no_rate_limit(settings):
-    # The sign-in rate limit (onprem/ratelimit.py) counts in the shared cache across tests; these
+    # The sign-in rate limit (accounts/services/ratelimit.py) counts in the shared cache across tests; these
     # tests fail logins on purpose and are about the auto lock, not about that limit.
     settings.ONPREM_RATE_LIMIT_FAILURES = 10**6
     settings.ONPREM_RATE_LIMIT_FAILURES_PER_IP = 10**6
@@ -58,7 +58,7 @@ def policy(db):
 @pytest.fixture
 def smtp_server(smtp_server, settings):
     """tests/factories.py's SMTP server, where Django's mail goes through the project's backend."""
-    settings.EMAIL_BACKEND = "onprem.mail.SettingsEmailBackend"
+    settings.EMAIL_BACKEND = "core.mail.SettingsEmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
     return smtp_server
 

@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from onprem import certificates
-from onprem.models import Event
-from onprem.tls import ensure_tls_certificate, host_common_name
+from accounts.services import certificate_actions
+from core import certificates
+from core.models import Event
+from core.tls import ensure_tls_certificate
 
 from tests.security.conftest import openssl
 from tests.tls_probe import peer_certificate
@@ -66,15 +67,15 @@ def _import(client, certificate, intermediate=b"", key=b"", description="Example
 # --- Host Common Name ------------------------------------------------------------------------
 
 def test_host_common_name_is_saved_and_exposed(admin_client, tls_files):
-    assert host_common_name() == "localhost"  # ONPREM_HOST until one is saved
+    assert certificate_actions.host_common_name() == "localhost"  # ONPREM_HOST until one is saved
     assert admin_client.post(f"{CERTS}host-name/", {"host_common_name": "Onprem.Example.COM"}).status_code == 302
-    assert host_common_name() == "onprem.example.com"
+    assert certificate_actions.host_common_name() == "onprem.example.com"
     assert admin_client.post(f"{CERTS}host-name/", {"host_common_name": "192.0.2.7"}).status_code == 302
-    assert host_common_name() == "192.0.2.7"
+    assert certificate_actions.host_common_name() == "192.0.2.7"
     response = admin_client.post(f"{CERTS}host-name/", {"host_common_name": "not a host!"})
     assert response.status_code == 400
     assert "fully qualified domain name" in response.content.decode()
-    assert host_common_name() == "192.0.2.7"
+    assert certificate_actions.host_common_name() == "192.0.2.7"
     assert Event.objects.filter(event_type="security.host_common_name_changed").count() == 2
 
 
@@ -100,7 +101,7 @@ def test_csr_fields_read_back_by_openssl_and_cryptography(csr_pem, tmp_path):
     assert f"DNS:{HOST}, DNS:onprem, IP Address:192.0.2.10" in text.stdout
     # The key stays on the server, encrypted at rest, never in the download.
     assert "PRIVATE KEY" not in csr_pem
-    pending = certificates.pending_csr()
+    pending = certificate_actions.pending_csr()
     from accounts.security_models import PendingCsr
 
     from django.db import connection
@@ -129,7 +130,7 @@ def test_bad_csr_input_makes_nothing(admin_client, host, field, value, message):
     response = admin_client.post(f"{CERTS}csr/", data)
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert certificates.pending_csr() is None
+    assert certificate_actions.pending_csr() is None
 
 
 # --- Import ----------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def test_import_signed_certificate_with_intermediate(admin_client, tls_files, au
     result = openssl("verify", "-CAfile", str(authority.root), "-untrusted", "chain.pem", "leaf.pem", cwd=tmp_path)
     assert "leaf.pem: OK" in result.stdout
     # The pending key is used up; the server start keeps the imported certificate.
-    assert certificates.pending_csr() is None
+    assert certificate_actions.pending_csr() is None
     before = cert_file.read_bytes()
     result = ensure_tls_certificate(supplied=False)
     assert result.action == "kept" and cert_file.read_bytes() == before
@@ -229,7 +230,7 @@ def test_bad_imports_change_nothing(admin_client, tls_files, authority, csr_pem,
     assert message in response.content.decode()
     assert _snapshot(tls_files) == before
     assert Event.objects.count() == events
-    assert certificates.pending_csr() is not None
+    assert certificate_actions.pending_csr() is not None
 
 
 def test_pass_phrase_and_non_rsa_keys_are_refused(admin_client, tls_files, authority, csr_pem, tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from onprem.models import Event
+from core.models import Event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +123,7 @@ def spies(monkeypatch):
     from django.contrib.auth.tokens import default_token_generator
 
     from accounts import tasks
-    from onprem import mail
+    from core import mail
 
     calls = {"queued": [], "tokens": [], "mails": [], "hashes": []}
 

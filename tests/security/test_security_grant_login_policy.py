@@ -12,7 +12,7 @@ from oauth2_provider.models import AccessToken
 from accounts.api_clients import ApiGrant
 from accounts.security_models import UserLock
 from accounts.services import api_grants, login_policy
-from onprem.models import Event
+from core.models import Event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

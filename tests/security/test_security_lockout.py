@@ -4,8 +4,8 @@ from django.test import Client
 
 from accounts.security_models import LoginFailure, UserLock
 from accounts.services import lockout
-from onprem.errors import NotAllowed, ServiceError
-from onprem.models import Event
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from django.test import Client
 from accounts.security_models import PasswordHistory
 from accounts.services import password_policy
 from accounts.services import users as user_service
-from onprem.errors import ServiceError
-from onprem.models import Event
+from core.errors import ServiceError
+from core.models import Event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ import pytest
 from django.test import Client
 
 from accounts.security_models import UserSession
-from onprem.models import Event
+from core.models import Event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from django.test import Client
 
 from accounts.security_models import SecurityPolicy, UserLock
 from accounts.services import password_policy
-from onprem import events
-from onprem.models import Event
+from core import events
+from core.models import Event
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

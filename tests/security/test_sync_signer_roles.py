@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from licensing.models import Entitlement, SigningAuthority
-from onprem import pki
+from core import pki
 from sync import certificate_roles as roles
 from sync.documents.build import build
 from sync.documents.document import format_timestamp, new_id, utcnow
@@ -219,7 +219,7 @@ class _false_cssm:
     """An HTTPS server on loopback answering every POST with ``answer(request bytes)``."""
 
     def __init__(self, tmp_path, answer):
-        from onprem.tls import generate_self_signed
+        from core.tls import generate_self_signed
 
         self.cert, self.key = tmp_path / "cssm-tls.crt", tmp_path / "cssm-tls.key"
         generate_self_signed("127.0.0.1", self.cert, self.key)

@@ -7,9 +7,9 @@ from datetime import datetime, timezone as dt_timezone
 import pytest
 
 from accounts.roles import SystemRole
-from onprem import crypto, events
-from onprem.models import Event, SystemSettings
-from onprem.system_settings import current
+from core import crypto, events
+from core.models import Event, SystemSettings
+from core.system_settings import current
 from tests.factories import PASSWORD
 
 EMAIL_POST = {
@@ -63,7 +63,7 @@ def test_banner_on_every_page_and_on_login_only_when_chosen(admin_client, client
     assert "Authorised staff only." in login_page
     assert "Lab server" not in login_page  # "Display Message?" was not chosen
     SystemSettings.objects.filter(pk=1).update(banner_on_login=True)
-    from onprem.system_settings import forget_cached
+    from core.system_settings import forget_cached
 
     forget_cached()
     assert "Lab server" in client.get("/login/").content.decode()
@@ -137,7 +137,7 @@ def test_nothing_is_sent_while_remote_logging_is_off(admin_client, sysadmin, udp
 
 def test_a5_events_mail_the_requester_through_a_real_smtp_server(admin_client, sysadmin, make_user, smtp_server,
                                                                  settings, django_capture_on_commit_callbacks):
-    settings.EMAIL_BACKEND = "onprem.mail.SettingsEmailBackend"
+    settings.EMAIL_BACKEND = "core.mail.SettingsEmailBackend"
     response = admin_client.post("/admin/settings/email/", {**EMAIL_POST, "smtp_port": str(smtp_server.port)})
     assert response.status_code == 302
     from licensing.services.accounts import reject_account_request, request_account
@@ -212,10 +212,10 @@ def test_message_of_the_day_after_login_and_before_login(admin_client, sysadmin,
 
 def test_a_mail_server_that_does_not_answer_makes_the_task_retry(settings, db):
     # Nothing listens on port 9: the send raises OSError, which the Celery task retries with backoff.
-    settings.EMAIL_BACKEND = "onprem.mail.SettingsEmailBackend"
+    settings.EMAIL_BACKEND = "core.mail.SettingsEmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
-    from onprem.mail import send
-    from onprem.tasks import send_mail
+    from core.mail import send
+    from core.tasks import send_mail
 
     with pytest.raises(OSError):
         send("s", "b", ["x@example.com"])

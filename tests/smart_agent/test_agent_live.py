@@ -190,9 +190,9 @@ def test_fleet_of_50_devices(live, tmp_path, capsys):
 
 
 def test_bounded_soak_reports_errors_and_memory_of_the_server_tree(live, tmp_path):
-    # manage.py soak (onprem/soak.py): 15 s of steady reporting by 10 devices against the real server.
+    # python -m bench.soak: 15 s of steady reporting by 10 devices against the real server.
     done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "soak", "--server", live.url, "--ca-file", str(live.cert),
+        [sys.executable, "-m", "bench.soak", "--server", live.url, "--ca-file", str(live.cert),
          "--token", live.token, "--minutes", "0.25", "--devices", "10", "--report-interval", "2",
          "--server-pid", str(live.proc.pid), "--json", "--licenses", f"{live.tags['NE']}=1"],
         cwd=ROOT, env=live.env, capture_output=True, text=True, timeout=180,
@@ -208,7 +208,7 @@ def test_bounded_soak_reports_errors_and_memory_of_the_server_tree(live, tmp_pat
 
 
 def test_soak_refuses_an_unbounded_run(live):
-    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "soak", "--server", live.url, "--token", "x",
+    done = subprocess.run([sys.executable, "-m", "bench.soak", "--server", live.url, "--token", "x",
                            "--minutes", "0"], cwd=ROOT, env=live.env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "--minutes must be more than 0" in done.stderr
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from onprem import system_settings
+from core import system_settings
 from sync.services import registration, synchronization
 from tests import ports
 from tests.sync.sync_helpers import CCO_PASSWORD, CCO_USER

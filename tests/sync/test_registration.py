@@ -3,9 +3,9 @@ re-registration online and manual, delete preconditions."""
 import pytest
 
 from licensing.models import LocalAccount, SigningAuthority
-from onprem import pki
-from onprem.errors import ServiceError
-from onprem.models import Event
+from core import pki
+from core.errors import ServiceError
+from core.models import Event
 from sync.documents.rejections import MSG_WRONG_ACCOUNT
 from sync.documents.signing import new_csr
 from sync.documents.verify import certificate_uid

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from licensing.models import Entitlement
-from onprem import pki
+from core import pki
 from sync.documents.parse import parse
 from sync.documents.rejections import (
     MANUAL,

@@ -6,8 +6,8 @@ import yaml
 from licensing.models import DeviceRequest, Entitlement, LicenseDefinition, RumReport
 from licensing.services.conversion import set_conversion_settings
 from licensing.services.tokens import create_token
-from onprem.errors import ServiceError
-from onprem.models import Event
+from core.errors import ServiceError
+from core.models import Event
 from sync.documents.verify import parse_and_verify
 from sync.models import AccountSync, SyncedProductInstance, SyncRecord
 from sync.services import sync_settings as settings_service

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from accounts.roles import SystemRole
 from licensing.models import LocalAccount
-from onprem import pki
-from onprem.models import Event
+from core import pki
+from core.models import Event
 from sync.documents.rejections import MSG_NOT_YAML
 from sync.models import AccountSync, SyncRecord, SyncSettings
 from tests.sync.sync_helpers import CCO_PASSWORD, CCO_USER

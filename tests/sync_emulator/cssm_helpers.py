@@ -7,7 +7,7 @@ import datetime
 import uuid
 from pathlib import Path
 
-from onprem import pki
+from core import pki
 from sync.documents.build import build
 from sync.documents.document import OnPrem
 from sync.documents.rejections import MANUAL

@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from onprem import pki
+from core import pki
 from sync import certificate_roles as roles
 from sync.documents.build import build
 from sync.documents.document import format_timestamp, utcnow

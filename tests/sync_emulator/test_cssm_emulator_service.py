@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from onprem import pki
+from core import pki
 from sync import certificate_roles as roles
 from sync.documents.document import utcnow
 from sync.documents.parse import parse

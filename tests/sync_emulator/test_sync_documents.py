@@ -8,7 +8,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from onprem import pki
+from core import pki
 from sync.documents import rejections
 from sync.documents.build import build
 from sync.documents.canonical import canonical_bytes

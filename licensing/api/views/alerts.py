@@ -5,7 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 
 from ...models import Alert
-from ...views.alerts import visible_alerts
+from ...services.alerts import visible_alerts
 from .. import schemas
 from ..cursors import Keyset, cursor_page
 from ..lookups import account_named, chosen_virtual_accounts, left_out_message

@@ -7,7 +7,7 @@ from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from accounts.rbac import Action, can
-from onprem.errors import ServiceError
+from core.errors import ServiceError
 
 from ...models import LicenseUsage, ProductInstance, VirtualAccount
 from ...services import compliance

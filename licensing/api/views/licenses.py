@@ -5,7 +5,7 @@ from django.db.models import F, Q
 from drf_spectacular.utils import extend_schema
 
 from accounts.rbac import Action, can
-from onprem.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, ServiceError
 
 from ...models import Entitlement, LicenseDefinition, VirtualAccount
 from ...models.licenses import valid_on_q

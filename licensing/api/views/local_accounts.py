@@ -1,9 +1,9 @@
 """The local accounts the caller may use (what CSLU-style clients ask first)."""
 from drf_spectacular.utils import extend_schema
 
-from accounts.rbac import visible_accounts
+from licensing.services.accounts import visible_accounts
 
-from ...transport.views import cslu_url_path
+from ...services.cslu_access import cslu_url_path
 from .. import schemas
 from ..replies import ApiView, reply
 

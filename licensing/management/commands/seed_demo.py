@@ -3,7 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from onprem.errors import ServiceError
+from core.errors import ServiceError
 
 
 class Command(BaseCommand):

@@ -11,9 +11,9 @@ from accounts.rbac import Action, can, visible_virtual_accounts
 from licensing.models import RegistrationToken
 from licensing.services import inventory_queries
 from licensing.services import tokens as token_service
-from licensing.transport.views import cslu_url_path
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from licensing.services.cslu_access import cslu_url_path
+from core.listing import Listing
+from core.service_views import service_errors
 
 from ...forms import NewTokenForm
 from ..workspace import account_page, render_workspace

@@ -15,8 +15,8 @@ from accounts.rbac import visible_virtual_accounts
 from licensing.models import LicenseDefinition
 from licensing.services import compliance, inventory_queries
 from licensing.services import transfers as transfer_service
-from onprem.csv_export import csv_response
-from onprem.service_views import service_errors
+from core.csv_export import csv_response
+from core.service_views import service_errors
 
 from ...forms import LicenseTransferForm
 from .. import charts

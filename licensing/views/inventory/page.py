@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.rbac import Action, can, visible_virtual_accounts
 from licensing.services import inventory_queries
-from onprem.errors import NotAllowed
+from core.errors import NotAllowed
 
 from ..workspace import render_workspace
 

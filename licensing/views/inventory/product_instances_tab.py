@@ -10,9 +10,9 @@ from accounts.rbac import Action, can, visible_virtual_accounts
 from licensing.models import ProductInstance
 from licensing.services import inventory_queries
 from licensing.services import product_instances as pi_service
-from onprem.csv_export import csv_response
-from onprem.listing import Listing
-from onprem.service_views import service_errors
+from core.csv_export import csv_response
+from core.listing import Listing
+from core.service_views import service_errors
 
 from ...forms import ProductInstanceTransferForm
 from ..workspace import account_page, render_workspace

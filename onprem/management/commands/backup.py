@@ -2,7 +2,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from onprem.backup import BackupError, create_backup
+from core.backup import BackupError, create_backup
 
 
 class Command(BaseCommand):

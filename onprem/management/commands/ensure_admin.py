@@ -20,8 +20,8 @@ from django.db import transaction
 
 from accounts.roles import SystemRole
 from accounts.services.users import create_user
-from onprem.env import write_private_file
-from onprem.errors import ServiceError
+from core.env import write_private_file
+from core.errors import ServiceError
 
 PASSWORD_FILE_NAME = "initial_admin_password"
 

@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from django.core.management.base import BaseCommand, CommandError
 
-from onprem.tls import TLSError, ensure_tls_certificate
+from core.tls import TLSError, ensure_tls_certificate
 
 
 class Command(BaseCommand):

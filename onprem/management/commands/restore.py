@@ -5,7 +5,7 @@ when a check fails. Stop the web and worker processes before restoring, start th
 """
 from django.core.management.base import BaseCommand, CommandError
 
-from onprem.backup import BackupError, restore_backup
+from core.backup import BackupError, restore_backup
 
 
 class Command(BaseCommand):

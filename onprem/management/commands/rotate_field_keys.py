@@ -12,9 +12,9 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from onprem import crypto
-from onprem.env import write_private_file
-from onprem.key_rotation import reencrypt_all
+from core import crypto
+from core.env import write_private_file
+from core.key_rotation import reencrypt_all
 
 
 class Command(BaseCommand):

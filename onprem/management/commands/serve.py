@@ -1,11 +1,11 @@
 """Run the whole server in the foreground: the HTTPS web server, the Celery worker and Celery beat.
 
 ``make run`` ends with this command. It refuses to start while migrations are unapplied, makes
-sure the TLS certificate exists (``onprem.tls``), starts gunicorn, ``celery worker`` and
+sure the TLS certificate exists (``core.tls``), starts gunicorn, ``celery worker`` and
 ``celery beat`` as children in its own process group, prints the URLs once the web server
 answers, then watches the children: a stop signal, or a child dying on its own, stops them all;
 if the command itself is killed, each child gets SIGTERM from the kernel
-(``onprem/child_processes.py``), so no orphan keeps the port.
+(``core/child_processes.py``), so no orphan keeps the port.
 The children, their logs and the exit codes: docs/running.md, "What ``serve`` runs"; its
 environment variables: docs/running.md, "Configuration".
 """
@@ -27,11 +27,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from onprem.child_processes import descendants, die_with_parent
-from onprem.env import env_int, env_str
-from onprem.tls import TLSError, ensure_tls_certificate
+from core.child_processes import descendants, die_with_parent
+from core.env import env_int, env_str
+from core.tls import TLSError, ensure_tls_certificate
 
-# gunicorn's default access line plus the response's X-Request-ID (onprem/observability.py).
+# gunicorn's default access line plus the response's X-Request-ID (core/observability.py).
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms rid=%({x-request-id}o)s'
 STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL
 POLL_INTERVAL = 0.25
@@ -169,7 +169,7 @@ class Command(BaseCommand):
 
     def sync_periodic_tasks(self):
         """Apply the current ONPREM_HEARTBEAT_SECONDS to beat's schedule (migrate set it once)."""
-        from onprem.signals import ensure_periodic_tasks
+        from core.signals import ensure_periodic_tasks
 
         ensure_periodic_tasks(sender=apps.get_app_config("onprem"))
 
@@ -183,9 +183,9 @@ class Command(BaseCommand):
                             "datefmt": "[%Y-%m-%d %H:%M:%S %z]"},
                 "access": {"format": "%(message)s"},
             },
-            # No secret in any line (onprem/log_scrub.py): the request line of a reset link or a
+            # No secret in any line (core/log_scrub.py): the request line of a reset link or a
             # query string with a token, a traceback; the filter is on every handler below.
-            "filters": {"scrub_secrets": {"()": "onprem.log_scrub.ScrubSecretsFilter"}},
+            "filters": {"scrub_secrets": {"()": "core.log_scrub.ScrubSecretsFilter"}},
             "root": {"level": "INFO", "handlers": ["console"]},
             "handlers": {
                 "console": {"class": "logging.StreamHandler", "formatter": "generic", "stream": "ext://sys.stdout"},
@@ -214,7 +214,7 @@ class Command(BaseCommand):
         run_dir.mkdir(parents=True, exist_ok=True)
         log_dir.mkdir(parents=True, exist_ok=True)
         # Prometheus counters of the web workers and the Celery worker, added up at /metrics
-        # (onprem/metrics.py). Emptied at each start: counters begin at zero with the processes.
+        # (core/metrics.py). Emptied at each start: counters begin at zero with the processes.
         metrics_dir = run_dir / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir()

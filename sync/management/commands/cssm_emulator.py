@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from onprem.tls import generate_self_signed
+from core.tls import generate_self_signed
 from sync.emulator.server import BANNER, make_server
 from sync.emulator.service import Emulator, EmulatorError
 from sync.emulator.store import SeedError

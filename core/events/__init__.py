@@ -1,0 +1,62 @@
+"""The event log: one ``record()`` that every service calls inside its transaction.
+
+Events are append-only rows (``core.models.Event``). Fan-out to syslog and email is
+scheduled with ``transaction.on_commit`` so nothing is sent for a change that rolled back;
+the Settings widget's syslog/email senders subscribe through ``on_recorded``.
+"""
+import logging
+
+from django.db import transaction
+
+from .messages import CATALOGUE, render
+
+logger = logging.getLogger(__name__)
+_subscribers = []
+
+
+def on_recorded(callback):
+    """Register ``callback(event)`` to run after the transaction that recorded an event commits."""
+    _subscribers.append(callback)
+    return callback
+
+
+def record(code, *, actor=None, account=None, virtual_account=None, notify=None, **params):
+    """Append one event of type ``code`` (a key of the catalogue) and return it.
+
+    ``actor`` is the user who acted (None for the system or a device); the message text is
+    rendered now from ``params`` so later renames do not rewrite history. ``notify`` names the
+    users (or addresses) an email-notified event is about (``accounts.notifications``); it is
+    not stored.
+    """
+    from core.models import Event
+
+    event_type = CATALOGUE[code]
+    if account is None and virtual_account is not None:
+        account = virtual_account.account
+    event = Event.objects.create(
+        event_type=code,
+        severity=event_type.severity,
+        # A name someone typed can carry NUL, which no PostgreSQL text column stores.
+        message=render(code, **params).replace("\x00", "\ufffd"),
+        account=account,
+        virtual_account=virtual_account,
+        user=actor if getattr(actor, "pk", None) else None,
+        username=getattr(actor, "username", "") or "",
+    )
+    event.notify = list(notify or ())
+    if _subscribers:
+        transaction.on_commit(lambda: _fan_out(event))
+    return event
+
+
+def _fan_out(event):
+    # The change is committed and its event stored: a subscriber that fails (syslog host gone,
+    # broker down) is logged and must not turn the user's successful change into an error.
+    for callback in _subscribers:
+        try:
+            callback(event)
+        except Exception:  # noqa: BLE001 - any subscriber failure is contained here
+            logger.exception("event subscriber %r failed for %s", callback, event.event_type)
+
+
+__all__ = ["record", "on_recorded", "CATALOGUE"]
