@@ -31,7 +31,7 @@ KIND_BY_TYPE = {
     "EXPORT_RETURN": DeviceRequest.Kind.EXPORT_RETURN,
 }
 TYPE_BY_KIND: dict[str, str] = {kind: message_type for message_type, kind in KIND_BY_TYPE.items()}  # by DeviceRequest.kind
-RESULTS = {
+RESULTS: dict[str, tuple[str, str]] = {  # by DeviceRequest.kind: (granted, denied)
     DeviceRequest.Kind.EXPORT_AUTHORIZE: ("authorization-granted", "authorization-denied"),
     DeviceRequest.Kind.EXPORT_RETURN: ("return-granted", "return-denied"),
 }
