@@ -119,11 +119,13 @@ class Agent:
             raise NotRegistered("This device is not registered (no ID certificate).")
         return crypto.load_cert(data)
 
-    def _require_registration(self):
+    def _require_registration(self) -> Identity:
+        """The device's identity, when it is registered."""
         if self.identity is None:
             raise NotRegistered("No device identity: give --pid and --serial, or register first.")
         if not self.registered:
             raise NotRegistered(f"{self.identity.udi_pid} {self.identity.udi_serial_number} is not registered.")
+        return self.identity
 
     def _save(self):
         save_json(self.store, self.state)
@@ -240,9 +242,9 @@ class Agent:
     def renew_id(self, rotate_key=False):
         """RENEW_ID: a new ID certificate, for the same key or (``rotate_key``) a new one; the message is
         signed with the current certificate's key either way."""
-        self._require_registration()
+        ident = self._require_registration()
         key = crypto.new_key() if rotate_key else self._device_key()
-        csr = crypto.make_csr(key, common_name=self.identity.udi_pid, serial_number=self.identity.udi_serial_number)
+        csr = crypto.make_csr(key, common_name=ident.udi_pid, serial_number=ident.udi_serial_number)
         reply = self.request("RENEW_ID", {"csr": csr})
         chain = self._chain()
         if reply.payload.get("certificate_chain"):
@@ -279,6 +281,7 @@ class Agent:
         across devices too, so a collector that mixes devices' reports can still tell them apart."""
         counter = max(self.state.get("last_report_id", 0) + 1, envelope.now_ms())
         self.state["last_report_id"] = counter
+        assert self.identity is not None  # report() required the registration
         udi = f"{self.identity.udi_pid}\x00{self.identity.udi_serial_number}".encode()
         return f"{counter}-{hashlib.sha256(udi).hexdigest()[:12]}"
 

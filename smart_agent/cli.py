@@ -12,6 +12,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
+
+from cryptography import x509
 
 from . import crypto
 from .agent import Agent
@@ -125,7 +128,7 @@ def redundancy_from(args):
 
 
 def make_agent(args):
-    anchors = ()
+    anchors: Sequence[x509.Certificate] = ()
     if args.trust_anchor:
         with open(args.trust_anchor) as handle:
             anchors = [crypto.load_cert(pem) for pem in crypto.split_pem(handle.read())]

@@ -80,7 +80,7 @@ def unwrap_xml(body: bytes) -> str:
     message = root.find(XML_MESSAGE) if root.tag == XML_ROOT else None
     if message is None or not (message.text or "").strip():
         raise InvalidReply("The XML reply is not <smartLicense><message>...</message></smartLicense>.")
-    return message.text.strip()
+    return (message.text or "").strip()  # not empty: checked above
 
 
 def _object(text, what):

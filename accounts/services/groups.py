@@ -14,6 +14,7 @@ import io
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Field
 from django.db.models.functions import Lower
 
 from core import events
@@ -25,8 +26,16 @@ from ..roles import AccountRole
 
 MAX_UPLOAD_BYTES = 1024 * 1024
 CSV_HEADER = ["user_id", "is_owner"]
-NAME_MAX = UserGroup._meta.get_field("name").max_length
-DESCRIPTION_MAX = UserGroup._meta.get_field("description").max_length
+
+
+def _max_length(field_name: str) -> int:
+    field = UserGroup._meta.get_field(field_name)
+    assert isinstance(field, Field) and field.max_length is not None, field_name  # both are CharFields
+    return field.max_length
+
+
+NAME_MAX = _max_length("name")
+DESCRIPTION_MAX = _max_length("description")
 
 
 def may_manage_groups(actor, account):
@@ -201,7 +210,8 @@ def import_members_csv(*, actor, group, file_content):
         for user in get_user_model().objects.annotate(username_lower=Lower("username"))
         .filter(username_lower__in=wanted)
     }
-    seen, owners = {}, []
+    seen: dict[str, int] = {}  # the lower-cased User ID: the line it was first listed on
+    owners: list[int] = []
     for line, user_id, is_owner in rows:
         key = user_id.lower()
         if key not in users:

@@ -56,6 +56,17 @@ class _Cause:
     event_params: dict | None = None
 
 
+# The entitlement lines of one pool, license, type, subscription and end date.
+_GroupKey = tuple[int, int, str, str, datetime.date | None]
+
+
+@dataclass
+class _Group:
+    """Lines of one _GroupKey: the first line (for the names in the message) and their total quantity."""
+    line: Entitlement
+    count: int
+
+
 def _start_of(day):
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.timezone.utc)
 
@@ -80,17 +91,19 @@ def _shortages(account, as_of):
 
 
 def _expiring(account, as_of):
-    groups = {}
+    groups: dict[_GroupKey, _Group] = {}
     lines = (Entitlement.objects.filter(valid_on_q(as_of), virtual_account__account=account,
                                         end_date__lte=as_of + datetime.timedelta(days=EXPIRY_WARNING_DAYS[0]))
              .select_related("license", "virtual_account").order_by("pk"))
     for line in lines:
         key = (line.virtual_account_id, line.license_id, line.license_type, line.subscription_id, line.end_date)
         if key in groups:
-            groups[key][1] += line.quantity
+            groups[key].count += line.quantity
         else:
-            groups[key] = [line, line.quantity]
-    for (va_id, license_id, license_type, sub, end_date), (line, count) in groups.items():
+            groups[key] = _Group(line, line.quantity)
+    for (va_id, license_id, license_type, sub, end_date), group in groups.items():
+        line, count = group.line, group.count
+        assert end_date is not None  # the query keeps lines with an end date only
         days_left = (end_date - as_of).days
         stage = expiry_stage(days_left)
         suffix = "today" if days_left == 0 else "1day" if days_left == 1 else "days"
@@ -179,17 +192,19 @@ def _open(account, cause, now):
 
 
 def _expired(account, as_of):
-    groups = {}
+    groups: dict[_GroupKey, _Group] = {}
     lines = (Entitlement.objects.filter(virtual_account__account=account, end_date__lt=as_of,
                                         end_date__gte=as_of - datetime.timedelta(days=EXPIRED_ALERT_DAYS))
              .select_related("license", "virtual_account").order_by("pk"))
     for line in lines:
         key = (line.virtual_account_id, line.license_id, line.license_type, line.subscription_id, line.end_date)
         if key in groups:
-            groups[key][1] += line.quantity
+            groups[key].count += line.quantity
         else:
-            groups[key] = [line, line.quantity]
-    for (va_id, license_id, license_type, sub, end_date), (line, count) in groups.items():
+            groups[key] = _Group(line, line.quantity)
+    for (va_id, license_id, license_type, sub, end_date), group in groups.items():
+        line, count = group.line, group.count
+        assert end_date is not None  # the query keeps lines with an end date only
         code = f"license.expired{'_subscription' if sub else ''}{'_one' if count == 1 else ''}"
         params = {"count": count, "tag": line.license.name, "type": line.get_license_type_display().lower(),
                   "pool_name": line.virtual_account.name, "end_date": end_date.isoformat(), "sub_ref_id": sub}
@@ -202,11 +217,12 @@ def _expired(account, as_of):
 
 
 def _duplicates(account, as_of):
-    subscriptions = {}
+    # (va, license): (its first line, the subscription ids of its lines)
+    subscriptions: dict[tuple[int, int], tuple[Entitlement, set[str]]] = {}
     lines = (Entitlement.objects.filter(valid_on_q(as_of), virtual_account__account=account)
              .exclude(subscription_id="").select_related("license", "virtual_account").order_by("pk"))
     for line in lines:
-        entry = subscriptions.setdefault((line.virtual_account_id, line.license_id), [line, set()])
+        entry = subscriptions.setdefault((line.virtual_account_id, line.license_id), (line, set()))
         entry[1].add(line.subscription_id)
     for (va_id, license_id), (line, subs) in subscriptions.items():
         if len(subs) < 2:

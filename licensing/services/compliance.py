@@ -130,7 +130,8 @@ def _positions(va_names, as_of):
     if not va_names:
         return []
 
-    by_va, edges = defaultdict(dict), []
+    by_va: defaultdict[int, dict[int, LicensePosition]] = defaultdict(dict)  # {va id: {license id: position}}
+    edges: list[tuple[int, int]] = []  # (va id, license id) of the hierarchy rows
     for kind, va_id, license_id, name, tag, lines, bought, pending, used in _numbers(va_names, as_of):
         if kind == "h":
             edges.append((va_id, license_id))
@@ -143,9 +144,10 @@ def _positions(va_names, as_of):
             license=name, entitlement_tag=tag, purchased=int(bought), pending_quantity=int(pending), in_use=used,
         )
 
-    hierarchy = _Hierarchy(edges) if by_va else None
-    for positions in by_va.values():
-        hierarchy.substitute(positions)
+    if by_va:
+        hierarchy = _Hierarchy(edges)
+        for positions in by_va.values():
+            hierarchy.substitute(positions)
 
     return sorted(
         (position for positions in by_va.values() for position in positions.values()),
@@ -166,7 +168,7 @@ def account_compliance(account, *, as_of=None, virtual_accounts=None):
     is out of compliance for a license when any of its virtual accounts is.
     """
     as_of = as_of or today()
-    totals = {}
+    totals: dict[int, LicenseTotal] = {}
     for position in license_positions(account, as_of=as_of, virtual_accounts=virtual_accounts):
         total = totals.get(position.license_id)
         if total is None:

@@ -114,7 +114,7 @@ def request_conversion(product_instance, licenses, *, product_family="", poll_id
         pending = mine.filter(status=Conversion.Status.PENDING).first()
         if pending is not None:
             return pending
-        converted = set()
+        converted: set[str] = set()  # the license names already converted
         for row in mine.filter(status__in=DONE).only("licenses"):
             converted.update(item.get("name") for item in row.licenses)
         common = {"account_id": pi.account_id, "virtual_account": va, "product_instance": pi,

@@ -177,7 +177,7 @@ def delete_custom_tag(*, actor, tag):
 def assignments_of(tag):
     """{virtual account id: [value, ...]} of a saved tag (one query)."""
     through = VirtualAccountTagValue.virtual_accounts.through
-    result = {}
+    result: dict[int, list[str]] = {}
     rows = (through.objects.filter(virtualaccounttagvalue__tag=tag)
             .values_list("virtualaccount_id", "virtualaccounttagvalue__value")
             .order_by("virtualaccounttagvalue__value"))

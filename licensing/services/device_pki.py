@@ -10,6 +10,7 @@ import datetime
 import functools
 import threading
 
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -22,7 +23,7 @@ from . import prepared
 # A certificate replaced by RENEW_ID is still accepted this long (the device may have lost the reply).
 SUPERSEDED_GRACE = datetime.timedelta(hours=24)
 
-_keys = {}
+_keys: dict[tuple[int, str], PrivateKeyTypes] = {}  # (authority pk, serial hex): its private key
 _keys_lock = threading.Lock()
 
 

@@ -30,8 +30,8 @@ KIND_BY_TYPE = {
     "EXPORT_AUTHORIZE": DeviceRequest.Kind.EXPORT_AUTHORIZE,
     "EXPORT_RETURN": DeviceRequest.Kind.EXPORT_RETURN,
 }
-TYPE_BY_KIND = {kind: message_type for message_type, kind in KIND_BY_TYPE.items()}
-RESULTS = {
+TYPE_BY_KIND: dict[str, str] = {kind: message_type for message_type, kind in KIND_BY_TYPE.items()}  # by DeviceRequest.kind
+RESULTS: dict[str, tuple[str, str]] = {  # by DeviceRequest.kind: (granted, denied)
     DeviceRequest.Kind.EXPORT_AUTHORIZE: ("authorization-granted", "authorization-denied"),
     DeviceRequest.Kind.EXPORT_RETURN: ("return-granted", "return-denied"),
 }
@@ -164,7 +164,7 @@ def decide_request(request, *, result, message="", detail=None, now=None):
         licenses = dict(LicenseDefinition.objects.filter(
             entitlement_tag__in=[item["tag"] for item in request.items]).values_list("entitlement_tag", "pk"))
         current = _current_usage(pi)
-        desired = {}
+        desired: dict[int, int] = {}  # {license id: count}
         for item in request.items:
             lid = licenses.get(item["tag"])
             if lid is not None:

@@ -139,7 +139,8 @@ def authorize(cert, message, *, now):
     requested = f["entitlements"]
     licenses, current = _licenses_and_usage(pi, [e["tag"] for e in requested])
     export_ok = _export_allowed(pi)
-    desired, answers = {}, []
+    desired: dict[int, int] = {}  # {license id: count}
+    answers = []
     for entry in requested:
         lic = licenses.get(entry["tag"])
         answer = {"tag": entry["tag"], "count": entry["count"]}

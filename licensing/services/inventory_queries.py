@@ -71,7 +71,7 @@ def license_rows(va):
             "license": position.license,
             "license_id": position.license_id,
             "entitlement_tag": position.entitlement_tag,
-            "billing": labels.get(billing.get(position.license_id), ""),
+            "billing": labels.get(billing.get(position.license_id, ""), ""),
             "purchased": position.purchased,
             "pending": position.pending_quantity,
             "in_use": position.in_use,
@@ -105,7 +105,7 @@ def transaction_lines(va, criteria, today):
         lines = lines.filter(sku=criteria["sku"])
     if criteria.get("expires_by"):
         lines = lines.filter(end_date__lte=criteria["expires_by"])
-    by_license = {}
+    by_license: dict[int, list[Entitlement]] = {}
     for line in lines:
         by_license.setdefault(line.license_id, []).append(line)
     return by_license
@@ -113,7 +113,7 @@ def transaction_lines(va, criteria, today):
 
 def license_tags(account, license_ids):
     """{license id: [tag names]} of the account's license tags on those licenses (one query)."""
-    tags = {}
+    tags: dict[int, list[str]] = {}
     rows = LicenseTag.objects.filter(account=account, licenses__in=license_ids).values_list("licenses", "name")
     for license_id, name in rows.order_by("name"):
         tags.setdefault(license_id, []).append(name)

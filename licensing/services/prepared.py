@@ -129,7 +129,7 @@ def execute(cursor, sql, params):
     cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
 
 
-_statements = {}
+_statements: dict[tuple[str, type, object], str] = {}  # (statement kind, model, shape): its SQL
 
 
 def _sql_of(key, make):

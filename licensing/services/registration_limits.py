@@ -17,6 +17,7 @@ import datetime
 import math
 
 from django.db import connection
+from django.db.models import Field
 
 from accounts.security_models import SecurityPolicy
 
@@ -67,6 +68,12 @@ FROM (SELECT COALESCE((SELECT registration_limit_per_token FROM accounts_securit
 _LOCK_VA_SQL = "SELECT id FROM licensing_virtualaccount WHERE id = %s FOR NO KEY UPDATE"
 
 
+def _policy_default(name: str) -> int:
+    field = SecurityPolicy._meta.get_field(name)
+    assert isinstance(field, Field), name  # a column of SecurityPolicy, not a relation
+    return field.default
+
+
 def _state(token, va_id, now, *, lock):
     """One query: both limits and both counts of the last hour (after locking the VA's row when ``lock``).
 
@@ -84,7 +91,7 @@ def _state(token, va_id, now, *, lock):
         with connection.cursor() as cursor:
             cursor.execute(_LOCK_VA_SQL, [va_id])
     since = connection.ops.adapt_datetimefield_value(now - WINDOW)
-    defaults = [SecurityPolicy._meta.get_field(name).default for name in FIELDS]
+    defaults = [_policy_default(name) for name in FIELDS]
     with connection.cursor() as cursor:
         prepared.execute(cursor, _STATE_SQL, [getattr(token, "pk", None), since, va_id, since, *defaults])
         per_token, per_va, token_count, va_count = cursor.fetchone()

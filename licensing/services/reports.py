@@ -103,7 +103,7 @@ def licenses_report(account, criteria, *, as_of=None):
         {
             "virtual_account": p.virtual_account, "virtual_account_id": p.virtual_account_id,
             "license": p.license, "license_id": p.license_id, "entitlement_tag": p.entitlement_tag,
-            "billing": labels.get(billing.get(p.license_id), ""), "purchased": p.purchased,
+            "billing": labels.get(billing.get(p.license_id, ""), ""), "purchased": p.purchased,
             "pending": p.pending_quantity, "in_use": p.in_use, "borrowed": p.borrowed, "lent": p.lent,
             "substitution": substitution_text(p.substitutions), "balance": p.available, "status": p.status,
         }

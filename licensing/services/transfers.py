@@ -184,9 +184,9 @@ def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, en
 
     locked = lock_virtual_accounts(from_va, to_va)
     from_va, to_va = locked[from_va.pk], locked[to_va.pk]
-    lines = Entitlement.objects.select_for_update().filter(valid_on_q(as_of), virtual_account=from_va)
+    candidates = Entitlement.objects.select_for_update().filter(valid_on_q(as_of), virtual_account=from_va)
     if entitlement is not None:
-        lines = list(lines.filter(pk=entitlement.pk))
+        lines = list(candidates.filter(pk=entitlement.pk))
         if not lines:
             raise ServiceError("This license line is not in the virtual account, or is not valid today.",
                                field="entitlement")
@@ -197,7 +197,7 @@ def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, en
         if license is None:
             raise ServiceError("Choose the license to transfer.", field="license")
         license_id = getattr(license, "pk", license)
-        lines = order_lines(lines.filter(type_q, license_id=license_id).order_by("pk"), precedence)
+        lines = order_lines(candidates.filter(type_q, license_id=license_id).order_by("pk"), precedence)
     lines = list(lines)
 
     position = _position(from_va, license_id, as_of)
@@ -250,7 +250,7 @@ def preview_transfer(*, actor, from_va, to_va, license=None, quantity, license_t
     "after" balances are the compliance computation's own, substitution included.
     """
     as_of = as_of or today()
-    result = {}
+    result: dict[str, Balance] = {}  # the TransferPreview balances: from_before, to_before, from_after, to_after
     try:
         with transaction.atomic():
             from_va, to_va, lines, quantity, notice = _plan(

@@ -13,6 +13,7 @@ per local account per hour, so a stream of refused messages does not flood the l
 import datetime
 
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from accounts.security_models import SecurityPolicy
@@ -49,9 +50,15 @@ class ImplausibleUsage(DeviceError):
         record_refusal(self)
 
 
+def _policy_default(name: str) -> int:
+    field = SecurityPolicy._meta.get_field(name)
+    assert isinstance(field, Field), name  # a column of SecurityPolicy, not a relation
+    return field.default
+
+
 def bounds():
     """(most of one license, most licenses in one message), as the Security widget set them."""
-    defaults = [SecurityPolicy._meta.get_field(name).default for name in FIELDS]
+    defaults = [_policy_default(name) for name in FIELDS]
     with connection.cursor() as cursor:
         prepared.execute(cursor, _BOUNDS_SQL, defaults)
         return tuple(cursor.fetchone())
@@ -60,7 +67,7 @@ def bounds():
 def counts_of(message):
     """{tag: count} of the usage ``message`` sets, as its handler applies it: AUTHORIZE adds up a
     tag named twice; of the usage reports' lines, each tag's highest count."""
-    counts = {}
+    counts: dict[str, int] = {}
     if message.type == "AUTHORIZE":
         for entry in message.fields["entitlements"]:
             counts[entry["tag"]] = counts.get(entry["tag"], 0) + entry["count"]

@@ -25,8 +25,8 @@ class UsageHistory:
     points: list = field(default_factory=list)
     reports: int = 0  # reports that list the license (up to the last day)
     reporting_instances: int = 0  # product instances that sent at least one of them
-    first_report_at: datetime.datetime = None
-    last_report_at: datetime.datetime = None
+    first_report_at: datetime.datetime | None = None
+    last_report_at: datetime.datetime | None = None
     # Product instances using the license now that never reported it: not in the chart.
     unreported_instances: int = 0
 

@@ -22,7 +22,7 @@ def totals_query(virtual_account_ids):
 
 
 def _kept_totals():
-    kept = defaultdict(int)
+    kept: defaultdict[tuple[int, int], int] = defaultdict(int)  # {(va id, license id): count}
     for va_id, license_id, count in UsageTotal.objects.values_list("virtual_account_id", "license_id", "count"):
         kept[(va_id, license_id)] += count
     return {key: count for key, count in kept.items() if count}

@@ -68,6 +68,7 @@ def delete_virtual_account(*, actor, virtual_account):
     for grant in RoleGrant.objects.filter(
         virtual_account=virtual_account, role=AccountRole.VA_ADMIN, user__isnull=False
     ).select_related("user"):
+        assert grant.user is not None  # user__isnull=False
         events.record("user.va_role_removed_on_delete", actor=actor, account=virtual_account.account,
                       user_ccoid=grant.user.username, pool_name=virtual_account.name)
     name, account = virtual_account.name, virtual_account.account

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,9 +65,9 @@ class Config:
     duration: float = 0.0  # 0: one report per device, then stop
     deregister: bool = False
     force: bool = False
-    seed: int = None
-    state_dir: str = None
-    ca_file: str = None
+    seed: int | None = None
+    state_dir: str | None = None
+    ca_file: str | None = None
     insecure: bool = False
     legacy: bool = False
     timeout: float = 30.0
@@ -80,7 +80,7 @@ class Device:
     agent: Agent
     index: int
     role: str = ""  # ACTIVE / STANDBY in a redundancy pair
-    peer: "Device" = None
+    peer: "Device | None" = None
     app_id: str = ""
     licenses: list = field(default_factory=list)
     registered: bool = False
@@ -99,7 +99,7 @@ class Fleet:
         self.transport = Transport(config.server, ca_file=config.ca_file, insecure=config.insecure,
                                    legacy=config.legacy, timeout=config.timeout,
                                    retry=RetryPolicy(max_retries=config.retries), on_exchange=self.stats.exchange)
-        self.devices = []
+        self.devices: list[Device] = []
         self._phase = ""
         self._stop = threading.Event()
 
@@ -195,7 +195,7 @@ class Fleet:
         interval = self.config.report_interval
         queue = [(time.monotonic() + self.rng.uniform(0, interval), d.index) for d in self.devices if d.authorized]
         heapq.heapify(queue)
-        in_flight = {}
+        in_flight: dict[int, Future] = {}  # device index: its last report
         while queue:
             due, index = queue[0]
             now = time.monotonic()

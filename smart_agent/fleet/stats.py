@@ -26,10 +26,10 @@ class Stats:
     def __init__(self):
         self._lock = threading.Lock()
         self.started = time.perf_counter()
-        self.ok = Counter()
+        self.ok: Counter[str] = Counter()  # operation -> count
         self.failures = defaultdict(Counter)  # operation -> error code -> count
         self.latencies = defaultdict(list)  # operation -> seconds (successful and FAILED replies)
-        self.http_statuses = Counter()
+        self.http_statuses: Counter[int] = Counter()
         self.http_exchanges = 0
 
     def record(self, operation, seconds, error_code=None):
@@ -54,7 +54,7 @@ class Stats:
         with self._lock:
             elapsed = time.perf_counter() - self.started
             operations = sorted(set(self.ok) | set(self.failures))
-            failures = Counter()
+            failures: Counter[str] = Counter()  # error code -> count, all operations
             by_type = {}
             for op in operations:
                 failures.update(self.failures[op])

@@ -100,8 +100,8 @@ class StormConfig:
     report: bool = True  # REPORT_USAGE after AUTHORIZE
     max_duration: float = 3600.0  # give up on devices not served by then
     max_errors: int = 10  # errors (not refusals) one device may meet on one step before it is given up
-    seed: int = None
-    ca_file: str = None
+    seed: int | None = None
+    ca_file: str | None = None
     insecure: bool = False
     legacy: bool = False
     timeout: float = 30.0
@@ -117,11 +117,11 @@ class _Device:
     step: int = 0
     attempt: int = 0  # attempts of the current step so far
     errors: int = 0  # errors on the current step
-    step_started: float = None
-    refused_at: float = None  # when the last 429/503 came
-    asked_wait: float = None  # what its Retry-After asked for
+    step_started: float | None = None
+    refused_at: float | None = None  # when the last 429/503 came
+    asked_wait: float | None = None  # what its Retry-After asked for
     done: bool = False
-    given_up: str = None
+    given_up: str | None = None
 
 
 def _error_code(exc):
@@ -146,26 +146,27 @@ class Storm:
         self.devices = [_Device(agent=agent, licenses=licenses) for agent, licenses in loaded]
         for device in self.devices:
             if not device.licenses:
+                assert device.agent.identity is not None  # the loaded agents are registered devices
                 raise ValueError(f"{device.agent.identity.udi_serial_number} has no licenses to authorize "
                                  "(give --licenses).")
         self.steps = STEPS if config.report else STEPS[:1]
         self._lock = threading.Condition()
-        self._queue = []  # (due, sequence, device index)
+        self._queue: list[tuple[float, int, int]] = []  # (due, sequence, device index)
         self._sequence = 0
         self._active = 0  # devices queued or in progress
-        self.statuses = {}
+        self.statuses: dict[int, int] = {}  # HTTP status: exchanges
         self.ok = {s: 0 for s in self.steps}
-        self.latency = {s: [] for s in self.steps}  # successful exchanges: request to verified reply
-        self.to_served = {s: [] for s in self.steps}  # the step's first attempt to its success
-        self.refusal_latency = []  # 429/503 answers
-        self.refused = {s: {} for s in self.steps}
-        self.errors = {s: {} for s in self.steps}
-        self.last_ok = {s: None for s in self.steps}
+        self.latency: dict[str, list[float]] = {s: [] for s in self.steps}  # successful exchanges: request to verified reply
+        self.to_served: dict[str, list[float]] = {s: [] for s in self.steps}  # the step's first attempt to its success
+        self.refusal_latency: list[float] = []  # 429/503 answers
+        self.refused: dict[str, dict[int | None, int]] = {s: {} for s in self.steps}  # step: {HTTP status: count}
+        self.errors: dict[str, dict[str, int]] = {s: {} for s in self.steps}  # step: {error code: count}
+        self.last_ok: dict[str, float | None] = {s: None for s in self.steps}
         self.attempts = 0
         self.honoured, self.early = 0, 0  # retries after a Retry-After: not before it / before it (a bug)
-        self.retry_waits = []  # seconds from a refusal with Retry-After to the device's next attempt
+        self.retry_waits: list[float] = []  # seconds from a refusal with Retry-After to the device's next attempt
         self.without_retry_after = 0  # 429/503 answers with no (readable) Retry-After
-        self.started = None
+        self.started: float | None = None  # run() sets it
 
     @staticmethod
     def transport_for(config, on_exchange=None):
@@ -201,6 +202,7 @@ class Storm:
                 self._lock.wait(min(max(wait, 0.001), 1.0))
 
     def _now(self):
+        assert self.started is not None, "the storm has not started"
         return time.perf_counter() - self.started
 
     # -- one attempt -----------------------------------------------------------------------
@@ -326,9 +328,10 @@ class Storm:
             completion = max((self.last_ok[self.steps[-1]] or 0.0) if served else 0.0, 0.0)
             by_type = {}
             for step in self.steps:
+                last_ok = self.last_ok[step]
                 by_type[step] = {
                     "ok": self.ok[step],
-                    "throughput_rps": round(self.ok[step] / self.last_ok[step], 2) if self.last_ok[step] else None,
+                    "throughput_rps": round(self.ok[step] / last_ok, 2) if last_ok else None,
                     "latency_ms": _latency(self.latency[step]),
                     "time_to_served_ms": _latency(self.to_served[step]),
                     "refused": {str(k): v for k, v in sorted(self.refused[step].items(), key=lambda kv: str(kv[0]))},
@@ -336,7 +339,7 @@ class Storm:
                 }
             errors = sum(sum(e.values()) for e in self.errors.values())
             refusals = sum(sum(r.values()) for r in self.refused.values())
-            given_up = {}
+            given_up: dict[str, int] = {}  # error code: devices
             for device in self.devices:
                 if device.given_up:
                     given_up[device.given_up] = given_up.get(device.given_up, 0) + 1
@@ -363,7 +366,7 @@ def run_storm(config: StormConfig, *, devices_file=None, state_dir=None, license
     """Load the devices and run the storm; returns the summary."""
     if (devices_file is None) == (state_dir is None):
         raise ValueError("Give a devices file or a fleet state directory.")
-    holder = {}
+    holder: dict[str, Storm] = {}  # "storm": the storm, once made (the transport's hook needs it first)
     transport = Storm.transport_for(config, on_exchange=lambda status, seconds: holder["storm"].on_exchange(
         status, seconds))
     if devices_file is not None:

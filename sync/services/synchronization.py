@@ -108,7 +108,8 @@ def _usage_by_instance(account):
     rows = (LicenseUsage.objects.filter(product_instance__account=account)
             .order_by("product_instance_id", "license__entitlement_tag")
             .values_list("product_instance_id", "license__entitlement_tag", "count").iterator(chunk_size=CHUNK))
-    current, lines = None, []
+    current: int | None = None
+    lines: list[dict[str, str | int]] = []
     for pi_id, tag, count in rows:
         if pi_id != current:
             if current is not None:
@@ -458,7 +459,7 @@ def apply_entitlements(account, lines):
     """
     default_va = VirtualAccount.objects.select_for_update().get(account=account, is_default=True)
     licenses = _upsert_licenses(lines)
-    desired = defaultdict(int)
+    desired: defaultdict[tuple, int] = defaultdict(int)  # {_line_key: quantity}
     problems = []
     for line in lines:
         if line["license_type"] != "perpetual" and not line["end_date"] and line["license_type"] != "demo":
