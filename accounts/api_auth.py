@@ -12,6 +12,7 @@ Every ``/api/v1`` view gets these through ``REST_FRAMEWORK`` in the settings:
 Refusals are 403 with the guide's body, never 401: clients probe liveness with a 403
 (the guide: without credentials "your application will receive a 403 Access Restricted error").
 """
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.utils.functional import cached_property
 from oauth2_provider.oauth2_backends import OAuthLibCore

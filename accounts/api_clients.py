@@ -5,6 +5,7 @@ DOT ``Application`` (client id, hashed client secret, allowed grant type). What 
 on top lives here: the API Console switch, the grant's name, description and expiration date,
 and a client-credentials grant's access-control entries (account roles).
 """
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -92,7 +93,8 @@ class ApiAccessEntry(models.Model):
                 fields=["grant", "account"], condition=Q(virtual_account__isnull=True), name="api_access_account_once"
             ),
             models.UniqueConstraint(
-                fields=["grant", "virtual_account"], condition=Q(virtual_account__isnull=False),
+                fields=["grant", "virtual_account"],
+                condition=Q(virtual_account__isnull=False),
                 name="api_access_va_once",
             ),
         ]

@@ -1,4 +1,5 @@
 """View guards built on the RBAC policy: one line per view says what it needs."""
+
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required

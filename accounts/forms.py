@@ -8,10 +8,14 @@ class LoginForm(AuthenticationForm):
     """The login form: the sign-in policy (``accounts.services.login_policy``) in place of
     Django's bare ``authenticate()``, the same rules the OAuth2 password grant applies."""
 
-    username = forms.CharField(label=_("Username"), max_length=150,
-                               widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
-    password = forms.CharField(label=_("Password"), strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    password = forms.CharField(
+        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
 
     def clean(self):
         from .services import login_policy
@@ -31,10 +35,18 @@ class LanguageStepForm(forms.Form):
 
 
 class PasswordStepForm(forms.Form):
-    new_password = forms.CharField(label=_("New password"), strip=False, max_length=128,
-                                   widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    confirm_password = forms.CharField(label=_("Confirm new password"), strip=False, max_length=128,
-                                       widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    new_password = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    confirm_password = forms.CharField(
+        label=_("Confirm new password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
     def clean(self):
         data = super().clean()

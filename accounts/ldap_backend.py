@@ -8,6 +8,7 @@ and no cache to invalidate. Django makes a new backend instance for each authent
 Only users whose ``source`` is LDAP may sign in here: an LDAP entry that happens to share a
 local user's name never opens that local account (nor an ADFS/SSO one).
 """
+
 import logging
 
 import ldap
@@ -93,8 +94,9 @@ class LDAPBackend(_DjangoAuthLDAPBackend):
                 group_dns = ldap_user.group_dns
             except ldap.LDAPError as error:
                 # Signing in still works; memberships stay as they were until the next login.
-                logger.warning("LDAP group lookup for %s failed: %s", user.username,
-                               ldap_directory.describe_error(error))
+                logger.warning(
+                    "LDAP group lookup for %s failed: %s", user.username, ldap_directory.describe_error(error)
+                )
                 return user
         ldap_directory.sync_login_memberships(user, group_dns)
         return user

@@ -6,6 +6,7 @@ or import without a restart. "simple-tls" is LDAP over TLS from the first byte (
 the meaning of ``simple_tls`` in the LDAP clients the original product is built on); "plain"
 is unencrypted LDAP. Server certificates are checked against the system's trusted CAs.
 """
+
 import ipaddress
 import re
 
@@ -67,7 +68,9 @@ def check_host(host):
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         if not _HOSTNAME.match(host):
-            raise ServiceError(f"“{host}” is not an IP address or a fully qualified domain name.", field="host") from None
+            raise ServiceError(
+                f"“{host}” is not an IP address or a fully qualified domain name.", field="host"
+            ) from None
     return host
 
 
@@ -80,8 +83,9 @@ def check_dn(value, field, label, *, required):
     try:
         ldap.dn.str2dn(value)
     except ldap.DECODING_ERROR:
-        raise ServiceError(f"“{value}” is not a valid DN (attribute=value pairs separated by commas).",
-                           field=field) from None
+        raise ServiceError(
+            f"“{value}” is not a valid DN (attribute=value pairs separated by commas).", field=field
+        ) from None
     return value
 
 
@@ -207,12 +211,17 @@ def fetch_groups(config):
         try:
             # One more than allowed tells us whether the server has too many.
             results = connection.search_ext_s(
-                config.group_base_dn, ldap.SCOPE_SUBTREE, scheme["filter"],
-                ["cn", "description", member_attr], sizelimit=MAX_GROUPS + 1,
+                config.group_base_dn,
+                ldap.SCOPE_SUBTREE,
+                scheme["filter"],
+                ["cn", "description", member_attr],
+                sizelimit=MAX_GROUPS + 1,
             )
         except ldap.SIZELIMIT_EXCEEDED:
-            raise ServiceError(f"The LDAP server has more than {MAX_GROUPS} groups under the Group Base DN; "
-                               "choose a narrower Group Base DN.") from None
+            raise ServiceError(
+                f"The LDAP server has more than {MAX_GROUPS} groups under the Group Base DN; "
+                "choose a narrower Group Base DN."
+            ) from None
         try:
             groups = []
             for dn, attrs in results:
@@ -221,15 +230,23 @@ def fetch_groups(config):
                 members = [value.decode("utf-8", "replace") for value in attrs.get(member_attr, [])]
                 if config.ldap_type == "ad":
                     members = _uids_of(connection, config, members)
-                groups.append((dn, _text(attrs.get("cn")) or dn, _text(attrs.get("description"))[:255],
-                               sorted({member.lower() for member in members})))
+                groups.append(
+                    (
+                        dn,
+                        _text(attrs.get("cn")) or dn,
+                        _text(attrs.get("description"))[:255],
+                        sorted({member.lower() for member in members}),
+                    )
+                )
         finally:
             connection.unbind_s()
     except ldap.LDAPError as error:
         raise ServiceError(f"Reading the groups from {server_uri(config)} failed: {describe_error(error)}.") from None
     if len(groups) > MAX_GROUPS:
-        raise ServiceError(f"The LDAP server has more than {MAX_GROUPS} groups under the Group Base DN; "
-                           "choose a narrower Group Base DN.")
+        raise ServiceError(
+            f"The LDAP server has more than {MAX_GROUPS} groups under the Group Base DN; "
+            "choose a narrower Group Base DN."
+        )
     return groups
 
 
@@ -266,11 +283,17 @@ def import_groups(*, actor, config=None):
         group = existing.get(dn.lower())
         seen.add(dn.lower())
         if group is None:
-            LdapGroup.objects.create(dn=dn, name=name[:255], description=description, member_uids=members,
-                                     imported_at=now)
+            LdapGroup.objects.create(
+                dn=dn, name=name[:255], description=description, member_uids=members, imported_at=now
+            )
         else:
             group.dn, group.name, group.description, group.member_uids, group.imported_at = (
-                dn, name[:255], description, members, now)
+                dn,
+                name[:255],
+                description,
+                members,
+                now,
+            )
             group.save(update_fields=["dn", "name", "description", "member_uids", "imported_at"])
     for key, group in existing.items():
         if key not in seen:
@@ -289,9 +312,7 @@ def _sync_user(user, ldap_group_ids):
     """Make ``user`` a member of exactly the linked user groups of ``ldap_group_ids``."""
     from .models import LdapGroupLink, UserGroupMembership
 
-    wanted = set(
-        LdapGroupLink.objects.filter(ldap_group_id__in=ldap_group_ids).values_list("user_group_id", flat=True)
-    )
+    wanted = set(LdapGroupLink.objects.filter(ldap_group_id__in=ldap_group_ids).values_list("user_group_id", flat=True))
     current = set(
         UserGroupMembership.objects.filter(user=user, group__ldap_link__isnull=False).values_list("group_id", flat=True)
     )
@@ -340,7 +361,17 @@ def user_search_filter(config):
 
 
 __all__ = [
-    "MAX_GROUPS", "active_config", "check_attribute", "check_dn", "check_host", "connect",
-    "fetch_groups", "get_config", "import_groups", "server_uri", "sync_all_memberships", "sync_login_memberships",
+    "MAX_GROUPS",
+    "active_config",
+    "check_attribute",
+    "check_dn",
+    "check_host",
+    "connect",
+    "fetch_groups",
+    "get_config",
+    "import_groups",
+    "server_uri",
+    "sync_all_memberships",
+    "sync_login_memberships",
     "try_connection",
 ]

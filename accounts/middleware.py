@@ -1,4 +1,5 @@
 """Session rules that apply to every page: idle timeout, the user's language, the first-login wizard."""
+
 import time
 
 from django.conf import settings
@@ -65,10 +66,22 @@ class UserLanguageMiddleware:
 class FirstLoginWizardMiddleware:
     """Until a user has finished the initial login wizard, every page leads to the wizard."""
 
-    EXEMPT_PREFIXES = ("/welcome/", "/logout/", "/static/", "/login/",
-                       # Machine endpoints answer machines, whatever session cookie comes along.
-                       "/healthz", "/readyz", "/metrics", "/api/", "/backend/", "/oauth/", "/SmartTransport",
-                       "/Transportgateway/", "/cslu/")
+    EXEMPT_PREFIXES = (
+        "/welcome/",
+        "/logout/",
+        "/static/",
+        "/login/",
+        # Machine endpoints answer machines, whatever session cookie comes along.
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/",
+        "/backend/",
+        "/oauth/",
+        "/SmartTransport",
+        "/Transportgateway/",
+        "/cslu/",
+    )
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -1,4 +1,5 @@
 """People and their access: users, user groups and role grants on local accounts."""
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -42,7 +43,9 @@ class UserGroup(models.Model):
     account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="user_groups")
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=255, blank=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="UserGroupMembership", related_name="user_groups")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="UserGroupMembership", related_name="user_groups"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -233,5 +236,10 @@ class ExternalIdentityProvider(models.Model):
 
 # Security widget models (password policy, lockout, sessions, CSR key) live in their own module.
 from .security_models import (  # noqa: E402,F401
-    LoginFailure, PasswordHistory, PendingCsr, SecurityPolicy, UserLock, UserSession,
+    LoginFailure,
+    PasswordHistory,
+    PendingCsr,
+    SecurityPolicy,
+    UserLock,
+    UserSession,
 )

@@ -5,6 +5,7 @@ types commits, its message is mailed to the people it concerns. A service that k
 person an event is about passes ``notify=[user, ...]`` to ``record()``; otherwise the rules
 below find them from the event's local account.
 """
+
 from django.contrib.auth import get_user_model
 
 from accounts.roles import AccountRole, SystemRole
@@ -33,9 +34,12 @@ def _emails(users):
 
 
 def _system_admins():
-    return get_user_model().objects.filter(
-        is_active=True, system_role__in=[SystemRole.ADMIN, SystemRole.OPERATOR]
-    ).exclude(email="").values_list("email", flat=True)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, system_role__in=[SystemRole.ADMIN, SystemRole.OPERATOR])
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
 
 
 def _account_admins(account):

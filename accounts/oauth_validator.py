@@ -6,6 +6,7 @@ credentials through the backend of the user's source, disabled users, password e
 first-login wizard). On top of that an OAuth application is only a credential while it belongs
 to an API grant that has not expired.
 """
+
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2 import Server
 from oauthlib.oauth2.rfc6749 import errors

@@ -6,6 +6,7 @@ under the form content type is read as JSON too), the API Console
 gate, a rate limit per client IP / client id / username (429 with Retry-After), and an event
 for every issued token and every refusal (never with a secret in it).
 """
+
 import base64
 import hashlib
 import json
@@ -83,8 +84,9 @@ def _basic_auth_client_id(request):
 
 class ApiTokenView(TokenView):
     oauthlib_backend_class = FormOrJsonOAuthLibCore
-    request_limit = RequestLimit(limits.setting("ONPREM_MAX_TOKEN_REQUEST_BYTES", 64 * limits.KIB), "token request",
-                                 reply="oauth")
+    request_limit = RequestLimit(
+        limits.setting("ONPREM_MAX_TOKEN_REQUEST_BYTES", 64 * limits.KIB), "token request", reply="oauth"
+    )
 
     def post(self, request, *args, **kwargs):
         if len(request.body) > MAX_BODY_BYTES:
@@ -143,8 +145,12 @@ def _failed(ip, client_id, grant_type, username, reason):
     user_part = f", user “{username}”" if username else ""
     with transaction.atomic():
         events.record(
-            "api.token_failed", ip=ip or "an unknown address", reason=reason, client_id=client_id,
-            grant_type=grant_type, user_part=user_part,
+            "api.token_failed",
+            ip=ip or "an unknown address",
+            reason=reason,
+            client_id=client_id,
+            grant_type=grant_type,
+            user_part=user_part,
         )
 
 
@@ -152,14 +158,19 @@ def _issued(client_id, response):
     token = json.loads(response.content).get("access_token", "")
     checksum = hashlib.sha256(token.encode()).hexdigest()
     access_token = (
-        get_access_token_model().objects.select_related("user", "application__api_grant")
-        .filter(token_checksum=checksum).first()
+        get_access_token_model()
+        .objects.select_related("user", "application__api_grant")
+        .filter(token_checksum=checksum)
+        .first()
     )
     if access_token is None:
         return
     grant = access_token.application.api_grant
     who = f"the user “{access_token.user.username}”" if access_token.user else "the client itself"
     events.record(
-        "api.token_issued", actor=access_token.user, client_id=client_id or access_token.application.client_id,
-        grant_name=grant.name, who=who,
+        "api.token_issued",
+        actor=access_token.user,
+        client_id=client_id or access_token.application.client_id,
+        grant_name=grant.name,
+        who=who,
     )

@@ -10,6 +10,7 @@ Django tells the validators when a password was set with ``set_password()`` and 
 tokens. The services store passwords through ``accounts.services.users.store_password``,
 which revokes them itself.
 """
+
 from django.core.exceptions import ValidationError
 
 

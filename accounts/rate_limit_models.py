@@ -5,6 +5,7 @@ in the embedded mode, PostgreSQL in production), increments are atomic (``F() + 
 test's counts roll back with its transaction instead of leaking into the next test through a
 shared file cache. Rows of past windows are deleted as new failures are counted.
 """
+
 from django.db import models
 
 

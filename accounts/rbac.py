@@ -5,6 +5,7 @@ It implements the tables of ``docs/rbac.md``. Every view, API permission and com
 else decides access. A principal is a user (local, LDAP, ADFS) — with the grants of the user
 groups it belongs to — or an OAuth client-credentials grant (``ApiGrantPrincipal``).
 """
+
 from enum import StrEnum
 
 from django.db.models import Q
@@ -244,8 +245,13 @@ def token_delegates(token, action, *, virtual_account, to_virtual_account=None):
     """
     if token.created_by_id is None:
         return False
-    return can(token.created_by, action, account=virtual_account.account, virtual_account=virtual_account,
-               to_virtual_account=to_virtual_account)
+    return can(
+        token.created_by,
+        action,
+        account=virtual_account.account,
+        virtual_account=virtual_account,
+        to_virtual_account=to_virtual_account,
+    )
 
 
 def may_manage_user(who, user):

@@ -1,4 +1,5 @@
 """The product's roles, in the guide's words ("Cisco Smart Software Manager On-Prem Roles")."""
+
 from django.db import models
 
 

@@ -5,6 +5,7 @@ password validator and the certificate pages read it. The other models are the s
 rules need: failed logins in the lock window, locks, the live sessions per user, the
 password-hash history, and the key of the last generated CSR (encrypted at rest).
 """
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
@@ -35,22 +36,28 @@ class SecurityPolicy(models.Model):
     # Account tab
     auto_lock_enabled = models.BooleanField(default=False)
     auto_lock_attempts = models.PositiveSmallIntegerField(
-        default=5, validators=[MinValueValidator(1), MaxValueValidator(99)])
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(99)]
+    )
     auto_lock_window_minutes = models.PositiveIntegerField(
-        default=15, validators=[MinValueValidator(1), MaxValueValidator(1440)])
+        default=15, validators=[MinValueValidator(1), MaxValueValidator(1440)]
+    )
     lock_expiration_enabled = models.BooleanField(default=False)
     # The guide: "greater than 1 minute".
     lock_expiration_minutes = models.PositiveIntegerField(
-        default=30, validators=[MinValueValidator(2), MaxValueValidator(525600)])
+        default=30, validators=[MinValueValidator(2), MaxValueValidator(525600)]
+    )
     session_limit_enabled = models.BooleanField(default=False)
     session_limit = models.PositiveSmallIntegerField(
-        default=5, validators=[MinValueValidator(1), MaxValueValidator(999)])
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(999)]
+    )
     # Account tab, Registration: new product instances a registration token / a virtual
     # account may add per hour, so a leaked token cannot mint unbounded instances; 0 = unlimited.
     registration_limit_per_token = models.PositiveIntegerField(
-        default=1000, validators=[MinValueValidator(0), MaxValueValidator(1000000)])
+        default=1000, validators=[MinValueValidator(0), MaxValueValidator(1000000)]
+    )
     registration_limit_per_va = models.PositiveIntegerField(
-        default=5000, validators=[MinValueValidator(0), MaxValueValidator(1000000)])
+        default=5000, validators=[MinValueValidator(0), MaxValueValidator(1000000)]
+    )
 
     class CsluAccess(models.TextChoices):
         OPEN = "open", _("Open: any source, no token (as the guide describes CSLU)")
@@ -61,14 +68,20 @@ class SecurityPolicy(models.Model):
     # pushes"). The default keeps the guide's tokenless pushes for devices on the private networks
     # an on-premises server serves, and refuses them from anywhere else.
     cslu_access = models.CharField(max_length=16, choices=CsluAccess.choices, default=CsluAccess.NETWORKS)
-    cslu_networks = models.TextField(max_length=MAX_NETWORKS_TEXT, blank=True, default="\n".join(networks.PRIVATE),
-                                     validators=[MaxLengthValidator(MAX_NETWORKS_TEXT), validate_networks])
+    cslu_networks = models.TextField(
+        max_length=MAX_NETWORKS_TEXT,
+        blank=True,
+        default="\n".join(networks.PRIVATE),
+        validators=[MaxLengthValidator(MAX_NETWORKS_TEXT), validate_networks],
+    )
     # The usage bounds (licensing/services/usage_bounds.py): a message over them is refused whole.
     device_max_license_count = models.PositiveIntegerField(
-        default=DEFAULT_MAX_LICENSE_COUNT, validators=[MinValueValidator(1), MaxValueValidator(MAX_LICENSE_COUNT)])
+        default=DEFAULT_MAX_LICENSE_COUNT, validators=[MinValueValidator(1), MaxValueValidator(MAX_LICENSE_COUNT)]
+    )
     device_max_licenses_per_message = models.PositiveIntegerField(
         default=DEFAULT_MAX_LICENSES_PER_MESSAGE,
-        validators=[MinValueValidator(1), MaxValueValidator(MAX_LICENSES_PER_MESSAGE)])
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_LICENSES_PER_MESSAGE)],
+    )
     # Password tab: settings (guide defaults)
     login_error_hints = models.BooleanField(default=True)
     forgot_password_enabled = models.BooleanField(default=False)
@@ -81,22 +94,25 @@ class SecurityPolicy(models.Model):
     rule_digit = models.BooleanField(default=False)
     rule_special = models.BooleanField(default=False)
     rule_not_common = models.BooleanField(default=True)
-    min_length = models.PositiveSmallIntegerField(
-        default=8, validators=[MinValueValidator(1), MaxValueValidator(15)])
+    min_length = models.PositiveSmallIntegerField(default=8, validators=[MinValueValidator(1), MaxValueValidator(15)])
     history_enabled = models.BooleanField(default=False)
     history_count = models.PositiveSmallIntegerField(
-        default=5, validators=[MinValueValidator(1), MaxValueValidator(99)])
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(99)]
+    )
     # Password tab: expiration
     expiration_enabled = models.BooleanField(default=False)
     expiration_days = models.PositiveIntegerField(
-        default=60, validators=[MinValueValidator(1), MaxValueValidator(3650)])
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
     expiration_warning_enabled = models.BooleanField(default=True)
     expiration_warning_days = models.PositiveIntegerField(
-        default=7, validators=[MinValueValidator(1), MaxValueValidator(365)])
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
     change_after_expiry_allowed = models.BooleanField(default=True)
     expiration_email_enabled = models.BooleanField(default=False)
     expiration_email_days = models.PositiveIntegerField(
-        default=7, validators=[MinValueValidator(1), MaxValueValidator(365)])
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
     # Certificates tab
     host_common_name = models.CharField(max_length=253, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -114,8 +130,9 @@ class SecurityPolicy(models.Model):
         except ValidationError:
             return
         if self.cslu_access == self.CsluAccess.NETWORKS and not self.cslu_networks:
-            raise ValidationError({"cslu_networks": _(
-                "List at least one network, or choose another way to accept CSLU pushes.")})
+            raise ValidationError(
+                {"cslu_networks": _("List at least one network, or choose another way to accept CSLU pushes.")}
+            )
 
 
 class LoginFailure(models.Model):

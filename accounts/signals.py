@@ -1,4 +1,5 @@
 """Sign-in events for the event log; the app's periodic tasks after migrate."""
+
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_migrate

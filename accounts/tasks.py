@@ -1,4 +1,5 @@
 """Periodic housekeeping of the embedded OAuth2 server."""
+
 from celery import shared_task
 
 

@@ -1,5 +1,6 @@
 """What the first-login wizard shows of the server's TLS certificate, so a user can compare it
 with what the browser received (the guide's "Check your SSL Certificate" step)."""
+
 from pathlib import Path
 
 from cryptography import x509

@@ -1,4 +1,5 @@
 """Sign-in, sign-out and the initial login wizard."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -60,12 +61,14 @@ def login_rate_limit_error(request):
     verdict = ratelimit.check("login", request, ratelimit.normalise(username))
     if verdict.allowed:
         return None
-    events.record("auth.login_rate_limited", ip=ratelimit.client_ip(request) or "an unknown address",
-                  user_name=username)
+    events.record(
+        "auth.login_rate_limited", ip=ratelimit.client_ip(request) or "an unknown address", user_name=username
+    )
     form = LoginForm(request, data=request.POST)
     form.cleaned_data, form._errors = {}, ErrorDict()  # validated as refused: no authenticate() call
-    form.add_error(None, _("Too many sign-in attempts. Try again in %(seconds)s seconds.")
-                   % {"seconds": verdict.retry_after})
+    form.add_error(
+        None, _("Too many sign-in attempts. Try again in %(seconds)s seconds.") % {"seconds": verdict.retry_after}
+    )
     return form, verdict.retry_after
 
 

@@ -3,6 +3,7 @@
 The first-login wizard sets ``User.language`` once; the admin Settings widget only sets the
 system default (for signed-out pages). This page lets any signed-in user change their own.
 """
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -16,8 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 class LanguageForm(forms.Form):
     # Choices come from settings.LANGUAGES, so an unknown code is rejected by the form itself.
-    language = forms.ChoiceField(label=gettext_lazy("Language"), choices=settings.LANGUAGES,
-                                 widget=forms.RadioSelect)
+    language = forms.ChoiceField(label=gettext_lazy("Language"), choices=settings.LANGUAGES, widget=forms.RadioSelect)
 
 
 @login_required

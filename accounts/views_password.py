@@ -6,6 +6,7 @@ with an email address a link that works once. The page answers the same, after t
 whether or not the user exists, so it tells nobody which names are valid. Opening the link moves
 its token into the session (``reset_password_confirm``), so no later URL carries it.
 """
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
@@ -42,8 +43,11 @@ def forgot_password(request):
         username = request.POST.get("username", "").strip()[:150]
         if username:
             password_reset.request_link(username, request.build_absolute_uri("/"), get_language())
-            messages.info(request, _("If “%(name)s” is a local user with an email address, a link to reset "
-                                     "the password was sent to it.") % {"name": username})
+            messages.info(
+                request,
+                _("If “%(name)s” is a local user with an email address, a link to reset the password was sent to it.")
+                % {"name": username},
+            )
             return redirect("login")
         messages.error(request, _("Enter your user name."))
     return render(request, "accounts/forgot_password.html", {})
@@ -86,14 +90,18 @@ def reset_password_confirm(request, uidb64, token):
                 change_password(user=user, new_password=form.cleaned_data["new_password"])
                 events.record("security.password_reset_done", actor=user, user_name=user.username)
             del request.session[RESET_SESSION_KEY]
-            mail.send_later(_("Your password was changed"),
-                            _("Hello %(name)s,\n\nthe password of your account on the license server was just "
-                              "changed with a password reset link. If it was not you, tell your administrator.\n")
-                            % {"name": user.username}, [user.email])
+            mail.send_later(
+                _("Your password was changed"),
+                _(
+                    "Hello %(name)s,\n\nthe password of your account on the license server was just "
+                    "changed with a password reset link. If it was not you, tell your administrator.\n"
+                )
+                % {"name": user.username},
+                [user.email],
+            )
             messages.success(request, _("Your password is changed. Log in with your new password."))
             return redirect("login")
-    return render(request, "accounts/reset_password.html", {"form": form,
-                                                            "rules": password_policy.help_text()})
+    return render(request, "accounts/reset_password.html", {"form": form, "rules": password_policy.help_text()})
 
 
 def _invalid_link(request):

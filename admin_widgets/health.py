@@ -5,6 +5,7 @@ real files through a ``read`` callable (``None`` when a file is missing, e.g. no
 turns any reading it cannot get into ``None``, which the page shows as "unavailable" rather than
 as a guess. Only disk, memory and the Celery worker's heartbeat can turn the state to Warning.
 """
+
 import os
 import shutil
 import socket
@@ -42,6 +43,7 @@ def read_proc(name):
 
 
 # --- Parsers of /proc text ------------------------------------------------------------------
+
 
 def parse_uptime(text):
     """Seconds since boot from ``/proc/uptime`` ("350735.47 234388.90")."""
@@ -144,6 +146,7 @@ def _clamp(value):
 
 # --- The state ------------------------------------------------------------------------------
 
+
 def assess(*, disk, memory, worker_last_seen, now, heartbeat_seconds):
     """What is wrong, as sentences for the readout; an empty list means "Good"."""
     problems = []
@@ -197,6 +200,7 @@ def sample(read=read_proc, sleep=time.sleep, seconds=CPU_SAMPLE_SECONDS):
 
 # --- Readings from the database ---------------------------------------------------------------
 
+
 def recent_alerts(limit=RECENT_ALERTS):
     from core.models import Event
 
@@ -241,6 +245,7 @@ def connected_users(now_epoch, *, within=None, limit=SESSIONS_SCANNED, viewer=No
 
 # --- The whole readout ------------------------------------------------------------------------
 
+
 @dataclass
 class Readout:
     problems: list
@@ -273,8 +278,11 @@ def gather(*, read=read_proc, sleep=time.sleep, disk_usage=shutil.disk_usage, no
     disk = disk_percent(settings.DATA_DIR, disk_usage)
     worker = last_heartbeat()
     problems = assess(
-        disk=disk, memory=memory, worker_last_seen=worker.last_seen if worker else None,
-        now=now, heartbeat_seconds=settings.ONPREM_HEARTBEAT_SECONDS,
+        disk=disk,
+        memory=memory,
+        worker_last_seen=worker.last_seen if worker else None,
+        now=now,
+        heartbeat_seconds=settings.ONPREM_HEARTBEAT_SECONDS,
     )
     return Readout(
         problems=problems,

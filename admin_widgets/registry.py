@@ -4,6 +4,7 @@ A widget joins the grid by adding one entry here once its pages exist; the grid 
 entries the signed-in principal may open (the same action guards the widget's views, which
 ``tests/admin_widgets/test_admin_workspace.py`` checks for every entry).
 """
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -44,8 +45,10 @@ WIDGETS = [
     ),
     Widget(
         _("Synchronization"),
-        _("Synchronize local accounts with Cisco Smart Software Manager now or manually, set the schedules and "
-          "the data privacy, and view the synchronization history."),
+        _(
+            "Synchronize local accounts with Cisco Smart Software Manager now or manually, set the schedules and "
+            "the data privacy, and view the synchronization history."
+        ),
         "admin_sync",
         Action.MANAGE_SYNC,
     ),
@@ -97,5 +100,6 @@ WIDGETS = [
 
 def widgets_for(who):
     """The widgets ``who`` (a request or user) may open."""
-    return [widget for widget in WIDGETS
-            if can(who, widget.action) and (widget.available is None or widget.available())]
+    return [
+        widget for widget in WIDGETS if can(who, widget.action) and (widget.available is None or widget.available())
+    ]

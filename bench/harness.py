@@ -19,6 +19,7 @@ Every process started here dies with the process that started it, even when that
     ...
     site.cleanup()
 """
+
 import os
 import signal
 import socket
@@ -38,9 +39,20 @@ MANAGE = [sys.executable, str(ROOT / "manage.py")]
 # Settings a server under test gets from its harness only: nothing of the caller's configuration
 # (a developer's DATABASE_URL, CI's REDIS_URL, ONPREM_*) may leak into it.
 CONTROLLED = {
-    "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
-    "CELERY_TASK_ALWAYS_EAGER", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-    "SECURE_HSTS_SECONDS", "DB_CONN_MAX_AGE", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "CELERY_TASK_ALWAYS_EAGER",
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "DB_CONN_MAX_AGE",
+    "LOG_LEVEL",
+    "DJANGO_SETTINGS_MODULE",
 }
 
 
@@ -59,8 +71,17 @@ def server_env(data_dir, **extra):
 
 def run(argv, *, env=None, cwd=ROOT, timeout=300, **options):
     """``subprocess.run`` (text, output captured) of a command that dies with this process."""
-    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGKILL), **options)
+    return subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent(signal.SIGKILL),
+        **options,
+    )
 
 
 def survivors(pids, within=5):
@@ -92,8 +113,20 @@ class Process:
     it still runs ``timeout`` seconds later is killed, its descendants included.
     """
 
-    def __init__(self, argv, *, log, env=None, cwd=ROOT, port=None, name=None, death_signal=signal.SIGKILL,
-                 stop_signal=signal.SIGTERM, user=None, group=None):
+    def __init__(
+        self,
+        argv,
+        *,
+        log,
+        env=None,
+        cwd=ROOT,
+        port=None,
+        name=None,
+        death_signal=signal.SIGKILL,
+        stop_signal=signal.SIGTERM,
+        user=None,
+        group=None,
+    ):
         self.argv = [str(arg) for arg in argv]
         self.log = Path(log)
         self.env, self.cwd, self.port = env, cwd, port
@@ -107,9 +140,17 @@ class Process:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._output = open(self.log, "ab")
         self.proc = subprocess.Popen(
-            self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=self._output,
-            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(self.death_signal),
-            user=self.user, group=self.group, extra_groups=[] if self.user else None,
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(self.death_signal),
+            user=self.user,
+            group=self.group,
+            extra_groups=[] if self.user else None,
         )
         return self
 
@@ -212,8 +253,16 @@ class Installation:
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.root / "data"
         self.port = port
-        self.env = server_env(self.data_dir, **{"ONPREM_PORT": str(port), "ONPREM_BIND": f"127.0.0.1:{port}",
-                                                "ONPREM_WEB_WORKERS": "2", "ONPREM_CELERY_CONCURRENCY": "1", **env})
+        self.env = server_env(
+            self.data_dir,
+            **{
+                "ONPREM_PORT": str(port),
+                "ONPREM_BIND": f"127.0.0.1:{port}",
+                "ONPREM_WEB_WORKERS": "2",
+                "ONPREM_CELERY_CONCURRENCY": "1",
+                **env,
+            },
+        )
         self.url = f"https://localhost:{port}"
         self.cert = self.data_dir / "tls" / "server.crt"
         self.log = self.root / "serve.out"
@@ -227,16 +276,24 @@ class Installation:
         """``manage.py <args>`` in this installation's environment: the CompletedProcess (text)."""
         done = manage(*args, env=self.env, timeout=timeout)
         if check and done.returncode != 0:
-            raise ProcessError(f"manage.py {' '.join(args[:2])} exited with {done.returncode}:\n"
-                               f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+            raise ProcessError(
+                f"manage.py {' '.join(args[:2])} exited with {done.returncode}:\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
         return done
 
     def start(self, *args):
         """``manage.py serve <args>``; SIGTERM when this process dies, so serve stops its children."""
         if self.serve is not None:
             self.serve.stop(timeout=0)  # what is left of an earlier serve of this installation
-        self.serve = Process([*MANAGE, "serve", *args], log=self.log, env=self.env, port=self.port,
-                             name="manage.py serve", death_signal=signal.SIGTERM).start()
+        self.serve = Process(
+            [*MANAGE, "serve", *args],
+            log=self.log,
+            env=self.env,
+            port=self.port,
+            name="manage.py serve",
+            death_signal=signal.SIGTERM,
+        ).start()
         return self.serve
 
     def printed(self):
@@ -247,8 +304,7 @@ class Installation:
 
     def wait_until_up(self, timeout=60, path="/healthz"):
         """Until GET ``path`` answers 200 over HTTPS with the installation's own certificate."""
-        self.serve.wait_until(lambda: self.answers(path), timeout=timeout, what=f"answer 200 at {path}",
-                              interval=0.3)
+        self.serve.wait_until(lambda: self.answers(path), timeout=timeout, what=f"answer 200 at {path}", interval=0.3)
 
     def stop(self, timeout=20):
         """Ask serve to stop (it stops gunicorn and Celery); kill what is left after ``timeout`` s."""

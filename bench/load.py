@@ -5,6 +5,7 @@ it (gunicorn's sync workers answer ``Connection: close``, so in practice each re
 handshake — the same as the fleet simulator's device requests, which is what makes the trivial
 view a fair yardstick for them). Latency is request sent to body read, in milliseconds.
 """
+
 import http.client
 import math
 import ssl
@@ -26,9 +27,13 @@ def percentile(sorted_values, fraction):
 def latency_summary(seconds):
     values = sorted(seconds)
     ms = lambda s: None if s is None else round(s * 1000, 2)  # noqa: E731
-    return {"p50": ms(percentile(values, 0.50)), "p95": ms(percentile(values, 0.95)),
-            "p99": ms(percentile(values, 0.99)), "max": ms(values[-1] if values else None),
-            "mean": ms(sum(values) / len(values) if values else None)}
+    return {
+        "p50": ms(percentile(values, 0.50)),
+        "p95": ms(percentile(values, 0.95)),
+        "p99": ms(percentile(values, 0.99)),
+        "max": ms(values[-1] if values else None),
+        "mean": ms(sum(values) / len(values) if values else None),
+    }
 
 
 @dataclass
@@ -63,8 +68,7 @@ class Client:
             if self.connection is None:
                 self.connection = self._connect()
             try:
-                self.connection.request(request.method, request.path, body=request.body,
-                                        headers=request.headers or {})
+                self.connection.request(request.method, request.path, body=request.body, headers=request.headers or {})
                 response = self.connection.getresponse()
                 body = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):

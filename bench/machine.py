@@ -1,4 +1,5 @@
 """What the numbers were measured on (written into the JSON and docs/performance.md)."""
+
 import os
 import platform
 import subprocess
@@ -36,8 +37,12 @@ def _version(*argv):
 def describe():
     return {
         "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpu": _cpu_model(), "cpus": os.cpu_count(), "memory_gib": _memory_gib(),
-        "os": platform.platform(), "python": sys.version.split()[0],
-        "postgres": _version("psql", "--version"), "redis": _version("redis-server", "--version"),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "memory_gib": _memory_gib(),
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "postgres": _version("psql", "--version"),
+        "redis": _version("redis-server", "--version"),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }

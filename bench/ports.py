@@ -9,6 +9,7 @@ start). So a port is handed out only with an exclusive ``flock`` on a file named
 held until this process exits; a port is still probed for being free, for servers outside the
 tests.
 """
+
 import fcntl
 import socket
 import tempfile
@@ -62,5 +63,7 @@ def claim_port(ports, *, reuse=True):
             continue
         _held[port] = lock
         return port
-    raise NoFreePort(f"no free port in {ports.start}-{ports.stop - 1}: other test processes hold them, "
-                     "or servers of an earlier run still listen there")
+    raise NoFreePort(
+        f"no free port in {ports.start}-{ports.stop - 1}: other test processes hold them, "
+        "or servers of an earlier run still listen there"
+    )

@@ -10,6 +10,7 @@ under cProfile: SQL statements per message, the slowest ones, the hottest functi
 (``--show-sql``: every statement of one message). The last lines (``CPU {...}``, ``QUERIES
 {...}``) are the numbers in JSON.
 """
+
 import argparse
 import cProfile
 import io
@@ -35,8 +36,9 @@ class InProcessTransport:
     def post(self, make_body):
         body = make_body().encode()
         started = time.process_time()
-        reply = self.client.post("/SmartTransport", data=body, content_type="application/json",
-                                 secure=True, HTTP_HOST="localhost")
+        reply = self.client.post(
+            "/SmartTransport", data=body, content_type="application/json", secure=True, HTTP_HOST="localhost"
+        )
         self.cpu += time.process_time() - started
         if reply.status_code != 200:
             raise RuntimeError(f"HTTP {reply.status_code}: {reply.content[:300]!r}")
@@ -60,8 +62,10 @@ def inner(token, tags, devices, top, show_sql=False):
     from smart_agent.state import MemoryStore
 
     transport = InProcessTransport(Client())
-    agents = [Agent("https://localhost", identity=identity, store=MemoryStore(), transport=transport)
-              for identity in identities.generate(devices + 1, seed=3)]
+    agents = [
+        Agent("https://localhost", identity=identity, store=MemoryStore(), transport=transport)
+        for identity in identities.generate(devices + 1, seed=3)
+    ]
     # One device first, unprofiled: imports, caches and the account's signing material warm up.
     agents[0].register(token)
     agents[0].authorize({tag: 1 for tag in tags})
@@ -69,13 +73,16 @@ def inner(token, tags, devices, top, show_sql=False):
     trivial = _trivial_cpu(transport.client)
     print(f"Trivial view GET /healthz: {trivial * 1000:.2f} ms of CPU per request")
     # The first half of the devices is timed (no cProfile, no query capture), the second half profiled.
-    timed, profiled = agents[1:devices // 2 + 1], agents[devices // 2 + 1:]
+    timed, profiled = agents[1 : devices // 2 + 1], agents[devices // 2 + 1 :]
     queries = defaultdict(list)
     texts = defaultdict(Counter)
     seconds = defaultdict(Counter)
     cpu, db_cpu = {}, {}
-    for name, call in (("REGISTER", lambda a: a.register(token)), ("AUTHORIZE", lambda a: a.authorize(
-            {tag: 1 for tag in tags})), ("REPORT_USAGE", lambda a: a.report())):
+    for name, call in (
+        ("REGISTER", lambda a: a.register(token)),
+        ("AUTHORIZE", lambda a: a.authorize({tag: 1 for tag in tags})),
+        ("REPORT_USAGE", lambda a: a.report()),
+    ):
         transport.cpu = 0.0
         backend_before = _backend_cpu(connection)
         for agent in timed:
@@ -99,20 +106,29 @@ def inner(token, tags, devices, top, show_sql=False):
                 print(f"  {' '.join(q['sql'].split())[:400]}")
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out)
-        print(f"\n===== {name}: {len(profiled)} messages profiled; SQL queries per message: "
-              f"min {min(queries[name])} max {max(queries[name])}; server CPU per message "
-              f"{cpu[name] * 1000:.2f} ms ({len(timed)} unprofiled messages; "
-              f"{cpu[name] / trivial:.1f}x the trivial view)"
-              + (f"; PostgreSQL backend CPU per message {db_cpu[name] * 1000:.2f} ms" if name in db_cpu else ""))
+        print(
+            f"\n===== {name}: {len(profiled)} messages profiled; SQL queries per message: "
+            f"min {min(queries[name])} max {max(queries[name])}; server CPU per message "
+            f"{cpu[name] * 1000:.2f} ms ({len(timed)} unprofiled messages; "
+            f"{cpu[name] / trivial:.1f}x the trivial view)"
+            + (f"; PostgreSQL backend CPU per message {db_cpu[name] * 1000:.2f} ms" if name in db_cpu else "")
+        )
         for sql, total in seconds[name].most_common(15):
             print(f"  {total * 1000 / texts[name][sql]:7.2f} ms x{texts[name][sql] / len(profiled):4.1f}  {sql}")
         stats.sort_stats("cumulative").print_stats(top)
         stats.sort_stats("tottime").print_stats(top)
         stats.print_callers("redis/client.py:.*__init__")
         print(out.getvalue())
-    print("CPU " + json.dumps({"trivial_ms": round(trivial * 1000, 3),
-                               **{k: round(v * 1000, 3) for k, v in cpu.items()},
-                               **{f"{k}_db": round(v * 1000, 3) for k, v in db_cpu.items()}}))
+    print(
+        "CPU "
+        + json.dumps(
+            {
+                "trivial_ms": round(trivial * 1000, 3),
+                **{k: round(v * 1000, 3) for k, v in cpu.items()},
+                **{f"{k}_db": round(v * 1000, 3) for k, v in db_cpu.items()},
+            }
+        )
+    )
     return {k: max(v) for k, v in queries.items()}
 
 
@@ -156,13 +172,26 @@ def main(argv=None):
         return 0
     from .server import BenchServer
 
-    server = BenchServer(database=args.db, db_name="onprem_bench_profile", redis=False, log=lambda m: print(m, file=sys.stderr))
+    server = BenchServer(
+        database=args.db, db_name="onprem_bench_profile", redis=False, log=lambda m: print(m, file=sys.stderr)
+    )
     try:
         server.prepare()
         seeded = server.seed(args.product_instances)
-        print(server.python("-m", "bench.profile_device", "--devices", str(args.devices), "--top", str(args.top),
-                            *(["--show-sql"] if args.show_sql else []),
-                            "--inner", seeded["token"], json.dumps(seeded["licenses"])))
+        print(
+            server.python(
+                "-m",
+                "bench.profile_device",
+                "--devices",
+                str(args.devices),
+                "--top",
+                str(args.top),
+                *(["--show-sql"] if args.show_sql else []),
+                "--inner",
+                seeded["token"],
+                json.dumps(seeded["licenses"]),
+            )
+        )
     finally:
         server.cleanup()
     return 0

@@ -9,6 +9,7 @@ One pytest run over the selections below (``--junitxml``), counted per area; the
 it is installed, ``pip-audit``. Nothing is counted that did not run: a missing tool is reported
 as "not run".
 """
+
 import argparse
 import datetime
 import os
@@ -29,29 +30,56 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 AREAS = [
     ("REST API fuzzing (schemathesis)", ["tests/api/test_fuzz.py"]),
     ("Device message parser (hypothesis)", ["tests/devices/test_parser_property.py"]),
-    ("Oversized bodies (413 before parsing)", ["tests/reliability/test_reliability_limits.py",
-                                               "tests/reliability/test_reliability_live.py"]),
+    (
+        "Oversized bodies (413 before parsing)",
+        ["tests/reliability/test_reliability_limits.py", "tests/reliability/test_reliability_live.py"],
+    ),
     ("Malformed uploads (hypothesis)", ["tests/reliability/test_reliability_bad_uploads.py"]),
-    ("Sync-file parser, verifier and uploads for a registered account (hypothesis)",
-     ["tests/reliability/test_reliability_sync_files.py"]),
-    ("Forged synchronization documents: only CSSM's document signer signs them",
-     ["tests/security/test_sync_signer_roles.py", "tests/sync_emulator/test_certificate_roles.py"]),
-    ("Device channel trust: re-registration, CSLU pushes, usage bounds, unstorable text",
-     ["tests/devices/test_reregistration.py", "tests/devices/test_cslu_access.py",
-      "tests/devices/test_usage_bounds.py", "tests/devices/test_unstorable_text.py"]),
-    ("One sign-in policy for the form and the password grant; tokens revoked on a password change",
-     ["tests/security/test_security_grant_login_policy.py", "tests/security/test_security_token_revocation.py",
-      "tests/api_auth/test_form_encoded_json.py"]),
-    ("The last System Admin, no-store, forgot-password without a tell",
-     ["tests/core/test_last_system_admin.py", "tests/security/test_security_no_store.py",
-      "tests/security/test_security_forgot_password.py"]),
+    (
+        "Sync-file parser, verifier and uploads for a registered account (hypothesis)",
+        ["tests/reliability/test_reliability_sync_files.py"],
+    ),
+    (
+        "Forged synchronization documents: only CSSM's document signer signs them",
+        ["tests/security/test_sync_signer_roles.py", "tests/sync_emulator/test_certificate_roles.py"],
+    ),
+    (
+        "Device channel trust: re-registration, CSLU pushes, usage bounds, unstorable text",
+        [
+            "tests/devices/test_reregistration.py",
+            "tests/devices/test_cslu_access.py",
+            "tests/devices/test_usage_bounds.py",
+            "tests/devices/test_unstorable_text.py",
+        ],
+    ),
+    (
+        "One sign-in policy for the form and the password grant; tokens revoked on a password change",
+        [
+            "tests/security/test_security_grant_login_policy.py",
+            "tests/security/test_security_token_revocation.py",
+            "tests/api_auth/test_form_encoded_json.py",
+        ],
+    ),
+    (
+        "The last System Admin, no-store, forgot-password without a tell",
+        [
+            "tests/core/test_last_system_admin.py",
+            "tests/security/test_security_no_store.py",
+            "tests/security/test_security_forgot_password.py",
+        ],
+    ),
     ("Security headers, no inline code", ["tests/reliability/test_reliability_headers.py"]),
     ("CSRF on every POST, session fixation", ["tests/reliability/test_reliability_csrf_sessions.py"]),
     ("No secret in logs or events", ["tests/reliability/test_reliability_secrets_in_logs.py"]),
-    ("Lockout, session limit, idle timeout", ["tests/security/test_security_lockout.py",
-                                              "tests/security/test_security_token_lockout.py",
-                                              "tests/security/test_security_sessions.py",
-                                              "tests/core/test_login_and_wizard.py"]),
+    (
+        "Lockout, session limit, idle timeout",
+        [
+            "tests/security/test_security_lockout.py",
+            "tests/security/test_security_token_lockout.py",
+            "tests/security/test_security_sessions.py",
+            "tests/core/test_login_and_wizard.py",
+        ],
+    ),
     ("Rate limits (sign-in, token)", ["tests/api_auth/test_rate_limits.py"]),
     ("Backup and restore (round trip, refusals, full-sync flag)", ["tests/ops/test_backup_restore.py"]),
     ("Upgrade from an older release", ["tests/ops/test_upgrade.py"]),
@@ -62,12 +90,16 @@ AREAS = [
     ("Fault: web workers killed during registrations and transfers", ["tests/faults/test_web_worker_kill.py"]),
     ("Fault: Celery worker killed during a task burst", ["tests/faults/test_celery_worker_kill.py"]),
     ("Fault: PostgreSQL restarted under load", ["tests/faults/test_postgres_restart.py"]),
-    ("Fault: Redis stopped and started (mail and syncs not lost)", ["tests/faults/test_redis_down.py",
-                                                                    "tests/ops/test_broker_down_sync.py"]),
+    (
+        "Fault: Redis stopped and started (mail and syncs not lost)",
+        ["tests/faults/test_redis_down.py", "tests/ops/test_broker_down_sync.py"],
+    ),
     ("Fault: sync killed inside its apply transaction", ["tests/faults/test_sync_apply_kill.py"]),
     ("Fault: two web nodes, streaming standby, failover", ["tests/ops/test_ha_nodes_and_replication.py"]),
-    ("Lossless usage ingest (worker killed before/after commit, fail-over replay)",
-     ["tests/faults/test_usage_ingest_kill.py"]),
+    (
+        "Lossless usage ingest (worker killed before/after commit, fail-over replay)",
+        ["tests/faults/test_usage_ingest_kill.py"],
+    ),
 ]
 
 
@@ -80,8 +112,11 @@ def run_tests(workdir):
     """Run the selections in one pytest process; the rows of the table."""
     files = [path for _area, paths in AREAS for path in paths if (ROOT / path).exists()]
     junit = Path(workdir) / "junit.xml"
-    subprocess.run([_python(), "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"],
-                   cwd=ROOT, check=False)
+    subprocess.run(
+        [_python(), "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"],
+        cwd=ROOT,
+        check=False,
+    )
     return count(junit)
 
 
@@ -95,8 +130,14 @@ def count(junit):
         for case in ET.parse(junit).getroot().iter("testcase"):
             # classname: tests.reliability.test_reliability_limits[.Class] -> the file it came from.
             module = case.get("classname", "")
-            path = next((p for p in files if module == p[:-3].replace("/", ".")
-                         or module.startswith(p[:-3].replace("/", ".") + ".")), None)
+            path = next(
+                (
+                    p
+                    for p in files
+                    if module == p[:-3].replace("/", ".") or module.startswith(p[:-3].replace("/", ".") + ".")
+                ),
+                None,
+            )
             if path is None:
                 continue
             entry = counts.setdefault(path, {"passed": 0, "failed": 0, "skipped": 0, "seconds": 0.0})
@@ -120,10 +161,19 @@ def count(junit):
 
 
 def run_deploy_check():
-    env = dict(os.environ, SECRET_KEY=secrets.token_urlsafe(60), DEBUG="0",
-               ONPREM_DATA_DIR=tempfile.mkdtemp(prefix="onprem-deploy-check-"))
-    result = subprocess.run([_python(), "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=ROOT, env=env, capture_output=True, text=True)
+    env = dict(
+        os.environ,
+        SECRET_KEY=secrets.token_urlsafe(60),
+        DEBUG="0",
+        ONPREM_DATA_DIR=tempfile.mkdtemp(prefix="onprem-deploy-check-"),
+    )
+    result = subprocess.run(
+        [_python(), "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     last = (result.stdout.strip().splitlines() or result.stderr.strip().splitlines() or [""])[-1]
     return ("held" if result.returncode == 0 else "FAILED"), last
 
@@ -135,8 +185,9 @@ def run_pip_audit():
     if tool is None:
         return "not run", "pip-audit is not installed (see docs/reliability.md)"
     env = dict(os.environ, PIPAPI_PYTHON_LOCATION=_python())
-    result = subprocess.run([tool, "--progress-spinner", "off", "--skip-editable"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [tool, "--progress-spinner", "off", "--skip-editable"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     output = (result.stdout + result.stderr).strip().splitlines()
     skipped = sum(1 for line in output if "could not be audited" in line)
     summary = next((line for line in output if "known vulnerabilit" in line.lower()), output[0] if output else "")
@@ -153,12 +204,18 @@ def database_in_use():
 
 
 def render(rows, deploy, audit, source="the selections run by this module"):
-    lines = [f"Generated {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by "
-             f"`python -m bench.reliability_report --write`, counting {source}.", "",
-             "| area | tests | passed | failed | skipped | seconds | result |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Generated {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by "
+        f"`python -m bench.reliability_report --write`, counting {source}.",
+        "",
+        "| area | tests | passed | failed | skipped | seconds | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for area, paths, total, verdict in rows:
-        lines.append(f"| {area} | {paths} | {total['passed']} | {total['failed']} | {total['skipped']} "
-                     f"| {total['seconds']:.0f} | {verdict} |")
+        lines.append(
+            f"| {area} | {paths} | {total['passed']} | {total['failed']} | {total['skipped']} "
+            f"| {total['seconds']:.0f} | {verdict} |"
+        )
     lines.append(f"| `check --deploy --fail-level WARNING` | | | | | | {deploy[0]}: {deploy[1]} |")
     lines.append(f"| `pip-audit` | | | | | | {audit[0]}: {audit[1]} |")
     return "\n".join(lines)
@@ -174,8 +231,11 @@ def write(table):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace the table in docs/reliability.md")
-    parser.add_argument("--junit", metavar="FILE",
-                        help="count an existing JUnit XML (e.g. a whole-suite run) instead of running the selections")
+    parser.add_argument(
+        "--junit",
+        metavar="FILE",
+        help="count an existing JUnit XML (e.g. a whole-suite run) instead of running the selections",
+    )
     args = parser.parse_args(argv)
     if args.junit:
         if not Path(args.junit).is_file():
@@ -184,7 +244,9 @@ def main(argv=None):
     else:
         with tempfile.TemporaryDirectory() as workdir:
             rows = run_tests(workdir)
-    source = f"a whole-suite run's JUnit XML ({database_in_use()})" if args.junit else "the selections run by this module"
+    source = (
+        f"a whole-suite run's JUnit XML ({database_in_use()})" if args.junit else "the selections run by this module"
+    )
     table = render(rows, run_deploy_check(), run_pip_audit(), source)
     print(table)
     if args.write:

@@ -5,6 +5,7 @@ a Celery worker, on PostgreSQL ``onprem_bench`` and Redis db 15) in a private ON
 seeds an account with the service functions, drives load, stops everything, prints one table
 and writes it as JSON (``bench/results/latest.json``). See docs/performance.md.
 """
+
 import argparse
 import json
 import sys
@@ -19,10 +20,24 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 MODES = {
     # product instances seeded, devices registered, client threads, trivial-view seconds, API/page requests
-    "full": {"product_instances": 25_000, "devices": 50_000, "concurrency": 8, "trivial_seconds": 20,
-             "api_requests": 100, "page_requests": 30, "sync_sizes": [25_000, 250_000]},
-    "quick": {"product_instances": 300, "devices": 40, "concurrency": 4, "trivial_seconds": 3,
-              "api_requests": 8, "page_requests": 4, "sync_sizes": [200]},
+    "full": {
+        "product_instances": 25_000,
+        "devices": 50_000,
+        "concurrency": 8,
+        "trivial_seconds": 20,
+        "api_requests": 100,
+        "page_requests": 30,
+        "sync_sizes": [25_000, 250_000],
+    },
+    "quick": {
+        "product_instances": 300,
+        "devices": 40,
+        "concurrency": 4,
+        "trivial_seconds": 3,
+        "api_requests": 8,
+        "page_requests": 4,
+        "sync_sizes": [200],
+    },
 }
 # The targets the table's verdicts are given against (docs/performance.md).
 TARGETS = {"REGISTER": 0.50, "AUTHORIZE": 0.60}
@@ -39,44 +54,96 @@ def build_rows(results, config):
     """The table: one dict per row, the same in the printout and the JSON."""
     rows = []
     yard = results["trivial"]
-    rows.append({"id": "trivial_view", "label": "Trivial view GET /healthz", "throughput_rps": yard["throughput_rps"],
-                 "p50_ms": yard["latency_ms"]["p50"], "p95_ms": yard["latency_ms"]["p95"],
-                 "p99_ms": yard["latency_ms"]["p99"], "errors": yard["errors"], "requests": yard["requests"],
-                 "runs_rps": yard["runs_rps"]})
+    rows.append(
+        {
+            "id": "trivial_view",
+            "label": "Trivial view GET /healthz",
+            "throughput_rps": yard["throughput_rps"],
+            "p50_ms": yard["latency_ms"]["p50"],
+            "p95_ms": yard["latency_ms"]["p95"],
+            "p99_ms": yard["latency_ms"]["p99"],
+            "errors": yard["errors"],
+            "requests": yard["requests"],
+            "runs_rps": yard["runs_rps"],
+        }
+    )
     for name in ("REGISTER", "AUTHORIZE", "REPORT_USAGE"):
         row = results["devices"][name]
         ratio = round(row["throughput_rps"] / yard["throughput_rps"], 3) if yard["throughput_rps"] else None
         target = TARGETS.get(name)
-        rows.append({"id": f"device_{name.lower()}", "label": f"Device {name}", "throughput_rps": row["throughput_rps"],
-                     "p50_ms": row["latency_ms"]["p50"], "p95_ms": row["latency_ms"]["p95"],
-                     "p99_ms": row["latency_ms"]["p99"], "errors": row["errors"], "requests": row["messages"],
-                     "ratio_to_trivial": ratio, "target": f">= {target:.0%} of trivial" if target else None,
-                     "met": (ratio >= target) if target and ratio is not None else None})
+        rows.append(
+            {
+                "id": f"device_{name.lower()}",
+                "label": f"Device {name}",
+                "throughput_rps": row["throughput_rps"],
+                "p50_ms": row["latency_ms"]["p50"],
+                "p95_ms": row["latency_ms"]["p95"],
+                "p99_ms": row["latency_ms"]["p99"],
+                "errors": row["errors"],
+                "requests": row["messages"],
+                "ratio_to_trivial": ratio,
+                "target": f">= {target:.0%} of trivial" if target else None,
+                "met": (ratio >= target) if target and ratio is not None else None,
+            }
+        )
     register = results["devices"]["REGISTER"]
     n, limit = REGISTRATIONS_TARGET
-    rows.append({"id": "registrations_total", "label": f"{register['messages']} registrations",
-                 "seconds": register["elapsed_s"], "errors": register["errors"],
-                 "projected_50000_s": round(n / register["throughput_rps"], 1) if register["throughput_rps"] else None,
-                 "target": f"{n} in < {limit:.0f} s, 0 errors",
-                 "met": (register["errors"] == 0 and register["throughput_rps"] is not None
-                         and n / register["throughput_rps"] < limit) if register["messages"] else None})
+    rows.append(
+        {
+            "id": "registrations_total",
+            "label": f"{register['messages']} registrations",
+            "seconds": register["elapsed_s"],
+            "errors": register["errors"],
+            "projected_50000_s": round(n / register["throughput_rps"], 1) if register["throughput_rps"] else None,
+            "target": f"{n} in < {limit:.0f} s, 0 errors",
+            "met": (
+                register["errors"] == 0
+                and register["throughput_rps"] is not None
+                and n / register["throughput_rps"] < limit
+            )
+            if register["messages"]
+            else None,
+        }
+    )
     for name in api.ENDPOINTS:
         row = results["api"].get(name)
         if row is None:
-            rows.append({"id": f"api_{name}", "label": f"API {name}", "status": "not measured",
-                         "reason": results["api"].get("_reason")})
+            rows.append(
+                {
+                    "id": f"api_{name}",
+                    "label": f"API {name}",
+                    "status": "not measured",
+                    "reason": results["api"].get("_reason"),
+                }
+            )
             continue
-        rows.append({"id": f"api_{name}", "label": f"API {name} ({config['product_instances']} PIs, page of 50)",
-                     "p50_ms": row["latency_ms"]["p50"], "p95_ms": row["latency_ms"]["p95"],
-                     "server_p50_ms": row["server_ms"]["p50"], "server_p95_ms": row["server_ms"]["p95"],
-                     "errors": row["errors"], "requests": row["requests"], "target": f"p95 < {API_P95_TARGET_MS} ms",
-                     "met": row["latency_ms"]["p95"] is not None and row["latency_ms"]["p95"] < API_P95_TARGET_MS})
+        rows.append(
+            {
+                "id": f"api_{name}",
+                "label": f"API {name} ({config['product_instances']} PIs, page of 50)",
+                "p50_ms": row["latency_ms"]["p50"],
+                "p95_ms": row["latency_ms"]["p95"],
+                "server_p50_ms": row["server_ms"]["p50"],
+                "server_p95_ms": row["server_ms"]["p95"],
+                "errors": row["errors"],
+                "requests": row["requests"],
+                "target": f"p95 < {API_P95_TARGET_MS} ms",
+                "met": row["latency_ms"]["p95"] is not None and row["latency_ms"]["p95"] < API_P95_TARGET_MS,
+            }
+        )
     for name, row in results["workspace"].items():
-        rows.append({"id": f"workspace_{name}", "label": f"Workspace {name.replace('_', ' ')} page "
-                     f"({config['product_instances']} PIs)",
-                     "p50_ms": row["latency_ms"]["p50"], "p95_ms": row["latency_ms"]["p95"],
-                     "server_p50_ms": row["server_ms"]["p50"], "server_p95_ms": row["server_ms"]["p95"],
-                     "errors": row["errors"], "requests": row["requests"]})
+        rows.append(
+            {
+                "id": f"workspace_{name}",
+                "label": f"Workspace {name.replace('_', ' ')} page ({config['product_instances']} PIs)",
+                "p50_ms": row["latency_ms"]["p50"],
+                "p95_ms": row["latency_ms"]["p95"],
+                "server_p50_ms": row["server_ms"]["p50"],
+                "server_p95_ms": row["server_ms"]["p95"],
+                "errors": row["errors"],
+                "requests": row["requests"],
+            }
+        )
     for key, row in results["sync"].items():
         what, size = key.rsplit("_", 1)
         label = f"Sync {'full request build' if what == 'request_build' else 'response apply'} ({int(size)} PIs)"
@@ -85,8 +152,9 @@ def build_rows(results, config):
             out["peak_memory_mib"] = row["peak_rss_mib"]
         if what == "request_build" and int(size) >= SYNC_TARGET[0]:
             out["target"] = f"< {SYNC_TARGET[1]:.0f} s, < {SYNC_TARGET[2]} MiB"
-            out["met"] = (row["seconds"] < SYNC_TARGET[1] and row["peak_rss_mib"] < SYNC_TARGET[2]) \
-                if "seconds" in row else None
+            out["met"] = (
+                (row["seconds"] < SYNC_TARGET[1] and row["peak_rss_mib"] < SYNC_TARGET[2]) if "seconds" in row else None
+            )
         rows.append(out)
     if "storm" in results:  # --storm N: the reconnect storm's rows (bench/scenarios/storm.py)
         rows.extend(storm.rows(results["storm"]))
@@ -102,8 +170,10 @@ def _fmt(value, suffix=""):
 
 
 def print_table(rows, out=sys.stdout):
-    header = f"{'row':<44} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'srv p95':>8} {'ratio':>6} " \
-             f"{'errors':>6}  target"
+    header = (
+        f"{'row':<44} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'srv p95':>8} {'ratio':>6} "
+        f"{'errors':>6}  target"
+    )
     print(header, file=out)
     print("-" * len(header), file=out)
     for row in rows:
@@ -112,21 +182,28 @@ def print_table(rows, out=sys.stdout):
             continue
         if row["id"].startswith("sync_"):
             verdict = {True: "MET", False: "NOT MET", None: ""}[row.get("met")]
-            print(f"{row['label']:<44} {_fmt(row['seconds'], ' s'):>9}, peak memory {_fmt(row['peak_memory_mib'])} "
-                  f"MiB (before: {_fmt(row['rss_before_mib'])} MiB) {'':>15} {row.get('target') or ''} {verdict}"
-                  .rstrip(), file=out)
+            print(
+                f"{row['label']:<44} {_fmt(row['seconds'], ' s'):>9}, peak memory {_fmt(row['peak_memory_mib'])} "
+                f"MiB (before: {_fmt(row['rss_before_mib'])} MiB) {'':>15} {row.get('target') or ''} {verdict}".rstrip(),
+                file=out,
+            )
             continue
         if row["id"] == "registrations_total":
             verdict = {True: "MET", False: "NOT MET", None: ""}[row["met"]]
-            print(f"{row['label']:<44} {_fmt(row['seconds'], ' s'):>9} (50,000 projected: "
-                  f"{_fmt(row['projected_50000_s'], ' s')}) {'':>23} {row['errors']:>6}  {row['target']} {verdict}",
-                  file=out)
+            print(
+                f"{row['label']:<44} {_fmt(row['seconds'], ' s'):>9} (50,000 projected: "
+                f"{_fmt(row['projected_50000_s'], ' s')}) {'':>23} {row['errors']:>6}  {row['target']} {verdict}",
+                file=out,
+            )
             continue
         verdict = {True: "MET", False: "NOT MET", None: ""}[row.get("met")]
-        print(f"{row['label']:<44} {_fmt(row.get('throughput_rps')):>9} {_fmt(row.get('p50_ms')):>9} "
-              f"{_fmt(row.get('p95_ms')):>9} {_fmt(row.get('p99_ms')):>9} {_fmt(row.get('server_p95_ms')):>8} "
-              f"{_fmt(row.get('ratio_to_trivial')):>6} {row.get('errors', 0):>6}  "
-              f"{row.get('target') or ''} {verdict}".rstrip(), file=out)
+        print(
+            f"{row['label']:<44} {_fmt(row.get('throughput_rps')):>9} {_fmt(row.get('p50_ms')):>9} "
+            f"{_fmt(row.get('p95_ms')):>9} {_fmt(row.get('p99_ms')):>9} {_fmt(row.get('server_p95_ms')):>8} "
+            f"{_fmt(row.get('ratio_to_trivial')):>6} {row.get('errors', 0):>6}  "
+            f"{row.get('target') or ''} {verdict}".rstrip(),
+            file=out,
+        )
 
 
 def run(args):
@@ -169,22 +246,32 @@ def run(args):
         results["workspace"] = workspace.run(server, seeded, requests_per_page=config["page_requests"])
 
         log(f"bench: {config['devices']} devices, {config['concurrency']} client threads ...")
-        results["devices"] = devices.run(server, seeded, devices=config["devices"],
-                                         concurrency=config["concurrency"], log=log)
+        results["devices"] = devices.run(
+            server, seeded, devices=config["devices"], concurrency=config["concurrency"], log=log
+        )
 
         log("bench: trivial view again ...")
         second = trivial.run(server, concurrency=config["concurrency"], duration=config["trivial_seconds"])
         # The yardstick is the mean of the runs before and after the devices (the machine is shared).
-        results["trivial"] = {**first, "throughput_rps": round((first["throughput_rps"] + second["throughput_rps"]) / 2, 2),
-                              "errors": first["errors"] + second["errors"],
-                              "requests": first["requests"] + second["requests"],
-                              "runs_rps": [first["throughput_rps"], second["throughput_rps"]]}
+        results["trivial"] = {
+            **first,
+            "throughput_rps": round((first["throughput_rps"] + second["throughput_rps"]) / 2, 2),
+            "errors": first["errors"] + second["errors"],
+            "requests": first["requests"] + second["requests"],
+            "runs_rps": [first["throughput_rps"], second["throughput_rps"]],
+        }
         log(f"bench: synchronization at {', '.join(map(str, config['sync_sizes']))} product instances ...")
         results["sync"] = sync.run(server, sizes=config["sync_sizes"], log=log)
         if args.storm:
             log(f"bench: reconnect storm, {args.storm} devices ...")
-            results["storm"] = storm.run(server, seeded, devices=args.storm, window=args.storm_window,
-                                         concurrency=args.storm_concurrency, log=log)
+            results["storm"] = storm.run(
+                server,
+                seeded,
+                devices=args.storm,
+                window=args.storm_window,
+                concurrency=args.storm_concurrency,
+                log=log,
+            )
     finally:
         server.cleanup(keep=args.keep)
     results["machine"]["load_average_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
@@ -201,15 +288,25 @@ def main(argv=None):
     parser.add_argument("--concurrency", type=int, help="client threads for device and trivial-view load")
     parser.add_argument("--sync-sizes", help="product instances for the sync rows, e.g. 25000,250000 (full) or 0: none")
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers (default 4)")
-    parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres",
-                        help="postgres (127.0.0.1:5432, database onprem_bench, Redis db 15) or sqlite")
+    parser.add_argument(
+        "--db",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="postgres (127.0.0.1:5432, database onprem_bench, Redis db 15) or sqlite",
+    )
     parser.add_argument("--output", default=str(RESULTS), help=f"JSON file (default {RESULTS})")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (logs) under /tmp")
-    parser.add_argument("--storm", type=int, default=0, metavar="N",
-                        help="also run the reconnect storm with N registered devices (0: none; full size 50000)")
+    parser.add_argument(
+        "--storm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the reconnect storm with N registered devices (0: none; full size 50000)",
+    )
     parser.add_argument("--storm-window", type=float, default=storm.DEFAULTS["window"], help="seconds (10)")
-    parser.add_argument("--storm-concurrency", type=int, default=storm.DEFAULTS["concurrency"],
-                        help="storm requests in flight (128)")
+    parser.add_argument(
+        "--storm-concurrency", type=int, default=storm.DEFAULTS["concurrency"], help="storm requests in flight (128)"
+    )
     args = parser.parse_args(argv)
     results = run(args)
     print_table(results["rows"])

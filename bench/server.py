@@ -6,6 +6,7 @@ Only what this module created is removed or stopped: the ``onprem_bench`` databa
 ``onprem_bench_*`` one; dropped and recreated at start, dropped at the end), Redis database 15
 (flushed before and after), the data dir, and the ``serve`` process group it started.
 """
+
 import json
 import re
 import shutil
@@ -48,8 +49,9 @@ def _flush_redis():
 
 
 class BenchServer(Installation):
-    def __init__(self, *, database="postgres", web_workers=4, celery_concurrency=1, db_name="onprem_bench",
-                 redis=True, log=print):
+    def __init__(
+        self, *, database="postgres", web_workers=4, celery_concurrency=1, db_name="onprem_bench", redis=True, log=print
+    ):
         if database not in ("postgres", "sqlite"):
             raise ValueError("database is postgres or sqlite")
         if not re.fullmatch(r"onprem_bench\w*", db_name):
@@ -90,8 +92,9 @@ class BenchServer(Installation):
     def python(self, *args, timeout=1800):
         done = run([sys.executable, *args], env=self.env, timeout=timeout)
         if done.returncode != 0:
-            raise BenchError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
-                             f"{done.stderr[-3000:]}")
+            raise BenchError(
+                f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
         return done.stdout
 
     def seed(self, product_instances):
@@ -101,7 +104,7 @@ class BenchServer(Installation):
             # A settled database: the planner's statistics are current (autovacuum would get there
             # on its own after a while; bulk-created rows would otherwise be planned as a handful).
             self.analyze()
-        return json.loads(line[len("BENCH_SEED "):])
+        return json.loads(line[len("BENCH_SEED ") :])
 
     def analyze(self):
         import psycopg2
@@ -118,7 +121,7 @@ class BenchServer(Installation):
         """Turn the API Console on and make a Client Credentials grant (Account Admin of ``account``)."""
         self.manage("api_console", "enable")
         out = self.manage("api_client", "create", "--name", "bench", "--account", account, "--role", "account_admin")
-        data = json.loads(out[out.index("{"):])
+        data = json.loads(out[out.index("{") :])
         return data["client_id"], data["client_secret"]
 
     # -- the serve process group -------------------------------------------------------------
@@ -168,5 +171,10 @@ class BenchServer(Installation):
 
     def describe(self):
         parts = urlsplit(self.url)
-        return {"url": self.url, "port": parts.port, "database": self.database, "web_workers": self.web_workers,
-                "data_dir": str(self.data_dir)}
+        return {
+            "url": self.url,
+            "port": parts.port,
+            "database": self.database,
+            "web_workers": self.web_workers,
+            "data_dir": str(self.data_dir),
+        }

@@ -7,6 +7,7 @@ the report gives the requests, the failures by error code and, per process, the 
 the start of the steady phase, at the end, and its growth. A leak shows as growth that keeps
 rising with the duration; a short run mostly measures warm-up.
 """
+
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,18 +62,45 @@ class MemoryWatch:
         rows = []
         for pid, points in sorted(self.samples.items()):
             first, last = points[0][1], points[-1][1]
-            rows.append({"pid": pid, "process": self.names.get(pid, "?"), "samples": len(points),
-                         "rss_start_mb": round(first / 2**20, 1), "rss_end_mb": round(last / 2**20, 1),
-                         "rss_peak_mb": round(max(rss for _, rss in points) / 2**20, 1),
-                         "growth_percent": round((last - first) * 100 / first, 1) if first else None})
+            rows.append(
+                {
+                    "pid": pid,
+                    "process": self.names.get(pid, "?"),
+                    "samples": len(points),
+                    "rss_start_mb": round(first / 2**20, 1),
+                    "rss_end_mb": round(last / 2**20, 1),
+                    "rss_peak_mb": round(max(rss for _, rss in points) / 2**20, 1),
+                    "growth_percent": round((last - first) * 100 / first, 1) if first else None,
+                }
+            )
         return rows
 
 
-def soak(*, server, token, minutes, devices, server_pid=None, ca_file=None, insecure=False, licenses=(),
-         report_interval=10.0, concurrency=10):
-    config = Config(server=server, token=token, devices=devices, concurrency=concurrency, licenses=list(licenses),
-                    report_interval=report_interval, duration=minutes * 60, ca_file=ca_file, insecure=insecure,
-                    progress=False)
+def soak(
+    *,
+    server,
+    token,
+    minutes,
+    devices,
+    server_pid=None,
+    ca_file=None,
+    insecure=False,
+    licenses=(),
+    report_interval=10.0,
+    concurrency=10,
+):
+    config = Config(
+        server=server,
+        token=token,
+        devices=devices,
+        concurrency=concurrency,
+        licenses=list(licenses),
+        report_interval=report_interval,
+        duration=minutes * 60,
+        ca_file=ca_file,
+        insecure=insecure,
+        progress=False,
+    )
     watch = MemoryWatch(server_pid) if server_pid else None
     if watch:
         watch.start()
@@ -103,8 +131,10 @@ def main(argv=None):
 
     from smart_agent.fleet.runner import parse_licenses
 
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=(
-        "Run the fleet simulator against a server for N minutes; report errors and memory growth."))
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak",
+        description=("Run the fleet simulator against a server for N minutes; report errors and memory growth."),
+    )
     parser.add_argument("--server", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--minutes", type=float, required=True)
@@ -125,19 +155,32 @@ def main(argv=None):
         licenses = parse_licenses(o["licenses"]) if o["licenses"] else []
     except ValueError as error:
         parser.error(str(error))
-    result = soak(server=o["server"], token=o["token"], minutes=o["minutes"], devices=o["devices"],
-                  server_pid=o["server_pid"], ca_file=o["ca_file"], insecure=o["insecure"], licenses=licenses,
-                  report_interval=o["report_interval"], concurrency=o["concurrency"])
+    result = soak(
+        server=o["server"],
+        token=o["token"],
+        minutes=o["minutes"],
+        devices=o["devices"],
+        server_pid=o["server_pid"],
+        ca_file=o["ca_file"],
+        insecure=o["insecure"],
+        licenses=licenses,
+        report_interval=o["report_interval"],
+        concurrency=o["concurrency"],
+    )
     if o["json"]:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
-        print(f"{result['requests']} requests in {result['elapsed_s']} s: {result['ok']} ok, "
-              f"{result['failed']} failed {result['failures'] or ''}")
+        print(
+            f"{result['requests']} requests in {result['elapsed_s']} s: {result['ok']} ok, "
+            f"{result['failed']} failed {result['failures'] or ''}"
+        )
         lat = result["latency_ms"]
         print(f"latency ms p50 {lat['p50']} p95 {lat['p95']} p99 {lat['p99']}")
         for row in result["memory"]:
-            print(f"  pid {row['pid']:>7} {row['process']:<60} {row['rss_start_mb']:>7} MB -> "
-                  f"{row['rss_end_mb']:>7} MB (peak {row['rss_peak_mb']}, {row['growth_percent']}%)")
+            print(
+                f"  pid {row['pid']:>7} {row['process']:<60} {row['rss_start_mb']:>7} MB -> "
+                f"{row['rss_end_mb']:>7} MB (peak {row['rss_peak_mb']}, {row['growth_percent']}%)"
+            )
     if result["failed"]:
         sys.exit(f"{result['failed']} request(s) failed during the soak.")
 

@@ -18,6 +18,7 @@ the server against the stored certificate, as after a real registration.
 Runs in the server's environment (DATABASE_URL, ONPREM_DATA_DIR) and prints one line
 ``STORM_SEED {json}`` with the counts and how long each part took.
 """
+
 import argparse
 import datetime
 import json
@@ -40,12 +41,23 @@ def _issue(batch):
     for udi_pid, udi_serial in batch:
         device_key = _new_key()
         cert = pki.issue_device_certificate(
-            authority_key=authority_key, authority_cert=authority_cert, public_key=device_key.public_key(),
-            common_name=f"{udi_pid}:{udi_serial}", serial_number_attr=f"PID:{udi_pid} SN:{udi_serial}",
-            organizational_unit=ou, now=now)
-        out.append((pki.private_key_pem(device_key), pki.certificate_pem(cert),
-                            pki.serial_hex(cert.serial_number), pki.public_key_fingerprint(device_key.public_key()),
-                            cert.not_valid_after_utc))
+            authority_key=authority_key,
+            authority_cert=authority_cert,
+            public_key=device_key.public_key(),
+            common_name=f"{udi_pid}:{udi_serial}",
+            serial_number_attr=f"PID:{udi_pid} SN:{udi_serial}",
+            organizational_unit=ou,
+            now=now,
+        )
+        out.append(
+            (
+                pki.private_key_pem(device_key),
+                pki.certificate_pem(cert),
+                pki.serial_hex(cert.serial_number),
+                pki.public_key_fingerprint(device_key.public_key()),
+                cert.not_valid_after_utc,
+            )
+        )
     return out
 
 
@@ -56,7 +68,7 @@ def _new_key():
 
 
 def _chunks(items, size):
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def seed(*, devices, token_string, licenses, output, seed=11, processes=None, log=print):
@@ -85,15 +97,17 @@ def seed(*, devices, token_string, licenses, output, seed=11, processes=None, lo
 
     # Identities not yet in the account (the bench's REGISTER phase may have used the same generator).
     taken = set(ProductInstance.objects.filter(account=account).values_list("udi_pid", "udi_serial_number"))
-    people = [p for p in generate(devices + len(taken), seed=seed)
-              if (p.udi_pid, p.udi_serial_number) not in taken][:devices]
+    people = [p for p in generate(devices + len(taken), seed=seed) if (p.udi_pid, p.udi_serial_number) not in taken][
+        :devices
+    ]
     if len(people) < devices:
         raise SystemExit(f"Could only make {len(people)} new identities.")
     timings["identities_s"] = round(time.perf_counter() - started, 2)
 
     t0 = time.perf_counter()
-    _pool_state.update(key=authority_key(authority), cert=pki.load_certificate(authority.certificate_pem),
-                       ou=account.name, now=now)
+    _pool_state.update(
+        key=authority_key(authority), cert=pki.load_certificate(authority.certificate_pem), ou=account.name, now=now
+    )
     udis = [(p.udi_pid, p.udi_serial_number) for p in people]
     processes = processes or min(os.cpu_count() or 1, 4)
     chunks = _chunks(udis, 500)
@@ -107,30 +121,66 @@ def seed(*, devices, token_string, licenses, output, seed=11, processes=None, lo
     t0 = time.perf_counter()
     renew_after = now + datetime.timedelta(days=pki.RENEW_AFTER_DAYS)
     with transaction.atomic():
-        pis = [ProductInstance(account=account, virtual_account=va, udi_pid=p.udi_pid,
-                               udi_serial_number=p.udi_serial_number, hostname=p.hostname,
-                               product_name=p.product_name, registered_at=now, last_contact_at=now)
-               for p in people]
+        pis = [
+            ProductInstance(
+                account=account,
+                virtual_account=va,
+                udi_pid=p.udi_pid,
+                udi_serial_number=p.udi_serial_number,
+                hostname=p.hostname,
+                product_name=p.product_name,
+                registered_at=now,
+                last_contact_at=now,
+            )
+            for p in people
+        ]
         created = []
         for part in _chunks(pis, BATCH):
             created.extend(ProductInstance.objects.bulk_create(part))
         if any(pi.pk is None for pi in created):  # a database without RETURNING: read the ids back
-            ids = dict(((pid, sn), pk) for pid, sn, pk in ProductInstance.objects.filter(
-                account=account, registered_at=now).values_list("udi_pid", "udi_serial_number", "pk"))
+            ids = dict(
+                ((pid, sn), pk)
+                for pid, sn, pk in ProductInstance.objects.filter(account=account, registered_at=now).values_list(
+                    "udi_pid", "udi_serial_number", "pk"
+                )
+            )
             for pi in created:
                 pi.pk = ids[(pi.udi_pid, pi.udi_serial_number)]
-        identities = [DeviceIdentity(
-            product_instance_id=pi.pk, udi_vid=p.udi_vid, uuid=p.uuid, mac_address=p.mac_address,
-            ip_address=p.ip_address, software_tag=p.software_tag, product_type=p.product_type,
-            agent_version="smart-agent/1.0", transport=DeviceIdentity.Transport.SMART_TRANSPORT,
-            registration_token=token, export_controlled=token.export_controlled, created_with_token=token,
-            created_in_virtual_account=va, created_at=now, updated_at=now) for pi, p in zip(created, people)]
+        identities = [
+            DeviceIdentity(
+                product_instance_id=pi.pk,
+                udi_vid=p.udi_vid,
+                uuid=p.uuid,
+                mac_address=p.mac_address,
+                ip_address=p.ip_address,
+                software_tag=p.software_tag,
+                product_type=p.product_type,
+                agent_version="smart-agent/1.0",
+                transport=DeviceIdentity.Transport.SMART_TRANSPORT,
+                registration_token=token,
+                export_controlled=token.export_controlled,
+                created_with_token=token,
+                created_in_virtual_account=va,
+                created_at=now,
+                updated_at=now,
+            )
+            for pi, p in zip(created, people)
+        ]
         for part in _chunks(identities, BATCH):
             DeviceIdentity.objects.bulk_create(part)
-        certificates = [DeviceCertificate(
-            product_instance_id=pi.pk, authority=authority, serial_hex=serial, certificate_pem=cert_pem,
-            public_key_sha256=fingerprint, issued_at=now, not_after=not_after, renew_after=renew_after)
-            for pi, (_key, cert_pem, serial, fingerprint, not_after) in zip(created, issued)]
+        certificates = [
+            DeviceCertificate(
+                product_instance_id=pi.pk,
+                authority=authority,
+                serial_hex=serial,
+                certificate_pem=cert_pem,
+                public_key_sha256=fingerprint,
+                issued_at=now,
+                not_after=not_after,
+                renew_after=renew_after,
+            )
+            for pi, (_key, cert_pem, serial, fingerprint, not_after) in zip(created, issued)
+        ]
         for part in _chunks(certificates, BATCH):
             DeviceCertificate.objects.bulk_create(part)
         RegistrationToken.objects.filter(pk=token.pk).update(uses=F("uses") + len(created))
@@ -139,14 +189,27 @@ def seed(*, devices, token_string, licenses, output, seed=11, processes=None, lo
     t0 = time.perf_counter()
     rng = random.Random(seed)
     chain = authority.chain()
-    records = ({"identity": p.to_dict(), "key": key_pem, "certificate": cert_pem, "product_instance_id": pi.pk,
-                "licenses": [[tag, 1] for tag in sorted(rng.sample(licenses, rng.randint(1, len(licenses))))]}
-               for pi, p, (key_pem, cert_pem, _s, _f, _n) in zip(created, people, issued))
+    records = (
+        {
+            "identity": p.to_dict(),
+            "key": key_pem,
+            "certificate": cert_pem,
+            "product_instance_id": pi.pk,
+            "licenses": [[tag, 1] for tag in sorted(rng.sample(licenses, rng.randint(1, len(licenses))))],
+        }
+        for pi, p, (key_pem, cert_pem, _s, _f, _n) in zip(created, people, issued)
+    )
     written = write_devices_file(output, chain_pems=chain, devices=records)
     timings["devices_file_s"] = round(time.perf_counter() - t0, 2)
     timings["total_s"] = round(time.perf_counter() - started, 2)
-    result = {"devices": written, "account": account.name, "virtual_account": va.name, "output": str(output),
-              "processes": processes, **timings}
+    result = {
+        "devices": written,
+        "account": account.name,
+        "virtual_account": va.name,
+        "output": str(output),
+        "processes": processes,
+        **timings,
+    }
     log("STORM_SEED " + json.dumps(result))
     return result
 
@@ -155,7 +218,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.storm_seed")
     parser.add_argument("--devices", type=int, required=True)
     parser.add_argument("--token", required=True, help="the registration token the devices were registered with")
-    parser.add_argument("--licenses", required=True, help="entitlement tags the devices authorize, separated by | (tags hold commas)")
+    parser.add_argument(
+        "--licenses", required=True, help="entitlement tags the devices authorize, separated by | (tags hold commas)"
+    )
     parser.add_argument("--output", required=True, help="the devices file to write (mode 0600: it holds keys)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--processes", type=int, help="processes signing certificates (default: CPUs, at most 4)")
@@ -167,8 +232,14 @@ def main(argv=None):
 
     django.setup()
     licenses = [tag for tag in args.licenses.split("|") if tag]
-    seed(devices=args.devices, token_string=args.token, licenses=licenses, output=args.output, seed=args.seed,
-         processes=args.processes)
+    seed(
+        devices=args.devices,
+        token_string=args.token,
+        licenses=licenses,
+        output=args.output,
+        seed=args.seed,
+        processes=args.processes,
+    )
     return 0
 
 

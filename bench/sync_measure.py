@@ -10,6 +10,7 @@ so each step's peak memory is its own): ``python -m bench.sync_measure STEP ...`
 Prints ``BENCH_SYNC {json}`` with the seconds, the process's peak RSS (ru_maxrss) and its RSS
 before the step.
 """
+
 import argparse
 import json
 import os
@@ -39,8 +40,9 @@ def register():
     from licensing.services.accounts import create_account
     from sync.services.registration import register_online
 
-    account = create_account(actor=None, name=ACCOUNT, cisco_smart_account=SMART_ACCOUNT,
-                             cisco_virtual_account=CISCO_VA)
+    account = create_account(
+        actor=None, name=ACCOUNT, cisco_smart_account=SMART_ACCOUNT, cisco_virtual_account=CISCO_VA
+    )
     register_online(account, actor=None, username=CCO_USER, password=CCO_PASSWORD)
     account.refresh_from_db()
     return {"account": account.name, "status": account.status}
@@ -55,7 +57,8 @@ def populate(total):
     account = LocalAccount.objects.get(name=ACCOUNT)
     va = account.virtual_accounts.get(is_default=True)
     licenses = list(LicenseDefinition.objects.order_by("pk")[:4]) or [
-        LicenseDefinition.objects.create(name="Bench license", entitlement_tag="regid.2026-01.com.example.BENCH,1.0_x")]
+        LicenseDefinition.objects.create(name="Bench license", entitlement_tag="regid.2026-01.com.example.BENCH,1.0_x")
+    ]
     have = ProductInstance.objects.filter(account=account).count()
     now = timezone.now()
     started = time.perf_counter()
@@ -63,13 +66,22 @@ def populate(total):
         count = min(BATCH, total - have)
         with transaction.atomic():
             batch = ProductInstance.objects.bulk_create(
-                ProductInstance(account=account, virtual_account=va, udi_pid="C9300-24T",
-                                udi_serial_number=f"FBS{have + i:08d}", hostname=f"bench-sw{have + i:06d}",
-                                product_name="Catalyst 9300 24-port data", registered_at=now, last_contact_at=now)
-                for i in range(count))
+                ProductInstance(
+                    account=account,
+                    virtual_account=va,
+                    udi_pid="C9300-24T",
+                    udi_serial_number=f"FBS{have + i:08d}",
+                    hostname=f"bench-sw{have + i:06d}",
+                    product_name="Catalyst 9300 24-port data",
+                    registered_at=now,
+                    last_contact_at=now,
+                )
+                for i in range(count)
+            )
             LicenseUsage.objects.bulk_create(
                 LicenseUsage(product_instance_id=pi.pk, license=licenses[(have + i) % len(licenses)], count=1)
-                for i, pi in enumerate(batch))
+                for i, pi in enumerate(batch)
+            )
         have += count
     return {"product_instances": have, "seconds": round(time.perf_counter() - started, 2)}
 
@@ -85,8 +97,12 @@ def build(out):
     seconds = time.perf_counter() - started
     with open(out, "w") as handle:
         handle.write(text)
-    return {"seconds": round(seconds, 2), "peak_rss_mib": _peak_mib(), "rss_before_mib": before,
-            "bytes": len(text.encode())}
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": _peak_mib(),
+        "rss_before_mib": before,
+        "bytes": len(text.encode()),
+    }
 
 
 def apply(path):
@@ -100,8 +116,13 @@ def apply(path):
     started = time.perf_counter()
     record = apply_response(account, data, actor=None, name=os.path.basename(path))
     seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 2), "peak_rss_mib": _peak_mib(), "rss_before_mib": before,
-            "bytes": len(data), "result": str(getattr(record, "result", ""))}
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": _peak_mib(),
+        "rss_before_mib": before,
+        "bytes": len(data),
+        "result": str(getattr(record, "result", "")),
+    }
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@ and key) and its ``.sha256``. ``restore`` checks everything before it touches an
 replaces the database and the files and flags every registered local account for a full
 synchronization. The archive's members and every check: docs/backup-restore.md.
 """
+
 import hashlib
 import io
 import json
@@ -120,8 +121,17 @@ def _dump_database(workdir):
         if not shutil.which("pg_dump"):
             raise BackupError("pg_dump is not installed: install the PostgreSQL client (Debian: postgresql-client).")
         target = workdir / PG_MEMBER
-        command = ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--file", str(target),
-                   *_pg_args(db), "--dbname", str(db["NAME"])]
+        command = [
+            "pg_dump",
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            "--file",
+            str(target),
+            *_pg_args(db),
+            "--dbname",
+            str(db["NAME"]),
+        ]
         done = subprocess.run(command, env=_pg_env(db), capture_output=True, text=True)
         if done.returncode != 0:
             raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
@@ -225,7 +235,8 @@ def check_compatible(manifest):
             detail.append(f"it has {len(extra)} migration(s) this release does not know (first: {extra[0]})")
         raise BackupError(
             f"This backup was made with another schema version (product {manifest.get('product_version')}): "
-            + "; ".join(detail) + ". Restore it with the release that made it, then upgrade."
+            + "; ".join(detail)
+            + ". Restore it with the release that made it, then upgrade."
         )
 
 
@@ -247,9 +258,22 @@ def restore_backup(archive):
                 source.close()
         else:
             if not shutil.which("pg_restore"):
-                raise BackupError("pg_restore is not installed: install the PostgreSQL client (Debian: postgresql-client).")
-            command = ["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-                       "--exit-on-error", *_pg_args(db), "--dbname", str(db["NAME"]), str(extracted[PG_MEMBER])]
+                raise BackupError(
+                    "pg_restore is not installed: install the PostgreSQL client (Debian: postgresql-client)."
+                )
+            command = [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+                "--single-transaction",
+                "--exit-on-error",
+                *_pg_args(db),
+                "--dbname",
+                str(db["NAME"]),
+                str(extracted[PG_MEMBER]),
+            ]
             done = subprocess.run(command, env=_pg_env(db), capture_output=True, text=True)
             if done.returncode != 0:
                 raise BackupError(f"pg_restore failed, the database is unchanged: {done.stderr.strip()}")

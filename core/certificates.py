@@ -10,6 +10,7 @@ Name. Anything wrong is a ``ServiceError`` with the reason, and the files stay a
 An imported certificate is marked by a small JSON file beside it (``server.crt.imported.json``)
 so ``core.tls.ensure_tls_certificate`` keeps it instead of replacing it with a self-signed one.
 """
+
 import datetime
 import ipaddress
 import json
@@ -41,6 +42,7 @@ def _now():
 
 # --- Certificate signing requests -----------------------------------------------------------------
 
+
 def _san(value):
     value = value.strip()
     try:
@@ -63,8 +65,17 @@ class GeneratedCsr:
     key_pem: str
 
 
-def generate_csr(*, common_name, organizational_unit="", organization="", locality="", state="", country="",
-                 key_size=2048, alt_names=()):
+def generate_csr(
+    *,
+    common_name,
+    organizational_unit="",
+    organization="",
+    locality="",
+    state="",
+    country="",
+    key_size=2048,
+    alt_names=(),
+):
     """A new RSA key and a CSR for it. The common name is always among the SANs too, since
     browsers look only at the SANs."""
     if key_size not in KEY_SIZES:
@@ -74,9 +85,14 @@ def generate_csr(*, common_name, organizational_unit="", organization="", locali
         raise ServiceError("The common name must be 1 to 64 characters.", field="common_name")
     if country and not re.fullmatch(r"[A-Z]{2}", country):
         raise ServiceError("The country must be a two-letter ISO code.", field="country")
-    attributes = [(NameOID.COUNTRY_NAME, country), (NameOID.STATE_OR_PROVINCE_NAME, state),
-                  (NameOID.LOCALITY_NAME, locality), (NameOID.ORGANIZATION_NAME, organization),
-                  (NameOID.ORGANIZATIONAL_UNIT_NAME, organizational_unit), (NameOID.COMMON_NAME, common_name)]
+    attributes = [
+        (NameOID.COUNTRY_NAME, country),
+        (NameOID.STATE_OR_PROVINCE_NAME, state),
+        (NameOID.LOCALITY_NAME, locality),
+        (NameOID.ORGANIZATION_NAME, organization),
+        (NameOID.ORGANIZATIONAL_UNIT_NAME, organizational_unit),
+        (NameOID.COMMON_NAME, common_name),
+    ]
     for oid, value in attributes:
         if value and len(value) > 64:
             raise ServiceError(f"{oid._name} must be at most 64 characters.")
@@ -91,12 +107,14 @@ def generate_csr(*, common_name, organizational_unit="", organization="", locali
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode("ascii")
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
     return GeneratedCsr(csr.public_bytes(serialization.Encoding.PEM).decode("ascii"), key_pem)
 
 
 # --- Import -----------------------------------------------------------------------------------
+
 
 def _bytes(data):
     if isinstance(data, str):
@@ -126,12 +144,13 @@ def parse_rsa_key(data):
     if len(data) > MAX_PEM_BYTES:
         raise ServiceError("The private key file is too large to be a PEM key.", field="private_key")
     if b"ENCRYPTED" in data:
-        raise ServiceError("The private key is protected by a pass phrase; upload it without one.",
-                           field="private_key")
+        raise ServiceError("The private key is protected by a pass phrase; upload it without one.", field="private_key")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as error:
-        raise ServiceError("The private key file is not an unencrypted PEM private key.", field="private_key") from error
+        raise ServiceError(
+            "The private key file is not an unencrypted PEM private key.", field="private_key"
+        ) from error
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ServiceError("The private key must be an RSA key.", field="private_key")
     return key
@@ -149,7 +168,9 @@ def _check_chain(chain):
             raise ServiceError(
                 f"The chain is broken: “{child.subject.rfc4514_string()}” is not signed by "
                 f"“{parent.subject.rfc4514_string()}”. Give the intermediate certificates in order, "
-                "the issuer of the certificate first.", field="intermediate") from error
+                "the issuer of the certificate first.",
+                field="intermediate",
+            ) from error
 
 
 @dataclass(frozen=True)
@@ -165,8 +186,9 @@ def check_import(*, certificate_pem, host, intermediate_pem=b"", key_pem=b"", pe
     now = now or _now()
     certificates = parse_certificates(certificate_pem, "certificate")
     certificate, extra = certificates[0], certificates[1:]
-    intermediates = extra + (parse_certificates(intermediate_pem, "intermediate certificate")
-                             if _bytes(intermediate_pem).strip() else [])
+    intermediates = extra + (
+        parse_certificates(intermediate_pem, "intermediate certificate") if _bytes(intermediate_pem).strip() else []
+    )
     if _bytes(key_pem).strip():
         key = parse_rsa_key(key_pem)
         if not key_matches(certificate, key):
@@ -174,21 +196,31 @@ def check_import(*, certificate_pem, host, intermediate_pem=b"", key_pem=b"", pe
     elif pending_key_pem:
         key = parse_rsa_key(pending_key_pem)
         if not key_matches(certificate, key):
-            raise ServiceError("The certificate was not issued for the last generated signing request; "
-                               "upload its private key too.", field="private_key")
+            raise ServiceError(
+                "The certificate was not issued for the last generated signing request; upload its private key too.",
+                field="private_key",
+            )
     else:
         raise ServiceError("Upload the certificate's private key.", field="private_key")
     _check_chain([certificate, *intermediates])
     for cert in [certificate, *intermediates]:
         if cert.not_valid_after_utc <= now:
-            raise ServiceError(f"The certificate “{cert.subject.rfc4514_string()}” expired on "
-                               f"{cert.not_valid_after_utc:%Y-%m-%d}.", field="certificate")
+            raise ServiceError(
+                f"The certificate “{cert.subject.rfc4514_string()}” expired on {cert.not_valid_after_utc:%Y-%m-%d}.",
+                field="certificate",
+            )
         if cert.not_valid_before_utc > now:
-            raise ServiceError(f"The certificate “{cert.subject.rfc4514_string()}” is not valid before "
-                               f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC.", field="certificate")
+            raise ServiceError(
+                f"The certificate “{cert.subject.rfc4514_string()}” is not valid before "
+                f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC.",
+                field="certificate",
+            )
     if not _covers(certificate, host):
-        raise ServiceError(f"The certificate does not name the Host Common Name “{host}” (neither its common "
-                           "name nor its subject alternative names).", field="certificate")
+        raise ServiceError(
+            f"The certificate does not name the Host Common Name “{host}” (neither its common "
+            "name nor its subject alternative names).",
+            field="certificate",
+        )
     return CheckedCertificate(certificate, intermediates, key)
 
 
@@ -220,18 +252,23 @@ def refuse_supplied():
     from .tls import tls_files_supplied
 
     if tls_files_supplied():
-        raise ServiceError("The certificate files are set by ONPREM_TLS_CERT and ONPREM_TLS_KEY; "
-                           "replace those files on the server instead.")
+        raise ServiceError(
+            "The certificate files are set by ONPREM_TLS_CERT and ONPREM_TLS_KEY; "
+            "replace those files on the server instead."
+        )
 
 
 def install(checked, *, description="", cert_file=None, key_file=None, imported_by=""):
     """Write the checked certificate (with its chain) and key where the web server reads them."""
     refuse_supplied()
     cert_file, key_file = Path(cert_file or settings.TLS_CERT_FILE), Path(key_file or settings.TLS_KEY_FILE)
-    chain_pem = "".join(cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-                        for cert in [checked.certificate, *checked.intermediates])
-    key_pem = checked.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode("ascii")
+    chain_pem = "".join(
+        cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        for cert in [checked.certificate, *checked.intermediates]
+    )
+    key_pem = checked.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
     # Each file is written beside its target and renamed over it, so the server never reads half a file.
     key_tmp = key_file.with_name(key_file.name + ".new")
     write_private_file(key_tmp, key_pem)
@@ -241,9 +278,15 @@ def install(checked, *, description="", cert_file=None, key_file=None, imported_
     os.chmod(cert_tmp, 0o644)
     marker = marker_file(cert_file)
     marker_tmp = marker.with_name(marker.name + ".new")
-    marker_tmp.write_text(json.dumps({
-        "description": description, "imported_by": imported_by, "imported_at": _now().isoformat(),
-    }))
+    marker_tmp.write_text(
+        json.dumps(
+            {
+                "description": description,
+                "imported_by": imported_by,
+                "imported_at": _now().isoformat(),
+            }
+        )
+    )
     os.replace(key_tmp, key_file)
     os.replace(cert_tmp, cert_file)
     os.replace(marker_tmp, marker)

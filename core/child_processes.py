@@ -10,6 +10,7 @@ nothing.
 The signal is tied to the *thread* that called ``Popen``: start such children from a thread
 that lives as long as they should (the main thread), never from a short-lived worker thread.
 """
+
 import ctypes
 import os
 import sys
@@ -58,7 +59,7 @@ def descendants(pid):
         except OSError:
             continue
         # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) > 1:
             parents.setdefault(int(fields[1]), []).append(int(entry))
     found, todo = [], [pid]

@@ -8,6 +8,7 @@ and ``rotate`` re-encrypts a value under the first key.
 Use ``EncryptedTextField`` on a model for a secret column; the database only ever holds the
 token. Views must never render a decrypted secret back into a page (show "set" / "not set").
 """
+
 from functools import lru_cache
 from pathlib import Path
 

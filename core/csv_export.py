@@ -7,6 +7,7 @@ Text a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+1``, ``-1``, 
 leading tab / carriage return) is prefixed with an apostrophe, so a value someone typed into
 the server never executes on the desk of whoever opens the download. Numbers stay as they are.
 """
+
 import csv
 
 from django.http import StreamingHttpResponse

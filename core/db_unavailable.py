@@ -5,6 +5,7 @@ is the truthful answer: the reference agent (and load balancers) retry 503 with 
 while a 500 means "this request is broken" and is not retried. Django reconnects by itself on
 the next request (CONN_HEALTH_CHECKS), so the outage lasts only as long as the database's.
 """
+
 import logging
 
 from django.db import InterfaceError, OperationalError
@@ -12,8 +13,17 @@ from django.http import HttpResponse, JsonResponse
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
-MACHINE_PREFIXES = ("/api/", "/backend/", "/oauth/", "/SmartTransport", "/Transportgateway/", "/cslu/",
-                    "/readyz", "/healthz", "/metrics")
+MACHINE_PREFIXES = (
+    "/api/",
+    "/backend/",
+    "/oauth/",
+    "/SmartTransport",
+    "/Transportgateway/",
+    "/cslu/",
+    "/readyz",
+    "/healthz",
+    "/metrics",
+)
 
 
 class DatabaseUnavailableMiddleware:
@@ -37,7 +47,8 @@ class DatabaseUnavailableMiddleware:
         if request.path.startswith(MACHINE_PREFIXES):
             response = JsonResponse({"status": "ERROR", "statusMessage": message}, status=503)
         else:
-            response = HttpResponse(f"<!DOCTYPE html><title>503</title><h1>Service Unavailable</h1><p>{message}</p>",
-                                    status=503)
+            response = HttpResponse(
+                f"<!DOCTYPE html><title>503</title><h1>Service Unavailable</h1><p>{message}</p>", status=503
+            )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

@@ -1,4 +1,5 @@
 """Reading the environment: every knob of the server comes from here, with embedded defaults."""
+
 import os
 import secrets
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Errors that service functions raise for the caller to show as they are."""
+
 from django.core.exceptions import PermissionDenied
 
 

@@ -5,6 +5,7 @@ answers 200 only when this node can do real work: the database answers, its sche
 migration of this release, and the cache and the Celery broker are reachable. Each check is
 named in the JSON body so an operator sees which one failed. No login, no session, no secrets.
 """
+
 import time
 
 from django.core.cache import cache
@@ -71,5 +72,4 @@ def readyz(request):
             results[name] = f"failed: {type(error).__name__}"
         else:
             results[name] = "ok"
-    return JsonResponse({"status": "ready" if ready else "not ready", "checks": results},
-                        status=200 if ready else 503)
+    return JsonResponse({"status": "ready" if ready else "not ready", "checks": results}, status=200 if ready else 503)

@@ -5,6 +5,7 @@ columns that hold ``core.crypto`` tokens directly (``TOKEN_COLUMNS``: cached set
 keep ciphertext so the cache never holds a clear secret). All of it runs in one transaction:
 either every value moves to the new key or none does.
 """
+
 from django.apps import apps
 from django.db import transaction
 

@@ -13,6 +13,7 @@ give the friendlier form error for files just over their limit); every other vie
 ``ONPREM_MAX_REQUEST_BYTES``. The device endpoints are marked ``@own_request_limit``: they enforce
 ``ONPREM_DEVICE_MAX_MESSAGE_BYTES`` themselves and answer 413 in the device protocol's format.
 """
+
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,7 +127,8 @@ class RequestSizeLimitMiddleware:
         if length > limit:
             # (No "Connection: close" here: WSGI forbids hop-by-hop headers; the server closes.)
             return _refusal(
-                rule.reply, 413,
+                rule.reply,
+                413,
                 f"The {rule.label} is too large: {length} bytes were sent, at most {limit} bytes ({_size(limit)}) "
                 "are accepted here.",
             )

@@ -7,6 +7,7 @@
 Only whitelisted sort keys reach ``order_by`` (bad input falls back to the default sort), and
 the page number is clamped, so a hand-edited URL never errors.
 """
+
 from django.core.paginator import Paginator
 from django.db.models import Q
 

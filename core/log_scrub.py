@@ -6,6 +6,7 @@ records of every logger that reaches a file or the console, not only the project
 is installed and what it replaces with ``[REDACTED]``: docs/operations-widgets.md, "No secret
 reaches these files"; the patterns are below.
 """
+
 import logging
 import re
 

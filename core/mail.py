@@ -5,6 +5,7 @@ saved (server, port, HELO domain, optional STARTTLS and authentication) and, whi
 saved there, with Django's EMAIL_* settings. Mail goes out from a Celery task, so a slow or
 absent mail server never holds up the request that caused it.
 """
+
 import logging
 import smtplib
 
@@ -79,10 +80,14 @@ def send_later(subject, body, recipients):
     try:
         send_mail.delay(subject, body, recipients)
     except (OperationalError, OSError) as error:
-        logger.warning("The task broker is unavailable (%s); sending the mail “%s” now.", type(error).__name__,
-                       subject)
+        logger.warning("The task broker is unavailable (%s); sending the mail “%s” now.", type(error).__name__, subject)
         try:
             send(subject, body, recipients)
         except (OSError, smtplib.SMTPException) as mail_error:
-            logger.error("The mail “%s” to %d recipient(s) was not sent: the task broker and the mail server "
-                         "are both unavailable (%s).", subject, len(recipients), type(mail_error).__name__)
+            logger.error(
+                "The mail “%s” to %d recipient(s) was not sent: the task broker and the mail server "
+                "are both unavailable (%s).",
+                subject,
+                len(recipients),
+                type(mail_error).__name__,
+            )

@@ -12,6 +12,7 @@ counters there, which the scrape adds up (prometheus_client's multiprocess mode)
 Who may scrape: with ``ONPREM_METRICS_TOKEN`` set, a request bearing that token
 (``Authorization: Bearer ...``, compared in constant time); without it, loopback only.
 """
+
 import hmac
 import logging
 import os
@@ -45,8 +46,9 @@ class MetricsMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         # Status classes, not paths: bounded label values whatever URLs are requested.
-        HTTP_REQUESTS.labels(method=request.method if request.method in _METHODS else "OTHER",
-                             status=f"{response.status_code // 100}xx").inc()
+        HTTP_REQUESTS.labels(
+            method=request.method if request.method in _METHODS else "OTHER", status=f"{response.status_code // 100}xx"
+        ).inc()
         return response
 
 
@@ -72,8 +74,9 @@ class QueueDepthCollector:
 
     def collect(self):
         try:
-            yield GaugeMetricFamily("onprem_celery_queue_depth", "Tasks waiting for a Celery worker",
-                                    value=queue_depth())
+            yield GaugeMetricFamily(
+                "onprem_celery_queue_depth", "Tasks waiting for a Celery worker", value=queue_depth()
+            )
         except Exception as error:  # noqa: BLE001 - a broker that is down must not hide the other metrics
             logger.warning("celery queue depth unavailable: %s: %s", type(error).__name__, error)
 

@@ -1,4 +1,5 @@
 """Per-request effects of the Settings widget: the display time zone and the default language."""
+
 import zoneinfo
 
 from django.utils import timezone, translation

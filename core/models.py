@@ -1,4 +1,5 @@
 """Cross-cutting records: the event log and the worker heartbeat."""
+
 from django.conf import settings
 from django.db import models
 

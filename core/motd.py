@@ -1,4 +1,5 @@
 """The Message of the Day (Settings widget): shown once, on the first page after logging in."""
+
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver

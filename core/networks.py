@@ -4,6 +4,7 @@
 list is read back; ``contains`` is the check. An IPv4 client reaching a dual-stack listener shows
 up as an IPv4-mapped IPv6 address (``::ffff:10.1.2.3``): it is matched as the IPv4 address it is.
 """
+
 import ipaddress
 import re
 
@@ -37,11 +38,18 @@ def parse(text):
                 meant = ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValidationError(
-                    _("“%(entry)s” is not a network: write an address with a prefix length, such as 10.0.0.0/8 "
-                      "or 2001:db8::/32, or a single address."),
-                    code="invalid", params={"entry": entry[:60]}) from None
-            raise ValidationError(_("“%(entry)s” has host bits set: did you mean %(network)s?"),
-                                  code="host_bits", params={"entry": entry[:60], "network": meant}) from None
+                    _(
+                        "“%(entry)s” is not a network: write an address with a prefix length, such as 10.0.0.0/8 "
+                        "or 2001:db8::/32, or a single address."
+                    ),
+                    code="invalid",
+                    params={"entry": entry[:60]},
+                ) from None
+            raise ValidationError(
+                _("“%(entry)s” has host bits set: did you mean %(network)s?"),
+                code="host_bits",
+                params={"entry": entry[:60], "network": meant},
+            ) from None
         networks.append(network)
     return networks
 

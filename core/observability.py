@@ -6,6 +6,7 @@ by every log record written while the request runs, so one request's lines can b
 across the web log, the access log and the support bundle. The log file is JSON lines
 (``JsonFormatter``); the console stays plain text for people.
 """
+
 import contextvars
 import json
 import logging

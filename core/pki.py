@@ -10,6 +10,7 @@ the transport layer and the tests share one implementation:
 * ``sign`` / ``verify`` — ECDSA P-256 with SHA-256 over exact bytes; signatures travel as the
   base64 of their DER encoding (``signing_type: ecdsa-p256-sha256``).
 """
+
 import base64
 import binascii
 import datetime
@@ -120,11 +121,13 @@ def new_signing_authority(*, common_name, organizational_unit, now, days=CA_DAYS
     accounts' authorities never share a subject name (``openssl verify`` matches by name).
     """
     key = new_private_key()
-    name = x509.Name([
-        name_attribute(NameOID.COMMON_NAME, common_name),
-        name_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, organizational_unit),
-        name_attribute(NameOID.ORGANIZATION_NAME, "Smart Software Manager On-Prem"),
-    ])
+    name = x509.Name(
+        [
+            name_attribute(NameOID.COMMON_NAME, common_name),
+            name_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, organizational_unit),
+            name_attribute(NameOID.ORGANIZATION_NAME, "Smart Software Manager On-Prem"),
+        ]
+    )
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
         x509.CertificateBuilder()
@@ -136,9 +139,17 @@ def new_signing_authority(*, common_name, organizational_unit, now, days=CA_DAYS
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                          encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
         .add_extension(ski, critical=False)
@@ -167,16 +178,27 @@ def load_csr(pem):
     return csr
 
 
-def issue_device_certificate(*, authority_key, authority_cert, public_key, common_name, serial_number_attr,
-                             organizational_unit, now, days=DEVICE_CERT_DAYS):
+def issue_device_certificate(
+    *,
+    authority_key,
+    authority_cert,
+    public_key,
+    common_name,
+    serial_number_attr,
+    organizational_unit,
+    now,
+    days=DEVICE_CERT_DAYS,
+):
     """An end-entity ID certificate for a device's P-256 ``public_key``, signed by the authority."""
     if not is_p256(public_key):
         raise PkiError("The device key must be ECDSA P-256.")
-    subject = x509.Name([
-        name_attribute(NameOID.COMMON_NAME, common_name),
-        name_attribute(NameOID.SERIAL_NUMBER, serial_number_attr),
-        name_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, organizational_unit),
-    ])
+    subject = x509.Name(
+        [
+            name_attribute(NameOID.COMMON_NAME, common_name),
+            name_attribute(NameOID.SERIAL_NUMBER, serial_number_attr),
+            name_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, organizational_unit),
+        ]
+    )
     issuer_ski = authority_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return (
         x509.CertificateBuilder()
@@ -188,9 +210,17 @@ def issue_device_certificate(*, authority_key, authority_cert, public_key, commo
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                          encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
@@ -218,8 +248,25 @@ def verify(public_key, data: bytes, signature_b64) -> bool:
 
 
 __all__ = [
-    "SIGNING_TYPE", "DEVICE_CERT_DAYS", "RENEW_AFTER_DAYS", "PkiError", "serial_hex", "new_private_key",
-    "private_key_pem", "load_private_key", "certificate_pem", "load_certificate", "split_pem_chain",
-    "fingerprint", "public_key_fingerprint", "is_p256", "clip_name", "name_attribute", "new_signing_authority", "load_csr", "issue_device_certificate",
-    "sign", "verify",
+    "SIGNING_TYPE",
+    "DEVICE_CERT_DAYS",
+    "RENEW_AFTER_DAYS",
+    "PkiError",
+    "serial_hex",
+    "new_private_key",
+    "private_key_pem",
+    "load_private_key",
+    "certificate_pem",
+    "load_certificate",
+    "split_pem_chain",
+    "fingerprint",
+    "public_key_fingerprint",
+    "is_p256",
+    "clip_name",
+    "name_attribute",
+    "new_signing_authority",
+    "load_csr",
+    "issue_device_certificate",
+    "sign",
+    "verify",
 ]

@@ -7,6 +7,7 @@ HSTS, ``X-Content-Type-Options`` and ``Referrer-Policy`` come from ``SecurityMid
 policy, why ``form-action`` is absent, and why nothing is for a cache to keep:
 docs/reliability.md, "Security headers".
 """
+
 from django.conf import settings
 
 DEFAULT_CSP = (
@@ -14,8 +15,7 @@ DEFAULT_CSP = (
     "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 DEFAULT_PERMISSIONS_POLICY = (
-    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
-    "magnetometer=(), gyroscope=(), accelerometer=()"
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), magnetometer=(), gyroscope=(), accelerometer=()"
 )
 
 
@@ -28,8 +28,9 @@ class SecurityHeadersMiddleware:
         if "Cache-Control" not in response.headers and not request.path.startswith(settings.STATIC_URL):
             response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("Content-Security-Policy", getattr(settings, "ONPREM_CSP", DEFAULT_CSP))
-        response.headers.setdefault("Permissions-Policy",
-                                    getattr(settings, "ONPREM_PERMISSIONS_POLICY", DEFAULT_PERMISSIONS_POLICY))
+        response.headers.setdefault(
+            "Permissions-Policy", getattr(settings, "ONPREM_PERMISSIONS_POLICY", DEFAULT_PERMISSIONS_POLICY)
+        )
         response.headers.setdefault("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY"))
         if getattr(settings, "SECURE_CONTENT_TYPE_NOSNIFF", True):
             response.headers.setdefault("X-Content-Type-Options", "nosniff")

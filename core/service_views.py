@@ -19,6 +19,7 @@ page the view then redirects to. Every other exception goes on unchanged: ``NotA
 Only the service call and the success reply belong in the block: a ``ServiceError`` raised by
 anything else in it would be shown as the service's refusal. This module imports no app.
 """
+
 from contextlib import contextmanager
 
 from django.contrib import messages

@@ -1,4 +1,5 @@
 """Keep the core's periodic task (the worker heartbeat) in django-celery-beat's schedule."""
+
 from django.conf import settings
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver

@@ -8,6 +8,7 @@ leads the message so a plain log reader shows it too.
 Sending runs after the recording transaction commits (``core.events.on_recorded``). UDP
 needs no answer, so a missing collector never slows or fails the change that made the event.
 """
+
 import logging
 import socket
 from datetime import timezone
@@ -28,7 +29,7 @@ def format_event(event, hostname=None):
     stamp = event.created_at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     host = (hostname or socket.gethostname() or "-").replace(" ", "_")[:255]
     msgid = event.event_type.replace(" ", "_")[:32]
-    account = f" account=\"{event.account.name}\"" if event.account_id else ""
+    account = f' account="{event.account.name}"' if event.account_id else ""
     text = " ".join(event.message.split())  # one line: syslog readers split on newlines
     line = f"<{pri}>1 {stamp} {host} {APP_NAME} - {msgid} - {event.severity}: {text}{account}"
     return line.encode("utf-8")[:MAX_DATAGRAM]

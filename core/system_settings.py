@@ -6,6 +6,7 @@ cache server is down they come from the database. The cached copy never holds a
 clear secret: the SMTP password column stores an ``core.crypto`` token, decrypted only by
 the mail backend at the moment it connects.
 """
+
 import ipaddress
 import logging
 import re
@@ -25,18 +26,27 @@ logger = logging.getLogger(__name__)
 # How long a cached copy may live: bounds the staleness left by an invalidation the cache missed.
 CACHE_SECONDS = 300
 
+
 def _cache_key():
     # Named after the database: two servers sharing one Redis (a test run and a live server it
     # started, say) must not read each other's settings.
     return f"onprem:system-settings:v1:{settings.DATABASES['default']['NAME']}"
+
 
 # The tabs of the Settings widget and the fields each one saves (the guide's order).
 TAB_FIELDS = {
     "messaging": ["banner_text", "banner_on_login", "banner_text_color", "banner_background_color", "login_message"],
     "syslog": ["syslog_enabled", "syslog_host", "syslog_port"],
     "language": ["default_language"],
-    "email": ["smtp_host", "smtp_port", "smtp_helo_domain", "smtp_from", "smtp_auth_required", "smtp_username",
-              "smtp_starttls"],
+    "email": [
+        "smtp_host",
+        "smtp_port",
+        "smtp_helo_domain",
+        "smtp_from",
+        "smtp_auth_required",
+        "smtp_username",
+        "smtp_starttls",
+    ],
     "time": ["time_zone"],
     "motd": ["message_of_the_day", "before_login_message"],
     # Network widget
@@ -87,8 +97,9 @@ def _cache_call(operation, *args, **kwargs):
     try:
         return getattr(cache, operation)(*args, **kwargs)
     except Exception as error:  # noqa: BLE001 - redis.ConnectionError, OSError, ...: any cache failure
-        logger.warning("The cache is unavailable (%s); reading the system settings from the database.",
-                       type(error).__name__)
+        logger.warning(
+            "The cache is unavailable (%s); reading the system settings from the database.", type(error).__name__
+        )
         return None
 
 
@@ -188,8 +199,11 @@ def _check(tab, values, smtp_password):
     if tab == "time" and values.get("time_zone") not in zoneinfo.available_timezones():
         raise ServiceError("Select a time zone from the list.", field="time_zone")
     if tab == "email":
-        for name, label in (("smtp_host", "SMTP Server"), ("smtp_helo_domain", "HELO Domain"),
-                            ("smtp_from", "Email From")):
+        for name, label in (
+            ("smtp_host", "SMTP Server"),
+            ("smtp_helo_domain", "HELO Domain"),
+            ("smtp_from", "Email From"),
+        ):
             if not str(values.get(name, "")).strip():
                 raise ServiceError(f"{label} is required.", field=name)
         try:

@@ -9,6 +9,7 @@
   valid for more than ``RENEW_BEFORE``, names the current host and matches its key; anything
   else (missing, unreadable, expiring, made for another host) is replaced by a fresh one.
 """
+
 import datetime
 import ipaddress
 import os
@@ -70,10 +71,12 @@ def generate_self_signed(host, cert_file, key_file, *, now=None):
     """Write a new key (0600) and a self-signed server certificate for ``host``; return the cert."""
     now = now or _now()
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, host.strip("[]")[:64]),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "onprem license server"),
-    ])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, host.strip("[]")[:64]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "onprem license server"),
+        ]
+    )
     public_key = key.public_key()
     cert = (
         x509.CertificateBuilder()
@@ -87,9 +90,15 @@ def generate_self_signed(host, cert_file, key_file, *, now=None):
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_encipherment=True, content_commitment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_encipherment=True,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )

@@ -7,6 +7,7 @@ from ``random.Random(seed)``, so the same seed gives the same devices, lines and
 strings and passwords come from ``secrets`` and are never predictable). Dates are relative to
 the moment of the run.
 """
+
 import dataclasses
 import datetime
 import random
@@ -28,16 +29,28 @@ BATCH_SIZE = 2000
 # key, name, entitlement tag, product family, export restricted, keys it substitutes for
 CATALOGUE = [
     ("NE", "Network Essentials", "regid.2017-03.com.cisco.NETWORK_ESSENTIALS,1.0_demo-ne", "Catalyst 9000", False, ()),
-    ("NA", "Network Advantage", "regid.2017-03.com.cisco.NETWORK_ADVANTAGE,1.0_demo-na", "Catalyst 9000", False,
-     ("NE",)),
+    (
+        "NA",
+        "Network Advantage",
+        "regid.2017-03.com.cisco.NETWORK_ADVANTAGE,1.0_demo-na",
+        "Catalyst 9000",
+        False,
+        ("NE",),
+    ),
     ("NP", "Network Premier", "regid.2017-03.com.cisco.NETWORK_PREMIER,1.0_demo-np", "Catalyst 9000", False, ("NA",)),
     ("DE", "DNA Essentials", "regid.2017-03.com.cisco.DNA_ESSENTIALS,1.0_demo-de", "Catalyst 9000 DNA", False, ()),
     ("DA", "DNA Advantage", "regid.2017-03.com.cisco.DNA_ADVANTAGE,1.0_demo-da", "Catalyst 9000 DNA", False, ("DE",)),
     ("AIR", "Air DNA Advantage", "regid.2018-06.com.cisco.AIR_DNA_A,1.0_demo-air", "Catalyst 9800", False, ()),
     ("SEC", "ISR 4000 Security", "regid.2014-12.com.cisco.ISR_4000_SEC,1.0_demo-sec", "ISR 4000", False, ()),
     ("AE", "ASR 1000 Advanced Enterprise", "regid.2014-12.com.cisco.ASR1K_AES,1.0_demo-ae", "ASR 1000", False, ()),
-    ("HSEC", "Router US Export Lic. for DNA (HSECK9)", "regid.2019-03.com.cisco.DNA_HSEC,1.0_demo-hsec",
-     "Routers", True, ()),
+    (
+        "HSEC",
+        "Router US Export Lic. for DNA (HSECK9)",
+        "regid.2019-03.com.cisco.DNA_HSEC,1.0_demo-hsec",
+        "Routers",
+        True,
+        (),
+    ),
 ]
 
 # Local virtual accounts besides the Default: name, description, share of the product instances.
@@ -146,8 +159,12 @@ def _catalogue():
     for key, name, tag, family, restricted, _ in CATALOGUE:
         licenses[key], _created = LicenseDefinition.objects.get_or_create(
             entitlement_tag=tag,
-            defaults={"name": name, "product_family": family, "export_restricted": restricted,
-                      "description": f"{name} (demo catalogue)"},
+            defaults={
+                "name": name,
+                "product_family": family,
+                "export_restricted": restricted,
+                "description": f"{name} (demo catalogue)",
+            },
         )
     for key, *_rest, lowers in CATALOGUE:
         for lower in lowers:
@@ -168,8 +185,9 @@ def _product_instances(rng, account, vas, count, now, licenses):
         # The first instances walk every virtual account and profile so small runs show them all.
         va_name = va_names[i % len(va_names)] if i < 25 else rng.choices(va_names, weights=weights)[0]
         profile_choices = VA_PROFILES[va_name]
-        profile_key = profile_choices[(i // len(va_names)) % len(profile_choices)] if i < 25 else rng.choice(
-            profile_choices)
+        profile_key = (
+            profile_choices[(i // len(va_names)) % len(profile_choices)] if i < 25 else rng.choice(profile_choices)
+        )
         profile = PROFILES[profile_key]
         paired = profile.pairs and count - len(pis) >= 2 and rng.random() < 0.6
         usage = {licenses[k]: n for k, n in _licenses_for(profile_key, rng).items()}
@@ -188,14 +206,21 @@ def _product_instances(rng, account, vas, count, now, licenses):
         pairs += bool(paired)
         for role, suffix in members:
             number = len(pis)
-            pis.append(ProductInstance(
-                account_id=account.pk, virtual_account=vas[va_name], udi_pid=profile.pid,
-                udi_serial_number=f"{profile.serial_prefix}{rng.randint(20, 28)}{rng.randint(1, 52):02d}"
-                                  f"{_b36(number)}",
-                hostname=f"{site}-{profile.host_role}{number:05d}{suffix}".lower(),
-                product_name=profile.product_name, registered_at=registered, last_contact_at=last_contact,
-                redundancy_role=role, redundancy_group=group,
-            ))
+            pis.append(
+                ProductInstance(
+                    account_id=account.pk,
+                    virtual_account=vas[va_name],
+                    udi_pid=profile.pid,
+                    udi_serial_number=f"{profile.serial_prefix}{rng.randint(20, 28)}{rng.randint(1, 52):02d}"
+                    f"{_b36(number)}",
+                    hostname=f"{site}-{profile.host_role}{number:05d}{suffix}".lower(),
+                    product_name=profile.product_name,
+                    registered_at=registered,
+                    last_contact_at=last_contact,
+                    redundancy_role=role,
+                    redundancy_group=group,
+                )
+            )
             uses.append(usage)
         i += 1
     return pis, uses, pairs
@@ -249,40 +274,116 @@ def _lines(rng, plan, vas, licenses, today):
         for n, part in enumerate(parts):
             if key in ("NE", "NA", "NP", "AE", "HSEC") and n == 0:
                 start = today - datetime.timedelta(days=rng.randint(200, 1200))
-                lines.append(Entitlement(virtual_account=va, license=lic, license_type="perpetual", quantity=part,
-                                         start_date=start, source="pak", sku=f"{key}-PERP-{rng.randint(1, 9)}"))
+                lines.append(
+                    Entitlement(
+                        virtual_account=va,
+                        license=lic,
+                        license_type="perpetual",
+                        quantity=part,
+                        start_date=start,
+                        source="pak",
+                        sku=f"{key}-PERP-{rng.randint(1, 9)}",
+                    )
+                )
             elif key in ("DE", "DA", "NE", "NA", "NP") or (key == "SEC" and n == 1):
                 start = today - datetime.timedelta(days=rng.randint(30, 360))
-                lines.append(Entitlement(virtual_account=va, license=lic, license_type="term", quantity=part,
-                                         start_date=start, end_date=start + years(3), source="order",
-                                         sku=f"C9K-{key}-3Y"))
+                lines.append(
+                    Entitlement(
+                        virtual_account=va,
+                        license=lic,
+                        license_type="term",
+                        quantity=part,
+                        start_date=start,
+                        end_date=start + years(3),
+                        source="order",
+                        sku=f"C9K-{key}-3Y",
+                    )
+                )
             elif key == "SEC":
                 start = today - datetime.timedelta(days=rng.randint(10, 200))
-                lines.append(Entitlement(virtual_account=va, license=lic, license_type="term", quantity=part,
-                                         start_date=start, end_date=start + years(1), source="order",
-                                         sku="SL-4330-SEC-1Y"))
+                lines.append(
+                    Entitlement(
+                        virtual_account=va,
+                        license=lic,
+                        license_type="term",
+                        quantity=part,
+                        start_date=start,
+                        end_date=start + years(1),
+                        source="order",
+                        sku="SL-4330-SEC-1Y",
+                    )
+                )
             else:
                 start = today - datetime.timedelta(days=rng.randint(10, 300))
-                lines.append(Entitlement(virtual_account=va, license=lic, license_type="subscription",
-                                         quantity=part, start_date=start, end_date=start + years(3), source="ea",
-                                         subscription_id=f"Sub{rng.randint(100000, 999999)}", sku="AIR-DNA-A-3Y"))
+                lines.append(
+                    Entitlement(
+                        virtual_account=va,
+                        license=lic,
+                        license_type="subscription",
+                        quantity=part,
+                        start_date=start,
+                        end_date=start + years(3),
+                        source="ea",
+                        subscription_id=f"Sub{rng.randint(100000, 999999)}",
+                        sku="AIR-DNA-A-3Y",
+                    )
+                )
     # Dated lines on licenses where extra quantity changes no compliance story.
     lab, branch, dc, campus = vas["Lab"], vas["Branch Offices"], vas["Data Center"], vas["Campus"]
     day = lambda n: today + datetime.timedelta(days=n)  # noqa: E731
     lines += [
         # Term 1 year ending in 25 days, subscription in 55, term 3 years in 85: the 30/60/90-day alerts.
-        Entitlement(virtual_account=branch, license=L["SEC"], license_type="term", quantity=12,
-                    start_date=day(25) - years(1), end_date=day(25), source="order", sku="SL-4330-SEC-1Y"),
-        Entitlement(virtual_account=campus, license=L["AIR"], license_type="subscription", quantity=40,
-                    start_date=day(55) - years(1), end_date=day(55), source="ea", subscription_id="Sub204817",
-                    sku="AIR-DNA-A-1Y"),
-        Entitlement(virtual_account=dc, license=L["AE"], license_type="term", quantity=4,
-                    start_date=day(85) - years(3), end_date=day(85), source="order", sku="SLASR1-AES-3Y"),
+        Entitlement(
+            virtual_account=branch,
+            license=L["SEC"],
+            license_type="term",
+            quantity=12,
+            start_date=day(25) - years(1),
+            end_date=day(25),
+            source="order",
+            sku="SL-4330-SEC-1Y",
+        ),
+        Entitlement(
+            virtual_account=campus,
+            license=L["AIR"],
+            license_type="subscription",
+            quantity=40,
+            start_date=day(55) - years(1),
+            end_date=day(55),
+            source="ea",
+            subscription_id="Sub204817",
+            sku="AIR-DNA-A-1Y",
+        ),
+        Entitlement(
+            virtual_account=dc,
+            license=L["AE"],
+            license_type="term",
+            quantity=4,
+            start_date=day(85) - years(3),
+            end_date=day(85),
+            source="order",
+            sku="SLASR1-AES-3Y",
+        ),
         # A 60-day demo line started 45 days ago, and a term line that expired 10 days ago.
-        Entitlement(virtual_account=lab, license=L["NP"], license_type="demo", quantity=10,
-                    start_date=day(-45), end_date=day(-45) + datetime.timedelta(days=60), source="other"),
-        Entitlement(virtual_account=lab, license=L["SEC"], license_type="term", quantity=5,
-                    start_date=day(-10) - years(1), end_date=day(-10), source="order", sku="SL-4330-SEC-1Y"),
+        Entitlement(
+            virtual_account=lab,
+            license=L["NP"],
+            license_type="demo",
+            quantity=10,
+            start_date=day(-45),
+            end_date=day(-45) + datetime.timedelta(days=60),
+            source="other",
+        ),
+        Entitlement(
+            virtual_account=lab,
+            license=L["SEC"],
+            license_type="term",
+            quantity=5,
+            start_date=day(-10) - years(1),
+            end_date=day(-10),
+            source="order",
+            sku="SL-4330-SEC-1Y",
+        ),
     ]
     return lines
 
@@ -308,8 +409,10 @@ def seed_demo(*, name="Demo", product_instances=300, seed=0, with_users=False, r
         if replace:
             delete_demo(name, with_users=with_users)
         elif existing_account(name) is not None:
-            raise ServiceError(f"A local account named “{name}” already exists; "
-                               "run seed_demo with --replace to delete and recreate it.")
+            raise ServiceError(
+                f"A local account named “{name}” already exists; "
+                "run seed_demo with --replace to delete and recreate it."
+            )
         if with_users and not replace:
             from django.contrib.auth import get_user_model
 
@@ -317,9 +420,13 @@ def seed_demo(*, name="Demo", product_instances=300, seed=0, with_users=False, r
             if taken:
                 raise ServiceError(f"The user “{taken[0]}” already exists; run seed_demo with --replace.")
 
-        account = create_account(actor=None, name=name, cisco_smart_account="demo.example.com",
-                                 cisco_virtual_account="DEMO",
-                                 description=f"{DEMO_MARKER}; activated without registration with CSSM")
+        account = create_account(
+            actor=None,
+            name=name,
+            cisco_smart_account="demo.example.com",
+            cisco_virtual_account="DEMO",
+            description=f"{DEMO_MARKER}; activated without registration with CSSM",
+        )
         account = activate_account(actor=None, account=account)
         vas = {"Default": account.virtual_accounts.get(is_default=True)}
         for va_name, description, _ in VIRTUAL_ACCOUNTS[1:]:
@@ -336,36 +443,55 @@ def seed_demo(*, name="Demo", product_instances=300, seed=0, with_users=False, r
             result.out_of_compliance = (ooc_va, licenses["DA"].name)
 
         for start in range(0, len(pis), BATCH_SIZE):
-            batch = ProductInstance.objects.bulk_create(pis[start:start + BATCH_SIZE])
-            rows = [LicenseUsage(product_instance_id=pi.pk, license=lic, count=count)
-                    for pi, usage in zip(batch, uses[start:start + BATCH_SIZE]) for lic, count in usage.items()]
+            batch = ProductInstance.objects.bulk_create(pis[start : start + BATCH_SIZE])
+            rows = [
+                LicenseUsage(product_instance_id=pi.pk, license=lic, count=count)
+                for pi, usage in zip(batch, uses[start : start + BATCH_SIZE])
+                for lic, count in usage.items()
+            ]
             LicenseUsage.objects.bulk_create(rows, batch_size=BATCH_SIZE)
             result.usage_rows += len(rows)
         result.product_instances = len(pis)
 
         result.tokens = [
-            create_token(actor=None, virtual_account=vas["Campus"], description="Campus switches (unlimited uses)",
-                         expires_after_days=365),
-            create_token(actor=None, virtual_account=vas["Branch Offices"], description="Branch rollout wave 3",
-                         expires_after_days=30, max_uses=25),
+            create_token(
+                actor=None,
+                virtual_account=vas["Campus"],
+                description="Campus switches (unlimited uses)",
+                expires_after_days=365,
+            ),
+            create_token(
+                actor=None,
+                virtual_account=vas["Branch Offices"],
+                description="Branch rollout wave 3",
+                expires_after_days=30,
+                max_uses=25,
+            ),
         ]
-        revoked = create_token(actor=None, virtual_account=vas["Lab"], description="Lab token (revoked)",
-                               expires_after_days=7)
+        revoked = create_token(
+            actor=None, virtual_account=vas["Lab"], description="Lab token (revoked)", expires_after_days=7
+        )
         result.tokens.append(revoke_token(actor=None, token=revoked) or revoked)
 
         held = set(Entitlement.objects.filter(virtual_account__account=account).values_list("license_id", flat=True))
-        for tag, keys in (("Campus", ["NE", "NA", "NP", "DE", "DA", "AIR"]), ("WAN", ["SEC", "AE", "HSEC"]),
-                          ("Renewal FY27", ["DA", "AIR", "SEC"])):
+        for tag, keys in (
+            ("Campus", ["NE", "NA", "NP", "DE", "DA", "AIR"]),
+            ("WAN", ["SEC", "AE", "HSEC"]),
+            ("Renewal FY27", ["DA", "AIR", "SEC"]),
+        ):
             chosen = [licenses[k] for k in keys if licenses[k].pk in held]
             if chosen:
                 result.tags += add_license_tags(actor=None, account=account, licenses=chosen, names=[tag])
 
         if with_users:
-            for username, role, va in (("demo-admin", AccountRole.ACCOUNT_ADMIN, None),
-                                       ("demo-va-user", AccountRole.VA_USER, vas["Campus"])):
+            for username, role, va in (
+                ("demo-admin", AccountRole.ACCOUNT_ADMIN, None),
+                ("demo-va-user", AccountRole.VA_USER, vas["Campus"]),
+            ):
                 password = f"Demo-{secrets.token_urlsafe(12)}"
-                user = create_user(actor=None, username=username, password=password,
-                                   description="Demo user made by seed_demo")
+                user = create_user(
+                    actor=None, username=username, password=password, description="Demo user made by seed_demo"
+                )
                 if va is None:
                     set_account_role(actor=None, account=account, role=role, user=user)
                     label = AccountRole(role).label

@@ -1,4 +1,5 @@
 """Forms of the Licensing workspace: they check the shape of the input; the services decide."""
+
 import datetime
 import re
 
@@ -13,8 +14,12 @@ from core.events import CATALOGUE
 class RequestAccountForm(forms.Form):
     """Request an Account: who to contact, then the account itself (guide steps 3 and 4)."""
 
-    email = forms.EmailField(label=_("Email Address"), required=False, max_length=254,
-                             help_text=_("Your company email address; your profile's address if left empty."))
+    email = forms.EmailField(
+        label=_("Email Address"),
+        required=False,
+        max_length=254,
+        help_text=_("Your company email address; your profile's address if left empty."),
+    )
     message = forms.CharField(label=_("Message to Creator"), required=False, max_length=2000, widget=forms.Textarea)
     name = forms.CharField(label=_("Local Account Name"), max_length=100)
     cisco_smart_account = forms.CharField(label=_("Cisco Smart Account"), max_length=255)
@@ -22,8 +27,9 @@ class RequestAccountForm(forms.Form):
 
 
 class RequestAccessForm(forms.Form):
-    account_name = forms.CharField(label=_("Account Name"), max_length=100,
-                                   help_text=_("The exact name of the local account."))
+    account_name = forms.CharField(
+        label=_("Account Name"), max_length=100, help_text=_("The exact name of the local account.")
+    )
     company = forms.CharField(label=_("Company"), required=False, max_length=255)
 
 
@@ -35,8 +41,11 @@ class VirtualAccountForm(forms.Form):
 
 
 SPECIFIC_VIRTUAL_ACCOUNTS = "virtual_accounts"
-VA_ROLE_CHOICES = [("", _("No role")), (AccountRole.VA_ADMIN, AccountRole.VA_ADMIN.label),
-                   (AccountRole.VA_USER, AccountRole.VA_USER.label)]
+VA_ROLE_CHOICES = [
+    ("", _("No role")),
+    (AccountRole.VA_ADMIN, AccountRole.VA_ADMIN.label),
+    (AccountRole.VA_USER, AccountRole.VA_USER.label),
+]
 
 
 class AddUserForm(forms.Form):
@@ -49,8 +58,11 @@ class AddUserForm(forms.Form):
 
     def __init__(self, *args, account_roles, virtual_accounts, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [(role.value, role.label) for role in (AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_USER)
-                   if role in account_roles]
+        choices = [
+            (role.value, role.label)
+            for role in (AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_USER)
+            if role in account_roles
+        ]
         choices.append((SPECIFIC_VIRTUAL_ACCOUNTS, _("Assign roles to specific local Virtual Accounts only")))
         self.fields["role"].choices = choices
         if len(choices) == 1:
@@ -79,15 +91,21 @@ class AddUserForm(forms.Form):
     def virtual_account_roles(self):
         if self.cleaned_data.get("role") != SPECIFIC_VIRTUAL_ACCOUNTS:
             return []
-        return [(va, self.cleaned_data[self.va_field(va)]) for va in self.virtual_accounts
-                if self.cleaned_data.get(self.va_field(va))]
+        return [
+            (va, self.cleaned_data[self.va_field(va)])
+            for va in self.virtual_accounts
+            if self.cleaned_data.get(self.va_field(va))
+        ]
 
 
 class ApproveAccessForm(forms.Form):
-    role = forms.ChoiceField(label=_("Role"), choices=[
-        (AccountRole.ACCOUNT_USER.value, AccountRole.ACCOUNT_USER.label),
-        (AccountRole.ACCOUNT_ADMIN.value, AccountRole.ACCOUNT_ADMIN.label),
-    ])
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=[
+            (AccountRole.ACCOUNT_USER.value, AccountRole.ACCOUNT_USER.label),
+            (AccountRole.ACCOUNT_ADMIN.value, AccountRole.ACCOUNT_ADMIN.label),
+        ],
+    )
 
 
 def _event_type_label(event_type):
@@ -102,8 +120,9 @@ class EventLogFilterForm(forms.Form):
     date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     event_type = forms.ChoiceField(label=_("Event Type"), required=False)
     user = forms.CharField(label=_("User"), required=False, max_length=150)
-    q = forms.CharField(label=_("Search"), required=False, max_length=200,
-                        widget=forms.TextInput(attrs={"type": "search"}))
+    q = forms.CharField(
+        label=_("Search"), required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"})
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -147,12 +166,14 @@ class NewTokenForm(forms.Form):
 
     description = forms.CharField(label=_("Description"), required=False, max_length=255)
     expires_after_days = forms.IntegerField(
-        label=_("Expire After (days)"), initial=30,
+        label=_("Expire After (days)"),
+        initial=30,
         widget=forms.NumberInput(attrs={"min": 1, "max": 365, "step": 1}),
         help_text=_("Between 1 and 365 days."),
     )
     max_uses = forms.IntegerField(
-        label=_("Max. Number of Uses"), required=False,
+        label=_("Max. Number of Uses"),
+        required=False,
         widget=forms.NumberInput(attrs={"min": 1, "step": 1}),
         help_text=_("Optional: leave empty for no limit before the expiration date."),
     )
@@ -167,8 +188,7 @@ class _ToVirtualAccountMixin:
 
     def set_targets(self, targets):
         self.targets = {str(va.pk): va for va in targets}
-        self.fields["to_virtual_account"].choices = [("", _("Choose…"))] + [
-            (str(va.pk), va.name) for va in targets]
+        self.fields["to_virtual_account"].choices = [("", _("Choose…"))] + [(str(va.pk), va.name) for va in targets]
 
     def clean_to_virtual_account(self):
         return self.targets[self.cleaned_data["to_virtual_account"]]
@@ -188,14 +208,21 @@ class LicenseTransferForm(_ToVirtualAccountMixin, forms.Form):
     """Inventory > Licenses > Transfer: destination, quantity and precedence. A whole number of
     at least 1 is checked here; how many may move is the transfer service's answer."""
 
-    PRECEDENCE_CHOICES = [("LONGEST_TERM_FIRST", _("Longest term first")),
-                          ("LONGEST_TERM_LAST", _("Longest term last"))]
+    PRECEDENCE_CHOICES = [
+        ("LONGEST_TERM_FIRST", _("Longest term first")),
+        ("LONGEST_TERM_LAST", _("Longest term last")),
+    ]
 
     to_virtual_account = forms.ChoiceField(label=_("Transfer to Local Virtual Account"))
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1,
-                                  widget=forms.NumberInput(attrs={"min": 1, "step": 1}))
-    precedence = forms.ChoiceField(label=_("Precedence"), choices=PRECEDENCE_CHOICES, initial="LONGEST_TERM_FIRST",
-                                   help_text=_("Which license lines go first when several can move."))
+    quantity = forms.IntegerField(
+        label=_("Quantity"), min_value=1, widget=forms.NumberInput(attrs={"min": 1, "step": 1})
+    )
+    precedence = forms.ChoiceField(
+        label=_("Precedence"),
+        choices=PRECEDENCE_CHOICES,
+        initial="LONGEST_TERM_FIRST",
+        help_text=_("Which license lines go first when several can move."),
+    )
 
     def __init__(self, *args, targets, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,6 +1,7 @@
 """The licensing engine's metrics: device messages counted as they are handled, and the stored
 state (accounts, product instances, open alerts, license compliance) read at scrape time.
 Registered with ``core.metrics`` from ``LicensingConfig.ready``."""
+
 from django.db.models import Count
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
@@ -24,10 +25,12 @@ class StateCollector:
         for status, count in LocalAccount.objects.values_list("status").annotate(n=Count("pk")).order_by():
             accounts.add_metric([status], count)
         yield accounts
-        yield GaugeMetricFamily("onprem_product_instances", "Registered product instances",
-                                value=ProductInstance.objects.count())
-        alerts = GaugeMetricFamily("onprem_open_alerts", "Open alerts by type and severity",
-                                   labels=["type", "severity"])
+        yield GaugeMetricFamily(
+            "onprem_product_instances", "Registered product instances", value=ProductInstance.objects.count()
+        )
+        alerts = GaugeMetricFamily(
+            "onprem_open_alerts", "Open alerts by type and severity", labels=["type", "severity"]
+        )
         open_alerts = Alert.objects.exclude(status=Alert.Status.CLEARED).values_list("alert_type", "severity")
         for alert_type, severity, count in open_alerts.annotate(n=Count("pk")).order_by():
             alerts.add_metric([alert_type, severity], count)
@@ -58,15 +61,20 @@ def compliance_gauges():
             shortage += position.shortage
             out += bad
         accounts["out_of_compliance" if out else "in_compliance"] += 1
-    gauge = GaugeMetricFamily("onprem_license_positions", "License positions (virtual account x license) "
-                              "of active local accounts by compliance", labels=["status"])
+    gauge = GaugeMetricFamily(
+        "onprem_license_positions",
+        "License positions (virtual account x license) of active local accounts by compliance",
+        labels=["status"],
+    )
     for status, count in positions.items():
         gauge.add_metric([status], count)
     yield gauge
-    yield GaugeMetricFamily("onprem_license_shortage", "Licenses missing over all out-of-compliance positions",
-                            value=shortage)
-    gauge = GaugeMetricFamily("onprem_local_accounts_compliance", "Active local accounts by compliance",
-                              labels=["status"])
+    yield GaugeMetricFamily(
+        "onprem_license_shortage", "Licenses missing over all out-of-compliance positions", value=shortage
+    )
+    gauge = GaugeMetricFamily(
+        "onprem_local_accounts_compliance", "Active local accounts by compliance", labels=["status"]
+    )
     for status, count in accounts.items():
         gauge.add_metric([status], count)
     yield gauge

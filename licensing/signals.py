@@ -1,4 +1,5 @@
 """Keep the licensing engine's periodic tasks in django-celery-beat's schedule (editable at run time)."""
+
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
@@ -13,6 +14,6 @@ def ensure_periodic_tasks(sender, **kwargs):
 
     every, _ = IntervalSchedule.objects.get_or_create(every=ALERTS_EVERY_MINUTES, period=IntervalSchedule.MINUTES)
     PeriodicTask.objects.get_or_create(
-        name="Recompute license alerts", defaults={"task": "licensing.recompute_alerts", "interval": every,
-                                                   "enabled": True}
+        name="Recompute license alerts",
+        defaults={"task": "licensing.recompute_alerts", "interval": every, "enabled": True},
     )

@@ -1,4 +1,5 @@
 """Celery tasks of the licensing engine (thin: the work is in the services)."""
+
 from celery import shared_task
 
 

@@ -1,4 +1,5 @@
 """The Licensing workspace. Everything about one local account lives under ``/accounts/<id>/``."""
+
 from django.urls import include, path
 
 from . import views
@@ -10,16 +11,23 @@ manage_patterns = [
     path("virtual-accounts/", views.virtual_accounts, name="licensing_manage_virtual_accounts"),
     path("virtual-accounts/new/", views.virtual_account_new, name="licensing_virtual_account_new"),
     path("virtual-accounts/<int:va_id>/edit/", views.virtual_account_edit, name="licensing_virtual_account_edit"),
-    path("virtual-accounts/<int:va_id>/delete/", views.virtual_account_delete,
-         name="licensing_virtual_account_delete"),
+    path("virtual-accounts/<int:va_id>/delete/", views.virtual_account_delete, name="licensing_virtual_account_delete"),
     path("users/", views.users, name="licensing_manage_users"),
     path("users/add/", views.user_add, name="licensing_user_add"),
     path("users/grants/<int:grant_id>/remove/", views.grant_remove, name="licensing_grant_remove"),
     path("access-requests/", views.access_requests, name="licensing_manage_access_requests"),
-    path("access-requests/<int:request_id>/approve/", views.access_request_decide, {"decision": "approve"},
-         name="licensing_access_request_approve"),
-    path("access-requests/<int:request_id>/decline/", views.access_request_decide, {"decision": "decline"},
-         name="licensing_access_request_decline"),
+    path(
+        "access-requests/<int:request_id>/approve/",
+        views.access_request_decide,
+        {"decision": "approve"},
+        name="licensing_access_request_approve",
+    ),
+    path(
+        "access-requests/<int:request_id>/decline/",
+        views.access_request_decide,
+        {"decision": "decline"},
+        name="licensing_access_request_decline",
+    ),
     path("event-log/", views.event_log, name="licensing_manage_event_log"),
 ]
 
@@ -28,18 +36,30 @@ inventory_patterns = [
     path("licenses/", inventory.licenses, name="licensing_inventory_licenses"),
     path("licenses/export.csv", inventory.licenses_csv, name="licensing_inventory_licenses_csv"),
     path("product-instances/", inventory.product_instances, name="licensing_inventory_product_instances"),
-    path("product-instances/export.csv", inventory.product_instances_csv,
-         name="licensing_inventory_product_instances_csv"),
+    path(
+        "product-instances/export.csv",
+        inventory.product_instances_csv,
+        name="licensing_inventory_product_instances_csv",
+    ),
     path("virtual-accounts/<int:va_id>/tokens/new/", inventory.token_new, name="licensing_token_new"),
     path("tokens/<int:token_id>/revoke/", inventory.token_revoke, name="licensing_token_revoke"),
     path("tokens/<int:token_id>/remove/", inventory.token_remove, name="licensing_token_remove"),
     path("tokens/<int:token_id>/download/", inventory.token_download, name="licensing_token_download"),
-    path("product-instances/<int:pi_id>/transfer/", inventory.product_instance_transfer,
-         name="licensing_product_instance_transfer"),
-    path("product-instances/<int:pi_id>/remove/", inventory.product_instance_remove,
-         name="licensing_product_instance_remove"),
-    path("virtual-accounts/<int:va_id>/licenses/<int:license_id>/transfer/", inventory.license_transfer,
-         name="licensing_license_transfer"),
+    path(
+        "product-instances/<int:pi_id>/transfer/",
+        inventory.product_instance_transfer,
+        name="licensing_product_instance_transfer",
+    ),
+    path(
+        "product-instances/<int:pi_id>/remove/",
+        inventory.product_instance_remove,
+        name="licensing_product_instance_remove",
+    ),
+    path(
+        "virtual-accounts/<int:va_id>/licenses/<int:license_id>/transfer/",
+        inventory.license_transfer,
+        name="licensing_license_transfer",
+    ),
 ]
 
 urlpatterns = [
@@ -57,10 +77,14 @@ from .views import alerts  # noqa: E402
 
 urlpatterns += [
     path("accounts/<int:account_id>/alerts/", alerts.alerts, name="licensing_alerts"),
-    path("accounts/<int:account_id>/alerts/<int:alert_id>/dismiss/", alerts.alert_dismiss,
-         name="licensing_alert_dismiss"),
-    path("accounts/<int:account_id>/alerts/<int:alert_id>/remind-later/", alerts.alert_remind_later,
-         name="licensing_alert_remind_later"),
+    path(
+        "accounts/<int:account_id>/alerts/<int:alert_id>/dismiss/", alerts.alert_dismiss, name="licensing_alert_dismiss"
+    ),
+    path(
+        "accounts/<int:account_id>/alerts/<int:alert_id>/remind-later/",
+        alerts.alert_remind_later,
+        name="licensing_alert_remind_later",
+    ),
 ]
 
 # Smart Licensing > Activity (License Transactions, Event Log).
@@ -68,11 +92,17 @@ from .views import activity  # noqa: E402
 
 urlpatterns += [
     path("accounts/<int:account_id>/activity/", activity.transactions, name="licensing_activity"),
-    path("accounts/<int:account_id>/activity/export.csv", activity.transactions_csv,
-         name="licensing_activity_transactions_csv"),
+    path(
+        "accounts/<int:account_id>/activity/export.csv",
+        activity.transactions_csv,
+        name="licensing_activity_transactions_csv",
+    ),
     path("accounts/<int:account_id>/activity/event-log/", activity.event_log, name="licensing_activity_event_log"),
-    path("accounts/<int:account_id>/activity/event-log/export.csv", activity.event_log_csv,
-         name="licensing_activity_event_log_csv"),
+    path(
+        "accounts/<int:account_id>/activity/event-log/export.csv",
+        activity.event_log_csv,
+        name="licensing_activity_event_log_csv",
+    ),
 ]
 
 # Manage Account > User Groups.
@@ -86,19 +116,26 @@ urlpatterns += [
     path(_groups + "<int:group_id>/", groups.user_group, name="licensing_user_group"),
     path(_groups + "<int:group_id>/edit/", groups.user_group_edit, name="licensing_user_group_edit"),
     path(_groups + "<int:group_id>/delete/", groups.user_group_delete, name="licensing_user_group_delete"),
-    path(_groups + "<int:group_id>/members/add/", groups.user_group_member_add,
-         name="licensing_user_group_member_add"),
-    path(_groups + "<int:group_id>/members/<int:membership_id>/remove/", groups.user_group_member_remove,
-         name="licensing_user_group_member_remove"),
-    path(_groups + "<int:group_id>/members/<int:membership_id>/owner/", groups.user_group_member_owner,
-         name="licensing_user_group_member_owner"),
+    path(_groups + "<int:group_id>/members/add/", groups.user_group_member_add, name="licensing_user_group_member_add"),
+    path(
+        _groups + "<int:group_id>/members/<int:membership_id>/remove/",
+        groups.user_group_member_remove,
+        name="licensing_user_group_member_remove",
+    ),
+    path(
+        _groups + "<int:group_id>/members/<int:membership_id>/owner/",
+        groups.user_group_member_owner,
+        name="licensing_user_group_member_owner",
+    ),
     path(_groups + "<int:group_id>/upload/", groups.user_group_upload, name="licensing_user_group_upload"),
-    path(_groups + "<int:group_id>/download.csv", groups.user_group_download,
-         name="licensing_user_group_download"),
+    path(_groups + "<int:group_id>/download.csv", groups.user_group_download, name="licensing_user_group_download"),
     path(_groups + "<int:group_id>/role/", groups.user_group_role, name="licensing_user_group_role"),
     path(_groups + "<int:group_id>/va-role/", groups.user_group_va_role, name="licensing_user_group_va_role"),
-    path(_groups + "<int:group_id>/grants/<int:grant_id>/remove/", groups.user_group_grant_remove,
-         name="licensing_user_group_grant_remove"),
+    path(
+        _groups + "<int:group_id>/grants/<int:grant_id>/remove/",
+        groups.user_group_grant_remove,
+        name="licensing_user_group_grant_remove",
+    ),
 ]
 
 # Smart Licensing > Convert to Smart Licensing and Preferences; Manage Account > Custom Tags.
@@ -125,8 +162,14 @@ urlpatterns += [
     path(_reports + "<slug:kind>/", reports.report, name="licensing_report"),
     path(_reports + "<slug:kind>/export.csv", reports.report_csv, name="licensing_report_csv"),
     path(_reports + "<slug:kind>/export.xlsx", reports.report_xlsx, name="licensing_report_xlsx"),
-    path("accounts/<int:account_id>/inventory/virtual-accounts/<int:va_id>/licenses/<int:license_id>/",
-         details.license_detail, name="licensing_license_detail"),
-    path("accounts/<int:account_id>/inventory/product-instances/<int:pi_id>/", details.product_instance_detail,
-         name="licensing_product_instance_detail"),
+    path(
+        "accounts/<int:account_id>/inventory/virtual-accounts/<int:va_id>/licenses/<int:license_id>/",
+        details.license_detail,
+        name="licensing_license_detail",
+    ),
+    path(
+        "accounts/<int:account_id>/inventory/product-instances/<int:pi_id>/",
+        details.product_instance_detail,
+        name="licensing_product_instance_detail",
+    ),
 ]

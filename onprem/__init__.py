@@ -1,4 +1,5 @@
 """The project package, wiring only: settings, URLs, the Celery app, the management commands."""
+
 from core import __version__
 
 from .celery import app as celery_app

@@ -1,4 +1,5 @@
 """The Celery application. Tasks are thin: they take primary keys and call a service function."""
+
 import os
 
 from celery import Celery

@@ -14,6 +14,7 @@ replaced on disk is still served from the next connection on (docs/running.md).
 logging config (``manage.py serve``) or from gunicorn's own ``--access-logfile`` /
 ``--error-logfile`` (the container's ``web`` role).
 """
+
 import os
 import threading
 

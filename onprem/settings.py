@@ -4,6 +4,7 @@ Everything that differs between installations is read from the environment (see
 ``core/env.py`` and the README's "Configuration" table). With nothing set, the server runs
 in the embedded mode: SQLite under ``ONPREM_DATA_DIR``, a filesystem Celery broker, no Redis.
 """
+
 import dj_database_url
 
 from core.env import (
@@ -212,8 +213,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SSM On-Prem REST API",
-    "DESCRIPTION": "The 14 APIs of the guide's chapter \"Using Smart Software Manager On-Prem APIs\", "
-                   "and the local accounts list. Every path is also served under /backend/api/v1/.",
+    "DESCRIPTION": 'The 14 APIs of the guide\'s chapter "Using Smart Software Manager On-Prem APIs", '
+    "and the local accounts list. Every path is also served under /backend/api/v1/.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -267,9 +268,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     # The file is JSON lines with the request id (core/observability.py); the console is for people.
     # scrub_secrets is put on every handler at the end of this module (core/log_scrub.py).
-    "filters": {"request_id": {"()": "core.observability.RequestIdFilter"},
-                "not_shed": {"()": "licensing.transport.admission.NotShedFilter"},
-                "scrub_secrets": {"()": "core.log_scrub.ScrubSecretsFilter"}},
+    "filters": {
+        "request_id": {"()": "core.observability.RequestIdFilter"},
+        "not_shed": {"()": "licensing.transport.admission.NotShedFilter"},
+        "scrub_secrets": {"()": "core.log_scrub.ScrubSecretsFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d [%(request_id)s] %(message)s"},
         "json": {"()": "core.observability.JsonFormatter"},
@@ -320,7 +323,9 @@ ONPREM_DEVICE_MAX_MESSAGE_BYTES = env_int("ONPREM_DEVICE_MAX_MESSAGE_BYTES", 102
 # are answered over HTTP too instead of being redirected (a redirected POST loses its body).
 SECURE_REDIRECT_EXEMPT = [
     *globals().get("SECURE_REDIRECT_EXEMPT", []),
-    r"^SmartTransport$", r"^Transportgateway/services/DeviceRequestHandler$", r"^cslu/v1/pi/",
+    r"^SmartTransport$",
+    r"^Transportgateway/services/DeviceRequestHandler$",
+    r"^cslu/v1/pi/",
 ]
 
 # --- Synchronization with CSSM (sync/, docs/synchronization.md) ----------------------------
@@ -350,7 +355,7 @@ if REDIS_URL:
 # (per-path limits in core/limits.py; the device endpoints keep ONPREM_DEVICE_MAX_MESSAGE_BYTES).
 # The headers middleware adds Content-Security-Policy and Permissions-Policy to every response.
 _security_index = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
-MIDDLEWARE[_security_index + 1:_security_index + 1] = [
+MIDDLEWARE[_security_index + 1 : _security_index + 1] = [
     "core.security_headers.SecurityHeadersMiddleware",
     "core.limits.RequestSizeLimitMiddleware",
 ]

@@ -2,6 +2,7 @@
 
 Django's own admin site is not installed: /admin is the product's Administration workspace.
 """
+
 from django.urls import include, path
 
 from core import health_views, metrics

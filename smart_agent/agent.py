@@ -9,6 +9,7 @@
 Every request is a signed envelope (see envelope.py); every reply must be signed by the chain the
 server sent at registration, or it is refused (InvalidReply) and nothing is changed locally.
 """
+
 import datetime
 import hashlib
 import json
@@ -53,9 +54,24 @@ def normalize_entitlements(entitlements):
 
 
 class Agent:
-    def __init__(self, server_url=None, state_dir=None, identity=None, *, ca_file=None, insecure=False,
-                 legacy=False, timeout=30.0, retry=RetryPolicy(), transport=None, trust_anchors=(),
-                 store=None, agent_version=AGENT_VERSION, on_message=None, verify_tls=None):
+    def __init__(
+        self,
+        server_url=None,
+        state_dir=None,
+        identity=None,
+        *,
+        ca_file=None,
+        insecure=False,
+        legacy=False,
+        timeout=30.0,
+        retry=RetryPolicy(),
+        transport=None,
+        trust_anchors=(),
+        store=None,
+        agent_version=AGENT_VERSION,
+        on_message=None,
+        verify_tls=None,
+    ):
         # verify_tls, as in requests: False = insecure, a path = CA file, True/None = the defaults above.
         if verify_tls is False:
             insecure = True
@@ -64,15 +80,20 @@ class Agent:
         self.store = store if store is not None else (DirStore(state_dir) if state_dir else MemoryStore())
         self.state = load_json(self.store)
         stored = Identity.from_dict(self.state["identity"]) if self.state.get("identity") else None
-        if identity is not None and stored is not None and self.registered and (
-                (identity.udi_pid, identity.udi_serial_number) != (stored.udi_pid, stored.udi_serial_number)):
-            raise StateError(f"The state directory belongs to {stored.udi_pid} {stored.udi_serial_number}, "
-                             f"not {identity.udi_pid} {identity.udi_serial_number}.")
+        if (
+            identity is not None
+            and stored is not None
+            and self.registered
+            and ((identity.udi_pid, identity.udi_serial_number) != (stored.udi_pid, stored.udi_serial_number))
+        ):
+            raise StateError(
+                f"The state directory belongs to {stored.udi_pid} {stored.udi_serial_number}, "
+                f"not {identity.udi_pid} {identity.udi_serial_number}."
+            )
         self.identity = identity or stored
         self.server_url = server_url or self.state.get("server_url")
         self._transport = transport
-        self._transport_options = dict(ca_file=ca_file, insecure=insecure, legacy=legacy, timeout=timeout,
-                                       retry=retry)
+        self._transport_options = dict(ca_file=ca_file, insecure=insecure, legacy=legacy, timeout=timeout, retry=retry)
         self.trust_anchors = tuple(trust_anchors)
         self.agent_version = agent_version
         self.on_message = on_message  # called with (direction "request"/"reply", type, envelope text)
@@ -135,8 +156,12 @@ class Agent:
     def _base_payload(self):
         if self.identity is None:
             raise NotRegistered("No device identity: give --pid and --serial.")
-        return {"timestamp": envelope.now_ms(), "nonce": envelope.new_nonce(), "sudi": self.identity.sudi,
-                "software_tag": self.identity.software_tag}
+        return {
+            "timestamp": envelope.now_ms(),
+            "nonce": envelope.new_nonce(),
+            "sudi": self.identity.sudi,
+            "software_tag": self.identity.software_tag,
+        }
 
     def _send(self, message_type, fields, *, key, key_id):
         """POST the signed message; returns (reply body, the nonce of the attempt that was answered)."""
@@ -157,8 +182,13 @@ class Agent:
 
     def _check(self, message_type, reply):
         if reply.status == "FAILED":
-            raise Failed(message_type, reply.payload.get("error_code"), reply.payload.get("message"), reply.payload,
-                         verified=reply.verified)
+            raise Failed(
+                message_type,
+                reply.payload.get("error_code"),
+                reply.payload.get("message"),
+                reply.payload,
+                verified=reply.verified,
+            )
         if reply.status not in TERMINAL:
             raise envelope.InvalidReply(f"The {message_type} reply has an unknown status {reply.status!r}.")
         return reply
@@ -184,8 +214,12 @@ class Agent:
         fields = {
             "id_token": token.strip(),
             "csr": crypto.make_csr(key, common_name=ident.udi_pid, serial_number=ident.udi_serial_number),
-            "hostname": ident.hostname, "ip_address": ident.ip_address, "product_name": ident.product_name,
-            "product_type": ident.product_type, "agent_version": self.agent_version, "force": bool(force),
+            "hostname": ident.hostname,
+            "ip_address": ident.ip_address,
+            "product_name": ident.product_name,
+            "product_type": ident.product_type,
+            "agent_version": self.agent_version,
+            "force": bool(force),
         }
         body, nonce = self._send("REGISTER", fields, key=key, key_id=envelope.CSR_KEY)
         unverified = envelope.peek_payload(body)
@@ -206,13 +240,27 @@ class Agent:
         self._install_certificate(payload, chain, key)
         if str(payload["product_instance_id"]) != str(self.state.get("product_instance_id")):
             # Another product instance on the server: nothing authorized or pending carries over.
-            for stale in ("requested", "authorizations", "compliance", "renew_auth_after", "auth_expires",
-                          "authorized_at", "app_redundancy", "pending_polls", "pending_reports", "last_report_end"):
+            for stale in (
+                "requested",
+                "authorizations",
+                "compliance",
+                "renew_auth_after",
+                "auth_expires",
+                "authorized_at",
+                "app_redundancy",
+                "pending_polls",
+                "pending_reports",
+                "last_report_end",
+            ):
                 self.state.pop(stale, None)
-        self.state.update({
-            "identity": ident.to_dict(), "server_url": self.server_url,
-            "product_instance_id": payload["product_instance_id"], "registered_at": envelope.now_ms(),
-        })
+        self.state.update(
+            {
+                "identity": ident.to_dict(),
+                "server_url": self.server_url,
+                "product_instance_id": payload["product_instance_id"],
+                "registered_at": envelope.now_ms(),
+            }
+        )
         self._save()
         return payload
 
@@ -230,14 +278,23 @@ class Agent:
         crypto.check_issued(cert, chain, key.public_key())
         self.store.write(CHAIN, "".join(crypto.cert_pem(c) for c in chain).encode())
         self.store.write(CERT, crypto.cert_pem(cert).encode())
-        self.state.update({k: v for k, v in {
-            "virtual_account": payload.get("virtual_account"), "local_account": payload.get("local_account"),
-        }.items() if v is not None})
-        self.state.update({
-            "certificate_serial": crypto.serial_hex(cert),
-            "certificate_expires": cert.not_valid_after_utc.isoformat(),
-            "renew_id_after": payload.get("renew_id_after"),
-        })
+        self.state.update(
+            {
+                k: v
+                for k, v in {
+                    "virtual_account": payload.get("virtual_account"),
+                    "local_account": payload.get("local_account"),
+                }.items()
+                if v is not None
+            }
+        )
+        self.state.update(
+            {
+                "certificate_serial": crypto.serial_hex(cert),
+                "certificate_expires": cert.not_valid_after_utc.isoformat(),
+                "renew_id_after": payload.get("renew_id_after"),
+            }
+        )
 
     def renew_id(self, rotate_key=False):
         """RENEW_ID: a new ID certificate, for the same key or (``rotate_key``) a new one; the message is
@@ -265,11 +322,16 @@ class Agent:
         if app_redundancy:
             fields["app_redundancy"] = app_redundancy
         payload = self.request("AUTHORIZE", fields).payload
-        self.state.update({
-            "requested": items, "authorizations": payload.get("authorizations", []),
-            "compliance": payload.get("compliance"), "renew_auth_after": payload.get("renew_auth_after"),
-            "auth_expires": payload.get("auth_expires"), "authorized_at": envelope.now_ms(),
-        })
+        self.state.update(
+            {
+                "requested": items,
+                "authorizations": payload.get("authorizations", []),
+                "compliance": payload.get("compliance"),
+                "renew_auth_after": payload.get("renew_auth_after"),
+                "auth_expires": payload.get("auth_expires"),
+                "authorized_at": envelope.now_ms(),
+            }
+        )
         if app_redundancy:
             self.state["app_redundancy"] = app_redundancy
         self._save()
@@ -298,12 +360,25 @@ class Agent:
         pending = self.state.get("pending_reports", [])
         if usage:
             end = envelope.now_ms()
-            start = min(end, self.state.get("last_report_end") or self.state.get("authorized_at")
-                        or self.state.get("registered_at") or end)
-            pending.append(rum.build_report(
-                identity=self.identity, product_instance_id=self.state["product_instance_id"], usage=usage,
-                start_ms=start, end_ms=end, report_id=self._next_report_id(), key=self._device_key(),
-                key_id=crypto.serial_hex(self._certificate())))
+            start = min(
+                end,
+                self.state.get("last_report_end")
+                or self.state.get("authorized_at")
+                or self.state.get("registered_at")
+                or end,
+            )
+            pending.append(
+                rum.build_report(
+                    identity=self.identity,
+                    product_instance_id=self.state["product_instance_id"],
+                    usage=usage,
+                    start_ms=start,
+                    end_ms=end,
+                    report_id=self._next_report_id(),
+                    key=self._device_key(),
+                    key_id=crypto.serial_hex(self._certificate()),
+                )
+            )
             self.state["last_report_end"] = end
         if not pending:
             raise ValueError("Nothing to report: authorize licenses first or give TAG=COUNT usage.")
@@ -322,8 +397,9 @@ class Agent:
         """Drop the reports of ``batch`` the reply acknowledged (all of them when it lists no acks)."""
         acks = payload.get("acks")
         if isinstance(acks, list):
-            done = {str(a.get("report_id")) for a in acks
-                    if isinstance(a, dict) and a.get("status") in ("ACK", "DUPLICATE")}
+            done = {
+                str(a.get("report_id")) for a in acks if isinstance(a, dict) and a.get("status") in ("ACK", "DUPLICATE")
+            }
         else:
             done = {report_id_of(r) for r in batch}
         sent = {report_id_of(r) for r in batch}
@@ -335,7 +411,9 @@ class Agent:
         if payload.get("status") == "OK_POLL" and payload.get("poll_id"):
             interval = payload.get("poll_interval") or 0
             self.state.setdefault("pending_polls", {})[str(payload["poll_id"])] = {
-                "type": message_type, "since": envelope.now_ms(), "poll_interval": interval,
+                "type": message_type,
+                "since": envelope.now_ms(),
+                "poll_interval": interval,
                 "next_poll_at": envelope.now_ms() + int(interval) * 1000,
             }
 
@@ -355,8 +433,13 @@ class Agent:
         """CONVERT classic licenses (Device Led Conversion): [{"name", "count", "tag"?, "pak"?}]."""
         items = []
         for item in licenses:
-            if not isinstance(item, dict) or not item.get("name") or isinstance(item.get("count"), bool) \
-                    or not isinstance(item.get("count"), int) or item["count"] < 0:
+            if (
+                not isinstance(item, dict)
+                or not item.get("name")
+                or isinstance(item.get("count"), bool)
+                or not isinstance(item.get("count"), int)
+                or item["count"] < 0
+            ):
                 raise ValueError("Each license to convert needs a name and a whole-number count.")
             items.append({k: item[k] for k in ("name", "count", "tag", "pak") if item.get(k) not in (None, "")})
         return self._deferred("CONVERT", {"licenses": items})
@@ -373,7 +456,10 @@ class Agent:
             if payload.get("status") == "COMPLETE":
                 done = pending.pop(pid, None)
                 self.state.setdefault("completed_polls", {})[pid] = {
-                    "type": (done or {}).get("type"), "result": payload.get("result"), "at": envelope.now_ms()}
+                    "type": (done or {}).get("type"),
+                    "result": payload.get("result"),
+                    "at": envelope.now_ms(),
+                }
                 # Keep only the latest few results.
                 completed = self.state["completed_polls"]
                 for old in list(completed)[:-20]:
@@ -399,10 +485,16 @@ class Agent:
         """Drop the local registration (ID certificate, chain, authorizations); keeps key and identity."""
         for name in (CERT, CHAIN):
             self.store.delete(name)
-        identity, server_url, last_report_id = (self.state.get("identity"), self.state.get("server_url"),
-                                                self.state.get("last_report_id"))
-        self.state = {k: v for k, v in {"identity": identity, "server_url": server_url,
-                                        "last_report_id": last_report_id}.items() if v}
+        identity, server_url, last_report_id = (
+            self.state.get("identity"),
+            self.state.get("server_url"),
+            self.state.get("last_report_id"),
+        )
+        self.state = {
+            k: v
+            for k, v in {"identity": identity, "server_url": server_url, "last_report_id": last_report_id}.items()
+            if v
+        }
         self._save()
 
     def status(self):

@@ -8,6 +8,7 @@ Exit codes: 0 done; 1 the server answered FAILED (error_code and message are pri
 command line; 3 not registered or unusable state directory; 4 the server could not be reached
 or answered with an HTTP error or stayed busy; 5 the reply was unsigned or did not verify.
 """
+
 import argparse
 import json
 import os
@@ -24,9 +25,18 @@ from .transport import RetryPolicy
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STATE, EXIT_TRANSPORT, EXIT_INVALID = 0, 1, 2, 3, 4, 5
 IDENTITY_OPTIONS = {  # option -> Identity field
-    "pid": "udi_pid", "serial": "udi_serial_number", "vid": "udi_vid", "uuid": "uuid", "suvi": "suvi",
-    "host_identifier": "host_identifier", "mac": "mac_address", "hostname": "hostname", "ip": "ip_address",
-    "product_name": "product_name", "product_type": "product_type", "software_tag": "software_tag",
+    "pid": "udi_pid",
+    "serial": "udi_serial_number",
+    "vid": "udi_vid",
+    "uuid": "uuid",
+    "suvi": "suvi",
+    "host_identifier": "host_identifier",
+    "mac": "mac_address",
+    "hostname": "hostname",
+    "ip": "ip_address",
+    "product_name": "product_name",
+    "product_type": "product_type",
+    "software_tag": "software_tag",
     "software_version": "software_version",
 }
 
@@ -47,17 +57,25 @@ def mac(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m smart_agent", description="Reference Smart Licensing device agent.")
+    parser = argparse.ArgumentParser(
+        prog="python -m smart_agent", description="Reference Smart Licensing device agent."
+    )
     parser.add_argument("--server", help="server URL, e.g. https://onprem.example:8443 (kept after register)")
-    parser.add_argument("--state-dir", default=os.environ.get("SMART_AGENT_STATE_DIR"),
-                        help="directory for the key, certificates and state (env SMART_AGENT_STATE_DIR)")
+    parser.add_argument(
+        "--state-dir",
+        default=os.environ.get("SMART_AGENT_STATE_DIR"),
+        help="directory for the key, certificates and state (env SMART_AGENT_STATE_DIR)",
+    )
     tls = parser.add_mutually_exclusive_group()
     tls.add_argument("--ca-file", help="PEM CA bundle that signed the server's TLS certificate")
     tls.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
-    parser.add_argument("--trust-anchor", help="PEM CA certificate(s) the signing chain must end in "
-                                               "(default: trust the chain received at registration)")
-    parser.add_argument("--legacy", action="store_true",
-                        help="use /Transportgateway/services/DeviceRequestHandler with the XML wrapper")
+    parser.add_argument(
+        "--trust-anchor",
+        help="PEM CA certificate(s) the signing chain must end in (default: trust the chain received at registration)",
+    )
+    parser.add_argument(
+        "--legacy", action="store_true", help="use /Transportgateway/services/DeviceRequestHandler with the XML wrapper"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP exchange (default 30)")
     parser.add_argument("--retries", type=int, default=5, help="retries after HTTP 429/503 (default 5)")
     parser.add_argument("--json", action="store_true", help="print the reply payload / status as JSON")
@@ -87,11 +105,17 @@ def build_parser():
     authorize.add_argument("--app-role", choices=("ACTIVE", "STANDBY"), help="application redundancy role")
     authorize.add_argument("--app-id", help="this device's application id (with --app-role)")
     authorize.add_argument("--app-name", default="", help="application name (with --app-role)")
-    authorize.add_argument("--peer", action="append", default=[], metavar="ID:ROLE[:PI_ID[:NAME]]",
-                           help="a redundancy peer (repeatable)")
+    authorize.add_argument(
+        "--peer", action="append", default=[], metavar="ID:ROLE[:PI_ID[:NAME]]", help="a redundancy peer (repeatable)"
+    )
     report = commands.add_parser("report", help="send a usage (RUM) report")
-    report.add_argument("usage", nargs="*", type=tag_count, metavar="TAG=COUNT",
-                        help="usage to report (default: the authorized licenses)")
+    report.add_argument(
+        "usage",
+        nargs="*",
+        type=tag_count,
+        metavar="TAG=COUNT",
+        help="usage to report (default: the authorized licenses)",
+    )
     commands.add_parser("deregister", help="release the licenses and remove the registration")
     forget = commands.add_parser("forget", help="drop the local registration without asking the server")
     forget.add_argument("--yes", action="store_true", required=True)
@@ -134,9 +158,17 @@ def make_agent(args):
             anchors = [crypto.load_cert(pem) for pem in crypto.split_pem(handle.read())]
         if not anchors:
             raise StateError(f"{args.trust_anchor} holds no PEM certificate.")
-    return Agent(args.server, args.state_dir, identity_from(args), ca_file=args.ca_file, insecure=args.insecure,
-                 legacy=args.legacy, timeout=args.timeout, retry=RetryPolicy(max_retries=args.retries),
-                 trust_anchors=anchors)
+    return Agent(
+        args.server,
+        args.state_dir,
+        identity_from(args),
+        ca_file=args.ca_file,
+        insecure=args.insecure,
+        legacy=args.legacy,
+        timeout=args.timeout,
+        retry=RetryPolicy(max_retries=args.retries),
+        trust_anchors=anchors,
+    )
 
 
 def _print(args, payload, lines):
@@ -157,23 +189,41 @@ def run(args):
         return EXIT_OK if status["registered"] else EXIT_STATE
     if command == "register":
         payload = agent.register(args.token, force=args.force)
-        _print(args, payload, [f"Registered: product instance {payload['product_instance_id']} in virtual "
-                               f"account {payload.get('virtual_account', '?')}; certificate "
-                               f"{agent.state['certificate_serial']} (renew after {agent.status()['renew_id_after']})."])
+        _print(
+            args,
+            payload,
+            [
+                f"Registered: product instance {payload['product_instance_id']} in virtual "
+                f"account {payload.get('virtual_account', '?')}; certificate "
+                f"{agent.state['certificate_serial']} (renew after {agent.status()['renew_id_after']})."
+            ],
+        )
     elif command == "renew-id":
         payload = agent.renew_id(rotate_key=args.rotate_key)
-        _print(args, payload, [f"Renewed: certificate {agent.state['certificate_serial']} valid until "
-                               f"{agent.state['certificate_expires']}."])
+        _print(
+            args,
+            payload,
+            [
+                f"Renewed: certificate {agent.state['certificate_serial']} valid until "
+                f"{agent.state['certificate_expires']}."
+            ],
+        )
     elif command == "authorize":
         payload = agent.authorize(args.entitlements, app_redundancy=redundancy_from(args))
-        lines = [f"{a.get('status')}: {a.get('tag')} x{a.get('count')}" + (f" ({a['reason']})" if a.get("reason") else "")
-                 for a in payload.get("authorizations", [])]
+        lines = [
+            f"{a.get('status')}: {a.get('tag')} x{a.get('count')}" + (f" ({a['reason']})" if a.get("reason") else "")
+            for a in payload.get("authorizations", [])
+        ]
         _print(args, payload, lines + [f"Compliance: {payload.get('compliance')}"])
     elif command == "report":
         payload = agent.report(dict(args.usage) if args.usage else None)
         acks = payload.get("acks") or []
-        _print(args, payload, [f"{a.get('status')}: report {a.get('report_id')}" for a in acks]
-               or [f"Report sent: {payload.get('status')}"])
+        _print(
+            args,
+            payload,
+            [f"{a.get('status')}: report {a.get('report_id')}" for a in acks]
+            or [f"Report sent: {payload.get('status')}"],
+        )
     elif command == "deregister":
         payload = agent.deregister()
         released = ", ".join(f"{r.get('tag')} x{r.get('count')}" for r in payload.get("released", [])) or "none"
@@ -186,8 +236,14 @@ def run(args):
             _print(args, {}, ["Nothing pending."])
             return EXIT_OK
         results = agent.poll(args.poll_id)
-        _print(args, results, [f"{pid}: {p.get('status')} {p.get('result') or ''} {p.get('message') or ''}".rstrip()
-                               for pid, p in results.items()])
+        _print(
+            args,
+            results,
+            [
+                f"{pid}: {p.get('status')} {p.get('result') or ''} {p.get('message') or ''}".rstrip()
+                for pid, p in results.items()
+            ],
+        )
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 Signatures are ECDSA P-256 over SHA-256 of the exact bytes, carried as the base64 of their DER
 encoding (``signing_type: ecdsa-p256-sha256``), the same on both sides of the protocol.
 """
+
 import base64
 import binascii
 import datetime
@@ -28,8 +29,9 @@ def new_key():
 
 
 def key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def load_key(pem: bytes):
@@ -61,10 +63,12 @@ def name_attribute(oid, text):
 
 def make_csr(key, *, common_name, serial_number) -> str:
     """A PEM CSR for ``key`` naming the device (CN = PID, serialNumber = UDI serial number)."""
-    subject = x509.Name([
-        name_attribute(NameOID.COMMON_NAME, common_name or "device"),
-        name_attribute(NameOID.SERIAL_NUMBER, serial_number or "-"),
-    ])
+    subject = x509.Name(
+        [
+            name_attribute(NameOID.COMMON_NAME, common_name or "device"),
+            name_attribute(NameOID.SERIAL_NUMBER, serial_number or "-"),
+        ]
+    )
     csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM).decode()
 
@@ -103,8 +107,7 @@ def cert_pem(cert) -> str:
 
 def split_pem(text: str) -> list:
     """The PEM certificates in ``text``, in order."""
-    return [block.strip() + "\n" + PEM_CERT_END + "\n"
-            for block in text.split(PEM_CERT_END)[:-1] if block.strip()]
+    return [block.strip() + "\n" + PEM_CERT_END + "\n" for block in text.split(PEM_CERT_END)[:-1] if block.strip()]
 
 
 def same_public_key(a, b) -> bool:

@@ -3,6 +3,7 @@
 The payload is serialised to a string exactly once; that string travels as ``payload`` and its
 UTF-8 bytes are what the signature covers, so nothing is ever re-serialised before verifying.
 """
+
 import json
 import secrets
 import time
@@ -48,19 +49,26 @@ def dumps(document) -> str:
 def build(message_type: str, payload: dict, *, key, key_id: str) -> str:
     """The envelope text for ``payload``, signed with ``key``; ``key_id`` is ``"csr"`` or a cert serial."""
     payload_text = dumps(payload)
-    return dumps({
-        "header": {"type": message_type, "version": VERSION},
-        "payload": payload_text,
-        "signature": {"signing_type": crypto.SIGNING_TYPE, "key": key_id,
-                      "value": crypto.sign(key, payload_text.encode("utf-8"))},
-    })
+    return dumps(
+        {
+            "header": {"type": message_type, "version": VERSION},
+            "payload": payload_text,
+            "signature": {
+                "signing_type": crypto.SIGNING_TYPE,
+                "key": key_id,
+                "value": crypto.sign(key, payload_text.encode("utf-8")),
+            },
+        }
+    )
 
 
 def wrap_xml(text: str) -> str:
     """The legacy Call Home wrapper; ``]]>`` cannot sit inside CDATA, so it is split across two."""
     safe = text.replace("]]>", "]]]]><![CDATA[>")
-    return (f'<?xml version="1.0" encoding="UTF-8"?><{XML_ROOT}><{XML_MESSAGE}>'
-            f"<![CDATA[{safe}]]></{XML_MESSAGE}></{XML_ROOT}>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><{XML_ROOT}><{XML_MESSAGE}>'
+        f"<![CDATA[{safe}]]></{XML_MESSAGE}></{XML_ROOT}>"
+    )
 
 
 class _NoDoctype(ET.TreeBuilder):

@@ -1,4 +1,5 @@
 """Every error the agent raises derives from AgentError; the CLI maps each family to an exit code."""
+
 from .crypto import ChainError
 from .envelope import InvalidReply
 from .state import StateError
@@ -25,5 +26,13 @@ class Failed(AgentError):
         super().__init__(f"{message_type} failed: {self.error_code}: {self.message}")
 
 
-__all__ = ["AgentError", "NotRegistered", "Failed", "InvalidReply", "ChainError", "StateError", "TransportError",
-           "ServerBusy"]
+__all__ = [
+    "AgentError",
+    "NotRegistered",
+    "Failed",
+    "InvalidReply",
+    "ChainError",
+    "StateError",
+    "TransportError",
+    "ServerBusy",
+]

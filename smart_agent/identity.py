@@ -1,4 +1,5 @@
 """The device identity a product instance presents: its SUDI and descriptive fields."""
+
 import re
 import uuid
 from dataclasses import asdict, dataclass, fields
@@ -33,8 +34,10 @@ class Identity:
                 raise ValueError(f"The device identity needs {name}.")
             # The server's rule (docs/protocol.md): refused here, the device learns it without a round trip.
             if len(value) > MAX_UDI or not value.isprintable():
-                raise ValueError(f"{name} must be at most {MAX_UDI} printable characters (no control or format "
-                                 f"characters): {value[:80]!r}.")
+                raise ValueError(
+                    f"{name} must be at most {MAX_UDI} printable characters (no control or format "
+                    f"characters): {value[:80]!r}."
+                )
         if self.mac_address and not MAC.match(self.mac_address):
             raise ValueError(f"The MAC address {self.mac_address!r} is not like 00:1b:54:0a:0b:0c.")
         if not self.software_tag:
@@ -65,4 +68,4 @@ def normalize_mac(text: str) -> str:
     digits = re.sub(r"[^0-9a-fA-F]", "", text or "").lower()
     if len(digits) != 12:
         raise ValueError(f"{text!r} is not a MAC address.")
-    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))

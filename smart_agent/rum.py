@@ -8,6 +8,7 @@ produce (``asset_identification``, ``meta``, ``measurements``), so the stored re
 byte-for-byte for CSSM, says which asset and instance measured what. The report is signed like
 every message (ECDSA P-256 over the exact payload string) with the device's ID certificate key.
 """
+
 from . import crypto
 from .envelope import VERSION, dumps
 
@@ -16,10 +17,17 @@ METRIC = "ENTITLEMENT"
 
 def _measurement(tag, count, start_ms, end_ms):
     return {
-        "log_time": end_ms, "metric_name": METRIC, "start_time": start_ms, "end_time": end_ms,
-        "sample_interval": max(1, (end_ms - start_ms) // 1000), "num_samples": 1,
-        "meta": {"entitlement_tag": tag, "termination_reason": "CurrentUsageRequested",
-                 "status": "In Use" if count else "Not In Use"},
+        "log_time": end_ms,
+        "metric_name": METRIC,
+        "start_time": start_ms,
+        "end_time": end_ms,
+        "sample_interval": max(1, (end_ms - start_ms) // 1000),
+        "num_samples": 1,
+        "meta": {
+            "entitlement_tag": tag,
+            "termination_reason": "CurrentUsageRequested",
+            "status": "In Use" if count else "Not In Use",
+        },
         "value": {"type": "COUNT", "value": str(count)},
     }
 
@@ -45,6 +53,9 @@ def build_report(*, identity, product_instance_id, usage, start_ms, end_ms, repo
     return {
         "header": {"type": "rum", "version": VERSION},
         "payload": payload_text,
-        "signature": {"signing_type": crypto.SIGNING_TYPE, "key": key_id,
-                      "value": crypto.sign(key, payload_text.encode("utf-8"))},
+        "signature": {
+            "signing_type": crypto.SIGNING_TYPE,
+            "key": key_id,
+            "value": crypto.sign(key, payload_text.encode("utf-8")),
+        },
     }

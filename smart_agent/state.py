@@ -6,6 +6,7 @@ dates, authorizations, pending polls and unacknowledged usage reports). Writes a
 (temporary file + rename), so a crash never leaves half a file. ``MemoryStore`` keeps the same
 in memory, for the fleet simulator.
 """
+
 import json
 import os
 import tempfile

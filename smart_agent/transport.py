@@ -5,6 +5,7 @@ HTTP 429 and 503 are retried after the server's ``Retry-After`` (seconds or an H
 without one, an exponential delay; every delay gets random jitter so a fleet that was turned
 away together does not come back together. Retries are bounded.
 """
+
 import email.utils
 import http.client
 import json
@@ -18,8 +19,12 @@ from dataclasses import dataclass
 JSON_PATH = "/SmartTransport"
 LEGACY_PATH = "/Transportgateway/services/DeviceRequestHandler"
 RETRY_STATUSES = (429, 503)
-STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                    http.client.CannotSendRequest)
+STALE_CONNECTION = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+    http.client.CannotSendRequest,
+)
 
 
 class TransportError(Exception):
@@ -59,7 +64,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after, rng=random):
         """Seconds to wait before retry number ``attempt`` (0-based)."""
-        backoff = min(self.max_delay, self.base_delay * 2 ** attempt)
+        backoff = min(self.max_delay, self.base_delay * 2**attempt)
         if retry_after is None:
             return rng.uniform(backoff / 2, backoff)  # "equal jitter": never zero, never above the cap
         # Honour the server: never earlier than it asked, spread a little after it.
@@ -94,8 +99,18 @@ def tls_context(*, ca_file=None, insecure=False):
 class Transport:
     """Posts envelopes to one server. Safe to share between threads: each thread has its own connection."""
 
-    def __init__(self, server_url, *, ca_file=None, insecure=False, legacy=False, timeout=30.0,
-                 retry=RetryPolicy(), sleep=time.sleep, on_exchange=None):
+    def __init__(
+        self,
+        server_url,
+        *,
+        ca_file=None,
+        insecure=False,
+        legacy=False,
+        timeout=30.0,
+        retry=RetryPolicy(),
+        sleep=time.sleep,
+        on_exchange=None,
+    ):
         parts = urllib.parse.urlsplit(server_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"The server URL must be http(s)://host[:port], not {server_url!r}.")
@@ -136,10 +151,16 @@ class Transport:
             reused = self._local.used
             started = time.perf_counter()
             try:
-                conn.request("POST", self.path, body=body, headers={
-                    "Content-Type": content_type, "Accept": "application/json, application/xml",
-                    "User-Agent": "smart-agent",
-                })
+                conn.request(
+                    "POST",
+                    self.path,
+                    body=body,
+                    headers={
+                        "Content-Type": content_type,
+                        "Accept": "application/json, application/xml",
+                        "User-Agent": "smart-agent",
+                    },
+                )
                 response = conn.getresponse()
                 data = response.read()
             except STALE_CONNECTION as exc:
@@ -169,6 +190,7 @@ class Transport:
             text = make_body()
             if self.legacy:
                 from .envelope import wrap_xml  # noqa: PLC0415 (keeps this module envelope-agnostic)
+
                 body, content_type = wrap_xml(text).encode("utf-8"), "application/xml; charset=utf-8"
             else:
                 body, content_type = text.encode("utf-8"), "application/json"
@@ -177,16 +199,27 @@ class Transport:
                 return data
             if status not in RETRY_STATUSES:
                 error = TransportError(f"HTTP {status} from the server", status=status, body=data)
-                detail = (f"{error.error_code}: {error.server_message}" if error.error_code
-                          else data[:300].decode("utf-8", "replace").strip())
+                detail = (
+                    f"{error.error_code}: {error.server_message}"
+                    if error.error_code
+                    else data[:300].decode("utf-8", "replace").strip()
+                )
                 error.args = (f"HTTP {status} from the server: {detail}",)
                 raise error
             retry_after = parse_retry_after(retry_after_header)
             if attempt >= self.retry.max_retries:
-                raise ServerBusy(f"The server is busy (HTTP {status}) after {attempt + 1} attempts.", status=status,
-                                 body=data, retry_after=retry_after)
+                raise ServerBusy(
+                    f"The server is busy (HTTP {status}) after {attempt + 1} attempts.",
+                    status=status,
+                    body=data,
+                    retry_after=retry_after,
+                )
             if retry_after is not None and retry_after > self.retry.max_delay:
-                raise ServerBusy(f"The server is busy (HTTP {status}) and asks to retry after {retry_after:.0f} s.",
-                                 status=status, body=data, retry_after=retry_after)
+                raise ServerBusy(
+                    f"The server is busy (HTTP {status}) and asks to retry after {retry_after:.0f} s.",
+                    status=status,
+                    body=data,
+                    retry_after=retry_after,
+                )
             self.sleep(self.retry.delay(attempt, retry_after))
             attempt += 1

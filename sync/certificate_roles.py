@@ -7,6 +7,7 @@ Path validation is ``cryptography.x509.verification`` with an end-entity policy 
 roles and what they rule out: docs/sync-protocol.md, "Certificate roles"; the emulator
 (``sync.emulator.ca``) issues certificates to that profile.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,8 +42,7 @@ class Role:
 
 CSSM_DOCUMENT_SIGNER = Role("CSSM document signer", OID_CSSM_DOCUMENT_SIGNER)
 ONPREM_ID = Role("On-Prem ID certificate", OID_ONPREM_ID, eku_may_be_absent=True)
-DEVICE_SIGNING_AUTHORITY = Role("local account signing authority", OID_DEVICE_ID, ca=True,
-                                eku_may_be_absent=True)
+DEVICE_SIGNING_AUTHORITY = Role("local account signing authority", OID_DEVICE_ID, ca=True, eku_may_be_absent=True)
 # Issued by a local account's signing authority (one step below the issuing CA). It signs the
 # device's own messages on the device channel, and nothing of synchronization.
 DEVICE_ID = Role("device ID certificate", OID_DEVICE_ID, intermediates=2)
@@ -108,7 +108,8 @@ def _ca_policy(role: Role):
             _refuse(f"an issuing CA's extended key usage excludes the {role.name}")
 
     return verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
-        x509.ExtendedKeyUsage, verification.Criticality.AGNOSTIC, eku)
+        x509.ExtendedKeyUsage, verification.Criticality.AGNOSTIC, eku
+    )
 
 
 def validate(role: Role, leaf, untrusted, roots, *, at: datetime.datetime) -> list:
@@ -148,6 +149,17 @@ def common_validity_time(certs, fallback):
 
 
 __all__ = [
-    "OID_CSSM_DOCUMENT_SIGNER", "OID_ONPREM_ID", "OID_DEVICE_ID", "NotInRole", "Role", "CSSM_DOCUMENT_SIGNER",
-    "ONPREM_ID", "DEVICE_SIGNING_AUTHORITY", "DEVICE_ID", "SIGNER_OF", "extended_key_usage", "validate", "common_validity_time",
+    "OID_CSSM_DOCUMENT_SIGNER",
+    "OID_ONPREM_ID",
+    "OID_DEVICE_ID",
+    "NotInRole",
+    "Role",
+    "CSSM_DOCUMENT_SIGNER",
+    "ONPREM_ID",
+    "DEVICE_SIGNING_AUTHORITY",
+    "DEVICE_ID",
+    "SIGNER_OF",
+    "extended_key_usage",
+    "validate",
+    "common_validity_time",
 ]

@@ -1,5 +1,6 @@
 """Synchronizations with CSSM, counted by mode and result; registered with ``core.metrics`` from
 ``SyncConfig.ready``."""
+
 from prometheus_client import Counter
 
 SYNC_RESULTS = Counter("onprem_sync_total", "Synchronizations with CSSM", ["mode", "result"])

@@ -9,6 +9,7 @@
   what was sent), from which the next standard (delta) request is computed.
 * ``SyncRecord``: the history: every registration / synchronization request and its outcome.
 """
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -139,8 +140,9 @@ class SyncRecord(models.Model):
         SUCCESS = "success", "Successful"
         FAILED = "failed", "Failed"
 
-    account = models.ForeignKey("licensing.LocalAccount", null=True, on_delete=models.SET_NULL,
-                                related_name="sync_records")
+    account = models.ForeignKey(
+        "licensing.LocalAccount", null=True, on_delete=models.SET_NULL, related_name="sync_records"
+    )
     account_name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     mode = models.CharField(max_length=8, choices=Mode.choices)
@@ -153,8 +155,9 @@ class SyncRecord(models.Model):
     # {"pis": {identifier: digest}, "removed": [...], "rum": [ids], "exports": {...}, "dlc": {...}}
     sent = models.JSONField(default=dict, blank=True)
     request_text = models.TextField(blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     username = models.CharField(max_length=150, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,5 +1,6 @@
 """Keep the synchronization's periodic tasks in django-celery-beat's schedule (editable at run time:
 created once, never overwritten, so an administrator's change to an interval survives a migrate)."""
+
 from django.conf import settings
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
@@ -13,8 +14,9 @@ def ensure_periodic_tasks(sender, **kwargs):
         return
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    check, _ = IntervalSchedule.objects.get_or_create(every=settings.ONPREM_SYNC_CHECK_SECONDS,
-                                                      period=IntervalSchedule.SECONDS)
+    check, _ = IntervalSchedule.objects.get_or_create(
+        every=settings.ONPREM_SYNC_CHECK_SECONDS, period=IntervalSchedule.SECONDS
+    )
     daily, _ = IntervalSchedule.objects.get_or_create(every=DAY_SECONDS, period=IntervalSchedule.SECONDS)
     for name, task, interval in (
         ("Scheduled synchronization with CSSM", "sync.run_scheduled", check),

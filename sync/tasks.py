@@ -5,6 +5,7 @@ conditional UPDATE (a second run while one is in progress does nothing), the res
 applied in one transaction with the account's sync state row locked, and an online request
 whose answer was lost is sent again unchanged (CSSM answers it with the same response).
 """
+
 import datetime
 import logging
 
@@ -39,15 +40,20 @@ def queue_sync(account, *, full=False, actor=None):
 
     now = timezone.now()
     AccountSync.objects.filter(account=account).exclude(
-        status=AccountSync.Status.RUNNING, status_changed_at__gte=now - STALE_AFTER).update(
-        status=AccountSync.Status.QUEUED, status_message="Waiting for a worker…", status_changed_at=now)
+        status=AccountSync.Status.RUNNING, status_changed_at__gte=now - STALE_AFTER
+    ).update(status=AccountSync.Status.QUEUED, status_message="Waiting for a worker…", status_changed_at=now)
     try:
         synchronize_account.delay(account.pk, full=full, actor_id=getattr(actor, "pk", None))
     except (OperationalError, OSError) as error:
-        logger.warning("The task broker is unavailable (%s); the synchronization of account %s waits in the "
-                       "database until it is back.", type(error).__name__, account.pk)
+        logger.warning(
+            "The task broker is unavailable (%s); the synchronization of account %s waits in the "
+            "database until it is back.",
+            type(error).__name__,
+            account.pk,
+        )
         AccountSync.objects.filter(account=account, status=AccountSync.Status.QUEUED).update(
-            status_message=WAITING_FOR_QUEUE[bool(full)])
+            status_message=WAITING_FOR_QUEUE[bool(full)]
+        )
         return False
     return True
 
@@ -60,16 +66,19 @@ def dispatch_waiting():
 
     sent = []
     for full, message in WAITING_FOR_QUEUE.items():
-        for account_id in AccountSync.objects.filter(status=AccountSync.Status.QUEUED, status_message=message
-                                                     ).values_list("account_id", flat=True):
+        for account_id in AccountSync.objects.filter(
+            status=AccountSync.Status.QUEUED, status_message=message
+        ).values_list("account_id", flat=True):
             # Claimed first (one conditional UPDATE), so two beats or a retry do not send it twice.
-            if AccountSync.objects.filter(account_id=account_id, status=AccountSync.Status.QUEUED,
-                                          status_message=message).update(status_message="Waiting for a worker…"):
+            if AccountSync.objects.filter(
+                account_id=account_id, status=AccountSync.Status.QUEUED, status_message=message
+            ).update(status_message="Waiting for a worker…"):
                 try:
                     synchronize_account.delay(account_id, full=full)
                 except (OperationalError, OSError):
                     AccountSync.objects.filter(account_id=account_id, status=AccountSync.Status.QUEUED).update(
-                        status_message=message)  # still waiting: the next run tries again
+                        status_message=message
+                    )  # still waiting: the next run tries again
                     raise
                 sent.append(account_id)
     return sent
@@ -89,9 +98,11 @@ def synchronize_account(account_id, full=False, actor_id=None):
     if account is None:
         return "gone"
     now = timezone.now()
-    claimed = AccountSync.objects.filter(account=account).filter(
-        ~Q(status=AccountSync.Status.RUNNING) | Q(status_changed_at__lt=now - STALE_AFTER)).update(
-        status=AccountSync.Status.RUNNING, status_message="Synchronization in progress…", status_changed_at=now)
+    claimed = (
+        AccountSync.objects.filter(account=account)
+        .filter(~Q(status=AccountSync.Status.RUNNING) | Q(status_changed_at__lt=now - STALE_AFTER))
+        .update(status=AccountSync.Status.RUNNING, status_message="Synchronization in progress…", status_changed_at=now)
+    )
     if not claimed:
         return "busy"
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
@@ -105,7 +116,8 @@ def synchronize_account(account_id, full=False, actor_id=None):
         logger.exception("synchronization of account %s failed", account_id)
         message = "The synchronization failed unexpectedly; see the server log."
     AccountSync.objects.filter(account=account).update(
-        status=AccountSync.Status.IDLE, status_message=message[:500], status_changed_at=timezone.now())
+        status=AccountSync.Status.IDLE, status_message=message[:500], status_changed_at=timezone.now()
+    )
     return result
 
 
@@ -135,8 +147,9 @@ def check_overdue():
     from .models import AccountSync
 
     count = 0
-    for state in AccountSync.objects.filter(registered_at__isnull=False,
-                                            account__status=LocalAccount.Status.ACTIVE).select_related("account"):
+    for state in AccountSync.objects.filter(
+        registered_at__isnull=False, account__status=LocalAccount.Status.ACTIVE
+    ).select_related("account"):
         sync_overdue(state.account, state.last_sync_at or state.registered_at)
         count += 1
     return count

@@ -1,5 +1,6 @@
 """The suite's settings for every test and its collection rules; the factories (people, accounts,
 tokens, licenses, product instances, servers) are in tests/factories.py, loaded here as a plugin."""
+
 import os
 import signal
 
@@ -33,8 +34,9 @@ def _test_settings(settings, tmp_path):
     # test transaction and is shared with other runs, so it would carry rows between tests.
     import uuid
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": f"test-{uuid.uuid4().hex}"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"test-{uuid.uuid4().hex}"}
+    }
     # ...starting from the default system settings, as the test's fresh database holds them.
     from core.models import SystemSettings
     from core.system_settings import prime_cache

@@ -10,6 +10,7 @@ Servers: ``smtp_server`` (a real SMTP listener) and, for the live tests, ``serve
 (``bench/harness.py``'s Installation).
 See docs/development/patterns.md, "Test factories".
 """
+
 import datetime
 import email
 import threading
@@ -34,8 +35,9 @@ def make_user(db):
     from django.contrib.auth import get_user_model
 
     def _make(username="user", system_role=SystemRole.USER, *, wizard_done=True, **fields):
-        user = get_user_model()(username=username, system_role=system_role,
-                                needs_first_login_wizard=not wizard_done, **fields)
+        user = get_user_model()(
+            username=username, system_role=system_role, needs_first_login_wizard=not wizard_done, **fields
+        )
         user.set_password(PASSWORD)
         user.save()
         return user
@@ -101,8 +103,9 @@ def make_account(db):
     from licensing.services.accounts import activate_account, create_account
 
     def _make(name="Acme", *, active=True):
-        account = create_account(actor=None, name=name, cisco_smart_account=f"{name} SA",
-                                 cisco_virtual_account=f"{name} VA")
+        account = create_account(
+            actor=None, name=name, cisco_smart_account=f"{name} SA", cisco_virtual_account=f"{name} VA"
+        )
         return activate_account(actor=None, account=account) if active else account
 
     return _make
@@ -166,8 +169,15 @@ def add_line(db):
     from licensing.models import Entitlement
 
     def _add(va, lic, quantity, license_type="perpetual", start=None, end=None, **fields):
-        return Entitlement.objects.create(virtual_account=va, license=lic, quantity=quantity,
-                                          license_type=license_type, start_date=start, end_date=end, **fields)
+        return Entitlement.objects.create(
+            virtual_account=va,
+            license=lic,
+            quantity=quantity,
+            license_type=license_type,
+            start_date=start,
+            end_date=end,
+            **fields,
+        )
 
     return _add
 
@@ -184,18 +194,29 @@ def add_pi(db):
     """
     from licensing.models import DeviceIdentity, LicenseUsage, ProductInstance
 
-    def _add(va, serial, *, pid="CSR1000V", hostname=None, role="none", group="", uses=None, identity=True,
-             **fields):
+    def _add(va, serial, *, pid="CSR1000V", hostname=None, role="none", group="", uses=None, identity=True, **fields):
         now = timezone.now()
-        fields = {"product_name": "Cloud Services Router", "registered_at": now - datetime.timedelta(days=2),
-                  "last_contact_at": now - datetime.timedelta(hours=1), **fields}
+        fields = {
+            "product_name": "Cloud Services Router",
+            "registered_at": now - datetime.timedelta(days=2),
+            "last_contact_at": now - datetime.timedelta(hours=1),
+            **fields,
+        }
         pi = ProductInstance.objects.create(
-            virtual_account=va, udi_pid=pid, udi_serial_number=serial,
-            hostname=serial.lower() if hostname is None else hostname, redundancy_role=role,
-            redundancy_group=group, **fields)
+            virtual_account=va,
+            udi_pid=pid,
+            udi_serial_number=serial,
+            hostname=serial.lower() if hostname is None else hostname,
+            redundancy_role=role,
+            redundancy_group=group,
+            **fields,
+        )
         if identity is not False:
-            details = {"software_tag": ",1.0_csr-tag", "product_type": "CSR1KV",
-                       **(identity if isinstance(identity, dict) else {})}
+            details = {
+                "software_tag": ",1.0_csr-tag",
+                "product_type": "CSR1KV",
+                **(identity if isinstance(identity, dict) else {}),
+            }
             DeviceIdentity.objects.create(product_instance=pi, updated_at=now, **details)
         for lic, count in (uses or {}).items():
             LicenseUsage.objects.create(product_instance=pi, license=lic, count=count)
@@ -279,8 +300,7 @@ class Mailbox:
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
         with self._arrived:
-            self.messages.append(Mail(session.host_name, envelope.mail_from, list(envelope.rcpt_tos),
-                                      envelope.content))
+            self.messages.append(Mail(session.host_name, envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
             self._arrived.notify_all()
         return "250 Message accepted for delivery"
 
@@ -294,7 +314,8 @@ class Mailbox:
         """True once a message with this subject has arrived, False after ``timeout`` seconds."""
         with self._arrived:
             return self._arrived.wait_for(
-                lambda: any(f"Subject: {subject}" in mail.text for mail in self.messages), timeout=timeout)
+                lambda: any(f"Subject: {subject}" in mail.text for mail in self.messages), timeout=timeout
+            )
 
 
 @pytest.fixture
@@ -318,8 +339,11 @@ def server_factory(tmp_path):
     servers = []
 
     def make(name="a", **env):
-        servers.append(Installation(tmp_path / name, port=ports.claim_port(ports.SERVE),
-                                    **{"ONPREM_HEARTBEAT_SECONDS": "2", **env}))
+        servers.append(
+            Installation(
+                tmp_path / name, port=ports.claim_port(ports.SERVE), **{"ONPREM_HEARTBEAT_SECONDS": "2", **env}
+            )
+        )
         return servers[-1]
 
     yield make

@@ -6,6 +6,7 @@ probing: take one here.
     port = claim_port(ports.SERVE)              # NoFreePort when all of them are taken
     port = claim_port(ports.FAULTS, reuse=False)  # never the same one twice in this process
 """
+
 from bench.ports import NoFreePort, claim_port  # noqa: F401  (the tests' way to a port)
 
 AGENT_LIVE = range(18200, 18300)  # tests/smart_agent/test_agent_live.py's server

@@ -3,6 +3,7 @@
 On PostgreSQL sorts and sequential scans are discouraged for the EXPLAIN, so a small test table
 shows the plan the index allows rather than the one its few rows make cheapest.
 """
+
 from django.db import connection
 
 

@@ -1,4 +1,5 @@
 """manage.py ensure_admin: the first System Admin, its password shown once and kept 0600."""
+
 import io
 import re
 import stat

@@ -1,5 +1,6 @@
 """onprem/gunicorn_conf.py through gunicorn's own code: one TLS context per worker, a new one
 as soon as the certificate files change on disk."""
+
 import os
 import ssl
 

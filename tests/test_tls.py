@@ -1,4 +1,5 @@
 """The embedded server's TLS certificate (core.tls): SANs, key mode, reuse and renewal, openssl."""
+
 import datetime
 import ipaddress
 import shutil
@@ -41,7 +42,8 @@ def test_generates_a_server_certificate_for_the_host(tls_paths):
     names = san(cert)
     assert names.get_values_for_type(x509.DNSName) == ["licenses.example.com", "localhost"]
     assert names.get_values_for_type(x509.IPAddress) == [
-        ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"),
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("::1"),
     ]
     assert cert.issuer == cert.subject
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
@@ -143,21 +145,32 @@ def test_openssl_verifies_the_self_signed_certificate(tls_paths):
     ensure_tls_certificate()
     done = subprocess.run(
         [OPENSSL, "verify", "-purpose", "sslserver", "-CAfile", str(cert_file), str(cert_file)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == f"{cert_file}: OK"
     for host in ("licenses.example.com", "localhost"):
-        check = subprocess.run([OPENSSL, "x509", "-in", str(cert_file), "-noout", "-checkhost", host],
-                               capture_output=True, text=True, check=True)
+        check = subprocess.run(
+            [OPENSSL, "x509", "-in", str(cert_file), "-noout", "-checkhost", host],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert "does match" in check.stdout
-    check = subprocess.run([OPENSSL, "x509", "-in", str(cert_file), "-noout", "-checkip", "::1"],
-                           capture_output=True, text=True, check=True)
+    check = subprocess.run(
+        [OPENSSL, "x509", "-in", str(cert_file), "-noout", "-checkip", "::1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "does match" in check.stdout
     # The key on disk is the certificate's key.
     modulus = [
-        subprocess.run([OPENSSL, kind, "-in", str(path), "-noout", "-modulus"],
-                       capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [OPENSSL, kind, "-in", str(path), "-noout", "-modulus"], capture_output=True, text=True, check=True
+        ).stdout
         for kind, path in (("x509", cert_file), ("rsa", key_file))
     ]
     assert modulus[0] == modulus[1]

@@ -3,6 +3,7 @@
 Shared by the tests that check which certificate a server context presents (the Security widget's
 imported files, the web workers' cached contexts of onprem/gunicorn_conf.py).
 """
+
 import socket
 import ssl
 import threading
@@ -28,8 +29,10 @@ def peer_certificate(server_context, client_context=None, server_hostname=None):
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        with socket.create_connection(listener.getsockname()) as raw, \
-                client_context.wrap_socket(raw, server_hostname=server_hostname) as tls:
+        with (
+            socket.create_connection(listener.getsockname()) as raw,
+            client_context.wrap_socket(raw, server_hostname=server_hostname) as tls,
+        ):
             seen = tls.getpeercert(), tls.getpeercert(binary_form=True)
             tls.sendall(b"x")
     finally:

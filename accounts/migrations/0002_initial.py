@@ -6,98 +6,165 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('licensing', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("licensing", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='rolegrant',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_grants', to='licensing.localaccount'),
+            model_name="rolegrant",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="role_grants", to="licensing.localaccount"
+            ),
         ),
         migrations.AddField(
-            model_name='rolegrant',
-            name='granted_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="rolegrant",
+            name="granted_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='rolegrant',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='role_grants', to=settings.AUTH_USER_MODEL),
+            model_name="rolegrant",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="role_grants",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='rolegrant',
-            name='virtual_account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='role_grants', to='licensing.virtualaccount'),
+            model_name="rolegrant",
+            name="virtual_account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="role_grants",
+                to="licensing.virtualaccount",
+            ),
         ),
         migrations.AddField(
-            model_name='usergroup',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='user_groups', to='licensing.localaccount'),
+            model_name="usergroup",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="user_groups", to="licensing.localaccount"
+            ),
         ),
         migrations.AddField(
-            model_name='rolegrant',
-            name='group',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='role_grants', to='accounts.usergroup'),
+            model_name="rolegrant",
+            name="group",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="role_grants",
+                to="accounts.usergroup",
+            ),
         ),
         migrations.AddField(
-            model_name='usergroupmembership',
-            name='group',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='accounts.usergroup'),
+            model_name="usergroupmembership",
+            name="group",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="accounts.usergroup"
+            ),
         ),
         migrations.AddField(
-            model_name='usergroupmembership',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='group_memberships', to=settings.AUTH_USER_MODEL),
+            model_name="usergroupmembership",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="group_memberships",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='usergroup',
-            name='members',
-            field=models.ManyToManyField(related_name='user_groups', through='accounts.UserGroupMembership', to=settings.AUTH_USER_MODEL),
+            model_name="usergroup",
+            name="members",
+            field=models.ManyToManyField(
+                related_name="user_groups", through="accounts.UserGroupMembership", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddIndex(
-            model_name='rolegrant',
-            index=models.Index(fields=['account', 'user'], name='grant_account_user'),
+            model_name="rolegrant",
+            index=models.Index(fields=["account", "user"], name="grant_account_user"),
         ),
         migrations.AddConstraint(
-            model_name='rolegrant',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('group__isnull', True), ('user__isnull', False)), models.Q(('group__isnull', False), ('user__isnull', True)), _connector='OR'), name='grant_one_principal'),
+            model_name="rolegrant",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("group__isnull", True), ("user__isnull", False)),
+                    models.Q(("group__isnull", False), ("user__isnull", True)),
+                    _connector="OR",
+                ),
+                name="grant_one_principal",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rolegrant',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('role__in', ['account_admin', 'account_user']), ('virtual_account__isnull', True)), models.Q(('role__in', ['va_admin', 'va_user']), ('virtual_account__isnull', False)), _connector='OR'), name='grant_role_matches_scope'),
+            model_name="rolegrant",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("role__in", ["account_admin", "account_user"]), ("virtual_account__isnull", True)),
+                    models.Q(("role__in", ["va_admin", "va_user"]), ("virtual_account__isnull", False)),
+                    _connector="OR",
+                ),
+                name="grant_role_matches_scope",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rolegrant',
-            constraint=models.UniqueConstraint(condition=models.Q(('user__isnull', False), ('virtual_account__isnull', True)), fields=('user', 'account'), name='grant_user_account_once'),
+            model_name="rolegrant",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("user__isnull", False), ("virtual_account__isnull", True)),
+                fields=("user", "account"),
+                name="grant_user_account_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rolegrant',
-            constraint=models.UniqueConstraint(condition=models.Q(('user__isnull', False), ('virtual_account__isnull', False)), fields=('user', 'virtual_account'), name='grant_user_va_once'),
+            model_name="rolegrant",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("user__isnull", False), ("virtual_account__isnull", False)),
+                fields=("user", "virtual_account"),
+                name="grant_user_va_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rolegrant',
-            constraint=models.UniqueConstraint(condition=models.Q(('group__isnull', False), ('virtual_account__isnull', True)), fields=('group', 'account'), name='grant_group_account_once'),
+            model_name="rolegrant",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("group__isnull", False), ("virtual_account__isnull", True)),
+                fields=("group", "account"),
+                name="grant_group_account_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rolegrant',
-            constraint=models.UniqueConstraint(condition=models.Q(('group__isnull', False), ('virtual_account__isnull', False)), fields=('group', 'virtual_account'), name='grant_group_va_once'),
+            model_name="rolegrant",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("group__isnull", False), ("virtual_account__isnull", False)),
+                fields=("group", "virtual_account"),
+                name="grant_group_va_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='usergroupmembership',
-            constraint=models.UniqueConstraint(fields=('group', 'user'), name='group_member_once'),
+            model_name="usergroupmembership",
+            constraint=models.UniqueConstraint(fields=("group", "user"), name="group_member_once"),
         ),
         migrations.AddConstraint(
-            model_name='usergroupmembership',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_owner', True)), fields=('group',), name='group_one_owner'),
+            model_name="usergroupmembership",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_owner", True)), fields=("group",), name="group_one_owner"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='usergroup',
-            constraint=models.UniqueConstraint(fields=('account', 'name'), name='user_group_unique_name'),
+            model_name="usergroup",
+            constraint=models.UniqueConstraint(fields=("account", "name"), name="user_group_unique_name"),
         ),
     ]

@@ -1,4 +1,5 @@
 """Registration limits: new product instances per token / per virtual account per hour."""
+
 import django.core.validators
 from django.db import migrations, models
 
@@ -12,13 +13,23 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="securitypolicy",
             name="registration_limit_per_token",
-            field=models.PositiveIntegerField(default=1000, validators=[
-                django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(1000000)]),
+            field=models.PositiveIntegerField(
+                default=1000,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(1000000),
+                ],
+            ),
         ),
         migrations.AddField(
             model_name="securitypolicy",
             name="registration_limit_per_va",
-            field=models.PositiveIntegerField(default=5000, validators=[
-                django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(1000000)]),
+            field=models.PositiveIntegerField(
+                default=5000,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(1000000),
+                ],
+            ),
         ),
     ]

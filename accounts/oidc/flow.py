@@ -6,6 +6,7 @@ provider's authorization URL (built by authlib's OAuth2Session, ``provider.clien
 code for tokens with the verifier, validates the tokens (``tokens``), and finds or creates the
 user the claims describe.
 """
+
 import hmac
 import logging
 import secrets
@@ -47,8 +48,13 @@ def begin(request, config, redirect_uri, next_url=""):
     endpoints = provider.endpoints(config)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
     request.session[SESSION_KEY] = {
-        "kind": config.kind, "state": state, "nonce": nonce, "verifier": verifier,
-        "redirect_uri": redirect_uri, "next": next_url, "started": time.time(),
+        "kind": config.kind,
+        "state": state,
+        "nonce": nonce,
+        "verifier": verifier,
+        "redirect_uri": redirect_uri,
+        "next": next_url,
+        "started": time.time(),
     }
     extra = {}
     if endpoints.uses_id_token:
@@ -56,8 +62,9 @@ def begin(request, config, redirect_uri, next_url=""):
     if config.kind == "adfs" and config.resource_name:
         extra["resource"] = config.resource_name
     with provider.client(config, redirect_uri, endpoints.scope) as session:
-        url, _state = session.create_authorization_url(endpoints.authorization, state=state, code_verifier=verifier,
-                                                       **extra)
+        url, _state = session.create_authorization_url(
+            endpoints.authorization, state=state, code_verifier=verifier, **extra
+        )
     return url
 
 
@@ -78,8 +85,9 @@ def complete(request, config, params):
         raise SignInFailed("the identity provider returned no authorization code")
     try:
         endpoints = provider.endpoints(config)
-        body = provider.exchange_code(config, endpoints.token, code=code, redirect_uri=flow["redirect_uri"],
-                                      code_verifier=flow["verifier"])
+        body = provider.exchange_code(
+            config, endpoints.token, code=code, redirect_uri=flow["redirect_uri"], code_verifier=flow["verifier"]
+        )
         keys = tokens.load_jwks(provider.http_get_json(endpoints.jwks))
         claims = _claims(config, endpoints, keys, body, flow["nonce"])
     except (provider.ProviderError, tokens.TokenInvalid) as error:
@@ -97,17 +105,26 @@ def _claims(config, endpoints, keys, body, nonce):
         elif not _looks_like_jwt(access_token):
             raise tokens.TokenInvalid("the identity provider returned no access token")
         if access_token:
-            access = tokens.validate_access_token(access_token, keys, issuers=endpoints.access_token_issuers,
-                                                  audiences=provider.access_token_audiences(config))
+            access = tokens.validate_access_token(
+                access_token,
+                keys,
+                issuers=endpoints.access_token_issuers,
+                audiences=provider.access_token_audiences(config),
+            )
             claims.update(access)
             roles += _role_values(access)
     if endpoints.uses_id_token:
         id_token = body.get("id_token")
         if not isinstance(id_token, str):
             raise tokens.TokenInvalid("the identity provider returned no ID token")
-        identity = tokens.validate_id_token(id_token, keys, issuers=endpoints.id_token_issuers,
-                                            client_id=config.client_id, nonce=nonce,
-                                            access_token=body.get("access_token"))
+        identity = tokens.validate_id_token(
+            id_token,
+            keys,
+            issuers=endpoints.id_token_issuers,
+            client_id=config.client_id,
+            nonce=nonce,
+            access_token=body.get("access_token"),
+        )
         claims.update(identity)
         roles += _role_values(identity)
     claims["_onprem_roles"] = roles
@@ -131,8 +148,9 @@ def _role_values(claims):
 
 def system_role_from(role_values):
     """The highest system role the ONPREM-* claim values name (System User if none)."""
-    found = {ROLE_CLAIM_VALUES[value.strip().upper()] for value in role_values
-             if value.strip().upper() in ROLE_CLAIM_VALUES}
+    found = {
+        ROLE_CLAIM_VALUES[value.strip().upper()] for value in role_values if value.strip().upper() in ROLE_CLAIM_VALUES
+    }
     return max(found, key=ROLE_RANK.index) if found else SystemRole.USER
 
 
@@ -167,8 +185,12 @@ def user_for_claims(config, claims):
             is_last_admin = last_admin.lock(existing)
     user = User.objects.select_for_update().filter(username__iexact=username).first()
     if user is None:
-        user = User(username=username, source=source, needs_first_login_wizard=False,
-                    system_role=role if takes_roles else SystemRole.USER)
+        user = User(
+            username=username,
+            source=source,
+            needs_first_login_wizard=False,
+            system_role=role if takes_roles else SystemRole.USER,
+        )
         user.set_unusable_password()
     elif user.source != source:
         # Never let an external identity take over a local (or other-source) user of the same name.
@@ -179,12 +201,15 @@ def user_for_claims(config, claims):
     for field, claim in (("email", "email"), ("first_name", "given_name"), ("last_name", "family_name")):
         value = claims.get(claim)
         if isinstance(value, str):
-            setattr(user, field, value[:254 if field == "email" else 150])
+            setattr(user, field, value[: 254 if field == "email" else 150])
     role_changed = not created and takes_roles and user.system_role != role
     if role_changed and is_last_admin:
         # The directory would leave no enabled System Admin: keep this one, and say so.
-        logger.warning("Kept %s a System Admin: the role claims name %s, and no other System Admin is enabled.",
-                       user.username, SystemRole(role).label)
+        logger.warning(
+            "Kept %s a System Admin: the role claims name %s, and no other System Admin is enabled.",
+            user.username,
+            SystemRole(role).label,
+        )
         events.record("user.last_admin_kept", user_name=user.username, role_name=SystemRole(role).label)
         role_changed = False
     if role_changed:

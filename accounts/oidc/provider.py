@@ -10,6 +10,7 @@
 * An SSO client talks to any OpenID Connect server: discovery at
   ``<authentication server>/.well-known/openid-configuration`` and claims in the ID token.
 """
+
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -60,8 +61,11 @@ def http_get_json(url):
 
 def _discover(url):
     document = http_get_json(url)
-    missing = [key for key in ("authorization_endpoint", "token_endpoint", "jwks_uri", "issuer")
-               if not isinstance(document.get(key), str) or not document.get(key)]
+    missing = [
+        key
+        for key in ("authorization_endpoint", "token_endpoint", "jwks_uri", "issuer")
+        if not isinstance(document.get(key), str) or not document.get(key)
+    ]
     if missing:
         raise ProviderError(f"the discovery document at {url} lacks {', '.join(missing)}")
     return document
@@ -75,22 +79,34 @@ def endpoints(config):
         # ADFS writes its issuer with http:// whatever scheme the server is reached by.
         issuers = [f"http://{host}/adfs/services/trust", f"https://{host}/adfs/services/trust"]
         return Endpoints(
-            authorization=f"{base}/adfs/oauth2/authorize", token=f"{base}/adfs/oauth2/token",
-            jwks=f"{base}/adfs/discovery/keys", access_token_issuers=issuers,
-            uses_id_token=False, uses_access_token=True, scope="",
+            authorization=f"{base}/adfs/oauth2/authorize",
+            token=f"{base}/adfs/oauth2/token",
+            jwks=f"{base}/adfs/discovery/keys",
+            access_token_issuers=issuers,
+            uses_id_token=False,
+            uses_access_token=True,
+            scope="",
         )
     if config.kind == "adfs":
         document = _discover(f"{base}/adfs/.well-known/openid-configuration")
         access_issuer = document.get("access_token_issuer") or document["issuer"]
         return Endpoints(
-            authorization=document["authorization_endpoint"], token=document["token_endpoint"],
-            jwks=document["jwks_uri"], id_token_issuers=[document["issuer"]], access_token_issuers=[access_issuer],
-            uses_id_token=True, uses_access_token=True, scope="openid allatclaims",
+            authorization=document["authorization_endpoint"],
+            token=document["token_endpoint"],
+            jwks=document["jwks_uri"],
+            id_token_issuers=[document["issuer"]],
+            access_token_issuers=[access_issuer],
+            uses_id_token=True,
+            uses_access_token=True,
+            scope="openid allatclaims",
         )
     document = _discover(f"{base}/.well-known/openid-configuration")
     return Endpoints(
-        authorization=document["authorization_endpoint"], token=document["token_endpoint"],
-        jwks=document["jwks_uri"], id_token_issuers=[document["issuer"]], scope="openid profile email",
+        authorization=document["authorization_endpoint"],
+        token=document["token_endpoint"],
+        jwks=document["jwks_uri"],
+        id_token_issuers=[document["issuer"]],
+        scope="openid profile email",
     )
 
 
@@ -103,9 +119,12 @@ def client(config, redirect_uri, scope=""):
     """An authlib OAuth 2.0 client of the provider ``config`` describes: PKCE S256, and the client
     secret (when there is one) sent in the token request's body, as ADFS accepts it."""
     return OAuth2Session(
-        client_id=config.client_id, client_secret=config.client_secret or None,
+        client_id=config.client_id,
+        client_secret=config.client_secret or None,
         token_endpoint_auth_method="client_secret_post" if config.client_secret else "none",
-        scope=scope or None, redirect_uri=redirect_uri, code_challenge_method="S256",
+        scope=scope or None,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
         default_timeout=HTTP_TIMEOUT,
     )
 
@@ -118,8 +137,11 @@ def _only_success(response):
         reason = response.json().get("error")
     except (ValueError, AttributeError):
         reason = None
-    raise ProviderError(f"the token endpoint refused the code (HTTP {response.status_code}"
-                        + (f", {reason}" if isinstance(reason, str) else "") + ")")
+    raise ProviderError(
+        f"the token endpoint refused the code (HTTP {response.status_code}"
+        + (f", {reason}" if isinstance(reason, str) else "")
+        + ")"
+    )
 
 
 def exchange_code(config, token_endpoint, *, code, redirect_uri, code_verifier):
@@ -129,8 +151,11 @@ def exchange_code(config, token_endpoint, *, code, redirect_uri, code_verifier):
     extra = {"resource": config.resource_name} if config.kind == "adfs" and config.resource_name else {}
     try:
         with session:
-            return dict(session.fetch_token(token_endpoint, grant_type="authorization_code", code=code,
-                                            code_verifier=code_verifier, **extra))
+            return dict(
+                session.fetch_token(
+                    token_endpoint, grant_type="authorization_code", code=code, code_verifier=code_verifier, **extra
+                )
+            )
     except requests.RequestException as error:  # before ValueError: some of them are ValueErrors too
         raise ProviderError(f"the token endpoint cannot be reached ({type(error).__name__})") from None
     except OAuthError as error:

@@ -7,10 +7,19 @@ the claims: issuer, audience, expiry (required), not-before and issued-at with a
 skew; an ID token also needs ``sub`` and ``iat`` and the nonce of this sign-in (OpenID Connect
 Core 3.1.3.7, ``authlib.oidc.core.CodeIDToken``).
 """
+
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
-from joserfc.errors import (BadSignatureError, ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError,
-                            MissingClaimError, MissingKeyError, UnsupportedAlgorithmError)
+from joserfc.errors import (
+    BadSignatureError,
+    ClaimError,
+    ExpiredTokenError,
+    InvalidKeyIdError,
+    JoseError,
+    MissingClaimError,
+    MissingKeyError,
+    UnsupportedAlgorithmError,
+)
 from joserfc.jwk import KeySet, RSAKey
 
 ALLOWED_ALGORITHMS = ["RS256"]
@@ -84,9 +93,11 @@ def _options(issuers, audiences):
     if not issuers or not audiences:
         # An empty list would make joserfc accept any value.
         raise TokenInvalid("no issuer or audience is configured to check the token against")
-    return {"iss": {"essential": True, "values": list(issuers)},
-            "aud": {"essential": True, "values": list(audiences)},
-            "exp": {"essential": True}}
+    return {
+        "iss": {"essential": True, "values": list(issuers)},
+        "aud": {"essential": True, "values": list(audiences)},
+        "exp": {"essential": True},
+    }
 
 
 def validate_access_token(token, keys, *, issuers, audiences):

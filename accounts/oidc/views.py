@@ -1,4 +1,5 @@
 """The two ends of an external sign-in: the login page's button, and the provider's callback."""
+
 import logging
 
 from django.contrib import messages
@@ -40,15 +41,19 @@ def _config_or_404(kind):
 def start(request, kind):
     config = _config_or_404(kind)
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = ""
     try:
         url = flow.begin(request, config, redirect_uri(request, kind), next_url)
     except provider.ProviderError as error:
         logger.warning("%s sign-in could not start: %s", kind, error)
-        messages.error(request, _("%(method)s cannot be reached right now: %(reason)s.")
-                       % {"method": config.get_kind_display(), "reason": error})
+        messages.error(
+            request,
+            _("%(method)s cannot be reached right now: %(reason)s.")
+            % {"method": config.get_kind_display(), "reason": error},
+        )
         return redirect("login")
     return redirect(url)
 
@@ -60,8 +65,10 @@ def callback(request, kind):
         user, next_url = flow.complete(request, config, request.GET)
     except flow.SignInFailed as error:
         events.record("auth.external_login_failed", method=config.get_kind_display(), reason=str(error))
-        messages.error(request, _("The %(method)s login failed: %(reason)s.")
-                       % {"method": config.get_kind_display(), "reason": error})
+        messages.error(
+            request,
+            _("The %(method)s login failed: %(reason)s.") % {"method": config.get_kind_display(), "reason": error},
+        )
         return redirect("login")
     login(request, user, backend=SESSION_BACKEND)
     return redirect(next_url or "home")

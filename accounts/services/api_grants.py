@@ -7,6 +7,7 @@ is asked (``TOGGLE_API_CONSOLE`` for the toggle, ``MANAGE_API_GRANTS`` for the r
 A grant's client secret is returned once, by ``create_grant`` and ``regenerate_secret``;
 django-oauth-toolkit stores only its hash, so nobody can show it again.
 """
+
 from django.db import IntegrityError, transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
@@ -79,8 +80,11 @@ def create_grant(*, actor, grant_type, name, description="", expires_at=None):
     try:
         with transaction.atomic():
             grant = ApiGrant.objects.create(
-                application=application, grant_type=grant_type, name=name,
-                description=(description or "").strip()[:255], expires_at=expires_at,
+                application=application,
+                grant_type=grant_type,
+                name=name,
+                description=(description or "").strip()[:255],
+                expires_at=expires_at,
                 created_by=actor if getattr(actor, "pk", None) else None,
             )
     except IntegrityError:
@@ -138,8 +142,11 @@ def revoke_user_tokens(user):
     if user is None or user.pk is None:
         return 0
     now = timezone.now()  # ``updated`` is auto_now, which a queryset update does not set
-    refresh = get_refresh_token_model().objects.filter(user=user, revoked__isnull=True).update(
-        revoked=now, updated=now, access_token=None)
+    refresh = (
+        get_refresh_token_model()
+        .objects.filter(user=user, revoked__isnull=True)
+        .update(revoked=now, updated=now, access_token=None)
+    )
     access, _by_model = get_access_token_model().objects.filter(user=user).delete()
     get_id_token_model().objects.filter(user=user).delete()
     if access or refresh:
@@ -161,8 +168,10 @@ def add_access(*, actor, grant, account, role, virtual_account=None):
     """Give a Client Credentials grant a role on a local account, or on one of its virtual accounts."""
     _check(actor, Action.MANAGE_API_GRANTS, "You are not allowed to set API access control.")
     if grant.grant_type != ApiGrant.GrantType.CLIENT_CREDENTIALS:
-        raise ServiceError("API access control is set on Client Credentials Grants; a Resource Owner Grant "
-                           "acts with the roles of the user who signs in.")
+        raise ServiceError(
+            "API access control is set on Client Credentials Grants; a Resource Owner Grant "
+            "acts with the roles of the user who signs in."
+        )
     if role in ACCOUNT_WIDE_ROLES:
         if virtual_account is not None:
             raise ServiceError(f"“{AccountRole(role).label}” is a role on the whole account.", field="role")
@@ -176,8 +185,15 @@ def add_access(*, actor, grant, account, role, virtual_account=None):
     if ApiAccessEntry.objects.filter(grant=grant, account=account, virtual_account=virtual_account).exists():
         raise ServiceError("The grant already holds a role there; remove it first.", field="role")
     entry = ApiAccessEntry.objects.create(grant=grant, account=account, virtual_account=virtual_account, role=role)
-    events.record("api.access_added", actor=actor, account=account, virtual_account=virtual_account,
-                  grant_name=grant.name, role_name=AccountRole(role).label, scope_name=_scope_name(entry))
+    events.record(
+        "api.access_added",
+        actor=actor,
+        account=account,
+        virtual_account=virtual_account,
+        grant_name=grant.name,
+        role_name=AccountRole(role).label,
+        scope_name=_scope_name(entry),
+    )
     return entry
 
 

@@ -1,6 +1,7 @@
 """The Security widget's Certificates tab: the Host Common Name, the CSR and its pending key, the
 import of a certificate and the return to the default one. Each action checks RBAC and records an
 event; the certificate checks and files are ``core.certificates``."""
+
 import ipaddress
 import re
 
@@ -40,15 +41,20 @@ def set_host_common_name(*, actor, common_name):
         value = str(ipaddress.ip_address(value.strip("[]")))
     except ValueError:
         if len(value) > 253 or not _HOST_NAME.fullmatch(value):
-            raise ServiceError("Enter a fully qualified domain name, a host name or an IP address.",
-                               field="host_common_name") from None
+            raise ServiceError(
+                "Enter a fully qualified domain name, a host name or an IP address.", field="host_common_name"
+            ) from None
         value = value.lower()
     with transaction.atomic():
         policy = SecurityPolicy.objects.select_for_update().filter(pk=1).first() or SecurityPolicy(pk=1)
         policy.host_common_name = value
         policy.save()
-        events.record("security.host_common_name_changed", actor=actor, common_name=value,
-                      user_name=getattr(actor, "username", "system"))
+        events.record(
+            "security.host_common_name_changed",
+            actor=actor,
+            common_name=value,
+            user_name=getattr(actor, "username", "system"),
+        )
     return value
 
 
@@ -57,12 +63,22 @@ def create_csr(*, actor, key_size, **fields):
     _require_change(actor)
     generated = certificates.generate_csr(key_size=key_size, **fields)
     with transaction.atomic():
-        PendingCsr.objects.update_or_create(pk=1, defaults={
-            "common_name": fields["common_name"].strip(), "csr_pem": generated.csr_pem,
-            "private_key": generated.key_pem, "created_at": timezone.now(),
-        })
-        events.record("security.csr_generated", actor=actor, common_name=fields["common_name"].strip(),
-                      key_size=key_size, user_name=getattr(actor, "username", "system"))
+        PendingCsr.objects.update_or_create(
+            pk=1,
+            defaults={
+                "common_name": fields["common_name"].strip(),
+                "csr_pem": generated.csr_pem,
+                "private_key": generated.key_pem,
+                "created_at": timezone.now(),
+            },
+        )
+        events.record(
+            "security.csr_generated",
+            actor=actor,
+            common_name=fields["common_name"].strip(),
+            key_size=key_size,
+            user_name=getattr(actor, "username", "system"),
+        )
     return generated.csr_pem
 
 
@@ -75,15 +91,23 @@ def import_certificate(*, actor, certificate_pem, intermediate_pem=b"", key_pem=
     _require_change(actor)
     certificates.refuse_supplied()
     pending = pending_csr()
-    checked = certificates.check_import(certificate_pem=certificate_pem, intermediate_pem=intermediate_pem,
-                                        key_pem=key_pem, pending_key_pem=pending.private_key if pending else "",
-                                        host=host_common_name(), now=now)
+    checked = certificates.check_import(
+        certificate_pem=certificate_pem,
+        intermediate_pem=intermediate_pem,
+        key_pem=key_pem,
+        pending_key_pem=pending.private_key if pending else "",
+        host=host_common_name(),
+        now=now,
+    )
     description = (description or "").strip()[:200]
     with transaction.atomic():
-        events.record("security.certificate_imported", actor=actor,
-                      subject=checked.certificate.subject.rfc4514_string(),
-                      expires=f"{checked.certificate.not_valid_after_utc:%Y-%m-%d}",
-                      user_name=getattr(actor, "username", "system"))
+        events.record(
+            "security.certificate_imported",
+            actor=actor,
+            subject=checked.certificate.subject.rfc4514_string(),
+            expires=f"{checked.certificate.not_valid_after_utc:%Y-%m-%d}",
+            user_name=getattr(actor, "username", "system"),
+        )
         pending_key = certificates.parse_rsa_key(pending.private_key) if pending else None
         if pending and certificates.key_matches(checked.certificate, pending_key):
             PendingCsr.objects.filter(pk=1).delete()

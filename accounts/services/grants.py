@@ -1,4 +1,5 @@
 """Granting and withdrawing account roles (Manage Account > Users / User Groups)."""
+
 from django.db import transaction
 
 from core import events
@@ -32,8 +33,13 @@ def set_account_role(*, actor, account, role, user=None, group=None):
     grant, _ = RoleGrant.objects.update_or_create(
         account=account, virtual_account=None, **holder, defaults={"role": role, "granted_by": actor}
     )
-    events.record("user.role_added", actor=actor, account=account,
-                  user_name=_holder_name(user, group), role_name=AccountRole(role).label)
+    events.record(
+        "user.role_added",
+        actor=actor,
+        account=account,
+        user_name=_holder_name(user, group),
+        role_name=AccountRole(role).label,
+    )
     return grant
 
 
@@ -48,11 +54,18 @@ def set_virtual_account_role(*, actor, virtual_account, role, user=None, group=N
         raise ServiceError(f"The user “{user.username}” is disabled.")
     holder = _holder(user, group)
     grant, _ = RoleGrant.objects.update_or_create(
-        account=virtual_account.account, virtual_account=virtual_account, **holder,
+        account=virtual_account.account,
+        virtual_account=virtual_account,
+        **holder,
         defaults={"role": role, "granted_by": actor},
     )
-    events.record("user.role_added", actor=actor, virtual_account=virtual_account,
-                  user_name=_holder_name(user, group), role_name=f"{AccountRole(role).label} ({virtual_account.name})")
+    events.record(
+        "user.role_added",
+        actor=actor,
+        virtual_account=virtual_account,
+        user_name=_holder_name(user, group),
+        role_name=f"{AccountRole(role).label} ({virtual_account.name})",
+    )
     return grant
 
 
@@ -61,8 +74,14 @@ def revoke_grant(*, actor, grant):
     scope_va = grant.virtual_account
     if actor is not None and grant.role not in grantable_roles(actor, grant.account, scope_va):
         raise NotAllowed("You are not allowed to remove this role.")
-    events.record("user.role_removed", actor=actor, account=grant.account, virtual_account=scope_va,
-                  user_name=_holder_name(grant.user, grant.group), role_name=grant.get_role_display())
+    events.record(
+        "user.role_removed",
+        actor=actor,
+        account=grant.account,
+        virtual_account=scope_va,
+        user_name=_holder_name(grant.user, grant.group),
+        role_name=grant.get_role_display(),
+    )
     grant.delete()
 
 
@@ -125,9 +144,7 @@ def account_members(account, virtual_accounts=None):
     grants = RoleGrant.objects.filter(account=account)
     if virtual_accounts is not None:
         grants = grants.filter(virtual_account__in=virtual_accounts)
-    grants = grants.select_related("virtual_account").order_by(
-        F("virtual_account__name").asc(nulls_first=True), "role"
-    )
+    grants = grants.select_related("virtual_account").order_by(F("virtual_account__name").asc(nulls_first=True), "role")
     memberships = (
         UserGroupMembership.objects.filter(group_id__in=grants.filter(group__isnull=False).values("group_id"))
         .select_related("group")

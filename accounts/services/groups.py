@@ -9,6 +9,7 @@ User ID and a case-insensitive ``true``/``false``; double quotes are optional; o
 The whole file is checked first and every error is returned (with its line number); if there
 is any, nothing is written. A file that names an owner makes that user the group's owner.
 """
+
 import csv
 import io
 
@@ -112,8 +113,7 @@ def add_member(*, actor, group, user, is_owner=False):
     if is_owner:
         _clear_owner(group)
     membership = UserGroupMembership.objects.create(group=group, user=user, is_owner=bool(is_owner))
-    events.record("group.user_added", actor=actor, account=group.account, uid=user.username,
-                  user_group_name=group.name)
+    events.record("group.user_added", actor=actor, account=group.account, uid=user.username, user_group_name=group.name)
     return membership
 
 
@@ -121,8 +121,13 @@ def add_member(*, actor, group, user, is_owner=False):
 def remove_member(*, actor, membership):
     group = membership.group
     _require(actor, group.account)
-    events.record("group.user_removed", actor=actor, account=group.account, uid=membership.user.username,
-                  user_group_name=group.name)
+    events.record(
+        "group.user_removed",
+        actor=actor,
+        account=group.account,
+        uid=membership.user.username,
+        user_group_name=group.name,
+    )
     membership.delete()
 
 
@@ -207,7 +212,8 @@ def import_members_csv(*, actor, group, file_content):
     wanted = {user_id.lower() for _line, user_id, _owner in rows}
     users = {
         user.username_lower: user
-        for user in get_user_model().objects.annotate(username_lower=Lower("username"))
+        for user in get_user_model()
+        .objects.annotate(username_lower=Lower("username"))
         .filter(username_lower__in=wanted)
     }
     seen: dict[str, int] = {}  # the lower-cased User ID: the line it was first listed on
@@ -223,8 +229,11 @@ def import_members_csv(*, actor, group, file_content):
         if is_owner:
             owners.append(line)
     if len(owners) > 1:
-        errors.append("Only one user can be set to be the owner of a group; owners are set on lines "
-                      + ", ".join(str(line) for line in owners) + ".")
+        errors.append(
+            "Only one user can be set to be the owner of a group; owners are set on lines "
+            + ", ".join(str(line) for line in owners)
+            + "."
+        )
     if errors:
         return errors
     _write_members(actor, group, [(users[user_id.lower()], is_owner) for _line, user_id, is_owner in rows])
@@ -241,8 +250,9 @@ def _write_members(actor, group, members):
         membership = existing.get(user.pk)
         if membership is None:
             UserGroupMembership.objects.create(group=group, user=user, is_owner=is_owner)
-            events.record("group.user_added", actor=actor, account=group.account, uid=user.username,
-                          user_group_name=group.name)
+            events.record(
+                "group.user_added", actor=actor, account=group.account, uid=user.username, user_group_name=group.name
+            )
         elif is_owner and not membership.is_owner:
             membership.is_owner = True
             membership.save(update_fields=["is_owner"])

@@ -11,6 +11,7 @@ primary-key order: two requests that each take out one of the last two admins th
 the other, and the second sees that only one is left. Locking in one fixed order means two such
 changes never deadlock.
 """
+
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 

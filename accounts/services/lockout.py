@@ -6,6 +6,7 @@ checked. The lock ends when an administrator unlocks them or, with lock expirati
 ``lock_expiration_minutes``. Failures are counted only for users that exist, so random names
 typed at the form leave no rows (the IP rate limit deals with those).
 """
+
 import datetime
 from dataclasses import dataclass
 
@@ -59,10 +60,12 @@ def lock_state(user, policy=None):
 
 def locked_message(state):
     if state.until is not None:
-        return _("Your account is locked because of too many failed login attempts. "
-                 "Try again after %(time)s UTC.") % {"time": f"{state.until:%Y-%m-%d %H:%M}"}
-    return _("Your account is locked because of too many failed login attempts. "
-             "Contact your administrator to unlock it.")
+        return _("Your account is locked because of too many failed login attempts. Try again after %(time)s UTC.") % {
+            "time": f"{state.until:%Y-%m-%d %H:%M}"
+        }
+    return _(
+        "Your account is locked because of too many failed login attempts. Contact your administrator to unlock it."
+    )
 
 
 def check_before_login(username):
@@ -93,8 +96,13 @@ def login_failed(username):
         return LockState(False)
     _lock, created = UserLock.objects.get_or_create(user=user, defaults={"locked_at": moment})
     if created:
-        events.record("security.user_locked", actor=None, user_name=user.username,
-                      attempts=policy.auto_lock_attempts, minutes=policy.auto_lock_window_minutes)
+        events.record(
+            "security.user_locked",
+            actor=None,
+            user_name=user.username,
+            attempts=policy.auto_lock_attempts,
+            minutes=policy.auto_lock_window_minutes,
+        )
     return lock_state(user, policy)
 
 
@@ -129,11 +137,13 @@ def unlock_user(*, actor, user):
     if not deleted:
         raise ServiceError(_("The user “%(name)s” is not locked.") % {"name": user.username})
     LoginFailure.objects.filter(user=user).delete()
-    events.record("security.user_unlocked", actor=actor, user_name=user.username,
-                  by=getattr(actor, "username", "system"))
+    events.record(
+        "security.user_unlocked", actor=actor, user_name=user.username, by=getattr(actor, "username", "system")
+    )
 
 
 # --- What the login form says (Password tab: "Enable login error message notification") ---------
+
 
 def generic_error():
     return _("Invalid username or password.")

@@ -6,6 +6,7 @@ rule added to ``RULES`` holds for both; only when every rule passes does the fai
 again from zero. The rules in order, and what each way in answers: docs/security.md, "Sign-in
 policy: the login form and the password grant".
 """
+
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
@@ -84,8 +85,9 @@ def first_login_done(attempt):
     if attempt.web or not attempt.user.needs_first_login_wizard:
         return ""
     _web_first(attempt.user, "finish the initial login")
-    return _("Sign in to the web UI first: the initial login asks you to choose a new password. "
-             "Then ask for a token again.")
+    return _(
+        "Sign in to the web UI first: the initial login asks you to choose a new password. Then ask for a token again."
+    )
 
 
 def _web_first(user, task):
@@ -101,8 +103,13 @@ def check(request, username, password, *, web, invalid_message=None):
     ``web``: the attempt comes from the login form, which takes a user whose password must be
     changed on into the wizard; elsewhere (the password grant) such a user is refused.
     """
-    attempt = Attempt(request=request, username=(username or "")[:150], password=password or "", web=web,
-                      invalid_message=invalid_message or lockout.generic_error())
+    attempt = Attempt(
+        request=request,
+        username=(username or "")[:150],
+        password=password or "",
+        web=web,
+        invalid_message=invalid_message or lockout.generic_error(),
+    )
     if "\x00" in attempt.username:
         # No user name holds a NUL byte, and PostgreSQL refuses to look one up (ValueError).
         return Verdict(message=str(attempt.invalid_message), rule=credentials.__name__)

@@ -5,12 +5,15 @@ validator (``accounts.password_validators.SecurityPolicyValidator``) asks ``pass
 here, and then calls ``remember`` so the hash joins the user's history. The rules apply to
 local users only: LDAP and ADFS users' passwords are kept by their own servers.
 """
+
 import datetime
 import string
 
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.password_validation import (
-    CommonPasswordValidator, MinimumLengthValidator, NumericPasswordValidator,
+    CommonPasswordValidator,
+    MinimumLengthValidator,
+    NumericPasswordValidator,
 )
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,18 +31,41 @@ HISTORY_KEEP = 99
 SPECIAL_CHARACTERS = set(string.punctuation) | {" "}
 
 ACCOUNT_FIELDS = [
-    "auto_lock_enabled", "auto_lock_attempts", "auto_lock_window_minutes",
-    "lock_expiration_enabled", "lock_expiration_minutes", "session_limit_enabled", "session_limit",
-    "registration_limit_per_token", "registration_limit_per_va",  # registration limits
+    "auto_lock_enabled",
+    "auto_lock_attempts",
+    "auto_lock_window_minutes",
+    "lock_expiration_enabled",
+    "lock_expiration_minutes",
+    "session_limit_enabled",
+    "session_limit",
+    "registration_limit_per_token",
+    "registration_limit_per_va",  # registration limits
     # the device channel: who may push to the CSLU endpoint, and the usage bounds
-    "cslu_access", "cslu_networks", "device_max_license_count", "device_max_licenses_per_message",
+    "cslu_access",
+    "cslu_networks",
+    "device_max_license_count",
+    "device_max_licenses_per_message",
 ]
 PASSWORD_FIELDS = [
-    "login_error_hints", "forgot_password_enabled", "force_change_after_reset",
-    "strength_rules_enabled", "rule_not_username", "rule_mixed_case", "rule_digit", "rule_special",
-    "rule_not_common", "min_length", "history_enabled", "history_count",
-    "expiration_enabled", "expiration_days", "expiration_warning_enabled", "expiration_warning_days",
-    "change_after_expiry_allowed", "expiration_email_enabled", "expiration_email_days",
+    "login_error_hints",
+    "forgot_password_enabled",
+    "force_change_after_reset",
+    "strength_rules_enabled",
+    "rule_not_username",
+    "rule_mixed_case",
+    "rule_digit",
+    "rule_special",
+    "rule_not_common",
+    "min_length",
+    "history_enabled",
+    "history_count",
+    "expiration_enabled",
+    "expiration_days",
+    "expiration_warning_enabled",
+    "expiration_warning_days",
+    "change_after_expiry_allowed",
+    "expiration_email_enabled",
+    "expiration_email_days",
 ]
 TAB_FIELDS = {"account": ACCOUNT_FIELDS, "password": PASSWORD_FIELDS}
 
@@ -106,8 +132,9 @@ def password_errors(password, user=None, policy=None):
     if policy.rule_not_common:
         errors += _django_errors(CommonPasswordValidator(), password)
     if policy.history_enabled and user is not None and user.pk and in_history(user, password, policy.history_count):
-        errors.append(_("The password must not be one of the last %(count)d passwords used.")
-                      % {"count": policy.history_count})
+        errors.append(
+            _("The password must not be one of the last %(count)d passwords used.") % {"count": policy.history_count}
+        )
     return errors
 
 
@@ -151,6 +178,7 @@ def remember(user):
 
 # --- Expiration ---------------------------------------------------------------------------------
 
+
 def expires_at(user, policy=None):
     """When the user's password expires, or None (expiration off, not local, never set)."""
     policy = policy or current()
@@ -193,20 +221,31 @@ def send_expiration_notices():
     latest = oldest + datetime.timedelta(days=policy.expiration_email_days)
     sent = 0
     candidates = User.objects.filter(
-        is_active=True, source=User.Source.LOCAL, password_changed_at__gt=oldest, password_changed_at__lte=latest,
+        is_active=True,
+        source=User.Source.LOCAL,
+        password_changed_at__gt=oldest,
+        password_changed_at__lte=latest,
     ).exclude(email="")
     for user in candidates:
-        if Event.objects.filter(event_type="security.password_expiry_notice", user=user,
-                                created_at__gte=user.password_changed_at).exists():
+        if Event.objects.filter(
+            event_type="security.password_expiry_notice", user=user, created_at__gte=user.password_changed_at
+        ).exists():
             continue
         when = expires_at(user, policy)
         with transaction.atomic():
-            events.record("security.password_expiry_notice", actor=user, user_name=user.username,
-                          date=f"{when:%Y-%m-%d %H:%M} UTC")
+            events.record(
+                "security.password_expiry_notice",
+                actor=user,
+                user_name=user.username,
+                date=f"{when:%Y-%m-%d %H:%M} UTC",
+            )
             mail.send_later(
                 _("Your password expires soon"),
-                _("Hello %(name)s,\n\nyour password for the license server expires on %(date)s UTC. "
-                  "Sign in and change it before then.\n") % {"name": user.username, "date": f"{when:%Y-%m-%d %H:%M}"},
+                _(
+                    "Hello %(name)s,\n\nyour password for the license server expires on %(date)s UTC. "
+                    "Sign in and change it before then.\n"
+                )
+                % {"name": user.username, "date": f"{when:%Y-%m-%d %H:%M}"},
                 [user.email],
             )
         sent += 1
@@ -214,6 +253,7 @@ def send_expiration_notices():
 
 
 # --- At login ------------------------------------------------------------------------------------
+
 
 def refusal_at_login(user):
     """An expired password the policy does not let the user change themselves refuses the login."""
@@ -241,5 +281,6 @@ def at_login(request, user):
             events.record("security.password_expired", actor=user, user_name=user.username)
         messages.warning(request, _("Your password has expired. Choose a new password."))
     elif state == "warn":
-        messages.warning(request, _("Your password expires in %(days)d day(s). Change it before then.")
-                         % {"days": days})
+        messages.warning(
+            request, _("Your password expires in %(days)d day(s). Change it before then.") % {"days": days}
+        )

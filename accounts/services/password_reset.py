@@ -7,6 +7,7 @@ email address), makes the link with Django's password-reset token generator, rec
 and queues the mail; for any other name it does nothing. The token is tied to the password
 hash and the last login, so the link works once.
 """
+
 import datetime
 import logging
 from urllib.parse import urljoin
@@ -42,8 +43,7 @@ def request_link(username, site_url, language):
     try:
         send_password_reset_link.delay(username, site_url, language)
     except (OperationalError, OSError) as error:
-        logger.warning("The task broker is unavailable (%s); making the password reset link now.",
-                       type(error).__name__)
+        logger.warning("The task broker is unavailable (%s); making the password reset link now.", type(error).__name__)
         send_link(username, site_url, language)
 
 
@@ -54,20 +54,29 @@ def send_link(username, site_url, language):
     user = User.objects.filter(username=username, is_active=True, source=User.Source.LOCAL).exclude(email="").first()
     if user is None:
         return False
-    recent = Event.objects.filter(event_type="security.password_reset_requested", user=user,
-                                  created_at__gte=timezone.now() - RESEND_AFTER)
+    recent = Event.objects.filter(
+        event_type="security.password_reset_requested", user=user, created_at__gte=timezone.now() - RESEND_AFTER
+    )
     if recent.exists():
         return False
-    link = urljoin(site_url, reverse("password_reset_confirm", kwargs={
-        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
-    }))
+    link = urljoin(
+        site_url,
+        reverse(
+            "password_reset_confirm",
+            kwargs={
+                "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+            },
+        ),
+    )
     with transaction.atomic():
         events.record("security.password_reset_requested", actor=user, user_name=user.username)
     with translation.override(language):
         subject = _("Reset your password")
-        body = _("Hello %(name)s,\n\nsomeone (hopefully you) asked to reset your password for the license server. "
-                 "Open this link to choose a new password; it works once:\n\n%(link)s\n\n"
-                 "If you did not ask for it, ignore this mail: your password stays as it is.\n") % {
-            "name": user.username, "link": link}
+        body = _(
+            "Hello %(name)s,\n\nsomeone (hopefully you) asked to reset your password for the license server. "
+            "Open this link to choose a new password; it works once:\n\n%(link)s\n\n"
+            "If you did not ask for it, ignore this mail: your password stays as it is.\n"
+        ) % {"name": user.username, "link": link}
     mail.send_later(subject, body, [user.email])
     return True

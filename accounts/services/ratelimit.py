@@ -11,6 +11,7 @@ counts atomically where the file cache's ``incr`` is a read-modify-write, and a 
 roll back with it. A failed attempt already writes an event row, so this adds no new kind of
 load. Keys are hashed, so what people type is never stored here.
 """
+
 import hashlib
 import math
 import time

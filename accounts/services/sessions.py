@@ -6,6 +6,7 @@ user's oldest sessions are ended. Refusing the new login instead would shut out 
 closed a browser without logging out until that session runs out (up to 12 hours), and a
 person who knows the password can always log in somewhere anyway.
 """
+
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.models import Session
 from django.db import transaction
@@ -30,8 +31,11 @@ def live_sessions(user):
     rows = list(UserSession.objects.filter(user=user).order_by("started_at", "pk"))
     if not rows:
         return []
-    alive = set(Session.objects.filter(session_key__in=[row.session_key for row in rows],
-                                       expire_date__gt=timezone.now()).values_list("session_key", flat=True))
+    alive = set(
+        Session.objects.filter(
+            session_key__in=[row.session_key for row in rows], expire_date__gt=timezone.now()
+        ).values_list("session_key", flat=True)
+    )
     dead = [row.pk for row in rows if row.session_key not in alive]
     if dead:
         UserSession.objects.filter(pk__in=dead).delete()
@@ -44,21 +48,21 @@ def session_started(request, user):
     if request.session.session_key is None:
         request.session.save()
     key = request.session.session_key
-    UserSession.objects.update_or_create(session_key=key, defaults={"user": user,
-                                                                    "started_at": password_policy.now()})
+    UserSession.objects.update_or_create(session_key=key, defaults={"user": user, "started_at": password_policy.now()})
     policy = password_policy.current()
     if not policy.session_limit_enabled:
         return 0
     others = [row for row in live_sessions(user) if row.session_key != key]
     excess = len(others) + 1 - policy.session_limit
     ended = 0
-    for row in others[:max(0, excess)]:
+    for row in others[: max(0, excess)]:
         _store(row.session_key).delete()
         row.delete()
         ended += 1
     if ended:
-        events.record("security.session_ended", actor=user, user_name=user.username,
-                      count=ended, limit=policy.session_limit)
+        events.record(
+            "security.session_ended", actor=user, user_name=user.username, count=ended, limit=policy.session_limit
+        )
     return ended
 
 

@@ -5,6 +5,7 @@ nobody disables or removes themselves; only a System Admin changes system roles.
 System Admin acts on another System Admin (``rbac.may_manage_user``), and the last enabled System
 Admin is never disabled, removed or given another role (``last_admin``).
 """
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
@@ -37,8 +38,9 @@ def _require_over(actor, user):
 def _lock(user):
     """Lock ``user``'s row and reload the columns the rules read."""
     try:
-        user.refresh_from_db(fields=["system_role", "is_active", "source"],
-                             from_queryset=User.objects.select_for_update())
+        user.refresh_from_db(
+            fields=["system_role", "is_active", "source"], from_queryset=User.objects.select_for_update()
+        )
     except User.DoesNotExist:
         raise ServiceError(f"The user “{user.username}” no longer exists.") from None
     return user
@@ -75,8 +77,16 @@ def store_password(user, *, raw=None, encoded=None, also=()):
 
 @transaction.atomic
 def create_user(
-    *, actor, username, password, email="", first_name="", last_name="", description="",
-    system_role=SystemRole.USER, needs_first_login_wizard=True,
+    *,
+    actor,
+    username,
+    password,
+    email="",
+    first_name="",
+    last_name="",
+    description="",
+    system_role=SystemRole.USER,
+    needs_first_login_wizard=True,
 ):
     """Add a local user (System User unless a System Admin chooses otherwise)."""
     _require(actor, Action.MANAGE_USERS)
@@ -88,8 +98,13 @@ def create_user(
     if User.objects.filter(username__iexact=username).exists():
         raise ServiceError(f"A user named “{username}” already exists.", field="username")
     user = User(
-        username=username, email=email, first_name=first_name, last_name=last_name,
-        description=description, system_role=system_role, needs_first_login_wizard=needs_first_login_wizard,
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        description=description,
+        system_role=system_role,
+        needs_first_login_wizard=needs_first_login_wizard,
     )
     _check_password(password, user)
     user.password = make_password(password)  # a new row: no history yet, no tokens to revoke

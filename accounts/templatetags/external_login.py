@@ -1,4 +1,5 @@
 """``{% external_logins as buttons %}``: the OAuth2 ADFS / SSO buttons the login page shows."""
+
 from django import template
 
 from ..oidc.config import login_buttons

@@ -1,4 +1,5 @@
 """``{% if request|may:"open_admin_workspace" %}``: the RBAC policy, asked from templates."""
+
 from django import template
 
 from accounts.rbac import can

@@ -5,6 +5,7 @@ can be saved until ADFS is turned off again); the SSO client is for when LDAP is
 (bind password, client secrets) are stored encrypted; a blank secret field keeps the stored
 one, and "clear" removes it.
 """
+
 from urllib.parse import urlsplit
 
 from django.db import transaction
@@ -17,8 +18,9 @@ from accounts.services import grants, groups
 from core import events
 from core.errors import ServiceError
 
-ADFS_ON = ("OAuth2 ADFS is enabled. To use any other authentication process, OAuth2 ADFS authentication "
-           "must be disabled.")
+ADFS_ON = (
+    "OAuth2 ADFS is enabled. To use any other authentication process, OAuth2 ADFS authentication must be disabled."
+)
 USER_GROUP_PREFIX = "LDAP "
 
 
@@ -51,20 +53,23 @@ def ldap_config_from(data, current):
     if not isinstance(port, int) or not 1 <= port <= 65535:
         raise ServiceError("The port must be a number from 1 to 65535.", field="port")
     config.port = port
-    config.user_base_dn = ldap_directory.check_dn(data.get("user_base_dn"), "user_base_dn", "User Base DN",
-                                                  required=True)
+    config.user_base_dn = ldap_directory.check_dn(
+        data.get("user_base_dn"), "user_base_dn", "User Base DN", required=True
+    )
     config.uid_attribute = ldap_directory.check_attribute(data.get("uid_attribute"))
     if data.get("encryption") not in LdapConfig.Encryption.values:
         raise ServiceError("Choose plain or simple-tls.", field="encryption")
     config.encryption = data["encryption"]
     config.ca_certificate = ldap_directory.check_ca_certificate(data.get("ca_certificate"))
     config.bind_dn = ldap_directory.check_dn(data.get("bind_dn"), "bind_dn", "Bind DN", required=False)
-    config.bind_password = _keep_or_replace_secret(current.bind_password, data.get("bind_password"),
-                                                   data.get("clear_bind_password"))
+    config.bind_password = _keep_or_replace_secret(
+        current.bind_password, data.get("bind_password"), data.get("clear_bind_password")
+    )
     if config.bind_password and not config.bind_dn:
         raise ServiceError("A password needs a Bind DN.", field="bind_dn")
-    config.group_base_dn = ldap_directory.check_dn(data.get("group_base_dn"), "group_base_dn", "Group Base DN",
-                                                   required=False)
+    config.group_base_dn = ldap_directory.check_dn(
+        data.get("group_base_dn"), "group_base_dn", "Group Base DN", required=False
+    )
     if data.get("ldap_type") not in LdapConfig.LdapType.values:
         raise ServiceError("Choose ActiveDirectory or OpenLDAP.", field="ldap_type")
     config.ldap_type = data["ldap_type"]
@@ -78,8 +83,9 @@ def save_ldap_config(*, actor, data):
     current = ldap_directory.get_config()
     config = ldap_config_from(data, current)
     if config.enabled and ExternalIdentityProvider.objects.filter(kind="sso", enabled=True).exists():
-        raise ServiceError("The SSO Client is enabled; turn it off before enabling LDAP authentication.",
-                           field="enabled")
+        raise ServiceError(
+            "The SSO Client is enabled; turn it off before enabling LDAP authentication.", field="enabled"
+        )
     config.save()
     events.record("access.ldap_config_saved", actor=actor, title=config.title, state=_state(config.enabled))
     return config
@@ -98,8 +104,10 @@ def _check_url(value, label):
     value = (value or "").strip()
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ServiceError(f"The {label} must begin with https:// or http:// followed by a host name, FQDN, "
-                           "IPv4 or IPv6 address.", field="server_url")
+        raise ServiceError(
+            f"The {label} must begin with https:// or http:// followed by a host name, FQDN, IPv4 or IPv6 address.",
+            field="server_url",
+        )
     return value.rstrip("/")
 
 
@@ -110,8 +118,10 @@ def save_provider(*, actor, kind, data):
         raise ServiceError(ADFS_ON)
     enabled = bool(data.get("enabled"))
     if kind == "sso" and enabled and LdapConfig.objects.filter(pk=1, enabled=True).exists():
-        raise ServiceError("The SSO Client is used when LDAP secondary authentication is disabled; disable LDAP "
-                           "first.", field="enabled")
+        raise ServiceError(
+            "The SSO Client is used when LDAP secondary authentication is disabled; disable LDAP first.",
+            field="enabled",
+        )
     label = "ADFS Server URL" if kind == "adfs" else "Authentication Server"
     server_url = (data.get("server_url") or "").strip()
     client_id = (data.get("client_id") or "").strip()
@@ -119,8 +129,7 @@ def save_provider(*, actor, kind, data):
     if enabled or server_url:
         server_url = _check_url(server_url, label)
     if enabled and not client_id:
-        raise ServiceError("Enter the Client ID." if kind == "adfs" else "Enter the Application ID.",
-                           field="client_id")
+        raise ServiceError("Enter the Client ID." if kind == "adfs" else "Enter the Application ID.", field="client_id")
     if kind == "adfs":
         resource = (data.get("resource_name") or "").strip()
         if enabled and not resource:
@@ -142,15 +151,19 @@ def save_provider(*, actor, kind, data):
 
 def _user_group_for(actor, ldap_group, account):
     """The user group standing for ``ldap_group`` in ``account`` (created on first use)."""
-    link = (LdapGroupLink.objects.select_related("user_group")
-            .filter(ldap_group=ldap_group, user_group__account=account).first())
+    link = (
+        LdapGroupLink.objects.select_related("user_group")
+        .filter(ldap_group=ldap_group, user_group__account=account)
+        .first()
+    )
     if link is not None:
         return link.user_group
     name = (USER_GROUP_PREFIX + ldap_group.name)[: UserGroup._meta.get_field("name").max_length]
     if UserGroup.objects.filter(account=account, name__iexact=name).exists():
         raise ServiceError(f"The account already has a user group named “{name}”; rename it first.")
-    user_group = groups.create_group(actor=actor, account=account, name=name,
-                                     description=f"Members of the LDAP group {ldap_group.dn}"[:255])
+    user_group = groups.create_group(
+        actor=actor, account=account, name=name, description=f"Members of the LDAP group {ldap_group.dn}"[:255]
+    )
     LdapGroupLink.objects.create(ldap_group=ldap_group, user_group=user_group)
     ldap_directory.sync_all_memberships()
     return user_group
@@ -177,8 +190,10 @@ def assign_ldap_group_roles(*, actor, ldap_group, account, role=None, virtual_ac
         RoleGrant.objects.filter(group=user_group, virtual_account__isnull=False).delete()
         return [grants.set_account_role(actor=actor, account=account, role=role, group=user_group)]
     RoleGrant.objects.filter(group=user_group, virtual_account__isnull=True).delete()
-    return [grants.set_virtual_account_role(actor=actor, virtual_account=va, role=va_role, group=user_group)
-            for va, va_role in virtual_account_roles]
+    return [
+        grants.set_virtual_account_role(actor=actor, virtual_account=va, role=va_role, group=user_group)
+        for va, va_role in virtual_account_roles
+    ]
 
 
 @transaction.atomic
@@ -195,5 +210,8 @@ def remove_ldap_group_grant(*, actor, ldap_group, grant):
 
 def ldap_group_grants(ldap_group):
     """The role grants the LDAP group holds, through its user groups, account by account."""
-    return (RoleGrant.objects.filter(group__ldap_link__ldap_group=ldap_group)
-            .select_related("account", "virtual_account").order_by("account__name", "virtual_account__name"))
+    return (
+        RoleGrant.objects.filter(group__ldap_link__ldap_group=ldap_group)
+        .select_related("account", "virtual_account")
+        .order_by("account__name", "virtual_account__name")
+    )

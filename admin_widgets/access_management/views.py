@@ -1,5 +1,6 @@
 """Access Management widget pages. A System Admin changes the configuration; a System Operator
 sees every tab read-only (docs/rbac.md); everybody else gets 403."""
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
@@ -44,10 +45,19 @@ TABS = [
 def _context(request, current, **extra):
     adfs_on = services.adfs_enabled()
     may_change = can(request, Action.CHANGE_SYSTEM_CONFIG)
-    tabs = [{"label": label, "url": reverse(url_name), "current": key == current,
-             "disabled": adfs_on and key != "adfs"} for key, label, url_name in TABS]
-    return {"workspace": "admin", "access_tabs": tabs, "adfs_on": adfs_on, "may_change": may_change,
-            "editable": may_change and (current == "adfs" or not adfs_on), "adfs_message": services.ADFS_ON, **extra}
+    tabs = [
+        {"label": label, "url": reverse(url_name), "current": key == current, "disabled": adfs_on and key != "adfs"}
+        for key, label, url_name in TABS
+    ]
+    return {
+        "workspace": "admin",
+        "access_tabs": tabs,
+        "adfs_on": adfs_on,
+        "may_change": may_change,
+        "editable": may_change and (current == "adfs" or not adfs_on),
+        "adfs_message": services.ADFS_ON,
+        **extra,
+    }
 
 
 def _require_change(request):
@@ -66,9 +76,22 @@ def index(request):
 
 
 def _ldap_initial(config):
-    return {name: getattr(config, name) for name in (
-        "enabled", "title", "host", "port", "user_base_dn", "uid_attribute", "encryption", "ca_certificate", "bind_dn",
-        "group_base_dn", "ldap_type")}
+    return {
+        name: getattr(config, name)
+        for name in (
+            "enabled",
+            "title",
+            "host",
+            "port",
+            "user_base_dn",
+            "uid_attribute",
+            "encryption",
+            "ca_certificate",
+            "bind_dn",
+            "group_base_dn",
+            "ldap_type",
+        )
+    }
 
 
 # The LDAP CA certificate is a text area (64 KB of PEM, percent-encoded in the form).
@@ -103,12 +126,16 @@ def ldap_config(request):
 @requires(Action.VIEW_SYSTEM_CONFIG)
 @require_GET
 def ldap_users(request):
-    table = Listing(request, User.objects.filter(source=User.Source.LDAP),
-                    search=["username", "first_name", "last_name", "email"],
-                    sorts={"username": "username", "email": "email", "last_login": "last_login", "joined": "date_joined"},
-                    default_sort="username")
-    return render(request, "admin_widgets/access_management/ldap_users.html",
-                  _context(request, "ldap_users", table=table))
+    table = Listing(
+        request,
+        User.objects.filter(source=User.Source.LDAP),
+        search=["username", "first_name", "last_name", "email"],
+        sorts={"username": "username", "email": "email", "last_login": "last_login", "joined": "date_joined"},
+        default_sort="username",
+    )
+    return render(
+        request, "admin_widgets/access_management/ldap_users.html", _context(request, "ldap_users", table=table)
+    )
 
 
 # --- LDAP Groups -------------------------------------------------------------------------------
@@ -117,10 +144,18 @@ def ldap_users(request):
 @requires(Action.VIEW_SYSTEM_CONFIG)
 @require_GET
 def ldap_groups(request):
-    table = Listing(request, LdapGroup.objects.all(), search=["name", "dn", "description"],
-                    sorts={"name": "name", "dn": "dn", "imported": "imported_at"}, default_sort="name")
-    return render(request, "admin_widgets/access_management/ldap_groups.html",
-                  _context(request, "ldap_groups", table=table, max_groups=ldap_directory.MAX_GROUPS))
+    table = Listing(
+        request,
+        LdapGroup.objects.all(),
+        search=["name", "dn", "description"],
+        sorts={"name": "name", "dn": "dn", "imported": "imported_at"},
+        default_sort="name",
+    )
+    return render(
+        request,
+        "admin_widgets/access_management/ldap_groups.html",
+        _context(request, "ldap_groups", table=table, max_groups=ldap_directory.MAX_GROUPS),
+    )
 
 
 @requires(Action.CHANGE_SYSTEM_CONFIG)
@@ -147,12 +182,22 @@ def ldap_group(request, pk):
         _require_change(request)
         _assign(request, group, account)
         return redirect(reverse("access_ldap_group", args=[group.pk]) + (f"?account={account.pk}" if account else ""))
-    return render(request, "admin_widgets/access_management/ldap_group.html", _context(
-        request, "ldap_groups", group=group, accounts=accounts, account=account,
-        virtual_accounts=account.virtual_accounts.order_by("name") if account else [],
-        grants=services.ldap_group_grants(group), role_choices=ACCOUNT_ROLE_CHOICES, va_role_choices=VA_ROLE_CHOICES,
-        members=sorted(group.member_uids),
-    ))
+    return render(
+        request,
+        "admin_widgets/access_management/ldap_group.html",
+        _context(
+            request,
+            "ldap_groups",
+            group=group,
+            accounts=accounts,
+            account=account,
+            virtual_accounts=account.virtual_accounts.order_by("name") if account else [],
+            grants=services.ldap_group_grants(group),
+            role_choices=ACCOUNT_ROLE_CHOICES,
+            va_role_choices=VA_ROLE_CHOICES,
+            members=sorted(group.member_uids),
+        ),
+    )
 
 
 def _assign(request, group, account):
@@ -167,12 +212,16 @@ def _assign(request, group, account):
                 va_role = request.POST.get(f"va_role_{va.pk}", "")
                 if va_role:
                     chosen.append((va, va_role))
-            services.assign_ldap_group_roles(actor=request.user, ldap_group=group, account=account,
-                                             virtual_account_roles=chosen)
+            services.assign_ldap_group_roles(
+                actor=request.user, ldap_group=group, account=account, virtual_account_roles=chosen
+            )
         else:
             services.assign_ldap_group_roles(actor=request.user, ldap_group=group, account=account, role=role)
-        messages.success(request, _("All the users in the group “%(name)s” have the role on “%(account)s”.")
-                         % {"name": group.name, "account": account.name})
+        messages.success(
+            request,
+            _("All the users in the group “%(name)s” have the role on “%(account)s”.")
+            % {"name": group.name, "account": account.name},
+        )
 
 
 @requires(Action.CHANGE_SYSTEM_CONFIG)
@@ -197,14 +246,27 @@ def _provider_page(request, kind, form_class, template):
         if form.is_valid():
             with service_errors(request, form):
                 services.save_provider(actor=request.user, kind=kind, data=form.cleaned_data)
-                messages.success(request, _("The %(method)s configuration was saved.")
-                                 % {"method": config.get_kind_display()})
+                messages.success(
+                    request, _("The %(method)s configuration was saved.") % {"method": config.get_kind_display()}
+                )
                 return redirect(f"access_{kind}")
     else:
-        form = form_class(initial={name: getattr(config, name) for name in form_class.base_fields
-                                   if hasattr(config, name) and name != "client_secret"})
-    context = _context(request, kind, form=form, secret_set=bool(config.client_secret), config=config,
-                       redirect_uri=redirect_uri(request, kind), form_action=reverse(f"access_{kind}"))
+        form = form_class(
+            initial={
+                name: getattr(config, name)
+                for name in form_class.base_fields
+                if hasattr(config, name) and name != "client_secret"
+            }
+        )
+    context = _context(
+        request,
+        kind,
+        form=form,
+        secret_set=bool(config.client_secret),
+        config=config,
+        redirect_uri=redirect_uri(request, kind),
+        form_action=reverse(f"access_{kind}"),
+    )
     if not context["editable"]:
         disable_all(form)
     return render(request, template, context)

@@ -1,5 +1,6 @@
 """Forms of the Accounts widget. They check the shape of the input; the business rules (unique
 name, which status may become which) are the services' in ``licensing.services.accounts``."""
+
 import datetime
 
 from django import forms
@@ -14,27 +15,32 @@ REASON_MAX = 2000  # LocalAccount.decision_reason
 class NewAccountForm(forms.Form):
     """The guide's "New Account" fields."""
 
-    name = forms.CharField(label=_("Local Account Name"), max_length=100,
-                           widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    name = forms.CharField(
+        label=_("Local Account Name"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
     cisco_smart_account = forms.CharField(label=_("Cisco Smart Account"), max_length=255)
     cisco_virtual_account = forms.CharField(
-        label=_("Cisco Virtual Account"), max_length=255,
+        label=_("Cisco Virtual Account"),
+        max_length=255,
         help_text=_("If it does not exist, Cisco Smart Software Manager creates it upon registration."),
     )
-    description = forms.CharField(label=_("Description"), max_length=255, required=False,
-                                  widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        label=_("Description"), max_length=255, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ReasonForm(forms.Form):
     """The reason for a rejection or a deactivation; it goes into the email to the requester."""
 
-    reason = forms.CharField(label=_("Reason"), max_length=REASON_MAX,
-                             widget=forms.Textarea(attrs={"rows": 3, "maxlength": REASON_MAX}))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 3, "maxlength": REASON_MAX})
+    )
 
 
 class RequestFilterForm(forms.Form):
     status = forms.ChoiceField(
-        label=_("Status"), required=False,
+        label=_("Status"),
+        required=False,
         choices=[(LocalAccount.Status.REQUESTED, _("Requested")), (LocalAccount.Status.REJECTED, _("Rejected"))],
     )
 

@@ -7,6 +7,7 @@
 
 The CCO password is used for the one request to CSSM and never stored, logged or shown back.
 """
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
@@ -29,8 +30,9 @@ Status = LocalAccount.Status
 
 class CredentialsForm(forms.Form):
     username = forms.CharField(label=gettext_lazy("Cisco CCO ID"), max_length=255)
-    password = forms.CharField(label=gettext_lazy("Password"), max_length=1024,
-                               widget=forms.PasswordInput(render_value=False))
+    password = forms.CharField(
+        label=gettext_lazy("Password"), max_length=1024, widget=forms.PasswordInput(render_value=False)
+    )
 
 
 class AuthorizationUploadForm(forms.Form):
@@ -61,14 +63,20 @@ def request_approve_register(request, pk):
         return redirect("admin_account_requests")
 
     def approved_but_failed(message):
-        return _("The request for “%(name)s” was approved, but the registration with Cisco Smart Software Manager "
-                 "failed: %(message)s") % {"name": account.name, "message": message}
+        return _(
+            "The request for “%(name)s” was approved, but the registration with Cisco Smart Software Manager "
+            "failed: %(message)s"
+        ) % {"name": account.name, "message": message}
 
     with service_errors(request, message=approved_but_failed):
-        registration_service.approve_and_register(account, actor=request.user, username=credentials[0],
-                                                  password=credentials[1])
-        messages.success(request, _("The local account “%(name)s” was created successfully and is registered as "
-                                    "Active.") % {"name": account.name})
+        registration_service.approve_and_register(
+            account, actor=request.user, username=credentials[0], password=credentials[1]
+        )
+        messages.success(
+            request,
+            _("The local account “%(name)s” was created successfully and is registered as Active.")
+            % {"name": account.name},
+        )
     return redirect("admin_accounts")
 
 
@@ -81,11 +89,18 @@ def account_register(request, pk, reregister=False):
     if credentials is None:
         return redirect("admin_accounts")
     with service_errors(request):
-        registration_service.register_online(account, actor=request.user, username=credentials[0],
-                                             password=credentials[1], reregistration=reregister)
-        messages.success(request, (_("Account was successfully re-registered: “%(name)s” is Active; a full "
-                                     "synchronization was scheduled.") if reregister else
-                                   _("The local account “%(name)s” is registered and Active.")) % {"name": account.name})
+        registration_service.register_online(
+            account, actor=request.user, username=credentials[0], password=credentials[1], reregistration=reregister
+        )
+        messages.success(
+            request,
+            (
+                _("Account was successfully re-registered: “%(name)s” is Active; a full synchronization was scheduled.")
+                if reregister
+                else _("The local account “%(name)s” is registered and Active.")
+            )
+            % {"name": account.name},
+        )
     return redirect("admin_accounts")
 
 
@@ -93,8 +108,9 @@ def account_register(request, pk, reregister=False):
 @require_http_methods(["GET", "POST"])
 def manual_registration(request, pk):
     """Manual Registration / Manual Re-register: generate the file, upload the authorization."""
-    account = get_object_or_404(LocalAccount, pk=pk, status__in=[Status.REQUESTED, Status.PENDING_REGISTRATION,
-                                                                  Status.DEACTIVATED])
+    account = get_object_or_404(
+        LocalAccount, pk=pk, status__in=[Status.REQUESTED, Status.PENDING_REGISTRATION, Status.DEACTIVATED]
+    )
     reregister = account.status == Status.DEACTIVATED
     upload_form = AuthorizationUploadForm()
     if request.method == "POST" and request.POST.get("action") == "generate":
@@ -110,17 +126,34 @@ def manual_registration(request, pk):
         if upload_form.is_valid():
             upload = upload_form.cleaned_data["file"]
             with service_errors(request, upload_form, field="file"):
-                registration_service.apply_authorization(account, upload.read(), name=upload.name, actor=request.user,
-                                                         mode=MANUAL)
-                messages.success(request, (_("Account was successfully re-registered. A full synchronization must be "
-                                             "performed to complete the re-registration.") if reregister
-                                           else _("The local account “%(name)s” is registered and Active."))
-                                 % {"name": account.name})
+                registration_service.apply_authorization(
+                    account, upload.read(), name=upload.name, actor=request.user, mode=MANUAL
+                )
+                messages.success(
+                    request,
+                    (
+                        _(
+                            "Account was successfully re-registered. A full synchronization must be "
+                            "performed to complete the re-registration."
+                        )
+                        if reregister
+                        else _("The local account “%(name)s” is registered and Active.")
+                    )
+                    % {"name": account.name},
+                )
                 return redirect("admin_accounts")
     state = AccountSync.objects.filter(account=account).first()
-    return render(request, "admin_widgets/accounts/manual_registration.html", {
-        "workspace": "admin", "account": account, "reregister": reregister, "upload_form": upload_form,
-        "pending": bool(state and state.pending_request_id)})
+    return render(
+        request,
+        "admin_widgets/accounts/manual_registration.html",
+        {
+            "workspace": "admin",
+            "account": account,
+            "reregister": reregister,
+            "upload_form": upload_form,
+            "pending": bool(state and state.pending_request_id),
+        },
+    )
 
 
 @requires(Action.MANAGE_ACCOUNTS)
@@ -130,6 +163,12 @@ def account_delete(request, pk):
     name = account.name
     with service_errors(request):
         registration_service.delete_account(account, actor=request.user)
-        messages.success(request, _("The local account “%(name)s” was deleted. Remove the SSM On-Prem representing it "
-                                    "in Cisco Smart Software Manager too.") % {"name": name})
+        messages.success(
+            request,
+            _(
+                "The local account “%(name)s” was deleted. Remove the SSM On-Prem representing it "
+                "in Cisco Smart Software Manager too."
+            )
+            % {"name": name},
+        )
     return redirect("admin_accounts")

@@ -13,8 +13,11 @@ urlpatterns = [
     path("<int:pk>/reregister/", registration.account_register, {"reregister": True}, name="admin_account_reregister"),
     path("<int:pk>/manual-registration/", registration.manual_registration, name="admin_account_manual_registration"),
     path("<int:pk>/delete/", registration.account_delete, name="admin_account_delete"),
-    path("requests/<int:pk>/approve-register/", registration.request_approve_register,
-         name="admin_account_request_approve_register"),
+    path(
+        "requests/<int:pk>/approve-register/",
+        registration.request_approve_register,
+        name="admin_account_request_approve_register",
+    ),
     path("requests/", views.request_list, name="admin_account_requests"),
     path("requests/export.csv", views.request_csv, name="admin_account_requests_csv"),
     path("requests/<int:pk>/approve/", views.request_approve, name="admin_account_request_approve"),

@@ -5,6 +5,7 @@ reports the outcome; a refused change (ServiceError) writes nothing and is shown
 one (NotAllowed) answers 403. Activation of a Pending Registration account is not offered here:
 it is the outcome of registration with Cisco Smart Software Manager.
 """
+
 from django.contrib import messages
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -38,8 +39,14 @@ ACCOUNT_SORTS = {
     "status": "status",
     "created": "created_at",
 }
-REQUEST_SEARCH = ["name", "cisco_smart_account", "cisco_virtual_account", "requester_email",
-                  "message_to_creator", "requested_by__username"]
+REQUEST_SEARCH = [
+    "name",
+    "cisco_smart_account",
+    "cisco_virtual_account",
+    "requester_email",
+    "message_to_creator",
+    "requested_by__username",
+]
 REQUEST_SORTS = {
     "name": "name",
     "requester": "requested_by__username",
@@ -60,9 +67,16 @@ TABS = [
 
 def _page(request, template, current, **context):
     tabs = [{"label": label, "url": reverse(url_name), "current": key == current} for key, label, url_name in TABS]
-    return render(request, f"admin_widgets/accounts/{template}", {
-        "workspace": "admin", "account_tabs": tabs, "current_tab": current, **context,
-    })
+    return render(
+        request,
+        f"admin_widgets/accounts/{template}",
+        {
+            "workspace": "admin",
+            "account_tabs": tabs,
+            "current_tab": current,
+            **context,
+        },
+    )
 
 
 def _stamp():
@@ -74,6 +88,7 @@ def _when(value):
 
 
 # --- Accounts tab ----------------------------------------------------------------------------
+
 
 def _accounts_table(request):
     queryset = LocalAccount.objects.filter(status__in=ACCOUNT_STATUSES)
@@ -90,11 +105,29 @@ def account_list(request):
 @require_GET
 def account_csv(request):
     table = _accounts_table(request)
-    rows = ((a.name, a.cisco_smart_account, a.cisco_virtual_account, a.get_status_display(), a.description,
-             _when(a.created_at)) for a in table.paginator.object_list.iterator())
-    return csv_response(f"local_accounts_{_stamp()}.csv",
-                        [_("Local Account Name"), _("Cisco Smart Account"), _("Cisco Virtual Account"), _("Status"),
-                         _("Description"), _("Created")], rows)
+    rows = (
+        (
+            a.name,
+            a.cisco_smart_account,
+            a.cisco_virtual_account,
+            a.get_status_display(),
+            a.description,
+            _when(a.created_at),
+        )
+        for a in table.paginator.object_list.iterator()
+    )
+    return csv_response(
+        f"local_accounts_{_stamp()}.csv",
+        [
+            _("Local Account Name"),
+            _("Cisco Smart Account"),
+            _("Cisco Virtual Account"),
+            _("Status"),
+            _("Description"),
+            _("Created"),
+        ],
+        rows,
+    )
 
 
 @requires(Action.MANAGE_ACCOUNTS)
@@ -105,11 +138,20 @@ def account_create(request):
         data = form.cleaned_data
         with service_errors(request, form):
             account = account_service.create_account(
-                actor=request.user, name=data["name"], cisco_smart_account=data["cisco_smart_account"],
-                cisco_virtual_account=data["cisco_virtual_account"], description=data["description"],
+                actor=request.user,
+                name=data["name"],
+                cisco_smart_account=data["cisco_smart_account"],
+                cisco_virtual_account=data["cisco_virtual_account"],
+                description=data["description"],
             )
-            messages.success(request, _("The local account “%(name)s” was created and is ready to be registered "
-                                        "with Cisco Smart Software Manager.") % {"name": account.name})
+            messages.success(
+                request,
+                _(
+                    "The local account “%(name)s” was created and is ready to be registered "
+                    "with Cisco Smart Software Manager."
+                )
+                % {"name": account.name},
+            )
             return redirect("admin_accounts")
     return _page(request, "create.html", "accounts", form=form)
 
@@ -132,10 +174,13 @@ def account_activate(request, pk):
     account = get_object_or_404(LocalAccount, pk=pk)
     if account.status != Status.DEACTIVATED:
         # Pending Registration becomes Active through registration with CSSM, not from here.
-        messages.error(request, _("Only a deactivated local account can be activated here; “%(name)s” is %(status)s.")
-                       % {"name": account.name, "status": account.get_status_display()})
+        messages.error(
+            request,
+            _("Only a deactivated local account can be activated here; “%(name)s” is %(status)s.")
+            % {"name": account.name, "status": account.get_status_display()},
+        )
         return redirect(_back_to(request, "admin_accounts"))
-    reason = request.POST.get("reason", "").strip()[:ReasonForm.base_fields["reason"].max_length]
+    reason = request.POST.get("reason", "").strip()[: ReasonForm.base_fields["reason"].max_length]
     with service_errors(request):
         account_service.activate_account(actor=request.user, account=account, reason=reason)
         messages.success(request, _("The local account “%(name)s” was activated.") % {"name": account.name})
@@ -143,6 +188,7 @@ def account_activate(request, pk):
 
 
 # --- Account Requests tab ----------------------------------------------------------------------
+
 
 def _requests_table(request):
     status = RequestFilterForm(request.GET).status_value()
@@ -154,21 +200,50 @@ def _requests_table(request):
 @require_GET
 def request_list(request):
     status, table = _requests_table(request)
-    return _page(request, "requests.html", "requests", table=table, status=status, Status=Status,
-                 reason_max=ReasonForm.base_fields["reason"].max_length)
+    return _page(
+        request,
+        "requests.html",
+        "requests",
+        table=table,
+        status=status,
+        Status=Status,
+        reason_max=ReasonForm.base_fields["reason"].max_length,
+    )
 
 
 @requires(Action.MANAGE_ACCOUNTS)
 @require_GET
 def request_csv(request):
     status, table = _requests_table(request)
-    rows = ((a.name, a.requested_by.username if a.requested_by else "", a.requester_email, a.message_to_creator,
-             a.cisco_smart_account, a.cisco_virtual_account, a.get_status_display(), _when(a.created_at),
-             a.decision_reason) for a in table.paginator.object_list.iterator())
-    return csv_response(f"account_requests_{status}_{_stamp()}.csv",
-                        [_("Local Account Name"), _("Requester"), _("Email"), _("Message to Creator"),
-                         _("Cisco Smart Account"), _("Cisco Virtual Account"), _("Status"), _("Request Date"),
-                         _("Reason")], rows)
+    rows = (
+        (
+            a.name,
+            a.requested_by.username if a.requested_by else "",
+            a.requester_email,
+            a.message_to_creator,
+            a.cisco_smart_account,
+            a.cisco_virtual_account,
+            a.get_status_display(),
+            _when(a.created_at),
+            a.decision_reason,
+        )
+        for a in table.paginator.object_list.iterator()
+    )
+    return csv_response(
+        f"account_requests_{status}_{_stamp()}.csv",
+        [
+            _("Local Account Name"),
+            _("Requester"),
+            _("Email"),
+            _("Message to Creator"),
+            _("Cisco Smart Account"),
+            _("Cisco Virtual Account"),
+            _("Status"),
+            _("Request Date"),
+            _("Reason"),
+        ],
+        rows,
+    )
 
 
 @requires(Action.MANAGE_ACCOUNTS)
@@ -177,8 +252,14 @@ def request_approve(request, pk):
     account = get_object_or_404(LocalAccount, pk=pk)
     with service_errors(request):
         account_service.approve_account_request(actor=request.user, account=account)
-        messages.success(request, _("The request for “%(name)s” was approved; the local account is waiting for "
-                                    "registration with Cisco Smart Software Manager.") % {"name": account.name})
+        messages.success(
+            request,
+            _(
+                "The request for “%(name)s” was approved; the local account is waiting for "
+                "registration with Cisco Smart Software Manager."
+            )
+            % {"name": account.name},
+        )
     return redirect(_back_to(request, "admin_account_requests"))
 
 
@@ -195,6 +276,7 @@ def request_reject(request, pk):
 
 
 # --- Event Log tab ----------------------------------------------------------------------------------
+
 
 def _events_table(request):
     base = Event.objects.filter(Q(account__isnull=False) | Q(event_type__startswith="account."))
@@ -218,13 +300,19 @@ def event_list(request):
 @require_GET
 def event_csv(request):
     _form, table = _events_table(request)
-    rows = ((_when(e.created_at), e.account.name if e.account else "", e.event_type, e.severity, e.username,
-             e.message) for e in table.paginator.object_list.iterator())
-    return csv_response(f"account_events_{_stamp()}.csv",
-                        [_("Time"), _("Local Account"), _("Event Type"), _("Severity"), _("User"), _("Message")], rows)
+    rows = (
+        (_when(e.created_at), e.account.name if e.account else "", e.event_type, e.severity, e.username, e.message)
+        for e in table.paginator.object_list.iterator()
+    )
+    return csv_response(
+        f"account_events_{_stamp()}.csv",
+        [_("Time"), _("Local Account"), _("Event Type"), _("Severity"), _("User"), _("Message")],
+        rows,
+    )
 
 
 # --- Shared ----------------------------------------------------------------------------------------
+
 
 def _reason(request):
     """The reason the action needs; None (and its errors as messages) if missing or too long."""

@@ -3,6 +3,7 @@
 They check the shape of the input; the rules (unique name, the console on, which role fits
 which scope, who may do what) are the services' in ``accounts.services.api_grants``.
 """
+
 import datetime
 
 from django import forms
@@ -18,7 +19,8 @@ class GrantForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     description = forms.CharField(label=_("Description"), max_length=255, required=False)
     expiration_date = forms.DateField(
-        label=_("Expiration Date"), required=False,
+        label=_("Expiration Date"),
+        required=False,
         help_text=_("Optional. The grant stops working at the start of this day (UTC)."),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
@@ -51,12 +53,15 @@ class AccessForm(forms.Form):
     """The guide: "Select an Account ... Select a Role (Account Admin, Account User, Per Virtual Account)"."""
 
     account = forms.ModelChoiceField(
-        label=_("Account"), queryset=LocalAccount.objects.filter(status=LocalAccount.Status.ACTIVE).order_by("name"),
+        label=_("Account"),
+        queryset=LocalAccount.objects.filter(status=LocalAccount.Status.ACTIVE).order_by("name"),
     )
     role = forms.ChoiceField(label=_("Role"), choices=AccountRole.choices)
     virtual_account = _VirtualAccountChoice(
-        label=_("Virtual Account"), required=False,
+        label=_("Virtual Account"),
+        required=False,
         queryset=VirtualAccount.objects.filter(account__status=LocalAccount.Status.ACTIVE)
-        .select_related("account").order_by("account__name", "name"),
+        .select_related("account")
+        .order_by("account__name", "name"),
         help_text=_("Only for the Virtual Account roles."),
     )

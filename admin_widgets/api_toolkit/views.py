@@ -6,6 +6,7 @@ input, calls one service of ``accounts.services.api_grants`` and reports the out
 or regenerated client secret is rendered once, in the reply to the POST that made it, with
 ``Cache-Control: no-store``; only its hash is kept, so no page can show it again.
 """
+
 from django.contrib import messages
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
@@ -35,14 +36,18 @@ def toolkit(request):
         grants = grants.filter(grant_type=grant_type)
     table = Listing(request, grants, search=SEARCH_FIELDS, sorts=SORTS, default_sort="name")
     console = ApiConsole.objects.filter(pk=1).first()
-    return render(request, "admin_widgets/api_toolkit/list.html", {
-        "workspace": "admin",
-        "table": table,
-        "console_enabled": bool(console and console.enabled),
-        "may_toggle": can(request, Action.TOGGLE_API_CONSOLE),
-        "grant_types": ApiGrant.GrantType.choices,
-        "grant_type": grant_type,
-    })
+    return render(
+        request,
+        "admin_widgets/api_toolkit/list.html",
+        {
+            "workspace": "admin",
+            "table": table,
+            "console_enabled": bool(console and console.enabled),
+            "may_toggle": can(request, Action.TOGGLE_API_CONSOLE),
+            "grant_types": ApiGrant.GrantType.choices,
+            "grant_type": grant_type,
+        },
+    )
 
 
 @requires(Action.MANAGE_API_GRANTS)
@@ -68,8 +73,11 @@ def grant_create(request):
         data = form.cleaned_data
         with service_errors(request, form):
             grant, secret = api_grants.create_grant(
-                actor=request.user, grant_type=data["grant_type"], name=data["name"],
-                description=data["description"], expires_at=form.expires_at(),
+                actor=request.user,
+                grant_type=data["grant_type"],
+                name=data["name"],
+                description=data["description"],
+                expires_at=form.expires_at(),
             )
             return _show_secret(request, grant, secret, created=True)
     return render(request, "admin_widgets/api_toolkit/create.html", {"workspace": "admin", "form": form})
@@ -79,14 +87,22 @@ def grant_create(request):
 @require_http_methods(["GET", "POST"])
 def grant_edit(request, pk):
     grant = get_object_or_404(ApiGrant.objects.select_related("application"), pk=pk)
-    initial = {"name": grant.name, "description": grant.description,
-               "expiration_date": grant.expires_at.date() if grant.expires_at else None}
+    initial = {
+        "name": grant.name,
+        "description": grant.description,
+        "expiration_date": grant.expires_at.date() if grant.expires_at else None,
+    }
     form = GrantForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         with service_errors(request, form):
-            api_grants.update_grant(actor=request.user, grant=grant, name=data["name"],
-                                    description=data["description"], expires_at=form.expires_at())
+            api_grants.update_grant(
+                actor=request.user,
+                grant=grant,
+                name=data["name"],
+                description=data["description"],
+                expires_at=form.expires_at(),
+            )
             messages.success(request, _("The grant “%(name)s” was saved.") % {"name": grant.name})
             return redirect("admin_api_toolkit")
     return render(request, "admin_widgets/api_toolkit/edit.html", {"workspace": "admin", "form": form, "grant": grant})
@@ -122,16 +138,33 @@ def grant_access(request, pk):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         with service_errors(request, form):
-            api_grants.add_access(actor=request.user, grant=grant, account=data["account"], role=data["role"],
-                                  virtual_account=data["virtual_account"])
+            api_grants.add_access(
+                actor=request.user,
+                grant=grant,
+                account=data["account"],
+                role=data["role"],
+                virtual_account=data["virtual_account"],
+            )
             messages.success(request, _("The access was created."))
             return redirect("admin_api_grant_access", pk=grant.pk)
     entries = grant.access_entries.select_related("account", "virtual_account")
-    table = Listing(request, entries, search=["account__name", "virtual_account__name"],
-                    sorts={"account": "account__name"}, default_sort="account")
-    return render(request, "admin_widgets/api_toolkit/access.html", {
-        "workspace": "admin", "form": form, "grant": grant, "table": table,
-    })
+    table = Listing(
+        request,
+        entries,
+        search=["account__name", "virtual_account__name"],
+        sorts={"account": "account__name"},
+        default_sort="account",
+    )
+    return render(
+        request,
+        "admin_widgets/api_toolkit/access.html",
+        {
+            "workspace": "admin",
+            "form": form,
+            "grant": grant,
+            "table": table,
+        },
+    )
 
 
 @requires(Action.MANAGE_API_GRANTS)
@@ -145,8 +178,15 @@ def access_remove(request, pk):
 
 
 def _show_secret(request, grant, secret, *, created):
-    response = render(request, "admin_widgets/api_toolkit/secret.html", {
-        "workspace": "admin", "grant": grant, "client_secret": secret, "created": created,
-    })
+    response = render(
+        request,
+        "admin_widgets/api_toolkit/secret.html",
+        {
+            "workspace": "admin",
+            "grant": grant,
+            "client_secret": secret,
+            "created": created,
+        },
+    )
     add_never_cache_headers(response)  # the secret must not stay in any cache or history
     return response

@@ -5,6 +5,7 @@ In this product HA is the database's replication under several stateless web nod
 configured: the database is a standby, or a primary with at least one standby connected or
 known. SQLite (the embedded mode) has no HA.
 """
+
 from dataclasses import dataclass, field
 
 from django.db import connections
@@ -42,15 +43,19 @@ def summarize(in_recovery, rows):
         status, host, port = rows[0][:3]
         peer = Peer("primary", f"{host}:{port}", status)
         ok = status == "streaming"
-        return Cluster("standby", HEALTHY if ok else CRITICAL, [peer],
-                       "" if ok else f"Replication from the primary is {status}.")
+        return Cluster(
+            "standby", HEALTHY if ok else CRITICAL, [peer], "" if ok else f"Replication from the primary is {status}."
+        )
     if not rows:
         return None
-    peers = [Peer(name or "standby", address or "local", state, sync_state or "", str(lag or ""))
-             for name, address, state, sync_state, lag in rows]
+    peers = [
+        Peer(name or "standby", address or "local", state, sync_state or "", str(lag or ""))
+        for name, address, state, sync_state, lag in rows
+    ]
     broken = [peer for peer in peers if peer.state != "streaming"]
-    return Cluster("primary", CRITICAL if broken else HEALTHY, peers,
-                   ", ".join(f"{peer.name} is {peer.state}" for peer in broken))
+    return Cluster(
+        "primary", CRITICAL if broken else HEALTHY, peers, ", ".join(f"{peer.name} is {peer.state}" for peer in broken)
+    )
 
 
 def cluster_status(using="default"):

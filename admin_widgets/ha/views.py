@@ -1,5 +1,6 @@
 """High Availability Status widget: shown only when the database replicates (guide: "visible
 only if a functioning High Availability cluster is configured")."""
+
 import platform
 
 import psutil
@@ -25,12 +26,18 @@ def ha_status(request, tab="host"):
         raise Http404("No High Availability cluster is configured.")
     context = {"workspace": "admin", "cluster": cluster, "tab": tab}
     if tab == "events":
-        context["table"] = Listing(request, Event.objects.filter(event_type__startswith="ha."),
-                                   search=["message", "username"], sorts={"time": "created_at"},
-                                   default_sort="-time")
+        context["table"] = Listing(
+            request,
+            Event.objects.filter(event_type__startswith="ha."),
+            search=["message", "username"],
+            sorts={"time": "created_at"},
+            default_sort="-time",
+        )
     else:
         context.update(
-            version=core.__version__, python=platform.python_version(),
-            memory=psutil.virtual_memory().total, disk=psutil.disk_usage(str(settings.DATA_DIR)).total,
+            version=core.__version__,
+            python=platform.python_version(),
+            memory=psutil.virtual_memory().total,
+            disk=psutil.disk_usage(str(settings.DATA_DIR)).total,
         )
     return render(request, "admin_widgets/ha/status.html", context)

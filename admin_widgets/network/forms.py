@@ -16,7 +16,10 @@ class GeneralForm(ReadOnlyableForm):
 
 class ProxyForm(ReadOnlyableForm):
     proxy_password = forms.CharField(
-        label=_("Proxy Password"), required=False, strip=False, max_length=512,
+        label=_("Proxy Password"),
+        required=False,
+        strip=False,
+        max_length=512,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Leave empty to keep the saved password."),
     )

@@ -4,6 +4,7 @@ The product does not own the operating system it runs on (a container, a VM, a l
 these are shown read-only, read fresh on each page: ``/etc/resolv.conf``, ``/proc/net/route``
 and ``/proc/net/ipv6_route`` (Linux), and psutil for the interfaces.
 """
+
 import ipaddress
 import socket
 from dataclasses import dataclass, field

@@ -5,6 +5,7 @@ not manage: it is read from the OS and shown read-only, and the page says so. Wh
 product does own is editable by System Admins: the SSM On-Prem Name and the proxy that
 registration and synchronization with CSSM use. System Operators see everything read-only.
 """
+
 from copy import copy
 
 from django.contrib import messages
@@ -61,15 +62,18 @@ def network_tab(request, tab="general"):
         "workspace": "admin",
         "tab": tab,
         "tab_label": dict(TABS)[tab],
-        "tabs": [{"label": label, "url": reverse("admin_network_tab", args=[key]), "current": key == tab}
-                 for key, label in TABS],
+        "tabs": [
+            {"label": label, "url": reverse("admin_network_tab", args=[key]), "current": key == tab}
+            for key, label in TABS
+        ],
         "form": form,
         "may_change": may_change,
         "proxy_password_saved": bool(row.proxy_password),
     }
     if tab == "general":
-        context.update(hostname=host.hostname(), fqdn=host.fqdn(), dns=host.dns_servers(),
-                       gateways=host.default_gateways())
+        context.update(
+            hostname=host.hostname(), fqdn=host.fqdn(), dns=host.dns_servers(), gateways=host.default_gateways()
+        )
     if tab == "interfaces":
         context["interfaces"] = host.interfaces()
     return render(request, "admin_widgets/network/tab.html", context)

@@ -1,4 +1,5 @@
 """Forms of the Security widget's tabs; the services (``password_policy``, ``accounts.services.certificate_actions``) decide."""
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -18,8 +19,13 @@ class _PolicyForm(forms.ModelForm):
 class AccountTabForm(_PolicyForm):
     # Left empty (a radio button left unset is not posted at all), these keep their current value:
     # the registration limits (0 is "unlimited"), the usage bounds, the CSLU access mode.
-    KEEP_WHEN_EMPTY = ("registration_limit_per_token", "registration_limit_per_va", "device_max_license_count",
-                       "device_max_licenses_per_message", "cslu_access")
+    KEEP_WHEN_EMPTY = (
+        "registration_limit_per_token",
+        "registration_limit_per_va",
+        "device_max_license_count",
+        "device_max_licenses_per_message",
+        "cslu_access",
+    )
     # Kept when not posted at all (a page opened before the setting existed); an empty list posted is
     # a value, refused in "networks" mode by the model's clean().
     KEEP_WHEN_ABSENT = ("cslu_networks",)
@@ -64,15 +70,22 @@ class AccountTabForm(_PolicyForm):
         help_texts = {
             "session_limit": _("When a user opens one session more, their oldest session is ended."),
             "lock_expiration_minutes": _("Greater than 1 minute. Without lock expiration, an administrator unlocks."),
-            "registration_limit_per_token": _("0 = unlimited. Re-registering a known product instance does not "
-                                              "count. Over the limit, devices are told to retry later."),
-            "registration_limit_per_va": _("0 = unlimited. Counts new product instances from all tokens of the "
-                                           "virtual account, and those CSLU pushes add."),
-            "cslu_networks": _("CIDRs such as 10.0.0.0/8 or 2001:db8::/32, one per line (or separated by commas). "
-                               "Used when CSLU pushes are accepted only from the listed networks. The default lists "
-                               "the loopback and private networks."),
-            "device_max_license_count": _("1-1000000. A usage report or AUTHORIZE with more of one license is "
-                                          "refused whole, and nothing changes."),
+            "registration_limit_per_token": _(
+                "0 = unlimited. Re-registering a known product instance does not "
+                "count. Over the limit, devices are told to retry later."
+            ),
+            "registration_limit_per_va": _(
+                "0 = unlimited. Counts new product instances from all tokens of the "
+                "virtual account, and those CSLU pushes add."
+            ),
+            "cslu_networks": _(
+                "CIDRs such as 10.0.0.0/8 or 2001:db8::/32, one per line (or separated by commas). "
+                "Used when CSLU pushes are accepted only from the listed networks. The default lists "
+                "the loopback and private networks."
+            ),
+            "device_max_license_count": _(
+                "1-1000000. A usage report or AUTHORIZE with more of one license is refused whole, and nothing changes."
+            ),
             "device_max_licenses_per_message": _("1-500. A message naming more licenses is refused whole."),
         }
 
@@ -106,10 +119,13 @@ class PasswordTabForm(_PolicyForm):
 
 class HostNameForm(forms.Form):
     host_common_name = forms.CharField(
-        label=_("Host Common Name"), max_length=253,
-        help_text=_("The DNS resolvable host name or IP address product instances use to reach this server "
-                    "(their call-home URL). After changing it, synchronize the local accounts so their "
-                    "certificates are re-generated with the new name."),
+        label=_("Host Common Name"),
+        max_length=253,
+        help_text=_(
+            "The DNS resolvable host name or IP address product instances use to reach this server "
+            "(their call-home URL). After changing it, synchronize the local accounts so their "
+            "certificates are re-generated with the new name."
+        ),
     )
 
 
@@ -119,11 +135,18 @@ class CsrForm(forms.Form):
     organization = forms.CharField(label=_("Organization"), max_length=64, required=False)
     locality = forms.CharField(label=_("Locality (City)"), max_length=64, required=False)
     state = forms.CharField(label=_("State or Province"), max_length=64, required=False)
-    country = forms.RegexField(label=_("Country (two-letter code)"), regex=r"^[A-Za-z]{2}$", max_length=2,
-                               error_messages={"invalid": _("Enter a two-letter country code, e.g. US.")})
+    country = forms.RegexField(
+        label=_("Country (two-letter code)"),
+        regex=r"^[A-Za-z]{2}$",
+        max_length=2,
+        error_messages={"invalid": _("Enter a two-letter country code, e.g. US.")},
+    )
     key_size = forms.TypedChoiceField(label=_("Key Size"), coerce=int, choices=[(size, size) for size in KEY_SIZES])
     subject_alt_names = forms.CharField(
-        label=_("Subject Alternative Names"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        label=_("Subject Alternative Names"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Other host names or IP addresses, separated by commas or spaces."),
     )
 

@@ -4,6 +4,7 @@ System Admins change the settings; System Operators see them read-only (docs/rba
 checks its form, calls one service (``accounts.services.password_policy``, ``lockout``,
 ``accounts.services.certificate_actions``) and reports the outcome; a refused change writes nothing.
 """
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
@@ -36,19 +37,24 @@ TABS = [
     ("events", gettext_lazy("Event Log"), "admin_security_events"),
 ]
 # The security events: sign-in, locks, sessions, password and certificate changes.
-SECURITY_EVENTS = Q(event_type__startswith="security.") | Q(event_type__startswith="auth.") | Q(
-    event_type__in=["user.password_changed", "user.password_reset"])
+SECURITY_EVENTS = (
+    Q(event_type__startswith="security.")
+    | Q(event_type__startswith="auth.")
+    | Q(event_type__in=["user.password_changed", "user.password_reset"])
+)
 EVENT_SEARCH = ["message", "username", "event_type"]
 EVENT_SORTS = {"time": "created_at", "type": "event_type", "user": "username", "severity": "severity"}
 
 
 def _page(request, template, tab, **context):
-    context.update({
-        "workspace": "admin",
-        "security_tabs": [{"label": label, "url": reverse(url), "current": key == tab} for key, label, url in TABS],
-        "tab_label": dict((key, label) for key, label, _url in TABS)[tab],
-        "may_change": can(request, Action.CHANGE_SYSTEM_CONFIG),
-    })
+    context.update(
+        {
+            "workspace": "admin",
+            "security_tabs": [{"label": label, "url": reverse(url), "current": key == tab} for key, label, url in TABS],
+            "tab_label": dict((key, label) for key, label, _url in TABS)[tab],
+            "may_change": can(request, Action.CHANGE_SYSTEM_CONFIG),
+        }
+    )
     return render(request, f"admin_widgets/security/{template}", context)
 
 
@@ -58,6 +64,7 @@ def _require_change(request):
 
 
 # --- Account and Password tabs -----------------------------------------------------------------
+
 
 def _policy_tab(request, tab, form_class, template, **extra):
     may_change = can(request, Action.CHANGE_SYSTEM_CONFIG)
@@ -79,8 +86,14 @@ def _policy_tab(request, tab, form_class, template, **extra):
 @requires(Action.VIEW_SYSTEM_CONFIG)
 @require_http_methods(["GET", "POST"])
 def account_tab(request):
-    return _policy_tab(request, "account", AccountTabForm, "account.html",
-                       locks=lockout.locked_users()[:200], may_unlock=can(request, Action.MANAGE_USERS))
+    return _policy_tab(
+        request,
+        "account",
+        AccountTabForm,
+        "account.html",
+        locks=lockout.locked_users()[:200],
+        may_unlock=can(request, Action.MANAGE_USERS),
+    )
 
 
 @requires(Action.VIEW_SYSTEM_CONFIG)
@@ -115,6 +128,7 @@ def unlock(request, pk):
 
 # --- Certificates tab ----------------------------------------------------------------------------
 
+
 def _certificates_page(request, *, host_form=None, csr_form=None, import_form=None, status=200):
     may_change = can(request, Action.CHANGE_SYSTEM_CONFIG)
     host = certificate_actions.host_common_name()
@@ -124,7 +138,9 @@ def _certificates_page(request, *, host_form=None, csr_form=None, import_form=No
             for field in form.fields.values():
                 field.disabled = True
     response = _page(
-        request, "certificates.html", "certificates",
+        request,
+        "certificates.html",
+        "certificates",
         host_form=host_form,
         csr_form=csr_form or CsrForm(initial={"common_name": host, "key_size": 2048}),
         import_form=import_form or ImportForm(),
@@ -148,10 +164,17 @@ def host_name(request):
     form = HostNameForm(request.POST)
     if form.is_valid():
         with service_errors(request, form, field="host_common_name"):
-            value = certificate_actions.set_host_common_name(actor=request.user,
-                                                             common_name=form.cleaned_data["host_common_name"])
-            messages.success(request, _("The Host Common Name is updated to “%(name)s”. Synchronize your local "
-                                        "accounts so their certificates are re-generated with it.") % {"name": value})
+            value = certificate_actions.set_host_common_name(
+                actor=request.user, common_name=form.cleaned_data["host_common_name"]
+            )
+            messages.success(
+                request,
+                _(
+                    "The Host Common Name is updated to “%(name)s”. Synchronize your local "
+                    "accounts so their certificates are re-generated with it."
+                )
+                % {"name": value},
+            )
             return redirect("admin_security_certificates")
     return _certificates_page(request, host_form=form, status=400)
 
@@ -196,13 +219,17 @@ def import_certificate(request):
     if form.is_valid():
         with service_errors(request, form):
             checked = certificate_actions.import_certificate(
-                actor=request.user, certificate_pem=form.read("certificate"),
-                intermediate_pem=form.read("intermediate"), key_pem=form.read("private_key"),
+                actor=request.user,
+                certificate_pem=form.read("certificate"),
+                intermediate_pem=form.read("intermediate"),
+                key_pem=form.read("private_key"),
                 description=form.cleaned_data["description"],
             )
-            messages.success(request, _(
-                "The certificate “%(subject)s” is imported. The server uses it after its next restart.")
-                % {"subject": checked.certificate.subject.rfc4514_string()})
+            messages.success(
+                request,
+                _("The certificate “%(subject)s” is imported. The server uses it after its next restart.")
+                % {"subject": checked.certificate.subject.rfc4514_string()},
+            )
             return redirect("admin_security_certificates")
     return _certificates_page(request, import_form=form, status=400)
 
@@ -212,12 +239,18 @@ def import_certificate(request):
 def restore_default(request):
     with service_errors(request):
         certificate_actions.restore_default(actor=request.user)
-        messages.success(request, _("A new default self-signed certificate replaces the imported one. "
-                                    "The server uses it after its next restart."))
+        messages.success(
+            request,
+            _(
+                "A new default self-signed certificate replaces the imported one. "
+                "The server uses it after its next restart."
+            ),
+        )
     return redirect("admin_security_certificates")
 
 
 # --- Event Log tab -------------------------------------------------------------------------------
+
 
 def _events_table(request):
     events = Event.objects.filter(SECURITY_EVENTS)
@@ -234,7 +267,12 @@ def event_list(request):
 @require_GET
 def event_csv(request):
     table = _events_table(request)
-    rows = ((f"{timezone.localtime(e.created_at):%Y-%m-%d %H:%M:%S}", e.event_type, e.severity, e.username,
-             e.message) for e in table.paginator.object_list.iterator())
-    return csv_response(f"security_events_{timezone.now():%Y%m%d_%H%M%S}.csv",
-                        [_("Time"), _("Event Type"), _("Severity"), _("User"), _("Message")], rows)
+    rows = (
+        (f"{timezone.localtime(e.created_at):%Y-%m-%d %H:%M:%S}", e.event_type, e.severity, e.username, e.message)
+        for e in table.paginator.object_list.iterator()
+    )
+    return csv_response(
+        f"security_events_{timezone.now():%Y%m%d_%H%M%S}.csv",
+        [_("Time"), _("Event Type"), _("Severity"), _("User"), _("Message")],
+        rows,
+    )

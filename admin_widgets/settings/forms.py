@@ -1,4 +1,5 @@
 """One form per tab of the Settings widget; the service (``core.system_settings``) decides."""
+
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -65,7 +66,10 @@ class LanguageForm(ReadOnlyableForm):
 class EmailForm(ReadOnlyableForm):
     tab = "email"
     smtp_password = forms.CharField(
-        label=_("Password"), required=False, strip=False, max_length=512,
+        label=_("Password"),
+        required=False,
+        strip=False,
+        max_length=512,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Leave empty to keep the saved password."),
     )

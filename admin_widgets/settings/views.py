@@ -3,6 +3,7 @@
 System Admins change the settings; System Operators see them read-only (docs/rbac.md). The SMTP
 password is never sent back to the browser: the page only says whether one is saved.
 """
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -51,17 +52,23 @@ def settings_tab(request, tab="messaging"):
                 return redirect("admin_settings_tab", tab=tab)
     else:
         form = form_class(instance=_copy(row), read_only=not may_change)
-    return render(request, "admin_widgets/settings/tab.html", {
-        "workspace": "admin",
-        "form": form,
-        "tab": tab,
-        "tabs": [{"label": label, "url": reverse("admin_settings_tab", args=[key]), "current": key == tab}
-                 for key, label in TABS],
-        "tab_label": dict(TABS)[tab],
-        "may_change": may_change,
-        "smtp_password_saved": bool(row.smtp_password),
-        "server_time": timezone.now(),
-    })
+    return render(
+        request,
+        "admin_widgets/settings/tab.html",
+        {
+            "workspace": "admin",
+            "form": form,
+            "tab": tab,
+            "tabs": [
+                {"label": label, "url": reverse("admin_settings_tab", args=[key]), "current": key == tab}
+                for key, label in TABS
+            ],
+            "tab_label": dict(TABS)[tab],
+            "may_change": may_change,
+            "smtp_password_saved": bool(row.smtp_password),
+            "server_time": timezone.now(),
+        },
+    )
 
 
 def _copy(row):

@@ -5,6 +5,7 @@ offered, and a name from a request is only ever looked up in that listing, never
 a path. Searches use ``grep -E`` (the guide: "a Linux extended grep regular expression") in a
 subprocess with a time limit, so no pattern can hang a web worker.
 """
+
 import re
 import subprocess
 import tempfile
@@ -41,8 +42,9 @@ def log_files():
         for path in sorted(directory.iterdir()):
             if LOG_NAME.match(path.name) and path.is_file() and not path.is_symlink():
                 stat = path.stat()
-                files.append(LogFile(path.name, path, stat.st_size,
-                                     datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)))
+                files.append(
+                    LogFile(path.name, path, stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc))
+                )
     return files
 
 

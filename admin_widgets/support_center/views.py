@@ -1,5 +1,6 @@
 """Support Center widget: the server's logs, viewed live, searched and downloaded (guide
 "Support Center Widget"). Open to System Admins and Operators (docs/rbac.md, ``view_logs``)."""
+
 from django.http import FileResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -17,8 +18,14 @@ from . import logs
 def support_center(request):
     files = logs.log_files()
     selected = request.GET.get("log", "")
-    context = {"workspace": "admin", "files": files, "selected": selected, "quick_searches": logs.QUICK_SEARCHES,
-               "pattern": request.GET.get("pattern", ""), "quick": request.GET.get("quick", "")}
+    context = {
+        "workspace": "admin",
+        "files": files,
+        "selected": selected,
+        "quick_searches": logs.QUICK_SEARCHES,
+        "pattern": request.GET.get("pattern", ""),
+        "quick": request.GET.get("quick", ""),
+    }
     if selected:
         try:
             context["lines"], context["offset"] = logs.tail(selected)
@@ -61,5 +68,6 @@ def log_download(request, name):
 @require_GET
 def log_download_all(request):
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    return FileResponse(logs.zip_all(), as_attachment=True, filename=f"ssm-onprem-logs-{stamp}.zip",
-                        content_type="application/zip")
+    return FileResponse(
+        logs.zip_all(), as_attachment=True, filename=f"ssm-onprem-logs-{stamp}.zip", content_type="application/zip"
+    )

@@ -1,4 +1,5 @@
 """Forms of the Synchronization widget (shape only; the rules are in ``sync.services``)."""
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -6,8 +7,15 @@ from sync.documents.parse import MAX_DOCUMENT_BYTES
 from sync.documents.rejections import Corrupted
 from sync.models import SyncSettings
 
-WEEKDAYS = [(0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")), (4, _("Friday")),
-            (5, _("Saturday")), (6, _("Sunday"))]
+WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
 
 
 class ScheduleForm(forms.Form):
@@ -20,15 +28,15 @@ class ScheduleForm(forms.Form):
 
 
 class PrivacyForm(forms.Form):
-    privacy_hostname = forms.BooleanField(label=_("Hostname"), required=False,
-                                          help_text=_("Excluded from synchronization requests when checked."))
+    privacy_hostname = forms.BooleanField(
+        label=_("Hostname"), required=False, help_text=_("Excluded from synchronization requests when checked.")
+    )
     privacy_ip_address = forms.BooleanField(label=_("IP Address"), required=False)
     privacy_mac_address = forms.BooleanField(label=_("MAC Address"), required=False)
 
 
 class AccountPrivacyForm(PrivacyForm):
-    override = forms.BooleanField(label=_("Override the global data privacy settings for this account"),
-                                  required=False)
+    override = forms.BooleanField(label=_("Override the global data privacy settings for this account"), required=False)
 
     field_order = ["override", "privacy_hostname", "privacy_ip_address", "privacy_mac_address"]
 

@@ -5,6 +5,7 @@ Schedules (schedule and global data privacy), History.
 and the account page polls ``status.json`` for the progress. Manual synchronization downloads
 the request file and uploads the response file; a refused file shows the guide's message.
 """
+
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -35,8 +36,12 @@ from .forms import AccountPrivacyForm, PrivacyForm, ResponseUploadForm, Schedule
 Status = LocalAccount.Status
 LISTED = [Status.PENDING_REGISTRATION, Status.ACTIVE, Status.DEACTIVATED]
 ACCOUNT_SEARCH = ["name", "cisco_smart_account", "cisco_virtual_account", "sync_state__onprem_name"]
-ACCOUNT_SORTS = {"name": "name", "onprem_name": "sync_state__onprem_name", "status": "status",
-                 "last_sync": "sync_state__last_sync_at"}
+ACCOUNT_SORTS = {
+    "name": "name",
+    "onprem_name": "sync_state__onprem_name",
+    "status": "status",
+    "last_sync": "sync_state__last_sync_at",
+}
 HISTORY_SEARCH = ["account_name", "message", "username", "request_id"]
 HISTORY_SORTS = {"time": "started_at", "account": "account_name", "kind": "kind", "result": "result"}
 
@@ -49,11 +54,15 @@ TABS = [
 
 def _page(request, template, current, **context):
     tabs = [{"label": label, "url": reverse(url_name), "current": key == current} for key, label, url_name in TABS]
-    return render(request, f"admin_widgets/synchronization/{template}", {
-        "workspace": "admin", "sync_tabs": tabs, "current_tab": current, **context})
+    return render(
+        request,
+        f"admin_widgets/synchronization/{template}",
+        {"workspace": "admin", "sync_tabs": tabs, "current_tab": current, **context},
+    )
 
 
 # --- Accounts tab ------------------------------------------------------------------------------------
+
 
 @requires(Action.MANAGE_SYNC)
 @require_GET
@@ -65,8 +74,13 @@ def account_list(request):
     rows = []
     for account in table.page:
         state = getattr(account, "sync_state", None)
-        rows.append({"account": account, "state": state,
-                     "due": due_at(state, config, now) if state is not None and state.is_registered else None})
+        rows.append(
+            {
+                "account": account,
+                "state": state,
+                "due": due_at(state, config, now) if state is not None and state.is_registered else None,
+            }
+        )
     return _page(request, "accounts.html", "accounts", table=table, rows=rows, Status=Status)
 
 
@@ -80,14 +94,30 @@ def account_detail(request, pk):
     account = _account(pk)
     state = getattr(account, "sync_state", None)
     registered = state is not None and state.is_registered
-    privacy_form = AccountPrivacyForm(initial={
-        "override": state.privacy_override, "privacy_hostname": state.privacy_hostname,
-        "privacy_ip_address": state.privacy_ip_address, "privacy_mac_address": state.privacy_mac_address,
-    } if state is not None else None)
+    privacy_form = AccountPrivacyForm(
+        initial={
+            "override": state.privacy_override,
+            "privacy_hostname": state.privacy_hostname,
+            "privacy_ip_address": state.privacy_ip_address,
+            "privacy_mac_address": state.privacy_mac_address,
+        }
+        if state is not None
+        else None
+    )
     records = SyncRecord.objects.filter(account=account).select_related("user").defer("request_text", "sent")[:20]
-    return _page(request, "account.html", "accounts", account=account, state=state, registered=registered,
-                 due=due_at(state, sync_settings()) if registered else None, privacy_form=privacy_form,
-                 upload_form=ResponseUploadForm(), records=records, Status=Status)
+    return _page(
+        request,
+        "account.html",
+        "accounts",
+        account=account,
+        state=state,
+        registered=registered,
+        due=due_at(state, sync_settings()) if registered else None,
+        privacy_form=privacy_form,
+        upload_form=ResponseUploadForm(),
+        records=records,
+        Status=Status,
+    )
 
 
 @requires(Action.MANAGE_SYNC)
@@ -98,11 +128,16 @@ def account_status(request, pk):
     state = getattr(account, "sync_state", None)
     if state is None:
         return JsonResponse({"status": "idle", "message": "", "last_sync_at": None})
-    return JsonResponse({
-        "status": state.status, "status_label": state.get_status_display(), "message": state.status_message,
-        "last_sync_at": state.last_sync_at.isoformat() if state.last_sync_at else None,
-        "last_sync_result": state.last_sync_result, "full_sync_required": state.full_sync_required,
-    })
+    return JsonResponse(
+        {
+            "status": state.status,
+            "status_label": state.get_status_display(),
+            "message": state.status_message,
+            "last_sync_at": state.last_sync_at.isoformat() if state.last_sync_at else None,
+            "last_sync_result": state.last_sync_result,
+            "full_sync_required": state.full_sync_required,
+        }
+    )
 
 
 @requires(Action.MANAGE_SYNC)
@@ -116,8 +151,11 @@ def sync_now(request, pk):
         return redirect("admin_sync_account", pk=account.pk)
     full = form.cleaned_data["sync_type"] == "full"
     queue_sync(account, full=full, actor=request.user)
-    messages.info(request, _("The %(type)s synchronization of “%(name)s” was started; its progress is shown below.")
-                  % {"type": _("full") if full else _("standard"), "name": account.name})
+    messages.info(
+        request,
+        _("The %(type)s synchronization of “%(name)s” was started; its progress is shown below.")
+        % {"type": _("full") if full else _("standard"), "name": account.name},
+    )
     return redirect("admin_sync_account", pk=account.pk)
 
 
@@ -157,8 +195,7 @@ def upload_response(request, pk):
         return _("Synchronization Failed: %(message)s") % {"message": message}
 
     with service_errors(request, message=failed):
-        record = sync_service.apply_response(account, upload.read(), name=upload.name, actor=request.user,
-                                             mode=MANUAL)
+        record = sync_service.apply_response(account, upload.read(), name=upload.name, actor=request.user, mode=MANUAL)
         messages.success(request, record.message)
     return redirect("admin_sync_account", pk=account.pk)
 
@@ -170,8 +207,9 @@ def account_privacy(request, pk):
     form = AccountPrivacyForm(request.POST)
     if form.is_valid():
         with service_errors(request):
-            settings_service.update_account_privacy(actor=request.user, account=account,
-                                                    **{k: v for k, v in form.cleaned_data.items()})
+            settings_service.update_account_privacy(
+                actor=request.user, account=account, **{k: v for k, v in form.cleaned_data.items()}
+            )
             messages.success(request, _("The data privacy settings of “%(name)s” were saved.") % {"name": account.name})
     return redirect("admin_sync_account", pk=account.pk)
 
@@ -183,12 +221,16 @@ def account_scheduled(request, pk):
     enabled = request.POST.get("enabled") == "1"
     with service_errors(request):
         settings_service.set_scheduled_sync(actor=request.user, account=account, enabled=enabled)
-        messages.success(request, _("Scheduled synchronization of “%(name)s” is %(state)s.")
-                         % {"name": account.name, "state": _("enabled") if enabled else _("disabled")})
+        messages.success(
+            request,
+            _("Scheduled synchronization of “%(name)s” is %(state)s.")
+            % {"name": account.name, "state": _("enabled") if enabled else _("disabled")},
+        )
     return redirect("admin_sync_account", pk=account.pk)
 
 
 # --- Schedules tab --------------------------------------------------------------------------------------
+
 
 @requires(Action.MANAGE_SYNC)
 @require_http_methods(["GET", "POST"])
@@ -210,11 +252,13 @@ def schedules(request):
                     settings_service.update_schedule(actor=request.user, **schedule_form.cleaned_data)
                     messages.success(request, _("The synchronization schedule was saved."))
                     return redirect("admin_sync_schedules")
-    return _page(request, "schedules.html", "schedules", schedule_form=schedule_form, privacy_form=privacy_form,
-                 config=config)
+    return _page(
+        request, "schedules.html", "schedules", schedule_form=schedule_form, privacy_form=privacy_form, config=config
+    )
 
 
 # --- History tab --------------------------------------------------------------------------------------
+
 
 def _history_table(request):
     queryset = SyncRecord.objects.defer("request_text", "sent")
@@ -231,13 +275,49 @@ def history(request):
 @require_GET
 def history_csv(request):
     table = _history_table(request)
-    rows = ((f"{timezone.localtime(r.started_at):%Y-%m-%d %H:%M:%S}", r.account_name, r.get_kind_display(),
-             r.get_mode_display(), r.sync_type, r.get_result_display(), r.message, r.username, r.request_id,
-             r.response_id or "") for r in table.paginator.object_list.iterator())
-    return csv_response(f"synchronization_history_{timezone.now():%Y%m%d%H%M%S}.csv",
-                        [_("Time"), _("Local Account"), _("Kind"), _("Mode"), _("Type"), _("Result"), _("Message"),
-                         _("User"), _("Request ID"), _("Response ID")], rows)
+    rows = (
+        (
+            f"{timezone.localtime(r.started_at):%Y-%m-%d %H:%M:%S}",
+            r.account_name,
+            r.get_kind_display(),
+            r.get_mode_display(),
+            r.sync_type,
+            r.get_result_display(),
+            r.message,
+            r.username,
+            r.request_id,
+            r.response_id or "",
+        )
+        for r in table.paginator.object_list.iterator()
+    )
+    return csv_response(
+        f"synchronization_history_{timezone.now():%Y%m%d%H%M%S}.csv",
+        [
+            _("Time"),
+            _("Local Account"),
+            _("Kind"),
+            _("Mode"),
+            _("Type"),
+            _("Result"),
+            _("Message"),
+            _("User"),
+            _("Request ID"),
+            _("Response ID"),
+        ],
+        rows,
+    )
 
 
-__all__ = ["account_list", "account_detail", "account_status", "sync_now", "download_request", "upload_response",
-           "account_privacy", "account_scheduled", "schedules", "history", "history_csv"]
+__all__ = [
+    "account_list",
+    "account_detail",
+    "account_status",
+    "sync_now",
+    "download_request",
+    "upload_response",
+    "account_privacy",
+    "account_scheduled",
+    "schedules",
+    "history",
+    "history_csv",
+]

@@ -1,6 +1,7 @@
 """Users widget pages. Each view checks the input, calls one service of
 ``accounts.services.users`` and reports the outcome; a refused change (ServiceError) writes
 nothing and is shown, a forbidden one (NotAllowed) answers 403."""
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
@@ -43,14 +44,18 @@ def user_list(request):
     # Whether each row is locked by the Security widget's auto lock, in the same query.
     users = User.objects.annotate(is_locked=Exists(UserLock.objects.filter(user=OuterRef("pk"))))
     table = Listing(request, users, search=SEARCH_FIELDS, sorts=SORTS, default_sort="username")
-    return render(request, "admin_widgets/users/list.html", {
-        "workspace": "admin",
-        "table": table,
-        "roles": SystemRole.choices,
-        "may_change_roles": can(request, Action.CHANGE_SYSTEM_ROLE),
-        # Rows of System Admins carry no actions for a System Operator (rbac.may_manage_user).
-        "may_manage_admins": can(request, Action.MANAGE_SYSTEM_ADMINS),
-    })
+    return render(
+        request,
+        "admin_widgets/users/list.html",
+        {
+            "workspace": "admin",
+            "table": table,
+            "roles": SystemRole.choices,
+            "may_change_roles": can(request, Action.CHANGE_SYSTEM_ROLE),
+            # Rows of System Admins carry no actions for a System Operator (rbac.may_manage_user).
+            "may_manage_admins": can(request, Action.MANAGE_SYSTEM_ADMINS),
+        },
+    )
 
 
 @requires(Action.MANAGE_USERS)
@@ -58,13 +63,35 @@ def user_list(request):
 def user_csv(request):
     """The users table as CSV, with the same search and sort as the page."""
     table = Listing(request, User.objects.all(), search=SEARCH_FIELDS, sorts=SORTS, default_sort="username")
-    rows = ((u.username, u.first_name, u.last_name, u.email, u.get_system_role_display(), u.get_source_display(),
-             _("Active") if u.is_active else _("Disabled"),
-             f"{timezone.localtime(u.last_login):%Y-%m-%d %H:%M:%S}" if u.last_login else "", u.description)
-            for u in table.paginator.object_list.iterator())
-    return csv_response(f"users_{timezone.now():%Y%m%d_%H%M%S}.csv",
-                        [_("User Name"), _("First Name"), _("Last Name"), _("Email"), _("Role"), _("Source"),
-                         _("Status"), _("Last Login"), _("Description")], rows)
+    rows = (
+        (
+            u.username,
+            u.first_name,
+            u.last_name,
+            u.email,
+            u.get_system_role_display(),
+            u.get_source_display(),
+            _("Active") if u.is_active else _("Disabled"),
+            f"{timezone.localtime(u.last_login):%Y-%m-%d %H:%M:%S}" if u.last_login else "",
+            u.description,
+        )
+        for u in table.paginator.object_list.iterator()
+    )
+    return csv_response(
+        f"users_{timezone.now():%Y%m%d_%H%M%S}.csv",
+        [
+            _("User Name"),
+            _("First Name"),
+            _("Last Name"),
+            _("Email"),
+            _("Role"),
+            _("Source"),
+            _("Status"),
+            _("Last Login"),
+            _("Description"),
+        ],
+        rows,
+    )
 
 
 @requires(Action.MANAGE_USERS)
@@ -75,8 +102,13 @@ def user_create(request):
         data = form.cleaned_data
         with service_errors(request, form):
             user = user_service.create_user(
-                actor=request.user, username=data["username"], password=data["password"], email=data["email"],
-                first_name=data["first_name"], last_name=data["last_name"], description=data["description"],
+                actor=request.user,
+                username=data["username"],
+                password=data["password"],
+                email=data["email"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                description=data["description"],
             )
             messages.success(request, _("The user “%(name)s” was added.") % {"name": user.username})
             return redirect("admin_users")
@@ -91,8 +123,11 @@ def user_role(request, pk):
     role = request.POST.get("system_role", "")
     with service_errors(request):
         user_service.change_system_role(actor=request.user, user=user, system_role=role)
-        messages.success(request, _("The system role of “%(name)s” is now %(role)s.")
-                         % {"name": user.username, "role": user.get_system_role_display()})
+        messages.success(
+            request,
+            _("The system role of “%(name)s” is now %(role)s.")
+            % {"name": user.username, "role": user.get_system_role_display()},
+        )
     return redirect(_back_to_table(request))
 
 
@@ -145,8 +180,11 @@ def user_password(request, pk):
     if request.method == "POST" and form.is_valid():
         with service_errors(request, form, fields={"password": "new_password"}):
             user_service.reset_password(actor=request.user, user=user, new_password=form.cleaned_data["new_password"])
-            messages.success(request, _("The password of “%(name)s” was reset. They choose their own at their next login.")
-                             % {"name": user.username})
+            messages.success(
+                request,
+                _("The password of “%(name)s” was reset. They choose their own at their next login.")
+                % {"name": user.username},
+            )
             return redirect("admin_users")
     return render(request, "admin_widgets/users/password.html", {"workspace": "admin", "form": form, "target": user})
 

@@ -4,6 +4,7 @@ All devices REGISTER (one phase, timed), then AUTHORIZE, then REPORT_USAGE: thro
 message type is its successful replies divided by the wall time of its phase; latencies are the
 simulator's (request to verified reply, retries included).
 """
+
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -11,15 +12,26 @@ from smart_agent.fleet.runner import Config, Fleet
 
 
 def run(server, seeded, *, devices, concurrency, seed=1, log=print):
-    config = Config(server=server.url, token=seeded["token"], devices=devices, concurrency=concurrency,
-                    licenses=[(tag, 1) for tag in seeded["licenses"]], seed=seed, ca_file=str(server.cert),
-                    timeout=120, progress=False)
+    config = Config(
+        server=server.url,
+        token=seeded["token"],
+        devices=devices,
+        concurrency=concurrency,
+        licenses=[(tag, 1) for tag in seeded["licenses"]],
+        seed=seed,
+        ca_file=str(server.cert),
+        timeout=120,
+        progress=False,
+    )
     fleet = Fleet(config)
     fleet.build()
     phases = {}
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="device") as pool:
-        for name, action in (("REGISTER", fleet.register), ("AUTHORIZE", fleet.authorize),
-                             ("REPORT_USAGE", fleet.report)):
+        for name, action in (
+            ("REGISTER", fleet.register),
+            ("AUTHORIZE", fleet.authorize),
+            ("REPORT_USAGE", fleet.report),
+        ):
             started = time.perf_counter()
             wait([pool.submit(action, device) for device in fleet.devices])
             phases[name] = time.perf_counter() - started
@@ -30,10 +42,14 @@ def run(server, seeded, *, devices, concurrency, seed=1, log=print):
     for name, seconds in phases.items():
         detail = summary["by_type"].get(name, {"ok": 0, "failed": 0, "failures": {}, "latency_ms": {}})
         rows[name] = {
-            "messages": detail["ok"] + detail["failed"], "ok": detail["ok"], "errors": detail["failed"],
-            "error_kinds": detail["failures"], "elapsed_s": round(seconds, 3),
+            "messages": detail["ok"] + detail["failed"],
+            "ok": detail["ok"],
+            "errors": detail["failed"],
+            "error_kinds": detail["failures"],
+            "elapsed_s": round(seconds, 3),
             "throughput_rps": round(detail["ok"] / seconds, 2) if seconds else None,
-            "latency_ms": detail["latency_ms"], "concurrency": concurrency,
+            "latency_ms": detail["latency_ms"],
+            "concurrency": concurrency,
         }
     rows["_fleet"] = {"devices": devices, "http_statuses": summary["http_statuses"], "throttled": summary["throttled"]}
     return rows

@@ -12,6 +12,7 @@ the storm as a whole — completion time, devices never served (must be 0), refu
 ``python -m bench.run --storm N`` runs it after the other rows; ``python -m bench.scenarios.storm
 --devices N`` runs it alone on a fresh server (seeded by bench.seed, no other scenario).
 """
+
 import json
 import sys
 import time
@@ -21,23 +22,52 @@ from smart_agent.fleet.storm import StormConfig, run_storm
 DEFAULTS = {"window": 10.0, "concurrency": 128}
 
 
-def run(server, seeded, *, devices, window=DEFAULTS["window"], concurrency=DEFAULTS["concurrency"], seed=3,
-        max_duration=4 * 3600, log=print):
+def run(
+    server,
+    seeded,
+    *,
+    devices,
+    window=DEFAULTS["window"],
+    concurrency=DEFAULTS["concurrency"],
+    seed=3,
+    max_duration=4 * 3600,
+    log=print,
+):
     path = server.root / "storm-devices.jsonl"
     log(f"  storm: seeding {devices} registered devices ...")
-    out = server.python("-m", "bench.storm_seed", "--devices", str(devices), "--token", seeded["token"],
-                        "--licenses", "|".join(seeded["licenses"]), "--output", str(path))
+    out = server.python(
+        "-m",
+        "bench.storm_seed",
+        "--devices",
+        str(devices),
+        "--token",
+        seeded["token"],
+        "--licenses",
+        "|".join(seeded["licenses"]),
+        "--output",
+        str(path),
+    )
     seeding = json.loads(next(line for line in out.splitlines() if line.startswith("STORM_SEED "))[11:])
     log(f"  storm: seeded in {seeding['total_s']} s ({seeding})")
     if server.database == "postgres":
         server.analyze()
-    config = StormConfig(server=server.url, window=window, concurrency=concurrency, ca_file=str(server.cert),
-                         timeout=30.0, seed=seed, max_duration=max_duration, progress=True)
+    config = StormConfig(
+        server=server.url,
+        window=window,
+        concurrency=concurrency,
+        ca_file=str(server.cert),
+        timeout=30.0,
+        seed=seed,
+        max_duration=max_duration,
+        progress=True,
+    )
     log(f"  storm: {devices} devices released over {window} s, {concurrency} in flight ...")
     summary = run_storm(config, devices_file=path)
     path.unlink(missing_ok=True)  # it holds private keys
-    log(f"  storm: {summary['served']} served, {summary['never_served']} never served in {summary['completion_s']} s; "
-        f"{summary['refusals']} refused, {summary['errors']} errors")
+    log(
+        f"  storm: {summary['served']} served, {summary['never_served']} never served in {summary['completion_s']} s; "
+        f"{summary['refusals']} refused, {summary['errors']} errors"
+    )
     return {"seeding": seeding, **summary}
 
 
@@ -46,21 +76,40 @@ def rows(storm):
     out = []
     label = f"{storm['devices']} devices, window {storm['window_s']:g} s, {storm['concurrency']} in flight"
     for step, row in storm["by_type"].items():
-        out.append({"id": f"storm_{step.lower()}", "label": f"Storm {step} ({label})",
-                    "throughput_rps": row["throughput_rps"], "p50_ms": row["latency_ms"]["p50"],
-                    "p95_ms": row["latency_ms"]["p95"], "p99_ms": row["latency_ms"]["p99"],
-                    "errors": sum(row["errors"].values()), "requests": row["ok"], "refused": row["refused"],
-                    "time_to_served_ms": row["time_to_served_ms"]})
+        out.append(
+            {
+                "id": f"storm_{step.lower()}",
+                "label": f"Storm {step} ({label})",
+                "throughput_rps": row["throughput_rps"],
+                "p50_ms": row["latency_ms"]["p50"],
+                "p95_ms": row["latency_ms"]["p95"],
+                "p99_ms": row["latency_ms"]["p99"],
+                "errors": sum(row["errors"].values()),
+                "requests": row["ok"],
+                "refused": row["refused"],
+                "time_to_served_ms": row["time_to_served_ms"],
+            }
+        )
     clean = storm["never_served"] == 0 and storm["errors"] == 0 and storm["http_5xx_other_than_503"] == 0
-    out.append({"id": "storm_total",
-                "label": f"Reconnect storm, {storm['devices']} devices: {storm['served']} served in "
-                         f"{storm['completion_s']:g} s, {storm['never_served']} never served, {storm['refusals']} "
-                         f"refused (429/503), error rate {storm['error_rate']}",
-                "seconds": storm["completion_s"], "errors": storm["errors"], "never_served": storm["never_served"],
-                "refusals": storm["refusals"], "error_rate": storm["error_rate"],
-                "retry_after_honoured": storm["retry_after_honoured"], "retry_after_early": storm["retry_after_early"],
-                "http_statuses": storm["http_statuses"], "seed_s": storm["seeding"]["total_s"],
-                "target": "every device served, no timeouts, no 5xx but 503 + Retry-After", "met": clean})
+    out.append(
+        {
+            "id": "storm_total",
+            "label": f"Reconnect storm, {storm['devices']} devices: {storm['served']} served in "
+            f"{storm['completion_s']:g} s, {storm['never_served']} never served, {storm['refusals']} "
+            f"refused (429/503), error rate {storm['error_rate']}",
+            "seconds": storm["completion_s"],
+            "errors": storm["errors"],
+            "never_served": storm["never_served"],
+            "refusals": storm["refusals"],
+            "error_rate": storm["error_rate"],
+            "retry_after_honoured": storm["retry_after_honoured"],
+            "retry_after_early": storm["retry_after_early"],
+            "http_statuses": storm["http_statuses"],
+            "seed_s": storm["seeding"]["total_s"],
+            "target": "every device served, no timeouts, no 5xx but 503 + Retry-After",
+            "met": clean,
+        }
+    )
     return out
 
 
@@ -76,15 +125,26 @@ def main(argv=None):
     parser.add_argument("--devices", type=int, default=50_000, help="registered devices released (50000)")
     parser.add_argument("--window", type=float, default=DEFAULTS["window"], help="seconds (10)")
     parser.add_argument("--concurrency", type=int, default=DEFAULTS["concurrency"], help="requests in flight (128)")
-    parser.add_argument("--max-duration", type=float, default=4 * 3600,
-                        help="seconds before devices not yet served count as never served (14400)")
+    parser.add_argument(
+        "--max-duration",
+        type=float,
+        default=4 * 3600,
+        help="seconds before devices not yet served count as never served (14400)",
+    )
     parser.add_argument("--product-instances", type=int, default=300, help="bench.seed's account size (300)")
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
-    parser.add_argument("--db-name", default="onprem_bench_storm",
-                        help="PostgreSQL database (dropped and created; onprem_bench...; default onprem_bench_storm)")
-    parser.add_argument("--redis-db", type=int, default=14,
-                        help="Redis database number on 127.0.0.1:6379, flushed before and after (14)")
+    parser.add_argument(
+        "--db-name",
+        default="onprem_bench_storm",
+        help="PostgreSQL database (dropped and created; onprem_bench...; default onprem_bench_storm)",
+    )
+    parser.add_argument(
+        "--redis-db",
+        type=int,
+        default=14,
+        help="Redis database number on 127.0.0.1:6379, flushed before and after (14)",
+    )
     parser.add_argument("--output", help="JSON file for the result")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (logs) under /tmp")
     args = parser.parse_args(argv)
@@ -102,8 +162,15 @@ def main(argv=None):
         server.prepare()
         seeded = server.seed(args.product_instances)
         server.start()
-        result = run(server, seeded, devices=args.devices, window=args.window, concurrency=args.concurrency,
-                     max_duration=args.max_duration, log=log)
+        result = run(
+            server,
+            seeded,
+            devices=args.devices,
+            window=args.window,
+            concurrency=args.concurrency,
+            max_duration=args.max_duration,
+            log=log,
+        )
     finally:
         server.cleanup(keep=args.keep)
         if args.db == "postgres":

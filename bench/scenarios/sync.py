@@ -6,6 +6,7 @@ state dir, a port of 18900-18999); the response files come from the emulator's f
 (``--process-file``, not timed). When the sync engine is missing the rows say "not measured"
 with the reason — never numbers.
 """
+
 import importlib.util
 import json
 import subprocess
@@ -21,8 +22,10 @@ SEED = ROOT / "sync" / "emulator" / "seed-example.yml"
 
 def availability():
     """None when the engine can be measured, else why not."""
-    if importlib.util.find_spec("sync.services") is None or \
-            importlib.util.find_spec("sync.services.synchronization") is None:
+    if (
+        importlib.util.find_spec("sync.services") is None
+        or importlib.util.find_spec("sync.services.synchronization") is None
+    ):
         return "sync/services/synchronization.py does not exist yet"
     # Read, not imported: this process has no Django settings (the steps run in the server's environment).
     source = open(importlib.util.find_spec("sync.services.synchronization").origin).read()
@@ -32,8 +35,11 @@ def availability():
 
 
 def not_measured(reason, sizes=SIZES):
-    return {f"{what}_{size}": {"status": "not measured", "reason": reason}
-            for size in sizes for what in ("request_build", "response_apply")}
+    return {
+        f"{what}_{size}": {"status": "not measured", "reason": reason}
+        for size in sizes
+        for what in ("request_build", "response_apply")
+    }
 
 
 class Emulator:
@@ -52,8 +58,17 @@ class Emulator:
             self.process.stop()
 
     def process_file(self, request, response):
-        done = manage("cssm_emulator", "--state-dir", self.state_dir, "--process-file", request, "--output",
-                      response, env=self.env, timeout=3600)
+        done = manage(
+            "cssm_emulator",
+            "--state-dir",
+            self.state_dir,
+            "--process-file",
+            request,
+            "--output",
+            response,
+            env=self.env,
+            timeout=3600,
+        )
         if done.returncode != 0:
             raise BenchError(f"the emulator could not answer {request}: {done.stderr[-2000:]}")
 
@@ -65,7 +80,7 @@ def _step(server, env, *args):
         last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "")
         raise BenchError(f"sync_measure {args[0]}: {last} ({done.stdout[-300:].strip()})")
     line = next(line for line in done.stdout.splitlines() if line.startswith("BENCH_SYNC "))
-    return json.loads(line[len("BENCH_SYNC "):])
+    return json.loads(line[len("BENCH_SYNC ") :])
 
 
 def run(server, *, sizes=SIZES, log=print):
@@ -73,8 +88,12 @@ def run(server, *, sizes=SIZES, log=print):
     if reason:
         return not_measured(reason, sizes)
     emulator = Emulator(server.root, server.env)
-    env = dict(server.env, ONPREM_CSSM_URL=f"https://127.0.0.1:{emulator.port}",
-               ONPREM_CSSM_CA_FILE=str(emulator.state_dir / "tls" / "server.crt"), ONPREM_CSSM_ROOT_FILE="")
+    env = dict(
+        server.env,
+        ONPREM_CSSM_URL=f"https://127.0.0.1:{emulator.port}",
+        ONPREM_CSSM_CA_FILE=str(emulator.state_dir / "tls" / "server.crt"),
+        ONPREM_CSSM_ROOT_FILE="",
+    )
     rows = {}
     try:
         emulator.start(server.root / "cssm-emulator.log")

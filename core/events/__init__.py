@@ -4,6 +4,7 @@ Events are append-only rows (``core.models.Event``). Fan-out to syslog and email
 scheduled with ``transaction.on_commit`` so nothing is sent for a change that rolled back;
 the Settings widget's syslog/email senders subscribe through ``on_recorded``.
 """
+
 import logging
 
 from django.db import transaction

@@ -5,6 +5,7 @@ Texts marked ``guide`` are the vendor guide's ("Related SYSLOG Message Text") wi
 for events the guide does not list. Severities map to the syslog levels the Settings widget
 sends (INFO / WARN / ALERT).
 """
+
 from dataclasses import dataclass
 
 INFO, WARN, ALERT = "INFO", "WARN", "ALERT"
@@ -24,8 +25,12 @@ def _catalogue(*types):
 
 CATALOGUE = _catalogue(
     # Backup and restore
-    EventType("system.restored", WARN, "The server was restored from a backup made at {created_at}; {flagged} registered "
-              "local account(s) will send a full synchronization next."),
+    EventType(
+        "system.restored",
+        WARN,
+        "The server was restored from a backup made at {created_at}; {flagged} registered "
+        "local account(s) will send a full synchronization next.",
+    ),
     # Settings widget
     EventType("settings.messaging_changed", INFO, "The messaging settings were changed by “{user_name}”."),
     EventType("settings.syslog_changed", INFO, "The syslog settings were changed by “{user_name}”."),
@@ -46,31 +51,59 @@ CATALOGUE = _catalogue(
         "User “{user_ccoid}” was removed as virtual account admin when “{pool_name}” was deleted.",
         from_guide=True,
     ),
-    EventType("user.system_role_changed", INFO, "The system role of the user “{user_name}” was changed to “{role_name}”."),
+    EventType(
+        "user.system_role_changed", INFO, "The system role of the user “{user_name}” was changed to “{role_name}”."
+    ),
     EventType("user.disabled", WARN, "The user “{user_name}” was disabled."),
     EventType("user.enabled", INFO, "The user “{user_name}” was enabled."),
     EventType("user.removed", WARN, "The user “{user_name}” was removed."),
-    EventType("user.last_admin_kept", WARN, "The identity provider's role claims give the user “{user_name}” the role "
-              "“{role_name}”; the user stays System Admin because no other System Admin is enabled."),
+    EventType(
+        "user.last_admin_kept",
+        WARN,
+        "The identity provider's role claims give the user “{user_name}” the role "
+        "“{role_name}”; the user stays System Admin because no other System Admin is enabled.",
+    ),
     EventType("user.password_changed", INFO, "The password of the user “{user_name}” was changed."),
     EventType("user.first_login_completed", INFO, "The user “{user_name}” completed the initial login wizard."),
     EventType("auth.login", INFO, "The user “{user_name}” logged in."),
     EventType("auth.login_failed", WARN, "A login attempt for the user “{user_name}” failed."),
     EventType("auth.logout", INFO, "The user “{user_name}” logged out."),
-    EventType("auth.idle_timeout", INFO, "The session of the user “{user_name}” ended after 10 minutes without activity."),
+    EventType(
+        "auth.idle_timeout", INFO, "The session of the user “{user_name}” ended after 10 minutes without activity."
+    ),
     # Local accounts and their requests
     EventType("account.requested", INFO, "The user “{user_name}” requested the local account “{account_name}”."),
     EventType("account.created", INFO, "The local account “{account_name}” was created."),
-    EventType("account.request_approved", INFO, "The request for the local account “{account_name}” was approved by “{user_name}”."),
-    EventType("account.request_rejected", WARN, "The request for the local account “{account_name}” was rejected by “{user_name}”."),
+    EventType(
+        "account.request_approved",
+        INFO,
+        "The request for the local account “{account_name}” was approved by “{user_name}”.",
+    ),
+    EventType(
+        "account.request_rejected",
+        WARN,
+        "The request for the local account “{account_name}” was rejected by “{user_name}”.",
+    ),
     EventType("account.activated", INFO, "The local account “{account_name}” was activated."),
     EventType("account.deactivated", WARN, "The local account “{account_name}” was deactivated."),
-    EventType("access.requested", INFO, "The user “{user_name}” requested access to the local account “{account_name}”."),
-    EventType("access.approved", INFO, "The access request of the user “{user_name}” to the local account “{account_name}” was approved."),
-    EventType("access.declined", INFO, "The access request of the user “{user_name}” to the local account “{account_name}” was declined."),
+    EventType(
+        "access.requested", INFO, "The user “{user_name}” requested access to the local account “{account_name}”."
+    ),
+    EventType(
+        "access.approved",
+        INFO,
+        "The access request of the user “{user_name}” to the local account “{account_name}” was approved.",
+    ),
+    EventType(
+        "access.declined",
+        INFO,
+        "The access request of the user “{user_name}” to the local account “{account_name}” was declined.",
+    ),
     # Local virtual accounts
     EventType("va.created", INFO, "The Virtual Account “{pool_name}” was created", from_guide=True),
-    EventType("va.renamed", INFO, "The Virtual Account “{old_pool_name}” was renamed to “{new_pool_name}”", from_guide=True),
+    EventType(
+        "va.renamed", INFO, "The Virtual Account “{old_pool_name}” was renamed to “{new_pool_name}”", from_guide=True
+    ),
     EventType("va.removed", WARN, "The Virtual Account “{pool_name}” has been deleted", from_guide=True),
     # User groups
     EventType("group.added", INFO, "User group “{user_group_name}” was created.", from_guide=True),
@@ -96,10 +129,18 @@ CATALOGUE = _catalogue(
         "Virtual Account “{pool_name}”.",
         from_guide=True,
     ),
-    EventType("token.revoked", INFO, "The Token “{token_string}” in the Virtual Account “{pool_name}” was revoked.",
-              from_guide=True),
-    EventType("token.removed", INFO, "The Token “{token_string}” in the Virtual Account “{pool_name}” was removed.",
-              from_guide=True),
+    EventType(
+        "token.revoked",
+        INFO,
+        "The Token “{token_string}” in the Virtual Account “{pool_name}” was revoked.",
+        from_guide=True,
+    ),
+    EventType(
+        "token.removed",
+        INFO,
+        "The Token “{token_string}” in the Virtual Account “{pool_name}” was removed.",
+        from_guide=True,
+    ),
     # Licenses Expired (licensing engine): one event per expired line, singular and plural,
     # with and without a subscription ID.
     EventType(
@@ -145,10 +186,18 @@ def _transferred(code, sub, one):
     sub_text = " associated with Subscription ID “{sub_ref_id}”" if sub else ""
     head = f"{count} “{{tag}}” {{type}} {noun}{sub_text} {verb} transferred"
     return (
-        EventType(code, INFO, f"{head} from the Virtual Account “{{old_pool_name}}” to the Virtual Account "
-                              "“{new_pool_name}”.", from_guide=True),
-        EventType(f"{code}_in", INFO, f"{head} to the Virtual Account “{{new_pool_name}}” from the Virtual "
-                                      "Account “{old_pool_name}”.", from_guide=True),
+        EventType(
+            code,
+            INFO,
+            f"{head} from the Virtual Account “{{old_pool_name}}” to the Virtual Account “{{new_pool_name}}”.",
+            from_guide=True,
+        ),
+        EventType(
+            f"{code}_in",
+            INFO,
+            f"{head} to the Virtual Account “{{new_pool_name}}” from the Virtual Account “{{old_pool_name}}”.",
+            from_guide=True,
+        ),
     )
 
 
@@ -158,8 +207,13 @@ def _expiring(code, sub, one, when):
     noun, verb = ("license", "is") if one else ("licenses", "are")
     tag = "{tag}" if sub else "“{tag}”"
     sub_text = " associated with Subscription ID {sub_ref_id}" if sub else ""
-    return EventType(code, WARN, f"{count} {tag} {{type}} {noun}{sub_text} in the Virtual Account “{{pool_name}}” "
-                                 f"{verb} set to expire {when} on {{end_date}}", from_guide=True)
+    return EventType(
+        code,
+        WARN,
+        f"{count} {tag} {{type}} {noun}{sub_text} in the Virtual Account “{{pool_name}}” "
+        f"{verb} set to expire {when} on {{end_date}}",
+        from_guide=True,
+    )
 
 
 _FAILED_TO_CONNECT = (
@@ -170,246 +224,482 @@ _FAILED_TO_CONNECT = (
     "have it removed."
 )
 
-CATALOGUE.update(_catalogue(
-    *_transferred("license.transferred_one", False, True),
-    *_transferred("license.transferred", False, False),
-    *_transferred("license.transferred_subscription_one", True, True),
-    *_transferred("license.transferred_subscription", True, False),
-    EventType("pi.transferred", INFO, "The product instance “{identifier}” was transferred from the Virtual Account "
-                                      "“{old_pool_name}” to the Virtual Account “{new_pool_name}”.", from_guide=True),
-    EventType("pi.transferred_in", INFO, "The product instance “{identifier}” was transferred to the Virtual Account "
-                                         "“{new_pool_name}” from the Virtual Account “{old_pool_name}”.",
-              from_guide=True),
-    EventType("pi.removed", WARN, "The product instance “{identifier}” was removed from Smart Software Manager.",
-              from_guide=True),
-    EventType("pi.failed_to_connect_today", WARN, _FAILED_TO_CONNECT % "today", from_guide=True),
-    EventType("pi.failed_to_connect_one", WARN, _FAILED_TO_CONNECT % "within the next 1 day", from_guide=True),
-    EventType("pi.failed_to_connect", WARN, _FAILED_TO_CONNECT % "within the next {count} days", from_guide=True),
-    EventType(
-        "pi.failed_to_renew", ALERT,
-        "The product instance “{identifier}” in the Virtual Account “{pool_name}” failed to connect during its "
-        "renewal period and may be running in a degraded state. The non-restricted licenses it was consuming have "
-        "been released for use by other product instances. Please have the product instance connect to Smart "
-        "Software Manager or open a support case to have it removed.",
-        from_guide=True,
-    ),
-    EventType("license.insufficient_one", WARN, "The Virtual Account “{pool_name}” has a shortage of “{tag}” "
-                                                "licenses. 1 license is required to return to compliance.",
-              from_guide=True),
-    EventType("license.insufficient", WARN, "The Virtual Account “{pool_name}” has a shortage of “{tag}” licenses. "
-                                            "{count} licenses are required to return to compliance.",
-              from_guide=True),
-    *(
-        _expiring(f"license.expiring{'_subscription' if sub else ''}{'_one' if one else ''}_{suffix}", sub, one, when)
-        for sub in (False, True) for one in (True, False)
-        for suffix, when in (("today", "today"), ("1day", "in 1 day"), ("days", "in {days} days"))
-    ),
-))
+CATALOGUE.update(
+    _catalogue(
+        *_transferred("license.transferred_one", False, True),
+        *_transferred("license.transferred", False, False),
+        *_transferred("license.transferred_subscription_one", True, True),
+        *_transferred("license.transferred_subscription", True, False),
+        EventType(
+            "pi.transferred",
+            INFO,
+            "The product instance “{identifier}” was transferred from the Virtual Account "
+            "“{old_pool_name}” to the Virtual Account “{new_pool_name}”.",
+            from_guide=True,
+        ),
+        EventType(
+            "pi.transferred_in",
+            INFO,
+            "The product instance “{identifier}” was transferred to the Virtual Account "
+            "“{new_pool_name}” from the Virtual Account “{old_pool_name}”.",
+            from_guide=True,
+        ),
+        EventType(
+            "pi.removed",
+            WARN,
+            "The product instance “{identifier}” was removed from Smart Software Manager.",
+            from_guide=True,
+        ),
+        EventType("pi.failed_to_connect_today", WARN, _FAILED_TO_CONNECT % "today", from_guide=True),
+        EventType("pi.failed_to_connect_one", WARN, _FAILED_TO_CONNECT % "within the next 1 day", from_guide=True),
+        EventType("pi.failed_to_connect", WARN, _FAILED_TO_CONNECT % "within the next {count} days", from_guide=True),
+        EventType(
+            "pi.failed_to_renew",
+            ALERT,
+            "The product instance “{identifier}” in the Virtual Account “{pool_name}” failed to connect during its "
+            "renewal period and may be running in a degraded state. The non-restricted licenses it was consuming have "
+            "been released for use by other product instances. Please have the product instance connect to Smart "
+            "Software Manager or open a support case to have it removed.",
+            from_guide=True,
+        ),
+        EventType(
+            "license.insufficient_one",
+            WARN,
+            "The Virtual Account “{pool_name}” has a shortage of “{tag}” "
+            "licenses. 1 license is required to return to compliance.",
+            from_guide=True,
+        ),
+        EventType(
+            "license.insufficient",
+            WARN,
+            "The Virtual Account “{pool_name}” has a shortage of “{tag}” licenses. "
+            "{count} licenses are required to return to compliance.",
+            from_guide=True,
+        ),
+        *(
+            _expiring(
+                f"license.expiring{'_subscription' if sub else ''}{'_one' if one else ''}_{suffix}", sub, one, when
+            )
+            for sub in (False, True)
+            for one in (True, False)
+            for suffix, when in (("today", "today"), ("1day", "in 1 day"), ("days", "in {days} days"))
+        ),
+    )
+)
 
 # -- API Toolkit and the embedded OAuth2 server: the guide lists no texts for these -----------
-CATALOGUE.update(_catalogue(
-    EventType("api.console_enabled", INFO, "The API Console was enabled."),
-    EventType("api.console_disabled", WARN, "The API Console was disabled."),
-    EventType("api.grant_created", INFO, "The {grant_type} “{grant_name}” was created."),
-    EventType("api.grant_updated", INFO, "The {grant_type} “{grant_name}” was updated."),
-    EventType("api.grant_deleted", WARN, "The {grant_type} “{grant_name}” was deleted."),
-    EventType("api.secret_regenerated", INFO, "The client secret of the {grant_type} “{grant_name}” was regenerated."),
-    EventType("api.access_added", INFO, "The Client Credentials Grant “{grant_name}” was given the role “{role_name}” "
-                                        "on “{scope_name}”."),
-    EventType("api.access_removed", INFO, "The role “{role_name}” on “{scope_name}” was removed from the Client "
-                                          "Credentials Grant “{grant_name}”."),
-    EventType("api.token_issued", INFO, "An API access token was issued to the client “{client_id}” ({grant_name}) "
-                                        "for {who}."),
-    EventType("api.token_failed", WARN, "An API access token request from {ip} failed: {reason} (client “{client_id}”, "
-                                        "grant type “{grant_type}”{user_part})."),
-    EventType("api.token_rate_limited", WARN, "API access token requests from {ip} (client “{client_id}”) exceeded "
-                                              "the rate limit."),
-    EventType("auth.login_rate_limited", WARN, "Sign-in attempts from {ip} for the user “{user_name}” exceeded the "
-                                               "rate limit."),
-))
+CATALOGUE.update(
+    _catalogue(
+        EventType("api.console_enabled", INFO, "The API Console was enabled."),
+        EventType("api.console_disabled", WARN, "The API Console was disabled."),
+        EventType("api.grant_created", INFO, "The {grant_type} “{grant_name}” was created."),
+        EventType("api.grant_updated", INFO, "The {grant_type} “{grant_name}” was updated."),
+        EventType("api.grant_deleted", WARN, "The {grant_type} “{grant_name}” was deleted."),
+        EventType(
+            "api.secret_regenerated", INFO, "The client secret of the {grant_type} “{grant_name}” was regenerated."
+        ),
+        EventType(
+            "api.access_added",
+            INFO,
+            "The Client Credentials Grant “{grant_name}” was given the role “{role_name}” on “{scope_name}”.",
+        ),
+        EventType(
+            "api.access_removed",
+            INFO,
+            "The role “{role_name}” on “{scope_name}” was removed from the Client Credentials Grant “{grant_name}”.",
+        ),
+        EventType(
+            "api.token_issued",
+            INFO,
+            "An API access token was issued to the client “{client_id}” ({grant_name}) for {who}.",
+        ),
+        EventType(
+            "api.token_failed",
+            WARN,
+            "An API access token request from {ip} failed: {reason} (client “{client_id}”, "
+            "grant type “{grant_type}”{user_part}).",
+        ),
+        EventType(
+            "api.token_rate_limited",
+            WARN,
+            "API access token requests from {ip} (client “{client_id}”) exceeded the rate limit.",
+        ),
+        EventType(
+            "auth.login_rate_limited",
+            WARN,
+            "Sign-in attempts from {ip} for the user “{user_name}” exceeded the rate limit.",
+        ),
+    )
+)
 
 # Access Management widget (LDAP, OAuth2 ADFS, SSO client)
-CATALOGUE.update(_catalogue(
-    EventType("access.ldap_config_saved", INFO, "The LDAP configuration “{title}” was saved ({state})."),
-    EventType("access.ldap_groups_imported", INFO, "{count} LDAP groups were imported from the LDAP server."),
-    EventType("access.provider_saved", INFO, "The {method} configuration was saved ({state})."),
-    EventType("auth.external_login_failed", WARN, "A login attempt through {method} failed: {reason}."),
-))
+CATALOGUE.update(
+    _catalogue(
+        EventType("access.ldap_config_saved", INFO, "The LDAP configuration “{title}” was saved ({state})."),
+        EventType("access.ldap_groups_imported", INFO, "{count} LDAP groups were imported from the LDAP server."),
+        EventType("access.provider_saved", INFO, "The {method} configuration was saved ({state})."),
+        EventType("auth.external_login_failed", WARN, "A login attempt through {method} failed: {reason}."),
+    )
+)
 
 
 # -- Device protocol: registration, renewal, usage, export control, DLC -----------------------
-CATALOGUE.update(_catalogue(
-    EventType("device.registered", INFO, "The product instance “{identifier}” was registered to the Virtual Account "
-                                         "“{pool_name}”."),
-    EventType("device.added_redundant", INFO, "The product instance “{identifier}” was added to the Virtual Account "
-                                              "“{pool_name}” and configured for redundancy with the following "
-                                              "Standbys “{ha_list}”", from_guide=True),
-    EventType("device.connected", INFO, "The product instance “{identifier}” in the Virtual Account “{pool_name}” "
-                                        "connected and successfully renewed.", from_guide=True),
-    EventType("device.id_renewed", INFO, "The product instance “{identifier}” in the Virtual Account “{pool_name}” "
-                                         "connected and successfully renewed its identity certificate.",
-              from_guide=True),
-    EventType("device.usage_reported", INFO, "Usage report from product instance “{identifier}” in the Virtual "
-                                             "Account “{pool_name}”: {count} new report(s)."),
-    EventType("device.export_pending", INFO,
-              "The product instance “{device_name}” in the Virtual Account “{pool_name}” requested a license with "
-              "restricted encryption technology which is pending authorization via synchronization with Cisco "
-              "Smart Software Manager.", from_guide=True),
-    EventType("device.export_return_pending", INFO,
-              "The product instance “{device_name}” in the Virtual Account “{pool_name}” requested a return of a "
-              "license with restricted encryption technology which is pending authorization via synchronization "
-              "with Cisco Smart Software Manager.", from_guide=True),
-    EventType("device.sync_required_export", WARN, "Synchronization Required: An Export Controlled license request "
-                                                   "from a product instance needs authorization from Cisco Smart "
-                                                   "Software Manager.", from_guide=True),
-    EventType("device.sync_required_dlc", WARN, "Synchronization Required: Device Led Conversion requests are "
-                                                "pending. Conversion results will be displayed when synchronization "
-                                                "with CSSM is complete.", from_guide=True),
-    EventType("device.export_keys_consumed", INFO, "Export restricted licenses were assigned to product instance "
-                                                   "“{display_name}” in Virtual Account “{pool_name}”.",
-              from_guide=True),
-    EventType("device.export_keys_returned", INFO,
-              "Export restricted licenses were removed from product instance “{pi_display_name}” in Virtual Account "
-              "“{pool_name}” and were released back to the inventory for use by other product instances. "
-              "Licenses: {licenses}.", from_guide=True),
-    EventType("device.export_not_available", WARN,
-              "The product instance “{display_name}” in Virtual Account “{pool_name}” has requested export "
-              "restricted licenses that are not available. You must add these licenses to this Virtual Account or "
-              "transfer the product instance to a Virtual Account that contains these licenses. Licenses: "
-              "{licenses}.", from_guide=True),
-    EventType("device.dlc_complete", INFO, "Conversion Successful", from_guide=True),
-    EventType("device.dlc_failed", WARN, "Conversion Failed error for product “{product}”", from_guide=True),
-))
+CATALOGUE.update(
+    _catalogue(
+        EventType(
+            "device.registered",
+            INFO,
+            "The product instance “{identifier}” was registered to the Virtual Account “{pool_name}”.",
+        ),
+        EventType(
+            "device.added_redundant",
+            INFO,
+            "The product instance “{identifier}” was added to the Virtual Account "
+            "“{pool_name}” and configured for redundancy with the following "
+            "Standbys “{ha_list}”",
+            from_guide=True,
+        ),
+        EventType(
+            "device.connected",
+            INFO,
+            "The product instance “{identifier}” in the Virtual Account “{pool_name}” "
+            "connected and successfully renewed.",
+            from_guide=True,
+        ),
+        EventType(
+            "device.id_renewed",
+            INFO,
+            "The product instance “{identifier}” in the Virtual Account “{pool_name}” "
+            "connected and successfully renewed its identity certificate.",
+            from_guide=True,
+        ),
+        EventType(
+            "device.usage_reported",
+            INFO,
+            "Usage report from product instance “{identifier}” in the Virtual "
+            "Account “{pool_name}”: {count} new report(s).",
+        ),
+        EventType(
+            "device.export_pending",
+            INFO,
+            "The product instance “{device_name}” in the Virtual Account “{pool_name}” requested a license with "
+            "restricted encryption technology which is pending authorization via synchronization with Cisco "
+            "Smart Software Manager.",
+            from_guide=True,
+        ),
+        EventType(
+            "device.export_return_pending",
+            INFO,
+            "The product instance “{device_name}” in the Virtual Account “{pool_name}” requested a return of a "
+            "license with restricted encryption technology which is pending authorization via synchronization "
+            "with Cisco Smart Software Manager.",
+            from_guide=True,
+        ),
+        EventType(
+            "device.sync_required_export",
+            WARN,
+            "Synchronization Required: An Export Controlled license request "
+            "from a product instance needs authorization from Cisco Smart "
+            "Software Manager.",
+            from_guide=True,
+        ),
+        EventType(
+            "device.sync_required_dlc",
+            WARN,
+            "Synchronization Required: Device Led Conversion requests are "
+            "pending. Conversion results will be displayed when synchronization "
+            "with CSSM is complete.",
+            from_guide=True,
+        ),
+        EventType(
+            "device.export_keys_consumed",
+            INFO,
+            "Export restricted licenses were assigned to product instance "
+            "“{display_name}” in Virtual Account “{pool_name}”.",
+            from_guide=True,
+        ),
+        EventType(
+            "device.export_keys_returned",
+            INFO,
+            "Export restricted licenses were removed from product instance “{pi_display_name}” in Virtual Account "
+            "“{pool_name}” and were released back to the inventory for use by other product instances. "
+            "Licenses: {licenses}.",
+            from_guide=True,
+        ),
+        EventType(
+            "device.export_not_available",
+            WARN,
+            "The product instance “{display_name}” in Virtual Account “{pool_name}” has requested export "
+            "restricted licenses that are not available. You must add these licenses to this Virtual Account or "
+            "transfer the product instance to a Virtual Account that contains these licenses. Licenses: "
+            "{licenses}.",
+            from_guide=True,
+        ),
+        EventType("device.dlc_complete", INFO, "Conversion Successful", from_guide=True),
+        EventType("device.dlc_failed", WARN, "Conversion Failed error for product “{product}”", from_guide=True),
+    )
+)
 
 # -- Security widget: auto lock, sessions, password policy, certificates. The guide lists
 # no texts for these; they follow its voice.
-CATALOGUE.update(_catalogue(
-    EventType("security.account_settings_changed", INFO, "The security account settings were changed by "
-                                                         "“{user_name}”."),
-    EventType("security.password_settings_changed", INFO, "The password settings were changed by “{user_name}”."),
-    EventType("security.user_locked", WARN, "The user “{user_name}” was locked after {attempts} failed login "
-                                            "attempts within {minutes} minutes."),
-    EventType("security.user_unlocked", INFO, "The user “{user_name}” was unlocked by “{by}”."),
-    EventType("security.lock_expired", INFO, "The lock of the user “{user_name}” expired."),
-    EventType("security.login_refused_locked", WARN, "A login attempt of the locked user “{user_name}” was refused."),
-    EventType("security.session_ended", WARN, "{count} session(s) of the user “{user_name}” were ended: the "
-                                              "session limit is {limit}."),
-    EventType("security.password_expired", WARN, "The password of the user “{user_name}” expired; a new one is "
-                                                 "required."),
-    EventType("security.login_refused_expired", WARN, "A login attempt of the user “{user_name}” was refused: "
-                                                      "the password expired."),
-    EventType("security.login_refused_web_first", WARN, "A token request of the user “{user_name}” was refused: "
-                                                        "they must sign in to the web UI first to {task}."),
-    EventType("security.api_tokens_revoked", INFO, "{count} API token(s) of the user “{user_name}” were revoked: "
-                                                   "the password changed."),
-    EventType("security.password_expiry_notice", INFO, "The user “{user_name}” was told that their password "
-                                                       "expires on {date}."),
-    EventType("security.password_reset_requested", INFO, "A password reset link was sent to the user "
-                                                         "“{user_name}”."),
-    EventType("security.password_reset_done", INFO, "The user “{user_name}” set a new password with a password "
-                                                    "reset link."),
-    EventType("security.host_common_name_changed", INFO, "The Host Common Name was changed to “{common_name}” by "
-                                                         "“{user_name}”."),
-    EventType("security.csr_generated", INFO, "A certificate signing request for “{common_name}” ({key_size} bit) "
-                                              "was generated by “{user_name}”."),
-    EventType("security.certificate_imported", INFO, "The certificate “{subject}” (valid until {expires}) was "
-                                                     "imported by “{user_name}”; it is served after the next "
-                                                     "restart."),
-    EventType("security.certificate_reverted", WARN, "The default self-signed certificate was restored by "
-                                                     "“{user_name}”; it is served after the next restart."),
-))
+CATALOGUE.update(
+    _catalogue(
+        EventType(
+            "security.account_settings_changed", INFO, "The security account settings were changed by “{user_name}”."
+        ),
+        EventType("security.password_settings_changed", INFO, "The password settings were changed by “{user_name}”."),
+        EventType(
+            "security.user_locked",
+            WARN,
+            "The user “{user_name}” was locked after {attempts} failed login attempts within {minutes} minutes.",
+        ),
+        EventType("security.user_unlocked", INFO, "The user “{user_name}” was unlocked by “{by}”."),
+        EventType("security.lock_expired", INFO, "The lock of the user “{user_name}” expired."),
+        EventType(
+            "security.login_refused_locked", WARN, "A login attempt of the locked user “{user_name}” was refused."
+        ),
+        EventType(
+            "security.session_ended",
+            WARN,
+            "{count} session(s) of the user “{user_name}” were ended: the session limit is {limit}.",
+        ),
+        EventType(
+            "security.password_expired", WARN, "The password of the user “{user_name}” expired; a new one is required."
+        ),
+        EventType(
+            "security.login_refused_expired",
+            WARN,
+            "A login attempt of the user “{user_name}” was refused: the password expired.",
+        ),
+        EventType(
+            "security.login_refused_web_first",
+            WARN,
+            "A token request of the user “{user_name}” was refused: they must sign in to the web UI first to {task}.",
+        ),
+        EventType(
+            "security.api_tokens_revoked",
+            INFO,
+            "{count} API token(s) of the user “{user_name}” were revoked: the password changed.",
+        ),
+        EventType(
+            "security.password_expiry_notice",
+            INFO,
+            "The user “{user_name}” was told that their password expires on {date}.",
+        ),
+        EventType(
+            "security.password_reset_requested", INFO, "A password reset link was sent to the user “{user_name}”."
+        ),
+        EventType(
+            "security.password_reset_done",
+            INFO,
+            "The user “{user_name}” set a new password with a password reset link.",
+        ),
+        EventType(
+            "security.host_common_name_changed",
+            INFO,
+            "The Host Common Name was changed to “{common_name}” by “{user_name}”.",
+        ),
+        EventType(
+            "security.csr_generated",
+            INFO,
+            "A certificate signing request for “{common_name}” ({key_size} bit) was generated by “{user_name}”.",
+        ),
+        EventType(
+            "security.certificate_imported",
+            INFO,
+            "The certificate “{subject}” (valid until {expires}) was "
+            "imported by “{user_name}”; it is served after the next "
+            "restart.",
+        ),
+        EventType(
+            "security.certificate_reverted",
+            WARN,
+            "The default self-signed certificate was restored by “{user_name}”; it is served after the next restart.",
+        ),
+    )
+)
 
 # -- Preferences, Convert to Smart Licensing, custom VA tags, remaining alert types -----------
 # The guide lists no texts for preferences, DLC settings or custom tags; the Synchronization
 # Overdue / Re-registration Required texts are the guide's ("Synchronization Alerts").
-CATALOGUE.update(_catalogue(
-    EventType("preferences.changed", INFO, "The preference “{preference}” of the user “{user_name}” was changed from "
-                                           "“{old_value}” to “{new_value}”."),
-    EventType("conversion.settings_changed", INFO, "The Device Led Conversion settings were changed by "
-                                                   "“{user_name}”: {summary}."),
-    EventType("conversion.requested", INFO, "The product instance “{identifier}” in the Virtual Account "
-                                            "“{pool_name}” requested a Device Led Conversion of {licenses}."),
-    EventType("custom_tag.created", INFO, "The virtual account custom tag “{tag_name}” was created."),
-    EventType("custom_tag.updated", INFO, "The virtual account custom tag “{tag_name}” was updated."),
-    EventType("custom_tag.deleted", WARN, "The virtual account custom tag “{tag_name}” was deleted."),
-    EventType("license.duplicate", WARN, "The Virtual Account “{pool_name}” holds duplicate “{tag}” licenses from the "
-                                         "Subscription IDs {subscriptions}."),
-    EventType("alert.sync_overdue_minor", WARN,
-              "Synchronization Overdue: local Account has not synchronized in {days} days.", from_guide=True),
-    EventType("alert.sync_overdue", ALERT,
-              "Synchronization Overdue: On-Prem has not synchronized in {days} days.", from_guide=True),
-    EventType("alert.reregistration_required", ALERT,
-              "Re-registration Required: On-Prem was not synchronized for 365 days and must be re-registered with "
-              "Cisco Smart Software Manager", from_guide=True),
-))
+CATALOGUE.update(
+    _catalogue(
+        EventType(
+            "preferences.changed",
+            INFO,
+            "The preference “{preference}” of the user “{user_name}” was changed from “{old_value}” to “{new_value}”.",
+        ),
+        EventType(
+            "conversion.settings_changed",
+            INFO,
+            "The Device Led Conversion settings were changed by “{user_name}”: {summary}.",
+        ),
+        EventType(
+            "conversion.requested",
+            INFO,
+            "The product instance “{identifier}” in the Virtual Account "
+            "“{pool_name}” requested a Device Led Conversion of {licenses}.",
+        ),
+        EventType("custom_tag.created", INFO, "The virtual account custom tag “{tag_name}” was created."),
+        EventType("custom_tag.updated", INFO, "The virtual account custom tag “{tag_name}” was updated."),
+        EventType("custom_tag.deleted", WARN, "The virtual account custom tag “{tag_name}” was deleted."),
+        EventType(
+            "license.duplicate",
+            WARN,
+            "The Virtual Account “{pool_name}” holds duplicate “{tag}” licenses from the "
+            "Subscription IDs {subscriptions}.",
+        ),
+        EventType(
+            "alert.sync_overdue_minor",
+            WARN,
+            "Synchronization Overdue: local Account has not synchronized in {days} days.",
+            from_guide=True,
+        ),
+        EventType(
+            "alert.sync_overdue",
+            ALERT,
+            "Synchronization Overdue: On-Prem has not synchronized in {days} days.",
+            from_guide=True,
+        ),
+        EventType(
+            "alert.reregistration_required",
+            ALERT,
+            "Re-registration Required: On-Prem was not synchronized for 365 days and must be re-registered with "
+            "Cisco Smart Software Manager",
+            from_guide=True,
+        ),
+    )
+)
 
 # -- Registration and synchronization with CSSM (sync/). The guide's texts are
 # marked; the others follow its voice.
-CATALOGUE.update(_catalogue(
-    EventType("sync.registered", INFO, "The On-Prem “{account_name}” was registered to Smart Account "
-                                       "“{smart_account_name}” and Virtual Account “{virtual_account_name}” by User "
-                                       "“{user_name}”."),
-    EventType("sync.registration_file", INFO, "Registration file generated for account {account_name}"),
-    EventType("sync.reregistration_file", INFO, "Re-registration file generated for account {logical_account_name}",
-              from_guide=True),
-    EventType("sync.reregistered", INFO, "The On-Prem “{logical_account_name}” was Re-Registered to Smart Account "
-                                         "“{smart_account_name}” and Virtual Account “{virtual_account_name}” by User "
-                                         "“{user_name}” at “{time}”", from_guide=True),
-    EventType("sync.registration_failed", ALERT, "The registration of the local account “{account_name}” with Cisco "
-                                                 "Smart Software Manager failed: {reason}"),
-    EventType("sync.succeeded", INFO, "Synchronization Successful", from_guide=True),
-    EventType("sync.failed", ALERT, "Synchronization Failed: The Smart Software Manager On-Prem account "
-                                    "“{display_name}” synchronization to Cisco has failed. Please go to the "
-                                    "synchronization log for more details.", from_guide=True),
-    EventType("sync.request_file", INFO, "A {sync_type} synchronization request file was generated for the local "
-                                         "account “{account_name}” by “{user_name}”."),
-    EventType("sync.entitlements_failed", WARN, "One or more entitlements failed to synchronize with CSSM",
-              from_guide=True),
-    EventType("sync.onprem_renamed", INFO, "Cisco Smart Software Manager renamed the SSM On-Prem of the local account "
-                                           "“{account_name}” from “{old_name}” to “{new_name}”."),
-    EventType("sync.settings_changed", INFO, "The synchronization settings were changed by “{user_name}”: {summary}."),
-    EventType("sync.account_settings_changed", INFO, "The synchronization settings of the local account "
-                                                     "“{account_name}” were changed by “{user_name}”: {summary}."),
-    EventType("account.deleted", WARN, "The local account “{account_name}” was deleted."),
-))
+CATALOGUE.update(
+    _catalogue(
+        EventType(
+            "sync.registered",
+            INFO,
+            "The On-Prem “{account_name}” was registered to Smart Account "
+            "“{smart_account_name}” and Virtual Account “{virtual_account_name}” by User "
+            "“{user_name}”.",
+        ),
+        EventType("sync.registration_file", INFO, "Registration file generated for account {account_name}"),
+        EventType(
+            "sync.reregistration_file",
+            INFO,
+            "Re-registration file generated for account {logical_account_name}",
+            from_guide=True,
+        ),
+        EventType(
+            "sync.reregistered",
+            INFO,
+            "The On-Prem “{logical_account_name}” was Re-Registered to Smart Account "
+            "“{smart_account_name}” and Virtual Account “{virtual_account_name}” by User "
+            "“{user_name}” at “{time}”",
+            from_guide=True,
+        ),
+        EventType(
+            "sync.registration_failed",
+            ALERT,
+            "The registration of the local account “{account_name}” with Cisco Smart Software Manager failed: {reason}",
+        ),
+        EventType("sync.succeeded", INFO, "Synchronization Successful", from_guide=True),
+        EventType(
+            "sync.failed",
+            ALERT,
+            "Synchronization Failed: The Smart Software Manager On-Prem account "
+            "“{display_name}” synchronization to Cisco has failed. Please go to the "
+            "synchronization log for more details.",
+            from_guide=True,
+        ),
+        EventType(
+            "sync.request_file",
+            INFO,
+            "A {sync_type} synchronization request file was generated for the local "
+            "account “{account_name}” by “{user_name}”.",
+        ),
+        EventType(
+            "sync.entitlements_failed",
+            WARN,
+            "One or more entitlements failed to synchronize with CSSM",
+            from_guide=True,
+        ),
+        EventType(
+            "sync.onprem_renamed",
+            INFO,
+            "Cisco Smart Software Manager renamed the SSM On-Prem of the local account "
+            "“{account_name}” from “{old_name}” to “{new_name}”.",
+        ),
+        EventType(
+            "sync.settings_changed", INFO, "The synchronization settings were changed by “{user_name}”: {summary}."
+        ),
+        EventType(
+            "sync.account_settings_changed",
+            INFO,
+            "The synchronization settings of the local account "
+            "“{account_name}” were changed by “{user_name}”: {summary}.",
+        ),
+        EventType("account.deleted", WARN, "The local account “{account_name}” was deleted."),
+    )
+)
 
 # -- Registration limits: hourly limits of new product instances per token / per
 # virtual account (Security widget, Account tab). Recorded once per hour per token / VA.
-CATALOGUE.update(_catalogue(
-    EventType("device.registration_limited_token", ALERT,
-              "Registration Limit Reached: the registration token “{token_name}” of the Virtual Account "
-              "“{pool_name}” added {limit} new product instances within an hour; further new product instances "
-              "are refused for now. If the token has leaked, revoke it."),
-    EventType("device.registration_limited_va", ALERT,
-              "Registration Limit Reached: {limit} new product instances were added to the Virtual Account "
-              "“{pool_name}” within an hour; further new product instances are refused for now."),
-))
+CATALOGUE.update(
+    _catalogue(
+        EventType(
+            "device.registration_limited_token",
+            ALERT,
+            "Registration Limit Reached: the registration token “{token_name}” of the Virtual Account "
+            "“{pool_name}” added {limit} new product instances within an hour; further new product instances "
+            "are refused for now. If the token has leaked, revoke it.",
+        ),
+        EventType(
+            "device.registration_limited_va",
+            ALERT,
+            "Registration Limit Reached: {limit} new product instances were added to the Virtual Account "
+            "“{pool_name}” within an hour; further new product instances are refused for now.",
+        ),
+    )
+)
 
 # -- Re-registration of an existing UDI (licensing/services/device_reregistration.py): a REGISTER
 # that would take over or move a product instance and may not. Recorded in the product instance's
 # virtual account, at most once per hour per product instance and token.
-CATALOGUE.update(_catalogue(
-    EventType("device.reregistration_refused", ALERT,
-              "Re-registration Refused: a REGISTER with the registration token “{token_name}” of the Virtual "
-              "Account “{token_pool_name}” (created by “{creator}”) tried to re-register the product instance "
-              "“{identifier}” of the Virtual Account “{pool_name}” under a new ID key and was refused: the device "
-              "did not prove it holds the instance's current ID key, and the token's creator may not transfer "
-              "product instances between the two virtual accounts. Nothing was changed. If the token has "
-              "leaked, revoke it."),
-    EventType("device.move_refused", ALERT,
-              "Re-registration Refused: a REGISTER with the registration token “{token_name}” of the Virtual "
-              "Account “{token_pool_name}” (created by “{creator}”) tried to move (force) the product instance "
-              "“{identifier}” from the Virtual Account “{pool_name}” to “{token_pool_name}” and was refused: "
-              "the device did not prove it holds the instance's current ID key, and the token's creator may "
-              "not transfer product instances between the two virtual accounts. Nothing was changed. If the "
-              "token has leaked, revoke it."),
-))
+CATALOGUE.update(
+    _catalogue(
+        EventType(
+            "device.reregistration_refused",
+            ALERT,
+            "Re-registration Refused: a REGISTER with the registration token “{token_name}” of the Virtual "
+            "Account “{token_pool_name}” (created by “{creator}”) tried to re-register the product instance "
+            "“{identifier}” of the Virtual Account “{pool_name}” under a new ID key and was refused: the device "
+            "did not prove it holds the instance's current ID key, and the token's creator may not transfer "
+            "product instances between the two virtual accounts. Nothing was changed. If the token has "
+            "leaked, revoke it.",
+        ),
+        EventType(
+            "device.move_refused",
+            ALERT,
+            "Re-registration Refused: a REGISTER with the registration token “{token_name}” of the Virtual "
+            "Account “{token_pool_name}” (created by “{creator}”) tried to move (force) the product instance "
+            "“{identifier}” from the Virtual Account “{pool_name}” to “{token_pool_name}” and was refused: "
+            "the device did not prove it holds the instance's current ID key, and the token's creator may "
+            "not transfer product instances between the two virtual accounts. Nothing was changed. If the "
+            "token has leaked, revoke it.",
+        ),
+    )
+)
 
 # -- Usage bounds: a device message whose usage no real product instance would report (Security
 # widget, Account tab). Recorded once per hour per local account.
-CATALOGUE.update(_catalogue(
-    EventType("device.usage_refused", WARN,
-              "Implausible usage refused: a message from the product instance “{identifier}” of the local account "
-              "“{account_name}” was refused. {reason} Further refusals in this local account within the hour are "
-              "not logged."),
-))
+CATALOGUE.update(
+    _catalogue(
+        EventType(
+            "device.usage_refused",
+            WARN,
+            "Implausible usage refused: a message from the product instance “{identifier}” of the local account "
+            "“{account_name}” was refused. {reason} Further refusals in this local account within the hour are "
+            "not logged.",
+        ),
+    )
+)

@@ -9,33 +9,33 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
-            model_name='systemsettings',
-            name='onprem_name',
+            model_name="systemsettings",
+            name="onprem_name",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddField(
-            model_name='systemsettings',
-            name='proxy_enabled',
+            model_name="systemsettings",
+            name="proxy_enabled",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='systemsettings',
-            name='proxy_host',
+            model_name="systemsettings",
+            name="proxy_host",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddField(
-            model_name='systemsettings',
-            name='proxy_password',
+            model_name="systemsettings",
+            name="proxy_password",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='systemsettings',
-            name='proxy_port',
+            model_name="systemsettings",
+            name="proxy_port",
             field=models.PositiveIntegerField(default=3128),
         ),
         migrations.AddField(
-            model_name='systemsettings',
-            name='proxy_username',
+            model_name="systemsettings",
+            name="proxy_username",
             field=models.CharField(blank=True, max_length=255),
         ),
     ]

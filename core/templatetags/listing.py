@@ -1,4 +1,5 @@
 """Template helpers for ``core.listing.Listing``: ``{{ table|sort_url:"name" }}``, ``{{ table|page_url:n }}``."""
+
 from django import template
 
 register = template.Library()

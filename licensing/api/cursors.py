@@ -13,6 +13,7 @@ for, so a cursor made up, edited, of an older format, or from another list, acco
 set is refused with 422 and the caller starts again. It carries no authority: every page
 re-applies the caller's access, so a cursor cannot show what its bearer may not see.
 """
+
 import datetime
 import hashlib
 import json
@@ -30,8 +31,7 @@ VERSION = 1  # bump when a list's order (its key) changes: older cursors are the
 SALT = "licensing.api.cursors"
 MAX_LENGTH = 2000
 INVALID_CURSOR = "Invalid cursor value"
-FOREIGN_CURSOR = ("Invalid cursor value: it was made for another list, account or filters; "
-                  'start again with "cursor": ""')
+FOREIGN_CURSOR = 'Invalid cursor value: it was made for another list, account or filters; start again with "cursor": ""'
 WITH_OFFSET = "offset cannot be combined with cursor"
 
 
@@ -67,8 +67,8 @@ class RowAfter(Func):
 
     def as_sql(self, compiler, connection, **extra_context):
         compiled = [compiler.compile(expression) for expression in self.get_source_expressions()]
-        left = ", ".join(sql for sql, _ in compiled[:self.width])
-        right = ", ".join(sql for sql, _ in compiled[self.width:])
+        left = ", ".join(sql for sql, _ in compiled[: self.width])
+        right = ", ".join(sql for sql, _ in compiled[self.width :])
         return f"({left}) > ({right})", [param for _, params in compiled for param in params]
 
 
@@ -130,8 +130,11 @@ class Keyset:
 def scope_digest(account, **filters):
     """What a cursor is bound to besides its endpoint: the account and the filters, normalized
     (the order of names in a filter list does not change the list, so it does not count)."""
-    normal = {name: sorted(set(value)) if isinstance(value, (list, tuple)) else value
-              for name, value in filters.items() if value not in (None, "", [], ())}
+    normal = {
+        name: sorted(set(value)) if isinstance(value, (list, tuple)) else value
+        for name, value in filters.items()
+        if value not in (None, "", [], ())
+    }
     text = json.dumps({"account": account.pk, **normal}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -172,7 +175,7 @@ class CursorPage:
         if self.start is not None:
             rows = rows.filter(self.keyset.after(self.start, connections[rows.db]))
         size = self._size(limit, cap)
-        return rows if size is None else rows[:size + 1]
+        return rows if size is None else rows[: size + 1]
 
     def rows(self, queryset, limit, cap=None):
         """The page of ``queryset`` (ordered by the keyset) from the cursor on, read in chunks."""
@@ -183,7 +186,7 @@ class CursorPage:
         if self.start is not None:
             items = [item for item in items if self.keyset.key_of(item) > self.start]
         size = self._size(limit, cap)
-        return items if size is None else items[:size + 1]
+        return items if size is None else items[: size + 1]
 
     def page(self, rows, limit, cap=None):
         """Yields the page's rows from what ``queryset``/``items`` gave; once it is done,

@@ -4,6 +4,7 @@ matched exactly (case and spaces count), refused with the guide's 422 / 403 bodi
 An unknown name is 422 ("Failed to find ..."); a name that exists but is closed to the caller
 (no role there, or an account that is not Active) is 403, as the guide's API answers.
 """
+
 from accounts.rbac import Action, can, visible_virtual_accounts
 
 from ..models import LocalAccount, VirtualAccount
@@ -62,5 +63,7 @@ def left_out_message(account, names):
     """The guide's 200 note for requested virtual accounts that were left out."""
     if not names:
         return ""
-    return (f"The requested virtual account '{', '.join(names)}' doesn't belong to the account "
-            f"'{account.name}'. Hence returning the response for eligible local Virtual Accounts.")
+    return (
+        f"The requested virtual account '{', '.join(names)}' doesn't belong to the account "
+        f"'{account.name}'. Hence returning the response for eligible local Virtual Accounts."
+    )

@@ -3,6 +3,7 @@
 ``limit`` is -1 (everything) or a positive number of records; ``offset`` counts records
 from 0. JSON bodies must carry integers (``"50"`` is a wrong type); query strings carry text.
 """
+
 from rest_framework import serializers
 
 DEFAULT_LIMIT = 50
@@ -22,14 +23,24 @@ class StrictIntegerField(serializers.IntegerField):
 
 def limit_field(strict=True):
     field = StrictIntegerField if strict else serializers.IntegerField
-    return field(required=False, default=DEFAULT_LIMIT, min_value=ALL, max_value=MAX_INT,
-                 help_text="Records to return (page size); -1 for all. Default 50.")
+    return field(
+        required=False,
+        default=DEFAULT_LIMIT,
+        min_value=ALL,
+        max_value=MAX_INT,
+        help_text="Records to return (page size); -1 for all. Default 50.",
+    )
 
 
 def offset_field(strict=True):
     field = StrictIntegerField if strict else serializers.IntegerField
-    return field(required=False, default=0, min_value=0, max_value=MAX_INT,
-                 help_text="Records to skip (0 for the first page, then 50, 100, ... with limit 50).")
+    return field(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=MAX_INT,
+        help_text="Records to skip (0 for the first page, then 50, 100, ... with limit 50).",
+    )
 
 
 def check_limit(limit):

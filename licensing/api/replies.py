@@ -4,6 +4,7 @@ Every refusal is an ``ApiError`` carrying its HTTP code (403 not authorized, 422
 caller sent that cannot be processed) and the guide's message; ``ApiView`` turns it, and the
 service layer's ``NotAllowed`` / ``ServiceError``, into that body.
 """
+
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -92,15 +93,20 @@ class ApiView(APIView):
         if isinstance(exc, ApiError):
             return Response(exc.body(), status=exc.http_status)
         if isinstance(exc, NotAllowed):
-            return Response({"status": ERROR, "statusMessage": str(exc) or "Not Authorized."},
-                            status=status.HTTP_403_FORBIDDEN)
+            return Response(
+                {"status": ERROR, "statusMessage": str(exc) or "Not Authorized."}, status=status.HTTP_403_FORBIDDEN
+            )
         if isinstance(exc, ServiceError):
-            return Response({"status": ERROR, "statusMessage": exc.message},
-                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+            return Response(
+                {"status": ERROR, "statusMessage": exc.message}, status=status.HTTP_422_UNPROCESSABLE_ENTITY
+            )
         if isinstance(exc, exceptions.ParseError):
-            return Response({"status": ERROR, "statusMessage": f"Malformed request body: {exc.detail}"},
-                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+            return Response(
+                {"status": ERROR, "statusMessage": f"Malformed request body: {exc.detail}"},
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
         if isinstance(exc, exceptions.UnsupportedMediaType):
-            return Response({"status": ERROR, "statusMessage": str(exc.detail)},
-                            status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+            return Response(
+                {"status": ERROR, "statusMessage": str(exc.detail)}, status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+            )
         return super().handle_exception(exc)

@@ -1,4 +1,5 @@
 """Teaches drf-spectacular the API's authentication: a Bearer token from ``POST /oauth/token``."""
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -7,5 +8,8 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     name = "bearer"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer",
-                "description": "An access token from POST /oauth/token (client_credentials or password grant)."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An access token from POST /oauth/token (client_credentials or password grant).",
+        }

@@ -3,6 +3,7 @@
 The views build plain dicts; these serializers only tell drf-spectacular (and schemathesis,
 which checks every reply against them) what the guide's replies look like.
 """
+
 from rest_framework import serializers
 
 STATUSES = ["SUCCESS", "WARNING", "ERROR"]
@@ -35,11 +36,14 @@ def responses(ok, error=ErrorReply):
 
 class PagedReply(StatusReply):
     totalRecords = serializers.IntegerField(
-        min_value=0, help_text="Every matching record, whatever the page (in cursor mode too).")
+        min_value=0, help_text="Every matching record, whatever the page (in cursor mode too)."
+    )
     next_cursor = serializers.CharField(
-        required=False, allow_null=True,
+        required=False,
+        allow_null=True,
         help_text="Cursor mode only (the request sent cursor): send it as cursor for the next page; "
-                  "null on the last page. Opaque and signed; bound to this list, account and filters.")
+        "null on the last page. Opaque and signed; bound to this list, account and filters.",
+    )
 
 
 # 2

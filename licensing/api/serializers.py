@@ -5,6 +5,7 @@ where a list is due. Per-item checks of the batch endpoints (license / device tr
 device removal) are done item by item, so one bad item fails alone, as the guide's replies
 show ("status": "ERROR" for that item, the others go through).
 """
+
 from rest_framework import serializers
 
 from ..services import tokens as token_service
@@ -27,19 +28,26 @@ class StrictCharField(serializers.CharField):
 
 
 def names_field(help_text):
-    return serializers.ListField(child=StrictCharField(max_length=NAME_LENGTH, trim_whitespace=False),
-                                 required=False, max_length=1000, help_text=help_text)
+    return serializers.ListField(
+        child=StrictCharField(max_length=NAME_LENGTH, trim_whitespace=False),
+        required=False,
+        max_length=1000,
+        help_text=help_text,
+    )
 
 
-CURSOR_HELP = ('Cursor pagination (not in the guide): "" for the first page, then the reply\'s next_cursor '
-               "for the next one (null: no more). Pages stay stable while records are added or removed; "
-               "offset must be left out (or 0). Leave cursor out for limit/offset paging.")
+CURSOR_HELP = (
+    'Cursor pagination (not in the guide): "" for the first page, then the reply\'s next_cursor '
+    "for the next one (null: no more). Pages stay stable while records are added or removed; "
+    "offset must be left out (or 0). Leave cursor out for limit/offset paging."
+)
 
 
 def cursor_field(strict=True):
     field = StrictCharField if strict else serializers.CharField
-    return field(required=False, allow_blank=True, trim_whitespace=False, max_length=CURSOR_LENGTH,
-                 help_text=CURSOR_HELP)
+    return field(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=CURSOR_LENGTH, help_text=CURSOR_HELP
+    )
 
 
 class CursorMixin:
@@ -55,8 +63,7 @@ class PagedSerializer(CursorMixin, serializers.Serializer):
     limit = limit_field()
     offset = offset_field()
     cursor = cursor_field()
-    messages_by_field = {"limit": INVALID_LIMIT_OR_OFFSET, "offset": INVALID_LIMIT_OR_OFFSET,
-                         "cursor": INVALID_CURSOR}
+    messages_by_field = {"limit": INVALID_LIMIT_OR_OFFSET, "offset": INVALID_LIMIT_OR_OFFSET, "cursor": INVALID_CURSOR}
 
     def validate_limit(self, value):
         return check_limit(value)
@@ -73,15 +80,24 @@ class TokenCreateSerializer(serializers.Serializer):
     ALLOWED, NOT_ALLOWED = "Allowed", "Not Allowed"
 
     expiresAfterDays = StrictIntegerField(
-        required=False, default=token_service.DEFAULT_EXPIRES_AFTER_DAYS,
-        min_value=token_service.MIN_EXPIRES_AFTER_DAYS, max_value=token_service.MAX_EXPIRES_AFTER_DAYS,
-        help_text="Days until the token expires (1 to 365; default 30).")
-    description = StrictCharField(max_length=token_service.MAX_DESCRIPTION_LENGTH, required=False,
-                                  allow_blank=True, default="")
+        required=False,
+        default=token_service.DEFAULT_EXPIRES_AFTER_DAYS,
+        min_value=token_service.MIN_EXPIRES_AFTER_DAYS,
+        max_value=token_service.MAX_EXPIRES_AFTER_DAYS,
+        help_text="Days until the token expires (1 to 365; default 30).",
+    )
+    description = StrictCharField(
+        max_length=token_service.MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True, default=""
+    )
     exportControlled = serializers.ChoiceField(choices=[ALLOWED, NOT_ALLOWED], required=False, default=NOT_ALLOWED)
-    numberOfUses = StrictIntegerField(required=False, allow_null=True, default=None, min_value=1,
-                                      max_value=token_service.MAX_USES_LIMIT,
-                                      help_text="Registrations allowed before the token expires; none: no limit.")
+    numberOfUses = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=token_service.MAX_USES_LIMIT,
+        help_text="Registrations allowed before the token expires; none: no limit.",
+    )
 
 
 # 6. revoke tokens
@@ -98,32 +114,43 @@ class UsageSerializer(PagedSerializer):
 # 8. license subscriptions
 class SubscriptionsSerializer(UsageSerializer):
     ACTIVE, CANCELED, EXPIRED = "Active", "Canceled", "Expired"
-    status = serializers.ListField(child=serializers.ChoiceField(choices=[ACTIVE, CANCELED, EXPIRED]),
-                                   required=False, max_length=3)
-    messages_by_field = {**PagedSerializer.messages_by_field,
-                         "status": "Invalid status value. Valid values are Active, Canceled, Expired."}
+    status = serializers.ListField(
+        child=serializers.ChoiceField(choices=[ACTIVE, CANCELED, EXPIRED]), required=False, max_length=3
+    )
+    messages_by_field = {
+        **PagedSerializer.messages_by_field,
+        "status": "Invalid status value. Valid values are Active, Canceled, Expired.",
+    }
 
 
 # 14. alerts
 class AlertsSerializer(UsageSerializer):
     MAJOR, MINOR = "Major", "Minor"
-    severity = serializers.ListField(child=serializers.ChoiceField(choices=[MAJOR, MINOR]), required=False,
-                                     max_length=2)
-    messages_by_field = {**{f: "Invalid limit, offset or severity value" for f in ("limit", "offset", "severity")},
-                         "cursor": INVALID_CURSOR}
+    severity = serializers.ListField(
+        child=serializers.ChoiceField(choices=[MAJOR, MINOR]), required=False, max_length=2
+    )
+    messages_by_field = {
+        **{f: "Invalid limit, offset or severity value" for f in ("limit", "offset", "severity")},
+        "cursor": INVALID_CURSOR,
+    }
 
 
 # 9. license transfer
 class LicenseTransferItemSerializer(serializers.Serializer):
     license = StrictCharField(max_length=255, help_text="The license's name.")
-    licenseType = serializers.ChoiceField(choices=[transfer_service.TERM, transfer_service.PERPETUAL],
-                                          help_text="TERM (every non-perpetual type) or PERPETUAL.")
+    licenseType = serializers.ChoiceField(
+        choices=[transfer_service.TERM, transfer_service.PERPETUAL],
+        help_text="TERM (every non-perpetual type) or PERPETUAL.",
+    )
     quantity = StrictIntegerField(min_value=1, max_value=2_147_483_647)
-    precedence = serializers.ChoiceField(choices=list(transfer_service.PRECEDENCES), required=False,
-                                         default=transfer_service.LONGEST_TERM_FIRST)
+    precedence = serializers.ChoiceField(
+        choices=list(transfer_service.PRECEDENCES), required=False, default=transfer_service.LONGEST_TERM_FIRST
+    )
     targetVirtualAccount = StrictCharField(max_length=NAME_LENGTH, trim_whitespace=False)
-    messages_by_field = {"licenseType": "Invalid licenseType or precedence value.",
-                         "precedence": "Invalid licenseType or precedence value."}
+    messages_by_field = {
+        "licenseType": "Invalid licenseType or precedence value.",
+        "precedence": "Invalid licenseType or precedence value.",
+    }
 
 
 class LicenseTransferSerializer(serializers.Serializer):
@@ -167,10 +194,12 @@ class DeviceTransferDocSerializer(serializers.Serializer):
 
 
 class DeviceRemoveSerializer(serializers.Serializer):
-    productInstanceRemoveRequests = serializers.ListField(child=serializers.DictField(), min_length=1,
-                                                          max_length=MAX_REMOVALS)
-    messages_by_field = {"productInstanceRemoveRequests":
-                         f"Provide a list of 1 to {MAX_REMOVALS} product instances to remove."}
+    productInstanceRemoveRequests = serializers.ListField(
+        child=serializers.DictField(), min_length=1, max_length=MAX_REMOVALS
+    )
+    messages_by_field = {
+        "productInstanceRemoveRequests": f"Provide a list of 1 to {MAX_REMOVALS} product instances to remove."
+    }
 
 
 class DeviceRemoveDocSerializer(serializers.Serializer):
@@ -192,8 +221,7 @@ class DeviceSearchSerializer(CursorMixin, serializers.Serializer):
     limit = limit_field(strict=False)
     offset = offset_field(strict=False)
     cursor = cursor_field(strict=False)
-    messages_by_field = {"limit": INVALID_LIMIT_OR_OFFSET, "offset": INVALID_LIMIT_OR_OFFSET,
-                         "cursor": INVALID_CURSOR}
+    messages_by_field = {"limit": INVALID_LIMIT_OR_OFFSET, "offset": INVALID_LIMIT_OR_OFFSET, "cursor": INVALID_CURSOR}
 
     def validate_limit(self, value):
         return check_limit(value)

@@ -6,6 +6,7 @@ records one by one as the database cursor yields them in chunks (``QuerySet.iter
 queries depends on the number of chunks, not on per-row lookups. Fields known only once the
 records are written (a cursor page's ``next_cursor``) follow the list, from ``tail()``.
 """
+
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -24,16 +25,16 @@ def _chunks(head, key, records, tail):
     for record in records:
         yield (("" if first else ", ") + _encoder.encode(record)).encode()
         first = False
-    trailer = "".join(f", {json.dumps(name)}: {_encoder.encode(value)}"
-                      for name, value in (tail() if tail else {}).items())
+    trailer = "".join(
+        f", {json.dumps(name)}: {_encoder.encode(value)}" for name, value in (tail() if tail else {}).items()
+    )
     yield f"]{trailer}}}".encode()
 
 
 def streamed_reply(head, key, records, status=200, tail=None):
     """A 200 JSON reply ``{**head, key: [records...], **tail()}`` written as ``records`` (an
     iterator) yields; ``tail``, if given, is called once the records are written."""
-    response = StreamingHttpResponse(_chunks(head, key, records, tail), status=status,
-                                     content_type="application/json")
+    response = StreamingHttpResponse(_chunks(head, key, records, tail), status=status, content_type="application/json")
     response["Cache-Control"] = "no-store"
     return response
 

@@ -3,6 +3,7 @@
 Names in paths are URL-decoded by Django before they reach the views (``Test%20VA`` is
 ``Test VA``) and matched exactly there.
 """
+
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
@@ -11,8 +12,7 @@ from core import limits
 
 from .views import alerts, devices, docs, licenses, local_accounts, tokens, virtual_accounts
 
-API_LIMIT = limits.RequestLimit(limits.setting("ONPREM_MAX_API_REQUEST_BYTES", limits.MIB), "API request",
-                                reply="api")
+API_LIMIT = limits.RequestLimit(limits.setting("ONPREM_MAX_API_REQUEST_BYTES", limits.MIB), "API request", reply="api")
 ACCOUNT = "accounts/<str:account>"
 VA = f"{ACCOUNT}/virtual-accounts/<str:va>"
 
@@ -33,8 +33,13 @@ urlpatterns = [
     path("accounts", local_accounts.LocalAccountsView.as_view()),
     path("upstream_satellites/accounts", local_accounts.UpstreamAccountsView.as_view()),
     # The OpenAPI 3 description and a page that renders it (no CDN: our own script).
-    path("schema", SpectacularAPIView.as_view(urlconf="licensing.api.schema_urls", authentication_classes=[],
-                                              permission_classes=[]), name="api_v1_schema"),
+    path(
+        "schema",
+        SpectacularAPIView.as_view(
+            urlconf="licensing.api.schema_urls", authentication_classes=[], permission_classes=[]
+        ),
+        name="api_v1_schema",
+    ),
     path("docs", docs.docs_page, name="api_v1_docs"),
     path("docs/docs.js", docs.docs_script, name="api_v1_docs_script"),
 ]

@@ -6,149 +6,310 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('licensing', '0001_initial'),
+        ("licensing", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LicenseDefinition',
+            name="LicenseDefinition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(db_index=True, max_length=255)),
-                ('entitlement_tag', models.CharField(max_length=255, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('product_family', models.CharField(blank=True, max_length=255)),
-                ('export_restricted', models.BooleanField(default=False)),
-                ('billing_type', models.CharField(choices=[('prepaid', 'Prepaid'), ('usage', 'Usage')], default='prepaid', max_length=10)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(db_index=True, max_length=255)),
+                ("entitlement_tag", models.CharField(max_length=255, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("product_family", models.CharField(blank=True, max_length=255)),
+                ("export_restricted", models.BooleanField(default=False)),
+                (
+                    "billing_type",
+                    models.CharField(
+                        choices=[("prepaid", "Prepaid"), ("usage", "Usage")], default="prepaid", max_length=10
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'entitlement_tag'],
+                "ordering": ["name", "entitlement_tag"],
             },
         ),
         migrations.CreateModel(
-            name='LicenseHierarchy',
+            name="LicenseHierarchy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('higher', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='licensing.licensedefinition')),
-                ('lower', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='licensing.licensedefinition')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "higher",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="licensing.licensedefinition"
+                    ),
+                ),
+                (
+                    "lower",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="licensing.licensedefinition"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='licensedefinition',
-            name='substitutes_for',
-            field=models.ManyToManyField(blank=True, related_name='substituted_by', through='licensing.LicenseHierarchy', through_fields=('higher', 'lower'), to='licensing.licensedefinition'),
+            model_name="licensedefinition",
+            name="substitutes_for",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="substituted_by",
+                through="licensing.LicenseHierarchy",
+                through_fields=("higher", "lower"),
+                to="licensing.licensedefinition",
+            ),
         ),
         migrations.CreateModel(
-            name='ProductInstance',
+            name="ProductInstance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('udi_pid', models.CharField(max_length=255, verbose_name='UDI PID')),
-                ('udi_serial_number', models.CharField(max_length=255, verbose_name='UDI serial number')),
-                ('hostname', models.CharField(blank=True, max_length=255)),
-                ('product_name', models.CharField(blank=True, max_length=255)),
-                ('registered_at', models.DateTimeField()),
-                ('last_contact_at', models.DateTimeField(blank=True, null=True)),
-                ('redundancy_role', models.CharField(choices=[('none', 'None'), ('active', 'Active'), ('standby', 'Standby')], default='none', max_length=8)),
-                ('redundancy_group', models.CharField(blank=True, max_length=255)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='product_instances', to='licensing.localaccount')),
-                ('virtual_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='product_instances', to='licensing.virtualaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("udi_pid", models.CharField(max_length=255, verbose_name="UDI PID")),
+                ("udi_serial_number", models.CharField(max_length=255, verbose_name="UDI serial number")),
+                ("hostname", models.CharField(blank=True, max_length=255)),
+                ("product_name", models.CharField(blank=True, max_length=255)),
+                ("registered_at", models.DateTimeField()),
+                ("last_contact_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "redundancy_role",
+                    models.CharField(
+                        choices=[("none", "None"), ("active", "Active"), ("standby", "Standby")],
+                        default="none",
+                        max_length=8,
+                    ),
+                ),
+                ("redundancy_group", models.CharField(blank=True, max_length=255)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="product_instances",
+                        to="licensing.localaccount",
+                    ),
+                ),
+                (
+                    "virtual_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="product_instances",
+                        to="licensing.virtualaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['hostname', 'udi_pid', 'udi_serial_number'],
+                "ordering": ["hostname", "udi_pid", "udi_serial_number"],
             },
         ),
         migrations.CreateModel(
-            name='LicenseUsage',
+            name="LicenseUsage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('count', models.PositiveIntegerField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('license', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='usages', to='licensing.licensedefinition')),
-                ('product_instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='license_usages', to='licensing.productinstance')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("count", models.PositiveIntegerField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "license",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="usages",
+                        to="licensing.licensedefinition",
+                    ),
+                ),
+                (
+                    "product_instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="license_usages",
+                        to="licensing.productinstance",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RegistrationToken',
+            name="RegistrationToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=255)),
-                ('token_digest', models.CharField(max_length=64, unique=True)),
-                ('description', models.CharField(blank=True, max_length=255)),
-                ('expires_at', models.DateTimeField()),
-                ('max_uses', models.PositiveIntegerField(blank=True, null=True)),
-                ('uses', models.PositiveIntegerField(default=0)),
-                ('export_controlled', models.BooleanField(default=False)),
-                ('created_by_name', models.CharField(blank=True, max_length=150)),
-                ('created_at', models.DateTimeField()),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('virtual_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='registration_tokens', to='licensing.virtualaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("token", models.CharField(max_length=255)),
+                ("token_digest", models.CharField(max_length=64, unique=True)),
+                ("description", models.CharField(blank=True, max_length=255)),
+                ("expires_at", models.DateTimeField()),
+                ("max_uses", models.PositiveIntegerField(blank=True, null=True)),
+                ("uses", models.PositiveIntegerField(default=0)),
+                ("export_controlled", models.BooleanField(default=False)),
+                ("created_by_name", models.CharField(blank=True, max_length=150)),
+                ("created_at", models.DateTimeField()),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "virtual_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="registration_tokens",
+                        to="licensing.virtualaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Entitlement',
+            name="Entitlement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('license_type', models.CharField(choices=[('perpetual', 'Perpetual'), ('term', 'Term'), ('demo', 'Demo'), ('subscription', 'Subscription')], max_length=12)),
-                ('quantity', models.PositiveIntegerField()),
-                ('start_date', models.DateField(blank=True, null=True)),
-                ('end_date', models.DateField(blank=True, null=True)),
-                ('subscription_id', models.CharField(blank=True, max_length=100)),
-                ('sku', models.CharField(blank=True, max_length=100)),
-                ('source', models.CharField(choices=[('pak', 'PAK'), ('ea', 'Enterprise Agreement'), ('order', 'Order'), ('device_migration', 'Device Led Conversion'), ('other', 'Other')], default='other', max_length=16)),
-                ('pending_quantity', models.PositiveIntegerField(default=0, help_text="Licenses of this line pending an upgrade (the API's pendingQuantity).")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expired_at', models.DateTimeField(blank=True, null=True)),
-                ('virtual_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entitlements', to='licensing.virtualaccount')),
-                ('license', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entitlements', to='licensing.licensedefinition')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "license_type",
+                    models.CharField(
+                        choices=[
+                            ("perpetual", "Perpetual"),
+                            ("term", "Term"),
+                            ("demo", "Demo"),
+                            ("subscription", "Subscription"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField()),
+                ("start_date", models.DateField(blank=True, null=True)),
+                ("end_date", models.DateField(blank=True, null=True)),
+                ("subscription_id", models.CharField(blank=True, max_length=100)),
+                ("sku", models.CharField(blank=True, max_length=100)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("pak", "PAK"),
+                            ("ea", "Enterprise Agreement"),
+                            ("order", "Order"),
+                            ("device_migration", "Device Led Conversion"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "pending_quantity",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Licenses of this line pending an upgrade (the API's pendingQuantity)."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expired_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "virtual_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entitlements",
+                        to="licensing.virtualaccount",
+                    ),
+                ),
+                (
+                    "license",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entitlements",
+                        to="licensing.licensedefinition",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['virtual_account', 'license', 'end_date', 'id'],
-                'indexes': [models.Index(fields=['virtual_account', 'license'], name='entitlement_va_license'), models.Index(fields=['end_date'], name='entitlement_end_date')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='entitlement_quantity_positive'), models.CheckConstraint(condition=models.Q(models.Q(('end_date__isnull', True), ('license_type', 'perpetual')), models.Q(models.Q(('license_type', 'perpetual'), _negated=True), ('end_date__isnull', False)), _connector='OR'), name='entitlement_end_date_by_type'), models.CheckConstraint(condition=models.Q(('start_date__isnull', True), ('end_date__isnull', True), ('end_date__gte', models.F('start_date')), _connector='OR'), name='entitlement_ends_after_start')],
+                "ordering": ["virtual_account", "license", "end_date", "id"],
+                "indexes": [
+                    models.Index(fields=["virtual_account", "license"], name="entitlement_va_license"),
+                    models.Index(fields=["end_date"], name="entitlement_end_date"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("quantity__gte", 1)), name="entitlement_quantity_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("end_date__isnull", True), ("license_type", "perpetual")),
+                            models.Q(
+                                models.Q(("license_type", "perpetual"), _negated=True), ("end_date__isnull", False)
+                            ),
+                            _connector="OR",
+                        ),
+                        name="entitlement_end_date_by_type",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("start_date__isnull", True),
+                            ("end_date__isnull", True),
+                            ("end_date__gte", models.F("start_date")),
+                            _connector="OR",
+                        ),
+                        name="entitlement_ends_after_start",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='licensehierarchy',
-            constraint=models.UniqueConstraint(fields=('higher', 'lower'), name='license_hierarchy_unique_edge'),
+            model_name="licensehierarchy",
+            constraint=models.UniqueConstraint(fields=("higher", "lower"), name="license_hierarchy_unique_edge"),
         ),
         migrations.AddConstraint(
-            model_name='licensehierarchy',
-            constraint=models.CheckConstraint(condition=models.Q(('higher', models.F('lower')), _negated=True), name='license_hierarchy_not_self'),
+            model_name="licensehierarchy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("higher", models.F("lower")), _negated=True), name="license_hierarchy_not_self"
+            ),
         ),
         migrations.AddIndex(
-            model_name='productinstance',
-            index=models.Index(fields=['account', 'redundancy_group'], name='pi_redundancy_group'),
+            model_name="productinstance",
+            index=models.Index(fields=["account", "redundancy_group"], name="pi_redundancy_group"),
         ),
         migrations.AddConstraint(
-            model_name='productinstance',
-            constraint=models.UniqueConstraint(fields=('account', 'udi_pid', 'udi_serial_number'), name='product_instance_unique_udi'),
+            model_name="productinstance",
+            constraint=models.UniqueConstraint(
+                fields=("account", "udi_pid", "udi_serial_number"), name="product_instance_unique_udi"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='licenseusage',
-            constraint=models.UniqueConstraint(fields=('product_instance', 'license'), name='usage_one_row_per_pi_license'),
+            model_name="licenseusage",
+            constraint=models.UniqueConstraint(
+                fields=("product_instance", "license"), name="usage_one_row_per_pi_license"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='licenseusage',
-            constraint=models.CheckConstraint(condition=models.Q(('count__gte', 1)), name='usage_count_positive'),
+            model_name="licenseusage",
+            constraint=models.CheckConstraint(condition=models.Q(("count__gte", 1)), name="usage_count_positive"),
         ),
         migrations.AddIndex(
-            model_name='registrationtoken',
-            index=models.Index(fields=['virtual_account', 'expires_at'], name='token_va_expires'),
+            model_name="registrationtoken",
+            index=models.Index(fields=["virtual_account", "expires_at"], name="token_va_expires"),
         ),
         migrations.AddConstraint(
-            model_name='registrationtoken',
-            constraint=models.CheckConstraint(condition=models.Q(('max_uses__isnull', True), ('max_uses__gte', 1), _connector='OR'), name='token_max_uses_positive'),
+            model_name="registrationtoken",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("max_uses__isnull", True), ("max_uses__gte", 1), _connector="OR"),
+                name="token_max_uses_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='registrationtoken',
-            constraint=models.CheckConstraint(condition=models.Q(('max_uses__isnull', True), ('uses__lte', models.F('max_uses')), _connector='OR'), name='token_uses_within_max'),
+            model_name="registrationtoken",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("max_uses__isnull", True), ("uses__lte", models.F("max_uses")), _connector="OR"),
+                name="token_uses_within_max",
+            ),
         ),
     ]

@@ -6,53 +6,136 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('licensing', '0002_engine'),
+        ("licensing", "0002_engine"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('alert_type', models.CharField(choices=[('insufficient_licenses', 'Insufficient Licenses'), ('licenses_expiring', 'Licenses Expiring'), ('pi_failed_to_connect', 'Product Instance Failed to Connect'), ('pi_failed_to_renew', 'Product Instance Failed to Renew')], max_length=24)),
-                ('severity', models.CharField(choices=[('major', 'Major'), ('minor', 'Minor')], max_length=5)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('dismissed', 'Dismissed'), ('cleared', 'Cleared')], db_index=True, default='open', max_length=9)),
-                ('key', models.CharField(max_length=255)),
-                ('stage', models.PositiveIntegerField(default=0)),
-                ('message', models.TextField()),
-                ('action_due', models.DateTimeField(blank=True, null=True)),
-                ('remind_until', models.DateTimeField(blank=True, null=True)),
-                ('opened_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
-                ('dismissed_at', models.DateTimeField(blank=True, null=True)),
-                ('cleared_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='licensing.localaccount')),
-                ('dismissed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('license', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='licensing.licensedefinition')),
-                ('product_instance', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='alerts', to='licensing.productinstance')),
-                ('virtual_account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='licensing.virtualaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "alert_type",
+                    models.CharField(
+                        choices=[
+                            ("insufficient_licenses", "Insufficient Licenses"),
+                            ("licenses_expiring", "Licenses Expiring"),
+                            ("pi_failed_to_connect", "Product Instance Failed to Connect"),
+                            ("pi_failed_to_renew", "Product Instance Failed to Renew"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("severity", models.CharField(choices=[("major", "Major"), ("minor", "Minor")], max_length=5)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("dismissed", "Dismissed"), ("cleared", "Cleared")],
+                        db_index=True,
+                        default="open",
+                        max_length=9,
+                    ),
+                ),
+                ("key", models.CharField(max_length=255)),
+                ("stage", models.PositiveIntegerField(default=0)),
+                ("message", models.TextField()),
+                ("action_due", models.DateTimeField(blank=True, null=True)),
+                ("remind_until", models.DateTimeField(blank=True, null=True)),
+                ("opened_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
+                ("dismissed_at", models.DateTimeField(blank=True, null=True)),
+                ("cleared_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="alerts", to="licensing.localaccount"
+                    ),
+                ),
+                (
+                    "dismissed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "license",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="licensing.licensedefinition",
+                    ),
+                ),
+                (
+                    "product_instance",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="alerts",
+                        to="licensing.productinstance",
+                    ),
+                ),
+                (
+                    "virtual_account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alerts",
+                        to="licensing.virtualaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['severity', 'action_due', 'id'],
-                'indexes': [models.Index(fields=['account', 'status'], name='alert_account_status')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'cleared'), _negated=True), fields=('account', 'key'), name='alert_one_live_per_key')],
+                "ordering": ["severity", "action_due", "id"],
+                "indexes": [models.Index(fields=["account", "status"], name="alert_account_status")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "cleared"), _negated=True),
+                        fields=("account", "key"),
+                        name="alert_one_live_per_key",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LicenseTag',
+            name="LicenseTag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='license_tags', to='licensing.localaccount')),
-                ('licenses', models.ManyToManyField(blank=True, related_name='license_tags', to='licensing.licensedefinition')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="license_tags",
+                        to="licensing.localaccount",
+                    ),
+                ),
+                (
+                    "licenses",
+                    models.ManyToManyField(blank=True, related_name="license_tags", to="licensing.licensedefinition"),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(fields=('account', 'name'), name='license_tag_unique_name'), models.CheckConstraint(condition=models.Q(models.Q(('name__contains', ','), _negated=True), models.Q(('name', ''), _negated=True)), name='license_tag_name_valid')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("account", "name"), name="license_tag_unique_name"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("name__contains", ","), _negated=True), models.Q(("name", ""), _negated=True)
+                        ),
+                        name="license_tag_name_valid",
+                    ),
+                ],
             },
         ),
     ]

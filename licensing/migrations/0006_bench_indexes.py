@@ -1,4 +1,5 @@
 """Indexes in the order of the product-instance lists, so a page walks an index (docs/performance.md)."""
+
 from django.db import migrations, models
 
 
@@ -10,12 +11,12 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name="productinstance",
-            index=models.Index(fields=["account", "hostname", "udi_pid", "udi_serial_number", "id"],
-                               name="pi_account_list_order"),
+            index=models.Index(
+                fields=["account", "hostname", "udi_pid", "udi_serial_number", "id"], name="pi_account_list_order"
+            ),
         ),
         migrations.AddIndex(
             model_name="productinstance",
-            index=models.Index(fields=["virtual_account", "hostname", "id"],
-                               name="pi_va_list_order"),
+            index=models.Index(fields=["virtual_account", "hostname", "id"], name="pi_va_list_order"),
         ),
     ]

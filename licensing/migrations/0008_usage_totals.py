@@ -16,6 +16,7 @@ fills both from the rows already there.
 The SQL is frozen here on purpose (a migration must not change when the code does);
 ``licensing.services.usage_totals`` rebuilds and checks what the triggers keep.
 """
+
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -219,23 +220,63 @@ def _sqlite_refresh(acct, grp):
 
 SQLITE = [
     f"""CREATE TRIGGER licensing_usage_totals_on_insert AFTER INSERT ON licensing_licenseusage BEGIN
-        {_sqlite_add(_pi("virtual_account_id", "NEW.product_instance_id"), "NEW.license_id",
-                     "NEW.product_instance_id", "NEW.count")}
-        {_sqlite_refresh(_pi("account_id", "NEW.product_instance_id"), _pi("redundancy_group", "NEW.product_instance_id"))}
+        {
+        _sqlite_add(
+            _pi("virtual_account_id", "NEW.product_instance_id"),
+            "NEW.license_id",
+            "NEW.product_instance_id",
+            "NEW.count",
+        )
+    }
+        {
+        _sqlite_refresh(
+            _pi("account_id", "NEW.product_instance_id"), _pi("redundancy_group", "NEW.product_instance_id")
+        )
+    }
     END""",
     f"""CREATE TRIGGER licensing_usage_totals_on_delete AFTER DELETE ON licensing_licenseusage BEGIN
-        {_sqlite_add(_pi("virtual_account_id", "OLD.product_instance_id"), "OLD.license_id",
-                     "OLD.product_instance_id", "-OLD.count")}
-        {_sqlite_refresh(_pi("account_id", "OLD.product_instance_id"), _pi("redundancy_group", "OLD.product_instance_id"))}
+        {
+        _sqlite_add(
+            _pi("virtual_account_id", "OLD.product_instance_id"),
+            "OLD.license_id",
+            "OLD.product_instance_id",
+            "-OLD.count",
+        )
+    }
+        {
+        _sqlite_refresh(
+            _pi("account_id", "OLD.product_instance_id"), _pi("redundancy_group", "OLD.product_instance_id")
+        )
+    }
     END""",
     f"""CREATE TRIGGER licensing_usage_totals_on_update
     AFTER UPDATE OF count, product_instance_id, license_id ON licensing_licenseusage BEGIN
-        {_sqlite_add(_pi("virtual_account_id", "OLD.product_instance_id"), "OLD.license_id",
-                     "OLD.product_instance_id", "-OLD.count")}
-        {_sqlite_add(_pi("virtual_account_id", "NEW.product_instance_id"), "NEW.license_id",
-                     "NEW.product_instance_id", "NEW.count")}
-        {_sqlite_refresh(_pi("account_id", "OLD.product_instance_id"), _pi("redundancy_group", "OLD.product_instance_id"))}
-        {_sqlite_refresh(_pi("account_id", "NEW.product_instance_id"), _pi("redundancy_group", "NEW.product_instance_id"))}
+        {
+        _sqlite_add(
+            _pi("virtual_account_id", "OLD.product_instance_id"),
+            "OLD.license_id",
+            "OLD.product_instance_id",
+            "-OLD.count",
+        )
+    }
+        {
+        _sqlite_add(
+            _pi("virtual_account_id", "NEW.product_instance_id"),
+            "NEW.license_id",
+            "NEW.product_instance_id",
+            "NEW.count",
+        )
+    }
+        {
+        _sqlite_refresh(
+            _pi("account_id", "OLD.product_instance_id"), _pi("redundancy_group", "OLD.product_instance_id")
+        )
+    }
+        {
+        _sqlite_refresh(
+            _pi("account_id", "NEW.product_instance_id"), _pi("redundancy_group", "NEW.product_instance_id")
+        )
+    }
     END""",
     f"""CREATE TRIGGER licensing_usage_totals_on_move AFTER UPDATE OF virtual_account_id ON licensing_productinstance
     WHEN OLD.virtual_account_id IS NOT NEW.virtual_account_id BEGIN
@@ -268,10 +309,16 @@ SQLITE = [
 ]
 
 SQLITE_DROP = [
-    f"DROP TRIGGER IF EXISTS {name}" for name in (
-        "licensing_usage_totals_on_insert", "licensing_usage_totals_on_delete", "licensing_usage_totals_on_update",
-        "licensing_usage_totals_on_move", "licensing_redundancy_on_pi_update", "licensing_usage_totals_on_pi_delete",
-        "licensing_redundancy_on_pi_deleted")
+    f"DROP TRIGGER IF EXISTS {name}"
+    for name in (
+        "licensing_usage_totals_on_insert",
+        "licensing_usage_totals_on_delete",
+        "licensing_usage_totals_on_update",
+        "licensing_usage_totals_on_move",
+        "licensing_redundancy_on_pi_update",
+        "licensing_usage_totals_on_pi_delete",
+        "licensing_redundancy_on_pi_deleted",
+    )
 ]
 
 # -- both: fill from the rows already there ----------------------------------------------------
@@ -321,68 +368,97 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('licensing', '0007_registration_limits'),
+        ("licensing", "0007_registration_limits"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RedundancyExclusion',
+            name="RedundancyExclusion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('redundancy_group', models.CharField(max_length=255)),
-                ('count', models.BigIntegerField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("redundancy_group", models.CharField(max_length=255)),
+                ("count", models.BigIntegerField()),
             ],
         ),
         migrations.CreateModel(
-            name='UsageTotal',
+            name="UsageTotal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('shard', models.SmallIntegerField()),
-                ('count', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("shard", models.SmallIntegerField()),
+                ("count", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.AddIndex(
-            model_name='productinstance',
-            index=models.Index(fields=['virtual_account', 'last_contact_at'], name='pi_va_last_contact'),
+            model_name="productinstance",
+            index=models.Index(fields=["virtual_account", "last_contact_at"], name="pi_va_last_contact"),
         ),
         migrations.AddField(
-            model_name='redundancyexclusion',
-            name='account',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='licensing.localaccount'),
+            model_name="redundancyexclusion",
+            name="account",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="licensing.localaccount",
+            ),
         ),
         migrations.AddField(
-            model_name='redundancyexclusion',
-            name='license',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='licensing.licensedefinition'),
+            model_name="redundancyexclusion",
+            name="license",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="licensing.licensedefinition",
+            ),
         ),
         migrations.AddField(
-            model_name='redundancyexclusion',
-            name='virtual_account',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='licensing.virtualaccount'),
+            model_name="redundancyexclusion",
+            name="virtual_account",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="licensing.virtualaccount",
+            ),
         ),
         migrations.AddField(
-            model_name='usagetotal',
-            name='license',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='licensing.licensedefinition'),
+            model_name="usagetotal",
+            name="license",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="licensing.licensedefinition",
+            ),
         ),
         migrations.AddField(
-            model_name='usagetotal',
-            name='virtual_account',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='licensing.virtualaccount'),
+            model_name="usagetotal",
+            name="virtual_account",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="licensing.virtualaccount",
+            ),
         ),
         migrations.AddIndex(
-            model_name='redundancyexclusion',
-            index=models.Index(fields=['virtual_account', 'license'], name='redundancy_exclusion_va'),
+            model_name="redundancyexclusion",
+            index=models.Index(fields=["virtual_account", "license"], name="redundancy_exclusion_va"),
         ),
         migrations.AddConstraint(
-            model_name='redundancyexclusion',
-            constraint=models.UniqueConstraint(fields=('account', 'redundancy_group', 'license', 'virtual_account'), name='redundancy_exclusion_one_row'),
+            model_name="redundancyexclusion",
+            constraint=models.UniqueConstraint(
+                fields=("account", "redundancy_group", "license", "virtual_account"),
+                name="redundancy_exclusion_one_row",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='usagetotal',
-            constraint=models.UniqueConstraint(fields=('virtual_account', 'license', 'shard'), name='usage_total_one_row'),
+            model_name="usagetotal",
+            constraint=models.UniqueConstraint(
+                fields=("virtual_account", "license", "shard"), name="usage_total_one_row"
+            ),
         ),
         migrations.RunPython(install, uninstall),
     ]

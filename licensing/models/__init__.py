@@ -6,8 +6,16 @@ from .product_instances import ProductInstance  # noqa: E402
 from .usage import LicenseUsage, RedundancyExclusion, UsageTotal  # noqa: E402
 from .tokens import RegistrationToken  # noqa: E402
 
-__all__ += ["LicenseDefinition", "LicenseHierarchy", "Entitlement", "ProductInstance", "LicenseUsage", "UsageTotal", "RedundancyExclusion",
-            "RegistrationToken"]
+__all__ += [
+    "LicenseDefinition",
+    "LicenseHierarchy",
+    "Entitlement",
+    "ProductInstance",
+    "LicenseUsage",
+    "UsageTotal",
+    "RedundancyExclusion",
+    "RegistrationToken",
+]
 from .alerts import Alert  # noqa: E402
 from .tags import LicenseTag  # noqa: E402
 
@@ -22,5 +30,11 @@ from .preferences import PreferenceChange, UserPreference  # noqa: E402
 from .conversion import Conversion, ConversionSettings  # noqa: E402
 from .custom_tags import VirtualAccountTag, VirtualAccountTagValue  # noqa: E402
 
-__all__ += ["UserPreference", "PreferenceChange", "ConversionSettings", "Conversion", "VirtualAccountTag",
-            "VirtualAccountTagValue"]
+__all__ += [
+    "UserPreference",
+    "PreferenceChange",
+    "ConversionSettings",
+    "Conversion",
+    "VirtualAccountTag",
+    "VirtualAccountTagValue",
+]

@@ -1,4 +1,5 @@
 """Local accounts, their local virtual accounts, and requests for access to them."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -74,7 +75,7 @@ class VirtualAccount(models.Model):
 
 
 class AccessRequest(models.Model):
-    """"Request Access to an Existing Account": decided by an Account or System Administrator."""
+    """ "Request Access to an Existing Account": decided by an Account or System Administrator."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

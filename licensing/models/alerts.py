@@ -5,6 +5,7 @@ auto-cleared when the cause is gone. ``key`` names the cause (e.g. the shortage 
 in one virtual account, or one warning period of one expiring line group): at most one alert
 per key is live (open or dismissed) in an account, which makes recomputing idempotent.
 """
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -81,8 +82,9 @@ class Alert(models.Model):
     class Meta:
         ordering = ["severity", "action_due", "id"]  # "Severity, and then Action Due" (major < minor)
         constraints = [
-            models.UniqueConstraint(fields=["account", "key"], condition=~Q(status="cleared"),
-                                    name="alert_one_live_per_key"),
+            models.UniqueConstraint(
+                fields=["account", "key"], condition=~Q(status="cleared"), name="alert_one_live_per_key"
+            ),
         ]
         indexes = [models.Index(fields=["account", "status"], name="alert_account_status")]
 

@@ -5,6 +5,7 @@ Led Conversion for all local Virtual Accounts, or ... only on selected local Vir
 Accounts"); ``Conversion`` is one request of one product instance, pending until the
 synchronization with CSSM brings its result (the Conversion History tab).
 """
+
 from django.db import models
 from django.db.models import Q
 
@@ -14,8 +15,9 @@ class ConversionSettings(models.Model):
         ALL = "all", "Enable Device Led Conversion for all local Virtual Accounts"
         SELECTED = "selected", "Enable Device Led Conversion only on selected local Virtual Accounts"
 
-    account = models.OneToOneField("licensing.LocalAccount", on_delete=models.CASCADE,
-                                   related_name="conversion_settings")
+    account = models.OneToOneField(
+        "licensing.LocalAccount", on_delete=models.CASCADE, related_name="conversion_settings"
+    )
     # Until an administrator applies settings nothing converts ("Prior to a conversion request from
     # the device, the SSM On-Prem administrator needs to configure which ... are allowed").
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.SELECTED)
@@ -34,11 +36,13 @@ class Conversion(models.Model):
         ALREADY_CONVERTED = "already_converted", "License Already Converted"
 
     account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="conversions")
-    virtual_account = models.ForeignKey("licensing.VirtualAccount", on_delete=models.CASCADE,
-                                        related_name="conversions")
+    virtual_account = models.ForeignKey(
+        "licensing.VirtualAccount", on_delete=models.CASCADE, related_name="conversions"
+    )
     # The product instance may be removed later; the history keeps its name and identifier.
-    product_instance = models.ForeignKey("licensing.ProductInstance", null=True, blank=True,
-                                         on_delete=models.SET_NULL, related_name="conversions")
+    product_instance = models.ForeignKey(
+        "licensing.ProductInstance", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversions"
+    )
     product_instance_name = models.CharField(max_length=255)
     device_identifier = models.CharField(max_length=512, db_index=True)
     product_family = models.CharField(max_length=255, blank=True)
@@ -59,8 +63,9 @@ class Conversion(models.Model):
             models.Index(fields=["account", "requested_at"], name="conversion_account_time"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(status="pending") | Q(decided_at__isnull=False),
-                                   name="conversion_decided_has_time"),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_at__isnull=False), name="conversion_decided_has_time"
+            ),
         ]
 
     def __str__(self):

@@ -5,6 +5,7 @@ and allows One Tag Value Only (at most one value per virtual account) or Multipl
 The services (``licensing.services.custom_tags``) keep those rules; the database keeps names
 unique and free of commas (the wizard separates values with commas).
 """
+
 from django.db import models
 from django.db.models import Q
 
@@ -31,15 +32,13 @@ class VirtualAccountTag(models.Model):
 class VirtualAccountTagValue(models.Model):
     tag = models.ForeignKey(VirtualAccountTag, on_delete=models.CASCADE, related_name="values")
     value = models.CharField(max_length=100)
-    virtual_accounts = models.ManyToManyField("licensing.VirtualAccount", blank=True,
-                                              related_name="custom_tag_values")
+    virtual_accounts = models.ManyToManyField("licensing.VirtualAccount", blank=True, related_name="custom_tag_values")
 
     class Meta:
         ordering = ["value"]
         constraints = [
             models.UniqueConstraint(fields=["tag", "value"], name="custom_tag_value_unique"),
-            models.CheckConstraint(condition=~Q(value="") & ~Q(value__contains=","),
-                                   name="custom_tag_value_valid"),
+            models.CheckConstraint(condition=~Q(value="") & ~Q(value__contains=","), name="custom_tag_value_valid"),
         ]
 
     def __str__(self):

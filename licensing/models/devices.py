@@ -1,5 +1,6 @@
 """What the device protocol keeps beside a product instance: identity details, nonces, RUM
 reports and requests pending a synchronization with CSSM."""
+
 from django.db import models
 from django.db.models import Q
 
@@ -12,8 +13,9 @@ class DeviceIdentity(models.Model):
         CALL_HOME = "call_home", "Smart Call Home"
         CSLU = "cslu", "Smart Licensing Using Policy"
 
-    product_instance = models.OneToOneField("licensing.ProductInstance", on_delete=models.CASCADE,
-                                            primary_key=True, related_name="device")
+    product_instance = models.OneToOneField(
+        "licensing.ProductInstance", on_delete=models.CASCADE, primary_key=True, related_name="device"
+    )
     udi_vid = models.CharField(max_length=64, blank=True)
     uuid = models.CharField(max_length=64, blank=True)
     suvi = models.CharField(max_length=255, blank=True)
@@ -24,16 +26,19 @@ class DeviceIdentity(models.Model):
     product_type = models.CharField(max_length=64, blank=True)
     agent_version = models.CharField(max_length=64, blank=True)
     transport = models.CharField(max_length=16, choices=Transport.choices, default=Transport.SMART_TRANSPORT)
-    registration_token = models.ForeignKey("licensing.RegistrationToken", null=True, blank=True,
-                                           on_delete=models.SET_NULL, related_name="+")
+    registration_token = models.ForeignKey(
+        "licensing.RegistrationToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # From the registration token: may this instance turn on export-controlled functionality.
     export_controlled = models.BooleanField(default=False)
     # Set once, when a REGISTER created the product instance (for the registration limits):
     # the token and virtual account it was created with and when, counted per hour.
-    created_with_token = models.ForeignKey("licensing.RegistrationToken", null=True, blank=True,
-                                           on_delete=models.SET_NULL, related_name="+")
-    created_in_virtual_account = models.ForeignKey("licensing.VirtualAccount", null=True, blank=True,
-                                                   on_delete=models.SET_NULL, related_name="+")
+    created_with_token = models.ForeignKey(
+        "licensing.RegistrationToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_in_virtual_account = models.ForeignKey(
+        "licensing.VirtualAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(null=True, blank=True)
     # SLP devices push usage without a registration token: their key is pinned at the first push.
     pinned_key_sha256 = models.CharField(max_length=64, blank=True)
@@ -79,8 +84,9 @@ class RumReport(models.Model):
     """
 
     account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="rum_reports")
-    product_instance = models.ForeignKey("licensing.ProductInstance", null=True, blank=True,
-                                         on_delete=models.SET_NULL, related_name="rum_reports")
+    product_instance = models.ForeignKey(
+        "licensing.ProductInstance", null=True, blank=True, on_delete=models.SET_NULL, related_name="rum_reports"
+    )
     device_key = models.CharField(max_length=64)
     report_id = models.CharField(max_length=128)
     header = models.JSONField()
@@ -121,8 +127,9 @@ class DeviceRequest(models.Model):
         COMPLETE = "complete", "Complete"
 
     account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="device_requests")
-    product_instance = models.ForeignKey("licensing.ProductInstance", on_delete=models.CASCADE,
-                                         related_name="device_requests")
+    product_instance = models.ForeignKey(
+        "licensing.ProductInstance", on_delete=models.CASCADE, related_name="device_requests"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     poll_id = models.CharField(max_length=64, unique=True)
     items = models.JSONField(default=list)
@@ -137,8 +144,9 @@ class DeviceRequest(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["account", "status"], name="devreq_account_status")]
         constraints = [
-            models.CheckConstraint(condition=Q(status="pending") | Q(decided_at__isnull=False),
-                                   name="devreq_decided_has_time"),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_at__isnull=False), name="devreq_decided_has_time"
+            ),
         ]
 
     def __str__(self):

@@ -4,6 +4,7 @@ Licenses are counts, never one row per seat: an ``Entitlement`` line says "this 
 account holds N of this license, of this type, valid from .. to ..". Balances and compliance
 are computed from these lines by aggregate queries (``licensing.services.compliance``).
 """
+
 import datetime
 
 from django.db import models
@@ -111,8 +112,10 @@ class Entitlement(models.Model):
             models.CheckConstraint(condition=Q(quantity__gte=1), name="entitlement_quantity_positive"),
             # Perpetual licenses do not expire; every other type has an end date.
             models.CheckConstraint(
-                condition=(Q(license_type="perpetual", end_date__isnull=True)
-                           | (~Q(license_type="perpetual") & Q(end_date__isnull=False))),
+                condition=(
+                    Q(license_type="perpetual", end_date__isnull=True)
+                    | (~Q(license_type="perpetual") & Q(end_date__isnull=False))
+                ),
                 name="entitlement_end_date_by_type",
             ),
             models.CheckConstraint(

@@ -9,6 +9,7 @@ pointing at the authority that signed them and devices are moved over at their n
 for a self-signed one. One authority with no account signs replies to messages that cannot be
 tied to a local account (unknown token, unknown certificate).
 """
+
 from django.db import models
 from django.db.models import Q
 
@@ -20,8 +21,9 @@ class SigningAuthority(models.Model):
         LOCAL = "local", "Generated locally"
         CSSM = "cssm", "Signed by CSSM"
 
-    account = models.ForeignKey("licensing.LocalAccount", null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="signing_authorities")
+    account = models.ForeignKey(
+        "licensing.LocalAccount", null=True, blank=True, on_delete=models.CASCADE, related_name="signing_authorities"
+    )
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.LOCAL)
     certificate_pem = models.TextField()
     chain_pem = models.TextField(blank=True)
@@ -35,10 +37,16 @@ class SigningAuthority(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account"], condition=Q(is_current=True, account__isnull=False),
-                                    name="signing_authority_one_current_per_account"),
-            models.UniqueConstraint(fields=["is_current"], condition=Q(is_current=True, account__isnull=True),
-                                    name="signing_authority_one_current_server"),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(is_current=True, account__isnull=False),
+                name="signing_authority_one_current_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["is_current"],
+                condition=Q(is_current=True, account__isnull=True),
+                name="signing_authority_one_current_server",
+            ),
         ]
 
     def __str__(self):
@@ -54,8 +62,9 @@ class SigningAuthority(models.Model):
 class DeviceCertificate(models.Model):
     """An ID certificate issued to a product instance (REGISTER, RENEW_ID)."""
 
-    product_instance = models.ForeignKey("licensing.ProductInstance", on_delete=models.CASCADE,
-                                         related_name="id_certificates")
+    product_instance = models.ForeignKey(
+        "licensing.ProductInstance", on_delete=models.CASCADE, related_name="id_certificates"
+    )
     authority = models.ForeignKey(SigningAuthority, on_delete=models.RESTRICT, related_name="issued_certificates")
     # Lowercase hex, no padding: what devices put in ``signature.key``.
     serial_hex = models.CharField(max_length=40, unique=True)

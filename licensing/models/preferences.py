@@ -4,6 +4,7 @@ docs/rbac.md (``set_preferences``): every role may set preferences, and they are
 user's own: Alice enabling License Transaction Details changes Alice's Licenses tab only.
 Each change is kept (who, when, old -> new, the user's note) for the tab's "View Change Log".
 """
+
 from django.conf import settings
 from django.db import models
 

@@ -4,6 +4,7 @@ Small on purpose: what license compliance and the lists need. What the device pr
 beside a product instance (identity details, ID certificates, nonces, usage reports) is in
 ``devices.py`` and ``pki.py``.
 """
+
 from django.db import models
 
 
@@ -46,10 +47,10 @@ class ProductInstance(models.Model):
             # The lists' order: per local account as the API device list sorts (Meta.ordering + pk),
             # per virtual account as the workspace page does (name, pk): a page, deep ones too,
             # walks the index instead of sorting every product instance (docs/performance.md).
-            models.Index(fields=["account", "hostname", "udi_pid", "udi_serial_number", "id"],
-                         name="pi_account_list_order"),
-            models.Index(fields=["virtual_account", "hostname", "id"],
-                         name="pi_va_list_order"),
+            models.Index(
+                fields=["account", "hostname", "udi_pid", "udi_serial_number", "id"], name="pi_account_list_order"
+            ),
+            models.Index(fields=["virtual_account", "hostname", "id"], name="pi_va_list_order"),
             # The few product instances that failed to renew (no contact for the renewal period),
             # whose usage compliance leaves out: found by index, not by reading them all
             # (licensing/services/compliance.py, _in_use).

@@ -1,4 +1,5 @@
 """License tags: per local account labels on licenses ("classifying, locating, and grouping licenses")."""
+
 from django.db import models
 
 
@@ -15,8 +16,9 @@ class LicenseTag(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["account", "name"], name="license_tag_unique_name"),
-            models.CheckConstraint(condition=~models.Q(name__contains=",") & ~models.Q(name=""),
-                                   name="license_tag_name_valid"),
+            models.CheckConstraint(
+                condition=~models.Q(name__contains=",") & ~models.Q(name=""), name="license_tag_name_valid"
+            ),
         ]
 
     def __str__(self):

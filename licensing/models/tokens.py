@@ -1,4 +1,5 @@
 """Product instance registration tokens of a local virtual account."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
@@ -69,11 +70,13 @@ class RegistrationToken(models.Model):
             models.Index(fields=["virtual_account", "expires_at"], name="token_va_expires"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(max_uses__isnull=True) | Q(max_uses__gte=1),
-                                   name="token_max_uses_positive"),
+            models.CheckConstraint(
+                condition=Q(max_uses__isnull=True) | Q(max_uses__gte=1), name="token_max_uses_positive"
+            ),
             # The last line of defence against over-use: the database refuses uses > max_uses.
-            models.CheckConstraint(condition=Q(max_uses__isnull=True) | Q(uses__lte=F("max_uses")),
-                                   name="token_uses_within_max"),
+            models.CheckConstraint(
+                condition=Q(max_uses__isnull=True) | Q(uses__lte=F("max_uses")), name="token_uses_within_max"
+            ),
         ]
 
     def __str__(self):

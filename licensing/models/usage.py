@@ -1,4 +1,5 @@
 """License usage: how many of a license a product instance reports using (a count, not seats)."""
+
 from django.db import models
 from django.db.models import Q
 
@@ -42,10 +43,12 @@ class UsageTotal(models.Model):
     transaction, in an order the deletion collector chooses.
     """
 
-    virtual_account = models.ForeignKey("licensing.VirtualAccount", on_delete=models.DO_NOTHING,
-                                        db_constraint=False, related_name="+")
-    license = models.ForeignKey("licensing.LicenseDefinition", on_delete=models.DO_NOTHING,
-                                db_constraint=False, related_name="+")
+    virtual_account = models.ForeignKey(
+        "licensing.VirtualAccount", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    license = models.ForeignKey(
+        "licensing.LicenseDefinition", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     shard = models.SmallIntegerField()
     count = models.BigIntegerField(default=0)
 
@@ -69,19 +72,24 @@ class RedundancyExclusion(models.Model):
     reason as ``UsageTotal``.
     """
 
-    account = models.ForeignKey("licensing.LocalAccount", on_delete=models.DO_NOTHING, db_constraint=False,
-                                related_name="+")
+    account = models.ForeignKey(
+        "licensing.LocalAccount", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     redundancy_group = models.CharField(max_length=255)
-    license = models.ForeignKey("licensing.LicenseDefinition", on_delete=models.DO_NOTHING, db_constraint=False,
-                                related_name="+")
-    virtual_account = models.ForeignKey("licensing.VirtualAccount", on_delete=models.DO_NOTHING,
-                                        db_constraint=False, related_name="+")
+    license = models.ForeignKey(
+        "licensing.LicenseDefinition", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    virtual_account = models.ForeignKey(
+        "licensing.VirtualAccount", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     count = models.BigIntegerField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "redundancy_group", "license", "virtual_account"],
-                                    name="redundancy_exclusion_one_row"),
+            models.UniqueConstraint(
+                fields=["account", "redundancy_group", "license", "virtual_account"],
+                name="redundancy_exclusion_one_row",
+            ),
         ]
         indexes = [models.Index(fields=["virtual_account", "license"], name="redundancy_exclusion_va")]
 

@@ -1,4 +1,5 @@
 """Requests for access to an existing local account, and their approval or decline."""
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from ..models import AccessRequest, LocalAccount
 
 @transaction.atomic
 def request_access(*, actor, account_name, company=""):
-    """"Request Access to an Existing Account" by its name (exact match, Active accounts only)."""
+    """ "Request Access to an Existing Account" by its name (exact match, Active accounts only)."""
     if not can(actor, Action.REQUEST_ACCOUNT):
         raise NotAllowed("You are not allowed to request access.")
     name = (account_name or "").strip()
@@ -55,14 +56,24 @@ def approve_access_request(*, actor, access_request, role=AccountRole.ACCOUNT_US
     """Approve: the requester gets an account-wide role (Account User unless chosen otherwise)."""
     decided = _decide(actor, access_request, AccessRequest.Status.APPROVED)
     set_account_role(actor=actor, account=decided.account, user=decided.user, role=role)
-    events.record("access.approved", actor=actor, account=decided.account,
-                  user_name=decided.user.username, account_name=decided.account.name)
+    events.record(
+        "access.approved",
+        actor=actor,
+        account=decided.account,
+        user_name=decided.user.username,
+        account_name=decided.account.name,
+    )
     return decided
 
 
 @transaction.atomic
 def decline_access_request(*, actor, access_request):
     decided = _decide(actor, access_request, AccessRequest.Status.DECLINED)
-    events.record("access.declined", actor=actor, account=decided.account,
-                  user_name=decided.user.username, account_name=decided.account.name)
+    events.record(
+        "access.declined",
+        actor=actor,
+        account=decided.account,
+        user_name=decided.user.username,
+        account_name=decided.account.name,
+    )
     return decided

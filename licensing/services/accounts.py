@@ -3,6 +3,7 @@
 Every local account is born with its Default local virtual account, in the same transaction,
 so "exactly one Default VA per account" holds from the first row on.
 """
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +31,10 @@ def _check_name(name):
 
 def _new_account(*, actor, name, cisco_smart_account, cisco_virtual_account, status, **extra):
     name = _check_name(name)
-    for field, value in (("cisco_smart_account", cisco_smart_account), ("cisco_virtual_account", cisco_virtual_account)):
+    for field, value in (
+        ("cisco_smart_account", cisco_smart_account),
+        ("cisco_virtual_account", cisco_virtual_account),
+    ):
         if not (value or "").strip():
             label = "Cisco Smart Account" if field == "cisco_smart_account" else "Cisco Virtual Account"
             raise ServiceError(f"{label} is required.", field=field)
@@ -48,14 +52,22 @@ def _new_account(*, actor, name, cisco_smart_account, cisco_virtual_account, sta
 
 @transaction.atomic
 def request_account(*, actor, name, cisco_smart_account, cisco_virtual_account, email="", message=""):
-    """"Request an Account" from the Licensing workspace: waits for an administrator's approval."""
+    """ "Request an Account" from the Licensing workspace: waits for an administrator's approval."""
     if not can(actor, Action.REQUEST_ACCOUNT):
         raise NotAllowed("You are not allowed to request an account.")
     account = _new_account(
-        actor=actor, name=name, cisco_smart_account=cisco_smart_account, cisco_virtual_account=cisco_virtual_account,
-        status=Status.REQUESTED, requested_by=actor, requester_email=email or actor.email, message_to_creator=message,
+        actor=actor,
+        name=name,
+        cisco_smart_account=cisco_smart_account,
+        cisco_virtual_account=cisco_virtual_account,
+        status=Status.REQUESTED,
+        requested_by=actor,
+        requester_email=email or actor.email,
+        message_to_creator=message,
     )
-    events.record("account.requested", actor=actor, account=account, user_name=actor.username, account_name=account.name)
+    events.record(
+        "account.requested", actor=actor, account=account, user_name=actor.username, account_name=account.name
+    )
     return account
 
 
@@ -64,8 +76,13 @@ def create_account(*, actor, name, cisco_smart_account, cisco_virtual_account, d
     """An administrator's "New Account": approved at once, waiting for registration with CSSM."""
     _require_admin(actor)
     account = _new_account(
-        actor=actor, name=name, cisco_smart_account=cisco_smart_account, cisco_virtual_account=cisco_virtual_account,
-        status=Status.PENDING_REGISTRATION, requested_by=actor, description=description,
+        actor=actor,
+        name=name,
+        cisco_smart_account=cisco_smart_account,
+        cisco_virtual_account=cisco_virtual_account,
+        status=Status.PENDING_REGISTRATION,
+        requested_by=actor,
+        description=description,
     )
     events.record("account.created", actor=actor, account=account, account_name=account.name)
     return account
@@ -98,8 +115,13 @@ def _require_admin(actor):
 def approve_account_request(*, actor, account):
     _require_admin(actor)
     account = _transition(account, {Status.REQUESTED}, Status.PENDING_REGISTRATION, actor=actor)
-    events.record("account.request_approved", actor=actor, account=account,
-                  account_name=account.name, user_name=getattr(actor, "username", "system"))
+    events.record(
+        "account.request_approved",
+        actor=actor,
+        account=account,
+        account_name=account.name,
+        user_name=getattr(actor, "username", "system"),
+    )
     return account
 
 
@@ -107,8 +129,13 @@ def approve_account_request(*, actor, account):
 def reject_account_request(*, actor, account, reason=""):
     _require_admin(actor)
     account = _transition(account, {Status.REQUESTED}, Status.REJECTED, actor=actor, reason=reason)
-    events.record("account.request_rejected", actor=actor, account=account,
-                  account_name=account.name, user_name=getattr(actor, "username", "system"))
+    events.record(
+        "account.request_rejected",
+        actor=actor,
+        account=account,
+        account_name=account.name,
+        user_name=getattr(actor, "username", "system"),
+    )
     return account
 
 
@@ -119,8 +146,9 @@ def activate_account(*, actor, account, reason=""):
     ``reason`` (optional) goes into the email to the requester, like a deactivation's.
     """
     _require_admin(actor)
-    account = _transition(account, {Status.PENDING_REGISTRATION, Status.DEACTIVATED}, Status.ACTIVE, actor=actor,
-                          reason=reason)
+    account = _transition(
+        account, {Status.PENDING_REGISTRATION, Status.DEACTIVATED}, Status.ACTIVE, actor=actor, reason=reason
+    )
     events.record("account.activated", actor=actor, account=account, account_name=account.name)
     return account
 
@@ -135,7 +163,7 @@ def deactivate_account(*, actor, account, reason=""):
 
 @transaction.atomic
 def delete_account(*, actor, account):
-    """"Delete" of a deactivated local account (guide, "Deleting a Local Account").
+    """ "Delete" of a deactivated local account (guide, "Deleting a Local Account").
 
     Its product instances must have been removed first (and, when it was registered, CSSM told
     so by a synchronization: ``sync.services.registration.delete_account`` checks that part).

@@ -7,6 +7,7 @@ the licensing data (``HOOK_KEYS``, ``HOOK_PREFIXES``) are left to the hooks belo
 device protocol and the synchronization call. Each type's cause, severity and actions:
 docs/licensing-engine.md, "Alerts", and docs/licensing-preferences-conversion-tags.md, "Alert types".
 """
+
 import datetime
 from dataclasses import dataclass
 
@@ -26,8 +27,12 @@ from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
 EXPIRY_WARNING_DAYS = (90, 60, 30, 14, 7, 3, 2, 1, 0)  # the guide's "90, 60, 30, 14, 7, 3, 2, 1" and today
 CONNECT_STAGES = (30, 60, 90)
 
-DISMISSIBLE = {Alert.Type.PI_FAILED_TO_RENEW, Alert.Type.LICENSES_EXPIRED, Alert.Type.REGISTRATION_LIMITED,
-               Alert.Type.REREGISTRATION_REFUSED}
+DISMISSIBLE = {
+    Alert.Type.PI_FAILED_TO_RENEW,
+    Alert.Type.LICENSES_EXPIRED,
+    Alert.Type.REGISTRATION_LIMITED,
+    Alert.Type.REREGISTRATION_REFUSED,
+}
 EXPIRED_ALERT_DAYS = 30  # how long a Licenses Expired alert stays after the lines ended (our decision)
 SYNC_DLC, SYNC_EXPORT = "dlc", "export"
 SYNC_REQUIRED_EVENTS = {SYNC_DLC: "device.sync_required_dlc", SYNC_EXPORT: "device.sync_required_export"}
@@ -63,6 +68,7 @@ _GroupKey = tuple[int, int, str, str, datetime.date | None]
 @dataclass
 class _Group:
     """Lines of one _GroupKey: the first line (for the names in the message) and their total quantity."""
+
     line: Entitlement
     count: int
 
@@ -84,17 +90,27 @@ def _shortages(account, as_of):
             params = {"pool_name": p.virtual_account, "tag": p.license, "count": p.shortage}
             yield _Cause(
                 key=f"insufficient:{p.virtual_account_id}:{p.license_id}",
-                alert_type=Alert.Type.INSUFFICIENT_LICENSES, severity=Alert.Severity.MAJOR,
-                message=events.render(code, **params), virtual_account_id=p.virtual_account_id,
-                license_id=p.license_id, event_code=code, event_params=params,
+                alert_type=Alert.Type.INSUFFICIENT_LICENSES,
+                severity=Alert.Severity.MAJOR,
+                message=events.render(code, **params),
+                virtual_account_id=p.virtual_account_id,
+                license_id=p.license_id,
+                event_code=code,
+                event_params=params,
             )
 
 
 def _expiring(account, as_of):
     groups: dict[_GroupKey, _Group] = {}
-    lines = (Entitlement.objects.filter(valid_on_q(as_of), virtual_account__account=account,
-                                        end_date__lte=as_of + datetime.timedelta(days=EXPIRY_WARNING_DAYS[0]))
-             .select_related("license", "virtual_account").order_by("pk"))
+    lines = (
+        Entitlement.objects.filter(
+            valid_on_q(as_of),
+            virtual_account__account=account,
+            end_date__lte=as_of + datetime.timedelta(days=EXPIRY_WARNING_DAYS[0]),
+        )
+        .select_related("license", "virtual_account")
+        .order_by("pk")
+    )
     for line in lines:
         key = (line.virtual_account_id, line.license_id, line.license_type, line.subscription_id, line.end_date)
         if key in groups:
@@ -108,15 +124,27 @@ def _expiring(account, as_of):
         stage = expiry_stage(days_left)
         suffix = "today" if days_left == 0 else "1day" if days_left == 1 else "days"
         code = f"license.expiring{'_subscription' if sub else ''}{'_one' if count == 1 else ''}_{suffix}"
-        params = {"count": count, "tag": line.license.name, "type": line.get_license_type_display().lower(),
-                  "pool_name": line.virtual_account.name, "days": days_left, "end_date": end_date.isoformat()}
+        params = {
+            "count": count,
+            "tag": line.license.name,
+            "type": line.get_license_type_display().lower(),
+            "pool_name": line.virtual_account.name,
+            "days": days_left,
+            "end_date": end_date.isoformat(),
+        }
         if sub:
             params["sub_ref_id"] = sub
         yield _Cause(
             key=f"expiring:{va_id}:{license_id}:{license_type}:{sub}:{end_date.isoformat()}:{stage}",
-            alert_type=Alert.Type.LICENSES_EXPIRING, severity=Alert.Severity.MINOR,
-            message=events.render(code, **params), virtual_account_id=va_id, license_id=license_id,
-            stage=stage, action_due=_start_of(end_date), event_code=code, event_params=params,
+            alert_type=Alert.Type.LICENSES_EXPIRING,
+            severity=Alert.Severity.MINOR,
+            message=events.render(code, **params),
+            virtual_account_id=va_id,
+            license_id=license_id,
+            stage=stage,
+            action_due=_start_of(end_date),
+            event_code=code,
+            event_params=params,
         )
 
 
@@ -127,16 +155,28 @@ def _renewals(account, now):
             continue
         params = {"identifier": pi.display_name, "pool_name": pi.virtual_account.name, "count": state.days_left}
         if state.state == FAILED_TO_RENEW:
-            code, alert_type, severity, due = ("pi.failed_to_renew", Alert.Type.PI_FAILED_TO_RENEW,
-                                               Alert.Severity.MAJOR, None)
+            code, alert_type, severity, due = (
+                "pi.failed_to_renew",
+                Alert.Type.PI_FAILED_TO_RENEW,
+                Alert.Severity.MAJOR,
+                None,
+            )
         else:
             code = {0: "pi.failed_to_connect_today", 1: "pi.failed_to_connect_one"}.get(
-                state.days_left, "pi.failed_to_connect")
+                state.days_left, "pi.failed_to_connect"
+            )
             alert_type, severity, due = Alert.Type.PI_FAILED_TO_CONNECT, Alert.Severity.MINOR, state.deadline
         yield _Cause(
-            key=f"renewal:{pi.pk}:{state.stage}", alert_type=alert_type, severity=severity,
-            message=events.render(code, **params), virtual_account_id=pi.virtual_account_id,
-            product_instance_id=pi.pk, stage=state.stage, action_due=due, event_code=code, event_params=params,
+            key=f"renewal:{pi.pk}:{state.stage}",
+            alert_type=alert_type,
+            severity=severity,
+            message=events.render(code, **params),
+            virtual_account_id=pi.virtual_account_id,
+            product_instance_id=pi.pk,
+            stage=state.stage,
+            action_due=due,
+            event_code=code,
+            event_params=params,
         )
 
 
@@ -154,9 +194,15 @@ def recompute_alerts(account, as_of=None):
     with transaction.atomic():
         account = LocalAccount.objects.select_for_update(no_key=True).get(pk=account.pk)
         causes = {}
-        for cause in (*_shortages(account, day), *_expiring(account, day), *_renewals(account, now),
-                      *_expired(account, day), *_duplicates(account, day), *_dlc_pending(account),
-                      *_export_pending(account)):
+        for cause in (
+            *_shortages(account, day),
+            *_expiring(account, day),
+            *_renewals(account, now),
+            *_expired(account, day),
+            *_duplicates(account, day),
+            *_dlc_pending(account),
+            *_export_pending(account),
+        ):
             causes[cause.key] = cause
         live = {alert.key: alert for alert in Alert.objects.select_for_update().filter(account=account).live()}
         for key, alert in live.items():
@@ -180,10 +226,18 @@ def recompute_alerts(account, as_of=None):
 
 def _open(account, cause, now):
     alert = Alert.objects.create(
-        account=account, virtual_account_id=cause.virtual_account_id, license_id=cause.license_id,
-        product_instance_id=cause.product_instance_id, alert_type=cause.alert_type, severity=cause.severity,
-        key=cause.key, stage=cause.stage, message=cause.message, action_due=cause.action_due,
-        opened_at=now, updated_at=now,
+        account=account,
+        virtual_account_id=cause.virtual_account_id,
+        license_id=cause.license_id,
+        product_instance_id=cause.product_instance_id,
+        alert_type=cause.alert_type,
+        severity=cause.severity,
+        key=cause.key,
+        stage=cause.stage,
+        message=cause.message,
+        action_due=cause.action_due,
+        opened_at=now,
+        updated_at=now,
     )
     if cause.event_code:
         va = alert.virtual_account if cause.virtual_account_id else None
@@ -193,9 +247,15 @@ def _open(account, cause, now):
 
 def _expired(account, as_of):
     groups: dict[_GroupKey, _Group] = {}
-    lines = (Entitlement.objects.filter(virtual_account__account=account, end_date__lt=as_of,
-                                        end_date__gte=as_of - datetime.timedelta(days=EXPIRED_ALERT_DAYS))
-             .select_related("license", "virtual_account").order_by("pk"))
+    lines = (
+        Entitlement.objects.filter(
+            virtual_account__account=account,
+            end_date__lt=as_of,
+            end_date__gte=as_of - datetime.timedelta(days=EXPIRED_ALERT_DAYS),
+        )
+        .select_related("license", "virtual_account")
+        .order_by("pk")
+    )
     for line in lines:
         key = (line.virtual_account_id, line.license_id, line.license_type, line.subscription_id, line.end_date)
         if key in groups:
@@ -206,40 +266,67 @@ def _expired(account, as_of):
         line, count = group.line, group.count
         assert end_date is not None  # the query keeps lines with an end date only
         code = f"license.expired{'_subscription' if sub else ''}{'_one' if count == 1 else ''}"
-        params = {"count": count, "tag": line.license.name, "type": line.get_license_type_display().lower(),
-                  "pool_name": line.virtual_account.name, "end_date": end_date.isoformat(), "sub_ref_id": sub}
+        params = {
+            "count": count,
+            "tag": line.license.name,
+            "type": line.get_license_type_display().lower(),
+            "pool_name": line.virtual_account.name,
+            "end_date": end_date.isoformat(),
+            "sub_ref_id": sub,
+        }
         # No event: expire_entitlements() records the same text when the lines leave the pool.
         yield _Cause(
             key=f"expired:{va_id}:{license_id}:{license_type}:{sub}:{end_date.isoformat()}",
-            alert_type=Alert.Type.LICENSES_EXPIRED, severity=Alert.Severity.MINOR,
-            message=events.render(code, **params), virtual_account_id=va_id, license_id=license_id,
+            alert_type=Alert.Type.LICENSES_EXPIRED,
+            severity=Alert.Severity.MINOR,
+            message=events.render(code, **params),
+            virtual_account_id=va_id,
+            license_id=license_id,
         )
 
 
 def _duplicates(account, as_of):
     # (va, license): (its first line, the subscription ids of its lines)
     subscriptions: dict[tuple[int, int], tuple[Entitlement, set[str]]] = {}
-    lines = (Entitlement.objects.filter(valid_on_q(as_of), virtual_account__account=account)
-             .exclude(subscription_id="").select_related("license", "virtual_account").order_by("pk"))
+    lines = (
+        Entitlement.objects.filter(valid_on_q(as_of), virtual_account__account=account)
+        .exclude(subscription_id="")
+        .select_related("license", "virtual_account")
+        .order_by("pk")
+    )
     for line in lines:
         entry = subscriptions.setdefault((line.virtual_account_id, line.license_id), (line, set()))
         entry[1].add(line.subscription_id)
     for (va_id, license_id), (line, subs) in subscriptions.items():
         if len(subs) < 2:
             continue
-        params = {"pool_name": line.virtual_account.name, "tag": line.license.name,
-                  "subscriptions": ", ".join(f"“{s}”" for s in sorted(subs))}
+        params = {
+            "pool_name": line.virtual_account.name,
+            "tag": line.license.name,
+            "subscriptions": ", ".join(f"“{s}”" for s in sorted(subs)),
+        }
         yield _Cause(
-            key=f"duplicate:{va_id}:{license_id}", alert_type=Alert.Type.DUPLICATE_LICENSES,
-            severity=Alert.Severity.MINOR, message=events.render("license.duplicate", **params),
-            virtual_account_id=va_id, license_id=license_id, event_code="license.duplicate", event_params=params,
+            key=f"duplicate:{va_id}:{license_id}",
+            alert_type=Alert.Type.DUPLICATE_LICENSES,
+            severity=Alert.Severity.MINOR,
+            message=events.render("license.duplicate", **params),
+            virtual_account_id=va_id,
+            license_id=license_id,
+            event_code="license.duplicate",
+            event_params=params,
         )
 
 
 def _sync_required_cause(reason):
     code = SYNC_REQUIRED_EVENTS[reason]
-    return _Cause(key=f"sync_required:{reason}", alert_type=Alert.Type.SYNC_REQUIRED, severity=Alert.Severity.MAJOR,
-                  message=events.render(code), event_code=code, event_params={})
+    return _Cause(
+        key=f"sync_required:{reason}",
+        alert_type=Alert.Type.SYNC_REQUIRED,
+        severity=Alert.Severity.MAJOR,
+        message=events.render(code),
+        event_code=code,
+        event_params={},
+    )
 
 
 def _dlc_pending(account):
@@ -272,8 +359,9 @@ def _raise(account, cause, now):
         return alert
 
 
-def raise_refusal_alert(account, *, key, alert_type, virtual_account, code, params, now, quiet_for,
-                        product_instance=None):
+def raise_refusal_alert(
+    account, *, key, alert_type, virtual_account, code, params, now, quiet_for, product_instance=None
+):
     """Open (or re-open) the alert of a refused device message and record its event, at most once
     per ``quiet_for`` per ``key``: a storm of refused messages does not flood the log.
 
@@ -288,15 +376,23 @@ def raise_refusal_alert(account, *, key, alert_type, virtual_account, code, para
             return alert  # already told within this window
         message = events.render(code, **params)
         if alert is None:
-            alert = Alert.objects.create(account=account, virtual_account=virtual_account,
-                                         product_instance=product_instance, alert_type=alert_type,
-                                         severity=Alert.Severity.MAJOR, key=key, message=message, opened_at=now,
-                                         updated_at=now)
+            alert = Alert.objects.create(
+                account=account,
+                virtual_account=virtual_account,
+                product_instance=product_instance,
+                alert_type=alert_type,
+                severity=Alert.Severity.MAJOR,
+                key=key,
+                message=message,
+                opened_at=now,
+                updated_at=now,
+            )
         else:
             alert.status, alert.message, alert.updated_at = Alert.Status.OPEN, message, now
             alert.dismissed_at = alert.dismissed_by = alert.remind_until = None
-            alert.save(update_fields=["status", "message", "updated_at", "dismissed_at", "dismissed_by",
-                                      "remind_until"])
+            alert.save(
+                update_fields=["status", "message", "updated_at", "dismissed_at", "dismissed_by", "remind_until"]
+            )
         events.record(code, virtual_account=virtual_account, **params)
         return alert
 
@@ -313,7 +409,7 @@ def _clear(account, key, now=None):
 
 
 def raise_sync_required(account, reason, now=None):
-    """"Synchronization Required": ``SYNC_DLC`` (Device Led Conversion requests are pending) or
+    """ "Synchronization Required": ``SYNC_DLC`` (Device Led Conversion requests are pending) or
     ``SYNC_EXPORT`` (an Export Controlled license request needs authorization from CSSM)."""
     if reason not in SYNC_REQUIRED_EVENTS:
         raise ValueError(f"unknown synchronization reason {reason!r}")
@@ -344,22 +440,41 @@ def sync_overdue(account, last_synced_at, now=None):
         _clear(account, SYNC_OVERDUE_KEY, now)
         return None
     if days >= REREGISTRATION_DAYS:
-        code, alert_type, severity, stage = ("alert.reregistration_required", Alert.Type.REREGISTRATION_REQUIRED,
-                                             Alert.Severity.MAJOR, REREGISTRATION_DAYS)
+        code, alert_type, severity, stage = (
+            "alert.reregistration_required",
+            Alert.Type.REREGISTRATION_REQUIRED,
+            Alert.Severity.MAJOR,
+            REREGISTRATION_DAYS,
+        )
     elif days >= SYNC_OVERDUE_MAJOR_DAYS:
-        code, alert_type, severity, stage = ("alert.sync_overdue", Alert.Type.SYNC_OVERDUE, Alert.Severity.MAJOR,
-                                             SYNC_OVERDUE_MAJOR_DAYS)
+        code, alert_type, severity, stage = (
+            "alert.sync_overdue",
+            Alert.Type.SYNC_OVERDUE,
+            Alert.Severity.MAJOR,
+            SYNC_OVERDUE_MAJOR_DAYS,
+        )
     else:
-        code, alert_type, severity, stage = ("alert.sync_overdue_minor", Alert.Type.SYNC_OVERDUE, Alert.Severity.MINOR,
-                                             SYNC_OVERDUE_MINOR_DAYS)
+        code, alert_type, severity, stage = (
+            "alert.sync_overdue_minor",
+            Alert.Type.SYNC_OVERDUE,
+            Alert.Severity.MINOR,
+            SYNC_OVERDUE_MINOR_DAYS,
+        )
     with transaction.atomic():
         live = Alert.objects.select_for_update().filter(account=account, key=SYNC_OVERDUE_KEY).live().first()
         if live is not None and (live.alert_type, live.stage) != (alert_type, stage):
             # A new stage is a new alert (and a new event); the previous stage's one clears.
             live = None
             _clear(account, SYNC_OVERDUE_KEY, now)
-        cause = _Cause(key=SYNC_OVERDUE_KEY, alert_type=alert_type, severity=severity, stage=stage,
-                       message=events.render(code, days=days), event_code=code, event_params={"days": days})
+        cause = _Cause(
+            key=SYNC_OVERDUE_KEY,
+            alert_type=alert_type,
+            severity=severity,
+            stage=stage,
+            message=events.render(code, days=days),
+            event_code=code,
+            event_params={"days": days},
+        )
         if live is None:
             return _open(account, cause, now)
         if live.message != cause.message:
@@ -369,8 +484,9 @@ def sync_overdue(account, last_synced_at, now=None):
 
 
 def _require(actor, alert):
-    if actor is not None and not can(actor, Action.VIEW_ACCOUNT, account=alert.account,
-                                     virtual_account=alert.virtual_account):
+    if actor is not None and not can(
+        actor, Action.VIEW_ACCOUNT, account=alert.account, virtual_account=alert.virtual_account
+    ):
         raise NotAllowed("You are not allowed to act on this alert.")
 
 
@@ -380,8 +496,10 @@ def dismiss_alert(*, actor, alert, now=None):
     _require(actor, alert)
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.alert_type not in DISMISSIBLE:
-        raise ServiceError(f"A “{alert.get_alert_type_display()}” alert cannot be dismissed; it is dismissed "
-                           "automatically when its cause is resolved.")
+        raise ServiceError(
+            f"A “{alert.get_alert_type_display()}” alert cannot be dismissed; it is dismissed "
+            "automatically when its cause is resolved."
+        )
     if alert.status != Alert.Status.OPEN:
         raise ServiceError("This alert is no longer open.")
     now = now or timezone.now()
@@ -405,7 +523,7 @@ def next_warning_at(alert):
 
 @transaction.atomic
 def remind_later(*, actor, alert, now=None):
-    """"Remind Later": hide the alert until the next warning period."""
+    """ "Remind Later": hide the alert until the next warning period."""
     _require(actor, alert)
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.alert_type not in REMINDABLE:
@@ -427,9 +545,21 @@ def recompute_all(as_of=None):
     return done
 
 
-__all__ = ["recompute_alerts", "recompute_all", "dismiss_alert", "remind_later", "next_warning_at", "expiry_stage",
-           "EXPIRY_WARNING_DAYS", "raise_sync_required", "clear_sync_required", "sync_overdue", "SYNC_DLC",
-           "SYNC_EXPORT", "raise_refusal_alert"]
+__all__ = [
+    "recompute_alerts",
+    "recompute_all",
+    "dismiss_alert",
+    "remind_later",
+    "next_warning_at",
+    "expiry_stage",
+    "EXPIRY_WARNING_DAYS",
+    "raise_sync_required",
+    "clear_sync_required",
+    "sync_overdue",
+    "SYNC_DLC",
+    "SYNC_EXPORT",
+    "raise_refusal_alert",
+]
 
 
 def _sees_whole_account(who, account):

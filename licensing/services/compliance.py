@@ -7,6 +7,7 @@ the tier hierarchy. Substitution between tiers then runs in memory over these fe
 rules (application redundancy, Failed to Renew, the order of substitution): docs/licensing-engine.md,
 "Compliance".
 """
+
 import datetime
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -140,8 +141,14 @@ def _positions(va_names, as_of):
         if not lines and not used:
             continue  # neither valid lines nor usage: not a position
         by_va[va_id][license_id] = LicensePosition(
-            virtual_account_id=va_id, virtual_account=va_names[va_id], license_id=license_id,
-            license=name, entitlement_tag=tag, purchased=int(bought), pending_quantity=int(pending), in_use=used,
+            virtual_account_id=va_id,
+            virtual_account=va_names[va_id],
+            license_id=license_id,
+            license=name,
+            entitlement_tag=tag,
+            purchased=int(bought),
+            pending_quantity=int(pending),
+            in_use=used,
         )
 
     if by_va:
@@ -183,15 +190,15 @@ def account_compliance(account, *, as_of=None, virtual_accounts=None):
         total.shortage += position.shortage
         if position.status == OUT_OF_COMPLIANCE:
             total.out_of_compliance_virtual_accounts.append(position.virtual_account)
-    return AccountCompliance(
-        as_of=as_of, licenses=sorted(totals.values(), key=lambda t: (t.license, t.license_id))
-    )
+    return AccountCompliance(as_of=as_of, licenses=sorted(totals.values(), key=lambda t: (t.license, t.license_id)))
 
 
 def _renewal_cutoff(as_of):
     """Last contact at or before this moment means Failed to Renew on ``as_of``."""
-    moment = timezone.now() if as_of == today() else datetime.datetime.combine(
-        as_of, datetime.time.max, tzinfo=datetime.timezone.utc
+    moment = (
+        timezone.now()
+        if as_of == today()
+        else datetime.datetime.combine(as_of, datetime.time.max, tzinfo=datetime.timezone.utc)
     )
     return moment - datetime.timedelta(days=RENEWAL_PERIOD_DAYS)
 
@@ -338,7 +345,10 @@ class _Hierarchy:
 
 def _substitution(lower, higher, quantity, substitution_type):
     return Substitution(
-        license_id=lower.license_id, license=lower.license,
-        substituted_license_id=higher.license_id, substituted_license=higher.license,
-        quantity=quantity, substitution_type=substitution_type,
+        license_id=lower.license_id,
+        license=lower.license,
+        substituted_license_id=higher.license_id,
+        substituted_license=higher.license,
+        quantity=quantity,
+        substitution_type=substitution_type,
     )

@@ -5,6 +5,7 @@ the synchronization calls ``pending_conversions`` / ``mark_sent`` and ``decide_c
 What each answers, records and raises: docs/licensing-preferences-conversion-tags.md,
 "Interface for the device protocol and the sync engine".
 """
+
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -44,15 +45,16 @@ def conversion_allowed(virtual_account):
 
 @transaction.atomic
 def set_conversion_settings(*, actor, account, mode, virtual_accounts=()):
-    """"Conversion Settings" > Apply: DLC on all local virtual accounts, or only on the selected ones."""
+    """ "Conversion Settings" > Apply: DLC on all local virtual accounts, or only on the selected ones."""
     if actor is not None and not can(actor, Action.MANAGE_DLC_SETTINGS, account=account):
         raise NotAllowed("Only an Account Administrator can change the Device Led Conversion settings.")
     if mode not in ConversionSettings.Mode.values:
         raise ServiceError("Choose all local Virtual Accounts or selected local Virtual Accounts.", field="mode")
     vas = list(virtual_accounts)
     if any(va.account_id != account.pk for va in vas):
-        raise ServiceError("A local Virtual Account of another local account cannot be selected.",
-                           field="virtual_accounts")
+        raise ServiceError(
+            "A local Virtual Account of another local account cannot be selected.", field="virtual_accounts"
+        )
     LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
     settings, _ = ConversionSettings.objects.get_or_create(account=account)
     settings.mode = mode
@@ -64,8 +66,13 @@ def set_conversion_settings(*, actor, account, mode, virtual_accounts=()):
         summary = "enabled only on " + ", ".join(f"“{va.name}”" for va in sorted(vas, key=lambda v: v.name))
     else:
         summary = "enabled on no local Virtual Account"
-    events.record("conversion.settings_changed", actor=actor, account=account,
-                  user_name=getattr(actor, "username", "") or "system", summary=summary)
+    events.record(
+        "conversion.settings_changed",
+        actor=actor,
+        account=account,
+        user_name=getattr(actor, "username", "") or "system",
+        summary=summary,
+    )
     return settings
 
 
@@ -103,8 +110,9 @@ def request_conversion(product_instance, licenses, *, product_family="", poll_id
     va = pi.virtual_account
     now = now or timezone.now()
     if not conversion_allowed(va):
-        raise ServiceError(f"Device Led Conversion is not enabled for the local Virtual Account “{va.name}”.",
-                           field="virtual_account")
+        raise ServiceError(
+            f"Device Led Conversion is not enabled for the local Virtual Account “{va.name}”.", field="virtual_account"
+        )
     identifier = device_identifier(pi)
     names = {item["name"] for item in clean}
     with transaction.atomic():
@@ -117,17 +125,30 @@ def request_conversion(product_instance, licenses, *, product_family="", poll_id
         converted: set[str] = set()  # the license names already converted
         for row in mine.filter(status__in=DONE).only("licenses"):
             converted.update(item.get("name") for item in row.licenses)
-        common = {"account_id": pi.account_id, "virtual_account": va, "product_instance": pi,
-                  "product_instance_name": pi.display_name, "device_identifier": identifier,
-                  "product_family": (product_family or pi.product_name or pi.udi_pid)[:255], "licenses": clean,
-                  "poll_id": poll_id[:64], "requested_at": now}
+        common = {
+            "account_id": pi.account_id,
+            "virtual_account": va,
+            "product_instance": pi,
+            "product_instance_name": pi.display_name,
+            "device_identifier": identifier,
+            "product_family": (product_family or pi.product_name or pi.udi_pid)[:255],
+            "licenses": clean,
+            "poll_id": poll_id[:64],
+            "requested_at": now,
+        }
         if names <= converted:
             # "DLC can only convert Traditional Licensing once if successful."
-            return Conversion.objects.create(**common, status=Conversion.Status.ALREADY_CONVERTED,
-                                             reason="License Already Converted", decided_at=now)
+            return Conversion.objects.create(
+                **common, status=Conversion.Status.ALREADY_CONVERTED, reason="License Already Converted", decided_at=now
+            )
         conversion = Conversion.objects.create(**common)
-        events.record("conversion.requested", virtual_account=va, identifier=pi.display_name, pool_name=va.name,
-                      licenses=", ".join(f"{item['count']} “{item['name']}”" for item in clean))
+        events.record(
+            "conversion.requested",
+            virtual_account=va,
+            identifier=pi.display_name,
+            pool_name=va.name,
+            licenses=", ".join(f"{item['count']} “{item['name']}”" for item in clean),
+        )
         alert_service.raise_sync_required(va.account, alert_service.SYNC_DLC, now=now)
     return conversion
 
@@ -139,16 +160,16 @@ def pending_conversions(account):
 def mark_sent(conversions, now=None):
     """The synchronization handed these pending conversions to CSSM."""
     ids = [c.pk for c in conversions]
-    return Conversion.objects.filter(pk__in=ids, status=Conversion.Status.PENDING).update(
-        sent_at=now or timezone.now())
+    return Conversion.objects.filter(pk__in=ids, status=Conversion.Status.PENDING).update(sent_at=now or timezone.now())
 
 
 def decide_conversion(conversion, success, *, reason="", already_converted=False, now=None):
     """Record CSSM's answer for a pending conversion (see the module doc); returns the conversion."""
     now = now or timezone.now()
     with transaction.atomic():
-        conversion = Conversion.objects.select_for_update().select_related("virtual_account__account").get(
-            pk=conversion.pk)
+        conversion = (
+            Conversion.objects.select_for_update().select_related("virtual_account__account").get(pk=conversion.pk)
+        )
         if conversion.status != Conversion.Status.PENDING:
             raise ServiceError("This conversion was already decided.")
         if already_converted:
@@ -180,7 +201,8 @@ def history(account, virtual_accounts, *, device="", family=""):
     """The Conversion History of the visible local virtual accounts, filtered "by Device Identifier or
     Product Family" (case-insensitive contains)."""
     rows = Conversion.objects.filter(account=account, virtual_account__in=virtual_accounts).select_related(
-        "virtual_account")
+        "virtual_account"
+    )
     if device:
         rows = rows.filter(Q(device_identifier__icontains=device) | Q(product_instance_name__icontains=device))
     if family:
@@ -188,6 +210,16 @@ def history(account, virtual_accounts, *, device="", family=""):
     return rows
 
 
-__all__ = ["settings_of", "enabled_virtual_account_ids", "conversion_allowed", "set_conversion_settings",
-           "request_conversion", "pending_conversions", "mark_sent", "decide_conversion", "conversion_for_poll",
-           "history", "device_identifier"]
+__all__ = [
+    "settings_of",
+    "enabled_virtual_account_ids",
+    "conversion_allowed",
+    "set_conversion_settings",
+    "request_conversion",
+    "pending_conversions",
+    "mark_sent",
+    "decide_conversion",
+    "conversion_for_poll",
+    "history",
+    "device_identifier",
+]

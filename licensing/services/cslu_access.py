@@ -10,6 +10,7 @@
 The source is the caller's address as the rest of the server sees it (``accounts.services.ratelimit.client_ip``:
 ``X-Forwarded-For`` counts only behind the TLS proxy, ``ONPREM_BEHIND_PROXY``).
 """
+
 from accounts.security_models import SecurityPolicy
 from accounts.services import password_policy
 from core import networks
@@ -23,8 +24,10 @@ def source_refusal(address):
     if policy.cslu_access != Mode.NETWORKS or networks.contains(networks.parse(policy.cslu_networks), address):
         return None
     shown = (address or "").strip()[:64] or "an unknown address"
-    return (f"CSLU pushes from {shown} are not accepted: this server takes them only from the source networks "
-            "its administrator listed (Administration > Security > Account).")
+    return (
+        f"CSLU pushes from {shown} are not accepted: this server takes them only from the source networks "
+        "its administrator listed (Administration > Security > Account)."
+    )
 
 
 def token_required():

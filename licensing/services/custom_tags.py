@@ -6,6 +6,7 @@ checked before anything is written, and every change is one transaction; only
 ``Action.MANAGE_CUSTOM_TAGS`` may manage them. The rules: docs/licensing-preferences-conversion-tags.md,
 "Custom Tags".
 """
+
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -41,7 +42,7 @@ def _require(actor, account):
 
 
 def parse_values(text):
-    """"Enter the Tag Value(s) separated by commas": the values, in order, or a ServiceError."""
+    """ "Enter the Tag Value(s) separated by commas": the values, in order, or a ServiceError."""
     if not isinstance(text, str):
         raise ServiceError("Enter the tag values separated by commas.", field="values")
     return check_values(text.split(","))
@@ -61,8 +62,7 @@ def check_values(values):
     seen = set()
     for value in values:
         if len(value) > VALUE_MAX:
-            raise ServiceError(f"A tag value can have at most {VALUE_MAX} characters: “{value[:20]}…”.",
-                               field="values")
+            raise ServiceError(f"A tag value can have at most {VALUE_MAX} characters: “{value[:20]}…”.", field="values")
         if value in seen:
             raise ServiceError(f"The tag value “{value}” is entered twice.", field="values")
         seen.add(value)
@@ -101,15 +101,21 @@ def check_assignments(account, draft, virtual_accounts=None):
         if unknown:
             raise ServiceError(f"“{unknown[0]}” is not a value of this tag.", field="assignments")
         if len(values) > 1 and not draft.multiple_values:
-            raise ServiceError(f"The tag “{draft.name}” allows one tag value only: choose one value for the local "
-                               f"Virtual Account “{by_id[va_id].name}”.", field="assignments")
+            raise ServiceError(
+                f"The tag “{draft.name}” allows one tag value only: choose one value for the local "
+                f"Virtual Account “{by_id[va_id].name}”.",
+                field="assignments",
+            )
         if values:
             clean[va_id] = values
     if draft.required:
         missing = [va.name for va in vas if va.pk not in clean]
         if missing:
-            raise ServiceError(f"The tag “{draft.name}” is required: select a tag value for each local Virtual "
-                               f"Account (" + ", ".join(f"“{n}”" for n in missing) + ").", field="assignments")
+            raise ServiceError(
+                f"The tag “{draft.name}” is required: select a tag value for each local Virtual "
+                f"Account (" + ", ".join(f"“{n}”" for n in missing) + ").",
+                field="assignments",
+            )
     draft.assignments = clean
     return draft
 
@@ -132,20 +138,28 @@ def _write_values(tag, draft):
     through = VirtualAccountTagValue.virtual_accounts.through
     through.objects.filter(virtualaccounttagvalue__tag=tag).delete()
     ids = {row.value: row.pk for row in rows}
-    through.objects.bulk_create([
-        through(virtualaccounttagvalue_id=ids[value], virtualaccount_id=va_id)
-        for va_id, values in draft.assignments.items() for value in values
-    ])
+    through.objects.bulk_create(
+        [
+            through(virtualaccounttagvalue_id=ids[value], virtualaccount_id=va_id)
+            for va_id, values in draft.assignments.items()
+            for value in values
+        ]
+    )
 
 
 @transaction.atomic
 def create_custom_tag(*, actor, account, draft):
-    """"Add Virtual Account Custom Tag": the tag, its values and their virtual accounts, or nothing."""
+    """ "Add Virtual Account Custom Tag": the tag, its values and their virtual accounts, or nothing."""
     _require(actor, account)
     LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
     check_tag(account, draft)
-    tag = VirtualAccountTag.objects.create(account=account, name=draft.name, description=draft.description,
-                                           required=draft.required, multiple_values=draft.multiple_values)
+    tag = VirtualAccountTag.objects.create(
+        account=account,
+        name=draft.name,
+        description=draft.description,
+        required=draft.required,
+        multiple_values=draft.multiple_values,
+    )
     _write_values(tag, draft)
     events.record("custom_tag.created", actor=actor, account=account, tag_name=tag.name)
     return tag
@@ -153,7 +167,7 @@ def create_custom_tag(*, actor, account, draft):
 
 @transaction.atomic
 def update_custom_tag(*, actor, tag, draft):
-    """"Tag Values Management" > Save: new values, removed values, changed associations."""
+    """ "Tag Values Management" > Save: new values, removed values, changed associations."""
     account = tag.account
     _require(actor, account)
     LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
@@ -178,18 +192,25 @@ def assignments_of(tag):
     """{virtual account id: [value, ...]} of a saved tag (one query)."""
     through = VirtualAccountTagValue.virtual_accounts.through
     result: dict[int, list[str]] = {}
-    rows = (through.objects.filter(virtualaccounttagvalue__tag=tag)
-            .values_list("virtualaccount_id", "virtualaccounttagvalue__value")
-            .order_by("virtualaccounttagvalue__value"))
+    rows = (
+        through.objects.filter(virtualaccounttagvalue__tag=tag)
+        .values_list("virtualaccount_id", "virtualaccounttagvalue__value")
+        .order_by("virtualaccounttagvalue__value")
+    )
     for va_id, value in rows:
         result.setdefault(va_id, []).append(value)
     return result
 
 
 def draft_of(tag):
-    return TagDraft(name=tag.name, description=tag.description, required=tag.required,
-                    multiple_values=tag.multiple_values, values=[v.value for v in tag.values.all()],
-                    assignments=assignments_of(tag))
+    return TagDraft(
+        name=tag.name,
+        description=tag.description,
+        required=tag.required,
+        multiple_values=tag.multiple_values,
+        values=[v.value for v in tag.values.all()],
+        assignments=assignments_of(tag),
+    )
 
 
 def unassociated(account):
@@ -199,8 +220,11 @@ def unassociated(account):
     tags = list(VirtualAccountTag.objects.filter(account=account, required=True))
     if not tags:
         return []
-    held = set(through.objects.filter(virtualaccounttagvalue__tag__in=tags)
-               .values_list("virtualaccounttagvalue__tag_id", "virtualaccount_id"))
+    held = set(
+        through.objects.filter(virtualaccounttagvalue__tag__in=tags).values_list(
+            "virtualaccounttagvalue__tag_id", "virtualaccount_id"
+        )
+    )
     vas = list(account.virtual_accounts.values_list("pk", "name"))
     result = []
     for tag in tags:
@@ -210,5 +234,17 @@ def unassociated(account):
     return result
 
 
-__all__ = ["TagDraft", "parse_values", "check_values", "check_details", "check_assignments", "check_tag", "create_custom_tag",
-           "update_custom_tag", "delete_custom_tag", "assignments_of", "draft_of", "unassociated"]
+__all__ = [
+    "TagDraft",
+    "parse_values",
+    "check_values",
+    "check_details",
+    "check_assignments",
+    "check_tag",
+    "create_custom_tag",
+    "update_custom_tag",
+    "delete_custom_tag",
+    "assignments_of",
+    "draft_of",
+    "unassociated",
+]

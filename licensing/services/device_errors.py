@@ -1,4 +1,5 @@
 """Error codes of the device protocol (docs/protocol.md, "Error codes") and their messages."""
+
 from core.errors import ServiceError
 
 from .tokens import REFUSALS
@@ -27,7 +28,7 @@ MESSAGES = {
     ACCOUNT_INACTIVE: REFUSALS["account_inactive"],
     # The guide, "A.3 Product Registration Example".
     TIME_SKEW: "A product registration time must fall within 24-hours of the current SSM On-Prem server time "
-               "either ahead or behind.",
+    "either ahead or behind.",
     REPLAY: "The message nonce has already been used by this product instance.",
     BAD_SIGNATURE: "The message signature does not verify.",
     NOT_REGISTERED: "The product instance is not registered. Register it with a registration token.",
@@ -35,19 +36,22 @@ MESSAGES = {
     EXPORT_NOT_ALLOWED: "The request is not allowed for export-restricted licenses.",
     # Says neither where the product instance is nor who may move it: the sender may not see either.
     REREGISTRATION_REFUSED: "This UDI is already registered in another virtual account with another ID key. "
-                            "Re-register it with a token of its own virtual account, or sign the REGISTER with "
-                            "its current ID key; moving it (force) needs a token created by someone who may "
-                            "transfer product instances between the two virtual accounts.",
+    "Re-register it with a token of its own virtual account, or sign the REGISTER with "
+    "its current ID key; moving it (force) needs a token created by someone who may "
+    "transfer product instances between the two virtual accounts.",
     TOKEN_REQUIRED: "This server adds product instances from CSLU pushes only with a registration token: "
-                    "send it as “id_token” in the push, or register the product instance with it first.",
+    "send it as “id_token” in the push, or register the product instance with it first.",
     IMPLAUSIBLE_USAGE: "The usage in this message is implausible. Nothing was changed.",
     SOURCE_NOT_ALLOWED: "CSLU pushes are not accepted from this address.",
 }
 
 # licensing.services.tokens.TokenError codes -> protocol codes
 FROM_TOKEN_REFUSAL = {
-    "token_unknown": TOKEN_UNKNOWN, "token_expired": TOKEN_EXPIRED, "token_revoked": TOKEN_REVOKED,
-    "token_exhausted": TOKEN_EXHAUSTED, "account_inactive": ACCOUNT_INACTIVE,
+    "token_unknown": TOKEN_UNKNOWN,
+    "token_expired": TOKEN_EXPIRED,
+    "token_revoked": TOKEN_REVOKED,
+    "token_exhausted": TOKEN_EXHAUSTED,
+    "account_inactive": ACCOUNT_INACTIVE,
 }
 
 

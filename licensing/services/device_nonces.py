@@ -1,4 +1,5 @@
 """Nonces of device messages: each one passes once per device within the timestamp window."""
+
 import datetime
 
 from django.utils import timezone

@@ -6,6 +6,7 @@ Private keys are decrypted from the database only when a key is not yet in this 
 cache (keyed by the authority's primary key and certificate serial: a replaced authority is a
 new row, so a cached key can never sign in the name of a different certificate).
 """
+
 import datetime
 import functools
 import threading
@@ -37,12 +38,19 @@ def _authority_label(account):
 
 
 def _create_authority(account, now):
-    key, cert = pki.new_signing_authority(common_name=host_common_name(),
-                                          organizational_unit=_authority_label(account), now=now)
+    key, cert = pki.new_signing_authority(
+        common_name=host_common_name(), organizational_unit=_authority_label(account), now=now
+    )
     return SigningAuthority.objects.create(
-        account=account, source=SigningAuthority.Source.LOCAL, certificate_pem=pki.certificate_pem(cert),
-        chain_pem="", private_key=pki.private_key_pem(key), serial_hex=pki.serial_hex(cert.serial_number),
-        not_after=cert.not_valid_after_utc, is_current=True, created_at=now,
+        account=account,
+        source=SigningAuthority.Source.LOCAL,
+        certificate_pem=pki.certificate_pem(cert),
+        chain_pem="",
+        private_key=pki.private_key_pem(key),
+        serial_hex=pki.serial_hex(cert.serial_number),
+        not_after=cert.not_valid_after_utc,
+        is_current=True,
+        created_at=now,
     )
 
 
@@ -106,8 +114,9 @@ def authority_key(authority):
 
 
 @transaction.atomic
-def install_signing_authority(*, account, certificate_pem, private_key_pem, chain_pem="",
-                              source=SigningAuthority.Source.CSSM, now=None):
+def install_signing_authority(
+    *, account, certificate_pem, private_key_pem, chain_pem="", source=SigningAuthority.Source.CSSM, now=None
+):
     """Make a new (e.g. CSSM-signed) signing certificate + key the account's current authority.
 
     The key must be ECDSA P-256 and match the certificate, and the certificate must be a CA;
@@ -134,11 +143,18 @@ def install_signing_authority(*, account, certificate_pem, private_key_pem, chai
     for block in pki.split_pem_chain(chain_pem or ""):
         pki.load_certificate(block)
     SigningAuthority.objects.select_for_update().filter(account=account, is_current=True).update(
-        is_current=False, retired_at=now)
+        is_current=False, retired_at=now
+    )
     return SigningAuthority.objects.create(
-        account=account, source=source, certificate_pem=pki.certificate_pem(cert), chain_pem=chain_pem or "",
-        private_key=private_key_pem, serial_hex=pki.serial_hex(cert.serial_number),
-        not_after=cert.not_valid_after_utc, is_current=True, created_at=now,
+        account=account,
+        source=source,
+        certificate_pem=pki.certificate_pem(cert),
+        chain_pem=chain_pem or "",
+        private_key=private_key_pem,
+        serial_hex=pki.serial_hex(cert.serial_number),
+        not_after=cert.not_valid_after_utc,
+        is_current=True,
+        created_at=now,
     )
 
 
@@ -151,15 +167,22 @@ def _authority_certificate(certificate_pem):
 def issue_certificate(*, pi, public_key, authority, now):
     """Issue and store an ID certificate for ``pi`` (whose virtual account and account are loaded)."""
     cert = pki.issue_device_certificate(
-        authority_key=authority_key(authority), authority_cert=_authority_certificate(authority.certificate_pem),
-        public_key=public_key, common_name=f"{pi.udi_pid}:{pi.udi_serial_number}",
+        authority_key=authority_key(authority),
+        authority_cert=_authority_certificate(authority.certificate_pem),
+        public_key=public_key,
+        common_name=f"{pi.udi_pid}:{pi.udi_serial_number}",
         serial_number_attr=f"PID:{pi.udi_pid} SN:{pi.udi_serial_number}",
-        organizational_unit=pi.account.name, now=now,
+        organizational_unit=pi.account.name,
+        now=now,
     )
     issued = DeviceCertificate(
-        product_instance=pi, authority=authority, serial_hex=pki.serial_hex(cert.serial_number),
-        certificate_pem=pki.certificate_pem(cert), public_key_sha256=pki.public_key_fingerprint(public_key),
-        issued_at=now, not_after=cert.not_valid_after_utc,
+        product_instance=pi,
+        authority=authority,
+        serial_hex=pki.serial_hex(cert.serial_number),
+        certificate_pem=pki.certificate_pem(cert),
+        public_key_sha256=pki.public_key_fingerprint(public_key),
+        issued_at=now,
+        not_after=cert.not_valid_after_utc,
         renew_after=now + datetime.timedelta(days=pki.RENEW_AFTER_DAYS),
     )
     prepared.insert(issued)
@@ -201,7 +224,8 @@ class _CertificateLookup:
         if row is None:
             return None
         cert, pi, va, account, device, authority = (
-            part.build(values) for part, values in zip(self.parts, prepared.split(row, *self.parts)))
+            part.build(values) for part, values in zip(self.parts, prepared.split(row, *self.parts))
+        )
         prepared.cache_related(cert, "product_instance", pi)
         prepared.cache_related(cert, "authority", authority)
         prepared.cache_related(pi, "virtual_account", va)
@@ -237,5 +261,13 @@ def certificate_usable(cert, now):
     return cert.superseded_at is None or now - cert.superseded_at <= SUPERSEDED_GRACE
 
 
-__all__ = ["current_authority", "authority_key", "install_signing_authority", "issue_certificate",
-           "find_certificate", "certificate_usable", "host_common_name", "SUPERSEDED_GRACE"]
+__all__ = [
+    "current_authority",
+    "authority_key",
+    "install_signing_authority",
+    "issue_certificate",
+    "find_certificate",
+    "certificate_usable",
+    "host_common_name",
+    "SUPERSEDED_GRACE",
+]

@@ -3,6 +3,7 @@
 Called by ``licensing.transport`` once a message's signature, timestamp and nonce passed,
 inside the transaction that spent the nonce. Each function returns the reply fields.
 """
+
 import functools
 
 from django.db import IntegrityError, connection, transaction
@@ -33,8 +34,16 @@ def certificate_reply(cert, authority):
 
 def identity_fields(message, transport, now):
     sudi, f = message.sudi, message.fields
-    values = {name: sudi.get(name, "")[:field_max] for name, field_max in (
-        ("udi_vid", 64), ("uuid", 64), ("suvi", 255), ("host_identifier", 255), ("mac_address", 64))}
+    values = {
+        name: sudi.get(name, "")[:field_max]
+        for name, field_max in (
+            ("udi_vid", 64),
+            ("uuid", 64),
+            ("suvi", 255),
+            ("host_identifier", 255),
+            ("mac_address", 64),
+        )
+    }
     values.update(software_tag=message.software_tag, transport=transport, updated_at=now)
     for name, field_max in (("ip_address", 64), ("product_type", 64), ("agent_version", 64)):
         if f.get(name):
@@ -72,8 +81,12 @@ class _ProductInstanceLookup:
             row = cursor.fetchone()
         if row is None:
             return None
-        pi, va, owner = (part.build(values) for part, values in
-                         zip((self.pi, self.va, self.account), prepared.split(row, self.pi, self.va, self.account)))
+        pi, va, owner = (
+            part.build(values)
+            for part, values in zip(
+                (self.pi, self.va, self.account), prepared.split(row, self.pi, self.va, self.account)
+            )
+        )
         prepared.cache_related(pi, "virtual_account", va)
         prepared.cache_related(va, "account", owner)
         return pi
@@ -114,10 +127,15 @@ def find_or_create_pi(account, va, message, now, *, before_create=None):
         return pi, False
     if before_create is not None:
         before_create()
-    pi = ProductInstance(account=account, virtual_account=va, registered_at=now, last_contact_at=now,
-                         hostname=message.fields.get("hostname", ""),
-                         product_name=message.fields.get("product_name", ""),
-                         **udi)
+    pi = ProductInstance(
+        account=account,
+        virtual_account=va,
+        registered_at=now,
+        last_contact_at=now,
+        hostname=message.fields.get("hostname", ""),
+        product_name=message.fields.get("product_name", ""),
+        **udi,
+    )
     if _insert_pi(pi):
         return pi, True
     return _locked_pi(account, udi), False
@@ -142,8 +160,9 @@ def register(message, *, transport, now):
     account = va.account
     authority = current_authority(account, now)
     # A new UDI counts against the hourly registration limits; a known one does not.
-    pi, created = find_or_create_pi(account, va, message, now,
-                                    before_create=lambda: registration_limits.precheck(token, now))
+    pi, created = find_or_create_pi(
+        account, va, message, now, before_create=lambda: registration_limits.precheck(token, now)
+    )
     if not created:
         # Before anything of the instance is written: a refusal must leave it exactly as it was.
         if device_reregistration.authorize(pi, token, message, now):
@@ -160,13 +179,20 @@ def register(message, *, transport, now):
     identity = identity_fields(message, transport, now)
     identity.update(registration_token=token, export_controlled=token.export_controlled)
     if created:
-        prepared.insert(DeviceIdentity(product_instance=pi, created_with_token=token, created_in_virtual_account=va,
-                                       created_at=now, **identity))
+        prepared.insert(
+            DeviceIdentity(
+                product_instance=pi, created_with_token=token, created_in_virtual_account=va, created_at=now, **identity
+            )
+        )
     else:  # it may have been added by other means (a synchronization, an SLP push) and have none yet
         DeviceIdentity.objects.update_or_create(product_instance=pi, defaults=identity)
     cert = issue_certificate(pi=pi, public_key=f["csr"].public_key(), authority=authority, now=now)
-    events.record("device.registered", virtual_account=pi.virtual_account, identifier=pi.display_name,
-                  pool_name=pi.virtual_account.name)
+    events.record(
+        "device.registered",
+        virtual_account=pi.virtual_account,
+        identifier=pi.display_name,
+        pool_name=pi.virtual_account.name,
+    )
     if created:
         registration_limits.check(token, now)  # counts the identity written above
     try:
@@ -190,10 +216,15 @@ def renew_id(cert, message, *, now):
     authority = current_authority(pi.account, now)
     touch(pi, now)
     DeviceCertificate.objects.filter(product_instance=pi, revoked_at__isnull=True, superseded_at__isnull=True).update(
-        superseded_at=now)
+        superseded_at=now
+    )
     new = issue_certificate(pi=pi, public_key=message.fields["csr"].public_key(), authority=authority, now=now)
-    events.record("device.id_renewed", virtual_account=pi.virtual_account, identifier=pi.display_name,
-                  pool_name=pi.virtual_account.name)
+    events.record(
+        "device.id_renewed",
+        virtual_account=pi.virtual_account,
+        identifier=pi.display_name,
+        pool_name=pi.virtual_account.name,
+    )
     # Signed by the authority the device trusts now: that is what makes the new chain in it trustworthy.
     return cert.authority, {"status": "SUCCESS", **certificate_reply(new, authority)}
 
@@ -206,12 +237,18 @@ def deregister(cert, message, *, now):
     one — the instance was re-registered since — never gets here.)
     """
     if cert.superseded_at is not None:
-        raise DeviceError(NOT_REGISTERED, "This ID certificate was replaced by RENEW_ID; a DEREGISTER must be "
-                                          "signed with the product instance's current ID certificate.")
+        raise DeviceError(
+            NOT_REGISTERED,
+            "This ID certificate was replaced by RENEW_ID; a DEREGISTER must be "
+            "signed with the product instance's current ID certificate.",
+        )
     pi = cert.product_instance
-    released = [{"tag": tag, "count": count} for tag, count in
-                LicenseUsage.objects.filter(product_instance=pi).order_by("license__entitlement_tag")
-                .values_list("license__entitlement_tag", "count")]
+    released = [
+        {"tag": tag, "count": count}
+        for tag, count in LicenseUsage.objects.filter(product_instance=pi)
+        .order_by("license__entitlement_tag")
+        .values_list("license__entitlement_tag", "count")
+    ]
     remove_product_instance(actor=None, pi=pi, now=now)
     return cert.authority, {"status": "SUCCESS", "released": released}
 

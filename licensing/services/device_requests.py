@@ -9,6 +9,7 @@ or return to the product instance's usage, records the guide's events, clears th
 "Synchronization Required" alert with the last pending request, and lets the next POLL answer
 ``COMPLETE``. Conversions are decided by ``conversion.decide_conversion``.
 """
+
 import secrets
 
 from django.db import transaction
@@ -30,7 +31,9 @@ KIND_BY_TYPE = {
     "EXPORT_AUTHORIZE": DeviceRequest.Kind.EXPORT_AUTHORIZE,
     "EXPORT_RETURN": DeviceRequest.Kind.EXPORT_RETURN,
 }
-TYPE_BY_KIND: dict[str, str] = {kind: message_type for message_type, kind in KIND_BY_TYPE.items()}  # by DeviceRequest.kind
+TYPE_BY_KIND: dict[str, str] = {
+    kind: message_type for message_type, kind in KIND_BY_TYPE.items()
+}  # by DeviceRequest.kind
 RESULTS: dict[str, tuple[str, str]] = {  # by DeviceRequest.kind: (granted, denied)
     DeviceRequest.Kind.EXPORT_AUTHORIZE: ("authorization-granted", "authorization-denied"),
     DeviceRequest.Kind.EXPORT_RETURN: ("return-granted", "return-denied"),
@@ -75,28 +78,45 @@ def request_export(cert, message, *, now):
                 raise DeviceError(EXPORT_NOT_ALLOWED, f"“{e['tag']}”: more is returned than was authorized.")
     touch(pi, now)
     request = DeviceRequest.objects.create(
-        account_id=pi.account_id, product_instance=pi, kind=kind, poll_id=secrets.token_hex(16),
-        items=entitlements, created_at=now)
+        account_id=pi.account_id,
+        product_instance=pi,
+        kind=kind,
+        poll_id=secrets.token_hex(16),
+        items=entitlements,
+        created_at=now,
+    )
     code = "device.export_pending" if kind == DeviceRequest.Kind.EXPORT_AUTHORIZE else "device.export_return_pending"
     events.record(code, virtual_account=va, device_name=pi.display_name, pool_name=va.name)
     alert_service.raise_sync_required(va.account, alert_service.SYNC_EXPORT, now=now)
     if kind == DeviceRequest.Kind.EXPORT_AUTHORIZE:
         positions = {p.license_id: p for p in virtual_account_positions(va, as_of=now.date())}
-        short = [e for e in entitlements
-                 if (positions[licenses[e["tag"]].pk].available if licenses[e["tag"]].pk in positions else 0)
-                 < e["count"]]
+        short = [
+            e
+            for e in entitlements
+            if (positions[licenses[e["tag"]].pk].available if licenses[e["tag"]].pk in positions else 0) < e["count"]
+        ]
         if short:
-            events.record("device.export_not_available", virtual_account=va, display_name=pi.display_name,
-                          pool_name=va.name, licenses=_licenses_text(short))
+            events.record(
+                "device.export_not_available",
+                virtual_account=va,
+                display_name=pi.display_name,
+                pool_name=va.name,
+                licenses=_licenses_text(short),
+            )
     return cert.authority, _poll_reply(request)
 
 
 def _conversion_reply(conversion):
     if conversion.status == Conversion.Status.PENDING:
         return {"status": "OK_POLL", "poll_id": conversion.poll_id, "poll_interval": POLL_INTERVAL}
-    return {"status": "COMPLETE", "poll_id": conversion.poll_id, "request_type": "CONVERT",
-            "result": CONVERSION_RESULTS[conversion.status], "message": conversion.reason or
-            conversion.get_status_display(), "detail": {"licenses": conversion.licenses}}
+    return {
+        "status": "COMPLETE",
+        "poll_id": conversion.poll_id,
+        "request_type": "CONVERT",
+        "result": CONVERSION_RESULTS[conversion.status],
+        "message": conversion.reason or conversion.get_status_display(),
+        "detail": {"licenses": conversion.licenses},
+    }
 
 
 def request_conversion(cert, message, *, now):
@@ -109,10 +129,17 @@ def request_conversion(cert, message, *, now):
     touch(pi, now)
     try:
         conversion = conversion_service.request_conversion(
-            pi, message.fields["licenses"], product_family=pi.product_name, poll_id=secrets.token_hex(16), now=now)
+            pi, message.fields["licenses"], product_family=pi.product_name, poll_id=secrets.token_hex(16), now=now
+        )
     except ServiceError as error:
-        return cert.authority, {"status": "COMPLETE", "poll_id": None, "request_type": "CONVERT",
-                                "result": "migrate-failed", "message": error.message, "detail": {}}
+        return cert.authority, {
+            "status": "COMPLETE",
+            "poll_id": None,
+            "request_type": "CONVERT",
+            "result": "migrate-failed",
+            "message": error.message,
+            "detail": {},
+        }
     return cert.authority, _conversion_reply(conversion)
 
 
@@ -130,15 +157,20 @@ def poll(cert, message, *, now):
     if request.status == DeviceRequest.Status.PENDING:
         return cert.authority, _poll_reply(request)
     return cert.authority, {
-        "status": "COMPLETE", "poll_id": request.poll_id, "request_type": TYPE_BY_KIND[request.kind],
-        "result": request.result, "message": request.message, "detail": request.detail,
+        "status": "COMPLETE",
+        "poll_id": request.poll_id,
+        "request_type": TYPE_BY_KIND[request.kind],
+        "result": request.result,
+        "message": request.message,
+        "detail": request.detail,
     }
 
 
 def pending_requests(account):
     """What the next synchronization request must carry for ``account``."""
     return DeviceRequest.objects.filter(account=account, status=DeviceRequest.Status.PENDING).select_related(
-        "product_instance")
+        "product_instance"
+    )
 
 
 @transaction.atomic
@@ -150,8 +182,11 @@ def decide_request(request, *, result, message="", detail=None, now=None):
     now = now or timezone.now()
     # Only the request's own row is locked: the joined account rows are read (locking them would
     # block concurrent registrations' foreign-key checks; docs/licensing-engine.md, "Locking").
-    request = DeviceRequest.objects.select_for_update(of=("self",), no_key=True).select_related(
-        "product_instance__virtual_account__account").get(pk=request.pk)
+    request = (
+        DeviceRequest.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("product_instance__virtual_account__account")
+        .get(pk=request.pk)
+    )
     if request.status != DeviceRequest.Status.PENDING:
         raise ServiceError("This device request has already been decided.")
     if result not in RESULTS[request.kind]:
@@ -161,8 +196,11 @@ def decide_request(request, *, result, message="", detail=None, now=None):
     granted = result == RESULTS[request.kind][0]
     if granted:
         sign = 1 if request.kind == DeviceRequest.Kind.EXPORT_AUTHORIZE else -1
-        licenses = dict(LicenseDefinition.objects.filter(
-            entitlement_tag__in=[item["tag"] for item in request.items]).values_list("entitlement_tag", "pk"))
+        licenses = dict(
+            LicenseDefinition.objects.filter(entitlement_tag__in=[item["tag"] for item in request.items]).values_list(
+                "entitlement_tag", "pk"
+            )
+        )
         current = _current_usage(pi)
         desired: dict[int, int] = {}  # {license id: count}
         for item in request.items:
@@ -172,11 +210,17 @@ def decide_request(request, *, result, message="", detail=None, now=None):
                 desired[lid] = max(0, base + sign * item["count"])
         apply_usage(pi, current, desired, now)
         if sign > 0:
-            events.record("device.export_keys_consumed", virtual_account=va, display_name=pi.display_name,
-                          pool_name=va.name)
+            events.record(
+                "device.export_keys_consumed", virtual_account=va, display_name=pi.display_name, pool_name=va.name
+            )
         else:
-            events.record("device.export_keys_returned", virtual_account=va, pi_display_name=pi.display_name,
-                          pool_name=va.name, licenses=_licenses_text(request.items))
+            events.record(
+                "device.export_keys_returned",
+                virtual_account=va,
+                pi_display_name=pi.display_name,
+                pool_name=va.name,
+                licenses=_licenses_text(request.items),
+            )
     request.status, request.result, request.decided_at = DeviceRequest.Status.COMPLETE, result, now
     request.message, request.detail = message, detail or {}
     request.save(update_fields=["status", "result", "decided_at", "message", "detail"])
@@ -185,5 +229,13 @@ def decide_request(request, *, result, message="", detail=None, now=None):
     return request
 
 
-__all__ = ["request_export", "request_conversion", "poll", "pending_requests", "decide_request", "POLL_INTERVAL",
-           "RESULTS", "CONVERSION_RESULTS"]
+__all__ = [
+    "request_export",
+    "request_conversion",
+    "poll",
+    "pending_requests",
+    "decide_request",
+    "POLL_INTERVAL",
+    "RESULTS",
+    "CONVERSION_RESULTS",
+]

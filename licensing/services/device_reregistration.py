@@ -7,6 +7,7 @@ instance's current ID key, or for a token whose creator may transfer the instanc
 rolled back, and leaves an event and an alert in the instance's virtual account. The rules in
 full: docs/protocol.md, "Re-registration of an existing UDI".
 """
+
 import datetime
 
 from accounts.rbac import Action, token_delegates
@@ -38,11 +39,16 @@ def holds_current_key(pi, public_key, now):
     """Whether ``public_key`` is a current ID key of ``pi``: the key of an ID certificate the server
     accepts messages from and that RENEW_ID did not replace, or the key its SLP pushes are pinned to."""
     fingerprint = pki.public_key_fingerprint(public_key)
-    current = DeviceCertificate.objects.filter(product_instance=pi, public_key_sha256=fingerprint,
-                                               revoked_at__isnull=True, superseded_at__isnull=True,
-                                               not_after__gt=now)
-    return current.exists() or DeviceIdentity.objects.filter(product_instance=pi,
-                                                             pinned_key_sha256=fingerprint).exists()
+    current = DeviceCertificate.objects.filter(
+        product_instance=pi,
+        public_key_sha256=fingerprint,
+        revoked_at__isnull=True,
+        superseded_at__isnull=True,
+        not_after__gt=now,
+    )
+    return (
+        current.exists() or DeviceIdentity.objects.filter(product_instance=pi, pinned_key_sha256=fingerprint).exists()
+    )
 
 
 def authorize(pi, token, message, now):
@@ -56,7 +62,8 @@ def authorize(pi, token, message, now):
         return False
     force = message.fields["force"]
     if holds_current_key(pi, message.fields["csr"].public_key(), now) or token_delegates(
-            token, Action.TRANSFER, virtual_account=pi.virtual_account, to_virtual_account=va):
+        token, Action.TRANSFER, virtual_account=pi.virtual_account, to_virtual_account=va
+    ):
         return force
     raise ReregistrationRefused(pi=pi, token=token, force=force)
 
@@ -70,12 +77,23 @@ def record_refusal(error, now):
     """
     pi, token = error.pi, error.token
     va = pi.virtual_account
-    params = {"identifier": pi.display_name, "pool_name": va.name, "token_name": token_name(token),
-              "token_pool_name": token.virtual_account.name, "creator": token.created_by_name or "the system"}
+    params = {
+        "identifier": pi.display_name,
+        "pool_name": va.name,
+        "token_name": token_name(token),
+        "token_pool_name": token.virtual_account.name,
+        "creator": token.created_by_name or "the system",
+    }
     return alerts.raise_refusal_alert(
-        va.account, key=f"{KEY_PREFIX}{pi.pk}:{token.pk}", alert_type=Alert.Type.REREGISTRATION_REFUSED,
-        virtual_account=va, code="device.move_refused" if error.force else "device.reregistration_refused",
-        params=params, now=now, quiet_for=QUIET_FOR)
+        va.account,
+        key=f"{KEY_PREFIX}{pi.pk}:{token.pk}",
+        alert_type=Alert.Type.REREGISTRATION_REFUSED,
+        virtual_account=va,
+        code="device.move_refused" if error.force else "device.reregistration_refused",
+        params=params,
+        now=now,
+        quiet_for=QUIET_FOR,
+    )
 
 
 __all__ = ["authorize", "holds_current_key", "record_refusal", "ReregistrationRefused", "QUIET_FOR"]

@@ -11,11 +11,18 @@ limits (its virtual account's, and its token's when the push carries one), and i
 (``id_token``), whose virtual account it joins. Without one it joins the Default virtual
 account. Every push's usage is held to the usage bounds (``usage_bounds``).
 """
+
 from core import pki
 
 from ..models import DeviceIdentity, ProductInstance
-from .device_errors import ACCOUNT_INACTIVE, BAD_SIGNATURE, FROM_TOKEN_REFUSAL, TOKEN_REQUIRED, TOKEN_UNKNOWN, \
-    DeviceError
+from .device_errors import (
+    ACCOUNT_INACTIVE,
+    BAD_SIGNATURE,
+    FROM_TOKEN_REFUSAL,
+    TOKEN_REQUIRED,
+    TOKEN_UNKNOWN,
+    DeviceError,
+)
 from .device_pki import current_authority
 from .device_registration import find_or_create_pi, identity_fields, touch
 from .device_usage import store_reports
@@ -27,9 +34,11 @@ def check_sender(account, message):
     """(existing product instance or None) for an SLP push signed with its own key ("csr")."""
     if not account.is_active:
         raise DeviceError(ACCOUNT_INACTIVE, "The local account is not active.")
-    pi = (ProductInstance.objects.select_related("virtual_account", "device")
-          .filter(account=account, udi_pid=message.sudi["udi_pid"],
-                  udi_serial_number=message.sudi["udi_serial_number"]).first())
+    pi = (
+        ProductInstance.objects.select_related("virtual_account", "device")
+        .filter(account=account, udi_pid=message.sudi["udi_pid"], udi_serial_number=message.sudi["udi_serial_number"])
+        .first()
+    )
     if pi is not None:
         fingerprint = pki.public_key_fingerprint(message.fields["csr"].public_key())
         pinned = pi.device.pinned_key_sha256 if _has_device(pi) else ""
@@ -69,25 +78,37 @@ def _udi_name(message):
 
 def push(account, pi, message, *, now):
     """Store the push's reports for ``pi`` (added first when new); the reply fields."""
-    usage_bounds.check(message, account=account, virtual_account=pi.virtual_account if pi else None,
-                       identifier=pi.display_name if pi else _udi_name(message))
+    usage_bounds.check(
+        message,
+        account=account,
+        virtual_account=pi.virtual_account if pi else None,
+        identifier=pi.display_name if pi else _udi_name(message),
+    )
     token = va = None
     created = False
     if pi is None:
         token = _token(account, message, now)
         va = token.virtual_account if token is not None else account.virtual_accounts.get(is_default=True)
         pi, created = find_or_create_pi(
-            account, va, message, now,
-            before_create=lambda: registration_limits.precheck(token, now, virtual_account=va))
+            account,
+            va,
+            message,
+            now,
+            before_create=lambda: registration_limits.precheck(token, now, virtual_account=va),
+        )
         fingerprint = pki.public_key_fingerprint(message.fields["csr"].public_key())
         if created:
             DeviceIdentity.objects.create(
-                product_instance=pi, pinned_key_sha256=fingerprint, registration_token=token,
+                product_instance=pi,
+                pinned_key_sha256=fingerprint,
+                registration_token=token,
                 export_controlled=token is not None and token.export_controlled,
-                created_with_token=token, created_in_virtual_account=va, created_at=now,
-                **identity_fields(message, DeviceIdentity.Transport.CSLU, now))
-        elif DeviceIdentity.objects.filter(pk=pi.pk).values_list("pinned_key_sha256", flat=True).first() != \
-                fingerprint:
+                created_with_token=token,
+                created_in_virtual_account=va,
+                created_at=now,
+                **identity_fields(message, DeviceIdentity.Transport.CSLU, now),
+            )
+        elif DeviceIdentity.objects.filter(pk=pi.pk).values_list("pinned_key_sha256", flat=True).first() != fingerprint:
             # Another first push of the same UDI won the race with another key: this one is refused.
             raise DeviceError(BAD_SIGNATURE, "This product instance reports with another key.")
     touch(pi, now)

@@ -10,6 +10,7 @@ totals: licensing/migrations/0008_usage_totals.py), and compliance is read with 
 service's queries (tier substitution and application redundancy included), whose cost does not
 grow with the number of product instances.
 """
+
 import datetime
 import hashlib
 
@@ -37,8 +38,11 @@ def _export_allowed(pi):
 
 def _current_usage(pi):
     """{license_id: (LicenseUsage, export_restricted)} of ``pi``."""
-    rows = LicenseUsage.objects.filter(product_instance=pi).select_related("license").only(
-        "pk", "count", "license_id", "product_instance_id", "license__export_restricted")
+    rows = (
+        LicenseUsage.objects.filter(product_instance=pi)
+        .select_related("license")
+        .only("pk", "count", "license_id", "product_instance_id", "license__export_restricted")
+    )
     return {row.license_id: row for row in rows}
 
 
@@ -72,12 +76,17 @@ def _licenses_and_usage(pi, tags):
         restricted = bool(restricted)  # SQLite answers 0 / 1
         if usage_id is None:
             licenses[tag] = LicenseDefinition.from_db(
-                connection.alias, ["id", "entitlement_tag", "export_restricted"], [license_id, tag, restricted])
+                connection.alias, ["id", "entitlement_tag", "export_restricted"], [license_id, tag, restricted]
+            )
             continue
-        row = LicenseUsage.from_db(connection.alias, ["id", "product_instance_id", "license_id", "count"],
-                                   [usage_id, pi.pk, license_id, count])
-        cache_related(row, "license", LicenseDefinition.from_db(
-            connection.alias, ["id", "export_restricted"], [license_id, restricted]))
+        row = LicenseUsage.from_db(
+            connection.alias, ["id", "product_instance_id", "license_id", "count"], [usage_id, pi.pk, license_id, count]
+        )
+        cache_related(
+            row,
+            "license",
+            LicenseDefinition.from_db(connection.alias, ["id", "export_restricted"], [license_id, restricted]),
+        )
         current[license_id] = row
     return licenses, current
 
@@ -93,8 +102,11 @@ def apply_usage(pi, current, desired, now):
             changed.append(row)
     # In license order: the usage triggers lock counter rows (licensing_usagetotal) as they go, and
     # one order for every writer keeps two devices of one shard from waiting on each other in a cycle.
-    new = [LicenseUsage(product_instance=pi, license_id=lid, count=count, updated_at=now)
-           for lid, count in sorted(desired.items()) if count > 0 and lid not in current]
+    new = [
+        LicenseUsage(product_instance=pi, license_id=lid, count=count, updated_at=now)
+        for lid, count in sorted(desired.items())
+        if count > 0 and lid not in current
+    ]
     changed.sort(key=lambda row: row.license_id)
     if gone:
         LicenseUsage.objects.filter(pk__in=gone).delete()
@@ -133,9 +145,9 @@ def authorize(cert, message, *, now):
     was_redundant_active = (pi.redundancy_role, pi.redundancy_group) == (Role.ACTIVE, group)
     touch(pi, now, redundancy_role=role, redundancy_group=group)
     if failover:
-        ProductInstance.objects.filter(account_id=pi.account_id, redundancy_group=group,
-                                       redundancy_role=Role.ACTIVE).exclude(pk=pi.pk).update(
-            redundancy_role=Role.STANDBY)
+        ProductInstance.objects.filter(
+            account_id=pi.account_id, redundancy_group=group, redundancy_role=Role.ACTIVE
+        ).exclude(pk=pi.pk).update(redundancy_role=Role.STANDBY)
     requested = f["entitlements"]
     licenses, current = _licenses_and_usage(pi, [e["tag"] for e in requested])
     export_ok = _export_allowed(pi)
@@ -170,8 +182,13 @@ def authorize(cert, message, *, now):
     if role == Role.ACTIVE and redundancy and redundancy["peers"] and not was_redundant_active:
         standbys = [peer["name"] or peer["id"] for peer in redundancy["peers"] if peer["role"] == "STANDBY"]
         if standbys:
-            events.record("device.added_redundant", virtual_account=va, identifier=pi.display_name,
-                          pool_name=va.name, ha_list=", ".join(standbys))
+            events.record(
+                "device.added_redundant",
+                virtual_account=va,
+                identifier=pi.display_name,
+                pool_name=va.name,
+                ha_list=", ".join(standbys),
+            )
     events.record("device.connected", virtual_account=va, identifier=pi.display_name, pool_name=va.name)
     compliant = all(answer["status"] == "AUTHORIZED" for answer in answers)
     return cert.authority, {
@@ -186,8 +203,10 @@ def authorize(cert, message, *, now):
 def _seen_reports(account_id, device_key, report_ids):
     """The report ids of ``report_ids`` this device already sent (one query, written once per arity)."""
     ids = sorted(set(report_ids))
-    sql = ("SELECT report_id FROM licensing_rumreport WHERE account_id = %s AND device_key = %s "
-           f"AND report_id IN ({', '.join(['%s'] * len(ids))})")
+    sql = (
+        "SELECT report_id FROM licensing_rumreport WHERE account_id = %s AND device_key = %s "
+        f"AND report_id IN ({', '.join(['%s'] * len(ids))})"
+    )
     with connection.cursor() as cursor:
         prepared.execute(cursor, sql, [account_id, device_key, *ids])
         return {report_id for (report_id,) in cursor.fetchall()}
@@ -207,13 +226,23 @@ def store_reports(pi, message, *, now):
         acks.append({"report_id": report["report_id"], "status": "ACK"})
         new.append(report)
     if new:
-        prepared.insert_rows([
-            RumReport(account_id=pi.account_id, product_instance=pi, device_key=message.device_key,
-                      report_id=r["report_id"], header=r["header"], payload=r["payload"],
-                      signing_type=r["signing_type"], signature_key=r["key"], signature_value=r["value"],
-                      received_at=now)
-            for r in new
-        ])
+        prepared.insert_rows(
+            [
+                RumReport(
+                    account_id=pi.account_id,
+                    product_instance=pi,
+                    device_key=message.device_key,
+                    report_id=r["report_id"],
+                    header=r["header"],
+                    payload=r["payload"],
+                    signing_type=r["signing_type"],
+                    signature_key=r["key"],
+                    signature_value=r["value"],
+                    received_at=now,
+                )
+                for r in new
+            ]
+        )
         licenses, current = _licenses_and_usage(pi, {line["tag"] for r in new for line in r["usage"]})
         # export-restricted usage changes only through export authorization (unless the token allowed it)
         if not _export_allowed(pi):
@@ -226,8 +255,13 @@ def store_reports(pi, message, *, now):
                     desired[lic.pk] = line["count"]
         if desired:
             apply_usage(pi, current, desired, now)
-        events.record("device.usage_reported", virtual_account=pi.virtual_account, identifier=pi.display_name,
-                      pool_name=pi.virtual_account.name, count=len(new))
+        events.record(
+            "device.usage_reported",
+            virtual_account=pi.virtual_account,
+            identifier=pi.display_name,
+            pool_name=pi.virtual_account.name,
+            count=len(new),
+        )
     return acks
 
 

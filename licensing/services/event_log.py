@@ -1,4 +1,5 @@
 """Reading a local account's event log (Manage Account > Event Log, Smart Licensing > Activity)."""
+
 from accounts.rbac import Action, can, principal_for, visible_virtual_accounts
 from core.models import Event
 

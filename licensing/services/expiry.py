@@ -5,6 +5,7 @@ The compliance computation already leaves a line out of the pool the day after i
 daily job that tells people: it records the guide's "Licenses Expired" event once per expired
 line and marks the line (``expired_at``) so a second run records nothing new.
 """
+
 from django.db import transaction
 from django.utils import timezone
 

@@ -6,6 +6,7 @@ Callers pass local virtual accounts they have already limited to what the princi
 fixed number of queries whatever the number of rows: the pages' query counts are pinned in
 tests.
 """
+
 from django.db.models import Q
 
 from ..models import (
@@ -24,9 +25,11 @@ from . import compliance
 def virtual_account_ids_tagged(account, text):
     """Ids of the local virtual accounts of ``account`` holding a tag value that contains ``text``
     or a value of a tag whose name contains it (one query)."""
-    return set(VirtualAccountTagValue.objects.filter(tag__account=account)
-               .filter(Q(value__icontains=text) | Q(tag__name__icontains=text))
-               .values_list("virtual_accounts", flat=True))
+    return set(
+        VirtualAccountTagValue.objects.filter(tag__account=account)
+        .filter(Q(value__icontains=text) | Q(tag__name__icontains=text))
+        .values_list("virtual_accounts", flat=True)
+    )
 
 
 # --- General: registration tokens ---------------------------------------------------------------
@@ -57,38 +60,49 @@ def license_rows(va):
     number of queries, then one query for the billing types of the licenses it names.
     """
     positions = compliance.virtual_account_positions(va)
-    billing = dict(LicenseDefinition.objects.filter(pk__in={p.license_id for p in positions})
-                   .values_list("pk", "billing_type")) if positions else {}
+    billing = (
+        dict(
+            LicenseDefinition.objects.filter(pk__in={p.license_id for p in positions}).values_list("pk", "billing_type")
+        )
+        if positions
+        else {}
+    )
     labels = dict(LicenseDefinition.Billing.choices)
     rows = []
     for position in positions:
         substitutions = [
-            {"type": s.substitution_type, "quantity": s.quantity,
-             "license": s.substituted_license if s.substitution_type == compliance.FROM_HIGHER_TIER else s.license}
+            {
+                "type": s.substitution_type,
+                "quantity": s.quantity,
+                "license": s.substituted_license if s.substitution_type == compliance.FROM_HIGHER_TIER else s.license,
+            }
             for s in position.substitutions
         ]
-        rows.append({
-            "license": position.license,
-            "license_id": position.license_id,
-            "entitlement_tag": position.entitlement_tag,
-            "billing": labels.get(billing.get(position.license_id, ""), ""),
-            "purchased": position.purchased,
-            "pending": position.pending_quantity,
-            "in_use": position.in_use,
-            "borrowed": position.borrowed,
-            "lent": position.lent,
-            "substitutions": substitutions,
-            "balance": position.available,
-            "status": position.status,
-            "in_compliance": position.status == compliance.IN_COMPLIANCE,
-        })
+        rows.append(
+            {
+                "license": position.license,
+                "license_id": position.license_id,
+                "entitlement_tag": position.entitlement_tag,
+                "billing": labels.get(billing.get(position.license_id, ""), ""),
+                "purchased": position.purchased,
+                "pending": position.pending_quantity,
+                "in_use": position.in_use,
+                "borrowed": position.borrowed,
+                "lent": position.lent,
+                "substitutions": substitutions,
+                "balance": position.available,
+                "status": position.status,
+                "in_compliance": position.status == compliance.IN_COMPLIANCE,
+            }
+        )
     return rows
 
 
 def license_ids_tagged(account_id, text):
     """Ids of the licenses carrying a license tag of the account whose name contains ``text`` (one query)."""
-    return set(LicenseTag.objects.filter(account_id=account_id, name__icontains=text)
-               .values_list("licenses", flat=True))
+    return set(
+        LicenseTag.objects.filter(account_id=account_id, name__icontains=text).values_list("licenses", flat=True)
+    )
 
 
 def transaction_lines(va, criteria, today):
@@ -97,8 +111,12 @@ def transaction_lines(va, criteria, today):
     ``criteria`` is the Advanced Search: ``family`` (contains), ``sku`` (exact), ``expires_by``
     (an end date on or before it); a criterion left out does not filter.
     """
-    lines = (Entitlement.objects.filter(virtual_account=va).exclude(end_date__lt=today)
-             .select_related("license").order_by("license_id", "end_date", "pk"))
+    lines = (
+        Entitlement.objects.filter(virtual_account=va)
+        .exclude(end_date__lt=today)
+        .select_related("license")
+        .order_by("license_id", "end_date", "pk")
+    )
     if criteria.get("family"):
         lines = lines.filter(license__product_family__icontains=criteria["family"])
     if criteria.get("sku"):

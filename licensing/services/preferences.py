@@ -6,6 +6,7 @@ Transactions" check box, which shows the transaction detail level and the Advanc
 Preferences are the user's own (docs/rbac.md, ``set_preferences``): every role that sees the account
 may set them, and they change only that user's view.
 """
+
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -30,7 +31,8 @@ class Preference:
 ENABLED, DISABLED = "Enabled", "Disabled"
 PREFERENCES = {
     "license_transaction_details": Preference(
-        "license_transaction_details", "Show License Transaction Details in Inventory Tab",
+        "license_transaction_details",
+        "Show License Transaction Details in Inventory Tab",
         ((False, DISABLED), (True, ENABLED)),
     ),
 }
@@ -44,8 +46,9 @@ def preferences_of(user, account):
     """The user's preferences on ``account`` (an unsaved row with the defaults when never set)."""
     if not getattr(user, "pk", None):
         return UserPreference(account=account)
-    return UserPreference.objects.filter(account=account, user=user).first() or UserPreference(account=account,
-                                                                                               user=user)
+    return UserPreference.objects.filter(account=account, user=user).first() or UserPreference(
+        account=account, user=user
+    )
 
 
 def transaction_details_enabled(user, account):
@@ -78,11 +81,24 @@ def set_preference(*, actor, account, name, value, note="", now=None):
         setattr(row, preference.field, value)
         row.save(update_fields=[preference.field, "updated_at"])
         change = PreferenceChange.objects.create(
-            account=account, user=actor, username=actor.username, preference=preference.label,
-            old_value=_label(preference, old), new_value=_label(preference, value), note=note, changed_at=now,
+            account=account,
+            user=actor,
+            username=actor.username,
+            preference=preference.label,
+            old_value=_label(preference, old),
+            new_value=_label(preference, value),
+            note=note,
+            changed_at=now,
         )
-        events.record("preferences.changed", actor=actor, account=account, preference=preference.label,
-                      user_name=actor.username, old_value=change.old_value, new_value=change.new_value)
+        events.record(
+            "preferences.changed",
+            actor=actor,
+            account=account,
+            preference=preference.label,
+            user_name=actor.username,
+            old_value=change.old_value,
+            new_value=change.new_value,
+        )
     return change
 
 

@@ -11,6 +11,7 @@ also planned once per connection (``execute``: server-side prepared statements).
 Nothing here caches rows: every statement reads the database, so a certificate revoked or a
 token used up a moment ago is seen at once.
 """
+
 import hashlib
 import re
 
@@ -63,7 +64,7 @@ def split(row, *columns):
     """``row`` cut into one slice per ``Columns`` (in select order)."""
     parts, start = [], 0
     for cols in columns:
-        parts.append(row[start:start + cols.width])
+        parts.append(row[start : start + cols.width])
         start += cols.width
     return parts
 
@@ -151,6 +152,7 @@ def update_row(model, pk, **values):
     What ``Model.objects.filter(pk=pk).update(**values)`` does for plain column values, without
     building the statement through the ORM each time (it is cached per set of columns).
     """
+
     def make():
         quote, meta = connection.ops.quote_name, model._meta
         columns = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in values)
@@ -165,6 +167,7 @@ def update_row(model, pk, **values):
 def insert_row(model, **values):
     """``INSERT INTO <model> (<values>)``, without a primary key read back (a row nobody reads
     again in the request: a nonce, say). Raises ``IntegrityError`` as ``create`` would."""
+
     def make():
         quote, meta = connection.ops.quote_name, model._meta
         columns = ", ".join(quote(meta.get_field(name).column) for name in values)
@@ -190,7 +193,7 @@ def insert_rows(objs):
     head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "
     row = f"({', '.join(['%s'] * len(fields))})"
     for start in range(0, len(objs), batch):
-        chunk = objs[start:start + batch]
+        chunk = objs[start : start + batch]
         values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk for f in fields]
         with connection.cursor() as cursor:
             execute(cursor, head + ", ".join([row] * len(chunk)), values)
@@ -221,8 +224,10 @@ def insert(obj, *, ignore_conflicts=False):
 
     def make():
         quote = connection.ops.quote_name
-        sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-               f"VALUES ({', '.join(['%s'] * len(fields))})")
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})"
+        )
         if ignore_conflicts:
             sql += " ON CONFLICT DO NOTHING"
         if auto is not None and returning_supported():
@@ -246,5 +251,14 @@ def insert(obj, *, ignore_conflicts=False):
     return True
 
 
-__all__ = ["Columns", "split", "cache_related", "update_row", "insert_row", "insert", "returning_supported",
-           "execute", "insert_rows"]
+__all__ = [
+    "Columns",
+    "split",
+    "cache_related",
+    "update_row",
+    "insert_row",
+    "insert",
+    "returning_supported",
+    "execute",
+    "insert_rows",
+]

@@ -11,6 +11,7 @@ Renewal ladder (guide, "Alert Actions" note): a product instance that has not co
 server for 30 days gets a Minor "Failed to Connect" alert, another Minor one at 60 days, and
 after 90 days the Major "Failed to Renew": its licenses are released.
 """
+
 import datetime
 from dataclasses import dataclass
 
@@ -65,12 +66,15 @@ def transfer_product_instance(*, actor, pi, to_va, as_of=None):
     as_of = as_of or today()
     from_va = pi.virtual_account
     if from_va.account_id != to_va.account_id:
-        raise ServiceError("A product instance can only be transferred to a virtual account of its own local account.",
-                           field="to_virtual_account")
+        raise ServiceError(
+            "A product instance can only be transferred to a virtual account of its own local account.",
+            field="to_virtual_account",
+        )
     if from_va.pk == to_va.pk:
         raise ServiceError("The product instance is already in this virtual account.", field="to_virtual_account")
-    if actor is not None and not can(actor, Action.TRANSFER, account=from_va.account, virtual_account=from_va,
-                                     to_virtual_account=to_va):
+    if actor is not None and not can(
+        actor, Action.TRANSFER, account=from_va.account, virtual_account=from_va, to_virtual_account=to_va
+    ):
         raise NotAllowed("You are not allowed to transfer product instances between these virtual accounts.")
     with transaction.atomic():
         locked = lock_virtual_accounts(from_va, to_va)
@@ -79,11 +83,17 @@ def transfer_product_instance(*, actor, pi, to_va, as_of=None):
         if pi.virtual_account_id != from_va.pk:
             raise ServiceError("The product instance moved meanwhile; reload and try again.")
         restricted_moved, moves = [], []
-        usages = LicenseUsage.objects.filter(product_instance=pi, license__export_restricted=True).select_related(
-            "license").order_by("license__name", "license_id")
+        usages = (
+            LicenseUsage.objects.filter(product_instance=pi, license__export_restricted=True)
+            .select_related("license")
+            .order_by("license__name", "license_id")
+        )
         for usage in usages:
-            lines = Entitlement.objects.select_for_update().filter(
-                valid_on_q(as_of), virtual_account=from_va, license_id=usage.license_id).order_by("pk")
+            lines = (
+                Entitlement.objects.select_for_update()
+                .filter(valid_on_q(as_of), virtual_account=from_va, license_id=usage.license_id)
+                .order_by("pk")
+            )
             lines = order_lines(lines, LONGEST_TERM_FIRST)
             quantity = min(usage.count, sum(line.quantity for line in lines))
             if quantity:
@@ -97,15 +107,19 @@ def transfer_product_instance(*, actor, pi, to_va, as_of=None):
         events.record("pi.transferred", actor=actor, virtual_account=from_va, **params)
         events.record("pi.transferred_in", actor=actor, virtual_account=to_va, **params)
         used = set(LicenseUsage.objects.filter(product_instance=pi).values_list("license_id", flat=True))
-        shortages = [p.license for p in virtual_account_positions(to_va, as_of=as_of)
-                     if p.license_id in used and p.status == OUT_OF_COMPLIANCE]
+        shortages = [
+            p.license
+            for p in virtual_account_positions(to_va, as_of=as_of)
+            if p.license_id in used and p.status == OUT_OF_COMPLIANCE
+        ]
     return PiTransferResult(product_instance=pi, restricted_moved=restricted_moved, shortages=shortages)
 
 
 def remove_product_instance(*, actor, pi, now=None):
-    """"Remove Instance": delete the product instance and release the licenses it uses."""
-    if actor is not None and not can(actor, Action.REMOVE_PRODUCT_INSTANCES, account=pi.virtual_account.account,
-                                     virtual_account=pi.virtual_account):
+    """ "Remove Instance": delete the product instance and release the licenses it uses."""
+    if actor is not None and not can(
+        actor, Action.REMOVE_PRODUCT_INSTANCES, account=pi.virtual_account.account, virtual_account=pi.virtual_account
+    ):
         raise NotAllowed("You are not allowed to remove product instances of this virtual account.")
     from django.utils import timezone
 
@@ -115,11 +129,20 @@ def remove_product_instance(*, actor, pi, now=None):
     with transaction.atomic():
         pi = ProductInstance.objects.select_for_update().select_related("virtual_account__account").get(pk=pi.pk)
         va, identifier = pi.virtual_account, pi.display_name
-        Alert.objects.live().filter(product_instance=pi).update(status=Alert.Status.CLEARED, cleared_at=now,
-                                                               updated_at=now)
+        Alert.objects.live().filter(product_instance=pi).update(
+            status=Alert.Status.CLEARED, cleared_at=now, updated_at=now
+        )
         pi.delete()  # its usage rows go with it (CASCADE): the licenses are released
         events.record("pi.removed", actor=actor, virtual_account=va, identifier=identifier)
 
 
-__all__ = ["renewal_state", "RenewalState", "transfer_product_instance", "remove_product_instance",
-           "PiTransferResult", "OK", "FAILED_TO_CONNECT", "FAILED_TO_RENEW"]
+__all__ = [
+    "renewal_state",
+    "RenewalState",
+    "transfer_product_instance",
+    "remove_product_instance",
+    "PiTransferResult",
+    "OK",
+    "FAILED_TO_CONNECT",
+    "FAILED_TO_RENEW",
+]

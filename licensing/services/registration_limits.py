@@ -13,6 +13,7 @@ A refusal rolls the new instance back. Re-registering a known UDI never gets her
 (``RegistrationLimited``); ``record_refusal`` then opens the account's "Registration Limit
 Reached" alert and records its event, once per hour per token / VA, so a storm of refused devices does not flood the log.
 """
+
 import datetime
 import math
 
@@ -41,8 +42,11 @@ class RegistrationLimited(DeviceError):
         self.scope, self.token, self.limit, self.retry_after = scope, token, limit, retry_after
         self.virtual_account = virtual_account or token.virtual_account
         what = "registration token" if scope == "token" else "virtual account"
-        super().__init__(RATE_LIMITED, f"Too many new product instances for this {what} within an hour "
-                                       f"(limit {limit}). Retry after {retry_after} seconds.")
+        super().__init__(
+            RATE_LIMITED,
+            f"Too many new product instances for this {what} within an hour "
+            f"(limit {limit}). Retry after {retry_after} seconds.",
+        )
 
     def after_rollback(self, now):
         record_refusal(self, now)
@@ -95,15 +99,22 @@ def _state(token, va_id, now, *, lock):
     with connection.cursor() as cursor:
         prepared.execute(cursor, _STATE_SQL, [getattr(token, "pk", None), since, va_id, since, *defaults])
         per_token, per_va, token_count, va_count = cursor.fetchone()
-    return {"registration_limit_per_token": per_token, "registration_limit_per_va": per_va,
-            "token_count": token_count, "va_count": va_count}
+    return {
+        "registration_limit_per_token": per_token,
+        "registration_limit_per_va": per_va,
+        "token_count": token_count,
+        "va_count": va_count,
+    }
 
 
 def _retry_after(created, count, limit, now):
     """Seconds until ``created`` (``count`` instances in the window) is under ``limit`` again."""
     # Under the limit again once this many of the oldest have left the window: the last of them decides.
-    oldest = (created.filter(created_at__gt=now - WINDOW).order_by("created_at")
-              .values_list("created_at", flat=True)[count - limit])
+    oldest = (
+        created.filter(created_at__gt=now - WINDOW)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)[count - limit]
+    )
     return max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
 
 
@@ -161,8 +172,16 @@ def record_refusal(error, now):
     else:
         key, code = f"{KEY_PREFIX}va:{va.pk}", "device.registration_limited_va"
         params = {"pool_name": va.name, "limit": error.limit}
-    return alerts.raise_refusal_alert(account, key=key, alert_type=Alert.Type.REGISTRATION_LIMITED,
-                                      virtual_account=va, code=code, params=params, now=now, quiet_for=WINDOW)
+    return alerts.raise_refusal_alert(
+        account,
+        key=key,
+        alert_type=Alert.Type.REGISTRATION_LIMITED,
+        virtual_account=va,
+        code=code,
+        params=params,
+        now=now,
+        quiet_for=WINDOW,
+    )
 
 
 __all__ = ["RegistrationLimited", "RATE_LIMITED", "WINDOW", "precheck", "check", "record_refusal"]

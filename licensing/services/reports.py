@@ -6,6 +6,7 @@ The Licenses report is the compliance service's positions, so it agrees with the
 two others are returned as unevaluated querysets, which the page paginates and the exports read
 in chunks (docs/reports.md, "Scale").
 """
+
 import datetime
 from dataclasses import dataclass, field
 
@@ -41,27 +42,59 @@ class ReportKind:
 
 REPORT_KINDS = {
     LICENSES: ReportKind(
-        LICENSES, "Licenses",
+        LICENSES,
+        "Licenses",
         "Purchased, in use, substitution and balance of every license in the chosen local virtual accounts.",
-        (("virtual_account", "Virtual Account"), ("license", "License"), ("entitlement_tag", "Entitlement Tag"),
-         ("billing", "Billing"), ("purchased", "Purchased"), ("pending", "Pending"), ("in_use", "In Use"),
-         ("borrowed", "Borrowed"), ("lent", "Lent"), ("substitution", "Substitution"), ("balance", "Balance"),
-         ("status", "Status")),
+        (
+            ("virtual_account", "Virtual Account"),
+            ("license", "License"),
+            ("entitlement_tag", "Entitlement Tag"),
+            ("billing", "Billing"),
+            ("purchased", "Purchased"),
+            ("pending", "Pending"),
+            ("in_use", "In Use"),
+            ("borrowed", "Borrowed"),
+            ("lent", "Lent"),
+            ("substitution", "Substitution"),
+            ("balance", "Balance"),
+            ("status", "Status"),
+        ),
     ),
     SUBSCRIPTIONS: ReportKind(
-        SUBSCRIPTIONS, "License Subscriptions",
+        SUBSCRIPTIONS,
+        "License Subscriptions",
         "The term and subscription license lines of the chosen local virtual accounts, with their dates and status.",
-        (("virtual_account", "Virtual Account"), ("license", "License"), ("subscription_id", "Subscription ID"),
-         ("sku", "SKU"), ("license_type", "License Type"), ("quantity", "Quantity"), ("start_date", "Start Date"),
-         ("end_date", "Expiration Date"), ("source", "Source"), ("status", "Status")),
+        (
+            ("virtual_account", "Virtual Account"),
+            ("license", "License"),
+            ("subscription_id", "Subscription ID"),
+            ("sku", "SKU"),
+            ("license_type", "License Type"),
+            ("quantity", "Quantity"),
+            ("start_date", "Start Date"),
+            ("end_date", "Expiration Date"),
+            ("source", "Source"),
+            ("status", "Status"),
+        ),
     ),
     PRODUCT_INSTANCES: ReportKind(
-        PRODUCT_INSTANCES, "Product Instances",
+        PRODUCT_INSTANCES,
+        "Product Instances",
         "The product instances registered to the chosen local virtual accounts and the licenses they use.",
-        (("virtual_account", "Virtual Account"), ("name", "Name"), ("product_type", "Product Type"),
-         ("udi_pid", "UDI PID"), ("udi_serial_number", "UDI SN"), ("hostname", "Hostname"),
-         ("ip_address", "IP Address"), ("mac_address", "MAC Address"), ("registered_at", "Registration Date"),
-         ("last_contact_at", "Last Contact"), ("licenses_in_use", "Licenses In Use"), ("redundancy", "Redundancy")),
+        (
+            ("virtual_account", "Virtual Account"),
+            ("name", "Name"),
+            ("product_type", "Product Type"),
+            ("udi_pid", "UDI PID"),
+            ("udi_serial_number", "UDI SN"),
+            ("hostname", "Hostname"),
+            ("ip_address", "IP Address"),
+            ("mac_address", "MAC Address"),
+            ("registered_at", "Registration Date"),
+            ("last_contact_at", "Last Contact"),
+            ("licenses_in_use", "Licenses In Use"),
+            ("redundancy", "Redundancy"),
+        ),
     ),
 }
 
@@ -96,23 +129,37 @@ def licenses_report(account, criteria, *, as_of=None):
         positions = [p for p in positions if p.license_id in criteria.license_ids]
     if criteria.excluded_license_ids:
         positions = [p for p in positions if p.license_id not in criteria.excluded_license_ids]
-    billing = dict(LicenseDefinition.objects.filter(pk__in={p.license_id for p in positions})
-                   .values_list("pk", "billing_type")) if positions else {}
+    billing = (
+        dict(
+            LicenseDefinition.objects.filter(pk__in={p.license_id for p in positions}).values_list("pk", "billing_type")
+        )
+        if positions
+        else {}
+    )
     labels = dict(LicenseDefinition.Billing.choices)
     return [
         {
-            "virtual_account": p.virtual_account, "virtual_account_id": p.virtual_account_id,
-            "license": p.license, "license_id": p.license_id, "entitlement_tag": p.entitlement_tag,
-            "billing": labels.get(billing.get(p.license_id, ""), ""), "purchased": p.purchased,
-            "pending": p.pending_quantity, "in_use": p.in_use, "borrowed": p.borrowed, "lent": p.lent,
-            "substitution": substitution_text(p.substitutions), "balance": p.available, "status": p.status,
+            "virtual_account": p.virtual_account,
+            "virtual_account_id": p.virtual_account_id,
+            "license": p.license,
+            "license_id": p.license_id,
+            "entitlement_tag": p.entitlement_tag,
+            "billing": labels.get(billing.get(p.license_id, ""), ""),
+            "purchased": p.purchased,
+            "pending": p.pending_quantity,
+            "in_use": p.in_use,
+            "borrowed": p.borrowed,
+            "lent": p.lent,
+            "substitution": substitution_text(p.substitutions),
+            "balance": p.available,
+            "status": p.status,
         }
         for p in positions
     ]
 
 
 def substitution_text(substitutions):
-    """"Substitution From Higher Tier: 3 × Network Advantage; ..." — the other license of each."""
+    """ "Substitution From Higher Tier: 3 × Network Advantage; ..." — the other license of each."""
     parts = []
     for s in substitutions:
         other = s.substituted_license if s.substitution_type == compliance.FROM_HIGHER_TIER else s.license
@@ -136,53 +183,88 @@ LICENSE_SORTS = {
 
 def _choice_label(model_field_choices, field_name):
     """A CASE that turns a stored choice value into its label inside the query."""
-    return Case(*[When(**{field_name: value}, then=Value(str(label))) for value, label in model_field_choices],
-                default=field_name, output_field=CharField())
+    return Case(
+        *[When(**{field_name: value}, then=Value(str(label))) for value, label in model_field_choices],
+        default=field_name,
+        output_field=CharField(),
+    )
 
 
 def subscriptions_report(account, criteria, *, as_of=None):
     """The License Subscriptions report: a queryset of dicts keyed by the column keys."""
     as_of = as_of or compliance.today()
-    lines = Entitlement.objects.filter(virtual_account__in=[va.pk for va in criteria.virtual_accounts],
-                                       virtual_account__account=account)
-    lines = lines.filter(Q(license_type__in=[Entitlement.LicenseType.TERM, Entitlement.LicenseType.SUBSCRIPTION])
-                         | ~Q(subscription_id=""))
+    lines = Entitlement.objects.filter(
+        virtual_account__in=[va.pk for va in criteria.virtual_accounts], virtual_account__account=account
+    )
+    lines = lines.filter(
+        Q(license_type__in=[Entitlement.LicenseType.TERM, Entitlement.LicenseType.SUBSCRIPTION])
+        | ~Q(subscription_id="")
+    )
     if criteria.license_ids is not None:
         lines = lines.filter(license_id__in=criteria.license_ids)
     if criteria.excluded_license_ids:
         lines = lines.exclude(license_id__in=criteria.excluded_license_ids)
-    lines = lines.annotate(status=Case(
-        When(end_date__lt=as_of, then=Value(EXPIRED)),
-        When(start_date__gt=as_of, then=Value(NOT_STARTED)),
-        default=Value(ACTIVE), output_field=CharField(),
-    ))
+    lines = lines.annotate(
+        status=Case(
+            When(end_date__lt=as_of, then=Value(EXPIRED)),
+            When(start_date__gt=as_of, then=Value(NOT_STARTED)),
+            default=Value(ACTIVE),
+            output_field=CharField(),
+        )
+    )
     if criteria.subscription_status == SUBSCRIPTION_ACTIVE:
         lines = lines.filter(status=ACTIVE)
     elif criteria.subscription_status == SUBSCRIPTION_EXPIRED:
         lines = lines.filter(status=EXPIRED)
-    return lines.annotate(
-        type_label=_choice_label(Entitlement.LicenseType.choices, "license_type"),
-        source_label=_choice_label(Entitlement.Source.choices, "source"),
-    ).values(
-        "pk", "virtual_account_id", "license_id", "subscription_id", "sku", "quantity", "start_date", "end_date",
-        "status", virtual_account_name=F("virtual_account__name"), license_name=F("license__name"),
-        license_type_label=F("type_label"), source_name=F("source_label"),
-    ).order_by("virtual_account__name", "license__name", "end_date", "pk")
+    return (
+        lines.annotate(
+            type_label=_choice_label(Entitlement.LicenseType.choices, "license_type"),
+            source_label=_choice_label(Entitlement.Source.choices, "source"),
+        )
+        .values(
+            "pk",
+            "virtual_account_id",
+            "license_id",
+            "subscription_id",
+            "sku",
+            "quantity",
+            "start_date",
+            "end_date",
+            "status",
+            virtual_account_name=F("virtual_account__name"),
+            license_name=F("license__name"),
+            license_type_label=F("type_label"),
+            source_name=F("source_label"),
+        )
+        .order_by("virtual_account__name", "license__name", "end_date", "pk")
+    )
 
 
 SUBSCRIPTION_SORTS = {
-    "virtual_account": "virtual_account__name", "license": "license__name", "subscription_id": "subscription_id",
-    "sku": "sku", "license_type": "license_type", "quantity": "quantity", "start_date": "start_date",
-    "end_date": "end_date", "status": "status",
+    "virtual_account": "virtual_account__name",
+    "license": "license__name",
+    "subscription_id": "subscription_id",
+    "sku": "sku",
+    "license_type": "license_type",
+    "quantity": "quantity",
+    "start_date": "start_date",
+    "end_date": "end_date",
+    "status": "status",
 }
 
 
 def _subscription_cells(row):
     return {
-        "virtual_account": row["virtual_account_name"], "license": row["license_name"],
-        "subscription_id": row["subscription_id"], "sku": row["sku"], "license_type": row["license_type_label"],
-        "quantity": row["quantity"], "start_date": row["start_date"], "end_date": row["end_date"],
-        "source": row["source_name"], "status": row["status"],
+        "virtual_account": row["virtual_account_name"],
+        "license": row["license_name"],
+        "subscription_id": row["subscription_id"],
+        "sku": row["sku"],
+        "license_type": row["license_type_label"],
+        "quantity": row["quantity"],
+        "start_date": row["start_date"],
+        "end_date": row["end_date"],
+        "source": row["source_name"],
+        "status": row["status"],
     }
 
 
@@ -193,7 +275,10 @@ def product_types(virtual_accounts):
     """The product types met among the product instances of ``virtual_accounts`` (the filter's choices)."""
     return list(
         ProductInstance.objects.filter(virtual_account__in=[va.pk for va in virtual_accounts])
-        .exclude(product_name="").values_list("product_name", flat=True).distinct().order_by("product_name")
+        .exclude(product_name="")
+        .values_list("product_name", flat=True)
+        .distinct()
+        .order_by("product_name")
     )
 
 
@@ -204,29 +289,54 @@ def product_instances_report(account, criteria):
     column); identity details come from the device record when the instance registered through
     the device protocol (a LEFT JOIN: instances synchronized without one keep empty cells).
     """
-    instances = ProductInstance.objects.filter(account=account,
-                                               virtual_account__in=[va.pk for va in criteria.virtual_accounts])
+    instances = ProductInstance.objects.filter(
+        account=account, virtual_account__in=[va.pk for va in criteria.virtual_accounts]
+    )
     if criteria.product_types:
         instances = instances.filter(product_name__in=list(criteria.product_types))
-    in_use = (LicenseUsage.objects.filter(product_instance=OuterRef("pk")).order_by()
-              .values("product_instance").annotate(total=Sum("count")).values("total"))
+    in_use = (
+        LicenseUsage.objects.filter(product_instance=OuterRef("pk"))
+        .order_by()
+        .values("product_instance")
+        .annotate(total=Sum("count"))
+        .values("total")
+    )
     roles = ProductInstance.RedundancyRole
-    return instances.annotate(
-        licenses_in_use=Coalesce(Subquery(in_use, output_field=IntegerField()), 0),
-        role_label=_choice_label(roles.choices, "redundancy_role"),
-    ).values(
-        "pk", "virtual_account_id", "hostname", "product_name", "udi_pid", "udi_serial_number", "registered_at",
-        "last_contact_at", "redundancy_role", "redundancy_group", "licenses_in_use", "role_label",
-        virtual_account_name=F("virtual_account__name"),
-        ip_address=Coalesce("device__ip_address", Value("")),
-        mac_address=Coalesce("device__mac_address", Value("")),
-    ).order_by("virtual_account__name", "hostname", "udi_pid", "udi_serial_number", "pk")
+    return (
+        instances.annotate(
+            licenses_in_use=Coalesce(Subquery(in_use, output_field=IntegerField()), 0),
+            role_label=_choice_label(roles.choices, "redundancy_role"),
+        )
+        .values(
+            "pk",
+            "virtual_account_id",
+            "hostname",
+            "product_name",
+            "udi_pid",
+            "udi_serial_number",
+            "registered_at",
+            "last_contact_at",
+            "redundancy_role",
+            "redundancy_group",
+            "licenses_in_use",
+            "role_label",
+            virtual_account_name=F("virtual_account__name"),
+            ip_address=Coalesce("device__ip_address", Value("")),
+            mac_address=Coalesce("device__mac_address", Value("")),
+        )
+        .order_by("virtual_account__name", "hostname", "udi_pid", "udi_serial_number", "pk")
+    )
 
 
 PRODUCT_INSTANCE_SORTS = {
-    "virtual_account": "virtual_account__name", "name": "hostname", "product_type": "product_name",
-    "udi_pid": "udi_pid", "udi_serial_number": "udi_serial_number", "registered_at": "registered_at",
-    "last_contact_at": "last_contact_at", "licenses_in_use": "licenses_in_use",
+    "virtual_account": "virtual_account__name",
+    "name": "hostname",
+    "product_type": "product_name",
+    "udi_pid": "udi_pid",
+    "udi_serial_number": "udi_serial_number",
+    "registered_at": "registered_at",
+    "last_contact_at": "last_contact_at",
+    "licenses_in_use": "licenses_in_use",
 }
 
 
@@ -236,10 +346,17 @@ def _product_instance_cells(row):
     if row["redundancy_role"] != ProductInstance.RedundancyRole.NONE:
         redundancy = row["role_label"] + (f" ({row['redundancy_group']})" if row["redundancy_group"] else "")
     return {
-        "virtual_account": row["virtual_account_name"], "name": name, "product_type": row["product_name"],
-        "udi_pid": row["udi_pid"], "udi_serial_number": row["udi_serial_number"], "hostname": row["hostname"],
-        "ip_address": row["ip_address"], "mac_address": row["mac_address"], "registered_at": row["registered_at"],
-        "last_contact_at": row["last_contact_at"], "licenses_in_use": row["licenses_in_use"],
+        "virtual_account": row["virtual_account_name"],
+        "name": name,
+        "product_type": row["product_name"],
+        "udi_pid": row["udi_pid"],
+        "udi_serial_number": row["udi_serial_number"],
+        "hostname": row["hostname"],
+        "ip_address": row["ip_address"],
+        "mac_address": row["mac_address"],
+        "registered_at": row["registered_at"],
+        "last_contact_at": row["last_contact_at"],
+        "licenses_in_use": row["licenses_in_use"],
         "redundancy": redundancy,
     }
 

@@ -5,6 +5,7 @@ terminator, it cannot be used in a tag name". A tag can only be put on a license
 account holds (it has a line of it in one of its virtual accounts). Renaming or deleting a tag
 changes every license of the account that carries it ("you modify ALL the licenses in account").
 """
+
 from django.db import transaction
 
 from accounts.rbac import Action, can
@@ -39,8 +40,9 @@ def clean_tag_name(name):
 def _require(actor, account, virtual_account):
     if virtual_account is not None and virtual_account.account_id != account.pk:
         raise ServiceError("This virtual account is not in this local account.")
-    if actor is not None and not can(actor, Action.MANAGE_LICENSE_TAGS, account=account,
-                                     virtual_account=virtual_account):
+    if actor is not None and not can(
+        actor, Action.MANAGE_LICENSE_TAGS, account=account, virtual_account=virtual_account
+    ):
         raise NotAllowed("You are not allowed to manage license tags here.")
 
 
@@ -98,7 +100,7 @@ def remove_license_tags(*, actor, account, licenses, names, virtual_account=None
 
 @transaction.atomic
 def rename_license_tag(*, actor, tag, name, virtual_account=None):
-    """"Manage License Tags": rename a tag on every license of the account."""
+    """ "Manage License Tags": rename a tag on every license of the account."""
     _require(actor, tag.account, virtual_account)
     name = clean_tag_name(name)
     tag = LicenseTag.objects.select_for_update().get(pk=tag.pk)
@@ -116,5 +118,11 @@ def delete_license_tag(*, actor, tag, virtual_account=None):
     LicenseTag.objects.filter(pk=tag.pk).delete()
 
 
-__all__ = ["add_license_tags", "remove_license_tags", "rename_license_tag", "delete_license_tag",
-           "parse_tag_names", "clean_tag_name"]
+__all__ = [
+    "add_license_tags",
+    "remove_license_tags",
+    "rename_license_tag",
+    "delete_license_tag",
+    "parse_tag_names",
+    "clean_tag_name",
+]

@@ -6,6 +6,7 @@ text wrapped every 60 characters, URL-encoded. Its secret part is 32 random byte
 without the line breaks), so it is looked up by the SHA-256 of its canonical form — the base64
 text alone — and then compared in constant time.
 """
+
 import base64
 import datetime
 import functools
@@ -63,7 +64,7 @@ def generate_token_string(now=None):
     secret = base64.b64encode(secrets.token_bytes(32)).decode()
     payload = f"{uuid.uuid4()}-{int(now.timestamp() * 1000)}|{secret}".encode()
     text = base64.b64encode(payload).decode()
-    wrapped = "".join(text[i:i + 60] + "\n" for i in range(0, len(text), 60))
+    wrapped = "".join(text[i : i + 60] + "\n" for i in range(0, len(text), 60))
     return urllib.parse.quote(wrapped, safe="")
 
 
@@ -102,7 +103,8 @@ def check_expires_after_days(value):
     if days is None or not MIN_EXPIRES_AFTER_DAYS <= days <= MAX_EXPIRES_AFTER_DAYS:
         raise TokenError(
             f"Expire After must be a whole number of days from {MIN_EXPIRES_AFTER_DAYS} to {MAX_EXPIRES_AFTER_DAYS}.",
-            code="invalid_expires_after_days", field="expires_after_days",
+            code="invalid_expires_after_days",
+            field="expires_after_days",
         )
     return days
 
@@ -114,7 +116,8 @@ def check_max_uses(value):
     if uses is None or not 1 <= uses <= MAX_USES_LIMIT:
         raise TokenError(
             "Max. Number of Uses must be a whole number of at least 1, or left empty for no limit.",
-            code="invalid_max_uses", field="max_uses",
+            code="invalid_max_uses",
+            field="max_uses",
         )
     return uses
 
@@ -122,8 +125,11 @@ def check_max_uses(value):
 def check_description(value):
     description = (value or "").strip() if isinstance(value, str) or value is None else None
     if description is None or len(description) > MAX_DESCRIPTION_LENGTH:
-        raise TokenError(f"Description must be text of at most {MAX_DESCRIPTION_LENGTH} characters.",
-                         code="invalid_description", field="description")
+        raise TokenError(
+            f"Description must be text of at most {MAX_DESCRIPTION_LENGTH} characters.",
+            code="invalid_description",
+            field="description",
+        )
     return description
 
 
@@ -137,8 +143,16 @@ def _require(actor, virtual_account, action=Action.MANAGE_TOKENS):
 # -- the services --------------------------------------------------------------------------
 
 
-def create_token(*, actor, virtual_account, description="", expires_after_days=DEFAULT_EXPIRES_AFTER_DAYS,
-                 max_uses=None, export_controlled=False, now=None):
+def create_token(
+    *,
+    actor,
+    virtual_account,
+    description="",
+    expires_after_days=DEFAULT_EXPIRES_AFTER_DAYS,
+    max_uses=None,
+    export_controlled=False,
+    now=None,
+):
     """Create a registration token in ``virtual_account`` ("Create Registration Token" dialog / API)."""
     _require(actor, virtual_account)
     if export_controlled:
@@ -146,7 +160,8 @@ def create_token(*, actor, virtual_account, description="", expires_after_days=D
             raise TokenError(
                 f"The local account “{virtual_account.account.name}” is not permitted to create tokens "
                 "allowing export-controlled functionality.",
-                code="export_control_not_allowed", field="export_controlled",
+                code="export_control_not_allowed",
+                field="export_controlled",
             )
         _require(actor, virtual_account, Action.CREATE_EXPORT_TOKENS)
     description = check_description(description)
@@ -169,7 +184,10 @@ def create_token(*, actor, virtual_account, description="", expires_after_days=D
         )
         events.record(
             "token.created_export" if token.export_controlled else "token.created",
-            actor=actor, virtual_account=virtual_account, token_string=token.token, pool_name=virtual_account.name,
+            actor=actor,
+            virtual_account=virtual_account,
+            token_string=token.token,
+            pool_name=virtual_account.name,
         )
     return token
 
@@ -184,8 +202,13 @@ def revoke_token(*, actor, token, now=None):
     token.revoked_at = now or timezone.now()
     token.revoked_by = actor if getattr(actor, "pk", None) else None
     token.save(update_fields=["revoked_at", "revoked_by"])
-    events.record("token.revoked", actor=actor, virtual_account=token.virtual_account,
-                  token_string=token.token, pool_name=token.virtual_account.name)
+    events.record(
+        "token.revoked",
+        actor=actor,
+        virtual_account=token.virtual_account,
+        token_string=token.token,
+        pool_name=token.virtual_account.name,
+    )
     return token
 
 
@@ -198,8 +221,13 @@ def remove_token(*, actor, token):
         raise TokenError("Only a revoked token can be removed. Revoke the token first.", code="token_not_revoked")
     virtual_account, token_string = token.virtual_account, token.token
     token.delete()
-    events.record("token.removed", actor=actor, virtual_account=virtual_account,
-                  token_string=token_string, pool_name=virtual_account.name)
+    events.record(
+        "token.removed",
+        actor=actor,
+        virtual_account=virtual_account,
+        token_string=token_string,
+        pool_name=virtual_account.name,
+    )
 
 
 def token_as_text(*, actor, token):
@@ -320,6 +348,17 @@ def use_token(token_string, now=None):
 
 
 __all__ = [
-    "TokenError", "REFUSALS", "create_token", "revoke_token", "remove_token", "token_as_text", "token_file_name",
-    "use_token", "find_usable_token", "count_use", "generate_token_string", "canonical_token", "token_digest",
+    "TokenError",
+    "REFUSALS",
+    "create_token",
+    "revoke_token",
+    "remove_token",
+    "token_as_text",
+    "token_file_name",
+    "use_token",
+    "find_usable_token",
+    "count_use",
+    "generate_token_string",
+    "canonical_token",
+    "token_digest",
 ]

@@ -5,6 +5,7 @@ balance; lines are taken by precedence and split when they move in part; both vi
 are locked in id order before anything is read. The guide's rules and how each is applied:
 docs/licensing-engine.md, "License transfers".
 """
+
 import datetime
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ def order_lines(lines, precedence=LONGEST_TERM_FIRST):
     far = datetime.date.max
     lines = sorted(lines, key=lambda line: ((line.end_date or far), line.pk))
     if precedence == LONGEST_TERM_FIRST:
-        lines = sorted(lines, key=lambda line: (line.end_date or far), reverse=True)  # stable: ids ascend in ties
+        lines = sorted(lines, key=lambda line: line.end_date or far, reverse=True)  # stable: ids ascend in ties
     return lines
 
 
@@ -120,8 +121,14 @@ def move_lines(lines, quantity, to_va):
             moves.append((line, line, take))
             continue
         moved = Entitlement.objects.create(
-            license_id=line.license_id, virtual_account=to_va, license_type=line.license_type, quantity=take,
-            start_date=line.start_date, end_date=line.end_date, subscription_id=line.subscription_id, sku=line.sku,
+            license_id=line.license_id,
+            virtual_account=to_va,
+            license_type=line.license_type,
+            quantity=take,
+            start_date=line.start_date,
+            end_date=line.end_date,
+            subscription_id=line.subscription_id,
+            sku=line.sku,
             source=line.source,
         )
         line.quantity -= take
@@ -133,7 +140,7 @@ def move_lines(lines, quantity, to_va):
 
 
 def record_transfer_events(actor, moves, from_va, to_va):
-    """"Licenses Transferred", once per (type, subscription) group moved, on both virtual accounts."""
+    """ "Licenses Transferred", once per (type, subscription) group moved, on both virtual accounts."""
     groups = OrderedDict()
     for _source, moved, take in moves:
         key = (moved.license_id, moved.license_type, moved.subscription_id)
@@ -144,8 +151,13 @@ def record_transfer_events(actor, moves, from_va, to_va):
         code = "license.transferred_subscription" if subscription_id else "license.transferred"
         if count == 1:
             code += "_one"
-        params = {"count": count, "tag": line.license.name, "type": line.get_license_type_display().lower(),
-                  "old_pool_name": from_va.name, "new_pool_name": to_va.name}
+        params = {
+            "count": count,
+            "tag": line.license.name,
+            "type": line.get_license_type_display().lower(),
+            "old_pool_name": from_va.name,
+            "new_pool_name": to_va.name,
+        }
         if subscription_id:
             params["sub_ref_id"] = subscription_id
         events.record(code, actor=actor, virtual_account=from_va, **params)
@@ -169,13 +181,17 @@ def _balance(va, license_id, as_of):
 def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of):
     """Check everything and lock; returns (license_id, ordered locked lines, quantity, notice)."""
     if from_va.account_id != to_va.account_id:
-        raise ServiceError("Licenses can only be transferred between virtual accounts of the same local account.",
-                           field="to_virtual_account")
+        raise ServiceError(
+            "Licenses can only be transferred between virtual accounts of the same local account.",
+            field="to_virtual_account",
+        )
     if from_va.pk == to_va.pk:
-        raise ServiceError("Choose a different virtual account to transfer the licenses to.",
-                           field="to_virtual_account")
-    if actor is not None and not can(actor, Action.TRANSFER, account=from_va.account, virtual_account=from_va,
-                                     to_virtual_account=to_va):
+        raise ServiceError(
+            "Choose a different virtual account to transfer the licenses to.", field="to_virtual_account"
+        )
+    if actor is not None and not can(
+        actor, Action.TRANSFER, account=from_va.account, virtual_account=from_va, to_virtual_account=to_va
+    ):
         raise NotAllowed("You are not allowed to transfer licenses between these virtual accounts.")
     quantity = _strict_positive_int(quantity)
     if precedence not in PRECEDENCES:
@@ -188,8 +204,9 @@ def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, en
     if entitlement is not None:
         lines = list(candidates.filter(pk=entitlement.pk))
         if not lines:
-            raise ServiceError("This license line is not in the virtual account, or is not valid today.",
-                               field="entitlement")
+            raise ServiceError(
+                "This license line is not in the virtual account, or is not valid today.", field="entitlement"
+            )
         license_id = lines[0].license_id
         if license is not None and getattr(license, "pk", license) != license_id:
             raise ServiceError("This license line is of another license.", field="entitlement")
@@ -217,13 +234,24 @@ def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, en
     if quantity > transferable:
         raise ServiceError(
             f"Only {transferable} “{definition.name}” licenses can be transferred from the Virtual Account "
-            f"“{from_va.name}”.", field="quantity",
+            f"“{from_va.name}”.",
+            field="quantity",
         )
     return from_va, to_va, lines, quantity, notice
 
 
-def transfer_licenses(*, actor, from_va, to_va, license=None, quantity, license_type=None,
-                      precedence=LONGEST_TERM_FIRST, entitlement=None, as_of=None):
+def transfer_licenses(
+    *,
+    actor,
+    from_va,
+    to_va,
+    license=None,
+    quantity,
+    license_type=None,
+    precedence=LONGEST_TERM_FIRST,
+    entitlement=None,
+    as_of=None,
+):
     """Transfer ``quantity`` licenses from ``from_va`` to ``to_va``; returns a TransferResult.
 
     Summary level: ``license`` (and optionally ``license_type`` TERM / PERPETUAL and
@@ -232,7 +260,8 @@ def transfer_licenses(*, actor, from_va, to_va, license=None, quantity, license_
     as_of = as_of or today()
     with transaction.atomic():
         from_va, to_va, lines, quantity, notice = _plan(
-            actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of)
+            actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of
+        )
         moves = move_lines(lines, quantity, to_va)
         record_transfer_events(actor, moves, from_va, to_va)
     return TransferResult(quantity=quantity, moves=[(s.pk, m.pk, q) for s, m, q in moves], notice=notice)
@@ -242,9 +271,19 @@ class _Rollback(Exception):
     pass
 
 
-def preview_transfer(*, actor, from_va, to_va, license=None, quantity, license_type=None,
-                     precedence=LONGEST_TERM_FIRST, entitlement=None, as_of=None):
-    """"Show Preview": the before/after balances of both virtual accounts, nothing kept.
+def preview_transfer(
+    *,
+    actor,
+    from_va,
+    to_va,
+    license=None,
+    quantity,
+    license_type=None,
+    precedence=LONGEST_TERM_FIRST,
+    entitlement=None,
+    as_of=None,
+):
+    """ "Show Preview": the before/after balances of both virtual accounts, nothing kept.
 
     The transfer is made inside a transaction (or savepoint) that is always rolled back, so the
     "after" balances are the compliance computation's own, substitution included.
@@ -254,18 +293,28 @@ def preview_transfer(*, actor, from_va, to_va, license=None, quantity, license_t
     try:
         with transaction.atomic():
             from_va, to_va, lines, quantity, notice = _plan(
-                actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of)
+                actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of
+            )
             license_id = lines[0].license_id
-            result.update(from_before=_balance(from_va, license_id, as_of),
-                          to_before=_balance(to_va, license_id, as_of))
+            result.update(
+                from_before=_balance(from_va, license_id, as_of), to_before=_balance(to_va, license_id, as_of)
+            )
             move_lines(lines, quantity, to_va)
-            result.update(from_after=_balance(from_va, license_id, as_of),
-                          to_after=_balance(to_va, license_id, as_of))
+            result.update(from_after=_balance(from_va, license_id, as_of), to_after=_balance(to_va, license_id, as_of))
             raise _Rollback
     except _Rollback:
         pass
     return TransferPreview(quantity=quantity, notice=notice, **result)
 
 
-__all__ = ["transfer_licenses", "preview_transfer", "TransferResult", "TransferPreview", "Balance",
-           "LONGEST_TERM_FIRST", "LONGEST_TERM_LAST", "order_lines", "move_lines"]
+__all__ = [
+    "transfer_licenses",
+    "preview_transfer",
+    "TransferResult",
+    "TransferPreview",
+    "Balance",
+    "LONGEST_TERM_FIRST",
+    "LONGEST_TERM_LAST",
+    "order_lines",
+    "move_lines",
+]

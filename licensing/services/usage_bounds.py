@@ -10,6 +10,7 @@ the nonce stays spent). Unknown tags count too: the number is implausible whatev
 ``record_refusal`` (called by the transport after the rollback) records the event, at most once
 per local account per hour, so a stream of refused messages does not flood the log.
 """
+
 import datetime
 
 from django.db import connection, transaction
@@ -92,13 +93,19 @@ def check(message, *, account, virtual_account=None, identifier):
         raise ImplausibleUsage(
             f"The message names {len(counts)} licenses; one message may name at most {max_licenses} "
             "(Administration > Security > Account). Nothing was changed.",
-            account=account, virtual_account=virtual_account, identifier=identifier)
+            account=account,
+            virtual_account=virtual_account,
+            identifier=identifier,
+        )
     tag, count = max(counts.items(), key=lambda item: item[1])
     if count > max_count:
         raise ImplausibleUsage(
             f"The usage of “{tag}” ({count}) is more than one product instance may report of one license "
             f"({max_count}, Administration > Security > Account). Nothing was changed.",
-            account=account, virtual_account=virtual_account, identifier=identifier)
+            account=account,
+            virtual_account=virtual_account,
+            identifier=identifier,
+        )
 
 
 def record_refusal(error):
@@ -109,8 +116,14 @@ def record_refusal(error):
     with transaction.atomic():
         if Event.objects.filter(event_type=EVENT, account=error.account, created_at__gt=now() - WINDOW).exists():
             return None
-        return events.record(EVENT, account=error.account, virtual_account=error.virtual_account,
-                             identifier=error.identifier, account_name=error.account.name, reason=error.message)
+        return events.record(
+            EVENT,
+            account=error.account,
+            virtual_account=error.virtual_account,
+            identifier=error.identifier,
+            account_name=error.account.name,
+            reason=error.message,
+        )
 
 
 __all__ = ["ImplausibleUsage", "check", "counts_of", "bounds", "record_refusal", "EVENT"]

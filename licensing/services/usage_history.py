@@ -6,6 +6,7 @@ lists the license. Product instances that only AUTHORIZE are not in it, and the 
 many of them use the license now. Why, and what it costs: docs/licensing-workspace.md, "Where the
 usage history comes from".
 """
+
 import datetime
 import json
 from dataclasses import dataclass, field
@@ -71,10 +72,16 @@ def reported_usage(virtual_account, license, *, days=DEFAULT_DAYS, today=None):
         return datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(), tzinfo=zone)
 
     history = UsageHistory(days=days)
-    rows = (RumReport.objects.filter(account_id=virtual_account.account_id,
-                                     product_instance__virtual_account=virtual_account,
-                                     received_at__lt=day_end(today), payload__contains=license.entitlement_tag)
-            .order_by("received_at", "id").values_list("product_instance_id", "received_at", "payload"))
+    rows = (
+        RumReport.objects.filter(
+            account_id=virtual_account.account_id,
+            product_instance__virtual_account=virtual_account,
+            received_at__lt=day_end(today),
+            payload__contains=license.entitlement_tag,
+        )
+        .order_by("received_at", "id")
+        .values_list("product_instance_id", "received_at", "payload")
+    )
     latest = {}  # product instance -> its last reported count so far
     reports = []
     for pi_id, received_at, payload in rows.iterator():
@@ -95,8 +102,11 @@ def reported_usage(virtual_account, license, *, days=DEFAULT_DAYS, today=None):
         history.points.append((day, sum(latest.values()) if latest else None))
     reporting = {pi_id for pi_id, _r, _c in reports}
     history.reporting_instances = len(reporting)
-    using_now = set(LicenseUsage.objects.filter(license=license, product_instance__virtual_account=virtual_account)
-                    .values_list("product_instance_id", flat=True))
+    using_now = set(
+        LicenseUsage.objects.filter(license=license, product_instance__virtual_account=virtual_account).values_list(
+            "product_instance_id", flat=True
+        )
+    )
     history.unreported_instances = len(using_now - reporting)
     return history
 

@@ -1,4 +1,5 @@
 """Local virtual accounts: create, rename (the Default one too), delete (never the Default)."""
+
 from django.db import transaction
 
 from accounts.rbac import Action, can
@@ -69,8 +70,13 @@ def delete_virtual_account(*, actor, virtual_account):
         virtual_account=virtual_account, role=AccountRole.VA_ADMIN, user__isnull=False
     ).select_related("user"):
         assert grant.user is not None  # user__isnull=False
-        events.record("user.va_role_removed_on_delete", actor=actor, account=virtual_account.account,
-                      user_ccoid=grant.user.username, pool_name=virtual_account.name)
+        events.record(
+            "user.va_role_removed_on_delete",
+            actor=actor,
+            account=virtual_account.account,
+            user_ccoid=grant.user.username,
+            pool_name=virtual_account.name,
+        )
     name, account = virtual_account.name, virtual_account.account
     virtual_account.delete()
     events.record("va.removed", actor=actor, account=account, pool_name=name)

@@ -6,6 +6,7 @@ read from Linux ``TCP_INFO``, or more device messages in progress in this proces
 before any database or signature work. How it decides, and why: docs/running.md, "Load shedding
 on the device endpoints".
 """
+
 import json
 import logging
 import math
@@ -76,8 +77,11 @@ def _find_listeners():
         except OSError:
             continue
         try:
-            listening = (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM
-                         and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1)
+            listening = (
+                sock.family in (socket.AF_INET, socket.AF_INET6)
+                and sock.type == socket.SOCK_STREAM
+                and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+            )
         except OSError:
             listening = False
         if listening:
@@ -137,6 +141,7 @@ def in_flight_count():
 
 # -- the decision ---------------------------------------------------------------------------
 
+
 def retry_after_seconds(observed, limit):
     """Seconds to tell a device to wait: the base at the limit, proportionally more above it."""
     base = max(1, setting("ONPREM_DEVICE_SHED_RETRY_AFTER"))
@@ -172,8 +177,14 @@ def refusal(reason, observed, limit):
     document (docs/protocol.md, as for 400/413), HTTP 503 and Retry-After. Unsigned on purpose:
     signing needs the device's authority from the database, the work shedding exists to avoid."""
     seconds = retry_after_seconds(observed, limit)
-    body = json.dumps({"status": "FAILED", "error_code": SERVER_BUSY, "retry_after": seconds,
-                       "message": f"The server is busy. Retry after {seconds} seconds."})
+    body = json.dumps(
+        {
+            "status": "FAILED",
+            "error_code": SERVER_BUSY,
+            "retry_after": seconds,
+            "message": f"The server is busy. Retry after {seconds} seconds.",
+        }
+    )
     return 503, body, {"Retry-After": str(seconds), "X-Onprem-Shed": reason}
 
 
@@ -229,8 +240,14 @@ def _report_shedding(reason, observed, limit):
         if _shed_report["since"] is not None and now - _shed_report["since"] < REPORT_EVERY_SECONDS:
             return
         count, _shed_report["count"], _shed_report["since"] = _shed_report["count"], 0, now
-    logger.warning("Over capacity (%s %s > %s): %s device message(s) answered 503 with Retry-After by this "
-                   "process since the last report.", reason.replace("_", " "), observed, limit, count)
+    logger.warning(
+        "Over capacity (%s %s > %s): %s device message(s) answered 503 with Retry-After by this "
+        "process since the last report.",
+        reason.replace("_", " "),
+        observed,
+        limit,
+        count,
+    )
 
 
 def refuse(request, reason, observed, limit):
@@ -255,5 +272,14 @@ class NotShedFilter(logging.Filter):
         return not getattr(request, "onprem_shed", False)
 
 
-__all__ = ["over_capacity", "refusal", "refuse", "in_flight", "listen_queue_depth", "retry_after_seconds",
-           "DeviceAdmissionMiddleware", "NotShedFilter", "SERVER_BUSY"]
+__all__ = [
+    "over_capacity",
+    "refusal",
+    "refuse",
+    "in_flight",
+    "listen_queue_depth",
+    "retry_after_seconds",
+    "DeviceAdmissionMiddleware",
+    "NotShedFilter",
+    "SERVER_BUSY",
+]

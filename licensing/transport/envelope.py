@@ -6,6 +6,7 @@ The XML wrapper of the legacy Call Home path is read with defusedxml with DTDs f
 parser itself refuses any document type declaration, so no entity is ever declared or expanded,
 whatever the body's encoding.
 """
+
 import codecs
 import json
 import re
@@ -66,6 +67,7 @@ def strict_json(text):
     """``text`` decoded as JSON: no NaN/Infinity, no duplicate keys, no NUL or unpaired surrogate
     in any string (PostgreSQL refuses NUL and UTF-8 cannot encode a lone surrogate, so either
     would fail a write or a lookup with a 500 far from here)."""
+
     def no_constants(name):
         raise ValueError(f"{name} is not JSON")
 
@@ -91,9 +93,18 @@ def _xml_start(encoding, bom):
 # How an XML document begins in each encoding an XML parser detects: an optional byte order mark,
 # XML whitespace, then "<". Everything that begins so goes to the XML parser, which refuses a DTD
 # in any of them, rather than to the JSON decoder with a vaguer refusal.
-_XML_START = re.compile(b"|".join(_xml_start(encoding, bom) for encoding, bom in (
-    ("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE),
-    ("utf-32-le", codecs.BOM_UTF32_LE), ("utf-32-be", codecs.BOM_UTF32_BE))))
+_XML_START = re.compile(
+    b"|".join(
+        _xml_start(encoding, bom)
+        for encoding, bom in (
+            ("utf-8", codecs.BOM_UTF8),
+            ("utf-16-le", codecs.BOM_UTF16_LE),
+            ("utf-16-be", codecs.BOM_UTF16_BE),
+            ("utf-32-le", codecs.BOM_UTF32_LE),
+            ("utf-32-be", codecs.BOM_UTF32_BE),
+        )
+    )
+)
 
 
 def looks_like_xml(body: bytes) -> bool:
@@ -136,8 +147,13 @@ def parse(body: bytes, *, allow_xml=False) -> Envelope:
     header, payload_text, signature = document.get("header"), document.get("payload"), document.get("signature")
     if not (isinstance(header, dict) and isinstance(payload_text, str) and isinstance(signature, dict)):
         raise Unparseable("The envelope needs header (object), payload (string) and signature (object).")
-    fields = (header.get("type"), header.get("version"), signature.get("signing_type"), signature.get("key"),
-              signature.get("value"))
+    fields = (
+        header.get("type"),
+        header.get("version"),
+        signature.get("signing_type"),
+        signature.get("key"),
+        signature.get("value"),
+    )
     if not all(isinstance(value, str) for value in fields):
         raise Unparseable("header.type, header.version and signature.signing_type/key/value must be strings.")
     try:
@@ -148,8 +164,16 @@ def parse(body: bytes, *, allow_xml=False) -> Envelope:
         raise Unparseable("The payload is not a JSON document.") from exc
     if not isinstance(payload, dict):
         raise Unparseable("The payload must be a JSON object.")
-    return Envelope(type=fields[0], version=fields[1], payload_text=payload_text, payload=payload,
-                    signing_type=fields[2], key=fields[3], signature=fields[4], xml=is_xml)
+    return Envelope(
+        type=fields[0],
+        version=fields[1],
+        payload_text=payload_text,
+        payload=payload,
+        signing_type=fields[2],
+        key=fields[3],
+        signature=fields[4],
+        xml=is_xml,
+    )
 
 
 def new_nonce():
@@ -167,8 +191,11 @@ def build_reply(message_type, payload: dict, *, key, key_serial_hex) -> str:
     envelope = {
         "header": {"type": f"{message_type}_RESPONSE", "version": VERSION},
         "payload": payload_text,
-        "signature": {"signing_type": pki.SIGNING_TYPE, "key": key_serial_hex,
-                      "value": pki.sign(key, payload_text.encode("utf-8"))},
+        "signature": {
+            "signing_type": pki.SIGNING_TYPE,
+            "key": key_serial_hex,
+            "value": pki.sign(key, payload_text.encode("utf-8")),
+        },
     }
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
@@ -176,5 +203,7 @@ def build_reply(message_type, payload: dict, *, key, key_serial_hex) -> str:
 def wrap_xml(text: str) -> str:
     # "]]>" cannot occur in a CDATA section: split it across two sections.
     safe = text.replace("]]>", "]]]]><![CDATA[>")
-    return (f'<?xml version="1.0" encoding="UTF-8"?><{XML_ROOT}><{XML_MESSAGE}><![CDATA[{safe}]]>'
-            f"</{XML_MESSAGE}></{XML_ROOT}>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><{XML_ROOT}><{XML_MESSAGE}><![CDATA[{safe}]]>'
+        f"</{XML_MESSAGE}></{XML_ROOT}>"
+    )

@@ -7,6 +7,7 @@ is the one refusal that is not HTTP 200: 429 + Retry-After.
 Nothing is written before the nonce is spent; a handler's refusal rolls its writes back and
 keeps only the nonce spent.
 """
+
 import datetime
 import functools
 import json
@@ -20,7 +21,13 @@ from licensing import metrics
 
 from ..services import device_registration, device_requests, device_slp, device_usage
 from ..services.device_errors import (
-    ACCOUNT_INACTIVE, BAD_SIGNATURE, MALFORMED, NOT_REGISTERED, REPLAY, TIME_SKEW, DeviceError,
+    ACCOUNT_INACTIVE,
+    BAD_SIGNATURE,
+    MALFORMED,
+    NOT_REGISTERED,
+    REPLAY,
+    TIME_SKEW,
+    DeviceError,
 )
 from ..services.device_nonces import spend_nonce
 from ..services.device_pki import authority_key, certificate_usable, current_authority, find_certificate
@@ -59,8 +66,7 @@ def _certificate_key(certificate_pem):
 
 
 def _plain(status, code, message):
-    return Outcome(status, json.dumps({"status": "FAILED", "error_code": code, "message": message}),
-                   "application/json")
+    return Outcome(status, json.dumps({"status": "FAILED", "error_code": code, "message": message}), "application/json")
 
 
 def too_large(limit):
@@ -155,8 +161,9 @@ def process(body, *, transport, allow_xml=False, cslu_account=None):
             cert = find_certificate(env.key.lower())  # the contract says lowercase; accept either
         allowed = ("REPORT_USAGE",) if cslu_account is not None else validation.TYPES
         message = validation.check(env, allowed_types=allowed)
-        signer, payload = _verify_and_handle(env, message, cert, transport=transport, cslu_account=cslu_account,
-                                             now=now)
+        signer, payload = _verify_and_handle(
+            env, message, cert, transport=transport, cslu_account=cslu_account, now=now
+        )
     except DeviceError as error:
         # A refusal is signed by the authority of the certificate the device named, when there is one.
         signer = cert.authority if cert is not None else current_authority(None, now)

@@ -1,4 +1,5 @@
 """Device endpoint URLs (included at the root by onprem/urls.py: devices use these exact paths)."""
+
 from django.urls import path
 
 from . import views

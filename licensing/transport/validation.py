@@ -3,6 +3,7 @@
 ``check(envelope)`` returns a ``Message`` with clean values or raises ``DeviceError`` with
 ``MALFORMED`` (or ``BAD_SIGNATURE`` for a wrong ``signing_type``), naming what is wrong.
 """
+
 import hashlib
 from dataclasses import dataclass, field
 
@@ -11,8 +12,17 @@ from core import pki
 from .envelope import VERSION, UnstorableText, strict_json
 from ..services.device_errors import BAD_SIGNATURE, MALFORMED, DeviceError
 
-TYPES = ("REGISTER", "RENEW_ID", "AUTHORIZE", "DEREGISTER", "REPORT_USAGE", "EXPORT_AUTHORIZE", "EXPORT_RETURN",
-         "CONVERT", "POLL")
+TYPES = (
+    "REGISTER",
+    "RENEW_ID",
+    "AUTHORIZE",
+    "DEREGISTER",
+    "REPORT_USAGE",
+    "EXPORT_AUTHORIZE",
+    "EXPORT_RETURN",
+    "CONVERT",
+    "POLL",
+)
 MAX_TEXT = 255
 MAX_COUNT = 1_000_000
 SUDI_OPTIONAL = ("udi_vid", "uuid", "suvi", "host_identifier", "mac_address")
@@ -92,12 +102,20 @@ def _redundancy(payload):
     for peer in peers:
         if not isinstance(peer, dict):
             _bad("Each peer must be an object.")
-        clean_peers.append({
-            "name": _text(peer, "name"), "role": _text(peer, "role"), "id": _text(peer, "id", required=True),
-            "product_instance_identifier": _text(peer, "product_instance_identifier"),
-        })
-    return {"application_name": _text(value, "application_name"), "app_role": role,
-            "app_id": _text(value, "app_id", required=True), "peers": clean_peers}
+        clean_peers.append(
+            {
+                "name": _text(peer, "name"),
+                "role": _text(peer, "role"),
+                "id": _text(peer, "id", required=True),
+                "product_instance_identifier": _text(peer, "product_instance_identifier"),
+            }
+        )
+    return {
+        "application_name": _text(value, "application_name"),
+        "app_role": role,
+        "app_id": _text(value, "app_id", required=True),
+        "peers": clean_peers,
+    }
 
 
 def _rum_reports(payload):
@@ -134,8 +152,17 @@ def _rum_reports(payload):
             if not isinstance(line, dict):
                 _bad("Each usage line must be an object {tag, count}.")
             lines.append({"tag": _text(line, "tag", required=True), "count": _count(line.get("count"), "count")})
-        reports.append({"header": header, "payload": inner, "signing_type": signing[0], "key": signing[1],
-                        "value": signing[2], "report_id": report_id, "usage": lines})
+        reports.append(
+            {
+                "header": header,
+                "payload": inner,
+                "signing_type": signing[0],
+                "key": signing[1],
+                "value": signing[2],
+                "report_id": report_id,
+                "usage": lines,
+            }
+        )
     return reports
 
 
@@ -147,8 +174,14 @@ def _conversions(payload):
         count = _count(item.get("count"), "count")
         if count < 1:
             _bad("Each license to convert needs a count of at least 1.")
-        items.append({"name": _text(item, "name", required=True), "count": count,
-                      "tag": _text(item, "tag"), "pak": _text(item, "pak")})
+        items.append(
+            {
+                "name": _text(item, "name", required=True),
+                "count": count,
+                "tag": _text(item, "tag"),
+                "pak": _text(item, "pak"),
+            }
+        )
     return items
 
 
@@ -191,8 +224,14 @@ def check(envelope, *, allowed_types=TYPES):
         clean_sudi[name] = _text(sudi, name, allow_empty=True)
     software_tag = _text(p, "software_tag", required=True)
     udi = f"{clean_sudi['udi_pid']}\x00{clean_sudi['udi_serial_number']}"
-    message = Message(type=envelope.type, timestamp_ms=timestamp, nonce=nonce, sudi=clean_sudi,
-                      software_tag=software_tag, device_key=hashlib.sha256(udi.encode()).hexdigest())
+    message = Message(
+        type=envelope.type,
+        timestamp_ms=timestamp,
+        nonce=nonce,
+        sudi=clean_sudi,
+        software_tag=software_tag,
+        device_key=hashlib.sha256(udi.encode()).hexdigest(),
+    )
     f = message.fields
     t = envelope.type
     if t == "REGISTER":

@@ -4,6 +4,7 @@ No session, no CSRF token: a device message is authorized by its token or certif
 signature (docs/rbac.md, "Device channel"), never by a cookie. Over capacity, a message is answered at once
 with 503 + Retry-After before any database or signature work, by admission.py's middleware.
 """
+
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -43,11 +44,19 @@ def _run(request, **kwargs):
     body = read_body(request)
     if body is None:
         outcome = too_large(max_message_bytes())
-        return HttpResponse(outcome.body, status=outcome.status,
-                            content_type=f"{outcome.content_type}; charset=utf-8", headers=outcome.headers)
+        return HttpResponse(
+            outcome.body,
+            status=outcome.status,
+            content_type=f"{outcome.content_type}; charset=utf-8",
+            headers=outcome.headers,
+        )
     outcome = process(body, **kwargs)
-    return HttpResponse(outcome.body, status=outcome.status, content_type=f"{outcome.content_type}; charset=utf-8",
-                        headers=outcome.headers)
+    return HttpResponse(
+        outcome.body,
+        status=outcome.status,
+        content_type=f"{outcome.content_type}; charset=utf-8",
+        headers=outcome.headers,
+    )
 
 
 @own_request_limit  # ONPREM_DEVICE_MAX_MESSAGE_BYTES, answered in the protocol's format
@@ -81,6 +90,8 @@ def cslu_push(request, slug):
     name, _, number = slug.rpartition("-")
     account = LocalAccount.objects.filter(pk=int(number)).first() if number.isdigit() and len(number) < 18 else None
     if account is None or account.name != name:
-        return JsonResponse({"status": "FAILED", "error_code": "MALFORMED",
-                             "message": "No local account answers at this URL."}, status=404)
+        return JsonResponse(
+            {"status": "FAILED", "error_code": "MALFORMED", "message": "No local account answers at this URL."},
+            status=404,
+        )
     return _run(request, transport=DeviceIdentity.Transport.CSLU, cslu_account=account)

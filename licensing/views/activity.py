@@ -11,6 +11,7 @@ some virtual accounts reads only theirs. Filters: virtual account (among the vis
 event type, user, date range, search. An invalid filter is shown with its error and left out;
 nothing about a bad value answers 500. Each sub-tab exports the filtered rows (every page) to CSV.
 """
+
 from django import forms
 from django.db.models import Q
 from django.urls import reverse
@@ -30,7 +31,11 @@ from .workspace import account_page, render_workspace
 # The event types of License Transactions, by prefix, so a new variant (singular, with a
 # subscription, the receiving side "_in") is included as soon as the catalogue has it.
 TRANSACTION_PREFIXES = (
-    "license.transferred", "license.added", "license.removed", "license.expired", "license.export",
+    "license.transferred",
+    "license.added",
+    "license.removed",
+    "license.expired",
+    "license.export",
 )
 TRANSACTION_TYPES = frozenset(code for code in CATALOGUE if code.startswith(TRANSACTION_PREFIXES))
 
@@ -41,8 +46,12 @@ PAGE_SIZE = 50
 class ActivityFilterForm(EventLogFilterForm):
     """The Event Log filters plus a virtual account; ``types`` narrows the Event Type choices."""
 
-    va = forms.ModelChoiceField(label=gettext_lazy("Virtual Account"), required=False, queryset=None,
-                                empty_label=gettext_lazy("All virtual accounts"))
+    va = forms.ModelChoiceField(
+        label=gettext_lazy("Virtual Account"),
+        required=False,
+        queryset=None,
+        empty_label=gettext_lazy("All virtual accounts"),
+    )
 
     field_order = ["va", "event_type", "user", "date_from", "date_to", "q"]
 
@@ -63,8 +72,7 @@ class ActivityFilterForm(EventLogFilterForm):
 
 
 SUB_TABS = {
-    "transactions": (gettext_lazy("License Transactions"), "licensing_activity",
-                     "licensing_activity_transactions_csv"),
+    "transactions": (gettext_lazy("License Transactions"), "licensing_activity", "licensing_activity_transactions_csv"),
     "event_log": (gettext_lazy("Event Log"), "licensing_activity_event_log", "licensing_activity_event_log_csv"),
 }
 
@@ -95,12 +103,23 @@ def _page(request, account, kind):
     params = request.GET.copy()
     params.pop("page", None)
     query = f"?{params.urlencode()}" if params else ""
-    sub_tabs = [{"key": key, "label": label, "url": reverse(url_name, args=[account.pk]), "current": key == kind}
-                for key, (label, url_name, _csv) in SUB_TABS.items()]
-    return render_workspace(request, "licensing/activity.html", {
-        "form": form, "table": table, "kind": kind, "activity_tabs": sub_tabs,
-        "csv_url": reverse(SUB_TABS[kind][2], args=[account.pk]) + query,
-    }, account=account, section="activity")
+    sub_tabs = [
+        {"key": key, "label": label, "url": reverse(url_name, args=[account.pk]), "current": key == kind}
+        for key, (label, url_name, _csv) in SUB_TABS.items()
+    ]
+    return render_workspace(
+        request,
+        "licensing/activity.html",
+        {
+            "form": form,
+            "table": table,
+            "kind": kind,
+            "activity_tabs": sub_tabs,
+            "csv_url": reverse(SUB_TABS[kind][2], args=[account.pk]) + query,
+        },
+        account=account,
+        section="activity",
+    )
 
 
 def _csv(request, account, kind):
@@ -115,12 +134,16 @@ def _csv(request, account, kind):
 
     events = events.iterator(chunk_size=500)
     if kind == "transactions":
-        return csv_response(f"license_transactions_{stamp}.csv",
-                            ["Transaction Date", "Virtual Account", "Event Type", "Message", "User"],
-                            ([when(e), va_name(e), e.event_type, e.message, e.username] for e in events))
-    return csv_response(f"event_log_{stamp}.csv",
-                        ["Date", "Virtual Account", "Event Type", "Severity", "Message", "User"],
-                        ([when(e), va_name(e), e.event_type, e.severity, e.message, e.username] for e in events))
+        return csv_response(
+            f"license_transactions_{stamp}.csv",
+            ["Transaction Date", "Virtual Account", "Event Type", "Message", "User"],
+            ([when(e), va_name(e), e.event_type, e.message, e.username] for e in events),
+        )
+    return csv_response(
+        f"event_log_{stamp}.csv",
+        ["Date", "Virtual Account", "Event Type", "Severity", "Message", "User"],
+        ([when(e), va_name(e), e.event_type, e.severity, e.message, e.username] for e in events),
+    )
 
 
 @account_page

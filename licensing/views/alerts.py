@@ -6,6 +6,7 @@ types the service allows them on (``DISMISSIBLE`` / ``REMINDABLE``), and go thro
 refusal is shown as a message and nothing is written. An alert of another local account, or
 of a virtual account the user may not see, is not found (404).
 """
+
 from django import forms
 from django.contrib import messages
 from django.http import QueryDict
@@ -27,13 +28,21 @@ from .workspace import account_page, render_workspace
 
 
 class AlertFilterForm(forms.Form):
-    severity = forms.ChoiceField(label=gettext_lazy("Severity"), required=False,
-                                 choices=[("", gettext_lazy("All severities")), *Alert.Severity.choices])
-    va = forms.ModelChoiceField(label=gettext_lazy("Virtual Account"), required=False, queryset=None,
-                                empty_label=gettext_lazy("All virtual accounts"))
+    severity = forms.ChoiceField(
+        label=gettext_lazy("Severity"),
+        required=False,
+        choices=[("", gettext_lazy("All severities")), *Alert.Severity.choices],
+    )
+    va = forms.ModelChoiceField(
+        label=gettext_lazy("Virtual Account"),
+        required=False,
+        queryset=None,
+        empty_label=gettext_lazy("All virtual accounts"),
+    )
     show_dismissed = forms.BooleanField(label=gettext_lazy("Show dismissed and postponed alerts"), required=False)
-    q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=200,
-                        widget=forms.TextInput(attrs={"type": "search"}))
+    q = forms.CharField(
+        label=gettext_lazy("Search"), required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"})
+    )
 
     def __init__(self, *args, virtual_accounts, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,17 +69,28 @@ def alerts(request, account):
     form.is_valid()  # an invalid filter is shown with its error and not applied
     rows = form.filter(alert_service.visible_alerts(request, account, vas), now).select_related("virtual_account")
     # No default sort: the model's order is the guide's "Severity, and then Action Due".
-    table = Listing(request, rows, search=["message", "virtual_account__name"], sorts={
-        "message": "message", "severity": "severity", "va": "virtual_account__name",
-        "action_due": "action_due", "type": "alert_type", "created": "opened_at",
-    }, page_size=50)
+    table = Listing(
+        request,
+        rows,
+        search=["message", "virtual_account__name"],
+        sorts={
+            "message": "message",
+            "severity": "severity",
+            "va": "virtual_account__name",
+            "action_due": "action_due",
+            "type": "alert_type",
+            "created": "opened_at",
+        },
+        page_size=50,
+    )
     for alert in table.page:
         is_open = alert.status == Alert.Status.OPEN
         alert.may_dismiss = is_open and alert.alert_type in alert_service.DISMISSIBLE
         alert.may_remind = is_open and alert.alert_type in alert_service.REMINDABLE
         alert.postponed = is_open and alert.remind_until is not None and alert.remind_until > now
-    return render_workspace(request, "licensing/alerts.html", {"form": form, "table": table},
-                            account=account, section="alerts")
+    return render_workspace(
+        request, "licensing/alerts.html", {"form": form, "table": table}, account=account, section="alerts"
+    )
 
 
 def _back(request, account):
@@ -81,8 +101,9 @@ def _back(request, account):
 
 
 def _alert_or_404(request, account, alert_id):
-    return get_object_or_404(alert_service.visible_alerts(request, account).select_related("account", "virtual_account"),
-                             pk=alert_id)
+    return get_object_or_404(
+        alert_service.visible_alerts(request, account).select_related("account", "virtual_account"), pk=alert_id
+    )
 
 
 @account_page
@@ -101,6 +122,9 @@ def alert_remind_later(request, account, alert_id):
     alert = _alert_or_404(request, account, alert_id)
     with service_errors(request):
         alert = alert_service.remind_later(actor=request.user, alert=alert)
-        messages.success(request, _("The alert is hidden until %(date)s.")
-                         % {"date": date_format(timezone.localtime(alert.remind_until), "DATETIME_FORMAT")})
+        messages.success(
+            request,
+            _("The alert is hidden until %(date)s.")
+            % {"date": date_format(timezone.localtime(alert.remind_until), "DATETIME_FORMAT")},
+        )
     return _back(request, account)

@@ -14,10 +14,13 @@ alternative (an SVG ``<title>``/``<desc>`` and a data table) so it reads without
 Percentages and coordinates are plain numbers written into SVG attributes (``x``, ``width``,
 ``d``): the Content-Security-Policy forbids inline style, not presentation attributes.
 """
+
 from django.utils.translation import gettext_lazy as _
 
 SEGMENTS = [
-    ("in_use", _("In Use")), ("lent", _("Lent to lower tiers")), ("available", _("Available")),
+    ("in_use", _("In Use")),
+    ("lent", _("Lent to lower tiers")),
+    ("available", _("Available")),
     ("shortage", _("Shortage")),
 ]
 
@@ -31,8 +34,12 @@ def usage_segments(position):
     held = position.purchased + position.borrowed
     usable = max(held - position.lent, 0)
     covered = min(position.in_use, usable)
-    return {"in_use": covered, "lent": min(position.lent, held), "available": max(usable - position.in_use, 0),
-            "shortage": position.in_use - covered}
+    return {
+        "in_use": covered,
+        "lent": min(position.lent, held),
+        "available": max(usable - position.in_use, 0),
+        "shortage": position.in_use - covered,
+    }
 
 
 def usage_bars(items):
@@ -40,8 +47,7 @@ def usage_bars(items):
     bars = []
     for label, url, position in items:
         values = usage_segments(position)
-        bars.append({"label": label, "url": url, "position": position, "values": values,
-                     "total": sum(values.values())})
+        bars.append({"label": label, "url": url, "position": position, "values": values, "total": sum(values.values())})
     scale = max([bar["total"] for bar in bars] + [1])
     for bar in bars:
         x, parts = 0.0, []
@@ -103,19 +109,38 @@ def history_chart(history, held_today):
     y_ticks = [{"value": v, "y": f"{y(v):.1f}"} for v in sorted({0, top // 2, top}) if v == 0 or v >= 1]
     x_ticks = []
     for index in sorted({0, days // 2, days - 1}) if days else []:
-        x_ticks.append({"label": points[index][0].strftime("%m-%d"), "date": points[index][0],
-                        "x": f"{LEFT + (index + 0.5) * slot:.1f}"})
+        x_ticks.append(
+            {
+                "label": points[index][0].strftime("%m-%d"),
+                "date": points[index][0],
+                "x": f"{LEFT + (index + 0.5) * slot:.1f}",
+            }
+        )
     held = {"value": held_today, "y": f"{y(max(held_today, 0)):.1f}"} if held_today > 0 else None
     values = history.values
     return {
-        "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP, "bottom": TOP + plot_h,
-        "line": " ".join(line), "area": " ".join(area), "y_ticks": y_ticks, "x_ticks": x_ticks, "held": held,
-        "first_day": points[0][0] if points else None, "last_day": points[-1][0] if points else None,
-        "minimum": min(values) if values else None, "maximum": max(values) if values else None,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "top": TOP,
+        "bottom": TOP + plot_h,
+        "line": " ".join(line),
+        "area": " ".join(area),
+        "y_ticks": y_ticks,
+        "x_ticks": x_ticks,
+        "held": held,
+        "first_day": points[0][0] if points else None,
+        "last_day": points[-1][0] if points else None,
+        "minimum": min(values) if values else None,
+        "maximum": max(values) if values else None,
         "latest": points[-1][1] if points else None,
         # The data table lists the days on which the reported usage changed (and the first and last day).
-        "changes": [(day, value) for index, (day, value) in enumerate(points)
-                    if index in (0, days - 1) or value != points[index - 1][1]],
+        "changes": [
+            (day, value)
+            for index, (day, value) in enumerate(points)
+            if index in (0, days - 1) or value != points[index - 1][1]
+        ],
     }
 
 

@@ -6,6 +6,7 @@ The wizard keeps no server state between its steps: each step posts everything e
 (hidden fields), and each step checks what it adds with the service's check functions; the last
 step creates the tag with ``create_custom_tag``, which checks everything again in its transaction.
 """
+
 from django.contrib import messages
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
@@ -22,8 +23,12 @@ from .manage import render_tab
 from .workspace import account_page
 
 TAB = "custom_tags"
-STEPS = {1: gettext_lazy("Tag Information"), 2: gettext_lazy("Tag Values"), 3: gettext_lazy("Assign Tag Values"),
-         4: gettext_lazy("Review")}
+STEPS = {
+    1: gettext_lazy("Tag Information"),
+    2: gettext_lazy("Tag Values"),
+    3: gettext_lazy("Assign Tag Values"),
+    4: gettext_lazy("Review"),
+}
 FIELD_STEP = {"name": 1, "description": 1, "values": 2, "assignments": 3}
 
 
@@ -45,23 +50,44 @@ def _draft_from_post(post, vas):
         if chosen:
             assignments[va.pk] = chosen
     return tag_service.TagDraft(
-        name=post.get("name", "").strip(), description=post.get("description", "").strip(),
-        required=post.get("required") == "required", multiple_values=post.get("value_assignment") == "multiple",
-        values=values, assignments=assignments,
+        name=post.get("name", "").strip(),
+        description=post.get("description", "").strip(),
+        required=post.get("required") == "required",
+        multiple_values=post.get("value_assignment") == "multiple",
+        values=values,
+        assignments=assignments,
     )
 
 
 def _grid(draft, vas):
     """Rows of the assignment table: one per local virtual account, one cell per value."""
-    return [{"va": va, "cells": [{"value": v, "checked": v in draft.assignments.get(va.pk, ())} for v in draft.values],
-             "none_checked": not draft.assignments.get(va.pk)} for va in vas]
+    return [
+        {
+            "va": va,
+            "cells": [{"value": v, "checked": v in draft.assignments.get(va.pk, ())} for v in draft.values],
+            "none_checked": not draft.assignments.get(va.pk),
+        }
+        for va in vas
+    ]
 
 
 def _render_wizard(request, account, step, draft, vas, error=None, status=200):
-    return render_tab(request, account, TAB, "licensing/manage/custom_tag_wizard.html", {
-        "step": step, "steps": STEPS, "draft": draft, "values_text": ", ".join(draft.values),
-        "grid": _grid(draft, vas), "error": error, "va_names": {va.pk: va.name for va in vas},
-    }, status=status)
+    return render_tab(
+        request,
+        account,
+        TAB,
+        "licensing/manage/custom_tag_wizard.html",
+        {
+            "step": step,
+            "steps": STEPS,
+            "draft": draft,
+            "values_text": ", ".join(draft.values),
+            "grid": _grid(draft, vas),
+            "error": error,
+            "va_names": {va.pk: va.name for va in vas},
+        },
+        status=status,
+    )
 
 
 @account_page
@@ -70,9 +96,16 @@ def custom_tags(request, account):
     _require(request, account)
     rows = account.custom_tags.annotate(value_count=Count("values"))
     table = Listing(request, rows, search=["name", "description"], sorts={"name": "name"}, default_sort="name")
-    return render_tab(request, account, TAB, "licensing/manage/custom_tags.html", {
-        "table": table, "unassociated": tag_service.unassociated(account),
-    })
+    return render_tab(
+        request,
+        account,
+        TAB,
+        "licensing/manage/custom_tags.html",
+        {
+            "table": table,
+            "unassociated": tag_service.unassociated(account),
+        },
+    )
 
 
 @account_page
@@ -93,8 +126,9 @@ def custom_tag_new(request, account):
         return _render_wizard(request, account, max(step - 1, 1), draft, vas)
     try:
         if step == 1:
-            draft.name, draft.description = tag_service.check_details(account, name=draft.name,
-                                                                      description=draft.description)
+            draft.name, draft.description = tag_service.check_details(
+                account, name=draft.name, description=draft.description
+            )
         elif step == 2:
             draft.values = tag_service.parse_values(request.POST.get("values", ""))
         elif step == 3:
@@ -104,8 +138,9 @@ def custom_tag_new(request, account):
             messages.success(request, _("The Custom Tag “%(name)s” was added.") % {"name": tag.name})
             return redirect("licensing_manage_custom_tags", account_id=account.pk)
     except ServiceError as error:
-        return _render_wizard(request, account, FIELD_STEP.get(error.field, step), draft, vas, error=error.message,
-                              status=400)
+        return _render_wizard(
+            request, account, FIELD_STEP.get(error.field, step), draft, vas, error=error.message, status=400
+        )
     return _render_wizard(request, account, step + 1, draft, vas)
 
 
@@ -114,16 +149,26 @@ def _tag_or_404(account, tag_id):
 
 
 def _render_tag(request, account, tag, draft, vas, error=None, status=200):
-    return render_tab(request, account, TAB, "licensing/manage/custom_tag.html", {
-        "tag": tag, "draft": draft, "values_text": ", ".join(draft.values), "grid": _grid(draft, vas),
-        "error": error,
-    }, status=status)
+    return render_tab(
+        request,
+        account,
+        TAB,
+        "licensing/manage/custom_tag.html",
+        {
+            "tag": tag,
+            "draft": draft,
+            "values_text": ", ".join(draft.values),
+            "grid": _grid(draft, vas),
+            "error": error,
+        },
+        status=status,
+    )
 
 
 @account_page
 @require_http_methods(["GET", "POST"])
 def custom_tag(request, account, tag_id):
-    """"Tag Values Management": add or remove values, change which local virtual accounts hold them."""
+    """ "Tag Values Management": add or remove values, change which local virtual accounts hold them."""
     tag = _tag_or_404(account, tag_id)
     _require(request, account)
     vas = list(account.virtual_accounts.all())
@@ -131,8 +176,7 @@ def custom_tag(request, account, tag_id):
         return _render_tag(request, account, tag, tag_service.draft_of(tag), vas)
     draft = _draft_from_post(request.POST, vas)
     # A value removed from the list also leaves the virtual accounts that held it.
-    draft.assignments = {va_id: [v for v in chosen if v in draft.values]
-                         for va_id, chosen in draft.assignments.items()}
+    draft.assignments = {va_id: [v for v in chosen if v in draft.values] for va_id, chosen in draft.assignments.items()}
     try:
         tag_service.update_custom_tag(actor=request.user, tag=tag, draft=draft)
     except ServiceError as error:

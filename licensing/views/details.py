@@ -18,6 +18,7 @@ the license name and the product instance's display name as “…”.
 RBAC: the virtual account (or the product instance's) must be among ``visible_virtual_accounts``,
 else 404; events are read through ``visible_events``.
 """
+
 import datetime
 import math
 
@@ -48,7 +49,9 @@ from .workspace import account_page, render_workspace
 PAGE_SIZE = 25
 
 LICENSE_TABS = [
-    ("overview", _("Overview")), ("product_instances", _("Product Instances")), ("event_log", _("Event Log")),
+    ("overview", _("Overview")),
+    ("product_instances", _("Product Instances")),
+    ("event_log", _("Event Log")),
     ("transactions", _("Transaction History")),
 ]
 PRODUCT_INSTANCE_TABS = [("overview", _("Overview")), ("event_log", _("Event Log"))]
@@ -70,8 +73,14 @@ def quoted(name):
 
 def _event_table(request, account, va, name):
     events = visible_events(request, account).filter(virtual_account=va, message__contains=quoted(name))
-    return Listing(request, events, search=["message", "username"], sorts={"date": "created_at"}, default_sort="-date",
-                   page_size=PAGE_SIZE)
+    return Listing(
+        request,
+        events,
+        search=["message", "username"],
+        sorts={"date": "created_at"},
+        default_sort="-date",
+        page_size=PAGE_SIZE,
+    )
 
 
 # --- The usage chart ------------------------------------------------------------------------------
@@ -103,8 +112,7 @@ def usage_chart(position):
             path = _slice_path(angle, end)
             angle = end
         drawn.append({"key": key, "label": label, "value": value, "percent": round(share * 100), "path": path})
-    return {"slices": drawn, "total": total, "size": CHART_CENTRE * 2, "centre": CHART_CENTRE,
-            "radius": CHART_RADIUS}
+    return {"slices": drawn, "total": total, "size": CHART_CENTRE * 2, "centre": CHART_CENTRE, "radius": CHART_RADIUS}
 
 
 def _slice_path(start, end):
@@ -129,8 +137,13 @@ def _positions(request, account, va, license):
     positions = [p for p in compliance.license_positions(account, virtual_accounts=vas) if p.license_id == license.pk]
     own = next((p for p in positions if p.virtual_account_id == va.pk), None)
     if own is None:
-        own = compliance.LicensePosition(virtual_account_id=va.pk, virtual_account=va.name, license_id=license.pk,
-                                         license=license.name, entitlement_tag=license.entitlement_tag)
+        own = compliance.LicensePosition(
+            virtual_account_id=va.pk,
+            virtual_account=va.name,
+            license_id=license.pk,
+            license=license.name,
+            entitlement_tag=license.entitlement_tag,
+        )
     return own, positions
 
 
@@ -153,7 +166,10 @@ def license_detail(request, account, va_id, license_id):
     url = reverse("licensing_license_detail", args=[account.pk, va.pk, license.pk])
     tab = _tab(request, LICENSE_TABS)
     context = {
-        "virtual_account": va, "license": license, "tab": tab, "detail_tabs": _tab_bar(url, LICENSE_TABS, tab),
+        "virtual_account": va,
+        "license": license,
+        "tab": tab,
+        "detail_tabs": _tab_bar(url, LICENSE_TABS, tab),
         "back_url": inventory_url("licensing_inventory_licenses", account, va),
     }
     if tab == "overview":
@@ -162,42 +178,82 @@ def license_detail(request, account, va_id, license_id):
         history = usage_history.reported_usage(va, license, days=days)
         held_today = position.purchased + position.borrowed - position.lent
         context.update(
-            va_bars=charts.usage_bars([
-                (p.virtual_account, reverse("licensing_license_detail", args=[account.pk, p.virtual_account_id,
-                                                                              license.pk]), p)
-                for p in positions]),
-            history=history, history_chart=charts.history_chart(history, held_today), held_today=held_today,
-            history_days=[{"days": n, "url": f"{url}?tab=overview&days={n}#usage-history", "current": n == days}
-                          for n in usage_history.DAY_CHOICES])
+            va_bars=charts.usage_bars(
+                [
+                    (
+                        p.virtual_account,
+                        reverse("licensing_license_detail", args=[account.pk, p.virtual_account_id, license.pk]),
+                        p,
+                    )
+                    for p in positions
+                ]
+            ),
+            history=history,
+            history_chart=charts.history_chart(history, held_today),
+            held_today=held_today,
+            history_days=[
+                {"days": n, "url": f"{url}?tab=overview&days={n}#usage-history", "current": n == days}
+                for n in usage_history.DAY_CHOICES
+            ],
+        )
         types = dict(Entitlement.LicenseType.choices)
-        context.update(position=position, chart=usage_chart(position), license_types=[
-            dict(row, type_label=types.get(row["license_type"], row["license_type"]))
-            for row in _license_types(va, license)
-        ], substitutions=[
-            {"type": s.substitution_type, "quantity": s.quantity,
-             "license": s.substituted_license if s.substitution_type == compliance.FROM_HIGHER_TIER else s.license}
-            for s in position.substitutions
-        ])
+        context.update(
+            position=position,
+            chart=usage_chart(position),
+            license_types=[
+                dict(row, type_label=types.get(row["license_type"], row["license_type"]))
+                for row in _license_types(va, license)
+            ],
+            substitutions=[
+                {
+                    "type": s.substitution_type,
+                    "quantity": s.quantity,
+                    "license": s.substituted_license
+                    if s.substitution_type == compliance.FROM_HIGHER_TIER
+                    else s.license,
+                }
+                for s in position.substitutions
+            ],
+        )
     elif tab == "product_instances":
-        usages = (LicenseUsage.objects.filter(license=license, product_instance__virtual_account=va)
-                  .select_related("product_instance"))
-        context["table"] = Listing(request, usages, search=["product_instance__hostname",
-                                                            "product_instance__product_name",
-                                                            "product_instance__udi_serial_number"],
-                                   sorts={"name": "product_instance__hostname",
-                                          "product": "product_instance__product_name", "count": "count"},
-                                   default_sort="name", page_size=PAGE_SIZE)
+        usages = LicenseUsage.objects.filter(license=license, product_instance__virtual_account=va).select_related(
+            "product_instance"
+        )
+        context["table"] = Listing(
+            request,
+            usages,
+            search=[
+                "product_instance__hostname",
+                "product_instance__product_name",
+                "product_instance__udi_serial_number",
+            ],
+            sorts={"name": "product_instance__hostname", "product": "product_instance__product_name", "count": "count"},
+            default_sort="name",
+            page_size=PAGE_SIZE,
+        )
     elif tab == "event_log":
         context["table"] = _event_table(request, account, va, license.name)
     else:
         lines = Entitlement.objects.filter(virtual_account=va, license=license)
-        context["table"] = Listing(request, lines, search=["sku", "subscription_id"], sorts={
-            "date": "created_at", "source": "source", "type": "license_type", "quantity": "quantity",
-            "start": "start_date", "end": "end_date", "sku": "sku", "subscription": "subscription_id",
-        }, default_sort="-date", page_size=PAGE_SIZE)
+        context["table"] = Listing(
+            request,
+            lines,
+            search=["sku", "subscription_id"],
+            sorts={
+                "date": "created_at",
+                "source": "source",
+                "type": "license_type",
+                "quantity": "quantity",
+                "start": "start_date",
+                "end": "end_date",
+                "sku": "sku",
+                "subscription": "subscription_id",
+            },
+            default_sort="-date",
+            page_size=PAGE_SIZE,
+        )
         context["today"] = compliance.today()
-    return render_workspace(request, "licensing/detail_license.html", context, account=account,
-                            section="inventory")
+    return render_workspace(request, "licensing/detail_license.html", context, account=account, section="inventory")
 
 
 # --- Product instance detail ------------------------------------------------------------------------
@@ -209,7 +265,8 @@ def renewal_state(pi, certificate, now=None):
     last_seen = pi.last_contact_at or pi.registered_at
     if last_seen <= now - datetime.timedelta(days=compliance.RENEWAL_PERIOD_DAYS):
         return _("Failed to Renew: no contact for its renewal period (%(days)s days)") % {
-            "days": compliance.RENEWAL_PERIOD_DAYS}
+            "days": compliance.RENEWAL_PERIOD_DAYS
+        }
     if certificate is None:
         return _("Registered; no ID certificate issued by this server")
     if now >= certificate.not_after:
@@ -235,45 +292,72 @@ def _expiration(lines):
 @require_GET
 def product_instance_detail(request, account, pi_id):
     vas = visible_virtual_accounts(request, account)
-    pi = get_object_or_404(ProductInstance.objects.select_related("virtual_account", "device"),
-                           pk=pi_id, virtual_account__in=vas)
+    pi = get_object_or_404(
+        ProductInstance.objects.select_related("virtual_account", "device"), pk=pi_id, virtual_account__in=vas
+    )
     va = pi.virtual_account
     va.account = account
     url = reverse("licensing_product_instance_detail", args=[account.pk, pi.pk])
     tab = _tab(request, PRODUCT_INSTANCE_TABS)
     context = {
-        "virtual_account": va, "pi": pi, "device": getattr(pi, "device", None), "tab": tab,
+        "virtual_account": va,
+        "pi": pi,
+        "device": getattr(pi, "device", None),
+        "tab": tab,
         "detail_tabs": _tab_bar(url, PRODUCT_INSTANCE_TABS, tab),
         "back_url": inventory_url("licensing_inventory_product_instances", account, va),
     }
     if tab == "overview":
         now = timezone.now()
-        certificate = (DeviceCertificate.objects.filter(product_instance=pi, revoked_at__isnull=True,
-                                                        superseded_at__isnull=True)
-                       .order_by("-issued_at", "-id").first())
-        usages = list(LicenseUsage.objects.filter(product_instance=pi).select_related("license")
-                      .order_by("license__name", "license_id"))
+        certificate = (
+            DeviceCertificate.objects.filter(product_instance=pi, revoked_at__isnull=True, superseded_at__isnull=True)
+            .order_by("-issued_at", "-id")
+            .first()
+        )
+        usages = list(
+            LicenseUsage.objects.filter(product_instance=pi)
+            .select_related("license")
+            .order_by("license__name", "license_id")
+        )
         lines = {}
         if usages:
-            for line in (Entitlement.objects.filter(valid_on_q(now.date()), virtual_account=va,
-                                                    license__in=[u.license_id for u in usages])
-                         .values("license_id", "end_date").distinct()):
+            for line in (
+                Entitlement.objects.filter(
+                    valid_on_q(now.date()), virtual_account=va, license__in=[u.license_id for u in usages]
+                )
+                .values("license_id", "end_date")
+                .distinct()
+            ):
                 lines.setdefault(line["license_id"], []).append(line)
         peers = []
         if pi.redundancy_group:
-            peers = list(ProductInstance.objects.filter(account=account, redundancy_group=pi.redundancy_group,
-                                                        virtual_account__in=vas)
-                         .exclude(pk=pi.pk).select_related("virtual_account").order_by("hostname", "pk"))
+            peers = list(
+                ProductInstance.objects.filter(
+                    account=account, redundancy_group=pi.redundancy_group, virtual_account__in=vas
+                )
+                .exclude(pk=pi.pk)
+                .select_related("virtual_account")
+                .order_by("hostname", "pk")
+            )
         context.update(
-            certificate=certificate, renewal_state=renewal_state(pi, certificate, now), peers=peers,
-            usages=[{"license": u.license, "count": u.count, "expiration": _expiration(lines.get(u.license_id, [])),
-                     "url": reverse("licensing_license_detail", args=[account.pk, va.pk, u.license_id])}
-                    for u in usages],
+            certificate=certificate,
+            renewal_state=renewal_state(pi, certificate, now),
+            peers=peers,
+            usages=[
+                {
+                    "license": u.license,
+                    "count": u.count,
+                    "expiration": _expiration(lines.get(u.license_id, [])),
+                    "url": reverse("licensing_license_detail", args=[account.pk, va.pk, u.license_id]),
+                }
+                for u in usages
+            ],
         )
     else:
         context["table"] = _event_table(request, account, va, pi.display_name)
-    return render_workspace(request, "licensing/detail_product_instance.html", context, account=account,
-                            section="inventory")
+    return render_workspace(
+        request, "licensing/detail_product_instance.html", context, account=account, section="inventory"
+    )
 
 
 __all__ = ["license_detail", "product_instance_detail", "usage_chart", "renewal_state"]

@@ -3,6 +3,7 @@
 Every page and action here is for an Account Administrator of the account (or a System Admin /
 Operator); anyone else who sees the account gets 403, and another account's group is 404.
 """
+
 from django import forms
 from django.contrib import messages
 from django.db.models import Count, OuterRef, Subquery
@@ -29,8 +30,9 @@ TAB = "user_groups"
 
 class GroupForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("User Group Name"), max_length=group_service.NAME_MAX)
-    description = forms.CharField(label=gettext_lazy("Description"), max_length=group_service.DESCRIPTION_MAX,
-                                  required=False)
+    description = forms.CharField(
+        label=gettext_lazy("Description"), max_length=group_service.DESCRIPTION_MAX, required=False
+    )
 
 
 class AddMemberForm(forms.Form):
@@ -43,20 +45,26 @@ class UploadForm(forms.Form):
 
 
 class GroupRoleForm(forms.Form):
-    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=[
-        (AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_ADMIN.label),
-        (AccountRole.ACCOUNT_USER, AccountRole.ACCOUNT_USER.label),
-    ])
+    role = forms.ChoiceField(
+        label=gettext_lazy("Role"),
+        choices=[
+            (AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_ADMIN.label),
+            (AccountRole.ACCOUNT_USER, AccountRole.ACCOUNT_USER.label),
+        ],
+    )
 
 
 class GroupVirtualAccountRoleForm(forms.Form):
     """A role on one local virtual account for every member of the group (issue #3)."""
 
     virtual_account = forms.ModelChoiceField(label=gettext_lazy("Local Virtual Account"), queryset=None)
-    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=[
-        (AccountRole.VA_ADMIN, AccountRole.VA_ADMIN.label),
-        (AccountRole.VA_USER, AccountRole.VA_USER.label),
-    ])
+    role = forms.ChoiceField(
+        label=gettext_lazy("Role"),
+        choices=[
+            (AccountRole.VA_ADMIN, AccountRole.VA_ADMIN.label),
+            (AccountRole.VA_USER, AccountRole.VA_USER.label),
+        ],
+    )
 
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)
@@ -85,8 +93,9 @@ def _render_list(request, account, form, status=200):
     owners = UserGroupMembership.objects.filter(group=OuterRef("pk"), is_owner=True).values("user__username")[:1]
     rows = account.user_groups.annotate(member_count=Count("memberships"), owner_name=Subquery(owners))
     table = Listing(request, rows, search=["name", "description"], sorts={"name": "name"}, default_sort="name")
-    return render_tab(request, account, TAB, "licensing/manage/user_groups.html",
-                      {"table": table, "form": form}, status=status)
+    return render_tab(
+        request, account, TAB, "licensing/manage/user_groups.html", {"table": table, "form": form}, status=status
+    )
 
 
 @account_page
@@ -109,23 +118,34 @@ def user_group_new(request, account):
     return _render_list(request, account, form, status=400)
 
 
-def _render_group(request, group, *, edit_form=None, member_form=None, upload_errors=(), va_role_form=None,
-                  status=200):
+def _render_group(request, group, *, edit_form=None, member_form=None, upload_errors=(), va_role_form=None, status=200):
     account = group.account
     memberships = group.memberships.select_related("user").order_by("user__username")
-    table = Listing(request, memberships, search=["user__username", "user__email"],
-                    sorts={"user": "user__username"}, default_sort="user")
-    return render_tab(request, account, TAB, "licensing/manage/user_group.html", {
-        "group": group,
-        "table": table,
-        "grants": group.role_grants.select_related("virtual_account").order_by("role"),
-        "edit_form": edit_form or GroupForm(initial={"name": group.name, "description": group.description}),
-        "member_form": member_form or AddMemberForm(),
-        "upload_form": UploadForm(),
-        "upload_errors": upload_errors,
-        "role_form": GroupRoleForm(),
-        "va_role_form": va_role_form or GroupVirtualAccountRoleForm(account=account),
-    }, status=status)
+    table = Listing(
+        request,
+        memberships,
+        search=["user__username", "user__email"],
+        sorts={"user": "user__username"},
+        default_sort="user",
+    )
+    return render_tab(
+        request,
+        account,
+        TAB,
+        "licensing/manage/user_group.html",
+        {
+            "group": group,
+            "table": table,
+            "grants": group.role_grants.select_related("virtual_account").order_by("role"),
+            "edit_form": edit_form or GroupForm(initial={"name": group.name, "description": group.description}),
+            "member_form": member_form or AddMemberForm(),
+            "upload_form": UploadForm(),
+            "upload_errors": upload_errors,
+            "role_form": GroupRoleForm(),
+            "va_role_form": va_role_form or GroupVirtualAccountRoleForm(account=account),
+        },
+        status=status,
+    )
 
 
 @account_page
@@ -171,8 +191,7 @@ def user_group_member_add(request, account, group_id):
     if form.is_valid():
         with service_errors(request, form):
             user = grant_service.find_user(form.cleaned_data["user"])
-            group_service.add_member(actor=request.user, group=group, user=user,
-                                     is_owner=form.cleaned_data["is_owner"])
+            group_service.add_member(actor=request.user, group=group, user=user, is_owner=form.cleaned_data["is_owner"])
             messages.success(request, _("The user “%(user)s” was added to the group.") % {"user": user.username})
             return _group_url(group)
     return _render_group(request, group, member_form=form, status=400)
@@ -189,8 +208,7 @@ def user_group_member_remove(request, account, group_id, membership_id):
     membership = _membership_or_404(group, membership_id)
     _require_manager(request, account)
     group_service.remove_member(actor=request.user, membership=membership)
-    messages.success(request, _("The user “%(user)s” was removed from the group.")
-                     % {"user": membership.user.username})
+    messages.success(request, _("The user “%(user)s” was removed from the group.") % {"user": membership.user.username})
     return _group_url(group)
 
 
@@ -249,28 +267,35 @@ def user_group_role(request, account, group_id):
         messages.error(request, _("Choose Account Administrator or Account User."))
         return _group_url(group)
     with service_errors(request):
-        grant = grant_service.set_account_role(actor=request.user, account=account, role=form.cleaned_data["role"],
-                                               group=group)
-        messages.success(request, _("The members of “%(group)s” now have the role “%(role)s”.")
-                         % {"group": group.name, "role": grant.get_role_display()})
+        grant = grant_service.set_account_role(
+            actor=request.user, account=account, role=form.cleaned_data["role"], group=group
+        )
+        messages.success(
+            request,
+            _("The members of “%(group)s” now have the role “%(role)s”.")
+            % {"group": group.name, "role": grant.get_role_display()},
+        )
     return _group_url(group)
 
 
 @account_page
 @require_POST
 def user_group_va_role(request, account, group_id):
-    """"Assign roles to specific local Virtual Accounts" for a group: VA Administrator or VA User on one VA."""
+    """ "Assign roles to specific local Virtual Accounts" for a group: VA Administrator or VA User on one VA."""
     group = _group_or_404(account, group_id)
     _require_manager(request, account)
     form = GroupVirtualAccountRoleForm(request.POST, account=account)
     if form.is_valid():
         va = form.cleaned_data["virtual_account"]
         with service_errors(request, form):
-            grant = grant_service.set_virtual_account_role(actor=request.user, virtual_account=va,
-                                                           role=form.cleaned_data["role"], group=group)
-            messages.success(request, _("The members of “%(group)s” now have the role “%(role)s” on the local "
-                                        "virtual account “%(va)s”.")
-                             % {"group": group.name, "role": grant.get_role_display(), "va": va.name})
+            grant = grant_service.set_virtual_account_role(
+                actor=request.user, virtual_account=va, role=form.cleaned_data["role"], group=group
+            )
+            messages.success(
+                request,
+                _("The members of “%(group)s” now have the role “%(role)s” on the local virtual account “%(va)s”.")
+                % {"group": group.name, "role": grant.get_role_display(), "va": va.name},
+            )
             return _group_url(group)
     return _render_group(request, group, va_role_form=form, status=400)
 
@@ -282,6 +307,9 @@ def user_group_grant_remove(request, account, group_id, grant_id):
     grant = get_object_or_404(group.role_grants.select_related("virtual_account", "account"), pk=grant_id)
     _require_manager(request, account)
     grant_service.revoke_grant(actor=request.user, grant=grant)
-    messages.success(request, _("The role “%(role)s” was removed from “%(group)s”.")
-                     % {"role": grant.get_role_display(), "group": group.name})
+    messages.success(
+        request,
+        _("The role “%(role)s” was removed from “%(group)s”.")
+        % {"role": grant.get_role_display(), "group": group.name},
+    )
     return _group_url(group)

@@ -1,4 +1,5 @@
 """``/``, the account home page and the account picker."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect
@@ -44,14 +45,25 @@ def account_home(request, account):
 def administration_links(request, account):
     """The home page's Administration section."""
     links = [
-        {"label": _("Request an Account"), "url": reverse("licensing_request_account"),
-         "help": _("Ask for a new local account, tied to a Cisco Smart Account and Virtual Account.")},
-        {"label": _("Request Access to an Existing Account"), "url": reverse("licensing_request_access"),
-         "help": _("Ask an Account Administrator of an existing local account for access to it.")},
+        {
+            "label": _("Request an Account"),
+            "url": reverse("licensing_request_account"),
+            "help": _("Ask for a new local account, tied to a Cisco Smart Account and Virtual Account."),
+        },
+        {
+            "label": _("Request Access to an Existing Account"),
+            "url": reverse("licensing_request_access"),
+            "help": _("Ask an Account Administrator of an existing local account for access to it."),
+        },
     ]
     if account is not None and can(request, Action.VIEW_ACCOUNT, account=account):
-        links.append({"label": _("Manage Account"), "url": reverse("licensing_manage_general", args=[account.pk]),
-                      "help": _("Local virtual accounts, users, access requests and the event log.")})
+        links.append(
+            {
+                "label": _("Manage Account"),
+                "url": reverse("licensing_manage_general", args=[account.pk]),
+                "help": _("Local virtual accounts, users, access requests and the event log."),
+            }
+        )
     return links
 
 

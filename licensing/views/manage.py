@@ -1,4 +1,5 @@
 """Manage Account: General, Local Virtual Accounts and Event Log tabs."""
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
@@ -45,10 +46,16 @@ def virtual_accounts(request, account):
     vas = visible_virtual_accounts(request, account)
     # No default sort: the model's order keeps the Default first, then by name.
     table = Listing(request, vas, search=["name", "description"], sorts={"name": "name"})
-    return render_tab(request, account, "virtual_accounts", "licensing/manage/virtual_accounts.html", {
-        "table": table,
-        "may_manage": can(request, Action.MANAGE_VIRTUAL_ACCOUNTS, account=account),
-    })
+    return render_tab(
+        request,
+        account,
+        "virtual_accounts",
+        "licensing/manage/virtual_accounts.html",
+        {
+            "table": table,
+            "may_manage": can(request, Action.MANAGE_VIRTUAL_ACCOUNTS, account=account),
+        },
+    )
 
 
 @account_page
@@ -61,8 +68,13 @@ def virtual_account_new(request, account):
             va = va_service.create_virtual_account(actor=request.user, account=account, **form.cleaned_data)
             messages.success(request, _("The local virtual account “%(name)s” was created.") % {"name": va.name})
             return redirect("licensing_manage_virtual_accounts", account_id=account.pk)
-    return render_tab(request, account, "virtual_accounts", "licensing/manage/virtual_account_form.html",
-                      {"form": form, "virtual_account": None})
+    return render_tab(
+        request,
+        account,
+        "virtual_accounts",
+        "licensing/manage/virtual_account_form.html",
+        {"form": form, "virtual_account": None},
+    )
 
 
 def _virtual_account_or_404(account, va_id):
@@ -82,11 +94,18 @@ def virtual_account_edit(request, account, va_id):
         old_name = va.name
         with service_errors(request, form):
             va = va_service.rename_virtual_account(actor=request.user, virtual_account=va, **form.cleaned_data)
-            messages.success(request, _("The local virtual account “%(old)s” was saved as “%(new)s”.")
-                             % {"old": old_name, "new": va.name})
+            messages.success(
+                request,
+                _("The local virtual account “%(old)s” was saved as “%(new)s”.") % {"old": old_name, "new": va.name},
+            )
             return redirect("licensing_manage_virtual_accounts", account_id=account.pk)
-    return render_tab(request, account, "virtual_accounts", "licensing/manage/virtual_account_form.html",
-                      {"form": form, "virtual_account": va})
+    return render_tab(
+        request,
+        account,
+        "virtual_accounts",
+        "licensing/manage/virtual_account_form.html",
+        {"form": form, "virtual_account": va},
+    )
 
 
 @account_page
@@ -109,7 +128,12 @@ def event_log(request, account):
     form = EventLogFilterForm(request.GET or None)
     form.is_valid()  # an invalid filter is shown with its error and not applied
     events = form.filter(visible_events(request, account))
-    table = Listing(request, events, search=["message", "username"], sorts={"date": "created_at"},
-                    default_sort="-date", page_size=50)
-    return render_tab(request, account, "event_log", "licensing/manage/event_log.html",
-                      {"form": form, "table": table})
+    table = Listing(
+        request,
+        events,
+        search=["message", "username"],
+        sorts={"date": "created_at"},
+        default_sort="-date",
+        page_size=50,
+    )
+    return render_tab(request, account, "event_log", "licensing/manage/event_log.html", {"form": form, "table": table})

@@ -1,4 +1,5 @@
 """Manage Account: Users and Access Requests tabs."""
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
@@ -36,33 +37,56 @@ def users(request, account):
     members = grant_service.account_members(
         account, virtual_accounts=None if whole else visible_virtual_accounts(request, account)
     )
-    table = Listing(request, members, search=["username", "email", "first_name", "last_name"],
-                    sorts={"user": "username", "email": "email"}, default_sort="user")
+    table = Listing(
+        request,
+        members,
+        search=["username", "email", "first_name", "last_name"],
+        sorts={"user": "username", "email": "email"},
+        default_sort="user",
+    )
     account_grantable = grantable_roles(request, account)
     manageable_va_ids = {va.pk for va in _manageable_virtual_accounts(request, account)}
     for user in table.page:
         for grant in user.account_grants:
-            grant.removable = (grant.role in account_grantable if grant.virtual_account_id is None
-                               else grant.virtual_account_id in manageable_va_ids)
-    return render_tab(request, account, "users", "licensing/manage/users.html", {
-        "table": table,
-        "may_add": bool(account_grantable or manageable_va_ids),
-    })
+            grant.removable = (
+                grant.role in account_grantable
+                if grant.virtual_account_id is None
+                else grant.virtual_account_id in manageable_va_ids
+            )
+    return render_tab(
+        request,
+        account,
+        "users",
+        "licensing/manage/users.html",
+        {
+            "table": table,
+            "may_add": bool(account_grantable or manageable_va_ids),
+        },
+    )
 
 
 @account_page
 @require_http_methods(["GET", "POST"])
 def user_add(request, account):
     require(request, Action.MANAGE_ACCOUNT_USERS, account)
-    form = AddUserForm(request.POST or None, account_roles=grantable_roles(request, account),
-                       virtual_accounts=_manageable_virtual_accounts(request, account))
+    form = AddUserForm(
+        request.POST or None,
+        account_roles=grantable_roles(request, account),
+        virtual_accounts=_manageable_virtual_accounts(request, account),
+    )
     if request.method == "POST" and form.is_valid():
         with service_errors(request, form):
             user = grant_service.find_user(form.cleaned_data["user"])
-            grant_service.assign_roles(actor=request.user, account=account, user=user, role=form.account_role(),
-                                       virtual_account_roles=form.virtual_account_roles())
-            messages.success(request, _("The roles of the user “%(user)s” on this account were saved.")
-                             % {"user": user.username})
+            grant_service.assign_roles(
+                actor=request.user,
+                account=account,
+                user=user,
+                role=form.account_role(),
+                virtual_account_roles=form.virtual_account_roles(),
+            )
+            messages.success(
+                request, _("The roles of the user “%(user)s” on this account were saved.") % {"user": user.username}
+            )
             return redirect("licensing_manage_users", account_id=account.pk)
     return render_tab(request, account, "users", "licensing/manage/user_add.html", {"form": form})
 
@@ -73,8 +97,11 @@ def grant_remove(request, account, grant_id):
     grant = get_object_or_404(account.role_grants.select_related("user", "group", "virtual_account"), pk=grant_id)
     require(request, Action.MANAGE_ACCOUNT_USERS, account)
     grant_service.revoke_grant(actor=request.user, grant=grant)
-    messages.success(request, _("The role “%(role)s” was removed from “%(holder)s”.")
-                     % {"role": grant.get_role_display(), "holder": grant.user or grant.group})
+    messages.success(
+        request,
+        _("The role “%(role)s” was removed from “%(holder)s”.")
+        % {"role": grant.get_role_display(), "holder": grant.user or grant.group},
+    )
     return redirect("licensing_manage_users", account_id=account.pk)
 
 
@@ -91,12 +118,19 @@ def access_requests(request, account):
     _require_decider(request, account)
     rows = account.access_requests.select_related("user", "decided_by")
     table = Listing(
-        request, rows,
+        request,
+        rows,
         search=["user__username", "user__email", "user__first_name", "user__last_name", "company", "status"],
-        sorts={"user": "user__username", "date": "created_at", "status": "status"}, default_sort="-date",
+        sorts={"user": "user__username", "date": "created_at", "status": "status"},
+        default_sort="-date",
     )
-    return render_tab(request, account, "access_requests", "licensing/manage/access_requests.html",
-                      {"table": table, "approve_form": ApproveAccessForm(), "pending": AccessRequest.Status.PENDING})
+    return render_tab(
+        request,
+        account,
+        "access_requests",
+        "licensing/manage/access_requests.html",
+        {"table": table, "approve_form": ApproveAccessForm(), "pending": AccessRequest.Status.PENDING},
+    )
 
 
 @account_page
@@ -109,12 +143,15 @@ def access_request_decide(request, account, request_id, decision):
             form = ApproveAccessForm(request.POST)
             if not form.is_valid():
                 raise ServiceError(_("Choose Account User or Account Administrator."))
-            access_service.approve_access_request(actor=request.user, access_request=access_request,
-                                                  role=form.cleaned_data["role"])
-            messages.success(request, _("The access request of “%(user)s” was approved.")
-                             % {"user": access_request.user.username})
+            access_service.approve_access_request(
+                actor=request.user, access_request=access_request, role=form.cleaned_data["role"]
+            )
+            messages.success(
+                request, _("The access request of “%(user)s” was approved.") % {"user": access_request.user.username}
+            )
         else:
             access_service.decline_access_request(actor=request.user, access_request=access_request)
-            messages.success(request, _("The access request of “%(user)s” was declined.")
-                             % {"user": access_request.user.username})
+            messages.success(
+                request, _("The access request of “%(user)s” was declined.") % {"user": access_request.user.username}
+            )
     return redirect("licensing_manage_access_requests", account_id=account.pk)

@@ -11,6 +11,7 @@ RBAC: ``account_page`` answers 404 for an account the principal cannot see; the 
 accounts a report may cover are ``visible_virtual_accounts`` — "All Local Virtual Accounts"
 means all of those, and a chosen one outside them is an invalid choice.
 """
+
 import re
 import tempfile
 
@@ -47,12 +48,19 @@ class ReportForm(forms.Form):
 
     name = forms.CharField(label=_("Name"), max_length=100)
     description = forms.CharField(label=_("Description"), max_length=255, required=False)
-    va_scope = forms.ChoiceField(label=_("Local Virtual Accounts"), initial=ALL, widget=forms.RadioSelect, choices=[
-        (ALL, _("All Local Virtual Accounts")), (SELECTED, _("Selected Local Virtual Accounts")),
-        (TAGGED, _("Accounts with ALL of these Tags")),
-    ])
-    virtual_accounts = forms.ModelMultipleChoiceField(label=_("Selected local virtual accounts"), queryset=None,
-                                                      required=False)
+    va_scope = forms.ChoiceField(
+        label=_("Local Virtual Accounts"),
+        initial=ALL,
+        widget=forms.RadioSelect,
+        choices=[
+            (ALL, _("All Local Virtual Accounts")),
+            (SELECTED, _("Selected Local Virtual Accounts")),
+            (TAGGED, _("Accounts with ALL of these Tags")),
+        ],
+    )
+    virtual_accounts = forms.ModelMultipleChoiceField(
+        label=_("Selected local virtual accounts"), queryset=None, required=False
+    )
     va_tags = forms.ModelMultipleChoiceField(label=_("Virtual account tags"), queryset=None, required=False)
 
     def __init__(self, data=None, *, kind, account, visible_vas):
@@ -61,37 +69,57 @@ class ReportForm(forms.Form):
         self.account = account
         self.visible_vas = visible_vas
         self.fields["virtual_accounts"].queryset = visible_vas
-        self.fields["va_tags"].queryset = (VirtualAccountTagValue.objects.filter(tag__account=account)
-                                           .select_related("tag").order_by("tag__name", "value"))
+        self.fields["va_tags"].queryset = (
+            VirtualAccountTagValue.objects.filter(tag__account=account)
+            .select_related("tag")
+            .order_by("tag__name", "value")
+        )
         self.fields["va_tags"].label_from_instance = lambda value: f"{value.tag.name}: {value.value}"
         self.fields["name"].initial = report_service.REPORT_KINDS[kind].name
         if kind == report_service.PRODUCT_INSTANCES:
             self.fields["product_types"] = forms.MultipleChoiceField(
-                label=_("Product Type"), required=False,
+                label=_("Product Type"),
+                required=False,
                 choices=[(t, t) for t in report_service.product_types(list(visible_vas))],
                 help_text=_("None chosen: every product type."),
             )
         else:
             self.fields["license_scope"] = forms.ChoiceField(
-                label=_("Licenses"), initial=ALL, widget=forms.RadioSelect, choices=[
-                    (ALL, _("All Licenses")), (SELECTED, _("Selected Licenses")),
-                    (TAGGED, _("Licenses with ALL these License Tags")), (UNTAGGED, _("Licenses with NO License Tags")),
-                ])
+                label=_("Licenses"),
+                initial=ALL,
+                widget=forms.RadioSelect,
+                choices=[
+                    (ALL, _("All Licenses")),
+                    (SELECTED, _("Selected Licenses")),
+                    (TAGGED, _("Licenses with ALL these License Tags")),
+                    (UNTAGGED, _("Licenses with NO License Tags")),
+                ],
+            )
             self.fields["licenses"] = forms.ModelMultipleChoiceField(
-                label=_("Selected licenses"), required=False, queryset=LicenseDefinition.objects.filter(
+                label=_("Selected licenses"),
+                required=False,
+                queryset=LicenseDefinition.objects.filter(
                     Q(pk__in=Entitlement.objects.filter(virtual_account__in=visible_vas).values("license_id"))
-                    | Q(pk__in=LicenseUsage.objects.filter(product_instance__virtual_account__in=visible_vas)
-                        .values("license_id"))
-                ).order_by("name", "pk"))
+                    | Q(
+                        pk__in=LicenseUsage.objects.filter(product_instance__virtual_account__in=visible_vas).values(
+                            "license_id"
+                        )
+                    )
+                ).order_by("name", "pk"),
+            )
             self.fields["license_tags"] = forms.ModelMultipleChoiceField(
-                label=_("License tags"), required=False, queryset=LicenseTag.objects.filter(account=account))
+                label=_("License tags"), required=False, queryset=LicenseTag.objects.filter(account=account)
+            )
         if kind == report_service.SUBSCRIPTIONS:
             self.fields["subscription_status"] = forms.ChoiceField(
-                label=_("Subscription Status"), initial=report_service.SUBSCRIPTION_ALL, choices=[
+                label=_("Subscription Status"),
+                initial=report_service.SUBSCRIPTION_ALL,
+                choices=[
                     (report_service.SUBSCRIPTION_ALL, _("All Subscriptions")),
                     (report_service.SUBSCRIPTION_ACTIVE, _("Active Only")),
                     (report_service.SUBSCRIPTION_EXPIRED, _("Expired-or-Cancelled")),
-                ])
+                ],
+            )
 
     def clean(self):
         data = super().clean()
@@ -112,9 +140,16 @@ class ReportForm(forms.Form):
         if scope == SELECTED:
             vas = list(data["virtual_accounts"])
         elif scope == TAGGED:
-            vas = list(self.visible_vas.filter(pk__in=_having_all(
-                VirtualAccountTagValue.virtual_accounts.through, "virtualaccounttagvalue_id", data["va_tags"],
-                "virtualaccount_id")))
+            vas = list(
+                self.visible_vas.filter(
+                    pk__in=_having_all(
+                        VirtualAccountTagValue.virtual_accounts.through,
+                        "virtualaccounttagvalue_id",
+                        data["va_tags"],
+                        "virtualaccount_id",
+                    )
+                )
+            )
         else:
             vas = list(self.visible_vas)
         for va in vas:
@@ -124,12 +159,15 @@ class ReportForm(forms.Form):
         if license_scope == SELECTED:
             arguments["license_ids"] = frozenset(lic.pk for lic in data["licenses"])
         elif license_scope == TAGGED:
-            arguments["license_ids"] = frozenset(_having_all(
-                LicenseTag.licenses.through, "licensetag_id", data["license_tags"], "licensedefinition_id"))
+            arguments["license_ids"] = frozenset(
+                _having_all(LicenseTag.licenses.through, "licensetag_id", data["license_tags"], "licensedefinition_id")
+            )
         elif license_scope == UNTAGGED:
             arguments["excluded_license_ids"] = frozenset(
-                LicenseTag.licenses.through.objects.filter(licensetag__account=self.account)
-                .values_list("licensedefinition_id", flat=True))
+                LicenseTag.licenses.through.objects.filter(licensetag__account=self.account).values_list(
+                    "licensedefinition_id", flat=True
+                )
+            )
         if "subscription_status" in data:
             arguments["subscription_status"] = data["subscription_status"]
         if data.get("product_types"):
@@ -142,16 +180,21 @@ class ReportForm(forms.Form):
             return ", ".join(va.name for va in data["virtual_accounts"])
         if data["va_scope"] == TAGGED:
             return str(_("With all of the tags: %(tags)s")) % {
-                "tags": ", ".join(f"{v.tag.name}: {v.value}" for v in data["va_tags"])}
+                "tags": ", ".join(f"{v.tag.name}: {v.value}" for v in data["va_tags"])
+            }
         return str(_("All Local Virtual Accounts"))
 
 
 def _having_all(through, tag_column, tags, target_column):
     """The ids of ``target_column`` linked to every one of ``tags`` in the M2M table ``through``."""
     tag_ids = [tag.pk for tag in tags]
-    return (through.objects.filter(**{f"{tag_column}__in": tag_ids}).values(target_column)
-            .annotate(n=Count(tag_column, distinct=True)).filter(n=len(set(tag_ids)))
-            .values_list(target_column, flat=True))
+    return (
+        through.objects.filter(**{f"{tag_column}__in": tag_ids})
+        .values(target_column)
+        .annotate(n=Count(tag_column, distinct=True))
+        .filter(n=len(set(tag_ids)))
+        .values_list(target_column, flat=True)
+    )
 
 
 def _kind_or_404(kind):
@@ -161,18 +204,30 @@ def _kind_or_404(kind):
 
 
 def _form(request, account, kind, *, bound):
-    return ReportForm(request.GET if bound else None, kind=kind, account=account,
-                      visible_vas=visible_virtual_accounts(request, account))
+    return ReportForm(
+        request.GET if bound else None,
+        kind=kind,
+        account=account,
+        visible_vas=visible_virtual_accounts(request, account),
+    )
 
 
 def _render_form(request, account, report, form, status=200):
-    return render_workspace(request, "licensing/reports_form.html", {
-        "report": report, "form": form,
-        "page_url": reverse("licensing_report", args=[account.pk, report.key]),
-        "csv_url": reverse("licensing_report_csv", args=[account.pk, report.key]),
-        "xlsx_url": reverse("licensing_report_xlsx", args=[account.pk, report.key]),
-        "back_url": reverse("licensing_reports", args=[account.pk]),
-    }, account=account, section="reports", status=status)
+    return render_workspace(
+        request,
+        "licensing/reports_form.html",
+        {
+            "report": report,
+            "form": form,
+            "page_url": reverse("licensing_report", args=[account.pk, report.key]),
+            "csv_url": reverse("licensing_report_csv", args=[account.pk, report.key]),
+            "xlsx_url": reverse("licensing_report_xlsx", args=[account.pk, report.key]),
+            "back_url": reverse("licensing_reports", args=[account.pk]),
+        },
+        account=account,
+        section="reports",
+        status=status,
+    )
 
 
 def _table(request, kind, rows):
@@ -210,13 +265,22 @@ def _detail_url(account, kind, row):
 @require_GET
 def reports(request, account):
     """The Reports table: each report's name (a link to its form) and description."""
-    return render_workspace(request, "licensing/reports.html", {
-        "reports": [
-            {"name": report.name, "description": report.description,
-             "url": reverse("licensing_report", args=[account.pk, report.key])}
-            for report in report_service.REPORT_KINDS.values()
-        ],
-    }, account=account, section="reports")
+    return render_workspace(
+        request,
+        "licensing/reports.html",
+        {
+            "reports": [
+                {
+                    "name": report.name,
+                    "description": report.description,
+                    "url": reverse("licensing_report", args=[account.pk, report.key]),
+                }
+                for report in report_service.REPORT_KINDS.values()
+            ],
+        },
+        account=account,
+        section="reports",
+    )
 
 
 @account_page
@@ -235,25 +299,44 @@ def report(request, account, kind):
     page_rows = []
     for row in table.page:
         values = report_service.cells(kind, row)
-        page_rows.append({"url": _detail_url(account, kind, row),
-                          "cells": [{"value": _display(values[key]), "numeric": key in NUMERIC_COLUMNS}
-                                    for key in keys]})
+        page_rows.append(
+            {
+                "url": _detail_url(account, kind, row),
+                "cells": [{"value": _display(values[key]), "numeric": key in NUMERIC_COLUMNS} for key in keys],
+            }
+        )
     params = request.GET.copy()
     params.pop("page", None)
     query = params.urlencode()
     edit = request.GET.copy()
     for key in ("run", "page", "sort"):
         edit.pop(key, None)
-    return render_workspace(request, "licensing/reports_result.html", {
-        "report": report_kind, "table": table, "rows": page_rows,
-        "name": form.cleaned_data["name"], "description": form.cleaned_data["description"],
-        "scope": form.scope_text(),
-        "columns": [{"key": key, "label": label, "sortable": key in report_service.SORTS[kind],
-                     "numeric": key in NUMERIC_COLUMNS} for key, label in report_kind.columns],
-        "csv_url": f"{reverse('licensing_report_csv', args=[account.pk, kind])}?{query}",
-        "xlsx_url": f"{reverse('licensing_report_xlsx', args=[account.pk, kind])}?{query}",
-        "back_url": f"{reverse('licensing_report', args=[account.pk, kind])}?{edit.urlencode()}",
-    }, account=account, section="reports")
+    return render_workspace(
+        request,
+        "licensing/reports_result.html",
+        {
+            "report": report_kind,
+            "table": table,
+            "rows": page_rows,
+            "name": form.cleaned_data["name"],
+            "description": form.cleaned_data["description"],
+            "scope": form.scope_text(),
+            "columns": [
+                {
+                    "key": key,
+                    "label": label,
+                    "sortable": key in report_service.SORTS[kind],
+                    "numeric": key in NUMERIC_COLUMNS,
+                }
+                for key, label in report_kind.columns
+            ],
+            "csv_url": f"{reverse('licensing_report_csv', args=[account.pk, kind])}?{query}",
+            "xlsx_url": f"{reverse('licensing_report_xlsx', args=[account.pk, kind])}?{query}",
+            "back_url": f"{reverse('licensing_report', args=[account.pk, kind])}?{edit.urlencode()}",
+        },
+        account=account,
+        section="reports",
+    )
 
 
 def _export(request, account, kind, write):
@@ -280,8 +363,7 @@ def report_csv(request, account, kind):
 @require_GET
 def report_xlsx(request, account, kind):
     def write(stem, report_kind, rows):
-        return xlsx_response(_file_name(stem, "xlsx"), report_kind.name, report_service.header(report_kind.key),
-                             rows)
+        return xlsx_response(_file_name(stem, "xlsx"), report_kind.name, report_service.header(report_kind.key), rows)
 
     return _export(request, account, kind, write)
 

@@ -1,4 +1,5 @@
 """Request an Account and Request Access to an Existing Account: open to every signed-in user."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
@@ -26,11 +27,21 @@ def request_account(request):
         data = form.cleaned_data
         with service_errors(request, form):
             account = accounts.request_account(
-                actor=request.user, name=data["name"], cisco_smart_account=data["cisco_smart_account"],
-                cisco_virtual_account=data["cisco_virtual_account"], email=data["email"], message=data["message"],
+                actor=request.user,
+                name=data["name"],
+                cisco_smart_account=data["cisco_smart_account"],
+                cisco_virtual_account=data["cisco_virtual_account"],
+                email=data["email"],
+                message=data["message"],
             )
-            messages.success(request, _("Your request for the local account “%(name)s” was submitted. A System "
-                                        "Administrator or System Operator will review it.") % {"name": account.name})
+            messages.success(
+                request,
+                _(
+                    "Your request for the local account “%(name)s” was submitted. A System "
+                    "Administrator or System Operator will review it."
+                )
+                % {"name": account.name},
+            )
             return redirect("licensing_request_account")
     pending = LocalAccount.objects.filter(requested_by=request.user, status=LocalAccount.Status.REQUESTED)
     table = Listing(request, pending, sorts={"name": "name", "date": "created_at"}, default_sort="-date")
@@ -46,11 +57,15 @@ def request_access(request):
     if request.method == "POST" and form.is_valid():
         with service_errors(request, form):
             access_request = access.request_access(
-                actor=request.user, account_name=form.cleaned_data["account_name"],
+                actor=request.user,
+                account_name=form.cleaned_data["account_name"],
                 company=form.cleaned_data["company"],
             )
-            messages.success(request, _("Your request for access to “%(name)s” was submitted. An Account "
-                                        "Administrator will review it.") % {"name": access_request.account.name})
+            messages.success(
+                request,
+                _("Your request for access to “%(name)s” was submitted. An Account Administrator will review it.")
+                % {"name": access_request.account.name},
+            )
             return redirect("licensing_request_access")
     pending = AccessRequest.objects.filter(user=request.user, status=AccessRequest.Status.PENDING).select_related(
         "account"

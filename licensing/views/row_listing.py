@@ -1,4 +1,5 @@
 """``RowListing``: the ``Listing`` of a table whose rows are already in memory."""
+
 from django.core.paginator import Paginator
 
 from core.listing import DEFAULT_PAGE_SIZE, Listing

@@ -8,6 +8,7 @@ Active (requested, pending registration, deactivated, rejected), or no such id â
 404 on every URL beneath ``/accounts/<id>/``, the same for all three, so a URL never reveals
 that an account exists. 403 is kept for "you see this account but may not do that here".
 """
+
 from dataclasses import dataclass
 from functools import wraps
 from typing import Callable
@@ -72,8 +73,12 @@ MANAGE_ACCOUNT_TABS: list[Tab] = [
 def tab_bar(request, account, tabs, current=None):
     """The tabs of ``tabs`` this principal may open on ``account``, as template rows."""
     return [
-        {"key": tab.key, "label": tab.label, "url": reverse(tab.url_name, args=[account.pk]),
-         "current": tab.key == current}
+        {
+            "key": tab.key,
+            "label": tab.label,
+            "url": reverse(tab.url_name, args=[account.pk]),
+            "current": tab.key == current,
+        }
         for tab in tabs
         if tab.allowed(request, account)
     ]

@@ -1,4 +1,5 @@
 """``python -m smart_agent.fleet --server URL --token T --devices N ...`` (see docs/smart-agent.md)."""
+
 import argparse
 import json
 import sys
@@ -14,20 +15,38 @@ def licenses(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m smart_agent.fleet",
-                                     description="Simulate a fleet of smart-licensed devices against a server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m smart_agent.fleet", description="Simulate a fleet of smart-licensed devices against a server."
+    )
     parser.add_argument("--server", required=True, help="server URL, e.g. https://localhost:8443")
     parser.add_argument("--token", required=True, help="registration token every device registers with")
     parser.add_argument("--devices", type=int, required=True, help="number of simulated devices")
     parser.add_argument("--concurrency", type=int, default=20, help="parallel requests (default 20)")
-    parser.add_argument("--licenses", type=licenses, action="append", default=[], metavar="TAG=COUNT,...",
-                        help="licenses to authorize: each device takes a random mix of them (repeatable)")
-    parser.add_argument("--redundancy-pairs", type=int, default=0, metavar="K",
-                        help="the first 2K devices form K ACTIVE/STANDBY pairs")
-    parser.add_argument("--report-interval", type=float, default=60.0, metavar="S",
-                        help="seconds between two usage reports of a device (default 60)")
-    parser.add_argument("--duration", type=float, default=0.0, metavar="S",
-                        help="keep reporting for S seconds (default 0: one report per device)")
+    parser.add_argument(
+        "--licenses",
+        type=licenses,
+        action="append",
+        default=[],
+        metavar="TAG=COUNT,...",
+        help="licenses to authorize: each device takes a random mix of them (repeatable)",
+    )
+    parser.add_argument(
+        "--redundancy-pairs", type=int, default=0, metavar="K", help="the first 2K devices form K ACTIVE/STANDBY pairs"
+    )
+    parser.add_argument(
+        "--report-interval",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds between two usage reports of a device (default 60)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="keep reporting for S seconds (default 0: one report per device)",
+    )
     parser.add_argument("--deregister", action="store_true", help="deregister every device at the end")
     parser.add_argument("--force", action="store_true", help="register with force (move devices between VAs)")
     parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same devices")
@@ -45,16 +64,24 @@ def build_parser():
 
 def print_summary(summary, out):
     lat = summary["latency_ms"]
-    print(f"Devices: {summary['devices']} ({summary['registered']} registered, {summary['authorized']} authorized, "
-          f"{summary['redundancy_pairs']} redundancy pairs), concurrency {summary['concurrency']}", file=out)
-    print(f"Requests: {summary['requests']} in {summary['elapsed_s']} s = {summary['requests_per_second']} req/s; "
-          f"{summary['ok']} ok, {summary['failed']} failed; {summary['throttled']} throttled (429/503)", file=out)
+    print(
+        f"Devices: {summary['devices']} ({summary['registered']} registered, {summary['authorized']} authorized, "
+        f"{summary['redundancy_pairs']} redundancy pairs), concurrency {summary['concurrency']}",
+        file=out,
+    )
+    print(
+        f"Requests: {summary['requests']} in {summary['elapsed_s']} s = {summary['requests_per_second']} req/s; "
+        f"{summary['ok']} ok, {summary['failed']} failed; {summary['throttled']} throttled (429/503)",
+        file=out,
+    )
     print(f"Latency ms: p50 {lat['p50']}  p95 {lat['p95']}  p99 {lat['p99']}  max {lat['max']}", file=out)
     for operation, row in summary["by_type"].items():
         failures = ", ".join(f"{code} {n}" for code, n in sorted(row["failures"].items())) or "-"
-        print(f"  {operation:<13} ok {row['ok']:>6}  failed {row['failed']:>5} ({failures})  "
-              f"p50 {row['latency_ms']['p50']} p95 {row['latency_ms']['p95']} p99 {row['latency_ms']['p99']}",
-              file=out)
+        print(
+            f"  {operation:<13} ok {row['ok']:>6}  failed {row['failed']:>5} ({failures})  "
+            f"p50 {row['latency_ms']['p50']} p95 {row['latency_ms']['p95']} p99 {row['latency_ms']['p99']}",
+            file=out,
+        )
 
 
 def main(argv=None):
@@ -67,11 +94,24 @@ def main(argv=None):
     if args.report_interval <= 0 or args.duration < 0:
         parser.error("--report-interval must be > 0 and --duration >= 0")
     config = Config(
-        server=args.server, token=args.token, devices=args.devices, concurrency=args.concurrency,
-        licenses=[item for group in args.licenses for item in group], redundancy_pairs=args.redundancy_pairs,
-        report_interval=args.report_interval, duration=args.duration, deregister=args.deregister, force=args.force,
-        seed=args.seed, state_dir=args.state_dir, ca_file=args.ca_file, insecure=args.insecure, legacy=args.legacy,
-        timeout=args.timeout, retries=args.retries, progress=not args.quiet,
+        server=args.server,
+        token=args.token,
+        devices=args.devices,
+        concurrency=args.concurrency,
+        licenses=[item for group in args.licenses for item in group],
+        redundancy_pairs=args.redundancy_pairs,
+        report_interval=args.report_interval,
+        duration=args.duration,
+        deregister=args.deregister,
+        force=args.force,
+        seed=args.seed,
+        state_dir=args.state_dir,
+        ca_file=args.ca_file,
+        insecure=args.insecure,
+        legacy=args.legacy,
+        timeout=args.timeout,
+        retries=args.retries,
+        progress=not args.quiet,
     )
     try:
         summary = Fleet(config).run()

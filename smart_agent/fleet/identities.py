@@ -6,6 +6,7 @@ unit number; virtual platforms (CSR1000V, ...) get an 11-character alphanumeric 
 UUID, as their licensing does. Everything comes from one ``random.Random`` seed, so a run can be
 repeated exactly, and uniqueness is enforced within a run (serial, MAC, hostname, IP).
 """
+
 import dataclasses
 import ipaddress
 import random
@@ -30,20 +31,75 @@ class Product:
 
 
 PRODUCTS = (
-    Product("CSR1000V", "Cisco Cloud Services Router 1000V", "ROUTER", "CSR1000V", (), (), "vrtr", "00:50:56",
-            "17.03.08a"),
-    Product("C9300-24T", "Catalyst 9300 24-port data only", "SWITCH", "Cat9K", ("FOC", "FCW", "JAE"),
-            ("V01", "V02", "V03"), "acc-sw", "70:ca:9b", "17.09.04a"),
-    Product("C9300-48P", "Catalyst 9300 48-port PoE+", "SWITCH", "Cat9K", ("FOC", "FCW"), ("V02", "V03"),
-            "acc-sw", "00:1e:bd", "17.09.04a"),
-    Product("ISR4451-X/K9", "Cisco ISR 4451-X", "ROUTER", "ISR4400", ("FGL", "FDO", "FLM"), ("V04", "V05", "V07"),
-            "rtr", "f8:7b:20", "17.06.05"),
-    Product("N9K-C93180YC-EX", "Nexus 93180YC-EX", "SWITCH", "Nexus9000", ("FDO", "SAL"), ("V01", "V03"),
-            "leaf", "00:3a:9c", "10.3(4a)"),
-    Product("C9800-40-K9", "Catalyst 9800-40 Wireless Controller", "WLC", "C9800", ("TTM", "FOX"), ("V01", "V02"),
-            "wlc", "00:27:e3", "17.12.02"),
-    Product("ASR1001-X", "Cisco ASR 1001-X Router", "ROUTER", "ASR1000", ("FXS", "JAE"), ("V02", "V03"), "wan",
-            "00:c1:64", "17.09.04"),
+    Product(
+        "CSR1000V", "Cisco Cloud Services Router 1000V", "ROUTER", "CSR1000V", (), (), "vrtr", "00:50:56", "17.03.08a"
+    ),
+    Product(
+        "C9300-24T",
+        "Catalyst 9300 24-port data only",
+        "SWITCH",
+        "Cat9K",
+        ("FOC", "FCW", "JAE"),
+        ("V01", "V02", "V03"),
+        "acc-sw",
+        "70:ca:9b",
+        "17.09.04a",
+    ),
+    Product(
+        "C9300-48P",
+        "Catalyst 9300 48-port PoE+",
+        "SWITCH",
+        "Cat9K",
+        ("FOC", "FCW"),
+        ("V02", "V03"),
+        "acc-sw",
+        "00:1e:bd",
+        "17.09.04a",
+    ),
+    Product(
+        "ISR4451-X/K9",
+        "Cisco ISR 4451-X",
+        "ROUTER",
+        "ISR4400",
+        ("FGL", "FDO", "FLM"),
+        ("V04", "V05", "V07"),
+        "rtr",
+        "f8:7b:20",
+        "17.06.05",
+    ),
+    Product(
+        "N9K-C93180YC-EX",
+        "Nexus 93180YC-EX",
+        "SWITCH",
+        "Nexus9000",
+        ("FDO", "SAL"),
+        ("V01", "V03"),
+        "leaf",
+        "00:3a:9c",
+        "10.3(4a)",
+    ),
+    Product(
+        "C9800-40-K9",
+        "Catalyst 9800-40 Wireless Controller",
+        "WLC",
+        "C9800",
+        ("TTM", "FOX"),
+        ("V01", "V02"),
+        "wlc",
+        "00:27:e3",
+        "17.12.02",
+    ),
+    Product(
+        "ASR1001-X",
+        "Cisco ASR 1001-X Router",
+        "ROUTER",
+        "ASR1000",
+        ("FXS", "JAE"),
+        ("V02", "V03"),
+        "wan",
+        "00:c1:64",
+        "17.09.04",
+    ),
 )
 PAIRABLE = tuple(p for p in PRODUCTS if p.pid in ("C9800-40-K9", "ASR1001-X", "CSR1000V"))
 SITES = ("hq", "cmp", "br", "dc", "lab", "edge")
@@ -69,10 +125,12 @@ class IdentityFactory:
         while True:
             if product.locations:
                 year = self.rng.randint(2018, 2025) - 1996
-                serial = (f"{self.rng.choice(product.locations)}{year:02d}{self.rng.randint(1, 52):02d}"
-                          f"{_b36(self.rng.randrange(36 ** 4), 4)}")
+                serial = (
+                    f"{self.rng.choice(product.locations)}{year:02d}{self.rng.randint(1, 52):02d}"
+                    f"{_b36(self.rng.randrange(36**4), 4)}"
+                )
             else:
-                serial = "9" + _b36(self.rng.randrange(36 ** 10), 10)
+                serial = "9" + _b36(self.rng.randrange(36**10), 10)
             if serial not in self.serials:
                 self.serials.add(serial)
                 return serial
@@ -105,7 +163,7 @@ class IdentityFactory:
             product_name=product.name,
             product_type=product.type,
             software_tag=f"regid.2014-05.com.cisco.{product.family},1.0_"
-                         f"{uuid.uuid5(uuid.NAMESPACE_DNS, product.family + '.cisco.com')}",
+            f"{uuid.uuid5(uuid.NAMESPACE_DNS, product.family + '.cisco.com')}",
             software_version=product.software_version,
         )
 

@@ -5,6 +5,7 @@ holds ``concurrency`` connections) and each has its own Agent (key, certificate,
 memory, or under ``state_dir/<serial>`` when given). Failures are counted by error code and
 never stop the run; a device whose registration failed sits the rest of the run out.
 """
+
 import heapq
 import random
 import re
@@ -96,9 +97,15 @@ class Fleet:
         self.out = out
         self.stats = Stats()
         self.rng = random.Random(config.seed)
-        self.transport = Transport(config.server, ca_file=config.ca_file, insecure=config.insecure,
-                                   legacy=config.legacy, timeout=config.timeout,
-                                   retry=RetryPolicy(max_retries=config.retries), on_exchange=self.stats.exchange)
+        self.transport = Transport(
+            config.server,
+            ca_file=config.ca_file,
+            insecure=config.insecure,
+            legacy=config.legacy,
+            timeout=config.timeout,
+            retry=RetryPolicy(max_retries=config.retries),
+            on_exchange=self.stats.exchange,
+        )
         self.devices: list[Device] = []
         self._phase = ""
         self._stop = threading.Event()
@@ -116,8 +123,10 @@ class Fleet:
             active, standby = self.devices[2 * i], self.devices[2 * i + 1]
             active.role, standby.role = "ACTIVE", "STANDBY"
             active.peer, standby.peer = standby, active
-            active.app_id, standby.app_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), \
-                str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            active.app_id, standby.app_id = (
+                str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+                str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+            )
             standby.licenses = list(active.licenses)  # a pair runs the same licensed features
         return self.devices
 
@@ -142,22 +151,33 @@ class Fleet:
         return True
 
     def register(self, device):
-        device.registered = self._do("REGISTER", lambda: device.agent.register(self.config.token,
-                                                                               force=self.config.force))
+        device.registered = self._do(
+            "REGISTER", lambda: device.agent.register(self.config.token, force=self.config.force)
+        )
 
     def _redundancy(self, device):
         if not device.role or not device.peer.registered:
             return None
         peer = device.peer
-        return {"application_name": f"ha-{device.agent.identity.hostname[:-1]}", "app_role": device.role,
-                "app_id": device.app_id,
-                "peers": [{"name": peer.agent.identity.hostname, "role": peer.role, "id": peer.app_id,
-                           "product_instance_identifier": str(peer.agent.state["product_instance_id"])}]}
+        return {
+            "application_name": f"ha-{device.agent.identity.hostname[:-1]}",
+            "app_role": device.role,
+            "app_id": device.app_id,
+            "peers": [
+                {
+                    "name": peer.agent.identity.hostname,
+                    "role": peer.role,
+                    "id": peer.app_id,
+                    "product_instance_identifier": str(peer.agent.state["product_instance_id"]),
+                }
+            ],
+        }
 
     def authorize(self, device):
         if device.registered and device.licenses:
-            device.authorized = self._do("AUTHORIZE", lambda: device.agent.authorize(
-                device.licenses, app_redundancy=self._redundancy(device)))
+            device.authorized = self._do(
+                "AUTHORIZE", lambda: device.agent.authorize(device.licenses, app_redundancy=self._redundancy(device))
+            )
 
     def report(self, device):
         if device.authorized:
@@ -176,8 +196,12 @@ class Fleet:
             now = time.perf_counter()
             rate = (summary["requests"] - last[1]) / (now - last[0])
             last = (now, summary["requests"])
-            print(f"[{summary['elapsed_s']:7.1f}s] {self._phase}: {summary['ok']} ok, {summary['failed']} failed, "
-                  f"{rate:.0f} req/s, p95 {summary['latency_ms']['p95']} ms", file=self.out, flush=True)
+            print(
+                f"[{summary['elapsed_s']:7.1f}s] {self._phase}: {summary['ok']} ok, {summary['failed']} failed, "
+                f"{rate:.0f} req/s, p95 {summary['latency_ms']['p95']} ms",
+                file=self.out,
+                flush=True,
+            )
 
     def _phase_all(self, name, pool, action, *groups):
         """Run ``action`` on every device of each group in turn (a group waits for the previous one)."""
@@ -222,8 +246,13 @@ class Fleet:
             with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="device") as pool:
                 self._phase_all("REGISTER", pool, self.register, self.devices)
                 # Pairs first, ACTIVE before STANDBY, so each side can name its registered peer.
-                self._phase_all("AUTHORIZE", pool, self.authorize, [d for d in self.devices if d.role != "STANDBY"],
-                                [d for d in self.devices if d.role == "STANDBY"])
+                self._phase_all(
+                    "AUTHORIZE",
+                    pool,
+                    self.authorize,
+                    [d for d in self.devices if d.role != "STANDBY"],
+                    [d for d in self.devices if d.role == "STANDBY"],
+                )
                 if config.duration > 0:
                     self._report_schedule(pool)
                 else:
@@ -235,8 +264,11 @@ class Fleet:
             if progress:
                 progress.join()
         return self.stats.summary(
-            devices=config.devices, concurrency=config.concurrency, redundancy_pairs=config.redundancy_pairs,
-            registered=sum(d.registered for d in self.devices), authorized=sum(d.authorized for d in self.devices),
+            devices=config.devices,
+            concurrency=config.concurrency,
+            redundancy_pairs=config.redundancy_pairs,
+            registered=sum(d.registered for d in self.devices),
+            authorized=sum(d.authorized for d in self.devices),
             deregistered=sum(d.deregistered for d in self.devices),
             server=config.server,
         )

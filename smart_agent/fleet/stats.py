@@ -1,4 +1,5 @@
 """Thread-safe counters and latencies for the fleet run, and the summary they make."""
+
 import math
 import threading
 import time
@@ -18,8 +19,13 @@ def _latency(values):
     if not values:
         return {"p50": None, "p95": None, "p99": None, "max": None, "mean": None}
     ms = lambda seconds: round(seconds * 1000, 2)  # noqa: E731
-    return {"p50": ms(percentile(values, 0.50)), "p95": ms(percentile(values, 0.95)),
-            "p99": ms(percentile(values, 0.99)), "max": ms(values[-1]), "mean": ms(sum(values) / len(values))}
+    return {
+        "p50": ms(percentile(values, 0.50)),
+        "p95": ms(percentile(values, 0.95)),
+        "p99": ms(percentile(values, 0.99)),
+        "max": ms(values[-1]),
+        "mean": ms(sum(values) / len(values)),
+    }
 
 
 class Stats:
@@ -58,8 +64,12 @@ class Stats:
             by_type = {}
             for op in operations:
                 failures.update(self.failures[op])
-                by_type[op] = {"ok": self.ok[op], "failed": sum(self.failures[op].values()),
-                               "failures": dict(self.failures[op]), "latency_ms": _latency(self.latencies[op])}
+                by_type[op] = {
+                    "ok": self.ok[op],
+                    "failed": sum(self.failures[op].values()),
+                    "failures": dict(self.failures[op]),
+                    "latency_ms": _latency(self.latencies[op]),
+                }
             every = [s for op in operations for s in self.latencies[op]]
             total = sum(self.ok.values()) + sum(failures.values())
             return {

@@ -7,6 +7,7 @@ connection, as a real device would; errors are counted and retried with backoff.
 when every device is served or after ``--max-duration``; the rest are ``never_served`` (which
 must be 0). Options, devices files and the summary: docs/smart-agent.md, "Storm mode".
 """
+
 import heapq
 import json
 import random
@@ -30,6 +31,7 @@ STEPS = ("AUTHORIZE", "REPORT_USAGE")
 
 # -- the devices file ------------------------------------------------------------------------
 
+
 def write_devices_file(path, *, chain_pems, devices, server_url=None):
     """Write the agent state of registered devices: a header line, then one line per device
     ``{"identity": {...}, "key": PEM, "certificate": PEM, "product_instance_id": id, "licenses": [[tag, n]]}``.
@@ -37,8 +39,9 @@ def write_devices_file(path, *, chain_pems, devices, server_url=None):
     path = Path(path)
     count = 0
     with open(path, "w", opener=lambda p, flags: __import__("os").open(p, flags, 0o600)) as out:
-        out.write(json.dumps({"kind": FILE_KIND, "version": 1, "chain": list(chain_pems),
-                              "server_url": server_url}) + "\n")
+        out.write(
+            json.dumps({"kind": FILE_KIND, "version": 1, "chain": list(chain_pems), "server_url": server_url}) + "\n"
+        )
         for device in devices:
             out.write(json.dumps(device, separators=(",", ":")) + "\n")
             count += 1
@@ -69,10 +72,16 @@ def agents_from_file(path, *, server_url, transport, licenses=None):
         store.write(CERT, record["certificate"].encode())
         store.write(CHAIN, "".join(record["chain"]).encode() if record.get("chain") else chain)
         identity = Identity.from_dict(record["identity"])
-        save_json(store, {"identity": identity.to_dict(), "server_url": server_url,
-                          "product_instance_id": record["product_instance_id"],
-                          "certificate_serial": crypto.serial_hex(crypto.load_cert(record["certificate"].encode())),
-                          "registered_at": record.get("registered_at")})
+        save_json(
+            store,
+            {
+                "identity": identity.to_dict(),
+                "server_url": server_url,
+                "product_instance_id": record["product_instance_id"],
+                "certificate_serial": crypto.serial_hex(crypto.load_cert(record["certificate"].encode())),
+                "registered_at": record.get("registered_at"),
+            },
+        )
         agent = Agent(server_url, identity=identity, store=store, transport=transport)
         loaded.append((agent, [tuple(item) for item in (licenses or record.get("licenses") or [])]))
     return loaded
@@ -91,6 +100,7 @@ def agents_from_state_dir(path, *, server_url, transport, licenses=None):
 
 
 # -- the run ---------------------------------------------------------------------------------
+
 
 @dataclass
 class StormConfig:
@@ -147,8 +157,9 @@ class Storm:
         for device in self.devices:
             if not device.licenses:
                 assert device.agent.identity is not None  # the loaded agents are registered devices
-                raise ValueError(f"{device.agent.identity.udi_serial_number} has no licenses to authorize "
-                                 "(give --licenses).")
+                raise ValueError(
+                    f"{device.agent.identity.udi_serial_number} has no licenses to authorize (give --licenses)."
+                )
         self.steps = STEPS if config.report else STEPS[:1]
         self._lock = threading.Condition()
         self._queue: list[tuple[float, int, int]] = []  # (due, sequence, device index)
@@ -156,7 +167,9 @@ class Storm:
         self._active = 0  # devices queued or in progress
         self.statuses: dict[int, int] = {}  # HTTP status: exchanges
         self.ok = {s: 0 for s in self.steps}
-        self.latency: dict[str, list[float]] = {s: [] for s in self.steps}  # successful exchanges: request to verified reply
+        self.latency: dict[str, list[float]] = {
+            s: [] for s in self.steps
+        }  # successful exchanges: request to verified reply
         self.to_served: dict[str, list[float]] = {s: [] for s in self.steps}  # the step's first attempt to its success
         self.refusal_latency: list[float] = []  # 429/503 answers
         self.refused: dict[str, dict[int | None, int]] = {s: {} for s in self.steps}  # step: {HTTP status: count}
@@ -172,9 +185,15 @@ class Storm:
     def transport_for(config, on_exchange=None):
         """One transport for the whole storm, its own retries off: the storm schedules them, so a
         device waiting out a Retry-After holds no connection."""
-        return Transport(config.server, ca_file=config.ca_file, insecure=config.insecure, legacy=config.legacy,
-                         timeout=config.timeout, retry=RetryPolicy(max_retries=0, max_delay=config.retry.max_delay),
-                         on_exchange=on_exchange)
+        return Transport(
+            config.server,
+            ca_file=config.ca_file,
+            insecure=config.insecure,
+            legacy=config.legacy,
+            timeout=config.timeout,
+            retry=RetryPolicy(max_retries=0, max_delay=config.retry.max_delay),
+            on_exchange=on_exchange,
+        )
 
     def on_exchange(self, status, seconds):
         with self._lock:
@@ -293,8 +312,12 @@ class Storm:
                 refused = sum(sum(r.values()) for r in self.refused.values())
                 errors = sum(sum(e.values()) for e in self.errors.values())
                 done = ", ".join(f"{step} {count}" for step, count in self.ok.items())
-            print(f"[storm {self._now():7.1f}s] {served}/{len(self.devices)} served ({done}), {refused} refused "
-                  f"(429/503), {errors} errors", file=self.out, flush=True)
+            print(
+                f"[storm {self._now():7.1f}s] {served}/{len(self.devices)} served ({done}), {refused} refused "
+                f"(429/503), {errors} errors",
+                file=self.out,
+                flush=True,
+            )
 
     def run(self):
         config = self.config
@@ -308,13 +331,14 @@ class Storm:
                 self._push(at, index)
             self._active = len(self.devices)
         stop = threading.Event()
-        threads = [threading.Thread(target=self._worker, name=f"storm-{i}", daemon=True)
-                   for i in range(config.concurrency)]
+        threads = [
+            threading.Thread(target=self._worker, name=f"storm-{i}", daemon=True) for i in range(config.concurrency)
+        ]
         if config.progress:
             threads.append(threading.Thread(target=self._progress, args=(stop,), daemon=True))
         for thread in threads:
             thread.start()
-        for thread in threads[:config.concurrency]:
+        for thread in threads[: config.concurrency]:
             thread.join()
         stop.set()
         return self.summary()
@@ -345,19 +369,28 @@ class Storm:
                     given_up[device.given_up] = given_up.get(device.given_up, 0) + 1
             statuses = {str(k): v for k, v in sorted(self.statuses.items())}
             return {
-                "devices": len(self.devices), "window_s": self.config.window, "concurrency": self.config.concurrency,
+                "devices": len(self.devices),
+                "window_s": self.config.window,
+                "concurrency": self.config.concurrency,
                 "steps": list(self.steps),
-                "completion_s": round(completion, 3), "elapsed_s": round(elapsed, 3),
-                "served": len(served), "never_served": len(self.devices) - len(served), "given_up": given_up,
-                "attempts": self.attempts, "refusals": refusals, "errors": errors,
+                "completion_s": round(completion, 3),
+                "elapsed_s": round(elapsed, 3),
+                "served": len(served),
+                "never_served": len(self.devices) - len(served),
+                "given_up": given_up,
+                "attempts": self.attempts,
+                "refusals": refusals,
+                "errors": errors,
                 "error_rate": round(errors / self.attempts, 6) if self.attempts else None,
-                "retry_after_honoured": self.honoured, "retry_after_early": self.early,
+                "retry_after_honoured": self.honoured,
+                "retry_after_early": self.early,
                 "refusals_without_retry_after": self.without_retry_after,
                 "retry_wait_ms": _latency(self.retry_waits),
                 "refusal_latency_ms": _latency(self.refusal_latency),
                 "http_statuses": statuses,
-                "http_5xx_other_than_503": sum(v for k, v in self.statuses.items()
-                                               if isinstance(k, int) and k >= 500 and k != 503),
+                "http_5xx_other_than_503": sum(
+                    v for k, v in self.statuses.items() if isinstance(k, int) and k >= 500 and k != 503
+                ),
                 "by_type": by_type,
             }
 
@@ -367,8 +400,9 @@ def run_storm(config: StormConfig, *, devices_file=None, state_dir=None, license
     if (devices_file is None) == (state_dir is None):
         raise ValueError("Give a devices file or a fleet state directory.")
     holder: dict[str, Storm] = {}  # "storm": the storm, once made (the transport's hook needs it first)
-    transport = Storm.transport_for(config, on_exchange=lambda status, seconds: holder["storm"].on_exchange(
-        status, seconds))
+    transport = Storm.transport_for(
+        config, on_exchange=lambda status, seconds: holder["storm"].on_exchange(status, seconds)
+    )
     if devices_file is not None:
         loaded = agents_from_file(devices_file, server_url=config.server, transport=transport, licenses=licenses)
     else:
@@ -378,6 +412,7 @@ def run_storm(config: StormConfig, *, devices_file=None, state_dir=None, license
 
 
 # -- the command line ------------------------------------------------------------------------
+
 
 def build_parser():
     import argparse
@@ -390,22 +425,38 @@ def build_parser():
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from exc
 
-    parser = argparse.ArgumentParser(prog="python -m smart_agent.fleet.storm",
-                                     description="Reconnect storm: registered devices all AUTHORIZE and "
-                                                 "REPORT_USAGE within a short window.")
+    parser = argparse.ArgumentParser(
+        prog="python -m smart_agent.fleet.storm",
+        description="Reconnect storm: registered devices all AUTHORIZE and REPORT_USAGE within a short window.",
+    )
     parser.add_argument("--server", required=True, help="server URL, e.g. https://localhost:8443")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--devices-file", help="registered devices (bench/storm_seed.py writes one)")
     source.add_argument("--state-dir", help="the --state-dir of an earlier fleet run (one directory per device)")
     parser.add_argument("--window", type=float, default=10.0, help="seconds over which devices are released (10)")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight at once (64)")
-    parser.add_argument("--licenses", type=licenses, action="append", default=[], metavar="TAG=COUNT,...",
-                        help="licenses every device authorizes (default: each device's own)")
+    parser.add_argument(
+        "--licenses",
+        type=licenses,
+        action="append",
+        default=[],
+        metavar="TAG=COUNT,...",
+        help="licenses every device authorizes (default: each device's own)",
+    )
     parser.add_argument("--no-report", action="store_true", help="AUTHORIZE only, no REPORT_USAGE")
-    parser.add_argument("--max-duration", type=float, default=3600.0, metavar="S",
-                        help="give up on devices not served after S seconds (3600)")
-    parser.add_argument("--max-errors", type=int, default=10,
-                        help="errors (not 429/503) one device may meet on one message before it is given up (10)")
+    parser.add_argument(
+        "--max-duration",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="give up on devices not served after S seconds (3600)",
+    )
+    parser.add_argument(
+        "--max-errors",
+        type=int,
+        default=10,
+        help="errors (not 429/503) one device may meet on one message before it is given up (10)",
+    )
     parser.add_argument("--seed", type=int, help="random seed (release order, jitter)")
     tls = parser.add_mutually_exclusive_group()
     tls.add_argument("--ca-file", help="PEM CA bundle that signed the server's TLS certificate")
@@ -418,29 +469,52 @@ def build_parser():
 
 
 def print_summary(summary, out):
-    print(f"Storm: {summary['devices']} devices released over {summary['window_s']} s, concurrency "
-          f"{summary['concurrency']}: {summary['served']} served, {summary['never_served']} never served, "
-          f"completed in {summary['completion_s']} s", file=out)
-    print(f"Attempts {summary['attempts']}: {summary['refusals']} refused (429/503; Retry-After honoured "
-          f"{summary['retry_after_honoured']}, early {summary['retry_after_early']}), {summary['errors']} errors "
-          f"(rate {summary['error_rate']}); HTTP {summary['http_statuses']}", file=out)
+    print(
+        f"Storm: {summary['devices']} devices released over {summary['window_s']} s, concurrency "
+        f"{summary['concurrency']}: {summary['served']} served, {summary['never_served']} never served, "
+        f"completed in {summary['completion_s']} s",
+        file=out,
+    )
+    print(
+        f"Attempts {summary['attempts']}: {summary['refusals']} refused (429/503; Retry-After honoured "
+        f"{summary['retry_after_honoured']}, early {summary['retry_after_early']}), {summary['errors']} errors "
+        f"(rate {summary['error_rate']}); HTTP {summary['http_statuses']}",
+        file=out,
+    )
     for step, row in summary["by_type"].items():
         lat, served = row["latency_ms"], row["time_to_served_ms"]
-        print(f"  {step:<13} ok {row['ok']:>6}  {row['throughput_rps']} /s  p50 {lat['p50']} p95 {lat['p95']} "
-              f"p99 {lat['p99']} ms  time to served p99 {served['p99']} ms  refused {row['refused'] or '-'}  "
-              f"errors {row['errors'] or '-'}", file=out)
+        print(
+            f"  {step:<13} ok {row['ok']:>6}  {row['throughput_rps']} /s  p50 {lat['p50']} p95 {lat['p95']} "
+            f"p99 {lat['p99']} ms  time to served p99 {served['p99']} ms  refused {row['refused'] or '-'}  "
+            f"errors {row['errors'] or '-'}",
+            file=out,
+        )
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    config = StormConfig(server=args.server, window=args.window, concurrency=args.concurrency,
-                         report=not args.no_report, max_duration=args.max_duration, max_errors=args.max_errors,
-                         seed=args.seed, ca_file=args.ca_file, insecure=args.insecure, legacy=args.legacy,
-                         timeout=args.timeout, progress=not args.quiet)
+    config = StormConfig(
+        server=args.server,
+        window=args.window,
+        concurrency=args.concurrency,
+        report=not args.no_report,
+        max_duration=args.max_duration,
+        max_errors=args.max_errors,
+        seed=args.seed,
+        ca_file=args.ca_file,
+        insecure=args.insecure,
+        legacy=args.legacy,
+        timeout=args.timeout,
+        progress=not args.quiet,
+    )
     try:
-        summary = run_storm(config, devices_file=args.devices_file, state_dir=args.state_dir,
-                            licenses=[item for group in args.licenses for item in group] or None)
+        summary = run_storm(
+            config,
+            devices_file=args.devices_file,
+            state_dir=args.state_dir,
+            licenses=[item for group in args.licenses for item in group] or None,
+        )
     except (ValueError, OSError) as exc:
         parser.error(str(exc))
     if args.json:

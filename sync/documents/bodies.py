@@ -1,120 +1,175 @@
 """The schema of each kind of document: its body (``BODIES``), the ``onprem`` header, the
 signature, and the envelope around them (``envelope_schema``)."""
+
 from .document import ALGORITHMS, KINDS, REQUEST_KINDS, SYNC_TYPES, VERSION
 from .schema import Bool, Date, Int, List, Name, Obj, Pem, Str, Timestamp
 
 _TAG = Name(512)
 _LICENSE_COUNT = List(Obj({"tag": _TAG, "count": Int()}), max_items=10_000)
 
-REGISTRATION_BODY = Obj({
-    "account_name": Name(100),
-    "reregistration": Bool(),
-    # The On-Prem's ID key (signs its sync requests) and the local account's signing authority
-    # key (signs device certificates): CSSM certifies both.
-    "id_csr": Pem("CERTIFICATE REQUEST"),
-    "signing_csr": Pem("CERTIFICATE REQUEST"),
-    "requested_by": Str(255, optional=True),
-    "message_to_approver": Str(2000, optional=True),
-    "product_version": Str(100, optional=True),
-})
+REGISTRATION_BODY = Obj(
+    {
+        "account_name": Name(100),
+        "reregistration": Bool(),
+        # The On-Prem's ID key (signs its sync requests) and the local account's signing authority
+        # key (signs device certificates): CSSM certifies both.
+        "id_csr": Pem("CERTIFICATE REQUEST"),
+        "signing_csr": Pem("CERTIFICATE REQUEST"),
+        "requested_by": Str(255, optional=True),
+        "message_to_approver": Str(2000, optional=True),
+        "product_version": Str(100, optional=True),
+    }
+)
 
-AUTHORIZATION_BODY = Obj({
-    "in_reply_to": Name(64),
-    "onprem_name": Name(),
-    "registered_at": Timestamp(),
-    "id_certificate": Pem(),
-    "signing_certificate": Pem(),
-    "certificate_chain": List(Pem(), max_items=8),
-    "export_control_allowed": Bool(),
-    "full_sync_required": Bool(),
-})
+AUTHORIZATION_BODY = Obj(
+    {
+        "in_reply_to": Name(64),
+        "onprem_name": Name(),
+        "registered_at": Timestamp(),
+        "id_certificate": Pem(),
+        "signing_certificate": Pem(),
+        "certificate_chain": List(Pem(), max_items=8),
+        "export_control_allowed": Bool(),
+        "full_sync_required": Bool(),
+    }
+)
 
-_REDUNDANCY = Obj({
-    "application": Str(255),
-    "role": Str(16, choices=("ACTIVE", "STANDBY")),
-    "peers": List(Obj({"name": Str(255), "role": Str(16), "id": Str(255),
-                       "product_instance_identifier": Str(512, optional=True)}), max_items=64),
-}, optional=True)
+_REDUNDANCY = Obj(
+    {
+        "application": Str(255),
+        "role": Str(16, choices=("ACTIVE", "STANDBY")),
+        "peers": List(
+            Obj(
+                {
+                    "name": Str(255),
+                    "role": Str(16),
+                    "id": Str(255),
+                    "product_instance_identifier": Str(512, optional=True),
+                }
+            ),
+            max_items=64,
+        ),
+    },
+    optional=True,
+)
 
-PRODUCT_INSTANCE = Obj({
-    "identifier": Name(512),
-    "virtual_account": Name(100),
-    "udi_pid": Str(255),
-    "udi_serial_number": Str(255),
-    "product_name": Str(255, optional=True),
-    "product_type": Str(255, optional=True),
-    "software_tag": Str(512, optional=True),
-    # Absent when the data-privacy settings exclude them.
-    "hostname": Str(255, optional=True),
-    "ip_address": Str(64, optional=True),
-    "mac_address": Str(64, optional=True),
-    "registered_at": Timestamp(optional=True),
-    "last_contact_at": Timestamp(optional=True, nullable=True),
-    "licenses": _LICENSE_COUNT,
-    "redundancy": _REDUNDANCY,
-})
+PRODUCT_INSTANCE = Obj(
+    {
+        "identifier": Name(512),
+        "virtual_account": Name(100),
+        "udi_pid": Str(255),
+        "udi_serial_number": Str(255),
+        "product_name": Str(255, optional=True),
+        "product_type": Str(255, optional=True),
+        "software_tag": Str(512, optional=True),
+        # Absent when the data-privacy settings exclude them.
+        "hostname": Str(255, optional=True),
+        "ip_address": Str(64, optional=True),
+        "mac_address": Str(64, optional=True),
+        "registered_at": Timestamp(optional=True),
+        "last_contact_at": Timestamp(optional=True, nullable=True),
+        "licenses": _LICENSE_COUNT,
+        "redundancy": _REDUNDANCY,
+    }
+)
 
-SYNC_REQUEST_BODY = Obj({
-    # The watermark: the last response the On-Prem applied (None before the first sync).
-    "last_response_id": Str(64, nullable=True),
-    "data_privacy": Obj({"hostname": Bool(), "ip_address": Bool(), "mac_address": Bool()}),
-    # Far beyond the guide's 25,000 per account: the benchmark builds full requests of 250,000.
-    "product_instances": List(PRODUCT_INSTANCE, max_items=1_000_000),
-    "removed_product_instances": List(Name(512), max_items=1_000_000),
-    "license_usage": List(Obj({"tag": _TAG, "virtual_account": Name(100), "in_use": Int()}), max_items=100_000),
-    "export_requests": List(Obj({
-        "request_id": Name(64), "product_instance": Name(512), "tag": _TAG, "count": Int(minimum=1),
-        "action": Str(16, choices=("authorize", "return")),
-    }), max_items=100_000),
-    "dlc_requests": List(Obj({
-        "request_id": Name(64), "product_instance": Name(512), "device_identifier": Name(512),
-        "product_family": Str(255), "virtual_account": Name(100),
-        "licenses": List(Obj({"name": Str(255), "tag": _TAG, "count": Int(minimum=1),
-                              "pak": Str(255, optional=True)}), max_items=1000),
-    }), max_items=100_000),
-    # SLP RUM reports, each the exact JSON text the device sent.
-    "rum_reports": List(Str(1_000_000), max_items=100_000),
-})
+SYNC_REQUEST_BODY = Obj(
+    {
+        # The watermark: the last response the On-Prem applied (None before the first sync).
+        "last_response_id": Str(64, nullable=True),
+        "data_privacy": Obj({"hostname": Bool(), "ip_address": Bool(), "mac_address": Bool()}),
+        # Far beyond the guide's 25,000 per account: the benchmark builds full requests of 250,000.
+        "product_instances": List(PRODUCT_INSTANCE, max_items=1_000_000),
+        "removed_product_instances": List(Name(512), max_items=1_000_000),
+        "license_usage": List(Obj({"tag": _TAG, "virtual_account": Name(100), "in_use": Int()}), max_items=100_000),
+        "export_requests": List(
+            Obj(
+                {
+                    "request_id": Name(64),
+                    "product_instance": Name(512),
+                    "tag": _TAG,
+                    "count": Int(minimum=1),
+                    "action": Str(16, choices=("authorize", "return")),
+                }
+            ),
+            max_items=100_000,
+        ),
+        "dlc_requests": List(
+            Obj(
+                {
+                    "request_id": Name(64),
+                    "product_instance": Name(512),
+                    "device_identifier": Name(512),
+                    "product_family": Str(255),
+                    "virtual_account": Name(100),
+                    "licenses": List(
+                        Obj({"name": Str(255), "tag": _TAG, "count": Int(minimum=1), "pak": Str(255, optional=True)}),
+                        max_items=1000,
+                    ),
+                }
+            ),
+            max_items=100_000,
+        ),
+        # SLP RUM reports, each the exact JSON text the device sent.
+        "rum_reports": List(Str(1_000_000), max_items=100_000),
+    }
+)
 
-ENTITLEMENT = Obj({
-    "line_id": Name(64),
-    "tag": _TAG,
-    "name": Name(),
-    "description": Str(2000),
-    "product_family": Str(255),
-    "license_type": Str(12, choices=("perpetual", "term", "demo", "subscription")),
-    "billing_type": Str(10, choices=("prepaid", "usage")),
-    "quantity": Int(minimum=1),
-    "start_date": Date(nullable=True),
-    "end_date": Date(nullable=True),
-    "subscription_id": Str(100),
-    "sku": Str(100),
-    "source": Str(16, choices=("pak", "ea", "order", "device_migration", "other")),
-    "export_restricted": Bool(),
-    # Tier hierarchy: the licenses that can stand in for this one (its higher tiers).
-    "parents": List(_TAG, max_items=64),
-})
+ENTITLEMENT = Obj(
+    {
+        "line_id": Name(64),
+        "tag": _TAG,
+        "name": Name(),
+        "description": Str(2000),
+        "product_family": Str(255),
+        "license_type": Str(12, choices=("perpetual", "term", "demo", "subscription")),
+        "billing_type": Str(10, choices=("prepaid", "usage")),
+        "quantity": Int(minimum=1),
+        "start_date": Date(nullable=True),
+        "end_date": Date(nullable=True),
+        "subscription_id": Str(100),
+        "sku": Str(100),
+        "source": Str(16, choices=("pak", "ea", "order", "device_migration", "other")),
+        "export_restricted": Bool(),
+        # Tier hierarchy: the licenses that can stand in for this one (its higher tiers).
+        "parents": List(_TAG, max_items=64),
+    }
+)
 
-SYNC_RESPONSE_BODY = Obj({
-    "in_reply_to": Name(64),
-    "onprem_name": Name(),
-    "export_control_allowed": Bool(),
-    # The complete list for the account's Default local virtual account (CSSM is the source
-    # of truth for entitlements), whatever the sync type.
-    "entitlements": List(ENTITLEMENT, max_items=100_000),
-    "id_certificate": Pem(),
-    "certificate_chain": List(Pem(), max_items=8),
-    "export_decisions": List(Obj({
-        "request_id": Name(64), "status": Str(12, choices=("authorized", "denied")), "reason": Str(2000),
-    }), max_items=100_000),
-    "dlc_decisions": List(Obj({
-        "request_id": Name(64),
-        "status": Str(20, choices=("migrate-success", "migrate-failed", "already-converted")),
-        "reason": Str(2000),
-    }), max_items=100_000),
-    "full_sync_required": Bool(),
-    "product_instances_on_cssm": Int(),
-})
+SYNC_RESPONSE_BODY = Obj(
+    {
+        "in_reply_to": Name(64),
+        "onprem_name": Name(),
+        "export_control_allowed": Bool(),
+        # The complete list for the account's Default local virtual account (CSSM is the source
+        # of truth for entitlements), whatever the sync type.
+        "entitlements": List(ENTITLEMENT, max_items=100_000),
+        "id_certificate": Pem(),
+        "certificate_chain": List(Pem(), max_items=8),
+        "export_decisions": List(
+            Obj(
+                {
+                    "request_id": Name(64),
+                    "status": Str(12, choices=("authorized", "denied")),
+                    "reason": Str(2000),
+                }
+            ),
+            max_items=100_000,
+        ),
+        "dlc_decisions": List(
+            Obj(
+                {
+                    "request_id": Name(64),
+                    "status": Str(20, choices=("migrate-success", "migrate-failed", "already-converted")),
+                    "reason": Str(2000),
+                }
+            ),
+            max_items=100_000,
+        ),
+        "full_sync_required": Bool(),
+        "product_instances_on_cssm": Int(),
+    }
+)
 
 BODIES = {
     "RegistrationRequest": REGISTRATION_BODY,
@@ -124,12 +179,14 @@ BODIES = {
 }
 
 ONPREM = Obj({"name": Name(100), "uid": Name(64), "smart_account": Name(), "virtual_account": Name()})
-SIGNATURE = Obj({
-    "algorithm": Str(32, choices=ALGORITHMS),
-    "signer": Str(16, choices=("certificate", "id_csr")),
-    "value": Str(2048),
-    "certificates": List(Str(16384), max_items=8),
-})
+SIGNATURE = Obj(
+    {
+        "algorithm": Str(32, choices=ALGORITHMS),
+        "signer": Str(16, choices=("certificate", "id_csr")),
+        "value": Str(2048),
+        "certificates": List(Str(16384), max_items=8),
+    }
+)
 
 
 def envelope_schema(kind):

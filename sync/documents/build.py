@@ -1,4 +1,5 @@
 """A new document, validated before it is signed so a bad one never leaves the sender."""
+
 from .bodies import ONPREM, validate_body
 from .document import KINDS, SYNC_TYPES, Document, OnPrem, new_id, utcnow
 
@@ -13,5 +14,11 @@ def build(kind, onprem: OnPrem, body: dict, *, sync_type=None, now=None, documen
         raise ValueError(f"unknown sync type {sync_type!r}")
     ONPREM.check(onprem.to_dict(), "onprem")
     validate_body(kind, body)
-    return Document(kind=kind, onprem=onprem, document_id=document_id or new_id(),
-                    created_at=(now or utcnow()).replace(microsecond=0), body=body, sync_type=sync_type)
+    return Document(
+        kind=kind,
+        onprem=onprem,
+        document_id=document_id or new_id(),
+        created_at=(now or utcnow()).replace(microsecond=0),
+        body=body,
+        sync_type=sync_type,
+    )

@@ -1,5 +1,6 @@
 """The canonical form signatures cover: JSON, keys sorted, no whitespace, UTF-8 (non-ASCII kept
 as is), and ``CanonicalList``, a long list kept only as the canonical texts of its items."""
+
 import hashlib
 import json
 
@@ -8,8 +9,7 @@ def canonical_bytes(data) -> bytes:
     """JSON, keys sorted, no whitespace, UTF-8 (non-ASCII kept as is): what signatures cover."""
     if holds_canonical_list(data):
         return b"".join(part.encode("utf-8") for part in canonical_parts(data))
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 # One encoder for the many small encodings of a large request (json.dumps builds one per call).

@@ -1,5 +1,6 @@
 """What a document is: the format's constants, who it is about (``OnPrem``), the ``Document``
 itself, its timestamps and ids."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,12 @@ class OnPrem:
     virtual_account: str
 
     def to_dict(self):
-        return {"name": self.name, "uid": self.uid, "smart_account": self.smart_account,
-                "virtual_account": self.virtual_account}
+        return {
+            "name": self.name,
+            "uid": self.uid,
+            "smart_account": self.smart_account,
+            "virtual_account": self.virtual_account,
+        }
 
 
 @dataclasses.dataclass
@@ -54,8 +59,13 @@ class Document:
         return self.body.get("in_reply_to")
 
     def unsigned_dict(self):
-        data = {"kind": self.kind, "version": self.version, "onprem": self.onprem.to_dict(),
-                self.id_field: self.document_id, "created_at": format_timestamp(self.created_at)}
+        data = {
+            "kind": self.kind,
+            "version": self.version,
+            "onprem": self.onprem.to_dict(),
+            self.id_field: self.document_id,
+            "created_at": format_timestamp(self.created_at),
+        }
         if self.sync_type is not None:
             data["type"] = self.sync_type
         data["body"] = self.body

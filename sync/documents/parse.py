@@ -1,5 +1,6 @@
 """A ``Document`` from YAML text or bytes, strictly validated: the safe loader, JSON types only,
 no aliases, bounded size, the envelope and body schema of its kind; else the guide's ``Rejection``."""
+
 import yaml
 
 from .bodies import SIGNATURE, envelope_schema
@@ -82,7 +83,8 @@ def parse(data, *, name=None, mode=MANUAL, expected_kinds=None, max_bytes=MAX_DO
     except SchemaError as exc:
         raise Corrupted(str(exc), mode=mode) from None
     if not isinstance(signature, dict) or (
-        not signature.get("certificates") and not (kind == "RegistrationRequest" and signature.get("signer") == "id_csr")
+        not signature.get("certificates")
+        and not (kind == "RegistrationRequest" and signature.get("signer") == "id_csr")
     ):
         raise CertificatesMissing("no signature certificates", mode=mode)
     try:
@@ -91,6 +93,13 @@ def parse(data, *, name=None, mode=MANUAL, expected_kinds=None, max_bytes=MAX_DO
         raise Corrupted(str(exc), mode=mode) from None
     id_field = "request_id" if kind in REQUEST_KINDS else "response_id"
     onprem = OnPrem(**loaded["onprem"])
-    return Document(kind=kind, onprem=onprem, document_id=loaded[id_field],
-                    created_at=parse_timestamp(loaded["created_at"]), body=loaded["body"],
-                    sync_type=loaded.get("type"), signature=signature, version=loaded["version"])
+    return Document(
+        kind=kind,
+        onprem=onprem,
+        document_id=loaded[id_field],
+        created_at=parse_timestamp(loaded["created_at"]),
+        body=loaded["body"],
+        sync_type=loaded.get("type"),
+        signature=signature,
+        version=loaded["version"],
+    )

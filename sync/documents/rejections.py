@@ -6,6 +6,7 @@ The texts are verbatim. Two of the guide's lines break off at a page end ("... h
 / "... the most recent"); they are completed here with the words the parallel messages use and
 marked "completed" in docs/sync-protocol.md.
 """
+
 MSG_WRONG_ACCOUNT = "Please ensure the file being uploaded corresponds to this On-Prem."
 MSG_NOT_YAML = (
     "The file you selected is not a valid synchronization response file. It must be in YAML format "
@@ -137,8 +138,18 @@ class InvalidCertificate(Rejection):
     network_message = MSG_NET_INVALID_CERTIFICATE
 
 
-REJECTIONS = {cls.code: cls for cls in (
-    WrongAccount, NotYaml, Corrupted, Modified, TimestampSkew, InvalidIdCertificate,
-    InvalidSigningCertificate, AlreadyProcessed, CertificatesMissing, InvalidCertificate,
-)}
-
+REJECTIONS = {
+    cls.code: cls
+    for cls in (
+        WrongAccount,
+        NotYaml,
+        Corrupted,
+        Modified,
+        TimestampSkew,
+        InvalidIdCertificate,
+        InvalidSigningCertificate,
+        AlreadyProcessed,
+        CertificatesMissing,
+        InvalidCertificate,
+    )
+}

@@ -5,6 +5,7 @@ characters``.
 
 pydantic was measured as a replacement and kept out: docs/performance.md says why.
 """
+
 import datetime
 import re
 
@@ -71,8 +72,9 @@ class Str(Field):
         if len(value) > self.max_length:
             raise _Invalid(f"must be at most {self.max_length} characters")
         if len(value) < self.min_length:
-            raise _Invalid("must not be empty" if self.min_length == 1
-                           else f"must be at least {self.min_length} characters")
+            raise _Invalid(
+                "must not be empty" if self.min_length == 1 else f"must be at least {self.min_length} characters"
+            )
         if self.choices and value not in self.choices:
             raise _Invalid("must be one of " + ", ".join(self.choices))
         if self._regex is not None and not self._regex.fullmatch(value):

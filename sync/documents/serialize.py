@@ -4,6 +4,7 @@ The safe dumper writes the document, with PEM blocks kept readable; a ``Canonica
 product instances of a large request) is written one JSON flow mapping a line, its items'
 canonical texts as they are.
 """
+
 import datetime
 import re
 

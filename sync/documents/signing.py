@@ -5,6 +5,7 @@ ECDSA P-256 or RSA PKCS#1 v1.5, SHA-256 (``document.ALGORITHMS``). The signer ha
 canonical form piece by piece and signs the digest (``Prehashed``): for the verifier it is the
 usual signature over ``canonical_bytes(document without signature)``.
 """
+
 import base64
 import binascii
 
@@ -76,9 +77,11 @@ def signature_verifies(public_key, algorithm, data, value):
 
 def new_csr(private_key, *, common_name, uid):
     """A CSR (PEM) for an On-Prem key: CN the On-Prem name, serialNumber its UID."""
-    name = x509.Name([
-        pki.name_attribute(x509.oid.NameOID.COMMON_NAME, common_name),
-        pki.name_attribute(x509.oid.NameOID.SERIAL_NUMBER, uid),
-    ])
+    name = x509.Name(
+        [
+            pki.name_attribute(x509.oid.NameOID.COMMON_NAME, common_name),
+            pki.name_attribute(x509.oid.NameOID.SERIAL_NUMBER, uid),
+        ]
+    )
     csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(private_key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM).decode()

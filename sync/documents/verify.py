@@ -1,6 +1,7 @@
 """Checks of a parsed document, in the guide's order, each failure the guide's ``Rejection``:
 the signer in its role under a trusted root, the signature, the account, the time, replays,
 and the certificates a response brings."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -84,9 +85,20 @@ def _validated_signer(document, chain, trusted_roots, intermediates, mode, now):
         raise InvalidSigningCertificate(str(exc), mode=mode) from None
 
 
-def verify(document: Document, *, trusted_roots, mode=MANUAL, now=None, expected_uid=None,
-           expected_onprem: OnPrem | None = None, in_reply_to=None, is_processed=None,
-           expected_id_public_key=None, max_skew=MAX_SKEW, intermediates=()) -> Verified:
+def verify(
+    document: Document,
+    *,
+    trusted_roots,
+    mode=MANUAL,
+    now=None,
+    expected_uid=None,
+    expected_onprem: OnPrem | None = None,
+    in_reply_to=None,
+    is_processed=None,
+    expected_id_public_key=None,
+    max_skew=MAX_SKEW,
+    intermediates=(),
+) -> Verified:
     """Check a parsed document; return ``Verified`` or raise the guide's ``Rejection``.
 
     Order (first failure wins): the signer certificate is, under ``trusted_roots``, the one whose
@@ -123,8 +135,7 @@ def verify(document: Document, *, trusted_roots, mode=MANUAL, now=None, expected
         raise Modified("the signature does not verify", mode=mode)
 
     if expected_onprem is not None:
-        if (document.onprem.uid != expected_onprem.uid
-                or document.onprem.smart_account != expected_onprem.smart_account):
+        if document.onprem.uid != expected_onprem.uid or document.onprem.smart_account != expected_onprem.smart_account:
             raise WrongAccount("the document is for another On-Prem", mode=mode)
     if expected_uid is not None and document.onprem.uid != expected_uid:
         raise WrongAccount("the document is for another On-Prem", mode=mode)

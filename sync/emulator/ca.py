@@ -8,6 +8,7 @@ The issuing CA also signs the emulator's own document-signing certificate. Each 
 carries the extended key usage of its role (``sync.certificate_roles``): verifiers accept a
 document only from the certificate whose role is to sign it.
 """
+
 import datetime
 from pathlib import Path
 
@@ -30,21 +31,30 @@ BACKDATE = datetime.timedelta(minutes=5)
 
 def _name(common_name, **extra):
     # The name and uid come from the On-Prem's registration document: any text, fitted by pki.
-    attrs = [pki.name_attribute(NameOID.COMMON_NAME, common_name),
-             pki.name_attribute(NameOID.ORGANIZATION_NAME, "CSSM emulator (not Cisco)")]
+    attrs = [
+        pki.name_attribute(NameOID.COMMON_NAME, common_name),
+        pki.name_attribute(NameOID.ORGANIZATION_NAME, "CSSM emulator (not Cisco)"),
+    ]
     if extra.get("uid"):
         attrs.append(pki.name_attribute(NameOID.SERIAL_NUMBER, extra["uid"]))
     return x509.Name(attrs)
 
 
 def _key_usage(*, ca):
-    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                         encipher_only=False, decipher_only=False)
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
-def _build(subject, public_key, issuer_name, issuer_key, issuer_public_key, *, ca, path_length, days, now,
-           role=None):
+def _build(subject, public_key, issuer_name, issuer_key, issuer_public_key, *, ca, path_length, days, now, role=None):
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -93,20 +103,47 @@ class CertificateAuthority:
         self.directory.mkdir(parents=True, exist_ok=True)
         root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         root_name = _name("CSSM Emulator Root CA")
-        root = _build(root_name, root_key.public_key(), root_name, root_key, root_key.public_key(),
-                      ca=True, path_length=2, days=ROOT_DAYS, now=now)
+        root = _build(
+            root_name,
+            root_key.public_key(),
+            root_name,
+            root_key,
+            root_key.public_key(),
+            ca=True,
+            path_length=2,
+            days=ROOT_DAYS,
+            now=now,
+        )
         issuing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        issuing = _build(_name("CSSM Emulator Issuing CA"), issuing_key.public_key(), root_name, root_key,
-                         root_key.public_key(), ca=True, path_length=1, days=ISSUING_DAYS, now=now)
+        issuing = _build(
+            _name("CSSM Emulator Issuing CA"),
+            issuing_key.public_key(),
+            root_name,
+            root_key,
+            root_key.public_key(),
+            ca=True,
+            path_length=1,
+            days=ISSUING_DAYS,
+            now=now,
+        )
         for label, cert, key in (("root", root, root_key), ("issuing", issuing, issuing_key)):
             self._write(label, cert, key)
         self._create_signer(issuing, issuing_key, now)
 
     def _create_signer(self, issuing, issuing_key, now):
         signer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        signer = _build(_name("CSSM Emulator Synchronization Signer"), signer_key.public_key(), issuing.subject,
-                        issuing_key, issuing_key.public_key(), ca=False, path_length=None, days=SIGNER_DAYS,
-                        now=now, role=roles.CSSM_DOCUMENT_SIGNER)
+        signer = _build(
+            _name("CSSM Emulator Synchronization Signer"),
+            signer_key.public_key(),
+            issuing.subject,
+            issuing_key,
+            issuing_key.public_key(),
+            ca=False,
+            path_length=None,
+            days=SIGNER_DAYS,
+            now=now,
+            role=roles.CSSM_DOCUMENT_SIGNER,
+        )
         self._write("signer", signer, signer_key)
 
     def _write(self, label, cert, key):
@@ -131,15 +168,33 @@ class CertificateAuthority:
         return [pki.certificate_pem(self.signer_cert), pki.certificate_pem(self.issuing_cert)]
 
     def issue_id_certificate(self, public_key, *, name, uid, now, days=ID_CERT_DAYS):
-        return _build(_name(name, uid=uid), public_key, self.issuing_cert.subject, self.issuing_key,
-                      self.issuing_key.public_key(), ca=False, path_length=None, days=days, now=now,
-                      role=roles.ONPREM_ID)
+        return _build(
+            _name(name, uid=uid),
+            public_key,
+            self.issuing_cert.subject,
+            self.issuing_key,
+            self.issuing_key.public_key(),
+            ca=False,
+            path_length=None,
+            days=days,
+            now=now,
+            role=roles.ONPREM_ID,
+        )
 
     def issue_signing_certificate(self, public_key, *, name, uid, now, days=SIGNING_CERT_DAYS):
         # path_length=0 and the device-ID purpose: it signs device ID certificates only.
-        return _build(_name(name, uid=uid), public_key, self.issuing_cert.subject, self.issuing_key,
-                      self.issuing_key.public_key(), ca=True, path_length=0, days=days, now=now,
-                      role=roles.DEVICE_SIGNING_AUTHORITY)
+        return _build(
+            _name(name, uid=uid),
+            public_key,
+            self.issuing_cert.subject,
+            self.issuing_key,
+            self.issuing_key.public_key(),
+            ca=True,
+            path_length=0,
+            days=days,
+            now=now,
+            role=roles.DEVICE_SIGNING_AUTHORITY,
+        )
 
 
 def _has_role(cert, role):

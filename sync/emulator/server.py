@@ -5,6 +5,7 @@ file and hands back the response file. The file form carries the credentials in 
 sets no cookie, so there is no ambient authority for a cross-site request to ride on (hence no
 CSRF token). The endpoints and their refusals: docs/cssm-emulator.md, "Endpoints".
 """
+
 import base64
 import binascii
 import html
@@ -19,8 +20,10 @@ from sync.documents.rejections import MANUAL, NETWORK, NotYaml
 
 from .service import EmulatorError
 
-BANNER = ("CSSM emulator: a stand-in for Cisco Smart Software Manager (the vendor cloud) for development, "
-          "tests and demos. It is not Cisco's service and grants no real licenses.")
+BANNER = (
+    "CSSM emulator: a stand-in for Cisco Smart Software Manager (the vendor cloud) for development, "
+    "tests and demos. It is not Cisco's service and grants no real licenses."
+)
 YAML_TYPE = "application/yaml; charset=utf-8"
 
 
@@ -105,10 +108,11 @@ class Handler(BaseHTTPRequestHandler):
         upload = fields.get("file")
         if upload is None or not upload[1]:
             raise EmulatorError(400, NotYaml.code, NotYaml().message)
-        credentials = (fields.get("username", (None, b""))[1].decode("utf-8", "replace"),
-                       fields.get("password", (None, b""))[1].decode("utf-8", "replace"))
-        text, name = self.emulator.process(upload[1], name=upload[0] or "", mode=MANUAL,
-                                           credentials=credentials)
+        credentials = (
+            fields.get("username", (None, b""))[1].decode("utf-8", "replace"),
+            fields.get("password", (None, b""))[1].decode("utf-8", "replace"),
+        )
+        text, name = self.emulator.process(upload[1], name=upload[0] or "", mode=MANUAL, credentials=credentials)
         self._send(200, text, YAML_TYPE, [("Content-Disposition", f'attachment; filename="{name}"')])
 
     def _multipart(self, body):
@@ -116,7 +120,8 @@ class Handler(BaseHTTPRequestHandler):
         if not content_type.startswith("multipart/form-data"):
             raise EmulatorError(400, "bad_request", "Use the form to upload a file.")
         message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        )
         fields = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
@@ -141,32 +146,41 @@ class Handler(BaseHTTPRequestHandler):
         state = self.emulator.store.summary()
         accounts = "".join(
             f"<tr><td>{html.escape(a['name'])}</td><td>{'yes' if a['export_allowed'] else 'no'}</td>"
-            f"<td>{a['virtual_accounts']}</td></tr>" for a in state["smart_accounts"])
+            f"<td>{a['virtual_accounts']}</td></tr>"
+            for a in state["smart_accounts"]
+        )
         onprems = "".join(
             f"<tr><td>{html.escape(o['name'])}</td><td>{html.escape(o['smart_account'])} / "
             f"{html.escape(o['virtual_account'])}</td><td>{html.escape(o['registered_at'])}</td>"
             f"<td>{html.escape(o['last_sync_at'] or 'never')}</td><td>{o['product_instances']}</td></tr>"
-            for o in state["onprems"])
-        return self._page("CSSM emulator", (
-            "<p>Endpoints: <code>POST /api/onprem/register</code> (RegistrationRequest, HTTP Basic credentials), "
-            "<code>POST /api/onprem/sync</code> (SyncRequest), the <a href='/file'>file synchronization page</a>, "
-            "<a href='/root-ca.pem'>the root CA</a>.</p>"
-            "<h2>Smart accounts</h2><table><tr><th>Name</th><th>Export allowed</th><th>Virtual accounts</th></tr>"
-            f"{accounts}</table><h2>SSM On-Prems</h2><table><tr><th>Name</th><th>Smart / virtual account</th>"
-            f"<th>Registered</th><th>Last synchronization</th><th>Product instances</th></tr>{onprems}</table>"
-        ))
+            for o in state["onprems"]
+        )
+        return self._page(
+            "CSSM emulator",
+            (
+                "<p>Endpoints: <code>POST /api/onprem/register</code> (RegistrationRequest, HTTP Basic credentials), "
+                "<code>POST /api/onprem/sync</code> (SyncRequest), the <a href='/file'>file synchronization page</a>, "
+                "<a href='/root-ca.pem'>the root CA</a>.</p>"
+                "<h2>Smart accounts</h2><table><tr><th>Name</th><th>Export allowed</th><th>Virtual accounts</th></tr>"
+                f"{accounts}</table><h2>SSM On-Prems</h2><table><tr><th>Name</th><th>Smart / virtual account</th>"
+                f"<th>Registered</th><th>Last synchronization</th><th>Product instances</th></tr>{onprems}</table>"
+            ),
+        )
 
     def _file_page(self, error=None):
         message = f"<p class='error' role='alert'>{html.escape(error)}</p>" if error else ""
-        return self._page("File synchronization", (
-            f"{message}<p>Upload a registration file (answered with an Authorization file) or a "
-            "synchronization request file (answered with a synchronization response file).</p>"
-            "<form method='post' action='/file' enctype='multipart/form-data'>"
-            "<p><label>CCO ID <input name='username' autocomplete='username' required></label></p>"
-            "<p><label>Password <input name='password' type='password' autocomplete='current-password' required>"
-            "</label></p><p><label>Request file (.yml) <input name='file' type='file' accept='.yml' required>"
-            "</label></p><p><button type='submit'>Generate Response File</button></p></form>"
-        ))
+        return self._page(
+            "File synchronization",
+            (
+                f"{message}<p>Upload a registration file (answered with an Authorization file) or a "
+                "synchronization request file (answered with a synchronization response file).</p>"
+                "<form method='post' action='/file' enctype='multipart/form-data'>"
+                "<p><label>CCO ID <input name='username' autocomplete='username' required></label></p>"
+                "<p><label>Password <input name='password' type='password' autocomplete='current-password' required>"
+                "</label></p><p><label>Request file (.yml) <input name='file' type='file' accept='.yml' required>"
+                "</label></p><p><button type='submit'>Generate Response File</button></p></form>"
+            ),
+        )
 
 
 def make_server(emulator, host, port, cert_file, key_file):

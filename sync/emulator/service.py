@@ -13,6 +13,7 @@ check then decides. Decisions (docs/cssm-emulator.md):
 * a full synchronization is demanded when the request's watermark (``last_response_id``) is
   not the last response the emulator sent that On-Prem (it "lost track").
 """
+
 import json
 import threading
 
@@ -53,8 +54,17 @@ class Emulator:
         self.ca = CertificateAuthority(self.store.state_dir / "ca").ensure()
 
     # ---- entry point ---------------------------------------------------------------------
-    def process(self, data, *, name=None, mode=NETWORK, credentials=None, require_credentials=True,
-                expected_kinds=REQUEST_KINDS, now=None):
+    def process(
+        self,
+        data,
+        *,
+        name=None,
+        mode=NETWORK,
+        credentials=None,
+        require_credentials=True,
+        expected_kinds=REQUEST_KINDS,
+        now=None,
+    ):
         """Answer a request document (YAML bytes); return the response's YAML text and file name."""
         now = now or utcnow()
         try:
@@ -62,8 +72,9 @@ class Emulator:
         except Rejection as exc:
             raise EmulatorError(400, exc.code, exc.message) from None
         with _LOCK, self.store.connect() as db:
-            answered = db.execute("SELECT uid, kind, response FROM answered WHERE request_id = ?",
-                                  (document.document_id,)).fetchone()
+            answered = db.execute(
+                "SELECT uid, kind, response FROM answered WHERE request_id = ?", (document.document_id,)
+            ).fetchone()
             if answered is not None and answered["uid"] == document.onprem.uid:
                 # Still verified: only the holder of the key can get its old answer again.
                 self._verify(db, document, mode, now)
@@ -79,22 +90,28 @@ class Emulator:
                     self._check_credentials(db, credentials, document.onprem.smart_account, True)
                 response = self._sync(db, document, mode, now)
             text = serialize(response)
-            db.execute("INSERT INTO answered (request_id, uid, kind, response, answered_at) VALUES (?,?,?,?,?)",
-                       (document.document_id, document.onprem.uid, response.kind, text, format_timestamp(now)))
+            db.execute(
+                "INSERT INTO answered (request_id, uid, kind, response, answered_at) VALUES (?,?,?,?,?)",
+                (document.document_id, document.onprem.uid, response.kind, text, format_timestamp(now)),
+            )
         return text, filename(response)
 
     def _check_credentials(self, db, credentials, smart_account, required):
         if credentials is None:
             if required:
-                raise EmulatorError(401, "credentials_required",
-                                    "Cisco credentials (CCO ID and password) are required.")
+                raise EmulatorError(
+                    401, "credentials_required", "Cisco credentials (CCO ID and password) are required."
+                )
             return
         username, password = credentials
         if not self.store.check_credentials(db, username, password):
             raise EmulatorError(401, "bad_credentials", "Invalid username or password.")
         if not self.store.user_can_use(db, username, smart_account):
-            raise EmulatorError(403, "smart_account_denied",
-                                f"User \u201c{username}\u201d has no access to Smart Account \u201c{smart_account}\u201d.")
+            raise EmulatorError(
+                403,
+                "smart_account_denied",
+                f"User \u201c{username}\u201d has no access to Smart Account \u201c{smart_account}\u201d.",
+            )
 
     def _verify(self, db, document, mode, now):
         try:
@@ -103,8 +120,14 @@ class Emulator:
             onprem = self.store.onprem(db, document.onprem.uid)
             if onprem is None or onprem["smart_account"] != document.onprem.smart_account:
                 raise WrongAccount("this On-Prem is not registered here", mode=mode)
-            verified = verify(document, trusted_roots=[self.ca.root_cert], mode=mode, now=now,
-                              expected_uid=onprem["uid"], intermediates=[self.ca.issuing_cert])
+            verified = verify(
+                document,
+                trusted_roots=[self.ca.root_cert],
+                mode=mode,
+                now=now,
+                expected_uid=onprem["uid"],
+                intermediates=[self.ca.issuing_cert],
+            )
         except Rejection as exc:
             raise EmulatorError(400, exc.code, exc.message) from None
         signer_key = pki.public_key_fingerprint(verified.signer_certificate.public_key())
@@ -118,24 +141,34 @@ class Emulator:
         header, body = document.onprem, document.body
         account = self.store.smart_account(db, header.smart_account)
         if account is None:
-            raise EmulatorError(404, "unknown_smart_account",
-                                f"Smart Account \u201c{header.smart_account}\u201d does not exist.")
+            raise EmulatorError(
+                404, "unknown_smart_account", f"Smart Account \u201c{header.smart_account}\u201d does not exist."
+            )
         existing = self.store.onprem(db, header.uid)
         if existing is not None:
             if not body["reregistration"]:
-                raise EmulatorError(409, "already_registered",
-                                    f"The SSM On-Prem \u201c{existing['name']}\u201d is already registered.")
+                raise EmulatorError(
+                    409, "already_registered", f"The SSM On-Prem \u201c{existing['name']}\u201d is already registered."
+                )
             if db.execute("SELECT 1 FROM product_instances WHERE uid = ? LIMIT 1", (header.uid,)).fetchone():
                 # Guide: "If the SSM On-Prem in Cisco Smart Software Manager has products registered
                 # to it, you will need to open a Support Case with Cisco TAC ..."
-                raise EmulatorError(409, "has_product_instances",
-                                    "The SSM On-Prem has products registered to it in Cisco Smart Software Manager; "
-                                    "they must be removed before re-registering.")
-        clash = db.execute("SELECT uid FROM onprems WHERE smart_account = ? AND name = ? AND uid != ?",
-                           (header.smart_account, header.name, header.uid)).fetchone()
+                raise EmulatorError(
+                    409,
+                    "has_product_instances",
+                    "The SSM On-Prem has products registered to it in Cisco Smart Software Manager; "
+                    "they must be removed before re-registering.",
+                )
+        clash = db.execute(
+            "SELECT uid FROM onprems WHERE smart_account = ? AND name = ? AND uid != ?",
+            (header.smart_account, header.name, header.uid),
+        ).fetchone()
         if clash is not None:
-            raise EmulatorError(409, "name_taken",
-                                f"An SSM On-Prem named \u201c{header.name}\u201d already exists in this Smart Account.")
+            raise EmulatorError(
+                409,
+                "name_taken",
+                f"An SSM On-Prem named \u201c{header.name}\u201d already exists in this Smart Account.",
+            )
         try:
             id_csr = pki.load_csr(body["id_csr"])
             signing_csr = pki.load_csr(body["signing_csr"])
@@ -144,8 +177,9 @@ class Emulator:
         # "If the Cisco Virtual Account does not exist, Cisco Smart Software Manager creates it."
         self.store.ensure_virtual_account(db, header.smart_account, header.virtual_account)
         id_cert = self.ca.issue_id_certificate(id_csr.public_key(), name=header.name, uid=header.uid, now=now)
-        signing_cert = self.ca.issue_signing_certificate(signing_csr.public_key(), name=header.name,
-                                                         uid=header.uid, now=now)
+        signing_cert = self.ca.issue_signing_certificate(
+            signing_csr.public_key(), name=header.name, uid=header.uid, now=now
+        )
         response_body = {
             "in_reply_to": document.document_id,
             "onprem_name": header.name,
@@ -163,8 +197,15 @@ class Emulator:
             " smart_account=excluded.smart_account, virtual_account=excluded.virtual_account,"
             " id_key_sha256=excluded.id_key_sha256, registered_at=excluded.registered_at,"
             " last_response_id=excluded.last_response_id",
-            (header.uid, header.name, header.smart_account, header.virtual_account,
-             pki.public_key_fingerprint(id_csr.public_key()), format_timestamp(now), response.document_id),
+            (
+                header.uid,
+                header.name,
+                header.smart_account,
+                header.virtual_account,
+                pki.public_key_fingerprint(id_csr.public_key()),
+                format_timestamp(now),
+                response.document_id,
+            ),
         )
         return sign(response, self.ca.signer_key, self.ca.signer_pems())
 
@@ -176,15 +217,20 @@ class Emulator:
         lost_track = document.sync_type == "standard" and body["last_response_id"] != onprem["last_response_id"]
         self._apply_product_instances(db, uid, document.sync_type, body)
         db.execute("DELETE FROM license_usage WHERE uid = ?", (uid,))
-        db.executemany("INSERT OR REPLACE INTO license_usage (uid, tag, virtual_account, in_use) VALUES (?,?,?,?)",
-                       [(uid, u["tag"], u["virtual_account"], u["in_use"]) for u in body["license_usage"]])
-        db.executemany("INSERT INTO rum_reports (uid, report, received_at) VALUES (?,?,?)",
-                       [(uid, report, format_timestamp(now)) for report in body["rum_reports"]])
+        db.executemany(
+            "INSERT OR REPLACE INTO license_usage (uid, tag, virtual_account, in_use) VALUES (?,?,?,?)",
+            [(uid, u["tag"], u["virtual_account"], u["in_use"]) for u in body["license_usage"]],
+        )
+        db.executemany(
+            "INSERT INTO rum_reports (uid, report, received_at) VALUES (?,?,?)",
+            [(uid, report, format_timestamp(now)) for report in body["rum_reports"]],
+        )
         account = self.store.smart_account(db, onprem["smart_account"])
         export_decisions = [self._decide_export(db, uid, account, r) for r in body["export_requests"]]
         dlc_decisions = [self._decide_dlc(db, onprem, r, now) for r in body["dlc_requests"]]
-        renewed = self.ca.issue_id_certificate(verified.signer_certificate.public_key(), name=onprem["name"],
-                                               uid=uid, now=now)
+        renewed = self.ca.issue_id_certificate(
+            verified.signer_certificate.public_key(), name=onprem["name"], uid=uid, now=now
+        )
         count = db.execute("SELECT COUNT(*) FROM product_instances WHERE uid = ?", (uid,)).fetchone()[0]
         response_body = {
             "in_reply_to": document.document_id,
@@ -199,8 +245,10 @@ class Emulator:
             "product_instances_on_cssm": count,
         }
         response = build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)
-        db.execute("UPDATE onprems SET last_response_id = ?, last_sync_at = ? WHERE uid = ?",
-                   (response.document_id, format_timestamp(now), uid))
+        db.execute(
+            "UPDATE onprems SET last_response_id = ?, last_sync_at = ? WHERE uid = ?",
+            (response.document_id, format_timestamp(now), uid),
+        )
         return sign(response, self.ca.signer_key, self.ca.signer_pems())
 
     @staticmethod
@@ -209,10 +257,14 @@ class Emulator:
         if sync_type == "full":
             db.execute("DELETE FROM product_instances WHERE uid = ?", (uid,))
         else:
-            db.executemany("DELETE FROM product_instances WHERE uid = ? AND identifier = ?",
-                           [(uid, identifier) for identifier in body["removed_product_instances"]])
-        db.executemany("INSERT OR REPLACE INTO product_instances (uid, identifier, data) VALUES (?,?,?)",
-                       [(uid, pi["identifier"], json.dumps(pi, sort_keys=True)) for pi in body["product_instances"]])
+            db.executemany(
+                "DELETE FROM product_instances WHERE uid = ? AND identifier = ?",
+                [(uid, identifier) for identifier in body["removed_product_instances"]],
+            )
+        db.executemany(
+            "INSERT OR REPLACE INTO product_instances (uid, identifier, data) VALUES (?,?,?)",
+            [(uid, pi["identifier"], json.dumps(pi, sort_keys=True)) for pi in body["product_instances"]],
+        )
 
     @staticmethod
     def _decide_export(db, uid, account, request):
@@ -225,8 +277,10 @@ class Emulator:
             status, reason = "denied", "The Smart Account is not allowed to use export-controlled functionality."
         else:
             status, reason = "authorized", "Export-controlled functionality authorized."
-        db.execute("INSERT OR REPLACE INTO export_decisions (request_id, uid, status, reason) VALUES (?,?,?,?)",
-                   (request["request_id"], uid, status, reason))
+        db.execute(
+            "INSERT OR REPLACE INTO export_decisions (request_id, uid, status, reason) VALUES (?,?,?,?)",
+            (request["request_id"], uid, status, reason),
+        )
         return {"request_id": request["request_id"], "status": status, "reason": reason}
 
     @staticmethod
@@ -234,25 +288,51 @@ class Emulator:
         tags = [line["tag"] for line in request["licenses"]]
         unknown = [tag for tag in tags if db.execute("SELECT 1 FROM licenses WHERE tag = ?", (tag,)).fetchone() is None]
         if unknown or not tags:
-            return {"request_id": request["request_id"], "status": "migrate-failed",
-                    "reason": "Unknown license(s): " + ", ".join(unknown) if unknown else "No licenses to convert."}
-        done = [tag for tag in tags if db.execute(
-            "SELECT 1 FROM conversions WHERE device_identifier = ? AND tag = ?",
-            (request["device_identifier"], tag)).fetchone()]
+            return {
+                "request_id": request["request_id"],
+                "status": "migrate-failed",
+                "reason": "Unknown license(s): " + ", ".join(unknown) if unknown else "No licenses to convert.",
+            }
+        done = [
+            tag
+            for tag in tags
+            if db.execute(
+                "SELECT 1 FROM conversions WHERE device_identifier = ? AND tag = ?", (request["device_identifier"], tag)
+            ).fetchone()
+        ]
         if done:
-            return {"request_id": request["request_id"], "status": "already-converted",
-                    "reason": "License(s) already converted: " + ", ".join(done)}
+            return {
+                "request_id": request["request_id"],
+                "status": "already-converted",
+                "reason": "License(s) already converted: " + ", ".join(done),
+            }
         for line in request["licenses"]:
-            db.execute("INSERT INTO conversions (device_identifier, tag, uid, converted_at) VALUES (?,?,?,?)",
-                       (request["device_identifier"], line["tag"], onprem["uid"], format_timestamp(now)))
+            db.execute(
+                "INSERT INTO conversions (device_identifier, tag, uid, converted_at) VALUES (?,?,?,?)",
+                (request["device_identifier"], line["tag"], onprem["uid"], format_timestamp(now)),
+            )
             db.execute(
                 "INSERT INTO entitlements (line_id, smart_account, virtual_account, tag, license_type, quantity,"
                 " start_date, end_date, subscription_id, sku, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (new_id(), onprem["smart_account"], onprem["virtual_account"], line["tag"], "perpetual",
-                 line["count"], now.date().isoformat(), None, "", line.get("pak", ""), "device_migration"),
+                (
+                    new_id(),
+                    onprem["smart_account"],
+                    onprem["virtual_account"],
+                    line["tag"],
+                    "perpetual",
+                    line["count"],
+                    now.date().isoformat(),
+                    None,
+                    "",
+                    line.get("pak", ""),
+                    "device_migration",
+                ),
             )
-        return {"request_id": request["request_id"], "status": "migrate-success",
-                "reason": f"Converted {sum(line['count'] for line in request['licenses'])} license(s)."}
+        return {
+            "request_id": request["request_id"],
+            "status": "migrate-success",
+            "reason": f"Converted {sum(line['count'] for line in request['licenses'])} license(s).",
+        }
 
     @staticmethod
     def _entitlements(db, smart_account, virtual_account):
@@ -262,12 +342,23 @@ class Emulator:
             " WHERE e.smart_account = ? AND e.virtual_account = ? ORDER BY l.name, e.line_id",
             (smart_account, virtual_account),
         )
-        return [{
-            "line_id": row["line_id"], "tag": row["tag"], "name": row["name"], "description": row["description"],
-            "product_family": row["product_family"], "license_type": row["license_type"],
-            "billing_type": row["billing_type"], "quantity": row["quantity"], "start_date": row["start_date"],
-            "end_date": row["end_date"], "subscription_id": row["subscription_id"], "sku": row["sku"],
-            "source": row["source"], "export_restricted": bool(row["export_restricted"]),
-            "parents": json.loads(row["parents"]),
-        } for row in rows]
-
+        return [
+            {
+                "line_id": row["line_id"],
+                "tag": row["tag"],
+                "name": row["name"],
+                "description": row["description"],
+                "product_family": row["product_family"],
+                "license_type": row["license_type"],
+                "billing_type": row["billing_type"],
+                "quantity": row["quantity"],
+                "start_date": row["start_date"],
+                "end_date": row["end_date"],
+                "subscription_id": row["subscription_id"],
+                "sku": row["sku"],
+                "source": row["source"],
+                "export_restricted": bool(row["export_restricted"]),
+                "parents": json.loads(row["parents"]),
+            }
+            for row in rows
+        ]

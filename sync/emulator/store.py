@@ -4,6 +4,7 @@ The emulator stands in for a different system (Cisco's cloud), so it keeps its s
 accounts, users, entitlements and registered On-Prems apart from the On-Prem's data, in
 ``<state dir>/cssm.sqlite3``, with the stdlib ``sqlite3`` only.
 """
+
 import datetime
 import hashlib
 import hmac
@@ -116,8 +117,12 @@ class Store:
         return hmac.compare_digest(digest, expected) and row is not None
 
     def user_can_use(self, db, username, smart_account):
-        return db.execute("SELECT 1 FROM user_smart_accounts WHERE username = ? AND smart_account = ?",
-                          (username, smart_account)).fetchone() is not None
+        return (
+            db.execute(
+                "SELECT 1 FROM user_smart_accounts WHERE username = ? AND smart_account = ?", (username, smart_account)
+            ).fetchone()
+            is not None
+        )
 
     # ---- seed ----------------------------------------------------------------------------
     def apply_seed(self, path):
@@ -150,14 +155,24 @@ class Store:
             " description=excluded.description, product_family=excluded.product_family,"
             " export_restricted=excluded.export_restricted, billing_type=excluded.billing_type,"
             " parents=excluded.parents",
-            (tag, name, str(entry.get("description", "")), str(entry.get("product_family", "")),
-             int(bool(entry.get("export_restricted", False))), billing, json.dumps(parents)),
+            (
+                tag,
+                name,
+                str(entry.get("description", "")),
+                str(entry.get("product_family", "")),
+                int(bool(entry.get("export_restricted", False))),
+                billing,
+                json.dumps(parents),
+            ),
         )
 
     def _seed_smart_account(self, db, entry):
         name = _text(entry, "name")
-        db.execute("INSERT INTO smart_accounts (name, export_allowed) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
-                   " SET export_allowed=excluded.export_allowed", (name, int(bool(entry.get("export_allowed")))))
+        db.execute(
+            "INSERT INTO smart_accounts (name, export_allowed) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
+            " SET export_allowed=excluded.export_allowed",
+            (name, int(bool(entry.get("export_allowed")))),
+        )
         for va in _items(entry, "virtual_accounts"):
             va_name = _text(va, "name")
             self.ensure_virtual_account(db, name, va_name)
@@ -186,36 +201,51 @@ class Store:
         if source not in SOURCES:
             raise SeedError(f"{smart_account}/{va_name}/{tag}: source must be one of {', '.join(SOURCES)}")
         # A stable line id, so re-applying the seed updates the line instead of adding one.
-        line_id = str(line.get("line_id") or uuid.uuid5(uuid.NAMESPACE_URL,
-                                                         f"cssm-emulator:{smart_account}/{va_name}/{index}/{tag}"))
+        line_id = str(
+            line.get("line_id")
+            or uuid.uuid5(uuid.NAMESPACE_URL, f"cssm-emulator:{smart_account}/{va_name}/{index}/{tag}")
+        )
         db.execute(
             "INSERT INTO entitlements (line_id, smart_account, virtual_account, tag, license_type, quantity,"
             " start_date, end_date, subscription_id, sku, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(line_id) DO UPDATE SET tag=excluded.tag, license_type=excluded.license_type,"
             " quantity=excluded.quantity, start_date=excluded.start_date, end_date=excluded.end_date,"
             " subscription_id=excluded.subscription_id, sku=excluded.sku, source=excluded.source",
-            (line_id, smart_account, va_name, tag, license_type, quantity,
-             start.isoformat() if start else None, end.isoformat() if end else None,
-             str(line.get("subscription_id", "")), str(line.get("sku", "")), source),
+            (
+                line_id,
+                smart_account,
+                va_name,
+                tag,
+                license_type,
+                quantity,
+                start.isoformat() if start else None,
+                end.isoformat() if end else None,
+                str(line.get("subscription_id", "")),
+                str(line.get("sku", "")),
+                source,
+            ),
         )
 
     def _seed_user(self, db, entry):
         username, password = _text(entry, "username"), _text(entry, "password")
         salt, digest = hash_password(password)
-        db.execute("INSERT INTO users (username, salt, password_hash) VALUES (?, ?, ?) ON CONFLICT(username)"
-                   " DO UPDATE SET salt=excluded.salt, password_hash=excluded.password_hash",
-                   (username, salt, digest))
+        db.execute(
+            "INSERT INTO users (username, salt, password_hash) VALUES (?, ?, ?) ON CONFLICT(username)"
+            " DO UPDATE SET salt=excluded.salt, password_hash=excluded.password_hash",
+            (username, salt, digest),
+        )
         for smart_account in entry.get("smart_accounts") or []:
             if not db.execute("SELECT 1 FROM smart_accounts WHERE name = ?", (smart_account,)).fetchone():
                 raise SeedError(f"user {username}: unknown smart account {smart_account}")
-            db.execute("INSERT OR IGNORE INTO user_smart_accounts (username, smart_account) VALUES (?, ?)",
-                       (username, smart_account))
+            db.execute(
+                "INSERT OR IGNORE INTO user_smart_accounts (username, smart_account) VALUES (?, ?)",
+                (username, smart_account),
+            )
 
     # ---- accounts ------------------------------------------------------------------------
     @staticmethod
     def ensure_virtual_account(db, smart_account, name):
-        db.execute("INSERT OR IGNORE INTO virtual_accounts (smart_account, name) VALUES (?, ?)",
-                   (smart_account, name))
+        db.execute("INSERT OR IGNORE INTO virtual_accounts (smart_account, name) VALUES (?, ?)", (smart_account, name))
 
     @staticmethod
     def smart_account(db, name):
@@ -232,7 +262,7 @@ class Store:
                 raise KeyError(uid)
 
     def remove_onprem(self, uid):
-        """"Remove" on CSSM's SSM On-Prems pane (a later re-registration may reuse the uid)."""
+        """ "Remove" on CSSM's SSM On-Prems pane (a later re-registration may reuse the uid)."""
         with self.connect() as db:
             if db.execute("DELETE FROM onprems WHERE uid = ?", (uid,)).rowcount != 1:
                 raise KeyError(uid)
@@ -242,13 +272,21 @@ class Store:
     def summary(self):
         with self.connect() as db:
             return {
-                "smart_accounts": [dict(r) for r in db.execute(
-                    "SELECT s.name, s.export_allowed, (SELECT COUNT(*) FROM virtual_accounts v"
-                    " WHERE v.smart_account = s.name) AS virtual_accounts FROM smart_accounts s ORDER BY s.name")],
-                "onprems": [dict(r) for r in db.execute(
-                    "SELECT o.uid, o.name, o.smart_account, o.virtual_account, o.registered_at, o.last_sync_at,"
-                    " (SELECT COUNT(*) FROM product_instances p WHERE p.uid = o.uid) AS product_instances"
-                    " FROM onprems o ORDER BY o.name")],
+                "smart_accounts": [
+                    dict(r)
+                    for r in db.execute(
+                        "SELECT s.name, s.export_allowed, (SELECT COUNT(*) FROM virtual_accounts v"
+                        " WHERE v.smart_account = s.name) AS virtual_accounts FROM smart_accounts s ORDER BY s.name"
+                    )
+                ],
+                "onprems": [
+                    dict(r)
+                    for r in db.execute(
+                        "SELECT o.uid, o.name, o.smart_account, o.virtual_account, o.registered_at, o.last_sync_at,"
+                        " (SELECT COUNT(*) FROM product_instances p WHERE p.uid = o.uid) AS product_instances"
+                        " FROM onprems o ORDER BY o.name"
+                    )
+                ],
             }
 
 

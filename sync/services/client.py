@@ -5,6 +5,7 @@ affect communication to Cisco during account registration and synchronization").
 certificate is always verified: against ``ONPREM_CSSM_CA_FILE`` when set (the emulator's
 self-signed certificate), else the system's trust store. Verification is never turned off.
 """
+
 import requests
 from django.conf import settings
 
@@ -32,15 +33,23 @@ def post_document(path, text, *, credentials=None):
     url = cssm_url() + path
     try:
         response = requests.post(
-            url, data=text.encode("utf-8"), headers={"Content-Type": "application/yaml; charset=utf-8"},
-            auth=credentials, timeout=settings.ONPREM_CSSM_TIMEOUT, verify=_verify(), proxies=proxy_url(),
+            url,
+            data=text.encode("utf-8"),
+            headers={"Content-Type": "application/yaml; charset=utf-8"},
+            auth=credentials,
+            timeout=settings.ONPREM_CSSM_TIMEOUT,
+            verify=_verify(),
+            proxies=proxy_url(),
         )
     except requests.exceptions.SSLError as exc:
-        raise CssmUnavailable(f"The certificate of Cisco Smart Software Manager at {url} could not be verified "
-                              f"({exc.__class__.__name__}).") from None
+        raise CssmUnavailable(
+            f"The certificate of Cisco Smart Software Manager at {url} could not be verified "
+            f"({exc.__class__.__name__})."
+        ) from None
     except requests.exceptions.RequestException as exc:
-        raise CssmUnavailable(f"Cisco Smart Software Manager at {url} cannot be reached "
-                              f"({exc.__class__.__name__}).") from None
+        raise CssmUnavailable(
+            f"Cisco Smart Software Manager at {url} cannot be reached ({exc.__class__.__name__})."
+        ) from None
     if response.status_code != 200:
         message, code = f"Cisco Smart Software Manager answered HTTP {response.status_code}.", ""
         try:

@@ -1,4 +1,5 @@
 """Shared pieces of registration and synchronization: settings, state, the trusted root, privacy."""
+
 import uuid
 from pathlib import Path
 
@@ -59,8 +60,12 @@ def lock_state(account):
 
 def onprem_of(account, state):
     """How documents name this local account (the SSM On-Prem record CSSM holds)."""
-    return OnPrem(name=(state.onprem_name or account.name)[:100], uid=state.uid,
-                  smart_account=account.cisco_smart_account, virtual_account=account.cisco_virtual_account)
+    return OnPrem(
+        name=(state.onprem_name or account.name)[:100],
+        uid=state.uid,
+        smart_account=account.cisco_smart_account,
+        virtual_account=account.cisco_virtual_account,
+    )
 
 
 def configured_root():
@@ -88,8 +93,11 @@ def pin_root(root_pem):
 def privacy(state):
     """{hostname, ip_address, mac_address}: True = excluded (the account's override, else the global one)."""
     source = state if state is not None and state.privacy_override else sync_settings()
-    return {"hostname": source.privacy_hostname, "ip_address": source.privacy_ip_address,
-            "mac_address": source.privacy_mac_address}
+    return {
+        "hostname": source.privacy_hostname,
+        "ip_address": source.privacy_ip_address,
+        "mac_address": source.privacy_mac_address,
+    }
 
 
 def certificate_not_after(pem):
@@ -101,22 +109,44 @@ def certificate_not_after(pem):
 
 def new_record(account, *, kind, mode, request_id, actor, sync_type="", sent=None, request_text="", now=None):
     return SyncRecord.objects.create(
-        account=account, account_name=account.name, kind=kind, mode=mode, sync_type=sync_type,
-        request_id=request_id, sent=sent or {}, request_text=request_text,
-        user=actor if getattr(actor, "pk", None) else None, username=getattr(actor, "username", "") or "",
-        started_at=now or timezone.now())
+        account=account,
+        account_name=account.name,
+        kind=kind,
+        mode=mode,
+        sync_type=sync_type,
+        request_id=request_id,
+        sent=sent or {},
+        request_text=request_text,
+        user=actor if getattr(actor, "pk", None) else None,
+        username=getattr(actor, "username", "") or "",
+        started_at=now or timezone.now(),
+    )
 
 
 def fail_record(record, message):
     """Mark a record failed in its own transaction (the caller's work was rolled back)."""
     with transaction.atomic():
         SyncRecord.objects.filter(pk=record.pk, result=SyncRecord.Result.PENDING).update(
-            result=SyncRecord.Result.FAILED, message=message[:4000], finished_at=timezone.now())
+            result=SyncRecord.Result.FAILED, message=message[:4000], finished_at=timezone.now()
+        )
 
 
 def is_processed(response_id):
     return SyncRecord.objects.filter(response_id=response_id).exists()
 
 
-__all__ = ["SyncFailed", "sync_settings", "cssm_url", "require_sync_admin", "state_of", "lock_state", "onprem_of",
-           "configured_root", "pin_root", "privacy", "new_record", "fail_record", "is_processed"]
+__all__ = [
+    "SyncFailed",
+    "sync_settings",
+    "cssm_url",
+    "require_sync_admin",
+    "state_of",
+    "lock_state",
+    "onprem_of",
+    "configured_root",
+    "pin_root",
+    "privacy",
+    "new_record",
+    "fail_record",
+    "is_processed",
+]

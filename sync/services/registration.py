@@ -9,6 +9,7 @@ the ID certificate, makes the account Active and records the events, all in one 
 Generating a new request replaces the pending keys, so an older authorization file no longer
 fits (it certifies another key: "Invalid ID Certificate").
 """
+
 import logging
 
 from django.db import transaction
@@ -65,8 +66,10 @@ def _check_can_register(account, reregistration):
             raise ServiceError(f"Deactivate the local account “{account.name}” before re-registering it.")
         return
     if account.status not in (Status.PENDING_REGISTRATION, Status.REQUESTED):
-        raise ServiceError(f"The local account “{account.name}” is {account.get_status_display()}; only an account "
-                           "waiting for registration can be registered.")
+        raise ServiceError(
+            f"The local account “{account.name}” is {account.get_status_display()}; only an account "
+            "waiting for registration can be registered."
+        )
 
 
 @transaction.atomic
@@ -78,8 +81,12 @@ def create_registration_request(account, *, actor, reregistration=False, mode=Sy
     state_of(account, create=True)
     state = lock_state(account)
     id_key, signing_key = pki.new_private_key(), pki.new_private_key()
-    onprem = OnPrem(name=account.name, uid=state.uid, smart_account=account.cisco_smart_account,
-                    virtual_account=account.cisco_virtual_account)
+    onprem = OnPrem(
+        name=account.name,
+        uid=state.uid,
+        smart_account=account.cisco_smart_account,
+        virtual_account=account.cisco_virtual_account,
+    )
     body = {
         "account_name": account.name,
         "reregistration": reregistration,
@@ -99,11 +106,18 @@ def create_registration_request(account, *, actor, reregistration=False, mode=Sy
     state.pending_reregistration = reregistration
     state.pending_id_private_key = pki.private_key_pem(id_key)
     state.pending_signing_private_key = pki.private_key_pem(signing_key)
-    state.save(update_fields=["pending_request_id", "pending_reregistration", "pending_id_private_key",
-                              "pending_signing_private_key"])
+    state.save(
+        update_fields=[
+            "pending_request_id",
+            "pending_reregistration",
+            "pending_id_private_key",
+            "pending_signing_private_key",
+        ]
+    )
     kind = SyncRecord.Kind.REREGISTRATION if reregistration else SyncRecord.Kind.REGISTRATION
-    record = new_record(account, kind=kind, mode=mode, request_id=document.document_id, actor=actor,
-                        request_text=text, now=now)
+    record = new_record(
+        account, kind=kind, mode=mode, request_id=document.document_id, actor=actor, request_text=text, now=now
+    )
     if mode == SyncRecord.Mode.MANUAL:
         if reregistration:
             events.record("sync.reregistration_file", actor=actor, account=account, logical_account_name=account.name)
@@ -113,7 +127,7 @@ def create_registration_request(account, *, actor, reregistration=False, mode=Sy
 
 
 def registration_file(account, *, actor, reregistration=False):
-    """"Generate Registration File" / "Generate Re-Registration File": ``(file name, YAML text)``."""
+    """ "Generate Registration File" / "Generate Re-Registration File": ``(file name, YAML text)``."""
     document, text, _record = create_registration_request(account, actor=actor, reregistration=reregistration)
     return filename(document), text
 
@@ -143,8 +157,9 @@ def _fail(account, record, exc, actor, mode):
     if record is not None:
         fail_record(record, message)
     with transaction.atomic():
-        events.record("sync.registration_failed", actor=actor, account=account, account_name=account.name,
-                      reason=message)
+        events.record(
+            "sync.registration_failed", actor=actor, account=account, account_name=account.name, reason=message
+        )
     metrics.sync_result(mode, "failed")
     return SyncFailed(message, code=getattr(exc, "code", ""), detail=detail)
 
@@ -169,15 +184,23 @@ def apply_authorization(account, data, *, actor, name=None, mode=MANUAL, now=Non
         except Rejection as exc:
             exc.mode = mode
             raise
-        verify(document, trusted_roots=roots, mode=mode, now=now, expected_uid=state.uid,
-               in_reply_to=state.pending_request_id, is_processed=is_processed,
-               expected_id_public_key=pki.load_private_key(state.pending_id_private_key).public_key())
+        verify(
+            document,
+            trusted_roots=roots,
+            mode=mode,
+            now=now,
+            expected_uid=state.uid,
+            in_reply_to=state.pending_request_id,
+            is_processed=is_processed,
+            expected_id_public_key=pki.load_private_key(state.pending_id_private_key).public_key(),
+        )
         with transaction.atomic():
             _register(account, document, root, actor=actor, now=now, mode=mode)
     except (Rejection, pki.PkiError) as exc:
         # A rejected upload leaves the request pending (the right file may follow); online, it is spent.
-        raise _fail(account, record if mode == NETWORK else None, exc, actor,
-                    "manual" if mode == MANUAL else "online") from None
+        raise _fail(
+            account, record if mode == NETWORK else None, exc, actor, "manual" if mode == MANUAL else "online"
+        ) from None
     metrics.sync_result("manual" if mode == MANUAL else "online", "registered")
     if mode == NETWORK and record is not None and record.kind == SyncRecord.Kind.REREGISTRATION:
         # "Once you have completed re-registering a local Account, a full synchronization will
@@ -195,10 +218,13 @@ def _register(account, document, root, *, actor, now, mode):
         raise AlreadyProcessed("the registration was completed by another upload", mode=mode)
     record = SyncRecord.objects.select_for_update().get(request_id=state.pending_request_id)
     reregistration = state.pending_reregistration
-    install_signing_authority(account=account, certificate_pem=body["signing_certificate"],
-                              private_key_pem=state.pending_signing_private_key,
-                              chain_pem="".join(pem if pem.endswith("\n") else pem + "\n"
-                                                for pem in body["certificate_chain"]), now=now)
+    install_signing_authority(
+        account=account,
+        certificate_pem=body["signing_certificate"],
+        private_key_pem=state.pending_signing_private_key,
+        chain_pem="".join(pem if pem.endswith("\n") else pem + "\n" for pem in body["certificate_chain"]),
+        now=now,
+    )
     state.id_private_key = state.pending_id_private_key
     state.id_certificate_pem = body["id_certificate"]
     state.id_certificate_not_after = certificate_not_after(body["id_certificate"])
@@ -218,7 +244,9 @@ def _register(account, document, root, *, actor, now, mode):
         state.save(update_fields=["full_sync_required"])
     LocalAccount.objects.filter(pk=account.pk).update(export_control_allowed=body["export_control_allowed"])
     record.result, record.response_id, record.finished_at = SyncRecord.Result.SUCCESS, document.document_id, now
-    record.message = "Account was successfully re-registered." if reregistration else "Account was created successfully."
+    record.message = (
+        "Account was successfully re-registered." if reregistration else "Account was created successfully."
+    )
     record.save(update_fields=["result", "response_id", "finished_at", "message"])
     pin_root(root)
     fresh = LocalAccount.objects.get(pk=account.pk)
@@ -226,21 +254,35 @@ def _register(account, document, root, *, actor, now, mode):
         fresh = account_service.approve_account_request(actor=actor, account=fresh)
     account_service.activate_account(actor=actor, account=fresh)
     if reregistration:
-        events.record("sync.reregistered", actor=actor, account=account, logical_account_name=account.name,
-                      smart_account_name=account.cisco_smart_account, virtual_account_name=account.cisco_virtual_account,
-                      user_name=actor_name(actor), time=f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S %Z}")
+        events.record(
+            "sync.reregistered",
+            actor=actor,
+            account=account,
+            logical_account_name=account.name,
+            smart_account_name=account.cisco_smart_account,
+            virtual_account_name=account.cisco_virtual_account,
+            user_name=actor_name(actor),
+            time=f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S %Z}",
+        )
     else:
-        events.record("sync.registered", actor=actor, account=account, account_name=account.name,
-                      smart_account_name=account.cisco_smart_account,
-                      virtual_account_name=account.cisco_virtual_account, user_name=actor_name(actor))
+        events.record(
+            "sync.registered",
+            actor=actor,
+            account=account,
+            account_name=account.name,
+            smart_account_name=account.cisco_smart_account,
+            virtual_account_name=account.cisco_virtual_account,
+            user_name=actor_name(actor),
+        )
 
 
 def register_online(account, *, actor, username, password, reregistration=False, now=None):
     """Approve-and-register / Re-register (online): the admin's CCO credentials go to CSSM with the request."""
     if not username or not password:
         raise ServiceError("Enter your Cisco credentials (CCO ID and password).", field="username")
-    _document, text, record = create_registration_request(account, actor=actor, reregistration=reregistration,
-                                                          mode=SyncRecord.Mode.ONLINE, now=now)
+    _document, text, record = create_registration_request(
+        account, actor=actor, reregistration=reregistration, mode=SyncRecord.Mode.ONLINE, now=now
+    )
     try:
         content = client.post_document(client.REGISTER_PATH, text, credentials=(username, password))
     except client.CssmUnavailable as exc:
@@ -268,9 +310,16 @@ def delete_account(account, *, actor):
         if acknowledged or state.product_instances_on_cssm:
             raise ServiceError(
                 f"Cisco Smart Software Manager still holds product instances of the local account “{account.name}”: "
-                "remove them and synchronize before deleting the account.")
+                "remove them and synchronize before deleting the account."
+            )
     account_service.delete_account(actor=actor, account=account)
 
 
-__all__ = ["create_registration_request", "registration_file", "apply_authorization", "register_online",
-           "approve_and_register", "delete_account"]
+__all__ = [
+    "create_registration_request",
+    "registration_file",
+    "apply_authorization",
+    "register_online",
+    "approve_and_register",
+    "delete_account",
+]

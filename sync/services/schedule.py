@@ -8,6 +8,7 @@
 A failed attempt is not retried before the next slot (or, for the default cycle, a day later),
 so an unreachable CSSM does not fill the event log.
 """
+
 import calendar
 import datetime
 
@@ -88,6 +89,7 @@ def is_due(state, config, now):
 
 def due_states(config, now=None):
     now = now or timezone.now()
-    states = (AccountSync.objects.filter(account__status=LocalAccount.Status.ACTIVE, sync_disabled=False,
-                                         registered_at__isnull=False).select_related("account"))
+    states = AccountSync.objects.filter(
+        account__status=LocalAccount.Status.ACTIVE, sync_disabled=False, registered_at__isnull=False
+    ).select_related("account")
     return [state for state in states if is_due(state, config, now)]

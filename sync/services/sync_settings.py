@@ -1,6 +1,7 @@
 """Changing the synchronization settings: the schedule, global and per-account data privacy,
 disabling scheduled synchronization of one account. Every change is checked first (a refused
 one writes nothing) and recorded in the event log."""
+
 from django.db import transaction
 
 from core import events
@@ -10,8 +11,11 @@ from ..models import AccountSync, SyncSettings
 from .common import actor_name, require_sync_admin, state_of, sync_settings
 
 PRIVACY_FIELDS = ("privacy_hostname", "privacy_ip_address", "privacy_mac_address")
-PRIVACY_LABELS = {"privacy_hostname": "Hostname", "privacy_ip_address": "IP Address",
-                  "privacy_mac_address": "MAC Address"}
+PRIVACY_LABELS = {
+    "privacy_hostname": "Hostname",
+    "privacy_ip_address": "IP Address",
+    "privacy_mac_address": "MAC Address",
+}
 
 
 def _privacy_summary(values):
@@ -28,8 +32,14 @@ def _int_in(values, field, low, high, label):
 @transaction.atomic
 def update_schedule(*, actor, scheduled_enabled, frequency, hour, minute, day_of_week=0, day_of_month=1):
     require_sync_admin(actor)
-    values = {"scheduled_enabled": bool(scheduled_enabled), "frequency": frequency, "hour": hour, "minute": minute,
-              "day_of_week": day_of_week, "day_of_month": day_of_month}
+    values = {
+        "scheduled_enabled": bool(scheduled_enabled),
+        "frequency": frequency,
+        "hour": hour,
+        "minute": minute,
+        "day_of_week": day_of_week,
+        "day_of_month": day_of_month,
+    }
     if frequency not in SyncSettings.Frequency.values:
         raise ServiceError("Choose the frequency: Daily, Weekly or Monthly.", field="frequency")
     _int_in(values, "hour", 0, 23, "The hour")
@@ -55,16 +65,18 @@ def update_global_privacy(*, actor, **values):
     for field in PRIVACY_FIELDS:
         setattr(config, field, bool(values.get(field)))
     config.save()
-    events.record("sync.settings_changed", actor=actor, user_name=actor_name(actor),
-                  summary="global " + _privacy_summary(values))
+    events.record(
+        "sync.settings_changed", actor=actor, user_name=actor_name(actor), summary="global " + _privacy_summary(values)
+    )
     return config
 
 
 def _registered_state(account):
     state = state_of(account)
     if state is None:
-        raise ServiceError(f"The local account “{account.name}” has not been registered with Cisco Smart Software "
-                           "Manager.")
+        raise ServiceError(
+            f"The local account “{account.name}” has not been registered with Cisco Smart Software Manager."
+        )
     return AccountSync.objects.select_for_update().get(pk=state.pk)
 
 
@@ -78,19 +90,30 @@ def update_account_privacy(*, actor, account, override, **values):
         setattr(state, field, bool(values.get(field)) if override else False)
     state.save(update_fields=["privacy_override", *PRIVACY_FIELDS])
     summary = _privacy_summary(values) if override else "the global data privacy settings apply"
-    events.record("sync.account_settings_changed", actor=actor, account=account, account_name=account.name,
-                  user_name=actor_name(actor), summary=summary)
+    events.record(
+        "sync.account_settings_changed",
+        actor=actor,
+        account=account,
+        account_name=account.name,
+        user_name=actor_name(actor),
+        summary=summary,
+    )
     return state
 
 
 @transaction.atomic
 def set_scheduled_sync(*, actor, account, enabled):
-    """"Disable Scheduled Synchronization" (and enable it again) for one account."""
+    """ "Disable Scheduled Synchronization" (and enable it again) for one account."""
     require_sync_admin(actor)
     state = _registered_state(account)
     state.sync_disabled = not enabled
     state.save(update_fields=["sync_disabled"])
-    events.record("sync.account_settings_changed", actor=actor, account=account, account_name=account.name,
-                  user_name=actor_name(actor),
-                  summary="scheduled synchronization " + ("enabled" if enabled else "disabled"))
+    events.record(
+        "sync.account_settings_changed",
+        actor=actor,
+        account=account,
+        account_name=account.name,
+        user_name=actor_name(actor),
+        summary="scheduled synchronization " + ("enabled" if enabled else "disabled"),
+    )
     return state

@@ -7,6 +7,7 @@ guide), then applies it in ONE transaction with the account's sync state row loc
 process killed mid-apply leaves nothing half-applied. What a request carries and what applying a
 response changes: docs/synchronization.md, "Synchronization".
 """
+
 import datetime
 import hashlib
 import itertools
@@ -86,9 +87,22 @@ def identifier(pi):
 
 # --- Building the request -------------------------------------------------------------------------
 
-_PI_COLUMNS = ("pk", "udi_pid", "udi_serial_number", "registered_at", "last_contact_at", "product_name", "hostname",
-               "redundancy_group", "redundancy_role", "virtual_account__name", "device__product_type",
-               "device__software_tag", "device__ip_address", "device__mac_address")
+_PI_COLUMNS = (
+    "pk",
+    "udi_pid",
+    "udi_serial_number",
+    "registered_at",
+    "last_contact_at",
+    "product_name",
+    "hostname",
+    "redundancy_group",
+    "redundancy_role",
+    "virtual_account__name",
+    "device__product_type",
+    "device__software_tag",
+    "device__ip_address",
+    "device__mac_address",
+)
 CHUNK = 5000  # rows per round trip of the server-side cursors
 
 
@@ -96,18 +110,24 @@ def _redundancy_groups(account):
     """{group: [(pk, hostname, identifier, role), ...]} of the peers with a redundancy role (a few rows)."""
     groups = defaultdict(list)
     for pk, hostname, pid, serial, group, role in (
-            ProductInstance.objects.filter(account=account).exclude(redundancy_group="")
-            .exclude(redundancy_role=ProductInstance.RedundancyRole.NONE).order_by("pk")
-            .values_list("pk", "hostname", "udi_pid", "udi_serial_number", "redundancy_group", "redundancy_role")):
+        ProductInstance.objects.filter(account=account)
+        .exclude(redundancy_group="")
+        .exclude(redundancy_role=ProductInstance.RedundancyRole.NONE)
+        .order_by("pk")
+        .values_list("pk", "hostname", "udi_pid", "udi_serial_number", "redundancy_group", "redundancy_role")
+    ):
         groups[group].append((pk, hostname, f"PID:{pid} SN:{serial}", role))
     return groups
 
 
 def _usage_by_instance(account):
     """``(product instance pk, [{tag, count}, ...])`` in pk order, streamed."""
-    rows = (LicenseUsage.objects.filter(product_instance__account=account)
-            .order_by("product_instance_id", "license__entitlement_tag")
-            .values_list("product_instance_id", "license__entitlement_tag", "count").iterator(chunk_size=CHUNK))
+    rows = (
+        LicenseUsage.objects.filter(product_instance__account=account)
+        .order_by("product_instance_id", "license__entitlement_tag")
+        .values_list("product_instance_id", "license__entitlement_tag", "count")
+        .iterator(chunk_size=CHUNK)
+    )
     current: int | None = None
     lines: list[dict[str, str | int]] = []
     for pi_id, tag, count in rows:
@@ -130,19 +150,43 @@ def iter_product_instance_entries(account, hidden):
     groups = _redundancy_groups(account)
     usage = _usage_by_instance(account)
     next_usage = next(usage, None)
-    rows = (ProductInstance.objects.filter(account=account).order_by("pk").values_list(*_PI_COLUMNS)
-            .iterator(chunk_size=CHUNK))
+    rows = (
+        ProductInstance.objects.filter(account=account)
+        .order_by("pk")
+        .values_list(*_PI_COLUMNS)
+        .iterator(chunk_size=CHUNK)
+    )
     none = ProductInstance.RedundancyRole.NONE
-    for (pk, pid, serial, registered_at, last_contact_at, product_name, hostname, group, role, va_name,
-         product_type, software_tag, ip_address, mac_address) in rows:
+    for (
+        pk,
+        pid,
+        serial,
+        registered_at,
+        last_contact_at,
+        product_name,
+        hostname,
+        group,
+        role,
+        va_name,
+        product_type,
+        software_tag,
+        ip_address,
+        mac_address,
+    ) in rows:
         while next_usage is not None and next_usage[0] < pk:
             next_usage = next(usage, None)
         licenses = []
         if next_usage is not None and next_usage[0] == pk:
             licenses = next_usage[1]
         ident = f"PID:{pid} SN:{serial}"  # conversion_service.device_identifier, from the row
-        entry = {"identifier": ident, "virtual_account": va_name, "udi_pid": pid, "udi_serial_number": serial,
-                 "registered_at": _ts(registered_at), "licenses": licenses}
+        entry = {
+            "identifier": ident,
+            "virtual_account": va_name,
+            "udi_pid": pid,
+            "udi_serial_number": serial,
+            "registered_at": _ts(registered_at),
+            "licenses": licenses,
+        }
         if product_name:
             entry["product_name"] = product_name
         if product_type:
@@ -157,10 +201,18 @@ def iter_product_instance_entries(account, hidden):
             entry["hostname"] = hostname
         if group and role != none:
             entry["redundancy"] = {
-                "application": group[:255], "role": role.upper(),
-                "peers": [{"name": (peer_host if peer_host and not hidden["hostname"] else peer_ident),
-                           "role": peer_role.upper(), "id": str(peer_pk), "product_instance_identifier": peer_ident}
-                          for peer_pk, peer_host, peer_ident, peer_role in groups[group] if peer_pk != pk][:64],
+                "application": group[:255],
+                "role": role.upper(),
+                "peers": [
+                    {
+                        "name": (peer_host if peer_host and not hidden["hostname"] else peer_ident),
+                        "role": peer_role.upper(),
+                        "id": str(peer_pk),
+                        "product_instance_identifier": peer_ident,
+                    }
+                    for peer_pk, peer_host, peer_ident, peer_role in groups[group]
+                    if peer_pk != pk
+                ][:64],
             }
         digest = hashlib.sha256(canonical_text(entry).encode("utf-8")).hexdigest()
         entry["last_contact_at"] = _ts(last_contact_at)
@@ -174,9 +226,12 @@ def product_instance_entries(account, hidden):
 
 def _license_usage(account):
     """In use per (license, local VA), summed by the database."""
-    rows = (LicenseUsage.objects.filter(product_instance__account=account)
-            .values_list("license__entitlement_tag", "product_instance__virtual_account__name")
-            .annotate(total=Sum("count")).order_by())
+    rows = (
+        LicenseUsage.objects.filter(product_instance__account=account)
+        .values_list("license__entitlement_tag", "product_instance__virtual_account__name")
+        .annotate(total=Sum("count"))
+        .order_by()
+    )
     return [{"tag": tag, "virtual_account": va, "in_use": total} for tag, va, total in sorted(rows)]
 
 
@@ -185,9 +240,15 @@ def _export_requests(account):
     for request in device_requests.pending_requests(account):
         action = "authorize" if request.kind == DeviceRequest.Kind.EXPORT_AUTHORIZE else "return"
         for index, item in enumerate(request.items):
-            out.append({"request_id": f"{request.poll_id}#{index}", "product_instance": identifier(request.product_instance),
-                        "tag": str(item.get("tag", ""))[:512] or "-", "count": max(1, int(item.get("count", 1))),
-                        "action": action})
+            out.append(
+                {
+                    "request_id": f"{request.poll_id}#{index}",
+                    "product_instance": identifier(request.product_instance),
+                    "tag": str(item.get("tag", ""))[:512] or "-",
+                    "count": max(1, int(item.get("count", 1))),
+                    "action": action,
+                }
+            )
     return out
 
 
@@ -199,22 +260,35 @@ def _dlc_requests(account):
     for c in conversions:
         licenses = []
         for item in c.licenses:
-            line = {"name": item["name"][:255], "tag": item.get("tag") or tag_by_name.get(item["name"]) or item["name"],
-                    "count": item["count"]}
+            line = {
+                "name": item["name"][:255],
+                "tag": item.get("tag") or tag_by_name.get(item["name"]) or item["name"],
+                "count": item["count"],
+            }
             if item.get("pak"):
                 line["pak"] = item["pak"]
             licenses.append(line)
-        out.append({"request_id": f"dlc-{c.pk}", "product_instance": c.device_identifier,
-                    "device_identifier": c.device_identifier, "product_family": c.product_family,
-                    "virtual_account": c.virtual_account.name, "licenses": licenses})
+        out.append(
+            {
+                "request_id": f"dlc-{c.pk}",
+                "product_instance": c.device_identifier,
+                "device_identifier": c.device_identifier,
+                "product_family": c.product_family,
+                "virtual_account": c.virtual_account.name,
+                "licenses": licenses,
+            }
+        )
     return out, [c.pk for c in conversions]
 
 
 def signer_certificates(state):
     """The ID certificate, then CSSM's issuers (the root left out: CSSM has it)."""
     root = pki.fingerprint(pki.load_certificate(state.root_pem)) if state.root_pem else None
-    issuers = [pem for pem in pki.split_pem_chain(state.chain_pem)
-               if root is None or pki.fingerprint(pki.load_certificate(pem)) != root]
+    issuers = [
+        pem
+        for pem in pki.split_pem_chain(state.chain_pem)
+        if root is None or pki.fingerprint(pki.load_certificate(pem)) != root
+    ]
     return [state.id_certificate_pem, *issuers]
 
 
@@ -222,11 +296,14 @@ def _check_can_sync(account, state):
     if state is None or not state.is_registered:
         raise ServiceError(f"The local account “{account.name}” is not registered with Cisco Smart Software Manager.")
     if account.status not in SYNCABLE:
-        raise ServiceError(f"The local account “{account.name}” is {account.get_status_display()}; it cannot be "
-                           "synchronized.")
+        raise ServiceError(
+            f"The local account “{account.name}” is {account.get_status_display()}; it cannot be synchronized."
+        )
     if state.id_certificate_not_after and state.id_certificate_not_after <= timezone.now():
-        raise ServiceError("Re-registration Required: On-Prem was not synchronized for 365 days and must be "
-                           "re-registered with Cisco Smart Software Manager")
+        raise ServiceError(
+            "Re-registration Required: On-Prem was not synchronized for 365 days and must be "
+            "re-registered with Cisco Smart Software Manager"
+        )
 
 
 @transaction.atomic
@@ -239,8 +316,11 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
     _check_can_sync(account, state)
     sync_type = FULL if full or state.full_sync_required else STANDARD
     hidden = privacy(state)
-    acknowledged = {} if sync_type == FULL else dict(
-        SyncedProductInstance.objects.filter(account=account).values_list("identifier", "digest"))
+    acknowledged = (
+        {}
+        if sync_type == FULL
+        else dict(SyncedProductInstance.objects.filter(account=account).values_list("identifier", "digest"))
+    )
     # Each entry is checked and kept only as its canonical JSON text (CanonicalList): the
     # signature and the YAML are made from those texts; what CSSM will hold is {identifier: digest}.
     instances = CanonicalList(PRODUCT_INSTANCE, "body.product_instances")
@@ -257,8 +337,11 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
         raise ServiceError(f"The synchronization request cannot be built: {exc}") from None
     removed = sorted(set(acknowledged) - present)
     del acknowledged, present
-    rum = list(RumReport.objects.filter(account=account, synced_at__isnull=True).order_by("pk")
-               .values_list("pk", "payload")[:MAX_RUM_REPORTS])
+    rum = list(
+        RumReport.objects.filter(account=account, synced_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "payload")[:MAX_RUM_REPORTS]
+    )
     dlc, conversion_ids = _dlc_requests(account)
     body = {
         "last_response_id": state.last_response_id or None,
@@ -277,13 +360,27 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
         raise ServiceError(f"The synchronization request cannot be built: {exc}") from None
     text = serialize(document)
     sent = {"pis": sent_pis, "removed": removed, "rum": [pk for pk, _payload in rum], "dlc": conversion_ids}
-    record = new_record(account, kind=SyncRecord.Kind.SYNC, mode=mode, sync_type=sync_type,
-                        request_id=document.document_id, actor=actor, sent=sent, now=now)
+    record = new_record(
+        account,
+        kind=SyncRecord.Kind.SYNC,
+        mode=mode,
+        sync_type=sync_type,
+        request_id=document.document_id,
+        actor=actor,
+        sent=sent,
+        now=now,
+    )
     _store_request_text(record, text)
     conversion_service.mark_sent(conversion_service.pending_conversions(account).filter(pk__in=conversion_ids), now)
     if mode == SyncRecord.Mode.MANUAL:
-        events.record("sync.request_file", actor=actor, account=account, sync_type=sync_type,
-                      account_name=account.name, user_name=getattr(actor, "username", "") or "system")
+        events.record(
+            "sync.request_file",
+            actor=actor,
+            account=account,
+            sync_type=sync_type,
+            account_name=account.name,
+            user_name=getattr(actor, "username", "") or "system",
+        )
     return document, text, record
 
 
@@ -301,18 +398,21 @@ def _store_request_text(record, text):
     if connection.vendor != "postgresql" or len(text) <= LARGE_TEXT:
         SyncRecord.objects.filter(pk=record.pk).update(request_text=text)
     else:
-        table, column, pk = (connection.ops.quote_name(name) for name in (SyncRecord._meta.db_table, "request_text",
-                                                                        SyncRecord._meta.pk.column))
+        table, column, pk = (
+            connection.ops.quote_name(name)
+            for name in (SyncRecord._meta.db_table, "request_text", SyncRecord._meta.pk.column)
+        )
         with connection.cursor() as cursor:
             cursor.execute("SELECT lo_from_bytea(0, %s)", [text[:LARGE_TEXT].encode("utf-8")])
             oid = cursor.fetchone()[0]
             offset = len(text[:LARGE_TEXT].encode("utf-8"))
             for start in range(LARGE_TEXT, len(text), LARGE_TEXT):
-                piece = text[start:start + LARGE_TEXT].encode("utf-8")
+                piece = text[start : start + LARGE_TEXT].encode("utf-8")
                 cursor.execute("SELECT lo_put(%s, %s, %s)", [oid, offset, piece])
                 offset += len(piece)
-            cursor.execute(f"UPDATE {table} SET {column} = convert_from(lo_get(%s), 'UTF8') WHERE {pk} = %s",
-                           [oid, record.pk])
+            cursor.execute(
+                f"UPDATE {table} SET {column} = convert_from(lo_get(%s), 'UTF8') WHERE {pk} = %s", [oid, record.pk]
+            )
             cursor.execute("SELECT lo_unlink(%s)", [oid])
     record.request_text = text
 
@@ -324,6 +424,7 @@ def request_file(account, *, actor, full=False):
 
 
 # --- Applying the response ------------------------------------------------------------------------
+
 
 def _failed(account, record, message, *, mode, actor, detail=""):
     """History, event, metric for a failed synchronization (in their own transaction)."""
@@ -353,11 +454,20 @@ def apply_response(account, data, *, actor, name=None, mode=MANUAL, now=None):
     try:
         document = parse(data, name=name, mode=mode, expected_kinds=("SyncResponse",))
         # Not the request's text nor what it sent (a full request for 250,000 PIs: ~100 + ~25 MB).
-        record = SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC,
-                                           request_id=document.in_reply_to).defer("request_text", "sent").first()
-        verify(document, trusted_roots=[state.root_pem], mode=mode, now=now, expected_uid=state.uid,
-               is_processed=is_processed,
-               expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
+        record = (
+            SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC, request_id=document.in_reply_to)
+            .defer("request_text", "sent")
+            .first()
+        )
+        verify(
+            document,
+            trusted_roots=[state.root_pem],
+            mode=mode,
+            now=now,
+            expected_uid=state.uid,
+            is_processed=is_processed,
+            expected_id_public_key=pki.load_private_key(state.id_private_key).public_key(),
+        )
         if record is None:
             raise WrongAccount("the response answers no request of this local account", mode=mode)
         if record.result != SyncRecord.Result.PENDING:
@@ -386,8 +496,13 @@ def _apply(account, document, record_pk, *, now, mode):
     _apply_dlc_decisions(account, body["dlc_decisions"], now)
     _advance_watermark(account, record, now)
     if body["onprem_name"] != (state.onprem_name or account.name):
-        events.record("sync.onprem_renamed", account=account, account_name=account.name,
-                      old_name=state.onprem_name or account.name, new_name=body["onprem_name"])
+        events.record(
+            "sync.onprem_renamed",
+            account=account,
+            account_name=account.name,
+            old_name=state.onprem_name or account.name,
+            new_name=body["onprem_name"],
+        )
     state.onprem_name = body["onprem_name"]
     state.id_certificate_pem = body["id_certificate"]
     state.chain_pem = "".join(pem if pem.endswith("\n") else pem + "\n" for pem in body["certificate_chain"])
@@ -403,7 +518,8 @@ def _apply(account, document, record_pk, *, now, mode):
     LocalAccount.objects.filter(pk=account.pk).update(export_control_allowed=body["export_control_allowed"])
     record.result, record.response_id, record.finished_at = SyncRecord.Result.SUCCESS, document.document_id, now
     record.message = "Synchronization Successful" + (
-        "; Cisco Smart Software Manager asks for a full synchronization next." if body["full_sync_required"] else "")
+        "; Cisco Smart Software Manager asks for a full synchronization next." if body["full_sync_required"] else ""
+    )
     record.save(update_fields=["result", "response_id", "finished_at", "message"])
     if entitlement_problems:
         events.record("sync.entitlements_failed", account=account)
@@ -413,23 +529,40 @@ def _apply(account, document, record_pk, *, now, mode):
 
 
 def _line_key(license_id, line):
-    return (license_id, line["license_type"], line["start_date"] or None,
-            None if line["license_type"] == "perpetual" else line["end_date"], line["subscription_id"], line["sku"],
-            line["source"])
+    return (
+        license_id,
+        line["license_type"],
+        line["start_date"] or None,
+        None if line["license_type"] == "perpetual" else line["end_date"],
+        line["subscription_id"],
+        line["sku"],
+        line["source"],
+    )
 
 
 def _row_key(row):
-    return (row.license_id, row.license_type, row.start_date.isoformat() if row.start_date else None,
-            row.end_date.isoformat() if row.end_date else None, row.subscription_id, row.sku, row.source)
+    return (
+        row.license_id,
+        row.license_type,
+        row.start_date.isoformat() if row.start_date else None,
+        row.end_date.isoformat() if row.end_date else None,
+        row.subscription_id,
+        row.sku,
+        row.source,
+    )
 
 
 def _upsert_licenses(lines):
     tags = {line["tag"] for line in lines}
     known = {lic.entitlement_tag: lic for lic in LicenseDefinition.objects.filter(entitlement_tag__in=tags)}
     for line in lines:
-        values = {"name": line["name"][:255], "description": line["description"],
-                  "product_family": line["product_family"][:255], "export_restricted": line["export_restricted"],
-                  "billing_type": line["billing_type"]}
+        values = {
+            "name": line["name"][:255],
+            "description": line["description"],
+            "product_family": line["product_family"][:255],
+            "export_restricted": line["export_restricted"],
+            "billing_type": line["billing_type"],
+        }
         lic = known.get(line["tag"])
         if lic is None:
             known[line["tag"]] = LicenseDefinition.objects.create(entitlement_tag=line["tag"][:255], **values)
@@ -439,10 +572,15 @@ def _upsert_licenses(lines):
             lic.save(update_fields=list(values))
     parents = {p for line in lines for p in line["parents"]} - set(known)
     known.update({lic.entitlement_tag: lic for lic in LicenseDefinition.objects.filter(entitlement_tag__in=parents)})
-    edges = {(known[p].pk, known[line["tag"]].pk) for line in lines for p in line["parents"]
-             if p in known and p != line["tag"]}
-    existing = set(LicenseHierarchy.objects.filter(lower_id__in=[known[t].pk for t in tags])
-                   .values_list("higher_id", "lower_id"))
+    edges = {
+        (known[p].pk, known[line["tag"]].pk)
+        for line in lines
+        for p in line["parents"]
+        if p in known and p != line["tag"]
+    }
+    existing = set(
+        LicenseHierarchy.objects.filter(lower_id__in=[known[t].pk for t in tags]).values_list("higher_id", "lower_id")
+    )
     LicenseHierarchy.objects.bulk_create([LicenseHierarchy(higher_id=h, lower_id=lo) for h, lo in edges - existing])
     return known
 
@@ -490,10 +628,17 @@ def apply_entitlements(account, lines):
             Entitlement.objects.filter(pk=existing.pk).update(quantity=F("quantity") + missing)
             continue
         license_id, license_type, start, end, subscription_id, sku, source = key
-        Entitlement(license_id=license_id, virtual_account=default_va, license_type=license_type, quantity=missing,
-                    start_date=datetime.date.fromisoformat(start) if start else None,
-                    end_date=datetime.date.fromisoformat(end) if end else None,
-                    subscription_id=subscription_id, sku=sku, source=source).save()
+        Entitlement(
+            license_id=license_id,
+            virtual_account=default_va,
+            license_type=license_type,
+            quantity=missing,
+            start_date=datetime.date.fromisoformat(start) if start else None,
+            end_date=datetime.date.fromisoformat(end) if end else None,
+            subscription_id=subscription_id,
+            sku=sku,
+            source=source,
+        ).save()
     return problems
 
 
@@ -502,8 +647,12 @@ def _apply_export_decisions(account, decisions, now):
     for decision in decisions:
         poll_id, _sep, _index = decision["request_id"].partition("#")
         by_request[poll_id].append(decision)
-    pending = {r.poll_id: r for r in DeviceRequest.objects.filter(
-        account=account, status=DeviceRequest.Status.PENDING, poll_id__in=list(by_request))}
+    pending = {
+        r.poll_id: r
+        for r in DeviceRequest.objects.filter(
+            account=account, status=DeviceRequest.Status.PENDING, poll_id__in=list(by_request)
+        )
+    }
     for poll_id, parts in by_request.items():
         request = pending.get(poll_id)
         if request is None or len(parts) < len(request.items):
@@ -523,8 +672,12 @@ def _apply_dlc_decisions(account, decisions, now):
     for conversion in conversion_service.pending_conversions(account).filter(pk__in=list(ids)):
         decision = ids[conversion.pk]
         conversion_service.decide_conversion(
-            conversion, decision["status"] == "migrate-success", reason=decision["reason"],
-            already_converted=decision["status"] == "already-converted", now=now)
+            conversion,
+            decision["status"] == "migrate-success",
+            reason=decision["reason"],
+            already_converted=decision["status"] == "already-converted",
+            now=now,
+        )
 
 
 def _advance_watermark(account, record, now):
@@ -534,12 +687,15 @@ def _advance_watermark(account, record, now):
     if record.sync_type == FULL:
         SyncedProductInstance.objects.filter(account=account).delete()
     else:
-        SyncedProductInstance.objects.filter(account=account, identifier__in=list(sent.get("removed", [])) + list(pis)
-                                             ).delete()
+        SyncedProductInstance.objects.filter(
+            account=account, identifier__in=list(sent.get("removed", [])) + list(pis)
+        ).delete()
     # In batches built as they go: 250,000 model instances at once would be ~250 MB.
     rows = iter(pis.items())
-    while batch := [SyncedProductInstance(account=account, identifier=ident, digest=digest)
-                    for ident, digest in itertools.islice(rows, 2000)]:
+    while batch := [
+        SyncedProductInstance(account=account, identifier=ident, digest=digest)
+        for ident, digest in itertools.islice(rows, 2000)
+    ]:
         SyncedProductInstance.objects.bulk_create(batch)
     if sent.get("rum"):
         RumReport.objects.filter(pk__in=sent["rum"], synced_at__isnull=True).update(synced_at=now)
@@ -547,11 +703,21 @@ def _advance_watermark(account, record, now):
 
 # --- Online -----------------------------------------------------------------------------------------
 
+
 def _resendable(account, sync_type, now):
-    return (SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC, mode=SyncRecord.Mode.ONLINE,
-                                      result=SyncRecord.Result.PENDING, sync_type=sync_type,
-                                      started_at__gte=now - RESEND_WITHIN)
-            .exclude(request_text="").order_by("-started_at").first())
+    return (
+        SyncRecord.objects.filter(
+            account=account,
+            kind=SyncRecord.Kind.SYNC,
+            mode=SyncRecord.Mode.ONLINE,
+            result=SyncRecord.Result.PENDING,
+            sync_type=sync_type,
+            started_at__gte=now - RESEND_WITHIN,
+        )
+        .exclude(request_text="")
+        .order_by("-started_at")
+        .first()
+    )
 
 
 def synchronize(account, *, actor, full=False, now=None):
@@ -567,13 +733,16 @@ def synchronize(account, *, actor, full=False, now=None):
         text = record.request_text
     else:
         # Online requests whose answer never came and that are too old to send again are spent.
-        SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC, mode=SyncRecord.Mode.ONLINE,
-                                  result=SyncRecord.Result.PENDING).exclude(
-            started_at__gte=now - RESEND_WITHIN, sync_type=sync_type).update(
-            result=SyncRecord.Result.FAILED, finished_at=now,
-            message="No response from Cisco Smart Software Manager was applied for this request.")
-        _document, text, record = create_sync_request(account, actor=actor, full=full, mode=SyncRecord.Mode.ONLINE,
-                                                      now=now)
+        SyncRecord.objects.filter(
+            account=account, kind=SyncRecord.Kind.SYNC, mode=SyncRecord.Mode.ONLINE, result=SyncRecord.Result.PENDING
+        ).exclude(started_at__gte=now - RESEND_WITHIN, sync_type=sync_type).update(
+            result=SyncRecord.Result.FAILED,
+            finished_at=now,
+            message="No response from Cisco Smart Software Manager was applied for this request.",
+        )
+        _document, text, record = create_sync_request(
+            account, actor=actor, full=full, mode=SyncRecord.Mode.ONLINE, now=now
+        )
     try:
         content = client.post_document(client.SYNC_PATH, text)
     except client.CssmUnavailable as exc:
@@ -582,5 +751,14 @@ def synchronize(account, *, actor, full=False, now=None):
     return apply_response(account, content, actor=actor, mode=NETWORK)
 
 
-__all__ = ["create_sync_request", "request_file", "apply_response", "apply_entitlements", "synchronize",
-           "product_instance_entries", "iter_product_instance_entries", "STANDARD", "FULL"]
+__all__ = [
+    "create_sync_request",
+    "request_file",
+    "apply_response",
+    "apply_entitlements",
+    "synchronize",
+    "product_instance_entries",
+    "iter_product_instance_entries",
+    "STANDARD",
+    "FULL",
+]

@@ -1,5 +1,6 @@
 """Fixtures of the Access Management tests: a real slapd, a real OIDC provider process, and
 helpers that configure them through the widget's own services."""
+
 import sys
 from pathlib import Path
 
@@ -45,9 +46,16 @@ def slapd_tls_server(tmp_path_factory):
 def ldap_data(slapd_server):
     """The form data of a working LDAP configuration for the test server."""
     return {
-        "enabled": True, "title": "Test LDAP", "host": "127.0.0.1", "port": slapd_server.port,
-        "user_base_dn": f"ou=people,{SUFFIX}", "uid_attribute": "uid", "encryption": "plain",
-        "bind_dn": READER_DN, "bind_password": READER_PASSWORD, "group_base_dn": f"ou=groups,{SUFFIX}",
+        "enabled": True,
+        "title": "Test LDAP",
+        "host": "127.0.0.1",
+        "port": slapd_server.port,
+        "user_base_dn": f"ou=people,{SUFFIX}",
+        "uid_attribute": "uid",
+        "encryption": "plain",
+        "bind_dn": READER_DN,
+        "bind_password": READER_PASSWORD,
+        "group_base_dn": f"ou=groups,{SUFFIX}",
         "ldap_type": "openldap",
     }
 
@@ -62,8 +70,12 @@ def ldap_configured(db, ldap_data):
 @pytest.fixture(scope="session")
 def oidc_provider(tmp_path_factory):
     port = ports.claim_port(ports.DIRECTORY)
-    provider = Process([sys.executable, HERE / "oidc_provider.py", port, CLIENT_ID, CLIENT_SECRET],
-                       log=tmp_path_factory.mktemp("oidc") / "provider.log", port=port, name="oidc_provider.py")
+    provider = Process(
+        [sys.executable, HERE / "oidc_provider.py", port, CLIENT_ID, CLIENT_SECRET],
+        log=tmp_path_factory.mktemp("oidc") / "provider.log",
+        port=port,
+        name="oidc_provider.py",
+    )
     provider.start().wait_for_port(timeout=30)
     base = f"http://127.0.0.1:{port}"
 
@@ -72,8 +84,11 @@ def oidc_provider(tmp_path_factory):
 
         @staticmethod
         def next_user(username="adfs.user@corp.example", roles=(), email="", mode="normal"):
-            requests.post(f"{base}/_control", json={"username": username, "roles": list(roles), "email": email,
-                                                    "mode": mode}, timeout=5).raise_for_status()
+            requests.post(
+                f"{base}/_control",
+                json={"username": username, "roles": list(roles), "email": email, "mode": mode},
+                timeout=5,
+            ).raise_for_status()
 
     yield Handle
     provider.stop()
@@ -84,10 +99,19 @@ def adfs_configured(db, oidc_provider):
     from admin_widgets.access_management.services import save_provider
 
     def _configure(mode="v4", import_claims=True, secret=CLIENT_SECRET):
-        return save_provider(actor=None, kind="adfs", data={
-            "enabled": True, "server_url": oidc_provider.url, "adfs_mode": mode, "import_claims": import_claims,
-            "resource_name": RESOURCE, "client_id": CLIENT_ID, "client_secret": secret,
-        })
+        return save_provider(
+            actor=None,
+            kind="adfs",
+            data={
+                "enabled": True,
+                "server_url": oidc_provider.url,
+                "adfs_mode": mode,
+                "import_claims": import_claims,
+                "resource_name": RESOURCE,
+                "client_id": CLIENT_ID,
+                "client_secret": secret,
+            },
+        )
 
     return _configure
 

@@ -11,6 +11,7 @@ nonce or issuer, ``alg: none``, or HS256 keyed with the provider's public key;
 or sign them without a ``kid`` while the JWKS publishes two keys (as during a key rollover); or
 answer the token request with HTTP 200 and an error, or with HTML.
 """
+
 import base64
 import hashlib
 import hmac
@@ -47,8 +48,13 @@ class Provider:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.codes = {}
-        self.next_user = {"username": "adfs.user@corp.example", "roles": [], "email": "", "mode": "normal",
-                          "resource": ""}
+        self.next_user = {
+            "username": "adfs.user@corp.example",
+            "roles": [],
+            "email": "",
+            "mode": "normal",
+            "resource": "",
+        }
         self.token_requests = []
         self.lock = threading.Lock()
 
@@ -59,8 +65,9 @@ class Provider:
             return signing_input + "."
         if alg == "HS256":
             # The classic forgery: the verifier's public key, which anyone can fetch, as an HMAC secret.
-            public_pem = self.key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+            public_pem = self.key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
             return f"{signing_input}.{b64(hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest())}"
         signature = (key or self.key).sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{b64(signature)}"
@@ -69,9 +76,19 @@ class Provider:
         keys = [(KID, self.key)]
         if self.next_user["mode"] == "rollover_no_kid":
             keys.insert(0, ("retired-key", self.other_key))
-        return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-                          "n": int_b64(key.public_key().public_numbers().n),
-                          "e": int_b64(key.public_key().public_numbers().e)} for kid, key in keys]}
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "alg": "RS256",
+                    "kid": kid,
+                    "n": int_b64(key.public_key().public_numbers().n),
+                    "e": int_b64(key.public_key().public_numbers().e),
+                }
+                for kid, key in keys
+            ]
+        }
 
     def discovery(self, prefix):
         issuer = self.base + prefix
@@ -95,8 +112,9 @@ class Provider:
             claims["email"] = user["email"]
         id_claims = dict(claims, iss=issuer, aud=self.client_id, nonce=grant["nonce"])
         resource = grant["resource"] or user["resource"]
-        access_claims = dict(claims, iss=self.discovery(prefix)["access_token_issuer"],
-                             aud=f"microsoft:identityserver:{resource}")
+        access_claims = dict(
+            claims, iss=self.discovery(prefix)["access_token_issuer"], aud=f"microsoft:identityserver:{resource}"
+        )
         key, alg, kid = None, "RS256", KID
         if mode == "bad_signature":
             key = self.other_key
@@ -122,8 +140,12 @@ class Provider:
             alg = "HS256"
         elif mode == "rollover_no_kid":
             kid = None
-        return {"access_token": self.sign(access_claims, key, alg, kid), "token_type": "bearer", "expires_in": 300,
-                "id_token": self.sign(id_claims, key, alg, kid)}
+        return {
+            "access_token": self.sign(access_claims, key, alg, kid),
+            "token_type": "bearer",
+            "expires_in": 300,
+            "id_token": self.sign(id_claims, key, alg, kid),
+        }
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -160,13 +182,22 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authorize(self, query):
         p = self.provider
-        if query.get("client_id") != p.client_id or not query.get("redirect_uri") or query.get("response_type") != "code":
+        if (
+            query.get("client_id") != p.client_id
+            or not query.get("redirect_uri")
+            or query.get("response_type") != "code"
+        ):
             return self._json(400, {"error": "invalid_request"})
         code = secrets.token_urlsafe(24)
         with p.lock:
-            p.codes[code] = {"client_id": query["client_id"], "redirect_uri": query["redirect_uri"],
-                             "nonce": query.get("nonce", ""), "challenge": query.get("code_challenge", ""),
-                             "resource": query.get("resource", ""), "user": dict(p.next_user)}
+            p.codes[code] = {
+                "client_id": query["client_id"],
+                "redirect_uri": query["redirect_uri"],
+                "nonce": query.get("nonce", ""),
+                "challenge": query.get("code_challenge", ""),
+                "resource": query.get("resource", ""),
+                "user": dict(p.next_user),
+            }
         location = query["redirect_uri"] + "?" + urlencode({"code": code, "state": query.get("state", "")})
         self.send_response(302)
         self.send_header("Location", location)

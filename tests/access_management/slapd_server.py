@@ -1,5 +1,6 @@
 """A real OpenLDAP server for the tests: ``slapd`` from the Debian package, run as a child process
 with its own slapd.conf and mdb database in a temporary folder, on a loopback port."""
+
 import os
 import shutil
 import subprocess
@@ -84,8 +85,12 @@ class Slapd:
         conf.write_text(text)
         self.port = ports.claim_port(ports.DIRECTORY)
         # -d 0: stay in the foreground (a child that dies with the tests), log nothing.
-        self.process = Process([SLAPD, "-f", conf, "-h", self.uri + "/", "-d", "0"], log=self.dir / "slapd.log",
-                               port=self.port, name="slapd").start()
+        self.process = Process(
+            [SLAPD, "-f", conf, "-h", self.uri + "/", "-d", "0"],
+            log=self.dir / "slapd.log",
+            port=self.port,
+            name="slapd",
+        ).start()
         self.process.wait_for_port(timeout=10)
         self.add(SEED.format(suffix=SUFFIX, reader_password=READER_PASSWORD))
         return self
@@ -93,7 +98,9 @@ class Slapd:
     def _run(self, tool, ldif):
         result = subprocess.run(
             [tool, "-x", "-H", self.uri, "-D", ROOT_DN, "-w", ROOT_PASSWORD],
-            input=ldif.encode(), capture_output=True, timeout=30,
+            input=ldif.encode(),
+            capture_output=True,
+            timeout=30,
             env=dict(os.environ, LDAPTLS_CACERT=str(self.tls[0])) if self.tls else None,
         )
         if result.returncode != 0:
@@ -106,9 +113,18 @@ class Slapd:
         self._run(LDAPMODIFY, ldif)
 
     def add_user(self, uid, password, *, given="", sn=None, mail=""):
-        lines = [f"dn: uid={uid},ou=people,{SUFFIX}", "objectClass: inetOrgPerson", "objectClass: posixAccount",
-                 f"uid: {uid}", f"cn: {uid}", f"sn: {sn or uid}", "uidNumber: 10000", "gidNumber: 10000",
-                 f"homeDirectory: /home/{uid}", f"userPassword: {password}"]
+        lines = [
+            f"dn: uid={uid},ou=people,{SUFFIX}",
+            "objectClass: inetOrgPerson",
+            "objectClass: posixAccount",
+            f"uid: {uid}",
+            f"cn: {uid}",
+            f"sn: {sn or uid}",
+            "uidNumber: 10000",
+            "gidNumber: 10000",
+            f"homeDirectory: /home/{uid}",
+            f"userPassword: {password}",
+        ]
         if given:
             lines.append(f"givenName: {given}")
         if mail:
@@ -147,22 +163,33 @@ def make_tls_files(folder):
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test LDAP CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return paths

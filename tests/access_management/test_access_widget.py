@@ -1,5 +1,6 @@
 """The Access Management widget: pages, RBAC (System Admin changes, System Operator views, System
 User nothing), CSRF, secrets encrypted at rest and never rendered, Test connection."""
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -9,8 +10,13 @@ from accounts.roles import SystemRole
 from core import crypto
 from tests.access_management.slapd_server import READER_PASSWORD
 
-PAGES = ["/admin/access/ldap/", "/admin/access/ldap/users/", "/admin/access/ldap/groups/", "/admin/access/adfs/",
-         "/admin/access/sso/"]
+PAGES = [
+    "/admin/access/ldap/",
+    "/admin/access/ldap/users/",
+    "/admin/access/ldap/groups/",
+    "/admin/access/adfs/",
+    "/admin/access/sso/",
+]
 
 
 def _form(data):
@@ -28,8 +34,12 @@ def test_every_tab_opens_for_admin_and_operator(admin_client, make_user, path):
     page = admin_client.get(path)
     assert page.status_code == 200
     operator = Client()
-    assert operator.post("/login/", {"username": make_user("operator", SystemRole.OPERATOR).username,
-                                     "password": PASSWORD}).status_code == 302
+    assert (
+        operator.post(
+            "/login/", {"username": make_user("operator", SystemRole.OPERATOR).username, "password": PASSWORD}
+        ).status_code
+        == 302
+    )
     response = operator.get(path)
     assert response.status_code == 200
     assert b"only a System Admin can change it" in response.content
@@ -45,8 +55,12 @@ def test_system_user_gets_403_and_anonymous_the_login_page(client, make_user, lo
 
 
 def test_operator_cannot_change_anything(op_client, ldap_data, db):
-    for path, data in [("/admin/access/ldap/", _form(ldap_data)), ("/admin/access/adfs/", {"enabled": "on"}),
-                       ("/admin/access/sso/", {"enabled": "on"}), ("/admin/access/ldap/groups/update/", {})]:
+    for path, data in [
+        ("/admin/access/ldap/", _form(ldap_data)),
+        ("/admin/access/adfs/", {"enabled": "on"}),
+        ("/admin/access/sso/", {"enabled": "on"}),
+        ("/admin/access/ldap/groups/update/", {}),
+    ]:
         assert op_client.post(path, data).status_code == 403, path
     assert not LdapConfig.objects.filter(enabled=True).exists()
     assert not ExternalIdentityProvider.objects.filter(enabled=True).exists()
@@ -78,8 +92,10 @@ def test_bind_password_is_encrypted_and_never_rendered(admin_client, ldap_data):
 
 def test_client_secrets_are_encrypted_and_never_rendered(admin_client, db):
     secret = "Sso-App-Secret-0042"
-    response = admin_client.post("/admin/access/sso/", {"enabled": "on", "server_url": "https://idp.example",
-                                                        "client_id": "app", "client_secret": secret})
+    response = admin_client.post(
+        "/admin/access/sso/",
+        {"enabled": "on", "server_url": "https://idp.example", "client_id": "app", "client_secret": secret},
+    )
     assert response.status_code == 302
     with connection.cursor() as cursor:
         cursor.execute("SELECT client_secret FROM accounts_externalidentityprovider WHERE kind = 'sso'")
@@ -104,8 +120,12 @@ def test_forms_need_the_csrf_token(sysadmin, ldap_data):
     browser = Client(enforce_csrf_checks=True)
     login_page = browser.get("/login/")
     token = login_page.cookies["csrftoken"].value
-    assert browser.post("/login/", {"username": "sysadmin", "password": PASSWORD,
-                                    "csrfmiddlewaretoken": token}).status_code == 302
+    assert (
+        browser.post(
+            "/login/", {"username": "sysadmin", "password": PASSWORD, "csrfmiddlewaretoken": token}
+        ).status_code
+        == 302
+    )
     for path in ["/admin/access/ldap/", "/admin/access/adfs/", "/admin/access/ldap/groups/update/"]:
         assert browser.post(path, _form(ldap_data)).status_code == 403
     assert not LdapConfig.objects.exists() or not LdapConfig.objects.get().enabled
@@ -113,9 +133,16 @@ def test_forms_need_the_csrf_token(sysadmin, ldap_data):
 
 def test_enabling_adfs_disables_the_other_tabs(admin_client, ldap_data):
     admin_client.post("/admin/access/ldap/", _form(ldap_data))
-    response = admin_client.post("/admin/access/adfs/", {
-        "enabled": "on", "server_url": "https://adfs.example", "adfs_mode": "v4", "resource_name": "urn:x",
-        "client_id": "cid"})
+    response = admin_client.post(
+        "/admin/access/adfs/",
+        {
+            "enabled": "on",
+            "server_url": "https://adfs.example",
+            "adfs_mode": "v4",
+            "resource_name": "urn:x",
+            "client_id": "cid",
+        },
+    )
     assert response.status_code == 302
     page = admin_client.get("/admin/access/ldap/")
     assert b"OAuth2 ADFS is enabled" in page.content and b'value="save"' not in page.content
@@ -128,15 +155,19 @@ def test_enabling_adfs_disables_the_other_tabs(admin_client, ldap_data):
 
 def test_sso_needs_ldap_off(admin_client, ldap_data):
     admin_client.post("/admin/access/ldap/", _form(ldap_data))
-    response = admin_client.post("/admin/access/sso/", {"enabled": "on", "server_url": "https://idp.example",
-                                                        "client_id": "app", "client_secret": "s"})
+    response = admin_client.post(
+        "/admin/access/sso/",
+        {"enabled": "on", "server_url": "https://idp.example", "client_id": "app", "client_secret": "s"},
+    )
     assert response.status_code == 200 and b"disable LDAP first" in response.content
 
 
 @pytest.mark.parametrize("url", ["ftp://adfs.example", "adfs.example", "https://", "https://x.example/?a=b"])
 def test_bad_server_url_is_refused(admin_client, db, url):
-    response = admin_client.post("/admin/access/adfs/", {"enabled": "on", "server_url": url, "adfs_mode": "v4",
-                                                         "resource_name": "r", "client_id": "c"})
+    response = admin_client.post(
+        "/admin/access/adfs/",
+        {"enabled": "on", "server_url": url, "adfs_mode": "v4", "resource_name": "r", "client_id": "c"},
+    )
     assert response.status_code == 200 and b"must begin with https:// or http://" in response.content
     assert not ExternalIdentityProvider.objects.filter(enabled=True).exists()
 
@@ -151,11 +182,13 @@ def test_list_pages_keep_their_query_count(admin_client, db, django_assert_max_n
 
     from accounts.models import LdapGroup
 
-    LdapGroup.objects.bulk_create([LdapGroup(dn=f"cn=g{i},dc=x", name=f"g{i}", imported_at=timezone.now())
-                                   for i in range(3)])
+    LdapGroup.objects.bulk_create(
+        [LdapGroup(dn=f"cn=g{i},dc=x", name=f"g{i}", imported_at=timezone.now()) for i in range(3)]
+    )
     with django_assert_max_num_queries(12) as few:
         admin_client.get("/admin/access/ldap/groups/")
-    LdapGroup.objects.bulk_create([LdapGroup(dn=f"cn=h{i},dc=x", name=f"h{i}", imported_at=timezone.now())
-                                   for i in range(30)])
+    LdapGroup.objects.bulk_create(
+        [LdapGroup(dn=f"cn=h{i},dc=x", name=f"h{i}", imported_at=timezone.now()) for i in range(30)]
+    )
     with django_assert_max_num_queries(len(few.captured_queries)):
         admin_client.get("/admin/access/ldap/groups/")

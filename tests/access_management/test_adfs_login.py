@@ -1,6 +1,7 @@
 """OAuth2 ADFS and SSO sign-in against a real OIDC provider process (oidc_provider.py): the full
 authorization-code flow through the login page's button, claims -> system roles, and every kind
 of bad token or callback refused."""
+
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -49,11 +50,16 @@ def test_login_page_shows_the_adfs_button_only_when_enabled(client, adfs_configu
     assert "OAuth2 ADFS Log in" in page and 'action="/login/adfs/"' in page
 
 
-@pytest.mark.parametrize("claim, role", [
-    (["ONPREM-SYSADMIN"], SystemRole.ADMIN), (["ONPREM-SYSOP"], SystemRole.OPERATOR),
-    (["ONPREM-SYSUSER"], SystemRole.USER), ([], SystemRole.USER),
-    (["ONPREM-SYSUSER", "ONPREM-SYSOP"], SystemRole.OPERATOR),
-])
+@pytest.mark.parametrize(
+    "claim, role",
+    [
+        (["ONPREM-SYSADMIN"], SystemRole.ADMIN),
+        (["ONPREM-SYSOP"], SystemRole.OPERATOR),
+        (["ONPREM-SYSUSER"], SystemRole.USER),
+        ([], SystemRole.USER),
+        (["ONPREM-SYSUSER", "ONPREM-SYSOP"], SystemRole.OPERATOR),
+    ],
+)
 def test_v4_flow_signs_in_and_maps_role_claims(client, adfs_configured, oidc_provider, claim, role):
     adfs_configured()
     oidc_provider.next_user("jane@corp.example", roles=claim, email="jane@corp.example")
@@ -124,21 +130,24 @@ def test_v3_mode_uses_the_access_token(client, adfs_configured, oidc_provider):
     assert User.objects.get(username="old@corp.example").system_role == SystemRole.OPERATOR
 
 
-@pytest.mark.parametrize("mode, reason", [
-    ("bad_signature", "signature is not valid"),
-    ("wrong_aud", "another audience"),
-    ("expired", "expired"),
-    ("wrong_nonce", "nonce does not match"),
-    ("wrong_iss", "unexpected issuer"),
-    ("alg_none", "signature is not valid"),
-    ("hs256_public_key", "signature is not valid"),
-    ("not_yet_valid", "not valid yet"),
-    ("no_expiry", "has no expiry"),
-    ("no_sub", "lacks “sub” claim"),
-    ("bad_at_hash", "invalid “at_hash” claim"),
-    ("token_error_in_200", "the token endpoint refused the code (HTTP 200, server_error)"),
-    ("token_not_json", "the token endpoint refused the code (HTTP 200)"),
-])
+@pytest.mark.parametrize(
+    "mode, reason",
+    [
+        ("bad_signature", "signature is not valid"),
+        ("wrong_aud", "another audience"),
+        ("expired", "expired"),
+        ("wrong_nonce", "nonce does not match"),
+        ("wrong_iss", "unexpected issuer"),
+        ("alg_none", "signature is not valid"),
+        ("hs256_public_key", "signature is not valid"),
+        ("not_yet_valid", "not valid yet"),
+        ("no_expiry", "has no expiry"),
+        ("no_sub", "lacks “sub” claim"),
+        ("bad_at_hash", "invalid “at_hash” claim"),
+        ("token_error_in_200", "the token endpoint refused the code (HTTP 200, server_error)"),
+        ("token_not_json", "the token endpoint refused the code (HTTP 200)"),
+    ],
+)
 def test_bad_tokens_are_refused(client, adfs_configured, oidc_provider, mode, reason):
     adfs_configured()
     oidc_provider.next_user("mallory@corp.example", roles=["ONPREM-SYSADMIN"], mode=mode)
@@ -219,15 +228,27 @@ def test_disabled_adfs_answers_404(client, db):
 
 def test_unreachable_provider_shows_an_error(client, db):
     closed = ports.claim_port(ports.DIRECTORY)  # nothing listens there
-    save_provider(actor=None, kind="adfs", data={"enabled": True, "server_url": f"http://127.0.0.1:{closed}",
-                                                 "adfs_mode": "v4", "resource_name": "r", "client_id": "c"})
+    save_provider(
+        actor=None,
+        kind="adfs",
+        data={
+            "enabled": True,
+            "server_url": f"http://127.0.0.1:{closed}",
+            "adfs_mode": "v4",
+            "resource_name": "r",
+            "client_id": "c",
+        },
+    )
     response = client.post("/login/adfs/", follow=True)
     assert b"cannot be reached" in response.content
 
 
 def test_sso_client_flow(client, oidc_provider, db):
-    save_provider(actor=None, kind="sso", data={"enabled": True, "server_url": oidc_provider.url,
-                                                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    save_provider(
+        actor=None,
+        kind="sso",
+        data={"enabled": True, "server_url": oidc_provider.url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+    )
     assert b"SSO Client Log in" in client.get("/login/").content
     oidc_provider.next_user("sam@corp.example", roles=["ONPREM-SYSOP"])
     response, _ = _sign_in(client, "sso")
@@ -237,8 +258,11 @@ def test_sso_client_flow(client, oidc_provider, db):
 
 
 def test_sso_forged_token_is_refused(client, oidc_provider, db):
-    save_provider(actor=None, kind="sso", data={"enabled": True, "server_url": oidc_provider.url,
-                                                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    save_provider(
+        actor=None,
+        kind="sso",
+        data={"enabled": True, "server_url": oidc_provider.url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+    )
     oidc_provider.next_user("eve@corp.example", mode="bad_signature")
     try:
         response, _ = _sign_in(client, "sso")

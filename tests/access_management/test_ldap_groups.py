@@ -1,5 +1,6 @@
 """LDAP Groups tab against a real slapd: "Update LDAP Data" imports posixGroups, roles given to a
 group reach its members through the RBAC policy, and memberships follow the directory at login."""
+
 from django.contrib.auth import get_user_model
 
 from accounts.models import LdapGroup, LdapGroupLink, RoleGrant
@@ -30,8 +31,9 @@ def test_account_role_for_a_group_reaches_its_members(admin_client, client_facto
     acme = make_account("Acme")
     admin_client.post("/admin/access/ldap/groups/update/")
     devs = LdapGroup.objects.get(name="devs")
-    response = admin_client.post(f"/admin/access/ldap/groups/{devs.pk}/",
-                                 {"account": acme.pk, "role": AccountRole.ACCOUNT_USER})
+    response = admin_client.post(
+        f"/admin/access/ldap/groups/{devs.pk}/", {"account": acme.pk, "role": AccountRole.ACCOUNT_USER}
+    )
     assert response.status_code == 302
     assert RoleGrant.objects.filter(group__ldap_link__ldap_group=devs, role=AccountRole.ACCOUNT_USER).count() == 1
 
@@ -49,8 +51,10 @@ def test_per_virtual_account_roles(admin_client, client_factory, ldap_configured
     default_va = acme.virtual_accounts.get()
     admin_client.post("/admin/access/ldap/groups/update/")
     ops = LdapGroup.objects.get(name="ops")
-    admin_client.post(f"/admin/access/ldap/groups/{ops.pk}/",
-                      {"account": acme.pk, "role": "per_va", f"va_role_{default_va.pk}": AccountRole.VA_ADMIN})
+    admin_client.post(
+        f"/admin/access/ldap/groups/{ops.pk}/",
+        {"account": acme.pk, "role": "per_va", f"va_role_{default_va.pk}": AccountRole.VA_ADMIN},
+    )
     carol = _login(client_factory(), "carol", "Carol-Pass-3")
     assert can(carol, Action.MANAGE_TOKENS, account=acme, virtual_account=default_va)
     assert not can(carol, Action.MANAGE_VIRTUAL_ACCOUNTS, account=acme)
@@ -65,8 +69,9 @@ def test_roles_given_after_the_first_login_apply_at_once(admin_client, client_fa
     assert can(alice, Action.MANAGE_VIRTUAL_ACCOUNTS, account=acme)
 
 
-def test_memberships_follow_the_directory_at_login(admin_client, client_factory, ldap_configured, make_account,
-                                                    slapd_server):
+def test_memberships_follow_the_directory_at_login(
+    admin_client, client_factory, ldap_configured, make_account, slapd_server
+):
     acme = make_account("Acme")
     admin_client.post("/admin/access/ldap/groups/update/")
     devs = LdapGroup.objects.get(name="devs")
@@ -119,7 +124,9 @@ def test_import_without_group_base_dn_is_refused(admin_client, ldap_data, db):
     assert not LdapGroup.objects.exists()
 
 
-def test_ldap_users_tab_lists_ldap_users_only(admin_client, client_factory, ldap_configured, django_assert_max_num_queries):
+def test_ldap_users_tab_lists_ldap_users_only(
+    admin_client, client_factory, ldap_configured, django_assert_max_num_queries
+):
     _login(client_factory(), "alice", "Alice-Pass-1")
     page = admin_client.get("/admin/access/ldap/users/")
     assert b"alice" in page.content

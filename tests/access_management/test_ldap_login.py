@@ -1,5 +1,6 @@
 """LDAP sign-in against a real slapd: first login creates the user, wrong passwords fail, a saved
 configuration applies to the next login without a restart, local users cannot be taken over."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -97,11 +98,22 @@ def test_unreachable_server_fails_login_cleanly(client, ldap_data, db):
     assert _login(client, "alice", "Alice-Pass-1").status_code == 200
 
 
-@pytest.mark.parametrize("field, value", [
-    ("host", "not a host!"), ("host", ""), ("port", 70000), ("user_base_dn", "not-a-dn"),
-    ("user_base_dn", ""), ("uid_attribute", "uid)(x=*"), ("bind_dn", "garbage"), ("title", ""),
-    ("group_base_dn", "=="), ("encryption", "starttls"), ("ldap_type", "novell"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("host", "not a host!"),
+        ("host", ""),
+        ("port", 70000),
+        ("user_base_dn", "not-a-dn"),
+        ("user_base_dn", ""),
+        ("uid_attribute", "uid)(x=*"),
+        ("bind_dn", "garbage"),
+        ("title", ""),
+        ("group_base_dn", "=="),
+        ("encryption", "starttls"),
+        ("ldap_type", "novell"),
+    ],
+)
 def test_bad_input_is_refused_and_changes_nothing(ldap_data, db, field, value):
     from core.errors import ServiceError
 

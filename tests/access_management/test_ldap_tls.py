@@ -1,4 +1,5 @@
 """simple-tls: LDAP over TLS against a real slapd whose certificate a private CA signed."""
+
 from django.contrib.auth import get_user_model
 
 from admin_widgets.access_management.services import save_ldap_config, try_ldap_config
@@ -43,5 +44,11 @@ def test_a_bad_ca_certificate_is_refused(ldap_data, db):
     from core.errors import ServiceError
 
     with pytest.raises(ServiceError, match="not a PEM X.509 certificate"):
-        save_ldap_config(actor=None, data=dict(ldap_data, encryption="simple-tls",
-                                               ca_certificate="-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"))
+        save_ldap_config(
+            actor=None,
+            data=dict(
+                ldap_data,
+                encryption="simple-tls",
+                ca_certificate="-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+            ),
+        )

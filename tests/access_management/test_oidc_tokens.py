@@ -1,5 +1,6 @@
 """accounts/oidc/tokens.py on its own: the checks the live provider (oidc_provider.py) cannot
 reach through the widget's configuration."""
+
 import hashlib
 import hmac
 import json
@@ -46,18 +47,23 @@ def test_an_hmac_key_in_the_jwks_is_never_used(idp):
     # A JWKS that also publishes a symmetric key: an HS256 token made with it is still refused.
     jwks = idp.jwks()
     jwks["keys"].append({"kty": "oct", "kid": "shared", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"})
-    signing_input = f"{b64(json.dumps({'alg': 'HS256', 'kid': 'shared'}).encode())}.{b64(json.dumps(_claims()).encode())}"
+    signing_input = (
+        f"{b64(json.dumps({'alg': 'HS256', 'kid': 'shared'}).encode())}.{b64(json.dumps(_claims()).encode())}"
+    )
     signature = hmac.new(b"secret-secret-secret-secret", signing_input.encode(), hashlib.sha256).digest()
     forged = f"{signing_input}.{b64(signature)}"
     with pytest.raises(tokens.TokenInvalid, match="signature is not valid"):
         tokens.validate_access_token(forged, tokens.load_jwks(jwks), issuers=[ISSUER], audiences=[CLIENT_ID])
 
 
-@pytest.mark.parametrize("document, reason", [
-    ({"keys": []}, "published no signing keys"),
-    ({"keys": [{"kty": "RSA", "kid": KID, "n": "not base64!", "e": "AQAB"}]}, "unreadable"),
-    ({"nokeys": True}, "unreadable"),
-])
+@pytest.mark.parametrize(
+    "document, reason",
+    [
+        ({"keys": []}, "published no signing keys"),
+        ({"keys": [{"kty": "RSA", "kid": KID, "n": "not base64!", "e": "AQAB"}]}, "unreadable"),
+        ({"nokeys": True}, "unreadable"),
+    ],
+)
 def test_unusable_jwks_are_refused(document, reason):
     with pytest.raises(tokens.TokenInvalid, match=reason):
         tokens.load_jwks(document)

@@ -1,5 +1,6 @@
 """The Accounts widget at /admin/accounts/: the Accounts tab (New Account, Deactivate, Activate),
 the Account Requests tab (Approve, Reject) and the Event Log tab, with their CSV exports."""
+
 import csv
 import datetime
 import io
@@ -29,8 +30,14 @@ def make_request(make_user):
     def _make(name="Beta", *, message="Please", email="", requester=None):
         counter["n"] += 1
         requester = requester or make_user(f"requester{counter['n']}", email=f"req{counter['n']}@example.com")
-        return request_account(actor=requester, name=name, cisco_smart_account=f"{name} SA",
-                               cisco_virtual_account=f"{name} VA", email=email, message=message)
+        return request_account(
+            actor=requester,
+            name=name,
+            cisco_smart_account=f"{name} SA",
+            cisco_virtual_account=f"{name} VA",
+            email=email,
+            message=message,
+        )
 
     return _make
 
@@ -42,9 +49,18 @@ def _messages(response):
 def _snapshot():
     """Everything a refused change must leave alone."""
     return (
-        list(LocalAccount.objects.order_by("pk").values_list(
-            "pk", "name", "status", "cisco_smart_account", "cisco_virtual_account", "description",
-            "decision_reason", "status_changed_at")),
+        list(
+            LocalAccount.objects.order_by("pk").values_list(
+                "pk",
+                "name",
+                "status",
+                "cisco_smart_account",
+                "cisco_virtual_account",
+                "description",
+                "decision_reason",
+                "status_changed_at",
+            )
+        ),
         VirtualAccount.objects.count(),
         Event.objects.count(),
     )
@@ -64,6 +80,7 @@ def _csv(response):
 
 # --- The widget in the workspace -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", [SystemRole.ADMIN, SystemRole.OPERATOR])
 def test_widget_in_the_grid_and_tabs(make_user, login, role):
     client = login(make_user("boss", role))
@@ -77,6 +94,7 @@ def test_widget_in_the_grid_and_tabs(make_user, login, role):
 
 # --- Accounts tab ----------------------------------------------------------------------------------
 
+
 def test_accounts_tab_lists_only_accounts_past_the_request(admin_client, make_account, make_request):
     make_account("Active One")
     make_account("Pending One", active=False)
@@ -88,8 +106,14 @@ def test_accounts_tab_lists_only_accounts_past_the_request(admin_client, make_ac
     response = admin_client.get(ACCOUNTS)
     html = response.content.decode()
     assert response.status_code == 200
-    for header in ("Local Account Name", "Cisco Smart Account", "Cisco Virtual Account", "Status", "Created",
-                   "Actions"):
+    for header in (
+        "Local Account Name",
+        "Cisco Smart Account",
+        "Cisco Virtual Account",
+        "Status",
+        "Created",
+        "Actions",
+    ):
         assert f">{header}</" in html
     assert _rows(html) == ["Active One", "Gone One", "Pending One"]
     assert "Active One SA" in html and "Active One VA" in html
@@ -131,8 +155,10 @@ def test_accounts_search_sort_and_pages(admin_client, make_account):
     assert "Page 2 of 2 (31 items)" in page_two and len(_rows(page_two)) == 6
 
 
-@pytest.mark.parametrize("params", [{"sort": "decision_reason"}, {"sort": "__class__"}, {"page": "abc"},
-                                    {"page": "99999"}, {"q": "x" * 5000}])
+@pytest.mark.parametrize(
+    "params",
+    [{"sort": "decision_reason"}, {"sort": "__class__"}, {"page": "abc"}, {"page": "99999"}, {"q": "x" * 5000}],
+)
 def test_garbage_listing_values_never_fail(admin_client, make_account, params):
     make_account()
     for url in (ACCOUNTS, REQUESTS, EVENTS):
@@ -141,17 +167,26 @@ def test_garbage_listing_values_never_fail(admin_client, make_account, params):
 
 # --- New Account ---------------------------------------------------------------------------------
 
+
 def _create(client, **overrides):
-    data = {"name": "Gamma", "cisco_smart_account": "gamma.example.com", "cisco_virtual_account": "Gamma VA",
-            "description": "Lab"}
+    data = {
+        "name": "Gamma",
+        "cisco_smart_account": "gamma.example.com",
+        "cisco_virtual_account": "Gamma VA",
+        "description": "Lab",
+    }
     data.update(overrides)
     return client.post("/admin/accounts/new/", data)
 
 
 def test_new_account_form_has_labelled_fields(admin_client):
     html = admin_client.get("/admin/accounts/new/").content.decode()
-    for name, label in [("name", "Local Account Name"), ("cisco_smart_account", "Cisco Smart Account"),
-                        ("cisco_virtual_account", "Cisco Virtual Account"), ("description", "Description")]:
+    for name, label in [
+        ("name", "Local Account Name"),
+        ("cisco_smart_account", "Cisco Smart Account"),
+        ("cisco_virtual_account", "Cisco Virtual Account"),
+        ("description", "Description"),
+    ]:
         assert f'<label for="id_{name}">{label}' in html
 
 
@@ -162,7 +197,11 @@ def test_new_account_is_pending_registration(make_user, login, role):
     assert response.status_code == 302 and response["Location"] == ACCOUNTS
     account = LocalAccount.objects.get(name="Gamma")
     assert (account.status, account.cisco_smart_account, account.cisco_virtual_account, account.description) == (
-        Status.PENDING_REGISTRATION, "gamma.example.com", "Gamma VA", "Lab")
+        Status.PENDING_REGISTRATION,
+        "gamma.example.com",
+        "Gamma VA",
+        "Lab",
+    )
     assert account.virtual_accounts.get().is_default
     event = Event.objects.get(event_type="account.created")
     assert event.message == "The local account “Gamma” was created." and event.username == "boss"
@@ -172,16 +211,19 @@ def test_new_account_is_pending_registration(make_user, login, role):
     assert "Waiting for registration with Cisco Smart Software Manager" in follow.content.decode()
 
 
-@pytest.mark.parametrize("overrides, field, message", [
-    ({"name": ""}, "name", "This field is required."),
-    ({"name": "   "}, "name", "This field is required."),
-    ({"name": "Existing"}, "name", "A local account named “Existing” already exists."),
-    ({"name": "n" * 101}, "name", "at most 100 characters"),
-    ({"cisco_smart_account": ""}, "cisco_smart_account", "This field is required."),
-    ({"cisco_virtual_account": "  "}, "cisco_virtual_account", "This field is required."),
-    ({"cisco_smart_account": "s" * 256}, "cisco_smart_account", "at most 255 characters"),
-    ({"description": "d" * 256}, "description", "at most 255 characters"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"name": ""}, "name", "This field is required."),
+        ({"name": "   "}, "name", "This field is required."),
+        ({"name": "Existing"}, "name", "A local account named “Existing” already exists."),
+        ({"name": "n" * 101}, "name", "at most 100 characters"),
+        ({"cisco_smart_account": ""}, "cisco_smart_account", "This field is required."),
+        ({"cisco_virtual_account": "  "}, "cisco_virtual_account", "This field is required."),
+        ({"cisco_smart_account": "s" * 256}, "cisco_smart_account", "at most 255 characters"),
+        ({"description": "d" * 256}, "description", "at most 255 characters"),
+    ],
+)
 def test_bad_new_account_writes_nothing(admin_client, make_account, overrides, field, message):
     make_account("Existing")
     before = _snapshot()
@@ -202,6 +244,7 @@ def test_a_rejected_name_may_be_used_again(admin_client, make_request):
 
 # --- Deactivate / Activate -------------------------------------------------------------------------
 
+
 def _post(client, account, action, **data):
     return client.post(f"/admin/accounts/{account.pk}/{action}/", data)
 
@@ -219,16 +262,20 @@ def test_deactivate_then_activate(op_client, make_account):
     assert _post(op_client, account, "activate").status_code == 302
     account.refresh_from_db()
     assert account.status == Status.ACTIVE
-    assert Event.objects.filter(event_type="account.activated", username="sysop",
-                                message="The local account “Acme” was activated.").exists()
+    assert Event.objects.filter(
+        event_type="account.activated", username="sysop", message="The local account “Acme” was activated."
+    ).exists()
     assert "The local account “Acme” was activated." in _messages(op_client.get(ACCOUNTS))
 
 
-@pytest.mark.parametrize("reason, message", [
-    ("", "Reason: This field is required."),
-    ("   ", "Reason: This field is required."),
-    ("r" * 2001, "at most 2000 characters"),
-])
+@pytest.mark.parametrize(
+    "reason, message",
+    [
+        ("", "Reason: This field is required."),
+        ("   ", "Reason: This field is required."),
+        ("r" * 2001, "at most 2000 characters"),
+    ],
+)
 def test_deactivate_needs_a_reason(admin_client, make_account, reason, message):
     account = make_account("Acme")
     before = _snapshot()
@@ -243,7 +290,8 @@ def test_deactivating_a_deactivated_account_is_refused(admin_client, make_accoun
     before = _snapshot()
     _post(admin_client, account, "deactivate", reason="again")
     assert "The local account “Acme” is Deactivated; it cannot become Deactivated." in _messages(
-        admin_client.get(ACCOUNTS))
+        admin_client.get(ACCOUNTS)
+    )
     assert _snapshot() == before
 
 
@@ -255,7 +303,8 @@ def test_activate_only_a_deactivated_account(admin_client, make_account, active)
     _post(admin_client, account, "activate")
     status = "Active" if active else "Pending Registration"
     assert f"Only a deactivated local account can be activated here; “Acme” is {status}." in _messages(
-        admin_client.get(ACCOUNTS))
+        admin_client.get(ACCOUNTS)
+    )
     assert _snapshot() == before
 
 
@@ -263,10 +312,15 @@ def test_account_actions_need_post_and_an_existing_account(admin_client, make_ac
     account = make_account("Acme")
     assert admin_client.get(f"/admin/accounts/{account.pk}/deactivate/").status_code == 405
     before = _snapshot()
-    for url in ("/admin/accounts/987654/deactivate/", "/admin/accounts/987654/activate/",
-                "/admin/accounts/abc/deactivate/", "/admin/accounts/-1/activate/",
-                "/admin/accounts/requests/987654/approve/", "/admin/accounts/requests/987654/reject/",
-                "/admin/accounts/requests/1e3/approve/"):
+    for url in (
+        "/admin/accounts/987654/deactivate/",
+        "/admin/accounts/987654/activate/",
+        "/admin/accounts/abc/deactivate/",
+        "/admin/accounts/-1/activate/",
+        "/admin/accounts/requests/987654/approve/",
+        "/admin/accounts/requests/987654/reject/",
+        "/admin/accounts/requests/1e3/approve/",
+    ):
         assert admin_client.post(url, {"reason": "x"}).status_code == 404, url
     assert _snapshot() == before
 
@@ -282,16 +336,29 @@ def test_actions_return_to_the_same_table_view(admin_client, make_account):
 
 # --- Account Requests tab -----------------------------------------------------------------------
 
+
 def test_requests_tab_shows_the_request_columns(admin_client, make_account, make_request, make_user):
     make_account("Not A Request")
-    make_request("Beta", message="For the lab <b>now</b>", email="boss@example.com",
-                 requester=make_user("carol", email="carol@example.com"))
+    make_request(
+        "Beta",
+        message="For the lab <b>now</b>",
+        email="boss@example.com",
+        requester=make_user("carol", email="carol@example.com"),
+    )
     make_request("Delta", message="")
     refused = make_request("Epsilon")
     LocalAccount.objects.filter(pk=refused.pk).update(status=Status.REJECTED, decision_reason="No budget")
     html = admin_client.get(REQUESTS).content.decode()
-    for header in ("Local Account Name", "Requester", "Email", "Message to Creator", "Cisco Smart Account",
-                   "Cisco Virtual Account", "Request Date", "Actions"):
+    for header in (
+        "Local Account Name",
+        "Requester",
+        "Email",
+        "Message to Creator",
+        "Cisco Smart Account",
+        "Cisco Virtual Account",
+        "Request Date",
+        "Actions",
+    ):
         assert f">{header}</" in html
     assert sorted(_rows(html)) == ["Beta", "Delta"]
     assert "carol" in html and "boss@example.com" in html and "Beta SA" in html and "Beta VA" in html
@@ -308,8 +375,12 @@ def test_approve_makes_the_request_pending_registration(op_client, make_request)
     assert response.status_code == 302 and response["Location"] == REQUESTS
     beta.refresh_from_db()
     assert beta.status == Status.PENDING_REGISTRATION
-    assert Event.objects.filter(event_type="account.request_approved", account=beta, username="sysop",
-                                message="The request for the local account “Beta” was approved by “sysop”.").exists()
+    assert Event.objects.filter(
+        event_type="account.request_approved",
+        account=beta,
+        username="sysop",
+        message="The request for the local account “Beta” was approved by “sysop”.",
+    ).exists()
     follow = op_client.get(REQUESTS)
     assert any("“Beta” was approved" in m for m in _messages(follow)) and _rows(follow.content.decode()) == []
     assert _rows(op_client.get(ACCOUNTS).content.decode()) == ["Beta"]
@@ -336,17 +407,23 @@ def test_reject_with_a_reason(admin_client, make_request):
     assert response.status_code == 302
     beta.refresh_from_db()
     assert beta.status == Status.REJECTED and beta.decision_reason == "Use the Acme account"
-    assert Event.objects.filter(event_type="account.request_rejected", username="sysadmin",
-                                message="The request for the local account “Beta” was rejected by “sysadmin”.").exists()
+    assert Event.objects.filter(
+        event_type="account.request_rejected",
+        username="sysadmin",
+        message="The request for the local account “Beta” was rejected by “sysadmin”.",
+    ).exists()
     assert "The request for “Beta” was rejected." in _messages(admin_client.get(REQUESTS))
 
 
-@pytest.mark.parametrize("reason, message", [
-    (None, "Reason: This field is required."),
-    ("", "Reason: This field is required."),
-    ("\n  \t", "Reason: This field is required."),
-    ("r" * 2001, "at most 2000 characters"),
-])
+@pytest.mark.parametrize(
+    "reason, message",
+    [
+        (None, "Reason: This field is required."),
+        ("", "Reason: This field is required."),
+        ("\n  \t", "Reason: This field is required."),
+        ("r" * 2001, "at most 2000 characters"),
+    ],
+)
 def test_reject_needs_a_reason(admin_client, make_request, reason, message):
     beta = make_request("Beta")
     before = _snapshot()
@@ -365,6 +442,7 @@ def test_reject_form_is_confirmed(admin_client, make_request):
 
 # --- Event Log tab -----------------------------------------------------------------------------
 
+
 def test_event_log_shows_account_events_newest_first(admin_client, make_account, sysadmin):
     acme = make_account("Acme")
     beta = make_account("Beta", active=False)
@@ -373,8 +451,9 @@ def test_event_log_shows_account_events_newest_first(admin_client, make_account,
     html = admin_client.get(EVENTS).content.decode()
     messages = re.findall(r"<td[^>]*>(The [^<]+)</td>", html)
     assert messages[0] == "The local account “Removed Co” was created."
-    assert messages == [e.message for e in Event.objects.filter(event_type__startswith="account.")
-                        .order_by("-created_at", "-pk")]
+    assert messages == [
+        e.message for e in Event.objects.filter(event_type__startswith="account.").order_by("-created_at", "-pk")
+    ]
     assert "mallory" not in html and orphan.account is None and ">removed<" in html
     assert len(messages) == 4  # Acme created + activated, Beta created, the orphan
     only_beta = admin_client.get(EVENTS, {"account": beta.pk}).content.decode()
@@ -392,7 +471,9 @@ def test_event_log_date_range(admin_client, make_account):
     Event.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=10))
     today = timezone.localdate()
     recent = admin_client.get(EVENTS, {"date_from": today.isoformat(), "date_to": today.isoformat()})
-    assert re.findall(r"<td[^>]*>(The [^<]+)</td>", recent.content.decode()) == ["The local account “Acme” was activated."]
+    assert re.findall(r"<td[^>]*>(The [^<]+)</td>", recent.content.decode()) == [
+        "The local account “Acme” was activated."
+    ]
     earlier = (today - datetime.timedelta(days=10)).isoformat()
     past = admin_client.get(EVENTS, {"date_from": earlier, "date_to": earlier}).content.decode()
     assert re.findall(r"<td[^>]*>(The [^<]+)</td>", past) == ["The local account “Acme” was created."]
@@ -406,16 +487,27 @@ def test_event_log_date_range(admin_client, make_account):
 
 # --- CSV ---------------------------------------------------------------------------------------
 
+
 def test_accounts_csv(admin_client, make_account, make_request):
     make_account("Acme")
-    make_account("=HYPERLINK(\"http://evil\")", active=False)
+    make_account('=HYPERLINK("http://evil")', active=False)
     make_request("Not Listed")
     rows = _csv(admin_client.get("/admin/accounts/export.csv"))
-    assert rows[0] == ["Local Account Name", "Cisco Smart Account", "Cisco Virtual Account", "Status", "Description",
-                       "Created"]
+    assert rows[0] == [
+        "Local Account Name",
+        "Cisco Smart Account",
+        "Cisco Virtual Account",
+        "Status",
+        "Description",
+        "Created",
+    ]
     assert [row[:4] for row in rows[1:]] == [
-        ["'=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\") SA", "'=HYPERLINK(\"http://evil\") VA",
-         "Pending Registration"],
+        [
+            '\'=HYPERLINK("http://evil")',
+            '\'=HYPERLINK("http://evil") SA',
+            '\'=HYPERLINK("http://evil") VA',
+            "Pending Registration",
+        ],
         ["Acme", "Acme SA", "Acme VA", "Active"],
     ]
     assert _csv(admin_client.get("/admin/accounts/export.csv", {"q": "acme"}))[1:] == [rows[2]]
@@ -429,16 +521,31 @@ def test_csv_cells_are_never_formulas(admin_client, make_request, evil):
 
 
 def test_requests_csv(admin_client, make_request, make_user):
-    make_request("Beta", message="Hello, \"world\"\nsecond line", email="b@example.com",
-                 requester=make_user("carol"))
+    make_request("Beta", message='Hello, "world"\nsecond line', email="b@example.com", requester=make_user("carol"))
     refused = make_request("Gamma")
     admin_client.post(f"/admin/accounts/requests/{refused.pk}/reject/", {"reason": "@no"})
     rows = _csv(admin_client.get("/admin/accounts/requests/export.csv"))
-    assert rows[0] == ["Local Account Name", "Requester", "Email", "Message to Creator", "Cisco Smart Account",
-                       "Cisco Virtual Account", "Status", "Request Date", "Reason"]
+    assert rows[0] == [
+        "Local Account Name",
+        "Requester",
+        "Email",
+        "Message to Creator",
+        "Cisco Smart Account",
+        "Cisco Virtual Account",
+        "Status",
+        "Request Date",
+        "Reason",
+    ]
     assert len(rows) == 2
-    assert rows[1][:7] == ["Beta", "carol", "b@example.com", "Hello, \"world\"\nsecond line", "Beta SA", "Beta VA",
-                           "Requested"]
+    assert rows[1][:7] == [
+        "Beta",
+        "carol",
+        "b@example.com",
+        'Hello, "world"\nsecond line',
+        "Beta SA",
+        "Beta VA",
+        "Requested",
+    ]
     rejected = _csv(admin_client.get("/admin/accounts/requests/export.csv", {"status": "rejected"}))
     assert [row[0] for row in rejected[1:]] == ["Gamma"] and rejected[1][6:] == ["Rejected", rejected[1][7], "'@no"]
 
@@ -449,15 +556,25 @@ def test_events_csv(admin_client, make_account):
     rows = _csv(admin_client.get("/admin/accounts/events/export.csv"))
     assert rows[0] == ["Time", "Local Account", "Event Type", "Severity", "User", "Message"]
     assert [(row[1], row[2]) for row in rows[1:]] == [
-        ("Acme", "account.created"), ("'-Minus", "account.activated"), ("'-Minus", "account.created")]
+        ("Acme", "account.created"),
+        ("'-Minus", "account.activated"),
+        ("'-Minus", "account.created"),
+    ]
     filtered = _csv(admin_client.get("/admin/accounts/events/export.csv", {"event_type": "account.activated"}))
     assert len(filtered) == 2 and filtered[1][5] == "The local account “-Minus” was activated."
 
 
 # --- RBAC and CSRF ---------------------------------------------------------------------------------
 
-GETS = [ACCOUNTS, REQUESTS, EVENTS, "/admin/accounts/new/", "/admin/accounts/export.csv",
-        "/admin/accounts/requests/export.csv", "/admin/accounts/events/export.csv"]
+GETS = [
+    ACCOUNTS,
+    REQUESTS,
+    EVENTS,
+    "/admin/accounts/new/",
+    "/admin/accounts/export.csv",
+    "/admin/accounts/requests/export.csv",
+    "/admin/accounts/events/export.csv",
+]
 
 
 @pytest.mark.parametrize("role, status", [(SystemRole.ADMIN, 200), (SystemRole.OPERATOR, 200), (SystemRole.USER, 403)])
@@ -502,8 +619,12 @@ def test_csrf_is_enforced(sysadmin, make_request):
     client.force_login(sysadmin)
     before = _snapshot()
     assert client.post(f"/admin/accounts/requests/{beta.pk}/approve/").status_code == 403
-    assert client.post("/admin/accounts/new/", {"name": "X", "cisco_smart_account": "S",
-                                                "cisco_virtual_account": "V"}).status_code == 403
+    assert (
+        client.post(
+            "/admin/accounts/new/", {"name": "X", "cisco_smart_account": "S", "cisco_virtual_account": "V"}
+        ).status_code
+        == 403
+    )
     assert _snapshot() == before
     client.get(REQUESTS)  # sets the CSRF cookie
     token = client.cookies["csrftoken"].value
@@ -514,6 +635,7 @@ def test_csrf_is_enforced(sysadmin, make_request):
 
 
 # --- Query counts --------------------------------------------------------------------------------
+
 
 def _measure(client, url, params, django_assert_num_queries, expected):
     with django_assert_num_queries(expected):
@@ -540,8 +662,9 @@ TABLES = [
 ]
 
 
-def test_query_counts_do_not_grow_with_rows(admin_client, make_account, make_request, make_user,
-                                            django_assert_num_queries, monkeypatch):
+def test_query_counts_do_not_grow_with_rows(
+    admin_client, make_account, make_request, make_user, django_assert_num_queries, monkeypatch
+):
     # Freeze the idle-timeout clock so the session's activity stamp is written once, by the
     # warm-up request, and not again in the middle of a measurement.
     monkeypatch.setattr("accounts.middleware.now", lambda: 1_800_000_000.0)

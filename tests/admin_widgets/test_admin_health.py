@@ -1,4 +1,5 @@
 """The system-health readout's data gathering, fed fixed /proc text."""
+
 import time
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -102,14 +103,17 @@ def test_assess_good():
     assert _assess(disk=90.0, memory=None, worker_age=180) == []  # limits are "more than"
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    ({"disk": 93.2}, "The disk is 93% full."),
-    ({"memory": 97.0}, "97% of the memory is in use."),
-    ({"worker_age": None}, "No background worker has reported yet"),
-    ({"worker_age": 181}, "The background worker last reported 3\xa0minutes ago"),
-    ({"worker_age": 31, "heartbeat": 10}, "The background worker last reported 31 seconds ago"),
-    ({"worker_age": 7500}, "The background worker last reported 2\xa0hours, 5\xa0minutes ago"),
-])
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ({"disk": 93.2}, "The disk is 93% full."),
+        ({"memory": 97.0}, "97% of the memory is in use."),
+        ({"worker_age": None}, "No background worker has reported yet"),
+        ({"worker_age": 181}, "The background worker last reported 3\xa0minutes ago"),
+        ({"worker_age": 31, "heartbeat": 10}, "The background worker last reported 31 seconds ago"),
+        ({"worker_age": 7500}, "The background worker last reported 2\xa0hours, 5\xa0minutes ago"),
+    ],
+)
 def test_assess_says_what_is_wrong(kwargs, expected):
     problems = _assess(**kwargs)
     assert len(problems) == 1 and problems[0].startswith(expected)
@@ -190,7 +194,11 @@ def test_gather_with_fake_proc(settings):
     WorkerHeartbeat.objects.create(hostname="worker-1", last_seen=timezone.now())
     readout = health.gather(read=read, sleep=lambda s: None, disk_usage=lambda path: (100, 20, 80))
     assert readout.good and readout.problems == []
-    assert (readout.cpu, readout.memory, readout.disk) == (pytest.approx(75.0), pytest.approx(75.0), pytest.approx(20.0))
+    assert (readout.cpu, readout.memory, readout.disk) == (
+        pytest.approx(75.0),
+        pytest.approx(75.0),
+        pytest.approx(20.0),
+    )
     assert readout.machine_started.timestamp() == pytest.approx(time.time() - 7200, abs=5)
     assert readout.process_started is None  # no /proc/<pid>/stat in the fake
     assert readout.worker.hostname == "worker-1"

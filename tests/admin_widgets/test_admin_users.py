@@ -1,5 +1,6 @@
 """The Users widget at /admin/users/: the table, Create, system roles, Disable / Enable / Remove
 and the administrator's password reset."""
+
 import re
 
 import pytest
@@ -32,6 +33,7 @@ def _rows(html):
 
 
 # --- The table ---------------------------------------------------------------------------
+
 
 def test_table_shows_the_guide_columns(admin_client, make_user):
     make_user("alice", first_name="Alice", last_name="Liddell", email="alice@example.com", description="Auditor")
@@ -101,11 +103,21 @@ def test_search_sort_and_pages(admin_client, make_user):
     assert "Page 2 of 2 (32 items)" in page_two and len(_rows(page_two)) == 7
 
 
-@pytest.mark.parametrize("params", [
-    {"sort": "password"}, {"sort": "-password"}, {"sort": "__class__"}, {"sort": "username;drop"},
-    {"page": "abc"}, {"page": "-1"}, {"page": "99999"}, {"page": "1e9"}, {"q": "x" * 5000},
-    {"sort": "", "page": ""},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sort": "password"},
+        {"sort": "-password"},
+        {"sort": "__class__"},
+        {"sort": "username;drop"},
+        {"page": "abc"},
+        {"page": "-1"},
+        {"page": "99999"},
+        {"page": "1e9"},
+        {"q": "x" * 5000},
+        {"sort": "", "page": ""},
+    ],
+)
 def test_garbage_sort_and_page_values_never_fail(admin_client, make_user, params):
     make_user("alice")
     response = admin_client.get(USERS, params)
@@ -114,8 +126,9 @@ def test_garbage_sort_and_page_values_never_fail(admin_client, make_user, params
         assert 'aria-sort="ascending"><a href="?sort=-username' in response.content.decode()
 
 
-def test_list_query_count_does_not_grow_with_users(admin_client, make_user, django_assert_max_num_queries,
-                                                   django_assert_num_queries, monkeypatch):
+def test_list_query_count_does_not_grow_with_users(
+    admin_client, make_user, django_assert_max_num_queries, django_assert_num_queries, monkeypatch
+):
     # Freeze the idle-timeout clock so the session's activity stamp is written once, by the
     # warm-up request, and not again in the middle of a measurement.
     monkeypatch.setattr("accounts.middleware.now", lambda: 1_800_000_000.0)
@@ -136,19 +149,32 @@ def test_list_query_count_does_not_grow_with_users(admin_client, make_user, djan
 
 # --- Create ------------------------------------------------------------------------------
 
+
 def _create(client, **overrides):
-    data = {"first_name": "Ada", "last_name": "Lovelace", "description": "Licensing lead",
-            "username": "ada", "email": "ada@example.com", "password": GOOD_PASSWORD,
-            "password_again": GOOD_PASSWORD}
+    data = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "description": "Licensing lead",
+        "username": "ada",
+        "email": "ada@example.com",
+        "password": GOOD_PASSWORD,
+        "password_again": GOOD_PASSWORD,
+    }
     data.update(overrides)
     return client.post("/admin/users/create/", data)
 
 
 def test_create_form_has_labelled_fields(admin_client):
     html = admin_client.get("/admin/users/create/").content.decode()
-    for name, label in [("first_name", "First Name"), ("last_name", "Last Name"), ("description", "Description"),
-                        ("username", "User Name"), ("email", "Email"), ("password", "Password"),
-                        ("password_again", "Re-enter Password")]:
+    for name, label in [
+        ("first_name", "First Name"),
+        ("last_name", "Last Name"),
+        ("description", "Description"),
+        ("username", "User Name"),
+        ("email", "Email"),
+        ("password", "Password"),
+        ("password_again", "Re-enter Password"),
+    ]:
         assert f'<label for="id_{name}">{label}' in html
     assert "Add User" in html
 
@@ -160,7 +186,11 @@ def test_create_adds_a_local_system_user(make_user, login, role):
     assert response.status_code == 302 and response["Location"] == USERS
     ada = User.objects.get(username="ada")
     assert (ada.first_name, ada.last_name, ada.description, ada.email) == (
-        "Ada", "Lovelace", "Licensing lead", "ada@example.com")
+        "Ada",
+        "Lovelace",
+        "Licensing lead",
+        "ada@example.com",
+    )
     assert ada.system_role == SystemRole.USER and ada.source == User.Source.LOCAL and ada.is_active
     assert ada.needs_first_login_wizard and ada.check_password(GOOD_PASSWORD)
     event = Event.objects.get(event_type="user.added")
@@ -174,25 +204,31 @@ def test_create_with_only_the_required_fields(admin_client):
     assert User.objects.get(username="ada").email == ""
 
 
-@pytest.mark.parametrize("overrides, field, message", [
-    ({"username": ""}, "username", "This field is required."),
-    ({"username": "   "}, "username", "This field is required."),
-    ({"username": "ALICE"}, "username", "A user named “ALICE” already exists."),
-    ({"username": "bad name!"}, "username", "Enter a valid username."),
-    ({"username": "u" * 151}, "username", "at most 150 characters"),
-    ({"password_again": GOOD_PASSWORD + "x"}, "password_again", "The two passwords do not match."),
-    ({"password": "", "password_again": ""}, "password", "This field is required."),
-    ({"password": "Sh0rt!", "password_again": "Sh0rt!"}, "password", "too short"),
-    ({"password": "password1", "password_again": "password1"}, "password", "too common"),
-    ({"password": "83749261035", "password_again": "83749261035"}, "password", "entirely numeric"),
-    ({"username": "kettleorbit", "password": "kettleorbit1", "password_again": "kettleorbit1"}, "password",
-     "too similar to the username"),
-    ({"email": "not-an-email"}, "email", "Enter a valid email address."),
-    ({"email": "a" * 250 + "@example.com"}, "email", "at most 254 characters"),
-    ({"first_name": "f" * 151}, "first_name", "at most 150 characters"),
-    ({"last_name": "l" * 151}, "last_name", "at most 150 characters"),
-    ({"description": "d" * 256}, "description", "at most 255 characters"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"username": ""}, "username", "This field is required."),
+        ({"username": "   "}, "username", "This field is required."),
+        ({"username": "ALICE"}, "username", "A user named “ALICE” already exists."),
+        ({"username": "bad name!"}, "username", "Enter a valid username."),
+        ({"username": "u" * 151}, "username", "at most 150 characters"),
+        ({"password_again": GOOD_PASSWORD + "x"}, "password_again", "The two passwords do not match."),
+        ({"password": "", "password_again": ""}, "password", "This field is required."),
+        ({"password": "Sh0rt!", "password_again": "Sh0rt!"}, "password", "too short"),
+        ({"password": "password1", "password_again": "password1"}, "password", "too common"),
+        ({"password": "83749261035", "password_again": "83749261035"}, "password", "entirely numeric"),
+        (
+            {"username": "kettleorbit", "password": "kettleorbit1", "password_again": "kettleorbit1"},
+            "password",
+            "too similar to the username",
+        ),
+        ({"email": "not-an-email"}, "email", "Enter a valid email address."),
+        ({"email": "a" * 250 + "@example.com"}, "email", "at most 254 characters"),
+        ({"first_name": "f" * 151}, "first_name", "at most 150 characters"),
+        ({"last_name": "l" * 151}, "last_name", "at most 150 characters"),
+        ({"description": "d" * 256}, "description", "at most 255 characters"),
+    ],
+)
 def test_bad_input_creates_nobody(admin_client, make_user, overrides, field, message):
     make_user("alice")
     before = _snapshot()
@@ -214,6 +250,7 @@ def test_system_user_cannot_create(make_user, login):
 
 # --- System roles ---------------------------------------------------------------------------
 
+
 def _set_role(client, user, role, **extra):
     return client.post(f"/admin/users/{user.pk}/role/", {"system_role": role, **extra})
 
@@ -224,8 +261,10 @@ def test_admin_changes_a_system_role(admin_client, make_user):
     assert response.status_code == 302 and response["Location"] == USERS
     alice.refresh_from_db()
     assert alice.system_role == SystemRole.OPERATOR
-    assert Event.objects.filter(event_type="user.system_role_changed",
-                                message="The system role of the user “alice” was changed to “System Operator”.").exists()
+    assert Event.objects.filter(
+        event_type="user.system_role_changed",
+        message="The system role of the user “alice” was changed to “System Operator”.",
+    ).exists()
     assert "The system role of “alice” is now System Operator." in _messages(admin_client.get(USERS))
 
 
@@ -260,6 +299,7 @@ def test_role_change_needs_post_and_an_existing_user(admin_client, make_user):
 
 
 # --- Disable / Enable / Remove ---------------------------------------------------------------
+
 
 def _post(client, user, action, **data):
     return client.post(f"/admin/users/{user.pk}/{action}/", data)
@@ -309,10 +349,13 @@ def test_remove_a_disabled_user(admin_client, make_user):
     assert _post(admin_client, alice, "remove").status_code == 404
 
 
-@pytest.mark.parametrize("action, message", [
-    ("disable", "You cannot disable yourself."),
-    ("remove", "You cannot remove yourself."),
-])
+@pytest.mark.parametrize(
+    "action, message",
+    [
+        ("disable", "You cannot disable yourself."),
+        ("remove", "You cannot remove yourself."),
+    ],
+)
 def test_nobody_disables_or_removes_themselves(op_client, sysop, action, message):
     before = _snapshot()
     _post(op_client, sysop, action)
@@ -333,8 +376,17 @@ def test_system_user_is_refused_every_action(make_user, login, action):
     client = login(make_user("plain"))
     alice = make_user("alice")
     before = _snapshot()
-    assert _post(client, alice, action, system_role=SystemRole.ADMIN,
-                 new_password=GOOD_PASSWORD, new_password_again=GOOD_PASSWORD).status_code == 403
+    assert (
+        _post(
+            client,
+            alice,
+            action,
+            system_role=SystemRole.ADMIN,
+            new_password=GOOD_PASSWORD,
+            new_password_again=GOOD_PASSWORD,
+        ).status_code
+        == 403
+    )
     assert _snapshot() == before
 
 
@@ -360,8 +412,12 @@ def test_csrf_is_enforced(sysadmin, make_user):
     client.force_login(sysadmin)
     before = _snapshot()
     assert client.post(f"/admin/users/{alice.pk}/disable/").status_code == 403
-    assert client.post("/admin/users/create/", {"username": "x", "password": GOOD_PASSWORD,
-                                                "password_again": GOOD_PASSWORD}).status_code == 403
+    assert (
+        client.post(
+            "/admin/users/create/", {"username": "x", "password": GOOD_PASSWORD, "password_again": GOOD_PASSWORD}
+        ).status_code
+        == 403
+    )
     assert _snapshot() == before
     client.get(USERS)  # sets the CSRF cookie
     token = client.cookies["csrftoken"].value
@@ -372,9 +428,12 @@ def test_csrf_is_enforced(sysadmin, make_user):
 
 # --- Password reset -------------------------------------------------------------------------
 
+
 def _reset(client, user, password=GOOD_PASSWORD, again=None):
-    return client.post(f"/admin/users/{user.pk}/password/",
-                       {"new_password": password, "new_password_again": password if again is None else again})
+    return client.post(
+        f"/admin/users/{user.pk}/password/",
+        {"new_password": password, "new_password_again": password if again is None else again},
+    )
 
 
 def test_reset_password_sends_the_user_through_the_wizard(op_client, make_user):
@@ -396,12 +455,15 @@ def test_reset_password_sends_the_user_through_the_wizard(op_client, make_user):
     assert theirs.get("/")["Location"] == "/welcome/language/"
 
 
-@pytest.mark.parametrize("password, again, message", [
-    (GOOD_PASSWORD, GOOD_PASSWORD + "!", "The two passwords do not match."),
-    ("short", None, "too short"),
-    ("password1", None, "too common"),
-    ("", None, "This field is required."),
-])
+@pytest.mark.parametrize(
+    "password, again, message",
+    [
+        (GOOD_PASSWORD, GOOD_PASSWORD + "!", "The two passwords do not match."),
+        ("short", None, "too short"),
+        ("password1", None, "too common"),
+        ("", None, "This field is required."),
+    ],
+)
 def test_bad_reset_changes_nothing(admin_client, make_user, password, again, message):
     alice = make_user("alice")
     before = _snapshot()
@@ -441,7 +503,7 @@ def test_users_csv_follows_the_search_and_neutralises_formulas(admin_client, mak
     import csv
     import io
 
-    make_user("alice", SystemRole.USER, email="alice@example.com", description="=HYPERLINK(\"x\")")
+    make_user("alice", SystemRole.USER, email="alice@example.com", description='=HYPERLINK("x")')
     make_user("bob", SystemRole.OPERATOR)
     response = admin_client.get("/admin/users/export.csv?q=alice")
     assert response["Content-Type"].startswith("text/csv")

@@ -1,4 +1,5 @@
 """The Administration workspace: who may open it, the widget grid and the health readout."""
+
 import re
 import socket
 
@@ -14,8 +15,18 @@ from core import events
 from core.models import WorkerHeartbeat
 
 # The widgets of the guide's Administration workspace.
-GUIDE_WIDGETS = ["Users", "Access Management", "Accounts", "Settings", "Security", "Network", "Synchronization",
-                 "API Toolkit", "Support Center", "High Availability"]
+GUIDE_WIDGETS = [
+    "Users",
+    "Access Management",
+    "Accounts",
+    "Settings",
+    "Security",
+    "Network",
+    "Synchronization",
+    "API Toolkit",
+    "Support Center",
+    "High Availability",
+]
 
 
 def _widget_titles(html):

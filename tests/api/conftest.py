@@ -3,6 +3,7 @@
 Acme has the Default VA plus Physics and Zoology; licenses, lines and product instances come
 from tests/factories.py.
 """
+
 import datetime
 import json
 
@@ -73,9 +74,17 @@ def token_for(client, password_grant):
     grant, secret = password_grant
 
     def _token(user):
-        response = client.post("/oauth/token", {"grant_type": "password", "client_id": grant.client_id,
-                                                "client_secret": secret, "username": user.username,
-                                                "password": PASSWORD}, content_type="application/json")
+        response = client.post(
+            "/oauth/token",
+            {
+                "grant_type": "password",
+                "client_id": grant.client_id,
+                "client_secret": secret,
+                "username": user.username,
+                "password": PASSWORD,
+            },
+            content_type="application/json",
+        )
         assert response.status_code == 200, response.content
         return response.json()["access_token"]
 
@@ -100,16 +109,19 @@ def cc_api(client, console_on):
     names = iter(range(1000))
 
     def _api(entries, prefix="/api/v1"):
-        grant, secret = api_grants.create_grant(actor=None, grant_type=ApiGrant.GrantType.CLIENT_CREDENTIALS,
-                                                name=f"machine-{next(names)}")
+        grant, secret = api_grants.create_grant(
+            actor=None, grant_type=ApiGrant.GrantType.CLIENT_CREDENTIALS, name=f"machine-{next(names)}"
+        )
         for scope, role in entries:
             if isinstance(scope, VirtualAccount):
-                api_grants.add_access(actor=None, grant=grant, account=scope.account, role=role,
-                                      virtual_account=scope)
+                api_grants.add_access(actor=None, grant=grant, account=scope.account, role=role, virtual_account=scope)
             else:
                 api_grants.add_access(actor=None, grant=grant, account=scope, role=role)
-        response = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id,
-                                                "client_secret": secret}, content_type="application/json")
+        response = client.post(
+            "/oauth/token",
+            {"grant_type": "client_credentials", "client_id": grant.client_id, "client_secret": secret},
+            content_type="application/json",
+        )
         assert response.status_code == 200, response.content
         return Api(response.json()["access_token"], prefix)
 
@@ -165,17 +177,51 @@ def estate(vas, license_def, add_line, add_pi):
     basic = license_def("UC Manager Basic License (12.x)")
     enhanced.substitutes_for.add(basic)
     security = license_def("CSR 1KV SECURITY 1G")
-    add_line(vas["Physics"], basic, 4, "term", start=today - datetime.timedelta(days=10),
-             end=today + datetime.timedelta(days=300), subscription_id="Sub905308")
+    add_line(
+        vas["Physics"],
+        basic,
+        4,
+        "term",
+        start=today - datetime.timedelta(days=10),
+        end=today + datetime.timedelta(days=300),
+        subscription_id="Sub905308",
+    )
     add_line(vas["Physics"], basic, 10)
-    add_line(vas["Physics"], enhanced, 10, "term", start=today - datetime.timedelta(days=10),
-             end=today + datetime.timedelta(days=100))
+    add_line(
+        vas["Physics"],
+        enhanced,
+        10,
+        "term",
+        start=today - datetime.timedelta(days=10),
+        end=today + datetime.timedelta(days=100),
+    )
     add_line(vas["Zoology"], security, 5)
-    add_line(vas["Zoology"], security, 2, "term", start=today - datetime.timedelta(days=400),
-             end=today - datetime.timedelta(days=35), subscription_id="SubOld")  # expired
-    pi1 = add_pi(vas["Physics"], "97N1PAGTEOZ", hostname="local.lab", uses={basic: 16},
-                 identity={"uuid": "062f582e30844ed2b8d005c14c425b06", "mac_address": "00:11:22:33:44:55",
-                           "ip_address": "10.0.0.7"})
-    pi2 = add_pi(vas["Zoology"], "JPG3032006T", pid="N77-C7710", hostname="infy-lm05", uses={security: 7},
-                 identity={"suvi": "SUVI-1", "host_identifier": "HID-9"})
+    add_line(
+        vas["Zoology"],
+        security,
+        2,
+        "term",
+        start=today - datetime.timedelta(days=400),
+        end=today - datetime.timedelta(days=35),
+        subscription_id="SubOld",
+    )  # expired
+    pi1 = add_pi(
+        vas["Physics"],
+        "97N1PAGTEOZ",
+        hostname="local.lab",
+        uses={basic: 16},
+        identity={
+            "uuid": "062f582e30844ed2b8d005c14c425b06",
+            "mac_address": "00:11:22:33:44:55",
+            "ip_address": "10.0.0.7",
+        },
+    )
+    pi2 = add_pi(
+        vas["Zoology"],
+        "JPG3032006T",
+        pid="N77-C7710",
+        hostname="infy-lm05",
+        uses={security: 7},
+        identity={"suvi": "SUVI-1", "host_identifier": "HID-9"},
+    )
     return {"basic": basic, "enhanced": enhanced, "security": security, "pi1": pi1, "pi2": pi2}

@@ -5,6 +5,7 @@ API Console switched off.
 
 "Allowed" means the endpoint did not answer 403 (it may still answer 422 for the body used).
 """
+
 import pytest
 
 from accounts.roles import AccountRole
@@ -12,8 +13,13 @@ from accounts.services import api_grants
 
 pytestmark = pytest.mark.django_db
 
-ADMIN, AA, AU, VAA, VAU = "admin", AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_USER, AccountRole.VA_ADMIN, \
-    AccountRole.VA_USER
+ADMIN, AA, AU, VAA, VAU = (
+    "admin",
+    AccountRole.ACCOUNT_ADMIN,
+    AccountRole.ACCOUNT_USER,
+    AccountRole.VA_ADMIN,
+    AccountRole.VA_USER,
+)
 EVERY_ROLE = {ADMIN, AA, AU, VAA, VAU}
 
 # endpoint -> (method, path, body, who may: {role: "both" | "own"})
@@ -32,21 +38,45 @@ ENDPOINTS = {
     "revoke_tokens": ("post", "/accounts/{a}/virtual-accounts/{va}/tokens/revoke", {"tokens": ["x"]}, VIEW),
     "license_usage": ("post", "/accounts/{a}/licenses", {"virtualAccounts": ["{va}"]}, VIEW),
     "subscriptions": ("post", "/accounts/{a}/license-subscriptions", {"virtualAccounts": ["{va}"]}, VIEW),
-    "license_transfer": ("post", "/accounts/{a}/virtual-accounts/{va}/licenses/transfer", {"licenses": [
-        {"license": "L", "licenseType": "TERM", "quantity": 1, "targetVirtualAccount": "Default"}]}, TRANSFER),
+    "license_transfer": (
+        "post",
+        "/accounts/{a}/virtual-accounts/{va}/licenses/transfer",
+        {"licenses": [{"license": "L", "licenseType": "TERM", "quantity": 1, "targetVirtualAccount": "Default"}]},
+        TRANSFER,
+    ),
     "device_usage": ("post", "/accounts/{a}/devices", {"virtualAccounts": ["{va}"]}, VIEW),
     "device_search": ("get", "/accounts/{a}/virtual-accounts/{va}/devices", None, VIEW),
-    "device_transfer": ("post", "/accounts/{a}/virtual-accounts/{va}/devices/transfer", {"productInstances": [
-        {"sudi": SUDI, "targetVirtualAccount": "Default"}]}, TRANSFER),
-    "device_remove": ("post", "/accounts/{a}/virtual-accounts/{va}/devices/remove",
-                      {"productInstanceRemoveRequests": [{"sudi": SUDI}]}, REMOVE),
+    "device_transfer": (
+        "post",
+        "/accounts/{a}/virtual-accounts/{va}/devices/transfer",
+        {"productInstances": [{"sudi": SUDI, "targetVirtualAccount": "Default"}]},
+        TRANSFER,
+    ),
+    "device_remove": (
+        "post",
+        "/accounts/{a}/virtual-accounts/{va}/devices/remove",
+        {"productInstanceRemoveRequests": [{"sudi": SUDI}]},
+        REMOVE,
+    ),
     "alerts": ("post", "/accounts/{a}/alerts", {"virtualAccounts": ["{va}"]}, VIEW),
     "delete_va": ("post", "/accounts/{a}/virtual-accounts/{va}/delete", None, ACCOUNT_ADMINS),
 }
-USERS = {"sysadmin": ADMIN, "sysop": ADMIN, "account_admin": AA, "account_user": AU, "va_admin": VAA,
-         "va_user": VAU, "nobody": None}
-GRANTS = {"grant_account_admin": AA, "grant_account_user": AU, "grant_va_admin": VAA, "grant_va_user": VAU,
-          "grant_nothing": None}
+USERS = {
+    "sysadmin": ADMIN,
+    "sysop": ADMIN,
+    "account_admin": AA,
+    "account_user": AU,
+    "va_admin": VAA,
+    "va_user": VAU,
+    "nobody": None,
+}
+GRANTS = {
+    "grant_account_admin": AA,
+    "grant_account_user": AU,
+    "grant_va_admin": VAA,
+    "grant_va_user": VAU,
+    "grant_nothing": None,
+}
 
 
 def _fill(value, account, va):

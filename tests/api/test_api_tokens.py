@@ -1,4 +1,5 @@
 """4-6: create, list and revoke registration tokens."""
+
 import datetime
 import urllib.parse
 
@@ -16,8 +17,10 @@ BASE = "/accounts/Acme/virtual-accounts/Physics/tokens"
 @pytest.mark.parametrize("prefix", PREFIXES)
 def test_create_token(api_as, people, vas, prefix):
     api = api_as(people["va_user"], prefix)
-    status, body = api.post(BASE, {"expiresAfterDays": 100, "description": "Test VA Creation",
-                                   "exportControlled": "Allowed", "numberOfUses": 5})
+    status, body = api.post(
+        BASE,
+        {"expiresAfterDays": 100, "description": "Test VA Creation", "exportControlled": "Allowed", "numberOfUses": 5},
+    )
     assert status == 200, body
     assert body["status"] == "SUCCESS"
     assert body["statusMessage"] == "A valid, active token was generated."
@@ -55,15 +58,18 @@ def test_export_control_not_allowed_account_gives_not_allowed_token(admin_api, a
     assert not RegistrationToken.objects.get().export_controlled
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"expiresAfterDays": 0}, "expiresAfterDays: Ensure this value is greater than or equal to 1."),
-    ({"expiresAfterDays": 366}, "expiresAfterDays: Ensure this value is less than or equal to 365."),
-    ({"expiresAfterDays": "10"}, "expiresAfterDays: A valid integer is required."),
-    ({"expiresAfterDays": True}, "expiresAfterDays: A valid integer is required."),
-    ({"exportControlled": "Yes"}, 'exportControlled: "Yes" is not a valid choice.'),
-    ({"numberOfUses": 0}, "numberOfUses: Ensure this value is greater than or equal to 1."),
-    ({"description": "x" * 256}, "description: Ensure this field has no more than 255 characters."),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"expiresAfterDays": 0}, "expiresAfterDays: Ensure this value is greater than or equal to 1."),
+        ({"expiresAfterDays": 366}, "expiresAfterDays: Ensure this value is less than or equal to 365."),
+        ({"expiresAfterDays": "10"}, "expiresAfterDays: A valid integer is required."),
+        ({"expiresAfterDays": True}, "expiresAfterDays: A valid integer is required."),
+        ({"exportControlled": "Yes"}, 'exportControlled: "Yes" is not a valid choice.'),
+        ({"numberOfUses": 0}, "numberOfUses: Ensure this value is greater than or equal to 1."),
+        ({"description": "x" * 256}, "description: Ensure this field has no more than 255 characters."),
+    ],
+)
 def test_create_token_bad_input(admin_api, vas, body, message):
     assert admin_api.post(BASE, body) == (422, {"status": "ERROR", "statusMessage": message})
     assert not RegistrationToken.objects.exists()
@@ -71,8 +77,13 @@ def test_create_token_bad_input(admin_api, vas, body, message):
 
 def test_list_active_tokens(admin_api, people, vas):
     now = timezone.now()
-    active = create_token(actor=people["account_admin"], virtual_account=vas["Physics"], description="this is Ben",
-                          export_controlled=True, max_uses=3)
+    active = create_token(
+        actor=people["account_admin"],
+        virtual_account=vas["Physics"],
+        description="this is Ben",
+        export_controlled=True,
+        max_uses=3,
+    )
     revoked = create_token(actor=None, virtual_account=vas["Physics"])
     revoked.revoked_at = now
     revoked.save(update_fields=["revoked_at"])
@@ -82,15 +93,17 @@ def test_list_active_tokens(admin_api, people, vas):
     status, body = admin_api.get(BASE)
     assert status == 200
     assert body["status"] == "SUCCESS" and body["statusMessage"] == "Successfully read active tokens."
-    assert body["tokens"] == [{
-        "token": active.token,
-        "expirationDate": active.expires_at.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "description": "this is Ben",
-        "exportControl": "Allowed",
-        "createdBy": "alice",
-        "numberOfUses": 3,
-        "uses": 0,
-    }]
+    assert body["tokens"] == [
+        {
+            "token": active.token,
+            "expirationDate": active.expires_at.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "description": "this is Ben",
+            "exportControl": "Allowed",
+            "createdBy": "alice",
+            "numberOfUses": 3,
+            "uses": 0,
+        }
+    ]
 
 
 def test_list_tokens_query_count_does_not_grow(admin_api, vas, django_assert_max_num_queries):
@@ -148,12 +161,15 @@ def test_revoke_none_found_is_422(admin_api, vas):
     status, body = admin_api.post(f"{BASE}/revoke", {"tokens": ["bogus", "other"]})
     assert status == 422
     assert body["status"] == "ERROR" and body["statusMessage"] == "Token(s) could not be revoked."
-    assert [s["statusMessage"] for s in body["tokensRevokeStatus"]] == ["Failed to find token bogus",
-                                                                        "Failed to find token other"]
+    assert [s["statusMessage"] for s in body["tokensRevokeStatus"]] == [
+        "Failed to find token bogus",
+        "Failed to find token other",
+    ]
 
 
-@pytest.mark.parametrize("body", [{"tokens": [f"t{i}" for i in range(11)]}, {"tokens": []}, {"tokens": "abc"},
-                                  {"tokens": [1]}, {}])
+@pytest.mark.parametrize(
+    "body", [{"tokens": [f"t{i}" for i in range(11)]}, {"tokens": []}, {"tokens": "abc"}, {"tokens": [1]}, {}]
+)
 def test_revoke_bad_requests(admin_api, vas, body):
     tokens = _tokens(1, vas["Physics"])
     if body.get("tokens") and isinstance(body["tokens"], list) and len(body["tokens"]) == 11:
@@ -174,9 +190,13 @@ def test_token_refusals(api_as, people, vas, globex):
     assert nobody.get(BASE) == (403, {"status": "ERROR", "statusMessage": "Not Authorized to view the Tokens"})
     va_user = api_as(people["va_user"])
     assert va_user.get("/accounts/Acme/virtual-accounts/Zoology/tokens") == (
-        403, {"status": "ERROR", "statusMessage": "Not Authorized to view the Tokens"})
+        403,
+        {"status": "ERROR", "statusMessage": "Not Authorized to view the Tokens"},
+    )
     assert va_user.post("/accounts/Acme/virtual-accounts/Zoology/tokens/revoke", {"tokens": ["x"]}) == (
-        403, {"status": "ERROR", "statusMessage": "Not Authorized to revoke tokens for Virtual Account 'Zoology'."})
+        403,
+        {"status": "ERROR", "statusMessage": "Not Authorized to revoke tokens for Virtual Account 'Zoology'."},
+    )
     assert va_user.post("/accounts/Acme/virtual-accounts/Zoology/tokens", {})[0] == 403
     assert va_user.get("/accounts/Acme/virtual-accounts/Nope/tokens")[0] == 422
     assert not RegistrationToken.objects.exists()

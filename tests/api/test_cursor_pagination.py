@@ -5,6 +5,7 @@ and a fixed number of queries per page.
 Devices are named by serial number; their hostnames make the list order differ from the
 order of creation (and repeat, so the tie-breakers are exercised).
 """
+
 import datetime
 import json
 from urllib.parse import quote
@@ -55,8 +56,9 @@ def device_search(api, query=""):
 @pytest.fixture
 def fleet(vas, add_pi):
     """20 product instances in Physics and Zoology, hostnames in another order than serials, with ties."""
-    return [add_pi(vas["Physics" if i % 2 else "Zoology"], f"SN{i:03d}", hostname=f"h{(i * 7) % 10:02d}")
-            for i in range(20)]
+    return [
+        add_pi(vas["Physics" if i % 2 else "Zoology"], f"SN{i:03d}", hostname=f"h{(i * 7) % 10:02d}") for i in range(20)
+    ]
 
 
 # -- the pages ------------------------------------------------------------------------------
@@ -86,8 +88,9 @@ def test_streamed_cursor_reply_is_one_json_object(admin_api, fleet, monkeypatch)
     from licensing.api import streaming
 
     monkeypatch.setattr(streaming, "CHUNK_SIZE", 3)  # the page and its extra row span chunks
-    response = admin_api.client.post("/api/v1/accounts/Acme/devices", data='{"cursor": "", "limit": 8}',
-                                     content_type="application/json")
+    response = admin_api.client.post(
+        "/api/v1/accounts/Acme/devices", data='{"cursor": "", "limit": 8}', content_type="application/json"
+    )
     assert response.streaming
     raw = b"".join(response.streaming_content)
     body = json.loads(raw)
@@ -108,16 +111,21 @@ def _changes_between_pages(vas, add_pi):
         else:
             add_pi(vas["Physics"], f"NEW-A{len(pages)}", hostname="a-first")  # sorts before everything
         add_pi(vas["Zoology"], f"NEW-Z{len(pages)}", hostname="zz-last")  # after everything
-        unsent = ProductInstance.objects.filter(udi_serial_number__startswith="SN").order_by(
-            "-hostname", "-udi_serial_number").first()
+        unsent = (
+            ProductInstance.objects.filter(udi_serial_number__startswith="SN")
+            .order_by("-hostname", "-udi_serial_number")
+            .first()
+        )
         if unsent is not None and unsent.udi_serial_number not in sum(pages, []):
             unsent.delete()
+
     return between
 
 
 def _survivors(fleet):
-    return {pi.udi_serial_number for pi in fleet} & set(ProductInstance.objects.values_list("udi_serial_number",
-                                                                                           flat=True))
+    return {pi.udi_serial_number for pi in fleet} & set(
+        ProductInstance.objects.values_list("udi_serial_number", flat=True)
+    )
 
 
 def test_rows_that_exist_throughout_are_seen_exactly_once(admin_api, fleet, vas, add_pi):
@@ -157,6 +165,7 @@ def test_device_search_cursor_is_stable_and_keeps_its_filters(admin_api, vas, ad
         add_pi(vas["Physics"], f"Q0-{serials(body)[-1]}", hostname="same")  # right after Q0, long since sent
         if "Q5" in serials(body):
             ProductInstance.objects.filter(udi_serial_number="Q8").delete()
+
     pages = walk(fetch, 3, between=between)
     got = sum((serials(p) for p in pages), [])
     assert got == ["Q0", "Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q7"]
@@ -165,10 +174,14 @@ def test_device_search_cursor_is_stable_and_keeps_its_filters(admin_api, vas, ad
     cursor = admin_api.get(f"{VA}/devices?limit=2&cursor=&hostName=same")[1]["next_cursor"]
     assert admin_api.get(f"{VA}/devices?limit=2&cursor={quote(cursor)}&hostName=other") == FOREIGN
     assert admin_api.get(f"{VA}/devices?limit=2&cursor={quote(cursor)}") == FOREIGN
-    assert admin_api.get(f"/accounts/Acme/virtual-accounts/Zoology/devices?limit=2&cursor={quote(cursor)}"
-                         "&hostName=same") == FOREIGN
+    assert (
+        admin_api.get(f"/accounts/Acme/virtual-accounts/Zoology/devices?limit=2&cursor={quote(cursor)}&hostName=same")
+        == FOREIGN
+    )
     assert admin_api.get(f"{VA}/devices?limit=2&offset=2&cursor=") == (
-        422, {"status": "ERROR", "statusMessage": "offset cannot be combined with cursor"})
+        422,
+        {"status": "ERROR", "statusMessage": "offset cannot be combined with cursor"},
+    )
 
 
 def test_license_usage_cursor(admin_api, vas, license_def, add_line):
@@ -180,24 +193,38 @@ def test_license_usage_cursor(admin_api, vas, license_def, add_line):
     assert first["totalRecords"] == 12 and len(first["licenses"]) == 5
     add_line(vas["Default"], license_def("Early"), 1)  # "Default" sorts before the cursor: not seen
     add_line(vas["Zoology"], license_def("ZZ"), 1)  # after it: seen
-    rest = walk(lambda cursor, limit: admin_api.post("/accounts/Acme/licenses", {"cursor": cursor, "limit": limit}),
-                5, start=first["next_cursor"])
+    rest = walk(
+        lambda cursor, limit: admin_api.post("/accounts/Acme/licenses", {"cursor": cursor, "limit": limit}),
+        5,
+        start=first["next_cursor"],
+    )
     got = [(r["virtualAccount"], r["license"]) for p in [first, *rest] for r in p["licenses"]]
     assert got == [("Physics", f"L{i:02d}") for i in range(6)] + [("Zoology", f"L{i:02d}") for i in range(6)] + [
-        ("Zoology", "ZZ")]
+        ("Zoology", "ZZ")
+    ]
     assert rest[-1]["totalRecords"] == 14 and rest[-1]["next_cursor"] is None
-    assert admin_api.post("/accounts/Acme/licenses", {"cursor": first["next_cursor"],
-                                                      "virtualAccounts": ["Physics"]}) == FOREIGN
+    assert (
+        admin_api.post("/accounts/Acme/licenses", {"cursor": first["next_cursor"], "virtualAccounts": ["Physics"]})
+        == FOREIGN
+    )
 
 
 def test_subscriptions_cursor(admin_api, vas, license_def, add_line):
     lic = license_def("Sub license")
     today = timezone.now().date()
     for i in range(7):
-        add_line(vas["Physics" if i % 2 else "Zoology"], lic, 1, "term", start=today, end=today +
-                 datetime.timedelta(days=30), subscription_id=f"Sub{i % 3}")
-    fetch = (lambda cursor, limit: admin_api.post("/accounts/Acme/license-subscriptions",
-                                                  {"cursor": cursor, "limit": limit, "status": ["Active"]}))
+        add_line(
+            vas["Physics" if i % 2 else "Zoology"],
+            lic,
+            1,
+            "term",
+            start=today,
+            end=today + datetime.timedelta(days=30),
+            subscription_id=f"Sub{i % 3}",
+        )
+    fetch = lambda cursor, limit: admin_api.post(
+        "/accounts/Acme/license-subscriptions", {"cursor": cursor, "limit": limit, "status": ["Active"]}
+    )
     whole = admin_api.post("/accounts/Acme/license-subscriptions", {"limit": -1, "status": ["Active"]})[1]
     pages = walk(fetch, 3)
     assert sum((p["subscriptions"] for p in pages), []) == whole["subscriptions"]
@@ -207,36 +234,54 @@ def test_subscriptions_cursor(admin_api, vas, license_def, add_line):
     # The order of a filter's names does not make another list.
     both = {"cursor": "", "limit": 2, "status": ["Active", "Expired"]}
     cursor = admin_api.post("/accounts/Acme/license-subscriptions", both)[1]["next_cursor"]
-    status, body = admin_api.post("/accounts/Acme/license-subscriptions", {
-        **both, "cursor": cursor, "status": ["Expired", "Active", "Active"]})
+    status, body = admin_api.post(
+        "/accounts/Acme/license-subscriptions", {**both, "cursor": cursor, "status": ["Expired", "Active", "Active"]}
+    )
     assert status == 200 and len(body["subscriptions"]) == 2
 
 
 def _alert(acme, va, i, severity, due):
     now = timezone.now()
-    return Alert.objects.create(account=acme, virtual_account=va, alert_type=Alert.Type.PI_FAILED_TO_RENEW,
-                                severity=severity, key=f"k{i}", message=f"m{i}", opened_at=now, updated_at=now,
-                                action_due=due)
+    return Alert.objects.create(
+        account=acme,
+        virtual_account=va,
+        alert_type=Alert.Type.PI_FAILED_TO_RENEW,
+        severity=severity,
+        key=f"k{i}",
+        message=f"m{i}",
+        opened_at=now,
+        updated_at=now,
+        action_due=due,
+    )
 
 
 def test_alerts_cursor_with_null_action_dues(admin_api, acme, vas):
     """Action Due may be None ("Now"): the cursor follows where the database sorts NULL."""
     base = timezone.now() + datetime.timedelta(days=3)
     for i in range(14):  # ties on both columns; dues a microsecond apart (the key keeps them)
-        _alert(acme, vas["Physics"], i, Alert.Severity.MAJOR if i < 8 else Alert.Severity.MINOR,
-               None if i % 3 == 0 else base + datetime.timedelta(hours=i % 4, microseconds=i))
+        _alert(
+            acme,
+            vas["Physics"],
+            i,
+            Alert.Severity.MAJOR if i < 8 else Alert.Severity.MINOR,
+            None if i % 3 == 0 else base + datetime.timedelta(hours=i % 4, microseconds=i),
+        )
     whole = admin_api.post("/accounts/Acme/alerts", {"limit": -1})[1]["alerts"]
     for limit in (1, 2, 5):
-        pages = walk(lambda cursor, size: admin_api.post("/accounts/Acme/alerts", {"cursor": cursor, "limit": size}),
-                     limit)
+        pages = walk(
+            lambda cursor, size: admin_api.post("/accounts/Acme/alerts", {"cursor": cursor, "limit": size}), limit
+        )
         assert sum((p["alerts"] for p in pages), []) == whole, limit
     # Between pages: one alert not yet sent is cleared, a Major "Now" one is opened.
     first = admin_api.post("/accounts/Acme/alerts", {"cursor": "", "limit": 6})[1]
     cleared = whole[8]["message"]
     Alert.objects.filter(message=cleared).update(status=Alert.Status.CLEARED)
     _alert(acme, vas["Physics"], 99, Alert.Severity.MAJOR, None)
-    rest = walk(lambda cursor, size: admin_api.post("/accounts/Acme/alerts", {"cursor": cursor, "limit": size}), 6,
-                start=first["next_cursor"])
+    rest = walk(
+        lambda cursor, size: admin_api.post("/accounts/Acme/alerts", {"cursor": cursor, "limit": size}),
+        6,
+        start=first["next_cursor"],
+    )
     sent = [a["message"] for p in [first, *rest] for a in p["alerts"]]
     assert [m for m in sent if m != "m99"] == [a["message"] for a in whole if a["message"] != cleared]
     # Whether the new one is reached depends on where it sorts: NULLs first (SQLite) puts it
@@ -274,7 +319,11 @@ def test_forged_edited_and_stale_cursors_are_refused(admin_api, fleet):
     assert payload["e"] == "device_usage" and payload["v"] == cursors.VERSION
     edited = {**payload, "k": ["a", "a", "a", 1]}
     forged = [
-        "nonsense", "..", cursor[:-1] + ("A" if cursor[-1] != "A" else "B"), cursor + "x", "x" + cursor,
+        "nonsense",
+        "..",
+        cursor[:-1] + ("A" if cursor[-1] != "A" else "B"),
+        cursor + "x",
+        "x" + cursor,
         _sign(edited, salt="another.salt"),
         _sign({**payload, "v": cursors.VERSION - 1}),  # a cursor of an older format
         _sign({**payload, "k": payload["k"][:3]}),  # a key that does not fit the list's order
@@ -289,7 +338,9 @@ def test_forged_edited_and_stale_cursors_are_refused(admin_api, fleet):
         assert admin_api.post("/accounts/Acme/devices", {"cursor": wrong_type}) == INVALID, wrong_type
     assert admin_api.post("/accounts/Acme/devices", {"cursor": "x" * 2001}) == INVALID
     assert admin_api.post("/accounts/Acme/devices", {"cursor": cursor, "offset": 3}) == (
-        422, {"status": "ERROR", "statusMessage": "offset cannot be combined with cursor"})
+        422,
+        {"status": "ERROR", "statusMessage": "offset cannot be combined with cursor"},
+    )
     # A cursor signed with another secret (keys rotated) is refused like a forged one.
     from django.test import override_settings
 
@@ -306,8 +357,9 @@ def test_a_cursor_belongs_to_its_endpoint(admin_api, fleet, estate):
     assert admin_api.post("/accounts/Acme/licenses", {"cursor": device_cursor}) == FOREIGN
     assert admin_api.post("/accounts/Acme/license-subscriptions", {"cursor": device_cursor}) == FOREIGN
     assert admin_api.get(f"{VA}/devices?cursor={quote(device_cursor)}") == FOREIGN
-    assert admin_api.post("/accounts/Acme/devices", {"cursor": device_cursor,
-                                                     "virtualAccounts": ["Physics"]}) == FOREIGN
+    assert (
+        admin_api.post("/accounts/Acme/devices", {"cursor": device_cursor, "virtualAccounts": ["Physics"]}) == FOREIGN
+    )
 
 
 # -- access ---------------------------------------------------------------------------------------
@@ -326,7 +378,9 @@ def test_a_cursor_of_one_account_does_not_read_another(cc_api, acme, globex, fle
     # Someone with no role at Globex gets Globex's refusal, whatever cursor they hold.
     acme_only = cc_api([(acme, AccountRole.ACCOUNT_ADMIN)])
     assert acme_only.post("/accounts/Globex/devices", {"cursor": globex_cursor}) == (
-        403, {"status": "ERROR", "statusMessage": "Not Authorized to access devices for local Account 'Globex'"})
+        403,
+        {"status": "ERROR", "statusMessage": "Not Authorized to access devices for local Account 'Globex'"},
+    )
 
 
 def test_a_cursor_carries_no_access(api_as, people, fleet):
@@ -339,8 +393,9 @@ def test_a_cursor_carries_no_access(api_as, people, fleet):
     assert status == 200 and body["totalRecords"] == 10
     assert body["devices"] == [d for d in everything[3:] if d["virtualAccount"] == "Physics"]
     assert va_user.post("/accounts/Acme/devices", {"cursor": cursor, "virtualAccounts": ["Zoology"]}) == (
-        403, {"status": "ERROR",
-              "statusMessage": "Not Authorized to access devices for specified local Virtual Accounts"})
+        403,
+        {"status": "ERROR", "statusMessage": "Not Authorized to access devices for specified local Virtual Accounts"},
+    )
 
 
 # -- queries --------------------------------------------------------------------------------------
@@ -350,8 +405,9 @@ PAGES = {
     "device_usage": lambda api, cursor: api.post("/accounts/Acme/devices", {"cursor": cursor, "limit": 5}),
     "device_search": lambda api, cursor: api.get(f"{VA}/devices?limit=5&cursor={quote(cursor)}"),
     "license_usage": lambda api, cursor: api.post("/accounts/Acme/licenses", {"cursor": cursor, "limit": 2}),
-    "license_subscriptions": lambda api, cursor: api.post("/accounts/Acme/license-subscriptions",
-                                                          {"cursor": cursor, "limit": 1}),
+    "license_subscriptions": lambda api, cursor: api.post(
+        "/accounts/Acme/license-subscriptions", {"cursor": cursor, "limit": 1}
+    ),
     "alerts": lambda api, cursor: api.post("/accounts/Acme/alerts", {"cursor": cursor, "limit": 5}),
 }
 OFFSET_PAGES = {
@@ -380,15 +436,23 @@ def _positions_queries(account):
 
 
 @pytest.mark.parametrize("endpoint", sorted(PAGES))
-def test_cursor_page_query_count_is_pinned(admin_api, estate, vas, add_pi, acme, license_def, add_line, endpoint,
-                                           django_assert_num_queries):
+def test_cursor_page_query_count_is_pinned(
+    admin_api, estate, vas, add_pi, acme, license_def, add_line, endpoint, django_assert_num_queries
+):
     today = timezone.now().date()
 
     def grow(n):
         for i in range(n):
             add_pi(vas["Physics"], f"G{n}-{i}", hostname=f"z{n:03d}-{i:03d}", uses={estate["basic"]: 1})
-            add_line(vas["Physics"], license_def(f"Z grow {n:03d}-{i:03d}"), 1, "term", start=today,
-                     end=today + datetime.timedelta(days=9), subscription_id=f"S{n}-{i}")
+            add_line(
+                vas["Physics"],
+                license_def(f"Z grow {n:03d}-{i:03d}"),
+                1,
+                "term",
+                start=today,
+                end=today + datetime.timedelta(days=9),
+                subscription_id=f"S{n}-{i}",
+            )
             _alert(acme, vas["Physics"], f"{n}-{i}", Alert.Severity.MINOR, None)
 
     grow(6)

@@ -6,6 +6,7 @@ and the database asked for its plan. On PostgreSQL sorting and sequential scans 
 off for the EXPLAIN, so the plan shows whether the index *can* give the order and the start —
 with few rows the planner would rightly prefer to sort.
 """
+
 import datetime
 
 import pytest
@@ -24,15 +25,24 @@ INDEX = "pi_account_list_order"
 def many(vas):
     now = timezone.now()
     ProductInstance.objects.bulk_create(
-        ProductInstance(account_id=vas["Physics"].account_id, virtual_account=vas["Physics" if i % 3 else "Zoology"],
-                        udi_pid="C9300-24T", udi_serial_number=f"FOC{i:08d}", hostname=f"sw-{(i * 37) % 90:03d}",
-                        registered_at=now - datetime.timedelta(minutes=i))
-        for i in range(90))
+        ProductInstance(
+            account_id=vas["Physics"].account_id,
+            virtual_account=vas["Physics" if i % 3 else "Zoology"],
+            udi_pid="C9300-24T",
+            udi_serial_number=f"FOC{i:08d}",
+            hostname=f"sw-{(i * 37) % 90:03d}",
+            registered_at=now - datetime.timedelta(minutes=i),
+        )
+        for i in range(90)
+    )
 
 
 def the_page_query(captured):
-    found = [q["sql"] for q in captured if 'FROM "licensing_productinstance"' in q["sql"]
-             and "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]]
+    found = [
+        q["sql"]
+        for q in captured
+        if 'FROM "licensing_productinstance"' in q["sql"] and "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]
+    ]
     assert len(found) == 1, [q["sql"] for q in captured if "licensing_productinstance" in q["sql"]]
     return found[0]
 
@@ -63,7 +73,8 @@ def test_a_cursor_page_walks_the_index_from_the_cursor(admin_api, many, endpoint
     fetch = {
         "device_usage": lambda cursor: admin_api.post("/accounts/Acme/devices", {"cursor": cursor, "limit": 20}),
         "device_search": lambda cursor: admin_api.get(
-            f"/accounts/Acme/virtual-accounts/Physics/devices?limit=20&cursor={quote(cursor)}"),
+            f"/accounts/Acme/virtual-accounts/Physics/devices?limit=20&cursor={quote(cursor)}"
+        ),
     }[endpoint]
     first, _ = _page(fetch, "")
     second, queries = _page(fetch, first["next_cursor"])

@@ -5,6 +5,7 @@ Each generated case is sent twice: as generated (random account / VA names: the 
 and with the path pointing at the real account and a real virtual account (the 200 paths).
 Bounded (a few examples per operation) so it stays well under a minute.
 """
+
 import json
 
 import pytest
@@ -78,8 +79,13 @@ def test_api_conforms_to_its_schema(operation, caller):
     # Generated cases only (no "explicit" phase: schemathesis' coverage phase alone would take
     # minutes), derandomized so a run is repeatable, both valid and invalid data (its default).
     @given(case=operation.as_strategy())
-    @settings(max_examples=15, deadline=None, derandomize=True, phases=[Phase.generate, Phase.shrink],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=15,
+        deadline=None,
+        derandomize=True,
+        phases=[Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case):
         case.call_and_validate(app=app, headers=headers, checks=CHECKS)
         if case.path_parameters:
@@ -100,8 +106,11 @@ def test_every_operation_is_fuzzed():
 # ``curl -d '{...}'`` does without ``-H 'Content-Type: application/json'``: read as JSON
 # (docs/api.md), so every reply is still one the schema describes, and never a 5xx.
 FORM_ENCODED = "application/x-www-form-urlencoded"
-BODY_OPERATIONS = [operation for operation in OPERATIONS
-                   if "application/json" in operation.definition.raw.get("requestBody", {}).get("content", {})]
+BODY_OPERATIONS = [
+    operation
+    for operation in OPERATIONS
+    if "application/json" in operation.definition.raw.get("requestBody", {}).get("content", {})
+]
 
 
 @pytest.mark.parametrize("operation", BODY_OPERATIONS, ids=[operation.label for operation in BODY_OPERATIONS])
@@ -110,8 +119,13 @@ def test_json_bodies_under_the_form_content_type(operation, caller):
     headers = {**headers, "Content-Type": FORM_ENCODED}
 
     @given(case=operation.as_strategy(media_type="application/json"))
-    @settings(max_examples=10, deadline=None, derandomize=True, phases=[Phase.generate, Phase.shrink],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=10,
+        deadline=None,
+        derandomize=True,
+        phases=[Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case):
         if "account" in case.path_parameters:
             case.path_parameters["account"] = "Acme"
@@ -131,7 +145,8 @@ def test_other_bodies_under_the_form_content_type(caller, prefix, body):
 
     _app, headers = caller
     response = Client(raise_request_exception=False).post(
-        f"{prefix}/accounts/Acme/devices", body, content_type=FORM_ENCODED, HTTP_AUTHORIZATION=headers["Authorization"])
+        f"{prefix}/accounts/Acme/devices", body, content_type=FORM_ENCODED, HTTP_AUTHORIZATION=headers["Authorization"]
+    )
     assert response.status_code in (200, 415, 422), response.status_code
     assert response["Content-Type"] == "application/json"
     if response.status_code != 200:

@@ -1,4 +1,5 @@
 """7-9: license usage, license subscriptions, license transfer."""
+
 import datetime
 
 import pytest
@@ -11,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_license_usage_field_by_field(admin_api, estate):
-    status, body = admin_api.post("/accounts/Acme/licenses", {"virtualAccounts": ["Physics", "Zoology"],
-                                                              "limit": 50, "offset": 0})
+    status, body = admin_api.post(
+        "/accounts/Acme/licenses", {"virtualAccounts": ["Physics", "Zoology"], "limit": 50, "offset": 0}
+    )
     assert status == 200, body
     assert body["status"] == "SUCCESS" and body["statusMessage"] == ""
     assert body["totalRecords"] == 3
@@ -20,24 +22,45 @@ def test_license_usage_field_by_field(admin_api, estate):
     today = timezone.now().date()
     basic = by_name[("Physics", "UC Manager Basic License (12.x)")]
     assert basic == {
-        "license": "UC Manager Basic License (12.x)", "virtualAccount": "Physics",
-        "quantity": 14, "inUse": 16, "available": 0, "status": "In Compliance",
-        "ahaApps": False, "pendingQuantity": 0, "reserved": 0, "isPortable": False,
+        "license": "UC Manager Basic License (12.x)",
+        "virtualAccount": "Physics",
+        "quantity": 14,
+        "inUse": 16,
+        "available": 0,
+        "status": "In Compliance",
+        "ahaApps": False,
+        "pendingQuantity": 0,
+        "reserved": 0,
+        "isPortable": False,
         "licenseDetails": [
-            {"licenseType": "Term", "quantity": 4, "startDate": (today - datetime.timedelta(days=10)).isoformat(),
-             "endDate": (today + datetime.timedelta(days=300)).isoformat(), "subscriptionId": "Sub905308"},
+            {
+                "licenseType": "Term",
+                "quantity": 4,
+                "startDate": (today - datetime.timedelta(days=10)).isoformat(),
+                "endDate": (today + datetime.timedelta(days=300)).isoformat(),
+                "subscriptionId": "Sub905308",
+            },
             {"licenseType": "Perpetual", "quantity": 10, "startDate": "", "endDate": "", "subscriptionId": ""},
         ],
-        "licenseSubstitutions": [{
-            "license": "UC Manager Basic License (12.x)", "substitutedLicense": "UC Manager Enhanced License (12.x)",
-            "substitutedQuantity": 2, "substitutionType": "Substitution From Higher Tier"}],
+        "licenseSubstitutions": [
+            {
+                "license": "UC Manager Basic License (12.x)",
+                "substitutedLicense": "UC Manager Enhanced License (12.x)",
+                "substitutedQuantity": 2,
+                "substitutionType": "Substitution From Higher Tier",
+            }
+        ],
     }
     enhanced = by_name[("Physics", "UC Manager Enhanced License (12.x)")]
     assert (enhanced["quantity"], enhanced["inUse"], enhanced["available"]) == (10, 0, 8)
     assert enhanced["licenseSubstitutions"][0]["substitutionType"] == "Substitution To Lower Tier"
     security = by_name[("Zoology", "CSR 1KV SECURITY 1G")]
     assert (security["quantity"], security["inUse"], security["available"], security["status"]) == (
-        5, 7, -2, "Out Of Compliance")
+        5,
+        7,
+        -2,
+        "Out Of Compliance",
+    )
     assert len(security["licenseDetails"]) == 1  # the expired line does not count
 
 
@@ -52,18 +75,23 @@ def test_license_usage_pagination(admin_api, estate):
     assert beyond["licenses"] == [] and beyond["totalRecords"] == 3
 
 
-@pytest.mark.parametrize("body", [{"limit": 0}, {"limit": -2}, {"limit": "50"}, {"offset": -1}, {"offset": 1.5},
-                                  {"limit": None}])
+@pytest.mark.parametrize(
+    "body", [{"limit": 0}, {"limit": -2}, {"limit": "50"}, {"offset": -1}, {"offset": 1.5}, {"limit": None}]
+)
 def test_license_usage_bad_limit_or_offset(admin_api, estate, body):
     assert admin_api.post("/accounts/Acme/licenses", body) == (
-        422, {"status": "ERROR", "statusMessage": "Invalid limit or offset value"})
+        422,
+        {"status": "ERROR", "statusMessage": "Invalid limit or offset value"},
+    )
 
 
 def test_license_usage_unknown_vas_are_left_out(admin_api, estate):
     status, body = admin_api.post("/accounts/Acme/licenses", {"virtualAccounts": ["Zoology", "Nope", "Chem"]})
     assert status == 200
-    assert body["statusMessage"] == ("The requested virtual account 'Nope, Chem' doesn't belong to the account 'Acme'. "
-                                     "Hence returning the response for eligible local Virtual Accounts.")
+    assert body["statusMessage"] == (
+        "The requested virtual account 'Nope, Chem' doesn't belong to the account 'Acme'. "
+        "Hence returning the response for eligible local Virtual Accounts."
+    )
     assert {row["virtualAccount"] for row in body["licenses"]} == {"Zoology"}
 
 
@@ -72,14 +100,17 @@ def test_license_usage_refusals(api_as, people, estate, globex):
     status, body = va_user.post("/accounts/Acme/licenses", {})
     assert status == 200 and {row["virtualAccount"] for row in body["licenses"]} == {"Physics"}
     assert va_user.post("/accounts/Acme/licenses", {"virtualAccounts": ["Zoology"]}) == (
-        403, {"status": "ERROR", "statusMessage": "Not Authorized to access licenses for specified local Virtual Accounts"})
+        403,
+        {"status": "ERROR", "statusMessage": "Not Authorized to access licenses for specified local Virtual Accounts"},
+    )
     assert va_user.post("/accounts/Globex/licenses", {})[0] == 403
     assert va_user.post("/accounts/Initech/licenses", {})[0] == 422
     assert va_user.post("/accounts/Acme/licenses", {"virtualAccounts": "Physics"})[0] == 422
 
 
-def test_license_usage_query_count_is_fixed(admin_api, estate, vas, license_def, add_line, add_pi,
-                                            django_assert_max_num_queries):
+def test_license_usage_query_count_is_fixed(
+    admin_api, estate, vas, license_def, add_line, add_pi, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(20) as few:
         admin_api.post("/accounts/Acme/licenses", {"limit": -1})
     for i in range(15):
@@ -97,12 +128,26 @@ def test_subscriptions(admin_api, estate):
     today = timezone.now().date()
     assert body["status"] == "SUCCESS" and body["totalRecords"] == 2
     assert body["subscriptions"] == [
-        {"subscriptionId": "Sub905308", "license": "UC Manager Basic License (12.x)", "virtualAccount": "Physics",
-         "quantity": 4, "licenseType": "Term", "startDate": (today - datetime.timedelta(days=10)).isoformat(),
-         "endDate": (today + datetime.timedelta(days=300)).isoformat(), "status": "Active"},
-        {"subscriptionId": "SubOld", "license": "CSR 1KV SECURITY 1G", "virtualAccount": "Zoology",
-         "quantity": 2, "licenseType": "Term", "startDate": (today - datetime.timedelta(days=400)).isoformat(),
-         "endDate": (today - datetime.timedelta(days=35)).isoformat(), "status": "Expired"},
+        {
+            "subscriptionId": "Sub905308",
+            "license": "UC Manager Basic License (12.x)",
+            "virtualAccount": "Physics",
+            "quantity": 4,
+            "licenseType": "Term",
+            "startDate": (today - datetime.timedelta(days=10)).isoformat(),
+            "endDate": (today + datetime.timedelta(days=300)).isoformat(),
+            "status": "Active",
+        },
+        {
+            "subscriptionId": "SubOld",
+            "license": "CSR 1KV SECURITY 1G",
+            "virtualAccount": "Zoology",
+            "quantity": 2,
+            "licenseType": "Term",
+            "startDate": (today - datetime.timedelta(days=400)).isoformat(),
+            "endDate": (today - datetime.timedelta(days=35)).isoformat(),
+            "status": "Expired",
+        },
     ]
     active = admin_api.post("/accounts/Acme/license-subscriptions", {"status": ["Active"]})[1]
     assert [s["subscriptionId"] for s in active["subscriptions"]] == ["Sub905308"]
@@ -116,13 +161,21 @@ def test_subscriptions(admin_api, estate):
 def test_subscription_refusals(api_as, people, estate):
     va_user = api_as(people["va_user"])
     assert va_user.post("/accounts/Acme/license-subscriptions", {"virtualAccounts": ["Zoology"]}) == (
-        403, {"status": "ERROR",
-              "statusMessage": "Not Authorized to access license subscriptions for specified local Virtual Accounts"})
+        403,
+        {
+            "status": "ERROR",
+            "statusMessage": "Not Authorized to access license subscriptions for specified local Virtual Accounts",
+        },
+    )
     nobody = api_as(people["nobody"])
     assert nobody.post("/accounts/Acme/license-subscriptions", {}) == (
-        403, {"status": "ERROR", "statusMessage": "Not Authorized to access license subscriptions for local Account Acme"})
+        403,
+        {"status": "ERROR", "statusMessage": "Not Authorized to access license subscriptions for local Account Acme"},
+    )
     assert va_user.post("/accounts/Acme/license-subscriptions", {"limit": "x"}) == (
-        422, {"status": "ERROR", "statusMessage": "Invalid limit or offset value"})
+        422,
+        {"status": "ERROR", "statusMessage": "Invalid limit or offset value"},
+    )
     assert va_user.post("/accounts/Acme/license-subscriptions", {"status": ["Gone"]})[0] == 422
 
 
@@ -141,36 +194,83 @@ TRANSFER = "/accounts/Acme/virtual-accounts/Physics/licenses/transfer"
 
 
 def test_transfer_licenses(admin_api, estate, vas):
-    status, body = admin_api.post(TRANSFER, {"licenses": [
-        {"license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "precedence": "LONGEST_TERM_FIRST",
-         "quantity": 5, "targetVirtualAccount": "Zoology"},
-    ]})
+    status, body = admin_api.post(
+        TRANSFER,
+        {
+            "licenses": [
+                {
+                    "license": "UC Manager Enhanced License (12.x)",
+                    "licenseType": "TERM",
+                    "precedence": "LONGEST_TERM_FIRST",
+                    "quantity": 5,
+                    "targetVirtualAccount": "Zoology",
+                },
+            ]
+        },
+    )
     assert status == 200, body
     assert body["status"] == "SUCCESS" and body["statusMessage"] == "5 licenses transferred successfully."
-    assert body["licensesTransferStatus"] == [{
-        "license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "precedence": "LONGEST_TERM_FIRST",
-        "quantity": 5, "targetVirtualAccount": "Zoology", "status": "SUCCESS",
-        "statusMessage": "5 'UC Manager Enhanced License (12.x)' licenses successfully transferred from Virtual "
-                         "Account 'Physics' to Virtual Account 'Zoology'."}]
+    assert body["licensesTransferStatus"] == [
+        {
+            "license": "UC Manager Enhanced License (12.x)",
+            "licenseType": "TERM",
+            "precedence": "LONGEST_TERM_FIRST",
+            "quantity": 5,
+            "targetVirtualAccount": "Zoology",
+            "status": "SUCCESS",
+            "statusMessage": "5 'UC Manager Enhanced License (12.x)' licenses successfully transferred from Virtual "
+            "Account 'Physics' to Virtual Account 'Zoology'.",
+        }
+    ]
     moved = Entitlement.objects.get(virtual_account=vas["Zoology"], license=estate["enhanced"])
     assert moved.quantity == 5
     assert Event.objects.filter(event_type="license.transferred", username="alice").exists()
 
 
 def test_transfer_partly_and_item_errors(admin_api, estate, vas):
-    status, body = admin_api.post(TRANSFER, {"licenses": [
-        {"license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "quantity": 2,
-         "targetVirtualAccount": "Default"},
-        {"license": "CSR 1KV SECURITY 1G", "licenseType": "PERPETUAL", "quantity": 1, "targetVirtualAccount": "Default"},
-        {"license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "quantity": 2,
-         "targetVirtualAccount": "VA9"},
-        {"license": "UC Manager Enhanced License (12.x)", "licenseType": "BOTH", "quantity": 2,
-         "targetVirtualAccount": "Default"},
-        {"license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "quantity": 500,
-         "targetVirtualAccount": "Default"},
-        {"license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "quantity": "2",
-         "targetVirtualAccount": "Default"},
-    ]})
+    status, body = admin_api.post(
+        TRANSFER,
+        {
+            "licenses": [
+                {
+                    "license": "UC Manager Enhanced License (12.x)",
+                    "licenseType": "TERM",
+                    "quantity": 2,
+                    "targetVirtualAccount": "Default",
+                },
+                {
+                    "license": "CSR 1KV SECURITY 1G",
+                    "licenseType": "PERPETUAL",
+                    "quantity": 1,
+                    "targetVirtualAccount": "Default",
+                },
+                {
+                    "license": "UC Manager Enhanced License (12.x)",
+                    "licenseType": "TERM",
+                    "quantity": 2,
+                    "targetVirtualAccount": "VA9",
+                },
+                {
+                    "license": "UC Manager Enhanced License (12.x)",
+                    "licenseType": "BOTH",
+                    "quantity": 2,
+                    "targetVirtualAccount": "Default",
+                },
+                {
+                    "license": "UC Manager Enhanced License (12.x)",
+                    "licenseType": "TERM",
+                    "quantity": 500,
+                    "targetVirtualAccount": "Default",
+                },
+                {
+                    "license": "UC Manager Enhanced License (12.x)",
+                    "licenseType": "TERM",
+                    "quantity": "2",
+                    "targetVirtualAccount": "Default",
+                },
+            ]
+        },
+    )
     assert status == 200
     assert body["status"] == "WARNING" and body["statusMessage"] == "2 licenses transferred successfully."
     messages = [s["statusMessage"] for s in body["licensesTransferStatus"]]
@@ -178,16 +278,29 @@ def test_transfer_partly_and_item_errors(admin_api, estate, vas):
     assert messages[1] == "Failed to find CSR 1KV SECURITY 1G license in Virtual Account Physics."
     assert messages[2] == "Failed to find Virtual Account 'VA9'."
     assert messages[3] == "Invalid licenseType or precedence value."
-    assert messages[4] == ("Quantity to transfer is greater than the available quantity for license "
-                           "'UC Manager Enhanced License (12.x)' license in Virtual Account 'Physics'.")
+    assert messages[4] == (
+        "Quantity to transfer is greater than the available quantity for license "
+        "'UC Manager Enhanced License (12.x)' license in Virtual Account 'Physics'."
+    )
     assert messages[5] == "quantity: A valid integer is required."
     assert Entitlement.objects.filter(virtual_account=vas["Default"]).count() == 1
 
 
 def test_transfer_all_failed_is_422(admin_api, estate):
-    status, body = admin_api.post(TRANSFER, {"licenses": [
-        {"license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "quantity": 1,
-         "precedence": "SHORTEST", "targetVirtualAccount": "Default"}]})
+    status, body = admin_api.post(
+        TRANSFER,
+        {
+            "licenses": [
+                {
+                    "license": "UC Manager Enhanced License (12.x)",
+                    "licenseType": "TERM",
+                    "quantity": 1,
+                    "precedence": "SHORTEST",
+                    "targetVirtualAccount": "Default",
+                }
+            ]
+        },
+    )
     assert status == 422
     assert body["status"] == "ERROR" and body["statusMessage"] == "All licenses failed to transfer."
 
@@ -199,8 +312,12 @@ def test_transfer_bad_requests(admin_api, estate, body):
 
 
 def test_transfer_at_most_ten(admin_api, estate):
-    item = {"license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "quantity": 1,
-            "targetVirtualAccount": "Default"}
+    item = {
+        "license": "UC Manager Enhanced License (12.x)",
+        "licenseType": "TERM",
+        "quantity": 1,
+        "targetVirtualAccount": "Default",
+    }
     status, body = admin_api.post(TRANSFER, {"licenses": [item] * 10})
     assert (status, body["statusMessage"]) == (200, "10 licenses transferred successfully.")
     assert admin_api.post(TRANSFER, {"licenses": [item] * 11})[0] == 422
@@ -208,8 +325,12 @@ def test_transfer_at_most_ten(admin_api, estate):
 
 
 def test_transfer_refusals(api_as, people, estate, vas):
-    item = {"license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "quantity": 1,
-            "targetVirtualAccount": "Zoology"}
+    item = {
+        "license": "UC Manager Enhanced License (12.x)",
+        "licenseType": "TERM",
+        "quantity": 1,
+        "targetVirtualAccount": "Zoology",
+    }
     # A VA Admin on Physics only: the target is not theirs -> every item refused -> 403.
     status, body = api_as(people["va_admin"]).post(TRANSFER, {"licenses": [item]})
     assert status == 403
@@ -217,10 +338,14 @@ def test_transfer_refusals(api_as, people, estate, vas):
     assert body["licensesTransferStatus"][0]["statusMessage"] == "You do not have access to 'Zoology'."
     # Not on the source VA at all.
     assert api_as(people["nobody"]).post(TRANSFER, {"licenses": [item]}) == (
-        403, {"status": "ERROR", "statusMessage": "Not Authorized to access Virtual Account 'Physics'."})
+        403,
+        {"status": "ERROR", "statusMessage": "Not Authorized to access Virtual Account 'Physics'."},
+    )
     zoology = "/accounts/Acme/virtual-accounts/Zoology/licenses/transfer"
     assert api_as(people["va_user"]).post(zoology, {"licenses": [item]}) == (
-        403, {"status": "ERROR", "statusMessage": "Not Authorized to access Virtual Account 'Zoology'."})
+        403,
+        {"status": "ERROR", "statusMessage": "Not Authorized to access Virtual Account 'Zoology'."},
+    )
     assert not Entitlement.objects.filter(virtual_account=vas["Zoology"], license=estate["enhanced"]).exists()
 
 
@@ -231,11 +356,17 @@ def test_va_role_on_both_vas_may_transfer(api_as, make_user, grant_role, estate,
     user = make_user("frank")
     grant_role(user, vas["Physics"], AccountRole.VA_USER)
     grant_role(user, vas["Zoology"], AccountRole.VA_USER)
-    item = {"license": "UC Manager Enhanced License (12.x)", "licenseType": "TERM", "quantity": 3,
-            "targetVirtualAccount": "Zoology"}
+    item = {
+        "license": "UC Manager Enhanced License (12.x)",
+        "licenseType": "TERM",
+        "quantity": 3,
+        "targetVirtualAccount": "Zoology",
+    }
     status, body = api_as(user).post(TRANSFER, {"licenses": [item]})
     assert (status, body["status"]) == (200, "SUCCESS")
     assert Entitlement.objects.get(virtual_account=vas["Zoology"], license=estate["enhanced"]).quantity == 3
     item["targetVirtualAccount"] = "Default"  # no role there
     status, body = api_as(user).post(TRANSFER, {"licenses": [item]})
-    assert status == 403 and body["licensesTransferStatus"][0]["statusMessage"] == "You do not have access to 'Default'."
+    assert (
+        status == 403 and body["licensesTransferStatus"][0]["statusMessage"] == "You do not have access to 'Default'."
+    )

@@ -1,4 +1,5 @@
 """The OpenAPI schema and its doc page: public, served at both prefixes, no external assets."""
+
 import json
 
 import pytest
@@ -15,19 +16,43 @@ def test_schema_is_openapi_3_with_every_operation(client, prefix):
     schema = json.loads(response.content)
     assert schema["openapi"].startswith("3.")
     assert schema["components"]["securitySchemes"]["bearer"] == {
-        "type": "http", "scheme": "bearer",
-        "description": "An access token from POST /oauth/token (client_credentials or password grant)."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An access token from POST /oauth/token (client_credentials or password grant).",
+    }
     ids = {op["operationId"] for methods in schema["paths"].values() for op in methods.values()}
     assert ids == {
-        "create_virtual_account", "list_virtual_accounts", "delete_virtual_account", "delete_virtual_account_by_method",
-        "create_token", "list_tokens", "revoke_tokens", "license_usage", "license_subscriptions", "license_transfer",
-        "device_usage", "device_search", "device_transfer", "device_remove", "alerts", "list_local_accounts",
+        "create_virtual_account",
+        "list_virtual_accounts",
+        "delete_virtual_account",
+        "delete_virtual_account_by_method",
+        "create_token",
+        "list_tokens",
+        "revoke_tokens",
+        "license_usage",
+        "license_subscriptions",
+        "license_transfer",
+        "device_usage",
+        "device_search",
+        "device_transfer",
+        "device_remove",
+        "alerts",
+        "list_local_accounts",
         "list_local_accounts_upstream",
     }
     search = schema["paths"]["/api/v1/accounts/{account}/virtual-accounts/{va}/devices"]["get"]
     assert {p["name"] for p in search["parameters"] if p["in"] == "query"} == {
-        "hostName", "udiSerialNumber", "hostIdentifier", "macAddress", "ipAddress", "suvi", "uuid", "limit", "offset",
-        "cursor"}
+        "hostName",
+        "udiSerialNumber",
+        "hostIdentifier",
+        "macAddress",
+        "ipAddress",
+        "suvi",
+        "uuid",
+        "limit",
+        "offset",
+        "cursor",
+    }
     revoke = schema["components"]["schemas"]["TokenRevokeRequest"]["properties"]["tokens"]
     assert (revoke["minItems"], revoke["maxItems"]) == (1, 10)
 

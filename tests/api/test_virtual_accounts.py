@@ -1,4 +1,5 @@
 """1-3: create, list, delete local virtual accounts; names in URLs; both prefixes."""
+
 import pytest
 
 from licensing.models import VirtualAccount
@@ -12,7 +13,10 @@ pytestmark = pytest.mark.django_db
 def test_create_list_delete(api_as, people, acme, prefix):
     api = api_as(people["account_admin"], prefix)
     status, body = api.post("/accounts/Acme/virtual-accounts", {"name": "Test VA", "description": "Test VA Creation"})
-    assert (status, body) == (200, {"status": "SUCCESS", "statusMessage": "Virtual Account 'Test VA' created successfully"})
+    assert (status, body) == (
+        200,
+        {"status": "SUCCESS", "statusMessage": "Virtual Account 'Test VA' created successfully"},
+    )
     va = VirtualAccount.objects.get(account=acme, name="Test VA")
     assert va.description == "Test VA Creation"
     assert Event.objects.filter(event_type="va.created", virtual_account=va, username="alice").exists()
@@ -28,7 +32,10 @@ def test_create_list_delete(api_as, people, acme, prefix):
     ]
 
     status, body = api.post("/accounts/Acme/virtual-accounts/Test%20VA/delete")
-    assert (status, body) == (200, {"status": "SUCCESS", "statusMessage": "Virtual Account 'Test VA' deleted successfully"})
+    assert (status, body) == (
+        200,
+        {"status": "SUCCESS", "statusMessage": "Virtual Account 'Test VA' deleted successfully"},
+    )
     assert not VirtualAccount.objects.filter(name="Test VA").exists()
 
 
@@ -40,19 +47,24 @@ def test_delete_by_method(admin_api, vas):
 
 def test_name_in_use_is_422(admin_api, vas):
     status, body = admin_api.post("/accounts/Acme/virtual-accounts", {"name": "Physics"})
-    assert (status, body) == (422, {"status": "ERROR", "statusMessage":
-                                    "The specified name 'Physics' for the virtual account is already in use."})
+    assert (status, body) == (
+        422,
+        {"status": "ERROR", "statusMessage": "The specified name 'Physics' for the virtual account is already in use."},
+    )
     assert VirtualAccount.objects.filter(name="Physics").count() == 1
 
 
-@pytest.mark.parametrize("body, message", [
-    ({}, "name: This field is required."),
-    ({"name": 5}, "name: Not a valid string."),
-    ({"name": ""}, "name: This field may not be blank."),
-    ({"name": "x" * 101}, "name: Ensure this field has no more than 100 characters."),
-    ({"name": "Ok", "description": ["list"]}, "description: Not a valid string."),
-    (["not", "an", "object"], "Invalid data. Expected a dictionary, but got list."),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({}, "name: This field is required."),
+        ({"name": 5}, "name: Not a valid string."),
+        ({"name": ""}, "name: This field may not be blank."),
+        ({"name": "x" * 101}, "name: Ensure this field has no more than 100 characters."),
+        ({"name": "Ok", "description": ["list"]}, "description: Not a valid string."),
+        (["not", "an", "object"], "Invalid data. Expected a dictionary, but got list."),
+    ],
+)
 def test_bad_bodies_are_422_and_change_nothing(admin_api, vas, body, message):
     before = VirtualAccount.objects.count()
     status, reply = admin_api.post("/accounts/Acme/virtual-accounts", body)
@@ -61,23 +73,30 @@ def test_bad_bodies_are_422_and_change_nothing(admin_api, vas, body, message):
 
 
 def test_malformed_json_is_422(admin_api, vas):
-    response = admin_api.client.post("/api/v1/accounts/Acme/virtual-accounts", data="{nope",
-                                     content_type="application/json")
+    response = admin_api.client.post(
+        "/api/v1/accounts/Acme/virtual-accounts", data="{nope", content_type="application/json"
+    )
     assert response.status_code == 422
     assert response.json()["status"] == "ERROR"
 
 
 def test_default_va_cannot_be_deleted(admin_api, vas):
     status, body = admin_api.post("/accounts/Acme/virtual-accounts/Default/delete")
-    assert (status, body) == (422, {"status": "ERROR", "statusMessage":
-                                    "The Default local virtual account cannot be deleted."})
+    assert (status, body) == (
+        422,
+        {"status": "ERROR", "statusMessage": "The Default local virtual account cannot be deleted."},
+    )
 
 
 def test_unknown_account_and_va_are_422(admin_api, vas):
     assert admin_api.get("/accounts/Nope/virtual-accounts") == (
-        422, {"status": "ERROR", "statusMessage": "Failed to find local Account 'Nope'."})
+        422,
+        {"status": "ERROR", "statusMessage": "Failed to find local Account 'Nope'."},
+    )
     assert admin_api.post("/accounts/Acme/virtual-accounts/Nope/delete") == (
-        422, {"status": "ERROR", "statusMessage": "Failed to find Virtual Account 'Nope'."})
+        422,
+        {"status": "ERROR", "statusMessage": "Failed to find Virtual Account 'Nope'."},
+    )
 
 
 def test_names_are_matched_exactly(admin_api, vas):
@@ -103,8 +122,13 @@ def test_list_shows_only_visible_vas(api_as, people, vas):
 
 def test_account_user_may_not_create_or_delete(api_as, people, vas):
     api = api_as(people["account_user"])
-    assert api.post("/accounts/Acme/virtual-accounts", {"name": "X"}) == (403, {
-        "status": "ERROR", "statusMessage": "Not Authorized to create local Virtual Accounts within local Account 'Acme'"})
+    assert api.post("/accounts/Acme/virtual-accounts", {"name": "X"}) == (
+        403,
+        {
+            "status": "ERROR",
+            "statusMessage": "Not Authorized to create local Virtual Accounts within local Account 'Acme'",
+        },
+    )
     assert api.post("/accounts/Acme/virtual-accounts/Zoology/delete")[0] == 403
     assert api.delete("/accounts/Acme/virtual-accounts/Zoology")[0] == 403
     assert VirtualAccount.objects.filter(name="Zoology").exists()
@@ -113,8 +137,13 @@ def test_account_user_may_not_create_or_delete(api_as, people, vas):
 
 def test_other_account_is_403(api_as, people, globex):
     api = api_as(people["account_admin"])
-    assert api.get("/accounts/Globex/virtual-accounts") == (403, {
-        "status": "ERROR", "statusMessage": "Not Authorized to access local Virtual Accounts in local Account 'Globex'"})
+    assert api.get("/accounts/Globex/virtual-accounts") == (
+        403,
+        {
+            "status": "ERROR",
+            "statusMessage": "Not Authorized to access local Virtual Accounts in local Account 'Globex'",
+        },
+    )
     assert api.post("/accounts/Globex/virtual-accounts", {"name": "X"})[0] == 403
 
 

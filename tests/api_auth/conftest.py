@@ -1,4 +1,5 @@
 """Fixtures for the embedded OAuth2 server and the API Toolkit: grants made by the real services."""
+
 import base64
 
 import pytest

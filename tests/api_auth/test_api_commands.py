@@ -1,4 +1,5 @@
 """manage.py api_console / api_client: the same services as the widget, from the shell."""
+
 import io
 import json
 
@@ -39,9 +40,13 @@ def test_api_client_create_client_credentials_and_use_it(client, make_account):
     assert grant.client_id == data["client_id"]
     assert Application.objects.get().client_secret != data["client_secret"]
     assert list(ApiAccessEntry.objects.values_list("account__name", "role", "virtual_account")) == [
-        ("Acme", "account_admin", None)]
-    response = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": data["client_id"],
-                                            "client_secret": data["client_secret"]}, content_type="application/json")
+        ("Acme", "account_admin", None)
+    ]
+    response = client.post(
+        "/oauth/token",
+        {"grant_type": "client_credentials", "client_id": data["client_id"], "client_secret": data["client_secret"]},
+        content_type="application/json",
+    )
     assert response.status_code == 200
 
 
@@ -58,21 +63,34 @@ def test_api_client_password_grant(client, make_user):
     make_user("alice")
     run("api_console", "enable")
     data = json.loads(run("api_client", "create", "--name", "people", "--grant-type", "password"))
-    response = client.post("/oauth/token", {"grant_type": "password", "client_id": data["client_id"],
-                                            "client_secret": data["client_secret"], "username": "alice",
-                                            "password": PASSWORD})
+    response = client.post(
+        "/oauth/token",
+        {
+            "grant_type": "password",
+            "client_id": data["client_id"],
+            "client_secret": data["client_secret"],
+            "username": "alice",
+            "password": PASSWORD,
+        },
+    )
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--name", "x"], "needs --account and --role"),
-    (["--name", "x", "--account", "Nope", "--role", "account_admin"], "no local account named “Nope”"),
-    (["--name", "x", "--account", "Acme", "--role", "boss"], "Unknown role"),
-    (["--name", "x", "--account", "Acme", "--role", "va_user"], "Choose the virtual account"),
-    (["--name", "x", "--account", "Acme", "--role", "va_user", "--virtual-account", "Nope"], "no virtual account"),
-    (["--name", "x", "--grant-type", "password", "--account", "Acme", "--role", "account_admin"], "signing-in user"),
-    (["--name", "  ", "--account", "Acme", "--role", "account_admin"], "Enter a name"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--name", "x"], "needs --account and --role"),
+        (["--name", "x", "--account", "Nope", "--role", "account_admin"], "no local account named “Nope”"),
+        (["--name", "x", "--account", "Acme", "--role", "boss"], "Unknown role"),
+        (["--name", "x", "--account", "Acme", "--role", "va_user"], "Choose the virtual account"),
+        (["--name", "x", "--account", "Acme", "--role", "va_user", "--virtual-account", "Nope"], "no virtual account"),
+        (
+            ["--name", "x", "--grant-type", "password", "--account", "Acme", "--role", "account_admin"],
+            "signing-in user",
+        ),
+        (["--name", "  ", "--account", "Acme", "--role", "account_admin"], "Enter a name"),
+    ],
+)
 def test_api_client_bad_input_changes_nothing(make_account, args, message):
     make_account("Acme")
     run("api_console", "enable")

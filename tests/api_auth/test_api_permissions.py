@@ -4,6 +4,7 @@ The view below is a probe of this module's own urlconf: it has no authentication
 permission classes of its own, so it runs under REST_FRAMEWORK's defaults exactly as the
 /api/v1 endpoints do.
 """
+
 import datetime
 
 import pytest
@@ -27,15 +28,17 @@ from tests.factories import PASSWORD
 class Probe(APIView):
     def get(self, request, account_name):
         account = LocalAccount.objects.get(name=account_name)
-        return Response({
-            "caller": request.user.username,
-            "principal": type(request.user.principal).__name__,
-            "view": can(request, Action.VIEW_ACCOUNT, account=account),
-            "manage_vas": can(request, Action.MANAGE_VIRTUAL_ACCOUNTS, account=account),
-            "toggle_console": can(request, Action.TOGGLE_API_CONSOLE),
-            "vas": sorted(visible_virtual_accounts(request, account).values_list("name", flat=True)),
-            "accounts": sorted(visible_accounts(request).values_list("name", flat=True)),
-        })
+        return Response(
+            {
+                "caller": request.user.username,
+                "principal": type(request.user.principal).__name__,
+                "view": can(request, Action.VIEW_ACCOUNT, account=account),
+                "manage_vas": can(request, Action.MANAGE_VIRTUAL_ACCOUNTS, account=account),
+                "toggle_console": can(request, Action.TOGGLE_API_CONSOLE),
+                "vas": sorted(visible_virtual_accounts(request, account).values_list("name", flat=True)),
+                "accounts": sorted(visible_accounts(request).values_list("name", flat=True)),
+            }
+        )
 
 
 class Refuses(APIView):
@@ -43,8 +46,11 @@ class Refuses(APIView):
         raise NotAllowed("Not Authorized to access local Virtual Accounts in local Account")
 
 
-urlpatterns = [path("probe/<str:account_name>", Probe.as_view()), path("refuses", Refuses.as_view()),
-               path("", include("onprem.urls"))]
+urlpatterns = [
+    path("probe/<str:account_name>", Probe.as_view()),
+    path("refuses", Refuses.as_view()),
+    path("", include("onprem.urls")),
+]
 
 RESTRICTED = {"status": "ERROR", "statusMessage": "Access Restricted"}
 
@@ -65,8 +71,13 @@ def test_client_credentials_token_acts_with_its_access_control(client, cc_grant,
     response = client.get("/probe/Acme", **bearer(token))
     assert response.status_code == 200, response.content
     assert response.json() == {
-        "caller": "API client machine", "principal": "ApiGrantPrincipal", "view": True, "manage_vas": True,
-        "toggle_console": False, "vas": ["Default"], "accounts": ["Acme"],
+        "caller": "API client machine",
+        "principal": "ApiGrantPrincipal",
+        "view": True,
+        "manage_vas": True,
+        "toggle_console": False,
+        "vas": ["Default"],
+        "accounts": ["Acme"],
     }
     other = client.get("/probe/Other", **bearer(token)).json()
     assert other["view"] is False and other["vas"] == []
@@ -192,8 +203,10 @@ def test_a_service_refusal_is_403_with_the_guide_body(client, cc_grant, get_toke
     grant, secret, _ = cc_grant
     response = client.get("/refuses", **bearer(get_token(grant, secret)))
     assert response.status_code == 403
-    assert response.json() == {"status": "ERROR",
-                               "statusMessage": "Not Authorized to access local Virtual Accounts in local Account"}
+    assert response.json() == {
+        "status": "ERROR",
+        "statusMessage": "Not Authorized to access local Virtual Accounts in local Account",
+    }
 
 
 def test_caller_as_event_actor(cc_grant, password_grant, make_user):

@@ -1,4 +1,5 @@
 """The API Toolkit widget: console toggle, grants, secret shown once, API access control, RBAC."""
+
 import re
 
 import pytest
@@ -74,8 +75,9 @@ def test_anonymous_is_sent_to_login(client):
 
 def test_secret_shown_once_and_never_again(sysadmin, login, console_on):
     client = login(sysadmin)
-    response = client.post("/admin/api/create/", {"grant_type": "client_credentials", "name": "ci",
-                                                   "description": "build server"})
+    response = client.post(
+        "/admin/api/create/", {"grant_type": "client_credentials", "name": "ci", "description": "build server"}
+    )
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     secret = _secret_in(response.content.decode())
@@ -123,8 +125,9 @@ def test_create_needs_the_console(sysadmin, login):
 def test_edit_and_delete(sysadmin, login, make_grant):
     grant, _ = make_grant("old")
     client = login(sysadmin)
-    response = client.post(f"/admin/api/{grant.pk}/edit/", {"name": "new", "description": "d",
-                                                              "expiration_date": "2999-01-01"})
+    response = client.post(
+        f"/admin/api/{grant.pk}/edit/", {"name": "new", "description": "d", "expiration_date": "2999-01-01"}
+    )
     assert response.status_code == 302
     grant.refresh_from_db()
     assert grant.name == "new" and grant.expires_at.year == 2999 and grant.application.name == "new"
@@ -142,15 +145,18 @@ def test_access_control_add_and_remove(sysadmin, login, make_grant, make_account
     assert client.get(f"/admin/api/{grant.pk}/access/").status_code == 200
     response = client.post(f"/admin/api/{grant.pk}/access/", {"account": acme.pk, "role": "account_user"})
     assert response.status_code == 302
-    response = client.post(f"/admin/api/{grant.pk}/access/",
-                           {"account": acme.pk, "role": "va_admin", "virtual_account": lab.pk})
+    response = client.post(
+        f"/admin/api/{grant.pk}/access/", {"account": acme.pk, "role": "va_admin", "virtual_account": lab.pk}
+    )
     assert response.status_code == 302
     # refused: a VA role without a VA, a VA of another account, an account role on a VA
-    for data in ({"account": other.pk, "role": "va_user"},
-                 {"account": other.pk, "role": "va_user", "virtual_account": lab.pk},
-                 {"account": other.pk, "role": "account_admin", "virtual_account": lab.pk},
-                 {"account": acme.pk, "role": "account_admin"},
-                 {"account": 99999, "role": "account_admin"}):
+    for data in (
+        {"account": other.pk, "role": "va_user"},
+        {"account": other.pk, "role": "va_user", "virtual_account": lab.pk},
+        {"account": other.pk, "role": "account_admin", "virtual_account": lab.pk},
+        {"account": acme.pk, "role": "account_admin"},
+        {"account": 99999, "role": "account_admin"},
+    ):
         assert client.post(f"/admin/api/{grant.pk}/access/", data).status_code == 200, data
     assert sorted(ApiAccessEntry.objects.values_list("role", flat=True)) == ["account_user", "va_admin"]
     assert Event.objects.filter(event_type="api.access_added", account=acme).count() == 2

@@ -4,6 +4,7 @@ application/json'``), at the token endpoint and on API calls: read as the JSON i
 Every prefix (``/oauth/token``, ``/backend/oauth/token``; ``/api/v1``, ``/backend/api/v1``) and
 both grants (client credentials, password).
 """
+
 import json
 
 import pytest
@@ -30,8 +31,13 @@ def credentials(cc_grant, password_grant, sysadmin):
     def _for(grant_type):
         if grant_type == ApiGrant.GrantType.CLIENT_CREDENTIALS:
             return {"grant_type": "client_credentials", "client_id": grant.client_id, "client_secret": secret}
-        return {"grant_type": "password", "client_id": people.client_id, "client_secret": people_secret,
-                "username": sysadmin.username, "password": PASSWORD}
+        return {
+            "grant_type": "password",
+            "client_id": people.client_id,
+            "client_secret": people_secret,
+            "username": sysadmin.username,
+            "password": PASSWORD,
+        }
 
     return _for
 
@@ -84,13 +90,21 @@ def _token(credentials, grant_type):
 @pytest.mark.parametrize("prefix", API_PREFIXES)
 def test_api_call_json_under_the_form_type_is_read_as_json(credentials, prefix, grant_type):
     token = _token(credentials, grant_type)
-    response = _client().post(f"{prefix}/accounts/Acme/devices", json.dumps({"limit": 5}), content_type=FORM,
-                              HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = _client().post(
+        f"{prefix}/accounts/Acme/devices",
+        json.dumps({"limit": 5}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
     assert response.status_code == 200
     assert _json(response)["status"] == "SUCCESS"
     # And the limit was read: a wrong type in the same body is the API's own 422.
-    response = _client().post(f"{prefix}/accounts/Acme/devices", json.dumps({"limit": "5"}), content_type=FORM,
-                              HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = _client().post(
+        f"{prefix}/accounts/Acme/devices",
+        json.dumps({"limit": "5"}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
     assert response.status_code == 422
     assert response.json()["status"] == "ERROR"
 
@@ -100,8 +114,9 @@ def test_api_call_json_under_the_form_type_is_read_as_json(credentials, prefix, 
 @pytest.mark.parametrize("prefix", API_PREFIXES)
 def test_api_call_other_bodies_under_the_form_type_get_the_apis_json_error(credentials, prefix, grant_type, body):
     token = _token(credentials, grant_type)
-    response = _client().post(f"{prefix}/accounts/Acme/devices", body, content_type=FORM,
-                              HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = _client().post(
+        f"{prefix}/accounts/Acme/devices", body, content_type=FORM, HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
     assert response.status_code < 500
     assert response["Content-Type"] == "application/json"
     if response.status_code != 200:
@@ -111,7 +126,11 @@ def test_api_call_other_bodies_under_the_form_type_get_the_apis_json_error(crede
 
 @pytest.mark.parametrize("prefix", API_PREFIXES)
 def test_a_bad_token_with_a_form_encoded_json_body_is_still_403(cc_grant, prefix):
-    response = _client().post(f"{prefix}/accounts/Acme/devices", json.dumps({"limit": 5}), content_type=FORM,
-                              HTTP_AUTHORIZATION="Bearer not-a-token")
+    response = _client().post(
+        f"{prefix}/accounts/Acme/devices",
+        json.dumps({"limit": 5}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION="Bearer not-a-token",
+    )
     assert response.status_code == 403
     assert response.json() == {"status": "ERROR", "statusMessage": "Access Restricted"}

@@ -1,4 +1,5 @@
 """POST /oauth/token: both grants, JSON and form bodies, refusals, events, expiry and cleanup."""
+
 import datetime
 
 import pytest
@@ -41,11 +42,13 @@ def test_client_credentials_json_body(client, cc_grant, path):
 
 def test_client_credentials_form_body_and_basic_auth(client, cc_grant, basic):
     grant, secret, _ = cc_grant
-    form = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id,
-                                        "client_secret": secret})
+    form = client.post(
+        "/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id, "client_secret": secret}
+    )
     assert form.status_code == 200, form.content
-    header = client.post("/oauth/token", {"grant_type": "client_credentials"},
-                         HTTP_AUTHORIZATION=basic(grant.client_id, secret))
+    header = client.post(
+        "/oauth/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic(grant.client_id, secret)
+    )
     assert header.status_code == 200, header.content
     assert form.json()["access_token"] != header.json()["access_token"]
 
@@ -53,8 +56,9 @@ def test_client_credentials_form_body_and_basic_auth(client, cc_grant, basic):
 def test_password_grant_json_and_form(client, password_grant, make_user):
     grant, secret = password_grant
     alice = make_user("alice")
-    json_reply = client.post("/oauth/token", _body(grant, secret, username="alice", password=PASSWORD),
-                             content_type="application/json")
+    json_reply = client.post(
+        "/oauth/token", _body(grant, secret, username="alice", password=PASSWORD), content_type="application/json"
+    )
     assert json_reply.status_code == 200, json_reply.content
     assert json_reply.json()["expires_in"] == 3600
     assert "refresh_token" not in json_reply.json()
@@ -69,8 +73,11 @@ def test_wrong_secret_unknown_client_recorded_without_secret(client, cc_grant):
     wrong = client.post("/oauth/token", _body(grant, "not-the-secret"), content_type="application/json")
     assert wrong.status_code == 401
     assert wrong.json()["error"] == "invalid_client"
-    unknown = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": "nobody",
-                                           "client_secret": "x"}, content_type="application/json")
+    unknown = client.post(
+        "/oauth/token",
+        {"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"},
+        content_type="application/json",
+    )
     assert unknown.status_code == 401
     failed = _events("api.token_failed")
     assert len(failed) == 2
@@ -84,11 +91,15 @@ def test_wrong_password_and_disabled_user(client, password_grant, make_user):
     grant, secret = password_grant
     make_user("alice")
     make_user("bob", is_active=False)
-    wrong = client.post("/oauth/token", _body(grant, secret, username="alice", password="Wrong-Password-1"),
-                        content_type="application/json")
+    wrong = client.post(
+        "/oauth/token",
+        _body(grant, secret, username="alice", password="Wrong-Password-1"),
+        content_type="application/json",
+    )
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
-    disabled = client.post("/oauth/token", _body(grant, secret, username="bob", password=PASSWORD),
-                           content_type="application/json")
+    disabled = client.post(
+        "/oauth/token", _body(grant, secret, username="bob", password=PASSWORD), content_type="application/json"
+    )
     assert disabled.status_code == 400 and disabled.json()["error"] == "invalid_grant"
     failed = _events("api.token_failed")
     assert len(failed) == 2 and any("alice" in m for m in failed) and any("bob" in m for m in failed)
@@ -99,8 +110,11 @@ def test_wrong_password_and_disabled_user(client, password_grant, make_user):
 def test_grant_type_must_match_the_grant(client, cc_grant, password_grant, make_user):
     grant, secret, _ = cc_grant
     make_user("alice")
-    response = client.post("/oauth/token", _body(grant, secret, grant_type="password", username="alice",
-                                                 password=PASSWORD), content_type="application/json")
+    response = client.post(
+        "/oauth/token",
+        _body(grant, secret, grant_type="password", username="alice", password=PASSWORD),
+        content_type="application/json",
+    )
     assert response.status_code in (400, 401)
     assert not AccessToken.objects.exists()
 
@@ -124,8 +138,16 @@ def test_console_disabled_refuses_tokens(client, cc_grant):
     assert not AccessToken.objects.exists()
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"grant_type": ["client_credentials"]}',
-                                  b'{"grant_type": "client_credentials", "client_id": null}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"grant_type": ["client_credentials"]}',
+        b'{"grant_type": "client_credentials", "client_id": null}',
+        b"\xff\xfe",
+    ],
+)
 def test_malformed_json_is_a_clear_400(client, cc_grant, body):
     response = client.post("/oauth/token", body, content_type="application/json")
     assert response.status_code == 400
@@ -194,14 +216,16 @@ def test_password_grant_obeys_the_security_widgets_auto_lock(client, password_gr
     from accounts.security_models import SecurityPolicy, UserLock
 
     settings.ONPREM_TOKEN_RATE_LIMIT = 10**6  # this test is about the lock, not the rate limit
-    SecurityPolicy.objects.update_or_create(pk=1, defaults={"auto_lock_enabled": True, "auto_lock_attempts": 3,
-                                                            "auto_lock_window_minutes": 10})
+    SecurityPolicy.objects.update_or_create(
+        pk=1, defaults={"auto_lock_enabled": True, "auto_lock_attempts": 3, "auto_lock_window_minutes": 10}
+    )
     grant, secret = password_grant
     alice = make_user("alice")
 
     def ask(password):
-        return client.post("/oauth/token", _body(grant, secret, username="alice", password=password),
-                           content_type="application/json")
+        return client.post(
+            "/oauth/token", _body(grant, secret, username="alice", password=password), content_type="application/json"
+        )
 
     for _ in range(3):
         assert ask("Wrong-Password-1").status_code == 400

@@ -1,4 +1,5 @@
 """Failed token requests and failed sign-ins are rate limited per client id / username and per IP."""
+
 import pytest
 from oauth2_provider.models import AccessToken
 
@@ -36,8 +37,11 @@ def test_token_endpoint_429_after_failures_per_client_id(client, cc_grant):
 def test_token_endpoint_limit_per_ip_across_clients(client, cc_grant):
     grant, secret, _ = cc_grant
     for n in range(5):
-        response = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": f"guess{n}",
-                                                "client_secret": "x"}, REMOTE_ADDR="10.0.0.9")
+        response = client.post(
+            "/oauth/token",
+            {"grant_type": "client_credentials", "client_id": f"guess{n}", "client_secret": "x"},
+            REMOTE_ADDR="10.0.0.9",
+        )
         assert response.status_code == 401
     assert _token(client, grant, secret, ip="10.0.0.9").status_code == 429
     assert _token(client, grant, secret, ip="10.0.0.10").status_code == 200  # another address is not held up

@@ -2,6 +2,7 @@
 in a private data dir, seeded with the service functions, loaded by the fleet simulator and the
 HTTP load generator. Checks the JSON has every row with numbers and that nothing failed — never
 how fast anything was (speed is the benchmark's business, not the suite's)."""
+
 import json
 import subprocess
 import sys
@@ -29,13 +30,21 @@ NUMBERS = {
 @pytest.mark.live
 def test_quick_bench_end_to_end(tmp_path):
     output = tmp_path / "latest.json"
-    done = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--db", "sqlite", "--output", str(output)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--db", "sqlite", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     results = json.loads(output.read_text())
     rows = {row["id"]: row for row in results["rows"]}
-    sync_rows = {f"sync_{what}_{size}" for size in results["config"]["sync_sizes"]
-                 for what in ("request_build", "response_apply")}
+    sync_rows = {
+        f"sync_{what}_{size}"
+        for size in results["config"]["sync_sizes"]
+        for what in ("request_build", "response_apply")
+    }
     assert sync_rows and set(rows) == set(NUMBERS) | sync_rows
 
     for row_id, fields in NUMBERS.items():
@@ -57,7 +66,8 @@ def test_quick_bench_end_to_end(tmp_path):
     assert results["devices"]["AUTHORIZE"]["ok"] == config["devices"]
     assert results["devices"]["REPORT_USAGE"]["ok"] == config["devices"]
     assert rows["device_register"]["ratio_to_trivial"] == pytest.approx(
-        rows["device_register"]["throughput_rps"] / rows["trivial_view"]["throughput_rps"], abs=1e-3)
+        rows["device_register"]["throughput_rps"] / rows["trivial_view"]["throughput_rps"], abs=1e-3
+    )
     assert results["machine"]["cpus"] >= 1 and results["server"]["database"] == "sqlite"
     # The printed table names every row.
     for row in results["rows"]:
@@ -74,18 +84,31 @@ def test_percentiles_are_nearest_rank():
 
 def test_rows_mark_targets():
     """The table's verdicts follow bench/run.py's targets from the numbers it is given."""
-    trivial = {"throughput_rps": 100.0, "latency_ms": {"p50": 1, "p95": 2, "p99": 3}, "errors": 0, "requests": 10,
-               "runs_rps": [100.0, 100.0]}
+    trivial = {
+        "throughput_rps": 100.0,
+        "latency_ms": {"p50": 1, "p95": 2, "p99": 3},
+        "errors": 0,
+        "requests": 10,
+        "runs_rps": [100.0, 100.0],
+    }
 
     def device(rps):
-        return {"throughput_rps": rps, "latency_ms": {"p50": 1, "p95": 2, "p99": 3}, "errors": 0, "messages": 10,
-                "elapsed_s": 10 / rps}
+        return {
+            "throughput_rps": rps,
+            "latency_ms": {"p50": 1, "p95": 2, "p99": 3},
+            "errors": 0,
+            "messages": 10,
+            "elapsed_s": 10 / rps,
+        }
 
     page = {"latency_ms": {"p50": 10, "p95": 200}, "server_ms": {"p50": 5, "p95": 9}, "errors": 0, "requests": 5}
-    results = {"trivial": trivial, "devices": {"REGISTER": device(55.0), "AUTHORIZE": device(30.0),
-                                               "REPORT_USAGE": device(80.0)},
-               "api": {"licenses": page, "devices": page, "alerts": page},
-               "workspace": {"licenses": page}, "sync": sync.not_measured("not yet")}
+    results = {
+        "trivial": trivial,
+        "devices": {"REGISTER": device(55.0), "AUTHORIZE": device(30.0), "REPORT_USAGE": device(80.0)},
+        "api": {"licenses": page, "devices": page, "alerts": page},
+        "workspace": {"licenses": page},
+        "sync": sync.not_measured("not yet"),
+    }
     rows = {row["id"]: row for row in bench_run.build_rows(results, {"product_instances": 10})}
     assert rows["device_register"]["met"] is True and rows["device_register"]["ratio_to_trivial"] == 0.55
     assert rows["device_authorize"]["met"] is False

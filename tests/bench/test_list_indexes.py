@@ -7,6 +7,7 @@ plan: no sort step, the index in use. On PostgreSQL sorting and sequential scans
 for the EXPLAIN, so the plan shows whether an index *can* give the order — with few rows the
 planner would rightly prefer to sort.
 """
+
 import datetime
 
 import pytest
@@ -34,10 +35,16 @@ def estate(make_account):
     vas = list(VirtualAccount.objects.filter(account=account))
     now = timezone.now()
     ProductInstance.objects.bulk_create(
-        ProductInstance(account=account, virtual_account=vas[i % 2], udi_pid="C9300-24T",
-                        udi_serial_number=f"FOC{i:08d}", hostname=f"sw-{(i * 37) % 90:03d}",
-                        registered_at=now - datetime.timedelta(minutes=i))
-        for i in range(90))
+        ProductInstance(
+            account=account,
+            virtual_account=vas[i % 2],
+            udi_pid="C9300-24T",
+            udi_serial_number=f"FOC{i:08d}",
+            hostname=f"sw-{(i * 37) % 90:03d}",
+            registered_at=now - datetime.timedelta(minutes=i),
+        )
+        for i in range(90)
+    )
     return account, vas
 
 
@@ -50,8 +57,11 @@ def assert_walks(plan, index):
 
 
 def the_list_query(captured):
-    found = [q["sql"] for q in captured if 'FROM "licensing_productinstance"' in q["sql"]
-             and "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]]
+    found = [
+        q["sql"]
+        for q in captured
+        if 'FROM "licensing_productinstance"' in q["sql"] and "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]
+    ]
     assert len(found) == 1, [q["sql"] for q in captured if "licensing_productinstance" in q["sql"]]
     return found[0]
 
@@ -71,15 +81,20 @@ def test_workspace_product_instances_page_walks_the_index(estate, page):
 def test_api_device_list_walks_the_index(estate, client, offset):
     account, _vas = estate
     api_grants.set_api_console(actor=None, enabled=True)
-    grant, secret = api_grants.create_grant(actor=None, grant_type=ApiGrant.GrantType.CLIENT_CREDENTIALS,
-                                            name="bench")
+    grant, secret = api_grants.create_grant(actor=None, grant_type=ApiGrant.GrantType.CLIENT_CREDENTIALS, name="bench")
     api_grants.add_access(actor=None, grant=grant, account=account, role=AccountRole.ACCOUNT_ADMIN)
-    token = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id,
-                                         "client_secret": secret}, content_type="application/json").json()
+    token = client.post(
+        "/oauth/token",
+        {"grant_type": "client_credentials", "client_id": grant.client_id, "client_secret": secret},
+        content_type="application/json",
+    ).json()
     with CaptureQueriesContext(connection) as captured:
-        response = client.post("/api/v1/accounts/Acme/devices", {"limit": 20, "offset": offset},
-                               content_type="application/json",
-                               HTTP_AUTHORIZATION=f"Bearer {token['access_token']}")
+        response = client.post(
+            "/api/v1/accounts/Acme/devices",
+            {"limit": 20, "offset": offset},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token['access_token']}",
+        )
         body = b"".join(response.streaming_content) if response.streaming else response.content
     assert response.status_code == 200, body[:500]
     assert_walks(plan_of(the_list_query(captured.captured_queries)), "pi_account_list_order")

@@ -1,4 +1,5 @@
 """Secrets at rest: Fernet tokens in the database, plain values in Python, key rotation."""
+
 from cryptography.fernet import Fernet
 
 from core import crypto

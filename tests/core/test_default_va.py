@@ -1,4 +1,5 @@
 """Exactly one Default local virtual account per local account, whatever happens."""
+
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -14,8 +15,9 @@ def _defaults(account):
 
 def test_every_new_account_has_one_default(make_user):
     requester = make_user("req")
-    account = accounts.request_account(actor=requester, name="Acme", cisco_smart_account="SA",
-                                       cisco_virtual_account="VA", message="please")
+    account = accounts.request_account(
+        actor=requester, name="Acme", cisco_smart_account="SA", cisco_virtual_account="VA", message="please"
+    )
     assert account.status == LocalAccount.Status.REQUESTED
     [default] = _defaults(account)
     assert default.name == "Default"
@@ -66,7 +68,9 @@ def test_bad_virtual_account_names(make_account, sysadmin, name):
 
 def test_account_lifecycle(sysadmin, make_user):
     requester = make_user("req")
-    account = accounts.request_account(actor=requester, name="Acme", cisco_smart_account="SA", cisco_virtual_account="VA")
+    account = accounts.request_account(
+        actor=requester, name="Acme", cisco_smart_account="SA", cisco_virtual_account="VA"
+    )
     with pytest.raises(ServiceError, match="cannot become Active"):
         accounts.activate_account(actor=sysadmin, account=account)
     accounts.approve_account_request(actor=sysadmin, account=account)
@@ -79,7 +83,9 @@ def test_account_lifecycle(sysadmin, make_user):
 
 def test_rejected_request_frees_the_name(sysadmin, make_user):
     requester = make_user("req")
-    account = accounts.request_account(actor=requester, name="Acme", cisco_smart_account="SA", cisco_virtual_account="VA")
+    account = accounts.request_account(
+        actor=requester, name="Acme", cisco_smart_account="SA", cisco_virtual_account="VA"
+    )
     with pytest.raises(ServiceError, match="already exists"):
         accounts.request_account(actor=requester, name="Acme", cisco_smart_account="SA", cisco_virtual_account="VA")
     accounts.reject_account_request(actor=sysadmin, account=account, reason="duplicate")
@@ -89,7 +95,9 @@ def test_rejected_request_frees_the_name(sysadmin, make_user):
 
 def test_system_user_cannot_approve(make_user):
     requester = make_user("req")
-    account = accounts.request_account(actor=requester, name="Acme", cisco_smart_account="SA", cisco_virtual_account="VA")
+    account = accounts.request_account(
+        actor=requester, name="Acme", cisco_smart_account="SA", cisco_virtual_account="VA"
+    )
     from core.errors import NotAllowed
 
     with pytest.raises(NotAllowed):

@@ -4,6 +4,7 @@ Every path that can take a user out of the enabled System Admins goes through
 ``accounts.services.last_admin``: the user services (Users widget, commands, the system itself
 with ``actor=None``) and an identity provider's role claims at sign-in.
 """
+
 import threading
 
 import pytest
@@ -95,6 +96,7 @@ def test_a_system_admin_acts_on_other_system_admins(sysadmin, make_user):
 
 # --- The last enabled System Admin --------------------------------------------------------------
 
+
 def test_the_last_enabled_admin_is_not_disabled(sysadmin):
     before = _snapshot()
     with pytest.raises(LastSystemAdmin, match="“sysadmin” is the only enabled System Admin, so you cannot disable"):
@@ -142,6 +144,7 @@ def test_the_check_reads_the_stored_state_not_a_stale_object(sysadmin, make_user
 
 # --- Through the Users widget -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("action", ["disable", "enable", "remove", "password", "unlock"])
 def test_the_widget_answers_an_operator_403_on_a_system_admin(sysop, make_user, login, action):
     boss = make_user("boss", SystemRole.ADMIN)
@@ -150,8 +153,9 @@ def test_the_widget_answers_an_operator_403_on_a_system_admin(sysop, make_user, 
     UserLock.objects.create(user=boss, locked_at=timezone.now())
     client = login(sysop)
     before = _snapshot(), UserLock.objects.count()
-    response = client.post(f"/admin/users/{boss.pk}/{action}/",
-                           {"new_password": GOOD_PASSWORD, "new_password_again": GOOD_PASSWORD})
+    response = client.post(
+        f"/admin/users/{boss.pk}/{action}/", {"new_password": GOOD_PASSWORD, "new_password_again": GOOD_PASSWORD}
+    )
     assert response.status_code == 403
     assert (_snapshot(), UserLock.objects.count()) == before
 
@@ -172,6 +176,7 @@ def test_the_widget_offers_an_admin_the_actions_on_other_admins(sysadmin, make_u
 
 
 # --- An identity provider's role claims ---------------------------------------------------------
+
 
 @pytest.fixture
 def sso(db):
@@ -212,6 +217,7 @@ def test_claims_still_update_the_rest_of_the_last_admin(sso):
 
 # --- Two requests at once (PostgreSQL) ----------------------------------------------------------
 
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_admins_disabling_each_other_at_once_leave_one(make_user):
@@ -239,8 +245,10 @@ def test_two_admins_disabling_each_other_at_once_leave_one(make_user):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=disable, args=(first.pk, second.pk)),
-               threading.Thread(target=disable, args=(second.pk, first.pk))]
+    threads = [
+        threading.Thread(target=disable, args=(first.pk, second.pk)),
+        threading.Thread(target=disable, args=(second.pk, first.pk)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -248,4 +256,3 @@ def test_two_admins_disabling_each_other_at_once_leave_one(make_user):
 
     assert sorted(outcomes) == ["disabled", "refused"]
     assert User.objects.filter(system_role=SystemRole.ADMIN, is_active=True).count() == 1
-

@@ -1,4 +1,5 @@
 """The shared table helper and the event log."""
+
 import pytest
 from django.db import transaction
 from django.test import RequestFactory
@@ -17,8 +18,15 @@ def users(make_user):
 
 def _listing(query, **kwargs):
     request = RequestFactory().get("/", query)
-    return Listing(request, User.objects.all(), search=["username", "email"],
-                   sorts={"name": "username"}, default_sort="name", page_size=10, **kwargs)
+    return Listing(
+        request,
+        User.objects.all(),
+        search=["username", "email"],
+        sorts={"name": "username"},
+        default_sort="name",
+        page_size=10,
+        **kwargs,
+    )
 
 
 def test_search_sort_and_paginate(users):
@@ -30,8 +38,17 @@ def test_search_sort_and_paginate(users):
     assert table.sort_url("name") == "?q=user1&sort=name"
 
 
-@pytest.mark.parametrize("query", [{"sort": "password"}, {"sort": "-__class__"}, {"page": "-3"}, {"page": "abc"},
-                                   {"page": "99999"}, {"q": "x" * 5000}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"sort": "password"},
+        {"sort": "-__class__"},
+        {"page": "-3"},
+        {"page": "abc"},
+        {"page": "99999"},
+        {"q": "x" * 5000},
+    ],
+)
 def test_hand_edited_urls_never_error(users, query):
     table = _listing(query)
     assert table.sort in ("name", "-name")

@@ -1,4 +1,5 @@
 """Login, the 4-step first-login wizard, the 10-minute idle timeout and logout."""
+
 import pytest
 from django.test import Client
 
@@ -65,12 +66,15 @@ def test_wizard_sets_language_and_password_then_returns_to_logon(client, login, 
     assert Event.objects.filter(event_type="user.first_login_completed").count() == 1
 
 
-@pytest.mark.parametrize("password, confirm, error", [
-    (NEW_PASSWORD, "Something-Else-1", "The two passwords do not match."),
-    ("short", None, "too short"),
-    ("password123", None, "too common"),
-    (PASSWORD, None, "must differ from the current one"),
-])
+@pytest.mark.parametrize(
+    "password, confirm, error",
+    [
+        (NEW_PASSWORD, "Something-Else-1", "The two passwords do not match."),
+        ("short", None, "too short"),
+        ("password123", None, "too common"),
+        (PASSWORD, None, "must differ from the current one"),
+    ],
+)
 def test_wizard_refuses_bad_passwords_and_changes_nothing(client, login, newcomer, password, confirm, error):
     login(newcomer)
     response = _walk_wizard(client, password=password, confirm=confirm)
@@ -102,10 +106,17 @@ def test_wizard_shows_the_server_certificate(client, login, newcomer, settings, 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "onprem.example")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("onprem.example")]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("onprem.example")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     path = tmp_path / "server.crt"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     settings.TLS_CERT_FILE = str(path)

@@ -5,6 +5,7 @@ the other way round) fails here. A failure prints the rows as the code has them.
 (tests/core/test_rbac_matrix.py is the other half: the same tables written out by hand, so a
 change to the policy must also be meant.)
 """
+
 import re
 from pathlib import Path
 
@@ -39,10 +40,10 @@ def page_table(columns):
     of ``columns``; each row starts with the action's value in backticks."""
     labels = [str(role.label) for role in columns]
     lines = PAGE.read_text(encoding="utf-8").splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("|") and _cells(line)[-len(labels):] == labels]
+    starts = [i for i, line in enumerate(lines) if line.startswith("|") and _cells(line)[-len(labels) :] == labels]
     assert len(starts) == 1, f"docs/rbac.md needs one table headed ... | {' | '.join(labels)} |"
     rows = {}
-    for line in lines[starts[0] + 2:]:
+    for line in lines[starts[0] + 2 :]:
         if not line.startswith("|"):
             break
         cells = _cells(line)
@@ -50,7 +51,7 @@ def page_table(columns):
         assert found, f"a row must start with an action in backticks: {line}"
         action = Action(found.group(1))
         assert action not in rows, f"{action} is listed twice"
-        rows[action] = cells[-len(labels):]
+        rows[action] = cells[-len(labels) :]
     return rows
 
 
@@ -58,10 +59,14 @@ def _as_rows(table):
     return "\n".join(f"| `{action}` | ... | {' | '.join(cells)} |" for action, cells in table.items())
 
 
-@pytest.mark.parametrize("columns, matrix, row", [
-    (SYSTEM_COLUMNS, SYSTEM_MATRIX, system_row),
-    (ACCOUNT_COLUMNS, ACCOUNT_MATRIX, account_row),
-], ids=["system", "account"])
+@pytest.mark.parametrize(
+    "columns, matrix, row",
+    [
+        (SYSTEM_COLUMNS, SYSTEM_MATRIX, system_row),
+        (ACCOUNT_COLUMNS, ACCOUNT_MATRIX, account_row),
+    ],
+    ids=["system", "account"],
+)
 def test_the_pages_table_is_the_codes_matrix(columns, matrix, row):
     expected = {action: row(action) for action in matrix}
     assert page_table(columns) == expected, "docs/rbac.md should read:\n" + _as_rows(expected)
@@ -74,14 +79,18 @@ def test_every_action_is_in_exactly_one_table():
 
 # Paths and names of documents that live outside this repository (the design notes and the
 # vendor guide kept next to it): the README and docs must stand on their own.
-OUTSIDE = re.compile(r"\.\./shared\b|/work/shared|\bshared/(spec|RBAC|ARCHITECTURE|PROTOCOL)\b"
-                     r"|\b(RBAC|ARCHITECTURE|PROTOCOL)\.md\b")
+OUTSIDE = re.compile(
+    r"\.\./shared\b|/work/shared|\bshared/(spec|RBAC|ARCHITECTURE|PROTOCOL)\b"
+    r"|\b(RBAC|ARCHITECTURE|PROTOCOL)\.md\b"
+)
 
 
 def test_readme_and_docs_point_nowhere_outside_the_repository():
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-    found = [f"{page.relative_to(ROOT)}:{number}: {line.strip()}"
-             for page in pages
-             for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
-             if OUTSIDE.search(line)]
+    found = [
+        f"{page.relative_to(ROOT)}:{number}: {line.strip()}"
+        for page in pages
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+        if OUTSIDE.search(line)
+    ]
     assert found == []

@@ -4,6 +4,7 @@ The expectations are written out here by hand (not derived from accounts/rbac.py
 change to the policy that disagrees with them fails a test; tests/core/test_rbac_doc.py keeps
 the page itself equal to the code.
 """
+
 import pytest
 
 from accounts.models import UserGroup, UserGroupMembership
@@ -191,7 +192,11 @@ def test_visible_accounts_and_virtual_accounts(estate, make_user):
 
     account_user = make_user("au")
     _grant(account_user, AccountRole.ACCOUNT_USER, account, own)
-    assert set(visible_virtual_accounts(account_user, account)) == {own, other, account.virtual_accounts.get(is_default=True)}
+    assert set(visible_virtual_accounts(account_user, account)) == {
+        own,
+        other,
+        account.virtual_accounts.get(is_default=True),
+    }
 
     operator = make_user("op", SystemRole.OPERATOR)
     assert set(visible_accounts(operator)) == {account, elsewhere}

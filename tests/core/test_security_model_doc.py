@@ -1,4 +1,5 @@
 """docs/security-model.md names, for every line of trust, the tests that prove it: each must exist."""
+
 import re
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """``core.service_views.service_errors``: where a refused change is shown, and what goes on."""
+
 import pytest
 from django import forms
 from django.contrib.messages import get_messages

@@ -1,4 +1,5 @@
 """The guide's rules for users: System User by default, disable before remove, never yourself."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -29,11 +30,14 @@ def test_system_user_cannot_create_users(make_user):
         users.create_user(actor=plain, username="x", password="Str0ng-Passw0rd!")
 
 
-@pytest.mark.parametrize("username, password, message", [
-    ("Alice", "Str0ng-Passw0rd!", "already exists"),
-    ("bob", "short", "too short"),
-    ("carol", "password123", "too common"),
-])
+@pytest.mark.parametrize(
+    "username, password, message",
+    [
+        ("Alice", "Str0ng-Passw0rd!", "already exists"),
+        ("bob", "short", "too short"),
+        ("carol", "password123", "too common"),
+    ],
+)
 def test_bad_new_users_are_refused_and_nothing_written(sysadmin, make_user, username, password, message):
     make_user("alice")
     before = User.objects.count(), Event.objects.count()

@@ -1,4 +1,5 @@
 """Device-protocol fixtures: simulated devices (devicesim.Device), registered or not."""
+
 import pytest
 
 from tests.devices.devicesim import Device

@@ -3,6 +3,7 @@
 Deliberately independent of ``smart_agent`` (a second implementation of the same contract):
 only ``cryptography`` and the Django test client, following docs/protocol.md.
 """
+
 import base64
 import json
 import secrets
@@ -23,17 +24,24 @@ def sign(key, data: bytes) -> str:
 
 
 def make_csr(key, cn="device"):
-    csr = x509.CertificateSigningRequestBuilder().subject_name(
-        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])).sign(key, hashes.SHA256())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+        .sign(key, hashes.SHA256())
+    )
     return csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def rum(key, report_id, usage):
     """One SLP RUM report (docs/protocol.md, REPORT_USAGE) listing ``usage`` ([{tag, count}])."""
-    payload = json.dumps({"report_id": report_id, "start_time": 1, "end_time": 2, "usage": usage},
-                         separators=(", ", ": "))
-    return {"header": {"type": "rum", "version": "1"}, "payload": payload,
-            "signature": {"signing_type": "ecdsa-p256-sha256", "key": "device-trust", "value": sign(key, payload.encode())}}
+    payload = json.dumps(
+        {"report_id": report_id, "start_time": 1, "end_time": 2, "usage": usage}, separators=(", ", ": ")
+    )
+    return {
+        "header": {"type": "rum", "version": "1"},
+        "payload": payload,
+        "signature": {"signing_type": "ecdsa-p256-sha256", "key": "device-trust", "value": sign(key, payload.encode())},
+    }
 
 
 def cslu_path(account):
@@ -76,17 +84,27 @@ class Device:
         self.environ = {}  # extra WSGI environ for every request (REMOTE_ADDR, HTTP_X_FORWARDED_FOR)
 
     def payload(self, **fields):
-        body = {"timestamp": int(time.time() * 1000), "nonce": secrets.token_urlsafe(16), "sudi": dict(self.sudi),
-                "software_tag": self.software_tag}
+        body = {
+            "timestamp": int(time.time() * 1000),
+            "nonce": secrets.token_urlsafe(16),
+            "sudi": dict(self.sudi),
+            "software_tag": self.software_tag,
+        }
         body.update(fields)
         return body
 
     def envelope(self, message_type, payload, *, key=None, signing_key=None):
         text = payload if isinstance(payload, str) else json.dumps(payload)
         key = key or (self.cert_serial if self.cert_serial and message_type != "REGISTER" else "csr")
-        return {"header": {"type": message_type, "version": "1"}, "payload": text,
-                "signature": {"signing_type": "ecdsa-p256-sha256", "key": key,
-                              "value": sign(signing_key or self.key, text.encode())}}
+        return {
+            "header": {"type": message_type, "version": "1"},
+            "payload": text,
+            "signature": {
+                "signing_type": "ecdsa-p256-sha256",
+                "key": key,
+                "value": sign(signing_key or self.key, text.encode()),
+            },
+        }
 
     def post(self, envelope, path=SMART_TRANSPORT):
         body = envelope if isinstance(envelope, (bytes, str)) else json.dumps(envelope)
@@ -114,14 +132,30 @@ class Device:
 def row_counts():
     """Rows of every table a device message could write, for "nothing was written" checks."""
     from licensing.models import (
-        DeviceCertificate, DeviceIdentity, DeviceNonce, DeviceRequest, LicenseUsage, ProductInstance,
-        RegistrationToken, RumReport,
+        DeviceCertificate,
+        DeviceIdentity,
+        DeviceNonce,
+        DeviceRequest,
+        LicenseUsage,
+        ProductInstance,
+        RegistrationToken,
+        RumReport,
     )
     from core.models import Event
 
-    counts = {model.__name__: model.objects.count() for model in (
-        DeviceCertificate, DeviceIdentity, DeviceNonce, DeviceRequest, LicenseUsage, ProductInstance, RumReport,
-        Event)}
+    counts = {
+        model.__name__: model.objects.count()
+        for model in (
+            DeviceCertificate,
+            DeviceIdentity,
+            DeviceNonce,
+            DeviceRequest,
+            LicenseUsage,
+            ProductInstance,
+            RumReport,
+            Event,
+        )
+    }
     counts["token_uses"] = sum(RegistrationToken.objects.values_list("uses", flat=True))
     counts["last_contacts"] = sorted(str(v) for v in ProductInstance.objects.values_list("last_contact_at", flat=True))
     return counts

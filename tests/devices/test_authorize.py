@@ -1,4 +1,5 @@
 """AUTHORIZE: usage into LicenseUsage, compliance per license, tiers, redundancy, export control."""
+
 import pytest
 
 from licensing.models import LicenseUsage, ProductInstance
@@ -9,17 +10,25 @@ pytestmark = pytest.mark.django_db
 
 
 def _usage(dev):
-    return dict(LicenseUsage.objects.filter(product_instance__udi_serial_number=dev.sudi["udi_serial_number"])
-                .values_list("license__entitlement_tag", "count"))
+    return dict(
+        LicenseUsage.objects.filter(product_instance__udi_serial_number=dev.sudi["udi_serial_number"]).values_list(
+            "license__entitlement_tag", "count"
+        )
+    )
 
 
 def test_authorize_records_usage_and_answers_per_license(registered, license_def, add_line, default_va):
     adv, ess = license_def("Advantage"), license_def("Essentials")
     add_line(default_va, adv, 5)
     dev = registered()
-    reply = dev.send("AUTHORIZE", entitlements=[{"tag": adv.entitlement_tag, "count": 3},
-                                                {"tag": ess.entitlement_tag, "count": 1},
-                                                {"tag": "regid.unknown", "count": 1}])
+    reply = dev.send(
+        "AUTHORIZE",
+        entitlements=[
+            {"tag": adv.entitlement_tag, "count": 3},
+            {"tag": ess.entitlement_tag, "count": 1},
+            {"tag": "regid.unknown", "count": 1},
+        ],
+    )
     assert reply["status"] == "SUCCESS"
     assert reply["authorizations"] == [
         {"tag": adv.entitlement_tag, "count": 3, "status": "AUTHORIZED"},
@@ -50,16 +59,25 @@ def test_tier_substitution_authorizes_a_lower_tier_from_a_higher_one(registered,
     assert (position.in_use, position.borrowed) == (2, 2)
 
 
-def test_active_standby_pair_is_counted_once_and_fail_over_moves_the_count(registered, license_def, add_line,
-                                                                            default_va):
+def test_active_standby_pair_is_counted_once_and_fail_over_moves_the_count(
+    registered, license_def, add_line, default_va
+):
     lic = license_def("Firewall")
     add_line(default_va, lic, 1)
     a, b = registered("HA-A"), registered("HA-B")
     ent = [{"tag": lic.entitlement_tag, "count": 1}]
-    a_red = {"application_name": "FW", "app_role": "ACTIVE", "app_id": "1",
-             "peers": [{"name": "FW-B", "role": "STANDBY", "id": "2", "product_instance_identifier": "HA-B"}]}
-    b_red = {"application_name": "FW", "app_role": "STANDBY", "app_id": "2",
-             "peers": [{"name": "FW-A", "role": "ACTIVE", "id": "1", "product_instance_identifier": "HA-A"}]}
+    a_red = {
+        "application_name": "FW",
+        "app_role": "ACTIVE",
+        "app_id": "1",
+        "peers": [{"name": "FW-B", "role": "STANDBY", "id": "2", "product_instance_identifier": "HA-B"}],
+    }
+    b_red = {
+        "application_name": "FW",
+        "app_role": "STANDBY",
+        "app_id": "2",
+        "peers": [{"name": "FW-A", "role": "ACTIVE", "id": "1", "product_instance_identifier": "HA-A"}],
+    }
     assert a.send("AUTHORIZE", entitlements=ent, app_redundancy=a_red)["compliance"] == "IN_COMPLIANCE"
     assert b.send("AUTHORIZE", entitlements=ent, app_redundancy=b_red)["compliance"] == "IN_COMPLIANCE"
     position = virtual_account_positions(default_va)[0]
@@ -80,10 +98,16 @@ def test_active_active_peers_both_count(registered, license_def, add_line, defau
     add_line(default_va, lic, 1)
     a, b = registered(), registered()
     ent = [{"tag": lic.entitlement_tag, "count": 1}]
-    a.send("AUTHORIZE", entitlements=ent, app_redundancy={"app_role": "ACTIVE", "app_id": "1",
-                                                          "peers": [{"id": "2", "role": "ACTIVE"}]})
-    reply = b.send("AUTHORIZE", entitlements=ent, app_redundancy={"app_role": "ACTIVE", "app_id": "2",
-                                                                  "peers": [{"id": "1", "role": "ACTIVE"}]})
+    a.send(
+        "AUTHORIZE",
+        entitlements=ent,
+        app_redundancy={"app_role": "ACTIVE", "app_id": "1", "peers": [{"id": "2", "role": "ACTIVE"}]},
+    )
+    reply = b.send(
+        "AUTHORIZE",
+        entitlements=ent,
+        app_redundancy={"app_role": "ACTIVE", "app_id": "2", "peers": [{"id": "1", "role": "ACTIVE"}]},
+    )
     assert reply["compliance"] == "OUT_OF_COMPLIANCE"
     assert virtual_account_positions(default_va)[0].in_use == 2
 
@@ -93,8 +117,12 @@ def test_export_restricted_license_needs_an_export_token(registered, license_def
     add_line(default_va, hsec, 2)
     plain = registered()
     reply = plain.send("AUTHORIZE", entitlements=[{"tag": hsec.entitlement_tag, "count": 1}])
-    assert reply["authorizations"][0] == {"tag": hsec.entitlement_tag, "count": 1, "status": "NOT_AUTHORIZED",
-                                          "reason": "EXPORT_NOT_ALLOWED"}
+    assert reply["authorizations"][0] == {
+        "tag": hsec.entitlement_tag,
+        "count": 1,
+        "status": "NOT_AUTHORIZED",
+        "reason": "EXPORT_NOT_ALLOWED",
+    }
     assert _usage(plain) == {}
     allowed = registered(export_controlled=True)
     reply = allowed.send("AUTHORIZE", entitlements=[{"tag": hsec.entitlement_tag, "count": 1}])
@@ -114,8 +142,9 @@ def test_a_device_cannot_reach_another_accounts_licenses(registered, make_accoun
     assert license_positions(other)[0].in_use == 0
 
 
-def test_authorize_query_count_does_not_grow_with_licenses(registered, license_def, add_line, default_va,
-                                                           django_assert_max_num_queries):
+def test_authorize_query_count_does_not_grow_with_licenses(
+    registered, license_def, add_line, default_va, django_assert_max_num_queries
+):
     dev = registered()
     small = [license_def(f"L{i}") for i in range(2)]
     for lic in small:

@@ -1,4 +1,5 @@
 """Races on PostgreSQL: threads with their own database connections send real messages at once."""
+
 import json
 import threading
 
@@ -29,8 +30,11 @@ def _race(envelopes_by_device, path="/SmartTransport"):
             client = Client()
             start.wait(timeout=30)
             response = client.post(path, data=json.dumps(envelope), content_type="application/json")
-            reply = json.loads(json.loads(response.content)["payload"]) if response.status_code == 200 else {
-                "http": response.status_code}
+            reply = (
+                json.loads(json.loads(response.content)["payload"])
+                if response.status_code == 200
+                else {"http": response.status_code}
+            )
             with lock:
                 replies.append((dev, reply))
         finally:
@@ -89,8 +93,11 @@ def test_parallel_authorize_keeps_balances_right(make_account):
         assert dev.register(token)["status"] == "SUCCESS"
         devices.append(dev)
     # every device asks for 2, twice at once (two messages of one device racing too)
-    pairs = [(d, d.envelope("AUTHORIZE", d.payload(entitlements=[{"tag": "regid.race", "count": 2}])))
-             for d in devices for _ in range(2)]
+    pairs = [
+        (d, d.envelope("AUTHORIZE", d.payload(entitlements=[{"tag": "regid.race", "count": 2}])))
+        for d in devices
+        for _ in range(2)
+    ]
     replies = _race(pairs)
     assert all(reply["status"] == "SUCCESS" for _, reply in replies), replies
     assert LicenseUsage.objects.count() == 20
@@ -115,10 +122,14 @@ def test_first_slp_pushes_of_one_udi_with_two_keys_pin_one_key(make_account):
     devices = [Device(None, "SLP-RACE") for _ in range(8)]  # one UDI, eight different keys
     pairs = []
     for i, dev in enumerate(devices):
-        report = {"header": {"type": "rum"}, "payload": json.dumps({"report_id": f"r{i}", "usage": []}),
-                  "signature": {"signing_type": "ecdsa-p256-sha256", "key": "k", "value": "v"}}
-        pairs.append((dev, dev.envelope("REPORT_USAGE", dev.payload(csr=make_csr(dev.key), reports=[report]),
-                                        key="csr")))
+        report = {
+            "header": {"type": "rum"},
+            "payload": json.dumps({"report_id": f"r{i}", "usage": []}),
+            "signature": {"signing_type": "ecdsa-p256-sha256", "key": "k", "value": "v"},
+        }
+        pairs.append(
+            (dev, dev.envelope("REPORT_USAGE", dev.payload(csr=make_csr(dev.key), reports=[report]), key="csr"))
+        )
     replies = _race(pairs, path=path)
     winners = [dev for dev, reply in replies if reply.get("status") == "SUCCESS"]
     assert len(winners) == 1, replies

@@ -3,6 +3,7 @@
 token (a push that would add a product instance must carry a registration token) and networks
 (only sources in the listed CIDRs; the default lists the private and loopback networks).
 """
+
 import json
 
 import pytest
@@ -50,6 +51,7 @@ def _refused(response, address):
 
 # --- networks (the default) ----------------------------------------------------------------------
 
+
 def test_the_default_takes_pushes_from_private_and_loopback_networks_only(device, acme):
     policy = SecurityPolicy()
     assert policy.cslu_access == "networks"
@@ -91,11 +93,13 @@ def test_x_forwarded_for_counts_only_behind_the_proxy(device, acme, settings):
     # proxy appended last is the client's; what the client itself sent before it is not.
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     _refused(_push(_from(device(), "10.0.0.5", forwarded_for="10.9.9.9, 203.0.113.9"), acme), "203.0.113.9")
-    assert _reply(_push(_from(device(), "10.0.0.5", forwarded_for="203.0.113.9, 10.1.1.1"), acme)
-                  )["status"] == "SUCCESS"
+    assert (
+        _reply(_push(_from(device(), "10.0.0.5", forwarded_for="203.0.113.9, 10.1.1.1"), acme))["status"] == "SUCCESS"
+    )
 
 
 # --- open ------------------------------------------------------------------------------------------
+
 
 def test_open_takes_pushes_from_any_source(device, acme):
     _access("open", "")
@@ -104,6 +108,7 @@ def test_open_takes_pushes_from_any_source(device, acme):
 
 # --- token -----------------------------------------------------------------------------------------
 
+
 def test_token_mode_refuses_a_new_product_instance_without_a_token(device, acme):
     _access("token")
     before = row_counts()
@@ -111,12 +116,14 @@ def test_token_mode_refuses_a_new_product_instance_without_a_token(device, acme)
     assert (reply["status"], reply["error_code"]) == ("FAILED", "TOKEN_REQUIRED")
     assert "id_token" in reply["message"]
     after = row_counts()
-    assert {k: v for k, v in after.items() if k != "DeviceNonce"} == \
-        {k: v for k, v in before.items() if k != "DeviceNonce"}
+    assert {k: v for k, v in after.items() if k != "DeviceNonce"} == {
+        k: v for k, v in before.items() if k != "DeviceNonce"
+    }
 
 
-def test_token_mode_adds_the_product_instance_to_the_tokens_virtual_account(device, registered, acme, token,
-                                                                           license_def):
+def test_token_mode_adds_the_product_instance_to_the_tokens_virtual_account(
+    device, registered, acme, token, license_def
+):
     from licensing.services.virtual_accounts import create_virtual_account
 
     _access("token")
@@ -129,8 +136,13 @@ def test_token_mode_adds_the_product_instance_to_the_tokens_virtual_account(devi
     pi = ProductInstance.objects.get()
     assert pi.virtual_account == lab
     identity = DeviceIdentity.objects.get(product_instance=pi)
-    assert (identity.created_with_token, identity.registration_token, identity.created_in_virtual_account,
-            identity.export_controlled, identity.transport) == (tok, tok, lab, True, "cslu")
+    assert (
+        identity.created_with_token,
+        identity.registration_token,
+        identity.created_in_virtual_account,
+        identity.export_controlled,
+        identity.transport,
+    ) == (tok, tok, lab, True, "cslu")
     assert RegistrationToken.objects.get(pk=tok.pk).uses == 1
     assert LicenseUsage.objects.get().count == 3
     # Its later pushes are authenticated by the pinned key: no token needed, none used.
@@ -141,8 +153,9 @@ def test_token_mode_adds_the_product_instance_to_the_tokens_virtual_account(devi
     assert reg.send("REPORT_USAGE", path=cslu_path(acme), reports=[rum(reg.key, "1", [])])["status"] == "SUCCESS"
 
 
-@pytest.mark.parametrize("how, code", [("other_account", "TOKEN_UNKNOWN"), ("revoked", "TOKEN_REVOKED"),
-                                       ("garbage", "TOKEN_UNKNOWN")])
+@pytest.mark.parametrize(
+    "how, code", [("other_account", "TOKEN_UNKNOWN"), ("revoked", "TOKEN_REVOKED"), ("garbage", "TOKEN_UNKNOWN")]
+)
 def test_a_bad_token_on_a_push_writes_nothing(device, acme, token, make_account, how, code):
     from licensing.services.tokens import revoke_token
 
@@ -159,8 +172,9 @@ def test_a_bad_token_on_a_push_writes_nothing(device, acme, token, make_account,
         before = row_counts()
         reply = _reply(_push(device(), acme, id_token=value))
         assert reply["error_code"] == code, reply
-        assert {k: v for k, v in row_counts().items() if k != "DeviceNonce"} == \
-            {k: v for k, v in before.items() if k != "DeviceNonce"}
+        assert {k: v for k, v in row_counts().items() if k != "DeviceNonce"} == {
+            k: v for k, v in before.items() if k != "DeviceNonce"
+        }
 
 
 def test_a_token_on_a_push_counts_against_its_registration_limit(device, acme, token):
@@ -185,9 +199,16 @@ BASE = "/admin/security/"
 
 
 def _account_form(**overrides):
-    data = {"auto_lock_attempts": "5", "auto_lock_window_minutes": "15", "lock_expiration_minutes": "30",
-            "session_limit": "5", "cslu_access": "networks", "cslu_networks": "10.0.0.0/8",
-            "device_max_license_count": "100000", "device_max_licenses_per_message": "100"}
+    data = {
+        "auto_lock_attempts": "5",
+        "auto_lock_window_minutes": "15",
+        "lock_expiration_minutes": "30",
+        "session_limit": "5",
+        "cslu_access": "networks",
+        "cslu_networks": "10.0.0.0/8",
+        "device_max_license_count": "100000",
+        "device_max_licenses_per_message": "100",
+    }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
 
@@ -204,24 +225,31 @@ def test_system_admin_sets_the_cslu_access(sysadmin, login):
     assert policy.cslu_networks == "192.0.2.0/24\n2001:db8::/32\n10.1.2.3/32"  # one per line, canonical
     assert client.post(BASE, _account_form(cslu_access="token", cslu_networks="")).status_code == 302
     assert SecurityPolicy.objects.get().cslu_access == "token"
-    assert client.post(BASE, _account_form(device_max_license_count="250", device_max_licenses_per_message="20")
-                       ).status_code == 302
+    assert (
+        client.post(
+            BASE, _account_form(device_max_license_count="250", device_max_licenses_per_message="20")
+        ).status_code
+        == 302
+    )
     policy = SecurityPolicy.objects.get()
     assert (policy.device_max_license_count, policy.device_max_licenses_per_message) == (250, 20)
     assert Event.objects.filter(event_type="security.account_settings_changed").count() == 3
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("cslu_networks", "10.0.0.300/8", "“10.0.0.300/8” is not a network"),
-    ("cslu_networks", "10.0.0.0/8, example.com", "“example.com” is not a network"),
-    ("cslu_networks", "10.1.2.3/8", "“10.1.2.3/8” has host bits set: did you mean 10.0.0.0/8?"),
-    ("cslu_networks", "", "List at least one network"),
-    ("cslu_networks", "10.0.0.0/8 " * 300, "at most 100 networks"),
-    ("cslu_access", "everyone", "Select a valid choice"),
-    ("device_max_license_count", "0", "greater than or equal to 1"),
-    ("device_max_license_count", "1000001", "less than or equal to 1000000"),
-    ("device_max_licenses_per_message", "501", "less than or equal to 500"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("cslu_networks", "10.0.0.300/8", "“10.0.0.300/8” is not a network"),
+        ("cslu_networks", "10.0.0.0/8, example.com", "“example.com” is not a network"),
+        ("cslu_networks", "10.1.2.3/8", "“10.1.2.3/8” has host bits set: did you mean 10.0.0.0/8?"),
+        ("cslu_networks", "", "List at least one network"),
+        ("cslu_networks", "10.0.0.0/8 " * 300, "at most 100 networks"),
+        ("cslu_access", "everyone", "Select a valid choice"),
+        ("device_max_license_count", "0", "greater than or equal to 1"),
+        ("device_max_license_count", "1000001", "less than or equal to 1000000"),
+        ("device_max_licenses_per_message", "501", "less than or equal to 500"),
+    ],
+)
 def test_bad_cslu_settings_change_nothing(sysadmin, login, field, value, message):
     client = login(sysadmin)
     before = Event.objects.count()

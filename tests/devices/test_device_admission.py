@@ -2,6 +2,7 @@
 form, that a shed message changes nothing, the in-flight limit, the listen-queue reading of a real
 listening socket, and Retry-After scaling. The live test (test_device_shedding_live.py) sheds for
 real under gunicorn."""
+
 import json
 import os
 import socket
@@ -35,8 +36,12 @@ def test_a_message_over_the_in_flight_limit_gets_503_with_retry_after_and_change
     assert response["Retry-After"] == "8"  # 2 in flight against a limit of 1: twice the base
     assert response["Content-Type"].startswith("application/json")
     body = json.loads(response.content)
-    assert body == {"status": "FAILED", "error_code": "SERVER_BUSY", "retry_after": 8,
-                    "message": "The server is busy. Retry after 8 seconds."}
+    assert body == {
+        "status": "FAILED",
+        "error_code": "SERVER_BUSY",
+        "retry_after": 8,
+        "message": "The server is busy. Retry after 8 seconds.",
+    }
     assert row_counts() == before  # not even the nonce: the message was not looked at
     assert admission.in_flight_count() == 0
     # Within the limit the same kind of message is handled as usual.

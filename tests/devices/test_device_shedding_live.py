@@ -3,6 +3,7 @@ limit, and a reconnect storm of 60 registered devices (bench.storm_seed: real ke
 with 40 requests in flight. The excess must be answered 503 + Retry-After by the server itself, the
 devices must wait it out and every one of them be served exactly once, with no timeout and no
 other 5xx."""
+
 import sqlite3
 
 import pytest
@@ -17,8 +18,9 @@ DEVICES = 60
 @pytest.fixture(scope="module")
 def server():
     bench = BenchServer(database="sqlite", web_workers=1, log=lambda message: None)
-    bench.env.update(ONPREM_DEVICE_SHED_QUEUE="4", ONPREM_DEVICE_SHED_RETRY_AFTER="1",
-                     ONPREM_DEVICE_SHED_MAX_RETRY_AFTER="3")
+    bench.env.update(
+        ONPREM_DEVICE_SHED_QUEUE="4", ONPREM_DEVICE_SHED_RETRY_AFTER="1", ONPREM_DEVICE_SHED_MAX_RETRY_AFTER="3"
+    )
     try:
         bench.prepare()
         bench.seeded = bench.seed(10)
@@ -29,8 +31,9 @@ def server():
 
 
 def test_a_storm_is_shed_with_503_and_retry_after_and_every_device_is_served_once(server):
-    result = storm.run(server, server.seeded, devices=DEVICES, window=0.3, concurrency=40, max_duration=600,
-                       log=lambda message: None)
+    result = storm.run(
+        server, server.seeded, devices=DEVICES, window=0.3, concurrency=40, max_duration=600, log=lambda message: None
+    )
     assert result["seeding"]["devices"] == DEVICES
     assert result["served"] == DEVICES and result["never_served"] == 0, result
     assert result["errors"] == 0 and result["http_5xx_other_than_503"] == 0, result
@@ -53,7 +56,8 @@ def test_a_storm_is_shed_with_503_and_retry_after_and_every_device_is_served_onc
         with_usage = db.execute(
             "SELECT COUNT(DISTINCT u.product_instance_id) FROM licensing_licenseusage u "
             "JOIN licensing_deviceidentity d ON d.product_instance_id = u.product_instance_id "
-            "WHERE d.agent_version = 'smart-agent/1.0' AND u.count > 0").fetchone()[0]
+            "WHERE d.agent_version = 'smart-agent/1.0' AND u.count > 0"
+        ).fetchone()[0]
         reports = db.execute("SELECT COUNT(*), COUNT(DISTINCT product_instance_id) FROM licensing_rumreport").fetchone()
     finally:
         db.close()

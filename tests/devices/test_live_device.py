@@ -1,6 +1,7 @@
 """The device protocol against a real server process (`manage.py serve`: gunicorn over HTTPS) on
 loopback: a device registers and asks for licenses over a real socket, and an oversized body
 is cut off with 413."""
+
 import json
 
 import pytest
@@ -60,13 +61,19 @@ def test_device_over_a_real_socket(server_factory):
     # the same bytes again over the wire: a replay
     response = dev.post(json.dumps(dev.envelope("AUTHORIZE", dev.payload(entitlements=[]))))
     body = response.request.body
-    again = client.session.post(client.base + "/SmartTransport", data=body,
-                                headers={"Content-Type": "application/json"}, timeout=30)
+    again = client.session.post(
+        client.base + "/SmartTransport", data=body, headers={"Content-Type": "application/json"}, timeout=30
+    )
     assert json.loads(json.loads(again.content)["payload"])["error_code"] == "REPLAY"
 
-    oversized = client.session.post(client.base + "/SmartTransport", data=b"x" * 200_000,
-                                    headers={"Content-Type": "application/json"}, timeout=30)
+    oversized = client.session.post(
+        client.base + "/SmartTransport", data=b"x" * 200_000, headers={"Content-Type": "application/json"}, timeout=30
+    )
     assert oversized.status_code == 413
-    garbage = client.session.post(client.base + "/Transportgateway/services/DeviceRequestHandler",
-                                  data=b"<smartLicense>", headers={"Content-Type": "application/xml"}, timeout=30)
+    garbage = client.session.post(
+        client.base + "/Transportgateway/services/DeviceRequestHandler",
+        data=b"<smartLicense>",
+        headers={"Content-Type": "application/xml"},
+        timeout=30,
+    )
     assert garbage.status_code == 400

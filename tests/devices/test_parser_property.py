@@ -1,5 +1,6 @@
 """Property: whatever malformed envelope is thrown at the endpoints, the answer is a 4xx or a
 200 FAILED — never a 5xx — and nothing is written."""
+
 import json
 
 import pytest
@@ -12,20 +13,52 @@ from tests.devices.devicesim import CALL_HOME, SMART_TRANSPORT, row_counts, sign
 pytestmark = pytest.mark.django_db
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=20)
-types = st.sampled_from(["REGISTER", "RENEW_ID", "AUTHORIZE", "DEREGISTER", "REPORT_USAGE", "EXPORT_AUTHORIZE",
-                         "EXPORT_RETURN", "CONVERT", "POLL", "", "register", "X" * 300])
-payload_fields = st.fixed_dictionaries({}, optional={
-    "timestamp": json_values, "nonce": json_values, "sudi": json_values, "software_tag": json_values,
-    "id_token": json_values, "csr": json_values, "entitlements": json_values, "reports": json_values,
-    "poll_id": json_values, "licenses": json_values, "app_redundancy": json_values, "force": json_values,
-})
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+types = st.sampled_from(
+    [
+        "REGISTER",
+        "RENEW_ID",
+        "AUTHORIZE",
+        "DEREGISTER",
+        "REPORT_USAGE",
+        "EXPORT_AUTHORIZE",
+        "EXPORT_RETURN",
+        "CONVERT",
+        "POLL",
+        "",
+        "register",
+        "X" * 300,
+    ]
+)
+payload_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "timestamp": json_values,
+        "nonce": json_values,
+        "sudi": json_values,
+        "software_tag": json_values,
+        "id_token": json_values,
+        "csr": json_values,
+        "entitlements": json_values,
+        "reports": json_values,
+        "poll_id": json_values,
+        "licenses": json_values,
+        "app_redundancy": json_values,
+        "force": json_values,
+    },
+)
 
 
 def _envelope(message_type, payload_text, key, value, signing_type="ecdsa-p256-sha256", version="1"):
-    return {"header": {"type": message_type, "version": version}, "payload": payload_text,
-            "signature": {"signing_type": signing_type, "key": key, "value": value}}
+    return {
+        "header": {"type": message_type, "version": version},
+        "payload": payload_text,
+        "signature": {"signing_type": signing_type, "key": key, "value": value},
+    }
 
 
 @st.composite
@@ -36,14 +69,23 @@ def malformed_bodies(draw, known_serials=()):
     if kind == 1:
         return json.dumps(draw(json_values)).encode()
     if kind == 2:  # the right shape, random contents
-        return json.dumps(_envelope(draw(types), draw(st.text(max_size=200)), draw(st.text(max_size=50)),
-                                    draw(st.text(max_size=100)), draw(st.text(max_size=20)),
-                                    draw(st.text(max_size=3)))).encode()
+        return json.dumps(
+            _envelope(
+                draw(types),
+                draw(st.text(max_size=200)),
+                draw(st.text(max_size=50)),
+                draw(st.text(max_size=100)),
+                draw(st.text(max_size=20)),
+                draw(st.text(max_size=3)),
+            )
+        ).encode()
     # a payload of random fields, "signed" with a random key: never a valid message
     key = ec.generate_private_key(ec.SECP256R1())
     text = json.dumps(draw(payload_fields))
     value = sign(key, text.encode()) if kind == 3 else draw(st.text(max_size=100))
-    return json.dumps(_envelope(draw(types), text, draw(st.sampled_from(["csr", "0", "ab", "zz", *known_serials])), value)).encode()
+    return json.dumps(
+        _envelope(draw(types), text, draw(st.sampled_from(["csr", "0", "ab", "zz", *known_serials])), value)
+    ).encode()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -53,8 +95,11 @@ def test_malformed_envelopes_never_5xx_and_write_nothing(client, registered_once
     body = data.draw(malformed_bodies(known_serials=(registered_once.cert_serial,)))
     before = row_counts()
     if xml:
-        response = client.post(CALL_HOME, data=b"<smartLicense><message><![CDATA[" + body + b"]]></message>"
-                               b"</smartLicense>", content_type="application/xml")
+        response = client.post(
+            CALL_HOME,
+            data=b"<smartLicense><message><![CDATA[" + body + b"]]></message></smartLicense>",
+            content_type="application/xml",
+        )
     else:
         response = client.post(SMART_TRANSPORT, data=body, content_type="application/json")
     assert response.status_code in (200, 400), response.content[:300]
@@ -76,11 +121,49 @@ def registered_once(registered):
 
 # Characters that broke or could break a name or a write: PrintableString's outsiders, controls,
 # format characters, NUL and lone surrogates (which JSON can only carry escaped).
-ODD_CHARACTERS = ["_", "@", "é", "序", "\U0001f600", "\x00", "\x1b", "\n", "\x7f", "\u202e", "\u200b", "\u2028",
-                  "\ud800", "\udbff", "\udc00", "\udfff", " ", "*", "&", "<", '"', "\\"]
+ODD_CHARACTERS = [
+    "_",
+    "@",
+    "é",
+    "序",
+    "\U0001f600",
+    "\x00",
+    "\x1b",
+    "\n",
+    "\x7f",
+    "\u202e",
+    "\u200b",
+    "\u2028",
+    "\ud800",
+    "\udbff",
+    "\udc00",
+    "\udfff",
+    " ",
+    "*",
+    "&",
+    "<",
+    '"',
+    "\\",
+]
 odd_texts = st.one_of(
-    st.sampled_from(["ABC_1", "ABC@1", "ABCé1", "", " ", "A" * 255, "A" * 256, "é" * 255, "é" * 256, "A\x00B",
-                     "\ud800", "A\nB", "ABC\u202e1", "FOC2412X0AB"]),
+    st.sampled_from(
+        [
+            "ABC_1",
+            "ABC@1",
+            "ABCé1",
+            "",
+            " ",
+            "A" * 255,
+            "A" * 256,
+            "é" * 255,
+            "é" * 256,
+            "A\x00B",
+            "\ud800",
+            "A\nB",
+            "ABC\u202e1",
+            "FOC2412X0AB",
+        ]
+    ),
     st.text(alphabet=st.one_of(st.characters(exclude_categories=()), st.sampled_from(ODD_CHARACTERS)), max_size=300),
     st.text(alphabet=st.sampled_from(ODD_CHARACTERS + ["A", "1", "-"]), min_size=1, max_size=80),
 )
@@ -126,15 +209,19 @@ def test_register_with_an_odd_udi_never_5xx(device, token, value, field):
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(reply["certificate_chain"][0].encode()))
     pid, serial = _as_received(dev.sudi["udi_pid"]), _as_received(dev.sudi["udi_serial_number"])
     assert cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == pki.clip_name(
-        f"PID:{pid} SN:{serial}")
+        f"PID:{pid} SN:{serial}"
+    )
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == pki.clip_name(f"{pid}:{serial}")
 
 
 # -- hostile XML: DTDs, entities, billion laughs, external entities in UTF-8/16/32, with and without BOM --
 
 XML_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
-XML_REFUSALS = {"DTDs and entity declarations are not accepted.", "The XML wrapper is not well-formed.",
-                "The XML declaration names an unknown encoding."}
+XML_REFUSALS = {
+    "DTDs and entity declarations are not accepted.",
+    "The XML wrapper is not well-formed.",
+    "The XML declaration names an unknown encoding.",
+}
 
 
 def _entity_value(text):
@@ -144,8 +231,21 @@ def _entity_value(text):
 @st.composite
 def hostile_xml(draw, envelope_text):
     """A Call Home body carrying a DTD, built around a valid envelope a parser that expands would process."""
-    attack = draw(st.sampled_from(["entity-envelope", "laughs", "quadratic", "external-file", "external-url",
-                                   "external-dtd", "parameter", "bare-doctype", "unused-entity"]))
+    attack = draw(
+        st.sampled_from(
+            [
+                "entity-envelope",
+                "laughs",
+                "quadratic",
+                "external-file",
+                "external-url",
+                "external-dtd",
+                "parameter",
+                "bare-doctype",
+                "unused-entity",
+            ]
+        )
+    )
     cdata = f"<![CDATA[{envelope_text}]]>"
     if attack == "entity-envelope":
         dtd, message = f'<!DOCTYPE smartLicense [<!ENTITY e "{_entity_value(envelope_text)}">]>', "&e;"

@@ -1,4 +1,5 @@
 """The PKI: certificates the real openssl accepts, keys encrypted at rest, a replaceable chain."""
+
 import datetime
 import shutil
 import subprocess
@@ -24,8 +25,12 @@ needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl binary i
 def openssl_verify(tmp_path, chain, cert_pem):
     (tmp_path / "chain.pem").write_text("".join(chain))
     (tmp_path / "cert.pem").write_text(cert_pem)
-    return subprocess.run([OPENSSL, "verify", "-CAfile", str(tmp_path / "chain.pem"), str(tmp_path / "cert.pem")],
-                          capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [OPENSSL, "verify", "-CAfile", str(tmp_path / "chain.pem"), str(tmp_path / "cert.pem")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 @needs_openssl
@@ -72,18 +77,30 @@ def test_serial_numbers_are_unique(registered):
     assert len(serials) == 5
     cert = DeviceCertificate.objects.first()
     with pytest.raises(IntegrityError), transaction.atomic():
-        DeviceCertificate.objects.create(product_instance=cert.product_instance, authority=cert.authority,
-                                         serial_hex=cert.serial_hex, certificate_pem="x", public_key_sha256="x",
-                                         issued_at=cert.issued_at, not_after=cert.not_after,
-                                         renew_after=cert.renew_after)
+        DeviceCertificate.objects.create(
+            product_instance=cert.product_instance,
+            authority=cert.authority,
+            serial_hex=cert.serial_hex,
+            certificate_pem="x",
+            public_key_sha256="x",
+            issued_at=cert.issued_at,
+            not_after=cert.not_after,
+            renew_after=cert.renew_after,
+        )
 
 
 def test_one_current_authority_per_account(acme):
     first = current_authority(acme)
     assert current_authority(acme) == first
     with pytest.raises(IntegrityError), transaction.atomic():
-        SigningAuthority.objects.create(account=acme, certificate_pem="x", private_key="x", serial_hex="1",
-                                        not_after=timezone.now(), created_at=timezone.now())
+        SigningAuthority.objects.create(
+            account=acme,
+            certificate_pem="x",
+            private_key="x",
+            serial_hex="1",
+            not_after=timezone.now(),
+            created_at=timezone.now(),
+        )
 
 
 def _cssm_chain(now):
@@ -91,25 +108,53 @@ def _cssm_chain(now):
     root_key = ec.generate_private_key(ec.SECP256R1())
     root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CSSM Emulator Root CA")])
     root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
-    root = (x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name)
-            .public_key(root_key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(root_ski, critical=False)
-            .sign(root_key, hashes.SHA256()))
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        .add_extension(root_ski, critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    signing = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "onprem.example.com"),
-                                        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Acme")]))
-               .issuer_name(root_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=365))
-               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                            data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                            crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), critical=False)
-               .sign(root_key, hashes.SHA256()))
+    signing = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, "onprem.example.com"),
+                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Acme"),
+                ]
+            )
+        )
+        .issuer_name(root_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
     return pki.certificate_pem(root), pki.certificate_pem(signing), pki.private_key_pem(key)
 
 
@@ -118,8 +163,9 @@ def test_a_cssm_signed_chain_replaces_the_local_one(registered, acme, tmp_path):
     dev = registered()
     local_chain = dev.chain
     root_pem, signing_pem, key_pem = _cssm_chain(timezone.now())
-    new = install_signing_authority(account=acme, certificate_pem=signing_pem, private_key_pem=key_pem,
-                                    chain_pem=root_pem)
+    new = install_signing_authority(
+        account=acme, certificate_pem=signing_pem, private_key_pem=key_pem, chain_pem=root_pem
+    )
     old = SigningAuthority.objects.get(account=acme, is_current=False)
     assert old.retired_at is not None and new.is_current
     # the device's current certificate still works, its replies are still signed by the old authority
@@ -146,8 +192,9 @@ def test_install_refuses_bad_material(acme, problem):
     else:
         signing_pem = "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"
     with pytest.raises(pki.PkiError):
-        install_signing_authority(account=acme, certificate_pem=signing_pem, private_key_pem=key_pem,
-                                  chain_pem=root_pem)
+        install_signing_authority(
+            account=acme, certificate_pem=signing_pem, private_key_pem=key_pem, chain_pem=root_pem
+        )
     assert not SigningAuthority.objects.filter(account=acme).exists()
 
 
@@ -164,16 +211,30 @@ def test_csr_checks():
 def _subject_with_types(tmp_path, cert_pem):
     """The subject as openssl prints it with each attribute's ASN.1 string type (UTF-8 kept)."""
     (tmp_path / "subject.pem").write_text(cert_pem)
-    result = subprocess.run([OPENSSL, "x509", "-in", str(tmp_path / "subject.pem"), "-noout", "-subject",
-                             "-nameopt", "RFC2253,show_type,-esc_msb"],
-                            capture_output=True, encoding="utf-8", timeout=30, check=True)
+    result = subprocess.run(
+        [
+            OPENSSL,
+            "x509",
+            "-in",
+            str(tmp_path / "subject.pem"),
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "RFC2253,show_type,-esc_msb",
+        ],
+        capture_output=True,
+        encoding="utf-8",
+        timeout=30,
+        check=True,
+    )
     return result.stdout.strip().removeprefix("subject=")
 
 
 @needs_openssl
 @pytest.mark.parametrize("serial", ["ABCé1", "ABC_1", "ABC@1", "序列号-7"])
 def test_a_serial_printablestring_cannot_hold_gets_a_utf8string_certificate_openssl_verifies(
-        registered, tmp_path, serial):
+    registered, tmp_path, serial
+):
     dev = registered(serial)
     result = openssl_verify(tmp_path, dev.chain, dev.cert_pem)
     assert result.returncode == 0, result.stderr
@@ -193,8 +254,9 @@ def test_a_plain_serial_stays_a_printablestring(registered, tmp_path):
 
 
 @needs_openssl
-def test_long_non_ascii_names_are_cut_to_64_bytes_not_refused(registered, make_account, token, device, settings,
-                                                             tmp_path):
+def test_long_non_ascii_names_are_cut_to_64_bytes_not_refused(
+    registered, make_account, token, device, settings, tmp_path
+):
     """Host Common Name, local account name and UDI all longer than a name attribute holds."""
     settings.ONPREM_HOST = "сервер-лицензий-" * 5 + ".example"
     account = make_account("ライセンス管理アカウント" * 3)  # 36 characters, 108 bytes

@@ -5,6 +5,7 @@ is compared field by field with the ORM's answer (both databases: SQLite's conve
 PostgreSQL they are server-side prepared statements: they must survive a rolled-back
 transaction and a new connection.
 """
+
 import pytest
 from django.db import connection, transaction
 
@@ -19,22 +20,28 @@ pytestmark = pytest.mark.django_db
 def values(instance):
     """The instance's loaded field values (deferred ones left out)."""
     deferred = instance.get_deferred_fields()
-    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields
-            if f.attname not in deferred}
+    return {
+        f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields if f.attname not in deferred
+    }
 
 
 def test_the_certificate_lookup_answers_as_the_orm(registered):
     dev = registered("SN-PREP-1")
     found = find_certificate(dev.cert_serial)
-    orm = (DeviceCertificate.objects.select_related("product_instance__virtual_account__account",
-                                                    "product_instance__device", "authority")
-           .defer("authority__private_key", "authority__chain_pem").get(serial_hex=dev.cert_serial))
+    orm = (
+        DeviceCertificate.objects.select_related(
+            "product_instance__virtual_account__account", "product_instance__device", "authority"
+        )
+        .defer("authority__private_key", "authority__chain_pem")
+        .get(serial_hex=dev.cert_serial)
+    )
     assert values(found) == values(orm)
     assert values(found.product_instance) == values(orm.product_instance)
     assert values(found.product_instance.device) == values(orm.product_instance.device)
     assert values(found.product_instance.virtual_account) == values(orm.product_instance.virtual_account)
     assert values(found.product_instance.virtual_account.account) == values(
-        orm.product_instance.virtual_account.account)
+        orm.product_instance.virtual_account.account
+    )
     assert values(found.authority) == values(orm.authority)
     assert found.authority.get_deferred_fields() == {"private_key", "chain_pem"}
     assert find_certificate("0" * 40) is None

@@ -1,4 +1,5 @@
 """REGISTER, RENEW_ID, DEREGISTER: the happy paths and every token refusal."""
+
 import datetime
 
 import pytest
@@ -16,8 +17,14 @@ pytestmark = pytest.mark.django_db
 def test_register_issues_a_certificate_and_adds_the_product_instance(device, token, default_va):
     tok = token(max_uses=5)
     dev = device("SN-REG-1")
-    reply = dev.register(tok, hostname="edge-1", ip_address="10.0.0.1", product_name="CSR 1000V",
-                         product_type="ROUTER", agent_version="5.1.0")
+    reply = dev.register(
+        tok,
+        hostname="edge-1",
+        ip_address="10.0.0.1",
+        product_name="CSR 1000V",
+        product_type="ROUTER",
+        agent_version="5.1.0",
+    )
 
     assert reply["status"] == "SUCCESS"
     assert reply["in_reply_to"]
@@ -29,7 +36,11 @@ def test_register_issues_a_certificate_and_adds_the_product_instance(device, tok
     assert (pi.udi_serial_number, pi.hostname, pi.virtual_account) == ("SN-REG-1", "edge-1", default_va)
     assert pi.last_contact_at is not None
     identity = DeviceIdentity.objects.get(product_instance=pi)
-    assert (identity.ip_address, identity.agent_version, identity.registration_token_id) == ("10.0.0.1", "5.1.0", tok.pk)
+    assert (identity.ip_address, identity.agent_version, identity.registration_token_id) == (
+        "10.0.0.1",
+        "5.1.0",
+        tok.pk,
+    )
     cert = DeviceCertificate.objects.get(product_instance=pi)
     assert cert.serial_hex == reply["id_certificate_serial"] == cert.serial_hex.lower()
     assert abs(cert.not_after - cert.issued_at - datetime.timedelta(days=365)) < datetime.timedelta(seconds=1)
@@ -46,10 +57,16 @@ def test_later_messages_are_signed_with_the_certificate(registered):
     assert reply["status"] == "SUCCESS"
 
 
-@pytest.mark.parametrize("case, code", [
-    ("unknown", "TOKEN_UNKNOWN"), ("expired", "TOKEN_EXPIRED"), ("revoked", "TOKEN_REVOKED"),
-    ("exhausted", "TOKEN_EXHAUSTED"), ("inactive", "ACCOUNT_INACTIVE"),
-])
+@pytest.mark.parametrize(
+    "case, code",
+    [
+        ("unknown", "TOKEN_UNKNOWN"),
+        ("expired", "TOKEN_EXPIRED"),
+        ("revoked", "TOKEN_REVOKED"),
+        ("exhausted", "TOKEN_EXHAUSTED"),
+        ("inactive", "ACCOUNT_INACTIVE"),
+    ],
+)
 def test_token_refusals(device, token, acme, case, code):
     from licensing.services.accounts import deactivate_account
     from licensing.services.tokens import REFUSALS, revoke_token
@@ -74,8 +91,9 @@ def test_token_refusals(device, token, acme, case, code):
     assert after == before
 
 
-def test_reregistration_in_place_keeps_usage_and_revokes_old_certificates(registered, token, license_def, add_line,
-                                                                            default_va):
+def test_reregistration_in_place_keeps_usage_and_revokes_old_certificates(
+    registered, token, license_def, add_line, default_va
+):
     lic = license_def("DNA Advantage")
     add_line(default_va, lic, 5)
     dev = registered("SN-RE-1")
@@ -179,11 +197,19 @@ def test_register_accepts_any_printable_serial_and_keeps_it_exactly(device, toke
     assert dev.send("AUTHORIZE", entitlements=[])["status"] == "SUCCESS"
 
 
-@pytest.mark.parametrize("field, value", [
-    ("udi_serial_number", "A\nB"), ("udi_serial_number", "A\tB"), ("udi_serial_number", "A\x7fB"),
-    ("udi_serial_number", "A\x1b[31mB"), ("udi_serial_number", "ABC\u202e1"), ("udi_serial_number", "A\u200bB"),
-    ("udi_serial_number", "A\u2028B"), ("udi_pid", "CSR\x01"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("udi_serial_number", "A\nB"),
+        ("udi_serial_number", "A\tB"),
+        ("udi_serial_number", "A\x7fB"),
+        ("udi_serial_number", "A\x1b[31mB"),
+        ("udi_serial_number", "ABC\u202e1"),
+        ("udi_serial_number", "A\u200bB"),
+        ("udi_serial_number", "A\u2028B"),
+        ("udi_pid", "CSR\x01"),
+    ],
+)
 def test_register_refuses_a_udi_with_control_or_format_characters(device, token, field, value):
     tok = token()
     dev = device()
@@ -195,9 +221,15 @@ def test_register_refuses_a_udi_with_control_or_format_characters(device, token,
     assert row_counts() == before
 
 
-@pytest.mark.parametrize("field, value", [
-    ("udi_serial_number", ""), ("udi_serial_number", "A" * 256), ("udi_pid", ""), ("udi_serial_number", 7),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("udi_serial_number", ""),
+        ("udi_serial_number", "A" * 256),
+        ("udi_pid", ""),
+        ("udi_serial_number", 7),
+    ],
+)
 def test_register_refuses_an_empty_or_too_long_udi(device, token, field, value):
     tok = token()
     dev = device()

@@ -4,6 +4,7 @@ Over a limit REGISTER gets HTTP 429 + Retry-After and writes nothing but its spe
 account gets one event and one "Registration Limit Reached" alert per window; re-registering a
 known UDI is never limited; the Security widget's Account tab sets the two limits.
 """
+
 import datetime
 import json
 
@@ -43,8 +44,9 @@ def clock(monkeypatch):
 
 
 def _limits(per_token, per_va):
-    SecurityPolicy.objects.update_or_create(pk=1, defaults={"registration_limit_per_token": per_token,
-                                                            "registration_limit_per_va": per_va})
+    SecurityPolicy.objects.update_or_create(
+        pk=1, defaults={"registration_limit_per_token": per_token, "registration_limit_per_va": per_va}
+    )
 
 
 def _register(dev, tok):
@@ -170,13 +172,15 @@ def test_a_refused_register_over_xml_is_429_too(device, token, clock):
     dev = device()
     text = json.dumps(dev.envelope("REGISTER", dev.payload(id_token=tok.token, csr=make_csr(dev.key))))
     body = f"<smartLicense><message><![CDATA[{text}]]></message></smartLicense>"
-    response = dev.client.post("/Transportgateway/services/DeviceRequestHandler", data=body,
-                               content_type="application/xml")
+    response = dev.client.post(
+        "/Transportgateway/services/DeviceRequestHandler", data=body, content_type="application/xml"
+    )
     assert response.status_code == 429 and response["Retry-After"] == "3600"
     assert response["Content-Type"].startswith("application/xml")
 
 
 # --- CSLU pushes that add product instances count against the same limits -----------------------
+
 
 def _push(dev, account):
     """POST a tokenless CSLU push (signed with the device's own key); (HTTP status, decoded reply payload)."""
@@ -187,8 +191,7 @@ def _push(dev, account):
     return response, json.loads(reply["payload"])
 
 
-def test_cslu_pushes_that_add_product_instances_count_against_the_per_va_limit(device, token, acme, default_va,
-                                                                               clock):
+def test_cslu_pushes_that_add_product_instances_count_against_the_per_va_limit(device, token, acme, default_va, clock):
     """Tokenless pushes count against the per-VA limit: with 2 new instances per VA per hour, the
     third and later new devices are refused."""
     _limits(100, 2)
@@ -234,8 +237,14 @@ BASE = "/admin/security/"
 
 
 def _account_form(**overrides):
-    data = {"auto_lock_attempts": "5", "auto_lock_window_minutes": "15", "lock_expiration_minutes": "30",
-            "session_limit": "5", "registration_limit_per_token": "25", "registration_limit_per_va": "200"}
+    data = {
+        "auto_lock_attempts": "5",
+        "auto_lock_window_minutes": "15",
+        "lock_expiration_minutes": "30",
+        "session_limit": "5",
+        "registration_limit_per_token": "25",
+        "registration_limit_per_va": "200",
+    }
     data.update(overrides)
     return data
 
@@ -252,13 +261,16 @@ def test_system_admin_saves_the_limits(sysadmin, login):
     assert SecurityPolicy.objects.get().registration_limit_per_token == 0
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("registration_limit_per_token", "-1", "greater than or equal to 0"),
-    ("registration_limit_per_va", "-5", "greater than or equal to 0"),
-    ("registration_limit_per_token", "ten", "Enter a whole number"),
-    ("registration_limit_per_va", "1.5", "Enter a whole number"),
-    ("registration_limit_per_va", "1000001", "less than or equal to 1000000"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("registration_limit_per_token", "-1", "greater than or equal to 0"),
+        ("registration_limit_per_va", "-5", "greater than or equal to 0"),
+        ("registration_limit_per_token", "ten", "Enter a whole number"),
+        ("registration_limit_per_va", "1.5", "Enter a whole number"),
+        ("registration_limit_per_va", "1000001", "less than or equal to 1000000"),
+    ],
+)
 def test_bad_limits_change_nothing(sysadmin, login, field, value, message):
     client = login(sysadmin)
     before = Event.objects.count()
@@ -272,14 +284,17 @@ def test_operator_sees_the_limits_read_only(sysop, login):
     client = login(sysop)
     page = client.get(BASE).content.decode()
     assert 'name="registration_limit_per_token"' in page
-    field = page.split('name="registration_limit_per_token"')[0].rsplit("<input", 1)[1] + \
-        page.split('name="registration_limit_per_token"')[1].split(">", 1)[0]
+    field = (
+        page.split('name="registration_limit_per_token"')[0].rsplit("<input", 1)[1]
+        + page.split('name="registration_limit_per_token"')[1].split(">", 1)[0]
+    )
     assert "disabled" in field
     assert client.post(BASE, _account_form()).status_code == 403
     assert not SecurityPolicy.objects.exists()
 
 
 # --- Races (PostgreSQL): the token's and the virtual account's row locks make the counts exact ----
+
 
 def _race(envelopes, path="/SmartTransport"):
     """POST every envelope at once (to ``path``), each from its own thread and connection; HTTP statuses."""
@@ -347,8 +362,9 @@ def test_racing_cslu_pushes_never_pass_the_per_va_limit(make_account):
     envelopes = []
     for i in range(16):
         dev = Device(None, f"PUSH-{i}")
-        envelopes.append(dev.envelope("REPORT_USAGE", dev.payload(csr=make_csr(dev.key),
-                                                                  reports=[rum(dev.key, "1", [])])))
+        envelopes.append(
+            dev.envelope("REPORT_USAGE", dev.payload(csr=make_csr(dev.key), reports=[rum(dev.key, "1", [])]))
+        )
     statuses = _race(envelopes, cslu_path(account))
     assert sorted(statuses) == [200] * 5 + [429] * 11, statuses
     assert ProductInstance.objects.count() == 5
@@ -421,6 +437,7 @@ def test_the_limit_locks_never_block_a_concurrent_registrations_foreign_key_chec
         def record(*args, **kwargs):  # the alert's event: by now the account's row is locked
             locked.set()
             release.wait(30)
+
         monkeypatch.setattr(events, "record", record)
         error = registration_limits.RegistrationLimited(scope="va", token=tok, limit=1, retry_after=1)
         registration_limits.record_refusal(error, now)

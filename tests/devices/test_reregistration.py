@@ -6,6 +6,7 @@ The estate: Acme's virtual accounts Data Center, Campus and Lab; a VA User on Ca
 Administrator on Campus and Data Center, an Account Administrator. Product instances are
 registered by their devices with tokens of their own virtual account.
 """
+
 import datetime
 import json
 
@@ -16,7 +17,13 @@ from django.utils import timezone
 from accounts.rbac import Action, token_delegates
 from accounts.roles import AccountRole
 from licensing.models import (
-    Alert, DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance, RegistrationToken, UsageTotal,
+    Alert,
+    DeviceCertificate,
+    DeviceIdentity,
+    LicenseUsage,
+    ProductInstance,
+    RegistrationToken,
+    UsageTotal,
 )
 from licensing.services.alerts import dismiss_alert, recompute_alerts
 from licensing.services.device_errors import MESSAGES
@@ -34,15 +41,19 @@ def estate(acme, default_va, make_user, license_def, add_line):
     from accounts.services.grants import set_account_role, set_virtual_account_role
     from licensing.services.virtual_accounts import create_virtual_account
 
-    vas = {name: create_virtual_account(actor=None, account=acme, name=name)
-           for name in ("Data Center", "Campus", "Lab")}
-    users = {"va_user": make_user("campus-user"), "va_admin": make_user("dc-campus-admin"),
-             "account_admin": make_user("acme-admin")}
-    set_virtual_account_role(actor=None, virtual_account=vas["Campus"], role=AccountRole.VA_USER,
-                             user=users["va_user"])
+    vas = {
+        name: create_virtual_account(actor=None, account=acme, name=name) for name in ("Data Center", "Campus", "Lab")
+    }
+    users = {
+        "va_user": make_user("campus-user"),
+        "va_admin": make_user("dc-campus-admin"),
+        "account_admin": make_user("acme-admin"),
+    }
+    set_virtual_account_role(actor=None, virtual_account=vas["Campus"], role=AccountRole.VA_USER, user=users["va_user"])
     for name in ("Campus", "Data Center"):
-        set_virtual_account_role(actor=None, virtual_account=vas[name], role=AccountRole.VA_ADMIN,
-                                 user=users["va_admin"])
+        set_virtual_account_role(
+            actor=None, virtual_account=vas[name], role=AccountRole.VA_ADMIN, user=users["va_admin"]
+        )
     set_account_role(actor=None, account=acme, role=AccountRole.ACCOUNT_ADMIN, user=users["account_admin"])
     lic = license_def("DNA Advantage")
     for va in vas.values():
@@ -65,8 +76,10 @@ def placed(device, estate):
         tok = create_token(actor=None, virtual_account=estate.vas[va_name])
         reply = dev.register(tok, hostname=f"{serial.lower()}.example")
         assert reply["status"] == "SUCCESS", reply
-        assert dev.send("AUTHORIZE", entitlements=[{"tag": estate.license.entitlement_tag, "count": 2}])[
-            "status"] == "SUCCESS"
+        assert (
+            dev.send("AUTHORIZE", entitlements=[{"tag": estate.license.entitlement_tag, "count": 2}])["status"]
+            == "SUCCESS"
+        )
         return dev
 
     return _placed
@@ -84,8 +97,9 @@ def _snapshot(serial):
         "identity": list(DeviceIdentity.objects.filter(product_instance=pi).values()),
         "certificates": list(DeviceCertificate.objects.filter(product_instance=pi).order_by("pk").values()),
         "usage": list(LicenseUsage.objects.filter(product_instance=pi).order_by("pk").values()),
-        "totals": sorted((t["virtual_account_id"], t["license_id"], t["shard"], t["count"])
-                         for t in UsageTotal.objects.values()),
+        "totals": sorted(
+            (t["virtual_account_id"], t["license_id"], t["shard"], t["count"]) for t in UsageTotal.objects.values()
+        ),
         "token_uses": sum(RegistrationToken.objects.values_list("uses", flat=True)),
     }
 
@@ -124,11 +138,17 @@ def test_a_va_user_token_cannot_move_another_vas_product_instance(device, estate
     assert "“dc-1.example”" in event.message and "“Campus”" in event.message and "“campus-user”" in event.message
     alert = Alert.objects.get(alert_type=Alert.Type.REREGISTRATION_REFUSED)
     assert (alert.account, alert.virtual_account, alert.severity, alert.status) == (
-        estate.account, dc, Alert.Severity.MAJOR, Alert.Status.OPEN)
+        estate.account,
+        dc,
+        Alert.Severity.MAJOR,
+        Alert.Status.OPEN,
+    )
     assert alert.message == event.message
     # the real device carries on, with its certificate
-    assert real.send("AUTHORIZE", entitlements=[{"tag": estate.license.entitlement_tag, "count": 2}])[
-        "status"] == "SUCCESS"
+    assert (
+        real.send("AUTHORIZE", entitlements=[{"tag": estate.license.entitlement_tag, "count": 2}])["status"]
+        == "SUCCESS"
+    )
 
 
 def test_without_force_a_foreign_token_cannot_take_over_a_product_instance_where_it_is(device, estate, placed):
@@ -166,8 +186,10 @@ def test_a_token_without_a_creator_or_whose_creator_lost_the_right_delegates_not
     from accounts.models import RoleGrant
     from accounts.services.grants import revoke_grant
 
-    revoke_grant(actor=None, grant=RoleGrant.objects.get(user=estate.users["va_admin"],
-                                                          virtual_account=estate.vas["Data Center"]))
+    revoke_grant(
+        actor=None,
+        grant=RoleGrant.objects.get(user=estate.users["va_admin"], virtual_account=estate.vas["Data Center"]),
+    )
     _refused(_intruder(device, "DC-3").register(admin_token, force=True))
     disabled = _token(estate, "account_admin", "Campus")
     estate.users["account_admin"].is_active = False
@@ -253,8 +275,9 @@ def test_a_token_whose_creator_may_transfer_moves_or_re_registers_the_product_in
     assert ProductInstance.objects.get(udi_serial_number="DC-7").virtual_account == estate.vas["Campus"]
     # the usage follows it: 2 in use now counted in Campus, none left in Data Center
     dc, campus = estate.vas["Data Center"], estate.vas["Campus"]
-    totals = {va: sum(UsageTotal.objects.filter(virtual_account=va).values_list("count", flat=True))
-              for va in (dc, campus)}
+    totals = {
+        va: sum(UsageTotal.objects.filter(virtual_account=va).values_list("count", flat=True)) for va in (dc, campus)
+    }
     assert totals == {dc: 0, campus: 2}
     # an Account Administrator's token, without force: re-registered where it is
     stay = _intruder(device, "LAB-2").register(_token(estate, "account_admin", "Campus"))
@@ -267,8 +290,10 @@ def test_an_slp_device_proves_its_pinned_key(device, estate, acme, default_va):
 
     dev = device("SLP-RE-1")
     path = f"/cslu/v1/pi/{quote(acme.name, safe='')}-{acme.pk}"
-    assert dev.send("REPORT_USAGE", path=path, csr=make_csr(dev.key), reports=[rum(dev.key, "1", [])])[
-        "status"] == "SUCCESS"
+    assert (
+        dev.send("REPORT_USAGE", path=path, csr=make_csr(dev.key), reports=[rum(dev.key, "1", [])])["status"]
+        == "SUCCESS"
+    )
     tok = _token(estate, "va_user", "Campus")
     _refused(_intruder(device, "SLP-RE-1").register(tok, force=True))
     moved = dev.register(tok, force=True)
@@ -301,8 +326,7 @@ def test_deregister_needs_the_current_certificate_not_one_renew_id_replaced(esta
     before = _snapshot("DC-8")
     reply = dev.send("DEREGISTER")
     assert reply["error_code"] == "NOT_REGISTERED" and "current ID certificate" in reply["message"]
-    assert {k: v for k, v in _snapshot("DC-8").items() if k != "pi"} == {
-        k: v for k, v in before.items() if k != "pi"}
+    assert {k: v for k, v in _snapshot("DC-8").items() if k != "pi"} == {k: v for k, v in before.items() if k != "pi"}
     dev.cert_serial = renewed["id_certificate_serial"]
     assert dev.send("DEREGISTER")["status"] == "SUCCESS"
     assert not ProductInstance.objects.filter(udi_serial_number="DC-8").exists()
@@ -320,7 +344,8 @@ def test_deregister_with_another_devices_certificate_is_refused(estate, placed):
 
 
 def test_re_registration_costs_no_extra_query_with_a_token_of_the_instances_own_virtual_account(
-        estate, placed, django_assert_max_num_queries):
+    estate, placed, django_assert_max_num_queries
+):
     dev = placed("Campus", "CAMPUS-3")
     tok = _token(estate, "va_user", "Campus")
     envelope = dev.envelope("REGISTER", dev.payload(id_token=tok.token, csr=make_csr(dev.key)), key="csr")

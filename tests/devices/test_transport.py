@@ -1,4 +1,5 @@
 """The envelope pipeline: what is refused, how, and that a refused message writes nothing."""
+
 import json
 import time
 
@@ -74,8 +75,9 @@ def test_register_with_a_signature_not_made_by_the_csr_key(device, token):
 
 def test_csr_key_on_a_later_message_is_not_enough(registered):
     dev = registered()
-    _refused(dev, dev.envelope("AUTHORIZE", dev.payload(entitlements=[], csr=make_csr(dev.key)), key="csr"),
-             "NOT_REGISTERED")
+    _refused(
+        dev, dev.envelope("AUTHORIZE", dev.payload(entitlements=[], csr=make_csr(dev.key)), key="csr"), "NOT_REGISTERED"
+    )
 
 
 def test_replay_is_refused_and_writes_nothing(registered, license_def):
@@ -107,31 +109,39 @@ def test_clock_skew_is_refused(registered, offset_hours):
 def test_clock_within_the_window_is_accepted(registered):
     dev = registered()
     stamp = int((time.time() - 23.9 * 3600) * 1000)
-    assert _reply(dev.post(dev.envelope("AUTHORIZE", dev.payload(entitlements=[], timestamp=stamp))))["status"] == \
-        "SUCCESS"
+    assert (
+        _reply(dev.post(dev.envelope("AUTHORIZE", dev.payload(entitlements=[], timestamp=stamp))))["status"]
+        == "SUCCESS"
+    )
 
 
 def test_register_with_clock_skew_uses_no_token(device, token):
     tok = token()
     dev = device()
     stamp = int((time.time() - 48 * 3600) * 1000)
-    _refused(dev, dev.envelope("REGISTER", dev.payload(id_token=tok.token, csr=make_csr(dev.key), timestamp=stamp)),
-             "TIME_SKEW")
+    _refused(
+        dev,
+        dev.envelope("REGISTER", dev.payload(id_token=tok.token, csr=make_csr(dev.key), timestamp=stamp)),
+        "TIME_SKEW",
+    )
 
 
-@pytest.mark.parametrize("change, code", [
-    (lambda p: p.pop("nonce"), "MALFORMED"),
-    (lambda p: p.update(nonce="short"), "MALFORMED"),
-    (lambda p: p.update(timestamp="yesterday"), "MALFORMED"),
-    (lambda p: p.update(timestamp=True), "MALFORMED"),
-    (lambda p: p.pop("sudi"), "MALFORMED"),
-    (lambda p: p["sudi"].pop("udi_serial_number"), "MALFORMED"),
-    (lambda p: p.pop("software_tag"), "MALFORMED"),
-    (lambda p: p.update(entitlements="all"), "MALFORMED"),
-    (lambda p: p.update(entitlements=[{"tag": "x", "count": -1}]), "MALFORMED"),
-    (lambda p: p.update(entitlements=[{"tag": "x", "count": 1.5}]), "MALFORMED"),
-    (lambda p: p.update(app_redundancy={"app_role": "LEADER", "app_id": "1"}), "MALFORMED"),
-])
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        (lambda p: p.pop("nonce"), "MALFORMED"),
+        (lambda p: p.update(nonce="short"), "MALFORMED"),
+        (lambda p: p.update(timestamp="yesterday"), "MALFORMED"),
+        (lambda p: p.update(timestamp=True), "MALFORMED"),
+        (lambda p: p.pop("sudi"), "MALFORMED"),
+        (lambda p: p["sudi"].pop("udi_serial_number"), "MALFORMED"),
+        (lambda p: p.pop("software_tag"), "MALFORMED"),
+        (lambda p: p.update(entitlements="all"), "MALFORMED"),
+        (lambda p: p.update(entitlements=[{"tag": "x", "count": -1}]), "MALFORMED"),
+        (lambda p: p.update(entitlements=[{"tag": "x", "count": 1.5}]), "MALFORMED"),
+        (lambda p: p.update(app_redundancy={"app_role": "LEADER", "app_id": "1"}), "MALFORMED"),
+    ],
+)
 def test_malformed_payloads(registered, change, code):
     dev = registered()
     payload = dev.payload(entitlements=[])
@@ -152,18 +162,26 @@ def test_unknown_type_version_and_signing_type(registered):
     _refused(dev, envelope, "BAD_SIGNATURE")
 
 
-@pytest.mark.parametrize("body", [
-    b"", b"garbage", b"[]", b'"text"', b"{}", b'{"header": {}, "payload": {}, "signature": {}}',
-    b'{"header": {"type": "AUTHORIZE", "version": "1"}, "payload": "not json", '
-    b'"signature": {"signing_type": "ecdsa-p256-sha256", "key": "csr", "value": "x"}}',
-    b'{"header": {"type": "AUTHORIZE", "version": "1"}, "payload": "[1]", '
-    b'"signature": {"signing_type": "ecdsa-p256-sha256", "key": "csr", "value": "x"}}',
-    b'{"header": {"type": 1, "version": "1"}, "payload": "{}", '
-    b'"signature": {"signing_type": "ecdsa-p256-sha256", "key": "csr", "value": "x"}}',
-    b"\xff\xfe\x00",
-    b'{"header": {"type": "A", "version": "1"}, "header": {"type": "B", "version": "1"}}',
-    b"[" * 100_000,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"garbage",
+        b"[]",
+        b'"text"',
+        b"{}",
+        b'{"header": {}, "payload": {}, "signature": {}}',
+        b'{"header": {"type": "AUTHORIZE", "version": "1"}, "payload": "not json", '
+        b'"signature": {"signing_type": "ecdsa-p256-sha256", "key": "csr", "value": "x"}}',
+        b'{"header": {"type": "AUTHORIZE", "version": "1"}, "payload": "[1]", '
+        b'"signature": {"signing_type": "ecdsa-p256-sha256", "key": "csr", "value": "x"}}',
+        b'{"header": {"type": 1, "version": "1"}, "payload": "{}", '
+        b'"signature": {"signing_type": "ecdsa-p256-sha256", "key": "csr", "value": "x"}}',
+        b"\xff\xfe\x00",
+        b'{"header": {"type": "A", "version": "1"}, "header": {"type": "B", "version": "1"}}',
+        b"[" * 100_000,
+    ],
+)
 def test_unparseable_bodies_are_400_and_write_nothing(device, body):
     dev = device()
     before = row_counts()
@@ -224,15 +242,18 @@ def test_call_home_accepts_json_and_the_xml_wrapper(device, token):
     assert DeviceIdentity.objects.get().transport == "call_home"
 
 
-@pytest.mark.parametrize("body", [
-    b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol">]><smartLicense><message>&lol;</message></smartLicense>',
-    b'<!DOCTYPE smartLicense SYSTEM "file:///etc/passwd"><smartLicense><message>x</message></smartLicense>',
-    b"<smartLicense><message>not json</message></smartLicense>",
-    b"<smartLicense><other>{}</other></smartLicense>",
-    b"<smartLicense><message><![CDATA[{}]]></message><message>2</message></smartLicense>",
-    b"<notclosed>",
-    b"<smartLicense></smartLicense>",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol">]><smartLicense><message>&lol;</message></smartLicense>',
+        b'<!DOCTYPE smartLicense SYSTEM "file:///etc/passwd"><smartLicense><message>x</message></smartLicense>',
+        b"<smartLicense><message>not json</message></smartLicense>",
+        b"<smartLicense><other>{}</other></smartLicense>",
+        b"<smartLicense><message><![CDATA[{}]]></message><message>2</message></smartLicense>",
+        b"<notclosed>",
+        b"<smartLicense></smartLicense>",
+    ],
+)
 def test_bad_xml_is_400(device, body):
     dev = device()
     before = row_counts()
@@ -263,14 +284,27 @@ def test_message_query_count_is_pinned(registered, license_def, add_line, defaul
     dev.send("AUTHORIZE", entitlements=[{"tag": lic.entitlement_tag, "count": 1}])
     # In a test the transaction is a savepoint (2 statements); in production BEGIN/COMMIT are not queries.
     with django_assert_max_num_queries(14):
-        response = dev.post(dev.envelope("AUTHORIZE", dev.payload(entitlements=[{"tag": lic.entitlement_tag,
-                                                                                  "count": 2}])))
+        response = dev.post(
+            dev.envelope("AUTHORIZE", dev.payload(entitlements=[{"tag": lic.entitlement_tag, "count": 2}]))
+        )
     assert _reply(response)["status"] == "SUCCESS"
     with django_assert_max_num_queries(11):
-        response = dev.post(dev.envelope("REPORT_USAGE", dev.payload(reports=[{
-            "header": {"type": "rum"}, "payload": json.dumps({"report_id": "r1", "usage": [
-                {"tag": lic.entitlement_tag, "count": 1}]}),
-            "signature": {"signing_type": "ecdsa-p256-sha256", "key": "k", "value": "v"}}])))
+        response = dev.post(
+            dev.envelope(
+                "REPORT_USAGE",
+                dev.payload(
+                    reports=[
+                        {
+                            "header": {"type": "rum"},
+                            "payload": json.dumps(
+                                {"report_id": "r1", "usage": [{"tag": lic.entitlement_tag, "count": 1}]}
+                            ),
+                            "signature": {"signing_type": "ecdsa-p256-sha256", "key": "k", "value": "v"},
+                        }
+                    ]
+                ),
+            )
+        )
     assert _reply(response)["status"] == "SUCCESS"
     with django_assert_max_num_queries(1):  # the certificate, to sign the refusal with the device's authority
         response = dev.post(dev.envelope("AUTHORIZE", dev.payload(entitlements=[], nonce="x" * 3)))
@@ -301,8 +335,10 @@ XML_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16-le", "utf-16-be", "utf-16", "utf-
 def _entity_wrapped(envelope):
     """The XML wrapper whose message is an internal entity holding ``envelope``: expanded, a valid message."""
     text = json.dumps(envelope).replace("&", "&#38;#38;").replace('"', "&#34;").replace("%", "&#37;")
-    return (f'<!DOCTYPE smartLicense [<!ENTITY envelope "{text}">]>'
-            "<smartLicense><message>&envelope;</message></smartLicense>")
+    return (
+        f'<!DOCTYPE smartLicense [<!ENTITY envelope "{text}">]>'
+        "<smartLicense><message>&envelope;</message></smartLicense>"
+    )
 
 
 def _post_xml(client, body):
@@ -332,32 +368,48 @@ def test_the_xml_wrapper_is_read_in_utf16_and_with_a_byte_order_mark(device, tok
     """Without a DTD, the same wrapper is read in whatever encoding the parser detects."""
     dev = device()
     envelope = dev.envelope("REGISTER", dev.payload(id_token=token().token, csr=make_csr(dev.key)))
-    response = dev.client.post(CALL_HOME, data=_xml(envelope).decode().encode(encoding),
-                               content_type="application/xml")
+    response = dev.client.post(CALL_HOME, data=_xml(envelope).decode().encode(encoding), content_type="application/xml")
     assert response.status_code == 200, response.content[:300]
     text = response.content.decode()
     assert json.loads(json.loads(text.split("<![CDATA[", 1)[1].rsplit("]]>", 1)[0])["payload"])["status"] == "SUCCESS"
 
 
-LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-          + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1 if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
-          + ']><smartLicense><message>&lol9;</message></smartLicense>')
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1 if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + "]><smartLicense><message>&lol9;</message></smartLicense>"
+)
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param(LAUGHS, id="billion-laughs"),
-    pytest.param('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><smartLicense><message>&e;</message>'
-                 "</smartLicense>", id="external-file-entity"),
-    pytest.param('<!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:9/x">]><smartLicense><message>&e;</message>'
-                 "</smartLicense>", id="external-url-entity"),
-    pytest.param('<!DOCTYPE smartLicense SYSTEM "http://127.0.0.1:9/x.dtd"><smartLicense><message>x</message>'
-                 "</smartLicense>", id="external-dtd"),
-    pytest.param('<!DOCTYPE x [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><smartLicense><message>x</message>'
-                 "</smartLicense>", id="parameter-entity"),
-    pytest.param("<!DOCTYPE smartLicense><smartLicense><message>x</message></smartLicense>", id="bare-doctype"),
-    pytest.param('<!DOCTYPE x [<!ENTITY e "x">]><smartLicense><message>y</message></smartLicense>',
-                 id="unused-entity"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(LAUGHS, id="billion-laughs"),
+        pytest.param(
+            '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><smartLicense><message>&e;</message></smartLicense>',
+            id="external-file-entity",
+        ),
+        pytest.param(
+            '<!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:9/x">]><smartLicense><message>&e;</message>'
+            "</smartLicense>",
+            id="external-url-entity",
+        ),
+        pytest.param(
+            '<!DOCTYPE smartLicense SYSTEM "http://127.0.0.1:9/x.dtd"><smartLicense><message>x</message>'
+            "</smartLicense>",
+            id="external-dtd",
+        ),
+        pytest.param(
+            '<!DOCTYPE x [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><smartLicense><message>x</message>'
+            "</smartLicense>",
+            id="parameter-entity",
+        ),
+        pytest.param("<!DOCTYPE smartLicense><smartLicense><message>x</message></smartLicense>", id="bare-doctype"),
+        pytest.param(
+            '<!DOCTYPE x [<!ENTITY e "x">]><smartLicense><message>y</message></smartLicense>', id="unused-entity"
+        ),
+    ],
+)
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be", "utf-16"])
 def test_billion_laughs_external_entities_and_any_dtd_are_refused(client, body, encoding):
     assert _post_xml(client, body.encode(encoding)) == DTD_REFUSED

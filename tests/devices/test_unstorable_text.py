@@ -1,6 +1,7 @@
 """NUL and unpaired surrogates, escaped in a message's JSON (``\\u0000``, ``\\ud800``), decode to text
 no database can store: PostgreSQL refuses NUL in any text column, UTF-8 cannot encode a lone
 surrogate. They are refused where the JSON is read, before any lookup or write."""
+
 import json
 
 import pytest
@@ -31,8 +32,11 @@ def test_in_a_register_payload_it_is_400(device, token, where, bad):
         payload = dev.payload(id_token=tok.token, csr=make_csr(dev.key))
     response = _post(dev, dev.envelope("REGISTER", payload))
     assert response.status_code == 400, response.content[:300]
-    assert json.loads(response.content) == {"status": "FAILED", "error_code": "MALFORMED",
-                                            "message": f"The payload is refused: {REFUSAL}"}
+    assert json.loads(response.content) == {
+        "status": "FAILED",
+        "error_code": "MALFORMED",
+        "message": f"The payload is refused: {REFUSAL}",
+    }
 
 
 @pytest.mark.parametrize("bad", ["A\x00B", "A\ud800B"])
@@ -56,8 +60,11 @@ def test_in_the_envelope_itself_it_is_400(registered, bad):
 def test_in_a_usage_report_it_is_malformed(registered, bad):
     dev = registered()
     inner = json.dumps({"report_id": f"r{bad}", "usage": [{"tag": "x", "count": 1}]})
-    report = {"header": {"type": "rum", "version": "1"}, "payload": inner,
-              "signature": {"signing_type": "ecdsa-p256-sha256", "key": "k", "value": sign(dev.key, inner.encode())}}
+    report = {
+        "header": {"type": "rum", "version": "1"},
+        "payload": inner,
+        "signature": {"signing_type": "ecdsa-p256-sha256", "key": "k", "value": sign(dev.key, inner.encode())},
+    }
     response = _post(dev, dev.envelope("REPORT_USAGE", dev.payload(reports=[report])))
     reply = json.loads(json.loads(response.content)["payload"])
     assert (response.status_code, reply["status"], reply["error_code"]) == (200, "FAILED", "MALFORMED")

@@ -1,4 +1,5 @@
 """REPORT_USAGE (SLP RUM reports), the CSLU push, export-control and DLC requests, POLL."""
+
 import json
 
 import pytest
@@ -15,8 +16,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _usage(dev):
-    return dict(LicenseUsage.objects.filter(product_instance__udi_serial_number=dev.sudi["udi_serial_number"])
-                .values_list("license__entitlement_tag", "count"))
+    return dict(
+        LicenseUsage.objects.filter(product_instance__udi_serial_number=dev.sudi["udi_serial_number"]).values_list(
+            "license__entitlement_tag", "count"
+        )
+    )
 
 
 def test_report_usage_stores_reports_byte_for_byte_and_is_idempotent(registered, license_def):
@@ -33,8 +37,11 @@ def test_report_usage_stores_reports_byte_for_byte_and_is_idempotent(registered,
 
     second = rum(dev.key, 7, [{"tag": lic.entitlement_tag, "count": 1}])
     reply = dev.send("REPORT_USAGE", reports=[first, second, second])
-    assert reply["acks"] == [{"report_id": "r-1", "status": "DUPLICATE"}, {"report_id": "7", "status": "ACK"},
-                             {"report_id": "7", "status": "DUPLICATE"}]
+    assert reply["acks"] == [
+        {"report_id": "r-1", "status": "DUPLICATE"},
+        {"report_id": "7", "status": "ACK"},
+        {"report_id": "7", "status": "DUPLICATE"},
+    ]
     assert RumReport.objects.count() == 2
     assert _usage(dev) == {lic.entitlement_tag: 1}
     # the same report again changes nothing, even after a later AUTHORIZE changed usage
@@ -47,8 +54,11 @@ def test_report_usage_stores_reports_byte_for_byte_and_is_idempotent(registered,
 def test_malformed_rum_report_writes_nothing(registered):
     dev = registered()
     before = row_counts()
-    bad = {"header": {"type": "rum"}, "payload": json.dumps({"usage": []}),
-           "signature": {"signing_type": "x", "key": "k", "value": "v"}}
+    bad = {
+        "header": {"type": "rum"},
+        "payload": json.dumps({"usage": []}),
+        "signature": {"signing_type": "x", "key": "k", "value": "v"},
+    }
     assert dev.send("REPORT_USAGE", reports=[bad])["error_code"] == "MALFORMED"
     assert dev.send("REPORT_USAGE", reports=[])["error_code"] == "MALFORMED"
     assert row_counts() == before
@@ -64,12 +74,20 @@ def test_cslu_push_adds_an_slp_device_and_pins_its_key(device, acme, license_def
     assert pi.virtual_account == default_va and pi.device.transport == "cslu"
     assert _usage(dev) == {lic.entitlement_tag: 2}
     # the next push with the same key works; another key for the same UDI is refused
-    assert dev.send("REPORT_USAGE", path=_cslu_path(acme), csr=make_csr(dev.key),
-                    reports=[rum(dev.key, "2", [])])["status"] == "SUCCESS"
+    assert (
+        dev.send("REPORT_USAGE", path=_cslu_path(acme), csr=make_csr(dev.key), reports=[rum(dev.key, "2", [])])[
+            "status"
+        ]
+        == "SUCCESS"
+    )
     impostor = device("SLP-1")
     before = row_counts()
-    reply = impostor.send("REPORT_USAGE", path=_cslu_path(acme), csr=make_csr(impostor.key),
-                          reports=[rum(impostor.key, "3", [{"tag": lic.entitlement_tag, "count": 99}])])
+    reply = impostor.send(
+        "REPORT_USAGE",
+        path=_cslu_path(acme),
+        csr=make_csr(impostor.key),
+        reports=[rum(impostor.key, "3", [{"tag": lic.entitlement_tag, "count": 99}])],
+    )
     assert reply["error_code"] == "BAD_SIGNATURE"
     assert row_counts() == before
 
@@ -79,16 +97,21 @@ def test_cslu_push_with_a_certificate_of_another_account_is_refused(registered, 
     dev = registered()
     reply = dev.send("REPORT_USAGE", path=_cslu_path(other), reports=[rum(dev.key, "1", [])])
     assert reply["error_code"] == "NOT_REGISTERED"
-    acme_reply = dev.send("REPORT_USAGE", path=_cslu_path(ProductInstance.objects.get().account),
-                          reports=[rum(dev.key, "1", [])])
+    acme_reply = dev.send(
+        "REPORT_USAGE", path=_cslu_path(ProductInstance.objects.get().account), reports=[rum(dev.key, "1", [])]
+    )
     assert acme_reply["status"] == "SUCCESS"
 
 
 def test_cslu_url_must_name_the_account_exactly(device, acme):
     dev = device()
     envelope = dev.envelope("REPORT_USAGE", dev.payload(csr=make_csr(dev.key), reports=[rum(dev.key, "1", [])]))
-    for path in (f"/cslu/v1/pi/acme-{acme.pk}", f"/cslu/v1/pi/Acme-{acme.pk + 100}", "/cslu/v1/pi/Acme",
-                 "/cslu/v1/pi/Acme-x"):
+    for path in (
+        f"/cslu/v1/pi/acme-{acme.pk}",
+        f"/cslu/v1/pi/Acme-{acme.pk + 100}",
+        "/cslu/v1/pi/Acme",
+        "/cslu/v1/pi/Acme-x",
+    ):
         assert dev.post(envelope, path).status_code == 404
     assert not ProductInstance.objects.exists()
 
@@ -107,8 +130,9 @@ def test_cslu_push_to_an_inactive_account(device, acme):
     assert reply["error_code"] == "ACCOUNT_INACTIVE"
 
 
-def test_export_authorization_waits_for_synchronization_then_polls_complete(registered, license_def, add_line,
-                                                                            default_va):
+def test_export_authorization_waits_for_synchronization_then_polls_complete(
+    registered, license_def, add_line, default_va
+):
     hsec = license_def("HSECK9", export_restricted=True)
     add_line(default_va, hsec, 1)
     dev = registered()
@@ -116,7 +140,8 @@ def test_export_authorization_waits_for_synchronization_then_polls_complete(regi
     assert reply["status"] == "OK_POLL" and reply["poll_interval"] == 3600
     poll_id = reply["poll_id"]
     assert {"device.export_pending", "device.sync_required_export"} <= set(
-        Event.objects.values_list("event_type", flat=True))
+        Event.objects.values_list("event_type", flat=True)
+    )
     reply = dev.send("POLL", poll_id=poll_id)
     assert (reply["status"], reply["poll_id"], reply["poll_interval"]) == ("OK_POLL", poll_id, 3600)
     assert _usage(dev) == {}
@@ -124,8 +149,11 @@ def test_export_authorization_waits_for_synchronization_then_polls_complete(regi
     request = DeviceRequest.objects.get(poll_id=poll_id)
     decide_request(request, result="authorization-granted", message="Authorized by CSSM")
     reply = dev.send("POLL", poll_id=poll_id)
-    assert (reply["status"], reply["result"], reply["request_type"]) == ("COMPLETE", "authorization-granted",
-                                                                         "EXPORT_AUTHORIZE")
+    assert (reply["status"], reply["result"], reply["request_type"]) == (
+        "COMPLETE",
+        "authorization-granted",
+        "EXPORT_AUTHORIZE",
+    )
     assert _usage(dev) == {hsec.entitlement_tag: 1}
     assert Event.objects.filter(event_type="device.export_keys_consumed").count() == 1
     # AUTHORIZE does not take the granted restricted license away, and is authorized up to the grant
@@ -137,8 +165,10 @@ def test_export_authorization_waits_for_synchronization_then_polls_complete(regi
         decide_request(request, result="authorization-denied")
 
     # return: more than granted is refused, the grant can be returned
-    assert dev.send("EXPORT_RETURN", entitlements=[{"tag": hsec.entitlement_tag, "count": 2}])["error_code"] == \
-        "EXPORT_NOT_ALLOWED"
+    assert (
+        dev.send("EXPORT_RETURN", entitlements=[{"tag": hsec.entitlement_tag, "count": 2}])["error_code"]
+        == "EXPORT_NOT_ALLOWED"
+    )
     reply = dev.send("EXPORT_RETURN", entitlements=[{"tag": hsec.entitlement_tag, "count": 1}])
     decide_request(DeviceRequest.objects.get(poll_id=reply["poll_id"]), result="return-granted")
     assert dev.send("POLL", poll_id=reply["poll_id"])["result"] == "return-granted"
@@ -149,8 +179,7 @@ def test_export_authorization_waits_for_synchronization_then_polls_complete(regi
 def test_export_request_for_an_unavailable_license_raises_the_guides_event(registered, license_def):
     hsec = license_def("HSECK9", export_restricted=True)
     dev = registered()
-    assert dev.send("EXPORT_AUTHORIZE", entitlements=[{"tag": hsec.entitlement_tag, "count": 1}])["status"] == \
-        "OK_POLL"
+    assert dev.send("EXPORT_AUTHORIZE", entitlements=[{"tag": hsec.entitlement_tag, "count": 1}])["status"] == "OK_POLL"
     assert Event.objects.filter(event_type="device.export_not_available").count() == 1
 
 
@@ -193,8 +222,9 @@ def test_conversion_is_pending_until_synchronization(registered, acme):
     assert Event.objects.filter(event_type="device.dlc_failed").count() == 1
 
 
-def test_export_requests_raise_and_clear_the_synchronization_required_alert(registered, license_def, add_line,
-                                                                           default_va):
+def test_export_requests_raise_and_clear_the_synchronization_required_alert(
+    registered, license_def, add_line, default_va
+):
     from licensing.models import Alert
 
     hsec = license_def("HSECK9", export_restricted=True)

@@ -5,6 +5,7 @@ IMPLAUSIBLE_USAGE and nothing changes but its spent nonce; the account gets one 
 The same bound applies wherever a device sets its usage: a CSLU push, REPORT_USAGE and AUTHORIZE
 over /SmartTransport (one service function, licensing/services/usage_bounds.py).
 """
+
 import pytest
 
 from accounts.security_models import SecurityPolicy
@@ -18,8 +19,9 @@ REFUSED_EVENT = "device.usage_refused"
 
 
 def _bounds(max_count, max_licenses=100):
-    SecurityPolicy.objects.update_or_create(pk=1, defaults={"device_max_license_count": max_count,
-                                                            "device_max_licenses_per_message": max_licenses})
+    SecurityPolicy.objects.update_or_create(
+        pk=1, defaults={"device_max_license_count": max_count, "device_max_licenses_per_message": max_licenses}
+    )
 
 
 def _in_use(va, lic):
@@ -27,8 +29,11 @@ def _in_use(va, lic):
 
 
 def _usage(dev):
-    return dict(LicenseUsage.objects.filter(product_instance__udi_serial_number=dev.sudi["udi_serial_number"])
-                .values_list("license__entitlement_tag", "count"))
+    return dict(
+        LicenseUsage.objects.filter(product_instance__udi_serial_number=dev.sudi["udi_serial_number"]).values_list(
+            "license__entitlement_tag", "count"
+        )
+    )
 
 
 def _without(counts, *names):
@@ -36,8 +41,9 @@ def _without(counts, *names):
 
 
 def _push(dev, account, usage, report_id="1"):
-    return dev.send("REPORT_USAGE", path=cslu_path(account), csr=make_csr(dev.key),
-                    reports=[rum(dev.key, report_id, usage)])
+    return dev.send(
+        "REPORT_USAGE", path=cslu_path(account), csr=make_csr(dev.key), reports=[rum(dev.key, report_id, usage)]
+    )
 
 
 def test_pushes_of_a_million_licenses_add_nothing(device, acme, default_va, license_def, add_line):
@@ -67,8 +73,10 @@ def test_pushes_of_a_million_licenses_add_nothing(device, acme, default_va, lice
 def test_a_registered_device_reporting_over_the_bound_is_refused(registered, license_def, add_line, default_va):
     lic = license_def("Advantage")
     dev = registered()
-    assert dev.send("REPORT_USAGE", reports=[rum(dev.key, "r-1", [{"tag": lic.entitlement_tag, "count": 7}])]
-                    )["status"] == "SUCCESS"
+    assert (
+        dev.send("REPORT_USAGE", reports=[rum(dev.key, "r-1", [{"tag": lic.entitlement_tag, "count": 7}])])["status"]
+        == "SUCCESS"
+    )
     before = row_counts()
     reply = dev.send("REPORT_USAGE", reports=[rum(dev.key, "r-2", [{"tag": lic.entitlement_tag, "count": 100_001}])])
     assert reply["error_code"] == "IMPLAUSIBLE_USAGE"
@@ -79,8 +87,12 @@ def test_a_registered_device_reporting_over_the_bound_is_refused(registered, lic
     event = Event.objects.get(event_type=REFUSED_EVENT)
     assert event.virtual_account == default_va
     # the bound itself is accepted: a big chassis may report that much
-    assert dev.send("REPORT_USAGE", reports=[rum(dev.key, "r-3", [{"tag": lic.entitlement_tag, "count": 100_000}])]
-                    )["status"] == "SUCCESS"
+    assert (
+        dev.send("REPORT_USAGE", reports=[rum(dev.key, "r-3", [{"tag": lic.entitlement_tag, "count": 100_000}])])[
+            "status"
+        ]
+        == "SUCCESS"
+    )
     assert _usage(dev) == {lic.entitlement_tag: 100_000}
 
 
@@ -89,8 +101,10 @@ def test_authorize_over_the_bound_is_refused_and_changes_nothing(registered, lic
     dev = registered()
     dev.send("AUTHORIZE", entitlements=[{"tag": lic.entitlement_tag, "count": 2}])
     before = row_counts()
-    reply = dev.send("AUTHORIZE", entitlements=[{"tag": lic.entitlement_tag, "count": 60_000},
-                                                {"tag": lic.entitlement_tag, "count": 60_000}])
+    reply = dev.send(
+        "AUTHORIZE",
+        entitlements=[{"tag": lic.entitlement_tag, "count": 60_000}, {"tag": lic.entitlement_tag, "count": 60_000}],
+    )
     assert reply["error_code"] == "IMPLAUSIBLE_USAGE"  # the same tag twice is summed, as AUTHORIZE applies it
     assert "120000" in reply["message"]
     assert _usage(dev) == {lic.entitlement_tag: 2}
@@ -112,8 +126,10 @@ def test_too_many_licenses_in_one_message(registered, device, acme, license_def)
     assert _push(slp, acme, [{"tag": tag, "count": 1} for tag in tags])["error_code"] == "IMPLAUSIBLE_USAGE"
     assert ProductInstance.objects.count() == 1
     # at the bound: accepted, and the same license in several reports counts once
-    assert dev.send("REPORT_USAGE", reports=reports[:3] + [rum(dev.key, "r-x", [{"tag": tags[0], "count": 2}])]
-                    )["status"] == "SUCCESS"
+    assert (
+        dev.send("REPORT_USAGE", reports=reports[:3] + [rum(dev.key, "r-x", [{"tag": tags[0], "count": 2}])])["status"]
+        == "SUCCESS"
+    )
     assert len(_usage(dev)) == 3
 
 
@@ -121,12 +137,16 @@ def test_the_bound_is_the_security_settings(registered, license_def):
     lic = license_def("Advantage")
     dev = registered()
     _bounds(50)
-    assert dev.send("AUTHORIZE", entitlements=[{"tag": lic.entitlement_tag, "count": 51}]
-                    )["error_code"] == "IMPLAUSIBLE_USAGE"
+    assert (
+        dev.send("AUTHORIZE", entitlements=[{"tag": lic.entitlement_tag, "count": 51}])["error_code"]
+        == "IMPLAUSIBLE_USAGE"
+    )
     assert dev.send("AUTHORIZE", entitlements=[{"tag": lic.entitlement_tag, "count": 50}])["status"] == "SUCCESS"
     # unknown tags are bounded too: the count is implausible whatever the license
-    assert dev.send("REPORT_USAGE", reports=[rum(dev.key, "u", [{"tag": "regid.unknown", "count": 51}])]
-                    )["error_code"] == "IMPLAUSIBLE_USAGE"
+    assert (
+        dev.send("REPORT_USAGE", reports=[rum(dev.key, "u", [{"tag": "regid.unknown", "count": 51}])])["error_code"]
+        == "IMPLAUSIBLE_USAGE"
+    )
 
 
 def test_one_refusal_event_per_account_per_hour(registered, license_def, make_account, device, monkeypatch):

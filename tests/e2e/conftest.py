@@ -1,4 +1,5 @@
 """End-to-end fixtures (the harness is tests/e2e/harness.py; see docs/e2e.md)."""
+
 import os
 import re
 import shutil
@@ -7,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import (
-    ARTIFACTS, CHROMIUM, CREATE_USERS, DESKTOP, E2E_USERS, PASSWORD, Emulator, Server, browser_missing, login,
+    ARTIFACTS,
+    CHROMIUM,
+    CREATE_USERS,
+    DESKTOP,
+    E2E_USERS,
+    PASSWORD,
+    Emulator,
+    Server,
+    browser_missing,
+    login,
     spki_pin,
 )
 
@@ -69,9 +79,11 @@ def server(tmp_path_factory):
     _finishers.append(finish)
     try:
         if server.cssm.start():
-            server.env.update(ONPREM_CSSM_URL=server.cssm.url,
-                              ONPREM_CSSM_CA_FILE=str(server.cssm.state_dir / "tls" / "server.crt"),
-                              ONPREM_CSSM_ROOT_FILE=str(server.cssm.state_dir / "ca" / "root.crt"))
+            server.env.update(
+                ONPREM_CSSM_URL=server.cssm.url,
+                ONPREM_CSSM_CA_FILE=str(server.cssm.state_dir / "tls" / "server.crt"),
+                ONPREM_CSSM_ROOT_FILE=str(server.cssm.state_dir / "ca" / "root.crt"),
+            )
         else:
             server.cssm_problem = server.cssm.problem
         server.manage("migrate", "--noinput")
@@ -96,9 +108,14 @@ def browser(server):
     # Playwright's ignore_https_errors does not cover downloads, which Chromium then cancels.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-dev-shm-usage",
-                  f"--ignore-certificate-errors-spki-list={spki_pin(server.cert)}"])
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-dev-shm-usage",
+                f"--ignore-certificate-errors-spki-list={spki_pin(server.cert)}",
+            ],
+        )
         _finishers.insert(0, browser.close)  # closed after the server's processes are gone
         yield browser
         if browser.is_connected():
@@ -111,8 +128,7 @@ def new_page(browser, server):
     contexts = []
 
     def make(viewport=DESKTOP, **options):
-        context = browser.new_context(base_url=server.url, viewport=viewport,
-                                      accept_downloads=True, **options)
+        context = browser.new_context(base_url=server.url, viewport=viewport, accept_downloads=True, **options)
         context.set_default_timeout(20_000)
         contexts.append(context)
         return context.new_page()
@@ -130,5 +146,3 @@ def page(new_page):
 @pytest.fixture
 def admin_page(page):
     return login(page, "e2e-admin")
-
-

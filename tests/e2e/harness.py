@@ -5,6 +5,7 @@ a Celery worker and beat) in a private ONPREM_DATA_DIR on a port of its own, see
 `manage.py seed_demo`. The browser is Debian's /usr/bin/chromium driven by Playwright's
 Python package: nothing is downloaded at test time. See docs/e2e.md.
 """
+
 import json
 import os
 import re
@@ -186,7 +187,8 @@ def item_count(page):
 def table_row(page, first_cell_text):
     """The row of ``table.data`` whose first cell starts with the text (a link or plain)."""
     rows = page.locator("table.data tbody tr").filter(
-        has=page.locator("td:first-child, th:first-child", has_text=first_cell_text))
+        has=page.locator("td:first-child, th:first-child", has_text=first_cell_text)
+    )
     assert rows.count() >= 1, f"no row for {first_cell_text!r}"
     return rows.first
 

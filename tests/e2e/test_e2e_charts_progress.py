@@ -12,6 +12,7 @@
 
 See docs/e2e.md.
 """
+
 import csv
 import io
 import json
@@ -24,7 +25,16 @@ import pytest
 
 from bench.harness import ROOT
 from tests.e2e.harness import (
-    NARROW, account_id, axe_violations, blocking, choose_virtual_account, describe, login, messages, shoot, table_row,
+    NARROW,
+    account_id,
+    axe_violations,
+    blocking,
+    choose_virtual_account,
+    describe,
+    login,
+    messages,
+    shoot,
+    table_row,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.e2e]
@@ -73,9 +83,30 @@ def test_usage_charts_from_real_usage_reports(server, new_page):
     token = _new_token(page, account, data_center, "e2e charts")
     # Three devices register, authorize 2 × ASR AE each and send one usage report each.
     fleet = subprocess.run(
-        [sys.executable, "-m", "smart_agent.fleet", "--server", server.url, "--ca-file", str(server.cert),
-         "--token", token, "--devices", "3", "--licenses", f"{ASR_AE}=2", "--seed", "23", "--json", "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "smart_agent.fleet",
+            "--server",
+            server.url,
+            "--ca-file",
+            str(server.cert),
+            "--token",
+            token,
+            "--devices",
+            "3",
+            "--licenses",
+            f"{ASR_AE}=2",
+            "--seed",
+            "23",
+            "--json",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert fleet.returncode == 0, fleet.stdout[-2000:] + fleet.stderr[-2000:]
     assert json.loads(fleet.stdout)["failed"] == 0, fleet.stdout[-2000:]
 
@@ -94,8 +125,10 @@ def test_usage_charts_from_real_usage_reports(server, new_page):
     chart = page.locator("svg.chart-history-svg")
     assert chart.count() == 1, page.locator("#usage-history").inner_text()
     assert chart.get_attribute("role") == "img"
-    assert "Reported usage of “ASR 1000 Advanced Enterprise” in “Data Center”, last 30 days" in \
-        chart.locator("title").text_content()
+    assert (
+        "Reported usage of “ASR 1000 Advanced Enterprise” in “Data Center”, last 30 days"
+        in chart.locator("title").text_content()
+    )
     desc = chart.locator("desc").text_content()
     reported = int(re.search(r": (\d+) on the last day", desc)[1])
     assert reported >= 6, desc
@@ -145,8 +178,10 @@ def test_report_export_shows_its_progress_and_result(server, admin_page, tmp_pat
     page.locator("#rp-export-progress.done").wait_for()
     seen = page.evaluate("window.__seen")
     # While it ran: the bar shown, the box busy, the link disabled, the region saying it works.
-    assert any(s["busy"] == "true" and s["bar"] and s["disabled"] == "true"
-               and "Exporting the report" in s["text"] for s in seen), seen
+    assert any(
+        s["busy"] == "true" and s["bar"] and s["disabled"] == "true" and "Exporting the report" in s["text"]
+        for s in seen
+    ), seen
     final = box.locator(".progress-text").inner_text()
     assert final.startswith(f"Done: {info.value.suggested_filename} (") and final.endswith("was downloaded."), final
     assert page.get_by_role("link", name="Export to CSV").get_attribute("aria-disabled") is None

@@ -3,6 +3,7 @@
 Each test signs in through the logon page in a browser context of its own, clicks what a person
 clicks, and checks what the pages (and downloaded files) then say. See docs/e2e.md.
 """
+
 import csv
 import io
 import json
@@ -14,7 +15,15 @@ import pytest
 
 from bench.harness import ROOT
 from tests.e2e.harness import (
-    PASSWORD, account_id, choose_virtual_account, item_count, login, messages, number, shoot, table_row,
+    PASSWORD,
+    account_id,
+    choose_virtual_account,
+    item_count,
+    login,
+    messages,
+    number,
+    shoot,
+    table_row,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.e2e]
@@ -154,9 +163,30 @@ def test_token_fleet_usage_and_compliance(server, admin_page):
     shoot(page, "inventory-general-new-token")
 
     fleet = subprocess.run(
-        [sys.executable, "-m", "smart_agent.fleet", "--server", server.url, "--ca-file", str(server.cert),
-         "--token", token, "--devices", "20", "--licenses", f"{ASR_AE}=2", "--seed", "11", "--json", "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "smart_agent.fleet",
+            "--server",
+            server.url,
+            "--ca-file",
+            str(server.cert),
+            "--token",
+            token,
+            "--devices",
+            "20",
+            "--licenses",
+            f"{ASR_AE}=2",
+            "--seed",
+            "11",
+            "--json",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert fleet.returncode == 0, fleet.stdout[-2000:] + fleet.stderr[-2000:]
     summary = json.loads(fleet.stdout)
     assert summary["failed"] == 0, summary["failures"]
@@ -215,8 +245,11 @@ def test_transfer_licenses_and_a_product_instance(server, admin_page):
 
     # A license of Campus with a positive balance moves, 1 at a time, to Branch Offices.
     page.goto(f"/accounts/{account}/inventory/licenses/?va={campus}")
-    movable = [r for r in page.locator("table.data tbody tr").all()
-               if r.get_by_role("link", name="Transfer").count() and number(r.locator("td").nth(5).inner_text()) > 0]
+    movable = [
+        r
+        for r in page.locator("table.data tbody tr").all()
+        if r.get_by_role("link", name="Transfer").count() and number(r.locator("td").nth(5).inner_text()) > 0
+    ]
     assert movable, "Campus has no license with a balance to transfer"
     name = movable[0].locator("td").first.get_by_role("link").first.inner_text()
     campus_before, branch_before = purchased(campus, name), purchased(branch, name)
@@ -323,7 +356,8 @@ def test_idle_timeout_logs_out(server, new_page):
         "store = import_module(settings.SESSION_ENGINE).SessionStore\n"
         f"session = store(session_key={session_key!r})\n"
         f"session[LAST_ACTIVITY_KEY] = session[LAST_ACTIVITY_KEY] - {timeout + 5}\n"
-        "session.save()\n")
+        "session.save()\n"
+    )
     with page.expect_navigation():
         page.clock.run_for((timeout + 2) * 1000)
     page.wait_for_url(re.compile(r"/login/"))

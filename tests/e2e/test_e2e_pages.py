@@ -5,13 +5,22 @@ Inventory and Manage Account tabs, every widget tile of the Administration works
 widget's own tabs. A page fails on any "serious" or "critical" axe-core violation; everything
 axe reports is kept in artifacts/axe-<viewport>.json.
 """
+
 import re
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.e2e.harness import (
-    DESKTOP, NARROW, account_id, axe_violations, blocking, describe, login, save_json, shoot,
+    DESKTOP,
+    NARROW,
+    account_id,
+    axe_violations,
+    blocking,
+    describe,
+    login,
+    save_json,
+    shoot,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.e2e]
@@ -31,8 +40,11 @@ def main_pages(page):
         found.append(path)
         page.goto(path)
         found += _links(page, "main nav.tabs a")
-    found += [f"/accounts/{account}/inventory/licenses/", f"/accounts/{account}/inventory/product-instances/",
-              f"/accounts/{account}/manage/general/"]
+    found += [
+        f"/accounts/{account}/inventory/licenses/",
+        f"/accounts/{account}/inventory/product-instances/",
+        f"/accounts/{account}/manage/general/",
+    ]
     # The License and Product Instance detail pages (with the usage chart).
     for tab in ("licenses", "product-instances"):
         page.goto(f"/accounts/{account}/inventory/{tab}/")

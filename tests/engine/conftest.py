@@ -1,4 +1,5 @@
 """Licensing-engine fixtures: usage of licenses by product instances (the rest: tests/factories.py)."""
+
 import pytest
 
 

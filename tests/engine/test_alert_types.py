@@ -2,6 +2,7 @@
 Synchronization Required (DLC and export control, derived and through the hooks) and Synchronization
 Overdue / Re-registration Required (the sync engine's hook), each with its lifecycle, on a
 controlled clock."""
+
 import datetime
 
 import pytest
@@ -36,7 +37,9 @@ def test_licenses_expired_opens_the_day_after_the_end_and_can_be_dismissed(acme,
     opened, _ = recompute_alerts(acme, at(10))  # 2025-03-11: the line ended yesterday
     (alert,) = [a for a in opened if a.alert_type == "licenses_expired"]
     assert (alert.severity, alert.message) == (
-        "minor", "3 “CSR 1KV” term licenses in the Virtual Account “Default” expired on 2025-03-10")
+        "minor",
+        "3 “CSR 1KV” term licenses in the Virtual Account “Default” expired on 2025-03-10",
+    )
     assert not Event.objects.filter(message=alert.message).exists()  # expire_entitlements() records it
     with pytest.raises(ServiceError):
         remind_later(actor=None, alert=alert, now=at(10))
@@ -47,13 +50,14 @@ def test_licenses_expired_opens_the_day_after_the_end_and_can_be_dismissed(acme,
     assert [a.pk for a in cleared] == [alert.pk]
 
 
-def test_licenses_expired_subscription_text_and_clearing_when_the_line_leaves(acme, default_va, license_def,
-                                                                             add_line):
+def test_licenses_expired_subscription_text_and_clearing_when_the_line_leaves(acme, default_va, license_def, add_line):
     csr = license_def("CSR")
     line = add_line(default_va, csr, 1, "subscription", D(2024, 1, 1), D(2025, 2, 27), subscription_id="Sub-9")
     (alert,) = [a for a in recompute_alerts(acme, NOW)[0] if a.alert_type == "licenses_expired"]
-    assert alert.message == ("1 “CSR” subscription license associated with Subscription ID “Sub-9” in the Virtual "
-                             "Account “Default” expired on 2025-02-27")
+    assert alert.message == (
+        "1 “CSR” subscription license associated with Subscription ID “Sub-9” in the Virtual "
+        "Account “Default” expired on 2025-02-27"
+    )
     line.delete()
     _, cleared = recompute_alerts(acme, at(1))
     assert [a.pk for a in cleared] == [alert.pk]
@@ -70,8 +74,10 @@ def test_duplicate_licenses_from_two_subscriptions(acme, default_va, new_va, lic
     second = add_line(default_va, dna, 5, "subscription", D(2025, 1, 1), D(2026, 1, 1), subscription_id="Sub-B")
     opened, _ = recompute_alerts(acme, NOW)
     (alert,) = [a for a in opened if a.alert_type == "duplicate_licenses"]
-    assert alert.message == ("The Virtual Account “Default” holds duplicate “DNA Advantage” licenses from the "
-                             "Subscription IDs “Sub-A”, “Sub-B”.")
+    assert alert.message == (
+        "The Virtual Account “Default” holds duplicate “DNA Advantage” licenses from the "
+        "Subscription IDs “Sub-A”, “Sub-B”."
+    )
     assert Event.objects.filter(event_type="license.duplicate").count() == 1
     with pytest.raises(ServiceError, match="cannot be dismissed"):
         dismiss_alert(actor=None, alert=alert, now=NOW)
@@ -96,12 +102,20 @@ def test_same_subscription_split_over_lines_is_no_duplicate(acme, default_va, li
 def test_export_control_alert_follows_pending_requests(acme, default_va, add_pi):
     from licensing.models import DeviceRequest
 
-    request = DeviceRequest.objects.create(account=acme, product_instance=add_pi(default_va, "EXP1"),
-                                           kind="export_authorize", poll_id="p-1", created_at=NOW)
+    request = DeviceRequest.objects.create(
+        account=acme,
+        product_instance=add_pi(default_va, "EXP1"),
+        kind="export_authorize",
+        poll_id="p-1",
+        created_at=NOW,
+    )
     alert = alert_service.raise_sync_required(acme, alert_service.SYNC_EXPORT, now=NOW)
     assert (alert.alert_type, alert.severity, alert.message) == (
-        "synchronization_required", "major", "Synchronization Required: An Export Controlled license request from "
-        "a product instance needs authorization from Cisco Smart Software Manager.")
+        "synchronization_required",
+        "major",
+        "Synchronization Required: An Export Controlled license request from "
+        "a product instance needs authorization from Cisco Smart Software Manager.",
+    )
     assert Event.objects.filter(event_type="device.sync_required_export").count() == 1
     assert alert_service.raise_sync_required(acme, alert_service.SYNC_EXPORT, now=at(1)).pk == alert.pk
     assert Event.objects.filter(event_type="device.sync_required_export").count() == 1
@@ -130,23 +144,29 @@ def test_sync_overdue_ladder_and_clearing(acme):
     assert alert_service.sync_overdue(acme, last, now=at(29)) is None
     minor = alert_service.sync_overdue(acme, last, now=at(30))
     assert (minor.alert_type, minor.severity, minor.message) == (
-        "synchronization_overdue", "minor", "Synchronization Overdue: local Account has not synchronized in 30 days.")
+        "synchronization_overdue",
+        "minor",
+        "Synchronization Overdue: local Account has not synchronized in 30 days.",
+    )
     same = alert_service.sync_overdue(acme, last, now=at(45))
     assert same.pk == minor.pk and same.message.endswith("in 45 days.")
     major = alert_service.sync_overdue(acme, last, now=at(90))
     assert major.pk != minor.pk
-    assert (major.severity, major.message) == ("major", "Synchronization Overdue: On-Prem has not synchronized in "
-                                                        "90 days.")
+    assert (major.severity, major.message) == (
+        "major",
+        "Synchronization Overdue: On-Prem has not synchronized in 90 days.",
+    )
     minor.refresh_from_db()
     assert minor.status == "cleared"
     reregister = alert_service.sync_overdue(acme, last, now=at(365))
     assert (reregister.alert_type, reregister.message) == (
-        "reregistration_required", "Re-registration Required: On-Prem was not synchronized for 365 days and must be "
-        "re-registered with Cisco Smart Software Manager")
+        "reregistration_required",
+        "Re-registration Required: On-Prem was not synchronized for 365 days and must be "
+        "re-registered with Cisco Smart Software Manager",
+    )
     assert recompute_alerts(acme, at(365)) == ([], [])  # left to its hook
     # A synchronization clears it.
     assert alert_service.sync_overdue(acme, at(365), now=at(365)) is None
     assert not Alert.objects.filter(account=acme).live().exists()
     codes = Event.objects.filter(event_type__startswith="alert.").order_by("pk").values_list("event_type", flat=True)
-    assert list(codes) == [
-        "alert.sync_overdue_minor", "alert.sync_overdue", "alert.reregistration_required"]
+    assert list(codes) == ["alert.sync_overdue_minor", "alert.sync_overdue", "alert.reregistration_required"]

@@ -1,4 +1,5 @@
 """Alerts: opened from the data, auto-cleared, idempotent; Dismiss and Remind Later as the guide says."""
+
 import datetime
 
 import pytest
@@ -21,20 +22,29 @@ def at(days):
 
 
 def _open(account):
-    return list(Alert.objects.filter(account=account, status=Alert.Status.OPEN).order_by("pk")
-                .values_list("alert_type", "severity", "message"))
+    return list(
+        Alert.objects.filter(account=account, status=Alert.Status.OPEN)
+        .order_by("pk")
+        .values_list("alert_type", "severity", "message")
+    )
 
 
-def test_shortage_opens_a_major_alert_and_clears_when_back_in_compliance(acme, default_va, license_def, add_line,
-                                                                       use_many):
+def test_shortage_opens_a_major_alert_and_clears_when_back_in_compliance(
+    acme, default_va, license_def, add_line, use_many
+):
     dna = license_def("DNA Advantage")
     line = add_line(default_va, dna, 2)
     use_many(default_va, dna, 5)
     opened, cleared = recompute_alerts(acme, NOW)
     assert len(opened) == 1 and cleared == []
-    assert _open(acme) == [("insufficient_licenses", "major",
-                            "The Virtual Account “Default” has a shortage of “DNA Advantage” licenses. 3 licenses are "
-                            "required to return to compliance.")]
+    assert _open(acme) == [
+        (
+            "insufficient_licenses",
+            "major",
+            "The Virtual Account “Default” has a shortage of “DNA Advantage” licenses. 3 licenses are "
+            "required to return to compliance.",
+        )
+    ]
     assert Event.objects.filter(event_type="license.insufficient").count() == 1
     # Idempotent: a second run opens nothing and records nothing.
     assert recompute_alerts(acme, NOW) == ([], [])
@@ -59,8 +69,25 @@ def test_shortage_opens_a_major_alert_and_clears_when_back_in_compliance(acme, d
     assert alert.status == Alert.Status.CLEARED and alert.cleared_at == NOW
 
 
-@pytest.mark.parametrize("days_left, stage", [(91, None), (90, 90), (61, 90), (60, 60), (43, 60), (30, 30),
-                                              (15, 30), (14, 14), (8, 14), (7, 7), (3, 3), (2, 2), (1, 1), (0, 0)])
+@pytest.mark.parametrize(
+    "days_left, stage",
+    [
+        (91, None),
+        (90, 90),
+        (61, 90),
+        (60, 60),
+        (43, 60),
+        (30, 30),
+        (15, 30),
+        (14, 14),
+        (8, 14),
+        (7, 7),
+        (3, 3),
+        (2, 2),
+        (1, 1),
+        (0, 0),
+    ],
+)
 def test_expiry_warning_periods(days_left, stage):
     assert expiry_stage(days_left) == stage
 
@@ -73,8 +100,10 @@ def test_expiring_licenses_ladder(acme, default_va, license_def, add_line):
     add_line(default_va, csr, 1, "term", D(2025, 1, 1), D(2025, 12, 31))  # beyond 90 days: nothing
     (alert,), _ = recompute_alerts(acme, NOW)
     assert (alert.alert_type, alert.severity, alert.stage) == ("licenses_expiring", "minor", 60)
-    assert alert.message == ("10 “CSR 1KV STANDARD 50M” demo licenses in the Virtual Account “Default” are set to "
-                             "expire in 43 days on 2025-04-13")
+    assert alert.message == (
+        "10 “CSR 1KV STANDARD 50M” demo licenses in the Virtual Account “Default” are set to "
+        "expire in 43 days on 2025-04-13"
+    )
     assert alert.action_due == datetime.datetime(2025, 4, 13, tzinfo=UTC)
     # Remind Later hides it until the next warning period (30 days before the end).
     remind_later(actor=None, alert=alert, now=NOW)
@@ -88,7 +117,8 @@ def test_expiring_licenses_ladder(acme, default_va, license_def, add_line):
     assert [a.stage for a in opened] == [30] and [a.pk for a in cleared] == [alert.pk]
     assert [a.message for a in Alert.objects.visible(at(13))] == [
         "10 “CSR 1KV STANDARD 50M” demo licenses in the Virtual Account “Default” are set to expire in 30 days on "
-        "2025-04-13"]
+        "2025-04-13"
+    ]
     # The last day and the end date itself.
     recompute_alerts(acme, at(42))
     assert _open(acme)[-1][2].endswith("are set to expire in 1 day on 2025-04-13")
@@ -103,8 +133,10 @@ def test_expiring_subscription_text_is_the_guides(acme, default_va, license_def,
     csr = license_def("CSR")
     add_line(default_va, csr, 1, "subscription", D(2025, 1, 1), D(2025, 3, 4), subscription_id="Sub-9")
     (alert,), _ = recompute_alerts(acme, NOW)
-    assert alert.message == ("1 CSR subscription license associated with Subscription ID Sub-9 in the Virtual "
-                             "Account “Default” is set to expire in 3 days on 2025-03-04")
+    assert alert.message == (
+        "1 CSR subscription license associated with Subscription ID Sub-9 in the Virtual "
+        "Account “Default” is set to expire in 3 days on 2025-03-04"
+    )
 
 
 def test_failed_to_connect_and_renew(acme, default_va, add_pi):
@@ -117,7 +149,8 @@ def test_failed_to_connect_and_renew(acme, default_va, add_pi):
         "product instance may run in a degraded state if it does not connect within the next 60 days. If the "
         "product instance is not going to connect, you can remove it to immediately release the non-restricted "
         "licenses it is consuming. Please have the product instance connect to Smart Software Manager or open a "
-        "support case to have it removed.")
+        "support case to have it removed."
+    )
     assert first.action_due == at(90)
     with pytest.raises(ServiceError):
         dismiss_alert(actor=None, alert=first)

@@ -1,4 +1,5 @@
 """Compliance: purchased, in use, tier substitution, redundancy, and the query count."""
+
 import datetime
 
 import pytest
@@ -80,8 +81,9 @@ def test_the_guides_license_substitutions(acme, guide_example):
     positions = _by_license(license_positions(acme, as_of=D(2017, 6, 1)))
 
     def subs(name):
-        return [(s.license, s.substituted_license, s.quantity, s.substitution_type)
-                for s in positions[name].substitutions]
+        return [
+            (s.license, s.substituted_license, s.quantity, s.substitution_type) for s in positions[name].substitutions
+        ]
 
     assert subs(ESSENTIAL) == [(ESSENTIAL, ENHANCED, 2, FROM_HIGHER_TIER)]
     assert subs(BASIC) == [(BASIC, ENHANCED, 2, FROM_HIGHER_TIER)]
@@ -164,7 +166,9 @@ def test_multiple_parents_both_lend(acme, default_va, license_def, add_line, use
     # Both parents are one tier up: the tie goes by name, Advantage first.
     assert (positions["Advantage"].lent, positions["Premier"].lent) == (2, 3)
     assert {(s.substituted_license, s.quantity) for s in positions["Essentials"].substitutions} == {
-        ("Advantage", 2), ("Premier", 3)}
+        ("Advantage", 2),
+        ("Premier", 3),
+    }
 
 
 def test_multiple_children_share_a_parents_surplus(acme, default_va, license_def, add_line, use_many):
@@ -182,8 +186,7 @@ def test_multiple_children_share_a_parents_surplus(acme, default_va, license_def
     assert sorted(p.status for p in positions.values()).count(OUT_OF_COMPLIANCE) == 1
 
 
-def test_a_grandparent_stands_in_when_the_parent_has_nothing_to_lend(acme, default_va, license_def, add_line,
-                                                                    use_many):
+def test_a_grandparent_stands_in_when_the_parent_has_nothing_to_lend(acme, default_va, license_def, add_line, use_many):
     essentials = license_def("Essentials")
     advantage = license_def("Advantage", substitutes_for=[essentials])
     premier = license_def("Premier", substitutes_for=[advantage])
@@ -284,8 +287,9 @@ def test_active_active_peers_both_count(acme, default_va, firewall, add_line, ad
     assert (position.in_use, position.status) == (2, OUT_OF_COMPLIANCE)
 
 
-def test_a_standby_counts_when_its_active_peer_uses_another_license(acme, default_va, firewall, license_def,
-                                                                   add_pi, use):
+def test_a_standby_counts_when_its_active_peer_uses_another_license(
+    acme, default_va, firewall, license_def, add_pi, use
+):
     nat = license_def("NAT")
     use(add_pi(default_va, "A", role="active", group="app-1"), nat, 1)
     use(add_pi(default_va, "B", role="standby", group="app-1"), firewall, 1)
@@ -373,9 +377,12 @@ def _fleet(va, licenses, size):
     now = timezone.now()
     instances = ProductInstance.objects.bulk_create(
         ProductInstance(
-            account_id=va.account_id, virtual_account=va, udi_pid="ISR4451-X/K9",
+            account_id=va.account_id,
+            virtual_account=va,
+            udi_pid="ISR4451-X/K9",
             udi_serial_number=f"FDO{va.pk:03d}{n:08d}",
-            hostname=f"router-{n}", registered_at=now,
+            hostname=f"router-{n}",
+            registered_at=now,
             redundancy_role=("active", "standby", "none", "none")[n % 4],
             redundancy_group=f"{va.pk}-pair-{n // 4}" if n % 4 < 2 else "",
         )
@@ -437,15 +444,21 @@ def test_one_udi_per_local_account(make_account, add_pi):
 def test_a_product_instance_stays_in_its_own_local_account(make_account):
     one, two = make_account("One"), make_account("Two")
     with pytest.raises(ValueError):
-        ProductInstance(account=one, virtual_account=two.virtual_accounts.get(), udi_pid="P", udi_serial_number="S",
-                        registered_at=timezone.now()).save()
+        ProductInstance(
+            account=one,
+            virtual_account=two.virtual_accounts.get(),
+            udi_pid="P",
+            udi_serial_number="S",
+            registered_at=timezone.now(),
+        ).save()
 
 
 # -- Failed to Renew releases non-restricted licenses ----------------------------------------
 
 
-def test_failed_to_renew_releases_non_restricted_licenses(acme, default_va, firewall, license_def, add_line,
-                                                          add_pi, use):
+def test_failed_to_renew_releases_non_restricted_licenses(
+    acme, default_va, firewall, license_def, add_line, add_pi, use
+):
     import datetime
 
     from django.utils import timezone

@@ -1,4 +1,5 @@
 """Expiry: lines leave the pool after their end date; the "expired" event is recorded once per line."""
+
 import datetime
 
 import pytest
@@ -71,8 +72,9 @@ def test_expiry_leaves_the_virtual_account_out_of_compliance(default_va, advanta
     assert (after.purchased, after.available, after.status) == (2, -2, OUT_OF_COMPLIANCE)
 
 
-def test_expire_entitlements_records_the_guides_text_once_per_line(acme, default_va, new_va, advantage, license_def,
-                                                                   add_line):
+def test_expire_entitlements_records_the_guides_text_once_per_line(
+    acme, default_va, new_va, advantage, license_def, add_line
+):
     lab = new_va("Lab")
     dna = license_def("DNA Essentials")
     sub = add_line(default_va, advantage, 5, "subscription", D(2024, 1, 1), D(2024, 6, 30), subscription_id="Sub1")
@@ -86,16 +88,19 @@ def test_expire_entitlements_records_the_guides_text_once_per_line(acme, default
     expired = expire_entitlements(as_of=D(2024, 7, 1))
     assert sorted(line.pk for line in expired) == sorted([sub.pk, demo.pk])
 
-    assert sorted(_expiry_events()) == sorted([
-        "1 “Network Advantage” term license in the Virtual Account “Lab” expired on 2024-05-31",
-        "1 “DNA Essentials” term license associated with Subscription ID “Sub2” in the Virtual Account "
-        "“Default” expired on 2024-06-29",
-        "5 “Network Advantage” subscription licenses associated with Subscription ID “Sub1” in the Virtual "
-        "Account “Default” expired on 2024-06-30",
-        "10 “DNA Essentials” demo licenses in the Virtual Account “Lab” expired on 2024-06-30",
-    ])
+    assert sorted(_expiry_events()) == sorted(
+        [
+            "1 “Network Advantage” term license in the Virtual Account “Lab” expired on 2024-05-31",
+            "1 “DNA Essentials” term license associated with Subscription ID “Sub2” in the Virtual Account "
+            "“Default” expired on 2024-06-29",
+            "5 “Network Advantage” subscription licenses associated with Subscription ID “Sub1” in the Virtual "
+            "Account “Default” expired on 2024-06-30",
+            "10 “DNA Essentials” demo licenses in the Virtual Account “Lab” expired on 2024-06-30",
+        ]
+    )
     assert set(Event.objects.filter(event_type__startswith="license.expired").values_list("severity", flat=True)) == {
-        "WARN"}
+        "WARN"
+    }
     lab_events = Event.objects.filter(event_type__startswith="license.expired", virtual_account=lab)
     assert lab_events.count() == 2 and {e.account_id for e in lab_events} == {acme.pk}
     assert Entitlement.objects.filter(expired_at__isnull=False).count() == 4

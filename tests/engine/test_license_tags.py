@@ -1,4 +1,5 @@
 """License tags: per account, case-sensitive, no commas; add/remove one or many; rename/delete account-wide."""
+
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -6,7 +7,11 @@ from accounts.roles import AccountRole
 from accounts.services.grants import set_virtual_account_role
 from licensing.models import LicenseTag
 from licensing.services.tags import (
-    add_license_tags, delete_license_tag, parse_tag_names, remove_license_tags, rename_license_tag,
+    add_license_tags,
+    delete_license_tag,
+    parse_tag_names,
+    remove_license_tags,
+    rename_license_tag,
 )
 from core.errors import NotAllowed, ServiceError
 

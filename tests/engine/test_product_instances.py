@@ -1,4 +1,5 @@
 """Product instances: transfer (licenses stay, export-restricted ones follow), remove, the renewal ladder."""
+
 import datetime
 
 import pytest
@@ -8,7 +9,12 @@ from accounts.services.grants import set_account_role, set_virtual_account_role
 from licensing.models import Entitlement, LicenseUsage, ProductInstance
 from licensing.services.compliance import virtual_account_positions
 from licensing.services.product_instances import (
-    FAILED_TO_CONNECT, FAILED_TO_RENEW, OK, remove_product_instance, renewal_state, transfer_product_instance,
+    FAILED_TO_CONNECT,
+    FAILED_TO_RENEW,
+    OK,
+    remove_product_instance,
+    renewal_state,
+    transfer_product_instance,
 )
 from core.errors import NotAllowed, ServiceError
 from core.models import Event
@@ -30,8 +36,7 @@ def _position(va, lic):
     return 0, 0, 0
 
 
-def test_transfer_moves_usage_not_purchased_and_warns_of_shortage(default_va, lab, license_def, add_line, add_pi,
-                                                                  use):
+def test_transfer_moves_usage_not_purchased_and_warns_of_shortage(default_va, lab, license_def, add_line, add_pi, use):
     dna = license_def("DNA Advantage")
     add_line(default_va, dna, 5)
     pi = add_pi(default_va, "SN1")
@@ -42,17 +47,25 @@ def test_transfer_moves_usage_not_purchased_and_warns_of_shortage(default_va, la
     assert _position(default_va, dna) == (5, 0, 5)  # purchased stays behind
     assert _position(lab, dna) == (0, 3, -3)  # the destination goes out of compliance
     assert result.shortages == ["DNA Advantage"] and result.restricted_moved == []
-    assert list(Event.objects.filter(event_type__startswith="pi.transferred").order_by("pk")
-                .values_list("virtual_account__name", "message")) == [
-        ("Default", "The product instance “sn1” was transferred from the Virtual Account “Default” to the "
-                    "Virtual Account “Lab”."),
-        ("Lab", "The product instance “sn1” was transferred to the Virtual Account “Lab” from the Virtual "
-                "Account “Default”."),
+    assert list(
+        Event.objects.filter(event_type__startswith="pi.transferred")
+        .order_by("pk")
+        .values_list("virtual_account__name", "message")
+    ) == [
+        (
+            "Default",
+            "The product instance “sn1” was transferred from the Virtual Account “Default” to the "
+            "Virtual Account “Lab”.",
+        ),
+        (
+            "Lab",
+            "The product instance “sn1” was transferred to the Virtual Account “Lab” from the Virtual "
+            "Account “Default”.",
+        ),
     ]
 
 
-def test_export_restricted_purchased_quantity_follows_the_instance(default_va, lab, license_def, add_line, add_pi,
-                                                                   use):
+def test_export_restricted_purchased_quantity_follows_the_instance(default_va, lab, license_def, add_line, add_pi, use):
     hsec = license_def("HSEC", export_restricted=True)
     plain = license_def("Plain")
     add_line(default_va, hsec, 10)
@@ -67,8 +80,8 @@ def test_export_restricted_purchased_quantity_follows_the_instance(default_va, l
     assert _position(lab, plain) == (0, 2, -2)
     assert result.shortages == ["Plain"]
     assert Event.objects.filter(event_type="license.transferred", virtual_account=default_va).get().message == (
-        "4 “HSEC” perpetual licenses were transferred from the Virtual Account “Default” to the Virtual Account "
-        "“Lab”.")
+        "4 “HSEC” perpetual licenses were transferred from the Virtual Account “Default” to the Virtual Account “Lab”."
+    )
 
 
 def test_transfer_refusals_write_nothing(acme, default_va, lab, license_def, add_pi, make_account, make_user):
@@ -123,17 +136,20 @@ def test_an_account_user_may_remove(acme, default_va, add_pi, make_user):
     assert not ProductInstance.objects.exists()
 
 
-@pytest.mark.parametrize("days, state, stage, days_left", [
-    (0, OK, 0, 0),
-    (29, OK, 0, 0),
-    (30, FAILED_TO_CONNECT, 30, 60),
-    (59, FAILED_TO_CONNECT, 30, 31),
-    (60, FAILED_TO_CONNECT, 60, 30),
-    (88, FAILED_TO_CONNECT, 60, 2),  # the guide's "within the next 2 days"
-    (89, FAILED_TO_CONNECT, 60, 1),
-    (90, FAILED_TO_RENEW, 90, 0),
-    (400, FAILED_TO_RENEW, 90, 0),
-])
+@pytest.mark.parametrize(
+    "days, state, stage, days_left",
+    [
+        (0, OK, 0, 0),
+        (29, OK, 0, 0),
+        (30, FAILED_TO_CONNECT, 30, 60),
+        (59, FAILED_TO_CONNECT, 30, 31),
+        (60, FAILED_TO_CONNECT, 60, 30),
+        (88, FAILED_TO_CONNECT, 60, 2),  # the guide's "within the next 2 days"
+        (89, FAILED_TO_CONNECT, 60, 1),
+        (90, FAILED_TO_RENEW, 90, 0),
+        (400, FAILED_TO_RENEW, 90, 0),
+    ],
+)
 def test_renewal_ladder(days, state, stage, days_left):
     last = datetime.datetime(2025, 1, 1, 12, tzinfo=UTC)
     pi = ProductInstance(registered_at=last - datetime.timedelta(days=5), last_contact_at=last)

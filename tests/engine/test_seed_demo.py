@@ -1,4 +1,5 @@
 """manage.py seed_demo: a living demo account, made by the real services, refusing to run twice."""
+
 import io
 
 import pytest
@@ -24,13 +25,40 @@ def snapshot(account):
     """What the seed decides, with times relative to the run (they move with the clock)."""
     pis = list(ProductInstance.objects.filter(account=account).order_by("udi_serial_number"))
     ref = max(pi.last_contact_at for pi in pis)
-    lines = sorted(Entitlement.objects.filter(virtual_account__account=account).values_list(
-        "virtual_account__name", "license__entitlement_tag", "license_type", "quantity", "start_date", "end_date",
-        "subscription_id", "sku"))
-    usage = sorted(LicenseUsage.objects.filter(product_instance__account=account).values_list(
-        "product_instance__udi_serial_number", "license__entitlement_tag", "count"))
-    return ([(pi.virtual_account.name, pi.udi_pid, pi.udi_serial_number, pi.hostname, pi.redundancy_role,
-              pi.redundancy_group, ref - pi.last_contact_at, ref - pi.registered_at) for pi in pis], lines, usage)
+    lines = sorted(
+        Entitlement.objects.filter(virtual_account__account=account).values_list(
+            "virtual_account__name",
+            "license__entitlement_tag",
+            "license_type",
+            "quantity",
+            "start_date",
+            "end_date",
+            "subscription_id",
+            "sku",
+        )
+    )
+    usage = sorted(
+        LicenseUsage.objects.filter(product_instance__account=account).values_list(
+            "product_instance__udi_serial_number", "license__entitlement_tag", "count"
+        )
+    )
+    return (
+        [
+            (
+                pi.virtual_account.name,
+                pi.udi_pid,
+                pi.udi_serial_number,
+                pi.hostname,
+                pi.redundancy_role,
+                pi.redundancy_group,
+                ref - pi.last_contact_at,
+                ref - pi.registered_at,
+            )
+            for pi in pis
+        ],
+        lines,
+        usage,
+    )
 
 
 @pytest.mark.django_db
@@ -49,8 +77,9 @@ def test_seed_demo_fills_one_living_account():
     assert {"C9300-24T", "ISR4331/K9", "ASR1001-X"} <= set(pis.values_list("udi_pid", flat=True))
     # Redundancy pairs: each group has exactly one ACTIVE and one STANDBY, in the same VA.
     groups = {}
-    for group, role, va in pis.exclude(redundancy_group="").values_list("redundancy_group", "redundancy_role",
-                                                                        "virtual_account_id"):
+    for group, role, va in pis.exclude(redundancy_group="").values_list(
+        "redundancy_group", "redundancy_role", "virtual_account_id"
+    ):
         groups.setdefault(group, []).append((role, va))
     assert groups
     for members in groups.values():
@@ -90,8 +119,12 @@ def test_seed_demo_fills_one_living_account():
     # Alerts: shortage, expiring lines, failed to connect and failed to renew.
     types = set(Alert.objects.filter(account=account, status=Alert.Status.OPEN).values_list("alert_type", flat=True))
     # (Licenses Expired, Duplicate Licenses and the synchronization alerts are not seeded.)
-    assert types >= {Alert.Type.INSUFFICIENT_LICENSES, Alert.Type.LICENSES_EXPIRING, Alert.Type.PI_FAILED_TO_CONNECT,
-                     Alert.Type.PI_FAILED_TO_RENEW}
+    assert types >= {
+        Alert.Type.INSUFFICIENT_LICENSES,
+        Alert.Type.LICENSES_EXPIRING,
+        Alert.Type.PI_FAILED_TO_CONNECT,
+        Alert.Type.PI_FAILED_TO_RENEW,
+    }
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
 """Registration tokens: create, revoke, remove, download, use — and the race for the last uses."""
+
 import base64
 import datetime
 import re
@@ -40,25 +41,30 @@ def test_create_token_defaults_and_the_guides_event(sysadmin, default_va):
     assert (token.description, token.max_uses, token.uses, token.export_controlled) == ("lab routers", None, 0, False)
     assert (token.created_by, token.created_by_name, token.created_at) == (sysadmin, "sysadmin", NOW)
     assert token.status_at(NOW) == RegistrationToken.Status.ACTIVE
-    assert _token_events() == [(
-        "token.created",
-        f"A new Token “{token.token}” not allowing export-controlled functionality was generated for the "
-        "Virtual Account “Default”.",
-    )]
+    assert _token_events() == [
+        (
+            "token.created",
+            f"A new Token “{token.token}” not allowing export-controlled functionality was generated for the "
+            "Virtual Account “Default”.",
+        )
+    ]
     event = Event.objects.get(event_type="token.created")
     assert (event.user, event.virtual_account, event.account) == (sysadmin, default_va, default_va.account)
 
 
 def test_an_export_controlled_token_where_the_account_allows_it(default_va):
-    token = create_token(actor=None, virtual_account=default_va, expires_after_days=365, export_controlled=True,
-                         max_uses=5, now=NOW)
+    token = create_token(
+        actor=None, virtual_account=default_va, expires_after_days=365, export_controlled=True, max_uses=5, now=NOW
+    )
     assert token.export_controlled and token.max_uses == 5
     assert token.expires_at == NOW + datetime.timedelta(days=365)
-    assert _token_events() == [(
-        "token.created_export",
-        f"A new Token “{token.token}” allowing export-controlled functionality was generated for the "
-        "Virtual Account “Default”.",
-    )]
+    assert _token_events() == [
+        (
+            "token.created_export",
+            f"A new Token “{token.token}” allowing export-controlled functionality was generated for the "
+            "Virtual Account “Default”.",
+        )
+    ]
 
 
 def test_the_token_looks_like_the_guides_and_is_unguessable(default_va):

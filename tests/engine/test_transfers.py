@@ -1,4 +1,5 @@
 """License transfers between local virtual accounts: precedence, splitting, the guide's refusals, the race."""
+
 import datetime
 import threading
 
@@ -10,7 +11,10 @@ from accounts.services.grants import set_virtual_account_role
 from licensing.models import Entitlement
 from licensing.services.compliance import virtual_account_positions
 from licensing.services.transfers import (
-    EXPORT_RESTRICTED_IN_USE_NOTICE, LONGEST_TERM_LAST, preview_transfer, transfer_licenses,
+    EXPORT_RESTRICTED_IN_USE_NOTICE,
+    LONGEST_TERM_LAST,
+    preview_transfer,
+    transfer_licenses,
 )
 from core.errors import NotAllowed, ServiceError
 from core.models import Event
@@ -43,23 +47,29 @@ def _lines(va, lic):
 
 
 def _snapshot():
-    return (list(Entitlement.objects.order_by("pk").values_list("pk", "virtual_account_id", "quantity")),
-            Event.objects.count())
+    return (
+        list(Entitlement.objects.order_by("pk").values_list("pk", "virtual_account_id", "quantity")),
+        Event.objects.count(),
+    )
 
 
 def test_summary_transfer_longest_term_first_splits_lines(default_va, lab, csr, add_line):
     # The guide's example: a 90-day and a 60-day term line; LONGEST_TERM_FIRST takes the 90-day one first.
     add_line(default_va, csr, 10, "term", D(2025, 1, 1), TODAY + datetime.timedelta(days=60))
     add_line(default_va, csr, 10, "term", D(2025, 1, 1), TODAY + datetime.timedelta(days=90))
-    result = transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=12,
-                               license_type="TERM", as_of=TODAY)
+    result = transfer_licenses(
+        actor=None, from_va=default_va, to_va=lab, license=csr, quantity=12, license_type="TERM", as_of=TODAY
+    )
     assert result.quantity == 12
     assert _lines(default_va, csr) == [("term", 8, D(2025, 4, 30))]
     assert _lines(lab, csr) == [("term", 2, D(2025, 4, 30)), ("term", 10, D(2025, 5, 30))]
     assert _position(default_va, csr) == (8, 0, 8)
     assert _position(lab, csr) == (12, 0, 12)
-    messages = list(Event.objects.filter(event_type__startswith="license.transferred")
-                    .order_by("pk").values_list("message", flat=True))
+    messages = list(
+        Event.objects.filter(event_type__startswith="license.transferred")
+        .order_by("pk")
+        .values_list("message", flat=True)
+    )
     # One group (one type, no subscription): one event on each side, with the total.
     assert messages == [
         "12 “CSR 1KV SECURITY 10M” term licenses were transferred from the Virtual Account “Default” to the "
@@ -75,8 +85,9 @@ def test_longest_term_last_and_perpetual_order(default_va, lab, csr, add_line):
     add_line(default_va, csr, 5)  # perpetual: the longest term of all
     add_line(default_va, csr, 5, "term", D(2025, 1, 1), D(2025, 6, 1))
     add_line(default_va, csr, 5, "term", D(2025, 1, 1), D(2025, 4, 1))
-    transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=7,
-                      precedence=LONGEST_TERM_LAST, as_of=TODAY)
+    transfer_licenses(
+        actor=None, from_va=default_va, to_va=lab, license=csr, quantity=7, precedence=LONGEST_TERM_LAST, as_of=TODAY
+    )
     assert _lines(lab, csr) == [("term", 5, D(2025, 4, 1)), ("term", 2, D(2025, 6, 1))]
     transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=4, as_of=TODAY)
     # LONGEST_TERM_FIRST (the default) takes the perpetual line first.
@@ -88,10 +99,12 @@ def test_license_type_perpetual_leaves_term_lines(default_va, lab, csr, add_line
     add_line(default_va, csr, 5, "term", D(2025, 1, 1), D(2026, 1, 1))
     add_line(default_va, csr, 3)
     with pytest.raises(ServiceError, match="Only 3"):
-        transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=4,
-                          license_type="PERPETUAL", as_of=TODAY)
-    transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=3,
-                      license_type="PERPETUAL", as_of=TODAY)
+        transfer_licenses(
+            actor=None, from_va=default_va, to_va=lab, license=csr, quantity=4, license_type="PERPETUAL", as_of=TODAY
+        )
+    transfer_licenses(
+        actor=None, from_va=default_va, to_va=lab, license=csr, quantity=3, license_type="PERPETUAL", as_of=TODAY
+    )
     assert _lines(lab, csr) == [("perpetual", 3, None)]
 
 
@@ -105,7 +118,8 @@ def test_transaction_detail_level_moves_from_the_given_line(default_va, lab, csr
     assert (moved.quantity, moved.subscription_id, moved.end_date) == (1, "Sub-1", D(2026, 1, 1))
     assert Event.objects.filter(event_type="license.transferred_subscription_one").get().message == (
         "1 “CSR 1KV SECURITY 10M” subscription license associated with Subscription ID “Sub-1” was transferred "
-        "from the Virtual Account “Default” to the Virtual Account “Lab”.")
+        "from the Virtual Account “Default” to the Virtual Account “Lab”."
+    )
     # The whole rest of a line moves as the line itself.
     transfer_licenses(actor=None, from_va=default_va, to_va=lab, entitlement=line, quantity=3, as_of=TODAY)
     line.refresh_from_db()
@@ -149,11 +163,13 @@ def test_other_refusals(default_va, lab, csr, add_line, make_account):
     with pytest.raises(ServiceError, match="Only 10"):
         transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=11, as_of=TODAY)
     with pytest.raises(ServiceError, match="Precedence"):
-        transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=1, precedence="X",
-                          as_of=TODAY)
+        transfer_licenses(
+            actor=None, from_va=default_va, to_va=lab, license=csr, quantity=1, precedence="X", as_of=TODAY
+        )
     with pytest.raises(ServiceError, match="TERM or PERPETUAL"):
-        transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=1, license_type="X",
-                          as_of=TODAY)
+        transfer_licenses(
+            actor=None, from_va=default_va, to_va=lab, license=csr, quantity=1, license_type="X", as_of=TODAY
+        )
     assert _snapshot() == before
 
 

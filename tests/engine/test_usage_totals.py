@@ -11,6 +11,7 @@ made stale, removed; bulk loads) in a random order, and after each step compare
 
 They run on SQLite and on PostgreSQL (each has its own trigger code).
 """
+
 import datetime
 import random
 
@@ -38,8 +39,11 @@ def reference_in_use(va_ids, as_of):
     )
     rows = (
         LicenseUsage.objects.filter(product_instance__virtual_account_id__in=list(va_ids))
-        .filter(~Q(product_instance__redundancy_role=Role.STANDBY) | Q(product_instance__redundancy_group="")
-                | ~Exists(active_peer_uses_it))
+        .filter(
+            ~Q(product_instance__redundancy_role=Role.STANDBY)
+            | Q(product_instance__redundancy_group="")
+            | ~Exists(active_peer_uses_it)
+        )
         .alias(last_seen=Coalesce("product_instance__last_contact_at", "product_instance__registered_at"))
         .exclude(Q(last_seen__lte=compliance._renewal_cutoff(as_of)) & Q(license__export_restricted=False))
         .values("product_instance__virtual_account_id", "license_id")
@@ -73,16 +77,38 @@ def test_random_writes_keep_the_totals_and_the_rule(world, add_pi, seed):
     groups = ["app:g1", "app:g2", "app:g3"]
     now = timezone.now()
     for step in range(80):
-        action = rng.choice(["add", "add", "use", "use", "use", "change", "release", "transfer", "role",
-                             "stale", "fresh", "remove", "bulk"])
+        action = rng.choice(
+            [
+                "add",
+                "add",
+                "use",
+                "use",
+                "use",
+                "change",
+                "release",
+                "transfer",
+                "role",
+                "stale",
+                "fresh",
+                "remove",
+                "bulk",
+            ]
+        )
         if action == "add" or not pis:
-            role, group = rng.choice([(Role.NONE, ""), (Role.ACTIVE, rng.choice(groups)),
-                                      (Role.STANDBY, rng.choice(groups)), (Role.STANDBY, "")])
+            role, group = rng.choice(
+                [
+                    (Role.NONE, ""),
+                    (Role.ACTIVE, rng.choice(groups)),
+                    (Role.STANDBY, rng.choice(groups)),
+                    (Role.STANDBY, ""),
+                ]
+            )
             pis.append(add_pi(rng.choice(vas), f"S{seed}-{step}", role=role, group=group))
         elif action == "use":
             pi, lic = rng.choice(pis), rng.choice(licenses)
-            LicenseUsage.objects.update_or_create(product_instance=pi, license=lic,
-                                                  defaults={"count": rng.randint(1, 5)})
+            LicenseUsage.objects.update_or_create(
+                product_instance=pi, license=lic, defaults={"count": rng.randint(1, 5)}
+            )
         elif action == "change":
             rows = list(LicenseUsage.objects.order_by("pk")[:50])
             if rows:
@@ -99,10 +125,12 @@ def test_random_writes_keep_the_totals_and_the_rule(world, add_pi, seed):
         elif action == "role":
             pi = rng.choice(pis)
             ProductInstance.objects.filter(pk=pi.pk).update(
-                redundancy_role=rng.choice([Role.NONE, Role.ACTIVE, Role.STANDBY]), redundancy_group=rng.choice(groups))
+                redundancy_role=rng.choice([Role.NONE, Role.ACTIVE, Role.STANDBY]), redundancy_group=rng.choice(groups)
+            )
         elif action == "stale":
             ProductInstance.objects.filter(pk=rng.choice(pis).pk).update(
-                last_contact_at=now - datetime.timedelta(days=rng.randint(91, 400)))
+                last_contact_at=now - datetime.timedelta(days=rng.randint(91, 400))
+            )
         elif action == "fresh":
             ProductInstance.objects.filter(pk=rng.choice(pis).pk).update(last_contact_at=now)
         elif action == "remove":
@@ -111,8 +139,12 @@ def test_random_writes_keep_the_totals_and_the_rule(world, add_pi, seed):
             remove_product_instance(actor=None, pi=pi)
         elif action == "bulk":
             used = set(LicenseUsage.objects.values_list("product_instance_id", "license_id"))
-            new = [LicenseUsage(product_instance=pi, license=lic, count=rng.randint(1, 4))
-                   for pi in rng.sample(pis, min(4, len(pis))) for lic in licenses if (pi.pk, lic.pk) not in used]
+            new = [
+                LicenseUsage(product_instance=pi, license=lic, count=rng.randint(1, 4))
+                for pi in rng.sample(pis, min(4, len(pis)))
+                for lic in licenses
+                if (pi.pk, lic.pk) not in used
+            ]
             LicenseUsage.objects.bulk_create(new)
         assert_consistent(va_ids), (step, action)
     # not a vacuous walk: both tables held something along the way
@@ -183,8 +215,9 @@ def test_compliance_reads_one_query_for_usage_however_many_product_instances(wor
     """The in-use part of the positions is one query, with 5 or 200 product instances."""
     vas, (essentials, _, _) = world
     for n in range(200):
-        pi = add_pi(vas[0], f"MANY{n}", role=Role.STANDBY if n % 10 == 0 else Role.NONE,
-                    group=f"app:{n}" if n % 10 == 0 else "")
+        pi = add_pi(
+            vas[0], f"MANY{n}", role=Role.STANDBY if n % 10 == 0 else Role.NONE, group=f"app:{n}" if n % 10 == 0 else ""
+        )
         LicenseUsage.objects.create(product_instance=pi, license=essentials, count=1)
     with django_assert_num_queries(1):
         in_use = compliance._in_use([vas[0].pk], compliance.today())

@@ -1,4 +1,5 @@
 """Fixtures of the fault tests (tests/faults/harness.py) and their marker."""
+
 from tests.faults.harness import fault_server, private_postgres, private_redis  # noqa: F401  (fixtures)
 
 

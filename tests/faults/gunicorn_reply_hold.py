@@ -20,6 +20,7 @@ reaches the device" lies between Django returning the response (the view and its
 ``transaction.atomic`` block are done) and gunicorn writing it; a WSGI wrapper put in place by the
 ``post_worker_init`` server hook sits exactly there, without a fault hook in the product.
 """
+
 import json
 import os
 import time
@@ -71,8 +72,9 @@ def _holding(app, hold_dir):
         except OSError:
             return _Reply(chunks, result)
         note = hold_dir / "held.json.tmp"
-        note.write_text(json.dumps({"pid": os.getpid(), "path": environ.get("PATH_INFO"),
-                                    "reply": body.decode("utf-8", "replace")}))
+        note.write_text(
+            json.dumps({"pid": os.getpid(), "path": environ.get("PATH_INFO"), "reply": body.decode("utf-8", "replace")})
+        )
         os.replace(note, hold_dir / "held.json")
         deadline = time.monotonic() + HOLD_SECONDS
         while time.monotonic() < deadline and not (hold_dir / "release").exists():

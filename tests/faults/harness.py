@@ -8,6 +8,7 @@ removes; each is a child process that dies with the tests (bench/harness.py).
 Postgres refuses to run as root, so when the tests run as root its commands run as the
 ``postgres`` OS user (``runuser``). Missing binaries skip the tests with a message saying which.
 """
+
 import json
 import os
 import shutil
@@ -39,8 +40,10 @@ class PrivatePostgres:
     def __init__(self):
         for tool in ("initdb", "pg_ctl", "postgres"):
             if not (PG_BIN / tool).exists():
-                pytest.skip(f"PostgreSQL server binaries not found ({PG_BIN / tool}); "
-                            "install postgresql-15 or set ONPREM_FAULTS_PG_BIN")
+                pytest.skip(
+                    f"PostgreSQL server binaries not found ({PG_BIN / tool}); "
+                    "install postgresql-15 or set ONPREM_FAULTS_PG_BIN"
+                )
         if shutil.which("createdb") is None:
             pytest.skip("the PostgreSQL client tools (createdb) are not installed")
         self.as_user, self.user = [], None
@@ -59,26 +62,48 @@ class PrivatePostgres:
     def _run(self, *argv, timeout=120):
         with open(self.home / "pg_ctl.out", "a+") as out:
             start = out.seek(0, 2)
-            done = subprocess.run([*self.as_user, *argv], stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
-                                  cwd=self.home, stdin=subprocess.DEVNULL,
-                                  preexec_fn=die_with_parent(signal.SIGKILL))
+            done = subprocess.run(
+                [*self.as_user, *argv],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent(signal.SIGKILL),
+            )
             out.seek(start)
             printed = out.read()
         assert done.returncode == 0, f"{' '.join(map(str, argv))}: {printed}"
         return printed
 
     def init(self):
-        self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--no-sync")
+        self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
         return self
 
     def start(self):
         # SIGINT is PostgreSQL's fast shutdown: every session is cut, nothing waits for clients.
         self.server = Process(
-            [PG_BIN / "postgres", "-D", self.data, "-c", "listen_addresses=127.0.0.1", "-p", self.port,
-             "-k", self.home, "-c", "max_connections=200"],
-            log=self.log, cwd=self.home, port=self.port, name="postgres", stop_signal=signal.SIGINT,
-            user=self.user, group=self.user).start()
+            [
+                PG_BIN / "postgres",
+                "-D",
+                self.data,
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-p",
+                self.port,
+                "-k",
+                self.home,
+                "-c",
+                "max_connections=200",
+            ],
+            log=self.log,
+            cwd=self.home,
+            port=self.port,
+            name="postgres",
+            stop_signal=signal.SIGINT,
+            user=self.user,
+            group=self.user,
+        ).start()
         self.server.wait_until(self.ready, timeout=60, what="accept connections")
 
     def ready(self):
@@ -101,8 +126,12 @@ class PrivatePostgres:
         shutil.rmtree(self.home, ignore_errors=True)
 
     def createdb(self, name):
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
 
@@ -129,8 +158,23 @@ class PrivateRedis:
 
     def start(self):
         self.server = Process(
-            [self.binary, "--port", self.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.home], log=self.home / "redis.log", port=self.port, name="redis-server").start()
+            [
+                self.binary,
+                "--port",
+                self.port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.home,
+            ],
+            log=self.home / "redis.log",
+            port=self.port,
+            name="redis-server",
+        ).start()
         self.server.wait_for_port(timeout=30)
         return self
 
@@ -208,7 +252,7 @@ def manage_json(server, script, marker):
     output = server.manage("shell", "-c", script).stdout
     line = next((line for line in output.splitlines() if line.startswith(marker + " ")), None)
     assert line, output
-    return json.loads(line[len(marker) + 1:])
+    return json.loads(line[len(marker) + 1 :])
 
 
 class FaultServer(Installation):
@@ -246,7 +290,7 @@ class FaultServer(Installation):
 
 def _parent(pid):
     stat = Path(f"/proc/{pid}/stat").read_bytes()
-    return int(stat[stat.rfind(b")") + 2:].split()[1])
+    return int(stat[stat.rfind(b")") + 2 :].split()[1])
 
 
 @pytest.fixture
@@ -262,17 +306,47 @@ def fault_server(tmp_path):
         server.cleanup()
 
 
-def run_fleet(server, token, *, devices, seed, state_dir, concurrency=10, licenses=None, retries=8, timeout=30,
-              background=False):
+def run_fleet(
+    server, token, *, devices, seed, state_dir, concurrency=10, licenses=None, retries=8, timeout=30, background=False
+):
     """``python -m smart_agent.fleet ... --json`` as a separate process, as an operator runs it."""
-    argv = [sys.executable, "-m", "smart_agent.fleet", "--server", server.url, "--ca-file", str(server.cert),
-            "--token", token, "--devices", str(devices), "--concurrency", str(concurrency), "--seed", str(seed),
-            "--state-dir", str(state_dir), "--retries", str(retries), "--timeout", str(timeout), "--json", "--quiet"]
+    argv = [
+        sys.executable,
+        "-m",
+        "smart_agent.fleet",
+        "--server",
+        server.url,
+        "--ca-file",
+        str(server.cert),
+        "--token",
+        token,
+        "--devices",
+        str(devices),
+        "--concurrency",
+        str(concurrency),
+        "--seed",
+        str(seed),
+        "--state-dir",
+        str(state_dir),
+        "--retries",
+        str(retries),
+        "--timeout",
+        str(timeout),
+        "--json",
+        "--quiet",
+    ]
     if licenses:
         argv += ["--licenses", licenses]
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=die_with_parent(signal.SIGKILL))
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=die_with_parent(signal.SIGKILL),
+    )
     if background:
         return proc
     return fleet_result(proc)

@@ -26,8 +26,9 @@ def assert_invariants(state, *, registered_ok=0, exact_tokens=None):
     for position in state["positions"]:
         if not position["borrowed"] and not position["lent"]:
             assert position["in_use"] == position["usage_rows"], position
-        assert position["available"] == (position["purchased"] + position["borrowed"] - position["lent"]
-                                         - position["in_use"]), position
+        assert position["available"] == (
+            position["purchased"] + position["borrowed"] - position["lent"] - position["in_use"]
+        ), position
     return uses
 
 

@@ -5,6 +5,7 @@ the tasks not yet run wait in the broker, and a restarted serve works them off.
 Tasks are acknowledged late (CELERY_TASK_ACKS_LATE) and handed back when their pool process dies
 (CELERY_TASK_REJECT_ON_WORKER_LOST): a task the dead worker had taken stays "unacked" in Redis and
 is delivered again after the transport's visibility timeout; every task is idempotent."""
+
 import os
 import re
 import signal
@@ -51,8 +52,12 @@ def _succeeded(server):
 
 
 def test_kill_celery_worker_during_a_task_burst(private_postgres, private_redis, fault_server):
-    server = fault_server("celery", DATABASE_URL=private_postgres.createdb("faults_celery_kill"),
-                          REDIS_URL=private_redis.url, ONPREM_CELERY_CONCURRENCY="2")
+    server = fault_server(
+        "celery",
+        DATABASE_URL=private_postgres.createdb("faults_celery_kill"),
+        REDIS_URL=private_redis.url,
+        ONPREM_CELERY_CONCURRENCY="2",
+    )
     server.manage("migrate", "--noinput")
     server.seed()
     server.start("--no-beat")
@@ -106,8 +111,12 @@ def test_kill_celery_pool_processes_hands_their_tasks_back(private_postgres, pri
     """A pool process killed under its task (out of memory, say): the worker's master replaces it,
     serve goes on, and the task is handed back to the broker and run again (acks late + reject on
     worker lost), so every queued task ends up done: none acknowledged without having run."""
-    server = fault_server("pool", DATABASE_URL=private_postgres.createdb("faults_celery_pool"),
-                          REDIS_URL=private_redis.url, ONPREM_CELERY_CONCURRENCY="2")
+    server = fault_server(
+        "pool",
+        DATABASE_URL=private_postgres.createdb("faults_celery_pool"),
+        REDIS_URL=private_redis.url,
+        ONPREM_CELERY_CONCURRENCY="2",
+    )
     server.manage("migrate", "--noinput")
     server.seed()
     server.start("--no-beat")
@@ -120,7 +129,9 @@ def test_kill_celery_pool_processes_hands_their_tasks_back(private_postgres, pri
     while _succeeded(server) < 10:
         assert time.monotonic() < deadline, (server.data_dir / "logs" / "worker.log").read_text()[-3000:]
         time.sleep(0.02)
-    (master,) = [pid for pid, cmd in server.child_pids("celery") if " worker " in cmd and _parent(pid) == server.proc.pid]
+    (master,) = [
+        pid for pid, cmd in server.child_pids("celery") if " worker " in cmd and _parent(pid) == server.proc.pid
+    ]
     pool = descendants(master)
     assert len(pool) == 2, pool
     for pid in pool:  # both at once: with tasks back to back, at least one is running one
@@ -131,7 +142,8 @@ def test_kill_celery_pool_processes_hands_their_tasks_back(private_postgres, pri
         assert server.proc.poll() is None, "serve stopped although only pool processes died:\n" + server.printed()
         assert time.monotonic() < deadline, (
             f"{_succeeded(server)} of {tasks} done, {redis.llen('celery')} queued, {redis.hlen('unacked')} unacked\n"
-            + (server.data_dir / "logs" / "worker.log").read_text()[-3000:])
+            + (server.data_dir / "logs" / "worker.log").read_text()[-3000:]
+        )
         time.sleep(0.2)
     log = (server.data_dir / "logs" / "worker.log").read_text()
     print("\n".join(line for line in log.splitlines() if "SIGKILL" in line or "WorkerLost" in line))

@@ -2,6 +2,7 @@
 authorizes and reports: the server is not restarted and recovers by itself (CONN_HEALTH_CHECKS
 replaces the dropped persistent connections), requests during the outage fail with a clean 5xx,
 and nothing is lost or half-applied: the agent's retry registers the devices that failed."""
+
 import threading
 import time
 
@@ -52,8 +53,16 @@ def test_postgres_restart_under_load(private_postgres, fault_server, tmp_path):
     prober.start()
     states = tmp_path / "devices"
     licenses = f"{seeded['tags']['NE']}=1"
-    fleet = run_fleet(server, seeded["token"], devices=DEVICES, seed=21, state_dir=states, licenses=licenses,
-                      concurrency=8, background=True)
+    fleet = run_fleet(
+        server,
+        seeded["token"],
+        devices=DEVICES,
+        seed=21,
+        state_dir=states,
+        licenses=licenses,
+        concurrency=8,
+        background=True,
+    )
     try:
         deadline = time.monotonic() + 180
         while _device_requests(server) < 60:
@@ -71,8 +80,10 @@ def test_postgres_restart_under_load(private_postgres, fault_server, tmp_path):
             fleet.kill()
 
     assert server.proc.poll() is None, "serve died when the database restarted:\n" + server.printed()
-    print(f"outage {up_at - down_at:.2f} s; REGISTER {first['by_type']['REGISTER']}; "
-          f"AUTHORIZE {first['by_type']['AUTHORIZE']}; HTTP {first['http_statuses']}")
+    print(
+        f"outage {up_at - down_at:.2f} s; REGISTER {first['by_type']['REGISTER']}; "
+        f"AUTHORIZE {first['by_type']['AUTHORIZE']}; HTTP {first['http_statuses']}"
+    )
     # The web server itself stayed up: every probe got an HTTP answer, 200 or a clean 503.
     assert {status for _, status in prober.seen} <= {200, 503}, prober.seen
     # ... and answered 200 again by itself shortly after the database was back.
@@ -97,8 +108,9 @@ def test_postgres_restart_under_load(private_postgres, fault_server, tmp_path):
     assert statuses == [200] * 8, statuses
 
     # The agent's retry: every device (same seed, same state) registers; none twice.
-    second = run_fleet(server, seeded["spare_token"], devices=DEVICES, seed=21, state_dir=states,
-                       licenses=licenses, concurrency=8)
+    second = run_fleet(
+        server, seeded["spare_token"], devices=DEVICES, seed=21, state_dir=states, licenses=licenses, concurrency=8
+    )
     assert second["by_type"]["REGISTER"]["ok"] == DEVICES and second["failed"] == 0, second
     final = server.state()
     assert final["pis"] == DEVICES and final["duplicates"] == 0

@@ -4,6 +4,7 @@ cache and the broker, a mail sent meanwhile is not lost (``send_later`` sends it
 synchronization asked for meanwhile waits in the database, and once Redis is back the server is
 ready again, background work flows through the worker again and the waiting synchronization runs.
 Also, without processes: the two fallbacks themselves."""
+
 import json
 import logging
 import re
@@ -46,8 +47,14 @@ print("STATUS", state.status, state.status_message)
 
 def _migrate(server):
     # Not server.manage: it gives up after 120 s, too short for a full migrate on a loaded machine.
-    done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=server.env,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -61,9 +68,14 @@ def _session(server):
 @pytest.mark.live
 @pytest.mark.faults
 def test_redis_down_and_back(private_postgres, private_redis, fault_server, smtp_server, tmp_path):
-    server = fault_server("redis", DATABASE_URL=private_postgres.createdb("faults_redis_down"),
-                          REDIS_URL=private_redis.url, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_server.port),
-                          ONPREM_SYNC_CHECK_SECONDS="5")  # the scheduled-sync check every 5 s (created at migrate)
+    server = fault_server(
+        "redis",
+        DATABASE_URL=private_postgres.createdb("faults_redis_down"),
+        REDIS_URL=private_redis.url,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_server.port),
+        ONPREM_SYNC_CHECK_SECONDS="5",
+    )  # the scheduled-sync check every 5 s (created at migrate)
     _migrate(server)
     seeded = server.seed(max_uses=150)
     server.start()
@@ -78,10 +90,18 @@ def test_redis_down_and_back(private_postgres, private_redis, fault_server, smtp
 
     # Pages and device endpoints keep answering.
     assert session.get(f"{server.url}/login/", timeout=20).status_code == 200
-    fleet = run_fleet(server, seeded["token"], devices=10, seed=31, state_dir=tmp_path / "devices",
-                      licenses=f"{seeded['tags']['NE']}=1", concurrency=4)
+    fleet = run_fleet(
+        server,
+        seeded["token"],
+        devices=10,
+        seed=31,
+        state_dir=tmp_path / "devices",
+        licenses=f"{seeded['tags']['NE']}=1",
+        concurrency=4,
+    )
     assert fleet["by_type"]["REGISTER"]["ok"] == 10 and fleet["failed"] == 0, json.dumps(
-        {op: {k: v for k, v in row.items() if k != "latency_ms"} for op, row in fleet["by_type"].items()})
+        {op: {k: v for k, v in row.items() if k != "latency_ms"} for op, row in fleet["by_type"].items()}
+    )
     # Readiness names what is missing.
     ready = session.get(f"{server.url}/readyz", timeout=30)
     assert ready.status_code == 503
@@ -132,9 +152,13 @@ def test_system_settings_fall_back_to_the_database_when_the_cache_fails(settings
     from core.system_settings import current, forget_cached
 
     SystemSettings.objects.create(pk=1, banner_text="From the database")
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
-                                   "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
     with caplog.at_level(logging.WARNING, logger="core.system_settings"):
         assert current().banner_text == "From the database"
         forget_cached()  # no exception either

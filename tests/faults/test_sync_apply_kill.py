@@ -10,6 +10,7 @@ hooks in the code: once the sync's request is on record (a new SyncRecord), the 
 holds SQLite's write lock is the apply transaction (the emulator builds its answer meanwhile and
 the On-Prem writes nothing until the answer is verified).
 """
+
 import os
 import random
 import signal
@@ -39,20 +40,37 @@ def _seed(path):
     tag = "regid.2026-01.com.cisco.FAULTS_{:04d},1.0_{:08x}-0000-4000-8000-{:012x}".format
     out = ["licenses:"]
     for n in range(LICENSES):
-        out += [f"  - tag: {tag(n, n, n)}", f"    name: Faults License {n:04d}",
-                f"    description: fault-test license {n}", "    product_family: Faults"]
-    out += ["smart_accounts:", f"  - name: {SMART_ACCOUNT}", "    export_allowed: true", "    virtual_accounts:",
-            f"      - name: {CISCO_VA}", "        entitlements:"]
+        out += [
+            f"  - tag: {tag(n, n, n)}",
+            f"    name: Faults License {n:04d}",
+            f"    description: fault-test license {n}",
+            "    product_family: Faults",
+        ]
+    out += [
+        "smart_accounts:",
+        f"  - name: {SMART_ACCOUNT}",
+        "    export_allowed: true",
+        "    virtual_accounts:",
+        f"      - name: {CISCO_VA}",
+        "        entitlements:",
+    ]
     expected = Counter()
     for n in range(LINES):
         lic = n % LICENSES
         kind = ("perpetual", "term", "subscription")[n % 3]
         quantity = rnd.randint(1, 500)
-        out += [f"          - tag: {tag(lic, lic, lic)}", f"            type: {kind}",
-                f"            quantity: {quantity}", f"            sku: SKU-{n:05d}"]
+        out += [
+            f"          - tag: {tag(lic, lic, lic)}",
+            f"            type: {kind}",
+            f"            quantity: {quantity}",
+            f"            sku: SKU-{n:05d}",
+        ]
         if kind != "perpetual":
-            out += ["            start: 2026-01-01", "            end: 2029-12-31",
-                    f"            subscription_id: Sub{n:06d}"]
+            out += [
+                "            start: 2026-01-01",
+                "            end: 2029-12-31",
+                f"            subscription_id: Sub{n:06d}",
+            ]
         expected[f"SKU-{n:05d}"] = quantity
     out += ["users:", f"  - username: {USER}", f"    password: {PASSWORD}", f"    smart_accounts: [{SMART_ACCOUNT}]"]
     path.write_text("\n".join(out) + "\n")
@@ -68,8 +86,11 @@ class Site:
         self.db = self.data_dir / "onprem.sqlite3"
         self.state_dir = tmp_path / "cssm"
         self.port = ports.claim_port(ports.SYNC_KILL)
-        env = server_env(self.data_dir, ONPREM_CSSM_URL=f"https://127.0.0.1:{self.port}",
-                         ONPREM_CSSM_CA_FILE=str(self.state_dir / "tls" / "server.crt"))
+        env = server_env(
+            self.data_dir,
+            ONPREM_CSSM_URL=f"https://127.0.0.1:{self.port}",
+            ONPREM_CSSM_CA_FILE=str(self.state_dir / "tls" / "server.crt"),
+        )
         self.env = {k: v for k, v in env.items() if not k.lower().endswith("_proxy")}
         self.emulator = None
 
@@ -80,8 +101,9 @@ class Site:
         return done
 
     def start_emulator(self, seed):
-        self.emulator = cssm_emulator(self.state_dir, port=self.port, env=self.env, log=self.tmp / "emulator.log",
-                                      seed=seed)
+        self.emulator = cssm_emulator(
+            self.state_dir, port=self.port, env=self.env, log=self.tmp / "emulator.log", seed=seed
+        )
 
     def stop(self):
         if self.emulator is not None:
@@ -96,17 +118,29 @@ class Site:
             conn.close()
 
     def sync_records(self):
-        return self.query("SELECT count(*) FROM sync_syncrecord r JOIN licensing_localaccount a "
-                          "ON a.id = r.account_id WHERE a.name = ? AND r.kind = 'sync'", ACCOUNT)[0][0]
+        return self.query(
+            "SELECT count(*) FROM sync_syncrecord r JOIN licensing_localaccount a "
+            "ON a.id = r.account_id WHERE a.name = ? AND r.kind = 'sync'",
+            ACCOUNT,
+        )[0][0]
 
     def pending(self, sync_type):
-        return self.query("SELECT count(*) FROM sync_syncrecord r JOIN licensing_localaccount a "
-                          "ON a.id = r.account_id WHERE a.name = ? AND r.kind = 'sync' AND r.mode = 'online' "
-                          "AND r.result = 'pending' AND r.sync_type = ?", ACCOUNT, sync_type)[0][0]
+        return self.query(
+            "SELECT count(*) FROM sync_syncrecord r JOIN licensing_localaccount a "
+            "ON a.id = r.account_id WHERE a.name = ? AND r.kind = 'sync' AND r.mode = 'online' "
+            "AND r.result = 'pending' AND r.sync_type = ?",
+            ACCOUNT,
+            sync_type,
+        )[0][0]
 
     def full_sync_required(self):
-        return bool(self.query("SELECT s.full_sync_required FROM sync_accountsync s JOIN licensing_localaccount a "
-                               "ON a.id = s.account_id WHERE a.name = ?", ACCOUNT)[0][0])
+        return bool(
+            self.query(
+                "SELECT s.full_sync_required FROM sync_accountsync s JOIN licensing_localaccount a "
+                "ON a.id = s.account_id WHERE a.name = ?",
+                ACCOUNT,
+            )[0][0]
+        )
 
     def write_locked(self):
         """True while another connection holds SQLite's write lock (a write transaction is open)."""
@@ -129,21 +163,35 @@ class Site:
             "SELECT va.name, va.is_default, l.entitlement_tag, e.license_type, e.quantity, e.start_date, e.end_date, "
             "e.subscription_id, e.sku, e.source FROM licensing_entitlement e "
             "JOIN licensing_virtualaccount va ON va.id = e.virtual_account_id "
-            "JOIN licensing_licensedefinition l ON l.id = e.license_id WHERE va.account_id = ? ORDER BY e.id", account)
-        state = self.query("SELECT last_response_id, last_sync_at, last_sync_result, last_sync_type, "
-                           "full_sync_required, onprem_name, id_certificate_pem FROM sync_accountsync "
-                           "WHERE account_id = ?", account)
+            "JOIN licensing_licensedefinition l ON l.id = e.license_id WHERE va.account_id = ? ORDER BY e.id",
+            account,
+        )
+        state = self.query(
+            "SELECT last_response_id, last_sync_at, last_sync_result, last_sync_type, "
+            "full_sync_required, onprem_name, id_certificate_pem FROM sync_accountsync "
+            "WHERE account_id = ?",
+            account,
+        )
         return {
             "entitlements": entitlements,
-            "licenses": self.query("SELECT count(*) FROM licensing_licensedefinition "
-                                   "WHERE entitlement_tag LIKE 'regid.2026-01.com.cisco.FAULTS_%'")[0][0],
+            "licenses": self.query(
+                "SELECT count(*) FROM licensing_licensedefinition "
+                "WHERE entitlement_tag LIKE 'regid.2026-01.com.cisco.FAULTS_%'"
+            )[0][0],
             "state": state,
-            "watermark": self.query("SELECT identifier, digest FROM sync_syncedproductinstance WHERE account_id = ? "
-                                    "ORDER BY identifier", account),
-            "results": Counter(r for (r,) in self.query(
-                "SELECT result FROM sync_syncrecord WHERE account_id = ? AND kind = 'sync'", account)),
-            "succeeded_events": self.query("SELECT count(*) FROM onprem_event WHERE account_id = ? "
-                                           "AND event_type = 'sync.succeeded'", account)[0][0],
+            "watermark": self.query(
+                "SELECT identifier, digest FROM sync_syncedproductinstance WHERE account_id = ? ORDER BY identifier",
+                account,
+            ),
+            "results": Counter(
+                r
+                for (r,) in self.query(
+                    "SELECT result FROM sync_syncrecord WHERE account_id = ? AND kind = 'sync'", account
+                )
+            ),
+            "succeeded_events": self.query(
+                "SELECT count(*) FROM onprem_event WHERE account_id = ? AND event_type = 'sync.succeeded'", account
+            )[0][0],
         }
 
 
@@ -157,7 +205,7 @@ def _cpu_seconds(pid):
         stat = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
         return None
-    fields = stat[stat.rfind(b")") + 2:].split()
+    fields = stat[stat.rfind(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -172,9 +220,16 @@ def _run_sync(site, *extra, kill_after=None):
     # before the apply); otherwise a new request is recorded first, in a short transaction of its own.
     sync_type = "full" if "--full" in extra or site.full_sync_required() else "standard"
     resend = site.pending(sync_type) > 0
-    proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "cssm", "sync", ACCOUNT, *extra], cwd=ROOT,
-                            env=site.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGKILL))
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "cssm", "sync", ACCOUNT, *extra],
+        cwd=ROOT,
+        env=site.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent(signal.SIGKILL),
+    )
     deadline = time.monotonic() + 60
     while not resend and site.sync_records() == records:
         assert proc.poll() is None, proc.communicate()
@@ -216,10 +271,15 @@ def test_kill_sync_inside_apply(tmp_path):
     try:
         site.manage("migrate", "--noinput")
         site.start_emulator(tmp_path / "seed.yml")
-        site.manage("shell", "-c", (
-            "from licensing.services.accounts import create_account; "
-            f"create_account(actor=None, name={ACCOUNT!r}, cisco_smart_account={SMART_ACCOUNT!r}, "
-            f"cisco_virtual_account={CISCO_VA!r})"))
+        site.manage(
+            "shell",
+            "-c",
+            (
+                "from licensing.services.accounts import create_account; "
+                f"create_account(actor=None, name={ACCOUNT!r}, cisco_smart_account={SMART_ACCOUNT!r}, "
+                f"cisco_virtual_account={CISCO_VA!r})"
+            ),
+        )
         (tmp_path / "password").write_text(PASSWORD + "\n")
         site.manage("cssm", "register", ACCOUNT, "--username", USER, "--password-file", str(tmp_path / "password"))
 
@@ -251,15 +311,15 @@ def test_kill_sync_inside_apply(tmp_path):
             f"qs = Entitlement.objects.filter(virtual_account__account__name={ACCOUNT!r}).order_by('pk'); "
             "pks = list(qs.values_list('pk', flat=True)); "
             "Entitlement.objects.filter(pk__in=pks[::2]).delete(); "
-            "Entitlement.objects.filter(pk__in=pks[1::4]).update(quantity=F('quantity') + 7)")
+            "Entitlement.objects.filter(pk__in=pks[1::4]).update(quantity=F('quantity') + 7)"
+        )
         site.manage("shell", "-c", drift)
         proc, repair_seconds = _run_sync(site, "--full")
         out, err = proc.communicate()
         assert proc.returncode == 0, out + err
         repaired = site.snapshot()
         assert _by_sku(repaired) == expected and len(repaired["entitlements"]) == LINES
-        print(f"apply of {LINES} lines: {apply_seconds:.2f} s CPU; "
-              f"repair of {LINES // 2}: {repair_seconds:.2f} s CPU")
+        print(f"apply of {LINES} lines: {apply_seconds:.2f} s CPU; repair of {LINES // 2}: {repair_seconds:.2f} s CPU")
         assert repair_seconds > 0.4, f"the repair took {repair_seconds:.2f} s of CPU: too short to be cut reliably"
         site.manage("shell", "-c", drift)
         drifted = site.snapshot()

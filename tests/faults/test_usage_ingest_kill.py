@@ -8,6 +8,7 @@ Real processes on loopback (`manage.py serve` on a private PostgreSQL, the real
 `python -m smart_agent`); how each moment is reached without a hook in the product:
 docs/reliability.md, "Lossless usage ingest".
 """
+
 import json
 import os
 import re
@@ -54,25 +55,59 @@ class Device:
         self.state_dir, self.ca_file = Path(state_dir), str(ca_file)
 
     def _argv(self, server, *args):
-        return [sys.executable, "-m", "smart_agent", "--server", server.url, "--ca-file", self.ca_file,
-                "--state-dir", str(self.state_dir), "--timeout", "60", "--json", *args]
+        return [
+            sys.executable,
+            "-m",
+            "smart_agent",
+            "--server",
+            server.url,
+            "--ca-file",
+            self.ca_file,
+            "--state-dir",
+            str(self.state_dir),
+            "--timeout",
+            "60",
+            "--json",
+            *args,
+        ]
 
     def run(self, server, *args):
         """One command to its end; returns the reply payload it prints (--json)."""
-        done = subprocess.run(self._argv(server, *args), cwd=ROOT, env=_agent_env(), capture_output=True, text=True,
-                              timeout=180, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            self._argv(server, *args),
+            cwd=ROOT,
+            env=_agent_env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+            stdin=subprocess.DEVNULL,
+        )
         assert done.returncode == 0, f"smart_agent {' '.join(args)}: exit {done.returncode}\n{done.stdout}{done.stderr}"
         return json.loads(done.stdout)
 
     def start(self, server, *args):
-        return subprocess.Popen(self._argv(server, *args), cwd=ROOT, env=_agent_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-                                preexec_fn=die_with_parent(signal.SIGKILL))
+        return subprocess.Popen(
+            self._argv(server, *args),
+            cwd=ROOT,
+            env=_agent_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(signal.SIGKILL),
+        )
 
     def start_resend(self, server):
-        return subprocess.Popen([sys.executable, "-c", RESEND, server.url, str(self.state_dir), self.ca_file],
-                                cwd=ROOT, env=_agent_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGKILL))
+        return subprocess.Popen(
+            [sys.executable, "-c", RESEND, server.url, str(self.state_dir), self.ca_file],
+            cwd=ROOT,
+            env=_agent_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(signal.SIGKILL),
+        )
 
     def resend(self, server):
         return finished(self.start_resend(server))
@@ -136,12 +171,18 @@ class Database:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if table is not None:
-                found = self.rows("SELECT DISTINCT a.pid, a.client_port FROM pg_stat_activity a JOIN pg_locks l "
-                                  "ON l.pid = a.pid WHERE a.datname = current_database() AND NOT l.granted "
-                                  "AND l.relation = %s::regclass", table)
+                found = self.rows(
+                    "SELECT DISTINCT a.pid, a.client_port FROM pg_stat_activity a JOIN pg_locks l "
+                    "ON l.pid = a.pid WHERE a.datname = current_database() AND NOT l.granted "
+                    "AND l.relation = %s::regclass",
+                    table,
+                )
             else:
-                found = self.rows("SELECT pid, client_port FROM pg_stat_activity WHERE datname = current_database() "
-                                  "AND wait_event_type = 'Lock' AND query LIKE %s", query_like)
+                found = self.rows(
+                    "SELECT pid, client_port FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query LIKE %s",
+                    query_like,
+                )
             if found:
                 assert len(found) == 1, found
                 return found[0]
@@ -151,8 +192,14 @@ class Database:
         pytest.fail(f"no backend waited on a lock with {query_like!r} within {timeout} s")
 
     def holds(self, backend, table, mode="RowExclusiveLock"):
-        return bool(self.rows("SELECT 1 FROM pg_locks WHERE pid = %s AND relation = %s::regclass AND mode = %s "
-                              "AND granted", backend, table, mode))
+        return bool(
+            self.rows(
+                "SELECT 1 FROM pg_locks WHERE pid = %s AND relation = %s::regclass AND mode = %s AND granted",
+                backend,
+                table,
+                mode,
+            )
+        )
 
     def gone(self, backend, timeout=30):
         deadline = time.monotonic() + timeout
@@ -164,15 +211,30 @@ class Database:
         """What the ingest wrote for the device: reports, usage, events, nonces."""
         reports = self.rows(
             "SELECT r.report_id, r.payload FROM licensing_rumreport r JOIN licensing_productinstance p "
-            "ON p.id = r.product_instance_id WHERE p.udi_serial_number = %s ORDER BY r.id", SERIAL)
-        usage = dict(self.rows(
-            "SELECT l.entitlement_tag, u.count FROM licensing_licenseusage u JOIN licensing_licensedefinition l "
-            "ON l.id = u.license_id JOIN licensing_productinstance p ON p.id = u.product_instance_id "
-            "WHERE p.udi_serial_number = %s", SERIAL))
-        events = [int(re.search(r": (\d+) new report", m).group(1)) for (m,) in self.rows(
-            "SELECT message FROM onprem_event WHERE event_type = 'device.usage_reported' ORDER BY id")]
-        return {"reports": [rid for rid, _ in reports], "payloads": dict(reports), "usage": usage,
-                "events": events, "nonces": self.rows("SELECT count(*) FROM licensing_devicenonce")[0][0]}
+            "ON p.id = r.product_instance_id WHERE p.udi_serial_number = %s ORDER BY r.id",
+            SERIAL,
+        )
+        usage = dict(
+            self.rows(
+                "SELECT l.entitlement_tag, u.count FROM licensing_licenseusage u JOIN licensing_licensedefinition l "
+                "ON l.id = u.license_id JOIN licensing_productinstance p ON p.id = u.product_instance_id "
+                "WHERE p.udi_serial_number = %s",
+                SERIAL,
+            )
+        )
+        events = [
+            int(re.search(r": (\d+) new report", m).group(1))
+            for (m,) in self.rows(
+                "SELECT message FROM onprem_event WHERE event_type = 'device.usage_reported' ORDER BY id"
+            )
+        ]
+        return {
+            "reports": [rid for rid, _ in reports],
+            "payloads": dict(reports),
+            "usage": usage,
+            "events": events,
+            "nonces": self.rows("SELECT count(*) FROM licensing_devicenonce")[0][0],
+        }
 
     def close(self):
         self.watch.close()
@@ -223,8 +285,11 @@ def kill_worker(server, pid):
     workers = server.gunicorn_workers()
     assert pid in workers, (pid, workers)
     os.kill(pid, signal.SIGKILL)
-    _wait_for(lambda: pid not in server.gunicorn_workers() and len(server.gunicorn_workers()) == len(workers),
-              60, "the master to replace the killed worker")
+    _wait_for(
+        lambda: pid not in server.gunicorn_workers() and len(server.gunicorn_workers()) == len(workers),
+        60,
+        "the master to replace the killed worker",
+    )
 
 
 class Hold:
@@ -266,15 +331,18 @@ def serve(server):
 def _shared_secrets():
     # What two nodes of an HA pair share: the signing secrets and the keys of the secrets at rest
     # (the account CAs' private keys are stored encrypted with them).
-    return {"SECRET_KEY": "faults-usage-" + Fernet.generate_key().decode(),
-            "ONPREM_FIELD_KEYS": Fernet.generate_key().decode()}
+    return {
+        "SECRET_KEY": "faults-usage-" + Fernet.generate_key().decode(),
+        "ONPREM_FIELD_KEYS": Fernet.generate_key().decode(),
+    }
 
 
 # --- the tests -----------------------------------------------------------------------------------
 def test_kill_worker_before_and_after_commit_of_a_usage_report(private_postgres, fault_server, tmp_path):
     hold = Hold(tmp_path / "hold")
-    server = make_node(fault_server, "node", private_postgres.createdb("faults_usage_kill"), _shared_secrets(),
-                        **hold.env())
+    server = make_node(
+        fault_server, "node", private_postgres.createdb("faults_usage_kill"), _shared_secrets(), **hold.env()
+    )
     device = Device(tmp_path / "device", server.cert)
     db = None
     try:
@@ -361,8 +429,14 @@ def test_replay_after_failover_to_a_second_web_node(private_postgres, fault_serv
         serve(node_a)
         # Node B: its own process, port and data dir, the same database, the same certificate
         # (an HA pair answers under one name), the same secrets.
-        node_b = make_node(fault_server, "node-b", database, shared, ONPREM_TLS_CERT=str(node_a.cert),
-                            ONPREM_TLS_KEY=str(node_a.cert.with_name("server.key")))
+        node_b = make_node(
+            fault_server,
+            "node-b",
+            database,
+            shared,
+            ONPREM_TLS_CERT=str(node_a.cert),
+            ONPREM_TLS_KEY=str(node_a.cert.with_name("server.key")),
+        )
         node_b.cert = node_a.cert
         serve(node_b)
         db = Database(private_postgres, "faults_usage_failover")

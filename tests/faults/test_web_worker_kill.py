@@ -2,6 +2,7 @@
 transfers through the REST API: the master replaces them, what was in flight is either wholly
 applied or not at all, and the agent's retry registers the devices that failed without duplicating
 the ones that had registered."""
+
 import json
 import os
 import signal
@@ -43,11 +44,25 @@ class Transfers(threading.Thread):
         self.session = requests_oauthlib.OAuth2Session(client=BackendApplicationClient(client_id=grant["client_id"]))
         self.session.trust_env = False
         self.session.verify = str(server.cert)
-        self.session.fetch_token(f"{server.url}/oauth/token", client_id=grant["client_id"],
-                                 client_secret=grant["client_secret"], include_client_id=True, timeout=30)
+        self.session.fetch_token(
+            f"{server.url}/oauth/token",
+            client_id=grant["client_id"],
+            client_secret=grant["client_secret"],
+            include_client_id=True,
+            timeout=30,
+        )
         self.url = f"{server.url}/api/v1/accounts/Faults/virtual-accounts/Campus/licenses/transfer"
-        self.body = {"licenses": [{"license": license_name, "licenseType": "PERPETUAL", "quantity": 1,
-                                   "precedence": "LONGEST_TERM_FIRST", "targetVirtualAccount": "Lab"}]}
+        self.body = {
+            "licenses": [
+                {
+                    "license": license_name,
+                    "licenseType": "PERPETUAL",
+                    "quantity": 1,
+                    "precedence": "LONGEST_TERM_FIRST",
+                    "targetVirtualAccount": "Lab",
+                }
+            ]
+        }
         self.stop = threading.Event()
         self.ok = self.refused = self.lost = 0
         self.statuses = []
@@ -71,8 +86,11 @@ def test_kill_web_workers_during_registrations_and_transfers(private_postgres, f
     server.manage("migrate", "--noinput")
     seeded = server.seed(max_uses=MAX_USES)
     server.manage("api_console", "enable")
-    grant = json.loads(server.manage("api_client", "create", "--name", "faults", "--account", "Faults",
-                                     "--role", "account_admin").stdout)
+    grant = json.loads(
+        server.manage(
+            "api_client", "create", "--name", "faults", "--account", "Faults", "--role", "account_admin"
+        ).stdout
+    )
     server.start("--no-beat")
     server.wait_until_up()
     before = server.state()
@@ -84,8 +102,9 @@ def test_kill_web_workers_during_registrations_and_transfers(private_postgres, f
     transfers.start()
     states = tmp_path / "devices"
     licenses = f"{seeded['tags']['NE']}=1,{seeded['tags']['DE']}=1"
-    fleet = run_fleet(server, seeded["token"], devices=DEVICES, seed=11, state_dir=states, licenses=licenses,
-                      background=True)
+    fleet = run_fleet(
+        server, seeded["token"], devices=DEVICES, seed=11, state_dir=states, licenses=licenses, background=True
+    )
     killed = []
     try:
         # First one worker, then all three at once (whatever they were doing, transfers included).
@@ -97,8 +116,11 @@ def test_kill_web_workers_during_registrations_and_transfers(private_postgres, f
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
             # The master notices and forks replacements.
-            _wait_for(lambda: len(server.gunicorn_workers()) == 3 and not set(killed) & set(server.gunicorn_workers()),
-                      60, "replacement workers")
+            _wait_for(
+                lambda: len(server.gunicorn_workers()) == 3 and not set(killed) & set(server.gunicorn_workers()),
+                60,
+                "replacement workers",
+            )
         first = fleet_result(fleet)
         # The devices are done; the transfers alone now: each one is on a worker almost all the
         # time, so killing every worker cuts transfers in flight.
@@ -108,8 +130,11 @@ def test_kill_web_workers_during_registrations_and_transfers(private_postgres, f
             for pid in workers:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
-            _wait_for(lambda: len(server.gunicorn_workers()) == 3 and not set(killed) & set(server.gunicorn_workers()),
-                      60, "replacement workers")
+            _wait_for(
+                lambda: len(server.gunicorn_workers()) == 3 and not set(killed) & set(server.gunicorn_workers()),
+                60,
+                "replacement workers",
+            )
         time.sleep(1.0)
     finally:
         transfers.stop.set()
@@ -118,8 +143,10 @@ def test_kill_web_workers_during_registrations_and_transfers(private_postgres, f
             fleet.kill()
 
     assert server.proc.poll() is None, "serve died with its web worker:\n" + server.printed()
-    print(f"killed {killed}; REGISTER {first['by_type']['REGISTER']}; transfers ok={transfers.ok} "
-          f"refused={transfers.refused} lost={transfers.lost}")
+    print(
+        f"killed {killed}; REGISTER {first['by_type']['REGISTER']}; transfers ok={transfers.ok} "
+        f"refused={transfers.refused} lost={transfers.lost}"
+    )
     assert transfers.ok > 0 and transfers.refused == 0, [s for s in transfers.statuses if s != 200][:20]
     assert transfers.lost > 0, "no transfer was in flight when the workers died: the test proved nothing"
 

@@ -1,4 +1,5 @@
 """A small .po reader for the i18n tests (the project does not depend on polib)."""
+
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Each shipped catalogue is complete, keeps the placeholders, and its committed .mo is current."""
+
 import gettext
 import re
 import shutil
@@ -60,9 +61,14 @@ def test_translations_keep_the_placeholders(catalogue):
 def test_translations_are_not_left_in_english(catalogue):
     # A msgstr equal to its msgid is allowed only for names and codes that stay as they are.
     directory, entries = catalogue
-    copied = [e.msgid for e in messages(entries)
-              if e.msgstr == e.msgid and re.search(r"[a-z]{3,} [a-z]{3,}", e.msgid)
-              and "Smart Software Manager" not in e.msgid and "Smart Account" not in e.msgid]
+    copied = [
+        e.msgid
+        for e in messages(entries)
+        if e.msgstr == e.msgid
+        and re.search(r"[a-z]{3,} [a-z]{3,}", e.msgid)
+        and "Smart Software Manager" not in e.msgid
+        and "Smart Account" not in e.msgid
+    ]
     assert not copied, f"{directory}: copied untranslated: {copied[:10]}"
 
 
@@ -88,8 +94,11 @@ def test_committed_mo_matches_the_po(catalogue):
 @pytest.mark.skipif(not shutil.which("msgfmt"), reason="gettext's msgfmt is not installed")
 def test_msgfmt_accepts_every_catalogue(catalogue):
     directory, _ = catalogue
-    result = subprocess.run(["msgfmt", "--check-format", "--check-header", "-o", "/dev/null",
-                             str(po_path(directory))], capture_output=True, text=True)
+    result = subprocess.run(
+        ["msgfmt", "--check-format", "--check-header", "-o", "/dev/null", str(po_path(directory))],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -108,12 +117,17 @@ def test_every_ui_string_in_the_code_is_in_the_catalogues(tmp_path, settings, mo
     out.mkdir(parents=True)
     settings.LOCALE_PATHS = [out]
     monkeypatch.chdir(source)
-    call_command("makemessages", locale=["ja"], no_obsolete=True, verbosity=0, symlinks=True,
-                 ignore_patterns=list(SKIPPED_TOP_LEVEL))
+    call_command(
+        "makemessages",
+        locale=["ja"],
+        no_obsolete=True,
+        verbosity=0,
+        symlinks=True,
+        ignore_patterns=list(SKIPPED_TOP_LEVEL),
+    )
     assert not (source / "locale").exists()
     extracted = {(e.msgctxt, e.msgid) for e in messages(parse_po(out / "ja/LC_MESSAGES/django.po"))}
     for directory in CATALOGUES:
         shipped = {(e.msgctxt, e.msgid) for e in messages(parse_po(po_path(directory)))}
         missing = sorted(msgid for _, msgid in extracted - shipped)
-        assert not missing, (f"{directory}: {len(missing)} strings lack translations (see docs/i18n.md): "
-                             f"{missing[:10]}")
+        assert not missing, f"{directory}: {len(missing)} strings lack translations (see docs/i18n.md): {missing[:10]}"

@@ -1,24 +1,33 @@
 """Users see the Licensing and Administration workspaces in their own language; signed-out pages
 use the system default language."""
+
 import pytest
 
 from accounts.roles import AccountRole, SystemRole
 
 # Strings each page is known to show, in the language of the user who looks at it.
 EXPECTED = {
-    "ja": {"licensing": ["インベントリ", "アラート", "レポート", "アカウントの管理", "ログアウト"],
-           "admin": ["管理ワークスペース", "ユーザー", "セキュリティ", "サポートセンター", "ログアウト"],
-           "login": ["ログイン", "ユーザー名", "パスワード"]},
-    "zh-hans": {"licensing": ["库存", "警报", "报告", "管理帐户", "注销"],
-                "admin": ["管理工作区", "用户", "安全", "支持中心", "注销"],
-                "login": ["登录", "用户名", "密码"]},
-    "ko": {"licensing": ["인벤토리", "알림", "보고서", "어카운트 관리", "로그아웃"],
-           "admin": ["관리 작업 공간", "사용자", "보안", "지원 센터", "로그아웃"],
-           "login": ["로그인", "사용자 이름", "비밀번호"]},
+    "ja": {
+        "licensing": ["インベントリ", "アラート", "レポート", "アカウントの管理", "ログアウト"],
+        "admin": ["管理ワークスペース", "ユーザー", "セキュリティ", "サポートセンター", "ログアウト"],
+        "login": ["ログイン", "ユーザー名", "パスワード"],
+    },
+    "zh-hans": {
+        "licensing": ["库存", "警报", "报告", "管理帐户", "注销"],
+        "admin": ["管理工作区", "用户", "安全", "支持中心", "注销"],
+        "login": ["登录", "用户名", "密码"],
+    },
+    "ko": {
+        "licensing": ["인벤토리", "알림", "보고서", "어카운트 관리", "로그아웃"],
+        "admin": ["관리 작업 공간", "사용자", "보안", "지원 센터", "로그아웃"],
+        "login": ["로그인", "사용자 이름", "비밀번호"],
+    },
 }
-ENGLISH = {"licensing": ["Inventory", "Log Out", "Manage Account"],
-           "admin": ["Administration Workspace", "Log Out"],
-           "login": ["Log In", "Username"]}
+ENGLISH = {
+    "licensing": ["Inventory", "Log Out", "Manage Account"],
+    "admin": ["Administration Workspace", "Log Out"],
+    "login": ["Log In", "Username"],
+}
 LANGUAGES = sorted(EXPECTED)
 
 

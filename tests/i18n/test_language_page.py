@@ -1,4 +1,5 @@
 """The Language page: any signed-in user changes their own UI language; bad input writes nothing."""
+
 import pytest
 from django.test import Client
 
@@ -30,11 +31,14 @@ def test_shows_the_current_choice(client, user):
         assert f'value="{code}"' in html
 
 
-@pytest.mark.parametrize("code, confirmation", [
-    ("ja", "言語を変更しました。"),
-    ("zh-hans", "语言已更改。"),
-    ("ko", "언어가 변경되었습니다."),
-])
+@pytest.mark.parametrize(
+    "code, confirmation",
+    [
+        ("ja", "言語を変更しました。"),
+        ("zh-hans", "语言已更改。"),
+        ("ko", "언어가 변경되었습니다."),
+    ],
+)
 def test_changes_the_users_language(client, user, code, confirmation):
     client.force_login(user)
     response = client.post("/language/", {"language": code}, follow=True)
@@ -56,8 +60,9 @@ def test_back_to_english(client, user):
     assert "Your language was changed." in response.content.decode()
 
 
-@pytest.mark.parametrize("data", [{"language": "xx"}, {"language": "fr"}, {"language": ""}, {},
-                                  {"language": "ja" * 50}])
+@pytest.mark.parametrize(
+    "data", [{"language": "xx"}, {"language": "fr"}, {"language": ""}, {}, {"language": "ja" * 50}]
+)
 def test_rejects_an_unknown_code_and_writes_nothing(client, user, data):
     client.force_login(user)
     before = type(user).objects.values().get(pk=user.pk)

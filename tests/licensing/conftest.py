@@ -1,4 +1,5 @@
 """Licensing workspace fixtures: people with account / VA roles, each with their own browser."""
+
 import time
 
 import pytest

@@ -1,4 +1,5 @@
 """Manage Account > Access Requests: approve (as Account User or Account Administrator) or decline."""
+
 import pytest
 
 from accounts.models import RoleGrant
@@ -25,29 +26,42 @@ def tab(account, rest=""):
 
 
 def state():
-    return (list(AccessRequest.objects.order_by("pk").values_list("status", "decided_by_id")),
-            list(RoleGrant.objects.order_by("pk").values_list("user_id", "role")), Event.objects.count())
+    return (
+        list(AccessRequest.objects.order_by("pk").values_list("status", "decided_by_id")),
+        list(RoleGrant.objects.order_by("pk").values_list("user_id", "role")),
+        Event.objects.count(),
+    )
 
 
 def test_the_table_shows_every_column(acme, acme_admin, pending, browser):
     html = browser(acme_admin).get(tab(acme)).content.decode()
-    for text in ("Carol Danvers", "carol", "carol@example.com", "Acme", "Carol Inc",
-                 pending.created_at.strftime("%Y-%m-%d"), "Pending", "Approve", "Decline"):
+    for text in (
+        "Carol Danvers",
+        "carol",
+        "carol@example.com",
+        "Acme",
+        "Carol Inc",
+        pending.created_at.strftime("%Y-%m-%d"),
+        "Pending",
+        "Approve",
+        "Decline",
+    ):
         assert text in html
     assert 'data-confirm="Decline the access request of “carol”?"' in html
 
 
-@pytest.mark.parametrize("role, label", [("account_user", "Account User"),
-                                         ("account_admin", "Account Administrator")])
+@pytest.mark.parametrize("role, label", [("account_user", "Account User"), ("account_admin", "Account Administrator")])
 def test_approve_grants_the_chosen_role(acme, acme_admin, carol, pending, browser, role, label):
     response = browser(acme_admin).post(tab(acme, f"{pending.pk}/approve/"), {"role": role}, follow=True)
     pending.refresh_from_db()
     assert (pending.status, pending.decided_by) == (AccessRequest.Status.APPROVED, acme_admin)
     assert RoleGrant.objects.get(user=carol).role == role
     assert Event.objects.get(event_type="access.approved").message == (
-        "The access request of the user “carol” to the local account “Acme” was approved.")
+        "The access request of the user “carol” to the local account “Acme” was approved."
+    )
     assert Event.objects.get(event_type="user.role_added", user=acme_admin).message == (
-        f"The user “carol” was assigned the role “{label}”.")
+        f"The user “carol” was assigned the role “{label}”."
+    )
     html = response.content.decode()
     assert "Approved" in html and "alice" in html  # Action By
     assert browser(carol).get(f"/accounts/{acme.pk}/").status_code == 200
@@ -59,11 +73,13 @@ def test_decline(acme, sysop, carol, pending, browser):
     assert (pending.status, pending.decided_by) == (AccessRequest.Status.DECLINED, sysop)
     assert not RoleGrant.objects.filter(user=carol).exists()
     assert Event.objects.get(event_type="access.declined").message == (
-        "The access request of the user “carol” to the local account “Acme” was declined.")
+        "The access request of the user “carol” to the local account “Acme” was declined."
+    )
 
 
-@pytest.mark.parametrize("first, second", [("approve", "approve"), ("approve", "decline"),
-                                           ("decline", "approve"), ("decline", "decline")])
+@pytest.mark.parametrize(
+    "first, second", [("approve", "approve"), ("approve", "decline"), ("decline", "approve"), ("decline", "decline")]
+)
 def test_a_decided_request_cannot_be_decided_again(acme, acme_admin, pending, browser, first, second):
     client = browser(acme_admin)
     client.post(tab(acme, f"{pending.pk}/{first}/"), {"role": "account_user"})
@@ -93,8 +109,9 @@ def test_approving_a_disabled_user_writes_nothing(acme, acme_admin, carol, pendi
 
 
 @pytest.mark.parametrize("who", ["account_user", "va_admin", "va_user"])
-def test_only_account_or_system_administrators_decide(acme, acme_user, make_user, grant_role, new_va, pending, browser,
-                                                      who):
+def test_only_account_or_system_administrators_decide(
+    acme, acme_user, make_user, grant_role, new_va, pending, browser, who
+):
     if who == "account_user":
         person = acme_user
     else:

@@ -1,5 +1,6 @@
 """Smart Licensing > Activity: License Transactions and Event Log — what each role sees, the
 filters (and bad filter values), CSV exports, 404 for other accounts, a pinned query count."""
+
 import csv
 import datetime
 import io
@@ -18,8 +19,16 @@ pytestmark = pytest.mark.django_db
 
 
 def transfer(actor, source, dest, tag="DNA Advantage", count=5):
-    return record("license.transferred", actor=actor, virtual_account=source, count=count, tag=tag, type="Term",
-                  old_pool_name=source.name, new_pool_name=dest.name)
+    return record(
+        "license.transferred",
+        actor=actor,
+        virtual_account=source,
+        count=count,
+        tag=tag,
+        type="Term",
+        old_pool_name=source.name,
+        new_pool_name=dest.name,
+    )
 
 
 @pytest.fixture
@@ -30,17 +39,31 @@ def world(acme, new_va, make_user, grant_role, make_account, acme_admin):
     globex_default = globex.virtual_accounts.get(is_default=True)
     events = {
         "moved": transfer(acme_admin, default, sales, tag="Moved From Default"),
-        "expired": record("license.expired", virtual_account=sales, count=3, tag="Sales Expired Tag", type="Term",
-                          pool_name=sales.name, end_date="2026-01-01"),
-        "token": record("token.created", actor=acme_admin, virtual_account=sales, token_string="TOKSALES",
-                        pool_name=sales.name),
+        "expired": record(
+            "license.expired",
+            virtual_account=sales,
+            count=3,
+            tag="Sales Expired Tag",
+            type="Term",
+            pool_name=sales.name,
+            end_date="2026-01-01",
+        ),
+        "token": record(
+            "token.created", actor=acme_admin, virtual_account=sales, token_string="TOKSALES", pool_name=sales.name
+        ),
         "account": record("account.activated", account=acme, account_name="Acme Marker"),
         "foreign": transfer(None, globex_default, globex_default, tag="Globex Secret"),
     }
     sales_user = make_user("carol", SystemRole.USER)
     grant_role(sales_user, sales, AccountRole.VA_USER)
-    return {"acme": acme, "default": default, "sales": sales, "events": events, "sales_user": sales_user,
-            "globex": globex}
+    return {
+        "acme": acme,
+        "default": default,
+        "sales": sales,
+        "events": events,
+        "sales_user": sales_user,
+        "globex": globex,
+    }
 
 
 def url(account, suffix=""):
@@ -98,8 +121,9 @@ def test_va_user_sees_only_their_virtual_accounts_events(world, browser):
     assert "Moved From Default" not in html and "Acme Marker" not in html
     response = client.get(url(world["acme"]))
     assert ["Sales Expired Tag" in r for r in rows(response)] == [True]
-    options = re.findall(r'<option value="(\d+)"',
-                         re.search(r'<select name="va".*?</select>', response.content.decode(), re.S).group(0))
+    options = re.findall(
+        r'<option value="(\d+)"', re.search(r'<select name="va".*?</select>', response.content.decode(), re.S).group(0)
+    )
     assert options == [str(world["sales"].pk)]
     # Choosing a virtual account one may not see is an invalid filter, not a way in.
     response = client.get(url(world["acme"], "event-log/"), {"va": world["default"].pk})
@@ -122,8 +146,7 @@ def test_filters_narrow_the_event_log(world, acme_admin, browser):
     html = "".join(rows(client.get(log, {"q": "expired tag"})))
     assert "Sales Expired Tag" in html and "TOKSALES" not in html
     # Date range: move one event a week back.
-    Event.objects.filter(pk=world["events"]["token"].pk).update(
-        created_at=timezone.now() - datetime.timedelta(days=7))
+    Event.objects.filter(pk=world["events"]["token"].pk).update(created_at=timezone.now() - datetime.timedelta(days=7))
     today = timezone.localdate()
     html = "".join(rows(client.get(log, {"date_from": today.isoformat()})))
     assert "TOKSALES" not in html and "Moved From Default" in html
@@ -131,13 +154,16 @@ def test_filters_narrow_the_event_log(world, acme_admin, browser):
     assert "TOKSALES" in html and "Moved From Default" not in html
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"va": "999999"}, "va"),
-    ({"va": "not-a-number"}, "va"),
-    ({"event_type": "no.such.type"}, "event_type"),
-    ({"date_from": "2026-13-45"}, "date_from"),
-    ({"date_from": "2026-05-02", "date_to": "2026-05-01"}, "date_to"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"va": "999999"}, "va"),
+        ({"va": "not-a-number"}, "va"),
+        ({"event_type": "no.such.type"}, "event_type"),
+        ({"date_from": "2026-13-45"}, "date_from"),
+        ({"date_from": "2026-05-02", "date_to": "2026-05-01"}, "date_to"),
+    ],
+)
 @pytest.mark.parametrize("suffix", ["", "event-log/"])
 def test_bad_filter_values_are_shown_and_ignored(world, acme_admin, browser, params, field, suffix):
     client = browser(acme_admin)
@@ -145,6 +171,7 @@ def test_bad_filter_values_are_shown_and_ignored(world, acme_admin, browser, par
     assert response.status_code == 200
     assert field in response.context["form"].errors
     from django.utils.html import escape
+
     html = response.content.decode()
     assert all(escape(message) in html for message in response.context["form"].errors[field])
     unfiltered = client.get(url(world["acme"], suffix))
@@ -164,7 +191,9 @@ def test_csv_exports_follow_the_filters(world, acme_admin, browser):
     header, *lines = csv_of(client.get(url(world["acme"], "export.csv")))
     assert header == ["Transaction Date", "Virtual Account", "Event Type", "Message", "User"]
     assert [(line[1], line[2], line[4]) for line in lines] == [
-        ("Sales", "license.expired", ""), ("Default", "license.transferred", "alice")]
+        ("Sales", "license.expired", ""),
+        ("Default", "license.transferred", "alice"),
+    ]
     assert world["events"]["moved"].message == lines[1][3]
     header, *lines = csv_of(client.get(url(world["acme"], "event-log/export.csv"), {"va": world["sales"].pk}))
     assert header == ["Date", "Virtual Account", "Event Type", "Severity", "Message", "User"]
@@ -174,12 +203,21 @@ def test_csv_exports_follow_the_filters(world, acme_admin, browser):
 
 
 def test_csv_neutralises_formula_text(world, acme_admin, browser):
-    record("license.transferred", actor=acme_admin, virtual_account=world["default"], count=1,
-           tag="x", type="Term", old_pool_name="=HYPERLINK(1)", new_pool_name="Sales")
+    record(
+        "license.transferred",
+        actor=acme_admin,
+        virtual_account=world["default"],
+        count=1,
+        tag="x",
+        type="Term",
+        old_pool_name="=HYPERLINK(1)",
+        new_pool_name="Sales",
+    )
     Event.objects.filter(event_type="license.transferred", message__contains="HYPERLINK").update(
-        message="=HYPERLINK(\"http://evil\")")
+        message='=HYPERLINK("http://evil")'
+    )
     lines = csv_of(browser(acme_admin).get(url(world["acme"], "export.csv")))
-    assert any(line[3] == "'=HYPERLINK(\"http://evil\")" for line in lines)
+    assert any(line[3] == '\'=HYPERLINK("http://evil")' for line in lines)
 
 
 def test_another_account_is_not_found(world, acme_admin, make_user, browser):

@@ -1,5 +1,6 @@
 """Smart Licensing > Alerts: what each role sees, the filters, Dismiss / Remind Later through the
 service (and its refusals), 404 for alerts one may not see, CSRF, and a pinned query count."""
+
 import datetime
 import re
 
@@ -26,12 +27,23 @@ def make_alert():
         made["n"] += 1
         now = timezone.now()
         if severity is None:
-            severity = (Alert.Severity.MAJOR if alert_type in (T.INSUFFICIENT_LICENSES, T.PI_FAILED_TO_RENEW)
-                        else Alert.Severity.MINOR)
+            severity = (
+                Alert.Severity.MAJOR
+                if alert_type in (T.INSUFFICIENT_LICENSES, T.PI_FAILED_TO_RENEW)
+                else Alert.Severity.MINOR
+            )
         return Alert.objects.create(
-            account=account or va.account, virtual_account=va, alert_type=alert_type, severity=severity,
-            key=f"test:{made['n']}", stage=stage, message=message, action_due=action_due,
-            opened_at=now, updated_at=now, **fields,
+            account=account or va.account,
+            virtual_account=va,
+            alert_type=alert_type,
+            severity=severity,
+            key=f"test:{made['n']}",
+            stage=stage,
+            message=message,
+            action_due=action_due,
+            opened_at=now,
+            updated_at=now,
+            **fields,
         )
 
     return _make
@@ -46,12 +58,18 @@ def world(acme, new_va, make_alert, make_user, grant_role, make_account):
         "shortage": make_alert(default, T.INSUFFICIENT_LICENSES, "Default is short of DNA Advantage"),
         "renew": make_alert(sales, T.PI_FAILED_TO_RENEW, "Switch SN-RENEW failed to renew"),
         "expiring": make_alert(sales, T.LICENSES_EXPIRING, "Sales licenses expire soon", stage=30, action_due=due),
-        "connect": make_alert(default, T.PI_FAILED_TO_CONNECT, "Switch SN-CONN failed to connect",
-                              stage=30, action_due=due + datetime.timedelta(days=40)),
+        "connect": make_alert(
+            default,
+            T.PI_FAILED_TO_CONNECT,
+            "Switch SN-CONN failed to connect",
+            stage=30,
+            action_due=due + datetime.timedelta(days=40),
+        ),
     }
     globex = make_account("Globex")
-    alerts["foreign"] = make_alert(globex.virtual_accounts.get(is_default=True), T.PI_FAILED_TO_RENEW,
-                                   "Globex switch failed to renew")
+    alerts["foreign"] = make_alert(
+        globex.virtual_accounts.get(is_default=True), T.PI_FAILED_TO_RENEW, "Globex switch failed to renew"
+    )
     sales_user = make_user("carol", SystemRole.USER)
     grant_role(sales_user, sales, AccountRole.VA_USER)
     return {"acme": acme, "default": default, "sales": sales, "alerts": alerts, "sales_user": sales_user}
@@ -114,8 +132,11 @@ def test_filters_by_severity_virtual_account_and_search(world, acme_admin, brows
 
 def test_buttons_only_where_the_service_allows_them(world, acme_admin, browser):
     response = browser(acme_admin).get(url(world["acme"]))
-    by_message = {name: next(r for r in rows(response) if a.message in r)
-                  for name, a in world["alerts"].items() if name != "foreign"}
+    by_message = {
+        name: next(r for r in rows(response) if a.message in r)
+        for name, a in world["alerts"].items()
+        if name != "foreign"
+    }
     assert "Dismiss" in by_message["renew"] and "Remind Later" not in by_message["renew"]
     assert "Remind Later" in by_message["expiring"] and "Dismiss" not in by_message["expiring"]
     assert "Remind Later" in by_message["connect"]
@@ -202,8 +223,13 @@ def test_query_count_does_not_grow_with_rows(world, acme_admin, browser, make_al
     def add(n):
         for i in range(n):
             va = new_va(f"Extra {Alert.objects.count():04d}")
-            make_alert(va, T.PI_FAILED_TO_RENEW if i % 2 else T.LICENSES_EXPIRING, f"extra alert {i}", stage=30,
-                       action_due=timezone.now() + datetime.timedelta(days=20))
+            make_alert(
+                va,
+                T.PI_FAILED_TO_RENEW if i % 2 else T.LICENSES_EXPIRING,
+                f"extra alert {i}",
+                stage=30,
+                action_due=timezone.now() + datetime.timedelta(days=20),
+            )
 
     add(1)  # 5 alerts
     few, _ = count()

@@ -1,5 +1,6 @@
 """Convert to Smart Licensing: DLC settings per local virtual account, the request / decision
 interface for the device protocol and the sync engine, and the Conversion History tab."""
+
 import csv
 import datetime
 import io
@@ -32,8 +33,17 @@ def settings_url(account):
 @pytest.fixture
 def device(default_va, add_pi):
     def _device(serial="FXS1", va=None, product="ASR1001-X"):
-        return add_pi(va or default_va, serial, pid="ASR1001-X", hostname=f"asr-{serial.lower()}", identity=False,
-                      product_name=product, registered_at=NOW, last_contact_at=None)
+        return add_pi(
+            va or default_va,
+            serial,
+            pid="ASR1001-X",
+            hostname=f"asr-{serial.lower()}",
+            identity=False,
+            product_name=product,
+            registered_at=NOW,
+            last_contact_at=None,
+        )
+
     return _device
 
 
@@ -46,8 +56,9 @@ def dlc_on(acme):
 
 
 def test_nothing_converts_until_settings_are_applied(acme, device):
-    with pytest.raises(ServiceError, match="Device Led Conversion is not enabled for the local Virtual Account "
-                                           "“Default”."):
+    with pytest.raises(
+        ServiceError, match="Device Led Conversion is not enabled for the local Virtual Account “Default”."
+    ):
         conversion_service.request_conversion(device(), LICENSES, now=NOW)
     assert not Conversion.objects.exists() and not Alert.objects.exists()
 
@@ -81,13 +92,15 @@ def test_bad_settings_change_nothing(acme, acme_admin, browser, data):
 def test_another_accounts_virtual_account_is_refused(acme, make_account):
     globex = make_account("Globex")
     with pytest.raises(ServiceError):
-        conversion_service.set_conversion_settings(actor=None, account=acme, mode="selected",
-                                                   virtual_accounts=[globex.virtual_accounts.get()])
+        conversion_service.set_conversion_settings(
+            actor=None, account=acme, mode="selected", virtual_accounts=[globex.virtual_accounts.get()]
+        )
     assert not ConversionSettings.objects.exists()
 
 
-@pytest.mark.parametrize("role, on_va", [(AccountRole.ACCOUNT_USER, False), (AccountRole.VA_ADMIN, True),
-                                         (AccountRole.VA_USER, True)])
+@pytest.mark.parametrize(
+    "role, on_va", [(AccountRole.ACCOUNT_USER, False), (AccountRole.VA_ADMIN, True), (AccountRole.VA_USER, True)]
+)
 def test_only_account_admins_apply_settings(acme, make_user, grant_role, browser, role, on_va):
     user = make_user("carol")
     grant_role(user, acme.virtual_accounts.get() if on_va else acme, role)
@@ -103,8 +116,7 @@ def test_only_account_admins_apply_settings(acme, make_user, grant_role, browser
 @pytest.mark.parametrize("role", [AccountRole.VA_USER, AccountRole.VA_ADMIN])
 def test_va_roles_see_only_their_virtual_accounts_in_the_settings(acme, new_va, make_user, grant_role, browser, role):
     sales, lab = new_va("Sales"), new_va("Secret Lab")
-    conversion_service.set_conversion_settings(actor=None, account=acme, mode="selected",
-                                               virtual_accounts=[sales, lab])
+    conversion_service.set_conversion_settings(actor=None, account=acme, mode="selected", virtual_accounts=[sales, lab])
     user = make_user("carol")
     grant_role(user, sales, role)
     response = browser(user).get(settings_url(acme))
@@ -122,7 +134,10 @@ def test_account_admins_see_every_virtual_account_in_the_settings(acme, new_va, 
     conversion_service.set_conversion_settings(actor=None, account=acme, mode="selected", virtual_accounts=[lab])
     choices = browser(acme_admin).get(settings_url(acme)).context["form"]["virtual_accounts"]
     assert sorted((str(c.choice_label), c.data["selected"]) for c in choices) == [
-        ("Default", False), ("Sales", False), ("Secret Lab", True)]
+        ("Default", False),
+        ("Sales", False),
+        ("Secret Lab", True),
+    ]
 
 
 def test_system_operator_applies_settings(acme, sysop, browser):
@@ -136,12 +151,17 @@ def test_request_opens_sync_required_and_decision_clears_it(acme, device, dlc_on
     pi = device()
     conversion = conversion_service.request_conversion(pi, LICENSES, poll_id="poll-1", now=NOW)
     assert (conversion.status, conversion.product_instance_name, conversion.device_identifier) == (
-        "pending", "asr-fxs1", "PID:ASR1001-X SN:FXS1")
+        "pending",
+        "asr-fxs1",
+        "PID:ASR1001-X SN:FXS1",
+    )
     assert conversion.product_family == "ASR1001-X"
     alert = Alert.objects.get(status="open")
     assert (alert.alert_type, alert.severity) == ("synchronization_required", "major")
-    assert alert.message == ("Synchronization Required: Device Led Conversion requests are pending. Conversion "
-                             "results will be displayed when synchronization with CSSM is complete.")
+    assert alert.message == (
+        "Synchronization Required: Device Led Conversion requests are pending. Conversion "
+        "results will be displayed when synchronization with CSSM is complete."
+    )
     # A retry while pending returns the same request; a second device shares the one alert.
     assert conversion_service.request_conversion(pi, LICENSES, now=NOW).pk == conversion.pk
     other = conversion_service.request_conversion(device("FXS2"), LICENSES, now=NOW)
@@ -160,8 +180,9 @@ def test_request_opens_sync_required_and_decision_clears_it(acme, device, dlc_on
     other.refresh_from_db()
     assert (conversion.status, conversion.decided_at) == ("success", later)
     assert (other.status, other.reason) == ("failed", "Invalid PAK")
-    messages = list(Event.objects.filter(event_type__startswith="device.dlc").order_by("pk")
-                    .values_list("message", flat=True))
+    messages = list(
+        Event.objects.filter(event_type__startswith="device.dlc").order_by("pk").values_list("message", flat=True)
+    )
     assert messages == ["Conversion Successful", "Conversion Failed error for product “asr-fxs2”"]
     with pytest.raises(ServiceError, match="already decided"):
         conversion_service.decide_conversion(conversion, False, now=later)
@@ -183,9 +204,20 @@ def test_sync_reports_already_converted(acme, device, dlc_on):
     assert conversion.get_status_display() == "License Already Converted"
 
 
-@pytest.mark.parametrize("licenses", [[], "ASR", [{"name": "", "count": 1}], [{"name": "A", "count": 0}],
-                                      [{"name": "A", "count": True}], [{"name": "A"}], ["A"],
-                                      [{"name": "A", "count": 1}] * 51, [{"name": "x" * 256, "count": 1}]])
+@pytest.mark.parametrize(
+    "licenses",
+    [
+        [],
+        "ASR",
+        [{"name": "", "count": 1}],
+        [{"name": "A", "count": 0}],
+        [{"name": "A", "count": True}],
+        [{"name": "A"}],
+        ["A"],
+        [{"name": "A", "count": 1}] * 51,
+        [{"name": "x" * 256, "count": 1}],
+    ],
+)
 def test_bad_requests_change_nothing(acme, device, dlc_on, licenses):
     with pytest.raises(ServiceError):
         conversion_service.request_conversion(device(), licenses, now=NOW)
@@ -211,13 +243,23 @@ def test_history_lists_filters_and_exports(acme, device, dlc_on, acme_user, brow
     conversion_service.request_conversion(device("BBB2", product="ISR 4000"), LICENSES, now=NOW)
     client = browser(acme_user)
     html = client.get(history_url(acme)).content.decode()
-    for text in ("Product Instance Name", "Device Identifier", "Product Family", "Conversion Status",
-                 "Time of Conversion", "Conversion Successful", "Pending", "PID:ASR1001-X SN:AAA1"):
+    for text in (
+        "Product Instance Name",
+        "Device Identifier",
+        "Product Family",
+        "Conversion Status",
+        "Time of Conversion",
+        "Conversion Successful",
+        "Pending",
+        "PID:ASR1001-X SN:AAA1",
+    ):
         assert text in html
     assert [c.product_family for c in client.get(history_url(acme), {"family": "isr"}).context["table"].page] == [
-        "ISR 4000"]
+        "ISR 4000"
+    ]
     assert [c.device_identifier for c in client.get(history_url(acme), {"device": "AAA1"}).context["table"].page] == [
-        "PID:ASR1001-X SN:AAA1"]
+        "PID:ASR1001-X SN:AAA1"
+    ]
     response = client.get(history_url(acme, "export.csv"), {"family": "ASR"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:3] == ["Product Instance Name", "Device Identifier", "Product Family"]

@@ -1,5 +1,6 @@
 """Manage Account > Custom Tags: the New Virtual Account Custom Tag wizard, Tag Values Management,
 the guide's rules (Required / Optional, One Tag Value Only / Allow Multiple), RBAC and query counts."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -42,8 +43,12 @@ def test_wizard_creates_a_tag_step_by_step(acme, vas, acme_admin, browser):
     response = wizard_post(client, acme, 2, **base, values="EMEA, APAC ,Americas")
     assert response.context["step"] == 3
     assert response.context["draft"].values == ["EMEA", "APAC", "Americas"]
-    data = {**base, "values": "EMEA, APAC, Americas", f"assign_{vas['sales'].pk}": "EMEA",
-            f"assign_{vas['lab'].pk}": "APAC"}
+    data = {
+        **base,
+        "values": "EMEA, APAC, Americas",
+        f"assign_{vas['sales'].pk}": "EMEA",
+        f"assign_{vas['lab'].pk}": "APAC",
+    }
     response = wizard_post(client, acme, 3, **data)
     assert response.context["step"] == 4
     html = response.content.decode()
@@ -58,16 +63,20 @@ def test_wizard_creates_a_tag_step_by_step(acme, vas, acme_admin, browser):
     assert [v.value for v in tag.values.all()] == ["APAC", "Americas", "EMEA"]
     assert assignments(tag) == {vas["sales"].pk: ["EMEA"], vas["lab"].pk: ["APAC"]}
     assert Event.objects.get(event_type="custom_tag.created").message == (
-        "The virtual account custom tag “Region” was created.")
+        "The virtual account custom tag “Region” was created."
+    )
     assert "Region" in client.get(url(acme)).content.decode()
 
 
-@pytest.mark.parametrize("step, data, message", [
-    (1, {"name": ""}, "Enter the Tag Name."),
-    (1, {"name": "x" * 101}, "The Tag Name can have at most 100 characters."),
-    (2, {"name": "Region", "values": " , "}, "Enter at least one tag value."),
-    (2, {"name": "Region", "values": "EMEA, EMEA"}, "The tag value “EMEA” is entered twice."),
-])
+@pytest.mark.parametrize(
+    "step, data, message",
+    [
+        (1, {"name": ""}, "Enter the Tag Name."),
+        (1, {"name": "x" * 101}, "The Tag Name can have at most 100 characters."),
+        (2, {"name": "Region", "values": " , "}, "Enter at least one tag value."),
+        (2, {"name": "Region", "values": "EMEA, EMEA"}, "The tag value “EMEA” is entered twice."),
+    ],
+)
 def test_wizard_steps_refuse_bad_input(acme, vas, acme_admin, browser, step, data, message):
     response = wizard_post(browser(acme_admin), acme, step, **data)
     assert response.status_code == 400 and response.context["step"] == step
@@ -77,11 +86,13 @@ def test_wizard_steps_refuse_bad_input(acme, vas, acme_admin, browser, step, dat
 
 def test_one_tag_value_only(acme, vas):
     draft = TagDraft(name="Region", values=["EMEA", "APAC"], assignments={vas["sales"].pk: ["EMEA", "APAC"]})
-    with pytest.raises(ServiceError, match="allows one tag value only: choose one value for the local Virtual "
-                                           "Account “Sales”"):
+    with pytest.raises(
+        ServiceError, match="allows one tag value only: choose one value for the local Virtual Account “Sales”"
+    ):
         tag_service.create_custom_tag(actor=None, account=acme, draft=draft)
-    draft = TagDraft(name="Region", multiple_values=True, values=["EMEA", "APAC"],
-                     assignments={vas["sales"].pk: ["EMEA", "APAC"]})
+    draft = TagDraft(
+        name="Region", multiple_values=True, values=["EMEA", "APAC"], assignments={vas["sales"].pk: ["EMEA", "APAC"]}
+    )
     tag = tag_service.create_custom_tag(actor=None, account=acme, draft=draft)
     assert assignments(tag) == {vas["sales"].pk: ["APAC", "EMEA"]}
 
@@ -91,13 +102,15 @@ def test_required_tag_needs_a_value_on_every_virtual_account(acme, vas, acme_adm
     base = {"name": "Cost Center", "required": "required", "value_assignment": "one", "values": "CC1, CC2"}
     response = wizard_post(client, acme, 3, **base, **{f"assign_{vas['sales'].pk}": "CC1"})
     assert response.status_code == 400 and response.context["step"] == 3
-    assert ("The tag “Cost Center” is required: select a tag value for each local Virtual Account (“Default”, "
-            "“Lab”).") in response.content.decode()
+    assert (
+        "The tag “Cost Center” is required: select a tag value for each local Virtual Account (“Default”, “Lab”)."
+    ) in response.content.decode()
     everyone = {f"assign_{va.pk}": "CC1" for va in vas.values()}
     assert wizard_post(client, acme, 4, go="add", **base, **everyone).status_code == 302
     tag = VirtualAccountTag.objects.get()
     # A local virtual account created later has no value: the tab prompts for it.
     from licensing.services.virtual_accounts import create_virtual_account
+
     create_virtual_account(actor=None, account=acme, name="New Team")
     html = client.get(url(acme)).content.decode()
     assert "Required tags must have a value on every local Virtual Account" in html and "New Team" in html
@@ -114,23 +127,37 @@ def test_names_are_unique_and_case_sensitive(acme, vas):
 
 def test_values_of_another_tag_or_account_are_refused(acme, vas, make_account):
     globex_va = make_account("Globex").virtual_accounts.get()
-    for draft in (TagDraft(name="T", values=["A"], assignments={globex_va.pk: ["A"]}),
-                  TagDraft(name="T", values=["A"], assignments={vas["sales"].pk: ["Z"]})):
+    for draft in (
+        TagDraft(name="T", values=["A"], assignments={globex_va.pk: ["A"]}),
+        TagDraft(name="T", values=["A"], assignments={vas["sales"].pk: ["Z"]}),
+    ):
         with pytest.raises(ServiceError):
             tag_service.create_custom_tag(actor=None, account=acme, draft=draft)
     assert not VirtualAccountTag.objects.exists() and not VirtualAccountTagValue.objects.exists()
 
 
 def test_tag_values_management_adds_removes_and_reassigns(acme, vas, acme_admin, browser):
-    tag = tag_service.create_custom_tag(actor=None, account=acme, draft=TagDraft(
-        name="Region", values=["EMEA", "APAC"], assignments={vas["sales"].pk: ["EMEA"], vas["lab"].pk: ["APAC"]}))
+    tag = tag_service.create_custom_tag(
+        actor=None,
+        account=acme,
+        draft=TagDraft(
+            name="Region", values=["EMEA", "APAC"], assignments={vas["sales"].pk: ["EMEA"], vas["lab"].pk: ["APAC"]}
+        ),
+    )
     client = browser(acme_admin)
     html = client.get(url(acme, f"{tag.pk}/")).content.decode()
     assert "Tag Values Management" in html
-    response = client.post(url(acme, f"{tag.pk}/"), {
-        "name": "Region", "required": "optional", "value_assignment": "one", "values": "EMEA, Americas",
-        f"assign_{vas['sales'].pk}": "EMEA", f"assign_{vas['lab'].pk}": "APAC",  # APAC is being removed
-    })
+    response = client.post(
+        url(acme, f"{tag.pk}/"),
+        {
+            "name": "Region",
+            "required": "optional",
+            "value_assignment": "one",
+            "values": "EMEA, Americas",
+            f"assign_{vas['sales'].pk}": "EMEA",
+            f"assign_{vas['lab'].pk}": "APAC",  # APAC is being removed
+        },
+    )
     assert response.status_code == 302
     assert [v.value for v in tag.values.all()] == ["Americas", "EMEA"]
     assert assignments(tag) == {vas["sales"].pk: ["EMEA"]}
@@ -138,11 +165,21 @@ def test_tag_values_management_adds_removes_and_reassigns(acme, vas, acme_admin,
 
 
 def test_bad_edit_changes_nothing(acme, vas, acme_admin, browser):
-    tag = tag_service.create_custom_tag(actor=None, account=acme, draft=TagDraft(
-        name="Region", values=["EMEA"], assignments={vas["sales"].pk: ["EMEA"]}))
-    response = browser(acme_admin).post(url(acme, f"{tag.pk}/"), {
-        "name": "Region", "required": "required", "value_assignment": "one", "values": "EMEA, APAC",
-        f"assign_{vas['sales'].pk}": "EMEA"})
+    tag = tag_service.create_custom_tag(
+        actor=None,
+        account=acme,
+        draft=TagDraft(name="Region", values=["EMEA"], assignments={vas["sales"].pk: ["EMEA"]}),
+    )
+    response = browser(acme_admin).post(
+        url(acme, f"{tag.pk}/"),
+        {
+            "name": "Region",
+            "required": "required",
+            "value_assignment": "one",
+            "values": "EMEA, APAC",
+            f"assign_{vas['sales'].pk}": "EMEA",
+        },
+    )
     assert response.status_code == 400
     assert "is required" in response.content.decode()
     tag.refresh_from_db()
@@ -151,16 +188,21 @@ def test_bad_edit_changes_nothing(acme, vas, acme_admin, browser):
 
 
 def test_delete(acme, vas, acme_admin, browser):
-    tag = tag_service.create_custom_tag(actor=None, account=acme, draft=TagDraft(
-        name="Region", values=["EMEA"], assignments={vas["sales"].pk: ["EMEA"]}))
+    tag = tag_service.create_custom_tag(
+        actor=None,
+        account=acme,
+        draft=TagDraft(name="Region", values=["EMEA"], assignments={vas["sales"].pk: ["EMEA"]}),
+    )
     assert browser(acme_admin).post(url(acme, f"{tag.pk}/delete/")).status_code == 302
     assert not VirtualAccountTag.objects.exists() and not VirtualAccountTagValue.objects.exists()
     assert Event.objects.get(event_type="custom_tag.deleted").message == (
-        "The virtual account custom tag “Region” was deleted.")
+        "The virtual account custom tag “Region” was deleted."
+    )
 
 
-@pytest.mark.parametrize("role, on_va", [(AccountRole.ACCOUNT_USER, False), (AccountRole.VA_ADMIN, True),
-                                         (AccountRole.VA_USER, True)])
+@pytest.mark.parametrize(
+    "role, on_va", [(AccountRole.ACCOUNT_USER, False), (AccountRole.VA_ADMIN, True), (AccountRole.VA_USER, True)]
+)
 def test_only_account_admins_manage_custom_tags(acme, vas, make_user, grant_role, browser, role, on_va):
     tag = tag_service.create_custom_tag(actor=None, account=acme, draft=TagDraft(name="Region", values=["EMEA"]))
     user = make_user("carol")
@@ -198,19 +240,26 @@ def test_list_query_count_does_not_grow(acme, vas, acme_admin, browser):
         return len(captured)
 
     every = {va.pk: ["A"] for va in vas.values()}
-    tag_service.create_custom_tag(actor=None, account=acme, draft=TagDraft(name="T0", required=True, values=["A"],
-                                                                          assignments=every))
+    tag_service.create_custom_tag(
+        actor=None, account=acme, draft=TagDraft(name="T0", required=True, values=["A"], assignments=every)
+    )
     few = count()
     for i in range(1, 30):
-        tag_service.create_custom_tag(actor=None, account=acme, draft=TagDraft(
-            name=f"T{i:02d}", required=i % 2 == 0, values=["A", "B", "C"], assignments=every))
+        tag_service.create_custom_tag(
+            actor=None,
+            account=acme,
+            draft=TagDraft(name=f"T{i:02d}", required=i % 2 == 0, values=["A", "B", "C"], assignments=every),
+        )
     many = count()
     assert few == many <= PINNED_LIST, (few, many)
 
 
 def test_inventory_searches_virtual_accounts_by_name_or_tag(acme, vas, acme_user, browser):
-    tag_service.create_custom_tag(actor=None, account=acme, draft=TagDraft(
-        name="Region", values=["EMEA", "APAC"], assignments={vas["lab"].pk: ["APAC"]}))
+    tag_service.create_custom_tag(
+        actor=None,
+        account=acme,
+        draft=TagDraft(name="Region", values=["EMEA", "APAC"], assignments={vas["lab"].pk: ["APAC"]}),
+    )
     client = browser(acme_user)
     inventory = f"/accounts/{acme.pk}/inventory/"
 

@@ -5,14 +5,14 @@ removes, revokes, rejects, declines, deactivates, disables, dismisses or regener
 ``data-confirm`` (static/onprem/onprem.js asks with the browser's modal, keyboard-operable
 confirm()). A button that submits another form (``form="…"``) is checked on that form.
 """
+
 import re
 from pathlib import Path
 
 from django.conf import settings
 from django.template import Context, Template
 
-DESTRUCTIVE = re.compile(r"remove|delete|revoke|deregist|reject|declin|deactivat|disable|dismiss|regenerat|purge",
-                         re.I)
+DESTRUCTIVE = re.compile(r"remove|delete|revoke|deregist|reject|declin|deactivat|disable|dismiss|regenerat|purge", re.I)
 FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
 BUTTON = re.compile(r"<button\b([^>]*)>(.*?)</button>", re.S)
 
@@ -34,7 +34,7 @@ def test_every_destructive_post_form_asks_first():
             words = (action.group(1) if action else "") + " " + " ".join(own_buttons)
             # "Enable …" / "Disable …" toggles ask only when they disable (the template's own if).
             if DESTRUCTIVE.search(words):
-                line = text[:form.start()].count("\n") + 1
+                line = text[: form.start()].count("\n") + 1
                 missing.append(f"{path.relative_to(settings.BASE_DIR)}:{line}: {words.strip()[:120]}")
     assert not missing, "destructive actions without data-confirm:\n" + "\n".join(missing)
 

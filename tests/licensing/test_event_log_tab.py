@@ -1,5 +1,6 @@
 """Manage Account > Event Log: this account's events, newest first, filtered by date range,
 event type, user and text, as far as the reader's roles reach."""
+
 import datetime
 import re
 
@@ -20,8 +21,10 @@ def log(client, account, query=""):
 def rows(response):
     """The message column of the table, top to bottom."""
     body = response.content.decode().split("<tbody>")[1].split("</tbody>")[0]
-    return [re.sub(r"\s+", " ", cell).strip() for cell in re.findall(r"<tr>\s*<td[^>]*>[^<]*</td>\s*<td[^>]*>(.*?)</td>",
-                                                                     body, re.S)]
+    return [
+        re.sub(r"\s+", " ", cell).strip()
+        for cell in re.findall(r"<tr>\s*<td[^>]*>[^<]*</td>\s*<td[^>]*>(.*?)</td>", body, re.S)
+    ]
 
 
 def at(event, when):
@@ -37,10 +40,16 @@ def history(acme, make_account, new_va, make_user):
     day = lambda n: timezone.make_aware(datetime.datetime(2024, 3, n, 12, 0))  # noqa: E731
     made = [
         (events.record("va.created", actor=carol, virtual_account=sales, pool_name="Sales"), day(1)),
-        (events.record("user.role_added", actor=dave, account=acme, user_name="erin", role_name="Account User"),
-         day(2)),
-        (events.record("va.renamed", actor=carol, virtual_account=sales, old_pool_name="Sales",
-                       new_pool_name="Sales EMEA"), day(3)),
+        (
+            events.record("user.role_added", actor=dave, account=acme, user_name="erin", role_name="Account User"),
+            day(2),
+        ),
+        (
+            events.record(
+                "va.renamed", actor=carol, virtual_account=sales, old_pool_name="Sales", new_pool_name="Sales EMEA"
+            ),
+            day(3),
+        ),
     ]
     for event, when in made:
         at(event, when)
@@ -59,32 +68,50 @@ def test_newest_first_and_only_this_account(acme, acme_admin, history, browser):
     assert "Globex" not in response.content.decode().split("<tbody>")[1]
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("?event_type=va.created", ["The Virtual Account “Sales” was created"]),
-    ("?user=dave", ["The user “erin” was assigned the role “Account User”."]),
-    ("?user=CAROL", ["The Virtual Account “Sales” was renamed to “Sales EMEA”",
-                     "The Virtual Account “Sales” was created"]),
-    ("?date_from=2024-03-02", ["The Virtual Account “Sales” was renamed to “Sales EMEA”",
-                               "The user “erin” was assigned the role “Account User”."]),
-    ("?date_to=2024-03-01", ["The Virtual Account “Sales” was created"]),
-    ("?date_from=2024-03-02&date_to=2024-03-02", ["The user “erin” was assigned the role “Account User”."]),
-    ("?q=EMEA", ["The Virtual Account “Sales” was renamed to “Sales EMEA”"]),
-    ("?q=Sales&user=carol&event_type=va.created", ["The Virtual Account “Sales” was created"]),
-    ("?sort=date", ["The Virtual Account “Sales” was created",
-                    "The user “erin” was assigned the role “Account User”.",
-                    "The Virtual Account “Sales” was renamed to “Sales EMEA”"]),
-    ("?user=nobody", []),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("?event_type=va.created", ["The Virtual Account “Sales” was created"]),
+        ("?user=dave", ["The user “erin” was assigned the role “Account User”."]),
+        (
+            "?user=CAROL",
+            ["The Virtual Account “Sales” was renamed to “Sales EMEA”", "The Virtual Account “Sales” was created"],
+        ),
+        (
+            "?date_from=2024-03-02",
+            [
+                "The Virtual Account “Sales” was renamed to “Sales EMEA”",
+                "The user “erin” was assigned the role “Account User”.",
+            ],
+        ),
+        ("?date_to=2024-03-01", ["The Virtual Account “Sales” was created"]),
+        ("?date_from=2024-03-02&date_to=2024-03-02", ["The user “erin” was assigned the role “Account User”."]),
+        ("?q=EMEA", ["The Virtual Account “Sales” was renamed to “Sales EMEA”"]),
+        ("?q=Sales&user=carol&event_type=va.created", ["The Virtual Account “Sales” was created"]),
+        (
+            "?sort=date",
+            [
+                "The Virtual Account “Sales” was created",
+                "The user “erin” was assigned the role “Account User”.",
+                "The Virtual Account “Sales” was renamed to “Sales EMEA”",
+            ],
+        ),
+        ("?user=nobody", []),
+    ],
+)
 def test_filters(acme, acme_admin, history, browser, query, expected):
     assert rows(log(browser(acme_admin), acme, query)) == expected
 
 
-@pytest.mark.parametrize("query, message, shown", [
-    # The bad end of the range is left out; its valid start still applies.
-    ("?date_from=2024-03-03&date_to=2024-03-01", "The end of the date range is before its start.", 1),
-    ("?date_from=yesterday", "Enter a valid date.", 3),
-    ("?event_type=made.up", "Select a valid choice.", 3),
-])
+@pytest.mark.parametrize(
+    "query, message, shown",
+    [
+        # The bad end of the range is left out; its valid start still applies.
+        ("?date_from=2024-03-03&date_to=2024-03-01", "The end of the date range is before its start.", 1),
+        ("?date_from=yesterday", "Enter a valid date.", 3),
+        ("?event_type=made.up", "Select a valid choice.", 3),
+    ],
+)
 def test_invalid_filters_are_reported_and_not_applied(acme, acme_admin, history, browser, query, message, shown):
     response = log(browser(acme_admin), acme, query)
     assert response.status_code == 200 and message in response.content.decode()

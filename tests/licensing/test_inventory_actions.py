@@ -1,4 +1,5 @@
 """Inventory actions: Transfer and Remove of product instances, Transfer (with Preview) of licenses."""
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -31,24 +32,42 @@ def world(acme, new_va, make_user, make_account, grant_role):
     globex = make_account("Globex")
     people = {}
     for name, scope, role in [
-        ("aa", acme, AccountRole.ACCOUNT_ADMIN), ("au", acme, AccountRole.ACCOUNT_USER),
-        ("vaa", sales, AccountRole.VA_ADMIN), ("vau", sales, AccountRole.VA_USER),
+        ("aa", acme, AccountRole.ACCOUNT_ADMIN),
+        ("au", acme, AccountRole.ACCOUNT_USER),
+        ("vaa", sales, AccountRole.VA_ADMIN),
+        ("vau", sales, AccountRole.VA_USER),
     ]:
         people[name] = make_user(name, SystemRole.USER)
         grant_role(people[name], scope, role)
     dna = LicenseDefinition.objects.create(name="DNA Advantage", entitlement_tag="regid.test.dna")
     Entitlement.objects.create(virtual_account=sales, license=dna, quantity=10, license_type="perpetual")
     now = timezone.now()
-    router = ProductInstance.objects.create(virtual_account=sales, udi_pid="ISR4331", udi_serial_number="FDO555",
-                                            hostname="branch-rtr", registered_at=now)
+    router = ProductInstance.objects.create(
+        virtual_account=sales, udi_pid="ISR4331", udi_serial_number="FDO555", hostname="branch-rtr", registered_at=now
+    )
     LicenseUsage.objects.create(product_instance=router, license=dna, count=4)
-    lab_pi = ProductInstance.objects.create(virtual_account=lab, udi_pid="ISR4331", udi_serial_number="LAB001",
-                                            hostname="lab-rtr", registered_at=now)
-    foreign_pi = ProductInstance.objects.create(virtual_account=globex.virtual_accounts.get(is_default=True),
-                                                udi_pid="ISR4331", udi_serial_number="GLX001", hostname="glx-rtr",
-                                                registered_at=now)
-    return {"acme": acme, "default": default, "sales": sales, "lab": lab, "globex": globex, "dna": dna,
-            "router": router, "lab_pi": lab_pi, "foreign_pi": foreign_pi, **people}
+    lab_pi = ProductInstance.objects.create(
+        virtual_account=lab, udi_pid="ISR4331", udi_serial_number="LAB001", hostname="lab-rtr", registered_at=now
+    )
+    foreign_pi = ProductInstance.objects.create(
+        virtual_account=globex.virtual_accounts.get(is_default=True),
+        udi_pid="ISR4331",
+        udi_serial_number="GLX001",
+        hostname="glx-rtr",
+        registered_at=now,
+    )
+    return {
+        "acme": acme,
+        "default": default,
+        "sales": sales,
+        "lab": lab,
+        "globex": globex,
+        "dna": dna,
+        "router": router,
+        "lab_pi": lab_pi,
+        "foreign_pi": foreign_pi,
+        **people,
+    }
 
 
 def pi_transfer_url(w, pi):
@@ -117,8 +136,9 @@ def test_va_admin_transfer_needs_a_role_on_both_virtual_accounts(world, browser,
     assert client.get(license_transfer_url(w)).status_code == 403
     for to in (w["lab"], w["default"]):
         assert client.post(pi_transfer_url(w, w["router"]), {"to_virtual_account": to.pk}).status_code == 403
-        response = client.post(license_transfer_url(w), {"to_virtual_account": to.pk, "quantity": "1",
-                                                         "precedence": "LONGEST_TERM_FIRST"})
+        response = client.post(
+            license_transfer_url(w), {"to_virtual_account": to.pk, "quantity": "1", "precedence": "LONGEST_TERM_FIRST"}
+        )
         assert response.status_code == 403
     assert snapshot() == before
 
@@ -130,8 +150,10 @@ def test_va_admin_transfer_needs_a_role_on_both_virtual_accounts(world, browser,
     assert f'<option value="{w["lab"].pk}">Lab</option>' in form and ">Default</option>" not in form
     response = client.post(pi_transfer_url(w, w["router"]), {"to_virtual_account": w["default"].pk})
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
-    response = client.post(license_transfer_url(w), {"to_virtual_account": w["default"].pk, "quantity": "1",
-                                                     "precedence": "LONGEST_TERM_FIRST"})
+    response = client.post(
+        license_transfer_url(w),
+        {"to_virtual_account": w["default"].pk, "quantity": "1", "precedence": "LONGEST_TERM_FIRST"},
+    )
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     assert snapshot() == before
     response = client.post(pi_transfer_url(w, w["router"]), {"to_virtual_account": w["lab"].pk})
@@ -194,8 +216,11 @@ def test_transfer_licenses(world, browser):
     client = browser(w["au"])
     licenses = client.get(url(w["acme"], "licenses/"), {"va": w["sales"].pk}).content.decode()
     assert license_transfer_url(w) in licenses
-    response = client.post(license_transfer_url(w), {"to_virtual_account": w["lab"].pk, "quantity": "6",
-                                                     "precedence": "LONGEST_TERM_FIRST"}, follow=True)
+    response = client.post(
+        license_transfer_url(w),
+        {"to_virtual_account": w["lab"].pk, "quantity": "6", "precedence": "LONGEST_TERM_FIRST"},
+        follow=True,
+    )
     assert response.redirect_chain[-1][0] == url(w["acme"], "licenses/") + f"?va={w['sales'].pk}"
     assert "6 “DNA Advantage” licenses were transferred to the local virtual account “Lab”." in messages_of(response)
     held = dict(Entitlement.objects.filter(license=w["dna"]).values_list("virtual_account_id", "quantity"))
@@ -209,8 +234,10 @@ def test_preview_writes_nothing(world, browser):
     w = world
     client = browser(w["aa"])
     before = snapshot()
-    response = client.post(license_transfer_url(w), {"to_virtual_account": w["lab"].pk, "quantity": "6",
-                                                     "precedence": "LONGEST_TERM_LAST", "preview": "1"})
+    response = client.post(
+        license_transfer_url(w),
+        {"to_virtual_account": w["lab"].pk, "quantity": "6", "precedence": "LONGEST_TERM_LAST", "preview": "1"},
+    )
     assert response.status_code == 200
     preview = response.context["preview"]
     assert (preview.from_before.purchased, preview.from_after.purchased) == (10, 4)
@@ -227,8 +254,10 @@ def test_bad_quantity_is_refused(world, browser, quantity):
     client = browser(w["aa"])
     before = snapshot()
     for extra in ({}, {"preview": "1"}):
-        response = client.post(license_transfer_url(w), {"to_virtual_account": w["lab"].pk, "quantity": quantity,
-                                                         "precedence": "LONGEST_TERM_FIRST", **extra})
+        response = client.post(
+            license_transfer_url(w),
+            {"to_virtual_account": w["lab"].pk, "quantity": quantity, "precedence": "LONGEST_TERM_FIRST", **extra},
+        )
         assert response.status_code == 200
         assert response.context["form"].errors["quantity"]
         assert response.context["preview"] is None
@@ -237,8 +266,10 @@ def test_bad_quantity_is_refused(world, browser, quantity):
 
 def test_more_than_available_says_how_many(world, browser):
     w = world
-    response = browser(w["aa"]).post(license_transfer_url(w), {"to_virtual_account": w["lab"].pk,
-                                                                "quantity": "11", "precedence": "LONGEST_TERM_FIRST"})
+    response = browser(w["aa"]).post(
+        license_transfer_url(w),
+        {"to_virtual_account": w["lab"].pk, "quantity": "11", "precedence": "LONGEST_TERM_FIRST"},
+    )
     assert "Only 10 “DNA Advantage” licenses can be transferred" in response.content.decode()
 
 
@@ -249,8 +280,10 @@ def test_license_transfer_of_invisible_or_foreign_virtual_accounts_is_not_found(
     data = {"to_virtual_account": w["sales"].pk, "quantity": "1", "precedence": "LONGEST_TERM_FIRST"}
     assert browser(w["vaa"]).post(license_transfer_url(w, va=w["lab"]), data).status_code == 404
     assert browser(w["aa"]).post(license_transfer_url(w, va=other), data).status_code == 404
-    assert browser(w["aa"]).get(url(w["acme"], f"virtual-accounts/{w['sales'].pk}/licenses/999999/transfer/")
-                                ).status_code == 404
+    assert (
+        browser(w["aa"]).get(url(w["acme"], f"virtual-accounts/{w['sales'].pk}/licenses/999999/transfer/")).status_code
+        == 404
+    )
     assert snapshot() == before
 
 
@@ -261,6 +294,11 @@ def test_actions_need_the_csrf_token(world):
     before = snapshot()
     assert client.post(pi_remove_url(w, w["router"])).status_code == 403
     assert client.post(pi_transfer_url(w, w["router"]), {"to_virtual_account": w["lab"].pk}).status_code == 403
-    assert client.post(license_transfer_url(w), {"to_virtual_account": w["lab"].pk, "quantity": "1",
-                                                 "precedence": "LONGEST_TERM_FIRST"}).status_code == 403
+    assert (
+        client.post(
+            license_transfer_url(w),
+            {"to_virtual_account": w["lab"].pk, "quantity": "1", "precedence": "LONGEST_TERM_FIRST"},
+        ).status_code
+        == 403
+    )
     assert snapshot() == before

@@ -1,4 +1,5 @@
 """Inventory > General: the virtual account chooser, who may open it, and the registration tokens."""
+
 import datetime
 
 import pytest
@@ -19,8 +20,11 @@ def url(account, rest=""):
 
 def snapshot():
     return (
-        list(RegistrationToken.objects.order_by("pk").values_list(
-            "pk", "virtual_account_id", "description", "expires_at", "max_uses", "export_controlled", "revoked_at")),
+        list(
+            RegistrationToken.objects.order_by("pk").values_list(
+                "pk", "virtual_account_id", "description", "expires_at", "max_uses", "export_controlled", "revoked_at"
+            )
+        ),
         Event.objects.count(),
     )
 
@@ -28,7 +32,7 @@ def snapshot():
 def chooser(html):
     """The virtual account chooser's <select> (the account picker has options too)."""
     start = html.index('<select id="inv-va"')
-    return html[start:html.index("</select>", start)]
+    return html[start : html.index("</select>", start)]
 
 
 @pytest.fixture
@@ -37,26 +41,43 @@ def world(acme, new_va, make_user, make_account, grant_role):
     globex = make_account("Globex")
     people = {}
     for name, scope, role in [
-        ("aa", acme, AccountRole.ACCOUNT_ADMIN), ("au", acme, AccountRole.ACCOUNT_USER),
-        ("vaa", sales, AccountRole.VA_ADMIN), ("vau", sales, AccountRole.VA_USER),
+        ("aa", acme, AccountRole.ACCOUNT_ADMIN),
+        ("au", acme, AccountRole.ACCOUNT_USER),
+        ("vaa", sales, AccountRole.VA_ADMIN),
+        ("vau", sales, AccountRole.VA_USER),
     ]:
         people[name] = make_user(name, SystemRole.USER)
         grant_role(people[name], scope, role)
     people["nobody"] = make_user("nobody", SystemRole.USER)
-    return {"acme": acme, "default": acme.virtual_accounts.get(is_default=True), "sales": sales, "lab": lab,
-            "globex": globex, **people}
+    return {
+        "acme": acme,
+        "default": acme.virtual_accounts.get(is_default=True),
+        "sales": sales,
+        "lab": lab,
+        "globex": globex,
+        **people,
+    }
 
 
 # --- who may open it --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("who, va, status", [
-    ("aa", "default", 200), ("aa", "sales", 200), ("aa", "lab", 200),
-    ("au", "default", 200), ("au", "sales", 200),
-    ("vaa", "sales", 200), ("vaa", "default", 404), ("vaa", "lab", 404),
-    ("vau", "sales", 200), ("vau", "lab", 404),
-    ("nobody", "sales", 404),
-])
+@pytest.mark.parametrize(
+    "who, va, status",
+    [
+        ("aa", "default", 200),
+        ("aa", "sales", 200),
+        ("aa", "lab", 200),
+        ("au", "default", 200),
+        ("au", "sales", 200),
+        ("vaa", "sales", 200),
+        ("vaa", "default", 404),
+        ("vaa", "lab", 404),
+        ("vau", "sales", 200),
+        ("vau", "lab", 404),
+        ("nobody", "sales", 404),
+    ],
+)
 def test_who_sees_which_virtual_account(world, browser, who, va, status):
     client = browser(world[who])
     response = client.get(url(world["acme"]), {"va": world[va].pk})
@@ -93,8 +114,14 @@ def test_another_accounts_virtual_account_is_not_found(world, browser):
 def test_system_user_without_roles_gets_404_on_every_page(world, browser):
     client = browser(world["nobody"])
     acme = world["acme"]
-    for rest in ("", "licenses/", "product-instances/", "licenses/export.csv", "product-instances/export.csv",
-                 f"virtual-accounts/{world['sales'].pk}/tokens/new/"):
+    for rest in (
+        "",
+        "licenses/",
+        "product-instances/",
+        "licenses/export.csv",
+        "product-instances/export.csv",
+        f"virtual-accounts/{world['sales'].pk}/tokens/new/",
+    ):
         assert client.get(url(acme, rest)).status_code == 404, rest
 
 
@@ -121,13 +148,19 @@ def test_description_of_the_virtual_account_is_shown(world, browser):
 def test_create_token_shows_it_once_and_records_the_event(world, browser):
     client = browser(world["vau"])
     sales = world["sales"]
-    response = client.post(url(world["acme"], f"virtual-accounts/{sales.pk}/tokens/new/"),
-                           {"description": "Lab routers", "expires_after_days": "10", "max_uses": "3"})
+    response = client.post(
+        url(world["acme"], f"virtual-accounts/{sales.pk}/tokens/new/"),
+        {"description": "Lab routers", "expires_after_days": "10", "max_uses": "3"},
+    )
     assert response.status_code == 302
     assert response["Location"] == url(world["acme"]) + f"?va={sales.pk}"
     token = RegistrationToken.objects.get()
     assert (token.virtual_account, token.description, token.max_uses, token.export_controlled) == (
-        sales, "Lab routers", 3, False)
+        sales,
+        "Lab routers",
+        3,
+        False,
+    )
     assert token.created_by == world["vau"] and token.created_by_name == "vau"
     assert abs((token.expires_at - timezone.now()) - datetime.timedelta(days=10)) < datetime.timedelta(minutes=1)
     event = Event.objects.get(event_type="token.created")
@@ -144,28 +177,32 @@ def test_default_expiry_is_30_days_and_no_use_limit(world, browser):
     client = browser(world["aa"])
     form = client.get(url(world["acme"], f"virtual-accounts/{world['default'].pk}/tokens/new/")).content.decode()
     assert 'value="30"' in form
-    client.post(url(world["acme"], f"virtual-accounts/{world['default'].pk}/tokens/new/"),
-                {"description": "", "expires_after_days": "30", "max_uses": ""})
+    client.post(
+        url(world["acme"], f"virtual-accounts/{world['default'].pk}/tokens/new/"),
+        {"description": "", "expires_after_days": "30", "max_uses": ""},
+    )
     token = RegistrationToken.objects.get()
     assert token.max_uses is None
     assert abs((token.expires_at - timezone.now()) - datetime.timedelta(days=30)) < datetime.timedelta(minutes=1)
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"expires_after_days": "0"}, "Expire After must be a whole number of days from 1 to 365."),
-    ({"expires_after_days": "366"}, "Expire After must be a whole number of days from 1 to 365."),
-    ({"expires_after_days": "abc"}, "Enter a whole number."),
-    ({"expires_after_days": ""}, "This field is required."),
-    ({"expires_after_days": "30", "max_uses": "0"}, "Max. Number of Uses must be a whole number of at least 1"),
-    ({"expires_after_days": "30", "max_uses": "-1"}, "Max. Number of Uses must be a whole number of at least 1"),
-    ({"expires_after_days": "30", "max_uses": "1.5"}, "Enter a whole number."),
-    ({"expires_after_days": "30", "description": "d" * 256}, "Ensure this value has at most 255 characters"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"expires_after_days": "0"}, "Expire After must be a whole number of days from 1 to 365."),
+        ({"expires_after_days": "366"}, "Expire After must be a whole number of days from 1 to 365."),
+        ({"expires_after_days": "abc"}, "Enter a whole number."),
+        ({"expires_after_days": ""}, "This field is required."),
+        ({"expires_after_days": "30", "max_uses": "0"}, "Max. Number of Uses must be a whole number of at least 1"),
+        ({"expires_after_days": "30", "max_uses": "-1"}, "Max. Number of Uses must be a whole number of at least 1"),
+        ({"expires_after_days": "30", "max_uses": "1.5"}, "Enter a whole number."),
+        ({"expires_after_days": "30", "description": "d" * 256}, "Ensure this value has at most 255 characters"),
+    ],
+)
 def test_bad_token_input_writes_nothing(world, browser, data, message):
     client = browser(world["aa"])
     before = snapshot()
-    response = client.post(
-        url(world["acme"], f"virtual-accounts/{world['sales'].pk}/tokens/new/"), data)
+    response = client.post(url(world["acme"], f"virtual-accounts/{world['sales'].pk}/tokens/new/"), data)
     assert response.status_code == 200
     assert message in response.content.decode()
     assert snapshot() == before
@@ -202,8 +239,7 @@ def test_new_token_on_an_invisible_or_foreign_virtual_account_is_not_found(world
     other = world["globex"].virtual_accounts.get(is_default=True)
     before = snapshot()
     for va in (world["lab"], world["default"], other):
-        response = client.post(url(world["acme"], f"virtual-accounts/{va.pk}/tokens/new/"),
-                               {"expires_after_days": "5"})
+        response = client.post(url(world["acme"], f"virtual-accounts/{va.pk}/tokens/new/"), {"expires_after_days": "5"})
         assert response.status_code == 404
     assert snapshot() == before
 
@@ -212,8 +248,9 @@ def test_new_token_needs_the_csrf_token(world):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world["aa"])
     before = snapshot()
-    response = client.post(url(world["acme"], f"virtual-accounts/{world['sales'].pk}/tokens/new/"),
-                           {"expires_after_days": "5"})
+    response = client.post(
+        url(world["acme"], f"virtual-accounts/{world['sales'].pk}/tokens/new/"), {"expires_after_days": "5"}
+    )
     assert response.status_code == 403
     assert snapshot() == before
 
@@ -274,8 +311,9 @@ def test_revoke_and_remove_are_post_only(world, browser, branch_token):
 
 def test_tokens_of_invisible_or_foreign_virtual_accounts_are_not_found(world, browser, branch_token):
     lab_token = create_token(actor=None, virtual_account=world["lab"], expires_after_days=7)
-    foreign = create_token(actor=None, virtual_account=world["globex"].virtual_accounts.get(is_default=True),
-                           expires_after_days=7)
+    foreign = create_token(
+        actor=None, virtual_account=world["globex"].virtual_accounts.get(is_default=True), expires_after_days=7
+    )
     revoke_token(actor=None, token=lab_token)
     vau, aa = browser(world["vau"]), browser(world["aa"])
     before = snapshot()

@@ -1,4 +1,5 @@
 """Inventory > Licenses: the compliance table of one virtual account, its search, sort and CSV."""
+
 import csv
 import io
 
@@ -23,31 +24,37 @@ def url(account, rest=""):
 
 
 def make_license(name, *, lower=(), **fields):
-    lic = LicenseDefinition.objects.create(name=name, entitlement_tag=f"regid.test.{name.replace(' ', '_')}",
-                                           **fields)
+    lic = LicenseDefinition.objects.create(name=name, entitlement_tag=f"regid.test.{name.replace(' ', '_')}", **fields)
     for child in lower:
         LicenseHierarchy.objects.create(higher=lic, lower=child)
     return lic
 
 
 def line(va, lic, quantity, **fields):
-    return Entitlement.objects.create(virtual_account=va, license=lic, quantity=quantity,
-                                      license_type="perpetual", **fields)
+    return Entitlement.objects.create(
+        virtual_account=va, license=lic, quantity=quantity, license_type="perpetual", **fields
+    )
 
 
 def devices(va, n, lic, count=1, prefix="SN"):
     """n product instances in ``va``, each using ``count`` of ``lic`` (bulk: account_id set by hand)."""
     now = timezone.now()
     start = ProductInstance.objects.count()
-    ProductInstance.objects.bulk_create([
-        ProductInstance(account_id=va.account_id, virtual_account=va, udi_pid="C9300-24T",
-                        udi_serial_number=f"{prefix}{start + i:06d}", hostname=f"sw-{start + i:06d}",
-                        registered_at=now)
-        for i in range(n)
-    ])
+    ProductInstance.objects.bulk_create(
+        [
+            ProductInstance(
+                account_id=va.account_id,
+                virtual_account=va,
+                udi_pid="C9300-24T",
+                udi_serial_number=f"{prefix}{start + i:06d}",
+                hostname=f"sw-{start + i:06d}",
+                registered_at=now,
+            )
+            for i in range(n)
+        ]
+    )
     instances = ProductInstance.objects.filter(virtual_account=va, udi_serial_number__startswith=prefix)
-    LicenseUsage.objects.bulk_create([LicenseUsage(product_instance=pi, license=lic, count=count)
-                                      for pi in instances])
+    LicenseUsage.objects.bulk_create([LicenseUsage(product_instance=pi, license=lic, count=count) for pi in instances])
     return instances
 
 
@@ -83,8 +90,19 @@ def rows_of(response):
     return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
-HEADER = ["License", "Entitlement Tag", "Billing", "Purchased", "Pending", "In Use", "Borrowed", "Lent",
-          "Substitution", "Balance", "Status"]
+HEADER = [
+    "License",
+    "Entitlement Tag",
+    "Billing",
+    "Purchased",
+    "Pending",
+    "In Use",
+    "Borrowed",
+    "Lent",
+    "Substitution",
+    "Balance",
+    "Status",
+]
 
 
 def test_csv_has_the_hierarchy_numbers(acme, acme_user, browser, catalogue):
@@ -92,32 +110,60 @@ def test_csv_has_the_hierarchy_numbers(acme, acme_user, browser, catalogue):
     assert rows[0] == HEADER
     assert rows[1:] == [
         ["DNA Premier", "regid.test.DNA_Premier", "Prepaid", "1", "0", "3", "0", "0", "", "-2", "Out Of Compliance"],
-        ["Network Advantage", "regid.test.Network_Advantage", "Prepaid", "10", "0", "4", "0", "3",
-         "Substitution To Lower Tier: 3 × Network Essentials", "3", "In Compliance"],
-        ["Network Essentials", "regid.test.Network_Essentials", "Prepaid", "2", "1", "5", "3", "0",
-         "Substitution From Higher Tier: 3 × Network Advantage", "0", "In Compliance"],
+        [
+            "Network Advantage",
+            "regid.test.Network_Advantage",
+            "Prepaid",
+            "10",
+            "0",
+            "4",
+            "0",
+            "3",
+            "Substitution To Lower Tier: 3 × Network Essentials",
+            "3",
+            "In Compliance",
+        ],
+        [
+            "Network Essentials",
+            "regid.test.Network_Essentials",
+            "Prepaid",
+            "2",
+            "1",
+            "5",
+            "3",
+            "0",
+            "Substitution From Higher Tier: 3 × Network Advantage",
+            "0",
+            "In Compliance",
+        ],
         ["Umbrella", "regid.test.Umbrella", "Usage", "0", "0", "1", "0", "0", "", "-1", "Out Of Compliance"],
     ]
 
 
 def test_csv_follows_search_and_sort_and_the_virtual_account(acme, acme_user, browser, catalogue):
     client = browser(acme_user)
-    rows = rows_of(client.get(url(acme, "export.csv"), {"va": catalogue["default"].pk, "q": "network",
-                                                        "sort": "-in_use"}))
+    rows = rows_of(
+        client.get(url(acme, "export.csv"), {"va": catalogue["default"].pk, "q": "network", "sort": "-in_use"})
+    )
     assert [r[0] for r in rows[1:]] == ["Network Essentials", "Network Advantage"]
     rows = rows_of(client.get(url(acme, "export.csv"), {"va": catalogue["sales"].pk}))
-    assert rows[1:] == [["DNA Premier", "regid.test.DNA_Premier", "Prepaid", "7", "0", "0", "0", "0", "", "7",
-                         "In Compliance"]]
+    assert rows[1:] == [
+        ["DNA Premier", "regid.test.DNA_Premier", "Prepaid", "7", "0", "0", "0", "0", "", "7", "In Compliance"]
+    ]
 
 
 def test_page_shows_the_table(acme, acme_user, browser, catalogue):
     response = browser(acme_user).get(url(acme), {"va": catalogue["default"].pk})
     assert response.status_code == 200
     html = response.content.decode()
-    for text in ("Substitution From Higher Tier: 3 × Network Advantage",
-                 "Substitution To Lower Tier: 3 × Network Essentials", "(+1 pending)",
-                 '<span class="badge bad">Out Of Compliance</span>', '<span class="badge ok">In Compliance</span>',
-                 f"export.csv?va={catalogue['default'].pk}"):
+    for text in (
+        "Substitution From Higher Tier: 3 × Network Advantage",
+        "Substitution To Lower Tier: 3 × Network Essentials",
+        "(+1 pending)",
+        '<span class="badge bad">Out Of Compliance</span>',
+        '<span class="badge ok">In Compliance</span>',
+        f"export.csv?va={catalogue['default'].pk}",
+    ):
         assert text in html, text
     assert html.index("DNA Premier") < html.index("Network Advantage") < html.index("Umbrella")
 
@@ -129,15 +175,18 @@ def test_search_by_license_name(acme, acme_user, browser, catalogue):
     assert "No licenses match." in html
 
 
-@pytest.mark.parametrize("sort, order", [
-    ("balance", ["DNA Premier", "Umbrella", "Network Essentials", "Network Advantage"]),
-    ("-purchased", ["Network Advantage", "Network Essentials", "DNA Premier", "Umbrella"]),
-    ("-license", ["Umbrella", "Network Essentials", "Network Advantage", "DNA Premier"]),
-    ("bogus", ["DNA Premier", "Network Advantage", "Network Essentials", "Umbrella"]),
-])
+@pytest.mark.parametrize(
+    "sort, order",
+    [
+        ("balance", ["DNA Premier", "Umbrella", "Network Essentials", "Network Advantage"]),
+        ("-purchased", ["Network Advantage", "Network Essentials", "DNA Premier", "Umbrella"]),
+        ("-license", ["Umbrella", "Network Essentials", "Network Advantage", "DNA Premier"]),
+        ("bogus", ["DNA Premier", "Network Advantage", "Network Essentials", "Umbrella"]),
+    ],
+)
 def test_sortable_columns(acme, acme_user, browser, catalogue, sort, order):
     html = browser(acme_user).get(url(acme), {"va": catalogue["default"].pk, "sort": sort}).content.decode()
-    body = html[html.index("<tbody>"):]
+    body = html[html.index("<tbody>") :]
     positions = [body.index(f">{name}</a><br>") for name in order]
     assert positions == sorted(positions)
 

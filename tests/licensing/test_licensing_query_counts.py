@@ -4,6 +4,7 @@ Each page is read by an Account Administrator (a System User with a grant: the m
 since its roles are loaded) once with a little data and once with a lot; the count must not
 change, and it must stay within the pinned number.
 """
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -56,8 +57,7 @@ def queries(client, url):
 
 
 @pytest.mark.parametrize("path", list(PINNED))
-def test_query_count_does_not_grow_with_rows(acme, acme_admin, browser, populate, path,
-                                             django_assert_max_num_queries):
+def test_query_count_does_not_grow_with_rows(acme, acme_admin, browser, populate, path, django_assert_max_num_queries):
     url = f"/accounts/{acme.pk}/manage/{path}"
     client = browser(acme_admin)
     populate(2)

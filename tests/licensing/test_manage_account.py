@@ -1,4 +1,5 @@
 """Manage Account: the Local Virtual Accounts and Users tabs, their rules and their refusals."""
+
 import pytest
 
 from accounts.models import RoleGrant, UserGroup, UserGroupMembership
@@ -15,8 +16,9 @@ def url(account, rest=""):
 
 def snapshot():
     return (
-        list(VirtualAccount.objects.order_by("pk").values_list("pk", "account_id", "name", "description",
-                                                                "is_default")),
+        list(
+            VirtualAccount.objects.order_by("pk").values_list("pk", "account_id", "name", "description", "is_default")
+        ),
         list(RoleGrant.objects.order_by("pk").values_list("pk", "user_id", "group_id", "virtual_account_id", "role")),
         Event.objects.count(),
     )
@@ -45,14 +47,17 @@ def test_account_admin_creates_a_virtual_account(acme, acme_admin, browser):
     assert "Sales" in html and "EMEA" in html
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"name": ""}, "This field is required."),
-    ({"name": "   "}, "This field is required."),
-    ({"name": "x" * 101}, "Ensure this value has at most 100 characters"),
-    ({"name": "Sales"}, "A virtual account named “Sales” already exists in this account."),
-    ({"name": "Default"}, "A virtual account named “Default” already exists in this account."),
-    ({"name": "Ok", "description": "d" * 256}, "Ensure this value has at most 255 characters"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"name": ""}, "This field is required."),
+        ({"name": "   "}, "This field is required."),
+        ({"name": "x" * 101}, "Ensure this value has at most 100 characters"),
+        ({"name": "Sales"}, "A virtual account named “Sales” already exists in this account."),
+        ({"name": "Default"}, "A virtual account named “Default” already exists in this account."),
+        ({"name": "Ok", "description": "d" * 256}, "Ensure this value has at most 255 characters"),
+    ],
+)
 def test_creating_with_bad_input_writes_nothing(acme, acme_admin, new_va, browser, data, message):
     new_va("Sales")
     client = browser(acme_admin)
@@ -70,8 +75,9 @@ def test_the_same_name_is_fine_in_another_account(acme, acme_admin, make_account
 
 
 @pytest.mark.parametrize("who", ["acme_user", "va_admin"])
-def test_only_account_administrators_manage_virtual_accounts(acme, acme_user, make_user, grant_role, new_va, browser,
-                                                              who):
+def test_only_account_administrators_manage_virtual_accounts(
+    acme, acme_user, make_user, grant_role, new_va, browser, who
+):
     sales = new_va("Sales")
     if who == "va_admin":
         person = make_user("vaa")
@@ -115,11 +121,14 @@ def test_saving_the_same_name_changes_only_the_description(acme, acme_admin, new
     assert sales.description == "new" and not Event.objects.filter(event_type="va.renamed").exists()
 
 
-@pytest.mark.parametrize("name, message", [
-    ("Default", "A virtual account named “Default” already exists in this account."),
-    ("", "This field is required."),
-    ("y" * 101, "Ensure this value has at most 100 characters"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("Default", "A virtual account named “Default” already exists in this account."),
+        ("", "This field is required."),
+        ("y" * 101, "Ensure this value has at most 100 characters"),
+    ],
+)
 def test_renaming_to_a_taken_or_bad_name_writes_nothing(acme, acme_admin, new_va, browser, name, message):
     sales = new_va("Sales")
     client = browser(acme_admin)
@@ -137,7 +146,8 @@ def test_deleting_a_virtual_account(acme, acme_admin, make_user, grant_role, new
     assert not RoleGrant.objects.filter(virtual_account_id=sales.pk).exists()
     assert Event.objects.get(event_type="va.removed").message == "The Virtual Account “Sales” has been deleted"
     assert Event.objects.get(event_type="user.va_role_removed_on_delete").message == (
-        "User “vaa” was removed as virtual account admin when “Sales” was deleted.")
+        "User “vaa” was removed as virtual account admin when “Sales” was deleted."
+    )
     assert "The local virtual account “Sales” was deleted." in response.content.decode()
 
 
@@ -155,8 +165,10 @@ def test_the_default_virtual_account_cannot_be_deleted(acme, acme_admin, browser
 def test_delete_asks_for_confirmation_and_only_by_post(acme, acme_admin, new_va, browser):
     sales = new_va("Sales")
     client = browser(acme_admin)
-    assert 'data-confirm="Delete the local virtual account “Sales”?"' in client.get(
-        url(acme, "virtual-accounts/")).content.decode()
+    assert (
+        'data-confirm="Delete the local virtual account “Sales”?"'
+        in client.get(url(acme, "virtual-accounts/")).content.decode()
+    )
     assert client.get(url(acme, f"virtual-accounts/{sales.pk}/delete/")).status_code == 405
     assert VirtualAccount.objects.filter(pk=sales.pk).exists()
 
@@ -173,9 +185,16 @@ def test_a_virtual_account_of_another_account_is_not_found(acme, acme_admin, mak
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("rest", ["virtual-accounts/999999/edit/", "virtual-accounts/abc/edit/",
-                                  "virtual-accounts/-1/delete/", "users/grants/999999/remove/",
-                                  "users/grants/x/remove/"])
+@pytest.mark.parametrize(
+    "rest",
+    [
+        "virtual-accounts/999999/edit/",
+        "virtual-accounts/abc/edit/",
+        "virtual-accounts/-1/delete/",
+        "users/grants/999999/remove/",
+        "users/grants/x/remove/",
+    ],
+)
 def test_garbage_ids_answer_404(acme, acme_admin, browser, rest):
     client = browser(acme_admin)
     before = snapshot()
@@ -212,8 +231,16 @@ def test_users_tab_lists_direct_and_group_roles(acme, acme_admin, acme_user, mak
     set_account_role(actor=None, account=acme, role=AccountRole.ACCOUNT_USER, group=group)
     make_user("outsider")
     html = browser(acme_admin).get(url(acme, "users/")).content.decode()
-    for text in ("alice", "bob", "vau", "member", "Account Administrator", "Virtual Account User",
-                 "(Sales)", "via user group “Ops”"):
+    for text in (
+        "alice",
+        "bob",
+        "vau",
+        "member",
+        "Account Administrator",
+        "Virtual Account User",
+        "(Sales)",
+        "via user group “Ops”",
+    ):
         assert text in html
     assert "outsider" not in html
     # Direct grants can be removed here; group roles belong to the User Groups tab.
@@ -226,9 +253,14 @@ def test_account_admin_adds_a_user_as_account_user(acme, acme_admin, carol, brow
     response = client.post(url(acme, "users/add/"), {"user": "carol", "role": "account_user"}, follow=True)
     grant = RoleGrant.objects.get(user=carol)
     assert (grant.account, grant.virtual_account, grant.role, grant.granted_by) == (
-        acme, None, AccountRole.ACCOUNT_USER, acme_admin)
+        acme,
+        None,
+        AccountRole.ACCOUNT_USER,
+        acme_admin,
+    )
     assert Event.objects.get(event_type="user.role_added", user=acme_admin).message == (
-        "The user “carol” was assigned the role “Account User”.")
+        "The user “carol” was assigned the role “Account User”."
+    )
     assert "carol" in response.content.decode()
     assert browser(carol).get(f"/accounts/{acme.pk}/").status_code == 200
 
@@ -241,25 +273,38 @@ def test_a_user_is_found_by_email_and_a_new_role_replaces_the_old(acme, acme_adm
 
 def test_roles_on_specific_virtual_accounts(acme, acme_admin, carol, new_va, browser):
     sales, support, _unused = new_va("Sales"), new_va("Support"), new_va("Unused")
-    browser(acme_admin).post(url(acme, "users/add/"), {
-        "user": "carol", "role": "virtual_accounts", f"va_{sales.pk}": "va_admin", f"va_{support.pk}": "va_user",
-    })
+    browser(acme_admin).post(
+        url(acme, "users/add/"),
+        {
+            "user": "carol",
+            "role": "virtual_accounts",
+            f"va_{sales.pk}": "va_admin",
+            f"va_{support.pk}": "va_user",
+        },
+    )
     assert set(RoleGrant.objects.filter(user=carol).values_list("virtual_account__name", "role")) == {
-        ("Sales", AccountRole.VA_ADMIN), ("Support", AccountRole.VA_USER)}
+        ("Sales", AccountRole.VA_ADMIN),
+        ("Support", AccountRole.VA_USER),
+    }
     added = Event.objects.filter(event_type="user.role_added", user=acme_admin)
     messages = set(added.values_list("message", flat=True))
     assert "The user “carol” was assigned the role “Virtual Account Administrator (Sales)”." in messages
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"user": "nobody-here", "role": "account_user"},
-     "No user with the User ID or email address “nobody-here” exists."),
-    ({"user": "", "role": "account_user"}, "This field is required."),
-    ({"user": "carol"}, "This field is required."),
-    ({"user": "carol", "role": "system_admin"}, "Select a valid choice."),
-    ({"user": "carol", "role": "virtual_accounts"}, "Choose a role on at least one local virtual account."),
-    ({"user": "disabled", "role": "account_user"}, "The user “disabled” is disabled."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (
+            {"user": "nobody-here", "role": "account_user"},
+            "No user with the User ID or email address “nobody-here” exists.",
+        ),
+        ({"user": "", "role": "account_user"}, "This field is required."),
+        ({"user": "carol"}, "This field is required."),
+        ({"user": "carol", "role": "system_admin"}, "Select a valid choice."),
+        ({"user": "carol", "role": "virtual_accounts"}, "Choose a role on at least one local virtual account."),
+        ({"user": "disabled", "role": "account_user"}, "The user “disabled” is disabled."),
+    ],
+)
 def test_adding_a_user_with_bad_input_writes_nothing(acme, acme_admin, carol, make_user, browser, data, message):
     make_user("disabled", is_active=False)
     client = browser(acme_admin)
@@ -279,15 +324,17 @@ def test_an_email_shared_by_two_users_asks_for_the_user_id(acme, acme_admin, mak
     assert snapshot() == before
 
 
-def test_a_virtual_account_of_another_account_in_the_post_is_ignored(acme, acme_admin, carol, make_account,
-                                                                       new_va, grant_role, browser):
+def test_a_virtual_account_of_another_account_in_the_post_is_ignored(
+    acme, acme_admin, carol, make_account, new_va, grant_role, browser
+):
     globex = make_account("Globex")
     grant_role(acme_admin, globex, AccountRole.ACCOUNT_ADMIN)
     theirs = new_va("Theirs", account=globex)
     client = browser(acme_admin)
     before = snapshot()
-    response = client.post(url(acme, "users/add/"),
-                           {"user": "carol", "role": "virtual_accounts", f"va_{theirs.pk}": "va_admin"})
+    response = client.post(
+        url(acme, "users/add/"), {"user": "carol", "role": "virtual_accounts", f"va_{theirs.pk}": "va_admin"}
+    )
     assert "Choose a role on at least one local virtual account." in response.content.decode()
     assert snapshot() == before
 
@@ -304,7 +351,8 @@ def test_an_account_user_cannot_grant_roles(acme, acme_user, carol, browser):
 
 
 def test_a_va_administrator_manages_only_roles_on_their_own_virtual_accounts(
-        acme, acme_admin, carol, make_user, new_va, grant_role, browser):
+    acme, acme_admin, carol, make_user, new_va, grant_role, browser
+):
     sales, support = new_va("Sales"), new_va("Support")
     vaa = make_user("vaa")
     grant_role(vaa, sales, AccountRole.VA_ADMIN)
@@ -320,8 +368,9 @@ def test_a_va_administrator_manages_only_roles_on_their_own_virtual_accounts(
     # Account-wide roles and other VAs are out of reach: refused, nothing written.
     response = client.post(url(acme, "users/add/"), {"user": "carol", "role": "account_admin"})
     assert "Select a valid choice." in response.content.decode()
-    response = client.post(url(acme, "users/add/"),
-                           {"user": "carol", "role": "virtual_accounts", f"va_{support.pk}": "va_admin"})
+    response = client.post(
+        url(acme, "users/add/"), {"user": "carol", "role": "virtual_accounts", f"va_{support.pk}": "va_admin"}
+    )
     assert "Choose a role on at least one local virtual account." in response.content.decode()
     alice_grant = RoleGrant.objects.get(user=acme_admin)
     assert client.post(url(acme, f"users/grants/{alice_grant.pk}/remove/")).status_code == 403
@@ -339,7 +388,8 @@ def test_removing_a_role(acme, acme_admin, acme_user, browser):
     response = client.post(url(acme, f"users/grants/{grant.pk}/remove/"), follow=True)
     assert not RoleGrant.objects.filter(pk=grant.pk).exists()
     assert Event.objects.get(event_type="user.role_removed").message == (
-        "The role “Account User” was removed from the user “bob”.")
+        "The role “Account User” was removed from the user “bob”."
+    )
     assert "bob" not in response.content.decode().split("<tbody>")[1]
     assert browser(acme_user).get(f"/accounts/{acme.pk}/").status_code == 404
 

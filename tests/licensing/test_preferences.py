@@ -1,5 +1,6 @@
 """Smart Licensing > Preferences: the user's own License Transaction Details preference, its change
 log, and what it switches on in the Licenses tab (transaction details, Advanced Search, By Tag)."""
+
 import datetime
 
 import pytest
@@ -33,10 +34,17 @@ def test_default_is_disabled_and_saving_logs_the_change(acme, acme_user, browser
     assert UserPreference.objects.get(account=acme, user=acme_user).license_transaction_details is True
     change = PreferenceChange.objects.get()
     assert (change.username, change.preference, change.old_value, change.new_value, change.note) == (
-        "bob", "Show License Transaction Details in Inventory Tab", "Disabled", "Enabled", "for the audit")
+        "bob",
+        "Show License Transaction Details in Inventory Tab",
+        "Disabled",
+        "Enabled",
+        "for the audit",
+    )
     event = Event.objects.get(event_type="preferences.changed")
-    assert event.message == ("The preference “Show License Transaction Details in Inventory Tab” of the user “bob” "
-                             "was changed from “Disabled” to “Enabled”.")
+    assert event.message == (
+        "The preference “Show License Transaction Details in Inventory Tab” of the user “bob” "
+        "was changed from “Disabled” to “Enabled”."
+    )
     html = client.get(url(acme)).content.decode()
     assert "View Change Log" in html and "Disabled → Enabled" in html and "for the audit" in html
     # Saving the same value again logs nothing.
@@ -52,11 +60,14 @@ def test_preferences_are_the_users_own(acme, acme_admin, acme_user, browser):
     assert "Disabled → Enabled" not in browser(acme_user).get(url(acme)).content.decode()
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"license_transaction_details": "maybe"}, "license_transaction_details"),
-    ({}, "license_transaction_details"),
-    ({"license_transaction_details": "true", "note": "x" * 501}, "note"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"license_transaction_details": "maybe"}, "license_transaction_details"),
+        ({}, "license_transaction_details"),
+        ({"license_transaction_details": "true", "note": "x" * 501}, "note"),
+    ],
+)
 def test_bad_input_changes_nothing(acme, acme_user, browser, data, field):
     response = browser(acme_user).post(url(acme), data)
     assert response.status_code == 400
@@ -71,13 +82,21 @@ def test_service_refuses_unknown_names_values_and_outsiders(acme, acme_user, mak
     with pytest.raises(ServiceError):
         pref_service.set_preference(actor=acme_user, account=acme, name="license_transaction_details", value="yes")
     with pytest.raises(NotAllowed):
-        pref_service.set_preference(actor=make_user("eve"), account=acme, name="license_transaction_details",
-                                    value=True)
+        pref_service.set_preference(
+            actor=make_user("eve"), account=acme, name="license_transaction_details", value=True
+        )
     assert not PreferenceChange.objects.exists()
 
 
-@pytest.mark.parametrize("role, on_va", [(AccountRole.ACCOUNT_ADMIN, False), (AccountRole.ACCOUNT_USER, False),
-                                         (AccountRole.VA_ADMIN, True), (AccountRole.VA_USER, True)])
+@pytest.mark.parametrize(
+    "role, on_va",
+    [
+        (AccountRole.ACCOUNT_ADMIN, False),
+        (AccountRole.ACCOUNT_USER, False),
+        (AccountRole.VA_ADMIN, True),
+        (AccountRole.VA_USER, True),
+    ],
+)
 def test_every_role_sets_its_own_preferences(acme, make_user, grant_role, browser, role, on_va):
     user = make_user("carol")
     grant_role(user, acme.virtual_accounts.get() if on_va else acme, role)
@@ -105,8 +124,7 @@ def test_change_log_query_count_does_not_grow(acme, acme_user, browser):
     pref_service.set_preference(actor=acme_user, account=acme, name="license_transaction_details", value=True)
     few = count()
     for i in range(30):
-        pref_service.set_preference(actor=acme_user, account=acme, name="license_transaction_details",
-                                    value=i % 2 == 0)
+        pref_service.set_preference(actor=acme_user, account=acme, name="license_transaction_details", value=i % 2 == 0)
     many = count()
     assert few == many <= PINNED_PREFERENCES, (few, many)
 
@@ -117,16 +135,27 @@ def test_change_log_query_count_does_not_grow(acme, acme_user, browser):
 @pytest.fixture
 def stock(acme):
     va = acme.virtual_accounts.get()
-    router = LicenseDefinition.objects.create(name="Router Advantage", entitlement_tag="regid.router",
-                                              product_family="ISR")
-    switch = LicenseDefinition.objects.create(name="Switch Essentials", entitlement_tag="regid.switch",
-                                              product_family="Catalyst")
+    router = LicenseDefinition.objects.create(
+        name="Router Advantage", entitlement_tag="regid.router", product_family="ISR"
+    )
+    switch = LicenseDefinition.objects.create(
+        name="Switch Essentials", entitlement_tag="regid.switch", product_family="Catalyst"
+    )
     today = datetime.date.today()
-    Entitlement.objects.create(virtual_account=va, license=router, license_type="term", quantity=5,
-                               start_date=today, end_date=today + datetime.timedelta(days=40), sku="ISR-SKU-1",
-                               subscription_id="Sub-1", source="order")
-    Entitlement.objects.create(virtual_account=va, license=switch, license_type="perpetual", quantity=7,
-                               sku="C9K-SKU", source="pak")
+    Entitlement.objects.create(
+        virtual_account=va,
+        license=router,
+        license_type="term",
+        quantity=5,
+        start_date=today,
+        end_date=today + datetime.timedelta(days=40),
+        sku="ISR-SKU-1",
+        subscription_id="Sub-1",
+        source="order",
+    )
+    Entitlement.objects.create(
+        virtual_account=va, license=switch, license_type="perpetual", quantity=7, sku="C9K-SKU", source="pak"
+    )
     tag = LicenseTag.objects.create(account=acme, name="core")
     tag.licenses.add(router)
     return {"va": va, "router": router, "switch": switch, "today": today}
@@ -184,8 +213,9 @@ def test_licenses_with_transactions_query_count_does_not_grow(acme, acme_user, b
 
     few = count()
     for i in range(40):
-        lic = LicenseDefinition.objects.create(name=f"Extra {i:02d}", entitlement_tag=f"regid.extra.{i}",
-                                               product_family="Catalyst")
+        lic = LicenseDefinition.objects.create(
+            name=f"Extra {i:02d}", entitlement_tag=f"regid.extra.{i}", product_family="Catalyst"
+        )
         for _ in range(3):
             Entitlement.objects.create(virtual_account=stock["va"], license=lic, license_type="perpetual", quantity=1)
     many = count()

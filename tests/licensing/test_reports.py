@@ -1,4 +1,5 @@
 """Smart Licensing > Reports: Licenses, License Subscriptions, Product Instances — in page, CSV, XLSX."""
+
 import csv
 import datetime
 import io
@@ -39,22 +40,33 @@ def make_license(name, *, lower=(), **fields):
 
 
 def line(va, lic, quantity, license_type="perpetual", **fields):
-    return Entitlement.objects.create(virtual_account=va, license=lic, quantity=quantity, license_type=license_type,
-                                      **fields)
+    return Entitlement.objects.create(
+        virtual_account=va, license=lic, quantity=quantity, license_type=license_type, **fields
+    )
 
 
 def devices(va, n, uses=(), *, prefix="SN", product="Catalyst 9300", **fields):
     """n product instances in ``va``; ``uses`` = [(license, count), ...] for each of them."""
     now = timezone.now()
-    ProductInstance.objects.bulk_create([
-        ProductInstance(account_id=va.account_id, virtual_account=va, udi_pid="C9300-24T",
-                        udi_serial_number=f"{prefix}{i:06d}", hostname=f"{prefix.lower()}-{i:06d}",
-                        product_name=product, registered_at=now, **fields)
-        for i in range(n)
-    ])
+    ProductInstance.objects.bulk_create(
+        [
+            ProductInstance(
+                account_id=va.account_id,
+                virtual_account=va,
+                udi_pid="C9300-24T",
+                udi_serial_number=f"{prefix}{i:06d}",
+                hostname=f"{prefix.lower()}-{i:06d}",
+                product_name=product,
+                registered_at=now,
+                **fields,
+            )
+            for i in range(n)
+        ]
+    )
     instances = list(ProductInstance.objects.filter(virtual_account=va, udi_serial_number__startswith=prefix))
-    LicenseUsage.objects.bulk_create([LicenseUsage(product_instance=pi, license=lic, count=count)
-                                      for pi in instances for lic, count in uses])
+    LicenseUsage.objects.bulk_create(
+        [LicenseUsage(product_instance=pi, license=lic, count=count) for pi in instances for lic, count in uses]
+    )
     return instances
 
 
@@ -69,22 +81,50 @@ def data(acme, new_va):
     premier = make_license("DNA Premier")
     line(default, advantage, 10)
     line(default, essentials, 2)
-    line(default, essentials, 4, "term", start_date=TODAY - datetime.timedelta(days=400),
-         end_date=TODAY - datetime.timedelta(days=35), sku="C9K-NE-1Y")
-    line(default, advantage, 6, "subscription", start_date=TODAY - datetime.timedelta(days=10),
-         end_date=TODAY + datetime.timedelta(days=355), sku="C9K-NA-1Y", subscription_id="Sub100200", source="ea")
-    line(sales, premier, 7, "term", start_date=TODAY - datetime.timedelta(days=5),
-         end_date=TODAY + datetime.timedelta(days=360), sku="DNA-P-1Y")
+    line(
+        default,
+        essentials,
+        4,
+        "term",
+        start_date=TODAY - datetime.timedelta(days=400),
+        end_date=TODAY - datetime.timedelta(days=35),
+        sku="C9K-NE-1Y",
+    )
+    line(
+        default,
+        advantage,
+        6,
+        "subscription",
+        start_date=TODAY - datetime.timedelta(days=10),
+        end_date=TODAY + datetime.timedelta(days=355),
+        sku="C9K-NA-1Y",
+        subscription_id="Sub100200",
+        source="ea",
+    )
+    line(
+        sales,
+        premier,
+        7,
+        "term",
+        start_date=TODAY - datetime.timedelta(days=5),
+        end_date=TODAY + datetime.timedelta(days=360),
+        sku="DNA-P-1Y",
+    )
     devices(default, 2, [(advantage, 2)], prefix="ADV")
     devices(default, 5, [(essentials, 1)], prefix="ESS", product="Catalyst 9200")
     devices(sales, 1, [(premier, 3), (essentials, 1)], prefix="PRE", product="ISR 4331")
-    return {"default": default, "sales": sales, "essentials": essentials, "advantage": advantage,
-            "premier": premier}
+    return {"default": default, "sales": sales, "essentials": essentials, "advantage": advantage, "premier": premier}
 
 
 def criteria(**extra):
-    return {"run": "1", "name": "Quarterly", "va_scope": "all", "license_scope": "all", "subscription_status": "all",
-            **extra}
+    return {
+        "run": "1",
+        "name": "Quarterly",
+        "va_scope": "all",
+        "license_scope": "all",
+        "subscription_status": "all",
+        **extra,
+    }
 
 
 def csv_rows(response):
@@ -103,7 +143,7 @@ def xlsx_rows(response):
 
 def body(response):
     html = response.content.decode()
-    return html[html.index("<tbody>"):html.index("</tbody>")]
+    return html[html.index("<tbody>") : html.index("</tbody>")]
 
 
 # --- The Reports tab ------------------------------------------------------------------------------
@@ -115,17 +155,26 @@ def test_reports_tab_lists_the_three_reports(acme, acme_user, browser):
     for name in ("Licenses", "License Subscriptions", "Product Instances"):
         assert f">{name}</a>" in html
     # In the Smart Licensing tab bar, between Inventory and Activity.
-    bar = html[html.index("lw-section-tabs"):]
-    bar = bar[:bar.index("</nav>")]
+    bar = html[html.index("lw-section-tabs") :]
+    bar = bar[: bar.index("</nav>")]
     assert bar.index(">Inventory<") < bar.index(">Reports<") < bar.index(">Activity<")
 
 
 def test_form_shows_the_guide_fields(acme, acme_user, browser, data):
     client = browser(acme_user)
     html = client.get(url(acme, "subscriptions")).content.decode()
-    for text in ("All Local Virtual Accounts", "Selected Local Virtual Accounts", "All Licenses",
-                 "Licenses with ALL these License Tags", "Licenses with NO License Tags", "Active Only",
-                 "Expired-or-Cancelled", "Run Report", "Export to CSV", "Export to Excel"):
+    for text in (
+        "All Local Virtual Accounts",
+        "Selected Local Virtual Accounts",
+        "All Licenses",
+        "Licenses with ALL these License Tags",
+        "Licenses with NO License Tags",
+        "Active Only",
+        "Expired-or-Cancelled",
+        "Run Report",
+        "Export to CSV",
+        "Export to Excel",
+    ):
         assert text in html, text
     html = client.get(url(acme, "product_instances")).content.decode()
     assert "Product Type" in html and "ISR 4331" in html and "Subscription Status" not in html
@@ -138,16 +187,39 @@ def test_unknown_report_is_404(acme, acme_user, browser):
 
 # --- Licenses report ------------------------------------------------------------------------------
 
-LICENSE_HEADER = ["Virtual Account", "License", "Entitlement Tag", "Billing", "Purchased", "Pending", "In Use",
-                  "Borrowed", "Lent", "Substitution", "Balance", "Status"]
+LICENSE_HEADER = [
+    "Virtual Account",
+    "License",
+    "Entitlement Tag",
+    "Billing",
+    "Purchased",
+    "Pending",
+    "In Use",
+    "Borrowed",
+    "Lent",
+    "Substitution",
+    "Balance",
+    "Status",
+]
 
 
 def expected_license_rows(account, vas):
     """What the compliance service says, in the report's columns (the report must not re-derive it)."""
     return [
-        [p.virtual_account, p.license, p.entitlement_tag, "Prepaid", str(p.purchased), str(p.pending_quantity),
-         str(p.in_use), str(p.borrowed), str(p.lent), report_service.substitution_text(p.substitutions),
-         str(p.available), p.status]
+        [
+            p.virtual_account,
+            p.license,
+            p.entitlement_tag,
+            "Prepaid",
+            str(p.purchased),
+            str(p.pending_quantity),
+            str(p.in_use),
+            str(p.borrowed),
+            str(p.lent),
+            report_service.substitution_text(p.substitutions),
+            str(p.available),
+            p.status,
+        ]
         for p in compliance.license_positions(account, virtual_accounts=vas)
     ]
 
@@ -158,10 +230,34 @@ def test_licenses_report_agrees_with_compliance(acme, acme_user, browser, data):
     assert rows[0] == LICENSE_HEADER
     assert rows[1:] == expected_license_rows(acme, [data["default"], data["sales"]])
     # The substitution is in it: Essentials borrows 3 of Advantage in Default; Sales is 1 short of Essentials.
-    assert ["Default", "Network Essentials", "regid.rp.Network_Essentials", "Prepaid", "2", "0", "5", "3", "0",
-            "Substitution From Higher Tier: 3 × Network Advantage", "0", "In Compliance"] in rows
-    assert ["Sales", "Network Essentials", "regid.rp.Network_Essentials", "Prepaid", "0", "0", "1", "0", "0", "",
-            "-1", "Out Of Compliance"] in rows
+    assert [
+        "Default",
+        "Network Essentials",
+        "regid.rp.Network_Essentials",
+        "Prepaid",
+        "2",
+        "0",
+        "5",
+        "3",
+        "0",
+        "Substitution From Higher Tier: 3 × Network Advantage",
+        "0",
+        "In Compliance",
+    ] in rows
+    assert [
+        "Sales",
+        "Network Essentials",
+        "regid.rp.Network_Essentials",
+        "Prepaid",
+        "0",
+        "0",
+        "1",
+        "0",
+        "0",
+        "",
+        "-1",
+        "Out Of Compliance",
+    ] in rows
 
 
 def test_licenses_report_in_page(acme, acme_user, browser, data):
@@ -178,9 +274,17 @@ def test_licenses_report_in_page(acme, acme_user, browser, data):
 
 
 def test_licenses_report_selected_licenses_and_virtual_accounts(acme, acme_user, browser, data):
-    rows = csv_rows(browser(acme_user).get(url(acme, "licenses", "export.csv"), criteria(
-        va_scope="selected", virtual_accounts=[data["sales"].pk], license_scope="selected",
-        licenses=[data["premier"].pk])))
+    rows = csv_rows(
+        browser(acme_user).get(
+            url(acme, "licenses", "export.csv"),
+            criteria(
+                va_scope="selected",
+                virtual_accounts=[data["sales"].pk],
+                license_scope="selected",
+                licenses=[data["premier"].pk],
+            ),
+        )
+    )
     assert [r[:2] for r in rows[1:]] == [["Sales", "DNA Premier"]]
 
 
@@ -195,8 +299,9 @@ def test_reports_for_virtual_accounts_with_all_of_these_tags(acme, acme_user, br
     emea.virtual_accounts.add(data["sales"], lab)
     gold.virtual_accounts.add(data["sales"], data["default"])
     client = browser(acme_user)
-    rows = csv_rows(client.get(url(acme, "product_instances", "export.csv"),
-                               criteria(va_scope="tags", va_tags=[emea.pk, gold.pk])))
+    rows = csv_rows(
+        client.get(url(acme, "product_instances", "export.csv"), criteria(va_scope="tags", va_tags=[emea.pk, gold.pk]))
+    )
     assert {r[0] for r in rows[1:]} == {"Sales"}
     page = client.get(url(acme, "licenses"), criteria(va_scope="tags", va_tags=[emea.pk]))
     assert "With all of the tags: Region: EMEA" in page.content.decode()
@@ -209,8 +314,9 @@ def test_licenses_report_license_tags(acme, acme_user, browser, data):
     core.licenses.add(data["advantage"], data["premier"])
     dna.licenses.add(data["premier"])
     client = browser(acme_user)
-    rows = csv_rows(client.get(url(acme, "licenses", "export.csv"),
-                               criteria(license_scope="tags", license_tags=[core.pk, dna.pk])))
+    rows = csv_rows(
+        client.get(url(acme, "licenses", "export.csv"), criteria(license_scope="tags", license_tags=[core.pk, dna.pk]))
+    )
     assert {r[1] for r in rows[1:]} == {"DNA Premier"}
     rows = csv_rows(client.get(url(acme, "licenses", "export.csv"), criteria(license_scope="untagged")))
     assert {r[1] for r in rows[1:]} == {"Network Essentials"}
@@ -227,15 +333,33 @@ def test_licenses_report_sorts(acme, acme_user, browser, data):
 
 # --- License Subscriptions report -----------------------------------------------------------------
 
-SUBSCRIPTION_HEADER = ["Virtual Account", "License", "Subscription ID", "SKU", "License Type", "Quantity",
-                       "Start Date", "Expiration Date", "Source", "Status"]
+SUBSCRIPTION_HEADER = [
+    "Virtual Account",
+    "License",
+    "Subscription ID",
+    "SKU",
+    "License Type",
+    "Quantity",
+    "Start Date",
+    "Expiration Date",
+    "Source",
+    "Status",
+]
 
 
 def subscription_row(entitlement, status):
-    return [entitlement.virtual_account.name, entitlement.license.name, entitlement.subscription_id, entitlement.sku,
-            entitlement.get_license_type_display(), str(entitlement.quantity),
-            entitlement.start_date.isoformat(), entitlement.end_date.isoformat(), entitlement.get_source_display(),
-            status]
+    return [
+        entitlement.virtual_account.name,
+        entitlement.license.name,
+        entitlement.subscription_id,
+        entitlement.sku,
+        entitlement.get_license_type_display(),
+        str(entitlement.quantity),
+        entitlement.start_date.isoformat(),
+        entitlement.end_date.isoformat(),
+        entitlement.get_source_display(),
+        status,
+    ]
 
 
 def test_subscriptions_report_lists_time_bound_lines(acme, acme_user, browser, data):
@@ -246,8 +370,11 @@ def test_subscriptions_report_lists_time_bound_lines(acme, acme_user, browser, d
     rows = csv_rows(client.get(url(acme, "subscriptions", "export.csv"), criteria()))
     assert rows[0] == SUBSCRIPTION_HEADER
     # Perpetual lines are not subscriptions; ordered by virtual account, license, end date.
-    assert rows[1:] == [subscription_row(subscription, "Active"), subscription_row(expired, "Expired"),
-                        subscription_row(term, "Active")]
+    assert rows[1:] == [
+        subscription_row(subscription, "Active"),
+        subscription_row(expired, "Expired"),
+        subscription_row(term, "Active"),
+    ]
     rows = csv_rows(client.get(url(acme, "subscriptions", "export.csv"), criteria(subscription_status="active")))
     assert [r[3] for r in rows[1:]] == ["C9K-NA-1Y", "DNA-P-1Y"]
     rows = csv_rows(client.get(url(acme, "subscriptions", "export.csv"), criteria(subscription_status="expired")))
@@ -256,8 +383,15 @@ def test_subscriptions_report_lists_time_bound_lines(acme, acme_user, browser, d
 
 def test_subscriptions_report_in_page_sorted_and_paginated(acme, acme_user, browser, data):
     for i in range(60):
-        line(data["sales"], data["premier"], 1, "term", start_date=TODAY, end_date=TODAY + datetime.timedelta(days=i),
-             sku=f"BULK-{i:03d}")
+        line(
+            data["sales"],
+            data["premier"],
+            1,
+            "term",
+            start_date=TODAY,
+            end_date=TODAY + datetime.timedelta(days=i),
+            sku=f"BULK-{i:03d}",
+        )
     client = browser(acme_user)
     response = client.get(url(acme, "subscriptions"), criteria(sort="sku"))
     assert response.status_code == 200
@@ -268,25 +402,51 @@ def test_subscriptions_report_in_page_sorted_and_paginated(acme, acme_user, brow
 
 # --- Product Instances report ---------------------------------------------------------------------
 
-PI_HEADER = ["Virtual Account", "Name", "Product Type", "UDI PID", "UDI SN", "Hostname", "IP Address",
-             "MAC Address", "Registration Date", "Last Contact", "Licenses In Use", "Redundancy"]
+PI_HEADER = [
+    "Virtual Account",
+    "Name",
+    "Product Type",
+    "UDI PID",
+    "UDI SN",
+    "Hostname",
+    "IP Address",
+    "MAC Address",
+    "Registration Date",
+    "Last Contact",
+    "Licenses In Use",
+    "Redundancy",
+]
 
 
 def test_product_instances_report(acme, acme_user, browser, data):
     pre = ProductInstance.objects.get(udi_serial_number="PRE000000")
-    DeviceIdentity.objects.create(product_instance=pre, ip_address="10.0.0.7", mac_address="00:11:22:33:44:55",
-                                  updated_at=timezone.now())
+    DeviceIdentity.objects.create(
+        product_instance=pre, ip_address="10.0.0.7", mac_address="00:11:22:33:44:55", updated_at=timezone.now()
+    )
     client = browser(acme_user)
     rows = csv_rows(client.get(url(acme, "product_instances", "export.csv"), criteria()))
     assert rows[0] == PI_HEADER
     assert len(rows) == 1 + 8
     by_sn = {r[4]: r for r in rows[1:]}
     registered = pre.registered_at.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    assert by_sn["PRE000000"] == ["Sales", "pre-000000", "ISR 4331", "C9300-24T", "PRE000000", "pre-000000",
-                                  "10.0.0.7", "00:11:22:33:44:55", registered, "", "4", ""]
+    assert by_sn["PRE000000"] == [
+        "Sales",
+        "pre-000000",
+        "ISR 4331",
+        "C9300-24T",
+        "PRE000000",
+        "pre-000000",
+        "10.0.0.7",
+        "00:11:22:33:44:55",
+        registered,
+        "",
+        "4",
+        "",
+    ]
     assert by_sn["ADV000000"][10] == "2" and by_sn["ESS000003"][10] == "1"
-    rows = csv_rows(client.get(url(acme, "product_instances", "export.csv"),
-                               criteria(product_types=["Catalyst 9200", "ISR 4331"])))
+    rows = csv_rows(
+        client.get(url(acme, "product_instances", "export.csv"), criteria(product_types=["Catalyst 9200", "ISR 4331"]))
+    )
     assert sorted(r[4] for r in rows[1:]) == ["ESS00000%d" % i for i in range(5)] + ["PRE000000"]
 
 
@@ -315,11 +475,15 @@ def test_exports_never_carry_formulas(acme, acme_user, browser, data):
     ProductInstance.objects.filter(pk=pi.pk).update(hostname='=HYPERLINK("http://evil","x")')
     client = browser(acme_user)
     rows = csv_rows(client.get(url(acme, "product_instances", "export.csv"), criteria()))
-    assert "'=HYPERLINK(\"http://evil\",\"x\")" in [r[1] for r in rows]
+    assert '\'=HYPERLINK("http://evil","x")' in [r[1] for r in rows]
     response = client.get(url(acme, "product_instances", "export.xlsx"), criteria())
     workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
-    cells = [cell for row in workbook.worksheets[0].iter_rows() for cell in row
-             if cell.value == '=HYPERLINK("http://evil","x")']
+    cells = [
+        cell
+        for row in workbook.worksheets[0].iter_rows()
+        for cell in row
+        if cell.value == '=HYPERLINK("http://evil","x")'
+    ]
     assert cells and all(cell.data_type == "s" for cell in cells)
 
 
@@ -344,11 +508,20 @@ def test_exports_run_a_bounded_number_of_queries(acme, acme_user, browser, data)
     client.get(url(acme))  # the first request of a session costs more: not what is measured
     few = {key: count(*key) for key in kinds}
     devices(data["sales"], 300, [(data["premier"], 1)], prefix="BULK")
-    Entitlement.objects.bulk_create([
-        Entitlement(virtual_account=data["sales"], license=data["premier"], quantity=1, license_type="term",
-                    start_date=TODAY, end_date=TODAY + datetime.timedelta(days=30 + i), sku=f"BULK-{i}")
-        for i in range(300)
-    ])
+    Entitlement.objects.bulk_create(
+        [
+            Entitlement(
+                virtual_account=data["sales"],
+                license=data["premier"],
+                quantity=1,
+                license_type="term",
+                start_date=TODAY,
+                end_date=TODAY + datetime.timedelta(days=30 + i),
+                sku=f"BULK-{i}",
+            )
+            for i in range(300)
+        ]
+    )
     many = {key: count(*key) for key in kinds}
     assert few == many
     assert max(many.values()) <= 11
@@ -363,17 +536,20 @@ def test_export_streams_more_rows_than_one_chunk(acme, acme_user, browser, data,
 # --- Bad input ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"va_scope": "selected", "virtual_accounts": ["999999"]}, "Select a valid choice"),
-    ({"va_scope": "selected", "virtual_accounts": ["abc"]}, "is not a valid value"),
-    ({"va_scope": "selected"}, "Choose at least one local virtual account."),
-    ({"va_scope": "nowhere"}, "Select a valid choice"),
-    ({"license_scope": "selected"}, "Choose at least one license."),
-    ({"license_scope": "selected", "licenses": ["424242"]}, "Select a valid choice"),
-    ({"subscription_status": "maybe"}, "Select a valid choice"),
-    ({"name": ""}, "This field is required."),
-    ({"name": "x" * 101}, "at most 100 characters"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"va_scope": "selected", "virtual_accounts": ["999999"]}, "Select a valid choice"),
+        ({"va_scope": "selected", "virtual_accounts": ["abc"]}, "is not a valid value"),
+        ({"va_scope": "selected"}, "Choose at least one local virtual account."),
+        ({"va_scope": "nowhere"}, "Select a valid choice"),
+        ({"license_scope": "selected"}, "Choose at least one license."),
+        ({"license_scope": "selected", "licenses": ["424242"]}, "Select a valid choice"),
+        ({"subscription_status": "maybe"}, "Select a valid choice"),
+        ({"name": ""}, "This field is required."),
+        ({"name": "x" * 101}, "at most 100 characters"),
+    ],
+)
 def test_bad_criteria_re_show_the_form(acme, acme_user, browser, data, extra, message):
     client = browser(acme_user)
     for rest in ("", "export.csv", "export.xlsx"):
@@ -383,8 +559,9 @@ def test_bad_criteria_re_show_the_form(acme, acme_user, browser, data, extra, me
         assert message in response.content.decode()
 
 
-@pytest.mark.parametrize("params", [{"sort": "password"}, {"sort": "-"}, {"page": "abc"}, {"page": "99999"},
-                                    {"page": "-3"}])
+@pytest.mark.parametrize(
+    "params", [{"sort": "password"}, {"sort": "-"}, {"page": "abc"}, {"page": "99999"}, {"page": "-3"}]
+)
 def test_bad_sort_or_page_falls_back(acme, acme_user, browser, data, params):
     for kind in ("licenses", "subscriptions", "product_instances"):
         response = browser(acme_user).get(url(acme, kind), criteria(**params))
@@ -410,8 +587,9 @@ def test_va_user_sees_only_their_virtual_account(acme, sales_user, browser, data
         page = client.get(url(acme, kind), criteria())
         assert page.status_code == 200 and "<td>Default</td>" not in body(page)
     # The Default VA is not a choice for them: choosing it is an invalid choice, nothing leaks.
-    response = client.get(url(acme, "licenses", "export.csv"),
-                          criteria(va_scope="selected", virtual_accounts=[data["default"].pk]))
+    response = client.get(
+        url(acme, "licenses", "export.csv"), criteria(va_scope="selected", virtual_accounts=[data["default"].pk])
+    )
     assert response.status_code == 400
     form = client.get(url(acme, "licenses")).content.decode()
     assert ">Sales</option>" in form and ">Default</option>" not in form
@@ -425,8 +603,9 @@ def test_other_account_is_404(acme, make_account, make_user, grant_role, browser
     for rest in ("", "licenses/", "licenses/export.csv", "product_instances/export.xlsx"):
         assert client.get(url(acme) + rest, criteria()).status_code == 404
     # A virtual account of another local account is not a choice in one's own account either.
-    response = client.get(url(other, "licenses", "export.csv"),
-                          criteria(va_scope="selected", virtual_accounts=[data["default"].pk]))
+    response = client.get(
+        url(other, "licenses", "export.csv"), criteria(va_scope="selected", virtual_accounts=[data["default"].pk])
+    )
     assert response.status_code == 400
 
 

@@ -1,4 +1,5 @@
 """Request an Account and Request Access to an Existing Account, from the Licensing workspace."""
+
 import pytest
 
 from accounts.roles import AccountRole
@@ -7,8 +8,13 @@ from core.models import Event
 
 pytestmark = pytest.mark.django_db
 
-GOOD_ACCOUNT = {"email": "carol@example.com", "message": "For the lab", "name": "Lab",
-                "cisco_smart_account": "example.com", "cisco_virtual_account": "Lab VA"}
+GOOD_ACCOUNT = {
+    "email": "carol@example.com",
+    "message": "For the lab",
+    "name": "Lab",
+    "cisco_smart_account": "example.com",
+    "cisco_virtual_account": "Lab VA",
+}
 
 
 @pytest.fixture
@@ -30,7 +36,10 @@ def test_request_account_creates_a_requested_account_and_records_it(carol, brows
     account = LocalAccount.objects.get(name="Lab")
     assert account.status == LocalAccount.Status.REQUESTED
     assert (account.requested_by, account.requester_email, account.message_to_creator) == (
-        carol, "carol@example.com", "For the lab")
+        carol,
+        "carol@example.com",
+        "For the lab",
+    )
     assert (account.cisco_smart_account, account.cisco_virtual_account) == ("example.com", "Lab VA")
     assert account.virtual_accounts.get().is_default
     event = Event.objects.get(event_type="account.requested")
@@ -57,17 +66,20 @@ def test_only_own_pending_requests_are_listed(carol, make_user, browser):
     assert "Daves" not in html and "You have no pending account requests." in html
 
 
-@pytest.mark.parametrize("change, field, message", [
-    ({"name": ""}, "name", "This field is required."),
-    ({"name": "   "}, "name", "This field is required."),
-    ({"name": "x" * 101}, "name", "Ensure this value has at most 100 characters"),
-    ({"cisco_smart_account": ""}, "cisco_smart_account", "This field is required."),
-    ({"cisco_virtual_account": ""}, "cisco_virtual_account", "This field is required."),
-    ({"cisco_virtual_account": "v" * 256}, "cisco_virtual_account", "Ensure this value has at most 255 characters"),
-    ({"email": "not-an-email"}, "email", "Enter a valid email address."),
-    ({"message": "m" * 2001}, "message", "Ensure this value has at most 2000 characters"),
-    ({"name": "Acme"}, "name", "A local account named “Acme” already exists."),
-])
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"name": ""}, "name", "This field is required."),
+        ({"name": "   "}, "name", "This field is required."),
+        ({"name": "x" * 101}, "name", "Ensure this value has at most 100 characters"),
+        ({"cisco_smart_account": ""}, "cisco_smart_account", "This field is required."),
+        ({"cisco_virtual_account": ""}, "cisco_virtual_account", "This field is required."),
+        ({"cisco_virtual_account": "v" * 256}, "cisco_virtual_account", "Ensure this value has at most 255 characters"),
+        ({"email": "not-an-email"}, "email", "Enter a valid email address."),
+        ({"message": "m" * 2001}, "message", "Ensure this value has at most 2000 characters"),
+        ({"name": "Acme"}, "name", "A local account named “Acme” already exists."),
+    ],
+)
 def test_request_account_bad_input_writes_nothing(carol, browser, make_account, change, field, message):
     make_account("Acme")
     client = browser(carol)
@@ -88,7 +100,11 @@ def test_request_access_creates_a_pending_request_and_records_it(carol, browser,
     response = client.post("/requests/access/", {"account_name": "Acme", "company": "Carol Inc"}, follow=True)
     access = AccessRequest.objects.get()
     assert (access.account, access.user, access.company, access.status) == (
-        acme, carol, "Carol Inc", AccessRequest.Status.PENDING)
+        acme,
+        carol,
+        "Carol Inc",
+        AccessRequest.Status.PENDING,
+    )
     event = Event.objects.get(event_type="access.requested")
     assert event.account == acme
     assert event.message == "The user “carol” requested access to the local account “Acme”."
@@ -99,13 +115,16 @@ def test_request_access_creates_a_pending_request_and_records_it(carol, browser,
     assert client.get(f"/accounts/{acme.pk}/").status_code == 404
 
 
-@pytest.mark.parametrize("name, message", [
-    ("", "This field is required."),
-    ("Nope", "No active local account is named “Nope”."),
-    ("acme", "No active local account is named “acme”."),  # exact name only
-    ("Oldco", "No active local account is named “Oldco”."),  # deactivated
-    ("n" * 101, "Ensure this value has at most 100 characters"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("", "This field is required."),
+        ("Nope", "No active local account is named “Nope”."),
+        ("acme", "No active local account is named “acme”."),  # exact name only
+        ("Oldco", "No active local account is named “Oldco”."),  # deactivated
+        ("n" * 101, "Ensure this value has at most 100 characters"),
+    ],
+)
 def test_request_access_unknown_or_inactive_name_writes_nothing(carol, browser, make_account, name, message):
     from licensing.services.accounts import deactivate_account
 

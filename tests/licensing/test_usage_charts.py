@@ -1,4 +1,5 @@
 """Usage charts: the usage history from RUM reports, the bar and line geometry, and the pages that draw them."""
+
 import datetime
 import json
 import re
@@ -21,12 +22,21 @@ def report(pi, received_at, usage, *, report_id=None, payload=None):
     """A stored RUM report of ``pi`` as device_usage.store_reports keeps it ([(license, count)])."""
     report_id = report_id or f"{pi.pk}-{received_at.timestamp():.0f}"
     if payload is None:
-        payload = json.dumps({"report_id": report_id,
-                              "usage": [{"tag": lic.entitlement_tag, "count": count} for lic, count in usage]})
-    return RumReport.objects.create(account_id=pi.account_id, product_instance=pi, device_key=f"dev-{pi.pk}",
-                                    report_id=report_id, header={"type": "rum"}, payload=payload,
-                                    signing_type="SHA256", signature_key="k", signature_value="v",
-                                    received_at=received_at)
+        payload = json.dumps(
+            {"report_id": report_id, "usage": [{"tag": lic.entitlement_tag, "count": count} for lic, count in usage]}
+        )
+    return RumReport.objects.create(
+        account_id=pi.account_id,
+        product_instance=pi,
+        device_key=f"dev-{pi.pk}",
+        report_id=report_id,
+        header={"type": "rum"},
+        payload=payload,
+        signing_type="SHA256",
+        signature_key="k",
+        signature_value="v",
+        received_at=received_at,
+    )
 
 
 def at(days_ago, hour=12):
@@ -36,8 +46,9 @@ def at(days_ago, hour=12):
 
 
 def position(**figures):
-    return compliance.LicensePosition(virtual_account_id=1, virtual_account="V", license_id=1, license="L",
-                                      entitlement_tag="t", **figures)
+    return compliance.LicensePosition(
+        virtual_account_id=1, virtual_account="V", license_id=1, license="L", entitlement_tag="t", **figures
+    )
 
 
 # --- The history --------------------------------------------------------------------------------------
@@ -46,7 +57,7 @@ def position(**figures):
 def test_reported_usage_carries_each_instances_last_report_forward(data):
     default, advantage = data["default"], data["advantage"]
     first, second = [pi for pi in default.product_instances.order_by("pk") if pi.udi_serial_number.startswith("ADV")]
-    report(first, at(40), [(advantage, 9)])   # before the window: its count is where the window starts
+    report(first, at(40), [(advantage, 9)])  # before the window: its count is where the window starts
     report(first, at(5), [(advantage, 3)])
     report(second, at(3), [(advantage, 2)])
     report(second, at(3, 15), [(advantage, 4)])  # the same day: the later report wins
@@ -97,20 +108,34 @@ def test_days_are_one_of_the_offered_periods():
 
 def test_segments_add_up_to_what_the_bar_spans():
     assert usage_segments(position(purchased=10, in_use=4, lent=3)) == {
-        "in_use": 4, "lent": 3, "available": 3, "shortage": 0}
+        "in_use": 4,
+        "lent": 3,
+        "available": 3,
+        "shortage": 0,
+    }
     # Lent licenses cannot cover usage here: 10 held, 5 lent, 8 used -> 5 covered, 3 short.
     assert usage_segments(position(purchased=10, in_use=8, lent=5)) == {
-        "in_use": 5, "lent": 5, "available": 0, "shortage": 3}
+        "in_use": 5,
+        "lent": 5,
+        "available": 0,
+        "shortage": 3,
+    }
     assert usage_segments(position(purchased=2, borrowed=3, in_use=5)) == {
-        "in_use": 5, "lent": 0, "available": 0, "shortage": 0}
+        "in_use": 5,
+        "lent": 0,
+        "available": 0,
+        "shortage": 0,
+    }
 
 
 def test_bars_share_one_scale():
     chart = usage_bars([("A", None, position(purchased=10, in_use=5)), ("B", "/b", position(in_use=20))])
     a, b = chart["bars"]
     assert chart["scale"] == 20
-    assert [(p["key"], p["x"], p["width"]) for p in a["parts"]] == [("in_use", "0.00", "25.00"),
-                                                                    ("available", "25.00", "25.00")]
+    assert [(p["key"], p["x"], p["width"]) for p in a["parts"]] == [
+        ("in_use", "0.00", "25.00"),
+        ("available", "25.00", "25.00"),
+    ]
     assert [(p["key"], p["width"]) for p in b["parts"]] == [("shortage", "100.00")]
 
 
@@ -137,11 +162,11 @@ def test_license_detail_draws_the_bars_per_virtual_account_and_the_history(acme,
         report(pi, at(4), [(essentials, 1)])
     html = section(browser(acme_user).get(license_url(acme, default, essentials) + "?days=7"))
     # Essentials is held or used in Default and in Sales (1 used, none bought): a bar for each.
-    bars = html[html.index('id="va-usage"'):html.index('id="usage-history"')]
+    bars = html[html.index('id="va-usage"') : html.index('id="usage-history"')]
     assert bars.count('<svg class="chart-bar"') == 2
     assert "Sales: Shortage 1</title>" in bars and "Default: In Use 5</title>" in bars
     assert '<th scope="row">Sales</th>' in bars  # the data table
-    history = html[html.index('id="usage-history"'):]
+    history = html[html.index('id="usage-history"') :]
     assert '<svg class="chart-history-svg" role="img" aria-labelledby="uh-title uh-desc"' in history
     assert "last 7 days</title>" in history and "2 on the last day, lowest 2, highest 2." in history
     assert "3 product instances use this license now without having reported it" in history
@@ -157,10 +182,10 @@ def test_license_detail_without_reports_says_where_history_comes_from(acme, acme
 def test_licenses_tab_draws_a_bar_per_license_of_the_page(acme, acme_user, browser, data):
     client = browser(acme_user)
     html = client.get(f"/accounts/{acme.pk}/inventory/licenses/?va={data['default'].pk}").content.decode()
-    chart = html[html.index('id="inv-usage"'):html.index("</figure>", html.index('id="inv-usage"'))]
+    chart = html[html.index('id="inv-usage"') : html.index("</figure>", html.index('id="inv-usage"'))]
     assert chart.count('<svg class="chart-bar"') == 2
     assert "Network Advantage: In Use 4, Lent to lower tiers 3, Available 9</title>" in chart
     assert "<script" not in chart and " style=" not in chart  # the CSP allows neither
     # The bars follow the table's search.
     html = client.get(f"/accounts/{acme.pk}/inventory/licenses/?va={data['default'].pk}&q=essentials").content.decode()
-    assert html[html.index('id="inv-usage"'):].count('<svg class="chart-bar"') == 1
+    assert html[html.index('id="inv-usage"') :].count('<svg class="chart-bar"') == 1

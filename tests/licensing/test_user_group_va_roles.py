@@ -1,5 +1,6 @@
 """Manage Account > User Groups: roles on specific local virtual accounts for a group's members
 — assign, replace, remove, what the members then see, refusals and RBAC."""
+
 import pytest
 
 from accounts.models import RoleGrant
@@ -36,7 +37,8 @@ def test_assign_replace_and_remove_a_va_role(acme, new_va, acme_admin, team, mem
     assert can(member, Action.VIEW_ACCOUNT, virtual_account=sales)
     assert not can(member, Action.REMOVE_PRODUCT_INSTANCES, account=acme, virtual_account=sales)
     assert Event.objects.filter(event_type="user.role_added").order_by("pk").last().message == (
-        "The user “Team” was assigned the role “Virtual Account User (Sales)”.")
+        "The user “Team” was assigned the role “Virtual Account User (Sales)”."
+    )
     # A new role on the same virtual account replaces the previous one.
     client.post(gurl(team, "va-role/"), {"virtual_account": sales.pk, "role": AccountRole.VA_ADMIN})
     grant = RoleGrant.objects.get(group=team)
@@ -48,12 +50,15 @@ def test_assign_replace_and_remove_a_va_role(acme, new_va, acme_admin, team, mem
     assert list(visible_virtual_accounts(member, acme)) == []
 
 
-@pytest.mark.parametrize("data", [
-    {"virtual_account": "999999", "role": AccountRole.VA_USER},
-    {"virtual_account": "", "role": AccountRole.VA_USER},
-    {"role": AccountRole.ACCOUNT_ADMIN},  # an account-wide role is not a VA role
-    {"role": "wizard"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"virtual_account": "999999", "role": AccountRole.VA_USER},
+        {"virtual_account": "", "role": AccountRole.VA_USER},
+        {"role": AccountRole.ACCOUNT_ADMIN},  # an account-wide role is not a VA role
+        {"role": "wizard"},
+    ],
+)
 def test_bad_input_changes_nothing(acme, acme_admin, team, browser, data):
     data = {"virtual_account": acme.virtual_accounts.get().pk, **data}
     response = browser(acme_admin).post(gurl(team, "va-role/"), data)
@@ -63,28 +68,33 @@ def test_bad_input_changes_nothing(acme, acme_admin, team, browser, data):
 
 def test_another_accounts_virtual_account_is_refused(acme, make_account, acme_admin, team, browser):
     globex_va = make_account("Globex").virtual_accounts.get()
-    response = browser(acme_admin).post(gurl(team, "va-role/"), {"virtual_account": globex_va.pk,
-                                                                 "role": AccountRole.VA_USER})
+    response = browser(acme_admin).post(
+        gurl(team, "va-role/"), {"virtual_account": globex_va.pk, "role": AccountRole.VA_USER}
+    )
     assert response.status_code == 400
     assert not RoleGrant.objects.filter(group=team).exists()
 
 
-@pytest.mark.parametrize("role, on_va", [(AccountRole.ACCOUNT_USER, False), (AccountRole.VA_ADMIN, True),
-                                         (AccountRole.VA_USER, True)])
+@pytest.mark.parametrize(
+    "role, on_va", [(AccountRole.ACCOUNT_USER, False), (AccountRole.VA_ADMIN, True), (AccountRole.VA_USER, True)]
+)
 def test_only_account_admins_manage_group_roles(acme, make_user, grant_role, team, browser, role, on_va):
     va = acme.virtual_accounts.get()
     user = make_user("carol")
     grant_role(user, va if on_va else acme, role)
     client = browser(user)
-    assert client.post(gurl(team, "va-role/"), {"virtual_account": va.pk, "role": AccountRole.VA_USER}).status_code \
-        == 403
+    assert (
+        client.post(gurl(team, "va-role/"), {"virtual_account": va.pk, "role": AccountRole.VA_USER}).status_code == 403
+    )
     assert not RoleGrant.objects.filter(group=team).exists()
 
 
 def test_another_groups_grant_is_not_found(acme, acme_admin, team, browser):
     other = group_service.create_group(actor=None, account=acme, name="Other", description="")
     from accounts.services.grants import set_virtual_account_role
-    grant = set_virtual_account_role(actor=None, virtual_account=acme.virtual_accounts.get(),
-                                     role=AccountRole.VA_USER, group=other)
+
+    grant = set_virtual_account_role(
+        actor=None, virtual_account=acme.virtual_accounts.get(), role=AccountRole.VA_USER, group=other
+    )
     assert browser(acme_admin).post(gurl(team, f"grants/{grant.pk}/remove/")).status_code == 404
     assert RoleGrant.objects.filter(pk=grant.pk).exists()

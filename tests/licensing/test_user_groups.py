@@ -1,4 +1,5 @@
 """Manage Account > User Groups: groups, members, owners, CSV upload / download, roles, refusals."""
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -77,12 +78,15 @@ def test_create_rename_delete(acme, acme_admin, browser):
     assert Event.objects.get(event_type="group.removed").message == "User group “NetOps” was removed."
 
 
-@pytest.mark.parametrize("name, message", [
-    ("Team", "A user group named “Team” already exists in this account."),
-    ("team", "A user group named “team” already exists in this account."),
-    ("   ", "This field is required."),
-    ("x" * 101, "Ensure this value has at most 100 characters"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("Team", "A user group named “Team” already exists in this account."),
+        ("team", "A user group named “team” already exists in this account."),
+        ("   ", "This field is required."),
+        ("x" * 101, "Ensure this value has at most 100 characters"),
+    ],
+)
 def test_bad_names_write_nothing(acme, acme_admin, team, browser, name, message):
     client = browser(acme_admin)
     before = snapshot()
@@ -112,7 +116,8 @@ def test_add_and_remove_members_by_user_id_or_email(acme_admin, team, people, br
     assert client.post(gurl(team, "members/add/"), {"user": "dave@example.com", "is_owner": "on"}).status_code == 302
     assert members(team) == [("carol", False), ("dave", True)]
     assert Event.objects.filter(event_type="group.user_added").order_by("pk").first().message == (
-        "User “carol” was added to user group “Team”.")
+        "User “carol” was added to user group “Team”."
+    )
     page = client.get(gurl(team)).content.decode()
     assert "carol" in page and "dave@example.com" in page
 
@@ -120,7 +125,8 @@ def test_add_and_remove_members_by_user_id_or_email(acme_admin, team, people, br
     assert response.status_code == 400 and "already a member" in response.content.decode()
     response = client.post(gurl(team, "members/add/"), {"user": "nobody"})
     assert response.status_code == 400 and "No user with the User ID or email address “nobody” exists." in (
-        response.content.decode())
+        response.content.decode()
+    )
 
     carol = team.memberships.get(user__username="carol")
     assert client.post(gurl(team, f"members/{carol.pk}/remove/")).status_code == 302
@@ -160,24 +166,38 @@ def test_upload_adds_everyone_case_insensitive_and_quoted(acme_admin, team, peop
     assert Event.objects.filter(event_type="group.user_added").count() == 3  # erin was added before
 
 
-@pytest.mark.parametrize("content, errors", [
-    ('"user_id","is_owner"\ncarol,true\nghost,false\ndave,false\nspook,true\n',
-     ["Line 3: no user with the User ID “ghost” exists.", "Line 5: no user with the User ID “spook” exists.",
-      "Only one user can be set to be the owner of a group; owners are set on lines 2, 5."]),
-    ('"user_id","is_owner"\ncarol,yes\ndave,false\n', ["Line 2: “yes” is not true or false."]),
-    ('"user_id","is_owner"\ncarol,true\ndave,TRUE\n',
-     ["Only one user can be set to be the owner of a group; owners are set on lines 2, 3."]),
-    ('user,owner\ncarol,true\n', ['Line 1: the header must be "user_id","is_owner".']),
-    ('carol,true\ndave,false\n', ['Line 1: the header must be "user_id","is_owner".']),
-    ('"user_id","is_owner"\ncarol\ndave,false,x\n',
-     ["Line 2: expected a user id and true or false, found 1 values.",
-      "Line 3: expected a user id and true or false, found 3 values."]),
-    ('"user_id","is_owner"\ncarol,false\nCAROL,false\n', ["Line 3: the user “CAROL” is already listed on line 2."]),
-    ("", ['The file is empty; it needs the header "user_id","is_owner".']),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", ["The file is not a CSV text file (it is not UTF-8 text)."]),
-    (b'"user_id","is_owner"\ncarol,true\x00\n', ["The file is not a CSV text file (it contains binary data)."]),
-    (b'"user_id","is_owner"\n' + b"carol,false\n" * 90000, ["The file is larger than 1 MB."]),
-])
+@pytest.mark.parametrize(
+    "content, errors",
+    [
+        (
+            '"user_id","is_owner"\ncarol,true\nghost,false\ndave,false\nspook,true\n',
+            [
+                "Line 3: no user with the User ID “ghost” exists.",
+                "Line 5: no user with the User ID “spook” exists.",
+                "Only one user can be set to be the owner of a group; owners are set on lines 2, 5.",
+            ],
+        ),
+        ('"user_id","is_owner"\ncarol,yes\ndave,false\n', ["Line 2: “yes” is not true or false."]),
+        (
+            '"user_id","is_owner"\ncarol,true\ndave,TRUE\n',
+            ["Only one user can be set to be the owner of a group; owners are set on lines 2, 3."],
+        ),
+        ("user,owner\ncarol,true\n", ['Line 1: the header must be "user_id","is_owner".']),
+        ("carol,true\ndave,false\n", ['Line 1: the header must be "user_id","is_owner".']),
+        (
+            '"user_id","is_owner"\ncarol\ndave,false,x\n',
+            [
+                "Line 2: expected a user id and true or false, found 1 values.",
+                "Line 3: expected a user id and true or false, found 3 values.",
+            ],
+        ),
+        ('"user_id","is_owner"\ncarol,false\nCAROL,false\n', ["Line 3: the user “CAROL” is already listed on line 2."]),
+        ("", ['The file is empty; it needs the header "user_id","is_owner".']),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", ["The file is not a CSV text file (it is not UTF-8 text)."]),
+        (b'"user_id","is_owner"\ncarol,true\x00\n', ["The file is not a CSV text file (it contains binary data)."]),
+        (b'"user_id","is_owner"\n' + b"carol,false\n" * 90000, ["The file is larger than 1 MB."]),
+    ],
+)
 def test_a_bad_upload_shows_every_error_and_writes_nothing(acme_admin, team, people, browser, content, errors):
     client = browser(acme_admin)
     before = snapshot()
@@ -238,19 +258,25 @@ def test_a_groups_role_lets_its_members_see_the_account(acme, acme_admin, team, 
 
 def _all_requests(acme, team, membership):
     return [
-        ("get", url(acme), {}), ("post", url(acme, "new/"), {"name": "X"}), ("get", url(acme, "template.csv"), {}),
-        ("get", gurl(team), {}), ("post", gurl(team, "edit/"), {"name": "X"}), ("post", gurl(team, "delete/"), {}),
+        ("get", url(acme), {}),
+        ("post", url(acme, "new/"), {"name": "X"}),
+        ("get", url(acme, "template.csv"), {}),
+        ("get", gurl(team), {}),
+        ("post", gurl(team, "edit/"), {"name": "X"}),
+        ("post", gurl(team, "delete/"), {}),
         ("post", gurl(team, "members/add/"), {"user": "erin"}),
         ("post", gurl(team, f"members/{membership.pk}/remove/"), {}),
         ("post", gurl(team, f"members/{membership.pk}/owner/"), {}),
-        ("post", gurl(team, "upload/"), {}), ("get", gurl(team, "download.csv"), {}),
+        ("post", gurl(team, "upload/"), {}),
+        ("get", gurl(team, "download.csv"), {}),
         ("post", gurl(team, "role/"), {"role": AccountRole.ACCOUNT_ADMIN}),
     ]
 
 
 @pytest.mark.parametrize("who, status", [("acme_user", 403), ("va_admin", 403), ("outsider", 404)])
-def test_only_account_administrators_manage_groups(acme, acme_user, make_user, make_account, grant_role, new_va, team,
-                                                   people, browser, who, status):
+def test_only_account_administrators_manage_groups(
+    acme, acme_user, make_user, make_account, grant_role, new_va, team, people, browser, who, status
+):
     membership = group_service.add_member(actor=None, group=team, user=people[0])
     if who == "acme_user":
         person = acme_user

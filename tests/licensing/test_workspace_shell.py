@@ -1,5 +1,6 @@
 """The Licensing workspace shell: the account picker, ``/``, the account home page, 404 for what
 one may not see, and the Smart Licensing tabs (one registry for the tab bar and the home page)."""
+
 import re
 
 import pytest
@@ -47,14 +48,17 @@ def world(make_account, make_user, grant_role, sysadmin, sysop):
     return {"acme": acme, "globex": globex, "initech": initech, "sales": sales, **people}
 
 
-@pytest.mark.parametrize("who, expected", [
-    ("sysadmin", ["Acme", "Globex", "Initech"]),
-    ("sysop", ["Acme", "Globex", "Initech"]),
-    ("account_user", ["Acme"]),
-    ("va_admin", ["Globex"]),
-    ("group_member", ["Initech"]),
-    ("nobody", []),
-])
+@pytest.mark.parametrize(
+    "who, expected",
+    [
+        ("sysadmin", ["Acme", "Globex", "Initech"]),
+        ("sysop", ["Acme", "Globex", "Initech"]),
+        ("account_user", ["Acme"]),
+        ("va_admin", ["Globex"]),
+        ("group_member", ["Initech"]),
+        ("nobody", []),
+    ],
+)
 def test_picker_lists_only_visible_active_accounts(world, browser, who, expected):
     response = browser(world[who]).get("/requests/access/")
     assert response.status_code == 200
@@ -89,7 +93,8 @@ def test_picker_keeps_the_page_when_switching_account(world, browser):
     assert response["Location"] == f"/accounts/{world['globex'].pk}/manage/users/"
     # An unknown page, or one the user may not open on the new account, falls back to its home.
     assert client.get(f"/accounts/choose/?account={world['globex'].pk}&view=logout")["Location"] == (
-        f"/accounts/{world['globex'].pk}/")
+        f"/accounts/{world['globex'].pk}/"
+    )
     va_admin = browser(world["va_admin"])
     response = va_admin.get(f"/accounts/choose/?account={world['globex'].pk}&view=licensing_manage_access_requests")
     assert response["Location"] == f"/accounts/{world['globex'].pk}/"
@@ -104,8 +109,18 @@ def test_picker_cannot_choose_an_invisible_account(world, browser):
     assert browser(world["account_user"]).get(f"/accounts/choose/?account={world['globex'].pk}").status_code == 404
 
 
-@pytest.mark.parametrize("suffix", ["", "manage/", "manage/general/", "manage/virtual-accounts/", "manage/users/",
-                                    "manage/access-requests/", "manage/event-log/"])
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "",
+        "manage/",
+        "manage/general/",
+        "manage/virtual-accounts/",
+        "manage/users/",
+        "manage/access-requests/",
+        "manage/event-log/",
+    ],
+)
 @pytest.mark.parametrize("account_name", ["Oldco", "Newco"])
 def test_non_active_accounts_answer_404_even_to_system_admins(world, browser, suffix, account_name):
     from licensing.models import LocalAccount
@@ -137,8 +152,10 @@ def test_account_home_has_administration_links_and_no_unbuilt_tabs(world, browse
     assert 'href="/requests/account/"' in html and 'href="/requests/access/"' in html
     assert f'href="/accounts/{acme.pk}/manage/general/"' in html
     # The Smart Licensing tabs, in the guide's order.
-    order = [html.index(f'href="/accounts/{acme.pk}/{path}/"') for path in ("inventory", "conversion", "preferences",
-                                                                             "activity")]
+    order = [
+        html.index(f'href="/accounts/{acme.pk}/{path}/"')
+        for path in ("inventory", "conversion", "preferences", "activity")
+    ]
     assert order == sorted(order)
     # Activity: in the tab bar and on the home page.
     assert html.count(f'href="/accounts/{acme.pk}/activity/"') == 2
@@ -176,12 +193,20 @@ def test_general_tab_shows_the_account(world, browser, make_user):
     from licensing.services.accounts import activate_account, approve_account_request
 
     requester = make_user("dana", email="dana@example.com", first_name="Dana", last_name="Scully")
-    account = request_account(actor=requester, name="Umbrella", cisco_smart_account="umbrella.com",
-                              cisco_virtual_account="Umbrella VA")
+    account = request_account(
+        actor=requester, name="Umbrella", cisco_smart_account="umbrella.com", cisco_virtual_account="Umbrella VA"
+    )
     activate_account(actor=None, account=approve_account_request(actor=None, account=account))
     html = browser(world["sysadmin"]).get(f"/accounts/{account.pk}/manage/general/").content.decode()
-    for text in ("Active", "Umbrella", "Dana Scully", "dana@example.com", "umbrella.com", "Umbrella VA",
-                 account.created_at.strftime("%Y-%m-%d")):
+    for text in (
+        "Active",
+        "Umbrella",
+        "Dana Scully",
+        "dana@example.com",
+        "umbrella.com",
+        "Umbrella VA",
+        account.created_at.strftime("%Y-%m-%d"),
+    ):
         assert text in html
     assert "<form" not in html.split('<main id="main">')[1]  # read-only
 

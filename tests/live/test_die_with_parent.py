@@ -1,6 +1,7 @@
 """What the tests start goes when the test process goes, even by ``kill -9`` (a CI timeout): the
 harness gives every server a parent-death signal, and ``manage.py serve`` gives one to gunicorn and
 Celery, so no web server, worker or database is left running after the run that started it."""
+
 import os
 import shutil
 import signal
@@ -77,9 +78,14 @@ def _whole_tree(pid, size, timeout=90):
 def test_servers_die_with_the_process_that_started_them(migrated, tmp_path):
     root = _installed(migrated, tmp_path / "site")
     port, other = ports.claim_port(ports.SERVE), ports.claim_port(ports.SERVE)
-    starter = subprocess.Popen([sys.executable, "-c", THROWAWAY, str(root), str(port), str(other)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               preexec_fn=die_with_parent(signal.SIGKILL))
+    starter = subprocess.Popen(
+        [sys.executable, "-c", THROWAWAY, str(root), str(port), str(other)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=die_with_parent(signal.SIGKILL),
+    )
     family = []
     try:
         line = starter.stdout.readline()
@@ -99,8 +105,9 @@ def test_servers_die_with_the_process_that_started_them(migrated, tmp_path):
 
 
 def test_serve_children_die_with_serve(migrated, tmp_path):
-    site = Installation(_installed(migrated, tmp_path / "site"), port=ports.claim_port(ports.SERVE),
-                        ONPREM_HEARTBEAT_SECONDS="2")
+    site = Installation(
+        _installed(migrated, tmp_path / "site"), port=ports.claim_port(ports.SERVE), ONPREM_HEARTBEAT_SECONDS="2"
+    )
     try:
         site.start()
         site.wait_until_up(timeout=120)
@@ -116,8 +123,11 @@ def test_serve_children_die_with_serve(migrated, tmp_path):
 
 
 def test_an_xdist_worker_and_its_servers_go_with_the_controller(tmp_path):
-    controller = subprocess.Popen([sys.executable, "-c", CONTROLLER, WORKER, str(tmp_path / "server.log")], cwd=ROOT,
-                                  preexec_fn=die_with_parent(signal.SIGKILL))
+    controller = subprocess.Popen(
+        [sys.executable, "-c", CONTROLLER, WORKER, str(tmp_path / "server.log")],
+        cwd=ROOT,
+        preexec_fn=die_with_parent(signal.SIGKILL),
+    )
     family = []
     try:
         family = _whole_tree(controller.pid, 2, timeout=30)  # the worker and its server

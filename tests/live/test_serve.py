@@ -3,6 +3,7 @@
 Every test runs the server in a fresh ONPREM_DATA_DIR on a free port, the way `make run` does
 (migrate, ensure_admin, serve), and always kills what it started.
 """
+
 import os
 import re
 import signal
@@ -80,7 +81,8 @@ def test_make_run_sequence_embedded(server_factory):
     response = session.post(
         f"{server.url}/login/",
         data={"csrfmiddlewaretoken": token, "username": "admin", "password": password},
-        headers={"Referer": f"{server.url}/login/"}, timeout=20,
+        headers={"Referer": f"{server.url}/login/"},
+        timeout=20,
     )
     assert response.history and response.history[0].status_code == 302, response.text[:500]
     assert urlsplit(response.url).path == "/welcome/language/"
@@ -101,7 +103,7 @@ def test_make_run_sequence_embedded(server_factory):
     assert metrics.status_code == 200, metrics.text[:300]
     served = re.search(r'^onprem_http_requests_total\{method="GET",status="2xx"\} (\d+)', metrics.text, re.M)
     assert served and float(served.group(1)) >= 8
-    assert 'onprem_local_accounts' in metrics.text and "onprem_celery_queue_depth" in metrics.text
+    assert "onprem_local_accounts" in metrics.text and "onprem_celery_queue_depth" in metrics.text
     rid = session.get(f"{server.url}/healthz", headers={"X-Request-ID": "live-probe-1"}, timeout=10)
     assert rid.headers["X-Request-ID"] == "live-probe-1"
 

@@ -1,6 +1,7 @@
 """Backup and restore, for real: manage.py processes on file databases (SQLite, and Postgres
 when the run has one), a round trip into an empty database compared table by table, and every
 refusal leaving the target untouched."""
+
 import io
 import json
 import os
@@ -72,15 +73,17 @@ print(event.severity, event.message)
 class Site:
     def __init__(self, data_dir, database_url=None):
         self.data_dir = data_dir
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("ONPREM_") and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("ONPREM_") and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")
+        }
         self.env.update(DJANGO_SETTINGS_MODULE="onprem.settings", ONPREM_DATA_DIR=str(data_dir))
         if database_url:
             self.env["DATABASE_URL"] = database_url
 
     def manage(self, *args, check=True):
-        done = subprocess.run([*MANAGE, *args], cwd=BASE_DIR, env=self.env, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run([*MANAGE, *args], cwd=BASE_DIR, env=self.env, capture_output=True, text=True, timeout=300)
         if check:
             assert done.returncode == 0, f"manage.py {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done
@@ -107,8 +110,13 @@ def postgres_databases():
 
     parsed = urlparse(url)
     names = [f"onprem_backup_{uuid.uuid4().hex[:8]}_{side}" for side in ("src", "dst")]
-    admin = psycopg2.connect(host=parsed.hostname, port=parsed.port, user=parsed.username or "postgres",
-                             password=parsed.password, dbname="postgres")
+    admin = psycopg2.connect(
+        host=parsed.hostname,
+        port=parsed.port,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname="postgres",
+    )
     admin.autocommit = True
     with admin.cursor() as cursor:
         for name in names:
@@ -202,8 +210,9 @@ def test_sqlite_round_trip_then_every_refusal_changes_nothing(tmp_path):
     assert "--yes" in refused(archive)
     other_schema = _rewrite(archive, lambda m: m["migrations"].append("licensing.9999_from_the_future"))
     assert "another schema version" in refused(other_schema, "--yes")
-    older = _rewrite(archive, lambda m: m["migrations"].remove(m["migrations"][-1]),
-                     destination=tmp_path / "older.tar.gz")
+    older = _rewrite(
+        archive, lambda m: m["migrations"].remove(m["migrations"][-1]), destination=tmp_path / "older.tar.gz"
+    )
     assert "another schema version" in refused(older, "--yes")
     corrupted = _rewrite(archive, corrupt="database.sqlite3", destination=tmp_path / "corrupt.tar.gz")
     assert "does not match its checksum" in refused(corrupted, "--yes")
@@ -235,15 +244,17 @@ def test_a_flagged_account_sends_a_full_synchronization_next_and_the_flag_clears
     for _ in range(2):  # the first after registration (full: CSSM asks for it), then a standard one
         response, name = sync_response_for(account, emulator, sysadmin)
         apply_response(account, response, actor=sysadmin, name=name, mode=MANUAL)
-    assert list(SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC).order_by("pk")
-                .values_list("sync_type", "result")) == [("full", "success"), ("standard", "success")]
+    assert list(
+        SyncRecord.objects.filter(account=account, kind=SyncRecord.Kind.SYNC)
+        .order_by("pk")
+        .values_list("sync_type", "result")
+    ) == [("full", "success"), ("standard", "success")]
     assert not AccountSync.objects.get(account=account).full_sync_required
 
     assert flag_accounts_for_full_sync() == 1
     _document, text, record = create_sync_request(account, actor=sysadmin)  # full=False: not asked for
     assert record.sync_type == "full"
-    answer, file_name = emulator.process(text.encode(), name="sync-request.yml", mode=MANUAL,
-                                         require_credentials=False)
+    answer, file_name = emulator.process(text.encode(), name="sync-request.yml", mode=MANUAL, require_credentials=False)
     apply_response(account, answer.encode(), actor=sysadmin, name=file_name, mode=MANUAL)
     assert not AccountSync.objects.get(account=account).full_sync_required  # CSSM had everything: cleared
     _document, _text, record = create_sync_request(account, actor=sysadmin)

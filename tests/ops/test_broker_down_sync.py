@@ -2,6 +2,7 @@
 database (the account stays queued, its status says why) and the next scheduled run after the
 broker is back hands it to a worker, once. The live proof with a real Redis stopped and started
 is tests/faults/test_redis_down.py::test_redis_down_and_back."""
+
 import pytest
 from django.urls import reverse
 from kombu.exceptions import OperationalError

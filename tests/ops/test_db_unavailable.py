@@ -1,8 +1,8 @@
 """A lost database answers 503 + Retry-After (retried by agents), never a bare 500."""
+
 import json
 
 from django.db import OperationalError
-
 
 
 def test_middleware_turns_connection_errors_into_503(rf):

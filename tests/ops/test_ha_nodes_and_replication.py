@@ -6,6 +6,7 @@ that ``DATABASE_URL`` points at, a private Redis, and two web nodes (``serve`` a
 
 What it proves, then the failover it runs: docs/operations.md, "High availability".
 """
+
 import json
 import os
 import re
@@ -88,8 +89,12 @@ class Forwarder(threading.Thread):
 
 
 def _psql(pg, sql, database="onprem_ha"):
-    done = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", database, "-At",
-                           "-c", sql], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", database, "-At", "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -124,17 +129,37 @@ def _succeeded(server):
 def _agent(server, state_dir, *args):
     """The reference agent's CLI (``python -m smart_agent``) as a device's operator runs it."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    return subprocess.run([sys.executable, "-m", "smart_agent", "--server", server.url, "--ca-file", str(server.cert),
-                           "--state-dir", str(state_dir), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=180)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smart_agent",
+            "--server",
+            server.url,
+            "--ca-file",
+            str(server.cert),
+            "--state-dir",
+            str(state_dir),
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def _sign_in(session, server, username):
     page = session.get(f"{server.url}/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    done = session.post(f"{server.url}/login/", data={"csrfmiddlewaretoken": token, "username": username,
-                                                       "password": PASSWORD},
-                        headers={"Referer": f"{server.url}/login/"}, allow_redirects=False, timeout=30)
+    done = session.post(
+        f"{server.url}/login/",
+        data={"csrfmiddlewaretoken": token, "username": username, "password": PASSWORD},
+        headers={"Referer": f"{server.url}/login/"},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert done.status_code == 302, done.text[:2000]
 
 
@@ -170,8 +195,23 @@ def cluster(tmp_path):
     try:
         primary.init().start()
         # The standby: a base backup of the primary with the replication settings written (-R).
-        standby._run(PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-                     "-D", standby.data, "-R", "-X", "stream", "--no-sync", "-c", "fast")
+        standby._run(
+            PG_BIN / "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+            "-U",
+            "postgres",
+            "-D",
+            standby.data,
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+            "-c",
+            "fast",
+        )
         standby.start()
         forwarder = Forwarder(primary.port)
         forwarder.start()
@@ -187,11 +227,20 @@ def cluster(tmp_path):
 
 def test_two_web_nodes_on_a_replicated_database_and_a_failover(cluster, tmp_path):
     primary, standby, forwarder, redis = cluster
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "onprem_ha"],
-                   check=True, capture_output=True, timeout=60)
-    shared = dict(DATABASE_URL=f"postgres://postgres@127.0.0.1:{forwarder.port}/onprem_ha", REDIS_URL=redis.url,
-                  SECRET_KEY="ha-test-" + "k" * 50, ONPREM_FIELD_KEYS=Fernet.generate_key().decode(),
-                  ONPREM_WEB_WORKERS="2", DB_CONN_MAX_AGE="60")
+    subprocess.run(
+        ["createdb", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "onprem_ha"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    shared = dict(
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{forwarder.port}/onprem_ha",
+        REDIS_URL=redis.url,
+        SECRET_KEY="ha-test-" + "k" * 50,
+        ONPREM_FIELD_KEYS=Fernet.generate_key().decode(),
+        ONPREM_WEB_WORKERS="2",
+        DB_CONN_MAX_AGE="60",
+    )
     nodes = []
     try:
         for name in ("a", "b"):
@@ -199,8 +248,9 @@ def test_two_web_nodes_on_a_replicated_database_and_a_failover(cluster, tmp_path
             nodes.append(FaultServer(tmp_path / name, **shared))
         a, b = nodes
         # once, from one node (its own call: Server.manage gives up after 120 s, short on a loaded machine)
-        migrated = subprocess.run([*MANAGE, "migrate", "--noinput"], cwd=ROOT, env=a.env, capture_output=True,
-                                  text=True, timeout=900)
+        migrated = subprocess.run(
+            [*MANAGE, "migrate", "--noinput"], cwd=ROOT, env=a.env, capture_output=True, text=True, timeout=900
+        )
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         seeded = a.seed(max_uses=100)
         a.manage("shell", "-c", MAKE_ADMIN)
@@ -235,21 +285,22 @@ def test_two_web_nodes_on_a_replicated_database_and_a_failover(cluster, tmp_path
         assert "Data is being replicated between the hosts." in widget.text and "streaming" in widget.text
         # ... and a node whose DATABASE_URL is the standby itself sees a standby receiving from its primary.
         on_standby = dict(a.env, DATABASE_URL=f"postgres://postgres@127.0.0.1:{standby.port}/onprem_ha")
-        seen = subprocess.run([*MANAGE, "shell", "-c", CLUSTER], cwd=ROOT, env=on_standby, capture_output=True,
-                              text=True, timeout=120)
+        seen = subprocess.run(
+            [*MANAGE, "shell", "-c", CLUSTER], cwd=ROOT, env=on_standby, capture_output=True, text=True, timeout=120
+        )
         assert "CLUSTER standby healthy ['streaming']" in seen.stdout, seen.stdout + seen.stderr
 
         # Devices registered through node A keep working through node B (same database, same CA).
         states = tmp_path / "devices"
         licenses = f"{seeded['tags']['NE']}=1"
-        first = run_fleet(a, seeded["token"], devices=12, seed=41, state_dir=states, licenses=licenses,
-                          concurrency=4)
+        first = run_fleet(a, seeded["token"], devices=12, seed=41, state_dir=states, licenses=licenses, concurrency=4)
         assert first["by_type"]["REGISTER"]["ok"] == 12 and first["failed"] == 0, first
         # One device registered through node A talks to node B, signing with the certificate A issued.
         switch = tmp_path / "switch"
         ne = seeded["tags"]["NE"]
-        register = _agent(a, switch, "--pid", "C9300-24T", "--serial", "FOCHA000001", "register",
-                          "--token", seeded["token"])
+        register = _agent(
+            a, switch, "--pid", "C9300-24T", "--serial", "FOCHA000001", "register", "--token", seeded["token"]
+        )
         assert register.returncode == 0, register.stderr
         on_b = _agent(b, switch, "authorize", f"{ne}=2")
         assert on_b.returncode == 0 and f"AUTHORIZED: {ne} x2" in on_b.stdout, on_b.stderr
@@ -264,18 +315,29 @@ def test_two_web_nodes_on_a_replicated_database_and_a_failover(cluster, tmp_path
         assert _succeeded(a) > done_a and _succeeded(b) > done_b, (done_a, done_b, _succeeded(a), _succeeded(b))
 
         # The standby has it all (streaming replication, asynchronous: wait for the replay).
-        _wait(lambda: _psql(standby, "SELECT count(*) FROM licensing_productinstance") == "13", 60,
-              "the standby to replay the registrations")
+        _wait(
+            lambda: _psql(standby, "SELECT count(*) FROM licensing_productinstance") == "13",
+            60,
+            "the standby to replay the registrations",
+        )
 
         # Failover: the primary dies, the standby is promoted, the "virtual IP" moves to it.
-        subprocess.run([*primary.as_user, PG_BIN / "pg_ctl", "-D", primary.data, "-m", "immediate", "-w", "stop"],
-                       check=True, capture_output=True, timeout=60, cwd=primary.home)
+        subprocess.run(
+            [*primary.as_user, PG_BIN / "pg_ctl", "-D", primary.data, "-m", "immediate", "-w", "stop"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+            cwd=primary.home,
+        )
         standby._run(PG_BIN / "pg_ctl", "-D", standby.data, "-w", "promote")
         forwarder.switch(standby.port)
         promoted_at = time.monotonic()
         for node in nodes:  # neither node is restarted: each reconnects by itself
-            _wait(lambda node=node: _session(node).get(f"{node.url}/readyz", timeout=30).status_code == 200, 60,
-                  f"node {node.url} to be ready on the promoted standby")
+            _wait(
+                lambda node=node: _session(node).get(f"{node.url}/readyz", timeout=30).status_code == 200,
+                60,
+                f"node {node.url} to be ready on the promoted standby",
+            )
         recovered_in = time.monotonic() - promoted_at
         print(f"both nodes ready {recovered_in:.1f} s after the promotion")
         assert a.proc.poll() is None and b.proc.poll() is None
@@ -284,8 +346,9 @@ def test_two_web_nodes_on_a_replicated_database_and_a_failover(cluster, tmp_path
         assert after["pis"] == before["pis"] and after["tokens"] == before["tokens"]
         assert after["positions"] == before["positions"]
         # The promoted database takes writes: more devices register, through node B.
-        more = run_fleet(b, seeded["token"], devices=6, seed=42, state_dir=tmp_path / "more", licenses=licenses,
-                         concurrency=3)
+        more = run_fleet(
+            b, seeded["token"], devices=6, seed=42, state_dir=tmp_path / "more", licenses=licenses, concurrency=3
+        )
         assert more["by_type"]["REGISTER"]["ok"] == 6 and more["failed"] == 0, more
         final = b.state()
         assert final["pis"] == 19

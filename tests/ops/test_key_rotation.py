@@ -1,4 +1,5 @@
 """Key rotation: every encrypted column found and moved to the new key, in one transaction."""
+
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import call_command
 
@@ -28,13 +29,23 @@ def test_every_encrypted_column_is_found():
     assert ("onprem.SystemSettings", "smtp_password") in found
     assert ("onprem.SystemSettings", "proxy_password") in found
     # The EncryptedTextFields of every app are among them, whoever added them.
-    assert {("accounts.LdapConfig", "bind_password"), ("accounts.ExternalIdentityProvider", "client_secret"),
-            ("licensing.SigningAuthority", "private_key")} <= found
+    assert {
+        ("accounts.LdapConfig", "bind_password"),
+        ("accounts.ExternalIdentityProvider", "client_secret"),
+        ("licensing.SigningAuthority", "private_key"),
+    } <= found
 
 
 def test_rotation_moves_every_secret_to_the_new_key_and_drops_the_old(key_file, db):
-    update("proxy", actor=None, proxy_enabled=True, proxy_host="10.0.0.1", proxy_port=3128, proxy_username="svc",
-           proxy_password="old-key-secret")
+    update(
+        "proxy",
+        actor=None,
+        proxy_enabled=True,
+        proxy_host="10.0.0.1",
+        proxy_port=3128,
+        proxy_username="svc",
+        proxy_password="old-key-secret",
+    )
     old_key = _only_key(key_file)
     token = SystemSettings.objects.get().proxy_password
     assert old_key.decrypt(token.encode()) == b"old-key-secret"
@@ -50,8 +61,15 @@ def test_rotation_moves_every_secret_to_the_new_key_and_drops_the_old(key_file, 
 
 
 def test_unreadable_secret_stops_the_rotation_and_changes_nothing(key_file, db):
-    update("proxy", actor=None, proxy_enabled=True, proxy_host="10.0.0.1", proxy_port=3128, proxy_username="svc",
-           proxy_password="x")
+    update(
+        "proxy",
+        actor=None,
+        proxy_enabled=True,
+        proxy_host="10.0.0.1",
+        proxy_port=3128,
+        proxy_username="svc",
+        proxy_password="x",
+    )
     foreign = Fernet(Fernet.generate_key()).encrypt(b"from another server").decode()
     SystemSettings.objects.update(smtp_password=foreign)
     before = SystemSettings.objects.values_list("proxy_password", "smtp_password").get()

@@ -1,4 +1,5 @@
 """/metrics: who may scrape, and that the numbers are the real ones."""
+
 import re
 
 from licensing import metrics as licensing_metrics
@@ -56,11 +57,13 @@ def test_real_device_messages_are_counted_by_type_and_result(client, make_accoun
     from licensing.services.tokens import create_token
 
     account = make_account("Acme")
-    token = create_token(actor=None, virtual_account=account.virtual_accounts.get(is_default=True),
-                         description="metrics")
+    token = create_token(
+        actor=None, virtual_account=account.virtual_accounts.get(is_default=True), description="metrics"
+    )
     labels = [("REGISTER", "SUCCESS"), ("REGISTER", "TOKEN_UNKNOWN"), ("UNPARSEABLE", "MALFORMED")]
-    before = {key: _value(_scrape(client), "onprem_device_messages_total", result=key[1], type=key[0]) or 0
-              for key in labels}
+    before = {
+        key: _value(_scrape(client), "onprem_device_messages_total", result=key[1], type=key[0]) or 0 for key in labels
+    }
     assert Device(client).register(token)["status"] == "SUCCESS"
     assert Device(client).register(token)["status"] == "SUCCESS"
     assert Device(client).register("not-a-token")["error_code"] == "TOKEN_UNKNOWN"
@@ -80,8 +83,10 @@ def test_real_synchronizations_are_counted_by_mode_and_result(client, sysadmin, 
 
     def counts():
         text = _scrape(client)
-        return {result: _value(text, "onprem_sync_total", mode="manual", result=result) or 0
-                for result in ("registered", "success", "failed")}
+        return {
+            result: _value(text, "onprem_sync_total", mode="manual", result=result) or 0
+            for result in ("registered", "success", "failed")
+        }
 
     before = counts()
     account, emulator = registered_with_emulator(tmp_path, sysadmin)
@@ -92,8 +97,11 @@ def test_real_synchronizations_are_counted_by_mode_and_result(client, sysadmin, 
         pass
     apply_response(account, good, actor=sysadmin, name=name, mode=MANUAL)
     after = counts()
-    assert after == {"registered": before["registered"] + 1, "success": before["success"] + 1,
-                     "failed": before["failed"] + 1}
+    assert after == {
+        "registered": before["registered"] + 1,
+        "success": before["success"] + 1,
+        "failed": before["failed"] + 1,
+    }
 
 
 def test_queue_depth_counts_the_messages_really_waiting(client, db, settings, tmp_path, monkeypatch):
@@ -120,7 +128,11 @@ def test_queue_depth_counts_the_messages_really_waiting(client, db, settings, tm
     folder = tmp_path / "queue"
     folder.mkdir()
     # control_folder too: kombu's default is a relative "control" folder in the working directory.
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(tmp_path / "control")}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(tmp_path / "control"),
+    }
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
     assert _value(_scrape(client), "onprem_celery_queue_depth") == 0
     with Connection("filesystem://", transport_options=options) as conn:  # the transport the embedded mode uses
@@ -140,11 +152,13 @@ def test_license_compliance_counts(client, make_account):
 
     def gauges():
         text = _scrape(client)
-        return (_value(text, "onprem_license_positions", status="in_compliance"),
-                _value(text, "onprem_license_positions", status="out_of_compliance"),
-                _value(text, "onprem_license_shortage"),
-                _value(text, "onprem_local_accounts_compliance", status="out_of_compliance"),
-                _value(text, "onprem_local_accounts_compliance", status="in_compliance"))
+        return (
+            _value(text, "onprem_license_positions", status="in_compliance"),
+            _value(text, "onprem_license_positions", status="out_of_compliance"),
+            _value(text, "onprem_license_shortage"),
+            _value(text, "onprem_local_accounts_compliance", status="out_of_compliance"),
+            _value(text, "onprem_local_accounts_compliance", status="in_compliance"),
+        )
 
     assert gauges() == (0, 0, 0, 0, 0)
     acme, globex = make_account("Acme"), make_account("Globex")
@@ -156,8 +170,12 @@ def test_license_compliance_counts(client, make_account):
     for va, lic, quantity in ((acme_va, essentials, 10), (acme_va, advantage, 2), (globex_va, essentials, 5)):
         Entitlement.objects.create(virtual_account=va, license=lic, quantity=quantity, license_type="perpetual")
     for va, lic, count in ((acme_va, essentials, 4), (acme_va, advantage, 5)):
-        pi = ProductInstance.objects.create(virtual_account=va, udi_pid="C9300-24T",
-                                            udi_serial_number=f"SN-{va.pk}-{lic.pk}", registered_at=timezone.now())
+        pi = ProductInstance.objects.create(
+            virtual_account=va,
+            udi_pid="C9300-24T",
+            udi_serial_number=f"SN-{va.pk}-{lic.pk}",
+            registered_at=timezone.now(),
+        )
         LicenseUsage.objects.create(product_instance=pi, license=lic, count=count)
     # Acme: Essentials 10 bought / 4 used (in), Advantage 2 bought / 5 used (out, 3 short); Globex: in.
     assert gauges() == (2, 1, 3, 1, 1)

@@ -1,4 +1,5 @@
 """/healthz, /readyz and request ids in responses and in the JSON log file."""
+
 import json
 import logging
 
@@ -16,8 +17,10 @@ def test_healthz_needs_nothing(client):
 def test_readyz_checks_database_schema_cache_and_broker(client, db):
     response = client.get("/readyz")
     assert response.status_code == 200, response.json()
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "cache": "ok",
-                                                             "broker": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "migrations": "ok", "cache": "ok", "broker": "ok"},
+    }
 
 
 def test_readyz_names_the_failed_check_without_its_text(client, db, monkeypatch):

@@ -4,6 +4,7 @@ is not the protocol's and holds on to 16 MB more memory at each request. The soa
 every request failed, by operation and error code, exit non-zero, and show the growth of exactly
 that process. (Against the real server and a clean run: tests/smart_agent/test_agent_live.py::
 test_bounded_soak_reports_errors_and_memory_of_the_server_tree.)"""
+
 import json
 import signal
 import subprocess
@@ -41,8 +42,12 @@ server.serve_forever()
 
 @pytest.fixture
 def leaky_server():
-    proc = subprocess.Popen([sys.executable, "-c", LEAKY_SERVER], stdout=subprocess.PIPE, text=True,
-                            preexec_fn=die_with_parent(signal.SIGKILL))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LEAKY_SERVER],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=die_with_parent(signal.SIGKILL),
+    )
     try:
         port = int(proc.stdout.readline())
         yield proc.pid, f"http://127.0.0.1:{port}"
@@ -55,9 +60,30 @@ def leaky_server():
 def test_soak_reports_failures_by_code_and_the_servers_memory_growth(leaky_server):
     pid, url = leaky_server
     time.sleep(0.5)  # the stand-in's starting size settles before the first sample
-    done = subprocess.run([sys.executable, "-m", "bench.soak", "--server", url, "--token", "any", "--minutes", "0.1",
-                           "--devices", "6", "--concurrency", "2", "--server-pid", str(pid), "--json"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.soak",
+            "--server",
+            url,
+            "--token",
+            "any",
+            "--minutes",
+            "0.1",
+            "--devices",
+            "6",
+            "--concurrency",
+            "2",
+            "--server-pid",
+            str(pid),
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0 and "6 request(s) failed during the soak" in done.stderr, done.stderr
     result = json.loads(done.stdout)
     assert result["requests"] == 6 and result["ok"] == 0 and result["failed"] == 6

@@ -8,6 +8,7 @@ SQLite data directory) is then handled by this release:
   release had (row counts and contents of the old columns compared table by table);
 * then ``/readyz`` is 200.
 """
+
 import json
 import os
 import subprocess
@@ -60,20 +61,32 @@ print("TASKS " + json.dumps(sorted(PeriodicTask.objects.values_list("name", flat
 # Tables the upgrade itself writes to, by design: the migration history, the content types and
 # permissions of new models, and the beat schedule that post_migrate keeps up to date.
 GROW = {"django_migrations", "django_content_type", "auth_permission"}
-SCHEDULE = {"django_celery_beat_periodictask", "django_celery_beat_periodictasks",
-            "django_celery_beat_intervalschedule"}
+SCHEDULE = {
+    "django_celery_beat_periodictask",
+    "django_celery_beat_periodictasks",
+    "django_celery_beat_intervalschedule",
+}
 
 
 def _env(data_dir):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ONPREM_") and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ONPREM_") and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")
+    }
     env.update(DJANGO_SETTINGS_MODULE="onprem.settings", ONPREM_DATA_DIR=str(data_dir), PYTHONDONTWRITEBYTECODE="1")
     return env
 
 
 def _manage(code_dir, env, *args, check=True):
-    done = subprocess.run([sys.executable, str(code_dir / "manage.py"), *args], cwd=code_dir, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(code_dir / "manage.py"), *args],
+        cwd=code_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if check:
         assert done.returncode == 0, f"{code_dir.name}: manage.py {' '.join(args[:2])}:\n{done.stdout}\n{done.stderr}"
     return done
@@ -81,7 +94,7 @@ def _manage(code_dir, env, *args, check=True):
 
 def _marked(output, marker):
     line = next(line for line in output.splitlines() if line.startswith(marker + " "))
-    return line[len(marker) + 1:]
+    return line[len(marker) + 1 :]
 
 
 @pytest.fixture
@@ -102,8 +115,7 @@ def test_upgrade_from_an_older_release_keeps_every_row(old_release, tmp_path):
     _manage(old_release, env, "migrate", "--noinput", "-v", "0")
     _manage(old_release, env, "seed_demo", "--product-instances", "60", "--with-users")
     old_tables = json.loads(_marked(_manage(old_release, env, "shell", "-c", TABLES).stdout, "TABLES"))
-    before = json.loads(_marked(_manage(old_release, env, "shell", "-c", ROWS % json.dumps(old_tables)).stdout,
-                                "ROWS"))
+    before = json.loads(_marked(_manage(old_release, env, "shell", "-c", ROWS % json.dumps(old_tables)).stdout, "ROWS"))
     assert len(before["licensing_productinstance"]) == 60
     old_task_names = json.loads(_marked(_manage(old_release, env, "shell", "-c", TASK_NAMES).stdout, "TASKS"))
 

@@ -1,4 +1,5 @@
 """High Availability status: only when the database replicates."""
+
 from django.db import connection
 
 from admin_widgets.ha.replication import CRITICAL, HEALTHY, cluster_status, summarize

@@ -1,4 +1,5 @@
 """Network widget: what the host OS reports, read for real; the On-Prem name and the proxy."""
+
 import subprocess
 
 import pytest
@@ -54,7 +55,7 @@ def test_general_and_interface_tabs_show_the_host_read_only(admin_client):
     for server in host.dns_servers():
         assert server in html
     html = admin_client.get("/admin/network/interfaces/").content.decode()
-    assert "<th scope=\"row\">lo</th>" in html and "127.0.0.1" in html
+    assert '<th scope="row">lo</th>' in html and "127.0.0.1" in html
     assert admin_client.post("/admin/network/interfaces/", {}).status_code == 404
 
 
@@ -67,25 +68,36 @@ def test_onprem_name_is_validated(admin_client):
 
 
 def test_proxy_password_is_encrypted_never_shown_and_used_for_cssm(admin_client):
-    response = admin_client.post("/admin/network/proxy/", {"proxy_enabled": "on", "proxy_host": "10.1.1.1",
-                                                           "proxy_port": "8080", "proxy_username": "svc",
-                                                           "proxy_password": "p@ss:word/1"})
+    response = admin_client.post(
+        "/admin/network/proxy/",
+        {
+            "proxy_enabled": "on",
+            "proxy_host": "10.1.1.1",
+            "proxy_port": "8080",
+            "proxy_username": "svc",
+            "proxy_password": "p@ss:word/1",
+        },
+    )
     assert response.status_code == 302
     stored = SystemSettings.objects.get().proxy_password
     assert "p@ss" not in stored and crypto.decrypt(stored) == "p@ss:word/1"
     html = admin_client.get("/admin/network/proxy/").content.decode()
     assert "p@ss" not in html and stored not in html and "A password is saved." in html
-    assert proxy_url() == {"https": "http://svc:p%40ss%3Aword%2F1@10.1.1.1:8080",
-                           "http": "http://svc:p%40ss%3Aword%2F1@10.1.1.1:8080"}
-    admin_client.post("/admin/network/proxy/",
-                      {"proxy_host": "10.1.1.1", "proxy_port": "8080", "proxy_username": "svc"})
+    assert proxy_url() == {
+        "https": "http://svc:p%40ss%3Aword%2F1@10.1.1.1:8080",
+        "http": "http://svc:p%40ss%3Aword%2F1@10.1.1.1:8080",
+    }
+    admin_client.post(
+        "/admin/network/proxy/", {"proxy_host": "10.1.1.1", "proxy_port": "8080", "proxy_username": "svc"}
+    )
     assert proxy_url() is None  # switched off; the password is kept for when it is switched on again
     assert crypto.decrypt(SystemSettings.objects.get().proxy_password) == "p@ss:word/1"
 
 
 def test_proxy_needs_an_address_when_on(admin_client):
-    response = admin_client.post("/admin/network/proxy/",
-                                 {"proxy_enabled": "on", "proxy_host": "", "proxy_port": "8080"})
+    response = admin_client.post(
+        "/admin/network/proxy/", {"proxy_enabled": "on", "proxy_host": "", "proxy_port": "8080"}
+    )
     assert "Enter the Proxy IP Address." in response.content.decode()
     assert not SystemSettings.objects.exists()
 

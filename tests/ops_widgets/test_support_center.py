@@ -1,4 +1,5 @@
 """Support Center: the server's logs listed, tailed live, searched with grep -E, downloaded."""
+
 import io
 import os
 import zipfile
@@ -56,8 +57,10 @@ def test_tail_of_a_big_log_starts_on_a_whole_line(log_dir):
 
 def test_search_uses_extended_regular_expressions(log_dir):
     assert logs.search("onprem.log", "ERROR|WARN") == [(2, "2026 ERROR database gone")]
-    assert logs.search("onprem.log", "^2026 (INFO|ERROR) (started|back)$") == [(1, "2026 INFO started"),
-                                                                               (3, "2026 INFO back")]
+    assert logs.search("onprem.log", "^2026 (INFO|ERROR) (started|back)$") == [
+        (1, "2026 INFO started"),
+        (3, "2026 INFO back"),
+    ]
     assert logs.quick_search("onprem.log", "error") == [(2, "2026 ERROR database gone")]
     with pytest.raises(ServiceError, match="Invalid regular expression"):
         logs.search("onprem.log", "(unclosed")

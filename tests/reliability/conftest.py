@@ -1,4 +1,5 @@
 """Reliability fixtures: no rate limits, and snapshots of TLS files and tables."""
+
 import pytest
 
 

@@ -2,6 +2,7 @@
 side and the CSSM emulator's service object (its own store and CA in a temporary directory) on the
 other, exchanging the same files an operator carries by hand ("manual" mode). No network, so the
 property tests can run hundreds of examples against a registered account's real parser path."""
+
 from pathlib import Path
 
 from sync.documents.rejections import MANUAL
@@ -31,8 +32,9 @@ def register_with(emulator, actor, name):
 
     account = create_account(actor=None, name=name, cisco_smart_account=SMART_ACCOUNT, cisco_virtual_account=CISCO_VA)
     _document, text, _record = create_registration_request(account, actor=actor)
-    authorization, file_name = emulator.process(text.encode(), name="request.yml", mode=MANUAL,
-                                                require_credentials=False)
+    authorization, file_name = emulator.process(
+        text.encode(), name="request.yml", mode=MANUAL, require_credentials=False
+    )
     apply_authorization(account, authorization.encode(), actor=actor, name=file_name, mode=MANUAL)
     account.refresh_from_db()
     return account
@@ -43,6 +45,7 @@ def sync_response_for(account, emulator, actor, *, full=False):
     from sync.services.synchronization import create_sync_request
 
     _document, text, _record = create_sync_request(account, actor=actor, full=full)
-    response, file_name = emulator.process(text.encode(), name="sync-request.yml", mode=MANUAL,
-                                           require_credentials=False)
+    response, file_name = emulator.process(
+        text.encode(), name="sync-request.yml", mode=MANUAL, require_credentials=False
+    )
     return response.encode(), file_name

@@ -3,6 +3,7 @@
 The idle timeout and the session limit have their own tests: tests/core/test_login_and_wizard.py
 and tests/security/test_security_sessions.py.
 """
+
 import re
 
 import pytest
@@ -59,16 +60,32 @@ def all_paths():
 def test_the_walk_covers_the_forms():
     paths = {path for path, _view in all_paths()}
     assert len(paths) > 100
-    for form in ["/login/", "/logout/", "/admin/security/certificates/import/", "/admin/access/ldap/",
-                 "/accounts/1/manage/user-groups/1/upload/", "/admin/settings/x/", "/admin/users/create/"]:
+    for form in [
+        "/login/",
+        "/logout/",
+        "/admin/security/certificates/import/",
+        "/admin/access/ldap/",
+        "/accounts/1/manage/user-groups/1/upload/",
+        "/admin/settings/x/",
+        "/admin/users/create/",
+    ]:
         assert form in paths, form
 
 
 def test_every_post_without_the_csrf_token_is_refused(sysadmin):
     browser = Client(enforce_csrf_checks=True)
     page = browser.get("/login/")
-    assert browser.post("/login/", {"username": sysadmin.username, "password": PASSWORD,
-                                    "csrfmiddlewaretoken": page.cookies["csrftoken"].value}).status_code == 302
+    assert (
+        browser.post(
+            "/login/",
+            {
+                "username": sysadmin.username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": page.cookies["csrftoken"].value,
+            },
+        ).status_code
+        == 302
+    )
     checked, exempt = [], []
     for path, view in all_paths():
         if getattr(view, "csrf_exempt", False):

@@ -1,4 +1,5 @@
 """Security headers on every main page, and templates that keep to the strict Content-Security-Policy."""
+
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,14 +12,31 @@ from core.security_headers import DEFAULT_CSP
 pytestmark = pytest.mark.django_db
 ROOT = Path(django_settings.BASE_DIR)
 
-ADMIN_PAGES = ["/admin/", "/admin/users/", "/admin/accounts/", "/admin/access/", "/admin/access/ldap/",
-               "/admin/settings/", "/admin/security/", "/admin/security/password/",
-               "/admin/security/certificates/", "/admin/network/", "/admin/support/", "/admin/api/",
-               "/admin/sync/"]  # /admin/ha/ is 404 without a cluster
-ACCOUNT_PAGES = ["/accounts/{id}/inventory/", "/accounts/{id}/inventory/licenses/",
-                 "/accounts/{id}/inventory/product-instances/", "/accounts/{id}/manage/",
-                 "/accounts/{id}/manage/user-groups/", "/accounts/{id}/activity/", "/accounts/{id}/alerts/",
-                 "/accounts/{id}/reports/"]
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/users/",
+    "/admin/accounts/",
+    "/admin/access/",
+    "/admin/access/ldap/",
+    "/admin/settings/",
+    "/admin/security/",
+    "/admin/security/password/",
+    "/admin/security/certificates/",
+    "/admin/network/",
+    "/admin/support/",
+    "/admin/api/",
+    "/admin/sync/",
+]  # /admin/ha/ is 404 without a cluster
+ACCOUNT_PAGES = [
+    "/accounts/{id}/inventory/",
+    "/accounts/{id}/inventory/licenses/",
+    "/accounts/{id}/inventory/product-instances/",
+    "/accounts/{id}/manage/",
+    "/accounts/{id}/manage/user-groups/",
+    "/accounts/{id}/activity/",
+    "/accounts/{id}/alerts/",
+    "/accounts/{id}/reports/",
+]
 PUBLIC = ["/login/", "/healthz", "/readyz", "/api/v1/docs", "/api/v1/docs/docs.js", "/no-such-page/"]
 
 
@@ -141,7 +159,10 @@ def test_no_template_has_inline_script_style_or_event_handlers():
 
 def test_the_template_check_can_fail():
     assert _inline_parts('<div onclick="x()">a</div><script>alert(1)</script><p style="color:red">') == [
-        "onclick= on <div>", "<script> without src", "style= on <p>"]
+        "onclick= on <div>",
+        "<script> without src",
+        "style= on <p>",
+    ]
     assert SCRIPT_TAG.findall("<script>alert(1)</script>") == [""]
     assert EVENT_HANDLER.search('<select onchange="this.form.submit()">')
 

@@ -3,6 +3,7 @@
 Real oversized bodies go through the test client (multipart encoded like a browser's); the
 "before anything is parsed" claim is shown with a request whose body stream fails when read.
 """
+
 import io
 import json
 
@@ -69,9 +70,13 @@ def test_a_csv_just_over_the_service_limit_still_gets_the_form_error(admin_clien
 def test_certificate_import_over_the_limit_is_413_and_the_files_stay(admin_client, tls_files):
     before, events = tls_snapshot(tls_files), table_snapshot(Event)
     big = b"-----BEGIN CERTIFICATE-----\n" + b"A" * (3 * MAX_PEM_BYTES + limits.ENVELOPE) + b"\n"
-    response = admin_client.post("/admin/security/certificates/import/", {
-        "description": "big", "certificate": SimpleUploadedFile("server.crt", big, "application/x-pem-file"),
-    })
+    response = admin_client.post(
+        "/admin/security/certificates/import/",
+        {
+            "description": "big",
+            "certificate": SimpleUploadedFile("server.crt", big, "application/x-pem-file"),
+        },
+    )
     assert response.status_code == 413
     assert "The certificate import is too large" in response.content.decode()
     assert tls_snapshot(tls_files) == before and table_snapshot(Event) == events
@@ -79,11 +84,20 @@ def test_certificate_import_over_the_limit_is_413_and_the_files_stay(admin_clien
 
 def test_ldap_settings_with_a_huge_ca_certificate_is_413_and_nothing_is_saved(admin_client):
     before = table_snapshot(LdapConfig, Event)
-    response = admin_client.post("/admin/access/ldap/", {
-        "enabled": "on", "title": "Directory", "host": "127.0.0.1", "port": "389",
-        "user_base_dn": "ou=people,dc=example,dc=org", "uid_attribute": "uid", "encryption": "simple-tls",
-        "ca_certificate": "-----BEGIN CERTIFICATE-----\n" + "B" * 600_000, "ldap_type": "openldap",
-    })
+    response = admin_client.post(
+        "/admin/access/ldap/",
+        {
+            "enabled": "on",
+            "title": "Directory",
+            "host": "127.0.0.1",
+            "port": "389",
+            "user_base_dn": "ou=people,dc=example,dc=org",
+            "uid_attribute": "uid",
+            "encryption": "simple-tls",
+            "ca_certificate": "-----BEGIN CERTIFICATE-----\n" + "B" * 600_000,
+            "ldap_type": "openldap",
+        },
+    )
     assert response.status_code == 413
     assert "The LDAP settings form is too large" in response.content.decode()
     assert table_snapshot(LdapConfig, Event) == before
@@ -110,11 +124,17 @@ def test_api_request_over_the_limit_is_413_in_the_api_format(client, make_accoun
     before = table_snapshot(VirtualAccount, Event)
     body = json.dumps({"name": "Big", "description": "x" * (MIB + 10)})
     for prefix in ("/api/v1", "/backend/api/v1"):
-        response = client.post(f"{prefix}/accounts/{account.name}/virtual-accounts", body,
-                               content_type="application/json", HTTP_AUTHORIZATION="Bearer whatever")
+        response = client.post(
+            f"{prefix}/accounts/{account.name}/virtual-accounts",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION="Bearer whatever",
+        )
         assert response.status_code == 413
-        message = (f"The API request is too large: {len(body)} bytes were sent, at most {MIB} bytes (1.0 MB) "
-                   "are accepted here.")
+        message = (
+            f"The API request is too large: {len(body)} bytes were sent, at most {MIB} bytes (1.0 MB) "
+            "are accepted here."
+        )
         assert response.json() == {"status": "ERROR", "statusMessage": message}
     assert table_snapshot(VirtualAccount, Event) == before
 
@@ -123,15 +143,23 @@ def test_token_request_over_the_limit_is_413_in_the_oauth_format(client, db):
     api_grants.set_api_console(actor=None, enabled=True)
     grant, secret = api_grants.create_grant(actor=None, grant_type="client_credentials", name="ci")
     for path in ("/oauth/token", "/backend/oauth/token"):
-        response = client.post(path, {"grant_type": "client_credentials", "client_id": grant.client_id,
-                                      "client_secret": secret, "padding": "p" * 70_000})
+        response = client.post(
+            path,
+            {
+                "grant_type": "client_credentials",
+                "client_id": grant.client_id,
+                "client_secret": secret,
+                "padding": "p" * 70_000,
+            },
+        )
         assert response.status_code == 413
         assert response.json()["error"] == "invalid_request"
         assert "too large" in response.json()["error_description"]
     assert not AccessToken.objects.exists()
     # The same request without the padding works: the limit is the only reason.
-    ok = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id,
-                                      "client_secret": secret})
+    ok = client.post(
+        "/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id, "client_secret": secret}
+    )
     assert ok.status_code == 200
 
 
@@ -164,14 +192,33 @@ class _Unreadable(io.RawIOBase):
 
 
 def _request(path, length):
-    return WSGIRequest({"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "localhost", "SERVER_PORT": "80",
-                        "CONTENT_TYPE": "multipart/form-data; boundary=x", "CONTENT_LENGTH": str(length),
-                        "wsgi.input": _Unreadable(), "wsgi.url_scheme": "http"})
+    return WSGIRequest(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "CONTENT_TYPE": "multipart/form-data; boundary=x",
+            "CONTENT_LENGTH": str(length),
+            "wsgi.input": _Unreadable(),
+            "wsgi.url_scheme": "http",
+        }
+    )
 
 
-@pytest.mark.parametrize("path", ["/accounts/1/manage/user-groups/2/upload/", "/admin/security/certificates/import/",
-                                  "/admin/access/ldap/", "/admin/sync/1/response/", "/api/v1/accounts",
-                                  "/oauth/token", "/login/", "/admin/settings/email/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/1/manage/user-groups/2/upload/",
+        "/admin/security/certificates/import/",
+        "/admin/access/ldap/",
+        "/admin/sync/1/response/",
+        "/api/v1/accounts",
+        "/oauth/token",
+        "/login/",
+        "/admin/settings/email/",
+    ],
+)
 def test_the_limit_is_checked_before_the_body_is_read(path):
     def view(request):
         raise AssertionError("the request reached the view")
@@ -197,20 +244,26 @@ def test_django_body_limits_are_set(settings):
     assert settings.FILE_UPLOAD_MAX_MEMORY_SIZE >= group_service.MAX_UPLOAD_BYTES
     assert "core.limits.RequestSizeLimitMiddleware" in settings.MIDDLEWARE
     assert settings.MIDDLEWARE.index("core.limits.RequestSizeLimitMiddleware") < settings.MIDDLEWARE.index(
-        "django.contrib.sessions.middleware.SessionMiddleware")
+        "django.contrib.sessions.middleware.SessionMiddleware"
+    )
 
 
-@pytest.mark.parametrize("path, label", [
-    ("/accounts/3/manage/user-groups/4/upload/", "user list (CSV)"),
-    ("/admin/security/certificates/import/", "certificate import"),
-    ("/admin/access/ldap/", "LDAP settings form"),
-    ("/admin/sync/7/response/", "synchronization response file"),
-    ("/admin/users/", "request"),  # only the sync widget's upload gets the large limit
-    ("/oauth/token", "token request"), ("/backend/oauth/token", "token request"),
-    ("/api/v1/accounts", "API request"), ("/backend/api/v1/accounts", "API request"),
-    ("/api/v1/schema", "API request"),
-    ("/login/", "request"),
-])
+@pytest.mark.parametrize(
+    "path, label",
+    [
+        ("/accounts/3/manage/user-groups/4/upload/", "user list (CSV)"),
+        ("/admin/security/certificates/import/", "certificate import"),
+        ("/admin/access/ldap/", "LDAP settings form"),
+        ("/admin/sync/7/response/", "synchronization response file"),
+        ("/admin/users/", "request"),  # only the sync widget's upload gets the large limit
+        ("/oauth/token", "token request"),
+        ("/backend/oauth/token", "token request"),
+        ("/api/v1/accounts", "API request"),
+        ("/backend/api/v1/accounts", "API request"),
+        ("/api/v1/schema", "API request"),
+        ("/login/", "request"),
+    ],
+)
 def test_each_path_gets_its_own_limit(path, label):
     assert limits.limit_for(resolve(path).func).label == label
     for device_path in ("/SmartTransport", "/Transportgateway/services/DeviceRequestHandler", "/cslu/v1/pi/Acme-1"):

@@ -1,5 +1,6 @@
 """The size limit and the headers through a real gunicorn: a client that declares 50 MB and sends
 64 KB gets the 413 at once (the server never waits for the rest of the body)."""
+
 import os
 import socket
 import sys
@@ -23,13 +24,23 @@ WAIT = 25
 @pytest.fixture
 def server(tmp_path):
     port = ports.claim_port(ports.RELIABILITY)
-    env = dict(os.environ, ONPREM_DATA_DIR=str(tmp_path / "data"), SECURE_SSL_REDIRECT="0", DEBUG="0",
-               SECRET_KEY="reliability-live-test-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+    env = dict(
+        os.environ,
+        ONPREM_DATA_DIR=str(tmp_path / "data"),
+        SECURE_SSL_REDIRECT="0",
+        DEBUG="0",
+        SECRET_KEY="reliability-live-test-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    )
     env.pop("DATABASE_URL", None)
     (tmp_path / "data").mkdir()
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = Process([gunicorn, "onprem.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"], log=tmp_path / "gunicorn.log",
-                      env=env, port=port, name="gunicorn").start()
+    process = Process(
+        [gunicorn, "onprem.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+        log=tmp_path / "gunicorn.log",
+        env=env,
+        port=port,
+        name="gunicorn",
+    ).start()
     try:
         process.wait_for_port(timeout=30)
         yield port
@@ -39,8 +50,11 @@ def server(tmp_path):
 
 def _raw_post(port, path, declared, sent):
     with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as connection:
-        connection.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\n"
-                           f"Content-Length: {declared}\r\n\r\n".encode() + b"a" * sent)
+        connection.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\n"
+            f"Content-Length: {declared}\r\n\r\n".encode()
+            + b"a" * sent
+        )
         started = time.monotonic()
         reply = b""
         while b"bytes were sent" not in reply:  # the server closes after the reply (Connection: close)

@@ -1,4 +1,5 @@
 """The reliability report counts a JUnit XML per area: a whole-suite run's (``--junit``) as well as its own."""
+
 from bench import reliability_report as report
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>

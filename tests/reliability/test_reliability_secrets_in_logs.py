@@ -1,5 +1,6 @@
 """No secret in any log record or event: every logger at DEBUG (SQL included) while flows that
 handle secrets run, then the captured text is searched for each secret."""
+
 import logging
 import time
 
@@ -94,16 +95,21 @@ def test_no_secret_reaches_a_log_or_an_event(captured, make_user, sysadmin, make
     # Token requests: client credentials (client secret) and the password grant (user password).
     account = make_account("Acme")
     api_grants.set_api_console(actor=None, enabled=True)
-    grant, client_secret = api_grants.create_grant(actor=None, grant_type=ApiGrant.GrantType.CLIENT_CREDENTIALS,
-                                                   name="ci")
+    grant, client_secret = api_grants.create_grant(
+        actor=None, grant_type=ApiGrant.GrantType.CLIENT_CREDENTIALS, name="ci"
+    )
     api_grants.add_access(actor=None, grant=grant, account=account, role="account_admin")
     secrets.append(client_secret)
-    token = Client().post("/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id,
-                                           "client_secret": client_secret})
+    token = Client().post(
+        "/oauth/token",
+        {"grant_type": "client_credentials", "client_id": grant.client_id, "client_secret": client_secret},
+    )
     assert token.status_code == 200
     secrets.append(token.json()["access_token"])
-    refused = Client().post("/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id,
-                                             "client_secret": client_secret + "x"})
+    refused = Client().post(
+        "/oauth/token",
+        {"grant_type": "client_credentials", "client_id": grant.client_id, "client_secret": client_secret + "x"},
+    )
     assert refused.status_code in (400, 401, 403)
     secrets.append(client_secret + "x")
     people, people_secret = api_grants.create_grant(actor=None, grant_type=ApiGrant.GrantType.PASSWORD, name="ppl")
@@ -111,36 +117,76 @@ def test_no_secret_reaches_a_log_or_an_event(captured, make_user, sysadmin, make
     user = make_user("apiuser")
     user.set_password(USER_PASSWORD)
     user.save()
-    Client().post("/oauth/token", {"grant_type": "password", "client_id": people.client_id,
-                                   "client_secret": people_secret, "username": "apiuser",
-                                   "password": USER_PASSWORD})
+    Client().post(
+        "/oauth/token",
+        {
+            "grant_type": "password",
+            "client_id": people.client_id,
+            "client_secret": people_secret,
+            "username": "apiuser",
+            "password": USER_PASSWORD,
+        },
+    )
     # An API call with the bearer token.
     Client().get("/api/v1/accounts", HTTP_AUTHORIZATION=f"Bearer {token.json()['access_token']}")
 
     # LDAP bind password, SMTP password, proxy password: saved through their forms.
-    response = admin.post("/admin/access/ldap/", {
-        "enabled": "", "title": "Directory", "host": "127.0.0.1", "port": "389",
-        "user_base_dn": "ou=people,dc=example,dc=org", "uid_attribute": "uid", "encryption": "plain",
-        "bind_dn": "cn=reader,dc=example,dc=org", "bind_password": LDAP_SECRET, "group_base_dn": "",
-        "ldap_type": "openldap"})
+    response = admin.post(
+        "/admin/access/ldap/",
+        {
+            "enabled": "",
+            "title": "Directory",
+            "host": "127.0.0.1",
+            "port": "389",
+            "user_base_dn": "ou=people,dc=example,dc=org",
+            "uid_attribute": "uid",
+            "encryption": "plain",
+            "bind_dn": "cn=reader,dc=example,dc=org",
+            "bind_password": LDAP_SECRET,
+            "group_base_dn": "",
+            "ldap_type": "openldap",
+        },
+    )
     assert response.status_code == 302
     assert LdapConfig.objects.get().bind_password == LDAP_SECRET  # EncryptedTextField decrypts on load
-    response = admin.post("/admin/settings/email/", {
-        "smtp_host": "127.0.0.1", "smtp_port": "25", "smtp_helo_domain": "onprem.example.com",
-        "smtp_from": "license-server@example.com", "smtp_auth_required": "on", "smtp_username": "mailer",
-        "smtp_password": SMTP_SECRET})
+    response = admin.post(
+        "/admin/settings/email/",
+        {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": "25",
+            "smtp_helo_domain": "onprem.example.com",
+            "smtp_from": "license-server@example.com",
+            "smtp_auth_required": "on",
+            "smtp_username": "mailer",
+            "smtp_password": SMTP_SECRET,
+        },
+    )
     assert response.status_code == 302
     assert crypto.decrypt(SystemSettings.objects.get().smtp_password) == SMTP_SECRET
-    response = admin.post("/admin/network/proxy/", {"proxy_enabled": "on", "proxy_host": "10.1.1.1",
-                                                    "proxy_port": "8080", "proxy_username": "svc",
-                                                    "proxy_password": PROXY_SECRET})
+    response = admin.post(
+        "/admin/network/proxy/",
+        {
+            "proxy_enabled": "on",
+            "proxy_host": "10.1.1.1",
+            "proxy_port": "8080",
+            "proxy_username": "svc",
+            "proxy_password": PROXY_SECRET,
+        },
+    )
     assert response.status_code == 302
     assert crypto.decrypt(SystemSettings.objects.get().proxy_password) == PROXY_SECRET
 
     # CSR: the private key made on the server.
-    response = admin.post("/admin/security/certificates/csr/", {
-        "common_name": "onprem.example.com", "organizational_unit": "Licensing", "country": "US",
-        "key_size": "2048", "subject_alt_names": ""})
+    response = admin.post(
+        "/admin/security/certificates/csr/",
+        {
+            "common_name": "onprem.example.com",
+            "organizational_unit": "Licensing",
+            "country": "US",
+            "key_size": "2048",
+            "subject_alt_names": "",
+        },
+    )
     assert response.status_code == 200
     key_pem = PendingCsr.objects.get().private_key  # EncryptedTextField: the plaintext key
     assert "PRIVATE KEY" in key_pem
@@ -186,8 +232,12 @@ def test_every_handler_carries_the_scrub_filter():
 
     assert all("scrub_secrets" in handler["filters"] for handler in settings.LOGGING["handlers"].values())
     loggers = [logging.root] + [logging.getLogger(name) for name in settings.LOGGING["loggers"]]
-    handlers = [(lg.name, handler) for lg in loggers for handler in lg.handlers
-                if not isinstance(handler, logging.NullHandler) and not type(handler).__module__.startswith("_pytest")]
+    handlers = [
+        (lg.name, handler)
+        for lg in loggers
+        for handler in lg.handlers
+        if not isinstance(handler, logging.NullHandler) and not type(handler).__module__.startswith("_pytest")
+    ]
     assert len(handlers) >= 3  # the console and onprem.log on the root, the console on django.server
     for name, handler in handlers:
         assert any(isinstance(f, ScrubSecretsFilter) for f in handler.filters), (name, handler)
@@ -252,11 +302,13 @@ def test_no_secret_reaches_onprem_log(onprem_log, make_user):
     assert Client().get(f"/api/v1/accounts?access_token={access_token}").status_code == 403
     # What third-party loggers write: oauthlib's token dict, a request's headers, a form body.
     logging.getLogger("oauthlib.oauth2.rfc6749").info(
-        "Issuing token %r to client id %r", {"access_token": access_token, "token_type": "Bearer"}, "cid")
+        "Issuing token %r to client id %r", {"access_token": access_token, "token_type": "Bearer"}, "cid"
+    )
     logging.getLogger("requests_oauthlib").warning("headers %s", {"Authorization": f"Bearer {access_token}"})
     logging.getLogger("urllib3.connectionpool").warning("sent Authorization: Bearer %s", access_token)
-    logging.getLogger("django.request").warning("body: grant_type=password&password=%s&client_secret=%s",
-                                                USER_PASSWORD, client_secret)
+    logging.getLogger("django.request").warning(
+        "body: grant_type=password&password=%s&client_secret=%s", USER_PASSWORD, client_secret
+    )
     # A traceback whose text holds secrets (an exception's message, the URL being served).
     try:
         raise ValueError(f"refused {{'client_secret': '{client_secret}'}} at /password/reset/{uid}/{RESET_TOKEN}/")
@@ -266,12 +318,18 @@ def test_no_secret_reaches_onprem_log(onprem_log, make_user):
     for handler in logging.root.handlers:
         handler.flush()
     text = onprem_log.read_text()
-    _assert_scrubbed(text, secrets,
-                     f"Bad Request: /password/reset/{uid}/[REDACTED]/",
-                     "'access_token': '[REDACTED]'", "'Authorization': '[REDACTED]'",
-                     "Authorization: Bearer [REDACTED]", "password=[REDACTED]",
-                     "client_secret=[REDACTED]", "Traceback (most recent call last)",
-                     "'client_secret': '[REDACTED]'")
+    _assert_scrubbed(
+        text,
+        secrets,
+        f"Bad Request: /password/reset/{uid}/[REDACTED]/",
+        "'access_token': '[REDACTED]'",
+        "'Authorization': '[REDACTED]'",
+        "Authorization: Bearer [REDACTED]",
+        "password=[REDACTED]",
+        "client_secret=[REDACTED]",
+        "Traceback (most recent call last)",
+        "'client_secret': '[REDACTED]'",
+    )
 
 
 def test_the_scrubbing_can_fail(onprem_log):
@@ -336,8 +394,9 @@ def _child(code, *args, tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "ONPREM_DATA_DIR": str(tmp_path / "data"), "DJANGO_SETTINGS_MODULE": "onprem.settings"}
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     return done
 
@@ -355,17 +414,24 @@ def test_no_secret_reaches_gunicorns_access_and_error_logs(tmp_path, mode):
     url = f"/password/reset/MQ/{RESET_TOKEN}/?access_token={access_token}"
     _child(GUNICORN_CHILD, mode, str(log_dir), str(logging_json), url, access_token, tmp_path=tmp_path)
     access = (log_dir / "access.log").read_text()
-    _assert_scrubbed(access, [RESET_TOKEN, access_token],
-                     '"GET /password/reset/MQ/[REDACTED]/?access_token=[REDACTED] HTTP/1.1" 302', "rid=rid-1")
-    _assert_scrubbed((log_dir / "gunicorn.log").read_text(), [RESET_TOKEN, access_token],
-                     "Error handling request /password/reset/MQ/[REDACTED]/", "client_secret=[REDACTED]")
+    _assert_scrubbed(
+        access,
+        [RESET_TOKEN, access_token],
+        '"GET /password/reset/MQ/[REDACTED]/?access_token=[REDACTED] HTTP/1.1" 302',
+        "rid=rid-1",
+    )
+    _assert_scrubbed(
+        (log_dir / "gunicorn.log").read_text(),
+        [RESET_TOKEN, access_token],
+        "Error handling request /password/reset/MQ/[REDACTED]/",
+        "client_secret=[REDACTED]",
+    )
 
 
 def test_no_secret_reaches_the_celery_logs(tmp_path):
     logfile = tmp_path / "worker.log"
     _child(CELERY_CHILD, str(logfile), RESET_TOKEN, tmp_path=tmp_path)
-    _assert_scrubbed(logfile.read_text(), [RESET_TOKEN], "'password': '[REDACTED]'",
-                     "/password/reset/MQ/[REDACTED]/")
+    _assert_scrubbed(logfile.read_text(), [RESET_TOKEN], "'password': '[REDACTED]'", "/password/reset/MQ/[REDACTED]/")
 
 
 # What an Operator reads in the Support Center, for real: `manage.py serve` (gunicorn with serve's
@@ -407,11 +473,15 @@ def test_no_secret_reaches_the_servers_log_files(server_factory):
     while "/api/v1/accounts" not in (logs / "access.log").read_text() and time.monotonic() < deadline:
         time.sleep(0.2)
     texts = {path.name: path.read_text() for path in logs.glob("*.log")}
-    _assert_scrubbed(texts["access.log"], [token, RESET_TOKEN, access_token],
-                     f"GET /password/reset/{uid}/[REDACTED]/ HTTP/1.1\" 302",
-                     f"GET /password/reset/{uid}/set-password/ HTTP/1.1\" 200",
-                     "/api/v1/accounts?access_token=[REDACTED]")
-    _assert_scrubbed(texts["onprem.log"], [token, RESET_TOKEN, access_token],
-                     f"Bad Request: /password/reset/{uid}/[REDACTED]/")
+    _assert_scrubbed(
+        texts["access.log"],
+        [token, RESET_TOKEN, access_token],
+        f'GET /password/reset/{uid}/[REDACTED]/ HTTP/1.1" 302',
+        f'GET /password/reset/{uid}/set-password/ HTTP/1.1" 200',
+        "/api/v1/accounts?access_token=[REDACTED]",
+    )
+    _assert_scrubbed(
+        texts["onprem.log"], [token, RESET_TOKEN, access_token], f"Bad Request: /password/reset/{uid}/[REDACTED]/"
+    )
     for text in texts.values():
         _assert_scrubbed(text, [token, RESET_TOKEN, access_token])

@@ -8,6 +8,7 @@ What must hold for any input: the parser raises one of the guide's rejections an
 changes no license data, no acknowledged product instance and no sync state beyond the failed
 history entry the guide shows; the pending request stays pending, so the right file still applies
 afterwards."""
+
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -25,9 +26,12 @@ from tests.reliability.conftest import table_snapshot
 from tests.reliability.inprocess_cssm import registered_with_emulator, sync_response_for
 
 pytestmark = pytest.mark.django_db
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                           HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 UPLOADS = settings(PROPERTY, max_examples=60)
 
 
@@ -37,7 +41,7 @@ def mutated(draw, original):
     data = bytearray(original)
     how = draw(st.sampled_from(["truncate", "flip", "insert", "line", "swap-lines", "retype"]))
     if how == "truncate":
-        return bytes(data[:draw(st.integers(0, len(data) - 1))])
+        return bytes(data[: draw(st.integers(0, len(data) - 1))])
     if how == "flip":
         for _ in range(draw(st.integers(1, 8))):
             index = draw(st.integers(0, len(data) - 1))
@@ -49,8 +53,21 @@ def mutated(draw, original):
     lines = bytes(data).split(b"\n")
     index = draw(st.integers(0, len(lines) - 1))
     if how == "line":
-        lines[index] = draw(st.sampled_from([b"", b"  x: 1", b"body: null", b"- [", b"&a [*a]", b"kind: SyncRequest",
-                                             b"version: 2", b"!!python/object:os.system ls", b"\t\t"]))
+        lines[index] = draw(
+            st.sampled_from(
+                [
+                    b"",
+                    b"  x: 1",
+                    b"body: null",
+                    b"- [",
+                    b"&a [*a]",
+                    b"kind: SyncRequest",
+                    b"version: 2",
+                    b"!!python/object:os.system ls",
+                    b"\t\t",
+                ]
+            )
+        )
     elif how == "swap-lines":
         other = draw(st.integers(0, len(lines) - 1))
         lines[index], lines[other] = lines[other], lines[index]
@@ -63,8 +80,18 @@ JUNK = st.one_of(
     st.binary(max_size=2048),
     st.text(max_size=400).map(lambda text: text.encode("utf-8")),
     st.text(max_size=200).map(lambda text: text.encode("utf-16")),
-    st.sampled_from([b"", b"\xef\xbb\xbf", b"- 1\n- 2\n", b"kind: SyncResponse\n", b"{}", b"a: &x [*x]",
-                     b"kind: SyncResponse\nversion: 1\nbody: {}\nsignature: {}\n", b"x: " + b"[" * 5000]),
+    st.sampled_from(
+        [
+            b"",
+            b"\xef\xbb\xbf",
+            b"- 1\n- 2\n",
+            b"kind: SyncResponse\n",
+            b"{}",
+            b"a: &x [*x]",
+            b"kind: SyncResponse\nversion: 1\nbody: {}\nsignature: {}\n",
+            b"x: " + b"[" * 5000,
+        ]
+    ),
 )
 
 
@@ -106,8 +133,12 @@ def test_the_verifier_rejects_every_changed_response(pending):
 
     account, good, _name = pending
     state = account.sync_state
-    checks = dict(trusted_roots=[state.root_pem], expected_uid=state.uid, is_processed=is_processed,
-                  expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
+    checks = dict(
+        trusted_roots=[state.root_pem],
+        expected_uid=state.uid,
+        is_processed=is_processed,
+        expected_id_public_key=pki.load_private_key(state.id_private_key).public_key(),
+    )
     assert parse_and_verify(good, name="r.yml", expected_kinds=("SyncResponse",), **checks)  # the control
 
     @PROPERTY
@@ -137,7 +168,10 @@ def resigned_outside_the_signer_role(draw, good, account):
     from sync import certificate_roles as roles
 
     authority = SigningAuthority.objects.get(account=account, is_current=True)
-    authority_cert, authority_key = pki.load_certificate(authority.certificate_pem), pki.load_private_key(authority.private_key)
+    authority_cert, authority_key = (
+        pki.load_certificate(authority.certificate_pem),
+        pki.load_private_key(authority.private_key),
+    )
     state = account.sync_state
     how = draw(st.sampled_from(["device", "onprem-id", "minted"]))
     if how == "onprem-id":
@@ -145,21 +179,34 @@ def resigned_outside_the_signer_role(draw, good, account):
     else:
         key = pki.new_private_key()
         now = utcnow()
-        eku = draw(st.sampled_from([None, ExtendedKeyUsageOID.CLIENT_AUTH, roles.OID_CSSM_DOCUMENT_SIGNER,
-                                    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE]))
-        builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, draw(st.text("abc", min_size=1)))]))
-                   .issuer_name(authority_cert.subject).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=9))
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_cert.public_key()),
-                                  critical=False))
+        eku = draw(
+            st.sampled_from(
+                [
+                    None,
+                    ExtendedKeyUsageOID.CLIENT_AUTH,
+                    roles.OID_CSSM_DOCUMENT_SIGNER,
+                    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+                ]
+            )
+        )
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, draw(st.text("abc", min_size=1)))]))
+            .issuer_name(authority_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=9))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_cert.public_key()), critical=False
+            )
+        )
         if eku is not None:
             builder = builder.add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
         cert = builder.sign(authority_key, hashes.SHA256())
     chain = [cert, *authority.chain()] if how != "onprem-id" else [cert, *pki.split_pem_chain(state.chain_pem)]
-    presented = chain[:draw(st.integers(1, len(chain)))]
+    presented = chain[: draw(st.integers(1, len(chain)))]
     document = parse(good)
     document.document_id = new_id()
     for line in document.body["entitlements"]:
@@ -173,8 +220,12 @@ def test_the_verifier_refuses_responses_signed_outside_the_signer_role(pending):
 
     account, good, _name = pending
     state = account.sync_state
-    checks = dict(trusted_roots=[state.root_pem], expected_uid=state.uid, is_processed=is_processed,
-                  expected_id_public_key=pki.load_private_key(state.id_private_key).public_key())
+    checks = dict(
+        trusted_roots=[state.root_pem],
+        expected_uid=state.uid,
+        is_processed=is_processed,
+        expected_id_public_key=pki.load_private_key(state.id_private_key).public_key(),
+    )
 
     @PROPERTY
     @given(data=resigned_outside_the_signer_role(good, account))
@@ -198,7 +249,9 @@ def test_uploads_of_junk_change_nothing_and_the_right_file_still_applies(pending
     data_before = table_snapshot(*licensing, *untouched)
     state_fields = [f.attname for f in AccountSync._meta.concrete_fields if f.attname != "last_sync_result"]
     state_before = AccountSync.objects.filter(pk=account.sync_state.pk).values(*state_fields).get()
-    pending_record = SyncRecord.objects.get(account=account, kind=SyncRecord.Kind.SYNC, result=SyncRecord.Result.PENDING)
+    pending_record = SyncRecord.objects.get(
+        account=account, kind=SyncRecord.Kind.SYNC, result=SyncRecord.Result.PENDING
+    )
     records_before = set(SyncRecord.objects.values_list("pk", flat=True))
     seen = {"uploads": 0}
 
@@ -210,8 +263,9 @@ def test_uploads_of_junk_change_nothing_and_the_right_file_still_applies(pending
         seen["uploads"] += 1
         assert response.status_code == 200, response.status_code  # back on the account's page, never a 5xx
         page = response.content.decode()
-        assert "Synchronization Failed" in page or "errorlist" in page or "The submitted file is empty" in page, \
-            page[:2000]
+        assert "Synchronization Failed" in page or "errorlist" in page or "The submitted file is empty" in page, page[
+            :2000
+        ]
         assert table_snapshot(*licensing, *untouched) == data_before
         assert AccountSync.objects.filter(pk=account.sync_state.pk).values(*state_fields).get() == state_before
         new = SyncRecord.objects.exclude(pk__in=records_before)

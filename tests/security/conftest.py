@@ -1,5 +1,6 @@
 """Fixtures of the Security widget tests: a clock the rules read, the policy row, a real SMTP
 listener (aiosmtpd) and signing authorities made by openssl."""
+
 import datetime
 import subprocess
 from pathlib import Path
@@ -73,16 +74,59 @@ class Authority:
     def __init__(self, directory):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "ca.ext").write_text(
-            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out", "root.crt",
-                "-subj", "/CN=Test Root CA", "-days", "30",
-                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-                cwd=self.dir)
-        openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "inter.key", "-out", "inter.csr",
-                "-subj", "/CN=Test Intermediate CA", cwd=self.dir)
-        openssl("x509", "-req", "-in", "inter.csr", "-CA", "root.crt", "-CAkey", "root.key", "-CAcreateserial",
-                "-days", "30", "-extfile", "ca.ext", "-out", "inter.crt", cwd=self.dir)
+        (self.dir / "ca.ext").write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.crt",
+            "-subj",
+            "/CN=Test Root CA",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            cwd=self.dir,
+        )
+        openssl(
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "inter.key",
+            "-out",
+            "inter.csr",
+            "-subj",
+            "/CN=Test Intermediate CA",
+            cwd=self.dir,
+        )
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            "inter.csr",
+            "-CA",
+            "root.crt",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ca.ext",
+            "-out",
+            "inter.crt",
+            cwd=self.dir,
+        )
         self.root = self.dir / "root.crt"
         self.intermediate = self.dir / "inter.crt"
 
@@ -90,15 +134,46 @@ class Authority:
         """Sign a CSR with the intermediate CA, keeping its subject alternative names."""
         (self.dir / f"{name}.csr").write_text(csr_pem)
         (self.dir / "server.ext").write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "inter.crt", "-CAkey", "inter.key", "-CAcreateserial",
-                "-days", str(days), "-copy_extensions", "copy", "-extfile", "server.ext", "-out", f"{name}.crt",
-                cwd=self.dir)
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "inter.crt",
+            "-CAkey",
+            "inter.key",
+            "-CAcreateserial",
+            "-days",
+            str(days),
+            "-copy_extensions",
+            "copy",
+            "-extfile",
+            "server.ext",
+            "-out",
+            f"{name}.crt",
+            cwd=self.dir,
+        )
         return (self.dir / f"{name}.crt").read_bytes()
 
     def new_key_and_csr(self, common_name, name="other"):
         """A key and CSR made by openssl itself (for the "upload the key too" path)."""
-        openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN={common_name}", "-addext", f"subjectAltName=DNS:{common_name}", cwd=self.dir)
+        openssl(
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={common_name}",
+            "-addext",
+            f"subjectAltName=DNS:{common_name}",
+            cwd=self.dir,
+        )
         return (self.dir / f"{name}.key").read_bytes(), (self.dir / f"{name}.csr").read_text()
 
 

@@ -1,5 +1,6 @@
 """Certificates tab: Host Common Name, CSR generation, importing a certificate signed by a real
 openssl CA (with its intermediate), every bad input leaving the files alone, revert to default."""
+
 import datetime
 import os
 import ssl
@@ -45,11 +46,19 @@ def host(admin_client, tls_files):
 
 @pytest.fixture
 def csr_pem(admin_client, host):
-    response = admin_client.post(f"{CERTS}csr/", {
-        "common_name": HOST, "organizational_unit": "Licensing", "organization": "Example Corp",
-        "locality": "Springfield", "state": "Oregon", "country": "us", "key_size": "2048",
-        "subject_alt_names": "onprem, 192.0.2.10",
-    })
+    response = admin_client.post(
+        f"{CERTS}csr/",
+        {
+            "common_name": HOST,
+            "organizational_unit": "Licensing",
+            "organization": "Example Corp",
+            "locality": "Springfield",
+            "state": "Oregon",
+            "country": "us",
+            "key_size": "2048",
+            "subject_alt_names": "onprem, 192.0.2.10",
+        },
+    )
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="{HOST}.csr"'
     return response.content.decode()
@@ -66,6 +75,7 @@ def _import(client, certificate, intermediate=b"", key=b"", description="Example
 
 # --- Host Common Name ------------------------------------------------------------------------
 
+
 def test_host_common_name_is_saved_and_exposed(admin_client, tls_files):
     assert certificate_actions.host_common_name() == "localhost"  # ONPREM_HOST until one is saved
     assert admin_client.post(f"{CERTS}host-name/", {"host_common_name": "Onprem.Example.COM"}).status_code == 302
@@ -81,14 +91,18 @@ def test_host_common_name_is_saved_and_exposed(admin_client, tls_files):
 
 # --- CSR -------------------------------------------------------------------------------------
 
+
 def test_csr_fields_read_back_by_openssl_and_cryptography(csr_pem, tmp_path):
     csr = x509.load_pem_x509_csr(csr_pem.encode())
     assert csr.is_signature_valid
     subject = {attr.oid: attr.value for attr in csr.subject}
     assert subject == {
-        NameOID.COMMON_NAME: HOST, NameOID.ORGANIZATIONAL_UNIT_NAME: "Licensing",
-        NameOID.ORGANIZATION_NAME: "Example Corp", NameOID.LOCALITY_NAME: "Springfield",
-        NameOID.STATE_OR_PROVINCE_NAME: "Oregon", NameOID.COUNTRY_NAME: "US",
+        NameOID.COMMON_NAME: HOST,
+        NameOID.ORGANIZATIONAL_UNIT_NAME: "Licensing",
+        NameOID.ORGANIZATION_NAME: "Example Corp",
+        NameOID.LOCALITY_NAME: "Springfield",
+        NameOID.STATE_OR_PROVINCE_NAME: "Oregon",
+        NameOID.COUNTRY_NAME: "US",
     }
     assert csr.public_key().key_size == 2048
     sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -108,22 +122,26 @@ def test_csr_fields_read_back_by_openssl_and_cryptography(csr_pem, tmp_path):
 
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT private_key FROM {PendingCsr._meta.db_table}")
-        (raw,), = cursor.fetchall()
+        ((raw,),) = cursor.fetchall()
     assert "PRIVATE KEY" not in raw and "PRIVATE KEY" in pending.private_key
 
 
 def test_csr_with_4096_bit_key(admin_client, host):
-    response = admin_client.post(f"{CERTS}csr/", {"common_name": HOST, "organizational_unit": "IT",
-                                                  "country": "DE", "key_size": "4096"})
+    response = admin_client.post(
+        f"{CERTS}csr/", {"common_name": HOST, "organizational_unit": "IT", "country": "DE", "key_size": "4096"}
+    )
     assert x509.load_pem_x509_csr(response.content).public_key().key_size == 4096
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("key_size", "1024", "Select a valid choice"),
-    ("country", "USA", "two-letter country code"),
-    ("subject_alt_names", "bad name!", "neither a host name nor an IP address"),
-    ("common_name", "", "This field is required"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("key_size", "1024", "Select a valid choice"),
+        ("country", "USA", "two-letter country code"),
+        ("subject_alt_names", "bad name!", "neither a host name nor an IP address"),
+        ("common_name", "", "This field is required"),
+    ],
+)
 def test_bad_csr_input_makes_nothing(admin_client, host, field, value, message):
     data = {"common_name": HOST, "organizational_unit": "IT", "country": "US", "key_size": "2048"}
     data[field] = value
@@ -134,6 +152,7 @@ def test_bad_csr_input_makes_nothing(admin_client, host, field, value, message):
 
 
 # --- Import ----------------------------------------------------------------------------------
+
 
 def test_import_signed_certificate_with_intermediate(admin_client, tls_files, authority, csr_pem, tmp_path):
     cert_file, key_file = tls_files
@@ -189,33 +208,54 @@ def _expired_certificate(authority):
     issuer = x509.load_pem_x509_certificate(authority.intermediate.read_bytes())
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)]))
-            .issuer_name(issuer.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now - datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-            .sign(issuer_key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)]))
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=30))
+        .not_valid_after(now - datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 BAD_IMPORTS = {
-    "garbage": (lambda a, csr: (b"not a certificate", a.intermediate.read_bytes(), b""),
-                "holds no X.509 certificate in PEM format"),
-    "broken_pem": (lambda a, csr: (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", b"", b""),
-                   "cannot be read"),
-    "wrong_key": (lambda a, csr: (a.sign(csr), a.intermediate.read_bytes(), a.new_key_and_csr(HOST, "x")[0]),
-                  "The private key does not belong to the certificate."),
-    "garbage_key": (lambda a, csr: (a.sign(csr), a.intermediate.read_bytes(), b"-----BEGIN PRIVATE KEY-----\nxx\n"),
-                    "not an unencrypted PEM private key"),
+    "garbage": (
+        lambda a, csr: (b"not a certificate", a.intermediate.read_bytes(), b""),
+        "holds no X.509 certificate in PEM format",
+    ),
+    "broken_pem": (
+        lambda a, csr: (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", b"", b""),
+        "cannot be read",
+    ),
+    "wrong_key": (
+        lambda a, csr: (a.sign(csr), a.intermediate.read_bytes(), a.new_key_and_csr(HOST, "x")[0]),
+        "The private key does not belong to the certificate.",
+    ),
+    "garbage_key": (
+        lambda a, csr: (a.sign(csr), a.intermediate.read_bytes(), b"-----BEGIN PRIVATE KEY-----\nxx\n"),
+        "not an unencrypted PEM private key",
+    ),
     # Expired (and so not for the pending key either): uploaded with its own key.
-    "expired": (lambda a, csr: (lambda cert, key: (cert, a.intermediate.read_bytes(), key))(*_expired_certificate(a)),
-                "expired on"),
+    "expired": (
+        lambda a, csr: (lambda cert, key: (cert, a.intermediate.read_bytes(), key))(*_expired_certificate(a)),
+        "expired on",
+    ),
     "broken_chain": (lambda a, csr: (a.sign(csr), a.root.read_bytes(), b""), "The chain is broken"),
-    "other_host": (lambda a, csr: (a.sign(a.new_key_and_csr("elsewhere.example.net", "o")[1], "o"),
-                                   a.intermediate.read_bytes(), (a.dir / "o.key").read_bytes()),
-                   "does not name the Host Common Name"),
+    "other_host": (
+        lambda a, csr: (
+            a.sign(a.new_key_and_csr("elsewhere.example.net", "o")[1], "o"),
+            a.intermediate.read_bytes(),
+            (a.dir / "o.key").read_bytes(),
+        ),
+        "does not name the Host Common Name",
+    ),
 }
 
 
@@ -236,12 +276,24 @@ def test_bad_imports_change_nothing(admin_client, tls_files, authority, csr_pem,
 def test_pass_phrase_and_non_rsa_keys_are_refused(admin_client, tls_files, authority, csr_pem, tmp_path):
     signed = authority.sign(csr_pem)
     before = _snapshot(tls_files)
-    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-aes-256-cbc",
-            "-pass", "pass:secret", "-out", "enc.key", cwd=tmp_path)
+    openssl(
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-aes-256-cbc",
+        "-pass",
+        "pass:secret",
+        "-out",
+        "enc.key",
+        cwd=tmp_path,
+    )
     response = _import(admin_client, signed, authority.intermediate.read_bytes(), (tmp_path / "enc.key").read_bytes())
     assert "pass phrase" in response.content.decode()
     ec_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     response = _import(admin_client, signed, authority.intermediate.read_bytes(), ec_key)
     assert "must be an RSA key" in response.content.decode()
     assert _snapshot(tls_files) == before
@@ -265,6 +317,7 @@ def test_env_supplied_files_are_not_overwritten(admin_client, tls_files, authori
 
 
 # --- Default certificate -----------------------------------------------------------------------
+
 
 def test_default_cannot_be_deleted_but_an_import_reverts_to_it(admin_client, tls_files, authority, csr_pem):
     cert_file, key_file = tls_files

@@ -1,4 +1,5 @@
 """Forgot Password: the link arrives at a real SMTP server (aiosmtpd) and works once."""
+
 import re
 
 import pytest
@@ -79,14 +80,16 @@ def test_link_is_mailed_and_works_once(alice, forgot_on, smtp_server):
     assert {"security.password_reset_requested", "security.password_reset_done"} <= codes
 
 
-@pytest.mark.parametrize("username, fields", [
-    ("nobody", {}),
-    ("lara", {"source": "ldap", "email": "lara@example.com"}),
-    ("noemail", {}),
-    ("off", {"is_active": False, "email": "off@example.com"}),
-])
-def test_no_mail_for_unknown_external_disabled_or_mailless_users(make_user, forgot_on, smtp_server, username,
-                                                                  fields):
+@pytest.mark.parametrize(
+    "username, fields",
+    [
+        ("nobody", {}),
+        ("lara", {"source": "ldap", "email": "lara@example.com"}),
+        ("noemail", {}),
+        ("off", {"is_active": False, "email": "off@example.com"}),
+    ],
+)
+def test_no_mail_for_unknown_external_disabled_or_mailless_users(make_user, forgot_on, smtp_server, username, fields):
     if username != "nobody":
         make_user(username, **fields)
     response = Client().post("/password/forgot/", {"username": username}, follow=True)
@@ -115,6 +118,7 @@ def test_forms_need_csrf(alice, forgot_on, smtp_server):
 
 
 # --- Known and unknown names cost the request the same work ---------------------------------------
+
 
 @pytest.fixture
 def spies(monkeypatch):

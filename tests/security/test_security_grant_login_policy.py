@@ -1,6 +1,7 @@
 """The OAuth2 password grant applies every rule the login form applies (accounts/services/login_policy.py):
 each situation is tried on the login form and at /oauth/token, and the grant never lets in a user the
 form refuses, nor one the form would send into the wizard to change their password first."""
+
 import datetime
 
 import pytest
@@ -32,9 +33,17 @@ def alice(make_user):
 
 def _token(people, username="alice", password=PASSWORD):
     grant, secret = people
-    return Client().post("/oauth/token", {"grant_type": "password", "client_id": grant.client_id,
-                                          "client_secret": secret, "username": username, "password": password},
-                         content_type="application/json")
+    return Client().post(
+        "/oauth/token",
+        {
+            "grant_type": "password",
+            "client_id": grant.client_id,
+            "client_secret": secret,
+            "username": username,
+            "password": password,
+        },
+        content_type="application/json",
+    )
 
 
 def _form(username="alice", password=PASSWORD):
@@ -93,8 +102,7 @@ def test_pending_first_login_wizard_gets_no_token(people, make_user):
     assert not AccessToken.objects.exists()
 
 
-def test_forced_change_after_an_admin_reset_gets_no_token_with_the_admin_set_password(people, alice, sysadmin,
-                                                                                     policy):
+def test_forced_change_after_an_admin_reset_gets_no_token_with_the_admin_set_password(people, alice, sysadmin, policy):
     from accounts.services.users import reset_password
 
     policy(force_change_after_reset=True)

@@ -1,4 +1,5 @@
 """Auto lock, lock expiration, unlock and the login error hints, through the real login form."""
+
 import pytest
 from django.test import Client
 
@@ -27,8 +28,13 @@ def alice(make_user):
 
 @pytest.fixture
 def auto_lock(policy):
-    return policy(auto_lock_enabled=True, auto_lock_attempts=3, auto_lock_window_minutes=10,
-                  lock_expiration_enabled=True, lock_expiration_minutes=30)
+    return policy(
+        auto_lock_enabled=True,
+        auto_lock_attempts=3,
+        auto_lock_window_minutes=10,
+        lock_expiration_enabled=True,
+        lock_expiration_minutes=30,
+    )
 
 
 def test_n_failures_within_m_minutes_lock_the_user(clock, alice, auto_lock):

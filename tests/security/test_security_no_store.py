@@ -1,4 +1,5 @@
 """``Cache-Control: no-store`` on every page, export, API reply and device reply; static files stay cacheable."""
+
 import pytest
 from django.test import Client
 
@@ -10,8 +11,12 @@ from tests.reliability.test_reliability_headers import ACCOUNT_PAGES, ADMIN_PAGE
 
 pytestmark = pytest.mark.django_db
 
-ACCOUNT_EXTRAS = ["/accounts/{id}/conversion/", "/accounts/{id}/conversion/settings/",
-                  "/accounts/{id}/conversion/export.csv", "/accounts/{id}/activity/export.csv"]
+ACCOUNT_EXTRAS = [
+    "/accounts/{id}/conversion/",
+    "/accounts/{id}/conversion/settings/",
+    "/accounts/{id}/conversion/export.csv",
+    "/accounts/{id}/activity/export.csv",
+]
 
 
 def _no_store(response, path):
@@ -34,8 +39,9 @@ def test_every_workspace_and_admin_page_is_no_store(sysadmin, login, account):
 
 def test_a_va_users_pages_are_no_store(make_user, login, account):
     user = make_user("carol")
-    set_virtual_account_role(actor=None, virtual_account=account.virtual_accounts.get(), role=AccountRole.VA_USER,
-                             user=user)
+    set_virtual_account_role(
+        actor=None, virtual_account=account.virtual_accounts.get(), role=AccountRole.VA_USER, user=user
+    )
     client = login(user)
     for path in ("/", f"/accounts/{account.pk}/inventory/", f"/accounts/{account.pk}/conversion/settings/"):
         response = client.get(path, follow=True)
@@ -57,8 +63,11 @@ def test_api_replies_are_no_store(client, account):
     api_grants.set_api_console(actor=None, enabled=True)
     grant, secret = api_grants.create_grant(actor=None, grant_type=ApiGrant.GrantType.CLIENT_CREDENTIALS, name="ci")
     api_grants.add_access(actor=None, grant=grant, account=account, role="account_admin")
-    token = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": grant.client_id,
-                                         "client_secret": secret}, content_type="application/json")
+    token = client.post(
+        "/oauth/token",
+        {"grant_type": "client_credentials", "client_id": grant.client_id, "client_secret": secret},
+        content_type="application/json",
+    )
     assert token.status_code == 200
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {token.json()['access_token']}"}
     for prefix in ("/api/v1", "/backend/api/v1"):
@@ -66,8 +75,7 @@ def test_api_replies_are_no_store(client, account):
             response = client.get(prefix + path, **bearer)
             assert response.status_code == 200, path
             _no_store(response, prefix + path)
-        alerts = client.post(f"{prefix}/accounts/{account.name}/alerts", {}, content_type="application/json",
-                             **bearer)
+        alerts = client.post(f"{prefix}/accounts/{account.name}/alerts", {}, content_type="application/json", **bearer)
         assert alerts.status_code == 200, alerts.content[:300]
         _no_store(alerts, "alerts")
     _no_store(client.get("/api/v1/accounts"), "401 without a token")

@@ -1,5 +1,6 @@
 """The Password tab's rules: strength, history, expiration, force change after an admin reset,
 applied wherever a password is set and to local users only."""
+
 import datetime
 
 import pytest
@@ -27,15 +28,18 @@ def _errors(password, user=None):
     return ""
 
 
-@pytest.mark.parametrize("password, rule, message", [
-    ("Ab1!xyz", None, "too short"),
-    ("abcdefgh1!", "rule_mixed_case", "upper and lower case"),
-    ("ABCDEFGH1!", "rule_mixed_case", "upper and lower case"),
-    ("Abcdefghi!", "rule_digit", "numeric characters"),
-    ("Abcdefghi1", "rule_special", "special characters"),
-    ("Xalice-Kettle9", "rule_not_username", "must not contain the user's name"),
-    ("Password1!", "rule_not_common", "too common"),
-])
+@pytest.mark.parametrize(
+    "password, rule, message",
+    [
+        ("Ab1!xyz", None, "too short"),
+        ("abcdefgh1!", "rule_mixed_case", "upper and lower case"),
+        ("ABCDEFGH1!", "rule_mixed_case", "upper and lower case"),
+        ("Abcdefghi!", "rule_digit", "numeric characters"),
+        ("Abcdefghi1", "rule_special", "special characters"),
+        ("Xalice-Kettle9", "rule_not_username", "must not contain the user's name"),
+        ("Password1!", "rule_not_common", "too common"),
+    ],
+)
 def test_each_strength_rule_refuses_and_can_be_switched_off(make_user, policy, password, rule, message):
     alice = make_user("alice")
     policy(rule_mixed_case=True, rule_digit=True, rule_special=True)
@@ -93,11 +97,13 @@ def test_history_covers_the_admin_reset_and_the_wizard(make_user, sysadmin, poli
     # The first-login wizard (forced by the reset) refuses an earlier password too.
     assert client.post("/login/", {"username": "alice", "password": "Kettle-Orbit-2"}).status_code == 302
     client.post("/welcome/language/", {"language": "en"})
-    response = client.post("/welcome/password/", {"new_password": "Kettle-Orbit-1",
-                                                   "confirm_password": "Kettle-Orbit-1"})
+    response = client.post(
+        "/welcome/password/", {"new_password": "Kettle-Orbit-1", "confirm_password": "Kettle-Orbit-1"}
+    )
     assert "last 5 passwords" in response.content.decode()
-    response = client.post("/welcome/password/", {"new_password": "Kettle-Orbit-3",
-                                                   "confirm_password": "Kettle-Orbit-3"})
+    response = client.post(
+        "/welcome/password/", {"new_password": "Kettle-Orbit-3", "confirm_password": "Kettle-Orbit-3"}
+    )
     assert response.status_code == 302
 
 
@@ -117,6 +123,7 @@ def test_force_change_after_admin_reset(make_user, sysadmin, policy):
 
 
 # --- Expiration ----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def expiring(make_user, policy, clock):

@@ -1,4 +1,5 @@
 """The session limit: logging in once more than allowed ends the user's oldest session."""
+
 import pytest
 from django.test import Client
 

@@ -1,6 +1,7 @@
 """The auto lock applies to POST /oauth/token's password grant as to the login form: the same
 failures count (in either place), a locked user gets no token even with the right password (which
 is not checked), and the lock expires the same way."""
+
 import pytest
 from django.test import Client
 
@@ -25,19 +26,33 @@ def alice(make_user):
 
 @pytest.fixture
 def auto_lock(policy):
-    return policy(auto_lock_enabled=True, auto_lock_attempts=3, auto_lock_window_minutes=10,
-                  lock_expiration_enabled=True, lock_expiration_minutes=30)
+    return policy(
+        auto_lock_enabled=True,
+        auto_lock_attempts=3,
+        auto_lock_window_minutes=10,
+        lock_expiration_enabled=True,
+        lock_expiration_minutes=30,
+    )
 
 
 def _token(people, password, username="alice"):
     grant, secret = people
-    return Client().post("/oauth/token", {"grant_type": "password", "client_id": grant.client_id,
-                                          "client_secret": secret, "username": username, "password": password},
-                         content_type="application/json")
+    return Client().post(
+        "/oauth/token",
+        {
+            "grant_type": "password",
+            "client_id": grant.client_id,
+            "client_secret": secret,
+            "username": username,
+            "password": password,
+        },
+        content_type="application/json",
+    )
 
 
-def test_token_failures_lock_the_user_and_the_right_password_then_gets_no_token(people, alice, auto_lock, clock,
-                                                                                monkeypatch):
+def test_token_failures_lock_the_user_and_the_right_password_then_gets_no_token(
+    people, alice, auto_lock, clock, monkeypatch
+):
     from accounts.services import lockout
 
     assert _token(people, PASSWORD).status_code == 200  # the grant works

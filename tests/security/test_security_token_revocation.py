@@ -2,6 +2,7 @@
 password stops working at once, whichever way the password was set (an administrator's reset, the
 forgot-password link, the initial login wizard, the change service, Django's changepassword
 command). Other users' tokens and client-credentials tokens stay."""
+
 import io
 import re
 from pathlib import Path
@@ -39,8 +40,9 @@ def _token(grants, user=None, password=PASSWORD):
     else:
         grant, secret = people
         body = {"grant_type": "password", "username": user.username, "password": password}
-    response = Client().post("/oauth/token", {**body, "client_id": grant.client_id, "client_secret": secret},
-                             content_type="application/json")
+    response = Client().post(
+        "/oauth/token", {**body, "client_id": grant.client_id, "client_secret": secret}, content_type="application/json"
+    )
     assert response.status_code == 200, response.content
     return response.json()["access_token"]
 
@@ -67,8 +69,9 @@ def _only_alice_lost_hers(held):
 def test_an_administrators_reset_in_the_users_widget(tokens, sysadmin, login, policy):
     alice, held = tokens
     policy(force_change_after_reset=False)  # the reset password is then simply the password
-    response = login(sysadmin).post(f"/admin/users/{alice.pk}/password/",
-                                    {"new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD})
+    response = login(sysadmin).post(
+        f"/admin/users/{alice.pk}/password/", {"new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}
+    )
     assert response.status_code == 302
     _only_alice_lost_hers(held)
     assert Event.objects.filter(event_type="security.api_tokens_revoked", message__contains="alice").exists()
@@ -84,8 +87,10 @@ def test_the_forgot_password_link(tokens, policy, smtp_server):
     link = re.search(r"https?://testserver(/password/reset/\S+/)", message.get_payload(decode=True).decode()).group(1)
     form = client.get(link, follow=True)
     assert form.status_code == 200
-    response = client.post(form.redirect_chain[-1][0] if form.redirect_chain else link,
-                           {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    response = client.post(
+        form.redirect_chain[-1][0] if form.redirect_chain else link,
+        {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.check_password(NEW_PASSWORD)
@@ -99,8 +104,10 @@ def test_the_initial_login_wizard(tokens):
     client = Client()
     assert client.post("/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
     assert client.post("/welcome/language/", {"language": "en"}).status_code == 302
-    assert client.post("/welcome/password/", {"new_password": NEW_PASSWORD,
-                                              "confirm_password": NEW_PASSWORD}).status_code == 302
+    assert (
+        client.post("/welcome/password/", {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}).status_code
+        == 302
+    )
     assert client.post("/welcome/certificate/", {"confirmed": "on"}).status_code == 302
     assert client.post("/welcome/review/").status_code == 302
     alice.refresh_from_db()
@@ -116,8 +123,9 @@ def test_the_change_password_service(tokens):
 
 def test_djangos_changepassword_command(tokens, monkeypatch):
     alice, held = tokens
-    monkeypatch.setattr("django.contrib.auth.management.commands.changepassword.getpass.getpass",
-                        lambda prompt="": NEW_PASSWORD)
+    monkeypatch.setattr(
+        "django.contrib.auth.management.commands.changepassword.getpass.getpass", lambda prompt="": NEW_PASSWORD
+    )
     call_command("changepassword", "alice", stdout=io.StringIO())
     alice.refresh_from_db()
     assert alice.check_password(NEW_PASSWORD)
@@ -128,10 +136,12 @@ def test_refresh_tokens_are_revoked_too(tokens, grants):
     alice, _held = tokens
     people, _machine = grants
     access = AccessToken.objects.get(user=alice)
-    refresh = RefreshToken.objects.create(user=alice, application=people[0].application, token="r-alice",
-                                          access_token=access)
-    other = RefreshToken.objects.create(user=AccessToken.objects.get(user__username="bob").user,
-                                        application=people[0].application, token="r-bob")
+    refresh = RefreshToken.objects.create(
+        user=alice, application=people[0].application, token="r-alice", access_token=access
+    )
+    other = RefreshToken.objects.create(
+        user=AccessToken.objects.get(user__username="bob").user, application=people[0].application, token="r-bob"
+    )
     user_service.change_password(user=alice, new_password=NEW_PASSWORD)
     refresh.refresh_from_db()
     other.refresh_from_db()

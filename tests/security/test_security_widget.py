@@ -1,5 +1,6 @@
 """The Security widget's pages: RBAC, CSRF, the Account and Password tabs' forms, unlock and the
 Event Log tab (search, CSV, pinned query counts)."""
+
 import csv
 import io
 
@@ -15,14 +16,29 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.django_db
 BASE = "/admin/security/"
 PAGES = ["", "password/", "certificates/", "events/", "events/export.csv"]
-POSTS = ["", "password/", "account/reset/", "password/reset/", "unlock/1/", "certificates/host-name/",
-         "certificates/csr/", "certificates/import/", "certificates/restore-default/"]
+POSTS = [
+    "",
+    "password/",
+    "account/reset/",
+    "password/reset/",
+    "unlock/1/",
+    "certificates/host-name/",
+    "certificates/csr/",
+    "certificates/import/",
+    "certificates/restore-default/",
+]
 
 
 def _account_form(**overrides):
-    data = {"auto_lock_enabled": "on", "auto_lock_attempts": "4", "auto_lock_window_minutes": "10",
-            "lock_expiration_enabled": "on", "lock_expiration_minutes": "20", "session_limit_enabled": "on",
-            "session_limit": "3"}
+    data = {
+        "auto_lock_enabled": "on",
+        "auto_lock_attempts": "4",
+        "auto_lock_window_minutes": "10",
+        "lock_expiration_enabled": "on",
+        "lock_expiration_minutes": "20",
+        "session_limit_enabled": "on",
+        "session_limit": "3",
+    }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
 
@@ -35,6 +51,7 @@ def _password_form(**overrides):
 
 
 # --- RBAC ----------------------------------------------------------------------------------------
+
 
 def test_the_widget_is_on_the_grid(admin_client):
     assert f'href="{BASE}"' in admin_client.get("/admin/").content.decode()
@@ -88,11 +105,17 @@ def test_csrf_is_required(sysadmin, tls_files, path):
 
 # --- Account and Password tabs ---------------------------------------------------------------------
 
+
 def test_account_tab_saves_and_the_login_obeys(admin_client, make_user):
     assert admin_client.post(BASE, _account_form()).status_code == 302
     policy = password_policy.current()
-    assert (policy.auto_lock_enabled, policy.auto_lock_attempts, policy.auto_lock_window_minutes,
-            policy.lock_expiration_minutes, policy.session_limit) == (True, 4, 10, 20, 3)
+    assert (
+        policy.auto_lock_enabled,
+        policy.auto_lock_attempts,
+        policy.auto_lock_window_minutes,
+        policy.lock_expiration_minutes,
+        policy.session_limit,
+    ) == (True, 4, 10, 20, 3)
     assert Event.objects.filter(event_type="security.account_settings_changed").count() == 1
     make_user("alice")
     for _ in range(4):
@@ -100,12 +123,15 @@ def test_account_tab_saves_and_the_login_obeys(admin_client, make_user):
     assert UserLock.objects.filter(user__username="alice").exists()
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("session_limit", "1000", "less than or equal to 999"),
-    ("session_limit", "0", "greater than or equal to 1"),
-    ("lock_expiration_minutes", "1", "greater than or equal to 2"),
-    ("auto_lock_attempts", "x", "Enter a whole number"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("session_limit", "1000", "less than or equal to 999"),
+        ("session_limit", "0", "greater than or equal to 1"),
+        ("lock_expiration_minutes", "1", "greater than or equal to 2"),
+        ("auto_lock_attempts", "x", "Enter a whole number"),
+    ],
+)
 def test_bad_account_settings_change_nothing(admin_client, field, value, message):
     response = admin_client.post(BASE, _account_form(**{field: value}))
     assert response.status_code == 200
@@ -123,11 +149,14 @@ def test_password_tab_saves_and_rules_apply(admin_client, make_user):
     assert "numeric characters" in " ".join(password_policy.password_errors("Kettle-Orbit", make_user("carol")))
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("min_length", "16", "less than or equal to 15"),
-    ("history_count", "100", "less than or equal to 99"),
-    ("history_count", "0", "greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("min_length", "16", "less than or equal to 15"),
+        ("history_count", "100", "less than or equal to 99"),
+        ("history_count", "0", "greater than or equal to 1"),
+    ],
+)
 def test_bad_password_settings_change_nothing(admin_client, field, value, message):
     response = admin_client.post(BASE + "password/", _password_form(**{field: value}))
     assert message in response.content.decode()
@@ -153,6 +182,7 @@ def test_unlock_from_the_account_tab(admin_client, make_user, policy):
 
 
 # --- Event Log tab ---------------------------------------------------------------------------------
+
 
 def _events(count):
     for number in range(count):

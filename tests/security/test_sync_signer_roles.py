@@ -8,6 +8,7 @@ key and chain, and upload it in the Synchronization widget (or serve it as CSSM 
 synchronization). Both accounts are really registered with the CSSM emulator (its service in this
 process, the manual file exchange), the device really registered through /SmartTransport.
 """
+
 import datetime
 import http.server
 import ssl
@@ -24,7 +25,10 @@ from sync.documents.build import build
 from sync.documents.document import format_timestamp, new_id, utcnow
 from sync.documents.parse import parse
 from sync.documents.rejections import (
-    MANUAL, MSG_INVALID_SIGNING_CERTIFICATE, MSG_NET_INVALID_SIGNING_CERTIFICATE, InvalidSigningCertificate,
+    MANUAL,
+    MSG_INVALID_SIGNING_CERTIFICATE,
+    MSG_NET_INVALID_SIGNING_CERTIFICATE,
+    InvalidSigningCertificate,
 )
 from sync.documents.serialize import serialize
 from sync.documents.signing import sign
@@ -80,13 +84,19 @@ def _device_signed(world, request):
 
 
 def _ledger(account):
-    return sorted(Entitlement.objects.filter(virtual_account__account=account)
-                  .values_list("virtual_account__name", "license__name", "quantity"))
+    return sorted(
+        Entitlement.objects.filter(virtual_account__account=account).values_list(
+            "virtual_account__name", "license__name", "quantity"
+        )
+    )
 
 
 def _state(account):
-    return AccountSync.objects.filter(account=account).values(
-        "last_response_id", "last_sync_at", "id_certificate_pem").get()
+    return (
+        AccountSync.objects.filter(account=account)
+        .values("last_response_id", "last_sync_at", "id_certificate_pem")
+        .get()
+    )
 
 
 def test_a_device_signed_sync_response_uploaded_in_the_widget_is_refused(world, sysadmin, login):
@@ -97,8 +107,11 @@ def test_a_device_signed_sync_response_uploaded_in_the_widget_is_refused(world, 
     forged = _device_signed(world, request)
 
     client = login(sysadmin)
-    response = client.post(reverse("admin_sync_response", args=[account.pk]),
-                           {"file": SimpleUploadedFile("response.yml", forged, "application/yaml")}, follow=True)
+    response = client.post(
+        reverse("admin_sync_response", args=[account.pk]),
+        {"file": SimpleUploadedFile("response.yml", forged, "application/yaml")},
+        follow=True,
+    )
 
     assert response.status_code == 200
     assert not Entitlement.objects.filter(quantity=FORGED_QUANTITY).exists()
@@ -124,11 +137,19 @@ def test_a_signer_minted_by_a_local_accounts_signing_authority_is_refused(world,
     account = world["b"]
     authority = SigningAuthority.objects.get(account=world["a"], is_current=True)
     minted_key = pki.new_private_key()
-    minted = _issue(pki.load_certificate(authority.certificate_pem), pki.load_private_key(authority.private_key),
-                    minted_key.public_key(), eku=roles.OID_CSSM_DOCUMENT_SIGNER)
+    minted = _issue(
+        pki.load_certificate(authority.certificate_pem),
+        pki.load_private_key(authority.private_key),
+        minted_key.public_key(),
+        eku=roles.OID_CSSM_DOCUMENT_SIGNER,
+    )
     state = account.sync_state
-    forged = _forged_response(world["genuine"], _pending_request(account, sysadmin), minted_key,
-                              [pki.certificate_pem(minted), *authority.chain()[:-1]])
+    forged = _forged_response(
+        world["genuine"],
+        _pending_request(account, sysadmin),
+        minted_key,
+        [pki.certificate_pem(minted), *authority.chain()[:-1]],
+    )
     with pytest.raises(InvalidSigningCertificate):
         parse_and_verify(forged, trusted_roots=[state.root_pem], expected_uid=state.uid)
 
@@ -141,19 +162,30 @@ def test_a_device_signed_authorization_is_refused(world, sysadmin, pending_regis
 
     account, request = pending_registration
     authority = SigningAuthority.objects.get(account=world["a"], is_current=True)
-    authority_cert, authority_key = pki.load_certificate(authority.certificate_pem), pki.load_private_key(authority.private_key)
+    authority_cert, authority_key = (
+        pki.load_certificate(authority.certificate_pem),
+        pki.load_private_key(authority.private_key),
+    )
     id_key = pki.load_csr(request.body["id_csr"]).public_key()
     minted_id = _issue(authority_cert, authority_key, id_key, uid=request.onprem.uid)
-    minted_signing = _issue(authority_cert, authority_key, pki.load_csr(request.body["signing_csr"]).public_key(),
-                            uid=request.onprem.uid)
+    minted_signing = _issue(
+        authority_cert, authority_key, pki.load_csr(request.body["signing_csr"]).public_key(), uid=request.onprem.uid
+    )
     now = utcnow()
-    body = {"in_reply_to": request.document_id, "onprem_name": request.onprem.name,
-            "registered_at": format_timestamp(now), "id_certificate": pki.certificate_pem(minted_id),
-            "signing_certificate": pki.certificate_pem(minted_signing),
-            "certificate_chain": authority.chain(), "export_control_allowed": True, "full_sync_required": True}
+    body = {
+        "in_reply_to": request.document_id,
+        "onprem_name": request.onprem.name,
+        "registered_at": format_timestamp(now),
+        "id_certificate": pki.certificate_pem(minted_id),
+        "signing_certificate": pki.certificate_pem(minted_signing),
+        "certificate_chain": authority.chain(),
+        "export_control_allowed": True,
+        "full_sync_required": True,
+    }
     device = world["device"]
-    forged = sign(build("Authorization", request.onprem, body, now=now), device.key,
-                    [device.cert_pem, *device.chain[:-1]])
+    forged = sign(
+        build("Authorization", request.onprem, body, now=now), device.key, [device.cert_pem, *device.chain[:-1]]
+    )
 
     with pytest.raises(SyncFailed) as refused:
         apply_authorization(account, serialize(forged).encode(), actor=sysadmin, name="auth.yml", mode=MANUAL)
@@ -169,8 +201,9 @@ def pending_registration(world, sysadmin):
     from sync.services.registration import create_registration_request
     from tests.reliability.inprocess_cssm import CISCO_VA, SMART_ACCOUNT
 
-    account = create_account(actor=None, name="Account C", cisco_smart_account=SMART_ACCOUNT,
-                             cisco_virtual_account=CISCO_VA)
+    account = create_account(
+        actor=None, name="Account C", cisco_smart_account=SMART_ACCOUNT, cisco_virtual_account=CISCO_VA
+    )
     document, _text, _record = create_registration_request(account, actor=sysadmin)
     return account, document
 
@@ -199,14 +232,31 @@ def _issue(issuer_cert, issuer_key, public_key, *, eku=None, uid="forged"):
     now = utcnow()
     builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "forged"),
-                                 x509.NameAttribute(NameOID.SERIAL_NUMBER, uid)]))
-        .issuer_name(issuer_cert.subject).public_key(public_key).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=30))
+        .subject_name(
+            x509.Name(
+                [x509.NameAttribute(NameOID.COMMON_NAME, "forged"), x509.NameAttribute(NameOID.SERIAL_NUMBER, uid)]
+            )
+        )
+        .issuer_name(issuer_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()), critical=False)
     )
@@ -251,8 +301,9 @@ class _false_cssm:
         self.server.server_close()
 
 
-def test_once_a_root_is_pinned_an_authorization_under_another_root_is_refused(world, sysadmin,
-                                                                                pending_registration, tmp_path):
+def test_once_a_root_is_pinned_an_authorization_under_another_root_is_refused(
+    world, sysadmin, pending_registration, tmp_path
+):
     """Trust on first use: the first Authorization pinned the CSSM root (or ONPREM_CSSM_ROOT_FILE names
     it); a CSSM of another root, however well formed its answer, is not CSSM."""
     from sync.services.common import SyncFailed, configured_root
@@ -260,8 +311,9 @@ def test_once_a_root_is_pinned_an_authorization_under_another_root_is_refused(wo
 
     account, request = pending_registration
     impostor = seeded_emulator(tmp_path / "impostor")
-    answer, name = impostor.process(serialize(request).encode(), name="request.yml", mode=MANUAL,
-                                    require_credentials=False)
+    answer, name = impostor.process(
+        serialize(request).encode(), name="request.yml", mode=MANUAL, require_credentials=False
+    )
     assert configured_root() == world["emulator"].ca.root_pem != impostor.ca.root_pem
     with pytest.raises(SyncFailed) as refused:
         apply_authorization(account, answer.encode(), actor=sysadmin, name=name, mode=MANUAL)

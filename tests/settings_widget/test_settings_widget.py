@@ -1,6 +1,7 @@
 """Settings widget: each tab saves through the service, RBAC, and the settings take effect for
 real: UDP datagrams on a real socket, mail through a real SMTP listener, the banner, the login
 page, the message of the day, the display time zone and the default language."""
+
 import socket
 from datetime import datetime, timezone as dt_timezone
 
@@ -13,8 +14,12 @@ from core.system_settings import current
 from tests.factories import PASSWORD
 
 EMAIL_POST = {
-    "smtp_host": "127.0.0.1", "smtp_port": "25", "smtp_helo_domain": "onprem.example.com",
-    "smtp_from": "license-server@example.com", "smtp_username": "", "smtp_password": "",
+    "smtp_host": "127.0.0.1",
+    "smtp_port": "25",
+    "smtp_helo_domain": "onprem.example.com",
+    "smtp_from": "license-server@example.com",
+    "smtp_username": "",
+    "smtp_password": "",
 }
 
 
@@ -34,8 +39,13 @@ def test_every_tab_opens_for_admins_and_read_only_for_operators(tab, sysadmin, s
 
 def test_operator_cannot_save_and_system_user_cannot_open(sysop, make_user, client):
     client.login(username=sysop.username, password=PASSWORD)
-    assert client.post("/admin/settings/messaging/", {"banner_text": "x", "banner_text_color": "#000000",
-                                                      "banner_background_color": "#ffffff"}).status_code == 403
+    assert (
+        client.post(
+            "/admin/settings/messaging/",
+            {"banner_text": "x", "banner_text_color": "#000000", "banner_background_color": "#ffffff"},
+        ).status_code
+        == 403
+    )
     assert not SystemSettings.objects.exists()
     client.logout()
     client.login(username=make_user("plain", SystemRole.USER).username, password=PASSWORD)
@@ -47,11 +57,15 @@ def test_unknown_tab_is_404(admin_client):
 
 
 def test_banner_on_every_page_and_on_login_only_when_chosen(admin_client, client):
-    response = admin_client.post("/admin/settings/messaging/", {
-        "banner_text": "Lab server: licenses here are not for production",
-        "banner_text_color": "#ffffff", "banner_background_color": "#0000aa",
-        "login_message": "Authorised staff only.",
-    })
+    response = admin_client.post(
+        "/admin/settings/messaging/",
+        {
+            "banner_text": "Lab server: licenses here are not for production",
+            "banner_text_color": "#ffffff",
+            "banner_background_color": "#0000aa",
+            "login_message": "Authorised staff only.",
+        },
+    )
     assert response.status_code == 302
     html = admin_client.get("/").content.decode()
     assert "Lab server: licenses here are not for production" in html
@@ -70,24 +84,36 @@ def test_banner_on_every_page_and_on_login_only_when_chosen(admin_client, client
 
 
 def test_bad_colour_is_refused_and_nothing_is_written(admin_client):
-    response = admin_client.post("/admin/settings/messaging/", {
-        "banner_text": "Hello", "banner_text_color": "#12345g", "banner_background_color": "#000000",
-    })
+    response = admin_client.post(
+        "/admin/settings/messaging/",
+        {
+            "banner_text": "Hello",
+            "banner_text_color": "#12345g",
+            "banner_background_color": "#000000",
+        },
+    )
     assert response.status_code == 200
     assert "Enter a colour as #rrggbb." in response.content.decode()
-    response = admin_client.post("/admin/settings/messaging/", {
-        "banner_text": "Hello", "banner_text_color": "red;background:url(x)", "banner_background_color": "#000000",
-    })
+    response = admin_client.post(
+        "/admin/settings/messaging/",
+        {
+            "banner_text": "Hello",
+            "banner_text_color": "red;background:url(x)",
+            "banner_background_color": "#000000",
+        },
+    )
     assert response.status_code == 200
     assert not SystemSettings.objects.exists() and current().banner_text == ""
 
 
 def test_bad_ports_are_refused(admin_client):
-    response = admin_client.post("/admin/settings/syslog/", {"syslog_enabled": "on", "syslog_host": "127.0.0.1",
-                                                             "syslog_port": "70000"})
+    response = admin_client.post(
+        "/admin/settings/syslog/", {"syslog_enabled": "on", "syslog_host": "127.0.0.1", "syslog_port": "70000"}
+    )
     assert response.status_code == 200 and not SystemSettings.objects.exists()
-    response = admin_client.post("/admin/settings/syslog/",
-                                 {"syslog_enabled": "on", "syslog_host": "", "syslog_port": "514"})
+    response = admin_client.post(
+        "/admin/settings/syslog/", {"syslog_enabled": "on", "syslog_host": "", "syslog_port": "514"}
+    )
     assert "Enter the Syslog Server Address." in response.content.decode()
     assert not SystemSettings.objects.exists()
 
@@ -101,12 +127,18 @@ def udp_collector():
     sock.close()
 
 
-def test_events_reach_a_real_syslog_collector_with_the_guide_severities(admin_client, sysadmin, udp_collector,
-                                                                         django_capture_on_commit_callbacks):
+def test_events_reach_a_real_syslog_collector_with_the_guide_severities(
+    admin_client, sysadmin, udp_collector, django_capture_on_commit_callbacks
+):
     port = udp_collector.getsockname()[1]
     with django_capture_on_commit_callbacks(execute=True):
-        assert admin_client.post("/admin/settings/syslog/", {"syslog_enabled": "on", "syslog_host": "127.0.0.1",
-                                                             "syslog_port": str(port)}).status_code == 302
+        assert (
+            admin_client.post(
+                "/admin/settings/syslog/",
+                {"syslog_enabled": "on", "syslog_host": "127.0.0.1", "syslog_port": str(port)},
+            ).status_code
+            == 302
+        )
     first, _ = udp_collector.recvfrom(9000)  # the change itself is an event (INFO)
     assert first.startswith(b"<134>1 ") and b"INFO: The syslog settings were changed by" in first
 
@@ -124,8 +156,9 @@ def test_events_reach_a_real_syslog_collector_with_the_guide_severities(admin_cl
     assert b"ALERT: The product instance \xe2\x80\x9cedge-7\xe2\x80\x9d in the Virtual Account" in datagram
 
 
-def test_nothing_is_sent_while_remote_logging_is_off(admin_client, sysadmin, udp_collector,
-                                                    django_capture_on_commit_callbacks):
+def test_nothing_is_sent_while_remote_logging_is_off(
+    admin_client, sysadmin, udp_collector, django_capture_on_commit_callbacks
+):
     port = udp_collector.getsockname()[1]
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post("/admin/settings/syslog/", {"syslog_host": "127.0.0.1", "syslog_port": str(port)})
@@ -135,16 +168,18 @@ def test_nothing_is_sent_while_remote_logging_is_off(admin_client, sysadmin, udp
         udp_collector.recvfrom(9000)
 
 
-def test_a5_events_mail_the_requester_through_a_real_smtp_server(admin_client, sysadmin, make_user, smtp_server,
-                                                                 settings, django_capture_on_commit_callbacks):
+def test_a5_events_mail_the_requester_through_a_real_smtp_server(
+    admin_client, sysadmin, make_user, smtp_server, settings, django_capture_on_commit_callbacks
+):
     settings.EMAIL_BACKEND = "core.mail.SettingsEmailBackend"
     response = admin_client.post("/admin/settings/email/", {**EMAIL_POST, "smtp_port": str(smtp_server.port)})
     assert response.status_code == 302
     from licensing.services.accounts import reject_account_request, request_account
 
     requester = make_user("rita", SystemRole.USER, email="rita@example.com")
-    account = request_account(actor=requester, name="Rita Corp", cisco_smart_account="Rita SA",
-                              cisco_virtual_account="Rita VA")
+    account = request_account(
+        actor=requester, name="Rita Corp", cisco_smart_account="Rita SA", cisco_virtual_account="Rita VA"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         reject_account_request(actor=sysadmin, account=account, reason="Duplicate of Acme")
     mail = smtp_server.messages[-1]
@@ -157,8 +192,10 @@ def test_a5_events_mail_the_requester_through_a_real_smtp_server(admin_client, s
 
 
 def test_smtp_password_is_encrypted_and_never_shown(admin_client):
-    response = admin_client.post("/admin/settings/email/", {**EMAIL_POST, "smtp_auth_required": "on",
-                                                            "smtp_username": "mailer", "smtp_password": "Tr0ub4dor&3"})
+    response = admin_client.post(
+        "/admin/settings/email/",
+        {**EMAIL_POST, "smtp_auth_required": "on", "smtp_username": "mailer", "smtp_password": "Tr0ub4dor&3"},
+    )
     assert response.status_code == 302
     stored = SystemSettings.objects.get().smtp_password
     assert stored and "Tr0ub4dor" not in stored and crypto.decrypt(stored) == "Tr0ub4dor&3"
@@ -170,8 +207,9 @@ def test_smtp_password_is_encrypted_and_never_shown(admin_client):
 
 
 def test_authentication_needs_username_and_password(admin_client):
-    response = admin_client.post("/admin/settings/email/", {**EMAIL_POST, "smtp_auth_required": "on",
-                                                            "smtp_username": "mailer"})
+    response = admin_client.post(
+        "/admin/settings/email/", {**EMAIL_POST, "smtp_auth_required": "on", "smtp_username": "mailer"}
+    )
     assert response.status_code == 200
     assert "needs a username and a password" in response.content.decode()
     assert not SystemSettings.objects.exists()
@@ -201,8 +239,13 @@ def test_default_language_applies_to_the_login_page(admin_client, client):
 
 
 def test_message_of_the_day_after_login_and_before_login(admin_client, sysadmin, client):
-    admin_client.post("/admin/settings/motd/", {"message_of_the_day": "Maintenance on Friday 18:00",
-                                                "before_login_message": "Welcome to the lab license server"})
+    admin_client.post(
+        "/admin/settings/motd/",
+        {
+            "message_of_the_day": "Maintenance on Friday 18:00",
+            "before_login_message": "Welcome to the lab license server",
+        },
+    )
     admin_client.post("/logout/")
     assert "Welcome to the lab license server" in client.get("/login/").content.decode()
     response = client.post("/login/", {"username": sysadmin.username, "password": PASSWORD}, follow=True)

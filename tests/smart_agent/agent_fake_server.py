@@ -4,6 +4,7 @@ It verifies what the agent sends (envelope shape, signature over the exact paylo
 ids, nonces) the way docs/protocol.md describes, answers with replies signed by its own
 authority, and can misbehave on purpose (``script`` of raw HTTP answers, ``tamper`` modes).
 """
+
 import datetime
 import json
 import secrets
@@ -25,10 +26,16 @@ def self_signed(common_name, *, ca=True, key=None, san=None):
     key = key or ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(days=30))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if san:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
     return key, builder.sign(key, hashes.SHA256())
@@ -86,8 +93,7 @@ class FakeServer:
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
             scheme = "https"
         self.url = f"{scheme}://localhost:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def close(self):
@@ -97,24 +103,35 @@ class FakeServer:
     # -- protocol ------------------------------------------------------------------------
 
     def reply(self, message_type, request_nonce, fields):
-        payload = {"timestamp": envelope.now_ms(), "nonce": secrets.token_urlsafe(18), "in_reply_to": request_nonce,
-                   **fields}
+        payload = {
+            "timestamp": envelope.now_ms(),
+            "nonce": secrets.token_urlsafe(18),
+            "in_reply_to": request_nonce,
+            **fields,
+        }
         if self.tamper == "in_reply_to":
             payload["in_reply_to"] = "someone-else-nonce-123"
         text = json.dumps(payload, separators=(",", ":"))
-        signature = {"signing_type": crypto.SIGNING_TYPE, "key": crypto.serial_hex(self.authority),
-                     "value": crypto.sign(self.authority_key, text.encode())}
+        signature = {
+            "signing_type": crypto.SIGNING_TYPE,
+            "key": crypto.serial_hex(self.authority),
+            "value": crypto.sign(self.authority_key, text.encode()),
+        }
         if self.tamper == "payload":
             text = text.replace('"status":"SUCCESS"', '"status":"SUCCESS" ')
         elif self.tamper == "unsigned":
             signature = {}
         elif self.tamper == "foreign_key":
             other_key, other = self_signed("impostor")
-            signature = {"signing_type": crypto.SIGNING_TYPE, "key": crypto.serial_hex(self.authority),
-                         "value": crypto.sign(other_key, text.encode())}
+            signature = {
+                "signing_type": crypto.SIGNING_TYPE,
+                "key": crypto.serial_hex(self.authority),
+                "value": crypto.sign(other_key, text.encode()),
+            }
         header_type = "SOMETHING_RESPONSE" if self.tamper == "wrong_type" else f"{message_type}_RESPONSE"
-        return json.dumps({"header": {"type": header_type, "version": "1"}, "payload": text,
-                           "signature": signature}).encode()
+        return json.dumps(
+            {"header": {"type": header_type, "version": "1"}, "payload": text, "signature": signature}
+        ).encode()
 
     def failed(self, message_type, nonce, code, message):
         return self.reply(message_type, nonce, {"status": "FAILED", "error_code": code, "message": message})
@@ -151,55 +168,104 @@ class FakeServer:
 
     def _issue(self, public_key, sudi):
         now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, sudi["udi_pid"])]))
-                .issuer_name(self.authority.subject).public_key(public_key)
-                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-                .not_valid_after(now + datetime.timedelta(days=365))
-                .sign(self.authority_key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, sudi["udi_pid"])]))
+            .issuer_name(self.authority.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .sign(self.authority_key, hashes.SHA256())
+        )
         return cert
 
     def on_register(self, payload, public_key, device, nonce):
         if payload["id_token"] != TOKEN:
             # The real server signs this with an authority the device does not know.
             other_key, other = self_signed("server authority")
-            text = json.dumps({"timestamp": envelope.now_ms(), "nonce": secrets.token_urlsafe(18),
-                               "in_reply_to": nonce, "status": "FAILED", "error_code": "TOKEN_UNKNOWN",
-                               "message": "The registration token is not valid."})
-            return json.dumps({"header": {"type": "REGISTER_RESPONSE", "version": "1"}, "payload": text,
-                               "signature": {"signing_type": crypto.SIGNING_TYPE, "key": crypto.serial_hex(other),
-                                             "value": crypto.sign(other_key, text.encode())}}).encode()
+            text = json.dumps(
+                {
+                    "timestamp": envelope.now_ms(),
+                    "nonce": secrets.token_urlsafe(18),
+                    "in_reply_to": nonce,
+                    "status": "FAILED",
+                    "error_code": "TOKEN_UNKNOWN",
+                    "message": "The registration token is not valid.",
+                }
+            )
+            return json.dumps(
+                {
+                    "header": {"type": "REGISTER_RESPONSE", "version": "1"},
+                    "payload": text,
+                    "signature": {
+                        "signing_type": crypto.SIGNING_TYPE,
+                        "key": crypto.serial_hex(other),
+                        "value": crypto.sign(other_key, text.encode()),
+                    },
+                }
+            ).encode()
         cert = self._issue(public_key, payload["sudi"])
         self.next_pi += 1
-        self.devices[crypto.serial_hex(cert)] = {"sudi": payload["sudi"], "public_key": public_key,
-                                                 "pi": self.next_pi}
-        return self.reply("REGISTER", nonce, {
-            "status": "SUCCESS", "id_certificate": crypto.cert_pem(cert), "id_certificate_serial": crypto.serial_hex(cert),
-            "certificate_chain": [crypto.cert_pem(self.authority)], "product_instance_id": self.next_pi,
-            "renew_id_after": envelope.now_ms() + 182 * 86400000, "virtual_account": "Default",
-            "local_account": "Fake"})
+        self.devices[crypto.serial_hex(cert)] = {"sudi": payload["sudi"], "public_key": public_key, "pi": self.next_pi}
+        return self.reply(
+            "REGISTER",
+            nonce,
+            {
+                "status": "SUCCESS",
+                "id_certificate": crypto.cert_pem(cert),
+                "id_certificate_serial": crypto.serial_hex(cert),
+                "certificate_chain": [crypto.cert_pem(self.authority)],
+                "product_instance_id": self.next_pi,
+                "renew_id_after": envelope.now_ms() + 182 * 86400000,
+                "virtual_account": "Default",
+                "local_account": "Fake",
+            },
+        )
 
     def on_renew_id(self, payload, public_key, device, nonce):
         new_key = x509.load_pem_x509_csr(payload["csr"].encode()).public_key()
         cert = self._issue(new_key, payload["sudi"])
         self.devices[crypto.serial_hex(cert)] = {**device, "public_key": new_key}
-        return self.reply("RENEW_ID", nonce, {
-            "status": "SUCCESS", "id_certificate": crypto.cert_pem(cert), "id_certificate_serial": crypto.serial_hex(cert),
-            "certificate_chain": [crypto.cert_pem(self.authority)], "renew_id_after": envelope.now_ms() + 1000})
+        return self.reply(
+            "RENEW_ID",
+            nonce,
+            {
+                "status": "SUCCESS",
+                "id_certificate": crypto.cert_pem(cert),
+                "id_certificate_serial": crypto.serial_hex(cert),
+                "certificate_chain": [crypto.cert_pem(self.authority)],
+                "renew_id_after": envelope.now_ms() + 1000,
+            },
+        )
 
     def on_authorize(self, payload, public_key, device, nonce):
         self.usage[device["pi"]] = {e["tag"]: e["count"] for e in payload["entitlements"]}
-        auths = [{"tag": e["tag"], "count": e["count"],
-                  "status": "NOT_AUTHORIZED" if e["tag"].startswith("unknown") else "AUTHORIZED"}
-                 for e in payload["entitlements"]]
+        auths = [
+            {
+                "tag": e["tag"],
+                "count": e["count"],
+                "status": "NOT_AUTHORIZED" if e["tag"].startswith("unknown") else "AUTHORIZED",
+            }
+            for e in payload["entitlements"]
+        ]
         if any(a["status"] != "AUTHORIZED" for a in auths):
             for a in auths:
                 if a["status"] == "NOT_AUTHORIZED":
                     a["reason"] = "UNKNOWN_TAG"
-        return self.reply("AUTHORIZE", nonce, {
-            "status": "SUCCESS", "authorizations": auths,
-            "compliance": "IN_COMPLIANCE" if all(a["status"] == "AUTHORIZED" for a in auths) else "OUT_OF_COMPLIANCE",
-            "renew_auth_after": envelope.now_ms() + 30 * 86400000, "auth_expires": envelope.now_ms() + 90 * 86400000})
+        return self.reply(
+            "AUTHORIZE",
+            nonce,
+            {
+                "status": "SUCCESS",
+                "authorizations": auths,
+                "compliance": "IN_COMPLIANCE"
+                if all(a["status"] == "AUTHORIZED" for a in auths)
+                else "OUT_OF_COMPLIANCE",
+                "renew_auth_after": envelope.now_ms() + 30 * 86400000,
+                "auth_expires": envelope.now_ms() + 90 * 86400000,
+            },
+        )
 
     def on_report_usage(self, payload, public_key, device, nonce):
         acks = []
@@ -221,8 +287,18 @@ class FakeServer:
         self.polls[poll_id] += 1
         if self.polls[poll_id] < 2:
             return self.reply("POLL", nonce, {"status": "OK_POLL", "poll_id": poll_id, "poll_interval": 3600})
-        return self.reply("POLL", nonce, {"status": "COMPLETE", "poll_id": poll_id, "request_type": "EXPORT_AUTHORIZE",
-                                          "result": "authorization-granted", "message": "granted", "detail": {}})
+        return self.reply(
+            "POLL",
+            nonce,
+            {
+                "status": "COMPLETE",
+                "poll_id": poll_id,
+                "request_type": "EXPORT_AUTHORIZE",
+                "result": "authorization-granted",
+                "message": "granted",
+                "detail": {},
+            },
+        )
 
     def on_deregister(self, payload, public_key, device, nonce):
         released = [{"tag": t, "count": c} for t, c in self.usage.pop(device["pi"], {}).items()]

@@ -14,9 +14,16 @@ def fake_server(tmp_path):
 
 @pytest.fixture
 def identity():
-    return Identity(udi_pid="C9300-24T", udi_serial_number="FOC2412X0AB", udi_vid="V02",
-                    mac_address="70:ca:9b:01:02:03", hostname="acc-sw-1", ip_address="10.1.2.3",
-                    product_name="Catalyst 9300 24-port", product_type="SWITCH")
+    return Identity(
+        udi_pid="C9300-24T",
+        udi_serial_number="FOC2412X0AB",
+        udi_vid="V02",
+        mac_address="70:ca:9b:01:02:03",
+        hostname="acc-sw-1",
+        ip_address="10.1.2.3",
+        product_name="Catalyst 9300 24-port",
+        product_type="SWITCH",
+    )
 
 
 @pytest.fixture

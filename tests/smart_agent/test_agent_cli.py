@@ -1,4 +1,5 @@
 """The command line: argument parsing, messages and exit codes."""
+
 import json
 import subprocess
 import sys
@@ -75,8 +76,10 @@ def test_register_authorize_report_deregister(run, tmp_path):
 def test_failed_reply_exit_1(run):
     code, out, err = run(*IDENTITY, "register", "--token", "WRONG")
     assert code == 1
-    assert err.strip() == ("error: REGISTER FAILED: TOKEN_UNKNOWN: The registration token is not valid. "
-                           "(reply not signed by this device's chain: advisory)")
+    assert err.strip() == (
+        "error: REGISTER FAILED: TOKEN_UNKNOWN: The registration token is not valid. "
+        "(reply not signed by this device's chain: advisory)"
+    )
 
 
 def test_not_registered_exit_3(run):
@@ -87,8 +90,20 @@ def test_not_registered_exit_3(run):
 
 
 def test_unreachable_exit_4(tmp_path, capsys):
-    code = cli.main(["--server", "http://127.0.0.1:9", "--state-dir", str(tmp_path / "s"), "--timeout", "2",
-                     *IDENTITY, "register", "--token", "T"])
+    code = cli.main(
+        [
+            "--server",
+            "http://127.0.0.1:9",
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--timeout",
+            "2",
+            *IDENTITY,
+            "register",
+            "--token",
+            "T",
+        ]
+    )
     assert code == 4 and "Cannot reach" in capsys.readouterr().err
 
 
@@ -101,27 +116,47 @@ def test_invalid_reply_exit_5(run, fake_server):
 
 def test_redundancy_options(run, fake_server):
     assert run(*IDENTITY, "register", "--token", "GOOD-TOKEN")[0] == 0
-    code, out, err = run("authorize", f"{NE}=1", "--app-role", "ACTIVE", "--app-id", "app-a", "--app-name", "wlc",
-                         "--peer", "app-b:STANDBY:102:sw1b")
+    code, out, err = run(
+        "authorize",
+        f"{NE}=1",
+        "--app-role",
+        "ACTIVE",
+        "--app-id",
+        "app-a",
+        "--app-name",
+        "wlc",
+        "--peer",
+        "app-b:STANDBY:102:sw1b",
+    )
     assert code == 0, err
     request = json.loads(fake_server.received[-1][1]["payload"])
-    assert request["app_redundancy"] == {"application_name": "wlc", "app_role": "ACTIVE", "app_id": "app-a",
-                                         "peers": [{"name": "sw1b", "role": "STANDBY", "id": "app-b",
-                                                    "product_instance_identifier": "102"}]}
+    assert request["app_redundancy"] == {
+        "application_name": "wlc",
+        "app_role": "ACTIVE",
+        "app_id": "app-a",
+        "peers": [{"name": "sw1b", "role": "STANDBY", "id": "app-b", "product_instance_identifier": "102"}],
+    }
     code, out, err = run("authorize", f"{NE}=1", "--peer", "x:ACTIVE")
     assert code == 2 and "--app-role" in err
 
 
 def test_python_dash_m_entry_point(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "smart_agent", "--state-dir", str(tmp_path / "s"), "status"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "smart_agent", "--state-dir", str(tmp_path / "s"), "status"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 3 and "registered: False" in done.stdout
 
 
 def test_agent_imports_nothing_from_django_or_the_project():
-    code = ("import sys, smart_agent, smart_agent.cli, smart_agent.fleet, smart_agent.fleet.__main__; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in "
-            "('django', 'onprem', 'licensing', 'accounts', 'sync', 'admin_widgets', 'requests')]; print(bad)")
+    code = (
+        "import sys, smart_agent, smart_agent.cli, smart_agent.fleet, smart_agent.fleet.__main__; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('django', 'onprem', 'licensing', 'accounts', 'sync', 'admin_widgets', 'requests')]; print(bad)"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -1,4 +1,5 @@
 """Envelopes byte-exact both ways: what is signed is exactly the payload string that travels."""
+
 import base64
 import json
 
@@ -14,8 +15,13 @@ from tests.smart_agent.agent_fake_server import self_signed
 
 def test_request_envelope_signs_the_exact_payload_string():
     key = crypto.new_key()
-    payload = {"timestamp": 1795437600000, "nonce": "n" * 24, "sudi": {"udi_pid": "CSR1000V", "udi_serial_number": "9A"},
-               "software_tag": "regid.2014-05.com.cisco.CSR1000V,1.0_x", "hostname": "rtr-ü"}
+    payload = {
+        "timestamp": 1795437600000,
+        "nonce": "n" * 24,
+        "sudi": {"udi_pid": "CSR1000V", "udi_serial_number": "9A"},
+        "software_tag": "regid.2014-05.com.cisco.CSR1000V,1.0_x",
+        "hostname": "rtr-ü",
+    }
     text = envelope.build("REGISTER", payload, key=key, key_id="csr")
     document = json.loads(text)
     assert list(document) == ["header", "payload", "signature"]
@@ -39,9 +45,17 @@ def test_nonce_and_timestamp():
 
 def _reply(key, cert, payload, *, message_type="AUTHORIZE_RESPONSE", key_id=None, signature_value=None):
     text = json.dumps(payload, separators=(",", ":"))
-    return json.dumps({"header": {"type": message_type, "version": "1"}, "payload": text,
-                       "signature": {"signing_type": "ecdsa-p256-sha256", "key": key_id or crypto.serial_hex(cert),
-                                     "value": signature_value or crypto.sign(key, text.encode())}}).encode(), text
+    return json.dumps(
+        {
+            "header": {"type": message_type, "version": "1"},
+            "payload": text,
+            "signature": {
+                "signing_type": "ecdsa-p256-sha256",
+                "key": key_id or crypto.serial_hex(cert),
+                "value": signature_value or crypto.sign(key, text.encode()),
+            },
+        }
+    ).encode(), text
 
 
 @pytest.fixture
@@ -86,14 +100,17 @@ def test_signer_outside_the_chain(authority):
     assert reply.verified is False and reply.payload["error_code"] == "NOT_REGISTERED"
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.pop("signature"), "not signed"),
-    (lambda d: d.__setitem__("signature", {"signing_type": "ecdsa-p256-sha256", "key": "1"}), "not signed"),
-    (lambda d: d["header"].__setitem__("type", "REGISTER_RESPONSE"), "expected AUTHORIZE_RESPONSE"),
-    (lambda d: d["header"].__setitem__("version", "2"), "version"),
-    (lambda d: d["signature"].__setitem__("signing_type", "rsa"), "signed with 'rsa'"),
-    (lambda d: d.__setitem__("payload", {"status": "SUCCESS"}), "no payload string"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.pop("signature"), "not signed"),
+        (lambda d: d.__setitem__("signature", {"signing_type": "ecdsa-p256-sha256", "key": "1"}), "not signed"),
+        (lambda d: d["header"].__setitem__("type", "REGISTER_RESPONSE"), "expected AUTHORIZE_RESPONSE"),
+        (lambda d: d["header"].__setitem__("version", "2"), "version"),
+        (lambda d: d["signature"].__setitem__("signing_type", "rsa"), "signed with 'rsa'"),
+        (lambda d: d.__setitem__("payload", {"status": "SUCCESS"}), "no payload string"),
+    ],
+)
 def test_malformed_replies_are_refused(authority, mutate, message):
     key, cert = authority
     body, _ = _reply(key, cert, {"status": "FAILED"})
@@ -149,8 +166,9 @@ def test_an_xml_reply_with_a_dtd_is_refused_in_any_encoding(authority, encoding)
     key, cert = authority
     body, _ = _reply(key, cert, {"status": "SUCCESS"})
     value = body.decode().replace("&", "&#38;#38;").replace('"', "&#34;")
-    evil = (f'<!DOCTYPE smartLicense [<!ENTITY e "{value}">]><smartLicense><message>&e;</message></smartLicense>'
-            .encode(encoding))
+    evil = f'<!DOCTYPE smartLicense [<!ENTITY e "{value}">]><smartLicense><message>&e;</message></smartLicense>'.encode(
+        encoding
+    )
     with pytest.raises(InvalidReply):
         envelope.parse_reply(evil, expected_type="AUTHORIZE", chain=[cert])
     if encoding in ("utf-8", "utf-16-le"):  # the ones read as XML at all: refused by the parser, for its DTD

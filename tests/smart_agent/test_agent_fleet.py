@@ -1,4 +1,5 @@
 """The fleet simulator: identities, license parsing, statistics, a run against the fake server."""
+
 import json
 import re
 
@@ -41,7 +42,10 @@ def test_identities_are_unique_and_realistic():
 
 def test_license_lists():
     assert parse_licenses("regid.2017-03.com.cisco.NE,1.0_ne=1,regid.x,1.0_y=3,plain=0") == [
-        ("regid.2017-03.com.cisco.NE,1.0_ne", 1), ("regid.x,1.0_y", 3), ("plain", 0)]
+        ("regid.2017-03.com.cisco.NE,1.0_ne", 1),
+        ("regid.x,1.0_y", 3),
+        ("plain", 0),
+    ]
     for bad in ("", "a", "a=1,", "a=x", "=1"):
         with pytest.raises(ValueError):
             parse_licenses(bad)
@@ -63,8 +67,19 @@ def test_percentiles_and_summary():
 
 def test_fleet_run_against_the_fake_server(fake_server):
     licenses = [("regid.2017-03.com.cisco.NE,1.0_ne", 1), ("regid.2017-03.com.cisco.DE,1.0_de", 2)]
-    fleet = Fleet(Config(server=fake_server.url, token="GOOD-TOKEN", devices=24, concurrency=6, licenses=licenses,
-                         redundancy_pairs=3, deregister=True, seed=1, progress=False))
+    fleet = Fleet(
+        Config(
+            server=fake_server.url,
+            token="GOOD-TOKEN",
+            devices=24,
+            concurrency=6,
+            licenses=licenses,
+            redundancy_pairs=3,
+            deregister=True,
+            seed=1,
+            progress=False,
+        )
+    )
     summary = fleet.run()
     assert summary["failed"] == 0, summary["failures"]
     assert summary["by_type"]["REGISTER"]["ok"] == 24
@@ -85,8 +100,9 @@ def test_fleet_run_against_the_fake_server(fake_server):
 
 
 def test_fleet_counts_failures_by_code(fake_server, capsys):
-    code = main(["--server", fake_server.url, "--token", "WRONG", "--devices", "5", "--concurrency", "2",
-                 "--json", "--quiet"])
+    code = main(
+        ["--server", fake_server.url, "--token", "WRONG", "--devices", "5", "--concurrency", "2", "--json", "--quiet"]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert code == 1
     assert summary["failures"] == {"TOKEN_UNKNOWN": 5} and summary["registered"] == 0
@@ -94,8 +110,25 @@ def test_fleet_counts_failures_by_code(fake_server, capsys):
 
 
 def test_fleet_schedule_reports_repeatedly(fake_server, capsys):
-    code = main(["--server", fake_server.url, "--token", "GOOD-TOKEN", "--devices", "4", "--concurrency", "4",
-                 "--licenses", "regid.a,1.0_x=1", "--report-interval", "0.5", "--duration", "2", "--quiet"])
+    code = main(
+        [
+            "--server",
+            fake_server.url,
+            "--token",
+            "GOOD-TOKEN",
+            "--devices",
+            "4",
+            "--concurrency",
+            "4",
+            "--licenses",
+            "regid.a,1.0_x=1",
+            "--report-interval",
+            "0.5",
+            "--duration",
+            "2",
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     reports = int(re.search(r"REPORT_USAGE\s+ok\s+(\d+)", out).group(1))
@@ -104,8 +137,11 @@ def test_fleet_schedule_reports_repeatedly(fake_server, capsys):
 
 
 def test_fleet_option_errors(capsys):
-    for args in (["--devices", "0"], ["--devices", "3", "--redundancy-pairs", "2"], ["--devices", "1",
-                                                                                      "--licenses", "x"]):
+    for args in (
+        ["--devices", "0"],
+        ["--devices", "3", "--redundancy-pairs", "2"],
+        ["--devices", "1", "--licenses", "x"],
+    ):
         with pytest.raises(SystemExit) as caught:
             main(["--server", "http://127.0.0.1:9", "--token", "t", *args])
         assert caught.value.code == 2

@@ -4,6 +4,7 @@ One server for the module, in a private ONPREM_DATA_DIR, on a port of this suite
 (tests/ports.py's AGENT_LIVE), seeded with a demo local account (active without CSSM) through
 `manage.py shell` before it starts. Everything the devices do is checked in the server's SQLite database too.
 """
+
 import json
 import sqlite3
 import subprocess
@@ -38,8 +39,12 @@ print("SEEDED " + json.dumps({"token": result.tokens[0].token,
 def live(tmp_path_factory):
     if not (ROOT / "licensing" / "transport" / "urls.py").exists():
         pytest.skip("the device endpoints (licensing/transport) are not there yet")
-    server = Installation(tmp_path_factory.mktemp("agent-live"), port=ports.claim_port(ports.AGENT_LIVE),
-                          ONPREM_HEARTBEAT_SECONDS="2", ONPREM_WEB_WORKERS="4")
+    server = Installation(
+        tmp_path_factory.mktemp("agent-live"),
+        port=ports.claim_port(ports.AGENT_LIVE),
+        ONPREM_HEARTBEAT_SECONDS="2",
+        ONPREM_WEB_WORKERS="4",
+    )
     try:
         server.manage("migrate", "--noinput")
         output = server.manage("shell", "-c", SEED).stdout
@@ -62,20 +67,41 @@ def query(server, sql, *args):
 
 def cli(server, state_dir, *args, ca=True):
     tls = ["--ca-file", str(server.cert)] if ca else []
-    done = subprocess.run([sys.executable, "-m", "smart_agent", "--server", server.url, "--state-dir", str(state_dir),
-                           *tls, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "smart_agent", "--server", server.url, "--state-dir", str(state_dir), *tls, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.returncode, done.stdout, done.stderr
 
 
 def test_cli_over_https(live, tmp_path):
     ne, de = live.tags["NE"], live.tags["DE"]
     state = tmp_path / "c9300"
-    code, out, err = cli(live, state, "--pid", "C9300-24T", "--serial", "FOC2501L0CL", "--hostname", "cmp01-acc-sw1",
-                         "--ip", "10.10.1.1", "--mac", "70:ca:9b:10:20:30", "register", "--token", live.token)
+    code, out, err = cli(
+        live,
+        state,
+        "--pid",
+        "C9300-24T",
+        "--serial",
+        "FOC2501L0CL",
+        "--hostname",
+        "cmp01-acc-sw1",
+        "--ip",
+        "10.10.1.1",
+        "--mac",
+        "70:ca:9b:10:20:30",
+        "register",
+        "--token",
+        live.token,
+    )
     assert code == 0, err
     assert "in virtual account Campus" in out
-    assert query(live, "SELECT hostname FROM licensing_productinstance WHERE udi_serial_number = ?",
-                 "FOC2501L0CL") == [("cmp01-acc-sw1",)]
+    assert query(live, "SELECT hostname FROM licensing_productinstance WHERE udi_serial_number = ?", "FOC2501L0CL") == [
+        ("cmp01-acc-sw1",)
+    ]
 
     code, out, err = cli(live, state, "authorize", f"{ne}=1", f"{de}=1")
     assert code == 0, err
@@ -93,11 +119,22 @@ def test_cli_over_https(live, tmp_path):
     assert query(live, "SELECT id FROM licensing_productinstance WHERE udi_serial_number = ?", "FOC2501L0CL") == []
 
     # The clear failures: unknown token (1), self-signed server without --ca-file (4), not registered (3).
-    code, out, err = cli(live, tmp_path / "x", "--pid", "C9300-24T", "--serial", "FOC2501L0CM", "register",
-                         "--token", "not-a-token")
+    code, out, err = cli(
+        live, tmp_path / "x", "--pid", "C9300-24T", "--serial", "FOC2501L0CM", "register", "--token", "not-a-token"
+    )
     assert code == 1 and "TOKEN_UNKNOWN: The registration token is not valid." in err
-    code, out, err = cli(live, tmp_path / "y", "--pid", "C9300-24T", "--serial", "FOC2501L0CN", "register",
-                         "--token", live.token, ca=False)
+    code, out, err = cli(
+        live,
+        tmp_path / "y",
+        "--pid",
+        "C9300-24T",
+        "--serial",
+        "FOC2501L0CN",
+        "register",
+        "--token",
+        live.token,
+        ca=False,
+    )
     assert code == 4 and "certificate verify failed" in err
     code, out, err = cli(live, state, "report")
     assert code == 3 and "is not registered" in err
@@ -106,9 +143,19 @@ def test_cli_over_https(live, tmp_path):
 def test_library_over_https(live, tmp_path):
     ne, de = live.tags["NE"], live.tags["DE"]
     messages = []
-    agent = Agent(live.url, tmp_path / "csr", Identity("CSR1000V", "9KX7Q2M4T1Z", uuid="0b9f2d4e-6a8c-4e1f-9b3d-5c7a1e2f4d6b",
-                                                     hostname="edge-vrtr-1", ip_address="10.20.0.1"),
-                  ca_file=str(live.cert), on_message=lambda *m: messages.append(m))
+    agent = Agent(
+        live.url,
+        tmp_path / "csr",
+        Identity(
+            "CSR1000V",
+            "9KX7Q2M4T1Z",
+            uuid="0b9f2d4e-6a8c-4e1f-9b3d-5c7a1e2f4d6b",
+            hostname="edge-vrtr-1",
+            ip_address="10.20.0.1",
+        ),
+        ca_file=str(live.cert),
+        on_message=lambda *m: messages.append(m),
+    )
     registered = agent.register(live.token)
     assert registered["status"] == "SUCCESS" and registered["local_account"] == "Agent Live"
     assert registered["id_certificate_serial"] == agent.state["certificate_serial"]
@@ -119,8 +166,11 @@ def test_library_over_https(live, tmp_path):
     envelope = json.loads(next(m[2] for m in reversed(messages) if m[:2] == ("request", "REPORT_USAGE")))
     sent = json.loads(envelope["payload"])
     report = sent["reports"][0]
-    stored = query(live, "SELECT payload, signature_value FROM licensing_rumreport WHERE report_id = ?",
-                   first["acks"][0]["report_id"])
+    stored = query(
+        live,
+        "SELECT payload, signature_value FROM licensing_rumreport WHERE report_id = ?",
+        first["acks"][0]["report_id"],
+    )
     assert stored == [(report["payload"], report["signature"]["value"])]  # byte-for-byte
 
     # A report resent (its reply lost) is recognised by its id and not applied twice.
@@ -129,8 +179,12 @@ def test_library_over_https(live, tmp_path):
 
     agent.renew_id(rotate_key=True)
     assert agent.authorize({ne: 3})["authorizations"][0]["status"] == "AUTHORIZED"
-    usage = query(live, "SELECT u.count FROM licensing_licenseusage u JOIN licensing_productinstance p "
-                        "ON p.id = u.product_instance_id WHERE p.udi_serial_number = ?", "9KX7Q2M4T1Z")
+    usage = query(
+        live,
+        "SELECT u.count FROM licensing_licenseusage u JOIN licensing_productinstance p "
+        "ON p.id = u.product_instance_id WHERE p.udi_serial_number = ?",
+        "9KX7Q2M4T1Z",
+    )
     assert usage == [(3,)]
 
     legacy = Agent(live.url, tmp_path / "csr", ca_file=str(live.cert), legacy=True)
@@ -145,15 +199,22 @@ def test_library_over_https(live, tmp_path):
 def test_replies_from_the_server_verify_and_bind_to_requests(live, tmp_path):
     """A message replayed byte-for-byte is refused (REPLAY), and a reply cannot be swapped for another."""
     messages = []
-    agent = Agent(live.url, tmp_path / "n9k", Identity("N9K-C93180YC-EX", "FDO2433R0ZK"), ca_file=str(live.cert),
-                  on_message=lambda *m: messages.append(m))
+    agent = Agent(
+        live.url,
+        tmp_path / "n9k",
+        Identity("N9K-C93180YC-EX", "FDO2433R0ZK"),
+        ca_file=str(live.cert),
+        on_message=lambda *m: messages.append(m),
+    )
     agent.register(live.token)
     agent.authorize({live.tags["NE"]: 1})
     request = next(m[2] for m in reversed(messages) if m[:2] == ("request", "AUTHORIZE"))
     import http.client
     import ssl
-    connection = http.client.HTTPSConnection("localhost", live.port,
-                                             context=ssl.create_default_context(cafile=str(live.cert)))
+
+    connection = http.client.HTTPSConnection(
+        "localhost", live.port, context=ssl.create_default_context(cafile=str(live.cert))
+    )
     connection.request("POST", "/SmartTransport", body=request.encode(), headers={"Content-Type": "application/json"})
     response = connection.getresponse()
     replay = json.loads(json.loads(response.read())["payload"])
@@ -175,27 +236,71 @@ def test_replies_from_the_server_verify_and_bind_to_requests(live, tmp_path):
 
 def test_fleet_of_50_devices(live, tmp_path, capsys):
     licenses = f"{live.tags['NE']}=1,{live.tags['DE']}=1,{live.tags['AIR']}=4"
-    code = fleet_main(["--server", live.url, "--ca-file", str(live.cert), "--token", live.token, "--devices", "50",
-                       "--concurrency", "10", "--licenses", licenses, "--redundancy-pairs", "5", "--seed", "50",
-                       "--json", "--quiet"])
+    code = fleet_main(
+        [
+            "--server",
+            live.url,
+            "--ca-file",
+            str(live.cert),
+            "--token",
+            live.token,
+            "--devices",
+            "50",
+            "--concurrency",
+            "10",
+            "--licenses",
+            licenses,
+            "--redundancy-pairs",
+            "5",
+            "--seed",
+            "50",
+            "--json",
+            "--quiet",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert code == 0 and summary["failed"] == 0, summary["failures"]
     assert summary["registered"] == summary["authorized"] == 50
-    assert {k: v["ok"] for k, v in summary["by_type"].items()} == {"REGISTER": 50, "AUTHORIZE": 50,
-                                                                    "REPORT_USAGE": 50}
+    assert {k: v["ok"] for k, v in summary["by_type"].items()} == {"REGISTER": 50, "AUTHORIZE": 50, "REPORT_USAGE": 50}
     assert summary["latency_ms"]["p99"] is not None and summary["requests_per_second"] > 0
-    pairs = query(live, "SELECT redundancy_role, COUNT(*) FROM licensing_productinstance "
-                        "WHERE redundancy_group != '' GROUP BY redundancy_role")
+    pairs = query(
+        live,
+        "SELECT redundancy_role, COUNT(*) FROM licensing_productinstance "
+        "WHERE redundancy_group != '' GROUP BY redundancy_role",
+    )
     assert dict(pairs) == {"active": 5, "standby": 5}
 
 
 def test_bounded_soak_reports_errors_and_memory_of_the_server_tree(live, tmp_path):
     # python -m bench.soak: 15 s of steady reporting by 10 devices against the real server.
     done = subprocess.run(
-        [sys.executable, "-m", "bench.soak", "--server", live.url, "--ca-file", str(live.cert),
-         "--token", live.token, "--minutes", "0.25", "--devices", "10", "--report-interval", "2",
-         "--server-pid", str(live.proc.pid), "--json", "--licenses", f"{live.tags['NE']}=1"],
-        cwd=ROOT, env=live.env, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "bench.soak",
+            "--server",
+            live.url,
+            "--ca-file",
+            str(live.cert),
+            "--token",
+            live.token,
+            "--minutes",
+            "0.25",
+            "--devices",
+            "10",
+            "--report-interval",
+            "2",
+            "--server-pid",
+            str(live.proc.pid),
+            "--json",
+            "--licenses",
+            f"{live.tags['NE']}=1",
+        ],
+        cwd=ROOT,
+        env=live.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
@@ -208,8 +313,14 @@ def test_bounded_soak_reports_errors_and_memory_of_the_server_tree(live, tmp_pat
 
 
 def test_soak_refuses_an_unbounded_run(live):
-    done = subprocess.run([sys.executable, "-m", "bench.soak", "--server", live.url, "--token", "x",
-                           "--minutes", "0"], cwd=ROOT, env=live.env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--server", live.url, "--token", "x", "--minutes", "0"],
+        cwd=ROOT,
+        env=live.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0 and "--minutes must be more than 0" in done.stderr
 
 
@@ -224,8 +335,9 @@ def test_an_odd_serial_registers_and_works_over_https(live, tmp_path):
     assert registered["status"] == "SUCCESS"
     subject = x509.load_pem_x509_certificate(registered["id_certificate"].encode()).subject
     assert subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == f"PID:C9300-24T SN:{serial}"
-    assert query(live, "SELECT udi_serial_number FROM licensing_productinstance WHERE udi_serial_number = ?",
-                 serial) == [(serial,)]
+    assert query(
+        live, "SELECT udi_serial_number FROM licensing_productinstance WHERE udi_serial_number = ?", serial
+    ) == [(serial,)]
     assert agent.authorize({live.tags["NE"]: 1})["compliance"] == "IN_COMPLIANCE"
     agent.renew_id()
     assert agent.deregister()["status"] == "SUCCESS"

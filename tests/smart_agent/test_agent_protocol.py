@@ -1,4 +1,5 @@
 """The agent's protocol flows against the loopback fake server (no Django)."""
+
 import json
 
 import pytest
@@ -22,15 +23,28 @@ def test_register_sends_a_csr_signed_envelope(make_agent, fake_server, identity)
     assert path == "/SmartTransport"
     assert document["header"] == {"type": "REGISTER", "version": "1"}
     assert document["signature"]["key"] == "csr"
-    assert request["sudi"] == {"udi_pid": "C9300-24T", "udi_serial_number": "FOC2412X0AB", "udi_vid": "V02",
-                               "mac_address": "70:ca:9b:01:02:03"}
+    assert request["sudi"] == {
+        "udi_pid": "C9300-24T",
+        "udi_serial_number": "FOC2412X0AB",
+        "udi_vid": "V02",
+        "mac_address": "70:ca:9b:01:02:03",
+    }
     assert request["software_tag"].startswith("regid.2014-05.com.cisco.C9300-24T,1.0_")
-    assert {"id_token", "csr", "hostname", "ip_address", "product_name", "product_type", "agent_version",
-            "force"} <= set(request)
+    assert {
+        "id_token",
+        "csr",
+        "hostname",
+        "ip_address",
+        "product_name",
+        "product_type",
+        "agent_version",
+        "force",
+    } <= set(request)
     assert request["force"] is False and request["hostname"] == "acc-sw-1"
     assert isinstance(request["timestamp"], int) and len(request["nonce"]) >= 16
     # The CSR carries the device's own key, the one that signed the envelope.
     from cryptography import x509
+
     csr_key = x509.load_pem_x509_csr(request["csr"].encode()).public_key()
     assert crypto.verify(csr_key, document["payload"].encode(), document["signature"]["value"])
     # Later messages are signed with the ID certificate's serial.
@@ -54,7 +68,10 @@ def test_full_life_cycle(make_agent, fake_server):
     assert inner["usage"] == [{"tag": NE, "count": 1}, {"tag": DNA, "count": 2}]
     assert inner["asset_identification"]["instance"]["product_instance_identifier"] == str(pi)
     assert inner["start_time"] <= inner["end_time"]
-    assert [m["value"] for m in inner["measurements"]] == [{"type": "COUNT", "value": "1"}, {"type": "COUNT", "value": "2"}]
+    assert [m["value"] for m in inner["measurements"]] == [
+        {"type": "COUNT", "value": "1"},
+        {"type": "COUNT", "value": "2"},
+    ]
     assert reply["acks"] == [{"report_id": inner["report_id"], "status": "ACK"}]
     assert agent.state["pending_reports"] == []
 
@@ -95,8 +112,9 @@ def test_report_ids_are_unique_and_unacknowledged_reports_are_resent(make_agent,
     assert [a["status"] for a in reply["acks"]] == ["ACK", "ACK"] and agent.state["pending_reports"] == []
     # A resent report the server already had is acknowledged as DUPLICATE and dropped too.
     agent.state["pending_reports"] = [pending[0]]
-    assert agent.report([])["acks"] == [{"report_id": json.loads(pending[0]["payload"])["report_id"],
-                                        "status": "DUPLICATE"}]
+    assert agent.report([])["acks"] == [
+        {"report_id": json.loads(pending[0]["payload"])["report_id"], "status": "DUPLICATE"}
+    ]
 
 
 def test_renew_with_a_new_key(make_agent, fake_server, tmp_path):
@@ -129,8 +147,10 @@ def test_invalid_replies_change_nothing(make_agent, fake_server, mode):
         agent.authorize({NE: 5})
     assert json.dumps(agent.state, sort_keys=True) == before
     # Not even at registration: a tampered REGISTER reply installs no certificate.
-    fresh = make_agent(state_dir=agent.store.path.parent / "fresh",
-                       identity=Identity("CSR1000V", "9ABCDEF1234", uuid="6f1c2f5e-2b8e-4f0e-9f43-0d0c1e2a7b11"))
+    fresh = make_agent(
+        state_dir=agent.store.path.parent / "fresh",
+        identity=Identity("CSR1000V", "9ABCDEF1234", uuid="6f1c2f5e-2b8e-4f0e-9f43-0d0c1e2a7b11"),
+    )
     with pytest.raises(InvalidReply):
         fresh.register("GOOD-TOKEN")
     assert not fresh.registered
@@ -213,10 +233,17 @@ def test_an_odd_serial_registers_and_goes_into_the_csr_exactly(make_agent, fake_
     assert agent.renew_id()["status"] == "SUCCESS"  # the renewal's CSR too
 
 
-@pytest.mark.parametrize("field, value", [
-    ("udi_serial_number", "A\nB"), ("udi_serial_number", "A\x00B"), ("udi_serial_number", "ABC\u202e1"),
-    ("udi_serial_number", "A\ud800"), ("udi_serial_number", "A" * 256), ("udi_pid", "C9300\t24T"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("udi_serial_number", "A\nB"),
+        ("udi_serial_number", "A\x00B"),
+        ("udi_serial_number", "ABC\u202e1"),
+        ("udi_serial_number", "A\ud800"),
+        ("udi_serial_number", "A" * 256),
+        ("udi_pid", "C9300\t24T"),
+    ],
+)
 def test_identity_refuses_a_udi_the_server_would(field, value):
     parts = {"udi_pid": "C9300-24T", "udi_serial_number": "FOC2412X0AB", field: value}
     with pytest.raises(ValueError, match=field):

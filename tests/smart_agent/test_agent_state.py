@@ -1,4 +1,5 @@
 """The state directory: private key 0600 in a 0700 directory, atomic files, refusal of unsafe keys."""
+
 import json
 import os
 import stat

@@ -1,5 +1,6 @@
 """The reconnect storm against the fake server: refusals honoured with jitter, errors retried, every
 device served (or counted as never served), and the devices file."""
+
 import json
 import os
 import stat
@@ -15,8 +16,18 @@ TAG = "regid.2017-03.com.cisco.NETWORK_ESSENTIALS,1.0_x"
 
 def registered_fleet(fake_server, tmp_path, devices=6):
     state_dir = tmp_path / "fleet"
-    summary = Fleet(Config(server=fake_server.url, token="GOOD-TOKEN", devices=devices, concurrency=3,
-                           licenses=[(TAG, 1)], seed=4, state_dir=str(state_dir), progress=False)).run()
+    summary = Fleet(
+        Config(
+            server=fake_server.url,
+            token="GOOD-TOKEN",
+            devices=devices,
+            concurrency=3,
+            licenses=[(TAG, 1)],
+            seed=4,
+            state_dir=str(state_dir),
+            progress=False,
+        )
+    ).run()
     assert summary["registered"] == devices and summary["failed"] == 0
     fake_server.received.clear()
     return state_dir
@@ -32,10 +43,12 @@ def received_types(fake_server):
 
 def test_refused_devices_wait_out_retry_after_with_jitter_and_are_all_served(fake_server, tmp_path):
     state_dir = registered_fleet(fake_server, tmp_path)
-    fake_server.script = [(503, {"Retry-After": "1"}, b'{"status":"FAILED","error_code":"SERVER_BUSY"}')] * 6 + \
-                         [(429, {"Retry-After": "1"}, b"")] * 2
-    summary = run_storm(StormConfig(server=fake_server.url, window=0.2, concurrency=3, seed=1, progress=False),
-                        state_dir=state_dir)
+    fake_server.script = [(503, {"Retry-After": "1"}, b'{"status":"FAILED","error_code":"SERVER_BUSY"}')] * 6 + [
+        (429, {"Retry-After": "1"}, b"")
+    ] * 2
+    summary = run_storm(
+        StormConfig(server=fake_server.url, window=0.2, concurrency=3, seed=1, progress=False), state_dir=state_dir
+    )
     assert summary["devices"] == 6 and summary["served"] == 6 and summary["never_served"] == 0
     assert summary["refusals"] == 8 and summary["errors"] == 0 and summary["error_rate"] == 0
     assert summary["http_statuses"] == {"200": 12, "429": 2, "503": 6}
@@ -60,11 +73,14 @@ def test_a_served_device_sends_its_report_right_after_its_authorization(fake_ser
     """As a device does: not queued behind every device released before it (with one connection and
     every device released at once, that would be all the AUTHORIZEs first, then the reports)."""
     state_dir = registered_fleet(fake_server, tmp_path, devices=4)
-    summary = run_storm(StormConfig(server=fake_server.url, window=0, concurrency=1, seed=2, progress=False),
-                        state_dir=state_dir)
+    summary = run_storm(
+        StormConfig(server=fake_server.url, window=0, concurrency=1, seed=2, progress=False), state_dir=state_dir
+    )
     assert summary["served"] == 4
-    sequence = [(document["header"]["type"], json.loads(document["payload"])["sudi"]["udi_serial_number"])
-                for _path, document in fake_server.received]
+    sequence = [
+        (document["header"]["type"], json.loads(document["payload"])["sudi"]["udi_serial_number"])
+        for _path, document in fake_server.received
+    ]
     assert [step for step, _serial in sequence] == ["AUTHORIZE", "REPORT_USAGE"] * 4
     assert all(sequence[i][1] == sequence[i + 1][1] for i in range(0, 8, 2))
 
@@ -72,8 +88,12 @@ def test_a_served_device_sends_its_report_right_after_its_authorization(fake_ser
 def test_errors_are_counted_and_retried_with_backoff(fake_server, tmp_path):
     state_dir = registered_fleet(fake_server, tmp_path, devices=3)
     fake_server.script = [(500, {}, b"oops"), (502, {}, b"bad gateway")]
-    summary = run_storm(StormConfig(server=fake_server.url, window=0, concurrency=1, seed=2, progress=False,
-                                    retry=RetryPolicy(base_delay=0.05)), state_dir=state_dir)
+    summary = run_storm(
+        StormConfig(
+            server=fake_server.url, window=0, concurrency=1, seed=2, progress=False, retry=RetryPolicy(base_delay=0.05)
+        ),
+        state_dir=state_dir,
+    )
     assert summary["served"] == 3 and summary["never_served"] == 0
     assert summary["errors"] == 2 and summary["by_type"]["AUTHORIZE"]["errors"] == {"HTTP_500": 1, "HTTP_502": 1}
     assert summary["http_5xx_other_than_503"] == 2
@@ -83,16 +103,31 @@ def test_errors_are_counted_and_retried_with_backoff(fake_server, tmp_path):
 def test_devices_not_served_in_time_are_reported_and_fail_the_command(fake_server, tmp_path, capsys):
     state_dir = registered_fleet(fake_server, tmp_path, devices=2)
     fake_server.script = [(503, {"Retry-After": "30"}, b"")] * 2
-    code = main(["--server", fake_server.url, "--state-dir", str(state_dir), "--window", "0", "--max-duration", "1",
-                 "--json", "--quiet"])
+    code = main(
+        [
+            "--server",
+            fake_server.url,
+            "--state-dir",
+            str(state_dir),
+            "--window",
+            "0",
+            "--max-duration",
+            "1",
+            "--json",
+            "--quiet",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert code == 1 and summary["served"] == 0 and summary["never_served"] == 2 and summary["refusals"] == 2
 
 
 def test_devices_file_round_trip_is_private(tmp_path):
     path = tmp_path / "devices.jsonl"
-    count = write_devices_file(path, chain_pems=["CHAIN-PEM"], devices=iter([{"identity": {"udi_pid": "A"}, "key": "K"},
-                                                                           {"identity": {"udi_pid": "B"}, "key": "L"}]))
+    count = write_devices_file(
+        path,
+        chain_pems=["CHAIN-PEM"],
+        devices=iter([{"identity": {"udi_pid": "A"}, "key": "K"}, {"identity": {"udi_pid": "B"}, "key": "L"}]),
+    )
     assert count == 2 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
     header, records = read_devices_file(path)
     assert header["chain"] == ["CHAIN-PEM"] and [r["identity"]["udi_pid"] for r in records] == ["A", "B"]

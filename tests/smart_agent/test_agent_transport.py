@@ -1,4 +1,5 @@
 """HTTP behaviour: Retry-After honoured with jittered, bounded backoff; TLS options; error bodies."""
+
 import email.utils
 import random
 import time
@@ -28,7 +29,7 @@ def test_delays_are_jittered_exponential_and_never_early():
     policy = RetryPolicy(base_delay=0.5, max_delay=60, jitter=0.25)
     rng = random.Random(1)
     for attempt in range(8):
-        cap = min(60, 0.5 * 2 ** attempt)
+        cap = min(60, 0.5 * 2**attempt)
         delays = [policy.delay(attempt, None, rng) for _ in range(200)]
         assert all(cap / 2 <= d <= cap for d in delays)
         assert len(set(delays)) > 150  # jittered, not one value
@@ -75,9 +76,14 @@ def test_retry_after_formats():
 
 
 def test_http_errors_carry_the_servers_code(fake_server):
-    fake_server.script = [(413, {"Content-Type": "application/json"},
-                           b'{"status": "FAILED", "error_code": "MALFORMED", "message": "too big"}'),
-                          (500, {}, b"Internal Server Error")]
+    fake_server.script = [
+        (
+            413,
+            {"Content-Type": "application/json"},
+            b'{"status": "FAILED", "error_code": "MALFORMED", "message": "too big"}',
+        ),
+        (500, {}, b"Internal Server Error"),
+    ]
     transport = Transport(fake_server.url)
     with pytest.raises(TransportError, match="HTTP 413 from the server: MALFORMED: too big") as caught:
         transport.post(lambda: "{}")

@@ -7,6 +7,7 @@ self-signed TLS certificate). One emulator
 serves the whole session; every test registers accounts under names of its own, so tests do
 not see each other's On-Prems on the CSSM side.
 """
+
 import uuid
 
 import pytest
@@ -43,8 +44,12 @@ def pending_account(db):
     from licensing.services.accounts import create_account
 
     def _make(name=None):
-        return create_account(actor=None, name=name or f"Acme {uuid.uuid4().hex[:8]}",
-                              cisco_smart_account=SMART_ACCOUNT, cisco_virtual_account=CISCO_VA)
+        return create_account(
+            actor=None,
+            name=name or f"Acme {uuid.uuid4().hex[:8]}",
+            cisco_smart_account=SMART_ACCOUNT,
+            cisco_virtual_account=CISCO_VA,
+        )
 
     return _make
 

@@ -1,4 +1,5 @@
 """Helpers of the sync tests: the emulator's CCO credentials and accounts, and its admin commands."""
+
 from pathlib import Path
 
 from bench.harness import manage
@@ -17,12 +18,19 @@ class Cssm:
 
     def process_file(self, request_path, response_path):
         """CSSM's "File Sync": turn a request file into a response file (the emulator's file mode)."""
-        result = manage("cssm_emulator", "--state-dir", str(self.state_dir), "--process-file", str(request_path),
-                        "--output", str(response_path), env=self.env)
+        result = manage(
+            "cssm_emulator",
+            "--state-dir",
+            str(self.state_dir),
+            "--process-file",
+            str(request_path),
+            "--output",
+            str(response_path),
+            env=self.env,
+        )
         assert result.returncode == 0, result.stderr + result.stdout
         return Path(response_path).read_bytes()
 
     def rename(self, uid, name):
-        result = manage("cssm_emulator", "--state-dir", str(self.state_dir), "--rename-onprem", uid, name,
-                        env=self.env)
+        result = manage("cssm_emulator", "--state-dir", str(self.state_dir), "--rename-onprem", uid, name, env=self.env)
         assert result.returncode == 0, result.stderr

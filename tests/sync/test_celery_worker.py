@@ -5,6 +5,7 @@ file) is migrated and seeded by ``manage.py`` commands, the broker is kombu's fi
 transport in that directory (or Redis db 9 when REDIS_URL is set), the CSSM emulator is the
 session's. The beat schedule's task (``sync.run_scheduled``) is sent as beat would send it.
 """
+
 import os
 import sys
 import time
@@ -49,12 +50,28 @@ def test_a_real_worker_runs_the_scheduled_sync(cssm, tmp_path):
     result = manage("migrate", "--noinput", env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     name = f"Worker {uuid.uuid4().hex[:8]}"
-    assert "ready" in _shell(SETUP.format(name=name, sa=SMART_ACCOUNT, va=CISCO_VA, user=CCO_USER,
-                                          password=CCO_PASSWORD), env)
+    assert "ready" in _shell(
+        SETUP.format(name=name, sa=SMART_ACCOUNT, va=CISCO_VA, user=CCO_USER, password=CCO_PASSWORD), env
+    )
     worker = Process(
-        [sys.executable, "-m", "celery", "-A", "onprem", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--hostname", f"sync-test-{uuid.uuid4().hex[:6]}@%h"],
-        log=tmp_path / "worker.log", env=env, name="celery worker").start()
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "onprem",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"sync-test-{uuid.uuid4().hex[:6]}@%h",
+        ],
+        log=tmp_path / "worker.log",
+        env=env,
+        name="celery worker",
+    ).start()
     try:
         _shell("from sync.tasks import run_scheduled; run_scheduled.delay()", env)
         deadline = time.monotonic() + 120

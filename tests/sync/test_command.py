@@ -1,4 +1,5 @@
 """``manage.py cssm``: register, sync, files both ways, status, refusals."""
+
 import io
 
 import pytest
@@ -22,8 +23,9 @@ def test_register_sync_and_files(use_cssm, pending_account, tmp_path):
     account = pending_account()
     password_file = tmp_path / "cco"
     password_file.write_text(CCO_PASSWORD + "\n")
-    assert "registered and Active" in _run("register", account.name, "--username", CCO_USER,
-                                           "--password-file", str(password_file))
+    assert "registered and Active" in _run(
+        "register", account.name, "--username", CCO_USER, "--password-file", str(password_file)
+    )
     account.refresh_from_db()
     assert account.status == LocalAccount.Status.ACTIVE
     assert "Synchronization Successful (full)" in _run("sync", account.name)

@@ -1,4 +1,5 @@
 """The Network widget's HTTPS proxy carries registration and synchronization to CSSM ("Proxy Tab")."""
+
 import base64
 import select
 import socket
@@ -71,8 +72,15 @@ def proxy():
 
 
 def test_registration_and_sync_go_through_the_configured_proxy(use_cssm, pending_account, sysadmin, proxy):
-    system_settings.update("proxy", actor=sysadmin, proxy_enabled=True, proxy_host="127.0.0.1",
-                           proxy_port=proxy.port, proxy_username="squid", proxy_password="tunnel-secret")
+    system_settings.update(
+        "proxy",
+        actor=sysadmin,
+        proxy_enabled=True,
+        proxy_host="127.0.0.1",
+        proxy_port=proxy.port,
+        proxy_username="squid",
+        proxy_password="tunnel-secret",
+    )
     account = pending_account()
     registration.register_online(account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD)
     synchronization.synchronize(account, actor=sysadmin)
@@ -84,8 +92,14 @@ def test_registration_and_sync_go_through_the_configured_proxy(use_cssm, pending
 
 
 def test_a_proxy_that_is_down_fails_the_registration(use_cssm, pending_account, sysadmin):
-    system_settings.update("proxy", actor=sysadmin, proxy_enabled=True, proxy_host="127.0.0.1",
-                           proxy_port=ports.claim_port(ports.CSSM), proxy_username="")
+    system_settings.update(
+        "proxy",
+        actor=sysadmin,
+        proxy_enabled=True,
+        proxy_host="127.0.0.1",
+        proxy_port=ports.claim_port(ports.CSSM),
+        proxy_username="",
+    )
     account = pending_account()
     with pytest.raises(Exception, match="cannot be reached"):
         registration.register_online(account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD)

@@ -1,5 +1,6 @@
 """Registration of local accounts with the CSSM emulator (a separate process): online, manual,
 re-registration online and manual, delete preconditions."""
+
 import pytest
 
 from licensing.models import LocalAccount, SigningAuthority
@@ -61,8 +62,13 @@ def test_approve_request_and_register(use_cssm, make_user, sysadmin):
     from licensing.services.accounts import request_account
 
     requester = make_user("requester", email="req@example.com")
-    account = request_account(actor=requester, name="Requested One", cisco_smart_account="acme.example",
-                              cisco_virtual_account="Lab", message="please")
+    account = request_account(
+        actor=requester,
+        name="Requested One",
+        cisco_smart_account="acme.example",
+        cisco_virtual_account="Lab",
+        message="please",
+    )
     registration.approve_and_register(account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD)
     account.refresh_from_db()
     assert account.status == LocalAccount.Status.ACTIVE
@@ -98,19 +104,20 @@ def test_an_older_registration_file_no_longer_fits(use_cssm, pending_account, sy
     assert account.status == LocalAccount.Status.PENDING_REGISTRATION
 
 
-def test_reregistration_online_schedules_a_full_sync(registered_account, sysadmin,
-                                                     django_capture_on_commit_callbacks):
+def test_reregistration_online_schedules_a_full_sync(registered_account, sysadmin, django_capture_on_commit_callbacks):
     from licensing.services.accounts import deactivate_account
 
     account = registered_account()
     uid = AccountSync.objects.get(account=account).uid
     with pytest.raises(ServiceError, match="Deactivate"):
-        registration.register_online(account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD,
-                                     reregistration=True)
+        registration.register_online(
+            account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD, reregistration=True
+        )
     deactivate_account(actor=sysadmin, account=account, reason="moving")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        registration.register_online(account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD,
-                                     reregistration=True)
+        registration.register_online(
+            account, actor=sysadmin, username=CCO_USER, password=CCO_PASSWORD, reregistration=True
+        )
     assert callbacks
     account.refresh_from_db()
     state = AccountSync.objects.get(account=account)

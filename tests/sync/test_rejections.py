@@ -4,6 +4,7 @@ The files are real emulator responses, then altered; where a change must still c
 signature (to reach the later checks) it is re-signed with the emulator's own signer key, read
 from its state directory, as a compromised or confused CSSM would.
 """
+
 import datetime
 
 import pytest
@@ -137,8 +138,9 @@ def test_timestamp_skew(exchange, sysadmin, use_cssm):
 def test_invalid_signing_certificate(exchange, sysadmin):
     account, response = exchange
     document = parse(response)
-    key, cert = pki.new_signing_authority(common_name="impostor", organizational_unit="x",
-                                          now=datetime.datetime.now(datetime.timezone.utc))
+    key, cert = pki.new_signing_authority(
+        common_name="impostor", organizational_unit="x", now=datetime.datetime.now(datetime.timezone.utc)
+    )
     forged = serialize(sign(document, key, [pki.certificate_pem(cert)]))
     assert _upload(account, sysadmin, forged.encode()).message == MSG_INVALID_SIGNING_CERTIFICATE
     _nothing_changed(account)
@@ -154,8 +156,9 @@ def test_invalid_id_certificate(exchange, registered_account, sysadmin, use_cssm
 
 def test_invalid_certificate(exchange, sysadmin, use_cssm):
     account, response = exchange
-    _key, cert = pki.new_signing_authority(common_name="stray", organizational_unit="x",
-                                           now=datetime.datetime.now(datetime.timezone.utc))
+    _key, cert = pki.new_signing_authority(
+        common_name="stray", organizational_unit="x", now=datetime.datetime.now(datetime.timezone.utc)
+    )
     resigned = _resign(use_cssm, response, lambda doc: doc.body.update(id_certificate=pki.certificate_pem(cert)))
     assert _upload(account, sysadmin, resigned.encode()).message == MSG_INVALID_CERTIFICATE
     _nothing_changed(account)

@@ -3,6 +3,7 @@ mapping a line) and the piecewise signature: the text must load back, with the s
 the receivers use, into exactly the data that was signed; a 5,000-instance request must go through
 the CSSM emulator and back, and the watermark it leaves must make the next standard sync empty.
 """
+
 import datetime
 import random
 
@@ -29,13 +30,63 @@ from sync.services import synchronization
 # C0 controls), the characters YAML reads differently or refuses (DEL, C1 controls, NEL, LS,
 # PS, BOM, U+FFFE/U+FFFF), non-ASCII of every plane, YAML-looking plain words, long strings.
 TRICKY = [
-    "", " ", "  leading and trailing  ", 'quote " inside', "single ' quote", "back\\slash", "\\\\", "\\n literal",
-    "\"\\\"", "tab\there", "line\nbreak", "cr\rlf\r\n", "".join(chr(c) for c in range(0x20)), "\x7f\x80\x84\x85\x86\x9f",
-    "\u2028 \u2029", "\ufeffbom", "\ufffe\uffff", "\xa0nbsp", "é ü ß 中文 日本語 한국어", "emoji 😀 𝄞 \U0010fffd",
-    "null", "~", "yes", "No", "on", "1.5", "0x1f", "1e3", "2026-01-01", "2026-01-01T00:00:00Z", "12:30:00",
-    "- dash", ": colon", "a: b", "#hash", "x #y", "{flow}", "[list]", "&anchor", "*alias", "!tag", "!!str x",
-    "%percent", "@at", "`tick", "|", ">", "?", ",", "---", "...", "<<", "=", "x" * 70_000,
-    "\\u0041 not an escape", "/slash/", "\x00nul",
+    "",
+    " ",
+    "  leading and trailing  ",
+    'quote " inside',
+    "single ' quote",
+    "back\\slash",
+    "\\\\",
+    "\\n literal",
+    '"\\"',
+    "tab\there",
+    "line\nbreak",
+    "cr\rlf\r\n",
+    "".join(chr(c) for c in range(0x20)),
+    "\x7f\x80\x84\x85\x86\x9f",
+    "\u2028 \u2029",
+    "\ufeffbom",
+    "\ufffe\uffff",
+    "\xa0nbsp",
+    "é ü ß 中文 日本語 한국어",
+    "emoji 😀 𝄞 \U0010fffd",
+    "null",
+    "~",
+    "yes",
+    "No",
+    "on",
+    "1.5",
+    "0x1f",
+    "1e3",
+    "2026-01-01",
+    "2026-01-01T00:00:00Z",
+    "12:30:00",
+    "- dash",
+    ": colon",
+    "a: b",
+    "#hash",
+    "x #y",
+    "{flow}",
+    "[list]",
+    "&anchor",
+    "*alias",
+    "!tag",
+    "!!str x",
+    "%percent",
+    "@at",
+    "`tick",
+    "|",
+    ">",
+    "?",
+    ",",
+    "---",
+    "...",
+    "<<",
+    "=",
+    "x" * 70_000,
+    "\\u0041 not an escape",
+    "/slash/",
+    "\x00nul",
 ]
 
 
@@ -47,15 +98,26 @@ def _round_trip_loaders():
 
 
 def _document(body, kind="SyncRequest"):
-    return Document(kind=kind, onprem=OnPrem(name="Ünïcode \"On-Prem\"", uid="u" * 32, smart_account="acme.example",
-                                             virtual_account="Lab"),
-                    document_id=new_id(), created_at=utcnow().replace(microsecond=0), body=body,
-                    sync_type="full")
+    return Document(
+        kind=kind,
+        onprem=OnPrem(name='Ünïcode "On-Prem"', uid="u" * 32, smart_account="acme.example", virtual_account="Lab"),
+        document_id=new_id(),
+        created_at=utcnow().replace(microsecond=0),
+        body=body,
+        sync_type="full",
+    )
 
 
 def _loose_list(items):
-    schema = Obj({"value": Str(1_000_000), "n": Int(minimum=-2**63, maximum=2**63), "flag": Bool(),
-                  "none": Str(nullable=True), "nested": List(Obj({"k": Str(1_000_000)}))})
+    schema = Obj(
+        {
+            "value": Str(1_000_000),
+            "n": Int(minimum=-(2**63), maximum=2**63),
+            "flag": Bool(),
+            "none": Str(nullable=True),
+            "nested": List(Obj({"k": Str(1_000_000)})),
+        }
+    )
     listed = CanonicalList(schema, "body.items")
     for item in items:
         listed.append(item)
@@ -63,8 +125,16 @@ def _loose_list(items):
 
 
 def _items(strings):
-    return [{"value": text, "n": (-1) ** i * i * 10**12, "flag": bool(i % 2), "none": None,
-             "nested": [{"k": text[::-1]}, {"k": "ok"}]} for i, text in enumerate(strings)]
+    return [
+        {
+            "value": text,
+            "n": (-1) ** i * i * 10**12,
+            "flag": bool(i % 2),
+            "none": None,
+            "nested": [{"k": text[::-1]}, {"k": "ok"}],
+        }
+        for i, text in enumerate(strings)
+    ]
 
 
 @pytest.mark.parametrize("loader", _round_trip_loaders(), ids=lambda loader: loader.__name__)
@@ -74,7 +144,7 @@ def test_flow_lines_load_back_as_exactly_the_same_strings(loader):
     text = serialize(document)
     loaded = yaml.load(text, Loader=loader)  # noqa: S506 - safe loaders only
     assert loaded["body"] == {"items": items, "after": "kept", "empty": []}
-    assert loaded["onprem"]["name"] == "Ünïcode \"On-Prem\""
+    assert loaded["onprem"]["name"] == 'Ünïcode "On-Prem"'
     # one item a line, as JSON flow mappings
     assert text.count("\n  - {") == len(items)
 
@@ -83,8 +153,10 @@ def test_flow_lines_load_back_as_exactly_the_same_strings(loader):
 def test_random_strings_of_every_plane_round_trip(loader):
     rng = random.Random(8)
     alphabet = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
-    strings = ["".join(chr(rng.choice(alphabet if i % 3 else range(0x00, 0x300))) for _ in range(rng.randint(0, 80)))
-               for i in range(3000)]
+    strings = [
+        "".join(chr(rng.choice(alphabet if i % 3 else range(0x00, 0x300))) for _ in range(rng.randint(0, 80)))
+        for i in range(3000)
+    ]
     items = _items(strings)
     loaded = yaml.load(serialize(_document({"items": _loose_list(items)})), Loader=loader)  # noqa: S506
     assert loaded["body"]["items"] == items
@@ -103,14 +175,26 @@ def test_the_new_writer_and_the_yaml_dumper_give_the_same_data_and_canonical_byt
 
 
 def _entry(i, hostname):
-    return {"identifier": f"PID:C9300 SN:{i:08d}", "virtual_account": "Default", "udi_pid": "C9300",
-            "udi_serial_number": f"{i:08d}", "registered_at": "2026-11-23T13:04:05Z", "hostname": hostname,
-            "last_contact_at": None, "licenses": [{"tag": "regid.x,1.0_y", "count": i + 1}]}
+    return {
+        "identifier": f"PID:C9300 SN:{i:08d}",
+        "virtual_account": "Default",
+        "udi_pid": "C9300",
+        "udi_serial_number": f"{i:08d}",
+        "registered_at": "2026-11-23T13:04:05Z",
+        "hostname": hostname,
+        "last_contact_at": None,
+        "licenses": [{"tag": "regid.x,1.0_y", "count": i + 1}],
+    }
 
 
-@pytest.mark.parametrize("make_key", [lambda: ec.generate_private_key(ec.SECP256R1()),
-                                      lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)],
-                         ids=["ecdsa", "rsa"])
+@pytest.mark.parametrize(
+    "make_key",
+    [
+        lambda: ec.generate_private_key(ec.SECP256R1()),
+        lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    ],
+    ids=["ecdsa", "rsa"],
+)
 def test_a_piecewise_signature_verifies_on_the_parsed_text_and_tampering_is_caught(make_key, tmp_path):
     from sync.emulator.ca import CertificateAuthority
 
@@ -119,9 +203,16 @@ def test_a_piecewise_signature_verifies_on_the_parsed_text_and_tampering_is_caug
     instances = CanonicalList(PRODUCT_INSTANCE, "body.product_instances")
     for i, host in enumerate(h for h in TRICKY if len(h) <= 255 and "\x00" not in h):
         instances.append(_entry(i, host))
-    body = {"last_response_id": None, "data_privacy": {"hostname": False, "ip_address": False, "mac_address": False},
-            "product_instances": instances, "removed_product_instances": [], "license_usage": [],
-            "export_requests": [], "dlc_requests": [], "rum_reports": []}
+    body = {
+        "last_response_id": None,
+        "data_privacy": {"hostname": False, "ip_address": False, "mac_address": False},
+        "product_instances": instances,
+        "removed_product_instances": [],
+        "license_usage": [],
+        "export_requests": [],
+        "dlc_requests": [],
+        "rum_reports": [],
+    }
     onprem = OnPrem(name="Lab", uid="u" * 32, smart_account="acme.example", virtual_account="Lab")
     cert = ca.issue_id_certificate(key.public_key(), name=onprem.name, uid=onprem.uid, now=utcnow())
     document = sign(build("SyncRequest", onprem, body, sync_type="full"), key, [cert, ca.issuing_cert])
@@ -153,8 +244,9 @@ def test_schema_messages_keep_their_paths():
         SYNC_REQUEST_BODY.fields["product_instances"].check(bad["product_instances"], "body.product_instances")
     assert str(caught.value) == "body.product_instances[1].licenses[0].count: must be between 0 and 2147483647"
     with pytest.raises(SchemaError) as caught:
-        ONPREM.check({"name": "x", "uid": "y", "smart_account": "z", "virtual_account": "w", "extra": 1, "b": 2},
-                     "onprem")
+        ONPREM.check(
+            {"name": "x", "uid": "y", "smart_account": "z", "virtual_account": "w", "extra": 1, "b": 2}, "onprem"
+        )
     assert str(caught.value) == "onprem: unknown field(s): b, extra"
 
 
@@ -165,28 +257,40 @@ LARGE = 5000
 def large_account(registered_account):
     account = registered_account()
     va = account.virtual_accounts.get(is_default=True)
-    licenses = [LicenseDefinition.objects.create(name=f"Bench {i}", entitlement_tag=f"regid.2026-01.com.example.B{i},1.0_x")
-                for i in range(3)]
+    licenses = [
+        LicenseDefinition.objects.create(name=f"Bench {i}", entitlement_tag=f"regid.2026-01.com.example.B{i},1.0_x")
+        for i in range(3)
+    ]
     now = datetime.datetime.now(datetime.timezone.utc)
     hosts = [h for h in TRICKY if len(h) <= 255 and "\x00" not in h]
     pis = ProductInstance.objects.bulk_create(
-        ProductInstance(account=account, virtual_account=va, udi_pid="C9300-24T", udi_serial_number=f"FBS{i:08d}",
-                        hostname=hosts[i % len(hosts)] if i % 7 == 0 else f"sw{i:05d}.example",
-                        product_name="Catalyst 9300 — 24 ports" if i % 2 else "", registered_at=now,
-                        last_contact_at=now if i % 3 else None,
-                        redundancy_group="ha-1" if i < 3 else "", redundancy_role="active" if i == 0 else (
-                            "standby" if i < 3 else "none"))
-        for i in range(LARGE))
+        ProductInstance(
+            account=account,
+            virtual_account=va,
+            udi_pid="C9300-24T",
+            udi_serial_number=f"FBS{i:08d}",
+            hostname=hosts[i % len(hosts)] if i % 7 == 0 else f"sw{i:05d}.example",
+            product_name="Catalyst 9300 — 24 ports" if i % 2 else "",
+            registered_at=now,
+            last_contact_at=now if i % 3 else None,
+            redundancy_group="ha-1" if i < 3 else "",
+            redundancy_role="active" if i == 0 else ("standby" if i < 3 else "none"),
+        )
+        for i in range(LARGE)
+    )
     LicenseUsage.objects.bulk_create(
         LicenseUsage(product_instance=pi, license=lic, count=1 + i % 4)
-        for i, pi in enumerate(pis) for lic in licenses[: 1 + i % 3])
+        for i, pi in enumerate(pis)
+        for lic in licenses[: 1 + i % 3]
+    )
     return account
 
 
 def test_a_5000_instance_request_goes_through_cssm_and_back(large_account, sysadmin, use_cssm, tmp_path):
     account = large_account
-    expected = synchronization.product_instance_entries(account, {"hostname": False, "ip_address": False,
-                                                                  "mac_address": False})
+    expected = synchronization.product_instance_entries(
+        account, {"hostname": False, "ip_address": False, "mac_address": False}
+    )
     name, text = synchronization.request_file(account, actor=sysadmin, full=True)
     parsed = parse(text, name=name, expected_kinds=("SyncRequest",))
     instances = parsed.body["product_instances"]
@@ -222,13 +326,20 @@ def test_a_5000_instance_request_goes_through_cssm_and_back(large_account, sysad
 def test_a_bad_product_instance_stops_the_request_with_its_path(registered_account, sysadmin):
     account = registered_account()
     va = account.virtual_accounts.get(is_default=True)
-    ProductInstance.objects.create(account=account, virtual_account=va, udi_pid="P" * 255, udi_serial_number="S" * 255,
-                                   registered_at=datetime.datetime.now(datetime.timezone.utc))
+    ProductInstance.objects.create(
+        account=account,
+        virtual_account=va,
+        udi_pid="P" * 255,
+        udi_serial_number="S" * 255,
+        registered_at=datetime.datetime.now(datetime.timezone.utc),
+    )
     before = SyncRecord.objects.filter(account=account).count()
     with pytest.raises(ServiceError) as caught:
         synchronization.create_sync_request(account, actor=sysadmin, full=True)
-    assert str(caught.value) == ("The synchronization request cannot be built: body.product_instances[0].identifier: "
-                                 "must be at most 512 characters")
+    assert str(caught.value) == (
+        "The synchronization request cannot be built: body.product_instances[0].identifier: "
+        "must be at most 512 characters"
+    )
     assert SyncRecord.objects.filter(account=account).count() == before
 
 
@@ -242,8 +353,16 @@ def test_a_large_request_text_is_stored_exactly_in_pieces(registered_account, sy
     va = account.virtual_accounts.get(is_default=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     ProductInstance.objects.bulk_create(
-        ProductInstance(account=account, virtual_account=va, udi_pid="P", udi_serial_number=f"S{i}", registered_at=now,
-                        hostname=f"中文-é-😀-{i}") for i in range(300))
+        ProductInstance(
+            account=account,
+            virtual_account=va,
+            udi_pid="P",
+            udi_serial_number=f"S{i}",
+            registered_at=now,
+            hostname=f"中文-é-😀-{i}",
+        )
+        for i in range(300)
+    )
     _doc, text, record = synchronization.create_sync_request(account, actor=sysadmin, full=True)
     assert len(text) > 20 * 1000
     assert SyncRecord.objects.get(pk=record.pk).request_text == text

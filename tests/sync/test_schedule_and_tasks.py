@@ -1,5 +1,6 @@
 """The schedule (default 30-day cycle, daily / weekly / monthly), the tasks' idempotence, a crash
 in the middle of applying a response, the overdue alerts."""
+
 import datetime
 import uuid
 
@@ -36,20 +37,24 @@ def test_default_cycle_is_30_days_after_the_last_sync():
     assert not schedule.is_due(_state(last_sync_at=now - datetime.timedelta(days=40), sync_disabled=True), config, now)
 
 
-@pytest.mark.parametrize("frequency,extra,now,slot", [
-    ("daily", {}, _at(2026, 6, 3, 4, 0), _at(2026, 6, 3, 3, 30)),
-    ("daily", {}, _at(2026, 6, 3, 3, 0), _at(2026, 6, 2, 3, 30)),
-    ("weekly", {"day_of_week": 0}, _at(2026, 6, 3, 4, 0), _at(2026, 6, 1, 3, 30)),  # 2026-06-01 is a Monday
-    ("monthly", {"day_of_month": 31}, _at(2026, 6, 3, 4, 0), _at(2026, 5, 31, 3, 30)),
-    ("monthly", {"day_of_month": 31}, _at(2026, 7, 1, 4, 0), _at(2026, 6, 30, 3, 30)),
-])
+@pytest.mark.parametrize(
+    "frequency,extra,now,slot",
+    [
+        ("daily", {}, _at(2026, 6, 3, 4, 0), _at(2026, 6, 3, 3, 30)),
+        ("daily", {}, _at(2026, 6, 3, 3, 0), _at(2026, 6, 2, 3, 30)),
+        ("weekly", {"day_of_week": 0}, _at(2026, 6, 3, 4, 0), _at(2026, 6, 1, 3, 30)),  # 2026-06-01 is a Monday
+        ("monthly", {"day_of_month": 31}, _at(2026, 6, 3, 4, 0), _at(2026, 5, 31, 3, 30)),
+        ("monthly", {"day_of_month": 31}, _at(2026, 7, 1, 4, 0), _at(2026, 6, 30, 3, 30)),
+    ],
+)
 def test_slots(frequency, extra, now, slot):
     config = SyncSettings(scheduled_enabled=True, frequency=frequency, hour=3, minute=30, **extra)
     assert schedule.latest_slot(config, now) == slot
     assert schedule.is_due(_state(last_sync_at=slot - datetime.timedelta(minutes=1)), config, now)
     assert not schedule.is_due(_state(last_sync_at=slot + datetime.timedelta(minutes=1)), config, now)
-    assert not schedule.is_due(_state(last_sync_at=slot - datetime.timedelta(minutes=1), last_attempt_at=slot), config,
-                               now)
+    assert not schedule.is_due(
+        _state(last_sync_at=slot - datetime.timedelta(minutes=1), last_attempt_at=slot), config, now
+    )
     assert schedule.next_slot(config, now) > now
 
 
@@ -70,8 +75,9 @@ def test_a_second_run_while_one_is_in_progress_does_nothing(registered_account):
     assert tasks.synchronize_account(account.pk) == "success"
 
 
-def test_a_crash_mid_apply_leaves_nothing_and_the_retry_resends_the_same_request(registered_account, sysadmin,
-                                                                                   monkeypatch):
+def test_a_crash_mid_apply_leaves_nothing_and_the_retry_resends_the_same_request(
+    registered_account, sysadmin, monkeypatch
+):
     account = registered_account()
     real = synchronization._advance_watermark
 

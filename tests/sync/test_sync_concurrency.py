@@ -1,4 +1,5 @@
 """Races on PostgreSQL: the same response applied by two processes at once is applied once."""
+
 import threading
 
 import pytest
@@ -28,8 +29,9 @@ def test_one_response_uploaded_twice_at_once_is_applied_once(registered_account,
         try:
             start.wait(timeout=30)
             try:
-                record = synchronization.apply_response(account, response, name="response.yml", actor=sysadmin,
-                                                        mode=MANUAL)
+                record = synchronization.apply_response(
+                    account, response, name="response.yml", actor=sysadmin, mode=MANUAL
+                )
                 outcome = record.result
             except SyncFailed as exc:
                 outcome = exc.code

@@ -1,5 +1,6 @@
 """Synchronization with the CSSM emulator (a separate process): standard and full, online and with
 files, entitlements, deltas, data privacy, export-control and DLC requests, renames, restores."""
+
 import pytest
 import yaml
 
@@ -66,10 +67,25 @@ def test_cssm_removals_come_out_of_the_default_va_first(registered_account, sysa
     transfer_licenses(actor=None, from_va=_default_va(account), to_va=other, license=hsec, quantity=5)
     # CSSM now says 20 - 17 = 3 remain: 17 come out of the Default VA (15 there) then Branch (2 of 5)
     line = Entitlement.objects.get(virtual_account=_default_va(account), license=hsec)
-    answer = [{"line_id": "x", "tag": HSEC, "name": hsec.name, "description": "", "product_family": "",
-               "license_type": "perpetual", "billing_type": "prepaid", "quantity": 3, "start_date": None,
-               "end_date": None, "subscription_id": line.subscription_id, "sku": line.sku, "source": line.source,
-               "export_restricted": True, "parents": []}]
+    answer = [
+        {
+            "line_id": "x",
+            "tag": HSEC,
+            "name": hsec.name,
+            "description": "",
+            "product_family": "",
+            "license_type": "perpetual",
+            "billing_type": "prepaid",
+            "quantity": 3,
+            "start_date": None,
+            "end_date": None,
+            "subscription_id": line.subscription_id,
+            "sku": line.sku,
+            "source": line.source,
+            "export_restricted": True,
+            "parents": [],
+        }
+    ]
     synchronization.apply_entitlements(account, answer)
     assert not Entitlement.objects.filter(virtual_account=_default_va(account), license=hsec).exists()
     assert Entitlement.objects.get(virtual_account=other, license=hsec).quantity == 3
@@ -114,8 +130,9 @@ def test_data_privacy_exclusions_are_visible_in_the_request_file(registered_acco
     _register_device(client, account, "SNP", hostname="secret-host.example")
     _name, text = synchronization.request_file(account, actor=sysadmin, full=True)
     assert "secret-host.example" in text
-    settings_service.update_global_privacy(actor=sysadmin, privacy_hostname=True, privacy_ip_address=True,
-                                           privacy_mac_address=True)
+    settings_service.update_global_privacy(
+        actor=sysadmin, privacy_hostname=True, privacy_ip_address=True, privacy_mac_address=True
+    )
     _name, text = synchronization.request_file(account, actor=sysadmin, full=True)
     body = _request_body(text)
     assert "secret-host.example" not in text
@@ -149,17 +166,26 @@ def test_export_and_dlc_requests_are_resolved_by_a_sync(registered_account, sysa
     converted = device.send("POLL", poll_id=dlc["poll_id"])
     assert (converted["status"], converted["result"]) == ("COMPLETE", "migrate-success")
     # the converted licenses arrive as a device_migration line in the Default VA
-    assert Entitlement.objects.filter(virtual_account=_default_va(account), source="device_migration",
-                                      license__entitlement_tag=CSR_AX, quantity=2).exists()
+    assert Entitlement.objects.filter(
+        virtual_account=_default_va(account), source="device_migration", license__entitlement_tag=CSR_AX, quantity=2
+    ).exists()
 
 
 def test_rum_reports_are_sent_once(registered_account, sysadmin, client):
     from django.utils import timezone
 
     account = registered_account()
-    report = RumReport.objects.create(account=account, device_key="k", report_id="r1", header={}, payload='{"x":1}',
-                                      signing_type="SHA256", signature_key="k", signature_value="v",
-                                      received_at=timezone.now())
+    report = RumReport.objects.create(
+        account=account,
+        device_key="k",
+        report_id="r1",
+        header={},
+        payload='{"x":1}',
+        signing_type="SHA256",
+        signature_key="k",
+        signature_value="v",
+        received_at=timezone.now(),
+    )
     _doc, text, record = synchronization.create_sync_request(account, actor=sysadmin, mode="online")
     assert _request_body(text)["rum_reports"] == ['{"x":1}']
     SyncRecord.objects.filter(pk=record.pk).delete()

@@ -1,4 +1,5 @@
 """The Synchronization widget and the registration actions of the Accounts widget."""
+
 import uuid
 
 import pytest
@@ -24,10 +25,18 @@ def fake_registered(make_account):
     def _make(name):
         account = make_account(name)
         key, cert = pki.new_signing_authority(common_name=name, organizational_unit="test", now=timezone.now())
-        AccountSync.objects.create(account=account, uid=uuid.uuid4().hex, onprem_name=name,
-                                   registered_at=timezone.now(), id_private_key=pki.private_key_pem(key),
-                                   id_certificate_pem=pki.certificate_pem(cert), last_sync_at=timezone.now(),
-                                   last_sync_result="success", last_sync_type="full", last_sync_mode="online")
+        AccountSync.objects.create(
+            account=account,
+            uid=uuid.uuid4().hex,
+            onprem_name=name,
+            registered_at=timezone.now(),
+            id_private_key=pki.private_key_pem(key),
+            id_certificate_pem=pki.certificate_pem(cert),
+            last_sync_at=timezone.now(),
+            last_sync_result="success",
+            last_sync_type="full",
+            last_sync_mode="online",
+        )
         return account
 
     return _make
@@ -37,8 +46,14 @@ def fake_registered(make_account):
 def test_rbac(make_user, login, fake_registered, role, status):
     account = fake_registered("Acme")
     client = login(make_user(f"u-{role}", role))
-    for url in (LIST, f"{LIST}schedules/", f"{LIST}history/", f"{LIST}{account.pk}/", f"{LIST}{account.pk}/status.json",
-                f"{LIST}history/export.csv"):
+    for url in (
+        LIST,
+        f"{LIST}schedules/",
+        f"{LIST}history/",
+        f"{LIST}{account.pk}/",
+        f"{LIST}{account.pk}/status.json",
+        f"{LIST}history/export.csv",
+    ):
         assert client.get(url).status_code == status, url
     response = client.post(f"{LIST}{account.pk}/request/", {"sync_type": "full"})
     assert response.status_code == status
@@ -53,8 +68,9 @@ def test_widget_is_on_the_admin_grid(login, sysadmin, make_user):
     login(make_user("plain", SystemRole.USER))
 
 
-def test_list_query_count_does_not_grow(login, sysadmin, fake_registered, django_assert_max_num_queries,
-                                        django_assert_num_queries, monkeypatch):
+def test_list_query_count_does_not_grow(
+    login, sysadmin, fake_registered, django_assert_max_num_queries, django_assert_num_queries, monkeypatch
+):
     monkeypatch.setattr("accounts.middleware.now", lambda: 1_800_000_000.0)
     client = login(sysadmin)
     client.get(LIST)
@@ -92,11 +108,9 @@ def test_manual_sync_download_and_upload(registered_account, login, sysadmin, us
     name = response["Content-Disposition"].split('filename="')[1].rstrip('"')
     (tmp_path / name).write_bytes(response.content)
     answer = use_cssm.process_file(tmp_path / name, tmp_path / "answer.yml")
-    bad = client.post(f"{LIST}{account.pk}/response/", {"file": SimpleUploadedFile("answer.txt", answer)},
-                      follow=True)
+    bad = client.post(f"{LIST}{account.pk}/response/", {"file": SimpleUploadedFile("answer.txt", answer)}, follow=True)
     assert MSG_NOT_YAML in bad.content.decode()
-    good = client.post(f"{LIST}{account.pk}/response/", {"file": SimpleUploadedFile("answer.yml", answer)},
-                       follow=True)
+    good = client.post(f"{LIST}{account.pk}/response/", {"file": SimpleUploadedFile("answer.yml", answer)}, follow=True)
     assert "Synchronization Successful" in good.content.decode()
     assert SyncRecord.objects.filter(account=account, result="success", mode="manual").exists()
 
@@ -104,13 +118,32 @@ def test_manual_sync_download_and_upload(registered_account, login, sysadmin, us
 def test_schedule_form_and_account_settings(login, sysop, fake_registered):
     account = fake_registered("Acme")
     client = login(sysop)
-    response = client.post(f"{LIST}schedules/", {"form": "schedule", "scheduled_enabled": "on", "frequency": "weekly",
-                                                 "hour": "3", "minute": "30", "day_of_week": "2", "day_of_month": "1"})
+    response = client.post(
+        f"{LIST}schedules/",
+        {
+            "form": "schedule",
+            "scheduled_enabled": "on",
+            "frequency": "weekly",
+            "hour": "3",
+            "minute": "30",
+            "day_of_week": "2",
+            "day_of_month": "1",
+        },
+    )
     assert response.status_code == 302
     config = SyncSettings.objects.get(pk=1)
     assert (config.frequency, config.hour, config.minute, config.day_of_week) == ("weekly", 3, 30, 2)
-    bad = client.post(f"{LIST}schedules/", {"form": "schedule", "frequency": "weekly", "hour": "24", "minute": "0",
-                                            "day_of_week": "0", "day_of_month": "1"})
+    bad = client.post(
+        f"{LIST}schedules/",
+        {
+            "form": "schedule",
+            "frequency": "weekly",
+            "hour": "24",
+            "minute": "0",
+            "day_of_week": "0",
+            "day_of_month": "1",
+        },
+    )
     assert bad.status_code == 200 and SyncSettings.objects.get(pk=1).hour == 3
     client.post(f"{LIST}{account.pk}/scheduled/", {"enabled": "0"})
     client.post(f"{LIST}{account.pk}/privacy/", {"override": "on", "privacy_mac_address": "on"})
@@ -126,12 +159,14 @@ def test_accounts_widget_registration_actions(use_cssm, pending_account, login, 
     page = client.get("/admin/accounts/").content.decode()
     assert f"/admin/accounts/{account.pk}/register/" in page and "Manual Registration" in page
     # online, wrong password: an error, still pending; the password is never shown back
-    response = client.post(f"/admin/accounts/{account.pk}/register/", {"username": CCO_USER, "password": "nope"},
-                           follow=True)
+    response = client.post(
+        f"/admin/accounts/{account.pk}/register/", {"username": CCO_USER, "password": "nope"}, follow=True
+    )
     assert "Invalid username or password" in response.content.decode()
     assert "nope" not in response.content.decode()
-    response = client.post(f"/admin/accounts/{account.pk}/register/",
-                           {"username": CCO_USER, "password": CCO_PASSWORD}, follow=True)
+    response = client.post(
+        f"/admin/accounts/{account.pk}/register/", {"username": CCO_USER, "password": CCO_PASSWORD}, follow=True
+    )
     account.refresh_from_db()
     assert account.status == LocalAccount.Status.ACTIVE
 
@@ -153,10 +188,15 @@ def test_accounts_widget_delete_and_request_approval(use_cssm, make_user, login,
     from licensing.services.accounts import deactivate_account, request_account
 
     client = login(sysadmin)
-    requested = request_account(actor=make_user("asker"), name=f"Req {uuid.uuid4().hex[:6]}",
-                                cisco_smart_account="acme.example", cisco_virtual_account="Lab")
-    response = client.post(f"/admin/accounts/requests/{requested.pk}/approve-register/",
-                           {"username": CCO_USER, "password": CCO_PASSWORD})
+    requested = request_account(
+        actor=make_user("asker"),
+        name=f"Req {uuid.uuid4().hex[:6]}",
+        cisco_smart_account="acme.example",
+        cisco_virtual_account="Lab",
+    )
+    response = client.post(
+        f"/admin/accounts/requests/{requested.pk}/approve-register/", {"username": CCO_USER, "password": CCO_PASSWORD}
+    )
     assert response.status_code == 302
     requested.refresh_from_db()
     assert requested.status == LocalAccount.Status.ACTIVE
@@ -165,27 +205,39 @@ def test_accounts_widget_delete_and_request_approval(use_cssm, make_user, login,
     assert not LocalAccount.objects.filter(pk=requested.pk).exists()
 
 
-def test_approve_with_a_failed_registration_says_the_request_stands(use_cssm, make_user, login, sysadmin,
-                                                                     pending_account, tmp_path):
+def test_approve_with_a_failed_registration_says_the_request_stands(
+    use_cssm, make_user, login, sysadmin, pending_account, tmp_path
+):
     from licensing.services.accounts import request_account
 
     client = login(sysadmin)
-    requested = request_account(actor=make_user("asker"), name=f"Req {uuid.uuid4().hex[:6]}",
-                                cisco_smart_account="acme.example", cisco_virtual_account="Lab")
-    response = client.post(f"/admin/accounts/requests/{requested.pk}/approve-register/",
-                           {"username": CCO_USER, "password": "nope"}, follow=True)
+    requested = request_account(
+        actor=make_user("asker"),
+        name=f"Req {uuid.uuid4().hex[:6]}",
+        cisco_smart_account="acme.example",
+        cisco_virtual_account="Lab",
+    )
+    response = client.post(
+        f"/admin/accounts/requests/{requested.pk}/approve-register/",
+        {"username": CCO_USER, "password": "nope"},
+        follow=True,
+    )
     assert response.redirect_chain == [("/admin/accounts/", 302)]
     shown = [(m.level_tag, m.message) for m in response.context["messages"]]
     assert len(shown) == 1 and shown[0][0] == "error", shown
-    assert shown[0][1].startswith(f"The request for “{requested.name}” was approved, but the registration with "
-                                  "Cisco Smart Software Manager failed: Invalid username or password"), shown
+    assert shown[0][1].startswith(
+        f"The request for “{requested.name}” was approved, but the registration with "
+        "Cisco Smart Software Manager failed: Invalid username or password"
+    ), shown
     requested.refresh_from_db()
     assert requested.status == LocalAccount.Status.PENDING_REGISTRATION
 
     # A refused authorization file is shown on the upload field, whatever the refusal is about.
     other = pending_account()
-    response = client.post(f"/admin/accounts/{other.pk}/manual-registration/",
-                           {"action": "upload", "file": SimpleUploadedFile("auth.yml", b"not: a document")})
+    response = client.post(
+        f"/admin/accounts/{other.pk}/manual-registration/",
+        {"action": "upload", "file": SimpleUploadedFile("auth.yml", b"not: a document")},
+    )
     assert response.status_code == 200
     errors = response.context["upload_form"].errors
     assert list(errors) == ["file"] and errors["file"], errors

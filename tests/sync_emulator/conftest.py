@@ -1,4 +1,5 @@
 """Fixtures for the synchronization documents and the CSSM emulator (helpers: cssm_helpers.py)."""
+
 import pytest
 
 from bench.harness import cssm_emulator, server_env
@@ -37,8 +38,9 @@ def live_emulator(tmp_path):
     """`manage.py cssm_emulator` as a separate process on loopback: yields (base_url, state_dir, cert)."""
     state_dir = tmp_path / "cssm-state"
     port = ports.claim_port(ports.CSSM)
-    emulator = cssm_emulator(state_dir, port=port, env=server_env(tmp_path / "onprem-data"),
-                             log=tmp_path / "emulator.log", seed=SEED)
+    emulator = cssm_emulator(
+        state_dir, port=port, env=server_env(tmp_path / "onprem-data"), log=tmp_path / "emulator.log", seed=SEED
+    )
     try:
         yield f"https://127.0.0.1:{port}", state_dir, str(state_dir / "tls" / "server.crt")
     finally:

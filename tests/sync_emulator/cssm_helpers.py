@@ -3,6 +3,7 @@
 ``OnPremSide`` plays a minimal On-Prem with the documents module only (keys, registration,
 sync requests, verifying answers), so these tests do not depend on the sync engine.
 """
+
 import datetime
 import uuid
 from pathlib import Path
@@ -26,8 +27,9 @@ class OnPremSide:
     def __init__(self, name="Acme Lab", smart_account="acme.example", virtual_account="Lab", uid=None):
         self.id_key = pki.new_private_key()
         self.signing_key = pki.new_private_key()
-        self.onprem = OnPrem(name=name, uid=uid or str(uuid.uuid4()), smart_account=smart_account,
-                             virtual_account=virtual_account)
+        self.onprem = OnPrem(
+            name=name, uid=uid or str(uuid.uuid4()), smart_account=smart_account, virtual_account=virtual_account
+        )
         self.id_certificate = None
         self.chain = []
         self.last_response_id = None
@@ -47,9 +49,16 @@ class OnPremSide:
     def accept(self, text, request, root, *, mode=MANUAL, name=None, now=None):
         kinds = ("Authorization",) if request.kind == "RegistrationRequest" else ("SyncResponse",)
         verified = parse_and_verify(
-            text, name=name, mode=mode, expected_kinds=kinds, trusted_roots=[root], expected_uid=self.onprem.uid,
-            in_reply_to=request.document_id, is_processed=self.processed.__contains__,
-            expected_id_public_key=self.id_key.public_key(), now=now,
+            text,
+            name=name,
+            mode=mode,
+            expected_kinds=kinds,
+            trusted_roots=[root],
+            expected_uid=self.onprem.uid,
+            in_reply_to=request.document_id,
+            is_processed=self.processed.__contains__,
+            expected_id_public_key=self.id_key.public_key(),
+            now=now,
         )
         document = verified.document
         self.processed.add(document.document_id)
@@ -79,10 +88,16 @@ class OnPremSide:
 
 def product_instance(serial, *, licenses=(), virtual_account="Default", **extra):
     return {
-        "identifier": f"C9300-48P:{serial}", "virtual_account": virtual_account, "udi_pid": "C9300-48P",
-        "udi_serial_number": serial, "product_name": "Catalyst 9300", "hostname": f"sw-{serial.lower()}",
-        "registered_at": "2026-11-01T10:00:00Z", "last_contact_at": None,
-        "licenses": [{"tag": tag, "count": count} for tag, count in licenses], **extra,
+        "identifier": f"C9300-48P:{serial}",
+        "virtual_account": virtual_account,
+        "udi_pid": "C9300-48P",
+        "udi_serial_number": serial,
+        "product_name": "Catalyst 9300",
+        "hostname": f"sw-{serial.lower()}",
+        "registered_at": "2026-11-01T10:00:00Z",
+        "last_contact_at": None,
+        "licenses": [{"tag": tag, "count": count} for tag, count in licenses],
+        **extra,
     }
 
 

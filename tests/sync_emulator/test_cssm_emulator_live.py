@@ -1,4 +1,5 @@
 """The CSSM emulator as a real separate process on loopback (HTTPS), and its file-mode command."""
+
 import pytest
 
 from bench.harness import manage, server_env
@@ -13,8 +14,9 @@ YAML = {"Content-Type": "application/yaml"}
 
 
 def post(base, path, document, cert, **kwargs):
-    return requests.post(base + path, data=serialize(document).encode(), headers=YAML, verify=cert, timeout=30,
-                         **kwargs)
+    return requests.post(
+        base + path, data=serialize(document).encode(), headers=YAML, verify=cert, timeout=30, **kwargs
+    )
 
 
 def root_of(base, cert):
@@ -41,8 +43,11 @@ def test_online_registration_and_sync(live_emulator):
     assert answer.headers["Content-Type"].startswith("application/yaml")
     side.accept(answer.content, registration, root, mode=NETWORK)
 
-    request = side.sync_request("full", product_instances=[product_instance("FOC1", licenses=[(NW_ADV, 2)])],
-                                license_usage=[{"tag": NW_ADV, "virtual_account": "Default", "in_use": 2}])
+    request = side.sync_request(
+        "full",
+        product_instances=[product_instance("FOC1", licenses=[(NW_ADV, 2)])],
+        license_usage=[{"tag": NW_ADV, "virtual_account": "Default", "in_use": 2}],
+    )
     answer = post(base, "/api/onprem/sync", request, cert)
     assert answer.status_code == 200, answer.text
     response = side.accept(answer.content, request, root, mode=NETWORK)
@@ -70,19 +75,26 @@ def test_file_page_turns_a_request_file_into_a_response_file(live_emulator):
     side = OnPremSide()
     registration = side.registration_request()
     upload = {"file": (filename(registration), serialize(registration).encode(), "application/yaml")}
-    bad = requests.post(base + "/file", data={"username": ACME_USER[0], "password": "nope"}, files=upload,
-                        verify=cert, timeout=30)
+    bad = requests.post(
+        base + "/file", data={"username": ACME_USER[0], "password": "nope"}, files=upload, verify=cert, timeout=30
+    )
     assert bad.status_code == 401 and "Invalid username or password." in bad.text
 
-    answer = requests.post(base + "/file", data={"username": ACME_USER[0], "password": ACME_USER[1]},
-                           files=upload, verify=cert, timeout=30)
+    answer = requests.post(
+        base + "/file", data={"username": ACME_USER[0], "password": ACME_USER[1]}, files=upload, verify=cert, timeout=30
+    )
     assert answer.status_code == 200, answer.text
     disposition = answer.headers["Content-Disposition"]
     assert disposition.startswith('attachment; filename="Acme-Lab_Authorization_') and disposition.endswith('.yml"')
     side.accept(answer.content, registration, root)
 
-    not_yaml = requests.post(base + "/file", data={"username": ACME_USER[0], "password": ACME_USER[1]},
-                             files={"file": ("request.txt", b"hello", "text/plain")}, verify=cert, timeout=30)
+    not_yaml = requests.post(
+        base + "/file",
+        data={"username": ACME_USER[0], "password": ACME_USER[1]},
+        files={"file": ("request.txt", b"hello", "text/plain")},
+        verify=cert,
+        timeout=30,
+    )
     assert not_yaml.status_code == 400
     assert "It must be in YAML format with the file extension \u201c.yml\u201d." in not_yaml.text
 
@@ -95,8 +107,18 @@ def test_process_file_command(tmp_path):
     request_file = tmp_path / filename(registration)
     request_file.write_text(serialize(registration))
     out = tmp_path / "authorization.yml"
-    result = manage("cssm_emulator", "--state-dir", str(state), "--seed", str(SEED),
-                    "--process-file", str(request_file), "--output", str(out), env=env)
+    result = manage(
+        "cssm_emulator",
+        "--state-dir",
+        str(state),
+        "--seed",
+        str(SEED),
+        "--process-file",
+        str(request_file),
+        "--output",
+        str(out),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     root = (state / "ca" / "root.crt").read_text()
     side.accept(out.read_bytes(), registration, root, name=out.name)
@@ -105,25 +127,34 @@ def test_process_file_command(tmp_path):
     request_file = tmp_path / filename(request)
     request_file.write_text(serialize(request))
     out = tmp_path / "response.yml"
-    result = manage("cssm_emulator", "--state-dir", str(state), "--process-file", str(request_file),
-                    "--output", str(out), env=env)
+    result = manage(
+        "cssm_emulator", "--state-dir", str(state), "--process-file", str(request_file), "--output", str(out), env=env
+    )
     assert result.returncode == 0, result.stderr
     assert side.accept(out.read_bytes(), request, root, name=out.name).sync_type == "full"
 
     # A modified request file: the guide's manual text, non-zero exit, no output.
     modified = tmp_path / "modified.yml"
     modified.write_text(serialize(side.sync_request()).replace("ip_address: true", "ip_address: false"))
-    result = manage("cssm_emulator", "--state-dir", str(state), "--process-file", str(modified),
-                    "--output", str(tmp_path / "never.yml"), env=env)
+    result = manage(
+        "cssm_emulator",
+        "--state-dir",
+        str(state),
+        "--process-file",
+        str(modified),
+        "--output",
+        str(tmp_path / "never.yml"),
+        env=env,
+    )
     assert result.returncode != 0 and MSG_MODIFIED in " ".join(result.stderr.split())
     assert not (tmp_path / "never.yml").exists()
 
-    result = manage("cssm_emulator", "--state-dir", str(state), "--rename-onprem", side.onprem.uid, "Renamed",
-                    env=env)
+    result = manage("cssm_emulator", "--state-dir", str(state), "--rename-onprem", side.onprem.uid, "Renamed", env=env)
     assert result.returncode == 0, result.stderr
     request = side.sync_request()
     request_file.write_text(serialize(request))
-    result = manage("cssm_emulator", "--state-dir", str(state), "--process-file", str(request_file),
-                    "--output", str(out), env=env)
+    result = manage(
+        "cssm_emulator", "--state-dir", str(state), "--process-file", str(request_file), "--output", str(out), env=env
+    )
     assert result.returncode == 0, result.stderr
     assert side.accept(out.read_bytes(), request, root, name=out.name).body["onprem_name"] == "Renamed"

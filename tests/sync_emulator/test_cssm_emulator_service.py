@@ -1,4 +1,5 @@
 """The emulated CSSM's decisions, in process: registration, sync, export, DLC, full-sync demand."""
+
 import datetime
 import sqlite3
 
@@ -9,7 +10,12 @@ from sync import certificate_roles as roles
 from sync.documents.document import utcnow
 from sync.documents.parse import parse
 from sync.documents.rejections import (
-    MANUAL, MSG_NET_INVALID_FILE, MSG_NET_INVALID_SIGNING_CERTIFICATE, MSG_NOT_YAML, MSG_TIMESTAMP, NETWORK,
+    MANUAL,
+    MSG_NET_INVALID_FILE,
+    MSG_NET_INVALID_SIGNING_CERTIFICATE,
+    MSG_NOT_YAML,
+    MSG_TIMESTAMP,
+    NETWORK,
     AlreadyProcessed,
 )
 from sync.documents.serialize import serialize
@@ -43,14 +49,19 @@ def test_registration_issues_id_and_signing_certificates(emulator):
     signing = pki.load_certificate(body["signing_certificate"])
     constraints = signing.extensions.get_extension_for_class(pki.x509.BasicConstraints).value
     assert constraints.ca and constraints.path_length == 0
-    assert pki.public_key_fingerprint(signing.public_key()) == pki.public_key_fingerprint(
-        side.signing_key.public_key())
+    assert pki.public_key_fingerprint(signing.public_key()) == pki.public_key_fingerprint(side.signing_key.public_key())
     assert body["full_sync_required"] is True and body["export_control_allowed"] is True
     # The signing certificate can sign device certificates (the device protocol's helper).
     device_key = pki.new_private_key()
     device_cert = pki.issue_device_certificate(
-        authority_key=side.signing_key, authority_cert=signing, public_key=device_key.public_key(),
-        common_name="dev", serial_number_attr="FOC1", organizational_unit="Acme Lab", now=utcnow())
+        authority_key=side.signing_key,
+        authority_cert=signing,
+        public_key=device_key.public_key(),
+        common_name="dev",
+        serial_number_attr="FOC1",
+        organizational_unit="Acme Lab",
+        now=utcnow(),
+    )
     issuers = [signing, pki.load_certificate(body["certificate_chain"][0])]
     path = roles.validate(roles.DEVICE_ID, device_cert, issuers, [emulator.ca.root_cert], at=utcnow())
     assert path[-1] == emulator.ca.root_cert
@@ -59,16 +70,20 @@ def test_registration_issues_id_and_signing_certificates(emulator):
         roles.validate(roles.CSSM_DOCUMENT_SIGNER, device_cert, issuers, [emulator.ca.root_cert], at=utcnow())
     # "If the Cisco Virtual Account does not exist, Cisco Smart Software Manager creates it."
     with emulator.store.connect() as db:
-        assert db.execute("SELECT 1 FROM virtual_accounts WHERE smart_account='acme.example' AND name=?",
-                          ("Brand New VA",)).fetchone()
+        assert db.execute(
+            "SELECT 1 FROM virtual_accounts WHERE smart_account='acme.example' AND name=?", ("Brand New VA",)
+        ).fetchone()
 
 
-@pytest.mark.parametrize("credentials, status, code", [
-    (None, 401, "credentials_required"),
-    (("admin@acme.example", "wrong"), 401, "bad_credentials"),
-    (("nobody@acme.example", "acme-cssm-demo-1"), 401, "bad_credentials"),
-    (GLOBEX_USER, 403, "smart_account_denied"),
-])
+@pytest.mark.parametrize(
+    "credentials, status, code",
+    [
+        (None, 401, "credentials_required"),
+        (("admin@acme.example", "wrong"), 401, "bad_credentials"),
+        (("nobody@acme.example", "acme-cssm-demo-1"), 401, "bad_credentials"),
+        (GLOBEX_USER, 403, "smart_account_denied"),
+    ],
+)
 def test_registration_needs_the_smart_accounts_credentials(emulator, credentials, status, code):
     with pytest.raises(EmulatorError) as exc:
         process(emulator, OnPremSide().registration_request(), credentials=credentials)
@@ -79,8 +94,7 @@ def test_registration_needs_the_smart_accounts_credentials(emulator, credentials
 
 def test_registration_refusals(emulator, registered):
     with pytest.raises(EmulatorError) as exc:
-        process(emulator, OnPremSide(smart_account="nowhere.example").registration_request(),
-                require_credentials=False)
+        process(emulator, OnPremSide(smart_account="nowhere.example").registration_request(), require_credentials=False)
     assert exc.value.code == "unknown_smart_account"
     again = OnPremSide(uid=registered.onprem.uid)
     with pytest.raises(EmulatorError) as exc:
@@ -109,8 +123,12 @@ def test_reregistration_with_product_instances_is_refused_then_allowed_once_remo
 
 def test_sync_carries_entitlements_and_renews_the_id_certificate(emulator, registered):
     old_id = registered.id_certificate
-    response, request, _ = sync(registered, emulator, "full", product_instances=[
-        product_instance("FOC1", licenses=[(NW_ADV, 1)]), product_instance("FOC2")])
+    response, request, _ = sync(
+        registered,
+        emulator,
+        "full",
+        product_instances=[product_instance("FOC1", licenses=[(NW_ADV, 1)]), product_instance("FOC2")],
+    )
     body = response.body
     assert response.sync_type == "full" and body["in_reply_to"] == request.document_id
     assert body["id_certificate"] != old_id and body["full_sync_required"] is False
@@ -139,13 +157,21 @@ def test_full_sync_demanded_when_the_watermark_does_not_match(emulator, register
 
 
 def test_export_control_decisions_follow_the_smart_account(emulator, registered):
-    requests = [{"request_id": "e1", "product_instance": "C9300-48P:FOC1", "tag": HSEC, "count": 1,
-                 "action": "authorize"},
-                {"request_id": "e2", "product_instance": "C9300-48P:FOC1", "tag": "regid.unknown,1.0_x", "count": 1,
-                 "action": "authorize"}]
+    requests = [
+        {"request_id": "e1", "product_instance": "C9300-48P:FOC1", "tag": HSEC, "count": 1, "action": "authorize"},
+        {
+            "request_id": "e2",
+            "product_instance": "C9300-48P:FOC1",
+            "tag": "regid.unknown,1.0_x",
+            "count": 1,
+            "action": "authorize",
+        },
+    ]
     response, _, _ = sync(registered, emulator, export_requests=requests)
     assert [(x["request_id"], x["status"]) for x in response.body["export_decisions"]] == [
-        ("e1", "authorized"), ("e2", "denied")]
+        ("e1", "authorized"),
+        ("e2", "denied"),
+    ]
 
     globex = OnPremSide(name="Globex", smart_account="globex.example", virtual_account="Default")
     request = globex.registration_request()
@@ -158,14 +184,21 @@ def test_export_control_decisions_follow_the_smart_account(emulator, registered)
 
 def test_dlc_conversions(emulator, registered):
     def dlc(request_id, tag, device="PID:C9300 SN:FOC9"):
-        return {"request_id": request_id, "product_instance": "C9300-48P:FOC9", "device_identifier": device,
-                "product_family": "Catalyst 9300", "virtual_account": "Default",
-                "licenses": [{"name": "NA", "tag": tag, "count": 3, "pak": "PAK123"}]}
+        return {
+            "request_id": request_id,
+            "product_instance": "C9300-48P:FOC9",
+            "device_identifier": device,
+            "product_family": "Catalyst 9300",
+            "virtual_account": "Default",
+            "licenses": [{"name": "NA", "tag": tag, "count": 3, "pak": "PAK123"}],
+        }
 
     before, _, _ = sync(registered, emulator)
     response, _, _ = sync(registered, emulator, dlc_requests=[dlc("c1", NW_ADV), dlc("c2", "regid.nope,1.0_0")])
     assert [(x["request_id"], x["status"]) for x in response.body["dlc_decisions"]] == [
-        ("c1", "migrate-success"), ("c2", "migrate-failed")]
+        ("c1", "migrate-success"),
+        ("c2", "migrate-failed"),
+    ]
     converted = [line for line in response.body["entitlements"] if line["source"] == "device_migration"]
     assert len(converted) == 1 and converted[0]["quantity"] == 3 and converted[0]["license_type"] == "perpetual"
     assert len(response.body["entitlements"]) == len(before.body["entitlements"]) + 1
@@ -199,8 +232,9 @@ def test_sync_rejections_use_the_guides_network_texts(emulator, registered, tmp_
     # Signed by a certificate the emulator never issued.
     other = Emulator(tmp_path / "other")
     rogue_key = pki.new_private_key()
-    rogue = pki.certificate_pem(other.ca.issue_id_certificate(
-        rogue_key.public_key(), name="x", uid=registered.onprem.uid, now=utcnow()))
+    rogue = pki.certificate_pem(
+        other.ca.issue_id_certificate(rogue_key.public_key(), name="x", uid=registered.onprem.uid, now=utcnow())
+    )
     with pytest.raises(EmulatorError) as exc:
         process(emulator, registered.sync_request(key=rogue_key, certificates=[rogue]))
     assert exc.value.message == MSG_NET_INVALID_SIGNING_CERTIFICATE

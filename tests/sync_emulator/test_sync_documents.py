@@ -1,4 +1,5 @@
 """sync.documents: round trips, and every guide rejection provoked by a crafted document."""
+
 import datetime
 import re
 from pathlib import Path
@@ -15,10 +16,27 @@ from sync.documents.canonical import canonical_bytes
 from sync.documents.document import new_id, utcnow
 from sync.documents.parse import parse
 from sync.documents.rejections import (
-    MSG_ALREADY_PROCESSED, MSG_CERTIFICATES_MISSING, MSG_CORRUPTED, MSG_INVALID_CERTIFICATE,
-    MSG_INVALID_ID_CERTIFICATE, MSG_INVALID_SIGNING_CERTIFICATE, MSG_MODIFIED, MSG_NET_INVALID_SIGNING_CERTIFICATE,
-    MSG_NOT_YAML, MSG_TIMESTAMP, NETWORK, AlreadyProcessed, CertificatesMissing, Corrupted, InvalidCertificate,
-    InvalidIdCertificate, InvalidSigningCertificate, Modified, NotYaml, TimestampSkew, WrongAccount,
+    MSG_ALREADY_PROCESSED,
+    MSG_CERTIFICATES_MISSING,
+    MSG_CORRUPTED,
+    MSG_INVALID_CERTIFICATE,
+    MSG_INVALID_ID_CERTIFICATE,
+    MSG_INVALID_SIGNING_CERTIFICATE,
+    MSG_MODIFIED,
+    MSG_NET_INVALID_SIGNING_CERTIFICATE,
+    MSG_NOT_YAML,
+    MSG_TIMESTAMP,
+    NETWORK,
+    AlreadyProcessed,
+    CertificatesMissing,
+    Corrupted,
+    InvalidCertificate,
+    InvalidIdCertificate,
+    InvalidSigningCertificate,
+    Modified,
+    NotYaml,
+    TimestampSkew,
+    WrongAccount,
 )
 from sync.documents.schema import SchemaError
 from sync.documents.serialize import filename, serialize
@@ -36,36 +54,66 @@ def side(ca):
     side = OnPremSide()
     now = utcnow()
     side.id_certificate = pki.certificate_pem(
-        ca.issue_id_certificate(side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=now))
+        ca.issue_id_certificate(side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=now)
+    )
     side.chain = ca.chain_pems()
     return side
 
 
 def entitlement(**overrides):
     line = {
-        "line_id": "line-1", "tag": NW_ADV, "name": "Catalyst 9300 Network Advantage", "description": "",
-        "product_family": "Catalyst 9300", "license_type": "term", "billing_type": "prepaid", "quantity": 50,
-        "start_date": "2026-01-01", "end_date": "2027-12-31", "subscription_id": "Sub1", "sku": "C9300-DNA-A",
-        "source": "order", "export_restricted": False, "parents": [],
+        "line_id": "line-1",
+        "tag": NW_ADV,
+        "name": "Catalyst 9300 Network Advantage",
+        "description": "",
+        "product_family": "Catalyst 9300",
+        "license_type": "term",
+        "billing_type": "prepaid",
+        "quantity": 50,
+        "start_date": "2026-01-01",
+        "end_date": "2027-12-31",
+        "subscription_id": "Sub1",
+        "sku": "C9300-DNA-A",
+        "source": "order",
+        "export_restricted": False,
+        "parents": [],
     }
     line.update(overrides)
     return line
 
 
-def response_for(ca, side, request, *, now=None, signer_key=None, signer_certs=None, id_cert=None, chain=None,
-                 onprem=None, created_at=None, **body):
+def response_for(
+    ca,
+    side,
+    request,
+    *,
+    now=None,
+    signer_key=None,
+    signer_certs=None,
+    id_cert=None,
+    chain=None,
+    onprem=None,
+    created_at=None,
+    **body,
+):
     now = now or utcnow()
     full = {
-        "in_reply_to": request.document_id, "onprem_name": side.onprem.name, "export_control_allowed": True,
+        "in_reply_to": request.document_id,
+        "onprem_name": side.onprem.name,
+        "export_control_allowed": True,
         "entitlements": [entitlement()],
-        "id_certificate": id_cert or pki.certificate_pem(ca.issue_id_certificate(
-            side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=now)),
+        "id_certificate": id_cert
+        or pki.certificate_pem(
+            ca.issue_id_certificate(side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=now)
+        ),
         "certificate_chain": ca.chain_pems() if chain is None else chain,
-        "export_decisions": [], "dlc_decisions": [], "full_sync_required": False, "product_instances_on_cssm": 1,
+        "export_decisions": [],
+        "dlc_decisions": [],
+        "full_sync_required": False,
+        "product_instances_on_cssm": 1,
     }
     full.update(body)
-    response = build("SyncResponse", onprem or side.onprem, full, sync_type=request.sync_type,
-                     now=created_at or now)
+    response = build("SyncResponse", onprem or side.onprem, full, sync_type=request.sync_type, now=created_at or now)
     return sign(response, signer_key or ca.signer_key, ca.signer_pems() if signer_certs is None else signer_certs)
 
 
@@ -89,9 +137,12 @@ def test_registration_request_round_trip_signed_by_its_csr(ca):
 
 
 def test_sync_request_and_rsa_signed_response_round_trip(ca, side):
-    request = side.sync_request("full", product_instances=[product_instance("FOC1", licenses=[(NW_ADV, 2)])],
-                                license_usage=[{"tag": NW_ADV, "virtual_account": "Default", "in_use": 2}],
-                                rum_reports=['{"header":{"type":"rum"},"payload":"{}"}'])
+    request = side.sync_request(
+        "full",
+        product_instances=[product_instance("FOC1", licenses=[(NW_ADV, 2)])],
+        license_usage=[{"tag": NW_ADV, "virtual_account": "Default", "in_use": 2}],
+        rum_reports=['{"header":{"type":"rum"},"payload":"{}"}'],
+    )
     parsed = parse(serialize(request), name=filename(request))
     assert parsed.to_dict() == request.to_dict() and parsed.sync_type == "full"
     assert filename(request).startswith("Acme-Lab_SyncRequest_full_")
@@ -131,14 +182,24 @@ def _flat(text):
 @pytest.mark.skipif(not GUIDE.exists(), reason="the vendor guide is not available")
 def test_messages_are_the_guides_verbatim():
     guide = _flat(GUIDE.read_text(encoding="utf-8"))
-    for name in ("MSG_WRONG_ACCOUNT", "MSG_NOT_YAML", "MSG_CORRUPTED", "MSG_MODIFIED", "MSG_TIMESTAMP",
-                 "MSG_INVALID_ID_CERTIFICATE", "MSG_INVALID_SIGNING_CERTIFICATE", "MSG_CERTIFICATES_MISSING",
-                 "MSG_INVALID_CERTIFICATE", "MSG_NET_INVALID_FILE", "MSG_NET_INVALID_ID_CERTIFICATE",
-                 "MSG_NET_INVALID_CERTIFICATE"):
+    for name in (
+        "MSG_WRONG_ACCOUNT",
+        "MSG_NOT_YAML",
+        "MSG_CORRUPTED",
+        "MSG_MODIFIED",
+        "MSG_TIMESTAMP",
+        "MSG_INVALID_ID_CERTIFICATE",
+        "MSG_INVALID_SIGNING_CERTIFICATE",
+        "MSG_CERTIFICATES_MISSING",
+        "MSG_INVALID_CERTIFICATE",
+        "MSG_NET_INVALID_FILE",
+        "MSG_NET_INVALID_ID_CERTIFICATE",
+        "MSG_NET_INVALID_CERTIFICATE",
+    ):
         assert f'"{getattr(rejections, name)}"' in guide, name
     # The two lines the guide breaks off at a page end: what it prints is our text's beginning.
-    assert '"' + MSG_ALREADY_PROCESSED[:-len(" synchronization response file.")] in guide
-    assert '"' + MSG_NET_INVALID_SIGNING_CERTIFICATE[:-len(" certificate.")] in guide
+    assert '"' + MSG_ALREADY_PROCESSED[: -len(" synchronization response file.")] in guide
+    assert '"' + MSG_NET_INVALID_SIGNING_CERTIFICATE[: -len(" certificate.")] in guide
 
 
 # ---- rejections -----------------------------------------------------------------------------
@@ -156,12 +217,15 @@ def test_wrong_account(ca, side):
     assert exc.value.message == "The file being processed for this On-Prem is invalid."
 
 
-@pytest.mark.parametrize("data, name", [
-    (b"\x89PNG\r\n\x1a\n\x00\x00binary", "response.yml"),
-    (b"kind: [SyncResponse\nversion: 1", "response.yml"),
-    (b"just a string", "response.yml"),
-    (b"kind: SyncResponse\n", "response.txt"),
-])
+@pytest.mark.parametrize(
+    "data, name",
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "response.yml"),
+        (b"kind: [SyncResponse\nversion: 1", "response.yml"),
+        (b"just a string", "response.yml"),
+        (b"kind: SyncResponse\n", "response.txt"),
+    ],
+)
 def test_not_yaml(data, name, ca, side):
     with pytest.raises(NotYaml) as exc:
         accept(side, ca, data, side.sync_request(), name=name)
@@ -172,13 +236,16 @@ def _signed_dict(ca, side, request, **kwargs):
     return yaml.safe_load(serialize(response_for(ca, side, request, **kwargs)))
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda doc: doc.pop("body"),
-    lambda doc: doc["body"].update(surprise=1),
-    lambda doc: doc["body"]["entitlements"][0].update(quantity="fifty"),
-    lambda doc: doc.update(kind="SyncRequest"),
-    lambda doc: doc.update(version=2),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda doc: doc.pop("body"),
+        lambda doc: doc["body"].update(surprise=1),
+        lambda doc: doc["body"]["entitlements"][0].update(quantity="fifty"),
+        lambda doc: doc.update(kind="SyncRequest"),
+        lambda doc: doc.update(version=2),
+    ],
+)
 def test_corrupted(mutate, ca, side):
     request = side.sync_request()
     doc = _signed_dict(ca, side, request)
@@ -228,7 +295,8 @@ def test_already_processed(ca, side):
     with pytest.raises(AlreadyProcessed) as exc:
         accept(side, ca, text, request)
     assert exc.value.message.startswith(
-        "The synchronization response file you selected has already been processed by this On-Prem.")
+        "The synchronization response file you selected has already been processed by this On-Prem."
+    )
 
 
 def test_missing_certificates(ca, side):
@@ -262,13 +330,15 @@ def test_invalid_signing_certificate(ca, side, tmp_path):
 def test_invalid_id_certificate_of_another_onprem(ca, side):
     request = side.sync_request()
     stranger = pki.new_private_key()
-    wrong_key = pki.certificate_pem(ca.issue_id_certificate(stranger.public_key(), name=side.onprem.name,
-                                                            uid=side.onprem.uid, now=utcnow()))
+    wrong_key = pki.certificate_pem(
+        ca.issue_id_certificate(stranger.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=utcnow())
+    )
     with pytest.raises(InvalidIdCertificate) as exc:
         accept(side, ca, serialize(response_for(ca, side, request, id_cert=wrong_key)), request)
     assert exc.value.message == MSG_INVALID_ID_CERTIFICATE
-    wrong_uid = pki.certificate_pem(ca.issue_id_certificate(side.id_key.public_key(), name="x", uid="another-uid",
-                                                            now=utcnow()))
+    wrong_uid = pki.certificate_pem(
+        ca.issue_id_certificate(side.id_key.public_key(), name="x", uid="another-uid", now=utcnow())
+    )
     with pytest.raises(InvalidIdCertificate) as exc:
         accept(side, ca, serialize(response_for(ca, side, request, id_cert=wrong_uid)), request, mode=NETWORK)
     assert exc.value.message == "Invalid ID Certificate. The file being processed has an invalid certificate."
@@ -277,11 +347,19 @@ def test_invalid_id_certificate_of_another_onprem(ca, side):
 def test_invalid_certificate_needs_a_full_sync(ca, side, tmp_path):
     request = side.sync_request()
     other_ca = CertificateAuthority(tmp_path / "other").ensure()
-    foreign = pki.certificate_pem(other_ca.issue_id_certificate(
-        side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=utcnow()))
-    expired = pki.certificate_pem(ca.issue_id_certificate(
-        side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid,
-        now=utcnow() - datetime.timedelta(days=400)))
+    foreign = pki.certificate_pem(
+        other_ca.issue_id_certificate(
+            side.id_key.public_key(), name=side.onprem.name, uid=side.onprem.uid, now=utcnow()
+        )
+    )
+    expired = pki.certificate_pem(
+        ca.issue_id_certificate(
+            side.id_key.public_key(),
+            name=side.onprem.name,
+            uid=side.onprem.uid,
+            now=utcnow() - datetime.timedelta(days=400),
+        )
+    )
     for id_cert in (foreign, expired):
         with pytest.raises(InvalidCertificate) as exc:
             accept(side, ca, serialize(response_for(ca, side, request, id_cert=id_cert)), request)
@@ -302,17 +380,40 @@ def test_timestamp_skew(ca, side):
 
 
 # ---- YAML quoting: any string survives the trip with its signature intact --------------------
-_TRICKY = st.sampled_from(["yes", "no", "on", "null", "~", "1e3", "0x1F", "2026-01-01", "12:30", "- a", "a: b",
-                           "#c", "'q'", '"', "\u2028", " lead", "trail ", "", "multi\nline\n", "tab\there"])
+_TRICKY = st.sampled_from(
+    [
+        "yes",
+        "no",
+        "on",
+        "null",
+        "~",
+        "1e3",
+        "0x1F",
+        "2026-01-01",
+        "12:30",
+        "- a",
+        "a: b",
+        "#c",
+        "'q'",
+        '"',
+        "\u2028",
+        " lead",
+        "trail ",
+        "",
+        "multi\nline\n",
+        "tab\there",
+    ]
+)
 _TEXT = st.one_of(_TRICKY, st.text(st.characters(blacklist_categories=("Cs",)), max_size=40))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(hostname=_TEXT, product_name=_TEXT, report=_TEXT)
 def test_any_strings_round_trip_and_still_verify(ca, side, hostname, product_name, report):
-    request = side.sync_request(product_instances=[product_instance("FOC1", hostname=hostname[:255],
-                                                                    product_name=product_name[:255])],
-                                rum_reports=[report])
+    request = side.sync_request(
+        product_instances=[product_instance("FOC1", hostname=hostname[:255], product_name=product_name[:255])],
+        rum_reports=[report],
+    )
     parsed = parse(serialize(request), name="x.yml")
     assert parsed.body == request.body
     verify(parsed, trusted_roots=[ca.root_pem], expected_uid=side.onprem.uid)

@@ -3,6 +3,7 @@
 The same service as the API Toolkit widget's toggle, acting as the system (no user), with the
 same event recorded.
 """
+
 from django.core.management.base import BaseCommand
 
 from accounts.api_clients import api_console_enabled

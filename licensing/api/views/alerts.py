@@ -1,4 +1,5 @@
 """14. Alerts of a local account, for the virtual accounts the caller may see."""
+
 import datetime
 
 from django.utils import timezone
@@ -18,8 +19,13 @@ ALL_ALERTS_CAP = 1000
 SEVERITIES = {AlertsSerializer.MAJOR: Alert.Severity.MAJOR, AlertsSerializer.MINOR: Alert.Severity.MINOR}
 # The Alerts tab's order, "Severity, and then Action Due" (None is "Now"), the id breaking ties.
 ORDER = ("severity", "action_due", "pk")
-KEYSET = Keyset("alerts", ORDER, (str, datetime.datetime, int), nullable={"action_due"},
-                key_of=lambda alert: (alert.severity, alert.action_due, alert.pk))
+KEYSET = Keyset(
+    "alerts",
+    ORDER,
+    (str, datetime.datetime, int),
+    nullable={"action_due"},
+    key_of=lambda alert: (alert.severity, alert.action_due, alert.pk),
+)
 
 
 def action_due(alert, now):
@@ -48,15 +54,23 @@ def alert_record(alert, now):
 
 
 class AlertsView(ApiView):
-    @extend_schema(operation_id="alerts", summary="Alerts", request=AlertsSerializer,
-                   responses=schemas.responses(schemas.AlertsReply))
+    @extend_schema(
+        operation_id="alerts",
+        summary="Alerts",
+        request=AlertsSerializer,
+        responses=schemas.responses(schemas.AlertsReply),
+    )
     def post(self, request, account):
-        account = account_named(request, account,
-                                refusal=f"Not Authorized to access alerts for local Account '{account}'")
+        account = account_named(
+            request, account, refusal=f"Not Authorized to access alerts for local Account '{account}'"
+        )
         data = validate(AlertsSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
-            request, account, data.get("virtualAccounts"),
-            refusal="Not Authorized to access alerts for specified local Virtual Accounts")
+            request,
+            account,
+            data.get("virtualAccounts"),
+            refusal="Not Authorized to access alerts for specified local Virtual Accounts",
+        )
         now = timezone.now()
         # The alerts the Alerts tab shows (open, not postponed), with the same visibility rule.
         alerts = visible_alerts(request, account, vas).visible(now)
@@ -64,8 +78,9 @@ class AlertsView(ApiView):
             alerts = alerts.filter(virtual_account__in=vas)
         if data.get("severity"):
             alerts = alerts.filter(severity__in=[SEVERITIES[s] for s in data["severity"]])
-        cursor = cursor_page(KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"),
-                             severity=data.get("severity"))
+        cursor = cursor_page(
+            KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"), severity=data.get("severity")
+        )
         alerts = alerts.select_related("account", "virtual_account", "license", "product_instance").order_by(*ORDER)
         total = alerts.count()
         if cursor is None:
@@ -74,5 +89,10 @@ class AlertsView(ApiView):
             # limit -1 is the first 1000 from the cursor on; next_cursor goes on from there.
             shown = list(cursor.rows(alerts, data["limit"], cap=ALL_ALERTS_CAP))
             extra = {"next_cursor": cursor.next_cursor}
-        return reply(left_out_message(account, left_out), result=SUCCESS, totalRecords=total,
-                     alerts=[alert_record(alert, now) for alert in shown], **extra)
+        return reply(
+            left_out_message(account, left_out),
+            result=SUCCESS,
+            totalRecords=total,
+            alerts=[alert_record(alert, now) for alert in shown],
+            **extra,
+        )

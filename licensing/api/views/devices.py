@@ -3,6 +3,7 @@
 A product instance is named on the wire by its ``sudi`` (``udiPid`` + ``udiSerialNumber``
 identify it within a local account) and its ``productTagName`` (the software tag).
 """
+
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
@@ -58,8 +59,20 @@ assert tuple(SEARCH_FIELDS) == SEARCH_PARAMETERS
 
 
 # What the lists read, as plain rows (``QuerySet.values``): no model instances per device.
-ROW_FIELDS = sorted({"pk", "virtual_account_id", "hostname", "product_name", "registered_at", "last_contact_at",
-                     "device__software_tag", "device__product_type", *SUDI_FIELDS.values(), *SEARCH_FIELDS.values()})
+ROW_FIELDS = sorted(
+    {
+        "pk",
+        "virtual_account_id",
+        "hostname",
+        "product_name",
+        "registered_at",
+        "last_contact_at",
+        "device__software_tag",
+        "device__product_type",
+        *SUDI_FIELDS.values(),
+        *SEARCH_FIELDS.values(),
+    }
+)
 
 
 def sudi(row):
@@ -115,9 +128,10 @@ def with_usage(rows):
     for chunk in chunks(rows):
         usage = {}
         for pi_id, license_id, name, count in (
-                LicenseUsage.objects.filter(product_instance_id__in=[row["pk"] for row in chunk])
-                .order_by("license__name", "license_id")
-                .values_list("product_instance_id", "license_id", "license__name", "count")):
+            LicenseUsage.objects.filter(product_instance_id__in=[row["pk"] for row in chunk])
+            .order_by("license__name", "license_id")
+            .values_list("product_instance_id", "license_id", "license__name", "count")
+        ):
             usage.setdefault(pi_id, []).append((license_id, name, count))
         for row in chunk:
             row["usage"] = usage.get(row["pk"], [])
@@ -125,29 +139,37 @@ def with_usage(rows):
 
 
 class DeviceUsageView(ApiView):
-    @extend_schema(operation_id="device_usage", summary="Product instance usage", request=UsageSerializer,
-                   responses=schemas.responses(schemas.DeviceUsageReply))
+    @extend_schema(
+        operation_id="device_usage",
+        summary="Product instance usage",
+        request=UsageSerializer,
+        responses=schemas.responses(schemas.DeviceUsageReply),
+    )
     def post(self, request, account):
-        account = account_named(request, account, refusal=f"Not Authorized to access devices for local Account "
-                                                          f"'{account}'")
+        account = account_named(
+            request, account, refusal=f"Not Authorized to access devices for local Account '{account}'"
+        )
         data = validate(UsageSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
-            request, account, data.get("virtualAccounts"),
-            refusal="Not Authorized to access devices for specified local Virtual Accounts")
+            request,
+            account,
+            data.get("virtualAccounts"),
+            refusal="Not Authorized to access devices for specified local Virtual Accounts",
+        )
         cursor = cursor_page(USAGE_KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"))
         # A product instance is Out Of Compliance when a license it uses is, in its virtual
         # account: known from the aggregate positions, not per device.
-        short = {(p.virtual_account_id, p.license_id)
-                 for p in (compliance.license_positions(account, virtual_accounts=vas) if vas else [])
-                 if p.status == compliance.OUT_OF_COMPLIANCE}
+        short = {
+            (p.virtual_account_id, p.license_id)
+            for p in (compliance.license_positions(account, virtual_accounts=vas) if vas else [])
+            if p.status == compliance.OUT_OF_COMPLIANCE
+        }
         names = {va.pk: va.name for va in vas}
-        devices = ProductInstance.objects.filter(account=account, virtual_account__in=list(names)).order_by(
-            *LIST_ORDER)
+        devices = ProductInstance.objects.filter(account=account, virtual_account__in=list(names)).order_by(*LIST_ORDER)
         total = devices.count()
         rows = with_usage(rows_of(devices, data, cursor))
         head = {"status": SUCCESS, "statusMessage": left_out_message(account, left_out), "totalRecords": total}
-        return streamed_reply(head, "devices", (_usage_record(row, names, short) for row in rows),
-                              tail=tail_of(cursor))
+        return streamed_reply(head, "devices", (_usage_record(row, names, short) for row in rows), tail=tail_of(cursor))
 
 
 def _usage_record(row, va_names, short):
@@ -170,13 +192,16 @@ def _usage_record(row, va_names, short):
 
 class DeviceSearchView(ApiView):
     @extend_schema(
-        operation_id="device_search", summary="Search the product instances of a local Virtual Account",
-        parameters=[OpenApiParameter(name, str, description="Exact match") for name in SEARCH_PARAMETERS] + [
+        operation_id="device_search",
+        summary="Search the product instances of a local Virtual Account",
+        parameters=[OpenApiParameter(name, str, description="Exact match") for name in SEARCH_PARAMETERS]
+        + [
             OpenApiParameter("limit", int, description="Records to return; -1 for all. Default 50."),
             OpenApiParameter("offset", int, description="Records to skip. Default 0."),
             OpenApiParameter("cursor", str, description=CURSOR_HELP),
         ],
-        responses=schemas.responses(schemas.DeviceSearchReply))
+        responses=schemas.responses(schemas.DeviceSearchReply),
+    )
     def get(self, request, account, va):
         refusal = f"Not Authorized to access Virtual Account '{va}'."
         va = virtual_account_named(request, account_named(request, account, refusal=refusal), va, refusal=refusal)
@@ -188,17 +213,24 @@ class DeviceSearchView(ApiView):
             devices = devices.filter(**{SEARCH_FIELDS[parameter]: value})  # exact match, on an indexed column
         devices = devices.order_by(*LIST_ORDER)
         total = devices.count()
-        records = ({"instanceName": instance_name(row), "sudi": sudi(row), "productTagName": product_tag(row)}
-                   for row in rows_of(devices, data, cursor))
-        return streamed_reply({"status": SUCCESS, "statusMessage": "", "totalRecords": total}, "devices", records,
-                              tail=tail_of(cursor))
+        records = (
+            {"instanceName": instance_name(row), "sudi": sudi(row), "productTagName": product_tag(row)}
+            for row in rows_of(devices, data, cursor)
+        )
+        return streamed_reply(
+            {"status": SUCCESS, "statusMessage": "", "totalRecords": total}, "devices", records, tail=tail_of(cursor)
+        )
 
 
 def _find_device(va, item):
     """The product instance of ``va`` the request item names, or None."""
     ident = item["sudi"]
-    devices = ProductInstance.objects.filter(account_id=va.account_id, virtual_account=va,
-                                             udi_pid=ident["udiPid"], udi_serial_number=ident["udiSerialNumber"])
+    devices = ProductInstance.objects.filter(
+        account_id=va.account_id,
+        virtual_account=va,
+        udi_pid=ident["udiPid"],
+        udi_serial_number=ident["udiSerialNumber"],
+    )
     tag = item.get("productTagName")
     if tag:
         # A product instance that never told its software tag (made by a sync) matches on its UDI.
@@ -217,12 +249,15 @@ def _device_label(item):
 
 
 class DeviceTransferView(ApiView):
-    @extend_schema(operation_id="device_transfer", summary="Transfer up to 10 product instances",
-                   request=DeviceTransferDocSerializer, responses=schemas.responses(schemas.DeviceTransferReply))
+    @extend_schema(
+        operation_id="device_transfer",
+        summary="Transfer up to 10 product instances",
+        request=DeviceTransferDocSerializer,
+        responses=schemas.responses(schemas.DeviceTransferReply),
+    )
     def post(self, request, account, va):
         refusal = f"Not Authorized to access Virtual Account '{va}'."
-        source = virtual_account_named(request, account_named(request, account, refusal=refusal), va,
-                                       refusal=refusal)
+        source = virtual_account_named(request, account_named(request, account, refusal=refusal), va, refusal=refusal)
         require(request, Action.TRANSFER, source, refusal)
         data = validate(DeviceTransferSerializer, request.data)
         statuses = [self._transfer(request, source, item) for item in data["productInstances"]]
@@ -232,8 +267,11 @@ class DeviceTransferView(ApiView):
             http_status = 403  # every item refused for want of access, as the license transfer answers
         for s in statuses:
             s.pop("_forbidden")
-        message = ("all the product instances failed to transfer" if result == ERROR
-                   else f"{moved} product instances transferred successfully.")
+        message = (
+            "all the product instances failed to transfer"
+            if result == ERROR
+            else f"{moved} product instances transferred successfully."
+        )
         return reply(message, result=result, http_status=http_status, productsTransferStatus=statuses)
 
     def _transfer(self, request, source, item):
@@ -245,8 +283,9 @@ class DeviceTransferView(ApiView):
             if target is None:
                 raise ApiError(f"Failed to find Virtual Account '{name}'.")
             target.account = source.account
-            if not can(request, Action.TRANSFER, account=source.account, virtual_account=source,
-                       to_virtual_account=target):
+            if not can(
+                request, Action.TRANSFER, account=source.account, virtual_account=source, to_virtual_account=target
+            ):
                 raise ApiError(f"Not Authorized to access Virtual Account '{name}'.", http_status=403)
             pi = _find_device(source, data)
             if pi is None:
@@ -256,15 +295,21 @@ class DeviceTransferView(ApiView):
             return {"status": ERROR, "statusMessage": error.message, "_forbidden": error.http_status == 403}
         except ServiceError as error:
             return {"status": ERROR, "statusMessage": error.message, "_forbidden": False}
-        return {"status": SUCCESS, "_forbidden": False,
-                "statusMessage": f"Device '{label}' successfully transferred from Virtual Account "
-                                 f"'{source.name}' to Virtual Account '{target.name}'."}
+        return {
+            "status": SUCCESS,
+            "_forbidden": False,
+            "statusMessage": f"Device '{label}' successfully transferred from Virtual Account "
+            f"'{source.name}' to Virtual Account '{target.name}'.",
+        }
 
 
 class DeviceRemoveView(ApiView):
-    @extend_schema(operation_id="device_remove", summary="Remove product instances",
-                   request=DeviceRemoveDocSerializer,
-                   responses=schemas.responses(schemas.DeviceRemoveReply, schemas.AnyErrorReply))
+    @extend_schema(
+        operation_id="device_remove",
+        summary="Remove product instances",
+        request=DeviceRemoveDocSerializer,
+        responses=schemas.responses(schemas.DeviceRemoveReply, schemas.AnyErrorReply),
+    )
     def post(self, request, account, va):
         refusal = f"Not Authorized to remove product instances from Virtual Account '{va}'."
         va = virtual_account_named(request, account_named(request, account, refusal=refusal), va, refusal=refusal)
@@ -273,10 +318,14 @@ class DeviceRemoveView(ApiView):
         statuses = [self._remove(request, va, item) for item in data["productInstanceRemoveRequests"]]
         removed = sum(s["status"] == SUCCESS for s in statuses)
         result, http_status = batch_result(removed, len(statuses))
-        message = (f"{removed} Product Instance(s) removed successfully." if removed
-                   else "Product Instance(s) could not be removed.")
-        return reply({"statusMessage": message, "removeProductInstancesStatus": statuses}, result=result,
-                     http_status=http_status)
+        message = (
+            f"{removed} Product Instance(s) removed successfully."
+            if removed
+            else "Product Instance(s) could not be removed."
+        )
+        return reply(
+            {"statusMessage": message, "removeProductInstancesStatus": statuses}, result=result, http_status=http_status
+        )
 
     def _remove(self, request, va, item):
         device = _device_text(item)
@@ -289,8 +338,11 @@ class DeviceRemoveView(ApiView):
             pi_service.remove_product_instance(actor=actor(request), pi=pi)
         except (ApiError, ServiceError) as error:
             return {"status": ERROR, "statusMessage": error.message, "device": device}
-        return {"status": SUCCESS, "statusMessage": f"The Product Instance {name} was successfully removed.",
-                "device": device}
+        return {
+            "status": SUCCESS,
+            "statusMessage": f"The Product Instance {name} was successfully removed.",
+            "device": device,
+        }
 
 
 def _device_text(item):

@@ -3,6 +3,7 @@
 The page and its script come from this package (``assets/``): an on-premises server in an
 air-gapped lab cannot load Swagger UI or Redoc from a CDN.
 """
+
 from pathlib import Path
 
 from django.http import HttpResponse

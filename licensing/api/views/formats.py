@@ -1,4 +1,5 @@
 """How values look on the wire (the guide's examples)."""
+
 import datetime
 
 from django.utils import timezone

@@ -1,4 +1,5 @@
 """7-9. License usage, license subscriptions, license transfer."""
+
 from collections import defaultdict
 
 from django.db.models import F, Q
@@ -65,38 +66,55 @@ def _license_record(position, details):
         "reserved": 0,  # reservations (SLR) do not exist on On-Prem
         "isPortable": False,
         "licenseDetails": details.get((position.virtual_account_id, position.license_id), []),
-        "licenseSubstitutions": [{
-            "license": s.license,
-            "substitutedLicense": s.substituted_license,
-            "substitutedQuantity": s.quantity,
-            "substitutionType": s.substitution_type,
-        } for s in position.substitutions],
+        "licenseSubstitutions": [
+            {
+                "license": s.license,
+                "substitutedLicense": s.substituted_license,
+                "substitutedQuantity": s.quantity,
+                "substitutionType": s.substitution_type,
+            }
+            for s in position.substitutions
+        ],
     }
 
 
 # The positions' own order (compliance.license_positions): VA name, VA id, license name, license
 # id: the ids make it total, so a cursor names one place in it. Positions are aggregates made in
 # Python (a fixed number of queries), so the cursor is applied to that list.
-LICENSE_KEYSET = Keyset("license_usage", ("virtual_account", "virtual_account_id", "license", "license_id"),
-                        (str, int, str, int),
-                        key_of=lambda p: (p.virtual_account, p.virtual_account_id, p.license, p.license_id))
+LICENSE_KEYSET = Keyset(
+    "license_usage",
+    ("virtual_account", "virtual_account_id", "license", "license_id"),
+    (str, int, str, int),
+    key_of=lambda p: (p.virtual_account, p.virtual_account_id, p.license, p.license_id),
+)
 # The subscriptions' order; the line's id breaks ties.
 SUBSCRIPTION_ORDER = ("subscription_id", "virtual_account__name", "license__name", "pk")
-SUBSCRIPTION_KEYSET = Keyset("license_subscriptions", SUBSCRIPTION_ORDER, (str, str, str, int),
-                             key_of=lambda line: (line.subscription_id, line.virtual_account.name, line.license.name,
-                                                  line.pk))
+SUBSCRIPTION_KEYSET = Keyset(
+    "license_subscriptions",
+    SUBSCRIPTION_ORDER,
+    (str, str, str, int),
+    key_of=lambda line: (line.subscription_id, line.virtual_account.name, line.license.name, line.pk),
+)
 
 
 class LicenseUsageView(ApiView):
-    @extend_schema(operation_id="license_usage", summary="Smart License usage", request=UsageSerializer,
-                   responses=schemas.responses(schemas.LicenseUsageReply))
+    @extend_schema(
+        operation_id="license_usage",
+        summary="Smart License usage",
+        request=UsageSerializer,
+        responses=schemas.responses(schemas.LicenseUsageReply),
+    )
     def post(self, request, account):
-        account = account_named(request, account, refusal=f"Not Authorized to access licenses for local Account "
-                                                          f"'{account}'")
+        account = account_named(
+            request, account, refusal=f"Not Authorized to access licenses for local Account '{account}'"
+        )
         data = validate(UsageSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
-            request, account, data.get("virtualAccounts"),
-            refusal="Not Authorized to access licenses for specified local Virtual Accounts")
+            request,
+            account,
+            data.get("virtualAccounts"),
+            refusal="Not Authorized to access licenses for specified local Virtual Accounts",
+        )
         cursor = cursor_page(LICENSE_KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"))
         as_of = compliance.today()
         # The positions are aggregates (one per virtual account and license), computed in a
@@ -108,8 +126,12 @@ class LicenseUsageView(ApiView):
             shown = list(cursor.page(cursor.items(positions, data["limit"]), data["limit"]))
         details = _details_by_position(shown, as_of)
         extra = {} if cursor is None else {"next_cursor": cursor.next_cursor}
-        return reply(left_out_message(account, left_out), totalRecords=len(positions),
-                     licenses=[_license_record(p, details) for p in shown], **extra)
+        return reply(
+            left_out_message(account, left_out),
+            totalRecords=len(positions),
+            licenses=[_license_record(p, details) for p in shown],
+            **extra,
+        )
 
 
 def _subscription_status(line, today):
@@ -118,15 +140,23 @@ def _subscription_status(line, today):
 
 
 class LicenseSubscriptionsView(ApiView):
-    @extend_schema(operation_id="license_subscriptions", summary="License subscriptions usage",
-                   request=SubscriptionsSerializer, responses=schemas.responses(schemas.SubscriptionsReply))
+    @extend_schema(
+        operation_id="license_subscriptions",
+        summary="License subscriptions usage",
+        request=SubscriptionsSerializer,
+        responses=schemas.responses(schemas.SubscriptionsReply),
+    )
     def post(self, request, account):
-        account = account_named(request, account, refusal=f"Not Authorized to access license subscriptions for "
-                                                          f"local Account {account}")
+        account = account_named(
+            request, account, refusal=f"Not Authorized to access license subscriptions for local Account {account}"
+        )
         data = validate(SubscriptionsSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
-            request, account, data.get("virtualAccounts"),
-            refusal="Not Authorized to access license subscriptions for specified local Virtual Accounts")
+            request,
+            account,
+            data.get("virtualAccounts"),
+            refusal="Not Authorized to access license subscriptions for specified local Virtual Accounts",
+        )
         today = compliance.today()
         wanted = set(data.get("status") or ())
         # A subscription is a line bought under a subscription id. Active: not past its end
@@ -139,8 +169,9 @@ class LicenseSubscriptionsView(ApiView):
             if SubscriptionsSerializer.EXPIRED in wanted:
                 condition |= Q(end_date__lt=today)
             lines = lines.filter(condition)
-        cursor = cursor_page(SUBSCRIPTION_KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"),
-                             status=data.get("status"))
+        cursor = cursor_page(
+            SUBSCRIPTION_KEYSET, data, account, virtualAccounts=data.get("virtualAccounts"), status=data.get("status")
+        )
         lines = lines.select_related("license", "virtual_account").order_by(*SUBSCRIPTION_ORDER)
         total = lines.count()
         if cursor is None:
@@ -166,12 +197,15 @@ def _subscription_record(line, today):
 
 
 class LicenseTransferView(ApiView):
-    @extend_schema(operation_id="license_transfer", summary="Transfer licenses to other local Virtual Accounts",
-                   request=LicenseTransferDocSerializer, responses=schemas.responses(schemas.LicenseTransferReply))
+    @extend_schema(
+        operation_id="license_transfer",
+        summary="Transfer licenses to other local Virtual Accounts",
+        request=LicenseTransferDocSerializer,
+        responses=schemas.responses(schemas.LicenseTransferReply),
+    )
     def post(self, request, account, va):
         refusal = f"Not Authorized to access Virtual Account '{va}'."
-        source = virtual_account_named(request, account_named(request, account, refusal=refusal), va,
-                                       refusal=refusal)
+        source = virtual_account_named(request, account_named(request, account, refusal=refusal), va, refusal=refusal)
         require(request, Action.TRANSFER, source, refusal)
         data = validate(LicenseTransferSerializer, request.data)
         statuses = [self._transfer(request, source, item) for item in data["licenses"]]
@@ -182,8 +216,9 @@ class LicenseTransferView(ApiView):
         count = sum(s["_quantity"] for s in moved)
         for s in statuses:
             s.pop("_forbidden"), s.pop("_quantity")
-        message = ("All licenses failed to transfer." if result == ERROR
-                   else f"{count} licenses transferred successfully.")
+        message = (
+            "All licenses failed to transfer." if result == ERROR else f"{count} licenses transferred successfully."
+        )
         return reply(message, result=result, http_status=http_status, licensesTransferStatus=statuses)
 
     def _transfer(self, request, source, item):
@@ -192,22 +227,39 @@ class LicenseTransferView(ApiView):
             target = self._target(request, source, data["targetVirtualAccount"])
             definition = self._license(source, data["license"])
             result = transfer_service.transfer_licenses(
-                actor=actor(request), from_va=source, to_va=target, license=definition, quantity=data["quantity"],
-                license_type=data["licenseType"], precedence=data["precedence"])
+                actor=actor(request),
+                from_va=source,
+                to_va=target,
+                license=definition,
+                quantity=data["quantity"],
+                license_type=data["licenseType"],
+                precedence=data["precedence"],
+            )
         except ApiError as error:
             return _item_error(item, error.message, forbidden=error.http_status == 403)
         except NotAllowed:
-            return _item_error(item, f"Not Authorized to access local Virtual Accounts '{source.name}' or "
-                                     f"'{data['targetVirtualAccount']}'.", forbidden=True)
+            return _item_error(
+                item,
+                f"Not Authorized to access local Virtual Accounts '{source.name}' or '{data['targetVirtualAccount']}'.",
+                forbidden=True,
+            )
         except ServiceError as error:
             if error.field == "quantity":
-                return _item_error(item, f"Quantity to transfer is greater than the available quantity for license "
-                                         f"'{data['license']}' license in Virtual Account '{source.name}'.")
+                return _item_error(
+                    item,
+                    f"Quantity to transfer is greater than the available quantity for license "
+                    f"'{data['license']}' license in Virtual Account '{source.name}'.",
+                )
             return _item_error(item, error.message)
-        return {**_echo(item), "status": SUCCESS, "_quantity": result.quantity, "_forbidden": False,
-                "statusMessage": f"{result.quantity} '{data['license']}' licenses successfully transferred from "
-                                 f"Virtual Account '{source.name}' to Virtual Account '{target.name}'."
-                                 + (f" {result.notice}" if result.notice else "")}
+        return {
+            **_echo(item),
+            "status": SUCCESS,
+            "_quantity": result.quantity,
+            "_forbidden": False,
+            "statusMessage": f"{result.quantity} '{data['license']}' licenses successfully transferred from "
+            f"Virtual Account '{source.name}' to Virtual Account '{target.name}'."
+            + (f" {result.notice}" if result.notice else ""),
+        }
 
     def _target(self, request, source, name):
         target = VirtualAccount.objects.filter(account=source.account, name=name).first()
@@ -219,9 +271,13 @@ class LicenseTransferView(ApiView):
         return target
 
     def _license(self, source, name):
-        definition = (LicenseDefinition.objects.filter(Q(name=name) | Q(entitlement_tag=name),
-                                                       entitlements__virtual_account=source)
-                      .order_by("pk").first())
+        definition = (
+            LicenseDefinition.objects.filter(
+                Q(name=name) | Q(entitlement_tag=name), entitlements__virtual_account=source
+            )
+            .order_by("pk")
+            .first()
+        )
         if definition is None:
             raise ApiError(f"Failed to find {name} license in Virtual Account {source.name}.")
         return definition
@@ -241,4 +297,3 @@ def _echo(item):
 
 def _item_error(item, message, forbidden=False):
     return {**_echo(item), "status": ERROR, "statusMessage": message, "_forbidden": forbidden, "_quantity": 0}
-

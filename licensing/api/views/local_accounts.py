@@ -1,4 +1,5 @@
 """The local accounts the caller may use (what CSLU-style clients ask first)."""
+
 from drf_spectacular.utils import extend_schema
 
 from licensing.services.accounts import visible_accounts
@@ -31,14 +32,21 @@ def local_accounts(request):
 
 
 class LocalAccountsView(ApiView):
-    @extend_schema(operation_id="list_local_accounts", summary="The local accounts the caller may use",
-                   responses=schemas.responses(schemas.LocalAccountsReply))
+    @extend_schema(
+        operation_id="list_local_accounts",
+        summary="The local accounts the caller may use",
+        responses=schemas.responses(schemas.LocalAccountsReply),
+    )
     def get(self, request):
         return local_accounts(request)
 
 
 class UpstreamAccountsView(ApiView):
-    @extend_schema(operation_id="list_local_accounts_upstream", summary="The local accounts the caller may use",
-                   request=None, responses=schemas.responses(schemas.LocalAccountsReply))
+    @extend_schema(
+        operation_id="list_local_accounts_upstream",
+        summary="The local accounts the caller may use",
+        request=None,
+        responses=schemas.responses(schemas.LocalAccountsReply),
+    )
     def post(self, request):
         return local_accounts(request)

@@ -1,12 +1,15 @@
 """manage.py usage_totals --check | --rebuild: the trigger-kept usage totals against the usage rows."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from licensing.services import usage_totals
 
 
 class Command(BaseCommand):
-    help = ("Check (--check) or recompute (--rebuild) the running usage totals and the left-out "
-            "redundancy usage that database triggers keep for license compliance.")
+    help = (
+        "Check (--check) or recompute (--rebuild) the running usage totals and the left-out "
+        "redundancy usage that database triggers keep for license compliance."
+    )
 
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group(required=True)

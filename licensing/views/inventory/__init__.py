@@ -8,6 +8,7 @@ A virtual account the principal may not see, or one of another local account, an
 an invisible account does (see ``workspace``); 403 is kept for a visible virtual account on
 which the action is not allowed.
 """
+
 from .general_tab import general, token_download, token_new, token_remove, token_revoke
 from .licenses_tab import license_transfer, licenses, licenses_csv
 from .product_instances_tab import (
@@ -18,7 +19,16 @@ from .product_instances_tab import (
 )
 
 __all__ = [
-    "general", "license_transfer", "licenses", "licenses_csv", "product_instance_remove",
-    "product_instance_transfer", "product_instances", "product_instances_csv", "token_download", "token_new",
-    "token_remove", "token_revoke",
+    "general",
+    "license_transfer",
+    "licenses",
+    "licenses_csv",
+    "product_instance_remove",
+    "product_instance_transfer",
+    "product_instances",
+    "product_instances_csv",
+    "token_download",
+    "token_new",
+    "token_remove",
+    "token_revoke",
 ]

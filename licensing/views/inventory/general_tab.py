@@ -1,5 +1,6 @@
 """Inventory > General: the registration tokens of the virtual account (list, New Token,
 Revoke, Remove, Download) and the URLs its products send their messages to."""
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -20,16 +21,27 @@ from ..workspace import account_page, render_workspace
 from .page import inventory_url, render_inventory, require, visible_virtual_account_or_404
 
 NEW_TOKEN_SESSION_KEY = "licensing_new_token_id"
-TOKEN_SORTS = {"expires": "expires_at", "uses": "uses", "description": "description",
-               "created_by": "created_by_name", "status": "current_status", "created": "created_at"}
+TOKEN_SORTS = {
+    "expires": "expires_at",
+    "uses": "uses",
+    "description": "description",
+    "created_by": "created_by_name",
+    "status": "current_status",
+    "created": "created_at",
+}
 
 
 @account_page
 @require_GET
 def general(request, account):
     def context(va):
-        table = Listing(request, inventory_queries.tokens_of(va, timezone.now()),
-                        search=["description", "created_by_name"], sorts=TOKEN_SORTS, default_sort="-created")
+        table = Listing(
+            request,
+            inventory_queries.tokens_of(va, timezone.now()),
+            search=["description", "created_by_name"],
+            sorts=TOKEN_SORTS,
+            default_sort="-created",
+        )
         new_token = None
         new_token_id = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
         if new_token_id is not None:
@@ -57,7 +69,8 @@ def token_new(request, account, va_id):
     va = visible_virtual_account_or_404(request, account, va_id)
     require(request, Action.MANAGE_TOKENS, va)
     export_allowed = account.export_control_allowed and can(
-        request, Action.CREATE_EXPORT_TOKENS, account=account, virtual_account=va)
+        request, Action.CREATE_EXPORT_TOKENS, account=account, virtual_account=va
+    )
     form = NewTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -66,18 +79,31 @@ def token_new(request, account, va_id):
             if data["export_controlled"]:
                 require(request, Action.CREATE_EXPORT_TOKENS, va)
             token = token_service.create_token(
-                actor=request.user, virtual_account=va, description=data["description"],
-                expires_after_days=data["expires_after_days"], max_uses=data["max_uses"],
+                actor=request.user,
+                virtual_account=va,
+                description=data["description"],
+                expires_after_days=data["expires_after_days"],
+                max_uses=data["max_uses"],
                 export_controlled=data["export_controlled"],
             )
             request.session[NEW_TOKEN_SESSION_KEY] = token.pk
-            messages.success(request, _("The registration token was created in the local virtual account "
-                                        "“%(name)s”.") % {"name": va.name})
+            messages.success(
+                request,
+                _("The registration token was created in the local virtual account “%(name)s”.") % {"name": va.name},
+            )
             return redirect(inventory_url("licensing_inventory", account, va))
-    return render_workspace(request, "licensing/inventory/token_form.html", {
-        "form": form, "virtual_account": va, "export_allowed": export_allowed,
-        "back_url": inventory_url("licensing_inventory", account, va),
-    }, account=account, section="inventory")
+    return render_workspace(
+        request,
+        "licensing/inventory/token_form.html",
+        {
+            "form": form,
+            "virtual_account": va,
+            "export_allowed": export_allowed,
+            "back_url": inventory_url("licensing_inventory", account, va),
+        },
+        account=account,
+        section="inventory",
+    )
 
 
 def _token_or_404(request, account, token_id):
@@ -115,7 +141,8 @@ def token_remove(request, account, token_id):
 def token_download(request, account, token_id):
     token = _token_or_404(request, account, token_id)
     require(request, Action.MANAGE_TOKENS, token.virtual_account)
-    response = HttpResponse(token_service.token_as_text(actor=request.user, token=token),
-                            content_type="text/plain; charset=utf-8")
+    response = HttpResponse(
+        token_service.token_as_text(actor=request.user, token=token), content_type="text/plain; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{token_service.token_file_name(token)}"'
     return response

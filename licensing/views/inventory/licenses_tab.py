@@ -1,6 +1,7 @@
 """Inventory > Licenses: the compliance table of the virtual account (search by name or by tag,
 the transaction details and their Advanced Search, the usage chart, CSV export) and the
 transfer of licenses to another virtual account."""
+
 from django import forms
 from django.contrib import messages
 from django.http import Http404
@@ -49,8 +50,9 @@ class AdvancedSearchForm(forms.Form):
 
     family = forms.CharField(label=gettext_lazy("Product Family"), max_length=255, required=False)
     sku = forms.CharField(label=gettext_lazy("License or Product SKU"), max_length=100, required=False)
-    expires_by = forms.DateField(label=gettext_lazy("Expires By"), required=False,
-                                 widget=forms.DateInput(attrs={"type": "date"}))
+    expires_by = forms.DateField(
+        label=gettext_lazy("Expires By"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def criteria(self):
         return {k: v for k, v in self.cleaned_data.items() if v} if self.is_valid() else {}
@@ -93,13 +95,26 @@ def substitution_text(row):
 
 def license_bars(account, va, rows):
     """The Licenses tab's chart: one usage bar per license of the table's current page (in memory)."""
-    return charts.usage_bars([
-        (row["license"], reverse("licensing_license_detail", args=[account.pk, va.pk, row["license_id"]]),
-         compliance.LicensePosition(virtual_account_id=va.pk, virtual_account=va.name, license_id=row["license_id"],
-                                    license=row["license"], entitlement_tag=row["entitlement_tag"],
-                                    purchased=row["purchased"], in_use=row["in_use"], borrowed=row["borrowed"],
-                                    lent=row["lent"]))
-        for row in rows])
+    return charts.usage_bars(
+        [
+            (
+                row["license"],
+                reverse("licensing_license_detail", args=[account.pk, va.pk, row["license_id"]]),
+                compliance.LicensePosition(
+                    virtual_account_id=va.pk,
+                    virtual_account=va.name,
+                    license_id=row["license_id"],
+                    license=row["license"],
+                    entitlement_tag=row["entitlement_tag"],
+                    purchased=row["purchased"],
+                    in_use=row["in_use"],
+                    borrowed=row["borrowed"],
+                    lent=row["lent"],
+                ),
+            )
+            for row in rows
+        ]
+    )
 
 
 @account_page
@@ -109,10 +124,15 @@ def licenses(request, account):
 
     def tab(va):
         table = license_table(request, va, show_transactions=shown, advanced=advanced)
-        return {"table": table, "bars": license_bars(account, va, table.page),
-                "transactions_allowed": allowed, "show_transactions": shown,
-                "advanced": advanced, "search_by": request.GET.get("by", "name"),
-                "csv_url": csv_url(request, "licensing_inventory_licenses_csv", account, va)}
+        return {
+            "table": table,
+            "bars": license_bars(account, va, table.page),
+            "transactions_allowed": allowed,
+            "show_transactions": shown,
+            "advanced": advanced,
+            "search_by": request.GET.get("by", "name"),
+            "csv_url": csv_url(request, "licensing_inventory_licenses_csv", account, va),
+        }
 
     return render_inventory(request, account, "licenses", "licensing/inventory/licenses.html", tab)
 
@@ -127,11 +147,38 @@ def licenses_csv(request, account):
     va.account = account
     _, shown, advanced = licenses_view_options(request, account)
     table = license_table(request, va, show_transactions=shown, advanced=advanced)
-    return csv_response(csv_name("licenses", va), [
-        "License", "Entitlement Tag", "Billing", "Purchased", "Pending", "In Use", "Borrowed", "Lent",
-        "Substitution", "Balance", "Status",
-    ], ([r["license"], r["entitlement_tag"], r["billing"], r["purchased"], r["pending"], r["in_use"],
-         r["borrowed"], r["lent"], substitution_text(r), r["balance"], r["status"]] for r in table.rows))
+    return csv_response(
+        csv_name("licenses", va),
+        [
+            "License",
+            "Entitlement Tag",
+            "Billing",
+            "Purchased",
+            "Pending",
+            "In Use",
+            "Borrowed",
+            "Lent",
+            "Substitution",
+            "Balance",
+            "Status",
+        ],
+        (
+            [
+                r["license"],
+                r["entitlement_tag"],
+                r["billing"],
+                r["purchased"],
+                r["pending"],
+                r["in_use"],
+                r["borrowed"],
+                r["lent"],
+                substitution_text(r),
+                r["balance"],
+                r["status"],
+            ]
+            for r in table.rows
+        ),
+    )
 
 
 @account_page
@@ -146,22 +193,38 @@ def license_transfer(request, account, va_id, license_id):
     preview = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        arguments = {"actor": request.user, "from_va": va, "to_va": data["to_virtual_account"], "license": license,
-                     "quantity": data["quantity"], "precedence": data["precedence"]}
+        arguments = {
+            "actor": request.user,
+            "from_va": va,
+            "to_va": data["to_virtual_account"],
+            "license": license,
+            "quantity": data["quantity"],
+            "precedence": data["precedence"],
+        }
         with service_errors(request, form):
             if "preview" in request.POST:
                 preview = transfer_service.preview_transfer(**arguments)
             else:
                 result = transfer_service.transfer_licenses(**arguments)
-                messages.success(request, _("%(quantity)s “%(license)s” licenses were transferred to the local "
-                                            "virtual account “%(to)s”.")
-                                 % {"quantity": result.quantity, "license": license.name,
-                                    "to": data["to_virtual_account"].name})
+                messages.success(
+                    request,
+                    _("%(quantity)s “%(license)s” licenses were transferred to the local virtual account “%(to)s”.")
+                    % {"quantity": result.quantity, "license": license.name, "to": data["to_virtual_account"].name},
+                )
                 if result.notice:
                     messages.info(request, result.notice)
                 return redirect(back_url)
-    return render_workspace(request, "licensing/inventory/license_transfer.html", {
-        "form": form, "virtual_account": va, "license": license, "preview": preview,
-        "to_virtual_account": form.cleaned_data.get("to_virtual_account") if preview else None,
-        "back_url": back_url,
-    }, account=account, section="inventory")
+    return render_workspace(
+        request,
+        "licensing/inventory/license_transfer.html",
+        {
+            "form": form,
+            "virtual_account": va,
+            "license": license,
+            "preview": preview,
+            "to_virtual_account": form.cleaned_data.get("to_virtual_account") if preview else None,
+            "back_url": back_url,
+        },
+        account=account,
+        section="inventory",
+    )

@@ -1,5 +1,6 @@
 """What every Inventory tab shares: the virtual account chooser, the tab bar, the permission
 checks on a virtual account and where a transfer from it may go, the tabs' URLs and CSV names."""
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -79,8 +80,12 @@ def render_inventory(request, account, tab, template, context=None):
         "virtual_account": va,
         "inventory_tab": tab,
         "inventory_tabs": [
-            {"key": key, "label": label, "url": inventory_url(url_name, account, va) if va else "",
-             "current": key == tab}
+            {
+                "key": key,
+                "label": label,
+                "url": inventory_url(url_name, account, va) if va else "",
+                "current": key == tab,
+            }
             for key, label, url_name in INVENTORY_TABS
         ],
     }
@@ -116,8 +121,9 @@ def transfer_targets(request, account, va, vas=None):
         vas = list(visible_virtual_accounts(request, account))
     targets = []
     for other in vas:
-        if other.pk != va.pk and can(request, Action.TRANSFER, account=account, virtual_account=va,
-                                     to_virtual_account=other):
+        if other.pk != va.pk and can(
+            request, Action.TRANSFER, account=account, virtual_account=va, to_virtual_account=other
+        ):
             other.account = account
             targets.append(other)
     return targets

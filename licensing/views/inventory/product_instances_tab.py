@@ -1,5 +1,6 @@
 """Inventory > Product Instances: the product instances of the virtual account (list, CSV
 export), and the transfer of one to another virtual account or its removal."""
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
@@ -27,27 +28,40 @@ from .page import (
 )
 
 PRODUCT_INSTANCE_SORTS = {
-    "name": "hostname", "product": "product_name", "pid": "udi_pid", "sn": "udi_serial_number",
-    "last_contact": "last_contact_at", "registered": "registered_at", "role": "redundancy_role",
+    "name": "hostname",
+    "product": "product_name",
+    "pid": "udi_pid",
+    "sn": "udi_serial_number",
+    "last_contact": "last_contact_at",
+    "registered": "registered_at",
+    "role": "redundancy_role",
 }
 
 
 def product_instance_table(request, va):
-    return Listing(request, inventory_queries.product_instances_of(va),
-                   search=["hostname", "product_name", "udi_pid", "udi_serial_number"],
-                   sorts=PRODUCT_INSTANCE_SORTS, default_sort="name")
+    return Listing(
+        request,
+        inventory_queries.product_instances_of(va),
+        search=["hostname", "product_name", "udi_pid", "udi_serial_number"],
+        sorts=PRODUCT_INSTANCE_SORTS,
+        default_sort="name",
+    )
 
 
 @account_page
 @require_GET
 def product_instances(request, account):
-    return render_inventory(request, account, "product_instances", "licensing/inventory/product_instances.html",
-                            lambda va: {
-                                "table": product_instance_table(request, va),
-                                "may_remove": can(request, Action.REMOVE_PRODUCT_INSTANCES, account=account,
-                                                  virtual_account=va),
-                                "csv_url": csv_url(request, "licensing_inventory_product_instances_csv", account, va),
-                            })
+    return render_inventory(
+        request,
+        account,
+        "product_instances",
+        "licensing/inventory/product_instances.html",
+        lambda va: {
+            "table": product_instance_table(request, va),
+            "may_remove": can(request, Action.REMOVE_PRODUCT_INSTANCES, account=account, virtual_account=va),
+            "csv_url": csv_url(request, "licensing_inventory_product_instances_csv", account, va),
+        },
+    )
 
 
 @account_page
@@ -64,18 +78,39 @@ def product_instances_csv(request, account):
     def when(value):
         return value.isoformat() if value else ""
 
-    return csv_response(csv_name("product_instances", va), [
-        "Name", "Hostname", "Product", "UDI PID", "UDI SN", "Last Contact", "Registration Date", "Redundancy Role",
-        "Redundancy Group",
-    ], ([pi.display_name, pi.hostname, pi.product_name, pi.udi_pid, pi.udi_serial_number, when(pi.last_contact_at),
-         when(pi.registered_at), roles.get(pi.redundancy_role, pi.redundancy_role), pi.redundancy_group]
-        for pi in queryset.iterator(chunk_size=500)))
+    return csv_response(
+        csv_name("product_instances", va),
+        [
+            "Name",
+            "Hostname",
+            "Product",
+            "UDI PID",
+            "UDI SN",
+            "Last Contact",
+            "Registration Date",
+            "Redundancy Role",
+            "Redundancy Group",
+        ],
+        (
+            [
+                pi.display_name,
+                pi.hostname,
+                pi.product_name,
+                pi.udi_pid,
+                pi.udi_serial_number,
+                when(pi.last_contact_at),
+                when(pi.registered_at),
+                roles.get(pi.redundancy_role, pi.redundancy_role),
+                pi.redundancy_group,
+            ]
+            for pi in queryset.iterator(chunk_size=500)
+        ),
+    )
 
 
 def _product_instance_or_404(request, account, pi_id):
     """A product instance of a virtual account of ``account`` that the principal may see; 404 otherwise."""
-    pi = get_object_or_404(inventory_queries.product_instances_in(visible_virtual_accounts(request, account)),
-                           pk=pi_id)
+    pi = get_object_or_404(inventory_queries.product_instances_in(visible_virtual_accounts(request, account)), pk=pi_id)
     pi.virtual_account.account = account
     return pi
 
@@ -91,19 +126,36 @@ def product_instance_transfer(request, account, pi_id):
         to_va = form.cleaned_data["to_virtual_account"]
         with service_errors(request, form):
             result = pi_service.transfer_product_instance(actor=request.user, pi=pi, to_va=to_va)
-            messages.success(request, _("The product instance “%(pi)s” was transferred to the local virtual account "
-                                        "“%(to)s”.") % {"pi": pi.display_name, "to": to_va.name})
+            messages.success(
+                request,
+                _("The product instance “%(pi)s” was transferred to the local virtual account “%(to)s”.")
+                % {"pi": pi.display_name, "to": to_va.name},
+            )
             for name, quantity in result.restricted_moved:
-                messages.info(request, _("%(quantity)s export-restricted “%(license)s” licenses moved with it.")
-                              % {"quantity": quantity, "license": name})
+                messages.info(
+                    request,
+                    _("%(quantity)s export-restricted “%(license)s” licenses moved with it.")
+                    % {"quantity": quantity, "license": name},
+                )
             if result.shortages:
-                messages.warning(request, _("License shortage: the local virtual account “%(to)s” is now Out Of "
-                                            "Compliance for %(licenses)s.")
-                                 % {"to": to_va.name, "licenses": ", ".join(f"“{n}”" for n in result.shortages)})
+                messages.warning(
+                    request,
+                    _("License shortage: the local virtual account “%(to)s” is now Out Of Compliance for %(licenses)s.")
+                    % {"to": to_va.name, "licenses": ", ".join(f"“{n}”" for n in result.shortages)},
+                )
             return redirect(back_url)
-    return render_workspace(request, "licensing/inventory/product_instance_transfer.html", {
-        "form": form, "virtual_account": va, "product_instance": pi, "back_url": back_url,
-    }, account=account, section="inventory")
+    return render_workspace(
+        request,
+        "licensing/inventory/product_instance_transfer.html",
+        {
+            "form": form,
+            "virtual_account": va,
+            "product_instance": pi,
+            "back_url": back_url,
+        },
+        account=account,
+        section="inventory",
+    )
 
 
 @account_page
@@ -115,6 +167,7 @@ def product_instance_remove(request, account, pi_id):
     name = pi.display_name
     with service_errors(request):
         pi_service.remove_product_instance(actor=request.user, pi=pi)
-        messages.success(request, _("The product instance “%(pi)s” was removed; its licenses were released.")
-                         % {"pi": name})
+        messages.success(
+            request, _("The product instance “%(pi)s” was removed; its licenses were released.") % {"pi": name}
+        )
     return redirect(inventory_url("licensing_inventory_product_instances", account, va))

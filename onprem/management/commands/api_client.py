@@ -9,6 +9,7 @@ virtual account for VA roles); a Resource Owner (password) grant acts with the r
 user who signs in, so ``--account`` and ``--role`` are refused for it. Enables nothing: the API
 Console must be on (``manage.py api_console enable``).
 """
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -21,10 +22,14 @@ from licensing.models import LocalAccount
 from core.errors import ServiceError
 
 ROLE_NAMES = {
-    "account_admin": AccountRole.ACCOUNT_ADMIN, "account-admin": AccountRole.ACCOUNT_ADMIN,
-    "account_user": AccountRole.ACCOUNT_USER, "account-user": AccountRole.ACCOUNT_USER,
-    "va_admin": AccountRole.VA_ADMIN, "va-admin": AccountRole.VA_ADMIN,
-    "va_user": AccountRole.VA_USER, "va-user": AccountRole.VA_USER,
+    "account_admin": AccountRole.ACCOUNT_ADMIN,
+    "account-admin": AccountRole.ACCOUNT_ADMIN,
+    "account_user": AccountRole.ACCOUNT_USER,
+    "account-user": AccountRole.ACCOUNT_USER,
+    "va_admin": AccountRole.VA_ADMIN,
+    "va-admin": AccountRole.VA_ADMIN,
+    "va_user": AccountRole.VA_USER,
+    "va-user": AccountRole.VA_USER,
 }
 
 
@@ -36,8 +41,9 @@ class Command(BaseCommand):
         create = sub.add_parser("create", help="create a grant")
         create.add_argument("--name", required=True)
         create.add_argument("--description", default="")
-        create.add_argument("--grant-type", default=ApiGrant.GrantType.CLIENT_CREDENTIALS,
-                            choices=ApiGrant.GrantType.values)
+        create.add_argument(
+            "--grant-type", default=ApiGrant.GrantType.CLIENT_CREDENTIALS, choices=ApiGrant.GrantType.values
+        )
         create.add_argument("--account", help="local account name (Client Credentials grants)")
         create.add_argument("--role", help=f"one of {', '.join(sorted(AccountRole.values))}")
         create.add_argument("--virtual-account", help="virtual account name, for the VA roles")
@@ -52,14 +58,23 @@ class Command(BaseCommand):
                 if grant_type == ApiGrant.GrantType.CLIENT_CREDENTIALS:
                     self._grant_access(grant, options)
                 elif options["account"] or options["role"] or options["virtual_account"]:
-                    raise CommandError("A Resource Owner (password) grant acts with the signing-in user's roles; "
-                                       "--account, --role and --virtual-account are for client_credentials.")
+                    raise CommandError(
+                        "A Resource Owner (password) grant acts with the signing-in user's roles; "
+                        "--account, --role and --virtual-account are for client_credentials."
+                    )
         except ServiceError as error:
             raise CommandError(error.message) from None
-        self.stdout.write(json.dumps({
-            "name": grant.name, "grant_type": grant.grant_type,
-            "client_id": grant.client_id, "client_secret": secret,
-        }, indent=2))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "name": grant.name,
+                    "grant_type": grant.grant_type,
+                    "client_id": grant.client_id,
+                    "client_secret": secret,
+                },
+                indent=2,
+            )
+        )
 
     def _grant_access(self, grant, options):
         if not options["account"] or not options["role"]:
@@ -74,6 +89,7 @@ class Command(BaseCommand):
         if options["virtual_account"]:
             virtual_account = account.virtual_accounts.filter(name=options["virtual_account"]).first()
             if virtual_account is None:
-                raise CommandError(f"The local account “{account.name}” has no virtual account "
-                                   f"named “{options['virtual_account']}”.")
+                raise CommandError(
+                    f"The local account “{account.name}” has no virtual account named “{options['virtual_account']}”."
+                )
         api_grants.add_access(actor=None, grant=grant, account=account, role=role, virtual_account=virtual_account)

@@ -9,6 +9,7 @@ that an administrator exists: the password is never printed again.
 ``--password-file PATH`` takes the password from a file instead (for automation); it is then
 neither printed nor copied into the data dir.
 """
+
 import secrets
 import string
 from pathlib import Path
@@ -63,7 +64,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin", help="user name of the first System Admin (default: admin)")
         parser.add_argument(
-            "--password-file", metavar="PATH",
+            "--password-file",
+            metavar="PATH",
             help="read the password from this file instead of generating one (nothing is printed or stored)",
         )
 

@@ -5,6 +5,7 @@ ONPREM_TLS_KEY set the admin's files are only checked, otherwise a self-signed c
 ONPREM_HOST is made or renewed under ``DATA_DIR/tls/``. Prints the certificate's paths and its
 SHA-256 fingerprint (what the first-login wizard asks users to compare).
 """
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from django.core.management.base import BaseCommand, CommandError

@@ -3,6 +3,7 @@
 Everything is checked first (checksums, database vendor, schema version); nothing is touched
 when a check fails. Stop the web and worker processes before restoring, start them after.
 """
+
 from django.core.management.base import BaseCommand, CommandError
 
 from core.backup import BackupError, restore_backup
@@ -22,7 +23,9 @@ class Command(BaseCommand):
             manifest = restore_backup(archive)
         except BackupError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"Restored the backup made at {manifest['created_at']} "
-                          f"(product {manifest['product_version']}). "
-                          f"{manifest['accounts_flagged_for_full_sync']} registered local account(s) will send "
-                          "a full synchronization with CSSM next. Start the server again.\n")
+        self.stdout.write(
+            f"Restored the backup made at {manifest['created_at']} "
+            f"(product {manifest['product_version']}). "
+            f"{manifest['accounts_flagged_for_full_sync']} registered local account(s) will send "
+            "a full synchronization with CSSM next. Start the server again.\n"
+        )

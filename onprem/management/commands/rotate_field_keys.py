@@ -5,6 +5,7 @@ the file, every secret is re-encrypted under it, and with ``--drop-old`` the old
 removed. With ``ONPREM_FIELD_KEYS``: put the new key first in the variable yourself, run this
 command, then remove the old keys from the variable.
 """
+
 import os
 from pathlib import Path
 
@@ -21,8 +22,9 @@ class Command(BaseCommand):
     help = "Re-encrypt every secret stored in the database under a new field encryption key."
 
     def add_arguments(self, parser):
-        parser.add_argument("--drop-old", action="store_true",
-                            help="after re-encrypting, remove the old keys from the key file")
+        parser.add_argument(
+            "--drop-old", action="store_true", help="after re-encrypting, remove the old keys from the key file"
+        )
 
     def handle(self, drop_old=False, **options):
         from_env = bool(os.environ.get("ONPREM_FIELD_KEYS"))
@@ -31,8 +33,11 @@ class Command(BaseCommand):
             if drop_old:
                 raise CommandError("The keys come from ONPREM_FIELD_KEYS: remove the old ones there yourself.")
         else:
-            old = [line.strip() for line in key_file.read_text().splitlines() if line.strip()] \
-                if key_file.exists() else []
+            old = (
+                [line.strip() for line in key_file.read_text().splitlines() if line.strip()]
+                if key_file.exists()
+                else []
+            )
             write_private_file(key_file, "\n".join([Fernet.generate_key().decode(), *old]) + "\n")
             crypto.reset_keys()
         try:

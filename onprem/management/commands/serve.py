@@ -9,6 +9,7 @@ if the command itself is killed, each child gets SIGTERM from the kernel
 The children, their logs and the exit codes: docs/running.md, "What ``serve`` runs"; its
 environment variables: docs/running.md, "Configuration".
 """
+
 import http.client
 import json
 import os
@@ -158,7 +159,9 @@ class Command(BaseCommand):
             executor = MigrationExecutor(connection)
             plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
         except DatabaseError as error:
-            raise CommandError(f"Cannot read the database ({settings.DATABASES['default']['NAME']}): {error}") from error
+            raise CommandError(
+                f"Cannot read the database ({settings.DATABASES['default']['NAME']}): {error}"
+            ) from error
         if plan:
             names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, _backwards in plan[:5])
             more = f" and {len(plan) - 5} more" if len(plan) > 5 else ""
@@ -179,8 +182,10 @@ class Command(BaseCommand):
             "version": 1,
             "disable_existing_loggers": False,
             "formatters": {
-                "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
-                            "datefmt": "[%Y-%m-%d %H:%M:%S %z]"},
+                "generic": {
+                    "format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+                    "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
+                },
                 "access": {"format": "%(message)s"},
             },
             # No secret in any line (core/log_scrub.py): the request line of a reset link or a
@@ -189,12 +194,21 @@ class Command(BaseCommand):
             "root": {"level": "INFO", "handlers": ["console"]},
             "handlers": {
                 "console": {"class": "logging.StreamHandler", "formatter": "generic", "stream": "ext://sys.stdout"},
-                "error_console": {"class": "logging.StreamHandler", "formatter": "generic",
-                                  "stream": "ext://sys.stderr"},
-                "error_file": {"class": "logging.FileHandler", "formatter": "generic",
-                               "filename": str(log_dir / "gunicorn.log")},
-                "access_file": {"class": "logging.FileHandler", "formatter": "access",
-                                "filename": str(log_dir / "access.log")},
+                "error_console": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "generic",
+                    "stream": "ext://sys.stderr",
+                },
+                "error_file": {
+                    "class": "logging.FileHandler",
+                    "formatter": "generic",
+                    "filename": str(log_dir / "gunicorn.log"),
+                },
+                "access_file": {
+                    "class": "logging.FileHandler",
+                    "formatter": "access",
+                    "filename": str(log_dir / "access.log"),
+                },
             },
             "loggers": {
                 "gunicorn.error": {"level": "INFO", "handlers": ["error_console", "error_file"], "propagate": False},
@@ -222,17 +236,29 @@ class Command(BaseCommand):
         python = sys.executable
 
         web = [
-            python, "-m", "gunicorn", "onprem.wsgi:application",
-            "--name", "onprem-web",
-            "--workers", str(env_int("ONPREM_WEB_WORKERS", 2)),
-            "--certfile", str(tls.cert_file),
-            "--keyfile", str(tls.key_file),
-            "--access-logfile", str(log_dir / "access.log"),
-            "--access-logformat", ACCESS_LOG_FORMAT,
-            "--error-logfile", str(log_dir / "gunicorn.log"),
-            "--log-config-json", str(self.gunicorn_logging_config(run_dir, log_dir)),
+            python,
+            "-m",
+            "gunicorn",
+            "onprem.wsgi:application",
+            "--name",
+            "onprem-web",
+            "--workers",
+            str(env_int("ONPREM_WEB_WORKERS", 2)),
+            "--certfile",
+            str(tls.cert_file),
+            "--keyfile",
+            str(tls.key_file),
+            "--access-logfile",
+            str(log_dir / "access.log"),
+            "--access-logformat",
+            ACCESS_LOG_FORMAT,
+            "--error-logfile",
+            str(log_dir / "gunicorn.log"),
+            "--log-config-json",
+            str(self.gunicorn_logging_config(run_dir, log_dir)),
             # Let the workers finish their requests, but within serve's own stop timeout.
-            "--graceful-timeout", str(STOP_TIMEOUT - 2),
+            "--graceful-timeout",
+            str(STOP_TIMEOUT - 2),
         ]
         if operator_gunicorn_config() is None:
             web[4:4] = ["--config", OWN_GUNICORN_CONFIG]  # one TLS context per worker (the module says why)
@@ -246,10 +272,19 @@ class Command(BaseCommand):
 
         if worker:
             argv = [
-                python, "-m", "celery", "--quiet", "-A", "onprem", "worker",
-                "--concurrency", str(env_int("ONPREM_CELERY_CONCURRENCY", 2)),
-                "--loglevel", "INFO",
-                "--logfile", str(log_dir / "worker.log"),
+                python,
+                "-m",
+                "celery",
+                "--quiet",
+                "-A",
+                "onprem",
+                "worker",
+                "--concurrency",
+                str(env_int("ONPREM_CELERY_CONCURRENCY", 2)),
+                "--loglevel",
+                "INFO",
+                "--logfile",
+                str(log_dir / "worker.log"),
             ]
             if settings.CELERY_BROKER_URL.startswith("filesystem:"):
                 # One worker per data dir: the cluster chatter (gossip, mingle, worker heartbeats)
@@ -261,14 +296,31 @@ class Command(BaseCommand):
         if beat:
             pidfile = run_dir / "celerybeat.pid"
             self.clear_stale_pidfile(pidfile)
-            children.append(Child("Celery beat", [
-                python, "-m", "celery", "--quiet", "-A", "onprem", "beat",
-                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                "--pidfile", str(pidfile),
-                "--schedule", str(run_dir / "celerybeat-schedule"),
-                "--loglevel", "INFO",
-                "--logfile", str(log_dir / "beat.log"),
-            ], log_dir / "beat.log"))
+            children.append(
+                Child(
+                    "Celery beat",
+                    [
+                        python,
+                        "-m",
+                        "celery",
+                        "--quiet",
+                        "-A",
+                        "onprem",
+                        "beat",
+                        "--scheduler",
+                        "django_celery_beat.schedulers:DatabaseScheduler",
+                        "--pidfile",
+                        str(pidfile),
+                        "--schedule",
+                        str(run_dir / "celerybeat-schedule"),
+                        "--loglevel",
+                        "INFO",
+                        "--logfile",
+                        str(log_dir / "beat.log"),
+                    ],
+                    log_dir / "beat.log",
+                )
+            )
         return children
 
     def clear_stale_pidfile(self, pidfile):
@@ -317,7 +369,9 @@ class Command(BaseCommand):
                 if self.stop_signal:
                     break
                 child.proc = subprocess.Popen(
-                    child.argv, cwd=str(settings.BASE_DIR), stdin=subprocess.DEVNULL,
+                    child.argv,
+                    cwd=str(settings.BASE_DIR),
+                    stdin=subprocess.DEVNULL,
                     preexec_fn=die_with_parent(signal.SIGTERM),
                 )
             died = self.watch(children)

@@ -12,6 +12,7 @@ ACCOUNT is the local account's name. The commands act as the system (no user), w
 checks and messages as the Administration workspace; a refusal exits non-zero with the guide's
 message. The CCO password is read from a file (never from the command line, where ``ps`` shows it).
 """
+
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -63,8 +64,13 @@ class Command(BaseCommand):
         try:
             if action == "register":
                 password = self._read(options["password_file"]).decode("utf-8").strip("\r\n")
-                registration.register_online(account, actor=None, username=options["username"], password=password,
-                                             reregistration=options["reregister"])
+                registration.register_online(
+                    account,
+                    actor=None,
+                    username=options["username"],
+                    password=password,
+                    reregistration=options["reregister"],
+                )
                 self.stdout.write(f"The local account “{account.name}” is registered and Active.")
             elif action == "register-request":
                 _name, text = registration.registration_file(account, actor=None, reregistration=options["reregister"])
@@ -81,8 +87,9 @@ class Command(BaseCommand):
                 self._write(options["file"], text)
             elif action == "import-response":
                 path = Path(options["file"])
-                record = synchronization.apply_response(account, self._read(path), name=path.name, actor=None,
-                                                        mode=MANUAL)
+                record = synchronization.apply_response(
+                    account, self._read(path), name=path.name, actor=None, mode=MANUAL
+                )
                 self.stdout.write(f"{record.message} ({record.sync_type}).")
         except ServiceError as exc:
             raise CommandError(exc.message) from None
@@ -110,8 +117,13 @@ class Command(BaseCommand):
         self.stdout.write(f"Wrote {path}.")
 
     def _status(self, name):
-        accounts = [self._account(name)] if name else LocalAccount.objects.exclude(
-            status__in=[LocalAccount.Status.REJECTED, LocalAccount.Status.REQUESTED]).order_by("name")
+        accounts = (
+            [self._account(name)]
+            if name
+            else LocalAccount.objects.exclude(
+                status__in=[LocalAccount.Status.REJECTED, LocalAccount.Status.REQUESTED]
+            ).order_by("name")
+        )
         states = {s.account_id: s for s in AccountSync.objects.all()}
         for account in accounts:
             state = states.get(account.pk)
@@ -123,4 +135,5 @@ class Command(BaseCommand):
                 f"{state.registered_at:%Y-%m-%d %H:%M}, last sync "
                 f"{state.last_sync_at.strftime('%Y-%m-%d %H:%M') if state.last_sync_at else 'never'}"
                 f"{' (' + state.last_sync_result + ')' if state.last_sync_result else ''}"
-                f"{', full synchronization required' if state.full_sync_required else ''}")
+                f"{', full synchronization required' if state.full_sync_required else ''}"
+            )

@@ -7,6 +7,7 @@
 The emulator keeps its own state in ``--state-dir`` (default ``DATA_DIR/cssm-emulator``),
 never in the project's database. See docs/cssm-emulator.md.
 """
+
 from pathlib import Path
 
 from django.conf import settings
@@ -26,14 +27,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=18443)
-        parser.add_argument("--seed", help="YAML seed (smart accounts, licenses, users); applied at start. "
-                                           "Without it an empty state gets sync/emulator/seed-example.yml.")
+        parser.add_argument(
+            "--seed",
+            help="YAML seed (smart accounts, licenses, users); applied at start. "
+            "Without it an empty state gets sync/emulator/seed-example.yml.",
+        )
         parser.add_argument("--state-dir", help="the emulator's own state (default DATA_DIR/cssm-emulator)")
-        parser.add_argument("--process-file", metavar="REQUEST.yml",
-                            help="answer this RegistrationRequest / SyncRequest file and exit")
+        parser.add_argument(
+            "--process-file", metavar="REQUEST.yml", help="answer this RegistrationRequest / SyncRequest file and exit"
+        )
         parser.add_argument("--output", metavar="RESPONSE.yml", help="where --process-file writes the response")
-        parser.add_argument("--rename-onprem", nargs=2, metavar=("UID", "NAME"),
-                            help="rename a registered SSM On-Prem on the CSSM side and exit")
+        parser.add_argument(
+            "--rename-onprem",
+            nargs=2,
+            metavar=("UID", "NAME"),
+            help="rename a registered SSM On-Prem on the CSSM side and exit",
+        )
         parser.add_argument("--remove-onprem", metavar="UID", help="remove a registered SSM On-Prem and exit")
 
     def handle(self, *args, **options):
@@ -69,8 +78,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {request_path}: {exc.strerror}") from exc
         try:
             # The operator of the emulator acts as the logged-in CSSM user: no credentials asked.
-            text, name = emulator.process(data, name=Path(request_path).name, mode="manual",
-                                          require_credentials=False)
+            text, name = emulator.process(data, name=Path(request_path).name, mode="manual", require_credentials=False)
         except EmulatorError as exc:
             raise CommandError(exc.message) from exc
         Path(output).write_text(text, encoding="utf-8")
@@ -83,8 +91,10 @@ class Command(BaseCommand):
         httpd = make_server(emulator, host, port, cert_file, key_file)
         actual_port = httpd.server_address[1]
         self.stdout.write(BANNER)
-        self.stdout.write(f"CSSM emulator listening on https://{host}:{actual_port}/ "
-                          f"(state {state_dir}; TLS certificate {cert_file}; root CA {state_dir / 'ca' / 'root.crt'})")
+        self.stdout.write(
+            f"CSSM emulator listening on https://{host}:{actual_port}/ "
+            f"(state {state_dir}; TLS certificate {cert_file}; root CA {state_dir / 'ca' / 'root.crt'})"
+        )
         self.stdout.flush()
         try:
             httpd.serve_forever()
