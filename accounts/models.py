@@ -134,16 +134,14 @@ class RoleGrant(models.Model):
 
 
 # API Toolkit models live in their own module; importing them here registers them with the app.
-from .api_clients import ApiAccessEntry, ApiConsole, ApiGrant  # noqa: E402,F401
-from .rate_limit_models import FailureCounter  # noqa: E402,F401
-
-
 # --- Access Management (LDAP, OAuth2 ADFS, SSO client) -------------------------------------------
 # The Administration workspace's Access Management widget keeps its configuration here; the
 # authentication backends (accounts/ldap_backend.py, accounts/oidc/) read it on every login, so a
 # saved change applies at once, without a restart.
-
 from core.crypto import EncryptedTextField  # noqa: E402  (kept beside the models that use it)
+
+from .api_clients import ApiAccessEntry, ApiConsole, ApiGrant  # noqa: E402,F401
+from .rate_limit_models import FailureCounter  # noqa: E402,F401
 
 
 class LdapConfig(models.Model):

@@ -20,8 +20,7 @@ from oauth2_provider.views import TokenView
 
 from accounts.api_clients import ApiGrant, api_console_enabled
 from accounts.services import ratelimit
-from core import events
-from core import limits
+from core import events, limits
 from core.limits import RequestLimit
 
 MAX_BODY_BYTES = 16 * 1024

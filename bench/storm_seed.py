@@ -72,18 +72,18 @@ def _chunks(items, size):
 
 
 def seed(*, devices, token_string, licenses, output, seed=11, processes=None, log=print):
+    import hashlib
+
     from django.db import transaction
     from django.db.models import F
     from django.utils import timezone
 
+    from core import pki
     from licensing.models import DeviceCertificate, DeviceIdentity, ProductInstance, RegistrationToken
     from licensing.services.device_pki import authority_key, current_authority
     from licensing.services.tokens import canonical_token
-    from core import pki
     from smart_agent.fleet.identities import generate
     from smart_agent.fleet.storm import write_devices_file
-
-    import hashlib
 
     timings = {}
     started = time.perf_counter()

@@ -57,9 +57,8 @@ _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 def queue_depth():
     """Messages waiting in the Celery default queue (Redis list, or the filesystem broker's folder)."""
-    from django.conf import settings
-
     from celery import current_app as app
+    from django.conf import settings
 
     url = app.conf.broker_url or ""
     if url.startswith("redis"):

@@ -5,8 +5,8 @@ Django's own admin site is not installed: /admin is the product's Administration
 
 from django.urls import include, path
 
-from core import health_views, metrics
 from accounts.oauth_views import ApiTokenView
+from core import health_views, metrics
 
 urlpatterns = [
     # Liveness and readiness probes (docs/operations.md): no login, no session.

@@ -189,7 +189,7 @@ class Transport:
         while True:
             text = make_body()
             if self.legacy:
-                from .envelope import wrap_xml  # noqa: PLC0415 (keeps this module envelope-agnostic)
+                from .envelope import wrap_xml
 
                 body, content_type = wrap_xml(text).encode("utf-8"), "application/xml; charset=utf-8"
             else:

@@ -88,8 +88,8 @@ def dispatch_waiting():
 def synchronize_account(account_id, full=False, actor_id=None):
     from django.contrib.auth import get_user_model
 
-    from licensing.models import LocalAccount
     from core.errors import ServiceError
+    from licensing.models import LocalAccount
 
     from .models import AccountSync
     from .services.synchronization import synchronize
@@ -112,7 +112,7 @@ def synchronize_account(account_id, full=False, actor_id=None):
         message, result = record.message, "success"
     except ServiceError as exc:
         message = exc.message
-    except Exception:  # noqa: BLE001 - reported on the page; the transaction rolled back
+    except Exception:
         logger.exception("synchronization of account %s failed", account_id)
         message = "The synchronization failed unexpectedly; see the server log."
     AccountSync.objects.filter(account=account).update(

@@ -1,7 +1,7 @@
 # Written by hand: the Security widget's models.
-from django.conf import settings
 import django.core.validators
 import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 import core.crypto

@@ -1,8 +1,9 @@
 """The device channel's settings: who may push to the CSLU endpoint, and the usage bounds."""
 
-import accounts.security_models
 import django.core.validators
 from django.db import migrations, models
+
+import accounts.security_models
 
 
 class Migration(migrations.Migration):

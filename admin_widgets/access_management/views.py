@@ -14,12 +14,12 @@ from accounts.models import LdapGroup, RoleGrant
 from accounts.oidc.config import get_provider
 from accounts.oidc.views import redirect_uri
 from accounts.rbac import Action, can
-from licensing.models import LocalAccount
+from core import limits
 from core.errors import NotAllowed, ServiceError
+from core.limits import request_limit
 from core.listing import Listing
 from core.service_views import service_errors
-from core import limits
-from core.limits import request_limit
+from licensing.models import LocalAccount
 
 from . import services
 from .forms import (

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import requires
 from accounts.rbac import Action
-from licensing.models import LocalAccount
 from core.service_views import service_errors
+from licensing.models import LocalAccount
 from sync.documents.parse import MAX_DOCUMENT_BYTES
 from sync.documents.rejections import MANUAL, Corrupted
 from sync.models import AccountSync

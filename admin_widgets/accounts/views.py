@@ -18,12 +18,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import requires
 from accounts.rbac import Action
-from licensing.models import LocalAccount
-from licensing.services import accounts as account_service
 from core.csv_export import csv_response
 from core.listing import Listing
 from core.models import Event
 from core.service_views import service_errors
+from licensing.models import LocalAccount
+from licensing.services import accounts as account_service
 
 from .forms import AccountEventFilterForm, NewAccountForm, ReasonForm, RequestFilterForm
 

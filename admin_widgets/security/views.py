@@ -20,13 +20,13 @@ from accounts.decorators import requires
 from accounts.rbac import Action, can
 from accounts.services import certificate_actions, lockout, password_policy
 from core import certificates
+from core.certificates import MAX_PEM_BYTES
 from core.csv_export import csv_response
 from core.errors import NotAllowed
+from core.limits import ENVELOPE, request_limit
 from core.listing import Listing
 from core.models import Event
 from core.service_views import service_errors
-from core.certificates import MAX_PEM_BYTES
-from core.limits import ENVELOPE, request_limit
 
 from .forms import AccountTabForm, CsrForm, HostNameForm, ImportForm, PasswordTabForm
 

@@ -17,11 +17,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import requires
 from accounts.rbac import Action
-from licensing.models import LocalAccount
 from core.csv_export import csv_response
+from core.limits import ENVELOPE, request_limit
 from core.listing import Listing
 from core.service_views import service_errors
-from core.limits import ENVELOPE, request_limit
+from licensing.models import LocalAccount
+from sync.documents import parse as document_parse
 from sync.documents.rejections import MANUAL
 from sync.models import SyncRecord
 from sync.services import sync_settings as settings_service
@@ -29,7 +30,6 @@ from sync.services import synchronization as sync_service
 from sync.services.common import sync_settings
 from sync.services.schedule import due_at
 from sync.tasks import queue_sync
-from sync.documents import parse as document_parse
 
 from .forms import AccountPrivacyForm, PrivacyForm, ResponseUploadForm, ScheduleForm, SyncTypeForm
 

@@ -12,9 +12,10 @@ import json
 import subprocess
 import sys
 
-from ..harness import ROOT, ProcessError, cssm_emulator, manage, run as run_process
-from ..server import PORTS, BenchError
+from ..harness import ROOT, ProcessError, cssm_emulator, manage
+from ..harness import run as run_process
 from ..ports import claim_port
+from ..server import PORTS, BenchError
 
 SIZES = (25_000, 250_000)
 SEED = ROOT / "sync" / "emulator" / "seed-example.yml"

@@ -56,7 +56,7 @@ def _fan_out(event):
     for callback in _subscribers:
         try:
             callback(event)
-        except Exception:  # noqa: BLE001 - any subscriber failure is contained here
+        except Exception:
             logger.exception("event subscriber %r failed for %s", callback, event.event_type)
 
 

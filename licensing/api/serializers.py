@@ -10,7 +10,8 @@ from rest_framework import serializers
 
 from ..services import tokens as token_service
 from ..services import transfers as transfer_service
-from .cursors import INVALID_CURSOR, MAX_LENGTH as CURSOR_LENGTH, WITH_OFFSET
+from .cursors import INVALID_CURSOR, WITH_OFFSET
+from .cursors import MAX_LENGTH as CURSOR_LENGTH
 from .pagination import INVALID_LIMIT_OR_OFFSET, StrictIntegerField, check_limit, limit_field, offset_field
 
 MAX_BATCH = 10  # "The maximum tokens you can revoke per request are 10", "a threshold of 10 ..."

@@ -7,9 +7,9 @@ Names in paths are URL-decoded by Django before they reach the views (``Test%20V
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import schema_extensions  # noqa: F401  (registers the Bearer scheme with drf-spectacular)
 from core import limits
 
+from . import schema_extensions  # noqa: F401  (registers the Bearer scheme with drf-spectacular)
 from .views import alerts, devices, docs, licenses, local_accounts, tokens, virtual_accounts
 
 API_LIMIT = limits.RequestLimit(limits.setting("ONPREM_MAX_API_REQUEST_BYTES", limits.MIB), "API request", reply="api")

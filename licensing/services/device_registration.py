@@ -11,11 +11,11 @@ from django.db import IntegrityError, connection, transaction
 from core import events
 
 from ..models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance
+from . import device_reregistration, prepared, registration_limits
 from .device_errors import FROM_TOKEN_REFUSAL, NOT_REGISTERED, TOKEN_UNKNOWN, DeviceError
 from .device_pki import current_authority, host_common_name, issue_certificate
-from .product_instances import remove_product_instance, transfer_product_instance
-from . import device_reregistration, prepared, registration_limits
 from .prepared import update_row
+from .product_instances import remove_product_instance, transfer_product_instance
 from .tokens import TokenError, count_use, find_usable_token
 
 

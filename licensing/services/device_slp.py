@@ -15,6 +15,7 @@ account. Every push's usage is held to the usage bounds (``usage_bounds``).
 from core import pki
 
 from ..models import DeviceIdentity, ProductInstance
+from . import cslu_access, registration_limits, usage_bounds
 from .device_errors import (
     ACCOUNT_INACTIVE,
     BAD_SIGNATURE,
@@ -26,7 +27,6 @@ from .device_errors import (
 from .device_pki import current_authority
 from .device_registration import find_or_create_pi, identity_fields, touch
 from .device_usage import store_reports
-from . import cslu_access, registration_limits, usage_bounds
 from .tokens import TokenError, count_use, find_usable_token
 
 

@@ -19,9 +19,9 @@ from django.db import connection
 from core import events
 
 from ..models import DeviceIdentity, LicenseDefinition, LicenseUsage, ProductInstance, RumReport
+from . import prepared, usage_bounds
 from .compliance import IN_COMPLIANCE, virtual_account_positions
 from .device_registration import epoch_ms, touch
-from . import prepared, usage_bounds
 from .prepared import cache_related
 
 RENEW_AUTH_AFTER = datetime.timedelta(days=30)

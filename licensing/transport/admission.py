@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.http import HttpResponse
 
-from licensing import metrics
 from core.env import env_int
+from licensing import metrics
 
 logger = logging.getLogger(__name__)
 

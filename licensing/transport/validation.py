@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from core import pki
 
-from .envelope import VERSION, UnstorableText, strict_json
 from ..services.device_errors import BAD_SIGNATURE, MALFORMED, DeviceError
+from .envelope import VERSION, UnstorableText, strict_json
 
 TYPES = (
     "REGISTER",

@@ -10,9 +10,9 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from licensing import metrics
-from core.networks import client_ip
 from core.limits import own_request_limit
+from core.networks import client_ip
+from licensing import metrics
 
 from ..models import DeviceIdentity, LocalAccount
 from ..services import cslu_access

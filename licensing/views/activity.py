@@ -20,10 +20,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from accounts.rbac import visible_virtual_accounts
-from licensing.services.event_log import visible_events
 from core.csv_export import csv_response
 from core.events.messages import CATALOGUE
 from core.listing import Listing
+from licensing.services.event_log import visible_events
 
 from ..forms import EventLogFilterForm
 from .workspace import account_page, render_workspace

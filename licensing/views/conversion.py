@@ -15,12 +15,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.rbac import Action, can, visible_virtual_accounts
-from licensing.models import Conversion, ConversionSettings
-from licensing.services import conversion as conversion_service
 from core.csv_export import csv_response
 from core.errors import NotAllowed
 from core.listing import Listing
 from core.service_views import service_errors
+from licensing.models import Conversion, ConversionSettings
+from licensing.services import conversion as conversion_service
 
 from .workspace import account_page, render_workspace
 

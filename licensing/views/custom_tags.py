@@ -15,9 +15,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.rbac import Action, can
-from licensing.services import custom_tags as tag_service
 from core.errors import NotAllowed, ServiceError
 from core.listing import Listing
+from licensing.services import custom_tags as tag_service
 
 from .manage import render_tab
 from .workspace import account_page

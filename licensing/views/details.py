@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from accounts.rbac import visible_virtual_accounts
+from core.listing import Listing
 from licensing.models import (
     DeviceCertificate,
     Entitlement,
@@ -40,7 +41,6 @@ from licensing.models import (
 from licensing.models.licenses import valid_on_q
 from licensing.services import compliance, usage_history
 from licensing.services.event_log import visible_events
-from core.listing import Listing
 
 from . import charts
 from .inventory.page import inventory_url, visible_virtual_account_or_404

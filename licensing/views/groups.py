@@ -18,9 +18,9 @@ from accounts.services import grants as grant_service
 from accounts.services import groups as group_service
 from core.csv_export import csv_response
 from core.errors import NotAllowed
+from core.limits import ENVELOPE, request_limit
 from core.listing import Listing
 from core.service_views import service_errors
-from core.limits import ENVELOPE, request_limit
 
 from .manage import render_tab
 from .workspace import account_page

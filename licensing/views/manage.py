@@ -6,11 +6,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.rbac import Action, can, visible_virtual_accounts
-from licensing.services import virtual_accounts as va_service
-from licensing.services.event_log import visible_events
 from core.errors import NotAllowed
 from core.listing import Listing
 from core.service_views import service_errors
+from licensing.services import virtual_accounts as va_service
+from licensing.services.event_log import visible_events
 
 from ..forms import EventLogFilterForm, VirtualAccountForm
 from .workspace import MANAGE_ACCOUNT_TABS, account_page, render_workspace, tab_bar

@@ -7,11 +7,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.rbac import Action, grantable_roles, principal_for, visible_virtual_accounts
 from accounts.services import grants as grant_service
-from licensing.models import AccessRequest
-from licensing.services import access as access_service
 from core.errors import NotAllowed, ServiceError
 from core.listing import Listing
 from core.service_views import service_errors
+from licensing.models import AccessRequest
+from licensing.services import access as access_service
 
 from ..forms import AddUserForm, ApproveAccessForm
 from .manage import render_tab, require

@@ -9,10 +9,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.rbac import Action, can
-from licensing.services import preferences as preference_service
 from core.errors import NotAllowed
 from core.listing import Listing
 from core.service_views import service_errors
+from licensing.services import preferences as preference_service
 
 from .workspace import account_page, render_workspace
 

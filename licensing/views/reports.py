@@ -28,10 +28,10 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from accounts.rbac import visible_virtual_accounts
-from licensing.models import Entitlement, LicenseDefinition, LicenseTag, LicenseUsage, VirtualAccountTagValue
-from licensing.services import reports as report_service
 from core.csv_export import csv_response
 from core.listing import Listing
+from licensing.models import Entitlement, LicenseDefinition, LicenseTag, LicenseUsage, VirtualAccountTagValue
+from licensing.services import reports as report_service
 
 from .row_listing import RowListing
 from .workspace import account_page, render_workspace

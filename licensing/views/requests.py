@@ -7,11 +7,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.rbac import Action, can
-from licensing.models import AccessRequest, LocalAccount
-from licensing.services import access, accounts
 from core.errors import NotAllowed
 from core.listing import Listing
 from core.service_views import service_errors
+from licensing.models import AccessRequest, LocalAccount
+from licensing.services import access, accounts
 
 from ..forms import RequestAccessForm, RequestAccountForm
 from .workspace import render_workspace

@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.rbac import Action, can, grantable_roles
-from licensing.services.accounts import visible_accounts
 from accounts.roles import AccountRole
 from licensing.models import LocalAccount
+from licensing.services.accounts import visible_accounts
 
 SESSION_ACCOUNT_KEY = "licensing_account_id"
 

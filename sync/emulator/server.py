@@ -68,7 +68,7 @@ class Handler(BaseHTTPRequestHandler):
         return username, password
 
     # ---- routes --------------------------------------------------------------------------
-    def do_GET(self):  # noqa: N802 - the stdlib's name
+    def do_GET(self):
         path = self.path.split("?", 1)[0]
         if path == "/":
             self._send(200, self._index_page(), "text/html; charset=utf-8")
@@ -81,7 +81,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._json_error(404, "not_found", "Not found.")
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         path = self.path.split("?", 1)[0]
         try:
             if path in ("/api/onprem/register", "/api/onprem/sync"):

@@ -15,12 +15,12 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from core import events, pki
+from core.errors import ServiceError
 from licensing.models import LocalAccount
 from licensing.services import accounts as account_service
 from licensing.services.device_pki import install_signing_authority
-from core import events, pki
 from sync import metrics
-from core.errors import ServiceError
 from sync.documents.build import build
 from sync.documents.document import OnPrem, parse_timestamp
 from sync.documents.parse import parse

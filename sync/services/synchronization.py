@@ -18,6 +18,8 @@ from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from core import events, pki
+from core.errors import ServiceError
 from licensing.models import (
     DeviceRequest,
     Entitlement,
@@ -32,9 +34,7 @@ from licensing.models import (
 from licensing.services import alerts as alert_service
 from licensing.services import conversion as conversion_service
 from licensing.services import device_requests
-from core import events, pki
 from sync import metrics
-from core.errors import ServiceError
 from sync.documents.bodies import PRODUCT_INSTANCE
 from sync.documents.build import build
 from sync.documents.canonical import CanonicalList, canonical_text

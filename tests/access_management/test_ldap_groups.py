@@ -109,7 +109,7 @@ def test_a_group_gone_from_the_server_loses_its_roles(admin_client, ldap_configu
     temps = LdapGroup.objects.get(name="temps")
     admin_client.post(f"/admin/access/ldap/groups/{temps.pk}/", {"account": acme.pk, "role": AccountRole.ACCOUNT_USER})
     assert RoleGrant.objects.filter(group__ldap_link__ldap_group=temps).exists()
-    slapd_server.modify(f"dn: cn=temps,ou=groups,dc=example,dc=com\nchangetype: delete\n")
+    slapd_server.modify("dn: cn=temps,ou=groups,dc=example,dc=com\nchangetype: delete\n")
     admin_client.post("/admin/access/ldap/groups/update/")
     assert not LdapGroup.objects.filter(name="temps").exists()
     assert not RoleGrant.objects.filter(group__name="LDAP temps").exists()

@@ -7,9 +7,9 @@ import json
 import time
 
 import pytest
-from tests.access_management.oidc_provider import CLIENT_ID, KID, Provider, b64
 
 from accounts.oidc import tokens
+from tests.access_management.oidc_provider import CLIENT_ID, KID, Provider, b64
 
 ISSUER = "https://adfs.example/adfs"
 

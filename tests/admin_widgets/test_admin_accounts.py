@@ -11,10 +11,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.roles import SystemRole
-from licensing.models import LocalAccount, VirtualAccount
-from licensing.services.accounts import deactivate_account, request_account
 from core import events
 from core.models import Event
+from licensing.models import LocalAccount, VirtualAccount
+from licensing.services.accounts import deactivate_account, request_account
 
 Status = LocalAccount.Status
 ACCOUNTS = "/admin/accounts/"

@@ -4,8 +4,8 @@ import datetime
 
 import pytest
 
-from licensing.models import Alert, ProductInstance
 from core.models import Event
+from licensing.models import Alert, ProductInstance
 
 pytestmark = pytest.mark.django_db
 VA = "/accounts/Acme/virtual-accounts/Physics"

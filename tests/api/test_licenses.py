@@ -5,8 +5,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from licensing.models import Entitlement
 from core.models import Event
+from licensing.models import Entitlement
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from licensing.models import VirtualAccount
 from core.models import Event
+from licensing.models import VirtualAccount
 from tests.api.conftest import PREFIXES
 
 pytestmark = pytest.mark.django_db

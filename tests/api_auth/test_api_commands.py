@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 from oauth2_provider.models import Application
 
 from accounts.api_clients import ApiAccessEntry, ApiConsole, ApiGrant
-from licensing.services.virtual_accounts import create_virtual_account
 from core.models import Event
+from licensing.services.virtual_accounts import create_virtual_account
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

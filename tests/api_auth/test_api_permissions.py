@@ -16,12 +16,12 @@ from rest_framework.views import APIView
 
 from accounts.api_auth import ApiCaller
 from accounts.rbac import Action, ApiGrantPrincipal, Principal, can, visible_virtual_accounts
-from licensing.services.accounts import visible_accounts
 from accounts.roles import SystemRole
 from accounts.services import api_grants
-from licensing.models import LocalAccount
-from licensing.services.virtual_accounts import create_virtual_account
 from core.errors import NotAllowed
+from licensing.models import LocalAccount
+from licensing.services.accounts import visible_accounts
+from licensing.services.virtual_accounts import create_virtual_account
 from tests.factories import PASSWORD
 
 

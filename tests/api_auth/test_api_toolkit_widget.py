@@ -11,8 +11,8 @@ from accounts.rbac import Action
 from accounts.roles import SystemRole
 from accounts.services import api_grants
 from admin_widgets.registry import WIDGETS, widgets_for
-from licensing.services.virtual_accounts import create_virtual_account
 from core.models import Event
+from licensing.services.virtual_accounts import create_virtual_account
 
 pytestmark = pytest.mark.django_db
 

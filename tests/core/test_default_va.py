@@ -3,10 +3,10 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from licensing.models import LocalAccount, VirtualAccount
-from licensing.services import accounts, virtual_accounts
 from core.errors import ServiceError
 from core.models import Event
+from licensing.models import LocalAccount, VirtualAccount
+from licensing.services import accounts, virtual_accounts
 
 
 def _defaults(account):

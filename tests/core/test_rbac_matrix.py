@@ -9,10 +9,9 @@ import pytest
 
 from accounts.models import UserGroup, UserGroupMembership
 from accounts.rbac import Action, can, visible_virtual_accounts
-from licensing.services.accounts import visible_accounts
 from accounts.roles import AccountRole, SystemRole
 from accounts.services.grants import set_account_role, set_virtual_account_role
-from licensing.services.accounts import deactivate_account
+from licensing.services.accounts import deactivate_account, visible_accounts
 from licensing.services.virtual_accounts import create_virtual_account
 
 A = Action

@@ -131,6 +131,7 @@ class Device:
 
 def row_counts():
     """Rows of every table a device message could write, for "nothing was written" checks."""
+    from core.models import Event
     from licensing.models import (
         DeviceCertificate,
         DeviceIdentity,
@@ -141,7 +142,6 @@ def row_counts():
         RegistrationToken,
         RumReport,
     )
-    from core.models import Event
 
     counts = {
         model.__name__: model.objects.count()

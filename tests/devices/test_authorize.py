@@ -2,9 +2,9 @@
 
 import pytest
 
+from core.models import Event
 from licensing.models import LicenseUsage, ProductInstance
 from licensing.services.compliance import virtual_account_positions
-from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -114,8 +114,8 @@ def test_first_slp_pushes_of_one_udi_with_two_keys_pin_one_key(make_account):
     _need_postgres()
     from urllib.parse import quote
 
-    from licensing.models import DeviceIdentity, RumReport
     from core import pki
+    from licensing.models import DeviceIdentity, RumReport
 
     account = make_account("Slp Race")
     path = f"/cslu/v1/pi/{quote(account.name, safe='')}-{account.pk}"

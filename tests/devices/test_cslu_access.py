@@ -9,8 +9,8 @@ import json
 import pytest
 
 from accounts.security_models import SecurityPolicy
-from licensing.models import DeviceIdentity, LicenseUsage, ProductInstance, RegistrationToken
 from core.models import Event
+from licensing.models import DeviceIdentity, LicenseUsage, ProductInstance, RegistrationToken
 from tests.devices.devicesim import cslu_path, make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db

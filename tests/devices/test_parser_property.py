@@ -184,8 +184,9 @@ def _storable(text):
 def test_register_with_an_odd_udi_never_5xx(device, token, value, field):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
-    from tests.devices.devicesim import make_csr
+
     from core import pki
+    from tests.devices.devicesim import make_csr
 
     tok = token()
     dev = device()

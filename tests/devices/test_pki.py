@@ -12,9 +12,9 @@ from cryptography.x509.oid import NameOID
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core import pki
 from licensing.models import DeviceCertificate, SigningAuthority
 from licensing.services.device_pki import current_authority, install_signing_authority
-from core import pki
 from tests.devices.devicesim import make_csr
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from licensing.models import DeviceCertificate, DeviceIdentity, ProductInstance, RegistrationToken
 from licensing.services import device_registration, prepared
 from licensing.services.device_pki import current_authority, find_certificate
-from licensing.services.tokens import canonical_token, token_digest, _token_by_digest
+from licensing.services.tokens import _token_by_digest, canonical_token, token_digest
 
 pytestmark = pytest.mark.django_db
 

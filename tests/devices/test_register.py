@@ -6,9 +6,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.utils import timezone
 
-from licensing.models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance, RegistrationToken
 from core.models import Event
-
+from licensing.models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance, RegistrationToken
 from tests.devices.devicesim import make_csr, row_counts
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.security_models import SecurityPolicy
+from core.models import Event
 from licensing.models import Alert, DeviceIdentity, ProductInstance
 from licensing.services.alerts import recompute_alerts
 from licensing.transport import processing
-from core.models import Event
-
 from tests.devices.devicesim import cslu_path, make_csr, row_counts, rum, verify_reply
 
 pytestmark = pytest.mark.django_db
@@ -329,8 +328,8 @@ def _race(envelopes, path="/SmartTransport"):
 def test_racing_registrations_never_pass_the_limits(make_account):
     from django.db import connection
 
-    from tests.devices.devicesim import Device
     from licensing.services.tokens import create_token
+    from tests.devices.devicesim import Device
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite serialises all writers, so there is no race to lose")
@@ -416,9 +415,9 @@ def test_the_limit_locks_never_block_a_concurrent_registrations_foreign_key_chec
     its alert's foreign key to the VA. Both locks must let FOR KEY SHARE through (FOR NO KEY UPDATE)."""
     from django.db import connection
 
+    from core import events
     from licensing.services import registration_limits
     from licensing.services.tokens import create_token
-    from core import events
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks")

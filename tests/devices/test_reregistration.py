@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.rbac import Action, token_delegates
 from accounts.roles import AccountRole
+from core.models import Event
 from licensing.models import (
     Alert,
     DeviceCertificate,
@@ -28,7 +29,6 @@ from licensing.models import (
 from licensing.services.alerts import dismiss_alert, recompute_alerts
 from licensing.services.device_errors import MESSAGES
 from licensing.services.tokens import create_token
-from core.models import Event
 from tests.devices.devicesim import make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db

@@ -5,10 +5,10 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from licensing.models import DeviceRequest, LicenseUsage, ProductInstance, RumReport
-from licensing.services.device_requests import decide_request
 from core.errors import ServiceError
 from core.models import Event
+from licensing.models import DeviceRequest, LicenseUsage, ProductInstance, RumReport
+from licensing.services.device_requests import decide_request
 from tests.devices.devicesim import cslu_path as _cslu_path
 from tests.devices.devicesim import make_csr, row_counts, rum
 

@@ -9,9 +9,9 @@ over /SmartTransport (one service function, licensing/services/usage_bounds.py).
 import pytest
 
 from accounts.security_models import SecurityPolicy
+from core.models import Event
 from licensing.models import LicenseUsage, ProductInstance, RumReport
 from licensing.services.compliance import virtual_account_positions
-from core.models import Event
 from tests.devices.devicesim import cslu_path, make_csr, row_counts, rum
 
 pytestmark = pytest.mark.django_db

@@ -7,11 +7,11 @@ import datetime
 
 import pytest
 
+from core.errors import ServiceError
+from core.models import Event
 from licensing.models import Alert, Entitlement
 from licensing.services import alerts as alert_service
 from licensing.services.alerts import dismiss_alert, recompute_alerts, remind_later
-from core.errors import ServiceError
-from core.models import Event
 
 D = datetime.date
 UTC = datetime.timezone.utc

@@ -6,11 +6,11 @@ import pytest
 
 from accounts.roles import AccountRole
 from accounts.services.grants import set_virtual_account_role
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 from licensing.models import Alert
 from licensing.services.alerts import dismiss_alert, expiry_stage, recompute_alerts, remind_later
 from licensing.services.product_instances import remove_product_instance
-from core.errors import NotAllowed, ServiceError
-from core.models import Event
 
 D = datetime.date
 UTC = datetime.timezone.utc

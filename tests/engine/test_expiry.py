@@ -5,10 +5,10 @@ import datetime
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.models import Event
 from licensing.models import Entitlement
 from licensing.services.compliance import OUT_OF_COMPLIANCE, virtual_account_positions
 from licensing.services.expiry import expire_entitlements
-from core.models import Event
 
 D = datetime.date
 

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.roles import AccountRole
 from accounts.services.grants import set_virtual_account_role
+from core.errors import NotAllowed, ServiceError
 from licensing.models import LicenseTag
 from licensing.services.tags import (
     add_license_tags,
@@ -13,7 +14,6 @@ from licensing.services.tags import (
     remove_license_tags,
     rename_license_tag,
 )
-from core.errors import NotAllowed, ServiceError
 
 
 @pytest.fixture

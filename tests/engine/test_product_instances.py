@@ -6,6 +6,8 @@ import pytest
 
 from accounts.roles import AccountRole
 from accounts.services.grants import set_account_role, set_virtual_account_role
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 from licensing.models import Entitlement, LicenseUsage, ProductInstance
 from licensing.services.compliance import virtual_account_positions
 from licensing.services.product_instances import (
@@ -16,8 +18,6 @@ from licensing.services.product_instances import (
     renewal_state,
     transfer_product_instance,
 )
-from core.errors import NotAllowed, ServiceError
-from core.models import Event
 
 D = datetime.date
 TODAY = D(2025, 3, 1)

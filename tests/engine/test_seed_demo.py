@@ -8,8 +8,15 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import RoleGrant
 from accounts.roles import AccountRole
-from licensing.models import Alert, Entitlement, LicenseDefinition, LicenseUsage, LocalAccount, ProductInstance
-from licensing.models import RegistrationToken
+from licensing.models import (
+    Alert,
+    Entitlement,
+    LicenseDefinition,
+    LicenseUsage,
+    LocalAccount,
+    ProductInstance,
+    RegistrationToken,
+)
 from licensing.services.compliance import FROM_HIGHER_TIER, OUT_OF_COMPLIANCE, account_compliance, license_positions
 
 N = 60

@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from accounts.roles import AccountRole, SystemRole
 from accounts.services.grants import set_account_role, set_virtual_account_role
+from core.errors import NotAllowed
+from core.models import Event
 from licensing.models import LocalAccount, RegistrationToken
 from licensing.services import tokens
 from licensing.services.accounts import deactivate_account
 from licensing.services.tokens import TokenError, create_token, remove_token, revoke_token, use_token
-from core.errors import NotAllowed
-from core.models import Event
 
 NOW = datetime.datetime(2025, 3, 1, 12, 0, tzinfo=datetime.timezone.utc)
 

@@ -8,6 +8,8 @@ from django.db import connection, connections
 
 from accounts.roles import AccountRole
 from accounts.services.grants import set_virtual_account_role
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 from licensing.models import Entitlement
 from licensing.services.compliance import virtual_account_positions
 from licensing.services.transfers import (
@@ -16,8 +18,6 @@ from licensing.services.transfers import (
     preview_transfer,
     transfer_licenses,
 )
-from core.errors import NotAllowed, ServiceError
-from core.models import Event
 
 D = datetime.date
 TODAY = D(2025, 3, 1)

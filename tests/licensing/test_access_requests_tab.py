@@ -4,9 +4,9 @@ import pytest
 
 from accounts.models import RoleGrant
 from accounts.roles import AccountRole
+from core.models import Event
 from licensing.models import AccessRequest
 from licensing.services.access import request_access
-from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import AccountRole
-from licensing.models import Alert, Conversion, ConversionSettings
-from licensing.services import conversion as conversion_service
 from core.errors import NotAllowed, ServiceError
 from core.models import Event
+from licensing.models import Alert, Conversion, ConversionSettings
+from licensing.services import conversion as conversion_service
 
 NOW = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.timezone.utc)
 PINNED_HISTORY = 10  # session, user, account, grants, picker, tabs' grants, visible VAs, count, rows, +1 slack

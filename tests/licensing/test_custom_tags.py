@@ -6,11 +6,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import AccountRole
+from core.errors import NotAllowed, ServiceError
+from core.models import Event
 from licensing.models import VirtualAccountTag, VirtualAccountTagValue
 from licensing.services import custom_tags as tag_service
 from licensing.services.custom_tags import TagDraft
-from core.errors import NotAllowed, ServiceError
-from core.models import Event
 
 PINNED_LIST = 10  # session, user, account, grants, picker, manage tabs' grants, required tags, count, rows (+1)
 

@@ -9,11 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import AccountRole, SystemRole
+from core import events
 from licensing.models import DeviceIdentity, Entitlement, LicenseUsage, ProductInstance
 from licensing.services import compliance
 from licensing.views.details import renewal_state, usage_chart
-from core import events
-
 from tests.licensing.test_reports import data, devices, line  # noqa: F401 - the same catalogue as the reports
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("steady_session")]

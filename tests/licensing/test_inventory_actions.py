@@ -5,8 +5,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.roles import AccountRole, SystemRole
-from licensing.models import Entitlement, LicenseDefinition, LicenseUsage, ProductInstance
 from core.models import Event
+from licensing.models import Entitlement, LicenseDefinition, LicenseUsage, ProductInstance
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.roles import AccountRole, SystemRole
+from core.models import Event
 from licensing.models import RegistrationToken
 from licensing.services.tokens import create_token, revoke_token
-from core.models import Event
 
 pytestmark = pytest.mark.django_db
 

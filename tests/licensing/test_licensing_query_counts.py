@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import UserGroup, UserGroupMembership
 from accounts.roles import AccountRole
 from accounts.services.grants import set_account_role
-from licensing.services.access import request_access
 from core import events
+from licensing.services.access import request_access
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ import pytest
 
 from accounts.models import RoleGrant, UserGroup, UserGroupMembership
 from accounts.roles import AccountRole
-from licensing.models import VirtualAccount
 from core.models import Event
+from licensing.models import VirtualAccount
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import AccountRole
-from licensing.models import Entitlement, LicenseDefinition, LicenseTag, PreferenceChange, UserPreference
-from licensing.services import preferences as pref_service
 from core.errors import NotAllowed, ServiceError
 from core.models import Event
+from licensing.models import Entitlement, LicenseDefinition, LicenseTag, PreferenceChange, UserPreference
+from licensing.services import preferences as pref_service
 
 PINNED_PREFERENCES = 9  # session, user, account, grants, picker, preference, tabs' grants, count, rows
 

@@ -3,8 +3,8 @@
 import pytest
 
 from accounts.roles import AccountRole
-from licensing.models import AccessRequest, LocalAccount
 from core.models import Event
+from licensing.models import AccessRequest, LocalAccount
 
 pytestmark = pytest.mark.django_db
 

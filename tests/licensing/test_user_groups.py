@@ -6,10 +6,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import RoleGrant, UserGroup, UserGroupMembership
-from licensing.services.accounts import visible_accounts
 from accounts.roles import AccountRole
 from accounts.services import groups as group_service
 from core.models import Event
+from licensing.services.accounts import visible_accounts
 
 pytestmark = pytest.mark.django_db
 

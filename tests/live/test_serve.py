@@ -168,8 +168,8 @@ def test_a_dying_child_stops_everything(server_factory):
 
 # --- the command lines serve builds (no processes started) ------------------------------------
 def test_children_command_lines(settings, tmp_path, monkeypatch):
-    from onprem.management.commands.serve import Command, probe_address
     from core.tls import TLSResult
+    from onprem.management.commands.serve import Command, probe_address
 
     settings.DATA_DIR, settings.LOG_DIR, settings.ONPREM_PORT = tmp_path, tmp_path / "logs", 9443
     settings.CELERY_BROKER_URL = "filesystem://"

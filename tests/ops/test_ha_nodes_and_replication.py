@@ -20,7 +20,7 @@ import time
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.faults.harness import ROOT, PG_BIN, FaultServer, PrivatePostgres, PrivateRedis, port_in_range, run_fleet
+from tests.faults.harness import PG_BIN, ROOT, FaultServer, PrivatePostgres, PrivateRedis, port_in_range, run_fleet
 from tests.faults.invariants import assert_invariants
 
 requests = pytest.importorskip("requests")

@@ -1,9 +1,8 @@
 """Key rotation: every encrypted column found and moved to the new key, in one transaction."""
 
+import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import call_command
-
-import pytest
 
 from core import crypto
 from core.key_rotation import encrypted_fields

@@ -52,9 +52,8 @@ def _scrape(client):
 
 
 def test_real_device_messages_are_counted_by_type_and_result(client, make_account):
-    from tests.devices.devicesim import Device
-
     from licensing.services.tokens import create_token
+    from tests.devices.devicesim import Device
 
     account = make_account("Acme")
     token = create_token(
@@ -76,9 +75,9 @@ def test_real_device_messages_are_counted_by_type_and_result(client, make_accoun
 
 
 def test_real_synchronizations_are_counted_by_mode_and_result(client, sysadmin, tmp_path):
-    from sync.services.synchronization import apply_response
-    from sync.documents.rejections import MANUAL
     from core.errors import ServiceError
+    from sync.documents.rejections import MANUAL
+    from sync.services.synchronization import apply_response
     from tests.reliability.inprocess_cssm import registered_with_emulator, sync_response_for
 
     def counts():

@@ -3,7 +3,6 @@
 import json
 import logging
 
-
 from core import health_views
 from core.observability import JsonFormatter, RequestIdFilter
 

@@ -4,7 +4,8 @@ injection and markup. Each gets a clean 4xx or form error, never a 500, and noth
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.models import LdapConfig, RoleGrant, UserGroup, UserGroupMembership
 from accounts.services import groups as group_service

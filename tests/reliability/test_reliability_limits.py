@@ -18,10 +18,10 @@ from accounts.rate_limit_models import FailureCounter
 from accounts.roles import SystemRole
 from accounts.services import api_grants
 from accounts.services import groups as group_service
-from licensing.models import LocalAccount, VirtualAccount
 from core import limits
 from core.certificates import MAX_PEM_BYTES
 from core.models import Event
+from licensing.models import LocalAccount, VirtualAccount
 from tests.reliability.conftest import table_snapshot, tls_snapshot
 
 pytestmark = pytest.mark.django_db

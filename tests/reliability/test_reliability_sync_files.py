@@ -13,7 +13,8 @@ import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from sync.documents import rejections
 from sync.documents.document import new_id, utcnow
@@ -163,8 +164,8 @@ def resigned_outside_the_signer_role(draw, good, account):
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    from licensing.models import SigningAuthority
     from core import pki
+    from licensing.models import SigningAuthority
     from sync import certificate_roles as roles
 
     authority = SigningAuthority.objects.get(account=account, is_current=True)

@@ -18,7 +18,6 @@ from accounts.services import certificate_actions
 from core import certificates
 from core.models import Event
 from core.tls import ensure_tls_certificate
-
 from tests.security.conftest import openssl
 from tests.tls_probe import peer_certificate
 
@@ -116,9 +115,9 @@ def test_csr_fields_read_back_by_openssl_and_cryptography(csr_pem, tmp_path):
     # The key stays on the server, encrypted at rest, never in the download.
     assert "PRIVATE KEY" not in csr_pem
     pending = certificate_actions.pending_csr()
-    from accounts.security_models import PendingCsr
-
     from django.db import connection
+
+    from accounts.security_models import PendingCsr
 
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT private_key FROM {PendingCsr._meta.db_table}")

@@ -18,8 +18,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from licensing.models import Entitlement, SigningAuthority
 from core import pki
+from licensing.models import Entitlement, SigningAuthority
 from sync import certificate_roles as roles
 from sync.documents.build import build
 from sync.documents.document import format_timestamp, new_id, utcnow
@@ -276,7 +276,7 @@ class _false_cssm:
         answer_with = answer
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the http.server API
+            def do_POST(self):
                 body = answer_with(self.rfile.read(int(self.headers["Content-Length"])))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/yaml")

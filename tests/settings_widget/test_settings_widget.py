@@ -3,7 +3,8 @@ real: UDP datagrams on a real socket, mail through a real SMTP listener, the ban
 page, the message of the day, the display time zone and the default language."""
 
 import socket
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import pytest
 

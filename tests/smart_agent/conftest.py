@@ -1,7 +1,6 @@
 import pytest
 
 from smart_agent import Agent, Identity
-
 from tests.smart_agent.agent_fake_server import FakeServer
 
 

@@ -9,7 +9,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from smart_agent import crypto, envelope
 from smart_agent.envelope import InvalidReply
-
 from tests.smart_agent.agent_fake_server import self_signed
 
 

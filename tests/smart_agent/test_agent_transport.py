@@ -8,7 +8,6 @@ import pytest
 
 from smart_agent import RetryPolicy, ServerBusy, Transport, TransportError
 from smart_agent.transport import parse_retry_after
-
 from tests.smart_agent.agent_fake_server import FakeServer
 
 

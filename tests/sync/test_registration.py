@@ -3,10 +3,10 @@ re-registration online and manual, delete preconditions."""
 
 import pytest
 
-from licensing.models import LocalAccount, SigningAuthority
 from core import pki
 from core.errors import ServiceError
 from core.models import Event
+from licensing.models import LocalAccount, SigningAuthority
 from sync.documents.rejections import MSG_WRONG_ACCOUNT
 from sync.documents.signing import new_csr
 from sync.documents.verify import certificate_uid

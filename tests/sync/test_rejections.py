@@ -10,8 +10,8 @@ import datetime
 import pytest
 import yaml
 
-from licensing.models import Entitlement
 from core import pki
+from licensing.models import Entitlement
 from sync.documents.parse import parse
 from sync.documents.rejections import (
     MANUAL,

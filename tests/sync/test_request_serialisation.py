@@ -11,8 +11,8 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from licensing.models import LicenseDefinition, LicenseUsage, ProductInstance
 from core.errors import ServiceError
+from licensing.models import LicenseDefinition, LicenseUsage, ProductInstance
 from sync.documents.bodies import ONPREM, PRODUCT_INSTANCE, SYNC_REQUEST_BODY
 from sync.documents.build import build
 from sync.documents.canonical import CanonicalList, canonical_bytes, canonical_digest

@@ -4,11 +4,11 @@ files, entitlements, deltas, data privacy, export-control and DLC requests, rena
 import pytest
 import yaml
 
+from core.errors import ServiceError
+from core.models import Event
 from licensing.models import DeviceRequest, Entitlement, LicenseDefinition, RumReport
 from licensing.services.conversion import set_conversion_settings
 from licensing.services.tokens import create_token
-from core.errors import ServiceError
-from core.models import Event
 from sync.documents.verify import parse_and_verify
 from sync.models import AccountSync, SyncedProductInstance, SyncRecord
 from sync.services import sync_settings as settings_service

@@ -7,9 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.roles import SystemRole
-from licensing.models import LocalAccount
 from core import pki
 from core.models import Event
+from licensing.models import LocalAccount
 from sync.documents.rejections import MSG_NOT_YAML
 from sync.models import AccountSync, SyncRecord, SyncSettings
 from tests.sync.sync_helpers import CCO_PASSWORD, CCO_USER

@@ -3,12 +3,11 @@
 import pytest
 
 from bench.harness import cssm_emulator, server_env
-from tests import ports
-from tests.sync_emulator.cssm_helpers import ACME_USER, SEED, OnPremSide
-
 from sync.documents.serialize import serialize
 from sync.emulator.ca import CertificateAuthority
 from sync.emulator.service import Emulator
+from tests import ports
+from tests.sync_emulator.cssm_helpers import ACME_USER, SEED, OnPremSide
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@
 import pytest
 
 from bench.harness import manage, server_env
-from tests.sync_emulator.cssm_helpers import ACME_USER, NW_ADV, SEED, OnPremSide, product_instance
-
 from sync.documents.rejections import MSG_MODIFIED, NETWORK
 from sync.documents.serialize import filename, serialize
+from tests.sync_emulator.cssm_helpers import ACME_USER, NW_ADV, SEED, OnPremSide, product_instance
 
 requests = pytest.importorskip("requests")
 pytestmark = pytest.mark.live

@@ -13,7 +13,7 @@ from core.errors import ServiceError
 from ...models import LicenseUsage, ProductInstance, VirtualAccount
 from ...services import compliance
 from ...services import product_instances as pi_service
-from .. import schemas
+from .. import schemas, streaming
 from ..cursors import Keyset, cursor_page, tail_of
 from ..lookups import account_named, chosen_virtual_accounts, left_out_message, require, virtual_account_named
 from ..pagination import page
@@ -30,7 +30,6 @@ from ..serializers import (
     DeviceTransferSerializer,
     UsageSerializer,
 )
-from .. import streaming
 from ..streaming import iterate, streamed_reply
 from .formats import api_datetime
 

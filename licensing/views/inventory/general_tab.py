@@ -9,12 +9,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.rbac import Action, can, visible_virtual_accounts
+from core.listing import Listing
+from core.service_views import service_errors
 from licensing.models import RegistrationToken
 from licensing.services import inventory_queries
 from licensing.services import tokens as token_service
 from licensing.services.cslu_access import cslu_url_path
-from core.listing import Listing
-from core.service_views import service_errors
 
 from ...forms import NewTokenForm
 from ..workspace import account_page, render_workspace

@@ -13,11 +13,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.rbac import visible_virtual_accounts
+from core.csv_export import csv_response
+from core.service_views import service_errors
 from licensing.models import LicenseDefinition
 from licensing.services import compliance, inventory_queries
 from licensing.services import transfers as transfer_service
-from core.csv_export import csv_response
-from core.service_views import service_errors
 
 from ...forms import LicenseTransferForm
 from .. import charts

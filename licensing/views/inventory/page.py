@@ -9,8 +9,8 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy
 
 from accounts.rbac import Action, can, visible_virtual_accounts
-from licensing.services import inventory_queries
 from core.errors import NotAllowed
+from licensing.services import inventory_queries
 
 from ..workspace import render_workspace
 

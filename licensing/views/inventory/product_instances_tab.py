@@ -8,12 +8,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.rbac import Action, can, visible_virtual_accounts
-from licensing.models import ProductInstance
-from licensing.services import inventory_queries
-from licensing.services import product_instances as pi_service
 from core.csv_export import csv_response
 from core.listing import Listing
 from core.service_views import service_errors
+from licensing.models import ProductInstance
+from licensing.services import inventory_queries
+from licensing.services import product_instances as pi_service
 
 from ...forms import ProductInstanceTransferForm
 from ..workspace import account_page, render_workspace

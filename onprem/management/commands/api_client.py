@@ -18,8 +18,8 @@ from django.db import transaction
 from accounts.api_clients import ApiGrant
 from accounts.roles import AccountRole
 from accounts.services import api_grants
-from licensing.models import LocalAccount
 from core.errors import ServiceError
+from licensing.models import LocalAccount
 
 ROLE_NAMES = {
     "account_admin": AccountRole.ACCOUNT_ADMIN,

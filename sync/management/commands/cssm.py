@@ -17,8 +17,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from licensing.models import LocalAccount
 from core.errors import ServiceError
+from licensing.models import LocalAccount
 from sync.documents.parse import MAX_DOCUMENT_BYTES
 from sync.documents.rejections import MANUAL, Corrupted
 from sync.models import AccountSync
