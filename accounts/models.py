@@ -5,6 +5,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
+from core.crypto import EncryptedTextField
+
 from .roles import ACCOUNT_WIDE_ROLES, VIRTUAL_ACCOUNT_ROLES, AccountRole, SystemRole
 
 
@@ -133,15 +135,10 @@ class RoleGrant(models.Model):
         return f"{holder}: {self.get_role_display()} on {scope}"
 
 
-# API Toolkit models live in their own module; importing them here registers them with the app.
 # --- Access Management (LDAP, OAuth2 ADFS, SSO client) -------------------------------------------
 # The Administration workspace's Access Management widget keeps its configuration here; the
 # authentication backends (accounts/ldap_backend.py, accounts/oidc/) read it on every login, so a
 # saved change applies at once, without a restart.
-from core.crypto import EncryptedTextField  # noqa: E402  (kept beside the models that use it)
-
-from .api_clients import ApiAccessEntry, ApiConsole, ApiGrant  # noqa: E402,F401
-from .rate_limit_models import FailureCounter  # noqa: E402,F401
 
 
 class LdapConfig(models.Model):
@@ -233,6 +230,10 @@ class ExternalIdentityProvider(models.Model):
 
 
 # Security widget models (password policy, lockout, sessions, CSR key) live in their own module.
+# The API Toolkit's and the rate limit's models live in their own modules (they import this one);
+# importing them here registers them with the app.
+from .api_clients import ApiAccessEntry, ApiConsole, ApiGrant  # noqa: E402,F401
+from .rate_limit_models import FailureCounter  # noqa: E402,F401
 from .security_models import (  # noqa: E402,F401
     LoginFailure,
     PasswordHistory,

@@ -183,8 +183,10 @@ def print_table(rows, out=sys.stdout):
         if row["id"].startswith("sync_"):
             verdict = {True: "MET", False: "NOT MET", None: ""}[row.get("met")]
             print(
-                f"{row['label']:<44} {_fmt(row['seconds'], ' s'):>9}, peak memory {_fmt(row['peak_memory_mib'])} "
-                f"MiB (before: {_fmt(row['rss_before_mib'])} MiB) {'':>15} {row.get('target') or ''} {verdict}".rstrip(),
+                (
+                    f"{row['label']:<44} {_fmt(row['seconds'], ' s'):>9}, peak memory {_fmt(row['peak_memory_mib'])} "
+                    f"MiB (before: {_fmt(row['rss_before_mib'])} MiB) {'':>15} {row.get('target') or ''} {verdict}"
+                ).rstrip(),
                 file=out,
             )
             continue

@@ -164,7 +164,7 @@ def seed(*, devices, token_string, licenses, output, seed=11, processes=None, lo
                 created_at=now,
                 updated_at=now,
             )
-            for pi, p in zip(created, people)
+            for pi, p in zip(created, people, strict=True)
         ]
         for part in _chunks(identities, BATCH):
             DeviceIdentity.objects.bulk_create(part)
@@ -179,7 +179,7 @@ def seed(*, devices, token_string, licenses, output, seed=11, processes=None, lo
                 not_after=not_after,
                 renew_after=renew_after,
             )
-            for pi, (_key, cert_pem, serial, fingerprint, not_after) in zip(created, issued)
+            for pi, (_key, cert_pem, serial, fingerprint, not_after) in zip(created, issued, strict=True)
         ]
         for part in _chunks(certificates, BATCH):
             DeviceCertificate.objects.bulk_create(part)
@@ -197,7 +197,7 @@ def seed(*, devices, token_string, licenses, output, seed=11, processes=None, lo
             "product_instance_id": pi.pk,
             "licenses": [[tag, 1] for tag in sorted(rng.sample(licenses, rng.randint(1, len(licenses))))],
         }
-        for pi, p, (key_pem, cert_pem, _s, _f, _n) in zip(created, people, issued)
+        for pi, p, (key_pem, cert_pem, _s, _f, _n) in zip(created, people, issued, strict=True)
     )
     written = write_devices_file(output, chain_pems=chain, devices=records)
     timings["devices_file_s"] = round(time.perf_counter() - t0, 2)

@@ -13,6 +13,7 @@ so ``core.tls.ensure_tls_certificate`` keeps it instead of replacing it with a s
 
 import datetime
 import ipaddress
+import itertools
 import json
 import os
 import re
@@ -161,7 +162,7 @@ def key_matches(cert, key):
 
 
 def _check_chain(chain):
-    for child, parent in zip(chain, chain[1:]):
+    for child, parent in itertools.pairwise(chain):
         try:
             child.verify_directly_issued_by(parent)
         except (ValueError, TypeError, InvalidSignature) as error:

@@ -229,7 +229,7 @@ def _product_instances(rng, account, vas, count, now, licenses):
 def _effective_usage(pis, uses):
     """{(va name, license): in use}, leaving out standby peers (they share the active's licenses)."""
     totals = defaultdict(int)
-    for pi, usage in zip(pis, uses):
+    for pi, usage in zip(pis, uses, strict=True):
         if pi.redundancy_role == ProductInstance.RedundancyRole.STANDBY:
             continue
         for lic, count in usage.items():
@@ -239,35 +239,34 @@ def _effective_usage(pis, uses):
 
 def _line_plan(rng, in_use, licenses, today):
     """Purchased quantities per (va, license): a borrow from a higher tier, one shortage, margins."""
-    L = licenses
     plan = {}
     vas = sorted({va for va, _ in in_use})
     # The out-of-compliance position: DNA Advantage where it is used most (it has no higher tier).
-    da_usage = sorted(((in_use.get((va, L["DA"]), 0), va) for va in vas), key=lambda t: (-t[0], t[1]))
+    da_usage = sorted(((in_use.get((va, licenses["DA"]), 0), va) for va in vas), key=lambda t: (-t[0], t[1]))
     ooc_va = da_usage[0][1] if da_usage and da_usage[0][0] > 0 else None
     for va in vas:
         borrow = 0
-        ne = in_use.get((va, L["NE"]), 0)
+        ne = in_use.get((va, licenses["NE"]), 0)
         if ne:
             borrow = max(1, ne // 4)  # Network Essentials is short and borrows from Network Advantage
-            plan[(va, L["NE"])] = ne - borrow
+            plan[(va, licenses["NE"])] = ne - borrow
         for key in ("NA", "NP", "DE", "DA", "AIR", "SEC", "AE", "HSEC"):
-            used = in_use.get((va, L[key]), 0)
+            used = in_use.get((va, licenses[key]), 0)
             if key == "DA" and va == ooc_va:
-                plan[(va, L[key])] = used - max(1, used // 10)
+                plan[(va, licenses[key])] = used - max(1, used // 10)
             elif used or key == "NA" and borrow:
-                plan[(va, L[key])] = used + (borrow if key == "NA" else 0) + max(2, used // 5) + rng.randint(0, 3)
+                margin = max(2, used // 5) + rng.randint(0, 3)
+                plan[(va, licenses[key])] = used + (borrow if key == "NA" else 0) + margin
     return plan, ooc_va
 
 
 def _lines(rng, plan, vas, licenses, today):
     """Entitlement lines for the plan, each license with its usual type, plus dated lines on top."""
-    L = licenses
     years = lambda n: datetime.timedelta(days=365 * n)  # noqa: E731
     lines = []
     for (va_name, lic), quantity in sorted(plan.items(), key=lambda kv: (kv[0][0], kv[0][1].pk)):
         va = vas[va_name]
-        key = next(k for k, v in L.items() if v == lic)
+        key = next(k for k, v in licenses.items() if v == lic)
         if quantity <= 0:
             continue
         parts = [quantity] if quantity < 8 else [quantity - quantity // 3, quantity // 3]
@@ -335,7 +334,7 @@ def _lines(rng, plan, vas, licenses, today):
         # Term 1 year ending in 25 days, subscription in 55, term 3 years in 85: the 30/60/90-day alerts.
         Entitlement(
             virtual_account=branch,
-            license=L["SEC"],
+            license=licenses["SEC"],
             license_type="term",
             quantity=12,
             start_date=day(25) - years(1),
@@ -345,7 +344,7 @@ def _lines(rng, plan, vas, licenses, today):
         ),
         Entitlement(
             virtual_account=campus,
-            license=L["AIR"],
+            license=licenses["AIR"],
             license_type="subscription",
             quantity=40,
             start_date=day(55) - years(1),
@@ -356,7 +355,7 @@ def _lines(rng, plan, vas, licenses, today):
         ),
         Entitlement(
             virtual_account=dc,
-            license=L["AE"],
+            license=licenses["AE"],
             license_type="term",
             quantity=4,
             start_date=day(85) - years(3),
@@ -367,7 +366,7 @@ def _lines(rng, plan, vas, licenses, today):
         # A 60-day demo line started 45 days ago, and a term line that expired 10 days ago.
         Entitlement(
             virtual_account=lab,
-            license=L["NP"],
+            license=licenses["NP"],
             license_type="demo",
             quantity=10,
             start_date=day(-45),
@@ -376,7 +375,7 @@ def _lines(rng, plan, vas, licenses, today):
         ),
         Entitlement(
             virtual_account=lab,
-            license=L["SEC"],
+            license=licenses["SEC"],
             license_type="term",
             quantity=5,
             start_date=day(-10) - years(1),
@@ -446,7 +445,7 @@ def seed_demo(*, name="Demo", product_instances=300, seed=0, with_users=False, r
             batch = ProductInstance.objects.bulk_create(pis[start : start + BATCH_SIZE])
             rows = [
                 LicenseUsage(product_instance_id=pi.pk, license=lic, count=count)
-                for pi, usage in zip(batch, uses[start : start + BATCH_SIZE])
+                for pi, usage in zip(batch, uses[start : start + BATCH_SIZE], strict=True)
                 for lic, count in usage.items()
             ]
             LicenseUsage.objects.bulk_create(rows, batch_size=BATCH_SIZE)

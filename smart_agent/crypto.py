@@ -7,6 +7,7 @@ encoding (``signing_type: ecdsa-p256-sha256``), the same on both sides of the pr
 import base64
 import binascii
 import datetime
+import itertools
 import string
 
 from cryptography import x509
@@ -138,7 +139,7 @@ def check_chain(chain, *, anchors=(), now=None):
     if not chain:
         raise ChainError("The certificate chain is empty.")
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    for cert, issuer in zip(chain, chain[1:]):
+    for cert, issuer in itertools.pairwise(chain):
         _check_dates(cert, now)
         if not _issued_by(cert, issuer):
             raise ChainError(f"Certificate {serial_hex(cert)} is not issued by the next one in the chain.")

@@ -298,7 +298,7 @@ class Mailbox:
         self.messages = []
         self._arrived = threading.Condition()
 
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         with self._arrived:
             self.messages.append(Mail(session.host_name, envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
             self._arrived.notify_all()

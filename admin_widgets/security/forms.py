@@ -1,4 +1,5 @@
-"""Forms of the Security widget's tabs; the services (``password_policy``, ``accounts.services.certificate_actions``) decide."""
+"""Forms of the Security widget's tabs; the services decide (``password_policy``,
+``accounts.services.certificate_actions``)."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _

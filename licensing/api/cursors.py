@@ -115,7 +115,7 @@ class Keyset:
         if not isinstance(key, list) or len(key) != len(self.columns):
             return None
         values = []
-        for column, kind, value in zip(self.columns, self.types, key):
+        for column, kind, value in zip(self.columns, self.types, key, strict=True):
             if value is None and column in self.nullable:
                 values.append(None)
             elif kind is datetime.datetime and isinstance(value, str) and parse_datetime(value):
@@ -155,7 +155,7 @@ class CursorPage:
         try:
             payload = signing.loads(text, salt=SALT, serializer=_JSON)
         except (signing.BadSignature, ValueError, UnicodeError):
-            raise unprocessable(INVALID_CURSOR)
+            raise unprocessable(INVALID_CURSOR) from None
         if not isinstance(payload, dict) or payload.get("v") != VERSION:
             raise unprocessable(INVALID_CURSOR)
         if payload.get("e") != self.keyset.endpoint or payload.get("s") != self.scope:

@@ -1,40 +1,42 @@
-from .accounts import AccessRequest, LocalAccount, VirtualAccount
+"""The licensing engine's tables, one module per topic; imported here so Django registers them."""
 
-__all__ = ["LocalAccount", "VirtualAccount", "AccessRequest"]
+from .accounts import AccessRequest, LocalAccount, VirtualAccount
+from .alerts import Alert
+from .conversion import Conversion, ConversionSettings
+from .custom_tags import VirtualAccountTag, VirtualAccountTagValue
+from .devices import DeviceIdentity, DeviceNonce, DeviceRequest, RumReport
 from .licenses import Entitlement, LicenseDefinition, LicenseHierarchy
+from .pki import DeviceCertificate, SigningAuthority
+from .preferences import PreferenceChange, UserPreference
 from .product_instances import ProductInstance
+from .tags import LicenseTag
 from .tokens import RegistrationToken
 from .usage import LicenseUsage, RedundancyExclusion, UsageTotal
 
-__all__ += [
-    "LicenseDefinition",
-    "LicenseHierarchy",
-    "Entitlement",
-    "ProductInstance",
-    "LicenseUsage",
-    "UsageTotal",
-    "RedundancyExclusion",
-    "RegistrationToken",
-]
-from .alerts import Alert  # noqa: E402
-from .tags import LicenseTag  # noqa: E402
-
-__all__ += ["Alert", "LicenseTag"]
-# Device protocol: PKI, device details, nonces, RUM reports, pending requests.
-from .devices import DeviceIdentity, DeviceNonce, DeviceRequest, RumReport  # noqa: E402
-from .pki import DeviceCertificate, SigningAuthority  # noqa: E402
-
-__all__ += ["SigningAuthority", "DeviceCertificate", "DeviceIdentity", "DeviceNonce", "RumReport", "DeviceRequest"]
-# Preferences, Convert to Smart Licensing (DLC), custom virtual account tags.
-from .conversion import Conversion, ConversionSettings  # noqa: E402
-from .custom_tags import VirtualAccountTag, VirtualAccountTagValue  # noqa: E402
-from .preferences import PreferenceChange, UserPreference  # noqa: E402
-
-__all__ += [
-    "UserPreference",
-    "PreferenceChange",
-    "ConversionSettings",
+__all__ = [
+    "AccessRequest",
+    "LocalAccount",
+    "VirtualAccount",
+    "Alert",
     "Conversion",
+    "ConversionSettings",
     "VirtualAccountTag",
     "VirtualAccountTagValue",
+    "DeviceIdentity",
+    "DeviceNonce",
+    "DeviceRequest",
+    "RumReport",
+    "Entitlement",
+    "LicenseDefinition",
+    "LicenseHierarchy",
+    "DeviceCertificate",
+    "SigningAuthority",
+    "PreferenceChange",
+    "UserPreference",
+    "ProductInstance",
+    "LicenseTag",
+    "RegistrationToken",
+    "LicenseUsage",
+    "RedundancyExclusion",
+    "UsageTotal",
 ]

@@ -14,13 +14,13 @@ class RegistrationTokenQuerySet(models.QuerySet):
 
     def with_status(self, now):
         """Annotate ``current_status`` (a RegistrationToken.Status value) for list pages and filters."""
-        Status = RegistrationToken.Status
+        statuses = RegistrationToken.Status
         return self.annotate(
             current_status=Case(
-                When(revoked_at__isnull=False, then=Value(Status.REVOKED)),
-                When(expires_at__lte=now, then=Value(Status.EXPIRED)),
-                When(max_uses__isnull=False, uses__gte=F("max_uses"), then=Value(Status.EXPIRED)),
-                default=Value(Status.ACTIVE),
+                When(revoked_at__isnull=False, then=Value(statuses.REVOKED)),
+                When(expires_at__lte=now, then=Value(statuses.EXPIRED)),
+                When(max_uses__isnull=False, uses__gte=F("max_uses"), then=Value(statuses.EXPIRED)),
+                default=Value(statuses.ACTIVE),
                 output_field=models.CharField(),
             )
         )

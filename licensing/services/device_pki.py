@@ -224,7 +224,7 @@ class _CertificateLookup:
         if row is None:
             return None
         cert, pi, va, account, device, authority = (
-            part.build(values) for part, values in zip(self.parts, prepared.split(row, *self.parts))
+            part.build(values) for part, values in zip(self.parts, prepared.split(row, *self.parts), strict=True)
         )
         prepared.cache_related(cert, "product_instance", pi)
         prepared.cache_related(cert, "authority", authority)

@@ -84,7 +84,7 @@ class _ProductInstanceLookup:
         pi, va, owner = (
             part.build(values)
             for part, values in zip(
-                (self.pi, self.va, self.account), prepared.split(row, self.pi, self.va, self.account)
+                (self.pi, self.va, self.account), prepared.split(row, self.pi, self.va, self.account), strict=True
             )
         )
         prepared.cache_related(pi, "virtual_account", va)

@@ -49,10 +49,9 @@ def check_sender(account, message):
 
 def _has_device(pi):
     try:
-        pi.device
+        return pi.device is not None  # the reverse one-to-one raises when there is none
     except DeviceIdentity.DoesNotExist:
         return False
-    return True
 
 
 def _token(account, message, now):

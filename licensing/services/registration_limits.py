@@ -9,9 +9,10 @@ before it creates a new product instance, so a device already over a limit is re
 work, and ``check`` at the end of its transaction, after the instance and its identity were
 written: ``check`` locks the virtual account's row, so new instances of one VA count one after
 the other, and the lock is held only from there to the commit (limits and counts are one query).
-A refusal rolls the new instance back. Re-registering a known UDI never gets here. A refused device gets HTTP 429 with ``Retry-After``
-(``RegistrationLimited``); ``record_refusal`` then opens the account's "Registration Limit
-Reached" alert and records its event, once per hour per token / VA, so a storm of refused devices does not flood the log.
+A refusal rolls the new instance back. Re-registering a known UDI never gets here. A refused
+device gets HTTP 429 with ``Retry-After`` (``RegistrationLimited``); ``record_refusal`` then opens
+the account's "Registration Limit Reached" alert and records its event, once per hour per token /
+VA, so a storm of refused devices does not flood the log.
 """
 
 import datetime

@@ -286,7 +286,8 @@ class _TokenLookup:
             row = cursor.fetchone()
         if row is None:
             return None
-        token, va, account = (part.build(values) for part, values in zip(self.parts, split(row, *self.parts)))
+        parts = zip(self.parts, split(row, *self.parts), strict=True)
+        token, va, account = (part.build(values) for part, values in parts)
         cache_related(token, "virtual_account", va)
         cache_related(va, "account", account)
         return token

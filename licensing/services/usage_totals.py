@@ -51,15 +51,15 @@ def _kept_redundancy():
 
 def _summed_redundancy():
     """STANDBY usage whose ACTIVE peer uses the same license, from the rows (the rule itself)."""
-    Role = ProductInstance.RedundancyRole
+    roles = ProductInstance.RedundancyRole
     active_peer_uses_it = LicenseUsage.objects.filter(
         license_id=OuterRef("license_id"),
         product_instance__account_id=OuterRef("product_instance__account_id"),
         product_instance__redundancy_group=OuterRef("product_instance__redundancy_group"),
-        product_instance__redundancy_role=Role.ACTIVE,
+        product_instance__redundancy_role=roles.ACTIVE,
     )
     rows = (
-        LicenseUsage.objects.filter(product_instance__redundancy_role=Role.STANDBY)
+        LicenseUsage.objects.filter(product_instance__redundancy_role=roles.STANDBY)
         .exclude(product_instance__redundancy_group="")
         .filter(Exists(active_peer_uses_it))
         .values(

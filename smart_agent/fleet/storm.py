@@ -326,7 +326,7 @@ class Storm:
         self.rng.shuffle(order)
         self.started = time.perf_counter()
         with self._lock:
-            for index, at in zip(order, releases):
+            for index, at in zip(order, releases, strict=True):
                 self.devices[index].released_at = at
                 self._push(at, index)
             self._active = len(self.devices)

@@ -102,7 +102,8 @@ def verify(
     """Check a parsed document; return ``Verified`` or raise the guide's ``Rejection``.
 
     Order (first failure wins): the signer certificate is, under ``trusted_roots``, the one whose
-    role is to sign this kind of document (``certificate_roles.SIGNER_OF``; InvalidSigningCertificate) -> signature over the canonical form (Modified) -> the document
+    role is to sign this kind of document (``certificate_roles.SIGNER_OF``;
+    InvalidSigningCertificate) -> signature over the canonical form (Modified) -> the document
     is about this On-Prem: ``expected_uid`` / ``expected_onprem`` uid and smart account, and
     answers ``in_reply_to`` (WrongAccount) -> ``created_at`` within ``max_skew`` of ``now`` and
     the signer certificate valid at ``now`` (TimestampSkew) -> not seen before:

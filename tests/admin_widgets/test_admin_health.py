@@ -20,7 +20,7 @@ NET_DEV = """Inter-|   Receive                                                | 
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
     lo: 5000      50    0    0    0     0          0         0     5000      50    0    0    0     0       0          0
   eth0: {rx}    1200    0    0    0     0          0         0   {tx}     900    0    0    0     0       0          0
-"""
+"""  # noqa: E501 (the file's own layout)
 MEMINFO = """MemTotal:       16000000 kB
 MemFree:         2000000 kB
 MemAvailable:    4000000 kB

@@ -222,9 +222,12 @@ def test_subscriptions_cursor(admin_api, vas, license_def, add_line):
             end=today + datetime.timedelta(days=30),
             subscription_id=f"Sub{i % 3}",
         )
-    fetch = lambda cursor, limit: admin_api.post(
-        "/accounts/Acme/license-subscriptions", {"cursor": cursor, "limit": limit, "status": ["Active"]}
-    )
+
+    def fetch(cursor, limit):
+        return admin_api.post(
+            "/accounts/Acme/license-subscriptions", {"cursor": cursor, "limit": limit, "status": ["Active"]}
+        )
+
     whole = admin_api.post("/accounts/Acme/license-subscriptions", {"limit": -1, "status": ["Active"]})[1]
     pages = walk(fetch, 3)
     assert sum((p["subscriptions"] for p in pages), []) == whole["subscriptions"]

@@ -11,6 +11,7 @@ from accounts.rbac import Action
 from accounts.roles import SystemRole
 from accounts.services import api_grants
 from admin_widgets.registry import WIDGETS, widgets_for
+from core.errors import ServiceError
 from core.models import Event
 from licensing.services.virtual_accounts import create_virtual_account
 
@@ -173,7 +174,7 @@ def test_resource_owner_grants_have_no_access_control(sysadmin, login, password_
     acme = make_account("Acme")
     client = login(sysadmin)
     assert client.get(f"/admin/api/{grant.pk}/access/").status_code == 302
-    with pytest.raises(Exception):
+    with pytest.raises(ServiceError):
         api_grants.add_access(actor=None, grant=grant, account=acme, role="account_admin")
     assert not ApiAccessEntry.objects.exists()
 

@@ -245,7 +245,8 @@ def test_call_home_accepts_json_and_the_xml_wrapper(device, token):
 @pytest.mark.parametrize(
     "body",
     [
-        b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol">]><smartLicense><message>&lol;</message></smartLicense>',
+        b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol">]>'
+        b"<smartLicense><message>&lol;</message></smartLicense>",
         b'<!DOCTYPE smartLicense SYSTEM "file:///etc/passwd"><smartLicense><message>x</message></smartLicense>',
         b"<smartLicense><message>not json</message></smartLicense>",
         b"<smartLicense><other>{}</other></smartLicense>",

@@ -52,7 +52,7 @@ WATCH = """([box, control]) => {
     busy: b.getAttribute('aria-busy'), bar: !b.querySelector('progress').hidden,
     disabled: control ? document.querySelector(control).getAttribute('aria-disabled') || String(document.querySelector(control).disabled) : null});
   new MutationObserver(record).observe(b, {subtree: true, childList: true, characterData: true, attributes: true});
-}"""
+}"""  # noqa: E501 (script text)
 
 
 def _assert_accessible(page, where):

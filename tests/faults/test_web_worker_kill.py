@@ -109,7 +109,7 @@ def test_kill_web_workers_during_registrations_and_transfers(private_postgres, f
     try:
         # First one worker, then all three at once (whatever they were doing, transfers included).
         for threshold, how_many in ((30, 1), (90, 3)):
-            _wait_for(lambda: _device_requests(server) >= threshold, 180, f"{threshold} device requests")
+            _wait_for(lambda at=threshold: _device_requests(server) >= at, 180, f"{threshold} device requests")
             workers = server.gunicorn_workers()
             assert len(workers) == 3, workers
             for pid in workers[:how_many]:

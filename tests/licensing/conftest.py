@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.roles import AccountRole, SystemRole
+from tests.licensing.catalogue import catalogue
 
 
 @pytest.fixture
@@ -40,3 +41,9 @@ def steady_session(monkeypatch):
     count that write as a query of the page it measures. Its clock stands still here."""
     start = time.time()
     monkeypatch.setattr("accounts.middleware.now", lambda: start, raising=False)
+
+
+@pytest.fixture
+def data(acme, new_va):
+    """The shared catalogue of licenses and devices (tests/licensing/catalogue.py)."""
+    return catalogue(acme, new_va)

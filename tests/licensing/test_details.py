@@ -13,7 +13,7 @@ from core import events
 from licensing.models import DeviceIdentity, Entitlement, LicenseUsage, ProductInstance
 from licensing.services import compliance
 from licensing.views.details import renewal_state, usage_chart
-from tests.licensing.test_reports import data, devices, line  # noqa: F401 - the same catalogue as the reports
+from tests.licensing.catalogue import devices, line
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("steady_session")]
 

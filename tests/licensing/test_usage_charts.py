@@ -12,7 +12,6 @@ from licensing.services import compliance
 from licensing.services.usage_history import clamp_days, reported_usage
 from licensing.views.charts import history_chart, usage_bars, usage_segments
 from tests.licensing.test_details import license_url, section
-from tests.licensing.test_reports import data, devices, line  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("steady_session")]
 

@@ -54,7 +54,8 @@ from sync.models import AccountSync
 registered = LocalAccount.objects.order_by("pk").first()
 waiting = create_account(actor=None, name="Waiting Co", cisco_smart_account="w.example", cisco_virtual_account="W")
 AccountSync.objects.create(account=registered, uid="uid-registered", registered_at=timezone.now(),
-                           id_certificate_pem="(certificate)", last_response_id="response-41", last_sync_result="success")
+                           id_certificate_pem="(certificate)", last_response_id="response-41",
+                           last_sync_result="success")
 AccountSync.objects.create(account=waiting, uid="uid-waiting", pending_request_id="request-1")
 """
 READ_SYNC_STATES = """

@@ -273,7 +273,8 @@ def _assert_scrubbed(text, secrets, *expected):
     """None of ``secrets`` (nor their URL encodings) in ``text``; each of ``expected`` is."""
     for secret in secrets:
         for fragment in _secret_fragments(secret):
-            assert fragment not in text, f"{secret!r} appears in: {[l for l in text.splitlines() if fragment in l][:1]}"
+            found = [row for row in text.splitlines() if fragment in row][:1]
+            assert fragment not in text, f"{secret!r} appears in: {found}"
     for line in expected:
         assert line in text, f"{line!r} is not in the log:\n{text[-3000:]}"
 

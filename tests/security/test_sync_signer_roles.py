@@ -215,7 +215,7 @@ def test_the_online_path_refuses_a_device_signed_response_from_a_false_cssm(worl
 
     account = world["b"]
     before, state_before = _ledger(account), _state(account)
-    with _false_cssm(tmp_path, lambda request: _device_signed(world, parse(request))) as url:
+    with _FalseCssm(tmp_path, lambda request: _device_signed(world, parse(request))) as url:
         settings.ONPREM_CSSM_URL, settings.ONPREM_CSSM_CA_FILE = url, str(tmp_path / "cssm-tls.crt")
         with pytest.raises(SyncFailed) as refused:
             synchronize(account, actor=sysadmin)
@@ -265,7 +265,7 @@ def _issue(issuer_cert, issuer_key, public_key, *, eku=None, uid="forged"):
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-class _false_cssm:
+class _FalseCssm:
     """An HTTPS server on loopback answering every POST with ``answer(request bytes)``."""
 
     def __init__(self, tmp_path, answer):

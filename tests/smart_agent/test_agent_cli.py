@@ -1,5 +1,6 @@
 """The command line: argument parsing, messages and exit codes."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def test_tag_count_parsing():
     assert cli.tag_count(f"{NE}=3") == (NE, 3)
     assert cli.tag_count("a=b=0") == ("a=b", 0)
     for bad in ("tag", "=1", "tag=-1", "tag=x", "tag="):
-        with pytest.raises(Exception):
+        with pytest.raises(argparse.ArgumentTypeError):
             cli.tag_count(bad)
 
 

@@ -226,7 +226,7 @@ def test_replies_from_the_server_verify_and_bind_to_requests(live, tmp_path):
     key = agent.store.read("key.pem"), agent.store.read("certificate.pem"), agent.store.read("chain.pem")
     state = dict(agent.state)
     agent.deregister()
-    for name, data in zip(("key.pem", "certificate.pem", "chain.pem"), key):
+    for name, data in zip(("key.pem", "certificate.pem", "chain.pem"), key, strict=True):
         agent.store.write(name, data)
     agent.state = state
     with pytest.raises(Failed) as caught:

@@ -6,6 +6,7 @@ import pytest
 
 from smart_agent import Agent, Failed, Identity, InvalidReply, NotRegistered, crypto
 from smart_agent.state import CERT
+from smart_agent.transport import ServerBusy
 
 NE, DNA = "regid.2017-03.com.cisco.NETWORK_ESSENTIALS,1.0_ne", "regid.2017-03.com.cisco.DNA_ESSENTIALS,1.0_de"
 
@@ -101,7 +102,7 @@ def test_report_ids_are_unique_and_unacknowledged_reports_are_resent(make_agent,
     # The reply to the next report is lost (the server stored it): it stays pending and is resent as is.
     fake_server.script = [(503, {"Retry-After": "0"}, b"")] * 10
     agent.transport.retry = type(agent.transport.retry)(max_retries=0)
-    with pytest.raises(Exception):
+    with pytest.raises(ServerBusy):
         agent.report({NE: 3})
     pending = agent.state["pending_reports"]
     assert len(pending) == 1

@@ -50,7 +50,7 @@ class VirtualAccountsView(ApiView):
                 actor=actor(request), account=account, name=name, description=data["description"]
             )
         except va_service.NameTaken:
-            raise unprocessable(f"The specified name '{name}' for the virtual account is already in use.")
+            raise unprocessable(f"The specified name '{name}' for the virtual account is already in use.") from None
         return reply(f"Virtual Account '{va.name}' created successfully")
 
 

@@ -382,7 +382,8 @@ class Command(BaseCommand):
 
         if died is not None:
             raise CommandError(
-                f"The {died.name} (pid {died.pid}) exited unexpectedly with {self.describe_exit(died.proc.returncode)}; "
+                f"The {died.name} (pid {died.pid}) exited unexpectedly with "
+                f"{self.describe_exit(died.proc.returncode)}; "
                 f"stopped the others. See {died.log_file} and the output above."
             )
         self.say("Stopped.")
