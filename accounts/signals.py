@@ -6,6 +6,7 @@ from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
 from core import events
+from core.periodic_tasks import keep_periodic_task
 
 
 @receiver(user_logged_in)
@@ -21,22 +22,21 @@ def _login_failed(sender, credentials, request=None, **kwargs):
 
 @receiver(post_migrate)
 def ensure_periodic_tasks(sender, **kwargs):
-    """Keep the accounts app's periodic tasks in django-celery-beat's schedule (editable at run time)."""
+    """Keep the accounts app's periodic tasks in django-celery-beat's schedule."""
     if getattr(sender, "name", None) != "accounts":
         return
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
     # The embedded OAuth2 server's expired access tokens (accounts/tasks.py).
-    hourly, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.ONPREM_CLEAR_TOKENS_SECONDS, period=IntervalSchedule.SECONDS
-    )
-    PeriodicTask.objects.update_or_create(
-        name="Clear expired API tokens",
-        defaults={"task": "accounts.clear_expired_tokens", "interval": hourly, "enabled": True},
+    keep_periodic_task(
+        "Clear expired API tokens",
+        "accounts.clear_expired_tokens",
+        every=settings.ONPREM_CLEAR_TOKENS_SECONDS,
+        follow_setting=True,
     )
     # Daily: password expiration notices (Security widget).
-    daily, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.DAYS)
-    PeriodicTask.objects.update_or_create(
-        name="Password expiration notices",
-        defaults={"task": "accounts.password_expiration_notices", "interval": daily, "enabled": True},
+    keep_periodic_task(
+        "Password expiration notices",
+        "accounts.password_expiration_notices",
+        every=1,
+        period="days",
+        follow_setting=True,
     )

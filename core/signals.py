@@ -4,16 +4,13 @@ from django.conf import settings
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
+from .periodic_tasks import keep_periodic_task
+
 
 @receiver(post_migrate)
 def ensure_periodic_tasks(sender, **kwargs):
     if getattr(sender, "label", None) != "onprem":
         return
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    every, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.ONPREM_HEARTBEAT_SECONDS, period=IntervalSchedule.SECONDS
-    )
-    PeriodicTask.objects.update_or_create(
-        name="Worker heartbeat", defaults={"task": "onprem.heartbeat", "interval": every, "enabled": True}
+    keep_periodic_task(
+        "Worker heartbeat", "onprem.heartbeat", every=settings.ONPREM_HEARTBEAT_SECONDS, follow_setting=True
     )

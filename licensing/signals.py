@@ -3,6 +3,8 @@
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
+from core.periodic_tasks import keep_periodic_task
+
 ALERTS_EVERY_MINUTES = 60
 
 
@@ -10,10 +12,6 @@ ALERTS_EVERY_MINUTES = 60
 def ensure_periodic_tasks(sender, **kwargs):
     if getattr(sender, "name", None) != "licensing":
         return
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    every, _ = IntervalSchedule.objects.get_or_create(every=ALERTS_EVERY_MINUTES, period=IntervalSchedule.MINUTES)
-    PeriodicTask.objects.get_or_create(
-        name="Recompute license alerts",
-        defaults={"task": "licensing.recompute_alerts", "interval": every, "enabled": True},
+    keep_periodic_task(
+        "Recompute license alerts", "licensing.recompute_alerts", every=ALERTS_EVERY_MINUTES, period="minutes"
     )

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
+from core.periodic_tasks import keep_periodic_task
+
 DAY_SECONDS = 24 * 3600
 
 
@@ -12,15 +14,9 @@ DAY_SECONDS = 24 * 3600
 def ensure_periodic_tasks(sender, **kwargs):
     if getattr(sender, "name", None) != "sync":
         return
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    check, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.ONPREM_SYNC_CHECK_SECONDS, period=IntervalSchedule.SECONDS
-    )
-    daily, _ = IntervalSchedule.objects.get_or_create(every=DAY_SECONDS, period=IntervalSchedule.SECONDS)
-    for name, task, interval in (
-        ("Scheduled synchronization with CSSM", "sync.run_scheduled", check),
-        ("Synchronization overdue alerts", "sync.check_overdue", daily),
-        ("Purge expired device nonces", "sync.purge_expired_nonces", daily),
+    for name, task, every in (
+        ("Scheduled synchronization with CSSM", "sync.run_scheduled", settings.ONPREM_SYNC_CHECK_SECONDS),
+        ("Synchronization overdue alerts", "sync.check_overdue", DAY_SECONDS),
+        ("Purge expired device nonces", "sync.purge_expired_nonces", DAY_SECONDS),
     ):
-        PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, "interval": interval, "enabled": True})
+        keep_periodic_task(name, task, every=every)
