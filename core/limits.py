@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.urls import Resolver404, resolve
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -100,21 +101,26 @@ def _refusal(reply, status, message):
 class RequestSizeLimitMiddleware:
     """413 for a declared body over the view's limit; 400 for a Content-Length that is not a number.
 
-    Checked in ``process_view``: the URL is resolved by then (so the view's own limit is known)
-    and nothing has read the body yet, as long as this middleware comes before the CSRF one.
+    Checked first of all, before the session, the CSRF check or a database query: the path is
+    resolved here to find its view's limit (a path that resolves to no view gets the default).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        declared = request.META.get("CONTENT_LENGTH")
+        if declared not in (None, ""):
+            refusal = self.refusal(request.path_info, declared)
+            if refusal is not None:
+                return refusal
         return self.get_response(request)
 
-    def process_view(self, request, view, args, kwargs):
-        declared = request.META.get("CONTENT_LENGTH")
-        if declared in (None, ""):
-            return None
-        rule = limit_for(view)
+    def refusal(self, path, declared):
+        try:
+            rule = limit_for(resolve(path).func)
+        except Resolver404:
+            rule = DEFAULT
         if rule is None:
             return None
         limit = rule.limit()
