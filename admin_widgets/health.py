@@ -3,7 +3,9 @@
 Parsers take the text of a ``/proc`` file, so tests feed them fixed text; ``gather()`` reads the
 real files through a ``read`` callable (``None`` when a file is missing, e.g. not on Linux) and
 turns any reading it cannot get into ``None``, which the page shows as "unavailable" rather than
-as a guess. Only disk, memory and the Celery worker's heartbeat can turn the state to Warning.
+as a guess. The verdict and the bars' colours come from one rule (``level``): a reading above
+``HIGH_ABOVE`` per cent is red and turns the state to Warning, saying which; one above
+``RAISED_ABOVE`` is amber and named under "Good"; so is a worker whose heartbeat stopped.
 """
 
 import os
@@ -22,8 +24,9 @@ from django.utils.translation import ngettext
 
 import core
 
-DISK_LIMIT = 90.0
-MEMORY_LIMIT = 90.0
+# One rule for the bars' colours and the verdict (docs/operations.md, "System Health").
+HIGH_ABOVE = 90.0
+RAISED_ABOVE = 70.0
 # A heartbeat older than this many heartbeat periods means the worker (or its beat) stopped.
 HEARTBEAT_PERIODS = 3
 ALERT_SEVERITIES = ("WARN", "ALERT")
@@ -147,13 +150,37 @@ def _clamp(value):
 # --- The state ------------------------------------------------------------------------------
 
 
-def assess(*, disk, memory, worker_last_seen, now, heartbeat_seconds):
+def level(value):
+    """``"high"`` (red, a problem), ``"raised"`` (amber) or ``"ok"`` for a percentage; ``None`` unread."""
+    if value is None:
+        return None
+    if value > HIGH_ABOVE:
+        return "high"
+    if value > RAISED_ABOVE:
+        return "raised"
+    return "ok"
+
+
+def _meter_sentences(cpu, memory, disk):
+    return (
+        (cpu, _("The CPU is %(percent)d%% busy.")),
+        (memory, _("%(percent)d%% of the memory is in use.")),
+        (disk, _("The disk is %(percent)d%% full.")),
+    )
+
+
+def elevated(*, cpu=None, memory=None, disk=None):
+    """The amber readings, as sentences (shown under "Good": worth a look, not wrong)."""
+    return [
+        text % {"percent": value} for value, text in _meter_sentences(cpu, memory, disk) if level(value) == "raised"
+    ]
+
+
+def assess(*, disk, memory, worker_last_seen, now, heartbeat_seconds, cpu=None):
     """What is wrong, as sentences for the readout; an empty list means "Good"."""
-    problems = []
-    if disk is not None and disk > DISK_LIMIT:
-        problems.append(_("The disk is %(percent)d%% full.") % {"percent": disk})
-    if memory is not None and memory > MEMORY_LIMIT:
-        problems.append(_("%(percent)d%% of the memory is in use.") % {"percent": memory})
+    problems = [
+        text % {"percent": value} for value, text in _meter_sentences(cpu, memory, disk) if level(value) == "high"
+    ]
     if worker_last_seen is None:
         problems.append(_("No background worker has reported yet: synchronization and scheduled tasks do not run."))
     elif now - worker_last_seen > timedelta(seconds=HEARTBEAT_PERIODS * heartbeat_seconds):
@@ -249,6 +276,7 @@ def connected_users(now_epoch, *, within=None, limit=SESSIONS_SCANNED, viewer=No
 @dataclass
 class Readout:
     problems: list
+    notes: list
     server_name: str
     version: str
     machine_started: datetime | None
@@ -265,6 +293,13 @@ class Readout:
     def good(self):
         return not self.problems
 
+    @property
+    def meters(self):
+        """(key, reading, level) for the Resource Monitor bars, coloured by the verdict's rule."""
+        return [
+            (key, value, level(value)) for key, value in (("cpu", self.cpu), ("ram", self.memory), ("disk", self.disk))
+        ]
+
 
 def gather(*, read=read_proc, sleep=time.sleep, disk_usage=shutil.disk_usage, now_epoch=None, viewer=None):
     """Everything the readout shows, read now, for ``viewer`` (the signed-in user asking)."""
@@ -278,6 +313,7 @@ def gather(*, read=read_proc, sleep=time.sleep, disk_usage=shutil.disk_usage, no
     disk = disk_percent(settings.DATA_DIR, disk_usage)
     worker = last_heartbeat()
     problems = assess(
+        cpu=cpu,
         disk=disk,
         memory=memory,
         worker_last_seen=worker.last_seen if worker else None,
@@ -286,6 +322,7 @@ def gather(*, read=read_proc, sleep=time.sleep, disk_usage=shutil.disk_usage, no
     )
     return Readout(
         problems=problems,
+        notes=elevated(cpu=cpu, memory=memory, disk=disk),
         server_name=socket.gethostname(),
         version=core.__version__,
         machine_started=booted,

@@ -98,6 +98,16 @@ def _assess(disk=10.0, memory=10.0, worker_age=30, heartbeat=60):
     return health.assess(disk=disk, memory=memory, worker_last_seen=last_seen, now=NOW, heartbeat_seconds=heartbeat)
 
 
+@pytest.mark.parametrize(
+    "value, expected", [(None, None), (0.0, "ok"), (70.0, "ok"), (70.5, "raised"), (90.0, "raised"), (90.1, "high")]
+)
+def test_one_level_rule_for_bars_and_verdict(value, expected):
+    assert health.level(value) == expected
+    assert bool(
+        health.assess(cpu=value, disk=None, memory=None, worker_last_seen=NOW, now=NOW, heartbeat_seconds=60)
+    ) == (expected == "high")
+
+
 def test_assess_good():
     assert _assess() == []
     assert _assess(disk=90.0, memory=None, worker_age=180) == []  # limits are "more than"
@@ -194,6 +204,8 @@ def test_gather_with_fake_proc(settings):
     WorkerHeartbeat.objects.create(hostname="worker-1", last_seen=timezone.now())
     readout = health.gather(read=read, sleep=lambda s: None, disk_usage=lambda path: (100, 20, 80))
     assert readout.good and readout.problems == []
+    # 75 % CPU and memory are amber: named under "Good", not problems.
+    assert readout.notes == ["The CPU is 75% busy.", "75% of the memory is in use."]
     assert (readout.cpu, readout.memory, readout.disk) == (
         pytest.approx(75.0),
         pytest.approx(75.0),

@@ -98,6 +98,7 @@ def test_readout_shows_real_numbers(sysadmin, login):
 def test_readout_good_when_worker_beats_and_resources_are_fine(sysop, login, monkeypatch):
     monkeypatch.setattr(health, "disk_percent", lambda path, usage=None: 42.0)
     monkeypatch.setattr(health, "parse_meminfo", lambda text: 30.0)
+    monkeypatch.setattr(health, "sample", lambda read, sleep: (12.0, []))
     WorkerHeartbeat.objects.create(hostname="worker-1", last_seen=timezone.now())
     html = login(sysop).get("/admin/").content.decode()
     assert "<strong>Good</strong> - Your machine is working well." in html
@@ -115,6 +116,29 @@ def test_readout_warns_about_a_stale_worker_and_a_full_disk(sysadmin, login, mon
     assert "The disk is 96% full." in html
     assert "The background worker last reported 4\xa0minutes ago" in html
     assert 'class="bar high"' in html
+
+
+def _readout_html(client, monkeypatch, *, cpu, memory=30.0, disk=42.0):
+    monkeypatch.setattr(health, "disk_percent", lambda path, usage=None: disk)
+    monkeypatch.setattr(health, "parse_meminfo", lambda text: memory)
+    monkeypatch.setattr(health, "sample", lambda read, sleep: (cpu, []))
+    WorkerHeartbeat.objects.update_or_create(hostname="worker-1", defaults={"last_seen": timezone.now()})
+    return client.get("/admin/").content.decode()
+
+
+def test_a_red_bar_is_never_next_to_good(sysop, login, monkeypatch):
+    """The verdict and the bars' colours come from one rule: a red CPU bar means Warning, saying why."""
+    html = _readout_html(login(sysop), monkeypatch, cpu=100.0)
+    assert "<strong>Good</strong>" not in html
+    assert "<strong>Warning</strong>" in html and "The CPU is 100% busy." in html
+    assert re.search(r'id="meter-cpu".*?class="bar high"', html, re.S)
+
+
+def test_an_amber_bar_is_named_under_good(sysop, login, monkeypatch):
+    html = _readout_html(login(sysop), monkeypatch, cpu=20.0, memory=80.0)
+    assert "<strong>Good</strong> - Your machine is working; worth a look:" in html
+    assert "80% of the memory is in use." in html
+    assert re.search(r'id="meter-ram".*?class="bar raised"', html, re.S)
 
 
 def test_workspace_answers_get_only(sysadmin, login):
