@@ -136,10 +136,12 @@ def _review_step(request, state, context):
     if request.method == "POST":
         user = request.user
         with service_errors(request):
-            complete_first_login(user=user, language=state["language"], password_hash=state["password"])
+            forgot_file = complete_first_login(user=user, language=state["language"], password_hash=state["password"])
             # The guide: "The Wizard returns you to the Logon screen", to sign in with the new password.
             logout(request)
             messages.success(request, _("Your settings were saved. Log in with your new password."))
+            if forgot_file:
+                messages.info(request, _("The generated password kept on the server is no longer needed: it was deleted."))
             return redirect("login")
         return redirect("first_login", step="password")
     context["language_label"] = dict(settings.LANGUAGES).get(state["language"])

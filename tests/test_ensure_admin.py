@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.roles import SystemRole
+from tests.factories import PASSWORD
 
 User = get_user_model()
 
@@ -128,3 +129,33 @@ def test_generated_passwords_meet_every_strength_rule():
         assert any(c in string.ascii_uppercase for c in password)
         assert any(c in string.digits for c in password)
         assert any(c in string.punctuation for c in password)
+
+
+def _wizard(client, password):
+    assert client.post("/welcome/language/", {"language": "en"}).status_code == 302
+    assert (
+        client.post("/welcome/password/", {"new_password": password, "confirm_password": password}).status_code == 302
+    )
+    assert client.post("/welcome/certificate/", {"confirmed": "on"}).status_code == 302
+    return client.post("/welcome/review/", follow=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_admins_wizard_deletes_the_password_file_and_says_so(data_dir, client):
+    run()
+    path = data_dir / "initial_admin_password"
+    assert client.post("/login/", {"username": "admin", "password": path.read_text().strip()}).status_code == 302
+    page = _wizard(client, "Chosen-Pass-9876!").content.decode()
+    assert not path.exists()
+    assert "it was deleted" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_users_wizard_leaves_the_file(data_dir, client, make_user):
+    run()
+    path = data_dir / "initial_admin_password"
+    make_user("someone", SystemRole.USER, wizard_done=False)
+    assert client.post("/login/", {"username": "someone", "password": PASSWORD}).status_code == 302
+    page = _wizard(client, "Other-Pass-5678!").content.decode()
+    assert path.exists()
+    assert "it was deleted" not in page

@@ -18,7 +18,7 @@ from core.errors import NotAllowed, ServiceError
 
 from ..rbac import Action, can, may_manage_user
 from ..roles import SystemRole
-from . import last_admin, password_policy
+from . import initial_password, last_admin, password_policy
 
 User = get_user_model()
 
@@ -203,7 +203,9 @@ def check_new_password(user, new_password):
 @transaction.atomic
 def complete_first_login(*, user, language, password_hash):
     """Finish the initial login wizard: the language and the new password (already validated by
-    ``check_new_password`` and kept only as a hash between the wizard's steps)."""
+    ``check_new_password`` and kept only as a hash between the wizard's steps).
+
+    Returns True when the generated first-admin password file is deleted with it."""
     from django.conf import settings
     from django.contrib.auth.hashers import identify_hasher
 
@@ -213,12 +215,17 @@ def complete_first_login(*, user, language, password_hash):
         identify_hasher(password_hash)
     except ValueError as error:
         raise ServiceError("Choose your new password again.", field="new_password") from error
+    # The generated password ensure_admin kept on disk is useless once replaced: delete it after
+    # the commit (only when it is this user's, so another user's wizard leaves it alone).
+    forgets_file = initial_password.is_for(user)
+    if forgets_file:
+        transaction.on_commit(initial_password.forget)
     user.language = language
     user.needs_first_login_wizard = False
     store_password(user, encoded=password_hash, also=["language", "needs_first_login_wizard"])
     events.record("user.password_changed", actor=user, user_name=user.username)
     events.record("user.first_login_completed", actor=user, user_name=user.username)
-    return user
+    return forgets_file
 
 
 @transaction.atomic

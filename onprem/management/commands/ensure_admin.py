@@ -3,7 +3,7 @@
 With no System Admin in the database, the user ``admin`` (or ``--username``) is created through
 the user service with a strong random password. The password is printed once, in a box, and kept
 in ``DATA_DIR/initial_admin_password`` (readable by the owner only) until the administrator has
-signed in; the first login runs the initial login wizard, which replaces it. Later runs only say
+signed in; the first login runs the initial login wizard, which replaces it and deletes the file. Later runs only say
 that an administrator exists: the password is never printed again.
 
 ``--password-file PATH`` takes the password from a file instead (for automation); it is then
@@ -14,21 +14,18 @@ import secrets
 import string
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.roles import SystemRole
+from accounts.services import initial_password
 from accounts.services.users import create_user
 from core.env import write_private_file
 from core.errors import ServiceError
 
-PASSWORD_FILE_NAME = "initial_admin_password"
-
-
-def initial_password_path():
-    return Path(settings.DATA_DIR) / PASSWORD_FILE_NAME
+PASSWORD_FILE_NAME = initial_password.FILE_NAME
+initial_password_path = initial_password.path
 
 
 def generate_password(length=16):
