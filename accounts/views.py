@@ -141,7 +141,9 @@ def _review_step(request, state, context):
             logout(request)
             messages.success(request, _("Your settings were saved. Log in with your new password."))
             if forgot_file:
-                messages.info(request, _("The generated password kept on the server is no longer needed: it was deleted."))
+                messages.info(
+                    request, _("The generated password kept on the server is no longer needed: it was deleted.")
+                )
             return redirect("login")
         return redirect("first_login", step="password")
     context["language_label"] = dict(settings.LANGUAGES).get(state["language"])
