@@ -21,6 +21,7 @@ import threading
 from gunicorn.glogging import Logger
 
 from core import log_scrub
+from core.tls_alerts import TlsAlertOnceFilter
 
 _cached = {"stamp": None, "context": None}
 _lock = threading.Lock()
@@ -57,11 +58,15 @@ def ssl_context(config, default_ssl_context_factory):
 
 class ScrubbingLogger(Logger):
     """gunicorn's logger with ``log_scrub.ScrubSecretsFilter`` on every handler of its two loggers,
-    set again at each (re)configuration: gunicorn rebuilds the handlers on a reload."""
+    set again at each (re)configuration: gunicorn rebuilds the handlers on a reload; and the
+    error log's untrusted-certificate alerts once per client (``core.tls_alerts``)."""
 
     def setup(self, cfg):
         super().setup(cfg)
         log_scrub.attach(self.error_log, self.access_log)
+        # A browser that has not accepted the certificate aborts every handshake: one line, not one each.
+        if not any(isinstance(f, TlsAlertOnceFilter) for f in self.error_log.filters):
+            self.error_log.addFilter(TlsAlertOnceFilter())
 
 
 logger_class = ScrubbingLogger

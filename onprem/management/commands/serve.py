@@ -190,7 +190,10 @@ class Command(BaseCommand):
             },
             # No secret in any line (core/log_scrub.py): the request line of a reset link or a
             # query string with a token, a traceback; the filter is on every handler below.
-            "filters": {"scrub_secrets": {"()": "core.log_scrub.ScrubSecretsFilter"}},
+            "filters": {
+                "scrub_secrets": {"()": "core.log_scrub.ScrubSecretsFilter"},
+                "tls_alert_once": {"()": "core.tls_alerts.TlsAlertOnceFilter"},
+            },
             "root": {"level": "INFO", "handlers": ["console"]},
             "handlers": {
                 "console": {"class": "logging.StreamHandler", "formatter": "generic", "stream": "ext://sys.stdout"},
@@ -211,7 +214,13 @@ class Command(BaseCommand):
                 },
             },
             "loggers": {
-                "gunicorn.error": {"level": "INFO", "handlers": ["error_console", "error_file"], "propagate": False},
+                "gunicorn.error": {
+                    "level": "INFO",
+                    "handlers": ["error_console", "error_file"],
+                    "propagate": False,
+                    # A browser that has not accepted the certificate aborts every handshake.
+                    "filters": ["tls_alert_once"],
+                },
                 "gunicorn.access": {"level": "INFO", "handlers": ["access_file"], "propagate": False},
             },
         }
