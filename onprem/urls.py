@@ -3,7 +3,9 @@
 Django's own admin site is not installed: /admin is the product's Administration workspace.
 """
 
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from accounts.oauth_views import ApiTokenView
 from core import health_views, metrics
@@ -13,6 +15,8 @@ urlpatterns = [
     path("healthz", health_views.healthz, name="healthz"),
     path("readyz", health_views.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # Browsers ask for /favicon.ico whatever the page says: answer it rather than log a 404 each time.
+    path("favicon.ico", RedirectView.as_view(url=static("onprem/favicon.svg"), permanent=True), name="favicon"),
     # The embedded OAuth2 server's token endpoint (guide "API Call for Access Tokens"); the
     # /backend prefix is the path some SSM On-Prem clients use for it.
     path("oauth/token", ApiTokenView.as_view(), name="oauth_token"),
