@@ -189,19 +189,24 @@ class Fleet:
 
     # -- phases ----------------------------------------------------------------------------
 
+    def progress_line(self, rate):
+        """The running phase's own counts (what its closing line will say), then all messages so far."""
+        summary = self.stats.summary()
+        ok, failed = self.stats.counts(self._phase)
+        return (
+            f"[{summary['elapsed_s']:7.1f}s] {self._phase}: {ok} ok, {failed} failed "
+            f"(all messages: {summary['ok']} ok, {summary['failed']} failed), "
+            f"{rate:.0f} req/s, p95 {summary['latency_ms']['p95']} ms"
+        )
+
     def _progress(self):
         last = (time.perf_counter(), 0)
         while not self._stop.wait(2.0):
-            summary = self.stats.summary()
+            requests = self.stats.summary()["requests"]
             now = time.perf_counter()
-            rate = (summary["requests"] - last[1]) / (now - last[0])
-            last = (now, summary["requests"])
-            print(
-                f"[{summary['elapsed_s']:7.1f}s] {self._phase}: {summary['ok']} ok, {summary['failed']} failed, "
-                f"{rate:.0f} req/s, p95 {summary['latency_ms']['p95']} ms",
-                file=self.out,
-                flush=True,
-            )
+            rate = (requests - last[1]) / (now - last[0])
+            last = (now, requests)
+            print(self.progress_line(rate), file=self.out, flush=True)
 
     def _phase_all(self, name, pool, action, *groups):
         """Run ``action`` on every device of each group in turn (a group waits for the previous one)."""

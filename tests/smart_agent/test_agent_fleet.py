@@ -145,3 +145,17 @@ def test_fleet_option_errors(capsys):
         with pytest.raises(SystemExit) as caught:
             main(["--server", "http://127.0.0.1:9", "--token", "t", *args])
         assert caught.value.code == 2
+
+
+def test_the_progress_line_counts_the_running_phase_as_its_summary_does():
+    """It said "AUTHORIZE: 71 ok" (every message so far) where the phase's summary said 40."""
+    fleet = Fleet(Config(server="https://127.0.0.1:1", token="T", devices=1, progress=False))
+    for _ in range(31):
+        fleet.stats.record("REGISTER", 0.01)
+    for _ in range(40):
+        fleet.stats.record("AUTHORIZE", 0.01)
+    fleet.stats.record("AUTHORIZE", 0.01, "NOT_AUTHORIZED")
+    fleet._phase = "AUTHORIZE"
+    line = fleet.progress_line(rate=12.0)
+    assert "AUTHORIZE: 40 ok, 1 failed (all messages: 71 ok, 1 failed), 12 req/s" in line
+    assert fleet.stats.counts("AUTHORIZE") == (40, 1)
