@@ -10,6 +10,7 @@ the moment of the run.
 
 import dataclasses
 import datetime
+import json
 import random
 import secrets
 from collections import defaultdict
@@ -19,12 +20,25 @@ from django.utils import timezone
 
 from core.errors import ServiceError
 
-from .models import Entitlement, LicenseDefinition, LicenseHierarchy, LicenseUsage, LocalAccount, ProductInstance
+from .models import (
+    Entitlement,
+    LicenseDefinition,
+    LicenseHierarchy,
+    LicenseUsage,
+    LocalAccount,
+    ProductInstance,
+    RumReport,
+)
 
 # Written into the account's description: --replace only deletes accounts that carry it.
 DEMO_MARKER = "Demo account made by seed_demo"
 DEMO_USERS = ("demo-admin", "demo-va-user")
 BATCH_SIZE = 2000
+# Usage history: the first instances send a usage report a week over the last 90 days, so every
+# "Usage over time" chart has a line to draw (bounded: the benchmark seeds 25,000 instances).
+REPORT_HISTORY_DAYS = 90
+REPORT_EVERY_DAYS = 7
+REPORTING_INSTANCES = 2000
 
 # key, name, entitlement tag, product family, export restricted, keys it substitutes for
 CATALOGUE = [
@@ -129,6 +143,7 @@ class SeedResult:
     product_instances: int = 0
     redundancy_pairs: int = 0
     usage_rows: int = 0
+    usage_reports: int = 0
     tokens: list = dataclasses.field(default_factory=list)
     tags: list = dataclasses.field(default_factory=list)
     alerts_opened: int = 0
@@ -224,6 +239,46 @@ def _product_instances(rng, account, vas, count, now, licenses):
             uses.append(usage)
         i += 1
     return pis, uses, pairs
+
+
+def _usage_reports(rng, account, pis, uses, now):
+    """Weekly usage reports of each saved instance since it registered (at most 90 days): its counts
+    grow to today's, the last one sent at its last contact. Demo data: stored unsigned."""
+    reports = []
+    start = now - datetime.timedelta(days=REPORT_HISTORY_DAYS)
+    for pi, usage in zip(pis, uses, strict=False):
+        if not usage:
+            continue
+        first = max(start, pi.registered_at) + datetime.timedelta(hours=rng.randint(0, 6 * 24))
+        times = []
+        at = pi.last_contact_at
+        while at >= first:
+            times.append(at)
+            at -= datetime.timedelta(days=REPORT_EVERY_DAYS)
+        times.reverse()
+        for number, received_at in enumerate(times, start=1):
+            share = 0.6 + 0.4 * number / len(times)  # a fleet that grew into its licenses
+            lines = [
+                {"tag": lic.entitlement_tag, "count": count if number == len(times) else max(1, round(count * share))}
+                for lic, count in usage.items()
+                if count
+            ]
+            reports.append(
+                RumReport(
+                    account_id=account.pk,
+                    product_instance_id=pi.pk,
+                    device_key=f"demo-{pi.pk}",
+                    report_id=f"demo-{pi.pk}-{number}",
+                    header={"demo": True},
+                    payload=json.dumps({"usage": lines}),
+                    signing_type="none",
+                    signature_key="",
+                    signature_value="",
+                    received_at=received_at,
+                )
+            )
+    RumReport.objects.bulk_create(reports, batch_size=BATCH_SIZE)
+    return len(reports)
 
 
 def _effective_usage(pis, uses):
@@ -451,6 +506,7 @@ def seed_demo(*, name="Demo", product_instances=300, seed=0, with_users=False, r
             LicenseUsage.objects.bulk_create(rows, batch_size=BATCH_SIZE)
             result.usage_rows += len(rows)
         result.product_instances = len(pis)
+        result.usage_reports = _usage_reports(rng, account, pis[:REPORTING_INSTANCES], uses, now)
 
         result.tokens = [
             create_token(

@@ -36,6 +36,12 @@ class UsageHistory:
         return any(value is not None for _day, value in self.points)
 
     @property
+    def too_little(self):
+        """Reports from fewer instances than use the license without reporting: a line drawn from
+        them would sit near zero under the licenses in use, so the page says so instead."""
+        return self.has_data and self.unreported_instances > self.reporting_instances
+
+    @property
     def values(self):
         return [value for _day, value in self.points if value is not None]
 

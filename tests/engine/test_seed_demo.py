@@ -183,3 +183,53 @@ def test_with_users_prints_passwords_once_and_grants_roles():
     assert grant.role == AccountRole.VA_USER and grant.virtual_account.account == account
     with pytest.raises(CommandError, match="already exists"):
         seed("--with-users", "--account", "Other")
+
+
+@pytest.mark.django_db
+def test_seed_demo_writes_a_usage_history_every_chart_can_draw():
+    """The license "Usage over time" chart drew an empty line near 0 next to hundreds in use: the
+    demo data sent no usage reports. Now each license a virtual account uses has a history that
+    covers its instances, growing to today's counts."""
+    from licensing.models import RumReport
+    from licensing.services.usage_history import reported_usage
+
+    seed("--seed", "5")
+    account = LocalAccount.objects.get(name="Demo")
+    assert RumReport.objects.filter(account=account).count() > 0
+    used = LicenseUsage.objects.filter(product_instance__account=account, count__gt=0)
+    pairs = set(used.values_list("product_instance__virtual_account", "license").distinct())
+    assert pairs
+    for va_id, license_id in pairs:
+        va = account.virtual_accounts.get(pk=va_id)
+        license = LicenseUsage.objects.filter(license_id=license_id).first().license
+        history = reported_usage(va, license, days=90)
+        assert history.has_data and not history.too_little, (va.name, license.name)
+        assert history.values[-1] >= history.values[0]  # it grew into its licenses
+
+
+@pytest.mark.django_db
+def test_a_history_from_too_few_reporting_instances_says_so(admin_client):
+    from licensing.models import RumReport
+
+    seed("--seed", "5")
+    account = LocalAccount.objects.get(name="Demo")
+    usage = LicenseUsage.objects.filter(product_instance__account=account, count__gt=0).select_related(
+        "license", "product_instance__virtual_account"
+    )
+    by_pair = {}
+    for row in usage:
+        by_pair.setdefault((row.product_instance.virtual_account, row.license), []).append(row.product_instance)
+    (va, license), users = max(by_pair.items(), key=lambda item: len(item[1]))
+    assert len(users) >= 3
+    row = usage.filter(product_instance=users[0]).first()
+    # Keep the reports of a single instance: the rest now use the license without reporting it.
+    RumReport.objects.filter(account=account).exclude(product_instance=row.product_instance).delete()
+    from licensing.services.usage_history import reported_usage
+
+    history = reported_usage(va, license, days=90)
+    assert history.too_little
+    page = admin_client.get(
+        f"/accounts/{account.pk}/inventory/virtual-accounts/{va.pk}/licenses/{license.pk}/?tab=overview&days=90"
+    ).content.decode()
+    assert "Too few of the product instances using this license report their usage" in page
+    assert 'class="chart-history-svg"' not in page

@@ -156,7 +156,7 @@ def test_history_chart_draws_a_step_line_with_gaps_and_the_held_line():
 
 def test_license_detail_draws_the_bars_per_virtual_account_and_the_history(acme, acme_user, browser, data):
     default, essentials = data["default"], data["essentials"]
-    for pi in default.product_instances.filter(udi_serial_number__startswith="ESS")[:2]:
+    for pi in default.product_instances.filter(udi_serial_number__startswith="ESS")[:3]:
         report(pi, at(4), [(essentials, 1)])
     html = section(browser(acme_user).get(license_url(acme, default, essentials) + "?days=7"))
     # Essentials is held or used in Default and in Sales (1 used, none bought): a bar for each.
@@ -166,9 +166,21 @@ def test_license_detail_draws_the_bars_per_virtual_account_and_the_history(acme,
     assert '<th scope="row">Sales</th>' in bars  # the data table
     history = html[html.index('id="usage-history"') :]
     assert '<svg class="chart-history-svg" role="img" aria-labelledby="uh-title uh-desc"' in history
-    assert "last 7 days</title>" in history and "2 on the last day, lowest 2, highest 2." in history
-    assert "3 product instances use this license now without having reported it" in history
+    assert "last 7 days</title>" in history and "3 on the last day, lowest 3, highest 3." in history
+    assert "2 product instances use this license now without having reported it" in history
     assert re.search(r'<a href="[^"]*days=7[^"]*" aria-current="true">Last 7 days</a>', history)
+
+
+def test_a_history_from_fewer_reporting_than_silent_instances_is_not_drawn(acme, acme_user, browser, data):
+    """2 of the 5 instances using the license report: a line of their share would sit near zero."""
+    default, essentials = data["default"], data["essentials"]
+    for pi in default.product_instances.filter(udi_serial_number__startswith="ESS")[:2]:
+        report(pi, at(4), [(essentials, 1)])
+    history = section(browser(acme_user).get(license_url(acme, default, essentials) + "?days=7"))
+    history = history[history.index('id="usage-history"') :]
+    assert "chart-history-svg" not in history
+    assert "Too few of the product instances using this license report their usage" in history
+    assert "3 product instances use this license now without having reported it" in history
 
 
 def test_license_detail_without_reports_says_where_history_comes_from(acme, acme_user, browser, data):

@@ -66,7 +66,7 @@ class Command(BaseCommand):
         out.write(f"  licenses: {len(result.licenses)}; license lines: {result.entitlements}")
         out.write(
             f"  product instances: {result.product_instances} ({result.redundancy_pairs} redundancy pairs); "
-            f"usage rows: {result.usage_rows}"
+            f"usage rows: {result.usage_rows}; usage reports (the last 90 days): {result.usage_reports}"
         )
         out.write(f"  registration tokens: {len(result.tokens)} (one unlimited, one with max uses, one revoked)")
         out.write(f"  license tags: {', '.join(tag.name for tag in result.tags)}")
