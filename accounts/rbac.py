@@ -40,6 +40,7 @@ class Action(StrEnum):
     TRANSFER = "transfer"
     REMOVE_PRODUCT_INSTANCES = "remove_product_instances"
     MANAGE_DLC_SETTINGS = "manage_dlc_settings"
+    ACCEPT_AGREEMENT = "accept_agreement"
 
 
 _ADMINS = frozenset({SystemRole.ADMIN, SystemRole.OPERATOR})
@@ -85,6 +86,7 @@ ACCOUNT_MATRIX = {
     # Our decision (docs/rbac.md): a VA User may not remove product instances.
     Action.REMOVE_PRODUCT_INSTANCES: {_AA: ALL, _AU: ALL, _VAA: OWN},
     Action.MANAGE_DLC_SETTINGS: {_AA: ALL},
+    Action.ACCEPT_AGREEMENT: {_AA: ALL},
 }
 
 

@@ -173,3 +173,10 @@ urlpatterns += [
         name="licensing_product_instance_detail",
     ),
 ]
+
+# Smart Licensing > Alerts > View/Accept Agreement.
+from .views import agreement  # noqa: E402
+
+urlpatterns += [
+    path("accounts/<int:account_id>/agreement/", agreement.agreement, name="licensing_agreement"),
+]

@@ -140,9 +140,11 @@ def run_scheduled():
 
 @shared_task(name="sync.check_overdue")
 def check_overdue():
-    """The Synchronization Overdue / Re-registration Required alerts (30 / 90 / 365 days)."""
+    """The Synchronization Overdue / Re-registration Required alerts (30 / 90 / 365 days), and
+    the Upcoming SSM On-Prem Sync Deadline / SSM On-Prem expired and removed ones (60 / 90 days)."""
     from licensing.models import LocalAccount
     from licensing.services.alerts import sync_overdue
+    from licensing.services.cssm_alerts import sync_calendar
 
     from .models import AccountSync
 
@@ -150,7 +152,9 @@ def check_overdue():
     for state in AccountSync.objects.filter(
         registered_at__isnull=False, account__status=LocalAccount.Status.ACTIVE
     ).select_related("account"):
-        sync_overdue(state.account, state.last_sync_at or state.registered_at)
+        last = state.last_sync_at or state.registered_at
+        sync_overdue(state.account, last)
+        sync_calendar(state.account, last, onprem_name=state.onprem_name or state.account.name)
         count += 1
     return count
 

@@ -642,6 +642,72 @@ CATALOGUE.update(
     )
 )
 
+# -- What CSSM or the synchronization calendar says (licensing/services/cssm_alerts.py): each
+# alert's opening, and its clearing.
+CATALOGUE.update(
+    _catalogue(
+        # The guide's Alert Actions table (its sentence breaks off after "using Smart").
+        EventType(
+            "alert.agreement_updated",
+            ALERT,
+            "The Cisco Smart Licensing Agreement has been updated and this new version must be accepted to "
+            "continue using Smart Licensing.",
+            from_guide=True,
+        ),
+        EventType(
+            "alert.agreement_pending",
+            WARN,
+            "Smart Licensing Agreement Pending: the acceptance of “{title}” version {version} is sent to Cisco "
+            "Smart Software Manager with the next synchronization.",
+        ),
+        EventType(
+            "agreement.accepted",
+            INFO,
+            "“{title}” version {version} was accepted for the local account “{account_name}” by “{user_name}”.",
+        ),
+        EventType(
+            "alert.onprem_removed",
+            ALERT,
+            "The Smart Software Manager On-Prem “{onprem_name}” failed to synchronize within 90 days and was "
+            "removed from Smart Software Manager. All of the product instances registered through the On-Prem "
+            "were also removed from the associated local Virtual Accounts and may be running in a degraded state.",
+            from_guide=True,
+        ),
+        EventType(
+            "alert.authorization_pending",
+            WARN,
+            "The Smart Software Manager On-Prem “{onprem_name}” has been created but requires an On-Prem "
+            "Authorization File to complete the registration process. An email notification will be sent to "
+            "“{email}” when the file has been generated and is ready to be downloaded.",
+            from_guide=True,
+        ),
+        # The guide's Synchronization Overdue text (its API example), which is this warning's.
+        EventType(
+            "alert.sync_deadline",
+            WARN,
+            "The Smart Software Manager On-Prem “{onprem_name}” has not synchronized for {not_sync_days}. If it "
+            "is not synchronized within {remain_sync_days}, this On-Prem will be removed from Smart Software "
+            "Manager and all of the product instances registered through the On-Prem may run in a degraded state.",
+            from_guide=True,
+        ),
+        EventType(
+            "alert.onprem_expired",
+            ALERT,
+            "The Smart Software Manager On-Prem “{onprem_name}” has not synchronized for {not_sync_days} and "
+            "has been removed from Smart Software Manager. The product instances registered through the On-Prem "
+            "may be running in a degraded state. Synchronize now; if Cisco Smart Software Manager confirms the "
+            "removal, re-register the local account.",
+        ),
+        # The text is CSSM's (the guide: "Temporarily, this SSM On-Prem will only be able to register ...").
+        EventType("alert.version_note", WARN, "Version Compatibility Note: {text}"),
+        EventType(
+            "alert.cssm_cleared",
+            INFO,
+            "The “{alert_name}” alert of the local account “{account_name}” was cleared: {reason}",
+        ),
+    )
+)
+
 # -- Registration limits: hourly limits of new product instances per token / per
 # virtual account (Security widget, Account tab). Recorded once per hour per token / VA.
 CATALOGUE.update(

@@ -1,6 +1,7 @@
 """The licensing engine's tables, one module per topic; imported here so Django registers them."""
 
 from .accounts import AccessRequest, LocalAccount, VirtualAccount
+from .agreements import LicenseAgreement
 from .alerts import Alert
 from .conversion import Conversion, ConversionSettings
 from .custom_tags import VirtualAccountTag, VirtualAccountTagValue
@@ -18,6 +19,7 @@ __all__ = [
     "LocalAccount",
     "VirtualAccount",
     "Alert",
+    "LicenseAgreement",
     "Conversion",
     "ConversionSettings",
     "VirtualAccountTag",

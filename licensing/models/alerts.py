@@ -38,6 +38,14 @@ class Alert(models.Model):
         # A REGISTER tried to take over or move a product instance of this virtual account and was
         # refused (licensing.services.device_reregistration).
         REREGISTRATION_REFUSED = "reregistration_refused", "Re-registration Refused"
+        # What CSSM or the synchronization calendar says (licensing.services.cssm_alerts).
+        AGREEMENT_UPDATED = "agreement_updated", "Updated Smart License Agreement"
+        AGREEMENT_PENDING = "agreement_pending", "Smart Licensing Agreement Pending"
+        ONPREM_REMOVED = "onprem_removed", "SSM On-Prem Unregistered and Removed"
+        AUTHORIZATION_PENDING = "authorization_pending", "Authorization Pending"
+        SYNC_DEADLINE = "sync_deadline", "Upcoming SSM On-Prem Sync Deadline (30 Day)"
+        ONPREM_EXPIRED = "onprem_expired", "SSM On-Prem expired and removed (90 Days of no sync)"
+        VERSION_NOTE = "version_note", "Version Compatibility Note"
 
     class Severity(models.TextChoices):
         MAJOR = "major", "Major"

@@ -32,6 +32,7 @@ DISMISSIBLE = {
     Alert.Type.LICENSES_EXPIRED,
     Alert.Type.REGISTRATION_LIMITED,
     Alert.Type.REREGISTRATION_REFUSED,
+    Alert.Type.VERSION_NOTE,
 }
 EXPIRED_ALERT_DAYS = 30  # how long a Licenses Expired alert stays after the lines ended (our decision)
 SYNC_DLC, SYNC_EXPORT = "dlc", "export"
@@ -42,7 +43,8 @@ HOOK_KEYS = {SYNC_OVERDUE_KEY}
 # Keys of the device refusals' alerts (``raise_refusal_alert``): Registration Limit Reached
 # (licensing.services.registration_limits) and Re-registration Refused
 # (licensing.services.device_reregistration).
-HOOK_PREFIXES = ("registration_limited:", "reregistration_refused:")
+# "cssm:": what CSSM or the synchronization calendar says (licensing.services.cssm_alerts).
+HOOK_PREFIXES = ("registration_limited:", "reregistration_refused:", "cssm:")
 REMINDABLE = {Alert.Type.LICENSES_EXPIRING, Alert.Type.PI_FAILED_TO_CONNECT}
 
 

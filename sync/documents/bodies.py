@@ -5,6 +5,30 @@ from .document import ALGORITHMS, KINDS, REQUEST_KINDS, SYNC_TYPES, VERSION
 from .schema import Bool, Date, Int, List, Name, Obj, Pem, Str, Timestamp
 
 _TAG = Name(512)
+_SHA256 = Str(64, pattern=r"[0-9a-f]{64}")
+# What CSSM tells an On-Prem besides licenses (docs/sync-protocol.md, "What CSSM says"). Every
+# one is optional: a document from before they existed still parses, and CSSM leaves each out
+# when it has nothing to say, so an older On-Prem still reads what it gets.
+NOTICE_CODES = ("version_compatibility",)
+_NOTICES = List(Obj({"code": Str(64, choices=NOTICE_CODES), "text": Name(2000)}), max_items=16, optional=True)
+AGREEMENT = Obj(
+    {
+        "version": Int(minimum=1),
+        "title": Name(255),
+        "text": Name(200_000),
+        # SHA-256 (hex) of the UTF-8 text: what an acceptance names, so it is the text that was shown.
+        "digest": _SHA256,
+        "published_on": Date(),
+        # CSSM holds this local account's acceptance of this version.
+        "accepted": Bool(),
+    },
+    optional=True,
+)
+AGREEMENT_ACCEPTANCE = Obj(
+    {"version": Int(minimum=1), "digest": _SHA256, "accepted_by": Name(255), "accepted_at": Timestamp()},
+    optional=True,
+)
+ONPREM_STATUSES = ("registered", "removed")
 _LICENSE_COUNT = List(Obj({"tag": _TAG, "count": Int()}), max_items=10_000)
 
 REGISTRATION_BODY = Obj(
@@ -31,6 +55,7 @@ AUTHORIZATION_BODY = Obj(
         "certificate_chain": List(Pem(), max_items=8),
         "export_control_allowed": Bool(),
         "full_sync_required": Bool(),
+        "notices": _NOTICES,
     }
 )
 
@@ -112,6 +137,8 @@ SYNC_REQUEST_BODY = Obj(
         ),
         # SLP RUM reports, each the exact JSON text the device sent.
         "rum_reports": List(Str(1_000_000), max_items=100_000),
+        # The local account accepted the Smart Licensing Agreement CSSM published.
+        "agreement_acceptance": AGREEMENT_ACCEPTANCE,
     }
 )
 
@@ -168,6 +195,11 @@ SYNC_RESPONSE_BODY = Obj(
         ),
         "full_sync_required": Bool(),
         "product_instances_on_cssm": Int(),
+        # "removed": CSSM removed this On-Prem (90 days without synchronization, or by hand); the
+        # rest of the body is then not applied. Left out while it is registered.
+        "onprem_status": Str(16, choices=ONPREM_STATUSES, optional=True),
+        "agreement": AGREEMENT,
+        "notices": _NOTICES,
     }
 )
 

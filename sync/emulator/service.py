@@ -11,15 +11,21 @@ check then decides. Decisions (docs/cssm-emulator.md):
   added to the On-Prem's Cisco virtual account), are ``already-converted`` for a device and
   license seen before, else ``migrate-failed``;
 * a full synchronization is demanded when the request's watermark (``last_response_id``) is
-  not the last response the emulator sent that On-Prem (it "lost track").
+  not the last response the emulator sent that On-Prem (it "lost track");
+* an On-Prem that did not synchronize within 90 days (or was unregistered by command) is
+  removed: its synchronization is answered ``onprem_status: removed`` and nothing else is done;
+* the latest Smart Licensing Agreement (``--publish-agreement``) goes with every response,
+  ``accepted`` once the On-Prem sent an acceptance of that version and text; notices
+  (``--note``) go with every response until withdrawn.
 """
 
+import datetime
 import json
 import threading
 
 from core import pki
 from sync.documents.build import build
-from sync.documents.document import REQUEST_KINDS, format_timestamp, new_id, utcnow
+from sync.documents.document import REQUEST_KINDS, format_timestamp, new_id, parse_timestamp, utcnow
 from sync.documents.parse import parse
 from sync.documents.rejections import (
     NETWORK,
@@ -38,6 +44,8 @@ from .store import Store
 
 # One writer at a time: SQLite serializes anyway; this keeps a sync's reads and writes together.
 _LOCK = threading.Lock()
+# "failed to synchronize within 90 days and was removed from Smart Software Manager"
+REMOVED_AFTER = datetime.timedelta(days=90)
 
 
 class EmulatorError(Exception):
@@ -145,7 +153,7 @@ class Emulator:
                 404, "unknown_smart_account", f"Smart Account \u201c{header.smart_account}\u201d does not exist."
             )
         existing = self.store.onprem(db, header.uid)
-        if existing is not None:
+        if existing is not None and existing["status"] != "removed":
             if not body["reregistration"]:
                 raise EmulatorError(
                     409, "already_registered", f"The SSM On-Prem \u201c{existing['name']}\u201d is already registered."
@@ -190,13 +198,16 @@ class Emulator:
             "export_control_allowed": bool(account["export_allowed"]),
             "full_sync_required": True,
         }
+        notices = self.store.notices(db, header.uid)
+        if notices:
+            response_body["notices"] = notices
         response = build("Authorization", header, response_body, now=now)
         db.execute(
             "INSERT INTO onprems (uid, name, smart_account, virtual_account, id_key_sha256, registered_at,"
             " last_response_id) VALUES (?,?,?,?,?,?,?) ON CONFLICT(uid) DO UPDATE SET name=excluded.name,"
             " smart_account=excluded.smart_account, virtual_account=excluded.virtual_account,"
             " id_key_sha256=excluded.id_key_sha256, registered_at=excluded.registered_at,"
-            " last_response_id=excluded.last_response_id",
+            " last_response_id=excluded.last_response_id, status='registered', last_sync_at=NULL",
             (
                 header.uid,
                 header.name,
@@ -214,6 +225,15 @@ class Emulator:
         verified = self._verify(db, document, mode, now)
         onprem = self.store.onprem(db, document.onprem.uid)
         body, uid = document.body, onprem["uid"]
+        last_seen = parse_timestamp(onprem["last_sync_at"] or onprem["registered_at"])
+        if onprem["status"] != "removed" and now - last_seen > REMOVED_AFTER:
+            db.execute("UPDATE onprems SET status = 'removed' WHERE uid = ?", (uid,))
+            db.execute("DELETE FROM product_instances WHERE uid = ?", (uid,))
+            db.execute("DELETE FROM license_usage WHERE uid = ?", (uid,))
+            onprem = self.store.onprem(db, uid)
+        if onprem["status"] == "removed":
+            return self._removed_response(db, document, onprem, verified, now)
+        self._record_acceptance(db, uid, body.get("agreement_acceptance"))
         lost_track = document.sync_type == "standard" and body["last_response_id"] != onprem["last_response_id"]
         self._apply_product_instances(db, uid, document.sync_type, body)
         db.execute("DELETE FROM license_usage WHERE uid = ?", (uid,))
@@ -244,12 +264,66 @@ class Emulator:
             "full_sync_required": lost_track,
             "product_instances_on_cssm": count,
         }
+        self._add_notices(db, uid, response_body)
         response = build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)
         db.execute(
             "UPDATE onprems SET last_response_id = ?, last_sync_at = ? WHERE uid = ?",
             (response.document_id, format_timestamp(now), uid),
         )
         return sign(response, self.ca.signer_key, self.ca.signer_pems())
+
+    def _removed_response(self, db, document, onprem, verified, now):
+        """The answer to a removed On-Prem: ``onprem_status: removed``, no licenses, nothing applied."""
+        account = self.store.smart_account(db, onprem["smart_account"])
+        renewed = self.ca.issue_id_certificate(
+            verified.signer_certificate.public_key(), name=onprem["name"], uid=onprem["uid"], now=now
+        )
+        response_body = {
+            "in_reply_to": document.document_id,
+            "onprem_name": onprem["name"],
+            "export_control_allowed": bool(account["export_allowed"]),
+            "entitlements": [],
+            "id_certificate": pki.certificate_pem(renewed),
+            "certificate_chain": self.ca.chain_pems(),
+            "export_decisions": [],
+            "dlc_decisions": [],
+            "full_sync_required": True,
+            "product_instances_on_cssm": 0,
+            "onprem_status": "removed",
+        }
+        response = build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)
+        db.execute("UPDATE onprems SET last_response_id = ? WHERE uid = ?", (response.document_id, onprem["uid"]))
+        return sign(response, self.ca.signer_key, self.ca.signer_pems())
+
+    def _record_acceptance(self, db, uid, acceptance):
+        """Keep an acceptance of a published version whose text is the one published (else ignored)."""
+        if not acceptance:
+            return
+        published = db.execute("SELECT digest FROM agreements WHERE version = ?", (acceptance["version"],)).fetchone()
+        if published is None or published["digest"] != acceptance["digest"]:
+            return
+        db.execute(
+            "INSERT OR IGNORE INTO agreement_acceptances (uid, version, accepted_by, accepted_at) VALUES (?,?,?,?)",
+            (uid, acceptance["version"], acceptance["accepted_by"], acceptance["accepted_at"]),
+        )
+
+    def _add_notices(self, db, uid, response_body):
+        agreement = self.store.current_agreement(db)
+        if agreement is not None:
+            accepted = db.execute(
+                "SELECT 1 FROM agreement_acceptances WHERE uid = ? AND version = ?", (uid, agreement["version"])
+            ).fetchone()
+            response_body["agreement"] = {
+                "version": agreement["version"],
+                "title": agreement["title"],
+                "text": agreement["text"],
+                "digest": agreement["digest"],
+                "published_on": agreement["published_on"],
+                "accepted": accepted is not None,
+            }
+        notices = self.store.notices(db, uid)
+        if notices:
+            response_body["notices"] = notices
 
     @staticmethod
     def _apply_product_instances(db, uid, sync_type, body):

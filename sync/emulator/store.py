@@ -58,6 +58,14 @@ CREATE TABLE IF NOT EXISTS export_decisions (
     request_id TEXT PRIMARY KEY, uid TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rum_reports (
     id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, report TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agreements (
+    version INTEGER PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, digest TEXT NOT NULL,
+    published_on TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agreement_acceptances (
+    uid TEXT NOT NULL, version INTEGER NOT NULL, accepted_by TEXT NOT NULL, accepted_at TEXT NOT NULL,
+    PRIMARY KEY (uid, version));
+CREATE TABLE IF NOT EXISTS notices (
+    uid TEXT NOT NULL, code TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (uid, code));
 CREATE TABLE IF NOT EXISTS answered (
     request_id TEXT PRIMARY KEY, uid TEXT NOT NULL, kind TEXT NOT NULL, response TEXT NOT NULL,
     answered_at TEXT NOT NULL);
@@ -82,6 +90,10 @@ class Store:
         db = sqlite3.connect(self.path, timeout=30)
         try:
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(onprems)")}
+            if "status" not in columns:  # a state directory from before On-Prems could be removed
+                db.execute("ALTER TABLE onprems ADD COLUMN status TEXT NOT NULL DEFAULT 'registered'")
+                db.commit()
         finally:
             db.close()
 
@@ -268,6 +280,58 @@ class Store:
                 raise KeyError(uid)
             db.execute("DELETE FROM product_instances WHERE uid = ?", (uid,))
             db.execute("DELETE FROM license_usage WHERE uid = ?", (uid,))
+
+    def unregister_onprem(self, uid):
+        """What CSSM does to an On-Prem that did not synchronize within 90 days: it is removed with
+        its product instances, and its next synchronization is answered ``onprem_status: removed``
+        (it keeps its registered key, so that answer is signed for it alone)."""
+        with self.connect() as db:
+            if db.execute("UPDATE onprems SET status = 'removed' WHERE uid = ?", (uid,)).rowcount != 1:
+                raise KeyError(uid)
+            db.execute("DELETE FROM product_instances WHERE uid = ?", (uid,))
+            db.execute("DELETE FROM license_usage WHERE uid = ?", (uid,))
+
+    def publish_agreement(self, version, text, *, title="Cisco Smart Software Licensing Agreement", today=None):
+        """A new version of the Smart Licensing Agreement: every On-Prem must accept it."""
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError("the agreement version must be a positive integer")
+        if not text.strip():
+            raise ValueError("the agreement text must not be empty")
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        published_on = (today or datetime.date.today()).isoformat()
+        with self.connect() as db:
+            db.execute(
+                "INSERT INTO agreements (version, title, text, digest, published_on) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(version) DO UPDATE SET title=excluded.title, text=excluded.text,"
+                " digest=excluded.digest, published_on=excluded.published_on",
+                (version, title, text, digest, published_on),
+            )
+        return digest
+
+    @staticmethod
+    def current_agreement(db):
+        return db.execute("SELECT * FROM agreements ORDER BY version DESC LIMIT 1").fetchone()
+
+    def set_notice(self, uid, code, text):
+        """A notice for one On-Prem (``text`` None withdraws it), carried by its next response."""
+        with self.connect() as db:
+            if self.onprem(db, uid) is None:
+                raise KeyError(uid)
+            if text is None:
+                db.execute("DELETE FROM notices WHERE uid = ? AND code = ?", (uid, code))
+            else:
+                db.execute(
+                    "INSERT INTO notices (uid, code, text) VALUES (?,?,?)"
+                    " ON CONFLICT(uid, code) DO UPDATE SET text=excluded.text",
+                    (uid, code, text),
+                )
+
+    @staticmethod
+    def notices(db, uid):
+        return [
+            {"code": row["code"], "text": row["text"]}
+            for row in db.execute("SELECT code, text FROM notices WHERE uid = ? ORDER BY code", (uid,))
+        ]
 
     def summary(self):
         with self.connect() as db:

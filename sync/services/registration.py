@@ -19,6 +19,7 @@ from core import events, pki
 from core.errors import ServiceError
 from licensing.models import LocalAccount
 from licensing.services import accounts as account_service
+from licensing.services import cssm_alerts
 from licensing.services.device_pki import install_signing_authority
 from sync import metrics
 from sync.documents.build import build
@@ -119,6 +120,13 @@ def create_registration_request(account, *, actor, reregistration=False, mode=Sy
         account, kind=kind, mode=mode, request_id=document.document_id, actor=actor, request_text=text, now=now
     )
     if mode == SyncRecord.Mode.MANUAL:
+        # Online, the Authorization comes back in the same call; a file waits for the admin.
+        cssm_alerts.registration_requested(
+            account,
+            onprem_name=account.name,
+            email=getattr(actor, "email", "") or actor_name(actor),
+            now=now,
+        )
         if reregistration:
             events.record("sync.reregistration_file", actor=actor, account=account, logical_account_name=account.name)
         else:
@@ -249,6 +257,8 @@ def _register(account, document, root, *, actor, now, mode):
     )
     record.save(update_fields=["result", "response_id", "finished_at", "message"])
     pin_root(root)
+    cssm_alerts.registered(account, now=now)
+    cssm_alerts.apply_authorization_notices(account, body.get("notices"), now=now)
     fresh = LocalAccount.objects.get(pk=account.pk)
     if fresh.status == Status.REQUESTED:
         fresh = account_service.approve_account_request(actor=actor, account=fresh)

@@ -33,7 +33,7 @@ from licensing.models import (
 )
 from licensing.services import alerts as alert_service
 from licensing.services import conversion as conversion_service
-from licensing.services import device_requests
+from licensing.services import cssm_alerts, device_requests
 from sync import metrics
 from sync.documents.bodies import PRODUCT_INSTANCE
 from sync.documents.build import build
@@ -353,6 +353,9 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
         "dlc_requests": dlc,
         "rum_reports": [payload for _pk, payload in rum],
     }
+    acceptance = cssm_alerts.agreement_acceptance(account)
+    if acceptance is not None:
+        body["agreement_acceptance"] = acceptance
     try:
         document = build("SyncRequest", onprem_of(account, state), body, sync_type=sync_type, now=now)
         sign(document, pki.load_private_key(state.id_private_key), signer_certificates(state))
@@ -475,12 +478,15 @@ def apply_response(account, data, *, actor, name=None, mode=MANUAL, now=None):
         if record.sync_type != document.sync_type:
             raise Corrupted("the response's type is not the request's", mode=mode)
         with transaction.atomic():
-            _apply(account, document, record.pk, now=now, mode=mode)
+            removed = _apply(account, document, record.pk, now=now, mode=mode)
     except Rejection as exc:
         # Online, the request is spent; a rejected upload leaves it pending (the right file may follow).
         spent = mode == NETWORK and record is not None and record.result == SyncRecord.Result.PENDING
         _failed(account, record if spent else None, exc.message, mode=record_mode, actor=actor, detail=exc.detail)
         raise SyncFailed(exc.message, code=exc.code, detail=exc.detail) from None
+    if removed:
+        metrics.sync_result(record_mode, "failed")
+        raise SyncFailed(removed, code="onprem_removed")
     metrics.sync_result(record_mode, "success")
     return SyncRecord.objects.get(pk=record.pk)
 
@@ -491,6 +497,17 @@ def _apply(account, document, record_pk, *, now, mode):
     if record.result != SyncRecord.Result.PENDING or is_processed(document.document_id):
         raise AlreadyProcessed("applied by another process meanwhile", mode=mode)
     body = document.body
+    onprem_name = body["onprem_name"]
+    cssm_alerts.apply_cssm_state(
+        account,
+        onprem_name=onprem_name,
+        onprem_status=body.get("onprem_status", "registered"),
+        agreement=body.get("agreement"),
+        notices=body.get("notices"),
+        now=now,
+    )
+    if body.get("onprem_status") == "removed":
+        return _apply_removed(account, state, document, record, now)
     entitlement_problems = apply_entitlements(account, body["entitlements"])
     _apply_export_decisions(account, body["export_decisions"], now)
     _apply_dlc_decisions(account, body["dlc_decisions"], now)
@@ -525,7 +542,24 @@ def _apply(account, document, record_pk, *, now, mode):
         events.record("sync.entitlements_failed", account=account)
     events.record("sync.succeeded", account=account)
     alert_service.sync_overdue(account, now, now=now)
+    cssm_alerts.sync_calendar(account, now, onprem_name=onprem_name, now=now)
     alert_service.recompute_alerts(account, as_of=now)
+    return None
+
+
+def _apply_removed(account, state, document, record, now):
+    """CSSM removed this On-Prem: nothing of the response is applied (no licenses, no certificate,
+    no watermark); the request is answered (its response id is spent) and failed with the alert's
+    text. Returns that text."""
+    message = events.render("alert.onprem_removed", onprem_name=document.body["onprem_name"])
+    state.full_sync_required = True
+    state.last_sync_result = SyncRecord.Result.FAILED
+    state.save(update_fields=["full_sync_required", "last_sync_result"])
+    record.result, record.response_id, record.finished_at = SyncRecord.Result.FAILED, document.document_id, now
+    record.message = message[:4000]
+    record.save(update_fields=["result", "response_id", "finished_at", "message"])
+    events.record("sync.failed", account=account, display_name=account.name)
+    return message
 
 
 def _line_key(license_id, line):

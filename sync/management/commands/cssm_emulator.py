@@ -3,6 +3,8 @@
     manage.py cssm_emulator [--host H] [--port P] [--seed FILE] [--state-dir DIR]
     manage.py cssm_emulator --process-file REQUEST.yml --output RESPONSE.yml [--state-dir DIR]
     manage.py cssm_emulator --rename-onprem UID NAME | --remove-onprem UID [--state-dir DIR]
+    manage.py cssm_emulator --unregister-onprem UID | --note UID TEXT | --withdraw-note UID
+    manage.py cssm_emulator --publish-agreement VERSION (--agreement-text TEXT | --agreement-file FILE)
 
 The emulator keeps its own state in ``--state-dir`` (default ``DATA_DIR/cssm-emulator``),
 never in the project's database. See docs/cssm-emulator.md.
@@ -44,6 +46,30 @@ class Command(BaseCommand):
             help="rename a registered SSM On-Prem on the CSSM side and exit",
         )
         parser.add_argument("--remove-onprem", metavar="UID", help="remove a registered SSM On-Prem and exit")
+        parser.add_argument(
+            "--unregister-onprem",
+            metavar="UID",
+            help="what CSSM does after 90 days without synchronization: remove the On-Prem, answer its next "
+            "synchronization 'removed', and exit",
+        )
+        parser.add_argument(
+            "--publish-agreement",
+            type=int,
+            metavar="VERSION",
+            help="publish a new version of the Smart Licensing Agreement (every On-Prem must accept it) and exit",
+        )
+        parser.add_argument("--agreement-text", help="the agreement's text (with --publish-agreement)")
+        parser.add_argument(
+            "--agreement-file", help="a UTF-8 file with the agreement's text (with --publish-agreement)"
+        )
+        parser.add_argument("--agreement-title", default="Cisco Smart Software Licensing Agreement")
+        parser.add_argument(
+            "--note",
+            nargs=2,
+            metavar=("UID", "TEXT"),
+            help="send an On-Prem a Version Compatibility Note with its next responses, and exit",
+        )
+        parser.add_argument("--withdraw-note", metavar="UID", help="withdraw an On-Prem's Version Compatibility Note")
 
     def handle(self, *args, **options):
         state_dir = Path(options["state_dir"] or Path(settings.DATA_DIR) / "cssm-emulator")
@@ -58,6 +84,15 @@ class Command(BaseCommand):
             return self._admin(emulator.store.rename_onprem, *options["rename_onprem"])
         if options["remove_onprem"]:
             return self._admin(emulator.store.remove_onprem, options["remove_onprem"])
+        if options["unregister_onprem"]:
+            return self._admin(emulator.store.unregister_onprem, options["unregister_onprem"])
+        if options["note"]:
+            uid, text = options["note"]
+            return self._admin(emulator.store.set_notice, uid, "version_compatibility", text)
+        if options["withdraw_note"]:
+            return self._admin(emulator.store.set_notice, options["withdraw_note"], "version_compatibility", None)
+        if options["publish_agreement"] is not None:
+            return self._publish_agreement(emulator, options)
         if options["process_file"]:
             return self._process_file(emulator, options["process_file"], options["output"])
         self._serve(emulator, state_dir, options["host"], options["port"])
@@ -68,6 +103,23 @@ class Command(BaseCommand):
         except KeyError:
             raise CommandError(f"No SSM On-Prem with UID {args[0]}.") from None
         self.stdout.write("Done.")
+
+    def _publish_agreement(self, emulator, options):
+        text = options["agreement_text"]
+        if options["agreement_file"]:
+            try:
+                text = Path(options["agreement_file"]).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CommandError(f"Cannot read {options['agreement_file']}: {exc}") from exc
+        if not text:
+            raise CommandError("--publish-agreement needs --agreement-text TEXT or --agreement-file FILE")
+        try:
+            digest = emulator.store.publish_agreement(
+                options["publish_agreement"], text, title=options["agreement_title"]
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Published agreement version {options['publish_agreement']} (SHA-256 {digest}).")
 
     def _process_file(self, emulator, request_path, output):
         if not output:
