@@ -22,7 +22,8 @@ from licensing.models import Alert, LocalAccount, ProductInstance
 from licensing.services.alerts import recompute_alerts
 account = LocalAccount.objects.get(pk={account})
 recompute_alerts(account)
-shortage = Alert.objects.filter(account=account, alert_type="insufficient_licenses", status="open").order_by("pk").first()
+shortages = Alert.objects.filter(account=account, alert_type="insufficient_licenses", status="open")
+shortage = shortages.order_by("pk").first()
 va = shortage.virtual_account
 pi = ProductInstance.objects.filter(virtual_account=va).order_by("pk").last()
 pi.last_contact_at = timezone.now() - datetime.timedelta(days=40)
