@@ -77,6 +77,13 @@ from .views import alerts  # noqa: E402
 
 urlpatterns += [
     path("accounts/<int:account_id>/alerts/", alerts.alerts, name="licensing_alerts"),
+    path("accounts/<int:account_id>/alerts/export.csv", alerts.alerts_csv, name="licensing_alerts_csv"),
+    path("accounts/<int:account_id>/alerts/view/", alerts.alert_view, name="licensing_alert_view"),
+    path(
+        "accounts/<int:account_id>/alerts/<int:alert_id>/transfer/",
+        alerts.alert_transfer,
+        name="licensing_alert_transfer",
+    ),
     path(
         "accounts/<int:account_id>/alerts/<int:alert_id>/dismiss/", alerts.alert_dismiss, name="licensing_alert_dismiss"
     ),

@@ -14,6 +14,11 @@ class UserPreference(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="licensing_preferences")
     # "Show License Transaction Details in Inventory Tab": Disabled (the default) or Enabled.
     license_transaction_details = models.BooleanField(default=False)
+    # The Alerts tab's virtual account view (not the guide's Preferences, so no change log): its
+    # Major / Minor toggle buttons and "Hide Alerts", kept from one visit to the next.
+    alerts_show_major = models.BooleanField(default=True)
+    alerts_show_minor = models.BooleanField(default=True)
+    alerts_hidden = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

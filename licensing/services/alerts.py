@@ -46,6 +46,18 @@ HOOK_KEYS = {SYNC_OVERDUE_KEY}
 # "cssm:": what CSSM or the synchronization calendar says (licensing.services.cssm_alerts).
 HOOK_PREFIXES = ("registration_limited:", "reregistration_refused:", "cssm:")
 REMINDABLE = {Alert.Type.LICENSES_EXPIRING, Alert.Type.PI_FAILED_TO_CONNECT}
+# The guide's Alert Actions table, besides Dismiss and Remind Later (the sets above): Transfer
+# Licenses into the short pool (Insufficient Licenses) or out of it (Duplicate Licenses: "Transfer
+# the entitlement to another Virtual Account"), Remove Instance (Failed to Connect / Renew).
+TRANSFER_LICENSES, REMOVE_INSTANCE, DISMISS, REMIND_LATER = (
+    "transfer_licenses",
+    "remove_instance",
+    "dismiss",
+    "remind_later",
+)
+TRANSFER_IN, TRANSFER_OUT = "in", "out"
+TRANSFERS = {Alert.Type.INSUFFICIENT_LICENSES: TRANSFER_IN, Alert.Type.DUPLICATE_LICENSES: TRANSFER_OUT}
+REMOVABLE = {Alert.Type.PI_FAILED_TO_CONNECT, Alert.Type.PI_FAILED_TO_RENEW}
 
 
 @dataclass
@@ -73,6 +85,28 @@ class _Group:
 
     line: Entitlement
     count: int
+
+
+def days_until(due, now):
+    """The one day count of the alerts: UTC calendar days from ``now``'s date to ``due``'s.
+
+    The messages ("in 14 days", "within the next 14 days"), the Alerts tab's Action Due, its CSV
+    and the API's ``actionDue`` all count with this, so a line ending on the 15th, seen on the 1st
+    at any hour, is "14 days" everywhere (a time difference's whole days would say 13 after 00:00).
+    """
+    if isinstance(due, datetime.datetime):
+        due = due.astimezone(datetime.timezone.utc).date()
+    if isinstance(now, datetime.datetime):
+        now = now.astimezone(datetime.timezone.utc).date()
+    return (due - now).days
+
+
+def action_due_text(action_due, now):
+    """The Action Due column: "Now" when due (None, or today or before), else "1 day" / "N days"."""
+    days = None if action_due is None else days_until(action_due, now)
+    if days is None or days <= 0:
+        return "Now"
+    return "1 day" if days == 1 else f"{days} days"
 
 
 def _start_of(day):
@@ -122,7 +156,7 @@ def _expiring(account, as_of):
     for (va_id, license_id, license_type, sub, end_date), group in groups.items():
         line, count = group.line, group.count
         assert end_date is not None  # the query keeps lines with an end date only
-        days_left = (end_date - as_of).days
+        days_left = days_until(end_date, as_of)
         stage = expiry_stage(days_left)
         suffix = "today" if days_left == 0 else "1day" if days_left == 1 else "days"
         code = f"license.expiring{'_subscription' if sub else ''}{'_one' if count == 1 else ''}_{suffix}"
@@ -155,7 +189,8 @@ def _renewals(account, now):
         state = renewal_state(pi, now)
         if state.state not in (FAILED_TO_CONNECT, FAILED_TO_RENEW):
             continue
-        params = {"identifier": pi.display_name, "pool_name": pi.virtual_account.name, "count": state.days_left}
+        days_left = days_until(state.deadline, now)
+        params = {"identifier": pi.display_name, "pool_name": pi.virtual_account.name, "count": days_left}
         if state.state == FAILED_TO_RENEW:
             code, alert_type, severity, due = (
                 "pi.failed_to_renew",
@@ -165,7 +200,7 @@ def _renewals(account, now):
             )
         else:
             code = {0: "pi.failed_to_connect_today", 1: "pi.failed_to_connect_one"}.get(
-                state.days_left, "pi.failed_to_connect"
+                days_left, "pi.failed_to_connect"
             )
             alert_type, severity, due = Alert.Type.PI_FAILED_TO_CONNECT, Alert.Severity.MINOR, state.deadline
         yield _Cause(
@@ -511,6 +546,23 @@ def dismiss_alert(*, actor, alert, now=None):
     return alert
 
 
+def alert_actions(alert):
+    """The guide's actions of ``alert`` (those of its type, while it is open), before any
+    permission: the view offers Transfer / Remove Instance only where the principal may do them."""
+    if alert.status != Alert.Status.OPEN:
+        return ()
+    actions = []
+    if alert.alert_type in TRANSFERS and alert.virtual_account_id and alert.license_id:
+        actions.append(TRANSFER_LICENSES)
+    if alert.alert_type in REMOVABLE and alert.product_instance_id:
+        actions.append(REMOVE_INSTANCE)
+    if alert.alert_type in DISMISSIBLE:
+        actions.append(DISMISS)
+    if alert.alert_type in REMINDABLE:
+        actions.append(REMIND_LATER)
+    return tuple(actions)
+
+
 def next_warning_at(alert):
     """When the warning period after ``alert``'s begins (Remind Later hides it until then)."""
     if alert.alert_type == Alert.Type.LICENSES_EXPIRING:
@@ -561,6 +613,9 @@ __all__ = [
     "SYNC_DLC",
     "SYNC_EXPORT",
     "raise_refusal_alert",
+    "alert_actions",
+    "days_until",
+    "action_due_text",
 ]
 
 

@@ -102,9 +102,44 @@ def set_preference(*, actor, account, name, value, note="", now=None):
     return change
 
 
+ALERT_VIEW_FIELDS = ("alerts_show_major", "alerts_show_minor", "alerts_hidden")
+
+
+def set_alert_view(*, actor, account, **values):
+    """The Alerts tab's virtual account view of ``actor`` on ``account``: ``alerts_show_major``,
+    ``alerts_show_minor`` (the toggle buttons) and ``alerts_hidden`` ("Hide Alerts").
+
+    How one user looks at the tab, like a sort order: not the guide's Preferences, so neither the
+    change log nor the event log records it. Returns the saved row.
+    """
+    unknown = set(values) - set(ALERT_VIEW_FIELDS)
+    if unknown:
+        raise ServiceError(f"There is no alert view setting “{sorted(unknown)[0]}”.")
+    if not getattr(actor, "pk", None):
+        raise NotAllowed("Preferences belong to a signed-in user.")
+    if not can(actor, Action.VIEW_ACCOUNT, account=account):
+        raise NotAllowed("You are not allowed to view this account.")
+    with transaction.atomic():
+        row, _ = UserPreference.objects.select_for_update().get_or_create(account=account, user=actor)
+        changed = [name for name, value in values.items() if getattr(row, name) != bool(value)]
+        for name in changed:
+            setattr(row, name, bool(values[name]))
+        if changed:
+            row.save(update_fields=[*changed, "updated_at"])
+    return row
+
+
 def change_log(user, account):
     """The user's preference changes on ``account``, newest first (a queryset for a Listing)."""
     return PreferenceChange.objects.filter(account=account, user=user)
 
 
-__all__ = ["PREFERENCES", "preferences_of", "transaction_details_enabled", "set_preference", "change_log"]
+__all__ = [
+    "PREFERENCES",
+    "preferences_of",
+    "transaction_details_enabled",
+    "set_preference",
+    "change_log",
+    "set_alert_view",
+    "ALERT_VIEW_FIELDS",
+]

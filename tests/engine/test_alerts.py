@@ -227,3 +227,23 @@ def test_the_periodic_task_is_registered(db):
     assert PeriodicTask.objects.filter(name="Recompute license alerts").count() == 1
     task = PeriodicTask.objects.get(name="Recompute license alerts")
     assert task.task == "licensing.recompute_alerts" and task.enabled
+
+
+@pytest.mark.parametrize("hour", [0, 9, 23])
+def test_one_day_count_in_the_message_and_the_action_due(acme, default_va, add_pi, license_def, add_line, hour):
+    """The message's day count and the Action Due (tab, CSV, API: ``action_due_text``) are one count:
+    UTC calendar days to the due date, whatever the hour of the last contact and of the recompute."""
+    from licensing.services.alerts import action_due_text, days_until
+
+    # Last contact late in the day, recompute earlier in the day: the elapsed time's whole days
+    # (74) gave "within the next 16 days" next to an Action Due of 15 days.
+    add_pi(default_va, "SN1", last_contact_at=datetime.datetime(2025, 1, 1, 18, 30, tzinfo=UTC))
+    add_line(default_va, license_def("Router"), 5, "term", start=D(2024, 1, 1), end=D(2025, 4, 1))
+    now = datetime.datetime(2025, 3, 17, hour, 15, tzinfo=UTC)
+    recompute_alerts(acme, now)
+    connect = Alert.objects.get(alert_type=Alert.Type.PI_FAILED_TO_CONNECT)
+    expiring = Alert.objects.get(alert_type=Alert.Type.LICENSES_EXPIRING)
+    assert days_until(connect.action_due, now) == days_until(expiring.action_due, now) == 15
+    assert "within the next 15 days" in connect.message, connect.message
+    assert "in 15 days on 2025-04-01" in expiring.message, expiring.message
+    assert action_due_text(connect.action_due, now) == action_due_text(expiring.action_due, now) == "15 days"

@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 
 from ...models import Alert
-from ...services.alerts import visible_alerts
+from ...services.alerts import action_due_text, visible_alerts
 from .. import schemas
 from ..cursors import Keyset, cursor_page
 from ..lookups import account_named, chosen_virtual_accounts, left_out_message
@@ -29,10 +29,7 @@ KEYSET = Keyset(
 
 
 def action_due(alert, now):
-    if alert.action_due is None or alert.action_due <= now:
-        return "Now"
-    days = (alert.action_due - now).days
-    return "1 day" if days == 1 else f"{days} days"
+    return action_due_text(alert.action_due, now)
 
 
 def alert_record(alert, now):

@@ -25,6 +25,7 @@ from ..preferences import transaction_details_enabled
 from ..row_listing import RowListing
 from ..workspace import account_page, render_workspace
 from .page import (
+    back_to_alerts,
     chosen_virtual_account,
     csv_name,
     csv_url,
@@ -188,8 +189,11 @@ def license_transfer(request, account, va_id, license_id):
     "Transfer" moves them."""
     va = visible_virtual_account_or_404(request, account, va_id)
     license = get_object_or_404(LicenseDefinition, pk=license_id)
-    back_url = inventory_url("licensing_inventory_licenses", account, va)
-    form = LicenseTransferForm(request.POST or None, targets=transfer_targets_or_403(request, account, va))
+    back_url = back_to_alerts(request, account) or inventory_url("licensing_inventory_licenses", account, va)
+    targets = transfer_targets_or_403(request, account, va)
+    # Opened from an alert's Transfer Licenses: destination and quantity pre-filled (?to=, ?quantity=).
+    initial = {"to_virtual_account": request.GET.get("to", ""), "quantity": request.GET.get("quantity", "")}
+    form = LicenseTransferForm(request.POST or None, targets=targets, initial=initial)
     preview = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

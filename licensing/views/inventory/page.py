@@ -14,6 +14,8 @@ from licensing.services import inventory_queries
 
 from ..workspace import render_workspace
 
+FROM_ALERTS = "alerts"
+
 INVENTORY_TABS = [
     ("general", gettext_lazy("General"), "licensing_inventory"),
     ("licenses", gettext_lazy("Licenses"), "licensing_inventory_licenses"),
@@ -94,6 +96,14 @@ def render_inventory(request, account, tab, template, context=None):
         page["transfer_targets"] = transfer_targets(request, account, va, vas)
         page.update(context(va) if callable(context) else (context or {}))
     return render_workspace(request, template, page, account=account, section="inventory")
+
+
+def back_to_alerts(request, account):
+    """The Alerts tab when the action was started from an alert's Actions menu (``from=alerts``
+    in the query or the form), else None: only this fixed page, never a URL from the request."""
+    if FROM_ALERTS in (request.GET.get("from"), request.POST.get("from")):
+        return reverse("licensing_alerts", args=[account.pk])
+    return None
 
 
 def csv_url(request, url_name, account, va):

@@ -18,6 +18,7 @@ from licensing.services import product_instances as pi_service
 from ...forms import ProductInstanceTransferForm
 from ..workspace import account_page, render_workspace
 from .page import (
+    back_to_alerts,
     chosen_virtual_account,
     csv_name,
     csv_url,
@@ -170,4 +171,6 @@ def product_instance_remove(request, account, pi_id):
         messages.success(
             request, _("The product instance “%(pi)s” was removed; its licenses were released.") % {"pi": name}
         )
-    return redirect(inventory_url("licensing_inventory_product_instances", account, va))
+    return redirect(
+        back_to_alerts(request, account) or inventory_url("licensing_inventory_product_instances", account, va)
+    )
