@@ -35,10 +35,11 @@ def acme_user(make_user, grant_role, acme):
     return user
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def steady_session(monkeypatch):
     """The idle-timeout middleware rewrites the session at most every 15 s: a slow test must not
-    count that write as a query of the page it measures. Its clock stands still here."""
+    count that write as a query of the page it measures. Its clock stands still in every test of
+    this folder (a query-count test whose setup took over 15 s on a loaded machine counted it)."""
     start = time.time()
     monkeypatch.setattr("accounts.middleware.now", lambda: start, raising=False)
 
