@@ -306,10 +306,12 @@ class Mail(NamedTuple):
     def attachments(self):
         """``(filename, content type, text)`` of each attached file."""
         message = email.message_from_bytes(self.data, policy=email.policy.default)
-        return [
-            (part.get_filename(), part.get_content_type(), part.get_content().replace("\r\n", "\n"))
-            for part in message.iter_attachments()
-        ]
+        found = []
+        for part in message.iter_attachments():
+            content = part.get_content()  # bytes for a non-text type such as application/pkcs10
+            text = content.decode("utf-8") if isinstance(content, bytes) else content
+            found.append((part.get_filename(), part.get_content_type(), text.replace("\r\n", "\n")))
+        return found
 
 
 class Mailbox:
