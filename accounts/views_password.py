@@ -18,7 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from core import events, mail
+from core import events
 from core.service_views import service_errors
 
 from .forms import PasswordStepForm
@@ -89,16 +89,8 @@ def reset_password_confirm(request, uidb64, token):
             with transaction.atomic():
                 change_password(user=user, new_password=form.cleaned_data["new_password"])
                 events.record("security.password_reset_done", actor=user, user_name=user.username)
+            # change_password's event mails the user (A.5 "Notification of password update").
             del request.session[RESET_SESSION_KEY]
-            mail.send_later(
-                _("Your password was changed"),
-                _(
-                    "Hello %(name)s,\n\nthe password of your account on the license server was just "
-                    "changed with a password reset link. If it was not you, tell your administrator.\n"
-                )
-                % {"name": user.username},
-                [user.email],
-            )
             messages.success(request, _("Your password is changed. Log in with your new password."))
             return redirect("login")
     return render(request, "accounts/reset_password.html", {"form": form, "rules": password_policy.help_text()})

@@ -8,6 +8,7 @@ absent mail server never holds up the request that caused it.
 
 import logging
 import smtplib
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -55,15 +56,32 @@ def from_address():
     return current().smtp_from or settings.DEFAULT_FROM_EMAIL
 
 
-def send(subject, body, recipients):
-    """Send one plain-text mail now (callers on a request path use ``send_later``)."""
+@dataclass(frozen=True)
+class Content:
+    """What an event's notification mail says when it is more than the event's message
+    (``core.events.record(..., mail=Content(...))``): a body of its own (a reset link must not be
+    in the event log), words after the subject, files (``(name, text, mimetype)``)."""
+
+    body: str = ""
+    subject_detail: str = ""
+    attachments: tuple[tuple[str, str, str], ...] = ()
+
+
+def send(subject, body, recipients, attachments=()):
+    """Send one plain-text mail now (callers on a request path use ``send_later``).
+
+    ``attachments`` are ``(filename, text, mimetype)`` triples (lists once through the task queue).
+    """
     recipients = sorted({address for address in recipients if address})
     if not recipients:
         return 0
-    return EmailMessage(subject=subject, body=body, from_email=from_address(), to=recipients).send()
+    message = EmailMessage(subject=subject, body=body, from_email=from_address(), to=recipients)
+    for filename, content, mimetype in attachments or ():
+        message.attach(filename, content, mimetype)
+    return message.send()
 
 
-def send_later(subject, body, recipients):
+def send_later(subject, body, recipients, attachments=()):
     """Queue a mail for the Celery worker (retried there if the server does not answer).
 
     When the broker cannot take the task (Redis down: ``delay`` raises after kombu's publish
@@ -77,12 +95,13 @@ def send_later(subject, body, recipients):
     recipients = sorted({address for address in recipients if address})
     if not recipients:
         return
+    attachments = [list(attachment) for attachment in attachments or ()]
     try:
-        send_mail.delay(subject, body, recipients)
+        send_mail.delay(subject, body, recipients, attachments)
     except (OperationalError, OSError) as error:
         logger.warning("The task broker is unavailable (%s); sending the mail “%s” now.", type(error).__name__, subject)
         try:
-            send(subject, body, recipients)
+            send(subject, body, recipients, attachments)
         except (OSError, smtplib.SMTPException) as mail_error:
             logger.error(
                 "The mail “%s” to %d recipient(s) was not sent: the task broker and the mail server "

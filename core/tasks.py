@@ -15,8 +15,8 @@ def heartbeat():
 
 
 @shared_task(name="onprem.send_mail", autoretry_for=(OSError,), retry_backoff=60, retry_backoff_max=3600, max_retries=8)
-def send_mail(subject, body, recipients):
+def send_mail(subject, body, recipients, attachments=()):
     """Send one notification mail; a mail server that is down is retried with backoff."""
     from core.mail import send
 
-    return send(subject, body, recipients)
+    return send(subject, body, recipients, attachments)

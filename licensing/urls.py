@@ -124,6 +124,7 @@ urlpatterns += [
     path(_groups + "<int:group_id>/edit/", groups.user_group_edit, name="licensing_user_group_edit"),
     path(_groups + "<int:group_id>/delete/", groups.user_group_delete, name="licensing_user_group_delete"),
     path(_groups + "<int:group_id>/members/add/", groups.user_group_member_add, name="licensing_user_group_member_add"),
+    path(_groups + "<int:group_id>/message/", groups.user_group_message, name="licensing_user_group_message"),
     path(
         _groups + "<int:group_id>/members/<int:membership_id>/remove/",
         groups.user_group_member_remove,

@@ -13,6 +13,7 @@ See docs/development/patterns.md, "Test factories".
 
 import datetime
 import email
+import email.policy
 import threading
 from typing import NamedTuple
 
@@ -289,6 +290,29 @@ class Mail(NamedTuple):
     def message(self):
         return email.message_from_bytes(self.data)
 
+    @property
+    def subject(self):
+        """The Subject header, decoded and unfolded (a long one arrives on several lines)."""
+        header = email.message_from_bytes(self.data, policy=email.policy.default)["Subject"] or ""
+        return " ".join(str(header).split())
+
+    @property
+    def body(self):
+        """The text of the first text/plain part, with the wire's CRLF line ends as "\\n"."""
+        message = email.message_from_bytes(self.data, policy=email.policy.default)
+        part = message.get_body(preferencelist=("plain",))
+        return part.get_content().replace("\r\n", "\n") if part is not None else ""
+
+    def attachments(self):
+        """``(filename, content type, text)`` of each attached file."""
+        message = email.message_from_bytes(self.data, policy=email.policy.default)
+        found = []
+        for part in message.iter_attachments():
+            content = part.get_content()  # bytes for a non-text type such as application/pkcs10
+            text = content.decode("utf-8") if isinstance(content, bytes) else content
+            found.append((part.get_filename(), part.get_content_type(), text.replace("\r\n", "\n")))
+        return found
+
 
 class Mailbox:
     """What a real SMTP listener (aiosmtpd) received, in order; ``port`` is where it listens."""
@@ -314,7 +338,7 @@ class Mailbox:
         """True once a message with this subject has arrived, False after ``timeout`` seconds."""
         with self._arrived:
             return self._arrived.wait_for(
-                lambda: any(f"Subject: {subject}" in mail.text for mail in self.messages), timeout=timeout
+                lambda: any(mail.subject == subject for mail in self.messages), timeout=timeout
             )
 
 

@@ -20,6 +20,13 @@ def _holder_name(user, group):
     return user.username if user is not None else group.name
 
 
+def _holders(user, group):
+    """Who a role change is about, for its mail (A.5 "User Role Modified"): the user, or the group's members."""
+    if user is not None:
+        return [user]
+    return [membership.user for membership in group.memberships.select_related("user")]
+
+
 @transaction.atomic
 def set_account_role(*, actor, account, role, user=None, group=None):
     """Give a user or group an account-wide role, replacing the one it had on the account."""
@@ -37,6 +44,7 @@ def set_account_role(*, actor, account, role, user=None, group=None):
         "user.role_added",
         actor=actor,
         account=account,
+        notify=_holders(user, group),
         user_name=_holder_name(user, group),
         role_name=AccountRole(role).label,
     )
@@ -63,6 +71,7 @@ def set_virtual_account_role(*, actor, virtual_account, role, user=None, group=N
         "user.role_added",
         actor=actor,
         virtual_account=virtual_account,
+        notify=_holders(user, group),
         user_name=_holder_name(user, group),
         role_name=f"{AccountRole(role).label} ({virtual_account.name})",
     )
@@ -79,6 +88,7 @@ def revoke_grant(*, actor, grant):
         actor=actor,
         account=grant.account,
         virtual_account=scope_va,
+        notify=_holders(grant.user, grant.group),
         user_name=_holder_name(grant.user, grant.group),
         role_name=grant.get_role_display(),
     )

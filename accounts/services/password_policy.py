@@ -232,21 +232,20 @@ def send_expiration_notices():
         ).exists():
             continue
         when = expires_at(user, policy)
+        body = _(
+            "Hello %(name)s,\n\nyour password for the license server expires on %(date)s UTC. "
+            "Sign in and change it before then.\n"
+        ) % {"name": user.username, "date": f"{when:%Y-%m-%d %H:%M}"}
+        # The mail is A.5's "User Password Expiration Notification" (accounts.notifications),
+        # sent once this commits.
         with transaction.atomic():
             events.record(
                 "security.password_expiry_notice",
                 actor=user,
+                notify=[user],
+                mail=mail.Content(body=body),
                 user_name=user.username,
                 date=f"{when:%Y-%m-%d %H:%M} UTC",
-            )
-            mail.send_later(
-                _("Your password expires soon"),
-                _(
-                    "Hello %(name)s,\n\nyour password for the license server expires on %(date)s UTC. "
-                    "Sign in and change it before then.\n"
-                )
-                % {"name": user.username, "date": f"{when:%Y-%m-%d %H:%M}"},
-                [user.email],
             )
         sent += 1
     return sent

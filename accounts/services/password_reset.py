@@ -3,9 +3,9 @@
 The login screen's form must not tell which user names exist, by its answer or by how long it
 takes. So the request does the same work whatever name was typed: it queues one task with the
 name and answers. The task, in the Celery worker, looks the user up (local, enabled, with an
-email address), makes the link with Django's password-reset token generator, records the event
-and queues the mail; for any other name it does nothing. The token is tied to the password
-hash and the last login, so the link works once.
+email address), makes the link with Django's password-reset token generator and records the
+event, whose A.5 mail (``accounts.notifications``) carries the link; for any other name it does
+nothing. The token is tied to the password hash and the last login, so the link works once.
 """
 
 import datetime
@@ -69,14 +69,22 @@ def send_link(username, site_url, language):
             },
         ),
     )
-    with transaction.atomic():
-        events.record("security.password_reset_requested", actor=user, user_name=user.username)
     with translation.override(language):
-        subject = _("Reset your password")
-        body = _(
+        heading = _("Reset your password")
+        text = _(
             "Hello %(name)s,\n\nsomeone (hopefully you) asked to reset your password for the license server. "
             "Open this link to choose a new password; it works once:\n\n%(link)s\n\n"
             "If you did not ask for it, ignore this mail: your password stays as it is.\n"
         ) % {"name": user.username, "link": link}
-    mail.send_later(subject, body, [user.email])
+        body = f"{heading}\n\n{text}"
+    # The mail is A.5's "Activation of the code for resetting a password" (accounts.notifications),
+    # sent once this commits; the link is in the mail only, never in the event log.
+    with transaction.atomic():
+        events.record(
+            "security.password_reset_requested",
+            actor=user,
+            notify=[user],
+            mail=mail.Content(body=body),
+            user_name=user.username,
+        )
     return True

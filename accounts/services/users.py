@@ -128,7 +128,11 @@ def change_system_role(*, actor, user, system_role):
     user.system_role = system_role
     user.save(update_fields=["system_role"])
     events.record(
-        "user.system_role_changed", actor=actor, user_name=user.username, role_name=SystemRole(system_role).label
+        "user.system_role_changed",
+        actor=actor,
+        notify=[user],
+        user_name=user.username,
+        role_name=SystemRole(system_role).label,
     )
     return user
 
@@ -189,7 +193,7 @@ def change_password(*, user, new_password, actor=None):
         _require_over(actor, user)
     _check_password(new_password, user)
     store_password(user, raw=new_password)
-    events.record("user.password_changed", actor=actor or user, user_name=user.username)
+    events.record("user.password_changed", actor=actor or user, notify=[user], user_name=user.username)
     return user
 
 
@@ -223,7 +227,7 @@ def complete_first_login(*, user, language, password_hash):
     user.language = language
     user.needs_first_login_wizard = False
     store_password(user, encoded=password_hash, also=["language", "needs_first_login_wizard"])
-    events.record("user.password_changed", actor=user, user_name=user.username)
+    events.record("user.password_changed", actor=user, notify=[user], user_name=user.username)
     events.record("user.first_login_completed", actor=user, user_name=user.username)
     return forgets_file
 
@@ -251,5 +255,5 @@ def reset_password(*, actor, user, new_password):
     # The Security widget's "Force users to change password after the administrator resets it".
     user.needs_first_login_wizard = password_policy.current().force_change_after_reset
     store_password(user, raw=new_password, also=["needs_first_login_wizard"])
-    events.record("user.password_reset", actor=actor, user_name=user.username)
+    events.record("user.password_reset", actor=actor, notify=[user], user_name=user.username)
     return user

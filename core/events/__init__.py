@@ -21,13 +21,16 @@ def on_recorded(callback):
     return callback
 
 
-def record(code, *, actor=None, account=None, virtual_account=None, notify=None, **params):
+def record(code, *, actor=None, account=None, virtual_account=None, notify=None, mail=None, severity=None, **params):
     """Append one event of type ``code`` (a key of the catalogue) and return it.
 
     ``actor`` is the user who acted (None for the system or a device); the message text is
     rendered now from ``params`` so later renames do not rewrite history. ``notify`` names the
-    users (or addresses) an email-notified event is about (``accounts.notifications``); it is
-    not stored.
+    users (or addresses) an email-notified event is about and ``mail`` (a ``core.mail.Content``)
+    what its mail says beyond the message (``accounts.notifications``); neither is stored.
+    ``severity`` (INFO / WARN / ALERT) replaces the catalogue's for an event whose weight is the
+    instance's, not the type's: an alert raised as Major goes to syslog as ALERT, as Minor as WARN
+    (``messages.ALERT_SEVERITY``).
     """
     from core.models import Event
 
@@ -36,7 +39,7 @@ def record(code, *, actor=None, account=None, virtual_account=None, notify=None,
         account = virtual_account.account
     event = Event.objects.create(
         event_type=code,
-        severity=event_type.severity,
+        severity=severity or event_type.severity,
         # A name someone typed can carry NUL, which no PostgreSQL text column stores.
         message=render(code, **params).replace("\x00", "\ufffd"),
         account=account,
@@ -45,6 +48,7 @@ def record(code, *, actor=None, account=None, virtual_account=None, notify=None,
         username=getattr(actor, "username", "") or "",
     )
     event.notify = list(notify or ())
+    event.mail = mail
     if _subscribers:
         transaction.on_commit(lambda: _fan_out(event))
     return event

@@ -9,6 +9,8 @@ sends (INFO / WARN / ALERT).
 from dataclasses import dataclass
 
 INFO, WARN, ALERT = "INFO", "WARN", "ALERT"
+# The Syslog tab: "WARN: Minor alerts, ALERT: Major alerts" (an Alert.severity value -> its events').
+ALERT_SEVERITY = {"major": ALERT, "minor": WARN}
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,11 @@ CATALOGUE = _catalogue(
     EventType("group.removed", INFO, "User group “{user_group_name}” was removed.", from_guide=True),
     EventType("group.user_added", INFO, "User “{uid}” was added to user group “{user_group_name}”.", from_guide=True),
     EventType("group.user_removed", INFO, "User “{uid}” was removed from group “{user_group_name}”.", from_guide=True),
+    EventType(
+        "group.message_sent",
+        INFO,
+        "The message “{subject}” was sent to {count} member(s) of user group “{user_group_name}” by “{user_name}”.",
+    ),
     # Users widget
     EventType("user.password_reset", WARN, "The password of the user “{user_name}” was reset by an administrator."),
     # Registration tokens (licensing engine). The guide's revoke/remove texts break off after

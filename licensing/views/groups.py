@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import UserGroupMembership
@@ -42,6 +42,15 @@ class AddMemberForm(forms.Form):
 
 class UploadForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("CSV file"))
+
+
+class SendMessageForm(forms.Form):
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=group_service.MESSAGE_SUBJECT_MAX)
+    message = forms.CharField(
+        label=gettext_lazy("Message"),
+        max_length=group_service.MESSAGE_BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
 
 
 class GroupRoleForm(forms.Form):
@@ -118,7 +127,17 @@ def user_group_new(request, account):
     return _render_list(request, account, form, status=400)
 
 
-def _render_group(request, group, *, edit_form=None, member_form=None, upload_errors=(), va_role_form=None, status=200):
+def _render_group(
+    request,
+    group,
+    *,
+    edit_form=None,
+    member_form=None,
+    upload_errors=(),
+    va_role_form=None,
+    message_form=None,
+    status=200,
+):
     account = group.account
     memberships = group.memberships.select_related("user").order_by("user__username")
     table = Listing(
@@ -143,6 +162,8 @@ def _render_group(request, group, *, edit_form=None, member_form=None, upload_er
             "upload_errors": upload_errors,
             "role_form": GroupRoleForm(),
             "va_role_form": va_role_form or GroupVirtualAccountRoleForm(account=account),
+            "message_form": message_form or SendMessageForm(),
+            "message_reach": group_service.message_recipients(group).count(),
         },
         status=status,
     )
@@ -180,6 +201,29 @@ def user_group_delete(request, account, group_id):
     group_service.delete_group(actor=request.user, group=group)
     messages.success(request, _("The user group “%(name)s” was deleted.") % {"name": name})
     return _groups_url(account)
+
+
+@account_page
+@require_POST
+def user_group_message(request, account, group_id):
+    """The guide's "Send Message to User Group": a mail to every member with an email address."""
+    group = _group_or_404(account, group_id)
+    _require_manager(request, account)
+    form = SendMessageForm(request.POST)
+    if form.is_valid():
+        with service_errors(request, form):
+            count = group_service.send_message(actor=request.user, group=group, **form.cleaned_data)
+            messages.success(
+                request,
+                ngettext(
+                    "The message was sent to %(count)d member of “%(name)s”.",
+                    "The message was sent to %(count)d members of “%(name)s”.",
+                    count,
+                )
+                % {"count": count, "name": group.name},
+            )
+            return _group_url(group)
+    return _render_group(request, group, message_form=form, status=400)
 
 
 @account_page
