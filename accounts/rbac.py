@@ -40,6 +40,7 @@ class Action(StrEnum):
     TRANSFER = "transfer"
     REMOVE_PRODUCT_INSTANCES = "remove_product_instances"
     MANAGE_DLC_SETTINGS = "manage_dlc_settings"
+    SYNC_USAGE = "sync_usage"  # SL Using Policy: "Synchronize usage information with CSSM"
 
 
 _ADMINS = frozenset({SystemRole.ADMIN, SystemRole.OPERATOR})
@@ -85,6 +86,9 @@ ACCOUNT_MATRIX = {
     # Our decision (docs/rbac.md): a VA User may not remove product instances.
     Action.REMOVE_PRODUCT_INSTANCES: {_AA: ALL, _AU: ALL, _VAA: OWN},
     Action.MANAGE_DLC_SETTINGS: {_AA: ALL},
+    # Our decision (docs/rbac.md): asking that the reports go in the next synchronization sends
+    # nothing the synchronization would not send anyway; whoever sees the VA may ask.
+    Action.SYNC_USAGE: _EVERY_ROLE_OWN,
 }
 
 
