@@ -4,29 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('licensing', '0009_reregistration_refused_alert'),
+        ("licensing", "0009_reregistration_refused_alert"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='rumreport',
-            name='sent_at',
+            model_name="rumreport",
+            name="sent_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rumreport',
-            name='sync_requested_at',
+            model_name="rumreport",
+            name="sync_requested_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rumreport',
-            name='utility_mode',
+            model_name="rumreport",
+            name="utility_mode",
             field=models.BooleanField(default=False),
         ),
         migrations.AddIndex(
-            model_name='rumreport',
-            index=models.Index(fields=['product_instance', 'received_at'], name='rum_pi_received'),
+            model_name="rumreport",
+            index=models.Index(fields=["product_instance", "received_at"], name="rum_pi_received"),
         ),
     ]

@@ -118,7 +118,7 @@ class RumReport(models.Model):
 
     @property
     def sync_status(self):
-        """"acknowledged", "sent" or "pending" (Inventory > SL Using Policy)."""
+        """ "acknowledged", "sent" or "pending" (Inventory > SL Using Policy)."""
         if self.synced_at:
             return "acknowledged"
         return "sent" if self.sent_at else "pending"

@@ -165,7 +165,9 @@ def slp_product_instances_of(va):
     return (
         ProductInstance.objects.filter(virtual_account=va)
         .filter(
-            Exists(DeviceIdentity.objects.filter(product_instance=OuterRef("pk"), transport=DeviceIdentity.Transport.CSLU))
+            Exists(
+                DeviceIdentity.objects.filter(product_instance=OuterRef("pk"), transport=DeviceIdentity.Transport.CSLU)
+            )
             | Exists(reports)
         )
         .annotate(

@@ -104,7 +104,9 @@ def test_a_cslu_push_makes_the_product_instance_appear_at_once_with_its_alert(
 def test_a_report_in_utility_mode_is_flagged(client, acme, acme_admin, browser):
     push(client, acme, "SLP-UTIL", utility_mode=True)
     push(client, acme, "SLP-PLAIN", utility_mode=False)
-    assert list(RumReport.objects.order_by("product_instance__udi_serial_number").values_list("utility_mode", flat=True)) == [
+    assert list(
+        RumReport.objects.order_by("product_instance__udi_serial_number").values_list("utility_mode", flat=True)
+    ) == [
         False,
         True,
     ]
@@ -211,7 +213,7 @@ def test_synchronize_usage_information_marks_the_reports(client, acme, default_v
     event = Event.objects.get(event_type="pi.usage_sync_requested")
     assert "“bob” asked that 1 usage report(s)" in event.message and event.virtual_account == default_va
     reports = page.get(url(acme, "?view=reports")).content.decode()
-    assert "Pending</span> <span class=\"lw-scope\">requested" in reports and "Acknowledged</span>" in reports
+    assert 'Pending</span> <span class="lw-scope">requested' in reports and "Acknowledged</span>" in reports
     # nothing left to send: refused, nothing written
     RumReport.objects.update(synced_at=timezone.now())
     html = page.post(sync_url(acme, default_va), follow=True).content.decode()

@@ -181,7 +181,10 @@ def _cslu_push(client, account, serial, report_id, **extra):
     """An SLP device's first CSLU push through the real endpoint (it adds the product instance)."""
     device = Device(client, serial)
     reply = device.send(
-        "REPORT_USAGE", path=cslu_path(account), csr=make_csr(device.key), reports=[rum(device.key, report_id, [], **extra)]
+        "REPORT_USAGE",
+        path=cslu_path(account),
+        csr=make_csr(device.key),
+        reports=[rum(device.key, report_id, [], **extra)],
     )
     assert reply["status"] == "SUCCESS", reply
     return RumReport.objects.get(account=account, product_instance__udi_serial_number=serial, report_id=report_id)
