@@ -41,6 +41,7 @@ class Action(StrEnum):
     REMOVE_PRODUCT_INSTANCES = "remove_product_instances"
     MANAGE_DLC_SETTINGS = "manage_dlc_settings"
     ACCEPT_AGREEMENT = "accept_agreement"
+    SYNC_USAGE = "sync_usage"  # SL Using Policy: "Synchronize usage information with CSSM"
 
 
 _ADMINS = frozenset({SystemRole.ADMIN, SystemRole.OPERATOR})
@@ -87,6 +88,9 @@ ACCOUNT_MATRIX = {
     Action.REMOVE_PRODUCT_INSTANCES: {_AA: ALL, _AU: ALL, _VAA: OWN},
     Action.MANAGE_DLC_SETTINGS: {_AA: ALL},
     Action.ACCEPT_AGREEMENT: {_AA: ALL},
+    # Our decision (docs/rbac.md): asking that the reports go in the next synchronization sends
+    # nothing the synchronization would not send anyway; whoever sees the VA may ask.
+    Action.SYNC_USAGE: _EVERY_ROLE_OWN,
 }
 
 

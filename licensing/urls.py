@@ -41,6 +41,12 @@ inventory_patterns = [
         inventory.product_instances_csv,
         name="licensing_inventory_product_instances_csv",
     ),
+    path("sl-using-policy/", inventory.sl_using_policy, name="licensing_inventory_sl_using_policy"),
+    path(
+        "virtual-accounts/<int:va_id>/sl-using-policy/synchronize/",
+        inventory.sl_using_policy_sync,
+        name="licensing_inventory_sl_using_policy_sync",
+    ),
     path("virtual-accounts/<int:va_id>/tokens/new/", inventory.token_new, name="licensing_token_new"),
     path("tokens/<int:token_id>/revoke/", inventory.token_revoke, name="licensing_token_revoke"),
     path("tokens/<int:token_id>/remove/", inventory.token_remove, name="licensing_token_remove"),

@@ -387,6 +387,12 @@ CATALOGUE.update(
             "Account “{pool_name}”: {count} new report(s).",
         ),
         EventType(
+            "pi.usage_sync_requested",
+            INFO,
+            "“{user_name}” asked that {count} usage report(s) of the Virtual Account “{pool_name}” be "
+            "synchronized with Cisco Smart Software Manager.",
+        ),
+        EventType(
             "device.export_pending",
             INFO,
             "The product instance “{device_name}” in the Virtual Account “{pool_name}” requested a license with "

@@ -95,7 +95,14 @@ class RumReport(models.Model):
     signature_key = models.CharField(max_length=255)
     signature_value = models.TextField()
     received_at = models.DateTimeField()
-    # Set by the synchronization once CSSM has the report.
+    # The device measured in utility mode (its signed payload says ``"utility_mode": true``).
+    utility_mode = models.BooleanField(default=False)
+    # Its way to CSSM (Inventory > SL Using Policy): asked for by "Synchronize usage information
+    # with CSSM" (the next scheduled run synchronizes the account), carried by a SyncRequest
+    # (``sent_at``, the latest one), acknowledged by name in CSSM's SyncResponse (``synced_at``).
+    # Every report not yet acknowledged goes in every synchronization request.
+    sync_requested_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -103,7 +110,18 @@ class RumReport(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "device_key", "report_id"], name="rum_report_once"),
         ]
-        indexes = [models.Index(fields=["account", "synced_at"], name="rum_account_synced")]
+        indexes = [
+            models.Index(fields=["account", "synced_at"], name="rum_account_synced"),
+            # The SL Using Policy tab: a product instance's reports, newest first.
+            models.Index(fields=["product_instance", "received_at"], name="rum_pi_received"),
+        ]
+
+    @property
+    def sync_status(self):
+        """ "acknowledged", "sent" or "pending" (Inventory > SL Using Policy)."""
+        if self.synced_at:
+            return "acknowledged"
+        return "sent" if self.sent_at else "pending"
 
     def __str__(self):
         return f"RUM report {self.report_id}"

@@ -239,6 +239,7 @@ def store_reports(pi, message, *, now):
                     signature_key=r["key"],
                     signature_value=r["value"],
                     received_at=now,
+                    utility_mode=r["utility_mode"],
                 )
                 for r in new
             ]

@@ -7,14 +7,16 @@ fixed number of queries whatever the number of rows: the pages' query counts are
 tests.
 """
 
-from django.db.models import Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
 
 from ..models import (
+    DeviceIdentity,
     Entitlement,
     LicenseDefinition,
     LicenseTag,
     ProductInstance,
     RegistrationToken,
+    RumReport,
     VirtualAccountTagValue,
 )
 from . import compliance
@@ -149,3 +151,56 @@ def product_instances_of(va):
 def product_instances_in(vas):
     """The product instances of the virtual accounts ``vas``, each with its virtual account."""
     return ProductInstance.objects.select_related("virtual_account").filter(virtual_account__in=vas)
+
+
+# --- SL Using Policy ------------------------------------------------------------------------------
+
+
+def slp_product_instances_of(va):
+    """The product instances of ``va`` that report by Smart Licensing Using Policy: added by a CSLU
+    push, or that sent a usage (RUM) report; each with its latest report's time and mode
+    (``last_report_at``, ``last_utility_mode``), read by index per row of the page."""
+    reports = RumReport.objects.filter(product_instance=OuterRef("pk"))
+    latest = reports.order_by("-received_at", "-id")
+    return (
+        ProductInstance.objects.filter(virtual_account=va)
+        .filter(
+            Exists(
+                DeviceIdentity.objects.filter(product_instance=OuterRef("pk"), transport=DeviceIdentity.Transport.CSLU)
+            )
+            | Exists(reports)
+        )
+        .annotate(
+            last_report_at=Subquery(latest.values("received_at")[:1]),
+            last_utility_mode=Subquery(latest.values("utility_mode")[:1]),
+        )
+    )
+
+
+def slp_report_summaries(pi_ids):
+    """{product instance id: counts and times of its usage reports on their way to CSSM} (one query)."""
+    not_acknowledged = Q(synced_at__isnull=True)
+    rows = (
+        RumReport.objects.filter(product_instance__in=pi_ids)
+        .order_by()
+        .values("product_instance")
+        .annotate(
+            reports=Count("id"),
+            pending=Count("id", filter=not_acknowledged & Q(sent_at__isnull=True)),
+            sent=Count("id", filter=not_acknowledged & Q(sent_at__isnull=False)),
+            acknowledged=Count("id", filter=Q(synced_at__isnull=False)),
+            requested=Count("id", filter=not_acknowledged & Q(sync_requested_at__isnull=False)),
+            last_sent_at=Max("sent_at"),
+            last_acknowledged_at=Max("synced_at"),
+        )
+    )
+    return {row.pop("product_instance"): row for row in rows}
+
+
+def usage_reports_of(va):
+    """The usage (RUM) reports of the product instances of ``va``, each with its product instance."""
+    return (
+        RumReport.objects.filter(product_instance__virtual_account=va)
+        .select_related("product_instance")
+        .defer("payload", "header", "signature_value")
+    )

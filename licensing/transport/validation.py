@@ -152,6 +152,9 @@ def _rum_reports(payload):
             if not isinstance(line, dict):
                 _bad("Each usage line must be an object {tag, count}.")
             lines.append({"tag": _text(line, "tag", required=True), "count": _count(line.get("count"), "count")})
+        utility_mode = document.get("utility_mode", False)
+        if not isinstance(utility_mode, bool):
+            _bad("A report payload's utility_mode must be true or false.")
         reports.append(
             {
                 "header": header,
@@ -161,6 +164,7 @@ def _rum_reports(payload):
                 "value": signing[2],
                 "report_id": report_id,
                 "usage": lines,
+                "utility_mode": utility_mode,
             }
         )
     return reports

@@ -234,3 +234,46 @@
     }
   });
 })();
+// Pop-ups: <button data-dialog-open="id"> opens <dialog id> as a modal (Escape and Close shut it,
+// focus goes back to the button); <button data-copy-from="input id"> copies that input's text,
+// through the Clipboard API where the page is a secure context, else the selection and execCommand.
+(function () {
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest ? event.target.closest("[data-dialog-open]") : null;
+    if (opener) {
+      var dialog = document.getElementById(opener.getAttribute("data-dialog-open"));
+      if (dialog && dialog.showModal && !dialog.open) {
+        dialog.showModal();
+        var field = dialog.querySelector("input[readonly]");
+        if (field) { field.focus(); field.select(); }
+      }
+      return;
+    }
+    var closer = event.target.closest ? event.target.closest("[data-dialog-close]") : null;
+    if (closer) {
+      var open = closer.closest("dialog");
+      if (open) { open.close(); }
+      return;
+    }
+    var copier = event.target.closest ? event.target.closest("[data-copy-from]") : null;
+    if (!copier) { return; }
+    var source = document.getElementById(copier.getAttribute("data-copy-from"));
+    var status = copier.parentNode.querySelector(".lw-copy-status");
+    var say = function (ok) {
+      if (status) { status.textContent = copier.getAttribute(ok ? "data-copied" : "data-copy-failed"); }
+    };
+    if (!source) { return; }
+    var fallback = function () {
+      source.focus();
+      source.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      say(ok);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.value).then(function () { say(true); }, fallback);
+    } else {
+      fallback();
+    }
+  });
+})();

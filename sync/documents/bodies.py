@@ -98,6 +98,23 @@ PRODUCT_INSTANCE = Obj(
     }
 )
 
+# A Smart Licensing Using Policy usage (RUM) report as the product instance signed it: CSSM can
+# verify ``signature`` over ``payload`` (byte-for-byte) and acknowledges it by ``ref``.
+RUM_REPORT = Obj(
+    {
+        # The On-Prem's name for this report (unique per On-Prem), named again in the response.
+        "ref": Name(64),
+        "report_id": Name(128),
+        # The reporting product instance (``PID:… SN:…``); null once it was removed.
+        "product_instance": Name(512, nullable=True),
+        "virtual_account": Name(100, nullable=True),
+        "received_at": Timestamp(),
+        "utility_mode": Bool(),
+        "payload": Str(1_000_000),
+        "signature": Obj({"signing_type": Str(32), "key": Str(4096), "value": Str(4096)}),
+    }
+)
+
 SYNC_REQUEST_BODY = Obj(
     {
         # The watermark: the last response the On-Prem applied (None before the first sync).
@@ -135,8 +152,8 @@ SYNC_REQUEST_BODY = Obj(
             ),
             max_items=100_000,
         ),
-        # SLP RUM reports, each the exact JSON text the device sent.
-        "rum_reports": List(Str(1_000_000), max_items=100_000),
+        # SLP RUM reports not yet acknowledged by CSSM (sent again until they are).
+        "rum_reports": List(RUM_REPORT, max_items=100_000),
         # The local account accepted the Smart Licensing Agreement CSSM published.
         "agreement_acceptance": AGREEMENT_ACCEPTANCE,
     }
@@ -200,6 +217,9 @@ SYNC_RESPONSE_BODY = Obj(
         "onprem_status": Str(16, choices=ONPREM_STATUSES, optional=True),
         "agreement": AGREEMENT,
         "notices": _NOTICES,
+        # The ``ref`` of every RUM report of the request that CSSM now holds (left out by a CSSM
+        # that acknowledges none: the reports are then sent again).
+        "rum_acknowledgements": List(Name(64), max_items=100_000, optional=True),
     }
 )
 

@@ -241,9 +241,11 @@ class Emulator:
             "INSERT OR REPLACE INTO license_usage (uid, tag, virtual_account, in_use) VALUES (?,?,?,?)",
             [(uid, u["tag"], u["virtual_account"], u["in_use"]) for u in body["license_usage"]],
         )
+        # Each report is kept once per On-Prem (by its ref), whatever number of requests carried it,
+        # and acknowledged by its ref in the response.
         db.executemany(
-            "INSERT INTO rum_reports (uid, report, received_at) VALUES (?,?,?)",
-            [(uid, report, format_timestamp(now)) for report in body["rum_reports"]],
+            "INSERT OR IGNORE INTO rum_reports (uid, ref, report, received_at) VALUES (?,?,?,?)",
+            [(uid, r["ref"], json.dumps(r, sort_keys=True), format_timestamp(now)) for r in body["rum_reports"]],
         )
         account = self.store.smart_account(db, onprem["smart_account"])
         export_decisions = [self._decide_export(db, uid, account, r) for r in body["export_requests"]]
@@ -263,6 +265,7 @@ class Emulator:
             "dlc_decisions": dlc_decisions,
             "full_sync_required": lost_track,
             "product_instances_on_cssm": count,
+            "rum_acknowledgements": [r["ref"] for r in body["rum_reports"]],
         }
         self._add_notices(db, uid, response_body)
         response = build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)

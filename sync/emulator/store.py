@@ -22,6 +22,9 @@ LICENSE_TYPES = ("perpetual", "term", "demo", "subscription")
 SOURCES = ("pak", "ea", "order", "device_migration", "other")
 DEMO_DAYS = 60  # "Demo Licenses must be renewed after 60 days"
 
+_RUM_REPORTS_TABLE = """CREATE TABLE IF NOT EXISTS rum_reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, ref TEXT NOT NULL, report TEXT NOT NULL,
+    received_at TEXT NOT NULL, UNIQUE (uid, ref))"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS smart_accounts (
     name TEXT PRIMARY KEY, export_allowed INTEGER NOT NULL DEFAULT 0);
@@ -57,7 +60,8 @@ CREATE TABLE IF NOT EXISTS conversions (
 CREATE TABLE IF NOT EXISTS export_decisions (
     request_id TEXT PRIMARY KEY, uid TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rum_reports (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, report TEXT NOT NULL, received_at TEXT NOT NULL);
+    id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, ref TEXT NOT NULL, report TEXT NOT NULL,
+    received_at TEXT NOT NULL, UNIQUE (uid, ref));
 CREATE TABLE IF NOT EXISTS agreements (
     version INTEGER PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, digest TEXT NOT NULL,
     published_on TEXT NOT NULL);
@@ -94,6 +98,14 @@ class Store:
             if "status" not in columns:  # a state directory from before On-Prems could be removed
                 db.execute("ALTER TABLE onprems ADD COLUMN status TEXT NOT NULL DEFAULT 'registered'")
                 db.commit()
+            columns = {row[1] for row in db.execute("PRAGMA table_info(rum_reports)")}
+            if "ref" not in columns:  # a state directory from before reports were acknowledged by ref
+                db.executescript(
+                    "ALTER TABLE rum_reports RENAME TO rum_reports_old;" + _RUM_REPORTS_TABLE + ";"
+                    "INSERT INTO rum_reports (uid, ref, report, received_at)"
+                    " SELECT uid, 'legacy-' || id, report, received_at FROM rum_reports_old;"
+                    "DROP TABLE rum_reports_old;"
+                )
         finally:
             db.close()
 

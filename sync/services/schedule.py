@@ -7,14 +7,18 @@
 
 A failed attempt is not retried before the next slot (or, for the default cycle, a day later),
 so an unreachable CSSM does not fill the event log.
+
+"Synchronize usage information with CSSM" (Inventory > SL Using Policy) makes an account due at
+the next run of the scheduled task: once per click, whether that attempt succeeds or not.
 """
 
 import calendar
 import datetime
 
+from django.db.models import Max
 from django.utils import timezone
 
-from licensing.models import LocalAccount
+from licensing.models import LocalAccount, RumReport
 
 from ..models import AccountSync, SyncSettings
 
@@ -87,9 +91,30 @@ def is_due(state, config, now):
     return False
 
 
+def usage_sync_requested(state, requested_at, now):
+    """Whether the account's usage reports were asked for (at ``requested_at``) since its last attempt."""
+    if requested_at is None or state.sync_disabled or not state.is_registered:
+        return False
+    if state.last_attempt_at and now - state.last_attempt_at < datetime.timedelta(minutes=1):
+        return False
+    last = max(filter(None, (state.last_attempt_at, state.last_sync_at)), default=None)
+    return last is None or requested_at > last
+
+
 def due_states(config, now=None):
     now = now or timezone.now()
     states = AccountSync.objects.filter(
         account__status=LocalAccount.Status.ACTIVE, sync_disabled=False, registered_at__isnull=False
     ).select_related("account")
-    return [state for state in states if is_due(state, config, now)]
+    # One query: the latest "Synchronize usage information" of each account with reports CSSM lacks.
+    requested = dict(
+        RumReport.objects.filter(synced_at__isnull=True, sync_requested_at__isnull=False)
+        .values("account_id")
+        .annotate(latest=Max("sync_requested_at"))
+        .values_list("account_id", "latest")
+    )
+    return [
+        state
+        for state in states
+        if is_due(state, config, now) or usage_sync_requested(state, requested.get(state.account_id), now)
+    ]

@@ -281,6 +281,43 @@ def _dlc_requests(account):
     return out, [c.pk for c in conversions]
 
 
+RUM_REF = "rum-"
+
+
+def _rum_reports(account):
+    """The request's ``rum_reports``: every report of the account CSSM has not acknowledged yet."""
+    rows = (
+        RumReport.objects.filter(account=account, synced_at__isnull=True)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "report_id",
+            "product_instance__udi_pid",
+            "product_instance__udi_serial_number",
+            "product_instance__virtual_account__name",
+            "received_at",
+            "utility_mode",
+            "payload",
+            "signing_type",
+            "signature_key",
+            "signature_value",
+        )[:MAX_RUM_REPORTS]
+    )
+    return [
+        {
+            "ref": f"{RUM_REF}{pk}",
+            "report_id": report_id,
+            "product_instance": f"PID:{pid} SN:{serial}" if pid is not None else None,
+            "virtual_account": va_name,
+            "received_at": format_timestamp(received_at),
+            "utility_mode": utility_mode,
+            "payload": payload,
+            "signature": {"signing_type": signing_type, "key": key, "value": value},
+        }
+        for pk, report_id, pid, serial, va_name, received_at, utility_mode, payload, signing_type, key, value in rows
+    ]
+
+
 def signer_certificates(state):
     """The ID certificate, then CSSM's issuers (the root left out: CSSM has it)."""
     root = pki.fingerprint(pki.load_certificate(state.root_pem)) if state.root_pem else None
@@ -337,11 +374,7 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
         raise ServiceError(f"The synchronization request cannot be built: {exc}") from None
     removed = sorted(set(acknowledged) - present)
     del acknowledged, present
-    rum = list(
-        RumReport.objects.filter(account=account, synced_at__isnull=True)
-        .order_by("pk")
-        .values_list("pk", "payload")[:MAX_RUM_REPORTS]
-    )
+    rum = _rum_reports(account)
     dlc, conversion_ids = _dlc_requests(account)
     body = {
         "last_response_id": state.last_response_id or None,
@@ -351,7 +384,7 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
         "license_usage": _license_usage(account),
         "export_requests": _export_requests(account),
         "dlc_requests": dlc,
-        "rum_reports": [payload for _pk, payload in rum],
+        "rum_reports": rum,
     }
     acceptance = cssm_alerts.agreement_acceptance(account)
     if acceptance is not None:
@@ -362,7 +395,8 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
     except SchemaError as exc:
         raise ServiceError(f"The synchronization request cannot be built: {exc}") from None
     text = serialize(document)
-    sent = {"pis": sent_pis, "removed": removed, "rum": [pk for pk, _payload in rum], "dlc": conversion_ids}
+    rum_ids = [int(entry["ref"].removeprefix(RUM_REF)) for entry in rum]
+    sent = {"pis": sent_pis, "removed": removed, "rum": rum_ids, "dlc": conversion_ids}
     record = new_record(
         account,
         kind=SyncRecord.Kind.SYNC,
@@ -375,6 +409,8 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
     )
     _store_request_text(record, text)
     conversion_service.mark_sent(conversion_service.pending_conversions(account).filter(pk__in=conversion_ids), now)
+    if rum_ids:
+        RumReport.objects.filter(pk__in=rum_ids).update(sent_at=now)
     if mode == SyncRecord.Mode.MANUAL:
         events.record(
             "sync.request_file",
@@ -512,6 +548,7 @@ def _apply(account, document, record_pk, *, now, mode):
     _apply_export_decisions(account, body["export_decisions"], now)
     _apply_dlc_decisions(account, body["dlc_decisions"], now)
     _advance_watermark(account, record, now)
+    _acknowledge_rum_reports(record, body.get("rum_acknowledgements") or [], now)
     if body["onprem_name"] != (state.onprem_name or account.name):
         events.record(
             "sync.onprem_renamed",
@@ -731,8 +768,16 @@ def _advance_watermark(account, record, now):
         for ident, digest in itertools.islice(rows, 2000)
     ]:
         SyncedProductInstance.objects.bulk_create(batch)
-    if sent.get("rum"):
-        RumReport.objects.filter(pk__in=sent["rum"], synced_at__isnull=True).update(synced_at=now)
+
+
+def _acknowledge_rum_reports(record, refs, now):
+    """The RUM reports CSSM names in its response, among those its request carried, are acknowledged;
+    the others stay as they are and go in the next request again."""
+    sent = set((record.sent or {}).get("rum", []))
+    ids = [int(ref.removeprefix(RUM_REF)) for ref in refs if ref.startswith(RUM_REF) and ref[len(RUM_REF) :].isdigit()]
+    acknowledged = [pk for pk in ids if pk in sent]
+    if acknowledged:
+        RumReport.objects.filter(pk__in=acknowledged, synced_at__isnull=True).update(synced_at=now)
 
 
 # --- Online -----------------------------------------------------------------------------------------

@@ -32,10 +32,11 @@ def make_csr(key, cn="device"):
     return csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def rum(key, report_id, usage):
-    """One SLP RUM report (docs/protocol.md, REPORT_USAGE) listing ``usage`` ([{tag, count}])."""
+def rum(key, report_id, usage, **extra):
+    """One SLP RUM report (docs/protocol.md, REPORT_USAGE) listing ``usage`` ([{tag, count}]);
+    ``extra`` goes in its payload too (``utility_mode=True``)."""
     payload = json.dumps(
-        {"report_id": report_id, "start_time": 1, "end_time": 2, "usage": usage}, separators=(", ", ": ")
+        {"report_id": report_id, "start_time": 1, "end_time": 2, "usage": usage, **extra}, separators=(", ", ": ")
     )
     return {
         "header": {"type": "rum", "version": "1"},

@@ -1,8 +1,14 @@
 """Synchronization with the CSSM emulator (a separate process): standard and full, online and with
 files, entitlements, deltas, data privacy, export-control and DLC requests, renames, restores."""
 
+import datetime
+import json
+import sqlite3
+from pathlib import Path
+
 import pytest
 import yaml
+from django.utils import timezone
 
 from core.errors import ServiceError
 from core.models import Event
@@ -13,7 +19,7 @@ from sync.documents.verify import parse_and_verify
 from sync.models import AccountSync, SyncedProductInstance, SyncRecord
 from sync.services import sync_settings as settings_service
 from sync.services import synchronization
-from tests.devices.devicesim import Device
+from tests.devices.devicesim import Device, cslu_path, make_csr, rum
 
 pytestmark = pytest.mark.django_db
 HSEC = "regid.2019-03.com.cisco.DNA_HSEC,1.0_509c41ab-05a8-431f-95fe-ec28086e8844"
@@ -171,29 +177,105 @@ def test_export_and_dlc_requests_are_resolved_by_a_sync(registered_account, sysa
     ).exists()
 
 
-def test_rum_reports_are_sent_once(registered_account, sysadmin, client):
-    from django.utils import timezone
-
-    account = registered_account()
-    report = RumReport.objects.create(
-        account=account,
-        device_key="k",
-        report_id="r1",
-        header={},
-        payload='{"x":1}',
-        signing_type="SHA256",
-        signature_key="k",
-        signature_value="v",
-        received_at=timezone.now(),
+def _cslu_push(client, account, serial, report_id, **extra):
+    """An SLP device's first CSLU push through the real endpoint (it adds the product instance)."""
+    device = Device(client, serial)
+    reply = device.send(
+        "REPORT_USAGE",
+        path=cslu_path(account),
+        csr=make_csr(device.key),
+        reports=[rum(device.key, report_id, [], **extra)],
     )
+    assert reply["status"] == "SUCCESS", reply
+    return RumReport.objects.get(account=account, product_instance__udi_serial_number=serial, report_id=report_id)
+
+
+def test_rum_reports_go_to_cssm_signed_and_are_acknowledged_by_name(registered_account, sysadmin, client, use_cssm):
+    account = registered_account()
+    report = _cslu_push(client, account, "SLP-1", "r1", utility_mode=True)
     _doc, text, record = synchronization.create_sync_request(account, actor=sysadmin, mode="online")
-    assert _request_body(text)["rum_reports"] == ['{"x":1}']
-    SyncRecord.objects.filter(pk=record.pk).delete()
+    [entry] = _request_body(text)["rum_reports"]
+    assert entry["ref"] == f"rum-{report.pk}" and entry["report_id"] == "r1"
+    assert entry["product_instance"] == "PID:CSR1000V SN:SLP-1" and entry["virtual_account"] == "Default"
+    assert entry["utility_mode"] is True
+    # the payload byte-for-byte, with the device's signature over it: CSSM can verify the report
+    assert entry["payload"] == report.payload
+    assert entry["signature"] == {
+        "signing_type": report.signing_type,
+        "key": report.signature_key,
+        "value": report.signature_value,
+    }
+    report.refresh_from_db()
+    assert report.sent_at is not None and report.synced_at is None and report.sync_status == "sent"
+    SyncRecord.objects.filter(pk=record.pk).delete()  # that request never reached CSSM
     synchronization.synchronize(account, actor=sysadmin)
     report.refresh_from_db()
-    assert report.synced_at is not None
+    assert report.synced_at is not None and report.sync_status == "acknowledged"
+    # CSSM holds it once, as sent, with its signature
+    with sqlite3.connect(Path(use_cssm.state_dir) / "cssm.sqlite3") as db:
+        held = db.execute("SELECT ref, report FROM rum_reports WHERE ref = ?", (f"rum-{report.pk}",)).fetchall()
+    assert len(held) == 1 and json.loads(held[0][1])["signature"]["value"] == report.signature_value
     _doc, text, _record = synchronization.create_sync_request(account, actor=sysadmin)
     assert _request_body(text)["rum_reports"] == []
+
+
+def test_a_report_not_acknowledged_is_sent_again(registered_account, sysadmin, client, use_cssm, tmp_path):
+    account = registered_account()
+    synchronization.synchronize(account, actor=sysadmin)  # the full one CSSM asks for first
+    report = _cslu_push(client, account, "SLP-2", "r2")
+    # a request file whose response is never uploaded: the report stays "sent", not acknowledged
+    synchronization.request_file(account, actor=sysadmin)
+    report.refresh_from_db()
+    assert report.sync_status == "sent"
+    # the next synchronization carries it again, and CSSM's acknowledgement lands
+    name, text = synchronization.request_file(account, actor=sysadmin)
+    assert [e["ref"] for e in _request_body(text)["rum_reports"]] == [f"rum-{report.pk}"]
+    (tmp_path / name).write_text(text)
+    response = use_cssm.process_file(tmp_path / name, tmp_path / "response.yml")
+    synchronization.apply_response(account, response, name="response.yml", actor=sysadmin)
+    report.refresh_from_db()
+    assert report.sync_status == "acknowledged"
+
+
+def test_an_acknowledgement_of_a_report_the_request_did_not_carry_is_ignored(registered_account, sysadmin, client):
+    from sync.services.synchronization import _acknowledge_rum_reports
+
+    account = registered_account()
+    carried = _cslu_push(client, account, "SLP-3", "a")
+    other = _cslu_push(client, account, "SLP-4", "b")
+    record = SyncRecord(sent={"rum": [carried.pk]})
+    _acknowledge_rum_reports(record, [f"rum-{carried.pk}", f"rum-{other.pk}", "rum-x", "other-1"], timezone.now())
+    carried.refresh_from_db()
+    other.refresh_from_db()
+    assert carried.synced_at is not None and other.synced_at is None
+
+
+def test_synchronize_usage_information_makes_the_account_due_once(
+    registered_account, sysadmin, client, use_cssm, monkeypatch
+):
+    """The SL Using Policy action, then the scheduled task: one synchronization, the reports acknowledged."""
+    from licensing.services.slp_usage import request_usage_sync
+    from sync import tasks
+    from sync.services.common import sync_settings
+    from sync.services.schedule import due_states
+
+    account = registered_account()
+    synchronization.synchronize(account, actor=sysadmin)
+    report = _cslu_push(client, account, "SLP-5", "r5")
+    now = timezone.now()
+    assert account.pk not in [s.account_id for s in due_states(sync_settings(), now)]
+    request_usage_sync(actor=sysadmin, virtual_account=_default_va(account))
+    later = timezone.now() + datetime.timedelta(minutes=2)
+    assert account.pk in [s.account_id for s in due_states(sync_settings(), later)]
+    # the scheduled task hands it to the worker (run inline here)
+    monkeypatch.setattr(tasks.synchronize_account, "delay", lambda pk, full=False: tasks.synchronize_account(pk, full))
+    assert account.pk in tasks.run_scheduled()
+    report.refresh_from_db()
+    assert report.sync_status == "acknowledged" and report.sent_at and report.synced_at
+    # once per request: not due again
+    assert account.pk not in [
+        s.account_id for s in due_states(sync_settings(), timezone.now() + datetime.timedelta(minutes=5))
+    ]
 
 
 def test_a_rename_on_cssm_shows_as_the_onprem_name(registered_account, sysadmin, use_cssm):

@@ -103,3 +103,17 @@ def product_instance(serial, *, licenses=(), virtual_account="Default", **extra)
 
 def utc(*args):
     return datetime.datetime(*args, tzinfo=datetime.timezone.utc)
+
+
+def rum_report(ref, payload, *, utility_mode=False):
+    """One ``rum_reports`` entry of a SyncRequest: a device's signed usage report as the On-Prem holds it."""
+    return {
+        "ref": ref,
+        "report_id": "1",
+        "product_instance": "PID:C9300-48P SN:FOC1",
+        "virtual_account": "Default",
+        "received_at": "2026-11-01T10:00:00Z",
+        "utility_mode": utility_mode,
+        "payload": payload,
+        "signature": {"signing_type": "ecdsa-p256-sha256", "key": "device-trust", "value": "c2lnbmF0dXJl"},
+    }

@@ -135,7 +135,9 @@ def _signed(world, kind, signer):
         body.update(registered_at=format_timestamp(NOW), signing_certificate=pki.certificate_pem(world["authority"]))
         document = build(kind, side.onprem, body)
     else:
-        body.update(entitlements=[], export_decisions=[], dlc_decisions=[], product_instances_on_cssm=0)
+        body.update(
+            entitlements=[], export_decisions=[], dlc_decisions=[], product_instances_on_cssm=0, rum_acknowledgements=[]
+        )
         document = build(kind, side.onprem, body, sync_type="standard")
     return sign(document, key, [cert, *issuers])
 

@@ -23,7 +23,16 @@ from sync.documents.signing import sign
 from sync.documents.verify import certificate_uid, chain_root
 from sync.emulator.service import Emulator, EmulatorError
 from sync.emulator.store import SeedError, Store
-from tests.sync_emulator.cssm_helpers import ACME_USER, GLOBEX_USER, HSEC, NW_ADV, SEED, OnPremSide, product_instance
+from tests.sync_emulator.cssm_helpers import (
+    ACME_USER,
+    GLOBEX_USER,
+    HSEC,
+    NW_ADV,
+    SEED,
+    OnPremSide,
+    product_instance,
+    rum_report,
+)
 
 
 def process(emulator, document, **kwargs):
@@ -145,6 +154,20 @@ def test_sync_carries_entitlements_and_renews_the_id_certificate(emulator, regis
     # Standard: delta.
     response, _, _ = sync(registered, emulator, removed_product_instances=["C9300-48P:FOC1"])
     assert response.body["product_instances_on_cssm"] == 1 and response.body["full_sync_required"] is False
+
+
+def test_rum_reports_are_kept_once_and_acknowledged_by_ref(emulator, registered):
+    response, _, _ = sync(registered, emulator, "full")
+    assert response.body["rum_acknowledgements"] == []
+    reports = [rum_report("rum-1", '{"report_id":"1","usage":[]}'), rum_report("rum-2", "{}", utility_mode=True)]
+    response, _, _ = sync(registered, emulator, rum_reports=reports)
+    assert response.body["rum_acknowledgements"] == ["rum-1", "rum-2"]
+    # sent again (its acknowledgement was lost): acknowledged again, kept once
+    response, _, _ = sync(registered, emulator, rum_reports=reports[:1])
+    assert response.body["rum_acknowledgements"] == ["rum-1"]
+    with sqlite3.connect(emulator.store.path) as db:
+        rows = db.execute("SELECT ref FROM rum_reports WHERE uid = ? ORDER BY ref", (registered.onprem.uid,)).fetchall()
+    assert rows == [("rum-1",), ("rum-2",)]
 
 
 def test_full_sync_demanded_when_the_watermark_does_not_match(emulator, registered):

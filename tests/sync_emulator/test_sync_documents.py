@@ -43,7 +43,7 @@ from sync.documents.serialize import filename, serialize
 from sync.documents.signing import sign
 from sync.documents.verify import parse_and_verify, verify
 from sync.emulator.ca import CertificateAuthority
-from tests.sync_emulator.cssm_helpers import NW_ADV, OnPremSide, product_instance
+from tests.sync_emulator.cssm_helpers import NW_ADV, OnPremSide, product_instance, rum_report
 
 GUIDE = Path("/work/shared/spec/ssm-onprem-user-guide-v7.txt")
 
@@ -111,6 +111,7 @@ def response_for(
         "dlc_decisions": [],
         "full_sync_required": False,
         "product_instances_on_cssm": 1,
+        "rum_acknowledgements": [],
     }
     full.update(body)
     response = build("SyncResponse", onprem or side.onprem, full, sync_type=request.sync_type, now=created_at or now)
@@ -141,7 +142,7 @@ def test_sync_request_and_rsa_signed_response_round_trip(ca, side):
         "full",
         product_instances=[product_instance("FOC1", licenses=[(NW_ADV, 2)])],
         license_usage=[{"tag": NW_ADV, "virtual_account": "Default", "in_use": 2}],
-        rum_reports=['{"header":{"type":"rum"},"payload":"{}"}'],
+        rum_reports=[rum_report("rum-1", '{"report_id":"1","usage":[]}')],
     )
     parsed = parse(serialize(request), name=filename(request))
     assert parsed.to_dict() == request.to_dict() and parsed.sync_type == "full"
@@ -412,7 +413,7 @@ _TEXT = st.one_of(_TRICKY, st.text(st.characters(blacklist_categories=("Cs",)), 
 def test_any_strings_round_trip_and_still_verify(ca, side, hostname, product_name, report):
     request = side.sync_request(
         product_instances=[product_instance("FOC1", hostname=hostname[:255], product_name=product_name[:255])],
-        rum_reports=[report],
+        rum_reports=[rum_report("rum-1", report)],
     )
     parsed = parse(serialize(request), name="x.yml")
     assert parsed.body == request.body

@@ -1,5 +1,6 @@
-"""Smart Licensing > Inventory: the General, Licenses and Product Instances tabs of one local
-virtual account, a module each (``general_tab``, ``licenses_tab``, ``product_instances_tab``);
+"""Smart Licensing > Inventory: the General, Licenses, Product Instances and SL Using Policy tabs
+of one local virtual account, a module each (``general_tab``, ``licenses_tab``,
+``product_instances_tab``, ``slp_tab``);
 ``page`` is what they share. What the tabs read comes from ``licensing.services.inventory_queries``.
 
 The virtual account is chosen with ``?va=<id>`` among those the principal may see
@@ -17,6 +18,7 @@ from .product_instances_tab import (
     product_instances,
     product_instances_csv,
 )
+from .slp_tab import sl_using_policy, sl_using_policy_sync
 
 __all__ = [
     "general",
@@ -27,6 +29,8 @@ __all__ = [
     "product_instance_transfer",
     "product_instances",
     "product_instances_csv",
+    "sl_using_policy",
+    "sl_using_policy_sync",
     "token_download",
     "token_new",
     "token_remove",

@@ -34,6 +34,8 @@ TOKEN_SORTS = {
 @account_page
 @require_GET
 def general(request, account):
+    cslu_url = request.build_absolute_uri(cslu_url_path(account))
+
     def context(va):
         table = Listing(
             request,
@@ -56,8 +58,10 @@ def general(request, account):
             "transport_urls": [
                 (_("Smart Transport URL"), request.build_absolute_uri("/SmartTransport")),
                 (_("Call Home URL"), request.build_absolute_uri("/Transportgateway/services/DeviceRequestHandler")),
-                (_("CSLU Transport URL"), request.build_absolute_uri(cslu_url_path(account))),
+                (_("CSLU Transport URL"), cslu_url),
             ],
+            # The how-to's "CSLU Transport URL" action: the Product Registration URL pop-up.
+            "cslu_url": cslu_url,
         }
 
     return render_inventory(request, account, "general", "licensing/inventory/general.html", context)
