@@ -328,3 +328,15 @@ def test_documents_signed_by_the_onprem_verify_with_its_id_certificate(registere
     state = AccountSync.objects.get(account=account)
     verified = parse_and_verify(text.encode(), trusted_roots=[state.root_pem], expected_uid=state.uid)
     assert verified.document.kind == "SyncRequest"
+
+
+def test_a_response_without_acknowledgements_leaves_the_reports_to_be_sent_again(registered_account, sysadmin, client):
+    """A CSSM (or an older response file) that says nothing of the RUM reports: they stay "sent"."""
+    from sync.services.synchronization import _acknowledge_rum_reports
+
+    account = registered_account()
+    report = _cslu_push(client, account, "SLP-6", "r6")
+    record = SyncRecord(sent={"rum": [report.pk]})
+    _acknowledge_rum_reports(record, [], timezone.now())
+    report.refresh_from_db()
+    assert report.synced_at is None

@@ -320,3 +320,21 @@ def test_a_request_signed_with_the_id_certificate_alone_is_accepted(emulator, re
     request = registered.sync_request(certificates=[registered.id_certificate])
     text, _ = process(emulator, request)
     assert registered.accept(text, request, emulator.ca.root_pem).body["in_reply_to"] == request.document_id
+
+
+def test_a_state_directory_from_before_report_refs_is_upgraded(tmp_path):
+    """Its rum_reports table had no ref column: the emulator keeps the reports and gives them one."""
+    from sync.emulator.store import Store
+
+    state = tmp_path / "old-cssm"
+    state.mkdir()
+    with sqlite3.connect(state / "cssm.sqlite3") as db:
+        db.execute(
+            "CREATE TABLE rum_reports (id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, "
+            "report TEXT NOT NULL, received_at TEXT NOT NULL)"
+        )
+        db.execute("INSERT INTO rum_reports (uid, report, received_at) VALUES ('u1', '{}', '2026-01-01')")
+    store = Store(state)
+    with sqlite3.connect(store.path) as db:
+        rows = db.execute("SELECT uid, ref, report FROM rum_reports").fetchall()
+    assert rows == [("u1", "legacy-1", "{}")]
