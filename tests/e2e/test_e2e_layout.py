@@ -186,6 +186,7 @@ def test_error_pages_in_the_browser(server, new_page):
         "request = RequestFactory().get('/')\nrequest.request_id = 'e2e-request-id-500'\n"
         "print(server_error(request).content.decode())"
     )
+    html = html[html.index("<!DOCTYPE html>") :]  # after what `manage.py shell` itself prints
     error_page = new_page()
     error_page.route(
         re.compile(r".*/e2e-server-error/$"),
