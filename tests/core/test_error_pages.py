@@ -88,6 +88,8 @@ def test_csrf_failure_says_what_to_do(db):
     assert response.status_code == 403
     page = _text(response)
     assert "<h1>The form could not be sent</h1>" in page and "reload the page" in page
+    # Told apart from an RBAC refusal (tests/reliability/test_reliability_csrf_sessions.py).
+    assert "Error 403 · CSRF" in page
     assert '<header class="topbar">' in page and 'href="/">Go to the home page' in page
 
 
