@@ -30,3 +30,6 @@ urlpatterns = [
     path("admin/", include("admin_widgets.urls")),
     path("", include("licensing.urls")),
 ]
+
+# The 500 page (core/error_views.py); 403, 404 and CSRF failures use templates/403.html, 404.html, 403_csrf.html.
+handler500 = "core.error_views.server_error"
