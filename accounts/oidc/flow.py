@@ -218,5 +218,5 @@ def user_for_claims(config, claims):
     if created:
         events.record("user.added", user_name=user.username)
     elif role_changed:
-        events.record("user.system_role_changed", user_name=user.username, role_name=user.get_system_role_display())
+        events.record("user.system_role_changed", user_name=user.username, role_name=SystemRole(user.system_role).label)
     return user

@@ -1,6 +1,7 @@
 """Granting and withdrawing account roles (Manage Account > Users / User Groups)."""
 
 from django.db import transaction
+from django.utils.text import format_lazy
 
 from core import events
 from core.errors import NotAllowed, ServiceError
@@ -64,7 +65,7 @@ def set_virtual_account_role(*, actor, virtual_account, role, user=None, group=N
         actor=actor,
         virtual_account=virtual_account,
         user_name=_holder_name(user, group),
-        role_name=f"{AccountRole(role).label} ({virtual_account.name})",
+        role_name=format_lazy("{} ({})", AccountRole(role).label, virtual_account.name),
     )
     return grant
 
@@ -80,7 +81,7 @@ def revoke_grant(*, actor, grant):
         account=grant.account,
         virtual_account=scope_va,
         user_name=_holder_name(grant.user, grant.group),
-        role_name=grant.get_role_display(),
+        role_name=AccountRole(grant.role).label,
     )
     grant.delete()
 

@@ -363,7 +363,9 @@ def report_csv(request, account, kind):
 @require_GET
 def report_xlsx(request, account, kind):
     def write(stem, report_kind, rows):
-        return xlsx_response(_file_name(stem, "xlsx"), report_kind.name, report_service.header(report_kind.key), rows)
+        return xlsx_response(
+            _file_name(stem, "xlsx"), str(report_kind.name), report_service.header(report_kind.key), rows
+        )
 
     return _export(request, account, kind, write)
 
