@@ -169,3 +169,18 @@ def test_each_kind_is_translated_in_every_language():
         with translation.override(language):
             untranslated = [code for code in CATALOGUE if str(TITLES[code]) == english[code]]
         assert untranslated == [], language
+
+
+def test_messages_are_recorded_in_english_whatever_the_actors_language(acme, default_va, make_user):
+    """Role labels are translated for pages; the stored message (syslog, CSV, API) stays English."""
+    from accounts.roles import AccountRole
+    from accounts.services.grants import set_account_role, set_virtual_account_role
+
+    user = make_user("kenji", language="ja")
+    with translation.override("ja"):
+        set_account_role(actor=None, account=acme, role=AccountRole.ACCOUNT_USER, user=user)
+        set_virtual_account_role(actor=None, virtual_account=default_va, role=AccountRole.VA_USER, user=user)
+        assert str(AccountRole.VA_USER.label) != "Virtual Account User"
+    messages = list(Event.objects.filter(event_type="user.role_added").values_list("message", flat=True))
+    assert "The user “kenji” was assigned the role “Account User”." in messages
+    assert "The user “kenji” was assigned the role “Virtual Account User (Default)”." in messages
