@@ -1,19 +1,20 @@
 """The product's roles, in the guide's words ("Cisco Smart Software Manager On-Prem Roles")."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class SystemRole(models.TextChoices):
-    ADMIN = "system_admin", "System Admin"
-    OPERATOR = "system_operator", "System Operator"
-    USER = "system_user", "System User"
+    ADMIN = "system_admin", _("System Admin")
+    OPERATOR = "system_operator", _("System Operator")
+    USER = "system_user", _("System User")
 
 
 class AccountRole(models.TextChoices):
-    ACCOUNT_ADMIN = "account_admin", "Account Administrator"
-    ACCOUNT_USER = "account_user", "Account User"
-    VA_ADMIN = "va_admin", "Virtual Account Administrator"
-    VA_USER = "va_user", "Virtual Account User"
+    ACCOUNT_ADMIN = "account_admin", _("Account Administrator")
+    ACCOUNT_USER = "account_user", _("Account User")
+    VA_ADMIN = "va_admin", _("Virtual Account Administrator")
+    VA_USER = "va_user", _("Virtual Account User")
 
 
 # Roles held on a whole local account, and roles held on one local virtual account.

@@ -33,6 +33,19 @@ class Event(models.Model):
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event_type}: {self.message}"
 
+    @property
+    def title(self):
+        """The event type's name in the active language (the log shows it, never the code)."""
+        from core.events.messages import title_of
+
+        return title_of(self.event_type)
+
+    @property
+    def severity_label(self):
+        from core.events.messages import SEVERITY_LABELS
+
+        return SEVERITY_LABELS.get(self.severity, self.severity)
+
 
 class WorkerHeartbeat(models.Model):
     """Written by a periodic Celery task: proof that beat schedules and a worker runs."""

@@ -1,14 +1,13 @@
 """Forms of the Licensing workspace: they check the shape of the input; the services decide."""
 
 import datetime
-import re
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import AccountRole
-from core.events import CATALOGUE
+from core.events import messages as event_types
 
 
 class RequestAccountForm(forms.Form):
@@ -108,11 +107,6 @@ class ApproveAccessForm(forms.Form):
     )
 
 
-def _event_type_label(event_type):
-    """The message text with its placeholders shown as "…", e.g. The Virtual Account “…” was created."""
-    return re.sub(r"\{[a-z_]+\}", "…", event_type.text)
-
-
 class EventLogFilterForm(forms.Form):
     """Manage Account > Event Log: Date Range, Event Type, User, and a text search."""
 
@@ -124,12 +118,13 @@ class EventLogFilterForm(forms.Form):
         label=_("Search"), required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"})
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, types=None, **kwargs):
         super().__init__(*args, **kwargs)
-        types = sorted(CATALOGUE.values(), key=lambda event_type: _event_type_label(event_type).lower())
-        self.fields["event_type"].choices = [("", _("All event types"))] + [
-            (event_type.code, _event_type_label(event_type)) for event_type in types
-        ]
+        # One choice per event type name (its variants share it), sorted in the user's language;
+        # ``types`` narrows them to those codes' kinds.
+        self.fields["event_type"].choices = [("", _("All event types"))] + event_types.kinds(
+            None if types is None else sorted(types)
+        )
 
     def clean(self):
         data = super().clean()
@@ -145,7 +140,7 @@ class EventLogFilterForm(forms.Form):
         if data.get("date_to"):
             events = events.filter(created_at__lt=_start_of(data["date_to"] + datetime.timedelta(days=1)))
         if data.get("event_type"):
-            events = events.filter(event_type=data["event_type"])
+            events = events.filter(event_type__in=event_types.same_kind(data["event_type"]))
         if data.get("user"):
             events = events.filter(username__iexact=data["user"].strip())
         return events

@@ -219,6 +219,9 @@ def user_for_claims(config, claims):
         events.record("user.added", user_name=user.username)
     elif role_changed:
         events.record(
-            "user.system_role_changed", notify=[user], user_name=user.username, role_name=user.get_system_role_display()
+            "user.system_role_changed",
+            notify=[user],
+            user_name=user.username,
+            role_name=SystemRole(user.system_role).label,
         )
     return user

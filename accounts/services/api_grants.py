@@ -200,7 +200,11 @@ def add_access(*, actor, grant, account, role, virtual_account=None):
 @transaction.atomic
 def remove_access(*, actor, entry):
     _check(actor, Action.MANAGE_API_GRANTS, "You are not allowed to set API access control.")
-    params = {"grant_name": entry.grant.name, "role_name": entry.get_role_display(), "scope_name": _scope_name(entry)}
+    params = {
+        "grant_name": entry.grant.name,
+        "role_name": AccountRole(entry.role).label,
+        "scope_name": _scope_name(entry),
+    }
     account, virtual_account = entry.account, entry.virtual_account
     entry.delete()
     events.record("api.access_removed", actor=actor, account=account, virtual_account=virtual_account, **params)

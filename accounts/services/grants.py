@@ -1,6 +1,7 @@
 """Granting and withdrawing account roles (Manage Account > Users / User Groups)."""
 
 from django.db import transaction
+from django.utils.text import format_lazy
 
 from core import events
 from core.errors import NotAllowed, ServiceError
@@ -73,7 +74,7 @@ def set_virtual_account_role(*, actor, virtual_account, role, user=None, group=N
         virtual_account=virtual_account,
         notify=_holders(user, group),
         user_name=_holder_name(user, group),
-        role_name=f"{AccountRole(role).label} ({virtual_account.name})",
+        role_name=format_lazy("{} ({})", AccountRole(role).label, virtual_account.name),
     )
     return grant
 
@@ -90,7 +91,7 @@ def revoke_grant(*, actor, grant):
         virtual_account=scope_va,
         notify=_holders(grant.user, grant.group),
         user_name=_holder_name(grant.user, grant.group),
-        role_name=grant.get_role_display(),
+        role_name=AccountRole(grant.role).label,
     )
     grant.delete()
 

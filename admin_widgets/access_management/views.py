@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import ldap_directory
@@ -34,11 +35,11 @@ from .forms import (
 User = get_user_model()
 
 TABS = [
-    ("ldap", _("LDAP Configuration"), "access_ldap"),
-    ("ldap_users", _("LDAP Users"), "access_ldap_users"),
-    ("ldap_groups", _("LDAP Groups"), "access_ldap_groups"),
-    ("adfs", _("OAuth2 ADFS"), "access_adfs"),
-    ("sso", _("SSO Client"), "access_sso"),
+    ("ldap", gettext_lazy("LDAP Configuration"), "access_ldap"),
+    ("ldap_users", gettext_lazy("LDAP Users"), "access_ldap_users"),
+    ("ldap_groups", gettext_lazy("LDAP Groups"), "access_ldap_groups"),
+    ("adfs", gettext_lazy("OAuth2 ADFS"), "access_adfs"),
+    ("sso", gettext_lazy("SSO Client"), "access_sso"),
 ]
 
 

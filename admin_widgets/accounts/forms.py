@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.events.messages import kinds, same_kind
 from licensing.models import LocalAccount
 
 REASON_MAX = 2000  # LocalAccount.decision_reason
@@ -61,7 +62,7 @@ class AccountEventFilterForm(forms.Form):
     def __init__(self, *args, accounts=(), event_types=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["account"].choices = [("", _("All local accounts"))] + [(pk, name) for pk, name in accounts]
-        self.fields["event_type"].choices = [("", _("All event types"))] + [(code, code) for code in event_types]
+        self.fields["event_type"].choices = [("", _("All event types"))] + kinds(list(event_types))
 
     def clean(self):
         data = super().clean()
@@ -78,7 +79,7 @@ class AccountEventFilterForm(forms.Form):
         if data.get("account"):
             events = events.filter(account_id=data["account"])
         if data.get("event_type"):
-            events = events.filter(event_type=data["event_type"])
+            events = events.filter(event_type__in=same_kind(data["event_type"]))
         if data.get("date_from"):
             events = events.filter(created_at__gte=_start_of(data["date_from"]))
         if data.get("date_to"):

@@ -23,6 +23,7 @@ from core import certificates
 from core.certificates import MAX_PEM_BYTES
 from core.csv_export import csv_response
 from core.errors import NotAllowed
+from core.events.messages import CATALOGUE, kinds, same_kind
 from core.limits import ENVELOPE, request_limit
 from core.listing import Listing
 from core.models import Event
@@ -252,15 +253,33 @@ def restore_default(request):
 # --- Event Log tab -------------------------------------------------------------------------------
 
 
+SECURITY_CODES = [
+    code
+    for code in CATALOGUE
+    if code.startswith(("security.", "auth.")) or code in ("user.password_changed", "user.password_reset")
+]
+
+
+def _event_type(request):
+    """The Event Type filter's choices (names, sorted in the reader's language) and the valid choice."""
+    choices = kinds(SECURITY_CODES)
+    chosen = request.GET.get("event_type", "")
+    return choices, chosen if chosen in dict(choices) else ""
+
+
 def _events_table(request):
     events = Event.objects.filter(SECURITY_EVENTS)
+    _choices, chosen = _event_type(request)
+    if chosen:
+        events = events.filter(event_type__in=same_kind(chosen))
     return Listing(request, events, search=EVENT_SEARCH, sorts=EVENT_SORTS, default_sort="-time")
 
 
 @requires(Action.VIEW_SYSTEM_CONFIG)
 @require_GET
 def event_list(request):
-    return _page(request, "events.html", "events", table=_events_table(request))
+    choices, chosen = _event_type(request)
+    return _page(request, "events.html", "events", table=_events_table(request), event_types=choices, event_type=chosen)
 
 
 @requires(Action.VIEW_SYSTEM_CONFIG)

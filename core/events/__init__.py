@@ -8,6 +8,9 @@ the Settings widget's syslog/email senders subscribe through ``on_recorded``.
 import logging
 
 from django.db import transaction
+from django.utils import translation
+
+from core.english import LANGUAGE as ENGLISH
 
 from .messages import CATALOGUE, render
 
@@ -40,8 +43,7 @@ def record(code, *, actor=None, account=None, virtual_account=None, notify=None,
     event = Event.objects.create(
         event_type=code,
         severity=severity or event_type.severity,
-        # A name someone typed can carry NUL, which no PostgreSQL text column stores.
-        message=render(code, **params).replace("\x00", "\ufffd"),
+        message=_english_message(code, params),
         account=account,
         virtual_account=virtual_account,
         user=actor if getattr(actor, "pk", None) else None,
@@ -52,6 +54,14 @@ def record(code, *, actor=None, account=None, virtual_account=None, notify=None,
     if _subscribers:
         transaction.on_commit(lambda: _fan_out(event))
     return event
+
+
+def _english_message(code, params):
+    # Messages are stored in English whatever the actor's language: lazy labels among the params
+    # (a role, a license type) render in English. A name someone typed can carry NUL, which no
+    # PostgreSQL text column stores.
+    with translation.override(ENGLISH):
+        return render(code, **params).replace("\x00", "\ufffd")
 
 
 def _fan_out(event):

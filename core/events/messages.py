@@ -8,9 +8,14 @@ sends (INFO / WARN / ALERT).
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 INFO, WARN, ALERT = "INFO", "WARN", "ALERT"
 # The Syslog tab: "WARN: Minor alerts, ALERT: Major alerts" (an Alert.severity value -> its events').
 ALERT_SEVERITY = {"major": ALERT, "minor": WARN}
+
+# What the event logs show in the Severity column (the stored value stays the syslog level).
+SEVERITY_LABELS = {INFO: _("Information"), WARN: _("Warning"), ALERT: _("Alert")}
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,11 @@ class EventType:
     severity: str
     text: str
     from_guide: bool = False
+
+    @property
+    def title(self):
+        """The event type's name as an administrator reads it (translated; see ``TITLES``)."""
+        return TITLES.get(self.code) or self.code.replace(".", ": ").replace("_", " ").capitalize()
 
 
 def _catalogue(*types):
@@ -782,3 +792,174 @@ CATALOGUE.update(
         ),
     )
 )
+
+
+# -- The name of each event type, as the event logs' Event Type column and filters show it.
+# The variants of one guide message (singular/plural, with a Subscription ID, the "to B from A"
+# copy recorded on the destination, the days left) share one name: an administrator filters on
+# what happened, not on which sentence recorded it (``same_kind``).
+_FAMILIES = {
+    "license.expired": _("Licenses expired"),
+    "license.expiring": _("Licenses expiring"),
+    "license.transferred": _("Licenses transferred"),
+    "license.insufficient": _("Insufficient licenses"),
+    "pi.transferred": _("Product instance transferred"),
+    "pi.failed_to_connect": _("Product instance failed to connect"),
+}
+TITLES = {
+    "system.restored": _("Server restored from a backup"),
+    "settings.messaging_changed": _("Messaging settings changed"),
+    "settings.syslog_changed": _("Syslog settings changed"),
+    "settings.language_changed": _("Default language changed"),
+    "settings.email_changed": _("Email settings changed"),
+    "settings.time_changed": _("Time settings changed"),
+    "settings.motd_changed": _("Message of the day changed"),
+    "network.general_changed": _("SSM On-Prem name changed"),
+    "network.proxy_changed": _("Proxy settings changed"),
+    "user.added": _("User added"),
+    "user.role_added": _("Role assigned"),
+    "user.role_removed": _("Role removed"),
+    "user.va_role_removed_on_delete": _("Virtual account admin removed with the virtual account"),
+    "user.system_role_changed": _("System role changed"),
+    "user.disabled": _("User disabled"),
+    "user.enabled": _("User enabled"),
+    "user.removed": _("User removed"),
+    "user.last_admin_kept": _("Last System Admin kept"),
+    "user.password_changed": _("Password changed"),
+    "user.first_login_completed": _("Initial login wizard completed"),
+    "user.password_reset": _("Password reset by an administrator"),
+    "auth.login": _("User logged in"),
+    "auth.login_failed": _("Login failed"),
+    "auth.logout": _("User logged out"),
+    "auth.idle_timeout": _("Session timed out"),
+    "auth.login_rate_limited": _("Login attempts rate-limited"),
+    "auth.external_login_failed": _("External login failed"),
+    "account.requested": _("Local account requested"),
+    "account.created": _("Local account created"),
+    "account.request_approved": _("Local account request approved"),
+    "account.request_rejected": _("Local account request rejected"),
+    "account.activated": _("Local account activated"),
+    "account.deactivated": _("Local account deactivated"),
+    "account.deleted": _("Local account deleted"),
+    "access.requested": _("Access requested"),
+    "access.approved": _("Access request approved"),
+    "access.declined": _("Access request declined"),
+    "access.ldap_config_saved": _("LDAP configuration saved"),
+    "access.ldap_groups_imported": _("LDAP groups imported"),
+    "access.provider_saved": _("Sign-in provider configuration saved"),
+    "va.created": _("Virtual account created"),
+    "va.renamed": _("Virtual account renamed"),
+    "va.removed": _("Virtual account deleted"),
+    "group.added": _("User group created"),
+    "group.updated": _("User group updated"),
+    "group.removed": _("User group removed"),
+    "group.user_added": _("User added to a group"),
+    "group.user_removed": _("User removed from a group"),
+    "token.created_export": _("Registration token created (export-controlled allowed)"),
+    "token.created": _("Registration token created"),
+    "token.revoked": _("Registration token revoked"),
+    "token.removed": _("Registration token removed"),
+    "pi.removed": _("Product instance removed"),
+    "pi.failed_to_renew": _("Product instance failed to renew"),
+    "license.duplicate": _("Duplicate licenses"),
+    "api.console_enabled": _("API Console enabled"),
+    "api.console_disabled": _("API Console disabled"),
+    "api.grant_created": _("API grant created"),
+    "api.grant_updated": _("API grant updated"),
+    "api.grant_deleted": _("API grant deleted"),
+    "api.secret_regenerated": _("Client secret regenerated"),
+    "api.access_added": _("Role given to an API grant"),
+    "api.access_removed": _("Role removed from an API grant"),
+    "api.token_issued": _("API access token issued"),
+    "api.token_failed": _("API access token request failed"),
+    "api.token_rate_limited": _("API access token requests rate-limited"),
+    "device.registered": _("Product instance registered"),
+    "device.added_redundant": _("Product instance added with standbys"),
+    "device.connected": _("Product instance renewed"),
+    "device.id_renewed": _("Identity certificate renewed"),
+    "device.usage_reported": _("Usage reported"),
+    "device.export_pending": _("Export-controlled license pending"),
+    "device.export_return_pending": _("Export-controlled license return pending"),
+    "device.sync_required_export": _("Synchronization required: export control"),
+    "device.sync_required_dlc": _("Synchronization required: Device Led Conversion"),
+    "device.export_keys_consumed": _("Export-controlled licenses assigned"),
+    "device.export_keys_returned": _("Export-controlled licenses returned"),
+    "device.export_not_available": _("Export-controlled licenses not available"),
+    "device.dlc_complete": _("Conversion successful"),
+    "device.dlc_failed": _("Conversion failed"),
+    "device.registration_limited_token": _("Registration limit reached (token)"),
+    "device.registration_limited_va": _("Registration limit reached (virtual account)"),
+    "device.reregistration_refused": _("Re-registration refused"),
+    "device.move_refused": _("Product instance move refused"),
+    "device.usage_refused": _("Implausible usage refused"),
+    "security.account_settings_changed": _("Security account settings changed"),
+    "security.password_settings_changed": _("Password settings changed"),
+    "security.user_locked": _("User locked"),
+    "security.user_unlocked": _("User unlocked"),
+    "security.lock_expired": _("User lock expired"),
+    "security.login_refused_locked": _("Login refused: user locked"),
+    "security.session_ended": _("Sessions ended by the session limit"),
+    "security.password_expired": _("Password expired"),
+    "security.login_refused_expired": _("Login refused: password expired"),
+    "security.login_refused_web_first": _("Token request refused: web login required first"),
+    "security.api_tokens_revoked": _("API tokens revoked"),
+    "security.password_expiry_notice": _("Password expiry notice sent"),
+    "security.password_reset_requested": _("Password reset link sent"),
+    "security.password_reset_done": _("Password reset with a link"),
+    "security.host_common_name_changed": _("Host Common Name changed"),
+    "security.csr_generated": _("CSR generated"),
+    "security.certificate_imported": _("Certificate imported"),
+    "security.certificate_reverted": _("Default certificate restored"),
+    "preferences.changed": _("Preference changed"),
+    "conversion.settings_changed": _("Device Led Conversion settings changed"),
+    "conversion.requested": _("Device Led Conversion requested"),
+    "custom_tag.created": _("Custom tag created"),
+    "custom_tag.updated": _("Custom tag updated"),
+    "custom_tag.deleted": _("Custom tag deleted"),
+    "alert.sync_overdue_minor": _("Synchronization overdue (local account)"),
+    "alert.sync_overdue": _("Synchronization overdue"),
+    "alert.reregistration_required": _("Re-registration required"),
+    "sync.registered": _("Registered with CSSM"),
+    "sync.registration_file": _("Registration file generated"),
+    "sync.reregistration_file": _("Re-registration file generated"),
+    "sync.reregistered": _("Re-registered with CSSM"),
+    "sync.registration_failed": _("Registration with CSSM failed"),
+    "sync.succeeded": _("Synchronization successful"),
+    "sync.failed": _("Synchronization failed"),
+    "sync.request_file": _("Synchronization request file generated"),
+    "sync.entitlements_failed": _("Entitlements failed to synchronize"),
+    "sync.onprem_renamed": _("SSM On-Prem renamed by CSSM"),
+    "sync.settings_changed": _("Synchronization settings changed"),
+    "sync.account_settings_changed": _("Synchronization settings of a local account changed"),
+}
+TITLES.update({code: title for family, title in _FAMILIES.items() for code in CATALOGUE if code.startswith(family)})
+
+
+def title_of(code):
+    """The name an administrator reads for ``code``: the catalogue's, or a readable stand-in for a
+    code no longer (or not yet) in the catalogue, never the bare code."""
+    event_type = CATALOGUE.get(code)
+    return event_type.title if event_type else EventType(code, INFO, "").title
+
+
+def same_kind(code):
+    """Every catalogued code that shares ``code``'s name: what the Event Type filter matches."""
+    title = TITLES.get(code)
+    if title is None:
+        return [code]
+    # The shortest code first: the family's own name (``license.transferred``) stands for it.
+    return sorted((other for other in CATALOGUE if TITLES.get(other) is title), key=lambda other: (len(other), other))
+
+
+def kinds(codes=None):
+    """(code, name) per distinct event type name, sorted by the name in the active language: the
+    Event Type filter's choices. ``codes`` limits them to those codes' kinds."""
+    seen, choices = set(), []
+    for code in CATALOGUE if codes is None else codes:
+        key = id(TITLES.get(code)) if code in TITLES else code
+        if key in seen:
+            continue
+        seen.add(key)
+        representative = same_kind(code)[0]
+        choices.append((representative, str(title_of(representative))))
+    return sorted(choices, key=lambda choice: choice[1].casefold())

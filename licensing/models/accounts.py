@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 DEFAULT_VIRTUAL_ACCOUNT_NAME = "Default"
 
@@ -16,11 +17,11 @@ class LocalAccount(models.Model):
     """
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested"
-        PENDING_REGISTRATION = "pending_registration", "Pending Registration"
-        ACTIVE = "active", "Active"
-        DEACTIVATED = "deactivated", "Deactivated"
-        REJECTED = "rejected", "Rejected"
+        REQUESTED = "requested", _("Requested")
+        PENDING_REGISTRATION = "pending_registration", _("Pending Registration")
+        ACTIVE = "active", _("Active")
+        DEACTIVATED = "deactivated", _("Deactivated")
+        REJECTED = "rejected", _("Rejected")
 
     name = models.CharField(max_length=100)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.REQUESTED, db_index=True)
@@ -78,9 +79,9 @@ class AccessRequest(models.Model):
     """ "Request Access to an Existing Account": decided by an Account or System Administrator."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        DECLINED = "declined", "Declined"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        DECLINED = "declined", _("Declined")
 
     account = models.ForeignKey(LocalAccount, on_delete=models.CASCADE, related_name="access_requests")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_requests")

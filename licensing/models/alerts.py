@@ -9,6 +9,7 @@ per key is live (open or dismissed) in an account, which makes recomputing idemp
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class AlertQuerySet(models.QuerySet):
@@ -23,38 +24,38 @@ class AlertQuerySet(models.QuerySet):
 
 class Alert(models.Model):
     class Type(models.TextChoices):
-        INSUFFICIENT_LICENSES = "insufficient_licenses", "Insufficient Licenses"
-        LICENSES_EXPIRING = "licenses_expiring", "Licenses Expiring"
-        PI_FAILED_TO_CONNECT = "pi_failed_to_connect", "Product Instance Failed to Connect"
-        PI_FAILED_TO_RENEW = "pi_failed_to_renew", "Product Instance Failed to Renew"
+        INSUFFICIENT_LICENSES = "insufficient_licenses", _("Insufficient Licenses")
+        LICENSES_EXPIRING = "licenses_expiring", _("Licenses Expiring")
+        PI_FAILED_TO_CONNECT = "pi_failed_to_connect", _("Product Instance Failed to Connect")
+        PI_FAILED_TO_RENEW = "pi_failed_to_renew", _("Product Instance Failed to Renew")
         # The rest of the guide's Alerts tab list that the server itself can raise.
-        LICENSES_EXPIRED = "licenses_expired", "Licenses Expired"
-        DUPLICATE_LICENSES = "duplicate_licenses", "Duplicate Licenses"
-        SYNC_REQUIRED = "synchronization_required", "Synchronization Required"
-        SYNC_OVERDUE = "synchronization_overdue", "Synchronization Overdue"
-        REREGISTRATION_REQUIRED = "reregistration_required", "Re-registration Required"
+        LICENSES_EXPIRED = "licenses_expired", _("Licenses Expired")
+        DUPLICATE_LICENSES = "duplicate_licenses", _("Duplicate Licenses")
+        SYNC_REQUIRED = "synchronization_required", _("Synchronization Required")
+        SYNC_OVERDUE = "synchronization_overdue", _("Synchronization Overdue")
+        REREGISTRATION_REQUIRED = "reregistration_required", _("Re-registration Required")
         # A token or virtual account reached its hourly limit of new product instances.
-        REGISTRATION_LIMITED = "registration_limited", "Registration Limit Reached"
+        REGISTRATION_LIMITED = "registration_limited", _("Registration Limit Reached")
         # A REGISTER tried to take over or move a product instance of this virtual account and was
         # refused (licensing.services.device_reregistration).
-        REREGISTRATION_REFUSED = "reregistration_refused", "Re-registration Refused"
+        REREGISTRATION_REFUSED = "reregistration_refused", _("Re-registration Refused")
         # What CSSM or the synchronization calendar says (licensing.services.cssm_alerts).
-        AGREEMENT_UPDATED = "agreement_updated", "Updated Smart License Agreement"
-        AGREEMENT_PENDING = "agreement_pending", "Smart Licensing Agreement Pending"
-        ONPREM_REMOVED = "onprem_removed", "SSM On-Prem Unregistered and Removed"
-        AUTHORIZATION_PENDING = "authorization_pending", "Authorization Pending"
-        SYNC_DEADLINE = "sync_deadline", "Upcoming SSM On-Prem Sync Deadline (30 Day)"
-        ONPREM_EXPIRED = "onprem_expired", "SSM On-Prem expired and removed (90 Days of no sync)"
-        VERSION_NOTE = "version_note", "Version Compatibility Note"
+        AGREEMENT_UPDATED = "agreement_updated", _("Updated Smart License Agreement")
+        AGREEMENT_PENDING = "agreement_pending", _("Smart Licensing Agreement Pending")
+        ONPREM_REMOVED = "onprem_removed", _("SSM On-Prem Unregistered and Removed")
+        AUTHORIZATION_PENDING = "authorization_pending", _("Authorization Pending")
+        SYNC_DEADLINE = "sync_deadline", _("Upcoming SSM On-Prem Sync Deadline (30 Day)")
+        ONPREM_EXPIRED = "onprem_expired", _("SSM On-Prem expired and removed (90 Days of no sync)")
+        VERSION_NOTE = "version_note", _("Version Compatibility Note")
 
     class Severity(models.TextChoices):
-        MAJOR = "major", "Major"
-        MINOR = "minor", "Minor"
+        MAJOR = "major", _("Major")
+        MINOR = "minor", _("Minor")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        DISMISSED = "dismissed", "Dismissed"
-        CLEARED = "cleared", "Cleared"
+        OPEN = "open", _("Open")
+        DISMISSED = "dismissed", _("Dismissed")
+        CLEARED = "cleared", _("Cleared")
 
     account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="alerts")
     virtual_account = models.ForeignKey(

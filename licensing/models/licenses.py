@@ -9,6 +9,7 @@ import datetime
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 # "Demo Licenses must be renewed after 60 days" (guide, "About Licenses"); the guide's API
 # example shows a demo line from 2017-05-22 to 2017-07-21, i.e. end = start + 60 days.
@@ -25,8 +26,8 @@ class LicenseDefinition(models.Model):
     """
 
     class Billing(models.TextChoices):
-        PREPAID = "prepaid", "Prepaid"
-        USAGE = "usage", "Usage"
+        PREPAID = "prepaid", _("Prepaid")
+        USAGE = "usage", _("Usage")
 
     name = models.CharField(max_length=255, db_index=True)
     # Case-sensitive, matched exactly, as every name users type (docs/protocol.md).
@@ -71,17 +72,17 @@ class Entitlement(models.Model):
     """A line of licenses in a local virtual account: a quantity of one license, one type, one period."""
 
     class LicenseType(models.TextChoices):
-        PERPETUAL = "perpetual", "Perpetual"
-        TERM = "term", "Term"
-        DEMO = "demo", "Demo"
-        SUBSCRIPTION = "subscription", "Subscription"
+        PERPETUAL = "perpetual", _("Perpetual")
+        TERM = "term", _("Term")
+        DEMO = "demo", _("Demo")
+        SUBSCRIPTION = "subscription", _("Subscription")
 
     class Source(models.TextChoices):
-        PAK = "pak", "PAK"
-        EA = "ea", "Enterprise Agreement"
-        ORDER = "order", "Order"
-        DEVICE_MIGRATION = "device_migration", "Device Led Conversion"
-        OTHER = "other", "Other"
+        PAK = "pak", _("PAK")
+        EA = "ea", _("Enterprise Agreement")
+        ORDER = "order", _("Order")
+        DEVICE_MIGRATION = "device_migration", _("Device Led Conversion")
+        OTHER = "other", _("Other")
 
     license = models.ForeignKey(LicenseDefinition, on_delete=models.PROTECT, related_name="entitlements")
     virtual_account = models.ForeignKey(

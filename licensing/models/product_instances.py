@@ -6,15 +6,16 @@ beside a product instance (identity details, ID certificates, nonces, usage repo
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ProductInstance(models.Model):
     """One smart-enabled product instance, identified by its UDI within a local account."""
 
     class RedundancyRole(models.TextChoices):
-        NONE = "none", "None"
-        ACTIVE = "active", "Active"
-        STANDBY = "standby", "Standby"
+        NONE = "none", _("None")
+        ACTIVE = "active", _("Active")
+        STANDBY = "standby", _("Standby")
 
     # Kept beside the virtual account so the database can hold one UDI per local account (a
     # constraint cannot reach through a foreign key); save() keeps the two in step, and a

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
+from django.utils.translation import gettext_lazy as _
 
 
 class RegistrationTokenQuerySet(models.QuerySet):
@@ -35,9 +36,9 @@ class RegistrationToken(models.Model):
     """
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        EXPIRED = "expired", "Expired"
-        REVOKED = "revoked", "Revoked"
+        ACTIVE = "active", _("Active")
+        EXPIRED = "expired", _("Expired")
+        REVOKED = "revoked", _("Revoked")
 
     virtual_account = models.ForeignKey(
         "licensing.VirtualAccount", on_delete=models.CASCADE, related_name="registration_tokens"

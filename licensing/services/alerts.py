@@ -163,7 +163,7 @@ def _expiring(account, as_of):
         params = {
             "count": count,
             "tag": line.license.name,
-            "type": line.get_license_type_display().lower(),
+            "type": line.license_type,
             "pool_name": line.virtual_account.name,
             "days": days_left,
             "end_date": end_date.isoformat(),
@@ -306,7 +306,7 @@ def _expired(account, as_of):
         params = {
             "count": count,
             "tag": line.license.name,
-            "type": line.get_license_type_display().lower(),
+            "type": line.license_type,
             "pool_name": line.virtual_account.name,
             "end_date": end_date.isoformat(),
             "sub_ref_id": sub,

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from ..models import ProductInstance, VirtualAccount
 from . import prepared
 
-IN_COMPLIANCE = "In Compliance"
-OUT_OF_COMPLIANCE = "Out Of Compliance"
+# English: the API returns them; pages show them translated ({% translate row.status %}).
+IN_COMPLIANCE = gettext_noop("In Compliance")
+OUT_OF_COMPLIANCE = gettext_noop("Out Of Compliance")
 FROM_HIGHER_TIER = "Substitution From Higher Tier"
 TO_LOWER_TIER = "Substitution To Lower Tier"
 

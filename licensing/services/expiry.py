@@ -45,7 +45,7 @@ def _event_params(line):
     params = {
         "count": line.quantity,
         "tag": line.license.name,
-        "type": line.get_license_type_display().lower(),
+        "type": line.license_type,
         "pool_name": line.virtual_account.name,
         "end_date": line.end_date.isoformat(),
     }

@@ -9,10 +9,15 @@ in chunks (docs/reports.md, "Scale").
 
 import datetime
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db.models import Case, CharField, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
 
 from ..models import Entitlement, LicenseDefinition, LicenseUsage, ProductInstance
 from . import compliance
@@ -35,65 +40,65 @@ NOT_STARTED = "Not Started"
 @dataclass(frozen=True)
 class ReportKind:
     key: str
-    name: str
-    description: str
+    name: "StrOrPromise"  # translated when shown (gettext_lazy)
+    description: "StrOrPromise"
     columns: tuple  # (key, label) in the order of the page and of the exports
 
 
 REPORT_KINDS = {
     LICENSES: ReportKind(
         LICENSES,
-        "Licenses",
-        "Purchased, in use, substitution and balance of every license in the chosen local virtual accounts.",
+        _("Licenses"),
+        _("Purchased, in use, substitution and balance of every license in the chosen local virtual accounts."),
         (
-            ("virtual_account", "Virtual Account"),
-            ("license", "License"),
-            ("entitlement_tag", "Entitlement Tag"),
-            ("billing", "Billing"),
-            ("purchased", "Purchased"),
-            ("pending", "Pending"),
-            ("in_use", "In Use"),
-            ("borrowed", "Borrowed"),
-            ("lent", "Lent"),
-            ("substitution", "Substitution"),
-            ("balance", "Balance"),
-            ("status", "Status"),
+            ("virtual_account", _("Virtual Account")),
+            ("license", _("License")),
+            ("entitlement_tag", _("Entitlement Tag")),
+            ("billing", _("Billing")),
+            ("purchased", _("Purchased")),
+            ("pending", _("Pending")),
+            ("in_use", _("In Use")),
+            ("borrowed", _("Borrowed")),
+            ("lent", _("Lent")),
+            ("substitution", _("Substitution")),
+            ("balance", _("Balance")),
+            ("status", _("Status")),
         ),
     ),
     SUBSCRIPTIONS: ReportKind(
         SUBSCRIPTIONS,
-        "License Subscriptions",
-        "The term and subscription license lines of the chosen local virtual accounts, with their dates and status.",
+        _("License Subscriptions"),
+        _("The term and subscription license lines of the chosen local virtual accounts, with their dates and status."),
         (
-            ("virtual_account", "Virtual Account"),
-            ("license", "License"),
-            ("subscription_id", "Subscription ID"),
-            ("sku", "SKU"),
-            ("license_type", "License Type"),
-            ("quantity", "Quantity"),
-            ("start_date", "Start Date"),
-            ("end_date", "Expiration Date"),
-            ("source", "Source"),
-            ("status", "Status"),
+            ("virtual_account", _("Virtual Account")),
+            ("license", _("License")),
+            ("subscription_id", _("Subscription ID")),
+            ("sku", _("SKU")),
+            ("license_type", _("License Type")),
+            ("quantity", _("Quantity")),
+            ("start_date", _("Start Date")),
+            ("end_date", _("Expiration Date")),
+            ("source", _("Source")),
+            ("status", _("Status")),
         ),
     ),
     PRODUCT_INSTANCES: ReportKind(
         PRODUCT_INSTANCES,
-        "Product Instances",
-        "The product instances registered to the chosen local virtual accounts and the licenses they use.",
+        _("Product Instances"),
+        _("The product instances registered to the chosen local virtual accounts and the licenses they use."),
         (
-            ("virtual_account", "Virtual Account"),
-            ("name", "Name"),
-            ("product_type", "Product Type"),
-            ("udi_pid", "UDI PID"),
-            ("udi_serial_number", "UDI SN"),
-            ("hostname", "Hostname"),
-            ("ip_address", "IP Address"),
-            ("mac_address", "MAC Address"),
-            ("registered_at", "Registration Date"),
-            ("last_contact_at", "Last Contact"),
-            ("licenses_in_use", "Licenses In Use"),
-            ("redundancy", "Redundancy"),
+            ("virtual_account", _("Virtual Account")),
+            ("name", _("Name")),
+            ("product_type", _("Product Type")),
+            ("udi_pid", _("UDI PID")),
+            ("udi_serial_number", _("UDI SN")),
+            ("hostname", _("Hostname")),
+            ("ip_address", _("IP Address")),
+            ("mac_address", _("MAC Address")),
+            ("registered_at", _("Registration Date")),
+            ("last_contact_at", _("Last Contact")),
+            ("licenses_in_use", _("Licenses In Use")),
+            ("redundancy", _("Redundancy")),
         ),
     ),
 }
@@ -406,4 +411,4 @@ def export_rows(kind, rows):
 
 
 def header(kind):
-    return [label for _key, label in REPORT_KINDS[kind].columns]
+    return [str(label) for _key, label in REPORT_KINDS[kind].columns]

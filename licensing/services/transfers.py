@@ -154,7 +154,7 @@ def record_transfer_events(actor, moves, from_va, to_va):
         params = {
             "count": count,
             "tag": line.license.name,
-            "type": line.get_license_type_display().lower(),
+            "type": line.license_type,
             "old_pool_name": from_va.name,
             "new_pool_name": to_va.name,
         }

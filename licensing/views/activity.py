@@ -56,12 +56,8 @@ class ActivityFilterForm(EventLogFilterForm):
     field_order = ["va", "event_type", "user", "date_from", "date_to", "q"]
 
     def __init__(self, *args, virtual_accounts, types=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, types=types, **kwargs)
         self.fields["va"].queryset = virtual_accounts
-        if types is not None:
-            self.fields["event_type"].choices = [
-                choice for choice in self.fields["event_type"].choices if not choice[0] or choice[0] in types
-            ]
 
     def filter(self, events):
         events = super().filter(events)

@@ -20,6 +20,7 @@ from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -363,7 +364,9 @@ def report_csv(request, account, kind):
 @require_GET
 def report_xlsx(request, account, kind):
     def write(stem, report_kind, rows):
-        return xlsx_response(_file_name(stem, "xlsx"), report_kind.name, report_service.header(report_kind.key), rows)
+        return xlsx_response(
+            _file_name(stem, "xlsx"), str(report_kind.name), report_service.header(report_kind.key), rows
+        )
 
     return _export(request, account, kind, write)
 
@@ -379,7 +382,10 @@ SHEET_TITLE_FORBIDDEN = re.compile(r"[\\/*?:\[\]]")
 
 def xlsx_cell(sheet, value):
     """One cell. Text is always text: a value someone typed that starts with "=" must never become
-    a formula on the desk of whoever opens the file; characters XML cannot carry are dropped."""
+    a formula on the desk of whoever opens the file; characters XML cannot carry are dropped.
+    A translated label (lazy) is written in the reader's language."""
+    if isinstance(value, Promise):
+        value = str(value)
     if isinstance(value, str):
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
         if value.startswith("="):

@@ -5,6 +5,8 @@ import datetime
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 
+from core.english import english_display
+
 from ...models import Alert
 from ...services.alerts import action_due_text, visible_alerts
 from .. import schemas
@@ -37,8 +39,8 @@ def alert_record(alert, now):
     record = {
         "virtualAccount": va.name if va else "",
         "message": alert.message,
-        "severity": alert.get_severity_display(),
-        "messageType": alert.get_alert_type_display(),
+        "severity": english_display(alert, "severity"),
+        "messageType": english_display(alert, "alert_type"),
         "actionDue": action_due(alert, now),
         "source": va.name if va else alert.account.name,
         "sourceType": "Virtual Account" if va else "Account",

@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from drf_spectacular.utils import extend_schema
 
 from accounts.rbac import Action, can
+from core.english import english_display
 from core.errors import NotAllowed, ServiceError
 
 from ...models import Entitlement, LicenseDefinition, VirtualAccount
@@ -30,7 +31,7 @@ from .formats import api_date
 
 def _line_detail(line):
     return {
-        "licenseType": line.get_license_type_display(),
+        "licenseType": english_display(line, "license_type"),
         "quantity": line.quantity,
         "startDate": api_date(line.start_date),
         "endDate": api_date(line.end_date),
@@ -189,7 +190,7 @@ def _subscription_record(line, today):
         "license": line.license.name,
         "virtualAccount": line.virtual_account.name,
         "quantity": line.quantity,
-        "licenseType": line.get_license_type_display(),
+        "licenseType": english_display(line, "license_type"),
         "startDate": api_date(line.start_date),
         "endDate": api_date(line.end_date),
         "status": _subscription_status(line, today),

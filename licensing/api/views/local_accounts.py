@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 
+from core.english import english_display
 from licensing.services.accounts import visible_accounts
 
 from ...services.cslu_access import cslu_url_path
@@ -23,7 +24,7 @@ def account_record(request, account):
         # CSSM's id of the Smart Account: no model keeps one (the sync documents do not carry it).
         "cssm_smart_account_id": getattr(account, "cssm_smart_account_id", "") or "",
         "cssm_smart_account_name": account.cisco_smart_account,
-        "status": account.get_status_display(),
+        "status": english_display(account, "status"),
     }
 
 
