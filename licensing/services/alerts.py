@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,6 +30,8 @@ from core.errors import NotAllowed, ServiceError
 
 from ..models import Alert, Conversion, Entitlement, LocalAccount, ProductInstance, VirtualAccount
 from ..models.licenses import valid_on_q
+from . import alert_hooks
+from .alert_hooks import Scope
 from .compliance import RENEWAL_PERIOD_DAYS, license_positions, positions_of
 from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
 
@@ -229,25 +231,6 @@ def _moment(as_of):
     return now, now.astimezone(datetime.timezone.utc).date()
 
 
-# pg_advisory_xact_lock's first key: the alert recomputes of one local account (the second key).
-_ALERTS_LOCK = 0x616C7274
-
-
-def _alerts_lock(account_id, *, shared):
-    """The alert recomputes of one account exclude each other; a scoped one that finds nothing to
-    change shares it with the others (PostgreSQL; SQLite has one writer at a time and needs none).
-
-    A scoped recompute reads the causes and the live alerts under the shared lock: no recompute
-    that writes alerts (exclusive) is half done meanwhile, so "nothing to change" is true of one
-    moment, and any write committed after it has its own recompute to come.
-    """
-    if connection.vendor != "postgresql":
-        return
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, %s)", [_ALERTS_LOCK, int(account_id) % 2**31])
-
-
 def recompute_alerts(account, as_of=None, *, scope=None):
     """Open the alerts whose cause exists at ``as_of`` (a datetime; default now), clear the others.
 
@@ -265,7 +248,6 @@ def recompute_alerts(account, as_of=None, *, scope=None):
         return _recompute_scope(account_id, scope, now, day)
     with transaction.atomic():
         account = LocalAccount.objects.select_for_update(no_key=True).get(pk=account_id)
-        _alerts_lock(account_id, shared=False)
         causes = {}
         for cause in (
             *_shortages(account, day),
@@ -282,7 +264,7 @@ def recompute_alerts(account, as_of=None, *, scope=None):
             for alert in Alert.objects.select_for_update().filter(account=account).live()
             if not (alert.key in HOOK_KEYS or alert.key.startswith(HOOK_PREFIXES))
         }
-        return _reconcile(account, causes, live, now)
+        return _reconcile(account, causes, live, now, recheck=True)
 
 
 def _scope_causes(account_id, scope, now, day):
@@ -328,22 +310,45 @@ def _differs(causes, live):
 
 
 def _recompute_scope(account_id, scope, now, day):
-    # Mostly a write changes no alert: read under the shared lock, and write nothing.
-    with transaction.atomic():
-        _alerts_lock(account_id, shared=True)
-        if not _differs(_scope_causes(account_id, scope, now, day), _scope_live(account_id, scope, lock=False)):
-            return [], []
-    # Something to open, clear or update: again, under the exclusive lock, from fresh reads.
+    """Mostly a write changes no alert: two reads (the positions, the live alerts), no transaction
+    and no lock. When something differs, the reads are made again under the account's lock (the
+    lock every alert writer takes) and the differences written.
+
+    Why reading without a lock is safe: every commit that writes alerts is followed by such a
+    check of what it wrote (``_reconcile(recheck=True)``), made after its commit. So a check that
+    read the alerts before another writer's commit, and found nothing to do, is never the last
+    word: that writer's own check reads its alerts and the data as they are after its commit, and
+    writes again if another write made them stale meanwhile.
+    """
+    causes, live = _scope_causes(account_id, scope, now, day), _scope_live(account_id, scope, lock=False)
+    if not _differs(causes, live):
+        return [], []
     with transaction.atomic():
         account = LocalAccount.objects.select_for_update(no_key=True).get(pk=account_id)
-        _alerts_lock(account_id, shared=False)
         causes = _scope_causes(account_id, scope, now, day)
-        return _reconcile(account, causes, _scope_live(account_id, scope, lock=True), now)
+        return _reconcile(account, causes, _scope_live(account_id, scope, lock=True), now, recheck=True)
 
 
-def _reconcile(account, causes, live, now):
-    """Bring the ``live`` alerts ({key: alert}) in line with ``causes`` ({key: cause})."""
-    opened, cleared = [], []
+def _scope_of(alerts):
+    """The scope whose recompute covers ``alerts``."""
+    scope = Scope()
+    for alert in alerts:
+        if alert.alert_type in _SHORTAGE_TYPES and alert.virtual_account_id:
+            scope.usage[alert.virtual_account_id] = None
+        elif alert.alert_type in _LINE_TYPES and alert.virtual_account_id:
+            scope.lines[alert.virtual_account_id] = None
+        elif alert.alert_type in _RENEWAL_TYPES and alert.product_instance_id:
+            scope.product_instances.add(alert.product_instance_id)
+    return scope
+
+
+def _reconcile(account, causes, live, now, *, recheck=False):
+    """Bring the ``live`` alerts ({key: alert}) in line with ``causes`` ({key: cause}).
+
+    ``recheck``: when an alert of a scoped type was written, check it again once this transaction
+    commits (see ``_recompute_scope``).
+    """
+    opened, cleared, updated = [], [], []
     for key, alert in live.items():
         if key not in causes:
             alert.status, alert.cleared_at, alert.updated_at = Alert.Status.CLEARED, now, now
@@ -354,10 +359,13 @@ def _reconcile(account, causes, live, now):
         if (alert.message, alert.action_due) != (cause.message, cause.action_due):
             alert.message, alert.action_due, alert.updated_at = cause.message, cause.action_due, now
             alert.save(update_fields=["message", "action_due", "updated_at"])
+            updated.append(alert)
     for key, cause in causes.items():
         if key in live:
             continue
         opened.append(_open(account, cause, now))
+    if recheck:
+        alert_hooks.touched(account.pk, _scope_of([*opened, *cleared, *updated]))
     return opened, cleared
 
 
