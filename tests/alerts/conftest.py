@@ -9,6 +9,7 @@ import pytest
 from tests.api.conftest import _api_settings, admin_api, api_as, people, token_for, vas  # noqa: F401
 from tests.devices.devicesim import Device
 from tests.engine.conftest import use  # noqa: F401
+from tests.sync.conftest import cssm, pending_account, registered_account, use_cssm  # noqa: F401
 
 
 @pytest.fixture
