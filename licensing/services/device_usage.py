@@ -19,7 +19,7 @@ from django.db import connection
 from core import events
 
 from ..models import DeviceIdentity, LicenseDefinition, LicenseUsage, ProductInstance, RumReport
-from . import alert_hooks, prepared, usage_bounds
+from . import prepared, usage_bounds
 from .compliance import IN_COMPLIANCE, virtual_account_positions
 from .device_registration import epoch_ms, touch
 from .prepared import cache_related
@@ -114,10 +114,6 @@ def apply_usage(pi, current, desired, now):
         LicenseUsage.objects.bulk_update(changed, ["count", "updated_at"])
     if new:
         prepared.insert_rows(new)
-    if gone or changed or new:
-        # Insufficient Licenses of the virtual account, on commit (nothing when the counts stayed).
-        cached = ProductInstance.virtual_account.is_cached(pi)
-        alert_hooks.usage_changed(pi.account_id, [pi.virtual_account if cached else pi.virtual_account_id])
 
 
 def _group_key(ids):
