@@ -289,7 +289,11 @@ class FaultServer(Installation):
 
 
 def _parent(pid):
-    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    """The parent pid, or None for a process that exited since it was listed (a killed worker)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
     return int(stat[stat.rfind(b")") + 2 :].split()[1])
 
 
