@@ -6,11 +6,20 @@ live for that key is kept, so running it twice opens nothing new. Alerts whose c
 the licensing data (``HOOK_KEYS``, ``HOOK_PREFIXES``) are left to the hooks below, which the
 device protocol and the synchronization call. Each type's cause, severity and actions:
 docs/licensing-engine.md, "Alerts", and docs/licensing-preferences-conversion-tags.md, "Alert types".
+
+``recompute_alerts(account, scope=...)`` recomputes only what a write touched (an
+``alert_hooks.Scope``): the writes call it on commit (``alert_hooks``). The scheduled task
+(``run_safety_net``) recomputes everything: it raises the time-driven alerts and catches up after
+downtime, and a write-driven alert it has to open or clear is a missed hook, logged as a warning.
+When alerts are computed: docs/licensing-engine.md, "When alerts are computed".
 """
 
 import datetime
+import logging
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,10 +28,14 @@ from accounts.rbac import Action, can, principal_for, visible_virtual_accounts
 from core import events
 from core.errors import NotAllowed, ServiceError
 
-from ..models import Alert, Conversion, Entitlement, LocalAccount, ProductInstance
+from ..models import Alert, Conversion, Entitlement, LocalAccount, ProductInstance, VirtualAccount
 from ..models.licenses import valid_on_q
-from .compliance import license_positions
+from . import alert_hooks
+from .alert_hooks import Scope
+from .compliance import RENEWAL_PERIOD_DAYS, license_positions, positions_of
 from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
+
+logger = logging.getLogger(__name__)
 
 EXPIRY_WARNING_DAYS = (90, 60, 30, 14, 7, 3, 2, 1, 0)  # the guide's "90, 60, 30, 14, 7, 3, 2, 1" and today
 CONNECT_STAGES = (30, 60, 90)
@@ -58,6 +71,30 @@ TRANSFER_LICENSES, REMOVE_INSTANCE, DISMISS, REMIND_LATER = (
 TRANSFER_IN, TRANSFER_OUT = "in", "out"
 TRANSFERS = {Alert.Type.INSUFFICIENT_LICENSES: TRANSFER_IN, Alert.Type.DUPLICATE_LICENSES: TRANSFER_OUT}
 REMOVABLE = {Alert.Type.PI_FAILED_TO_CONNECT, Alert.Type.PI_FAILED_TO_RENEW}
+
+# Write-driven: a write makes or unmakes the cause (usage, license lines, device requests), and the
+# write's hook recomputes it when it commits (alert_hooks). The scheduled task finding one of these
+# to open or clear means a hook was missed, unless the clock explains it (``_clock_moved``: a
+# line started or ended, an instance reached Failed to Renew and its usage stopped counting).
+WRITE_DRIVEN = frozenset({Alert.Type.INSUFFICIENT_LICENSES, Alert.Type.DUPLICATE_LICENSES, Alert.Type.SYNC_REQUIRED})
+# Time-driven: the clock makes the cause (a line nears or passes its end date, an instance stays
+# silent, a synchronization grows old). The scheduled task raises them; a write can clear some
+# (an instance that calls in clears its Failed to Connect / Renew through its hook).
+TIME_DRIVEN = frozenset(
+    {
+        Alert.Type.LICENSES_EXPIRING,
+        Alert.Type.LICENSES_EXPIRED,
+        Alert.Type.PI_FAILED_TO_CONNECT,
+        Alert.Type.PI_FAILED_TO_RENEW,
+        Alert.Type.SYNC_OVERDUE,
+        Alert.Type.REREGISTRATION_REQUIRED,
+    }
+)
+# The types a scope recomputes, by what the scope names (see alert_hooks.Scope).
+_SHORTAGE_TYPES = (Alert.Type.INSUFFICIENT_LICENSES,)
+_LINE_TYPES = (Alert.Type.DUPLICATE_LICENSES, Alert.Type.LICENSES_EXPIRING, Alert.Type.LICENSES_EXPIRED)
+_RENEWAL_TYPES = (Alert.Type.PI_FAILED_TO_CONNECT, Alert.Type.PI_FAILED_TO_RENEW)
+_LIVE = (Alert.Status.OPEN, Alert.Status.DISMISSED)
 
 
 @dataclass
@@ -119,8 +156,8 @@ def expiry_stage(days_left):
     return min(stages) if stages and days_left >= 0 else None
 
 
-def _shortages(account, as_of):
-    for p in license_positions(account, as_of=as_of):
+def _shortages(account, as_of, positions=None):
+    for p in license_positions(account, as_of=as_of) if positions is None else positions:
         if p.shortage > 0:
             code = "license.insufficient_one" if p.shortage == 1 else "license.insufficient"
             params = {"pool_name": p.virtual_account, "tag": p.license, "count": p.shortage}
@@ -136,14 +173,18 @@ def _shortages(account, as_of):
             )
 
 
-def _expiring(account, as_of):
+def _lines_of(account, virtual_accounts):
+    """The license lines of ``account``, or of some of its virtual accounts (ids)."""
+    if virtual_accounts is None:
+        return Entitlement.objects.filter(virtual_account__account=account)
+    return Entitlement.objects.filter(virtual_account_id__in=list(virtual_accounts))
+
+
+def _expiring(account, as_of, virtual_accounts=None):
     groups: dict[_GroupKey, _Group] = {}
     lines = (
-        Entitlement.objects.filter(
-            valid_on_q(as_of),
-            virtual_account__account=account,
-            end_date__lte=as_of + datetime.timedelta(days=EXPIRY_WARNING_DAYS[0]),
-        )
+        _lines_of(account, virtual_accounts)
+        .filter(valid_on_q(as_of), end_date__lte=as_of + datetime.timedelta(days=EXPIRY_WARNING_DAYS[0]))
         .select_related("license", "virtual_account")
         .order_by("pk")
     )
@@ -184,8 +225,11 @@ def _expiring(account, as_of):
         )
 
 
-def _renewals(account, now):
-    for pi in ProductInstance.objects.filter(account=account).select_related("virtual_account"):
+def _renewals(account, now, product_instances=None):
+    pis = ProductInstance.objects.filter(account=account)
+    if product_instances is not None:
+        pis = pis.filter(pk__in=list(product_instances))
+    for pi in pis.select_related("virtual_account"):
         state = renewal_state(pi, now)
         if state.state not in (FAILED_TO_CONNECT, FAILED_TO_RENEW):
             continue
@@ -217,19 +261,30 @@ def _renewals(account, now):
         )
 
 
-def recompute_alerts(account, as_of=None):
+def _moment(as_of):
+    now = as_of or timezone.now()
+    if isinstance(now, datetime.date) and not isinstance(now, datetime.datetime):
+        now = _start_of(now)
+    return now, now.astimezone(datetime.timezone.utc).date()
+
+
+def recompute_alerts(account, as_of=None, *, scope=None):
     """Open the alerts whose cause exists at ``as_of`` (a datetime; default now), clear the others.
+
+    ``scope`` (an ``alert_hooks.Scope``) limits the work to what a write touched: only the causes
+    of its virtual accounts and product instances are computed, and only their live alerts are
+    opened, cleared or updated. None (or a full scope) recomputes the whole account.
+    ``account`` is a LocalAccount or its id.
 
     Returns ``(opened, cleared)`` lists of alerts. Events of the same text are recorded when an
     alert opens (the guide's Insufficient Licenses, Licenses Expiring, Failed to Connect/Renew).
     """
-    now = as_of or timezone.now()
-    if isinstance(now, datetime.date) and not isinstance(now, datetime.datetime):
-        now = _start_of(now)
-    day = now.astimezone(datetime.timezone.utc).date()
-    opened, cleared = [], []
+    now, day = _moment(as_of)
+    account_id = getattr(account, "pk", account)
+    if scope is not None and not scope.full:
+        return _recompute_scope(account_id, scope, now, day)
     with transaction.atomic():
-        account = LocalAccount.objects.select_for_update(no_key=True).get(pk=account.pk)
+        account = LocalAccount.objects.select_for_update(no_key=True).get(pk=account_id)
         causes = {}
         for cause in (
             *_shortages(account, day),
@@ -241,23 +296,146 @@ def recompute_alerts(account, as_of=None):
             *_export_pending(account),
         ):
             causes[cause.key] = cause
-        live = {alert.key: alert for alert in Alert.objects.select_for_update().filter(account=account).live()}
-        for key, alert in live.items():
-            if key in HOOK_KEYS or key.startswith(HOOK_PREFIXES):
-                continue
-            if key not in causes:
-                alert.status, alert.cleared_at, alert.updated_at = Alert.Status.CLEARED, now, now
-                alert.save(update_fields=["status", "cleared_at", "updated_at"])
-                cleared.append(alert)
-                continue
-            cause = causes[key]
-            if (alert.message, alert.action_due) != (cause.message, cause.action_due):
-                alert.message, alert.action_due, alert.updated_at = cause.message, cause.action_due, now
-                alert.save(update_fields=["message", "action_due", "updated_at"])
-        for key, cause in causes.items():
-            if key in live:
-                continue
-            opened.append(_open(account, cause, now))
+        live = {
+            alert.key: alert
+            for alert in Alert.objects.select_for_update().filter(account=account).live()
+            if not (alert.key in HOOK_KEYS or alert.key.startswith(HOOK_PREFIXES))
+        }
+        return _reconcile(account, causes, live, now, recheck=True)
+
+
+def _scope_causes(account_id, scope, now, day):
+    """{key: cause} of the causes ``scope`` covers."""
+    causes = {}
+    vas = scope.shortage_vas
+    if vas:
+        unknown = [va_id for va_id, name in vas.items() if name is None]
+        if unknown:
+            vas.update(VirtualAccount.objects.filter(account_id=account_id, pk__in=unknown).values_list("pk", "name"))
+        names = {va_id: name for va_id, name in vas.items() if name is not None}  # a deleted one has none
+        for cause in _shortages(account_id, day, positions=positions_of(names, as_of=day)):
+            causes[cause.key] = cause
+    if scope.lines:
+        for producer in (_expiring, _expired, _duplicates):
+            for cause in producer(account_id, day, virtual_accounts=scope.lines):
+                causes[cause.key] = cause
+    if scope.product_instances:
+        for cause in _renewals(account_id, now, product_instances=scope.product_instances):
+            causes[cause.key] = cause
+    return causes
+
+
+def _scope_alerts(account_id, scope):
+    """The live alerts of the types and objects ``scope`` covers (a queryset)."""
+    where = Q(pk__in=[])
+    if scope.shortage_vas:
+        where |= Q(alert_type__in=_SHORTAGE_TYPES, virtual_account_id__in=list(scope.shortage_vas))
+    if scope.lines:
+        where |= Q(alert_type__in=_LINE_TYPES, virtual_account_id__in=list(scope.lines))
+    if scope.product_instances:
+        where |= Q(alert_type__in=_RENEWAL_TYPES, product_instance_id__in=list(scope.product_instances))
+    return Alert.objects.filter(where, account_id=account_id, status__in=_LIVE)
+
+
+def _scope_live(account_id, scope, *, lock):
+    """{key: alert} of the live alerts of the types and objects ``scope`` covers."""
+    alerts = _scope_alerts(account_id, scope)
+    if lock:
+        alerts = alerts.select_for_update()
+    return {alert.key: alert for alert in alerts}
+
+
+def _live_texts(account_id, scope):
+    """{key: (message, action_due)} of the live alerts ``scope`` covers: the unlocked read of the
+    check, values only (no model instances to build on the device path)."""
+    return {
+        key: (message, action_due)
+        for key, message, action_due in _scope_alerts(account_id, scope).values_list("key", "message", "action_due")
+    }
+
+
+def _differs(causes, live_texts):
+    if causes.keys() != live_texts.keys():
+        return True
+    return any(live_texts[k] != (c.message, c.action_due) for k, c in causes.items())
+
+
+def _recompute_scope(account_id, scope, now, day, causes=None):
+    """Mostly a write changes no alert: two reads (the positions, the live alerts), no transaction
+    and no lock. When something differs, the reads are made again under the account's lock (the
+    lock every alert writer takes) and the differences written. ``causes``: the scope's causes
+    when the caller has read them already (``check_shortages``).
+
+    Why reading without a lock is safe: every commit that writes alerts is followed by such a
+    check of what it wrote (``_reconcile(recheck=True)``), made after its commit. So a check that
+    read the alerts before another writer's commit, and found nothing to do, is never the last
+    word: that writer's own check reads its alerts and the data as they are after its commit, and
+    writes again if another write made them stale meanwhile.
+    """
+    if causes is None:
+        causes = _scope_causes(account_id, scope, now, day)
+    if not _differs(causes, _live_texts(account_id, scope)):
+        return [], []
+    with transaction.atomic():
+        account = LocalAccount.objects.select_for_update(no_key=True).get(pk=account_id)
+        causes = _scope_causes(account_id, scope, now, day)
+        return _reconcile(account, causes, _scope_live(account_id, scope, lock=True), now, recheck=True)
+
+
+def check_shortages(account_id, virtual_account, positions, *, now):
+    """The Insufficient Licenses alerts of ``virtual_account`` against its ``positions``, read
+    after the write that changed its usage committed (AUTHORIZE: ``device_usage.finish_authorize``).
+
+    One read of the live alerts when nothing changes. A failure is logged, not raised: the write
+    is committed and answered, and the scheduled recompute finds what this check could not write.
+    """
+    now, day = _moment(now)
+    scope = Scope(usage={virtual_account.pk: virtual_account.name})
+    try:
+        causes = {cause.key: cause for cause in _shortages(account_id, day, positions=positions)}
+        return _recompute_scope(account_id, scope, now, day, causes=causes)
+    except Exception:
+        logger.exception("The alerts of local account %s could not be checked after a usage change", account_id)
+        return [], []
+
+
+def _scope_of(alerts):
+    """The scope whose recompute covers ``alerts``."""
+    scope = Scope()
+    for alert in alerts:
+        if alert.alert_type in _SHORTAGE_TYPES and alert.virtual_account_id:
+            scope.usage[alert.virtual_account_id] = None
+        elif alert.alert_type in _LINE_TYPES and alert.virtual_account_id:
+            scope.lines[alert.virtual_account_id] = None
+        elif alert.alert_type in _RENEWAL_TYPES and alert.product_instance_id:
+            scope.product_instances.add(alert.product_instance_id)
+    return scope
+
+
+def _reconcile(account, causes, live, now, *, recheck=False):
+    """Bring the ``live`` alerts ({key: alert}) in line with ``causes`` ({key: cause}).
+
+    ``recheck``: when an alert of a scoped type was written, check it again once this transaction
+    commits (see ``_recompute_scope``).
+    """
+    opened, cleared, updated = [], [], []
+    for key, alert in live.items():
+        if key not in causes:
+            alert.status, alert.cleared_at, alert.updated_at = Alert.Status.CLEARED, now, now
+            alert.save(update_fields=["status", "cleared_at", "updated_at"])
+            cleared.append(alert)
+            continue
+        cause = causes[key]
+        if (alert.message, alert.action_due) != (cause.message, cause.action_due):
+            alert.message, alert.action_due, alert.updated_at = cause.message, cause.action_due, now
+            alert.save(update_fields=["message", "action_due", "updated_at"])
+            updated.append(alert)
+    for key, cause in causes.items():
+        if key in live:
+            continue
+        opened.append(_open(account, cause, now))
+    if recheck:
+        alert_hooks.touched(account.pk, _scope_of([*opened, *cleared, *updated]))
     return opened, cleared
 
 
@@ -282,14 +460,11 @@ def _open(account, cause, now):
     return alert
 
 
-def _expired(account, as_of):
+def _expired(account, as_of, virtual_accounts=None):
     groups: dict[_GroupKey, _Group] = {}
     lines = (
-        Entitlement.objects.filter(
-            virtual_account__account=account,
-            end_date__lt=as_of,
-            end_date__gte=as_of - datetime.timedelta(days=EXPIRED_ALERT_DAYS),
-        )
+        _lines_of(account, virtual_accounts)
+        .filter(end_date__lt=as_of, end_date__gte=as_of - datetime.timedelta(days=EXPIRED_ALERT_DAYS))
         .select_related("license", "virtual_account")
         .order_by("pk")
     )
@@ -322,11 +497,12 @@ def _expired(account, as_of):
         )
 
 
-def _duplicates(account, as_of):
+def _duplicates(account, as_of, virtual_accounts=None):
     # (va, license): (its first line, the subscription ids of its lines)
     subscriptions: dict[tuple[int, int], tuple[Entitlement, set[str]]] = {}
     lines = (
-        Entitlement.objects.filter(valid_on_q(as_of), virtual_account__account=account)
+        _lines_of(account, virtual_accounts)
+        .filter(valid_on_q(as_of))
         .exclude(subscription_id="")
         .select_related("license", "virtual_account")
         .order_by("pk")
@@ -590,18 +766,108 @@ def remind_later(*, actor, alert, now=None):
     return alert
 
 
-def recompute_all(as_of=None):
-    """Recompute the alerts of every active local account; returns {account id: (opened, cleared)} counts."""
+def recompute_all(as_of=None, *, since=None):
+    """Recompute the alerts of every active local account; returns {account id: (opened, cleared)} counts.
+
+    The safety net: a write-driven alert it opens or clears is logged as a missed hook (WARNING),
+    unless the clock explains it since ``since`` (the previous run); without ``since`` it cannot
+    tell, and says so at INFO.
+    """
+    now, _day = _moment(as_of)
     done = {}
     for account in LocalAccount.objects.filter(status=LocalAccount.Status.ACTIVE).order_by("pk"):
-        opened, cleared = recompute_alerts(account, as_of)
+        opened, cleared = recompute_alerts(account, now)
+        _report_missed_hooks(account, opened, cleared, since, now)
         done[account.pk] = (len(opened), len(cleared))
+    return done
+
+
+def _clock_moved(account, since, now):
+    """Ids of the virtual accounts whose positions the clock alone changed between ``since`` and
+    ``now``: a license line started or ended, or a product instance reached Failed to Renew (its
+    usage stops counting)."""
+    since_day, day = since.astimezone(datetime.timezone.utc).date(), now.astimezone(datetime.timezone.utc).date()
+    lines = Entitlement.objects.filter(virtual_account__account=account).filter(
+        Q(start_date__gt=since_day, start_date__lte=day) | Q(end_date__gte=since_day, end_date__lt=day)
+    )
+    renewal = datetime.timedelta(days=RENEWAL_PERIOD_DAYS)
+    silent = ProductInstance.objects.filter(account=account).filter(
+        Q(last_contact_at__gt=since - renewal, last_contact_at__lte=now - renewal)
+        | Q(last_contact_at__isnull=True, registered_at__gt=since - renewal, registered_at__lte=now - renewal)
+    )
+    return set(lines.values_list("virtual_account_id", flat=True)) | set(
+        silent.values_list("virtual_account_id", flat=True)
+    )
+
+
+def _report_missed_hooks(account, opened, cleared, since, now):
+    changed = [(alert, "opened") for alert in opened] + [(alert, "cleared") for alert in cleared]
+    changed = [(alert, how) for alert, how in changed if alert.alert_type in WRITE_DRIVEN]
+    if not changed:
+        return
+    clock = _clock_moved(account, since, now) if since is not None else None
+    for alert, how in changed:
+        if clock is None:
+            logger.info(
+                "The scheduled alert recompute %s %s of local account %s (%s); no previous run is known "
+                "to tell a missed hook from the clock.",
+                how,
+                alert.key,
+                account.pk,
+                account.name,
+            )
+        elif alert.alert_type != Alert.Type.SYNC_REQUIRED and alert.virtual_account_id in clock:
+            logger.info(
+                "The scheduled alert recompute %s %s of local account %s (%s): the clock changed its "
+                "virtual account's positions since %s.",
+                how,
+                alert.key,
+                account.pk,
+                account.name,
+                since.isoformat(),
+            )
+        else:
+            logger.warning(
+                "Missed alert hook: the scheduled alert recompute %s %s of local account %s (%s); the "
+                "write that changed its cause should have (licensing.services.alert_hooks).",
+                how,
+                alert.key,
+                account.pk,
+                account.name,
+            )
+
+
+def _last_run_key():
+    # Named after the database: a test run and a live server sharing one cache keep their own.
+    return f"onprem:alerts-safety-net:last-run:v1:{settings.DATABASES['default']['NAME']}"
+
+
+def run_safety_net(now=None):
+    """The scheduled task's work: recompute every account, then remember when (the next run's
+    ``since``). After downtime it opens what is due now, once: each warning period is one key,
+    so the periods passed while the server was off are not opened one after the other."""
+    now = now or timezone.now()
+    try:
+        since = cache.get(_last_run_key())
+    except Exception:  # noqa: BLE001 - redis.ConnectionError, OSError, ...: the safety net runs on
+        logger.warning("The cache is unavailable: the alert recompute cannot tell missed hooks from the clock")
+        since = None
+    if since is not None and since > now:
+        since = None  # a clock set back: nothing to compare with
+    done = recompute_all(now, since=since)
+    try:
+        cache.set(_last_run_key(), now, timeout=None)
+    except Exception:  # noqa: BLE001 - any cache failure: the next run says it cannot tell
+        logger.warning("The cache is unavailable: the alert recompute could not remember this run")
     return done
 
 
 __all__ = [
     "recompute_alerts",
     "recompute_all",
+    "run_safety_net",
+    "WRITE_DRIVEN",
+    "TIME_DRIVEN",
     "dismiss_alert",
     "remind_later",
     "next_warning_at",

@@ -164,6 +164,11 @@ def _positions(va_names, as_of):
     )
 
 
+def positions_of(virtual_accounts, *, as_of=None):
+    """The positions of some virtual accounts given as {id: name} (the names known: no query for them)."""
+    return _positions(dict(virtual_accounts), as_of or today())
+
+
 def virtual_account_positions(virtual_account, *, as_of=None):
     """The license positions of one local virtual account (the instance's name: no query for it)."""
     return _positions({virtual_account.pk: virtual_account.name}, as_of or today())

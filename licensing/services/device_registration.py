@@ -11,11 +11,11 @@ from django.db import IntegrityError, connection, transaction
 from core import events
 
 from ..models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance
-from . import device_reregistration, prepared, registration_limits
+from . import alert_hooks, device_reregistration, prepared, registration_limits
 from .device_errors import FROM_TOKEN_REFUSAL, NOT_REGISTERED, TOKEN_UNKNOWN, DeviceError
 from .device_pki import current_authority, host_common_name, issue_certificate
 from .prepared import update_row
-from .product_instances import remove_product_instance, transfer_product_instance
+from .product_instances import FAILED_TO_RENEW, OK, remove_product_instance, renewal_state, transfer_product_instance
 from .tokens import TokenError, count_use, find_usable_token
 
 
@@ -168,6 +168,7 @@ def register(message, *, transport, now):
         if device_reregistration.authorize(pi, token, message, now):
             transfer_product_instance(actor=None, pi=pi, to_va=va, as_of=now.date())
             pi.virtual_account = va
+        contact_hook(pi, now)
         updates = {"registered_at": now, "last_contact_at": now}
         for name in ("hostname", "product_name"):
             if f.get(name):
@@ -253,8 +254,19 @@ def deregister(cert, message, *, now):
     return cert.authority, {"status": "SUCCESS", "released": released}
 
 
+def contact_hook(pi, now):
+    """An instance on the Failed to Connect / Renew ladder is calling in: its alert clears on
+    commit, and after Failed to Renew its usage counts again in its virtual account. Nothing for
+    an instance in contact (no statement on the hot path)."""
+    state = renewal_state(pi, now).state
+    if state != OK:
+        va = pi.virtual_account if ProductInstance.virtual_account.is_cached(pi) else pi.virtual_account_id
+        alert_hooks.contact_changed(pi.account_id, pi.pk, va if state == FAILED_TO_RENEW else None)
+
+
 def touch(pi, now, **fields):
     """Record the contact (one UPDATE, which also locks the row: messages of one device serialise)."""
+    contact_hook(pi, now)
     update_row(ProductInstance, pi.pk, last_contact_at=now, **fields)
     pi.last_contact_at = now
     for name, value in fields.items():

@@ -12,6 +12,7 @@ grow with the number of product instances.
 """
 
 import datetime
+import functools
 import hashlib
 
 from django.db import connection
@@ -19,7 +20,7 @@ from django.db import connection
 from core import events
 
 from ..models import DeviceIdentity, LicenseDefinition, LicenseUsage, ProductInstance, RumReport
-from . import prepared, usage_bounds
+from . import alert_hooks, alerts, prepared, usage_bounds
 from .compliance import IN_COMPLIANCE, virtual_account_positions
 from .device_registration import epoch_ms, touch
 from .prepared import cache_related
@@ -91,9 +92,14 @@ def _licenses_and_usage(pi, tags):
     return licenses, current
 
 
-def apply_usage(pi, current, desired, now):
+def apply_usage(pi, current, desired, now, *, hook=True):
     """Bring ``pi``'s usage rows from ``current`` ({license_id: LicenseUsage}) to ``desired``
-    ({license_id: count}); licenses missing from ``desired`` keep their rows."""
+    ({license_id: count}); licenses missing from ``desired`` keep their rows. Returns whether a
+    count changed.
+
+    ``hook=False``: the caller checks the Insufficient Licenses of the virtual account itself
+    after its transaction (AUTHORIZE, which reads the positions then anyway: ``finish_authorize``).
+    """
     gone = [row.pk for lid, row in current.items() if lid in desired and desired[lid] <= 0]
     changed = []
     for lid, row in current.items():
@@ -114,6 +120,12 @@ def apply_usage(pi, current, desired, now):
         LicenseUsage.objects.bulk_update(changed, ["count", "updated_at"])
     if new:
         prepared.insert_rows(new)
+    moved = bool(gone or changed or new)
+    if moved and hook:
+        # Insufficient Licenses of the virtual account, on commit (nothing when the counts stayed).
+        cached = ProductInstance.virtual_account.is_cached(pi)
+        alert_hooks.usage_changed(pi.account_id, [pi.virtual_account if cached else pi.virtual_account_id])
+    return moved
 
 
 def _group_key(ids):
@@ -170,15 +182,7 @@ def authorize(cert, message, *, now):
     for lid, row in current.items():
         if lid not in desired and not (row.license.export_restricted and not export_ok):
             desired[lid] = 0  # not asked for any more: released
-    apply_usage(pi, current, desired, now)
-    positions = {p.license_id: p for p in virtual_account_positions(va, as_of=now.date())}
-    for answer in answers:
-        lid = answer.pop("license_id", None)
-        if "status" in answer:
-            continue
-        position = positions.get(lid)
-        in_compliance = answer["count"] == 0 or (position is not None and position.status == IN_COMPLIANCE)
-        answer["status"] = "AUTHORIZED" if in_compliance else "OUT_OF_COMPLIANCE"
+    moved = apply_usage(pi, current, desired, now, hook=False)
     if role == Role.ACTIVE and redundancy and redundancy["peers"] and not was_redundant_active:
         standbys = [peer["name"] or peer["id"] for peer in redundancy["peers"] if peer["role"] == "STANDBY"]
         if standbys:
@@ -190,14 +194,40 @@ def authorize(cert, message, *, now):
                 ha_list=", ".join(standbys),
             )
     events.record("device.connected", virtual_account=va, identifier=pi.display_name, pool_name=va.name)
-    compliant = all(answer["status"] == "AUTHORIZED" for answer in answers)
-    return cert.authority, {
+    payload = {
         "status": "SUCCESS",
         "authorizations": answers,
-        "compliance": "IN_COMPLIANCE" if compliant else "OUT_OF_COMPLIANCE",
         "renew_auth_after": epoch_ms(now + RENEW_AUTH_AFTER),
         "auth_expires": epoch_ms(now + AUTH_EXPIRES),
     }
+    return cert.authority, payload, functools.partial(finish_authorize, pi, va, answers, payload, moved, now)
+
+
+def finish_authorize(pi, va, answers, payload, moved, now):
+    """The second half of AUTHORIZE, once its transaction has committed: the positions of the
+    virtual account decide each license's answer, and, when the message changed a count, the
+    Insufficient Licenses alerts of the virtual account (one read of its live alerts; a write only
+    when they differ).
+
+    After the commit, not inside it: the positions then include every write committed before
+    them, this message's too, so of two devices that take the last licenses at the same moment
+    the later reader sees both, and its check opens the alert that neither transaction alone
+    would have shown (read inside the transactions, each would miss the other's uncommitted
+    usage). It is also the one read of the positions for both purposes.
+    """
+    positions = virtual_account_positions(va, as_of=now.date())
+    by_license = {p.license_id: p for p in positions}
+    for answer in answers:
+        lid = answer.pop("license_id", None)
+        if "status" in answer:
+            continue
+        position = by_license.get(lid)
+        in_compliance = answer["count"] == 0 or (position is not None and position.status == IN_COMPLIANCE)
+        answer["status"] = "AUTHORIZED" if in_compliance else "OUT_OF_COMPLIANCE"
+    compliant = all(answer["status"] == "AUTHORIZED" for answer in answers)
+    payload["compliance"] = "IN_COMPLIANCE" if compliant else "OUT_OF_COMPLIANCE"
+    if moved:
+        alerts.check_shortages(pi.account_id, va, positions, now=now)
 
 
 def _seen_reports(account_id, device_key, report_ids):

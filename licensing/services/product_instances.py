@@ -23,6 +23,7 @@ from core.errors import NotAllowed, ServiceError
 
 from ..models import Entitlement, LicenseUsage, ProductInstance
 from ..models.licenses import valid_on_q
+from . import alert_hooks
 from .compliance import OUT_OF_COMPLIANCE, RENEWAL_PERIOD_DAYS, today, virtual_account_positions
 from .transfers import LONGEST_TERM_FIRST, lock_virtual_accounts, move_lines, order_lines, record_transfer_events
 
@@ -106,6 +107,16 @@ def transfer_product_instance(*, actor, pi, to_va, as_of=None):
         params = {"identifier": pi.display_name, "old_pool_name": from_va.name, "new_pool_name": to_va.name}
         events.record("pi.transferred", actor=actor, virtual_account=from_va, **params)
         events.record("pi.transferred_in", actor=actor, virtual_account=to_va, **params)
+        # Both virtual accounts' shortages (and lines, when restricted ones moved), and the
+        # instance's renewal alert, whose text names its virtual account.
+        alert_hooks.touched(
+            pi.account_id,
+            alert_hooks.Scope(
+                usage={from_va.pk: from_va.name, to_va.pk: to_va.name},
+                lines={from_va.pk: from_va.name, to_va.pk: to_va.name} if moves else {},
+                product_instances={pi.pk},
+            ),
+        )
         used = set(LicenseUsage.objects.filter(product_instance=pi).values_list("license_id", flat=True))
         shortages = [
             p.license
@@ -133,6 +144,7 @@ def remove_product_instance(*, actor, pi, now=None):
             status=Alert.Status.CLEARED, cleared_at=now, updated_at=now
         )
         pi.delete()  # its usage rows go with it (CASCADE): the licenses are released
+        alert_hooks.usage_changed(va.account_id, [va])
         events.record("pi.removed", actor=actor, virtual_account=va, identifier=identifier)
 
 

@@ -19,6 +19,7 @@ from core.errors import NotAllowed, ServiceError
 
 from ..models import Entitlement, LicenseDefinition, VirtualAccount
 from ..models.licenses import valid_on_q
+from . import alert_hooks
 from .compliance import today, virtual_account_positions
 
 LONGEST_TERM_FIRST = "LONGEST_TERM_FIRST"
@@ -264,6 +265,7 @@ def transfer_licenses(
         )
         moves = move_lines(lines, quantity, to_va)
         record_transfer_events(actor, moves, from_va, to_va)
+        alert_hooks.lines_changed(from_va.account_id, [from_va, to_va])
     return TransferResult(quantity=quantity, moves=[(s.pk, m.pk, q) for s, m, q in moves], notice=notice)
 
 

@@ -7,6 +7,7 @@ from core import events
 from core.errors import NotAllowed, ServiceError
 
 from ..models import VirtualAccount
+from . import alert_hooks
 
 
 class NameTaken(ServiceError):
@@ -54,6 +55,7 @@ def rename_virtual_account(*, actor, virtual_account, name, description=None):
     va.save(update_fields=fields)
     if old_name != new_name:
         events.record("va.renamed", actor=actor, virtual_account=va, old_pool_name=old_name, new_pool_name=new_name)
+        alert_hooks.account_changed(va.account_id)  # the alert texts name the virtual account
     return va
 
 

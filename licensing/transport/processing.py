@@ -128,7 +128,13 @@ def _verify_and_handle(env, message, cert, *, transport, cslu_account, now):
                 return device_registration.register(message, transport=transport, now=now)
             if cert is None:
                 return device_slp.push(cslu_account, cslu_pi, message, now=now)
-            return HANDLERS[message.type](cert, message, now=now)
+            result = HANDLERS[message.type](cert, message, now=now)
+        if len(result) == 3:
+            # The handler's second half, after the commit (AUTHORIZE: device_usage.finish_authorize).
+            signer, payload, finish = result
+            finish()
+            return signer, payload
+        return result
     except _Replay:
         raise DeviceError(REPLAY) from None
     except DeviceError as error:
