@@ -36,6 +36,9 @@ A5_NOTIFICATIONS = (
     "Notification of password update",
     "Certificate Signing Request",
 )
+# Mails the guide promises elsewhere: the Authorization Pending alert's text ("An email
+# notification will be sent to “%{email}” when the file has been generated").
+OTHER_NOTIFICATIONS = ("Authorization File Ready",)
 
 
 def _addresses(users):
@@ -160,6 +163,9 @@ EMAIL_EVENTS = {
         "Notification of password update", the_people_concerned, "the user", footer=_NOT_YOU
     ),
     "security.csr_generated": Notification("Certificate Signing Request", system_admins, "System Admins"),
+    "alert.authorization_ready": Notification(
+        "Authorization File Ready", the_people_concerned, "the address the Authorization Pending alert named"
+    ),
 }
 
 

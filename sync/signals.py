@@ -8,6 +8,9 @@ from django.dispatch import receiver
 from core.periodic_tasks import keep_periodic_task
 
 DAY_SECONDS = 24 * 3600
+# A manual registration's Authorization File: asked for every quarter of an hour while one waits
+# (one small GET per waiting account; none when nothing waits).
+AUTHORIZATION_CHECK_SECONDS = 15 * 60
 
 
 @receiver(post_migrate)
@@ -17,6 +20,7 @@ def ensure_periodic_tasks(sender, **kwargs):
     for name, task, every in (
         ("Scheduled synchronization with CSSM", "sync.run_scheduled", settings.ONPREM_SYNC_CHECK_SECONDS),
         ("Synchronization overdue alerts", "sync.check_overdue", DAY_SECONDS),
+        ("Authorization File status", "sync.check_authorization_files", AUTHORIZATION_CHECK_SECONDS),
         ("Purge expired device nonces", "sync.purge_expired_nonces", DAY_SECONDS),
     ):
         keep_periodic_task(name, task, every=every)

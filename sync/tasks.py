@@ -159,6 +159,15 @@ def check_overdue():
     return count
 
 
+@shared_task(name="sync.check_authorization_files")
+def check_authorization_files():
+    """SSM On-Prem Authorization File Ready: ask CSSM whether the waiting manual registrations'
+    Authorization Files have been generated (sync.services.registration)."""
+    from .services.registration import check_authorization_files as check
+
+    return check()
+
+
 @shared_task(name="sync.purge_expired_nonces")
 def purge_expired_nonces():
     """Device nonces past their 24-hour window (licensing.services.device_nonces)."""

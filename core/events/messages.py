@@ -704,6 +704,14 @@ CATALOGUE.update(
             "“{email}” when the file has been generated and is ready to be downloaded.",
             from_guide=True,
         ),
+        EventType(
+            "alert.authorization_ready",
+            WARN,
+            "The Authorization File for Smart Software Manager On-Prem “{onprem_name}” has been generated and "
+            "is ready to be downloaded. To complete the registration process, save this file and upload it to "
+            "Smart Software Manager On-Prem using the On-Prem setup utility.",
+            from_guide=True,
+        ),
         # The guide's Synchronization Overdue text (its API example), which is this warning's.
         EventType(
             "alert.sync_deadline",
@@ -924,6 +932,7 @@ TITLES = {
     "agreement.accepted": _("Smart Licensing Agreement accepted"),
     "alert.onprem_removed": _("SSM On-Prem unregistered and removed"),
     "alert.authorization_pending": _("Authorization pending"),
+    "alert.authorization_ready": _("Authorization File ready"),
     "alert.sync_deadline": _("Synchronization deadline approaching"),
     "alert.onprem_expired": _("SSM On-Prem expired and removed"),
     "alert.version_note": _("Version compatibility note"),

@@ -44,6 +44,7 @@ class Alert(models.Model):
         AGREEMENT_PENDING = "agreement_pending", _("Smart Licensing Agreement Pending")
         ONPREM_REMOVED = "onprem_removed", _("SSM On-Prem Unregistered and Removed")
         AUTHORIZATION_PENDING = "authorization_pending", _("Authorization Pending")
+        AUTHORIZATION_READY = "authorization_ready", _("SSM On-Prem Authorization File Ready")
         SYNC_DEADLINE = "sync_deadline", _("Upcoming SSM On-Prem Sync Deadline (30 Day)")
         ONPREM_EXPIRED = "onprem_expired", _("SSM On-Prem expired and removed (90 Days of no sync)")
         VERSION_NOTE = "version_note", _("Version Compatibility Note")

@@ -27,6 +27,7 @@ AGREEMENT_UPDATED = KEY_PREFIX + "agreement_updated"
 AGREEMENT_PENDING = KEY_PREFIX + "agreement_pending"
 ONPREM_REMOVED = KEY_PREFIX + "onprem_removed"
 AUTHORIZATION_PENDING = KEY_PREFIX + "authorization_pending"
+AUTHORIZATION_READY = KEY_PREFIX + "authorization_ready"
 SYNC_DEADLINE = KEY_PREFIX + "sync_deadline"
 ONPREM_EXPIRED = KEY_PREFIX + "onprem_expired"
 VERSION_NOTE = KEY_PREFIX + "version_note"
@@ -59,8 +60,9 @@ def _lock(account):
     LocalAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).values_list("pk").first()
 
 
-def _raise(account, cause, now):
-    """Open ``cause``'s alert (and record its event) unless one is live for its key."""
+def _raise(account, cause, now, notify=None):
+    """Open ``cause``'s alert (and record its event, mailing ``notify`` where the event has an email
+    notification) unless one is live for its key."""
     with transaction.atomic():
         _lock(account)
         alert = Alert.objects.select_for_update().filter(account=account, key=cause.key).live().first()
@@ -76,7 +78,7 @@ def _raise(account, cause, now):
                 opened_at=now,
                 updated_at=now,
             )
-            events.record(cause.code, account=account, **cause.params)
+            events.record(cause.code, account=account, notify=notify, **cause.params)
             return alert
         if (alert.alert_type, alert.severity, alert.message, alert.action_due) != (
             cause.alert_type,
@@ -283,10 +285,36 @@ def registration_requested(account, *, onprem_name, email, now=None):
     )
 
 
+def authorization_ready(account, *, onprem_name, email, now=None):
+    """CSSM says the Authorization File of the waiting registration has been generated (the
+    registration status check, ``sync.services.registration.check_authorization_files``): SSM
+    On-Prem Authorization File Ready replaces Authorization Pending, and its event mails
+    ``email``, the address the pending alert promised the mail to."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _clear(account, AUTHORIZATION_PENDING, "the Authorization File was generated.", now)
+        alert = Alert.objects.filter(account=account, key=AUTHORIZATION_READY).live().first()
+        if alert is not None:
+            return alert
+        return _raise(
+            account,
+            _Cause(
+                AUTHORIZATION_READY,
+                Alert.Type.AUTHORIZATION_READY,
+                Alert.Severity.MINOR,
+                "alert.authorization_ready",
+                {"onprem_name": onprem_name},
+            ),
+            now,
+            notify=[email] if email else None,
+        )
+
+
 def registered(account, *, now=None):
     """An Authorization was applied: the registration is complete and CSSM holds the On-Prem again."""
     now = now or timezone.now()
     _clear(account, AUTHORIZATION_PENDING, "the Authorization File was applied.", now)
+    _clear(account, AUTHORIZATION_READY, "the Authorization File was applied.", now)
     for key in (ONPREM_REMOVED, ONPREM_EXPIRED, SYNC_DEADLINE):
         _clear(account, key, "the On-Prem was registered again.", now)
 
@@ -342,6 +370,7 @@ __all__ = [
     "may_accept_agreement",
     "accept_agreement",
     "registration_requested",
+    "authorization_ready",
     "registered",
     "sync_calendar",
 ]

@@ -11,6 +11,7 @@ import binascii
 import html
 import json
 import ssl
+import urllib.parse
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,9 @@ BANNER = (
     "tests and demos. It is not Cisco's service and grants no real licenses."
 )
 YAML_TYPE = "application/yaml; charset=utf-8"
+# Whether the Authorization File of a manual registration has been generated (the On-Prem's
+# "Authorization File Ready" alert asks this while its registration waits).
+REGISTRATION_STATUS_PATH = "/api/onprem/registration-status"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -78,6 +82,14 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, self.emulator.ca.root_pem, "application/x-pem-file")
         elif path == "/health":
             self._send(200, json.dumps({"status": "ok", "emulator": True}), "application/json")
+        elif path == REGISTRATION_STATUS_PATH:
+            query = urllib.parse.parse_qs(self.path.partition("?")[2])
+            request_id, uid = (query.get(name, [""])[0] for name in ("request_id", "uid"))
+            if not request_id or not uid:
+                self._json_error(400, "missing_parameter", "Both request_id and uid are required.")
+                return
+            status = self.emulator.registration_status(request_id, uid)
+            self._send(200, json.dumps(status), "application/json")
         else:
             self._json_error(404, "not_found", "Not found.")
 

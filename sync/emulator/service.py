@@ -62,6 +62,19 @@ class Emulator:
         self.ca = CertificateAuthority(self.store.state_dir / "ca").ensure()
 
     # ---- entry point ---------------------------------------------------------------------
+    def registration_status(self, request_id, uid):
+        """``{"status": "ready", "generated_at": ...}`` once the RegistrationRequest ``request_id``
+        of the On-Prem ``uid`` has been answered with an Authorization (its file generated), else
+        ``{"status": "pending"}``. Both must match: the request id alone names no On-Prem."""
+        with self.store.connect() as db:
+            row = db.execute(
+                "SELECT answered_at FROM answered WHERE request_id = ? AND uid = ? AND kind = 'Authorization'",
+                (request_id, uid),
+            ).fetchone()
+        if row is None:
+            return {"status": "pending"}
+        return {"status": "ready", "generated_at": row["answered_at"]}
+
     def process(
         self,
         data,

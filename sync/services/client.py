@@ -15,6 +15,7 @@ from .common import cssm_url
 
 REGISTER_PATH = "/api/onprem/register"
 SYNC_PATH = "/api/onprem/sync"
+REGISTRATION_STATUS_PATH = "/api/onprem/registration-status"
 
 
 class CssmUnavailable(Exception):
@@ -30,16 +31,39 @@ def _verify():
 
 
 def post_document(path, text, *, credentials=None):
+    response = _call(
+        "post",
+        path,
+        data=text.encode("utf-8"),
+        headers={"Content-Type": "application/yaml; charset=utf-8"},
+        auth=credentials,
+    )
+    return response.content
+
+
+def registration_status(request_id, uid):
+    """Whether CSSM has generated the Authorization File of the manual registration ``request_id``:
+    "ready" or "pending" (raises CssmUnavailable when CSSM cannot say)."""
+    response = _call("get", REGISTRATION_STATUS_PATH, params={"request_id": request_id, "uid": uid})
+    try:
+        status = response.json().get("status")
+    except (ValueError, AttributeError):
+        status = None
+    if status not in ("ready", "pending"):
+        raise CssmUnavailable("Cisco Smart Software Manager did not say whether the Authorization File is ready.")
+    return status
+
+
+def _call(method, path, **kwargs):
     url = cssm_url() + path
     try:
-        response = requests.post(
+        response = requests.request(
+            method,
             url,
-            data=text.encode("utf-8"),
-            headers={"Content-Type": "application/yaml; charset=utf-8"},
-            auth=credentials,
             timeout=settings.ONPREM_CSSM_TIMEOUT,
             verify=_verify(),
             proxies=proxy_url(),
+            **kwargs,
         )
     except requests.exceptions.SSLError as exc:
         raise CssmUnavailable(
@@ -58,4 +82,4 @@ def post_document(path, text, *, credentials=None):
         except (ValueError, AttributeError):
             pass
         raise CssmUnavailable(message, status=response.status_code, code=code)
-    return response.content
+    return response

@@ -134,6 +134,46 @@ def create_registration_request(account, *, actor, reregistration=False, mode=Sy
     return document, text, record
 
 
+def check_authorization_files(*, now=None):
+    """Ask CSSM about each manual registration still waiting for its Authorization File; for those
+    whose file has been generated, SSM On-Prem Authorization File Ready replaces Authorization
+    Pending (and mails the address the pending alert named). Returns the names of the accounts
+    whose file is ready.
+
+    Periodic (``sync.check_authorization_files``). It needs CSSM reachable: an On-Prem without a
+    network path to CSSM skips the check silently, and its Authorization Pending stays (the admin
+    learns of the file from CSSM's own mail, as the guide has it).
+    """
+    from licensing.models import Alert
+
+    ready = []
+    waiting = (
+        Alert.objects.filter(key=cssm_alerts.AUTHORIZATION_PENDING)
+        .live()
+        .select_related("account")
+        .order_by("account_id")
+    )
+    for alert in waiting:
+        account = alert.account
+        state = AccountSync.objects.filter(account=account).exclude(pending_request_id="").first()
+        if state is None:
+            continue
+        record = SyncRecord.objects.filter(request_id=state.pending_request_id).select_related("user").first()
+        try:
+            status = client.registration_status(state.pending_request_id, state.uid)
+        except client.CssmUnavailable as exc:
+            logger.info("Authorization File status of %s not known: %s", account.name, exc.message)
+            continue
+        if status != "ready":
+            continue
+        email = getattr(getattr(record, "user", None), "email", "") or ""
+        cssm_alerts.authorization_ready(
+            account, onprem_name=state.onprem_name or account.name, email=email, now=now or timezone.now()
+        )
+        ready.append(account.name)
+    return ready
+
+
 def registration_file(account, *, actor, reregistration=False):
     """ "Generate Registration File" / "Generate Re-Registration File": ``(file name, YAML text)``."""
     document, text, _record = create_registration_request(account, actor=actor, reregistration=reregistration)

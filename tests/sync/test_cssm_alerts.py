@@ -228,6 +228,72 @@ def test_authorization_pending_until_the_authorization_file_is_applied(cssm, sys
     assert events_of(account, "alert.authorization_pending") == 1 and events_of(account, "alert.cssm_cleared") == 1
 
 
+def test_authorization_file_ready_when_cssm_has_generated_it(
+    cssm, sysadmin, monkeypatch, smtp_server, settings, django_capture_on_commit_callbacks
+):
+    """While a manual registration waits, the periodic check asks CSSM (here the emulator's own
+    answer, the one its /api/onprem/registration-status endpoint serves) whether the file exists:
+    pending until the registration file is uploaded there, then Authorization File Ready replaces
+    Authorization Pending, once, with a mail to the registering admin; applying the file clears it."""
+    from licensing.services.accounts import create_account
+    from sync.services import client
+    from sync.services.registration import check_authorization_files
+
+    asked = []
+
+    def status(request_id, uid):
+        asked.append(request_id)
+        return cssm.registration_status(request_id, uid)["status"]
+
+    monkeypatch.setattr(client, "registration_status", status)
+    settings.EMAIL_BACKEND = "core.mail.SettingsEmailBackend"  # to a real SMTP listener
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    sysadmin.email = "registrar@acme.example"
+    sysadmin.save(update_fields=["email"])
+    account = create_account(
+        actor=None, name="Acme Files", cisco_smart_account="acme.example", cisco_virtual_account="Lab"
+    )
+    assert check_authorization_files() == [] and asked == []  # nothing waits: CSSM is not asked
+    _document, text, _record = create_registration_request(account, actor=sysadmin)
+    assert check_authorization_files() == [] and len(asked) == 1  # not uploaded to CSSM yet
+    assert live(account, T.AUTHORIZATION_PENDING) and not live(account, T.AUTHORIZATION_READY)
+
+    authorization, name = cssm.process(text.encode(), name="r.yml", mode=MANUAL, require_credentials=False)
+    with django_capture_on_commit_callbacks(execute=True):  # the mail goes once the event commits
+        assert check_authorization_files() == ["Acme Files"]
+    [alert] = live(account, T.AUTHORIZATION_READY)
+    assert alert.get_alert_type_display() == "SSM On-Prem Authorization File Ready"
+    assert alert.severity == Alert.Severity.MINOR
+    assert alert.message == (
+        "The Authorization File for Smart Software Manager On-Prem “Acme Files” has been generated and is ready "
+        "to be downloaded. To complete the registration process, save this file and upload it to Smart Software "
+        "Manager On-Prem using the On-Prem setup utility."
+    )
+    assert not live(account, T.AUTHORIZATION_PENDING)
+    [mail] = [m for m in smtp_server.wait_for(1) if "Authorization File Ready" in m.subject]
+    assert mail.recipients == ["registrar@acme.example"] and "“Acme Files”" in mail.body
+    check_authorization_files()  # asked again: nothing waits any more
+    assert len(live(account, T.AUTHORIZATION_READY)) == 1 and events_of(account, "alert.authorization_ready") == 1
+
+    apply_authorization(account, authorization.encode(), actor=sysadmin, name=name, mode=MANUAL)
+    assert not live(account, T.AUTHORIZATION_READY) and not live(account, T.AUTHORIZATION_PENDING)
+
+
+def test_authorization_file_check_skips_an_unreachable_cssm(cssm, sysadmin, monkeypatch):
+    from licensing.services.accounts import create_account
+    from sync.services import client
+    from sync.services.registration import check_authorization_files
+
+    def unreachable(request_id, uid):
+        raise client.CssmUnavailable("Cisco Smart Software Manager cannot be reached (ConnectionError).")
+
+    monkeypatch.setattr(client, "registration_status", unreachable)
+    account = create_account(actor=None, name="Air Gap", cisco_smart_account="acme.example", cisco_virtual_account="L")
+    create_registration_request(account, actor=sysadmin)
+    assert check_authorization_files() == []
+    assert live(account, T.AUTHORIZATION_PENDING) and not live(account, T.AUTHORIZATION_READY)
+
+
 def test_the_new_fields_are_optional_and_strict():
     body = {
         "in_reply_to": "r",

@@ -157,3 +157,28 @@ def test_process_file_command(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert side.accept(out.read_bytes(), request, root, name=out.name).body["onprem_name"] == "Renamed"
+
+
+@pytest.mark.django_db
+def test_registration_status_over_https_pending_until_the_file_is_uploaded(live_emulator, settings):
+    """The On-Prem's own client (sync.services.client.registration_status) against the emulator
+    process: "pending" for a registration CSSM has not seen, "ready" once its file was uploaded
+    and the Authorization generated; the request id of another On-Prem says nothing."""
+    from sync.services import client
+
+    base, _, cert = live_emulator
+    settings.ONPREM_CSSM_URL, settings.ONPREM_CSSM_CA_FILE = base, cert
+    side = OnPremSide()
+    registration = side.registration_request()
+    request_id, uid = registration.document_id, side.onprem.uid
+    assert client.registration_status(request_id, uid) == "pending"
+
+    upload = {"file": (filename(registration), serialize(registration).encode(), "application/yaml")}
+    answer = requests.post(
+        base + "/file", data={"username": ACME_USER[0], "password": ACME_USER[1]}, files=upload, verify=cert, timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    assert client.registration_status(request_id, uid) == "ready"
+    assert client.registration_status(request_id, "another-uid") == "pending"
+    raw = requests.get(base + "/api/onprem/registration-status", params={"uid": uid}, verify=cert, timeout=10)
+    assert raw.status_code == 400 and raw.json()["code"] == "missing_parameter"
