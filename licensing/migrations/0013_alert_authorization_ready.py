@@ -4,15 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('licensing', '0012_slp_usage_sync'),
+        ("licensing", "0012_slp_usage_sync"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alert',
-            name='alert_type',
-            field=models.CharField(choices=[('insufficient_licenses', 'Insufficient Licenses'), ('licenses_expiring', 'Licenses Expiring'), ('pi_failed_to_connect', 'Product Instance Failed to Connect'), ('pi_failed_to_renew', 'Product Instance Failed to Renew'), ('licenses_expired', 'Licenses Expired'), ('duplicate_licenses', 'Duplicate Licenses'), ('synchronization_required', 'Synchronization Required'), ('synchronization_overdue', 'Synchronization Overdue'), ('reregistration_required', 'Re-registration Required'), ('registration_limited', 'Registration Limit Reached'), ('reregistration_refused', 'Re-registration Refused'), ('agreement_updated', 'Updated Smart License Agreement'), ('agreement_pending', 'Smart Licensing Agreement Pending'), ('onprem_removed', 'SSM On-Prem Unregistered and Removed'), ('authorization_pending', 'Authorization Pending'), ('authorization_ready', 'SSM On-Prem Authorization File Ready'), ('sync_deadline', 'Upcoming SSM On-Prem Sync Deadline (30 Day)'), ('onprem_expired', 'SSM On-Prem expired and removed (90 Days of no sync)'), ('version_note', 'Version Compatibility Note')], max_length=24),
+            model_name="alert",
+            name="alert_type",
+            field=models.CharField(
+                choices=[
+                    ("insufficient_licenses", "Insufficient Licenses"),
+                    ("licenses_expiring", "Licenses Expiring"),
+                    ("pi_failed_to_connect", "Product Instance Failed to Connect"),
+                    ("pi_failed_to_renew", "Product Instance Failed to Renew"),
+                    ("licenses_expired", "Licenses Expired"),
+                    ("duplicate_licenses", "Duplicate Licenses"),
+                    ("synchronization_required", "Synchronization Required"),
+                    ("synchronization_overdue", "Synchronization Overdue"),
+                    ("reregistration_required", "Re-registration Required"),
+                    ("registration_limited", "Registration Limit Reached"),
+                    ("reregistration_refused", "Re-registration Refused"),
+                    ("agreement_updated", "Updated Smart License Agreement"),
+                    ("agreement_pending", "Smart Licensing Agreement Pending"),
+                    ("onprem_removed", "SSM On-Prem Unregistered and Removed"),
+                    ("authorization_pending", "Authorization Pending"),
+                    ("authorization_ready", "SSM On-Prem Authorization File Ready"),
+                    ("sync_deadline", "Upcoming SSM On-Prem Sync Deadline (30 Day)"),
+                    ("onprem_expired", "SSM On-Prem expired and removed (90 Days of no sync)"),
+                    ("version_note", "Version Compatibility Note"),
+                ],
+                max_length=24,
+            ),
         ),
     ]
