@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.rbac import Action, can, principal_for, visible_virtual_accounts
 from core import events
 from core.errors import NotAllowed, ServiceError
+from core.events.messages import ALERT_SEVERITY
 
 from ..models import Alert, Conversion, Entitlement, LocalAccount, ProductInstance, VirtualAccount
 from ..models.licenses import valid_on_q
@@ -456,7 +457,9 @@ def _open(account, cause, now):
     )
     if cause.event_code:
         va = alert.virtual_account if cause.virtual_account_id else None
-        events.record(cause.event_code, account=account, virtual_account=va, **cause.event_params)
+        # The alert's weight, not the event type's: a Major alert goes to syslog as ALERT.
+        severity = ALERT_SEVERITY.get(alert.severity)
+        events.record(cause.event_code, account=account, virtual_account=va, severity=severity, **cause.event_params)
     return alert
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.rbac import Action, can
 from core import events
 from core.errors import NotAllowed, ServiceError
+from core.events.messages import ALERT_SEVERITY
 
 from ..models import Alert, LicenseAgreement, LocalAccount
 
@@ -78,7 +79,8 @@ def _raise(account, cause, now, notify=None):
                 opened_at=now,
                 updated_at=now,
             )
-            events.record(cause.code, account=account, notify=notify, **cause.params)
+            severity = ALERT_SEVERITY.get(cause.severity)  # a Major alert goes to syslog as ALERT
+            events.record(cause.code, account=account, notify=notify, severity=severity, **cause.params)
             return alert
         if (alert.alert_type, alert.severity, alert.message, alert.action_due) != (
             cause.alert_type,

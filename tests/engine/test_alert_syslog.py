@@ -51,7 +51,9 @@ def test_an_insufficient_licenses_alert_reaches_syslog_with_the_guide_text(
         opened, _ = recompute_alerts(acme, NOW)
     assert [alert.alert_type for alert in opened] == ["insufficient_licenses"]
     (line,) = [text for text in datagrams(collector) if " license.insufficient " in text]
-    assert line.startswith("<1")  # local0
+    assert line.startswith("<129>")  # local0, and ALERT: Insufficient Licenses is a Major alert
+    assert " - license.insufficient - ALERT: " in line
+    assert Event.objects.get(event_type="license.insufficient").severity == ALERT
     assert (
         "The Virtual Account “Default” has a shortage of “DNA Advantage” licenses. "
         "3 licenses are required to return to compliance." in line
