@@ -287,6 +287,23 @@ CATALOGUE.update(
             from_guide=True,
         ),
         EventType(
+            "license.corrected_one",
+            INFO,
+            "The shortage of 1 “{tag}” license in the Virtual Account “{pool_name}” has been corrected.",
+            from_guide=True,
+        ),
+        EventType(
+            "license.corrected",
+            INFO,
+            "The shortage of {count} “{tag}” licenses in the Virtual Account “{pool_name}” has been corrected.",
+            from_guide=True,
+        ),
+        EventType(
+            "alert.cleared",
+            INFO,
+            "The {alert_name} alert was cleared: its cause is gone. It said: {message}",
+        ),
+        EventType(
             "license.insufficient",
             WARN,
             "The Virtual Account “{pool_name}” has a shortage of “{tag}” licenses. "
@@ -811,10 +828,12 @@ _FAMILIES = {
     "license.expiring": _("Licenses expiring"),
     "license.transferred": _("Licenses transferred"),
     "license.insufficient": _("Insufficient licenses"),
+    "license.corrected": _("Licenses corrected"),
     "pi.transferred": _("Product instance transferred"),
     "pi.failed_to_connect": _("Product instance failed to connect"),
 }
 TITLES = {
+    "alert.cleared": _("Alert cleared"),
     "system.restored": _("Server restored from a backup"),
     "settings.messaging_changed": _("Messaging settings changed"),
     "settings.syslog_changed": _("Syslog settings changed"),

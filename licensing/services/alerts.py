@@ -169,6 +169,7 @@ def _shortages(account, as_of, positions=None):
                 message=events.render(code, **params),
                 virtual_account_id=p.virtual_account_id,
                 license_id=p.license_id,
+                stage=p.shortage,  # kept for the "Licenses Corrected" event when it clears
                 event_code=code,
                 event_params=params,
             )
@@ -420,16 +421,20 @@ def _reconcile(account, causes, live, now, *, recheck=False):
     commits (see ``_recompute_scope``).
     """
     opened, cleared, updated = [], [], []
+    subjects = {_subject(cause) for cause in causes.values()}
     for key, alert in live.items():
         if key not in causes:
             alert.status, alert.cleared_at, alert.updated_at = Alert.Status.CLEARED, now, now
             alert.save(update_fields=["status", "cleared_at", "updated_at"])
             cleared.append(alert)
+            if _subject(alert) not in subjects:  # gone, not moved to its next warning period
+                _record_cleared(account, alert)
             continue
         cause = causes[key]
-        if (alert.message, alert.action_due) != (cause.message, cause.action_due):
-            alert.message, alert.action_due, alert.updated_at = cause.message, cause.action_due, now
-            alert.save(update_fields=["message", "action_due", "updated_at"])
+        if (alert.message, alert.action_due, alert.stage) != (cause.message, cause.action_due, cause.stage):
+            alert.message, alert.action_due, alert.stage = cause.message, cause.action_due, cause.stage
+            alert.updated_at = now
+            alert.save(update_fields=["message", "action_due", "stage", "updated_at"])
             updated.append(alert)
     for key, cause in causes.items():
         if key in live:
@@ -438,6 +443,37 @@ def _reconcile(account, causes, live, now, *, recheck=False):
     if recheck:
         alert_hooks.touched(account.pk, _scope_of([*opened, *cleared, *updated]))
     return opened, cleared
+
+
+def _subject(alert_or_cause):
+    """What an alert is about: its type and objects (an Expiring alert moving from its 30-day to
+    its 14-day period keeps its subject under a new key)."""
+    a = alert_or_cause
+    return (a.alert_type, a.virtual_account_id, a.license_id, a.product_instance_id)
+
+
+def _record_cleared(account, alert):
+    """The event of an alert whose cause is gone: the guide's "Licenses Corrected" for a shortage,
+    ``alert.cleared`` with the alert's last text for the others."""
+    va = alert.virtual_account if alert.virtual_account_id else None
+    if alert.alert_type == Alert.Type.INSUFFICIENT_LICENSES and va is not None and alert.license_id:
+        count = alert.stage or 1
+        events.record(
+            "license.corrected_one" if count == 1 else "license.corrected",
+            account=account,
+            virtual_account=va,
+            pool_name=va.name,
+            tag=alert.license.name,
+            count=count,
+        )
+        return
+    events.record(
+        "alert.cleared",
+        account=account,
+        virtual_account=va,
+        alert_name=alert.get_alert_type_display(),
+        message=alert.message,
+    )
 
 
 def _open(account, cause, now):

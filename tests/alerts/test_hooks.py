@@ -348,3 +348,20 @@ def test_flush_failure_is_logged_not_raised(acme, lic, registered, monkeypatch, 
     assert authorize(dev, lic, 5)["status"] == "SUCCESS"  # the device gets its answer
     assert "could not be checked" in caplog.text
     assert alert_hooks.pending_scope(acme.pk) is None
+
+
+def test_a_shortage_that_clears_records_licenses_corrected(acme, lic, registered):
+    """The guide's "Licenses Corrected" event, with the last shortage, when the cause is gone;
+    a Failed to Connect that clears records the generic cleared event with its last text."""
+    from core.models import Event
+
+    dev = registered()
+    authorize(dev, lic, 3)
+    assert authorize(dev, lic, 5)["compliance"] == "OUT_OF_COMPLIANCE"  # the shortage grows to 3
+    authorize(dev, lic, 1)
+    assert not live_shortages(acme)
+    [event] = Event.objects.filter(event_type="license.corrected")
+    assert event.message == (
+        "The shortage of 3 “Network Advantage” licenses in the Virtual Account “Default” has been corrected."
+    )
+    assert event.severity == "INFO"
