@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",  # its widget templates, for FORM_RENDERER
     "rest_framework",
     "oauth2_provider",
     "django_celery_beat",
@@ -91,6 +92,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Every form field renders through templates/includes/forms/ (core/forms.py).
+FORM_RENDERER = "core.forms.FormRenderer"
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'onprem.sqlite3'}")

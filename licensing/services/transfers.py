@@ -61,6 +61,19 @@ class TransferResult:
 
 
 @dataclass
+class TransferLimits:
+    """What the Transfer Licenses form shows before anything is sent: the source's figures for
+    the license, how many may go, and why Transfer / Preview are greyed out ("" when they are not)."""
+
+    purchased: int
+    in_use: int
+    available: int  # the balance; below 0 when the virtual account is Out Of Compliance
+    transferable: int
+    refusal: str
+    notice: str
+
+
+@dataclass
 class TransferPreview:
     quantity: int
     notice: str
@@ -220,18 +233,9 @@ def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, en
 
     position = _position(from_va, license_id, as_of)
     definition = LicenseDefinition.objects.get(pk=license_id)
-    if position is not None and position.available < 0:
-        raise ServiceError(ALREADY_OUT_OF_COMPLIANCE.format(pool_name=from_va.name, tag=definition.name))
-    transferable = sum(line.quantity for line in lines)
-    notice = ""
-    if definition.export_restricted:
-        available = position.available if position is not None else 0
-        in_use = position.in_use if position is not None else 0
-        if available <= 0 and in_use > 0:
-            raise ServiceError(EXPORT_RESTRICTED_ALL_IN_USE.format(pool_name=from_va.name, tag=definition.name))
-        transferable = min(transferable, max(available, 0))
-        if in_use > 0:
-            notice = EXPORT_RESTRICTED_IN_USE_NOTICE
+    refusal, transferable, notice = _rules(from_va, definition, position, sum(line.quantity for line in lines))
+    if refusal:
+        raise ServiceError(refusal)
     if quantity > transferable:
         raise ServiceError(
             f"Only {transferable} “{definition.name}” licenses can be transferred from the Virtual Account "
@@ -239,6 +243,45 @@ def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, en
             field="quantity",
         )
     return from_va, to_va, lines, quantity, notice
+
+
+def _rules(from_va, definition, position, on_lines):
+    """The guide's rules for a summary-level transfer out of ``from_va``: (refusal, transferable,
+    notice). Refused when the virtual account is already Out Of Compliance for the license, and for
+    an export-restricted license whose licenses are all in use (case 3); an export-restricted
+    license moves only its balance, with the guide's notice when some are in use (case 2)."""
+    available = position.available if position is not None else 0
+    in_use = position.in_use if position is not None else 0
+    if available < 0:
+        return ALREADY_OUT_OF_COMPLIANCE.format(pool_name=from_va.name, tag=definition.name), 0, ""
+    transferable, notice = on_lines, ""
+    if definition.export_restricted:
+        if available <= 0 and in_use > 0:
+            return EXPORT_RESTRICTED_ALL_IN_USE.format(pool_name=from_va.name, tag=definition.name), 0, ""
+        transferable = min(transferable, available)
+        if in_use > 0:
+            notice = EXPORT_RESTRICTED_IN_USE_NOTICE
+    return "", transferable, notice
+
+
+def transfer_limits(*, from_va, license, as_of=None):
+    """Read only: the Transfer Licenses form's figures and whether the guide greys out Transfer /
+    Preview for ``license`` out of ``from_va`` (the same rules transfer_licenses refuses by)."""
+    as_of = as_of or today()
+    position = _position(from_va, license.pk, as_of)
+    lines = Entitlement.objects.filter(valid_on_q(as_of), virtual_account=from_va, license_id=license.pk)
+    on_lines = sum(lines.values_list("quantity", flat=True))
+    refusal, transferable, notice = _rules(from_va, license, position, on_lines)
+    if not refusal and transferable <= 0:
+        refusal = f"The Virtual Account “{from_va.name}” has no “{license.name}” licenses to transfer."
+    return TransferLimits(
+        purchased=position.purchased if position is not None else 0,
+        in_use=position.in_use if position is not None else 0,
+        available=position.available if position is not None else 0,
+        transferable=max(transferable, 0),
+        refusal=refusal,
+        notice=notice,
+    )
 
 
 def transfer_licenses(

@@ -19,7 +19,7 @@ from .workspace import MANAGE_ACCOUNT_TABS, account_page, render_workspace, tab_
 def render_tab(request, account, tab, template, context=None, status=200):
     page = {"manage_tabs": tab_bar(request, account, MANAGE_ACCOUNT_TABS, current=tab)}
     page.update(context or {})
-    return render_workspace(request, template, page, account=account, status=status)
+    return render_workspace(request, template, page, account=account, section="manage", status=status)
 
 
 def require(request, action, account, **scope):

@@ -303,7 +303,9 @@ def report(request, account, kind):
         page_rows.append(
             {
                 "url": _detail_url(account, kind, row),
-                "cells": [{"value": _display(values[key]), "numeric": key in NUMERIC_COLUMNS} for key in keys],
+                "cells": [
+                    {"value": _display(values[key]), "numeric": key in NUMERIC_COLUMNS, "key": key} for key in keys
+                ],
             }
         )
     params = request.GET.copy()

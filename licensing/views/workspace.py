@@ -43,20 +43,64 @@ class Tab:
     label: str  # lazily translated
     url_name: str  # reversed with the account id only
     allowed: Callable = may(Action.VIEW_ACCOUNT)
+    help: str = ""  # lazily translated; what the home page says under the tab's tile
 
 
 # The Smart Licensing section: Alerts, Inventory, Convert to Smart Licensing, Reports,
 # Preferences, Activity. Each is appended here when it is built, e.g.
-#     SMART_LICENSING_TABS.append(Tab("inventory", _("Inventory"), "licensing_inventory"))
+#     SMART_LICENSING_TABS.append(Tab("inventory", _("Inventory"), "licensing_inventory", help=_("...")))
 # and appears at once in the tab bar and on the home page; while the list is empty the
 # section is not shown at all.
 SMART_LICENSING_TABS: list[Tab] = []
-SMART_LICENSING_TABS.append(Tab("alerts", _("Alerts"), "licensing_alerts"))
-SMART_LICENSING_TABS.append(Tab("inventory", _("Inventory"), "licensing_inventory"))
-SMART_LICENSING_TABS.append(Tab("conversion", _("Convert to Smart Licensing"), "licensing_conversion"))
-SMART_LICENSING_TABS.append(Tab("reports", _("Reports"), "licensing_reports"))
-SMART_LICENSING_TABS.append(Tab("preferences", _("Preferences"), "licensing_preferences", may(Action.SET_PREFERENCES)))
-SMART_LICENSING_TABS.append(Tab("activity", _("Activity"), "licensing_activity"))
+SMART_LICENSING_TABS.append(
+    Tab(
+        "alerts",
+        _("Alerts"),
+        "licensing_alerts",
+        help=_("Licenses in shortage, product instances that stopped connecting, expiring subscriptions."),
+    )
+)
+SMART_LICENSING_TABS.append(
+    Tab(
+        "inventory",
+        _("Inventory"),
+        "licensing_inventory",
+        help=_("Registration tokens, licenses and product instances of each local virtual account."),
+    )
+)
+SMART_LICENSING_TABS.append(
+    Tab(
+        "conversion",
+        _("Convert to Smart Licensing"),
+        "licensing_conversion",
+        help=_("Device Led Conversion of traditional licenses: its settings and history."),
+    )
+)
+SMART_LICENSING_TABS.append(
+    Tab(
+        "reports",
+        _("Reports"),
+        "licensing_reports",
+        help=_("Licenses, license subscriptions and product instances, on the page or as CSV or Excel."),
+    )
+)
+SMART_LICENSING_TABS.append(
+    Tab(
+        "preferences",
+        _("Preferences"),
+        "licensing_preferences",
+        may(Action.SET_PREFERENCES),
+        help=_("Your own settings for the Licenses tab, and their change log."),
+    )
+)
+SMART_LICENSING_TABS.append(
+    Tab(
+        "activity",
+        _("Activity"),
+        "licensing_activity",
+        help=_("License transactions and the account's event log."),
+    )
+)
 
 # Manage Account. User Groups and Custom Tags join this list when they are built.
 MANAGE_ACCOUNT_TABS: list[Tab] = [
@@ -69,6 +113,9 @@ MANAGE_ACCOUNT_TABS: list[Tab] = [
     Tab("event_log", _("Event Log"), "licensing_manage_event_log"),
 ]
 
+# Manage Account's own place in the workspace's tab bar, after the Smart Licensing section.
+MANAGE_ACCOUNT = Tab("manage", _("Manage Account"), "licensing_manage_general")
+
 
 def tab_bar(request, account, tabs, current=None):
     """The tabs of ``tabs`` this principal may open on ``account``, as template rows."""
@@ -78,6 +125,7 @@ def tab_bar(request, account, tabs, current=None):
             "label": tab.label,
             "url": reverse(tab.url_name, args=[account.pk]),
             "current": tab.key == current,
+            "help": tab.help,
         }
         for tab in tabs
         if tab.allowed(request, account)
@@ -119,8 +167,9 @@ def account_page(view):
 
 
 def render_workspace(request, template, context=None, *, account=None, section=None, status=200):
-    """Render a Licensing workspace page: the account picker in the top bar, and the Smart
-    Licensing tab bar (``section`` the current tab's key) when the page is about an account."""
+    """Render a Licensing workspace page: the account picker in the top bar, and the tab bar
+    (the Smart Licensing tabs and Manage Account; ``section`` the current tab's key) when the
+    page is about an account."""
     url_name = getattr(request.resolver_match, "url_name", None)
     picker_current = account.pk if account is not None else request.session.get(SESSION_ACCOUNT_KEY)
     page = {
@@ -130,7 +179,9 @@ def render_workspace(request, template, context=None, *, account=None, section=N
         "picker_current": picker_current,
         # The picker keeps the user on the same page of the newly chosen account.
         "picker_page": url_name if account is not None and url_name in account_pages() else "",
-        "licensing_tabs": tab_bar(request, account, SMART_LICENSING_TABS, section) if account is not None else [],
+        "licensing_tabs": (
+            tab_bar(request, account, [*SMART_LICENSING_TABS, MANAGE_ACCOUNT], section) if account is not None else []
+        ),
     }
     page.update(context or {})
     return render(request, template, page, status=status)

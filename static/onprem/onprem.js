@@ -137,7 +137,7 @@
         if (response.ok && page.getElementById("id_username")) { return box.getAttribute("data-text-login"); }
         // Each field error with its field's label ("Name: This field is required.").
         var errors = Array.prototype.map.call(page.querySelectorAll(".errorlist li, .message.error"), function (li) {
-          var field = li.closest(".lw-field, p, li.field");
+          var field = li.closest(".form-field, p, li.field");
           var label = field && field.querySelector("label, legend");
           var name = label && label !== li ? label.textContent.replace(/[:*\s]+$/, "").trim() : "";
           return (name ? name + ": " : "") + li.textContent.trim();

@@ -9,6 +9,16 @@ form pages their toolbars link to, is loaded at 1280x800 and at 390x844 with eve
   window, so it can only be reached by scrolling sideways (inside a table's box or the page);
 * at both widths, when a visible text input, select or textarea is narrower than 80 px.
 
+and, so that every page uses the one set of form and toolbar templates (issue 20, item 6):
+
+* a number, date or time input not styled like the text inputs (solid border, padding);
+* a checkbox whose label sits above it instead of beside it;
+* at 1280 px, a Reset or Cancel not on the row of its form's main button;
+* at 1280 px, a table toolbar whose items form more than two groups (an action floating in
+  the middle), or a table wider than its box (it must fit, not scroll, on a laptop);
+* a heading or window title that says the same words twice ("Licenses · Licenses");
+* a link or button whose only text is an arrow (a back link must say where it leads).
+
 The 403, 404, CSRF-failure and 500 pages are rendered in the browser too, in the product's
 shell with a way home. See docs/development/layout-checks.md.
 """
@@ -72,6 +82,83 @@ MEASURE = """
       problems.push(`${describe(el)} sits outside the window (${where})`);
     }
   }
+  const shown = (el) => {
+    const r = el.getBoundingClientRect();
+    return r.width > 1 && r.height > 1 && getComputedStyle(el).visibility !== 'hidden'
+      && !el.closest('.sr-only, .lw-visually-hidden');
+  };
+  const words = (el) => (el.innerText || el.textContent || '').replace(/\\s+/g, ' ').trim();
+  // Number, date and time inputs look like the text inputs: a solid border and room inside.
+  const dated = 'input[type=number], input[type=date], input[type=time], input[type=datetime-local]';
+  for (const el of document.querySelectorAll(dated)) {
+    if (!shown(el)) continue;
+    const style = getComputedStyle(el);
+    if (style.borderTopStyle !== 'solid' || parseFloat(style.paddingLeft) < 6
+        || parseFloat(style.borderTopLeftRadius) < 2) {
+      problems.push(`${describe(el)} is not styled like the text inputs `
+        + `(border ${style.borderTopStyle}, padding ${style.paddingLeft})`);
+    }
+  }
+  // A checkbox's label is beside it, not above it.
+  for (const el of document.querySelectorAll('input[type=checkbox]')) {
+    if (!shown(el) || !el.labels || !el.labels.length) continue;
+    const box = el.getBoundingClientRect();
+    const label = el.labels[0].getBoundingClientRect();
+    if (label.bottom <= box.top + 1) problems.push(`the label of ${describe(el)} sits above its checkbox`);
+  }
+  if (checkOutside) {
+    // Reset and Cancel sit on the row of the form's main button.
+    const main = 'button[type=submit]:not(.secondary):not(.link), button:not([type]):not(.secondary):not(.link)';
+    const primaries = Array.from(document.querySelectorAll(main)).filter(shown).map((b) => b.getBoundingClientRect());
+    for (const el of document.querySelectorAll('button, a.btn')) {
+      if (!shown(el) || !/^(Reset|Cancel)$/.test(words(el))) continue;
+      const r = el.getBoundingClientRect();
+      if (!primaries.some((q) => Math.abs(q.top - r.top) < 6 && Math.abs(q.left - r.left) < 500)) {
+        problems.push(`"${words(el)}" is not on the row of its form's main button`);
+      }
+    }
+    // A table toolbar: the search at the start, the actions together at the end; nothing in between.
+    for (const bar of document.querySelectorAll('.table-tools')) {
+      if (!shown(bar)) continue;
+      const rows = {};
+      for (const child of Array.from(bar.children).filter(shown)) {
+        const r = child.getBoundingClientRect();
+        const key = Math.round(r.top / 8);
+        (rows[key] = rows[key] || []).push(r);
+      }
+      for (const row of Object.values(rows)) {
+        row.sort((a, b) => a.left - b.left);
+        let gaps = 0;
+        for (let i = 1; i < row.length; i++) if (row[i].left - row[i - 1].right > 48) gaps++;
+        if (gaps > 1) {
+          problems.push(`a toolbar has ${gaps + 1} groups (one floats mid-toolbar): "${words(bar).slice(0, 50)}"`);
+        }
+      }
+    }
+    // A table fits the page at 1280 px instead of scrolling inside its box.
+    for (const table of document.querySelectorAll('main table')) {
+      if (!shown(table)) continue;
+      let box = table.parentElement;
+      while (box && box !== document.body && !/(auto|scroll)/.test(getComputedStyle(box).overflowX)) {
+        box = box.parentElement;
+      }
+      const over = box && box !== document.body ? box.scrollWidth - box.clientWidth : 0;
+      if (over > 2) problems.push(`a table is ${over}px wider than its box ("${words(table).slice(0, 40)}")`);
+    }
+  }
+  // No heading or title says the same thing twice ("Licenses · Licenses").
+  const headings = Array.from(document.querySelectorAll('h1, h2, h3')).filter(shown).map(words);
+  for (const text of [document.title, ...headings]) {
+    const parts = text.split('·').map((t) => t.trim().toLowerCase()).filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      if (parts[i] === parts[i - 1]) problems.push(`"${text}" says "${parts[i]}" twice`);
+    }
+  }
+  // A link or button says what it does: never only an arrow.
+  for (const el of document.querySelectorAll('a, button')) {
+    const text = words(el);
+    if (shown(el) && /^[←→‹›«»<>]+$/.test(text)) problems.push(`a ${el.tagName.toLowerCase()} says only "${text}"`);
+  }
   return problems;
 }
 """
@@ -98,6 +185,13 @@ def form_pages(page, pages):
     return found
 
 
+def report_results(account):
+    """Each report run over everything, named as the report itself (the name its heading shows)."""
+    runs = {"licenses": "Licenses", "subscriptions": "License Subscriptions", "product_instances": "Product Instances"}
+    query = "run=1&va_scope=all&license_scope=all&subscription_status=all&name="
+    return [f"/accounts/{account}/reports/{kind}/?{query}{name.replace(' ', '+')}" for kind, name in runs.items()]
+
+
 @pytest.fixture(scope="module")
 def layout_accounts(server):
     assert "accounts ok" in server.shell(LAYOUT_ACCOUNTS.format(accounts=ACCOUNTS))
@@ -108,10 +202,10 @@ def test_every_page_fits_the_window_with_its_forms_open(server, new_page, layout
     page = login(new_page(viewport=viewport), "e2e-admin")
     pages = main_pages(page)
     account = int(re.search(r"/accounts/(\d+)/", next(p for _, p in pages if p.startswith("/accounts/"))).group(1))
-    extra = form_pages(page, pages)
+    extra = form_pages(page, pages) + report_results(account)
     # The Register form of an account waiting for registration is what issue 20 found off the screen.
     assert any(p.endswith("/manual-registration/") for p in extra), extra
-    pages += [(_name(path, account) + "-form", path) for path in extra]
+    pages += [(_name(path.split("?")[0], account) + "-form", path) for path in extra]
     failures = []
     for name, path in pages:
         response = page.goto(path)
@@ -209,3 +303,20 @@ def _check_error_page(page, heading):
         page.set_viewport_size(viewport)
         assert not layout_problems(page, viewport)
     page.set_viewport_size(DESKTOP)
+
+
+def test_licensing_tab_bar_and_home_tiles(server, new_page):
+    """Manage Account is in the Licensing tab bar; every home page tile says what it opens."""
+    page = login(new_page(), "e2e-admin")
+    page.goto("/")
+    assert "Manage Account" in page.locator("nav.lw-section-tabs a").all_inner_texts()
+    for section in ("lw-smart-licensing", "lw-administration"):
+        tiles = page.locator(f"section[aria-labelledby={section}] .lw-links li")
+        assert tiles.count() >= 2, section
+        for tile in tiles.all():
+            title = tile.locator("a").inner_text().strip()
+            assert len(tile.locator(".help").inner_text().strip()) > 20, f"the {title} tile has no description"
+    page.locator("nav.lw-section-tabs a", has_text="Manage Account").click()
+    page.wait_for_load_state()
+    assert page.locator("nav.lw-section-tabs a[aria-current=page]").inner_text().strip() == "Manage Account"
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Manage Account")

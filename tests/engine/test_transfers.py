@@ -17,6 +17,7 @@ from licensing.services.transfers import (
     LONGEST_TERM_LAST,
     preview_transfer,
     transfer_licenses,
+    transfer_limits,
 )
 
 D = datetime.date
@@ -269,3 +270,36 @@ def test_parallel_transfers_never_make_a_balance_wrong(make_account, license_def
     assert not Entitlement.objects.filter(quantity__lte=0).exists()
     ok_events = Event.objects.filter(event_type__startswith="license.transferred", virtual_account=a).count()
     assert ok_events >= 1
+
+
+def test_transfer_limits_show_the_figures_and_grey_out_what_the_service_refuses(
+    default_va, lab, csr, license_def, add_line, use_many
+):
+    """The form's figures and refusal come from the same rules transfer_licenses refuses by."""
+    add_line(default_va, csr, 5)
+    use_many(default_va, csr, 2)
+    limits = transfer_limits(from_va=default_va, license=csr, as_of=TODAY)
+    assert (limits.purchased, limits.in_use, limits.available, limits.transferable) == (5, 2, 3, 5)
+    assert limits.refusal == "" and limits.notice == ""
+    # All purchased moves out: the source is Out Of Compliance, and the form says so up front.
+    transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=5, as_of=TODAY)
+    add_line(default_va, csr, 1)
+    limits = transfer_limits(from_va=default_va, license=csr, as_of=TODAY)
+    assert (limits.purchased, limits.in_use, limits.available, limits.transferable) == (1, 2, -1, 0)
+    assert "You cannot transfer licenses if the VA is already OOC" in limits.refusal
+    with pytest.raises(ServiceError, match="You cannot transfer licenses if the VA is already OOC"):
+        transfer_licenses(actor=None, from_va=default_va, to_va=lab, license=csr, quantity=1, as_of=TODAY)
+    # Nothing held: nothing to transfer.
+    none = license_def("Nothing Held")
+    assert (
+        "has no “Nothing Held” licenses to transfer" in transfer_limits(from_va=lab, license=none, as_of=TODAY).refusal
+    )
+    # Export-restricted: case 2 moves the balance with the guide's notice; case 3 is greyed out.
+    hsec = license_def("HSEC", export_restricted=True)
+    add_line(default_va, hsec, 8)
+    use_many(default_va, hsec, 6)
+    limits = transfer_limits(from_va=default_va, license=hsec, as_of=TODAY)
+    assert (limits.transferable, limits.refusal, limits.notice) == (2, "", EXPORT_RESTRICTED_IN_USE_NOTICE)
+    use_many(default_va, hsec, 2)
+    limits = transfer_limits(from_va=default_va, license=hsec, as_of=TODAY)
+    assert "not allowed for Export" in limits.refusal and limits.transferable == 0

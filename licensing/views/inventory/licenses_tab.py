@@ -194,6 +194,10 @@ def license_transfer(request, account, va_id, license_id):
     # Opened from an alert's Transfer Licenses: destination and quantity pre-filled (?to=, ?quantity=).
     initial = {"to_virtual_account": request.GET.get("to", ""), "quantity": request.GET.get("quantity", "")}
     form = LicenseTransferForm(request.POST or None, targets=targets, initial=initial)
+    # The figures and the guide's greyed-out Transfer / Preview; the service still refuses on its own.
+    limits = transfer_service.transfer_limits(from_va=va, license=license)
+    if limits.transferable > 0:
+        form.fields["quantity"].widget.attrs["max"] = limits.transferable
     preview = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -226,6 +230,7 @@ def license_transfer(request, account, va_id, license_id):
             "virtual_account": va,
             "license": license,
             "preview": preview,
+            "limits": limits,
             "to_virtual_account": form.cleaned_data.get("to_virtual_account") if preview else None,
             "back_url": back_url,
         },
