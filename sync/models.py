@@ -12,6 +12,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 
 from core.crypto import EncryptedTextField
@@ -22,10 +23,10 @@ class SyncSettings(models.Model):
 
     class Frequency(models.TextChoices):
         # "By default, all accounts are synchronized every 30 days from the completion of their last sync."
-        DEFAULT = "default", "Every 30 days after the last synchronization"
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
-        MONTHLY = "monthly", "Monthly"
+        DEFAULT = "default", _("Every 30 days after the last synchronization")
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        MONTHLY = "monthly", _("Monthly")
 
     scheduled_enabled = models.BooleanField(default=True)
     frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DEFAULT)
@@ -56,9 +57,9 @@ class AccountSync(models.Model):
     """The registration and synchronization state of one local account."""
 
     class Status(models.TextChoices):
-        IDLE = "idle", "Idle"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "In progress"
+        IDLE = "idle", _("Idle")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("In progress")
 
     account = models.OneToOneField("licensing.LocalAccount", on_delete=models.CASCADE, related_name="sync_state")
     # The SSM On-Prem UID CSSM knows this local account by (stable across re-registrations).
@@ -127,18 +128,18 @@ class SyncRecord(models.Model):
     """One registration or synchronization: the request, and the response that answered it."""
 
     class Kind(models.TextChoices):
-        REGISTRATION = "registration", "Registration"
-        REREGISTRATION = "reregistration", "Re-registration"
-        SYNC = "sync", "Synchronization"
+        REGISTRATION = "registration", _("Registration")
+        REREGISTRATION = "reregistration", _("Re-registration")
+        SYNC = "sync", _("Synchronization")
 
     class Mode(models.TextChoices):
-        ONLINE = "online", "Online"
-        MANUAL = "manual", "Manual"
+        ONLINE = "online", _("Online")
+        MANUAL = "manual", _("Manual")
 
     class Result(models.TextChoices):
-        PENDING = "pending", "Waiting for the response"
-        SUCCESS = "success", "Successful"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting for the response")
+        SUCCESS = "success", _("Successful")
+        FAILED = "failed", _("Failed")
 
     account = models.ForeignKey(
         "licensing.LocalAccount", null=True, on_delete=models.SET_NULL, related_name="sync_records"

@@ -7,6 +7,7 @@ synchronization with CSSM brings its result (the Conversion History tab).
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 
 
@@ -30,10 +31,10 @@ class ConversionSettings(models.Model):
 
 class Conversion(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCESS = "success", "Conversion Successful"
-        FAILED = "failed", "Conversion Failed"
-        ALREADY_CONVERTED = "already_converted", "License Already Converted"
+        PENDING = "pending", _("Pending")
+        SUCCESS = "success", _("Conversion Successful")
+        FAILED = "failed", _("Conversion Failed")
+        ALREADY_CONVERTED = "already_converted", _("License Already Converted")
 
     account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="conversions")
     virtual_account = models.ForeignKey(

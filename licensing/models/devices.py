@@ -2,6 +2,7 @@
 reports and requests pending a synchronization with CSSM."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 
 
@@ -137,12 +138,12 @@ class DeviceRequest(models.Model):
     """
 
     class Kind(models.TextChoices):
-        EXPORT_AUTHORIZE = "export_authorize", "Export Control Authorization"
-        EXPORT_RETURN = "export_return", "Export Control Authorization Return"
+        EXPORT_AUTHORIZE = "export_authorize", _("Export Control Authorization")
+        EXPORT_RETURN = "export_return", _("Export Control Authorization Return")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        COMPLETE = "complete", "Complete"
+        PENDING = "pending", _("Pending")
+        COMPLETE = "complete", _("Complete")
 
     account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="device_requests")
     product_instance = models.ForeignKey(

@@ -13,7 +13,7 @@ or return to the product instance's usage, records the guide's events, clears th
 import secrets
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core import events
 from core.errors import ServiceError
@@ -114,7 +114,7 @@ def _conversion_reply(conversion):
         "poll_id": conversion.poll_id,
         "request_type": "CONVERT",
         "result": CONVERSION_RESULTS[conversion.status],
-        "message": conversion.reason or conversion.get_status_display(),
+        "message": conversion.reason or _english(conversion.get_status_display()),
         "detail": {"licenses": conversion.licenses},
     }
 
@@ -239,3 +239,9 @@ __all__ = [
     "RESULTS",
     "CONVERSION_RESULTS",
 ]
+
+
+def _english(label):
+    """A choice label as the device protocol carries it: English, whatever the server's language."""
+    with translation.override("en"):
+        return str(label)

@@ -3,6 +3,7 @@ disabling scheduled synchronization of one account. Every change is checked firs
 one writes nothing) and recorded in the event log."""
 
 from django.db import transaction
+from django.utils import translation
 
 from core import events
 from core.errors import ServiceError
@@ -51,7 +52,9 @@ def update_schedule(*, actor, scheduled_enabled, frequency, hour, minute, day_of
         setattr(config, field, value)
     config.save()
     if config.scheduled_enabled and config.frequency != SyncSettings.Frequency.DEFAULT:
-        summary = f"scheduled synchronization {config.get_frequency_display().lower()} at {hour:02d}:{minute:02d} UTC"
+        with translation.override("en"):  # the event log stores English (docs/i18n.md)
+            frequency = str(config.get_frequency_display()).lower()
+        summary = f"scheduled synchronization {frequency} at {hour:02d}:{minute:02d} UTC"
     else:
         summary = "scheduled synchronization every 30 days after the last synchronization"
     events.record("sync.settings_changed", actor=actor, user_name=actor_name(actor), summary=summary)
