@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ from core.events.messages import ALERT_SEVERITY
 
 from ..models import Alert, Conversion, Entitlement, LocalAccount, ProductInstance, VirtualAccount
 from ..models.licenses import valid_on_q
-from . import alert_hooks
+from . import alert_hooks, prepared
 from .alert_hooks import Scope
 from .compliance import RENEWAL_PERIOD_DAYS, license_positions, positions_of
 from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
@@ -362,11 +362,10 @@ def _differs(causes, live_texts):
     return any(live_texts[k] != (c.message, c.action_due) for k, c in causes.items())
 
 
-def _recompute_scope(account_id, scope, now, day, causes=None):
+def _recompute_scope(account_id, scope, now, day):
     """Mostly a write changes no alert: two reads (the positions, the live alerts), no transaction
     and no lock. When something differs, the reads are made again under the account's lock (the
-    lock every alert writer takes) and the differences written. ``causes``: the scope's causes
-    when the caller has read them already (``check_shortages``).
+    lock every alert writer takes) and the differences written.
 
     Why reading without a lock is safe: every commit that writes alerts is followed by such a
     check of what it wrote (``_reconcile(recheck=True)``), made after its commit. So a check that
@@ -374,14 +373,34 @@ def _recompute_scope(account_id, scope, now, day, causes=None):
     word: that writer's own check reads its alerts and the data as they are after its commit, and
     writes again if another write made them stale meanwhile.
     """
-    if causes is None:
-        causes = _scope_causes(account_id, scope, now, day)
+    causes = _scope_causes(account_id, scope, now, day)
     if not _differs(causes, _live_texts(account_id, scope)):
         return [], []
     with transaction.atomic():
         account = LocalAccount.objects.select_for_update(no_key=True).get(pk=account_id)
         causes = _scope_causes(account_id, scope, now, day)
         return _reconcile(account, causes, _scope_live(account_id, scope, lock=True), now, recheck=True)
+
+
+# The live Insufficient Licenses alerts of one virtual account, read after every AUTHORIZE that
+# changed a count: hand-written and prepared like the other hot statements (prepared.py), since
+# building it through the ORM cost more CPU than the database spent answering it.
+_LIVE_SHORTAGES_SQL = (
+    'SELECT "key", message, action_due IS NULL FROM licensing_alert '
+    "WHERE account_id = %s AND virtual_account_id = %s AND alert_type = %s AND status IN (%s, %s)"
+)
+
+
+def _live_shortage_texts(account_id, va_id):
+    """{key: (message, None)} as ``_live_texts`` gives them for a usage scope of one VA (a shortage
+    alert has no action due; one that has is reported with a marker, so it differs and is fixed)."""
+    with connection.cursor() as cursor:
+        prepared.execute(
+            cursor,
+            _LIVE_SHORTAGES_SQL,
+            [account_id, va_id, Alert.Type.INSUFFICIENT_LICENSES, Alert.Status.OPEN, Alert.Status.DISMISSED],
+        )
+        return {key: (message, None if no_due else "due") for key, message, no_due in cursor.fetchall()}
 
 
 def check_shortages(account_id, virtual_account, positions, *, now):
@@ -391,11 +410,16 @@ def check_shortages(account_id, virtual_account, positions, *, now):
     One read of the live alerts when nothing changes. A failure is logged, not raised: the write
     is committed and answered, and the scheduled recompute finds what this check could not write.
     """
-    now, day = _moment(now)
-    scope = Scope(usage={virtual_account.pk: virtual_account.name})
     try:
-        causes = {cause.key: cause for cause in _shortages(account_id, day, positions=positions)}
-        return _recompute_scope(account_id, scope, now, day, causes=causes)
+        causes = {cause.key: cause for cause in _shortages(account_id, None, positions=positions)}
+        if not _differs(causes, _live_shortage_texts(account_id, virtual_account.pk)):
+            return [], []
+        now, day = _moment(now)
+        scope = Scope(usage={virtual_account.pk: virtual_account.name})
+        with transaction.atomic():
+            account = LocalAccount.objects.select_for_update(no_key=True).get(pk=account_id)
+            causes = _scope_causes(account_id, scope, now, day)
+            return _reconcile(account, causes, _scope_live(account_id, scope, lock=True), now, recheck=True)
     except Exception:
         logger.exception("The alerts of local account %s could not be checked after a usage change", account_id)
         return [], []

@@ -344,7 +344,7 @@ def test_flush_failure_is_logged_not_raised(acme, lic, registered, monkeypatch, 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(alerts, "_recompute_scope", broken)
+    monkeypatch.setattr(alerts, "_live_shortage_texts", broken)
     assert authorize(dev, lic, 5)["status"] == "SUCCESS"  # the device gets its answer
     assert "could not be checked" in caplog.text
     assert alert_hooks.pending_scope(acme.pk) is None
