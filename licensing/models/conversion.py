@@ -7,8 +7,8 @@ synchronization with CSSM brings its result (the Conversion History tab).
 """
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class ConversionSettings(models.Model):

@@ -2,8 +2,8 @@
 reports and requests pending a synchronization with CSSM."""
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class DeviceIdentity(models.Model):
