@@ -87,7 +87,9 @@ def _details(license_name, terms):
 def _lock(pi):
     """Lock ``pi``'s virtual account, then ``pi``; returns the locked (va, pi)."""
     va = lock_virtual_accounts(pi.virtual_account)[pi.virtual_account_id]
-    locked = ProductInstance.objects.select_for_update().select_related("virtual_account__account").get(pk=pi.pk)
+    locked = (
+        ProductInstance.objects.select_for_update(of=("self",)).select_related("virtual_account__account").get(pk=pi.pk)
+    )
     if locked.virtual_account_id != va.pk:
         raise ServiceError("The product instance moved meanwhile; reload and try again.")
     return va, locked
