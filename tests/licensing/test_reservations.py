@@ -276,3 +276,23 @@ def test_reserving_needs_csrf(acme, pool, acme_user):
     client.force_login(acme_user)
     assert client.post(page_url(acme, pi), {"license": lic.pk, "quantity": 1}).status_code == 403
     assert not LicenseReservation.objects.exists()
+
+
+def test_the_alerts_tab_offers_update_reserved_licenses(
+    acme, default_va, license_def, add_line, add_pi, acme_user, browser
+):
+    lic = license_def("Short Term")
+    end = TODAY - datetime.timedelta(days=2)
+    line = add_line(
+        default_va, lic, 3, "term", start=TODAY - datetime.timedelta(days=30), end=TODAY + datetime.timedelta(days=5)
+    )
+    pi = add_pi(default_va, "SN7")
+    reservations.reserve_licenses(actor=None, product_instance=pi, license=lic, quantity=2)
+    Entitlement.objects.filter(pk=line.pk).update(end_date=end)  # the term has since ended
+    LicenseReservation.objects.update(end_date=end)
+    alert_service.recompute_alerts(acme)
+    page = browser(acme_user).get(f"/accounts/{acme.pk}/alerts/").content.decode()
+    assert "Update Reserved Licenses" in page
+    assert f"{page_url(acme, pi)}#reservation-{lic.pk}" in page
+    reservations_page = browser(acme_user).get(page_url(acme, pi)).content.decode()
+    assert "Reserved License Expired" in reservations_page
