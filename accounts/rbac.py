@@ -42,6 +42,7 @@ class Action(StrEnum):
     MANAGE_DLC_SETTINGS = "manage_dlc_settings"
     ACCEPT_AGREEMENT = "accept_agreement"
     SYNC_USAGE = "sync_usage"  # SL Using Policy: "Synchronize usage information with CSSM"
+    RESERVE_LICENSES = "reserve_licenses"  # Reserve Licenses on a product instance, update, return
 
 
 _ADMINS = frozenset({SystemRole.ADMIN, SystemRole.OPERATOR})
@@ -91,6 +92,9 @@ ACCOUNT_MATRIX = {
     # Our decision (docs/rbac.md): asking that the reports go in the next synchronization sends
     # nothing the synchronization would not send anyway; whoever sees the VA may ask.
     Action.SYNC_USAGE: _EVERY_ROLE_OWN,
+    # Our decision (docs/rbac.md): reserving sets licenses of the VA aside for one of its product
+    # instances, as its usage does; whoever may transfer the VA's licenses may reserve them.
+    Action.RESERVE_LICENSES: _EVERY_ROLE_OWN,
 }
 
 

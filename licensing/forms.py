@@ -222,3 +222,28 @@ class LicenseTransferForm(_ToVirtualAccountMixin, forms.Form):
     def __init__(self, *args, targets, **kwargs):
         super().__init__(*args, **kwargs)
         self.set_targets(targets)
+
+
+class ReserveLicensesForm(forms.Form):
+    """Product instance > Reserve Licenses: the license (those the virtual account has available)
+    and how many. A whole number of at least 1 is checked here; how many may be reserved is the
+    reservation service's answer."""
+
+    license = forms.TypedChoiceField(label=_("License"), coerce=int)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=2**31 - 1)
+
+    def __init__(self, *args, reservable, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["license"].choices = [
+            (
+                r.license_id,
+                _("%(license)s (%(available)s available)") % {"license": r.license, "available": r.available},
+            )
+            for r in reservable
+        ]
+
+
+class UpdateReservationForm(forms.Form):
+    """Update Reserved Licenses: the new quantity of one license's reservation."""
+
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=2**31 - 1)

@@ -62,6 +62,21 @@ inventory_patterns = [
         name="licensing_product_instance_remove",
     ),
     path(
+        "product-instances/<int:pi_id>/reservations/",
+        inventory.product_instance_reservations,
+        name="licensing_product_instance_reservations",
+    ),
+    path(
+        "product-instances/<int:pi_id>/reservations/<int:license_id>/update/",
+        inventory.product_instance_reservation_update,
+        name="licensing_product_instance_reservation_update",
+    ),
+    path(
+        "product-instances/<int:pi_id>/reservations/<int:license_id>/return/",
+        inventory.product_instance_reservation_return,
+        name="licensing_product_instance_reservation_return",
+    ),
+    path(
         "virtual-accounts/<int:va_id>/licenses/<int:license_id>/transfer/",
         inventory.license_transfer,
         name="licensing_license_transfer",

@@ -583,6 +583,52 @@ CATALOGUE.update(
         EventType("custom_tag.created", INFO, "The virtual account custom tag “{tag_name}” was created."),
         EventType("custom_tag.updated", INFO, "The virtual account custom tag “{tag_name}” was updated."),
         EventType("custom_tag.deleted", WARN, "The virtual account custom tag “{tag_name}” was deleted."),
+        # Specific License Reservation (licensing.services.reservations).
+        EventType(
+            "reservation.reserved",
+            INFO,
+            "The following licenses were reserved on product instance “{identifier}” in Virtual Account "
+            "“{pool_name}”: {details}.",
+            from_guide=True,
+        ),
+        EventType(
+            "reservation.updated",
+            INFO,
+            "The licenses reserved on product instance “{identifier}” in Virtual Account “{pool_name}” were "
+            "updated from {old_count} to {count} “{tag}” License(s): {details}.",
+        ),
+        EventType(
+            "reservation.returned",
+            INFO,
+            "The {count} “{tag}” License(s) reserved on product instance “{identifier}” were returned to the "
+            "Virtual Account “{pool_name}”.",
+        ),
+        EventType(
+            "reservation.transferred",
+            INFO,
+            "The licenses reserved on product instance “{identifier}” were transferred from the Virtual Account "
+            "“{old_pool_name}” to the Virtual Account “{new_pool_name}”: {details}.",
+        ),
+        EventType(
+            "reservation.transferred_in",
+            INFO,
+            "The licenses reserved on product instance “{identifier}” were transferred to the Virtual Account "
+            "“{new_pool_name}” from the Virtual Account “{old_pool_name}”: {details}.",
+        ),
+        EventType(
+            "reservation.expired",
+            WARN,
+            "Reserved License Expired: a term license in the reservation of product instance “{identifier}” in "
+            "the Virtual Account “{pool_name}” has expired: {count} “{tag}” License(s) expired on {end_date}.",
+        ),
+        EventType(
+            "reservation.returned_to_smart_account",
+            WARN,
+            "The product instance “{identifier}”, which had licenses reserved, has been moved to another Smart "
+            "Account. The licenses it was reserving will be returned to the original virtual account "
+            "“{pool_name}”. Licenses reserved: {licenses}.",
+            from_guide=True,
+        ),
         EventType(
             "license.duplicate",
             WARN,
@@ -830,6 +876,7 @@ _FAMILIES = {
     "license.insufficient": _("Insufficient licenses"),
     "license.corrected": _("Licenses corrected"),
     "pi.transferred": _("Product instance transferred"),
+    "reservation.transferred": _("Reserved licenses transferred"),
     "pi.failed_to_connect": _("Product instance failed to connect"),
 }
 TITLES = {
@@ -889,6 +936,11 @@ TITLES = {
     "pi.removed": _("Product instance removed"),
     "pi.failed_to_renew": _("Product instance failed to renew"),
     "license.duplicate": _("Duplicate licenses"),
+    "reservation.reserved": _("Licenses reserved"),
+    "reservation.updated": _("Reserved licenses updated"),
+    "reservation.returned": _("Reserved licenses returned"),
+    "reservation.expired": _("Reserved license expired"),
+    "reservation.returned_to_smart_account": _("Reserved licenses returned to Smart Account"),
     "api.console_enabled": _("API Console enabled"),
     "api.console_disabled": _("API Console disabled"),
     "api.grant_created": _("API grant created"),

@@ -10,6 +10,7 @@ from .licenses import Entitlement, LicenseDefinition, LicenseHierarchy
 from .pki import DeviceCertificate, SigningAuthority
 from .preferences import PreferenceChange, UserPreference
 from .product_instances import ProductInstance
+from .reservations import LicenseReservation
 from .tags import LicenseTag
 from .tokens import RegistrationToken
 from .usage import LicenseUsage, RedundancyExclusion, UsageTotal
@@ -36,6 +37,7 @@ __all__ = [
     "PreferenceChange",
     "UserPreference",
     "ProductInstance",
+    "LicenseReservation",
     "LicenseTag",
     "RegistrationToken",
     "LicenseUsage",

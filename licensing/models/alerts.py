@@ -48,6 +48,10 @@ class Alert(models.Model):
         SYNC_DEADLINE = "sync_deadline", _("Upcoming SSM On-Prem Sync Deadline (30 Day)")
         ONPREM_EXPIRED = "onprem_expired", _("SSM On-Prem expired and removed (90 Days of no sync)")
         VERSION_NOTE = "version_note", _("Version Compatibility Note")
+        # Specific License Reservation (licensing.services.reservations): a reserved term ended;
+        # CSSM returned a product instance's reserved licenses (the synchronization).
+        RESERVED_EXPIRED = "reserved_license_expired", _("Reserved License Expired")
+        RESERVED_RETURNED = "reserved_returned", _("Reserved Licenses Returned to Smart Account")
 
     class Severity(models.TextChoices):
         MAJOR = "major", _("Major")

@@ -29,7 +29,15 @@ from core import events
 from core.errors import NotAllowed, ServiceError
 from core.events.messages import ALERT_SEVERITY
 
-from ..models import Alert, Conversion, Entitlement, LocalAccount, ProductInstance, VirtualAccount
+from ..models import (
+    Alert,
+    Conversion,
+    Entitlement,
+    LicenseReservation,
+    LocalAccount,
+    ProductInstance,
+    VirtualAccount,
+)
 from ..models.licenses import valid_on_q
 from . import alert_hooks, prepared
 from .alert_hooks import Scope
@@ -47,6 +55,10 @@ DISMISSIBLE = {
     Alert.Type.REGISTRATION_LIMITED,
     Alert.Type.REREGISTRATION_REFUSED,
     Alert.Type.VERSION_NOTE,
+    # "Click the update the reservation link ... or the dismiss link to remove the alert"; "Click
+    # Dismiss to remove the alert".
+    Alert.Type.RESERVED_EXPIRED,
+    Alert.Type.RESERVED_RETURNED,
 }
 EXPIRED_ALERT_DAYS = 30  # how long a Licenses Expired alert stays after the lines ended (our decision)
 SYNC_DLC, SYNC_EXPORT = "dlc", "export"
@@ -58,16 +70,19 @@ HOOK_KEYS = {SYNC_OVERDUE_KEY}
 # (licensing.services.registration_limits) and Re-registration Refused
 # (licensing.services.device_reregistration).
 # "cssm:": what CSSM or the synchronization calendar says (licensing.services.cssm_alerts).
-HOOK_PREFIXES = ("registration_limited:", "reregistration_refused:", "cssm:")
+# "reservation_returned:": CSSM returned a product instance's reserved licenses
+# (licensing.services.reservations.return_to_smart_account, from the synchronization).
+HOOK_PREFIXES = ("registration_limited:", "reregistration_refused:", "cssm:", "reservation_returned:")
 REMINDABLE = {Alert.Type.LICENSES_EXPIRING, Alert.Type.PI_FAILED_TO_CONNECT}
 # The guide's Alert Actions table, besides Dismiss and Remind Later (the sets above): Transfer
 # Licenses into the short pool (Insufficient Licenses) or out of it (Duplicate Licenses: "Transfer
 # the entitlement to another Virtual Account"), Remove Instance (Failed to Connect / Renew).
-TRANSFER_LICENSES, REMOVE_INSTANCE, DISMISS, REMIND_LATER = (
+TRANSFER_LICENSES, REMOVE_INSTANCE, DISMISS, REMIND_LATER, UPDATE_RESERVATION = (
     "transfer_licenses",
     "remove_instance",
     "dismiss",
     "remind_later",
+    "update_reservation",
 )
 TRANSFER_IN, TRANSFER_OUT = "in", "out"
 TRANSFERS = {Alert.Type.INSUFFICIENT_LICENSES: TRANSFER_IN, Alert.Type.DUPLICATE_LICENSES: TRANSFER_OUT}
@@ -296,6 +311,7 @@ def recompute_alerts(account, as_of=None, *, scope=None):
             *_duplicates(account, day),
             *_dlc_pending(account),
             *_export_pending(account),
+            *_reserved_expired(account, day),
         ):
             causes[cause.key] = cause
         live = {
@@ -560,6 +576,38 @@ def _expired(account, as_of, virtual_accounts=None):
         )
 
 
+def _reserved_expired(account, as_of):
+    """ "Reserved License Expired": a term license in a reservation has ended (time-driven: the
+    recompute finds it the day after the end date). The alert clears when the reservation is
+    updated to valid terms (``update_reservation``) or returned."""
+    rows = (
+        LicenseReservation.objects.filter(product_instance__account=account, end_date__lt=as_of)
+        .select_related("license", "product_instance__virtual_account")
+        .order_by("pk")
+    )
+    for row in rows:
+        pi = row.product_instance
+        assert row.end_date is not None  # the query keeps ended terms only
+        params = {
+            "identifier": pi.display_name,
+            "pool_name": pi.virtual_account.name,
+            "count": row.quantity,
+            "tag": row.license.name,
+            "end_date": row.end_date.isoformat(),
+        }
+        yield _Cause(
+            key=f"reserved_expired:{pi.pk}:{row.license_id}:{row.end_date.isoformat()}",
+            alert_type=Alert.Type.RESERVED_EXPIRED,
+            severity=Alert.Severity.MINOR,
+            message=events.render("reservation.expired", **params),
+            virtual_account_id=pi.virtual_account_id,
+            license_id=row.license_id,
+            product_instance_id=pi.pk,
+            event_code="reservation.expired",
+            event_params=params,
+        )
+
+
 def _duplicates(account, as_of, virtual_accounts=None):
     # (va, license): (its first line, the subscription ids of its lines)
     subscriptions: dict[tuple[int, int], tuple[Entitlement, set[str]]] = {}
@@ -795,6 +843,8 @@ def alert_actions(alert):
         actions.append(TRANSFER_LICENSES)
     if alert.alert_type in REMOVABLE and alert.product_instance_id:
         actions.append(REMOVE_INSTANCE)
+    if alert.alert_type == Alert.Type.RESERVED_EXPIRED and alert.product_instance_id and alert.license_id:
+        actions.append(UPDATE_RESERVATION)
     if alert.alert_type in DISMISSIBLE:
         actions.append(DISMISS)
     if alert.alert_type in REMINDABLE:
@@ -945,6 +995,7 @@ __all__ = [
     "alert_actions",
     "days_until",
     "action_due_text",
+    "UPDATE_RESERVATION",
 ]
 
 

@@ -54,14 +54,21 @@ class LicensePosition:
     purchased: int = 0
     pending_quantity: int = 0
     in_use: int = 0
+    # Reserved for product instances of the virtual account (licensing.services.reservations).
+    reserved: int = 0
     borrowed: int = 0
     lent: int = 0
     substitutions: list = field(default_factory=list)
 
     @property
+    def consumed(self):
+        """In use plus reserved: what the purchased (and borrowed) quantity must cover."""
+        return self.in_use + self.reserved
+
+    @property
     def available(self):
-        """The balance: purchased + borrowed - lent - in use (the API's ``available``)."""
-        return self.purchased + self.borrowed - self.lent - self.in_use
+        """The balance: purchased + borrowed - lent - in use - reserved (the API's ``available``)."""
+        return self.purchased + self.borrowed - self.lent - self.in_use - self.reserved
 
     @property
     def shortage(self):
@@ -81,6 +88,7 @@ class LicenseTotal:
     entitlement_tag: str
     purchased: int = 0
     in_use: int = 0
+    reserved: int = 0
     borrowed: int = 0
     lent: int = 0
     available: int = 0
@@ -135,13 +143,14 @@ def _positions(va_names, as_of):
 
     by_va: defaultdict[int, dict[int, LicensePosition]] = defaultdict(dict)  # {va id: {license id: position}}
     edges: list[tuple[int, int]] = []  # (va id, license id) of the hierarchy rows
-    for kind, va_id, license_id, name, tag, lines, bought, pending, used in _numbers(va_names, as_of):
+    for kind, va_id, license_id, name, tag, lines, bought, pending, used, reserved in _numbers(va_names, as_of):
         if kind == "h":
             edges.append((va_id, license_id))
             continue
         used = int(used) if used > 0 else 0  # the rules can leave a (virtual account, license) below zero
-        if not lines and not used:
-            continue  # neither valid lines nor usage: not a position
+        reserved = int(reserved or 0)
+        if not lines and not used and not reserved:
+            continue  # neither valid lines, usage nor reservations: not a position
         by_va[va_id][license_id] = LicensePosition(
             virtual_account_id=va_id,
             virtual_account=va_names[va_id],
@@ -151,6 +160,7 @@ def _positions(va_names, as_of):
             purchased=int(bought),
             pending_quantity=int(pending),
             in_use=used,
+            reserved=reserved,
         )
 
     if by_va:
@@ -191,6 +201,7 @@ def account_compliance(account, *, as_of=None, virtual_accounts=None):
             )
         total.purchased += position.purchased
         total.in_use += position.in_use
+        total.reserved += position.reserved
         total.borrowed += position.borrowed
         total.lent += position.lent
         total.available += position.available
@@ -240,26 +251,33 @@ GROUP BY va, lic
 
 # Everything the positions need, in one statement (it runs for every AUTHORIZE): per (virtual
 # account, license) the number of lines valid on the day, their purchased and pending quantities,
-# the in-use of _IN_USE_SQL, and the license's name and tag (rows of kind 'p'); then the tier
-# hierarchy's edges (kind 'h': higher id, lower id in the second and third columns).
+# the in-use of _IN_USE_SQL, the quantity reserved for the product instances of the virtual account
+# (licensing_licensereservation, expired terms included), and the license's name and tag (rows of
+# kind 'p'); then the tier hierarchy's edges (kind 'h': higher id, lower id in the second and third
+# columns).
 _NUMBERS_SQL = """
-SELECT 'p', g.va, g.lic, l.name, l.entitlement_tag, g.lines, g.purchased, g.pending, g.in_use FROM (
+SELECT 'p', g.va, g.lic, l.name, l.entitlement_tag, g.lines, g.purchased, g.pending, g.in_use, g.reserved FROM (
     SELECT va, lic, SUM(lines) AS lines, SUM(purchased) AS purchased, SUM(pending) AS pending,
-           SUM(in_use) AS in_use
+           SUM(in_use) AS in_use, SUM(reserved) AS reserved
     FROM (
         SELECT virtual_account_id AS va, license_id AS lic, 1 AS lines, quantity AS purchased,
-               pending_quantity AS pending, 0 AS in_use
+               pending_quantity AS pending, 0 AS in_use, 0 AS reserved
         FROM licensing_entitlement
         WHERE virtual_account_id IN ({vas})
           AND (start_date IS NULL OR start_date <= %s) AND (end_date IS NULL OR end_date >= %s)
         UNION ALL
-        SELECT va, lic, 0, 0, 0, n FROM ({in_use}) in_use_parts
+        SELECT va, lic, 0, 0, 0, n, 0 FROM ({in_use}) in_use_parts
+        UNION ALL
+        SELECT pi.virtual_account_id, r.license_id, 0, 0, 0, 0, r.quantity
+        FROM licensing_licensereservation r
+        JOIN licensing_productinstance pi ON pi.id = r.product_instance_id
+        WHERE pi.virtual_account_id IN ({vas})
     ) numbers
     GROUP BY va, lic
 ) g
 JOIN licensing_licensedefinition l ON l.id = g.lic
 UNION ALL
-SELECT 'h', higher_id, lower_id, NULL, NULL, NULL, NULL, NULL, NULL FROM licensing_licensehierarchy
+SELECT 'h', higher_id, lower_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM licensing_licensehierarchy
 """
 
 
@@ -287,13 +305,13 @@ def _in_use(va_ids, as_of):
 
 def _numbers(va_ids, as_of):
     """The rows of _NUMBERS_SQL for ``va_ids`` on ``as_of``: (kind, va, license, name, tag, lines,
-    purchased, pending, in use) per position, ("h", higher, lower, None...) per hierarchy edge."""
+    purchased, pending, in use, reserved) per position, ("h", higher, lower, None...) per hierarchy edge."""
     va_ids = [int(va_id) for va_id in va_ids]
     vas = ", ".join(["%s"] * len(va_ids))
     sql = _NUMBERS_SQL.format(vas=vas, in_use=_IN_USE_SQL.format(vas=vas))
     day = connection.ops.adapt_datefield_value(as_of)
     with connection.cursor() as cursor:
-        prepared.execute(cursor, sql, [*va_ids, day, day, *_in_use_params(va_ids, as_of)])
+        prepared.execute(cursor, sql, [*va_ids, day, day, *_in_use_params(va_ids, as_of), *va_ids])
         return cursor.fetchall()
 
 
@@ -326,13 +344,13 @@ class _Hierarchy:
 
     def substitute(self, positions):
         """Cover shortfalls in one virtual account ({license_id: LicensePosition}) with surpluses."""
-        surplus = {lid: p.purchased - p.in_use for lid, p in positions.items() if p.purchased > p.in_use}
+        surplus = {lid: p.purchased - p.consumed for lid, p in positions.items() if p.purchased > p.consumed}
         if not surplus:
             return
-        borrowers = [p for p in positions.values() if p.in_use > p.purchased and self.ancestors(p.license_id)]
+        borrowers = [p for p in positions.values() if p.consumed > p.purchased and self.ancestors(p.license_id)]
         borrowers.sort(key=lambda p: (len(self.ancestors(p.license_id)), p.license, p.license_id))
         for borrower in borrowers:
-            need = borrower.in_use - borrower.purchased
+            need = borrower.consumed - borrower.purchased
             lenders = sorted(
                 (lid for lid in self.ancestors(borrower.license_id) if surplus.get(lid, 0) > 0),
                 key=lambda lid: (self.ancestors(borrower.license_id)[lid], positions[lid].license, lid),

@@ -89,6 +89,7 @@ def license_rows(va):
                 "purchased": position.purchased,
                 "pending": position.pending_quantity,
                 "in_use": position.in_use,
+                "reserved": position.reserved,
                 "borrowed": position.borrowed,
                 "lent": position.lent,
                 "substitutions": substitutions,

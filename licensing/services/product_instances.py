@@ -7,6 +7,10 @@ purchased quantity of non-restricted licenses stays behind. For export-restricte
 purchased quantity the instance uses moves with it ("the available (Purchased Qty) licenses go
 with the PI transfer"), longest term first, so the destination never goes out of compliance.
 
+Reserved licenses move with the instance ("all the reserved licenses for that Product Instance
+will move to the destination local Virtual Account"): the lines of each reserved term go along
+(``reservations.move_reservations``).
+
 Renewal ladder (guide, "Alert Actions" note): a product instance that has not contacted the
 server for 30 days gets a Minor "Failed to Connect" alert, another Minor one at 60 days, and
 after 90 days the Major "Failed to Renew": its licenses are released.
@@ -16,15 +20,17 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Sum
 
 from accounts.rbac import Action, can
 from core import events
 from core.errors import NotAllowed, ServiceError
 
-from ..models import Entitlement, LicenseUsage, ProductInstance
+from ..models import Entitlement, LicenseReservation, LicenseUsage, ProductInstance
 from ..models.licenses import valid_on_q
 from . import alert_hooks
 from .compliance import OUT_OF_COMPLIANCE, RENEWAL_PERIOD_DAYS, today, virtual_account_positions
+from .reservations import move_reservations
 from .transfers import LONGEST_TERM_FIRST, lock_virtual_accounts, move_lines, order_lines, record_transfer_events
 
 OK, FAILED_TO_CONNECT, FAILED_TO_RENEW = "ok", "failed_to_connect", "failed_to_renew"
@@ -100,6 +106,8 @@ def transfer_product_instance(*, actor, pi, to_va, as_of=None):
             if quantity:
                 moves += move_lines(lines, quantity, to_va)
                 restricted_moved.append((usage.license.name, quantity))
+        # "all the reserved licenses for that Product Instance will move to the destination".
+        moves += move_reservations(actor=actor, pi=pi, from_va=from_va, to_va=to_va, as_of=as_of)
         pi.virtual_account = to_va
         pi.save(update_fields=["virtual_account"])
         if moves:
@@ -143,9 +151,25 @@ def remove_product_instance(*, actor, pi, now=None):
         Alert.objects.live().filter(product_instance=pi).update(
             status=Alert.Status.CLEARED, cleared_at=now, updated_at=now
         )
-        pi.delete()  # its usage rows go with it (CASCADE): the licenses are released
+        reserved = list(
+            LicenseReservation.objects.filter(product_instance=pi)
+            .values_list("license__name")
+            .annotate(n=Sum("quantity"))
+            .order_by("license__name")
+        )
+        pi.delete()  # its usage and reservation rows go with it (CASCADE): the licenses are released
         alert_hooks.usage_changed(va.account_id, [va])
         events.record("pi.removed", actor=actor, virtual_account=va, identifier=identifier)
+        for name, count in reserved:
+            events.record(
+                "reservation.returned",
+                actor=actor,
+                virtual_account=va,
+                identifier=identifier,
+                pool_name=va.name,
+                count=count,
+                tag=name,
+            )
 
 
 __all__ = [

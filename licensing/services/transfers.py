@@ -236,10 +236,12 @@ def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, en
     refusal, transferable, notice = _rules(from_va, definition, position, sum(line.quantity for line in lines))
     if refusal:
         raise ServiceError(refusal)
+    reserved = position.reserved if position is not None else 0
     if quantity > transferable:
+        because = f": {reserved} are reserved for product instances" if reserved else ""
         raise ServiceError(
             f"Only {transferable} “{definition.name}” licenses can be transferred from the Virtual Account "
-            f"“{from_va.name}”.",
+            f"“{from_va.name}”{because}.",
             field="quantity",
         )
     return from_va, to_va, lines, quantity, notice
@@ -261,6 +263,11 @@ def _rules(from_va, definition, position, on_lines):
         transferable = min(transferable, available)
         if in_use > 0:
             notice = EXPORT_RESTRICTED_IN_USE_NOTICE
+    reserved = position.reserved if position is not None else 0
+    if reserved:
+        # "Once an entitlement has been reserved, it cannot be transferred between local Virtual
+        # Accounts": what stays must still hold every reservation of the license.
+        transferable = min(transferable, max(position.purchased - reserved, 0))
     return "", transferable, notice
 
 

@@ -148,6 +148,9 @@ def _row_actions(request, account, alert, vas):
         elif action == alert_service.REMOVE_INSTANCE:
             if can(request, Action.REMOVE_PRODUCT_INSTANCES, account=account, virtual_account=va):
                 offered.append(action)
+        elif action == alert_service.UPDATE_RESERVATION:
+            if can(request, Action.RESERVE_LICENSES, account=account, virtual_account=va):
+                offered.append(action)
         else:
             offered.append(action)
     return offered
@@ -188,6 +191,7 @@ def alerts(request, account):
             "actions": {
                 "transfer": alert_service.TRANSFER_LICENSES,
                 "remove": alert_service.REMOVE_INSTANCE,
+                "update_reservation": alert_service.UPDATE_RESERVATION,
                 "dismiss": alert_service.DISMISS,
                 "remind": alert_service.REMIND_LATER,
             },

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 SEGMENTS = [
     ("in_use", _("In Use")),
+    ("reserved", _("Reserved")),
     ("lent", _("Lent to lower tiers")),
     ("available", _("Available")),
     ("shortage", _("Shortage")),
@@ -26,19 +27,23 @@ SEGMENTS = [
 
 
 def usage_segments(position):
-    """{key: value} of the four parts of a position; they add up to what the bar spans.
+    """{key: value} of the five parts of a position; they add up to what the bar spans.
 
     Licenses held = purchased + borrowed; the ones lent away cannot cover usage here, so usage
-    is covered by at most (held − lent) and the rest of it is the shortage.
+    and reservations are covered by at most (held − lent), usage first, and the rest of them is
+    the shortage.
     """
     held = position.purchased + position.borrowed
     usable = max(held - position.lent, 0)
+    reserved = getattr(position, "reserved", 0)
     covered = min(position.in_use, usable)
+    reserved_covered = min(reserved, usable - covered)
     return {
         "in_use": covered,
+        "reserved": reserved_covered,
         "lent": min(position.lent, held),
-        "available": max(usable - position.in_use, 0),
-        "shortage": position.in_use - covered,
+        "available": max(usable - position.in_use - reserved, 0),
+        "shortage": position.in_use + reserved - covered - reserved_covered,
     }
 
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from accounts.rbac import visible_virtual_accounts
+from accounts.rbac import Action, can, visible_virtual_accounts
 from core.listing import Listing
 from licensing.models import (
     DeviceCertificate,
@@ -40,6 +40,7 @@ from licensing.models import (
 )
 from licensing.models.licenses import valid_on_q
 from licensing.services import compliance, usage_history
+from licensing.services import reservations as reservation_service
 from licensing.services.event_log import visible_events
 
 from . import charts
@@ -352,6 +353,9 @@ def product_instance_detail(request, account, pi_id):
                 }
                 for u in usages
             ],
+            reservations=reservation_service.reservations_of(pi, as_of=now.date()),
+            may_reserve=can(request, Action.RESERVE_LICENSES, account=account, virtual_account=va),
+            reservations_url=reverse("licensing_product_instance_reservations", args=[account.pk, pi.pk]),
         )
     else:
         context["table"] = _event_table(request, account, va, pi.display_name)

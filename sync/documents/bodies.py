@@ -115,6 +115,19 @@ RUM_REPORT = Obj(
     }
 )
 
+# Licenses reserved for one product instance (Specific License Reservation): one entry per license
+# and term (``end_date`` null for perpetual licenses). The request carries the complete list; it is
+# left out when nothing is reserved (docs/sync-protocol.md, "Reservations").
+RESERVATION = Obj(
+    {
+        "product_instance": Name(512),
+        "virtual_account": Name(100),
+        "tag": _TAG,
+        "count": Int(minimum=1),
+        "end_date": Date(nullable=True),
+    }
+)
+
 SYNC_REQUEST_BODY = Obj(
     {
         # The watermark: the last response the On-Prem applied (None before the first sync).
@@ -156,6 +169,7 @@ SYNC_REQUEST_BODY = Obj(
         "rum_reports": List(RUM_REPORT, max_items=100_000),
         # The local account accepted the Smart Licensing Agreement CSSM published.
         "agreement_acceptance": AGREEMENT_ACCEPTANCE,
+        "reservations": List(RESERVATION, max_items=1_000_000, optional=True),
     }
 )
 
@@ -220,6 +234,10 @@ SYNC_RESPONSE_BODY = Obj(
         # The ``ref`` of every RUM report of the request that CSSM now holds (left out by a CSSM
         # that acknowledges none: the reports are then sent again).
         "rum_acknowledgements": List(Name(64), max_items=100_000, optional=True),
+        # Product instances whose reserved licenses CSSM returned (the instance connected to another
+        # Smart Account): their reservations end and "Reserved Licenses Returned to Smart Account"
+        # opens. Left out when there is none.
+        "returned_reservations": List(Obj({"product_instance": Name(512)}), max_items=100_000, optional=True),
     }
 )
 

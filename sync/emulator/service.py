@@ -16,7 +16,11 @@ check then decides. Decisions (docs/cssm-emulator.md):
   removed: its synchronization is answered ``onprem_status: removed`` and nothing else is done;
 * the latest Smart Licensing Agreement (``--publish-agreement``) goes with every response,
   ``accepted`` once the On-Prem sent an acceptance of that version and text; notices
-  (``--note``) go with every response until withdrawn.
+  (``--note``) go with every response until withdrawn;
+* the reservations a request lists replace the ones the On-Prem reported before; a return of one
+  product instance's reserved licenses (``--return-reservations``) goes with the next response,
+  and again with later ones until a request's watermark names a response that carried it (the
+  On-Prem applied it) or the instance has nothing reserved any more.
 """
 
 import datetime
@@ -260,6 +264,7 @@ class Emulator:
             "INSERT OR IGNORE INTO rum_reports (uid, ref, report, received_at) VALUES (?,?,?,?)",
             [(uid, r["ref"], json.dumps(r, sort_keys=True), format_timestamp(now)) for r in body["rum_reports"]],
         )
+        returned = self._record_reservations(db, uid, body.get("reservations") or [], body["last_response_id"])
         account = self.store.smart_account(db, onprem["smart_account"])
         export_decisions = [self._decide_export(db, uid, account, r) for r in body["export_requests"]]
         dlc_decisions = [self._decide_dlc(db, onprem, r, now) for r in body["dlc_requests"]]
@@ -280,8 +285,14 @@ class Emulator:
             "product_instances_on_cssm": count,
             "rum_acknowledgements": [r["ref"] for r in body["rum_reports"]],
         }
+        if returned:
+            response_body["returned_reservations"] = [{"product_instance": pi} for pi in returned]
         self._add_notices(db, uid, response_body)
         response = build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)
+        db.executemany(
+            "UPDATE reservation_returns SET sent_in = ? WHERE uid = ? AND product_instance = ?",
+            [(response.document_id, uid, pi) for pi in returned],
+        )
         db.execute(
             "UPDATE onprems SET last_response_id = ?, last_sync_at = ? WHERE uid = ?",
             (response.document_id, format_timestamp(now), uid),
@@ -340,6 +351,31 @@ class Emulator:
         notices = self.store.notices(db, uid)
         if notices:
             response_body["notices"] = notices
+
+    @staticmethod
+    def _record_reservations(db, uid, reservations, last_response_id):
+        """Keep the request's reservations (the complete list); returns the product instances whose
+        return is still to be told. A return is done once the On-Prem applied a response that carried
+        it (the request's watermark is that response), or when the instance has nothing reserved."""
+        db.execute("DELETE FROM reservations WHERE uid = ?", (uid,))
+        db.executemany(
+            "INSERT INTO reservations (uid, product_instance, data) VALUES (?,?,?)",
+            [(uid, r["product_instance"], json.dumps(r, sort_keys=True)) for r in reservations],
+        )
+        holders = {r["product_instance"] for r in reservations}
+        returned = []
+        for row in db.execute(
+            "SELECT product_instance, sent_in FROM reservation_returns WHERE uid = ? ORDER BY product_instance", (uid,)
+        ).fetchall():
+            applied = row["sent_in"] is not None and row["sent_in"] == last_response_id
+            if row["product_instance"] in holders and not applied:
+                returned.append(row["product_instance"])
+            else:
+                db.execute(
+                    "DELETE FROM reservation_returns WHERE uid = ? AND product_instance = ?",
+                    (uid, row["product_instance"]),
+                )
+        return returned
 
     @staticmethod
     def _apply_product_instances(db, uid, sync_type, body):

@@ -70,6 +70,12 @@ CREATE TABLE IF NOT EXISTS agreement_acceptances (
     PRIMARY KEY (uid, version));
 CREATE TABLE IF NOT EXISTS notices (
     uid TEXT NOT NULL, code TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (uid, code));
+CREATE TABLE IF NOT EXISTS reservations (
+    uid TEXT NOT NULL, product_instance TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reservations_uid ON reservations (uid, product_instance);
+CREATE TABLE IF NOT EXISTS reservation_returns (
+    uid TEXT NOT NULL, product_instance TEXT NOT NULL, requested_at TEXT NOT NULL, sent_in TEXT,
+    PRIMARY KEY (uid, product_instance));
 CREATE TABLE IF NOT EXISTS answered (
     request_id TEXT PRIMARY KEY, uid TEXT NOT NULL, kind TEXT NOT NULL, response TEXT NOT NULL,
     answered_at TEXT NOT NULL);
@@ -337,6 +343,32 @@ class Store:
                     " ON CONFLICT(uid, code) DO UPDATE SET text=excluded.text",
                     (uid, code, text),
                 )
+
+    def return_reservations(self, uid, product_instance, now=None):
+        """What CSSM does when a product instance with reserved licenses connects to another Smart
+        Account: its reserved licenses are returned. The On-Prem's next synchronization answers
+        ``returned_reservations`` for it, again until the On-Prem applied a response that carried it.
+        KeyError: no such On-Prem; ValueError: the On-Prem reported nothing reserved for it."""
+        with self.connect() as db:
+            if self.onprem(db, uid) is None:
+                raise KeyError(uid)
+            held = db.execute(
+                "SELECT 1 FROM reservations WHERE uid = ? AND product_instance = ?", (uid, product_instance)
+            ).fetchone()
+            if held is None:
+                raise ValueError(f"The SSM On-Prem {uid} reported no reserved licenses for {product_instance}.")
+            db.execute(
+                "INSERT OR IGNORE INTO reservation_returns (uid, product_instance, requested_at) VALUES (?,?,?)",
+                (uid, product_instance, (now or datetime.datetime.now(datetime.timezone.utc)).isoformat()),
+            )
+
+    @staticmethod
+    def reservations(db, uid):
+        """The reservations the On-Prem reported in its last synchronization."""
+        return [
+            json.loads(row["data"])
+            for row in db.execute("SELECT data FROM reservations WHERE uid = ? ORDER BY rowid", (uid,))
+        ]
 
     @staticmethod
     def notices(db, uid):

@@ -25,6 +25,7 @@ from licensing.models import (
     Entitlement,
     LicenseDefinition,
     LicenseHierarchy,
+    LicenseReservation,
     LicenseUsage,
     LocalAccount,
     ProductInstance,
@@ -34,6 +35,7 @@ from licensing.models import (
 from licensing.services import alerts as alert_service
 from licensing.services import conversion as conversion_service
 from licensing.services import cssm_alerts, device_requests
+from licensing.services import reservations as reservation_service
 from sync import metrics
 from sync.documents.bodies import PRODUCT_INSTANCE
 from sync.documents.build import build
@@ -235,6 +237,25 @@ def _license_usage(account):
     return [{"tag": tag, "virtual_account": va, "in_use": total} for tag, va, total in sorted(rows)]
 
 
+def _reservations(account):
+    """The request's ``reservations``: every license reserved for a product instance of the account."""
+    rows = (
+        LicenseReservation.objects.filter(product_instance__account=account)
+        .select_related("license", "product_instance__virtual_account")
+        .order_by("product_instance__udi_pid", "product_instance__udi_serial_number", "license__entitlement_tag", "pk")
+    )
+    return [
+        {
+            "product_instance": identifier(row.product_instance),
+            "virtual_account": row.product_instance.virtual_account.name,
+            "tag": row.license.entitlement_tag,
+            "count": row.quantity,
+            "end_date": row.end_date.isoformat() if row.end_date else None,
+        }
+        for row in rows
+    ]
+
+
 def _export_requests(account):
     out = []
     for request in device_requests.pending_requests(account):
@@ -389,6 +410,9 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
     acceptance = cssm_alerts.agreement_acceptance(account)
     if acceptance is not None:
         body["agreement_acceptance"] = acceptance
+    reserved = _reservations(account)
+    if reserved:
+        body["reservations"] = reserved
     try:
         document = build("SyncRequest", onprem_of(account, state), body, sync_type=sync_type, now=now)
         sign(document, pki.load_private_key(state.id_private_key), signer_certificates(state))
@@ -547,6 +571,7 @@ def _apply(account, document, record_pk, *, now, mode):
     entitlement_problems = apply_entitlements(account, body["entitlements"])
     _apply_export_decisions(account, body["export_decisions"], now)
     _apply_dlc_decisions(account, body["dlc_decisions"], now)
+    _apply_returned_reservations(account, body.get("returned_reservations") or [], now)
     _advance_watermark(account, record, now)
     _acknowledge_rum_reports(record, body.get("rum_acknowledgements") or [], now)
     if body["onprem_name"] != (state.onprem_name or account.name):
@@ -749,6 +774,19 @@ def _apply_dlc_decisions(account, decisions, now):
             already_converted=decision["status"] == "already-converted",
             now=now,
         )
+
+
+def _apply_returned_reservations(account, returned, now):
+    """CSSM returned the reserved licenses of these product instances: each reservation ends, with
+    its alert and event (``reservations.return_to_smart_account``). An instance this On-Prem no
+    longer knows, or one with nothing reserved (a response seen twice), changes nothing."""
+    wanted = {entry["product_instance"] for entry in returned}
+    if not wanted:
+        return
+    holders = ProductInstance.objects.filter(account=account, reservations__isnull=False).distinct()
+    for pi in holders.select_related("virtual_account__account"):
+        if identifier(pi) in wanted:
+            reservation_service.return_to_smart_account(pi, now=now)
 
 
 def _advance_watermark(account, record, now):

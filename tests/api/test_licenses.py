@@ -370,3 +370,22 @@ def test_va_role_on_both_vas_may_transfer(api_as, make_user, grant_role, estate,
     assert (
         status == 403 and body["licensesTransferStatus"][0]["statusMessage"] == "You do not have access to 'Default'."
     )
+
+
+def test_license_usage_reports_reservations(admin_api, estate, vas, add_pi, django_assert_max_num_queries):
+    """``reserved``: the licenses reserved for product instances of the VA; ``available`` is net of them,
+    and reserving adds no query per record."""
+    from licensing.services import reservations
+
+    with django_assert_max_num_queries(20) as before:
+        admin_api.post("/accounts/Acme/licenses", {"limit": -1})
+    spare = add_pi(vas["Physics"], "SPARE1")
+    reservations.reserve_licenses(actor=None, product_instance=spare, license=estate["enhanced"], quantity=5)
+    with django_assert_max_num_queries(len(before.captured_queries)):
+        status, body = admin_api.post("/accounts/Acme/licenses", {"virtualAccounts": ["Physics"]})
+    assert status == 200, body
+    enhanced = next(row for row in body["licenses"] if row["license"] == "UC Manager Enhanced License (12.x)")
+    # 10 purchased, 2 lent to Basic, 5 reserved
+    assert (enhanced["quantity"], enhanced["inUse"], enhanced["reserved"], enhanced["available"]) == (10, 0, 5, 3)
+    basic = next(row for row in body["licenses"] if row["license"] == "UC Manager Basic License (12.x)")
+    assert basic["reserved"] == 0

@@ -64,6 +64,7 @@ ACCOUNT_TABLE = {
     A.MANAGE_DLC_SETTINGS: ((Y, Y), (N, N), (N, N), (N, N)),
     A.ACCEPT_AGREEMENT: ((Y, Y), (N, N), (N, N), (N, N)),
     A.SYNC_USAGE: ((Y, Y), (Y, Y), (Y, N), (Y, N)),
+    A.RESERVE_LICENSES: ((Y, Y), (Y, Y), (Y, N), (Y, N)),
 }
 ROLES = [AccountRole.ACCOUNT_ADMIN, AccountRole.ACCOUNT_USER, AccountRole.VA_ADMIN, AccountRole.VA_USER]
 

@@ -308,8 +308,9 @@ def test_other_account_is_404(acme, make_account, make_user, grant_role, browser
 # the usage history, the license types; a table: its count and its page), the picker.
 PINNED_LICENSE_QUERIES = {"overview": 16, "product_instances": 9, "event_log": 9, "transactions": 9}
 # session, user, account, grants, the instance (with its VA and device), the tab's own queries
-# (Overview: ID certificate, usages, their lines, peers; Event Log: count and page), the picker.
-PINNED_PI_QUERIES = {"overview": 10, "event_log": 8}
+# (Overview: ID certificate, usages, their lines, peers, reservations; Event Log: count and
+# page), the picker.
+PINNED_PI_QUERIES = {"overview": 11, "event_log": 8}
 
 
 def _count(client, path):

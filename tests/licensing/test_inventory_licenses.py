@@ -97,6 +97,7 @@ HEADER = [
     "Purchased",
     "Pending",
     "In Use",
+    "Reserved",
     "Borrowed",
     "Lent",
     "Substitution",
@@ -109,7 +110,20 @@ def test_csv_has_the_hierarchy_numbers(acme, acme_user, browser, catalogue):
     rows = rows_of(browser(acme_user).get(url(acme, "export.csv"), {"va": catalogue["default"].pk}))
     assert rows[0] == HEADER
     assert rows[1:] == [
-        ["DNA Premier", "regid.test.DNA_Premier", "Prepaid", "1", "0", "3", "0", "0", "", "-2", "Out Of Compliance"],
+        [
+            "DNA Premier",
+            "regid.test.DNA_Premier",
+            "Prepaid",
+            "1",
+            "0",
+            "3",
+            "0",
+            "0",
+            "0",
+            "",
+            "-2",
+            "Out Of Compliance",
+        ],
         [
             "Network Advantage",
             "regid.test.Network_Advantage",
@@ -117,6 +131,7 @@ def test_csv_has_the_hierarchy_numbers(acme, acme_user, browser, catalogue):
             "10",
             "0",
             "4",
+            "0",
             "0",
             "3",
             "Substitution To Lower Tier: 3 × Network Essentials",
@@ -130,13 +145,14 @@ def test_csv_has_the_hierarchy_numbers(acme, acme_user, browser, catalogue):
             "2",
             "1",
             "5",
+            "0",
             "3",
             "0",
             "Substitution From Higher Tier: 3 × Network Advantage",
             "0",
             "In Compliance",
         ],
-        ["Umbrella", "regid.test.Umbrella", "Usage", "0", "0", "1", "0", "0", "", "-1", "Out Of Compliance"],
+        ["Umbrella", "regid.test.Umbrella", "Usage", "0", "0", "1", "0", "0", "0", "", "-1", "Out Of Compliance"],
     ]
 
 
@@ -148,7 +164,7 @@ def test_csv_follows_search_and_sort_and_the_virtual_account(acme, acme_user, br
     assert [r[0] for r in rows[1:]] == ["Network Essentials", "Network Advantage"]
     rows = rows_of(client.get(url(acme, "export.csv"), {"va": catalogue["sales"].pk}))
     assert rows[1:] == [
-        ["DNA Premier", "regid.test.DNA_Premier", "Prepaid", "7", "0", "0", "0", "0", "", "7", "In Compliance"]
+        ["DNA Premier", "regid.test.DNA_Premier", "Prepaid", "7", "0", "0", "0", "0", "0", "", "7", "In Compliance"]
     ]
 
 

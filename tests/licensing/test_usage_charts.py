@@ -107,6 +107,7 @@ def test_days_are_one_of_the_offered_periods():
 def test_segments_add_up_to_what_the_bar_spans():
     assert usage_segments(position(purchased=10, in_use=4, lent=3)) == {
         "in_use": 4,
+        "reserved": 0,
         "lent": 3,
         "available": 3,
         "shortage": 0,
@@ -114,15 +115,25 @@ def test_segments_add_up_to_what_the_bar_spans():
     # Lent licenses cannot cover usage here: 10 held, 5 lent, 8 used -> 5 covered, 3 short.
     assert usage_segments(position(purchased=10, in_use=8, lent=5)) == {
         "in_use": 5,
+        "reserved": 0,
         "lent": 5,
         "available": 0,
         "shortage": 3,
     }
     assert usage_segments(position(purchased=2, borrowed=3, in_use=5)) == {
         "in_use": 5,
+        "reserved": 0,
         "lent": 0,
         "available": 0,
         "shortage": 0,
+    }
+    # Reservations take what usage leaves: 10 held, 4 used, 9 reserved -> 6 reserved covered, 3 short.
+    assert usage_segments(position(purchased=10, in_use=4, reserved=9)) == {
+        "in_use": 4,
+        "reserved": 6,
+        "lent": 0,
+        "available": 0,
+        "shortage": 3,
     }
 
 

@@ -64,7 +64,9 @@ def _license_record(position, details):
         "status": position.status,
         "ahaApps": False,
         "pendingQuantity": position.pending_quantity,
-        "reserved": 0,  # reservations (SLR) do not exist on On-Prem
+        # Reserved for product instances of the virtual account (licensing.services.reservations);
+        # ``available`` is net of them.
+        "reserved": position.reserved,
         "isPortable": False,
         "licenseDetails": details.get((position.virtual_account_id, position.license_id), []),
         "licenseSubstitutions": [

@@ -18,6 +18,11 @@ from .product_instances_tab import (
     product_instances,
     product_instances_csv,
 )
+from .reservations_tab import (
+    product_instance_reservation_return,
+    product_instance_reservation_update,
+    product_instance_reservations,
+)
 from .slp_tab import sl_using_policy, sl_using_policy_sync
 
 __all__ = [
@@ -26,6 +31,9 @@ __all__ = [
     "licenses",
     "licenses_csv",
     "product_instance_remove",
+    "product_instance_reservation_return",
+    "product_instance_reservation_update",
+    "product_instance_reservations",
     "product_instance_transfer",
     "product_instances",
     "product_instances_csv",

@@ -5,6 +5,7 @@
     manage.py cssm_emulator --rename-onprem UID NAME | --remove-onprem UID [--state-dir DIR]
     manage.py cssm_emulator --unregister-onprem UID | --note UID TEXT | --withdraw-note UID
     manage.py cssm_emulator --publish-agreement VERSION (--agreement-text TEXT | --agreement-file FILE)
+    manage.py cssm_emulator --return-reservations UID PRODUCT_INSTANCE
 
 The emulator keeps its own state in ``--state-dir`` (default ``DATA_DIR/cssm-emulator``),
 never in the project's database. See docs/cssm-emulator.md.
@@ -70,6 +71,13 @@ class Command(BaseCommand):
             help="send an On-Prem a Version Compatibility Note with its next responses, and exit",
         )
         parser.add_argument("--withdraw-note", metavar="UID", help="withdraw an On-Prem's Version Compatibility Note")
+        parser.add_argument(
+            "--return-reservations",
+            nargs=2,
+            metavar=("UID", "PRODUCT_INSTANCE"),
+            help="return the licenses reserved for a product instance (named as the On-Prem sends it, "
+            "'PID:<pid> SN:<serial>'), as CSSM does when it connects to another Smart Account, and exit",
+        )
 
     def handle(self, *args, **options):
         state_dir = Path(options["state_dir"] or Path(settings.DATA_DIR) / "cssm-emulator")
@@ -93,6 +101,11 @@ class Command(BaseCommand):
             return self._admin(emulator.store.set_notice, options["withdraw_note"], "version_compatibility", None)
         if options["publish_agreement"] is not None:
             return self._publish_agreement(emulator, options)
+        if options["return_reservations"]:
+            try:
+                return self._admin(emulator.store.return_reservations, *options["return_reservations"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
         if options["process_file"]:
             return self._process_file(emulator, options["process_file"], options["output"])
         self._serve(emulator, state_dir, options["host"], options["port"])
