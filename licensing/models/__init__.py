@@ -11,6 +11,7 @@ from .pki import DeviceCertificate, SigningAuthority
 from .preferences import PreferenceChange, UserPreference
 from .product_instances import ProductInstance
 from .tags import LicenseTag
+from .third_party_keys import ThirdPartyKey, ThirdPartyKeyDelivery
 from .tokens import RegistrationToken
 from .usage import LicenseUsage, RedundancyExclusion, UsageTotal
 
@@ -37,6 +38,8 @@ __all__ = [
     "UserPreference",
     "ProductInstance",
     "LicenseTag",
+    "ThirdPartyKey",
+    "ThirdPartyKeyDelivery",
     "RegistrationToken",
     "LicenseUsage",
     "RedundancyExclusion",
