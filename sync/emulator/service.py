@@ -16,7 +16,9 @@ check then decides. Decisions (docs/cssm-emulator.md):
   removed: its synchronization is answered ``onprem_status: removed`` and nothing else is done;
 * the latest Smart Licensing Agreement (``--publish-agreement``) goes with every response,
   ``accepted`` once the On-Prem sent an acceptance of that version and text; notices
-  (``--note``) go with every response until withdrawn.
+  (``--note``) go with every response until withdrawn;
+* third-party keys granted to the On-Prem's Cisco virtual account (seed or
+  ``--grant-third-party-key``) go with every response, the complete set, once it ever had one.
 """
 
 import datetime
@@ -280,6 +282,9 @@ class Emulator:
             "product_instances_on_cssm": count,
             "rum_acknowledgements": [r["ref"] for r in body["rum_reports"]],
         }
+        keys = self.store.third_party_keys(db, onprem["smart_account"], onprem["virtual_account"])
+        if keys is not None:
+            response_body["third_party_keys"] = keys
         self._add_notices(db, uid, response_body)
         response = build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)
         db.execute(

@@ -33,7 +33,7 @@ from licensing.models import (
 )
 from licensing.services import alerts as alert_service
 from licensing.services import conversion as conversion_service
-from licensing.services import cssm_alerts, device_requests
+from licensing.services import cssm_alerts, device_requests, third_party_keys
 from sync import metrics
 from sync.documents.bodies import PRODUCT_INSTANCE
 from sync.documents.build import build
@@ -547,6 +547,8 @@ def _apply(account, document, record_pk, *, now, mode):
     entitlement_problems = apply_entitlements(account, body["entitlements"])
     _apply_export_decisions(account, body["export_decisions"], now)
     _apply_dlc_decisions(account, body["dlc_decisions"], now)
+    if "third_party_keys" in body:
+        third_party_keys.apply_cssm_keys(account, body["third_party_keys"], now=now)
     _advance_watermark(account, record, now)
     _acknowledge_rum_reports(record, body.get("rum_acknowledgements") or [], now)
     if body["onprem_name"] != (state.onprem_name or account.name):
