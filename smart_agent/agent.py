@@ -18,7 +18,7 @@ import os
 from . import crypto, envelope, rum
 from .errors import Failed, NotRegistered
 from .identity import Identity
-from .state import CERT, CHAIN, KEY, DirStore, MemoryStore, StateError, load_json, save_json
+from .state import CERT, CHAIN, KEY, THIRD_PARTY_KEYS, DirStore, MemoryStore, StateError, load_json, save_json
 from .transport import RetryPolicy, Transport
 
 AGENT_VERSION = "smart-agent/1.0"
@@ -470,6 +470,23 @@ class Agent:
         self._save()
         return results
 
+    def third_party_keys(self, tags=None):
+        """GET_THIRD_PARTY_KEY: the third-party keys (TPL) of this device's virtual account (or only
+        those of the licenses ``tags``), kept in ``third_party_keys.json`` (0600). Returns the reply payload."""
+        tags = list(tags or [])
+        if not all(isinstance(tag, str) and tag for tag in tags):
+            raise ValueError("Each license tag must be a non-empty string.")
+        payload = self.request("GET_THIRD_PARTY_KEY", {"tags": tags} if tags else {}).payload
+        keys = payload.get("third_party_keys")
+        if not isinstance(keys, list) or not all(
+            isinstance(k, dict) and isinstance(k.get("key_id"), str) and isinstance(k.get("key"), str) for k in keys
+        ):
+            raise envelope.InvalidReply("The GET_THIRD_PARTY_KEY reply carries no valid third_party_keys.")
+        self.store.write(THIRD_PARTY_KEYS, json.dumps(keys, indent=2, sort_keys=True).encode())
+        self.state["third_party_keys_at"] = envelope.now_ms()
+        self._save()
+        return payload
+
     def deregister(self):
         """DEREGISTER: the server releases the licenses; the local registration is removed.
 
@@ -483,7 +500,7 @@ class Agent:
 
     def forget(self):
         """Drop the local registration (ID certificate, chain, authorizations); keeps key and identity."""
-        for name in (CERT, CHAIN):
+        for name in (CERT, CHAIN, THIRD_PARTY_KEYS):
             self.store.delete(name)
         identity, server_url, last_report_id = (
             self.state.get("identity"),

@@ -21,6 +21,7 @@ from . import crypto
 from .agent import Agent
 from .errors import ChainError, Failed, InvalidReply, NotRegistered, StateError, TransportError
 from .identity import Identity, normalize_mac
+from .state import THIRD_PARTY_KEYS
 from .transport import RetryPolicy
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STATE, EXIT_TRANSPORT, EXIT_INVALID = 0, 1, 2, 3, 4, 5
@@ -122,6 +123,11 @@ def build_parser():
     poll = commands.add_parser("poll", help="poll a pending request (default: every pending one)")
     poll.add_argument("poll_id", nargs="?")
     commands.add_parser("status", help="show what this device knows locally (no network)")
+    tpl = commands.add_parser(
+        "third-party-keys",
+        help="get the third-party keys (TPL) of this device's virtual account; saved to third_party_keys.json",
+    )
+    tpl.add_argument("tags", nargs="*", metavar="TAG", help="only the keys of these licenses (default: all)")
     return parser
 
 
@@ -228,6 +234,15 @@ def run(args):
         payload = agent.deregister()
         released = ", ".join(f"{r.get('tag')} x{r.get('count')}" for r in payload.get("released", [])) or "none"
         _print(args, payload, [f"Deregistered; licenses released: {released}."])
+    elif command == "third-party-keys":
+        payload = agent.third_party_keys(args.tags)
+        # The keys themselves only in the state directory's file (and with --json), not on the screen.
+        lines = [
+            f"{k.get('service')}: key {k.get('key_id')} for {k.get('tag')}"
+            + (f", expires {k['expires_on']}" if k.get("expires_on") else "")
+            for k in payload["third_party_keys"]
+        ]
+        _print(args, payload, lines + [f"Saved to {THIRD_PARTY_KEYS} in the state directory."])
     elif command == "forget":
         agent.forget()
         _print(args, {"forgotten": True}, ["The local registration is removed."])

@@ -13,7 +13,9 @@ import tempfile
 from pathlib import Path
 
 KEY, CERT, CHAIN, STATE = "key.pem", "certificate.pem", "chain.pem", "state.json"
-SECRET_FILES = (KEY,)
+# The third-party keys (TPL) the server delivered, as its reply listed them: secrets like the key.
+THIRD_PARTY_KEYS = "third_party_keys.json"
+SECRET_FILES = (KEY, THIRD_PARTY_KEYS)
 
 
 class StateError(Exception):

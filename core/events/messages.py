@@ -477,6 +477,13 @@ CATALOGUE.update(
         ),
         EventType("device.dlc_complete", INFO, "Conversion Successful", from_guide=True),
         EventType("device.dlc_failed", WARN, "Conversion Failed error for product “{product}”", from_guide=True),
+        EventType(
+            "device.third_party_keys",
+            INFO,
+            "The product instance “{identifier}” in the Virtual Account “{pool_name}” "
+            "connected and received third party keys",
+            from_guide=True,
+        ),
     )
 )
 
@@ -714,6 +721,12 @@ CATALOGUE.update(
             INFO,
             "Cisco Smart Software Manager renamed the SSM On-Prem of the local account "
             "“{account_name}” from “{old_name}” to “{new_name}”.",
+        ),
+        EventType(
+            "sync.third_party_keys",
+            INFO,
+            "Cisco Smart Software Manager granted the local account “{account_name}” {count} third party "
+            "key(s): {added} new, {changed} changed, {removed} withdrawn.",
         ),
         EventType(
             "sync.settings_changed", INFO, "The synchronization settings were changed by “{user_name}”: {summary}."
@@ -969,6 +982,7 @@ TITLES = {
     "device.registration_limited_token": _("Registration limit reached (token)"),
     "device.registration_limited_va": _("Registration limit reached (virtual account)"),
     "device.reregistration_refused": _("Re-registration refused"),
+    "device.third_party_keys": _("Third party keys received"),
     "device.move_refused": _("Product instance move refused"),
     "device.usage_refused": _("Implausible usage refused"),
     "security.account_settings_changed": _("Security account settings changed"),
@@ -1020,6 +1034,7 @@ TITLES = {
     "sync.request_file": _("Synchronization request file generated"),
     "sync.entitlements_failed": _("Entitlements failed to synchronize"),
     "sync.onprem_renamed": _("SSM On-Prem renamed by CSSM"),
+    "sync.third_party_keys": _("Third party keys granted by CSSM"),
     "sync.settings_changed": _("Synchronization settings changed"),
     "sync.account_settings_changed": _("Synchronization settings of a local account changed"),
 }

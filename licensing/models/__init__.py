@@ -12,6 +12,7 @@ from .preferences import PreferenceChange, UserPreference
 from .product_instances import ProductInstance
 from .reservations import LicenseReservation
 from .tags import LicenseTag
+from .third_party_keys import ThirdPartyKey, ThirdPartyKeyDelivery
 from .tokens import RegistrationToken
 from .usage import LicenseUsage, RedundancyExclusion, UsageTotal
 
@@ -39,6 +40,8 @@ __all__ = [
     "ProductInstance",
     "LicenseReservation",
     "LicenseTag",
+    "ThirdPartyKey",
+    "ThirdPartyKeyDelivery",
     "RegistrationToken",
     "LicenseUsage",
     "RedundancyExclusion",

@@ -19,6 +19,7 @@ REREGISTRATION_REFUSED = "REREGISTRATION_REFUSED"
 TOKEN_REQUIRED = "TOKEN_REQUIRED"
 IMPLAUSIBLE_USAGE = "IMPLAUSIBLE_USAGE"
 SOURCE_NOT_ALLOWED = "SOURCE_NOT_ALLOWED"
+NO_THIRD_PARTY_KEYS = "NO_THIRD_PARTY_KEYS"
 
 MESSAGES = {
     TOKEN_UNKNOWN: REFUSALS["token_unknown"],
@@ -43,6 +44,7 @@ MESSAGES = {
     "send it as “id_token” in the push, or register the product instance with it first.",
     IMPLAUSIBLE_USAGE: "The usage in this message is implausible. Nothing was changed.",
     SOURCE_NOT_ALLOWED: "CSLU pushes are not accepted from this address.",
+    NO_THIRD_PARTY_KEYS: "No third party keys are available for this product instance.",
 }
 
 # licensing.services.tokens.TokenError codes -> protocol codes

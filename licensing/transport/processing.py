@@ -19,7 +19,7 @@ from django.utils import timezone
 from core import pki
 from licensing import metrics
 
-from ..services import device_registration, device_requests, device_slp, device_usage
+from ..services import device_registration, device_requests, device_slp, device_usage, third_party_keys
 from ..services.device_errors import (
     ACCOUNT_INACTIVE,
     BAD_SIGNATURE,
@@ -45,6 +45,7 @@ HANDLERS = {
     "EXPORT_RETURN": device_requests.request_export,
     "CONVERT": device_requests.request_conversion,
     "POLL": device_requests.poll,
+    "GET_THIRD_PARTY_KEY": third_party_keys.get_third_party_keys,
 }
 
 

@@ -22,6 +22,7 @@ TYPES = (
     "EXPORT_RETURN",
     "CONVERT",
     "POLL",
+    "GET_THIRD_PARTY_KEY",
 )
 MAX_TEXT = 255
 MAX_COUNT = 1_000_000
@@ -189,6 +190,18 @@ def _conversions(payload):
     return items
 
 
+def _tags(payload):
+    """GET_THIRD_PARTY_KEY's optional ``tags``: the licenses whose keys are wanted (absent: all)."""
+    if payload.get("tags") is None:
+        return []
+    tags = []
+    for tag in _list(payload, "tags", minimum=1, maximum=50):
+        if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TEXT:
+            _bad(f"Each of “tags” must be a non-empty string of at most {MAX_TEXT} characters.")
+        tags.append(tag)
+    return tags
+
+
 def _id_token(payload):
     token = payload.get("id_token")
     if not isinstance(token, str) or not 1 <= len(token) <= 2048:
@@ -265,4 +278,6 @@ def check(envelope, *, allowed_types=TYPES):
         f["licenses"] = _conversions(p)
     elif t == "POLL":
         f["poll_id"] = _text(p, "poll_id", required=True, max_length=64)
+    elif t == "GET_THIRD_PARTY_KEY":
+        f["tags"] = _tags(p)
     return message

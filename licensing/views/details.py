@@ -39,7 +39,7 @@ from licensing.models import (
     ProductInstance,
 )
 from licensing.models.licenses import valid_on_q
-from licensing.services import compliance, usage_history
+from licensing.services import compliance, third_party_keys, usage_history
 from licensing.services import reservations as reservation_service
 from licensing.services.event_log import visible_events
 
@@ -344,6 +344,7 @@ def product_instance_detail(request, account, pi_id):
             certificate=certificate,
             renewal_state=renewal_state(pi, certificate, now),
             peers=peers,
+            third_party_keys=third_party_keys.deliveries(pi),
             usages=[
                 {
                     "license": u.license,

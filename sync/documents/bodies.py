@@ -194,6 +194,18 @@ ENTITLEMENT = Obj(
     }
 )
 
+# Third-party keys (TPL) CSSM grants the local account, one per license and service. When present it
+# is the complete set (the On-Prem replaces its own); left out, the On-Prem keeps what it has.
+THIRD_PARTY_KEY = Obj(
+    {
+        "key_id": Name(64),
+        "tag": _TAG,
+        "service": Name(255),
+        "key": Name(8192),
+        "expires_on": Date(nullable=True),
+    }
+)
+
 SYNC_RESPONSE_BODY = Obj(
     {
         "in_reply_to": Name(64),
@@ -238,6 +250,7 @@ SYNC_RESPONSE_BODY = Obj(
         # Smart Account): their reservations end and "Reserved Licenses Returned to Smart Account"
         # opens. Left out when there is none.
         "returned_reservations": List(Obj({"product_instance": Name(512)}), max_items=100_000, optional=True),
+        "third_party_keys": List(THIRD_PARTY_KEY, max_items=10_000, optional=True),
     }
 )
 

@@ -20,7 +20,9 @@ check then decides. Decisions (docs/cssm-emulator.md):
 * the reservations a request lists replace the ones the On-Prem reported before; a return of one
   product instance's reserved licenses (``--return-reservations``) goes with the next response,
   and again with later ones until a request's watermark names a response that carried it (the
-  On-Prem applied it) or the instance has nothing reserved any more.
+  On-Prem applied it) or the instance has nothing reserved any more;
+* third-party keys granted to the On-Prem's Cisco virtual account (seed or
+  ``--grant-third-party-key``) go with every response, the complete set, once it ever had one.
 """
 
 import datetime
@@ -287,6 +289,9 @@ class Emulator:
         }
         if returned:
             response_body["returned_reservations"] = [{"product_instance": pi} for pi in returned]
+        keys = self.store.third_party_keys(db, onprem["smart_account"], onprem["virtual_account"])
+        if keys is not None:
+            response_body["third_party_keys"] = keys
         self._add_notices(db, uid, response_body)
         response = build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)
         db.executemany(

@@ -76,6 +76,10 @@ CREATE INDEX IF NOT EXISTS reservations_uid ON reservations (uid, product_instan
 CREATE TABLE IF NOT EXISTS reservation_returns (
     uid TEXT NOT NULL, product_instance TEXT NOT NULL, requested_at TEXT NOT NULL, sent_in TEXT,
     PRIMARY KEY (uid, product_instance));
+CREATE TABLE IF NOT EXISTS third_party_keys (
+    key_id TEXT PRIMARY KEY, smart_account TEXT NOT NULL, virtual_account TEXT NOT NULL,
+    tag TEXT NOT NULL REFERENCES licenses(tag), service TEXT NOT NULL, secret TEXT NOT NULL,
+    expires_on TEXT, revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS answered (
     request_id TEXT PRIMARY KEY, uid TEXT NOT NULL, kind TEXT NOT NULL, response TEXT NOT NULL,
     answered_at TEXT NOT NULL);
@@ -208,6 +212,19 @@ class Store:
             self.ensure_virtual_account(db, name, va_name)
             for index, line in enumerate(_items(va, "entitlements")):
                 self._seed_entitlement(db, name, va_name, index, line)
+            for index, key in enumerate(_items(va, "third_party_keys")):
+                tag, service = _text(key, "tag"), _text(key, "service")
+                # A stable key id, so re-applying the seed updates the key instead of adding one.
+                key_id = str(
+                    key.get("key_id")
+                    or uuid.uuid5(uuid.NAMESPACE_URL, f"cssm-emulator-tpl:{name}/{va_name}/{index}/{tag}/{service}")
+                )
+                try:
+                    self._put_third_party_key(
+                        db, name, va_name, tag, service, key.get("key"), key.get("expires"), key_id
+                    )
+                except ValueError as exc:
+                    raise SeedError(f"{name}/{va_name}: third party key {tag}: {exc}") from None
 
     def _seed_entitlement(self, db, smart_account, va_name, index, line):
         tag = _text(line, "tag")
@@ -308,6 +325,71 @@ class Store:
                 raise KeyError(uid)
             db.execute("DELETE FROM product_instances WHERE uid = ?", (uid,))
             db.execute("DELETE FROM license_usage WHERE uid = ?", (uid,))
+
+    # ---- third-party keys (TPL) -----------------------------------------------------------
+    @staticmethod
+    def _put_third_party_key(db, smart_account, virtual_account, tag, service, secret, expires_on, key_id):
+        if not db.execute("SELECT 1 FROM licenses WHERE tag = ?", (tag,)).fetchone():
+            raise ValueError(f"unknown license {tag}")
+        if not service or len(service) > 255:
+            raise ValueError("the service must be a name of 1 to 255 characters")
+        secret = secret if secret is not None else secrets.token_urlsafe(32)
+        if not isinstance(secret, str) or not 1 <= len(secret) <= 8192:
+            raise ValueError("the key must be a string of 1 to 8192 characters")
+        expires = _date(expires_on)
+        db.execute(
+            "INSERT INTO third_party_keys (key_id, smart_account, virtual_account, tag, service, secret, expires_on,"
+            " revoked) VALUES (?,?,?,?,?,?,?,0) ON CONFLICT(key_id) DO UPDATE SET tag=excluded.tag,"
+            " service=excluded.service, secret=excluded.secret, expires_on=excluded.expires_on, revoked=0",
+            (key_id, smart_account, virtual_account, tag, service, secret, expires.isoformat() if expires else None),
+        )
+        return key_id
+
+    def grant_third_party_key(self, uid, tag, service, *, secret=None, expires_on=None, key_id=None):
+        """CSSM grants the Cisco virtual account of the On-Prem ``uid`` a third-party key for the
+        license ``tag`` (a random key unless given); its next responses carry it. Returns the key id."""
+        with self.connect() as db:
+            onprem = self.onprem(db, uid)
+            if onprem is None:
+                raise KeyError(uid)
+            return self._put_third_party_key(
+                db,
+                onprem["smart_account"],
+                onprem["virtual_account"],
+                tag,
+                service,
+                secret,
+                expires_on,
+                key_id or str(uuid.uuid4()),
+            )
+
+    def revoke_third_party_key(self, key_id):
+        """CSSM withdraws a key: the next responses leave it out (the On-Prem deletes it)."""
+        with self.connect() as db:
+            if db.execute("UPDATE third_party_keys SET revoked = 1 WHERE key_id = ?", (key_id,)).rowcount != 1:
+                raise KeyError(key_id)
+
+    @staticmethod
+    def third_party_keys(db, smart_account, virtual_account):
+        """The keys of a Cisco virtual account for a response: None when it never had any (the
+        field is then left out), else the complete list of those not withdrawn."""
+        rows = db.execute(
+            "SELECT * FROM third_party_keys WHERE smart_account = ? AND virtual_account = ? ORDER BY tag, key_id",
+            (smart_account, virtual_account),
+        ).fetchall()
+        if not rows:
+            return None
+        return [
+            {
+                "key_id": row["key_id"],
+                "tag": row["tag"],
+                "service": row["service"],
+                "key": row["secret"],
+                "expires_on": row["expires_on"],
+            }
+            for row in rows
+            if not row["revoked"]
+        ]
 
     def publish_agreement(self, version, text, *, title="Cisco Smart Software Licensing Agreement", today=None):
         """A new version of the Smart Licensing Agreement: every On-Prem must accept it."""

@@ -34,7 +34,7 @@ from licensing.models import (
 )
 from licensing.services import alerts as alert_service
 from licensing.services import conversion as conversion_service
-from licensing.services import cssm_alerts, device_requests
+from licensing.services import cssm_alerts, device_requests, third_party_keys
 from licensing.services import reservations as reservation_service
 from sync import metrics
 from sync.documents.bodies import PRODUCT_INSTANCE
@@ -572,6 +572,8 @@ def _apply(account, document, record_pk, *, now, mode):
     _apply_export_decisions(account, body["export_decisions"], now)
     _apply_dlc_decisions(account, body["dlc_decisions"], now)
     _apply_returned_reservations(account, body.get("returned_reservations") or [], now)
+    if "third_party_keys" in body:
+        third_party_keys.apply_cssm_keys(account, body["third_party_keys"], now=now)
     _advance_watermark(account, record, now)
     _acknowledge_rum_reports(record, body.get("rum_acknowledgements") or [], now)
     if body["onprem_name"] != (state.onprem_name or account.name):

@@ -129,6 +129,12 @@ class Device:
             self.chain = reply["certificate_chain"]
         return reply
 
+    def third_party_keys(self, tags=None, **fields):
+        """GET_THIRD_PARTY_KEY (all the keys of its virtual account, or those of ``tags``): the reply payload."""
+        if tags is not None:
+            fields["tags"] = tags
+        return self.send("GET_THIRD_PARTY_KEY", **fields)
+
 
 def row_counts():
     """Rows of every table a device message could write, for "nothing was written" checks."""
@@ -142,6 +148,7 @@ def row_counts():
         ProductInstance,
         RegistrationToken,
         RumReport,
+        ThirdPartyKeyDelivery,
     )
 
     counts = {
@@ -154,6 +161,7 @@ def row_counts():
             LicenseUsage,
             ProductInstance,
             RumReport,
+            ThirdPartyKeyDelivery,
             Event,
         )
     }

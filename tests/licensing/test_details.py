@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from accounts.roles import AccountRole, SystemRole
 from core import events
-from licensing.models import DeviceIdentity, Entitlement, LicenseUsage, ProductInstance
+from licensing.models import (
+    DeviceIdentity,
+    Entitlement,
+    LicenseUsage,
+    ProductInstance,
+    ThirdPartyKey,
+    ThirdPartyKeyDelivery,
+)
 from licensing.services import compliance
 from licensing.views.details import renewal_state, usage_chart
 from tests.licensing.catalogue import devices, line
@@ -221,6 +228,27 @@ def test_product_instance_overview(acme, acme_user, browser, data, router):
     assert "DNA Premier</a></td><td>—</td>" in usage
 
 
+def _deliver(pi, key_id, tag, service="Speech View", secret="tpl-secret-value"):
+    now = timezone.now()
+    key = ThirdPartyKey.objects.create(
+        account=pi.account, key_id=key_id, tag=tag, service=service, secret=secret, received_at=now
+    )
+    ThirdPartyKeyDelivery.objects.create(product_instance=pi, key=key, delivered_at=now)
+
+
+def test_product_instance_overview_lists_the_third_party_keys_it_received_not_the_keys(
+    acme, acme_user, browser, data, router
+):
+    html = section(browser(acme_user).get(pi_url(acme, router)))
+    assert "Third Party Keys" not in html  # none received: no section
+    _deliver(router, "key-apns-1", "regid.test.cucm", service="Apple Push Notification service")
+    html = section(browser(acme_user).get(pi_url(acme, router)))
+    assert "Third Party Keys" in html and "connected and received these third party keys" in html
+    table = html[html.index("dt-tpl") :]
+    assert "<td>Apple Push Notification service</td><td>regid.test.cucm</td><td>key-apns-1</td><td>—</td>" in table
+    assert "tpl-secret-value" not in html
+
+
 def test_product_instance_expiration_of_a_single_term(acme, acme_user, browser, data):
     pi = ProductInstance.objects.get(udi_serial_number="PRE000000")
     html = section(browser(acme_user).get(pi_url(acme, pi)))
@@ -308,9 +336,9 @@ def test_other_account_is_404(acme, make_account, make_user, grant_role, browser
 # the usage history, the license types; a table: its count and its page), the picker.
 PINNED_LICENSE_QUERIES = {"overview": 16, "product_instances": 9, "event_log": 9, "transactions": 9}
 # session, user, account, grants, the instance (with its VA and device), the tab's own queries
-# (Overview: ID certificate, usages, their lines, peers, reservations; Event Log: count and
-# page), the picker.
-PINNED_PI_QUERIES = {"overview": 11, "event_log": 8}
+# (Overview: ID certificate, usages, their lines, peers, reservations, third-party keys; Event
+# Log: count and page), the picker.
+PINNED_PI_QUERIES = {"overview": 12, "event_log": 8}
 
 
 def _count(client, path):
@@ -366,6 +394,7 @@ def test_product_instance_detail_queries_are_pinned(
         lic = type(data["premier"]).objects.create(name=f"Extra {i}", entitlement_tag=f"regid.extra.{i}")
         LicenseUsage.objects.create(product_instance=router, license=lic, count=1)
         line(data["default"], lic, 1, "term", start_date=TODAY, end_date=TODAY + datetime.timedelta(days=i + 1))
+        _deliver(router, f"k{i}", lic.entitlement_tag)
         events.record(
             "device.connected", virtual_account=data["default"], identifier=router.display_name, pool_name="Default"
         )

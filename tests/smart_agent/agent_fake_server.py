@@ -53,6 +53,7 @@ class FakeServer:
         self.tamper = None  # "payload", "unsigned", "foreign_key", "wrong_type", "in_reply_to"
         self.usage = {}
         self.polls = {}
+        self.third_party_keys = []  # what GET_THIRD_PARTY_KEY delivers: [{key_id, tag, service, key, expires_on}]
         self.next_pi = 100
         self.lock = threading.Lock()
         server = self
@@ -299,6 +300,12 @@ class FakeServer:
                 "detail": {},
             },
         )
+
+    def on_get_third_party_key(self, payload, public_key, device, nonce):
+        keys = [k for k in self.third_party_keys if not payload.get("tags") or k["tag"] in payload["tags"]]
+        if not keys:
+            return self.failed("GET_THIRD_PARTY_KEY", nonce, "NO_THIRD_PARTY_KEYS", "No third party keys.")
+        return self.reply("GET_THIRD_PARTY_KEY", nonce, {"status": "SUCCESS", "third_party_keys": keys})
 
     def on_deregister(self, payload, public_key, device, nonce):
         released = [{"tag": t, "count": c} for t, c in self.usage.pop(device["pi"], {}).items()]

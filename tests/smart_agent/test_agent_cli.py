@@ -161,3 +161,29 @@ def test_agent_imports_nothing_from_django_or_the_project():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_third_party_keys_command_saves_the_keys_privately_and_does_not_print_them(run, fake_server, tmp_path):
+    code, out, err = run(*IDENTITY, "register", "--token", "GOOD-TOKEN")
+    assert code == 0, err
+    code, out, err = run("third-party-keys")
+    assert code == 1 and "GET_THIRD_PARTY_KEY FAILED: NO_THIRD_PARTY_KEYS" in err
+    saved = tmp_path / "state" / "third_party_keys.json"
+    assert not saved.exists()
+    fake_server.third_party_keys = [
+        {"key_id": "k1", "tag": NE, "service": "Speech View", "key": "s3cret-speech", "expires_on": "2030-01-31"},
+        {"key_id": "k2", "tag": "other.tag", "service": "APNs", "key": "s3cret-apns", "expires_on": None},
+    ]
+    code, out, err = run("third-party-keys", NE)
+    assert code == 0, err
+    assert f"Speech View: key k1 for {NE}, expires 2030-01-31" in out and "s3cret" not in out
+    assert "APNs" not in out  # only the license asked for
+    sent = fake_server.received[-1][1]
+    assert sent["header"]["type"] == "GET_THIRD_PARTY_KEY" and json.loads(sent["payload"])["tags"] == [NE]
+    assert [k["key"] for k in json.loads(saved.read_text())] == ["s3cret-speech"]
+    assert saved.stat().st_mode & 0o777 == 0o600
+    code, out, err = run("--json", "third-party-keys")
+    assert code == 0 and {k["key_id"] for k in json.loads(out)["third_party_keys"]} == {"k1", "k2"}
+    assert "tags" not in json.loads(fake_server.received[-1][1]["payload"])
+    code, out, err = run("forget", "--yes")
+    assert code == 0 and not saved.exists()  # the keys go with the registration

@@ -6,6 +6,8 @@
     manage.py cssm_emulator --unregister-onprem UID | --note UID TEXT | --withdraw-note UID
     manage.py cssm_emulator --publish-agreement VERSION (--agreement-text TEXT | --agreement-file FILE)
     manage.py cssm_emulator --return-reservations UID PRODUCT_INSTANCE
+    manage.py cssm_emulator --grant-third-party-key UID TAG --service NAME [--key KEY] [--key-expires DATE]
+    manage.py cssm_emulator --revoke-third-party-key KEY_ID
 
 The emulator keeps its own state in ``--state-dir`` (default ``DATA_DIR/cssm-emulator``),
 never in the project's database. See docs/cssm-emulator.md.
@@ -78,6 +80,17 @@ class Command(BaseCommand):
             help="return the licenses reserved for a product instance (named as the On-Prem sends it, "
             "'PID:<pid> SN:<serial>'), as CSSM does when it connects to another Smart Account, and exit",
         )
+        parser.add_argument(
+            "--grant-third-party-key",
+            nargs=2,
+            metavar=("UID", "TAG"),
+            help="grant the On-Prem's Cisco virtual account a third-party key (TPL) for a license, print its "
+            "key id, and exit (with --service; --key and --key-expires optional)",
+        )
+        parser.add_argument("--service", help="the third-party service of the key (with --grant-third-party-key)")
+        parser.add_argument("--key", help="the key (default: a random one)")
+        parser.add_argument("--key-expires", metavar="YYYY-MM-DD", help="the key's expiry date (default: none)")
+        parser.add_argument("--revoke-third-party-key", metavar="KEY_ID", help="withdraw a third-party key, and exit")
 
     def handle(self, *args, **options):
         state_dir = Path(options["state_dir"] or Path(settings.DATA_DIR) / "cssm-emulator")
@@ -99,6 +112,15 @@ class Command(BaseCommand):
             return self._admin(emulator.store.set_notice, uid, "version_compatibility", text)
         if options["withdraw_note"]:
             return self._admin(emulator.store.set_notice, options["withdraw_note"], "version_compatibility", None)
+        if options["grant_third_party_key"]:
+            return self._grant_third_party_key(emulator, options)
+        if options["revoke_third_party_key"]:
+            try:
+                emulator.store.revoke_third_party_key(options["revoke_third_party_key"])
+            except KeyError:
+                raise CommandError(f"No third-party key {options['revoke_third_party_key']}.") from None
+            self.stdout.write("Done.")
+            return
         if options["publish_agreement"] is not None:
             return self._publish_agreement(emulator, options)
         if options["return_reservations"]:
@@ -116,6 +138,20 @@ class Command(BaseCommand):
         except KeyError:
             raise CommandError(f"No SSM On-Prem with UID {args[0]}.") from None
         self.stdout.write("Done.")
+
+    def _grant_third_party_key(self, emulator, options):
+        uid, tag = options["grant_third_party_key"]
+        if not options["service"]:
+            raise CommandError("--grant-third-party-key needs --service NAME")
+        try:
+            key_id = emulator.store.grant_third_party_key(
+                uid, tag, options["service"], secret=options["key"], expires_on=options["key_expires"]
+            )
+        except KeyError:
+            raise CommandError(f"No SSM On-Prem with UID {uid}.") from None
+        except (ValueError, SeedError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Granted third-party key {key_id}.")
 
     def _publish_agreement(self, emulator, options):
         text = options["agreement_text"]
