@@ -115,6 +115,22 @@ RUM_REPORT = Obj(
     }
 )
 
+# The licenses an upgrade replaces, as the On-Prem knows a purchase (it does not keep CSSM's line
+# ids): the same fields that identify an entitlement line, and how many of it are replaced.
+REPLACED_LINE = Obj(
+    {
+        "tag": _TAG,
+        "license_type": Str(12, choices=("perpetual", "term", "demo", "subscription")),
+        "start_date": Date(nullable=True),
+        "end_date": Date(nullable=True),
+        "subscription_id": Str(100),
+        "sku": Str(100),
+        "source": Str(16, choices=("pak", "ea", "order", "device_migration", "other")),
+        "quantity": Int(minimum=1),
+    }
+)
+UPGRADE_COMPLETION = Obj({"upgrade_id": Name(64), "replaced": List(REPLACED_LINE, max_items=1000)})
+
 SYNC_REQUEST_BODY = Obj(
     {
         # The watermark: the last response the On-Prem applied (None before the first sync).
@@ -154,6 +170,9 @@ SYNC_REQUEST_BODY = Obj(
         ),
         # SLP RUM reports not yet acknowledged by CSSM (sent again until they are).
         "rum_reports": List(RUM_REPORT, max_items=100_000),
+        # Upgrades completed on the On-Prem ("Upgrade Pending" > the licenses being replaced),
+        # sent until CSSM no longer lists the upgrade as pending. Left out when there are none.
+        "upgrade_completions": List(UPGRADE_COMPLETION, max_items=100_000, optional=True),
         # The local account accepted the Smart Licensing Agreement CSSM published.
         "agreement_acceptance": AGREEMENT_ACCEPTANCE,
     }
@@ -179,6 +198,10 @@ ENTITLEMENT = Obj(
         "parents": List(_TAG, max_items=64),
     }
 )
+
+# An upgrade: ``quantity`` licenses of ``tag`` that become available once the On-Prem names as
+# many licenses of ``replaces`` to be replaced by them (an entitlement line otherwise).
+UPGRADE = Obj({**ENTITLEMENT.fields, "upgrade_id": Name(64), "replaces": _TAG})
 
 SYNC_RESPONSE_BODY = Obj(
     {
@@ -220,6 +243,9 @@ SYNC_RESPONSE_BODY = Obj(
         # The ``ref`` of every RUM report of the request that CSSM now holds (left out by a CSSM
         # that acknowledges none: the reports are then sent again).
         "rum_acknowledgements": List(Name(64), max_items=100_000, optional=True),
+        # Upgrade licenses bought on CSSM and not yet completed ("Upgrade Pending"): every one
+        # still pending, whatever the sync type; an upgrade left out is completed or withdrawn.
+        "upgrades": List(UPGRADE, max_items=100_000, optional=True),
     }
 )
 

@@ -70,6 +70,14 @@ class Command(BaseCommand):
             help="send an On-Prem a Version Compatibility Note with its next responses, and exit",
         )
         parser.add_argument("--withdraw-note", metavar="UID", help="withdraw an On-Prem's Version Compatibility Note")
+        parser.add_argument(
+            "--grant-upgrade",
+            nargs=4,
+            metavar=("UID", "TAG", "REPLACES", "QUANTITY"),
+            help="buy QUANTITY perpetual upgrade licenses of TAG replacing as many REPLACES licenses for that "
+            "On-Prem's Cisco virtual account (Upgrade Pending on the On-Prem after its next synchronization), "
+            "and exit",
+        )
 
     def handle(self, *args, **options):
         state_dir = Path(options["state_dir"] or Path(settings.DATA_DIR) / "cssm-emulator")
@@ -91,6 +99,8 @@ class Command(BaseCommand):
             return self._admin(emulator.store.set_notice, uid, "version_compatibility", text)
         if options["withdraw_note"]:
             return self._admin(emulator.store.set_notice, options["withdraw_note"], "version_compatibility", None)
+        if options["grant_upgrade"]:
+            return self._grant_upgrade(emulator, *options["grant_upgrade"])
         if options["publish_agreement"] is not None:
             return self._publish_agreement(emulator, options)
         if options["process_file"]:
@@ -103,6 +113,15 @@ class Command(BaseCommand):
         except KeyError:
             raise CommandError(f"No SSM On-Prem with UID {args[0]}.") from None
         self.stdout.write("Done.")
+
+    def _grant_upgrade(self, emulator, uid, tag, replaces, quantity):
+        try:
+            upgrade_id = emulator.store.grant_upgrade(uid, tag, replaces, int(quantity) if quantity.isdigit() else -1)
+        except KeyError:
+            raise CommandError(f"No SSM On-Prem with UID {uid}.") from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Granted upgrade {upgrade_id}.")
 
     def _publish_agreement(self, emulator, options):
         text = options["agreement_text"]
