@@ -94,6 +94,8 @@ def complete_upgrade(*, actor, upgrade, replacements, as_of=None):
         line = Entitlement.objects.select_related("virtual_account", "license").filter(pk=upgrade.pk).first()
         if line is None or not line.upgrade_id or not line.upgrade_from_id:
             raise ServiceError("This license line is not an upgrade.")
+        if line.pending_quantity <= 0:
+            raise ServiceError("This upgrade was completed already.")
         va = line.virtual_account
         chosen = list(Entitlement.objects.filter(pk__in=list(wanted)).select_related("virtual_account").order_by("pk"))
         targets = {c.virtual_account_id: c.virtual_account for c in chosen}

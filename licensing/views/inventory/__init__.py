@@ -19,10 +19,13 @@ from .product_instances_tab import (
     product_instances_csv,
 )
 from .slp_tab import sl_using_policy, sl_using_policy_sync
+from .upgrades_tab import license_assignment, license_upgrade
 
 __all__ = [
     "general",
+    "license_assignment",
     "license_transfer",
+    "license_upgrade",
     "licenses",
     "licenses_csv",
     "product_instance_remove",
