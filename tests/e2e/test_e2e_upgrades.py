@@ -18,9 +18,10 @@ import datetime, json
 from licensing.models import Alert, Entitlement, LicenseDefinition, VirtualAccount
 from licensing.services import alerts
 vas = {{va.name: va for va in VirtualAccount.objects.filter(account_id={account})}}
-old, _ = LicenseDefinition.objects.get_or_create(entitlement_tag="regid.e2e.ucm11", defaults={{"name": "E2E UCM 11.x"}})
-new, _ = LicenseDefinition.objects.get_or_create(entitlement_tag="regid.e2e.ucm12", defaults={{"name": "E2E UCM 12.x"}})
-dup, _ = LicenseDefinition.objects.get_or_create(entitlement_tag="regid.e2e.dup", defaults={{"name": "E2E Duplicate License"}})
+def known(tag, name):
+    return LicenseDefinition.objects.get_or_create(entitlement_tag=tag, defaults={{"name": name}})[0]
+old, new = known("regid.e2e.ucm11", "E2E UCM 11.x"), known("regid.e2e.ucm12", "E2E UCM 12.x")
+dup = known("regid.e2e.dup", "E2E Duplicate License")
 Entitlement.objects.filter(license__in=[old, new, dup]).delete()
 Entitlement.objects.create(virtual_account=vas["Campus"], license=old, license_type="perpetual", quantity=8)
 Entitlement.objects.create(virtual_account=vas["Campus"], license=new, license_type="perpetual", quantity=0,
