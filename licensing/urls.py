@@ -81,6 +81,16 @@ inventory_patterns = [
         inventory.license_transfer,
         name="licensing_license_transfer",
     ),
+    path(
+        "virtual-accounts/<int:va_id>/licenses/<int:license_id>/upgrade/",
+        inventory.license_upgrade,
+        name="licensing_license_upgrade",
+    ),
+    path(
+        "virtual-accounts/<int:va_id>/licenses/<int:license_id>/assignment/",
+        inventory.license_assignment,
+        name="licensing_license_assignment",
+    ),
 ]
 
 urlpatterns = [

@@ -878,6 +878,62 @@ CATALOGUE.update(
 )
 
 
+# -- Upgrade licenses ("Upgrade Pending", licensing/services/upgrades.py) and Change Virtual
+# Account Assignment (licensing/services/assignments.py).
+CATALOGUE.update(
+    _catalogue(
+        EventType(
+            "license.upgrade",
+            INFO,
+            "{count} new “{tag}” {type} licenses were added to the Virtual Account “{pool_name}”. These licenses "
+            "will become available when the upgrade is completed by identifying the licenses to be replaced by "
+            "the upgrade licenses.",
+            from_guide=True,
+        ),
+        EventType(
+            "license.upgrade_completed",
+            INFO,
+            "The upgrade of {count} “{replaced_tag}” licenses to “{tag}” was completed in the Virtual Account "
+            "“{pool_name}”: {count} “{replaced_tag}” licenses were replaced and {count} “{tag}” licenses are "
+            "available.",
+        ),
+        EventType(
+            "license.upgrade_withdrawn",
+            WARN,
+            "The pending upgrade of {count} “{tag}” licenses was withdrawn by Cisco Smart Software Manager from "
+            "the Virtual Account “{pool_name}”.",
+        ),
+        EventType(
+            "license.assignment_moved",
+            INFO,
+            "{count} “{tag}” licenses associated with Subscription ID “{sub_ref_id}” were moved from the Virtual "
+            "Account “{old_pool_name}” to the Virtual Account “{new_pool_name}” (Change Virtual Account "
+            "Assignment).",
+        ),
+        EventType(
+            "license.assignment_moved_in",
+            INFO,
+            "{count} “{tag}” licenses associated with Subscription ID “{sub_ref_id}” were moved to the Virtual "
+            "Account “{new_pool_name}” from the Virtual Account “{old_pool_name}” (Change Virtual Account "
+            "Assignment).",
+        ),
+        EventType(
+            "license.assignment_copied",
+            INFO,
+            "{count} “{tag}” licenses associated with Subscription ID “{sub_ref_id}” were copied from the Virtual "
+            "Account “{old_pool_name}” to the Virtual Account “{new_pool_name}” (Change Virtual Account "
+            "Assignment).",
+        ),
+        EventType(
+            "license.assignment_removed",
+            INFO,
+            "The copy of {count} “{tag}” licenses associated with Subscription ID “{sub_ref_id}” was removed from "
+            "the Virtual Account “{pool_name}” (Change Virtual Account Assignment).",
+        ),
+    )
+)
+
+
 # -- The name of each event type, as the event logs' Event Type column and filters show it.
 # The variants of one guide message (singular/plural, with a Subscription ID, the "to B from A"
 # copy recorded on the destination, the days left) share one name: an administrator filters on
@@ -891,6 +947,7 @@ _FAMILIES = {
     "pi.transferred": _("Product instance transferred"),
     "reservation.transferred": _("Reserved licenses transferred"),
     "pi.failed_to_connect": _("Product instance failed to connect"),
+    "license.assignment_moved": _("Virtual account assignment changed"),
 }
 TITLES = {
     "alert.cleared": _("Alert cleared"),
@@ -1037,6 +1094,11 @@ TITLES = {
     "sync.third_party_keys": _("Third party keys granted by CSSM"),
     "sync.settings_changed": _("Synchronization settings changed"),
     "sync.account_settings_changed": _("Synchronization settings of a local account changed"),
+    "license.upgrade": _("License upgrade"),
+    "license.upgrade_completed": _("License upgrade completed"),
+    "license.upgrade_withdrawn": _("License upgrade withdrawn"),
+    "license.assignment_copied": _("Licenses copied to a virtual account"),
+    "license.assignment_removed": _("License copy removed from a virtual account"),
 }
 TITLES.update({code: title for family, title in _FAMILIES.items() for code in CATALOGUE if code.startswith(family)})
 

@@ -6,7 +6,7 @@ from .alerts import Alert
 from .conversion import Conversion, ConversionSettings
 from .custom_tags import VirtualAccountTag, VirtualAccountTagValue
 from .devices import DeviceIdentity, DeviceNonce, DeviceRequest, RumReport
-from .licenses import Entitlement, LicenseDefinition, LicenseHierarchy
+from .licenses import Entitlement, LicenseDefinition, LicenseHierarchy, UpgradeCompletion
 from .pki import DeviceCertificate, SigningAuthority
 from .preferences import PreferenceChange, UserPreference
 from .product_instances import ProductInstance
@@ -19,6 +19,7 @@ from .usage import LicenseUsage, RedundancyExclusion, UsageTotal
 __all__ = [
     "AccessRequest",
     "LocalAccount",
+    "UpgradeCompletion",
     "VirtualAccount",
     "Alert",
     "LicenseAgreement",

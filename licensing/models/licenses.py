@@ -99,6 +99,18 @@ class Entitlement(models.Model):
     pending_quantity = models.PositiveIntegerField(
         default=0, help_text="Licenses of this line pending an upgrade (the API's pendingQuantity)."
     )
+    # An upgrade line from CSSM ("Upgrade Pending"): ``upgrade_id`` is CSSM's id of the upgrade,
+    # ``upgrade_from`` the license its licenses replace. It arrives with ``quantity`` 0 and the
+    # upgrade licenses in ``pending_quantity``; completing the upgrade (licensing.services.upgrades)
+    # removes that many replaced licenses and makes them the line's quantity.
+    upgrade_id = models.CharField(max_length=64, blank=True, db_index=True)
+    upgrade_from = models.ForeignKey(
+        LicenseDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="upgraded_by_lines"
+    )
+    # A copy made by Change Virtual Account Assignment: the line whose licenses it repeats in
+    # another local virtual account. Copies go with their original (and synchronization keeps
+    # them out of its comparison with CSSM's lines).
+    copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="copies")
     created_at = models.DateTimeField(auto_now_add=True)
     # Set once by expire_entitlements(): the "expired" event was recorded for this line.
     expired_at = models.DateTimeField(null=True, blank=True)
@@ -110,7 +122,10 @@ class Entitlement(models.Model):
             models.Index(fields=["end_date"], name="entitlement_end_date"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="entitlement_quantity_positive"),
+            # A line holds licenses, or licenses pending an upgrade (quantity 0 until it completes).
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1) | Q(pending_quantity__gte=1), name="entitlement_quantity_positive"
+            ),
             # Perpetual licenses do not expire; every other type has an end date.
             models.CheckConstraint(
                 condition=(
@@ -132,6 +147,26 @@ class Entitlement(models.Model):
         if self.license_type == self.LicenseType.DEMO and self.end_date is None and self.start_date is not None:
             self.end_date = self.start_date + DEMO_PERIOD
         super().save(*args, **kwargs)
+
+
+class UpgradeCompletion(models.Model):
+    """An upgrade completed on the On-Prem, for the synchronization to tell CSSM: the licenses it
+    replaced, as the request's ``upgrade_completions`` carries them. Sent until a response no
+    longer lists the upgrade as pending (``acknowledged_at``)."""
+
+    account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="+")
+    upgrade_id = models.CharField(max_length=64)
+    replaced = models.JSONField(default=list)
+    completed_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "upgrade_id"], name="upgrade_completion_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id}:{self.upgrade_id}"
 
 
 def valid_on_q(day, prefix=""):

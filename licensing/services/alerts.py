@@ -191,10 +191,11 @@ def _shortages(account, as_of, positions=None):
 
 
 def _lines_of(account, virtual_accounts):
-    """The license lines of ``account``, or of some of its virtual accounts (ids)."""
+    """The license lines of ``account``, or of some of its virtual accounts (ids), that hold
+    licenses (an upgrade still pending holds none: it neither expires nor duplicates)."""
     if virtual_accounts is None:
-        return Entitlement.objects.filter(virtual_account__account=account)
-    return Entitlement.objects.filter(virtual_account_id__in=list(virtual_accounts))
+        return Entitlement.objects.filter(virtual_account__account=account, quantity__gt=0)
+    return Entitlement.objects.filter(virtual_account_id__in=list(virtual_accounts), quantity__gt=0)
 
 
 def _expiring(account, as_of, virtual_accounts=None):

@@ -20,7 +20,7 @@ def expire_entitlements(as_of=None):
     as_of = as_of or today()
     expired = []
     due = (
-        Entitlement.objects.filter(end_date__lt=as_of, expired_at__isnull=True)
+        Entitlement.objects.filter(end_date__lt=as_of, expired_at__isnull=True, quantity__gt=0)
         .select_related("license", "virtual_account__account")
         .order_by("end_date", "pk")
     )

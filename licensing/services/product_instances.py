@@ -98,7 +98,7 @@ def transfer_product_instance(*, actor, pi, to_va, as_of=None):
         for usage in usages:
             lines = (
                 Entitlement.objects.select_for_update()
-                .filter(valid_on_q(as_of), virtual_account=from_va, license_id=usage.license_id)
+                .filter(valid_on_q(as_of), virtual_account=from_va, license_id=usage.license_id, quantity__gt=0)
                 .order_by("pk")
             )
             lines = order_lines(lines, LONGEST_TERM_FIRST)

@@ -214,7 +214,10 @@ def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, en
 
     locked = lock_virtual_accounts(from_va, to_va)
     from_va, to_va = locked[from_va.pk], locked[to_va.pk]
-    candidates = Entitlement.objects.select_for_update().filter(valid_on_q(as_of), virtual_account=from_va)
+    # Lines holding licenses: an upgrade still pending (quantity 0) moves with "Upgrade Pending".
+    candidates = Entitlement.objects.select_for_update().filter(
+        valid_on_q(as_of), virtual_account=from_va, quantity__gt=0
+    )
     if entitlement is not None:
         lines = list(candidates.filter(pk=entitlement.pk))
         if not lines:

@@ -128,6 +128,22 @@ RESERVATION = Obj(
     }
 )
 
+# The licenses an upgrade replaces, as the On-Prem knows a purchase (it does not keep CSSM's line
+# ids): the same fields that identify an entitlement line, and how many of it are replaced.
+REPLACED_LINE = Obj(
+    {
+        "tag": _TAG,
+        "license_type": Str(12, choices=("perpetual", "term", "demo", "subscription")),
+        "start_date": Date(nullable=True),
+        "end_date": Date(nullable=True),
+        "subscription_id": Str(100),
+        "sku": Str(100),
+        "source": Str(16, choices=("pak", "ea", "order", "device_migration", "other")),
+        "quantity": Int(minimum=1),
+    }
+)
+UPGRADE_COMPLETION = Obj({"upgrade_id": Name(64), "replaced": List(REPLACED_LINE, max_items=1000)})
+
 SYNC_REQUEST_BODY = Obj(
     {
         # The watermark: the last response the On-Prem applied (None before the first sync).
@@ -167,6 +183,9 @@ SYNC_REQUEST_BODY = Obj(
         ),
         # SLP RUM reports not yet acknowledged by CSSM (sent again until they are).
         "rum_reports": List(RUM_REPORT, max_items=100_000),
+        # Upgrades completed on the On-Prem ("Upgrade Pending" > the licenses being replaced),
+        # sent until CSSM no longer lists the upgrade as pending. Left out when there are none.
+        "upgrade_completions": List(UPGRADE_COMPLETION, max_items=100_000, optional=True),
         # The local account accepted the Smart Licensing Agreement CSSM published.
         "agreement_acceptance": AGREEMENT_ACCEPTANCE,
         "reservations": List(RESERVATION, max_items=1_000_000, optional=True),
@@ -205,6 +224,10 @@ THIRD_PARTY_KEY = Obj(
         "expires_on": Date(nullable=True),
     }
 )
+
+# An upgrade: ``quantity`` licenses of ``tag`` that become available once the On-Prem names as
+# many licenses of ``replaces`` to be replaced by them (an entitlement line otherwise).
+UPGRADE = Obj({**ENTITLEMENT.fields, "upgrade_id": Name(64), "replaces": _TAG})
 
 SYNC_RESPONSE_BODY = Obj(
     {
@@ -251,6 +274,9 @@ SYNC_RESPONSE_BODY = Obj(
         # opens. Left out when there is none.
         "returned_reservations": List(Obj({"product_instance": Name(512)}), max_items=100_000, optional=True),
         "third_party_keys": List(THIRD_PARTY_KEY, max_items=10_000, optional=True),
+        # Upgrade licenses bought on CSSM and not yet completed ("Upgrade Pending"): every one
+        # still pending, whatever the sync type; an upgrade left out is completed or withdrawn.
+        "upgrades": List(UPGRADE, max_items=100_000, optional=True),
     }
 )
 

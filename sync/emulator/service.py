@@ -267,6 +267,8 @@ class Emulator:
             [(uid, r["ref"], json.dumps(r, sort_keys=True), format_timestamp(now)) for r in body["rum_reports"]],
         )
         returned = self._record_reservations(db, uid, body.get("reservations") or [], body["last_response_id"])
+        for completion in body.get("upgrade_completions") or []:
+            self._complete_upgrade(db, onprem, completion)
         account = self.store.smart_account(db, onprem["smart_account"])
         export_decisions = [self._decide_export(db, uid, account, r) for r in body["export_requests"]]
         dlc_decisions = [self._decide_dlc(db, onprem, r, now) for r in body["dlc_requests"]]
@@ -292,6 +294,9 @@ class Emulator:
         keys = self.store.third_party_keys(db, onprem["smart_account"], onprem["virtual_account"])
         if keys is not None:
             response_body["third_party_keys"] = keys
+        upgrades = self._upgrades(db, onprem["smart_account"], onprem["virtual_account"])
+        if upgrades:
+            response_body["upgrades"] = upgrades
         self._add_notices(db, uid, response_body)
         response = build("SyncResponse", document.onprem, response_body, sync_type=document.sync_type, now=now)
         db.executemany(
@@ -464,6 +469,93 @@ class Emulator:
             "status": "migrate-success",
             "reason": f"Converted {sum(line['count'] for line in request['licenses'])} license(s).",
         }
+
+    @staticmethod
+    def _complete_upgrade(db, onprem, completion):
+        """An upgrade the On-Prem completed: when it names exactly as many licenses of the replaced
+        license as the upgrade holds, and the Cisco virtual account holds them, they are taken off
+        its lines and the upgrade becomes an entitlement line. Otherwise it stays pending (listed
+        again in the response)."""
+        upgrade = db.execute(
+            "SELECT * FROM upgrades WHERE upgrade_id = ? AND smart_account = ? AND virtual_account = ?"
+            " AND status = 'pending'",
+            (completion["upgrade_id"], onprem["smart_account"], onprem["virtual_account"]),
+        ).fetchone()
+        replaced = completion["replaced"]
+        if upgrade is None or sum(r["quantity"] for r in replaced) != upgrade["quantity"]:
+            return
+        if any(r["tag"] != upgrade["replaces"] for r in replaced):
+            return
+        takes = []
+        for r in replaced:
+            lines = db.execute(
+                "SELECT line_id, quantity FROM entitlements WHERE smart_account = ? AND virtual_account = ? AND tag = ?"
+                " AND license_type = ? AND start_date IS ? AND end_date IS ? AND subscription_id = ? AND sku = ?"
+                " AND source = ? ORDER BY line_id",
+                (
+                    onprem["smart_account"],
+                    onprem["virtual_account"],
+                    r["tag"],
+                    r["license_type"],
+                    r["start_date"],
+                    None if r["license_type"] == "perpetual" else r["end_date"],
+                    r["subscription_id"],
+                    r["sku"],
+                    r["source"],
+                ),
+            ).fetchall()
+            need = r["quantity"]
+            for line in lines:
+                take = min(need, line["quantity"])
+                if take:
+                    takes.append((line["line_id"], take, line["quantity"]))
+                    need -= take
+            if need:
+                return  # CSSM does not hold what the On-Prem replaced: the upgrade stays pending
+        for line_id, take, held in takes:
+            if take == held:
+                db.execute("DELETE FROM entitlements WHERE line_id = ?", (line_id,))
+            else:
+                db.execute("UPDATE entitlements SET quantity = quantity - ? WHERE line_id = ?", (take, line_id))
+        db.execute(
+            "INSERT INTO entitlements (line_id, smart_account, virtual_account, tag, license_type, quantity,"
+            " start_date, end_date, subscription_id, sku, source)"
+            " SELECT upgrade_id, smart_account, virtual_account, tag, license_type, quantity, start_date, end_date,"
+            " subscription_id, sku, source FROM upgrades WHERE upgrade_id = ?",
+            (upgrade["upgrade_id"],),
+        )
+        db.execute("UPDATE upgrades SET status = 'completed' WHERE upgrade_id = ?", (upgrade["upgrade_id"],))
+
+    @staticmethod
+    def _upgrades(db, smart_account, virtual_account):
+        rows = db.execute(
+            "SELECT u.*, l.name, l.description, l.product_family, l.export_restricted, l.billing_type, l.parents"
+            " FROM upgrades u JOIN licenses l ON l.tag = u.tag"
+            " WHERE u.smart_account = ? AND u.virtual_account = ? AND u.status = 'pending' ORDER BY u.upgrade_id",
+            (smart_account, virtual_account),
+        )
+        return [
+            {
+                "line_id": row["upgrade_id"],
+                "upgrade_id": row["upgrade_id"],
+                "replaces": row["replaces"],
+                "tag": row["tag"],
+                "name": row["name"],
+                "description": row["description"],
+                "product_family": row["product_family"],
+                "license_type": row["license_type"],
+                "billing_type": row["billing_type"],
+                "quantity": row["quantity"],
+                "start_date": row["start_date"],
+                "end_date": row["end_date"],
+                "subscription_id": row["subscription_id"],
+                "sku": row["sku"],
+                "source": row["source"],
+                "export_restricted": bool(row["export_restricted"]),
+                "parents": json.loads(row["parents"]),
+            }
+            for row in rows
+        ]
 
     @staticmethod
     def _entitlements(db, smart_account, virtual_account):

@@ -45,6 +45,12 @@ CREATE TABLE IF NOT EXISTS entitlements (
     tag TEXT NOT NULL REFERENCES licenses(tag), license_type TEXT NOT NULL, quantity INTEGER NOT NULL,
     start_date TEXT, end_date TEXT, subscription_id TEXT NOT NULL DEFAULT '', sku TEXT NOT NULL DEFAULT '',
     source TEXT NOT NULL DEFAULT 'order');
+CREATE TABLE IF NOT EXISTS upgrades (
+    upgrade_id TEXT PRIMARY KEY, smart_account TEXT NOT NULL, virtual_account TEXT NOT NULL,
+    tag TEXT NOT NULL REFERENCES licenses(tag), replaces TEXT NOT NULL REFERENCES licenses(tag),
+    license_type TEXT NOT NULL, quantity INTEGER NOT NULL, start_date TEXT, end_date TEXT,
+    subscription_id TEXT NOT NULL DEFAULT '', sku TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT 'order',
+    status TEXT NOT NULL DEFAULT 'pending');
 CREATE TABLE IF NOT EXISTS onprems (
     uid TEXT PRIMARY KEY, name TEXT NOT NULL, smart_account TEXT NOT NULL, virtual_account TEXT NOT NULL,
     id_key_sha256 TEXT NOT NULL, registered_at TEXT NOT NULL, last_response_id TEXT,
@@ -390,6 +396,43 @@ class Store:
             for row in rows
             if not row["revoked"]
         ]
+
+    def grant_upgrade(self, uid, tag, replaces, quantity, *, upgrade_id=None, today=None):
+        """What buying an upgrade on CSSM does: ``quantity`` perpetual licenses of ``tag``, pending
+        until the On-Prem names as many ``replaces`` licenses to be replaced (its next responses
+        list it in ``upgrades``). Returns the upgrade id."""
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise ValueError("The quantity must be a whole number of at least 1.")
+        with self.connect() as db:
+            onprem = self.onprem(db, uid)
+            if onprem is None:
+                raise KeyError(uid)
+            for known in (tag, replaces):
+                if not db.execute("SELECT 1 FROM licenses WHERE tag = ?", (known,)).fetchone():
+                    raise ValueError(f"Unknown license {known}.")
+            if tag == replaces:
+                raise ValueError("An upgrade replaces another license.")
+            upgrade_id = upgrade_id or f"UPG-{uuid.uuid4().hex[:12].upper()}"
+            start = (today or datetime.date.today()).isoformat()
+            db.execute(
+                "INSERT INTO upgrades (upgrade_id, smart_account, virtual_account, tag, replaces, license_type,"
+                " quantity, start_date, end_date, subscription_id, sku, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    upgrade_id,
+                    onprem["smart_account"],
+                    onprem["virtual_account"],
+                    tag,
+                    replaces,
+                    "perpetual",
+                    quantity,
+                    start,
+                    None,
+                    "",
+                    upgrade_id,
+                    "order",
+                ),
+            )
+        return upgrade_id
 
     def publish_agreement(self, version, text, *, title="Cisco Smart Software Licensing Agreement", today=None):
         """A new version of the Smart Licensing Agreement: every On-Prem must accept it."""

@@ -30,6 +30,7 @@ from licensing.models import (
     LocalAccount,
     ProductInstance,
     RumReport,
+    UpgradeCompletion,
     VirtualAccount,
 )
 from licensing.services import alerts as alert_service
@@ -407,6 +408,9 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
         "dlc_requests": dlc,
         "rum_reports": rum,
     }
+    completions = _upgrade_completions(account)
+    if completions:
+        body["upgrade_completions"] = completions
     acceptance = cssm_alerts.agreement_acceptance(account)
     if acceptance is not None:
         body["agreement_acceptance"] = acceptance
@@ -568,7 +572,10 @@ def _apply(account, document, record_pk, *, now, mode):
     )
     if body.get("onprem_status") == "removed":
         return _apply_removed(account, state, document, record, now)
+    acknowledge_upgrade_completions(account, body.get("upgrades") or [], now)
     entitlement_problems = apply_entitlements(account, body["entitlements"])
+    upgrade_problems, _upgraded = apply_upgrades(account, body.get("upgrades") or [], now)
+    entitlement_problems += upgrade_problems
     _apply_export_decisions(account, body["export_decisions"], now)
     _apply_dlc_decisions(account, body["dlc_decisions"], now)
     _apply_returned_reservations(account, body.get("returned_reservations") or [], now)
@@ -702,8 +709,28 @@ def apply_entitlements(account, lines):
             problems.append(line["line_id"])
             continue
         desired[_line_key(licenses[line["tag"]].pk, line)] += line["quantity"]
+    # An upgrade completed here that CSSM does not hold yet (its completion goes in the next
+    # request): its line keeps its licenses, and the licenses it replaced stay replaced.
+    unacknowledged = list(UpgradeCompletion.objects.filter(account=account, acknowledged_at__isnull=True))
+    if unacknowledged:
+        replaced_tags = {r["tag"] for c in unacknowledged for r in c.replaced}
+        ids = dict(
+            LicenseDefinition.objects.filter(entitlement_tag__in=replaced_tags).values_list("entitlement_tag", "pk")
+        )
+        for completion in unacknowledged:
+            for r in completion.replaced:
+                key = _line_key(ids.get(r["tag"]), r)
+                if key in desired:
+                    desired[key] = max(0, desired[key] - r["quantity"])
     rows = defaultdict(list)
-    for row in Entitlement.objects.select_for_update().filter(virtual_account__account=account).order_by("pk"):
+    # Not compared: an upgrade still pending (its licenses come in ``upgrades``, apply_upgrades) and
+    # the copies Change Virtual Account Assignment made (they go with their original).
+    compared = (
+        Entitlement.objects.select_for_update()
+        .filter(virtual_account__account=account, quantity__gt=0, copied_from__isnull=True)
+        .exclude(upgrade_id__in=[c.upgrade_id for c in unacknowledged])
+    )
+    for row in compared.order_by("pk"):
         rows[_row_key(row)].append(row)
     # Removals first, from the Default local VA, then the others.
     for key, held in rows.items():
@@ -738,6 +765,90 @@ def apply_entitlements(account, lines):
             source=source,
         ).save()
     return problems
+
+
+def acknowledge_upgrade_completions(account, upgrades, now):
+    """Completions of upgrades CSSM no longer lists as pending are acknowledged (it holds them)."""
+    UpgradeCompletion.objects.filter(account=account, acknowledged_at__isnull=True).exclude(
+        upgrade_id__in=[u["upgrade_id"] for u in upgrades]
+    ).update(acknowledged_at=now)
+
+
+def apply_upgrades(account, upgrades, now):
+    """The upgrades CSSM lists as pending ("Upgrade Pending"): a new one becomes a line of the
+    Default local VA with its licenses pending (and the guide's License Upgrade event); one no
+    longer listed is completed (its completion, sent by this On-Prem, is acknowledged) or was
+    withdrawn by CSSM (its pending line goes). Returns the upgrades that could not be applied."""
+    problems: list[str] = []
+    listed = {u["upgrade_id"]: u for u in upgrades}
+    existing = {
+        line.upgrade_id: line
+        for line in Entitlement.objects.select_for_update()
+        .filter(virtual_account__account=account)
+        .exclude(upgrade_id="")
+        .select_related("license", "virtual_account")
+    }
+    completed = set(UpgradeCompletion.objects.filter(account=account).values_list("upgrade_id", flat=True))
+    touched = set()
+    for upgrade_id, line in existing.items():
+        if upgrade_id not in listed and line.pending_quantity > 0:
+            events.record(
+                "license.upgrade_withdrawn",
+                virtual_account=line.virtual_account,
+                count=line.pending_quantity,
+                tag=line.license.name,
+                pool_name=line.virtual_account.name,
+            )
+            touched.add(line.virtual_account_id)
+            line.delete()
+    new = [u for u in upgrades if u["upgrade_id"] not in existing and u["upgrade_id"] not in completed]
+    if not new:
+        return problems, touched
+    licenses = _upsert_licenses(new)
+    replaced = {
+        lic.entitlement_tag: lic
+        for lic in LicenseDefinition.objects.filter(entitlement_tag__in={u["replaces"] for u in new})
+    }
+    default_va = VirtualAccount.objects.get(account=account, is_default=True)
+    for upgrade in new:
+        bad_dates = upgrade["license_type"] not in ("perpetual", "demo") and not upgrade["end_date"]
+        if upgrade["replaces"] not in replaced or upgrade["replaces"] == upgrade["tag"] or bad_dates:
+            problems.append(upgrade["upgrade_id"])
+            continue
+        perpetual = upgrade["license_type"] == "perpetual"
+        line = Entitlement(
+            license=licenses[upgrade["tag"]],
+            virtual_account=default_va,
+            license_type=upgrade["license_type"],
+            quantity=0,
+            pending_quantity=upgrade["quantity"],
+            start_date=datetime.date.fromisoformat(upgrade["start_date"]) if upgrade["start_date"] else None,
+            end_date=None if perpetual or not upgrade["end_date"] else datetime.date.fromisoformat(upgrade["end_date"]),
+            subscription_id=upgrade["subscription_id"],
+            sku=upgrade["sku"],
+            source=upgrade["source"],
+            upgrade_id=upgrade["upgrade_id"],
+            upgrade_from=replaced[upgrade["replaces"]],
+        )
+        line.save()
+        events.record(
+            "license.upgrade",
+            virtual_account=default_va,
+            count=upgrade["quantity"],
+            tag=line.license.name,
+            type=line.get_license_type_display().lower(),
+            pool_name=default_va.name,
+        )
+        touched.add(default_va.pk)
+    return problems, touched
+
+
+def _upgrade_completions(account):
+    """The request's ``upgrade_completions``: every upgrade completed here CSSM has not acknowledged."""
+    return [
+        {"upgrade_id": c.upgrade_id, "replaced": c.replaced}
+        for c in UpgradeCompletion.objects.filter(account=account, acknowledged_at__isnull=True).order_by("pk")
+    ]
 
 
 def _apply_export_decisions(account, decisions, now):

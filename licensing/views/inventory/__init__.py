@@ -24,10 +24,13 @@ from .reservations_tab import (
     product_instance_reservations,
 )
 from .slp_tab import sl_using_policy, sl_using_policy_sync
+from .upgrades_tab import license_assignment, license_upgrade
 
 __all__ = [
     "general",
+    "license_assignment",
     "license_transfer",
+    "license_upgrade",
     "licenses",
     "licenses_csv",
     "product_instance_remove",

@@ -16,7 +16,7 @@ from accounts.rbac import visible_virtual_accounts
 from core.csv_export import csv_response
 from core.service_views import service_errors
 from licensing.models import LicenseDefinition
-from licensing.services import compliance, inventory_queries
+from licensing.services import assignments, compliance, inventory_queries
 from licensing.services import transfers as transfer_service
 
 from ...forms import LicenseTransferForm
@@ -134,6 +134,8 @@ def licenses(request, account):
             "advanced": advanced,
             "search_by": request.GET.get("by", "name"),
             "csv_url": csv_url(request, "licensing_inventory_licenses_csv", account, va),
+            # Licenses held from more than one subscription: Change Virtual Account Assignment.
+            "duplicates": assignments.duplicate_license_ids(va),
         }
 
     return render_inventory(request, account, "licenses", "licensing/inventory/licenses.html", tab)

@@ -91,6 +91,14 @@ class Command(BaseCommand):
         parser.add_argument("--key", help="the key (default: a random one)")
         parser.add_argument("--key-expires", metavar="YYYY-MM-DD", help="the key's expiry date (default: none)")
         parser.add_argument("--revoke-third-party-key", metavar="KEY_ID", help="withdraw a third-party key, and exit")
+        parser.add_argument(
+            "--grant-upgrade",
+            nargs=4,
+            metavar=("UID", "TAG", "REPLACES", "QUANTITY"),
+            help="buy QUANTITY perpetual upgrade licenses of TAG replacing as many REPLACES licenses for that "
+            "On-Prem's Cisco virtual account (Upgrade Pending on the On-Prem after its next synchronization), "
+            "and exit",
+        )
 
     def handle(self, *args, **options):
         state_dir = Path(options["state_dir"] or Path(settings.DATA_DIR) / "cssm-emulator")
@@ -121,6 +129,8 @@ class Command(BaseCommand):
                 raise CommandError(f"No third-party key {options['revoke_third_party_key']}.") from None
             self.stdout.write("Done.")
             return
+        if options["grant_upgrade"]:
+            return self._grant_upgrade(emulator, *options["grant_upgrade"])
         if options["publish_agreement"] is not None:
             return self._publish_agreement(emulator, options)
         if options["return_reservations"]:
@@ -152,6 +162,15 @@ class Command(BaseCommand):
         except (ValueError, SeedError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Granted third-party key {key_id}.")
+
+    def _grant_upgrade(self, emulator, uid, tag, replaces, quantity):
+        try:
+            upgrade_id = emulator.store.grant_upgrade(uid, tag, replaces, int(quantity) if quantity.isdigit() else -1)
+        except KeyError:
+            raise CommandError(f"No SSM On-Prem with UID {uid}.") from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Granted upgrade {upgrade_id}.")
 
     def _publish_agreement(self, emulator, options):
         text = options["agreement_text"]
