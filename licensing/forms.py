@@ -176,6 +176,9 @@ class NewTokenForm(forms.Form):
         label=_("Allow export-controlled functionality on the products registered with this token"),
         required=False,
     )
+    # Step 5 of the guide's Create Registration Token: required (by the token service) with an
+    # export-controlled token.
+    terms_accepted = forms.BooleanField(label=_("I agree to the terms and conditions above"), required=False)
 
 
 class _ToVirtualAccountMixin:
