@@ -62,6 +62,24 @@ inventory_patterns = [
         name="licensing_product_instance_remove",
     ),
     path(
+        "virtual-accounts/<int:va_id>/licenses/tags/", inventory.license_tags_edit, name="licensing_license_tags_edit"
+    ),
+    path(
+        "virtual-accounts/<int:va_id>/license-tags/",
+        inventory.license_tags_manage,
+        name="licensing_license_tags_manage",
+    ),
+    path(
+        "virtual-accounts/<int:va_id>/license-tags/<int:tag_id>/rename/",
+        inventory.license_tag_rename,
+        name="licensing_license_tag_rename",
+    ),
+    path(
+        "virtual-accounts/<int:va_id>/license-tags/<int:tag_id>/delete/",
+        inventory.license_tag_delete,
+        name="licensing_license_tag_delete",
+    ),
+    path(
         "virtual-accounts/<int:va_id>/licenses/<int:license_id>/transfer/",
         inventory.license_transfer,
         name="licensing_license_transfer",

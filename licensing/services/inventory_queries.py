@@ -131,6 +131,11 @@ def transaction_lines(va, criteria, today):
     return by_license
 
 
+def license_tag_names(account):
+    """The names of the account's license tags, sorted (one query): the By Tag search's choices."""
+    return list(LicenseTag.objects.filter(account=account).order_by("name").values_list("name", flat=True))
+
+
 def license_tags(account, license_ids):
     """{license id: [tag names]} of the account's license tags on those licenses (one query)."""
     tags: dict[int, list[str]] = {}

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db
 
 # session, user, account, the reader's grants, picker, visible VAs (chooser), then the
 # compliance service's one query for one virtual account (its name is known: no query for it)
-# and the billing types: the same for 20 or 500 devices.
-PINNED_LICENSES_QUERIES = 8
+# and the billing types, and the account's license tag names (the By Tag choices): the same for
+# 20 or 500 devices.
+PINNED_LICENSES_QUERIES = 9
 
 
 def url(account, rest=""):

@@ -11,6 +11,7 @@ which the action is not allowed.
 """
 
 from .general_tab import general, token_download, token_new, token_remove, token_revoke
+from .license_tags import license_tag_delete, license_tag_rename, license_tags_edit, license_tags_manage
 from .licenses_tab import license_transfer, licenses, licenses_csv
 from .product_instances_tab import (
     product_instance_remove,
@@ -22,6 +23,10 @@ from .slp_tab import sl_using_policy, sl_using_policy_sync
 
 __all__ = [
     "general",
+    "license_tag_delete",
+    "license_tag_rename",
+    "license_tags_edit",
+    "license_tags_manage",
     "license_transfer",
     "licenses",
     "licenses_csv",
