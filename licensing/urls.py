@@ -42,6 +42,8 @@ inventory_patterns = [
         name="licensing_inventory_product_instances_csv",
     ),
     path("sl-using-policy/", inventory.sl_using_policy, name="licensing_inventory_sl_using_policy"),
+    path("event-log/", inventory.event_log, name="licensing_inventory_event_log"),
+    path("event-log/export.csv", inventory.event_log_csv, name="licensing_inventory_event_log_csv"),
     path(
         "virtual-accounts/<int:va_id>/sl-using-policy/synchronize/",
         inventory.sl_using_policy_sync,

@@ -10,6 +10,7 @@ an invisible account does (see ``workspace``); 403 is kept for a visible virtual
 which the action is not allowed.
 """
 
+from .event_log_tab import event_log, event_log_csv
 from .general_tab import general, token_download, token_new, token_remove, token_revoke
 from .license_tags import license_tag_delete, license_tag_rename, license_tags_edit, license_tags_manage
 from .licenses_tab import license_transfer, licenses, licenses_csv
@@ -22,6 +23,8 @@ from .product_instances_tab import (
 from .slp_tab import sl_using_policy, sl_using_policy_sync
 
 __all__ = [
+    "event_log",
+    "event_log_csv",
     "general",
     "license_tag_delete",
     "license_tag_rename",
