@@ -14,6 +14,7 @@ manage_patterns = [
     path("virtual-accounts/<int:va_id>/delete/", views.virtual_account_delete, name="licensing_virtual_account_delete"),
     path("users/", views.users, name="licensing_manage_users"),
     path("users/add/", views.user_add, name="licensing_user_add"),
+    path("users/export.csv", views.users_csv, name="licensing_manage_users_csv"),
     path("users/grants/<int:grant_id>/remove/", views.grant_remove, name="licensing_grant_remove"),
     path("access-requests/", views.access_requests, name="licensing_manage_access_requests"),
     path(
