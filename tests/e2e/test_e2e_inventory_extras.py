@@ -36,8 +36,11 @@ def test_license_tags_add_search_rename_delete(admin_page):
     with page.expect_navigation():
         add.click()
     page.get_by_label("Tags").fill("e2e-tag, e2e-other")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     with page.expect_navigation():
         page.get_by_role("button", name="Save").click()
+    assert asked and "Add these tags" in asked[0]  # the guide: "You are prompted that the tag is going to be created"
     assert "were added to 2 selected licenses" in messages(page)
     # By Tag finds them.
     page.locator('input[name="by"][value="tag"]').check()
