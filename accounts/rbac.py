@@ -301,6 +301,20 @@ def grantable_roles(who, account, virtual_account=None):
     return []
 
 
+def can_on_whole_account(who, action, account):
+    """May ``who`` do ``action`` on every virtual account of ``account``? A System Admin or
+    Operator, or an account-wide role whose reach for the action is the whole account; a role held
+    only on some virtual accounts never is, whatever those are."""
+    principal = principal_for(who)
+    if not can(principal, action, account=account):
+        return False
+    if principal.is_system_wide_admin:
+        return True
+    account_roles, _va_roles = principal.grants(account)
+    reach = ACCOUNT_MATRIX[Action(action)]
+    return any(reach.get(role) == ALL for role in account_roles)
+
+
 def _holds_account_admin(who, account):
     principal = principal_for(who)
     if principal.is_system_wide_admin:

@@ -136,9 +136,9 @@ class EventLogFilterForm(forms.Form):
         """``events`` narrowed by the valid filters (an invalid one is reported and left out)."""
         data = self.cleaned_data if self.is_bound else {}
         if data.get("date_from"):
-            events = events.filter(created_at__gte=_start_of(data["date_from"]))
+            events = events.filter(created_at__gte=start_of_day(data["date_from"]))
         if data.get("date_to"):
-            events = events.filter(created_at__lt=_start_of(data["date_to"] + datetime.timedelta(days=1)))
+            events = events.filter(created_at__lt=start_of_day(data["date_to"] + datetime.timedelta(days=1)))
         if data.get("event_type"):
             events = events.filter(event_type__in=event_types.same_kind(data["event_type"]))
         if data.get("user"):
@@ -146,7 +146,7 @@ class EventLogFilterForm(forms.Form):
         return events
 
 
-def _start_of(day):
+def start_of_day(day):
     """Midnight at the start of ``day`` in the displayed time zone, so ranges match what is shown."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
@@ -176,6 +176,9 @@ class NewTokenForm(forms.Form):
         label=_("Allow export-controlled functionality on the products registered with this token"),
         required=False,
     )
+    # Step 5 of the guide's Create Registration Token: required (by the token service) with an
+    # export-controlled token.
+    terms_accepted = forms.BooleanField(label=_("I agree to the terms and conditions above"), required=False)
 
 
 class _ToVirtualAccountMixin:

@@ -14,6 +14,7 @@ manage_patterns = [
     path("virtual-accounts/<int:va_id>/delete/", views.virtual_account_delete, name="licensing_virtual_account_delete"),
     path("users/", views.users, name="licensing_manage_users"),
     path("users/add/", views.user_add, name="licensing_user_add"),
+    path("users/export.csv", views.users_csv, name="licensing_manage_users_csv"),
     path("users/grants/<int:grant_id>/remove/", views.grant_remove, name="licensing_grant_remove"),
     path("access-requests/", views.access_requests, name="licensing_manage_access_requests"),
     path(
@@ -42,6 +43,8 @@ inventory_patterns = [
         name="licensing_inventory_product_instances_csv",
     ),
     path("sl-using-policy/", inventory.sl_using_policy, name="licensing_inventory_sl_using_policy"),
+    path("event-log/", inventory.event_log, name="licensing_inventory_event_log"),
+    path("event-log/export.csv", inventory.event_log_csv, name="licensing_inventory_event_log_csv"),
     path(
         "virtual-accounts/<int:va_id>/sl-using-policy/synchronize/",
         inventory.sl_using_policy_sync,
@@ -75,6 +78,24 @@ inventory_patterns = [
         "product-instances/<int:pi_id>/reservations/<int:license_id>/return/",
         inventory.product_instance_reservation_return,
         name="licensing_product_instance_reservation_return",
+    ),
+    path(
+        "virtual-accounts/<int:va_id>/licenses/tags/", inventory.license_tags_edit, name="licensing_license_tags_edit"
+    ),
+    path(
+        "virtual-accounts/<int:va_id>/license-tags/",
+        inventory.license_tags_manage,
+        name="licensing_license_tags_manage",
+    ),
+    path(
+        "virtual-accounts/<int:va_id>/license-tags/<int:tag_id>/rename/",
+        inventory.license_tag_rename,
+        name="licensing_license_tag_rename",
+    ),
+    path(
+        "virtual-accounts/<int:va_id>/license-tags/<int:tag_id>/delete/",
+        inventory.license_tag_delete,
+        name="licensing_license_tag_delete",
     ),
     path(
         "virtual-accounts/<int:va_id>/licenses/<int:license_id>/transfer/",

@@ -636,6 +636,29 @@ CATALOGUE.update(
             "“{pool_name}”. Licenses reserved: {licenses}.",
             from_guide=True,
         ),
+        # License tags (Inventory > Licenses: Available Actions, Manage License Tags). Ours.
+        EventType(
+            "license_tag.added",
+            INFO,
+            "The license tags {tag_names} were added to {licenses} in the Virtual Account “{pool_name}”.",
+        ),
+        EventType(
+            "license_tag.removed",
+            INFO,
+            "The license tags {tag_names} were removed from {licenses} in the Virtual Account “{pool_name}”.",
+        ),
+        EventType(
+            "license_tag.renamed",
+            INFO,
+            "The license tag “{old_name}” was renamed to “{tag_name}” on every license of the local account "
+            "“{account_name}”.",
+        ),
+        EventType(
+            "license_tag.deleted",
+            WARN,
+            "The license tag “{tag_name}” was deleted from the local account “{account_name}” "
+            "({count} license(s) carried it).",
+        ),
         EventType(
             "license.duplicate",
             WARN,
@@ -1066,6 +1089,10 @@ TITLES = {
     "custom_tag.created": _("Custom tag created"),
     "custom_tag.updated": _("Custom tag updated"),
     "custom_tag.deleted": _("Custom tag deleted"),
+    "license_tag.added": _("License tags added"),
+    "license_tag.removed": _("License tags removed"),
+    "license_tag.renamed": _("License tag renamed"),
+    "license_tag.deleted": _("License tag deleted"),
     "alert.sync_overdue_minor": _("Synchronization overdue (local account)"),
     "alert.sync_overdue": _("Synchronization overdue"),
     "alert.reregistration_required": _("Re-registration required"),

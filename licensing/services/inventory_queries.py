@@ -132,6 +132,17 @@ def transaction_lines(va, criteria, today):
     return by_license
 
 
+def license_transactions(virtual_accounts):
+    """Activity > License Transactions: the license lines of ``virtual_accounts`` (a queryset of
+    them), each with its license and virtual account (one query per page)."""
+    return Entitlement.objects.filter(virtual_account__in=virtual_accounts).select_related("license", "virtual_account")
+
+
+def license_tag_names(account):
+    """The names of the account's license tags, sorted (one query): the By Tag search's choices."""
+    return list(LicenseTag.objects.filter(account=account).order_by("name").values_list("name", flat=True))
+
+
 def license_tags(account, license_ids):
     """{license id: [tag names]} of the account's license tags on those licenses (one query)."""
     tags: dict[int, list[str]] = {}

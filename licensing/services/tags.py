@@ -1,17 +1,29 @@
 """License tags: add to / remove from licenses (one or many), rename and delete across the account.
 
 Names are case-sensitive and unique in the local account; "since the comma is used as a
-terminator, it cannot be used in a tag name". A tag can only be put on a license the local
-account holds (it has a line of it in one of its virtual accounts). Renaming or deleting a tag
-changes every license of the account that carries it ("you modify ALL the licenses in account").
+terminator, it cannot be used in a tag name". Renaming or deleting a tag changes every license
+of the account that carries it ("you modify ALL the licenses in account").
+
+Who may do what (``Action.MANAGE_LICENSE_TAGS``; docs/licensing-workspace.md, "License Tags"):
+
+* Add / Remove License Tags act on licenses of one virtual account: the actor needs the action
+  on that virtual account and the licenses must have a line there. Without a virtual account
+  (the whole local account) the actor needs the action on every virtual account of it.
+* Rename / delete reach every license of the account carrying the tag, so the actor needs the
+  action on every virtual account that holds a license carrying it: an account-wide role, or
+  VA roles covering each of those virtual accounts. A VA Administrator or User cannot rename a
+  tag away from under another virtual account's licenses.
+
+Each change records an event; a refusal writes nothing.
 """
 
 from django.db import transaction
 
-from accounts.rbac import Action, can
+from accounts.rbac import Action, can, can_on_whole_account
+from core import events
 from core.errors import NotAllowed, ServiceError
 
-from ..models import Entitlement, LicenseTag
+from ..models import Entitlement, LicenseTag, VirtualAccount
 
 MAX_NAME_LENGTH = 100
 
@@ -38,12 +50,32 @@ def clean_tag_name(name):
 
 
 def _require(actor, account, virtual_account):
+    """The actor may manage license tags on ``virtual_account``, or on the whole account without one."""
     if virtual_account is not None and virtual_account.account_id != account.pk:
         raise ServiceError("This virtual account is not in this local account.")
-    if actor is not None and not can(
-        actor, Action.MANAGE_LICENSE_TAGS, account=account, virtual_account=virtual_account
-    ):
+    if actor is None:
+        return
+    if virtual_account is None:
+        allowed = can_on_whole_account(actor, Action.MANAGE_LICENSE_TAGS, account)
+    else:
+        allowed = can(actor, Action.MANAGE_LICENSE_TAGS, account=account, virtual_account=virtual_account)
+    if not allowed:
         raise NotAllowed("You are not allowed to manage license tags here.")
+
+
+def _require_everywhere(actor, tag):
+    """Rename / delete: the actor reaches every virtual account holding a license carrying ``tag``."""
+    account = tag.account
+    if actor is None or can_on_whole_account(actor, Action.MANAGE_LICENSE_TAGS, account):
+        return
+    holders = VirtualAccount.objects.filter(account=account, entitlements__license__license_tags=tag).distinct()
+    if not can(actor, Action.MANAGE_LICENSE_TAGS, account=account) or any(
+        not can(actor, Action.MANAGE_LICENSE_TAGS, account=account, virtual_account=va) for va in holders
+    ):
+        raise NotAllowed(
+            "This tag is on licenses of local virtual accounts you may not manage: only a user who manages "
+            "license tags on all of them can rename or delete it."
+        )
 
 
 def _check_licenses(account, licenses, virtual_account=None):
@@ -70,6 +102,26 @@ def _names(names):
     return list(dict.fromkeys(names))
 
 
+def _quoted(names):
+    return ", ".join(f"“{name}”" for name in names)
+
+
+def _license_names(licenses):
+    return _quoted(sorted(lic.name for lic in licenses))
+
+
+def _record(code, *, actor, account, virtual_account, names, licenses):
+    events.record(
+        code,
+        actor=actor,
+        account=account,
+        virtual_account=virtual_account,
+        tag_names=_quoted(names),
+        licenses=_license_names(licenses),
+        pool_name=virtual_account.name if virtual_account is not None else account.name,
+    )
+
+
 @transaction.atomic
 def add_license_tags(*, actor, account, licenses, names, virtual_account=None):
     """Add the tags ``names`` (a list, or text with commas) to every license of ``licenses`` (bulk)."""
@@ -80,6 +132,14 @@ def add_license_tags(*, actor, account, licenses, names, virtual_account=None):
         tag, _ = LicenseTag.objects.get_or_create(account=account, name=name)
         tag.licenses.add(*licenses)
         tags.append(tag)
+    _record(
+        "license_tag.added",
+        actor=actor,
+        account=account,
+        virtual_account=virtual_account,
+        names=names,
+        licenses=licenses,
+    )
     return tags
 
 
@@ -95,6 +155,14 @@ def remove_license_tags(*, actor, account, licenses, names, virtual_account=None
         raise ServiceError(f"There is no tag “{missing[0]}” in this account.", field="name")
     for tag in tags:
         tag.licenses.remove(*licenses)
+    _record(
+        "license_tag.removed",
+        actor=actor,
+        account=account,
+        virtual_account=virtual_account,
+        names=names,
+        licenses=licenses,
+    )
     return tags
 
 
@@ -102,12 +170,25 @@ def remove_license_tags(*, actor, account, licenses, names, virtual_account=None
 def rename_license_tag(*, actor, tag, name, virtual_account=None):
     """ "Manage License Tags": rename a tag on every license of the account."""
     _require(actor, tag.account, virtual_account)
+    _require_everywhere(actor, tag)
     name = clean_tag_name(name)
-    tag = LicenseTag.objects.select_for_update().get(pk=tag.pk)
+    tag = LicenseTag.objects.select_for_update().select_related("account").get(pk=tag.pk)
     if LicenseTag.objects.filter(account=tag.account, name=name).exclude(pk=tag.pk).exists():
         raise ServiceError(f"A tag named “{name}” already exists in this account.", field="name")
+    old_name = tag.name
+    if name == old_name:
+        return tag
     tag.name = name
     tag.save(update_fields=["name"])
+    events.record(
+        "license_tag.renamed",
+        actor=actor,
+        account=tag.account,
+        virtual_account=virtual_account,
+        old_name=old_name,
+        tag_name=name,
+        account_name=tag.account.name,
+    )
     return tag
 
 
@@ -115,7 +196,18 @@ def rename_license_tag(*, actor, tag, name, virtual_account=None):
 def delete_license_tag(*, actor, tag, virtual_account=None):
     """Delete a tag from the entire account (it leaves every license)."""
     _require(actor, tag.account, virtual_account)
+    _require_everywhere(actor, tag)
+    count = tag.licenses.count()
     LicenseTag.objects.filter(pk=tag.pk).delete()
+    events.record(
+        "license_tag.deleted",
+        actor=actor,
+        account=tag.account,
+        virtual_account=virtual_account,
+        tag_name=tag.name,
+        account_name=tag.account.name,
+        count=count,
+    )
 
 
 __all__ = [

@@ -151,9 +151,14 @@ def create_token(
     expires_after_days=DEFAULT_EXPIRES_AFTER_DAYS,
     max_uses=None,
     export_controlled=False,
+    terms_accepted=None,
     now=None,
 ):
-    """Create a registration token in ``virtual_account`` ("Create Registration Token" dialog / API)."""
+    """Create a registration token in ``virtual_account`` ("Create Registration Token" dialog / API).
+
+    ``terms_accepted`` is the dialog's "agree to the terms and conditions" checkbox: the dialog
+    passes it (True or False) and an export-controlled token is refused without it. The API's
+    Create Token has no such field in the guide; it passes None (not asked)."""
     _require(actor, virtual_account)
     if export_controlled:
         if not virtual_account.account.export_control_allowed:
@@ -164,6 +169,12 @@ def create_token(
                 field="export_controlled",
             )
         _require(actor, virtual_account, Action.CREATE_EXPORT_TOKENS)
+        if terms_accepted is False:
+            raise TokenError(
+                "Agree to the terms and conditions to create a token allowing export-controlled functionality.",
+                code="terms_not_accepted",
+                field="terms_accepted",
+            )
     description = check_description(description)
     days = check_expires_after_days(expires_after_days)
     max_uses = check_max_uses(max_uses)

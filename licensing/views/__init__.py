@@ -12,7 +12,7 @@ from .manage import (
     virtual_account_new,
     virtual_accounts,
 )
-from .members import access_request_decide, access_requests, grant_remove, user_add, users
+from .members import access_request_decide, access_requests, grant_remove, user_add, users, users_csv
 from .requests import request_access, request_account
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "request_account",
     "user_add",
     "users",
+    "users_csv",
     "virtual_account_delete",
     "virtual_account_edit",
     "virtual_account_new",

@@ -1,16 +1,19 @@
-"""Smart Licensing > Activity: two sub-tabs over the account's event log.
+"""Smart Licensing > Activity: two sub-tabs.
 
-* License Transactions — the events that move licenses: transferred (both sides), added,
-  removed, expired, and export keys. The guide's columns (SKU, quantity, expiration, type,
-  source) are not carried by an event row, so the table shows what the events do carry:
-  date, virtual account, message (which names tag, count and type) and user.
-* Event Log — every event of the account the user may read.
+* License Transactions — the license lines (``Entitlement``) of the virtual accounts the user
+  sees, in the guide's columns: Transaction Date, License SKU, License, Quantity, License
+  Expiration, License Type, local Virtual Account, Source. Filters: virtual account, license
+  type, source, date range (of the transaction), search (license, SKU, subscription, virtual
+  account); every column sorts.
+* Event Log — every event of the account the user may read (``visible_events``: an account-wide
+  role reads the whole log, a role held only on some virtual accounts reads only theirs).
+  Filters: virtual account, event type (by name), user, date range, search.
 
-Both read ``visible_events``: an account-wide role reads the whole log, a role held only on
-some virtual accounts reads only theirs. Filters: virtual account (among the visible ones),
-event type, user, date range, search. An invalid filter is shown with its error and left out;
-nothing about a bad value answers 500. Each sub-tab exports the filtered rows (every page) to CSV.
+An invalid filter is shown with its error and left out; nothing about a bad value answers 500.
+Each sub-tab exports the filtered rows (every page) to CSV.
 """
+
+import datetime
 
 from django import forms
 from django.db.models import Q
@@ -21,23 +24,13 @@ from django.views.decorators.http import require_GET
 
 from accounts.rbac import visible_virtual_accounts
 from core.csv_export import csv_response
-from core.events.messages import CATALOGUE
 from core.listing import Listing
+from licensing.models import Entitlement
+from licensing.services import inventory_queries
 from licensing.services.event_log import visible_events
 
-from ..forms import EventLogFilterForm
+from ..forms import EventLogFilterForm, start_of_day
 from .workspace import account_page, render_workspace
-
-# The event types of License Transactions, by prefix, so a new variant (singular, with a
-# subscription, the receiving side "_in") is included as soon as the catalogue has it.
-TRANSACTION_PREFIXES = (
-    "license.transferred",
-    "license.added",
-    "license.removed",
-    "license.expired",
-    "license.export",
-)
-TRANSACTION_TYPES = frozenset(code for code in CATALOGUE if code.startswith(TRANSACTION_PREFIXES))
 
 SEARCH = ["message", "username", "virtual_account__name"]
 PAGE_SIZE = 50
@@ -67,6 +60,86 @@ class ActivityFilterForm(EventLogFilterForm):
         return events
 
 
+class TransactionFilterForm(forms.Form):
+    """License Transactions: virtual account, license type, source, date range, search."""
+
+    va = forms.ModelChoiceField(
+        label=gettext_lazy("Virtual Account"),
+        required=False,
+        queryset=None,
+        empty_label=gettext_lazy("All virtual accounts"),
+    )
+    license_type = forms.ChoiceField(
+        label=gettext_lazy("License Type"),
+        required=False,
+        choices=[("", gettext_lazy("All license types")), *Entitlement.LicenseType.choices],
+    )
+    source = forms.ChoiceField(
+        label=gettext_lazy("Source"),
+        required=False,
+        choices=[("", gettext_lazy("All sources")), *Entitlement.Source.choices],
+    )
+    date_from = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(
+        label=gettext_lazy("Search"), required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"})
+    )
+
+    def __init__(self, *args, virtual_accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["va"].queryset = virtual_accounts
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", gettext_lazy("The end of the date range is before its start."))
+        return data
+
+    def filter(self, lines):
+        data = self.cleaned_data if self.is_bound else {}
+        if data.get("va"):
+            lines = lines.filter(virtual_account=data["va"])
+        if data.get("license_type"):
+            lines = lines.filter(license_type=data["license_type"])
+        if data.get("source"):
+            lines = lines.filter(source=data["source"])
+        if data.get("date_from"):
+            lines = lines.filter(created_at__gte=start_of_day(data["date_from"]))
+        if data.get("date_to"):
+            lines = lines.filter(created_at__lt=start_of_day(data["date_to"] + datetime.timedelta(days=1)))
+        return lines
+
+
+TRANSACTION_SEARCH = ["license__name", "sku", "subscription_id", "virtual_account__name"]
+TRANSACTION_SORTS = {
+    "date": "created_at",
+    "sku": "sku",
+    "license": "license__name",
+    "quantity": "quantity",
+    "expiration": "end_date",
+    "type": "license_type",
+    "va": "virtual_account__name",
+    "source": "source",
+}
+
+
+def _transactions(request, account):
+    """The bound filter form and the license lines of the visible virtual accounts it leaves."""
+    vas = visible_virtual_accounts(request, account)
+    form = TransactionFilterForm(request.GET or None, virtual_accounts=vas)
+    form.is_valid()  # an invalid filter is shown with its error and not applied
+    lines = form.filter(inventory_queries.license_transactions(vas))
+    query = request.GET.get("q", "").strip()[:200]
+    if query:
+        condition = Q()
+        for field in TRANSACTION_SEARCH:
+            condition |= Q(**{f"{field}__icontains": query})
+        lines = lines.filter(condition)
+    return form, lines
+
+
 SUB_TABS = {
     "transactions": (gettext_lazy("License Transactions"), "licensing_activity", "licensing_activity_transactions_csv"),
     "event_log": (gettext_lazy("Event Log"), "licensing_activity_event_log", "licensing_activity_event_log_csv"),
@@ -76,13 +149,9 @@ SUB_TABS = {
 def _filtered(request, account, kind):
     """The bound filter form and the events it leaves, newest first, search applied."""
     vas = visible_virtual_accounts(request, account)
-    types = TRANSACTION_TYPES if kind == "transactions" else None
-    form = ActivityFilterForm(request.GET or None, virtual_accounts=vas, types=types)
+    form = ActivityFilterForm(request.GET or None, virtual_accounts=vas)
     form.is_valid()  # an invalid filter is shown with its error and not applied
-    events = visible_events(request, account)
-    if types is not None:
-        events = events.filter(event_type__in=types)
-    events = form.filter(events)
+    events = form.filter(visible_events(request, account))
     query = request.GET.get("q", "").strip()[:200]
     if query:
         condition = Q()
@@ -93,9 +162,13 @@ def _filtered(request, account, kind):
 
 
 def _page(request, account, kind):
-    form, events = _filtered(request, account, kind)
     # The search is already applied (the CSV shares it); Listing sorts and paginates.
-    table = Listing(request, events, sorts={"date": "created_at"}, default_sort="-date", page_size=PAGE_SIZE)
+    if kind == "transactions":
+        form, lines = _transactions(request, account)
+        table = Listing(request, lines, sorts=TRANSACTION_SORTS, default_sort="-date", page_size=PAGE_SIZE)
+    else:
+        form, events = _filtered(request, account, kind)
+        table = Listing(request, events, sorts={"date": "created_at"}, default_sort="-date", page_size=PAGE_SIZE)
     params = request.GET.copy()
     params.pop("page", None)
     query = f"?{params.urlencode()}" if params else ""
@@ -105,7 +178,7 @@ def _page(request, account, kind):
     ]
     return render_workspace(
         request,
-        "licensing/activity.html",
+        "licensing/activity_transactions.html" if kind == "transactions" else "licensing/activity.html",
         {
             "form": form,
             "table": table,
@@ -118,9 +191,44 @@ def _page(request, account, kind):
     )
 
 
+def _transactions_csv(request, account, stamp):
+    _form, lines = _transactions(request, account)
+    table = Listing(request, lines, sorts=TRANSACTION_SORTS, default_sort="-date")
+    lines = table.paginator.object_list  # every page, in the table's order
+
+    def row(line):
+        return [
+            f"{timezone.localtime(line.created_at):%Y-%m-%d %H:%M:%S}",
+            line.sku,
+            line.license.name,
+            line.quantity,
+            line.end_date.isoformat() if line.end_date else "",
+            line.get_license_type_display(),
+            line.virtual_account.name,
+            line.get_source_display(),
+        ]
+
+    return csv_response(
+        f"license_transactions_{stamp}.csv",
+        [
+            "Transaction Date",
+            "License SKU",
+            "License",
+            "Quantity",
+            "License Expiration",
+            "License Type",
+            "Virtual Account",
+            "Source",
+        ],
+        (row(line) for line in lines.iterator(chunk_size=500)),
+    )
+
+
 def _csv(request, account, kind):
-    _form, events = _filtered(request, account, kind)
     stamp = f"{timezone.now():%Y%m%d%H%M%S}"
+    if kind == "transactions":
+        return _transactions_csv(request, account, stamp)
+    _form, events = _filtered(request, account, kind)
 
     def when(event):
         return f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M:%S}"
@@ -129,12 +237,6 @@ def _csv(request, account, kind):
         return event.virtual_account.name if event.virtual_account else ""
 
     events = events.iterator(chunk_size=500)
-    if kind == "transactions":
-        return csv_response(
-            f"license_transactions_{stamp}.csv",
-            ["Transaction Date", "Virtual Account", "Event Type", "Message", "User"],
-            ([when(e), va_name(e), e.event_type, e.message, e.username] for e in events),
-        )
     return csv_response(
         f"event_log_{stamp}.csv",
         ["Date", "Virtual Account", "Event Type", "Severity", "Message", "User"],

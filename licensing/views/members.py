@@ -2,11 +2,15 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.rbac import Action, grantable_roles, principal_for, visible_virtual_accounts
 from accounts.services import grants as grant_service
+from core.csv_export import csv_response
 from core.errors import NotAllowed, ServiceError
 from core.listing import Listing
 from core.service_views import service_errors
@@ -31,19 +35,70 @@ def _manageable_virtual_accounts(request, account):
     return [va for va in visible_virtual_accounts(request, account) if grantable_roles(request, account, va)]
 
 
-@account_page
-def users(request, account):
+def _members_table(request, account, page_size=None):
+    """The Users tab's listing (search and sort of the request) over the members this principal sees."""
     whole = _sees_whole_account(request, account)
     members = grant_service.account_members(
         account, virtual_accounts=None if whole else visible_virtual_accounts(request, account)
     )
-    table = Listing(
+    return Listing(
         request,
         members,
         search=["username", "email", "first_name", "last_name"],
         sorts={"user": "username", "email": "email"},
         default_sort="user",
+        **({"page_size": page_size} if page_size else {}),
     )
+
+
+def _query(request):
+    params = request.GET.copy()
+    params.pop("page", None)
+    return f"?{params.urlencode()}" if params else ""
+
+
+def _role_text(grant):
+    return (
+        f"{grant.get_role_display()} ({grant.virtual_account.name})"
+        if grant.virtual_account
+        else str(grant.get_role_display())
+    )
+
+
+@account_page
+@require_GET
+def users_csv(request, account):
+    """Manage Account > Users > Export to CSV: the table as shown (search, sort), every page; the
+    roles a user holds directly and through user groups, the same ones the page shows."""
+    table = _members_table(request, account)
+    rows = []
+    for member in table.paginator.object_list:
+        direct = [_role_text(grant) for grant in member.account_grants]
+        via = [
+            f"{_role_text(grant)} [{membership.group.name}]"
+            for membership in member.account_memberships
+            for grant in membership.group.account_grants
+        ]
+        rows.append(
+            [
+                member.username,
+                member.get_full_name(),
+                member.email,
+                "Active" if member.is_active else "Disabled",
+                "; ".join(direct),
+                "; ".join(via),
+            ]
+        )
+    return csv_response(
+        get_valid_filename(f"users_{account.name}_{timezone.now():%Y%m%d%H%M%S}.csv"),
+        ["User ID", "Name", "Email", "Status", "Roles", "Roles through User Groups"],
+        rows,
+    )
+
+
+@account_page
+def users(request, account):
+    table = _members_table(request, account)
     account_grantable = grantable_roles(request, account)
     manageable_va_ids = {va.pk for va in _manageable_virtual_accounts(request, account)}
     for user in table.page:
@@ -61,6 +116,7 @@ def users(request, account):
         {
             "table": table,
             "may_add": bool(account_grantable or manageable_va_ids),
+            "csv_url": reverse("licensing_manage_users_csv", args=[account.pk]) + _query(request),
         },
     )
 

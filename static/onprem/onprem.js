@@ -277,3 +277,20 @@
     }
   });
 })();
+
+// "Available Actions option is only enabled when checkbox(es) is/are checked": the buttons marked
+// data-needs-checked in a form stay disabled until a checkbox of that form (form="id") is checked.
+(function () {
+  var forms = document.querySelectorAll("form[id]");
+  Array.prototype.forEach.call(forms, function (form) {
+    var buttons = form.querySelectorAll("[data-needs-checked]");
+    if (!buttons.length) { return; }
+    var boxes = document.querySelectorAll('input[type="checkbox"][form="' + form.id + '"]');
+    var update = function () {
+      var any = Array.prototype.some.call(boxes, function (box) { return box.checked; });
+      Array.prototype.forEach.call(buttons, function (button) { button.disabled = !any; });
+    };
+    Array.prototype.forEach.call(boxes, function (box) { box.addEventListener("change", update); });
+    update();
+  });
+})();

@@ -85,7 +85,9 @@ def pages(acme, every_event):
         "system health": ("/admin/", False),
         "manage account event log": (f"{account}/manage/event-log/", True),
         "activity event log": (f"{account}/activity/event-log/", True),
-        "activity transactions": (f"{account}/activity/", True),
+        # License Transactions lists license lines, not events: no Event Type filter.
+        "activity transactions": (f"{account}/activity/", False),
+        "inventory event log": (f"{account}/inventory/event-log/?va={va.pk}", True),
         "license event log": (
             f"{account}/inventory/virtual-accounts/{va.pk}/licenses/{lic.pk}/?tab=event_log",
             False,

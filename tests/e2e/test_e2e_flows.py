@@ -139,6 +139,14 @@ def _licenses_row(page, account, va, license_name):
     return table_row(page, license_name)
 
 
+def _token_row(page, token):
+    """The tokens table's row of ``token``: the Token column keeps the full text (with its Copy
+    action) in a read-only field, which is not the cell's text."""
+    rows = page.locator("table.inv-tokens tbody tr").filter(has=page.locator(f'input.inv-token[value="{token}"]'))
+    assert rows.count() == 1, f"no row for the token {token[:8]}…"
+    return rows.first
+
+
 def test_token_fleet_usage_and_compliance(server, admin_page):
     page = admin_page
     account = account_id(page)
@@ -159,7 +167,7 @@ def test_token_fleet_usage_and_compliance(server, admin_page):
         page.get_by_role("button", name="Create Token").click()
     token = page.locator("#inv-new-token-text").input_value().strip()
     assert len(token) > 40, token
-    assert "e2e fleet" in table_row(page, token[:8]).inner_text()
+    assert "e2e fleet" in _token_row(page, token).inner_text()
     shoot(page, "inventory-general-new-token")
 
     fleet = subprocess.run(
@@ -215,7 +223,7 @@ def test_token_fleet_usage_and_compliance(server, admin_page):
 
     # Revoking the token is a destructive action: it asks first, and "Cancel" changes nothing.
     page.goto(f"/accounts/{account}/inventory/?va={lab}&q=e2e+fleet")
-    row = table_row(page, token[:8])
+    row = _token_row(page, token)
     assert "20 / 25" in row.inner_text()
     asked = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
@@ -223,11 +231,11 @@ def test_token_fleet_usage_and_compliance(server, admin_page):
     page.wait_for_timeout(300)
     assert asked and "Revoke this token?" in asked[0]
     page.reload()
-    assert "Active" in table_row(page, token[:8]).inner_text()
+    assert "Active" in _token_row(page, token).inner_text()
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
-        table_row(page, token[:8]).get_by_role("button", name="Revoke").click()
-    assert "Revoked" in table_row(page, token[:8]).inner_text()
+        _token_row(page, token).get_by_role("button", name="Revoke").click()
+    assert "Revoked" in _token_row(page, token).inner_text()
 
 
 def test_transfer_licenses_and_a_product_instance(server, admin_page):

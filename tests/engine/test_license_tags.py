@@ -111,3 +111,58 @@ def test_rbac_needs_a_role_on_the_virtual_account(acme, default_va, new_va, held
     add_line(lab, held[0], 1)
     add_license_tags(actor=vic, account=acme, licenses=held[:1], names="x", virtual_account=lab)
     assert _tags(held[0]) == ["x"]
+
+
+def test_a_va_role_cannot_tag_the_whole_account(acme, default_va, new_va, held, make_user, add_line):
+    """Without a virtual account the service asks for the whole account: a VA role is not enough."""
+    lab = new_va("Lab")
+    add_line(lab, held[0], 1)
+    vic = make_user("vic")
+    set_virtual_account_role(actor=None, virtual_account=lab, role=AccountRole.VA_ADMIN, user=vic)
+    with pytest.raises(NotAllowed):
+        add_license_tags(actor=vic, account=acme, licenses=held[:1], names="x")
+    assert not LicenseTag.objects.exists()
+
+
+def test_rename_and_delete_need_every_virtual_account_holding_the_tag(
+    acme, default_va, new_va, held, make_user, add_line, grant_role
+):
+    from core.models import Event
+
+    lab = new_va("Lab")
+    add_line(lab, held[0], 1)
+    vic, ann = make_user("vic"), make_user("ann")
+    set_virtual_account_role(actor=None, virtual_account=lab, role=AccountRole.VA_ADMIN, user=vic)
+    grant_role(ann, acme, AccountRole.ACCOUNT_USER)
+    # "lab" is on A, which the Default virtual account (not Vic's) holds too.
+    add_license_tags(actor=vic, account=acme, licenses=held[:1], names="lab", virtual_account=lab)
+    tag = LicenseTag.objects.get(name="lab")
+    events_before = Event.objects.count()
+    with pytest.raises(NotAllowed):
+        rename_license_tag(actor=vic, tag=tag, name="Lab", virtual_account=lab)
+    with pytest.raises(NotAllowed):
+        delete_license_tag(actor=vic, tag=tag, virtual_account=lab)
+    assert LicenseTag.objects.get(pk=tag.pk).name == "lab" and Event.objects.count() == events_before
+    # On a license only Lab holds, Vic may rename and delete it.
+    only_lab = held[0].__class__.objects.create(name="Only Lab", entitlement_tag="regid.only-lab")
+    add_line(lab, only_lab, 1)
+    add_license_tags(actor=vic, account=acme, licenses=[only_lab], names="mine", virtual_account=lab)
+    mine = LicenseTag.objects.get(name="mine")
+    rename_license_tag(actor=vic, tag=mine, name="Mine", virtual_account=lab)
+    delete_license_tag(actor=vic, tag=LicenseTag.objects.get(name="Mine"), virtual_account=lab)
+    # An account-wide role reaches every virtual account.
+    rename_license_tag(actor=ann, tag=tag, name="Lab")
+    delete_license_tag(actor=ann, tag=LicenseTag.objects.get(name="Lab"))
+    codes = list(
+        Event.objects.filter(event_type__startswith="license_tag.").order_by("pk").values_list("event_type", "message")
+    )
+    assert [code for code, _ in codes] == [
+        "license_tag.added",
+        "license_tag.added",
+        "license_tag.renamed",
+        "license_tag.deleted",
+        "license_tag.renamed",
+        "license_tag.deleted",
+    ]
+    assert codes[0][1] == "The license tags “lab” were added to “A” in the Virtual Account “Lab”."
+    assert codes[-1][1] == "The license tag “Lab” was deleted from the local account “Acme” (1 license(s) carried it)."

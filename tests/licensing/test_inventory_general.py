@@ -170,7 +170,10 @@ def test_create_token_shows_it_once_and_records_the_event(world, browser):
     assert 'id="inv-new-token-text"' in first and token.token in first
     assert "0 / 3" in first and "Lab routers" in first and "Active" in first
     second = client.get(response["Location"]).content.decode()
-    assert 'id="inv-new-token-text"' not in second and token.token not in second  # shown once, then truncated
+    assert 'id="inv-new-token-text"' not in second  # the new-token box is shown once
+    # The table keeps the full token text, with its Copy action, in the Token column.
+    assert f'id="inv-token-{token.pk}" class="inv-token" value="{token.token}" readonly' in second
+    assert f'data-copy-from="inv-token-{token.pk}"' in second
 
 
 def test_default_expiry_is_30_days_and_no_use_limit(world, browser):
@@ -211,10 +214,36 @@ def test_bad_token_input_writes_nothing(world, browser, data, message):
 def test_export_controlled_token_where_the_account_allows_it(world, browser):
     client = browser(world["vaa"])
     new = url(world["acme"], f"virtual-accounts/{world['sales'].pk}/tokens/new/")
-    assert 'name="export_controlled"' in client.get(new).content.decode()
-    client.post(new, {"expires_after_days": "5", "export_controlled": "on"})
+    form = client.get(new).content.decode()
+    assert 'name="export_controlled"' in form and 'name="terms_accepted"' in form
+    client.post(new, {"expires_after_days": "5", "export_controlled": "on", "terms_accepted": "on"})
     assert RegistrationToken.objects.get().export_controlled is True
     assert Event.objects.filter(event_type="token.created_export").count() == 1
+
+
+def test_export_controlled_token_needs_the_terms_agreed(world, browser):
+    """Step 5 of Create Registration Token: without the terms checkbox nothing is created."""
+    client = browser(world["vaa"])
+    new = url(world["acme"], f"virtual-accounts/{world['sales'].pk}/tokens/new/")
+    before = snapshot()
+    response = client.post(new, {"expires_after_days": "5", "export_controlled": "on"})
+    assert response.status_code == 200
+    assert "Agree to the terms and conditions" in response.content.decode()
+    assert snapshot() == before
+    # A token without export control does not need them.
+    assert client.post(new, {"expires_after_days": "5"}).status_code == 302
+    assert RegistrationToken.objects.get().export_controlled is False
+
+
+def test_create_token_service_refuses_export_without_terms_and_api_passes_none(world):
+    from licensing.services.tokens import TokenError
+
+    with pytest.raises(TokenError) as refused:
+        create_token(actor=world["aa"], virtual_account=world["sales"], export_controlled=True, terms_accepted=False)
+    assert refused.value.field == "terms_accepted"
+    assert not RegistrationToken.objects.exists()
+    token = create_token(actor=world["aa"], virtual_account=world["sales"], export_controlled=True)
+    assert token.export_controlled is True
 
 
 def test_export_controlled_token_where_not_allowed_is_refused(world, browser):

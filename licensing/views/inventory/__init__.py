@@ -10,7 +10,9 @@ an invisible account does (see ``workspace``); 403 is kept for a visible virtual
 which the action is not allowed.
 """
 
+from .event_log_tab import event_log, event_log_csv
 from .general_tab import general, token_download, token_new, token_remove, token_revoke
+from .license_tags import license_tag_delete, license_tag_rename, license_tags_edit, license_tags_manage
 from .licenses_tab import license_transfer, licenses, licenses_csv
 from .product_instances_tab import (
     product_instance_remove,
@@ -27,8 +29,14 @@ from .slp_tab import sl_using_policy, sl_using_policy_sync
 from .upgrades_tab import license_assignment, license_upgrade
 
 __all__ = [
+    "event_log",
+    "event_log_csv",
     "general",
     "license_assignment",
+    "license_tag_delete",
+    "license_tag_rename",
+    "license_tags_edit",
+    "license_tags_manage",
     "license_transfer",
     "license_upgrade",
     "licenses",

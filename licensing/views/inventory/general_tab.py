@@ -79,7 +79,8 @@ def token_new(request, account, va_id):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         # Without export permission the checkbox is not on the page: its refusal goes above the form.
-        with service_errors(request, form, fields=None if export_allowed else {"export_controlled": None}):
+        hidden = {} if export_allowed else {"export_controlled": None, "terms_accepted": None}
+        with service_errors(request, form, fields=hidden or None):
             if data["export_controlled"]:
                 require(request, Action.CREATE_EXPORT_TOKENS, va)
             token = token_service.create_token(
@@ -89,6 +90,7 @@ def token_new(request, account, va_id):
                 expires_after_days=data["expires_after_days"],
                 max_uses=data["max_uses"],
                 export_controlled=data["export_controlled"],
+                terms_accepted=data["terms_accepted"] if export_allowed else None,
             )
             request.session[NEW_TOKEN_SESSION_KEY] = token.pk
             messages.success(

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.rbac import visible_virtual_accounts
+from accounts.rbac import Action, can, visible_virtual_accounts
 from core.csv_export import csv_response
 from core.service_views import service_errors
 from licensing.models import LicenseDefinition
@@ -126,7 +126,13 @@ def licenses(request, account):
 
     def tab(va):
         table = license_table(request, va, show_transactions=shown, advanced=advanced)
+        may_manage_tags = can(request, Action.MANAGE_LICENSE_TAGS, account=account, virtual_account=va)
+        for row in table.page:
+            row["held"] = row["purchased"] > 0 or row["pending"] > 0
         return {
+            "may_manage_tags": may_manage_tags,
+            # "By Tag": the account's tag names to choose from (one query).
+            "license_tag_names": inventory_queries.license_tag_names(account),
             "table": table,
             "bars": license_bars(account, va, table.page),
             "transactions_allowed": allowed,

@@ -21,6 +21,7 @@ INVENTORY_TABS = [
     ("licenses", gettext_lazy("Licenses"), "licensing_inventory_licenses"),
     ("product_instances", gettext_lazy("Product Instances"), "licensing_inventory_product_instances"),
     ("sl_using_policy", gettext_lazy("SL Using Policy"), "licensing_inventory_sl_using_policy"),
+    ("event_log", gettext_lazy("Event Log"), "licensing_inventory_event_log"),
 ]
 
 
