@@ -5,8 +5,11 @@ caller sent that cannot be processed) and the guide's message; ``ApiView`` turns
 service layer's ``NotAllowed`` / ``ServiceError``, into that body.
 """
 
+import io
+
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -76,11 +79,21 @@ def validate(serializer_class, data, *, messages_by_field=None, **kwargs):
     return serializer.validated_data
 
 
+FORM_BODY = "A form body is not accepted: send the parameters as a JSON object (Content-Type: application/json)."
+
+
 class FormEncodedJSONParser(JSONParser):
     """A JSON body sent as ``application/x-www-form-urlencoded`` (what ``curl -d '{...}'`` sends
-    without ``-H 'Content-Type: application/json'``): read as the JSON it is."""
+    without ``-H 'Content-Type: application/json'``): read as the JSON it is. A real form body
+    (``limit=5``) is no JSON: 415 with ``FORM_BODY``, rather than a JSON parse error."""
 
     media_type = "application/x-www-form-urlencoded"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = stream.read()
+        if not body.lstrip().startswith((b"{", b"[")):
+            raise exceptions.UnsupportedMediaType(media_type, detail=FORM_BODY)
+        return super().parse(io.BytesIO(body), media_type, parser_context)
 
 
 # Base of every API view: the default authentication and permissions of the project's
@@ -88,6 +101,7 @@ class FormEncodedJSONParser(JSONParser):
 # (A comment, not a docstring: the schema would show a docstring as every operation's text.)
 class ApiView(APIView):
     parser_classes = [JSONParser, FormEncodedJSONParser]
+    renderer_classes = [JSONRenderer]  # never DRF's HTML browsable page: a browser gets the JSON too
 
     def handle_exception(self, exc):
         if isinstance(exc, ApiError):

@@ -19,19 +19,26 @@ class StatusReply(serializers.Serializer):
 
 
 class ErrorReply(serializers.Serializer):
-    """403 / 422: the guide's body; a refused bearer token gets the framework's ``detail``."""
+    """Every error of the API, whatever its status: the guide's body."""
 
-    status = serializers.ChoiceField(choices=STATUSES, required=False)
-    statusMessage = serializers.CharField(required=False, allow_blank=True)
-    detail = serializers.CharField(required=False)
+    status = serializers.ChoiceField(choices=["ERROR"])
+    statusMessage = serializers.CharField()
 
 
-class AnyErrorReply(ErrorReply):
-    statusMessage = serializers.JSONField(required=False)
+class AnyErrorReply(serializers.Serializer):
+    """An error of an endpoint whose ``statusMessage`` may be an object (device removal)."""
+
+    status = serializers.ChoiceField(choices=["ERROR"])
+    statusMessage = serializers.JSONField()
+
+
+# Every error status an operation can answer, each with the error body (docs/api.md, "Status
+# codes and bodies"). No 401: a missing or refused token is 403, as the guide says.
+ERROR_STATUSES = (403, 404, 405, 406, 413, 415, 422, 500)
 
 
 def responses(ok, error=ErrorReply):
-    return {200: ok, 403: error, 422: error}
+    return {200: ok, **{code: error for code in ERROR_STATUSES}}
 
 
 class PagedReply(StatusReply):
