@@ -49,6 +49,7 @@ def test_schema_is_openapi_3_with_every_operation(client, prefix):
         "ipAddress",
         "suvi",
         "uuid",
+        "instanceName",
         "limit",
         "offset",
         "cursor",

@@ -67,6 +67,8 @@ def delete_virtual_account(request, account_name, va_name):
 
 
 class VirtualAccountDeleteView(ApiView):
+    body_methods = frozenset()  # the name is in the path
+
     @extend_schema(
         operation_id="delete_virtual_account",
         summary="Delete a local Virtual Account",
