@@ -225,6 +225,9 @@ SPECTACULAR_SETTINGS = {
         "ComplianceStatusEnum": "licensing.api.schemas.COMPLIANCE",
         "SubscriptionStatusEnum": "licensing.api.schemas.SUBSCRIPTION_STATUSES",
         "ExportControlEnum": "licensing.api.schemas.EXPORT_CONTROL",
+        "BillingTypeEnum": "licensing.api.schemas.BILLING_TYPES",
+        "ErrorStatusEnum": "licensing.api.schemas.ERROR_STATUS",
+        "WireBooleanEnum": "licensing.api.schemas.WIRE_BOOLEANS",
     },
 }
 OAUTH2_PROVIDER = {

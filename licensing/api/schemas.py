@@ -11,6 +11,9 @@ ITEM_STATUSES = ["SUCCESS", "ERROR"]
 COMPLIANCE = ["In Compliance", "Out Of Compliance"]
 SUBSCRIPTION_STATUSES = ["Active", "Canceled", "Expired"]
 EXPORT_CONTROL = ["Allowed", "Not Allowed"]
+BILLING_TYPES = ["PREPAID", "USAGE"]
+ERROR_STATUS = ["ERROR"]
+WIRE_BOOLEANS = ["true", "false"]
 
 
 class StatusReply(serializers.Serializer):
@@ -21,14 +24,14 @@ class StatusReply(serializers.Serializer):
 class ErrorReply(serializers.Serializer):
     """Every error of the API, whatever its status: the guide's body."""
 
-    status = serializers.ChoiceField(choices=["ERROR"])
+    status = serializers.ChoiceField(choices=ERROR_STATUS)
     statusMessage = serializers.CharField()
 
 
 class AnyErrorReply(serializers.Serializer):
     """An error of an endpoint whose ``statusMessage`` may be an object (device removal)."""
 
-    status = serializers.ChoiceField(choices=["ERROR"])
+    status = serializers.ChoiceField(choices=ERROR_STATUS)
     statusMessage = serializers.JSONField()
 
 
@@ -57,7 +60,9 @@ class PagedReply(StatusReply):
 class VirtualAccountRecord(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
-    isDefault = serializers.BooleanField()
+    isDefault = serializers.ChoiceField(
+        choices=WIRE_BOOLEANS, help_text='A string, "true" or "false", as the cloud API writes it.'
+    )
 
 
 class VirtualAccountsReply(StatusReply):
@@ -128,6 +133,7 @@ class LicenseRecord(serializers.Serializer):
     inUse = serializers.IntegerField()
     available = serializers.IntegerField()
     status = serializers.ChoiceField(choices=COMPLIANCE)
+    billingType = serializers.ChoiceField(choices=BILLING_TYPES, help_text="The cloud API's field.")
     ahaApps = serializers.BooleanField()
     pendingQuantity = serializers.IntegerField()
     reserved = serializers.IntegerField()
@@ -146,14 +152,15 @@ class SubscriptionRecord(serializers.Serializer):
     license = serializers.CharField()
     virtualAccount = serializers.CharField()
     quantity = serializers.IntegerField()
-    licenseType = serializers.CharField()
+    billingType = serializers.ChoiceField(choices=BILLING_TYPES, help_text="The cloud API's field.")
+    licenseType = serializers.CharField(help_text="Not in the cloud API: Term, Subscription, Demo, ...")
     startDate = serializers.CharField(allow_blank=True)
     endDate = serializers.CharField(allow_blank=True)
     status = serializers.ChoiceField(choices=SUBSCRIPTION_STATUSES)
 
 
 class SubscriptionsReply(PagedReply):
-    subscriptions = SubscriptionRecord(many=True)
+    licenseSubscriptions = SubscriptionRecord(many=True)
 
 
 # 9

@@ -25,10 +25,10 @@ def test_create_list_delete(api_as, people, acme, prefix):
     assert status == 200
     assert body["status"] == "SUCCESS" and body["statusMessage"] == ""
     assert body["virtualAccounts"] == [
-        {"name": "Default", "description": "", "isDefault": True},
-        {"name": "Physics", "description": "Physics dept", "isDefault": False},
-        {"name": "Test VA", "description": "Test VA Creation", "isDefault": False},
-        {"name": "Zoology", "description": "", "isDefault": False},
+        {"name": "Default", "description": "", "isDefault": "true"},
+        {"name": "Physics", "description": "Physics dept", "isDefault": "false"},
+        {"name": "Test VA", "description": "Test VA Creation", "isDefault": "false"},
+        {"name": "Zoology", "description": "", "isDefault": "false"},
     ]
 
     status, body = api.post("/accounts/Acme/virtual-accounts/Test%20VA/delete")

@@ -19,3 +19,9 @@ def api_date(value):
 
 def now():
     return timezone.now()
+
+
+def wire_boolean(value):
+    """``"true"`` / ``"false"``: a boolean as CSSM's Smart Accounts API writes ``isDefault`` (a
+    string, which scripts written for the vendor compare with ``'true'``)."""
+    return "true" if value else "false"

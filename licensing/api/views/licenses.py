@@ -39,6 +39,22 @@ def _line_detail(line):
     }
 
 
+PREPAID = "PREPAID"
+
+
+def billing_type(definition):
+    """The cloud API's ``billingType``: PREPAID (bought) or USAGE (billed on use)."""
+    return definition.billing_type.upper()
+
+
+def _billing_types(positions):
+    """{license id: billingType} for a page of positions, in one query (none for an empty page)."""
+    if not positions:
+        return {}
+    rows = LicenseDefinition.objects.filter(pk__in={p.license_id for p in positions}).values_list("pk", "billing_type")
+    return {pk: value.upper() for pk, value in rows}
+
+
 def _details_by_position(positions, as_of):
     """{(va id, license id): [licenseDetails]} for a page of positions, in one query."""
     if not positions:
@@ -54,7 +70,7 @@ def _details_by_position(positions, as_of):
     return details
 
 
-def _license_record(position, details):
+def _license_record(position, details, billing_types):
     return {
         "license": position.license,
         "virtualAccount": position.virtual_account,
@@ -62,6 +78,7 @@ def _license_record(position, details):
         "inUse": position.in_use,
         "available": position.available,
         "status": position.status,
+        "billingType": billing_types.get(position.license_id, PREPAID),
         "ahaApps": False,
         "pendingQuantity": position.pending_quantity,
         "reserved": 0,  # reservations (SLR) do not exist on On-Prem
@@ -126,11 +143,12 @@ class LicenseUsageView(ApiView):
         else:
             shown = list(cursor.page(cursor.items(positions, data["limit"]), data["limit"]))
         details = _details_by_position(shown, as_of)
+        billing_types = _billing_types(shown)
         extra = {} if cursor is None else {"next_cursor": cursor.next_cursor}
         return reply(
             left_out_message(account, left_out),
             totalRecords=len(positions),
-            licenses=[_license_record(p, details) for p in shown],
+            licenses=[_license_record(p, details, billing_types) for p in shown],
             **extra,
         )
 
@@ -181,7 +199,7 @@ class LicenseSubscriptionsView(ApiView):
             shown = cursor.rows(lines, data["limit"])
         records = (_subscription_record(line, today) for line in shown)
         head = {"status": SUCCESS, "statusMessage": left_out_message(account, left_out), "totalRecords": total}
-        return streamed_reply(head, "subscriptions", records, tail=tail_of(cursor))
+        return streamed_reply(head, "licenseSubscriptions", records, tail=tail_of(cursor))
 
 
 def _subscription_record(line, today):
@@ -190,6 +208,7 @@ def _subscription_record(line, today):
         "license": line.license.name,
         "virtualAccount": line.virtual_account.name,
         "quantity": line.quantity,
+        "billingType": billing_type(line.license),
         "licenseType": english_display(line, "license_type"),
         "startDate": api_date(line.start_date),
         "endDate": api_date(line.end_date),

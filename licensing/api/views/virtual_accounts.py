@@ -9,6 +9,7 @@ from .. import schemas
 from ..lookups import account_named, virtual_account_named
 from ..replies import ApiView, actor, reply, unprocessable, validate
 from ..serializers import VirtualAccountCreateSerializer
+from .formats import wire_boolean
 
 
 def _manage_refusal(account_name):
@@ -29,7 +30,7 @@ class VirtualAccountsView(ApiView):
         return reply(
             "",
             virtualAccounts=[
-                {"name": va.name, "description": va.description, "isDefault": va.is_default} for va in vas
+                {"name": va.name, "description": va.description, "isDefault": wire_boolean(va.is_default)} for va in vas
             ],
         )
 
