@@ -178,13 +178,15 @@ class LicenseTransferReply(StatusReply):
 
 # 10, 11
 class Sudi(serializers.Serializer):
-    suvi = serializers.CharField(allow_null=True)
-    uuid = serializers.CharField(allow_null=True)
-    hostIdentifier = serializers.CharField(allow_null=True)
-    udiPid = serializers.CharField(allow_null=True)
-    udiSerialNumber = serializers.CharField(allow_null=True)
-    udiVid = serializers.CharField(allow_null=True)
-    macAddress = serializers.CharField(allow_null=True)
+    """Null for an identifier the instance never sent in the device search, "" in the usage list."""
+
+    suvi = serializers.CharField(allow_null=True, allow_blank=True)
+    uuid = serializers.CharField(allow_null=True, allow_blank=True)
+    hostIdentifier = serializers.CharField(allow_null=True, allow_blank=True)
+    udiPid = serializers.CharField(allow_null=True, allow_blank=True)
+    udiSerialNumber = serializers.CharField(allow_null=True, allow_blank=True)
+    udiVid = serializers.CharField(allow_null=True, allow_blank=True)
+    macAddress = serializers.CharField(allow_null=True, allow_blank=True)
 
 
 class LicenseUse(serializers.Serializer):

@@ -173,7 +173,10 @@ def test_subscription_refusals(api_as, people, estate):
     nobody = api_as(people["nobody"])
     assert nobody.post("/accounts/Acme/license-subscriptions", {}) == (
         403,
-        {"status": "ERROR", "statusMessage": "Not Authorized to access license subscriptions for local Account Acme"},
+        {
+            "status": "ERROR",
+            "statusMessage": "Not Authorized to access license subscriptions for local Account Acme SA",
+        },
     )
     assert va_user.post("/accounts/Acme/license-subscriptions", {"limit": "x"}) == (
         422,

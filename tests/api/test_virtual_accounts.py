@@ -126,7 +126,7 @@ def test_account_user_may_not_create_or_delete(api_as, people, vas):
         403,
         {
             "status": "ERROR",
-            "statusMessage": "Not Authorized to create local Virtual Accounts within local Account 'Acme'",
+            "statusMessage": "Not Authorized to create local Virtual Accounts within local Account 'Acme SA'",
         },
     )
     assert api.post("/accounts/Acme/virtual-accounts/Zoology/delete")[0] == 403
@@ -141,7 +141,7 @@ def test_other_account_is_403(api_as, people, globex):
         403,
         {
             "status": "ERROR",
-            "statusMessage": "Not Authorized to access local Virtual Accounts in local Account 'Globex'",
+            "statusMessage": "Not Authorized to access local Virtual Accounts in local Account 'Globex SA'",
         },
     )
     assert api.post("/accounts/Globex/virtual-accounts", {"name": "X"})[0] == 403

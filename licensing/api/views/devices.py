@@ -75,8 +75,10 @@ ROW_FIELDS = sorted(
 )
 
 
-def sudi(row):
-    return {wire: row[field] or None for wire, field in SUDI_FIELDS.items()}
+def sudi(row, missing=None):
+    """The instance's SUDI; an identifier it never sent is ``missing``: null in the device search
+    (the guide's search example), "" in the device usage list (the guide's usage example)."""
+    return {wire: row[field] or missing for wire, field in SUDI_FIELDS.items()}
 
 
 def product_tag(row):
@@ -155,7 +157,7 @@ class DeviceUsageView(ApiView):
     )
     def post(self, request, account):
         account = account_named(
-            request, account, refusal=f"Not Authorized to access devices for local Account '{account}'"
+            request, account, refusal="Not Authorized to access devices for local Account '{domain}'"
         )
         data = validate(UsageSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
@@ -186,7 +188,7 @@ def _usage_record(row, va_names, short):
     return {
         "virtualAccount": va_names[va_id],
         "hostName": row["hostname"],
-        "sudi": sudi(row),
+        "sudi": sudi(row, missing=""),
         "productName": row["product_name"],
         "productDescription": row["product_name"],
         "productTagName": product_tag(row),

@@ -30,11 +30,14 @@ from .formats import api_date
 
 
 def _line_detail(line):
+    # A perpetual line has no term: the guide's perpetual details are "" for both dates, whatever
+    # day the line was bought on.
+    perpetual = line.license_type == Entitlement.LicenseType.PERPETUAL
     return {
         "licenseType": english_display(line, "license_type"),
         "quantity": line.quantity,
-        "startDate": api_date(line.start_date),
-        "endDate": api_date(line.end_date),
+        "startDate": "" if perpetual else api_date(line.start_date),
+        "endDate": "" if perpetual else api_date(line.end_date),
         "subscriptionId": line.subscription_id,
     }
 
@@ -124,7 +127,7 @@ class LicenseUsageView(ApiView):
     )
     def post(self, request, account):
         account = account_named(
-            request, account, refusal=f"Not Authorized to access licenses for local Account '{account}'"
+            request, account, refusal="Not Authorized to access licenses for local Account '{domain}'"
         )
         data = validate(UsageSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
@@ -167,7 +170,7 @@ class LicenseSubscriptionsView(ApiView):
     )
     def post(self, request, account):
         account = account_named(
-            request, account, refusal=f"Not Authorized to access license subscriptions for local Account {account}"
+            request, account, refusal="Not Authorized to access license subscriptions for local Account {domain}"
         )
         data = validate(SubscriptionsSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
