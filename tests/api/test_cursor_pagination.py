@@ -382,7 +382,7 @@ def test_a_cursor_of_one_account_does_not_read_another(cc_api, acme, globex, fle
     acme_only = cc_api([(acme, AccountRole.ACCOUNT_ADMIN)])
     assert acme_only.post("/accounts/Globex/devices", {"cursor": globex_cursor}) == (
         403,
-        {"status": "ERROR", "statusMessage": "Not Authorized to access devices for local Account 'Globex'"},
+        {"status": "ERROR", "statusMessage": "Not Authorized to access devices for local Account 'Globex SA'"},
     )
 
 

@@ -314,8 +314,13 @@ def _echo(item):
     """The request item's own fields, so a caller can match each status to what it asked."""
     if not isinstance(item, dict):
         return {}
-    keys = ("license", "licenseType", "quantity", "precedence", "targetVirtualAccount")
-    return {key: item[key] for key in keys if key in item and isinstance(item[key], (str, int))}
+    # Each echoed with the type the reply declares: a quantity sent as "2" is not echoed as one.
+    types = {"license": str, "licenseType": str, "quantity": int, "precedence": str, "targetVirtualAccount": str}
+    return {
+        key: item[key]
+        for key, kind in types.items()
+        if key in item and isinstance(item[key], kind) and not isinstance(item[key], bool)
+    }
 
 
 def _item_error(item, message, forbidden=False):
