@@ -149,11 +149,25 @@ class ApiConsoleEnabled(BasePermission):
         return api_console_enabled()
 
 
-def api_exception_handler(exc, context):
-    """DRF's handler, with refusals as 403 ``{"status": "ERROR", "statusMessage": ...}``.
+def error_text(detail):
+    """One sentence from a DRF error detail (a string, or nested lists and dicts of them)."""
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            text = error_text(value)
+            return text if field in ("non_field_errors", "detail") else f"{field}: {text}"
+        return ""
+    if isinstance(detail, (list, tuple)):
+        return error_text(detail[0]) if detail else ""
+    return str(detail)
 
-    Unauthenticated and invalid-token requests become 403 (never 401); other errors keep
-    DRF's handling, and views that build their own bodies (the guide's messages) are untouched.
+
+def api_exception_handler(exc, context):
+    """DRF's handler, with every error in the API's body ``{"status": "ERROR", "statusMessage": ...}``.
+
+    Unauthenticated and invalid-token requests become 403 (never 401). Every other error DRF
+    knows keeps its status (404, 405, 406, 415, 429, ...) and gets the same body shape, never
+    DRF's ``{"detail": ...}``; views that build their own bodies (the guide's messages) are
+    untouched. Errors outside DRF (no URL matched, a crash) are ``core.error_views``'s.
     """
     # Imported here: rest_framework.views reads these very settings at import time.
     from rest_framework.views import exception_handler as drf_exception_handler
@@ -163,6 +177,7 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):  # e.g. a service's NotAllowed
         exc = exceptions.PermissionDenied(str(exc) or ACCESS_RESTRICTED)
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(exc, exceptions.PermissionDenied):
-        response.data = {"status": "ERROR", "statusMessage": str(exc.detail)}
+    if response is not None:
+        detail = getattr(exc, "detail", None)
+        response.data = {"status": "ERROR", "statusMessage": error_text(detail) if detail else response.status_text}
     return response

@@ -218,17 +218,26 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "SSM On-Prem REST API",
     "DESCRIPTION": 'The 14 APIs of the guide\'s chapter "Using Smart Software Manager On-Prem APIs", '
-    "and the local accounts list. Every path is also served under /backend/api/v1/.",
+    "the local accounts list, and the token endpoint. Every API path is served under /api/v1/ and "
+    '/backend/api/v1/. Every error is {"status": "ERROR", "statusMessage": ...}.',
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # The token endpoint, the /backend paths and the body content types (licensing/api/schema_extensions.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "licensing.api.schema_extensions.postprocess",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ReplyStatusEnum": "licensing.api.schemas.STATUSES",
         "ItemStatusEnum": "licensing.api.schemas.ITEM_STATUSES",
         "ComplianceStatusEnum": "licensing.api.schemas.COMPLIANCE",
         "SubscriptionStatusEnum": "licensing.api.schemas.SUBSCRIPTION_STATUSES",
         "ExportControlEnum": "licensing.api.schemas.EXPORT_CONTROL",
+        "BillingTypeEnum": "licensing.api.schemas.BILLING_TYPES",
+        "ErrorStatusEnum": "licensing.api.schemas.ERROR_STATUS",
+        "WireBooleanEnum": "licensing.api.schemas.WIRE_BOOLEANS",
     },
 }
 OAUTH2_PROVIDER = {

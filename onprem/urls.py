@@ -31,5 +31,9 @@ urlpatterns = [
     path("", include("licensing.urls")),
 ]
 
-# The 500 page (core/error_views.py); 403, 404 and CSRF failures use templates/403.html, 404.html, 403_csrf.html.
+# The error pages (core/error_views.py): templates/400.html, 403.html, 404.html, 403_csrf.html and
+# the 500 page for the workspaces; the REST API's JSON error body under /api/ and /backend/api/.
+handler400 = "core.error_views.bad_request"
+handler403 = "core.error_views.permission_denied"
+handler404 = "core.error_views.page_not_found"
 handler500 = "core.error_views.server_error"

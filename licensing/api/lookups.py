@@ -12,15 +12,26 @@ from .replies import forbidden, unprocessable
 
 
 def account_named(request, name, *, action=Action.VIEW_ACCOUNT, refusal=None):
-    """The local account called ``name`` on which the caller may ``action`` (anywhere in it)."""
+    """The local account called ``name`` on which the caller may ``action`` (anywhere in it).
+
+    ``refusal`` is the 403 text; ``{domain}`` in it is the account's domain (``account_domain``).
+    """
     account = None
     if "\x00" not in name:  # no database stores NUL in text; no name holds one
         account = LocalAccount.objects.filter(name=name).exclude(status=LocalAccount.Status.REJECTED).first()
     if account is None:
         raise unprocessable(f"Failed to find local Account '{name}'.")
     if not can(request, action, account=account):
-        raise forbidden(refusal or f"Not Authorized to access local Account '{name}'.")
+        if refusal is None:
+            raise forbidden(f"Not Authorized to access local Account '{name}'.")
+        raise forbidden(refusal.replace("{domain}", account_domain(account)))
     return account
+
+
+def account_domain(account):
+    """What the guide's refusals name ("{SA Domain Name}"): the account's domain (its Smart
+    Account's), or its name when it has none."""
+    return account.cisco_smart_account or account.name
 
 
 def virtual_account_named(request, account, name, *, refusal=None):

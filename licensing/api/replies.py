@@ -5,8 +5,12 @@ caller sent that cannot be processed) and the guide's message; ``ApiView`` turns
 service layer's ``NotAllowed`` / ``ServiceError``, into that body.
 """
 
-from rest_framework import exceptions, status
+import io
+from collections.abc import Mapping
+
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -67,20 +71,62 @@ def first_error(detail, messages_by_field=None):
     return str(detail)
 
 
+def _names(names):
+    return ", ".join(sorted(names)) or "none"
+
+
+def unknown_parameter(serializer, data, prefix=""):
+    """The first parameter of ``data`` (a body object or a query string) that ``serializer`` does
+    not know, as ``name`` or ``sudi.name`` when nested, with the known names; else None."""
+    if not isinstance(data, Mapping):
+        return None
+    fields = serializer.fields
+    for key in data:
+        if key not in fields:
+            return f"{prefix}{key}", _names(fields)
+        field, value = fields[key], data[key]
+        if isinstance(field, serializers.Serializer) and not isinstance(field, serializers.ListSerializer):
+            found = unknown_parameter(field, value, prefix=f"{prefix}{key}.")
+            if found:
+                return found
+    return None
+
+
+def refuse_unknown(name, known, where="parameter"):
+    raise unprocessable(f"Unknown {where} '{name}'. Valid {where}s: {known}.", parameter=name)
+
+
 def validate(serializer_class, data, *, messages_by_field=None, **kwargs):
-    """``serializer.validated_data``, or a 422 with the guide's message for the field at fault."""
+    """``serializer.validated_data``, or a 422 with the guide's message for the field at fault.
+
+    A parameter the serializer does not know is refused (422 naming it), never ignored: a
+    misspelt filter would otherwise widen a search, and a script act on every record.
+    """
     serializer = serializer_class(data=data, **kwargs)
+    unknown = unknown_parameter(serializer, data)
+    if unknown:
+        refuse_unknown(*unknown)
     if not serializer.is_valid():
         messages = {**getattr(serializer_class, "messages_by_field", {}), **(messages_by_field or {})}
         raise unprocessable(first_error(serializer.errors, messages))
     return serializer.validated_data
 
 
+FORM_BODY = "A form body is not accepted: send the parameters as a JSON object (Content-Type: application/json)."
+
+
 class FormEncodedJSONParser(JSONParser):
     """A JSON body sent as ``application/x-www-form-urlencoded`` (what ``curl -d '{...}'`` sends
-    without ``-H 'Content-Type: application/json'``): read as the JSON it is."""
+    without ``-H 'Content-Type: application/json'``): read as the JSON it is. A real form body
+    (``limit=5``) is no JSON: 415 with ``FORM_BODY``, rather than a JSON parse error."""
 
     media_type = "application/x-www-form-urlencoded"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = stream.read()
+        if not body.lstrip().startswith((b"{", b"[")):
+            raise exceptions.UnsupportedMediaType(media_type, detail=FORM_BODY)
+        return super().parse(io.BytesIO(body), media_type, parser_context)
 
 
 # Base of every API view: the default authentication and permissions of the project's
@@ -88,6 +134,24 @@ class FormEncodedJSONParser(JSONParser):
 # (A comment, not a docstring: the schema would show a docstring as every operation's text.)
 class ApiView(APIView):
     parser_classes = [JSONParser, FormEncodedJSONParser]
+    renderer_classes = [JSONRenderer]  # never DRF's HTML browsable page: a browser gets the JSON too
+    # The query parameters the view reads (none but the device search's); the methods that read
+    # a body. Anything else a caller sends is refused with 422 naming it, never ignored.
+    query_parameters: tuple[str, ...] = ()
+    body_methods = frozenset({"post"})
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication and permissions first: 403 before 422
+        for name in request.query_params:
+            if name not in self.query_parameters:
+                refuse_unknown(name, _names(self.query_parameters), "query parameter")
+        if request.method.lower() not in self.body_methods:
+            data = request.data
+            if isinstance(data, Mapping):
+                for name in data:
+                    refuse_unknown(name, "none", "parameter")
+            elif data not in (None, ""):
+                raise unprocessable("This request takes no body.")
 
     def handle_exception(self, exc):
         if isinstance(exc, ApiError):

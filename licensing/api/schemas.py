@@ -11,6 +11,9 @@ ITEM_STATUSES = ["SUCCESS", "ERROR"]
 COMPLIANCE = ["In Compliance", "Out Of Compliance"]
 SUBSCRIPTION_STATUSES = ["Active", "Canceled", "Expired"]
 EXPORT_CONTROL = ["Allowed", "Not Allowed"]
+BILLING_TYPES = ["PREPAID", "USAGE"]
+ERROR_STATUS = ["ERROR"]
+WIRE_BOOLEANS = ["true", "false"]
 
 
 class StatusReply(serializers.Serializer):
@@ -19,19 +22,26 @@ class StatusReply(serializers.Serializer):
 
 
 class ErrorReply(serializers.Serializer):
-    """403 / 422: the guide's body; a refused bearer token gets the framework's ``detail``."""
+    """Every error of the API, whatever its status: the guide's body."""
 
-    status = serializers.ChoiceField(choices=STATUSES, required=False)
-    statusMessage = serializers.CharField(required=False, allow_blank=True)
-    detail = serializers.CharField(required=False)
+    status = serializers.ChoiceField(choices=ERROR_STATUS)
+    statusMessage = serializers.CharField()
 
 
-class AnyErrorReply(ErrorReply):
-    statusMessage = serializers.JSONField(required=False)
+class AnyErrorReply(serializers.Serializer):
+    """An error of an endpoint whose ``statusMessage`` may be an object (device removal)."""
+
+    status = serializers.ChoiceField(choices=ERROR_STATUS)
+    statusMessage = serializers.JSONField()
+
+
+# Every error status an operation can answer, each with the error body (docs/api.md, "Status
+# codes and bodies"). No 401: a missing or refused token is 403, as the guide says.
+ERROR_STATUSES = (403, 404, 405, 406, 413, 415, 422, 500)
 
 
 def responses(ok, error=ErrorReply):
-    return {200: ok, 403: error, 422: error}
+    return {200: ok, **{code: error for code in ERROR_STATUSES}}
 
 
 class PagedReply(StatusReply):
@@ -50,7 +60,9 @@ class PagedReply(StatusReply):
 class VirtualAccountRecord(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
-    isDefault = serializers.BooleanField()
+    isDefault = serializers.ChoiceField(
+        choices=WIRE_BOOLEANS, help_text='A string, "true" or "false", as the cloud API writes it.'
+    )
 
 
 class VirtualAccountsReply(StatusReply):
@@ -121,6 +133,7 @@ class LicenseRecord(serializers.Serializer):
     inUse = serializers.IntegerField()
     available = serializers.IntegerField()
     status = serializers.ChoiceField(choices=COMPLIANCE)
+    billingType = serializers.ChoiceField(choices=BILLING_TYPES, help_text="The cloud API's field.")
     ahaApps = serializers.BooleanField()
     pendingQuantity = serializers.IntegerField()
     reserved = serializers.IntegerField()
@@ -139,14 +152,15 @@ class SubscriptionRecord(serializers.Serializer):
     license = serializers.CharField()
     virtualAccount = serializers.CharField()
     quantity = serializers.IntegerField()
-    licenseType = serializers.CharField()
+    billingType = serializers.ChoiceField(choices=BILLING_TYPES, help_text="The cloud API's field.")
+    licenseType = serializers.CharField(help_text="Not in the cloud API: Term, Subscription, Demo, ...")
     startDate = serializers.CharField(allow_blank=True)
     endDate = serializers.CharField(allow_blank=True)
     status = serializers.ChoiceField(choices=SUBSCRIPTION_STATUSES)
 
 
 class SubscriptionsReply(PagedReply):
-    subscriptions = SubscriptionRecord(many=True)
+    licenseSubscriptions = SubscriptionRecord(many=True)
 
 
 # 9
@@ -164,13 +178,15 @@ class LicenseTransferReply(StatusReply):
 
 # 10, 11
 class Sudi(serializers.Serializer):
-    suvi = serializers.CharField(allow_null=True)
-    uuid = serializers.CharField(allow_null=True)
-    hostIdentifier = serializers.CharField(allow_null=True)
-    udiPid = serializers.CharField(allow_null=True)
-    udiSerialNumber = serializers.CharField(allow_null=True)
-    udiVid = serializers.CharField(allow_null=True)
-    macAddress = serializers.CharField(allow_null=True)
+    """Null for an identifier the instance never sent in the device search, "" in the usage list."""
+
+    suvi = serializers.CharField(allow_null=True, allow_blank=True)
+    uuid = serializers.CharField(allow_null=True, allow_blank=True)
+    hostIdentifier = serializers.CharField(allow_null=True, allow_blank=True)
+    udiPid = serializers.CharField(allow_null=True, allow_blank=True)
+    udiSerialNumber = serializers.CharField(allow_null=True, allow_blank=True)
+    udiVid = serializers.CharField(allow_null=True, allow_blank=True)
+    macAddress = serializers.CharField(allow_null=True, allow_blank=True)
 
 
 class LicenseUse(serializers.Serializer):

@@ -219,6 +219,7 @@ class DeviceSearchSerializer(CursorMixin, serializers.Serializer):
     ipAddress = serializers.CharField(required=False, max_length=255, trim_whitespace=False)
     suvi = serializers.CharField(required=False, max_length=255, trim_whitespace=False)
     uuid = serializers.CharField(required=False, max_length=255, trim_whitespace=False)
+    instanceName = serializers.CharField(required=False, max_length=255, trim_whitespace=False)
     limit = limit_field(strict=False)
     offset = offset_field(strict=False)
     cursor = cursor_field(strict=False)

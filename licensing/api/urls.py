@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from core import limits
 
-from . import schema_extensions  # noqa: F401  (registers the Bearer scheme with drf-spectacular)
+from . import schema_extensions  # noqa: F401  (registers the OAuth2 scheme with drf-spectacular)
 from .views import alerts, devices, docs, licenses, local_accounts, tokens, virtual_accounts
 
 API_LIMIT = limits.RequestLimit(limits.setting("ONPREM_MAX_API_REQUEST_BYTES", limits.MIB), "API request", reply="api")

@@ -37,7 +37,8 @@ def test_alerts_field_by_field(admin_api, alerts):
     shortage, expiring = body["alerts"]
     assert shortage == {
         "virtualAccount": "Zoology",
-        "message": Alert.objects.get(alert_type=Alert.Type.INSUFFICIENT_LICENSES).message,
+        "message": 'The Virtual Account "Zoology" has a shortage of "CSR 1KV SECURITY 1G" licenses. '
+        "2 licenses are required to return to compliance.",
         "severity": "Major",
         "license": "CSR 1KV SECURITY 1G",
         "messageType": "Insufficient Licenses",
@@ -73,7 +74,7 @@ def test_alert_filters_and_paging(api_as, people, alerts):
     )
     assert api_as(people["nobody"]).post("/accounts/Acme/alerts", {}) == (
         403,
-        {"status": "ERROR", "statusMessage": "Not Authorized to access alerts for local Account 'Acme'"},
+        {"status": "ERROR", "statusMessage": "Not Authorized to access alerts for local Account 'Acme SA'"},
     )
 
 

@@ -26,12 +26,12 @@ def test_device_usage_field_by_field(admin_api, estate):
             "hostName": "infy-lm05",
             "sudi": {
                 "suvi": "SUVI-1",
-                "uuid": None,
+                "uuid": "",
                 "hostIdentifier": "HID-9",
                 "udiPid": "N77-C7710",
                 "udiSerialNumber": "JPG3032006T",
-                "udiVid": None,
-                "macAddress": None,
+                "udiVid": "",
+                "macAddress": "",
             },
             "productName": "Cloud Services Router",
             "productDescription": "Cloud Services Router",
@@ -46,12 +46,12 @@ def test_device_usage_field_by_field(admin_api, estate):
             "virtualAccount": "Physics",
             "hostName": "local.lab",
             "sudi": {
-                "suvi": None,
+                "suvi": "",
                 "uuid": "062f582e30844ed2b8d005c14c425b06",
-                "hostIdentifier": None,
+                "hostIdentifier": "",
                 "udiPid": "CSR1000V",
                 "udiSerialNumber": "97N1PAGTEOZ",
-                "udiVid": None,
+                "udiVid": "",
                 "macAddress": "00:11:22:33:44:55",
             },
             "productName": "Cloud Services Router",
@@ -70,7 +70,8 @@ def test_device_usage_without_identity(admin_api, vas, add_pi):
     add_pi(vas["Default"], "SYNCED1", identity=False)
     status, body = admin_api.post("/accounts/Acme/devices", {})
     device = body["devices"][0]
-    assert device["sudi"]["udiSerialNumber"] == "SYNCED1" and device["sudi"]["uuid"] is None
+    # The guide's usage example: an identifier the instance never sent is "" (the search's is null).
+    assert device["sudi"]["udiSerialNumber"] == "SYNCED1" and device["sudi"]["uuid"] == ""
     assert device["productTagName"] == "" and device["licenseUsage"] == []
 
 

@@ -28,6 +28,7 @@ def test_license_usage_field_by_field(admin_api, estate):
         "inUse": 16,
         "available": 0,
         "status": "In Compliance",
+        "billingType": "PREPAID",
         "ahaApps": False,
         "pendingQuantity": 0,
         "reserved": 0,
@@ -127,12 +128,13 @@ def test_subscriptions(admin_api, estate):
     assert status == 200
     today = timezone.now().date()
     assert body["status"] == "SUCCESS" and body["totalRecords"] == 2
-    assert body["subscriptions"] == [
+    assert body["licenseSubscriptions"] == [
         {
             "subscriptionId": "Sub905308",
             "license": "UC Manager Basic License (12.x)",
             "virtualAccount": "Physics",
             "quantity": 4,
+            "billingType": "PREPAID",
             "licenseType": "Term",
             "startDate": (today - datetime.timedelta(days=10)).isoformat(),
             "endDate": (today + datetime.timedelta(days=300)).isoformat(),
@@ -143,6 +145,7 @@ def test_subscriptions(admin_api, estate):
             "license": "CSR 1KV SECURITY 1G",
             "virtualAccount": "Zoology",
             "quantity": 2,
+            "billingType": "PREPAID",
             "licenseType": "Term",
             "startDate": (today - datetime.timedelta(days=400)).isoformat(),
             "endDate": (today - datetime.timedelta(days=35)).isoformat(),
@@ -150,12 +153,12 @@ def test_subscriptions(admin_api, estate):
         },
     ]
     active = admin_api.post("/accounts/Acme/license-subscriptions", {"status": ["Active"]})[1]
-    assert [s["subscriptionId"] for s in active["subscriptions"]] == ["Sub905308"]
+    assert [s["subscriptionId"] for s in active["licenseSubscriptions"]] == ["Sub905308"]
     assert admin_api.post("/accounts/Acme/license-subscriptions", {"status": ["Canceled"]})[1]["totalRecords"] == 0
     only_zoology = admin_api.post("/accounts/Acme/license-subscriptions", {"virtualAccounts": ["Zoology"]})[1]
-    assert [s["subscriptionId"] for s in only_zoology["subscriptions"]] == ["SubOld"]
+    assert [s["subscriptionId"] for s in only_zoology["licenseSubscriptions"]] == ["SubOld"]
     page = admin_api.post("/accounts/Acme/license-subscriptions", {"limit": 1, "offset": 1})[1]
-    assert page["totalRecords"] == 2 and [s["subscriptionId"] for s in page["subscriptions"]] == ["SubOld"]
+    assert page["totalRecords"] == 2 and [s["subscriptionId"] for s in page["licenseSubscriptions"]] == ["SubOld"]
 
 
 def test_subscription_refusals(api_as, people, estate):
@@ -170,7 +173,10 @@ def test_subscription_refusals(api_as, people, estate):
     nobody = api_as(people["nobody"])
     assert nobody.post("/accounts/Acme/license-subscriptions", {}) == (
         403,
-        {"status": "ERROR", "statusMessage": "Not Authorized to access license subscriptions for local Account Acme"},
+        {
+            "status": "ERROR",
+            "statusMessage": "Not Authorized to access license subscriptions for local Account Acme SA",
+        },
     )
     assert va_user.post("/accounts/Acme/license-subscriptions", {"limit": "x"}) == (
         422,
@@ -187,7 +193,7 @@ def test_subscriptions_query_count_is_fixed(admin_api, estate, vas, add_line, dj
         add_line(vas["Zoology"], estate["security"], 1, "subscription", start=today, end=today, subscription_id=f"S{i}")
     with django_assert_max_num_queries(len(few.captured_queries)):
         status, body = admin_api.post("/accounts/Acme/license-subscriptions", {"limit": -1})
-    assert len(body["subscriptions"]) == 22
+    assert len(body["licenseSubscriptions"]) == 22
 
 
 TRANSFER = "/accounts/Acme/virtual-accounts/Physics/licenses/transfer"
@@ -389,3 +395,20 @@ def test_license_usage_reports_reservations(admin_api, estate, vas, add_pi, djan
     assert (enhanced["quantity"], enhanced["inUse"], enhanced["reserved"], enhanced["available"]) == (10, 0, 5, 3)
     basic = next(row for row in body["licenses"] if row["license"] == "UC Manager Basic License (12.x)")
     assert basic["reserved"] == 0
+
+
+def test_subscriptions_reply_under_the_cloud_apis_key_with_its_billing_type(admin_api, estate, vas, add_line):
+    """CSSM's Smart Accounts API answers ``licenseSubscriptions`` (not ``subscriptions``) with a
+    ``billingType`` per record; a usage-billed license says USAGE, in both lists."""
+    usage = estate["security"]
+    usage.billing_type = "usage"
+    usage.save(update_fields=["billing_type"])
+    status, body = admin_api.post("/accounts/Acme/license-subscriptions", {"virtualAccounts": ["Zoology"]})
+    assert status == 200 and "subscriptions" not in body
+    assert [(s["subscriptionId"], s["billingType"]) for s in body["licenseSubscriptions"]] == [("SubOld", "USAGE")]
+    status, body = admin_api.post("/accounts/Acme/licenses", {"virtualAccounts": ["Zoology", "Physics"]})
+    assert {(r["license"], r["billingType"]) for r in body["licenses"]} == {
+        ("CSR 1KV SECURITY 1G", "USAGE"),
+        ("UC Manager Basic License (12.x)", "PREPAID"),
+        ("UC Manager Enhanced License (12.x)", "PREPAID"),
+    }

@@ -15,12 +15,39 @@ def test_schema_is_openapi_3_with_every_operation(client, prefix):
     assert response.status_code == 200
     schema = json.loads(response.content)
     assert schema["openapi"].startswith("3.")
-    assert schema["components"]["securitySchemes"]["bearer"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "An access token from POST /oauth/token (client_credentials or password grant).",
+    schemes = schema["components"]["securitySchemes"]
+    assert set(schemes) == {"oauth2", "oauth2Backend"}
+    for name, token_url in (("oauth2", "/oauth/token"), ("oauth2Backend", "/backend/oauth/token")):
+        assert schemes[name]["type"] == "oauth2"
+        assert schemes[name]["flows"] == {
+            "clientCredentials": {"tokenUrl": token_url, "scopes": {}},
+            "password": {"tokenUrl": token_url, "scopes": {}},
+        }
+    assert schema["paths"]["/oauth/token"]["post"]["operationId"] == "oauth_token"
+    assert schema["paths"]["/backend/oauth/token"]["post"]["operationId"] == "oauth_token_backend"
+    ids = {
+        op["operationId"]
+        for path, methods in schema["paths"].items()
+        if path.startswith("/api/v1/")
+        for op in methods.values()
     }
-    ids = {op["operationId"] for methods in schema["paths"].values() for op in methods.values()}
+    backend_ids = {
+        op["operationId"]
+        for path, methods in schema["paths"].items()
+        if path.startswith("/backend/api/v1/")
+        for op in methods.values()
+    }
+    assert backend_ids == {f"{i}_backend" for i in ids}
+    for path, methods in schema["paths"].items():
+        for method, op in methods.items():
+            if path.endswith("/oauth/token"):
+                continue
+            assert op["security"] == [{"oauth2": []}, {"oauth2Backend": []}]
+            # Every error status, each with the API's error body; never a 401.
+            assert {"403", "404", "405", "406", "413", "415", "422", "500"} <= set(op["responses"]), (path, method)
+            assert "401" not in op["responses"]
+            if "requestBody" in op:
+                assert set(op["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded"}
     assert ids == {
         "create_virtual_account",
         "list_virtual_accounts",
@@ -49,6 +76,7 @@ def test_schema_is_openapi_3_with_every_operation(client, prefix):
         "ipAddress",
         "suvi",
         "uuid",
+        "instanceName",
         "limit",
         "offset",
         "cursor",

@@ -25,10 +25,10 @@ def test_create_list_delete(api_as, people, acme, prefix):
     assert status == 200
     assert body["status"] == "SUCCESS" and body["statusMessage"] == ""
     assert body["virtualAccounts"] == [
-        {"name": "Default", "description": "", "isDefault": True},
-        {"name": "Physics", "description": "Physics dept", "isDefault": False},
-        {"name": "Test VA", "description": "Test VA Creation", "isDefault": False},
-        {"name": "Zoology", "description": "", "isDefault": False},
+        {"name": "Default", "description": "", "isDefault": "true"},
+        {"name": "Physics", "description": "Physics dept", "isDefault": "false"},
+        {"name": "Test VA", "description": "Test VA Creation", "isDefault": "false"},
+        {"name": "Zoology", "description": "", "isDefault": "false"},
     ]
 
     status, body = api.post("/accounts/Acme/virtual-accounts/Test%20VA/delete")
@@ -126,7 +126,7 @@ def test_account_user_may_not_create_or_delete(api_as, people, vas):
         403,
         {
             "status": "ERROR",
-            "statusMessage": "Not Authorized to create local Virtual Accounts within local Account 'Acme'",
+            "statusMessage": "Not Authorized to create local Virtual Accounts within local Account 'Acme SA'",
         },
     )
     assert api.post("/accounts/Acme/virtual-accounts/Zoology/delete")[0] == 403
@@ -141,7 +141,7 @@ def test_other_account_is_403(api_as, people, globex):
         403,
         {
             "status": "ERROR",
-            "statusMessage": "Not Authorized to access local Virtual Accounts in local Account 'Globex'",
+            "statusMessage": "Not Authorized to access local Virtual Accounts in local Account 'Globex SA'",
         },
     )
     assert api.post("/accounts/Globex/virtual-accounts", {"name": "X"})[0] == 403

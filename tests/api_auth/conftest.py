@@ -5,6 +5,16 @@ import base64
 import pytest
 
 from accounts.services import api_grants
+from tests.api.openapi_check import validating_request
+
+
+@pytest.fixture(autouse=True)
+def _every_api_reply_matches_the_schema(monkeypatch):
+    """Every exchange under /api/, /backend/api/ and the token paths is checked against the
+    published OpenAPI schema (tests/api/openapi_check.py): a reply it does not describe fails."""
+    from django.test.client import Client
+
+    monkeypatch.setattr(Client, "request", validating_request(Client.request))
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ A product instance is named on the wire by its ``sudi`` (``udiPid`` + ``udiSeria
 identify it within a local account) and its ``productTagName`` (the software tag).
 """
 
-from django.db.models import Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Coalesce, NullIf
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from accounts.rbac import Action, can
@@ -74,8 +75,10 @@ ROW_FIELDS = sorted(
 )
 
 
-def sudi(row):
-    return {wire: row[field] or None for wire, field in SUDI_FIELDS.items()}
+def sudi(row, missing=None):
+    """The instance's SUDI; an identifier it never sent is ``missing``: null in the device search
+    (the guide's search example), "" in the device usage list (the guide's usage example)."""
+    return {wire: row[field] or missing for wire, field in SUDI_FIELDS.items()}
 
 
 def product_tag(row):
@@ -86,6 +89,14 @@ def instance_name(row):
     """The guide: "Hostname, UDI Serial Number, Host Identifier, Mac Address, IP Address, SUVI,
     UUID, whichever is available first"."""
     return next((row[field] for field in SEARCH_FIELDS.values() if row[field]), "")
+
+
+INSTANCE_NAME = "instanceName"
+
+
+def instance_name_expression():
+    """``instance_name`` in SQL: the first non-empty of the search fields, in the guide's order."""
+    return Coalesce(*(NullIf(F(field), Value("")) for field in SEARCH_FIELDS.values()), output_field=CharField())
 
 
 # Both device lists' order: the product-instance list-order index (account, hostname, udi_pid,
@@ -146,7 +157,7 @@ class DeviceUsageView(ApiView):
     )
     def post(self, request, account):
         account = account_named(
-            request, account, refusal=f"Not Authorized to access devices for local Account '{account}'"
+            request, account, refusal="Not Authorized to access devices for local Account '{domain}'"
         )
         data = validate(UsageSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
@@ -177,7 +188,7 @@ def _usage_record(row, va_names, short):
     return {
         "virtualAccount": va_names[va_id],
         "hostName": row["hostname"],
-        "sudi": sudi(row),
+        "sudi": sudi(row, missing=""),
         "productName": row["product_name"],
         "productDescription": row["product_name"],
         "productTagName": product_tag(row),
@@ -190,10 +201,21 @@ def _usage_record(row, va_names, short):
 
 
 class DeviceSearchView(ApiView):
+    query_parameters = tuple(DeviceSearchSerializer().fields)
+    body_methods = frozenset()
+
     @extend_schema(
         operation_id="device_search",
         summary="Search the product instances of a local Virtual Account",
         parameters=[OpenApiParameter(name, str, description="Exact match") for name in SEARCH_PARAMETERS]
+        + [
+            OpenApiParameter(
+                "instanceName",
+                str,
+                description="Exact match on the instance name: the first of hostName, udiSerialNumber, "
+                "hostIdentifier, macAddress, ipAddress, suvi, uuid that the instance has.",
+            )
+        ]
         + [
             OpenApiParameter("limit", int, description="Records to return; -1 for all. Default 50."),
             OpenApiParameter("offset", int, description="Records to skip. Default 0."),
@@ -205,11 +227,14 @@ class DeviceSearchView(ApiView):
         refusal = f"Not Authorized to access Virtual Account '{va}'."
         va = virtual_account_named(request, account_named(request, account, refusal=refusal), va, refusal=refusal)
         data = validate(DeviceSearchSerializer, request.query_params)
-        filters = {parameter: data[parameter] for parameter in SEARCH_FIELDS if parameter in data}
+        filters = {parameter: data[parameter] for parameter in (*SEARCH_FIELDS, INSTANCE_NAME) if parameter in data}
         cursor = cursor_page(SEARCH_KEYSET, data, va.account, virtualAccount=va.pk, **filters)
         devices = ProductInstance.objects.filter(account=va.account, virtual_account=va)
         for parameter, value in filters.items():
-            devices = devices.filter(**{SEARCH_FIELDS[parameter]: value})  # exact match, on an indexed column
+            if parameter == INSTANCE_NAME:
+                devices = devices.annotate(instance_name=instance_name_expression()).filter(instance_name=value)
+            else:
+                devices = devices.filter(**{SEARCH_FIELDS[parameter]: value})  # exact match, on an indexed column
         devices = devices.order_by(*LIST_ORDER)
         total = devices.count()
         records = (

@@ -30,13 +30,32 @@ from .formats import api_date
 
 
 def _line_detail(line):
+    # A perpetual line has no term: the guide's perpetual details are "" for both dates, whatever
+    # day the line was bought on.
+    perpetual = line.license_type == Entitlement.LicenseType.PERPETUAL
     return {
         "licenseType": english_display(line, "license_type"),
         "quantity": line.quantity,
-        "startDate": api_date(line.start_date),
-        "endDate": api_date(line.end_date),
+        "startDate": "" if perpetual else api_date(line.start_date),
+        "endDate": "" if perpetual else api_date(line.end_date),
         "subscriptionId": line.subscription_id,
     }
+
+
+PREPAID = "PREPAID"
+
+
+def billing_type(definition):
+    """The cloud API's ``billingType``: PREPAID (bought) or USAGE (billed on use)."""
+    return definition.billing_type.upper()
+
+
+def _billing_types(positions):
+    """{license id: billingType} for a page of positions, in one query (none for an empty page)."""
+    if not positions:
+        return {}
+    rows = LicenseDefinition.objects.filter(pk__in={p.license_id for p in positions}).values_list("pk", "billing_type")
+    return {pk: value.upper() for pk, value in rows}
 
 
 def _details_by_position(positions, as_of):
@@ -54,7 +73,7 @@ def _details_by_position(positions, as_of):
     return details
 
 
-def _license_record(position, details):
+def _license_record(position, details, billing_types):
     return {
         "license": position.license,
         "virtualAccount": position.virtual_account,
@@ -62,6 +81,7 @@ def _license_record(position, details):
         "inUse": position.in_use,
         "available": position.available,
         "status": position.status,
+        "billingType": billing_types.get(position.license_id, PREPAID),
         "ahaApps": False,
         "pendingQuantity": position.pending_quantity,
         # Reserved for product instances of the virtual account (licensing.services.reservations);
@@ -109,7 +129,7 @@ class LicenseUsageView(ApiView):
     )
     def post(self, request, account):
         account = account_named(
-            request, account, refusal=f"Not Authorized to access licenses for local Account '{account}'"
+            request, account, refusal="Not Authorized to access licenses for local Account '{domain}'"
         )
         data = validate(UsageSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
@@ -128,11 +148,12 @@ class LicenseUsageView(ApiView):
         else:
             shown = list(cursor.page(cursor.items(positions, data["limit"]), data["limit"]))
         details = _details_by_position(shown, as_of)
+        billing_types = _billing_types(shown)
         extra = {} if cursor is None else {"next_cursor": cursor.next_cursor}
         return reply(
             left_out_message(account, left_out),
             totalRecords=len(positions),
-            licenses=[_license_record(p, details) for p in shown],
+            licenses=[_license_record(p, details, billing_types) for p in shown],
             **extra,
         )
 
@@ -151,7 +172,7 @@ class LicenseSubscriptionsView(ApiView):
     )
     def post(self, request, account):
         account = account_named(
-            request, account, refusal=f"Not Authorized to access license subscriptions for local Account {account}"
+            request, account, refusal="Not Authorized to access license subscriptions for local Account {domain}"
         )
         data = validate(SubscriptionsSerializer, request.data)
         vas, left_out = chosen_virtual_accounts(
@@ -183,7 +204,7 @@ class LicenseSubscriptionsView(ApiView):
             shown = cursor.rows(lines, data["limit"])
         records = (_subscription_record(line, today) for line in shown)
         head = {"status": SUCCESS, "statusMessage": left_out_message(account, left_out), "totalRecords": total}
-        return streamed_reply(head, "subscriptions", records, tail=tail_of(cursor))
+        return streamed_reply(head, "licenseSubscriptions", records, tail=tail_of(cursor))
 
 
 def _subscription_record(line, today):
@@ -192,6 +213,7 @@ def _subscription_record(line, today):
         "license": line.license.name,
         "virtualAccount": line.virtual_account.name,
         "quantity": line.quantity,
+        "billingType": billing_type(line.license),
         "licenseType": english_display(line, "license_type"),
         "startDate": api_date(line.start_date),
         "endDate": api_date(line.end_date),
@@ -294,8 +316,13 @@ def _echo(item):
     """The request item's own fields, so a caller can match each status to what it asked."""
     if not isinstance(item, dict):
         return {}
-    keys = ("license", "licenseType", "quantity", "precedence", "targetVirtualAccount")
-    return {key: item[key] for key in keys if key in item and isinstance(item[key], (str, int))}
+    # Each echoed with the type the reply declares: a quantity sent as "2" is not echoed as one.
+    types = {"license": str, "licenseType": str, "quantity": int, "precedence": str, "targetVirtualAccount": str}
+    return {
+        key: item[key]
+        for key, kind in types.items()
+        if key in item and isinstance(item[key], kind) and not isinstance(item[key], bool)
+    }
 
 
 def _item_error(item, message, forbidden=False):

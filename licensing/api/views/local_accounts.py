@@ -43,6 +43,8 @@ class LocalAccountsView(ApiView):
 
 
 class UpstreamAccountsView(ApiView):
+    body_methods = frozenset()
+
     @extend_schema(
         operation_id="list_local_accounts_upstream",
         summary="The local accounts the caller may use",

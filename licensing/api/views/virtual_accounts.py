@@ -9,10 +9,10 @@ from .. import schemas
 from ..lookups import account_named, virtual_account_named
 from ..replies import ApiView, actor, reply, unprocessable, validate
 from ..serializers import VirtualAccountCreateSerializer
+from .formats import wire_boolean
 
-
-def _manage_refusal(account_name):
-    return f"Not Authorized to create local Virtual Accounts within local Account '{account_name}'"
+# The guide's "Not Authorized to create local Virtual Accounts within local Account '{SA Domain Name}'".
+MANAGE_REFUSAL = "Not Authorized to create local Virtual Accounts within local Account '{domain}'"
 
 
 class VirtualAccountsView(ApiView):
@@ -23,13 +23,13 @@ class VirtualAccountsView(ApiView):
     )
     def get(self, request, account):
         account = account_named(
-            request, account, refusal=f"Not Authorized to access local Virtual Accounts in local Account '{account}'"
+            request, account, refusal="Not Authorized to access local Virtual Accounts in local Account '{domain}'"
         )
         vas = visible_virtual_accounts(request, account).order_by("-is_default", "name")
         return reply(
             "",
             virtualAccounts=[
-                {"name": va.name, "description": va.description, "isDefault": va.is_default} for va in vas
+                {"name": va.name, "description": va.description, "isDefault": wire_boolean(va.is_default)} for va in vas
             ],
         )
 
@@ -40,9 +40,7 @@ class VirtualAccountsView(ApiView):
         responses=schemas.responses(schemas.StatusReply),
     )
     def post(self, request, account):
-        account = account_named(
-            request, account, action=Action.MANAGE_VIRTUAL_ACCOUNTS, refusal=_manage_refusal(account)
-        )
+        account = account_named(request, account, action=Action.MANAGE_VIRTUAL_ACCOUNTS, refusal=MANAGE_REFUSAL)
         data = validate(VirtualAccountCreateSerializer, request.data)
         name = data["name"].strip()
         try:
@@ -59,7 +57,7 @@ def delete_virtual_account(request, account_name, va_name):
         request,
         account_name,
         action=Action.MANAGE_VIRTUAL_ACCOUNTS,
-        refusal=f"Not Authorized to delete local Virtual Accounts within local Account '{account_name}'",
+        refusal="Not Authorized to delete local Virtual Accounts within local Account '{domain}'",
     )
     va = virtual_account_named(request, account, va_name)
     va_service.delete_virtual_account(actor=actor(request), virtual_account=va)
@@ -67,6 +65,8 @@ def delete_virtual_account(request, account_name, va_name):
 
 
 class VirtualAccountDeleteView(ApiView):
+    body_methods = frozenset()  # the name is in the path
+
     @extend_schema(
         operation_id="delete_virtual_account",
         summary="Delete a local Virtual Account",
