@@ -447,6 +447,13 @@ def limits_of(positions, va, license):
     )
 
 
+def transfer_limits_bulk(*, from_va, licenses, as_of=None):
+    """Read only: {license id: TransferLimits} of ``licenses`` out of ``from_va`` (one query): the
+    bulk form's figures and which licenses the rules refuse up front."""
+    current, _ = positions_before_and_after({from_va.pk: from_va.name}, {}, as_of=as_of or today())
+    return {license.pk: limits_of(current, from_va, license) for license in licenses}
+
+
 def preview_bulk_transfer(*, actor, from_va, to_va, items, as_of=None):
     """Read only: the preview of a bulk transfer of ``items`` [(license, quantity or None)] from
     ``from_va`` to ``to_va``: per license its figures in the source, the refusal of the rules (the
@@ -520,6 +527,7 @@ __all__ = [
     "transfer_licenses",
     "preview_transfer",
     "preview_bulk_transfer",
+    "transfer_limits_bulk",
     "transfer_licenses_bulk",
     "BulkPreview",
     "BulkItem",
