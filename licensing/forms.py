@@ -227,6 +227,49 @@ class LicenseTransferForm(_ToVirtualAccountMixin, forms.Form):
         self.set_targets(targets)
 
 
+class BulkTransferForm(forms.Form):
+    """Inventory > Licenses > Available Actions > Transfer Licenses…: the other local virtual
+    account (where the licenses go, or, in the "from" direction, where they come from), the
+    precedence, and a quantity per selected license (``quantity_<license id>``). A whole number
+    of at least 1 each is checked here; how many may move is the transfer service's answer."""
+
+    other = forms.ChoiceField()
+    precedence = forms.ChoiceField(
+        label=_("Precedence"),
+        choices=LicenseTransferForm.PRECEDENCE_CHOICES,
+        initial="LONGEST_TERM_FIRST",
+        help_text=_("Which license lines go first when several can move."),
+    )
+
+    def __init__(self, *args, others, licenses, direction, limits=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.others = {str(va.pk): va for va in others}
+        field = self.fields["other"]
+        field.label = (
+            _("Transfer from Local Virtual Account") if direction == "from" else _("Transfer to Local Virtual Account")
+        )
+        field.choices = [("", _("Choose…"))] + [(str(va.pk), va.name) for va in others]
+        self.licenses = list(licenses)
+        for license in self.licenses:
+            attrs = {"min": 1, "step": 1}
+            if limits and license.pk in limits and limits[license.pk].transferable > 0:
+                attrs["max"] = limits[license.pk].transferable
+            self.fields[f"quantity_{license.pk}"] = forms.IntegerField(
+                label=_("Quantity of “%(license)s”") % {"license": license.name},
+                min_value=1,
+                widget=forms.NumberInput(attrs=attrs),
+            )
+
+    def clean_other(self):
+        return self.others[self.cleaned_data["other"]]
+
+    def quantity_fields(self):
+        return [(license, self[f"quantity_{license.pk}"]) for license in self.licenses]
+
+    def items(self):
+        return [(license, self.cleaned_data[f"quantity_{license.pk}"]) for license in self.licenses]
+
+
 class ReserveLicensesForm(forms.Form):
     """Product instance > Reserve Licenses: the license (those the virtual account has available)
     and how many. A whole number of at least 1 is checked here; how many may be reserved is the

@@ -98,6 +98,11 @@ inventory_patterns = [
         name="licensing_license_tag_delete",
     ),
     path(
+        "virtual-accounts/<int:va_id>/licenses/transfer/",
+        inventory.license_bulk_transfer,
+        name="licensing_license_bulk_transfer",
+    ),
+    path(
         "virtual-accounts/<int:va_id>/licenses/<int:license_id>/transfer/",
         inventory.license_transfer,
         name="licensing_license_transfer",

@@ -8,6 +8,7 @@ rules (application redundancy, Failed to Renew, the order of substitution): docs
 "Compliance".
 """
 
+import dataclasses
 import datetime
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -140,7 +141,12 @@ def _positions(va_names, as_of):
     """The positions of the virtual accounts ``va_names`` ({id: name}) on ``as_of``."""
     if not va_names:
         return []
+    by_va, edges = _unsubstituted(va_names, as_of)
+    return _substituted(by_va, edges)
 
+
+def _unsubstituted(va_names, as_of):
+    """({va id: {license id: position}} before substitution, the hierarchy's edges): one query."""
     by_va: defaultdict[int, dict[int, LicensePosition]] = defaultdict(dict)  # {va id: {license id: position}}
     edges: list[tuple[int, int]] = []  # (va id, license id) of the hierarchy rows
     for kind, va_id, license_id, name, tag, lines, bought, pending, used, reserved in _numbers(va_names, as_of):
@@ -162,7 +168,11 @@ def _positions(va_names, as_of):
             in_use=used,
             reserved=reserved,
         )
+    return by_va, edges
 
+
+def _substituted(by_va, edges):
+    """Substitution between tiers in each virtual account (in memory); the positions, sorted."""
     if by_va:
         hierarchy = _Hierarchy(edges)
         for positions in by_va.values():
@@ -172,6 +182,43 @@ def _positions(va_names, as_of):
         (position for positions in by_va.values() for position in positions.values()),
         key=lambda p: (p.virtual_account, p.virtual_account_id, p.license, p.license_id),
     )
+
+
+def positions_before_and_after(va_names, changes, *, as_of=None):
+    """Read only: the positions of ``va_names`` ({id: name}) as they are and as they would be if
+    the purchased quantities changed by ``changes`` ({(va id, license id): +/- quantity}), the
+    substitution between tiers computed again on the changed numbers. One query, nothing written.
+    Returns ({(va id, license id): position} before, the same after); a license a virtual account
+    does not hold yet appears in "after" (and as an empty position in "before")."""
+    as_of = as_of or today()
+    by_va, edges = _unsubstituted(va_names, as_of)
+    names = {lid: (p.license, p.entitlement_tag) for positions in by_va.values() for lid, p in positions.items()}
+    after_by_va: defaultdict[int, dict[int, LicensePosition]] = defaultdict(dict)
+    for va_id, positions in by_va.items():
+        for license_id, position in positions.items():
+            after_by_va[va_id][license_id] = dataclasses.replace(position, substitutions=[])
+    for (va_id, license_id), delta in changes.items():
+        position = after_by_va[va_id].get(license_id)
+        if position is None:
+            name, tag = names.get(license_id, ("", ""))
+            position = after_by_va[va_id][license_id] = LicensePosition(
+                virtual_account_id=va_id,
+                virtual_account=va_names[va_id],
+                license_id=license_id,
+                license=name,
+                entitlement_tag=tag,
+            )
+        position.purchased += delta
+
+    def keyed(positions):
+        return {(p.virtual_account_id, p.license_id): p for p in positions}
+
+    before = keyed(_substituted(by_va, edges))
+    after = keyed(_substituted(after_by_va, edges))
+    for key, position in after.items():
+        if key not in before:
+            before[key] = dataclasses.replace(position, purchased=0, borrowed=0, lent=0, substitutions=[])
+    return before, after
 
 
 def positions_of(virtual_accounts, *, as_of=None):

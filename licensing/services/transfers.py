@@ -20,7 +20,7 @@ from core.errors import NotAllowed, ServiceError
 from ..models import Entitlement, LicenseDefinition, VirtualAccount
 from ..models.licenses import valid_on_q
 from . import alert_hooks
-from .compliance import today, virtual_account_positions
+from .compliance import positions_before_and_after, today, virtual_account_positions
 
 LONGEST_TERM_FIRST = "LONGEST_TERM_FIRST"
 LONGEST_TERM_LAST = "LONGEST_TERM_LAST"
@@ -192,8 +192,9 @@ def _balance(va, license_id, as_of):
     return Balance(position.purchased, position.in_use, position.available)
 
 
-def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of):
-    """Check everything and lock; returns (license_id, ordered locked lines, quantity, notice)."""
+def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of, lock=True):
+    """Check everything and lock (``lock=False``: check only, for a preview); returns
+    (from_va, to_va, ordered lines, quantity, notice)."""
     if from_va.account_id != to_va.account_id:
         raise ServiceError(
             "Licenses can only be transferred between virtual accounts of the same local account.",
@@ -212,10 +213,11 @@ def _plan(actor, from_va, to_va, license, quantity, license_type, precedence, en
         raise ServiceError("Precedence must be LONGEST_TERM_FIRST or LONGEST_TERM_LAST.", field="precedence")
     type_q = _license_type_q(license_type)
 
-    locked = lock_virtual_accounts(from_va, to_va)
-    from_va, to_va = locked[from_va.pk], locked[to_va.pk]
+    if lock:
+        locked = lock_virtual_accounts(from_va, to_va)
+        from_va, to_va = locked[from_va.pk], locked[to_va.pk]
     # Lines holding licenses: an upgrade still pending (quantity 0) moves with "Upgrade Pending".
-    candidates = Entitlement.objects.select_for_update().filter(
+    candidates = (Entitlement.objects.select_for_update() if lock else Entitlement.objects).filter(
         valid_on_q(as_of), virtual_account=from_va, quantity__gt=0
     )
     if entitlement is not None:
@@ -322,10 +324,6 @@ def transfer_licenses(
     return TransferResult(quantity=quantity, moves=[(s.pk, m.pk, q) for s, m, q in moves], notice=notice)
 
 
-class _Rollback(Exception):
-    pass
-
-
 def preview_transfer(
     *,
     actor,
@@ -338,33 +336,201 @@ def preview_transfer(
     entitlement=None,
     as_of=None,
 ):
-    """ "Show Preview": the before/after balances of both virtual accounts, nothing kept.
-
-    The transfer is made inside a transaction (or savepoint) that is always rolled back, so the
-    "after" balances are the compliance computation's own, substitution included.
-    """
+    """ "Show Preview": the before/after balances of both virtual accounts. Read only: the same
+    checks as transfer_licenses (no lock taken), then the "after" balances are the compliance
+    computation's own on the changed purchased quantities (substitution included); nothing is
+    written."""
     as_of = as_of or today()
-    result: dict[str, Balance] = {}  # the TransferPreview balances: from_before, to_before, from_after, to_after
-    try:
-        with transaction.atomic():
-            from_va, to_va, lines, quantity, notice = _plan(
-                actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of
+    from_va, to_va, lines, quantity, notice = _plan(
+        actor, from_va, to_va, license, quantity, license_type, precedence, entitlement, as_of, lock=False
+    )
+    license_id = lines[0].license_id
+    before, after = positions_before_and_after(
+        {from_va.pk: from_va.name, to_va.pk: to_va.name},
+        {(from_va.pk, license_id): -quantity, (to_va.pk, license_id): quantity},
+        as_of=as_of,
+    )
+    return TransferPreview(
+        quantity=quantity,
+        notice=notice,
+        from_before=_balance_of(before, from_va, license_id),
+        from_after=_balance_of(after, from_va, license_id),
+        to_before=_balance_of(before, to_va, license_id),
+        to_after=_balance_of(after, to_va, license_id),
+    )
+
+
+def _balance_of(positions, va, license_id):
+    position = positions.get((va.pk, license_id))
+    if position is None:
+        return Balance(0, 0, 0)
+    return Balance(position.purchased, position.in_use, position.available)
+
+
+# --- Bulk: several licenses to (or from) one other virtual account, all or nothing -------------
+
+
+@dataclass
+class BulkItem:
+    """One license of a bulk transfer's preview: its figures in the source, what may move and why
+    not (``refusal``, "" when it may), and the before/after of both virtual accounts."""
+
+    license: LicenseDefinition
+    quantity: int | None
+    limits: TransferLimits
+    refusal: str = ""
+    from_before: Balance = field(default_factory=lambda: Balance(0, 0, 0))
+    from_after: Balance = field(default_factory=lambda: Balance(0, 0, 0))
+    to_before: Balance = field(default_factory=lambda: Balance(0, 0, 0))
+    to_after: Balance = field(default_factory=lambda: Balance(0, 0, 0))
+
+
+@dataclass
+class BulkPreview:
+    from_va: VirtualAccount
+    to_va: VirtualAccount
+    items: list
+
+    @property
+    def refused(self):
+        return any(item.refusal for item in self.items)
+
+    @property
+    def total(self):
+        return sum(item.quantity or 0 for item in self.items)
+
+
+def _bulk_items(items):
+    """[(license, quantity)] checked for shape: at least one, no license twice."""
+    items = list(items)
+    if not items:
+        raise ServiceError("Select at least one license to transfer.", field="licenses")
+    seen = set()
+    for license, _quantity in items:
+        if license.pk in seen:
+            raise ServiceError(f"The license “{license.name}” is listed twice.", field="licenses")
+        seen.add(license.pk)
+    return items
+
+
+def _bulk_checks(actor, from_va, to_va):
+    if from_va.account_id != to_va.account_id:
+        raise ServiceError(
+            "Licenses can only be transferred between virtual accounts of the same local account.",
+            field="to_virtual_account",
+        )
+    if from_va.pk == to_va.pk:
+        raise ServiceError(
+            "Choose a different virtual account to transfer the licenses to.", field="to_virtual_account"
+        )
+    if actor is not None and not can(
+        actor, Action.TRANSFER, account=from_va.account, virtual_account=from_va, to_virtual_account=to_va
+    ):
+        raise NotAllowed("You are not allowed to transfer licenses between these virtual accounts.")
+
+
+def limits_of(positions, va, license):
+    """TransferLimits of ``license`` out of ``va`` from positions already computed (no query):
+    the purchased quantity on the day is what the valid lines hold."""
+    position = positions.get((va.pk, license.pk))
+    on_lines = position.purchased if position is not None else 0
+    refusal, transferable, notice = _rules(va, license, position, on_lines)
+    if not refusal and transferable <= 0:
+        refusal = f"The Virtual Account “{va.name}” has no “{license.name}” licenses to transfer."
+    return TransferLimits(
+        purchased=position.purchased if position is not None else 0,
+        in_use=position.in_use if position is not None else 0,
+        available=position.available if position is not None else 0,
+        transferable=max(transferable, 0),
+        refusal=refusal,
+        notice=notice,
+    )
+
+
+def transfer_limits_bulk(*, from_va, licenses, as_of=None):
+    """Read only: {license id: TransferLimits} of ``licenses`` out of ``from_va`` (one query): the
+    bulk form's figures and which licenses the rules refuse up front."""
+    current, _ = positions_before_and_after({from_va.pk: from_va.name}, {}, as_of=as_of or today())
+    return {license.pk: limits_of(current, from_va, license) for license in licenses}
+
+
+def preview_bulk_transfer(*, actor, from_va, to_va, items, as_of=None):
+    """Read only: the preview of a bulk transfer of ``items`` [(license, quantity or None)] from
+    ``from_va`` to ``to_va``: per license its figures in the source, the refusal of the rules (the
+    Transfer button is disabled on any), and the before/after Purchased / Available of both
+    virtual accounts. One positions query (the compliance computation's, substitution included);
+    nothing is locked or written. A quantity of None previews the limits only."""
+    as_of = as_of or today()
+    _bulk_checks(actor, from_va, to_va)
+    items = _bulk_items(items)
+    changes = {}
+    checked = []
+    names = {from_va.pk: from_va.name, to_va.pk: to_va.name}
+    current, _ = positions_before_and_after(names, {}, as_of=as_of)
+    for license, quantity in items:
+        limits = limits_of(current, from_va, license)
+        refusal = limits.refusal
+        if not refusal and quantity is not None:
+            try:
+                quantity = _strict_positive_int(quantity)
+            except ServiceError as error:
+                refusal, quantity = error.message, None
+        if not refusal and quantity is not None and quantity > limits.transferable:
+            refusal = (
+                f"Only {limits.transferable} “{license.name}” licenses can be transferred from the Virtual Account "
+                f"“{from_va.name}”."
             )
-            license_id = lines[0].license_id
-            result.update(
-                from_before=_balance(from_va, license_id, as_of), to_before=_balance(to_va, license_id, as_of)
+        if not refusal and quantity:
+            changes[(from_va.pk, license.pk)] = -quantity
+            changes[(to_va.pk, license.pk)] = quantity
+        checked.append(BulkItem(license=license, quantity=quantity, limits=limits, refusal=refusal))
+    before, after = positions_before_and_after(names, changes, as_of=as_of) if changes else (current, current)
+    for item in checked:
+        item.from_before = _balance_of(before, from_va, item.license.pk)
+        item.from_after = _balance_of(after, from_va, item.license.pk)
+        item.to_before = _balance_of(before, to_va, item.license.pk)
+        item.to_after = _balance_of(after, to_va, item.license.pk)
+    return BulkPreview(from_va=from_va, to_va=to_va, items=checked)
+
+
+def transfer_licenses_bulk(*, actor, from_va, to_va, items, precedence=LONGEST_TERM_FIRST, as_of=None):
+    """Transfer several licenses ``items`` [(license, quantity)] from ``from_va`` to ``to_va`` in
+    one transaction: all or nothing (any refusal raises ServiceError naming the license and
+    nothing is written). Both virtual accounts are locked once, in id order, before anything is
+    read; each license is then checked and moved as transfer_licenses does, with its own
+    "Licenses Transferred" events. Returns [TransferResult] in the order of ``items``."""
+    as_of = as_of or today()
+    _bulk_checks(actor, from_va, to_va)
+    items = _bulk_items(items)
+    results = []
+    with transaction.atomic():
+        locked = lock_virtual_accounts(from_va, to_va)
+        source, target = locked[from_va.pk], locked[to_va.pk]
+        source.account, target.account = from_va.account, to_va.account
+        for license, quantity in items:
+            try:
+                source, target, lines, quantity, notice = _plan(
+                    actor, source, target, license, quantity, None, precedence, None, as_of
+                )
+            except ServiceError as error:
+                raise ServiceError(f"“{license.name}”: {error.message}", field=error.field) from None
+            moves = move_lines(lines, quantity, target)
+            record_transfer_events(actor, moves, source, target)
+            results.append(
+                TransferResult(quantity=quantity, moves=[(s.pk, m.pk, q) for s, m, q in moves], notice=notice)
             )
-            move_lines(lines, quantity, to_va)
-            result.update(from_after=_balance(from_va, license_id, as_of), to_after=_balance(to_va, license_id, as_of))
-            raise _Rollback
-    except _Rollback:
-        pass
-    return TransferPreview(quantity=quantity, notice=notice, **result)
+        alert_hooks.lines_changed(source.account_id, [source, target])
+    return results
 
 
 __all__ = [
     "transfer_licenses",
     "preview_transfer",
+    "preview_bulk_transfer",
+    "transfer_limits_bulk",
+    "transfer_licenses_bulk",
+    "BulkPreview",
+    "BulkItem",
     "TransferResult",
     "TransferPreview",
     "Balance",

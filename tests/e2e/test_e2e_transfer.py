@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.e2e.harness import account_id, number, shoot
+from tests.e2e.harness import account_id, messages, number, shoot
 
 pytestmark = [pytest.mark.live, pytest.mark.e2e]
 
@@ -103,3 +103,46 @@ def test_transfer_licenses_shows_the_quantities_and_greys_out_when_out_of_compli
         assert page.locator("#transfer-refusal").count() == 0
         assert page.get_by_role("button", name="Transfer", exact=True).is_enabled()
         assert page.get_by_role("button", name="Preview", exact=True).is_enabled()
+
+
+def test_bulk_transfer_of_checked_licenses_with_a_preview(admin_page):
+    """Available Actions > Transfer Licenses…: two checked licenses with a balance, 1 of each to
+    another virtual account; Transfer stays disabled until the Preview shows each license's
+    before/after in both virtual accounts; then both move in one go."""
+    page = admin_page
+    account = account_id(page)
+    page.goto(f"/accounts/{account}/inventory/licenses/")
+    rows = [
+        r
+        for r in page.locator("table.inv-licenses tbody tr").all()
+        if r.locator("input.inv-select").count()
+        and number(r.locator("td").nth(2).inner_text()) > 0
+        and number(r.locator("td").nth(5).inner_text()) > 0
+    ][:2]
+    assert len(rows) == 2, "the demo virtual account has two licenses with a balance"
+    names = [r.locator("td").first.get_by_role("link").first.inner_text().strip() for r in rows]
+    purchased = [number(r.locator("td").nth(2).inner_text()) for r in rows]
+    for row in rows:
+        row.locator("input.inv-select").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Transfer Licenses…", exact=True).click()
+    transfer = page.get_by_role("button", name="Transfer", exact=True)
+    assert transfer.is_disabled()
+    page.get_by_label("Transfer to Local Virtual Account").select_option(index=1)
+    target = page.get_by_label("Transfer to Local Virtual Account").evaluate("s => s.options[s.selectedIndex].text")
+    for name in names:
+        page.get_by_label(f"Quantity of “{name}”").fill("1")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Preview", exact=True).click()
+    preview = page.locator("section.inv-transfer-preview")
+    assert preview.is_visible()
+    for name, before in zip(names, purchased, strict=True):
+        assert f"{before} → {before - 1}" in preview.inner_text(), name
+    assert target in preview.inner_text()
+    shoot(page, "inventory-license-bulk-transfer-preview")
+    assert transfer.is_enabled()
+    with page.expect_navigation():
+        transfer.click()
+    assert "The licenses were transferred" in messages(page)
+    for name, before in zip(names, purchased, strict=True):
+        assert number(_row(page, name).locator("td").nth(2).inner_text()) == before - 1

@@ -13,7 +13,7 @@ which the action is not allowed.
 from .event_log_tab import event_log, event_log_csv
 from .general_tab import general, token_download, token_new, token_remove, token_revoke
 from .license_tags import license_tag_delete, license_tag_rename, license_tags_edit, license_tags_manage
-from .licenses_tab import license_transfer, licenses, licenses_csv
+from .licenses_tab import license_bulk_transfer, license_transfer, licenses, licenses_csv
 from .product_instances_tab import (
     product_instance_remove,
     product_instance_transfer,
@@ -38,6 +38,7 @@ __all__ = [
     "license_tags_edit",
     "license_tags_manage",
     "license_transfer",
+    "license_bulk_transfer",
     "license_upgrade",
     "licenses",
     "licenses_csv",

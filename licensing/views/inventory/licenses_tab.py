@@ -14,12 +14,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.rbac import Action, can, visible_virtual_accounts
 from core.csv_export import csv_response
+from core.errors import NotAllowed
 from core.service_views import service_errors
 from licensing.models import LicenseDefinition
 from licensing.services import assignments, compliance, inventory_queries
 from licensing.services import transfers as transfer_service
 
-from ...forms import LicenseTransferForm
+from ...forms import BulkTransferForm, LicenseTransferForm
 from .. import charts
 from ..preferences import transaction_details_enabled
 from ..row_listing import RowListing
@@ -31,6 +32,7 @@ from .page import (
     csv_url,
     inventory_url,
     render_inventory,
+    transfer_targets,
     transfer_targets_or_403,
     visible_virtual_account_or_404,
 )
@@ -243,6 +245,115 @@ def license_transfer(request, account, va_id, license_id):
             "preview": preview,
             "limits": limits,
             "to_virtual_account": form.cleaned_data.get("to_virtual_account") if preview else None,
+            "back_url": back_url,
+            "from_url": f"{reverse('licensing_license_bulk_transfer', args=[account.pk, va.pk])}"
+            f"?direction=from&license={license.pk}",
+        },
+        account=account,
+        section="inventory",
+    )
+
+
+TO, FROM = "to", "from"
+
+
+def transfer_sources(request, account, va, vas=None):
+    """The virtual accounts, other than ``va``, this principal may transfer licenses from into ``va``."""
+    if vas is None:
+        vas = list(visible_virtual_accounts(request, account))
+    sources = []
+    for other in vas:
+        if other.pk != va.pk and can(
+            request, Action.TRANSFER, account=account, virtual_account=other, to_virtual_account=va
+        ):
+            other.account = account
+            sources.append(other)
+    return sources
+
+
+def _bulk_licenses(data):
+    """The licenses named by ``license`` (the checked rows): (licenses by name, problem)."""
+    raw = data.getlist("license")
+    ids = {int(value) for value in raw if value.isdigit()}
+    if not ids or len(ids) != len(raw):
+        return [], _("Select at least one license in the Licenses table.")
+    licenses = list(LicenseDefinition.objects.filter(pk__in=ids).order_by("name", "pk"))
+    if len(licenses) != len(ids):
+        return [], _("A selected license does not exist.")
+    return licenses, None
+
+
+@account_page
+@require_http_methods(["GET", "POST"])
+def license_bulk_transfer(request, account, va_id):
+    """Available Actions > Transfer Licenses…: the licenses checked in the Licenses table, to
+    (``direction=to``, the default) or from (``direction=from``) one other virtual account, a
+    quantity each. "Preview" shows per license the before/after Purchased and Available of both
+    virtual accounts (read only); "Transfer", offered once a preview has no refusal, moves them
+    all in one transaction or none."""
+    va = visible_virtual_account_or_404(request, account, va_id)
+    data = request.POST if request.method == "POST" else request.GET
+    direction = FROM if data.get("direction") == FROM else TO
+    back_url = inventory_url("licensing_inventory_licenses", account, va)
+    licenses, problem = _bulk_licenses(data)
+    if problem:
+        messages.error(request, problem)
+        return redirect(back_url)
+    vas = list(visible_virtual_accounts(request, account))
+    others = (
+        transfer_targets(request, account, va, vas) if direction == TO else transfer_sources(request, account, va, vas)
+    )
+    if not others:
+        raise NotAllowed()
+    # "to": the figures of this virtual account are known up front; a license the rules refuse is
+    # shown with the reason and left out (its quantity cannot be entered). "from": the figures are
+    # the chosen source's, shown by the preview.
+    limits = transfer_service.transfer_limits_bulk(from_va=va, licenses=licenses) if direction == TO else {}
+    refused = [(lic, limits[lic.pk]) for lic in licenses if lic.pk in limits and limits[lic.pk].refusal]
+    movable = [lic for lic in licenses if not (lic.pk in limits and limits[lic.pk].refusal)]
+    form = BulkTransferForm(request.POST or None, others=others, licenses=movable, direction=direction, limits=limits)
+    preview = None
+    if request.method == "POST" and movable and form.is_valid():
+        other = form.cleaned_data["other"]
+        from_va, to_va = (va, other) if direction == TO else (other, va)
+        items = form.items()
+        with service_errors(request, form, fields={"to_virtual_account": "other", "quantity": None, "licenses": None}):
+            if "preview" in request.POST:
+                preview = transfer_service.preview_bulk_transfer(
+                    actor=request.user, from_va=from_va, to_va=to_va, items=items
+                )
+            else:
+                results = transfer_service.transfer_licenses_bulk(
+                    actor=request.user,
+                    from_va=from_va,
+                    to_va=to_va,
+                    items=items,
+                    precedence=form.cleaned_data["precedence"],
+                )
+                summary = ", ".join(f"{r.quantity} × “{lic.name}”" for (lic, _q), r in zip(items, results, strict=True))
+                messages.success(
+                    request,
+                    _(
+                        "The licenses were transferred from the local virtual account “%(from)s” to “%(to)s”: "
+                        "%(summary)s."
+                    )
+                    % {"from": from_va.name, "to": to_va.name, "summary": summary},
+                )
+                for notice in sorted({r.notice for r in results if r.notice}):
+                    messages.info(request, notice)
+                return redirect(back_url)
+    return render_workspace(
+        request,
+        "licensing/inventory/license_bulk_transfer.html",
+        {
+            "form": form,
+            "direction": direction,
+            "virtual_account": va,
+            "licenses": licenses,
+            "movable": movable,
+            "rows": [(lic, field, limits.get(lic.pk)) for lic, field in form.quantity_fields()],
+            "refused": refused,
+            "preview": preview,
             "back_url": back_url,
         },
         account=account,
