@@ -126,6 +126,7 @@ def problems(listeners):
                 f"{listener.setting}: port {port} is also a management listener's port ({MANAGEMENT_SETTING}); "
                 "the product and management listeners need different ports."
             )
+            continue
         key = (host, port)
         if key in seen and seen[key] != listener.setting:
             found.append(f"{listener.setting} and {seen[key]} both bind {listener.bind}.")
@@ -142,7 +143,7 @@ def bind_error(listener):
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
-        return f"cannot listen on {listener.bind} ({listener.setting}): the address does not resolve ({error})"
+        return f"cannot listen on {listener.bind} ({listener.setting}): the address does not resolve ({error})."
     family, kind, proto, _, sockaddr = infos[0]
     probe = socket.socket(family, kind, proto)
     try:

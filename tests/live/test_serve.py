@@ -149,10 +149,10 @@ def test_refuses_to_start_with_unapplied_migrations(server_factory):
 
 
 @pytest.mark.live
-def test_a_dying_child_stops_everything(server_factory):
+def test_a_port_taken_stops_the_start_and_a_dying_child_stops_everything(server_factory):
     server = server_factory()
     server.manage("migrate", "--noinput")
-    # Something else holds the port: gunicorn cannot bind and gives up.
+    # Something else holds the port: serve says which listener cannot be opened and starts nothing.
     with socket.socket() as blocker:
         blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         blocker.bind(("127.0.0.1", server.port))
@@ -161,7 +161,20 @@ def test_a_dying_child_stops_everything(server_factory):
         try:
             status = server.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"serve kept running after gunicorn died:\n{server.printed()}")
+            pytest.fail(f"serve kept running on a port it could not bind:\n{server.printed()}")
+    assert status == 1, server.printed()
+    assert f"Not started: Cannot listen on 127.0.0.1:{server.port} (ONPREM_BIND): Address already in use." in (
+        server.printed()
+    )
+
+    # gunicorn itself gives up (here: an option it refuses): serve stops the others and says which died.
+    server = server_factory("b", GUNICORN_CMD_ARGS="--timeout not-a-number")
+    server.manage("migrate", "--noinput")
+    server.start("--no-beat")
+    try:
+        status = server.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"serve kept running after gunicorn died:\n{server.printed()}")
     assert status == 1, server.printed()
     assert "The web server" in server.printed() and "exited unexpectedly" in server.printed()
 

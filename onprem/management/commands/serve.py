@@ -395,7 +395,7 @@ class Command(BaseCommand):
             errors = [error for error in map(listeners.bind_error, chosen) if error]
         if errors:
             raise CommandError(
-                "Not started: " + ("; ".join(errors)) + "\n"
+                "Not started: " + " ".join(error[0].upper() + error[1:] for error in errors) + "\n"
                 "Free the port, or set the listener's variable to another address (docs/running.md, "
                 '"Listeners"); an empty ONPREM_PRODUCT_HTTPS_BIND or ONPREM_PRODUCT_HTTP_BIND turns that '
                 "product listener off."
