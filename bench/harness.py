@@ -258,6 +258,10 @@ class Installation:
             **{
                 "ONPREM_PORT": str(port),
                 "ONPREM_BIND": f"127.0.0.1:{port}",
+                # The product listeners (core/listeners.py) only where a test asks for them: their
+                # default ports are not claimed ones.
+                "ONPREM_PRODUCT_HTTPS_BIND": "",
+                "ONPREM_PRODUCT_HTTP_BIND": "",
                 "ONPREM_WEB_WORKERS": "2",
                 "ONPREM_CELERY_CONCURRENCY": "1",
                 **env,

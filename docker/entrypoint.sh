@@ -1,6 +1,8 @@
 #!/bin/sh
 # Container entry point. The first argument picks the role:
-#   web      migrate, ensure_admin, ensure_tls, then gunicorn over HTTPS on 0.0.0.0:8443
+#   web      migrate, ensure_admin, ensure_tls, then gunicorn over HTTPS on 0.0.0.0:8443 (management)
+#            and $ONPREM_PRODUCT_HTTPS_BIND (the product listener, device endpoints only)
+#   product-http  gunicorn over plain HTTP on $ONPREM_PRODUCT_HTTP_BIND (device endpoints only)
 #   worker   the Celery worker
 #   beat     Celery beat (django-celery-beat's database scheduler)
 #   serve    all three in one container (manage.py serve)
@@ -27,12 +29,28 @@ case "$role" in
       *" --config"* | *" -c"*) ;;
       *) set -- --config python:onprem.gunicorn_conf "$@" ;;
     esac
+    # The product HTTPS listener shares this gunicorn (one certificate); core/listeners.py.
+    for bind in $(echo "${ONPREM_PRODUCT_HTTPS_BIND:-}" | tr ',' ' '); do set -- --bind "$bind" "$@"; done
     exec python -m gunicorn onprem.wsgi:application \
       --name onprem-web \
       --bind "${ONPREM_BIND:-0.0.0.0:8443}" \
       --workers "${ONPREM_WEB_WORKERS:-2}" \
       --certfile "${ONPREM_TLS_CERT:-$data_dir/tls/server.crt}" \
       --keyfile "${ONPREM_TLS_KEY:-$data_dir/tls/server.key}" \
+      --access-logfile - --error-logfile - \
+      --graceful-timeout 20 \
+      "$@"
+    ;;
+  product-http)
+    # Plain HTTP for products that register over HTTP (device endpoints only; anything else 404).
+    case " ${GUNICORN_CMD_ARGS:-} " in
+      *" --config"* | *" -c"*) ;;
+      *) set -- --config python:onprem.gunicorn_conf "$@" ;;
+    esac
+    for bind in $(echo "${ONPREM_PRODUCT_HTTP_BIND:-0.0.0.0:8080}" | tr ',' ' '); do set -- --bind "$bind" "$@"; done
+    exec python -m gunicorn onprem.wsgi:application \
+      --name onprem-web-http \
+      --workers "${ONPREM_PRODUCT_HTTP_WORKERS:-${ONPREM_WEB_WORKERS:-2}}" \
       --access-logfile - --error-logfile - \
       --graceful-timeout 20 \
       "$@"

@@ -7,6 +7,7 @@ in the embedded mode: SQLite under ``ONPREM_DATA_DIR``, a filesystem Celery brok
 
 import dj_database_url
 
+from core import listeners as _listeners
 from core.env import (
     BASE_DIR,
     data_dir,
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.observability.RequestIdMiddleware",
     "core.metrics.MetricsMiddleware",
+    # On a product listener: the device endpoints only, anything else 404 here (core/listeners.py).
+    "core.listeners.ProductListenerMiddleware",
     # Device messages over capacity get 503 + Retry-After here, before the rest of the stack.
     "licensing.transport.admission.DeviceAdmissionMiddleware",
     "core.db_unavailable.DatabaseUnavailableMiddleware",
@@ -340,6 +343,18 @@ SECURE_REDIRECT_EXEMPT = [
     r"^Transportgateway/services/DeviceRequestHandler$",
     r"^cslu/v1/pi/",
 ]
+
+# --- Listeners by role (core/listeners.py, docs/running.md "Listeners") -----------------------
+# The management listener (ONPREM_BIND) serves everything; the product listeners
+# (ONPREM_PRODUCT_HTTPS_BIND, ONPREM_PRODUCT_HTTP_BIND) the device endpoints only, told apart by
+# the port that accepted the request. ONPREM_PRODUCT_HOST and ONPREM_PRODUCT_HTTPS_PORT /
+# ONPREM_PRODUCT_HTTP_PORT: the name and ports devices reach them at (Inventory > General).
+ONPREM_LISTENERS = _listeners.configured()
+ONPREM_PRODUCT_PORTS = _listeners.product_ports(ONPREM_LISTENERS)
+ONPREM_PRODUCT_URLCONF = "onprem.urls_product"
+ONPREM_PRODUCT_HOST = env_str("ONPREM_PRODUCT_HOST", "")
+ONPREM_PRODUCT_HTTPS_PORT = env_int("ONPREM_PRODUCT_HTTPS_PORT", 0)
+ONPREM_PRODUCT_HTTP_PORT = env_int("ONPREM_PRODUCT_HTTP_PORT", 0)
 
 # --- Synchronization with CSSM (sync/, docs/synchronization.md) ----------------------------
 # Where CSSM answers (default: the CSSM emulator, `manage.py cssm_emulator`), the CA file its

@@ -23,6 +23,19 @@ def pytest_configure(config):
 def _test_settings(settings, tmp_path):
     # The test client speaks plain HTTP; production redirects it to HTTPS.
     settings.SECURE_SSL_REDIRECT = False
+    # The listeners of a server run by an ordinary user (core/listeners.py), whoever runs the tests:
+    # the test client's port 80 is then the management listener's; SERVER_PORT="8080" or "9443"
+    # makes a request a product listener's.
+    from core import listeners
+
+    settings.ONPREM_LISTENERS = listeners.configured(
+        {
+            "ONPREM_BIND": "0.0.0.0:8443",
+            "ONPREM_PRODUCT_HTTPS_BIND": "0.0.0.0:9443",
+            "ONPREM_PRODUCT_HTTP_BIND": "0.0.0.0:8080",
+        }
+    )
+    settings.ONPREM_PRODUCT_PORTS = listeners.product_ports(settings.ONPREM_LISTENERS)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
     # Celery reads Django's settings once, when its config is first touched: set the app itself

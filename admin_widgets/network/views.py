@@ -8,6 +8,7 @@ registration and synchronization with CSSM use. System Operators see everything 
 
 from copy import copy
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import requires
 from accounts.rbac import Action, can
-from core import system_settings
+from core import listeners, system_settings
 from core.errors import NotAllowed
 from core.service_views import service_errors
 
@@ -31,6 +32,37 @@ TABS = [
     ("proxy", gettext_lazy("Proxy")),
 ]
 FORMS = {"general": ("network", GeneralForm), "proxy": ("proxy", ProxyForm)}
+
+
+def listener_rows():
+    """This server's listeners with the guide's interface roles (core/listeners.py): the
+    management listener serves products too ("Product and Management"), a product listener
+    only them ("Product"); a product listener turned off is listed as off, never left out."""
+    serves = {
+        listeners.MANAGEMENT: (_("Product and Management"), _("Workspaces, the REST API and the device endpoints")),
+        listeners.PRODUCT: (_("Product"), _("The device endpoints only (Smart Transport, Call Home, CSLU)")),
+    }
+    rows = []
+    for listener in settings.ONPREM_LISTENERS:
+        role, what = serves[listener.role]
+        address = listener.address
+        rows.append(
+            {
+                "role": role,
+                "scheme": listener.scheme.upper(),
+                "address": address[0] if address else listener.bind,
+                "port": address[1] if address else "",
+                "serves": what,
+                "setting": listener.setting,
+            }
+        )
+    for scheme, name in listeners.PRODUCT_SETTINGS.items():
+        if not any(item.role == listeners.PRODUCT and item.scheme == scheme for item in settings.ONPREM_LISTENERS):
+            role, _what = serves[listeners.PRODUCT]
+            rows.append(
+                {"role": role, "scheme": scheme.upper(), "address": "", "port": "", "serves": _("Off"), "setting": name}
+            )
+    return rows
 
 
 @requires(Action.VIEW_SYSTEM_CONFIG)
@@ -76,4 +108,5 @@ def network_tab(request, tab="general"):
         )
     if tab == "interfaces":
         context["interfaces"] = host.interfaces()
+        context["listeners"] = listener_rows()
     return render(request, "admin_widgets/network/tab.html", context)

@@ -376,12 +376,42 @@ def test_token_table_search_and_sort(world, browser):
 
 
 def test_general_shows_where_products_send_their_messages(world, browser):
+    # The product listeners' URLs (tests/conftest.py: https on 9443, http on 8080), https first.
     html = browser(world["aa"]).get(url(world["acme"])).content.decode()
-    assert "<dt>Smart Transport URL</dt><dd><code>http://testserver/SmartTransport</code></dd>" in html
-    assert "http://testserver/Transportgateway/services/DeviceRequestHandler" in html
+    assert (
+        "<dt>Smart Transport URL</dt><dd><code>https://testserver:9443/SmartTransport</code></dd>"
+        "<dd><code>http://testserver:8080/SmartTransport</code></dd>"
+    ) in html
+    assert "https://testserver:9443/Transportgateway/services/DeviceRequestHandler" in html
+    assert "http://testserver:8080/Transportgateway/services/DeviceRequestHandler" in html
     # The CSLU push URL carries the account's name and id, and that URL really takes pushes.
-    cslu = f"http://testserver/cslu/v1/pi/Acme-{world['acme'].pk}"
+    cslu = f"https://testserver:9443/cslu/v1/pi/Acme-{world['acme'].pk}"
     assert f"<dt>CSLU Transport URL</dt><dd><code>{cslu}</code></dd>" in html
+    assert f'id="inv-cslu-url" class="inv-cslu-url" value="{cslu}"' in html
     from django.urls import resolve
 
     assert resolve(f"/cslu/v1/pi/Acme-{world['acme'].pk}")
+
+
+def test_transport_urls_follow_the_product_listeners(world, browser, settings):
+    from core import listeners
+
+    # The guide's ports are left out of the URL; ONPREM_PRODUCT_HOST names the products' interface.
+    settings.ONPREM_LISTENERS = listeners.configured(
+        {"ONPREM_BIND": "0.0.0.0:8443", "ONPREM_PRODUCT_HTTPS_BIND": "10.0.0.5:443", "ONPREM_PRODUCT_HTTP_BIND": ""}
+    )
+    settings.ONPREM_PRODUCT_HOST = "ssm-products.example.com"
+    html = browser(world["aa"]).get(url(world["acme"])).content.decode()
+    assert "<dd><code>https://ssm-products.example.com/SmartTransport</code></dd>" in html
+    assert "http://ssm-products.example.com" not in html
+    # A port mapped by a NAT or a container (ONPREM_PRODUCT_HTTPS_PORT) is the one shown.
+    settings.ONPREM_PRODUCT_HTTPS_PORT = 4443
+    html = browser(world["aa"]).get(url(world["acme"])).content.decode()
+    assert "<dd><code>https://ssm-products.example.com:4443/SmartTransport</code></dd>" in html
+    # No product listener at all: the management listener's URL, which serves devices too.
+    settings.ONPREM_LISTENERS = listeners.configured(
+        {"ONPREM_BIND": "0.0.0.0:8443", "ONPREM_PRODUCT_HTTPS_BIND": "", "ONPREM_PRODUCT_HTTP_BIND": ""}
+    )
+    settings.ONPREM_PRODUCT_HTTPS_PORT = 0
+    html = browser(world["aa"]).get(url(world["acme"])).content.decode()
+    assert "<dt>Smart Transport URL</dt><dd><code>http://testserver/SmartTransport</code></dd>" in html

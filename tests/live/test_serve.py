@@ -149,10 +149,10 @@ def test_refuses_to_start_with_unapplied_migrations(server_factory):
 
 
 @pytest.mark.live
-def test_a_dying_child_stops_everything(server_factory):
+def test_a_port_taken_stops_the_start_and_a_dying_child_stops_everything(server_factory):
     server = server_factory()
     server.manage("migrate", "--noinput")
-    # Something else holds the port: gunicorn cannot bind and gives up.
+    # Something else holds the port: serve says which listener cannot be opened and starts nothing.
     with socket.socket() as blocker:
         blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         blocker.bind(("127.0.0.1", server.port))
@@ -161,7 +161,20 @@ def test_a_dying_child_stops_everything(server_factory):
         try:
             status = server.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"serve kept running after gunicorn died:\n{server.printed()}")
+            pytest.fail(f"serve kept running on a port it could not bind:\n{server.printed()}")
+    assert status == 1, server.printed()
+    assert f"Not started: Cannot listen on 127.0.0.1:{server.port} (ONPREM_BIND): Address already in use." in (
+        server.printed()
+    )
+
+    # gunicorn itself gives up (here: an option it refuses): serve stops the others and says which died.
+    server = server_factory("b", GUNICORN_CMD_ARGS="--timeout not-a-number")
+    server.manage("migrate", "--noinput")
+    server.start("--no-beat")
+    try:
+        status = server.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"serve kept running after gunicorn died:\n{server.printed()}")
     assert status == 1, server.printed()
     assert "The web server" in server.printed() and "exited unexpectedly" in server.printed()
 
@@ -174,6 +187,8 @@ def test_children_command_lines(settings, tmp_path, monkeypatch):
     settings.DATA_DIR, settings.LOG_DIR, settings.ONPREM_PORT = tmp_path, tmp_path / "logs", 9443
     settings.CELERY_BROKER_URL = "filesystem://"
     monkeypatch.delenv("ONPREM_BIND", raising=False)
+    monkeypatch.setenv("ONPREM_PRODUCT_HTTPS_BIND", "")
+    monkeypatch.setenv("ONPREM_PRODUCT_HTTP_BIND", "")
     monkeypatch.setenv("ONPREM_WEB_WORKERS", "3")
     monkeypatch.setenv("ONPREM_CELERY_CONCURRENCY", "4")
     # build_children points this process's environment at the metrics folder (for the children it
@@ -211,6 +226,24 @@ def test_children_command_lines(settings, tmp_path, monkeypatch):
     monkeypatch.setenv("ONPREM_BIND", "127.0.0.1:8001,[::1]:8001")
     (web,) = Command().build_children(tls, worker=False, beat=False)
     assert [web.argv[i + 1] for i, arg in enumerate(web.argv) if arg == "--bind"] == ["127.0.0.1:8001", "[::1]:8001"]
+    # The product listeners: https on the same gunicorn (one certificate), plain http on one of its own.
+    monkeypatch.setenv("ONPREM_PRODUCT_HTTPS_BIND", "0.0.0.0:9443")
+    monkeypatch.setenv("ONPREM_PRODUCT_HTTP_BIND", "0.0.0.0:8080,[::]:8080")
+    monkeypatch.setenv("ONPREM_PRODUCT_HTTP_WORKERS", "1")
+    web, product_http = Command().build_children(tls, worker=False, beat=False)
+    assert [web.argv[i + 1] for i, arg in enumerate(web.argv) if arg == "--bind"] == [
+        "127.0.0.1:8001",
+        "[::1]:8001",
+        "0.0.0.0:9443",
+    ]
+    assert product_http.name == "product HTTP server"
+    assert [product_http.argv[i + 1] for i, arg in enumerate(product_http.argv) if arg == "--bind"] == [
+        "0.0.0.0:8080",
+        "[::]:8080",
+    ]
+    assert "--certfile" not in product_http.argv and "--keyfile" not in product_http.argv
+    assert option(product_http, "--workers") == "1"
+    assert option(product_http, "--config") == "python:onprem.gunicorn_conf"
     assert probe_address("0.0.0.0:8443") == ("127.0.0.1", 8443)
     assert probe_address("[::]:8443") == ("::1", 8443)
     assert probe_address("unix:/run/onprem.sock") is None

@@ -109,3 +109,21 @@ def test_operator_reads_system_user_is_refused(sysop, make_user, client):
     client.logout()
     client.login(username=make_user("u", SystemRole.USER).username, password=PASSWORD)
     assert client.get("/admin/network/").status_code == 403
+
+
+def test_interface_tab_lists_each_listener_and_its_role(admin_client, settings):
+    from core import listeners
+
+    settings.ONPREM_LISTENERS = listeners.configured(
+        {"ONPREM_BIND": "0.0.0.0:8443", "ONPREM_PRODUCT_HTTPS_BIND": "10.0.0.5:443", "ONPREM_PRODUCT_HTTP_BIND": ""}
+    )
+    html = admin_client.get("/admin/network/interfaces/").content.decode()
+    rows = [" ".join(row.split()) for row in html.split("<tr>") if "<code>ONPREM_" in row]
+    assert len(rows) == 3, rows
+    assert "Product and Management</th><td>HTTPS</td><td>0.0.0.0</td><td>8443</td>" in rows[0]
+    assert "ONPREM_BIND" in rows[0] and "REST API" in rows[0]
+    assert "Product</th><td>HTTPS</td><td>10.0.0.5</td><td>443</td>" in rows[1]
+    assert "device endpoints only" in rows[1]
+    # A product listener turned off is shown off, not left out.
+    assert "Product</th><td>HTTP</td><td></td><td></td><td>Off</td>" in rows[2]
+    assert "ONPREM_PRODUCT_HTTP_BIND" in rows[2]

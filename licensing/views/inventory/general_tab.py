@@ -1,14 +1,17 @@
 """Inventory > General: the registration tokens of the virtual account (list, New Token,
 Revoke, Remove, Download) and the URLs its products send their messages to."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
+from django.http.request import split_domain_port
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.rbac import Action, can, visible_virtual_accounts
+from core import listeners
 from core.listing import Listing
 from core.service_views import service_errors
 from licensing.models import RegistrationToken
@@ -31,10 +34,22 @@ TOKEN_SORTS = {
 }
 
 
+def product_urls(request, path):
+    """Where products reach ``path``: on each product listener (https first, then http), at
+    ONPREM_PRODUCT_HOST or the host name this page was asked for (core/listeners.py); on the
+    management listener when no product listener is configured."""
+    host = settings.ONPREM_PRODUCT_HOST or split_domain_port(request.get_host())[0] or request.get_host()
+    bases = listeners.product_base_urls(host)
+    if not bases:
+        return [request.build_absolute_uri(path)]
+    return [base + path for _scheme, base in bases]
+
+
 @account_page
 @require_GET
 def general(request, account):
-    cslu_url = request.build_absolute_uri(cslu_url_path(account))
+    cslu_urls = product_urls(request, cslu_url_path(account))
+    cslu_url = cslu_urls[0]
 
     def context(va):
         table = Listing(
@@ -55,10 +70,11 @@ def general(request, account):
             "export_allowed": account.export_control_allowed,
             "statuses": RegistrationToken.Status,
             # Where this account's products send their messages (docs/protocol.md).
+            # Each on the product listeners, https first, then http (the guide's http:// URLs).
             "transport_urls": [
-                (_("Smart Transport URL"), request.build_absolute_uri("/SmartTransport")),
-                (_("Call Home URL"), request.build_absolute_uri("/Transportgateway/services/DeviceRequestHandler")),
-                (_("CSLU Transport URL"), cslu_url),
+                (_("Smart Transport URL"), product_urls(request, "/SmartTransport")),
+                (_("Call Home URL"), product_urls(request, "/Transportgateway/services/DeviceRequestHandler")),
+                (_("CSLU Transport URL"), cslu_urls),
             ],
             # The how-to's "CSLU Transport URL" action: the Product Registration URL pop-up.
             "cslu_url": cslu_url,

@@ -1,11 +1,13 @@
-"""Run the whole server in the foreground: the HTTPS web server, the Celery worker and Celery beat.
+"""Run the whole server in the foreground: the web servers, the Celery worker and Celery beat.
 
-``make run`` ends with this command. It refuses to start while migrations are unapplied, makes
-sure the TLS certificate exists (``core.tls``), starts gunicorn, ``celery worker`` and
-``celery beat`` as children in its own process group, prints the URLs once the web server
-answers, then watches the children: a stop signal, or a child dying on its own, stops them all;
-if the command itself is killed, each child gets SIGTERM from the kernel
-(``core/child_processes.py``), so no orphan keeps the port.
+``make run`` ends with this command. It refuses to start while migrations are unapplied or while
+a listener cannot be opened (``core.listeners``: the management listener and the product
+listeners), makes sure the TLS certificate exists (``core.tls``), starts gunicorn (a second one
+for the plain-HTTP product listener), ``celery worker`` and ``celery beat`` as children in its
+own process group, prints the URLs and every listener once they all answer, then watches the
+children: a stop signal, or a child dying on its own, stops them all; if the command itself is
+killed, each child gets SIGTERM from the kernel (``core/child_processes.py``), so no orphan keeps
+the port.
 The children, their logs and the exit codes: docs/running.md, "What ``serve`` runs"; its
 environment variables: docs/running.md, "Configuration".
 """
@@ -28,8 +30,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from core import listeners
 from core.child_processes import descendants, die_with_parent
-from core.env import env_int, env_str
+from core.env import env_int
 from core.tls import TLSError, ensure_tls_certificate
 
 # gunicorn's default access line plus the response's X-Request-ID (core/observability.py).
@@ -54,9 +57,12 @@ class Child:
 
 
 def bind_addresses():
-    """ONPREM_BIND: one address or several separated by commas (default 0.0.0.0:$ONPREM_PORT)."""
-    value = env_str("ONPREM_BIND") or f"0.0.0.0:{settings.ONPREM_PORT}"
-    return [item.strip() for item in value.split(",") if item.strip()]
+    """ONPREM_BIND: the management listener, one address or several separated by commas."""
+    return [
+        listener.bind
+        for listener in listeners.configured(management_port=settings.ONPREM_PORT)
+        if listener.role == listeners.MANAGEMENT
+    ]
 
 
 def probe_address(bind):
@@ -72,14 +78,17 @@ def probe_address(bind):
     return host, int(port)
 
 
-def web_answers(address, timeout=2.0):
-    """True once an HTTPS request to ``address`` gets any HTTP response back."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # only "is it up?": the certificate is checked by clients
-    connection = http.client.HTTPSConnection(*address, timeout=timeout, context=context)
+def web_answers(address, scheme="https", path="/login/", timeout=2.0):
+    """True once a request to ``address`` gets any HTTP response back."""
+    if scheme == "https":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # only "is it up?": the certificate is checked by clients
+        connection = http.client.HTTPSConnection(*address, timeout=timeout, context=context)
+    else:
+        connection = http.client.HTTPConnection(*address, timeout=timeout)
     try:
-        connection.request("GET", "/login/", headers={"Host": _url_host()})
+        connection.request("GET", path, headers={"Host": _url_host()})
         connection.getresponse().read()
         return True
     except (OSError, http.client.HTTPException):
@@ -93,6 +102,16 @@ def _url_host():
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 literal
     return f"{host}:{settings.ONPREM_PORT}"
+
+
+def listener_url(listener):
+    """The URL a client on this host would use for ``listener``: ONPREM_HOST and its port."""
+    host = settings.ONPREM_HOST
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    port = listener.port
+    default = listeners.DEFAULT_PORTS[listener.scheme]
+    return f"{listener.scheme}://{host}" + ("" if port in (None, default) else f":{port}") + "/"
 
 
 def base_url():
@@ -144,7 +163,10 @@ def _pid_alive(pid):
 
 
 class Command(BaseCommand):
-    help = "Serve https://ONPREM_HOST:ONPREM_PORT/ with gunicorn, a Celery worker and Celery beat (Ctrl-C stops)."
+    help = (
+        "Serve https://ONPREM_HOST:ONPREM_PORT/ and the product listeners with gunicorn, a Celery worker "
+        "and Celery beat (Ctrl-C stops)."
+    )
     # The command checks migrations itself and refuses to start, instead of only warning.
     requires_migrations_checks = False
 
@@ -230,7 +252,7 @@ class Command(BaseCommand):
         path.write_text(json.dumps(config, indent=2))
         return path
 
-    def build_children(self, tls, *, worker=True, beat=True):
+    def build_children(self, tls, *, worker=True, beat=True, chosen=None):
         data_dir = Path(settings.DATA_DIR)
         log_dir = Path(settings.LOG_DIR)
         run_dir = data_dir / "run"
@@ -243,41 +265,51 @@ class Command(BaseCommand):
         metrics_dir.mkdir()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         python = sys.executable
+        chosen = listeners.configured(management_port=settings.ONPREM_PORT) if chosen is None else chosen
+        logging_config = str(self.gunicorn_logging_config(run_dir, log_dir))
 
-        web = [
-            python,
-            "-m",
-            "gunicorn",
-            "onprem.wsgi:application",
-            "--name",
-            "onprem-web",
-            "--workers",
-            str(env_int("ONPREM_WEB_WORKERS", 2)),
-            "--certfile",
-            str(tls.cert_file),
-            "--keyfile",
-            str(tls.key_file),
-            "--access-logfile",
-            str(log_dir / "access.log"),
-            "--access-logformat",
-            ACCESS_LOG_FORMAT,
-            "--error-logfile",
-            str(log_dir / "gunicorn.log"),
-            "--log-config-json",
-            str(self.gunicorn_logging_config(run_dir, log_dir)),
-            # Let the workers finish their requests, but within serve's own stop timeout.
-            "--graceful-timeout",
-            str(STOP_TIMEOUT - 2),
-        ]
-        if operator_gunicorn_config() is None:
-            web[4:4] = ["--config", OWN_GUNICORN_CONFIG]  # one TLS context per worker (the module says why)
-        if gunicorn_has_setting("control_socket_disable"):
-            # gunicorn >= 25.1 opens a control socket at one per-user path ($HOME/.gunicorn/): two
-            # instances would fight over it, and nothing here uses it.
-            web.append("--no-control-socket")
-        for bind in bind_addresses():
-            web += ["--bind", bind]
-        children = [Child("web server", web, log_dir / "gunicorn.log")]
+        def gunicorn(name, binds, workers, tls_files):
+            argv = [python, "-m", "gunicorn", "onprem.wsgi:application", "--name", name, "--workers", str(workers)]
+            if tls_files is not None:
+                argv += ["--certfile", str(tls_files.cert_file), "--keyfile", str(tls_files.key_file)]
+            argv += [
+                "--access-logfile",
+                str(log_dir / "access.log"),
+                "--access-logformat",
+                ACCESS_LOG_FORMAT,
+                "--error-logfile",
+                str(log_dir / "gunicorn.log"),
+                "--log-config-json",
+                logging_config,
+                # Let the workers finish their requests, but within serve's own stop timeout.
+                "--graceful-timeout",
+                str(STOP_TIMEOUT - 2),
+            ]
+            if operator_gunicorn_config() is None:
+                argv[4:4] = ["--config", OWN_GUNICORN_CONFIG]  # one TLS context per worker (the module says why)
+            if gunicorn_has_setting("control_socket_disable"):
+                # gunicorn >= 25.1 opens a control socket at one per-user path ($HOME/.gunicorn/): two
+                # instances would fight over it, and nothing here uses it.
+                argv.append("--no-control-socket")
+            for bind in binds:
+                argv += ["--bind", bind]
+            return argv
+
+        workers = env_int("ONPREM_WEB_WORKERS", 2)
+        # One gunicorn serves every HTTPS listener (management and product https, one certificate):
+        # TLS is a setting of the whole gunicorn, so plain HTTP needs a gunicorn of its own.
+        https_binds = [listener.bind for listener in chosen if listener.scheme == "https"]
+        http_binds = [listener.bind for listener in chosen if listener.scheme == "http"]
+        children = [Child("web server", gunicorn("onprem-web", https_binds, workers, tls), log_dir / "gunicorn.log")]
+        if http_binds:
+            http_workers = env_int("ONPREM_PRODUCT_HTTP_WORKERS", workers)
+            children.append(
+                Child(
+                    "product HTTP server",
+                    gunicorn("onprem-web-http", http_binds, http_workers, None),
+                    log_dir / "gunicorn.log",
+                )
+            )
 
         if worker:
             argv = [
@@ -354,8 +386,34 @@ class Command(BaseCommand):
         pidfile.unlink(missing_ok=True)
 
     # --- running -------------------------------------------------------------------------
+    def check_listeners(self):
+        """The listeners to open: refuses to start (CommandError) when one of them cannot be opened,
+        rather than run with a listener silently missing; the children get exactly these."""
+        chosen = listeners.configured(management_port=settings.ONPREM_PORT)
+        errors = listeners.problems(chosen)
+        if not errors:
+            errors = [error for error in map(listeners.bind_error, chosen) if error]
+        if errors:
+            raise CommandError(
+                "Not started: " + " ".join(error[0].upper() + error[1:] for error in errors) + "\n"
+                "Free the port, or set the listener's variable to another address (docs/running.md, "
+                '"Listeners"); an empty ONPREM_PRODUCT_HTTPS_BIND or ONPREM_PRODUCT_HTTP_BIND turns that '
+                "product listener off."
+            )
+        # The web servers' Django reads the same variables (settings.ONPREM_PRODUCT_PORTS): give
+        # them what was checked here, defaults included.
+        os.environ[listeners.MANAGEMENT_SETTING] = ",".join(
+            listener.bind for listener in chosen if listener.role == listeners.MANAGEMENT
+        )
+        for scheme, name in listeners.PRODUCT_SETTINGS.items():
+            os.environ[name] = ",".join(
+                listener.bind for listener in chosen if listener.role == listeners.PRODUCT and listener.scheme == scheme
+            )
+        return chosen
+
     def handle(self, *args, no_worker=False, no_beat=False, **options):
         self.check_migrations()
+        self.listeners = self.check_listeners()
         try:
             tls = ensure_tls_certificate()
         except TLSError as error:
@@ -367,7 +425,7 @@ class Command(BaseCommand):
         if not no_beat:
             self.sync_periodic_tasks()
         self.tls = tls
-        children = self.build_children(tls, worker=not no_worker, beat=not no_beat)
+        children = self.build_children(tls, worker=not no_worker, beat=not no_beat, chosen=self.listeners)
         connections.close_all()
 
         self.stop_signal = None
@@ -403,7 +461,12 @@ class Command(BaseCommand):
 
     def watch(self, children):
         """Wait for a stop signal (return None) or for a child to die (return it)."""
-        probes = [address for address in map(probe_address, bind_addresses()) if address]
+        waiting = []  # (scheme, address, path) of each listener not yet seen answering
+        for listener in self.listeners:
+            address = probe_address(listener.bind)
+            if address:
+                path = "/login/" if listener.role == listeners.MANAGEMENT else "/SmartTransport"
+                waiting.append((listener.scheme, address, path))
         announced = False
         while self.stop_signal is None:
             for child in children:
@@ -411,10 +474,12 @@ class Command(BaseCommand):
                     # A Ctrl-C at the terminal reaches the children too: not a crash then.
                     time.sleep(POLL_INTERVAL)
                     return None if self.stop_signal else child
-            if not announced and (not probes or any(web_answers(address) for address in probes)):
-                announced = True
-                self.announce()
-                continue
+            if not announced:
+                waiting = [probe for probe in waiting if not web_answers(probe[1], probe[0], probe[2])]
+                if not waiting:
+                    announced = True
+                    self.announce()
+                    continue
             time.sleep(POLL_INTERVAL)
         return None
 
@@ -427,7 +492,17 @@ class Command(BaseCommand):
         self.say(f"  Administration workspace: {url}admin/")
         self.say(f"  TLS certificate:          {self.tls.cert_file}")
         self.say(f"  SHA-256 fingerprint:      {certificate_fingerprint(self.tls.cert_file)}")
-        self.say(f"  Listening on {', '.join(bind_addresses())}; logs in {log_dir}/; Ctrl-C stops it.")
+        self.say("  Listeners:")
+        for listener in self.listeners:
+            if listener.role == listeners.MANAGEMENT:
+                serves = "workspaces, API and device endpoints"
+            else:
+                serves = f"device endpoints only, e.g. {listener_url(listener)}SmartTransport"
+            self.say(f"    {listener.role:<10} {listener.scheme:<5} {listener.bind:<22} {serves}")
+        for scheme, name in listeners.PRODUCT_SETTINGS.items():
+            if not any(item.role == listeners.PRODUCT and item.scheme == scheme for item in self.listeners):
+                self.say(f"    {listeners.PRODUCT:<10} {scheme:<5} {'off':<22} ({name} is empty)")
+        self.say(f"  Logs in {log_dir}/; Ctrl-C stops it.")
         self.say("")
 
     def stop(self, children):
