@@ -58,7 +58,9 @@ def test_reserve_update_and_return_licenses(server, new_page):
     assert f"({count} Reserved)" in page.locator("table.inv-licenses").inner_text()
 
     page.goto(f"/accounts/{account}/inventory/product-instances/")
-    page.locator("table.data tbody tr").filter(has_text=instance).first.get_by_role("link", name=count).click()
+    page.locator("table.data tbody tr").filter(has_text=instance).first.get_by_role(
+        "link", name=count, exact=True
+    ).click()
     page.wait_for_url("**/reservations/")
     page.once("dialog", lambda dialog: dialog.accept())
     reserved = page.locator("table.resv-table tbody tr").filter(has_text=license_name).first
