@@ -28,6 +28,7 @@ class Action(StrEnum):
     VIEW_LOGS = "view_logs"
     VIEW_HEALTH = "view_health"
     REQUEST_ACCOUNT = "request_account"  # also "request access": any signed-in user
+    MANAGE_LICENSE_LINES = "manage_license_lines"  # Accounts > License Transactions: Add License / Remove Licenses
     # Licensing workspace and API, per local account
     VIEW_ACCOUNT = "view_account"
     MANAGE_VIRTUAL_ACCOUNTS = "manage_virtual_accounts"
@@ -64,6 +65,10 @@ SYSTEM_MATRIX = {
     Action.VIEW_LOGS: _ADMINS,
     Action.VIEW_HEALTH: _ADMINS,
     Action.REQUEST_ACCOUNT: _EVERYONE,
+    # Our decision (docs/rbac.md): the guide gives Add License / Remove Licenses to "the Cisco
+    # Administrator"; licenses made out of nothing are the System Admin's alone (an Operator sees
+    # the tab).
+    Action.MANAGE_LICENSE_LINES: frozenset({SystemRole.ADMIN}),
 }
 
 # How far an account role reaches for an action:

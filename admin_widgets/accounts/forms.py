@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.events.messages import kinds, same_kind
-from licensing.models import LocalAccount
+from licensing.models import LicenseDefinition, LocalAccount
 
 REASON_MAX = 2000  # LocalAccount.decision_reason
 
@@ -90,3 +90,29 @@ class AccountEventFilterForm(forms.Form):
 def _start_of(day):
     """Midnight at the start of ``day`` in the displayed time zone, so ranges match what is shown."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class AddLicenseForm(forms.Form):
+    """License Transactions > Add License: the shape of a new Manual license line. Whether it may be
+    added (RBAC, dates by type) is ``licensing.services.license_lines.add_license``'s to say."""
+
+    license = forms.ModelChoiceField(label=_("License"), queryset=None)
+    virtual_account = forms.ModelChoiceField(label=_("Local Virtual Account"), queryset=None)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=2_000_000_000)
+    license_type = forms.ChoiceField(
+        label=_("License Type"),
+        choices=[("perpetual", _("Perpetual")), ("term", _("Term"))],
+    )
+    start_date = forms.DateField(label=_("Start Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(
+        label=_("License Expiration"),
+        required=False,
+        help_text=_("Term licenses only."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    sku = forms.CharField(label=_("License SKU"), max_length=100, required=False)
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["license"].queryset = LicenseDefinition.objects.order_by("name", "entitlement_tag")
+        self.fields["virtual_account"].queryset = account.virtual_accounts.order_by("name")

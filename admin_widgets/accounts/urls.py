@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import registration, views
+from . import license_lines, registration, views
 
 urlpatterns = [
     path("", views.account_list, name="admin_accounts"),
@@ -8,6 +8,14 @@ urlpatterns = [
     path("new/", views.account_create, name="admin_account_create"),
     path("<int:pk>/deactivate/", views.account_deactivate, name="admin_account_deactivate"),
     path("<int:pk>/activate/", views.account_activate, name="admin_account_activate"),
+    # License Transactions: Add License / Remove Licenses (admin_widgets/accounts/license_lines.py)
+    path("<int:pk>/license-transactions/", license_lines.license_lines, name="admin_account_license_lines"),
+    path("<int:pk>/license-transactions/add/", license_lines.license_add, name="admin_account_license_add"),
+    path(
+        "<int:pk>/license-transactions/<int:line_pk>/remove/",
+        license_lines.license_remove,
+        name="admin_account_license_remove",
+    ),
     # Registration with CSSM (admin_widgets/accounts/registration.py)
     path("<int:pk>/register/", registration.account_register, name="admin_account_register"),
     path("<int:pk>/reregister/", registration.account_register, {"reregister": True}, name="admin_account_reregister"),

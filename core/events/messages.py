@@ -948,6 +948,18 @@ CATALOGUE.update(
             "Assignment).",
         ),
         EventType(
+            "license.added_manually",
+            INFO,
+            "{count} “{tag}” {type} licenses were added to the Virtual Account “{pool_name}” by a System "
+            "Administrator (Add License).",
+        ),
+        EventType(
+            "license.removed_manually",
+            INFO,
+            "{count} “{tag}” {type} licenses were removed from the Virtual Account “{pool_name}” by a System "
+            "Administrator (Remove Licenses).",
+        ),
+        EventType(
             "license.assignment_removed",
             INFO,
             "The copy of {count} “{tag}” licenses associated with Subscription ID “{sub_ref_id}” was removed from "
@@ -1126,6 +1138,8 @@ TITLES = {
     "license.upgrade_withdrawn": _("License upgrade withdrawn"),
     "license.assignment_copied": _("Licenses copied to a virtual account"),
     "license.assignment_removed": _("License copy removed from a virtual account"),
+    "license.added_manually": _("Licenses added by a System Admin"),
+    "license.removed_manually": _("Licenses removed by a System Admin"),
 }
 TITLES.update({code: title for family, title in _FAMILIES.items() for code in CATALOGUE if code.startswith(family)})
 

@@ -83,6 +83,9 @@ class Entitlement(models.Model):
         ORDER = "order", _("Order")
         DEVICE_MIGRATION = "device_migration", _("Device Led Conversion")
         OTHER = "other", _("Other")
+        # Added by a System Admin in the Administration workspace (Accounts > License
+        # Transactions > Add License): not from CSSM, so the synchronization leaves it alone.
+        MANUAL = "manual", _("Manual")
 
     license = models.ForeignKey(LicenseDefinition, on_delete=models.PROTECT, related_name="entitlements")
     virtual_account = models.ForeignKey(

@@ -10,6 +10,8 @@ class LicenseTag(models.Model):
     account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="license_tags")
     name = models.CharField(max_length=100)
     licenses = models.ManyToManyField("licensing.LicenseDefinition", related_name="license_tags", blank=True)
+    # The License Transaction Detail level: tags on single license lines (Show License Transactions).
+    lines = models.ManyToManyField("licensing.Entitlement", related_name="line_tags", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

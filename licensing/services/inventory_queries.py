@@ -109,7 +109,8 @@ def license_ids_tagged(account_id, text):
 
 
 def transaction_lines(va, criteria, today):
-    """{license id: [lines]} of ``va``'s current and future lines that meet ``criteria`` (one query).
+    """{license id: [lines]} of ``va``'s current and future lines that meet ``criteria``, each with its
+    license tags (``line_tags``, the Transaction Detail level): two queries.
 
     ``criteria`` is the Advanced Search: ``family`` (contains), ``sku`` (exact), ``expires_by``
     (an end date on or before it); a criterion left out does not filter.
@@ -118,6 +119,7 @@ def transaction_lines(va, criteria, today):
         Entitlement.objects.filter(virtual_account=va)
         .exclude(end_date__lt=today)
         .select_related("license")
+        .prefetch_related("line_tags")
         .order_by("license_id", "end_date", "pk")
     )
     if criteria.get("family"):

@@ -18,6 +18,7 @@ Each change records an event; a refusal writes nothing.
 """
 
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.rbac import Action, can, can_on_whole_account
 from core import events
@@ -68,7 +69,9 @@ def _require_everywhere(actor, tag):
     account = tag.account
     if actor is None or can_on_whole_account(actor, Action.MANAGE_LICENSE_TAGS, account):
         return
-    holders = VirtualAccount.objects.filter(account=account, entitlements__license__license_tags=tag).distinct()
+    holders = VirtualAccount.objects.filter(
+        Q(entitlements__license__license_tags=tag) | Q(entitlements__line_tags=tag), account=account
+    ).distinct()
     if not can(actor, Action.MANAGE_LICENSE_TAGS, account=account) or any(
         not can(actor, Action.MANAGE_LICENSE_TAGS, account=account, virtual_account=va) for va in holders
     ):
@@ -218,3 +221,69 @@ __all__ = [
     "parse_tag_names",
     "clean_tag_name",
 ]
+
+
+# --- License Transaction Detail level: tags on single license lines -----------------------------
+
+
+def _check_lines(virtual_account, lines):
+    """The lines must be lines of ``virtual_account`` (the one the Licenses tab shows)."""
+    ids = {getattr(line, "pk", line) for line in lines or ()}
+    if not ids:
+        raise ServiceError("Select at least one license line.", field="lines")
+    found = list(
+        Entitlement.objects.filter(virtual_account=virtual_account, pk__in=ids).select_related("license").order_by("pk")
+    )
+    if len(found) != len(ids):
+        raise ServiceError("A selected license line is not in this virtual account.", field="lines")
+    return found
+
+
+def _line_licenses(lines):
+    return list({line.license_id: line.license for line in lines}.values())
+
+
+@transaction.atomic
+def add_line_tags(*, actor, virtual_account, lines, names):
+    """Add the tags ``names`` to every license line of ``lines`` (bulk, License Transaction Detail level)."""
+    account = virtual_account.account
+    _require(actor, account, virtual_account)
+    lines, names = _check_lines(virtual_account, lines), _names(names)
+    tags = []
+    for name in names:
+        tag, _ = LicenseTag.objects.get_or_create(account=account, name=name)
+        tag.lines.add(*lines)
+        tags.append(tag)
+    _record(
+        "license_tag.added",
+        actor=actor,
+        account=account,
+        virtual_account=virtual_account,
+        names=names,
+        licenses=_line_licenses(lines),
+    )
+    return tags
+
+
+@transaction.atomic
+def remove_line_tags(*, actor, virtual_account, lines, names):
+    """Take the tags ``names`` off the license lines ``lines``; the tags stay in the account."""
+    account = virtual_account.account
+    _require(actor, account, virtual_account)
+    lines, names = _check_lines(virtual_account, lines), _names(names)
+    tags = list(LicenseTag.objects.filter(account=account, name__in=names))
+    found = {tag.name for tag in tags}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise ServiceError(f"There is no tag “{missing[0]}” in this account.", field="name")
+    for tag in tags:
+        tag.lines.remove(*lines)
+    _record(
+        "license_tag.removed",
+        actor=actor,
+        account=account,
+        virtual_account=virtual_account,
+        names=names,
+        licenses=_line_licenses(lines),
+    )
+    return tags

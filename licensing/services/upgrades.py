@@ -46,7 +46,8 @@ def pending_upgrades(virtual_account):
 
 def replaceable_lines(upgrade, virtual_accounts, *, as_of=None):
     """The lines an upgrade may replace, in the given local virtual accounts: valid lines of the
-    license it upgrades, bought ones (not copies made by Change Virtual Account Assignment)."""
+    license it upgrades, bought ones (not copies made by Change Virtual Account Assignment, nor
+    lines a System Admin added by hand: CSSM, whose upgrade it is, does not hold those)."""
     as_of = as_of or today()
     return (
         Entitlement.objects.filter(
@@ -56,6 +57,7 @@ def replaceable_lines(upgrade, virtual_accounts, *, as_of=None):
             quantity__gt=0,
             copied_from__isnull=True,
         )
+        .exclude(source=Entitlement.Source.MANUAL)
         .select_related("virtual_account", "license")
         .order_by("virtual_account__name", "end_date", "pk")
     )

@@ -723,12 +723,16 @@ def apply_entitlements(account, lines):
                 if key in desired:
                     desired[key] = max(0, desired[key] - r["quantity"])
     rows = defaultdict(list)
-    # Not compared: an upgrade still pending (its licenses come in ``upgrades``, apply_upgrades) and
-    # the copies Change Virtual Account Assignment made (they go with their original).
+    # Not compared: an upgrade still pending (its licenses come in ``upgrades``, apply_upgrades),
+    # the copies Change Virtual Account Assignment made (they go with their original), and the
+    # lines a System Admin added by hand (source Manual, licensing.services.license_lines): CSSM
+    # never sent them (the wire format has no "manual" source), so they are neither removed nor
+    # topped up here; they go only by Remove Licenses.
     compared = (
         Entitlement.objects.select_for_update()
         .filter(virtual_account__account=account, quantity__gt=0, copied_from__isnull=True)
         .exclude(upgrade_id__in=[c.upgrade_id for c in unacknowledged])
+        .exclude(source=Entitlement.Source.MANUAL)
     )
     for row in compared.order_by("pk"):
         rows[_row_key(row)].append(row)

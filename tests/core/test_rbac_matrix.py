@@ -31,6 +31,7 @@ SYSTEM_TABLE = {
     A.MANAGE_API_GRANTS: (Y, Y, N),
     A.VIEW_LOGS: (Y, Y, N),
     A.VIEW_HEALTH: (Y, Y, N),
+    A.MANAGE_LICENSE_LINES: (Y, N, N),
     A.REQUEST_ACCOUNT: (Y, Y, Y),
 }
 

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import AccountRole, SystemRole
 from core.models import Event
-from licensing.models import LicenseTag
+from licensing.models import Entitlement, LicenseTag
 from licensing.services.tags import add_license_tags
 
 pytestmark = pytest.mark.django_db
@@ -207,3 +207,34 @@ def test_manage_page_query_count_does_not_grow_with_tags(world, browser, license
         add_license_tags(actor=None, account=w["acme"], licenses=[lic], names=f"t{i}, u{i}")
     many = count()
     assert few == many == PINNED_MANAGE_TAGS_QUERIES
+
+
+# --- The License Transaction Detail level: tags on single license lines ---------------------------
+
+
+def test_add_and_remove_tags_on_checked_license_lines(world, browser):
+    w = world
+    client = browser(w["aa"])
+    line = Entitlement.objects.get(virtual_account=w["default"], license=w["a"])
+    response = client.post(edit_url(w, w["default"]), {"action": "add", "line": [line.pk], "names": "rack-7"})
+    assert response.status_code == 302
+    assert list(line.line_tags.values_list("name", flat=True)) == ["rack-7"]
+    assert tags_of(w["a"]) == []  # the license itself is not tagged
+    client.post(edit_url(w, w["default"]), {"action": "remove", "line": [line.pk], "names": ["rack-7"]})
+    assert not line.line_tags.exists()
+
+
+def test_a_line_of_another_virtual_account_and_mixing_are_refused(world, browser):
+    w = world
+    client = browser(w["aa"])
+    lab_line = Entitlement.objects.filter(virtual_account=w["lab"]).first()
+    before = snapshot(), sorted(LicenseTag.lines.through.objects.values_list("pk"))
+    client.post(edit_url(w, w["default"]), {"action": "add", "line": [lab_line.pk], "names": "x"})
+    line = Entitlement.objects.get(virtual_account=w["default"], license=w["a"])
+    client.post(edit_url(w, w["default"]), {"action": "add", "line": [line.pk], "license": [w["a"].pk], "names": "x"})
+    assert (snapshot(), sorted(LicenseTag.lines.through.objects.values_list("pk"))) == before
+    # a VA Administrator of Lab may not tag the Default VA's lines
+    assert browser(w["vaa_lab"]).post(
+        edit_url(w, w["default"]), {"action": "add", "line": [line.pk], "names": "x"}
+    ).status_code in (403, 404)
+    assert not LicenseTag.objects.exists() and not LicenseTag.lines.through.objects.exists()

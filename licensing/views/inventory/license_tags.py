@@ -75,16 +75,35 @@ def _selected_licenses(request, va):
     return list(LicenseDefinition.objects.filter(pk__in=ids).order_by("name")), None
 
 
+def _selected_lines(request, va):
+    """The license lines named by ``line`` (Show License Transactions' rows), of ``va``: (lines, problem)."""
+    raw = request.POST.getlist("line") if request.method == "POST" else request.GET.getlist("line")
+    ids = {int(value) for value in raw if value.isdigit()}
+    if not ids or len(ids) != len(raw):
+        return [], _("Select at least one license line.")
+    lines = list(Entitlement.objects.filter(virtual_account=va, pk__in=ids).select_related("license").order_by("pk"))
+    if len(lines) != len(ids):
+        return [], _("A selected license line is not in this local virtual account.")
+    return lines, None
+
+
 @account_page
 @require_http_methods(["GET", "POST"])
 def license_tags_edit(request, account, va_id):
-    """Add License Tags… / Remove License Tags… for the licenses checked in the Licenses table."""
+    """Add License Tags… / Remove License Tags… for the licenses checked in the Licenses table, or
+    for the license lines checked in its license transactions (the Transaction Detail level)."""
     va = visible_virtual_account_or_404(request, account, va_id)
     require(request, Action.MANAGE_LICENSE_TAGS, va)
-    action = (request.POST if request.method == "POST" else request.GET).get("action")
+    params = request.POST if request.method == "POST" else request.GET
+    action = params.get("action")
     if action not in (ADD, REMOVE):
         action = ADD
     back_url = inventory_url("licensing_inventory_licenses", account, va)
+    if params.getlist("line"):
+        if params.getlist("license"):
+            messages.error(request, _("Select licenses or license lines, not both."))
+            return redirect(back_url)
+        return _line_tags_edit(request, account, va, action, back_url)
     licenses, problem = _selected_licenses(request, va)
     if problem:
         messages.error(request, problem)
@@ -119,6 +138,43 @@ def license_tags_edit(request, account, va_id):
             "action": action,
             "virtual_account": va,
             "licenses": licenses,
+            "current_tags": current,
+            "back_url": back_url,
+        },
+        account=account,
+        section="inventory",
+    )
+
+
+def _line_tags_edit(request, account, va, action, back_url):
+    """The Transaction Detail level of Add / Remove License Tags: on single license lines."""
+    lines, problem = _selected_lines(request, va)
+    if problem:
+        messages.error(request, problem)
+        return redirect(back_url)
+    current = sorted(set(LicenseTag.objects.filter(account=account, lines__in=lines).values_list("name", flat=True)))
+    data = request.POST if request.method == "POST" else None
+    form = AddTagsForm(data) if action == ADD else RemoveTagsForm(data, tags=current)
+    if request.method == "POST" and form.is_valid():
+        change = tag_service.add_line_tags if action == ADD else tag_service.remove_line_tags
+        with service_errors(request, form, fields={"lines": None}):
+            tags = change(actor=request.user, virtual_account=va, lines=lines, names=form.cleaned_data["names"])
+            names = ", ".join(f"“{tag.name}”" for tag in tags)
+            if action == ADD:
+                text = _("The tags %(tags)s were added to %(count)d selected license lines.")
+            else:
+                text = _("The tags %(tags)s were removed from %(count)d selected license lines.")
+            messages.success(request, text % {"tags": names, "count": len(lines)})
+            return redirect(back_url)
+    return render_workspace(
+        request,
+        "licensing/inventory/license_tags_edit.html",
+        {
+            "form": form,
+            "action": action,
+            "virtual_account": va,
+            "lines": lines,
+            "licenses": [],
             "current_tags": current,
             "back_url": back_url,
         },
