@@ -228,5 +228,6 @@ def test_general_tab_offers_the_cslu_transport_url_pop_up(acme, acme_admin, brow
     assert 'data-dialog-open="inv-cslu-url-dialog"' in html
     dialog = html.split('<dialog id="inv-cslu-url-dialog"', 1)[1].split("</dialog>", 1)[0]
     assert "Product Registration URL" in dialog
-    assert f'value="http://testserver/cslu/v1/pi/Acme-{acme.pk}"' in dialog
+    # The product listener's https URL (the tests' ordinary-user ports: tests/conftest.py)
+    assert f'value="https://testserver:9443/cslu/v1/pi/Acme-{acme.pk}"' in dialog
     assert 'data-copy-from="inv-cslu-url"' in dialog
