@@ -386,7 +386,11 @@ _security_index = MIDDLEWARE.index("django.middleware.security.SecurityMiddlewar
 MIDDLEWARE[_security_index + 1 : _security_index + 1] = [
     "core.security_headers.SecurityHeadersMiddleware",
     "core.limits.RequestSizeLimitMiddleware",
+    # The device endpoints are answered here, without the browser middleware after this point
+    # (session, locale, CSRF, authentication, messages, settings, language): core/device_path.py.
+    "core.device_path.DevicePathMiddleware",
 ]
+ONPREM_DEVICE_URLCONF = "onprem.urls_product"
 ONPREM_MAX_REQUEST_BYTES = env_int("ONPREM_MAX_REQUEST_BYTES", 1024 * 1024)  # any other path
 DATA_UPLOAD_MAX_MEMORY_SIZE = ONPREM_MAX_REQUEST_BYTES  # request.body and form fields (not files)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads (sync files) spool to a temp file
