@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -39,7 +39,7 @@ from ..models import (
     VirtualAccount,
 )
 from ..models.licenses import valid_on_q
-from . import alert_hooks, prepared
+from . import alert_hooks
 from .alert_hooks import Scope
 from .compliance import RENEWAL_PERIOD_DAYS, license_positions, positions_of
 from .product_instances import FAILED_TO_CONNECT, FAILED_TO_RENEW, renewal_state
@@ -399,37 +399,27 @@ def _recompute_scope(account_id, scope, now, day):
         return _reconcile(account, causes, _scope_live(account_id, scope, lock=True), now, recheck=True)
 
 
-# The live Insufficient Licenses alerts of one virtual account, read after every AUTHORIZE that
-# changed a count: hand-written and prepared like the other hot statements (prepared.py), since
-# building it through the ORM cost more CPU than the database spent answering it.
-_LIVE_SHORTAGES_SQL = (
-    'SELECT "key", message, action_due IS NULL FROM licensing_alert '
-    "WHERE account_id = %s AND virtual_account_id = %s AND alert_type = %s AND status IN (%s, %s)"
-)
+# What ``compliance.positions_and_live_alerts`` reads with AUTHORIZE's positions, in one statement:
+# the live Insufficient Licenses alerts of the virtual account.
+LIVE_SHORTAGES = {
+    "alert_type": Alert.Type.INSUFFICIENT_LICENSES,
+    "statuses": (Alert.Status.OPEN, Alert.Status.DISMISSED),
+}
 
 
-def _live_shortage_texts(account_id, va_id):
-    """{key: (message, None)} as ``_live_texts`` gives them for a usage scope of one VA (a shortage
-    alert has no action due; one that has is reported with a marker, so it differs and is fixed)."""
-    with connection.cursor() as cursor:
-        prepared.execute(
-            cursor,
-            _LIVE_SHORTAGES_SQL,
-            [account_id, va_id, Alert.Type.INSUFFICIENT_LICENSES, Alert.Status.OPEN, Alert.Status.DISMISSED],
-        )
-        return {key: (message, None if no_due else "due") for key, message, no_due in cursor.fetchall()}
+def check_shortages(account_id, virtual_account, positions, *, now, live):
+    """The Insufficient Licenses alerts of ``virtual_account`` against its ``positions``, both read
+    by one statement after the write that changed its usage committed (AUTHORIZE:
+    ``device_usage.finish_authorize``; ``live`` is {key: (message, no action due)}, as
+    ``compliance.positions_and_live_alerts`` gives it with ``LIVE_SHORTAGES``).
 
-
-def check_shortages(account_id, virtual_account, positions, *, now):
-    """The Insufficient Licenses alerts of ``virtual_account`` against its ``positions``, read
-    after the write that changed its usage committed (AUTHORIZE: ``device_usage.finish_authorize``).
-
-    One read of the live alerts when nothing changes. A failure is logged, not raised: the write
-    is committed and answered, and the scheduled recompute finds what this check could not write.
+    No statement when nothing changes. A failure is logged, not raised: the write is committed and
+    answered, and the scheduled recompute finds what this check could not write.
     """
     try:
         causes = {cause.key: cause for cause in _shortages(account_id, None, positions=positions)}
-        if not _differs(causes, _live_shortage_texts(account_id, virtual_account.pk)):
+        texts = {key: (message, None if no_due else "due") for key, (message, no_due) in live.items()}
+        if not _differs(causes, texts):
             return [], []
         now, day = _moment(now)
         scope = Scope(usage={virtual_account.pk: virtual_account.name})

@@ -145,13 +145,20 @@ def _positions(va_names, as_of):
     return _substituted(by_va, edges)
 
 
-def _unsubstituted(va_names, as_of):
-    """({va id: {license id: position}} before substitution, the hierarchy's edges): one query."""
+def _unsubstituted(va_names, as_of, alerts=None):
+    """({va id: {license id: position}} before substitution, the hierarchy's edges): one query.
+
+    ``alerts`` ((account id, alert type, statuses, out)): the same statement also reads those live
+    alerts of the virtual accounts, into ``out`` as {key: (message, action due is null)}."""
     by_va: defaultdict[int, dict[int, LicensePosition]] = defaultdict(dict)  # {va id: {license id: position}}
     edges: list[tuple[int, int]] = []  # (va id, license id) of the hierarchy rows
-    for kind, va_id, license_id, name, tag, lines, bought, pending, used, reserved in _numbers(va_names, as_of):
+    rows = _numbers(va_names, as_of, alerts=alerts[:3] if alerts else None)
+    for kind, va_id, license_id, name, tag, lines, bought, pending, used, reserved in rows:
         if kind == "h":
             edges.append((va_id, license_id))
+            continue
+        if kind == "a":  # a live alert: key, message, whether it has no action due
+            alerts[3][name] = (tag, bool(lines))
             continue
         used = int(used) if used > 0 else 0  # the rules can leave a (virtual account, license) below zero
         reserved = int(reserved or 0)
@@ -219,6 +226,17 @@ def positions_before_and_after(va_names, changes, *, as_of=None):
         if key not in before:
             before[key] = dataclasses.replace(position, purchased=0, borrowed=0, lent=0, substitutions=[])
     return before, after
+
+
+def positions_and_live_alerts(virtual_account, *, account_id, alert_type, statuses, as_of=None):
+    """The positions of one virtual account and, read by the same statement, its live alerts of
+    ``alert_type`` in ``statuses``: (positions, {key: (message, action due is null)}). AUTHORIZE's
+    answer and its Insufficient Licenses check in one round trip (alerts.check_shortages)."""
+    live: dict[str, tuple[str, bool]] = {}
+    by_va, edges = _unsubstituted(
+        {virtual_account.pk: virtual_account.name}, as_of or today(), alerts=(account_id, alert_type, statuses, live)
+    )
+    return _substituted(by_va, edges), live
 
 
 def positions_of(virtual_accounts, *, as_of=None):
@@ -327,6 +345,16 @@ UNION ALL
 SELECT 'h', higher_id, lower_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM licensing_licensehierarchy
 """
 
+# Appended to _NUMBERS_SQL by positions_and_live_alerts: kind 'a', the live alerts of one type of
+# the virtual accounts (key, message, 1 when it has no action due).
+_ALERTS_SQL = """
+UNION ALL
+SELECT 'a', virtual_account_id, NULL, "key", message, CASE WHEN action_due IS NULL THEN 1 ELSE 0 END,
+       NULL, NULL, NULL, NULL
+FROM licensing_alert
+WHERE account_id = %s AND virtual_account_id IN ({vas}) AND alert_type = %s AND status IN ({statuses})
+"""
+
 
 def _in_use_params(va_ids, as_of):
     cutoff = connection.ops.adapt_datetimefield_value(_renewal_cutoff(as_of))
@@ -350,15 +378,22 @@ def _in_use(va_ids, as_of):
         return {(va_id, license_id): int(count) for va_id, license_id, count in cursor.fetchall() if count > 0}
 
 
-def _numbers(va_ids, as_of):
+def _numbers(va_ids, as_of, alerts=None):
     """The rows of _NUMBERS_SQL for ``va_ids`` on ``as_of``: (kind, va, license, name, tag, lines,
-    purchased, pending, in use, reserved) per position, ("h", higher, lower, None...) per hierarchy edge."""
+    purchased, pending, in use, reserved) per position, ("h", higher, lower, None...) per hierarchy
+    edge; with ``alerts`` ((account id, alert type, statuses)), ("a", va, None, key, message, no due,
+    None...) per live alert of that type."""
     va_ids = [int(va_id) for va_id in va_ids]
     vas = ", ".join(["%s"] * len(va_ids))
     sql = _NUMBERS_SQL.format(vas=vas, in_use=_IN_USE_SQL.format(vas=vas))
     day = connection.ops.adapt_datefield_value(as_of)
+    params = [*va_ids, day, day, *_in_use_params(va_ids, as_of), *va_ids]
+    if alerts is not None:
+        account_id, alert_type, statuses = alerts
+        sql += _ALERTS_SQL.format(vas=vas, statuses=", ".join(["%s"] * len(statuses)))
+        params += [account_id, *va_ids, alert_type, *statuses]
     with connection.cursor() as cursor:
-        prepared.execute(cursor, sql, [*va_ids, day, day, *_in_use_params(va_ids, as_of), *va_ids])
+        prepared.execute(cursor, sql, params)
         return cursor.fetchall()
 
 

@@ -21,7 +21,7 @@ from core import events
 
 from ..models import DeviceIdentity, LicenseDefinition, LicenseUsage, ProductInstance, RumReport
 from . import alert_hooks, alerts, prepared, usage_bounds
-from .compliance import IN_COMPLIANCE, virtual_account_positions
+from .compliance import IN_COMPLIANCE, positions_and_live_alerts
 from .device_registration import epoch_ms, touch
 from .prepared import cache_related
 
@@ -215,7 +215,8 @@ def finish_authorize(pi, va, answers, payload, moved, now):
     would have shown (read inside the transactions, each would miss the other's uncommitted
     usage). It is also the one read of the positions for both purposes.
     """
-    positions = virtual_account_positions(va, as_of=now.date())
+    # The positions and, in the same statement, the live shortage alerts the check compares them with.
+    positions, live = positions_and_live_alerts(va, account_id=pi.account_id, as_of=now.date(), **alerts.LIVE_SHORTAGES)
     by_license = {p.license_id: p for p in positions}
     for answer in answers:
         lid = answer.pop("license_id", None)
@@ -227,7 +228,7 @@ def finish_authorize(pi, va, answers, payload, moved, now):
     compliant = all(answer["status"] == "AUTHORIZED" for answer in answers)
     payload["compliance"] = "IN_COMPLIANCE" if compliant else "OUT_OF_COMPLIANCE"
     if moved:
-        alerts.check_shortages(pi.account_id, va, positions, now=now)
+        alerts.check_shortages(pi.account_id, va, positions, now=now, live=live)
 
 
 def _seen_reports(account_id, device_key, report_ids):

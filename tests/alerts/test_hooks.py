@@ -316,8 +316,8 @@ def test_two_devices_taking_the_last_licenses_at_once_open_the_alert(acme, lic, 
 
 def test_statements_per_authorize_with_the_on_commit_recompute(lic, registered, default_va):
     """The device hot path, pinned with the check's own statements (real commits): a steady
-    AUTHORIZE (no count changes) checks no alert; one that changes a count adds one read of the
-    live alerts of its virtual account."""
+    AUTHORIZE (no count changes) checks no alert; one that changes a count adds only its UPDATE
+    (the live alerts come with the positions)."""
     dev = registered()
     authorize(dev, lic, 1)
 
@@ -328,10 +328,10 @@ def test_statements_per_authorize_with_the_on_commit_recompute(lic, registered, 
 
     steady = statements(1)
     changed = statements(2)
-    # The changed count's UPDATE, then the live alerts of its virtual account (read after the
-    # commit, with no transaction and no lock when nothing is to be written; the positions are the
-    # ones the answer is made of, read once).
-    extra = 1 + 1
+    # The changed count's UPDATE, and nothing else: the live alerts of its virtual account are read
+    # by the statement that reads the positions for the answer (after the commit, no lock when
+    # nothing is to be written).
+    extra = 1
     assert changed == steady + extra, (steady, changed)
     assert steady <= 10
 
@@ -344,7 +344,7 @@ def test_flush_failure_is_logged_not_raised(acme, lic, registered, monkeypatch, 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(alerts, "_live_shortage_texts", broken)
+    monkeypatch.setattr(alerts, "_shortages", broken)
     assert authorize(dev, lic, 5)["status"] == "SUCCESS"  # the device gets its answer
     assert "could not be checked" in caplog.text
     assert alert_hooks.pending_scope(acme.pk) is None
