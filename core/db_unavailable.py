@@ -42,13 +42,19 @@ class DatabaseUnavailableMiddleware:
         return None
 
     def unavailable(self, request, error):
-        logger.error("database unavailable for %s %s: %s", request.method, request.path, type(error).__name__)
-        message = "The database is not available right now. Retry later."
-        if request.path.startswith(MACHINE_PREFIXES):
-            response = JsonResponse({"status": "ERROR", "statusMessage": message}, status=503)
-        else:
-            response = HttpResponse(
-                f"<!DOCTYPE html><title>503</title><h1>Service Unavailable</h1><p>{message}</p>", status=503
-            )
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return unavailable(request, error)
+
+
+def unavailable(request, error):
+    """The 503 + Retry-After answer for ``request`` when the database failed with ``error`` (also
+    used by core.device_path, whose views run outside the handler's process_exception)."""
+    logger.error("database unavailable for %s %s: %s", request.method, request.path, type(error).__name__)
+    message = "The database is not available right now. Retry later."
+    if request.path.startswith(MACHINE_PREFIXES):
+        response = JsonResponse({"status": "ERROR", "statusMessage": message}, status=503)
+    else:
+        response = HttpResponse(
+            f"<!DOCTYPE html><title>503</title><h1>Service Unavailable</h1><p>{message}</p>", status=503
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

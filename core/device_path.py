@@ -8,10 +8,16 @@ messages, system-settings (a cache read per request), idle-timeout, language and
 middleware after it do nothing a device message needs: a device never has a session or a
 user, the views are CSRF-exempt, and a device's reply is English whatever the default language
 of the web pages. docs/development/life-of-a-request.md shows both paths.
+
+The handler's ``process_exception`` hooks do not run for a view called here, so the one this
+path needs, the database-unavailable 503, is answered here too.
 """
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.urls import Resolver404, resolve
+
+from .db_unavailable import unavailable
 
 
 class DevicePathMiddleware:
@@ -23,9 +29,14 @@ class DevicePathMiddleware:
         try:
             match = resolve(request.path_info, urlconf=self.urlconf)
         except Resolver404:
+            match = None
+        if match is None:
             return self.get_response(request)
         request.resolver_match = match
-        response = match.func(request, *match.args, **match.kwargs)
+        try:
+            response = match.func(request, *match.args, **match.kwargs)
+        except (OperationalError, InterfaceError) as error:
+            return unavailable(request, error)
         if callable(getattr(response, "render", None)) and not getattr(response, "is_rendered", True):
             response = response.render()
         return response

@@ -114,7 +114,11 @@ def complete_upgrade(*, actor, upgrade, replacements, as_of=None):
             raise NotAllowed("You are not allowed to complete this upgrade in these virtual accounts.")
         locked = lock_virtual_accounts(va, target)
         va, target = locked[va.pk], locked[target.pk]
-        line = Entitlement.objects.select_for_update().select_related("license", "upgrade_from").get(pk=line.pk)
+        line = (
+            Entitlement.objects.select_for_update(of=("self",))
+            .select_related("license", "upgrade_from")
+            .get(pk=line.pk)
+        )
         if line.pending_quantity <= 0:
             raise ServiceError("This upgrade was completed already.")
         replaces = line.upgrade_from

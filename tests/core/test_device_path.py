@@ -38,3 +38,19 @@ def test_a_workspace_page_still_runs_the_whole_stack(client):
     page = client.get("/login/", secure=True)
     assert page.status_code == 200
     assert "Content-Language" in page.headers
+
+
+def test_a_database_failure_on_the_device_path_is_503_with_retry_after(monkeypatch):
+    """The handler's process_exception hooks do not run for a view the lean path calls: the
+    database-unavailable answer is made there too (a device retries a 503, not a 500)."""
+    from django.db import OperationalError
+
+    from licensing.transport import views
+
+    def down(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(views, "process", down)
+    reply = Client().post("/SmartTransport", data=b"{}", content_type="application/json", secure=True)
+    assert reply.status_code == 503 and reply.headers["Retry-After"] == "5"
+    assert reply.json()["statusMessage"] == "The database is not available right now. Retry later."
