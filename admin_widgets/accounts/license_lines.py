@@ -17,27 +17,24 @@ from core.listing import Listing
 from core.service_views import service_errors
 from licensing.models import Entitlement, LocalAccount
 from licensing.services import license_lines as line_service
+from licensing.services.inventory_queries import LICENSE_TRANSACTION_SEARCH, LICENSE_TRANSACTION_SORTS
 
 from .forms import AddLicenseForm
 from .views import _page
 
 PAGE_SIZE = 50
-SEARCH = ["license__name", "sku", "subscription_id", "virtual_account__name"]
-SORTS = {
-    "date": "created_at",
-    "sku": "sku",
-    "license": "license__name",
-    "quantity": "quantity",
-    "expiration": "end_date",
-    "type": "license_type",
-    "va": "virtual_account__name",
-    "source": "source",
-}
 
 
 def _lines_page(request, account, form):
     lines = line_service.account_license_lines(account)
-    table = Listing(request, lines, search=SEARCH, sorts=SORTS, default_sort="-date", page_size=PAGE_SIZE)
+    table = Listing(
+        request,
+        lines,
+        search=LICENSE_TRANSACTION_SEARCH,
+        sorts=LICENSE_TRANSACTION_SORTS,
+        default_sort="-date",
+        page_size=PAGE_SIZE,
+    )
     return _page(
         request,
         "license_lines.html",

@@ -134,6 +134,21 @@ def transaction_lines(va, criteria, today):
     return by_license
 
 
+# License Transactions (Activity, and the Administration workspace's per-account page): the
+# searched fields and the sort keys of the guide's columns.
+LICENSE_TRANSACTION_SEARCH = ["license__name", "sku", "subscription_id", "virtual_account__name"]
+LICENSE_TRANSACTION_SORTS = {
+    "date": "created_at",
+    "sku": "sku",
+    "license": "license__name",
+    "quantity": "quantity",
+    "expiration": "end_date",
+    "type": "license_type",
+    "va": "virtual_account__name",
+    "source": "source",
+}
+
+
 def license_transactions(virtual_accounts):
     """Activity > License Transactions: the license lines of ``virtual_accounts`` (a queryset of
     them), each with its license and virtual account (one query per page)."""

@@ -28,6 +28,7 @@ from core.listing import Listing
 from licensing.models import Entitlement
 from licensing.services import inventory_queries
 from licensing.services.event_log import visible_events
+from licensing.services.inventory_queries import LICENSE_TRANSACTION_SEARCH, LICENSE_TRANSACTION_SORTS
 
 from ..forms import EventLogFilterForm, start_of_day
 from .workspace import account_page, render_workspace
@@ -112,19 +113,6 @@ class TransactionFilterForm(forms.Form):
         return lines
 
 
-TRANSACTION_SEARCH = ["license__name", "sku", "subscription_id", "virtual_account__name"]
-TRANSACTION_SORTS = {
-    "date": "created_at",
-    "sku": "sku",
-    "license": "license__name",
-    "quantity": "quantity",
-    "expiration": "end_date",
-    "type": "license_type",
-    "va": "virtual_account__name",
-    "source": "source",
-}
-
-
 def _transactions(request, account):
     """The bound filter form and the license lines of the visible virtual accounts it leaves."""
     vas = visible_virtual_accounts(request, account)
@@ -134,7 +122,7 @@ def _transactions(request, account):
     query = request.GET.get("q", "").strip()[:200]
     if query:
         condition = Q()
-        for field in TRANSACTION_SEARCH:
+        for field in LICENSE_TRANSACTION_SEARCH:
             condition |= Q(**{f"{field}__icontains": query})
         lines = lines.filter(condition)
     return form, lines
@@ -165,7 +153,7 @@ def _page(request, account, kind):
     # The search is already applied (the CSV shares it); Listing sorts and paginates.
     if kind == "transactions":
         form, lines = _transactions(request, account)
-        table = Listing(request, lines, sorts=TRANSACTION_SORTS, default_sort="-date", page_size=PAGE_SIZE)
+        table = Listing(request, lines, sorts=LICENSE_TRANSACTION_SORTS, default_sort="-date", page_size=PAGE_SIZE)
     else:
         form, events = _filtered(request, account, kind)
         table = Listing(request, events, sorts={"date": "created_at"}, default_sort="-date", page_size=PAGE_SIZE)
@@ -193,7 +181,7 @@ def _page(request, account, kind):
 
 def _transactions_csv(request, account, stamp):
     _form, lines = _transactions(request, account)
-    table = Listing(request, lines, sorts=TRANSACTION_SORTS, default_sort="-date")
+    table = Listing(request, lines, sorts=LICENSE_TRANSACTION_SORTS, default_sort="-date")
     lines = table.paginator.object_list  # every page, in the table's order
 
     def row(line):
