@@ -239,3 +239,44 @@ def test_assignment_racing_a_transfer_of_the_same_licenses(make_account, license
             kind,
             outcome,
         )
+
+
+def test_ports_racing_reservations_and_transfers_never_overdraw(
+    make_account, license_def, add_line, add_pi, monkeypatch
+):
+    from licensing.models import PortableLicense, PortCompletion
+    from licensing.services import ports, reservations
+    from licensing.services.virtual_accounts import create_virtual_account
+
+    account = make_account("Port Race")
+    a = account.virtual_accounts.get()
+    b = create_virtual_account(actor=None, account=account, name="B")
+    lic, cloud = license_def("Port Race On-Prem"), license_def("Port Race Cloud")
+    PortableLicense.objects.create(account=account, license=lic, target=cloud)
+    add_line(a, lic, 6)
+    fresh = [add_pi(a, f"P{i}") for i in range(2)]
+    monkeypatch.setattr(ports, "_position", slow(ports._position, 0.2))
+    monkeypatch.setattr(transfers, "_position", slow(transfers._position, 0.2))
+    monkeypatch.setattr(reservations, "_available", slow(reservations._available, 0.2))
+    jobs = (
+        [("port", lambda: ports.port_licenses(actor=None, virtual_account=a, license=lic, target=cloud, quantity=3))]
+        * 2
+        + [("transfer", lambda: transfer_licenses(actor=None, from_va=a, to_va=b, license=lic, quantity=3))]
+        + [
+            (
+                "reserve",
+                lambda pi=pi: reservations.reserve_licenses(actor=None, product_instance=pi, license=lic, quantity=3),
+            )
+            for pi in fresh
+        ]
+    )
+    outcomes = race(jobs)
+    ok = {k: sum(1 for kind, o in outcomes if kind == k and o == "ok") for k in ("port", "transfer", "reserve")}
+    purchased_a, available_a = available(a, lic)
+    purchased_b, _available_b = available(b, lic)
+    ported = available(a, cloud)[0]
+    assert ported == 3 * ok["port"] and PortCompletion.objects.count() == ok["port"]
+    assert purchased_a + purchased_b + ported == 6, outcomes  # nothing made or lost
+    assert purchased_b == 3 * ok["transfer"]
+    assert available_a >= 0, outcomes  # never overdrawn: the reservations stay covered
+    assert 3 * ok["port"] + 3 * ok["transfer"] + 3 * ok["reserve"] <= 6, outcomes
