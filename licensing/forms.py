@@ -227,6 +227,24 @@ class LicenseTransferForm(_ToVirtualAccountMixin, forms.Form):
         self.set_targets(targets)
 
 
+class LicensePortForm(forms.Form):
+    """Inventory > Licenses > Port: the license to port to (one CSSM allows) and the quantity. A
+    whole number of at least 1 is checked here; how many may be ported is the service's answer."""
+
+    target = forms.ChoiceField(label=_("Port to License"))
+    quantity = forms.IntegerField(
+        label=_("Quantity"), min_value=1, widget=forms.NumberInput(attrs={"min": 1, "step": 1})
+    )
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.targets = {str(t.pk): t for t in targets}
+        self.fields["target"].choices = [(key, t.name) for key, t in self.targets.items()]
+
+    def clean_target(self):
+        return self.targets[self.cleaned_data["target"]]
+
+
 class BulkTransferForm(forms.Form):
     """Inventory > Licenses > Available Actions > Transfer Licenses…: the other local virtual
     account (where the licenses go, or, in the "from" direction, where they come from), the

@@ -113,6 +113,11 @@ inventory_patterns = [
         name="licensing_license_upgrade",
     ),
     path(
+        "virtual-accounts/<int:va_id>/licenses/<int:license_id>/port/",
+        inventory.license_port,
+        name="licensing_license_port",
+    ),
+    path(
         "virtual-accounts/<int:va_id>/licenses/<int:license_id>/assignment/",
         inventory.license_assignment,
         name="licensing_license_assignment",

@@ -921,6 +921,24 @@ CATALOGUE.update(
             "available.",
         ),
         EventType(
+            "license.ported",
+            INFO,
+            "{count} “{tag}” licenses were ported to “{target}” in the Virtual Account “{pool_name}”: {count} "
+            "“{target}” licenses are available with the same terms.",
+        ),
+        EventType(
+            "license.port_refused",
+            WARN,
+            "Cisco Smart Software Manager refused the port of {count} “{tag}” licenses to “{target}” ({reason}): "
+            "the licenses are as Cisco Smart Software Manager holds them after this synchronization.",
+        ),
+        EventType(
+            "sync.portable_licenses",
+            INFO,
+            "Cisco Smart Software Manager changed which licenses of the local account “{account_name}” can be "
+            "ported: {count} license(s) can be ported now.",
+        ),
+        EventType(
             "license.upgrade_withdrawn",
             WARN,
             "The pending upgrade of {count} “{tag}” licenses was withdrawn by Cisco Smart Software Manager from "
@@ -1136,6 +1154,9 @@ TITLES = {
     "license.upgrade": _("License upgrade"),
     "license.upgrade_completed": _("License upgrade completed"),
     "license.upgrade_withdrawn": _("License upgrade withdrawn"),
+    "license.ported": _("Licenses ported"),
+    "license.port_refused": _("License port refused by CSSM"),
+    "sync.portable_licenses": _("Portable licenses changed by CSSM"),
     "license.assignment_copied": _("Licenses copied to a virtual account"),
     "license.assignment_removed": _("License copy removed from a virtual account"),
     "license.added_manually": _("Licenses added by a System Admin"),

@@ -6,7 +6,14 @@ from .alerts import Alert
 from .conversion import Conversion, ConversionSettings
 from .custom_tags import VirtualAccountTag, VirtualAccountTagValue
 from .devices import DeviceIdentity, DeviceNonce, DeviceRequest, RumReport
-from .licenses import Entitlement, LicenseDefinition, LicenseHierarchy, UpgradeCompletion
+from .licenses import (
+    Entitlement,
+    LicenseDefinition,
+    LicenseHierarchy,
+    PortableLicense,
+    PortCompletion,
+    UpgradeCompletion,
+)
 from .pki import DeviceCertificate, SigningAuthority
 from .preferences import PreferenceChange, UserPreference
 from .product_instances import ProductInstance
@@ -20,6 +27,8 @@ __all__ = [
     "AccessRequest",
     "LocalAccount",
     "UpgradeCompletion",
+    "PortableLicense",
+    "PortCompletion",
     "VirtualAccount",
     "Alert",
     "LicenseAgreement",

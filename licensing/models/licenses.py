@@ -114,6 +114,11 @@ class Entitlement(models.Model):
     # another local virtual account. Copies go with their original (and synchronization keeps
     # them out of its comparison with CSSM's lines).
     copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="copies")
+    # Made by porting licenses of another license into this one (licensing.services.ports): the
+    # License Transactions row says "Ported from" it.
+    ported_from = models.ForeignKey(
+        LicenseDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="ported_to_lines"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Set once by expire_entitlements(): the "expired" event was recorded for this line.
     expired_at = models.DateTimeField(null=True, blank=True)
@@ -170,6 +175,46 @@ class UpgradeCompletion(models.Model):
 
     def __str__(self):
         return f"{self.account_id}:{self.upgrade_id}"
+
+
+class PortableLicense(models.Model):
+    """License portability as CSSM grants it to the local account: licenses of ``license`` may be
+    ported (converted) into licenses of ``target``. The synchronization's ``portable_licenses``
+    is the complete set (licensing.services.ports.apply_cssm_portability)."""
+
+    account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="+")
+    license = models.ForeignKey(LicenseDefinition, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(LicenseDefinition, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "license", "target"], name="portable_license_unique"),
+            models.CheckConstraint(condition=~Q(license=F("target")), name="portable_license_not_itself"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id}:{self.license_id}->{self.target_id}"
+
+
+class PortCompletion(models.Model):
+    """Licenses ported on the On-Prem, for the synchronization to tell CSSM: the lines taken from
+    (``ported``, as REPLACED_LINE entries) and the license they became (``target_tag``). Sent
+    until a response names it in ``port_results`` (``acknowledged_at``; ``refused`` when CSSM
+    did not apply it, so its lines come back as CSSM holds them)."""
+
+    account = models.ForeignKey("licensing.LocalAccount", on_delete=models.CASCADE, related_name="+")
+    port_id = models.CharField(max_length=64)
+    target_tag = models.CharField(max_length=255)
+    ported = models.JSONField(default=list)
+    completed_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    refused = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "port_id"], name="port_completion_unique")]
+
+    def __str__(self):
+        return f"{self.account_id}:{self.port_id}"
 
 
 def valid_on_q(day, prefix=""):

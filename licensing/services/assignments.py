@@ -117,6 +117,18 @@ def change_virtual_account_assignment(
             .order_by("pk")
         )
         held = {line.virtual_account_id for line in lines}
+        # Another change of this subscription (or a transfer of its licenses) may have committed
+        # between the first read and the locks: decide on what is locked, or refuse.
+        if va.pk not in held:
+            raise ServiceError(
+                "This subscription has no licenses in the local virtual account (they were moved meanwhile).",
+                field="subscription_id",
+            )
+        if not held <= set(locked):
+            raise ServiceError(
+                "The licenses of this subscription were moved or copied meanwhile: review them and try again.",
+                field="virtual_accounts",
+            )
         removed = sorted(held - chosen)
         added = sorted(chosen - held, key=lambda pk: (locked[pk].name.casefold(), pk))
         if not removed and not added:

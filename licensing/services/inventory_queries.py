@@ -152,7 +152,9 @@ LICENSE_TRANSACTION_SORTS = {
 def license_transactions(virtual_accounts):
     """Activity > License Transactions: the license lines of ``virtual_accounts`` (a queryset of
     them), each with its license and virtual account (one query per page)."""
-    return Entitlement.objects.filter(virtual_account__in=virtual_accounts).select_related("license", "virtual_account")
+    return Entitlement.objects.filter(virtual_account__in=virtual_accounts).select_related(
+        "license", "virtual_account", "ported_from"
+    )
 
 
 def license_tag_names(account):

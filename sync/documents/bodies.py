@@ -143,6 +143,9 @@ REPLACED_LINE = Obj(
     }
 )
 UPGRADE_COMPLETION = Obj({"upgrade_id": Name(64), "replaced": List(REPLACED_LINE, max_items=1000)})
+# Licenses ported on the On-Prem (Inventory > Licenses > Port): the lines taken, with their terms
+# and how many of each, and the license they became (same terms, same quantities).
+PORT_COMPLETION = Obj({"port_id": Name(64), "target": _TAG, "ported": List(REPLACED_LINE, max_items=1000)})
 
 SYNC_REQUEST_BODY = Obj(
     {
@@ -186,6 +189,9 @@ SYNC_REQUEST_BODY = Obj(
         # Upgrades completed on the On-Prem ("Upgrade Pending" > the licenses being replaced),
         # sent until CSSM no longer lists the upgrade as pending. Left out when there are none.
         "upgrade_completions": List(UPGRADE_COMPLETION, max_items=100_000, optional=True),
+        # Ports made on the On-Prem, sent until the response answers them in ``port_results``.
+        # Left out when there are none.
+        "port_completions": List(PORT_COMPLETION, max_items=100_000, optional=True),
         # The local account accepted the Smart Licensing Agreement CSSM published.
         "agreement_acceptance": AGREEMENT_ACCEPTANCE,
         "reservations": List(RESERVATION, max_items=1_000_000, optional=True),
@@ -277,6 +283,24 @@ SYNC_RESPONSE_BODY = Obj(
         # Upgrade licenses bought on CSSM and not yet completed ("Upgrade Pending"): every one
         # still pending, whatever the sync type; an upgrade left out is completed or withdrawn.
         "upgrades": List(UPGRADE, max_items=100_000, optional=True),
+        # License portability: the licenses of the account that may be ported, and to which
+        # licenses. When present it is the complete set; left out, the On-Prem keeps what it has.
+        "portable_licenses": List(
+            Obj({"tag": _TAG, "targets": List(_TAG, max_items=64)}), max_items=100_000, optional=True
+        ),
+        # CSSM's answer to each ``port_completions`` entry of the request: ``completed`` (its
+        # entitlements now hold the port) or ``refused`` (with the reason; they do not).
+        "port_results": List(
+            Obj(
+                {
+                    "port_id": Name(64),
+                    "status": Str(12, choices=("completed", "refused")),
+                    "reason": Str(2000),
+                }
+            ),
+            max_items=100_000,
+            optional=True,
+        ),
     }
 )
 

@@ -269,6 +269,7 @@ class Emulator:
         returned = self._record_reservations(db, uid, body.get("reservations") or [], body["last_response_id"])
         for completion in body.get("upgrade_completions") or []:
             self._complete_upgrade(db, onprem, completion)
+        port_results = [self._complete_port(db, uid, onprem, c) for c in body.get("port_completions") or []]
         account = self.store.smart_account(db, onprem["smart_account"])
         export_decisions = [self._decide_export(db, uid, account, r) for r in body["export_requests"]]
         dlc_decisions = [self._decide_dlc(db, onprem, r, now) for r in body["dlc_requests"]]
@@ -294,6 +295,9 @@ class Emulator:
         keys = self.store.third_party_keys(db, onprem["smart_account"], onprem["virtual_account"])
         if keys is not None:
             response_body["third_party_keys"] = keys
+        response_body["portable_licenses"] = self.store.portable_licenses(db, onprem["smart_account"])
+        if port_results:
+            response_body["port_results"] = port_results
         upgrades = self._upgrades(db, onprem["smart_account"], onprem["virtual_account"])
         if upgrades:
             response_body["upgrades"] = upgrades
@@ -525,6 +529,81 @@ class Emulator:
             (upgrade["upgrade_id"],),
         )
         db.execute("UPDATE upgrades SET status = 'completed' WHERE upgrade_id = ?", (upgrade["upgrade_id"],))
+
+    @staticmethod
+    def _complete_port(db, uid, onprem, completion):
+        """A port the On-Prem made: when the Smart Account lets the license be ported to the target
+        and the Cisco virtual account holds the lines it names, they are taken off and lines of
+        the target with the same terms are added. Answered once per port (a port sent again gets
+        the same answer, and changes nothing)."""
+        port_id = completion["port_id"]
+        known = db.execute("SELECT status, reason FROM ports WHERE uid = ? AND port_id = ?", (uid, port_id)).fetchone()
+        if known is not None:
+            return {"port_id": port_id, "status": known["status"], "reason": known["reason"]}
+
+        def answer(status, reason):
+            db.execute(
+                "INSERT INTO ports (port_id, uid, status, reason) VALUES (?,?,?,?)", (port_id, uid, status, reason)
+            )
+            return {"port_id": port_id, "status": status, "reason": reason}
+
+        target = completion["target"]
+        takes = []
+        for p in completion["ported"]:
+            allowed = db.execute(
+                "SELECT 1 FROM portable_licenses WHERE smart_account = ? AND tag = ? AND target = ?",
+                (onprem["smart_account"], p["tag"], target),
+            ).fetchone()
+            if not allowed:
+                return answer("refused", f"{p['tag']} is not portable to {target}")
+            lines = db.execute(
+                "SELECT line_id, quantity FROM entitlements WHERE smart_account = ? AND virtual_account = ? AND tag = ?"
+                " AND license_type = ? AND start_date IS ? AND end_date IS ? AND subscription_id = ? AND sku = ?"
+                " AND source = ? ORDER BY line_id",
+                (
+                    onprem["smart_account"],
+                    onprem["virtual_account"],
+                    p["tag"],
+                    p["license_type"],
+                    p["start_date"],
+                    None if p["license_type"] == "perpetual" else p["end_date"],
+                    p["subscription_id"],
+                    p["sku"],
+                    p["source"],
+                ),
+            ).fetchall()
+            need = p["quantity"]
+            for line in lines:
+                take = min(need, line["quantity"] - sum(t[1] for t in takes if t[0] == line["line_id"]))
+                if take > 0:
+                    takes.append((line["line_id"], take, p))
+                    need -= take
+            if need:
+                return answer("refused", f"the virtual account does not hold {p['quantity']} of {p['tag']}")
+        for index, (line_id, take, p) in enumerate(takes):
+            held = db.execute("SELECT quantity FROM entitlements WHERE line_id = ?", (line_id,)).fetchone()[0]
+            if take == held:
+                db.execute("DELETE FROM entitlements WHERE line_id = ?", (line_id,))
+            else:
+                db.execute("UPDATE entitlements SET quantity = quantity - ? WHERE line_id = ?", (take, line_id))
+            db.execute(
+                "INSERT INTO entitlements (line_id, smart_account, virtual_account, tag, license_type, quantity,"
+                " start_date, end_date, subscription_id, sku, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    f"{port_id}-{index + 1}",
+                    onprem["smart_account"],
+                    onprem["virtual_account"],
+                    target,
+                    p["license_type"],
+                    take,
+                    p["start_date"],
+                    None if p["license_type"] == "perpetual" else p["end_date"],
+                    p["subscription_id"],
+                    p["sku"],
+                    p["source"],
+                ),
+            )
+        return answer("completed", "")
 
     @staticmethod
     def _upgrades(db, smart_account, virtual_account):

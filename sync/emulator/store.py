@@ -86,6 +86,12 @@ CREATE TABLE IF NOT EXISTS third_party_keys (
     key_id TEXT PRIMARY KEY, smart_account TEXT NOT NULL, virtual_account TEXT NOT NULL,
     tag TEXT NOT NULL REFERENCES licenses(tag), service TEXT NOT NULL, secret TEXT NOT NULL,
     expires_on TEXT, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS portable_licenses (
+    smart_account TEXT NOT NULL, tag TEXT NOT NULL REFERENCES licenses(tag),
+    target TEXT NOT NULL REFERENCES licenses(tag), PRIMARY KEY (smart_account, tag, target));
+CREATE TABLE IF NOT EXISTS ports (
+    port_id TEXT NOT NULL, uid TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (uid, port_id));
 CREATE TABLE IF NOT EXISTS answered (
     request_id TEXT PRIMARY KEY, uid TEXT NOT NULL, kind TEXT NOT NULL, response TEXT NOT NULL,
     answered_at TEXT NOT NULL);
@@ -396,6 +402,39 @@ class Store:
             for row in rows
             if not row["revoked"]
         ]
+
+    # ---- license portability ------------------------------------------------------------------
+    def mark_portable(self, uid, tag, targets):
+        """CSSM makes the licenses ``tag`` of the On-Prem ``uid``'s Smart Account portable to each
+        of ``targets`` (an empty list: not portable any more); its next responses list them."""
+        targets = [t for t in targets if t]
+        with self.connect() as db:
+            onprem = self.onprem(db, uid)
+            if onprem is None:
+                raise KeyError(uid)
+            for known in (tag, *targets):
+                if not db.execute("SELECT 1 FROM licenses WHERE tag = ?", (known,)).fetchone():
+                    raise ValueError(f"Unknown license {known}.")
+            if tag in targets:
+                raise ValueError("A license is not ported to itself.")
+            db.execute(
+                "DELETE FROM portable_licenses WHERE smart_account = ? AND tag = ?", (onprem["smart_account"], tag)
+            )
+            db.executemany(
+                "INSERT INTO portable_licenses (smart_account, tag, target) VALUES (?,?,?)",
+                [(onprem["smart_account"], tag, target) for target in targets],
+            )
+
+    @staticmethod
+    def portable_licenses(db, smart_account):
+        """The response's ``portable_licenses``: the complete set of the Smart Account (may be empty)."""
+        rows = db.execute(
+            "SELECT tag, target FROM portable_licenses WHERE smart_account = ? ORDER BY tag, target", (smart_account,)
+        ).fetchall()
+        out: dict[str, list] = {}
+        for row in rows:
+            out.setdefault(row["tag"], []).append(row["target"])
+        return [{"tag": tag, "targets": targets} for tag, targets in out.items()]
 
     def grant_upgrade(self, uid, tag, replaces, quantity, *, upgrade_id=None, today=None):
         """What buying an upgrade on CSSM does: ``quantity`` perpetual licenses of ``tag``, pending

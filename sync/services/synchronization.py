@@ -35,7 +35,7 @@ from licensing.models import (
 )
 from licensing.services import alerts as alert_service
 from licensing.services import conversion as conversion_service
-from licensing.services import cssm_alerts, device_requests, third_party_keys
+from licensing.services import cssm_alerts, device_requests, ports, third_party_keys
 from licensing.services import reservations as reservation_service
 from sync import metrics
 from sync.documents.bodies import PRODUCT_INSTANCE
@@ -411,6 +411,9 @@ def create_sync_request(account, *, actor, full=False, mode=SyncRecord.Mode.MANU
     completions = _upgrade_completions(account)
     if completions:
         body["upgrade_completions"] = completions
+    port_completions = ports.pending_port_completions(account)
+    if port_completions:
+        body["port_completions"] = port_completions
     acceptance = cssm_alerts.agreement_acceptance(account)
     if acceptance is not None:
         body["agreement_acceptance"] = acceptance
@@ -573,6 +576,8 @@ def _apply(account, document, record_pk, *, now, mode):
     if body.get("onprem_status") == "removed":
         return _apply_removed(account, state, document, record, now)
     acknowledge_upgrade_completions(account, body.get("upgrades") or [], now)
+    # Before the comparison of lines: a port CSSM answered no longer adjusts it.
+    ports.apply_port_results(account, body.get("port_results") or [], now=now)
     entitlement_problems = apply_entitlements(account, body["entitlements"])
     upgrade_problems, _upgraded = apply_upgrades(account, body.get("upgrades") or [], now)
     entitlement_problems += upgrade_problems
@@ -581,6 +586,8 @@ def _apply(account, document, record_pk, *, now, mode):
     _apply_returned_reservations(account, body.get("returned_reservations") or [], now)
     if "third_party_keys" in body:
         third_party_keys.apply_cssm_keys(account, body["third_party_keys"], now=now)
+    if "portable_licenses" in body:
+        ports.apply_cssm_portability(account, body["portable_licenses"])
     _advance_watermark(account, record, now)
     _acknowledge_rum_reports(record, body.get("rum_acknowledgements") or [], now)
     if body["onprem_name"] != (state.onprem_name or account.name):
@@ -722,6 +729,21 @@ def apply_entitlements(account, lines):
                 key = _line_key(ids.get(r["tag"]), r)
                 if key in desired:
                     desired[key] = max(0, desired[key] - r["quantity"])
+    # Licenses ported here that CSSM has not answered for yet: the lines taken stay taken, the
+    # lines made stay (licensing.services.ports).
+    adjustments = ports.unacknowledged_adjustments(account)
+    if adjustments:
+        ids = dict(
+            LicenseDefinition.objects.filter(entitlement_tag__in={f["tag"] for f, _q in adjustments}).values_list(
+                "entitlement_tag", "pk"
+            )
+        )
+        for fields, delta in adjustments:
+            key = _line_key(ids.get(fields["tag"]), fields)
+            if delta > 0:
+                desired[key] += delta
+            elif key in desired:
+                desired[key] = max(0, desired[key] + delta)
     rows = defaultdict(list)
     # Not compared: an upgrade still pending (its licenses come in ``upgrades``, apply_upgrades),
     # the copies Change Virtual Account Assignment made (they go with their original), and the

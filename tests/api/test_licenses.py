@@ -412,3 +412,21 @@ def test_subscriptions_reply_under_the_cloud_apis_key_with_its_billing_type(admi
         ("UC Manager Basic License (12.x)", "PREPAID"),
         ("UC Manager Enhanced License (12.x)", "PREPAID"),
     }
+
+
+def test_license_usage_is_portable_where_cssm_lets_the_license_be_ported(
+    admin_api, estate, license_def, django_assert_num_queries
+):
+    from licensing.models import LicenseDefinition, LocalAccount, PortableLicense
+
+    acme = LocalAccount.objects.get(name="Acme")
+    basic = LicenseDefinition.objects.get(name="UC Manager Basic License (12.x)")
+    PortableLicense.objects.create(account=acme, license=basic, target=license_def("UC Manager Cloud"))
+    status, body = admin_api.post("/accounts/Acme/licenses", {"virtualAccounts": ["Physics", "Zoology"]})
+    assert status == 200, body
+    portable = {(row["virtualAccount"], row["license"]): row["isPortable"] for row in body["licenses"]}
+    assert portable == {
+        ("Physics", "UC Manager Basic License (12.x)"): True,
+        ("Physics", "UC Manager Enhanced License (12.x)"): False,
+        ("Zoology", "CSR 1KV SECURITY 1G"): False,
+    }

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 # session, user, account, the reader's grants, picker, visible VAs (chooser), then the
 # compliance service's one query for one virtual account (its name is known: no query for it)
 # the billing types, the licenses held from several subscriptions (their Change Virtual Account
-# Assignment action), and the account's license tag names (the By Tag choices): the same for 20
-# or 500 devices. The CSV export has fewer.
-PINNED_LICENSES_QUERIES = 10
+# Assignment action), the account's license tag names (the By Tag choices), and the page's
+# portable licenses (their Port action): the same for 20 or 500 devices. The CSV export has fewer.
+PINNED_LICENSES_QUERIES = 11
 
 
 def url(account, rest=""):

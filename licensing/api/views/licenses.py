@@ -11,7 +11,7 @@ from core.errors import NotAllowed, ServiceError
 
 from ...models import Entitlement, LicenseDefinition, VirtualAccount
 from ...models.licenses import valid_on_q
-from ...services import compliance
+from ...services import compliance, ports
 from ...services import transfers as transfer_service
 from .. import schemas
 from ..cursors import Keyset, cursor_page, tail_of
@@ -50,14 +50,6 @@ def billing_type(definition):
     return definition.billing_type.upper()
 
 
-def _billing_types(positions):
-    """{license id: billingType} for a page of positions, in one query (none for an empty page)."""
-    if not positions:
-        return {}
-    rows = LicenseDefinition.objects.filter(pk__in={p.license_id for p in positions}).values_list("pk", "billing_type")
-    return {pk: value.upper() for pk, value in rows}
-
-
 def _details_by_position(positions, as_of):
     """{(va id, license id): [licenseDetails]} for a page of positions, in one query."""
     if not positions:
@@ -73,7 +65,7 @@ def _details_by_position(positions, as_of):
     return details
 
 
-def _license_record(position, details, billing_types):
+def _license_record(position, details, flags):
     return {
         "license": position.license,
         "virtualAccount": position.virtual_account,
@@ -81,13 +73,14 @@ def _license_record(position, details, billing_types):
         "inUse": position.in_use,
         "available": position.available,
         "status": position.status,
-        "billingType": billing_types.get(position.license_id, PREPAID),
+        "billingType": flags[position.license_id][0].upper() if position.license_id in flags else PREPAID,
         "ahaApps": False,
         "pendingQuantity": position.pending_quantity,
         # Reserved for product instances of the virtual account (licensing.services.reservations);
         # ``available`` is net of them.
         "reserved": position.reserved,
-        "isPortable": False,
+        # CSSM lets the account port this license (Inventory > Licenses > Port).
+        "isPortable": flags.get(position.license_id, (None, False))[1],
         "licenseDetails": details.get((position.virtual_account_id, position.license_id), []),
         "licenseSubstitutions": [
             {
@@ -148,12 +141,13 @@ class LicenseUsageView(ApiView):
         else:
             shown = list(cursor.page(cursor.items(positions, data["limit"]), data["limit"]))
         details = _details_by_position(shown, as_of)
-        billing_types = _billing_types(shown)
+        # billingType and isPortable of the page's licenses, one query.
+        flags = ports.billing_and_portability(account, {p.license_id for p in shown})
         extra = {} if cursor is None else {"next_cursor": cursor.next_cursor}
         return reply(
             left_out_message(account, left_out),
             totalRecords=len(positions),
-            licenses=[_license_record(p, details, billing_types) for p in shown],
+            licenses=[_license_record(p, details, flags) for p in shown],
             **extra,
         )
 

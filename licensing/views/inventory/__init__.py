@@ -14,6 +14,7 @@ from .event_log_tab import event_log, event_log_csv
 from .general_tab import general, token_download, token_new, token_remove, token_revoke
 from .license_tags import license_tag_delete, license_tag_rename, license_tags_edit, license_tags_manage
 from .licenses_tab import license_bulk_transfer, license_transfer, licenses, licenses_csv
+from .ports_tab import license_port
 from .product_instances_tab import (
     product_instance_remove,
     product_instance_transfer,
@@ -33,6 +34,7 @@ __all__ = [
     "event_log_csv",
     "general",
     "license_assignment",
+    "license_port",
     "license_tag_delete",
     "license_tag_rename",
     "license_tags_edit",

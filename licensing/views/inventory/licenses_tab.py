@@ -17,7 +17,7 @@ from core.csv_export import csv_response
 from core.errors import NotAllowed
 from core.service_views import service_errors
 from licensing.models import LicenseDefinition
-from licensing.services import assignments, compliance, inventory_queries
+from licensing.services import assignments, compliance, inventory_queries, ports
 from licensing.services import transfers as transfer_service
 
 from ...forms import BulkTransferForm, LicenseTransferForm
@@ -144,6 +144,10 @@ def licenses(request, account):
             "csv_url": csv_url(request, "licensing_inventory_licenses_csv", account, va),
             # Licenses held from more than one subscription: Change Virtual Account Assignment.
             "duplicates": assignments.duplicate_license_ids(va),
+            # Portable licenses (CSSM names what they port to): the row action Port (one query).
+            "port_ids": set(ports.portable_targets(account, [row["license_id"] for row in table.page]))
+            if can(request, Action.TRANSFER, account=account, virtual_account=va, to_virtual_account=va)
+            else set(),
         }
 
     return render_inventory(request, account, "licenses", "licensing/inventory/licenses.html", tab)

@@ -8,6 +8,7 @@
     manage.py cssm_emulator --return-reservations UID PRODUCT_INSTANCE
     manage.py cssm_emulator --grant-third-party-key UID TAG --service NAME [--key KEY] [--key-expires DATE]
     manage.py cssm_emulator --revoke-third-party-key KEY_ID
+    manage.py cssm_emulator --mark-portable UID TAG [TARGET ...]
 
 The emulator keeps its own state in ``--state-dir`` (default ``DATA_DIR/cssm-emulator``),
 never in the project's database. See docs/cssm-emulator.md.
@@ -92,6 +93,13 @@ class Command(BaseCommand):
         parser.add_argument("--key-expires", metavar="YYYY-MM-DD", help="the key's expiry date (default: none)")
         parser.add_argument("--revoke-third-party-key", metavar="KEY_ID", help="withdraw a third-party key, and exit")
         parser.add_argument(
+            "--mark-portable",
+            nargs="+",
+            metavar="ARG",
+            help="UID TAG [TARGET ...]: make the licenses TAG of that On-Prem's Smart Account portable to the "
+            "TARGET licenses (none: no longer portable), as its next synchronization says, and exit",
+        )
+        parser.add_argument(
             "--grant-upgrade",
             nargs=4,
             metavar=("UID", "TAG", "REPLACES", "QUANTITY"),
@@ -129,6 +137,8 @@ class Command(BaseCommand):
                 raise CommandError(f"No third-party key {options['revoke_third_party_key']}.") from None
             self.stdout.write("Done.")
             return
+        if options["mark_portable"]:
+            return self._mark_portable(emulator, options["mark_portable"])
         if options["grant_upgrade"]:
             return self._grant_upgrade(emulator, *options["grant_upgrade"])
         if options["publish_agreement"] is not None:
@@ -162,6 +172,21 @@ class Command(BaseCommand):
         except (ValueError, SeedError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Granted third-party key {key_id}.")
+
+    def _mark_portable(self, emulator, args):
+        if len(args) < 2:
+            raise CommandError("--mark-portable needs UID TAG [TARGET ...].")
+        uid, tag, *targets = args
+        try:
+            emulator.store.mark_portable(uid, tag, targets)
+        except KeyError:
+            raise CommandError(f"No SSM On-Prem with UID {uid}.") from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        if targets:
+            self.stdout.write(f"{tag} is portable to: {', '.join(targets)}.")
+        else:
+            self.stdout.write(f"{tag} is not portable.")
 
     def _grant_upgrade(self, emulator, uid, tag, replaces, quantity):
         try:
