@@ -87,7 +87,7 @@ def configured_key_type():
 
 
 def key_type(key):
-    """"ecdsa", "rsa" or the key's class name, for a private or public key."""
+    """ "ecdsa", "rsa" or the key's class name, for a private or public key."""
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         return "ecdsa"
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
@@ -96,7 +96,7 @@ def key_type(key):
 
 
 def describe_key(key):
-    """"ECDSA P-256", "RSA 2048" and the like, for a private or public key."""
+    """ "ECDSA P-256", "RSA 2048" and the like, for a private or public key."""
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         return {"secp256r1": "ECDSA P-256", "secp384r1": "ECDSA P-384", "secp521r1": "ECDSA P-521"}.get(
             key.curve.name, f"ECDSA {key.curve.name}"

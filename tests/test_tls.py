@@ -220,9 +220,7 @@ def test_openssl_verifies_the_self_signed_certificate(tls_paths, kind):
         assert "rsaEncryption" in text and "(2048 bit)" in text and "sha256WithRSAEncryption" in text
     # The key on disk is the certificate's key.
     public = [
-        subprocess.run(
-            [OPENSSL, *command, "-in", str(path)], capture_output=True, text=True, check=True
-        ).stdout
+        subprocess.run([OPENSSL, *command, "-in", str(path)], capture_output=True, text=True, check=True).stdout
         for command, path in ((["x509", "-noout", "-pubkey"], cert_file), (["pkey", "-pubout"], key_file))
     ]
     assert public[0] == public[1] and "PUBLIC KEY" in public[0]

@@ -14,7 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from django.core.management.base import BaseCommand, CommandError
 
-from core.tls import KEY_TYPES, describe_key, TLSError, ensure_tls_certificate
+from core.tls import KEY_TYPES, TLSError, describe_key, ensure_tls_certificate
+from core.tls_tickets import TicketKeyError, default_path, ensure_ticket_keys, tickets_enabled
 
 
 class Command(BaseCommand):
@@ -31,7 +32,8 @@ class Command(BaseCommand):
     def handle(self, *args, key_type=None, **options):
         try:
             result = ensure_tls_certificate(kind=key_type)
-        except TLSError as error:
+            tickets = ensure_ticket_keys() if tickets_enabled() else 0
+        except (TLSError, TicketKeyError) as error:
             raise CommandError(str(error)) from error
         cert = x509.load_pem_x509_certificate(result.cert_file.read_bytes())
         what = {"generated": "Made a new", "kept": "Kept the", "supplied": "Using the supplied"}[result.action]
@@ -41,4 +43,6 @@ class Command(BaseCommand):
         self.stdout.write(line + ".")
         self.stdout.write(f"Key: {describe_key(cert.public_key())}.")
         self.stdout.write(f"SHA-256 fingerprint: {cert.fingerprint(hashes.SHA256()).hex(':').upper()}")
+        if tickets:
+            self.stdout.write(f"TLS session ticket keys: {default_path()} ({tickets} in use).")
         self.stdout.write(f"Valid until {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC.")

@@ -34,6 +34,7 @@ from core import listeners
 from core.child_processes import descendants, die_with_parent
 from core.env import env_int
 from core.tls import TLSError, ensure_tls_certificate
+from core.tls_tickets import TicketKeyError, ensure_ticket_keys, tickets_enabled
 
 # gunicorn's default access line plus the response's X-Request-ID (core/observability.py).
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms rid=%({x-request-id}o)s'
@@ -416,7 +417,9 @@ class Command(BaseCommand):
         self.listeners = self.check_listeners()
         try:
             tls = ensure_tls_certificate()
-        except TLSError as error:
+            if tickets_enabled():
+                ensure_ticket_keys()  # every web worker resumes sessions under these keys (core/tls_tickets.py)
+        except (TLSError, TicketKeyError) as error:
             raise CommandError(str(error)) from error
         if tls.action == "generated":
             self.say(f"Made a self-signed TLS certificate for {settings.ONPREM_HOST}: {tls.cert_file} ({tls.reason}).")
