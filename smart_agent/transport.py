@@ -116,7 +116,7 @@ class TLSSession:
             self.session = session
 
 
-class _ResumingHTTPSConnection(http.client.HTTPSConnection):
+class ResumingHTTPSConnection(http.client.HTTPSConnection):
     """An HTTPS connection that offers ``tls_session``'s session in its handshake."""
 
     def __init__(self, host, port, *, context, tls_session=None, **kwargs):
@@ -183,7 +183,7 @@ class Transport:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.scheme == "https":
-                conn = _ResumingHTTPSConnection(
+                conn = ResumingHTTPSConnection(
                     self.host,
                     self.port,
                     timeout=self.timeout,
@@ -215,7 +215,7 @@ class Transport:
         """One request on this thread's connection; a stale keep-alive connection is reopened once."""
         for fresh_try in (False, True):
             conn = self._connection(tls_session)
-            if isinstance(conn, _ResumingHTTPSConnection) and conn.sock is None:
+            if isinstance(conn, ResumingHTTPSConnection) and conn.sock is None:
                 conn.tls_session = tls_session if self.reuse_sessions else None  # whose handshake it will be
             reused = self._local.used
             started = time.perf_counter()
@@ -231,7 +231,7 @@ class Transport:
                     },
                 )
                 response = conn.getresponse()
-                if isinstance(conn, _ResumingHTTPSConnection):
+                if isinstance(conn, ResumingHTTPSConnection):
                     self._handshake_done(conn, tls_session)
                 data = response.read()
             except STALE_CONNECTION as exc:
