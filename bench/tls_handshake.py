@@ -9,6 +9,11 @@ small reply, close. One process, one thread, so its CPU time is the handshake's.
 this process opens ``--handshakes`` connections one after another (after a warm-up), offering the
 last session or not, and checks that each was resumed or not as the row says.
 
+``--gunicorn`` runs three of the rows through the real stack instead: gunicorn with one sync
+worker and the project's configuration (``onprem.gunicorn_conf``: its cached context and shared
+ticket keys), each connection a ``GET /SmartTransport`` through Django; the worker's CPU per
+connection then includes the request, the same in every row, so the differences are TLS's.
+
 Reported per row: the server's CPU time per handshake (user + system from ``/proc/<pid>/stat``
 over the measured connections, the less noisy number on a shared machine), handshakes per
 second seen by the client (client and server share the machine's cores) and the client's
@@ -166,6 +171,99 @@ def run_row(row, *, handshakes, warmup, workdir, tls12):
     }
 
 
+GUNICORN_ROWS = [
+    # id, label, key kind, shared ticket keys, client resumes
+    ("gunicorn_rsa_full_before", "gunicorn + Django, RSA-2048, full handshake (before)", "rsa", False, False),
+    ("gunicorn_ecdsa_full", "gunicorn + Django, ECDSA P-256, full handshake", "ecdsa", True, False),
+    ("gunicorn_ecdsa_resumed", "gunicorn + Django, ECDSA P-256, resumed", "ecdsa", True, True),
+]
+
+
+def _http_exchange(client, port, session):
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with client.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+            tls.sendall(b"GET /SmartTransport HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := tls.recv(65536):
+                reply += chunk
+            if not reply.startswith(b"HTTP/1.1 "):
+                raise RuntimeError(f"unexpected reply {reply[:60]!r}")
+            return tls.session, tls.session_reused, reply.split(b" ", 2)[1].decode()
+
+
+def _children(pid):
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def run_gunicorn_row(row, *, handshakes, warmup, workdir, port):
+    import subprocess
+
+    from core.tls import generate_self_signed
+
+    row_id, label, kind, shared, resume = row
+    cert, key = workdir / f"{kind}.crt", workdir / f"{kind}.key"
+    if not cert.exists():
+        generate_self_signed("localhost", cert, key, kind=kind)
+    data_dir = workdir / "data"
+    data_dir.mkdir(exist_ok=True)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        ONPREM_DATA_DIR=str(data_dir),
+        DEBUG="0",
+        SECRET_KEY="tls-handshake-bench-0123456789-abcdefghijklmnopqrstuvwxyz",
+        ONPREM_TLS_SESSION_TICKETS="on" if shared else "off",
+    )
+    env.pop("DATABASE_URL", None)
+    argv = [sys.executable, "-m", "gunicorn", "onprem.wsgi:application", "--config", "python:onprem.gunicorn_conf"]
+    argv += ["-w", "1", "-b", f"127.0.0.1:{port}", "--certfile", str(cert), "--keyfile", str(key)]
+    argv += ["--error-logfile", str(workdir / "gunicorn.log")]
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = ssl.create_default_context(cafile=str(cert))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                session, _reused, status = _http_exchange(client, port, None)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"gunicorn did not answer; see {workdir / 'gunicorn.log'}") from None
+                time.sleep(0.2)
+        for _ in range(warmup):
+            new, _reused, status = _http_exchange(client, port, session if resume else None)
+            session = new if resume else None
+        (worker,) = _children(server.pid)
+        counts = {"full": 0, "resumed": 0}
+        statuses = set()
+        cpu_before, started = cpu_seconds(worker), time.perf_counter()
+        for _ in range(handshakes):
+            new, reused, status = _http_exchange(client, port, session if resume else None)
+            counts["resumed" if reused else "full"] += 1
+            statuses.add(status)
+            if resume:
+                session = new
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(worker) - cpu_before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "id": row_id,
+        "label": label + f" (GET /SmartTransport: HTTP {', '.join(sorted(statuses))})",
+        "key": kind,
+        "handshakes": handshakes,
+        "server_cpu_ms_per_handshake": round(1000 * cpu / handshakes, 3),
+        "handshakes_per_s": round(handshakes / elapsed, 1),
+        "client_saw": counts,
+        "expected": "resumed" if resume else "full",
+        "ok": counts["resumed" if resume else "full"] == handshakes,
+    }
+
+
 def print_rows(rows, out=sys.stdout):
     print(f"{'row':<78} {'server CPU ms/hs':>16} {'hs/s':>8}  client saw", file=out)
     for row in rows:
@@ -187,11 +285,25 @@ def main(argv=None):
     parser.add_argument("--handshakes", type=int, default=2000, help="measured connections per row (2000)")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--tls12", action="store_true", help="the rows again with TLS 1.2")
+    parser.add_argument("--gunicorn", action="store_true", help="through gunicorn + Django instead (3 rows)")
+    parser.add_argument(
+        "--port", type=int, help="gunicorn's loopback port for --gunicorn (default: one of the bench's)"
+    )
     parser.add_argument("--output", help="JSON file for the rows")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="onprem-tls-bench-") as tmp:
-        for tls12 in (False, True) if args.tls12 else (False,):
+        port = args.port
+        if args.gunicorn and port is None:
+            from .ports import claim_port
+            from .server import PORTS
+
+            port = claim_port(PORTS)
+        for row in GUNICORN_ROWS if args.gunicorn else ():
+            result = run_gunicorn_row(row, handshakes=args.handshakes, warmup=args.warmup, workdir=Path(tmp), port=port)
+            print(json.dumps(result), file=sys.stderr, flush=True)
+            rows.append(result)
+        for tls12 in () if args.gunicorn else (False, True) if args.tls12 else (False,):
             for row in ROWS:
                 if tls12 and row[2] == "none":
                     continue

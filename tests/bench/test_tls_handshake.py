@@ -3,6 +3,8 @@ server's CPU is read from /proc."""
 
 import json
 
+import pytest
+
 from bench import tls_handshake
 
 
@@ -21,3 +23,13 @@ def test_cpu_seconds_reads_proc():
     import os
 
     assert tls_handshake.cpu_seconds(os.getpid()) > 0
+
+
+@pytest.mark.live
+def test_the_gunicorn_rows_go_through_the_real_stack(tmp_path):
+    output = tmp_path / "rows.json"
+    assert tls_handshake.main(["--gunicorn", "--handshakes", "10", "--warmup", "2", "--output", str(output)]) == 0
+    rows = {row["id"]: row for row in json.loads(output.read_text())["rows"]}
+    assert set(rows) == {row[0] for row in tls_handshake.GUNICORN_ROWS}
+    assert rows["gunicorn_ecdsa_resumed"]["client_saw"] == {"full": 0, "resumed": 10}
+    assert "HTTP 405" in rows["gunicorn_ecdsa_full"]["label"]  # Django answered: the whole stack ran
