@@ -127,6 +127,15 @@ def certificate_fingerprint(path):
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
+def certificate_key(path):
+    """ "ECDSA P-256", "RSA 2048": the key of the certificate in ``path``."""
+    from cryptography import x509
+
+    from core.tls import describe_key
+
+    return describe_key(x509.load_pem_x509_certificate(Path(path).read_bytes()).public_key())
+
+
 def gunicorn_has_setting(name):
     from gunicorn.config import KNOWN_SETTINGS
 
@@ -493,7 +502,7 @@ class Command(BaseCommand):
         self.say(f"The license server is up at {url}", self.style.SUCCESS)
         self.say(f"  Licensing workspace:      {url}")
         self.say(f"  Administration workspace: {url}admin/")
-        self.say(f"  TLS certificate:          {self.tls.cert_file}")
+        self.say(f"  TLS certificate:          {self.tls.cert_file} ({certificate_key(self.tls.cert_file)})")
         self.say(f"  SHA-256 fingerprint:      {certificate_fingerprint(self.tls.cert_file)}")
         self.say("  Listeners:")
         for listener in self.listeners:
