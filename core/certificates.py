@@ -3,7 +3,8 @@
 The web server (``manage.py serve``, gunicorn) reads ``settings.TLS_CERT_FILE`` and
 ``TLS_KEY_FILE`` when it starts, so an import writes those files and takes effect at the next
 restart (the page says so). Before anything is written the upload is checked: every PEM block
-parses, the key is an unencrypted RSA key that belongs to the certificate, each certificate of
+parses, the key is an unencrypted RSA (2048 bits or more) or ECDSA (P-256, P-384, P-521) key
+that belongs to the certificate, each certificate of
 the chain is signed by the next, the certificate is valid now, and it names the Host Common
 Name. Anything wrong is a ``ServiceError`` with the reason, and the files stay as they were.
 
@@ -23,7 +24,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 
@@ -140,7 +141,11 @@ def parse_certificates(data, what):
     return certificates
 
 
-def parse_rsa_key(data):
+IMPORT_CURVES = ("secp256r1", "secp384r1", "secp521r1")
+
+
+def parse_private_key(data):
+    """An unencrypted RSA (>= 2048 bits) or ECDSA (P-256/384/521) private key from PEM."""
     data = _bytes(data)
     if len(data) > MAX_PEM_BYTES:
         raise ServiceError("The private key file is too large to be a PEM key.", field="private_key")
@@ -152,9 +157,13 @@ def parse_rsa_key(data):
         raise ServiceError(
             "The private key file is not an unencrypted PEM private key.", field="private_key"
         ) from error
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ServiceError("The private key must be an RSA key.", field="private_key")
-    return key
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < 2048:
+            raise ServiceError("An RSA private key must have at least 2048 bits.", field="private_key")
+        return key
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in IMPORT_CURVES:
+        return key
+    raise ServiceError("The private key must be an RSA or an ECDSA (P-256, P-384, P-521) key.", field="private_key")
 
 
 def key_matches(cert, key):
@@ -178,7 +187,7 @@ def _check_chain(chain):
 class CheckedCertificate:
     certificate: x509.Certificate
     intermediates: list
-    key: rsa.RSAPrivateKey
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 def check_import(*, certificate_pem, host, intermediate_pem=b"", key_pem=b"", pending_key_pem="", now=None):
@@ -191,11 +200,11 @@ def check_import(*, certificate_pem, host, intermediate_pem=b"", key_pem=b"", pe
         parse_certificates(intermediate_pem, "intermediate certificate") if _bytes(intermediate_pem).strip() else []
     )
     if _bytes(key_pem).strip():
-        key = parse_rsa_key(key_pem)
+        key = parse_private_key(key_pem)
         if not key_matches(certificate, key):
             raise ServiceError("The private key does not belong to the certificate.", field="private_key")
     elif pending_key_pem:
-        key = parse_rsa_key(pending_key_pem)
+        key = parse_private_key(pending_key_pem)
         if not key_matches(certificate, key):
             raise ServiceError(
                 "The certificate was not issued for the last generated signing request; upload its private key too.",

@@ -8,6 +8,12 @@
   127.0.0.1 and ::1) is kept under ``DATA_DIR/tls/``. An existing one is reused while it is
   valid for more than ``RENEW_BEFORE``, names the current host and matches its key; anything
   else (missing, unreadable, expiring, made for another host) is replaced by a fresh one.
+
+The key of a certificate made here is ECDSA P-256 unless ``ONPREM_TLS_KEY_TYPE=rsa`` asks for
+RSA-2048 (for clients that cannot do ECDSA). A P-256 signature costs the server a fraction of an
+RSA-2048 one, and the server signs once per full TLS handshake (docs/performance.md, run 6). A
+certificate already on disk is kept whatever its key type while ``ONPREM_TLS_KEY_TYPE`` is unset;
+set, it replaces a self-signed certificate of the other type at the next start.
 """
 
 import datetime
@@ -18,7 +24,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
@@ -28,6 +34,9 @@ VALIDITY = datetime.timedelta(days=825)  # the longest validity browsers accept 
 RENEW_BEFORE = datetime.timedelta(days=30)
 # A little slack for a client whose clock runs behind the server's.
 BACKDATE = datetime.timedelta(hours=1)
+KEY_TYPES = ("ecdsa", "rsa")
+DEFAULT_KEY_TYPE = "ecdsa"
+KEY_TYPE_SETTING = "ONPREM_TLS_KEY_TYPE"
 
 
 class TLSError(Exception):
@@ -67,10 +76,52 @@ def subject_alt_names(host):
     return names
 
 
-def generate_self_signed(host, cert_file, key_file, *, now=None):
-    """Write a new key (0600) and a self-signed server certificate for ``host``; return the cert."""
+def configured_key_type():
+    """The key type ``ONPREM_TLS_KEY_TYPE`` asks for ("ecdsa" or "rsa"), or None when it is unset."""
+    value = (os.environ.get(KEY_TYPE_SETTING) or "").strip().lower()
+    if not value:
+        return None
+    if value not in KEY_TYPES:
+        raise TLSError(f"{KEY_TYPE_SETTING} must be one of {', '.join(KEY_TYPES)}, not {value!r}.")
+    return value
+
+
+def key_type(key):
+    """ "ecdsa", "rsa" or the key's class name, for a private or public key."""
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return "ecdsa"
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return "rsa"
+    return type(key).__name__
+
+
+def describe_key(key):
+    """ "ECDSA P-256", "RSA 2048" and the like, for a private or public key."""
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return {"secp256r1": "ECDSA P-256", "secp384r1": "ECDSA P-384", "secp521r1": "ECDSA P-521"}.get(
+            key.curve.name, f"ECDSA {key.curve.name}"
+        )
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return f"RSA {key.key_size}"
+    return type(key).__name__
+
+
+def new_private_key(kind=DEFAULT_KEY_TYPE):
+    if kind == "ecdsa":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise TLSError(f"Unknown TLS key type {kind!r} (one of {', '.join(KEY_TYPES)}).")
+
+
+def generate_self_signed(host, cert_file, key_file, *, now=None, kind=None):
+    """Write a new key (0600) and a self-signed server certificate for ``host``; return the cert.
+
+    ``kind``: "ecdsa" (P-256) or "rsa" (2048 bits); by default what ``ONPREM_TLS_KEY_TYPE`` says,
+    else ECDSA."""
     now = now or _now()
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kind = kind or configured_key_type() or DEFAULT_KEY_TYPE
+    key = new_private_key(kind)
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, host.strip("[]")[:64]),
@@ -91,7 +142,8 @@ def generate_self_signed(host, cert_file, key_file, *, now=None):
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
-                key_encipherment=True,
+                # RSA key transport (TLS 1.2's RSA key exchange) needs it; an ECDSA key only signs.
+                key_encipherment=kind == "rsa",
                 content_commitment=False,
                 data_encipherment=False,
                 key_agreement=False,
@@ -156,14 +208,16 @@ def covers_host(cert, host):
     return _host_name(host) in certificate_names(cert)
 
 
-def _problem(cert_file, key_file, host, now):
+def _problem(cert_file, key_file, host, now, wanted_kind=None):
     """Why the managed certificate must be replaced, or "" if it can stay."""
     if not Path(cert_file).exists() and not Path(key_file).exists():
         return "there was none yet"
     try:
-        cert, _key = load_pair(cert_file, key_file)
+        cert, key = load_pair(cert_file, key_file)
     except TLSError as error:
         return str(error)
+    if wanted_kind and key_type(key) != wanted_kind:
+        return f"its key is {key_type(key).upper()} and an {wanted_kind.upper()} key was asked for"
     if cert.not_valid_after_utc - now < RENEW_BEFORE:
         return f"the certificate expires on {cert.not_valid_after_utc:%Y-%m-%d}"
     if cert.not_valid_before_utc > now:
@@ -181,8 +235,12 @@ def tls_files_supplied():
     return bool(cert_env)
 
 
-def ensure_tls_certificate(*, host=None, cert_file=None, key_file=None, supplied=None, now=None):
-    """Make sure the web server has a usable certificate and key; return a ``TLSResult``."""
+def ensure_tls_certificate(*, host=None, cert_file=None, key_file=None, supplied=None, now=None, kind=None):
+    """Make sure the web server has a usable certificate and key; return a ``TLSResult``.
+
+    ``kind`` ("ecdsa"/"rsa", default ``ONPREM_TLS_KEY_TYPE``): the key type a self-signed
+    certificate must have; one of the other type is then replaced. None keeps any type."""
+    kind = kind or configured_key_type()
     host = host or settings.ONPREM_HOST
     cert_file = Path(cert_file or settings.TLS_CERT_FILE)
     key_file = Path(key_file or settings.TLS_KEY_FILE)
@@ -212,12 +270,12 @@ def ensure_tls_certificate(*, host=None, cert_file=None, key_file=None, supplied
             if cert.not_valid_after_utc > now:
                 return TLSResult(cert_file, key_file, "kept", "the certificate imported on the Security widget")
             problem = f"the imported certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}"
-        generate_self_signed(host, cert_file, key_file, now=now)
+        generate_self_signed(host, cert_file, key_file, now=now, kind=kind)
         imported.unlink(missing_ok=True)
         return TLSResult(cert_file, key_file, "generated", problem)
 
-    problem = _problem(cert_file, key_file, host, now)
+    problem = _problem(cert_file, key_file, host, now, kind)
     if not problem:
         return TLSResult(cert_file, key_file, "kept")
-    generate_self_signed(host, cert_file, key_file, now=now)
+    generate_self_signed(host, cert_file, key_file, now=now, kind=kind)
     return TLSResult(cert_file, key_file, "generated", problem)

@@ -9,18 +9,24 @@ than the handshake itself (docs/performance.md, run 5). The hook below builds it
 own factory and keeps it while the certificate and key files stay the same, so a certificate
 replaced on disk is still served from the next connection on (docs/running.md).
 
+**Session tickets every worker can read, across restarts.** Each context the hook builds issues and
+accepts TLS session tickets under the keys of ``DATA_DIR/tls/ticket-keys.json``
+(``core/tls_tickets.py``), so a device that reconnects resumes its session at whichever worker
+accepts it, and after a restart too, instead of a full handshake.
+
 **No secret in gunicorn's log lines.** ``logger_class`` puts the project's scrubbing filter
 (``core/log_scrub.py``) on every handler of gunicorn's loggers, whether they come from a
 logging config (``manage.py serve``) or from gunicorn's own ``--access-logfile`` /
 ``--error-logfile`` (the container's ``web`` role).
 """
 
+import logging
 import os
 import threading
 
 from gunicorn.glogging import Logger
 
-from core import log_scrub
+from core import log_scrub, tls_tickets
 from core.tls_alerts import TlsAlertOnceFilter
 
 _cached = {"stamp": None, "context": None}
@@ -50,7 +56,12 @@ def ssl_context(config, default_ssl_context_factory):
     if _cached["stamp"] != stamp or context is None:
         with _lock:  # threaded workers: build it once
             if _cached["stamp"] != stamp or _cached["context"] is None:
-                _cached["context"] = default_ssl_context_factory()
+                context = default_ssl_context_factory()
+                try:
+                    tls_tickets.enable(context)
+                except Exception:
+                    logging.getLogger("onprem.tls").exception("TLS session tickets stay per worker")
+                _cached["context"] = context
                 _cached["stamp"] = stamp
             context = _cached["context"]
     return context

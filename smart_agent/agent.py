@@ -19,7 +19,7 @@ from . import crypto, envelope, rum
 from .errors import Failed, NotRegistered
 from .identity import Identity
 from .state import CERT, CHAIN, KEY, THIRD_PARTY_KEYS, DirStore, MemoryStore, StateError, load_json, save_json
-from .transport import RetryPolicy, Transport
+from .transport import RetryPolicy, TLSSession, Transport
 
 AGENT_VERSION = "smart-agent/1.0"
 MAX_PENDING_REPORTS = 500  # unacknowledged reports kept for resending; older ones are dropped
@@ -98,6 +98,7 @@ class Agent:
         self.agent_version = agent_version
         self.on_message = on_message  # called with (direction "request"/"reply", type, envelope text)
         self._key = None
+        self.tls_session = TLSSession()  # this device's TLS session, resumed on its next connection
 
     # -- local material --------------------------------------------------------------------
 
@@ -175,7 +176,7 @@ class Agent:
                 self.on_message("request", message_type, text)
             return text
 
-        body = self.transport.post(make_body)
+        body = self.transport.post(make_body, tls_session=self.tls_session)
         if self.on_message:
             self.on_message("reply", message_type, body.decode("utf-8", "replace"))
         return body, sent["nonce"]

@@ -1,9 +1,16 @@
-"""HTTP(S) for the agent: keep-alive connections (one per thread), TLS options, polite retries.
+"""HTTP(S) for the agent: keep-alive connections (one per thread), TLS options, polite retries,
+TLS session resumption.
 
 Only the standard library: product teams embed the agent where ``requests`` may not exist.
 HTTP 429 and 503 are retried after the server's ``Retry-After`` (seconds or an HTTP date) or,
 without one, an exponential delay; every delay gets random jitter so a fleet that was turned
 away together does not come back together. Retries are bounded.
+
+Every new HTTPS connection offers the TLS session of the device's last one (``TLSSession``), as
+device TLS stacks keep a session per server: the server resumes it instead of a full handshake
+(no certificate, no signature) while its ticket is valid, and falls back to a full handshake by
+itself when it is not. An agent keeps one per device, so a fleet or a storm sharing one
+``Transport`` (and its connections) still resumes each device's own session.
 """
 
 import email.utils
@@ -87,6 +94,45 @@ def parse_retry_after(value, now=None):
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+class TLSSession:
+    """The TLS session one device resumes on its next connection to the server (None at first)."""
+
+    __slots__ = ("session",)
+
+    def __init__(self):
+        self.session = None
+
+    def offer(self):
+        return self.session
+
+    def keep(self, tls_socket):
+        """Keep the session of ``tls_socket`` when it can be resumed: a TLS 1.3 ticket arrives after
+        the handshake, so this is called once the reply's headers are read."""
+        try:
+            session = tls_socket.session
+        except (AttributeError, ValueError, OSError):
+            return
+        if session is not None and (session.has_ticket or (tls_socket.version() != "TLSv1.3" and session.id)):
+            self.session = session
+
+
+class ResumingHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection that offers ``tls_session``'s session in its handshake."""
+
+    def __init__(self, host, port, *, context, tls_session=None, **kwargs):
+        super().__init__(host, port, context=context, **kwargs)
+        self.tls_context = context
+        self.tls_session = tls_session
+        self.tls_socket = None  # kept after http.client hands the socket to a closing response
+
+    def connect(self):
+        http.client.HTTPConnection.connect(self)
+        server_hostname = getattr(self, "_tunnel_host", None) or self.host
+        session = self.tls_session.offer() if self.tls_session is not None else None
+        self.sock = self.tls_context.wrap_socket(self.sock, server_hostname=server_hostname, session=session)
+        self.tls_socket = self.sock
+
+
 def tls_context(*, ca_file=None, insecure=False):
     if insecure:
         context = ssl.create_default_context()
@@ -110,6 +156,7 @@ class Transport:
         retry=RetryPolicy(),
         sleep=time.sleep,
         on_exchange=None,
+        reuse_sessions=True,
     ):
         parts = urllib.parse.urlsplit(server_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -123,16 +170,26 @@ class Transport:
         self.on_exchange = on_exchange  # called with (status, seconds) for every HTTP exchange
         self.context = tls_context(ca_file=ca_file, insecure=insecure) if self.scheme == "https" else None
         self._local = threading.local()
+        self.reuse_sessions = reuse_sessions
+        self.tls_session = TLSSession()  # for callers that give none: one device per transport
+        self.handshakes = {"full": 0, "resumed": 0}  # new HTTPS connections, by how their handshake went
+        self._count_lock = threading.Lock()
 
     @property
     def path(self):
         return self.base_path + (LEGACY_PATH if self.legacy else JSON_PATH)
 
-    def _connection(self):
+    def _connection(self, tls_session):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.scheme == "https":
-                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.context)
+                conn = ResumingHTTPSConnection(
+                    self.host,
+                    self.port,
+                    timeout=self.timeout,
+                    context=self.context,
+                    tls_session=tls_session if self.reuse_sessions else None,
+                )
             else:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self._local.conn, self._local.used = conn, False
@@ -144,10 +201,22 @@ class Transport:
             conn.close()
             self._local.conn = None
 
-    def _exchange(self, body: bytes, content_type: str):
+    def _handshake_done(self, conn, tls_session):
+        """After a new HTTPS connection's first reply: count its handshake, keep its session."""
+        tls_socket, conn.tls_socket = conn.tls_socket, None
+        if tls_socket is None:
+            return
+        with self._count_lock:
+            self.handshakes["resumed" if tls_socket.session_reused else "full"] += 1
+        if self.reuse_sessions and tls_session is not None:
+            tls_session.keep(tls_socket)
+
+    def _exchange(self, body: bytes, content_type: str, tls_session):
         """One request on this thread's connection; a stale keep-alive connection is reopened once."""
         for fresh_try in (False, True):
-            conn = self._connection()
+            conn = self._connection(tls_session)
+            if isinstance(conn, ResumingHTTPSConnection) and conn.sock is None:
+                conn.tls_session = tls_session if self.reuse_sessions else None  # whose handshake it will be
             reused = self._local.used
             started = time.perf_counter()
             try:
@@ -162,6 +231,8 @@ class Transport:
                     },
                 )
                 response = conn.getresponse()
+                if isinstance(conn, ResumingHTTPSConnection):
+                    self._handshake_done(conn, tls_session)
                 data = response.read()
             except STALE_CONNECTION as exc:
                 self.close()
@@ -182,9 +253,11 @@ class Transport:
             return response.status, response.getheader("Retry-After"), data
         raise AssertionError("unreachable")
 
-    def post(self, make_body):
+    def post(self, make_body, tls_session=None):
         """POST the envelope ``make_body()`` returns (called again for each retry: fresh nonce and
-        timestamp); return the HTTP 200 body. Other statuses raise TransportError/ServerBusy."""
+        timestamp); return the HTTP 200 body. Other statuses raise TransportError/ServerBusy.
+        ``tls_session``: the device's ``TLSSession`` (default: the transport's own)."""
+        tls_session = tls_session or self.tls_session
         attempt = 0
         while True:
             text = make_body()
@@ -194,7 +267,7 @@ class Transport:
                 body, content_type = wrap_xml(text).encode("utf-8"), "application/xml; charset=utf-8"
             else:
                 body, content_type = text.encode("utf-8"), "application/json"
-            status, retry_after_header, data = self._exchange(body, content_type)
+            status, retry_after_header, data = self._exchange(body, content_type, tls_session)
             if status == 200:
                 return data
             if status not in RETRY_STATUSES:

@@ -28,6 +28,12 @@ def _served_certificate(context):
     return peer_certificate(context)[1]
 
 
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, monkeypatch):
+    """The contexts' shared ticket keys go to the data dir: a private one."""
+    monkeypatch.setenv("ONPREM_DATA_DIR", str(tmp_path / "data"))
+
+
 @pytest.fixture
 def pair(tmp_path):
     cert, key = tmp_path / "server.crt", tmp_path / "server.key"
@@ -62,6 +68,14 @@ def test_one_context_while_the_files_stay_the_same(pair):
     first = ssl_context(config)
     assert ssl_context(config) is first and ssl_context(config) is first
     assert _served_certificate(first) == ssl.PEM_cert_to_DER_cert(pair[0].read_text())
+
+
+def test_the_contexts_share_the_data_dirs_ticket_keys(pair, tmp_path):
+    from core import tls_tickets
+
+    context = ssl_context(_config(*pair))
+    assert context.num_tickets == 1 and tls_tickets.session_timeout(context) == tls_tickets.DEFAULT_ROTATE
+    assert (tmp_path / "data" / "tls" / "ticket-keys.json").exists()
 
 
 def test_a_replaced_certificate_is_served_from_the_next_connection(pair, tmp_path):

@@ -8,7 +8,10 @@ import subprocess
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from django.core.management import call_command
 
 from accounts.tls_info import server_certificate_summary
 from core.tls import TLSError, ensure_tls_certificate, generate_self_signed
@@ -18,6 +21,7 @@ OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
 @pytest.fixture
 def tls_paths(settings, tmp_path, monkeypatch):
+    monkeypatch.delenv("ONPREM_TLS_KEY_TYPE", raising=False)
     monkeypatch.delenv("ONPREM_TLS_CERT", raising=False)
     monkeypatch.delenv("ONPREM_TLS_KEY", raising=False)
     settings.ONPREM_HOST = "licenses.example.com"
@@ -48,7 +52,11 @@ def test_generates_a_server_certificate_for_the_host(tls_paths):
     assert cert.issuer == cert.subject
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    assert usage.digital_signature and usage.key_encipherment and not usage.key_cert_sign
+    # ECDSA P-256 by default: a key that signs, never one that encrypts.
+    assert usage.digital_signature and not usage.key_encipherment and not usage.key_cert_sign
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey) and cert.public_key().curve.name == "secp256r1"
+    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
@@ -64,6 +72,42 @@ def test_keeps_a_valid_certificate(tls_paths):
     cert_pem, key_pem = cert_file.read_bytes(), key_file.read_bytes()
     assert ensure_tls_certificate().action == "kept"
     assert (cert_file.read_bytes(), key_file.read_bytes()) == (cert_pem, key_pem)
+
+
+def test_rsa_on_request_and_existing_certificates_of_either_type_are_kept(tls_paths, monkeypatch):
+    cert_file, key_file = tls_paths
+    monkeypatch.setenv("ONPREM_TLS_KEY_TYPE", "rsa")
+    assert ensure_tls_certificate().action == "generated"
+    cert = load(cert_file)
+    assert isinstance(cert.public_key(), rsa.RSAPublicKey) and cert.public_key().key_size == 2048
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and usage.key_encipherment
+    rsa_pem = cert_file.read_bytes()
+    # The setting gone (the default, ECDSA, for new certificates): the RSA one on disk stays.
+    monkeypatch.delenv("ONPREM_TLS_KEY_TYPE")
+    assert ensure_tls_certificate().action == "kept" and cert_file.read_bytes() == rsa_pem
+    # Asked for ECDSA explicitly: the self-signed RSA certificate is replaced, and then kept.
+    monkeypatch.setenv("ONPREM_TLS_KEY_TYPE", "ECDSA")
+    result = ensure_tls_certificate()
+    assert result.action == "generated" and "its key is RSA" in result.reason
+    assert isinstance(load(cert_file).public_key(), ec.EllipticCurvePublicKey)
+    assert ensure_tls_certificate().action == "kept"
+    monkeypatch.setenv("ONPREM_TLS_KEY_TYPE", "dsa")
+    with pytest.raises(TLSError, match="ONPREM_TLS_KEY_TYPE must be one of ecdsa, rsa"):
+        ensure_tls_certificate()
+    assert isinstance(load(cert_file).public_key(), ec.EllipticCurvePublicKey)
+
+
+def test_ensure_tls_key_type_flag(tls_paths, capsys):
+    cert_file, _key_file = tls_paths
+    call_command("ensure_tls")
+    assert "Key: ECDSA P-256." in capsys.readouterr().out
+    call_command("ensure_tls", "--key-type", "rsa")
+    out = capsys.readouterr().out
+    assert out.startswith("Made a new TLS certificate") and "Key: RSA 2048." in out
+    call_command("ensure_tls")
+    out = capsys.readouterr().out
+    assert out.startswith("Kept the TLS certificate") and "Key: RSA 2048." in out
 
 
 def test_regenerates_for_another_host(tls_paths, settings):
@@ -140,9 +184,10 @@ def test_only_one_supplied_file_is_refused(tls_paths, monkeypatch):
 
 
 @pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl binary")
-def test_openssl_verifies_the_self_signed_certificate(tls_paths):
+@pytest.mark.parametrize("kind", ["ecdsa", "rsa"])
+def test_openssl_verifies_the_self_signed_certificate(tls_paths, kind):
     cert_file, key_file = tls_paths
-    ensure_tls_certificate()
+    ensure_tls_certificate(kind=kind)
     done = subprocess.run(
         [OPENSSL, "verify", "-purpose", "sslserver", "-CAfile", str(cert_file), str(cert_file)],
         capture_output=True,
@@ -166,11 +211,16 @@ def test_openssl_verifies_the_self_signed_certificate(tls_paths):
         check=True,
     )
     assert "does match" in check.stdout
+    text = subprocess.run(
+        [OPENSSL, "x509", "-in", str(cert_file), "-noout", "-text"], capture_output=True, text=True, check=True
+    ).stdout
+    if kind == "ecdsa":
+        assert "id-ecPublicKey" in text and "NIST CURVE: P-256" in text and "ecdsa-with-SHA256" in text
+    else:
+        assert "rsaEncryption" in text and "(2048 bit)" in text and "sha256WithRSAEncryption" in text
     # The key on disk is the certificate's key.
-    modulus = [
-        subprocess.run(
-            [OPENSSL, kind, "-in", str(path), "-noout", "-modulus"], capture_output=True, text=True, check=True
-        ).stdout
-        for kind, path in (("x509", cert_file), ("rsa", key_file))
+    public = [
+        subprocess.run([OPENSSL, *command, "-in", str(path)], capture_output=True, text=True, check=True).stdout
+        for command, path in ((["x509", "-noout", "-pubkey"], cert_file), (["pkey", "-pubout"], key_file))
     ]
-    assert modulus[0] == modulus[1]
+    assert public[0] == public[1] and "PUBLIC KEY" in public[0]

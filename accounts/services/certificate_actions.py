@@ -124,7 +124,7 @@ def import_certificate(*, actor, certificate_pem, intermediate_pem=b"", key_pem=
             expires=f"{checked.certificate.not_valid_after_utc:%Y-%m-%d}",
             user_name=getattr(actor, "username", "system"),
         )
-        pending_key = certificates.parse_rsa_key(pending.private_key) if pending else None
+        pending_key = certificates.parse_private_key(pending.private_key) if pending else None
         if pending and certificates.key_matches(checked.certificate, pending_key):
             PendingCsr.objects.filter(pk=1).delete()
         # The files last: if writing fails the transaction (event, pending key) rolls back with it.

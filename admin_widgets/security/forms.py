@@ -163,7 +163,7 @@ class ImportForm(forms.Form):
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
     certificate = _pem_field(_("Certificate (X.509 PEM)"))
     intermediate = _pem_field(_("Intermediate certificates (PEM, optional)"), required=False)
-    private_key = _pem_field(_("Private key (RSA PEM, no pass phrase)"), required=False)
+    private_key = _pem_field(_("Private key (RSA or ECDSA PEM, no pass phrase)"), required=False)
 
     def clean(self):
         data = super().clean()

@@ -66,7 +66,7 @@ def run(
     path.unlink(missing_ok=True)  # it holds private keys
     log(
         f"  storm: {summary['served']} served, {summary['never_served']} never served in {summary['completion_s']} s; "
-        f"{summary['refusals']} refused, {summary['errors']} errors"
+        f"{summary['refusals']} refused, {summary['errors']} errors; TLS handshakes {summary.get('tls_handshakes')}"
     )
     return {"seeding": seeding, **summary}
 
@@ -105,6 +105,7 @@ def rows(storm):
             "retry_after_honoured": storm["retry_after_honoured"],
             "retry_after_early": storm["retry_after_early"],
             "http_statuses": storm["http_statuses"],
+            "tls_handshakes": storm.get("tls_handshakes"),
             "seed_s": storm["seeding"]["total_s"],
             "target": "every device served, no timeouts, no 5xx but 503 + Retry-After",
             "met": clean,

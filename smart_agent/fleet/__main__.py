@@ -55,6 +55,11 @@ def build_parser():
     tls.add_argument("--ca-file", help="PEM CA bundle that signed the server's TLS certificate")
     tls.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     parser.add_argument("--legacy", action="store_true", help="use the XML-wrapped Call Home path")
+    parser.add_argument(
+        "--no-tls-resume",
+        action="store_true",
+        help="a full TLS handshake on every connection (default: each device resumes its session)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP exchange")
     parser.add_argument("--retries", type=int, default=8, help="retries after HTTP 429/503 (default 8)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -112,6 +117,7 @@ def main(argv=None):
         timeout=args.timeout,
         retries=args.retries,
         progress=not args.quiet,
+        tls_resume=not args.no_tls_resume,
     )
     try:
         summary = Fleet(config).run()

@@ -74,6 +74,7 @@ class Config:
     timeout: float = 30.0
     retries: int = 8
     progress: bool = True
+    tls_resume: bool = True  # each device resumes its TLS session on its next connection
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Fleet:
             timeout=config.timeout,
             retry=RetryPolicy(max_retries=config.retries),
             on_exchange=self.stats.exchange,
+            reuse_sessions=config.tls_resume,
         )
         self.devices: list[Device] = []
         self._phase = ""
@@ -276,4 +278,5 @@ class Fleet:
             authorized=sum(d.authorized for d in self.devices),
             deregistered=sum(d.deregistered for d in self.devices),
             server=config.server,
+            tls_handshakes=dict(self.transport.handshakes),
         )

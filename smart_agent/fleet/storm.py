@@ -117,6 +117,7 @@ class StormConfig:
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)  # its delay() spaces the retries
     progress: bool = True
+    tls_resume: bool = True  # each device offers its last TLS session when it reconnects
 
 
 @dataclass
@@ -193,6 +194,7 @@ class Storm:
             timeout=config.timeout,
             retry=RetryPolicy(max_retries=0, max_delay=config.retry.max_delay),
             on_exchange=on_exchange,
+            reuse_sessions=config.tls_resume,
         )
 
     def on_exchange(self, status, seconds):
@@ -408,7 +410,9 @@ def run_storm(config: StormConfig, *, devices_file=None, state_dir=None, license
     else:
         loaded = agents_from_state_dir(state_dir, server_url=config.server, transport=transport, licenses=licenses)
     storm = holder["storm"] = Storm(config, loaded, out=out)
-    return storm.run()
+    summary = storm.run()
+    summary["tls_handshakes"] = dict(transport.handshakes)  # new HTTPS connections: full / resumed
+    return summary
 
 
 # -- the command line ------------------------------------------------------------------------
@@ -462,6 +466,11 @@ def build_parser():
     tls.add_argument("--ca-file", help="PEM CA bundle that signed the server's TLS certificate")
     tls.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     parser.add_argument("--legacy", action="store_true", help="use the XML-wrapped Call Home path")
+    parser.add_argument(
+        "--no-tls-resume",
+        action="store_true",
+        help="a full TLS handshake on every connection (default: each device resumes its session)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP exchange (30)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -481,6 +490,9 @@ def print_summary(summary, out):
         f"(rate {summary['error_rate']}); HTTP {summary['http_statuses']}",
         file=out,
     )
+    if summary.get("tls_handshakes"):
+        shakes = summary["tls_handshakes"]
+        print(f"TLS handshakes: {shakes['full']} full, {shakes['resumed']} resumed", file=out)
     for step, row in summary["by_type"].items():
         lat, served = row["latency_ms"], row["time_to_served_ms"]
         print(
@@ -507,6 +519,7 @@ def main(argv=None):
         legacy=args.legacy,
         timeout=args.timeout,
         progress=not args.quiet,
+        tls_resume=not args.no_tls_resume,
     )
     try:
         summary = run_storm(

@@ -156,13 +156,15 @@ class Authority:
         )
         return (self.dir / f"{name}.crt").read_bytes()
 
-    def new_key_and_csr(self, common_name, name="other"):
-        """A key and CSR made by openssl itself (for the "upload the key too" path)."""
+    def new_key_and_csr(self, common_name, name="other", newkey="rsa:2048"):
+        """A key and CSR made by openssl itself (for the "upload the key too" path); ``newkey`` as
+        openssl's -newkey takes it, e.g. "ec -pkeyopt ec_paramgen_curve:P-256" split in words."""
+        extra = newkey.split()
         openssl(
             "req",
             "-new",
             "-newkey",
-            "rsa:2048",
+            *extra,
             "-nodes",
             "-keyout",
             f"{name}.key",

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -202,6 +202,35 @@ def test_import_with_an_uploaded_key(admin_client, tls_files, authority, host):
     assert written_key.public_key() == x509.load_pem_x509_certificate(signed).public_key()
 
 
+def test_an_ecdsa_certificate_and_key_import_and_serve(admin_client, tls_files, authority, host):
+    """An ECDSA P-256 certificate issued by the (RSA) CA: imported, written, served, verified."""
+    key_pem, csr = authority.new_key_and_csr(HOST, name="ecdsa", newkey="ec -pkeyopt ec_paramgen_curve:P-256")
+    signed = authority.sign(csr, name="ecdsa")
+    response = _import(admin_client, signed, authority.intermediate.read_bytes(), key=key_pem)
+    assert response.status_code == 302
+    cert_file, key_file = tls_files
+    written_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    assert isinstance(written_key, ec.EllipticCurvePrivateKey) and written_key.curve.name == "secp256r1"
+    assert ensure_tls_certificate().action == "kept"
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    client_context = ssl.create_default_context(cafile=str(authority.root))
+    seen, _der = peer_certificate(server_context, client_context, server_hostname=HOST)
+    assert seen["subject"][-1][0] == ("commonName", HOST)
+    verified = openssl(
+        "verify",
+        "-purpose",
+        "sslserver",
+        "-CAfile",
+        str(authority.root),
+        "-untrusted",
+        str(authority.intermediate),
+        str(cert_file),
+        cwd=authority.dir,
+    )
+    assert verified.stdout.strip().endswith(": OK")
+
+
 def _expired_certificate(authority):
     issuer_key = serialization.load_pem_private_key((authority.dir / "inter.key").read_bytes(), password=None)
     issuer = x509.load_pem_x509_certificate(authority.intermediate.read_bytes())
@@ -272,7 +301,7 @@ def test_bad_imports_change_nothing(admin_client, tls_files, authority, csr_pem,
     assert certificate_actions.pending_csr() is not None
 
 
-def test_pass_phrase_and_non_rsa_keys_are_refused(admin_client, tls_files, authority, csr_pem, tmp_path):
+def test_pass_phrase_and_other_key_types_are_refused(admin_client, tls_files, authority, csr_pem, tmp_path):
     signed = authority.sign(csr_pem)
     before = _snapshot(tls_files)
     openssl(
@@ -290,11 +319,21 @@ def test_pass_phrase_and_non_rsa_keys_are_refused(admin_client, tls_files, autho
     )
     response = _import(admin_client, signed, authority.intermediate.read_bytes(), (tmp_path / "enc.key").read_bytes())
     assert "pass phrase" in response.content.decode()
+    ed_key = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    response = _import(admin_client, signed, authority.intermediate.read_bytes(), ed_key)
+    assert "must be an RSA or an ECDSA" in response.content.decode()
+    small_ec = ec.generate_private_key(ec.SECP224R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    response = _import(admin_client, signed, authority.intermediate.read_bytes(), small_ec)
+    assert "must be an RSA or an ECDSA" in response.content.decode()
     ec_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     response = _import(admin_client, signed, authority.intermediate.read_bytes(), ec_key)
-    assert "must be an RSA key" in response.content.decode()
+    assert "does not belong to the certificate" in response.content.decode()
     assert _snapshot(tls_files) == before
 
 

@@ -50,6 +50,8 @@ class FakeServer:
         self.reports = {}  # report_id -> payload string
         self.script = []  # raw answers sent before normal processing: (status, headers, body)
         self.drop_idle = False
+        self.close_each = False  # "Connection: close" on every answer, as gunicorn's sync workers do
+        self.tls_resumed = []  # per request on HTTPS: whether its connection resumed a TLS session
         self.tamper = None  # "payload", "unsigned", "foreign_key", "wrong_type", "in_reply_to"
         self.usage = {}
         self.polls = {}
@@ -66,6 +68,8 @@ class FakeServer:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if isinstance(self.connection, ssl.SSLSocket):
+                    server.tls_resumed.append(self.connection.session_reused)
                 with server.lock:
                     if server.script:
                         status, headers, data = server.script.pop(0)
@@ -74,6 +78,9 @@ class FakeServer:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
+                if server.close_each:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -89,13 +96,22 @@ class FakeServer:
             self.ca_file.write_bytes(self.tls_cert.public_bytes(serialization.Encoding.PEM))
             key_file = tmp_path / "tls.key"
             key_file.write_bytes(crypto.key_pem(tls_key))
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.ca_file, key_file)
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.tls_files = (self.ca_file, key_file)
+            self.httpd.socket = self.new_tls_context().wrap_socket(self.httpd.socket, server_side=True)
             scheme = "https"
         self.url = f"{scheme}://localhost:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+
+    def new_tls_context(self):
+        """A server context of its own (its own session ticket keys, as after a restart)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*self.tls_files)
+        return context
+
+    def restart_tls(self):
+        """New connections get a new context: tickets issued before no longer resume."""
+        self.httpd.socket._context = self.new_tls_context()  # what accept() wraps new connections with
 
     def close(self):
         self.httpd.shutdown()

@@ -192,6 +192,9 @@ def test_library_over_https(live, tmp_path):
 
     released = agent.deregister()["released"]
     assert {r["tag"] for r in released} == {ne}
+    # serve closes every connection and runs 4 workers: one full TLS handshake, then every
+    # reconnect resumed the session, whichever worker took it (shared ticket keys).
+    assert agent.transport.handshakes == {"full": 1, "resumed": 6}  # 7 messages
     again = Agent(live.url, tmp_path / "csr", ca_file=str(live.cert))
     assert not again.registered
 
@@ -263,6 +266,8 @@ def test_fleet_of_50_devices(live, tmp_path, capsys):
     assert summary["registered"] == summary["authorized"] == 50
     assert {k: v["ok"] for k, v in summary["by_type"].items()} == {"REGISTER": 50, "AUTHORIZE": 50, "REPORT_USAGE": 50}
     assert summary["latency_ms"]["p99"] is not None and summary["requests_per_second"] > 0
+    # Each device: a full TLS handshake for its first message, its own session resumed after.
+    assert summary["tls_handshakes"] == {"full": 50, "resumed": summary["requests"] - 50}
     pairs = query(
         live,
         "SELECT redundancy_role, COUNT(*) FROM licensing_productinstance "

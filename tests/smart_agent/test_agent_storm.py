@@ -135,3 +135,59 @@ def test_devices_file_round_trip_is_private(tmp_path):
     other.write_text('{"something": "else"}\n')
     with pytest.raises(ValueError, match="not a storm devices file"):
         read_devices_file(other)
+
+
+@pytest.fixture
+def tls_fake_server(tmp_path):
+    from tests.smart_agent.agent_fake_server import FakeServer
+
+    server = FakeServer(tmp_path, tls=True)
+    server.close_each = True  # a new connection for every message, as gunicorn's sync workers make
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_each_device_resumes_its_own_tls_session(tls_fake_server, tmp_path, resume):
+    """As a device's TLS stack: its first connection is a full handshake, each later one resumes
+    *its* session, though the devices share the simulator's connections."""
+    devices = 4
+    config = Config(
+        server=tls_fake_server.url,
+        token="GOOD-TOKEN",
+        devices=devices,
+        concurrency=2,
+        licenses=[(TAG, 1)],
+        seed=4,
+        state_dir=str(tmp_path / "fleet"),
+        progress=False,
+        ca_file=str(tls_fake_server.ca_file),
+        tls_resume=resume,
+    )
+    fleet = Fleet(config).run()
+    assert fleet["registered"] == devices and fleet["failed"] == 0
+    shakes = fleet["tls_handshakes"]
+    assert sum(shakes.values()) == fleet["requests"]
+    assert shakes == (
+        {"full": devices, "resumed": fleet["requests"] - devices}
+        if resume
+        else {"full": fleet["requests"], "resumed": 0}
+    )
+
+    storm = run_storm(
+        StormConfig(
+            server=tls_fake_server.url,
+            window=0,
+            concurrency=2,
+            seed=2,
+            progress=False,
+            ca_file=str(tls_fake_server.ca_file),
+            tls_resume=resume,
+        ),
+        state_dir=tmp_path / "fleet",
+    )
+    assert storm["served"] == devices
+    # The storm's agents are new (loaded from the state dir): AUTHORIZE is each one's first
+    # connection, its REPORT_USAGE resumes that device's session.
+    expected = {"full": devices, "resumed": devices} if resume else {"full": 2 * devices, "resumed": 0}
+    assert storm["tls_handshakes"] == expected

@@ -153,3 +153,39 @@ def test_agent_verify_tls_option(tls_server, tmp_path):
         else:
             with pytest.raises(TransportError):
                 agent.transport.post(lambda: "{}")
+
+
+def test_a_reconnect_resumes_the_tls_session(tls_server):
+    """gunicorn's sync workers close every connection: the next one offers the last session."""
+    tls_server.close_each = True
+    transport = Transport(tls_server.url, ca_file=str(tls_server.ca_file))
+    for _ in range(3):
+        assert transport.post(lambda: "{}") == b"{}"
+    assert tls_server.tls_resumed == [False, True, True]
+    assert transport.handshakes == {"full": 1, "resumed": 2}
+    # A server whose ticket keys changed (a restart without shared keys): a full handshake, no error.
+    tls_server.restart_tls()
+    assert transport.post(lambda: "{}") == b"{}"
+    assert transport.post(lambda: "{}") == b"{}"
+    assert tls_server.tls_resumed[3:] == [False, True]
+    assert transport.handshakes == {"full": 2, "resumed": 3}
+
+
+def test_each_device_keeps_its_own_session_and_resumption_can_be_off(tls_server):
+    from smart_agent.transport import TLSSession
+
+    tls_server.close_each = True
+    transport = Transport(tls_server.url, ca_file=str(tls_server.ca_file))
+    first, second = TLSSession(), TLSSession()
+    transport.post(lambda: "{}", tls_session=first)
+    transport.post(lambda: "{}", tls_session=second)  # another device: no session of its own yet
+    transport.post(lambda: "{}", tls_session=first)
+    transport.post(lambda: "{}", tls_session=second)
+    assert tls_server.tls_resumed == [False, False, True, True]
+    assert first.session is not None and second.session is not None and first.session.id != second.session.id
+
+    off = Transport(tls_server.url, ca_file=str(tls_server.ca_file), reuse_sessions=False)
+    for _ in range(2):
+        off.post(lambda: "{}")
+    assert tls_server.tls_resumed[4:] == [False, False]
+    assert off.handshakes == {"full": 2, "resumed": 0}

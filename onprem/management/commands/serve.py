@@ -34,6 +34,7 @@ from core import listeners
 from core.child_processes import descendants, die_with_parent
 from core.env import env_int
 from core.tls import TLSError, ensure_tls_certificate
+from core.tls_tickets import TicketKeyError, ensure_ticket_keys, tickets_enabled
 
 # gunicorn's default access line plus the response's X-Request-ID (core/observability.py).
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms rid=%({x-request-id}o)s'
@@ -124,6 +125,15 @@ def certificate_fingerprint(path):
 
     cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def certificate_key(path):
+    """ "ECDSA P-256", "RSA 2048": the key of the certificate in ``path``."""
+    from cryptography import x509
+
+    from core.tls import describe_key
+
+    return describe_key(x509.load_pem_x509_certificate(Path(path).read_bytes()).public_key())
 
 
 def gunicorn_has_setting(name):
@@ -416,7 +426,9 @@ class Command(BaseCommand):
         self.listeners = self.check_listeners()
         try:
             tls = ensure_tls_certificate()
-        except TLSError as error:
+            if tickets_enabled():
+                ensure_ticket_keys()  # every web worker resumes sessions under these keys (core/tls_tickets.py)
+        except (TLSError, TicketKeyError) as error:
             raise CommandError(str(error)) from error
         if tls.action == "generated":
             self.say(f"Made a self-signed TLS certificate for {settings.ONPREM_HOST}: {tls.cert_file} ({tls.reason}).")
@@ -490,7 +502,7 @@ class Command(BaseCommand):
         self.say(f"The license server is up at {url}", self.style.SUCCESS)
         self.say(f"  Licensing workspace:      {url}")
         self.say(f"  Administration workspace: {url}admin/")
-        self.say(f"  TLS certificate:          {self.tls.cert_file}")
+        self.say(f"  TLS certificate:          {self.tls.cert_file} ({certificate_key(self.tls.cert_file)})")
         self.say(f"  SHA-256 fingerprint:      {certificate_fingerprint(self.tls.cert_file)}")
         self.say("  Listeners:")
         for listener in self.listeners:
