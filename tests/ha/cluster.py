@@ -48,6 +48,8 @@ The interface:
     children): the node is gone at once, as when its host loses power. Returns the node's name.
 ``restart_node(name)``
     ``pg_autoctl run`` for that node again; an old primary rejoins as the secondary.
+``switchover()``
+    ``pg_autoctl perform switchover``: the planned swap, returning once it is done.
 ``stop()``
     Every process down (the keepers, their postgres, the monitor), checked; ``base_dir`` removed.
 
@@ -394,6 +396,11 @@ class PgAutoFailoverCluster:
         deadline = time.monotonic() + 10
         while any(running(pid) for pid in family) and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def switchover(self, wait=120):
+        """``pg_autoctl perform switchover``: the planned swap of primary and secondary (maintenance
+        of the primary's host); returns once it is done."""
+        self.ctl("perform", "switchover", "--pgdata", self.pgdata("monitor"), "--wait", wait, timeout=wait + 30)
 
     def restart_node(self, name):
         """``pg_autoctl run`` of a stopped or killed node: it rejoins (an old primary as the secondary)."""
