@@ -8,6 +8,11 @@ that every change of a cached row replaces (``bump``), so its inode and modifica
 All the processes of a server share the data directory, so a change saved in one worker is seen by
 every other one at its next read, without a message between processes.
 
+Several web nodes (docs/operations.md, "High availability") each have their own data directory: a
+bump also writes a new token under a key of Django's cache (Redis, shared by the nodes), which each
+process reads at most every ``SHARED_CHECK_SECONDS`` (so a change saved on one node reaches the
+others within that, at the cost of one cache read per process per interval, not per message).
+
 Invalidation: a ``post_save`` / ``post_delete`` of a cached model (``core.apps``) and the explicit
 ``system_settings.forget_cached`` bump the stamp at once (the writer's own process reads its
 change in its own transaction) and again when the transaction commits (another process may have
@@ -30,9 +35,30 @@ from django.db import transaction
 
 # The longest a copy lives without a bump: bounds what a change outside the models leaves stale.
 MAX_AGE = 60.0
+# How often a process reads the shared token (a change saved on another node).
+SHARED_CHECK_SECONDS = 2.0
 
 _copies: dict[str, tuple[object, float, object]] = {}  # name: (stamp, read at, value)
 _lock = threading.Lock()
+_shared: list = [None, None, -1e9]  # [cache key, token, read at]
+
+
+def _shared_key():
+    return f"onprem:settings-generation:{settings.DATABASES['default']['NAME']}"
+
+
+def _shared_token():
+    """The token of the last change on any node, read from the cache at most every SHARED_CHECK_SECONDS."""
+    key, now = _shared_key(), time.monotonic()
+    if _shared[0] != key or now - _shared[2] >= SHARED_CHECK_SECONDS:
+        from django.core.cache import cache
+
+        try:
+            token = cache.get(key)
+        except Exception:  # noqa: BLE001 - the cache server down: the local stamp and MAX_AGE still hold
+            token = _shared[1] if _shared[0] == key else None
+        _shared[:] = [key, token, now]
+    return _shared[1]
 
 
 def stamp_path():
@@ -44,10 +70,10 @@ def _stamp():
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return (str(path), None)
+        return (str(path), None, _shared_token())
     except OSError:
         return None  # unreadable: no caching
-    return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    return (str(path), st.st_ino, st.st_mtime_ns, st.st_size, _shared_token())
 
 
 def read(name, load):
@@ -72,8 +98,15 @@ def _replace_stamp():
         os.replace(temporary, path)  # a new inode: a change no stat can miss, however coarse its clock
     except OSError:
         temporary.unlink(missing_ok=True)
+    from django.core.cache import cache
+
+    try:
+        cache.set(_shared_key(), uuid.uuid4().hex, timeout=None)
+    except Exception:  # noqa: BLE001 - the cache server down: the other nodes see it within MAX_AGE
+        pass
     with _lock:
         _copies.clear()
+        _shared[2] = -1e9  # this process reads the new token at once
 
 
 def bump():
@@ -83,4 +116,4 @@ def bump():
         transaction.on_commit(_replace_stamp)
 
 
-__all__ = ["read", "bump", "stamp_path", "MAX_AGE"]
+__all__ = ["read", "bump", "stamp_path", "MAX_AGE", "SHARED_CHECK_SECONDS"]

@@ -71,7 +71,7 @@ def test_a_copy_read_before_the_change_is_not_served_after_it(settings, tmp_path
     assert process_settings.read("x", load) == 4
 
 
-def test_the_syslog_fan_out_of_a_device_event_reads_no_cache_server(registered, monkeypatch):
+def test_the_syslog_fan_out_of_a_device_event_reads_no_settings_from_the_cache_server(registered, monkeypatch):
     from core import syslog
     from core.models import Event
 
@@ -133,3 +133,23 @@ def test_another_process_sees_a_change_at_its_next_read(settings, tmp_path):
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_a_change_saved_on_another_node_is_read_within_the_shared_interval(monkeypatch):
+    """Another web node has its own data directory: its change reaches this one through the token
+    in the shared cache, read at most every SHARED_CHECK_SECONDS."""
+    from django.core.cache import cache
+
+    reads = []
+
+    def load():
+        reads.append(1)
+        return len(reads)
+
+    monkeypatch.setattr(process_settings, "SHARED_CHECK_SECONDS", 3600)
+    assert process_settings.read("y", load) == 1
+    cache.set(process_settings._shared_key(), "another node's change", timeout=None)  # its bump
+    assert process_settings.read("y", load) == 1  # not looked at again yet
+    monkeypatch.setattr(process_settings, "SHARED_CHECK_SECONDS", 0)
+    assert process_settings.read("y", load) == 2
+    assert process_settings.read("y", load) == 2
