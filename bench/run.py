@@ -266,6 +266,12 @@ def print_table(rows, out=sys.stdout):
         )
 
 
+def failed_rows(results):
+    """The device phases and trivial runs of ``results`` that had errors (their logs are then kept)."""
+    failed = [name for name, row in results.get("devices", {}).items() if not name.startswith("_") and row["errors"]]
+    return failed + [name for name in ("trivial", "trivial_product") if results.get(name, {}).get("errors")]
+
+
 def _with_cpu(meter, action):
     """``action()``'s load result with the server's CPU per successful request added."""
     before = meter.read()
@@ -352,7 +358,10 @@ def run(args):
     finally:
         if meter is not None:
             meter.close()
-        server.cleanup(keep=args.keep)
+        failed = failed_rows(results)
+        if failed and not args.keep:
+            log(f"bench: errors in {', '.join(failed)}: the server's data dir and logs are kept in {server.root}")
+        server.cleanup(keep=args.keep or bool(failed))
     results["machine"]["load_average_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
     results["rows"] = build_rows(results, config)

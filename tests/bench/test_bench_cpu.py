@@ -109,3 +109,15 @@ def test_the_meter_reads_a_process_tree(tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_run_with_errors_keeps_the_servers_logs():
+    from bench.run import failed_rows
+
+    results = {
+        "devices": {"REGISTER": {"errors": 3}, "AUTHORIZE": {"errors": 0}, "_fleet": {"devices": 1}},
+        "trivial": {"errors": 0},
+    }
+    assert failed_rows(results) == ["REGISTER"]
+    assert failed_rows({"trivial_product": {"errors": 1}}) == ["trivial_product"]
+    assert failed_rows({}) == []
