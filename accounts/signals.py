@@ -2,10 +2,10 @@
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
-from core import events
+from core import events, process_settings
 from core.periodic_tasks import keep_periodic_task
 
 
@@ -40,3 +40,10 @@ def ensure_periodic_tasks(sender, **kwargs):
         period="days",
         follow_setting=True,
     )
+
+
+@receiver(post_save, sender="accounts.SecurityPolicy")
+@receiver(post_delete, sender="accounts.SecurityPolicy")
+def _policy_changed(sender, **kwargs):
+    # The device path keeps the policy per process (password_policy.cached): every process reads it again.
+    process_settings.bump()

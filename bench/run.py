@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import machine
+from . import cpu, machine
 from .scenarios import api, devices, storm, sync, trivial, workspace
 from .server import BenchServer
 
@@ -41,6 +41,7 @@ MODES = {
 }
 # The targets the table's verdicts are given against (docs/performance.md).
 TARGETS = {"REGISTER": 0.50, "AUTHORIZE": 0.60}
+CPU_TARGETS_MS = {"REGISTER": 2.5, "AUTHORIZE": 2.0}  # server CPU per message (issue 23)
 REGISTRATIONS_TARGET = (50_000, 60.0)  # devices, seconds
 API_P95_TARGET_MS = 150
 SYNC_TARGET = (250_000, 60.0, 1024)  # product instances, seconds, MiB of peak memory
@@ -50,6 +51,39 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+CPU_FIELDS = ("server_cpu_ms", "python_cpu_ms", "postgres_cpu_ms")
+
+
+def _cpu_of(row):
+    return {key: row.get(key) for key in CPU_FIELDS}
+
+
+def combine_runs(first, second):
+    """Two runs of a trivial view as one: the mean throughput, the errors and requests of both, and
+    the CPU per request of both runs together (each run's weighted by the requests it served)."""
+    combined = {
+        **first,
+        "throughput_rps": round((first["throughput_rps"] + second["throughput_rps"]) / 2, 2),
+        "errors": first["errors"] + second["errors"],
+        "requests": first["requests"] + second["requests"],
+        "runs_rps": [first["throughput_rps"], second["throughput_rps"]],
+    }
+    for key in CPU_FIELDS:
+        runs = [(run.get(key), run.get("ok", 0)) for run in (first, second) if run.get(key) is not None]
+        served = sum(ok for _, ok in runs)
+        combined[key] = round(sum(value * ok for value, ok in runs) / served, 3) if served else None
+    return combined
+
+
+def _verdict(ratio, target, cpu_ms, cpu_target):
+    checks = []
+    if target and ratio is not None:
+        checks.append(ratio >= target)
+    if cpu_target and cpu_ms is not None:
+        checks.append(cpu_ms <= cpu_target)
+    return all(checks) if checks else None
+
+
 def build_rows(results, config):
     """The table: one dict per row, the same in the printout and the JSON."""
     rows = []
@@ -57,7 +91,7 @@ def build_rows(results, config):
     rows.append(
         {
             "id": "trivial_view",
-            "label": "Trivial view GET /healthz",
+            "label": "Trivial view GET /healthz (management)",
             "throughput_rps": yard["throughput_rps"],
             "p50_ms": yard["latency_ms"]["p50"],
             "p95_ms": yard["latency_ms"]["p95"],
@@ -65,12 +99,32 @@ def build_rows(results, config):
             "errors": yard["errors"],
             "requests": yard["requests"],
             "runs_rps": yard["runs_rps"],
+            **_cpu_of(yard),
         }
     )
+    product = results.get("trivial_product")
+    if product is not None:
+        rows.append(
+            {
+                "id": "trivial_view_product",
+                "label": "Trivial view GET /SmartTransport (product)",
+                "throughput_rps": product["throughput_rps"],
+                "p50_ms": product["latency_ms"]["p50"],
+                "p95_ms": product["latency_ms"]["p95"],
+                "p99_ms": product["latency_ms"]["p99"],
+                "errors": product["errors"],
+                "requests": product["requests"],
+                "runs_rps": product["runs_rps"],
+                **_cpu_of(product),
+            }
+        )
+    # The device rows' yardstick: the trivial view on the devices' own listener when measured.
+    yardstick = product if product is not None and product["throughput_rps"] else yard
     for name in ("REGISTER", "AUTHORIZE", "REPORT_USAGE"):
         row = results["devices"][name]
-        ratio = round(row["throughput_rps"] / yard["throughput_rps"], 3) if yard["throughput_rps"] else None
-        target = TARGETS.get(name)
+        ratio = round(row["throughput_rps"] / yardstick["throughput_rps"], 3) if yardstick["throughput_rps"] else None
+        target, cpu_target = TARGETS.get(name), CPU_TARGETS_MS.get(name)
+        wanted = [f">= {target:.0%} of trivial" if target else "", f"<= {cpu_target} ms CPU" if cpu_target else ""]
         rows.append(
             {
                 "id": f"device_{name.lower()}",
@@ -82,8 +136,12 @@ def build_rows(results, config):
                 "errors": row["errors"],
                 "requests": row["messages"],
                 "ratio_to_trivial": ratio,
-                "target": f">= {target:.0%} of trivial" if target else None,
-                "met": (ratio >= target) if target and ratio is not None else None,
+                "ratio_to_healthz": (
+                    round(row["throughput_rps"] / yard["throughput_rps"], 3) if yard["throughput_rps"] else None
+                ),
+                **_cpu_of(row),
+                "target": ", ".join(w for w in wanted if w) or None,
+                "met": _verdict(ratio, target, row.get("server_cpu_ms"), cpu_target),
             }
         )
     register = results["devices"]["REGISTER"]
@@ -172,7 +230,7 @@ def _fmt(value, suffix=""):
 def print_table(rows, out=sys.stdout):
     header = (
         f"{'row':<44} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'srv p95':>8} {'ratio':>6} "
-        f"{'errors':>6}  target"
+        f"{'CPU ms':>7} {'errors':>6}  target"
     )
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -202,10 +260,24 @@ def print_table(rows, out=sys.stdout):
         print(
             f"{row['label']:<44} {_fmt(row.get('throughput_rps')):>9} {_fmt(row.get('p50_ms')):>9} "
             f"{_fmt(row.get('p95_ms')):>9} {_fmt(row.get('p99_ms')):>9} {_fmt(row.get('server_p95_ms')):>8} "
-            f"{_fmt(row.get('ratio_to_trivial')):>6} {row.get('errors', 0):>6}  "
+            f"{_fmt(row.get('ratio_to_trivial')):>6} {_fmt(row.get('server_cpu_ms')):>7} {row.get('errors', 0):>6}  "
             f"{row.get('target') or ''} {verdict}".rstrip(),
             file=out,
         )
+
+
+def failed_rows(results):
+    """The device phases and trivial runs of ``results`` that had errors (their logs are then kept)."""
+    failed = [name for name, row in results.get("devices", {}).items() if not name.startswith("_") and row["errors"]]
+    return failed + [name for name in ("trivial", "trivial_product") if results.get(name, {}).get("errors")]
+
+
+def _with_cpu(meter, action):
+    """``action()``'s load result with the server's CPU per successful request added."""
+    before = meter.read()
+    result = action()
+    result.update(cpu.per_message(before, meter.read(), result["ok"]))
+    return result
 
 
 def run(args):
@@ -219,6 +291,7 @@ def run(args):
     server = BenchServer(database=args.db, web_workers=args.web_workers, log=log)
     results["server"] = server.describe()
     started = time.perf_counter()
+    meter = None
     try:
         log(f"bench: fresh {args.db} database, migrate ...")
         server.prepare()
@@ -232,11 +305,24 @@ def run(args):
             client_id, client_secret, api_reason = None, None, f"no API credentials: {exc}"
         log(f"bench: starting manage.py serve ({args.web_workers} gunicorn workers) on {server.url} ...")
         server.start()
+        # The server's CPU per message, from /proc (bench/cpu.py): its process tree and its
+        # database's backends.
+        meter = cpu.Meter(server.proc.pid, server.pg_url if args.db == "postgres" else None)
         # Warm-up: every worker imports and connects before anything is timed.
         trivial.run(server, concurrency=config["concurrency"], duration=2)
+        trivial.run_product(server, concurrency=config["concurrency"], duration=1)
 
-        log("bench: trivial view ...")
-        first = trivial.run(server, concurrency=config["concurrency"], duration=config["trivial_seconds"])
+        def trivial_runs():
+            seconds = config["trivial_seconds"]
+            return (
+                _with_cpu(meter, lambda: trivial.run(server, concurrency=config["concurrency"], duration=seconds)),
+                _with_cpu(
+                    meter, lambda: trivial.run_product(server, concurrency=config["concurrency"], duration=seconds)
+                ),
+            )
+
+        log("bench: trivial view (management /healthz, product listener) ...")
+        first, first_product = trivial_runs()
 
         log("bench: API ...")
         if client_id:
@@ -249,19 +335,14 @@ def run(args):
 
         log(f"bench: {config['devices']} devices, {config['concurrency']} client threads ...")
         results["devices"] = devices.run(
-            server, seeded, devices=config["devices"], concurrency=config["concurrency"], log=log
+            server, seeded, devices=config["devices"], concurrency=config["concurrency"], log=log, meter=meter
         )
 
         log("bench: trivial view again ...")
-        second = trivial.run(server, concurrency=config["concurrency"], duration=config["trivial_seconds"])
+        second, second_product = trivial_runs()
         # The yardstick is the mean of the runs before and after the devices (the machine is shared).
-        results["trivial"] = {
-            **first,
-            "throughput_rps": round((first["throughput_rps"] + second["throughput_rps"]) / 2, 2),
-            "errors": first["errors"] + second["errors"],
-            "requests": first["requests"] + second["requests"],
-            "runs_rps": [first["throughput_rps"], second["throughput_rps"]],
-        }
+        results["trivial"] = combine_runs(first, second)
+        results["trivial_product"] = combine_runs(first_product, second_product)
         log(f"bench: synchronization at {', '.join(map(str, config['sync_sizes']))} product instances ...")
         results["sync"] = sync.run(server, sizes=config["sync_sizes"], log=log)
         if args.storm:
@@ -275,7 +356,12 @@ def run(args):
                 log=log,
             )
     finally:
-        server.cleanup(keep=args.keep)
+        if meter is not None:
+            meter.close()
+        failed = failed_rows(results)
+        if failed and not args.keep:
+            log(f"bench: errors in {', '.join(failed)}: the server's data dir and logs are kept in {server.root}")
+        server.cleanup(keep=args.keep or bool(failed))
     results["machine"]["load_average_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
     results["rows"] = build_rows(results, config)

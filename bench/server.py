@@ -69,7 +69,11 @@ class BenchServer(Installation):
             env["REDIS_URL"] = REDIS_URL
         # Locked for this process (bench/ports.py): the server binds it only after the database is
         # prepared and seeded, and meanwhile no other test or bench process may take it.
-        super().__init__(tempfile.mkdtemp(prefix="onprem-bench-"), port=claim_port(PORTS), **env)
+        # The devices' listener (core/listeners.py): a product https listener on a port of its own.
+        self.product_port = claim_port(PORTS, reuse=False)
+        env["ONPREM_PRODUCT_HTTPS_BIND"] = f"127.0.0.1:{self.product_port}"
+        super().__init__(tempfile.mkdtemp(prefix="onprem-bench-"), port=claim_port(PORTS, reuse=False), **env)
+        self.product_url = f"https://localhost:{self.product_port}"
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -174,6 +178,7 @@ class BenchServer(Installation):
         return {
             "url": self.url,
             "port": parts.port,
+            "product_url": self.product_url,
             "database": self.database,
             "web_workers": self.web_workers,
             "data_dir": str(self.data_dir),

@@ -37,9 +37,9 @@ def format_event(event, hostname=None):
 
 def send_event(event):
     """Send ``event`` to the configured collector, if remote logging is on."""
-    from .system_settings import current
+    from .system_settings import cached
 
-    config = current()
+    config = cached()  # every event comes here: a device message's too, so no cache-server round trip
     if not (config.syslog_enabled and config.syslog_host):
         return False
     try:

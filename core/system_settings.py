@@ -115,15 +115,29 @@ def current():
     return row
 
 
+def cached():
+    """``current()`` from this process's copy (``core.process_settings``): no cache-server round
+    trip while no setting changed. For the device path (the syslog fan-out of its events)."""
+    from . import process_settings
+
+    return process_settings.read("system-settings", current)
+
+
 def forget_cached():
     # A delete that fails (cache unreachable during a change) cannot leave a stale copy for long:
     # cached rows expire after CACHE_SECONDS.
+    from . import process_settings
+
     _cache_call("delete", _cache_key())
+    process_settings.bump()
 
 
 def prime_cache(row):
     """Put ``row`` in the cache as the current settings (tests start from the defaults)."""
+    from . import process_settings
+
     cache.set(_cache_key(), row, timeout=None)
+    process_settings.bump()
 
 
 def time_zones():

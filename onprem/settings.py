@@ -336,6 +336,9 @@ LOGGING["loggers"]["django_auth_ldap"] = {"level": env_str("LDAP_LOG_LEVEL", "WA
 # --- Device protocol (licensing/transport, docs/protocol.md) ---------------------------------
 # Largest device message accepted (bytes); larger ones get 413 before the body is read.
 ONPREM_DEVICE_MAX_MESSAGE_BYTES = env_int("ONPREM_DEVICE_MAX_MESSAGE_BYTES", 1024 * 1024)
+# A product instance's Last Contact is rewritten only when it moves by more than this (seconds); the
+# Failed to Connect / Renew alerts count days (docs/performance.md, "last_contact_at").
+ONPREM_CONTACT_WRITE_SECONDS = env_int("ONPREM_CONTACT_WRITE_SECONDS", 300)
 # The guide's device URLs include plain http://; device messages are signed, so those paths
 # are answered over HTTP too instead of being redirected (a redirected POST loses its body).
 SECURE_REDIRECT_EXEMPT = [

@@ -50,6 +50,9 @@ def _test_settings(settings, tmp_path):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"test-{uuid.uuid4().hex}"}
     }
+    # The per-process settings copies (core/process_settings.py) are keyed by the stamp's path: a
+    # test's own path, so no copy read in another test's rolled-back transaction is ever served.
+    settings.ONPREM_SETTINGS_STAMP = str(tmp_path / "settings.generation")
     # ...starting from the default system settings, as the test's fresh database holds them.
     from core.models import SystemSettings
     from core.system_settings import prime_cache

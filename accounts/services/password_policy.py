@@ -81,6 +81,14 @@ def current():
     return policy or SecurityPolicy(pk=1)
 
 
+def cached():
+    """``current()`` from this process's copy (``core.process_settings``), for the device path:
+    no query while the policy has not changed (a save bumps the stamp: ``accounts.signals``)."""
+    from core import process_settings
+
+    return process_settings.read("security-policy", current)
+
+
 @transaction.atomic
 def update(tab, *, actor, **values):
     """Save the fields of one tab (``account`` or ``password``) and log who changed them."""

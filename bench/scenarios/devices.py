@@ -2,7 +2,9 @@
 
 All devices REGISTER (one phase, timed), then AUTHORIZE, then REPORT_USAGE: throughput of a
 message type is its successful replies divided by the wall time of its phase; latencies are the
-simulator's (request to verified reply, retries included).
+simulator's (request to verified reply, retries included). The devices talk to the product
+listener (``server.product_url``), as the guide's devices do. With ``meter`` (``bench.cpu.Meter``),
+each phase also gets the server's CPU per message (Python and PostgreSQL, from /proc).
 """
 
 import time
@@ -11,9 +13,11 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from smart_agent.fleet.runner import Config, Fleet
 
 
-def run(server, seeded, *, devices, concurrency, seed=1, log=print):
+def run(server, seeded, *, devices, concurrency, seed=1, log=print, meter=None):
+    from .. import cpu
+
     config = Config(
-        server=server.url,
+        server=getattr(server, "product_url", server.url),
         token=seeded["token"],
         devices=devices,
         concurrency=concurrency,
@@ -25,16 +29,18 @@ def run(server, seeded, *, devices, concurrency, seed=1, log=print):
     )
     fleet = Fleet(config)
     fleet.build()
-    phases = {}
+    phases, readings = {}, {}
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="device") as pool:
         for name, action in (
             ("REGISTER", fleet.register),
             ("AUTHORIZE", fleet.authorize),
             ("REPORT_USAGE", fleet.report),
         ):
+            before = meter.read() if meter else None
             started = time.perf_counter()
             wait([pool.submit(action, device) for device in fleet.devices])
             phases[name] = time.perf_counter() - started
+            readings[name] = (before, meter.read() if meter else None)
             ok, failed = fleet.stats.counts(name)
             log(f"  {name}: {ok} ok, {failed} failed in {phases[name]:.1f} s ({ok / phases[name]:.1f}/s)")
     summary = fleet.stats.summary()
@@ -51,5 +57,7 @@ def run(server, seeded, *, devices, concurrency, seed=1, log=print):
             "latency_ms": detail["latency_ms"],
             "concurrency": concurrency,
         }
+        if meter:
+            rows[name].update(cpu.per_message(*readings[name], detail["ok"]))
     rows["_fleet"] = {"devices": devices, "http_statuses": summary["http_statuses"], "throttled": summary["throttled"]}
     return rows

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import translation
 
 from core.english import LANGUAGE as ENGLISH
+from core.prepared_statements import insert
 
 from .messages import CATALOGUE, render
 
@@ -40,7 +41,7 @@ def record(code, *, actor=None, account=None, virtual_account=None, notify=None,
     event_type = CATALOGUE[code]
     if account is None and virtual_account is not None:
         account = virtual_account.account
-    event = Event.objects.create(
+    event = Event(
         event_type=code,
         severity=severity or event_type.severity,
         message=_english_message(code, params),
@@ -49,6 +50,10 @@ def record(code, *, actor=None, account=None, virtual_account=None, notify=None,
         user=actor if getattr(actor, "pk", None) else None,
         username=getattr(actor, "username", "") or "",
     )
+    # What Event.objects.create() writes (the same columns, created_at from auto_now_add), without
+    # building the INSERT through the ORM each time and, on PostgreSQL, planned once per connection:
+    # every device message records one (docs/performance.md, run 6).
+    insert(event, prepare=True)
     event.notify = list(notify or ())
     event.mail = mail
     if _subscribers:

@@ -20,7 +20,7 @@ Mode = SecurityPolicy.CsluAccess
 
 def source_refusal(address):
     """None when a push from ``address`` may go on, else the message of its refusal."""
-    policy = password_policy.current()
+    policy = password_policy.cached()  # every CSLU push asks: no query while the policy is unchanged
     if policy.cslu_access != Mode.NETWORKS or networks.contains(networks.parse(policy.cslu_networks), address):
         return None
     shown = (address or "").strip()[:64] or "an unknown address"
@@ -32,7 +32,7 @@ def source_refusal(address):
 
 def token_required():
     """Whether a push that adds a product instance must carry a registration token."""
-    return password_policy.current().cslu_access == Mode.TOKEN
+    return password_policy.cached().cslu_access == Mode.TOKEN
 
 
 __all__ = ["source_refusal", "token_required", "Mode"]

@@ -4,6 +4,7 @@ limit, and gets none of the session, locale, messages or settings work."""
 
 import pytest
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from core import system_settings
 
@@ -54,3 +55,63 @@ def test_a_database_failure_on_the_device_path_is_503_with_retry_after(monkeypat
     reply = Client().post("/SmartTransport", data=b"{}", content_type="application/json", secure=True)
     assert reply.status_code == 503 and reply.headers["Retry-After"] == "5"
     assert reply.json()["statusMessage"] == "The database is not available right now. Retry later."
+
+
+def _health_checks(monkeypatch, connection):
+    calls = []
+    real = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: calls.append(1) or real())
+    return calls
+
+
+def test_a_device_message_on_a_live_connection_sends_no_select_1(monkeypatch):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite has no health check")
+    connection.ensure_connection()
+    calls = _health_checks(monkeypatch, connection)
+    client = Client()
+    for _ in range(2):  # a push to an account that does not exist: a query, then 404
+        connection.health_check_done = False  # as at the start of every request (close_old_connections)
+        with CaptureQueriesContext(connection) as seen:
+            reply = client.post("/cslu/v1/pi/Nobody-1", data=b"{}", content_type="application/json", secure=True)
+        assert reply.status_code == 404 and seen.captured_queries
+    assert calls == []
+    # The browser path keeps Django's check: the test can see one.
+    connection.health_check_done = False
+    client.get("/login/", secure=True)
+    assert calls == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_database_ended_is_checked_and_replaced_before_the_message(monkeypatch):
+    import select
+
+    import psycopg2
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite has no health check")
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    settings_dict = connection.settings_dict
+    killer = psycopg2.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+    )
+    try:
+        with killer.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        killer.close()
+    select.select([connection.connection.fileno()], [], [], 5)  # the server's goodbye has arrived
+    calls = _health_checks(monkeypatch, connection)
+    connection.health_check_done = False
+    reply = Client().post("/cslu/v1/pi/Nobody-1", data=b"{}", content_type="application/json", secure=True)
+    # Answered on a new connection (404: no such account, read from the database), not 503.
+    assert reply.status_code == 404, reply.content[:200]
+    assert calls == [1]
+    assert connection.connection.info.backend_pid != pid

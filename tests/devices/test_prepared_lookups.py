@@ -128,3 +128,45 @@ def test_a_session_the_database_dropped_raises_djangos_error_not_the_drivers():
         assert other.errors_occurred  # Django knows: the connection is replaced, not reused
     finally:
         other.close()
+
+
+def test_the_event_insert_writes_the_row_the_orm_writes(registered, acme, sysadmin):
+    """core.events.record inserts through core.prepared_statements: the row is the one
+    ``Event.objects.create`` writes with the same arguments (created_at from auto_now_add too)."""
+    import datetime
+    from unittest import mock
+
+    from core import events
+    from core.models import Event
+
+    dev = registered("SN-PREP-EVENT")
+    va = ProductInstance.objects.get(udi_serial_number="SN-PREP-EVENT").virtual_account
+    moment = datetime.datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=datetime.timezone.utc)
+    for actor, va_arg in ((None, va), (sysadmin, None)):
+        with mock.patch("django.utils.timezone.now", return_value=moment):
+            ours = events.record(
+                "device.connected",
+                actor=actor,
+                virtual_account=va_arg,
+                identifier=dev.sudi["udi_serial_number"],
+                pool_name="Default",
+            )
+            theirs = Event.objects.create(
+                event_type=ours.event_type,
+                severity=ours.severity,
+                message=ours.message,
+                account=va_arg.account if va_arg else None,
+                virtual_account=va_arg,
+                user=actor,
+                username=getattr(actor, "username", ""),
+            )
+        assert ours.pk is not None and ours.pk != theirs.pk and not ours._state.adding
+        rows = {row.pop("id"): row for row in Event.objects.filter(pk__in=[ours.pk, theirs.pk]).values()}
+        assert rows[ours.pk] == rows[theirs.pk]
+        assert rows[ours.pk]["created_at"] == moment
+        assert Event.objects.get(pk=ours.pk).account_id == (va_arg.account_id if va_arg else None)
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: prepared statements are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE left(name, 7) = 'onprem_'")
+        assert any('INSERT INTO "onprem_event"' in text for (text,) in cursor.fetchall())
