@@ -90,6 +90,11 @@ def _pg_env(db):
     env = dict(os.environ)
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = str(db["PASSWORD"])
+    # A multi-host DATABASE_URL (a failover cluster): pg_restore must reach the primary.
+    options = db.get("OPTIONS") or {}
+    for option, variable in (("target_session_attrs", "PGTARGETSESSIONATTRS"), ("sslmode", "PGSSLMODE")):
+        if options.get(option):
+            env[variable] = str(options[option])
     return env
 
 

@@ -5,12 +5,11 @@ Everything that differs between installations is read from the environment (see
 in the embedded mode: SQLite under ``ONPREM_DATA_DIR``, a filesystem Celery broker, no Redis.
 """
 
-import dj_database_url
-
 from core import listeners as _listeners
 from core.env import (
     BASE_DIR,
     data_dir,
+    database_config,
     env_bool,
     env_int,
     env_list,
@@ -101,7 +100,9 @@ FORM_RENDERER = "core.forms.FormRenderer"
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'onprem.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+# A multi-host URL (a pg_auto_failover formation, docs/operations.md) connects to whichever host
+# takes writes (target_session_attrs=read-write): after a failover, the new primary.
+DATABASES = {"default": database_config(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 # A persistent connection the database dropped (restart, failover) is replaced at the next request,
 # not reused into an error (docs/operations.md, tests/faults/test_postgres_restart.py).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
