@@ -25,10 +25,12 @@ WAS_SECONDARY = monitor.SECONDARY_STATES | monitor.PROMOTING_STATES | {"catching
 
 def classify(event, previous):
     """(code, params) of the ``ha.*`` event a monitor event means, or None; ``previous`` is what the
-    node's earlier events said ({"state": reported state, "lost": bool}) or None for a new node."""
+    node's earlier events said ({"state": its reported state, "lost": marked unhealthy, "joined":
+    has been a primary or a secondary}) or None for a new node."""
     params = {"node_name": event.node_name, "address": event.address}
     if UNHEALTHY.search(event.description):
-        return "ha.host_lost", params
+        # A node still joining (its base backup running) is not yet a host the cluster can lose.
+        return ("ha.host_lost", params) if previous and previous.get("joined") else None
     if HEALTHY.search(event.description):
         return ("ha.host_back", params) if previous and previous.get("lost") else None
     if REMOVED.search(event.description):
@@ -45,8 +47,10 @@ def _advance(cursor, event):
     key = str(event.node_id)
     previous = cursor.node_states.get(key)
     meaning = classify(event, previous)
-    state = dict(previous or {"lost": False})
+    state = dict(previous or {"lost": False, "joined": False})
     state["state"] = event.reported_state
+    if event.reported_state in monitor.PRIMARY_STATES | monitor.SECONDARY_STATES:
+        state["joined"] = True
     if meaning and meaning[0] == "ha.host_lost":
         state["lost"] = True
     elif meaning and meaning[0] == "ha.host_back":

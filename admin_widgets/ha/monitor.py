@@ -195,6 +195,8 @@ def server_version(node, dbname):
     }
     if database.get("PASSWORD"):
         params["password"] = database["PASSWORD"]
+    options = database.get("OPTIONS") or {}
+    params.update({key: options[key] for key in ("sslmode", "sslrootcert", "sslcert", "sslkey") if key in options})
     try:
         connection = psycopg2.connect(**params)
     except psycopg2.Error:

@@ -141,6 +141,7 @@ HISTORY = [
     _event(4, 2, "wait_standby"),
     _event(5, 1, "wait_primary"),
     _event(6, 2, "catchingup"),
+    _event(61, 2, "catchingup", _marked(2, "unhealthy")),  # during its base backup: not a host lost
     _event(7, 2, "secondary"),
     _event(8, 2, "secondary", _marked(2, "healthy")),
     _event(9, 1, "primary"),
@@ -168,7 +169,10 @@ def test_what_the_monitors_events_mean():
         (14, "ha.failover", "node2"),
         (18, "ha.host_back", "node1"),
     ]
-    assert cursor.node_states == {"1": {"state": "secondary", "lost": False}, "2": {"state": "primary", "lost": False}}
+    assert cursor.node_states == {
+        "1": {"state": "secondary", "lost": False, "joined": True},
+        "2": {"state": "primary", "lost": False, "joined": True},
+    }
 
 
 def test_an_unreachable_monitor_is_recorded_once_and_shown_critical(db, dead_monitor, sysadmin, login):
