@@ -40,10 +40,13 @@ class Node:
     lsn: str
     health: int  # the monitor's health check: 1 reachable, 0 unreachable, -1 not checked yet
     report_time: datetime
-    lag_bytes: int | None  # WAL behind the primary, from the LSNs the nodes reported
+    # WAL behind the primary, from the LSNs the nodes last reported (each every few seconds: a
+    # secondary that reported after the primary may be "ahead", counted as 0)
+    lag_bytes: int | None
     # Filled in by the service from other sources:
     server_version: str = ""
     replay_lag: str = ""
+    synchronous_standby_names: str = ""
 
     @property
     def address(self):
@@ -124,7 +127,7 @@ NODES_SQL = """
 SELECT n.nodeid, n.nodename, n.nodehost, n.nodeport, n.reportedstate::text, n.goalstate::text,
        coalesce(n.reportedpgisrunning, false), coalesce(n.reportedrepstate, ''), n.reportedtli,
        n.reportedlsn::text, n.health, n.reporttime,
-       pg_wal_lsn_diff(p.reportedlsn, n.reportedlsn)::bigint
+       greatest(pg_wal_lsn_diff(p.reportedlsn, n.reportedlsn), 0)::bigint
   FROM pgautofailover.node n
   LEFT JOIN LATERAL (
        SELECT reportedlsn FROM pgautofailover.node p
@@ -181,9 +184,9 @@ def read_events(after_id, url=None, formation_id=None, limit=500):
     return events, newest
 
 
-def server_version(node, dbname):
-    """The PostgreSQL version a node runs, asked of the node itself with the web nodes' own database
-    user; "" when it cannot be asked (the node is down: its health says so already)."""
+def ask_node(node, dbname):
+    """(PostgreSQL version, synchronous_standby_names) asked of the node itself with the web nodes'
+    own database user; ("", "") when it cannot be asked (the node is down: its health says so)."""
     database = settings.DATABASES["default"]
     params = {
         "host": node.host,
@@ -200,12 +203,13 @@ def server_version(node, dbname):
     try:
         connection = psycopg2.connect(**params)
     except psycopg2.Error:
-        return ""
+        return "", ""
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            return cursor.fetchone()[0].split(" ")[0]
+            cursor.execute("SELECT current_setting('server_version'), current_setting('synchronous_standby_names')")
+            version, synchronous = cursor.fetchone()
+            return version.split(" ")[0], synchronous
     except psycopg2.Error:
-        return ""
+        return "", ""
     finally:
         connection.close()

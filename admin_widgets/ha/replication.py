@@ -170,7 +170,7 @@ def monitored_cluster(using="default"):
     lags = _replay_lags(using) if connections[using].vendor == "postgresql" else {}
     for node in state.nodes:
         if node.healthy:
-            node.server_version = monitor.server_version(node, state.dbname)
+            node.server_version, node.synchronous_standby_names = monitor.ask_node(node, state.dbname)
         if node.role != "primary":
             sync_state, replay_lag = lags.get(f"pgautofailover_standby_{node.node_id}", ("", ""))
             node.replay_lag = replay_lag

@@ -115,6 +115,7 @@ def test_the_widget_and_its_event_log_through_a_failover(cluster, node, page):
     assert page.locator(f'tr[data-node="{primary}"]').get_attribute("data-role") == "primary"
     assert page.locator(f'tr[data-node="{secondary}"]').get_attribute("data-role") == "secondary"
     assert page.locator(".ha-vip").inner_text() == "192.0.2.10"
+    assert "On: a commit waits for" in page.locator(".ha-sync").inner_text()
     assert page.locator(".ha-node.active").inner_text().startswith(primary)
     assert page.locator("table.ha-hosts tbody tr").count() == 1  # this node reported its facts
     shoot(page, "admin-ha-cluster")
