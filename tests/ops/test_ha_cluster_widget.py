@@ -48,9 +48,9 @@ def test_the_widget_through_a_failover_and_a_rejoin(db, cluster, settings, sysad
     hosts.record_this_host()
     first_primary, first_secondary = cluster.primary(), cluster.secondary()
 
-    # Normal: the primary and the secondary as the monitor has them, each asked its version.
-    status = cluster_status()
-    assert status.status == HEALTHY, status.errors
+    # Normal: the primary and the secondary as the monitor has them, each asked its version (a
+    # node's first health check may still be due).
+    status = _until(lambda: (seen := cluster_status()).status == HEALTHY and seen, 60, "the cluster normal")
     assert status.primary.name == first_primary
     assert [node.name for node in status.secondaries] == [first_secondary]
     assert status.primary.address == f"127.0.0.1:{cluster.port_of(first_primary)}"
@@ -88,12 +88,16 @@ def test_the_widget_through_a_failover_and_a_rejoin(db, cluster, settings, sysad
     page = client.get("/admin/ha/").content.decode()
     assert 'data-status="critical"' in page and f'data-node="{first_secondary}" data-role="primary"' in page
 
-    # The copy runs twice (as two beats or a retried task would): one failover, one host lost.
+    # The copy runs twice (as two beats or a retried task would): the old primary lost, then one
+    # failover. (On a loaded machine the monitor's 1-second health checks may also have marked a
+    # node unhealthy and healthy again for a moment before: those are recorded as they happened.)
     sync_monitor_events()
     sync_monitor_events()
     new = [(event.event_type, event.message) for event in _ha_events()[before:]]
-    assert [code for code, _ in new] == ["ha.host_lost", "ha.failover"], new
-    assert killed in new[0][1] and f"Failover: {first_secondary}" in new[1][1]
+    codes = [code for code, _ in new]
+    assert codes.count("ha.failover") == 1 and codes[-1] == "ha.failover", new
+    assert f"Failover: {first_secondary}" in new[-1][1]
+    assert new[-2][0] == "ha.host_lost" and killed in new[-2][1], new
     events_tab = client.get("/admin/ha/events/").content.decode()
     assert f"Failover: {first_secondary} (127.0.0.1:{cluster.port_of(first_secondary)}) was promoted" in events_tab
 
@@ -106,7 +110,8 @@ def test_the_widget_through_a_failover_and_a_rejoin(db, cluster, settings, sysad
     assert after.primary.name == first_secondary and [node.name for node in after.secondaries] == [killed]
     sync_monitor_events()
     assert sync_monitor_events() == []
-    codes = [event.event_type for event in _ha_events()[before:]]
-    assert codes == ["ha.host_lost", "ha.failover", "ha.host_back"], codes
+    after_failover = _ha_events()[before + len(new) :]
+    assert [event.event_type for event in after_failover][:1] == ["ha.host_back"], after_failover
+    assert killed in after_failover[0].message
     assert Event.objects.filter(event_type="ha.failover").count() == 1
     assert 'data-status="healthy"' in client.get("/admin/ha/").content.decode()
