@@ -97,6 +97,10 @@ AREAS = [
     ("Fault: sync killed inside its apply transaction", ["tests/faults/test_sync_apply_kill.py"]),
     ("Fault: two web nodes, streaming standby, failover", ["tests/ops/test_ha_nodes_and_replication.py"]),
     (
+        "Fault: pg_auto_failover primary killed under two web nodes and two fleets (nothing lost)",
+        ["tests/ha/test_failover.py", "tests/ha/test_database_url.py"],
+    ),
+    (
         "Lossless usage ingest (worker killed before/after commit, fail-over replay)",
         ["tests/faults/test_usage_ingest_kill.py"],
     ),

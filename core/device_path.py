@@ -14,10 +14,10 @@ path needs, the database-unavailable 503, is answered here too.
 """
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.urls import Resolver404, resolve
 
-from .db_unavailable import unavailable
+from .db_unavailable import is_unavailable, unavailable
 
 
 class DevicePathMiddleware:
@@ -35,7 +35,9 @@ class DevicePathMiddleware:
         request.resolver_match = match
         try:
             response = match.func(request, *match.args, **match.kwargs)
-        except (OperationalError, InterfaceError) as error:
+        except DatabaseError as error:
+            if not is_unavailable(error):
+                raise
             return unavailable(request, error)
         if callable(getattr(response, "render", None)) and not getattr(response, "is_rendered", True):
             response = response.render()

@@ -15,6 +15,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.db_unavailable import RETRY_AFTER_SECONDS
+
 _migrations_checked = {"at": 0.0, "ok": False}
 MIGRATIONS_RECHECK_SECONDS = 60
 
@@ -72,4 +74,10 @@ def readyz(request):
             results[name] = f"failed: {type(error).__name__}"
         else:
             results[name] = "ok"
-    return JsonResponse({"status": "ready" if ready else "not ready", "checks": results}, status=200 if ready else 503)
+    response = JsonResponse(
+        {"status": "ready" if ready else "not ready", "checks": results}, status=200 if ready else 503
+    )
+    if not ready:
+        # Not ready is "retry later" (a restart or a database failover): say when, as every 503 does.
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

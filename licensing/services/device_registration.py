@@ -4,11 +4,12 @@ Called by ``licensing.transport`` once a message's signature, timestamp and nonc
 inside the transaction that spent the nonce. Each function returns the reply fields.
 """
 
+import datetime
 import functools
 
 from django.db import IntegrityError, connection, transaction
 
-from core import events
+from core import events, pki
 
 from ..models import DeviceCertificate, DeviceIdentity, LicenseUsage, ProductInstance
 from . import alert_hooks, device_reregistration, prepared, registration_limits
@@ -17,6 +18,10 @@ from .device_pki import current_authority, host_common_name, issue_certificate
 from .prepared import update_row
 from .product_instances import FAILED_TO_RENEW, OK, remove_product_instance, renewal_state, transfer_product_instance
 from .tokens import TokenError, count_use, find_usable_token
+
+# How long after a registration the same REGISTER (same token, virtual account and key) is taken
+# for a retry of it rather than a re-registration: longer than an agent's retries last.
+REPEAT_WINDOW = datetime.timedelta(minutes=10)
 
 
 def epoch_ms(moment):
@@ -164,6 +169,11 @@ def register(message, *, transport, now):
         account, va, message, now, before_create=lambda: registration_limits.precheck(token, now)
     )
     if not created:
+        repeat = repeated_registration(pi, token, va, f["csr"].public_key(), now)
+        if repeat is not None:
+            # The same REGISTER again (its reply was lost): the registration it made, unchanged.
+            touch(pi, now)
+            return authority, registration_reply(pi, token, repeat, repeat.authority, account)
         # Before anything of the instance is written: a refusal must leave it exactly as it was.
         if device_reregistration.authorize(pi, token, message, now):
             transfer_product_instance(actor=None, pi=pi, to_va=va, as_of=now.date())
@@ -200,7 +210,11 @@ def register(message, *, transport, now):
         count_use(token, now)
     except TokenError as error:
         raise DeviceError(FROM_TOKEN_REFUSAL.get(error.code, TOKEN_UNKNOWN)) from error
-    return authority, {
+    return authority, registration_reply(pi, token, cert, authority, account)
+
+
+def registration_reply(pi, token, cert, authority, account):
+    return {
         "status": "SUCCESS",
         **certificate_reply(cert, authority),
         "product_instance_id": pi.pk,
@@ -209,6 +223,32 @@ def register(message, *, transport, now):
         "export_controlled": token.export_controlled,
         "host_common_name": host_common_name(),
     }
+
+
+def repeated_registration(pi, token, va, public_key, now):
+    """The ID certificate this REGISTER already got, when it repeats one the server committed: the
+    instance is registered with this token in this virtual account and its current certificate,
+    issued within ``REPEAT_WINDOW``, holds this very key. That is a device retrying a registration
+    whose reply it never saw (a failover cut the connection after the commit): it gets that
+    registration back, and the token is not used again nor the registration recorded twice. None
+    for anything else (a new key, a move, another token, a later REGISTER): a re-registration."""
+    if pi.virtual_account_id != va.pk:
+        return None
+    certificate = (
+        DeviceCertificate.objects.filter(
+            product_instance=pi,
+            public_key_sha256=pki.public_key_fingerprint(public_key),
+            revoked_at__isnull=True,
+            superseded_at__isnull=True,
+            not_after__gt=now,
+            issued_at__gte=now - REPEAT_WINDOW,
+            product_instance__device__registration_token=token,
+        )
+        .select_related("authority")
+        .order_by("-pk")
+        .first()
+    )
+    return certificate
 
 
 def renew_id(cert, message, *, now):

@@ -311,7 +311,18 @@ def fault_server(tmp_path):
 
 
 def run_fleet(
-    server, token, *, devices, seed, state_dir, concurrency=10, licenses=None, retries=8, timeout=30, background=False
+    server,
+    token,
+    *,
+    devices,
+    seed,
+    state_dir,
+    concurrency=10,
+    licenses=None,
+    retries=8,
+    timeout=30,
+    background=False,
+    extra=(),
 ):
     """``python -m smart_agent.fleet ... --json`` as a separate process, as an operator runs it."""
     argv = [
@@ -341,6 +352,7 @@ def run_fleet(
     ]
     if licenses:
         argv += ["--licenses", licenses]
+    argv += list(extra)
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     proc = subprocess.Popen(
         argv,

@@ -11,7 +11,7 @@ docs/operations.md has an operator start them, each in a data dir of its own und
         old = cluster.kill_primary()          # kill -9 of its postmaster and its keeper
         cluster.wait_for(lambda: cluster.primary() not in (None, old), timeout=90)
         cluster.restart_node(old)             # `pg_autoctl run`: it rejoins as the secondary
-        cluster.wait_for(cluster.healthy, timeout=120)
+        cluster.wait_until_healthy(timeout=120)
     finally:
         cluster.stop()                        # every process gone, base_dir removed
 
@@ -40,13 +40,16 @@ The interface:
     of the node whose reported *and* assigned state is ``primary`` (or ``wait_primary``: a primary
     whose secondary is gone, or ``single``) / ``secondary``, None when none is (mid-failover);
     True when the cluster is back to one primary and one secondary.
-``wait_for(predicate, timeout, what=...)``
-    Polls ``predicate()`` until it is true; ``TimeoutError`` with the last state otherwise.
+``wait_for(predicate, timeout, what=...)``, ``wait_until_healthy(timeout)``
+    Polls ``predicate()`` until it is true; ``TimeoutError`` with the last state otherwise. The
+    second waits for ``healthy()``, hurrying a joining node's base backup along (CHECKPOINT).
 ``kill_primary()``
     ``kill -9`` of the primary's postmaster and of its keeper (``pg_autoctl run``, with its
     children): the node is gone at once, as when its host loses power. Returns the node's name.
 ``restart_node(name)``
     ``pg_autoctl run`` for that node again; an old primary rejoins as the secondary.
+``switchover()``
+    ``pg_autoctl perform switchover``: the planned swap, returning once it is done.
 ``stop()``
     Every process down (the keepers, their postgres, the monitor), checked; ``base_dir`` removed.
 
@@ -78,9 +81,11 @@ NODES = ("node_1", "node_2")
 WRITABLE = ("primary", "wait_primary", "single")
 DATABASE = "onprem"
 # The monitor's failure detection shortened for a test that must finish in minutes: a health
-# check every second, a node unhealthy after 5 s without a keeper report and a failed check
-# (pg_auto_failover's defaults: 5 s, 20 s; docs/operations.md keeps the defaults).
+# check every second, a node unhealthy after 5 s without a keeper report and a failed check, and
+# a primary that does not answer taken as demoted after 5 s (pg_auto_failover's defaults: 5 s,
+# 20 s, 30 s; docs/operations.md keeps the defaults and says what they cost).
 FAST_FAILOVER = {
+    "pgautofailover.primary_demote_timeout": "5000",
     "pgautofailover.health_check_period": "1000",
     "pgautofailover.health_check_timeout": "1000",
     "pgautofailover.health_check_max_retries": "1",
@@ -263,12 +268,24 @@ class PgAutoFailoverCluster:
                 timeout=timeout,
                 what=f"{name} to become {wanted}",
                 process=process,
+                meanwhile=self._checkpoint,
             )
-        self.wait_for(self.healthy, timeout=timeout, what="one primary and one secondary")
+        self.wait_until_healthy(timeout)
         self.formation_uri = self.ctl(
             "show", "uri", "--pgdata", self.pgdata("monitor"), "--formation", "default"
         ).stdout.strip()
         return self
+
+    def _checkpoint(self):
+        """An immediate CHECKPOINT on the writable node; True. A joining node's pg_basebackup (which
+        pg_autoctl runs without --checkpoint=fast) waits for a spread checkpoint first: minutes on
+        a busy machine, unless an immediate one speeds it up."""
+        for node in self.state():
+            if node.get("current_group_state") in WRITABLE:
+                try:
+                    self.psql(node["nodeport"], "CHECKPOINT")
+                except RuntimeError:
+                    pass
 
     def _accepts(self, port, dbname):
         if not port_open(port):
@@ -326,8 +343,10 @@ class PgAutoFailoverCluster:
         primary, secondary = self._named("primary"), self.secondary()
         return primary is not None and secondary is not None and primary != secondary
 
-    def wait_for(self, predicate, timeout=120, *, what="the cluster state", process=None, interval=0.25):
+    def wait_for(self, predicate, timeout=120, *, what="the cluster state", process=None, meanwhile=None):
+        """Return once ``predicate()`` is true (polled every 0.25 s; ``meanwhile()`` every 2 s)."""
         deadline = time.monotonic() + timeout
+        next_meanwhile = time.monotonic() + 2
         while True:
             if predicate():
                 return
@@ -335,7 +354,15 @@ class PgAutoFailoverCluster:
                 raise RuntimeError(f"{process.name} exited while waiting for {what}:\n{process.printed()}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"waited {timeout} s for {what}; state: {json.dumps(self.state(), indent=1)}")
-            time.sleep(interval)
+            if meanwhile is not None and time.monotonic() > next_meanwhile:
+                meanwhile()
+                next_meanwhile = time.monotonic() + 2
+            time.sleep(0.25)
+
+    def wait_until_healthy(self, timeout=180):
+        """Wait for one primary and one secondary (a node joining or rejoining: its base backup's
+        checkpoint hurried along)."""
+        self.wait_for(self.healthy, timeout, what="one primary and one secondary", meanwhile=self._checkpoint)
 
     def port_of(self, name):
         return self.ports[name]
@@ -369,6 +396,11 @@ class PgAutoFailoverCluster:
         deadline = time.monotonic() + 10
         while any(running(pid) for pid in family) and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def switchover(self, wait=120):
+        """``pg_autoctl perform switchover``: the planned swap of primary and secondary (maintenance
+        of the primary's host); returns once it is done."""
+        self.ctl("perform", "switchover", "--pgdata", self.pgdata("monitor"), "--wait", wait, timeout=wait + 30)
 
     def restart_node(self, name):
         """``pg_autoctl run`` of a stopped or killed node: it rejoins (an old primary as the secondary)."""

@@ -29,6 +29,7 @@ def test_readyz_names_the_failed_check_without_its_text(client, db, monkeypatch)
     monkeypatch.setattr(health_views, "CHECKS", [*health_views.CHECKS[:3], ("broker", broken)])
     response = client.get("/readyz")
     assert response.status_code == 503
+    assert response["Retry-After"] == "5"  # not ready is "retry later", as every 503
     body = response.json()
     assert body["status"] == "not ready" and body["checks"]["broker"] == "failed: ConnectionRefusedError"
     assert "hunter2" not in response.content.decode()
