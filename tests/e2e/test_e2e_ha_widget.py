@@ -148,7 +148,7 @@ def test_the_widget_and_its_event_log_through_a_failover(cluster, node, page):
     assert f"Failover: {secondary}" in rows.nth(0).inner_text() and killed in rows.nth(1).inner_text()
 
     cluster.restart_node(killed)
-    cluster.wait_for(cluster.healthy, timeout=180, what=f"{killed} to rejoin as the secondary")
+    cluster.wait_until_healthy(timeout=180)  # the old primary rejoins as the secondary
     _reload_until(
         page,
         "/admin/ha/events/",

@@ -103,7 +103,7 @@ def test_the_widget_through_a_failover_and_a_rejoin(db, cluster, settings, sysad
 
     # The old primary comes back: it rejoins as the secondary and the cluster is normal again.
     cluster.restart_node(killed)
-    cluster.wait_for(cluster.healthy, timeout=180, what=f"{killed} to rejoin as the secondary")
+    cluster.wait_until_healthy(timeout=180)  # the old primary rejoins as the secondary
     after = _until(
         lambda: (seen := cluster_status()).status == HEALTHY and seen, 60, "the widget to show the cluster normal"
     )
