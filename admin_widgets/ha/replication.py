@@ -101,7 +101,7 @@ def _replication_rows(using="default"):
         return in_recovery, cursor.fetchall()
 
 
-def judge(nodes, number_sync_standbys):
+def judge(nodes):
     """The errors that make a monitored cluster critical: the guide's "normal" is data replicated
     between the hosts with the auto failover available, so one healthy primary and at least one
     healthy secondary in the ``secondary`` state."""
@@ -175,7 +175,7 @@ def monitored_cluster(using="default"):
             sync_state, replay_lag = lags.get(f"pgautofailover_standby_{node.node_id}", ("", ""))
             node.replay_lag = replay_lag
             node.sync_state = sync_state or node.sync_state
-    errors = judge(state.nodes, state.number_sync_standbys) + host_errors
+    errors = judge(state.nodes) + host_errors
     if cluster.pg_versions_differ:
         listed = ", ".join(f"{node.name} {node.server_version}" for node in state.nodes if node.server_version)
         errors.append(_("The database nodes run different PostgreSQL versions (%(versions)s).") % {"versions": listed})

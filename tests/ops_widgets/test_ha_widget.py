@@ -68,11 +68,11 @@ def _node(node_id, name, reported, goal=None, health=1, running=True, lag=0):
 
 def test_judging_the_monitors_nodes():
     normal = [_node(1, "node1", "primary"), _node(2, "node2", "secondary")]
-    assert judge(normal, 1) == []
+    assert judge(normal) == []
     assert [node.role for node in normal] == ["primary", "secondary"]
 
     lost = [_node(1, "node1", "primary", "draining", health=0), _node(2, "node2", "secondary", "prepare_promotion")]
-    errors = judge(lost, 1)
+    errors = judge(lost)
     assert "node1 (10.0.0.1:5432) cannot be reached by the monitor." in errors
     assert "node1 is changing state: primary to draining." in errors
     assert any("No node is the primary" in error for error in errors)
@@ -80,17 +80,17 @@ def test_judging_the_monitors_nodes():
     assert [node.role for node in lost] == ["draining", "prepare_promotion"]
 
     promoted = [_node(1, "node1", "demoted", health=0), _node(2, "node2", "wait_primary")]
-    errors = judge(promoted, 1)
+    errors = judge(promoted)
     assert promoted[1].role == "primary" and not any("No node is the primary" in error for error in errors)
     assert any("No healthy secondary" in error for error in errors)
 
     stopped = [_node(1, "node1", "primary"), _node(2, "node2", "secondary", running=False)]
-    assert judge(stopped, 1) == [
+    assert judge(stopped) == [
         "PostgreSQL is not running on node2 (10.0.0.2:5432).",
         "No healthy secondary: data is not replicated and the auto failover is not available.",
     ]
     two = [_node(1, "node1", "primary"), _node(2, "node2", "primary")]
-    assert any("More than one node" in error for error in judge(two, 0))
+    assert any("More than one node" in error for error in judge(two))
 
 
 def _host(name, version="1.0", memory=8 << 30, disk=100 << 30, age=timedelta(0)):
