@@ -57,6 +57,49 @@ class WorkerHeartbeat(models.Model):
         return f"{self.hostname} @ {self.last_seen}"
 
 
+# --- High Availability Status widget ----------------------------------------------------
+class ClusterHost(models.Model):
+    """What one server of the installation reports about itself: the widget's System Information.
+
+    Each node writes its own row when ``serve`` starts, when its worker is ready and whenever its
+    worker runs the cluster-event task (admin_widgets/ha/hosts.py); no node can measure another's
+    memory or disk.
+    """
+
+    hostname = models.CharField(max_length=255, unique=True)
+    addresses = models.JSONField(default=list)
+    memory_bytes = models.BigIntegerField()
+    disk_bytes = models.BigIntegerField()
+    onprem_version = models.CharField(max_length=64)
+    python_version = models.CharField(max_length=32)
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self):
+        return f"{self.hostname} ({self.onprem_version})"
+
+
+class ClusterEventCursor(models.Model):
+    """How far the pg_auto_failover monitor's event table has been copied into the event log.
+
+    One row per monitor formation; the copy locks it, so two runs at once copy each monitor event
+    once. ``node_states`` keeps each node's last reported state (a failover is a node that was a
+    secondary reporting a primary's state) and ``monitor_down`` whether the last run could not
+    reach the monitor (recorded once, and once again when it answers).
+    """
+
+    formation = models.CharField(max_length=128, unique=True)
+    last_event_id = models.BigIntegerField(default=0)
+    node_states = models.JSONField(default=dict)
+    monitor_down = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.formation} @ {self.last_event_id}"
+
+
 # --- Settings widget (Administration workspace) -----------------------------------------
 def _hex_colour(value):
     from django.core.exceptions import ValidationError

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onprem.settings")
 
@@ -20,3 +20,14 @@ def _scrub_secrets(logger, **kwargs):
     from core.log_scrub import attach
 
     attach(logger)
+
+
+@worker_ready.connect
+def _record_host(sender=None, **kwargs):
+    """Each node's worker writes its node's facts for the High Availability widget when it starts."""
+    from django.db import connections
+
+    from admin_widgets.ha.hosts import record_this_host
+
+    record_this_host()
+    connections.close_all()  # the pool's children keep their own connections

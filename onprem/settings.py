@@ -154,6 +154,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # How often the worker proves it is alive (shown by the system-health readout).
 ONPREM_HEARTBEAT_SECONDS = env_int("ONPREM_HEARTBEAT_SECONDS", 60)
+# High availability (docs/operations.md): the pg_auto_failover monitor's postgres:// URI; the
+# High Availability Status widget reads the cluster from it and beat copies its events into the
+# event log every ONPREM_HA_EVENTS_SECONDS. Empty: the widget reads PostgreSQL's replication views.
+ONPREM_HA_MONITOR_URL = env_str("ONPREM_HA_MONITOR_URL", "")
+ONPREM_HA_FORMATION = env_str("ONPREM_HA_FORMATION", "default")
+ONPREM_HA_EVENTS_SECONDS = env_int("ONPREM_HA_EVENTS_SECONDS", 20)
+# The address the operator's keepalived or load balancer moves to the active host (shown, not used).
+ONPREM_HA_VIRTUAL_ADDRESS = env_str("ONPREM_HA_VIRTUAL_ADDRESS", "")
 
 # --- Authentication and sessions -------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

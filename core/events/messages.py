@@ -53,6 +53,14 @@ CATALOGUE = _catalogue(
     # Network widget
     EventType("network.general_changed", INFO, "The SSM On-Prem name was changed by “{user_name}”."),
     EventType("network.proxy_changed", INFO, "The proxy settings were changed by “{user_name}”."),
+    # High Availability Status widget: copied from the pg_auto_failover monitor (admin_widgets/ha/events.py)
+    EventType("ha.host_lost", ALERT, "The cluster lost the host {node_name} ({address}): the monitor cannot reach it."),
+    EventType("ha.host_back", INFO, "The host {node_name} ({address}) is back in the cluster."),
+    EventType("ha.failover", ALERT, "Failover: {node_name} ({address}) was promoted and is the primary now."),
+    EventType("ha.host_added", INFO, "The host {node_name} ({address}) joined the cluster."),
+    EventType("ha.host_removed", WARN, "The host {node_name} ({address}) was removed from the cluster."),
+    EventType("ha.monitor_lost", ALERT, "The cluster monitor {monitor} cannot be reached: {error}"),
+    EventType("ha.monitor_back", INFO, "The cluster monitor {monitor} answers again."),
     # Users and sign-in
     EventType("user.added", INFO, "A new user “{user_name}” was added.", from_guide=True),
     EventType("user.role_added", INFO, "The user “{user_name}” was assigned the role “{role_name}”.", from_guide=True),
@@ -1013,6 +1021,13 @@ TITLES = {
     "settings.motd_changed": _("Message of the day changed"),
     "network.general_changed": _("SSM On-Prem name changed"),
     "network.proxy_changed": _("Proxy settings changed"),
+    "ha.host_lost": _("Cluster host lost"),
+    "ha.host_back": _("Cluster host back"),
+    "ha.failover": _("Cluster failover"),
+    "ha.host_added": _("Cluster host added"),
+    "ha.host_removed": _("Cluster host removed"),
+    "ha.monitor_lost": _("Cluster monitor lost"),
+    "ha.monitor_back": _("Cluster monitor back"),
     "user.added": _("User added"),
     "user.role_added": _("Role assigned"),
     "user.role_removed": _("Role removed"),

@@ -30,6 +30,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from admin_widgets.ha.hosts import record_this_host
 from core import listeners
 from core.child_processes import descendants, die_with_parent
 from core.env import env_int
@@ -203,10 +204,13 @@ class Command(BaseCommand):
             )
 
     def sync_periodic_tasks(self):
-        """Apply the current ONPREM_HEARTBEAT_SECONDS to beat's schedule (migrate set it once)."""
+        """Apply the current ONPREM_HEARTBEAT_SECONDS and ONPREM_HA_EVENTS_SECONDS to beat's schedule
+        (migrate set them once)."""
+        from admin_widgets.signals import ensure_periodic_tasks as ensure_ha_task
         from core.signals import ensure_periodic_tasks
 
         ensure_periodic_tasks(sender=apps.get_app_config("onprem"))
+        ensure_ha_task(sender=apps.get_app_config("onprem"))
 
     def gunicorn_logging_config(self, run_dir, log_dir):
         """gunicorn's error log to the console and to logs/gunicorn.log; the access log to a file."""
@@ -436,6 +440,8 @@ class Command(BaseCommand):
             self.say(f"Warning: the TLS certificate {tls.cert_file}: {tls.reason}.", self.style.WARNING)
         if not no_beat:
             self.sync_periodic_tasks()
+        # This node's memory, disk and versions for the High Availability widget (each node its own).
+        record_this_host()
         self.tls = tls
         children = self.build_children(tls, worker=not no_worker, beat=not no_beat, chosen=self.listeners)
         connections.close_all()
