@@ -106,20 +106,34 @@ def browser(server):
 
     # Chromium trusts exactly the server's own key (its self-signed certificate), nothing else:
     # Playwright's ignore_https_errors does not cover downloads, which Chromium then cancels.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-dev-shm-usage",
-                f"--ignore-certificate-errors-spki-list={spki_pin(server.cert)}",
-            ],
-        )
-        _finishers.insert(0, browser.close)  # closed after the server's processes are gone
-        yield browser
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            f"--ignore-certificate-errors-spki-list={spki_pin(server.cert)}",
+        ],
+    )
+    stopped = []
+
+    def stop():
+        # Playwright's sync API keeps an event loop in this thread until it is stopped: the
+        # in-process tests after the browser tests (same xdist worker) would find Django's ORM
+        # refusing to run "from an async context".
+        if stopped:
+            return
+        stopped.append(True)
         if browser.is_connected():
             browser.close()
+        playwright.stop()
+
+    _finishers.insert(0, stop)  # stopped after the server's processes are gone
+    try:
+        yield browser
+    finally:
+        stop()
 
 
 @pytest.fixture

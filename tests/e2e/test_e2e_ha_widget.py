@@ -16,7 +16,7 @@ import pytest
 
 from bench.harness import Installation
 from tests import ports
-from tests.e2e.harness import CHROMIUM, DESKTOP, PASSWORD, axe_violations, blocking, describe, login, shoot, spki_pin
+from tests.e2e.harness import DESKTOP, PASSWORD, axe_violations, blocking, describe, login, shoot
 from tests.ha.cluster import FAST_FAILOVER, PgAutoFailoverCluster
 
 pytestmark = [pytest.mark.live, pytest.mark.e2e, pytest.mark.faults]
@@ -71,26 +71,15 @@ def node(cluster, tmp_path):
 
 
 @pytest.fixture
-def page(node):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-dev-shm-usage",
-                f"--ignore-certificate-errors-spki-list={spki_pin(node.cert)}",
-            ],
-        )
-        context = browser.new_context(base_url=node.url, viewport=DESKTOP)
-        context.set_default_timeout(30_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+def page(browser, node):
+    # The session's Chromium (one Playwright per process: a second one inside it is refused),
+    # in a context of its own that accepts this node's self-signed certificate (no downloads here).
+    context = browser.new_context(base_url=node.url, viewport=DESKTOP, ignore_https_errors=True)
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def _reload_until(page, url, predicate, timeout, what):
