@@ -151,6 +151,25 @@ class Entitlement(models.Model):
     def __str__(self):
         return f"{self.quantity} × {self.license_id} ({self.license_type})"
 
+    def create_like(self, quantity, **changes):
+        """A new line of ``quantity`` with this line's terms (license, virtual account, type, period,
+        subscription, SKU, source), ``changes`` applied: a transfer's, a port's or a copy's new line."""
+        terms = {
+            "license_id": self.license_id,
+            "virtual_account_id": self.virtual_account_id,
+            "license_type": self.license_type,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+            "subscription_id": self.subscription_id,
+            "sku": self.sku,
+            "source": self.source,
+        }
+        for name in ("license", "virtual_account"):
+            if name in changes:
+                terms.pop(f"{name}_id")
+        terms.update(changes)
+        return Entitlement.objects.create(**terms, quantity=quantity)
+
     def save(self, *args, **kwargs):
         if self.license_type == self.LicenseType.DEMO and self.end_date is None and self.start_date is not None:
             self.end_date = self.start_date + DEMO_PERIOD

@@ -195,18 +195,7 @@ def change_virtual_account_assignment(
         originals = [line for line in lines if line.copied_from_id is None] or lines
         for dest in added:
             for line in originals:
-                Entitlement.objects.create(
-                    license_id=line.license_id,
-                    virtual_account_id=dest,
-                    license_type=line.license_type,
-                    quantity=line.quantity,
-                    start_date=line.start_date,
-                    end_date=line.end_date,
-                    subscription_id=line.subscription_id,
-                    sku=line.sku,
-                    source=line.source,
-                    copied_from_id=line.copied_from_id or line.pk,
-                )
+                line.create_like(line.quantity, virtual_account_id=dest, copied_from_id=line.copied_from_id or line.pk)
             count = sum(line.quantity for line in originals)
             events.record(
                 "license.assignment_copied",

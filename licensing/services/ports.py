@@ -209,20 +209,7 @@ def port_licenses(*, actor, virtual_account, license, target, quantity, as_of=No
             take = min(left, line.quantity)
             left -= take
             ported.append(_wire_line(line, license.entitlement_tag, take))
-            made.append(
-                Entitlement.objects.create(
-                    license=target,
-                    virtual_account=va,
-                    license_type=line.license_type,
-                    quantity=take,
-                    start_date=line.start_date,
-                    end_date=line.end_date,
-                    subscription_id=line.subscription_id,
-                    sku=line.sku,
-                    source=line.source,
-                    ported_from=license,
-                )
-            )
+            made.append(line.create_like(take, license=target, ported_from=license))
             if take == line.quantity:
                 line.delete()
             else:

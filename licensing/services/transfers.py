@@ -134,17 +134,7 @@ def move_lines(lines, quantity, to_va):
             line.save(update_fields=["virtual_account"])
             moves.append((line, line, take))
             continue
-        moved = Entitlement.objects.create(
-            license_id=line.license_id,
-            virtual_account=to_va,
-            license_type=line.license_type,
-            quantity=take,
-            start_date=line.start_date,
-            end_date=line.end_date,
-            subscription_id=line.subscription_id,
-            sku=line.sku,
-            source=line.source,
-        )
+        moved = line.create_like(take, virtual_account=to_va)
         line.quantity -= take
         line.save(update_fields=["quantity"])
         moves.append((line, moved, take))
